@@ -1,0 +1,105 @@
+"""Plain values the decision core works on. No I/O, no library types."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class Direction(StrEnum):
+    IN = "in"
+    OUT = "out"
+
+
+class GateKind(StrEnum):
+    VEHICLE = "vehicle"
+    PEDESTRIAN = "pedestrian"
+
+
+class Verdict(StrEnum):
+    ALLOW = "allow"
+    DENY = "deny"
+    REVIEW = "review"
+
+
+class Reason(StrEnum):
+    """Why a decision was taken. Stable codes: stored in passages and shown to guards."""
+
+    RESIDENT = "resident"
+    RESIDENT_OVER_QUOTA = "resident_over_quota"  # 一位多车: more cars inside than spaces
+    VISITOR_PASS = "visitor_pass"
+    PASS_NOT_YET_VALID = "pass_not_yet_valid"
+    PASS_EXPIRED = "pass_expired"
+    PASS_USED_UP = "pass_used_up"
+    BLOCKED = "blocked"
+    ALLOWED_LIST = "allowed_list"
+    UNKNOWN_PLATE = "unknown_plate"
+    NO_PLATE = "no_plate"
+    LOW_CONFIDENCE = "low_confidence"
+    ZONE_FULL = "zone_full"
+    EXIT_KNOWN_INSIDE = "exit_known_inside"
+    EXIT_NOT_INSIDE = "exit_not_inside"
+    ANTI_PASSBACK = "anti_passback"
+    GUARD_OVERRIDE = "guard_override"
+    FACE_RESIDENT = "face_resident"
+    FACE_UNKNOWN = "face_unknown"
+    LIVENESS_FAILED = "liveness_failed"
+    PIN = "pin"
+    OUTSIDE_SCHEDULE = "outside_schedule"
+
+
+class Credential(StrEnum):
+    PLATE = "plate"
+    FACE = "face"
+    PIN = "pin"
+    QR = "qr"
+    GUARD = "guard"
+    NONE = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    """A vehicle at a gate: the plate voted over one or more frames.
+
+    ``plate`` is ``None`` when no frame yielded a readable plate; the controller then asks a
+    guard instead of guessing.
+    """
+
+    gate_id: str
+    at: datetime
+    plate: str | None
+    confidence: float
+    color: str = "unknown"
+    frames: int = 1
+    reads: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.gate_id:
+            raise ValueError("Sighting.gate_id must not be empty")
+        if not 0.0 <= self.confidence <= 1.0:
+            raise ValueError(f"Sighting.confidence must be in [0, 1], got {self.confidence}")
+        if self.plate is not None and not self.plate:
+            raise ValueError("Sighting.plate must be None or a non-empty string")
+        if self.frames < 1:
+            raise ValueError(f"Sighting.frames must be >= 1, got {self.frames}")
+
+
+@dataclass(frozen=True, slots=True)
+class AccessDecision:
+    verdict: Verdict
+    reason: Reason
+    credential: Credential = Credential.NONE
+    alarm: str | None = None
+    flags: tuple[str, ...] = field(default=())
+    count_pass_use: bool = False
+    pass_id: int | None = None
+    vehicle_id: int | None = None
+    household_id: int | None = None
+    resident_id: int | None = None
+    matched_plate: str | None = None
+    match_distance: int = 0
+
+    @property
+    def opens(self) -> bool:
+        return self.verdict is Verdict.ALLOW

@@ -1,0 +1,60 @@
+"""parkgate's own exception tree.
+
+Library errors (OpenCV, SQLAlchemy, paho, pymodbus…) are translated into these at the
+boundary with ``raise … from err`` so callers handle one documented family, and the API maps
+each class to one HTTP status in one place (``api/errors.py``).
+"""
+
+from __future__ import annotations
+
+
+class ParkgateError(Exception):
+    """Base of every error parkgate raises on purpose."""
+
+
+class ConfigError(ParkgateError):
+    """The configuration file or environment is invalid."""
+
+
+class InvalidInputError(ParkgateError):
+    """Input from a caller is malformed (maps to HTTP 422)."""
+
+
+class UnsupportedMediaError(InvalidInputError):
+    """A body is not an image parkgate can decode (maps to HTTP 415)."""
+
+
+class PayloadTooLargeError(InvalidInputError):
+    """A body or image exceeds a configured limit (maps to HTTP 413)."""
+
+
+class NotFoundError(ParkgateError):
+    """A referenced entity does not exist (maps to HTTP 404)."""
+
+
+class ConflictError(ParkgateError):
+    """The request collides with existing data, e.g. a duplicate plate (HTTP 409)."""
+
+
+class PermissionDeniedError(ParkgateError):
+    """The caller is authenticated but lacks the role (HTTP 403)."""
+
+
+class AuthenticationError(ParkgateError):
+    """Missing or invalid credentials (HTTP 401)."""
+
+
+class RecognitionError(ParkgateError):
+    """A recogniser could not run (model missing, engine failure)."""
+
+
+class HardwareError(ParkgateError):
+    """A barrier, gate, sensor or display did not do what it was told."""
+
+
+class HardwareTimeoutError(HardwareError):
+    """A device did not confirm a command within its time-out."""
+
+
+class HardwareUnavailableError(HardwareError):
+    """The device or its broker/server cannot be reached."""

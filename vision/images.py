@@ -1,0 +1,85 @@
+"""Decoding untrusted image bytes into BGR arrays, with clear errors for bad input."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from errors import InvalidInputError, PayloadTooLargeError, UnsupportedMediaError
+
+DEFAULT_MAX_PIXELS = 40_000_000
+
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"BM", "bmp"),
+)
+
+
+def sniff_image_format(data: bytes) -> str | None:
+    """Return ``jpeg``/``png``/``bmp`` from the magic bytes, or None."""
+    for magic, name in _SIGNATURES:
+        if data.startswith(magic):
+            return name
+    return None
+
+
+def _pixels_from_header(data: bytes, fmt: str) -> int | None:
+    """Read width×height from the header so a decompression bomb is refused before decoding."""
+    if fmt == "png" and len(data) >= 24:
+        width = int.from_bytes(data[16:20], "big")
+        height = int.from_bytes(data[20:24], "big")
+        return width * height
+    if fmt == "jpeg":
+        i = 2
+        while i + 9 < len(data):
+            if data[i] != 0xFF:
+                i += 1
+                continue
+            marker = data[i + 1]
+            if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+                i += 2
+                continue
+            length = int.from_bytes(data[i + 2 : i + 4], "big")
+            # SOF0..SOF15 except DHT(C4), JPG(C8), DAC(CC) carry the frame size.
+            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+                height = int.from_bytes(data[i + 5 : i + 7], "big")
+                width = int.from_bytes(data[i + 7 : i + 9], "big")
+                return width * height
+            i += 2 + length
+    return None
+
+
+def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode JPEG/PNG/BMP bytes into a BGR uint8 array.
+
+    Raises ``UnsupportedMediaError`` for empty or non-image bytes, ``InvalidInputError`` for a
+    corrupt image, ``PayloadTooLargeError`` above ``max_pixels``.
+    """
+    if not data:
+        raise UnsupportedMediaError("empty body: expected a JPEG or PNG image")
+    fmt = sniff_image_format(data)
+    if fmt is None:
+        raise UnsupportedMediaError("body is not a JPEG, PNG or BMP image")
+    pixels = _pixels_from_header(data, fmt)
+    if pixels is not None and pixels > max_pixels:
+        raise PayloadTooLargeError(
+            f"image has {pixels / 1e6:.1f} MP, more than the limit of {max_pixels / 1e6:.0f} MP"
+        )
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    image = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
+    if image is None or image.size == 0:
+        raise InvalidInputError(f"the {fmt} image is corrupt and could not be decoded")
+    if image.shape[0] * image.shape[1] > max_pixels:
+        raise PayloadTooLargeError(
+            f"image has {image.shape[0] * image.shape[1] / 1e6:.1f} MP, "
+            f"more than the limit of {max_pixels / 1e6:.0f} MP"
+        )
+    return image
+
+
+def encode_jpeg(image: np.ndarray, quality: int = 85) -> bytes:
+    ok, buf = cv2.imencode(".jpg", image, [int(cv2.IMWRITE_JPEG_QUALITY), quality])
+    if not ok:
+        raise InvalidInputError("could not encode image as JPEG")
+    return buf.tobytes()
