@@ -1,0 +1,45 @@
+"""Per-zone occupancy arithmetic: counting entries and exits without leaving [0, capacity].
+
+A count that would go below zero or above capacity means the count has drifted from reality
+(a missed read, a tailgater, a car that was inside before parkgate started): the value is
+clamped and an alarm asks an admin to correct it, rather than showing impossible numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from controllers.policy import ZoneOccupancy
+from controllers.values import Direction
+
+
+@dataclass(frozen=True, slots=True)
+class OccupancyChange:
+    occupancy: ZoneOccupancy
+    alarm: str | None = None
+
+
+def apply_passage(current: ZoneOccupancy, direction: Direction) -> OccupancyChange:
+    """The zone after one vehicle passed in ``direction``."""
+    delta = 1 if direction is Direction.IN else -1
+    wanted = current.occupied + delta
+    if wanted < 0:
+        return OccupancyChange(
+            ZoneOccupancy(current.zone_id, current.capacity, 0), alarm="occupancy_below_zero"
+        )
+    if wanted > current.capacity:
+        return OccupancyChange(
+            ZoneOccupancy(current.zone_id, current.capacity, current.capacity),
+            alarm="occupancy_over_capacity",
+        )
+    return OccupancyChange(ZoneOccupancy(current.zone_id, current.capacity, wanted))
+
+
+def correct(current: ZoneOccupancy, occupied: int) -> ZoneOccupancy:
+    """An admin's correction; refuses values outside [0, capacity]."""
+    if not 0 <= occupied <= current.capacity:
+        raise ValueError(
+            f"occupied must be between 0 and {current.capacity} for zone {current.zone_id}, "
+            f"got {occupied}"
+        )
+    return ZoneOccupancy(current.zone_id, current.capacity, occupied)

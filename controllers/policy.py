@@ -1,0 +1,227 @@
+"""The access decision: pure, a table of rules over plain values.
+
+``decide`` never touches a database, a camera or a clock of its own: the caller gathers what
+is known about the plate (``Permits``), the zone (``ZoneOccupancy``) and passes ``now``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from controllers.values import (
+    AccessDecision,
+    Credential,
+    Direction,
+    Reason,
+    Sighting,
+    Verdict,
+)
+
+AntiPassback = Literal["off", "soft", "hard"]
+
+
+@dataclass(frozen=True, slots=True)
+class VehiclePermit:
+    """A registered resident vehicle and how many of its household's cars are inside."""
+
+    vehicle_id: int
+    household_id: int
+    plate: str
+    household_spaces: int
+    household_cars_inside: int
+    resident_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PassPermit:
+    pass_id: int
+    plate: str
+    household_id: int
+    valid_from: datetime
+    valid_to: datetime
+    max_uses: int | None
+    uses: int
+
+    def status(self, now: datetime) -> Reason | None:
+        """None when the pass admits now, else the reason it does not."""
+        if now < self.valid_from:
+            return Reason.PASS_NOT_YET_VALID
+        if now > self.valid_to:
+            return Reason.PASS_EXPIRED
+        if self.max_uses is not None and self.uses >= self.max_uses:
+            return Reason.PASS_USED_UP
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class ListEntry:
+    kind: Literal["allow", "block"]
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Permits:
+    """Everything the store knows about one plate, gathered before deciding."""
+
+    vehicle: VehiclePermit | None = None
+    passes: tuple[PassPermit, ...] = ()
+    list_entry: ListEntry | None = None
+    inside: bool = False
+    matched_plate: str | None = None
+    match_distance: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneOccupancy:
+    zone_id: str
+    capacity: int
+    occupied: int
+
+    @property
+    def free(self) -> int:
+        return max(0, self.capacity - self.occupied)
+
+    @property
+    def full(self) -> bool:
+        return self.occupied >= self.capacity
+
+
+@dataclass(frozen=True, slots=True)
+class AccessPolicy:
+    anti_passback: AntiPassback = "soft"
+    residents_when_full: bool = True
+    min_confidence: float = 0.8
+
+
+@dataclass(frozen=True, slots=True)
+class GateContext:
+    gate_id: str
+    direction: Direction
+    zone_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    verdict: Verdict
+    reason: Reason
+    credential: Credential = Credential.PLATE
+    alarm: str | None = None
+    flags: tuple[str, ...] = field(default=())
+    pass_id: int | None = None
+    count_pass_use: bool = False
+
+
+def decide(
+    sighting: Sighting,
+    permits: Permits,
+    occupancy: ZoneOccupancy | None,
+    now: datetime,
+    *,
+    gate: GateContext,
+    policy: AccessPolicy,
+) -> AccessDecision:
+    """Decide whether the vehicle in ``sighting`` may pass ``gate``."""
+    if sighting.plate is None:
+        outcome = _Outcome(Verdict.REVIEW, Reason.NO_PLATE, Credential.NONE)
+    elif sighting.confidence < policy.min_confidence and permits.list_entry is None:
+        outcome = _Outcome(Verdict.REVIEW, Reason.LOW_CONFIDENCE)
+    elif gate.direction is Direction.IN:
+        outcome = _decide_entry(permits, occupancy, now, policy)
+    else:
+        outcome = _decide_exit(permits, policy)
+    vehicle = permits.vehicle
+    return AccessDecision(
+        verdict=outcome.verdict,
+        reason=outcome.reason,
+        credential=outcome.credential,
+        alarm=outcome.alarm,
+        flags=outcome.flags,
+        count_pass_use=outcome.count_pass_use,
+        pass_id=outcome.pass_id,
+        vehicle_id=vehicle.vehicle_id if vehicle else None,
+        household_id=vehicle.household_id if vehicle else _pass_household(permits, outcome),
+        resident_id=vehicle.resident_id if vehicle else None,
+        matched_plate=permits.matched_plate,
+        match_distance=permits.match_distance,
+    )
+
+
+def _pass_household(permits: Permits, outcome: _Outcome) -> int | None:
+    for p in permits.passes:
+        if p.pass_id == outcome.pass_id:
+            return p.household_id
+    return None
+
+
+def _decide_entry(
+    permits: Permits, occupancy: ZoneOccupancy | None, now: datetime, policy: AccessPolicy
+) -> _Outcome:
+    if permits.list_entry is not None and permits.list_entry.kind == "block":
+        return _Outcome(Verdict.DENY, Reason.BLOCKED, alarm="blocked_plate")
+
+    flags: tuple[str, ...] = ()
+    if permits.inside and policy.anti_passback != "off":
+        if policy.anti_passback == "hard":
+            return _Outcome(Verdict.DENY, Reason.ANTI_PASSBACK, alarm="anti_passback")
+        flags = ("anti_passback",)
+
+    full = occupancy is not None and occupancy.full
+    if permits.list_entry is not None and permits.list_entry.kind == "allow":
+        return _Outcome(Verdict.ALLOW, Reason.ALLOWED_LIST, flags=flags)
+
+    vehicle = permits.vehicle
+    # 一位多车: a household may have more cars than spaces; beyond its spaces a car is a visitor.
+    over_quota = vehicle is not None and vehicle.household_cars_inside >= vehicle.household_spaces
+    if vehicle is not None and not over_quota:
+        if full and not policy.residents_when_full:
+            return _Outcome(Verdict.DENY, Reason.ZONE_FULL, flags=flags)
+        return _Outcome(Verdict.ALLOW, Reason.RESIDENT, flags=flags)
+
+    visitor = _visitor_entry(permits, full, now, flags)
+    if visitor is not None:
+        return visitor
+    if over_quota:
+        return _Outcome(Verdict.REVIEW, Reason.RESIDENT_OVER_QUOTA, flags=flags)
+    return _Outcome(Verdict.REVIEW, Reason.UNKNOWN_PLATE, flags=flags)
+
+
+def _visitor_entry(
+    permits: Permits, full: bool, now: datetime, flags: tuple[str, ...]
+) -> _Outcome | None:
+    if not permits.passes:
+        return None
+    valid = [p for p in permits.passes if p.status(now) is None]
+    if valid:
+        chosen = min(valid, key=lambda p: p.valid_to)
+        if full:
+            return _Outcome(Verdict.DENY, Reason.ZONE_FULL, flags=flags, pass_id=chosen.pass_id)
+        return _Outcome(
+            Verdict.ALLOW,
+            Reason.VISITOR_PASS,
+            flags=flags,
+            pass_id=chosen.pass_id,
+            count_pass_use=True,
+        )
+    # The closest miss tells the guard the most: "not yet" beats "expired" beats "used up".
+    order = (Reason.PASS_NOT_YET_VALID, Reason.PASS_EXPIRED, Reason.PASS_USED_UP)
+    reasons = {p.status(now) for p in permits.passes}
+    reason = next(r for r in order if r in reasons)
+    return _Outcome(Verdict.REVIEW, reason, flags=flags)
+
+
+def _decide_exit(permits: Permits, policy: AccessPolicy) -> _Outcome:
+    if permits.inside:
+        return _Outcome(Verdict.ALLOW, Reason.EXIT_KNOWN_INSIDE)
+    known = (
+        permits.vehicle is not None
+        or bool(permits.passes)
+        or (permits.list_entry is not None and permits.list_entry.kind == "allow")
+    )
+    if policy.anti_passback == "hard":
+        # Never trap a car inside on a machine's word: a guard looks at it instead.
+        return _Outcome(Verdict.REVIEW, Reason.ANTI_PASSBACK, alarm="anti_passback")
+    if known:
+        return _Outcome(Verdict.ALLOW, Reason.EXIT_NOT_INSIDE, flags=("not_recorded_inside",))
+    return _Outcome(Verdict.REVIEW, Reason.EXIT_NOT_INSIDE)
