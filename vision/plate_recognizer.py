@@ -1,0 +1,234 @@
+"""Read Chinese licence plates from camera frames.
+
+Pipeline per frame (or per gate region of interest):
+
+1. the localiser proposes plate-shaped regions (colour + edge morphology), each rectified by
+   perspective into an upright crop at least 4× as wide as high;
+2. PP-OCRv4 rec reads the crops, best proposal first, with decoding restricted to the plate
+   alphabet; a read counts when it fits GA 36-2018 and is confident enough;
+3. only when no proposal gives a valid read, the PP-OCRv4 text detector runs on the whole
+   frame (≤ 960 px) and its boxes are read the same way;
+4. when still nothing was read, once more on a CLAHE contrast-normalised copy (night/IR);
+5. valid reads are ranked by where the car at the barrier stands (lane anchor, plate size),
+   never by OCR score, since a parked car's plate can read more cleanly than the one at the
+   barrier.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from errors import InvalidInputError
+from vision.plate_config import PlateRecognitionConfig
+from vision.plate_engines import PlateEngine, TextLine, create_engine
+from vision.plate_geometry import order_corners, quad_box, quad_size, rectify
+from vision.plate_grammar import expected_color, normalize_plate
+from vision.plate_localiser import PlateCandidate, crop_color, find_plate_candidates
+from vision.types import BoundingBox, PlateColor, PlateRead
+
+logger = logging.getLogger(__name__)
+
+# Text-detector boxes outside this aspect range are not plates (one character, a caption).
+_DET_MIN_ASPECT = 1.5
+_DET_MAX_ASPECT = 9.0
+
+
+class PlateRecognizer(Protocol):
+    """Reads plates in a BGR frame; returns valid plates only, best-first by lane ranking."""
+
+    def read(self, image: np.ndarray, region: BoundingBox | None = None) -> list[PlateRead]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    read: PlateRead
+    quad: np.ndarray
+
+
+def _check_image(image: object) -> np.ndarray:
+    if not isinstance(image, np.ndarray):
+        raise InvalidInputError(f"expected a BGR image array, got {type(image).__name__}")
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise InvalidInputError(
+            f"expected a BGR uint8 HxWx3 image, got {image.dtype} with shape {image.shape}"
+        )
+    if image.shape[0] < 8 or image.shape[1] < 8:
+        raise InvalidInputError(f"image of {image.shape[1]}x{image.shape[0]} px is too small")
+    return image
+
+
+def _clip_region(region: BoundingBox, width: int, height: int) -> tuple[int, int, int, int]:
+    x1 = max(0, math.floor(region.x1))
+    y1 = max(0, math.floor(region.y1))
+    x2 = min(width, math.ceil(region.x2))
+    y2 = min(height, math.ceil(region.y2))
+    if x2 - x1 < 8 or y2 - y1 < 8:
+        raise InvalidInputError(f"region {region} lies outside the {width}x{height} image")
+    return x1, y1, x2, y2
+
+
+def normalise_contrast(image: np.ndarray) -> np.ndarray:
+    """CLAHE on the lightness channel: lifts dim, IR-washed and backlit plates."""
+    lab = cv2.cvtColor(image, cv2.COLOR_BGR2LAB)
+    clahe = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8))
+    lab[..., 0] = clahe.apply(lab[..., 0])
+    return cv2.cvtColor(lab, cv2.COLOR_LAB2BGR)
+
+
+def lane_score(box: BoundingBox, width: int, height: int, anchor: tuple[float, float]) -> float:
+    """Larger and nearer the lane anchor (bottom-centre by default) ranks higher."""
+    cx = (box.x1 + box.x2) / 2 / width
+    cy = (box.y1 + box.y2) / 2 / height
+    distance = math.hypot(cx - anchor[0], cy - anchor[1])
+    return (box.width / width) * (1.5 - min(distance, 1.4))
+
+
+class LocalisingPlateRecognizer:
+    """The default :class:`PlateRecognizer`: localiser → PP-OCRv4 rec → detector fallback.
+
+    Reads may run from several threads: onnxruntime sessions are thread-safe and the paddle
+    engine serialises its own calls.
+    """
+
+    def __init__(
+        self, config: PlateRecognitionConfig, engine: PlateEngine, *, use_localiser: bool = True
+    ) -> None:
+        self.config = config
+        self.engine = engine
+        self.use_localiser = use_localiser
+
+    def read(self, image: np.ndarray, region: BoundingBox | None = None) -> list[PlateRead]:
+        image = _check_image(image)
+        height, width = image.shape[:2]
+        x0, y0 = 0, 0
+        if region is not None:
+            x0, y0, x2, y2 = _clip_region(region, width, height)
+            image = image[y0:y2, x0:x2]
+        reads = self._read_frame(image)
+        if not reads and self.config.contrast_retry:
+            logger.debug("no plate read; retrying on a contrast-normalised copy")
+            reads = self._read_frame(normalise_contrast(image))
+        roi_h, roi_w = image.shape[:2]
+        ranked = sorted(
+            reads,
+            key=lambda r: (
+                lane_score(r.read.box, roi_w, roi_h, self.config.lane_anchor)
+                if r.read.box is not None
+                else 0.0
+            ),
+            reverse=True,
+        )
+        return [_shift(r.read, x0, y0) for r in ranked]
+
+    def _read_frame(self, image: np.ndarray) -> list[_Read]:
+        reads: list[_Read] = []
+        if self.use_localiser:
+            candidates = find_plate_candidates(image, max_side=self.config.working_max_side)
+            candidates = [
+                c for c in candidates if quad_size(c.quad)[0] >= self.config.min_plate_width_px
+            ][: self.config.max_candidates]
+            for candidate in candidates:
+                read = self._read_quads(image, [candidate.quad], [candidate])
+                for r in read:
+                    if not any(_same_plate(r, other) for other in reads):
+                        reads.append(r)
+                confident = [r for r in reads if r.read.confidence >= self.config.accept_confidence]
+                if len(confident) >= self.config.max_plates:
+                    return reads
+        if reads or not self.config.use_detector_fallback:
+            return reads
+        return self._read_detected(image)
+
+    def _read_detected(self, image: np.ndarray) -> list[_Read]:
+        quads: list[np.ndarray] = []
+        for quad in self.engine.detect(image):
+            ordered = order_corners(quad)
+            w, h = quad_size(ordered)
+            if h <= 0 or not _DET_MIN_ASPECT <= w / h <= _DET_MAX_ASPECT:
+                continue
+            if w < self.config.min_plate_width_px:
+                continue
+            quads.append(ordered)
+        reads: list[_Read] = []
+        for r in self._read_quads(image, quads, [None] * len(quads)):
+            if not any(_same_plate(r, other) for other in reads):
+                reads.append(r)
+        return reads
+
+    def _read_quads(
+        self,
+        image: np.ndarray,
+        quads: list[np.ndarray],
+        candidates: list[PlateCandidate | None],
+    ) -> list[_Read]:
+        if not quads:
+            return []
+        crops = [rectify(image, q, min_aspect=self.config.min_crop_aspect) for q in quads]
+        lines = self.engine.recognize(crops)
+        height, width = image.shape[:2]
+        reads: list[_Read] = []
+        for quad, crop, line, cand in zip(quads, crops, lines, candidates, strict=True):
+            read = self._to_read(line, crop, quad_box(quad, width, height), cand)
+            if read is not None:
+                reads.append(_Read(read, quad))
+        return reads
+
+    def _to_read(
+        self,
+        line: TextLine,
+        crop: np.ndarray,
+        box: BoundingBox | None,
+        candidate: PlateCandidate | None,
+    ) -> PlateRead | None:
+        text = normalize_plate(line.text)
+        if text is None or len(text) != len(line.char_confidences):
+            return None
+        if min(line.char_confidences) < self.config.min_char_confidence:
+            return None
+        confidence = line.confidence
+        if confidence < self.config.min_confidence:
+            return None
+        color_name = expected_color(text)
+        if color_name is not None:
+            color = PlateColor(color_name)
+        elif candidate is not None and candidate.color is not PlateColor.UNKNOWN:
+            color = candidate.color
+        else:
+            color = crop_color(crop)
+        return PlateRead(
+            text=text,
+            confidence=float(min(1.0, max(0.0, confidence))),
+            color=color,
+            box=box,
+            char_confidences=tuple(float(min(1.0, max(0.0, c))) for c in line.char_confidences),
+        )
+
+
+def _same_plate(a: _Read, b: _Read) -> bool:
+    if a.read.text == b.read.text:
+        return True
+    if a.read.box is None or b.read.box is None:
+        return False
+    ix = min(a.read.box.x2, b.read.box.x2) - max(a.read.box.x1, b.read.box.x1)
+    iy = min(a.read.box.y2, b.read.box.y2) - max(a.read.box.y1, b.read.box.y1)
+    if ix <= 0 or iy <= 0:
+        return False
+    return ix * iy > 0.5 * min(a.read.box.area, b.read.box.area)
+
+
+def _shift(read: PlateRead, dx: int, dy: int) -> PlateRead:
+    if read.box is None or (dx == 0 and dy == 0):
+        return read
+    box = BoundingBox(read.box.x1 + dx, read.box.y1 + dy, read.box.x2 + dx, read.box.y2 + dy)
+    return PlateRead(read.text, read.confidence, read.color, box, read.char_confidences)
+
+
+def create_plate_recognizer(config: PlateRecognitionConfig) -> PlateRecognizer:
+    """Load the configured engine's models once and return the default recogniser."""
+    return LocalisingPlateRecognizer(config, create_engine(config))
