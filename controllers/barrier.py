@@ -1,0 +1,292 @@
+"""The barrier state machine: pure, no I/O, no asyncio, no hardware imports.
+
+Drivers feed it events (commands from people, limit switches, the presence loop, the fire
+alarm, faults and clock ticks) and carry out the relay commands it returns. Every safety rule
+lives here so that every driver obeys the same rules:
+
+* never close while the presence loop is occupied (a close is deferred until the loop
+  clears, and a closing barrier reverses when a vehicle arrives on the loop);
+* a fire alarm opens the barrier and holds it open until the alarm is cleared;
+* a fault puts the barrier in ``fault`` and, per gate, asks the relay to open
+  (``fail_safe``) or to close when nothing is on the loop (``fail_secure``).
+
+Time is a plain float of seconds from a monotonic clock chosen by the caller.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class BarrierState(StrEnum):
+    CLOSED = "closed"
+    OPENING = "opening"
+    OPEN = "open"
+    CLOSING = "closing"
+    HELD_OPEN = "held_open"
+    FAULT = "fault"
+
+
+class RelayCommand(StrEnum):
+    """What the machine asks the relay to do; the driver maps it to its wiring."""
+
+    OPEN = "open"
+    CLOSE = "close"
+
+
+class FaultPolicy(StrEnum):
+    FAIL_SAFE = "fail_safe"  # on a fault, try to open: people and cars can leave
+    FAIL_SECURE = "fail_secure"  # on a fault, try to close (only with an empty loop)
+
+
+class Refusal(StrEnum):
+    """Why a command was not carried out as asked. Stable codes shown to guards."""
+
+    PRESENCE = "presence_loop_occupied"  # close deferred until the loop clears
+    FIRE_ALARM = "fire_alarm_active"
+    HELD_OPEN = "held_open"
+
+
+@dataclass(frozen=True, slots=True)
+class BarrierTiming:
+    """Timing rules of one gate.
+
+    ``open_seconds`` <= 0 disables auto-close. ``motion_timeout_s`` is how long opening or
+    closing may take before the missing limit-switch confirmation is a fault.
+    """
+
+    open_seconds: float = 10.0
+    motion_timeout_s: float = 10.0
+    on_fault: FaultPolicy = FaultPolicy.FAIL_SAFE
+
+    def __post_init__(self) -> None:
+        if self.motion_timeout_s <= 0:
+            raise ValueError(
+                f"BarrierTiming.motion_timeout_s must be > 0, got {self.motion_timeout_s}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """The result of one event: the state after it and the relay commands to send."""
+
+    state: BarrierState
+    commands: tuple[RelayCommand, ...] = ()
+    refused: Refusal | None = None
+    fault: str | None = None
+
+
+class BarrierMachine:
+    """State of one barrier. Not thread-safe: feed it from one thread or event loop."""
+
+    def __init__(
+        self, timing: BarrierTiming | None = None, state: BarrierState = BarrierState.CLOSED
+    ) -> None:
+        self.timing = timing or BarrierTiming()
+        self._state = state
+        self._fault: str | None = None
+        self._presence = False
+        self._fire = False
+        self._held = False
+        # A close asked for while the loop was occupied; carried out once it clears.
+        self._close_pending = False
+        self._motion_deadline: float | None = None
+        self._auto_close_at: float | None = None
+
+    # -- read-only view -------------------------------------------------------------------
+    @property
+    def state(self) -> BarrierState:
+        return self._state
+
+    @property
+    def fault(self) -> str | None:
+        return self._fault
+
+    @property
+    def presence(self) -> bool:
+        return self._presence
+
+    @property
+    def fire_alarm(self) -> bool:
+        return self._fire
+
+    @property
+    def held(self) -> bool:
+        return self._held
+
+    @property
+    def close_pending(self) -> bool:
+        return self._close_pending
+
+    @property
+    def auto_close_at(self) -> float | None:
+        return self._auto_close_at
+
+    # -- helpers --------------------------------------------------------------------------
+    def _result(
+        self, commands: tuple[RelayCommand, ...] = (), refused: Refusal | None = None
+    ) -> Transition:
+        return Transition(self._state, commands, refused, self._fault)
+
+    def _start_opening(self, now: float) -> Transition:
+        self._state = BarrierState.OPENING
+        self._fault = None  # a new attempt; the driver reports again if it fails again
+        self._motion_deadline = now + self.timing.motion_timeout_s
+        self._auto_close_at = None
+        return self._result((RelayCommand.OPEN,))
+
+    def _start_closing(self, now: float) -> Transition:
+        self._state = BarrierState.CLOSING
+        self._fault = None
+        self._close_pending = False
+        self._motion_deadline = now + self.timing.motion_timeout_s
+        self._auto_close_at = None
+        return self._result((RelayCommand.CLOSE,))
+
+    def _arm_auto_close(self, now: float) -> None:
+        if self.timing.open_seconds > 0:
+            self._auto_close_at = now + self.timing.open_seconds
+        else:
+            self._auto_close_at = None
+
+    def _must_stay_open(self) -> bool:
+        return self._fire or self._held
+
+    # -- commands -------------------------------------------------------------------------
+    def open(self, now: float) -> Transition:
+        if self._state is BarrierState.OPEN:
+            self._arm_auto_close(now)  # a second pass through the same opening
+            return self._result()
+        if self._state in (BarrierState.OPENING, BarrierState.HELD_OPEN):
+            return self._result()
+        return self._start_opening(now)
+
+    def close(self, now: float) -> Transition:
+        if self._fire:
+            return self._result(refused=Refusal.FIRE_ALARM)
+        if self._held:
+            return self._result(refused=Refusal.HELD_OPEN)
+        if self._state in (BarrierState.CLOSED, BarrierState.CLOSING):
+            return self._result()
+        if self._presence:
+            self._close_pending = True
+            return self._result(refused=Refusal.PRESENCE)
+        return self._start_closing(now)
+
+    def hold(self, now: float) -> Transition:
+        self._held = True
+        self._close_pending = False
+        if self._state is BarrierState.OPEN:
+            self._state = BarrierState.HELD_OPEN
+            self._auto_close_at = None
+            return self._result()
+        if self._state in (BarrierState.OPENING, BarrierState.HELD_OPEN):
+            return self._result()
+        return self._start_opening(now)
+
+    def release(self, now: float) -> Transition:
+        self._held = False
+        if self._fire:
+            return self._result(refused=Refusal.FIRE_ALARM)
+        if self._state is BarrierState.HELD_OPEN:
+            self._state = BarrierState.OPEN
+            self._arm_auto_close(now)
+        return self._result()
+
+    # -- inputs ---------------------------------------------------------------------------
+    def limit_open(self, now: float) -> Transition:
+        if self._state in (BarrierState.OPEN, BarrierState.HELD_OPEN):
+            return self._result()
+        self._fault = None  # the device demonstrably moved: it recovered
+        self._motion_deadline = None
+        if self._must_stay_open():
+            self._state = BarrierState.HELD_OPEN
+            self._auto_close_at = None
+            return self._result()
+        self._state = BarrierState.OPEN
+        self._arm_auto_close(now)
+        if self._close_pending and not self._presence:
+            # The vehicle that reversed the barrier left the loop while it re-opened.
+            return self._start_closing(now)
+        return self._result()
+
+    def limit_closed(self, now: float) -> Transition:
+        if self._state in (BarrierState.CLOSED, BarrierState.OPENING):
+            # While opening, a closed report is the stale edge of the old position.
+            return self._result()
+        self._fault = None
+        self._motion_deadline = None
+        self._auto_close_at = None
+        if self._must_stay_open():
+            # Closed by hand or by a fault while it must stay open: open it again.
+            return self._start_opening(now)
+        self._state = BarrierState.CLOSED
+        self._close_pending = False
+        return self._result()
+
+    def presence_on(self, now: float) -> Transition:
+        self._presence = True
+        if self._state is BarrierState.CLOSING:
+            # Safety reversal: never lower the arm onto a vehicle; close again once it left.
+            self._close_pending = True
+            return self._start_opening(now)
+        return self._result()
+
+    def presence_off(self, now: float) -> Transition:
+        self._presence = False
+        if self._close_pending and self._state is BarrierState.OPEN:
+            return self._start_closing(now)
+        return self._result()
+
+    def fire_alarm_on(self, now: float) -> Transition:
+        self._fire = True
+        self._close_pending = False
+        if self._state is BarrierState.OPEN:
+            self._state = BarrierState.HELD_OPEN
+            self._auto_close_at = None
+            return self._result()
+        if self._state in (BarrierState.OPENING, BarrierState.HELD_OPEN):
+            return self._result()
+        return self._start_opening(now)
+
+    def fire_alarm_off(self, now: float) -> Transition:
+        self._fire = False
+        if self._state is BarrierState.HELD_OPEN and not self._held:
+            self._state = BarrierState.OPEN
+            self._arm_auto_close(now)
+        return self._result()
+
+    def fail(self, message: str, now: float) -> Transition:
+        """The driver lost the device or a command was not confirmed."""
+        if not message:
+            raise ValueError("BarrierMachine.fail needs a message saying what went wrong")
+        self._state = BarrierState.FAULT
+        self._fault = message
+        self._motion_deadline = None
+        self._auto_close_at = None
+        if self._fire or self.timing.on_fault is FaultPolicy.FAIL_SAFE:
+            return self._result((RelayCommand.OPEN,))
+        if self._presence or self._held:
+            return self._result()
+        return self._result((RelayCommand.CLOSE,))
+
+    def tick(self, now: float) -> Transition:
+        if (
+            self._state in (BarrierState.OPENING, BarrierState.CLOSING)
+            and self._motion_deadline is not None
+            and now >= self._motion_deadline
+        ):
+            target = "open" if self._state is BarrierState.OPENING else "closed"
+            return self.fail(
+                f"barrier did not report {target} within {self.timing.motion_timeout_s:g} s", now
+            )
+        if (
+            self._state is BarrierState.OPEN
+            and self._auto_close_at is not None
+            and now >= self._auto_close_at
+            and not self._presence
+            and not self._must_stay_open()
+        ):
+            return self._start_closing(now)
+        return self._result()

@@ -1,0 +1,135 @@
+"""The hardware boundary: small Protocols every driver implements, and their values.
+
+Drivers raise only the ``HardwareError`` family from ``errors.py``; library exceptions are
+translated where they happen with ``raise … from err``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from controllers.barrier import BarrierState
+
+
+@dataclass(frozen=True, slots=True)
+class BarrierStatus:
+    """Published to listeners on every change of a barrier's state or fault."""
+
+    gate_id: str
+    state: BarrierState
+    fault: str | None
+    at: datetime
+
+    def __post_init__(self) -> None:
+        if not self.gate_id:
+            raise ValueError("BarrierStatus.gate_id must not be empty")
+        if (self.state is BarrierState.FAULT) != (self.fault is not None):
+            raise ValueError(
+                f"BarrierStatus.fault must be set exactly when state is fault, "
+                f"got state={self.state} fault={self.fault!r}"
+            )
+
+    @property
+    def is_alarm(self) -> bool:
+        return self.state is BarrierState.FAULT
+
+
+@dataclass(frozen=True, slots=True)
+class InputChange:
+    """A digital input changed (loop detector, limit switch, fire alarm)."""
+
+    name: str
+    value: bool
+    at: datetime
+
+
+BarrierListener = Callable[[BarrierStatus], None]
+InputListener = Callable[[InputChange], None]
+
+
+@runtime_checkable
+class Barrier(Protocol):
+    """A vehicle barrier or a pedestrian gate driven through a relay.
+
+    ``open``/``close``/``hold_open`` return once the device accepted the command (the state
+    is then ``opening`` or already ``open``); they raise ``HardwareError`` when it did not,
+    after which ``state`` is ``fault`` and ``fault`` says why. ``close`` while the presence
+    loop is occupied does not raise: the close is deferred until the loop clears and the
+    returned state is still ``open``. ``close``/``release`` during a fire alarm raise
+    ``ConflictError``.
+    """
+
+    gate_id: str
+
+    @property
+    def state(self) -> BarrierState: ...
+
+    @property
+    def fault(self) -> str | None: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def open(self) -> BarrierState: ...
+
+    async def close(self) -> BarrierState: ...
+
+    async def hold_open(self) -> BarrierState: ...
+
+    async def release(self) -> BarrierState: ...
+
+    async def set_fire_alarm(self, active: bool) -> BarrierState: ...
+
+    def add_listener(self, cb: BarrierListener) -> None: ...
+
+
+@runtime_checkable
+class DigitalInput(Protocol):
+    """A contact: loop detector, limit switch or fire-alarm relay.
+
+    ``value`` is ``None`` until the first reading. Listeners are called on the event loop
+    that ran ``start()``.
+    """
+
+    name: str
+
+    @property
+    def value(self) -> bool | None: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def add_listener(self, cb: InputListener) -> None: ...
+
+
+@runtime_checkable
+class Display(Protocol):
+    """A free-space board (余位屏) showing the free spaces of one or more zones."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def show(self, zone_id: str, free: int) -> None: ...
+
+
+@runtime_checkable
+class RelayPort(Protocol):
+    """The transport a relay-driven barrier talks through (one per driver).
+
+    ``set_output`` switches one relay channel and returns once the device confirmed the new
+    state (MQTT echo, Modbus response, HTTP 2xx, GPIO read-back); it raises
+    ``HardwareUnavailableError`` when the device or broker cannot be reached and
+    ``HardwareError`` when the device answered wrongly. Time-outs are applied by the caller.
+    """
+
+    async def connect(self) -> None: ...
+
+    async def disconnect(self) -> None: ...
+
+    async def set_output(self, channel: int, on: bool) -> None: ...

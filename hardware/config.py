@@ -1,0 +1,267 @@
+"""Configuration of barriers, contacts and free-space boards, chosen per gate by ``driver``.
+
+Example (one gate in the project settings)::
+
+    barrier:
+      driver: mqtt
+      preset: tasmota
+      host: 192.168.1.10
+      device: gate-east
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from controllers.barrier import BarrierTiming, FaultPolicy
+from hardware.relay_barrier import CommandPolicy, RelayWiring
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _BarrierCommon(_Strict):
+    open_seconds: float = Field(
+        10.0, description="Auto-close after this many seconds open (0 disables auto-close)."
+    )
+    command_timeout_s: float = Field(
+        2.0, gt=0, description="How long to wait for the device to confirm one command."
+    )
+    retries: int = Field(2, ge=0, le=10, description="Extra attempts after a failed command.")
+    retry_delay_s: float = Field(0.2, ge=0, description="Pause between command attempts.")
+    motion_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="Opening/closing longer than this without a limit switch is a fault.",
+    )
+    travel_s: float = Field(
+        1.5,
+        gt=0,
+        description="Assumed arm travel time when no limit switch is wired for a direction.",
+    )
+    on_fault: Literal["fail_safe", "fail_secure"] = Field(
+        "fail_safe",
+        description="On a fault: fail_safe tries to open, fail_secure tries to close "
+        "(never onto an occupied loop).",
+    )
+    relay_mode: Literal["latch", "pulse"] = Field(
+        "latch",
+        description="latch: one relay, energised = open. pulse: pulse open_channel to open, "
+        "close_channel to close.",
+    )
+    open_channel: int = Field(1, ge=0, description="Relay channel (or coil/pin) that opens.")
+    close_channel: int | None = Field(
+        None, ge=0, description="Relay channel that closes (pulse mode only)."
+    )
+    pulse_ms: int = Field(500, gt=0, le=10_000, description="Pulse length in pulse mode.")
+
+    @model_validator(mode="after")
+    def verify_pulse_has_close_channel(self) -> _BarrierCommon:
+        if self.relay_mode == "pulse" and self.close_channel is None:
+            raise ValueError("relay_mode pulse needs close_channel")
+        return self
+
+    def timing(self) -> BarrierTiming:
+        return BarrierTiming(
+            open_seconds=self.open_seconds,
+            motion_timeout_s=self.motion_timeout_s,
+            on_fault=FaultPolicy(self.on_fault),
+        )
+
+    def wiring(self) -> RelayWiring:
+        return RelayWiring(
+            mode=self.relay_mode,
+            open_channel=self.open_channel,
+            close_channel=self.close_channel,
+            pulse_s=self.pulse_ms / 1000,
+        )
+
+    def policy(self) -> CommandPolicy:
+        return CommandPolicy(
+            command_timeout_s=self.command_timeout_s,
+            retries=self.retries,
+            retry_delay_s=self.retry_delay_s,
+            travel_s=self.travel_s,
+        )
+
+
+class SimBarrierConfig(_BarrierCommon):
+    driver: Literal["sim"] = Field("sim", description="Simulated barrier (no hardware).")
+    opening_s: float = Field(1.5, gt=0, description="Simulated time for the arm to open.")
+    closing_s: float = Field(1.5, gt=0, description="Simulated time for the arm to close.")
+    echo_delay_s: float = Field(0.02, ge=0, description="Simulated relay confirmation delay.")
+
+
+class _MqttConnection(_Strict):
+    host: str = Field("127.0.0.1", description="MQTT broker host.")
+    port: int = Field(1883, ge=1, le=65535, description="MQTT broker port.")
+    username: str | None = Field(None, description="Broker user name, if it needs one.")
+    password_env: str | None = Field(
+        None, description="Name of the environment variable holding the broker password."
+    )
+    keepalive_s: int = Field(30, ge=5, description="MQTT keep-alive interval.")
+    reconnect_min_s: float = Field(0.5, gt=0, description="First reconnect delay.")
+    reconnect_max_s: float = Field(30.0, gt=0, description="Longest reconnect delay.")
+
+
+class MqttBarrierConfig(_BarrierCommon, _MqttConnection):
+    driver: Literal["mqtt"] = Field(description="Relay switched over MQTT.")
+    preset: Literal["tasmota", "shelly", "custom"] = Field(
+        "tasmota",
+        description="tasmota: cmnd/<dev>/POWER<n> -> stat/<dev>/POWER<n>; shelly: Gen2 RPC on "
+        "<dev>/rpc; custom: the topic/payload fields below.",
+    )
+    device: str = Field(description="Device topic (Tasmota) or device id prefix (Shelly).")
+    client_id: str | None = Field(None, description="MQTT client id (default parkgate-<gate>).")
+    command_topic: str | None = Field(
+        None, description="custom: command topic, may use {device} and {channel}."
+    )
+    state_topic: str | None = Field(
+        None, description="custom: echo topic, may use {device} and {channel}."
+    )
+    payload_on: str = Field("ON", description="custom: command payload to energise.")
+    payload_off: str = Field("OFF", description="custom: command payload to de-energise.")
+    state_on: str = Field("ON", description="custom: echo payload meaning energised.")
+    state_off: str = Field("OFF", description="custom: echo payload meaning de-energised.")
+    presence_topic: str | None = Field(
+        None, description="Topic carrying the presence loop state (e.g. stat/<dev>/POWER2)."
+    )
+    presence_on: str = Field("ON", description="Payload of presence_topic meaning occupied.")
+
+    @model_validator(mode="after")
+    def verify_custom_topics(self) -> MqttBarrierConfig:
+        if self.preset == "custom" and (not self.command_topic or not self.state_topic):
+            raise ValueError("preset custom needs command_topic and state_topic")
+        return self
+
+
+class ModbusBarrierConfig(_BarrierCommon):
+    driver: Literal["modbus"] = Field(description="Relay board over Modbus TCP.")
+    host: str = Field(description="Modbus TCP server host.")
+    port: int = Field(502, ge=1, le=65535, description="Modbus TCP port.")
+    unit_id: int = Field(1, ge=0, le=247, description="Modbus unit (device) id.")
+    presence_input: int | None = Field(
+        None, ge=0, description="Discrete input address of the presence loop detector."
+    )
+    limit_open_input: int | None = Field(
+        None, ge=0, description="Discrete input address of the open limit switch."
+    )
+    limit_closed_input: int | None = Field(
+        None, ge=0, description="Discrete input address of the closed limit switch."
+    )
+    poll_interval_s: float = Field(0.2, gt=0, description="How often discrete inputs are read.")
+
+
+class GpioBarrierConfig(_BarrierCommon):
+    driver: Literal["gpio"] = Field(description="Relay on a GPIO pin (gpiozero).")
+    pin_factory: Literal["default", "mock"] = Field(
+        "default", description="gpiozero pin factory; mock for bench tests without a Pi."
+    )
+    active_high: bool = Field(True, description="Relay board energises on a high pin.")
+    feedback_pin: int | None = Field(
+        None, description="Optional input wired to the relay's contact, read back as the echo."
+    )
+    presence_pin: int | None = Field(None, description="Input pin of the presence loop.")
+    limit_open_pin: int | None = Field(None, description="Input pin of the open limit switch.")
+    limit_closed_pin: int | None = Field(
+        None, description="Input pin of the closed limit switch."
+    )
+    pull_up: bool = Field(True, description="Inputs use the internal pull-up (contact to GND).")
+
+
+class HttpBarrierConfig(_BarrierCommon):
+    driver: Literal["http"] = Field(description="Relay switched by HTTP requests.")
+    on_url: str = Field(
+        description="URL template to energise a channel, e.g. http://10.0.0.5/relay/{channel}"
+        "?turn=on ({channel} is replaced)."
+    )
+    off_url: str = Field(description="URL template to de-energise a channel.")
+    method: Literal["GET", "POST"] = Field("GET", description="HTTP method of both URLs.")
+    expect_body: str | None = Field(
+        None, description="Substring the response must contain to count as confirmed."
+    )
+    auth_env: str | None = Field(
+        None, description="Environment variable with 'user:password' for basic auth."
+    )
+
+
+BarrierConfig = Annotated[
+    SimBarrierConfig
+    | MqttBarrierConfig
+    | ModbusBarrierConfig
+    | GpioBarrierConfig
+    | HttpBarrierConfig,
+    Field(discriminator="driver"),
+]
+
+
+class SimInputConfig(_Strict):
+    driver: Literal["sim"] = Field("sim", description="Contact set by code or the admin UI.")
+
+
+class MqttInputConfig(_MqttConnection):
+    driver: Literal["mqtt"] = Field(description="Contact reported on an MQTT topic.")
+    topic: str = Field(description="Topic carrying the contact state.")
+    payload_on: str = Field("ON", description="Payload meaning active.")
+
+
+class ModbusInputConfig(_Strict):
+    driver: Literal["modbus"] = Field(description="Discrete input on a Modbus TCP device.")
+    host: str = Field(description="Modbus TCP server host.")
+    port: int = Field(502, ge=1, le=65535, description="Modbus TCP port.")
+    unit_id: int = Field(1, ge=0, le=247, description="Modbus unit (device) id.")
+    address: int = Field(ge=0, description="Discrete input address.")
+    poll_interval_s: float = Field(0.2, gt=0, description="How often the input is read.")
+
+
+class GpioInputConfig(_Strict):
+    driver: Literal["gpio"] = Field(description="Contact on a GPIO pin.")
+    pin: int = Field(description="Input pin.")
+    pull_up: bool = Field(True, description="Internal pull-up; the contact closes to GND.")
+    pin_factory: Literal["default", "mock"] = Field("default", description="gpiozero factory.")
+
+
+InputConfig = Annotated[
+    SimInputConfig | MqttInputConfig | ModbusInputConfig | GpioInputConfig,
+    Field(discriminator="driver"),
+]
+
+
+class SimDisplayConfig(_Strict):
+    driver: Literal["sim"] = Field("sim", description="Simulated free-space board.")
+
+
+class MqttDisplayConfig(_MqttConnection):
+    driver: Literal["mqtt"] = Field(description="Board listening on MQTT.")
+    topic: str = Field(
+        "parkgate/display/{zone_id}", description="Topic template, may use {zone_id}."
+    )
+    payload: str = Field("{free}", description="Payload template, may use {zone_id} and {free}.")
+    retain: bool = Field(True, description="Retain so a rebooted board shows the last value.")
+
+
+class ModbusDisplayConfig(_Strict):
+    driver: Literal["modbus"] = Field(description="Board with holding registers (Modbus TCP).")
+    host: str = Field(description="Modbus TCP server host.")
+    port: int = Field(502, ge=1, le=65535, description="Modbus TCP port.")
+    unit_id: int = Field(1, ge=0, le=247, description="Modbus unit (device) id.")
+    registers: dict[str, int] = Field(
+        description="Holding register address per zone id, e.g. {B1: 0, B2: 1}."
+    )
+    timeout_s: float = Field(2.0, gt=0, description="Time-out of one register write.")
+
+
+class HttpDisplayConfig(_Strict):
+    driver: Literal["http"] = Field(description="Board updated by HTTP requests.")
+    url: str = Field(description="URL template, may use {zone_id} and {free}.")
+    method: Literal["GET", "POST"] = Field("GET", description="HTTP method.")
+    timeout_s: float = Field(2.0, gt=0, description="Time-out of one request.")
+
+
+DisplayConfig = Annotated[
+    SimDisplayConfig | MqttDisplayConfig | ModbusDisplayConfig | HttpDisplayConfig,
+    Field(discriminator="driver"),
+]

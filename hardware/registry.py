@@ -1,0 +1,246 @@
+"""One place that turns configuration into drivers, and the fire-alarm safety supervisor.
+
+Driver modules are imported only when a gate uses them, so a deployment with simulated
+barriers does not need paho, pymodbus or gpiozero to import cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from errors import ConflictError, HardwareError, InvalidInputError
+from hardware.base import Barrier, BarrierStatus, DigitalInput, Display, InputChange
+from hardware.config import (
+    BarrierConfig,
+    DisplayConfig,
+    GpioBarrierConfig,
+    GpioInputConfig,
+    HttpBarrierConfig,
+    HttpDisplayConfig,
+    InputConfig,
+    ModbusBarrierConfig,
+    ModbusDisplayConfig,
+    ModbusInputConfig,
+    MqttBarrierConfig,
+    MqttDisplayConfig,
+    MqttInputConfig,
+    SimBarrierConfig,
+    SimDisplayConfig,
+    SimInputConfig,
+)
+from hardware.simulated import SimulatedBarrier, SimulatedDisplay, SimulatedInput
+
+logger = logging.getLogger(__name__)
+
+
+def create_barrier(gate_id: str, config: BarrierConfig) -> Barrier:
+    """Build the barrier of one gate; nothing connects until ``start()``."""
+    if isinstance(config, SimBarrierConfig):
+        return SimulatedBarrier(
+            gate_id,
+            timing=config.timing(),
+            policy=config.policy(),
+            opening_s=config.opening_s,
+            closing_s=config.closing_s,
+            echo_delay_s=config.echo_delay_s,
+        )
+    if isinstance(config, MqttBarrierConfig):
+        from hardware.mqtt import create_mqtt_barrier
+
+        return create_mqtt_barrier(gate_id, config)
+    if isinstance(config, ModbusBarrierConfig):
+        from hardware.modbus import create_modbus_barrier
+
+        return create_modbus_barrier(gate_id, config)
+    if isinstance(config, GpioBarrierConfig):
+        from hardware.gpio import create_gpio_barrier
+
+        return create_gpio_barrier(gate_id, config)
+    if isinstance(config, HttpBarrierConfig):
+        from hardware.http import create_http_barrier
+
+        return create_http_barrier(gate_id, config)
+    raise TypeError(f"unknown barrier config {type(config).__name__}")
+
+
+def create_input(name: str, config: InputConfig) -> DigitalInput:
+    """Build a contact (e.g. the fire-alarm input of the ``SafetySupervisor``)."""
+    if isinstance(config, SimInputConfig):
+        return SimulatedInput(name)
+    if isinstance(config, MqttInputConfig):
+        from hardware.mqtt import create_mqtt_input
+
+        return create_mqtt_input(name, config)
+    if isinstance(config, ModbusInputConfig):
+        from hardware.modbus import create_modbus_input
+
+        return create_modbus_input(name, config)
+    if isinstance(config, GpioInputConfig):
+        from hardware.gpio import create_gpio_input
+
+        return create_gpio_input(name, config)
+    raise TypeError(f"unknown input config {type(config).__name__}")
+
+
+def create_display(name: str, config: DisplayConfig) -> Display:
+    """Build a free-space board."""
+    if isinstance(config, SimDisplayConfig):
+        return SimulatedDisplay(name)
+    if isinstance(config, MqttDisplayConfig):
+        from hardware.mqtt import MqttDisplay
+
+        return MqttDisplay(name, config)
+    if isinstance(config, ModbusDisplayConfig):
+        from hardware.modbus import ModbusDisplay
+
+        return ModbusDisplay(name, config)
+    if isinstance(config, HttpDisplayConfig):
+        from hardware.http import HttpDisplay
+
+        return HttpDisplay(name, config)
+    raise TypeError(f"unknown display config {type(config).__name__}")
+
+
+class SafetyEventKind(StrEnum):
+    FIRE_ALARM = "fire_alarm"
+    FIRE_ALARM_CLEARED = "fire_alarm_cleared"
+    BARRIER_FAULT = "barrier_fault"
+    BARRIER_RECOVERED = "barrier_recovered"
+
+
+@dataclass(frozen=True, slots=True)
+class SafetyEvent:
+    """An alarm for guards and the event log."""
+
+    kind: SafetyEventKind
+    at: datetime
+    message: str
+    gate_id: str | None = None
+    user: str | None = None
+
+
+SafetyListener = Callable[[SafetyEvent], None]
+
+
+class SafetySupervisor:
+    """Owns the fire-alarm input and applies "open every gate and hold" to all barriers.
+
+    The alarm latches: when the input goes back to normal the gates stay open until an admin
+    calls ``clear_fire_alarm(user)`` (refused while the input is still active). It also
+    turns every barrier fault into a ``SafetyEvent`` for the alarm listeners.
+    """
+
+    def __init__(self, fire_input: DigitalInput | None = None) -> None:
+        self.fire_input = fire_input
+        self._barriers: dict[str, Barrier] = {}
+        self._listeners: list[SafetyListener] = []
+        self._latched = False
+        self._faulted: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def fire_alarm_active(self) -> bool:
+        return self._latched
+
+    @property
+    def barriers(self) -> dict[str, Barrier]:
+        return dict(self._barriers)
+
+    def add_listener(self, cb: SafetyListener) -> None:
+        self._listeners.append(cb)
+
+    def register(self, barrier: Barrier) -> None:
+        if barrier.gate_id in self._barriers:
+            raise InvalidInputError(f"gate {barrier.gate_id} is already registered")
+        self._barriers[barrier.gate_id] = barrier
+        barrier.add_listener(self._on_barrier_status)
+
+    async def start(self) -> None:
+        if self.fire_input is None:
+            return
+        self.fire_input.add_listener(self._on_fire_input)
+        await self.fire_input.start()
+        if self.fire_input.value:
+            await self.trigger_fire_alarm(f"input {self.fire_input.name} active at start")
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.fire_input is not None:
+            await self.fire_input.stop()
+
+    async def trigger_fire_alarm(self, source: str) -> None:
+        """Open every gate and hold it open. Also callable from a guard's panic button."""
+        first = not self._latched
+        self._latched = True
+        if first:
+            logger.critical("FIRE ALARM (%s): opening all %s gates", source, len(self._barriers))
+            self._emit(SafetyEvent(SafetyEventKind.FIRE_ALARM, _now(), source))
+        await self._apply_all(True)
+
+    async def clear_fire_alarm(self, user: str) -> None:
+        """Admin action: end the fire hold; barriers go back to normal auto-close."""
+        if not user:
+            raise InvalidInputError("clear_fire_alarm needs the admin's user name")
+        if self.fire_input is not None and self.fire_input.value:
+            raise ConflictError("the fire-alarm input is still active; it cannot be cleared")
+        if not self._latched:
+            return
+        self._latched = False
+        logger.warning("fire alarm cleared by %s", user)
+        self._emit(
+            SafetyEvent(
+                SafetyEventKind.FIRE_ALARM_CLEARED, _now(), f"cleared by {user}", user=user
+            )
+        )
+        await self._apply_all(False)
+
+    async def _apply_all(self, active: bool) -> None:
+        # Concurrently: a hung gate must not delay opening the others. Each barrier bounds
+        # its own wait with its command time-out and retries.
+        barriers = list(self._barriers.values())
+        results = await asyncio.gather(
+            *(b.set_fire_alarm(active) for b in barriers), return_exceptions=True
+        )
+        for barrier, result in zip(barriers, results, strict=True):
+            if isinstance(result, HardwareError):
+                logger.error("gate %s: fire alarm %s not applied: %s",
+                             barrier.gate_id, "on" if active else "off", result)
+            elif isinstance(result, BaseException):
+                raise result
+
+    def _on_fire_input(self, change: InputChange) -> None:
+        if not change.value:
+            logger.warning("fire-alarm input %s back to normal; gates stay open until an "
+                           "admin clears the alarm", change.name)
+            return
+        task = asyncio.create_task(self.trigger_fire_alarm(f"input {change.name}"))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _on_barrier_status(self, status: BarrierStatus) -> None:
+        if status.is_alarm:
+            self._faulted.add(status.gate_id)
+            self._emit(SafetyEvent(SafetyEventKind.BARRIER_FAULT, status.at,
+                                   status.fault or "fault", gate_id=status.gate_id))
+        elif status.gate_id in self._faulted:
+            self._faulted.discard(status.gate_id)
+            self._emit(SafetyEvent(SafetyEventKind.BARRIER_RECOVERED, status.at,
+                                   f"now {status.state}", gate_id=status.gate_id))
+
+    def _emit(self, event: SafetyEvent) -> None:
+        for cb in list(self._listeners):
+            try:
+                cb(event)
+            except Exception:
+                logger.exception("safety listener %r failed", cb)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,329 @@
+"""One barrier implementation for every relay transport (sim, MQTT, Modbus, GPIO, HTTP).
+
+``RelayBarrier`` owns the pure ``BarrierMachine`` and does the asyncio part: it feeds the
+machine with inputs and clock ticks, sends the relay commands it returns through a
+``RelayPort`` with a time-out and bounded retries, turns failures into the machine's
+``fault`` state, and publishes ``BarrierStatus`` to listeners. Each gate has its own lock
+and tasks, so a hung device only ever delays its own gate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from controllers.barrier import (
+    BarrierMachine,
+    BarrierState,
+    BarrierTiming,
+    Refusal,
+    RelayCommand,
+    Transition,
+)
+from errors import ConflictError, HardwareError, HardwareTimeoutError
+from hardware.base import BarrierListener, BarrierStatus, DigitalInput, InputChange, RelayPort
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RelayWiring:
+    """How open/close map onto relay channels.
+
+    ``latch``: one relay, energised = open. ``pulse``: a short pulse on ``open_channel``
+    opens and a pulse on ``close_channel`` closes (typical barrier controller inputs).
+    """
+
+    mode: Literal["latch", "pulse"] = "latch"
+    open_channel: int = 1
+    close_channel: int | None = None
+    pulse_s: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.mode == "pulse" and self.close_channel is None:
+            raise ValueError("RelayWiring: pulse mode needs close_channel")
+        if self.pulse_s <= 0:
+            raise ValueError(f"RelayWiring.pulse_s must be > 0, got {self.pulse_s}")
+
+
+@dataclass(frozen=True, slots=True)
+class CommandPolicy:
+    """Time-outs and retries for relay commands.
+
+    ``travel_s`` is how long the arm is assumed to take when no limit switches are wired:
+    the device's echo then stands in for the switch after that delay.
+    """
+
+    command_timeout_s: float = 2.0
+    retries: int = 2
+    retry_delay_s: float = 0.2
+    travel_s: float = 1.5
+    tick_s: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.command_timeout_s <= 0:
+            raise ValueError(
+                f"CommandPolicy.command_timeout_s must be > 0, got {self.command_timeout_s}"
+            )
+        if self.retries < 0:
+            raise ValueError(f"CommandPolicy.retries must be >= 0, got {self.retries}")
+
+
+class RelayBarrier:
+    """A ``Barrier`` driven through any ``RelayPort``."""
+
+    def __init__(
+        self,
+        gate_id: str,
+        port: RelayPort,
+        *,
+        timing: BarrierTiming | None = None,
+        wiring: RelayWiring | None = None,
+        policy: CommandPolicy | None = None,
+        presence: DigitalInput | None = None,
+        limit_open: DigitalInput | None = None,
+        limit_closed: DigitalInput | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not gate_id:
+            raise ValueError("RelayBarrier.gate_id must not be empty")
+        self.gate_id = gate_id
+        self.port = port
+        self.wiring = wiring or RelayWiring()
+        self.policy = policy or CommandPolicy()
+        self.presence = presence
+        self.limit_open = limit_open
+        self.limit_closed = limit_closed
+        self._clock = clock
+        self._machine = BarrierMachine(timing)
+        self._listeners: list[BarrierListener] = []
+        self._io_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._tick_task: asyncio.Task[None] | None = None
+        self._assume: asyncio.TimerHandle | None = None
+        self._published: tuple[BarrierState, str | None] | None = None
+
+    # -- Barrier protocol ------------------------------------------------------------------
+    @property
+    def state(self) -> BarrierState:
+        return self._machine.state
+
+    @property
+    def fault(self) -> str | None:
+        return self._machine.fault
+
+    @property
+    def machine(self) -> BarrierMachine:
+        """Read-only use: presence, fire alarm and hold flags for status pages."""
+        return self._machine
+
+    def add_listener(self, cb: BarrierListener) -> None:
+        self._listeners.append(cb)
+
+    async def start(self) -> None:
+        for inp, handler in (
+            (self.presence, self._on_presence),
+            (self.limit_open, self._on_limit_open),
+            (self.limit_closed, self._on_limit_closed),
+        ):
+            if inp is not None:
+                inp.add_listener(handler)
+                await inp.start()
+        try:
+            await self.port.connect()
+        except HardwareError as err:
+            # Keep serving: the port reconnects by itself and the next command retries.
+            self._fail(f"cannot connect: {err}")
+        if self.presence is not None and self.presence.value:
+            self._apply(self._machine.presence_on(self._clock()))
+        if self.limit_open is not None and self.limit_open.value:
+            self._apply(self._machine.limit_open(self._clock()))
+        self._publish()
+        self._tick_task = asyncio.create_task(self._tick_loop(), name=f"barrier-{self.gate_id}")
+        logger.info("barrier %s started in state %s", self.gate_id, self.state)
+
+    async def stop(self) -> None:
+        if self._assume is not None:
+            self._assume.cancel()
+        tasks = [t for t in (self._tick_task, *self._tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tick_task = None
+        for inp in (self.presence, self.limit_open, self.limit_closed):
+            if inp is not None:
+                await inp.stop()
+        await self.port.disconnect()
+        logger.info("barrier %s stopped", self.gate_id)
+
+    async def open(self) -> BarrierState:
+        return await self._command(self._machine.open, "open")
+
+    async def close(self) -> BarrierState:
+        return await self._command(self._machine.close, "close")
+
+    async def hold_open(self) -> BarrierState:
+        return await self._command(self._machine.hold, "hold_open")
+
+    async def release(self) -> BarrierState:
+        return await self._command(self._machine.release, "release")
+
+    async def set_fire_alarm(self, active: bool) -> BarrierState:
+        fn = self._machine.fire_alarm_on if active else self._machine.fire_alarm_off
+        return await self._command(fn, "fire_alarm_on" if active else "fire_alarm_off")
+
+    # -- machine plumbing -------------------------------------------------------------------
+    async def _command(self, fn: Callable[[float], Transition], name: str) -> BarrierState:
+        transition = fn(self._clock())
+        self._publish()
+        if transition.refused in (Refusal.FIRE_ALARM, Refusal.HELD_OPEN):
+            raise ConflictError(f"gate {self.gate_id}: {name} refused: {transition.refused}")
+        if transition.refused is Refusal.PRESENCE:
+            logger.info("gate %s: close deferred, presence loop occupied", self.gate_id)
+        if transition.commands:
+            await self._send(transition.commands)
+        return self.state
+
+    def _apply(self, transition: Transition) -> None:
+        """Apply a transition caused by an input or a tick: send its commands in background."""
+        self._publish()
+        if transition.commands:
+            self._spawn(self._send_logged(transition.commands))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send_logged(self, commands: tuple[RelayCommand, ...]) -> None:
+        try:
+            await self._send(commands)
+        except HardwareError:
+            # Already turned into the fault state and logged by _send.
+            return
+
+    async def _send(self, commands: tuple[RelayCommand, ...]) -> None:
+        try:
+            async with self._io_lock:
+                for command in commands:
+                    await self._send_with_retries(command)
+        except HardwareError as err:
+            self._fail(str(err))
+            raise
+        self._after_accepted(commands[-1])
+
+    async def _send_with_retries(self, command: RelayCommand) -> None:
+        attempts = 1 + self.policy.retries
+        last: HardwareError | None = None
+        for attempt in range(1, attempts + 1):
+            try:
+                await asyncio.wait_for(self._actuate(command), self.policy.command_timeout_s)
+                return
+            except TimeoutError as err:
+                last = HardwareTimeoutError(
+                    f"gate {self.gate_id}: {command} not confirmed within "
+                    f"{self.policy.command_timeout_s:g} s"
+                )
+                last.__cause__ = err
+            except HardwareError as err:
+                last = err
+            logger.warning(
+                "gate %s: %s attempt %s/%s failed: %s",
+                self.gate_id, command, attempt, attempts, last,
+            )
+            if attempt < attempts:
+                await asyncio.sleep(self.policy.retry_delay_s)
+        assert last is not None
+        raise last
+
+    async def _actuate(self, command: RelayCommand) -> None:
+        wiring = self.wiring
+        if wiring.mode == "latch":
+            await self.port.set_output(wiring.open_channel, command is RelayCommand.OPEN)
+            return
+        channel = wiring.open_channel if command is RelayCommand.OPEN else wiring.close_channel
+        assert channel is not None  # RelayWiring checks this for pulse mode
+        await self.port.set_output(channel, True)
+        await asyncio.sleep(wiring.pulse_s)
+        await self.port.set_output(channel, False)
+
+    def _after_accepted(self, command: RelayCommand) -> None:
+        """The device took the command: learn the position from switches or assume it."""
+        if self._assume is not None:
+            self._assume.cancel()
+            self._assume = None
+        if command is RelayCommand.OPEN and self.limit_open is not None:
+            if self.limit_open.value:
+                self._apply(self._machine.limit_open(self._clock()))
+            return
+        if command is RelayCommand.CLOSE and self.limit_closed is not None:
+            if self.limit_closed.value:
+                self._apply(self._machine.limit_closed(self._clock()))
+            return
+        # No limit switch for this direction: the confirmed relay stands in for it.
+        reached = (
+            self._machine.limit_open if command is RelayCommand.OPEN else self._machine.limit_closed
+        )
+        loop = asyncio.get_running_loop()
+        self._assume = loop.call_later(
+            self.policy.travel_s, lambda: self._apply(reached(self._clock()))
+        )
+
+    def _fail(self, message: str) -> None:
+        transition = self._machine.fail(message, self._clock())
+        self._publish()
+        if transition.commands:
+            self._spawn(self._best_effort(transition.commands))
+
+    async def _best_effort(self, commands: tuple[RelayCommand, ...]) -> None:
+        """The fault reaction (open for fail_safe): one try, failures only logged."""
+        for command in commands:
+            try:
+                async with self._io_lock:
+                    await asyncio.wait_for(self._actuate(command), self.policy.command_timeout_s)
+            except (HardwareError, TimeoutError) as err:
+                logger.warning(
+                    "gate %s: fault reaction %s failed: %r", self.gate_id, command, err
+                )
+                return
+        self._after_accepted(commands[-1])
+
+    async def _tick_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.policy.tick_s)
+            self._apply(self._machine.tick(self._clock()))
+
+    def _on_presence(self, change: InputChange) -> None:
+        now = self._clock()
+        fn = self._machine.presence_on if change.value else self._machine.presence_off
+        self._apply(fn(now))
+
+    def _on_limit_open(self, change: InputChange) -> None:
+        if change.value:
+            self._apply(self._machine.limit_open(self._clock()))
+
+    def _on_limit_closed(self, change: InputChange) -> None:
+        if change.value:
+            self._apply(self._machine.limit_closed(self._clock()))
+
+    def _publish(self) -> None:
+        current = (self._machine.state, self._machine.fault)
+        if current == self._published:
+            return
+        self._published = current
+        status = BarrierStatus(self.gate_id, current[0], current[1], datetime.now(UTC))
+        if status.is_alarm:
+            logger.error("gate %s FAULT: %s", self.gate_id, status.fault)
+        else:
+            logger.info("gate %s is %s", self.gate_id, status.state)
+        for cb in list(self._listeners):
+            try:
+                cb(status)
+            except Exception:
+                # A broken listener must not stop the barrier or the other listeners.
+                logger.exception("gate %s: barrier listener %r failed", self.gate_id, cb)
