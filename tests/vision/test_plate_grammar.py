@@ -1,0 +1,71 @@
+import pytest
+
+from vision.plate_grammar import (
+    PlateKind,
+    clean_plate_text,
+    expected_color,
+    is_valid_plate,
+    normalize_plate,
+    plate_kind,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("皖A·YL375", "皖AYL375"),  # PP-OCR separator dot
+        ("皖AYL375", "皖AYL375"),
+        ("京a 12345", "京A12345"),  # spaces, lower case
+        ("京A·1O0OI", "京A10001"),  # O→0, I→1 in the serial
+        ("沪A-D12345", "沪AD12345"),  # small new-energy, 8 chars
+        ("粤B12345F", "粤B12345F"),  # large new-energy, D/F last
+        ("渝B3587学", "渝B3587学"),  # driving school
+        ("鲁A1234挂", "鲁A1234挂"),
+        ("苏A0001警", "苏A0001警"),
+        ("粤Z1234港", "粤Z1234港"),
+        ("粤Z123A澳", "粤Z123A澳"),
+        ("使123456", "使123456"),
+        ("京A1234领", "京A1234领"),
+        # Not plates.
+        ("", None),
+        ("2014-05-12 08:31:07", None),  # timestamp overlay
+        ("车牌号码：苏A12345", None),  # caption that contains a plate
+        ("苏A1234", None),  # too short
+        ("苏A1234567", None),  # too long
+        ("AA12345", None),  # no province
+        ("苏112345", None),  # authority must be a letter
+        ("苏I12345", None),  # I is never an authority letter
+        ("沪AX12345", None),  # 8 chars but not D/F
+        ("沪AD1234A", None),  # small new-energy ends in 4 digits
+        ("粤Z1234学", "粤Z1234学"),  # 学 is valid for any authority
+    ],
+)
+def test_normalize_plate(text: str, expected: str | None) -> None:
+    assert normalize_plate(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "color"),
+    [
+        ("皖AYL375", PlateKind.ORDINARY, None),
+        ("皖AD39970", PlateKind.NEW_ENERGY_SMALL, "green"),
+        ("皖AF39970", PlateKind.NEW_ENERGY_SMALL, "green"),
+        ("粤B12345D", PlateKind.NEW_ENERGY_LARGE, "green"),
+        ("渝B3587学", PlateKind.COACH, "yellow"),
+        ("苏A0001警", PlateKind.POLICE, "white"),
+        ("粤Z1234港", PlateKind.HONG_KONG, "black"),
+        ("使123456", PlateKind.EMBASSY, "black"),
+        ("123456使", PlateKind.EMBASSY, "black"),
+        ("not a plate", None, None),
+    ],
+)
+def test_kind_and_colour(text: str, kind: PlateKind | None, color: str | None) -> None:
+    assert plate_kind(text) == kind
+    assert expected_color(text) == color
+    assert is_valid_plate(text) == (kind is not None)
+
+
+def test_is_valid_plate_wants_canonical_text() -> None:
+    assert not is_valid_plate("皖A·YL375")
+    assert not is_valid_plate("京A1O001")
+    assert is_valid_plate(clean_plate_text("京A1O001"))

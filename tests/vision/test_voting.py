@@ -1,0 +1,117 @@
+from datetime import datetime, timedelta
+
+import pytest
+
+from vision.types import PlateColor, PlateRead
+from vision.voting import PlateVoter, vote
+
+T0 = datetime(2026, 11, 28, 8, 0, 0)
+
+
+def r(text: str, conf: float = 0.95, color: PlateColor = PlateColor.BLUE) -> PlateRead:
+    return PlateRead(text, conf, color, None, tuple(conf for _ in text))
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize(
+    ("reads", "plate"),
+    [
+        ([r("皖A12345")], "皖A12345"),
+        ([r("皖A12345"), r("皖A1Z345"), r("皖A12345")], "皖A12345"),  # per-character majority
+        ([r("浙A12345", 0.6), r("湘A12345", 0.97)], "湘A12345"),  # confidence-weighted
+        ([r("皖AD12345"), r("皖AD1234"), r("皖AD12345")], "皖AD12345"),  # length majority
+        ([r("皖A1234学"), r("皖A12345", 0.5)], "皖A1234学"),
+    ],
+)
+def test_vote(reads: list[PlateRead], plate: str) -> None:
+    assert vote(reads)[0] == plate
+
+
+def test_vote_confidence_reflects_agreement() -> None:
+    _, unanimous = vote([r("皖A12345")] * 3)
+    _, split = vote([r("皖A12345"), r("皖A12346"), r("皖A12347")])
+    assert unanimous == pytest.approx(0.95)
+    assert split < unanimous
+
+
+def test_emits_once_at_min_reads_then_suppresses_same_car() -> None:
+    voter = PlateVoter(window_seconds=3, min_reads=3, cooldown_seconds=30)
+    assert voter.add("g1", [r("皖A12345")], at(0)) is None
+    assert voter.add("g1", [r("皖A1Z345")], at(0.2)) is None
+    sighting = voter.add("g1", [r("皖A12345")], at(0.4))
+    assert sighting is not None
+    assert (sighting.plate, sighting.reads, sighting.frames, sighting.gate_id) == (
+        "皖A12345",
+        3,
+        3,
+        "g1",
+    )
+    assert sighting.color == "blue"
+    # The car waits at the barrier: reads and misreads of it never emit again.
+    for k in range(20):
+        text = "皖A12345" if k % 2 else "皖A1Z345"
+        assert voter.add("g1", [r(text)], at(1 + k)) is None
+    # Out of sight longer than the cooldown: the same car coming back is a new passage.
+    for k in range(3):
+        s = voter.add("g1", [r("皖A12345")], at(100 + k * 0.1))
+    assert s is not None and s.plate == "皖A12345"
+
+
+def test_window_close_emits_with_fewer_reads() -> None:
+    voter = PlateVoter(window_seconds=2, min_reads=3)
+    assert voter.add("g1", [r("苏B8C200")], at(0)) is None
+    assert voter.add("g1", [], at(1)) is None
+    sighting = voter.add("g1", [], at(2.5))
+    assert sighting is not None
+    assert (sighting.plate, sighting.reads, sighting.frames) == ("苏B8C200", 1, 2)
+    assert sighting.at == at(0)
+
+
+def test_different_car_closes_previous_track() -> None:
+    voter = PlateVoter(window_seconds=5, min_reads=3)
+    assert voter.add("g1", [r("苏B8C200")], at(0)) is None
+    previous = voter.add("g1", [r("京N57T10")], at(0.5))
+    assert previous is not None and previous.plate == "苏B8C200"
+    assert voter.add("g1", [r("京N57T10")], at(0.6)) is None
+    nxt = voter.add("g1", [r("京N57T10")], at(0.7))
+    assert nxt is not None and nxt.plate == "京N57T10"
+
+
+def test_gates_are_independent() -> None:
+    voter = PlateVoter(min_reads=2)
+    assert voter.add("in", [r("皖A12345")], at(0)) is None
+    assert voter.add("out", [r("皖A12345")], at(0)) is None
+    assert voter.add("in", [r("皖A12345")], at(0.1)) is not None
+    assert voter.add("out", [r("皖A12345")], at(0.1)) is not None
+
+
+def test_flush() -> None:
+    voter = PlateVoter(min_reads=5)
+    assert voter.flush("g1", at(0)) is None  # nothing pending
+    voter.add("g1", [], at(0))
+    voter.add("g1", [], at(0.1))
+    empty = voter.flush("g1", at(0.2))
+    assert empty is not None and empty.plate is None and empty.frames == 2
+    voter.add("g1", [r("皖A12345")], at(1))
+    voter.add("g1", [r("皖A12345")], at(1.1))
+    done = voter.flush("g1", at(1.2))
+    assert done is not None and done.plate == "皖A12345" and done.reads == 2
+    assert voter.flush("g1", at(1.3)) is None
+
+
+def test_only_the_lane_best_read_of_a_frame_votes() -> None:
+    voter = PlateVoter(min_reads=2)
+    voter.add("g1", [r("皖A12345"), r("京N57T10")], at(0))
+    s = voter.add("g1", [r("皖A12345"), r("京N57T10")], at(0.1))
+    assert s is not None and s.plate == "皖A12345"
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"window_seconds": 0}, {"min_reads": 0}, {"cooldown_seconds": -1}]
+)
+def test_rejects_bad_settings(kwargs: dict) -> None:
+    with pytest.raises(ValueError):
+        PlateVoter(**kwargs)
