@@ -1,0 +1,34 @@
+"""The FastAPI application, built around already-constructed services."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.errors import install_error_handlers
+from api.routes import admin, auth, availability, frames, health, passages
+from services.container import Services
+
+
+def create_app(services: Services) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await services.start()
+        try:
+            yield
+        finally:
+            await services.stop()
+
+    app = FastAPI(
+        title="parkgate",
+        version="0.1.0",
+        summary="Smart parking and access control for a residential community",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    install_error_handlers(app)
+    for module in (auth, admin, frames, passages, availability, health):
+        app.include_router(module.router)
+    return app

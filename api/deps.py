@@ -1,0 +1,107 @@
+"""Dependencies: services, a session per request, the caller and their role."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.orm import Session
+
+from errors import AuthenticationError, PermissionDeniedError
+from models.db import transaction
+from services.container import Services
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_session(services: ServicesDep) -> Iterator[Session]:
+    """One transaction per request: committed when the route returns, rolled back on error."""
+    with transaction(services.sessions) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    name: str
+    role: str  # admin | guard | camera
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+def _from_token(services: Services, token: str | None, request: Request) -> Principal | None:
+    if token is None:
+        token = request.cookies.get("parkgate_session")
+    if not token:
+        return None
+    claims = services.signer.verify(token)
+    return Principal(claims.username, claims.role)
+
+
+def get_current_user(
+    request: Request, services: ServicesDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> Principal:
+    principal = _from_token(services, token, request)
+    if principal is None:
+        raise AuthenticationError("not authenticated: log in or send a bearer token")
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(get_current_user)]
+
+
+def require_admin(user: CurrentUser) -> Principal:
+    if not user.is_admin:
+        raise PermissionDeniedError(f"this needs the admin role; {user.name} is a {user.role}")
+    return user
+
+
+AdminUser = Annotated[Principal, Depends(require_admin)]
+
+
+def require_staff(user: CurrentUser) -> Principal:
+    if user.role not in ("admin", "guard"):
+        raise PermissionDeniedError("this needs the guard or admin role")
+    return user
+
+
+StaffUser = Annotated[Principal, Depends(require_staff)]
+
+
+def get_camera_or_user(
+    request: Request,
+    services: ServicesDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+    x_api_key: Annotated[str | None, Header(description="A camera's API key.")] = None,
+) -> Principal:
+    """Cameras push frames with ``X-API-Key``; staff may push with their login."""
+    if x_api_key is not None:
+        for name, key in services.settings.camera_api_keys.items():
+            if hmac.compare_digest(x_api_key.encode(), key.get_secret_value().encode()):
+                return Principal(name, "camera")
+        raise AuthenticationError("unknown camera API key")
+    principal = _from_token(services, token, request)
+    if principal is None:
+        raise AuthenticationError("send a camera X-API-Key or a bearer token")
+    if principal.role not in ("admin", "guard"):
+        raise PermissionDeniedError("this needs a camera key, or the guard or admin role")
+    return principal
+
+
+CameraOrUser = Annotated[Principal, Depends(get_camera_or_user)]

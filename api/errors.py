@@ -1,0 +1,70 @@
+"""Domain errors → HTTP, in one place. Nothing unexpected leaks a traceback to a client."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from errors import (
+    AuthenticationError,
+    ConflictError,
+    HardwareError,
+    InvalidInputError,
+    NotFoundError,
+    ParkgateError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    RecognitionError,
+    UnsupportedMediaError,
+)
+
+logger = logging.getLogger(__name__)
+
+_STATUS: list[tuple[type[ParkgateError], int]] = [
+    (PayloadTooLargeError, 413),
+    (UnsupportedMediaError, 415),
+    (InvalidInputError, 422),
+    (NotFoundError, 404),
+    (ConflictError, 409),
+    (AuthenticationError, 401),
+    (PermissionDeniedError, 403),
+    (HardwareError, 503),
+    (RecognitionError, 503),
+]
+
+
+def status_for(err: ParkgateError) -> int:
+    for cls, status in _STATUS:
+        if isinstance(err, cls):
+            return status
+    return 400
+
+
+async def _parkgate_error(request: Request, err: Exception) -> JSONResponse:
+    assert isinstance(err, ParkgateError)
+    status = status_for(err)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"detail": str(err)}, status_code=status, headers=headers)
+
+
+async def _validation_error(request: Request, err: Exception) -> JSONResponse:
+    assert isinstance(err, RequestValidationError)
+    problems = [
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+        for e in err.errors()
+    ]
+    return JSONResponse({"detail": problems}, status_code=422)
+
+
+async def _unexpected(request: Request, err: Exception) -> JSONResponse:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path)
+    return JSONResponse({"detail": "internal error; it has been logged"}, status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ParkgateError, _parkgate_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected)

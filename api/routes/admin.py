@@ -1,0 +1,338 @@
+"""Admin CRUD: households, residents, vehicles, visitor passes and plate lists.
+
+Every change is written to the audit log in the same transaction as the change itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from api.deps import AdminUser, Principal, SessionDep, StaffUser
+from api.schemas import (
+    HouseholdIn,
+    HouseholdOut,
+    HouseholdPatch,
+    ListEntryIn,
+    ListEntryOut,
+    PassIn,
+    PassOut,
+    ResidentIn,
+    ResidentOut,
+    ResidentPatch,
+    VehicleIn,
+    VehicleOut,
+    VehiclePatch,
+)
+from errors import ConflictError, InvalidInputError, NotFoundError
+from models.base import Base
+from models.events import AuditEntry
+from models.people import Household, Resident
+from models.vehicles import PlateListEntry, Vehicle, VisitorPass
+
+router = APIRouter(prefix="/api/v1", tags=["admin"])
+
+M = TypeVar("M", bound=Base)
+
+
+def audit(session: Session, user: Principal, action: str, target: str, **details: Any) -> None:
+    session.add(AuditEntry(username=user.name, action=action, target=target, details=details))
+
+
+def _get(session: Session, model: type[M], entity_id: int, label: str) -> M:
+    entity = session.get(model, entity_id)
+    if entity is None:
+        raise NotFoundError(f"{label} {entity_id} not found")
+    return entity
+
+
+def _flush(session: Session, what: str) -> None:
+    """Flush so constraint violations become a 409/422 here, not a 500 at commit."""
+    try:
+        session.flush()
+    except IntegrityError as err:
+        session.rollback()
+        message = str(err.orig).lower()
+        if "unique" in message or "duplicate" in message:
+            raise ConflictError(f"{what} already exists") from err
+        raise InvalidInputError(f"{what} refers to something that does not exist") from err
+
+
+def _require_household(session: Session, household_id: int) -> None:
+    _get(session, Household, household_id, "household")
+
+
+def _require_resident(session: Session, resident_id: int | None, household_id: int) -> None:
+    if resident_id is None:
+        return
+    resident = _get(session, Resident, resident_id, "resident")
+    if resident.household_id != household_id:
+        raise InvalidInputError(
+            f"resident {resident_id} belongs to household {resident.household_id}, "
+            f"not {household_id}"
+        )
+
+
+def _patch(entity: Base, patch: BaseModel) -> dict[str, Any]:
+    changes = patch.model_dump(exclude_unset=True)
+    for key, value in changes.items():
+        setattr(entity, key, value)
+    return changes
+
+
+# --- households -------------------------------------------------------------------------
+
+
+@router.get("/households", response_model=list[HouseholdOut])
+def list_households(
+    session: SessionDep,
+    _: StaffUser,
+    building: str | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+) -> list[Household]:
+    query = select(Household).order_by(Household.building, Household.unit)
+    if building:
+        query = query.where(Household.building == building)
+    return list(session.scalars(query.limit(limit).offset(offset)))
+
+
+@router.post("/households", response_model=HouseholdOut, status_code=201)
+def create_household(body: HouseholdIn, session: SessionDep, user: AdminUser) -> Household:
+    household = Household(**body.model_dump())
+    session.add(household)
+    _flush(session, f"household {body.building} {body.unit}")
+    audit(session, user, "household.create", f"household:{household.id}")
+    return household
+
+
+@router.get("/households/{household_id}", response_model=HouseholdOut)
+def get_household(household_id: int, session: SessionDep, _: StaffUser) -> Household:
+    return _get(session, Household, household_id, "household")
+
+
+@router.patch("/households/{household_id}", response_model=HouseholdOut)
+def update_household(
+    household_id: int, body: HouseholdPatch, session: SessionDep, user: AdminUser
+) -> Household:
+    household = _get(session, Household, household_id, "household")
+    changes = _patch(household, body)
+    _flush(session, "household")
+    audit(session, user, "household.update", f"household:{household_id}", **changes)
+    return household
+
+
+@router.delete("/households/{household_id}", status_code=204)
+def delete_household(household_id: int, session: SessionDep, user: AdminUser) -> Response:
+    household = _get(session, Household, household_id, "household")
+    for model in (Vehicle, Resident):
+        count = session.scalar(
+            select(func.count()).select_from(model).where(model.household_id == household_id)
+        )
+        if count:
+            raise ConflictError(
+                f"household {household_id} still has {count} {model.__tablename__}; "
+                "remove them first"
+            )
+    session.delete(household)
+    audit(session, user, "household.delete", f"household:{household_id}")
+    return Response(status_code=204)
+
+
+# --- residents --------------------------------------------------------------------------
+
+
+@router.get("/residents", response_model=list[ResidentOut])
+def list_residents(
+    session: SessionDep,
+    _: StaffUser,
+    household_id: int | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+) -> list[Resident]:
+    query = select(Resident).order_by(Resident.id)
+    if household_id is not None:
+        query = query.where(Resident.household_id == household_id)
+    return list(session.scalars(query.limit(limit).offset(offset)))
+
+
+@router.post("/residents", response_model=ResidentOut, status_code=201)
+def create_resident(body: ResidentIn, session: SessionDep, user: AdminUser) -> Resident:
+    _require_household(session, body.household_id)
+    resident = Resident(**body.model_dump())
+    session.add(resident)
+    _flush(session, "resident")
+    audit(session, user, "resident.create", f"resident:{resident.id}")
+    return resident
+
+
+@router.get("/residents/{resident_id}", response_model=ResidentOut)
+def get_resident(resident_id: int, session: SessionDep, _: StaffUser) -> Resident:
+    return _get(session, Resident, resident_id, "resident")
+
+
+@router.patch("/residents/{resident_id}", response_model=ResidentOut)
+def update_resident(
+    resident_id: int, body: ResidentPatch, session: SessionDep, user: AdminUser
+) -> Resident:
+    resident = _get(session, Resident, resident_id, "resident")
+    if body.household_id is not None:
+        _require_household(session, body.household_id)
+    changes = _patch(resident, body)
+    _flush(session, "resident")
+    audit(session, user, "resident.update", f"resident:{resident_id}", **changes)
+    return resident
+
+
+@router.delete("/residents/{resident_id}", status_code=204)
+def delete_resident(resident_id: int, session: SessionDep, user: AdminUser) -> Response:
+    resident = _get(session, Resident, resident_id, "resident")
+    session.delete(resident)
+    audit(session, user, "resident.delete", f"resident:{resident_id}")
+    return Response(status_code=204)
+
+
+# --- vehicles ---------------------------------------------------------------------------
+
+
+@router.get("/vehicles", response_model=list[VehicleOut])
+def list_vehicles(
+    session: SessionDep,
+    _: StaffUser,
+    household_id: int | None = None,
+    plate: str | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+) -> list[Vehicle]:
+    query = select(Vehicle).order_by(Vehicle.id)
+    if household_id is not None:
+        query = query.where(Vehicle.household_id == household_id)
+    if plate:
+        query = query.where(Vehicle.plate == plate.upper())
+    return list(session.scalars(query.limit(limit).offset(offset)))
+
+
+@router.post("/vehicles", response_model=VehicleOut, status_code=201)
+def create_vehicle(body: VehicleIn, session: SessionDep, user: AdminUser) -> Vehicle:
+    _require_household(session, body.household_id)
+    _require_resident(session, body.resident_id, body.household_id)
+    if session.scalar(select(Vehicle.id).where(Vehicle.plate == body.plate)) is not None:
+        raise ConflictError(f"plate {body.plate} is already registered")
+    vehicle = Vehicle(**body.model_dump())
+    session.add(vehicle)
+    _flush(session, f"plate {body.plate}")
+    audit(session, user, "vehicle.create", f"vehicle:{vehicle.id}", plate=body.plate)
+    return vehicle
+
+
+@router.get("/vehicles/{vehicle_id}", response_model=VehicleOut)
+def get_vehicle(vehicle_id: int, session: SessionDep, _: StaffUser) -> Vehicle:
+    return _get(session, Vehicle, vehicle_id, "vehicle")
+
+
+@router.patch("/vehicles/{vehicle_id}", response_model=VehicleOut)
+def update_vehicle(
+    vehicle_id: int, body: VehiclePatch, session: SessionDep, user: AdminUser
+) -> Vehicle:
+    vehicle = _get(session, Vehicle, vehicle_id, "vehicle")
+    household_id = body.household_id if body.household_id is not None else vehicle.household_id
+    _require_household(session, household_id)
+    if "resident_id" in body.model_fields_set:
+        _require_resident(session, body.resident_id, household_id)
+    changes = _patch(vehicle, body)
+    _flush(session, f"plate {vehicle.plate}")
+    audit(session, user, "vehicle.update", f"vehicle:{vehicle_id}", **changes)
+    return vehicle
+
+
+@router.delete("/vehicles/{vehicle_id}", status_code=204)
+def delete_vehicle(vehicle_id: int, session: SessionDep, user: AdminUser) -> Response:
+    vehicle = _get(session, Vehicle, vehicle_id, "vehicle")
+    session.delete(vehicle)
+    audit(session, user, "vehicle.delete", f"vehicle:{vehicle_id}", plate=vehicle.plate)
+    return Response(status_code=204)
+
+
+# --- visitor passes ---------------------------------------------------------------------
+
+
+@router.get("/passes", response_model=list[PassOut])
+def list_passes(
+    session: SessionDep,
+    _: StaffUser,
+    plate: str | None = None,
+    host_household_id: int | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+) -> list[VisitorPass]:
+    query = select(VisitorPass).order_by(VisitorPass.valid_from.desc())
+    if plate:
+        query = query.where(VisitorPass.plate == plate.upper())
+    if host_household_id is not None:
+        query = query.where(VisitorPass.host_household_id == host_household_id)
+    return list(session.scalars(query.limit(limit).offset(offset)))
+
+
+@router.post("/passes", response_model=PassOut, status_code=201)
+def create_pass(body: PassIn, session: SessionDep, user: StaffUser) -> VisitorPass:
+    """Guards register visitors at the booth, so this needs guard or admin."""
+    _require_household(session, body.host_household_id)
+    visitor_pass = VisitorPass(**body.model_dump(), created_by=user.name)
+    session.add(visitor_pass)
+    _flush(session, "pass")
+    audit(session, user, "pass.create", f"pass:{visitor_pass.id}", plate=body.plate)
+    return visitor_pass
+
+
+@router.get("/passes/{pass_id}", response_model=PassOut)
+def get_pass(pass_id: int, session: SessionDep, _: StaffUser) -> VisitorPass:
+    return _get(session, VisitorPass, pass_id, "pass")
+
+
+@router.delete("/passes/{pass_id}", status_code=204)
+def delete_pass(pass_id: int, session: SessionDep, user: AdminUser) -> Response:
+    visitor_pass = _get(session, VisitorPass, pass_id, "pass")
+    session.delete(visitor_pass)
+    audit(session, user, "pass.delete", f"pass:{pass_id}", plate=visitor_pass.plate)
+    return Response(status_code=204)
+
+
+# --- allow/block lists ------------------------------------------------------------------
+
+
+@router.get("/lists", response_model=list[ListEntryOut])
+def list_entries(
+    session: SessionDep,
+    _: StaffUser,
+    kind: str | None = Query(None, pattern="^(allow|block)$"),
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+) -> list[PlateListEntry]:
+    query = select(PlateListEntry).order_by(PlateListEntry.id)
+    if kind:
+        query = query.where(PlateListEntry.kind == kind)
+    return list(session.scalars(query.limit(limit).offset(offset)))
+
+
+@router.post("/lists", response_model=ListEntryOut, status_code=201)
+def create_entry(body: ListEntryIn, session: SessionDep, user: AdminUser) -> PlateListEntry:
+    if session.scalar(select(PlateListEntry.id).where(PlateListEntry.plate == body.plate)):
+        raise ConflictError(f"plate {body.plate} is already on a list")
+    entry = PlateListEntry(**body.model_dump(), created_by=user.name)
+    session.add(entry)
+    _flush(session, f"list entry for {body.plate}")
+    audit(session, user, f"list.{body.kind}", f"plate:{body.plate}", reason=body.reason)
+    return entry
+
+
+@router.delete("/lists/{entry_id}", status_code=204)
+def delete_entry(entry_id: int, session: SessionDep, user: AdminUser) -> Response:
+    entry = _get(session, PlateListEntry, entry_id, "list entry")
+    session.delete(entry)
+    audit(session, user, "list.delete", f"plate:{entry.plate}")
+    return Response(status_code=204)

@@ -1,0 +1,53 @@
+"""Free spaces per zone: public and read-only; corrections need an admin."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import AdminUser, ServicesDep, SessionDep
+from api.routes.admin import audit
+from api.schemas import Availability, OccupancyCorrection, ZoneAvailability
+from controllers.events import Event
+from controllers.occupancy import correct
+from controllers.policy import ZoneOccupancy
+from errors import InvalidInputError, NotFoundError
+from models.access_store import availability
+from models.base import utcnow
+from models.site import OccupancySample, Zone
+
+router = APIRouter(prefix="/api/v1", tags=["availability"])
+
+
+@router.get("/availability", response_model=Availability, summary="Free spaces (public)")
+def get_availability(session: SessionDep) -> Availability:
+    return Availability(**availability(session))
+
+
+@router.put("/zones/{zone_id}/occupancy", response_model=ZoneAvailability)
+def correct_occupancy(
+    zone_id: str,
+    body: OccupancyCorrection,
+    session: SessionDep,
+    services: ServicesDep,
+    user: AdminUser,
+) -> ZoneAvailability:
+    """Set a zone's count after a physical check (drift from missed reads or tailgating)."""
+    zone = session.get(Zone, zone_id, with_for_update=True)
+    if zone is None:
+        raise NotFoundError(f"zone {zone_id!r} not found")
+    try:
+        fixed = correct(ZoneOccupancy(zone.id, zone.capacity, zone.occupied), body.occupied)
+    except ValueError as err:
+        raise InvalidInputError(str(err)) from err
+    before = zone.occupied
+    zone.occupied = fixed.occupied
+    zone.updated_at = utcnow()
+    session.add(OccupancySample(zone_id=zone.id, occupied=zone.occupied, capacity=zone.capacity))
+    audit(session, user, "zone.correct", f"zone:{zone_id}", before=before,
+          after=fixed.occupied, reason=body.reason)
+    session.flush()
+    services.bus.publish(Event("availability", availability(session)))
+    return ZoneAvailability(
+        id=zone.id, name=zone.name, capacity=zone.capacity, occupied=zone.occupied,
+        free=fixed.free, updated_at=zone.updated_at,
+    )

@@ -1,0 +1,110 @@
+"""Camera push: one frame in, one decided and recorded passage out."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.datastructures import UploadFile
+
+from api.deps import CameraOrUser, ServicesDep
+from api.schemas import FrameResult
+from errors import InvalidInputError, PayloadTooLargeError, UnsupportedMediaError
+
+router = APIRouter(prefix="/api/v1/gates", tags=["cameras"])
+
+_RAW_TYPES = ("image/jpeg", "image/jpg", "image/png", "application/octet-stream")
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The raw body, refusing with 413 as soon as it passes ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(f"body of {declared} bytes exceeds the limit of {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(f"body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def frame_images(request: Request, limit: int) -> list[bytes]:
+    """Images from a raw JPEG/PNG body or from multipart ``image`` fields."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "multipart/form-data":
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise PayloadTooLargeError(f"body of {declared} bytes exceeds the limit of {limit}")
+        form = await request.form(max_files=32, max_part_size=limit)
+        files = [f for f in form.getlist("image") if isinstance(f, UploadFile)]
+        if not files:
+            raise InvalidInputError("multipart body needs at least one file field named 'image'")
+        images = []
+        for upload in files:
+            data = await upload.read(limit + 1)
+            if len(data) > limit:
+                raise PayloadTooLargeError(f"image exceeds the limit of {limit} bytes")
+            images.append(data)
+        return images
+    if content_type in _RAW_TYPES or content_type == "":
+        return [await read_limited(request, limit)]
+    raise UnsupportedMediaError(
+        f"Content-Type {content_type!r} is not supported: send image/jpeg, image/png "
+        "or multipart/form-data with an 'image' field"
+    )
+
+
+@router.post(
+    "/{gate_id}/frames",
+    response_model=FrameResult,
+    summary="Push a camera frame; parkgate reads, decides, drives the barrier and records",
+    responses={
+        404: {"description": "Unknown gate"},
+        413: {"description": "Body or image too large"},
+        415: {"description": "Not a JPEG/PNG image"},
+        422: {"description": "Corrupt image"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+                "image/png": {"schema": {"type": "string", "format": "binary"}},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"image": {"type": "string", "format": "binary"}},
+                        "required": ["image"],
+                    }
+                },
+            },
+            "required": True,
+        }
+    },
+)
+async def push_frame(
+    gate_id: str, request: Request, services: ServicesDep, _: CameraOrUser
+) -> FrameResult:
+    services.runtime.gate(gate_id)
+    images = await frame_images(request, services.settings.api.max_upload_bytes)
+    gate = services.settings.gate(gate_id)
+    if gate is not None and gate.kind == "pedestrian":
+        handler = getattr(services, "face_gate", None)
+        if handler is None:
+            raise InvalidInputError(f"{gate_id} is a pedestrian gate: face entry is not set up")
+        return await handler.process(gate_id, images)
+    outcome = await services.frames.process_bytes(gate_id, images[0])
+    result = outcome.result
+    return FrameResult(
+        passage_id=result.passage_id,
+        gate_id=result.gate_id,
+        plate=result.plate,
+        confidence=round(result.confidence, 4),
+        decision=result.decision.verdict.value,
+        reason=result.decision.reason.value,
+        barrier=result.barrier,
+        matched_plate=result.decision.matched_plate,
+        match_distance=result.decision.match_distance,
+        candidates=result.details.get("candidates", []),
+        timings_ms=outcome.timings_ms,
+    )

@@ -1,0 +1,25 @@
+"""Liveness for supervisors and load balancers."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from api.deps import ServicesDep
+from api.schemas import Health
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", response_model=Health)
+def healthz(services: ServicesDep) -> Health:
+    try:
+        with services.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        database = True
+    except SQLAlchemyError:
+        database = False
+    gates = {gate_id: str(b.state) for gate_id, b in services.barriers.items()}
+    ok = database and all(state != "fault" for state in gates.values())
+    return Health(status="ok" if ok else "degraded", database=database, gates=gates)

@@ -1,0 +1,70 @@
+"""The in-process event bus: passages, alarms, gate states and availability fan out from here.
+
+Subscribers (console live view, MQTT publisher, display boards) each get a bounded queue; a
+slow subscriber loses its oldest events rather than slowing the gate down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+EventType = Literal["passage", "passage_updated", "alarm", "gate", "availability", "audit"]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    type: EventType
+    data: dict[str, Any]
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "at": self.at.isoformat(), "data": self.data}
+
+
+class EventBus:
+    def __init__(self, queue_size: int = 256) -> None:
+        self._queue_size = queue_size
+        self._subscribers: set[asyncio.Queue[Event]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.dropped = 0
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Remember the loop so publishers running in worker threads can publish safely."""
+        self._loop = loop
+
+    def publish(self, event: Event) -> None:
+        loop = self._loop
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if loop is not None and running is not loop:
+            loop.call_soon_threadsafe(self._deliver, event)
+        else:
+            self._deliver(event)
+
+    def _deliver(self, event: Event) -> None:
+        for queue in list(self._subscribers):
+            if queue.full():
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    queue.get_nowait()
+                    self.dropped += 1
+            queue.put_nowait(event)
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[asyncio.Queue[Event]]:
+        queue: asyncio.Queue[Event] = asyncio.Queue(self._queue_size)
+        self._subscribers.add(queue)
+        try:
+            yield queue
+        finally:
+            self._subscribers.discard(queue)
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)

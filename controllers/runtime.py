@@ -1,0 +1,191 @@
+"""The gate runtime: sighting → decision → recorded passage → barrier → events.
+
+Order matters for "a crash loses no passage": the passage and its consequences (presence,
+pass use, zone count) are committed in one transaction *before* the barrier is driven; the
+barrier's outcome is written afterwards in a second, tiny update. A crash between the two
+leaves a passage whose barrier outcome reads ``pending``, never a barrier that opened with
+no record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from controllers.events import Event, EventBus
+from controllers.policy import AccessPolicy, GateContext, decide
+from controllers.ports import AccessStore, PassageRecord
+from controllers.values import AccessDecision, Sighting, Verdict
+from errors import HardwareError, NotFoundError
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+class Opener(Protocol):
+    """The part of a hardware barrier the runtime needs (see hardware.base.Barrier)."""
+
+    async def open(self) -> Any: ...
+
+
+def utc_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class PassageResult:
+    passage_id: int
+    gate_id: str
+    plate: str | None
+    confidence: float
+    decision: AccessDecision
+    barrier: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class GateRuntime:
+    def __init__(
+        self,
+        *,
+        store: AccessStore,
+        gates: Mapping[str, GateContext],
+        barriers: Mapping[str, Opener],
+        policy: AccessPolicy,
+        bus: EventBus,
+        clock: Clock = utc_clock,
+        barrier_timeout_s: float = 5.0,
+    ) -> None:
+        self._store = store
+        self._gates = dict(gates)
+        self._barriers = dict(barriers)
+        self._policy = policy
+        self._bus = bus
+        self._clock = clock
+        self._barrier_timeout_s = barrier_timeout_s
+        # One passage at a time per gate: two frames of one car must not both open and count.
+        self._locks = {gate_id: asyncio.Lock() for gate_id in self._gates}
+
+    def gate(self, gate_id: str) -> GateContext:
+        try:
+            return self._gates[gate_id]
+        except KeyError:
+            raise NotFoundError(f"unknown gate {gate_id!r}") from None
+
+    async def handle_sighting(
+        self,
+        sighting: Sighting,
+        *,
+        snapshot_path: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> PassageResult:
+        gate = self.gate(sighting.gate_id)
+        async with self._locks[gate.gate_id]:
+            record, passage_id, alarms, view = await asyncio.to_thread(
+                self._decide_and_record, gate, sighting, snapshot_path, details or {}
+            )
+            self._bus.publish(Event("passage", view))
+            for alarm in alarms:
+                self._bus.publish(Event("alarm", alarm))
+            barrier = "closed"
+            if record.decision.opens:
+                barrier = await self.open_barrier(gate.gate_id, passage_id=passage_id)
+            if record.decision.opens and gate.zone_id is not None:
+                self._bus.publish(
+                    Event("availability", await asyncio.to_thread(self._store.availability_view))
+                )
+        logger.info(
+            "passage %s at %s: plate=%s decision=%s reason=%s barrier=%s",
+            passage_id,
+            gate.gate_id,
+            sighting.plate,
+            record.decision.verdict,
+            record.decision.reason,
+            barrier,
+        )
+        return PassageResult(
+            passage_id=passage_id,
+            gate_id=gate.gate_id,
+            plate=sighting.plate,
+            confidence=sighting.confidence,
+            decision=record.decision,
+            barrier=barrier,
+            details=record.details,
+        )
+
+    def _decide_and_record(
+        self,
+        gate: GateContext,
+        sighting: Sighting,
+        snapshot_path: str | None,
+        details: dict[str, Any],
+    ) -> tuple[PassageRecord, int, list[dict[str, Any]], dict[str, Any]]:
+        now = self._clock()
+        alarms: list[dict[str, Any]] = []
+        with self._store.unit() as unit:
+            permits = unit.permits(sighting.plate, now)
+            occupancy = unit.occupancy(gate.zone_id)
+            decision = decide(
+                sighting, permits, occupancy, now, gate=gate, policy=self._policy
+            )
+            record = PassageRecord(
+                gate_id=gate.gate_id,
+                direction=gate.direction,
+                zone_id=gate.zone_id,
+                sighting=sighting,
+                decision=decision,
+                snapshot_path=snapshot_path,
+                details=details,
+            )
+            passage_id = unit.record_passage(record)
+            alarm_kinds = [decision.alarm] if decision.alarm else []
+            if decision.verdict is Verdict.ALLOW:
+                alarm_kinds += unit.apply_admission(record, passage_id)
+            for kind in alarm_kinds:
+                message = f"{kind} at {gate.gate_id}: plate {sighting.plate or '—'}"
+                alarm_id = unit.raise_alarm(
+                    kind, gate_id=gate.gate_id, passage_id=passage_id, message=message
+                )
+                alarms.append(
+                    {"id": alarm_id, "kind": kind, "gate_id": gate.gate_id,
+                     "passage_id": passage_id, "message": message}
+                )
+            view = unit.passage_view(passage_id)
+        return record, passage_id, alarms, view
+
+    async def open_barrier(self, gate_id: str, *, passage_id: int | None = None) -> str:
+        """Command the gate's barrier open; returns the outcome written to the passage."""
+        barrier = self._barriers.get(gate_id)
+        if barrier is None:
+            outcome = "no_barrier"
+        else:
+            try:
+                state = await asyncio.wait_for(barrier.open(), timeout=self._barrier_timeout_s)
+                outcome = str(state)
+            except (HardwareError, TimeoutError) as err:
+                outcome = "fault"
+                logger.warning("barrier at %s did not open: %s", gate_id, err)
+                alarm_id = await asyncio.to_thread(self._raise_fault, gate_id, passage_id, err)
+                self._bus.publish(
+                    Event("alarm", {"id": alarm_id, "kind": "hardware_fault", "gate_id": gate_id,
+                                    "passage_id": passage_id, "message": str(err)})
+                )
+        if passage_id is not None:
+            await asyncio.to_thread(self._store.set_barrier_outcome, passage_id, outcome)
+            self._bus.publish(
+                Event("passage_updated", {"id": passage_id, "barrier_outcome": outcome})
+            )
+        return outcome
+
+    def _raise_fault(self, gate_id: str, passage_id: int | None, err: Exception) -> int:
+        with self._store.unit() as unit:
+            return unit.raise_alarm(
+                "hardware_fault",
+                gate_id=gate_id,
+                passage_id=passage_id,
+                message=f"barrier at {gate_id} did not open: {err or type(err).__name__}",
+            )

@@ -1,0 +1,160 @@
+"""parkgate's one entry point and composition root.
+
+    python main.py [serve]            API + camera workers (the default command)
+    python main.py demo               the demo community with simulated cameras
+    python main.py create-user ...    add an admin or guard
+    python main.py <command> --help   options of each command
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from errors import ParkgateError
+
+logger = logging.getLogger("parkgate")
+
+_STD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", (), None)).keys()) | {"message"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: easy for journald, Loki or a person with jq."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, Any] = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        payload.update({k: v for k, v in vars(record).items() if k not in _STD_ATTRS})
+        if record.exc_info:
+            payload["exc"] = self.formatException(record.exc_info)
+        return json.dumps(payload, ensure_ascii=False, default=str)
+
+
+def setup_logging(level: str, fmt: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+
+
+def _settings(args: argparse.Namespace, **overrides: Any) -> Any:
+    from settings import load_settings
+
+    return load_settings(args.config, **overrides)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import create_app
+    from services.container import build_services
+
+    settings = _settings(args)
+    services = build_services(settings)
+    app = create_app(services)
+    host = args.host or settings.api.host
+    port = args.port or settings.api.port
+    logger.info("parkgate serving community %r on http://%s:%d", settings.community.name, host, port)
+    uvicorn.run(app, host=host, port=port, log_config=None)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from demo import run_demo
+
+    return run_demo(args)
+
+
+def cmd_create_user(args: argparse.Namespace) -> int:
+    from models.db import create_db_engine, make_session_factory, migrate, transaction
+    from services.users import create_user
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat password: ") != password:
+            logger.error("passwords differ; no user created")
+            return 2
+    settings = _settings(args)
+    engine = create_db_engine(settings.resolved_database_url)
+    migrate(engine)
+    with transaction(make_session_factory(engine)) as session:
+        user = create_user(session, args.username, password, args.role)
+        logger.info("created %s user %r", user.role, user.username)
+    engine.dispose()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="parkgate", description="Smart parking and access control for a community."
+    )
+    parser.add_argument("--config", help="YAML or TOML configuration (or PARKGATE_CONFIG).")
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR.")
+    parser.add_argument("--log-format", choices=("text", "json"), default="text")
+    sub = parser.add_subparsers(dest="command")
+
+    serve = sub.add_parser("serve", help="Run the API, console and camera workers.")
+    serve.add_argument("--host", help="Bind address (default from settings: 127.0.0.1).")
+    serve.add_argument("--port", type=int, help="Port (default from settings: 8000).")
+    serve.set_defaults(func=cmd_serve)
+
+    demo = sub.add_parser(
+        "demo", help="Run the demo community with simulated cameras showing drawn plates."
+    )
+    demo.add_argument("--host", help="Bind address (default 127.0.0.1).")
+    demo.add_argument("--port", type=int, help="Port (default 8000).")
+    demo.add_argument("--interval", type=float, default=6.0, help="Seconds between demo cars.")
+    demo.add_argument("--cars", type=int, default=0, help="Stop after this many cars (0: never).")
+    demo.set_defaults(func=cmd_demo)
+
+    user = sub.add_parser("create-user", help="Create an admin or guard account.")
+    user.add_argument("--username", required=True)
+    user.add_argument("--role", choices=("admin", "guard"), required=True)
+    user.add_argument(
+        "--password-stdin", action="store_true", help="Read the password from standard input."
+    )
+    user.set_defaults(func=cmd_create_user)
+
+    extend_parser(sub)
+    return parser
+
+
+# Commands added by other modules (faces, reports) register here without touching the core.
+EXTRA_COMMANDS: list[Callable[[Any], None]] = []
+
+
+def extend_parser(sub: Any) -> None:
+    for register in EXTRA_COMMANDS:
+        register(sub)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.log_level, args.log_format)
+    if args.command is None:
+        args = parser.parse_args([*(argv or sys.argv[1:]), "serve"])
+    try:
+        return int(args.func(args))
+    except ParkgateError as err:
+        logger.error("%s", err)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

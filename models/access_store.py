@@ -1,0 +1,283 @@
+"""The database side of a passage: what is known about a plate, and recording what happened.
+
+Implements ``controllers.ports.AccessStore``; every query of the decision path lives here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from controllers.occupancy import apply_passage
+from controllers.plate_match import match_plate
+from controllers.policy import ListEntry, PassPermit, Permits, VehiclePermit, ZoneOccupancy
+from controllers.ports import PassageRecord
+from controllers.values import Direction
+from models.base import utcnow
+from models.db import transaction
+from models.events import Alarm, Passage
+from models.people import Household
+from models.site import OccupancySample, Zone
+from models.vehicles import PlateListEntry, Presence, Vehicle, VisitorPass
+
+
+def passage_to_dict(p: Passage) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "at": p.at.isoformat(),
+        "gate_id": p.gate_id,
+        "direction": p.direction,
+        "zone_id": p.zone_id,
+        "plate": p.plate,
+        "confidence": round(p.confidence, 4),
+        "plate_color": p.plate_color,
+        "matched_plate": p.matched_plate,
+        "match_distance": p.match_distance,
+        "decision": p.decision,
+        "reason": p.reason,
+        "credential": p.credential,
+        "flags": list(p.flags or []),
+        "vehicle_id": p.vehicle_id,
+        "household_id": p.household_id,
+        "resident_id": p.resident_id,
+        "pass_id": p.pass_id,
+        "has_snapshot": p.snapshot_path is not None,
+        "barrier_outcome": p.barrier_outcome,
+        "details": dict(p.details or {}),
+        "resolved_by": p.resolved_by,
+        "resolved_at": p.resolved_at.isoformat() if p.resolved_at else None,
+        "resolution": p.resolution,
+        "resolved_plate": p.resolved_plate,
+    }
+
+
+def availability(session: Session) -> dict[str, Any]:
+    zones = session.scalars(select(Zone).order_by(Zone.id)).all()
+    rows = [
+        {
+            "id": z.id,
+            "name": z.name,
+            "capacity": z.capacity,
+            "occupied": z.occupied,
+            "free": max(0, z.capacity - z.occupied),
+            "updated_at": z.updated_at.isoformat(),
+        }
+        for z in zones
+    ]
+    return {
+        "zones": rows,
+        "total_capacity": sum(r["capacity"] for r in rows),
+        "total_free": sum(r["free"] for r in rows),
+        "updated_at": max((z.updated_at for z in zones), default=utcnow()).isoformat(),
+    }
+
+
+class _Unit:
+    def __init__(self, session: Session, *, max_distance: int, province_tolerance: bool) -> None:
+        self.session = session
+        self._max_distance = max_distance
+        self._province_tolerance = province_tolerance
+
+    def _known_plates(self) -> set[str]:
+        s = self.session
+        plates: set[str] = set(s.scalars(select(Vehicle.plate)))
+        plates.update(s.scalars(select(VisitorPass.plate)))
+        plates.update(s.scalars(select(PlateListEntry.plate)))
+        plates.update(s.scalars(select(Presence.plate)))
+        return plates
+
+    def permits(self, plate: str | None, now: datetime) -> Permits:
+        if plate is None:
+            return Permits()
+        s = self.session
+        matched, distance = plate, 0
+        if not self._has_exact(plate):
+            match = match_plate(
+                plate,
+                self._known_plates(),
+                max_distance=self._max_distance,
+                province_tolerance=self._province_tolerance,
+            )
+            if match is None:
+                return Permits()
+            matched, distance = match.plate, match.distance
+        vehicle = s.scalars(select(Vehicle).where(Vehicle.plate == matched)).first()
+        vehicle_permit = None
+        if vehicle is not None:
+            household = s.get(Household, vehicle.household_id)
+            inside_others = s.scalar(
+                select(func.count())
+                .select_from(Presence)
+                .where(Presence.household_id == vehicle.household_id)
+                .where(Presence.plate != matched)
+                .where(Presence.pass_id.is_(None))
+            )
+            vehicle_permit = VehiclePermit(
+                vehicle_id=vehicle.id,
+                household_id=vehicle.household_id,
+                plate=vehicle.plate,
+                household_spaces=household.spaces if household else 1,
+                household_cars_inside=int(inside_others or 0),
+                resident_id=vehicle.resident_id,
+            )
+        passes = tuple(
+            PassPermit(
+                pass_id=p.id,
+                plate=p.plate,
+                household_id=p.host_household_id,
+                valid_from=p.valid_from,
+                valid_to=p.valid_to,
+                max_uses=p.max_uses,
+                uses=p.uses,
+            )
+            for p in s.scalars(select(VisitorPass).where(VisitorPass.plate == matched))
+        )
+        entry = s.scalars(select(PlateListEntry).where(PlateListEntry.plate == matched)).first()
+        inside = s.get(Presence, matched) is not None
+        return Permits(
+            vehicle=vehicle_permit,
+            passes=passes,
+            list_entry=ListEntry(entry.kind, entry.reason) if entry else None,  # type: ignore[arg-type]
+            inside=inside,
+            matched_plate=matched if distance else None,
+            match_distance=distance,
+        )
+
+    def _has_exact(self, plate: str) -> bool:
+        s = self.session
+        return any(
+            s.scalar(select(model.plate).where(model.plate == plate).limit(1)) is not None
+            for model in (Vehicle, VisitorPass, PlateListEntry, Presence)
+        )
+
+    def occupancy(self, zone_id: str | None) -> ZoneOccupancy | None:
+        if zone_id is None:
+            return None
+        zone = self.session.get(Zone, zone_id)
+        if zone is None:
+            return None
+        return ZoneOccupancy(zone.id, zone.capacity, zone.occupied)
+
+    def record_passage(self, record: PassageRecord) -> int:
+        d = record.decision
+        passage = Passage(
+            at=record.sighting.at,
+            gate_id=record.gate_id,
+            direction=str(record.direction),
+            zone_id=record.zone_id,
+            plate=record.sighting.plate,
+            confidence=record.sighting.confidence,
+            plate_color=record.sighting.color,
+            matched_plate=d.matched_plate,
+            match_distance=d.match_distance,
+            decision=str(d.verdict),
+            reason=str(d.reason),
+            credential=str(d.credential),
+            flags=list(d.flags),
+            vehicle_id=d.vehicle_id,
+            household_id=d.household_id,
+            resident_id=d.resident_id,
+            pass_id=d.pass_id,
+            snapshot_path=record.snapshot_path,
+            details=record.details,
+        )
+        self.session.add(passage)
+        self.session.flush()
+        return passage.id
+
+    def apply_admission(self, record: PassageRecord, passage_id: int) -> list[str]:
+        s = self.session
+        d = record.decision
+        plate = d.matched_plate or record.sighting.plate
+        if d.count_pass_use and d.pass_id is not None:
+            s.execute(
+                update(VisitorPass)
+                .where(VisitorPass.id == d.pass_id)
+                .values(uses=VisitorPass.uses + 1)
+            )
+        if plate is not None:
+            existing = s.get(Presence, plate)
+            if record.direction is Direction.IN:
+                if existing is None:
+                    s.add(
+                        Presence(
+                            plate=plate,
+                            zone_id=record.zone_id,
+                            household_id=d.household_id,
+                            pass_id=d.pass_id if d.count_pass_use else None,
+                            entered_at=record.sighting.at,
+                            passage_id=passage_id,
+                        )
+                    )
+                else:
+                    # Soft anti-passback: a second entry is not a second car in the zone.
+                    return []
+            elif existing is not None:
+                s.delete(existing)
+        return self._count(record)
+
+    def _count(self, record: PassageRecord) -> list[str]:
+        if record.zone_id is None:
+            return []
+        zone = self.session.get(Zone, record.zone_id, with_for_update=True)
+        if zone is None:
+            return []
+        change = apply_passage(
+            ZoneOccupancy(zone.id, zone.capacity, zone.occupied), record.direction
+        )
+        zone.occupied = change.occupancy.occupied
+        zone.updated_at = utcnow()
+        self.session.add(
+            OccupancySample(zone_id=zone.id, occupied=zone.occupied, capacity=zone.capacity)
+        )
+        return [change.alarm] if change.alarm else []
+
+    def raise_alarm(
+        self, kind: str, *, gate_id: str | None, passage_id: int | None, message: str
+    ) -> int:
+        alarm = Alarm(kind=kind, gate_id=gate_id, passage_id=passage_id, message=message)
+        self.session.add(alarm)
+        self.session.flush()
+        return alarm.id
+
+    def passage_view(self, passage_id: int) -> dict[str, Any]:
+        passage = self.session.get(Passage, passage_id)
+        assert passage is not None
+        return passage_to_dict(passage)
+
+
+class SqlAccessStore:
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        *,
+        max_distance: int = 1,
+        province_tolerance: bool = False,
+    ) -> None:
+        self._factory = factory
+        self._max_distance = max_distance
+        self._province_tolerance = province_tolerance
+
+    @contextmanager
+    def unit(self) -> Iterator[_Unit]:
+        with transaction(self._factory) as session:
+            yield _Unit(
+                session,
+                max_distance=self._max_distance,
+                province_tolerance=self._province_tolerance,
+            )
+
+    def set_barrier_outcome(self, passage_id: int, outcome: str) -> None:
+        with transaction(self._factory) as session:
+            session.execute(
+                update(Passage).where(Passage.id == passage_id).values(barrier_outcome=outcome)
+            )
+
+    def availability_view(self) -> dict[str, Any]:
+        with self._factory() as session:
+            return availability(session)

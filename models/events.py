@@ -1,0 +1,80 @@
+"""Passages (append-only), alarms and the audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, utcnow
+
+
+class Passage(Base):
+    """One vehicle or person at a gate and what parkgate did.
+
+    Rows are never deleted or rewritten; the only later writes are the barrier outcome and a
+    guard's resolution of a ``review``, each kept in columns of their own.
+    """
+
+    __tablename__ = "passages"
+    __table_args__ = (
+        Index("ix_passages_gate_at", "gate_id", "at"),
+        Index("ix_passages_plate", "plate"),
+        Index("ix_passages_decision", "decision"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    gate_id: Mapped[str] = mapped_column(String(32))
+    direction: Mapped[str] = mapped_column(String(8))
+    zone_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    plate: Mapped[str | None] = mapped_column(String(16), default=None)
+    confidence: Mapped[float] = mapped_column(default=0.0)
+    plate_color: Mapped[str] = mapped_column(String(16), default="unknown")
+    matched_plate: Mapped[str | None] = mapped_column(String(16), default=None)
+    match_distance: Mapped[int] = mapped_column(default=0)
+    decision: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str] = mapped_column(String(32))
+    credential: Mapped[str] = mapped_column(String(16), default="none")
+    flags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    vehicle_id: Mapped[int | None] = mapped_column(default=None)
+    household_id: Mapped[int | None] = mapped_column(default=None)
+    resident_id: Mapped[int | None] = mapped_column(default=None)
+    pass_id: Mapped[int | None] = mapped_column(default=None)
+    snapshot_path: Mapped[str | None] = mapped_column(String(255), default=None)
+    barrier_outcome: Mapped[str] = mapped_column(String(32), default="pending")
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    resolved_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+    resolution: Mapped[str | None] = mapped_column(String(32), default=None)
+    resolved_plate: Mapped[str | None] = mapped_column(String(16), default=None)
+
+
+class Alarm(Base):
+    __tablename__ = "alarms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    gate_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    zone_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    message: Mapped[str] = mapped_column(String(500), default="")
+    passage_id: Mapped[int | None] = mapped_column(default=None)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    username: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(128), default="")
+    gate_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    passage_id: Mapped[int | None] = mapped_column(default=None)
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

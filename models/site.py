@@ -1,0 +1,48 @@
+"""Gates and zones, mirrored from the configuration, with each zone's live count."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, utcnow
+
+
+class Zone(Base):
+    __tablename__ = "zones"
+    __table_args__ = (
+        CheckConstraint("occupied >= 0", name="occupied_non_negative"),
+        CheckConstraint("capacity >= 0", name="capacity_non_negative"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), default="")
+    capacity: Mapped[int]
+    occupied: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Gate(Base):
+    __tablename__ = "gates"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), default="")
+    kind: Mapped[str] = mapped_column(String(16))
+    direction: Mapped[str] = mapped_column(String(8))
+    zone_id: Mapped[str | None] = mapped_column(
+        ForeignKey("zones.id", ondelete="SET NULL"), default=None
+    )
+
+
+class OccupancySample(Base):
+    """One row per change of a zone's count: the history behind occupancy reports."""
+
+    __tablename__ = "occupancy_samples"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    zone_id: Mapped[str] = mapped_column(String(32), index=True)
+    occupied: Mapped[int]
+    capacity: Mapped[int]

@@ -1,0 +1,71 @@
+"""Vehicles, visitor passes, allow/block lists and who is inside right now."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, TimestampMixin, utcnow
+
+
+class Vehicle(TimestampMixin, Base):
+    __tablename__ = "vehicles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plate: Mapped[str] = mapped_column(String(16), unique=True)
+    plate_color: Mapped[str] = mapped_column(String(16), default="unknown")
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"))
+    resident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("residents.id", ondelete="SET NULL"), default=None
+    )
+
+
+class VisitorPass(TimestampMixin, Base):
+    __tablename__ = "visitor_passes"
+    __table_args__ = (
+        CheckConstraint("valid_to > valid_from", name="window_ordered"),
+        CheckConstraint("uses >= 0", name="uses_non_negative"),
+        Index("ix_visitor_passes_plate", "plate"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plate: Mapped[str] = mapped_column(String(16))
+    host_household_id: Mapped[int] = mapped_column(
+        ForeignKey("households.id", ondelete="CASCADE")
+    )
+    valid_from: Mapped[datetime]
+    valid_to: Mapped[datetime]
+    max_uses: Mapped[int | None] = mapped_column(default=None)
+    uses: Mapped[int] = mapped_column(default=0)
+    note: Mapped[str] = mapped_column(String(500), default="")
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+
+
+class PlateListEntry(TimestampMixin, Base):
+    __tablename__ = "plate_lists"
+    __table_args__ = (CheckConstraint("kind IN ('allow', 'block')", name="kind_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plate: Mapped[str] = mapped_column(String(16), unique=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+
+
+class Presence(Base):
+    """A vehicle currently inside: written on an allowed entry, removed on an exit."""
+
+    __tablename__ = "presence"
+
+    plate: Mapped[str] = mapped_column(String(16), primary_key=True)
+    zone_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    household_id: Mapped[int | None] = mapped_column(
+        ForeignKey("households.id", ondelete="SET NULL"), default=None, index=True
+    )
+    pass_id: Mapped[int | None] = mapped_column(
+        ForeignKey("visitor_passes.id", ondelete="SET NULL"), default=None
+    )
+    entered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    passage_id: Mapped[int | None] = mapped_column(default=None)

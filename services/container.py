@@ -1,0 +1,150 @@
+"""The composition root's product: every long-lived service, built from the settings.
+
+Nothing heavy happens at import time; ``build_services`` loads models and opens the database,
+``start``/``stop`` (called from the FastAPI lifespan) bring drivers and workers up and down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from controllers.events import Event, EventBus
+from controllers.policy import AccessPolicy, GateContext
+from controllers.runtime import GateRuntime
+from controllers.values import Direction
+from hardware.base import Barrier, BarrierStatus
+from hardware.registry import create_barrier
+from models.access_store import SqlAccessStore
+from models.db import create_db_engine, make_session_factory, migrate, transaction
+from services.frames import FrameProcessor
+from services.site import sync_site
+from services.snapshots import SnapshotStore
+from services.tokens import TokenSigner
+from settings import Settings
+from vision.plate_recognizer import PlateRecognizer, create_plate_recognizer
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    bus: EventBus
+    store: SqlAccessStore
+    runtime: GateRuntime
+    barriers: dict[str, Barrier]
+    frames: FrameProcessor
+    snapshots: SnapshotStore
+    signer: TokenSigner
+    recognizer: PlateRecognizer
+    background: list[Any] = field(default_factory=list)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def start(self) -> None:
+        self.bus.bind(asyncio.get_running_loop())
+        for barrier in self.barriers.values():
+            barrier.add_listener(self._on_barrier_status)
+            try:
+                await barrier.start()
+            except Exception:  # one gate's hardware must not keep the others down
+                logger.exception("barrier %s failed to start", barrier.gate_id)
+        for component in self.background:
+            await component.start()
+        self._tasks.append(asyncio.create_task(self._retention_loop(), name="retention"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        for component in reversed(self.background):
+            await component.stop()
+        for barrier in self.barriers.values():
+            with contextlib.suppress(Exception):
+                await barrier.stop()
+
+    def _on_barrier_status(self, status: BarrierStatus) -> None:
+        self.bus.publish(
+            Event(
+                "gate",
+                {
+                    "gate_id": status.gate_id,
+                    "state": str(status.state),
+                    "fault": status.fault,
+                    "at": status.at.isoformat(),
+                },
+            )
+        )
+
+    async def _retention_loop(self) -> None:
+        while True:
+            await asyncio.to_thread(
+                self.snapshots.purge_older_than, self.settings.retention.snapshot_days
+            )
+            await asyncio.sleep(3600)
+
+
+def gate_contexts(settings: Settings) -> dict[str, GateContext]:
+    return {
+        g.id: GateContext(gate_id=g.id, direction=Direction(g.direction), zone_id=g.zone)
+        for g in settings.community.gates
+    }
+
+
+def build_services(
+    settings: Settings, *, recognizer: PlateRecognizer | None = None
+) -> Services:
+    engine = create_db_engine(settings.resolved_database_url)
+    migrate(engine)
+    sessions = make_session_factory(engine)
+    with transaction(sessions) as session:
+        sync_site(session, settings.community)
+    bus = EventBus()
+    store = SqlAccessStore(
+        sessions,
+        max_distance=settings.access.fuzzy_max_distance,
+        province_tolerance=settings.access.fuzzy_province_tolerance,
+    )
+    barriers = {g.id: create_barrier(g.id, g.barrier) for g in settings.community.gates}
+    policy = AccessPolicy(
+        anti_passback=settings.access.anti_passback,
+        residents_when_full=settings.access.residents_when_full == "allow",
+        min_confidence=settings.access.min_plate_confidence,
+    )
+    runtime = GateRuntime(
+        store=store, gates=gate_contexts(settings), barriers=barriers, policy=policy, bus=bus
+    )
+    snapshots = SnapshotStore(settings.data_dir / "snapshots")
+    recognizer = recognizer or create_plate_recognizer(settings.plates)
+    frames = FrameProcessor(
+        recognizer=recognizer,
+        runtime=runtime,
+        snapshots=snapshots,
+        regions={g.id: g.region for g in settings.community.gates},
+        max_pixels=settings.api.max_image_pixels,
+    )
+    signer = TokenSigner(settings.signing_key(), settings.api.token_ttl_minutes * 60)
+    return Services(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        bus=bus,
+        store=store,
+        runtime=runtime,
+        barriers=barriers,
+        frames=frames,
+        snapshots=snapshots,
+        signer=signer,
+        recognizer=recognizer,
+    )

@@ -1,0 +1,38 @@
+"""Console and API users (admin, guard)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from errors import ConflictError, InvalidInputError
+from models.people import User
+from services.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
+
+Role = Literal["admin", "guard"]
+
+
+def create_user(session: Session, username: str, password: str, role: str) -> User:
+    if role not in ("admin", "guard"):
+        raise InvalidInputError(f"role must be admin or guard, got {role!r}")
+    if not username or len(username) > 64:
+        raise InvalidInputError("username must be 1–64 characters")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInputError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if session.scalar(select(User).where(User.username == username)) is not None:
+        raise ConflictError(f"user {username!r} already exists")
+    user = User(username=username, password_hash=hash_password(password), role=role)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None or not user.active:
+        # Hash anyway so a missing user takes as long as a wrong password.
+        verify_password(hash_password("timing-equaliser"), password)
+        return None
+    return user if verify_password(user.password_hash, password) else None

@@ -1,0 +1,304 @@
+"""parkgate's one settings model.
+
+Sources, highest priority first: keyword arguments, ``PARKGATE_*`` environment variables
+(nested with ``__``, e.g. ``PARKGATE_API__PORT=9000``), then the YAML/TOML file named by
+``--config`` or ``PARKGATE_CONFIG``. With no file, the built-in demo community is used.
+Unknown keys are refused with a message naming the key and the file.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from errors import ConfigError
+from hardware.config import BarrierConfig, SimBarrierConfig
+from vision.plate_config import PlateRecognitionConfig
+
+_CONFIG_FILE: ContextVar[Path | None] = ContextVar("parkgate_config_file", default=None)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ZoneConfig(_Strict):
+    id: str = Field(description="Zone identifier used in the API, e.g. 'A' or 'B1'.", min_length=1)
+    name: str = Field("", description="Human name shown on the console and display boards.")
+    capacity: int = Field(description="Number of parking spaces in the zone.", ge=0)
+
+
+class CameraConfig(_Strict):
+    source: str = Field(
+        description=(
+            "Where frames come from: rtsp://…, http(s)://… (MJPEG or snapshot), a USB index "
+            "('0'), a video file path, or a folder of images."
+        )
+    )
+    fps: float = Field(4.0, description="Frames per second to analyse.", gt=0, le=30)
+    reconnect_min_s: float = Field(1.0, description="First reconnect back-off delay.", gt=0)
+    reconnect_max_s: float = Field(30.0, description="Largest reconnect back-off delay.", gt=0)
+
+
+class RegionConfig(_Strict):
+    x1: float = Field(0.0, description="Left edge as a fraction of the frame width.", ge=0, le=1)
+    y1: float = Field(0.0, description="Top edge as a fraction of the frame height.", ge=0, le=1)
+    x2: float = Field(1.0, description="Right edge as a fraction of the frame width.", ge=0, le=1)
+    y2: float = Field(1.0, description="Bottom edge as a fraction of the frame height.", ge=0, le=1)
+
+    @model_validator(mode="after")
+    def verify_ordered(self) -> RegionConfig:
+        if not (self.x2 > self.x1 and self.y2 > self.y1):
+            raise ValueError("region needs x1 < x2 and y1 < y2")
+        return self
+
+
+class GateConfig(_Strict):
+    id: str = Field(description="Gate identifier used in URLs, e.g. 'main-in'.", min_length=1)
+    name: str = Field("", description="Human name shown on the console.")
+    kind: Literal["vehicle", "pedestrian"] = Field(description="Vehicle barrier or pedestrian.")
+    direction: Literal["in", "out"] = Field(description="Whether passing enters or leaves.")
+    zone: str | None = Field(None, description="Zone a vehicle gate counts into or out of.")
+    camera: CameraConfig | None = Field(None, description="Camera watching the gate, if any.")
+    region: RegionConfig | None = Field(None, description="Part of the frame plates are read in.")
+    barrier: BarrierConfig = Field(
+        default_factory=SimBarrierConfig, description="Driver for the barrier or gate motor."
+    )
+
+
+class CommunityConfig(_Strict):
+    name: str = Field(description="Community name, used in MQTT topics and the console.")
+    zones: list[ZoneConfig] = Field(description="Parking zones with their capacity.")
+    gates: list[GateConfig] = Field(description="Vehicle and pedestrian gates.")
+
+
+class AccessConfig(_Strict):
+    anti_passback: Literal["off", "soft", "hard"] = Field(
+        "soft",
+        description=(
+            "Entering twice without leaving: off ignores it, soft allows and flags, hard denies "
+            "entry (exits then go to a guard rather than trapping a car)."
+        ),
+    )
+    residents_when_full: Literal["allow", "deny"] = Field(
+        "allow", description="Whether residents may still enter a full zone (visitors never)."
+    )
+    min_plate_confidence: float = Field(
+        0.80, description="Reads below this go to a guard instead of deciding.", ge=0, le=1
+    )
+    fuzzy_max_distance: int = Field(
+        1, description="Edit distance allowed between a read and a registered plate.", ge=0, le=2
+    )
+    fuzzy_province_tolerance: bool = Field(
+        False, description="Let a misread province character still match a registered plate."
+    )
+
+
+class ApiConfig(_Strict):
+    host: str = Field("127.0.0.1", description="Address the HTTP server binds.")
+    port: int = Field(8000, description="HTTP port.", ge=1, le=65535)
+    max_upload_bytes: int = Field(10_000_000, description="Largest frame body accepted.", gt=0)
+    max_image_pixels: int = Field(40_000_000, description="Largest decoded image.", gt=0)
+    token_ttl_minutes: int = Field(720, description="Lifetime of a login token.", gt=0)
+
+
+class MqttPublishConfig(_Strict):
+    enabled: bool = Field(False, description="Publish events and availability to MQTT.")
+    host: str = Field("127.0.0.1", description="MQTT broker host.")
+    port: int = Field(1883, description="MQTT broker port.", ge=1, le=65535)
+    topic_prefix: str = Field("parkgate", description="Topics are <prefix>/<community>/….")
+    username: str | None = Field(None, description="Broker user name, if required.")
+    password: SecretStr | None = Field(None, description="Broker password (set via env).")
+
+
+class RetentionConfig(_Strict):
+    snapshot_days: int = Field(
+        30, description="Snapshots older than this many days are deleted (PIPL).", ge=1
+    )
+
+
+def demo_community() -> CommunityConfig:
+    """The built-in community used when no configuration file is given."""
+    return CommunityConfig(
+        name="demo",
+        zones=[
+            ZoneConfig(id="A", name="A区地面", capacity=40),
+            ZoneConfig(id="B", name="B区地下", capacity=20),
+        ],
+        gates=[
+            GateConfig(id="main-in", name="东门入口", kind="vehicle", direction="in", zone="A"),
+            GateConfig(id="main-out", name="东门出口", kind="vehicle", direction="out", zone="A"),
+            GateConfig(id="ped-1", name="东门人行", kind="pedestrian", direction="in"),
+        ],
+    )
+
+
+class _ConfigFileSource(PydanticBaseSettingsSource):
+    """Reads the YAML or TOML file chosen for this load, lowest priority."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = _CONFIG_FILE.get()
+        if path is None:
+            return {}
+        return read_config_file(path)
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"configuration file {path} does not exist")
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as err:
+        kind = path.suffix.lstrip(".") or "YAML"
+        raise ConfigError(f"{path} is not valid {kind}: {err}") from err
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping of settings at the top level")
+    return data
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PARKGATE_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    environment: Literal["development", "production"] = Field(
+        "development", description="production refuses insecure defaults."
+    )
+    data_dir: Path = Field(Path("data"), description="Database, snapshots and keys live here.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default SQLite at <data_dir>/parkgate.db."
+    )
+    secret_key: SecretStr | None = Field(
+        None, description="Signs login tokens; generated into data_dir in development."
+    )
+    camera_api_keys: dict[str, SecretStr] = Field(
+        default_factory=dict, description="Camera name → API key for the frame push endpoint."
+    )
+    community: CommunityConfig = Field(
+        default_factory=demo_community, description="Zones and gates of the community."
+    )
+    access: AccessConfig = Field(default_factory=AccessConfig, description="Decision rules.")
+    plates: PlateRecognitionConfig = Field(
+        default_factory=PlateRecognitionConfig, description="Plate recognition."
+    )
+    api: ApiConfig = Field(default_factory=ApiConfig, description="HTTP API.")
+    mqtt: MqttPublishConfig = Field(
+        default_factory=MqttPublishConfig, description="City-platform event publishing."
+    )
+    retention: RetentionConfig = Field(
+        default_factory=RetentionConfig, description="How long personal data is kept."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _ConfigFileSource(settings_cls))
+
+    @model_validator(mode="after")
+    def _verify(self) -> Settings:
+        verify_unique_ids(self.community)
+        verify_gate_zones(self.community)
+        verify_production_secrets(self)
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'parkgate.db').resolve()}"
+
+    def gate(self, gate_id: str) -> GateConfig | None:
+        return next((g for g in self.community.gates if g.id == gate_id), None)
+
+    def signing_key(self) -> str:
+        """The token signing key; in development one is generated once and kept in data_dir."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        key_file = self.data_dir / "secret_key"
+        if key_file.is_file():
+            return key_file.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        key_file.write_text(key)
+        key_file.chmod(0o600)
+        return key
+
+
+def verify_unique_ids(community: CommunityConfig) -> None:
+    for label, ids in (
+        ("zone", [z.id for z in community.zones]),
+        ("gate", [g.id for g in community.gates]),
+    ):
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate {label} id(s): {', '.join(duplicates)}")
+
+
+def verify_gate_zones(community: CommunityConfig) -> None:
+    zone_ids = {z.id for z in community.zones}
+    for gate in community.gates:
+        if gate.kind == "vehicle" and gate.zone is None:
+            raise ValueError(f"vehicle gate {gate.id!r} needs a zone")
+        if gate.zone is not None and gate.zone not in zone_ids:
+            raise ValueError(
+                f"gate {gate.id!r} names zone {gate.zone!r}, which is not among the zones "
+                f"({', '.join(sorted(zone_ids)) or 'none'})"
+            )
+
+
+def verify_production_secrets(settings: Settings) -> None:
+    if settings.environment != "production":
+        return
+    key = settings.secret_key.get_secret_value() if settings.secret_key else ""
+    if len(key) < 32:
+        raise ValueError("production needs PARKGATE_SECRET_KEY of at least 32 characters")
+    weak = [name for name, k in settings.camera_api_keys.items() if len(k.get_secret_value()) < 24]
+    if weak:
+        raise ValueError(f"production camera API keys must be >= 24 characters: {', '.join(weak)}")
+
+
+def _format_error(err: dict[str, Any], source: str) -> str:
+    location = ".".join(str(p) for p in err.get("loc", ()))
+    if err.get("type") == "extra_forbidden":
+        return f"unknown key {location!r} in {source}"
+    where = f" at {location!r}" if location else ""
+    return f"{err.get('msg', 'invalid value')}{where} in {source}"
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings from the file (argument or PARKGATE_CONFIG), env and overrides.
+
+    Raises ConfigError with one line per problem, naming the key and the file.
+    """
+    if config_file is None and os.environ.get("PARKGATE_CONFIG"):
+        config_file = os.environ["PARKGATE_CONFIG"]
+    path = Path(config_file) if config_file is not None else None
+    source = str(path) if path is not None else "environment/defaults"
+    token = _CONFIG_FILE.set(path)
+    try:
+        return Settings(**overrides)
+    except ValidationError as err:
+        lines = [_format_error(e, source) for e in err.errors()]
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from err
+    finally:
+        _CONFIG_FILE.reset(token)

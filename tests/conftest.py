@@ -1,0 +1,166 @@
+"""Shared fixtures: real databases (SQLite always, PostgreSQL when configured), the real plate
+recogniser loaded once, and a running app with its lifespan."""
+
+from __future__ import annotations
+
+import csv
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+SHARED_DATA = Path(os.environ.get("PARKGATE_SHARED_DATA", ROOT.parent / "shared" / "data"))
+PLATES_DIR = SHARED_DATA / "plates"
+POSTGRES_URL = os.environ.get("PARKGATE_TEST_POSTGRES_URL")
+
+
+def _database_params() -> list[Any]:
+    params: list[Any] = [pytest.param("sqlite", id="sqlite")]
+    if POSTGRES_URL:
+        params.append(pytest.param("postgres", id="postgres", marks=pytest.mark.postgres))
+    return params
+
+
+def reset_postgres(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(params=_database_params())
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'parkgate.db'}"
+    assert POSTGRES_URL
+    url = POSTGRES_URL
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    reset_postgres(url)
+    return url
+
+
+@dataclass(frozen=True)
+class LabelledPhoto:
+    path: Path
+    plate: str
+    kind: str
+    n_plates: int
+
+
+def labelled_plates(kind: str = "full") -> list[LabelledPhoto]:
+    labels = PLATES_DIR / "labels.csv"
+    if not labels.is_file():
+        pytest.skip(f"real plate photos not found at {PLATES_DIR} (see shared/data/README.md)")
+    with labels.open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    return [
+        LabelledPhoto(PLATES_DIR / r["file"], r["plate"], r["kind"], int(r.get("n_plates") or 1))
+        for r in rows
+        if r["kind"] == kind
+    ]
+
+
+@pytest.fixture(scope="session")
+def plate_recognizer() -> Any:
+    from vision.plate_config import PlateRecognitionConfig
+    from vision.plate_recognizer import create_plate_recognizer
+
+    return create_plate_recognizer(PlateRecognitionConfig())
+
+
+@pytest.fixture(scope="session")
+def readable_photos(plate_recognizer: Any) -> list[LabelledPhoto]:
+    """Real single-plate photos the recogniser reads correctly (chosen at run time)."""
+    import cv2
+
+    chosen: list[LabelledPhoto] = []
+    for photo in labelled_plates("full")[:40]:
+        if photo.n_plates != 1:
+            continue
+        image = cv2.imread(str(photo.path))
+        reads = plate_recognizer.read(image)
+        if reads and reads[0].text == photo.plate:
+            chosen.append(photo)
+        if len(chosen) == 3:
+            break
+    assert len(chosen) == 3, "the recogniser read fewer than 3 of the first 40 real photos"
+    return chosen
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, database_url: str) -> Any:
+    from settings import load_settings
+
+    def build(**overrides: Any) -> Any:
+        values: dict[str, Any] = {
+            "data_dir": tmp_path / "data",
+            "database_url": database_url,
+            "camera_api_keys": {"cam-main": "test-camera-key"},
+        }
+        values.update(overrides)
+        return load_settings(None, **values)
+
+    return build
+
+
+@pytest.fixture
+def app_factory(make_settings: Any, plate_recognizer: Any) -> Iterator[Any]:
+    """Builds a running app (lifespan entered); closes every one at the end of the test."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from services.container import build_services
+
+    clients: list[TestClient] = []
+
+    def build(**overrides: Any) -> TestClient:
+        services = build_services(make_settings(**overrides), recognizer=plate_recognizer)
+        client = TestClient(create_app(services))
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield build
+    for client in clients:
+        client.__exit__(None, None, None)
+        client.app.state.services.engine.dispose()
+
+
+def add_user(client: Any, username: str, role: str, password: str = "correct-horse") -> str:
+    """Create a user straight in the database and log in through the API; returns a token."""
+    from models.db import transaction
+    from services.users import create_user
+
+    with transaction(client.app.state.services.sessions) as session:
+        create_user(session, username, password, role)
+    response = client.post(
+        "/api/v1/auth/token", data={"username": username, "password": password}
+    )
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])
+
+
+@pytest.fixture
+def client(app_factory: Any) -> Any:
+    return app_factory()
+
+
+@pytest.fixture
+def admin_headers(client: Any) -> dict[str, str]:
+    return {"Authorization": f"Bearer {add_user(client, 'admin', 'admin')}"}
+
+
+@pytest.fixture
+def guard_headers(client: Any) -> dict[str, str]:
+    return {"Authorization": f"Bearer {add_user(client, 'guard', 'guard')}"}
