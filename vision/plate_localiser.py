@@ -1,4 +1,13 @@
-"""Find plate-shaped regions before reading them (colour + edge morphology)."""
+"""Find plate-shaped regions before reading them (colour + edge morphology).
+
+Chinese plates are saturated blue, yellow or green rectangles (white/black ones are rare at a
+residential gate) about 3.1–3.4 times as wide as high, full of vertical strokes. On a working
+copy of the frame (longest side ``max_side``) we build one mask per plate colour and one from
+thresholded horizontal gradients, close each with wide flat rectangles scaled to the image, and
+keep contours whose minimum-area rectangle has a plate's aspect, size and fill. Proposals are
+scored by how plate-like they look (aspect, edge density, black/white transitions along rows),
+never by where they are: ranking cars by lane position is the recogniser's job.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from vision.plate_geometry import order_corners
 from vision.types import PlateColor
 
 
@@ -19,6 +29,24 @@ class PlateCandidate:
     score: float
 
 
+# OpenCV hue is 0–179. Ranges from the plate colours under daylight and sodium lights.
+_HUE_RANGES: dict[PlateColor, tuple[int, int]] = {
+    PlateColor.BLUE: (100, 125),
+    PlateColor.YELLOW: (11, 34),
+    PlateColor.GREEN: (35, 90),
+}
+_MIN_SAT = {PlateColor.BLUE: 70, PlateColor.YELLOW: 70, PlateColor.GREEN: 40}
+_MIN_VAL = {PlateColor.BLUE: 40, PlateColor.YELLOW: 70, PlateColor.GREEN: 60}
+
+_MIN_ASPECT = 1.6
+_MAX_ASPECT = 7.5
+_IDEAL_ASPECT = 3.3
+# Smallest plate searched, as a fraction of the working image's longest side.
+_MIN_WIDTH_FRAC = 0.04
+_MAX_WIDTH_FRAC = 0.9
+_MIN_FILL = 0.45
+
+
 def crop_color(crop: np.ndarray) -> PlateColor:
     """Dominant plate background colour of an upright plate crop (BGR)."""
     hsv = cv2.cvtColor(crop, cv2.COLOR_BGR2HSV)
@@ -26,9 +54,8 @@ def crop_color(crop: np.ndarray) -> PlateColor:
     coloured = (s > 70) & (v > 50)
     n = h.size
     votes = {
-        PlateColor.BLUE: int(np.count_nonzero(coloured & (h >= 100) & (h <= 125))),
-        PlateColor.YELLOW: int(np.count_nonzero(coloured & (h >= 11) & (h <= 34))),
-        PlateColor.GREEN: int(np.count_nonzero(coloured & (h >= 35) & (h <= 90))),
+        color: int(np.count_nonzero(coloured & (h >= lo) & (h <= hi)))
+        for color, (lo, hi) in _HUE_RANGES.items()
     }
     best = max(votes, key=lambda c: votes[c])
     if votes[best] > 0.25 * n:
@@ -40,7 +67,153 @@ def crop_color(crop: np.ndarray) -> PlateColor:
     return PlateColor.UNKNOWN
 
 
+def _colour_masks(hsv: np.ndarray) -> dict[PlateColor, np.ndarray]:
+    masks = {}
+    for color, (lo, hi) in _HUE_RANGES.items():
+        lower = np.array([lo, _MIN_SAT[color], _MIN_VAL[color]], dtype=np.uint8)
+        upper = np.array([hi, 255, 255], dtype=np.uint8)
+        masks[color] = cv2.inRange(hsv, lower, upper)
+    return masks
+
+
+def _edge_mask(gray: np.ndarray) -> np.ndarray:
+    """Strong vertical strokes (|d/dx|), Otsu-thresholded: where characters are dense."""
+    blurred = cv2.GaussianBlur(gray, (3, 3), 0)
+    grad = cv2.convertScaleAbs(cv2.Sobel(blurred, cv2.CV_16S, 1, 0, ksize=3))
+    _, mask = cv2.threshold(grad, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    return mask
+
+
+def _transitions(gray_crop: np.ndarray) -> float:
+    """Median black/white transitions per row across the middle of a crop.
+
+    A plate row crossing 7 characters flips 12–30 times after binarisation; a bumper,
+    a sign or a window flips a few times.
+    """
+    h = gray_crop.shape[0]
+    if h < 4 or gray_crop.shape[1] < 8:
+        return 0.0
+    band = gray_crop[h // 4 : h - h // 4]
+    _, binary = cv2.threshold(band, 0, 1, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    flips = np.count_nonzero(np.diff(binary.astype(np.int8), axis=1), axis=1)
+    return float(np.median(flips))
+
+
+def _score(
+    rect: tuple[tuple[float, float], tuple[float, float], float],
+    gray: np.ndarray,
+    edges: np.ndarray,
+    from_colour: bool,
+) -> float:
+    (cx, cy), (rw, rh), _ = rect
+    long_side, short_side = max(rw, rh), max(1.0, min(rw, rh))
+    aspect = long_side / short_side
+    x1 = int(max(0, cx - long_side / 2))
+    x2 = int(min(gray.shape[1], cx + long_side / 2))
+    y1 = int(max(0, cy - short_side / 2))
+    y2 = int(min(gray.shape[0], cy + short_side / 2))
+    if x2 - x1 < 8 or y2 - y1 < 4:
+        return 0.0
+    edge_density = float(np.count_nonzero(edges[y1:y2, x1:x2])) / ((x2 - x1) * (y2 - y1))
+    flips = _transitions(gray[y1:y2, x1:x2])
+    aspect_fit = max(0.0, 1.0 - abs(np.log(aspect / _IDEAL_ASPECT)) / np.log(2.5))
+    stroke_fit = min(flips, 24.0) / 24.0
+    density_fit = 1.0 - min(1.0, abs(edge_density - 0.3) / 0.3)
+    return aspect_fit * 0.35 + stroke_fit * 0.4 + density_fit * 0.15 + (0.1 if from_colour else 0.0)
+
+
+def _rects_from_mask(
+    mask: np.ndarray, kernel_w: int, kernel_h: int, min_width: float, max_width: float
+) -> list[tuple[tuple[tuple[float, float], tuple[float, float], float], float]]:
+    """Closed-mask contours whose min-area rectangle looks like a plate, with their fill."""
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (kernel_w, kernel_h))
+    closed = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel)
+    opened = cv2.morphologyEx(
+        closed,
+        cv2.MORPH_OPEN,
+        cv2.getStructuringElement(cv2.MORPH_RECT, (max(3, kernel_w // 2), 3)),
+    )
+    contours, _ = cv2.findContours(opened, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    found = []
+    for contour in contours:
+        rect = cv2.minAreaRect(contour)
+        (_, _), (rw, rh), _ = rect
+        long_side, short_side = max(rw, rh), min(rw, rh)
+        if short_side < 6 or not min_width <= long_side <= max_width:
+            continue
+        aspect = long_side / short_side
+        if not _MIN_ASPECT <= aspect <= _MAX_ASPECT:
+            continue
+        fill = cv2.contourArea(contour) / max(1.0, rw * rh)
+        if fill < _MIN_FILL:
+            continue
+        found.append((rect, fill))
+    return found
+
+
 def find_plate_candidates(image: np.ndarray, *, max_side: int = 800) -> list[PlateCandidate]:
-    """Plate proposals, best first. Placeholder until the localiser lands."""
-    del image, max_side
-    return []
+    """Plate proposals in a BGR image, most plate-like first, corners in image coordinates."""
+    h, w = image.shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    work = (
+        cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+        if scale < 1.0
+        else image
+    )
+    wh, ww = work.shape[:2]
+    side = max(wh, ww)
+    min_width, max_width = _MIN_WIDTH_FRAC * side, _MAX_WIDTH_FRAC * side
+    hsv = cv2.cvtColor(work, cv2.COLOR_BGR2HSV)
+    gray = cv2.cvtColor(work, cv2.COLOR_BGR2GRAY)
+    edges = _edge_mask(gray)
+
+    proposals: list[tuple[float, np.ndarray, PlateColor]] = []
+    # Colour masks are solid plates already: a small closing joins them across characters.
+    colour_kernel = (max(3, round(side / 100)), max(3, round(side / 200)))
+    for color, mask in _colour_masks(hsv).items():
+        for rect, _ in _rects_from_mask(mask, *colour_kernel, min_width, max_width):
+            proposals.append((_score(rect, gray, edges, True), cv2.boxPoints(rect), color))
+    # Edges catch plates whose colour is washed out (night, IR, white/black plates):
+    # close across characters with a wide flat kernel so one plate becomes one blob.
+    edge_kernel = (max(5, round(side / 45)), max(3, round(side / 260)))
+    for rect, _ in _rects_from_mask(edges, *edge_kernel, min_width, max_width):
+        proposals.append(
+            (_score(rect, gray, edges, False), cv2.boxPoints(rect), PlateColor.UNKNOWN)
+        )
+
+    proposals.sort(key=lambda p: p[0], reverse=True)
+    kept: list[PlateCandidate] = []
+    kept_boxes: list[tuple[float, float, float, float]] = []
+    for score, points, color in proposals:
+        if score <= 0.2:
+            continue
+        quad = order_corners(points / scale)
+        box = (
+            float(quad[:, 0].min()),
+            float(quad[:, 1].min()),
+            float(quad[:, 0].max()),
+            float(quad[:, 1].max()),
+        )
+        if any(_overlap(box, other) > 0.6 for other in kept_boxes):
+            continue
+        if color is PlateColor.UNKNOWN:
+            color = _colour_of(image, box)
+        kept.append(PlateCandidate(quad=quad, color=color, score=score))
+        kept_boxes.append(box)
+    return kept
+
+
+def _colour_of(image: np.ndarray, box: tuple[float, float, float, float]) -> PlateColor:
+    x1, y1, x2, y2 = (round(v) for v in box)
+    crop = image[max(0, y1) : max(0, y2), max(0, x1) : max(0, x2)]
+    return crop_color(crop) if crop.size else PlateColor.UNKNOWN
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    """Intersection over the smaller box's area."""
+    ix = min(a[2], b[2]) - max(a[0], b[0])
+    iy = min(a[3], b[3]) - max(a[1], b[1])
+    if ix <= 0 or iy <= 0:
+        return 0.0
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return ix * iy / max(smaller, 1e-9)

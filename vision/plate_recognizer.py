@@ -126,6 +126,17 @@ class LocalisingPlateRecognizer:
         )
         return [_shift(r.read, x0, y0) for r in ranked]
 
+    def read_crop(self, crop: np.ndarray) -> PlateRead | None:
+        """Read an image that is already one tight plate (e.g. from a camera's own detector)."""
+        crop = _check_image(crop)
+        h, w = crop.shape[:2]
+        quad = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], dtype=np.float32)
+        for attempt in (crop, normalise_contrast(crop)) if self.config.contrast_retry else (crop,):
+            reads = self._read_quads(attempt, [quad], [None], pad=(0.0, 0.0))
+            if reads:
+                return reads[0].read
+        return None
+
     def _read_frame(self, image: np.ndarray) -> list[_Read]:
         reads: list[_Read] = []
         if self.use_localiser:
@@ -166,10 +177,15 @@ class LocalisingPlateRecognizer:
         image: np.ndarray,
         quads: list[np.ndarray],
         candidates: list[PlateCandidate | None],
+        *,
+        pad: tuple[float, float] = (0.05, 0.10),
     ) -> list[_Read]:
         if not quads:
             return []
-        crops = [rectify(image, q, min_aspect=self.config.min_crop_aspect) for q in quads]
+        crops = [
+            rectify(image, q, min_aspect=self.config.min_crop_aspect, pad_x=pad[0], pad_y=pad[1])
+            for q in quads
+        ]
         lines = self.engine.recognize(crops)
         height, width = image.shape[:2]
         reads: list[_Read] = []

@@ -1,0 +1,246 @@
+"""Benchmark plate reading on labelled photos, against a plain PP-OCRv4 baseline.
+
+    python -m bench.plates DATA_DIR [--limit N] [--engine onnxruntime|paddle]
+
+DATA_DIR/labels.csv has columns ``file, plate`` and optionally ``kind`` (full|crop),
+``n_plates`` and ``source_repo``. Timing is per image with decoding included, on one thread.
+The baseline is the whole photo through the PP-OCRv4 detector (≤ 960 px) and recogniser,
+keeping the highest-scoring text that is a plate. Progress goes to stderr; the last line of
+stdout is one JSON object with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vision.images import decode_image
+from vision.plate_config import PlateRecognitionConfig
+from vision.plate_engines import create_engine
+from vision.plate_grammar import normalize_plate
+from vision.plate_recognizer import LocalisingPlateRecognizer
+
+logger = logging.getLogger("bench.plates")
+
+Reader = Callable[[bytes, str], list[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    path: Path
+    plate: str
+    kind: str
+    n_plates: int
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    sample: Sample
+    texts: list[str]
+    ms: float
+
+    @property
+    def exact(self) -> bool:
+        if self.sample.n_plates > 1:
+            return self.sample.plate in self.texts
+        return bool(self.texts) and self.texts[0] == self.sample.plate
+
+    @property
+    def char_accuracy(self) -> float:
+        texts = self.texts if self.sample.n_plates > 1 else self.texts[:1]
+        if not texts:
+            return 0.0
+        label = self.sample.plate
+        return max(max(0.0, 1 - _levenshtein(t, label) / len(label)) for t in texts)
+
+
+def _levenshtein(a: str, b: str) -> int:
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        current = [i]
+        for j, cb in enumerate(b, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+def load_samples(data_dir: Path, limit: int | None) -> list[Sample]:
+    labels = data_dir / "labels.csv"
+    with labels.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    samples = []
+    for row in rows:
+        source = row.get("source_repo") or ""
+        source = "easypr" if "easypr" in source.lower() or "easypr" in row["file"] else "ccpd"
+        samples.append(
+            Sample(
+                path=data_dir / row["file"],
+                plate=row["plate"],
+                kind=(row.get("kind") or "full").strip() or "full",
+                n_plates=int(row.get("n_plates") or 1),
+                source=source,
+            )
+        )
+    if limit is not None:
+        # Keep the mix of kinds when limiting: take every k-th sample.
+        step = max(1, len(samples) // limit)
+        samples = samples[::step][:limit]
+    return samples
+
+
+def run(samples: list[Sample], reader: Reader, label: str) -> list[Result]:
+    results = []
+    for k, sample in enumerate(samples, start=1):
+        data = sample.path.read_bytes()
+        start = time.perf_counter()
+        texts = reader(data, sample.kind)
+        ms = (time.perf_counter() - start) * 1000
+        results.append(Result(sample, texts, ms))
+        if k % 25 == 0 or k == len(samples):
+            done = results[-25:]
+            logger.info(
+                "%s: %d/%d, exact in last %d: %d",
+                label,
+                k,
+                len(samples),
+                len(done),
+                sum(r.exact for r in done),
+            )
+        if not results[-1].exact:
+            logger.debug("%s miss %s: %s read %s", label, sample.path.name, sample.plate, texts)
+    return results
+
+
+def summarise(results: list[Result]) -> dict[str, float | int]:
+    if not results:
+        return {"n": 0, "exact": 0.0, "char": 0.0, "p50_ms": 0.0, "p95_ms": 0.0}
+    ms = [r.ms for r in results]
+    return {
+        "n": len(results),
+        "exact": round(sum(r.exact for r in results) / len(results), 4),
+        "char": round(statistics.fmean(r.char_accuracy for r in results), 4),
+        "p50_ms": round(float(np.percentile(ms, 50)), 1),
+        "p95_ms": round(float(np.percentile(ms, 95)), 1),
+    }
+
+
+def ours(config: PlateRecognitionConfig) -> Reader:
+    recognizer = LocalisingPlateRecognizer(config, create_engine(config))
+
+    def read(data: bytes, kind: str) -> list[str]:
+        image = decode_image(data)
+        if kind == "crop":
+            one = recognizer.read_crop(image)
+            return [] if one is None else [one.text]
+        return [r.text for r in recognizer.read(image)]
+
+    return read
+
+
+def baseline(threads: int) -> Reader:
+    """Plain PP-OCRv4 on the whole photo: detector at ≤ 960 px, recogniser, plate regex."""
+    from rapidocr_onnxruntime import RapidOCR
+
+    engine = RapidOCR(
+        use_cls=False,
+        det_limit_type="max",
+        intra_op_num_threads=threads,
+        inter_op_num_threads=1,
+    )
+
+    def read(data: bytes, kind: str) -> list[str]:
+        image = decode_image(data)
+        h, w = image.shape[:2]
+        scale = min(1.0, 960 / max(h, w))
+        if scale < 1.0:
+            image = cv2.resize(image, (round(w * scale), round(h * scale)))
+        result, _ = engine(image, use_det=kind != "crop", use_cls=False, use_rec=True)
+        scored: list[tuple[float, str]] = []
+        for item in result or []:
+            text, score = (item[1], item[2]) if kind != "crop" else (item[0], item[1])
+            plate = normalize_plate(str(text))
+            if plate is not None:
+                scored.append((float(score), plate))
+        return [p for _, p in sorted(scored, reverse=True)]
+
+    return read
+
+
+def _groups(results: list[Result]) -> dict[str, list[Result]]:
+    full = [r for r in results if r.sample.kind != "crop"]
+    return {
+        "full": full,
+        "full_single": [r for r in full if r.sample.n_plates == 1],
+        "crop": [r for r in results if r.sample.kind == "crop"],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.plates", description=__doc__)
+    parser.add_argument("data_dir", type=Path)
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--engine", choices=["onnxruntime", "paddle"], default="onnxruntime")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the baseline run")
+    parser.add_argument("--source", choices=["easypr", "ccpd"], default=None)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every miss")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(message)s",
+    )
+    for noisy in ("vision", "RapidOCR", "OrtInferSession", "ppocr"):
+        logging.getLogger(noisy).setLevel(logging.INFO)
+    cv2.setNumThreads(1)
+    samples = load_samples(args.data_dir, args.limit)
+    if args.source:
+        samples = [s for s in samples if s.kind == "crop" or s.source == args.source]
+    config = PlateRecognitionConfig(engine=args.engine, threads=1)
+    mine = run(samples, ours(config), f"parkgate/{args.engine}")
+    groups = {name: summarise(rs) for name, rs in _groups(mine).items()}
+    by_source = {
+        src: summarise([r for r in _groups(mine)["full"] if r.sample.source == src])
+        for src in sorted({s.source for s in samples if s.kind != "crop"})
+    }
+    report: dict[str, object] = {**groups}
+    if not args.no_baseline:
+        base = run([s for s in samples if s.kind != "crop"], baseline(1), "baseline")
+        base_full = summarise(base)
+        report["baseline"] = base_full
+        full = groups["full"]
+        report["ratios"] = {
+            "speed_p50": round(base_full["p50_ms"] / max(full["p50_ms"], 1e-9), 2),
+            "speed_p95": round(base_full["p95_ms"] / max(full["p95_ms"], 1e-9), 2),
+            "exact": round(full["exact"] / max(base_full["exact"], 1e-9), 3),
+            "char": round(full["char"] / max(base_full["char"], 1e-9), 3),
+        }
+    report["by_source"] = by_source
+    print(f"{'set':<14}{'n':>5}{'exact':>9}{'char':>9}{'p50 ms':>9}{'p95 ms':>9}")
+    rows = {**groups, **{f"full:{k}": v for k, v in by_source.items()}}
+    if "baseline" in report:
+        rows["baseline"] = report["baseline"]  # type: ignore[assignment]
+    for name, s in rows.items():
+        print(
+            f"{name:<14}{s['n']:>5}{s['exact']:>9.1%}{s['char']:>9.1%}"
+            f"{s['p50_ms']:>9.1f}{s['p95_ms']:>9.1f}"
+        )
+    if "ratios" in report:
+        print("vs baseline:", report["ratios"])
+    print(json.dumps(report, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
