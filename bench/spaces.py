@@ -96,8 +96,9 @@ def evaluate(
         ms_per_frame=round(statistics.median(times), 2),
         per_frame=per_frame,
     )
-    # The monitor over the evaluation frames in order: frames are minutes apart here, so this
-    # only shows which frames the flip rule would refuse, not the smoothing.
+    # The monitor over the evaluation frames in order, as if they were consecutive frames a
+    # second apart. They are really minutes apart, so this shows which frames the flip rule
+    # would refuse (real arrivals can trip it here), not the smoothing.
     monitor = BayMonitor(clf)
     t0 = datetime(2000, 1, 1)
     flagged = []

@@ -14,7 +14,7 @@ import logging
 import math
 import xml.etree.ElementTree as ET
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -23,6 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from controllers.spaces import CameraReading
 from errors import InvalidInputError
 from vision.space_features import (
     FEATURE_NAMES,
@@ -380,7 +381,9 @@ class BayMonitor:
       of the bays is unreliable: cars arrive one by one, shadows and exposure jumps hit many
       bays at once. Its votes are dropped. After ``rebase_after`` unreliable frames in a row
       the scene is taken as really changed (e.g. the camera was re-aimed) and the monitor
-      starts again from the current frame.
+      starts again from the current frame. It also starts again after a gap of more than
+      ``rebase_gap_s`` between frames (a camera outage): many real arrivals and departures
+      fit in a long gap, and the old state is stale anyway.
     """
 
     def __init__(
@@ -392,6 +395,7 @@ class BayMonitor:
         margin: float = 0.1,
         max_flip_fraction: float = 0.25,
         rebase_after: int = 30,
+        rebase_gap_s: float | None = 300.0,
     ) -> None:
         if not 1 <= min_agree <= window:
             raise ValueError(f"need 1 ≤ min_agree ≤ window, got {min_agree}/{window}")
@@ -403,6 +407,8 @@ class BayMonitor:
         self.margin = margin
         self.max_flip_fraction = max_flip_fraction
         self.rebase_after = rebase_after
+        self.rebase_gap_s = rebase_gap_s
+        self._last_at: datetime | None = None
         n = len(classifier.bays)
         self._votes: list[deque[bool]] = [deque(maxlen=window) for _ in range(n)]
         self._state: list[BayState] = [BayState.UNKNOWN] * n
@@ -432,6 +438,13 @@ class BayMonitor:
                 f"expected {len(self._state)} finite probabilities, got shape {probs.shape}"
             )
         self.frames += 1
+        if (
+            self.rebase_gap_s is not None
+            and self._last_at is not None
+            and (at - self._last_at).total_seconds() > self.rebase_gap_s
+        ):
+            self._reset()
+        self._last_at = at
         t = self.classifier.threshold
         # Hysteresis: the bar to leave the current state is higher than the bar to stay.
         offset = {
@@ -498,3 +511,26 @@ class BayMonitor:
             votes.clear()
         self._state = [BayState.UNKNOWN] * len(self._state)
         self._unreliable_streak = 0
+
+
+def camera_readings(
+    result: MonitorResult, bay_spaces: Mapping[str, str] | None = None, camera_id: str = ""
+) -> list[CameraReading]:
+    """Turn a monitor result into per-space readings for ``controllers.spaces.SpaceBoard``.
+
+    Readings carry the time of the last *reliable* frame, so an unreliable camera ages out in
+    the controller by its staleness rule. Unknown bays yield no reading.
+    """
+    if result.observed_at is None:
+        return []
+    mapping = bay_spaces or {}
+    return [
+        CameraReading(
+            mapping.get(b.bay_id, b.bay_id),
+            b.state is BayState.OCCUPIED,
+            result.observed_at,
+            camera_id,
+        )
+        for b in result.bays
+        if b.state is not BayState.UNKNOWN
+    ]
