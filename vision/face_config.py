@@ -1,0 +1,227 @@
+"""Configuration of face entry: recognition operating point and liveness.
+
+The defaults are the operating point measured by ``python -m bench.faces`` (gate simulation on
+the LFW subset in data/faces) and ``python -m bench.liveness``; see the numbers quoted on each
+field. The library default of 0.6 is deliberately not used: at 0.6 a stranger matches some
+resident most of the time when each resident has one enrolment photo.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# Liveness cues, chosen in config: "parallax" needs only an RGB camera; "depth" needs a depth
+# camera delivering one depth array per frame; "parallax+depth" requires both to pass.
+LivenessMode = Literal["parallax", "depth", "parallax+depth", "off"]
+
+
+class LivenessConfig(BaseModel):
+    """Passive liveness over a ~1 s window of frames (see vision/liveness.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: LivenessMode = Field(
+        default="parallax",
+        title="Liveness mode",
+        description=(
+            "parallax: a photo or screen moves as one plane, a real head does not (RGB only; "
+            "does NOT stop a replayed video of the resident moving their head). depth: a depth "
+            "camera sees a flat surface (stops photos, screens and videos). parallax+depth: "
+            "both must pass. off: no liveness — only for bench work, refused at the gate."
+        ),
+    )
+    min_frames: int = Field(
+        default=15,
+        ge=3,
+        title="Minimum frames",
+        description="Fewer frames with a face than this gives 'too few frames' (a challenge).",
+    )
+    max_frames: int = Field(
+        default=45,
+        ge=3,
+        title="Maximum frames",
+        description="Longer windows are subsampled evenly to this many frames to bound cost.",
+    )
+    min_face_px: int = Field(
+        default=48,
+        ge=16,
+        title="Minimum face size for liveness (px)",
+        description="Below this the parallax signal is under the tracking noise: a challenge.",
+    )
+    corners: int = Field(
+        default=150,
+        ge=20,
+        le=1000,
+        title="Tracked corners",
+        description="Corners seeded in the face box (extended upward) and tracked by LK.",
+    )
+    highpass_sigma: float = Field(
+        default=3.0,
+        gt=0.0,
+        title="High-pass sigma (px)",
+        description="Image minus a Gaussian blur of this sigma: removes glare and light drift.",
+    )
+    forward_backward_px: float = Field(
+        default=0.7,
+        gt=0.0,
+        title="Forward-backward limit (px)",
+        description="A track whose backward flow misses its start by more is dropped.",
+    )
+    ransac_tolerance: float = Field(
+        default=0.015,
+        gt=0.0,
+        title="RANSAC tolerance (fraction of face width)",
+        description="Inlier tolerance of the per-frame homography from the window's first frame.",
+    )
+    min_tracks: int = Field(
+        default=20,
+        ge=8,
+        title="Minimum surviving tracks",
+        description="Below this many tracked corners in a frame, that frame is not scored.",
+    )
+    min_motion: float = Field(
+        default=0.03,
+        ge=0.0,
+        title="Minimum motion (fraction of face width)",
+        description=(
+            "If the face's largest non-translational change over the window is below this, it "
+            "is too still to judge: verdict None (ask the person to turn the head)."
+        ),
+    )
+    parallax_threshold: float = Field(
+        default=0.05,
+        gt=0.0,
+        title="Parallax threshold, large faces",
+        description="Live when max-over-frames median homography residual / face width exceeds "
+        "this, for faces at least `small_face_px` wide.",
+    )
+    parallax_threshold_small: float = Field(
+        default=0.06,
+        gt=0.0,
+        title="Parallax threshold, small faces",
+        description="Same for faces narrower than `small_face_px` (tracking is noisier there).",
+    )
+    small_face_px: int = Field(
+        default=80,
+        ge=16,
+        title="Small face width (px)",
+        description="Faces narrower than this use `parallax_threshold_small`.",
+    )
+    blink: bool = Field(
+        default=False,
+        title="Blink cue",
+        description=(
+            "Report eye-aspect-ratio blinks as an extra cue. Needs dlib's 68-point landmark "
+            "model, whose iBUG 300-W training data is licensed for non-commercial use only; "
+            "off by default. Never decisive: flats produce EAR dips too."
+        ),
+    )
+    depth_min_relief_mm: float = Field(
+        default=15.0,
+        gt=0.0,
+        title="Minimum depth relief (mm)",
+        description=(
+            "Depth modes: the face region's depth must deviate from its best-fit plane by at "
+            "least this (robust spread); a photo or screen is within a few mm of a plane."
+        ),
+    )
+
+
+class FaceRecognitionConfig(BaseModel):
+    """Face recognition at the pedestrian gate and at enrolment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    threshold: float = Field(
+        default=0.40,
+        gt=0.0,
+        lt=1.0,
+        title="Match threshold (Euclidean distance)",
+        description=(
+            "Accept only a best distance below this. Chosen by the bench.faces gate simulation; "
+            "never 0.6 (the library default lets most strangers in)."
+        ),
+    )
+    margin: float = Field(
+        default=0.08,
+        ge=0.0,
+        lt=1.0,
+        title="Margin to the second identity",
+        description="The best identity must beat the second-best identity by at least this.",
+    )
+    min_face_px: int = Field(
+        default=60,
+        ge=20,
+        title="Minimum face size at the gate (px)",
+        description="Faces with a smaller box side are ignored at the gate (too unreliable).",
+    )
+    enrol_min_face_px: int = Field(
+        default=80,
+        ge=20,
+        title="Minimum face size at enrolment (px)",
+        description="An enrolment photo with a smaller face is refused with a clear message.",
+    )
+    upsample: int = Field(
+        default=1,
+        ge=0,
+        le=2,
+        title="HOG upsampling",
+        description="Times the HOG detector upsamples: 1 finds faces down to ~40 px in 640 px "
+        "frames at ~4x the cost of 0.",
+    )
+    enrol_jitters: int = Field(
+        default=1,
+        ge=1,
+        le=100,
+        title="Enrolment jitters",
+        description="Random re-crops averaged per enrolment embedding (face_recognition's "
+        "num_jitters); gate frames always use 1 for speed.",
+    )
+    frames_required: int = Field(
+        default=3,
+        ge=1,
+        title="Frames required",
+        description="An identity is accepted when matched in this many frames of the window.",
+    )
+    frames_window: int = Field(
+        default=5,
+        ge=1,
+        title="Voting window (frames)",
+        description="Number of recent frames considered by the voter.",
+    )
+    store_photos: bool = Field(
+        default=False,
+        title="Store enrolment photos",
+        description="Keep the enrolment photo next to the template. Off: only the embedding "
+        "(not invertible to a photo) is stored, which is what PIPL data minimisation asks.",
+    )
+    liveness: LivenessConfig = Field(
+        default_factory=LivenessConfig,
+        title="Liveness",
+        description="Passive liveness settings; the gate never opens on a face without it.",
+    )
+
+    @model_validator(mode="after")
+    def _verify(self) -> FaceRecognitionConfig:
+        verify_voting_window(self)
+        verify_not_library_default(self)
+        return self
+
+
+def verify_voting_window(config: FaceRecognitionConfig) -> None:
+    if config.frames_required > config.frames_window:
+        raise ValueError(
+            f"frames_required ({config.frames_required}) exceeds frames_window "
+            f"({config.frames_window})"
+        )
+
+
+def verify_not_library_default(config: FaceRecognitionConfig) -> None:
+    # 0.6 is face_recognition's default; measured: ~89% of strangers match someone at a gate.
+    if config.threshold >= 0.55:
+        raise ValueError(
+            f"face threshold {config.threshold} is too lax for a gate (>= 0.55 lets most "
+            "strangers match a resident); see bench.faces"
+        )
