@@ -140,13 +140,10 @@ def cross_camera(acpds: Path, calib: Sequence[LabelledFrame], bays: Sequence[Bay
 
     # (a) thresholds from UFPR05 (reference-free features of the calibration bays) as is.
     ufpr = BayClassifier(bays, 1280, 720, features=REFERENCE_FREE)
-    xs, ys = [], []
-    for lf in calib:
-        image = lf.read()
-        if ufpr._reference is None:
-            ufpr.set_reference(image)  # unused by these features; required by features_of
-        xs.append(ufpr.features_of(image))
-        ys.append(np.asarray(lf.occupied))
+    images = [lf.read() for lf in calib]
+    ufpr.set_reference(images[0])  # unused by these features; required by features_of
+    xs = [ufpr.features_of(image) for image in images]
+    ys = [np.asarray(lf.occupied) for lf in calib]
     transfer = _metrics(_fit_predict(np.concatenate(xs), np.concatenate(ys), x), y)
 
     # (b) calibrated on this camera, leave one source image out.
@@ -171,7 +168,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--save-model", help="write the calibrated model (.npz) here")
     parser.add_argument("--acpds", help="ACPDS crops dir (occupied/, vacant/) for cross-camera")
     parser.add_argument("--repeat", type=int, default=3, help="timing repeats per frame")
+    parser.add_argument("--threads", type=int, default=1, help="OpenCV threads (1 = one core)")
     args = parser.parse_args(argv)
+    cv2.setNumThreads(args.threads)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(message)s")
 
     calib = labelled_frames(args.calibrate)
