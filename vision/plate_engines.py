@@ -21,7 +21,7 @@ import numpy as np
 
 from errors import RecognitionError
 from vision.plate_config import PlateRecognitionConfig
-from vision.plate_grammar import PLATE_ALPHABET
+from vision.plate_grammar import PLATE_ALPHABET, PROVINCES
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +37,8 @@ class TextLine:
 
     text: str
     char_confidences: tuple[float, ...]
+    # Readings with the province character repaired, tried when ``text`` is not a plate.
+    alternatives: tuple[TextLine, ...] = ()
 
     @property
     def confidence(self) -> float:
@@ -77,6 +79,9 @@ class CtcPlateDecoder:
         missing = set(PLATE_ALPHABET) - {characters[i] for i in self.allowed_idx[1:]}
         if missing:
             raise RecognitionError(f"recogniser character table lacks plate characters {missing}")
+        self.province_idx = np.array(
+            [i for i, c in enumerate(characters) if i > 0 and c in PROVINCES], dtype=np.int64
+        )
 
     def decode(self, probs: np.ndarray) -> list[TextLine]:
         """``probs`` is (batch, time, classes) softmax output."""
@@ -84,20 +89,47 @@ class CtcPlateDecoder:
         best = sub.argmax(axis=2)
         best_p = sub.max(axis=2)
         lines: list[TextLine] = []
-        for idx_row, p_row in zip(best, best_p, strict=True):
+        for k, (idx_row, p_row) in enumerate(zip(best, best_p, strict=True)):
             keep = np.ones(len(idx_row), dtype=bool)
             keep[1:] = idx_row[1:] != idx_row[:-1]
             keep &= idx_row != 0
             chars: list[str] = []
             confs: list[float] = []
+            frames: list[int] = []
             for j in np.flatnonzero(keep):
                 ch = self.characters[int(self.allowed_idx[idx_row[j]])]
                 if ch == _DOT:
                     continue
                 chars.append(ch)
                 confs.append(float(p_row[j]))
-            lines.append(TextLine("".join(chars), tuple(confs)))
+                frames.append(int(j))
+            text = "".join(chars)
+            alternatives: tuple[TextLine, ...] = ()
+            if chars and chars[0] not in PROVINCES:
+                alternatives = self._province_repairs(probs[k], chars, confs, frames)
+            lines.append(TextLine(text, tuple(confs), alternatives))
         return lines
+
+    def _province_repairs(
+        self, probs: np.ndarray, chars: list[str], confs: list[float], frames: list[int]
+    ) -> tuple[TextLine, ...]:
+        """The province is the hardest character (complex glyph, often dirty or cut off):
+        when the first character read is not one, offer the likeliest province either in
+        its place or, when the model emitted nothing for it, in front of it."""
+        repairs = []
+        end = frames[1] if len(frames) > 1 else probs.shape[0]
+        spans = [(0, end, 1)]  # replace the first character
+        if frames[0] > 0:
+            spans.append((0, frames[0], 0))  # insert before it
+        for lo, hi, drop in spans:
+            window = probs[lo:hi][:, self.province_idx]
+            if window.size == 0:
+                continue
+            t, p = np.unravel_index(int(window.argmax()), window.shape)
+            province = self.characters[int(self.province_idx[p])]
+            conf = float(window[t, p])
+            repairs.append(TextLine(province + "".join(chars[drop:]), (conf, *confs[drop:])))
+        return tuple(repairs)
 
 
 def _rec_batch(crops: list[np.ndarray]) -> np.ndarray:

@@ -46,6 +46,9 @@ _MIN_WIDTH_FRAC = 0.04
 _MAX_WIDTH_FRAC = 0.9
 _MIN_FILL = 0.45
 
+# cv2.minAreaRect's ((cx, cy), (w, h), angle).
+Rect = tuple[tuple[float, float], tuple[float, float], float]
+
 
 def crop_color(crop: np.ndarray) -> PlateColor:
     """Dominant plate background colour of an upright plate crop (BGR)."""
@@ -100,7 +103,7 @@ def _transitions(gray_crop: np.ndarray) -> float:
 
 
 def _score(
-    rect: tuple[tuple[float, float], tuple[float, float], float],
+    rect: Rect,
     gray: np.ndarray,
     edges: np.ndarray,
     from_colour: bool,
@@ -122,10 +125,31 @@ def _score(
     return aspect_fit * 0.35 + stroke_fit * 0.4 + density_fit * 0.15 + (0.1 if from_colour else 0.0)
 
 
+def _corners(contour: np.ndarray, rect: Rect) -> np.ndarray:
+    """The plate's four corners: a quadrilateral fitted to the contour when one fits.
+
+    A plate seen from the side is a parallelogram or trapezoid, not a rectangle; warping its
+    minimum-area rectangle leaves the characters sheared, which the recogniser misreads.
+    """
+    hull = cv2.convexHull(contour)
+    perimeter = cv2.arcLength(hull, True)
+    hull_area = max(1.0, cv2.contourArea(hull))
+    for eps in (0.02, 0.04, 0.06, 0.08):
+        approx = cv2.approxPolyDP(hull, eps * perimeter, True)
+        if len(approx) == 4:
+            # The quad must cover the blob (not cut a corner off) without inventing area.
+            if 0.85 <= cv2.contourArea(approx) / hull_area <= 1.15:
+                return approx.reshape(4, 2).astype(np.float32)
+            break
+        if len(approx) < 4:
+            break
+    return cv2.boxPoints(rect)
+
+
 def _rects_from_mask(
     mask: np.ndarray, kernel_w: int, kernel_h: int, min_width: float, max_width: float
-) -> list[tuple[tuple[tuple[float, float], tuple[float, float], float], float]]:
-    """Closed-mask contours whose min-area rectangle looks like a plate, with their fill."""
+) -> list[tuple[Rect, np.ndarray]]:
+    """Closed-mask contours whose min-area rectangle looks like a plate, with their corners."""
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (kernel_w, kernel_h))
     closed = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel)
     opened = cv2.morphologyEx(
@@ -147,7 +171,7 @@ def _rects_from_mask(
         fill = cv2.contourArea(contour) / max(1.0, rw * rh)
         if fill < _MIN_FILL:
             continue
-        found.append((rect, fill))
+        found.append((rect, _corners(contour, rect)))
     return found
 
 
@@ -171,8 +195,8 @@ def find_plate_candidates(image: np.ndarray, *, max_side: int = 800) -> list[Pla
     # Colour masks are solid plates already: a small closing joins them across characters.
     colour_kernel = (max(3, round(side / 100)), max(3, round(side / 200)))
     for color, mask in _colour_masks(hsv).items():
-        for rect, _ in _rects_from_mask(mask, *colour_kernel, min_width, max_width):
-            proposals.append((_score(rect, gray, edges, True), cv2.boxPoints(rect), color))
+        for rect, corners in _rects_from_mask(mask, *colour_kernel, min_width, max_width):
+            proposals.append((_score(rect, gray, edges, True), corners, color))
     # Edges catch plates whose colour is washed out (night, IR, white/black plates):
     # close across characters with a wide flat kernel so one plate becomes one blob.
     edge_kernel = (max(5, round(side / 45)), max(3, round(side / 260)))

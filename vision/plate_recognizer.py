@@ -202,8 +202,12 @@ class LocalisingPlateRecognizer:
         box: BoundingBox | None,
         candidate: PlateCandidate | None,
     ) -> PlateRead | None:
-        text = normalize_plate(line.text)
-        if text is None or len(text) != len(line.char_confidences):
+        for option in (line, *line.alternatives):
+            text = normalize_plate(option.text)
+            if text is not None and len(text) == len(option.char_confidences):
+                line = option
+                break
+        else:
             return None
         if min(line.char_confidences) < self.config.min_char_confidence:
             return None
