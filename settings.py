@@ -117,6 +117,9 @@ class MqttPublishConfig(_Strict):
     topic_prefix: str = Field("parkgate", description="Topics are <prefix>/<community>/….")
     username: str | None = Field(None, description="Broker user name, if required.")
     password: SecretStr | None = Field(None, description="Broker password (set via env).")
+    publish_plates: bool = Field(
+        False, description="Send full plates to the city hub; off sends them masked (PIPL)."
+    )
 
 
 class RetentionConfig(_Strict):

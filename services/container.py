@@ -23,6 +23,7 @@ from hardware.base import Barrier, BarrierStatus
 from hardware.registry import create_barrier
 from models.access_store import SqlAccessStore
 from models.db import create_db_engine, make_session_factory, migrate, transaction
+from services.city_mqtt import CityPublisher
 from services.frames import FrameProcessor
 from services.site import sync_site
 from services.snapshots import SnapshotStore
@@ -135,6 +136,17 @@ def build_services(
         max_pixels=settings.api.max_image_pixels,
     )
     signer = TokenSigner(settings.signing_key(), settings.api.token_ttl_minutes * 60)
+    background: list[Any] = []
+    if settings.mqtt.enabled:
+        background.append(
+            CityPublisher(
+                settings.mqtt,
+                settings.community.name,
+                bus,
+                publish_plates=settings.mqtt.publish_plates,
+                initial=store.availability_view(),
+            )
+        )
     return Services(
         settings=settings,
         engine=engine,
@@ -147,4 +159,5 @@ def build_services(
         snapshots=snapshots,
         signer=signer,
         recognizer=recognizer,
+        background=background,
     )

@@ -1,0 +1,109 @@
+"""City-platform publishing against the real Mosquitto broker on this machine."""
+
+from __future__ import annotations
+
+import json
+import queue
+import socket
+import time
+import uuid
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from services.city_mqtt import mask_plate
+from tests.conftest import LabelledPhoto
+
+BROKER = ("127.0.0.1", 1883)
+
+
+def broker_up() -> bool:
+    try:
+        with socket.create_connection(BROKER, timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+pytestmark = [
+    pytest.mark.broker,
+    pytest.mark.skipif(
+        not broker_up(), reason="no MQTT broker on 127.0.0.1:1883 (.ci/run starts one)"
+    ),
+]
+
+
+def subscribe(topic: str) -> tuple[mqtt.Client, queue.Queue[tuple[str, dict[str, Any], bool]]]:
+    received: queue.Queue[tuple[str, dict[str, Any], bool]] = queue.Queue()
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+
+    def on_message(_c: Any, _u: Any, m: mqtt.MQTTMessage) -> None:
+        body = json.loads(m.payload) if m.payload.startswith(b"{") else {"raw": m.payload.decode()}
+        received.put((m.topic, body, m.retain))
+
+    client.on_message = on_message
+    client.connect(*BROKER)
+    client.subscribe(topic, qos=1)
+    client.loop_start()
+    return client, received
+
+
+def wait_for(received: queue.Queue[Any], predicate: Any, timeout: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            item = received.get(timeout=0.2)
+        except queue.Empty:
+            continue
+        if predicate(item):
+            return item
+    raise AssertionError("expected MQTT message did not arrive")
+
+
+def test_plates_are_masked_by_default() -> None:
+    assert mask_plate("闽A12345") == "闽A1***5"
+    assert mask_plate("闽AD12345") == "闽AD****5"
+    assert mask_plate(None) is None
+
+
+def test_passages_and_availability_reach_the_city_hub(
+    app_factory: Any, readable_photos: list[LabelledPhoto]
+) -> None:
+    community = f"test-{uuid.uuid4().hex[:8]}"
+    demo = {
+        "name": community,
+        "zones": [{"id": "A", "capacity": 40}],
+        "gates": [{"id": "main-in", "kind": "vehicle", "direction": "in", "zone": "A"}],
+    }
+    hub, received = subscribe(f"parkgate/{community}/#")
+    try:
+        client = app_factory(community=demo, mqtt={"enabled": True})
+        status = wait_for(received, lambda m: m[0].endswith("/status"))
+        assert status[1] == {"raw": "online"}
+        initial = wait_for(received, lambda m: m[0].endswith("/availability"))
+        assert initial[1]["schema"] == "parkgate.availability/1"
+        assert initial[1]["zones"] == [{"id": "A", "capacity": 40, "free": 40}]
+        # A hub that connects later still gets the last availability: it is retained.
+        late, late_received = subscribe(f"parkgate/{community}/availability")
+        try:
+            retained = wait_for(late_received, lambda m: True)
+            assert retained[2] is True and retained[1]["total_free"] == 40
+        finally:
+            late.loop_stop()
+            late.disconnect()
+
+        photo = readable_photos[0]
+        client.post(
+            "/api/v1/gates/main-in/frames",
+            content=photo.path.read_bytes(),
+            headers={"X-API-Key": "test-camera-key", "Content-Type": "image/jpeg"},
+        )
+        topic, passage, _ = wait_for(received, lambda m: m[0].endswith("/passages"))
+        assert topic == f"parkgate/{community}/passages"
+        assert passage["schema"] == "parkgate.passage/1"
+        assert passage["gate_id"] == "main-in" and passage["decision"] == "review"
+        assert passage["plate"] == mask_plate(photo.plate) != photo.plate
+    finally:
+        hub.loop_stop()
+        hub.disconnect()
