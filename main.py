@@ -46,6 +46,8 @@ def setup_logging(level: str, fmt: str) -> None:
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    # Alembic announces every plugin at INFO on each start; only its warnings matter here.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def _settings(args: argparse.Namespace, **overrides: Any) -> Any:
