@@ -23,6 +23,50 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class _MqttConnection(_Strict):
+    host: str = Field("127.0.0.1", description="MQTT broker host.")
+    port: int = Field(1883, ge=1, le=65535, description="MQTT broker port.")
+    username: str | None = Field(None, description="Broker user name, if it needs one.")
+    password_env: str | None = Field(
+        None, description="Name of the environment variable holding the broker password."
+    )
+    keepalive_s: int = Field(30, ge=5, description="MQTT keep-alive interval.")
+    reconnect_min_s: float = Field(0.5, gt=0, description="First reconnect delay.")
+    reconnect_max_s: float = Field(30.0, gt=0, description="Longest reconnect delay.")
+
+
+class SimInputConfig(_Strict):
+    driver: Literal["sim"] = Field("sim", description="Contact set by code or the admin UI.")
+
+
+class MqttInputConfig(_MqttConnection):
+    driver: Literal["mqtt"] = Field(description="Contact reported on an MQTT topic.")
+    topic: str = Field(description="Topic carrying the contact state.")
+    payload_on: str = Field("ON", description="Payload meaning active.")
+
+
+class ModbusInputConfig(_Strict):
+    driver: Literal["modbus"] = Field(description="Discrete input on a Modbus TCP device.")
+    host: str = Field(description="Modbus TCP server host.")
+    port: int = Field(502, ge=1, le=65535, description="Modbus TCP port.")
+    unit_id: int = Field(1, ge=0, le=247, description="Modbus unit (device) id.")
+    address: int = Field(ge=0, description="Discrete input address.")
+    poll_interval_s: float = Field(0.2, gt=0, description="How often the input is read.")
+
+
+class GpioInputConfig(_Strict):
+    driver: Literal["gpio"] = Field(description="Contact on a GPIO pin.")
+    pin: int = Field(description="Input pin.")
+    pull_up: bool = Field(True, description="Internal pull-up; the contact closes to GND.")
+    pin_factory: Literal["default", "mock"] = Field("default", description="gpiozero factory.")
+
+
+InputConfig = Annotated[
+    SimInputConfig | MqttInputConfig | ModbusInputConfig | GpioInputConfig,
+    Field(discriminator="driver"),
+]
+
+
 class _BarrierCommon(_Strict):
     open_seconds: float = Field(
         10.0, description="Auto-close after this many seconds open (0 disables auto-close)."
@@ -57,6 +101,11 @@ class _BarrierCommon(_Strict):
         None, ge=0, description="Relay channel that closes (pulse mode only)."
     )
     pulse_ms: int = Field(500, gt=0, le=10_000, description="Pulse length in pulse mode.")
+    presence: InputConfig | None = Field(
+        None,
+        description="Presence loop detector on any input driver, when the barrier's own "
+        "device does not provide it (presence_topic/presence_input/presence_pin).",
+    )
 
     @model_validator(mode="after")
     def verify_pulse_has_close_channel(self) -> _BarrierCommon:
@@ -93,18 +142,6 @@ class SimBarrierConfig(_BarrierCommon):
     opening_s: float = Field(1.5, gt=0, description="Simulated time for the arm to open.")
     closing_s: float = Field(1.5, gt=0, description="Simulated time for the arm to close.")
     echo_delay_s: float = Field(0.02, ge=0, description="Simulated relay confirmation delay.")
-
-
-class _MqttConnection(_Strict):
-    host: str = Field("127.0.0.1", description="MQTT broker host.")
-    port: int = Field(1883, ge=1, le=65535, description="MQTT broker port.")
-    username: str | None = Field(None, description="Broker user name, if it needs one.")
-    password_env: str | None = Field(
-        None, description="Name of the environment variable holding the broker password."
-    )
-    keepalive_s: int = Field(30, ge=5, description="MQTT keep-alive interval.")
-    reconnect_min_s: float = Field(0.5, gt=0, description="First reconnect delay.")
-    reconnect_max_s: float = Field(30.0, gt=0, description="Longest reconnect delay.")
 
 
 class MqttBarrierConfig(_BarrierCommon, _MqttConnection):
@@ -194,38 +231,6 @@ BarrierConfig = Annotated[
     | ModbusBarrierConfig
     | GpioBarrierConfig
     | HttpBarrierConfig,
-    Field(discriminator="driver"),
-]
-
-
-class SimInputConfig(_Strict):
-    driver: Literal["sim"] = Field("sim", description="Contact set by code or the admin UI.")
-
-
-class MqttInputConfig(_MqttConnection):
-    driver: Literal["mqtt"] = Field(description="Contact reported on an MQTT topic.")
-    topic: str = Field(description="Topic carrying the contact state.")
-    payload_on: str = Field("ON", description="Payload meaning active.")
-
-
-class ModbusInputConfig(_Strict):
-    driver: Literal["modbus"] = Field(description="Discrete input on a Modbus TCP device.")
-    host: str = Field(description="Modbus TCP server host.")
-    port: int = Field(502, ge=1, le=65535, description="Modbus TCP port.")
-    unit_id: int = Field(1, ge=0, le=247, description="Modbus unit (device) id.")
-    address: int = Field(ge=0, description="Discrete input address.")
-    poll_interval_s: float = Field(0.2, gt=0, description="How often the input is read.")
-
-
-class GpioInputConfig(_Strict):
-    driver: Literal["gpio"] = Field(description="Contact on a GPIO pin.")
-    pin: int = Field(description="Input pin.")
-    pull_up: bool = Field(True, description="Internal pull-up; the contact closes to GND.")
-    pin_factory: Literal["default", "mock"] = Field("default", description="gpiozero factory.")
-
-
-InputConfig = Annotated[
-    SimInputConfig | MqttInputConfig | ModbusInputConfig | GpioInputConfig,
     Field(discriminator="driver"),
 ]
 

@@ -40,6 +40,11 @@ logger = logging.getLogger(__name__)
 
 def create_barrier(gate_id: str, config: BarrierConfig) -> Barrier:
     """Build the barrier of one gate; nothing connects until ``start()``."""
+    presence = (
+        create_input(f"{gate_id}.presence", config.presence)
+        if config.presence is not None
+        else None
+    )
     if isinstance(config, SimBarrierConfig):
         return SimulatedBarrier(
             gate_id,
@@ -48,23 +53,24 @@ def create_barrier(gate_id: str, config: BarrierConfig) -> Barrier:
             opening_s=config.opening_s,
             closing_s=config.closing_s,
             echo_delay_s=config.echo_delay_s,
+            presence=presence,
         )
     if isinstance(config, MqttBarrierConfig):
         from hardware.mqtt import create_mqtt_barrier
 
-        return create_mqtt_barrier(gate_id, config)
+        return create_mqtt_barrier(gate_id, config, presence)
     if isinstance(config, ModbusBarrierConfig):
         from hardware.modbus import create_modbus_barrier
 
-        return create_modbus_barrier(gate_id, config)
+        return create_modbus_barrier(gate_id, config, presence)
     if isinstance(config, GpioBarrierConfig):
         from hardware.gpio import create_gpio_barrier
 
-        return create_gpio_barrier(gate_id, config)
+        return create_gpio_barrier(gate_id, config, presence)
     if isinstance(config, HttpBarrierConfig):
         from hardware.http import create_http_barrier
 
-        return create_http_barrier(gate_id, config)
+        return create_http_barrier(gate_id, config, presence)
     raise TypeError(f"unknown barrier config {type(config).__name__}")
 
 

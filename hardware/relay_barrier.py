@@ -222,7 +222,9 @@ class RelayBarrier:
         last: HardwareError | None = None
         for attempt in range(1, attempts + 1):
             try:
-                await asyncio.wait_for(self._actuate(command), self.policy.command_timeout_s)
+                # asyncio.timeout rather than wait_for: it never swallows an outer cancel.
+                async with asyncio.timeout(self.policy.command_timeout_s):
+                    await self._actuate(command)
                 return
             except TimeoutError as err:
                 last = HardwareTimeoutError(
@@ -284,8 +286,8 @@ class RelayBarrier:
         """The fault reaction (open for fail_safe): one try, failures only logged."""
         for command in commands:
             try:
-                async with self._io_lock:
-                    await asyncio.wait_for(self._actuate(command), self.policy.command_timeout_s)
+                async with self._io_lock, asyncio.timeout(self.policy.command_timeout_s):
+                    await self._actuate(command)
             except (HardwareError, TimeoutError) as err:
                 logger.warning(
                     "gate %s: fault reaction %s failed: %r", self.gate_id, command, err

@@ -15,7 +15,7 @@ from enum import StrEnum
 
 from controllers.barrier import BarrierTiming
 from errors import HardwareUnavailableError
-from hardware.base import InputChange, InputListener
+from hardware.base import DigitalInput, InputChange, InputListener
 from hardware.relay_barrier import CommandPolicy, RelayBarrier, RelayWiring
 
 logger = logging.getLogger(__name__)
@@ -153,7 +153,9 @@ class SimulatedBarrier(RelayBarrier):
         closing_s: float = 1.5,
         echo_delay_s: float = 0.02,
         slow_factor: float = 4.0,
+        presence: DigitalInput | None = None,
     ) -> None:
+        """``presence`` replaces the simulated loop with a real detector when given."""
         wiring = RelayWiring(mode="latch", open_channel=1)
         self.presence_loop = SimulatedInput(f"{gate_id}.presence")
         self.limit_open_switch = SimulatedInput(f"{gate_id}.limit_open")
@@ -173,7 +175,7 @@ class SimulatedBarrier(RelayBarrier):
             timing=timing,
             wiring=wiring,
             policy=policy,
-            presence=self.presence_loop,
+            presence=presence or self.presence_loop,
             limit_open=self.limit_open_switch,
             limit_closed=self.limit_closed_switch,
         )

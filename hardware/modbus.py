@@ -1,0 +1,252 @@
+"""Modbus TCP relay boards: coils switch relays, discrete inputs carry the loop detector and
+limit switches, holding registers drive a free-space board.
+
+The write-coil response is the device's echo of the new relay state (function 05 answers
+with the address and value it applied), so a command counts as confirmed only when that
+echo matches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from pymodbus.client import AsyncModbusTcpClient
+from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
+
+from errors import HardwareError, HardwareTimeoutError, HardwareUnavailableError
+from hardware.base import DigitalInput, InputChange, InputListener
+from hardware.config import ModbusBarrierConfig, ModbusDisplayConfig, ModbusInputConfig
+from hardware.relay_barrier import RelayBarrier
+
+logger = logging.getLogger(__name__)
+
+
+class ModbusLink:
+    """One TCP connection to one unit, serialised, reconnecting on the next request."""
+
+    def __init__(self, host: str, port: int, unit_id: int, timeout_s: float) -> None:
+        self.host = host
+        self.port = port
+        self.unit_id = unit_id
+        self.timeout_s = timeout_s
+        self._client: AsyncModbusTcpClient | None = None
+        self._lock = asyncio.Lock()
+
+    def __str__(self) -> str:
+        return f"modbus://{self.host}:{self.port}/{self.unit_id}"
+
+    async def _ensure(self) -> AsyncModbusTcpClient:
+        if self._client is None:
+            # pymodbus' own reconnect loop is off (delay 0): we reconnect per request, so a
+            # server that comes back is used at once and a dead one fails fast.
+            self._client = AsyncModbusTcpClient(
+                self.host, port=self.port, timeout=self.timeout_s, retries=0, reconnect_delay=0
+            )
+        if not self._client.connected:
+            try:
+                ok = await self._client.connect()
+            except (OSError, ModbusException) as err:
+                raise HardwareUnavailableError(f"{self}: {err}") from err
+            if not ok:
+                raise HardwareUnavailableError(f"{self}: cannot connect")
+        return self._client
+
+    async def ensure_connected(self) -> None:
+        async with self._lock:
+            await self._ensure()
+
+    async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """Run one pymodbus request; library errors become HardwareError."""
+        async with self._lock:
+            client = await self._ensure()
+            try:
+                response = await getattr(client, method)(*args, device_id=self.unit_id, **kwargs)
+            except ConnectionException as err:
+                self._drop()
+                raise HardwareUnavailableError(f"{self}: {err}") from err
+            except ModbusIOException as err:
+                self._drop()
+                raise HardwareTimeoutError(f"{self}: no answer to {method}: {err}") from err
+            except ModbusException as err:
+                self._drop()
+                raise HardwareError(f"{self}: {method} failed: {err}") from err
+            except asyncio.CancelledError:
+                # Cancelled mid-request by a command time-out: the stream may hold a late
+                # answer, so start the next request on a fresh connection.
+                self._drop()
+                raise
+        if response.isError():
+            raise HardwareError(f"{self}: device refused {method}{args}: {response}")
+        return response
+
+    def _drop(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    async def close(self) -> None:
+        async with self._lock:
+            self._drop()
+
+
+class ModbusRelayPort:
+    def __init__(self, link: ModbusLink) -> None:
+        self.link = link
+
+    async def connect(self) -> None:
+        await self.link.ensure_connected()
+
+    async def disconnect(self) -> None:
+        await self.link.close()
+
+    async def set_output(self, channel: int, on: bool) -> None:
+        response = await self.link.call("write_coil", channel, on)
+        echoed = list(getattr(response, "bits", []) or [])
+        if echoed and bool(echoed[0]) is not on:
+            raise HardwareError(f"{self.link}: coil {channel} echoed {echoed[0]}, wanted {on}")
+
+
+class ModbusInputPoller:
+    """Reads the discrete inputs of one unit every ``interval_s`` and reports changes."""
+
+    def __init__(self, link: ModbusLink, interval_s: float) -> None:
+        self.link = link
+        self.interval_s = interval_s
+        self.inputs: dict[int, ModbusDiscreteInput] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._users = 0
+        self._failing = False
+
+    def add(self, name: str, address: int) -> ModbusDiscreteInput:
+        inp = ModbusDiscreteInput(name, address, self)
+        self.inputs[address] = inp
+        return inp
+
+    async def start(self) -> None:
+        self._users += 1
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"poll-{self.link}")
+
+    async def stop(self) -> None:
+        self._users -= 1
+        if self._users <= 0 and self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def poll_once(self) -> None:
+        first = min(self.inputs)
+        count = max(self.inputs) - first + 1
+        response = await self.link.call("read_discrete_inputs", first, count=count)
+        now = datetime.now(UTC)
+        for address, inp in self.inputs.items():
+            inp.update(bool(response.bits[address - first]), now)
+
+    async def _run(self) -> None:
+        while self._users > 0:
+            try:
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the cancel
+                # sent by stop(), which left this loop running forever.
+                async with asyncio.timeout(self.link.timeout_s):
+                    await self.poll_once()
+                if self._failing:
+                    logger.info("%s: inputs readable again", self.link)
+                self._failing = False
+            except (HardwareError, TimeoutError) as err:
+                # Log once per outage; the barrier's commands report the fault itself.
+                # Values stay as last read: an occupied loop keeps blocking the close.
+                if not self._failing:
+                    logger.warning("%s: cannot read inputs: %r", self.link, err)
+                self._failing = True
+            await asyncio.sleep(self.interval_s)
+
+
+class ModbusDiscreteInput:
+    def __init__(self, name: str, address: int, poller: ModbusInputPoller) -> None:
+        self.name = name
+        self.address = address
+        self.poller = poller
+        self._value: bool | None = None
+        self._listeners: list[InputListener] = []
+
+    @property
+    def value(self) -> bool | None:
+        return self._value
+
+    def add_listener(self, cb: InputListener) -> None:
+        self._listeners.append(cb)
+
+    async def start(self) -> None:
+        await self.poller.start()
+
+    async def stop(self) -> None:
+        await self.poller.stop()
+
+    def update(self, value: bool, at: datetime) -> None:
+        if value == self._value:
+            return
+        self._value = value
+        change = InputChange(self.name, value, at)
+        for cb in list(self._listeners):
+            cb(change)
+
+
+class ModbusDisplay:
+    """A free-space board: one holding register per zone holds the free count."""
+
+    def __init__(self, name: str, config: ModbusDisplayConfig) -> None:
+        self.name = name
+        self.config = config
+        self.link = ModbusLink(config.host, config.port, config.unit_id, config.timeout_s)
+
+    async def start(self) -> None:
+        return None  # connects on the first write, so a board that is off does not block
+
+    async def stop(self) -> None:
+        await self.link.close()
+
+    async def show(self, zone_id: str, free: int) -> None:
+        address = self.config.registers.get(zone_id)
+        if address is None:
+            logger.debug("display %s has no register for zone %s", self.name, zone_id)
+            return
+        # Registers are unsigned 16-bit; a negative count (over-full zone) shows as 0.
+        async with asyncio.timeout(self.config.timeout_s):
+            await self.link.call("write_register", address, max(0, min(free, 0xFFFF)))
+
+
+def create_modbus_barrier(
+    gate_id: str, config: ModbusBarrierConfig, presence: DigitalInput | None = None
+) -> RelayBarrier:
+    link = ModbusLink(config.host, config.port, config.unit_id, config.command_timeout_s)
+    poller = ModbusInputPoller(link, config.poll_interval_s)
+    if config.presence_input is not None:
+        presence = poller.add(f"{gate_id}.presence", config.presence_input)
+    limit_open = (
+        poller.add(f"{gate_id}.limit_open", config.limit_open_input)
+        if config.limit_open_input is not None
+        else None
+    )
+    limit_closed = (
+        poller.add(f"{gate_id}.limit_closed", config.limit_closed_input)
+        if config.limit_closed_input is not None
+        else None
+    )
+    return RelayBarrier(
+        gate_id,
+        ModbusRelayPort(link),
+        timing=config.timing(),
+        wiring=config.wiring(),
+        policy=config.policy(),
+        presence=presence,
+        limit_open=limit_open,
+        limit_closed=limit_closed,
+    )
+
+
+def create_modbus_input(name: str, config: ModbusInputConfig) -> ModbusDiscreteInput:
+    link = ModbusLink(config.host, config.port, config.unit_id, timeout_s=2.0)
+    return ModbusInputPoller(link, config.poll_interval_s).add(name, config.address)

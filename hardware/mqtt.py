@@ -1,0 +1,342 @@
+"""MQTT relays (Tasmota, Shelly Gen2, custom topics), MQTT contacts and an MQTT display.
+
+paho-mqtt runs its network loop in its own thread; every message is handed to the asyncio
+loop with ``call_soon_threadsafe`` so all state lives on the loop. A command is confirmed
+only by the device's own echo (``stat/<dev>/POWER<n>`` for Tasmota, the RPC reply or
+``<dev>/status/switch:<n>`` for Shelly), never by the broker accepting the publish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from errors import ConfigError, HardwareError, HardwareUnavailableError
+from hardware.base import DigitalInput, InputChange, InputListener
+from hardware.config import MqttBarrierConfig, MqttDisplayConfig, MqttInputConfig
+from hardware.config import _MqttConnection as MqttConnectionConfig
+from hardware.relay_barrier import RelayBarrier
+
+logger = logging.getLogger(__name__)
+
+MessageHandler = Callable[[str, bytes], None]
+# A waiter's test of one message: True = confirmed, False = not this one; raises on a
+# device-reported error.
+EchoCheck = Callable[[str, bytes], bool]
+
+
+class MqttConnection:
+    """One paho client with automatic reconnect, bridged to the running asyncio loop."""
+
+    def __init__(self, config: MqttConnectionConfig, client_id: str) -> None:
+        self.config = config
+        self.client_id = client_id
+        self._handlers: dict[str, list[MessageHandler]] = {}
+        self._waiters: list[tuple[EchoCheck, asyncio.Future[None]]] = []
+        self._client: mqtt.Client | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._connected = False
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    async def connect(self) -> None:
+        if self._client is not None:
+            return
+        self._loop = asyncio.get_running_loop()
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id)
+        if self.config.username:
+            password = None
+            if self.config.password_env:
+                password = os.environ.get(self.config.password_env)
+                if password is None:
+                    raise ConfigError(f"environment variable {self.config.password_env} unset")
+            client.username_pw_set(self.config.username, password)
+        # paho annotates these as int but sleeps on floats; sub-second delays matter here.
+        client.reconnect_delay_set(
+            min_delay=self.config.reconnect_min_s,  # type: ignore[arg-type]
+            max_delay=self.config.reconnect_max_s,  # type: ignore[arg-type]
+        )
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        try:
+            # connect_async + loop_start: the paho thread keeps retrying if the broker is
+            # down, so a gate configured before its broker is up recovers by itself.
+            client.connect_async(self.config.host, self.config.port, self.config.keepalive_s)
+            client.loop_start()
+        except (OSError, ValueError) as err:
+            raise HardwareUnavailableError(
+                f"MQTT {self.config.host}:{self.config.port}: {err}"
+            ) from err
+        self._client = client
+
+    async def disconnect(self) -> None:
+        client, self._client = self._client, None
+        if client is None:
+            return
+        client.disconnect()
+        # loop_stop joins the paho thread; keep that off the event loop.
+        await asyncio.to_thread(client.loop_stop)
+        self._connected = False
+
+    def subscribe(self, topic: str, handler: MessageHandler) -> None:
+        self._handlers.setdefault(topic, []).append(handler)
+        if self._client is not None and self._connected:
+            self._client.subscribe(topic, qos=1)
+
+    async def publish(self, topic: str, payload: str, *, retain: bool = False) -> None:
+        if self._client is None or not self._connected:
+            raise HardwareUnavailableError(
+                f"MQTT broker {self.config.host}:{self.config.port} not connected"
+            )
+        info = self._client.publish(topic, payload, qos=1, retain=retain)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            raise HardwareUnavailableError(
+                f"MQTT publish to {topic} failed: {mqtt.error_string(info.rc)}"
+            )
+
+    async def request(self, topic: str, payload: str, check: EchoCheck) -> None:
+        """Publish and wait (without limit: the caller applies the time-out) for the echo."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiter = (check, future)
+        # Register before publishing: a fast device may answer before publish returns.
+        self._waiters.append(waiter)
+        try:
+            await self.publish(topic, payload)
+            await future
+        finally:
+            self._waiters.remove(waiter)
+
+    # -- paho thread callbacks -------------------------------------------------------------
+    def _on_connect(
+        self, client: mqtt.Client, _userdata: object, _flags: object, reason: object,
+        _props: object,
+    ) -> None:
+        if getattr(reason, "is_failure", False):
+            logger.warning("MQTT %s: connect refused: %s", self.client_id, reason)
+            return
+        for topic in self._handlers:
+            client.subscribe(topic, qos=1)
+        self._connected = True
+        logger.info("MQTT %s connected to %s:%s", self.client_id, self.config.host,
+                    self.config.port)
+
+    def _on_disconnect(
+        self, _client: mqtt.Client, _userdata: object, _flags: object, reason: object,
+        _props: object,
+    ) -> None:
+        self._connected = False
+        logger.warning("MQTT %s disconnected: %s", self.client_id, reason)
+
+    def _on_message(self, _client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._dispatch, msg.topic, bytes(msg.payload))
+
+    # -- on the asyncio loop ---------------------------------------------------------------
+    def _dispatch(self, topic: str, payload: bytes) -> None:
+        for check, future in list(self._waiters):
+            if future.done():
+                continue
+            try:
+                if check(topic, payload):
+                    future.set_result(None)
+            except HardwareError as err:
+                future.set_exception(err)
+        for pattern, handlers in self._handlers.items():
+            if mqtt.topic_matches_sub(pattern, topic):
+                for handler in handlers:
+                    handler(topic, payload)
+
+
+class TopicRelayPort:
+    """Tasmota or custom topics: publish ON/OFF, expect the state topic to echo it."""
+
+    def __init__(self, conn: MqttConnection, config: MqttBarrierConfig) -> None:
+        self.conn = conn
+        self.config = config
+        if config.preset == "tasmota":
+            self.command_topic = "cmnd/{device}/POWER{channel}"
+            self.state_topic = "stat/{device}/POWER{channel}"
+            self.payloads = ("ON", "OFF", "ON", "OFF")
+        else:
+            assert config.command_topic and config.state_topic  # verify_custom_topics
+            self.command_topic = config.command_topic
+            self.state_topic = config.state_topic
+            self.payloads = (config.payload_on, config.payload_off, config.state_on,
+                             config.state_off)
+
+    def _state_topic(self, channel: int) -> str:
+        return self.state_topic.format(device=self.config.device, channel=channel)
+
+    async def connect(self) -> None:
+        # Subscribed before connecting: paho subscribes in on_connect, before any command
+        # can be published, so the first echo cannot be missed.
+        for channel in {self.config.open_channel, self.config.close_channel}:
+            if channel is not None:
+                self.conn.subscribe(self._state_topic(channel), _ignore)
+        await self.conn.connect()
+
+    async def disconnect(self) -> None:
+        await self.conn.disconnect()
+
+    async def set_output(self, channel: int, on: bool) -> None:
+        state_topic = self._state_topic(channel)
+        cmd_on, cmd_off, state_on, state_off = self.payloads
+        expected = state_on if on else state_off
+
+        def check(topic: str, payload: bytes) -> bool:
+            return topic == state_topic and payload.decode(errors="replace").strip() == expected
+
+        await self.conn.request(
+            self.command_topic.format(device=self.config.device, channel=channel),
+            cmd_on if on else cmd_off, check
+        )
+
+
+class ShellyRpcPort:
+    """Shelly Gen2/Gen3 over MQTT RPC: ``Switch.Set`` on ``<dev>/rpc``."""
+
+    def __init__(self, conn: MqttConnection, config: MqttBarrierConfig) -> None:
+        self.conn = conn
+        self.config = config
+        self.src = conn.client_id  # replies come back on <src>/rpc
+        self._ids = itertools.count(1)
+
+    async def connect(self) -> None:
+        self.conn.subscribe(f"{self.src}/rpc", _ignore)
+        self.conn.subscribe(f"{self.config.device}/status/+", _ignore)
+        await self.conn.connect()
+
+    async def disconnect(self) -> None:
+        await self.conn.disconnect()
+
+    async def set_output(self, channel: int, on: bool) -> None:
+        request_id = next(self._ids)
+        body = {
+            "id": request_id,
+            "src": self.src,
+            "method": "Switch.Set",
+            "params": {"id": channel, "on": on},
+        }
+        status_topic = f"{self.config.device}/status/switch:{channel}"
+
+        def check(topic: str, payload: bytes) -> bool:
+            try:
+                data = json.loads(payload)
+            except ValueError:
+                return False
+            if not isinstance(data, dict):
+                return False
+            if topic == f"{self.src}/rpc" and data.get("id") == request_id:
+                if "error" in data:
+                    raise HardwareError(f"Shelly {self.config.device}: {data['error']}")
+                return True
+            return topic == status_topic and data.get("output") is on
+
+        await self.conn.request(f"{self.config.device}/rpc", json.dumps(body), check)
+
+
+class MqttInput:
+    """A contact reported on an MQTT topic (e.g. a Tasmota input or a loop detector)."""
+
+    def __init__(
+        self, name: str, conn: MqttConnection, topic: str, payload_on: str = "ON",
+        *, owns_connection: bool = False,
+    ) -> None:
+        self.name = name
+        self.conn = conn
+        self.topic = topic
+        self.payload_on = payload_on
+        self.owns_connection = owns_connection
+        self._value: bool | None = None
+        self._listeners: list[InputListener] = []
+        self._subscribed = False
+
+    @property
+    def value(self) -> bool | None:
+        return self._value
+
+    def add_listener(self, cb: InputListener) -> None:
+        self._listeners.append(cb)
+
+    async def start(self) -> None:
+        if not self._subscribed:
+            self.conn.subscribe(self.topic, self._on_message)
+            self._subscribed = True
+        if self.owns_connection:
+            await self.conn.connect()
+
+    async def stop(self) -> None:
+        if self.owns_connection:
+            await self.conn.disconnect()
+
+    def _on_message(self, _topic: str, payload: bytes) -> None:
+        value = payload.decode(errors="replace").strip() == self.payload_on
+        if value == self._value:
+            return
+        self._value = value
+        change = InputChange(self.name, value, datetime.now(UTC))
+        for cb in list(self._listeners):
+            cb(change)
+
+
+class MqttDisplay:
+    """A free-space board that subscribes to a (retained) topic per zone."""
+
+    def __init__(self, name: str, config: MqttDisplayConfig) -> None:
+        self.name = name
+        self.config = config
+        self.conn = MqttConnection(config, f"parkgate-display-{name}")
+
+    async def start(self) -> None:
+        await self.conn.connect()
+
+    async def stop(self) -> None:
+        await self.conn.disconnect()
+
+    async def show(self, zone_id: str, free: int) -> None:
+        fields = {"zone_id": zone_id, "free": free}
+        await self.conn.publish(
+            self.config.topic.format(**fields),
+            self.config.payload.format(**fields),
+            retain=self.config.retain,
+        )
+
+
+def _ignore(_topic: str, _payload: bytes) -> None:
+    """Handler for topics that are only subscribed so their echoes reach the waiters."""
+
+
+def create_mqtt_barrier(
+    gate_id: str, config: MqttBarrierConfig, presence: DigitalInput | None = None
+) -> RelayBarrier:
+    conn = MqttConnection(config, config.client_id or f"parkgate-{gate_id}")
+    port: TopicRelayPort | ShellyRpcPort = (
+        ShellyRpcPort(conn, config) if config.preset == "shelly" else TopicRelayPort(conn, config)
+    )
+    if config.presence_topic:
+        presence = MqttInput(f"{gate_id}.presence", conn, config.presence_topic,
+                             config.presence_on)
+    return RelayBarrier(
+        gate_id,
+        port,
+        timing=config.timing(),
+        wiring=config.wiring(),
+        policy=config.policy(),
+        presence=presence,
+    )
+
+
+def create_mqtt_input(name: str, config: MqttInputConfig) -> MqttInput:
+    conn = MqttConnection(config, f"parkgate-input-{name}")
+    return MqttInput(name, conn, config.topic, config.payload_on, owns_connection=True)

@@ -1,0 +1,506 @@
+"""Real peers for the barrier contract suite: one rig per driver.
+
+Each rig runs the far side for real: a Mosquitto broker with a fake Tasmota or Shelly device
+written as an MQTT client, a pymodbus TCP server whose device model moves limit switches,
+gpiozero's MockFactory with the relay pin wired to a feedback pin, and an http.server relay.
+Rigs can mute a channel (the device stops confirming) and take the link down and up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+from urllib.parse import parse_qs, urlparse
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from pydantic import TypeAdapter
+
+from controllers.barrier import BarrierState
+from hardware.base import Barrier
+from hardware.config import BarrierConfig
+from hardware.registry import create_barrier
+from hardware.relay_barrier import RelayBarrier
+from hardware.simulated import SimFault, SimulatedBarrier, SimulatedInput
+
+BARRIER_CONFIG: TypeAdapter[Any] = TypeAdapter(BarrierConfig)
+
+# Short timings so the whole suite stays fast; every rig uses the same ones.
+FAST: dict[str, Any] = {
+    "open_seconds": 0.6,
+    "command_timeout_s": 0.3,
+    "retries": 1,
+    "retry_delay_s": 0.05,
+    "motion_timeout_s": 1.5,
+    "travel_s": 0.05,
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise TimeoutError(f"nothing listens on port {port}")
+
+
+async def eventually(check: Callable[[], bool], timeout: float = 3.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or check}")
+        await asyncio.sleep(0.01)
+
+
+async def wait_state(b: Barrier, state: BarrierState, timeout: float = 3.0) -> None:
+    await eventually(lambda: b.state is state, timeout, f"{b.gate_id} {state} (is {b.state})")
+
+
+class Rig:
+    """The far side of one driver. ``channel`` k is gate k's relay."""
+
+    name: ClassVar[str]
+    has_link: ClassVar[bool] = True
+
+    def __init__(self) -> None:
+        self.muted: set[int] = set()
+        self.barriers: list[Barrier] = []
+
+    async def setup(self) -> None:
+        return None
+
+    async def teardown(self) -> None:
+        for b in self.barriers:
+            await b.stop()
+
+    def config(self, k: int) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def make(self, k: int) -> Barrier:
+        config = BARRIER_CONFIG.validate_python({**FAST, **self.config(k)})
+        barrier = create_barrier(f"gate{k}", config)
+        self.barriers.append(barrier)
+        return barrier
+
+    def relay_on(self, k: int) -> bool:
+        raise NotImplementedError
+
+    async def set_presence(self, b: Barrier, k: int, value: bool) -> None:
+        self._set_presence(b, k, value)
+        assert isinstance(b, RelayBarrier)
+        await eventually(lambda: b.machine.presence is value, 2.0, "presence seen")
+
+    def _set_presence(self, b: Barrier, k: int, value: bool) -> None:
+        assert isinstance(b, RelayBarrier) and isinstance(b.presence, SimulatedInput)
+        b.presence.set(value)
+
+    async def link_down(self) -> None:
+        raise NotImplementedError
+
+    async def link_up(self) -> None:
+        raise NotImplementedError
+
+
+class SimRig(Rig):
+    name = "sim"
+
+    def config(self, k: int) -> dict[str, Any]:
+        return {"driver": "sim", "opening_s": 0.05, "closing_s": 0.05, "echo_delay_s": 0.005}
+
+    def _sim(self, k: int) -> SimulatedBarrier:
+        b = self.barriers[k]
+        assert isinstance(b, SimulatedBarrier)
+        return b
+
+    def relay_on(self, k: int) -> bool:
+        return self._sim(k).motor.relays.get(1, False)
+
+    def mute_now(self) -> None:
+        for k, b in enumerate(self.barriers):
+            sim = self._sim(k)
+            if k in self.muted:
+                sim.inject_fault(SimFault.NO_ECHO)
+            else:
+                sim.motor.faults.discard(SimFault.NO_ECHO)
+            assert b is sim
+
+    async def link_down(self) -> None:
+        for k in range(len(self.barriers)):
+            self._sim(k).inject_fault(SimFault.OFFLINE)
+
+    async def link_up(self) -> None:
+        for k in range(len(self.barriers)):
+            self._sim(k).motor.faults.discard(SimFault.OFFLINE)
+
+
+class MosquittoRig(Rig):
+    """A private Mosquitto on a free port and a fake device client on it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.relays: dict[int, bool] = {}
+        self.device: mqtt.Client | None = None
+
+    def _start_broker(self) -> None:
+        exe = shutil.which("mosquitto")
+        assert exe, "mosquitto is not installed"
+        self.proc = subprocess.Popen(
+            [exe, "-p", str(self.port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        wait_port(self.port)
+
+    def _stop_broker(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(5)
+            self.proc = None
+
+    async def setup(self) -> None:
+        self._start_broker()
+        connected = threading.Event()
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"fake-{self.name}")
+        client.reconnect_delay_set(min_delay=0.1, max_delay=0.5)  # type: ignore[arg-type]
+
+        def on_connect(c: mqtt.Client, *_: object) -> None:
+            c.subscribe(self.device_subscription, qos=1)
+            connected.set()
+
+        client.on_connect = on_connect
+        client.on_message = lambda c, _u, msg: self.on_device_message(c, msg)
+        client.connect("127.0.0.1", self.port)
+        client.loop_start()
+        assert connected.wait(5)
+        self.device = client
+
+    async def teardown(self) -> None:
+        await super().teardown()
+        if self.device is not None:
+            self.device.disconnect()
+            self.device.loop_stop()
+        self._stop_broker()
+
+    device_subscription: ClassVar[str]
+
+    def on_device_message(self, client: mqtt.Client, msg: mqtt.MQTTMessage) -> None:
+        raise NotImplementedError
+
+    def relay_on(self, k: int) -> bool:
+        return self.relays.get(k, False)
+
+    def _set_presence(self, b: Barrier, k: int, value: bool) -> None:
+        assert self.device is not None
+        self.device.publish(f"tele/dev{k}/LOOP", "ON" if value else "OFF", qos=1)
+
+    async def link_down(self) -> None:
+        self._stop_broker()
+        await asyncio.sleep(0.1)
+
+    async def link_up(self) -> None:
+        self._start_broker()
+
+
+class TasmotaRig(MosquittoRig):
+    """Fake Tasmota: ``cmnd/dev<k>/POWER1`` ON/OFF is echoed on ``stat/dev<k>/POWER1``."""
+
+    name = "mqtt_tasmota"
+    device_subscription = "cmnd/+/+"
+
+    def config(self, k: int) -> dict[str, Any]:
+        return {
+            "driver": "mqtt", "preset": "tasmota", "host": "127.0.0.1", "port": self.port,
+            "device": f"dev{k}", "presence_topic": f"tele/dev{k}/LOOP",
+            "reconnect_min_s": 0.2, "reconnect_max_s": 0.5,
+        }
+
+    def on_device_message(self, client: mqtt.Client, msg: mqtt.MQTTMessage) -> None:
+        _, dev, command = msg.topic.split("/")
+        k = int(dev.removeprefix("dev"))
+        if k in self.muted or not command.startswith("POWER"):
+            return
+        on = msg.payload.decode() == "ON"
+        self.relays[k] = on
+        client.publish(f"stat/{dev}/{command}", "ON" if on else "OFF", qos=1)
+
+
+class ShellyRig(MosquittoRig):
+    """Fake Shelly Gen2: RPC ``Switch.Set`` on ``dev<k>/rpc``, reply on ``<src>/rpc``."""
+
+    name = "mqtt_shelly"
+    device_subscription = "+/rpc"
+
+    def config(self, k: int) -> dict[str, Any]:
+        return {
+            "driver": "mqtt", "preset": "shelly", "host": "127.0.0.1", "port": self.port,
+            "device": f"dev{k}", "open_channel": 0, "presence_topic": f"tele/dev{k}/LOOP",
+            "reconnect_min_s": 0.2, "reconnect_max_s": 0.5,
+        }
+
+    def on_device_message(self, client: mqtt.Client, msg: mqtt.MQTTMessage) -> None:
+        request = json.loads(msg.payload)
+        if "method" not in request:
+            return  # a reply on some client's <src>/rpc, not a request
+        dev = msg.topic.split("/")[0]
+        k = int(dev.removeprefix("dev"))
+        if k in self.muted:
+            return
+        if request["method"] != "Switch.Set":
+            reply = {"id": request["id"], "src": dev, "error": {"code": 404, "message": "no"}}
+        else:
+            was_on = self.relays.get(k, False)
+            self.relays[k] = bool(request["params"]["on"])
+            reply = {"id": request["id"], "src": dev, "dst": request["src"],
+                     "result": {"was_on": was_on}}
+        client.publish(f"{request['src']}/rpc", json.dumps(reply), qos=1)
+
+
+class ModbusRig(Rig):
+    """A pymodbus TCP server; its device model moves the arm and reports limit switches.
+
+    Gate k: coil k, limit-open input 20+2k, limit-closed input 21+2k, presence input 40+k.
+    """
+
+    name = "modbus"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.port = free_port()
+        self.coils: dict[int, bool] = {}
+        self.inputs: dict[int, bool] = {21: True, 23: True}
+        self.server: Any = None
+        self._serve: asyncio.Task[None] | None = None
+        self._unmute = asyncio.Event()
+        self._moves: set[asyncio.Task[None]] = set()
+
+    def config(self, k: int) -> dict[str, Any]:
+        return {
+            "driver": "modbus", "host": "127.0.0.1", "port": self.port, "unit_id": 1,
+            "open_channel": k, "limit_open_input": 20 + 2 * k,
+            "limit_closed_input": 21 + 2 * k, "presence_input": 40 + k,
+            "poll_interval_s": 0.02,
+        }
+
+    async def _action(
+        self, fc: int, _start: int, address: int, _count: int, regs: list[int],
+        set_values: list[int] | list[bool] | None,
+    ) -> None:
+        if fc == 5 and address in self.muted:
+            await self._unmute.wait()  # the relay write is never answered
+        if fc == 2:  # discrete inputs, packed 16 per register
+            for i in range(len(regs)):
+                regs[i] = 0
+            for addr, value in self.inputs.items():
+                if value and addr // 16 < len(regs):
+                    regs[addr // 16] |= 1 << (addr % 16)
+        elif fc == 5 and set_values is not None:
+            on = bool(set_values[0])
+            self.coils[address] = on
+            task = asyncio.create_task(self._move(address, on))
+            self._moves.add(task)
+            task.add_done_callback(self._moves.discard)
+
+    async def _move(self, k: int, on: bool) -> None:
+        leaving, reaching = (21 + 2 * k, 20 + 2 * k) if on else (20 + 2 * k, 21 + 2 * k)
+        self.inputs[leaving] = False
+        await asyncio.sleep(0.05)
+        self.inputs[reaching] = True
+
+    async def _start_server(self) -> None:
+        from pymodbus.server import ModbusTcpServer
+        from pymodbus.simulator import DataType, SimData, SimDevice
+
+        blocks = (
+            [SimData(0, count=64, values=False, datatype=DataType.BITS)],
+            [SimData(0, count=64, values=False, datatype=DataType.BITS)],
+            [SimData(0, count=32, values=0, datatype=DataType.REGISTERS)],
+            [SimData(0, count=1, values=0, datatype=DataType.REGISTERS)],
+        )
+        self.server = ModbusTcpServer(
+            SimDevice(0, simdata=blocks, action=self._action), address=("127.0.0.1", self.port)
+        )
+        self._serve = asyncio.create_task(self.server.serve_forever())
+        await asyncio.to_thread(wait_port, self.port)
+
+    async def setup(self) -> None:
+        await self._start_server()
+
+    async def teardown(self) -> None:
+        self._unmute.set()
+        await super().teardown()
+        await self.link_down()
+
+    def mute_now(self) -> None:
+        if self.muted:
+            self._unmute.clear()
+        else:
+            self._unmute.set()
+
+    def relay_on(self, k: int) -> bool:
+        return self.coils.get(k, False)
+
+    def _set_presence(self, b: Barrier, k: int, value: bool) -> None:
+        self.inputs[40 + k] = value
+
+    async def link_down(self) -> None:
+        if self.server is not None:
+            await self.server.shutdown()
+            self.server = None
+        if self._serve is not None:
+            await asyncio.gather(self._serve, return_exceptions=True)
+            self._serve = None
+
+    async def link_up(self) -> None:
+        await self._start_server()
+
+
+class GpioRig(Rig):
+    """gpiozero MockFactory: relay pin wired to a feedback pin, presence on its own pin."""
+
+    name = "gpio"
+    has_link = False  # local pins: there is no broker or server to lose
+    PINS: ClassVar[list[tuple[int, int, int]]] = [(17, 27, 22), (5, 6, 13)]
+
+    async def setup(self) -> None:
+        from gpiozero.pins.mock import MockConnectedPin
+
+        from hardware.gpio import pin_factory
+
+        self.factory = pin_factory("mock")
+        self.factory.reset()
+        for relay, feedback, _presence in self.PINS:
+            self.factory.pin(relay, pin_class=MockConnectedPin,
+                             input_pin=self.factory.pin(feedback))
+
+    def config(self, k: int) -> dict[str, Any]:
+        relay, feedback, presence = self.PINS[k]
+        return {
+            "driver": "gpio", "pin_factory": "mock", "open_channel": relay,
+            "feedback_pin": feedback, "presence_pin": presence, "pull_up": False,
+        }
+
+    def mute_now(self) -> None:
+        for k, (relay, feedback, _) in enumerate(self.PINS):
+            # Cutting the feedback wire: the relay switches but nothing confirms it.
+            pin = self.factory.pin(relay)
+            pin.input_pin = None if k in self.muted else self.factory.pin(feedback)
+
+    def relay_on(self, k: int) -> bool:
+        return bool(self.factory.pin(self.PINS[k][0]).state)
+
+    def _set_presence(self, b: Barrier, k: int, value: bool) -> None:
+        pin = self.factory.pin(self.PINS[k][2])
+        if value:
+            pin.drive_high()
+        else:
+            pin.drive_low()
+
+
+class HttpRig(Rig):
+    """An http.server relay: GET /relay/<ch>?turn=on|off answers {"ison": ...}."""
+
+    name = "http"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.port = free_port()
+        self.relays: dict[int, bool] = {}
+        self.server: ThreadingHTTPServer | None = None
+
+    def _start(self) -> None:
+        rig = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # http.server dispatches on this exact name
+                url = urlparse(self.path)
+                parts = url.path.strip("/").split("/")
+                if len(parts) != 2 or parts[0] != "relay":
+                    self.send_error(404)
+                    return
+                k = int(parts[1])
+                if k in rig.muted:
+                    time.sleep(1.0)  # hangs past the command time-out
+                on = parse_qs(url.query).get("turn") == ["on"]
+                rig.relays[k] = on
+                body = json.dumps({"ison": on}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_args: object) -> None:
+                return None  # keep test output quiet
+
+        ThreadingHTTPServer.allow_reuse_address = True
+        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.server = server
+
+    async def setup(self) -> None:
+        self._start()
+
+    async def teardown(self) -> None:
+        await super().teardown()
+        await self.link_down()
+
+    def config(self, k: int) -> dict[str, Any]:
+        base = f"http://127.0.0.1:{self.port}/relay/{{channel}}"
+        return {
+            "driver": "http", "on_url": base + "?turn=on", "off_url": base + "?turn=off",
+            "open_channel": k, "expect_body": '"ison"', "presence": {"driver": "sim"},
+        }
+
+    def relay_on(self, k: int) -> bool:
+        return self.relays.get(k, False)
+
+    async def link_down(self) -> None:
+        if self.server is not None:
+            await asyncio.to_thread(self.server.shutdown)
+            self.server.server_close()
+            self.server = None
+
+    async def link_up(self) -> None:
+        self._start()
+
+
+RIGS: dict[str, type[Rig]] = {
+    r.name: r for r in (SimRig, TasmotaRig, ShellyRig, ModbusRig, GpioRig, HttpRig)
+}
+
+
+def mute(rig: Rig, *channels: int) -> None:
+    rig.muted = set(channels)
+    hook = getattr(rig, "mute_now", None)
+    if hook is not None:
+        hook()
+
+
+def run_with_rig(name: str, scenario: Callable[[Rig], Awaitable[None]]) -> None:
+    async def main() -> None:
+        rig = RIGS[name]()
+        await rig.setup()
+        try:
+            await scenario(rig)
+        finally:
+            await rig.teardown()
+
+    asyncio.run(main())
