@@ -1,0 +1,173 @@
+"""Camera frames → plate reads → votes → one sighting per car → the gate runtime.
+
+The push endpoint decides on each frame it is sent (the camera did the triggering); a camera
+worker sees every car in many frames, so its reads are voted by :class:`PlateVoter` and only
+the voted sighting reaches :meth:`GateRuntime.handle_sighting` — the same path the push
+endpoint ends in. The snapshot stored with the passage is the frame whose read of the voted
+plate was most confident.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from controllers.runtime import GateRuntime, PassageResult
+from controllers.values import Sighting
+from services.frames import region_box
+from services.snapshots import SnapshotStore
+from settings import CameraConfig, RegionConfig, Settings
+from vision.camera_worker import CameraWorker
+from vision.images import encode_jpeg
+from vision.plate_recognizer import PlateRecognizer
+from vision.sources import FrameSource, open_source
+from vision.types import Frame, PlateRead
+from vision.voting import PlateVoter
+
+if TYPE_CHECKING:
+    from services.container import Services
+
+logger = logging.getLogger(__name__)
+
+# Reads this different from the voted plate belong to another car (as in vision.voting).
+_SAME_VEHICLE_MAX_DIFF = 2
+
+
+@dataclass(frozen=True, slots=True, eq=False)  # compared by identity: holds an image
+class _Evidence:
+    at: datetime
+    read: PlateRead
+    image: np.ndarray
+
+
+def _differences(a: str, b: str) -> int:
+    shorter, longer = sorted((a, b), key=len)
+    return sum(x != y for x, y in zip(shorter, longer, strict=False)) + len(longer) - len(shorter)
+
+
+class CameraPipeline:
+    """read → vote → snapshot → runtime, for frames from camera workers. One per process."""
+
+    def __init__(
+        self,
+        *,
+        recognizer: PlateRecognizer,
+        voter: PlateVoter,
+        runtime: GateRuntime,
+        snapshots: SnapshotStore,
+        regions: dict[str, RegionConfig | None] | None = None,
+    ) -> None:
+        self._recognizer = recognizer
+        self._voter = voter
+        self._runtime = runtime
+        self._snapshots = snapshots
+        self._regions = regions or {}
+        # Per gate: frames that read a plate and are not yet part of an emitted sighting.
+        self._evidence: defaultdict[str, list[_Evidence]] = defaultdict(list)
+        # Evidence older than the voting window can no longer belong to an open track.
+        self._keep = voter.window + timedelta(seconds=1)
+        self.results: list[PassageResult] = []  # the last few passages, for tests and health
+        self.frames_read = 0
+        self.plates_read = 0
+
+    @classmethod
+    def from_services(cls, services: Services, voter: PlateVoter | None = None) -> CameraPipeline:
+        return cls(
+            recognizer=services.recognizer,
+            voter=voter or PlateVoter(),
+            runtime=services.runtime,
+            snapshots=services.snapshots,
+            regions={g.id: g.region for g in services.settings.community.gates},
+        )
+
+    def worker(self, gate_id: str, source: FrameSource, config: CameraConfig) -> CameraWorker:
+        """A camera worker whose frames (and quiet periods) run through this pipeline."""
+        self._runtime.gate(gate_id)  # unknown gate → NotFoundError now, not per frame
+
+        async def on_frame(frame: Frame) -> None:
+            await self.process_frame(gate_id, frame)
+
+        async def on_idle(at: datetime) -> None:
+            await self.tick(gate_id, at)
+
+        return CameraWorker(gate_id, source, config, on_frame, on_idle=on_idle)
+
+    async def process_frame(self, gate_id: str, frame: Frame) -> PassageResult | None:
+        """Read one frame and vote; returns the passage when this frame completed a sighting."""
+        reads = await asyncio.to_thread(self._read, gate_id, frame.image)
+        self.frames_read += 1
+        if reads:
+            self.plates_read += 1
+            self._remember(gate_id, _Evidence(frame.captured_at, reads[0], frame.image))
+        sighting = self._voter.add(gate_id, reads, frame.captured_at)
+        return await self._emit(gate_id, sighting)
+
+    async def tick(self, gate_id: str, at: datetime) -> PassageResult | None:
+        """No frame for a while: let a voting window that has run out emit its sighting."""
+        return await self._emit(gate_id, self._voter.add(gate_id, [], at))
+
+    def _read(self, gate_id: str, image: np.ndarray) -> list[PlateRead]:
+        region = region_box(self._regions.get(gate_id), image.shape[1], image.shape[0])
+        return self._recognizer.read(image, region)
+
+    def _remember(self, gate_id: str, evidence: _Evidence) -> None:
+        kept = [e for e in self._evidence[gate_id] if evidence.at - e.at <= self._keep]
+        # One frame per distinct text is enough to pick a snapshot; keeps memory bounded.
+        same = next((e for e in kept if e.read.text == evidence.read.text), None)
+        if same is None:
+            kept.append(evidence)
+        elif evidence.read.confidence > same.read.confidence:
+            kept[kept.index(same)] = evidence
+        self._evidence[gate_id] = kept[-16:]
+
+    def _best_frame(self, gate_id: str, plate: str) -> np.ndarray | None:
+        evidence = self._evidence[gate_id]
+        mine = [e for e in evidence if _differences(e.read.text, plate) <= _SAME_VEHICLE_MAX_DIFF]
+        self._evidence[gate_id] = [e for e in evidence if e not in mine]
+        if not mine:
+            return None
+        return max(mine, key=lambda e: e.read.confidence).image
+
+    async def _emit(self, gate_id: str, sighting: Sighting | None) -> PassageResult | None:
+        if sighting is None:
+            return None
+        image = self._best_frame(gate_id, sighting.plate) if sighting.plate else None
+        path = None
+        if image is not None:
+            jpeg = await asyncio.to_thread(encode_jpeg, image)
+            path = await asyncio.to_thread(self._snapshots.save, gate_id, sighting.at, jpeg)
+        details = {
+            "source": "camera",
+            "frames": sighting.frames,
+            "reads": sighting.reads,
+            "candidates": [{"plate": sighting.plate, "confidence": round(sighting.confidence, 4)}]
+            if sighting.plate
+            else [],
+        }
+        result = await self._runtime.handle_sighting(sighting, snapshot_path=path, details=details)
+        self.results = [*self.results[-49:], result]
+        return result
+
+
+def build_camera_workers(settings: Settings, services: Services) -> list[CameraWorker]:
+    """One worker per vehicle gate with a ``camera`` configured, sharing one pipeline."""
+    configured = [g for g in settings.community.gates if g.camera is not None]
+    if not configured:
+        return []
+    pipeline = CameraPipeline.from_services(services)
+    workers = []
+    for gate in configured:
+        assert gate.camera is not None
+        if gate.kind != "vehicle":
+            logger.warning("gate %s has a camera but is a pedestrian gate; plate reading skipped",
+                           gate.id)
+            continue
+        source = open_source(gate.camera.source, name=f"{gate.id} camera")
+        workers.append(pipeline.worker(gate.id, source, gate.camera))
+    return workers

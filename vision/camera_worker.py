@@ -1,0 +1,288 @@
+"""One camera's worker: a reader thread feeding a one-frame mailbox, analysed at ``fps``.
+
+The reader thread owns the :class:`~vision.sources.FrameSource`: it opens it, reconnects with
+exponential back-off (``reconnect_min_s`` … ``reconnect_max_s``, reset by the first good
+frame), skips and counts corrupt frames, and posts each frame into a mailbox on the event
+loop. A live camera is read continuously and the mailbox keeps only the newest frame (a slow
+recogniser must never work through a backlog of old pictures while a car waits); a recording
+or a synthetic source is handed over frame by frame, none skipped. The analysing task takes
+the newest frame at most ``fps`` times per second and awaits the frame handler. Nothing a
+source or a handler raises stops the worker: it is logged, counted and retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from settings import CameraConfig
+from vision.sources import (
+    CorruptFrameError,
+    FrameSource,
+    SourceEndedError,
+    backoff_delays,
+    sleep_interruptibly,
+)
+from vision.types import Frame
+
+logger = logging.getLogger(__name__)
+
+FrameHandler = Callable[[Frame], Awaitable[Any]]
+IdleHandler = Callable[[datetime], Awaitable[Any]]
+
+
+@dataclass
+class WorkerStats:
+    """Counters for the health endpoint and the logs."""
+
+    state: str = "stopped"  # stopped, connecting, streaming, backing_off, ended
+    opens: int = 0
+    open_failures: int = 0
+    frames_read: int = 0
+    frames_analysed: int = 0
+    frames_dropped: int = 0  # replaced in the mailbox by a newer frame before analysis
+    corrupt_frames: int = 0
+    stream_failures: int = 0
+    handler_errors: int = 0
+    last_error: str | None = None
+
+
+class _Mailbox:
+    """A one-slot box on the event loop: ``put`` replaces, ``take`` waits for a frame."""
+
+    def __init__(self) -> None:
+        self._frame: Frame | None = None
+        self._ready = asyncio.Event()
+        self.replaced = 0
+
+    def put(self, frame: Frame) -> None:
+        if self._frame is not None:
+            self.replaced += 1
+        self._frame = frame
+        self._ready.set()
+
+    async def take(self) -> Frame:
+        while self._frame is None:
+            self._ready.clear()
+            await self._ready.wait()
+        frame, self._frame = self._frame, None
+        self._ready.clear()
+        return frame
+
+
+class CameraWorker:
+    """Reads one gate's camera and hands frames to ``on_frame`` (a background component)."""
+
+    def __init__(
+        self,
+        gate_id: str,
+        source: FrameSource,
+        config: CameraConfig,
+        on_frame: FrameHandler,
+        *,
+        on_idle: IdleHandler | None = None,
+        idle_after_s: float = 1.0,
+        max_corrupt_in_row: int = 25,
+    ) -> None:
+        if idle_after_s <= 0:
+            raise ValueError(f"idle_after_s must be > 0, got {idle_after_s}")
+        self.gate_id = gate_id
+        self.source = source
+        self.config = config
+        self.stats = WorkerStats()
+        self._on_frame = on_frame
+        self._on_idle = on_idle
+        self._idle_after_s = idle_after_s
+        self._max_corrupt_in_row = max_corrupt_in_row
+        self._delays: Iterator[float] = backoff_delays(
+            config.reconnect_min_s, config.reconnect_max_s
+        )
+        self._stop = threading.Event()
+        self._consumed = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._mailbox: _Mailbox | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        if self.running:
+            return
+        self._loop = asyncio.get_running_loop()
+        self._mailbox = _Mailbox()
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._read_loop, name=f"camera-{self.gate_id}", daemon=True
+        )
+        self._thread.start()
+        self._task = asyncio.create_task(self._analyse_loop(), name=f"camera-{self.gate_id}")
+        logger.info("camera worker for %s started on %s at %.1f fps",
+                    self.gate_id, self.source.name, self.config.fps)
+
+    async def stop(self) -> None:
+        self._stop.set()
+        self._consumed.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._thread is not None:
+            # A blocked network read ends at the source's read time-out at the latest.
+            await asyncio.to_thread(self._thread.join, 15.0)
+            if self._thread.is_alive():
+                logger.warning("camera reader for %s did not stop in time", self.gate_id)
+            self._thread = None
+        self.stats.state = "stopped"
+        logger.info("camera worker for %s stopped", self.gate_id)
+
+    # -- analysing side (event loop) ------------------------------------------------------
+
+    async def _analyse_loop(self) -> None:
+        assert self._mailbox is not None
+        interval = 1.0 / self.config.fps
+        while True:
+            try:
+                frame = await asyncio.wait_for(self._mailbox.take(), timeout=self._idle_after_s)
+            except TimeoutError:
+                await self._idle()
+                continue
+            self._consumed.set()
+            self.stats.frames_dropped = self._mailbox.replaced
+            started = time.monotonic()
+            try:
+                await self._on_frame(frame)
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:
+                self.stats.handler_errors += 1
+                self.stats.last_error = f"handler: {err}"
+                logger.exception("camera %s: frame handling failed", self.gate_id)
+            self.stats.frames_analysed += 1
+            # Throttle to fps; the mailbox meanwhile keeps only the newest frame.
+            await asyncio.sleep(max(0.0, started + interval - time.monotonic()))
+
+    async def _idle(self) -> None:
+        if self._on_idle is None:
+            return
+        try:
+            await self._on_idle(datetime.now(UTC))
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:
+            self.stats.handler_errors += 1
+            self.stats.last_error = f"idle: {err}"
+            logger.exception("camera %s: idle handling failed", self.gate_id)
+
+    # -- reading side (thread) ------------------------------------------------------------
+
+    def _read_loop(self) -> None:
+        self._reset_backoff()
+        while not self._stop.is_set():
+            self.stats.state = "connecting"
+            try:
+                self.source.open()
+            except Exception as err:  # any driver failure: count it and try again later
+                self.stats.open_failures += 1
+                self.stats.last_error = f"open: {err}"
+                delay = next(self._delays)
+                logger.warning("camera %s: cannot open %s (%s); retrying in %.1f s",
+                               self.gate_id, self.source.name, err, delay)
+                self.stats.state = "backing_off"
+                if sleep_interruptibly(self._stop, delay):
+                    break
+                continue
+            self.stats.opens += 1
+            if self.stats.opens > 1:
+                logger.info("camera %s: reconnected to %s", self.gate_id, self.source.name)
+            self.stats.state = "streaming"
+            try:
+                self._stream()
+            except SourceEndedError as err:
+                logger.info("camera %s: %s; no more frames", self.gate_id, err)
+                self.stats.state = "ended"
+                self._close_source()
+                return
+            except Exception as err:
+                self.stats.stream_failures += 1
+                self.stats.last_error = f"read: {err}"
+                delay = next(self._delays)
+                logger.warning("camera %s: %s failed (%s); reconnecting in %.1f s",
+                               self.gate_id, self.source.name, err, delay)
+                self._close_source()
+                self.stats.state = "backing_off"
+                if sleep_interruptibly(self._stop, delay):
+                    break
+                continue
+            self._close_source()
+        self._close_source()
+
+    def _reset_backoff(self) -> None:
+        self._delays = backoff_delays(self.config.reconnect_min_s, self.config.reconnect_max_s)
+
+    def _stream(self) -> None:
+        """Read and deliver frames until stopped; raises when the source fails."""
+        got_frame = False
+        corrupt_in_row = 0
+        poll = min(0.05, 1.0 / self.config.fps)
+        while not self._stop.is_set():
+            try:
+                image = self.source.read()
+            except CorruptFrameError as err:
+                self.stats.corrupt_frames += 1
+                corrupt_in_row += 1
+                self.stats.last_error = f"corrupt: {err}"
+                logger.warning("camera %s: skipped a corrupt frame (%s)", self.gate_id, err)
+                if corrupt_in_row >= self._max_corrupt_in_row:
+                    raise CorruptFrameError(
+                        f"{corrupt_in_row} corrupt frames in a row from {self.source.name}"
+                    ) from err
+                continue
+            if image is None:
+                sleep_interruptibly(self._stop, poll)
+                continue
+            corrupt_in_row = 0
+            if not got_frame:
+                got_frame = True
+                # A source that delivers again is healthy: the next outage backs off afresh.
+                self._reset_backoff()
+            self.stats.frames_read += 1
+            if not self._deliver(image):
+                return
+
+    def _deliver(self, image: np.ndarray) -> bool:
+        loop = self._loop
+        mailbox = self._mailbox
+        if loop is None or mailbox is None:
+            return False
+        frame = Frame(image=image, source_id=self.gate_id, captured_at=datetime.now(UTC))
+        self._consumed.clear()
+        try:
+            loop.call_soon_threadsafe(mailbox.put, frame)
+        except RuntimeError:  # the event loop closed under us: shutting down
+            return False
+        if not self.source.realtime:
+            # Recordings and synthetic cameras: wait until this frame was taken, none skipped.
+            while not self._consumed.wait(0.2):
+                if self._stop.is_set():
+                    return False
+        return True
+
+    def _close_source(self) -> None:
+        try:
+            self.source.close()
+        except Exception:  # closing a broken source may fail too; it is released anyway
+            logger.debug("camera %s: closing %s failed", self.gate_id, self.source.name,
+                         exc_info=True)
