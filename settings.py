@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from errors import ConfigError
 from hardware.config import BarrierConfig, SimBarrierConfig
+from services.parking_config import ParkingConfig
 from vision.plate_config import PlateRecognitionConfig
 
 _CONFIG_FILE: ContextVar[Path | None] = ContextVar("parkgate_config_file", default=None)
@@ -204,6 +205,9 @@ class Settings(BaseSettings):
     )
     retention: RetentionConfig = Field(
         default_factory=RetentionConfig, description="How long personal data is kept."
+    )
+    parking: ParkingConfig = Field(
+        default_factory=ParkingConfig, description="Spaces, sensors, guidance, boards (issue 7)."
     )
 
     @classmethod
