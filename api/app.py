@@ -8,7 +8,20 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.routes import admin, auth, availability, frames, health, passages
+from api.routes import (
+    admin,
+    alarms,
+    audit,
+    auth,
+    availability,
+    events,
+    faces,
+    frames,
+    gate_actions,
+    health,
+    passages,
+    review,
+)
 from services.container import Services
 
 
@@ -29,6 +42,7 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     install_error_handlers(app)
-    for module in (auth, admin, frames, passages, availability, health):
+    for module in (auth, admin, faces, frames, passages, availability, health,
+                   gate_actions, review, alarms, audit, events):
         app.include_router(module.router)
     return app

@@ -1,0 +1,1 @@
+"""The guard's override console: server-rendered pages, session cookie and CSRF helpers."""

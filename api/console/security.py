@@ -1,0 +1,168 @@
+"""Console sessions and CSRF protection.
+
+The session cookie carries the same signed token the API accepts as a bearer token (so the
+existing JSON routes and snapshot URLs work from the console), but issued with the console's
+idle time-out and renewed while the guard is active: a booth screen left alone logs out.
+
+CSRF uses a signed double submit: a random nonce lives in its own HttpOnly cookie and the
+page carries ``HMAC(key, nonce | username)``. A cross-site page can make the browser send
+the cookies but can neither read the page nor compute the token. Callers that send an
+``Authorization`` header are not riding a cookie and need no token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from typing import Literal
+
+from fastapi import Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import Principal
+from errors import AuthenticationError, PermissionDeniedError
+from services.container import Services
+from services.tokens import TokenSigner
+
+logger = logging.getLogger(__name__)
+
+SESSION_COOKIE = "parkgate_session"  # read by api.deps as well
+CSRF_COOKIE = "parkgate_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+LANG_COOKIE = "parkgate_lang"
+_UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class ConsoleConfig(BaseModel):
+    """Console options. Read from ``settings.console`` when the settings have it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    idle_minutes: int = Field(
+        15, ge=1, le=720, description="Log out after this many minutes without input."
+    )
+    cookie_secure: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description="Secure flag on cookies: auto sets it when the request came over https "
+        "(behind a proxy, run uvicorn with proxy headers).",
+    )
+    same_site: Literal["strict", "lax"] = Field(
+        "strict", description="SameSite of the session cookie."
+    )
+    default_lang: Literal["zh", "en"] = Field("zh", description="Console language by default.")
+
+
+class ConsoleSecurity:
+    def __init__(self, key: str, config: ConsoleConfig) -> None:
+        self._key = key.encode()
+        self.config = config
+        self.signer = TokenSigner(key, config.idle_minutes * 60)
+
+    def csrf_token(self, nonce: str, username: str) -> str:
+        message = f"csrf|{nonce}|{username}".encode()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+
+    def csrf_ok(self, nonce: str | None, username: str, token: str | None) -> bool:
+        if not nonce or not token:
+            return False
+        return hmac.compare_digest(self.csrf_token(nonce, username), token)
+
+
+def console_config(services: Services, request: Request) -> ConsoleConfig:
+    override = getattr(request.app.state, "console_config", None)
+    if isinstance(override, ConsoleConfig):
+        return override
+    configured = getattr(services.settings, "console", None)
+    if isinstance(configured, ConsoleConfig):
+        return configured
+    if configured is not None:  # a settings sub-model with the same fields
+        return ConsoleConfig.model_validate(configured, from_attributes=True)
+    return ConsoleConfig()
+
+
+def security(request: Request) -> ConsoleSecurity:
+    """One per app, built on first use (reading the signing key touches data_dir)."""
+    state = request.app.state
+    services: Services = state.services
+    config = console_config(services, request)
+    current: ConsoleSecurity | None = getattr(state, "console_security", None)
+    if current is None or current.config != config:
+        current = ConsoleSecurity(services.settings.signing_key(), config)
+        state.console_security = current
+    return current
+
+
+def session_principal(request: Request) -> Principal | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    try:
+        claims = security(request).signer.verify(token)
+    except AuthenticationError:
+        return None
+    return Principal(claims.username, claims.role)
+
+
+def _secure(request: Request, config: ConsoleConfig) -> bool:
+    if config.cookie_secure == "auto":
+        return request.url.scheme == "https"
+    return config.cookie_secure == "always"
+
+
+def set_session(request: Request, response: Response, username: str, role: str) -> None:
+    sec = security(request)
+    response.set_cookie(
+        SESSION_COOKIE,
+        sec.signer.issue(username, role),
+        max_age=sec.config.idle_minutes * 60,
+        httponly=True,
+        secure=_secure(request, sec.config),
+        samesite=sec.config.same_site,
+        path="/",
+    )
+
+
+def new_csrf_nonce(request: Request, response: Response) -> str:
+    """A fresh nonce (at login and logout, so a planted one does not survive them)."""
+    sec = security(request)
+    nonce = secrets.token_urlsafe(24)
+    response.set_cookie(
+        CSRF_COOKIE, nonce, httponly=True, secure=_secure(request, sec.config),
+        samesite="strict", path="/",
+    )
+    return nonce
+
+
+def clear_session(request: Request, response: Response) -> None:
+    secure = _secure(request, security(request).config)
+    for name in (SESSION_COOKIE, CSRF_COOKIE):
+        response.delete_cookie(name, path="/", secure=secure, httponly=True)
+
+
+def csrf_for(request: Request, username: str, nonce: str | None = None) -> str:
+    nonce = nonce or request.cookies.get(CSRF_COOKIE) or ""
+    return security(request).csrf_token(nonce, username) if nonce else ""
+
+
+async def verify_csrf(request: Request, username: str, form_token: str | None = None) -> None:
+    """Raises 403 unless the request carries the token that matches its nonce cookie."""
+    token = request.headers.get(CSRF_HEADER) or form_token
+    if not security(request).csrf_ok(request.cookies.get(CSRF_COOKIE), username, token):
+        logger.warning("CSRF check failed on %s %s", request.method, request.url.path)
+        raise PermissionDeniedError(
+            "missing or wrong CSRF token: reload the console page and try again"
+        )
+
+
+async def require_csrf(request: Request) -> None:
+    """Dependency for unsafe JSON routes: a cookie-authenticated browser must send the token."""
+    if request.method not in _UNSAFE or request.headers.get("authorization"):
+        return
+    if not request.cookies.get(SESSION_COOKIE):
+        return  # not logged in by cookie: the route's auth dependency answers 401
+    principal = session_principal(request)
+    username = principal.name if principal is not None else ""
+    await verify_csrf(request, username)

@@ -1,0 +1,65 @@
+"""Live events for the console as Server-Sent Events, straight from the event bus."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+
+from api.deps import ServicesDep, StaffUser
+from errors import AuthenticationError
+from services.container import Services
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/api/v1/events", tags=["events"])
+
+HEARTBEAT_S = 15.0
+
+
+def _still_logged_in(request: Request, services: Services) -> bool:
+    """A stream outlives its request's check: a cookie session that timed out ends it."""
+    if request.headers.get("authorization"):
+        return True
+    token = request.cookies.get("parkgate_session")
+    if not token:
+        return False
+    try:
+        services.signer.verify(token)
+    except AuthenticationError:
+        return False
+    return True
+
+
+async def event_stream(
+    request: Request, services: Services, heartbeat_s: float = HEARTBEAT_S
+) -> AsyncIterator[str]:
+    async with services.bus.subscribe() as queue:
+        # Tells the browser how long to wait before reconnecting, and that the stream is live.
+        yield "retry: 3000\nevent: hello\ndata: {}\n\n"
+        while True:
+            try:
+                event = await asyncio.wait_for(queue.get(), heartbeat_s)
+            except TimeoutError:
+                if await request.is_disconnected():
+                    return
+                if not _still_logged_in(request, services):
+                    yield "event: logout\ndata: {}\n\n"
+                    return
+                yield ": ping\n\n"
+                continue
+            payload = json.dumps(event.as_dict(), ensure_ascii=False, default=str)
+            yield f"event: {event.type}\ndata: {payload}\n\n"
+
+
+@router.get("/stream", summary="Passages, alarms, gate states and availability as SSE")
+async def stream(request: Request, services: ServicesDep, _: StaffUser) -> StreamingResponse:
+    return StreamingResponse(
+        event_stream(request, services),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,76 @@
+"""Guards drive barriers by hand: open, close, hold open, release — always with a reason."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from api.console.security import require_csrf
+from api.deps import ServicesDep, StaffUser
+from services.gate_actions import gate_states, perform_gate_action
+
+router = APIRouter(prefix="/api/v1/gates", tags=["gates"])
+
+
+class GateActionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["open", "close", "hold_open", "release"]
+    reason: str = Field(min_length=2, max_length=500, examples=["访客无通行证，业主电话确认"])
+    passage_id: int | None = Field(None, description="The passage this action answers, if any.")
+
+    @field_validator("reason")
+    @classmethod
+    def _stripped(cls, value: str) -> str:
+        value = value.strip()
+        if len(value) < 2:
+            raise ValueError("reason needs at least 2 characters")
+        return value
+
+
+class GateActionOut(BaseModel):
+    gate_id: str
+    action: str
+    state: str
+    audit_id: int
+
+
+class GateStateOut(BaseModel):
+    id: str
+    name: str
+    kind: str
+    direction: str
+    zone: str | None
+    state: str
+    fault: str | None
+
+
+@router.get("", response_model=list[GateStateOut], summary="Every gate and its barrier state")
+def list_gates(services: ServicesDep, _: StaffUser) -> list[GateStateOut]:
+    return [GateStateOut(**row) for row in gate_states(services)]
+
+
+@router.post(
+    "/{gate_id}/actions",
+    response_model=GateActionOut,
+    dependencies=[Depends(require_csrf)],
+    summary="Drive a barrier by hand; the action and its reason are audited",
+    responses={
+        404: {"description": "Unknown gate or passage"},
+        409: {"description": "Refused by the barrier (fire alarm, held open)"},
+        503: {"description": "The barrier did not respond; an alarm was raised"},
+    },
+)
+async def gate_action(
+    gate_id: str, body: GateActionIn, services: ServicesDep, user: StaffUser
+) -> GateActionOut:
+    result = await perform_gate_action(
+        services, username=user.name, gate_id=gate_id, action=body.action,
+        reason=body.reason, passage_id=body.passage_id,
+    )
+    return GateActionOut(
+        gate_id=result.gate_id, action=result.action, state=result.state,
+        audit_id=result.audit_id,
+    )

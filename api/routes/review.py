@@ -1,0 +1,128 @@
+"""The review queue: passages a guard must decide, and their resolution."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from api.console.security import require_csrf
+from api.deps import ServicesDep, SessionDep, StaffUser
+from api.schemas import PassageOut
+from errors import InvalidInputError
+from models.access_store import passage_to_dict
+from services.review import ReviewDecision, VisitorPassRequest, resolve_review, review_queue
+from vision.plate_grammar import normalize_plate
+
+router = APIRouter(prefix="/api/v1", tags=["review"])
+
+
+class VisitorPassIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    host_household_id: int
+    valid_from: datetime | None = Field(None, description="Defaults to now.")
+    valid_to: datetime = Field(description="End of the visit, ISO 8601 with zone.")
+    max_uses: int | None = Field(None, ge=1, description="Entries allowed; null: unlimited.")
+    note: str = Field("", max_length=500)
+
+    @model_validator(mode="after")
+    def _window(self) -> VisitorPassIn:
+        start = self.valid_from or datetime.now(UTC)
+        if start.tzinfo is None or self.valid_to.tzinfo is None:
+            raise ValueError("valid_from and valid_to need a time zone, e.g. …T18:00+08:00")
+        if self.valid_to <= start:
+            raise ValueError("valid_to must be after valid_from (and in the future)")
+        return self
+
+
+class ResolveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    resolution: Literal["allow_once", "visitor_pass", "deny"]
+    reason: str = Field(min_length=2, max_length=500, examples=["业主电话确认，访客临时进入"])
+    plate: str | None = Field(
+        None, description="The plate as the guard reads it; defaults to the camera's read."
+    )
+    visitor_pass: VisitorPassIn | None = None
+
+    @field_validator("reason")
+    @classmethod
+    def _reason(cls, value: str) -> str:
+        value = value.strip()
+        if len(value) < 2:
+            raise ValueError("reason needs at least 2 characters")
+        return value
+
+    @field_validator("plate")
+    @classmethod
+    def _plate(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        plate = normalize_plate(value.strip().upper())
+        if plate is None:
+            raise ValueError(f"{value!r} is not a valid Chinese plate, e.g. 闽A12345")
+        return plate
+
+    @model_validator(mode="after")
+    def _pass_matches(self) -> ResolveIn:
+        if (self.resolution == "visitor_pass") != (self.visitor_pass is not None):
+            raise ValueError("visitor_pass is required exactly when resolution is visitor_pass")
+        return self
+
+
+class ResolveOut(BaseModel):
+    passage: PassageOut
+    resolution: str
+    barrier: str | None
+    pass_id: int | None
+    alarms: list[dict[str, Any]]
+
+
+@router.get("/review", response_model=list[PassageOut], summary="Unresolved review passages")
+def list_review(
+    session: SessionDep,
+    _: StaffUser,
+    gate: str | None = None,
+    limit: int = Query(50, ge=1, le=500),
+) -> list[PassageOut]:
+    return [PassageOut(**passage_to_dict(p)) for p in review_queue(session, limit, gate)]
+
+
+@router.post(
+    "/passages/{passage_id}/resolve",
+    response_model=ResolveOut,
+    dependencies=[Depends(require_csrf)],
+    summary="Resolve a review passage: allow once, allow with a visitor pass, or deny",
+    responses={
+        404: {"description": "No such passage"},
+        409: {"description": "Not a review passage, or already resolved"},
+    },
+)
+async def resolve(
+    passage_id: int, body: ResolveIn, services: ServicesDep, user: StaffUser
+) -> ResolveOut:
+    visitor = None
+    if body.visitor_pass is not None:
+        vp = body.visitor_pass
+        visitor = VisitorPassRequest(
+            host_household_id=vp.host_household_id,
+            valid_from=vp.valid_from or datetime.now(UTC),
+            valid_to=vp.valid_to,
+            max_uses=vp.max_uses,
+            note=vp.note,
+        )
+    try:
+        decision = ReviewDecision(
+            passage_id=passage_id, resolution=body.resolution, reason=body.reason,
+            plate=body.plate, visitor=visitor,
+        )
+    except ValueError as err:
+        raise InvalidInputError(str(err)) from err
+    outcome = await resolve_review(services, user.name, decision)
+    return ResolveOut(
+        passage=PassageOut(**outcome.passage), resolution=outcome.resolution,
+        barrier=outcome.barrier, pass_id=outcome.pass_id, alarms=outcome.alarms,
+    )

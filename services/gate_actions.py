@@ -1,0 +1,155 @@
+"""A guard's manual command to a barrier: drive it, and write who did it and why.
+
+Every attempt is audited, including refused and failed ones: the audit log answers "who
+opened the gate at 02:13?" even when the barrier did not move.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+
+from controllers.events import Event
+from errors import ConflictError, HardwareError, InvalidInputError, NotFoundError
+from models.db import transaction
+from models.events import Alarm, AuditEntry, Passage
+from services.container import Services
+
+logger = logging.getLogger(__name__)
+
+GateAction = Literal["open", "close", "hold_open", "release"]
+GATE_ACTIONS: tuple[str, ...] = get_args(GateAction)
+# Long enough for a relay's retries (3 x 2 s by default), short enough for a guard to wait.
+ACTION_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class GateActionResult:
+    gate_id: str
+    action: str
+    state: str
+    audit_id: int
+
+
+def gate_states(services: Services) -> list[dict[str, Any]]:
+    """Every configured gate with its barrier's live state, in configuration order."""
+    rows = []
+    for gate in services.settings.community.gates:
+        barrier = services.barriers.get(gate.id)
+        rows.append(
+            {
+                "id": gate.id,
+                "name": gate.name or gate.id,
+                "kind": gate.kind,
+                "direction": gate.direction,
+                "zone": gate.zone,
+                "state": str(barrier.state) if barrier is not None else "none",
+                "fault": barrier.fault if barrier is not None else None,
+            }
+        )
+    return rows
+
+
+def write_audit(
+    services: Services,
+    *,
+    username: str,
+    action: str,
+    reason: str,
+    gate_id: str | None = None,
+    passage_id: int | None = None,
+    target: str = "",
+    details: dict[str, Any] | None = None,
+) -> int:
+    with transaction(services.sessions) as session:
+        entry = AuditEntry(
+            username=username,
+            action=action,
+            target=target,
+            gate_id=gate_id,
+            passage_id=passage_id,
+            reason=reason,
+            details=details or {},
+        )
+        session.add(entry)
+        session.flush()
+        services.bus.publish(
+            Event(
+                "audit",
+                {"id": entry.id, "username": username, "action": action, "gate_id": gate_id,
+                 "passage_id": passage_id, "reason": reason, "details": details or {}},
+            )
+        )
+        return entry.id
+
+
+def _check_passage(services: Services, passage_id: int | None) -> None:
+    if passage_id is None:
+        return
+    with services.sessions() as session:
+        if session.get(Passage, passage_id) is None:
+            raise NotFoundError(f"passage {passage_id} not found")
+
+
+def _raise_alarm(services: Services, gate_id: str, message: str) -> int:
+    with transaction(services.sessions) as session:
+        alarm = Alarm(kind="hardware_fault", gate_id=gate_id, message=message[:500])
+        session.add(alarm)
+        session.flush()
+        return alarm.id
+
+
+async def perform_gate_action(
+    services: Services,
+    *,
+    username: str,
+    gate_id: str,
+    action: str,
+    reason: str,
+    passage_id: int | None = None,
+) -> GateActionResult:
+    """Drive one barrier command; raises NotFound/Conflict/Hardware errors after auditing."""
+    if action not in GATE_ACTIONS:
+        raise InvalidInputError(f"action must be one of {', '.join(GATE_ACTIONS)}, got {action!r}")
+    services.runtime.gate(gate_id)  # unknown gate → 404 before anything is written
+    barrier = services.barriers.get(gate_id)
+    if barrier is None:
+        raise NotFoundError(f"gate {gate_id!r} has no barrier to drive")
+    await asyncio.to_thread(_check_passage, services, passage_id)
+
+    def audit(outcome: str, **extra: Any) -> int:
+        return write_audit(
+            services, username=username, action=f"gate.{action}", reason=reason,
+            gate_id=gate_id, passage_id=passage_id, target=f"gate:{gate_id}",
+            details={"outcome": outcome, **extra},
+        )
+
+    if action == "open":
+        # Through the runtime so a linked passage gets its barrier outcome and a fault its alarm.
+        state = await services.runtime.open_barrier(gate_id, passage_id=passage_id)
+        if state == "fault":
+            message = f"gate {gate_id}: open failed: {barrier.fault or 'no confirmation'}"
+            await asyncio.to_thread(audit, "fault", error=message)
+            raise HardwareError(message)
+    else:
+        command = getattr(barrier, action)
+        try:
+            state = str(await asyncio.wait_for(command(), ACTION_TIMEOUT_S))
+        except ConflictError as err:
+            await asyncio.to_thread(audit, "refused", error=str(err))
+            raise
+        except (HardwareError, TimeoutError) as err:
+            message = str(err) or f"gate {gate_id}: {action} not confirmed in time"
+            logger.warning("gate %s: %s by %s failed: %s", gate_id, action, username, message)
+            alarm_id = await asyncio.to_thread(_raise_alarm, services, gate_id, message)
+            services.bus.publish(
+                Event("alarm", {"id": alarm_id, "kind": "hardware_fault", "gate_id": gate_id,
+                                "passage_id": None, "message": message})
+            )
+            await asyncio.to_thread(audit, "fault", error=message)
+            raise HardwareError(message) from err
+    audit_id = await asyncio.to_thread(audit, state)
+    logger.info("gate %s: %s by %s (%s) → %s", gate_id, action, username, reason, state)
+    return GateActionResult(gate_id=gate_id, action=action, state=state, audit_id=audit_id)

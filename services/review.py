@@ -1,0 +1,201 @@
+"""A guard resolves a passage the controller sent to review: allow once, allow with a new
+visitor pass, or deny.
+
+The passage row itself stays as decided (passages are append-only); only its resolution
+columns are written. An allowed resolution has the same consequences as an allowed entry
+(presence, pass use, zone count), applied through the access store's own ``apply_admission``
+so the two paths cannot drift apart, and then the barrier is opened through the runtime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, get_args
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from controllers.events import Event
+from controllers.ports import PassageRecord
+from controllers.values import AccessDecision, Credential, Direction, Reason, Sighting, Verdict
+from errors import ConflictError, InvalidInputError, NotFoundError
+from models.access_store import passage_to_dict
+from models.events import AuditEntry, Passage
+from models.people import Household
+from models.vehicles import VisitorPass
+from services.container import Services
+
+logger = logging.getLogger(__name__)
+
+Resolution = Literal["allow_once", "visitor_pass", "deny"]
+RESOLUTIONS: tuple[str, ...] = get_args(Resolution)
+# What is stored in Passage.resolution (String(32)) for each choice.
+STORED = {"allow_once": "allowed_once", "visitor_pass": "visitor_pass", "deny": "denied"}
+
+
+@dataclass(frozen=True, slots=True)
+class VisitorPassRequest:
+    host_household_id: int
+    valid_from: datetime
+    valid_to: datetime
+    max_uses: int | None = None
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        if self.valid_from.tzinfo is None or self.valid_to.tzinfo is None:
+            raise ValueError("valid_from and valid_to need a time zone")
+        if self.valid_to <= self.valid_from:
+            raise ValueError("valid_to must be after valid_from")
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewDecision:
+    passage_id: int
+    resolution: Resolution
+    reason: str
+    plate: str | None = None
+    visitor: VisitorPassRequest | None = None
+
+    def __post_init__(self) -> None:
+        if self.resolution not in RESOLUTIONS:
+            raise ValueError(f"resolution must be one of {RESOLUTIONS}, got {self.resolution!r}")
+        if (self.resolution == "visitor_pass") != (self.visitor is not None):
+            raise ValueError("a visitor pass is given exactly when resolution is visitor_pass")
+
+    @property
+    def allows(self) -> bool:
+        return self.resolution != "deny"
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewOutcome:
+    passage: dict[str, Any]
+    resolution: str
+    barrier: str | None
+    pass_id: int | None
+    alarms: list[dict[str, Any]] = field(default_factory=list)
+
+
+def review_queue(session: Session, limit: int = 50, gate_id: str | None = None) -> list[Passage]:
+    """Unresolved review passages, oldest first: the car waiting longest is served first."""
+    query = (
+        select(Passage)
+        .where(Passage.decision == "review")
+        .where(Passage.resolution.is_(None))
+    )
+    if gate_id:
+        query = query.where(Passage.gate_id == gate_id)
+    return list(session.scalars(query.order_by(Passage.at, Passage.id).limit(limit)))
+
+
+def _record(
+    services: Services, username: str, req: ReviewDecision, now: datetime
+) -> tuple[dict[str, Any], int | None, list[dict[str, Any]], str]:
+    alarms: list[dict[str, Any]] = []
+    with services.store.unit() as unit:
+        session = unit.session
+        passage = session.get(Passage, req.passage_id, with_for_update=True)
+        if passage is None:
+            raise NotFoundError(f"passage {req.passage_id} not found")
+        if passage.decision != "review":
+            raise ConflictError(
+                f"passage {passage.id} was decided {passage.decision!r} by the controller; "
+                "only review passages can be resolved (use a gate action instead)"
+            )
+        if passage.resolution is not None:
+            raise ConflictError(
+                f"passage {passage.id} was already resolved ({passage.resolution}) "
+                f"by {passage.resolved_by}"
+            )
+        plate = req.plate or passage.plate
+        pass_id: int | None = None
+        household_id: int | None = None
+        if req.visitor is not None:
+            visitor = req.visitor
+            if plate is None:
+                raise InvalidInputError("the camera read no plate: type the plate for the pass")
+            if session.get(Household, visitor.host_household_id) is None:
+                raise InvalidInputError(f"household {visitor.host_household_id} does not exist")
+            visitor_pass = VisitorPass(
+                plate=plate, host_household_id=visitor.host_household_id,
+                valid_from=visitor.valid_from, valid_to=visitor.valid_to,
+                max_uses=visitor.max_uses, note=visitor.note, created_by=username,
+            )
+            session.add(visitor_pass)
+            session.flush()
+            pass_id, household_id = visitor_pass.id, visitor.host_household_id
+            session.add(AuditEntry(
+                username=username, action="pass.create", target=f"pass:{pass_id}",
+                gate_id=passage.gate_id, passage_id=passage.id, reason=req.reason,
+                details={"plate": plate, "host_household_id": household_id},
+            ))
+        if req.allows:
+            record = PassageRecord(
+                gate_id=passage.gate_id,
+                direction=Direction(passage.direction),
+                zone_id=passage.zone_id,
+                sighting=Sighting(gate_id=passage.gate_id, at=now, plate=plate, confidence=1.0),
+                decision=AccessDecision(
+                    Verdict.ALLOW, Reason.GUARD_OVERRIDE, credential=Credential.GUARD,
+                    pass_id=pass_id, count_pass_use=pass_id is not None,
+                    household_id=household_id,
+                ),
+                snapshot_path=None,
+            )
+            for kind in unit.apply_admission(record, passage.id):
+                message = f"{kind} at {passage.gate_id}: plate {plate or '—'} (guard {username})"
+                alarm_id = unit.raise_alarm(
+                    kind, gate_id=passage.gate_id, passage_id=passage.id, message=message
+                )
+                alarms.append({"id": alarm_id, "kind": kind, "gate_id": passage.gate_id,
+                               "passage_id": passage.id, "message": message})
+        stored = STORED[req.resolution]
+        passage.resolved_by = username
+        passage.resolved_at = now
+        passage.resolution = stored
+        passage.resolved_plate = plate
+        session.add(AuditEntry(
+            username=username, action="passage.resolve", target=f"passage:{passage.id}",
+            gate_id=passage.gate_id, passage_id=passage.id, reason=req.reason,
+            details={"resolution": stored, "plate": plate, "read_plate": passage.plate,
+                     "pass_id": pass_id},
+        ))
+        session.flush()
+        return passage_to_dict(passage), pass_id, alarms, passage.gate_id
+
+
+async def resolve_review(services: Services, username: str, req: ReviewDecision) -> ReviewOutcome:
+    now = datetime.now(UTC)
+    view, pass_id, alarms, gate_id = await asyncio.to_thread(
+        _record, services, username, req, now
+    )
+    services.bus.publish(Event("passage_updated", {
+        "id": view["id"], "resolution": view["resolution"], "resolved_by": username,
+        "resolved_plate": view["resolved_plate"], "resolved_at": view["resolved_at"],
+    }))
+    for alarm in alarms:
+        services.bus.publish(Event("alarm", alarm))
+    services.bus.publish(Event("audit", {
+        "username": username, "action": "passage.resolve", "gate_id": gate_id,
+        "passage_id": view["id"], "reason": req.reason,
+        "details": {"resolution": view["resolution"], "pass_id": pass_id},
+    }))
+    barrier: str | None = None
+    if req.allows:
+        barrier = await services.runtime.open_barrier(gate_id, passage_id=view["id"])
+        view["barrier_outcome"] = barrier
+        if view["zone_id"] is not None:
+            services.bus.publish(
+                Event("availability", await asyncio.to_thread(services.store.availability_view))
+            )
+    logger.info(
+        "passage %s resolved %s by %s (plate %s, pass %s): barrier %s",
+        view["id"], view["resolution"], username, view["resolved_plate"], pass_id, barrier,
+    )
+    return ReviewOutcome(
+        passage=view, resolution=view["resolution"], barrier=barrier, pass_id=pass_id,
+        alarms=alarms,
+    )

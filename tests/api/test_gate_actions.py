@@ -1,0 +1,132 @@
+"""Gate actions, alarms and the audit log through the JSON API (issue 6)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import pytest
+
+from hardware.simulated import SimFault
+
+
+def act(client: Any, headers: dict[str, str], gate: str, action: str, reason: Any) -> Any:
+    return client.post(
+        f"/api/v1/gates/{gate}/actions", json={"action": action, "reason": reason},
+        headers=headers,
+    )
+
+
+def test_guard_opens_a_gate_with_a_reason_and_it_is_audited(
+    client: Any, guard_headers: dict[str, str], admin_headers: dict[str, str]
+) -> None:
+    response = act(client, guard_headers, "main-in", "open", "救护车进入")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["gate_id"] == "main-in" and body["state"] in ("opening", "open")
+
+    gates = {g["id"]: g for g in client.get("/api/v1/gates", headers=guard_headers).json()}
+    assert gates["main-in"]["state"] in ("opening", "open")
+    assert gates["main-out"]["state"] == "closed"
+
+    audit = client.get("/api/v1/audit", params={"action": "gate"}, headers=admin_headers).json()
+    assert audit["total"] == 1
+    row = audit["items"][0]
+    assert (row["username"], row["action"], row["gate_id"], row["reason"]) == (
+        "guard", "gate.open", "main-in", "救护车进入"
+    )
+    assert row["id"] == body["audit_id"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"action": "open"}, 422),
+        ({"action": "open", "reason": "x"}, 422),
+        ({"action": "open", "reason": "   "}, 422),
+        ({"action": "explode", "reason": "测试原因"}, 422),
+        ({"action": "open", "reason": "测试原因", "extra": 1}, 422),
+        ({"action": "open", "reason": "测试原因", "passage_id": 999}, 404),
+    ],
+)
+def test_bad_gate_actions_are_refused_clearly(
+    client: Any, guard_headers: dict[str, str], body: dict[str, Any], status: int
+) -> None:
+    response = client.post("/api/v1/gates/main-in/actions", json=body, headers=guard_headers)
+    assert response.status_code == status, response.text
+    assert "detail" in response.json()
+
+
+def test_unknown_gate_and_missing_login(client: Any, guard_headers: dict[str, str]) -> None:
+    assert act(client, guard_headers, "nowhere", "open", "测试原因").status_code == 404
+    assert act(client, {}, "main-in", "open", "测试原因").status_code == 401
+
+
+def test_held_open_gate_refuses_close_until_released(
+    client: Any, guard_headers: dict[str, str]
+) -> None:
+    assert act(client, guard_headers, "main-out", "hold_open", "早高峰常开").status_code == 200
+    # The arm travels first; the machine reports held_open once it is up.
+    assert str(client.app.state.services.barriers["main-out"].state) in ("opening", "held_open")
+    refused = act(client, guard_headers, "main-out", "close", "高峰结束")
+    assert refused.status_code == 409, refused.text
+    released = act(client, guard_headers, "main-out", "release", "高峰结束")
+    assert released.status_code == 200, released.text
+    assert act(client, guard_headers, "main-out", "close", "高峰结束").status_code == 200
+
+
+def test_hardware_fault_answers_503_raises_an_alarm_and_a_guard_acknowledges_it(
+    client: Any, guard_headers: dict[str, str], admin_headers: dict[str, str]
+) -> None:
+    client.app.state.services.barriers["main-in"].inject_fault(SimFault.OFFLINE)
+    response = act(client, guard_headers, "main-in", "open", "访客无证放行")
+    assert response.status_code == 503, response.text
+    assert "offline" in response.json()["detail"]
+
+    alarms = client.get("/api/v1/alarms", headers=guard_headers).json()
+    assert alarms["total"] == 1
+    alarm = alarms["items"][0]
+    assert (alarm["kind"], alarm["gate_id"]) == ("hardware_fault", "main-in")
+    audit = client.get("/api/v1/audit", params={"action": "gate.open"}, headers=admin_headers)
+    assert audit.json()["items"][0]["details"]["outcome"] == "fault"
+
+    ack = client.post(f"/api/v1/alarms/{alarm['id']}/ack", json={"note": "已报修"},
+                      headers=guard_headers)
+    assert ack.status_code == 200, ack.text
+    assert ack.json()["acknowledged_by"] == "guard"
+    again = client.post(f"/api/v1/alarms/{alarm['id']}/ack", headers=guard_headers)
+    assert again.status_code == 409
+    assert client.post("/api/v1/alarms/999/ack", headers=guard_headers).status_code == 404
+    assert client.get("/api/v1/alarms", headers=guard_headers).json()["total"] == 0
+    everything = client.get("/api/v1/alarms", params={"state": "all"}, headers=guard_headers)
+    assert everything.json()["total"] == 1
+
+
+def test_audit_search_and_csv_export_are_for_admins(
+    client: Any, guard_headers: dict[str, str], admin_headers: dict[str, str]
+) -> None:
+    act(client, guard_headers, "main-in", "open", "=HYPERLINK(\"x\") 公式")
+    act(client, guard_headers, "main-out", "open", "业主来电")
+    assert client.get("/api/v1/audit", headers=guard_headers).status_code == 403
+    assert client.get("/api/v1/audit.csv", headers=guard_headers).status_code == 403
+
+    filtered = client.get(
+        "/api/v1/audit", params={"user": "guard", "gate": "main-out"}, headers=admin_headers
+    ).json()
+    assert [r["reason"] for r in filtered["items"]] == ["业主来电"]
+    naive = client.get("/api/v1/audit", params={"since": "2026-01-01T00:00:00"},
+                       headers=admin_headers)
+    assert naive.status_code == 422
+    future = client.get("/api/v1/audit", params={"since": "2999-01-01T00:00:00+08:00"},
+                        headers=admin_headers)
+    assert future.json()["total"] == 0
+
+    export = client.get("/api/v1/audit.csv", params={"action": "gate"}, headers=admin_headers)
+    assert export.status_code == 200
+    assert export.headers["content-type"].startswith("text/csv")
+    text = export.content.decode("utf-8")
+    assert text.startswith("\ufeff")
+    rows = list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
+    assert {r["reason"] for r in rows} == {"'=HYPERLINK(\"x\") 公式", "业主来电"}
+    assert all(r["username"] == "guard" for r in rows)

@@ -1,0 +1,145 @@
+"""The review queue resolved through the JSON API, on real photos (issue 6)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests.api.test_vehicle_entry import free_in_zone, push
+from tests.conftest import LabelledPhoto
+
+
+@pytest.fixture
+def review_passage(client: Any, readable_photos: list[LabelledPhoto]) -> dict[str, Any]:
+    body = push(client, "main-in", readable_photos[1]).json()
+    assert body["decision"] == "review", body
+    return dict(body)
+
+
+def household(client: Any, headers: dict[str, str]) -> int:
+    response = client.post(
+        "/api/v1/households", json={"building": "7栋", "unit": "801"}, headers=headers
+    )
+    assert response.status_code == 201, response.text
+    return int(response.json()["id"])
+
+
+def test_review_becomes_a_visitor_pass_and_the_car_is_admitted(
+    client: Any,
+    admin_headers: dict[str, str],
+    guard_headers: dict[str, str],
+    review_passage: dict[str, Any],
+    readable_photos: list[LabelledPhoto],
+) -> None:
+    hid = household(client, admin_headers)
+    queue = client.get("/api/v1/review", headers=guard_headers).json()
+    assert [p["id"] for p in queue] == [review_passage["passage_id"]]
+    free_before = free_in_zone(client, "A")
+
+    response = client.post(
+        f"/api/v1/passages/{review_passage['passage_id']}/resolve",
+        json={
+            "resolution": "visitor_pass",
+            "reason": "7栋801业主电话确认",
+            "visitor_pass": {
+                "host_household_id": hid,
+                "valid_to": (datetime.now(UTC) + timedelta(hours=4)).isoformat(),
+            },
+        },
+        headers=guard_headers,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["resolution"] == "visitor_pass"
+    assert body["barrier"] in ("opening", "open")
+    passage = body["passage"]
+    assert passage["resolved_by"] == "guard"
+    assert passage["resolved_plate"] == readable_photos[1].plate
+    assert passage["decision"] == "review"  # the controller's decision is kept as it was
+    assert free_in_zone(client, "A") == free_before - 1
+
+    visitor_pass = client.get(f"/api/v1/passes/{body['pass_id']}", headers=guard_headers).json()
+    assert (visitor_pass["plate"], visitor_pass["uses"]) == (readable_photos[1].plate, 1)
+    assert visitor_pass["created_by"] == "guard"
+    assert client.get("/api/v1/review", headers=guard_headers).json() == []
+
+    audit = client.get("/api/v1/audit", params={"action": "passage"}, headers=admin_headers)
+    row = audit.json()["items"][0]
+    assert (row["username"], row["passage_id"], row["reason"]) == (
+        "guard", review_passage["passage_id"], "7栋801业主电话确认"
+    )
+    again = client.post(
+        f"/api/v1/passages/{review_passage['passage_id']}/resolve",
+        json={"resolution": "deny", "reason": "重复操作"},
+        headers=guard_headers,
+    )
+    assert again.status_code == 409
+
+    # The car leaves through the exit as a known visitor.
+    out = push(client, "main-out", readable_photos[1]).json()
+    assert (out["decision"], out["reason"]) == ("allow", "exit_known_inside")
+
+
+def test_allow_once_with_a_corrected_plate_and_deny(
+    client: Any, guard_headers: dict[str, str], review_passage: dict[str, Any],
+    readable_photos: list[LabelledPhoto],
+) -> None:
+    pid = review_passage["passage_id"]
+    response = client.post(
+        f"/api/v1/passages/{pid}/resolve",
+        json={"resolution": "allow_once", "reason": "快递车登记", "plate": "粤b 12345"},
+        headers=guard_headers,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["passage"]["resolved_plate"] == "粤B12345"
+    assert body["passage"]["resolution"] == "allowed_once"
+    assert body["pass_id"] is None
+
+    second = push(client, "main-in", readable_photos[2]).json()
+    assert second["decision"] == "review"
+    denied = client.post(
+        f"/api/v1/passages/{second['passage_id']}/resolve",
+        json={"resolution": "deny", "reason": "无人认领"},
+        headers=guard_headers,
+    )
+    assert denied.status_code == 200, denied.text
+    assert denied.json()["barrier"] is None
+    assert denied.json()["passage"]["resolution"] == "denied"
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"resolution": "visitor_pass", "reason": "测试原因"}, 422),
+        ({"resolution": "allow_once", "reason": "x"}, 422),
+        ({"resolution": "allow_once", "reason": "测试原因", "plate": "HELLO"}, 422),
+        ({"resolution": "maybe", "reason": "测试原因"}, 422),
+        ({"resolution": "visitor_pass", "reason": "测试原因",
+          "visitor_pass": {"host_household_id": 999, "valid_to": "2999-01-01T00:00:00+08:00"}},
+         422),
+        ({"resolution": "visitor_pass", "reason": "测试原因",
+          "visitor_pass": {"host_household_id": 1, "valid_to": "2999-01-01T00:00:00"}}, 422),
+    ],
+)
+def test_bad_resolutions_are_refused(
+    client: Any, guard_headers: dict[str, str], review_passage: dict[str, Any],
+    body: dict[str, Any], status: int,
+) -> None:
+    response = client.post(
+        f"/api/v1/passages/{review_passage['passage_id']}/resolve", json=body,
+        headers=guard_headers,
+    )
+    assert response.status_code == status, response.text
+    assert client.get("/api/v1/review", headers=guard_headers).json() != []
+
+
+def test_only_review_passages_can_be_resolved(
+    client: Any, guard_headers: dict[str, str]
+) -> None:
+    assert client.post(
+        "/api/v1/passages/12345/resolve", json={"resolution": "deny", "reason": "测试原因"},
+        headers=guard_headers,
+    ).status_code == 404
