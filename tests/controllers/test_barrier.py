@@ -1,0 +1,216 @@
+"""Decision tables for the barrier state machine: given events, when one more, then what."""
+
+from __future__ import annotations
+
+import pytest
+
+from controllers.barrier import (
+    BarrierMachine,
+    BarrierState,
+    BarrierTiming,
+    FaultPolicy,
+    Refusal,
+    RelayCommand,
+    Transition,
+)
+
+S = BarrierState
+OPEN_CMD = (RelayCommand.OPEN,)
+CLOSE_CMD = (RelayCommand.CLOSE,)
+TIMING = BarrierTiming(open_seconds=10.0, motion_timeout_s=5.0)
+SECURE = BarrierTiming(open_seconds=10.0, motion_timeout_s=5.0, on_fault=FaultPolicy.FAIL_SECURE)
+
+
+def apply(m: BarrierMachine, event: str, now: float) -> Transition:
+    if event == "fail":
+        return m.fail("relay did not answer", now)
+    return getattr(m, event)(now)
+
+
+def given(steps: list[str], timing: BarrierTiming = TIMING) -> BarrierMachine:
+    m = BarrierMachine(timing)
+    for step in steps:
+        apply(m, step, 0.0)
+    return m
+
+
+# (given, when, at, expected state, expected commands, expected refusal)
+Row = tuple[list[str], str, float, BarrierState, tuple[RelayCommand, ...], Refusal | None]
+TABLE: list[Row] = [
+    # open
+    ([], "open", 0, S.OPENING, OPEN_CMD, None),
+    (["open", "limit_open"], "open", 3, S.OPEN, (), None),
+    (["open"], "open", 0, S.OPENING, (), None),
+    (["hold", "limit_open"], "open", 0, S.HELD_OPEN, (), None),
+    (["open", "fail"], "open", 0, S.OPENING, OPEN_CMD, None),
+    (["open", "limit_open", "close"], "open", 0, S.OPENING, OPEN_CMD, None),
+    # close
+    ([], "close", 0, S.CLOSED, (), None),
+    (["open", "limit_open"], "close", 0, S.CLOSING, CLOSE_CMD, None),
+    (["open", "limit_open", "presence_on"], "close", 0, S.OPEN, (), Refusal.PRESENCE),
+    (["open"], "close", 0, S.CLOSING, CLOSE_CMD, None),
+    (["fire_alarm_on"], "close", 0, S.OPENING, (), Refusal.FIRE_ALARM),
+    (["hold", "limit_open"], "close", 0, S.HELD_OPEN, (), Refusal.HELD_OPEN),
+    (["open", "limit_open", "close"], "close", 0, S.CLOSING, (), None),
+    (["open", "fail"], "close", 0, S.CLOSING, CLOSE_CMD, None),
+    # hold
+    ([], "hold", 0, S.OPENING, OPEN_CMD, None),
+    (["open", "limit_open"], "hold", 0, S.HELD_OPEN, (), None),
+    (["open"], "hold", 0, S.OPENING, (), None),
+    (["hold", "limit_open"], "hold", 0, S.HELD_OPEN, (), None),
+    # release
+    (["hold", "limit_open"], "release", 0, S.OPEN, (), None),
+    (["fire_alarm_on", "limit_open"], "release", 0, S.HELD_OPEN, (), Refusal.FIRE_ALARM),
+    ([], "release", 0, S.CLOSED, (), None),
+    # limit switch: open
+    (["open"], "limit_open", 0, S.OPEN, (), None),
+    (["hold"], "limit_open", 0, S.HELD_OPEN, (), None),
+    (["fire_alarm_on"], "limit_open", 0, S.HELD_OPEN, (), None),
+    (["open", "limit_open"], "limit_open", 0, S.OPEN, (), None),
+    ([], "limit_open", 0, S.OPEN, (), None),  # lifted by hand
+    (["open", "fail"], "limit_open", 0, S.OPEN, (), None),
+    # reversed by a vehicle, which left the loop while the arm went back up
+    (["open", "limit_open", "close", "presence_on", "presence_off"], "limit_open", 0,
+     S.CLOSING, CLOSE_CMD, None),
+    # limit switch: closed
+    (["open", "limit_open", "close"], "limit_closed", 0, S.CLOSED, (), None),
+    ([], "limit_closed", 0, S.CLOSED, (), None),
+    (["open"], "limit_closed", 0, S.OPENING, (), None),  # stale edge while opening
+    (["open", "limit_open"], "limit_closed", 0, S.CLOSED, (), None),  # pushed down by hand
+    (["hold", "limit_open"], "limit_closed", 0, S.OPENING, OPEN_CMD, None),
+    (["fire_alarm_on", "limit_open"], "limit_closed", 0, S.OPENING, OPEN_CMD, None),
+    (["open", "fail"], "limit_closed", 0, S.CLOSED, (), None),
+    # presence loop
+    (["open", "limit_open", "close"], "presence_on", 0, S.OPENING, OPEN_CMD, None),
+    (["open", "limit_open"], "presence_on", 0, S.OPEN, (), None),
+    (["open", "limit_open", "presence_on", "close"], "presence_off", 0, S.CLOSING, CLOSE_CMD,
+     None),
+    (["open", "limit_open", "presence_on"], "presence_off", 0, S.OPEN, (), None),
+    # fire alarm
+    (["open", "limit_open"], "fire_alarm_on", 0, S.HELD_OPEN, (), None),
+    (["open"], "fire_alarm_on", 0, S.OPENING, (), None),
+    ([], "fire_alarm_on", 0, S.OPENING, OPEN_CMD, None),
+    (["open", "fail"], "fire_alarm_on", 0, S.OPENING, OPEN_CMD, None),
+    (["hold", "limit_open"], "fire_alarm_on", 0, S.HELD_OPEN, (), None),
+    (["fire_alarm_on", "limit_open"], "fire_alarm_off", 0, S.OPEN, (), None),
+    (["fire_alarm_on", "hold", "limit_open"], "fire_alarm_off", 0, S.HELD_OPEN, (), None),
+    (["fire_alarm_on"], "fire_alarm_off", 0, S.OPENING, (), None),
+    # faults (default fail_safe)
+    ([], "fail", 0, S.FAULT, OPEN_CMD, None),
+    (["open", "limit_open"], "fail", 0, S.FAULT, OPEN_CMD, None),
+    # clock
+    (["open"], "tick", 5, S.FAULT, OPEN_CMD, None),
+    (["open"], "tick", 4.9, S.OPENING, (), None),
+    (["open", "limit_open", "close"], "tick", 5, S.FAULT, OPEN_CMD, None),
+    (["open", "limit_open"], "tick", 10, S.CLOSING, CLOSE_CMD, None),
+    (["open", "limit_open"], "tick", 9.9, S.OPEN, (), None),
+    (["open", "limit_open", "presence_on"], "tick", 60, S.OPEN, (), None),
+    (["hold", "limit_open"], "tick", 60, S.HELD_OPEN, (), None),
+    ([], "tick", 60, S.CLOSED, (), None),
+]
+
+
+@pytest.mark.parametrize(("steps", "event", "at", "state", "commands", "refused"), TABLE)
+def test_decision_table(
+    steps: list[str],
+    event: str,
+    at: float,
+    state: BarrierState,
+    commands: tuple[RelayCommand, ...],
+    refused: Refusal | None,
+) -> None:
+    m = given(steps)
+    t = apply(m, event, at)
+    assert (t.state, t.commands, t.refused) == (state, commands, refused)
+    assert t.state is m.state
+    assert t.fault == m.fault
+    assert (t.fault is not None) == (t.state is S.FAULT)
+
+
+# fail_secure: close on a fault, but never onto the loop and never during a fire alarm
+SECURE_TABLE: list[tuple[list[str], tuple[RelayCommand, ...]]] = [
+    ([], CLOSE_CMD),
+    (["open", "limit_open"], CLOSE_CMD),
+    (["open", "limit_open", "presence_on"], ()),
+    (["hold", "limit_open"], ()),
+    (["fire_alarm_on"], OPEN_CMD),
+]
+
+
+@pytest.mark.parametrize(("steps", "commands"), SECURE_TABLE)
+def test_fail_secure(steps: list[str], commands: tuple[RelayCommand, ...]) -> None:
+    m = given(steps, SECURE)
+    t = m.fail("no echo", 1.0)
+    assert (t.state, t.commands, t.fault) == (S.FAULT, commands, "no echo")
+
+
+def test_motion_timeout_message_names_the_target() -> None:
+    m = given(["open"])
+    assert m.tick(5.0).fault == "barrier did not report open within 5 s"
+    m = given(["open", "limit_open", "close"])
+    assert m.tick(5.0).fault == "barrier did not report closed within 5 s"
+
+
+def test_second_open_rearms_auto_close() -> None:
+    m = given(["open", "limit_open"])
+    assert m.auto_close_at == 10.0
+    m.open(7.0)
+    assert m.auto_close_at == 17.0
+    assert m.tick(16.0).state is S.OPEN
+    assert m.tick(17.0).commands == CLOSE_CMD
+
+
+def test_release_restarts_auto_close_from_now() -> None:
+    m = given(["hold", "limit_open"])
+    assert m.auto_close_at is None
+    m.release(30.0)
+    assert m.auto_close_at == 40.0
+
+
+def test_open_seconds_zero_disables_auto_close() -> None:
+    m = given(["open", "limit_open"], BarrierTiming(open_seconds=0, motion_timeout_s=5))
+    assert m.auto_close_at is None
+    assert m.tick(1e6).state is S.OPEN
+
+
+def test_close_deferred_by_presence_then_carried_out() -> None:
+    m = given(["open", "limit_open", "presence_on"])
+    assert m.close(1.0).refused is Refusal.PRESENCE
+    assert m.close_pending
+    t = m.presence_off(2.0)
+    assert t.commands == CLOSE_CMD
+    assert not m.close_pending
+
+
+def test_hold_cancels_a_deferred_close() -> None:
+    m = given(["open", "limit_open", "presence_on", "close"])
+    m.hold(1.0)
+    assert not m.close_pending
+    assert m.presence_off(2.0).state is S.HELD_OPEN
+
+
+def test_fire_alarm_flags_and_fault_recovery() -> None:
+    m = given(["fire_alarm_on"])
+    assert m.fire_alarm and not m.held
+    m.fail("stuck", 1.0)
+    assert m.fault == "stuck"
+    assert m.limit_open(2.0).state is S.HELD_OPEN
+    assert m.fault is None
+    m.hold(3.0)
+    assert m.held
+    assert m.presence is False
+
+
+def test_fail_needs_a_message() -> None:
+    with pytest.raises(ValueError, match="message"):
+        BarrierMachine().fail("", 0.0)
+
+
+def test_timing_rejects_zero_motion_timeout() -> None:
+    with pytest.raises(ValueError, match="motion_timeout_s must be > 0"):
+        BarrierTiming(motion_timeout_s=0)
+
+
+def test_default_machine_starts_closed() -> None:
+    m = BarrierMachine()
+    assert (m.state, m.fault, m.timing) == (S.CLOSED, None, BarrierTiming())
