@@ -214,8 +214,13 @@ class ModbusDisplay:
             logger.debug("display %s has no register for zone %s", self.name, zone_id)
             return
         # Registers are unsigned 16-bit; a negative count (over-full zone) shows as 0.
-        async with asyncio.timeout(self.config.timeout_s):
-            await self.link.call("write_register", address, max(0, min(free, 0xFFFF)))
+        try:
+            async with asyncio.timeout(self.config.timeout_s):
+                await self.link.call("write_register", address, max(0, min(free, 0xFFFF)))
+        except TimeoutError as err:
+            raise HardwareTimeoutError(
+                f"display {self.name}: {self.link} did not answer within {self.config.timeout_s} s"
+            ) from err
 
 
 def create_modbus_barrier(

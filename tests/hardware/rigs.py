@@ -82,6 +82,7 @@ class Rig:
     def __init__(self) -> None:
         self.muted: set[int] = set()
         self.barriers: list[Barrier] = []
+        self.display = {}
 
     async def setup(self) -> None:
         return None
@@ -101,6 +102,15 @@ class Rig:
 
     def relay_on(self, k: int) -> bool:
         raise NotImplementedError
+
+    def display_config(self) -> dict[str, Any] | None:
+        """Config of a free-space board on this rig's peer; None if the driver has none."""
+        return None
+
+    def display_value(self, zone_id: str) -> int | None:
+        return self.display.get(zone_id)
+
+    display: dict[str, int]
 
     async def set_presence(self, b: Barrier, k: int, value: bool) -> None:
         self._set_presence(b, k, value)
@@ -123,6 +133,9 @@ class SimRig(Rig):
 
     def config(self, k: int) -> dict[str, Any]:
         return {"driver": "sim", "opening_s": 0.05, "closing_s": 0.05, "echo_delay_s": 0.005}
+
+    def display_config(self) -> dict[str, Any] | None:
+        return {"driver": "sim"}
 
     def _sim(self, k: int) -> SimulatedBarrier:
         b = self.barriers[k]
@@ -182,10 +195,17 @@ class MosquittoRig(Rig):
 
         def on_connect(c: mqtt.Client, *_: object) -> None:
             c.subscribe(self.device_subscription, qos=1)
+            c.subscribe("parkgate/display/#", qos=1)
             connected.set()
 
+        def on_message(c: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
+            if msg.topic.startswith("parkgate/display/"):
+                self.display[msg.topic.rsplit("/", 1)[1]] = int(msg.payload)
+            else:
+                self.on_device_message(c, msg)
+
         client.on_connect = on_connect
-        client.on_message = lambda c, _u, msg: self.on_device_message(c, msg)
+        client.on_message = on_message
         client.connect("127.0.0.1", self.port)
         client.loop_start()
         assert connected.wait(5)
@@ -205,6 +225,10 @@ class MosquittoRig(Rig):
 
     def relay_on(self, k: int) -> bool:
         return self.relays.get(k, False)
+
+    def display_config(self) -> dict[str, Any] | None:
+        return {"driver": "mqtt", "host": "127.0.0.1", "port": self.port,
+                "reconnect_min_s": 0.2, "reconnect_max_s": 0.5}
 
     def _set_presence(self, b: Barrier, k: int, value: bool) -> None:
         assert self.device is not None
@@ -310,6 +334,9 @@ class ModbusRig(Rig):
             for addr, value in self.inputs.items():
                 if value and addr // 16 < len(regs):
                     regs[addr // 16] |= 1 << (addr % 16)
+        elif fc == 6 and set_values is not None:
+            zone = {0: "B1", 1: "B2"}[address]
+            self.display[zone] = int(set_values[0])
         elif fc == 5 and set_values is not None:
             on = bool(set_values[0])
             self.coils[address] = on
@@ -355,6 +382,10 @@ class ModbusRig(Rig):
 
     def relay_on(self, k: int) -> bool:
         return self.coils.get(k, False)
+
+    def display_config(self) -> dict[str, Any] | None:
+        return {"driver": "modbus", "host": "127.0.0.1", "port": self.port,
+                "registers": {"B1": 0, "B2": 1}, "timeout_s": 0.3}
 
     def _set_presence(self, b: Barrier, k: int, value: bool) -> None:
         self.inputs[40 + k] = value
@@ -431,6 +462,12 @@ class HttpRig(Rig):
             def do_GET(self) -> None:  # http.server dispatches on this exact name
                 url = urlparse(self.path)
                 parts = url.path.strip("/").split("/")
+                if parts == ["display"]:
+                    query = parse_qs(url.query)
+                    rig.display[query["zone"][0]] = int(query["free"][0])
+                    self.send_response(204)
+                    self.end_headers()
+                    return
                 if len(parts) != 2 or parts[0] != "relay":
                     self.send_error(404)
                     return
@@ -471,6 +508,10 @@ class HttpRig(Rig):
 
     def relay_on(self, k: int) -> bool:
         return self.relays.get(k, False)
+
+    def display_config(self) -> dict[str, Any] | None:
+        return {"driver": "http", "timeout_s": 0.3,
+                "url": f"http://127.0.0.1:{self.port}/display?zone={{zone_id}}&free={{free}}"}
 
     async def link_down(self) -> None:
         if self.server is not None:
