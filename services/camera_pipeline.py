@@ -72,7 +72,8 @@ class CameraPipeline:
         self._evidence: defaultdict[str, list[_Evidence]] = defaultdict(list)
         # Evidence older than the voting window can no longer belong to an open track.
         self._keep = voter.window + timedelta(seconds=1)
-        self.results: list[PassageResult] = []  # the last few passages, for tests and health
+        self.results: list[PassageResult] = []  # the last 50 passages, for the demo and health
+        self.passages = 0
         self.frames_read = 0
         self.plates_read = 0
 
@@ -152,6 +153,7 @@ class CameraPipeline:
         }
         result = await self._runtime.handle_sighting(sighting, snapshot_path=path, details=details)
         self.results = [*self.results[-49:], result]
+        self.passages += 1
         return result
 
 
