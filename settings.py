@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from errors import ConfigError
 from hardware.config import BarrierConfig, SimBarrierConfig
 from services.parking_config import ParkingConfig
+from vision.face_config import FaceRecognitionConfig
 from vision.plate_config import PlateRecognitionConfig
 
 _CONFIG_FILE: ContextVar[Path | None] = ContextVar("parkgate_config_file", default=None)
@@ -198,6 +199,9 @@ class Settings(BaseSettings):
     access: AccessConfig = Field(default_factory=AccessConfig, description="Decision rules.")
     plates: PlateRecognitionConfig = Field(
         default_factory=PlateRecognitionConfig, description="Plate recognition."
+    )
+    faces: FaceRecognitionConfig = Field(
+        default_factory=FaceRecognitionConfig, description="Face entry at pedestrian gates."
     )
     api: ApiConfig = Field(default_factory=ApiConfig, description="HTTP API.")
     mqtt: MqttPublishConfig = Field(

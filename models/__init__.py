@@ -2,6 +2,7 @@
 
 from models.base import Base
 from models.events import Alarm, AuditEntry, Passage
+from models.faces import FaceTemplate
 from models.people import Household, Resident, User
 from models.site import Gate, OccupancySample, Zone
 from models.vehicles import PlateListEntry, Presence, Vehicle, VisitorPass
@@ -10,6 +11,7 @@ __all__ = [
     "Alarm",
     "AuditEntry",
     "Base",
+    "FaceTemplate",
     "Gate",
     "Household",
     "OccupancySample",

@@ -24,11 +24,15 @@ from hardware.registry import create_barrier
 from models.access_store import SqlAccessStore
 from models.db import create_db_engine, make_session_factory, migrate, transaction
 from services.city_mqtt import CityPublisher
+from services.faces import FaceService
 from services.frames import FrameProcessor
+from services.parking import ParkingService
 from services.site import sync_site
 from services.snapshots import SnapshotStore
 from services.tokens import TokenSigner
 from settings import Settings
+from vision.face_matcher import FaceMatcher
+from vision.faces import FaceEngine
 from vision.plate_recognizer import PlateRecognizer, create_plate_recognizer
 
 logger = logging.getLogger(__name__)
@@ -47,6 +51,8 @@ class Services:
     snapshots: SnapshotStore
     signer: TokenSigner
     recognizer: PlateRecognizer
+    parking: ParkingService | None = None
+    faces: FaceService | None = None
     background: list[Any] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -136,7 +142,23 @@ def build_services(
         max_pixels=settings.api.max_image_pixels,
     )
     signer = TokenSigner(settings.signing_key(), settings.api.token_ttl_minutes * 60)
+    faces = FaceService(
+        engine=FaceEngine(settings.faces),
+        matcher=FaceMatcher(settings.faces.threshold, settings.faces.margin),
+        sessions=sessions,
+        max_pixels=settings.api.max_image_pixels,
+    )
+    faces.load_all()
     background: list[Any] = []
+    parking = ParkingService(
+        settings.parking,
+        community=settings.community.name,
+        zone_ids=[z.id for z in settings.community.zones],
+        sessions=sessions,
+        bus=bus,
+        explicit="parking" in settings.model_fields_set,
+    )
+    background.append(parking)
     if settings.mqtt.enabled:
         background.append(
             CityPublisher(
@@ -159,5 +181,7 @@ def build_services(
         snapshots=snapshots,
         signer=signer,
         recognizer=recognizer,
+        parking=parking,
+        faces=faces,
         background=background,
     )

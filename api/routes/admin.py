@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.deps import AdminUser, Principal, SessionDep, StaffUser
+from api.deps import AdminUser, Principal, ServicesDep, SessionDep, StaffUser
 from api.schemas import (
     HouseholdIn,
     HouseholdOut,
@@ -190,10 +190,15 @@ def update_resident(
 
 
 @router.delete("/residents/{resident_id}", status_code=204)
-def delete_resident(resident_id: int, session: SessionDep, user: AdminUser) -> Response:
+def delete_resident(
+    resident_id: int, session: SessionDep, services: ServicesDep, user: AdminUser
+) -> Response:
+    """Deletes the resident and, by cascade, their face templates (PIPL)."""
     resident = _get(session, Resident, resident_id, "resident")
     session.delete(resident)
     audit(session, user, "resident.delete", f"resident:{resident_id}")
+    if services.faces is not None:
+        services.faces.matcher.remove(resident_id)
     return Response(status_code=204)
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 18:51:54.411975
+Create Date: 2026-11-28 18:57:55.962436
 """
 from __future__ import annotations
 
@@ -181,6 +181,19 @@ def upgrade() -> None:
     with op.batch_alter_table('visitor_passes', schema=None) as batch_op:
         batch_op.create_index('ix_visitor_passes_plate', ['plate'], unique=False)
 
+    op.create_table('face_templates',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('resident_id', sa.Integer(), nullable=False),
+    sa.Column('embedding', sa.LargeBinary(), nullable=False),
+    sa.Column('created_by', sa.String(length=64), nullable=False),
+    sa.Column('photo_path', sa.String(length=255), nullable=True),
+    sa.Column('created_at', models.base.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['resident_id'], ['residents.id'], name=op.f('fk_face_templates_resident_id_residents'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_face_templates'))
+    )
+    with op.batch_alter_table('face_templates', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_face_templates_resident_id'), ['resident_id'], unique=False)
+
     op.create_table('presence',
     sa.Column('plate', sa.String(length=16), nullable=False),
     sa.Column('zone_id', sa.String(length=32), nullable=True),
@@ -217,6 +230,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_presence_household_id'))
 
     op.drop_table('presence')
+    with op.batch_alter_table('face_templates', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_face_templates_resident_id'))
+
+    op.drop_table('face_templates')
     with op.batch_alter_table('visitor_passes', schema=None) as batch_op:
         batch_op.drop_index('ix_visitor_passes_plate')
 

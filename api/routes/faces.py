@@ -1,0 +1,103 @@
+"""Face consent, enrolment and deletion for residents (PIPL: consent first, deletable)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Request
+from pydantic import BaseModel, Field
+
+from api.deps import AdminUser, ServicesDep
+from api.routes.frames import frame_images
+from errors import InvalidInputError
+from services.faces import FaceService
+
+router = APIRouter(prefix="/api/v1/residents", tags=["faces"])
+
+
+class ConsentIn(BaseModel):
+    note: str = Field(
+        "", max_length=500, description="Where the signed consent is kept, e.g. form number."
+    )
+
+
+class FaceSummary(BaseModel):
+    resident_id: int
+    templates: int
+
+
+def _faces(services: ServicesDep) -> FaceService:
+    faces = getattr(services, "faces", None)
+    if faces is None:
+        raise InvalidInputError("face recognition is not enabled in this installation")
+    return faces
+
+
+@router.put("/{resident_id}/consent", response_model=FaceSummary)
+def record_consent(
+    resident_id: int,
+    services: ServicesDep,
+    user: AdminUser,
+    body: Annotated[ConsentIn | None, Body()] = None,
+) -> FaceSummary:
+    """Record the resident's separate consent to face recognition (time and operator)."""
+    faces = _faces(services)
+    faces.record_consent(resident_id, user.name, body.note if body else "")
+    return FaceSummary(resident_id=resident_id, templates=faces.template_count(resident_id))
+
+
+@router.delete("/{resident_id}/consent", response_model=FaceSummary)
+def withdraw_consent(resident_id: int, services: ServicesDep, user: AdminUser) -> FaceSummary:
+    """Withdrawing consent deletes every face template at once, from storage and the matcher."""
+    _faces(services).withdraw_consent(resident_id, user.name, "consent withdrawn")
+    return FaceSummary(resident_id=resident_id, templates=0)
+
+
+@router.get("/{resident_id}/faces", response_model=FaceSummary)
+def face_summary(resident_id: int, services: ServicesDep, _: AdminUser) -> FaceSummary:
+    return FaceSummary(
+        resident_id=resident_id, templates=_faces(services).template_count(resident_id)
+    )
+
+
+@router.post(
+    "/{resident_id}/faces",
+    response_model=FaceSummary,
+    status_code=201,
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "image": {"type": "array", "items": {"type": "string",
+                                                                 "format": "binary"}}
+                        },
+                    }
+                },
+                "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+            },
+            "required": True,
+        }
+    },
+)
+async def enrol_faces(
+    resident_id: int, request: Request, services: ServicesDep, user: AdminUser
+) -> FaceSummary:
+    """Enrol one or more photos (multipart ``image`` fields). Each photo must show exactly one
+    face; nothing is stored unless every photo is usable and consent is recorded."""
+    faces = _faces(services)
+    photos = await frame_images(request, services.settings.api.max_upload_bytes)
+    faces.template_count(resident_id)  # 404 before the expensive part
+    embeddings = await asyncio.to_thread(faces.embed_photos, photos)
+    await asyncio.to_thread(faces.enrol, resident_id, embeddings, user.name)
+    return FaceSummary(resident_id=resident_id, templates=faces.template_count(resident_id))
+
+
+@router.delete("/{resident_id}/faces", response_model=FaceSummary)
+def delete_faces(resident_id: int, services: ServicesDep, user: AdminUser) -> FaceSummary:
+    """A deletion request: templates leave the database and the live matcher at once."""
+    _faces(services).delete(resident_id, user.name, "deletion request")
+    return FaceSummary(resident_id=resident_id, templates=0)
