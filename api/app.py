@@ -14,11 +14,13 @@ from api.routes import (
     audit,
     auth,
     availability,
+    credentials,
     events,
     faces,
     frames,
     gate_actions,
     health,
+    parking,
     passages,
     review,
 )
@@ -42,7 +44,7 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     install_error_handlers(app)
-    for module in (auth, admin, faces, frames, passages, availability, health,
-                   gate_actions, review, alarms, audit, events):
+    for module in (auth, admin, faces, credentials, frames, passages, availability, health,
+                   gate_actions, review, alarms, audit, events, parking):
         app.include_router(module.router)
     return app

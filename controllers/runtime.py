@@ -83,10 +83,33 @@ class GateRuntime:
         snapshot_path: str | None = None,
         details: dict[str, Any] | None = None,
     ) -> PassageResult:
+        """A vehicle at a gate: decide by the access policy, record, drive the barrier."""
+        return await self._handle(sighting, None, snapshot_path, details or {})
+
+    async def handle_decision(
+        self,
+        gate_id: str,
+        decision: AccessDecision,
+        *,
+        at: datetime | None = None,
+        snapshot_path: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> PassageResult:
+        """A person at a gate, already decided (face, PIN, QR): record and drive the gate."""
+        sighting = Sighting(gate_id=gate_id, at=at or self._clock(), plate=None, confidence=0.0)
+        return await self._handle(sighting, decision, snapshot_path, details or {})
+
+    async def _handle(
+        self,
+        sighting: Sighting,
+        decided: AccessDecision | None,
+        snapshot_path: str | None,
+        details: dict[str, Any],
+    ) -> PassageResult:
         gate = self.gate(sighting.gate_id)
         async with self._locks[gate.gate_id]:
             record, passage_id, alarms, view = await asyncio.to_thread(
-                self._decide_and_record, gate, sighting, snapshot_path, details or {}
+                self._decide_and_record, gate, sighting, decided, snapshot_path, details
             )
             self._bus.publish(Event("passage", view))
             for alarm in alarms:
@@ -99,10 +122,11 @@ class GateRuntime:
                     Event("availability", await asyncio.to_thread(self._store.availability_view))
                 )
         logger.info(
-            "passage %s at %s: plate=%s decision=%s reason=%s barrier=%s",
+            "passage %s at %s: plate=%s credential=%s decision=%s reason=%s barrier=%s",
             passage_id,
             gate.gate_id,
             sighting.plate,
+            record.decision.credential,
             record.decision.verdict,
             record.decision.reason,
             barrier,
@@ -121,17 +145,20 @@ class GateRuntime:
         self,
         gate: GateContext,
         sighting: Sighting,
+        decided: AccessDecision | None,
         snapshot_path: str | None,
         details: dict[str, Any],
     ) -> tuple[PassageRecord, int, list[dict[str, Any]], dict[str, Any]]:
         now = self._clock()
         alarms: list[dict[str, Any]] = []
         with self._store.unit() as unit:
-            permits = unit.permits(sighting.plate, now)
-            occupancy = unit.occupancy(gate.zone_id)
-            decision = decide(
-                sighting, permits, occupancy, now, gate=gate, policy=self._policy
-            )
+            decision = decided
+            if decision is None:
+                permits = unit.permits(sighting.plate, now)
+                occupancy = unit.occupancy(gate.zone_id)
+                decision = decide(
+                    sighting, permits, occupancy, now, gate=gate, policy=self._policy
+                )
             record = PassageRecord(
                 gate_id=gate.gate_id,
                 direction=gate.direction,
@@ -146,7 +173,10 @@ class GateRuntime:
             if decision.verdict is Verdict.ALLOW:
                 alarm_kinds += unit.apply_admission(record, passage_id)
             for kind in alarm_kinds:
-                message = f"{kind} at {gate.gate_id}: plate {sighting.plate or '—'}"
+                who = sighting.plate or (
+                    f"resident {decision.resident_id}" if decision.resident_id else "—"
+                )
+                message = f"{kind} at {gate.gate_id}: {who}"
                 alarm_id = unit.raise_alarm(
                     kind, gate_id=gate.gate_id, passage_id=passage_id, message=message
                 )

@@ -1,0 +1,87 @@
+"""PIN and QR at a gate, and setting a resident's PIN."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import AdminUser, CameraOrUser, ServicesDep, SessionDep, StaffUser
+from api.routes.admin import audit
+from api.schemas import FrameResult
+from errors import InvalidInputError, NotFoundError
+from models.db import transaction
+from models.vehicles import VisitorPass
+from services.credentials import check_pin, check_qr, qr_code, set_pin
+
+router = APIRouter(prefix="/api/v1", tags=["credentials"])
+
+
+class PinIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    pin: str = Field(min_length=4, max_length=8)
+
+
+class PinCredential(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["pin"]
+    resident_id: int
+    pin: str = Field(min_length=1, max_length=16)
+
+
+class QrCredential(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["qr"]
+    code: str = Field(min_length=1, max_length=128)
+
+
+Credential = Annotated[PinCredential | QrCredential, Field(discriminator="kind")]
+
+
+class QrOut(BaseModel):
+    pass_id: int
+    code: str
+
+
+@router.put("/residents/{resident_id}/pin", status_code=204)
+def put_pin(resident_id: int, body: PinIn, session: SessionDep, user: AdminUser) -> None:
+    set_pin(session, resident_id, body.pin)
+    audit(session, user, "resident.pin_set", f"resident:{resident_id}")
+
+
+@router.get("/passes/{pass_id}/qr", response_model=QrOut)
+def pass_qr(pass_id: int, session: SessionDep, services: ServicesDep, _: StaffUser) -> QrOut:
+    """The code to print or send to the visitor; a QR scanner at the gate posts it back."""
+    if session.get(VisitorPass, pass_id) is None:
+        raise NotFoundError(f"pass {pass_id} not found")
+    return QrOut(pass_id=pass_id, code=qr_code(services.settings.signing_key(), pass_id))
+
+
+@router.post("/gates/{gate_id}/credentials", response_model=FrameResult)
+async def present_credential(
+    gate_id: str, body: Credential, services: ServicesDep, _: CameraOrUser
+) -> FrameResult:
+    services.runtime.gate(gate_id)
+    gate = services.settings.gate(gate_id)
+    if gate is None or gate.kind != "pedestrian":
+        raise InvalidInputError(f"{gate_id} is not a pedestrian gate")
+    now = datetime.now(UTC)
+    with transaction(services.sessions) as session:
+        if isinstance(body, PinCredential):
+            decision = check_pin(session, body.resident_id, body.pin, now)
+        else:
+            decision = check_qr(session, services.settings.signing_key(), body.code, now)
+    result = await services.runtime.handle_decision(
+        gate_id, decision, at=now, details={"credential": body.kind}
+    )
+    return FrameResult(
+        passage_id=result.passage_id,
+        gate_id=gate_id,
+        plate=None,
+        confidence=0.0,
+        decision=result.decision.verdict.value,
+        reason=result.decision.reason.value,
+        barrier=result.barrier,
+    )

@@ -1,0 +1,86 @@
+"""The other ways through a pedestrian gate: a resident's PIN, or a visitor pass's QR code.
+
+Face entry must never be the only way in (PIPL, and residents who decline or whose face is not
+recognised): a keypad PIN and a QR code on the visitor's phone or on paper both work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from controllers.person_policy import decide_pin, decide_qr
+from controllers.policy import PassPermit
+from controllers.values import AccessDecision, Reason
+from errors import InvalidInputError, NotFoundError
+from models.events import Passage
+from models.people import Resident
+from models.vehicles import VisitorPass
+from services.passwords import hash_password, verify_password
+
+PIN_WINDOW = timedelta(minutes=10)
+QR_PREFIX = "PG1"
+
+
+def validate_pin(pin: str) -> None:
+    if not (pin.isdigit() and 4 <= len(pin) <= 8):
+        raise InvalidInputError("a PIN is 4 to 8 digits")
+    if len(set(pin)) == 1 or pin in "0123456789" or pin in "9876543210":
+        raise InvalidInputError("choose a PIN that is not all one digit or a simple sequence")
+
+
+def set_pin(session: Session, resident_id: int, pin: str) -> None:
+    validate_pin(pin)
+    resident = session.get(Resident, resident_id)
+    if resident is None:
+        raise NotFoundError(f"resident {resident_id} not found")
+    resident.pin_hash = hash_password(pin)
+
+
+def check_pin(session: Session, resident_id: int, pin: str, now: datetime) -> AccessDecision:
+    resident = session.get(Resident, resident_id)
+    if resident is None or resident.pin_hash is None:
+        raise NotFoundError(f"resident {resident_id} has no PIN")
+    failures = session.scalar(
+        select(func.count())
+        .select_from(Passage)
+        .where(Passage.resident_id == resident_id)
+        .where(Passage.reason == Reason.PIN_WRONG.value)
+        .where(Passage.at >= now - PIN_WINDOW)
+    )
+    return decide_pin(
+        resident_id=resident_id,
+        household_id=resident.household_id,
+        pin_ok=verify_password(resident.pin_hash, pin),
+        recent_failures=int(failures or 0),
+    )
+
+
+def qr_code(key: str, pass_id: int) -> str:
+    signature = hmac.new(key.encode(), f"pass:{pass_id}".encode(), hashlib.sha256).hexdigest()
+    return f"{QR_PREFIX}.{pass_id}.{signature[:20]}"
+
+
+def check_qr(session: Session, key: str, code: str, now: datetime) -> AccessDecision:
+    prefix, _, rest = code.strip().partition(".")
+    pass_text, _, _sig = rest.partition(".")
+    permit = None
+    if prefix == QR_PREFIX and pass_text.isdigit():
+        expected = qr_code(key, int(pass_text))
+        if hmac.compare_digest(expected, code.strip()):
+            visitor_pass = session.get(VisitorPass, int(pass_text))
+            if visitor_pass is not None:
+                permit = PassPermit(
+                    pass_id=visitor_pass.id,
+                    plate=visitor_pass.plate,
+                    household_id=visitor_pass.host_household_id,
+                    valid_from=visitor_pass.valid_from,
+                    valid_to=visitor_pass.valid_to,
+                    max_uses=visitor_pass.max_uses,
+                    uses=visitor_pass.uses,
+                )
+    return decide_qr(permit, now)
