@@ -1,0 +1,79 @@
+"""The demo's seeding and three simulated cars through the real pipeline, in-process."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from demo import (
+    PASSWORD_ENV,
+    DemoTraffic,
+    SimulatedGateCamera,
+    build_demo_workers,
+    ensure_demo_users,
+    seed_demo,
+)
+from models.events import Passage
+from models.people import Household, Resident, User
+from models.vehicles import PlateListEntry, Vehicle, VisitorPass
+from services.container import build_services
+from services.users import authenticate
+
+
+def count(services: Any, model: type) -> int:
+    with services.sessions() as session:
+        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def test_demo_seeds_once_and_three_cars_are_allowed_reviewed_and_denied(
+    make_settings: Any, plate_recognizer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(PASSWORD_ENV, "demo-password-1")
+    services = build_services(make_settings(), recognizer=plate_recognizer)
+    try:
+        cast = seed_demo(services.sessions)
+        ensure_demo_users(services.sessions)
+        assert seed_demo(services.sessions) == cast  # a second start changes nothing
+        ensure_demo_users(services.sessions)
+        counts = {m.__name__: count(services, m)
+                  for m in (Household, Resident, Vehicle, VisitorPass, PlateListEntry, User)}
+        assert counts == {"Household": 3, "Resident": 3, "Vehicle": 4, "VisitorPass": 1,
+                          "PlateListEntry": 1, "User": 2}
+        with services.sessions() as session:
+            admin = authenticate(session, "admin", "demo-password-1")
+            assert admin is not None and admin.role == "admin"
+
+        cameras = {g: SimulatedGateCamera(g, frames_per_car=4, seed=3)
+                   for g in ("main-in", "main-out")}
+        pipeline, workers = build_demo_workers(services, cameras, fps=10, cooldown_s=5)
+        services.background.extend(workers)
+        traffic = DemoTraffic(services, pipeline, cameras, cast, entry_gate="main-in",
+                              exit_gate="main-out", seed=7)
+
+        async def scenario() -> list[Any]:
+            await services.start()
+            try:
+                results = []
+                for role in ("resident", "unknown", "blocked"):
+                    car = traffic.car_for(role)
+                    results.append(await traffic.drive(car, traffic.gate_for(car),
+                                                       timeout_s=30))
+                return results
+            finally:
+                await services.stop()
+
+        results = asyncio.run(scenario())
+        assert [(r.decision.verdict.value, r.decision.reason.value) if r else None
+                for r in results] == [("allow", "resident"), ("review", "unknown_plate"),
+                                      ("deny", "blocked")]
+        with services.sessions() as session:
+            recorded = [(p.plate, p.decision)
+                        for p in session.scalars(select(Passage).order_by(Passage.id))]
+        assert recorded == [(r.plate, r.decision.verdict.value) for r in results if r]
+        # The resident is now inside: the demo sends it to the exit next time.
+        assert traffic.gate_for(cast.residents[0]) == "main-out"
+    finally:
+        services.engine.dispose()

@@ -1,0 +1,103 @@
+"""Drawn plates: layout, colours, font discovery, and that the real recogniser reads them."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from vision.plate_grammar import is_valid_plate
+from vision.plate_localiser import crop_color
+from vision.plate_render import (
+    FONT_ENV,
+    FontNotFoundError,
+    find_cjk_font,
+    plate_color_for,
+    random_plate,
+    render_gate_scene,
+    render_plate,
+)
+from vision.types import PlateColor
+
+
+@pytest.mark.parametrize(
+    ("text", "requested", "color", "size", "ink_dark"),
+    [
+        ("沪B7M261", None, PlateColor.BLUE, (140, 440), False),
+        ("沪C52088", PlateColor.YELLOW, PlateColor.YELLOW, (140, 440), True),
+        ("沪AD12345", None, PlateColor.GREEN, (140, 480), True),
+        ("沪AD12345", PlateColor.BLUE, PlateColor.GREEN, (140, 480), True),  # family wins
+        ("京A1234学", None, PlateColor.YELLOW, (140, 440), True),
+    ],
+)
+def test_plate_colours_and_size(
+    text: str, requested: PlateColor | None, color: PlateColor, size: tuple[int, int],
+    ink_dark: bool,
+) -> None:
+    assert plate_color_for(text, requested) is color
+    plate = render_plate(text, requested)
+    assert plate.shape == (*size, 3) and plate.dtype == np.uint8
+    assert crop_color(plate) is color
+    # The characters' rows: white ink on blue is bright, black ink on yellow/green is dark.
+    band = plate[40:100, 20:-20].astype(int).sum(axis=2)
+    extreme = band.min() if ink_dark else band.max()
+    assert (extreme < 150) if ink_dark else (extreme > 600)
+
+
+def test_plate_has_the_separator_dot_between_second_and_third_character() -> None:
+    plate = render_plate("沪B7M261", PlateColor.BLUE)
+    # 440 mm layout: 2nd character ends at 15.5+45+12+45 = 117.5 mm, dot centre at 134.5 mm.
+    dot = plate[68:73, 132:137].astype(int)
+    assert dot.min() > 200  # white on the blue gap
+    assert plate[68:73, 122:126, 0].astype(int).max() > 120  # blue background beside it
+
+
+def test_invalid_text_is_refused() -> None:
+    with pytest.raises(ValueError):
+        render_plate("not a plate")
+
+
+def test_random_plates_are_valid() -> None:
+    rng = random.Random(3)
+    plates = [random_plate(rng, k) for k in ("ordinary", "new_energy") * 50]
+    assert all(is_valid_plate(p) for p in plates)
+    assert {len(p) for p in plates} == {7, 8}
+
+
+def test_font_env_override_and_missing_font(monkeypatch: pytest.MonkeyPatch,
+                                            tmp_path: Path) -> None:
+    monkeypatch.setenv(FONT_ENV, str(tmp_path / "missing.ttc"))
+    with pytest.raises(FontNotFoundError, match=FONT_ENV):
+        find_cjk_font()
+    monkeypatch.delenv(FONT_ENV)
+    with pytest.raises(FontNotFoundError, match="apt-get install fonts-wqy-zenhei"):
+        find_cjk_font(candidates=(str(tmp_path / "nope.ttc"),))
+    assert find_cjk_font().is_file()  # fonts-wqy-zenhei is a project requirement
+
+
+def test_scene_is_reproducible_from_its_seed() -> None:
+    plate = render_plate("沪B7M261")
+    a = render_gate_scene(plate, random.Random(5))
+    b = render_gate_scene(plate, random.Random(5))
+    assert a.shape == (540, 960, 3) and np.array_equal(a, b)
+    assert render_gate_scene(None, random.Random(5)).shape == (540, 960, 3)
+
+
+def test_recogniser_reads_drawn_plates(plate_recognizer: Any) -> None:
+    rng = random.Random(2026)
+    exact = 0
+    misses = []
+    for i in range(10):
+        kind = "new_energy" if i % 3 == 1 else "ordinary"
+        text = random_plate(rng, kind)
+        color = PlateColor.YELLOW if i % 3 == 2 else PlateColor.BLUE
+        scene = render_gate_scene(render_plate(text, color), rng, approach=rng.random())
+        reads = plate_recognizer.read(scene)
+        got = reads[0].text if reads else None
+        exact += got == text
+        if got != text:
+            misses.append((text, got))
+    assert exact >= 8, misses
