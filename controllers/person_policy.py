@@ -33,13 +33,13 @@ def decide_face(evidence: FaceEvidence, household_id: int | None = None) -> Acce
             Verdict.DENY, Reason.LIVENESS_FAILED, Credential.FACE, alarm="liveness_failed",
             resident_id=evidence.resident_id,
         )
-    if evidence.resident_id is None:
-        return AccessDecision(Verdict.REVIEW, Reason.FACE_UNKNOWN, Credential.FACE)
     if evidence.live is None:
         return AccessDecision(
             Verdict.REVIEW, Reason.LIVENESS_CHALLENGE, Credential.FACE,
             flags=("turn_head",), resident_id=evidence.resident_id, household_id=household_id,
         )
+    if evidence.resident_id is None:
+        return AccessDecision(Verdict.REVIEW, Reason.FACE_UNKNOWN, Credential.FACE)
     return AccessDecision(
         Verdict.ALLOW, Reason.FACE_RESIDENT, Credential.FACE,
         resident_id=evidence.resident_id, household_id=household_id,

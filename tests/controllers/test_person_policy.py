@@ -21,10 +21,11 @@ NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
         (FaceEvidence(5, 3, False), Verdict.DENY, Reason.LIVENESS_FAILED, "liveness_failed"),
         (FaceEvidence(5, None, False), Verdict.DENY, Reason.LIVENESS_FAILED, "liveness_failed"),
         (FaceEvidence(5, 3, None), Verdict.REVIEW, Reason.LIVENESS_CHALLENGE, None),
+        (FaceEvidence(5, None, None), Verdict.REVIEW, Reason.LIVENESS_CHALLENGE, None),
         (FaceEvidence(5, None, True), Verdict.REVIEW, Reason.FACE_UNKNOWN, None),
     ],
     ids=["no-face", "resident-live", "resident-flat", "stranger-flat", "resident-still",
-         "stranger-live"],
+         "stranger-still", "stranger-live"],
 )
 def test_face_decisions(
     evidence: FaceEvidence, verdict: Verdict, reason: Reason, alarm: str | None
