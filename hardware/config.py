@@ -1,12 +1,107 @@
 """Configuration of barriers, contacts and free-space boards, chosen per gate by ``driver``.
 
-Example (one gate in the project settings)::
+Every model forbids unknown keys, so a typo in the YAML fails at start-up instead of being
+ignored. Each gate nests one ``barrier:`` (default: simulated). Examples::
 
+    # simulated barrier (the default), for development and demos
+    barrier:
+      driver: sim
+      open_seconds: 10
+      opening_s: 1.5
+
+    # Tasmota relay, latch: cmnd/gate-east/POWER1 ON|OFF, echo on stat/gate-east/POWER1
     barrier:
       driver: mqtt
       preset: tasmota
-      host: 192.168.1.10
+      host: 192.168.10.2
+      port: 1883
+      username: parkgate
+      password_env: PARKGATE_MQTT_PASSWORD
       device: gate-east
+      open_channel: 1
+      presence_topic: stat/gate-east/POWER2
+      command_timeout_s: 2
+      retries: 2
+      on_fault: fail_safe
+
+    # Tasmota, pulse: a barrier controller with separate OPEN and CLOSE dry contacts
+    barrier:
+      driver: mqtt
+      preset: tasmota
+      host: 192.168.10.2
+      device: gate-west
+      relay_mode: pulse
+      open_channel: 1
+      close_channel: 2
+      pulse_ms: 500
+
+    # Shelly Plus 1 (Gen2 RPC over MQTT): Switch.Set on <device>/rpc, switch ids from 0
+    barrier:
+      driver: mqtt
+      preset: shelly
+      host: 192.168.10.2
+      device: shellyplus1-a8032ab12345
+      open_channel: 0
+
+    # any MQTT relay with its own topics
+    barrier:
+      driver: mqtt
+      preset: custom
+      host: 192.168.10.2
+      device: barrier7
+      command_topic: site/{device}/relay/{channel}/set
+      state_topic: site/{device}/relay/{channel}
+      payload_on: "1"
+      payload_off: "0"
+      state_on: "1"
+      state_off: "0"
+
+    # Modbus TCP relay board: coils are relays, discrete inputs are contacts
+    barrier:
+      driver: modbus
+      host: 192.168.10.20
+      unit_id: 1
+      relay_mode: pulse
+      open_channel: 0
+      close_channel: 1
+      pulse_ms: 300
+      limit_open_input: 0
+      limit_closed_input: 1
+      presence_input: 2
+      poll_interval_s: 0.1
+      on_fault: fail_secure
+
+    # GPIO on the controller (BCM pins); many relay HATs are active-low
+    barrier:
+      driver: gpio
+      open_channel: 17
+      active_high: false
+      feedback_pin: 27
+      presence_pin: 22
+      limit_open_pin: 23
+      limit_closed_pin: 24
+
+    # HTTP relay (Shelly Gen1 style), loop detector reported on MQTT
+    barrier:
+      driver: http
+      on_url: http://192.168.10.30/relay/{channel}?turn=on
+      off_url: http://192.168.10.30/relay/{channel}?turn=off
+      open_channel: 0
+      expect_body: '"ison"'
+      presence:
+        driver: mqtt
+        host: 192.168.10.2
+        topic: loops/east/presence
+
+    # the fire-alarm contact (InputConfig) and a free-space board (DisplayConfig)
+    fire_alarm:
+      driver: modbus
+      host: 192.168.10.20
+      address: 7
+    display:
+      driver: modbus
+      host: 192.168.10.21
+      registers: {B1: 0, B2: 1}
 """
 
 from __future__ import annotations

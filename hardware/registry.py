@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 from errors import ConflictError, HardwareError, InvalidInputError
 from hardware.base import Barrier, BarrierStatus, DigitalInput, Display, InputChange
@@ -40,9 +41,10 @@ logger = logging.getLogger(__name__)
 
 def create_barrier(gate_id: str, config: BarrierConfig) -> Barrier:
     """Build the barrier of one gate; nothing connects until ``start()``."""
+    presence_config = getattr(config, "presence", None)
     presence = (
-        create_input(f"{gate_id}.presence", config.presence)
-        if config.presence is not None
+        create_input(f"{gate_id}.presence", presence_config)
+        if presence_config is not None
         else None
     )
     if isinstance(config, SimBarrierConfig):
@@ -165,6 +167,14 @@ class SafetySupervisor:
             raise InvalidInputError(f"gate {barrier.gate_id} is already registered")
         self._barriers[barrier.gate_id] = barrier
         barrier.add_listener(self._on_barrier_status)
+        if self._latched:
+            # A gate added during a fire alarm joins the hold at once.
+            self._spawn(self._apply_one(barrier, True))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def start(self) -> None:
         if self.fire_input is None:
@@ -210,25 +220,22 @@ class SafetySupervisor:
     async def _apply_all(self, active: bool) -> None:
         # Concurrently: a hung gate must not delay opening the others. Each barrier bounds
         # its own wait with its command time-out and retries.
-        barriers = list(self._barriers.values())
-        results = await asyncio.gather(
-            *(b.set_fire_alarm(active) for b in barriers), return_exceptions=True
-        )
-        for barrier, result in zip(barriers, results, strict=True):
-            if isinstance(result, HardwareError):
-                logger.error("gate %s: fire alarm %s not applied: %s",
-                             barrier.gate_id, "on" if active else "off", result)
-            elif isinstance(result, BaseException):
-                raise result
+        await asyncio.gather(*(self._apply_one(b, active) for b in self._barriers.values()))
+
+    async def _apply_one(self, barrier: Barrier, active: bool) -> None:
+        try:
+            await barrier.set_fire_alarm(active)
+        except HardwareError as err:
+            # Already a visible fault on that gate; the other gates go on regardless.
+            logger.error("gate %s: fire alarm %s not applied: %s",
+                         barrier.gate_id, "on" if active else "off", err)
 
     def _on_fire_input(self, change: InputChange) -> None:
         if not change.value:
             logger.warning("fire-alarm input %s back to normal; gates stay open until an "
                            "admin clears the alarm", change.name)
             return
-        task = asyncio.create_task(self.trigger_fire_alarm(f"input {change.name}"))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(self.trigger_fire_alarm(f"input {change.name}"))
 
     def _on_barrier_status(self, status: BarrierStatus) -> None:
         if status.is_alarm:

@@ -126,6 +126,8 @@ class RelayBarrier:
         self._listeners.append(cb)
 
     async def start(self) -> None:
+        if self._tick_task is not None:
+            return
         for inp, handler in (
             (self.presence, self._on_presence),
             (self.limit_open, self._on_limit_open),
@@ -148,8 +150,7 @@ class RelayBarrier:
         logger.info("barrier %s started in state %s", self.gate_id, self.state)
 
     async def stop(self) -> None:
-        if self._assume is not None:
-            self._assume.cancel()
+        self._cancel_assumption()
         tasks = [t for t in (self._tick_task, *self._tasks) if t is not None]
         for task in tasks:
             task.cancel()
@@ -192,7 +193,12 @@ class RelayBarrier:
     def _apply(self, transition: Transition) -> None:
         """Apply a transition caused by an input or a tick: send its commands in background."""
         self._publish()
-        if transition.commands:
+        if transition.state is BarrierState.FAULT:
+            # A fault found by the machine itself (motion time-out): react like _fail.
+            self._cancel_assumption()
+            if transition.commands:
+                self._spawn(self._best_effort(transition.commands))
+        elif transition.commands:
             self._spawn(self._send_logged(transition.commands))
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
@@ -256,9 +262,7 @@ class RelayBarrier:
 
     def _after_accepted(self, command: RelayCommand) -> None:
         """The device took the command: learn the position from switches or assume it."""
-        if self._assume is not None:
-            self._assume.cancel()
-            self._assume = None
+        self._cancel_assumption()
         if command is RelayCommand.OPEN and self.limit_open is not None:
             if self.limit_open.value:
                 self._apply(self._machine.limit_open(self._clock()))
@@ -276,14 +280,26 @@ class RelayBarrier:
             self.policy.travel_s, lambda: self._apply(reached(self._clock()))
         )
 
+    def _cancel_assumption(self) -> None:
+        # An assumed arrival from an earlier command must not mask a fault or a new command.
+        if self._assume is not None:
+            self._assume.cancel()
+            self._assume = None
+
     def _fail(self, message: str) -> None:
+        self._cancel_assumption()
         transition = self._machine.fail(message, self._clock())
         self._publish()
         if transition.commands:
             self._spawn(self._best_effort(transition.commands))
 
     async def _best_effort(self, commands: tuple[RelayCommand, ...]) -> None:
-        """The fault reaction (open for fail_safe): one try, failures only logged."""
+        """The fault reaction (open for fail_safe): one try, failures only logged.
+
+        The fault stays latched afterwards: only a new limit-switch edge or a command that
+        the device carries out clears it, so a stuck arm does not flap between fault and
+        open every auto-close cycle.
+        """
         for command in commands:
             try:
                 async with self._io_lock, asyncio.timeout(self.policy.command_timeout_s):
@@ -293,7 +309,6 @@ class RelayBarrier:
                     "gate %s: fault reaction %s failed: %r", self.gate_id, command, err
                 )
                 return
-        self._after_accepted(commands[-1])
 
     async def _tick_loop(self) -> None:
         while True:

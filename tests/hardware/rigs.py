@@ -255,13 +255,19 @@ class TasmotaRig(MosquittoRig):
             "reconnect_min_s": 0.2, "reconnect_max_s": 0.5,
         }
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.log: list[tuple[str, str]] = []  # (command topic, payload) as received
+
     def on_device_message(self, client: mqtt.Client, msg: mqtt.MQTTMessage) -> None:
         _, dev, command = msg.topic.split("/")
         k = int(dev.removeprefix("dev"))
         if k in self.muted or not command.startswith("POWER"):
             return
         on = msg.payload.decode() == "ON"
-        self.relays[k] = on
+        self.log.append((msg.topic, msg.payload.decode()))
+        if command == "POWER1":
+            self.relays[k] = on
         client.publish(f"stat/{dev}/{command}", "ON" if on else "OFF", qos=1)
 
 
@@ -270,6 +276,7 @@ class ShellyRig(MosquittoRig):
 
     name = "mqtt_shelly"
     device_subscription = "+/rpc"
+    reply_error = False  # answer Switch.Set with an RPC error, as a misconfigured device does
 
     def config(self, k: int) -> dict[str, Any]:
         return {
@@ -286,7 +293,7 @@ class ShellyRig(MosquittoRig):
         k = int(dev.removeprefix("dev"))
         if k in self.muted:
             return
-        if request["method"] != "Switch.Set":
+        if request["method"] != "Switch.Set" or self.reply_error:
             reply = {"id": request["id"], "src": dev, "error": {"code": 404, "message": "no"}}
         else:
             was_on = self.relays.get(k, False)

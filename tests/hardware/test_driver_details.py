@@ -1,0 +1,122 @@
+"""Driver specifics beyond the shared contract: pulse relays, Shelly RPC errors, custom MQTT
+topics, HTTP answers that are not a confirmation."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from controllers.barrier import BarrierState
+from errors import HardwareError, HardwareTimeoutError
+from hardware.registry import create_barrier
+from tests.hardware.rigs import (
+    BARRIER_CONFIG,
+    FAST,
+    HttpRig,
+    ShellyRig,
+    TasmotaRig,
+    eventually,
+    run_with_rig,
+    wait_state,
+)
+
+
+def build(data: dict[str, Any]) -> Any:
+    return create_barrier("g", BARRIER_CONFIG.validate_python({**FAST, **data}))
+
+
+def test_tasmota_pulse_relays_pulse_open_and_close_channels() -> None:
+    async def scenario(rig: Any) -> None:
+        assert isinstance(rig, TasmotaRig)
+        b = build({**rig.config(0), "relay_mode": "pulse", "open_channel": 1,
+                   "close_channel": 2, "pulse_ms": 50})
+        rig.barriers.append(b)
+        await b.start()
+        await b.open()
+        await wait_state(b, BarrierState.OPEN)
+        await b.close()
+        await wait_state(b, BarrierState.CLOSED)
+        assert rig.log == [
+            ("cmnd/dev0/POWER1", "ON"), ("cmnd/dev0/POWER1", "OFF"),
+            ("cmnd/dev0/POWER2", "ON"), ("cmnd/dev0/POWER2", "OFF"),
+        ]
+
+    run_with_rig("mqtt_tasmota", scenario)
+
+
+def test_shelly_rpc_error_is_a_fault_not_a_timeout() -> None:
+    async def scenario(rig: Any) -> None:
+        assert isinstance(rig, ShellyRig)
+        rig.reply_error = True
+        b = rig.make(0)
+        await b.start()
+        with pytest.raises(HardwareError) as caught:
+            await b.open()
+        assert not isinstance(caught.value, HardwareTimeoutError)
+        assert b.state is BarrierState.FAULT
+        assert "404" in (b.fault or "")
+
+    run_with_rig("mqtt_shelly", scenario)
+
+
+def test_custom_mqtt_topics_and_payloads() -> None:
+    async def scenario(rig: Any) -> None:
+        assert isinstance(rig, TasmotaRig)
+        relay: dict[str, str] = {}
+        device = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="custom-device")
+
+        def on_message(c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+            state_topic = msg.topic.removesuffix("/set")
+            relay[state_topic] = msg.payload.decode()
+            c.publish(state_topic, msg.payload.decode(), qos=1)
+
+        device.on_message = on_message
+        device.on_connect = lambda c, *_: c.subscribe("site/+/relay/+/set", qos=1)
+        device.connect("127.0.0.1", rig.port)
+        device.loop_start()
+        try:
+            await asyncio.sleep(0.2)
+            b = build({
+                "driver": "mqtt", "preset": "custom", "port": rig.port, "device": "b7",
+                "command_topic": "site/{device}/relay/{channel}/set",
+                "state_topic": "site/{device}/relay/{channel}",
+                "payload_on": "1", "payload_off": "0", "state_on": "1", "state_off": "0",
+            })
+            rig.barriers.append(b)
+            await b.start()
+            await b.open()
+            await wait_state(b, BarrierState.OPEN)
+            assert relay == {"site/b7/relay/1": "1"}
+            await b.close()
+            await eventually(lambda: relay["site/b7/relay/1"] == "0", 2.0, "relay off")
+        finally:
+            device.disconnect()
+            device.loop_stop()
+
+    run_with_rig("mqtt_tasmota", scenario)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"on_url": "{base}/nope/{{channel}}"}, "status 404"),
+        ({"expect_body": "accepted"}, "lacks"),
+    ],
+)
+def test_http_answer_that_is_not_a_confirmation(overrides: dict[str, str], message: str) -> None:
+    async def scenario(rig: Any) -> None:
+        assert isinstance(rig, HttpRig)
+        base = f"http://127.0.0.1:{rig.port}"
+        data = {**rig.config(0), **{k: v.format(base=base) for k, v in overrides.items()}}
+        b = build(data)
+        rig.barriers.append(b)
+        await b.start()
+        with pytest.raises(HardwareError, match=message):
+            await b.open()
+        assert b.state is BarrierState.FAULT
+
+    run_with_rig("http", scenario)
