@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api.console import web as console
 from api.errors import install_error_handlers
 from api.routes import (
     admin,
@@ -45,6 +46,6 @@ def create_app(services: Services) -> FastAPI:
     app.state.services = services
     install_error_handlers(app)
     for module in (auth, admin, faces, credentials, frames, passages, availability, health,
-                   gate_actions, review, alarms, audit, events, parking):
+                   gate_actions, review, alarms, audit, events, parking, console):
         app.include_router(module.router)
     return app

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 
 from api.deps import AdminUser, ServicesDep, SessionDep
 from api.routes.admin import audit
+from api.routes.parking import RateLimited, cached_response, zone_body
 from api.schemas import Availability, OccupancyCorrection, ZoneAvailability
 from controllers.events import Event
 from controllers.occupancy import correct
@@ -18,9 +19,16 @@ from models.site import OccupancySample, Zone
 router = APIRouter(prefix="/api/v1", tags=["availability"])
 
 
-@router.get("/availability", response_model=Availability, summary="Free spaces (public)")
-def get_availability(session: SessionDep) -> Availability:
-    return Availability(**availability(session))
+@router.get(
+    "/availability",
+    response_model=Availability,
+    summary="Free spaces (public, ETag)",
+    dependencies=[RateLimited],
+    responses={304: {"description": "Unchanged since the ETag in If-None-Match."}},
+)
+async def get_availability(request: Request) -> Response:
+    # Served from a body precomputed once per change (services/availability_cache.py).
+    return cached_response(request, await zone_body(request.app.state.services))
 
 
 @router.put("/zones/{zone_id}/occupancy", response_model=ZoneAvailability)

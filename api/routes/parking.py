@@ -1,0 +1,355 @@
+"""Parking spaces and guidance: public, read-only, cacheable; holds need staff.
+
+Public endpoints answer from precomputed bodies with an ETag (``If-None-Match`` → 304) and
+are limited per client IP by a token bucket (429 with ``Retry-After``). Behind a reverse
+proxy every client shares the proxy's address: raise the limit there, or limit in the proxy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import ServicesDep, SessionDep, StaffUser
+from api.routes.admin import audit
+from api.schemas import Availability
+from controllers.guidance import Hold, Recommendation
+from controllers.spaces import SpaceKind
+from errors import ConflictError, InvalidInputError, NotFoundError
+from services.availability_cache import (
+    CachedBody,
+    etag_matches,
+    make_etag,
+    retry_after_header,
+)
+from services.container import Services
+from services.parking import ParkingService
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/api/v1", tags=["parking"])
+
+CACHE_CONTROL = "public, max-age=2"
+
+
+# ---- shared by the public endpoints (also used by routes/availability.py) ----------------
+
+
+def _parking(services: Services) -> ParkingService:
+    if services.parking is None:
+        raise HTTPException(503, "parking is not configured")
+    return services.parking
+
+
+async def rate_limit(request: Request) -> None:
+    """Token bucket per client IP. Async so the hot path never hops to a worker thread."""
+    parking = request.app.state.services.parking
+    if parking is None or parking.limiter is None:
+        return
+    key = request.client.host if request.client else "unknown"
+    wait = parking.limiter.take(key)
+    if wait > 0:
+        raise HTTPException(
+            429,
+            f"too many requests from {key}: slow down to "
+            f"{parking.limiter.rate:g}/s (burst {parking.limiter.burst:g})",
+            headers={"Retry-After": retry_after_header(wait)},
+        )
+
+
+RateLimited = Depends(rate_limit)
+
+
+def render_availability(data: dict[str, object]) -> bytes:
+    # The public schema renders it, so the cached body is byte-for-byte what it always was.
+    return Availability.model_validate(data).model_dump_json().encode()
+
+
+async def zone_body(services: Services) -> CachedBody:
+    cache = _parking(services).zones_cache
+    if cache.peek() is None:
+        await asyncio.to_thread(cache.snapshot)  # the database read stays off the event loop
+    return cache.body(render_availability)
+
+
+def cached_response(request: Request, entry: CachedBody) -> Response:
+    headers = {"ETag": entry.etag, "Cache-Control": CACHE_CONTROL}
+    if etag_matches(request.headers.get("if-none-match"), entry.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(entry.body, media_type="application/json", headers=headers)
+
+
+# ---- schemas ------------------------------------------------------------------------------
+
+
+class SpaceOut(BaseModel):
+    id: str
+    label: str
+    zone: str
+    kind: SpaceKind
+    state: Literal["free", "occupied", "unknown"]
+    source: Literal["sensor", "camera", "none"]
+    since: datetime | None = Field(description="Time of the reading the state comes from.")
+    conflict: bool = Field(description="A fresh sensor and camera disagree (sensor wins).")
+    held: bool = Field(description="Held for a driver who was just sent there.")
+
+
+class ZoneSpacesOut(BaseModel):
+    spaces: int
+    free: int
+    occupied: int
+    unknown: int
+
+
+class SpacesOut(BaseModel):
+    spaces: list[SpaceOut]
+    zones: dict[str, ZoneSpacesOut]
+
+
+class GuidedSpace(BaseModel):
+    id: str
+    label: str
+    zone: str
+    kind: SpaceKind
+    distance_m: float | None = Field(description="Walking distance to the building, if known.")
+
+
+class FallbackZone(BaseModel):
+    zone: str
+    name: str
+    free: int
+
+
+class HoldOut(BaseModel):
+    space_id: str
+    holder: str
+    until: datetime
+
+
+class GuidanceOut(BaseModel):
+    building: str
+    space: GuidedSpace | None = Field(description="Where to park; null when nothing fits.")
+    reasons: list[str] = Field(description="Stable reason codes (controllers/guidance.py).")
+    alternatives: list[GuidedSpace]
+    fallback_zone: FallbackZone | None = Field(
+        description="When no space fits: the zone with most free spaces by gate counting."
+    )
+    hold: HoldOut | None = None
+
+
+class HoldIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    holder: str = Field(min_length=1, max_length=32, description="Who it is held for: a plate.")
+    space_id: str | None = Field(None, min_length=1, max_length=64, description="Hold this one.")
+    building: str | None = Field(None, min_length=1, max_length=64)
+    resident_id: int | None = Field(None, ge=1)
+    kind: Literal["ev", "accessible", "visitor"] | None = None
+
+
+# ---- public availability ------------------------------------------------------------------
+
+
+@router.get(
+    "/availability/spaces",
+    response_model=SpacesOut,
+    summary="State of every parking space (public, ETag)",
+    dependencies=[RateLimited],
+    responses={304: {"description": "Unchanged since the ETag in If-None-Match."}},
+)
+async def get_spaces(request: Request) -> Response:
+    parking = _parking(request.app.state.services)
+    return cached_response(request, parking.spaces_snapshot(time.monotonic))
+
+
+@router.get(
+    "/availability/spaces/{space_id}",
+    response_model=SpaceOut,
+    summary="State of one parking space (public, ETag)",
+    dependencies=[RateLimited],
+    responses={304: {"description": "Unchanged."}, 404: {"description": "No such space."}},
+)
+async def get_space(space_id: str, request: Request) -> Response:
+    parking = _parking(request.app.state.services)
+    status, held = parking.space_status(space_id)  # NotFoundError → 404
+    rec = parking.board.spaces[space_id]
+    out = SpaceOut(
+        id=rec.id, label=rec.label, zone=rec.zone, kind=rec.kind, state=status.state,
+        source=status.source, since=status.at, conflict=status.conflict, held=held,
+    )
+    body = out.model_dump_json().encode()
+    return cached_response(request, CachedBody(body, make_etag(body), {}))
+
+
+async def availability_events(
+    request: Request, services: Services, heartbeat_s: float
+) -> AsyncIterator[str]:
+    parking = _parking(services)
+    parking.streams += 1
+    try:
+        async with parking.changes.subscribe() as queue:
+            yield "retry: 3000\n\n"
+            sent_zones = sent_spaces = ""
+            idle = False
+            while True:
+                sent = False
+                zones = await zone_body(services)
+                if zones.etag != sent_zones:
+                    sent_zones = zones.etag
+                    sent = True
+                    yield f"event: availability\nid: {zones.etag}\ndata: {zones.body.decode()}\n\n"
+                spaces = parking.spaces_snapshot(time.monotonic)
+                if spaces.etag != sent_spaces:
+                    sent_spaces = spaces.etag
+                    sent = True
+                    yield f"event: spaces\nid: {spaces.etag}\ndata: {spaces.body.decode()}\n\n"
+                if idle and not sent:
+                    yield ": ping\n\n"  # keeps proxies from closing an idle stream
+                try:
+                    await asyncio.wait_for(queue.get(), heartbeat_s)
+                    idle = False
+                except TimeoutError:
+                    if await request.is_disconnected():
+                        return
+                    idle = True  # also re-checks spaces whose readings aged out
+    finally:
+        parking.streams -= 1
+
+
+@router.get(
+    "/availability/stream",
+    summary="Availability and space changes as Server-Sent Events (public)",
+    dependencies=[RateLimited],
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def stream(request: Request) -> StreamingResponse:
+    services: Services = request.app.state.services
+    parking = _parking(services)
+    if parking.streams >= parking.config.max_streams:
+        raise HTTPException(503, "too many availability streams; poll /api/v1/availability")
+    return StreamingResponse(
+        availability_events(request, services, parking.config.stream_heartbeat_s),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+# ---- guidance -----------------------------------------------------------------------------
+
+
+def _guided(parking: ParkingService, space_id: str, building: str) -> GuidedSpace:
+    rec = parking.board.spaces[space_id]
+    return GuidedSpace(
+        id=rec.id, label=rec.label, zone=rec.zone, kind=rec.kind,
+        distance_m=rec.distances_m.get(building),
+    )
+
+
+def _resolve_driver(
+    parking: ParkingService, building: str | None, resident_id: int | None
+) -> tuple[str, str | None]:
+    """(building, assigned space) from the query; 404 for an unknown resident."""
+    assigned = None
+    if resident_id is not None:
+        home, household_id = parking.resident_building(resident_id)
+        building = building or home
+        assigned = parking.assigned_space(resident_id, household_id)
+    elif building is not None:
+        known = parking.known_buildings()
+        if known and building not in known:
+            raise InvalidInputError(
+                f"unknown building {building!r}; spaces know buildings "
+                f"{', '.join(sorted(known))}"
+            )
+    if building is None:
+        raise InvalidInputError("give building or resident_id")
+    return building, assigned
+
+
+def _guidance_out(
+    parking: ParkingService, building: str, rec: Recommendation | None, hold: Hold | None
+) -> GuidanceOut:
+    return GuidanceOut(
+        building=building,
+        space=_guided(parking, rec.space_id, building) if rec else None,
+        reasons=[str(r) for r in rec.reasons] if rec else [],
+        alternatives=[_guided(parking, s, building) for s in rec.alternatives] if rec else [],
+        fallback_zone=None if rec else parking.fallback_zone(),
+        hold=HoldOut(space_id=hold.space_id, holder=hold.holder, until=hold.until)
+        if hold
+        else None,
+    )
+
+
+def _needs(kind: str | None) -> tuple[SpaceKind, ...]:
+    return (SpaceKind(kind),) if kind else ()
+
+
+@router.get(
+    "/guidance",
+    response_model=GuidanceOut,
+    summary="Best free space near a building (public)",
+    dependencies=[RateLimited],
+)
+def get_guidance(
+    services: ServicesDep,
+    building: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    kind: Annotated[Literal["ev", "accessible", "visitor"] | None, Query()] = None,
+    resident_id: Annotated[int | None, Query(ge=1)] = None,
+) -> GuidanceOut:
+    """Read-only: nothing is held. A resident's own space comes first when it is known."""
+    parking = _parking(services)
+    building, assigned = _resolve_driver(parking, building, resident_id)
+    rec, _ = parking.recommend(building=building, needs=_needs(kind), assigned_space=assigned)
+    return _guidance_out(parking, building, rec, None)
+
+
+@router.post(
+    "/guidance/hold",
+    response_model=GuidanceOut,
+    status_code=201,
+    summary="Hold a space for a driver granted entry (staff)",
+)
+def post_hold(
+    body: HoldIn, services: ServicesDep, session: SessionDep, user: StaffUser
+) -> GuidanceOut:
+    parking = _parking(services)
+    if body.space_id is not None:
+        hold = parking.hold_space(body.space_id, body.holder)  # 404 / 409
+        building = body.building or ""
+        out = GuidanceOut(
+            building=building, space=_guided(parking, hold.space_id, building), reasons=[],
+            alternatives=[], fallback_zone=None,
+            hold=HoldOut(space_id=hold.space_id, holder=hold.holder, until=hold.until),
+        )
+    else:
+        building, assigned = _resolve_driver(parking, body.building, body.resident_id)
+        rec, hold = parking.recommend(
+            building=building, needs=_needs(body.kind), assigned_space=assigned,
+            holder=body.holder, hold=True,
+        )
+        if rec is None or hold is None:
+            raise ConflictError("no free space to hold; send the driver to the fallback zone")
+        out = _guidance_out(parking, building, rec, hold)
+    audit(session, user, "guidance.hold", f"space:{hold.space_id}", holder=body.holder,
+          until=hold.until.isoformat())
+    return out
+
+
+@router.delete(
+    "/guidance/hold/{holder}", status_code=204, summary="Release a driver's hold (staff)"
+)
+def delete_hold(holder: str, services: ServicesDep, session: SessionDep, user: StaffUser) -> None:
+    released = _parking(services).release(holder)
+    if released is None:
+        raise NotFoundError(f"no hold for {holder!r}")
+    audit(session, user, "guidance.release", f"space:{released.space_id}", holder=holder)

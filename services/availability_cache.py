@@ -1,0 +1,197 @@
+"""Precomputed bodies and ETags for the public availability endpoints, and a per-IP limiter.
+
+The public board is read far more often than it changes (every phone in the queue polls it),
+so its JSON is built once per change, not once per request. Changes are seen synchronously:
+a SQLAlchemy session hook marks the cache stale when a transaction that touched a zone
+commits, so a read right after a correction never sees the old count. A short ``max_age_s``
+also bounds staleness for writers outside this process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import chain
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session, sessionmaker
+
+from models.access_store import availability
+from models.site import OccupancySample, Zone
+
+_FLAG = "parkgate_zones_changed"
+
+
+@dataclass(frozen=True, slots=True)
+class CachedBody:
+    """A response body ready to send, its ETag and the data it was rendered from."""
+
+    body: bytes
+    etag: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneSnapshot:
+    generation: int
+    built_at: float  # monotonic seconds
+    data: dict[str, Any]
+
+
+def make_etag(body: bytes) -> str:
+    return '"' + hashlib.blake2b(body, digest_size=10).hexdigest() + '"'
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """RFC 9110 weak comparison of an If-None-Match header against our strong ETag."""
+    if not if_none_match:
+        return False
+    for candidate in if_none_match.split(","):
+        tag = candidate.strip()
+        if tag == "*" or tag.removeprefix("W/") == etag:
+            return True
+    return False
+
+
+class AvailabilityCache:
+    """Zone availability (``models.access_store.availability``) as a ready JSON body."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        max_age_s: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._sessions = sessions
+        self._max_age_s = max_age_s
+        self._clock = clock
+        self._entry: ZoneSnapshot | None = None
+        self._rendered: tuple[ZoneSnapshot, CachedBody] | None = None
+        self._lock = threading.Lock()
+        self.generation = 0
+        self.rebuilds = 0
+        event.listen(sessions, "after_flush", self._after_flush)
+        event.listen(sessions, "after_commit", self._after_commit)
+        event.listen(sessions, "after_rollback", self._after_rollback)
+
+    def close(self) -> None:
+        event.remove(self._sessions, "after_flush", self._after_flush)
+        event.remove(self._sessions, "after_commit", self._after_commit)
+        event.remove(self._sessions, "after_rollback", self._after_rollback)
+
+    def _after_flush(self, session: Session, _context: Any) -> None:
+        # new/dirty still hold the pre-flush state here (SQLAlchemy documents this).
+        if any(
+            isinstance(obj, (Zone, OccupancySample))
+            for obj in chain(session.new, session.dirty, session.deleted)
+        ):
+            session.info[_FLAG] = True
+
+    def _after_commit(self, session: Session) -> None:
+        if session.info.pop(_FLAG, False):
+            self.invalidate()
+
+    def _after_rollback(self, session: Session) -> None:
+        session.info.pop(_FLAG, None)
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self.generation += 1
+
+    def _valid(self, entry: ZoneSnapshot | None) -> bool:
+        return (
+            entry is not None
+            and entry.generation == self.generation
+            and self._clock() - entry.built_at < self._max_age_s
+        )
+
+    def peek(self) -> ZoneSnapshot | None:
+        """The current snapshot if still valid (no database access), else None."""
+        entry = self._entry
+        return entry if self._valid(entry) else None
+
+    def snapshot(self) -> ZoneSnapshot:
+        """The valid snapshot, re-read from the database (one query) when stale."""
+        entry = self._entry
+        if entry is not None and self._valid(entry):
+            return entry
+        # Read the generation before the query: a commit racing with it leaves the entry stale.
+        generation = self.generation
+        with self._sessions() as session:
+            data = availability(session)
+        entry = ZoneSnapshot(generation, self._clock(), data)
+        self._entry = entry
+        self.rebuilds += 1
+        return entry
+
+    def body(self, render: Callable[[dict[str, Any]], bytes]) -> CachedBody:
+        """The snapshot rendered by ``render`` (the API's schema), once per snapshot."""
+        snap = self.snapshot()
+        rendered = self._rendered
+        if rendered is not None and rendered[0] is snap:
+            return rendered[1]
+        body = render(snap.data)
+        cached = CachedBody(body, make_etag(body), snap.data)
+        self._rendered = (snap, cached)
+        return cached
+
+
+class TokenBucketLimiter:
+    """Per-key token buckets: ``rate_per_s`` sustained, ``burst`` at once.
+
+    ``take`` returns 0 when the request may go ahead, otherwise the seconds until a token is
+    available (for Retry-After). Memory is bounded by ``max_clients``: when exceeded, buckets
+    that have refilled completely (idle clients) are dropped, then the oldest.
+    """
+
+    def __init__(
+        self,
+        rate_per_s: float,
+        burst: int,
+        *,
+        max_clients: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if rate_per_s <= 0 or burst < 1:
+            raise ValueError(f"need rate_per_s > 0 and burst ≥ 1, got {rate_per_s}/{burst}")
+        self.rate = rate_per_s
+        self.burst = float(burst)
+        self.max_clients = max_clients
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, last refill)
+        self._lock = threading.Lock()
+        self.limited = 0
+
+    def take(self, key: str) -> float:
+        now = self._clock()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            if tokens >= 1.0:
+                self._buckets[key] = (tokens - 1.0, now)
+                if len(self._buckets) > self.max_clients:
+                    self._evict(now)
+                return 0.0
+            self._buckets[key] = (tokens, now)
+            self.limited += 1
+            return (1.0 - tokens) / self.rate
+
+    def _evict(self, now: float) -> None:
+        full = [
+            k for k, (t, last) in self._buckets.items()
+            if t + (now - last) * self.rate >= self.burst
+        ]
+        for key in full:
+            del self._buckets[key]
+        while len(self._buckets) > self.max_clients:
+            del self._buckets[next(iter(self._buckets))]  # dicts keep insertion order
+
+
+def retry_after_header(seconds: float) -> str:
+    return str(max(1, math.ceil(seconds)))

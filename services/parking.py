@@ -1,0 +1,610 @@
+"""Parking spaces in the running product: sensors, bay cameras, guidance holds, boards, overstay.
+
+``ParkingService`` is a background component (``start``/``stop`` from the FastAPI lifespan)
+that owns the pure ``SpaceBoard`` (controllers/spaces.py) and ``HoldBook``
+(controllers/guidance.py) and feeds them:
+
+- **Sensors** publish JSON to MQTT (schema in docs/parking.md); a paho network thread hands
+  each payload to the board. Malformed payloads, unknown spaces, readings from the future or
+  out of order, and payloads whose topic names another space are counted and logged and
+  never change a space.
+- **Bay cameras** (only when configured) run one thread each: frame → ``BayMonitor`` →
+  camera readings.
+- **Boards** (余位屏) are re-sent a zone's free count when the bus says availability changed,
+  and periodically, so a board that rebooted catches up.
+- **Guidance holds**: an allowed entry at an ``in`` gate holds the best space near the
+  household's building for a few minutes, so two cars entering together are sent apart.
+- **Overstay**: visitor cars still inside after their pass ended raise one ``overstay`` alarm.
+
+Board state is touched from the event loop, the MQTT thread, camera threads and request
+threads, so it sits behind one lock; the pure objects themselves are not thread-safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from controllers.events import Event, EventBus
+from controllers.guidance import GuidancePolicy, Hold, HoldBook, Recommendation, recommend
+from controllers.spaces import (
+    CameraReading,
+    Ingest,
+    SpaceBoard,
+    SpaceKind,
+    SpaceState,
+    SpaceStatus,
+    parse_sensor_payload,
+)
+from errors import InvalidInputError, NotFoundError
+from hardware.base import Display
+from hardware.registry import create_display
+from models.base import utcnow
+from models.db import transaction
+from models.events import Alarm
+from models.people import Household, Resident
+from models.vehicles import Presence, VisitorPass
+from services.availability_cache import (
+    AvailabilityCache,
+    CachedBody,
+    TokenBucketLimiter,
+    make_etag,
+)
+from services.parking_config import DisplayBoardConfig, ParkingConfig, resolve_spaces
+from vision.space_config import CameraBaysConfig, build_monitor
+from vision.spaces import BayMonitor, camera_readings
+
+logger = logging.getLogger(__name__)
+
+SPACES_MAX_AGE_S = 1.0  # space states age with time (staleness), not only on events
+
+
+def _log_rejection(kind: str, count: int, detail: str) -> None:
+    # A broken sensor may publish every second: log the first few, then every 100th.
+    if count <= 5 or count % 100 == 0:
+        logger.warning("space reading rejected (%s, %d so far): %s", kind, count, detail)
+
+
+def topic_space(topic_filter: str, topic: str) -> str | None:
+    """The space id in ``topic`` at the filter's single ``+`` level, if it has exactly one."""
+    levels = topic_filter.split("/")
+    if levels.count("+") != 1:
+        return None
+    parts = topic.split("/")
+    index = levels.index("+")
+    return parts[index] if len(parts) == len(levels) else None
+
+
+class ParkingService:
+    def __init__(
+        self,
+        config: ParkingConfig,
+        *,
+        community: str,
+        zone_ids: Iterable[str],
+        sessions: sessionmaker[Session],
+        bus: EventBus,
+        explicit: bool = True,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.config = config
+        self.community = community
+        self._sessions = sessions
+        self._bus = bus
+        self._clock = clock
+        records = resolve_spaces(config, set(zone_ids), explicit=explicit)
+        self.board = SpaceBoard(records, config.staleness)
+        self.holds = HoldBook(timedelta(minutes=config.hold_minutes))
+        self.policy = GuidancePolicy(zone_weight_m=config.zone_weight_m)
+        self.zones_cache = AvailabilityCache(sessions)
+        limit = config.rate_limit
+        self.limiter = (
+            TokenBucketLimiter(limit.rate_per_s, limit.burst, max_clients=limit.max_clients)
+            if limit.enabled
+            else None
+        )
+        # Availability streams wait on this; it carries no data, only "look again".
+        self.changes = EventBus(queue_size=8)
+        self.streams = 0
+        self._lock = threading.RLock()
+        self._space_generation = 0
+        self._spaces_entry: tuple[int, float, CachedBody] | None = None
+        self._assigned: dict[str, list[str]] = {}
+        for rec in records:
+            if rec.assigned_to:
+                self._assigned.setdefault(rec.assigned_to, []).append(rec.id)
+        self.topic = config.sensors.topic.replace("{community}", community)
+        self.topic_mismatch = 0
+        self.sensor_messages = 0
+        # Build camera monitors now: a missing model file is a configuration error at start-up.
+        self._monitors: dict[str, tuple[CameraBaysConfig, BayMonitor]] = {
+            c.id: (c, build_monitor(c)) for c in config.cameras
+        }
+        self._displays: list[tuple[DisplayBoardConfig, Display]] = [
+            (d, create_display(d.id, d.display)) for d in config.displays
+        ]
+        self._shown: dict[tuple[str, str], int] = {}
+        self._mqtt: mqtt.Client | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._threads: list[threading.Thread] = []
+        self._stop = threading.Event()
+        self.auto_holds = 0
+        self.overstay_alarms = 0
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.changes.bind(asyncio.get_running_loop())
+        self._stop.clear()
+        for board, display in self._displays:
+            try:
+                await display.start()
+            except Exception:  # a board being down must not keep parking down
+                logger.exception("display board %s failed to start", board.id)
+        if self.config.sensors.enabled:
+            self._start_mqtt()
+        for camera_id in self._monitors:
+            thread = threading.Thread(
+                target=self._camera_worker, args=(camera_id,), name=f"bays-{camera_id}",
+                daemon=True,
+            )
+            thread.start()
+            self._threads.append(thread)
+        self._tasks = [
+            asyncio.create_task(self._pump(), name="parking-pump"),
+            asyncio.create_task(self._overstay_loop(), name="parking-overstay"),
+            asyncio.create_task(self._display_refresh_loop(), name="parking-displays"),
+        ]
+
+    async def stop(self) -> None:
+        self._stop.set()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        if self._mqtt is not None:
+            self._mqtt.disconnect()
+            self._mqtt.loop_stop()
+            self._mqtt = None
+        for thread in self._threads:
+            await asyncio.to_thread(thread.join, 10.0)
+        self._threads.clear()
+        for board, display in self._displays:
+            try:
+                await display.stop()
+            except Exception:
+                logger.exception("display board %s failed to stop", board.id)
+        self.zones_cache.close()
+
+    # ---- sensors ---------------------------------------------------------------------------
+
+    def _start_mqtt(self) -> None:
+        cfg = self.config.sensors
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=f"parkgate-spaces-{self.community}"[:64]
+        )
+        if cfg.username:
+            password = cfg.password.get_secret_value() if cfg.password else None
+            client.username_pw_set(cfg.username, password)
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+
+        def on_connect(c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any = None) -> None:
+            # Subscribing on every connect restores the subscription after a broker restart.
+            c.subscribe(self.topic, qos=cfg.qos)
+            logger.info("space sensors: subscribed to %s on %s:%d", self.topic, cfg.host, cfg.port)
+
+        def on_message(_c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
+            try:
+                self.ingest_sensor(message.payload, message.topic)
+            except Exception:  # never let one payload kill paho's network thread
+                logger.exception("space sensor payload on %s crashed the handler", message.topic)
+
+        client.on_connect = on_connect
+        client.on_message = on_message
+        # connect_async + loop_start: paho keeps retrying in its thread while the broker is down.
+        client.connect_async(cfg.host, cfg.port, keepalive=30)
+        client.loop_start()
+        self._mqtt = client
+
+    def ingest_sensor(self, payload: bytes, topic: str | None = None) -> Ingest | str:
+        """Offer one sensor payload; returns the board's outcome or ``"topic_mismatch"``."""
+        now = self._clock()
+        self.sensor_messages += 1
+        try:
+            reading = parse_sensor_payload(payload)
+        except InvalidInputError as err:
+            with self._lock:
+                outcome = self.board.ingest_sensor_payload(payload, now)  # counts it
+                count = self.board.rejected[outcome]
+            _log_rejection(str(outcome), count, f"{err} (topic {topic})")
+            return outcome
+        expected = topic_space(self.topic, topic) if topic is not None else None
+        if expected is not None and expected != reading.space_id:
+            self.topic_mismatch += 1
+            _log_rejection(
+                "topic_mismatch", self.topic_mismatch,
+                f"topic {topic} carries space {reading.space_id!r}",
+            )
+            return "topic_mismatch"
+        with self._lock:
+            before = self._state(reading.space_id, now)
+            outcome = self.board.apply_sensor(reading, now)
+            after = self._state(reading.space_id, now)
+            # A car arrived in the space: whoever held it parked there or elsewhere.
+            if (
+                outcome is Ingest.ACCEPTED
+                and reading.occupied
+                and self.holds.release_space(reading.space_id) is not None
+            ):
+                before = None  # the "held" flag changed even if the state did not
+            count = self.board.rejected[outcome]
+        if outcome is not Ingest.ACCEPTED:
+            _log_rejection(str(outcome), count, f"space {reading.space_id!r} (topic {topic})")
+        elif before != after:
+            self._spaces_changed()
+        return outcome
+
+    def _state(self, space_id: str, now: datetime) -> SpaceState | None:
+        if space_id not in self.board.spaces:
+            return None
+        return self.board.status(space_id, now).state
+
+    # ---- cameras ---------------------------------------------------------------------------
+
+    def apply_camera_readings(self, readings: Iterable[CameraReading]) -> int:
+        """Apply one frame's readings; returns how many spaces changed state."""
+        now = self._clock()
+        changed = 0
+        with self._lock:
+            for reading in readings:
+                before = self._state(reading.space_id, now)
+                outcome = self.board.apply_camera(reading, now)
+                if outcome is not Ingest.ACCEPTED:
+                    _log_rejection(str(outcome), self.board.rejected[outcome],
+                                   f"camera {reading.camera_id} space {reading.space_id!r}")
+                elif self._state(reading.space_id, now) != before:
+                    changed += 1
+                    if reading.occupied:
+                        self.holds.release_space(reading.space_id)
+        if changed:
+            self._spaces_changed()
+        return changed
+
+    def _camera_worker(self, camera_id: str) -> None:
+        # vision.sources is imported here so a product without bay cameras never loads it.
+        from vision.sources import SourceError, open_source
+        from vision.spaces import FrameSizeError
+
+        config, monitor = self._monitors[camera_id]
+        delay = 1.0
+        while not self._stop.is_set():
+            source = open_source(config.source, name=camera_id)
+            try:
+                source.open()
+                delay = 1.0
+                while not self._stop.is_set():
+                    frame = source.read()
+                    if frame is not None:
+                        try:
+                            result = monitor.update(frame, self._clock())
+                        except FrameSizeError:
+                            pass  # counted and logged by the monitor
+                        else:
+                            self.apply_camera_readings(
+                                camera_readings(result, config.bay_spaces, camera_id)
+                            )
+                    self._stop.wait(config.every_s)
+            except SourceError as err:
+                logger.warning("bay camera %s: %s; retrying in %.0f s", camera_id, err, delay)
+                self._stop.wait(delay)
+                delay = min(delay * 2, 60.0)
+            except Exception:
+                logger.exception("bay camera %s worker failed; restarting", camera_id)
+                self._stop.wait(delay)
+                delay = min(delay * 2, 60.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    source.close()
+
+    # ---- snapshots for the API -------------------------------------------------------------
+
+    def _spaces_changed(self) -> None:
+        with self._lock:
+            self._space_generation += 1
+        self.changes.publish(Event("availability", {"what": "spaces"}))
+
+    def space_status(self, space_id: str) -> tuple[SpaceStatus, bool]:
+        """A space's reconciled status and whether it is held; ``NotFoundError`` if unknown."""
+        now = self._clock()
+        with self._lock:
+            if space_id not in self.board.spaces:
+                raise NotFoundError(f"space {space_id!r} not found")
+            return self.board.status(space_id, now), self.holds.holder_of(space_id, now) is not None
+
+    def spaces_snapshot(self, monotonic: Callable[[], float]) -> CachedBody:
+        """Every space's state as a ready JSON body with its ETag (rebuilt ≤ once a second)."""
+        now_m = monotonic()
+        with self._lock:
+            entry = self._spaces_entry
+            if (
+                entry is not None
+                and entry[0] == self._space_generation
+                and now_m - entry[1] < SPACES_MAX_AGE_S
+            ):
+                return entry[2]
+            now = self._clock()
+            rows = []
+            for rec in self.board.spaces.values():
+                st = self.board.status(rec.id, now)
+                rows.append({
+                    "id": rec.id,
+                    "label": rec.label,
+                    "zone": rec.zone,
+                    "kind": str(rec.kind),
+                    "state": str(st.state),
+                    "source": str(st.source),
+                    "since": st.at.isoformat() if st.at else None,
+                    "conflict": st.conflict,
+                    "held": self.holds.holder_of(rec.id, now) is not None,
+                })
+            zones = {
+                z: {"spaces": a.spaces, "free": a.free, "occupied": a.occupied,
+                    "unknown": a.unknown}
+                for z, a in self.board.zones(now).items()
+            }
+            data = {"spaces": rows, "zones": zones}
+            body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+            # The ETag covers the content only, so a rebuild with nothing changed still matches.
+            cached = CachedBody(body, make_etag(body), data)
+            self._spaces_entry = (self._space_generation, now_m, cached)
+            return cached
+
+    # ---- guidance --------------------------------------------------------------------------
+
+    def assigned_space(self, resident_id: int | None, household_id: int | None) -> str | None:
+        """The resident's (else the household's) own space, preferring one not occupied."""
+        keys = []
+        if resident_id is not None:
+            keys.append(f"resident:{resident_id}")
+        if household_id is not None:
+            keys.append(f"household:{household_id}")
+        candidates = [sid for key in keys for sid in self._assigned.get(key, [])]
+        if not candidates:
+            return None
+        now = self._clock()
+        with self._lock:
+            for sid in candidates:
+                if self.board.status(sid, now).state is not SpaceState.OCCUPIED:
+                    return sid
+        return candidates[0]
+
+    def known_buildings(self) -> set[str]:
+        return {b for rec in self.board.spaces.values() for b in rec.distances_m}
+
+    def recommend(
+        self,
+        *,
+        building: str,
+        needs: Iterable[SpaceKind] = (),
+        assigned_space: str | None = None,
+        holder: str | None = None,
+        hold: bool = False,
+    ) -> tuple[Recommendation | None, Hold | None]:
+        """Best space for one driver; with ``hold`` it is held for ``holder`` atomically."""
+        if hold and not holder:
+            raise InvalidInputError("a hold needs a holder (e.g. the plate)")
+        now = self._clock()
+        with self._lock:
+            rec = recommend(
+                self.board.views(now),
+                building=building,
+                now=now,
+                needs=tuple(needs),
+                assigned_space=assigned_space,
+                holds=self.holds.active(now),
+                holder=holder,
+                policy=self.policy,
+            )
+            placed: Hold | None = None
+            if rec is not None and hold and holder:
+                placed = self.holds.hold(rec.space_id, holder, now)
+        if placed is not None:
+            self._spaces_changed()
+        return rec, placed
+
+    def hold_space(self, space_id: str, holder: str) -> Hold:
+        """Hold one named space (``NotFoundError``; ``ConflictError`` if another holds it)."""
+        now = self._clock()
+        with self._lock:
+            if space_id not in self.board.spaces:
+                raise NotFoundError(f"space {space_id!r} not found")
+            placed = self.holds.hold(space_id, holder, now)
+        self._spaces_changed()
+        return placed
+
+    def release(self, holder: str) -> Hold | None:
+        with self._lock:
+            released = self.holds.release(holder)
+        if released is not None:
+            self._spaces_changed()
+        return released
+
+    def fallback_zone(self) -> dict[str, Any] | None:
+        """"Park anywhere in zone X": the zone with most free spaces by gate counting."""
+        zones = self.zones_cache.snapshot().data["zones"]
+        best = max(zones, key=lambda z: z["free"], default=None)
+        if best is None or best["free"] <= 0:
+            return None
+        return {"zone": best["id"], "name": best["name"], "free": best["free"]}
+
+    def _entry_hold(self, passage: dict[str, Any]) -> None:
+        """Hold the best space for a car just allowed in (runs in a worker thread)."""
+        holder = passage.get("matched_plate") or passage.get("plate")
+        household_id = passage.get("household_id")
+        if not holder or household_id is None:
+            return
+        with self._sessions() as session:
+            household = session.get(Household, household_id)
+            building = household.building if household is not None else None
+        if building is None:
+            return
+        visitor = passage.get("pass_id") is not None
+        resident_id = passage.get("resident_id")
+        assigned = None if visitor else self.assigned_space(resident_id, household_id)
+        rec, placed = self.recommend(
+            building=building,
+            needs=(SpaceKind.VISITOR,) if visitor else (),
+            assigned_space=assigned,
+            holder=holder,
+            hold=True,
+        )
+        if placed is not None:
+            self.auto_holds += 1
+            logger.info(
+                "held space %s for an entry to building %s until %s",
+                placed.space_id, building, placed.until.isoformat(),
+                extra={"passage_id": passage.get("id"), "reasons": rec.reasons if rec else ()},
+            )
+
+    def resident_building(self, resident_id: int) -> tuple[str, int]:
+        """(building, household id) of a resident; ``NotFoundError`` if unknown."""
+        with self._sessions() as session:
+            resident = session.get(Resident, resident_id)
+            household = session.get(Household, resident.household_id) if resident else None
+            if resident is None or household is None:
+                raise NotFoundError(f"resident {resident_id} not found")
+            return household.building, household.id
+
+    # ---- bus: boards, holds, streams -------------------------------------------------------
+
+    async def _pump(self) -> None:
+        async with self._bus.subscribe() as queue:
+            await self._update_displays()
+            while True:
+                event = await queue.get()
+                try:
+                    await self._handle(event)
+                except Exception:  # one bad event must not stop boards and holds
+                    logger.exception("parking: handling a %s event failed", event.type)
+
+    async def _handle(self, event: Event) -> None:
+        if event.type == "availability":
+            self.zones_cache.invalidate()
+            self.changes.publish(Event("availability", {"what": "zones"}))
+            await self._update_displays(event.data.get("zones"))
+        elif event.type == "passage" and event.data.get("decision") == "allow":
+            if event.data.get("direction") == "in" and self.config.auto_hold:
+                await asyncio.to_thread(self._entry_hold, event.data)
+            elif event.data.get("direction") == "out":
+                holder = event.data.get("matched_plate") or event.data.get("plate")
+                if holder:
+                    self.release(holder)
+
+    async def _update_displays(
+        self, zones: list[dict[str, Any]] | None = None, *, force: bool = False
+    ) -> None:
+        if not self._displays:
+            return
+        if zones is None:
+            zones = (await asyncio.to_thread(self.zones_cache.snapshot)).data["zones"]
+        free = {z["id"]: int(z["free"]) for z in zones}
+        for board, display in self._displays:
+            for zone_id in board.zones:
+                value = free.get(zone_id)
+                key = (board.id, zone_id)
+                if value is None or (not force and self._shown.get(key) == value):
+                    continue
+                try:
+                    await display.show(zone_id, value)
+                except Exception as err:  # HardwareError and driver bugs alike: retry later
+                    self._shown.pop(key, None)
+                    logger.warning("display board %s zone %s: %s", board.id, zone_id, err)
+                else:
+                    self._shown[key] = value
+
+    async def _display_refresh_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.display_refresh_s)
+            if self._displays:
+                await self._update_displays(force=True)
+
+    # ---- overstay --------------------------------------------------------------------------
+
+    async def _overstay_loop(self) -> None:
+        while True:
+            try:
+                for alarm in await asyncio.to_thread(self.check_overstays):
+                    self._bus.publish(Event("alarm", alarm))
+            except Exception:
+                logger.exception("overstay check failed")
+            await asyncio.sleep(self.config.overstay_check_s)
+
+    def check_overstays(self, now: datetime | None = None) -> list[dict[str, Any]]:
+        """Raise one ``overstay`` alarm per visitor car inside after its pass ended."""
+        now = now or self._clock()
+        raised: list[dict[str, Any]] = []
+        with transaction(self._sessions) as session:
+            rows = session.execute(
+                select(Presence, VisitorPass)
+                .join(VisitorPass, Presence.pass_id == VisitorPass.id)
+                .where(VisitorPass.valid_to < now)
+            ).all()
+            for presence, visitor_pass in rows:
+                marker = f"pass #{visitor_pass.id} "
+                seen = select(Alarm.id).where(Alarm.kind == "overstay")
+                if presence.passage_id is not None:
+                    seen = seen.where(Alarm.passage_id == presence.passage_id)
+                else:
+                    seen = seen.where(Alarm.message.contains(marker)).where(
+                        Alarm.at >= presence.entered_at
+                    )
+                if session.scalar(seen.limit(1)) is not None:
+                    continue
+                over = now - visitor_pass.valid_to
+                alarm = Alarm(
+                    kind="overstay",
+                    zone_id=presence.zone_id,
+                    passage_id=presence.passage_id,
+                    message=(
+                        f"visitor {presence.plate} on {marker}is still inside "
+                        f"{int(over.total_seconds() // 60)} min after the pass ended "
+                        f"({visitor_pass.valid_to.isoformat()})"
+                    ),
+                )
+                session.add(alarm)
+                session.flush()
+                raised.append({
+                    "id": alarm.id, "kind": "overstay", "gate_id": None,
+                    "zone_id": presence.zone_id, "passage_id": presence.passage_id,
+                    "pass_id": visitor_pass.id, "message": alarm.message,
+                })
+        self.overstay_alarms += len(raised)
+        for alarm in raised:
+            logger.warning("%s", alarm["message"], extra={"alarm_id": alarm["id"]})
+        return raised
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            rejected = Counter({str(k): v for k, v in self.board.rejected.items()})
+            return {
+                "spaces": len(self.board.spaces),
+                "sensor_messages": self.sensor_messages,
+                "accepted": self.board.accepted,
+                "rejected": dict(rejected, topic_mismatch=self.topic_mismatch),
+                "auto_holds": self.auto_holds,
+                "overstay_alarms": self.overstay_alarms,
+            }
+
