@@ -27,7 +27,6 @@ from services.city_mqtt import CityPublisher
 from services.faces import FaceService
 from services.frames import FrameProcessor
 from services.parking import ParkingService
-from services.parking import ParkingService
 from services.site import sync_site
 from services.snapshots import SnapshotStore
 from services.tokens import TokenSigner
@@ -52,7 +51,6 @@ class Services:
     snapshots: SnapshotStore
     signer: TokenSigner
     recognizer: PlateRecognizer
-    parking: ParkingService | None = None
     parking: ParkingService | None = None
     faces: FaceService | None = None
     background: list[Any] = field(default_factory=list)
@@ -161,15 +159,6 @@ def build_services(
         explicit="parking" in settings.model_fields_set,
     )
     background.append(parking)
-    parking = ParkingService(
-        settings.parking,
-        community=settings.community.name,
-        zone_ids=[z.id for z in settings.community.zones],
-        sessions=sessions,
-        bus=bus,
-        explicit="parking" in settings.model_fields_set,
-    )
-    background.append(parking)
     if settings.mqtt.enabled:
         background.append(
             CityPublisher(
@@ -192,7 +181,6 @@ def build_services(
         snapshots=snapshots,
         signer=signer,
         recognizer=recognizer,
-        parking=parking,
         parking=parking,
         faces=faces,
         background=background,
