@@ -125,14 +125,21 @@ def set_session(request: Request, response: Response, username: str, role: str) 
     )
 
 
-def new_csrf_nonce(request: Request, response: Response) -> str:
-    """A fresh nonce (at login and logout, so a planted one does not survive them)."""
-    sec = security(request)
-    nonce = secrets.token_urlsafe(24)
+def make_nonce() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def set_csrf_cookie(request: Request, response: Response, nonce: str) -> None:
     response.set_cookie(
-        CSRF_COOKIE, nonce, httponly=True, secure=_secure(request, sec.config),
+        CSRF_COOKIE, nonce, httponly=True, secure=_secure(request, security(request).config),
         samesite="strict", path="/",
     )
+
+
+def new_csrf_nonce(request: Request, response: Response) -> str:
+    """A fresh nonce (at login and logout, so a planted one does not survive them)."""
+    nonce = make_nonce()
+    set_csrf_cookie(request, response, nonce)
     return nonce
 
 

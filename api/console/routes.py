@@ -1,0 +1,227 @@
+"""Console pages for guards: login, logout, language, the live booth screen and fragments."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
+from sqlalchemy import select
+
+from api.console.i18n import LANGS
+from api.console.rendering import (
+    page_user,
+    render,
+    safe_next,
+    services_of,
+)
+from api.console.security import (
+    LANG_COOKIE,
+    clear_session,
+    new_csrf_nonce,
+    session_principal,
+    set_session,
+    verify_csrf,
+)
+from api.routes.alarms import open_alarms
+from errors import NotFoundError
+from models.access_store import passage_to_dict
+from models.db import transaction
+from models.events import Passage
+from models.people import Household
+from services.container import Services
+from services.gate_actions import gate_states
+from services.review import review_queue
+from services.users import authenticate
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+_STATIC_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml",
+                 ".png": "image/png", ".ico": "image/x-icon"}
+LIVE_ROWS = 50
+# Preset reasons offered for every override; free text can be added to any of them.
+PRESET_REASONS = ("reason.p1", "reason.p2", "reason.p3", "reason.p4", "reason.p5", "reason.p6")
+PASS_HOURS = (2, 4, 8, 24, 72)
+
+
+@router.get("/static/{name}")
+def static_file(name: str) -> FileResponse:
+    """The console's own CSS/JS, served from api/static (no CDN, works offline)."""
+    path = (STATIC_DIR / name).resolve()
+    media_type = _STATIC_TYPES.get(path.suffix)
+    if path.parent != STATIC_DIR or media_type is None or not path.is_file():
+        raise NotFoundError(f"no static file {name!r}")
+    return FileResponse(path, media_type=media_type, headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(
+    request: Request, next: str | None = None, expired: bool = False, bye: bool = False
+) -> Response:
+    if session_principal(request) is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    notice = "login.expired" if expired else "login.bye" if bye else None
+    return render(
+        request, "login.html", {"next": safe_next(next), "notice": notice, "error": None}, None
+    )
+
+
+def _authenticate(services: Services, username: str, password: str) -> tuple[str, str] | None:
+    """argon2 takes tens of milliseconds: run in a thread, off the event loop."""
+    with transaction(services.sessions) as session:
+        user = authenticate(session, username.strip(), password)
+        return (user.username, user.role) if user is not None else None
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(
+    request: Request,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=256)],
+    csrf_token: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/console",
+) -> Response:
+    await verify_csrf(request, "", csrf_token)  # login CSRF: the anonymous token
+    found = await asyncio.to_thread(_authenticate, services_of(request), username, password)
+    if found is None:
+        logger.info("console login failed for %r", username)
+        return render(
+            request, "login.html",
+            {"next": safe_next(next), "notice": None, "error": "login.failed",
+             "username": username},
+            None, status_code=401,
+        )
+    name, role = found
+    logger.info("console login: %s (%s)", name, role)
+    response = RedirectResponse(safe_next(next), status_code=303)
+    set_session(request, response, name, role)
+    new_csrf_nonce(request, response)  # a nonce planted before login does not survive it
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request, csrf_token: Annotated[str, Form()] = "") -> Response:
+    principal = session_principal(request)
+    if principal is not None:
+        await verify_csrf(request, principal.name, csrf_token)
+        logger.info("console logout: %s", principal.name)
+    response = RedirectResponse("/console/login?bye=1", status_code=303)
+    clear_session(request, response)
+    return response
+
+
+@router.post("/lang")
+async def set_language(
+    request: Request,
+    lang: Annotated[str, Form()],
+    csrf_token: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/console",
+) -> Response:
+    principal = session_principal(request)
+    await verify_csrf(request, principal.name if principal else "", csrf_token)
+    response = RedirectResponse(safe_next(next), status_code=303)
+    if lang in LANGS:
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", path="/")
+    return response
+
+
+@router.post("/keepalive")
+async def keepalive(request: Request) -> Response:
+    """Called by the page while the guard is using it: renews the idle time-out."""
+    principal = session_principal(request)
+    if principal is None:
+        return JSONResponse({"detail": "session expired"}, status_code=401)
+    await verify_csrf(request, principal.name)
+    response = JSONResponse({"ok": True})
+    set_session(request, response, principal.name, principal.role)
+    return response
+
+
+def _passages(limit: int) -> Any:
+    return select(Passage).order_by(Passage.at.desc(), Passage.id.desc()).limit(limit)
+
+
+def _households(session: Any) -> list[Household]:
+    return list(session.scalars(select(Household).order_by(Household.building, Household.unit)))
+
+
+@router.get("", response_class=HTMLResponse)
+def console_home(request: Request) -> Response:
+    user = page_user(request)
+    if isinstance(user, Response):
+        return user
+    services = services_of(request)
+    with services.sessions() as session:
+        passages = [passage_to_dict(p) for p in session.scalars(_passages(LIVE_ROWS))]
+        review = [passage_to_dict(p) for p in review_queue(session, 20)]
+        alarms = open_alarms(session)
+        households = _households(session)
+    return render(
+        request,
+        "console.html",
+        {
+            "gates": gate_states(services),
+            "gate_names": {g.id: g.name or g.id for g in services.settings.community.gates},
+            "passages": passages,
+            "review": review,
+            "alarms": alarms,
+            "households": households,
+            "presets": PRESET_REASONS,
+            "pass_hours": PASS_HOURS,
+        },
+        user,
+    )
+
+
+@router.get("/fragments/passage/{passage_id}", response_class=HTMLResponse)
+def passage_fragment(request: Request, passage_id: int) -> Response:
+    """One live row, rendered by the same template as the page (the browser adds it)."""
+    user = page_user(request)
+    if isinstance(user, Response):
+        return Response(status_code=401)
+    services = services_of(request)
+    with services.sessions() as session:
+        passage = session.get(Passage, passage_id)
+        if passage is None:
+            raise NotFoundError(f"passage {passage_id} not found")
+        row = passage_to_dict(passage)
+    gate_names = {g.id: g.name or g.id for g in services.settings.community.gates}
+    return render(request, "fragments/passage_row.html", {"p": row, "gate_names": gate_names},
+                  user, refresh_session=False)
+
+
+@router.get("/fragments/review", response_class=HTMLResponse)
+def review_fragment(request: Request) -> Response:
+    user = page_user(request)
+    if isinstance(user, Response):
+        return Response(status_code=401)
+    services = services_of(request)
+    with services.sessions() as session:
+        review = [passage_to_dict(p) for p in review_queue(session, 20)]
+        households = _households(session)
+    gate_names = {g.id: g.name or g.id for g in services.settings.community.gates}
+    return render(
+        request, "fragments/review.html",
+        {"review": review, "households": households, "gate_names": gate_names,
+         "presets": PRESET_REASONS, "pass_hours": PASS_HOURS},
+        user, refresh_session=False,
+    )
+
+
+@router.get("/fragments/alarms", response_class=HTMLResponse)
+def alarms_fragment(request: Request) -> Response:
+    user = page_user(request)
+    if isinstance(user, Response):
+        return Response(status_code=401)
+    services = services_of(request)
+    with services.sessions() as session:
+        alarms = open_alarms(session)
+    gate_names = {g.id: g.name or g.id for g in services.settings.community.gates}
+    return render(request, "fragments/alarms.html", {"alarms": alarms, "gate_names": gate_names},
+                  user, refresh_session=False)

@@ -1,0 +1,11 @@
+"""The console's routers, assembled for ``create_app``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.console import admin, routes
+
+router = APIRouter()
+router.include_router(routes.router)
+router.include_router(admin.router)
