@@ -48,6 +48,8 @@ class InputChange:
 
 BarrierListener = Callable[[BarrierStatus], None]
 InputListener = Callable[[InputChange], None]
+# (up, reason): a connection-oriented port reports losing and regaining its broker/server.
+LinkListener = Callable[[bool, str], None]
 
 
 @runtime_checkable
@@ -133,3 +135,11 @@ class RelayPort(Protocol):
     async def disconnect(self) -> None: ...
 
     async def set_output(self, channel: int, on: bool) -> None: ...
+
+
+@runtime_checkable
+class LinkWatcher(Protocol):
+    """Optional for a ``RelayPort``: tells the barrier when its link drops or returns, so a
+    dead broker shows as a fault before the next car, not only when a command fails."""
+
+    def add_link_listener(self, cb: LinkListener) -> None: ...

@@ -17,7 +17,7 @@ from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 
 from errors import HardwareError, HardwareTimeoutError, HardwareUnavailableError
-from hardware.base import DigitalInput, InputChange, InputListener
+from hardware.base import DigitalInput, InputChange, InputListener, LinkListener
 from hardware.config import ModbusBarrierConfig, ModbusDisplayConfig, ModbusInputConfig
 from hardware.relay_barrier import RelayBarrier
 
@@ -34,6 +34,19 @@ class ModbusLink:
         self.timeout_s = timeout_s
         self._client: AsyncModbusTcpClient | None = None
         self._lock = asyncio.Lock()
+        self._up: bool | None = None
+        self._link_listeners: list[LinkListener] = []
+
+    def add_link_listener(self, cb: LinkListener) -> None:
+        self._link_listeners.append(cb)
+
+    def _link(self, up: bool, reason: str) -> None:
+        # Only transitions: polls run many times a second.
+        if up == self._up:
+            return
+        self._up = up
+        for cb in list(self._link_listeners):
+            cb(up, reason)
 
     def __str__(self) -> str:
         return f"modbus://{self.host}:{self.port}/{self.unit_id}"
@@ -61,11 +74,16 @@ class ModbusLink:
     async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """Run one pymodbus request; library errors become HardwareError."""
         async with self._lock:
-            client = await self._ensure()
+            try:
+                client = await self._ensure()
+            except HardwareUnavailableError as err:
+                self._link(False, str(err))
+                raise
             try:
                 response = await getattr(client, method)(*args, device_id=self.unit_id, **kwargs)
             except ConnectionException as err:
                 self._drop()
+                self._link(False, f"{self}: {err}")
                 raise HardwareUnavailableError(f"{self}: {err}") from err
             except ModbusIOException as err:
                 self._drop()
@@ -78,6 +96,7 @@ class ModbusLink:
                 # answer, so start the next request on a fresh connection.
                 self._drop()
                 raise
+        self._link(True, f"{self} answering")
         if response.isError():
             raise HardwareError(f"{self}: device refused {method}{args}: {response}")
         return response
@@ -95,6 +114,9 @@ class ModbusLink:
 class ModbusRelayPort:
     def __init__(self, link: ModbusLink) -> None:
         self.link = link
+
+    def add_link_listener(self, cb: LinkListener) -> None:
+        self.link.add_link_listener(cb)
 
     async def connect(self) -> None:
         await self.link.ensure_connected()

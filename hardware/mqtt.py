@@ -20,7 +20,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from errors import ConfigError, HardwareError, HardwareUnavailableError
-from hardware.base import DigitalInput, InputChange, InputListener
+from hardware.base import DigitalInput, InputChange, InputListener, LinkListener
 from hardware.config import MqttBarrierConfig, MqttDisplayConfig, MqttInputConfig
 from hardware.config import _MqttConnection as MqttConnectionConfig
 from hardware.relay_barrier import RelayBarrier
@@ -44,10 +44,20 @@ class MqttConnection:
         self._client: mqtt.Client | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connected = False
+        self._link_listeners: list[LinkListener] = []
 
     @property
     def connected(self) -> bool:
         return self._connected
+
+    def add_link_listener(self, cb: LinkListener) -> None:
+        self._link_listeners.append(cb)
+
+    def _link_changed(self, up: bool, reason: str) -> None:
+        """From the paho thread: tell the listeners on the event loop."""
+        if self._loop is not None and not self._loop.is_closed():
+            for cb in list(self._link_listeners):
+                self._loop.call_soon_threadsafe(cb, up, reason)
 
     async def connect(self) -> None:
         if self._client is not None:
@@ -99,7 +109,10 @@ class MqttConnection:
             raise HardwareUnavailableError(
                 f"MQTT broker {self.config.host}:{self.config.port} not connected"
             )
-        info = self._client.publish(topic, payload, qos=1, retain=retain)
+        try:
+            info = self._client.publish(topic, payload, qos=1, retain=retain)
+        except ValueError as err:  # paho refuses wildcards and over-long topics this way
+            raise HardwareError(f"MQTT publish to {topic!r} refused: {err}") from err
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             raise HardwareUnavailableError(
                 f"MQTT publish to {topic} failed: {mqtt.error_string(info.rc)}"
@@ -128,6 +141,7 @@ class MqttConnection:
         for topic in self._handlers:
             client.subscribe(topic, qos=1)
         self._connected = True
+        self._link_changed(True, f"connected to {self.config.host}:{self.config.port}")
         logger.info("MQTT %s connected to %s:%s", self.client_id, self.config.host,
                     self.config.port)
 
@@ -135,7 +149,10 @@ class MqttConnection:
         self, _client: mqtt.Client, _userdata: object, _flags: object, reason: object,
         _props: object,
     ) -> None:
-        self._connected = False
+        was_connected, self._connected = self._connected, False
+        if was_connected:
+            where = f"{self.config.host}:{self.config.port}"
+            self._link_changed(False, f"MQTT broker {where}: {reason}")
         logger.warning("MQTT %s disconnected: %s", self.client_id, reason)
 
     def _on_message(self, _client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
@@ -178,6 +195,9 @@ class TopicRelayPort:
     def _state_topic(self, channel: int) -> str:
         return self.state_topic.format(device=self.config.device, channel=channel)
 
+    def add_link_listener(self, cb: LinkListener) -> None:
+        self.conn.add_link_listener(cb)
+
     async def connect(self) -> None:
         # Subscribed before connecting: paho subscribes in on_connect, before any command
         # can be published, so the first echo cannot be missed.
@@ -211,6 +231,9 @@ class ShellyRpcPort:
         self.config = config
         self.src = conn.client_id  # replies come back on <src>/rpc
         self._ids = itertools.count(1)
+
+    def add_link_listener(self, cb: LinkListener) -> None:
+        self.conn.add_link_listener(cb)
 
     async def connect(self) -> None:
         self.conn.subscribe(f"{self.src}/rpc", _ignore)

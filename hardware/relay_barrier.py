@@ -26,7 +26,14 @@ from controllers.barrier import (
     Transition,
 )
 from errors import ConflictError, HardwareError, HardwareTimeoutError
-from hardware.base import BarrierListener, BarrierStatus, DigitalInput, InputChange, RelayPort
+from hardware.base import (
+    BarrierListener,
+    BarrierStatus,
+    DigitalInput,
+    InputChange,
+    LinkWatcher,
+    RelayPort,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +114,9 @@ class RelayBarrier:
         self._tick_task: asyncio.Task[None] | None = None
         self._assume: asyncio.TimerHandle | None = None
         self._published: tuple[BarrierState, str | None] | None = None
+        self._stopping = False
+        if isinstance(port, LinkWatcher):
+            port.add_link_listener(self._on_link)
 
     # -- Barrier protocol ------------------------------------------------------------------
     @property
@@ -150,6 +160,7 @@ class RelayBarrier:
         logger.info("barrier %s started in state %s", self.gate_id, self.state)
 
     async def stop(self) -> None:
+        self._stopping = True  # our own disconnect is not a fault
         self._cancel_assumption()
         tasks = [t for t in (self._tick_task, *self._tasks) if t is not None]
         for task in tasks:
@@ -313,7 +324,26 @@ class RelayBarrier:
     async def _tick_loop(self) -> None:
         while True:
             await asyncio.sleep(self.policy.tick_s)
-            self._apply(self._machine.tick(self._clock()))
+            try:
+                self._apply(self._machine.tick(self._clock()))
+            except Exception:
+                # Auto-close and motion time-outs live here: never let one bug end them.
+                logger.exception("gate %s: tick failed", self.gate_id)
+
+    def _on_link(self, up: bool, reason: str) -> None:
+        if self._stopping:
+            return
+        if not up:
+            if self._machine.state is not BarrierState.FAULT:
+                self._fail(f"link lost: {reason}")
+            return
+        logger.info("gate %s: link restored (%s)", self.gate_id, reason)
+        # The device may have rebooted closed: re-assert a hold that must be in force.
+        now = self._clock()
+        if self._machine.fire_alarm:
+            self._apply(self._machine.fire_alarm_on(now))
+        elif self._machine.held:
+            self._apply(self._machine.hold(now))
 
     def _on_presence(self, change: InputChange) -> None:
         now = self._clock()

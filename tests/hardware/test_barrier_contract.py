@@ -195,3 +195,24 @@ def test_hung_gate_does_not_delay_the_others(driver: str) -> None:
         mute(rig)
 
     run_with_rig(driver, scenario)
+
+
+@pytest.mark.parametrize("driver", ["mqtt_tasmota", "mqtt_shelly", "modbus"])
+def test_lost_link_is_a_fault_before_any_command(driver: str) -> None:
+    async def scenario(rig: Rig) -> None:
+        b = rig.make(0)
+        alarms: list[BarrierStatus] = []
+        b.add_listener(lambda s: alarms.append(s) if s.is_alarm else None)
+        await b.start()
+        await b.open()
+        await wait_state(b, BarrierState.OPEN)
+        await b.hold_open()
+        await rig.link_down()
+        await wait_state(b, BarrierState.FAULT)
+        assert alarms and "link lost" in (alarms[0].fault or "")
+        await rig.link_up()
+        # The hold is re-asserted on its own once the link is back.
+        await wait_state(b, BarrierState.HELD_OPEN, timeout=10)
+        assert rig.relay_on(0)
+
+    run_with_rig(driver, scenario)
