@@ -161,9 +161,14 @@ class CaptureSource:
 
 
 class HttpSnapshotSource:
-    """A camera's still-image URL (``/snapshot.jpg``, ``/ISAPI/Streaming/channels/1/picture``)."""
+    """A camera's still-image URL (``/snapshot.jpg``, ``/ISAPI/Streaming/channels/1/picture``).
 
-    realtime = True
+    Fetched on demand: one GET per analysed frame (not real-time, so the worker asks for the
+    next picture only when it is ready for it) instead of polling the camera as fast as it
+    answers.
+    """
+
+    realtime = False
 
     def __init__(self, url: str, *, name: str | None = None, timeout_s: float = 5.0) -> None:
         self.url = url

@@ -116,8 +116,8 @@ def test_missing_video_file_is_unavailable(tmp_path: Path) -> None:
     [
         ("rtsp://admin:s3cret@10.0.0.5:554/Streaming/Channels/101", CaptureSource, True,
          "rtsp://admin:***@10.0.0.5:554/Streaming/Channels/101"),
-        ("http://10.0.0.5/snapshot.jpg", HttpSnapshotSource, True, "http://10.0.0.5/snapshot.jpg"),
-        ("http://10.0.0.5/ISAPI/Streaming/channels/1/picture", HttpSnapshotSource, True, None),
+        ("http://10.0.0.5/snapshot.jpg", HttpSnapshotSource, False, "http://10.0.0.5/snapshot.jpg"),
+        ("http://10.0.0.5/ISAPI/Streaming/channels/1/picture", HttpSnapshotSource, False, None),
         ("http://10.0.0.5/mjpg/video.mjpg", CaptureSource, True, None),
         ("0", CaptureSource, True, "usb0"),
         ("/no/such/file.mp4", CaptureSource, False, None),
@@ -252,3 +252,44 @@ def test_live_worker_works_on_the_newest_frame_at_its_fps() -> None:
     assert elapsed >= 0.55  # 4 frames at 5 fps: at least 3 intervals of 0.2 s
     assert worker.stats.frames_dropped > 20  # the backlog was thrown away, not queued
     assert worker.stats.frames_read > 4 * len(seen)
+
+
+def test_http_snapshot_source_against_a_local_camera() -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    jpeg = cv2.imencode(".jpg", image(120))[1].tobytes()
+    bodies = {"/snapshot.jpg": (200, jpeg), "/broken.jpg": (200, b"\xff\xd8\xffjunk"),
+              "/down.jpg": (503, b"busy")}
+
+    class Camera(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            status, body = bodies[self.path]
+            self.send_response(status)
+            self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Camera)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        good = open_source(f"{base}/snapshot.jpg")
+        good.open()
+        frame = good.read()
+        assert frame is not None and round(mean(frame) / 10) == 12
+        good.close()
+        broken = HttpSnapshotSource(f"{base}/broken.jpg")
+        broken.open()
+        with pytest.raises(CorruptFrameError):
+            broken.read()
+        down = HttpSnapshotSource(f"{base}/down.jpg")
+        down.open()
+        with pytest.raises(SourceUnavailableError):
+            down.read()
+    finally:
+        server.shutdown()
