@@ -596,6 +596,11 @@ class ParkingService:
             logger.warning("%s", alarm["message"], extra={"alarm_id": alarm["id"]})
         return raised
 
+    @property
+    def boards(self) -> dict[str, Display]:
+        """The free-space boards by id (read-only view for the console and tests)."""
+        return {board.id: display for board, display in self._displays}
+
     def stats(self) -> dict[str, Any]:
         with self._lock:
             rejected = Counter({str(k): v for k, v in self.board.rejected.items()})
