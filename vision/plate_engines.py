@@ -155,7 +155,7 @@ def _resize_max_side(image: np.ndarray, max_side: int) -> tuple[np.ndarray, floa
     scale = min(1.0, max_side / max(h, w))
     if scale < 1.0:
         image = cv2.resize(
-            image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA
+            image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_LINEAR
         )
     return image, scale
 

@@ -37,6 +37,8 @@ logger = logging.getLogger(__name__)
 # Text-detector boxes outside this aspect range are not plates (one character, a caption).
 _DET_MIN_ASPECT = 1.5
 _DET_MAX_ASPECT = 9.0
+# Localiser score above which a proposal is worth a recogniser call after a confident read.
+_STRONG_CANDIDATE = 0.7
 
 
 class PlateRecognizer(Protocol):
@@ -140,18 +142,46 @@ class LocalisingPlateRecognizer:
     def _read_frame(self, image: np.ndarray) -> list[_Read]:
         reads: list[_Read] = []
         if self.use_localiser:
-            candidates = find_plate_candidates(image, max_side=self.config.working_max_side)
-            candidates = [
-                c for c in candidates if quad_size(c.quad)[0] >= self.config.min_plate_width_px
-            ][: self.config.max_candidates]
-            for candidate in candidates:
-                read = self._read_quads(image, [candidate.quad], [candidate])
-                for r in read:
-                    if not any(_same_plate(r, other) for other in reads):
-                        reads.append(r)
-                confident = [r for r in reads if r.read.confidence >= self.config.accept_confidence]
-                if len(confident) >= self.config.max_plates:
-                    return reads
+            reads = self._read_candidates(image)
+        if reads or not self.config.use_detector_fallback:
+            return reads
+        return self._read_detected(image)
+
+    def _read_candidates(self, image: np.ndarray) -> list[_Read]:
+        """Read proposals most plate-like first until ``max_plates`` confident reads.
+
+        Then a remaining strong proposal is still read when it sits better in the lane than
+        every plate read so far: the first confident plate may belong to a car queueing
+        behind, or parked, rather than the one at the barrier.
+        """
+        height, width = image.shape[:2]
+        anchor = self.config.lane_anchor
+        candidates = [
+            c
+            for c in find_plate_candidates(image, max_side=self.config.working_max_side)
+            if quad_size(c.quad)[0] >= self.config.min_plate_width_px
+        ][: self.config.max_candidates]
+        reads: list[_Read] = []
+        done = False
+        for candidate in candidates:
+            box = quad_box(candidate.quad, width, height)
+            if done:
+                best = max(
+                    lane_score(r.read.box, width, height, anchor) for r in reads if r.read.box
+                )
+                if (
+                    box is None
+                    or candidate.score < _STRONG_CANDIDATE
+                    or lane_score(box, width, height, anchor) <= best
+                ):
+                    continue
+            for r in self._read_quads(image, [candidate.quad], [candidate]):
+                if not any(_same_plate(r, other) for other in reads):
+                    reads.append(r)
+            confident = [r for r in reads if r.read.confidence >= self.config.accept_confidence]
+            done = len(confident) >= self.config.max_plates
+        return reads
+
         if reads or not self.config.use_detector_fallback:
             return reads
         return self._read_detected(image)
