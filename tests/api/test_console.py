@@ -1,0 +1,207 @@
+"""The console's server side without a browser: sessions, CSRF, roles, pages (issue 6)."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import pytest
+
+from api.console.security import ConsoleConfig
+from tests.conftest import add_user
+
+CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]*)">')
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]*)"')
+
+
+def csrf_of(html: str) -> str:
+    match = CSRF_META.search(html)
+    assert match and match.group(1), "page has no CSRF token"
+    return match.group(1)
+
+
+def console_login(client: Any, username: str, password: str = "correct-horse") -> str:
+    """Log in through the form like a browser; returns the CSRF token of the console page."""
+    page = client.get("/console/login")
+    token = CSRF_FIELD.search(page.text)
+    assert token is not None
+    response = client.post(
+        "/console/login",
+        data={"username": username, "password": password, "csrf_token": token.group(1)},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    home = client.get("/console")
+    assert home.status_code == 200
+    return csrf_of(home.text)
+
+
+@pytest.fixture
+def guard_csrf(client: Any) -> str:
+    add_user(client, "guard", "guard")
+    return console_login(client, "guard")
+
+
+def test_login_page_is_chinese_utf8_and_refuses_wrong_passwords(client: Any) -> None:
+    add_user(client, "guard", "guard")
+    assert client.get("/console", follow_redirects=False).headers["location"].startswith(
+        "/console/login"
+    )
+    page = client.get("/console/login")
+    assert page.status_code == 200
+    assert '<meta charset="utf-8">' in page.text and 'lang="zh-CN"' in page.text
+    assert "登录" in page.text
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    token = CSRF_FIELD.search(page.text)
+    assert token is not None
+    wrong = client.post(
+        "/console/login",
+        data={"username": "guard", "password": "wrong-password", "csrf_token": token.group(1)},
+    )
+    assert wrong.status_code == 401
+    assert "用户名或密码错误" in wrong.text
+    assert "parkgate_session" not in client.cookies
+
+
+def test_session_cookie_flags_and_secure_when_configured(client: Any) -> None:
+    add_user(client, "guard", "guard")
+    page = client.get("/console/login")
+    token = CSRF_FIELD.search(page.text).group(1)  # type: ignore[union-attr]
+    response = client.post(
+        "/console/login",
+        data={"username": "guard", "password": "correct-horse", "csrf_token": token},
+        follow_redirects=False,
+    )
+    cookie = next(c for c in response.headers.get_list("set-cookie")
+                  if c.startswith("parkgate_session="))
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert "Secure" not in cookie  # plain http in tests: auto leaves it off
+
+    from fastapi.testclient import TestClient
+
+    client.app.state.console_config = ConsoleConfig(cookie_secure="always", same_site="lax")
+    # A second browser (the login rotated the first one's nonce), over https as in production.
+    other = TestClient(client.app, base_url="https://testserver")
+    token = CSRF_FIELD.search(other.get("/console/login").text).group(1)  # type: ignore[union-attr]
+    secure = other.post(
+        "/console/login",
+        data={"username": "guard", "password": "correct-horse", "csrf_token": token},
+        follow_redirects=False,
+    )
+    cookie = next(c for c in secure.headers.get_list("set-cookie")
+                  if c.startswith("parkgate_session="))
+    assert "Secure" in cookie and "SameSite=lax" in cookie
+
+
+def test_posts_without_the_csrf_token_are_refused(client: Any, guard_csrf: str) -> None:
+    body = {"action": "open", "reason": "测试开闸"}
+    missing = client.post("/api/v1/gates/main-in/actions", json=body)
+    assert missing.status_code == 403 and "CSRF" in missing.json()["detail"]
+    wrong = client.post("/api/v1/gates/main-in/actions", json=body,
+                        headers={"X-CSRF-Token": "0" * 64})
+    assert wrong.status_code == 403
+    assert client.post("/api/v1/alarms/1/ack").status_code == 403
+    assert client.post("/api/v1/passages/1/resolve",
+                       json={"resolution": "deny", "reason": "测试"}).status_code == 403
+    assert client.post("/console/logout", follow_redirects=False).status_code == 403
+    assert client.post("/console/login", data={"username": "guard",
+                                               "password": "correct-horse"}).status_code == 403
+
+    ok = client.post("/api/v1/gates/main-in/actions", json=body,
+                     headers={"X-CSRF-Token": guard_csrf})
+    assert ok.status_code == 200, ok.text
+    # A token bound to another session's nonce does not work either.
+    client.cookies.delete("parkgate_csrf")
+    client.cookies.set("parkgate_csrf", "planted-nonce")
+    replay = client.post("/api/v1/gates/main-in/actions", json=body,
+                         headers={"X-CSRF-Token": guard_csrf})
+    assert replay.status_code == 403
+
+
+def test_a_guard_gets_a_friendly_refusal_on_admin_pages(client: Any, guard_csrf: str) -> None:
+    for path in ("/console/admin/users", "/console/admin/households", "/console/admin/passes",
+                 "/console/admin/lists", "/console/admin/audit"):
+        page = client.get(path)
+        assert page.status_code == 403, path
+        assert "无权访问" in page.text and "此页面仅限管理员使用" in page.text
+    assert client.get("/api/v1/audit").status_code == 403  # the cookie works for the API too
+    refused = client.post("/console/admin/users", data={
+        "username": "mallory", "password": "long-enough-pw", "role": "admin",
+        "csrf_token": guard_csrf})
+    assert refused.status_code == 403
+    home = client.get("/console")
+    assert "/console/admin/users" not in home.text  # no admin links for a guard
+
+
+def test_admin_manages_users_and_a_deactivated_guard_is_logged_out(app_factory: Any) -> None:
+    admin_client = app_factory()
+    add_user(admin_client, "admin", "admin")
+    csrf = console_login(admin_client, "admin")
+    created = admin_client.post("/console/admin/users", data={
+        "username": "xiaowang", "password": "booth-password-1", "role": "guard",
+        "csrf_token": csrf}, follow_redirects=False)
+    assert created.status_code == 303
+    page = admin_client.get("/console/admin/users")
+    assert 'data-user="xiaowang"' in page.text and "用户已创建" not in page.text
+    duplicate = admin_client.post("/console/admin/users", data={
+        "username": "xiaowang", "password": "booth-password-1", "role": "guard",
+        "csrf_token": csrf})
+    assert "already exists" in duplicate.text
+
+    from fastapi.testclient import TestClient
+
+    guard = TestClient(admin_client.app)
+    console_login(guard, "xiaowang", "booth-password-1")
+
+    from models.people import User
+
+    with admin_client.app.state.services.sessions() as session:
+        user_id = session.query(User.id).filter(User.username == "xiaowang").scalar()
+        admin_id = session.query(User.id).filter(User.username == "admin").scalar()
+    off = admin_client.post(f"/console/admin/users/{user_id}/active",
+                            data={"active": "false", "csrf_token": csrf}, follow_redirects=False)
+    assert off.status_code == 303
+    assert guard.get("/console", follow_redirects=False).status_code == 303
+    self_off = admin_client.post(f"/console/admin/users/{admin_id}/active",
+                                 data={"active": "false", "csrf_token": csrf})
+    assert "不能停用自己的账号" in self_off.text
+    audit = admin_client.get("/api/v1/audit", params={"action": "user"}).json()
+    assert {r["action"] for r in audit["items"]} == {"user.create", "user.deactivate"}
+
+
+def test_idle_session_expires_and_logout_clears_it(client: Any, guard_csrf: str) -> None:
+    security = client.app.state.console_security
+    stale = security.signer.issue("guard", "guard", now=time.time() - 3600)
+    client.cookies.delete("parkgate_session")
+    client.cookies.set("parkgate_session", stale)
+    page = client.get("/console", follow_redirects=False)
+    assert page.status_code == 303 and "expired=1" in page.headers["location"]
+    assert "长时间未操作" in client.get(page.headers["location"]).text
+
+    client.cookies.clear()
+    csrf = console_login(client, "guard")
+    keep = client.post("/console/keepalive", headers={"X-CSRF-Token": csrf})
+    assert keep.status_code == 200
+    bye = client.post("/console/logout", data={"csrf_token": csrf}, follow_redirects=False)
+    assert bye.status_code == 303
+    assert client.get("/console", follow_redirects=False).status_code == 303
+
+
+def test_language_switch_and_pages_render(client: Any, admin_headers: dict[str, str]) -> None:
+    csrf = console_login(client, "admin")
+    switched = client.post("/console/lang", data={"lang": "en", "csrf_token": csrf,
+                                                  "next": "/console"}, follow_redirects=False)
+    assert switched.status_code == 303
+    home = client.get("/console")
+    assert "Live passages" in home.text and 'lang="en"' in home.text
+    for path in ("/console/admin/users", "/console/admin/households", "/console/admin/passes",
+                 "/console/admin/lists", "/console/admin/audit?user=admin&since=2026-01-01",
+                 "/console/fragments/review", "/console/fragments/alarms"):
+        assert client.get(path).status_code == 200, path
+    assert client.get("/console/static/live.js").status_code == 200
+    assert client.get("/console/static/..%2Fapp.py").status_code == 404
+    assert client.get("/console/static/nothing.js").status_code == 404
+    assert client.get("/console/fragments/passage/999").status_code == 404
+    redirect = client.get("/console/login?next=https://evil.example/", follow_redirects=False)
+    assert redirect.headers["location"] == "/console"
