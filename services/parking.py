@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import secrets
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -194,7 +195,9 @@ class ParkingService:
     def _start_mqtt(self) -> None:
         cfg = self.config.sensors
         client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id=f"parkgate-spaces-{self.community}"[:64]
+            mqtt.CallbackAPIVersion.VERSION2,
+            # Unique per process: a second instance with the same id would kick this one off.
+            client_id=f"parkgate-spaces-{secrets.token_hex(4)}-{self.community}"[:64],
         )
         if cfg.username:
             password = cfg.password.get_secret_value() if cfg.password else None

@@ -1,0 +1,237 @@
+"""ParkingService against the real Mosquitto broker and database; its small pure helpers."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+from sqlalchemy import select
+
+from controllers.spaces import SpaceKind
+from errors import ConfigError
+from models.db import transaction
+from models.events import Alarm
+from models.people import Household
+from models.vehicles import Presence, VisitorPass
+from services.availability_cache import TokenBucketLimiter, etag_matches, retry_after_header
+from services.parking import topic_space
+from services.parking_config import ParkingConfig, demo_spaces, read_spaces_csv, resolve_spaces
+from tests.conftest import add_user
+
+BROKER = ("127.0.0.1", 1883)
+
+
+def broker_up() -> bool:
+    try:
+        with socket.create_connection(BROKER, timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def space_state(client: Any, space: str) -> str:
+    return str(client.get(f"/api/v1/availability/spaces/{space}").json()["state"])
+
+
+# ---- sensors over the real broker -------------------------------------------------------------
+
+
+@pytest.mark.broker
+@pytest.mark.skipif(not broker_up(), reason="no MQTT broker on 127.0.0.1:1883")
+def test_sensor_payloads_over_mqtt_change_spaces_and_bad_ones_do_not(app_factory: Any) -> None:
+    prefix = f"test-{uuid.uuid4().hex[:8]}"
+    client = app_factory(
+        parking={"sensors": {"enabled": True, "topic": prefix + "/{community}/spaces/+/state"}}
+    )
+    parking = client.app.state.services.parking
+    publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    publisher.connect(*BROKER)
+    publisher.loop_start()
+
+    def send(space_in_topic: str, payload: bytes | dict[str, Any]) -> None:
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        topic = f"{prefix}/demo/spaces/{space_in_topic}/state"
+        publisher.publish(topic, body, qos=1).wait_for_publish(5)
+
+    def reading(space: str, occupied: Any) -> dict[str, Any]:
+        return {"space": space, "occupied": occupied, "ts": datetime.now(UTC).isoformat(),
+                "battery": 80, "rssi": -71}
+
+    try:
+        # The subscription is made on connect; resend until the service has heard it.
+        deadline = time.monotonic() + 10
+        while space_state(client, "A-001") != "occupied":
+            assert time.monotonic() < deadline, "sensor payload never reached the service"
+            send("A-001", reading("A-001", True))
+            time.sleep(0.3)
+
+        send("A-002", b"{not json")
+        send("A-002", reading("A-002", 1))  # 0/1 instead of a boolean: a firmware bug
+        send("A-002", {"space": "A-002", "occupied": False})  # no timestamp
+        send("Z-999", reading("Z-999", False))  # not a configured space
+        send("A-002", reading("A-003", False))  # topic and payload disagree
+        send("A-005", reading("A-005", False))  # sentinel: everything before it was handled
+        wait_until(lambda: space_state(client, "A-005") == "free", what="sentinel")
+
+        assert space_state(client, "A-001") == "occupied"
+        assert space_state(client, "A-002") == "unknown"
+        assert space_state(client, "A-003") == "unknown"
+        stats = parking.stats()
+        assert stats["rejected"]["malformed"] == 3
+        assert stats["rejected"]["unknown_space"] == 1
+        assert stats["rejected"]["topic_mismatch"] == 1
+        assert client.get("/healthz").status_code == 200  # nothing crashed
+    finally:
+        publisher.loop_stop()
+        publisher.disconnect()
+
+
+# ---- overstay -------------------------------------------------------------------------------
+
+
+def test_a_visitor_inside_after_the_pass_ended_raises_one_overstay_alarm(
+    app_factory: Any,
+) -> None:
+    client = app_factory(parking={"overstay_check_s": 0.1})
+    services = client.app.state.services
+    now = datetime.now(UTC)
+    with transaction(services.sessions) as session:
+        host = Household(building="3", unit="502")
+        session.add(host)
+        session.flush()
+        hour = timedelta(hours=1)
+        expired = VisitorPass(plate="粤B0VER1", host_household_id=host.id,
+                              valid_from=now - 5 * hour, valid_to=now - hour)
+        current = VisitorPass(plate="粤B0K222", host_household_id=host.id,
+                              valid_from=now - hour, valid_to=now + 2 * hour)
+        session.add_all([expired, current])
+        session.flush()
+        session.add_all([
+            Presence(plate="粤B0VER1", zone_id="A", pass_id=expired.id,
+                     entered_at=now - timedelta(hours=4)),
+            Presence(plate="粤B0K222", zone_id="A", pass_id=current.id,
+                     entered_at=now - timedelta(minutes=30)),
+            Presence(plate="粤B0WN33", zone_id="A", household_id=host.id,
+                     entered_at=now - timedelta(days=3)),  # a resident: no pass, no limit
+        ])
+
+    def overstays() -> list[Alarm]:
+        with services.sessions() as session:
+            return list(session.scalars(select(Alarm).where(Alarm.kind == "overstay")))
+
+    wait_until(lambda: len(overstays()) == 1, what="an overstay alarm")
+    time.sleep(0.5)  # several more checks run
+    alarms = overstays()
+    assert len(alarms) == 1
+    assert "粤B0VER1" in alarms[0].message and alarms[0].zone_id == "A"
+    assert services.parking.check_overstays() == []  # already raised
+    listed = client.get(
+        "/api/v1/alarms", headers={"Authorization": f"Bearer {add_user(client, 'g', 'guard')}"}
+    )
+    assert any(a["kind"] == "overstay" for a in listed.json()["items"])
+
+
+# ---- boards ---------------------------------------------------------------------------------
+
+
+def test_boards_show_each_zones_free_count_and_follow_corrections(app_factory: Any) -> None:
+    client = app_factory(
+        parking={"displays": [{"id": "east", "zones": ["A", "B"], "display": {"driver": "sim"}}]}
+    )
+    board = client.app.state.services.parking.boards["east"]
+    wait_until(lambda: board.shown == {"A": 40, "B": 20}, what="boards at start")
+    headers = {"Authorization": f"Bearer {add_user(client, 'admin', 'admin')}"}
+    response = client.put(
+        "/api/v1/zones/B/occupancy", json={"occupied": 6, "reason": "counted"}, headers=headers
+    )
+    assert response.status_code == 200
+    wait_until(lambda: board.shown.get("B") == 14, what="board update")
+    assert board.history.count(("A", 40)) == 1  # unchanged zones are not re-sent
+
+
+# ---- pure helpers ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("topic_filter", "topic", "expected"),
+    [
+        ("parkgate/demo/spaces/+/state", "parkgate/demo/spaces/A-001/state", "A-001"),
+        ("parkgate/demo/spaces/+/state", "parkgate/demo/spaces/A-001/extra/state", None),
+        ("parkgate/+/spaces/+/state", "parkgate/demo/spaces/A-001/state", None),
+        ("parkgate/demo/spaces/#", "parkgate/demo/spaces/A-001", None),
+    ],
+)
+def test_space_id_is_taken_from_the_single_wildcard_level(
+    topic_filter: str, topic: str, expected: str | None
+) -> None:
+    assert topic_space(topic_filter, topic) == expected
+
+
+def test_token_bucket_allows_a_burst_then_the_sustained_rate() -> None:
+    clock = [0.0]
+    limiter = TokenBucketLimiter(2.0, 3, max_clients=2, clock=lambda: clock[0])
+    assert [limiter.take("a") for _ in range(3)] == [0.0, 0.0, 0.0]
+    wait = limiter.take("a")
+    assert wait == pytest.approx(0.5) and retry_after_header(wait) == "1"
+    assert limiter.take("b") == 0.0  # buckets are per client
+    clock[0] += 0.5
+    assert limiter.take("a") == 0.0
+    clock[0] += 100
+    limiter.take("c")
+    limiter.take("d")
+    assert len(limiter._buckets) <= 2  # the memory bound is the point
+
+
+@pytest.mark.parametrize(
+    ("header", "matches"),
+    [(None, False), ('"abc"', True), ('W/"abc"', True), ('"x", "abc"', True), ("*", True),
+     ('"abd"', False), ("", False)],
+)
+def test_if_none_match(header: str | None, matches: bool) -> None:
+    assert etag_matches(header, '"abc"') is matches
+
+
+def test_spaces_csv_is_read_and_bad_rows_name_the_line(tmp_path: Path) -> None:
+    good = tmp_path / "spaces.csv"
+    good.write_text(
+        "id,label,zone,kind,assigned_to,dist_1,dist_3\n"
+        "P1-001,1号,A,ev,,12.5,80\n"
+        "P1-002,,B,assigned,household:4,,60\n",
+        encoding="utf-8",
+    )
+    first, second = read_spaces_csv(good)
+    assert (first.id, first.label, first.kind, first.distances_m) == (
+        "P1-001", "1号", SpaceKind.EV, {"1": 12.5, "3": 80.0}
+    )
+    assert (second.assigned_to, second.distances_m) == ("household:4", {"3": 60.0})
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,zone,kind,dist_1\nX-1,A,standard,5\nX-2,A,rocket,5\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="line 3"):
+        read_spaces_csv(bad)
+    with pytest.raises(ConfigError, match="missing column"):
+        (tmp_path / "nozone.csv").write_text("id\nX\n", encoding="utf-8")
+        read_spaces_csv(tmp_path / "nozone.csv")
+
+
+def test_demo_spaces_are_used_only_where_their_zones_exist() -> None:
+    config = ParkingConfig()
+    assert resolve_spaces(config, {"A", "B"}, explicit=False) == demo_spaces()
+    assert resolve_spaces(config, {"P1"}, explicit=False) == []  # another community
+    with pytest.raises(ConfigError, match="unknown zones"):
+        resolve_spaces(config, {"P1"}, explicit=True)
