@@ -6,9 +6,10 @@ Pipeline per frame (or per gate region of interest):
    perspective into an upright crop at least 4× as wide as high;
 2. PP-OCRv4 rec reads the crops, best proposal first, with decoding restricted to the plate
    alphabet; a read counts when it fits GA 36-2018 and is confident enough;
-3. only when no proposal gives a valid read, the PP-OCRv4 text detector runs on the whole
-   frame (≤ 960 px) and its boxes are read the same way;
-4. when still nothing was read, once more on a CLAHE contrast-normalised copy (night/IR);
+3. when no proposal gives a valid read, steps 1–2 run again on a CLAHE contrast-normalised
+   copy (night, IR, backlight);
+4. only then the PP-OCRv4 text detector runs on the whole frame (≤ 960 px) and its boxes
+   are read the same way, lane-best first;
 5. valid reads are ranked by where the car at the barrier stands (lane anchor, plate size),
    never by OCR score, since a parked car's plate can read more cleanly than the one at the
    barrier.
@@ -37,6 +38,7 @@ logger = logging.getLogger(__name__)
 # Text-detector boxes outside this aspect range are not plates (one character, a caption).
 _DET_MIN_ASPECT = 1.5
 _DET_MAX_ASPECT = 9.0
+_DETECTED_BATCH = 2
 # Localiser score above which a proposal is worth a recogniser call after a confident read.
 _STRONG_CANDIDATE = 0.7
 
@@ -113,9 +115,6 @@ class LocalisingPlateRecognizer:
             x0, y0, x2, y2 = _clip_region(region, width, height)
             image = image[y0:y2, x0:x2]
         reads = self._read_frame(image)
-        if not reads and self.config.contrast_retry:
-            logger.debug("no plate read; retrying on a contrast-normalised copy")
-            reads = self._read_frame(normalise_contrast(image))
         roi_h, roi_w = image.shape[:2]
         ranked = sorted(
             reads,
@@ -140,11 +139,19 @@ class LocalisingPlateRecognizer:
         return None
 
     def _read_frame(self, image: np.ndarray) -> list[_Read]:
-        reads: list[_Read] = []
+        """Cheapest first: proposals, proposals after CLAHE, then the text detector."""
         if self.use_localiser:
             reads = self._read_candidates(image)
-        if reads or not self.config.use_detector_fallback:
-            return reads
+            if reads:
+                return reads
+            if self.config.contrast_retry:
+                logger.debug("no plate in the proposals; retrying on a contrast-normalised copy")
+                reads = self._read_candidates(normalise_contrast(image))
+                if reads:
+                    return reads
+        if not self.config.use_detector_fallback:
+            return []
+        logger.debug("no plate in the proposals; running the text detector")
         return self._read_detected(image)
 
     def _read_candidates(self, image: np.ndarray) -> list[_Read]:
@@ -187,19 +194,32 @@ class LocalisingPlateRecognizer:
         return self._read_detected(image)
 
     def _read_detected(self, image: np.ndarray) -> list[_Read]:
-        quads: list[np.ndarray] = []
+        """Read the detector's text lines that could be plates, lane-best first.
+
+        A frame holds many text lines (captions, signs, stickers); reading them in pairs and
+        stopping at ``max_plates`` confident plates keeps the fallback affordable.
+        """
+        height, width = image.shape[:2]
+        scored: list[tuple[float, np.ndarray]] = []
         for quad in self.engine.detect(image):
             ordered = order_corners(quad)
             w, h = quad_size(ordered)
             if h <= 0 or not _DET_MIN_ASPECT <= w / h <= _DET_MAX_ASPECT:
                 continue
-            if w < self.config.min_plate_width_px:
+            box = quad_box(ordered, width, height)
+            if box is None or w < self.config.min_plate_width_px:
                 continue
-            quads.append(ordered)
+            scored.append((lane_score(box, width, height, self.config.lane_anchor), ordered))
+        quads = [q for _, q in sorted(scored, key=lambda item: item[0], reverse=True)]
         reads: list[_Read] = []
-        for r in self._read_quads(image, quads, [None] * len(quads)):
-            if not any(_same_plate(r, other) for other in reads):
-                reads.append(r)
+        for start in range(0, len(quads), _DETECTED_BATCH):
+            batch = quads[start : start + _DETECTED_BATCH]
+            for r in self._read_quads(image, batch, [None] * len(batch)):
+                if not any(_same_plate(r, other) for other in reads):
+                    reads.append(r)
+            confident = [r for r in reads if r.read.confidence >= self.config.accept_confidence]
+            if len(confident) >= self.config.max_plates:
+                break
         return reads
 
     def _read_quads(
