@@ -81,32 +81,29 @@ class LivenessConfig(BaseModel):
         title="Minimum surviving tracks",
         description="Below this many tracked corners in a frame, that frame is not scored.",
     )
-    min_motion: float = Field(
-        default=0.03,
-        ge=0.0,
-        title="Minimum motion (fraction of face width)",
+    decisive_motion: float = Field(
+        default=2.5, gt=0.0, title="Motion needed to call a face flat (x threshold)",
         description=(
-            "If the face's largest non-translational change over the window is below this, it "
-            "is too still to judge: verdict None (ask the person to turn the head)."
+            "A low parallax score rejects the face as flat only if the face's non-translational "
+            "motion (fraction of face width) exceeds this multiple of the parallax threshold: "
+            "on the real clip a turning head produced parallax >= 0.4x its motion, so with "
+            "less motion a live face could look flat too. Below it the verdict is None "
+            "(ask the person to turn the head)."
         ),
     )
     parallax_threshold: float = Field(
-        default=0.05,
-        gt=0.0,
-        title="Parallax threshold, large faces",
+        default=0.035, gt=0.0, title="Parallax threshold, large faces",
         description="Live when max-over-frames median homography residual / face width exceeds "
-        "this, for faces at least `small_face_px` wide.",
+        "this, for faces at least `small_face_px` wide (bench.liveness: flats <= 0.013, "
+        "real windows >= 0.039 at 90 px).",
     )
     parallax_threshold_small: float = Field(
-        default=0.06,
-        gt=0.0,
-        title="Parallax threshold, small faces",
-        description="Same for faces narrower than `small_face_px` (tracking is noisier there).",
+        default=0.05, gt=0.0, title="Parallax threshold, small faces",
+        description="Same for faces narrower than `small_face_px`: tracking is noisier there "
+        "(flats up to ~0.03 here, up to 0.042 in the feasibility study).",
     )
     small_face_px: int = Field(
-        default=80,
-        ge=16,
-        title="Small face width (px)",
+        default=80, ge=16, title="Small face width (px)",
         description="Faces narrower than this use `parallax_threshold_small`.",
     )
     blink: bool = Field(
@@ -135,7 +132,7 @@ class FaceRecognitionConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     threshold: float = Field(
-        default=0.40,
+        default=0.48,
         gt=0.0,
         lt=1.0,
         title="Match threshold (Euclidean distance)",
@@ -152,7 +149,7 @@ class FaceRecognitionConfig(BaseModel):
         description="The best identity must beat the second-best identity by at least this.",
     )
     min_face_px: int = Field(
-        default=60,
+        default=80,
         ge=20,
         title="Minimum face size at the gate (px)",
         description="Faces with a smaller box side are ignored at the gate (too unreliable).",
@@ -164,12 +161,12 @@ class FaceRecognitionConfig(BaseModel):
         description="An enrolment photo with a smaller face is refused with a clear message.",
     )
     upsample: int = Field(
-        default=1,
+        default=0,
         ge=0,
         le=2,
         title="HOG upsampling",
-        description="Times the HOG detector upsamples: 1 finds faces down to ~40 px in 640 px "
-        "frames at ~4x the cost of 0.",
+        description="Times the HOG detector upsamples the image. 0 finds faces from ~80 px "
+        "(a gate camera sees ~100-200 px faces); 1 finds ~40 px faces at ~4x the cost.",
     )
     enrol_jitters: int = Field(
         default=1,
@@ -178,6 +175,16 @@ class FaceRecognitionConfig(BaseModel):
         title="Enrolment jitters",
         description="Random re-crops averaged per enrolment embedding (face_recognition's "
         "num_jitters); gate frames always use 1 for speed.",
+    )
+    mirror_enrolment: bool = Field(
+        default=True, title="Mirror-average enrolment embeddings",
+        description="Average each enrolment embedding with that of the mirrored photo "
+        "(costs one more pass at enrolment only; fewer residents refused).",
+    )
+    mirror_probes: bool = Field(
+        default=False, title="Mirror-average gate embeddings",
+        description="Same at the gate: a few points fewer refused residents in bench.faces, "
+        "but doubles embedding time per face (~60 ms more).",
     )
     frames_required: int = Field(
         default=3,
@@ -195,7 +202,7 @@ class FaceRecognitionConfig(BaseModel):
         default=False,
         title="Store enrolment photos",
         description="Keep the enrolment photo next to the template. Off: only the embedding "
-        "(not invertible to a photo) is stored, which is what PIPL data minimisation asks.",
+        "is stored (still biometric data under PIPL, but far less than a photo).",
     )
     liveness: LivenessConfig = Field(
         default_factory=LivenessConfig,

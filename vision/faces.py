@@ -1,0 +1,214 @@
+"""Face detection and 128-d embeddings with face_recognition (dlib HOG + ResNet, CPU).
+
+Only this module touches face_recognition/dlib: it takes BGR uint8 arrays and returns
+``FaceDetection`` values. The 5-point landmark model used for alignment is CC0; the 68-point
+model (non-commercial training data) is never loaded here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from errors import InvalidInputError, RecognitionError
+from vision.face_config import FaceRecognitionConfig
+from vision.face_types import FaceDetection
+from vision.types import BoundingBox
+
+logger = logging.getLogger(__name__)
+
+
+def _load_face_recognition() -> ModuleType:
+    try:
+        import face_recognition.api as fr_api
+    except (ImportError, SystemExit) as err:  # pragma: no cover - depends on the install
+        # face_recognition calls quit() when face_recognition_models or pkg_resources is
+        # missing; turn that into our error instead of a silent exit.
+        raise RecognitionError(
+            "face_recognition is not usable: install dlib-bin, face_recognition_models and "
+            "setuptools<82 (see STACK.md)"
+        ) from err
+    return fr_api
+
+
+def check_bgr_image(image: np.ndarray, *, name: str = "image") -> None:
+    """Raise ``InvalidInputError`` unless ``image`` is an HxWx3 uint8 array."""
+    if not isinstance(image, np.ndarray):
+        raise InvalidInputError(f"{name} must be a numpy array, got {type(image).__name__}")
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise InvalidInputError(f"{name} must be HxWx3 (BGR), got shape {image.shape}")
+    if image.dtype != np.uint8:
+        raise InvalidInputError(f"{name} must be uint8, got {image.dtype}")
+    if image.shape[0] < 16 or image.shape[1] < 16:
+        raise InvalidInputError(f"{name} is too small ({image.shape[1]}x{image.shape[0]} px)")
+
+
+class FaceEngine:
+    """Detects faces (HOG) and computes embeddings. Loading the models takes ~0.5 s.
+
+    Thread-safety: dlib's detector and networks are not documented as re-entrant; use one
+    engine per worker thread.
+    """
+
+    def __init__(self, config: FaceRecognitionConfig | None = None) -> None:
+        self.config = config or FaceRecognitionConfig()
+        self._fr = _load_face_recognition()
+
+    # -- low level ---------------------------------------------------------------------------
+    @staticmethod
+    def _rgb(image: np.ndarray) -> np.ndarray:
+        check_bgr_image(image)
+        # dlib wants contiguous RGB; a [..., ::-1] view is not contiguous.
+        return np.ascontiguousarray(image[:, :, ::-1])
+
+    def _rects(self, rgb: np.ndarray, upsample: int) -> list[Any]:
+        try:
+            return list(self._fr._raw_face_locations(rgb, upsample, "hog"))
+        except RuntimeError as err:
+            raise RecognitionError(f"dlib face detection failed: {err}") from err
+
+    @staticmethod
+    def _box(rect: Any, width: int, height: int) -> BoundingBox | None:
+        x1, y1 = max(rect.left(), 0), max(rect.top(), 0)
+        x2, y2 = min(rect.right(), width), min(rect.bottom(), height)
+        if x2 <= x1 or y2 <= y1:
+            return None
+        return BoundingBox(float(x1), float(y1), float(x2), float(y2))
+
+    def _descriptor(self, rgb: np.ndarray, rect: Any, jitters: int) -> tuple[np.ndarray, Any]:
+        try:
+            shape = self._fr.pose_predictor_5_point(rgb, rect)
+            descriptor = self._fr.face_encoder.compute_face_descriptor(rgb, shape, jitters)
+        except RuntimeError as err:
+            raise RecognitionError(f"dlib face embedding failed: {err}") from err
+        return np.asarray(descriptor, dtype=np.float32), shape
+
+    def _embed(
+        self, rgb: np.ndarray, rect: Any, jitters: int, mirror: bool
+    ) -> tuple[np.ndarray, Any]:
+        """The embedding, averaged with the mirrored face's when ``mirror`` is set.
+
+        Averaging with the mirror image cancels part of the pose and lighting asymmetry:
+        measured in bench.faces it cut refused residents by several points at the same
+        stranger rate, for one more network pass (~60 ms).
+        """
+        embedding, shape = self._descriptor(rgb, rect, jitters)
+        if not mirror:
+            return embedding, shape
+        width = rgb.shape[1]
+        flipped = np.ascontiguousarray(rgb[:, ::-1])
+        flipped_rect = self._fr.dlib.rectangle(
+            width - 1 - rect.right(), rect.top(), width - 1 - rect.left(), rect.bottom()
+        )
+        mirrored, _ = self._descriptor(flipped, flipped_rect, jitters)
+        return (embedding + mirrored) / 2.0, shape
+
+    @staticmethod
+    def _landmarks(shape: Any) -> dict[str, tuple[tuple[float, float], ...]]:
+        # dlib's 5-point model: 0-1 right eye corners, 2-3 left eye corners, 4 nose base.
+        points = [(float(p.x), float(p.y)) for p in shape.parts()]
+        return {
+            "right_eye": (points[0], points[1]),
+            "left_eye": (points[2], points[3]),
+            "nose_tip": (points[4],),
+        }
+
+    # -- public ------------------------------------------------------------------------------
+    def locate(self, image: np.ndarray, *, upsample: int | None = None) -> list[BoundingBox]:
+        """Face boxes only (no embedding), largest first."""
+        rgb = self._rgb(image)
+        up = self.config.upsample if upsample is None else upsample
+        height, width = rgb.shape[:2]
+        boxes = [b for r in self._rects(rgb, up) if (b := self._box(r, width, height))]
+        return sorted(boxes, key=lambda b: b.area, reverse=True)
+
+    def detect(
+        self,
+        image: np.ndarray,
+        *,
+        min_face_px: int | None = None,
+        max_faces: int | None = None,
+        jitters: int = 1,
+    ) -> list[FaceDetection]:
+        """Every face at least ``min_face_px`` (default: the gate minimum), largest first,
+        each with its embedding and 5-point landmarks. ``max_faces`` embeds only the largest."""
+        rgb = self._rgb(image)
+        height, width = rgb.shape[:2]
+        minimum = self.config.min_face_px if min_face_px is None else min_face_px
+        found: list[tuple[BoundingBox, Any]] = []
+        for rect in self._rects(rgb, self.config.upsample):
+            box = self._box(rect, width, height)
+            if box is not None and min(box.width, box.height) >= minimum:
+                found.append((box, rect))
+        found.sort(key=lambda item: item[0].area, reverse=True)
+        if max_faces is not None:
+            found = found[:max_faces]
+        detections = []
+        for box, rect in found:
+            embedding, shape = self._embed(rgb, rect, jitters, self.config.mirror_probes)
+            detections.append(FaceDetection(box, embedding, self._landmarks(shape)))
+        return detections
+
+    def embed(self, image: np.ndarray, box: BoundingBox) -> FaceDetection:
+        """Embedding of the face in ``box`` (from ``locate``), with gate settings."""
+        rgb = self._rgb(image)
+        rect = self._fr.dlib.rectangle(int(box.x1), int(box.y1), int(box.x2), int(box.y2))
+        embedding, shape = self._embed(rgb, rect, 1, self.config.mirror_probes)
+        return FaceDetection(box, embedding, self._landmarks(shape))
+
+    def embed_single_face(self, image: np.ndarray) -> FaceDetection:
+        """Enrolment: exactly one face of at least ``enrol_min_face_px``, or InvalidInputError.
+
+        Any other face in the photo, even a small one in the background, refuses the photo:
+        enrolling the wrong person is worse than asking for another photo.
+        """
+        rgb = self._rgb(image)
+        height, width = rgb.shape[:2]
+        rects = self._rects(rgb, self.config.upsample)
+        if not rects:
+            raise InvalidInputError(
+                "no face found in the photo: use a well-lit, frontal photo of one person"
+            )
+        if len(rects) > 1:
+            raise InvalidInputError(
+                f"{len(rects)} faces found in the photo: it must show only the person enrolled"
+            )
+        box = self._box(rects[0], width, height)
+        if box is None:
+            raise InvalidInputError("the face lies outside the photo")
+        size = min(box.width, box.height)
+        if size < self.config.enrol_min_face_px:
+            raise InvalidInputError(
+                f"the face is too small ({size:.0f} px, need at least "
+                f"{self.config.enrol_min_face_px} px): move closer or use a larger photo"
+            )
+        embedding, shape = self._embed(
+            rgb, rects[0], self.config.enrol_jitters, self.config.mirror_enrolment
+        )
+        return FaceDetection(box, embedding, self._landmarks(shape))
+
+    def embed_enrolment_photos(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """Several enrolment photos of one person → an ``(n, 128)`` float32 template matrix."""
+        if not images:
+            raise InvalidInputError("at least one enrolment photo is needed")
+        return np.stack([self.embed_single_face(image).embedding for image in images])
+
+
+_default_engine: FaceEngine | None = None
+
+
+def embed_single_face(image: np.ndarray, config: FaceRecognitionConfig | None = None) -> np.ndarray:
+    """Enrolment helper: the 128-d float32 embedding of the only face in ``image``.
+
+    Raises ``InvalidInputError`` for no face, several faces or a face that is too small.
+    """
+    global _default_engine
+    if config is not None:
+        return FaceEngine(config).embed_single_face(image).embedding
+    if _default_engine is None:
+        _default_engine = FaceEngine()
+    return _default_engine.embed_single_face(image).embedding
