@@ -117,6 +117,14 @@ class RelayBarrier:
         self._stopping = False
         if isinstance(port, LinkWatcher):
             port.add_link_listener(self._on_link)
+        # Wired once here, not in start(): a restarted barrier must not get every edge twice.
+        for inp, handler in (
+            (presence, self._on_presence),
+            (limit_open, self._on_limit_open),
+            (limit_closed, self._on_limit_closed),
+        ):
+            if inp is not None:
+                inp.add_listener(handler)
 
     # -- Barrier protocol ------------------------------------------------------------------
     @property
@@ -138,13 +146,9 @@ class RelayBarrier:
     async def start(self) -> None:
         if self._tick_task is not None:
             return
-        for inp, handler in (
-            (self.presence, self._on_presence),
-            (self.limit_open, self._on_limit_open),
-            (self.limit_closed, self._on_limit_closed),
-        ):
+        self._stopping = False
+        for inp in (self.presence, self.limit_open, self.limit_closed):
             if inp is not None:
-                inp.add_listener(handler)
                 await inp.start()
         try:
             await self.port.connect()

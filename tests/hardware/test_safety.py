@@ -177,3 +177,22 @@ def test_fire_alarm_from_a_real_mqtt_contact() -> None:
             await rig.teardown()
 
     asyncio.run(scenario())
+
+
+def test_barrier_can_be_stopped_and_started_again() -> None:
+    async def scenario() -> None:
+        b = sim("a")
+        await b.start()
+        await b.stop()
+        await b.start()
+        presence: list[bool] = []
+        b.presence_loop.add_listener(lambda c: presence.append(c.value))
+        await b.open()
+        await wait_state(b, BarrierState.OPEN)
+        b.presence_loop.set(True)
+        assert b.machine.presence and presence == [True]
+        b.presence_loop.set(False)
+        await wait_state(b, BarrierState.CLOSED, timeout=2)
+        await b.stop()
+
+    asyncio.run(scenario())
