@@ -89,6 +89,10 @@ class Barrier(Protocol):
     def add_listener(self, cb: BarrierListener) -> None: ...
 
 
+# A pedestrian gate is driven exactly like a vehicle barrier (relay, loop, fire hold).
+Gate = Barrier
+
+
 @runtime_checkable
 class DigitalInput(Protocol):
     """A contact: loop detector, limit switch or fire-alarm relay.
