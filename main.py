@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from errors import ParkgateError
+from services import reports
 
 logger = logging.getLogger("parkgate")
 
@@ -136,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Commands added by other modules (faces, reports) register here without touching the core.
 EXTRA_COMMANDS: list[Callable[[Any], None]] = []
+EXTRA_COMMANDS.append(reports.register)
 
 
 def extend_parser(sub: Any) -> None:

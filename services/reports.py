@@ -1,0 +1,279 @@
+"""History reports from the database: ``python main.py report occupancy --date 2026-11-28``.
+
+The occupancy report draws each zone's count over one local day (from ``OccupancySample``,
+one row per change) above the entries and exits per hour (from ``Passage``), and writes the
+same numbers per hour and zone as CSV for a spreadsheet. Days are local days (default
+Asia/Shanghai): residents and property managers think in local hours, the database in UTC.
+
+matplotlib is imported only when a report is drawn, so registering the command costs nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from errors import ConfigError, InvalidInputError
+from models.events import Passage
+from models.site import OccupancySample, Zone
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TZ = "Asia/Shanghai"
+# Review resolutions (services/review.py STORED) that let the car in like an "allow".
+ADMITTED_RESOLUTIONS = ("allowed_once", "visitor_pass")
+CSV_COLUMNS = (
+    "date", "hour", "zone", "capacity", "occupied_start", "occupied_end", "occupied_max",
+    "entries", "exits",
+)
+# Latin glyphs from DejaVu, Chinese zone names from the first CJK font installed.
+CJK_FONTS = ("WenQuanYi Zen Hei", "Noto Sans CJK SC", "Source Han Sans SC", "SimHei")
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneDay:
+    """One zone's count over the day as a step function: (time, count) from ``start``."""
+
+    zone: str
+    name: str
+    capacity: int
+    steps: tuple[tuple[datetime, int], ...]  # first step is at the start of the day
+    entries: tuple[int, ...]  # per local hour, 24 values
+    exits: tuple[int, ...]
+
+    def hourly(self, start: datetime) -> list[tuple[int, int, int]]:
+        """(count at the start, at the end, max) of each hour."""
+        out = []
+        for hour in range(24):
+            lo, hi = start + timedelta(hours=hour), start + timedelta(hours=hour + 1)
+            at_start = self._at(lo)
+            inside = [c for t, c in self.steps if lo <= t < hi]
+            out.append((at_start, self._at(hi - timedelta(microseconds=1)),
+                        max([at_start, *inside])))
+        return out
+
+    def _at(self, when: datetime) -> int:
+        value = self.steps[0][1]
+        for t, c in self.steps:
+            if t > when:
+                break
+            value = c
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class OccupancyDay:
+    day: date
+    tz: tzinfo
+    start: datetime  # local midnight, aware
+    end: datetime  # the next local midnight, or now for today
+    zones: tuple[ZoneDay, ...]
+
+
+def local_day_bounds(day: date, tz: tzinfo) -> tuple[datetime, datetime]:
+    start = datetime(day.year, day.month, day.day, tzinfo=tz)
+    following = day + timedelta(days=1)
+    return start, datetime(following.year, following.month, following.day, tzinfo=tz)
+
+
+def occupancy_day(
+    session: Session, day: date, tz: tzinfo, *, now: datetime | None = None
+) -> OccupancyDay:
+    """The day's history for every zone (queries only; nothing is written)."""
+    start, end = local_day_bounds(day, tz)
+    now = now or datetime.now(UTC)
+    if start > now:
+        raise InvalidInputError(f"{day} has not started yet in {tz}")
+    cut = min(end, now)
+    zones = session.scalars(select(Zone).order_by(Zone.id)).all()
+    admitted = or_(Passage.decision == "allow", Passage.resolution.in_(ADMITTED_RESOLUTIONS))
+    passages = session.execute(
+        select(Passage.at, Passage.zone_id, Passage.direction)
+        .where(Passage.at >= start, Passage.at < end, Passage.zone_id.is_not(None), admitted)
+    ).all()
+    out = []
+    for zone in zones:
+        before = session.scalars(
+            select(OccupancySample)
+            .where(OccupancySample.zone_id == zone.id, OccupancySample.at < start)
+            .order_by(OccupancySample.at.desc(), OccupancySample.id.desc())
+            .limit(1)
+        ).first()
+        samples = session.scalars(
+            select(OccupancySample)
+            .where(
+                OccupancySample.zone_id == zone.id,
+                OccupancySample.at >= start,
+                OccupancySample.at < end,
+            )
+            .order_by(OccupancySample.at, OccupancySample.id)
+        ).all()
+        capacity = max([zone.capacity, *(s.capacity for s in samples)])
+        steps = [(start, before.occupied if before is not None else 0)]
+        steps.extend((s.at.astimezone(tz), s.occupied) for s in samples)
+        entries, exits = [0] * 24, [0] * 24
+        for at, zone_id, direction in passages:
+            if zone_id != zone.id:
+                continue
+            hour = int((at.astimezone(tz) - start).total_seconds() // 3600)
+            (entries if direction == "in" else exits)[min(max(hour, 0), 23)] += 1
+        out.append(
+            ZoneDay(zone.id, zone.name, capacity, tuple(steps), tuple(entries), tuple(exits))
+        )
+    return OccupancyDay(day, tz, start, cut.astimezone(tz), tuple(out))
+
+
+def write_csv(report: OccupancyDay, path: Path) -> int:
+    """One row per zone and local hour; returns the number of rows."""
+    rows = 0
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(CSV_COLUMNS)
+        for zone in report.zones:
+            for hour, (first, last, peak) in enumerate(zone.hourly(report.start)):
+                writer.writerow([
+                    report.day.isoformat(), f"{hour:02d}:00", zone.zone, zone.capacity,
+                    first, last, peak, zone.entries[hour], zone.exits[hour],
+                ])
+                rows += 1
+    return rows
+
+
+def _cjk_font() -> str | None:
+    from matplotlib import font_manager
+
+    for family in CJK_FONTS:
+        try:
+            font_manager.findfont(family, fallback_to_default=False)
+        except ValueError:
+            continue
+        return family
+    return None
+
+
+def plot_png(report: OccupancyDay, path: Path, *, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on a server
+    import matplotlib.pyplot as plt
+
+    # CJK fonts ship one weight; matplotlib warns about it on every text, which is just noise.
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
+    cjk = _cjk_font()
+    families = ["DejaVu Sans", *([cjk] if cjk else [])]
+    # font.family as a list of named families gives per-glyph fallback; "sans-serif" does not.
+    with plt.rc_context({"font.family": families}):
+        fig, (top, bottom) = plt.subplots(
+            2, 1, figsize=(11, 7.5), sharex=True, gridspec_kw={"height_ratios": [3, 2]}
+        )
+        colours = plt.get_cmap("tab10").colors
+        end_h = (report.end - report.start).total_seconds() / 3600
+        for i, zone in enumerate(report.zones):
+            colour = colours[i % len(colours)]
+            xs = [(t - report.start).total_seconds() / 3600 for t, _ in zone.steps]
+            ys = [c for _, c in zone.steps]
+            xs.append(end_h)
+            ys.append(ys[-1])
+            label = f"{zone.zone} · {zone.name}" if (cjk and zone.name) else zone.zone
+            top.step(xs, ys, where="post", color=colour, linewidth=2,
+                     label=f"{label} (capacity {zone.capacity})")
+            top.axhline(zone.capacity, color=colour, linestyle="--", linewidth=1, alpha=0.6)
+        top.set_ylabel("cars parked")
+        # Headroom above the largest capacity keeps the legend off the lines.
+        top.set_ylim(bottom=0, top=max([1, *(z.capacity for z in report.zones)]) * 1.25)
+        top.grid(True, alpha=0.3)
+        top.legend(loc="upper left", fontsize=9)
+        top.set_title(title)
+
+        entries = [sum(z.entries[h] for z in report.zones) for h in range(24)]
+        exits = [sum(z.exits[h] for z in report.zones) for h in range(24)]
+        centres = [h + 0.5 for h in range(24)]
+        bottom.bar([c - 0.2 for c in centres], entries, width=0.4, color="#2a7ab9",
+                   label=f"entries ({sum(entries)})")
+        bottom.bar([c + 0.2 for c in centres], exits, width=0.4, color="#e08a2c",
+                   label=f"exits ({sum(exits)})")
+        bottom.set_ylabel("vehicles per hour")
+        bottom.set_ylim(0, max([1, *entries, *exits]) * 1.2)
+        bottom.grid(True, axis="y", alpha=0.3)
+        bottom.legend(loc="upper left", fontsize=9)
+        bottom.set_xlim(0, 24)
+        bottom.set_xticks(range(0, 25, 2))
+        bottom.set_xticklabels([f"{h:02d}:00" for h in range(0, 25, 2)])
+        bottom.set_xlabel(f"local time ({report.tz})")
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+
+
+def occupancy_report(
+    session: Session,
+    day: date,
+    out_dir: Path,
+    *,
+    tz_name: str = DEFAULT_TZ,
+    community: str = "",
+    now: datetime | None = None,
+) -> tuple[Path, Path]:
+    """Write ``occupancy-<day>.png`` and ``.csv`` into ``out_dir``; returns both paths."""
+    try:
+        tz = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise InvalidInputError(f"unknown time zone {tz_name!r}") from err
+    report = occupancy_day(session, day, tz, now=now)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    png, csv_path = out_dir / f"occupancy-{day}.png", out_dir / f"occupancy-{day}.csv"
+    rows = write_csv(report, csv_path)
+    title = f"{community} · occupancy on {day}" if community else f"Occupancy on {day}"
+    plot_png(report, png, title=title)
+    logger.info("occupancy report for %s: %s (%d rows), %s", day, csv_path, rows, png)
+    return png, csv_path
+
+
+def _parse_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {value!r}") from err
+
+
+def cmd_report_occupancy(args: argparse.Namespace) -> int:
+    from models.db import create_db_engine, make_session_factory, migrate
+    from settings import load_settings
+
+    settings = load_settings(args.config)
+    engine = create_db_engine(settings.resolved_database_url)
+    try:
+        migrate(engine)
+        with make_session_factory(engine)() as session:
+            occupancy_report(
+                session, args.date, Path(args.out), tz_name=args.tz,
+                community=settings.community.name,
+            )
+    except OSError as err:
+        raise ConfigError(f"cannot write the report to {args.out}: {err}") from err
+    finally:
+        engine.dispose()
+    return 0
+
+
+def register(sub: Any) -> None:
+    """Adds ``report occupancy`` to main.py's parser (see main.EXTRA_COMMANDS)."""
+    report = sub.add_parser("report", help="Reports from the history (PNG + CSV).")
+    kinds = report.add_subparsers(dest="report", required=True)
+    occupancy = kinds.add_parser(
+        "occupancy", help="Each zone's count over one day and entries/exits per hour."
+    )
+    occupancy.add_argument("--date", required=True, type=_parse_date, help="Local day, YYYY-MM-DD.")
+    occupancy.add_argument("--out", default=".", help="Directory for the PNG and CSV.")
+    occupancy.add_argument("--tz", default=DEFAULT_TZ, help=f"Time zone of the day ({DEFAULT_TZ}).")
+    occupancy.set_defaults(func=cmd_report_occupancy)
+
