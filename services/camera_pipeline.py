@@ -111,6 +111,13 @@ class CameraPipeline:
 
     async def tick(self, gate_id: str, at: datetime) -> PassageResult | None:
         """No frame for a while: let a voting window that has run out emit its sighting."""
+        # Reads older than the window can no longer be pending (e.g. re-reads of a car
+        # already let through); with none left there is nothing to close.
+        self._evidence[gate_id] = [
+            e for e in self._evidence[gate_id] if at - e.at <= self._keep + self._voter.window
+        ]
+        if not self._evidence[gate_id]:
+            return None
         return await self._emit(gate_id, self._voter.add(gate_id, [], at))
 
     def _read(self, gate_id: str, image: np.ndarray) -> list[PlateRead]:

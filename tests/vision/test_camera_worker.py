@@ -1,6 +1,7 @@
 """A camera worker end to end: a simulated camera shows a resident's drawn plate for several
 frames; the real recogniser, the voter, the policy, the database and the simulated barrier
-run; exactly one passage is recorded."""
+run; exactly one passage is recorded. Leaving, a car read in too few frames is still
+decided once the voting window runs out."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import random
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -22,7 +24,7 @@ from services.container import build_services
 from settings import CameraConfig
 from vision.plate_render import render_gate_scene, render_plate
 from vision.sources import CaptureSource, FolderSource, SyntheticSource
-from vision.types import PlateColor
+from vision.types import Frame, PlateColor
 from vision.voting import PlateVoter
 
 PLATE = "沪B7M261"
@@ -54,22 +56,37 @@ def test_one_car_in_view_for_many_frames_makes_one_passage(
     )
     services.background.append(worker)
 
-    async def scenario() -> None:
+    async def scenario() -> list[Any]:
         await services.start()
         try:
             deadline = time.monotonic() + 20
             while worker.stats.frames_analysed < shown and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
             await asyncio.sleep(0.3)
+            # Leaving: the exit camera catches only two frames, fewer than min_reads. The
+            # sighting comes when the voting window runs out during the quiet that follows.
+            t0 = datetime.now(UTC)
+            outcomes = []
+            for i in range(2):
+                at = t0 + timedelta(seconds=0.25 * i)
+                frame = Frame(render_gate_scene(plate, rng), "main-out", at)
+                outcomes.append(await pipeline.process_frame("main-out", frame))
+            outcomes.append(await pipeline.tick("main-out", t0 + timedelta(seconds=1)))
+            outcomes.append(await pipeline.tick("main-out", t0 + timedelta(seconds=3.5)))
+            outcomes.append(await pipeline.tick("main-out", t0 + timedelta(seconds=4.5)))
+            return outcomes
         finally:
             await services.stop()
 
     try:
-        asyncio.run(scenario())
+        exit_outcomes = asyncio.run(scenario())
+        assert [o is not None for o in exit_outcomes] == [False, False, False, True, False]
+        left = exit_outcomes[3]
+        assert (left.plate, left.decision.reason.value) == (PLATE, "exit_known_inside")
         assert worker.stats.frames_analysed == shown
         with services.sessions() as session:
             passages = list(session.scalars(select(Passage)))
-        assert len(passages) == 1
+        assert [p.gate_id for p in passages] == ["main-in", "main-out"]
         passage = passages[0]
         assert (passage.gate_id, passage.plate) == ("main-in", PLATE)
         assert (passage.decision, passage.reason) == ("allow", "resident")
