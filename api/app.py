@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api.availability_fastpath import AvailabilityFastPath
 from api.console import web as console
 from api.errors import install_error_handlers
 from api.routes import (
@@ -45,6 +46,7 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     install_error_handlers(app)
+    app.add_middleware(AvailabilityFastPath, parking=services.parking)
     for module in (auth, admin, faces, credentials, frames, passages, availability, health,
                    gate_actions, review, alarms, audit, events, parking, console):
         app.include_router(module.router)
