@@ -52,16 +52,28 @@ Rect = tuple[tuple[float, float], tuple[float, float], float]
 
 def crop_color(crop: np.ndarray) -> PlateColor:
     """Dominant plate background colour of an upright plate crop (BGR)."""
-    hsv = cv2.cvtColor(crop, cv2.COLOR_BGR2HSV)
+    ch, cw = crop.shape[:2]
+    # Judge the middle of the crop: the padding around a plate shows bumper and body paint.
+    inner = crop[ch // 6 : ch - ch // 6, cw // 20 : cw - cw // 20]
+    hsv = cv2.cvtColor(inner if inner.size else crop, cv2.COLOR_BGR2HSV)
     h, s, v = hsv[..., 0], hsv[..., 1], hsv[..., 2]
-    coloured = (s > 70) & (v > 50)
     n = h.size
-    votes = {
-        color: int(np.count_nonzero(coloured & (h >= lo) & (h <= hi)))
-        for color, (lo, hi) in _HUE_RANGES.items()
-    }
-    best = max(votes, key=lambda c: votes[c])
-    if votes[best] > 0.25 * n:
+
+    def vote(tinted: np.ndarray) -> tuple[PlateColor, int]:
+        counts = {
+            color: int(np.count_nonzero(tinted & (h >= lo) & (h <= hi)))
+            for color, (lo, hi) in _HUE_RANGES.items()
+        }
+        best = max(counts, key=lambda c: counts[c])
+        return best, counts[best]
+
+    best, count = vote((s > 70) & (v > 50))
+    if count > 0.25 * n:
+        return best
+    # Glare and IR wash the colour out but usually keep its hue: accept a faint tint when
+    # it is consistent over much of the plate (a white plate has none).
+    best, count = vote((s >= 20) & (v > 40))
+    if count > 0.45 * n:
         return best
     if np.count_nonzero((s < 50) & (v > 150)) > 0.4 * n:
         return PlateColor.WHITE
