@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from errors import ConfigError
-from hardware.config import BarrierConfig, SimBarrierConfig
+from hardware.config import BarrierConfig, InputConfig, SimBarrierConfig, SimInputConfig
 from services.parking_config import ParkingConfig
 from vision.face_config import FaceRecognitionConfig
 from vision.plate_config import PlateRecognitionConfig
@@ -124,6 +124,16 @@ class MqttPublishConfig(_Strict):
     )
 
 
+class SafetyConfig(_Strict):
+    fire_alarm: InputConfig | None = Field(
+        default_factory=SimInputConfig,
+        description=(
+            "Contact from the fire panel. Active: every gate opens and holds until an admin "
+            "clears it. The default simulated contact is set from the API (drills, panic)."
+        ),
+    )
+
+
 class RetentionConfig(_Strict):
     snapshot_days: int = Field(
         30, description="Snapshots older than this many days are deleted (PIPL).", ge=1
@@ -207,6 +217,7 @@ class Settings(BaseSettings):
     mqtt: MqttPublishConfig = Field(
         default_factory=MqttPublishConfig, description="City-platform event publishing."
     )
+    safety: SafetyConfig = Field(default_factory=SafetyConfig, description="Fire alarm.")
     retention: RetentionConfig = Field(
         default_factory=RetentionConfig, description="How long personal data is kept."
     )

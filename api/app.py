@@ -25,6 +25,7 @@ from api.routes import (
     parking,
     passages,
     review,
+    safety,
 )
 from services.container import Services
 
@@ -48,6 +49,6 @@ def create_app(services: Services) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(AvailabilityFastPath, parking=services.parking)
     for module in (auth, admin, faces, credentials, frames, passages, availability, health,
-                   gate_actions, review, alarms, audit, events, parking, console):
+                   gate_actions, review, alarms, audit, events, safety, parking, console):
         app.include_router(module.router)
     return app

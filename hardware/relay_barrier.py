@@ -21,6 +21,7 @@ from controllers.barrier import (
     BarrierMachine,
     BarrierState,
     BarrierTiming,
+    FaultPolicy,
     Refusal,
     RelayCommand,
     Transition,
@@ -114,6 +115,8 @@ class RelayBarrier:
         self._tick_task: asyncio.Task[None] | None = None
         self._assume: asyncio.TimerHandle | None = None
         self._published: tuple[BarrierState, str | None] | None = None
+        # Set while the current fault is only a lost link, so its return can clear it.
+        self._link_fault = False
         self._stopping = False
         if isinstance(port, LinkWatcher):
             port.add_link_listener(self._on_link)
@@ -339,6 +342,7 @@ class RelayBarrier:
             return
         if not up:
             if self._machine.state is not BarrierState.FAULT:
+                self._link_fault = True
                 self._fail(f"link lost: {reason}")
             return
         logger.info("gate %s: link restored (%s)", self.gate_id, reason)
@@ -348,6 +352,25 @@ class RelayBarrier:
             self._apply(self._machine.fire_alarm_on(now))
         elif self._machine.held:
             self._apply(self._machine.hold(now))
+        elif self._link_fault and self._machine.state is BarrierState.FAULT:
+            self._spawn(self._recover_link_fault())
+        self._link_fault = False
+
+    async def _recover_link_fault(self) -> None:
+        """A fault that was only the lost link ends with one confirmed command.
+
+        The arm's position is unknown after the outage, so the gate re-asserts its fault
+        position (open for fail_safe, closed for fail_secure) through the normal command path:
+        the device's echo is what clears the fault, as with any other fault. An open then
+        auto-closes as usual.
+        """
+        try:
+            if self._machine.timing.on_fault is FaultPolicy.FAIL_SECURE:
+                await self.close()
+            else:
+                await self.open()
+        except (HardwareError, ConflictError) as err:
+            logger.warning("gate %s: recovery after link loss failed: %s", self.gate_id, err)
 
     def _on_presence(self, change: InputChange) -> None:
         now = self._clock()

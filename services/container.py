@@ -20,9 +20,16 @@ from controllers.policy import AccessPolicy, GateContext
 from controllers.runtime import GateRuntime
 from controllers.values import Direction
 from hardware.base import Barrier, BarrierStatus
-from hardware.registry import create_barrier
+from hardware.registry import (
+    SafetyEvent,
+    SafetyEventKind,
+    SafetySupervisor,
+    create_barrier,
+    create_input,
+)
 from models.access_store import SqlAccessStore
 from models.db import create_db_engine, make_session_factory, migrate, transaction
+from models.events import Alarm
 from services.city_mqtt import CityPublisher
 from services.faces import FaceService
 from services.frames import FrameProcessor
@@ -53,6 +60,7 @@ class Services:
     recognizer: PlateRecognizer
     parking: ParkingService | None = None
     faces: FaceService | None = None
+    safety: SafetySupervisor | None = None
     background: list[Any] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -64,6 +72,12 @@ class Services:
                 await barrier.start()
             except Exception:  # one gate's hardware must not keep the others down
                 logger.exception("barrier %s failed to start", barrier.gate_id)
+        if self.safety is not None:
+            loop = asyncio.get_running_loop()
+            self.safety.add_listener(
+                lambda event: loop.create_task(self._record_safety_event(event))
+            )
+            await self.safety.start()
         for component in self.background:
             await component.start()
         self._tasks.append(asyncio.create_task(self._retention_loop(), name="retention"))
@@ -77,6 +91,8 @@ class Services:
         self._tasks.clear()
         for component in reversed(self.background):
             await component.stop()
+        if self.safety is not None:
+            await self.safety.stop()
         for barrier in self.barriers.values():
             with contextlib.suppress(Exception):
                 await barrier.stop()
@@ -92,6 +108,25 @@ class Services:
                     "at": status.at.isoformat(),
                 },
             )
+        )
+
+    async def _record_safety_event(self, event: SafetyEvent) -> None:
+        kind = "hardware_fault" if event.kind is SafetyEventKind.BARRIER_FAULT else str(event.kind)
+        if event.kind is SafetyEventKind.BARRIER_RECOVERED:
+            self.bus.publish(Event("gate", {"gate_id": event.gate_id, "recovered": True}))
+            return
+
+        def record() -> int:
+            with transaction(self.sessions) as session:
+                alarm = Alarm(kind=kind, gate_id=event.gate_id, message=event.message)
+                session.add(alarm)
+                session.flush()
+                return alarm.id
+
+        alarm_id = await asyncio.to_thread(record)
+        self.bus.publish(
+            Event("alarm", {"id": alarm_id, "kind": kind, "gate_id": event.gate_id,
+                            "passage_id": None, "message": event.message})
         )
 
     async def _retention_loop(self) -> None:
@@ -149,6 +184,10 @@ def build_services(
         max_pixels=settings.api.max_image_pixels,
     )
     faces.load_all()
+    fire = settings.safety.fire_alarm
+    safety = SafetySupervisor(create_input("fire-alarm", fire) if fire is not None else None)
+    for barrier in barriers.values():
+        safety.register(barrier)
     background: list[Any] = []
     parking = ParkingService(
         settings.parking,
@@ -183,5 +222,6 @@ def build_services(
         recognizer=recognizer,
         parking=parking,
         faces=faces,
+        safety=safety,
         background=background,
     )
