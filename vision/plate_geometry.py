@@ -18,8 +18,9 @@ def order_corners(quad: np.ndarray) -> np.ndarray:
     """
     pts = np.asarray(quad, dtype=np.float32).reshape(4, 2)
     centre = pts.mean(axis=0)
-    # A convex quad in drawing order (boxPoints, the text detector): its longest edge gives
-    # the reading direction. Fall back to the principal axis for unordered points.
+    # Put the points in drawing order around the centre, so consecutive points are edges
+    # (not diagonals) whatever order they came in; the longest edge is the reading direction.
+    pts = pts[np.argsort(np.arctan2(pts[:, 1] - centre[1], pts[:, 0] - centre[0]))]
     edges = [pts[(i + 1) % 4] - pts[i] for i in range(4)]
     lengths = [float(np.hypot(*e)) for e in edges]
     u = edges[int(np.argmax(lengths))]

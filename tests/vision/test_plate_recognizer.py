@@ -214,7 +214,7 @@ def test_read_gates(text: str, confs: list[float], expected: str | None) -> None
 def test_paddle_engine_missing_is_a_clear_error() -> None:
     if importlib.util.find_spec("paddleocr") is not None:
         pytest.skip("paddleocr is installed here; the missing-engine error cannot be shown")
-    with pytest.raises(RecognitionError, match="requirements-paddle.txt"):
+    with pytest.raises(RecognitionError, match=r"requirements-paddle\.txt"):
         create_plate_recognizer(PlateRecognitionConfig(engine="paddle"))
 
 
