@@ -31,6 +31,7 @@ from models.access_store import SqlAccessStore
 from models.db import create_db_engine, make_session_factory, migrate, transaction
 from models.events import Alarm
 from services.city_mqtt import CityPublisher
+from services.face_gate import FaceGateService
 from services.faces import FaceService
 from services.frames import FrameProcessor
 from services.parking import ParkingService
@@ -39,7 +40,9 @@ from services.snapshots import SnapshotStore
 from services.tokens import TokenSigner
 from settings import Settings
 from vision.face_matcher import FaceMatcher
+from vision.face_pipeline import FacePipeline
 from vision.faces import FaceEngine
+from vision.liveness import LivenessChecker
 from vision.plate_recognizer import PlateRecognizer, create_plate_recognizer
 
 logger = logging.getLogger(__name__)
@@ -60,6 +63,7 @@ class Services:
     recognizer: PlateRecognizer
     parking: ParkingService | None = None
     faces: FaceService | None = None
+    face_gate: FaceGateService | None = None
     safety: SafetySupervisor | None = None
     background: list[Any] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -177,9 +181,11 @@ def build_services(
         max_pixels=settings.api.max_image_pixels,
     )
     signer = TokenSigner(settings.signing_key(), settings.api.token_ttl_minutes * 60)
+    face_engine = FaceEngine(settings.faces)
+    face_matcher = FaceMatcher(settings.faces.threshold, settings.faces.margin)
     faces = FaceService(
-        engine=FaceEngine(settings.faces),
-        matcher=FaceMatcher(settings.faces.threshold, settings.faces.margin),
+        engine=face_engine,
+        matcher=face_matcher,
         sessions=sessions,
         max_pixels=settings.api.max_image_pixels,
     )
@@ -208,7 +214,7 @@ def build_services(
                 initial=store.availability_view(),
             )
         )
-    return Services(
+    services = Services(
         settings=settings,
         engine=engine,
         sessions=sessions,
@@ -222,6 +228,20 @@ def build_services(
         recognizer=recognizer,
         parking=parking,
         faces=faces,
+        face_gate=FaceGateService(
+            pipeline=FacePipeline(
+                face_engine, face_matcher, LivenessChecker(settings.faces.liveness), settings.faces
+            ),
+            runtime=runtime,
+            snapshots=snapshots,
+            sessions=sessions,
+            max_pixels=settings.api.max_image_pixels,
+        ),
         safety=safety,
         background=background,
     )
+    # Imported here: the camera pipeline imports this module for its Services type.
+    from services.camera_pipeline import build_camera_workers
+
+    services.background.extend(build_camera_workers(settings, services))
+    return services

@@ -1,0 +1,110 @@
+"""Face entry at the pedestrian gate end to end (issue 4): a burst of real frames of an enrolled
+resident opens the gate; the same face replayed as a flat photo does not."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+from bench.liveness import make_flat_replay, read_video
+from models.events import Alarm
+from tests.api.test_faces import new_resident
+from tests.conftest import SHARED_DATA
+
+VIDEO_DIR = SHARED_DATA / "face_video"
+START = 87  # a 1-s window inside a medium shot of Lin-Manuel Miranda moving his head
+# Enrolment as at a real gate: the reference photo plus two frames from the gate camera, from
+# a later second of the clip than the one tested.
+ENROL_FRAMES = (175, 199)
+
+
+@pytest.fixture(scope="module")
+def clip() -> list[np.ndarray]:
+    video = VIDEO_DIR / "short_hamilton_clip.mp4"
+    if not video.is_file():
+        pytest.skip(f"face video not found at {video} (see shared/data/README.md)")
+    return read_video(video)
+
+
+def jpegs(frames: list[np.ndarray]) -> list[tuple[str, tuple[str, bytes, str]]]:
+    out = []
+    for i, frame in enumerate(frames):
+        ok, buf = cv2.imencode(".jpg", frame, [int(cv2.IMWRITE_JPEG_QUALITY), 90])
+        assert ok
+        out.append(("image", (f"f{i}.jpg", buf.tobytes(), "image/jpeg")))
+    return out
+
+
+def enrol_lin(client: Any, headers: dict[str, str], clip: list[np.ndarray]) -> int:
+    rid = new_resident(client, headers)
+    client.put(f"/api/v1/residents/{rid}/consent", headers=headers)
+    photo = ("image", ("lin.png", (VIDEO_DIR / "lin-manuel-miranda.png").read_bytes(),
+                       "image/png"))
+    response = client.post(
+        f"/api/v1/residents/{rid}/faces",
+        files=[photo, *jpegs([clip[i] for i in ENROL_FRAMES])],
+        headers=headers,
+    )
+    assert response.status_code == 201, response.text
+    return rid
+
+
+def test_enrolled_resident_walks_through_and_a_flat_replay_does_not(
+    client: Any, admin_headers: dict[str, str], clip: list[np.ndarray]
+) -> None:
+    rid = enrol_lin(client, admin_headers, clip)
+    live = clip[START : START + 30]
+    response = client.post(
+        "/api/v1/gates/ped-1/frames", files=jpegs(live), headers={"X-API-Key": "test-camera-key"}
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["decision"], body["reason"]) == ("allow", "face_resident")
+    assert body["barrier"] in ("opening", "open")
+    passage = client.get(f"/api/v1/passages/{body['passage_id']}", headers=admin_headers).json()
+    assert passage["resident_id"] == rid and passage["credential"] == "face"
+    assert passage["details"]["liveness"]["live"] is True
+    assert passage["details"]["distance"] < client.app.state.services.settings.faces.threshold
+
+    # A photo of the resident (one the matcher knows best: an enrolment frame) held up and
+    # moved as one plane is recognised, and must still not open the gate.
+    engine = client.app.state.services.faces.engine
+    still = clip[ENROL_FRAMES[0]]
+    box = engine.locate(still)[0]
+    flat = make_flat_replay(still, box, clip[40], np.random.default_rng(3), sway_deg=15.0,
+                            screen=False)
+    refused = client.post(
+        "/api/v1/gates/ped-1/frames", files=jpegs(flat.frames),
+        headers={"X-API-Key": "test-camera-key"},
+    ).json()
+    assert refused["decision"] != "allow"
+    assert refused["reason"] in ("liveness_failed", "liveness_challenge")
+    if refused["reason"] == "liveness_failed":
+        with client.app.state.services.sessions() as session:
+            assert "liveness_failed" in set(session.scalars(select(Alarm.kind)))
+
+
+def test_stranger_is_sent_to_the_guard(
+    client: Any, admin_headers: dict[str, str], clip: list[np.ndarray]
+) -> None:
+    body = client.post(
+        "/api/v1/gates/ped-1/frames", files=jpegs(clip[START : START + 30]),
+        headers={"X-API-Key": "test-camera-key"},
+    ).json()  # nobody is enrolled
+    assert (body["decision"], body["reason"]) == ("review", "face_unknown")
+
+
+def test_burst_with_a_corrupt_frame_is_refused_whole(
+    client: Any, admin_headers: dict[str, str], clip: list[np.ndarray]
+) -> None:
+    files = jpegs(clip[START : START + 3])
+    files.append(("image", ("bad.jpg", b"\xff\xd8\xff" + b"\x00" * 50, "image/jpeg")))
+    response = client.post(
+        "/api/v1/gates/ped-1/frames", files=files, headers={"X-API-Key": "test-camera-key"}
+    )
+    assert response.status_code == 422 and "frame 4" in response.json()["detail"]
+    assert client.get("/api/v1/passages", headers=admin_headers).json()["total"] == 0
