@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from errors import ParkgateError
-from services import reports
+from services import enrol_folder, reports
 
 logger = logging.getLogger("parkgate")
 
@@ -68,7 +68,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(services)
     host = args.host or settings.api.host
     port = args.port or settings.api.port
-    logger.info("parkgate serving community %r on http://%s:%d", settings.community.name, host, port)
+    logger.info(
+        "parkgate serving community %r on http://%s:%d", settings.community.name, host, port
+    )
     uvicorn.run(app, host=host, port=port, log_config=None)
     return 0
 
@@ -138,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
 # Commands added by other modules (faces, reports) register here without touching the core.
 EXTRA_COMMANDS: list[Callable[[Any], None]] = []
 EXTRA_COMMANDS.append(reports.register)
+EXTRA_COMMANDS.append(enrol_folder.register)
 
 
 def extend_parser(sub: Any) -> None:

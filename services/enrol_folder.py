@@ -1,0 +1,128 @@
+"""``python main.py enrol-faces FOLDER``: bulk face enrolment from ``<resident>/*.jpg``.
+
+Each sub-folder is named by a resident id (``17``) or a resident's exact name (``王秀英``).
+A resident is enrolled only when every usable photo embeds and face consent is on record;
+``--record-consent`` records it first, for offices that collected signed paper forms.
+Prints a progress bar to stderr and ends with a summary of every failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from errors import InvalidInputError, NotFoundError, ParkgateError
+
+logger = logging.getLogger(__name__)
+
+PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
+
+
+@dataclass
+class EnrolSummary:
+    enrolled: dict[str, int] = field(default_factory=dict)  # folder → templates added
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (folder or file, why)
+
+
+def _progress(done: int, total: int, label: str) -> None:
+    width = 30
+    filled = int(width * done / max(total, 1))
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {label[:40]:<40}")
+    sys.stderr.flush()
+
+
+def resolve_resident(session: Any, key: str) -> int:
+    from models.people import Resident
+
+    if key.isdigit():
+        if session.get(Resident, int(key)) is None:
+            raise NotFoundError(f"no resident with id {key}")
+        return int(key)
+    ids = list(session.scalars(select(Resident.id).where(Resident.name == key)))
+    if not ids:
+        raise NotFoundError(f"no resident named {key!r}")
+    if len(ids) > 1:
+        raise InvalidInputError(f"{len(ids)} residents are named {key!r}: use the id instead")
+    return ids[0]
+
+
+def enrol_folder(
+    services: Any, folder: Path, *, operator: str, record_consent: bool, note: str,
+    show_progress: bool = True,
+) -> EnrolSummary:
+    faces = services.faces
+    people = sorted(p for p in folder.iterdir() if p.is_dir())
+    summary = EnrolSummary()
+    for done, person in enumerate(people, start=1):
+        if show_progress:
+            _progress(done - 1, len(people), person.name)
+        photos = sorted(p for p in person.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)
+        if not photos:
+            summary.failures.append((person.name, "no photos"))
+            continue
+        try:
+            with services.sessions() as session:
+                resident_id = resolve_resident(session, person.name)
+            if record_consent:
+                faces.record_consent(resident_id, operator, note)
+            embeddings = []
+            for photo in photos:
+                try:
+                    embeddings += faces.embed_photos([photo.read_bytes()])
+                except InvalidInputError as err:
+                    summary.failures.append((f"{person.name}/{photo.name}", str(err)))
+            if not embeddings:
+                summary.failures.append((person.name, "no usable photo"))
+                continue
+            summary.enrolled[person.name] = faces.enrol(resident_id, embeddings, operator)
+        except ParkgateError as err:
+            summary.failures.append((person.name, str(err)))
+    if show_progress:
+        _progress(len(people), len(people), "done")
+        sys.stderr.write("\n")
+    return summary
+
+
+def cmd_enrol_faces(args: argparse.Namespace) -> int:
+    from services.container import build_services
+    from settings import load_settings
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        logger.error("%s is not a folder", folder)
+        return 2
+    if args.record_consent and not args.note:
+        logger.error("--record-consent needs --note saying where the signed forms are kept")
+        return 2
+    services = build_services(load_settings(args.config))
+    summary = enrol_folder(
+        services, folder, operator=args.operator, record_consent=args.record_consent,
+        note=args.note or "",
+    )
+    templates = sum(summary.enrolled.values())
+    logger.info("enrolled %d residents (%d templates); %d failures",
+                len(summary.enrolled), templates, len(summary.failures))
+    for where, why in summary.failures:
+        logger.warning("failed: %s: %s", where, why)
+    services.engine.dispose()
+    return 0 if not summary.failures else 1
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "enrol-faces", help="Enrol residents' faces from FOLDER/<resident id or name>/*.jpg."
+    )
+    parser.add_argument("folder", help="Folder with one sub-folder per resident.")
+    parser.add_argument("--operator", required=True, help="Who runs the import (audited).")
+    parser.add_argument(
+        "--record-consent", action="store_true",
+        help="Record face consent for each resident first (signed forms collected on paper).",
+    )
+    parser.add_argument("--note", help="Where the signed consent forms are kept.")
+    parser.set_defaults(func=cmd_enrol_faces)
