@@ -17,6 +17,11 @@
     const reason = parts.join("：");
     return reason.length >= 2 ? reason : null;
   }
+  // A guard fixing the reason should not keep seeing the old complaint.
+  document.addEventListener("change", (ev) => {
+    const form = ev.target.closest && ev.target.closest("form");
+    if (form && form.querySelector(".error")) showError(form, "");
+  });
   function showError(form, message) {
     const el = form.querySelector(".error");
     el.textContent = message || "";

@@ -2,17 +2,49 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from typing import Any
 
 import pytest
 
-from api.console.security import ConsoleConfig
-from tests.conftest import add_user
+from api.console.security import ConsoleConfig, ConsoleSecurity
+
+PASSWORD = "correct-horse"
 
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]*)">')
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]*)"')
+
+
+@functools.cache
+def password_hash() -> str:
+    """One argon2 hash per run: hashing takes about a second on the test machines."""
+    from services.passwords import hash_password
+
+    return hash_password(PASSWORD)
+
+
+def add_staff(services: Any, username: str, role: str) -> dict[str, str]:
+    """A user row with the shared hash, and bearer headers issued straight by the signer."""
+    from models.db import transaction
+    from models.people import User
+
+    with transaction(services.sessions) as session:
+        session.add(User(username=username, password_hash=password_hash(), role=role))
+    return {"Authorization": f"Bearer {services.signer.issue(username, role)}"}
+
+
+def add_user(client: Any, username: str, role: str) -> str:
+    return add_staff(client.app.state.services, username, role)["Authorization"][7:]
+
+
+def cookie_login(client: Any, username: str, role: str) -> str:
+    """Skip the password form (argon2 again) by setting the session cookie the form would."""
+    services = client.app.state.services
+    signer = ConsoleSecurity(services.settings.signing_key(), ConsoleConfig()).signer
+    client.cookies.set("parkgate_session", signer.issue(username, role))
+    return csrf_of(client.get("/console").text)
 
 
 def csrf_of(html: str) -> str:
@@ -21,7 +53,7 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
-def console_login(client: Any, username: str, password: str = "correct-horse") -> str:
+def console_login(client: Any, username: str, password: str = PASSWORD) -> str:
     """Log in through the form like a browser; returns the CSRF token of the console page."""
     page = client.get("/console/login")
     token = CSRF_FIELD.search(page.text)
@@ -40,7 +72,7 @@ def console_login(client: Any, username: str, password: str = "correct-horse") -
 @pytest.fixture
 def guard_csrf(client: Any) -> str:
     add_user(client, "guard", "guard")
-    return console_login(client, "guard")
+    return cookie_login(client, "guard", "guard")
 
 
 def test_login_page_is_chinese_utf8_and_refuses_wrong_passwords(client: Any) -> None:
@@ -137,7 +169,7 @@ def test_a_guard_gets_a_friendly_refusal_on_admin_pages(client: Any, guard_csrf:
 def test_admin_manages_users_and_a_deactivated_guard_is_logged_out(app_factory: Any) -> None:
     admin_client = app_factory()
     add_user(admin_client, "admin", "admin")
-    csrf = console_login(admin_client, "admin")
+    csrf = cookie_login(admin_client, "admin", "admin")
     created = admin_client.post("/console/admin/users", data={
         "username": "xiaowang", "password": "booth-password-1", "role": "guard",
         "csrf_token": csrf}, follow_redirects=False)
@@ -188,8 +220,9 @@ def test_idle_session_expires_and_logout_clears_it(client: Any, guard_csrf: str)
     assert client.get("/console", follow_redirects=False).status_code == 303
 
 
-def test_language_switch_and_pages_render(client: Any, admin_headers: dict[str, str]) -> None:
-    csrf = console_login(client, "admin")
+def test_language_switch_and_pages_render(client: Any) -> None:
+    add_user(client, "admin", "admin")
+    csrf = cookie_login(client, "admin", "admin")
     switched = client.post("/console/lang", data={"lang": "en", "csrf_token": csrf,
                                                   "next": "/console"}, follow_redirects=False)
     assert switched.status_code == 303

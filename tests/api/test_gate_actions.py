@@ -9,7 +9,18 @@ from typing import Any
 import pytest
 
 from hardware.simulated import SimFault
+from tests.api.test_console import add_staff
 
+
+@pytest.fixture
+def admin_headers(client: Any) -> dict[str, str]:
+    """Overrides conftest's: same user, without two argon2 rounds per test."""
+    return add_staff(client.app.state.services, "admin", "admin")
+
+
+@pytest.fixture
+def guard_headers(client: Any) -> dict[str, str]:
+    return add_staff(client.app.state.services, "guard", "guard")
 
 def act(client: Any, headers: dict[str, str], gate: str, action: str, reason: Any) -> Any:
     return client.post(
@@ -39,26 +50,24 @@ def test_guard_opens_a_gate_with_a_reason_and_it_is_audited(
     assert row["id"] == body["audit_id"]
 
 
-@pytest.mark.parametrize(
-    ("body", "status"),
-    [
-        ({"action": "open"}, 422),
-        ({"action": "open", "reason": "x"}, 422),
-        ({"action": "open", "reason": "   "}, 422),
-        ({"action": "explode", "reason": "测试原因"}, 422),
-        ({"action": "open", "reason": "测试原因", "extra": 1}, 422),
-        ({"action": "open", "reason": "测试原因", "passage_id": 999}, 404),
-    ],
-)
+BAD_ACTIONS: list[tuple[dict[str, Any], int]] = [
+    ({"action": "open"}, 422),
+    ({"action": "open", "reason": "x"}, 422),
+    ({"action": "open", "reason": "   "}, 422),
+    ({"action": "explode", "reason": "测试原因"}, 422),
+    ({"action": "open", "reason": "测试原因", "extra": 1}, 422),
+    ({"action": "open", "reason": "测试原因", "passage_id": 999}, 404),
+]
+
+
 def test_bad_gate_actions_are_refused_clearly(
-    client: Any, guard_headers: dict[str, str], body: dict[str, Any], status: int
+    client: Any, guard_headers: dict[str, str]
 ) -> None:
-    response = client.post("/api/v1/gates/main-in/actions", json=body, headers=guard_headers)
-    assert response.status_code == status, response.text
-    assert "detail" in response.json()
-
-
-def test_unknown_gate_and_missing_login(client: Any, guard_headers: dict[str, str]) -> None:
+    for body, status in BAD_ACTIONS:  # one app for the table: building one takes seconds
+        response = client.post("/api/v1/gates/main-in/actions", json=body, headers=guard_headers)
+        assert response.status_code == status, (body, response.text)
+        assert "detail" in response.json()
+    assert str(client.app.state.services.barriers["main-in"].state) == "closed"
     assert act(client, guard_headers, "nowhere", "open", "测试原因").status_code == 404
     assert act(client, {}, "main-in", "open", "测试原因").status_code == 401
 
@@ -85,9 +94,10 @@ def test_hardware_fault_answers_503_raises_an_alarm_and_a_guard_acknowledges_it(
     assert "offline" in response.json()["detail"]
 
     alarms = client.get("/api/v1/alarms", headers=guard_headers).json()
-    assert alarms["total"] == 1
-    alarm = alarms["items"][0]
-    assert (alarm["kind"], alarm["gate_id"]) == ("hardware_fault", "main-in")
+    # At least one: a barrier-fault supervisor may raise its own alarm for the same fault.
+    assert alarms["total"] >= 1, alarms
+    assert {(a["kind"], a["gate_id"]) for a in alarms["items"]} == {("hardware_fault", "main-in")}
+    alarm = alarms["items"][-1]
     audit = client.get("/api/v1/audit", params={"action": "gate.open"}, headers=admin_headers)
     assert audit.json()["items"][0]["details"]["outcome"] == "fault"
 
@@ -98,9 +108,13 @@ def test_hardware_fault_answers_503_raises_an_alarm_and_a_guard_acknowledges_it(
     again = client.post(f"/api/v1/alarms/{alarm['id']}/ack", headers=guard_headers)
     assert again.status_code == 409
     assert client.post("/api/v1/alarms/999/ack", headers=guard_headers).status_code == 404
-    assert client.get("/api/v1/alarms", headers=guard_headers).json()["total"] == 0
+    assert client.get("/api/v1/alarms", headers=guard_headers).json()["total"] == (
+        alarms["total"] - 1
+    )
+    acked = client.get("/api/v1/alarms", params={"state": "acknowledged"}, headers=guard_headers)
+    assert [a["id"] for a in acked.json()["items"]] == [alarm["id"]]
     everything = client.get("/api/v1/alarms", params={"state": "all"}, headers=guard_headers)
-    assert everything.json()["total"] == 1
+    assert everything.json()["total"] == alarms["total"]
 
 
 def test_audit_search_and_csv_export_are_for_admins(

@@ -1,0 +1,139 @@
+"""A real parkgate server (uvicorn in a thread) and Debian's chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.api.test_console import PASSWORD
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@dataclass
+class LiveServer:
+    base_url: str
+    app: Any
+
+    @property
+    def services(self) -> Any:
+        return self.app.state.services
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def live_server(make_settings: Any, plate_recognizer: Any) -> Iterator[LiveServer]:
+    """The app on a free 127.0.0.1 port with an ``admin`` and a ``guard`` account."""
+    import uvicorn
+
+    from api.app import create_app
+    from services.container import build_services
+    from tests.api.test_console import add_staff
+
+    services = build_services(make_settings(), recognizer=plate_recognizer)
+    add_staff(services, "admin", "admin")  # argon2 hash computed once per run
+    add_staff(services, "guard", "guard")
+    app = create_app(services)
+    port = _free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
+        timeout_graceful_shutdown=3,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", app)
+    finally:
+        server.should_exit = True
+        thread.join(15)
+        services.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium fonts-wqy-zenhei")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def new_page(chromium: Any, live_server: LiveServer) -> Iterator[Any]:
+    """Opens pages in fresh browser contexts (one per user); all closed at the end."""
+    contexts: list[Any] = []
+
+    def open_page() -> Any:
+        context = chromium.new_context(
+            base_url=live_server.base_url, locale="zh-CN", timezone_id="Asia/Shanghai",
+            viewport={"width": 1600, "height": 1000},
+        )
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def login(page: Any, username: str) -> None:
+    page.goto("/console/login")
+    page.fill('input[name="username"]', username)
+    page.fill('input[name="password"]', PASSWORD)
+    page.click('#login-form button[type="submit"]')
+    page.wait_for_url("**/console")
+
+
+def enter_as(page: Any, server: LiveServer, username: str, role: str) -> None:
+    """Start logged in without the password form (argon2 takes ~1 s per login here)."""
+    from api.console.security import ConsoleConfig, ConsoleSecurity
+
+    services = server.services
+    signer = ConsoleSecurity(services.settings.signing_key(), ConsoleConfig()).signer
+    page.context.add_cookies([{
+        "name": "parkgate_session", "value": signer.issue(username, role),
+        "url": server.base_url, "httpOnly": True, "sameSite": "Strict",
+    }])
+    page.goto("/console")
+
+
+def screenshot(page: Any, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
