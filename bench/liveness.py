@@ -40,10 +40,11 @@ STRIDE = 5
 CUT_DIFF = 25.0  # mean abs grey difference (160x90) between frames that marks a shot cut
 
 
-def read_video(path: Path) -> list[np.ndarray]:
+def read_video(path: Path, stop: int | None = None) -> list[np.ndarray]:
+    """Decode the frames of ``path`` (the first ``stop`` only, if given)."""
     capture = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
+    frames: list[np.ndarray] = []
+    while stop is None or len(frames) < stop:
         ok, frame = capture.read()
         if not ok:
             break

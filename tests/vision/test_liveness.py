@@ -35,7 +35,7 @@ REAL_STARTS = (87, 127, 167)
 def clip() -> list[np.ndarray]:
     if not VIDEO.is_file():
         pytest.skip(f"face video not found at {VIDEO} (see shared/data/README.md)")
-    return read_video(VIDEO)
+    return read_video(VIDEO, stop=max(REAL_STARTS) + 30)
 
 
 @pytest.fixture(scope="module")
