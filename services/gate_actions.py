@@ -75,14 +75,16 @@ def write_audit(
         )
         session.add(entry)
         session.flush()
-        services.bus.publish(
-            Event(
-                "audit",
-                {"id": entry.id, "username": username, "action": action, "gate_id": gate_id,
-                 "passage_id": passage_id, "reason": reason, "details": details or {}},
-            )
+        entry_id = entry.id
+    # Published once committed, so a listener that reads the log finds the row.
+    services.bus.publish(
+        Event(
+            "audit",
+            {"id": entry_id, "username": username, "action": action, "gate_id": gate_id,
+             "passage_id": passage_id, "reason": reason, "details": details or {}},
         )
-        return entry.id
+    )
+    return entry_id
 
 
 def _check_passage(services: Services, passage_id: int | None) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, get_args
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from controllers.events import Event
@@ -97,20 +97,35 @@ def _record(
     alarms: list[dict[str, Any]] = []
     with services.store.unit() as unit:
         session = unit.session
-        passage = session.get(Passage, req.passage_id, with_for_update=True)
+        stored = STORED[req.resolution]
+        # Claim the passage with one conditional UPDATE before reading anything: two guards
+        # pressing at once cannot both resolve it (and open and count twice), and on SQLite
+        # the write lock is taken first so the transaction never has to upgrade a snapshot.
+        claimed = session.execute(
+            update(Passage)
+            .where(Passage.id == req.passage_id)
+            .where(Passage.decision == "review")
+            .where(Passage.resolution.is_(None))
+            .values(
+                resolved_by=username, resolved_at=now, resolution=stored,
+                resolved_plate=req.plate if req.plate is not None else Passage.plate,
+            )
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        passage = session.get(Passage, req.passage_id)
         if passage is None:
             raise NotFoundError(f"passage {req.passage_id} not found")
-        if passage.decision != "review":
+        if claimed != 1 and passage.decision != "review":
             raise ConflictError(
                 f"passage {passage.id} was decided {passage.decision!r} by the controller; "
                 "only review passages can be resolved (use a gate action instead)"
             )
-        if passage.resolution is not None:
+        if claimed != 1:
             raise ConflictError(
                 f"passage {passage.id} was already resolved ({passage.resolution}) "
                 f"by {passage.resolved_by}"
             )
-        plate = req.plate or passage.plate
+        plate = passage.resolved_plate
         pass_id: int | None = None
         household_id: int | None = None
         if req.visitor is not None:
@@ -152,11 +167,6 @@ def _record(
                 )
                 alarms.append({"id": alarm_id, "kind": kind, "gate_id": passage.gate_id,
                                "passage_id": passage.id, "message": message})
-        stored = STORED[req.resolution]
-        passage.resolved_by = username
-        passage.resolved_at = now
-        passage.resolution = stored
-        passage.resolved_plate = plate
         session.add(AuditEntry(
             username=username, action="passage.resolve", target=f"passage:{passage.id}",
             gate_id=passage.gate_id, passage_id=passage.id, reason=req.reason,

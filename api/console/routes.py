@@ -172,6 +172,7 @@ def console_home(request: Request) -> Response:
             "review": review,
             "alarms": alarms,
             "households": households,
+            "hh_labels": {h.id: f"{h.building} {h.unit}" for h in households},
             "presets": PRESET_REASONS,
             "pass_hours": PASS_HOURS,
         },
@@ -191,8 +192,11 @@ def passage_fragment(request: Request, passage_id: int) -> Response:
         if passage is None:
             raise NotFoundError(f"passage {passage_id} not found")
         row = passage_to_dict(passage)
+        household = session.get(Household, row["household_id"]) if row["household_id"] else None
     gate_names = {g.id: g.name or g.id for g in services.settings.community.gates}
-    return render(request, "fragments/passage_row.html", {"p": row, "gate_names": gate_names},
+    labels = {household.id: f"{household.building} {household.unit}"} if household else {}
+    return render(request, "fragments/passage_row.html",
+                  {"p": row, "gate_names": gate_names, "hh_labels": labels},
                   user, refresh_session=False)
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, BackgroundTasks, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from api.console.security import require_csrf
@@ -81,17 +81,24 @@ def acknowledge(
     session: SessionDep,
     services: ServicesDep,
     user: StaffUser,
+    background: BackgroundTasks,
     body: AckIn | None = None,
 ) -> Any:
-    alarm = session.get(Alarm, alarm_id, with_for_update=True)
+    # A conditional UPDATE: of two guards acknowledging at once, exactly one wins.
+    claimed = session.execute(
+        update(Alarm)
+        .where(Alarm.id == alarm_id, Alarm.acknowledged_at.is_(None))
+        .values(acknowledged_by=user.name, acknowledged_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    alarm = session.get(Alarm, alarm_id)
     if alarm is None:
         raise NotFoundError(f"alarm {alarm_id} not found")
-    if alarm.acknowledged_at is not None:
+    if claimed != 1:
         raise ConflictError(
             f"alarm {alarm_id} was already acknowledged by {alarm.acknowledged_by}"
         )
-    alarm.acknowledged_by = user.name
-    alarm.acknowledged_at = utcnow()
+    assert alarm.acknowledged_at is not None
     note = body.note.strip() if body else ""
     session.add(AuditEntry(
         username=user.name, action="alarm.ack", target=f"alarm:{alarm_id}",
@@ -99,7 +106,8 @@ def acknowledge(
         details={"kind": alarm.kind},
     ))
     session.flush()
-    services.bus.publish(Event("alarm", {
+    # After the response, i.e. after the commit: other consoles re-read the alarm list.
+    background.add_task(services.bus.publish, Event("alarm", {
         "id": alarm.id, "kind": alarm.kind, "gate_id": alarm.gate_id,
         "acknowledged_by": user.name, "acknowledged_at": alarm.acknowledged_at.isoformat(),
     }))

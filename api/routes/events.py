@@ -22,7 +22,7 @@ HEARTBEAT_S = 15.0
 
 
 def _still_logged_in(request: Request, services: Services) -> bool:
-    """A stream outlives its request's check: a cookie session that timed out ends it."""
+    """A stream outlives its request's check: its session is re-checked at every heartbeat."""
     if request.headers.get("authorization"):
         return True
     token = request.cookies.get("parkgate_session")
@@ -48,7 +48,9 @@ async def event_stream(
                 if await request.is_disconnected():
                     return
                 if not _still_logged_in(request, services):
-                    yield "event: logout\ndata: {}\n\n"
+                    # The cookie this stream connected with has expired. End the stream: the
+                    # browser reconnects with its current cookie (renewed while the guard is
+                    # active) or gets a 401 and shows the login page.
                     return
                 yield ": ping\n\n"
                 continue

@@ -248,10 +248,15 @@
       const data = JSON.parse(ev.data).data;
       setGateState(data.gate_id, data.state, data.fault);
     });
-    source.addEventListener("logout", () => { window.location.href = "/console/login?expired=1"; });
-    source.onerror = () => {
+    source.onerror = async () => {
       dot.classList.remove("on");
       dot.dataset.live = "no";
+      if (source.readyState === EventSource.CLOSED) {
+        // The browser gave up (e.g. 401 after the session expired): ask the page itself.
+        const probe = await fetch("/console/fragments/alarms", { credentials: "same-origin" });
+        if (probe.status === 401) { window.location.href = "/console/login?expired=1"; return; }
+        setTimeout(connect, 5000);
+      }
     };
   }
   connect();

@@ -156,3 +156,29 @@ def test_only_review_passages_can_be_resolved(
         "/api/v1/passages/12345/resolve", json={"resolution": "deny", "reason": "测试原因"},
         headers=guard_headers,
     ).status_code == 404
+
+
+def test_two_guards_resolving_at_once_admit_the_car_once(
+    client: Any, guard_headers: dict[str, str], review_passage: dict[str, Any]
+) -> None:
+    import asyncio
+
+    from errors import ConflictError
+    from services.review import ReviewDecision, resolve_review
+
+    services = client.app.state.services
+    free_before = free_in_zone(client, "A")
+    decision = ReviewDecision(
+        passage_id=review_passage["passage_id"], resolution="allow_once", reason="两人同时操作"
+    )
+
+    async def both() -> list[Any]:
+        return await asyncio.gather(
+            resolve_review(services, "guard-a", decision),
+            resolve_review(services, "guard-b", decision),
+            return_exceptions=True,
+        )
+
+    results = client.portal.call(both)
+    assert sum(isinstance(r, ConflictError) for r in results) == 1, results
+    assert free_in_zone(client, "A") == free_before - 1
