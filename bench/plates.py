@@ -229,6 +229,10 @@ def main(argv: list[str] | None = None) -> int:
         base = run([s for s in samples if s.kind != "crop"], baseline(1), "baseline", clock)
         base_full = summarise(base)
         report["baseline"] = base_full
+        report["baseline_by_source"] = {
+            src: summarise([r for r in base if r.sample.source == src])
+            for src in sorted({r.sample.source for r in base})
+        }
         full = groups["full"]
         report["ratios"] = {
             "speed_p50": round(base_full["p50_ms"] / max(full["p50_ms"], 1e-9), 2),

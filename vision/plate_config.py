@@ -55,8 +55,9 @@ class PlateRecognitionConfig(BaseModel):
         le=1.0,
         title="Minimum character confidence",
         description=(
-            "Any single character below this makes the read invalid: text the model had to be "
-            "forced into the plate alphabet (captions, signs) scores near zero here."
+            "Any serial character below this makes the read invalid: text the model had to "
+            "be forced into the plate alphabet (captions, signs) scores near zero here. The "
+            "province character is exempt (its probability spreads over look-alikes)."
         ),
     )
     accept_confidence: float = Field(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -139,20 +140,29 @@ class LocalisingPlateRecognizer:
         return None
 
     def _read_frame(self, image: np.ndarray) -> list[_Read]:
-        """Cheapest first: proposals, proposals after CLAHE, then the text detector."""
+        """Cheapest first: proposals, proposals after CLAHE, then the text detector.
+
+        A read whose province character is unsure is kept but does not end the search: a
+        later stage often reads the same plate with a clear province, and wins then.
+        """
+        stages: list[Callable[[], list[_Read]]] = []
         if self.use_localiser:
-            reads = self._read_candidates(image)
-            if reads:
-                return reads
+            stages.append(lambda: self._read_candidates(image))
             if self.config.contrast_retry:
-                logger.debug("no plate in the proposals; retrying on a contrast-normalised copy")
-                reads = self._read_candidates(normalise_contrast(image))
-                if reads:
-                    return reads
-        if not self.config.use_detector_fallback:
-            return []
-        logger.debug("no plate in the proposals; running the text detector")
-        return self._read_detected(image)
+                stages.append(lambda: self._read_candidates(normalise_contrast(image)))
+        if self.config.use_detector_fallback:
+            stages.append(lambda: self._read_detected(image))
+        tentative: list[_Read] = []
+        for stage in stages:
+            reads = stage()
+            if any(self._province_sure(r) for r in reads):
+                return reads
+            tentative = tentative or reads
+        return tentative
+
+    def _province_sure(self, read: _Read) -> bool:
+        confs = read.read.char_confidences
+        return bool(confs) and confs[0] >= self.config.min_char_confidence
 
     def _read_candidates(self, image: np.ndarray) -> list[_Read]:
         """Read proposals most plate-like first until ``max_plates`` confident reads.
@@ -252,14 +262,17 @@ class LocalisingPlateRecognizer:
         box: BoundingBox | None,
         candidate: PlateCandidate | None,
     ) -> PlateRead | None:
-        for option in (line, *line.alternatives):
+        for option in _readings(line):
             text = normalize_plate(option.text)
             if text is not None and len(text) == len(option.char_confidences):
                 line = option
                 break
         else:
             return None
-        if min(line.char_confidences) < self.config.min_char_confidence:
+        # The province is left out of the per-character floor: its probability spreads over
+        # look-alike provinces (浙/湘, 鄂/粤), so a true plate often scores low there. The
+        # serial is where text forced into the plate alphabet shows.
+        if min(line.char_confidences[1:]) < self.config.min_char_confidence:
             return None
         confidence = line.confidence
         if confidence < self.config.min_confidence:
@@ -278,6 +291,23 @@ class LocalisingPlateRecognizer:
             box=box,
             char_confidences=tuple(float(min(1.0, max(0.0, c))) for c in line.char_confidences),
         )
+
+
+# A character read this unsurely at either end of a line is more likely the plate frame, a
+# screw or the bumper edge (read as 1, I, L, J) than part of the plate.
+_EDGE_JUNK = 0.5
+
+
+def _readings(line: TextLine) -> list[TextLine]:
+    """The line as read, its province repairs, then with unsure end characters dropped."""
+    options = [line, *line.alternatives]
+    confs = line.char_confidences
+    if len(confs) >= 8:
+        if confs[-1] < _EDGE_JUNK:
+            options.append(TextLine(line.text[:-1], confs[:-1]))
+        if confs[0] < _EDGE_JUNK:
+            options.append(TextLine(line.text[1:], confs[1:]))
+    return options
 
 
 def _same_plate(a: _Read, b: _Read) -> bool:
