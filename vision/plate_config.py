@@ -160,3 +160,40 @@ class PlateRecognitionConfig(BaseModel):
         if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
             raise ValueError(f"lane_anchor must be fractions in [0, 1], got {self.lane_anchor}")
         return self
+
+
+class PlateVotingConfig(BaseModel):
+    """How per-frame reads become one sighting per vehicle (see vision/voting.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    window_seconds: float = Field(
+        default=3.0,
+        gt=0.0,
+        le=60.0,
+        title="Voting window (s)",
+        description=(
+            "A vehicle's reads are voted within this time from its first read; when it "
+            "closes with fewer than min_reads reads, the sighting is emitted with what it has."
+        ),
+    )
+    min_reads: int = Field(
+        default=3,
+        ge=1,
+        le=50,
+        title="Reads before deciding",
+        description=(
+            "Frames that must read a plate before the sighting is emitted (earlier than the "
+            "window's end). 1 opens fastest; 3 outvotes a single misread character."
+        ),
+    )
+    cooldown_seconds: float = Field(
+        default=30.0,
+        ge=0.0,
+        le=3600.0,
+        title="Same-plate cooldown (s)",
+        description=(
+            "After a sighting, the same plate (or a misread of it) at the same gate is not "
+            "emitted again until it has been out of sight this long."
+        ),
+    )

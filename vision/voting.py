@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from controllers.values import Sighting
+from vision.plate_config import PlateVotingConfig
 from vision.plate_grammar import is_valid_plate
 from vision.types import PlateRead
 
@@ -106,6 +107,14 @@ class PlateVoter:
         self.cooldown = timedelta(seconds=cooldown_seconds)
         self._gates: defaultdict[str, _GateState] = defaultdict(_GateState)
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_config(cls, config: PlateVotingConfig) -> PlateVoter:
+        return cls(
+            window_seconds=config.window_seconds,
+            min_reads=config.min_reads,
+            cooldown_seconds=config.cooldown_seconds,
+        )
 
     def add(self, gate_id: str, reads: list[PlateRead], at: datetime) -> Sighting | None:
         """Record one frame's reads (best first, as the recogniser ranks them).

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from errors import InvalidInputError, RecognitionError, UnsupportedMediaError
 from vision.images import decode_image
-from vision.plate_config import PlateRecognitionConfig
+from vision.plate_config import PlateRecognitionConfig, PlateVotingConfig
 from vision.plate_engines import TextLine
 from vision.plate_grammar import is_valid_plate
 from vision.plate_recognizer import (
@@ -230,8 +230,11 @@ def test_config_contract() -> None:
         PlateRecognitionConfig(min_confidence=0.9, accept_confidence=0.8)
     with pytest.raises(ValidationError):
         PlateRecognitionConfig(engine="tesseract")  # type: ignore[arg-type]
-    for name, field in PlateRecognitionConfig.model_fields.items():
-        assert field.description, f"{name} has no description"
+    for model in (PlateRecognitionConfig, PlateVotingConfig):
+        for name, field in model.model_fields.items():
+            assert field.description, f"{model.__name__}.{name} has no description"
+    with pytest.raises(ValidationError):
+        PlateVotingConfig(window=3)  # type: ignore[call-arg]
 
 
 def test_scripted_recognizer_is_a_plate_recognizer() -> None:

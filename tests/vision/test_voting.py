@@ -2,6 +2,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from vision.plate_config import PlateVotingConfig
 from vision.types import PlateColor, PlateRead
 from vision.voting import PlateVoter, vote
 
@@ -115,3 +116,9 @@ def test_only_the_lane_best_read_of_a_frame_votes() -> None:
 def test_rejects_bad_settings(kwargs: dict) -> None:
     with pytest.raises(ValueError):
         PlateVoter(**kwargs)
+
+
+def test_from_config() -> None:
+    voter = PlateVoter.from_config(PlateVotingConfig(min_reads=1))
+    s = voter.add("g1", [r("皖A12345")], at(0))
+    assert s is not None and s.reads == 1
