@@ -184,7 +184,8 @@ class LocalisingPlateRecognizer:
             box = quad_box(candidate.quad, width, height)
             if done:
                 best = max(
-                    lane_score(r.read.box, width, height, anchor) for r in reads if r.read.box
+                    (lane_score(r.read.box, width, height, anchor) for r in reads if r.read.box),
+                    default=0.0,
                 )
                 if (
                     box is None
