@@ -26,8 +26,9 @@ from api.console.security import (
     set_session,
     verify_csrf,
 )
+from api.console.throttle import LoginThrottle
 from api.routes.alarms import open_alarms
-from errors import NotFoundError
+from errors import NotFoundError, PermissionDeniedError
 from models.access_store import passage_to_dict
 from models.db import transaction
 from models.events import Passage
@@ -72,6 +73,13 @@ def login_page(
     )
 
 
+def _throttle(request: Request) -> LoginThrottle:
+    throttle: LoginThrottle | None = getattr(request.app.state, "login_throttle", None)
+    if throttle is None:
+        throttle = request.app.state.login_throttle = LoginThrottle()
+    return throttle
+
+
 def _authenticate(services: Services, username: str, password: str) -> tuple[str, str] | None:
     """argon2 takes tens of milliseconds: run in a thread, off the event loop."""
     with transaction(services.sessions) as session:
@@ -87,16 +95,31 @@ async def login(
     csrf_token: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/console",
 ) -> Response:
-    await verify_csrf(request, "", csrf_token)  # login CSRF: the anonymous token
-    found = await asyncio.to_thread(_authenticate, services_of(request), username, password)
-    if found is None:
-        logger.info("console login failed for %r", username)
+    def refuse(error: str, status_code: int) -> Response:
         return render(
             request, "login.html",
-            {"next": safe_next(next), "notice": None, "error": "login.failed",
-             "username": username},
-            None, status_code=401,
+            {"next": safe_next(next), "notice": None, "error": error, "username": username},
+            None, status_code=status_code,
         )
+
+    try:
+        await verify_csrf(request, "", csrf_token)  # login CSRF: the anonymous token
+    except PermissionDeniedError:
+        return refuse("login.stale", 403)
+    address = request.client.host if request.client else "?"
+    throttle = _throttle(request)
+    wait = throttle.retry_after(address, username)
+    if wait > 0:
+        logger.warning("console login for %r from %s throttled", username, address)
+        response = refuse("login.throttled", 429)
+        response.headers["Retry-After"] = str(int(wait) + 1)
+        return response
+    found = await asyncio.to_thread(_authenticate, services_of(request), username, password)
+    if found is None:
+        throttle.failed(address, username)
+        logger.info("console login failed for %r from %s", username, address)
+        return refuse("login.failed", 401)
+    throttle.succeeded(address, username)
     name, role = found
     logger.info("console login: %s (%s)", name, role)
     response = RedirectResponse(safe_next(next), status_code=303)

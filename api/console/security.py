@@ -16,11 +16,10 @@ import hashlib
 import hmac
 import logging
 import secrets
-from typing import Literal
 
 from fastapi import Request, Response
-from pydantic import BaseModel, ConfigDict, Field
 
+from api.console.config import ConsoleConfig
 from api.deps import Principal
 from errors import AuthenticationError, PermissionDeniedError
 from services.container import Services
@@ -34,25 +33,6 @@ CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 LANG_COOKIE = "parkgate_lang"
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
-
-class ConsoleConfig(BaseModel):
-    """Console options. Read from ``settings.console`` when the settings have it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    idle_minutes: int = Field(
-        15, ge=1, le=720, description="Log out after this many minutes without input."
-    )
-    cookie_secure: Literal["auto", "always", "never"] = Field(
-        "auto",
-        description="Secure flag on cookies: auto sets it when the request came over https "
-        "(behind a proxy, run uvicorn with proxy headers).",
-    )
-    same_site: Literal["strict", "lax"] = Field(
-        "strict", description="SameSite of the session cookie."
-    )
-    default_lang: Literal["zh", "en"] = Field("zh", description="Console language by default.")
 
 
 class ConsoleSecurity:

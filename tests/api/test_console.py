@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from api.console.security import ConsoleConfig, ConsoleSecurity
+from api.console.config import ConsoleConfig
+from api.console.security import ConsoleSecurity
 
 PASSWORD = "correct-horse"
 
@@ -238,3 +239,39 @@ def test_language_switch_and_pages_render(client: Any) -> None:
     assert client.get("/console/fragments/passage/999").status_code == 404
     redirect = client.get("/console/login?next=https://evil.example/", follow_redirects=False)
     assert redirect.headers["location"] == "/console"
+
+
+def test_login_throttle_counts_failures_per_user_and_address() -> None:
+    from api.console.throttle import LoginThrottle
+
+    now = [1000.0]
+    throttle = LoginThrottle(max_failures=3, window_s=60, clock=lambda: now[0])
+    for _ in range(3):
+        assert throttle.retry_after("10.0.0.5", "guard") == 0
+        throttle.failed("10.0.0.5", "Guard")
+    assert throttle.retry_after("10.0.0.5", "guard") == 60
+    assert throttle.retry_after("10.0.0.6", "guard") == 0  # another booth is not locked out
+    assert throttle.retry_after("10.0.0.5", "admin") == 0
+    now[0] += 61
+    assert throttle.retry_after("10.0.0.5", "guard") == 0
+    throttle.failed("10.0.0.5", "guard")
+    throttle.succeeded("10.0.0.5", "guard")
+    assert throttle.retry_after("10.0.0.5", "guard") == 0
+    with pytest.raises(ValueError, match="max_failures"):
+        LoginThrottle(max_failures=0)
+
+
+def test_login_refusals_are_friendly_pages(client: Any) -> None:
+    from api.console.throttle import LoginThrottle
+
+    add_user(client, "guard", "guard")
+    client.app.state.login_throttle = LoginThrottle(max_failures=1)
+    stale = client.post("/console/login", data={"username": "guard", "password": "x" * 8,
+                                                "csrf_token": "stale"})
+    assert stale.status_code == 403 and "页面已过期" in stale.text
+    token = CSRF_FIELD.search(client.get("/console/login").text).group(1)  # type: ignore[union-attr]
+    form = {"username": "guard", "password": "wrong-password", "csrf_token": token}
+    assert client.post("/console/login", data=form).status_code == 401
+    throttled = client.post("/console/login", data={**form, "password": PASSWORD})
+    assert throttled.status_code == 429 and "登录失败次数过多" in throttled.text
+    assert int(throttled.headers["retry-after"]) > 0

@@ -121,7 +121,8 @@ def login(page: Any, username: str) -> None:
 
 def enter_as(page: Any, server: LiveServer, username: str, role: str) -> None:
     """Start logged in without the password form (argon2 takes ~1 s per login here)."""
-    from api.console.security import ConsoleConfig, ConsoleSecurity
+    from api.console.config import ConsoleConfig
+    from api.console.security import ConsoleSecurity
 
     services = server.services
     signer = ConsoleSecurity(services.settings.signing_key(), ConsoleConfig()).signer
