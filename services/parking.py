@@ -288,18 +288,26 @@ class ParkingService:
 
     def _camera_worker(self, camera_id: str) -> None:
         # vision.sources is imported here so a product without bay cameras never loads it.
-        from vision.sources import SourceError, open_source
+        from vision.sources import CorruptFrameError, SourceError, open_source
         from vision.spaces import FrameSizeError
 
         config, monitor = self._monitors[camera_id]
+        try:
+            source = open_source(config.source, name=camera_id)
+        except SourceError as err:
+            logger.error("bay camera %s cannot start: %s", camera_id, err)
+            return
         delay = 1.0
         while not self._stop.is_set():
-            source = open_source(config.source, name=camera_id)
             try:
                 source.open()
                 delay = 1.0
                 while not self._stop.is_set():
-                    frame = source.read()
+                    try:
+                        frame = source.read()
+                    except CorruptFrameError as err:  # one bad frame: skip it, keep the stream
+                        logger.warning("bay camera %s: %s", camera_id, err)
+                        frame = None
                     if frame is not None:
                         try:
                             result = monitor.update(frame, self._clock())

@@ -56,7 +56,10 @@ def space_state(client: Any, space: str) -> str:
 def test_sensor_payloads_over_mqtt_change_spaces_and_bad_ones_do_not(app_factory: Any) -> None:
     prefix = f"test-{uuid.uuid4().hex[:8]}"
     client = app_factory(
-        parking={"sensors": {"enabled": True, "topic": prefix + "/{community}/spaces/+/state"}}
+        parking={
+            "sensors": {"enabled": True, "topic": prefix + "/{community}/spaces/+/state"},
+            "rate_limit": {"enabled": False},  # the test polls faster than a phone would
+        }
     )
     parking = client.app.state.services.parking
     publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
@@ -235,3 +238,58 @@ def test_demo_spaces_are_used_only_where_their_zones_exist() -> None:
     assert resolve_spaces(config, {"P1"}, explicit=False) == []  # another community
     with pytest.raises(ConfigError, match="unknown zones"):
         resolve_spaces(config, {"P1"}, explicit=True)
+
+
+# ---- bay cameras ------------------------------------------------------------------------------
+
+UFPR05 = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "parking" / "ufpr05"
+
+
+@pytest.mark.skipif(not (UFPR05 / "sequence1").is_dir(), reason="UFPR05 frames not available")
+def test_a_bay_camera_sets_space_states_from_real_frames(
+    app_factory: Any, tmp_path: Path
+) -> None:
+    import shutil
+
+    import cv2
+
+    from vision.space_dataset import common_bays, find_empty_reference, labelled_frames
+    from vision.spaces import BayClassifier
+
+    calibration = labelled_frames([UFPR05 / "sequence1"])  # another day than the one watched
+    watched = labelled_frames([UFPR05 / "sequence2"])[-1]
+    bays = common_bays([*calibration, watched])
+    reference = find_empty_reference([UFPR05 / "sequence1"])
+    assert reference is not None
+    ref_image = cv2.imread(str(reference))
+    height, width = ref_image.shape[:2]
+    classifier = BayClassifier(bays, width, height)
+    classifier.calibrate([f.read() for f in calibration], [f.occupied for f in calibration],
+                         ref_image)
+    classifier.save(tmp_path / "lot.npz")
+    drop = tmp_path / "drop"  # a camera that uploads snapshots into a folder
+    drop.mkdir()
+    shutil.copy(watched.image_path, drop / watched.image_path.name)
+
+    client = app_factory(parking={
+        "rate_limit": {"enabled": False},  # the test polls faster than a phone would
+        "spaces": [{"id": f"L-{b.id}", "zone": "A"} for b in bays],
+        "cameras": [{
+            "id": "lot", "source": str(drop), "frame_width": width, "frame_height": height,
+            "bays_xml": str(watched.xml_path), "reference_image": str(reference),
+            "model_path": str(tmp_path / "lot.npz"),
+            "bay_spaces": {b.id: f"L-{b.id}" for b in bays},
+            "every_s": 0.05, "smoothing": {"window": 1, "min_agree": 1},
+        }],
+    })
+
+    def states() -> dict[str, dict[str, Any]]:
+        body = client.get("/api/v1/availability/spaces").json()
+        return {s["id"]: s for s in body["spaces"]}
+
+    wait_until(lambda: all(s["source"] == "camera" for s in states().values()), timeout=20,
+               what="camera states")
+    seen = states()
+    truth = {f"L-{b.id}": occ for b, occ in zip(bays, watched.occupied, strict=True)}
+    agree = sum((seen[sid]["state"] == "occupied") == occ for sid, occ in truth.items())
+    assert agree / len(truth) >= 0.9, f"{agree}/{len(truth)} bays agree with the labels"
