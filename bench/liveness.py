@@ -272,6 +272,8 @@ def flat_windows(
         windows.append(
             make_flat_replay(still, box, background, rng, sway_deg=sway, screen=bool(i % 2))
         )
+        if (i + 1) % 25 == 0:
+            logger.info("made %d / %d flat replays", i + 1, count)
     return windows
 
 

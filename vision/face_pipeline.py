@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from errors import ConfigError
 from vision.face_config import FaceRecognitionConfig
 from vision.face_matcher import FaceMatcher, FaceVoter
 from vision.face_types import FaceGateResult, FaceMatch, GateReason, LivenessVerdict
@@ -43,8 +44,15 @@ class FacePipeline:
         matcher: FaceMatcher,
         liveness: LivenessChecker,
         config: FaceRecognitionConfig | None = None,
+        *,
+        allow_without_liveness: bool = False,
     ) -> None:
         self.config = config or engine.config
+        if liveness.config.mode == "off" and not allow_without_liveness:
+            # A gate that opens on a face alone opens for a printed photo.
+            raise ConfigError(
+                "face entry needs liveness: liveness.mode 'off' is only for benchmarks"
+            )
         self.engine = engine
         self.matcher = matcher
         self.liveness = liveness
@@ -112,17 +120,28 @@ class FacePipeline:
         if verdict.live is True:
             logger.info("face gate: identity %s open (d=%.3f)", identity, distance)
             return FaceGateResult(
-                identity, distance, verdict, GateReason.OPEN,
-                frames_matched=frames_matched, frames_seen=len(sampled),
+                identity,
+                distance,
+                verdict,
+                GateReason.OPEN,
+                frames_matched=frames_matched,
+                frames_seen=len(sampled),
             )
         reason = GateReason.LIVENESS_CHALLENGE if verdict.live is None else GateReason.SPOOF
         logger.info(
             "face gate: identity %s recognised but liveness %s (%s, score %.4f)",
-            identity, verdict.live, verdict.reason, verdict.score,
+            identity,
+            verdict.live,
+            verdict.reason,
+            verdict.score,
         )
         return FaceGateResult(
-            None, distance, verdict, reason,
-            frames_matched=frames_matched, frames_seen=len(sampled),
+            None,
+            distance,
+            verdict,
+            reason,
+            frames_matched=frames_matched,
+            frames_seen=len(sampled),
         )
 
     @staticmethod

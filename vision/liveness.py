@@ -25,6 +25,7 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -187,7 +188,7 @@ class LivenessChecker:
 
     def __init__(self, config: LivenessConfig | None = None) -> None:
         self.config = config or LivenessConfig()
-        self._landmarks_68 = None
+        self._landmarks_68: Any = None  # dlib 68-point predictor, loaded only for blinks
 
     def parallax_threshold(self, face_px: float) -> float:
         """Threshold by face size: tracking on small faces is noisier, so flats score higher."""
@@ -267,7 +268,9 @@ class LivenessChecker:
         config = self.config
         result = measure_parallax([frames[i] for i in indices], box, config)
         details.update(
-            parallax=result.score, motion=result.motion, frames_scored=result.frames_scored,
+            parallax=result.score,
+            motion=result.motion,
+            frames_scored=result.frames_scored,
             tracks=result.tracks,
         )
         if result.tracks < config.min_tracks or result.frames_scored < config.min_frames // 2:
@@ -320,8 +323,11 @@ class LivenessChecker:
                 face_recognition_models.pose_predictor_model_location()
             )
         ears = []
+        box: BoundingBox | None = None
         for i in indices:
-            box = boxes[i]
+            # Frames between detections reuse the last box: a face moves little in 1 s and the
+            # landmark model re-fits the eyes inside a slightly offset box.
+            box = boxes[i] or box
             if box is None:
                 continue
             rect = dlib.rectangle(int(box.x1), int(box.y1), int(box.x2), int(box.y2))

@@ -8,11 +8,13 @@ import numpy as np
 import pytest
 
 from bench.liveness import make_flat_replay, read_video
+from errors import ConfigError
 from tests.conftest import SHARED_DATA
-from vision.face_config import FaceRecognitionConfig
+from vision.face_config import FaceRecognitionConfig, LivenessConfig
 from vision.face_matcher import FaceMatcher
 from vision.face_pipeline import FacePipeline, sample_indices
 from vision.face_types import GateReason
+from vision.liveness import LivenessChecker
 
 VIDEO_DIR = SHARED_DATA / "face_video"
 OBAMA = SHARED_DATA / "faces/ag_barack_obama/examples__knn_examples__train__obama__obama.jpg"
@@ -82,3 +84,10 @@ def test_no_face(pipeline: FacePipeline) -> None:
 )
 def test_sample_indices(n: int, count: int, expected: list[int]) -> None:
     assert sample_indices(n, count) == expected
+
+
+def test_pipeline_refuses_to_run_without_liveness(pipeline: FacePipeline) -> None:
+    off = LivenessChecker(LivenessConfig(mode="off"))
+    with pytest.raises(ConfigError, match="liveness"):
+        FacePipeline(pipeline.engine, pipeline.matcher, off, pipeline.config)
+    FacePipeline(pipeline.engine, pipeline.matcher, off, allow_without_liveness=True)

@@ -173,3 +173,14 @@ def test_eye_aspect_ratio_and_blink_depth() -> None:
     assert eye_aspect_ratio(closed) < 0.1
     assert blink_depth([0.3, 0.31, 0.05, 0.3]) == pytest.approx(0.3 - 0.05, abs=0.01)
     assert math.isclose(blink_depth([0.3]), 0.0)
+
+
+def test_blink_cue_is_reported_not_decisive(
+    real_windows: list[tuple[list[np.ndarray], BoundingBox]]
+) -> None:
+    frames, box = real_windows[0]
+    checker = LivenessChecker(LivenessConfig(blink=True))
+    verdict = checker.check(frames[:20], box)
+    # No blink is visible in the clip; the EAR dip stays small and the verdict is parallax's.
+    assert 0.0 <= verdict.details["blink_depth"] < 0.15
+    assert verdict.live is True
