@@ -21,6 +21,7 @@ from api.console.rendering import (
 from api.console.security import (
     LANG_COOKIE,
     clear_session,
+    cookie_secure,
     new_csrf_nonce,
     session_principal,
     set_session,
@@ -150,7 +151,8 @@ async def set_language(
     await verify_csrf(request, principal.name if principal else "", csrf_token)
     response = RedirectResponse(safe_next(next), status_code=303)
     if lang in LANGS:
-        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", path="/")
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", path="/",
+                            secure=cookie_secure(request), httponly=True)
     return response
 
 

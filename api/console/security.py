@@ -86,6 +86,10 @@ def session_principal(request: Request) -> Principal | None:
     return Principal(claims.username, claims.role)
 
 
+def cookie_secure(request: Request) -> bool:
+    return _secure(request, security(request).config)
+
+
 def _secure(request: Request, config: ConsoleConfig) -> bool:
     if config.cookie_secure == "auto":
         return request.url.scheme == "https"

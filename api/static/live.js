@@ -246,7 +246,7 @@
     source.addEventListener("alarm", () => refreshAlarms(true));
     source.addEventListener("gate", (ev) => {
       const data = JSON.parse(ev.data).data;
-      setGateState(data.gate_id, data.state, data.fault);
+      if (data.state) setGateState(data.gate_id, data.state, data.fault || null);
     });
     source.onerror = async () => {
       dot.classList.remove("on");
