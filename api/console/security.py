@@ -138,7 +138,7 @@ def csrf_for(request: Request, username: str, nonce: str | None = None) -> str:
     return security(request).csrf_token(nonce, username) if nonce else ""
 
 
-async def verify_csrf(request: Request, username: str, form_token: str | None = None) -> None:
+def check_csrf(request: Request, username: str, form_token: str | None = None) -> None:
     """Raises 403 unless the request carries the token that matches its nonce cookie."""
     token = request.headers.get(CSRF_HEADER) or form_token
     if not security(request).csrf_ok(request.cookies.get(CSRF_COOKIE), username, token):
@@ -146,6 +146,10 @@ async def verify_csrf(request: Request, username: str, form_token: str | None = 
         raise PermissionDeniedError(
             "missing or wrong CSRF token: reload the console page and try again"
         )
+
+
+async def verify_csrf(request: Request, username: str, form_token: str | None = None) -> None:
+    check_csrf(request, username, form_token)
 
 
 async def require_csrf(request: Request) -> None:

@@ -175,16 +175,18 @@
     localStorage.setItem("parkgate.sound", soundOn ? "on" : "off");
     if (soundOn && !audio) audio = new (window.AudioContext || window.webkitAudioContext)();
     renderSound();
-    if (soundOn) beep();
+    if (soundOn) beep(2);
   });
   renderSound();
-  function beep() {
+  // Alarms beep twice at 880 Hz; a car waiting for review once, lower.
+  function beep(times, frequency) {
     if (!soundOn) return;
     if (!audio) audio = new (window.AudioContext || window.webkitAudioContext)();
-    [0, 0.35].forEach((offset) => {
+    const offsets = times === 1 ? [0] : [0, 0.35];
+    offsets.forEach((offset) => {
       const osc = audio.createOscillator();
       const gain = audio.createGain();
-      osc.frequency.value = 880;
+      osc.frequency.value = frequency || 880;
       gain.gain.setValueAtTime(0.3, audio.currentTime + offset);
       gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + offset + 0.3);
       osc.connect(gain).connect(audio.destination);
@@ -202,7 +204,7 @@
     const isNew = Number(fresh.dataset.maxId) > Number(old.dataset.maxId);
     old.replaceWith(fresh);
     document.getElementById("alarm-banner").classList.toggle("active", Number(fresh.dataset.count) > 0);
-    if (beepIfNew && isNew) beep();
+    if (beepIfNew && isNew) beep(2);
   }
   document.getElementById("alarm-banner").addEventListener("click", async (ev) => {
     const button = ev.target.closest("button[data-ack]");
@@ -236,7 +238,7 @@
     source.addEventListener("passage", (ev) => {
       const data = JSON.parse(ev.data).data;
       upsertPassage(data.id, true);
-      if (data.decision === "review") refreshReview();
+      if (data.decision === "review") { refreshReview(); beep(1, 660); }
     });
     source.addEventListener("passage_updated", (ev) => {
       const data = JSON.parse(ev.data).data;

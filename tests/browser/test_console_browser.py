@@ -110,6 +110,38 @@ def test_guard_opens_a_gate_with_a_reason_and_admin_finds_the_audit_row(
     assert export.ok and "120急救车" in export.text()
 
 
+def test_a_barrier_fault_shows_in_the_dialog_and_raises_an_alarm_banner(
+    live_server: LiveServer, new_page: Any
+) -> None:
+    from hardware.simulated import SimFault
+
+    page = new_page()
+    enter_as(page, live_server, "guard", "guard")
+    wait_live(page)
+    page.click("#sound-toggle")
+    assert page.locator("#sound-toggle").get_attribute("aria-pressed") == "true"
+    assert page.locator("#sound-toggle").inner_text() == "提示音：开"
+    live_server.services.barriers["main-out"].inject_fault(SimFault.OFFLINE)
+    page.click('.gate[data-gate="main-out"] button[data-action="open"]')
+    dialog = page.locator("#gate-dialog")
+    dialog.locator("label.preset", has_text="设备故障处理").click()
+    dialog.locator("button#gate-confirm").click()
+    error = dialog.locator(".error")
+    error.wait_for()
+    page.wait_for_function(
+        "el => el.textContent.includes('offline')", arg=error.element_handle()
+    )
+    page.click("#gate-cancel")
+    page.wait_for_selector("#alarm-banner.active .alarm")
+    page.wait_for_selector('.gate[data-gate="main-out"][data-state="fault"]')
+    assert "设备故障" in page.locator("#alarm-banner").inner_text()
+    screenshot(page, "10-alarm-banner")
+    while page.locator("#alarm-banner button[data-ack]").count():
+        page.locator("#alarm-banner button[data-ack]").first.click()
+        page.wait_for_timeout(200)
+    page.wait_for_selector("#alarm-banner:not(.active)")
+
+
 def test_guard_resolves_a_review_into_a_visitor_pass(
     live_server: LiveServer, new_page: Any, readable_photos: list[LabelledPhoto]
 ) -> None:
