@@ -275,3 +275,44 @@ def test_login_refusals_are_friendly_pages(client: Any) -> None:
     throttled = client.post("/console/login", data={**form, "password": PASSWORD})
     assert throttled.status_code == 429 and "登录失败次数过多" in throttled.text
     assert int(throttled.headers["retry-after"]) > 0
+
+
+def test_event_stream_relays_bus_events_and_ends_when_the_session_expires() -> None:
+    import asyncio
+    import json
+    from types import SimpleNamespace
+
+    from api.routes.events import event_stream
+    from controllers.events import Event, EventBus
+    from services.tokens import TokenSigner
+
+    signer = TokenSigner("test-key", 60)
+    services = SimpleNamespace(bus=EventBus(), signer=signer)
+
+    class Browser:
+        def __init__(self) -> None:
+            self.headers: dict[str, str] = {}
+            self.cookies = {"parkgate_session": signer.issue("guard", "guard")}
+
+        async def is_disconnected(self) -> bool:
+            return False
+
+    async def run() -> list[str]:
+        browser = Browser()
+        stream = event_stream(browser, services, heartbeat_s=0.05)  # type: ignore[arg-type]
+        chunks = [await anext(stream)]
+        services.bus.publish(Event("passage", {"id": 7, "plate": "闽A12345"}))
+        chunks.append(await anext(stream))
+        chunks.append(await anext(stream))  # nothing happens: a heartbeat comment
+        browser.cookies = {"parkgate_session": signer.issue("guard", "guard", now=0)}
+        chunks.extend([chunk async for chunk in stream])  # the expired session ends it
+        return chunks
+
+    chunks = asyncio.run(run())
+    assert chunks[0].startswith("retry: 3000\nevent: hello")
+    event, data = chunks[1].split("\n")[:2]
+    assert event == "event: passage"
+    assert json.loads(data.removeprefix("data: "))["data"] == {"id": 7, "plate": "闽A12345"}
+    assert chunks[2] == ": ping\n\n"
+    assert len(chunks) == 3
+    assert services.bus.subscriber_count == 0
