@@ -293,3 +293,12 @@ def test_a_bay_camera_sets_space_states_from_real_frames(
     truth = {f"L-{b.id}": occ for b, occ in zip(bays, watched.occupied, strict=True)}
     agree = sum((seen[sid]["state"] == "occupied") == occ for sid, occ in truth.items())
     assert agree / len(truth) >= 0.9, f"{agree}/{len(truth)} bays agree with the labels"
+
+
+def test_unknown_parking_keys_are_refused_naming_the_key() -> None:
+    from settings import load_settings
+
+    with pytest.raises(ConfigError, match=r"parking\.bogus"):
+        load_settings(None, parking={"bogus": 1})
+    with pytest.raises(ConfigError, match="hold_minutes"):
+        load_settings(None, parking={"hold_minutes": 0})
