@@ -145,11 +145,15 @@ async def perform_gate_action(
         except (HardwareError, TimeoutError) as err:
             message = str(err) or f"gate {gate_id}: {action} not confirmed in time"
             logger.warning("gate %s: %s by %s failed: %s", gate_id, action, username, message)
-            alarm_id = await asyncio.to_thread(_raise_alarm, services, gate_id, message)
-            services.bus.publish(
-                Event("alarm", {"id": alarm_id, "kind": "hardware_fault", "gate_id": gate_id,
-                                "passage_id": None, "message": message})
-            )
+            # A safety supervisor, when wired in, already raises an alarm when a barrier goes
+            # into fault; only a failure it cannot see gets an alarm of its own here.
+            supervised = getattr(services, "safety", None) is not None
+            if not supervised or str(barrier.state) != "fault":
+                alarm_id = await asyncio.to_thread(_raise_alarm, services, gate_id, message)
+                services.bus.publish(
+                    Event("alarm", {"id": alarm_id, "kind": "hardware_fault",
+                                    "gate_id": gate_id, "passage_id": None, "message": message})
+                )
             await asyncio.to_thread(audit, "fault", error=message)
             raise HardwareError(message) from err
     audit_id = await asyncio.to_thread(audit, state)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from typing import Any
 
 import pytest
@@ -115,6 +116,20 @@ def test_hardware_fault_answers_503_raises_an_alarm_and_a_guard_acknowledges_it(
     assert [a["id"] for a in acked.json()["items"]] == [alarm["id"]]
     everything = client.get("/api/v1/alarms", params={"state": "all"}, headers=guard_headers)
     assert everything.json()["total"] == alarms["total"]
+
+
+def test_a_close_that_fails_answers_503_with_exactly_one_alarm(
+    client: Any, guard_headers: dict[str, str]
+) -> None:
+    assert act(client, guard_headers, "main-out", "hold_open", "早高峰常开").status_code == 200
+    assert act(client, guard_headers, "main-out", "release", "高峰结束").status_code == 200
+    client.app.state.services.barriers["main-out"].inject_fault(SimFault.OFFLINE)
+    response = act(client, guard_headers, "main-out", "close", "高峰结束")
+    assert response.status_code == 503, response.text
+    # A safety supervisor records its alarm from a task of its own: give it a moment.
+    time.sleep(0.5)
+    alarms = client.get("/api/v1/alarms", headers=guard_headers).json()["items"]
+    assert [(a["kind"], a["gate_id"]) for a in alarms] == [("hardware_fault", "main-out")]
 
 
 def test_audit_search_and_csv_export_are_for_admins(
