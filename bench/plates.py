@@ -142,7 +142,10 @@ def summarise(results: list[Result]) -> dict[str, float | int]:
 
 
 def ours(config: PlateRecognitionConfig) -> Reader:
-    recognizer = LocalisingPlateRecognizer(config, create_engine(config))
+    engine = create_engine(config)
+    # The fallback detector loads lazily; load it now so no timed image pays for it.
+    engine.detect(np.zeros((64, 64, 3), np.uint8))
+    recognizer = LocalisingPlateRecognizer(config, engine)
 
     def read(data: bytes, kind: str) -> list[str]:
         image = decode_image(data)
