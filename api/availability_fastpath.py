@@ -11,7 +11,6 @@ same per-IP limit as the FastAPI routes in ``api/routes/parking.py`` and
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 
@@ -49,9 +48,7 @@ class AvailabilityFastPath:
                 return
         if path == ZONES_PATH:
             cache = parking.zones_cache
-            if cache.peek() is None:
-                await asyncio.to_thread(cache.snapshot)  # keep the database read off the loop
-            entry = cache.body(render_availability)
+            entry = cache.body(render_availability, await cache.current())
         else:
             entry = parking.spaces_snapshot(time.monotonic)
         await _send_cached(scope, send, entry)

@@ -302,3 +302,49 @@ def test_unknown_parking_keys_are_refused_naming_the_key() -> None:
         load_settings(None, parking={"bogus": 1})
     with pytest.raises(ConfigError, match="hold_minutes"):
         load_settings(None, parking={"hold_minutes": 0})
+
+
+def test_zone_cache_reads_once_for_many_requests_and_never_serves_an_old_commit(
+    make_settings: Any,
+) -> None:
+    import asyncio
+
+    from models.db import create_db_engine, make_session_factory, migrate
+    from models.site import Zone
+    from services.availability_cache import AvailabilityCache
+    from services.site import sync_site
+
+    settings = make_settings()
+    engine = create_db_engine(settings.resolved_database_url)
+    migrate(engine)
+    sessions = make_session_factory(engine)
+    with transaction(sessions) as session:
+        sync_site(session, settings.community)
+    clock = [0.0]
+    cache = AvailabilityCache(sessions, max_age_s=2.0, clock=lambda: clock[0])
+
+    def occupied_a(snap: Any) -> int:
+        return int(next(z["occupied"] for z in snap.data["zones"] if z["id"] == "A"))
+
+    async def scenario() -> None:
+        first = await cache.current()
+        assert cache.rebuilds == 1
+        # Many requests at once on an old (not outdated) snapshot: served as is, one refresh.
+        clock[0] = 5.0
+        served = await asyncio.gather(*(cache.current() for _ in range(20)))
+        assert all(s is first for s in served)
+        await asyncio.sleep(0.5)
+        assert cache.rebuilds == 2
+        # A commit to a zone: every request waits for, and gets, the new count; one read.
+        with transaction(sessions) as session:
+            session.get(Zone, "A").occupied = 9  # type: ignore[union-attr]
+        served = await asyncio.gather(*(cache.current() for _ in range(20)))
+        assert {occupied_a(s) for s in served} == {9}
+        assert cache.rebuilds == 3
+        assert cache.body(lambda d: b"x", served[0]) is cache.body(lambda d: b"y", served[0])
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        cache.close()
+        engine.dispose()

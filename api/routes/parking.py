@@ -75,9 +75,7 @@ def render_availability(data: dict[str, object]) -> bytes:
 
 async def zone_body(services: Services) -> CachedBody:
     cache = _parking(services).zones_cache
-    if cache.peek() is None:
-        await asyncio.to_thread(cache.snapshot)  # the database read stays off the event loop
-    return cache.body(render_availability)
+    return cache.body(render_availability, await cache.current())
 
 
 def cached_response(request: Request, entry: CachedBody) -> Response:
