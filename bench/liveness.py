@@ -340,6 +340,9 @@ def run(video: Path, flats: int, seed: int) -> dict[str, object]:
     by_sway: dict[str, list[float]] = {}
     for w, v, _ in flat_res:
         by_sway.setdefault(w.name, []).append(v.score)
+    small_px = checker.config.small_face_px
+    flat_large = [v.score for w, v, _ in flat_res if w.box.width >= small_px]
+    flat_small = [v.score for w, v, _ in flat_res if w.box.width < small_px]
     report = {
         "video": str(video),
         "window_frames": WINDOW,
@@ -351,6 +354,9 @@ def run(video: Path, flats: int, seed: int) -> dict[str, object]:
         "flat_passed": flat_live,
         "flat_challenge_rate": round(flat_challenge / max(len(flat_res), 1), 4),
         "flat_score_max": round(max(flat_scores, default=0.0), 4),
+        "flat_score_max_large_faces": round(max(flat_large, default=0.0), 4),
+        "flat_score_max_small_faces": round(max(flat_small, default=0.0), 4),
+        "flat_windows_small_faces": len(flat_small),
         "real_score_p10": round(float(np.percentile(real_scores, 10)) if real_scores else 0, 4),
         "ms_per_frame_p50": round(float(np.percentile(ms, 50)), 2),
         "ms_per_frame_p95": round(float(np.percentile(ms, 95)), 2),
@@ -364,7 +370,10 @@ def run(video: Path, flats: int, seed: int) -> dict[str, object]:
           f"challenge {report['real_challenge_rate']:.1%}")
     print(f"flat replays: {len(flat_res)}  refused {report['flat_refused_rate']:.1%}  "
           f"(of which challenge {report['flat_challenge_rate']:.1%})  "
-          f"max flat score {report['flat_score_max']}")
+          f"max flat score {report['flat_score_max_large_faces']} (faces >= {small_px} px, "
+          f"threshold {checker.config.parallax_threshold}) / "
+          f"{report['flat_score_max_small_faces']} (smaller, threshold "
+          f"{checker.config.parallax_threshold_small})")
     for w, v, _ in real_res:
         print(f"  {w.name:12s} face {w.box.width:4.0f}px  live={v.live!s:5s} "
               f"score={v.score:.4f} motion={v.details.get('motion', 0):.3f} {v.reason}")
