@@ -12,7 +12,6 @@ same per-IP limit as the FastAPI routes in ``api/routes/parking.py`` and
 from __future__ import annotations
 
 import json
-import time
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -50,7 +49,7 @@ class AvailabilityFastPath:
             cache = parking.zones_cache
             entry = cache.body(render_availability, await cache.current())
         else:
-            entry = parking.spaces_snapshot(time.monotonic)
+            entry = parking.spaces_snapshot()
         await _send_cached(scope, send, entry)
 
 

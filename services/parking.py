@@ -28,6 +28,7 @@ import json
 import logging
 import secrets
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
@@ -188,7 +189,7 @@ class ParkingService:
                 await display.stop()
             except Exception:
                 logger.exception("display board %s failed to stop", board.id)
-        self.zones_cache.close()
+        # zones_cache keeps its session hooks: a stopped service may be started again.
 
     # ---- sensors ---------------------------------------------------------------------------
 
@@ -345,7 +346,7 @@ class ParkingService:
                 raise NotFoundError(f"space {space_id!r} not found")
             return self.board.status(space_id, now), self.holds.holder_of(space_id, now) is not None
 
-    def spaces_snapshot(self, monotonic: Callable[[], float]) -> CachedBody:
+    def spaces_snapshot(self, monotonic: Callable[[], float] = time.monotonic) -> CachedBody:
         """Every space's state as a ready JSON body with its ETag (rebuilt ≤ once a second)."""
         now_m = monotonic()
         with self._lock:

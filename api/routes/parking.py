@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Literal
@@ -165,7 +164,7 @@ class HoldIn(BaseModel):
 )
 async def get_spaces(request: Request) -> Response:
     parking = _parking(request.app.state.services)
-    return cached_response(request, parking.spaces_snapshot(time.monotonic))
+    return cached_response(request, parking.spaces_snapshot())
 
 
 @router.get(
@@ -204,7 +203,7 @@ async def availability_events(
                     sent_zones = zones.etag
                     sent = True
                     yield f"event: availability\nid: {zones.etag}\ndata: {zones.body.decode()}\n\n"
-                spaces = parking.spaces_snapshot(time.monotonic)
+                spaces = parking.spaces_snapshot()
                 if spaces.etag != sent_spaces:
                     sent_spaces = spaces.etag
                     sent = True
