@@ -5,9 +5,10 @@ that owns the pure ``SpaceBoard`` (controllers/spaces.py) and ``HoldBook``
 (controllers/guidance.py) and feeds them:
 
 - **Sensors** publish JSON to MQTT (schema in docs/parking.md); a paho network thread hands
-  each payload to the board. Malformed payloads, unknown spaces, readings from the future or
-  out of order, and payloads whose topic names another space are counted and logged and
-  never change a space.
+  each payload to the board (``services/space_sensors.py``; the built-in demo gets a
+  simulated car park through the same path). Malformed payloads, unknown spaces, readings
+  from the future or out of order, and payloads whose topic names another space are counted
+  and logged and never change a space.
 - **Bay cameras** (only when configured) run one thread each: frame → ``BayMonitor`` →
   camera readings.
 - **Boards** (余位屏) are re-sent a zone's free count when the bus says availability changed,
@@ -26,7 +27,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import secrets
 import threading
 import time
 from collections import Counter
@@ -34,7 +34,6 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-import paho.mqtt.client as mqtt
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -63,7 +62,13 @@ from services.availability_cache import (
     TokenBucketLimiter,
     make_etag,
 )
-from services.parking_config import DisplayBoardConfig, ParkingConfig, resolve_spaces
+from services.parking_config import (
+    DisplayBoardConfig,
+    ParkingConfig,
+    resolve_spaces,
+    uses_builtin_demo,
+)
+from services.space_sensors import MqttSpaceSensors, SimulatedSpaceSensors, SpaceSensorFeed
 from vision.space_config import CameraBaysConfig, build_monitor
 from vision.spaces import BayMonitor, camera_readings
 
@@ -105,7 +110,9 @@ class ParkingService:
         self._sessions = sessions
         self._bus = bus
         self._clock = clock
-        records = resolve_spaces(config, set(zone_ids), explicit=explicit)
+        records = resolve_spaces(
+            config, set(zone_ids), explicit=explicit, community=community
+        )
         self.board = SpaceBoard(records, config.staleness)
         self.holds = HoldBook(timedelta(minutes=config.hold_minutes))
         self.policy = GuidancePolicy(zone_weight_m=config.zone_weight_m)
@@ -137,7 +144,16 @@ class ParkingService:
             (d, create_display(d.id, d.display)) for d in config.displays
         ]
         self._shown: dict[tuple[str, str], int] = {}
-        self._mqtt: mqtt.Client | None = None
+        self._feeds: list[SpaceSensorFeed] = []
+        if config.sensors.enabled:
+            self._feeds.append(MqttSpaceSensors(config.sensors, self.topic, self.ingest_sensor))
+        simulate = config.sensors.simulate
+        if simulate is None:
+            simulate = uses_builtin_demo(community, explicit=explicit)
+        if simulate:
+            self._feeds.append(
+                SimulatedSpaceSensors(list(self.board.spaces), self.topic, self.ingest_sensor)
+            )
         self._tasks: list[asyncio.Task[None]] = []
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
@@ -154,8 +170,8 @@ class ParkingService:
                 await display.start()
             except Exception:  # a board being down must not keep parking down
                 logger.exception("display board %s failed to start", board.id)
-        if self.config.sensors.enabled:
-            self._start_mqtt()
+        for feed in self._feeds:
+            await feed.start()
         for camera_id in self._monitors:
             thread = threading.Thread(
                 target=self._camera_worker, args=(camera_id,), name=f"bays-{camera_id}",
@@ -177,10 +193,8 @@ class ParkingService:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
-        if self._mqtt is not None:
-            self._mqtt.disconnect()
-            self._mqtt.loop_stop()
-            self._mqtt = None
+        for feed in reversed(self._feeds):
+            await feed.stop()
         for thread in self._threads:
             await asyncio.to_thread(thread.join, 10.0)
         self._threads.clear()
@@ -192,36 +206,6 @@ class ParkingService:
         # zones_cache keeps its session hooks: a stopped service may be started again.
 
     # ---- sensors ---------------------------------------------------------------------------
-
-    def _start_mqtt(self) -> None:
-        cfg = self.config.sensors
-        client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
-            # Unique per process: a second instance with the same id would kick this one off.
-            client_id=f"parkgate-spaces-{secrets.token_hex(4)}-{self.community}"[:64],
-        )
-        if cfg.username:
-            password = cfg.password.get_secret_value() if cfg.password else None
-            client.username_pw_set(cfg.username, password)
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
-
-        def on_connect(c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any = None) -> None:
-            # Subscribing on every connect restores the subscription after a broker restart.
-            c.subscribe(self.topic, qos=cfg.qos)
-            logger.info("space sensors: subscribed to %s on %s:%d", self.topic, cfg.host, cfg.port)
-
-        def on_message(_c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
-            try:
-                self.ingest_sensor(message.payload, message.topic)
-            except Exception:  # never let one payload kill paho's network thread
-                logger.exception("space sensor payload on %s crashed the handler", message.topic)
-
-        client.on_connect = on_connect
-        client.on_message = on_message
-        # connect_async + loop_start: paho keeps retrying in its thread while the broker is down.
-        client.connect_async(cfg.host, cfg.port, keepalive=30)
-        client.loop_start()
-        self._mqtt = client
 
     def ingest_sensor(self, payload: bytes, topic: str | None = None) -> Ingest | str:
         """Offer one sensor payload; returns the board's outcome or ``"topic_mismatch"``."""

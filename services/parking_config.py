@@ -43,6 +43,11 @@ class SpaceSensorMqttConfig(_Strict):
     qos: int = Field(1, description="Subscription QoS.", ge=0, le=2)
     username: str | None = Field(None, description="Broker user name, if required.")
     password: SecretStr | None = Field(None, description="Broker password (set via env).")
+    simulate: bool | None = Field(
+        None,
+        description="Feed the spaces from a simulated car park (demo, development). Default: "
+        "on only for the built-in demo community without a parking section.",
+    )
 
 
 class DisplayBoardConfig(_Strict):
@@ -174,19 +179,29 @@ def read_spaces_csv(path: Path) -> list[SpaceRecord]:
     return records
 
 
+DEMO_COMMUNITY = "demo"  # settings.demo_community().name
+
+
+def uses_builtin_demo(community: str, *, explicit: bool) -> bool:
+    """True for the built-in demo community when no ``parking`` section was given."""
+    return not explicit and community == DEMO_COMMUNITY
+
+
 def resolve_spaces(
-    parking: ParkingConfig, zone_ids: set[str], *, explicit: bool
+    parking: ParkingConfig, zone_ids: set[str], *, explicit: bool, community: str
 ) -> list[SpaceRecord]:
     """The configured spaces (inline + CSV), checked against the community's zones.
 
-    When the ``parking`` section was not given (``explicit`` False) the demo spaces are used
-    only if the community has their zones: a real community without spaces configured simply
-    has none, rather than failing to start.
+    When the ``parking`` section was not given (``explicit`` False) the demo spaces serve
+    only the built-in demo community: a real community without spaces configured simply has
+    none, rather than failing to start or showing made-up spaces.
     """
     records = list(parking.spaces)
     if parking.spaces_csv is not None:
         records.extend(read_spaces_csv(parking.spaces_csv))
-    if not explicit and not {r.zone for r in records} <= zone_ids:
+    if not explicit and not (
+        uses_builtin_demo(community, explicit=explicit) and {r.zone for r in records} <= zone_ids
+    ):
         return []
     verify_space_zones(records, zone_ids)
     return records

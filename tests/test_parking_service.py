@@ -232,12 +232,14 @@ def test_spaces_csv_is_read_and_bad_rows_name_the_line(tmp_path: Path) -> None:
         read_spaces_csv(tmp_path / "nozone.csv")
 
 
-def test_demo_spaces_are_used_only_where_their_zones_exist() -> None:
+def test_demo_spaces_serve_only_the_builtin_demo_community() -> None:
     config = ParkingConfig()
-    assert resolve_spaces(config, {"A", "B"}, explicit=False) == demo_spaces()
-    assert resolve_spaces(config, {"P1"}, explicit=False) == []  # another community
+    assert resolve_spaces(config, {"A", "B"}, explicit=False, community="demo") == demo_spaces()
+    # Another community without a parking section has no spaces, even with zones A and B.
+    assert resolve_spaces(config, {"A", "B"}, explicit=False, community="海景花园") == []
+    assert resolve_spaces(config, {"P1"}, explicit=False, community="demo") == []
     with pytest.raises(ConfigError, match="unknown zones"):
-        resolve_spaces(config, {"P1"}, explicit=True)
+        resolve_spaces(config, {"P1"}, explicit=True, community="海景花园")
 
 
 # ---- bay cameras ------------------------------------------------------------------------------

@@ -24,6 +24,12 @@ from tests.conftest import LabelledPhoto
 DEMO_SPACES = {"A-001", "A-002", "A-003", "A-004", "A-005", "B-001", "B-002", "B-003"}
 
 
+@pytest.fixture
+def client(app_factory: Any) -> Any:
+    """The demo community with its simulated car park switched off: tests set the states."""
+    return app_factory(parking={"sensors": {"simulate": False}})
+
+
 def sensor(client: Any, space: str, occupied: bool) -> str:
     payload = {"space": space, "occupied": occupied, "ts": datetime.now(UTC).isoformat()}
     return str(client.app.state.services.parking.ingest_sensor(json.dumps(payload).encode()))
@@ -92,7 +98,8 @@ def test_spaces_list_states_with_etag_and_unknown_space_is_404(client: Any) -> N
 
 
 def test_public_endpoints_are_rate_limited_per_client(app_factory: Any) -> None:
-    client = app_factory(parking={"rate_limit": {"rate_per_s": 0.5, "burst": 3}})
+    client = app_factory(parking={"rate_limit": {"rate_per_s": 0.5, "burst": 3},
+                                  "sensors": {"simulate": False}})
     codes = [client.get("/api/v1/availability").status_code for _ in range(3)]
     assert codes == [200, 200, 200]
     limited = client.get("/api/v1/availability/spaces")  # one bucket across the endpoints
@@ -353,3 +360,17 @@ def test_readings_from_the_future_do_not_change_a_space(client: Any) -> None:
     payload = json.dumps({"space": "A-001", "occupied": True, "ts": ahead}).encode()
     assert str(parking.ingest_sensor(payload)) == "from_future"
     assert client.get("/api/v1/availability/spaces/A-001").json()["state"] == "unknown"
+
+
+def test_the_demo_community_guides_out_of_the_box(app_factory: Any) -> None:
+    client = app_factory()  # no parking section: demo spaces fed by the simulated car park
+    parking = client.app.state.services.parking
+    deadline = time.monotonic() + 5
+    while parking.board.accepted < len(DEMO_SPACES):
+        assert time.monotonic() < deadline, "the simulated sensors did not report"
+        time.sleep(0.05)
+    spaces = client.get("/api/v1/availability/spaces").json()["spaces"]
+    assert {s["source"] for s in spaces} == {"sensor"}
+    assert {s["state"] for s in spaces} <= {"free", "occupied"}
+    body = client.get("/api/v1/guidance", params={"building": "3"}).json()
+    assert body["space"] is not None and body["reasons"][-1] == "nearest_free"
