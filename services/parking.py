@@ -34,7 +34,6 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from controllers.events import Event, EventBus
@@ -52,16 +51,15 @@ from errors import InvalidInputError, NotFoundError
 from hardware.base import Display
 from hardware.registry import create_display
 from models.base import utcnow
-from models.db import transaction
-from models.events import Alarm
 from models.people import Household, Resident
-from models.vehicles import Presence, VisitorPass
 from services.availability_cache import (
     AvailabilityCache,
     CachedBody,
     TokenBucketLimiter,
     make_etag,
 )
+from services.bay_cameras import BayCameraWorker
+from services.overstay import raise_overstay_alarms
 from services.parking_config import (
     DisplayBoardConfig,
     ParkingConfig,
@@ -69,8 +67,7 @@ from services.parking_config import (
     uses_builtin_demo,
 )
 from services.space_sensors import MqttSpaceSensors, SimulatedSpaceSensors, SpaceSensorFeed
-from vision.space_config import CameraBaysConfig, build_monitor
-from vision.spaces import BayMonitor, camera_readings
+from vision.space_config import build_monitor
 
 logger = logging.getLogger(__name__)
 
@@ -137,9 +134,11 @@ class ParkingService:
         self.topic_mismatch = 0
         self.sensor_messages = 0
         # Build camera monitors now: a missing model file is a configuration error at start-up.
-        self._monitors: dict[str, tuple[CameraBaysConfig, BayMonitor]] = {
-            c.id: (c, build_monitor(c)) for c in config.cameras
-        }
+        self._stop = threading.Event()
+        self._cameras = [
+            BayCameraWorker(c, build_monitor(c), self.apply_camera_readings, clock, self._stop)
+            for c in config.cameras
+        ]
         self._displays: list[tuple[DisplayBoardConfig, Display]] = [
             (d, create_display(d.id, d.display)) for d in config.displays
         ]
@@ -156,7 +155,6 @@ class ParkingService:
             )
         self._tasks: list[asyncio.Task[None]] = []
         self._threads: list[threading.Thread] = []
-        self._stop = threading.Event()
         self.auto_holds = 0
         self.overstay_alarms = 0
 
@@ -172,10 +170,9 @@ class ParkingService:
                 logger.exception("display board %s failed to start", board.id)
         for feed in self._feeds:
             await feed.start()
-        for camera_id in self._monitors:
+        for camera in self._cameras:
             thread = threading.Thread(
-                target=self._camera_worker, args=(camera_id,), name=f"bays-{camera_id}",
-                daemon=True,
+                target=camera.run, name=f"bays-{camera.config.id}", daemon=True
             )
             thread.start()
             self._threads.append(thread)
@@ -270,50 +267,6 @@ class ParkingService:
         if changed:
             self._spaces_changed()
         return changed
-
-    def _camera_worker(self, camera_id: str) -> None:
-        # vision.sources is imported here so a product without bay cameras never loads it.
-        from vision.sources import CorruptFrameError, SourceError, open_source
-        from vision.spaces import FrameSizeError
-
-        config, monitor = self._monitors[camera_id]
-        try:
-            source = open_source(config.source, name=camera_id)
-        except SourceError as err:
-            logger.error("bay camera %s cannot start: %s", camera_id, err)
-            return
-        delay = 1.0
-        while not self._stop.is_set():
-            try:
-                source.open()
-                delay = 1.0
-                while not self._stop.is_set():
-                    try:
-                        frame = source.read()
-                    except CorruptFrameError as err:  # one bad frame: skip it, keep the stream
-                        logger.warning("bay camera %s: %s", camera_id, err)
-                        frame = None
-                    if frame is not None:
-                        try:
-                            result = monitor.update(frame, self._clock())
-                        except FrameSizeError:
-                            pass  # counted and logged by the monitor
-                        else:
-                            self.apply_camera_readings(
-                                camera_readings(result, config.bay_spaces, camera_id)
-                            )
-                    self._stop.wait(config.every_s)
-            except SourceError as err:
-                logger.warning("bay camera %s: %s; retrying in %.0f s", camera_id, err, delay)
-                self._stop.wait(delay)
-                delay = min(delay * 2, 60.0)
-            except Exception:
-                logger.exception("bay camera %s worker failed; restarting", camera_id)
-                self._stop.wait(delay)
-                delay = min(delay * 2, 60.0)
-            finally:
-                with contextlib.suppress(Exception):
-                    source.close()
 
     # ---- snapshots for the API -------------------------------------------------------------
 
@@ -550,43 +503,7 @@ class ParkingService:
 
     def check_overstays(self, now: datetime | None = None) -> list[dict[str, Any]]:
         """Raise one ``overstay`` alarm per visitor car inside after its pass ended."""
-        now = now or self._clock()
-        raised: list[dict[str, Any]] = []
-        with transaction(self._sessions) as session:
-            rows = session.execute(
-                select(Presence, VisitorPass)
-                .join(VisitorPass, Presence.pass_id == VisitorPass.id)
-                .where(VisitorPass.valid_to < now)
-            ).all()
-            for presence, visitor_pass in rows:
-                marker = f"pass #{visitor_pass.id} "
-                seen = select(Alarm.id).where(Alarm.kind == "overstay")
-                if presence.passage_id is not None:
-                    seen = seen.where(Alarm.passage_id == presence.passage_id)
-                else:
-                    seen = seen.where(Alarm.message.contains(marker)).where(
-                        Alarm.at >= presence.entered_at
-                    )
-                if session.scalar(seen.limit(1)) is not None:
-                    continue
-                over = now - visitor_pass.valid_to
-                alarm = Alarm(
-                    kind="overstay",
-                    zone_id=presence.zone_id,
-                    passage_id=presence.passage_id,
-                    message=(
-                        f"visitor {presence.plate} on {marker}is still inside "
-                        f"{int(over.total_seconds() // 60)} min after the pass ended "
-                        f"({visitor_pass.valid_to.isoformat()})"
-                    ),
-                )
-                session.add(alarm)
-                session.flush()
-                raised.append({
-                    "id": alarm.id, "kind": "overstay", "gate_id": None,
-                    "zone_id": presence.zone_id, "passage_id": presence.passage_id,
-                    "pass_id": visitor_pass.id, "message": alarm.message,
-                })
+        raised = raise_overstay_alarms(self._sessions, now or self._clock())
         self.overstay_alarms += len(raised)
         for alarm in raised:
             logger.warning("%s", alarm["message"], extra={"alarm_id": alarm["id"]})
