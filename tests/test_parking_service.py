@@ -112,6 +112,17 @@ def test_a_visitor_inside_after_the_pass_ended_raises_one_overstay_alarm(
 ) -> None:
     client = app_factory(parking={"overstay_check_s": 0.1})
     services = client.app.state.services
+
+    async def first_alarm() -> dict[str, Any]:
+        async with services.bus.subscribe() as queue:
+            while True:
+                event = await queue.get()
+                if event.type == "alarm":
+                    return dict(event.data)
+
+    listeners = services.bus.subscriber_count
+    alarm_event = client.portal.start_task_soon(first_alarm)
+    wait_until(lambda: services.bus.subscriber_count > listeners, what="bus subscription")
     now = datetime.now(UTC)
     with transaction(services.sessions) as session:
         host = Household(building="3", unit="502")
@@ -143,6 +154,8 @@ def test_a_visitor_inside_after_the_pass_ended_raises_one_overstay_alarm(
     assert len(alarms) == 1
     assert "粤B0VER1" in alarms[0].message and alarms[0].zone_id == "A"
     assert services.parking.check_overstays() == []  # already raised
+    published = alarm_event.result(timeout=5)
+    assert (published["kind"], published["id"]) == ("overstay", alarms[0].id)
     listed = client.get(
         "/api/v1/alarms", headers={"Authorization": f"Bearer {add_user(client, 'g', 'guard')}"}
     )
