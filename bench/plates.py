@@ -216,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(message)s",
     )
+    # paddle lowers the root logger to WARNING when imported: pin our own level.
+    logger.setLevel(logging.DEBUG if args.verbose else logging.INFO)
     for noisy in ("vision", "RapidOCR", "OrtInferSession", "ppocr"):
         logging.getLogger(noisy).setLevel(logging.INFO)
     cv2.setNumThreads(1)
