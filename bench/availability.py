@@ -19,8 +19,9 @@ Two phases per server, one server at a time so they never compete for the CPU:
 2. *closed loop* saturation for ``--saturate-seconds``: every connection sends back to back;
    the requests per second it reaches is the capacity.
 
-With at least two CPUs the servers run on CPU 0 and the client on CPU 1. Progress goes to
-stderr; the last stdout line is one JSON object.
+``--pin`` puts the servers on CPU 0 and the client on CPU 1 (for a quiet machine). Progress
+goes to stderr; the last stdout line is one JSON object, with the 1-minute load average at
+the start so a noisy run can be recognised.
 """
 
 from __future__ import annotations
@@ -214,9 +215,12 @@ def run_load_subprocess(
 # ---- orchestration ----------------------------------------------------------------------------
 
 
+PIN = False  # --pin sets it
+
+
 def _pin(pid: int, cpu: int) -> None:
     # Servers on CPU 0, client on CPU 1: neither steals the other's time slices.
-    if (os.cpu_count() or 1) >= 2 and hasattr(os, "sched_setaffinity"):
+    if PIN and (os.cpu_count() or 1) >= 2 and hasattr(os, "sched_setaffinity"):
         with contextlib.suppress(OSError):
             os.sched_setaffinity(pid, {cpu})
 
@@ -282,7 +286,8 @@ def servers(data_dir: Path) -> Iterator[dict[str, int]]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {
         "rate": args.rate, "seconds": args.seconds, "concurrency": args.concurrency,
-        "cpus": os.cpu_count(), "path": PATH,
+        "cpus": os.cpu_count(), "path": PATH, "pinned": PIN,
+        "load_average_1m": round(os.getloadavg()[0], 2),
     }
     rounds = max(1, round(args.seconds / args.round_seconds))
     per_round = args.seconds / rounds
@@ -355,6 +360,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="Closed-loop capacity phase length.")
     parser.add_argument("--round-seconds", type=float, default=2.0,
                         help="Length of one round; rounds alternate between the servers.")
+    parser.add_argument("--pin", action="store_true",
+                        help="Servers on CPU 0, client on CPU 1 (default: the OS places them; "
+                        "on a shared machine pinning makes a busy CPU hurt more).")
     parser.add_argument("--_bare", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--_load", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--_closed", action="store_true", help=argparse.SUPPRESS)
@@ -374,6 +382,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                   concurrency=args.concurrency, closed=args._closed))
         print(json.dumps(result))
         return 0
+    global PIN
+    PIN = args.pin
     results = run(args)
     print(_table(results))
     print(json.dumps(results, ensure_ascii=False))
