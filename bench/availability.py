@@ -164,6 +164,15 @@ async def load(
     }
 
 
+def runqueue_wait_s(pid: int) -> float:
+    """Seconds the process's threads were ready to run but waited for a CPU (Linux)."""
+    total = 0
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            total += int((task / "schedstat").read_text().split()[1])
+    return total / 1e9
+
+
 def summarize(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Merge the rounds of one server and phase into throughput and latency percentiles."""
     ordered = sorted(x for p in parts for x in p["latencies_us"])
@@ -192,6 +201,8 @@ def summarize(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "p999_ms": pct(0.999),
         "max_ms": round(ordered[-1] / 1000, 3) if ordered else float("nan"),
         "mean_ms": round(statistics.fmean(ordered) / 1000, 3) if ordered else float("nan"),
+        # Time the server was ready but had no CPU: other load on the machine, not the code.
+        "server_runqueue_wait_ms": round(sum(p.get("runqueue_wait_s", 0.0) for p in parts) * 1000),
     }
 
 
@@ -246,7 +257,7 @@ def _wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 180.0
 
 
 @contextlib.contextmanager
-def servers(data_dir: Path) -> Iterator[dict[str, int]]:
+def servers(data_dir: Path) -> Iterator[tuple[dict[str, int], dict[str, int]]]:
     ports = {"bare": _free_port(), "parkgate": _free_port()}
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARKGATE_")}
     env.update({
@@ -272,7 +283,7 @@ def servers(data_dir: Path) -> Iterator[dict[str, int]]:
             _pin(proc.pid, 0)
             _wait_ready(ports[name], proc)
             logger.info("%s ready on port %d", name, ports[name])
-        yield ports
+        yield ports, {name: proc.pid for name, proc in procs.items()}
     finally:
         for proc in procs.values():
             proc.terminate()
@@ -294,7 +305,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     sat_rounds = max(1, round(args.saturate_seconds / args.round_seconds))
     parts: dict[tuple[str, str], list[dict[str, Any]]] = {}
     names = ("bare", "parkgate")
-    with tempfile.TemporaryDirectory(prefix="parkgate-bench-") as tmp, servers(Path(tmp)) as ports:
+    with (
+        tempfile.TemporaryDirectory(prefix="parkgate-bench-") as tmp,
+        servers(Path(tmp)) as (ports, pids),
+    ):
         for name in names:  # warm-up: connections, caches, lazy imports
             run_load_subprocess(ports[name], rate=args.rate, seconds=1.0,
                                 concurrency=args.concurrency, closed=False)
@@ -306,10 +320,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         ):
             for i in range(n):
                 for name in names if i % 2 == 0 else names[::-1]:
-                    parts.setdefault((name, phase), []).append(run_load_subprocess(
+                    waited = runqueue_wait_s(pids[name])
+                    part = run_load_subprocess(
                         ports[name], rate=args.rate, seconds=seconds,
                         concurrency=args.concurrency, closed=closed,
-                    ))
+                    )
+                    part["runqueue_wait_s"] = runqueue_wait_s(pids[name]) - waited
+                    parts.setdefault((name, phase), []).append(part)
     for name in names:
         results[name] = {phase: summarize(parts[name, phase]) for phase in ("at_rate", "saturated")}
         at_rate, saturated = results[name]["at_rate"], results[name]["saturated"]
@@ -336,13 +353,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def _table(results: dict[str, Any]) -> str:
     lines = [f"{'server':<9} {'mode':<7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
-             f"{'p99.9 ms':>9} {'errors':>6}"]
+             f"{'p99.9 ms':>9} {'errors':>6} {'cpu-wait ms':>11}"]
     for name in ("bare", "parkgate"):
         for phase in ("at_rate", "saturated"):
             r = results[name][phase]
             lines.append(
                 f"{name:<9} {r['mode']:<7} {r['throughput_rps']:>9.0f} {r['p50_ms']:>8.2f} "
-                f"{r['p99_ms']:>8.2f} {r['p999_ms']:>9.2f} {r['errors']:>6}"
+                f"{r['p99_ms']:>8.2f} {r['p999_ms']:>9.2f} {r['errors']:>6} "
+                f"{r['server_runqueue_wait_ms']:>11}"
             )
     lines.append(
         f"parkgate/bare throughput at {results['rate']:g} req/s: {results['ratio_at_rate']:.3f}; "
