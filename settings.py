@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from api.console.config import ConsoleConfig
 from errors import ConfigError
 from hardware.config import BarrierConfig, InputConfig, SimBarrierConfig, SimInputConfig
 from services.parking_config import ParkingConfig
@@ -216,6 +217,10 @@ class Settings(BaseSettings):
     api: ApiConfig = Field(default_factory=ApiConfig, description="HTTP API.")
     mqtt: MqttPublishConfig = Field(
         default_factory=MqttPublishConfig, description="City-platform event publishing."
+    )
+    console: ConsoleConfig = Field(
+        default_factory=ConsoleConfig,
+        description="Guard console: idle time-out, cookie Secure/SameSite, default language.",
     )
     safety: SafetyConfig = Field(default_factory=SafetyConfig, description="Fire alarm.")
     retention: RetentionConfig = Field(

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from api.availability_fastpath import AvailabilityFastPath
 from api.console import web as console
+from api.console.security import require_csrf
 from api.errors import install_error_handlers
 from api.routes import (
     admin,
@@ -48,7 +49,11 @@ def create_app(services: Services) -> FastAPI:
     app.state.services = services
     install_error_handlers(app)
     app.add_middleware(AvailabilityFastPath, parking=services.parking)
+    # Every JSON route refuses a cookie-authenticated unsafe request without the CSRF header;
+    # bearer tokens and camera keys are not sent by browsers on their own, so need no token.
+    csrf = [Depends(require_csrf)]
     for module in (auth, admin, faces, credentials, frames, passages, availability, health,
-                   gate_actions, review, alarms, audit, events, safety, parking, console):
-        app.include_router(module.router)
+                   gate_actions, review, alarms, audit, events, safety, parking):
+        app.include_router(module.router, dependencies=csrf)
+    app.include_router(console.router)  # console forms carry their token in the form
     return app

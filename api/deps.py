@@ -9,10 +9,12 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from errors import AuthenticationError, PermissionDeniedError
 from models.db import transaction
+from models.people import User
 from services.container import Services
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
@@ -60,7 +62,16 @@ def get_current_user(
     principal = _from_token(services, token, request)
     if principal is None:
         raise AuthenticationError("not authenticated: log in or send a bearer token")
+    _require_active(services, principal)
     return principal
+
+
+def _require_active(services: Services, principal: Principal) -> None:
+    """A deactivated account loses access at once, not when its token expires."""
+    with services.sessions() as session:
+        active = session.scalar(select(User.active).where(User.username == principal.name))
+    if not active:
+        raise AuthenticationError(f"account {principal.name!r} is deactivated or deleted")
 
 
 CurrentUser = Annotated[Principal, Depends(get_current_user)]
@@ -101,6 +112,7 @@ def get_camera_or_user(
         raise AuthenticationError("send a camera X-API-Key or a bearer token")
     if principal.role not in ("admin", "guard"):
         raise PermissionDeniedError("this needs a camera key, or the guard or admin role")
+    _require_active(services, principal)
     return principal
 
 

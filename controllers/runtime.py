@@ -59,6 +59,7 @@ class GateRuntime:
         bus: EventBus,
         clock: Clock = utc_clock,
         barrier_timeout_s: float = 5.0,
+        fault_alarms: bool = True,
     ) -> None:
         self._store = store
         self._gates = dict(gates)
@@ -67,6 +68,8 @@ class GateRuntime:
         self._bus = bus
         self._clock = clock
         self._barrier_timeout_s = barrier_timeout_s
+        # Off when a safety supervisor already turns every barrier fault into an alarm.
+        self._fault_alarms = fault_alarms
         # One passage at a time per gate: two frames of one car must not both open and count.
         self._locks = {gate_id: asyncio.Lock() for gate_id in self._gates}
 
@@ -199,11 +202,16 @@ class GateRuntime:
             except (HardwareError, TimeoutError) as err:
                 outcome = "fault"
                 logger.warning("barrier at %s did not open: %s", gate_id, err)
+                if not self._fault_alarms:
+                    return await self._finish(passage_id, outcome)
                 alarm_id = await asyncio.to_thread(self._raise_fault, gate_id, passage_id, err)
                 self._bus.publish(
                     Event("alarm", {"id": alarm_id, "kind": "hardware_fault", "gate_id": gate_id,
                                     "passage_id": passage_id, "message": str(err)})
                 )
+        return await self._finish(passage_id, outcome)
+
+    async def _finish(self, passage_id: int | None, outcome: str) -> str:
         if passage_id is not None:
             await asyncio.to_thread(self._store.set_barrier_outcome, passage_id, outcome)
             self._bus.publish(

@@ -169,7 +169,12 @@ def build_services(
         min_confidence=settings.access.min_plate_confidence,
     )
     runtime = GateRuntime(
-        store=store, gates=gate_contexts(settings), barriers=barriers, policy=policy, bus=bus
+        store=store,
+        gates=gate_contexts(settings),
+        barriers=barriers,
+        policy=policy,
+        bus=bus,
+        fault_alarms=False,  # the safety supervisor below raises one alarm per barrier fault
     )
     snapshots = SnapshotStore(settings.data_dir / "snapshots")
     recognizer = recognizer or create_plate_recognizer(settings.plates)

@@ -76,7 +76,7 @@ def live_server(make_settings: Any, plate_recognizer: Any) -> Iterator[LiveServe
         services.engine.dispose()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium fonts-wqy-zenhei")

@@ -1,0 +1,38 @@
+"""Session cookies need the CSRF token on every unsafe JSON call; deactivated accounts lose
+access at once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import update
+
+from api.console.security import SESSION_COOKIE
+from models.db import transaction
+from models.people import User
+from tests.conftest import add_user
+
+
+def test_cookie_authenticated_post_without_csrf_is_refused(client: Any) -> None:
+    token = add_user(client, "admin", "admin")
+    client.cookies.set(SESSION_COOKIE, token)
+    refused = client.post("/api/v1/households", json={"building": "1栋", "unit": "101"})
+    assert refused.status_code == 403 and "CSRF" in refused.json()["detail"]
+    # Reading with the cookie is fine; a bearer token needs no CSRF token.
+    assert client.get("/api/v1/households").status_code == 200
+    client.cookies.clear()
+    ok = client.post(
+        "/api/v1/households", json={"building": "1栋", "unit": "101"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert ok.status_code == 201
+
+
+def test_deactivated_account_is_refused_before_its_token_expires(client: Any) -> None:
+    token = add_user(client, "guard7", "guard")
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/passages", headers=headers).status_code == 200
+    with transaction(client.app.state.services.sessions) as session:
+        session.execute(update(User).where(User.username == "guard7").values(active=False))
+    refused = client.get("/api/v1/passages", headers=headers)
+    assert refused.status_code == 401 and "deactivated" in refused.json()["detail"]
