@@ -156,6 +156,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(args.log_level, args.log_format)
+    import cv2
+
+    # One OpenCV thread per worker: on a 2-core box the camera workers and the recogniser's
+    # own threads would otherwise fight over the cores (measured: one thread is faster).
+    cv2.setNumThreads(1)
     if args.command is None:
         args = parser.parse_args([*(argv or sys.argv[1:]), "serve"])
     try:

@@ -24,7 +24,7 @@ from errors import ConfigError
 from hardware.config import BarrierConfig, InputConfig, SimBarrierConfig, SimInputConfig
 from services.parking_config import ParkingConfig
 from vision.face_config import FaceRecognitionConfig
-from vision.plate_config import PlateRecognitionConfig
+from vision.plate_config import PlateRecognitionConfig, PlateVotingConfig
 
 _CONFIG_FILE: ContextVar[Path | None] = ContextVar("parkgate_config_file", default=None)
 
@@ -210,6 +210,10 @@ class Settings(BaseSettings):
     access: AccessConfig = Field(default_factory=AccessConfig, description="Decision rules.")
     plates: PlateRecognitionConfig = Field(
         default_factory=PlateRecognitionConfig, description="Plate recognition."
+    )
+    plate_voting: PlateVotingConfig = Field(
+        default_factory=PlateVotingConfig,
+        description="Camera workers: how frames of one car are voted into one sighting.",
     )
     faces: FaceRecognitionConfig = Field(
         default_factory=FaceRecognitionConfig, description="Face entry at pedestrian gates."

@@ -81,7 +81,7 @@ class CameraPipeline:
     def from_services(cls, services: Services, voter: PlateVoter | None = None) -> CameraPipeline:
         return cls(
             recognizer=services.recognizer,
-            voter=voter or PlateVoter(),
+            voter=voter or PlateVoter.from_config(services.settings.plate_voting),
             runtime=services.runtime,
             snapshots=services.snapshots,
             regions={g.id: g.region for g in services.settings.community.gates},
