@@ -95,12 +95,13 @@ class LivenessConfig(BaseModel):
         default=0.035, gt=0.0, title="Parallax threshold, large faces",
         description="Live when max-over-frames median homography residual / face width exceeds "
         "this, for faces at least `small_face_px` wide (bench.liveness: flats <= 0.013, "
-        "real windows >= 0.039 at 90 px).",
+        "real windows of a turning head >= 0.039 at 90 px).",
     )
     parallax_threshold_small: float = Field(
-        default=0.05, gt=0.0, title="Parallax threshold, small faces",
+        default=0.06, gt=0.0, title="Parallax threshold, small faces",
         description="Same for faces narrower than `small_face_px`: tracking is noisier there "
-        "(flats up to ~0.03 here, up to 0.042 in the feasibility study).",
+        "(bench.liveness: flats up to 0.041, feasibility study up to 0.042). The gate's "
+        "min_face_px (80) keeps such faces from reaching liveness at all.",
     )
     small_face_px: int = Field(
         default=80, ge=16, title="Small face width (px)",
