@@ -138,8 +138,9 @@ class FaceRecognitionConfig(BaseModel):
         lt=1.0,
         title="Match threshold (Euclidean distance)",
         description=(
-            "Accept only a best distance below this. Chosen by the bench.faces gate simulation; "
-            "never 0.6 (the library default lets most strangers in)."
+            "Accept only a best distance below this. bench.faces gate simulation (LFW subset, "
+            "one enrolment photo, single frame): 0.48 with margin 0.08 -> 0.37% strangers "
+            "accepted, 30% residents refused. Never 0.6: at 0.56 already 34% of strangers get in."
         ),
     )
     margin: float = Field(
@@ -147,7 +148,8 @@ class FaceRecognitionConfig(BaseModel):
         ge=0.0,
         lt=1.0,
         title="Margin to the second identity",
-        description="The best identity must beat the second-best identity by at least this.",
+        description="The best identity must beat the second-best identity by at least this: "
+        "lookalikes are how strangers get in (0.48 without margin: 3.0% strangers accepted).",
     )
     min_face_px: int = Field(
         default=80,
