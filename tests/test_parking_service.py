@@ -24,7 +24,7 @@ from models.vehicles import Presence, VisitorPass
 from services.availability_cache import TokenBucketLimiter, etag_matches, retry_after_header
 from services.parking import topic_space
 from services.parking_config import ParkingConfig, demo_spaces, read_spaces_csv, resolve_spaces
-from tests.conftest import add_user
+from tests.conftest import SHARED_DATA, add_user
 
 BROKER = ("127.0.0.1", 1883)
 
@@ -257,7 +257,7 @@ def test_demo_spaces_serve_only_the_builtin_demo_community() -> None:
 
 # ---- bay cameras ------------------------------------------------------------------------------
 
-UFPR05 = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "parking" / "ufpr05"
+UFPR05 = SHARED_DATA / "parking" / "ufpr05"
 
 
 @pytest.mark.skipif(not (UFPR05 / "sequence1").is_dir(), reason="UFPR05 frames not available")
