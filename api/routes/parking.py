@@ -17,12 +17,20 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import ServicesDep, SessionDep, StaffUser
+from api.deps import (
+    Principal,
+    ServicesDep,
+    SessionDep,
+    StaffUser,
+    get_current_user,
+    oauth2_scheme,
+    require_staff,
+)
 from api.routes.admin import audit
 from api.schemas import Availability
 from controllers.guidance import Hold, Recommendation
 from controllers.spaces import SpaceKind
-from errors import ConflictError, InvalidInputError, NotFoundError
+from errors import AuthenticationError, ConflictError, InvalidInputError, NotFoundError
 from services.availability_cache import (
     CachedBody,
     etag_matches,
@@ -291,19 +299,40 @@ def _needs(kind: str | None) -> tuple[SpaceKind, ...]:
     return (SpaceKind(kind),) if kind else ()
 
 
+def optional_user(
+    request: Request,
+    services: ServicesDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+) -> Principal | None:
+    """The logged-in caller, or None: guidance is public, its resident lookup is not."""
+    try:
+        return get_current_user(request, services, token)
+    except AuthenticationError:
+        return None
+
+
 @router.get(
     "/guidance",
     response_model=GuidanceOut,
-    summary="Best free space near a building (public)",
+    summary="Best free space near a building (public; resident_id needs staff)",
     dependencies=[RateLimited],
 )
 def get_guidance(
     services: ServicesDep,
+    user: Annotated[Principal | None, Depends(optional_user)],
     building: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     kind: Annotated[Literal["ev", "accessible", "visitor"] | None, Query()] = None,
     resident_id: Annotated[int | None, Query(ge=1)] = None,
 ) -> GuidanceOut:
-    """Read-only: nothing is held. A resident's own space comes first when it is known."""
+    """Read-only: nothing is held. A resident's own space comes first when it is known.
+
+    ``resident_id`` needs a guard or admin login: the answer reveals the resident's building
+    and own space, which anonymous callers could otherwise enumerate (PIPL).
+    """
+    if resident_id is not None:
+        if user is None:
+            raise AuthenticationError("resident_id needs a staff login; drivers ask by building")
+        require_staff(user)
     parking = _parking(services)
     building, assigned = _resolve_driver(parking, building, resident_id)
     rec, _ = parking.recommend(building=building, needs=_needs(kind), assigned_space=assigned)

@@ -189,7 +189,7 @@ def test_holds_need_staff(client: Any) -> None:
         ({"building": "99"}, 422, "unknown building"),
         ({"building": "1", "kind": "sports-car"}, 422, "kind"),
         ({"resident_id": "0"}, 422, "resident_id"),
-        ({"resident_id": "4242"}, 404, "resident 4242"),
+        ({"resident_id": "4242"}, 401, "staff login"),  # would reveal where residents live
         ({"building": "x" * 65}, 422, "building"),
     ],
 )
@@ -231,12 +231,15 @@ def test_a_resident_is_sent_to_their_own_space(
     ).json()["id"]
     assert rid == 1
     sensor(client, "A-101", False)
-    body = client.get("/api/v1/guidance", params={"resident_id": rid}).json()
+    assert client.get("/api/v1/guidance", params={"resident_id": rid}).status_code == 401
+    missing = client.get("/api/v1/guidance", params={"resident_id": 4242}, headers=headers)
+    assert missing.status_code == 404 and "resident 4242" in missing.json()["detail"]
+    body = client.get("/api/v1/guidance", params={"resident_id": rid}, headers=headers).json()
     assert body["building"] == "3"
     assert body["space"]["id"] == "A-102"  # further away, but theirs
     assert body["reasons"] == ["assigned_space", "assigned_state_unknown"]
     sensor(client, "A-102", True)  # someone parked in it
-    body = client.get("/api/v1/guidance", params={"resident_id": rid}).json()
+    body = client.get("/api/v1/guidance", params={"resident_id": rid}, headers=headers).json()
     assert body["space"]["id"] == "A-101"
     assert body["reasons"] == ["assigned_unavailable", "nearest_free"]
 
