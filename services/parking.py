@@ -297,6 +297,8 @@ class ParkingService:
             now = self._clock()
             rows = []
             for rec in self.board.spaces.values():
+                if rec.kind is SpaceKind.ASSIGNED:
+                    continue  # whether a household's own space is taken says who is home
                 st = self.board.status(rec.id, now)
                 rows.append({
                     "id": rec.id,

@@ -186,6 +186,8 @@ async def get_space(space_id: str, request: Request) -> Response:
     parking = _parking(request.app.state.services)
     status, held = parking.space_status(space_id)  # NotFoundError → 404
     rec = parking.board.spaces[space_id]
+    if rec.kind is SpaceKind.ASSIGNED:  # private, as in the list; same answer as unknown ids
+        raise NotFoundError(f"space {space_id!r} not found")
     out = SpaceOut(
         id=rec.id, label=rec.label, zone=rec.zone, kind=rec.kind, state=status.state,
         source=status.source, since=status.at, conflict=status.conflict, held=held,

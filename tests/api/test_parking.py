@@ -230,6 +230,10 @@ def test_a_resident_is_sent_to_their_own_space(
         "/api/v1/residents", json={"household_id": hid, "name": "陈先生"}, headers=headers
     ).json()["id"]
     assert rid == 1
+    # Someone's own space is not public: its state would tell who is home.
+    public = client.get("/api/v1/availability/spaces").json()["spaces"]
+    assert [s["id"] for s in public] == ["A-101"]
+    assert client.get("/api/v1/availability/spaces/A-102").status_code == 404
     sensor(client, "A-101", False)
     assert client.get("/api/v1/guidance", params={"resident_id": rid}).status_code == 401
     missing = client.get("/api/v1/guidance", params={"resident_id": 4242}, headers=headers)
