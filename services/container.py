@@ -241,6 +241,7 @@ def build_services(
             snapshots=snapshots,
             sessions=sessions,
             max_pixels=settings.api.max_image_pixels,
+            engine_lock=faces.engine_lock,
         ),
         safety=safety,
         background=background,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -64,8 +65,10 @@ class FaceGateService:
         snapshots: SnapshotStore,
         sessions: sessionmaker[Session],
         max_pixels: int,
+        engine_lock: threading.Lock,
         max_frames: int = 32,
     ) -> None:
+        self._engine_lock = engine_lock
         self._pipeline = pipeline
         self._runtime = runtime
         self._snapshots = snapshots
@@ -80,6 +83,10 @@ class FaceGateService:
             resident = session.get(Resident, resident_id)
             return resident.household_id if resident else None
 
+    def _process(self, frames: list[Any]) -> FaceGateResult:
+        with self._engine_lock:
+            return self._pipeline.process(frames)
+
     async def process(self, gate_id: str, images: list[bytes]) -> FrameResult:
         if len(images) > self._max_frames:
             raise InvalidInputError(f"at most {self._max_frames} frames per burst")
@@ -92,7 +99,7 @@ class FaceGateService:
             except InvalidInputError as err:
                 raise type(err)(f"frame {index}: {err}") from err
         at = datetime.now(UTC)
-        result = await asyncio.to_thread(self._pipeline.process, frames)
+        result = await asyncio.to_thread(self._process, frames)
         evidence = evidence_from(result)
         decision = decide_face(evidence, await asyncio.to_thread(self._household,
                                                                  evidence.resident_id))

@@ -50,8 +50,9 @@ class FaceService:
         self.matcher = matcher
         self._sessions = sessions
         self._max_pixels = max_pixels
-        # dlib's detector is not documented as thread-safe; enrolment is rare, so serialise it.
-        self._lock = threading.Lock()
+        # dlib is not documented as thread-safe: every use of the engine (enrolment here, the
+        # pedestrian gate in services/face_gate.py) holds this one lock.
+        self.engine_lock = threading.Lock()
 
     def load_all(self) -> int:
         with self._sessions() as session:
@@ -107,7 +108,7 @@ class FaceService:
         for index, data in enumerate(photos, start=1):
             try:
                 image = decode_image(data, max_pixels=self._max_pixels)
-                with self._lock:
+                with self.engine_lock:
                     embeddings.append(self.engine.embed_single_face(image).embedding)
             except InvalidInputError as err:
                 raise type(err)(f"photo {index}: {err}") from err
