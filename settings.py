@@ -49,6 +49,13 @@ class CameraConfig(_Strict):
     fps: float = Field(4.0, description="Frames per second to analyse.", gt=0, le=30)
     reconnect_min_s: float = Field(1.0, description="First reconnect back-off delay.", gt=0)
     reconnect_max_s: float = Field(30.0, description="Largest reconnect back-off delay.", gt=0)
+    motion_gate: bool = Field(
+        True,
+        description=(
+            "Skip reading frames while the lane is empty and still (an idle camera would "
+            "otherwise keep a core busy); a car at the barrier is always read."
+        ),
+    )
 
 
 class RegionConfig(_Strict):

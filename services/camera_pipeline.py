@@ -25,6 +25,7 @@ from services.snapshots import SnapshotStore
 from settings import CameraConfig, RegionConfig, Settings
 from vision.camera_worker import CameraWorker
 from vision.images import encode_jpeg
+from vision.motion import MotionGate
 from vision.plate_recognizer import PlateRecognizer
 from vision.sources import FrameSource, open_source
 from vision.types import Frame, PlateRead
@@ -62,12 +63,14 @@ class CameraPipeline:
         runtime: GateRuntime,
         snapshots: SnapshotStore,
         regions: dict[str, RegionConfig | None] | None = None,
+        motion_gated: set[str] | None = None,
     ) -> None:
         self._recognizer = recognizer
         self._voter = voter
         self._runtime = runtime
         self._snapshots = snapshots
         self._regions = regions or {}
+        self._motion = {gate_id: MotionGate() for gate_id in motion_gated or ()}
         # Per gate: frames that read a plate and are not yet part of an emitted sighting.
         self._evidence: defaultdict[str, list[_Evidence]] = defaultdict(list)
         # Evidence older than the voting window can no longer belong to an open track.
@@ -85,6 +88,10 @@ class CameraPipeline:
             runtime=services.runtime,
             snapshots=services.snapshots,
             regions={g.id: g.region for g in services.settings.community.gates},
+            motion_gated={
+                g.id for g in services.settings.community.gates
+                if g.camera is not None and g.camera.motion_gate
+            },
         )
 
     def worker(self, gate_id: str, source: FrameSource, config: CameraConfig) -> CameraWorker:
@@ -101,7 +108,13 @@ class CameraPipeline:
 
     async def process_frame(self, gate_id: str, frame: Frame) -> PassageResult | None:
         """Read one frame and vote; returns the passage when this frame completed a sighting."""
+        gate = self._motion.get(gate_id)
+        now = frame.captured_at.timestamp()
+        if gate is not None and not gate.should_read(frame.image, now):
+            return await self.tick(gate_id, frame.captured_at)
         reads = await asyncio.to_thread(self._read, gate_id, frame.image)
+        if gate is not None:
+            gate.record(frame.image, now, had_plate=bool(reads))
         self.frames_read += 1
         if reads:
             self.plates_read += 1
