@@ -6,6 +6,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
 from api.availability_fastpath import AvailabilityFastPath
 from api.console import web as console
@@ -31,6 +34,25 @@ from api.routes import (
 from services.container import Services
 
 
+def install_local_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs from the assets shipped in the swagger-ui-bundle wheel (no CDN)."""
+    import swagger_ui_bundle
+
+    app.mount(
+        "/docs-static", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs"
+    )
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="parkgate API",
+            swagger_js_url="/docs-static/swagger-ui-bundle.js",
+            swagger_css_url="/docs-static/swagger-ui.css",
+            swagger_favicon_url="/docs-static/favicon-32x32.png",
+        )
+
+
 def create_app(services: Services) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -45,6 +67,8 @@ def create_app(services: Services) -> FastAPI:
         version="0.1.0",
         summary="Smart parking and access control for a residential community",
         lifespan=lifespan,
+        docs_url=None,  # served below from local files: a gate booth may have no internet
+        redoc_url=None,
     )
     app.state.services = services
     install_error_handlers(app)
@@ -56,4 +80,5 @@ def create_app(services: Services) -> FastAPI:
                    gate_actions, review, alarms, audit, events, safety, parking):
         app.include_router(module.router, dependencies=csrf)
     app.include_router(console.router)  # console forms carry their token in the form
+    install_local_docs(app)
     return app

@@ -36,3 +36,12 @@ def test_deactivated_account_is_refused_before_its_token_expires(client: Any) ->
         session.execute(update(User).where(User.username == "guard7").values(active=False))
     refused = client.get("/api/v1/passages", headers=headers)
     assert refused.status_code == 401 and "deactivated" in refused.json()["detail"]
+
+
+def test_api_docs_are_served_without_a_cdn(client: Any) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert "/docs-static/swagger-ui-bundle.js" in page.text and "cdn" not in page.text.lower()
+    assert client.get("/docs-static/swagger-ui-bundle.js").status_code == 200
+    schema = client.get("/openapi.json").json()
+    assert "/api/v1/gates/{gate_id}/frames" in schema["paths"]
