@@ -1,4 +1,5 @@
-"""FaceMatcher (1:N, margin, live add/remove, threads) and FaceVoter: pure numpy, no data."""
+"""FaceMatcher (1:N, margin, neighbour ratio, live add/remove, threads) and FaceVoter: pure
+numpy, no data."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import threading
 import numpy as np
 import pytest
 
-from vision.face_matcher import FaceMatcher, FaceVoter, vote
+from vision.face_config import FaceRecognitionConfig
+from vision.face_matcher import FaceMatcher, FaceVoter, accept_rule, vote
 from vision.face_types import FaceMatch, MatchReason
 
 
@@ -196,3 +198,163 @@ def test_voter_conflict_leaves_window() -> None:
 def test_voter_refuses_bad_window() -> None:
     with pytest.raises(ValueError):
         FaceVoter(required=4, window=3)
+
+
+# -- neighbour ratio (lookalike-aware threshold) ---------------------------------------------
+
+
+def _orthonormal(count: int, seed: int) -> np.ndarray:
+    q, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(128, count)))
+    return q.T.astype(np.float32)
+
+
+def _lookalike_gallery(
+    d_best: float, neighbour: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Probe P, resident template A with |P-A| = d_best, and a lookalike resident B with
+    |A-B| = neighbour and |P-B| = sqrt(d_best² + neighbour²) (orthogonal offsets)."""
+    base, u, w = _orthonormal(3, 11)
+    probe = base
+    a = probe + d_best * u
+    b = a + neighbour * w
+    return probe, a.astype(np.float32), b.astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    ("d_best", "neighbour", "ratio", "reason"),
+    [
+        (0.30, 0.40, 0.90, MatchReason.ACCEPTED),  # 0.30 < 0.9 * 0.40 = 0.36
+        (0.30, 0.32, 0.90, MatchReason.AMBIGUOUS),  # 0.30 >= 0.9 * 0.32 = 0.288
+        (0.30, 0.32, None, MatchReason.ACCEPTED),  # ratio off: the old rule accepts
+        (0.30, 0.32, 1.00, MatchReason.ACCEPTED),  # 0.30 < 1.0 * 0.32
+        (0.45, 1.00, 0.90, MatchReason.ACCEPTED),  # a resident without lookalike
+        (0.55, 1.00, 0.90, MatchReason.ABOVE_THRESHOLD),  # the threshold still applies
+    ],
+)
+def test_neighbour_ratio(
+    d_best: float, neighbour: float, ratio: float | None, reason: MatchReason
+) -> None:
+    probe, a, b = _lookalike_gallery(d_best, neighbour)
+    matcher = FaceMatcher(threshold=0.50, margin=0.0, neighbour_ratio=ratio)
+    matcher.add(7, a)
+    matcher.add(8, b)
+    match = matcher.match(probe)
+    assert match.identity_id == 7
+    assert match.distance == pytest.approx(d_best, abs=1e-4)
+    assert match.second_distance == pytest.approx(math.hypot(d_best, neighbour), abs=1e-4)
+    assert match.reason is reason
+    assert match.accepted is (reason is MatchReason.ACCEPTED)
+
+
+def test_neighbour_is_another_identity_not_own_template() -> None:
+    probe, a, b = _lookalike_gallery(0.30, 0.60)
+    own = _at_distance(a, 0.05, 5)  # a second photo of the same resident, very close to A
+    matcher = FaceMatcher(threshold=0.50, margin=0.0, neighbour_ratio=0.9)
+    matcher.add(7, np.stack([a, own]))
+    matcher.add(8, b)
+    neighbours, ids = matcher.neighbour_distances()
+    assert ids.tolist() == [7, 7, 8]
+    assert neighbours[0] == pytest.approx(0.60, abs=1e-4)
+    assert matcher.match(probe).accepted
+
+
+def test_single_identity_has_no_neighbour() -> None:
+    probe, a, _ = _lookalike_gallery(0.30, 0.60)
+    matcher = FaceMatcher(threshold=0.50, margin=0.08, neighbour_ratio=0.9)
+    matcher.add(7, a)
+    assert math.isinf(float(matcher.neighbour_distances()[0][0]))
+    assert matcher.match(probe).accepted
+
+
+def test_live_lookalike_enrolment_tightens_and_removal_restores() -> None:
+    probe, a, b = _lookalike_gallery(0.30, 0.32)
+    matcher = FaceMatcher(threshold=0.50, margin=0.0, neighbour_ratio=0.9)
+    matcher.add(7, a)
+    matcher.add(9, _at_distance(a, 1.0, 6))
+    assert matcher.match(probe).accepted
+    matcher.add(8, b)  # a lookalike of resident 7 moves in
+    assert matcher.match(probe).reason is MatchReason.AMBIGUOUS
+    assert matcher.remove(8) == 1  # ... and moves out: 7's neighbour is recomputed
+    assert matcher.match(probe).accepted
+    assert matcher.neighbour_distances()[0][0] == pytest.approx(
+        float(np.linalg.norm(a - _at_distance(a, 1.0, 6))), abs=1e-4
+    )
+
+
+def _brute_neighbours(templates: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    dist = np.linalg.norm(templates[:, None, :] - templates[None, :, :], axis=2)
+    dist[ids[:, None] == ids[None, :]] = np.inf
+    return dist.min(axis=1)
+
+
+@pytest.mark.parametrize("block_rows", [1, 7, 256])
+def test_incremental_neighbours_equal_brute_force(
+    block_rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("vision.face_matcher._BLOCK_ROWS", block_rows)
+    rng = np.random.default_rng(3)
+    gallery = {i: rng.normal(0, 0.09, (int(rng.integers(1, 4)), 128)).astype(np.float32)
+               for i in range(40)}
+    live = FaceMatcher(0.5, 0.08, neighbour_ratio=0.9)
+    for identity, templates in gallery.items():
+        live.add(identity, templates)
+    live.add(3, rng.normal(0, 0.09, (2, 128)).astype(np.float32))  # more photos later
+    for identity in (0, 5, 17, 39):
+        live.remove(identity)
+    templates = live._gallery.templates
+    ids = live._gallery.identity_ids
+    expected = _brute_neighbours(templates, ids)
+    np.testing.assert_allclose(live.neighbour_distances()[0], expected, rtol=1e-4)
+    loaded = FaceMatcher(0.5, 0.08, neighbour_ratio=0.9)
+    loaded.replace_all((int(i), templates[ids == i]) for i in np.unique(ids))
+    reloaded = _brute_neighbours(loaded._gallery.templates, loaded._gallery.identity_ids)
+    np.testing.assert_allclose(loaded.neighbour_distances()[0], reloaded, rtol=1e-4)
+    np.testing.assert_allclose(np.sort(reloaded), np.sort(expected), rtol=1e-4)
+
+
+def test_accept_rule_is_what_match_decides() -> None:
+    """bench.faces sweeps accept_rule; it must be exactly the rule match() applies."""
+    rng = np.random.default_rng(4)
+    centres = rng.normal(0, 0.09, (30, 128)).astype(np.float32)
+    # Centres ~1.3 apart: a ratio of 0.36 (~0.47) binds just below the threshold 0.5.
+    matcher = FaceMatcher(0.5, 0.0, neighbour_ratio=0.36)
+    matcher.replace_all((i, centres[i]) for i in range(30))
+    neighbours, _ = matcher.neighbour_distances()
+    decided = 0
+    reasons = set()
+    for k in range(200):
+        probe = centres[k % 30] + rng.normal(0, 0.04, 128).astype(np.float32)
+        match = matcher.match(probe)
+        dist, _ = matcher.distances(probe)
+        best = int(np.argmin(dist))
+        rule = accept_rule(match.distance, match.second_distance, float(neighbours[best]),
+                           0.5, 0.0, 0.36)
+        assert bool(rule) is match.accepted
+        decided += match.accepted
+        reasons.add(match.reason)
+    # Accepted, above threshold and refused by the ratio alone were all exercised.
+    assert reasons == {MatchReason.ACCEPTED, MatchReason.ABOVE_THRESHOLD, MatchReason.AMBIGUOUS}
+
+
+def test_from_config_and_bad_ratio() -> None:
+    config = FaceRecognitionConfig()
+    matcher = FaceMatcher.from_config(config)
+    assert (matcher.threshold, matcher.margin, matcher.neighbour_ratio) == (
+        config.threshold, config.margin, config.neighbour_ratio
+    )
+    assert FaceMatcher(0.5, 0.08).neighbour_ratio == config.neighbour_ratio  # same default
+    off = FaceMatcher.from_config(config.model_copy(update={"neighbour_ratio": None}))
+    assert off.neighbour_ratio is None
+    for bad in (0.0, -0.5):
+        with pytest.raises(ValueError):
+            FaceMatcher(0.5, 0.08, neighbour_ratio=bad)
+
+
+@pytest.mark.parametrize(("ratio", "valid"), [(None, True), (0.92, True), (0.0, False),
+                                              (-1.0, False), (3.0, False)])
+def test_config_neighbour_ratio_bounds(ratio: float | None, valid: bool) -> None:
+    if valid:
+        assert FaceRecognitionConfig(neighbour_ratio=ratio).neighbour_ratio == ratio
+    else:
+        with pytest.raises(ValueError):
+            FaceRecognitionConfig(neighbour_ratio=ratio)
