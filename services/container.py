@@ -187,7 +187,7 @@ def build_services(
     )
     signer = TokenSigner(settings.signing_key(), settings.api.token_ttl_minutes * 60)
     face_engine = FaceEngine(settings.faces)
-    face_matcher = FaceMatcher(settings.faces.threshold, settings.faces.margin)
+    face_matcher = FaceMatcher.from_config(settings.faces)
     faces = FaceService(
         engine=face_engine,
         matcher=face_matcher,

@@ -62,7 +62,7 @@ class FacePipeline:
         """Build an engine, an empty matcher and a liveness checker from one config."""
         return cls(
             FaceEngine(config),
-            FaceMatcher(config.threshold, config.margin),
+            FaceMatcher.from_config(config),
             LivenessChecker(config.liveness),
             config,
         )
