@@ -67,6 +67,7 @@ class Services:
     safety: SafetySupervisor | None = None
     background: list[Any] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _pending: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def start(self) -> None:
         self.bus.bind(asyncio.get_running_loop())
@@ -78,9 +79,14 @@ class Services:
                 logger.exception("barrier %s failed to start", barrier.gate_id)
         if self.safety is not None:
             loop = asyncio.get_running_loop()
-            self.safety.add_listener(
-                lambda event: loop.create_task(self._record_safety_event(event))
-            )
+
+            def on_safety(event: SafetyEvent) -> None:
+                # Keep a reference: the loop holds tasks only weakly.
+                task = loop.create_task(self._record_safety_event(event))
+                self._pending.add(task)
+                task.add_done_callback(self._pending.discard)
+
+            self.safety.add_listener(on_safety)
             await self.safety.start()
         for component in self.background:
             await component.start()
