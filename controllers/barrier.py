@@ -176,6 +176,10 @@ class BarrierMachine:
 
     def hold(self, now: float) -> Transition:
         self._held = True
+        return self._keep_open(now)
+
+    def _keep_open(self, now: float) -> Transition:
+        """A guard's hold or a fire alarm: open (if not already) and stay open."""
         self._close_pending = False
         if self._state is BarrierState.OPEN:
             self._state = BarrierState.HELD_OPEN
@@ -241,14 +245,7 @@ class BarrierMachine:
 
     def fire_alarm_on(self, now: float) -> Transition:
         self._fire = True
-        self._close_pending = False
-        if self._state is BarrierState.OPEN:
-            self._state = BarrierState.HELD_OPEN
-            self._auto_close_at = None
-            return self._result()
-        if self._state in (BarrierState.OPENING, BarrierState.HELD_OPEN):
-            return self._result()
-        return self._start_opening(now)
+        return self._keep_open(now)
 
     def fire_alarm_off(self, now: float) -> Transition:
         self._fire = False
