@@ -158,3 +158,19 @@ def test_unknown_resident_is_404_and_guards_cannot_enrol(
     assert client.put("/api/v1/residents/9999/consent", headers=admin_headers).status_code == 404
     rid = new_resident(client, admin_headers)
     assert enrol(client, guard_headers, rid, good).status_code == 403
+
+
+def test_deleting_a_resident_deletes_their_face_templates(
+    client: Any, admin_headers: dict[str, str]
+) -> None:
+    from models.faces import FaceTemplate
+
+    rid = new_resident(client, admin_headers)
+    client.put(f"/api/v1/residents/{rid}/consent", headers=admin_headers)
+    assert enrol(client, admin_headers, rid, photo(*OBAMA).read_bytes()).status_code == 201
+    assert client.delete(f"/api/v1/residents/{rid}", headers=admin_headers).status_code == 204
+    services = client.app.state.services
+    assert rid not in services.faces.matcher
+    with services.sessions() as session:
+        left = session.scalars(select(FaceTemplate).where(FaceTemplate.resident_id == rid)).all()
+    assert left == []
