@@ -56,6 +56,19 @@ def passage_to_dict(p: Passage) -> dict[str, Any]:
     }
 
 
+def pass_permit(visitor_pass: VisitorPass) -> PassPermit:
+    """The decision core's view of a stored visitor pass."""
+    return PassPermit(
+        pass_id=visitor_pass.id,
+        plate=visitor_pass.plate,
+        household_id=visitor_pass.host_household_id,
+        valid_from=visitor_pass.valid_from,
+        valid_to=visitor_pass.valid_to,
+        max_uses=visitor_pass.max_uses,
+        uses=visitor_pass.uses,
+    )
+
+
 def availability(session: Session) -> dict[str, Any]:
     zones = session.scalars(select(Zone).order_by(Zone.id)).all()
     rows = [
@@ -126,15 +139,7 @@ class _Unit:
                 resident_id=vehicle.resident_id,
             )
         passes = tuple(
-            PassPermit(
-                pass_id=p.id,
-                plate=p.plate,
-                household_id=p.host_household_id,
-                valid_from=p.valid_from,
-                valid_to=p.valid_to,
-                max_uses=p.max_uses,
-                uses=p.uses,
-            )
+            pass_permit(p)
             for p in s.scalars(select(VisitorPass).where(VisitorPass.plate == matched))
         )
         entry = s.scalars(select(PlateListEntry).where(PlateListEntry.plate == matched)).first()

@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from controllers.person_policy import decide_pin, decide_qr
-from controllers.policy import PassPermit
 from controllers.values import AccessDecision, Reason
 from errors import InvalidInputError, NotFoundError
+from models.access_store import pass_permit
 from models.events import Passage
 from models.people import Resident
 from models.vehicles import VisitorPass
@@ -74,13 +74,5 @@ def check_qr(session: Session, key: str, code: str, now: datetime) -> AccessDeci
         if hmac.compare_digest(expected, code.strip()):
             visitor_pass = session.get(VisitorPass, int(pass_text))
             if visitor_pass is not None:
-                permit = PassPermit(
-                    pass_id=visitor_pass.id,
-                    plate=visitor_pass.plate,
-                    household_id=visitor_pass.host_household_id,
-                    valid_from=visitor_pass.valid_from,
-                    valid_to=visitor_pass.valid_to,
-                    max_uses=visitor_pass.max_uses,
-                    uses=visitor_pass.uses,
-                )
+                permit = pass_permit(visitor_pass)
     return decide_qr(permit, now)
