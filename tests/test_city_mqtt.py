@@ -50,15 +50,23 @@ def subscribe(topic: str) -> tuple[mqtt.Client, queue.Queue[tuple[str, dict[str,
 
 
 def wait_for(received: queue.Queue[Any], predicate: Any, timeout: float = 10.0) -> Any:
+    """The first message matching ``predicate``; messages that do not match are put back,
+    since topics may arrive in any order (a queued availability can beat the status)."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            item = received.get(timeout=0.2)
-        except queue.Empty:
-            continue
-        if predicate(item):
-            return item
-    raise AssertionError("expected MQTT message did not arrive")
+    skipped: list[Any] = []
+    try:
+        while time.monotonic() < deadline:
+            try:
+                item = received.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if predicate(item):
+                return item
+            skipped.append(item)
+        raise AssertionError("expected MQTT message did not arrive")
+    finally:
+        for item in skipped:
+            received.put(item)
 
 
 def test_plates_are_masked_by_default() -> None:
