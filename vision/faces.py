@@ -16,6 +16,7 @@ import numpy as np
 
 from errors import InvalidInputError, RecognitionError
 from vision.face_config import FaceRecognitionConfig
+from vision.face_embedder import CHIP_PADDING, CHIP_SIZE, shared_embedder
 from vision.face_types import FaceDetection
 from vision.types import BoundingBox
 
@@ -57,6 +58,8 @@ class FaceEngine:
     def __init__(self, config: FaceRecognitionConfig | None = None) -> None:
         self.config = config or FaceRecognitionConfig()
         self._fr = _load_face_recognition()
+        # The same network either way; onnxruntime runs it ~20x faster than dlib-bin.
+        self._embedder = shared_embedder() if self.config.embedder == "onnxruntime" else None
 
     # -- low level ---------------------------------------------------------------------------
     @staticmethod
@@ -82,10 +85,17 @@ class FaceEngine:
     def _descriptor(self, rgb: np.ndarray, rect: Any, jitters: int) -> tuple[np.ndarray, Any]:
         try:
             shape = self._fr.pose_predictor_5_point(rgb, rect)
-            descriptor = self._fr.face_encoder.compute_face_descriptor(rgb, shape, jitters)
+            if self._embedder is None:
+                descriptor = self._fr.face_encoder.compute_face_descriptor(rgb, shape, jitters)
+                return np.asarray(descriptor, dtype=np.float32), shape
+            # The chip dlib's compute_face_descriptor aligns internally (150 px, 0.25 padding),
+            # and for jitters the same random re-crops it averages.
+            dlib = self._fr.dlib
+            chip = dlib.get_face_chip(rgb, shape, size=CHIP_SIZE, padding=CHIP_PADDING)
+            chips = np.stack(dlib.jitter_image(chip, jitters)) if jitters > 1 else chip[None]
         except RuntimeError as err:
             raise RecognitionError(f"dlib face embedding failed: {err}") from err
-        return np.asarray(descriptor, dtype=np.float32), shape
+        return self._embedder.embed_chips(chips).mean(axis=0).astype(np.float32), shape
 
     def _embed(
         self, rgb: np.ndarray, rect: Any, jitters: int, mirror: bool
