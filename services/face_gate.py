@@ -7,6 +7,7 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.schemas import FrameResult
@@ -17,7 +18,7 @@ from models.people import Resident
 from services.snapshots import SnapshotStore
 from vision.face_pipeline import FacePipeline
 from vision.face_types import FaceGateResult, GateReason
-from vision.images import decode_image, encode_jpeg
+from vision.images import decode_depth_png, decode_image, encode_jpeg
 
 # Gate reasons that mean "a face was there but is not a resident we can name".
 _UNKNOWN = {
@@ -83,11 +84,33 @@ class FaceGateService:
             resident = session.get(Resident, resident_id)
             return resident.household_id if resident else None
 
-    def _process(self, frames: list[Any]) -> FaceGateResult:
+    def _process(self, frames: list[Any], depth: list[Any] | None) -> FaceGateResult:
         with self._engine_lock:
-            return self._pipeline.process(frames)
+            return self._pipeline.process(frames, depth)
 
-    async def process(self, gate_id: str, images: list[bytes]) -> FrameResult:
+    def _decode_depth(self, depth: list[bytes], frames: list[np.ndarray]) -> list[np.ndarray]:
+        if len(depth) != len(frames):
+            raise InvalidInputError(
+                f"{len(depth)} depth maps for {len(frames)} images: send one per image"
+            )
+        maps = []
+        for index, (data, frame) in enumerate(zip(depth, frames, strict=True), start=1):
+            try:
+                depth_map = decode_depth_png(data, max_pixels=self._max_pixels)
+            except InvalidInputError as err:
+                raise type(err)(f"depth map {index}: {err}") from err
+            if depth_map.shape != frame.shape[:2]:
+                raise InvalidInputError(
+                    f"depth map {index} is {depth_map.shape[1]}x{depth_map.shape[0]} but its "
+                    f"image is {frame.shape[1]}x{frame.shape[0]}: align depth to colour first"
+                )
+            maps.append(depth_map)
+        return maps
+
+    async def process(
+        self, gate_id: str, images: list[bytes], depth: list[bytes] | None = None
+    ) -> FrameResult:
+        """``depth``: optional 16-bit PNG depth maps (mm), one per image, aligned to it."""
         if len(images) > self._max_frames:
             raise InvalidInputError(f"at most {self._max_frames} frames per burst")
         frames = []
@@ -98,8 +121,9 @@ class FaceGateService:
                 )
             except InvalidInputError as err:
                 raise type(err)(f"frame {index}: {err}") from err
+        maps = await asyncio.to_thread(self._decode_depth, depth, frames) if depth else None
         at = datetime.now(UTC)
-        result = await asyncio.to_thread(self._process, frames)
+        result = await asyncio.to_thread(self._process, frames, maps)
         evidence = evidence_from(result)
         decision = decide_face(evidence, await asyncio.to_thread(self._household,
                                                                  evidence.resident_id))

@@ -83,3 +83,30 @@ def encode_jpeg(image: np.ndarray, quality: int = 85) -> bytes:
     if not ok:
         raise InvalidInputError("could not encode image as JPEG")
     return buf.tobytes()
+
+
+def decode_depth_png(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode a depth map: a single-channel 16-bit PNG in millimetres (0 = no reading), as
+    RealSense, Orbbec and Kinect SDKs write them. Returns an HxW uint16 array.
+
+    JPEG is refused: lossy compression invents depth relief on a flat surface.
+    """
+    if not data:
+        raise UnsupportedMediaError("empty depth map: expected a 16-bit PNG")
+    if sniff_image_format(data) != "png":
+        raise UnsupportedMediaError("a depth map must be a 16-bit single-channel PNG (mm)")
+    pixels = _pixels_from_header(data, "png")
+    if pixels is not None and pixels > max_pixels:
+        raise PayloadTooLargeError(
+            f"depth map has {pixels / 1e6:.1f} MP, more than the limit of {max_pixels / 1e6:.0f} MP"
+        )
+    depth = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if depth is None or depth.size == 0:
+        raise InvalidInputError("the depth PNG is corrupt and could not be decoded")
+    if depth.ndim != 2 or depth.dtype != np.uint16:
+        channels = 1 if depth.ndim == 2 else depth.shape[2]
+        raise InvalidInputError(
+            f"a depth map must be 16-bit single-channel (mm); got {channels} channel(s) of "
+            f"{depth.dtype}"
+        )
+    return depth

@@ -29,30 +29,44 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def frame_images(request: Request, limit: int) -> list[bytes]:
-    """Images from a raw JPEG/PNG body or from multipart ``image`` fields."""
+async def frame_uploads(
+    request: Request, limit: int, *, extra_field: str | None = None
+) -> tuple[list[bytes], list[bytes]]:
+    """Images from a raw JPEG/PNG body or from multipart ``image`` fields, and the files of
+    ``extra_field`` (e.g. ``depth``) when the body is multipart."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             raise PayloadTooLargeError(f"body of {declared} bytes exceeds the limit of {limit}")
-        form = await request.form(max_files=32, max_part_size=limit)
+        form = await request.form(max_files=64, max_part_size=limit)
         files = [f for f in form.getlist("image") if isinstance(f, UploadFile)]
         if not files:
             raise InvalidInputError("multipart body needs at least one file field named 'image'")
-        images = []
-        for upload in files:
+        extra = [
+            f for f in (form.getlist(extra_field) if extra_field else [])
+            if isinstance(f, UploadFile)
+        ]
+        images, extras = [], []
+        for upload, into in [*((f, images) for f in files), *((f, extras) for f in extra)]:
             data = await upload.read(limit + 1)
             if len(data) > limit:
-                raise PayloadTooLargeError(f"image exceeds the limit of {limit} bytes")
-            images.append(data)
-        return images
+                raise PayloadTooLargeError(f"{upload.filename or 'file'} exceeds the limit of "
+                                           f"{limit} bytes")
+            into.append(data)
+        return images, extras
     if content_type in _RAW_TYPES or content_type == "":
-        return [await read_limited(request, limit)]
+        return [await read_limited(request, limit)], []
     raise UnsupportedMediaError(
         f"Content-Type {content_type!r} is not supported: send image/jpeg, image/png "
         "or multipart/form-data with an 'image' field"
     )
+
+
+async def frame_images(request: Request, limit: int) -> list[bytes]:
+    """Images from a raw JPEG/PNG body or from multipart ``image`` fields."""
+    images, _ = await frame_uploads(request, limit)
+    return images
 
 
 @router.post(
@@ -73,7 +87,20 @@ async def frame_images(request: Request, limit: int) -> list[bytes]:
                 "multipart/form-data": {
                     "schema": {
                         "type": "object",
-                        "properties": {"image": {"type": "string", "format": "binary"}},
+                        "properties": {
+                            "image": {
+                                "type": "array",
+                                "items": {"type": "string", "format": "binary"},
+                                "description": "One frame, or a burst (~1 s) at a "
+                                "pedestrian gate",
+                            },
+                            "depth": {
+                                "type": "array",
+                                "items": {"type": "string", "format": "binary"},
+                                "description": "Pedestrian gates with a depth camera: one "
+                                "16-bit PNG (mm, aligned to its image) per image, same order",
+                            },
+                        },
                         "required": ["image"],
                     }
                 },
@@ -86,13 +113,17 @@ async def push_frame(
     gate_id: str, request: Request, services: ServicesDep, _: CameraOrUser
 ) -> FrameResult:
     services.runtime.gate(gate_id)
-    images = await frame_images(request, services.settings.api.max_upload_bytes)
+    images, depth = await frame_uploads(
+        request, services.settings.api.max_upload_bytes, extra_field="depth"
+    )
     gate = services.settings.gate(gate_id)
     if gate is not None and gate.kind == "pedestrian":
         handler = getattr(services, "face_gate", None)
         if handler is None:
             raise InvalidInputError(f"{gate_id} is a pedestrian gate: face entry is not set up")
-        return await handler.process(gate_id, images)
+        return await handler.process(gate_id, images, depth or None)
+    if depth:
+        raise InvalidInputError(f"{gate_id} is a vehicle gate: depth maps are for face entry")
     outcome = await services.frames.process_bytes(gate_id, images[0])
     result = outcome.result
     return FrameResult(
