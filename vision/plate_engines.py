@@ -21,7 +21,8 @@ import numpy as np
 
 from errors import RecognitionError
 from vision.plate_config import PlateRecognitionConfig
-from vision.plate_grammar import PLATE_ALPHABET, PROVINCES
+from vision.plate_ctc import GrammarCtcDecoder
+from vision.plate_grammar import PLATE_ALPHABET
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ class TextLine:
 
     text: str
     char_confidences: tuple[float, ...]
-    # Readings with the province character repaired, tried when ``text`` is not a plate.
+    # Other readings of the same crop: the grammar-free greedy text when the grammar changed it.
     alternatives: tuple[TextLine, ...] = ()
 
     @property
@@ -62,74 +63,61 @@ class PlateEngine(Protocol):
 
 
 class CtcPlateDecoder:
-    """Greedy CTC decoding restricted to characters that can appear on a plate.
+    """CTC decoding of PP-OCRv4 rec output into plates (see :mod:`vision.plate_ctc`).
 
-    Restricting the arg-max to the plate alphabet stops 皖 being read as 院; a character's
-    confidence stays its raw probability, so text forced into the alphabet (a caption, a
-    shop sign) keeps a near-zero score and is rejected downstream.
+    The reading offered first is the most probable CTC path whose text is a GA 36-2018
+    plate; the plain greedy reading restricted to the plate alphabet is kept as an
+    alternative, so callers can see what the model read without the grammar. Restricting to
+    the alphabet stops 皖 being read as 院; the grammar stops a digit standing where the
+    issuing letter belongs, a ninth character, or a non-province in front. A character's
+    confidence stays the model's raw probability at the frame where it is emitted, so text
+    forced into a plate (a caption, a shop sign) keeps near-zero characters and is rejected
+    downstream.
     """
 
-    def __init__(self, characters: list[str]) -> None:
+    def __init__(self, characters: list[str], *, lead_floor: float | None = None) -> None:
+        """``lead_floor``: see :class:`GrammarCtcDecoder`; the engines pass the configured
+        ``min_char_confidence``, and so does the default."""
+        if lead_floor is None:
+            lead_floor = PlateRecognitionConfig.model_fields["min_char_confidence"].default
         # characters[0] is the CTC blank, as in PaddleOCR's decoders.
         self.characters = characters
-        allowed = {c for c in PLATE_ALPHABET} | {_DOT}
-        self.allowed_idx = np.array(
-            [0] + [i for i, c in enumerate(characters) if i > 0 and c in allowed], dtype=np.int64
-        )
-        missing = set(PLATE_ALPHABET) - {characters[i] for i in self.allowed_idx[1:]}
+        position = {c: i for i, c in enumerate(characters) if i > 0}
+        missing = set(PLATE_ALPHABET) - set(position)
         if missing:
             raise RecognitionError(f"recogniser character table lacks plate characters {missing}")
-        self.province_idx = np.array(
-            [i for i, c in enumerate(characters) if i > 0 and c in PROVINCES], dtype=np.int64
+        self.plate_idx = np.array([position[c] for c in PLATE_ALPHABET], dtype=np.int64)
+        # Separator dots are read between the letter and the serial; they are no character.
+        self.filler_idx = np.array(
+            [0] + ([position[_DOT]] if _DOT in position else []), dtype=np.int64
         )
+        self.allowed_idx = np.concatenate([self.filler_idx, self.plate_idx])
+        self._grammar = GrammarCtcDecoder(PLATE_ALPHABET, lead_floor=lead_floor)
 
     def decode(self, probs: np.ndarray) -> list[TextLine]:
         """``probs`` is (batch, time, classes) softmax output."""
-        sub = probs[:, :, self.allowed_idx]
-        best = sub.argmax(axis=2)
-        best_p = sub.max(axis=2)
-        lines: list[TextLine] = []
-        for k, (idx_row, p_row) in enumerate(zip(best, best_p, strict=True)):
-            keep = np.ones(len(idx_row), dtype=bool)
-            keep[1:] = idx_row[1:] != idx_row[:-1]
-            keep &= idx_row != 0
-            chars: list[str] = []
-            confs: list[float] = []
-            frames: list[int] = []
-            for j in np.flatnonzero(keep):
-                ch = self.characters[int(self.allowed_idx[idx_row[j]])]
-                if ch == _DOT:
-                    continue
-                chars.append(ch)
-                confs.append(float(p_row[j]))
-                frames.append(int(j))
-            text = "".join(chars)
-            alternatives: tuple[TextLine, ...] = ()
-            if chars and chars[0] not in PROVINCES:
-                alternatives = self._province_repairs(probs[k], chars, confs, frames)
-            lines.append(TextLine(text, tuple(confs), alternatives))
-        return lines
+        return [self._decode_one(row) for row in probs]
 
-    def _province_repairs(
-        self, probs: np.ndarray, chars: list[str], confs: list[float], frames: list[int]
-    ) -> tuple[TextLine, ...]:
-        """The province is the hardest character (complex glyph, often dirty or cut off):
-        when the first character read is not one, offer the likeliest province either in
-        its place or, when the model emitted nothing for it, in front of it."""
-        repairs = []
-        end = frames[1] if len(frames) > 1 else probs.shape[0]
-        spans = [(0, end, 1)]  # replace the first character
-        if frames[0] > 0:
-            spans.append((0, frames[0], 0))  # insert before it
-        for lo, hi, drop in spans:
-            window = probs[lo:hi][:, self.province_idx]
-            if window.size == 0:
-                continue
-            t, p = np.unravel_index(int(window.argmax()), window.shape)
-            province = self.characters[int(self.province_idx[p])]
-            conf = float(window[t, p])
-            repairs.append(TextLine(province + "".join(chars[drop:]), (conf, *confs[drop:])))
-        return tuple(repairs)
+    def _decode_one(self, probs: np.ndarray) -> TextLine:
+        greedy = self._greedy(probs)
+        plate_probs = probs[:, self.plate_idx]
+        path = self._grammar.decode(plate_probs, probs[:, self.filler_idx].max(axis=1))
+        if path is None:
+            return greedy
+        text = "".join(PLATE_ALPHABET[s] for s, _ in path)
+        confs = tuple(float(plate_probs[t, s]) for s, t in path)
+        return TextLine(text, confs, () if text == greedy.text else (greedy,))
+
+    def _greedy(self, probs: np.ndarray) -> TextLine:
+        """Arg-max per frame over the blank, the dot and the plate alphabet; runs collapse."""
+        sub = probs[:, self.allowed_idx]
+        idx_row = sub.argmax(axis=1)
+        keep = np.ones(len(idx_row), dtype=bool)
+        keep[1:] = idx_row[1:] != idx_row[:-1]
+        keep &= idx_row >= len(self.filler_idx)
+        frames = np.flatnonzero(keep)
+        text = "".join(self.characters[int(self.allowed_idx[idx_row[j]])] for j in frames)
+        return TextLine(text, tuple(float(sub[j, idx_row[j]]) for j in frames))
 
 
 def _rec_batch(crops: list[np.ndarray]) -> np.ndarray:
@@ -192,7 +180,9 @@ class OnnxPlateEngine:
         table = self._rec.get_modelmeta().custom_metadata_map.get("character")
         if not table:
             raise RecognitionError(f"{rec_path} carries no character table")
-        self._decoder = CtcPlateDecoder(["blank", *table.splitlines(), " "])
+        self._decoder = CtcPlateDecoder(
+            ["blank", *table.splitlines(), " "], lead_floor=config.min_char_confidence
+        )
         self._rec_input = self._rec.get_inputs()[0].name
         # The detector is only the fallback: load it on first use, once, under a lock.
         self._det: Any = None
@@ -295,7 +285,9 @@ class PaddlePlateEngine:
         except Exception as err:
             raise RecognitionError(f"paddleocr could not load the models: {err}") from err
         recognizer = self._ocr.text_recognizer
-        self._decoder = CtcPlateDecoder(list(recognizer.postprocess_op.character))
+        self._decoder = CtcPlateDecoder(
+            list(recognizer.postprocess_op.character), lead_floor=config.min_char_confidence
+        )
         # paddleocr passes whatever its post-processor returns straight through, so our
         # restricted decoder (with per-character confidences) replaces its CTCLabelDecode.
         recognizer.postprocess_op = self._postprocess

@@ -24,10 +24,7 @@ PLATE_ALPHABET = PROVINCES + LETTERS + DIGITS + ENDINGS
 # Separators and look-alikes OCR engines emit between the authority letter and the serial.
 _SEPARATORS = re.compile(r"[\s·•・‧∙.\-_—–:：]")
 
-_P = f"[{PROVINCES}]"
-_L = f"[{LETTERS}]"
-_S = f"[{LETTERS}{DIGITS}]"
-_D = "[0-9]"
+_SERIAL = LETTERS + DIGITS
 
 
 class PlateKind(StrEnum):
@@ -45,18 +42,28 @@ class PlateKind(StrEnum):
     CONSULATE = "consulate"  # 领: black
 
 
-# Ordered from most to least specific; each is matched against the whole canonical text.
-_PATTERNS: tuple[tuple[PlateKind, re.Pattern[str]], ...] = (
-    (PlateKind.NEW_ENERGY_SMALL, re.compile(f"{_P}{_L}[DF]{_S}{_D}{{4}}")),
-    (PlateKind.NEW_ENERGY_LARGE, re.compile(f"{_P}{_L}{_D}{{5}}[DF]")),
-    (PlateKind.ORDINARY, re.compile(f"{_P}{_L}{_S}{{5}}")),
-    (PlateKind.COACH, re.compile(f"{_P}{_L}{_S}{{4}}学")),
-    (PlateKind.TRAILER, re.compile(f"{_P}{_L}{_S}{{4}}挂")),
-    (PlateKind.POLICE, re.compile(f"{_P}{_L}{_S}{{4}}警")),
-    (PlateKind.HONG_KONG, re.compile(f"粤Z{_S}{{4}}港")),
-    (PlateKind.MACAU, re.compile(f"粤Z{_S}{{4}}澳")),
-    (PlateKind.CONSULATE, re.compile(f"{_P}{_L}{_D}{{4}}领")),
-    (PlateKind.EMBASSY, re.compile(f"使{_D}{{6}}|{_D}{{6}}使")),
+# Every plate layout as the characters allowed at each position. This table is the one
+# source of truth: the regexes below and the recogniser's grammar-constrained CTC decoder
+# (vision/plate_ctc.py) are both built from it. Ordered from most to least specific; a kind
+# may have several layouts (an embassy's 使 comes first or last).
+PLATE_LAYOUTS: tuple[tuple[PlateKind, tuple[str, ...]], ...] = (
+    (PlateKind.NEW_ENERGY_SMALL, (PROVINCES, LETTERS, "DF", _SERIAL, *[DIGITS] * 4)),
+    (PlateKind.NEW_ENERGY_LARGE, (PROVINCES, LETTERS, *[DIGITS] * 5, "DF")),
+    (PlateKind.ORDINARY, (PROVINCES, LETTERS, *[_SERIAL] * 5)),
+    (PlateKind.COACH, (PROVINCES, LETTERS, *[_SERIAL] * 4, "学")),
+    (PlateKind.TRAILER, (PROVINCES, LETTERS, *[_SERIAL] * 4, "挂")),
+    (PlateKind.POLICE, (PROVINCES, LETTERS, *[_SERIAL] * 4, "警")),
+    (PlateKind.HONG_KONG, ("粤", "Z", *[_SERIAL] * 4, "港")),
+    (PlateKind.MACAU, ("粤", "Z", *[_SERIAL] * 4, "澳")),
+    (PlateKind.CONSULATE, (PROVINCES, LETTERS, *[DIGITS] * 4, "领")),
+    (PlateKind.EMBASSY, ("使", *[DIGITS] * 6)),
+    (PlateKind.EMBASSY, (*[DIGITS] * 6, "使")),
+)
+
+# Each layout as a regex, matched against the whole canonical text.
+_PATTERNS: tuple[tuple[PlateKind, re.Pattern[str]], ...] = tuple(
+    (kind, re.compile("".join(f"[{re.escape(chars)}]" for chars in layout)))
+    for kind, layout in PLATE_LAYOUTS
 )
 
 # The colour each family is issued in; ORDINARY is blue or yellow, decided by the image.

@@ -15,8 +15,8 @@ from pydantic import ValidationError
 from errors import InvalidInputError, RecognitionError, UnsupportedMediaError
 from vision.images import decode_image
 from vision.plate_config import PlateRecognitionConfig, PlateVotingConfig
-from vision.plate_engines import TextLine
-from vision.plate_grammar import is_valid_plate
+from vision.plate_engines import CtcPlateDecoder, TextLine
+from vision.plate_grammar import PLATE_ALPHABET, is_valid_plate
 from vision.plate_recognizer import (
     LocalisingPlateRecognizer,
     PlateRecognizer,
@@ -209,6 +209,58 @@ def test_read_gates(text: str, confs: list[float], expected: str | None) -> None
     assert [r.text for r in reads] == ([] if expected is None else [expected])
     if expected == "皖AD39970":
         assert reads[0].color is PlateColor.GREEN  # new-energy family implies the colour
+
+
+def _ctc_rows(
+    text: str, *, faint: dict[int, str] | None = None, strength: float = 0.3
+) -> np.ndarray:
+    """(1, T, classes) CTC output reading ``text``, one confident frame and one blank per
+    character; ``faint`` puts a second symbol at ``strength`` under the character at that
+    index (which then keeps 0.95 - strength)."""
+    table = ["blank", *PLATE_ALPHABET, "院", ":"]
+    probs = np.full((2 * len(text) + 2, len(table)), 1e-6)
+    probs[:, 0] = 1.0
+    for k, ch in enumerate(text):
+        row = probs[2 * k + 1]
+        row[0] = 0.05
+        row[table.index(ch)] = 0.95
+        if faint and k in faint:
+            row[table.index(ch)] = 0.95 - strength
+            row[table.index(faint[k])] = strength
+    return probs[None] / probs.sum(axis=1, keepdims=True)[None]
+
+
+class _CtcEngine(_FakeEngine):
+    """Decodes fixed CTC output with the real decoder, whatever the crop."""
+
+    def __init__(self, probs: np.ndarray) -> None:
+        table = ["blank", *PLATE_ALPHABET, "院", ":"]
+        super().__init__(CtcPlateDecoder(table).decode(probs)[0])
+
+
+@pytest.mark.parametrize(
+    ("probs", "expected"),
+    [
+        (_ctc_rows("皖AYL375"), "皖AYL375"),
+        # A letter read where the province belongs (greedy AAYL375 is no plate): the
+        # grammar takes the likeliest province there, at its own probability of 0.3.
+        (_ctc_rows("AAYL375", faint={0: "皖"}), "皖AYL375"),
+        # A digit where the issuing letter belongs: B is taken when the model gave it
+        # enough probability itself, and the read is dropped when it did not.
+        (_ctc_rows("皖8YL375", faint={1: "B"}), "皖BYL375"),
+        (_ctc_rows("皖8YL375", faint={1: "B"}, strength=0.1), None),
+        # A timestamp is all plate characters but no plate: whatever the grammar forces
+        # into it scores near zero, so nothing is read.
+        (_ctc_rows("12:30:45"), None),
+        (_ctc_rows("123456"), None),
+        (_ctc_rows("20131101"), None),
+    ],
+)
+def test_grammar_decoded_reads_pass_the_same_gates(probs: np.ndarray, expected: str | None) -> None:
+    config = PlateRecognitionConfig(contrast_retry=False)
+    recognizer = LocalisingPlateRecognizer(config, _CtcEngine(probs), use_localiser=False)
+    reads = recognizer.read(np.full((120, 200, 3), 128, np.uint8))
+    assert [r.text for r in reads] == ([] if expected is None else [expected])
 
 
 def test_paddle_engine_missing_is_a_clear_error() -> None:
