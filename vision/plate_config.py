@@ -118,6 +118,17 @@ class PlateRecognitionConfig(BaseModel):
         title="Detector input size (px)",
         description="Longest side of the frame given to the fallback text detector.",
     )
+    upscale_small_frames: bool = Field(
+        default=True,
+        title="Upscale small frames",
+        description=(
+            "Frames (or gate regions) whose longest side is under working_max_side are "
+            "enlarged to it (at most 3x) before localising and reading, so a plate in a small "
+            "frame gets as many pixels as in a large one. bench.plates: 95.2% -> 96.6% exact "
+            "on the full photos, and 82% -> 86% with every photo halved; frames already at "
+            "least working_max_side wide (1080p cameras) are untouched."
+        ),
+    )
     contrast_retry: bool = Field(
         default=True,
         title="Low-contrast retry",

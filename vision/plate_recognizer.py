@@ -115,8 +115,17 @@ class LocalisingPlateRecognizer:
         if region is not None:
             x0, y0, x2, y2 = _clip_region(region, width, height)
             image = image[y0:y2, x0:x2]
-        reads = self._read_frame(image)
         roi_h, roi_w = image.shape[:2]
+        factor = self._upscale_factor(roi_w, roi_h)
+        if factor > 1.0:
+            enlarged = cv2.resize(
+                image, (round(roi_w * factor), round(roi_h * factor)),
+                interpolation=cv2.INTER_LINEAR,
+            )
+            reads = [_Read(_scale(r.read, 1.0 / factor), r.quad / factor)
+                     for r in self._read_frame(enlarged, factor)]
+        else:
+            reads = self._read_frame(image)
         ranked = sorted(
             reads,
             key=lambda r: (
@@ -127,6 +136,11 @@ class LocalisingPlateRecognizer:
             reverse=True,
         )
         return [_shift(r.read, x0, y0) for r in ranked]
+
+    def _upscale_factor(self, width: int, height: int) -> float:
+        if not self.config.upscale_small_frames:
+            return 1.0
+        return min(3.0, max(1.0, self.config.working_max_side / max(width, height, 1)))
 
     def read_crop(self, crop: np.ndarray) -> PlateRead | None:
         """Read an image that is already one tight plate (e.g. from a camera's own detector)."""
@@ -139,7 +153,7 @@ class LocalisingPlateRecognizer:
                 return reads[0].read
         return None
 
-    def _read_frame(self, image: np.ndarray) -> list[_Read]:
+    def _read_frame(self, image: np.ndarray, factor: float = 1.0) -> list[_Read]:
         """Cheapest first: proposals, proposals after CLAHE, then the text detector.
 
         A read whose province character is unsure is kept but does not end the search: a
@@ -147,11 +161,13 @@ class LocalisingPlateRecognizer:
         """
         stages: list[Callable[[], list[_Read]]] = []
         if self.use_localiser:
-            stages.append(lambda: self._read_candidates(image))
+            stages.append(lambda: self._read_candidates(image, factor))
             if self.config.contrast_retry:
-                stages.append(lambda: self._read_candidates(normalise_contrast(image)))
+                stages.append(
+                    lambda: self._read_candidates(normalise_contrast(image), factor)
+                )
         if self.config.use_detector_fallback:
-            stages.append(lambda: self._read_detected(image))
+            stages.append(lambda: self._read_detected(image, factor))
         tentative: list[_Read] = []
         for stage in stages:
             reads = stage()
@@ -164,7 +180,7 @@ class LocalisingPlateRecognizer:
         confs = read.read.char_confidences
         return bool(confs) and confs[0] >= self.config.min_char_confidence
 
-    def _read_candidates(self, image: np.ndarray) -> list[_Read]:
+    def _read_candidates(self, image: np.ndarray, factor: float = 1.0) -> list[_Read]:
         """Read proposals most plate-like first until ``max_plates`` confident reads.
 
         Then a remaining strong proposal is still read when it sits better in the lane than
@@ -176,7 +192,8 @@ class LocalisingPlateRecognizer:
         candidates = [
             c
             for c in find_plate_candidates(image, max_side=self.config.working_max_side)
-            if quad_size(c.quad)[0] >= self.config.min_plate_width_px
+            # The minimum is in the camera frame's pixels, whatever the enlargement.
+            if quad_size(c.quad)[0] >= self.config.min_plate_width_px * factor
         ][: self.config.max_candidates]
         reads: list[_Read] = []
         done = False
@@ -200,11 +217,7 @@ class LocalisingPlateRecognizer:
             done = len(confident) >= self.config.max_plates
         return reads
 
-        if reads or not self.config.use_detector_fallback:
-            return reads
-        return self._read_detected(image)
-
-    def _read_detected(self, image: np.ndarray) -> list[_Read]:
+    def _read_detected(self, image: np.ndarray, factor: float = 1.0) -> list[_Read]:
         """Read the detector's text lines that could be plates, lane-best first.
 
         A frame holds many text lines (captions, signs, stickers); reading them in pairs and
@@ -218,7 +231,7 @@ class LocalisingPlateRecognizer:
             if h <= 0 or not _DET_MIN_ASPECT <= w / h <= _DET_MAX_ASPECT:
                 continue
             box = quad_box(ordered, width, height)
-            if box is None or w < self.config.min_plate_width_px:
+            if box is None or w < self.config.min_plate_width_px * factor:
                 continue
             scored.append((lane_score(box, width, height, self.config.lane_anchor), ordered))
         quads = [q for _, q in sorted(scored, key=lambda item: item[0], reverse=True)]
@@ -321,6 +334,14 @@ def _same_plate(a: _Read, b: _Read) -> bool:
     if ix <= 0 or iy <= 0:
         return False
     return ix * iy > 0.5 * min(a.read.box.area, b.read.box.area)
+
+
+def _scale(read: PlateRead, factor: float) -> PlateRead:
+    if read.box is None:
+        return read
+    b = read.box
+    box = BoundingBox(b.x1 * factor, b.y1 * factor, b.x2 * factor, b.y2 * factor)
+    return PlateRead(read.text, read.confidence, read.color, box, read.char_confidences)
 
 
 def _shift(read: PlateRead, dx: int, dy: int) -> PlateRead:

@@ -126,6 +126,42 @@ def test_region_of_interest(
     assert recognizer.read(image, BoundingBox(0, 0, image.shape[1], 200)) == []
 
 
+@pytest.mark.parametrize("name", ["full/easypr_024.jpg", "full/easypr_032.jpg"])
+def test_small_frames_are_enlarged_and_boxes_stay_in_frame_coordinates(
+    name: str, labels: dict[str, dict[str, str]], recognizer: LocalisingPlateRecognizer
+) -> None:
+    # 704x576 and 640x480 photos: smaller than the working size, so they are enlarged before
+    # localising; the plate must be read and its box reported in the photo's own pixels.
+    image = _image(name)
+    assert max(image.shape[:2]) < recognizer.config.working_max_side
+    reads = recognizer.read(image)
+    assert reads and reads[0].text == labels[name]["plate"]
+    box = reads[0].box
+    assert box is not None
+    x1, y1, x2, y2 = (float(v) for v in labels[name]["bbox"].split(","))
+    assert 0 <= box.x1 < box.x2 <= image.shape[1] and 0 <= box.y1 < box.y2 <= image.shape[0]
+    assert abs((box.x1 + box.x2) / 2 - (x1 + x2) / 2) < 0.25 * (x2 - x1)
+    assert abs((box.y1 + box.y2) / 2 - (y1 + y2) / 2) < (y2 - y1)
+
+
+def test_minimum_plate_width_counts_frame_pixels_not_enlarged_ones(
+    labels: dict[str, dict[str, str]], recognizer: LocalisingPlateRecognizer
+) -> None:
+    name = "full/easypr_032.jpg"
+    image = _labels() and _image(name)
+    (read,) = recognizer.read(image)[:1]
+    assert read.box is not None
+    width = read.box.x2 - read.box.x1  # in the photo's pixels
+    config = {"use_detector_fallback": False}
+    # Enlarged ~1.25x the plate is wider than this minimum, in the photo it is not.
+    assert create_plate_recognizer(
+        PlateRecognitionConfig(min_plate_width_px=int(width * 1.2), **config)
+    ).read(image) == []
+    assert create_plate_recognizer(
+        PlateRecognitionConfig(min_plate_width_px=int(width * 0.8), **config)
+    ).read(image)
+
+
 def test_minimum_plate_width(labels: dict[str, dict[str, str]]) -> None:
     image = _labels() and _image("full/ccpd_000.jpg")
     config = PlateRecognitionConfig(
@@ -203,7 +239,8 @@ class _FakeEngine:
 )
 def test_read_gates(text: str, confs: list[float], expected: str | None) -> None:
     engine = _FakeEngine(TextLine(text, tuple(confs)))
-    config = PlateRecognitionConfig(contrast_retry=False)
+    # The fake detector's quad is fixed in pixels: keep the frame at its own size.
+    config = PlateRecognitionConfig(contrast_retry=False, upscale_small_frames=False)
     recognizer = LocalisingPlateRecognizer(config, engine, use_localiser=False)
     reads = recognizer.read(np.full((120, 200, 3), 128, np.uint8))
     assert [r.text for r in reads] == ([] if expected is None else [expected])
@@ -257,7 +294,7 @@ class _CtcEngine(_FakeEngine):
     ],
 )
 def test_grammar_decoded_reads_pass_the_same_gates(probs: np.ndarray, expected: str | None) -> None:
-    config = PlateRecognitionConfig(contrast_retry=False)
+    config = PlateRecognitionConfig(contrast_retry=False, upscale_small_frames=False)
     recognizer = LocalisingPlateRecognizer(config, _CtcEngine(probs), use_localiser=False)
     reads = recognizer.read(np.full((120, 200, 3), 128, np.uint8))
     assert [r.text for r in reads] == ([] if expected is None else [expected])
