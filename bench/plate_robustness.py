@@ -1,0 +1,109 @@
+"""How plate reading degrades when the real photos are made harder, one condition at a time.
+
+    python -m bench.plate_robustness DATA_DIR [--conditions half,dark,...] [--limit N]
+
+The labelled photos of ``bench.plates`` (``kind=full``) are read as they are and after each
+condition: smaller (a camera further away), darker or brighter, heavier JPEG, rotated,
+blurred, perspective-skewed, grey (IR-like), noisy. It prints exact-plate accuracy per
+condition and the photos missed, and on its last line one JSON object
+``{"conditions": {name: {"n", "exact", "misses"}}}``. Accuracy only: the conditions are for
+finding what the reader does not handle, not for timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from bench.plates import Result, load_samples
+from vision.images import decode_image
+from vision.plate_config import PlateRecognitionConfig
+from vision.plate_recognizer import create_plate_recognizer
+
+logger = logging.getLogger("bench.plate_robustness")
+
+Condition = Callable[[np.ndarray], np.ndarray]
+
+
+def _rotate(image: np.ndarray, degrees: float) -> np.ndarray:
+    h, w = image.shape[:2]
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    return cv2.warpAffine(image, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE)
+
+
+def _jpeg(image: np.ndarray, quality: int) -> np.ndarray:
+    ok, buf = cv2.imencode(".jpg", image, [int(cv2.IMWRITE_JPEG_QUALITY), quality])
+    assert ok
+    return cv2.imdecode(buf, cv2.IMREAD_COLOR)
+
+
+def _skew(image: np.ndarray, k: float) -> np.ndarray:
+    """The view of a camera mounted to the side and above: one side of the frame shrinks."""
+    h, w = image.shape[:2]
+    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    dst = np.float32([[w * k, 0], [w * (1 - k), h * k], [w * (1 - k), h * (1 - k)], [w * k, h]])
+    matrix = cv2.getPerspectiveTransform(src, dst)
+    return cv2.warpPerspective(image, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE)
+
+
+def _noise(image: np.ndarray) -> np.ndarray:
+    noisy = image + np.random.default_rng(0).normal(0.0, 12.0, image.shape)
+    return np.clip(noisy, 0, 255).astype(np.uint8)
+
+
+CONDITIONS: dict[str, Condition] = {
+    "as_is": lambda x: x,
+    "half_size": lambda x: cv2.resize(x, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA),
+    "dark_35pct": lambda x: (x * 0.35).astype(np.uint8),
+    "bright_plus80": lambda x: np.clip(x.astype(np.int16) + 80, 0, 255).astype(np.uint8),
+    "jpeg_q25": lambda x: _jpeg(x, 25),
+    "rotated_8deg": lambda x: _rotate(x, 8.0),
+    "blur_sigma1.5": lambda x: cv2.GaussianBlur(x, (0, 0), 1.5),
+    "skewed_12pct": lambda x: _skew(x, 0.12),
+    "grey": lambda x: cv2.cvtColor(cv2.cvtColor(x, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR),
+    "noise_sd12": _noise,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data_dir", type=Path)
+    parser.add_argument("--conditions", default=",".join(CONDITIONS),
+                        help=f"comma-separated, from: {', '.join(CONDITIONS)}")
+    parser.add_argument("--limit", type=int, default=None)
+    args = parser.parse_args(argv)
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not (args.data_dir / "labels.csv").is_file():
+        parser.error(f"{args.data_dir} has no labels.csv")
+    names = [n.strip() for n in args.conditions.split(",") if n.strip()]
+    unknown = [n for n in names if n not in CONDITIONS]
+    if unknown:
+        parser.error(f"unknown condition(s) {unknown}; choose from {list(CONDITIONS)}")
+    samples = [s for s in load_samples(args.data_dir, args.limit) if s.kind == "full"]
+    images = [decode_image(s.path.read_bytes()) for s in samples]
+    recognizer = create_plate_recognizer(PlateRecognitionConfig())
+    report: dict[str, dict[str, object]] = {}
+    for name in names:
+        results = []
+        for sample, image in zip(samples, images, strict=True):
+            texts = [r.text for r in recognizer.read(CONDITIONS[name](image))]
+            results.append(Result(sample, texts, 0.0))
+        misses = sorted(r.sample.path.name for r in results if not r.exact)
+        exact = round(1 - len(misses) / max(len(results), 1), 4)
+        report[name] = {"n": len(results), "exact": exact, "misses": misses}
+        logger.info("%s: %.1f%% exact", name, 100 * exact)
+        print(f"{name:15s} n={len(results)}  exact {100 * exact:5.1f}%  missed {len(misses)}")
+    print(json.dumps({"conditions": report}, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
