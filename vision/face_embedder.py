@@ -266,8 +266,11 @@ class OnnxFaceEmbedder:
             data = path.read_bytes()
         except OSError as err:
             raise RecognitionError(f"cannot read the face model {path}: {err}") from err
-        self.means, layers = _parse_layers(data)
-        model = _GraphBuilder(layers).build()
+        try:
+            self.means, layers = _parse_layers(data)
+            model = _GraphBuilder(layers).build()
+        except (ValueError, IndexError) as err:  # a tensor whose size does not fit its layer
+            raise RecognitionError(f"unexpected network layout in {path}: {err}") from err
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
