@@ -140,6 +140,18 @@ class PlateRecognitionConfig(BaseModel):
             "(night, IR and backlit plates)."
         ),
     )
+    noise_smoothing_above: float = Field(
+        default=4.5,
+        ge=0.0,
+        le=50.0,
+        title="Noise level that triggers smoothing",
+        description=(
+            "Frames whose estimated sensor-noise sigma (grey levels) is at least this are "
+            "smoothed in proportion to it before localising and reading; 0 turns it off. "
+            "The real test photos measure 0-3.2; with noise of sd 12 added they measure "
+            "7.4-9.4 and read 84.8% -> 89.7% exact (bench.plate_robustness noise_sd12)."
+        ),
+    )
     min_crop_aspect: float = Field(
         default=4.0,
         ge=1.0,

@@ -21,6 +21,7 @@ from vision.plate_recognizer import (
     LocalisingPlateRecognizer,
     PlateRecognizer,
     create_plate_recognizer,
+    noise_sigma,
 )
 from vision.plate_simulated import ScriptedPlateRecognizer
 from vision.types import BoundingBox, PlateColor, PlateRead
@@ -177,6 +178,38 @@ def test_dark_frame_is_read_after_contrast_normalisation(
     dark = (_image(name).astype(np.float32) * 0.15).astype(np.uint8)
     reads = recognizer.read(dark)
     assert reads and reads[0].text == labels[name]["plate"]
+
+
+def _with_noise(image: np.ndarray, sd: float, seed: int) -> np.ndarray:
+    noisy = image + np.random.default_rng(seed).normal(0.0, sd, image.shape)
+    return np.clip(noisy, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("name", ["full/easypr_129.jpg", "full/easypr_138.jpg"])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_noisy_frame_still_reads(
+    name: str, seed: int, labels: dict[str, dict[str, str]], recognizer: LocalisingPlateRecognizer
+) -> None:
+    # Sensor noise of sd 12 per channel turns these small plates' M and J into other
+    # letters (or nothing); the frame is smoothed in proportion to its measured noise.
+    reads = recognizer.read(_with_noise(_image(name), 12.0, seed))
+    assert reads and reads[0].text == labels[name]["plate"]
+
+
+@pytest.mark.parametrize("sd", [6.0, 12.0, 20.0])
+def test_noise_estimate_follows_added_noise(sd: float) -> None:
+    image = _labels() and _image("full/ccpd_000.jpg")
+    assert noise_sigma(image) < 1.0
+    # Grey averages three independent channels: sd * |(0.299, 0.587, 0.114)| = 0.67 sd.
+    measured = noise_sigma(_with_noise(image, sd, 0))
+    assert measured == pytest.approx(0.67 * sd, rel=0.2)
+
+
+def test_clean_real_photos_are_not_smoothed(recognizer: LocalisingPlateRecognizer) -> None:
+    # Every sample photo measures well under the threshold that starts smoothing.
+    threshold = recognizer.config.noise_smoothing_above
+    for name in FULL_SAMPLE:
+        assert noise_sigma(_labels() and _image(name)) < 0.8 * threshold, name
 
 
 def test_concurrent_reads_agree(recognizer: LocalisingPlateRecognizer) -> None:
