@@ -118,6 +118,22 @@ def noise_sigma(image: np.ndarray) -> float:
     return median / 0.6745 / 6.0
 
 
+# Grey level an underexposed frame's white point is brought to, and the largest gain used
+# (past ~4x the 8-bit quantisation of a dark frame shows as banding, not detail).
+_EXPOSURE_TARGET = 240.0
+_MAX_GAIN = 4.0
+_WHITE_SAMPLE_SIDE = 320
+
+
+def white_point(image: np.ndarray) -> int:
+    """Grey level below which 99.9% of the frame lies (from a strided sample)."""
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    step = max(1, max(grey.shape) // _WHITE_SAMPLE_SIDE)
+    sample = np.ascontiguousarray(grey[::step, ::step])
+    hist = np.cumsum(cv2.calcHist([sample], [0], None, [256], [0, 256]).ravel())
+    return int(np.searchsorted(hist, 0.999 * sample.size))
+
+
 def lane_score(box: BoundingBox, width: int, height: int, anchor: tuple[float, float]) -> float:
     """Larger and nearer the lane anchor (bottom-centre by default) ranks higher."""
     cx = (box.x1 + box.x2) / 2 / width
@@ -149,6 +165,7 @@ class LocalisingPlateRecognizer:
             image = image[y0:y2, x0:x2]
         roi_h, roi_w = image.shape[:2]
         image = self._smooth_noise(image)
+        image = self._expose(image)
         factor = self._upscale_factor(roi_w, roi_h)
         if factor > 1.0:
             enlarged = cv2.resize(
@@ -186,6 +203,26 @@ class LocalisingPlateRecognizer:
         sigma = min(_MAX_SMOOTHING, max(_MIN_SMOOTHING, _SMOOTHING_PER_NOISE * sigma_noise))
         logger.debug("noise sigma %.1f: smoothing with sigma %.2f", sigma_noise, sigma)
         return cv2.GaussianBlur(image, (0, 0), sigma)
+
+    def _expose(self, image: np.ndarray) -> np.ndarray:
+        """Brighten an underexposed frame so its highlights reach the top of the range.
+
+        A frame whose brightest 0.1% stays under ``exposure_gain_below`` (dusk, a shaded
+        gate, a camera whose auto-exposure lags) keeps its plate in a few dozen grey levels:
+        the colour masks' value floors cut it out and the recogniser and text detector see
+        faint strokes. A gain that maps that white point to 240 restores both; the
+        brightest 0.1%, not the 99th percentile, sets it so that a lit plate in a dark
+        night scene is not driven into saturation.
+        """
+        if self.config.exposure_gain_below <= 0:
+            return image
+        white = white_point(image)
+        if white >= self.config.exposure_gain_below:
+            return image
+        gain = _EXPOSURE_TARGET / max(white, _EXPOSURE_TARGET / _MAX_GAIN)
+        logger.debug("white point %d: exposure gain %.2f", white, gain)
+        lut = np.clip(np.arange(256) * gain, 0, 255).astype(np.uint8)
+        return cv2.LUT(image, lut)
 
     def _upscale_factor(self, width: int, height: int) -> float:
         if not self.config.upscale_small_frames:

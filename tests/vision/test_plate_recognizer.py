@@ -22,6 +22,7 @@ from vision.plate_recognizer import (
     PlateRecognizer,
     create_plate_recognizer,
     noise_sigma,
+    white_point,
 )
 from vision.plate_simulated import ScriptedPlateRecognizer
 from vision.types import BoundingBox, PlateColor, PlateRead
@@ -210,6 +211,32 @@ def test_clean_real_photos_are_not_smoothed(recognizer: LocalisingPlateRecognize
     threshold = recognizer.config.noise_smoothing_above
     for name in FULL_SAMPLE:
         assert noise_sigma(_labels() and _image(name)) < 0.8 * threshold, name
+
+
+@pytest.mark.parametrize(
+    "name", ["full/easypr_009.jpg", "full/easypr_064.jpg", "full/easypr_160.jpg"]
+)
+@pytest.mark.parametrize("exposure", [0.25, 0.35])
+def test_underexposed_frame_still_reads(
+    name: str,
+    exposure: float,
+    labels: dict[str, dict[str, str]],
+    recognizer: LocalisingPlateRecognizer,
+) -> None:
+    # A night shot, a blue and a yellow-lit plate at a quarter to a third of their exposure:
+    # the plate sits in a few dozen grey levels until the frame's white point is restored.
+    dark = (_image(name).astype(np.float32) * exposure).astype(np.uint8)
+    reads = recognizer.read(dark)
+    assert reads and reads[0].text == labels[name]["plate"]
+
+
+def test_only_underexposed_frames_get_a_gain(recognizer: LocalisingPlateRecognizer) -> None:
+    threshold = recognizer.config.exposure_gain_below
+    for name in FULL_SAMPLE:
+        image = _labels() and _image(name)
+        # Night shots included: a lit plate or lamp keeps their white point high.
+        assert white_point(image) >= threshold, name
+        assert white_point((image * 0.35).astype(np.uint8)) < threshold, name
 
 
 def test_concurrent_reads_agree(recognizer: LocalisingPlateRecognizer) -> None:
