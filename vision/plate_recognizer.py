@@ -123,6 +123,9 @@ def noise_sigma(image: np.ndarray) -> float:
 _EXPOSURE_TARGET = 240.0
 _MAX_GAIN = 4.0
 _WHITE_SAMPLE_SIDE = 320
+# Unsharp mask for soft frames: about the scale of a slight defocus, and a gain of 1.
+_UNSHARP_SIGMA = 1.5
+_UNSHARP_AMOUNT = 1.0
 
 
 def white_point(image: np.ndarray) -> int:
@@ -132,6 +135,25 @@ def white_point(image: np.ndarray) -> int:
     sample = np.ascontiguousarray(grey[::step, ::step])
     hist = np.cumsum(cv2.calcHist([sample], [0], None, [256], [0, 256]).ravel())
     return int(np.searchsorted(hist, 0.999 * sample.size))
+
+
+def blur_metric(image: np.ndarray) -> float:
+    """How soft the frame is, 0 (crisp) to 1 (flat): Crete-Roffet's re-blur measure.
+
+    The frame is blurred again with a 9 px box along rows; a sharp frame loses much of its
+    pixel-to-pixel variation to that, an already soft one little. The share it keeps is the
+    measure, which depends on the optics rather than on how busy the scene is. Only every
+    4th row is used (rows are blurred independently), ~1 ms on a 1160x720 frame.
+    """
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    rows = np.ascontiguousarray(grey[::4], dtype=np.float32)
+    variation = np.abs(np.diff(rows, axis=1))
+    reblurred = np.abs(np.diff(cv2.blur(rows, (9, 1)), axis=1))
+    total = float(variation.sum())
+    if total <= 0.0:
+        return 1.0
+    lost = float(np.maximum(variation - reblurred, 0.0).sum())
+    return (total - lost) / total
 
 
 def lane_score(box: BoundingBox, width: int, height: int, anchor: tuple[float, float]) -> float:
@@ -166,6 +188,7 @@ class LocalisingPlateRecognizer:
         roi_h, roi_w = image.shape[:2]
         image = self._smooth_noise(image)
         image = self._expose(image)
+        image = self._sharpen_soft(image)
         factor = self._upscale_factor(roi_w, roi_h)
         if factor > 1.0:
             enlarged = cv2.resize(
@@ -223,6 +246,24 @@ class LocalisingPlateRecognizer:
         logger.debug("white point %d: exposure gain %.2f", white, gain)
         lut = np.clip(np.arange(256) * gain, 0, 255).astype(np.uint8)
         return cv2.LUT(image, lut)
+
+    def _sharpen_soft(self, image: np.ndarray) -> np.ndarray:
+        """Unsharp-mask a frame that measures soft (defocus, motion, a dirty window).
+
+        Blur merges a plate's strokes (M -> 1, 6 -> G) and flattens the edge mask the
+        localiser needs; an unsharp mask at about the blur's scale restores much of both.
+        Crisp frames measure below the threshold and are left alone, since sharpening
+        them only adds ringing the recogniser then reads.
+        """
+        threshold = self.config.sharpen_blur_above
+        if threshold <= 0:
+            return image
+        softness = blur_metric(image)
+        if softness < threshold:
+            return image
+        logger.debug("blur %.2f: sharpening", softness)
+        smooth = cv2.GaussianBlur(image, (0, 0), _UNSHARP_SIGMA)
+        return cv2.addWeighted(image, 1.0 + _UNSHARP_AMOUNT, smooth, -_UNSHARP_AMOUNT, 0)
 
     def _upscale_factor(self, width: int, height: int) -> float:
         if not self.config.upscale_small_frames:

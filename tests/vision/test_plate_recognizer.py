@@ -20,6 +20,7 @@ from vision.plate_grammar import PLATE_ALPHABET, is_valid_plate
 from vision.plate_recognizer import (
     LocalisingPlateRecognizer,
     PlateRecognizer,
+    blur_metric,
     create_plate_recognizer,
     noise_sigma,
     white_point,
@@ -237,6 +238,30 @@ def test_only_underexposed_frames_get_a_gain(recognizer: LocalisingPlateRecogniz
         # Night shots included: a lit plate or lamp keeps their white point high.
         assert white_point(image) >= threshold, name
         assert white_point((image * 0.35).astype(np.uint8)) < threshold, name
+
+
+@pytest.mark.parametrize(
+    "name", ["full/easypr_006.jpg", "full/easypr_122.jpg", "full/ccpd_025.jpg"]
+)
+def test_blurred_frame_still_reads(
+    name: str, labels: dict[str, dict[str, str]], recognizer: LocalisingPlateRecognizer
+) -> None:
+    # Defocus of sigma 1.5 px merges these plates' strokes until the frame is sharpened.
+    blurred = cv2.GaussianBlur(_image(name), (0, 0), 1.5)
+    reads = recognizer.read(blurred)
+    assert reads and reads[0].text == labels[name]["plate"]
+
+
+def test_softness_measure_tells_blur_from_a_busy_scene(
+    recognizer: LocalisingPlateRecognizer,
+) -> None:
+    threshold = recognizer.config.sharpen_blur_above
+    for name in FULL_SAMPLE:
+        image = _labels() and _image(name)
+        assert blur_metric(image) < threshold, name
+        # Measured on the same scene, so only the optics changed.
+        assert blur_metric(cv2.GaussianBlur(image, (0, 0), 2.0)) >= threshold, name
+        assert blur_metric(image) < blur_metric(cv2.GaussianBlur(image, (0, 0), 1.0))
 
 
 def test_concurrent_reads_agree(recognizer: LocalisingPlateRecognizer) -> None:
