@@ -285,7 +285,10 @@ class LocalisingPlateRecognizer:
         """Cheapest first: proposals, proposals after CLAHE, then the text detector.
 
         A read whose province character is unsure is kept but does not end the search: a
-        later stage often reads the same plate with a clear province, and wins then.
+        later stage often reads the same plate with a clear province, and wins then. When
+        no stage is sure, the stage whose province is least unsure wins rather than the
+        first: each stage sees the plate differently (contrast, crop) and the province is
+        the character those differences decide.
         """
         stages: list[Callable[[], list[_Read]]] = []
         if self.use_localiser:
@@ -301,7 +304,8 @@ class LocalisingPlateRecognizer:
             reads = stage()
             if any(self._province_sure(r) for r in reads):
                 return reads
-            tentative = tentative or reads
+            if not tentative or _province_confidence(reads) > _province_confidence(tentative):
+                tentative = reads
         return tentative
 
     def _province_sure(self, read: _Read) -> bool:
@@ -450,6 +454,10 @@ def _readings(line: TextLine) -> list[TextLine]:
         if confs[0] < _EDGE_JUNK:
             options.append(TextLine(line.text[1:], confs[1:]))
     return options
+
+
+def _province_confidence(reads: list[_Read]) -> float:
+    return max((r.read.char_confidences[0] for r in reads if r.read.char_confidences), default=-1.0)
 
 
 def _same_plate(a: _Read, b: _Read) -> bool:

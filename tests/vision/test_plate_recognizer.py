@@ -333,6 +333,53 @@ def test_read_gates(text: str, confs: list[float], expected: str | None) -> None
         assert reads[0].color is PlateColor.GREEN  # new-energy family implies the colour
 
 
+class _StagedEngine(_FakeEngine):
+    """Reads ``early`` for every crop until the text detector has run, ``late`` after it;
+    counts its calls."""
+
+    def __init__(self, early: TextLine, late: TextLine) -> None:
+        super().__init__(early)
+        self.late = late
+        self.recognize_calls = 0
+        self.detect_calls = 0
+
+    def recognize(self, crops: list[np.ndarray]) -> list[TextLine]:
+        self.recognize_calls += 1
+        return [self.late if self.detect_calls else self.line for _ in crops]
+
+    def detect(self, image: np.ndarray) -> list[np.ndarray]:
+        self.detect_calls += 1
+        return super().detect(image)
+
+
+def test_a_sure_first_read_runs_no_retry() -> None:
+    image = _labels() and _image("full/ccpd_000.jpg")
+    sure = TextLine("皖AYL375", (0.99,) * 7)
+    calls = []
+    for retry in (True, False):
+        engine = _StagedEngine(sure, sure)
+        config = PlateRecognitionConfig(contrast_retry=retry)
+        assert [r.text for r in LocalisingPlateRecognizer(config, engine).read(image)] == [
+            "皖AYL375"
+        ]
+        assert engine.detect_calls == 0
+        calls.append(engine.recognize_calls)
+    # The contrast-normalised pass never ran: as many recogniser calls as without it.
+    assert calls[0] == calls[1] >= 1
+
+
+def test_unsure_reads_from_several_stages_keep_the_surest_province() -> None:
+    # Every stage reads the plate with an unsure province; the detector stage's is the
+    # least unsure, so it wins over the first stage's read.
+    image = _labels() and _image("full/ccpd_000.jpg")
+    early = TextLine("鄂AYL375", (0.05, *(0.99,) * 6))
+    late = TextLine("皖AYL375", (0.15, *(0.99,) * 6))
+    engine = _StagedEngine(early, late)
+    reads = LocalisingPlateRecognizer(PlateRecognitionConfig(), engine).read(image)
+    assert engine.detect_calls == 1
+    assert reads[0].text == "皖AYL375"
+
+
 def _ctc_rows(
     text: str, *, faint: dict[int, str] | None = None, strength: float = 0.3
 ) -> np.ndarray:
