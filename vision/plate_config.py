@@ -57,7 +57,8 @@ class PlateRecognitionConfig(BaseModel):
         description=(
             "Any serial character below this makes the read invalid: text the model had to "
             "be forced into the plate alphabet (captions, signs) scores near zero here. The "
-            "province character is exempt (its probability spreads over look-alikes)."
+            "province character is exempt (its probability spreads over look-alikes); 使 or a "
+            "digit in first place is not."
         ),
     )
     accept_confidence: float = Field(

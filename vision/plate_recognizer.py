@@ -30,7 +30,7 @@ from errors import InvalidInputError
 from vision.plate_config import PlateRecognitionConfig
 from vision.plate_engines import PlateEngine, TextLine, create_engine
 from vision.plate_geometry import order_corners, quad_box, quad_size, rectify
-from vision.plate_grammar import expected_color, normalize_plate
+from vision.plate_grammar import PROVINCES, expected_color, normalize_plate
 from vision.plate_localiser import PlateCandidate, crop_color, find_plate_candidates
 from vision.types import BoundingBox, PlateColor, PlateRead
 
@@ -436,10 +436,12 @@ class LocalisingPlateRecognizer:
                 break
         else:
             return None
-        # The province is left out of the per-character floor: its probability spreads over
-        # look-alike provinces (浙/湘, 鄂/粤), so a true plate often scores low there. The
-        # serial is where text forced into the plate alphabet shows.
-        if min(line.char_confidences[1:]) < self.config.min_char_confidence:
+        # A province is left out of the per-character floor: its probability spreads over
+        # look-alike provinces (浙/湘, 鄂/粤), so a true plate often scores low there. Any other
+        # first character (使, a digit of an embassy plate) is not, and the serial is where
+        # text forced into the plate alphabet shows.
+        floored = line.char_confidences[1:] if text[0] in PROVINCES else line.char_confidences
+        if min(floored) < self.config.min_char_confidence:
             return None
         confidence = line.confidence
         if confidence < self.config.min_confidence:

@@ -317,6 +317,11 @@ class _FakeEngine:
         ("皖AYL375", [0.99] * 7, "皖AYL375"),
         ("车牌号码苏A12345", [0.99] * 11, None),  # caption containing a plate
         ("20131101", [0.99] * 8, None),  # timestamp digits
+        # An unsure province is allowed (look-alike provinces share its probability)...
+        ("皖AYL375", [0.1] + [0.99] * 6, "皖AYL375"),
+        # ...an unsure 使 is not: six confident digits must not become an embassy plate.
+        ("使123456", [0.1] + [0.99] * 6, None),
+        ("使123456", [0.95] + [0.99] * 6, "使123456"),
         ("皖AYL375", [0.99] * 6 + [0.05], None),  # one character forced into the alphabet
         ("皖AYL375", [0.6] * 7, None),  # too unsure overall
         ("皖AD39970", [0.99] * 8, "皖AD39970"),
