@@ -29,6 +29,18 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+async def _read_uploads(uploads: list[UploadFile], limit: int) -> list[bytes]:
+    contents = []
+    for upload in uploads:
+        data = await upload.read(limit + 1)
+        if len(data) > limit:
+            raise PayloadTooLargeError(
+                f"{upload.filename or 'file'} exceeds the limit of {limit} bytes"
+            )
+        contents.append(data)
+    return contents
+
+
 async def frame_uploads(
     request: Request, limit: int, *, extra_field: str | None = None
 ) -> tuple[list[bytes], list[bytes]]:
@@ -47,14 +59,7 @@ async def frame_uploads(
             f for f in (form.getlist(extra_field) if extra_field else [])
             if isinstance(f, UploadFile)
         ]
-        images, extras = [], []
-        for upload, into in [*((f, images) for f in files), *((f, extras) for f in extra)]:
-            data = await upload.read(limit + 1)
-            if len(data) > limit:
-                raise PayloadTooLargeError(f"{upload.filename or 'file'} exceeds the limit of "
-                                           f"{limit} bytes")
-            into.append(data)
-        return images, extras
+        return await _read_uploads(files, limit), await _read_uploads(extra, limit)
     if content_type in _RAW_TYPES or content_type == "":
         return [await read_limited(request, limit)], []
     raise UnsupportedMediaError(
