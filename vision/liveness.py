@@ -32,6 +32,7 @@ import numpy as np
 
 from vision.face_config import LivenessConfig
 from vision.face_types import LivenessReason, LivenessVerdict
+from vision.images import to_grey
 from vision.types import BoundingBox
 
 logger = logging.getLogger(__name__)
@@ -51,12 +52,6 @@ class ParallaxResult:
     motion: float  # max over frames of median non-translational displacement / face width
     frames_scored: int
     tracks: int  # corners tracked at the start
-
-
-def _grey(image: np.ndarray) -> np.ndarray:
-    if image.ndim == 2:
-        return image
-    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
 
 
 def high_pass(grey: np.ndarray, sigma: float) -> np.ndarray:
@@ -98,7 +93,7 @@ def measure_parallax(
 ) -> ParallaxResult:
     """Dense-parallax measures of ``frames`` (the first must show the face in ``box``)."""
     face_w = float(box.width)
-    hp = [high_pass(_grey(f), config.highpass_sigma) for f in frames]
+    hp = [high_pass(to_grey(f), config.highpass_sigma) for f in frames]
     start = _seed_corners(hp[0], box, config)
     n_start = int(start.shape[0])
     if n_start < config.min_tracks:
@@ -331,7 +326,7 @@ class LivenessChecker:
             if box is None:
                 continue
             rect = dlib.rectangle(int(box.x1), int(box.y1), int(box.x2), int(box.y2))
-            shape = self._landmarks_68(_grey(frames[i]), rect)
+            shape = self._landmarks_68(to_grey(frames[i]), rect)
             pts = [(p.x, p.y) for p in shape.parts()]
             ears.append((eye_aspect_ratio(pts[36:42]) + eye_aspect_ratio(pts[42:48])) / 2.0)
         return blink_depth(ears)
