@@ -99,6 +99,19 @@ _MIN_SMOOTHING = 0.5
 _MAX_SMOOTHING = 1.2
 
 
+def _strided_sample(grey: np.ndarray, side: int) -> np.ndarray:
+    """Every k-th pixel so the longest side is about ``side``: strided, not resized, so that
+    interpolation does not average away what is measured."""
+    step = max(1, max(grey.shape) // side)
+    return np.ascontiguousarray(grey[::step, ::step])
+
+
+def _histogram_quantile(values: np.ndarray, fraction: float) -> int:
+    """The uint8 level below which ``fraction`` of ``values`` lie, from a 256-bin histogram."""
+    hist = np.cumsum(cv2.calcHist([values], [0], None, [256], [0, 256]).ravel())
+    return int(np.searchsorted(hist, fraction * values.size))
+
+
 def noise_sigma(image: np.ndarray) -> float:
     """Standard deviation of the frame's white noise, in grey levels.
 
@@ -107,14 +120,11 @@ def noise_sigma(image: np.ndarray) -> float:
     stride rather than resized: interpolation would average the noise away before it is
     measured. ~1.5 ms on a 1160x720 frame.
     """
-    grey = to_grey(image)
-    step = max(1, max(grey.shape) // _NOISE_SAMPLE_SIDE)
-    sample = np.ascontiguousarray(grey[::step, ::step])
+    sample = _strided_sample(to_grey(image), _NOISE_SAMPLE_SIDE)
     # The response of an integer kernel on uint8 is an integer: its median comes from a
     # 256-bin histogram (|response| saturates at 255, far above any median that matters).
     response = cv2.convertScaleAbs(cv2.filter2D(sample, cv2.CV_16S, _NOISE_KERNEL)[1:-1, 1:-1])
-    hist = np.cumsum(cv2.calcHist([response], [0], None, [256], [0, 256]).ravel())
-    median = float(np.searchsorted(hist, response.size / 2))
+    median = float(_histogram_quantile(response, 0.5))
     # 0.6745: median |x| of a unit Gaussian; 6: the kernel's gain on white noise (sqrt 36).
     return median / 0.6745 / 6.0
 
@@ -132,11 +142,7 @@ _BLUR_ROW_STEP = 8
 
 def white_point(image: np.ndarray) -> int:
     """Grey level below which 99.9% of the frame lies (from a strided sample)."""
-    grey = to_grey(image)
-    step = max(1, max(grey.shape) // _WHITE_SAMPLE_SIDE)
-    sample = np.ascontiguousarray(grey[::step, ::step])
-    hist = np.cumsum(cv2.calcHist([sample], [0], None, [256], [0, 256]).ravel())
-    return int(np.searchsorted(hist, 0.999 * sample.size))
+    return _histogram_quantile(_strided_sample(to_grey(image), _WHITE_SAMPLE_SIDE), 0.999)
 
 
 def blur_metric(image: np.ndarray) -> float:
