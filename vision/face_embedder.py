@@ -138,8 +138,9 @@ class _GraphBuilder:
         return self.layers.pop(0)
 
     def _const(self, array: np.ndarray) -> str:
+        """An initializer; float weights are float32 and pad widths int64, as ONNX wants."""
         name = self._name("w")
-        self.weights.append(self._onh.from_array(np.ascontiguousarray(array, np.float32), name))
+        self.weights.append(self._onh.from_array(np.ascontiguousarray(array), name))
         return name
 
     def _node(self, op: str, inputs: list[str], **attrs: object) -> str:
@@ -171,6 +172,14 @@ class _GraphBuilder:
         width = 1 + (width + 2 * pad_x - cols) // stride_x
         return out, (filters, height, width)
 
+    def pool(
+        self, kind: str, op: str, x: str, shape: tuple[int, int, int]
+    ) -> tuple[str, tuple[int, int, int]]:
+        """A windowed pooling layer (dlib pads none when the stride is not 1)."""
+        rows, cols, stride_y, stride_x = self._take(kind).shape[:4]
+        out = self._node(op, [x], kernel_shape=[rows, cols], strides=[stride_y, stride_x])
+        return out, (shape[0], 1 + (shape[1] - rows) // stride_y, 1 + (shape[2] - cols) // stride_x)
+
     def relu(self, x: str) -> str:
         self._take("relu")
         return self._node("Relu", [x])
@@ -182,12 +191,7 @@ class _GraphBuilder:
             return x
         # ONNX Pad: all begins (N, C, H, W) then all ends.
         ends = [t - s for s, t in zip(shape, target, strict=True)]
-        return self._node("Pad", [x, self._const_int(np.array([0, 0, 0, 0, 0, *ends], np.int64))])
-
-    def _const_int(self, array: np.ndarray) -> str:
-        name = self._name("i")
-        self.weights.append(self._onh.from_array(array, name))
-        return name
+        return self._node("Pad", [x, self._const(np.array([0, 0, 0, 0, 0, *ends], np.int64))])
 
     def residual(
         self, x: str, shape: tuple[int, int, int], down: bool
@@ -197,12 +201,7 @@ class _GraphBuilder:
         y, y_shape = self.conv_affine(y, y_shape)
         skip, skip_shape = x, shape
         if down:
-            pool = self._take("avg_pool")
-            rows, cols, stride_y, stride_x = pool.shape[:4]
-            skip = self._node("AveragePool", [x], kernel_shape=[rows, cols],
-                              strides=[stride_y, stride_x])
-            skip_shape = (shape[0], 1 + (shape[1] - rows) // stride_y,
-                          1 + (shape[2] - cols) // stride_x)
+            skip, skip_shape = self.pool("avg_pool", "AveragePool", x, shape)
         self._take("add_prev")
         target = tuple(max(a, b) for a, b in zip(y_shape, skip_shape, strict=True))
         assert len(target) == 3
@@ -214,10 +213,7 @@ class _GraphBuilder:
         oh = self._oh
         x, shape = self.conv_affine("chip", (3, CHIP_SIZE, CHIP_SIZE))
         x = self.relu(x)
-        pool = self._take("max_pool")
-        rows, cols, stride_y, stride_x = pool.shape[:4]
-        x = self._node("MaxPool", [x], kernel_shape=[rows, cols], strides=[stride_y, stride_x])
-        shape = (shape[0], 1 + (shape[1] - rows) // stride_y, 1 + (shape[2] - cols) // stride_x)
+        x, shape = self.pool("max_pool", "MaxPool", x, shape)
         for filters, blocks, downsample in _STAGES:
             for block in range(blocks):
                 x, shape = self.residual(x, shape, down=downsample and block == 0)
