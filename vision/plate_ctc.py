@@ -51,7 +51,6 @@ class _Depth:
     # (N,) the node of the parent vertex with the same symbol, or the parent depth's node
     # count (a padding row) when there is none: needed for the CTC repeat rule.
     same: np.ndarray
-    node_parent: np.ndarray  # (N,) parent vertex of each node
     accepting: np.ndarray  # (V,) bool: the prefix is a whole plate layout
     province_first: np.ndarray  # (V,) bool: the plate starts with a province
 
@@ -88,9 +87,6 @@ def _build_tree(symbols: str) -> list[_Depth]:
                 offsets=np.array(offsets, dtype=np.int64),
                 parent=np.array([prev_vertices.index(p[:-1]) for p in vertices], dtype=np.int64),
                 same=np.array(same, dtype=np.int64),
-                node_parent=np.array(
-                    [prev_vertices.index(vertices[v][:-1]) for v in vertex], dtype=np.int64
-                ),
                 accepting=np.array([any(p == tuple(lay) for lay in layouts) for p in vertices]),
                 province_first=np.array([set(p[0]) <= set(PROVINCES) for p in vertices]),
             )
@@ -217,7 +213,7 @@ class GrammarCtcDecoder:
 def _advance(depth: _Depth, prev: _Layer, cum: np.ndarray, cum_f: np.ndarray) -> _Layer:
     """Scores for the next character from those of the previous one."""
     n_frames = cum_f.shape[0] - 1
-    parent = depth.node_parent
+    parent = depth.parent[depth.vertex]  # parent vertex of each node
     # The previous character may end right at a-1 unless it is this node's symbol (CTC
     # would merge the two): then only its vertex's runner-up may end there.
     best1 = np.take(prev.best1, parent, axis=0)
