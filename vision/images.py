@@ -50,6 +50,13 @@ def _pixels_from_header(data: bytes, fmt: str) -> int | None:
     return None
 
 
+def _refuse_above(pixels: int | None, max_pixels: int, what: str) -> None:
+    if pixels is not None and pixels > max_pixels:
+        raise PayloadTooLargeError(
+            f"{what} has {pixels / 1e6:.1f} MP, more than the limit of {max_pixels / 1e6:.0f} MP"
+        )
+
+
 def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Decode JPEG/PNG/BMP bytes into a BGR uint8 array.
 
@@ -61,20 +68,12 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nda
     fmt = sniff_image_format(data)
     if fmt is None:
         raise UnsupportedMediaError("body is not a JPEG, PNG or BMP image")
-    pixels = _pixels_from_header(data, fmt)
-    if pixels is not None and pixels > max_pixels:
-        raise PayloadTooLargeError(
-            f"image has {pixels / 1e6:.1f} MP, more than the limit of {max_pixels / 1e6:.0f} MP"
-        )
+    _refuse_above(_pixels_from_header(data, fmt), max_pixels, "image")
     buffer = np.frombuffer(data, dtype=np.uint8)
     image = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
     if image is None or image.size == 0:
         raise InvalidInputError(f"the {fmt} image is corrupt and could not be decoded")
-    if image.shape[0] * image.shape[1] > max_pixels:
-        raise PayloadTooLargeError(
-            f"image has {image.shape[0] * image.shape[1] / 1e6:.1f} MP, "
-            f"more than the limit of {max_pixels / 1e6:.0f} MP"
-        )
+    _refuse_above(image.shape[0] * image.shape[1], max_pixels, "image")
     return image
 
 
@@ -95,11 +94,7 @@ def decode_depth_png(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np
         raise UnsupportedMediaError("empty depth map: expected a 16-bit PNG")
     if sniff_image_format(data) != "png":
         raise UnsupportedMediaError("a depth map must be a 16-bit single-channel PNG (mm)")
-    pixels = _pixels_from_header(data, "png")
-    if pixels is not None and pixels > max_pixels:
-        raise PayloadTooLargeError(
-            f"depth map has {pixels / 1e6:.1f} MP, more than the limit of {max_pixels / 1e6:.0f} MP"
-        )
+    _refuse_above(_pixels_from_header(data, "png"), max_pixels, "depth map")
     depth = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if depth is None or depth.size == 0:
         raise InvalidInputError("the depth PNG is corrupt and could not be decoded")
@@ -110,3 +105,8 @@ def decode_depth_png(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np
             f"{depth.dtype}"
         )
     return depth
+
+
+def to_grey(image: np.ndarray) -> np.ndarray:
+    """A single-channel copy of a BGR frame; a grey frame is returned as it is."""
+    return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
