@@ -34,7 +34,10 @@ def get_session(services: ServicesDep) -> Iterator[Session]:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": commit as soon as the route returns, before the response is sent. With the
+# default (request) scope FastAPI >= 0.118 commits after sending, so a client could be told
+# "created" for a write that then fails to commit, and a page reloaded at once could miss it.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 @dataclass(frozen=True, slots=True)
