@@ -58,3 +58,7 @@ class HardwareTimeoutError(HardwareError):
 
 class HardwareUnavailableError(HardwareError):
     """The device or its broker/server cannot be reached."""
+
+
+class StoreUnavailableError(ParkgateError):
+    """The database cannot be reached (HTTP 503); gates fall back to their local journal."""

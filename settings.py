@@ -110,6 +110,21 @@ class AccessConfig(_Strict):
     fuzzy_province_tolerance: bool = Field(
         False, description="Let a misread province character still match a registered plate."
     )
+    offline_decisions: bool = Field(
+        True,
+        description=(
+            "While the database is unreachable, decide vehicles from the last snapshot of "
+            "who may pass (else every vehicle goes to a guard). Passages are journalled "
+            "locally either way and written to the database when it answers again."
+        ),
+    )
+    offline_refresh_s: float = Field(
+        30.0, description="How often the offline snapshot is refreshed.", gt=0, le=3600
+    )
+    offline_retry_s: float = Field(
+        5.0, description="How often a journal waiting for the database is retried.", gt=0,
+        le=600,
+    )
 
 
 class ApiConfig(_Strict):

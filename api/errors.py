@@ -7,6 +7,8 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
 from errors import (
     AuthenticationError,
@@ -18,6 +20,7 @@ from errors import (
     PayloadTooLargeError,
     PermissionDeniedError,
     RecognitionError,
+    StoreUnavailableError,
     UnsupportedMediaError,
 )
 
@@ -33,6 +36,7 @@ _STATUS: list[tuple[type[ParkgateError], int]] = [
     (PermissionDeniedError, 403),
     (HardwareError, 503),
     (RecognitionError, 503),
+    (StoreUnavailableError, 503),
 ]
 
 
@@ -59,6 +63,14 @@ async def _validation_error(request: Request, err: Exception) -> JSONResponse:
     return JSONResponse({"detail": problems}, status_code=422)
 
 
+async def _database_down(request: Request, err: Exception) -> JSONResponse:
+    logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, err)
+    return JSONResponse(
+        {"detail": "the database is unavailable; try again shortly"}, status_code=503,
+        headers={"Retry-After": "5"},
+    )
+
+
 async def _unexpected(request: Request, err: Exception) -> JSONResponse:
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
     return JSONResponse({"detail": "internal error; it has been logged"}, status_code=500)
@@ -67,4 +79,8 @@ async def _unexpected(request: Request, err: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ParkgateError, _parkgate_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    # Connection-level failures (server down, network cut, pool exhausted) are an outage, not a
+    # bug: 503 with Retry-After, never a 500.
+    for cls in (OperationalError, InterfaceError, SQLAlchemyTimeoutError):
+        app.add_exception_handler(cls, _database_down)
     app.add_exception_handler(Exception, _unexpected)

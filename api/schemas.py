@@ -192,7 +192,11 @@ class PassagePage(BaseModel):
 
 
 class FrameResult(BaseModel):
-    passage_id: int
+    passage_id: int | None = Field(
+        description="None while the database is unreachable: the passage then waits in the "
+        "local journal (journal_id) and gets its id when written."
+    )
+    journal_id: str | None = None
     gate_id: str
     plate: str | None
     confidence: float

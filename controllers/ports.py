@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,6 +23,23 @@ class PassageRecord:
     decision: AccessDecision
     snapshot_path: str | None
     details: dict[str, Any] = field(default_factory=dict)
+    # Set when the passage was decided offline: it keys the journal entry and makes writing
+    # it to the database idempotent (a crash between the write and the journal trim).
+    journal_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccessSnapshot:
+    """Every plate the database knows (vehicles, passes, lists, presence) → its permits."""
+
+    taken_at: datetime
+    permits: Mapping[str, Permits]
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    record: PassageRecord
+    barrier_outcome: str = "pending"
 
 
 class AccessUnit(Protocol):
@@ -43,6 +61,10 @@ class AccessUnit(Protocol):
 
     def passage_view(self, passage_id: int) -> dict[str, Any]: ...
 
+    def has_journal_entry(self, journal_id: str) -> bool: ...
+
+    def set_outcome(self, passage_id: int, outcome: str) -> None: ...
+
 
 class AccessStore(Protocol):
     def unit(self) -> AbstractContextManager[AccessUnit]: ...
@@ -50,3 +72,25 @@ class AccessStore(Protocol):
     def set_barrier_outcome(self, passage_id: int, outcome: str) -> None: ...
 
     def availability_view(self) -> dict[str, Any]: ...
+
+    def snapshot(self, now: datetime) -> AccessSnapshot:
+        """Permits of every known plate, for deciding while the database is unreachable."""
+        ...
+
+
+class PassageJournal(Protocol):
+    """Local, durable storage for passages decided while the database was unreachable."""
+
+    def append(self, record: PassageRecord) -> None:
+        """Stored durably (fsynced) before returning: the barrier moves only after."""
+        ...
+
+    def set_outcome(self, journal_id: str, outcome: str) -> None: ...
+
+    def pending(self) -> list[JournalEntry]: ...
+
+    def waiting(self) -> bool:
+        """Cheap: whether any entry waits (checked every few seconds)."""
+        ...
+
+    def discard(self, journal_ids: set[str]) -> None: ...

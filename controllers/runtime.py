@@ -5,22 +5,29 @@ pass use, zone count) are committed in one transaction *before* the barrier is d
 barrier's outcome is written afterwards in a second, tiny update. A crash between the two
 leaves a passage whose barrier outcome reads ``pending``, never a barrier that opened with
 no record.
+
+When the database cannot be reached, a passage is decided from the offline snapshot
+(``controllers.offline``), appended durably to the local journal *before* the barrier is
+driven, and written to the database by :meth:`GateRuntime.replay_journal` once it answers
+again (idempotently: each journal entry carries its own id into the passage row).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from controllers.events import Event, EventBus
+from controllers.offline import OfflineAccess
 from controllers.policy import AccessPolicy, GateContext, decide
-from controllers.ports import AccessStore, PassageRecord
-from controllers.values import AccessDecision, Sighting, Verdict
-from errors import HardwareError, NotFoundError
+from controllers.ports import AccessStore, JournalEntry, PassageJournal, PassageRecord
+from controllers.values import AccessDecision, Reason, Sighting, Verdict
+from errors import HardwareError, NotFoundError, StoreUnavailableError
 
 logger = logging.getLogger(__name__)
 
@@ -39,13 +46,14 @@ def utc_clock() -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class PassageResult:
-    passage_id: int
+    passage_id: int | None  # None while it waits in the offline journal (see journal_id)
     gate_id: str
     plate: str | None
     confidence: float
     decision: AccessDecision
     barrier: str
     details: dict[str, Any] = field(default_factory=dict)
+    journal_id: str | None = None
 
 
 class GateRuntime:
@@ -60,6 +68,8 @@ class GateRuntime:
         clock: Clock = utc_clock,
         barrier_timeout_s: float = 5.0,
         fault_alarms: bool = True,
+        journal: PassageJournal | None = None,
+        offline: OfflineAccess | None = None,
     ) -> None:
         self._store = store
         self._gates = dict(gates)
@@ -72,6 +82,11 @@ class GateRuntime:
         self._fault_alarms = fault_alarms
         # One passage at a time per gate: two frames of one car must not both open and count.
         self._locks = {gate_id: asyncio.Lock() for gate_id in self._gates}
+        # Without a journal an outage is an error (the caller sees StoreUnavailableError).
+        self._journal = journal
+        self._offline = offline or OfflineAccess()
+        self._outage_since: datetime | None = None
+        self._outage_passages = 0
 
     def gate(self, gate_id: str) -> GateContext:
         try:
@@ -111,22 +126,34 @@ class GateRuntime:
     ) -> PassageResult:
         gate = self.gate(sighting.gate_id)
         async with self._locks[gate.gate_id]:
-            record, passage_id, alarms, view = await asyncio.to_thread(
-                self._decide_and_record, gate, sighting, decided, snapshot_path, details
-            )
-            self._bus.publish(Event("passage", view))
+            passage_id: int | None
+            try:
+                record, passage_id, alarms, view = await asyncio.to_thread(
+                    self._decide_and_record, gate, sighting, decided, snapshot_path, details
+                )
+            except StoreUnavailableError as err:
+                if self._journal is None:
+                    raise
+                record = await asyncio.to_thread(
+                    self._decide_offline, gate, sighting, decided, snapshot_path, details, err
+                )
+                passage_id, alarms, view = None, [], None
+            if view is not None:
+                self._bus.publish(Event("passage", view))
             for alarm in alarms:
                 self._bus.publish(Event("alarm", alarm))
             barrier = "closed"
             if record.decision.opens:
-                barrier = await self.open_barrier(gate.gate_id, passage_id=passage_id)
-            if record.decision.opens and gate.zone_id is not None:
+                barrier = await self.open_barrier(
+                    gate.gate_id, passage_id=passage_id, journal_id=record.journal_id
+                )
+            if record.decision.opens and gate.zone_id is not None and passage_id is not None:
                 self._bus.publish(
                     Event("availability", await asyncio.to_thread(self._store.availability_view))
                 )
         logger.info(
             "passage %s at %s: plate=%s credential=%s decision=%s reason=%s barrier=%s",
-            passage_id,
+            passage_id if passage_id is not None else f"journal:{record.journal_id}",
             gate.gate_id,
             sighting.plate,
             record.decision.credential,
@@ -142,7 +169,125 @@ class GateRuntime:
             decision=record.decision,
             barrier=barrier,
             details=record.details,
+            journal_id=record.journal_id,
         )
+
+    def _decide_offline(
+        self,
+        gate: GateContext,
+        sighting: Sighting,
+        decided: AccessDecision | None,
+        snapshot_path: str | None,
+        details: dict[str, Any],
+        err: StoreUnavailableError,
+    ) -> PassageRecord:
+        """Decide from the snapshot and journal the passage; the caller drives the barrier."""
+        assert self._journal is not None
+        now = self._clock()
+        if self._outage_since is None:
+            self._outage_since = now
+            logger.error("database unavailable (%s): gates decide offline and journal", err)
+        decision = decided
+        if decision is None:
+            permits = self._offline.permits(sighting.plate)
+            if permits is None:  # no snapshot since start: nobody is known, ask a guard
+                decision = AccessDecision(Verdict.REVIEW, Reason.DATABASE_UNAVAILABLE)
+            else:
+                decision = decide(sighting, permits, None, now, gate=gate, policy=self._policy)
+        decision = replace(decision, flags=(*decision.flags, "offline"))
+        record = PassageRecord(
+            gate_id=gate.gate_id,
+            direction=gate.direction,
+            zone_id=gate.zone_id,
+            sighting=sighting,
+            decision=decision,
+            snapshot_path=snapshot_path,
+            details=details,
+            journal_id=uuid.uuid4().hex,
+        )
+        self._journal.append(record)  # durable before the barrier moves
+        self._offline.note(record)
+        self._outage_passages += 1
+        return record
+
+    def journal_waiting(self) -> bool:
+        return self._journal is not None and self._journal.waiting()
+
+    async def replay_journal(self) -> int:
+        """Write journalled passages to the database; returns how many were written.
+
+        Raises StoreUnavailableError while the database is still down (nothing is lost:
+        entries leave the journal only once their passage is committed)."""
+        if self._journal is None:
+            return 0
+        entries = await asyncio.to_thread(self._journal.pending)
+        if not entries:
+            return 0
+        views, alarms = await asyncio.to_thread(self._write_journal, entries)
+        for view in views:
+            self._bus.publish(Event("passage", view))
+        for alarm in alarms:
+            self._bus.publish(Event("alarm", alarm))
+        if any(e.record.zone_id for e in entries):
+            self._bus.publish(
+                Event("availability", await asyncio.to_thread(self._store.availability_view))
+            )
+        logger.info("wrote %d journalled passages to the database", len(views))
+        return len(views)
+
+    def _write_journal(
+        self, entries: list[JournalEntry]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        assert self._journal is not None
+        views: list[dict[str, Any]] = []
+        alarms: list[dict[str, Any]] = []
+        done: set[str] = set()
+        try:
+            for entry in entries:
+                record = entry.record
+                assert record.journal_id is not None
+                with self._store.unit() as unit:
+                    if not unit.has_journal_entry(record.journal_id):
+                        passage_id = unit.record_passage(record)
+                        kinds = [record.decision.alarm] if record.decision.alarm else []
+                        if record.decision.verdict is Verdict.ALLOW:
+                            kinds += unit.apply_admission(record, passage_id)
+                        for kind in kinds:
+                            message = (f"{kind} at {record.gate_id}: "
+                                       f"{record.sighting.plate or '—'} (decided offline)")
+                            alarm_id = unit.raise_alarm(kind, gate_id=record.gate_id,
+                                                        passage_id=passage_id, message=message)
+                            alarms.append({"id": alarm_id, "kind": kind,
+                                           "gate_id": record.gate_id,
+                                           "passage_id": passage_id, "message": message})
+                        unit.set_outcome(passage_id, entry.barrier_outcome)
+                        views.append(unit.passage_view(passage_id))
+                done.add(record.journal_id)
+            if views:
+                alarms.append(self._outage_alarm(entries, len(views)))
+        finally:
+            if done:
+                self._journal.discard(done)
+        self._outage_since, self._outage_passages = None, 0
+        return views, alarms
+
+    def _outage_alarm(self, entries: list[JournalEntry], written: int) -> dict[str, Any]:
+        first = min(e.record.sighting.at for e in entries)
+        last = max(e.record.sighting.at for e in entries)
+        message = (f"database was unreachable: {written} passage(s) between "
+                   f"{first.isoformat(timespec='seconds')} and "
+                   f"{last.isoformat(timespec='seconds')} were decided offline and are now "
+                   "recorded")
+        with self._store.unit() as unit:
+            alarm_id = unit.raise_alarm("database_outage", gate_id=None, passage_id=None,
+                                        message=message)
+        return {"id": alarm_id, "kind": "database_outage", "gate_id": None,
+                "passage_id": None, "message": message}
+
+    async def refresh_offline(self) -> None:
+        """Take a fresh snapshot of who may pass (after the journal is written)."""
+        snapshot = await asyncio.to_thread(self._store.snapshot, self._clock())
+        self._offline.load(snapshot)
 
     def _decide_and_record(
         self,
@@ -190,7 +335,9 @@ class GateRuntime:
             view = unit.passage_view(passage_id)
         return record, passage_id, alarms, view
 
-    async def open_barrier(self, gate_id: str, *, passage_id: int | None = None) -> str:
+    async def open_barrier(
+        self, gate_id: str, *, passage_id: int | None = None, journal_id: str | None = None
+    ) -> str:
         """Command the gate's barrier open; returns the outcome written to the passage."""
         barrier = self._barriers.get(gate_id)
         if barrier is None:
@@ -202,16 +349,22 @@ class GateRuntime:
             except (HardwareError, TimeoutError) as err:
                 outcome = "fault"
                 logger.warning("barrier at %s did not open: %s", gate_id, err)
-                if not self._fault_alarms:
-                    return await self._finish(passage_id, outcome)
+                # Offline (journal_id set), the alarm could not be stored either; the outage
+                # alarm written with the journal covers it.
+                if not self._fault_alarms or journal_id is not None:
+                    return await self._finish(passage_id, outcome, journal_id)
                 alarm_id = await asyncio.to_thread(self._raise_fault, gate_id, passage_id, err)
                 self._bus.publish(
                     Event("alarm", {"id": alarm_id, "kind": "hardware_fault", "gate_id": gate_id,
                                     "passage_id": passage_id, "message": str(err)})
                 )
-        return await self._finish(passage_id, outcome)
+        return await self._finish(passage_id, outcome, journal_id)
 
-    async def _finish(self, passage_id: int | None, outcome: str) -> str:
+    async def _finish(
+        self, passage_id: int | None, outcome: str, journal_id: str | None = None
+    ) -> str:
+        if journal_id is not None and passage_id is None and self._journal is not None:
+            await asyncio.to_thread(self._journal.set_outcome, journal_id, outcome)
         if passage_id is not None:
             await asyncio.to_thread(self._store.set_barrier_outcome, passage_id, outcome)
             self._bus.publish(

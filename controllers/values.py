@@ -53,6 +53,7 @@ class Reason(StrEnum):
     LIVENESS_CHALLENGE = "liveness_challenge"
     NO_FACE = "no_face"
     OUTSIDE_SCHEDULE = "outside_schedule"
+    DATABASE_UNAVAILABLE = "database_unavailable"  # offline with no snapshot yet: a guard
 
 
 class Credential(StrEnum):

@@ -5,19 +5,23 @@ Implements ``controllers.ports.AccessStore``; every query of the decision path l
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
 from controllers.occupancy import apply_passage
 from controllers.plate_match import match_plate
 from controllers.policy import ListEntry, PassPermit, Permits, VehiclePermit, ZoneOccupancy
-from controllers.ports import PassageRecord
+from controllers.ports import AccessSnapshot, PassageRecord
 from controllers.values import Direction
+from errors import StoreUnavailableError
 from models.base import utcnow
 from models.db import transaction
 from models.events import Alarm, Passage
@@ -190,6 +194,7 @@ class _Unit:
             pass_id=d.pass_id,
             snapshot_path=record.snapshot_path,
             details=record.details,
+            journal_id=record.journal_id,
         )
         self.session.add(passage)
         self.session.flush()
@@ -255,6 +260,59 @@ class _Unit:
         assert passage is not None
         return passage_to_dict(passage)
 
+    def has_journal_entry(self, journal_id: str) -> bool:
+        found = self.session.scalar(
+            select(Passage.id).where(Passage.journal_id == journal_id).limit(1)
+        )
+        return found is not None
+
+    def set_outcome(self, passage_id: int, outcome: str) -> None:
+        self.session.execute(
+            update(Passage).where(Passage.id == passage_id).values(barrier_outcome=outcome)
+        )
+
+    def snapshot(self, now: datetime) -> AccessSnapshot:
+        """What ``permits`` would return for every known plate, in five queries."""
+        s = self.session
+        spaces = {h.id: h.spaces for h in s.scalars(select(Household))}
+        presence = {p.plate: p for p in s.scalars(select(Presence))}
+        # Residents' own cars inside per household (visitors' cars do not use its spaces).
+        own_inside = Counter(
+            p.household_id for p in presence.values()
+            if p.household_id is not None and p.pass_id is None
+        )
+        vehicles = {v.plate: v for v in s.scalars(select(Vehicle).order_by(Vehicle.id))}
+        passes: defaultdict[str, list[PassPermit]] = defaultdict(list)
+        for visitor_pass in s.scalars(select(VisitorPass).order_by(VisitorPass.id)):
+            passes[visitor_pass.plate].append(pass_permit(visitor_pass))
+        entries: dict[str, ListEntry] = {}
+        for entry in s.scalars(select(PlateListEntry).order_by(PlateListEntry.id)):
+            entries.setdefault(entry.plate, ListEntry(entry.kind, entry.reason))  # type: ignore[arg-type]
+        permits: dict[str, Permits] = {}
+        for plate in set(vehicles) | set(passes) | set(entries) | set(presence):
+            vehicle = vehicles.get(plate)
+            vehicle_permit = None
+            if vehicle is not None:
+                here = presence.get(plate)
+                mine = here is not None and here.pass_id is None and (
+                    here.household_id == vehicle.household_id
+                )
+                vehicle_permit = VehiclePermit(
+                    vehicle_id=vehicle.id,
+                    household_id=vehicle.household_id,
+                    plate=vehicle.plate,
+                    household_spaces=spaces.get(vehicle.household_id, 1),
+                    household_cars_inside=own_inside[vehicle.household_id] - int(mine),
+                    resident_id=vehicle.resident_id,
+                )
+            permits[plate] = Permits(
+                vehicle=vehicle_permit,
+                passes=tuple(passes.get(plate, ())),
+                list_entry=entries.get(plate),
+                inside=plate in presence,
+            )
+        return AccessSnapshot(taken_at=now, permits=permits)
+
 
 class SqlAccessStore:
     def __init__(
@@ -270,7 +328,7 @@ class SqlAccessStore:
 
     @contextmanager
     def unit(self) -> Iterator[_Unit]:
-        with transaction(self._factory) as session:
+        with _outage_as_unavailable(), transaction(self._factory) as session:
             yield _Unit(
                 session,
                 max_distance=self._max_distance,
@@ -278,11 +336,25 @@ class SqlAccessStore:
             )
 
     def set_barrier_outcome(self, passage_id: int, outcome: str) -> None:
-        with transaction(self._factory) as session:
-            session.execute(
-                update(Passage).where(Passage.id == passage_id).values(barrier_outcome=outcome)
-            )
+        with self.unit() as unit:
+            unit.set_outcome(passage_id, outcome)
 
     def availability_view(self) -> dict[str, Any]:
-        with self._factory() as session:
+        with _outage_as_unavailable(), self._factory() as session:
             return availability(session)
+
+    def snapshot(self, now: datetime) -> AccessSnapshot:
+        with self.unit() as unit:
+            return unit.snapshot(now)
+
+
+@contextmanager
+def _outage_as_unavailable() -> Iterator[None]:
+    """Connection-level failures become StoreUnavailableError: the runtime's cue to go
+    offline. Anything else (a constraint, a bug) stays what it is."""
+    try:
+        yield
+    except (OperationalError, InterfaceError, PoolTimeoutError) as err:
+        raise StoreUnavailableError(
+            f"database unavailable: {getattr(err, 'orig', None) or err}"
+        ) from err

@@ -50,6 +50,11 @@ class Passage(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(default=None)
     resolution: Mapped[str | None] = mapped_column(String(32), default=None)
     resolved_plate: Mapped[str | None] = mapped_column(String(16), default=None)
+    # Set on passages decided while the database was down and written from the local journal;
+    # unique so that replaying the journal twice (crash before it was trimmed) adds nothing.
+    journal_id: Mapped[str | None] = mapped_column(
+        String(32), default=None, unique=True, index=True
+    )
 
 
 class Alarm(Base):

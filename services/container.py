@@ -16,9 +16,11 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from controllers.events import Event, EventBus
+from controllers.offline import OfflineAccess
 from controllers.policy import AccessPolicy, GateContext
 from controllers.runtime import GateRuntime
 from controllers.values import Direction
+from errors import StoreUnavailableError
 from hardware.base import Barrier, BarrierStatus
 from hardware.registry import (
     SafetyEvent,
@@ -35,6 +37,7 @@ from services.face_gate import FaceGateService
 from services.faces import FaceService
 from services.frames import FrameProcessor
 from services.parking import ParkingService
+from services.passage_journal import FilePassageJournal
 from services.site import sync_site
 from services.snapshots import SnapshotStore
 from services.tokens import TokenSigner
@@ -91,6 +94,7 @@ class Services:
         for component in self.background:
             await component.start()
         self._tasks.append(asyncio.create_task(self._retention_loop(), name="retention"))
+        self._tasks.append(asyncio.create_task(self._offline_loop(), name="offline"))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -139,6 +143,26 @@ class Services:
                             "passage_id": None, "message": event.message})
         )
 
+    async def _offline_loop(self) -> None:
+        """Write the journal as soon as the database answers (first thing after a restart),
+        and refresh the offline snapshot every ``offline_refresh_s``. Wakes every
+        ``offline_retry_s`` to see whether a passage was journalled meanwhile."""
+        access = self.settings.access
+        loop = asyncio.get_running_loop()
+        next_refresh = loop.time()
+        while True:
+            if self.runtime.journal_waiting() or loop.time() >= next_refresh:
+                try:
+                    await self.runtime.replay_journal()
+                    if access.offline_decisions:
+                        await self.runtime.refresh_offline()
+                    next_refresh = loop.time() + access.offline_refresh_s
+                except StoreUnavailableError as err:
+                    logger.warning("offline journal: database still unavailable (%s)", err)
+                except Exception:  # keep trying: a passage waiting here must reach the database
+                    logger.exception("offline journal: writing or refreshing failed")
+            await asyncio.sleep(access.offline_retry_s)
+
     async def _retention_loop(self) -> None:
         while True:
             await asyncio.to_thread(
@@ -181,6 +205,11 @@ def build_services(
         policy=policy,
         bus=bus,
         fault_alarms=False,  # the safety supervisor below raises one alarm per barrier fault
+        journal=FilePassageJournal(settings.data_dir / "journal" / "passages.jsonl"),
+        offline=OfflineAccess(
+            max_distance=settings.access.fuzzy_max_distance,
+            province_tolerance=settings.access.fuzzy_province_tolerance,
+        ),
     )
     snapshots = SnapshotStore(settings.data_dir / "snapshots")
     recognizer = recognizer or create_plate_recognizer(settings.plates)

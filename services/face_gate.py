@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.schemas import FrameResult
@@ -19,6 +22,8 @@ from services.snapshots import SnapshotStore
 from vision.face_pipeline import FacePipeline
 from vision.face_types import FaceGateResult, GateReason
 from vision.images import decode_depth_png, decode_image, encode_jpeg
+
+logger = logging.getLogger(__name__)
 
 # Gate reasons that mean "a face was there but is not a resident we can name".
 _UNKNOWN = {
@@ -80,9 +85,16 @@ class FaceGateService:
     def _household(self, resident_id: int | None) -> int | None:
         if resident_id is None:
             return None
-        with self._sessions() as session:
-            resident = session.get(Resident, resident_id)
-            return resident.household_id if resident else None
+        try:
+            with self._sessions() as session:
+                resident = session.get(Resident, resident_id)
+                return resident.household_id if resident else None
+        except (OperationalError, InterfaceError, PoolTimeoutError) as err:
+            # The match itself needs no database (templates live in memory): a resident still
+            # walks in during an outage; the passage is journalled without the household.
+            logger.warning("household of resident %s unknown, database unavailable: %s",
+                           resident_id, err)
+            return None
 
     def _process(self, frames: list[Any], depth: list[Any] | None) -> FaceGateResult:
         with self._engine_lock:
@@ -134,6 +146,7 @@ class FaceGateService:
         )
         return FrameResult(
             passage_id=passage.passage_id,
+            journal_id=passage.journal_id,
             gate_id=gate_id,
             plate=None,
             confidence=0.0,

@@ -78,6 +78,7 @@ async def present_credential(
     )
     return FrameResult(
         passage_id=result.passage_id,
+        journal_id=result.journal_id,
         gate_id=gate_id,
         plate=None,
         confidence=0.0,

@@ -133,6 +133,7 @@ async def push_frame(
     result = outcome.result
     return FrameResult(
         passage_id=result.passage_id,
+        journal_id=result.journal_id,
         gate_id=result.gate_id,
         plate=result.plate,
         confidence=round(result.confidence, 4),

@@ -7,10 +7,9 @@ from typing import Any
 
 import cv2
 import numpy as np
-import pytest
 from sqlalchemy import select
 
-from bench.liveness import make_flat_replay, read_video
+from bench.liveness import make_flat_replay
 from models.events import Alarm
 from tests.api.test_faces import new_resident
 from tests.conftest import SHARED_DATA
@@ -20,14 +19,6 @@ START = 87  # a 1-s window inside a medium shot of Lin-Manuel Miranda moving his
 # Enrolment as at a real gate: the reference photo plus two frames from the gate camera, from
 # a later second of the clip than the one tested.
 ENROL_FRAMES = (175, 199)
-
-
-@pytest.fixture(scope="module")
-def clip() -> list[np.ndarray]:
-    video = VIDEO_DIR / "short_hamilton_clip.mp4"
-    if not video.is_file():
-        pytest.skip(f"face video not found at {video} (see shared/data/README.md)")
-    return read_video(video)
 
 
 def jpegs(frames: list[np.ndarray]) -> list[tuple[str, tuple[str, bytes, str]]]:

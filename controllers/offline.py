@@ -1,0 +1,76 @@
+"""Deciding while the database is unreachable, from the last snapshot of who may pass.
+
+A controller that stops opening for residents whenever its database hiccups is worse than a
+card reader: gate cameras on the market keep a local white-list for exactly this reason. The
+runtime keeps an :class:`AccessSnapshot` of every known plate's permits, refreshed while the
+database answers; during an outage it decides from it with the same policy (``decide``), and
+the passage goes to the local journal until the database is back.
+
+What the snapshot cannot know is said by the decision's ``offline`` flag: zone occupancy is
+unknown (a full zone is not enforced) and a pass's use count is as of the last refresh.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from controllers.plate_match import match_plate
+from controllers.policy import Permits
+from controllers.ports import AccessSnapshot, PassageRecord
+from controllers.values import Direction, Verdict
+
+
+class OfflineAccess:
+    """The last snapshot, plus the presence changes of passages decided since it was taken."""
+
+    def __init__(self, *, max_distance: int = 1, province_tolerance: bool = False) -> None:
+        self._max_distance = max_distance
+        self._province_tolerance = province_tolerance
+        self._snapshot: AccessSnapshot | None = None
+        # Cars that entered or left while offline: anti-passback must see them.
+        self._inside: dict[str, bool] = {}
+
+    @property
+    def taken_at(self) -> datetime | None:
+        return self._snapshot.taken_at if self._snapshot else None
+
+    def load(self, snapshot: AccessSnapshot) -> None:
+        """A fresh snapshot; taken after the journal was written, so it already holds the
+        presence changes recorded offline."""
+        self._snapshot = snapshot
+        self._inside.clear()
+
+    def permits(self, plate: str | None) -> Permits | None:
+        """What the snapshot knows about ``plate``; None when there has never been one."""
+        if self._snapshot is None:
+            return None
+        if plate is None:
+            return Permits()
+        known = self._snapshot.permits
+        matched, distance = plate, 0
+        if plate not in known:
+            match = match_plate(
+                plate,
+                known.keys(),
+                max_distance=self._max_distance,
+                province_tolerance=self._province_tolerance,
+            )
+            if match is None:
+                return Permits(inside=self._inside.get(plate, False))
+            matched, distance = match.plate, match.distance
+        base = known[matched]
+        return replace(
+            base,
+            inside=self._inside.get(matched, base.inside),
+            matched_plate=matched if distance else None,
+            match_distance=distance,
+        )
+
+    def note(self, record: PassageRecord) -> None:
+        """An allowed passage decided offline moves its car in or out."""
+        if record.decision.verdict is not Verdict.ALLOW:
+            return
+        plate = record.decision.matched_plate or record.sighting.plate
+        if plate is not None:
+            self._inside[plate] = record.direction is Direction.IN

@@ -1,0 +1,164 @@
+"""The local journal of passages decided while the database was unreachable.
+
+A JSON-lines file next to the snapshots: one ``passage`` line per passage, appended and
+fsynced before the barrier moves, and one ``outcome`` line once the barrier answered. The
+gate runtime writes the entries to the database when it answers again and then trims them
+here; a passage leaves this file only after its row is committed, so neither a database
+outage nor a crash of the controller loses it.
+
+A crash while appending can leave a torn last line; it is skipped with a warning (its
+barrier had not been driven yet, the append being the step before) and the next append
+starts on a fresh line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from controllers.ports import JournalEntry, PassageRecord
+from controllers.values import AccessDecision, Credential, Direction, Reason, Sighting, Verdict
+
+logger = logging.getLogger(__name__)
+
+
+def record_to_json(record: PassageRecord) -> dict[str, Any]:
+    sighting = asdict(record.sighting)
+    sighting["at"] = record.sighting.at.isoformat()
+    decision = asdict(record.decision)
+    decision["flags"] = list(record.decision.flags)
+    return {
+        "journal_id": record.journal_id,
+        "gate_id": record.gate_id,
+        "direction": str(record.direction),
+        "zone_id": record.zone_id,
+        "snapshot_path": record.snapshot_path,
+        "details": record.details,
+        "sighting": sighting,
+        "decision": decision,
+    }
+
+
+def record_from_json(data: dict[str, Any]) -> PassageRecord:
+    sighting = dict(data["sighting"])
+    sighting["at"] = datetime.fromisoformat(sighting["at"])
+    decision = dict(data["decision"])
+    decision.update(
+        verdict=Verdict(decision["verdict"]),
+        reason=Reason(decision["reason"]),
+        credential=Credential(decision["credential"]),
+        flags=tuple(decision["flags"]),
+    )
+    return PassageRecord(
+        gate_id=data["gate_id"],
+        direction=Direction(data["direction"]),
+        zone_id=data["zone_id"],
+        sighting=Sighting(**sighting),
+        decision=AccessDecision(**decision),
+        snapshot_path=data["snapshot_path"],
+        details=dict(data["details"]),
+        journal_id=data["journal_id"],
+    )
+
+
+class FilePassageJournal:
+    """Implements ``controllers.ports.PassageJournal`` on one local file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()  # the runtime calls from worker threads
+
+    def append(self, record: PassageRecord) -> None:
+        if record.journal_id is None:
+            raise ValueError("a journalled passage needs a journal_id")
+        self._write_line({"type": "passage", "record": record_to_json(record)})
+
+    def set_outcome(self, journal_id: str, outcome: str) -> None:
+        self._write_line({"type": "outcome", "journal_id": journal_id, "outcome": outcome})
+
+    def pending(self) -> list[JournalEntry]:
+        with self._lock:
+            return self._read()
+
+    def waiting(self) -> bool:
+        return self.path.exists()
+
+    def discard(self, journal_ids: set[str]) -> None:
+        """Drop the given entries (and their outcome lines); atomic: a crash leaves the old
+        file or the new one, never half of one."""
+        with self._lock:
+            kept = [e for e in self._read() if e.record.journal_id not in journal_ids]
+            if not kept:
+                self.path.unlink(missing_ok=True)
+                return
+            tmp = self.path.with_suffix(".tmp")
+            with tmp.open("w", encoding="utf-8") as out:
+                for entry in kept:
+                    out.write(_line({"type": "passage", "record": record_to_json(entry.record)}))
+                    if entry.barrier_outcome != "pending":
+                        out.write(_line({"type": "outcome",
+                                         "journal_id": entry.record.journal_id,
+                                         "outcome": entry.barrier_outcome}))
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, self.path)
+            _fsync_dir(self.path.parent)
+
+    def _write_line(self, data: dict[str, Any]) -> None:
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("ab") as out:
+                if out.tell() > 0 and not _ends_with_newline(self.path):
+                    out.write(b"\n")  # a torn line from a crash must not swallow this one
+                out.write(_line(data).encode("utf-8"))
+                out.flush()
+                os.fsync(out.fileno())
+
+    def _read(self) -> list[JournalEntry]:
+        if not self.path.exists():
+            return []
+        records: dict[str, PassageRecord] = {}
+        outcomes: dict[str, str] = {}
+        with self.path.open(encoding="utf-8") as lines:
+            for number, line in enumerate(lines, 1):
+                if not line.strip():
+                    continue
+                try:
+                    data = json.loads(line)
+                    if data["type"] == "passage":
+                        record = record_from_json(data["record"])
+                        assert record.journal_id is not None
+                        records[record.journal_id] = record
+                    else:
+                        outcomes[data["journal_id"]] = data["outcome"]
+                except (ValueError, KeyError, TypeError, AssertionError) as err:
+                    logger.warning("journal %s line %d unreadable, skipped: %s",
+                                   self.path, number, err)
+        return [
+            JournalEntry(record, outcomes.get(journal_id, "pending"))
+            for journal_id, record in records.items()
+        ]
+
+
+def _line(data: dict[str, Any]) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with path.open("rb") as f:
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) == b"\n"
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

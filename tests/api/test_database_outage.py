@@ -1,0 +1,181 @@
+"""A database outage does not stop the gates and loses no passage.
+
+The database really goes away (PostgreSQL behind a proxy that is cut; the SQLite file
+disappears). Cars keep being decided from the offline snapshot, every passage is journalled
+on local disk before the barrier moves, and once the database answers the journal is written
+to it by the controller on its own: the passages, their barrier outcomes, the presence and
+zone counts, and one alarm that tells the office what happened.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import cv2
+import pytest
+
+from controllers.ports import PassageRecord
+from controllers.values import AccessDecision, Credential, Direction, Reason, Sighting, Verdict
+from services.passage_journal import FilePassageJournal
+from tests.api.test_face_gate import START, enrol_lin, jpegs
+from tests.api.test_vehicle_entry import free_in_zone, register_resident_car
+from tests.conftest import add_user
+from tests.db_outage import DatabaseOutage
+from vision.plate_render import render_gate_scene, render_plate
+
+CAMERA = {"X-API-Key": "test-camera-key"}
+RESIDENT = "闽A12345"
+STRANGER = "粤B67890"
+FAST = {"access": {"offline_refresh_s": 0.2, "offline_retry_s": 0.2}}
+
+
+def gate_frame(plate: str) -> bytes:
+    scene = render_gate_scene(render_plate(plate), random.Random(3), approach=1.0)
+    ok, jpeg = cv2.imencode(".jpg", scene)
+    assert ok
+    return jpeg.tobytes()
+
+
+def push(client: Any, gate: str, plate: str) -> Any:
+    return client.post(f"/api/v1/gates/{gate}/frames", content=gate_frame(plate),
+                       headers={**CAMERA, "Content-Type": "image/jpeg"})
+
+
+def wait_for(check: Callable[[], bool], timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def outage(database_url: str) -> Iterator[DatabaseOutage]:
+    cut = DatabaseOutage(database_url)
+    yield cut
+    cut.close()
+
+
+def test_gates_decide_offline_and_the_journal_reaches_the_database(
+    app_factory: Any, outage: DatabaseOutage
+) -> None:
+    client = app_factory(database_url=outage.url, **FAST)
+    services = client.app.state.services
+    admin = {"Authorization": f"Bearer {add_user(client, 'admin', 'admin')}"}
+    register_resident_car(client, admin, RESIDENT)
+    client.portal.call(services.runtime.refresh_offline)
+    entered = push(client, "main-in", RESIDENT)
+    assert entered.json()["decision"] == "allow" and entered.json()["plate"] == RESIDENT
+    free_before_exit = free_in_zone(client, "A")
+
+    outage.cut(services.engine)
+    left = push(client, "main-out", RESIDENT)
+    stranger = push(client, "main-in", STRANGER)
+    during = client.get("/api/v1/passages", headers=admin)
+
+    assert left.status_code == 200, left.text
+    assert left.json()["decision"] == "allow" and left.json()["barrier"] in ("open", "opening")
+    assert left.json()["passage_id"] is None and left.json()["journal_id"]
+    assert stranger.status_code == 200, stranger.text
+    assert stranger.json()["plate"] == STRANGER and stranger.json()["decision"] != "allow"
+    assert during.status_code == 503 and "database" in during.json()["detail"]
+
+    outage.restore()
+
+    def all_recorded() -> bool:
+        page = client.get("/api/v1/passages", headers=admin)
+        return page.status_code == 200 and page.json()["total"] == 3
+
+    wait_for(all_recorded)
+    items = client.get("/api/v1/passages", headers=admin).json()["items"]
+    by_plate_gate = {(p["plate"], p["gate_id"]): p for p in items}
+    exit_row = by_plate_gate[(RESIDENT, "main-out")]
+    assert "offline" in exit_row["flags"] and exit_row["decision"] == "allow"
+    assert exit_row["barrier_outcome"] == left.json()["barrier"]
+    assert "offline" in by_plate_gate[(STRANGER, "main-in")]["flags"]
+    assert "offline" not in by_plate_gate[(RESIDENT, "main-in")]["flags"]
+    assert free_in_zone(client, "A") == free_before_exit + 1  # the exit counted
+    alarms = client.get("/api/v1/alarms", headers=admin).json()["items"]
+    outage_alarm = next(a for a in alarms if a["kind"] == "database_outage")
+    assert "2 passage(s)" in outage_alarm["message"]
+    assert not (services.settings.data_dir / "journal" / "passages.jsonl").exists()
+    # The car left while offline; the next entry is a normal one, not an anti-passback.
+    again = push(client, "main-in", RESIDENT)
+    assert again.json()["decision"] == "allow"
+    row = client.get(f"/api/v1/passages/{again.json()['passage_id']}", headers=admin).json()
+    assert "anti_passback" not in row["flags"]
+
+
+def test_without_a_snapshot_vehicles_go_to_a_guard_and_are_still_recorded(
+    app_factory: Any, outage: DatabaseOutage
+) -> None:
+    client = app_factory(database_url=outage.url,
+                         access={"offline_decisions": False, "offline_retry_s": 0.2})
+    services = client.app.state.services
+    admin = {"Authorization": f"Bearer {add_user(client, 'admin', 'admin')}"}
+    register_resident_car(client, admin, RESIDENT)
+
+    outage.cut(services.engine)
+    response = push(client, "main-in", RESIDENT)
+    assert response.status_code == 200, response.text
+    assert response.json()["decision"] == "review"
+    assert response.json()["reason"] == "database_unavailable"
+    assert response.json()["barrier"] == "closed"
+
+    outage.restore()
+    wait_for(lambda: client.get("/api/v1/passages", headers=admin).status_code == 200
+             and client.get("/api/v1/passages", headers=admin).json()["total"] == 1)
+    (row,) = client.get("/api/v1/passages", headers=admin).json()["items"]
+    assert row["decision"] == "review" and row["reason"] == "database_unavailable"
+
+
+def test_a_journal_left_by_a_crash_is_written_once_at_the_next_start(
+    app_factory: Any, make_settings: Any
+) -> None:
+    settings = make_settings()
+    journal = FilePassageJournal(settings.data_dir / "journal" / "passages.jsonl")
+    sighting = Sighting("main-in", datetime.now(UTC), "闽A54321", 0.95)
+    decision = AccessDecision(Verdict.DENY, Reason.UNKNOWN_PLATE, Credential.PLATE,
+                              flags=("offline",))
+    journal.append(PassageRecord("main-in", Direction.IN, "A", sighting, decision, None,
+                                 journal_id="crash-1"))
+    kept = journal.path.read_bytes()  # as if the controller died before trimming it
+
+    client = app_factory(**FAST)
+    admin = {"Authorization": f"Bearer {add_user(client, 'admin', 'admin')}"}
+
+    def total() -> int:
+        return int(client.get("/api/v1/passages", headers=admin).json()["total"])
+
+    wait_for(lambda: total() == 1)
+    journal.path.write_bytes(kept)  # the same entry comes back
+    wait_for(lambda: not journal.path.exists())
+    assert total() == 1
+    (row,) = client.get("/api/v1/passages", headers=admin).json()["items"]
+    assert row["plate"] == "闽A54321" and row["reason"] == "unknown_plate"
+
+
+
+def test_an_enrolled_resident_walks_in_by_face_during_an_outage(
+    app_factory: Any, outage: DatabaseOutage, clip: list[Any]
+) -> None:
+    client = app_factory(database_url=outage.url, **FAST)
+    services = client.app.state.services
+    admin = {"Authorization": f"Bearer {add_user(client, 'admin', 'admin')}"}
+    rid = enrol_lin(client, admin, clip)
+
+    outage.cut(services.engine)
+    body = client.post("/api/v1/gates/ped-1/frames", files=jpegs(clip[START : START + 30]),
+                       headers=CAMERA).json()
+    assert (body["decision"], body["reason"]) == ("allow", "face_resident")
+    assert body["passage_id"] is None and body["journal_id"]
+
+    outage.restore()
+    wait_for(lambda: client.get("/api/v1/passages", headers=admin).status_code == 200
+             and client.get("/api/v1/passages", headers=admin).json()["total"] == 1)
+    (row,) = client.get("/api/v1/passages", headers=admin).json()["items"]
+    assert row["resident_id"] == rid and row["credential"] == "face"
+    assert "offline" in row["flags"] and row["details"]["liveness"]["live"] is True

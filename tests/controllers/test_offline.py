@@ -1,0 +1,91 @@
+"""Deciding from the offline snapshot: the same policy, on what the database last said."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from controllers.offline import OfflineAccess
+from controllers.policy import (
+    AccessPolicy,
+    GateContext,
+    ListEntry,
+    PassPermit,
+    Permits,
+    VehiclePermit,
+    decide,
+)
+from controllers.ports import AccessSnapshot, PassageRecord
+from controllers.values import Direction, Reason, Sighting, Verdict
+
+NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+IN = GateContext("main-in", Direction.IN, "A")
+OUT = GateContext("main-out", Direction.OUT, "A")
+POLICY = AccessPolicy()
+
+
+def snapshot() -> AccessSnapshot:
+    resident = VehiclePermit(vehicle_id=1, household_id=7, plate="闽A12345",
+                             household_spaces=1, household_cars_inside=0, resident_id=3)
+    visitor = PassPermit(pass_id=4, plate="闽D77777", household_id=7,
+                         valid_from=NOW - timedelta(hours=1), valid_to=NOW + timedelta(hours=1),
+                         max_uses=None, uses=0)
+    return AccessSnapshot(taken_at=NOW, permits={
+        "闽A12345": Permits(vehicle=resident),
+        "闽D77777": Permits(passes=(visitor,)),
+        "闽B66666": Permits(list_entry=ListEntry("block", "stolen")),
+    })
+
+
+def offline_decision(access: OfflineAccess, plate: str, gate: GateContext = IN,
+                     at: datetime = NOW):
+    sighting = Sighting(gate.gate_id, at, plate, 0.97)
+    permits = access.permits(plate)
+    assert permits is not None
+    return decide(sighting, permits, None, at, gate=gate, policy=POLICY), sighting
+
+
+def loaded() -> OfflineAccess:
+    access = OfflineAccess(max_distance=1)
+    access.load(snapshot())
+    return access
+
+
+def test_nothing_is_known_before_the_first_snapshot() -> None:
+    assert OfflineAccess().permits("闽A12345") is None
+
+
+def test_resident_visitor_and_blocked_plates_decide_as_online() -> None:
+    access = loaded()
+    resident, _ = offline_decision(access, "闽A12345")
+    assert resident.verdict is Verdict.ALLOW and resident.reason is Reason.RESIDENT
+    assert resident.resident_id == 3
+    visitor, _ = offline_decision(access, "闽D77777")
+    assert visitor.verdict is Verdict.ALLOW and visitor.pass_id == 4
+    late, _ = offline_decision(access, "闽D77777", at=NOW + timedelta(hours=2))
+    assert late.verdict is not Verdict.ALLOW and late.reason is Reason.PASS_EXPIRED
+    blocked, _ = offline_decision(access, "闽B66666")
+    assert blocked.verdict is Verdict.DENY and blocked.reason is Reason.BLOCKED
+    stranger, _ = offline_decision(access, "粤B00001")
+    assert stranger.verdict is not Verdict.ALLOW
+
+
+def test_a_misread_character_still_matches_and_says_so() -> None:
+    decision, _ = offline_decision(loaded(), "闽A1234S")  # 5 read as S
+    assert decision.verdict is Verdict.ALLOW
+    assert decision.matched_plate == "闽A12345" and decision.match_distance == 1
+
+
+def test_entries_made_offline_count_for_anti_passback_until_the_next_snapshot() -> None:
+    access = loaded()
+    decision, sighting = offline_decision(access, "闽A12345")
+    access.note(PassageRecord("main-in", Direction.IN, "A", sighting, decision, None,
+                              journal_id="j1"))
+    again, _ = offline_decision(access, "闽A12345")
+    assert "anti_passback" in again.flags
+    out, sighting_out = offline_decision(access, "闽A12345", gate=OUT)
+    assert out.verdict is Verdict.ALLOW
+    access.note(PassageRecord("main-out", Direction.OUT, "A", sighting_out, out, None,
+                              journal_id="j2"))
+    assert access.permits("闽A12345").inside is False  # type: ignore[union-attr]
+    access.load(snapshot())  # the database now holds what was journalled
+    assert access.permits("闽A12345").inside is False  # type: ignore[union-attr]

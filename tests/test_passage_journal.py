@@ -1,0 +1,68 @@
+"""The offline journal keeps every passage across crashes until the database has it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from controllers.ports import PassageRecord
+from controllers.values import (
+    AccessDecision,
+    Credential,
+    Direction,
+    Reason,
+    Sighting,
+    Verdict,
+)
+from services.passage_journal import FilePassageJournal
+
+AT = datetime(2026, 11, 28, 8, 0, 5, 123000, tzinfo=UTC)
+
+
+def record(journal_id: str, plate: str = "闽AD12345") -> PassageRecord:
+    decision = AccessDecision(
+        Verdict.ALLOW, Reason.RESIDENT, Credential.PLATE, flags=("offline",),
+        vehicle_id=1, household_id=2, resident_id=3, matched_plate=None,
+    )
+    return PassageRecord(
+        gate_id="main-in", direction=Direction.IN, zone_id="A",
+        sighting=Sighting("main-in", AT, plate, 0.93, color="green", frames=4, reads=3),
+        decision=decision, snapshot_path="main-in/2026/11/28/x.jpg",
+        details={"source": "camera", "candidates": [{"plate": plate, "confidence": 0.93}]},
+        journal_id=journal_id,
+    )
+
+
+def test_entries_survive_a_new_process_with_their_barrier_outcome(tmp_path: Path) -> None:
+    path = tmp_path / "journal" / "passages.jsonl"
+    FilePassageJournal(path).append(record("a"))
+    FilePassageJournal(path).append(record("b", "闽A12345"))
+    FilePassageJournal(path).set_outcome("a", "open")
+
+    entries = FilePassageJournal(path).pending()  # as after a restart
+
+    assert [e.record for e in entries] == [record("a"), record("b", "闽A12345")]
+    assert [e.barrier_outcome for e in entries] == ["open", "pending"]
+
+
+def test_discard_keeps_the_rest_and_removes_an_empty_journal(tmp_path: Path) -> None:
+    journal = FilePassageJournal(tmp_path / "passages.jsonl")
+    for name in ("a", "b", "c"):
+        journal.append(record(name))
+    journal.set_outcome("c", "fault")
+    journal.discard({"a", "b"})
+    (left,) = journal.pending()
+    assert left.record.journal_id == "c" and left.barrier_outcome == "fault"
+    journal.discard({"c"})
+    assert journal.pending() == [] and not journal.path.exists()
+
+
+def test_a_line_torn_by_a_crash_is_skipped_and_does_not_swallow_the_next(
+    tmp_path: Path,
+) -> None:
+    journal = FilePassageJournal(tmp_path / "passages.jsonl")
+    journal.append(record("a"))
+    with journal.path.open("a", encoding="utf-8") as f:
+        f.write('{"type":"passage","record":{"journal_id":"torn","gate')  # power cut here
+    journal.append(record("b"))
+    assert [e.record.journal_id for e in journal.pending()] == ["a", "b"]
