@@ -62,6 +62,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import create_app
+    from api.server import server_config
     from services.container import build_services
 
     settings = _settings(args)
@@ -75,7 +76,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logger.info(
         "parkgate serving community %r on http://%s:%d", settings.community.name, host, port
     )
-    uvicorn.run(app, host=host, port=port, log_config=None)
+    uvicorn.Server(server_config(app, settings, host, port, log_config=None)).run()
     return 0
 
 

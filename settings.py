@@ -133,6 +133,15 @@ class ApiConfig(_Strict):
     max_upload_bytes: int = Field(10_000_000, description="Largest frame body accepted.", gt=0)
     max_image_pixels: int = Field(40_000_000, description="Largest decoded image.", gt=0)
     token_ttl_minutes: int = Field(720, description="Lifetime of a login token.", gt=0)
+    trusted_proxies: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1"],
+        description=(
+            "Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For is believed, "
+            "so rate limits and the console's login throttle see the real client rather than "
+            "the proxy. Empty: trust no header. '*' trusts every peer: only when the server "
+            "is reachable through a proxy that overwrites the header."
+        ),
+    )
 
 
 class MqttPublishConfig(_Strict):
