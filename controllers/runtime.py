@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -70,6 +71,7 @@ class GateRuntime:
         fault_alarms: bool = True,
         journal: PassageJournal | None = None,
         offline: OfflineAccess | None = None,
+        retry_after_s: float = 5.0,
     ) -> None:
         self._store = store
         self._gates = dict(gates)
@@ -87,6 +89,12 @@ class GateRuntime:
         self._offline = offline or OfflineAccess()
         self._outage_since: datetime | None = None
         self._outage_passages = 0
+        # After a failed attempt, gates decide offline at once for this long instead of
+        # waiting on the database again (an unreachable host costs a connect time-out per
+        # car); the background loop probes it meanwhile.
+        self._retry_after_s = retry_after_s
+        self._offline_until = 0.0
+        self._replay_lock = asyncio.Lock()
 
     def gate(self, gate_id: str) -> GateContext:
         try:
@@ -126,18 +134,9 @@ class GateRuntime:
     ) -> PassageResult:
         gate = self.gate(sighting.gate_id)
         async with self._locks[gate.gate_id]:
-            passage_id: int | None
-            try:
-                record, passage_id, alarms, view = await asyncio.to_thread(
-                    self._decide_and_record, gate, sighting, decided, snapshot_path, details
-                )
-            except StoreUnavailableError as err:
-                if self._journal is None:
-                    raise
-                record = await asyncio.to_thread(
-                    self._decide_offline, gate, sighting, decided, snapshot_path, details, err
-                )
-                passage_id, alarms, view = None, [], None
+            record, passage_id, alarms, view = await self._record(
+                gate, sighting, decided, snapshot_path, details
+            )
             if view is not None:
                 self._bus.publish(Event("passage", view))
             for alarm in alarms:
@@ -171,6 +170,40 @@ class GateRuntime:
             details=record.details,
             journal_id=record.journal_id,
         )
+
+    async def _record(
+        self,
+        gate: GateContext,
+        sighting: Sighting,
+        decided: AccessDecision | None,
+        snapshot_path: str | None,
+        details: dict[str, Any],
+    ) -> tuple[PassageRecord, int | None, list[dict[str, Any]], dict[str, Any] | None]:
+        """Decide and record in the database, or offline in the journal when it is down."""
+        failure: StoreUnavailableError | None = None
+        if self._journal is not None and time.monotonic() < self._offline_until:
+            failure = StoreUnavailableError("database unavailable (retrying shortly)")
+        elif self.journal_waiting():
+            # Passages from the outage go first: presence must see this car's earlier exit
+            # before this entry is decided.
+            try:
+                await self.replay_journal()
+            except StoreUnavailableError as err:
+                failure = err
+        if failure is None:
+            try:
+                return await asyncio.to_thread(
+                    self._decide_and_record, gate, sighting, decided, snapshot_path, details
+                )
+            except StoreUnavailableError as err:
+                if self._journal is None:
+                    raise
+                failure = err
+        self._offline_until = time.monotonic() + self._retry_after_s
+        record = await asyncio.to_thread(
+            self._decide_offline, gate, sighting, decided, snapshot_path, details, failure
+        )
+        return record, None, [], None
 
     def _decide_offline(
         self,
@@ -220,10 +253,12 @@ class GateRuntime:
         entries leave the journal only once their passage is committed)."""
         if self._journal is None:
             return 0
-        entries = await asyncio.to_thread(self._journal.pending)
-        if not entries:
-            return 0
-        views, alarms = await asyncio.to_thread(self._write_journal, entries)
+        async with self._replay_lock:  # the background loop and a gate may both try
+            entries = await asyncio.to_thread(self._journal.pending)
+            if not entries:
+                return 0
+            views, alarms = await asyncio.to_thread(self._write_journal, entries)
+            self._offline_until = 0.0
         for view in views:
             self._bus.publish(Event("passage", view))
         for alarm in alarms:

@@ -210,6 +210,7 @@ def build_services(
             max_distance=settings.access.fuzzy_max_distance,
             province_tolerance=settings.access.fuzzy_province_tolerance,
         ),
+        retry_after_s=settings.access.offline_retry_s,
     )
     snapshots = SnapshotStore(settings.data_dir / "snapshots")
     recognizer = recognizer or create_plate_recognizer(settings.plates)

@@ -9,6 +9,7 @@ zone counts, and one alarm that tells the office what happened.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -17,9 +18,15 @@ from typing import Any
 
 import cv2
 import pytest
+from sqlalchemy import select
 
 from controllers.ports import PassageRecord
 from controllers.values import AccessDecision, Credential, Direction, Reason, Sighting, Verdict
+from models.db import transaction
+from models.events import Passage
+from models.people import Household
+from models.vehicles import Presence, Vehicle
+from services.container import build_services
 from services.passage_journal import FilePassageJournal
 from tests.api.test_face_gate import START, enrol_lin, jpegs
 from tests.api.test_vehicle_entry import free_in_zone, register_resident_car
@@ -179,3 +186,51 @@ def test_an_enrolled_resident_walks_in_by_face_during_an_outage(
     (row,) = client.get("/api/v1/passages", headers=admin).json()["items"]
     assert row["resident_id"] == rid and row["credential"] == "face"
     assert "offline" in row["flags"] and row["details"]["liveness"]["live"] is True
+
+
+def test_journal_goes_first_when_the_database_returns_before_the_next_car(
+    make_settings: Any, plate_recognizer: Any, outage: DatabaseOutage
+) -> None:
+    """Exit offline, database back, the same car enters at once: the journalled exit is
+    written before the entry is decided, so the entry is a plain one and the car is inside."""
+    # No background loop here: only the gate itself can write the journal.
+    settings = make_settings(database_url=outage.url, access={"offline_retry_s": 0.01})
+    services = build_services(settings, recognizer=plate_recognizer)
+    with transaction(services.sessions) as session:
+        household = Household(building="3栋", unit="1201")
+        session.add(household)
+        session.flush()
+        session.add(Vehicle(plate=RESIDENT, household_id=household.id))
+
+    def at(gate: str) -> Sighting:
+        return Sighting(gate, datetime.now(UTC), RESIDENT, 0.97)
+
+    async def scenario() -> tuple[Any, Any, Any]:
+        services.bus.bind(asyncio.get_running_loop())
+        runtime = services.runtime
+        await runtime.refresh_offline()
+        entered = await runtime.handle_sighting(at("main-in"))
+        outage.cut(services.engine)
+        left = await runtime.handle_sighting(at("main-out"))
+        outage.restore()
+        await asyncio.sleep(0.05)  # past the retry window
+        back = await runtime.handle_sighting(at("main-in"))
+        return entered, left, back
+
+    try:
+        entered, left, back = asyncio.run(scenario())
+        assert entered.passage_id is not None and left.passage_id is None
+        assert left.decision.verdict is Verdict.ALLOW
+        assert back.passage_id is not None and back.decision.verdict is Verdict.ALLOW
+        assert "anti_passback" not in back.decision.flags
+        assert not services.runtime.journal_waiting()
+        with services.sessions() as session:
+            assert session.get(Presence, RESIDENT) is not None
+            rows = session.execute(
+                select(Passage.gate_id, Passage.flags).order_by(Passage.id)
+            ).all()
+        assert [(g, "offline" in f) for g, f in rows] == [
+            ("main-in", False), ("main-out", True), ("main-in", False)
+        ]
+    finally:
+        services.engine.dispose()

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from models.events import Alarm
-from tests.api.test_face_gate import START, clip, enrol_lin, jpegs  # noqa: F401 (fixture)
+from tests.api.test_face_gate import START, enrol_lin, jpegs
 
 CAMERA = {"X-API-Key": "test-camera-key"}
 
@@ -68,7 +68,7 @@ def post(client: Any, frames: list[np.ndarray], depths: list[np.ndarray]) -> Any
 
 
 def test_depth_gate_opens_for_relief_and_refuses_a_flat_surface(
-    depth_client: Any, depth_admin: dict[str, str], clip: list[np.ndarray]  # noqa: F811
+    depth_client: Any, depth_admin: dict[str, str], clip: list[np.ndarray]
 ) -> None:
     rid = enrol_lin(depth_client, depth_admin, clip)
     engine = depth_client.app.state.services.faces.engine
@@ -100,7 +100,7 @@ def test_depth_gate_opens_for_relief_and_refuses_a_flat_surface(
 
 
 def test_bad_depth_input_is_refused_with_the_reason(
-    depth_client: Any, depth_admin: dict[str, str], clip: list[np.ndarray]  # noqa: F811
+    depth_client: Any, depth_admin: dict[str, str], clip: list[np.ndarray]
 ) -> None:
     frames = clip[START : START + 3]
     good = [np.full(f.shape[:2], 800, np.uint16) for f in frames]
@@ -127,7 +127,7 @@ def test_bad_depth_input_is_refused_with_the_reason(
     assert depth_client.get("/api/v1/passages", headers=depth_admin).json()["total"] == 0
 
 
-def test_depth_at_a_vehicle_gate_is_refused(client: Any, clip: list[np.ndarray]) -> None:  # noqa: F811
+def test_depth_at_a_vehicle_gate_is_refused(client: Any, clip: list[np.ndarray]) -> None:
     frame = clip[START]
     depth = ("depth", ("d.png", png16(np.full(frame.shape[:2], 900)), "image/png"))
     files = [*jpegs([frame]), depth]
