@@ -234,3 +234,6 @@ class Health(BaseModel):
     status: Literal["ok", "degraded"]
     database: bool
     gates: dict[str, str]
+    journal_waiting: int = Field(
+        0, description="Passages decided during a database outage, not yet written to it."
+    )

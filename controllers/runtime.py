@@ -246,6 +246,13 @@ class GateRuntime:
     def journal_waiting(self) -> bool:
         return self._journal is not None and self._journal.waiting()
 
+    def journal_backlog(self) -> int:
+        """How many passages wait in the journal (reads it: for health checks, not per car)."""
+        if not self.journal_waiting():
+            return 0
+        assert self._journal is not None
+        return len(self._journal.pending())
+
     async def replay_journal(self) -> int:
         """Write journalled passages to the database; returns how many were written.
 

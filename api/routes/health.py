@@ -21,5 +21,9 @@ def healthz(services: ServicesDep) -> Health:
     except SQLAlchemyError:
         database = False
     gates = {gate_id: str(b.state) for gate_id, b in services.barriers.items()}
-    ok = database and all(state != "fault" for state in gates.values())
-    return Health(status="ok" if ok else "degraded", database=database, gates=gates)
+    waiting = services.runtime.journal_backlog()
+    ok = database and not waiting and all(state != "fault" for state in gates.values())
+    return Health(
+        status="ok" if ok else "degraded", database=database, gates=gates,
+        journal_waiting=waiting,
+    )

@@ -82,6 +82,7 @@ def test_gates_decide_offline_and_the_journal_reaches_the_database(
     left = push(client, "main-out", RESIDENT)
     stranger = push(client, "main-in", STRANGER)
     during = client.get("/api/v1/passages", headers=admin)
+    health = client.get("/healthz").json()
 
     assert left.status_code == 200, left.text
     assert left.json()["decision"] == "allow" and left.json()["barrier"] in ("open", "opening")
@@ -89,6 +90,8 @@ def test_gates_decide_offline_and_the_journal_reaches_the_database(
     assert stranger.status_code == 200, stranger.text
     assert stranger.json()["plate"] == STRANGER and stranger.json()["decision"] != "allow"
     assert during.status_code == 503 and "database" in during.json()["detail"]
+    assert health["status"] == "degraded" and health["database"] is False
+    assert health["journal_waiting"] == 2
 
     outage.restore()
 
@@ -109,6 +112,7 @@ def test_gates_decide_offline_and_the_journal_reaches_the_database(
     outage_alarm = next(a for a in alarms if a["kind"] == "database_outage")
     assert "2 passage(s)" in outage_alarm["message"]
     assert not (services.settings.data_dir / "journal" / "passages.jsonl").exists()
+    assert client.get("/healthz").json()["status"] == "ok"
     # The car left while offline; the next entry is a normal one, not an anti-passback.
     again = push(client, "main-in", RESIDENT)
     assert again.json()["decision"] == "allow"
