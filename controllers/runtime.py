@@ -26,7 +26,13 @@ from typing import Any, Protocol
 from controllers.events import Event, EventBus
 from controllers.offline import OfflineAccess
 from controllers.policy import AccessPolicy, GateContext, decide
-from controllers.ports import AccessStore, JournalEntry, PassageJournal, PassageRecord
+from controllers.ports import (
+    AccessStore,
+    AccessUnit,
+    JournalEntry,
+    PassageJournal,
+    PassageRecord,
+)
 from controllers.values import AccessDecision, Reason, Sighting, Verdict
 from errors import HardwareError, NotFoundError, StoreUnavailableError
 
@@ -228,15 +234,8 @@ class GateRuntime:
             else:
                 decision = decide(sighting, permits, None, now, gate=gate, policy=self._policy)
         decision = replace(decision, flags=(*decision.flags, "offline"))
-        record = PassageRecord(
-            gate_id=gate.gate_id,
-            direction=gate.direction,
-            zone_id=gate.zone_id,
-            sighting=sighting,
-            decision=decision,
-            snapshot_path=snapshot_path,
-            details=details,
-            journal_id=uuid.uuid4().hex,
+        record = _passage_record(
+            gate, sighting, decision, snapshot_path, details, journal_id=uuid.uuid4().hex
         )
         self._journal.append(record)  # durable before the barrier moves
         self._offline.note(record)
@@ -290,18 +289,8 @@ class GateRuntime:
                 assert record.journal_id is not None
                 with self._store.unit() as unit:
                     if not unit.has_journal_entry(record.journal_id):
-                        passage_id = unit.record_passage(record)
-                        kinds = [record.decision.alarm] if record.decision.alarm else []
-                        if record.decision.verdict is Verdict.ALLOW:
-                            kinds += unit.apply_admission(record, passage_id)
-                        for kind in kinds:
-                            message = (f"{kind} at {record.gate_id}: "
-                                       f"{record.sighting.plate or '—'} (decided offline)")
-                            alarm_id = unit.raise_alarm(kind, gate_id=record.gate_id,
-                                                        passage_id=passage_id, message=message)
-                            alarms.append({"id": alarm_id, "kind": kind,
-                                           "gate_id": record.gate_id,
-                                           "passage_id": passage_id, "message": message})
+                        passage_id, raised = _write_passage(unit, record, " (decided offline)")
+                        alarms += raised
                         unit.set_outcome(passage_id, entry.barrier_outcome)
                         views.append(unit.passage_view(passage_id))
                 done.add(record.journal_id)
@@ -340,7 +329,6 @@ class GateRuntime:
         details: dict[str, Any],
     ) -> tuple[PassageRecord, int, list[dict[str, Any]], dict[str, Any]]:
         now = self._clock()
-        alarms: list[dict[str, Any]] = []
         with self._store.unit() as unit:
             decision = decided
             if decision is None:
@@ -349,31 +337,8 @@ class GateRuntime:
                 decision = decide(
                     sighting, permits, occupancy, now, gate=gate, policy=self._policy
                 )
-            record = PassageRecord(
-                gate_id=gate.gate_id,
-                direction=gate.direction,
-                zone_id=gate.zone_id,
-                sighting=sighting,
-                decision=decision,
-                snapshot_path=snapshot_path,
-                details=details,
-            )
-            passage_id = unit.record_passage(record)
-            alarm_kinds = [decision.alarm] if decision.alarm else []
-            if decision.verdict is Verdict.ALLOW:
-                alarm_kinds += unit.apply_admission(record, passage_id)
-            for kind in alarm_kinds:
-                who = sighting.plate or (
-                    f"resident {decision.resident_id}" if decision.resident_id else "—"
-                )
-                message = f"{kind} at {gate.gate_id}: {who}"
-                alarm_id = unit.raise_alarm(
-                    kind, gate_id=gate.gate_id, passage_id=passage_id, message=message
-                )
-                alarms.append(
-                    {"id": alarm_id, "kind": kind, "gate_id": gate.gate_id,
-                     "passage_id": passage_id, "message": message}
-                )
+            record = _passage_record(gate, sighting, decision, snapshot_path, details)
+            passage_id, alarms = _write_passage(unit, record)
             view = unit.passage_view(passage_id)
         return record, passage_id, alarms, view
 
@@ -422,3 +387,46 @@ class GateRuntime:
                 passage_id=passage_id,
                 message=f"barrier at {gate_id} did not open: {err or type(err).__name__}",
             )
+
+
+def _passage_record(
+    gate: GateContext,
+    sighting: Sighting,
+    decision: AccessDecision,
+    snapshot_path: str | None,
+    details: dict[str, Any],
+    journal_id: str | None = None,
+) -> PassageRecord:
+    return PassageRecord(
+        gate_id=gate.gate_id,
+        direction=gate.direction,
+        zone_id=gate.zone_id,
+        sighting=sighting,
+        decision=decision,
+        snapshot_path=snapshot_path,
+        details=details,
+        journal_id=journal_id,
+    )
+
+
+def _write_passage(
+    unit: AccessUnit, record: PassageRecord, note: str = ""
+) -> tuple[int, list[dict[str, Any]]]:
+    """The passage row, and for an allowed one its consequences, plus its alarms."""
+    decision = record.decision
+    passage_id = unit.record_passage(record)
+    kinds = [decision.alarm] if decision.alarm else []
+    if decision.verdict is Verdict.ALLOW:
+        kinds += unit.apply_admission(record, passage_id)
+    alarms = []
+    for kind in kinds:
+        who = record.sighting.plate or (
+            f"resident {decision.resident_id}" if decision.resident_id else "—"
+        )
+        message = f"{kind} at {record.gate_id}: {who}{note}"
+        alarm_id = unit.raise_alarm(
+            kind, gate_id=record.gate_id, passage_id=passage_id, message=message
+        )
+        alarms.append({"id": alarm_id, "kind": kind, "gate_id": record.gate_id,
+                       "passage_id": passage_id, "message": message})
+    return passage_id, alarms

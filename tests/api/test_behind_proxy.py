@@ -6,20 +6,16 @@ carry X-Forwarded-For as nginx would add it.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import httpx
-import pytest
-import uvicorn
 
 from api.app import create_app
 from api.server import server_config
 from services.container import build_services
+from tests.live_server import free_port, running
 
 LIMIT = {"rate_limit": {"rate_per_s": 0.1, "burst": 2}, "sensors": {"simulate": False}}
 
@@ -27,24 +23,13 @@ LIMIT = {"rate_limit": {"rate_per_s": 0.1, "burst": 2}, "sensors": {"simulate": 
 @contextmanager
 def serving(settings: Any, recognizer: Any) -> Iterator[str]:
     services = build_services(settings, recognizer=recognizer)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(
-        server_config(create_app(services), settings, "127.0.0.1", port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
+    port = free_port()
+    config = server_config(create_app(services), settings, "127.0.0.1", port,
+                           log_level="warning")
     try:
-        yield f"http://127.0.0.1:{port}"
+        with running(config):
+            yield f"http://127.0.0.1:{port}"
     finally:
-        server.should_exit = True
-        thread.join(15)
         services.engine.dispose()
 
 

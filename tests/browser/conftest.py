@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.api.test_console import PASSWORD
+from tests.live_server import free_port, running
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
@@ -36,12 +34,6 @@ class LiveServer:
         return self.app.state.services
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def live_server(make_settings: Any, plate_recognizer: Any) -> Iterator[LiveServer]:
     """The app on a free 127.0.0.1 port with an ``admin`` and a ``guard`` account."""
@@ -55,24 +47,15 @@ def live_server(make_settings: Any, plate_recognizer: Any) -> Iterator[LiveServe
     add_staff(services, "admin", "admin")  # argon2 hash computed once per run
     add_staff(services, "guard", "guard")
     app = create_app(services)
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
         timeout_graceful_shutdown=3,
     )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
     try:
-        yield LiveServer(f"http://127.0.0.1:{port}", app)
+        with running(config):
+            yield LiveServer(f"http://127.0.0.1:{port}", app)
     finally:
-        server.should_exit = True
-        thread.join(15)
         services.engine.dispose()
 
 
