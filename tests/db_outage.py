@@ -11,6 +11,7 @@ import contextlib
 import shutil
 import socket
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +103,12 @@ class DatabaseOutage:
         if self._proxy is not None:
             self._proxy.cut()
             return
-        engine.dispose()  # close pooled connections: from now on every one must open the file
+        # A connection in use (the offline loop refreshing) would keep working on the moved
+        # file: wait for it to come back, then close them all; every later one must open it.
+        deadline = time.monotonic() + 5
+        while engine.pool.checkedout() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        engine.dispose()
         for suffix in ("", "-wal", "-shm"):
             part = Path(f"{self._file}{suffix}")
             if part.exists():
