@@ -6,10 +6,11 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
+from api.console.rendering import render
 from errors import (
     AuthenticationError,
     ConflictError,
@@ -63,11 +64,19 @@ async def _validation_error(request: Request, err: Exception) -> JSONResponse:
     return JSONResponse({"detail": problems}, status_code=422)
 
 
-async def _database_down(request: Request, err: Exception) -> JSONResponse:
+async def _database_down(request: Request, err: Exception) -> Response:
     logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, err)
+    headers = {"Retry-After": "5"}
+    if request.url.path.startswith("/console") and "/fragments/" not in request.url.path:
+        # A guard's browser gets a page that says what still works, not a JSON body.
+        waiting = request.app.state.services.runtime.journal_backlog()
+        response = render(request, "outage.html", {"waiting": waiting}, None,
+                          status_code=503, refresh_session=False)
+        response.headers.update(headers)
+        return response
     return JSONResponse(
         {"detail": "the database is unavailable; try again shortly"}, status_code=503,
-        headers={"Retry-After": "5"},
+        headers=headers,
     )
 
 

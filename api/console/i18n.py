@@ -39,6 +39,16 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "forbidden.text": ("此页面仅限管理员使用。如需修改，请联系物业管理员。",
                        "This page is for administrators. Ask the property office."),
     "forbidden.back": ("返回实时监控", "Back to the live view"),
+    "outage.title": ("数据库暂时不可用", "The database is unavailable"),
+    "outage.text": (
+        "道闸仍在离线运行：已登记的车辆和已录入人脸的居民按最近一次数据快照放行，"
+        "其他车辆请人工处理。所有通行记录已保存在本机，数据库恢复后自动写入，本页会自动刷新。",
+        "The gates keep running offline: registered vehicles and enrolled faces are let in "
+        "from the last snapshot; other vehicles need a guard. Every passage is kept on this "
+        "machine and written to the database as soon as it is back. This page refreshes "
+        "itself.",
+    ),
+    "outage.waiting": ("等待写入的通行记录", "Passages waiting to be written"),
     "gates.title": ("道闸状态", "Gates"),
     "gates.open": ("开闸", "Open"),
     "gates.close": ("关闸", "Close"),

@@ -19,6 +19,7 @@ from api.console.i18n import LANGS, Lang, code, js_texts, translator
 from api.console.security import (
     CSRF_COOKIE,
     LANG_COOKIE,
+    clear_session,
     csrf_for,
     make_nonce,
     security,
@@ -101,7 +102,11 @@ def page_user(request: Request, *, admin: bool = False) -> Principal | Response:
     if principal is None or principal.role not in ("admin", "guard"):
         return login_redirect(request, expired=had_cookie)
     if not _active(services_of(request), principal.name):
-        return login_redirect(request)
+        # Drop the cookie too: the login page would otherwise send a still-signed session
+        # straight back here, round and round.
+        response = login_redirect(request)
+        clear_session(request, response)
+        return response
     if admin and not principal.is_admin:
         logger.info("guard %s refused admin page %s", principal.name, request.url.path)
         return render(request, "forbidden.html", {}, principal, status_code=403)

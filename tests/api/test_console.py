@@ -196,6 +196,8 @@ def test_admin_manages_users_and_a_deactivated_guard_is_logged_out(app_factory: 
                             data={"active": "false", "csrf_token": csrf}, follow_redirects=False)
     assert off.status_code == 303
     assert guard.get("/console", follow_redirects=False).status_code == 303
+    back_to_login = guard.get("/console")  # followed: lands on the login form, no loop
+    assert back_to_login.status_code == 200 and 'name="password"' in back_to_login.text
     self_off = admin_client.post(f"/console/admin/users/{admin_id}/active",
                                  data={"active": "false", "csrf_token": csrf})
     assert "不能停用自己的账号" in self_off.text

@@ -28,6 +28,7 @@ from models.people import Household
 from models.vehicles import Presence, Vehicle
 from services.container import build_services
 from services.passage_journal import FilePassageJournal
+from tests.api.test_console import cookie_login
 from tests.api.test_face_gate import START, enrol_lin, jpegs
 from tests.api.test_vehicle_entry import free_in_zone, register_resident_car
 from tests.conftest import add_user
@@ -238,3 +239,21 @@ def test_journal_goes_first_when_the_database_returns_before_the_next_car(
         ]
     finally:
         services.engine.dispose()
+
+
+def test_the_console_tells_the_guard_what_still_works(
+    app_factory: Any, outage: DatabaseOutage
+) -> None:
+    client = app_factory(database_url=outage.url, **FAST)
+    add_user(client, "guard", "guard")
+    cookie_login(client, "guard", "guard")
+    outage.cut(client.app.state.services.engine)
+    push(client, "main-in", STRANGER)
+
+    page = client.get("/console")
+
+    assert page.status_code == 503 and page.headers["content-type"].startswith("text/html")
+    assert "数据库暂时不可用" in page.text and "离线运行" in page.text
+    assert '<strong id="journal-waiting">1</strong>' in page.text
+    outage.restore()
+    wait_for(lambda: client.get("/console").status_code == 200)
