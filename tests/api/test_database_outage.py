@@ -18,6 +18,7 @@ from typing import Any
 
 import cv2
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from controllers.ports import PassageRecord
@@ -247,8 +248,9 @@ def test_the_console_tells_the_guard_what_still_works(
     client = app_factory(database_url=outage.url, **FAST)
     add_user(client, "guard", "guard")
     cookie_login(client, "guard", "guard")
+    camera = TestClient(client.app)  # no console cookie: a camera, not the guard's browser
     outage.cut(client.app.state.services.engine)
-    push(client, "main-in", STRANGER)
+    assert push(camera, "main-in", STRANGER).json()["journal_id"]
 
     page = client.get("/console")
 
