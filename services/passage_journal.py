@@ -24,6 +24,7 @@ from typing import Any
 
 from controllers.ports import JournalEntry, PassageRecord
 from controllers.values import AccessDecision, Credential, Direction, Reason, Sighting, Verdict
+from errors import StoreUnavailableError
 
 logger = logging.getLogger(__name__)
 
@@ -112,13 +113,20 @@ class FilePassageJournal:
 
     def _write_line(self, data: dict[str, Any]) -> None:
         with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("ab") as out:
-                if out.tell() > 0 and not _ends_with_newline(self.path):
-                    out.write(b"\n")  # a torn line from a crash must not swallow this one
-                out.write(_line(data).encode("utf-8"))
-                out.flush()
-                os.fsync(out.fileno())
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                with self.path.open("ab") as out:
+                    if out.tell() > 0 and not _ends_with_newline(self.path):
+                        out.write(b"\n")  # a torn line from a crash must not swallow this one
+                    out.write(_line(data).encode("utf-8"))
+                    out.flush()
+                    os.fsync(out.fileno())
+            except OSError as err:
+                # Neither the database nor the local disk can keep this passage: the caller
+                # must not drive the barrier as if it were recorded.
+                raise StoreUnavailableError(
+                    f"database down and the passage journal {self.path} is not writable: {err}"
+                ) from err
 
     def _read(self) -> list[JournalEntry]:
         if not self.path.exists():

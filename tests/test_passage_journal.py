@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from controllers.ports import PassageRecord
 from controllers.values import (
     AccessDecision,
@@ -14,6 +16,7 @@ from controllers.values import (
     Sighting,
     Verdict,
 )
+from errors import StoreUnavailableError
 from services.passage_journal import FilePassageJournal
 
 AT = datetime(2026, 11, 28, 8, 0, 5, 123000, tzinfo=UTC)
@@ -66,3 +69,10 @@ def test_a_line_torn_by_a_crash_is_skipped_and_does_not_swallow_the_next(
         f.write('{"type":"passage","record":{"journal_id":"torn","gate')  # power cut here
     journal.append(record("b"))
     assert [e.record.journal_id for e in journal.pending()] == ["a", "b"]
+
+
+def test_an_unwritable_journal_is_a_clear_error_not_a_silent_loss(tmp_path: Path) -> None:
+    path = tmp_path / "passages.jsonl"
+    path.mkdir()  # e.g. a broken mount: the file cannot be opened for appending
+    with pytest.raises(StoreUnavailableError, match=r"journal .* is not writable"):
+        FilePassageJournal(path).append(record("a"))
