@@ -94,7 +94,6 @@ class GateRuntime:
         self._journal = journal
         self._offline = offline or OfflineAccess()
         self._outage_since: datetime | None = None
-        self._outage_passages = 0
         # After a failed attempt, gates decide offline at once for this long instead of
         # waiting on the database again (an unreachable host costs a connect time-out per
         # car); the background loop probes it meanwhile.
@@ -239,7 +238,6 @@ class GateRuntime:
         )
         self._journal.append(record)  # durable before the barrier moves
         self._offline.note(record)
-        self._outage_passages += 1
         return record
 
     def journal_waiting(self) -> bool:
@@ -299,7 +297,7 @@ class GateRuntime:
         finally:
             if done:
                 self._journal.discard(done)
-        self._outage_since, self._outage_passages = None, 0
+        self._outage_since = None
         return views, alarms
 
     def _outage_alarm(self, entries: list[JournalEntry], written: int) -> dict[str, Any]:
