@@ -110,6 +110,17 @@ class AccessConfig(_Strict):
     fuzzy_province_tolerance: bool = Field(
         False, description="Let a misread province character still match a registered plate."
     )
+    fuzzy_province_unsure_below: float = Field(
+        0.7,
+        description=(
+            "Only when the reader's confidence in the province character is below this, let "
+            "a plate match a registered one that differs just there (川 on a small or dirty "
+            "plate is often read 皖 or 鄂). Exact matches always win; two candidates refuse. "
+            "0 turns it off."
+        ),
+        ge=0,
+        le=1,
+    )
     offline_decisions: bool = Field(
         True,
         description=(

@@ -41,7 +41,7 @@ class OfflineAccess:
         self._snapshot = snapshot
         self._inside.clear()
 
-    def permits(self, plate: str | None) -> Permits | None:
+    def permits(self, plate: str | None, *, province_unsure: bool = False) -> Permits | None:
         """What the snapshot knows about ``plate``; None when there has never been one."""
         if self._snapshot is None:
             return None
@@ -54,7 +54,7 @@ class OfflineAccess:
                 plate,
                 known.keys(),
                 max_distance=self._max_distance,
-                province_tolerance=self._province_tolerance,
+                province_tolerance=self._province_tolerance or province_unsure,
             )
             if match is None:
                 return Permits(inside=self._inside.get(plate, False))
@@ -63,7 +63,7 @@ class OfflineAccess:
         return replace(
             base,
             inside=self._inside.get(matched, base.inside),
-            matched_plate=matched if distance else None,
+            matched_plate=matched if matched != plate else None,
             match_distance=distance,
         )
 

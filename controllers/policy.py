@@ -93,6 +93,14 @@ class AccessPolicy:
     anti_passback: AntiPassback = "soft"
     residents_when_full: bool = True
     min_confidence: float = 0.8
+    # Below this province-character confidence a read may match a registered plate that
+    # differs only in its province (the character OCR misreads most); 0 turns it off.
+    province_unsure_below: float = 0.7
+
+    def province_unsure(self, sighting: Sighting) -> bool:
+        return sighting.plate is not None and (
+            sighting.province_confidence < self.province_unsure_below
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,12 +140,15 @@ def decide(
     else:
         outcome = _decide_exit(permits, policy)
     vehicle = permits.vehicle
+    flags = outcome.flags
+    if permits.matched_plate and sighting.plate and permits.matched_plate[0] != sighting.plate[0]:
+        flags = (*flags, "province_tolerated")  # the guard sees why 皖… opened for 川…
     return AccessDecision(
         verdict=outcome.verdict,
         reason=outcome.reason,
         credential=outcome.credential,
         alarm=outcome.alarm,
-        flags=outcome.flags,
+        flags=flags,
         count_pass_use=outcome.count_pass_use,
         pass_id=outcome.pass_id,
         vehicle_id=vehicle.vehicle_id if vehicle else None,

@@ -45,7 +45,11 @@ class JournalEntry:
 class AccessUnit(Protocol):
     """One transaction: read what is known, record the passage and its consequences."""
 
-    def permits(self, plate: str | None, now: datetime) -> Permits: ...
+    def permits(
+        self, plate: str | None, now: datetime, *, province_unsure: bool = False
+    ) -> Permits:
+        """``province_unsure``: match a registered plate differing only in the province."""
+        ...
 
     def occupancy(self, zone_id: str | None) -> ZoneOccupancy | None: ...
 

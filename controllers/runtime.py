@@ -227,7 +227,9 @@ class GateRuntime:
             logger.error("database unavailable (%s): gates decide offline and journal", err)
         decision = decided
         if decision is None:
-            permits = self._offline.permits(sighting.plate)
+            permits = self._offline.permits(
+                sighting.plate, province_unsure=self._policy.province_unsure(sighting)
+            )
             if permits is None:  # no snapshot since start: nobody is known, ask a guard
                 decision = AccessDecision(Verdict.REVIEW, Reason.DATABASE_UNAVAILABLE)
             else:
@@ -330,7 +332,9 @@ class GateRuntime:
         with self._store.unit() as unit:
             decision = decided
             if decision is None:
-                permits = unit.permits(sighting.plate, now)
+                permits = unit.permits(
+                    sighting.plate, now, province_unsure=self._policy.province_unsure(sighting)
+                )
                 occupancy = unit.occupancy(gate.zone_id)
                 decision = decide(
                     sighting, permits, occupancy, now, gate=gate, policy=self._policy

@@ -86,6 +86,9 @@ class Sighting:
     color: str = "unknown"
     frames: int = 1
     reads: int = 0
+    # How sure the reader is of the province character (voted over frames); a low value lets
+    # the plate match a registered one that differs only there (AccessPolicy).
+    province_confidence: float = 1.0
 
     def __post_init__(self) -> None:
         if not self.gate_id:
@@ -94,6 +97,10 @@ class Sighting:
             raise ValueError(f"Sighting.confidence must be in [0, 1], got {self.confidence}")
         if self.plate is not None and not self.plate:
             raise ValueError("Sighting.plate must be None or a non-empty string")
+        if not 0.0 <= self.province_confidence <= 1.0:
+            raise ValueError(
+                f"Sighting.province_confidence must be in [0, 1], got {self.province_confidence}"
+            )
         if self.frames < 1:
             raise ValueError(f"Sighting.frames must be >= 1, got {self.frames}")
 

@@ -108,7 +108,9 @@ class _Unit:
         plates.update(s.scalars(select(Presence.plate)))
         return plates
 
-    def permits(self, plate: str | None, now: datetime) -> Permits:
+    def permits(
+        self, plate: str | None, now: datetime, *, province_unsure: bool = False
+    ) -> Permits:
         if plate is None:
             return Permits()
         s = self.session
@@ -118,7 +120,7 @@ class _Unit:
                 plate,
                 self._known_plates(),
                 max_distance=self._max_distance,
-                province_tolerance=self._province_tolerance,
+                province_tolerance=self._province_tolerance or province_unsure,
             )
             if match is None:
                 return Permits()
@@ -153,7 +155,7 @@ class _Unit:
             passes=passes,
             list_entry=ListEntry(entry.kind, entry.reason) if entry else None,  # type: ignore[arg-type]
             inside=inside,
-            matched_plate=matched if distance else None,
+            matched_plate=matched if matched != plate else None,
             match_distance=distance,
         )
 

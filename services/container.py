@@ -197,6 +197,7 @@ def build_services(
         anti_passback=settings.access.anti_passback,
         residents_when_full=settings.access.residents_when_full == "allow",
         min_confidence=settings.access.min_plate_confidence,
+        province_unsure_below=settings.access.fuzzy_province_unsure_below,
     )
     runtime = GateRuntime(
         store=store,

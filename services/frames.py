@@ -37,6 +37,7 @@ def sighting_from_reads(gate_id: str, at: datetime, reads: list[PlateRead]) -> S
         confidence=best.confidence,
         color=str(best.color),
         reads=1,
+        province_confidence=best.char_confidences[0] if best.char_confidences else 1.0,
     )
 
 

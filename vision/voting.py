@@ -55,7 +55,13 @@ def _differences(a: str, b: str) -> int:
 
 
 def vote(reads: list[PlateRead]) -> tuple[str, float]:
-    """Per-character confidence-weighted vote; returns (plate, confidence in [0, 1]).
+    """Per-character confidence-weighted vote; returns (plate, confidence in [0, 1])."""
+    plate, confidence, _ = vote_with_province(reads)
+    return plate, confidence
+
+
+def vote_with_province(reads: list[PlateRead]) -> tuple[str, float, float]:
+    """:func:`vote`, plus the support for the voted province character in [0, 1].
 
     Reads of the most supported length vote; if the voted string is not a valid plate (mixed
     families), the single most confident read wins instead.
@@ -80,10 +86,16 @@ def vote(reads: list[PlateRead]) -> tuple[str, float]:
         agreement.append(weights[winner] / len(reads))
     text = "".join(chars)
     if is_valid_plate(text):
-        return text, max(0.0, min(1.0, sum(agreement) / length))
+        province = agreement[0] if agreement else 0.0
+        return text, _unit(sum(agreement) / length), _unit(province)
     best = max(reads, key=lambda r: r.confidence)
     support = sum(1 for r in reads if r.text == best.text) / len(reads)
-    return best.text, max(0.0, min(1.0, best.confidence * support))
+    province = best.char_confidences[0] if best.char_confidences else best.confidence
+    return best.text, _unit(best.confidence * support), _unit(province * support)
+
+
+def _unit(value: float) -> float:
+    return max(0.0, min(1.0, value))
 
 
 class PlateVoter:
@@ -182,7 +194,7 @@ class PlateVoter:
         track, state.track = state.track, None
         if track is None or not track.reads:
             return None
-        plate, confidence = vote(track.reads)
+        plate, confidence, province = vote_with_province(track.reads)
         if self._recent_match(state, plate) is not None:
             return None
         state.recent[plate] = track.last_seen
@@ -195,6 +207,7 @@ class PlateVoter:
             color=colors.most_common(1)[0][0],
             frames=max(1, track.frames),
             reads=len(track.reads),
+            province_confidence=province,
         )
 
     def _recent_match(self, state: _GateState, plate: str) -> str | None:

@@ -167,3 +167,14 @@ def test_admin_correction_refuses_impossible_counts() -> None:
     assert correct(FREE, 3).occupied == 3
     with pytest.raises(ValueError, match="between 0 and 40"):
         correct(FREE, 41)
+
+
+def test_a_province_matched_by_tolerance_is_flagged_for_the_guard() -> None:
+    policy = AccessPolicy()
+    unsure = Sighting("main-in", NOW, "皖A12345", 0.95, province_confidence=0.1)
+    assert policy.province_unsure(unsure)
+    assert not policy.province_unsure(sighting("皖A12345"))
+    assert not AccessPolicy(province_unsure_below=0.0).province_unsure(unsure)
+    permits = Permits(vehicle=RESIDENT, matched_plate="闽A12345")
+    decision = decide(unsure, permits, None, NOW, gate=IN, policy=policy)
+    assert decision.verdict is Verdict.ALLOW and "province_tolerated" in decision.flags

@@ -4,7 +4,7 @@ import pytest
 
 from vision.plate_config import PlateVotingConfig
 from vision.types import PlateColor, PlateRead
-from vision.voting import PlateVoter, vote
+from vision.voting import PlateVoter, vote, vote_with_province
 
 T0 = datetime(2026, 11, 28, 8, 0, 0)
 
@@ -36,6 +36,26 @@ def test_vote_confidence_reflects_agreement() -> None:
     _, split = vote([r("皖A12345"), r("皖A12346"), r("皖A12347")])
     assert unanimous == pytest.approx(0.95)
     assert split < unanimous
+
+
+def test_province_support_falls_when_frames_disagree_on_it() -> None:
+    def unsure_province(text: str, province: float) -> PlateRead:
+        return PlateRead(text, 0.9, PlateColor.BLUE, None, (province, *(0.97,) * 6))
+
+    _, _, sure = vote_with_province([r("川AGU801")] * 3)
+    plate, _, unsure = vote_with_province(
+        [unsure_province("皖AGU801", 0.3), unsure_province("鄂AGU801", 0.2),
+         unsure_province("川AGU801", 0.25)]
+    )
+    assert sure == pytest.approx(0.95)
+    assert plate[1:] == "AGU801" and unsure < 0.2
+
+
+def test_voter_passes_the_province_support_into_the_sighting() -> None:
+    voter = PlateVoter(window_seconds=3, min_reads=1, cooldown_seconds=30)
+    read = PlateRead("皖AGU801", 0.8, PlateColor.BLUE, None, (0.04, *(0.97,) * 6))
+    sighting = voter.add("g1", [read], at(0))
+    assert sighting is not None and sighting.province_confidence == pytest.approx(0.04)
 
 
 def test_emits_once_at_min_reads_then_suppresses_same_car() -> None:
