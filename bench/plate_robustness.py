@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from bench.plates import Result, load_samples
+from bench.plates import Result, gate_outcomes, load_samples
 from vision.images import decode_image
 from vision.plate_config import PlateRecognitionConfig
 from vision.plate_recognizer import create_plate_recognizer
@@ -94,13 +94,19 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         results = []
         for sample, image in zip(samples, images, strict=True):
-            texts = [r.text for r in recognizer.read(CONDITIONS[name](image))]
-            results.append(Result(sample, texts, 0.0))
+            reads = [(r.text, r.char_confidences[0] if r.char_confidences else 1.0)
+                     for r in recognizer.read(CONDITIONS[name](image))]
+            results.append(Result(sample, reads, 0.0))
         misses = sorted(r.sample.path.name for r in results if not r.exact)
         exact = round(1 - len(misses) / max(len(results), 1), 4)
-        report[name] = {"n": len(results), "exact": exact, "misses": misses}
-        logger.info("%s: %.1f%% exact", name, 100 * exact)
-        print(f"{name:15s} n={len(results)}  exact {100 * exact:5.1f}%  missed {len(misses)}")
+        gate = gate_outcomes(results)
+        report[name] = {"n": len(results), "exact": exact, "gate_opens": gate["opens"],
+                        "gate_wrong_car": gate["wrong_car"], "misses": misses}
+        logger.info("%s: %.1f%% exact, gate opens %.1f%%", name, 100 * exact,
+                    100 * gate["opens"])
+        print(f"{name:15s} n={len(results)}  exact {100 * exact:5.1f}%  missed {len(misses)}  "
+              f"gate opens {100 * gate['opens']:5.1f}%  for another car "
+              f"{100 * gate['wrong_car']:4.1f}%")
     print(json.dumps({"conditions": report}, ensure_ascii=False))
     return 0
 

@@ -7,6 +7,12 @@ DATA_DIR/labels.csv has columns ``file, plate`` and optionally ``kind`` (full|cr
 The baseline is the whole photo through the PP-OCRv4 detector (≤ 960 px) and recogniser,
 keeping the highest-scoring text that is a plate. Progress goes to stderr; the last line of
 stdout is one JSON object with the figures.
+
+It also reports what a gate would do with each single-plate photo, every labelled plate being
+registered: ``opens`` when the first read matches its own plate (look-alikes, and a province
+the reader was unsure of, as in ``controllers.plate_match``), ``wrong_car`` when it matches
+another registered plate. The baseline reports no per-character confidences, so only the
+look-alike rule applies to it.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from controllers.plate_match import match_plate
+from settings import AccessConfig
 from vision.images import decode_image
 from vision.plate_config import PlateRecognitionConfig
 from vision.plate_engines import create_engine
@@ -33,7 +41,9 @@ from vision.plate_recognizer import LocalisingPlateRecognizer
 
 logger = logging.getLogger("bench.plates")
 
-Reader = Callable[[bytes, str], list[str]]
+# Each read: the plate text and the reader's confidence in its province character.
+Reader = Callable[[bytes, str], list[tuple[str, float]]]
+PROVINCE_UNSURE_BELOW = AccessConfig.model_fields["fuzzy_province_unsure_below"].default
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +58,12 @@ class Sample:
 @dataclass(frozen=True, slots=True)
 class Result:
     sample: Sample
-    texts: list[str]
+    reads: list[tuple[str, float]]
     ms: float
+
+    @property
+    def texts(self) -> list[str]:
+        return [text for text, _ in self.reads]
 
     @property
     def exact(self) -> bool:
@@ -110,9 +124,9 @@ def run(
     for k, sample in enumerate(samples, start=1):
         data = sample.path.read_bytes()
         start = clock()
-        texts = reader(data, sample.kind)
+        reads = reader(data, sample.kind)
         ms = (clock() - start) * 1000
-        results.append(Result(sample, texts, ms))
+        results.append(Result(sample, reads, ms))
         if k % 25 == 0 or k == len(samples):
             done = results[-25:]
             logger.info(
@@ -124,7 +138,8 @@ def run(
                 sum(r.exact for r in done),
             )
         if not results[-1].exact:
-            logger.debug("%s miss %s: %s read %s", label, sample.path.name, sample.plate, texts)
+            logger.debug("%s miss %s: %s read %s", label, sample.path.name, sample.plate,
+                         results[-1].texts)
     return results
 
 
@@ -147,12 +162,14 @@ def ours(config: PlateRecognitionConfig) -> Reader:
     engine.detect(np.zeros((64, 64, 3), np.uint8))
     recognizer = LocalisingPlateRecognizer(config, engine)
 
-    def read(data: bytes, kind: str) -> list[str]:
+    def read(data: bytes, kind: str) -> list[tuple[str, float]]:
         image = decode_image(data)
         if kind == "crop":
             one = recognizer.read_crop(image)
-            return [] if one is None else [one.text]
-        return [r.text for r in recognizer.read(image)]
+            reads = [] if one is None else [one]
+        else:
+            reads = recognizer.read(image)
+        return [(r.text, r.char_confidences[0] if r.char_confidences else 1.0) for r in reads]
 
     return read
 
@@ -168,7 +185,7 @@ def baseline(threads: int) -> Reader:
         inter_op_num_threads=1,
     )
 
-    def read(data: bytes, kind: str) -> list[str]:
+    def read(data: bytes, kind: str) -> list[tuple[str, float]]:
         image = decode_image(data)
         h, w = image.shape[:2]
         scale = min(1.0, 960 / max(h, w))
@@ -181,9 +198,29 @@ def baseline(threads: int) -> Reader:
             plate = normalize_plate(str(text))
             if plate is not None:
                 scored.append((float(score), plate))
-        return [p for _, p in sorted(scored, reverse=True)]
+        return [(p, 1.0) for _, p in sorted(scored, reverse=True)]
 
     return read
+
+
+def gate_outcomes(results: list[Result]) -> dict[str, float | int]:
+    """Single-plate photos with every labelled plate registered: how often the first read
+    opens for its own car, and how often for another registered car."""
+    single = [r for r in results if r.sample.kind != "crop" and r.sample.n_plates == 1]
+    registered = sorted({r.sample.plate for r in single})
+    opens = wrong = 0
+    for r in single:
+        if not r.reads:
+            continue
+        text, province = r.reads[0]
+        match = match_plate(text, registered, max_distance=1,
+                            province_tolerance=province < PROVINCE_UNSURE_BELOW)
+        if match is not None:
+            opens += match.plate == r.sample.plate
+            wrong += match.plate != r.sample.plate
+    n = max(1, len(single))
+    return {"n": len(single), "registered": len(registered),
+            "opens": round(opens / n, 4), "wrong_car": round(wrong / n, 4)}
 
 
 def _groups(results: list[Result]) -> dict[str, list[Result]]:
@@ -232,11 +269,14 @@ def main(argv: list[str] | None = None) -> int:
         src: summarise([r for r in _groups(mine)["full"] if r.sample.source == src])
         for src in sorted({s.source for s in samples if s.kind != "crop"})
     }
-    report: dict[str, object] = {**groups}
+    gate = gate_outcomes(mine)
+    base_gate: dict[str, float | int] | None = None
+    report: dict[str, object] = {**groups, "gate": gate}
     if not args.no_baseline:
         base = run([s for s in samples if s.kind != "crop"], baseline(1), "baseline", clock)
         base_full = summarise(base)
         report["baseline"] = base_full
+        report["baseline_gate"] = base_gate = gate_outcomes(base)
         report["baseline_by_source"] = {
             src: summarise([r for r in base if r.sample.source == src])
             for src in sorted({r.sample.source for r in base})
@@ -259,6 +299,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{name:<14}{s['n']:>5}{s['exact']:>9.1%}{s['char']:>9.1%}"
             f"{s['p50_ms']:>9.1f}{s['p95_ms']:>9.1f}"
         )
+    line = (f"gate ({gate['n']} single-plate photos, {gate['registered']} plates registered): "
+            f"opens for its car {gate['opens']:.1%}, for another car {gate['wrong_car']:.1%}")
+    if base_gate is not None:
+        line += f"; baseline {base_gate['opens']:.1%} / {base_gate['wrong_car']:.1%}"
+    print(line)
     if "ratios" in report:
         print("vs baseline:", report["ratios"])
     print(json.dumps(report, ensure_ascii=False))
