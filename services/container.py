@@ -150,6 +150,7 @@ class Services:
         access = self.settings.access
         loop = asyncio.get_running_loop()
         next_refresh = loop.time()
+        failing = False
         while True:
             if self.runtime.journal_waiting() or loop.time() >= next_refresh:
                 try:
@@ -157,8 +158,15 @@ class Services:
                     if access.offline_decisions:
                         await self.runtime.refresh_offline()
                     next_refresh = loop.time() + access.offline_refresh_s
+                    if failing:
+                        logger.info("database reachable again; offline snapshot refreshed")
+                    failing = False
                 except StoreUnavailableError as err:
-                    logger.warning("offline journal: database still unavailable (%s)", err)
+                    # Once per outage at WARNING: a long outage must not flood the log.
+                    logger.log(logging.DEBUG if failing else logging.WARNING,
+                               "database unavailable, retrying every %.0f s (%s)",
+                               access.offline_retry_s, err)
+                    failing = True
                 except Exception:  # keep trying: a passage waiting here must reach the database
                     logger.exception("offline journal: writing or refreshing failed")
             await asyncio.sleep(access.offline_retry_s)
