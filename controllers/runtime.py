@@ -186,7 +186,7 @@ class GateRuntime:
     ) -> tuple[PassageRecord, int | None, list[dict[str, Any]], dict[str, Any] | None]:
         """Decide and record in the database, or offline in the journal when it is down."""
         failure: StoreUnavailableError | None = None
-        if self._journal is not None and time.monotonic() < self._offline_until:
+        if self.database_suspect():
             failure = StoreUnavailableError("database unavailable (retrying shortly)")
         elif self.journal_waiting():
             # Passages from the outage go first: presence must see this car's earlier exit
@@ -204,7 +204,7 @@ class GateRuntime:
                 if self._journal is None:
                     raise
                 failure = err
-        self._offline_until = time.monotonic() + self._retry_after_s
+        self.mark_database_unavailable()
         record = await asyncio.to_thread(
             self._decide_offline, gate, sighting, decided, snapshot_path, details, failure
         )
@@ -241,6 +241,14 @@ class GateRuntime:
         self._journal.append(record)  # durable before the barrier moves
         self._offline.note(record)
         return record
+
+    def database_suspect(self) -> bool:
+        """Whether a recent attempt failed: callers then go offline without waiting on it."""
+        return self._journal is not None and time.monotonic() < self._offline_until
+
+    def mark_database_unavailable(self) -> None:
+        """Another caller (PIN, QR) found the database down: trip the same short breaker."""
+        self._offline_until = time.monotonic() + self._retry_after_s
 
     def journal_waiting(self) -> bool:
         return self._journal is not None and self._journal.waiting()

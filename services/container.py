@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine
@@ -36,6 +37,7 @@ from services.city_mqtt import CityPublisher
 from services.face_gate import FaceGateService
 from services.faces import FaceService
 from services.frames import FrameProcessor
+from services.offline_credentials import OfflineCredentials
 from services.parking import ParkingService
 from services.passage_journal import FilePassageJournal
 from services.site import sync_site
@@ -68,6 +70,7 @@ class Services:
     faces: FaceService | None = None
     face_gate: FaceGateService | None = None
     safety: SafetySupervisor | None = None
+    offline_credentials: OfflineCredentials | None = None
     background: list[Any] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _pending: set[asyncio.Task[None]] = field(default_factory=set)
@@ -156,7 +159,7 @@ class Services:
                 try:
                     await self.runtime.replay_journal()
                     if access.offline_decisions:
-                        await self.runtime.refresh_offline()
+                        await self.refresh_offline()
                     next_refresh = loop.time() + access.offline_refresh_s
                     if failing:
                         logger.info("database reachable again; offline snapshot refreshed")
@@ -170,6 +173,14 @@ class Services:
                 except Exception:  # keep trying: a passage waiting here must reach the database
                     logger.exception("offline journal: writing or refreshing failed")
             await asyncio.sleep(access.offline_retry_s)
+
+    async def refresh_offline(self) -> None:
+        """Snapshots for deciding while the database is down: plates, then PINs and passes."""
+        await self.runtime.refresh_offline()
+        if self.offline_credentials is not None:
+            await asyncio.to_thread(
+                self.offline_credentials.load, self.sessions, datetime.now(UTC)
+            )
 
     async def _retention_loop(self) -> None:
         while True:
@@ -290,6 +301,7 @@ def build_services(
         ),
         safety=safety,
         background=background,
+        offline_credentials=OfflineCredentials(settings.signing_key()),
     )
     # Imported here: the camera pipeline imports this module for its Services type.
     from services.camera_pipeline import build_camera_workers

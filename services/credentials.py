@@ -65,14 +65,19 @@ def qr_code(key: str, pass_id: int) -> str:
     return f"{QR_PREFIX}.{pass_id}.{signature[:20]}"
 
 
-def check_qr(session: Session, key: str, code: str, now: datetime) -> AccessDecision:
+def verified_pass_id(key: str, code: str) -> int | None:
+    """The pass a QR code names, if its signature is ours; None for anything else."""
     prefix, _, rest = code.strip().partition(".")
     pass_text, _, _sig = rest.partition(".")
-    permit = None
-    if prefix == QR_PREFIX and pass_text.isdigit():
-        expected = qr_code(key, int(pass_text))
-        if hmac.compare_digest(expected, code.strip()):
-            visitor_pass = session.get(VisitorPass, int(pass_text))
-            if visitor_pass is not None:
-                permit = pass_permit(visitor_pass)
-    return decide_qr(permit, now)
+    signed = (
+        prefix == QR_PREFIX
+        and pass_text.isdigit()
+        and hmac.compare_digest(qr_code(key, int(pass_text)), code.strip())
+    )
+    return int(pass_text) if signed else None
+
+
+def check_qr(session: Session, key: str, code: str, now: datetime) -> AccessDecision:
+    pass_id = verified_pass_id(key, code)
+    visitor_pass = session.get(VisitorPass, pass_id) if pass_id is not None else None
+    return decide_qr(pass_permit(visitor_pass) if visitor_pass else None, now)

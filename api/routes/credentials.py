@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from api.deps import AdminUser, CameraOrUser, ServicesDep, SessionDep, StaffUser
 from api.routes.admin import audit
 from api.schemas import FrameResult
-from errors import InvalidInputError, NotFoundError
+from errors import InvalidInputError, NotFoundError, StoreUnavailableError
 from models.db import transaction
 from models.vehicles import VisitorPass
+from services.container import Services
 from services.credentials import check_pin, check_qr, qr_code, set_pin
+from services.offline_credentials import OfflineCredentials
 
 router = APIRouter(prefix="/api/v1", tags=["credentials"])
 
@@ -68,11 +73,16 @@ async def present_credential(
     if gate is None or gate.kind != "pedestrian":
         raise InvalidInputError(f"{gate_id} is not a pedestrian gate")
     now = datetime.now(UTC)
-    with transaction(services.sessions) as session:
-        if isinstance(body, PinCredential):
-            decision = check_pin(session, body.resident_id, body.pin, now)
-        else:
-            decision = check_qr(session, services.settings.signing_key(), body.code, now)
+    try:
+        if services.runtime.database_suspect():
+            raise StoreUnavailableError("database unavailable (retrying shortly)")
+        decision = await asyncio.to_thread(_check_online, services, body, now)
+    except StoreUnavailableError:
+        offline = services.offline_credentials
+        if offline is None:
+            raise
+        services.runtime.mark_database_unavailable()
+        decision = await asyncio.to_thread(_check_offline, offline, body, now)
     result = await services.runtime.handle_decision(
         gate_id, decision, at=now, details={"credential": body.kind}
     )
@@ -86,3 +96,23 @@ async def present_credential(
         reason=result.decision.reason.value,
         barrier=result.barrier,
     )
+
+
+def _check_online(services: Services, body: PinCredential | QrCredential, now: datetime) -> Any:
+    try:
+        with transaction(services.sessions) as session:
+            if isinstance(body, PinCredential):
+                return check_pin(session, body.resident_id, body.pin, now)
+            return check_qr(session, services.settings.signing_key(), body.code, now)
+    except (OperationalError, InterfaceError, PoolTimeoutError) as err:
+        raise StoreUnavailableError(f"database unavailable: {err}") from err
+
+
+def _check_offline(
+    offline: OfflineCredentials, body: PinCredential | QrCredential, now: datetime
+) -> Any:
+    """The same checks from the offline snapshot: a resident who declined face entry is not
+    the one left outside during an outage."""
+    if isinstance(body, PinCredential):
+        return offline.check_pin(body.resident_id, body.pin, now)
+    return offline.check_qr(body.code, now)

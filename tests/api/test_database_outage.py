@@ -13,7 +13,7 @@ import asyncio
 import random
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import cv2
@@ -30,6 +30,7 @@ from models.vehicles import Presence, Vehicle
 from services.container import build_services
 from services.passage_journal import FilePassageJournal
 from tests.api.test_console import cookie_login
+from tests.api.test_credentials import present, resident_with_pin
 from tests.api.test_face_gate import START, enrol_lin, jpegs
 from tests.api.test_vehicle_entry import free_in_zone, register_resident_car
 from tests.conftest import add_user
@@ -259,3 +260,45 @@ def test_the_console_tells_the_guard_what_still_works(
     assert '<strong id="journal-waiting">1</strong>' in page.text
     outage.restore()
     wait_for(lambda: client.get("/console").status_code == 200)
+
+
+def test_pin_and_qr_still_open_during_an_outage_with_lockout_and_use_limits(
+    app_factory: Any, outage: DatabaseOutage
+) -> None:
+    """The resident who declined face entry is not the one left outside."""
+    client = app_factory(database_url=outage.url, **FAST)
+    services = client.app.state.services
+    admin = {"Authorization": f"Bearer {add_user(client, 'admin', 'admin')}"}
+    rid = resident_with_pin(client, admin, pin="482913")
+    host = client.get(f"/api/v1/residents/{rid}", headers=admin).json()["household_id"]
+    now = datetime.now(UTC)
+    visitor = client.post("/api/v1/passes", headers=admin, json={
+        "plate": "粤B88888", "host_household_id": host, "max_uses": 1,
+        "valid_from": (now - timedelta(hours=1)).isoformat(),
+        "valid_to": (now + timedelta(hours=2)).isoformat()}).json()
+    code = client.get(f"/api/v1/passes/{visitor['id']}/qr", headers=admin).json()["code"]
+    client.portal.call(services.refresh_offline)
+
+    outage.cut(services.engine)
+    right = present(client, {"kind": "pin", "resident_id": rid, "pin": "482913"}).json()
+    wrong = [present(client, {"kind": "pin", "resident_id": rid, "pin": "111333"}).json()
+             for _ in range(5)]
+    locked = present(client, {"kind": "pin", "resident_id": rid, "pin": "482913"}).json()
+    qr_first = present(client, {"kind": "qr", "code": code}).json()
+    qr_again = present(client, {"kind": "qr", "code": code}).json()
+    forged = present(client, {"kind": "qr", "code": code[:-1] + "0"}).json()
+
+    assert (right["decision"], right["reason"]) == ("allow", "pin") and right["journal_id"]
+    assert [w["reason"] for w in wrong] == ["pin_wrong"] * 5
+    assert (locked["decision"], locked["reason"]) == ("deny", "pin_locked")
+    assert (qr_first["decision"], qr_first["reason"]) == ("allow", "qr_pass")
+    assert (qr_again["decision"], qr_again["reason"]) == ("deny", "pass_used_up")
+    assert forged["reason"] == "qr_invalid"
+
+    outage.restore()
+    wait_for(lambda: client.get("/healthz").json()["journal_waiting"] == 0
+             and client.get("/api/v1/passages", headers=admin).status_code == 200)
+    page = client.get("/api/v1/passages", headers=admin, params={"limit": 50}).json()
+    assert page["total"] == 10
+    uses = client.get(f"/api/v1/passes/{visitor['id']}", headers=admin).json()["uses"]
+    assert uses == 1
