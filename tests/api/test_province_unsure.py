@@ -15,6 +15,7 @@ import cv2
 import pytest
 
 from controllers.values import Sighting
+from tests.api.test_console import add_staff, cookie_login
 from tests.api.test_vehicle_entry import register_resident_car
 from tests.conftest import labelled_plates
 
@@ -75,3 +76,15 @@ def test_a_small_real_plate_with_a_misread_province_opens_for_its_resident(
                        headers={**CAMERA, "Content-Type": "image/jpeg"}).json()
     assert body["decision"] == "allow", body
     assert body["matched_plate"] == photo.plate and body["plate"] != photo.plate
+
+
+def test_the_console_row_shows_the_matched_plate_and_why(
+    client: Any, admin_headers: Any
+) -> None:
+    register_resident_car(client, admin_headers, "川AGU801")
+    passage = at_gate(client, "皖AGU801", province_confidence=0.04)
+    add_staff(client.app.state.services, "guard", "guard")
+    cookie_login(client, "guard", "guard")
+    row = client.get(f"/console/fragments/passage/{passage.passage_id}").text
+    assert "皖AGU801" in row and "≈ 川AGU801" in row
+    assert "省份字存疑已匹配" in row  # the flag, in the guard's language
