@@ -7,8 +7,6 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
 from api.console.rendering import render
 from errors import (
@@ -24,6 +22,7 @@ from errors import (
     StoreUnavailableError,
     UnsupportedMediaError,
 )
+from models.db import DATABASE_DOWN
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +89,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     # Connection-level failures (server down, network cut, pool exhausted) are an outage, not a
     # bug: 503 with Retry-After, never a 500.
-    for cls in (OperationalError, InterfaceError, SQLAlchemyTimeoutError):
+    for cls in DATABASE_DOWN:
         app.add_exception_handler(cls, _database_down)
     app.add_exception_handler(Exception, _unexpected)

@@ -12,8 +12,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
 from controllers.occupancy import apply_passage
@@ -21,9 +19,8 @@ from controllers.plate_match import match_plate
 from controllers.policy import ListEntry, PassPermit, Permits, VehiclePermit, ZoneOccupancy
 from controllers.ports import AccessSnapshot, PassageRecord
 from controllers.values import Direction
-from errors import StoreUnavailableError
 from models.base import utcnow
-from models.db import transaction
+from models.db import outage_as_unavailable, transaction
 from models.events import Alarm, Passage
 from models.people import Household
 from models.site import OccupancySample, Zone
@@ -330,7 +327,7 @@ class SqlAccessStore:
 
     @contextmanager
     def unit(self) -> Iterator[_Unit]:
-        with _outage_as_unavailable(), transaction(self._factory) as session:
+        with outage_as_unavailable(), transaction(self._factory) as session:
             yield _Unit(
                 session,
                 max_distance=self._max_distance,
@@ -342,21 +339,10 @@ class SqlAccessStore:
             unit.set_outcome(passage_id, outcome)
 
     def availability_view(self) -> dict[str, Any]:
-        with _outage_as_unavailable(), self._factory() as session:
+        with outage_as_unavailable(), self._factory() as session:
             return availability(session)
 
     def snapshot(self, now: datetime) -> AccessSnapshot:
         with self.unit() as unit:
             return unit.snapshot(now)
 
-
-@contextmanager
-def _outage_as_unavailable() -> Iterator[None]:
-    """Connection-level failures become StoreUnavailableError: the runtime's cue to go
-    offline. Anything else (a constraint, a bug) stays what it is."""
-    try:
-        yield
-    except (OperationalError, InterfaceError, PoolTimeoutError) as err:
-        raise StoreUnavailableError(
-            f"database unavailable: {getattr(err, 'orig', None) or err}"
-        ) from err

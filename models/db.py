@@ -16,9 +16,16 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
+from errors import StoreUnavailableError
+
 logger = logging.getLogger(__name__)
+
+# Connection-level failures (server down, network cut, pool exhausted): an outage, not a bug.
+DATABASE_DOWN: tuple[type[Exception], ...] = (OperationalError, InterfaceError, PoolTimeoutError)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -78,3 +85,15 @@ def migrate(engine: Engine) -> None:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
     logger.info("database schema at head", extra={"url": engine.url.render_as_string()})
+
+
+@contextmanager
+def outage_as_unavailable() -> Iterator[None]:
+    """:data:`DATABASE_DOWN` failures become StoreUnavailableError: the gates' cue to go
+    offline. Anything else (a constraint, a bug) stays what it is."""
+    try:
+        yield
+    except DATABASE_DOWN as err:
+        raise StoreUnavailableError(
+            f"database unavailable: {getattr(err, 'orig', None) or err}"
+        ) from err

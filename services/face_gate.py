@@ -9,14 +9,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.schemas import FrameResult
 from controllers.person_policy import FaceEvidence, decide_face
 from controllers.runtime import GateRuntime
 from errors import InvalidInputError
+from models.db import DATABASE_DOWN
 from models.people import Resident
 from services.snapshots import SnapshotStore
 from vision.face_pipeline import FacePipeline
@@ -89,7 +88,7 @@ class FaceGateService:
             with self._sessions() as session:
                 resident = session.get(Resident, resident_id)
                 return resident.household_id if resident else None
-        except (OperationalError, InterfaceError, PoolTimeoutError) as err:
+        except DATABASE_DOWN as err:
             # The match itself needs no database (templates live in memory): a resident still
             # walks in during an outage; the passage is journalled without the household.
             logger.warning("household of resident %s unknown, database unavailable: %s",

@@ -8,14 +8,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from api.deps import AdminUser, CameraOrUser, ServicesDep, SessionDep, StaffUser
 from api.routes.admin import audit
 from api.schemas import FrameResult
 from errors import InvalidInputError, NotFoundError, StoreUnavailableError
-from models.db import transaction
+from models.db import outage_as_unavailable, transaction
 from models.vehicles import VisitorPass
 from services.container import Services
 from services.credentials import check_pin, check_qr, qr_code, set_pin
@@ -99,13 +97,10 @@ async def present_credential(
 
 
 def _check_online(services: Services, body: PinCredential | QrCredential, now: datetime) -> Any:
-    try:
-        with transaction(services.sessions) as session:
-            if isinstance(body, PinCredential):
-                return check_pin(session, body.resident_id, body.pin, now)
-            return check_qr(session, services.settings.signing_key(), body.code, now)
-    except (OperationalError, InterfaceError, PoolTimeoutError) as err:
-        raise StoreUnavailableError(f"database unavailable: {err}") from err
+    with outage_as_unavailable(), transaction(services.sessions) as session:
+        if isinstance(body, PinCredential):
+            return check_pin(session, body.resident_id, body.pin, now)
+        return check_qr(session, services.settings.signing_key(), body.code, now)
 
 
 def _check_offline(
