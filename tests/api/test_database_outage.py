@@ -286,7 +286,8 @@ def test_pin_and_qr_still_open_during_an_outage_with_lockout_and_use_limits(
     locked = present(client, {"kind": "pin", "resident_id": rid, "pin": "482913"}).json()
     qr_first = present(client, {"kind": "qr", "code": code}).json()
     qr_again = present(client, {"kind": "qr", "code": code}).json()
-    forged = present(client, {"kind": "qr", "code": code[:-1] + "0"}).json()
+    tampered = code[:-1] + ("1" if code.endswith("0") else "0")  # always a different code
+    forged = present(client, {"kind": "qr", "code": tampered}).json()
 
     assert (right["decision"], right["reason"]) == ("allow", "pin") and right["journal_id"]
     assert [w["reason"] for w in wrong] == ["pin_wrong"] * 5
