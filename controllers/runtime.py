@@ -27,6 +27,7 @@ from controllers.events import Event, EventBus
 from controllers.offline import OfflineAccess
 from controllers.policy import AccessPolicy, GateContext, decide
 from controllers.ports import (
+    AccessSnapshot,
     AccessStore,
     AccessUnit,
     JournalEntry,
@@ -323,10 +324,11 @@ class GateRuntime:
         return {"id": alarm_id, "kind": "database_outage", "gate_id": None,
                 "passage_id": None, "message": message}
 
-    async def refresh_offline(self) -> None:
+    async def refresh_offline(self) -> AccessSnapshot:
         """Take a fresh snapshot of who may pass (after the journal is written)."""
         snapshot = await asyncio.to_thread(self._store.snapshot, self._clock())
         self._offline.load(snapshot)
+        return snapshot
 
     def _decide_and_record(
         self,

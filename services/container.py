@@ -176,10 +176,11 @@ class Services:
 
     async def refresh_offline(self) -> None:
         """Snapshots for deciding while the database is down: plates, then PINs and passes."""
-        await self.runtime.refresh_offline()
+        snapshot = await self.runtime.refresh_offline()
         if self.offline_credentials is not None:
+            passes = [p for permits in snapshot.permits.values() for p in permits.passes]
             await asyncio.to_thread(
-                self.offline_credentials.load, self.sessions, datetime.now(UTC)
+                self.offline_credentials.load, self.sessions, passes, datetime.now(UTC)
             )
 
     async def _retention_loop(self) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -22,10 +23,8 @@ from controllers.person_policy import decide_pin, decide_qr
 from controllers.policy import PassPermit
 from controllers.values import AccessDecision, Reason
 from errors import NotFoundError, StoreUnavailableError
-from models.access_store import pass_permit
 from models.events import Passage
 from models.people import Resident
-from models.vehicles import VisitorPass
 from services.credentials import PIN_WINDOW, verified_pass_id
 from services.passwords import verify_password
 
@@ -45,15 +44,18 @@ class OfflineCredentials:
         self._failures: defaultdict[int, list[datetime]] = defaultdict(list)
         self._uses: Counter[int] = Counter()
 
-    def load(self, sessions: sessionmaker[Session], now: datetime) -> None:
-        """Take the snapshot (with the lock-outs in progress) from the database."""
+    def load(
+        self, sessions: sessionmaker[Session], passes: Iterable[PassPermit], now: datetime
+    ) -> None:
+        """Take the PINs (with the lock-outs in progress) from the database; ``passes`` come
+        from the gates' own offline snapshot, already read."""
+        by_id = {p.pass_id: p for p in passes}
         with sessions() as session:
             pins = {
                 r.id: _Pin(r.household_id, r.pin_hash)
                 for r in session.scalars(select(Resident).where(Resident.pin_hash.is_not(None)))
                 if r.pin_hash is not None
             }
-            passes = {p.id: pass_permit(p) for p in session.scalars(select(VisitorPass))}
             failures: defaultdict[int, list[datetime]] = defaultdict(list)
             for resident_id, at in session.execute(
                 select(Passage.resident_id, Passage.at)
@@ -63,7 +65,7 @@ class OfflineCredentials:
                 if resident_id is not None:
                     failures[resident_id].append(at)
         with self._lock:
-            self._pins, self._passes, self._failures = pins, passes, failures
+            self._pins, self._passes, self._failures = pins, by_id, failures
             self._uses.clear()  # the database now counts the uses written back
 
     def check_pin(self, resident_id: int, pin: str, now: datetime) -> AccessDecision:
