@@ -94,7 +94,7 @@ class GateRuntime:
         # Without a journal an outage is an error (the caller sees StoreUnavailableError).
         self._journal = journal
         self._offline = offline or OfflineAccess()
-        self._outage_since: datetime | None = None
+        self._outage_logged = False
         # After a failed attempt, gates decide offline at once for this long instead of
         # waiting on the database again (an unreachable host costs a connect time-out per
         # car); the background loop probes it meanwhile.
@@ -223,9 +223,10 @@ class GateRuntime:
         """Decide from the snapshot and journal the passage; the caller drives the barrier."""
         assert self._journal is not None
         now = self._clock()
-        if self._outage_since is None:
-            self._outage_since = now
-            logger.error("database unavailable (%s): gates decide offline and journal", err)
+        if not self._outage_logged:
+            self._outage_logged = True
+            logger.error("database unavailable (%s): gates decide offline from the snapshot "
+                         "taken at %s, and journal", err, self._offline.taken_at or "— (none)")
         decision = decided
         if decision is None:
             permits = self._offline.permits(
@@ -308,7 +309,7 @@ class GateRuntime:
         finally:
             if done:
                 self._journal.discard(done)
-        self._outage_since = None
+        self._outage_logged = False
         return views, alarms
 
     def _outage_alarm(self, entries: list[JournalEntry], written: int) -> dict[str, Any]:
@@ -319,10 +320,7 @@ class GateRuntime:
                    f"{last.isoformat(timespec='seconds')} were decided offline and are now "
                    "recorded")
         with self._store.unit() as unit:
-            alarm_id = unit.raise_alarm("database_outage", gate_id=None, passage_id=None,
-                                        message=message)
-        return {"id": alarm_id, "kind": "database_outage", "gate_id": None,
-                "passage_id": None, "message": message}
+            return _store_alarm(unit, "database_outage", None, None, message)
 
     async def refresh_offline(self) -> AccessSnapshot:
         """Take a fresh snapshot of who may pass (after the journal is written)."""
@@ -430,15 +428,22 @@ def _write_passage(
     kinds = [decision.alarm] if decision.alarm else []
     if decision.verdict is Verdict.ALLOW:
         kinds += unit.apply_admission(record, passage_id)
-    alarms = []
-    for kind in kinds:
-        who = record.sighting.plate or (
-            f"resident {decision.resident_id}" if decision.resident_id else "—"
+    who = record.sighting.plate or (
+        f"resident {decision.resident_id}" if decision.resident_id else "—"
+    )
+    alarms = [
+        _store_alarm(
+            unit, kind, record.gate_id, passage_id, f"{kind} at {record.gate_id}: {who}{note}"
         )
-        message = f"{kind} at {record.gate_id}: {who}{note}"
-        alarm_id = unit.raise_alarm(
-            kind, gate_id=record.gate_id, passage_id=passage_id, message=message
-        )
-        alarms.append({"id": alarm_id, "kind": kind, "gate_id": record.gate_id,
-                       "passage_id": passage_id, "message": message})
+        for kind in kinds
+    ]
     return passage_id, alarms
+
+
+def _store_alarm(
+    unit: AccessUnit, kind: str, gate_id: str | None, passage_id: int | None, message: str
+) -> dict[str, Any]:
+    """Store an alarm; returns what the event bus publishes for it."""
+    alarm_id = unit.raise_alarm(kind, gate_id=gate_id, passage_id=passage_id, message=message)
+    return {"id": alarm_id, "kind": kind, "gate_id": gate_id, "passage_id": passage_id,
+            "message": message}
