@@ -78,10 +78,10 @@ class FilePassageJournal:
     def append(self, record: PassageRecord) -> None:
         if record.journal_id is None:
             raise ValueError("a journalled passage needs a journal_id")
-        self._write_line({"type": "passage", "record": record_to_json(record)})
+        self._write_line(_passage_line(record))
 
     def set_outcome(self, journal_id: str, outcome: str) -> None:
-        self._write_line({"type": "outcome", "journal_id": journal_id, "outcome": outcome})
+        self._write_line(_outcome_line(journal_id, outcome))
 
     def pending(self) -> list[JournalEntry]:
         with self._lock:
@@ -101,24 +101,23 @@ class FilePassageJournal:
             tmp = self.path.with_suffix(".tmp")
             with tmp.open("w", encoding="utf-8") as out:
                 for entry in kept:
-                    out.write(_line({"type": "passage", "record": record_to_json(entry.record)}))
+                    out.write(_passage_line(entry.record))
                     if entry.barrier_outcome != "pending":
-                        out.write(_line({"type": "outcome",
-                                         "journal_id": entry.record.journal_id,
-                                         "outcome": entry.barrier_outcome}))
+                        assert entry.record.journal_id is not None
+                        out.write(_outcome_line(entry.record.journal_id, entry.barrier_outcome))
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(tmp, self.path)
             _fsync_dir(self.path.parent)
 
-    def _write_line(self, data: dict[str, Any]) -> None:
+    def _write_line(self, line: str) -> None:
         with self._lock:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 with self.path.open("ab") as out:
                     if out.tell() > 0 and not _ends_with_newline(self.path):
                         out.write(b"\n")  # a torn line from a crash must not swallow this one
-                    out.write(_line(data).encode("utf-8"))
+                    out.write(line.encode("utf-8"))
                     out.flush()
                     os.fsync(out.fileno())
             except OSError as err:
@@ -152,6 +151,14 @@ class FilePassageJournal:
             JournalEntry(record, outcomes.get(journal_id, "pending"))
             for journal_id, record in records.items()
         ]
+
+
+def _passage_line(record: PassageRecord) -> str:
+    return _line({"type": "passage", "record": record_to_json(record)})
+
+
+def _outcome_line(journal_id: str, outcome: str) -> str:
+    return _line({"type": "outcome", "journal_id": journal_id, "outcome": outcome})
 
 
 def _line(data: dict[str, Any]) -> str:
