@@ -91,6 +91,19 @@ def availability(session: Session) -> dict[str, Any]:
     }
 
 
+def _vehicle_permit(vehicle: Vehicle, spaces: int, others_inside: int) -> VehiclePermit:
+    """A registered car's permit; ``others_inside``: its household's other own cars inside
+    (what the household's spaces are checked against)."""
+    return VehiclePermit(
+        vehicle_id=vehicle.id,
+        household_id=vehicle.household_id,
+        plate=vehicle.plate,
+        household_spaces=spaces,
+        household_cars_inside=others_inside,
+        resident_id=vehicle.resident_id,
+    )
+
+
 class _Unit:
     def __init__(self, session: Session, *, max_distance: int, province_tolerance: bool) -> None:
         self.session = session
@@ -133,13 +146,8 @@ class _Unit:
                 .where(Presence.plate != matched)
                 .where(Presence.pass_id.is_(None))
             )
-            vehicle_permit = VehiclePermit(
-                vehicle_id=vehicle.id,
-                household_id=vehicle.household_id,
-                plate=vehicle.plate,
-                household_spaces=household.spaces if household else 1,
-                household_cars_inside=int(inside_others or 0),
-                resident_id=vehicle.resident_id,
+            vehicle_permit = _vehicle_permit(
+                vehicle, household.spaces if household else 1, int(inside_others or 0)
             )
         passes = tuple(
             pass_permit(p)
@@ -296,13 +304,10 @@ class _Unit:
                 mine = here is not None and here.pass_id is None and (
                     here.household_id == vehicle.household_id
                 )
-                vehicle_permit = VehiclePermit(
-                    vehicle_id=vehicle.id,
-                    household_id=vehicle.household_id,
-                    plate=vehicle.plate,
-                    household_spaces=spaces.get(vehicle.household_id, 1),
-                    household_cars_inside=own_inside[vehicle.household_id] - int(mine),
-                    resident_id=vehicle.resident_id,
+                vehicle_permit = _vehicle_permit(
+                    vehicle,
+                    spaces.get(vehicle.household_id, 1),
+                    own_inside[vehicle.household_id] - int(mine),
                 )
             permits[plate] = Permits(
                 vehicle=vehicle_permit,
