@@ -21,8 +21,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from pydantic import ValidationError
 
-from bench.plates import Result, gate_outcomes, load_samples
+from bench.plates import Result, gate_outcomes, load_samples, priority_line, priority_split
 from vision.images import decode_image
 from vision.plate_config import PlateRecognitionConfig
 from vision.plate_recognizer import create_plate_recognizer
@@ -78,7 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--conditions", default=",".join(CONDITIONS),
                         help=f"comma-separated, from: {', '.join(CONDITIONS)}")
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--priority-provinces", default="",
+                        help="as plates.priority_provinces; adds the split by province")
     args = parser.parse_args(argv)
+    try:
+        config = PlateRecognitionConfig(priority_provinces=args.priority_provinces)
+    except ValidationError as err:
+        parser.error(f"--priority-provinces: {err.errors()[0]['msg']}")
     logging.basicConfig(stream=sys.stderr, level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not (args.data_dir / "labels.csv").is_file():
@@ -89,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown condition(s) {unknown}; choose from {list(CONDITIONS)}")
     samples = [s for s in load_samples(args.data_dir, args.limit) if s.kind == "full"]
     images = [decode_image(s.path.read_bytes()) for s in samples]
-    recognizer = create_plate_recognizer(PlateRecognitionConfig())
+    recognizer = create_plate_recognizer(config)
     report: dict[str, dict[str, object]] = {}
     for name in names:
         results = []
@@ -102,11 +109,16 @@ def main(argv: list[str] | None = None) -> int:
         gate = gate_outcomes(results)
         report[name] = {"n": len(results), "exact": exact, "gate_opens": gate["opens"],
                         "gate_wrong_car": gate["wrong_car"], "misses": misses}
+        if args.priority_provinces:
+            split = priority_split(results, args.priority_provinces)
+            report[name]["priority"] = split
         logger.info("%s: %.1f%% exact, gate opens %.1f%%", name, 100 * exact,
                     100 * gate["opens"])
         print(f"{name:15s} n={len(results)}  exact {100 * exact:5.1f}%  missed {len(misses)}  "
               f"gate opens {100 * gate['opens']:5.1f}%  for another car "
               f"{100 * gate['wrong_car']:4.1f}%")
+        if args.priority_provinces:
+            print(f"{'':15s} {priority_line(split, args.priority_provinces)}")
     print(json.dumps({"conditions": report}, ensure_ascii=False))
     return 0
 

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from pydantic import ValidationError
 
 from controllers.plate_match import match_plate
 from settings import AccessConfig
@@ -223,6 +224,32 @@ def gate_outcomes(results: list[Result]) -> dict[str, float | int]:
             "opens": round(opens / n, 4), "wrong_car": round(wrong / n, 4)}
 
 
+def priority_split(results: list[Result], provinces: str) -> dict[str, float | int]:
+    """Full photos split by whether their plate is from a priority province: exact reads of
+    each, and how many plates from elsewhere were misread with a priority province."""
+    full = [r for r in results if r.sample.kind != "crop"]
+    local = [r for r in full if r.sample.plate[0] in provinces]
+    elsewhere = [r for r in full if r.sample.plate[0] not in provinces]
+    turned = sum(
+        not r.exact and bool(r.texts) and r.texts[0][0] in provinces for r in elsewhere
+    )
+    return {
+        "local_n": len(local),
+        "local_exact": round(sum(r.exact for r in local) / max(1, len(local)), 4),
+        "elsewhere_n": len(elsewhere),
+        "elsewhere_exact": round(sum(r.exact for r in elsewhere) / max(1, len(elsewhere)), 4),
+        "elsewhere_read_as_local": turned,
+    }
+
+
+def priority_line(split: dict[str, float | int], provinces: str) -> str:
+    return (
+        f"priority {provinces}: its {split['local_n']} plates {split['local_exact']:.1%} exact; "
+        f"{split['elsewhere_n']} from elsewhere {split['elsewhere_exact']:.1%}, "
+        f"{split['elsewhere_read_as_local']} read as {provinces}"
+    )
+
+
 def _groups(results: list[Result]) -> dict[str, list[Result]]:
     full = [r for r in results if r.sample.kind != "crop"]
     return {
@@ -246,8 +273,20 @@ def main(argv: list[str] | None = None) -> int:
         help="time per image as wall-clock (default) or this thread's CPU time, which other "
         "load on the machine does not inflate",
     )
+    parser.add_argument(
+        "--priority-provinces",
+        default="",
+        help="a site's own province character(s), as plates.priority_provinces; the report "
+        "then splits accuracy into plates from there and from elsewhere",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every miss")
     args = parser.parse_args(argv)
+    try:
+        config = PlateRecognitionConfig(
+            engine=args.engine, threads=1, priority_provinces=args.priority_provinces
+        )
+    except ValidationError as err:
+        parser.error(f"--priority-provinces: {err.errors()[0]['msg']}")
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         stream=sys.stderr,
@@ -261,7 +300,6 @@ def main(argv: list[str] | None = None) -> int:
     samples = load_samples(args.data_dir, args.limit)
     if args.source:
         samples = [s for s in samples if s.kind == "crop" or s.source == args.source]
-    config = PlateRecognitionConfig(engine=args.engine, threads=1)
     clock = time.perf_counter if args.clock == "wall" else time.thread_time
     mine = run(samples, ours(config), f"parkgate/{args.engine}", clock)
     groups = {name: summarise(rs) for name, rs in _groups(mine).items()}
@@ -290,6 +328,9 @@ def main(argv: list[str] | None = None) -> int:
         }
     report["by_source"] = by_source
     report["clock"] = args.clock
+    if args.priority_provinces:
+        report["priority"] = {"provinces": args.priority_provinces,
+                              **priority_split(mine, args.priority_provinces)}
     print(f"{'set':<14}{'n':>5}{'exact':>9}{'char':>9}{'p50 ms':>9}{'p95 ms':>9}")
     rows = {**groups, **{f"full:{k}": v for k, v in by_source.items()}}
     if "baseline" in report:
@@ -304,6 +345,9 @@ def main(argv: list[str] | None = None) -> int:
     if base_gate is not None:
         line += f"; baseline {base_gate['opens']:.1%} / {base_gate['wrong_car']:.1%}"
     print(line)
+    if args.priority_provinces:
+        print(priority_line(priority_split(mine, args.priority_provinces),
+                            args.priority_provinces))
     if "ratios" in report:
         print("vs baseline:", report["ratios"])
     print(json.dumps(report, ensure_ascii=False))

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from vision.plate_grammar import PROVINCES
+
 
 class PlateRecognitionConfig(BaseModel):
     """How plates are found and read. Defaults are the measured fast path (see bench/plates.py)."""
@@ -189,6 +191,28 @@ class PlateRecognitionConfig(BaseModel):
             "squeezed crop makes the recogniser drop repeated digits (14488 → 1488)."
         ),
     )
+    priority_provinces: str = Field(
+        default="",
+        title="Priority provinces (本地省份优先)",
+        description=(
+            "The province character(s) of this community's own plates, e.g. '闽' (or '川渝' "
+            "near a border). When the recogniser cannot tell the province character apart "
+            "from look-alikes (small, soft or compressed plates), these win unless another "
+            "province is clearly more probable; a clearly read plate from elsewhere is left "
+            "as read. Empty: every province equal."
+        ),
+    )
+    priority_share: float = Field(
+        default=0.8,
+        gt=0.0,
+        lt=1.0,
+        title="Share of traffic with a priority province",
+        description=(
+            "About what fraction of the vehicles at this site carry a priority province. It "
+            "sets how much likelier a priority province is taken to be than any one other "
+            "province: 0.8 with one priority province of 31 makes it 120x likelier."
+        ),
+    )
     lane_anchor: tuple[float, float] = Field(
         default=(0.5, 1.0),
         title="Lane anchor",
@@ -206,6 +230,32 @@ class PlateRecognitionConfig(BaseModel):
                 f"min_confidence ({self.min_confidence})"
             )
         return self
+
+    @model_validator(mode="after")
+    def verify_priority_provinces(self) -> PlateRecognitionConfig:
+        unknown = sorted(set(self.priority_provinces) - set(PROVINCES))
+        if unknown:
+            raise ValueError(
+                f"priority_provinces {self.priority_provinces!r}: {''.join(unknown)!r} is not "
+                f"a province character (one of {PROVINCES})"
+            )
+        if len(set(self.priority_provinces)) == len(PROVINCES):
+            raise ValueError("priority_provinces names every province: leave it empty instead")
+        return self
+
+    def province_weights(self) -> dict[str, float]:
+        """Prior odds of each priority province against any one other province.
+
+        With share s of the traffic spread over k priority provinces and the rest over the
+        other 31 - k, one priority province is (s / k) / ((1 - s) / (31 - k)) times likelier
+        than one other province; the decoder multiplies its probability by that.
+        """
+        chosen = set(self.priority_provinces)
+        if not chosen:
+            return {}
+        k = len(chosen)
+        odds = (self.priority_share / k) / ((1.0 - self.priority_share) / (len(PROVINCES) - k))
+        return dict.fromkeys(sorted(chosen), odds)
 
     @model_validator(mode="after")
     def verify_lane_anchor(self) -> PlateRecognitionConfig:

@@ -22,7 +22,7 @@ import numpy as np
 from errors import RecognitionError
 from vision.plate_config import PlateRecognitionConfig
 from vision.plate_ctc import GrammarCtcDecoder
-from vision.plate_grammar import PLATE_ALPHABET
+from vision.plate_grammar import PLATE_ALPHABET, PROVINCES
 
 logger = logging.getLogger(__name__)
 
@@ -75,9 +75,17 @@ class CtcPlateDecoder:
     downstream.
     """
 
-    def __init__(self, characters: list[str], *, lead_floor: float | None = None) -> None:
+    def __init__(
+        self,
+        characters: list[str],
+        *,
+        lead_floor: float | None = None,
+        province_weights: dict[str, float] | None = None,
+    ) -> None:
         """``lead_floor``: see :class:`GrammarCtcDecoder`; the engines pass the configured
-        ``min_char_confidence``, and so does the default."""
+        ``min_char_confidence``, and so does the default. ``province_weights``: prior odds
+        of the site's own provinces (:meth:`PlateRecognitionConfig.province_weights`); the
+        search weighs their probabilities by it, the confidences reported stay the model's."""
         if lead_floor is None:
             lead_floor = PlateRecognitionConfig.model_fields["min_char_confidence"].default
         # characters[0] is the CTC blank, as in PaddleOCR's decoders.
@@ -93,6 +101,14 @@ class CtcPlateDecoder:
         )
         self.allowed_idx = np.concatenate([self.filler_idx, self.plate_idx])
         self._grammar = GrammarCtcDecoder(PLATE_ALPHABET, lead_floor=lead_floor)
+        unknown = set(province_weights or {}) - set(PROVINCES)
+        if unknown:
+            raise ValueError(f"province weights for non-provinces {sorted(unknown)}")
+        # PLATE_ALPHABET starts with the provinces, so their columns are the first ones.
+        weights = np.ones(len(PROVINCES), dtype=np.float64)
+        for province, weight in (province_weights or {}).items():
+            weights[PROVINCES.index(province)] = weight
+        self._weights = weights if (weights != 1.0).any() else None
 
     def decode(self, probs: np.ndarray) -> list[TextLine]:
         """``probs`` is (batch, time, classes) softmax output."""
@@ -101,12 +117,32 @@ class CtcPlateDecoder:
     def _decode_one(self, probs: np.ndarray) -> TextLine:
         greedy = self._greedy(probs)
         plate_probs = probs[:, self.plate_idx]
-        path = self._grammar.decode(plate_probs, probs[:, self.filler_idx].max(axis=1))
+        weighted = plate_probs if self._weights is None else self._weigh_provinces(plate_probs)
+        path = self._grammar.decode(weighted, probs[:, self.filler_idx].max(axis=1))
         if path is None:
             return greedy
         text = "".join(PLATE_ALPHABET[s] for s, _ in path)
         confs = tuple(float(plate_probs[t, s]) for s, t in path)
         return TextLine(text, confs, () if text == greedy.text else (greedy,))
+
+    def _weigh_provinces(self, plate_probs: np.ndarray) -> np.ndarray:
+        """Share each frame's province probability out again by the site's prior odds.
+
+        A priority province then wins where the model hesitates between look-alikes, and a
+        province read clearly (odds beyond the weight) still stands. The frame's total
+        province probability is kept, so the prior decides which province a frame shows,
+        never whether it shows one: weighting the columns alone would let the province's
+        segment spread over blank frames. Only the search uses this; the confidences
+        reported stay the model's, so a guard sees how sure the model itself was.
+        """
+        assert self._weights is not None
+        n = len(PROVINCES)
+        provinces = plate_probs[:, :n]
+        total = provinces.sum(axis=1, keepdims=True)
+        shifted = provinces * self._weights
+        weighted = plate_probs.copy()
+        weighted[:, :n] = shifted * (total / np.maximum(shifted.sum(axis=1, keepdims=True), 1e-30))
+        return weighted
 
     def _greedy(self, probs: np.ndarray) -> TextLine:
         """Arg-max per frame over the blank, the dot and the plate alphabet; runs collapse."""
@@ -181,7 +217,9 @@ class OnnxPlateEngine:
         if not table:
             raise RecognitionError(f"{rec_path} carries no character table")
         self._decoder = CtcPlateDecoder(
-            ["blank", *table.splitlines(), " "], lead_floor=config.min_char_confidence
+            ["blank", *table.splitlines(), " "],
+            lead_floor=config.min_char_confidence,
+            province_weights=config.province_weights(),
         )
         self._rec_input = self._rec.get_inputs()[0].name
         # The detector is only the fallback: load it on first use, once, under a lock.
@@ -286,7 +324,9 @@ class PaddlePlateEngine:
             raise RecognitionError(f"paddleocr could not load the models: {err}") from err
         recognizer = self._ocr.text_recognizer
         self._decoder = CtcPlateDecoder(
-            list(recognizer.postprocess_op.character), lead_floor=config.min_char_confidence
+            list(recognizer.postprocess_op.character),
+            lead_floor=config.min_char_confidence,
+            province_weights=config.province_weights(),
         )
         # paddleocr passes whatever its post-processor returns straight through, so our
         # restricted decoder (with per-character confidences) replaces its CTCLabelDecode.

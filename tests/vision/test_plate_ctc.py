@@ -203,3 +203,38 @@ def test_finds_the_best_plate_path(seed: int, focus: str) -> None:
     # The decoder's text must be the one the best path reads: its own best alignment
     # scores as high as the best path over all plates.
     assert _reference_best(probs, filler, [tuple(text)]) == pytest.approx(best, abs=1e-6)
+
+
+def test_a_priority_province_wins_where_the_model_hesitates() -> None:
+    # A small 川 plate: the model spreads the province over look-alikes, 鄂 on top.
+    frames = _with(spaced("川A019W2"), 0, {"鄂": 0.45, "皖": 0.3, "川": 0.08})
+    (plain,) = CtcPlateDecoder(TABLE).decode(softmax_rows(frames))
+    assert plain.text == "鄂A019W2"
+    local = CtcPlateDecoder(TABLE, province_weights={"川": 120.0})
+    (line,) = local.decode(softmax_rows(frames))
+    assert line.text == "川A019W2"
+    # The guard still sees how unsure the model was of that character.
+    assert line.char_confidences[0] == pytest.approx(0.08, abs=1e-3)
+
+
+def test_a_clearly_read_plate_from_elsewhere_is_left_as_read() -> None:
+    frames = _with(spaced("粤B12345"), 0, {"粤": 0.97, "川": 0.0001})
+    local = CtcPlateDecoder(TABLE, province_weights={"川": 120.0})
+    (line,) = local.decode(softmax_rows(frames))
+    assert line.text == "粤B12345"
+    assert line.char_confidences[0] == pytest.approx(0.97, abs=1e-3)
+
+
+def test_province_weights_name_provinces_only() -> None:
+    with pytest.raises(ValueError, match="non-provinces"):
+        CtcPlateDecoder(TABLE, province_weights={"A": 10.0})
+
+
+def test_the_priority_decides_which_province_not_whether_one_is_there() -> None:
+    # Blank frames before the plate carry a trace of 川: the prior must not stretch the
+    # province over them (its confidence would then come from a blank frame).
+    frames = [{"川": 0.01}, {"川": 0.01}, {"鄂": 0.5, "川": 0.3}, {}, *spaced("A12345")]
+    local = CtcPlateDecoder(TABLE, province_weights={"川": 120.0})
+    (line,) = local.decode(softmax_rows(frames))
+    assert line.text == "川A12345"
+    assert line.char_confidences[0] == pytest.approx(0.3, abs=1e-3)

@@ -16,7 +16,7 @@ from errors import InvalidInputError, RecognitionError, UnsupportedMediaError
 from vision.images import decode_image
 from vision.plate_config import PlateRecognitionConfig, PlateVotingConfig
 from vision.plate_engines import CtcPlateDecoder, TextLine
-from vision.plate_grammar import PLATE_ALPHABET, is_valid_plate
+from vision.plate_grammar import PLATE_ALPHABET, PROVINCES, is_valid_plate
 from vision.plate_recognizer import (
     LocalisingPlateRecognizer,
     PlateRecognizer,
@@ -480,3 +480,36 @@ def test_decoded_photo_roundtrip_matches_cv2(labels: dict[str, dict[str, str]]) 
     # The benchmark and the API decode with decode_image; it must agree with cv2.imread.
     name = FULL_SAMPLE[0]
     assert np.array_equal(_image(name), cv2.imread(str(DATA / name)))
+
+
+def test_a_site_priority_province_settles_an_unsure_province(
+    labels: dict[str, dict[str, str]], recognizer: LocalisingPlateRecognizer
+) -> None:
+    # A small 川 plate whose province the model reads as 皖 (its most common training
+    # province); a community in Sichuan sets 川 and gets its resident's plate right.
+    unsure, elsewhere = "full/easypr_020.jpg", "full/easypr_173.jpg"
+    assert labels[unsure]["plate"] == "川AGU801"
+    assert recognizer.read(_image(unsure))[0].text == "皖AGU801"
+    local = create_plate_recognizer(PlateRecognitionConfig(priority_provinces="川"))
+    (read,) = local.read(_image(unsure))
+    assert read.text == "川AGU801"
+    assert read.char_confidences[0] < 0.5  # the passage still shows the province was unsure
+    # A visitor from Guangdong, read clearly, is not turned into a local plate.
+    assert local.read(_image(elsewhere))[0].text == labels[elsewhere]["plate"] == "粤B0K999"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("A", "not a province"), ("川X", "not a province"), (PROVINCES, "every province")],
+)
+def test_priority_provinces_must_be_province_characters(value: str, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        PlateRecognitionConfig(priority_provinces=value)
+
+
+def test_priority_share_sets_the_odds_of_the_local_province() -> None:
+    assert PlateRecognitionConfig().province_weights() == {}
+    (odds,) = PlateRecognitionConfig(priority_provinces="闽").province_weights().values()
+    assert odds == pytest.approx(0.8 / 0.2 * 30)
+    both = PlateRecognitionConfig(priority_provinces="川渝", priority_share=0.5).province_weights()
+    assert both == pytest.approx({"川": 14.5, "渝": 14.5})
