@@ -370,10 +370,13 @@ class GateRuntime:
                 # alarm written with the journal covers it.
                 if not self._fault_alarms or journal_id is not None:
                     return await self._finish(passage_id, outcome, journal_id)
-                alarm_id = await asyncio.to_thread(self._raise_fault, gate_id, passage_id, err)
+                message = f"barrier at {gate_id} did not open: {err or type(err).__name__}"
+                alarm_id = await asyncio.to_thread(
+                    self._raise_fault, gate_id, passage_id, message
+                )
                 self._bus.publish(
                     Event("alarm", {"id": alarm_id, "kind": "hardware_fault", "gate_id": gate_id,
-                                    "passage_id": passage_id, "message": str(err)})
+                                    "passage_id": passage_id, "message": message})
                 )
         return await self._finish(passage_id, outcome, journal_id)
 
@@ -389,13 +392,10 @@ class GateRuntime:
             )
         return outcome
 
-    def _raise_fault(self, gate_id: str, passage_id: int | None, err: Exception) -> int:
+    def _raise_fault(self, gate_id: str, passage_id: int | None, message: str) -> int:
         with self._store.unit() as unit:
             return unit.raise_alarm(
-                "hardware_fault",
-                gate_id=gate_id,
-                passage_id=passage_id,
-                message=f"barrier at {gate_id} did not open: {err or type(err).__name__}",
+                "hardware_fault", gate_id=gate_id, passage_id=passage_id, message=message
             )
 
 
