@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String
@@ -20,6 +21,11 @@ class Vehicle(TimestampMixin, Base):
     resident_id: Mapped[int | None] = mapped_column(
         ForeignKey("residents.id", ondelete="SET NULL"), default=None
     )
+
+
+def new_qr_nonce() -> str:
+    """128 random bits, hex: what makes each pass's QR code its own (see ``qr_nonce``)."""
+    return secrets.token_hex(16)
 
 
 class VisitorPass(TimestampMixin, Base):
@@ -41,6 +47,10 @@ class VisitorPass(TimestampMixin, Base):
     uses: Mapped[int] = mapped_column(default=0)
     note: Mapped[str] = mapped_column(String(500), default="")
     created_by: Mapped[str] = mapped_column(String(64), default="")
+    # Signed into the pass's QR code with its id. SQLite hands a deleted pass's id to the next
+    # pass, so a code that signed only the id opened the gate again for whoever held the
+    # cancelled one; a fresh random value per pass ties a code to the pass it was issued for.
+    qr_nonce: Mapped[str] = mapped_column(String(32), default=new_qr_nonce)
 
 
 class PlateListEntry(TimestampMixin, Base):

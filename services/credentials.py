@@ -6,8 +6,12 @@ recognised): a keypad PIN and a QR code on the visitor's phone or on paper both 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
+import re
+import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -23,12 +27,22 @@ from models.vehicles import VisitorPass
 from services.passwords import hash_password, verify_password
 
 PIN_WINDOW = timedelta(minutes=10)
-QR_PREFIX = "PG1"
+# PG1 signed the pass id alone, so a cancelled pass's code opened the gate for the next pass
+# given the same id; PG2 also signs the pass's own random ``qr_nonce``. PG1 codes are refused.
+QR_PREFIX = "PG2"
+# The whole code, ASCII only: ``[0-9]`` rather than ``\d`` or ``str.isdigit``, which accept
+# digits that int() rejects ("²") or other scripts' digits, and an id that fits in a BIGINT.
+_QR_CODE = re.compile(rf"{QR_PREFIX}\.([1-9][0-9]{{0,17}})\.[0-9a-f]{{20}}")
+
+
+# What a keypad can type: str.isdigit would also take full-width "１２３４" or "²³", which
+# no keypad sends and which slip past the simple-sequence rule below.
+_PIN = re.compile(r"[0-9]{4,8}")
 
 
 def validate_pin(pin: str) -> None:
-    if not (pin.isdigit() and 4 <= len(pin) <= 8):
-        raise InvalidInputError("a PIN is 4 to 8 digits")
+    if not _PIN.fullmatch(pin):
+        raise InvalidInputError("a PIN is 4 to 8 digits 0-9")
     if len(set(pin)) == 1 or pin in "0123456789" or pin in "9876543210":
         raise InvalidInputError("choose a PIN that is not all one digit or a simple sequence")
 
@@ -41,10 +55,26 @@ def set_pin(session: Session, resident_id: int, pin: str) -> None:
     resident.pin_hash = hash_password(pin)
 
 
+@functools.cache
+def _decoy_pin_hash() -> str:
+    """An argon2 hash of a random secret no one knows, made on first use (not at import)."""
+    return hash_password(secrets.token_hex(16))
+
+
+def pin_matches(pin_hash: str | None, pin: str) -> bool:
+    """Whether ``pin`` is the PIN hashed in ``pin_hash``; False when there is no PIN.
+
+    A resident without a PIN, or an id with no resident, must look exactly like a wrong PIN
+    (same answer, a passage, a failure toward the lock-out) or the keypad tells anyone which
+    residents have one. That includes the time taken, so the missing hash is replaced by a
+    decoy that costs one argon2 verification as well.
+    """
+    matched = verify_password(pin_hash or _decoy_pin_hash(), pin)
+    return matched and pin_hash is not None
+
+
 def check_pin(session: Session, resident_id: int, pin: str, now: datetime) -> AccessDecision:
     resident = session.get(Resident, resident_id)
-    if resident is None or resident.pin_hash is None:
-        raise NotFoundError(f"resident {resident_id} has no PIN")
     failures = session.scalar(
         select(func.count())
         .select_from(Passage)
@@ -54,30 +84,43 @@ def check_pin(session: Session, resident_id: int, pin: str, now: datetime) -> Ac
     )
     return decide_pin(
         resident_id=resident_id,
-        household_id=resident.household_id,
-        pin_ok=verify_password(resident.pin_hash, pin),
+        household_id=resident.household_id if resident is not None else None,
+        pin_ok=pin_matches(resident.pin_hash if resident is not None else None, pin),
         recent_failures=int(failures or 0),
     )
 
 
-def qr_code(key: str, pass_id: int) -> str:
-    signature = hmac.new(key.encode(), f"pass:{pass_id}".encode(), hashlib.sha256).hexdigest()
+def qr_code(key: str, pass_id: int, nonce: str) -> str:
+    """The code for one pass: its id, signed together with the pass's own ``qr_nonce``."""
+    message = f"pass:{pass_id}:{nonce}".encode()
+    signature = hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
     return f"{QR_PREFIX}.{pass_id}.{signature[:20]}"
 
 
-def verified_pass_id(key: str, code: str) -> int | None:
-    """The pass a QR code names, if its signature is ours; None for anything else."""
-    prefix, _, rest = code.strip().partition(".")
-    pass_text, _, _sig = rest.partition(".")
-    signed = (
-        prefix == QR_PREFIX
-        and pass_text.isdigit()
-        and hmac.compare_digest(qr_code(key, int(pass_text)), code.strip())
-    )
-    return int(pass_text) if signed else None
+def verified_pass_id(key: str, code: str, nonce_of: Callable[[int], str | None]) -> int | None:
+    """The pass a QR code was issued for, if that very pass still exists; None for anything
+    else (malformed, another version, forged, a deleted pass, a pass that reuses its id).
+
+    ``nonce_of`` gives a pass's ``qr_nonce`` (None when there is no such pass): the database's
+    online, the offline snapshot's during an outage, so both decide a code the same way.
+    """
+    match = _QR_CODE.fullmatch(code.strip())
+    if match is None:
+        return None
+    pass_id = int(match[1])
+    nonce = nonce_of(pass_id)
+    if nonce is None:
+        return None
+    expected = qr_code(key, pass_id, nonce)
+    return pass_id if hmac.compare_digest(expected.encode(), match[0].encode()) else None
 
 
 def check_qr(session: Session, key: str, code: str, now: datetime) -> AccessDecision:
-    pass_id = verified_pass_id(key, code)
+    def nonce_of(pass_id: int) -> str | None:
+        visitor_pass = session.get(VisitorPass, pass_id)
+        return visitor_pass.qr_nonce if visitor_pass is not None else None
+
+    pass_id = verified_pass_id(key, code, nonce_of)
+    # Already in the session's identity map: no second query.
     visitor_pass = session.get(VisitorPass, pass_id) if pass_id is not None else None
     return decide_qr(pass_permit(visitor_pass) if visitor_pass else None, now)

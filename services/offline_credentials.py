@@ -3,9 +3,11 @@
 Face entry keeps working offline (its templates live in memory); the other ways in must too,
 or the resident who declined face recognition is the one left outside during an outage (PIPL
 requires an alternative that works as well). The snapshot holds only what the checks read:
-PIN hashes (argon2, never PINs) and visitor passes. Failures and pass uses made offline are
-counted here, so a lock-out and a pass's use limit still hold until the database is back and
-the journalled passages carry them there.
+PIN hashes (argon2, never PINs) and visitor passes with the nonces their QR codes are signed
+with. Failures and pass uses made offline are counted here, so a lock-out and a pass's use
+limit still hold until the database is back and the journalled passages carry them there.
+The checks themselves are the online ones (``pin_matches``, ``verified_pass_id``), so a code
+or a PIN is decided the same way whether the database answers or not.
 """
 
 from __future__ import annotations
@@ -22,11 +24,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from controllers.person_policy import decide_pin, decide_qr
 from controllers.policy import PassPermit
 from controllers.values import AccessDecision, Reason
-from errors import NotFoundError, StoreUnavailableError
+from errors import StoreUnavailableError
 from models.events import Passage
 from models.people import Resident
-from services.credentials import PIN_WINDOW, verified_pass_id
-from services.passwords import verify_password
+from models.vehicles import VisitorPass
+from services.credentials import PIN_WINDOW, pin_matches, verified_pass_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +43,7 @@ class OfflineCredentials:
         self._lock = threading.Lock()
         self._pins: dict[int, _Pin] | None = None
         self._passes: dict[int, PassPermit] = {}
+        self._qr_nonces: dict[int, str] = {}
         self._failures: defaultdict[int, list[datetime]] = defaultdict(list)
         self._uses: Counter[int] = Counter()
 
@@ -51,6 +54,19 @@ class OfflineCredentials:
         from the gates' own offline snapshot, already read."""
         by_id = {p.pass_id: p for p in passes}
         with sessions() as session:
+            nonces = {
+                row.id: row.qr_nonce
+                for row in session.execute(select(
+                    VisitorPass.id, VisitorPass.qr_nonce, VisitorPass.plate,
+                    VisitorPass.host_household_id, VisitorPass.valid_from, VisitorPass.valid_to,
+                ))
+                # Read after the gates' snapshot: a pass deleted in between has no nonce here,
+                # and one recreated under the same id in between must not lend its nonce to
+                # the old pass's permit. Either way the code is refused until the next refresh.
+                if (permit := by_id.get(row.id)) is not None
+                and (permit.plate, permit.household_id, permit.valid_from, permit.valid_to)
+                == (row.plate, row.host_household_id, row.valid_from, row.valid_to)
+            }
             pins = {
                 r.id: _Pin(r.household_id, r.pin_hash)
                 for r in session.scalars(select(Resident).where(Resident.pin_hash.is_not(None)))
@@ -66,19 +82,21 @@ class OfflineCredentials:
                     failures[resident_id].append(at)
         with self._lock:
             self._pins, self._passes, self._failures = pins, by_id, failures
+            self._qr_nonces = nonces
             self._uses.clear()  # the database now counts the uses written back
 
     def check_pin(self, resident_id: int, pin: str, now: datetime) -> AccessDecision:
         with self._lock:
             pins = self._require()
+            # No PIN (or no such resident) is a wrong PIN, counted toward the lock-out, as
+            # online: the keypad must not tell which residents have a PIN.
             record = pins.get(resident_id)
-            if record is None:
-                raise NotFoundError(f"resident {resident_id} has no PIN")
-            recent = [t for t in self._failures[resident_id] if t >= now - PIN_WINDOW]
+            recent = [t for t in self._failures.get(resident_id, ()) if t >= now - PIN_WINDOW]
         decision = decide_pin(
             resident_id=resident_id,
-            household_id=record.household_id,
-            pin_ok=verify_password(record.pin_hash, pin),  # argon2: outside the lock
+            household_id=record.household_id if record is not None else None,
+            # argon2: outside the lock
+            pin_ok=pin_matches(record.pin_hash if record is not None else None, pin),
             recent_failures=len(recent),
         )
         if decision.reason is Reason.PIN_WRONG:
@@ -87,9 +105,9 @@ class OfflineCredentials:
         return decision
 
     def check_qr(self, code: str, now: datetime) -> AccessDecision:
-        pass_id = verified_pass_id(self._key, code)
         with self._lock:
             self._require()
+            pass_id = verified_pass_id(self._key, code, self._qr_nonces.get)
             permit = self._passes.get(pass_id) if pass_id is not None else None
             if permit is not None:
                 permit = replace(permit, uses=permit.uses + self._uses[permit.pass_id])

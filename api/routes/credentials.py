@@ -57,9 +57,12 @@ def put_pin(resident_id: int, body: PinIn, session: SessionDep, user: AdminUser)
 @router.get("/passes/{pass_id}/qr", response_model=QrOut)
 def pass_qr(pass_id: int, session: SessionDep, services: ServicesDep, _: StaffUser) -> QrOut:
     """The code to print or send to the visitor; a QR scanner at the gate posts it back."""
-    if session.get(VisitorPass, pass_id) is None:
+    visitor_pass = session.get(VisitorPass, pass_id)
+    if visitor_pass is None:
         raise NotFoundError(f"pass {pass_id} not found")
-    return QrOut(pass_id=pass_id, code=qr_code(services.settings.signing_key(), pass_id))
+    # Signed with this pass's own nonce: the code dies with the pass, even if its id is reused.
+    code = qr_code(services.settings.signing_key(), pass_id, visitor_pass.qr_nonce)
+    return QrOut(pass_id=pass_id, code=code)
 
 
 @router.post("/gates/{gate_id}/credentials", response_model=FrameResult)

@@ -49,7 +49,7 @@ def test_repeated_wrong_pins_lock_out_with_an_alarm(
 
 def test_weak_pins_are_refused(client: Any, admin_headers: dict[str, str]) -> None:
     rid = resident_with_pin(client, admin_headers)
-    for pin in ("1111", "1234", "12ab"):
+    for pin in ("1111", "1234", "12ab", "１２３４", "٣٨٢٩", "²³⁴⁹"):
         response = client.put(
             f"/api/v1/residents/{rid}/pin", json={"pin": pin}, headers=admin_headers
         )
@@ -85,4 +85,6 @@ def test_credentials_only_at_pedestrian_gates_and_bad_bodies_are_422(
     wrong_gate = present(client, {"kind": "pin", "resident_id": rid, "pin": "482913"}, "main-in")
     assert wrong_gate.status_code == 422 and "not a pedestrian gate" in wrong_gate.text
     assert present(client, {"kind": "card", "code": "x"}).status_code == 422
-    assert present(client, {"kind": "pin", "resident_id": 999, "pin": "1"}).status_code == 404
+    # An unknown resident is answered like a wrong PIN: the gate does not say who has one.
+    unknown = present(client, {"kind": "pin", "resident_id": 999, "pin": "1"})
+    assert unknown.status_code == 200 and unknown.json()["reason"] == "pin_wrong"
