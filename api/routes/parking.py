@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import unicodedata
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from api.deps import (
     Principal,
@@ -26,6 +27,7 @@ from api.deps import (
     oauth2_scheme,
     require_staff,
 )
+from api.params import MAX_DB_INT
 from api.routes.admin import audit
 from api.schemas import Availability
 from controllers.guidance import Hold, Recommendation
@@ -39,12 +41,16 @@ from services.availability_cache import (
 )
 from services.container import Services
 from services.parking import ParkingService
+from vision.plate_grammar import normalize_plate
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1", tags=["parking"])
 
 CACHE_CONTROL = "public, max-age=2"
+
+# Room for a plate typed with separators ("闽A·12345", "闽A 12345"); a canonical one is ≤ 8.
+HOLDER_MAX_CHARS = 32
 
 
 # ---- shared by the public endpoints (also used by routes/availability.py) ----------------
@@ -150,14 +156,60 @@ class GuidanceOut(BaseModel):
     hold: HoldOut | None = None
 
 
+def holder_plate(value: str) -> str:
+    """The canonical plate a hold is kept under; ``ValueError`` saying what is wrong.
+
+    Holds are keyed by plate: the gates hold and release them under the passage's canonical
+    plate, so a staff hold must use the same spelling or the car's exit would not release it
+    and ``闽a12345`` / ``闽A·12345`` would hold a second space for one car.
+    """
+    # Checked before normalising: normalize_plate drops whitespace, so "闽A\n12345" would
+    # otherwise pass, and a NUL or bidi mark has no business in an audit-log line.
+    bad = next((c for c in value if unicodedata.category(c).startswith("C")), None)
+    if bad is not None:
+        raise ValueError(f"holder must not contain control characters (found U+{ord(bad):04X})")
+    if not value.strip():
+        raise ValueError("holder must not be blank: give the car's plate, e.g. 闽A12345")
+    plate = normalize_plate(value.strip().upper())
+    if plate is None:
+        raise ValueError(
+            f"holder {value!r} is not a valid Chinese plate (GA 36-2018), e.g. 闽A12345"
+        )
+    return plate
+
+
 class HoldIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    holder: str = Field(min_length=1, max_length=32, description="Who it is held for: a plate.")
+    holder: str = Field(
+        min_length=1,
+        max_length=HOLDER_MAX_CHARS,
+        description="The car's plate (GA 36-2018); stored canonical, e.g. 闽A·12345 → 闽A12345. "
+        "One hold per plate: a new hold replaces the old one.",
+    )
     space_id: str | None = Field(None, min_length=1, max_length=64, description="Hold this one.")
-    building: str | None = Field(None, min_length=1, max_length=64)
-    resident_id: int | None = Field(None, ge=1)
-    kind: Literal["ev", "accessible", "visitor"] | None = None
+    building: str | None = Field(
+        None, min_length=1, max_length=64,
+        description="Building the driver goes to (must be one the spaces know).",
+    )
+    resident_id: int | None = Field(
+        None, ge=1, le=MAX_DB_INT, description="The building is this resident's household's."
+    )
+    kind: Literal["ev", "accessible", "visitor"] | None = Field(
+        None, description="Kind of space needed; only when the best space is chosen."
+    )
+
+    @field_validator("holder")
+    @classmethod
+    def _holder(cls, value: str) -> str:
+        return holder_plate(value)
+
+    @model_validator(mode="after")
+    def _kind_chooses(self) -> HoldIn:
+        # With space_id nothing is chosen, so a kind would be silently ignored.
+        if self.space_id is not None and self.kind is not None:
+            raise ValueError("kind chooses a space; it cannot be combined with space_id")
+        return self
 
 
 # ---- public availability ------------------------------------------------------------------
@@ -261,22 +313,26 @@ def _guided(parking: ParkingService, space_id: str, building: str) -> GuidedSpac
     )
 
 
+def _check_building(parking: ParkingService, building: str) -> None:
+    """422 for a building no space has a distance to (none known: any building is allowed)."""
+    known = parking.known_buildings()
+    if known and building not in known:
+        raise InvalidInputError(
+            f"unknown building {building!r}; spaces know buildings {', '.join(sorted(known))}"
+        )
+
+
 def _resolve_driver(
     parking: ParkingService, building: str | None, resident_id: int | None
 ) -> tuple[str, str | None]:
     """(building, assigned space) from the query; 404 for an unknown resident."""
+    if building is not None:  # also next to resident_id: it overrides the household's
+        _check_building(parking, building)
     assigned = None
     if resident_id is not None:
         home, household_id = parking.resident_building(resident_id)
         building = building or home
         assigned = parking.assigned_space(resident_id, household_id)
-    elif building is not None:
-        known = parking.known_buildings()
-        if known and building not in known:
-            raise InvalidInputError(
-                f"unknown building {building!r}; spaces know buildings "
-                f"{', '.join(sorted(known))}"
-            )
     if building is None:
         raise InvalidInputError("give building or resident_id")
     return building, assigned
@@ -324,7 +380,7 @@ def get_guidance(
     user: Annotated[Principal | None, Depends(optional_user)],
     building: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     kind: Annotated[Literal["ev", "accessible", "visitor"] | None, Query()] = None,
-    resident_id: Annotated[int | None, Query(ge=1)] = None,
+    resident_id: Annotated[int | None, Query(ge=1, le=MAX_DB_INT)] = None,
 ) -> GuidanceOut:
     """Read-only: nothing is held. A resident's own space comes first when it is known.
 
@@ -352,8 +408,12 @@ def post_hold(
 ) -> GuidanceOut:
     parking = _parking(services)
     if body.space_id is not None:
+        building = ""
+        if body.building is not None or body.resident_id is not None:
+            # Only for the answer's distance, but checked before holding: a bogus building
+            # must be refused, not held and echoed back (404 for an unknown resident).
+            building, _ = _resolve_driver(parking, body.building, body.resident_id)
         hold = parking.hold_space(body.space_id, body.holder)  # 404 / 409
-        building = body.building or ""
         out = GuidanceOut(
             building=building, space=_guided(parking, hold.space_id, building), reasons=[],
             alternatives=[], fallback_zone=None,
@@ -376,8 +436,17 @@ def post_hold(
 @router.delete(
     "/guidance/hold/{holder}", status_code=204, summary="Release a driver's hold (staff)"
 )
-def delete_hold(holder: str, services: ServicesDep, session: SessionDep, user: StaffUser) -> None:
-    released = _parking(services).release(holder)
+def delete_hold(
+    holder: Annotated[str, Path(min_length=1, max_length=HOLDER_MAX_CHARS)],
+    services: ServicesDep,
+    session: SessionDep,
+    user: StaffUser,
+) -> None:
+    try:
+        plate = holder_plate(holder)  # the spelling the hold was stored under
+    except ValueError as err:
+        raise InvalidInputError(str(err)) from err
+    released = _parking(services).release(plate)
     if released is None:
-        raise NotFoundError(f"no hold for {holder!r}")
-    audit(session, user, "guidance.release", f"space:{released.space_id}", holder=holder)
+        raise NotFoundError(f"no hold for {plate!r}")
+    audit(session, user, "guidance.release", f"space:{released.space_id}", holder=plate)

@@ -1,0 +1,185 @@
+"""Guidance holds through the API: what a holder is, unknown buildings, one hold per car, ids.
+
+A holder is the car's plate, kept in its canonical GA 36-2018 spelling: the gates hold and
+release under that spelling, so every other spelling of the same car must land on it too.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from tests.api.test_parking import all_free
+
+HOLD = "/api/v1/guidance/hold"
+TOO_BIG_ID = 2**63  # one past the largest signed 64-bit database id
+
+
+@pytest.fixture
+def client(app_factory: Any) -> Any:
+    """The demo community with its simulated car park switched off: tests set the states."""
+    return app_factory(parking={"sensors": {"simulate": False}})
+
+
+def active_holds(client: Any) -> list[tuple[str, str]]:
+    holds = client.app.state.services.parking.holds.active(datetime.now(UTC))
+    return sorted((h.holder, h.space_id) for h in holds)
+
+
+def detail(response: Any) -> str:
+    return json.dumps(response.json(), ensure_ascii=False)
+
+
+# ---- 1. a holder is a plate ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("holder", "fragment"),
+    [
+        ("../../x\u0000😀", "control characters (found U+0000)"),
+        ("闽A\n12345", "control characters (found U+000A)"),  # would normalise to a plate
+        ("闽A\u200b12345", "control characters (found U+200B)"),  # zero-width space
+        ("   ", "must not be blank"),
+        ("", "at least 1 character"),
+        ("闽A12345" + " " * 30, "at most 32 characters"),
+        ("h", "not a valid Chinese plate"),
+        ("../../x", "not a valid Chinese plate"),
+        ("车牌号码：闽A12345", "not a valid Chinese plate"),  # a caption containing a plate
+    ],
+)
+def test_a_holder_that_is_not_a_plate_is_refused(
+    client: Any, guard_headers: dict[str, str], holder: str, fragment: str
+) -> None:
+    all_free(client)
+    for body in ({"holder": holder, "building": "1"}, {"holder": holder, "space_id": "A-001"}):
+        response = client.post(HOLD, json=body, headers=guard_headers)
+        assert response.status_code == 422, response.text
+        assert fragment in detail(response)
+    assert active_holds(client) == []
+
+
+@pytest.mark.parametrize(
+    ("holder", "status", "fragment"),
+    [
+        ("%20%20%20", 422, "must not be blank"),
+        ("h", 422, "not a valid Chinese plate"),
+        ("%E9%97%BDA%0012345", 422, "control characters (found U+0000)"),
+        ("x" * 33, 422, "at most 32 characters"),
+        ("闽B54321", 404, "no hold for '闽B54321'"),
+    ],
+)
+def test_releasing_refuses_what_is_not_a_plate(
+    client: Any, guard_headers: dict[str, str], holder: str, status: int, fragment: str
+) -> None:
+    response = client.delete(f"{HOLD}/{holder}", headers=guard_headers)
+    assert response.status_code == status, response.text
+    assert fragment in detail(response)
+
+
+def test_a_plate_is_held_and_released_in_its_canonical_spelling(
+    client: Any, guard_headers: dict[str, str]
+) -> None:
+    all_free(client)
+    response = client.post(
+        HOLD, json={"holder": " 闽a·12345 ", "building": "1"}, headers=guard_headers
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["hold"]["holder"] == "闽A12345"
+    assert active_holds(client) == [("闽A12345", "A-001")]
+    assert client.delete(f"{HOLD}/闽a 12345", headers=guard_headers).status_code == 204
+    assert active_holds(client) == []
+
+
+# ---- 2. unknown buildings, spaces and fields ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "fragment"),
+    [
+        ({"space_id": "A-001", "building": "nonexistent"}, 422, "unknown building 'nonexistent'"),
+        ({"building": "nonexistent"}, 422, "unknown building 'nonexistent'"),
+        ({"resident_id": 4242, "building": "nonexistent"}, 422, "unknown building"),
+        ({"space_id": "A-001", "resident_id": 4242}, 404, "resident 4242"),
+        ({"space_id": "Q-1"}, 404, "space 'Q-1'"),
+        ({"space_id": "Q-1", "building": "1"}, 404, "space 'Q-1'"),
+        ({"space_id": "A-001", "kind": "ev"}, 422, "cannot be combined with space_id"),
+        ({"zone": "Z", "building": "1"}, 422, "zone"),  # no such field: refused, not ignored
+        ({}, 422, "building or resident_id"),
+    ],
+)
+def test_an_unknown_building_or_space_is_refused_and_nothing_is_held(
+    client: Any, guard_headers: dict[str, str], body: dict[str, Any], status: int, fragment: str
+) -> None:
+    all_free(client)
+    response = client.post(HOLD, json={"holder": "闽A12345", **body}, headers=guard_headers)
+    assert response.status_code == status, response.text
+    assert fragment in detail(response)
+    assert active_holds(client) == []
+
+
+def test_a_named_space_with_a_known_building_answers_its_distance(
+    client: Any, guard_headers: dict[str, str]
+) -> None:
+    all_free(client)
+    response = client.post(
+        HOLD, json={"holder": "闽A12345", "space_id": "A-001", "building": "3"},
+        headers=guard_headers,
+    )
+    assert response.status_code == 201, response.text
+    distance = client.app.state.services.parking.board.spaces["A-001"].distances_m["3"]
+    assert response.json()["building"] == "3"
+    assert response.json()["space"]["distance_m"] == distance
+
+
+# ---- 3. one hold per car --------------------------------------------------------------------
+
+
+def test_a_new_hold_for_the_same_car_replaces_the_old_one(
+    client: Any, guard_headers: dict[str, str]
+) -> None:
+    all_free(client)
+    first = client.post(HOLD, json={"holder": "闽A12345", "building": "1"}, headers=guard_headers)
+    assert first.json()["space"]["id"] == "A-001"
+    # The same car, typed as a guard might: the hold moves, A-001 is free for others again.
+    moved = client.post(
+        HOLD, json={"holder": "闽a·12345", "space_id": "A-002"}, headers=guard_headers
+    )
+    assert moved.status_code == 201, moved.text
+    assert active_holds(client) == [("闽A12345", "A-002")]
+    other = client.post(HOLD, json={"holder": "闽B54321", "building": "1"}, headers=guard_headers)
+    assert other.json()["space"]["id"] == "A-001"
+    # One release frees everything the car held.
+    assert client.delete(f"{HOLD}/闽A12345", headers=guard_headers).status_code == 204
+    assert active_holds(client) == [("闽B54321", "A-001")]
+    assert client.delete(f"{HOLD}/闽A12345", headers=guard_headers).status_code == 404
+
+
+# ---- 4. ids within the database's range ---------------------------------------------------
+
+
+def test_a_resident_id_beyond_64_bits_is_a_422_not_a_500(
+    client: Any, guard_headers: dict[str, str]
+) -> None:
+    for headers in ({}, guard_headers):
+        response = client.get(
+            "/api/v1/guidance", params={"resident_id": TOO_BIG_ID}, headers=headers
+        )
+        assert response.status_code == 422, response.text
+        assert "resident_id" in detail(response)
+    response = client.post(
+        HOLD, json={"holder": "闽A12345", "resident_id": TOO_BIG_ID}, headers=guard_headers
+    )
+    assert response.status_code == 422, response.text
+    assert "resident_id" in detail(response)
+    # The largest id the database can hold is still looked up: unknown, so 404.
+    largest = client.get(
+        "/api/v1/guidance", params={"resident_id": TOO_BIG_ID - 1}, headers=guard_headers
+    )
+    assert largest.status_code == 404, largest.text
+    held = client.post(
+        HOLD, json={"holder": "闽A12345", "resident_id": TOO_BIG_ID - 1}, headers=guard_headers
+    )
+    assert held.status_code == 404, held.text
