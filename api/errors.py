@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DataError
 
 from api.console.rendering import render
 from errors import (
@@ -79,6 +80,16 @@ async def _database_down(request: Request, err: Exception) -> Response:
     )
 
 
+async def _out_of_range(request: Request, err: Exception) -> JSONResponse:
+    # Routes bound their numbers and times (api/params.py); this is the net under them, for
+    # a value the database cannot store that a route let through.
+    logger.warning("value out of range on %s %s: %s", request.method, request.url.path, err)
+    return JSONResponse(
+        {"detail": "a number or time in the request is out of the range that can be stored"},
+        status_code=422,
+    )
+
+
 async def _unexpected(request: Request, err: Exception) -> JSONResponse:
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
     return JSONResponse({"detail": "internal error; it has been logged"}, status_code=500)
@@ -91,4 +102,6 @@ def install_error_handlers(app: FastAPI) -> None:
     # bug: 503 with Retry-After, never a 500.
     for cls in DATABASE_DOWN:
         app.add_exception_handler(cls, _database_down)
+    app.add_exception_handler(OverflowError, _out_of_range)
+    app.add_exception_handler(DataError, _out_of_range)
     app.add_exception_handler(Exception, _unexpected)

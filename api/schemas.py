@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+import unicodedata
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from api.params import BodyId, Moment
 from vision.plate_grammar import normalize_plate
+
+# A visitor pass longer than this is a resident's car, or a typing mistake ("until 2099").
+MAX_PASS_DAYS = 366
 
 
 def _plate(value: str) -> str:
@@ -17,8 +22,48 @@ def _plate(value: str) -> str:
     return plate
 
 
+def _clean(value: str) -> str:
+    """Text people type: trimmed, and no control characters (NUL, escapes) to store."""
+    value = value.strip()
+    if any(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _named(value: str) -> str:
+    value = _clean(value)
+    if not value:
+        raise ValueError("must not be blank")
+    return value
+
+
+def _label(value: str) -> str:
+    """A building or unit label, folded so that "Ａ1" and "A1 " are the "A1" already there:
+    full-width digits and letters come from Chinese input methods."""
+    return " ".join(_named(unicodedata.normalize("NFKC", value)).split())
+
+
+# A free-text note (may be empty), a name (may not be blank) and a building/unit label.
+Note = Annotated[str, AfterValidator(_clean)]
+Name = Annotated[str, AfterValidator(_named)]
+Label = Annotated[str, AfterValidator(_label)]
+
+
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class _Patch(_In):
+    """A partial update: a field left out is unchanged; null only clears what may be empty."""
+
+    nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _no_null_for_required(self) -> _Patch:
+        for name in sorted(self.model_fields_set - self.nullable):
+            if getattr(self, name) is None:
+                raise ValueError(f"{name} may not be null; leave it out to keep it")
+        return self
 
 
 class _Out(BaseModel):
@@ -33,17 +78,17 @@ class Token(BaseModel):
 
 
 class HouseholdIn(_In):
-    building: str = Field(min_length=1, max_length=64, examples=["3栋"])
-    unit: str = Field(min_length=1, max_length=64, examples=["2单元1201"])
+    building: Label = Field(min_length=1, max_length=64, examples=["3栋"])
+    unit: Label = Field(min_length=1, max_length=64, examples=["2单元1201"])
     spaces: int = Field(1, ge=0, le=20, description="Cars of this household inside at once.")
-    note: str = Field("", max_length=500)
+    note: Note = Field("", max_length=500)
 
 
-class HouseholdPatch(_In):
-    building: str | None = Field(None, min_length=1, max_length=64)
-    unit: str | None = Field(None, min_length=1, max_length=64)
+class HouseholdPatch(_Patch):
+    building: Label | None = Field(None, min_length=1, max_length=64)
+    unit: Label | None = Field(None, min_length=1, max_length=64)
     spaces: int | None = Field(None, ge=0, le=20)
-    note: str | None = Field(None, max_length=500)
+    note: Note | None = Field(None, max_length=500)
 
 
 class HouseholdOut(_Out):
@@ -55,16 +100,22 @@ class HouseholdOut(_Out):
     created_at: datetime
 
 
+# Digits with the separators people write (+86 138-0000-0000, 0591 8765 4321, ext. x12).
+_PHONE = r"^\+?[0-9][0-9 ()\-]{2,30}(x[0-9]{1,6})?$"
+
+
 class ResidentIn(_In):
-    household_id: int
-    name: str = Field(min_length=1, max_length=128)
-    phone: str | None = Field(None, max_length=32)
+    household_id: BodyId
+    name: Name = Field(min_length=1, max_length=128)
+    phone: str | None = Field(None, max_length=32, pattern=_PHONE)
 
 
-class ResidentPatch(_In):
-    household_id: int | None = None
-    name: str | None = Field(None, min_length=1, max_length=128)
-    phone: str | None = Field(None, max_length=32)
+class ResidentPatch(_Patch):
+    nullable = frozenset({"phone"})
+
+    household_id: BodyId | None = None
+    name: Name | None = Field(None, min_length=1, max_length=128)
+    phone: str | None = Field(None, max_length=32, pattern=_PHONE)
 
 
 class ResidentOut(_Out):
@@ -79,17 +130,19 @@ class ResidentOut(_Out):
 
 class VehicleIn(_In):
     plate: str = Field(examples=["闽A12345"])
-    household_id: int
-    resident_id: int | None = None
+    household_id: BodyId
+    resident_id: BodyId | None = None
     plate_color: Literal["blue", "yellow", "green", "white", "black", "unknown"] = "unknown"
 
     _norm = field_validator("plate")(_plate)
 
 
-class VehiclePatch(_In):
+class VehiclePatch(_Patch):
+    nullable = frozenset({"resident_id"})
+
     plate: str | None = None
-    household_id: int | None = None
-    resident_id: int | None = None
+    household_id: BodyId | None = None
+    resident_id: BodyId | None = None
     plate_color: Literal["blue", "yellow", "green", "white", "black", "unknown"] | None = None
 
     @field_validator("plate")
@@ -109,20 +162,35 @@ class VehicleOut(_Out):
 
 class PassIn(_In):
     plate: str = Field(examples=["粤B88888"])
-    host_household_id: int
-    valid_from: datetime
-    valid_to: datetime
-    max_uses: int | None = Field(1, ge=1, description="Entries allowed; null for unlimited.")
-    note: str = Field("", max_length=500)
+    host_household_id: BodyId
+    valid_from: Moment
+    valid_to: Moment
+    max_uses: int | None = Field(
+        1, ge=1, le=10_000, description="Entries allowed; null for unlimited."
+    )
+    note: Note = Field("", max_length=500)
 
     _norm = field_validator("plate")(_plate)
 
+    @field_validator("valid_from", "valid_to", mode="before")
+    @classmethod
+    def _iso_text(cls, value: object) -> object:
+        # A bare number would be taken as seconds since 1970, with no zone anyone chose.
+        if isinstance(value, int | float):
+            raise ValueError("give an ISO 8601 time with a zone, e.g. 2026-05-01T09:00+08:00")
+        return value
+
     @model_validator(mode="after")
     def _window(self) -> PassIn:
-        if self.valid_from.tzinfo is None or self.valid_to.tzinfo is None:
-            raise ValueError("valid_from and valid_to need a time zone, e.g. …T09:00+08:00")
         if self.valid_to <= self.valid_from:
             raise ValueError("valid_to must be after valid_from")
+        if self.valid_to <= datetime.now(UTC):
+            raise ValueError("the pass would already be over: valid_to is in the past")
+        if self.valid_to - self.valid_from > timedelta(days=MAX_PASS_DAYS):
+            raise ValueError(
+                f"a visitor pass lasts at most {MAX_PASS_DAYS} days; register a car that "
+                "comes for longer as a household's vehicle"
+            )
         return self
 
 
@@ -142,7 +210,7 @@ class PassOut(_Out):
 class ListEntryIn(_In):
     plate: str
     kind: Literal["allow", "block"]
-    reason: str = Field("", max_length=500)
+    reason: Note = Field("", max_length=500)
 
     _norm = field_validator("plate")(_plate)
 
@@ -226,8 +294,8 @@ class Availability(BaseModel):
 
 
 class OccupancyCorrection(_In):
-    occupied: int = Field(ge=0)
-    reason: str = Field(min_length=3, max_length=500)
+    occupied: int = Field(ge=0, le=100_000)
+    reason: Name = Field(min_length=3, max_length=500)
 
 
 class Health(BaseModel):

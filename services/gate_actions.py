@@ -87,12 +87,19 @@ def write_audit(
     return entry_id
 
 
-def _check_passage(services: Services, passage_id: int | None) -> None:
+def _check_passage(services: Services, gate_id: str, passage_id: int | None) -> None:
     if passage_id is None:
         return
     with services.sessions() as session:
-        if session.get(Passage, passage_id) is None:
+        passage = session.get(Passage, passage_id)
+        if passage is None:
             raise NotFoundError(f"passage {passage_id} not found")
+        # The passage gets this barrier's outcome and the audit links the two: a passage at
+        # another gate would record an opening that never happened there.
+        if passage.gate_id != gate_id:
+            raise InvalidInputError(
+                f"passage {passage_id} was at gate {passage.gate_id}, not {gate_id}"
+            )
 
 
 def _raise_alarm(services: Services, gate_id: str, message: str) -> int:
@@ -119,7 +126,7 @@ async def perform_gate_action(
     barrier = services.barriers.get(gate_id)
     if barrier is None:
         raise NotFoundError(f"gate {gate_id!r} has no barrier to drive")
-    await asyncio.to_thread(_check_passage, services, passage_id)
+    await asyncio.to_thread(_check_passage, services, gate_id, passage_id)
 
     def audit(outcome: str, **extra: Any) -> int:
         return write_audit(

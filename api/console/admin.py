@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from api.console.rendering import DISPLAY_TZ, page_user, render, services_of
 from api.console.security import verify_csrf
+from api.params import Day
 from errors import ConflictError, InvalidInputError, NotFoundError
 from models.db import transaction
 from models.events import AuditEntry
@@ -162,8 +163,8 @@ def audit_page(
     user_name: str | None = Query(None, alias="user", max_length=64),
     action: str | None = Query(None, max_length=64),
     gate: str | None = Query(None, max_length=32),
-    since: date | None = None,
-    until: date | None = None,
+    since: Day | None = None,
+    until: Day | None = None,
 ) -> Response:
     user = page_user(request, admin=True)
     if isinstance(user, Response):

@@ -55,6 +55,8 @@ PASS_HOURS = (2, 4, 8, 24, 72)
 @router.get("/static/{name}")
 def static_file(name: str) -> FileResponse:
     """The console's own CSS/JS, served from api/static (no CDN, works offline)."""
+    if "\x00" in name:  # the OS refuses such a path with an error, not "not found"
+        raise NotFoundError("no such static file")
     path = (STATIC_DIR / name).resolve()
     media_type = _STATIC_TYPES.get(path.suffix)
     if path.parent != STATIC_DIR or media_type is None or not path.is_file():

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.deps import AdminUser, Principal, ServicesDep, SessionDep, StaffUser
+from api.params import Offset, PathId, QueryId
 from api.schemas import (
     HouseholdIn,
     HouseholdOut,
@@ -94,7 +95,7 @@ def list_households(
     _: StaffUser,
     building: str | None = None,
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: Offset = 0,
 ) -> list[Household]:
     query = select(Household).order_by(Household.building, Household.unit)
     if building:
@@ -112,13 +113,13 @@ def create_household(body: HouseholdIn, session: SessionDep, user: AdminUser) ->
 
 
 @router.get("/households/{household_id}", response_model=HouseholdOut)
-def get_household(household_id: int, session: SessionDep, _: StaffUser) -> Household:
+def get_household(household_id: PathId, session: SessionDep, _: StaffUser) -> Household:
     return _get(session, Household, household_id, "household")
 
 
 @router.patch("/households/{household_id}", response_model=HouseholdOut)
 def update_household(
-    household_id: int, body: HouseholdPatch, session: SessionDep, user: AdminUser
+    household_id: PathId, body: HouseholdPatch, session: SessionDep, user: AdminUser
 ) -> Household:
     household = _get(session, Household, household_id, "household")
     changes = _patch(household, body)
@@ -128,16 +129,20 @@ def update_household(
 
 
 @router.delete("/households/{household_id}", status_code=204)
-def delete_household(household_id: int, session: SessionDep, user: AdminUser) -> Response:
+def delete_household(household_id: PathId, session: SessionDep, user: AdminUser) -> Response:
     household = _get(session, Household, household_id, "household")
-    for model in (Vehicle, Resident):
-        count = session.scalar(
-            select(func.count()).select_from(model).where(model.household_id == household_id)
-        )
+    # Visitor passes too: deleting them with the household would void a guest's pass
+    # without anyone having decided so.
+    owned = (
+        ("vehicles", Vehicle.household_id),
+        ("residents", Resident.household_id),
+        ("visitor passes", VisitorPass.host_household_id),
+    )
+    for label, column in owned:
+        count = session.scalar(select(func.count()).where(column == household_id))
         if count:
             raise ConflictError(
-                f"household {household_id} still has {count} {model.__tablename__}; "
-                "remove them first"
+                f"household {household_id} still has {count} {label}; remove them first"
             )
     session.delete(household)
     audit(session, user, "household.delete", f"household:{household_id}")
@@ -151,9 +156,9 @@ def delete_household(household_id: int, session: SessionDep, user: AdminUser) ->
 def list_residents(
     session: SessionDep,
     _: StaffUser,
-    household_id: int | None = None,
+    household_id: QueryId = None,
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: Offset = 0,
 ) -> list[Resident]:
     query = select(Resident).order_by(Resident.id)
     if household_id is not None:
@@ -172,17 +177,29 @@ def create_resident(body: ResidentIn, session: SessionDep, user: AdminUser) -> R
 
 
 @router.get("/residents/{resident_id}", response_model=ResidentOut)
-def get_resident(resident_id: int, session: SessionDep, _: StaffUser) -> Resident:
+def get_resident(resident_id: PathId, session: SessionDep, _: StaffUser) -> Resident:
     return _get(session, Resident, resident_id, "resident")
 
 
 @router.patch("/residents/{resident_id}", response_model=ResidentOut)
 def update_resident(
-    resident_id: int, body: ResidentPatch, session: SessionDep, user: AdminUser
+    resident_id: PathId, body: ResidentPatch, session: SessionDep, user: AdminUser
 ) -> Resident:
     resident = _get(session, Resident, resident_id, "resident")
-    if body.household_id is not None:
+    if body.household_id is not None and body.household_id != resident.household_id:
         _require_household(session, body.household_id)
+        # A resident's cars are registered to their household (spaces are counted per
+        # household): moving the person alone would leave their cars with the old one.
+        driven = session.scalar(
+            select(func.count()).where(
+                Vehicle.resident_id == resident_id, Vehicle.household_id != body.household_id
+            )
+        )
+        if driven:
+            raise ConflictError(
+                f"resident {resident_id} has {driven} vehicle(s) registered to household "
+                f"{resident.household_id}; move or unlink them first"
+            )
     changes = _patch(resident, body)
     _flush(session, "resident")
     audit(session, user, "resident.update", f"resident:{resident_id}", **changes)
@@ -191,7 +208,7 @@ def update_resident(
 
 @router.delete("/residents/{resident_id}", status_code=204)
 def delete_resident(
-    resident_id: int, session: SessionDep, services: ServicesDep, user: AdminUser
+    resident_id: PathId, session: SessionDep, services: ServicesDep, user: AdminUser
 ) -> Response:
     """Deletes the resident and, by cascade, their face templates (PIPL)."""
     resident = _get(session, Resident, resident_id, "resident")
@@ -209,10 +226,10 @@ def delete_resident(
 def list_vehicles(
     session: SessionDep,
     _: StaffUser,
-    household_id: int | None = None,
+    household_id: QueryId = None,
     plate: str | None = None,
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: Offset = 0,
 ) -> list[Vehicle]:
     query = select(Vehicle).order_by(Vehicle.id)
     if household_id is not None:
@@ -236,19 +253,20 @@ def create_vehicle(body: VehicleIn, session: SessionDep, user: AdminUser) -> Veh
 
 
 @router.get("/vehicles/{vehicle_id}", response_model=VehicleOut)
-def get_vehicle(vehicle_id: int, session: SessionDep, _: StaffUser) -> Vehicle:
+def get_vehicle(vehicle_id: PathId, session: SessionDep, _: StaffUser) -> Vehicle:
     return _get(session, Vehicle, vehicle_id, "vehicle")
 
 
 @router.patch("/vehicles/{vehicle_id}", response_model=VehicleOut)
 def update_vehicle(
-    vehicle_id: int, body: VehiclePatch, session: SessionDep, user: AdminUser
+    vehicle_id: PathId, body: VehiclePatch, session: SessionDep, user: AdminUser
 ) -> Vehicle:
     vehicle = _get(session, Vehicle, vehicle_id, "vehicle")
     household_id = body.household_id if body.household_id is not None else vehicle.household_id
     _require_household(session, household_id)
-    if "resident_id" in body.model_fields_set:
-        _require_resident(session, body.resident_id, household_id)
+    # The driver stays the same unless given: they must live in the (new) household too.
+    driver = body.resident_id if "resident_id" in body.model_fields_set else vehicle.resident_id
+    _require_resident(session, driver, household_id)
     changes = _patch(vehicle, body)
     _flush(session, f"plate {vehicle.plate}")
     audit(session, user, "vehicle.update", f"vehicle:{vehicle_id}", **changes)
@@ -256,7 +274,7 @@ def update_vehicle(
 
 
 @router.delete("/vehicles/{vehicle_id}", status_code=204)
-def delete_vehicle(vehicle_id: int, session: SessionDep, user: AdminUser) -> Response:
+def delete_vehicle(vehicle_id: PathId, session: SessionDep, user: AdminUser) -> Response:
     vehicle = _get(session, Vehicle, vehicle_id, "vehicle")
     session.delete(vehicle)
     audit(session, user, "vehicle.delete", f"vehicle:{vehicle_id}", plate=vehicle.plate)
@@ -271,9 +289,9 @@ def list_passes(
     session: SessionDep,
     _: StaffUser,
     plate: str | None = None,
-    host_household_id: int | None = None,
+    host_household_id: QueryId = None,
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: Offset = 0,
 ) -> list[VisitorPass]:
     query = select(VisitorPass).order_by(VisitorPass.valid_from.desc())
     if plate:
@@ -295,12 +313,12 @@ def create_pass(body: PassIn, session: SessionDep, user: StaffUser) -> VisitorPa
 
 
 @router.get("/passes/{pass_id}", response_model=PassOut)
-def get_pass(pass_id: int, session: SessionDep, _: StaffUser) -> VisitorPass:
+def get_pass(pass_id: PathId, session: SessionDep, _: StaffUser) -> VisitorPass:
     return _get(session, VisitorPass, pass_id, "pass")
 
 
 @router.delete("/passes/{pass_id}", status_code=204)
-def delete_pass(pass_id: int, session: SessionDep, user: AdminUser) -> Response:
+def delete_pass(pass_id: PathId, session: SessionDep, user: AdminUser) -> Response:
     visitor_pass = _get(session, VisitorPass, pass_id, "pass")
     session.delete(visitor_pass)
     audit(session, user, "pass.delete", f"pass:{pass_id}", plate=visitor_pass.plate)
@@ -316,7 +334,7 @@ def list_entries(
     _: StaffUser,
     kind: str | None = Query(None, pattern="^(allow|block)$"),
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: Offset = 0,
 ) -> list[PlateListEntry]:
     query = select(PlateListEntry).order_by(PlateListEntry.id)
     if kind:
@@ -336,7 +354,7 @@ def create_entry(body: ListEntryIn, session: SessionDep, user: AdminUser) -> Pla
 
 
 @router.delete("/lists/{entry_id}", status_code=204)
-def delete_entry(entry_id: int, session: SessionDep, user: AdminUser) -> Response:
+def delete_entry(entry_id: PathId, session: SessionDep, user: AdminUser) -> Response:
     entry = _get(session, PlateListEntry, entry_id, "list entry")
     session.delete(entry)
     audit(session, user, "list.delete", f"plate:{entry.plate}")

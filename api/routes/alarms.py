@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from api.console.security import require_csrf
 from api.deps import ServicesDep, SessionDep, StaffUser
+from api.params import Offset, PathId
 from controllers.events import Event
 from errors import ConflictError, NotFoundError
 from models.base import utcnow
@@ -56,7 +57,7 @@ def list_alarms(
     _: StaffUser,
     state: Literal["open", "acknowledged", "all"] = "open",
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: Offset = 0,
 ) -> AlarmPage:
     query = select(Alarm)
     if state == "open":
@@ -77,7 +78,7 @@ def list_alarms(
     responses={404: {"description": "No such alarm"}, 409: {"description": "Already acked"}},
 )
 def acknowledge(
-    alarm_id: int,
+    alarm_id: PathId,
     session: SessionDep,
     services: ServicesDep,
     user: StaffUser,

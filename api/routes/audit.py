@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
 from api.deps import AdminUser, SessionDep
+from api.params import Moment, Offset
 from errors import InvalidInputError
 from services.audit_log import AuditQuery, audit_csv, audit_to_dict, search_audit
 
@@ -57,10 +58,10 @@ def list_audit(
     user: str | None = None,
     action: str | None = Query(None, description="'gate' matches gate.open, gate.close…"),
     gate: str | None = None,
-    since: datetime | None = _SINCE,
-    until: datetime | None = _UNTIL,
+    since: Moment | None = _SINCE,
+    until: Moment | None = _UNTIL,
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: Offset = 0,
 ) -> AuditPage:
     rows, total = search_audit(
         session, _query(user, action, gate, since, until), limit=limit, offset=offset
@@ -83,8 +84,8 @@ def export_audit(
     user: str | None = None,
     action: str | None = None,
     gate: str | None = None,
-    since: datetime | None = _SINCE,
-    until: datetime | None = _UNTIL,
+    since: Moment | None = _SINCE,
+    until: Moment | None = _UNTIL,
 ) -> Response:
     rows, _total = search_audit(
         session, _query(user, action, gate, since, until), limit=CSV_LIMIT

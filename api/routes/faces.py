@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel, Field
 
 from api.deps import AdminUser, ServicesDep
+from api.params import PathId
 from api.routes.frames import frame_images
 from errors import InvalidInputError
 from services.faces import FaceService
@@ -36,7 +37,7 @@ def _faces(services: ServicesDep) -> FaceService:
 
 @router.put("/{resident_id}/consent", response_model=FaceSummary)
 def record_consent(
-    resident_id: int,
+    resident_id: PathId,
     services: ServicesDep,
     user: AdminUser,
     body: Annotated[ConsentIn | None, Body()] = None,
@@ -48,14 +49,14 @@ def record_consent(
 
 
 @router.delete("/{resident_id}/consent", response_model=FaceSummary)
-def withdraw_consent(resident_id: int, services: ServicesDep, user: AdminUser) -> FaceSummary:
+def withdraw_consent(resident_id: PathId, services: ServicesDep, user: AdminUser) -> FaceSummary:
     """Withdrawing consent deletes every face template at once, from storage and the matcher."""
     _faces(services).withdraw_consent(resident_id, user.name, "consent withdrawn")
     return FaceSummary(resident_id=resident_id, templates=0)
 
 
 @router.get("/{resident_id}/faces", response_model=FaceSummary)
-def face_summary(resident_id: int, services: ServicesDep, _: AdminUser) -> FaceSummary:
+def face_summary(resident_id: PathId, services: ServicesDep, _: AdminUser) -> FaceSummary:
     return FaceSummary(
         resident_id=resident_id, templates=_faces(services).template_count(resident_id)
     )
@@ -84,7 +85,7 @@ def face_summary(resident_id: int, services: ServicesDep, _: AdminUser) -> FaceS
     },
 )
 async def enrol_faces(
-    resident_id: int, request: Request, services: ServicesDep, user: AdminUser
+    resident_id: PathId, request: Request, services: ServicesDep, user: AdminUser
 ) -> FaceSummary:
     """Enrol one or more photos (multipart ``image`` fields). Each photo must show exactly one
     face; nothing is stored unless every photo is usable and consent is recorded."""
@@ -97,7 +98,7 @@ async def enrol_faces(
 
 
 @router.delete("/{resident_id}/faces", response_model=FaceSummary)
-def delete_faces(resident_id: int, services: ServicesDep, user: AdminUser) -> FaceSummary:
+def delete_faces(resident_id: PathId, services: ServicesDep, user: AdminUser) -> FaceSummary:
     """A deletion request: templates leave the database and the live matcher at once."""
     _faces(services).delete(resident_id, user.name, "deletion request")
     return FaceSummary(resident_id=resident_id, templates=0)

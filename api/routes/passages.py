@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Query
@@ -10,8 +9,9 @@ from fastapi.responses import FileResponse
 from sqlalchemy import func, select
 
 from api.deps import ServicesDep, SessionDep, StaffUser
+from api.params import Moment, Offset, PathId
 from api.schemas import PassageOut, PassagePage
-from errors import InvalidInputError, NotFoundError
+from errors import NotFoundError
 from models.access_store import passage_to_dict
 from models.events import Passage
 
@@ -25,15 +25,12 @@ def list_passages(
     gate: str | None = None,
     plate: str | None = None,
     decision: Literal["allow", "deny", "review"] | None = None,
-    since: datetime | None = Query(None, description="Inclusive start, ISO 8601 with zone."),
-    until: datetime | None = Query(None, description="Exclusive end, ISO 8601 with zone."),
+    since: Moment | None = Query(None, description="Inclusive start, ISO 8601 with zone."),
+    until: Moment | None = Query(None, description="Exclusive end, ISO 8601 with zone."),
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: Offset = 0,
 ) -> PassagePage:
     query = select(Passage)
-    for moment, name in ((since, "since"), (until, "until")):
-        if moment is not None and moment.tzinfo is None:
-            raise InvalidInputError(f"{name} needs a time zone, e.g. 2026-11-28T08:00:00+08:00")
     if gate:
         query = query.where(Passage.gate_id == gate)
     if plate:
@@ -64,7 +61,7 @@ def _passage(session: SessionDep, passage_id: int) -> Passage:
 
 
 @router.get("/{passage_id}", response_model=PassageOut)
-def get_passage(passage_id: int, session: SessionDep, _: StaffUser) -> PassageOut:
+def get_passage(passage_id: PathId, session: SessionDep, _: StaffUser) -> PassageOut:
     return PassageOut(**passage_to_dict(_passage(session, passage_id)))
 
 
@@ -74,7 +71,7 @@ def get_passage(passage_id: int, session: SessionDep, _: StaffUser) -> PassageOu
     responses={200: {"content": {"image/jpeg": {}}}, 404: {"description": "No snapshot"}},
 )
 def get_snapshot(
-    passage_id: int, session: SessionDep, services: ServicesDep, _: StaffUser
+    passage_id: PathId, session: SessionDep, services: ServicesDep, _: StaffUser
 ) -> FileResponse:
     passage = _passage(session, passage_id)
     if passage.snapshot_path is None:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from api.console.security import require_csrf
 from api.deps import ServicesDep, SessionDep, StaffUser
+from api.params import PathId
 from api.schemas import PassageOut
 from errors import InvalidInputError
 from models.access_store import passage_to_dict
@@ -102,7 +103,7 @@ def list_review(
     },
 )
 async def resolve(
-    passage_id: int, body: ResolveIn, services: ServicesDep, user: StaffUser
+    passage_id: PathId, body: ResolveIn, services: ServicesDep, user: StaffUser
 ) -> ResolveOut:
     visitor = None
     if body.visitor_pass is not None:

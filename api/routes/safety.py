@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AdminUser, ServicesDep, SessionDep, StaffUser
 from api.routes.admin import audit
-from errors import InvalidInputError
+from errors import ConflictError, InvalidInputError
 
 router = APIRouter(prefix="/api/v1/safety", tags=["safety"])
 
@@ -53,9 +53,12 @@ async def trigger_fire_alarm(
 async def clear_fire_alarm(
     body: ReasonIn, services: ServicesDep, session: SessionDep, user: AdminUser
 ) -> SafetyStatus:
-    """Ends the hold (refused with 409 while the fire panel's contact is still active)."""
+    """Ends the hold (refused with 409 while the fire panel's contact is still active, or
+    when no alarm is active: the audit log must not show a clearing that cleared nothing)."""
     _status(services)
     assert services.safety is not None
+    if not services.safety.fire_alarm_active:
+        raise ConflictError("no fire alarm is active")
     await services.safety.clear_fire_alarm(user.name)
     audit(session, user, "safety.fire_alarm_cleared", "all gates", reason=body.reason)
     return _status(services)

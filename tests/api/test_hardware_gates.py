@@ -107,6 +107,11 @@ def test_fire_alarm_opens_every_gate_until_an_admin_clears_it(
         "/api/v1/safety/fire-alarm/clear", json={"reason": "drill over"}, headers=admin_headers
     )
     assert cleared.status_code == 200 and cleared.json()["fire_alarm"] is False
+    # Clearing again clears nothing: refused, so the audit log shows one clearing only.
+    again = client.post(
+        "/api/v1/safety/fire-alarm/clear", json={"reason": "twice"}, headers=admin_headers
+    )
+    assert again.status_code == 409 and "no fire alarm" in again.json()["detail"]
     with client.app.state.services.sessions() as session:
         kinds = list(session.scalars(select(Alarm.kind).order_by(Alarm.id)))
     assert kinds[:1] == ["fire_alarm"]

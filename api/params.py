@@ -1,0 +1,46 @@
+"""Bounds shared by every route's ids, paging and times, so out-of-range input is a 422.
+
+Without them a number past what the database stores (2**63 on SQLite and PostgreSQL) or a
+date at the calendar's edge (year 1 or 9999, which overflow when moved to UTC) reached the
+driver and came back as a 500.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated
+
+from fastapi import Path, Query
+from pydantic import AfterValidator, Field
+
+# The largest integer both databases store in a BIGINT / INTEGER primary key.
+MAX_DB_INT = 2**63 - 1
+# Paging further than this is a client bug, not a query; it keeps OFFSET arithmetic small.
+MAX_OFFSET = 10_000_000
+# Times outside this span are typing mistakes (a pass "until 9999"), not plans.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+PathId = Annotated[int, Path(ge=1, le=MAX_DB_INT)]
+QueryId = Annotated[int | None, Query(ge=1, le=MAX_DB_INT)]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip.")]
+BodyId = Annotated[int, Field(ge=1, le=MAX_DB_INT)]
+
+
+def in_service_span(value: datetime) -> datetime:
+    """A time with a zone, between 2000 and 2100."""
+    if value.tzinfo is None:
+        raise ValueError("a time needs a zone, e.g. 2026-05-01T09:00+08:00")
+    if not EARLIEST <= value < LATEST:
+        raise ValueError(f"{value.isoformat()} is outside 2000-2100")
+    return value
+
+
+def day_in_service_span(value: date) -> date:
+    if not EARLIEST.date() <= value < LATEST.date():
+        raise ValueError(f"{value.isoformat()} is outside 2000-2100")
+    return value
+
+
+Moment = Annotated[datetime, AfterValidator(in_service_span)]
+Day = Annotated[date, AfterValidator(day_in_service_span)]

@@ -1,0 +1,234 @@
+"""Input an audit found answered with a 500 or stored as garbage: each is now a clear 4xx."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.api.test_console import cookie_login
+from tests.conftest import add_user
+
+HUGE = 2**63  # one past what SQLite and PostgreSQL store in an integer key
+
+
+def _household(
+    client: Any, headers: dict[str, str], building: str = "1栋", unit: str = "101"
+) -> int:
+    response = client.post(
+        "/api/v1/households", json={"building": building, "unit": unit}, headers=headers
+    )
+    assert response.status_code == 201, response.text
+    return int(response.json()["id"])
+
+
+def _resident(client: Any, headers: dict[str, str], household_id: int) -> int:
+    response = client.post(
+        "/api/v1/residents", json={"household_id": household_id, "name": "林芳"}, headers=headers
+    )
+    assert response.status_code == 201, response.text
+    return int(response.json()["id"])
+
+
+def _window(days_from: float = 0, days_to: float = 1) -> dict[str, str]:
+    now = datetime.now(UTC)
+    return {
+        "valid_from": (now + timedelta(days=days_from)).isoformat(),
+        "valid_to": (now + timedelta(days=days_to)).isoformat(),
+    }
+
+
+def _messages(response: Any) -> str:
+    return str(response.json()["detail"])
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", f"/api/v1/households/{HUGE}"),
+        ("DELETE", f"/api/v1/vehicles/{HUGE}"),
+        ("GET", f"/api/v1/passages/{HUGE}"),
+        ("POST", f"/api/v1/alarms/{HUGE}/ack"),
+        ("GET", f"/api/v1/residents?household_id={HUGE}"),
+        ("GET", f"/api/v1/passages?offset={HUGE}"),
+        ("GET", "/api/v1/passages?since=0001-01-01T00:00%2B08:00"),
+        ("GET", "/api/v1/audit?until=9999-12-31T23:59:59-14:00"),
+    ],
+)
+def test_numbers_and_times_out_of_range_are_422(
+    client: Any, admin_headers: dict[str, str], method: str, path: str
+) -> None:
+    response = client.request(method, path, headers=admin_headers)
+    assert response.status_code == 422, response.text
+
+
+def test_out_of_range_ids_in_bodies_are_422(client: Any, admin_headers: dict[str, str]) -> None:
+    bodies = [
+        ("/api/v1/residents", {"household_id": HUGE, "name": "林芳"}),
+        ("/api/v1/vehicles", {"plate": "闽A12345", "household_id": HUGE}),
+        ("/api/v1/passes", {"plate": "闽A12345", "host_household_id": HUGE, **_window()}),
+    ]
+    for path, body in bodies:
+        response = client.post(path, json=body, headers=admin_headers)
+        assert response.status_code == 422, (path, response.text)
+
+
+def test_console_audit_dates_at_the_calendar_edge_are_422(client: Any) -> None:
+    add_user(client, "boss", "admin")
+    cookie_login(client, "boss", "admin")
+    assert client.get("/console/admin/audit?since=2026-01-01").status_code == 200
+    for query in ("since=0001-01-01", "until=9999-12-31"):
+        response = client.get(f"/console/admin/audit?{query}")
+        assert response.status_code == 422, response.status_code
+
+
+def test_a_frame_too_thin_to_be_a_camera_view_is_422(
+    client: Any, guard_headers: dict[str, str]
+) -> None:
+    ok, png = cv2.imencode(".png", np.full((10, 20000, 3), 128, np.uint8))
+    assert ok
+    response = client.post(
+        "/api/v1/gates/main-in/frames", content=png.tobytes(),
+        headers={**guard_headers, "Content-Type": "image/png"},
+    )
+    assert response.status_code == 422
+    assert "not a camera frame" in response.json()["detail"]
+
+
+def test_a_nul_in_a_static_file_name_is_404(client: Any) -> None:
+    assert client.get("/console/static/%00.css").status_code == 404
+
+
+def test_a_household_with_visitor_passes_is_not_deleted_with_them(
+    client: Any, admin_headers: dict[str, str]
+) -> None:
+    hid = _household(client, admin_headers)
+    made = client.post(
+        "/api/v1/passes", json={"plate": "粤B88888", "host_household_id": hid, **_window()},
+        headers=admin_headers,
+    )
+    assert made.status_code == 201, made.text
+    response = client.delete(f"/api/v1/households/{hid}", headers=admin_headers)
+    assert response.status_code == 409 and "visitor passes" in response.json()["detail"]
+    kept = client.get(f"/api/v1/passes/{made.json()['id']}", headers=admin_headers)
+    assert kept.status_code == 200
+
+
+def test_a_car_cannot_be_moved_away_from_its_drivers_household(
+    client: Any, admin_headers: dict[str, str]
+) -> None:
+    home, other = _household(client, admin_headers), _household(client, admin_headers, unit="102")
+    driver = _resident(client, admin_headers, home)
+    car = client.post(
+        "/api/v1/vehicles", json={"plate": "闽A12345", "household_id": home, "resident_id": driver},
+        headers=admin_headers,
+    ).json()["id"]
+    moved = client.patch(f"/api/v1/vehicles/{car}", json={"household_id": other},
+                         headers=admin_headers)
+    assert moved.status_code == 422 and f"belongs to household {home}" in moved.json()["detail"]
+    # Moving the driver alone would leave the car with the old household.
+    person = client.patch(f"/api/v1/residents/{driver}", json={"household_id": other},
+                          headers=admin_headers)
+    assert person.status_code == 409 and "vehicle" in person.json()["detail"]
+    # Car and driver together: first unlink, then move both.
+    both = client.patch(f"/api/v1/vehicles/{car}",
+                        json={"household_id": other, "resident_id": None}, headers=admin_headers)
+    assert both.status_code == 200 and both.json()["household_id"] == other
+
+
+@pytest.mark.parametrize(
+    ("path_kind", "body"),
+    [("households", {"building": None}), ("households", {"spaces": None}),
+     ("residents", {"name": None}), ("vehicles", {"plate": None})],
+)
+def test_null_for_a_required_field_says_so(
+    client: Any, admin_headers: dict[str, str], path_kind: str, body: dict[str, Any]
+) -> None:
+    hid = _household(client, admin_headers)
+    ids = {
+        "households": hid,
+        "residents": _resident(client, admin_headers, hid),
+        "vehicles": client.post("/api/v1/vehicles", json={"plate": "闽A12345", "household_id": hid},
+                                headers=admin_headers).json()["id"],
+    }
+    response = client.patch(f"/api/v1/{path_kind}/{ids[path_kind]}", json=body,
+                            headers=admin_headers)
+    assert response.status_code == 422 and "may not be null" in _messages(response)
+
+
+def test_a_phone_may_still_be_cleared(client: Any, admin_headers: dict[str, str]) -> None:
+    rid = _resident(client, admin_headers, _household(client, admin_headers))
+    set_phone = client.patch(f"/api/v1/residents/{rid}", json={"phone": "+86 138-0000-0000"},
+                             headers=admin_headers)
+    assert set_phone.status_code == 200
+    cleared = client.patch(f"/api/v1/residents/{rid}", json={"phone": None}, headers=admin_headers)
+    assert cleared.status_code == 200 and cleared.json()["phone"] is None
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "message"),
+    [
+        ("/api/v1/households", {"building": "   ", "unit": "101"}, "blank"),
+        ("/api/v1/households", {"building": "1栋\u0000", "unit": "101"}, "control characters"),
+        ("/api/v1/lists", {"plate": "沪K60613", "kind": "block", "reason": "\u0000😀"},
+         "control characters"),
+        ("/api/v1/residents", {"household_id": 1, "name": "  "}, "blank"),
+        ("/api/v1/residents", {"household_id": 1, "name": "林芳", "phone": "not a phone 😀"},
+         "pattern"),
+    ],
+)
+def test_blank_text_control_characters_and_non_phones_are_refused(
+    client: Any, admin_headers: dict[str, str], path: str, body: dict[str, Any], message: str
+) -> None:
+    _household(client, admin_headers)
+    response = client.post(path, json=body, headers=admin_headers)
+    assert response.status_code == 422 and message in _messages(response)
+
+
+def test_full_width_and_padded_labels_are_the_same_household(
+    client: Any, admin_headers: dict[str, str]
+) -> None:
+    _household(client, admin_headers, building="A1", unit="101")
+    for building in ("A1 ", "Ａ1", " A1"):
+        response = client.post("/api/v1/households", json={"building": building, "unit": "１０１"},
+                               headers=admin_headers)
+        assert response.status_code == 409, (building, response.text)
+
+
+@pytest.mark.parametrize(
+    ("window", "message"),
+    [
+        (_window(-3, -1), "already be over"),
+        (_window(0, 400), "at most 366 days"),
+        ({"valid_from": 1700000000, "valid_to": _window()["valid_to"]}, "ISO 8601"),
+        ({**_window(), "valid_to": "9999-12-31T23:59:59-14:00"}, "outside 2000-2100"),
+        ({**_window(), "valid_from": "2026-05-01T09:00"}, "zone"),
+    ],
+)
+def test_visitor_pass_windows_must_be_real_plans(
+    client: Any, admin_headers: dict[str, str], window: dict[str, Any], message: str
+) -> None:
+    hid = _household(client, admin_headers)
+    response = client.post("/api/v1/passes",
+                           json={"plate": "粤B88888", "host_household_id": hid, **window},
+                           headers=admin_headers)
+    assert response.status_code == 422 and message in _messages(response), response.text
+
+
+def test_a_gate_action_cannot_claim_another_gates_passage(
+    client: Any, guard_headers: dict[str, str]
+) -> None:
+    _, png = cv2.imencode(".png", np.full((240, 320, 3), 90, np.uint8))
+    passage = client.post(
+        "/api/v1/gates/main-out/frames", content=png.tobytes(),
+        headers={**guard_headers, "Content-Type": "image/png"},
+    ).json()["passage_id"]
+    response = client.post(
+        "/api/v1/gates/main-in/actions",
+        json={"action": "open", "reason": "访客确认", "passage_id": passage},
+        headers=guard_headers,
+    )
+    assert response.status_code == 422 and "main-out" in response.json()["detail"]
