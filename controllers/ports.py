@@ -63,6 +63,13 @@ class AccessUnit(Protocol):
         self, kind: str, *, gate_id: str | None, passage_id: int | None, message: str
     ) -> int: ...
 
+    def open_alarm_like(
+        self, kind: str, *, gate_id: str | None, message: str, since: datetime
+    ) -> int | None:
+        """An unacknowledged alarm of this kind, gate and message raised at or after
+        ``since``, if there is one."""
+        ...
+
     def passage_view(self, passage_id: int) -> dict[str, Any]: ...
 
     def has_journal_entry(self, journal_id: str) -> bool: ...

@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from controllers.events import Event, EventBus
@@ -419,6 +419,10 @@ def _passage_record(
     )
 
 
+# An open alarm raised this recently stands for a repeat of the same one.
+ALARM_REPEAT_WINDOW = timedelta(minutes=10)
+
+
 def _write_passage(
     unit: AccessUnit, record: PassageRecord, note: str = ""
 ) -> tuple[int, list[dict[str, Any]]]:
@@ -431,12 +435,16 @@ def _write_passage(
     who = record.sighting.plate or (
         f"resident {decision.resident_id}" if decision.resident_id else "—"
     )
-    alarms = [
-        _store_alarm(
-            unit, kind, record.gate_id, passage_id, f"{kind} at {record.gate_id}: {who}{note}"
-        )
-        for kind in kinds
-    ]
+    alarms = []
+    for kind in kinds:
+        message = f"{kind} at {record.gate_id}: {who}{note}"
+        # A blocked car that keeps trying, or a full zone at every entry, is one thing for
+        # the guard to deal with: while its alarm is open and recent, the passages record
+        # each attempt and no new alarm piles up on the console.
+        since = record.sighting.at - ALARM_REPEAT_WINDOW
+        if unit.open_alarm_like(kind, gate_id=record.gate_id, message=message, since=since):
+            continue
+        alarms.append(_store_alarm(unit, kind, record.gate_id, passage_id, message))
     return passage_id, alarms
 
 

@@ -262,6 +262,17 @@ class _Unit:
         self.session.flush()
         return alarm.id
 
+    def open_alarm_like(
+        self, kind: str, *, gate_id: str | None, message: str, since: datetime
+    ) -> int | None:
+        return self.session.scalar(
+            select(Alarm.id)
+            .where(Alarm.kind == kind, Alarm.gate_id == gate_id, Alarm.message == message)
+            .where(Alarm.acknowledged_at.is_(None), Alarm.at >= since)
+            .order_by(Alarm.id.desc())
+            .limit(1)
+        )
+
     def passage_view(self, passage_id: int) -> dict[str, Any]:
         passage = self.session.get(Passage, passage_id)
         assert passage is not None

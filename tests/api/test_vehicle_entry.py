@@ -131,6 +131,35 @@ def test_blocked_plate_is_denied_with_an_alarm(
     assert kinds == ["blocked_plate"]
 
 
+def test_a_blocked_car_trying_again_does_not_pile_up_alarms(
+    client: Any, admin_headers: dict[str, str], readable_photos: list[LabelledPhoto]
+) -> None:
+    from sqlalchemy import func, select
+
+    from models.events import Alarm, Passage
+
+    photo = readable_photos[2]
+    client.post("/api/v1/lists", json={"plate": photo.plate, "kind": "block", "reason": "欠费"},
+                headers=admin_headers)
+    sessions = client.app.state.services.sessions
+
+    def count(model: Any) -> int:
+        with sessions() as session:
+            return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+    for _ in range(3):
+        assert push(client, "main-in", photo).json()["reason"] == "blocked"
+    # Every attempt is on record; the guard has one alarm to deal with.
+    assert (count(Passage), count(Alarm)) == (3, 1)
+    with sessions() as session:
+        alarm_id = session.scalars(select(Alarm.id)).one()
+    ack = client.post(f"/api/v1/alarms/{alarm_id}/ack", headers=admin_headers)
+    assert ack.status_code == 200, ack.text
+    # Once acknowledged, the car coming back is news again.
+    push(client, "main-in", photo)
+    assert count(Alarm) == 2
+
+
 def test_visitor_pass_admits_within_its_window_and_counts_uses(
     client: Any, admin_headers: dict[str, str], readable_photos: list[LabelledPhoto]
 ) -> None:
