@@ -1,5 +1,11 @@
 """Slows password guessing at the console login: a few failures per user and address, then
-a pause. In memory, per process: enough for a booth controller with one worker."""
+a pause that doubles with each further failure, up to the window. In memory, per process:
+enough for a booth controller with one worker.
+
+A short first pause (30 s) rather than the whole window: at a shared booth PC a colleague's
+typos must not lock the shift guard out for minutes, while a guesser still gets only a
+handful of tries per window (5, then 1 after 30 s, 60 s, 120 s, ...).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from collections.abc import Callable
 
 MAX_FAILURES = 5
 WINDOW_S = 300.0
+FIRST_PAUSE_S = 30.0
 
 
 class LoginThrottle:
@@ -18,14 +25,16 @@ class LoginThrottle:
         max_failures: int = MAX_FAILURES,
         window_s: float = WINDOW_S,
         clock: Callable[[], float] = time.monotonic,
+        first_pause_s: float = FIRST_PAUSE_S,
     ) -> None:
-        if max_failures < 1 or window_s <= 0:
+        if max_failures < 1 or window_s <= 0 or first_pause_s <= 0:
             raise ValueError(
-                f"LoginThrottle needs max_failures >= 1 and window_s > 0, "
-                f"got {max_failures} and {window_s}"
+                f"LoginThrottle needs max_failures >= 1, window_s > 0 and first_pause_s > 0, "
+                f"got {max_failures}, {window_s} and {first_pause_s}"
             )
         self._max = max_failures
         self._window = window_s
+        self._first_pause = min(first_pause_s, window_s)
         self._clock = clock
         self._failures: dict[tuple[str, str], deque[float]] = {}
         self._lock = threading.Lock()
@@ -43,7 +52,8 @@ class LoginThrottle:
             times = self._recent((address, username.lower()), now)
             if len(times) < self._max:
                 return 0.0
-            return max(0.0, self._window - (now - times[0]))
+            pause = min(self._window, self._first_pause * 2 ** (len(times) - self._max))
+            return max(0.0, pause - (now - times[-1]))
 
     def failed(self, address: str, username: str) -> None:
         now = self._clock()

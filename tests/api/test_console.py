@@ -247,13 +247,21 @@ def test_login_throttle_counts_failures_per_user_and_address() -> None:
     from api.console.throttle import LoginThrottle
 
     now = [1000.0]
-    throttle = LoginThrottle(max_failures=3, window_s=60, clock=lambda: now[0])
+    throttle = LoginThrottle(max_failures=3, window_s=60, clock=lambda: now[0], first_pause_s=10)
     for _ in range(3):
         assert throttle.retry_after("10.0.0.5", "guard") == 0
         throttle.failed("10.0.0.5", "Guard")
-    assert throttle.retry_after("10.0.0.5", "guard") == 60
+    assert throttle.retry_after("10.0.0.5", "guard") == 10
     assert throttle.retry_after("10.0.0.6", "guard") == 0  # another booth is not locked out
     assert throttle.retry_after("10.0.0.5", "admin") == 0
+    # Each further failure doubles the pause (a colleague's typos cost seconds, not minutes).
+    now[0] += 10
+    assert throttle.retry_after("10.0.0.5", "guard") == 0
+    throttle.failed("10.0.0.5", "guard")
+    assert throttle.retry_after("10.0.0.5", "guard") == 20
+    now[0] += 20
+    throttle.failed("10.0.0.5", "guard")
+    assert throttle.retry_after("10.0.0.5", "guard") == 40
     now[0] += 61
     assert throttle.retry_after("10.0.0.5", "guard") == 0
     throttle.failed("10.0.0.5", "guard")
