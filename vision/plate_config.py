@@ -181,6 +181,16 @@ class PlateRecognitionConfig(BaseModel):
             "flip under other conditions; sharpening every frame costs ~3 points as is."
         ),
     )
+    unshear_gain: float = Field(
+        default=1.3,
+        ge=0.0,
+        title="Stroke-lean retry",
+        description=(
+            "A crop that gave no valid read is read again with its characters stood "
+            "upright when straightening them sharpens the column profile of its vertical "
+            "strokes at least this much (steep side views); 0 turns it off."
+        ),
+    )
     min_crop_aspect: float = Field(
         default=4.0,
         ge=1.0,

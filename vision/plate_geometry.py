@@ -90,3 +90,49 @@ def quad_box(quad: np.ndarray, width: int, height: int) -> BoundingBox | None:
     if x2 <= x1 or y2 <= y1:
         return None
     return BoundingBox(x1, y1, x2, y2)
+
+
+# Shears tried when straightening characters: x moves by up to 1.5x the row's distance from
+# the middle (strokes leaning up to ~56 degrees).
+_SHEARS = np.linspace(-1.5, 1.5, 31)
+# Shears are measured on a copy this many pixels high: enough for strokes, cheap to warp.
+_SHEAR_HEIGHT = 32
+
+
+def stroke_shear(crop: np.ndarray) -> tuple[float, float]:
+    """How far a crop's vertical strokes lean, and how clearly: (shear, gain).
+
+    A plate seen from the side of the lane can come out of the rectifier sheared: its text
+    line is level but every character leans, because the quad's short sides were fitted
+    perpendicular to the text instead of along the plate's edges. Plate characters are
+    mostly vertical strokes, so the shear that makes the column profile of vertical edges
+    peakiest is the one that stands them up again (deslanting, as in handwriting OCR).
+    Each shear is applied to a small grey copy and measured there: projecting pixel
+    coordinates without resampling favours 45-degree shears, whose whole-pixel shifts keep
+    diagonal strokes crisp. ``gain`` is the best profile's energy over the unsheared one's:
+    near 1 when the strokes already stand upright. ~2 ms per crop.
+    """
+    grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
+    scale = _SHEAR_HEIGHT / grey.shape[0]
+    small = cv2.resize(grey, (max(8, round(grey.shape[1] * scale)), _SHEAR_HEIGHT),
+                       interpolation=cv2.INTER_AREA)
+    energies = []
+    for shear in _SHEARS:
+        upright = unshear(small, float(shear))
+        profile = np.abs(cv2.Sobel(upright, cv2.CV_32F, 1, 0, ksize=3)).sum(axis=0)
+        energies.append(float(profile @ profile))
+    best = int(np.argmax(energies))
+    upright_energy = energies[len(_SHEARS) // 2]
+    gain = energies[best] / upright_energy if upright_energy > 0 else 1.0
+    return float(_SHEARS[best]), gain
+
+
+def unshear(crop: np.ndarray, shear: float) -> np.ndarray:
+    """Shift each row of ``crop`` so strokes leaning by ``shear`` stand upright; the crop
+    grows sideways so no character is cut."""
+    h, w = crop.shape[:2]
+    extra = int(np.ceil(abs(shear) * h / 2))
+    matrix = np.float32([[1, -shear, shear * (h - 1) / 2 + extra], [0, 1, 0]])
+    return cv2.warpAffine(
+        crop, matrix, (w + 2 * extra, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )

@@ -30,7 +30,14 @@ from errors import InvalidInputError
 from vision.images import to_grey
 from vision.plate_config import PlateRecognitionConfig
 from vision.plate_engines import PlateEngine, TextLine, create_engine
-from vision.plate_geometry import order_corners, quad_box, quad_size, rectify
+from vision.plate_geometry import (
+    order_corners,
+    quad_box,
+    quad_size,
+    rectify,
+    stroke_shear,
+    unshear,
+)
 from vision.plate_grammar import PROVINCES, expected_color, normalize_plate
 from vision.plate_localiser import PlateCandidate, crop_color, find_plate_candidates
 from vision.types import BoundingBox, PlateColor, PlateRead
@@ -43,6 +50,12 @@ _DET_MAX_ASPECT = 9.0
 _DETECTED_BATCH = 2
 # Localiser score above which a proposal is worth a recogniser call after a confident read.
 _STRONG_CANDIDATE = 0.7
+# Characters leaning less than this (x shift per unit height) read fine as they are.
+_MIN_SHEAR = 0.2
+# A failed read this confident on average held text the model half-read: worth a retry.
+# Crops of grilles, lamps and shadows read at a few percent and are not tried again.
+_HALF_READ = 0.3
+_RETRY_MIN_CHAR = 0.5
 
 
 class PlateRecognizer(Protocol):
@@ -67,6 +80,20 @@ def _check_image(image: object) -> np.ndarray:
     if image.shape[0] < 8 or image.shape[1] < 8:
         raise InvalidInputError(f"image of {image.shape[1]}x{image.shape[0]} px is too small")
     return image
+
+
+# Longer side over shorter side beyond which a frame (or the region read) is not a camera
+# view: scaled to the working size its short side would vanish.
+_MAX_FRAME_ASPECT = 40.0
+
+
+def _check_proportions(image: np.ndarray) -> None:
+    h, w = image.shape[:2]
+    if max(h, w) > _MAX_FRAME_ASPECT * min(h, w):
+        raise InvalidInputError(
+            f"a {w}x{h} px image is not a camera frame (sides more than "
+            f"{_MAX_FRAME_ASPECT:.0f}:1)"
+        )
 
 
 def _clip_region(region: BoundingBox, width: int, height: int) -> tuple[int, int, int, int]:
@@ -100,10 +127,12 @@ _MAX_SMOOTHING = 1.2
 
 
 def _strided_sample(grey: np.ndarray, side: int) -> np.ndarray:
-    """Every k-th pixel so the longest side is about ``side``: strided, not resized, so that
-    interpolation does not average away what is measured."""
-    step = max(1, max(grey.shape) // side)
-    return np.ascontiguousarray(grey[::step, ::step])
+    """Every k-th pixel so that no side is much over ``side``: strided, not resized, so that
+    interpolation does not average away what is measured. Each axis has its own stride, so
+    a long thin frame keeps all of its few rows."""
+    step_y = max(1, grey.shape[0] // side)
+    step_x = max(1, grey.shape[1] // side)
+    return np.ascontiguousarray(grey[::step_y, ::step_x])
 
 
 def _histogram_quantile(values: np.ndarray, fraction: float) -> int:
@@ -192,6 +221,7 @@ class LocalisingPlateRecognizer:
         if region is not None:
             x0, y0, x2, y2 = _clip_region(region, width, height)
             image = image[y0:y2, x0:x2]
+        _check_proportions(image)
         roi_h, roi_w = image.shape[:2]
         image = self._condition(image)
         factor = self._upscale_factor(roi_w, roi_h)
@@ -420,10 +450,37 @@ class LocalisingPlateRecognizer:
         height, width = image.shape[:2]
         reads: list[_Read] = []
         for quad, crop, line, cand in zip(quads, crops, lines, candidates, strict=True):
-            read = self._to_read(line, crop, quad_box(quad, width, height), cand)
+            box = quad_box(quad, width, height)
+            read = self._to_read(line, crop, box, cand)
+            if read is None and line.confidence >= _HALF_READ:
+                read = self._read_unsheared(crop, box, cand)
             if read is not None:
                 reads.append(_Read(read, quad))
         return reads
+
+    def _read_unsheared(
+        self, crop: np.ndarray, box: BoundingBox | None, candidate: PlateCandidate | None
+    ) -> PlateRead | None:
+        """Read a crop again with its characters stood upright, when they clearly lean.
+
+        Only crops that gave no valid read but held text the model half-read get this, so a
+        plate read as it is never changes and junk proposals cost nothing more; leaning
+        characters come from plates seen steeply from the side.
+        """
+        if self.config.unshear_gain <= 0:
+            return None
+        shear, gain = stroke_shear(crop)
+        if abs(shear) < _MIN_SHEAR or gain < self.config.unshear_gain:
+            return None
+        upright = unshear(crop, shear)
+        (line,) = self.engine.recognize([upright])
+        read = self._to_read(line, upright, box, candidate)
+        # A second look at a crop that failed must be clearly sure of every character
+        # after the province; a marginal one (W read as H at 0.3) is left to the later
+        # stages, which see the plate afresh.
+        if read is None or min(read.char_confidences[1:], default=0.0) < _RETRY_MIN_CHAR:
+            return None
+        return read
 
     def _to_read(
         self,

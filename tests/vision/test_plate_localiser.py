@@ -144,3 +144,26 @@ def test_recall_on_real_photos() -> None:
         ]
         hits += any(_iou((x1, y1, x2, y2), b) > 0.3 for b in boxes)
     assert hits / len(rows) >= 0.8, f"plate in the top 3 proposals for {hits}/{len(rows)}"
+
+
+@pytest.mark.parametrize("text", ["川A019W2", "闽AD12345"])
+@pytest.mark.parametrize("shear", [-1.0, -0.6, 0.6, 0.8])
+def test_stroke_shear_finds_how_far_characters_lean(text: str, shear: float) -> None:
+    from vision.plate_geometry import stroke_shear, unshear
+    from vision.plate_render import render_plate
+
+    leaning = unshear(render_plate(text, px_per_mm=0.4), -shear)
+    found, gain = stroke_shear(leaning)
+    assert found == pytest.approx(shear, abs=0.15)
+    assert gain > 1.1
+    # Standing them up by what was found leaves nothing to correct.
+    again, _ = stroke_shear(unshear(leaning, found))
+    assert abs(again) <= 0.15
+
+
+def test_upright_characters_measure_no_lean() -> None:
+    from vision.plate_geometry import stroke_shear
+    from vision.plate_render import render_plate
+
+    found, gain = stroke_shear(render_plate("闽AD12345", px_per_mm=0.4))
+    assert found == 0.0 and gain == pytest.approx(1.0)

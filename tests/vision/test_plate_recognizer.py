@@ -513,3 +513,18 @@ def test_priority_share_sets_the_odds_of_the_local_province() -> None:
     assert odds == pytest.approx(0.8 / 0.2 * 30)
     both = PlateRecognitionConfig(priority_provinces="川渝", priority_share=0.5).province_weights()
     assert both == pytest.approx({"川": 14.5, "渝": 14.5})
+
+
+def test_a_steep_side_view_is_read_once_its_characters_stand_upright(
+    labels: dict[str, dict[str, str]], recognizer: LocalisingPlateRecognizer
+) -> None:
+    # A plate at ~45 degrees from a low side camera, heavily compressed: the corner fit fails
+    # and the rectified crop leans, which the recogniser cannot read until it is deslanted.
+    name = "full/easypr_006.jpg"
+    ok, jpeg = cv2.imencode(".jpg", _image(name), [int(cv2.IMWRITE_JPEG_QUALITY), 25])
+    assert ok
+    frame = decode_image(jpeg.tobytes())
+    reads = recognizer.read(frame)
+    assert reads and reads[0].text == labels[name]["plate"] == "川A019W2"
+    without = create_plate_recognizer(PlateRecognitionConfig(unshear_gain=0.0)).read(frame)
+    assert [r.text for r in without] != ["川A019W2"]
