@@ -164,3 +164,13 @@ def admin_headers(client: Any) -> dict[str, str]:
 @pytest.fixture
 def guard_headers(client: Any) -> dict[str, str]:
     return {"Authorization": f"Bearer {add_user(client, 'guard', 'guard')}"}
+
+
+@pytest.fixture
+def outage(database_url: str) -> Iterator[Any]:
+    """A TCP proxy in front of the test database that a test can cut (tests/db_outage.py)."""
+    from tests.db_outage import DatabaseOutage
+
+    cut = DatabaseOutage(database_url)
+    yield cut
+    cut.close()

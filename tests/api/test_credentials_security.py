@@ -12,7 +12,6 @@ while the database is down (the two checks must agree).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -72,11 +71,6 @@ def admin(client: Any) -> dict[str, str]:
     return {"Authorization": f"Bearer {add_user(client, 'admin', 'admin')}"}
 
 
-@pytest.fixture
-def outage(database_url: str) -> Iterator[DatabaseOutage]:
-    cut = DatabaseOutage(database_url)
-    yield cut
-    cut.close()
 
 
 # --- QR: a cancelled code stays cancelled ----------------------------------------------

@@ -12,12 +12,11 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import cv2
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -68,11 +67,6 @@ def wait_for(check: Callable[[], bool], timeout_s: float = 20.0) -> None:
         time.sleep(0.1)
 
 
-@pytest.fixture
-def outage(database_url: str) -> Iterator[DatabaseOutage]:
-    cut = DatabaseOutage(database_url)
-    yield cut
-    cut.close()
 
 
 def test_gates_decide_offline_and_the_journal_reaches_the_database(
