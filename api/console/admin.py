@@ -1,24 +1,32 @@
 """Admin pages: users, households/residents/vehicles, passes, plate lists and the audit log.
 
 Users are managed with plain forms here (there is no JSON API for them); the other tables
-are edited by the page's script through the existing JSON API with the CSRF header.
+are edited by the page's script through the existing JSON API with the CSRF header. The
+passes page is open to guards too: they register visitors at the booth.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from datetime import date, datetime, time, timedelta
-from typing import Annotated, Any
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
 
-from api.console.rendering import DISPLAY_TZ, page_user, render, services_of
+from api.console.audit_texts import AUDIT_ACTIONS, action_label, audit_details
+from api.console.error_texts import browser_table, explain_message
+from api.console.i18n import translate
+from api.console.rendering import DISPLAY_TZ, current_lang, page_user, render, services_of
 from api.console.security import verify_csrf
+from api.deps import Principal
 from api.params import Day
+from controllers.policy import PassPermit
+from controllers.values import Reason
 from errors import ConflictError, InvalidInputError, NotFoundError
 from models.db import transaction
 from models.events import AuditEntry
@@ -33,6 +41,18 @@ logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/console/admin", include_in_schema=False)
 
 AUDIT_PAGE = 200
+# Notices the users page is sent by key; any other ?error= is an API message to translate.
+USER_NOTICES = frozenset({"users.self"})
+
+PassStatus = Literal["valid", "not_yet", "expired", "used_up"]
+_PASS_STATUS: dict[Reason | None, PassStatus] = {
+    None: "valid",
+    Reason.PASS_NOT_YET_VALID: "not_yet",
+    Reason.PASS_EXPIRED: "expired",
+    Reason.PASS_USED_UP: "used_up",
+}
+# Prefilled on the pass form: a visit from now, for one day.
+DEFAULT_PASS_HOURS = 24
 
 
 @router.get("", response_class=HTMLResponse)
@@ -43,6 +63,12 @@ def admin_home(request: Request) -> Response:
     return RedirectResponse("/console/admin/users", status_code=303)
 
 
+def _render(request: Request, name: str, context: dict[str, Any], user: Principal) -> Response:
+    """An admin page, with the table admin.js translates the API's errors with."""
+    table = browser_table(current_lang(request))
+    return render(request, name, {"error_table": table, **context}, user)
+
+
 @router.get("/users", response_class=HTMLResponse)
 def users_page(request: Request, msg: str | None = None, error: str | None = None) -> Response:
     user = page_user(request, admin=True)
@@ -50,8 +76,16 @@ def users_page(request: Request, msg: str | None = None, error: str | None = Non
         return user
     with services_of(request).sessions() as session:
         users = list(session.scalars(select(User).order_by(User.username)))
-    return render(request, "admin/users.html",
-                  {"users": users, "msg": msg, "error": error}, user)
+    lang = current_lang(request)
+    error_text = error_detail = None
+    if error in USER_NOTICES:
+        error_text = translate(lang, error)
+    elif error:
+        # The service's English message stays as the tooltip, for whoever reports it.
+        error_text, error_detail = explain_message(lang, error), error
+    return _render(request, "admin/users.html",
+                   {"users": users, "msg": msg, "error_text": error_text,
+                    "error_detail": error_detail}, user)
 
 
 def _create_user(services: Services, actor: str, username: str, password: str, role: str) -> None:
@@ -121,14 +155,32 @@ def households_page(request: Request) -> Response:
         residents = list(session.scalars(select(Resident).order_by(Resident.id)))
         vehicles = list(session.scalars(select(Vehicle).order_by(Vehicle.id)))
     labels = {h.id: f"{h.building} {h.unit}" for h in households}
-    return render(request, "admin/households.html",
-                  {"households": households, "residents": residents, "vehicles": vehicles,
-                   "labels": labels}, user)
+    return _render(request, "admin/households.html",
+                   {"households": households, "residents": residents, "vehicles": vehicles,
+                    "labels": labels}, user)
+
+
+def pass_status(visitor_pass: VisitorPass, now: datetime) -> PassStatus:
+    """Whether the gate would admit the pass now, by the rule the gate itself applies."""
+    permit = PassPermit(
+        pass_id=visitor_pass.id, plate=visitor_pass.plate,
+        household_id=visitor_pass.host_household_id, valid_from=visitor_pass.valid_from,
+        valid_to=visitor_pass.valid_to, max_uses=visitor_pass.max_uses, uses=visitor_pass.uses,
+    )
+    return _PASS_STATUS[permit.status(now)]
+
+
+def _utc_offset(moment: datetime) -> str:
+    """The zone the pass form's times are in, as "+08:00" (datetime-local has none)."""
+    offset = moment.strftime("%z")
+    return f"{offset[:3]}:{offset[3:]}"
 
 
 @router.get("/passes", response_class=HTMLResponse)
 def passes_page(request: Request) -> Response:
-    user = page_user(request, admin=True)
+    # Guards too: they register visitors at the booth (POST /api/v1/passes is for staff).
+    # Deleting stays with admins, as in the API, so guards get no delete buttons.
+    user = page_user(request)
     if isinstance(user, Response):
         return user
     with services_of(request).sessions() as session:
@@ -136,9 +188,19 @@ def passes_page(request: Request) -> Response:
             select(Household).order_by(Household.building, Household.unit)))
         passes = list(session.scalars(
             select(VisitorPass).order_by(VisitorPass.valid_from.desc()).limit(500)))
+    now = datetime.now(UTC)
+    start = now.astimezone(DISPLAY_TZ)
+    end = start + timedelta(hours=DEFAULT_PASS_HOURS)
     labels = {h.id: f"{h.building} {h.unit}" for h in households}
-    return render(request, "admin/passes.html",
-                  {"passes": passes, "households": households, "labels": labels}, user)
+    return _render(
+        request, "admin/passes.html",
+        {"passes": [(p, pass_status(p, now)) for p in passes], "households": households,
+         "labels": labels, "can_delete": user.is_admin, "tz_offset": _utc_offset(start),
+         # The value format of <input type="datetime-local">, in Beijing time.
+         "default_from": start.strftime("%Y-%m-%dT%H:%M"),
+         "default_to": end.strftime("%Y-%m-%dT%H:%M")},
+        user,
+    )
 
 
 @router.get("/lists", response_class=HTMLResponse)
@@ -148,7 +210,7 @@ def lists_page(request: Request) -> Response:
         return user
     with services_of(request).sessions() as session:
         entries = list(session.scalars(select(PlateListEntry).order_by(PlateListEntry.id)))
-    return render(request, "admin/lists.html", {"entries": entries}, user)
+    return _render(request, "admin/lists.html", {"entries": entries}, user)
 
 
 def _day_start(day: date | None, plus_days: int = 0) -> datetime | None:
@@ -176,6 +238,7 @@ def audit_page(
     )
     with services_of(request).sessions() as session:
         rows, total = search_audit(session, query, limit=AUDIT_PAGE)
+        households = {h.id: f"{h.building} {h.unit}" for h in session.scalars(select(Household))}
     params: dict[str, Any] = {
         k: v for k, v in {
             "user": query.user, "action": query.action, "gate": query.gate_id,
@@ -183,13 +246,31 @@ def audit_page(
             "until": query.until.isoformat() if query.until else None,
         }.items() if v
     }
-    return render(
+    lang = current_lang(request)
+    entries = []
+    for row in rows:
+        entry = audit_to_dict(row)
+        entry["action_label"] = action_label(lang, row.action)
+        entry["detail_pairs"] = audit_details(lang, entry["details"], households)
+        entry["details_text"] = json.dumps(entry["details"], ensure_ascii=False)
+        entries.append(entry)
+    known = {a for actions in AUDIT_ACTIONS.values() for a in actions} | set(AUDIT_ACTIONS)
+    gates = services_of(request).settings.community.gates
+    return _render(
         request, "admin/audit.html",
-        {"rows": [audit_to_dict(r) for r in rows], "total": total,
+        {"rows": entries, "total": total,
          "csv_url": "/api/v1/audit.csv" + ("?" + urlencode(params) if params else ""),
          "filters": {"user": user_name or "", "action": action or "", "gate": gate or "",
                      "since": since.isoformat() if since else "",
                      "until": until.isoformat() if until else ""},
-         "gates": [g.id for g in services_of(request).settings.community.gates]},
+         "actions": [
+             (group, translate(lang, f"audit.group.{group}"),
+              [(a, action_label(lang, a)) for a in actions])
+             for group, actions in AUDIT_ACTIONS.items()
+         ],
+         # A hand-typed ?action= the list does not offer still shows as chosen.
+         "other_action": action if action and action not in known else None,
+         "gates": [(g.id, g.name or g.id) for g in gates],
+         "gate_names": {g.id: g.name or g.id for g in gates}},
         user,
     )

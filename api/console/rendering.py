@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from api.console.i18n import LANGS, Lang, code, js_texts, translator
+from api.console.i18n import LANGS, Lang, code, js_texts, translate, translator
 from api.console.security import (
     CSRF_COOKIE,
     LANG_COOKIE,
@@ -30,6 +32,7 @@ from api.console.security import (
 from api.deps import Principal
 from models.people import User
 from services.container import Services
+from vision.plate_grammar import is_valid_plate
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +58,39 @@ def local_time(value: datetime | str | None, fmt: str = "%m-%d %H:%M:%S") -> str
         return ""
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
     return moment.astimezone(DISPLAY_TZ).strftime(fmt)
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmView:
+    """What the booth screen says about an alarm besides its kind and gate: the plate, a hint
+    in the page's language, and whether the car was decided offline."""
+
+    plate: str | None
+    hint: str
+    offline: bool
+
+
+# Alarms store no plate column; the runtime writes the plate into the (English) message as a
+# word of its own ("blocked_plate at main-in: 沪K60613", "visitor 沪K60613 on pass #3 …").
+_MESSAGE_WORDS = re.compile(r"[\s:;,()（），：]+")
+
+
+def alarm_plate(message: str) -> str | None:
+    """The plate an alarm's stored message names, or None (gate faults, outages)."""
+    for word in _MESSAGE_WORDS.split(message):
+        if is_valid_plate(word):  # canonical plates only: "main-in" or "#3" never qualify
+            return word
+    return None
+
+
+def alarm_view(lang: Lang, kind: str, message: str) -> AlarmView:
+    hint_key = f"alarm.hint.{kind}"
+    hint = translate(lang, hint_key)
+    return AlarmView(
+        plate=alarm_plate(message),
+        hint="" if hint == hint_key else hint,  # a new kind: its translated name says enough
+        offline="(decided offline)" in message,
+    )
 
 
 _env = Environment(
@@ -136,6 +172,7 @@ def render(
     context = {
         "t": translator(lang),
         "code": lambda value: code(lang, value),
+        "alarm_view": lambda alarm: alarm_view(lang, alarm.kind, alarm.message),
         "lang": lang,
         "user": user,
         "csrf": csrf_for(request, user.name if user else "", nonce=nonce),

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,8 +13,9 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from sqlalchemy import select
 
-from api.console.i18n import LANGS
+from api.console.i18n import LANGS, translate
 from api.console.rendering import (
+    current_lang,
     page_user,
     render,
     safe_next,
@@ -32,8 +35,9 @@ from api.routes.alarms import open_alarms
 from errors import NotFoundError, PermissionDeniedError
 from models.access_store import passage_to_dict
 from models.db import transaction
-from models.events import Passage
+from models.events import AuditEntry, Passage
 from models.people import Household
+from models.vehicles import VisitorPass
 from services.container import Services
 from services.gate_actions import gate_states
 from services.review import review_queue
@@ -50,6 +54,22 @@ LIVE_ROWS = 50
 # Preset reasons offered for every override; free text can be added to any of them.
 PRESET_REASONS = ("reason.p1", "reason.p2", "reason.p3", "reason.p4", "reason.p5", "reason.p6")
 PASS_HOURS = (2, 4, 8, 24, 72)
+# Texts live.js builds itself (toasts, ages, confirmations). They travel with the live page
+# only, so the shared list every console page carries stays as it is.
+LIVE_JS_KEYS = (
+    "gates.state", "gates.done_open", "gates.done_close", "gates.done_hold_open",
+    "gates.done_release", "gates.noop_open", "gates.noop_close", "gates.noop_hold_open",
+    "gates.noop_release", "gates.now", "gates.done", "age.seconds", "age.minutes", "age.hours",
+    "review.left_reason", "review.no_plate", "review.no_plate_reason", "review.plate_needed",
+    "review.confirm_title", "review.confirm_old", "review.confirm_no_plate",
+    "review.confirm_ok", "review.confirm_ok_no_plate", "review.type_plate", "action.cancel",
+    "review.done_allow", "review.done_pass", "review.done_deny", "review.done_left",
+    "review.barrier", "review.barrier_fault", "review.taken", "code.no_barrier",
+)
+# A resolution's audit entry is written in the resolving transaction, a moment after
+# resolved_at; the margin lets the look-up use the index on ``at`` (there is none on
+# passage_id) without missing it.
+_AUDIT_MARGIN = timedelta(minutes=5)
 
 
 @router.get("/static/{name}")
@@ -178,15 +198,77 @@ def _households(session: Any) -> list[Household]:
     return list(session.scalars(select(Household).order_by(Household.building, Household.unit)))
 
 
+def _gate_names(services: Services) -> dict[str, str]:
+    return {g.id: g.name or g.id for g in services.settings.community.gates}
+
+
+def _with_resolutions(session: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Adds to resolved rows what the guard's resolution said and created.
+
+    Passages are append-only, so the visitor pass registered while resolving and the
+    guard's reason live only in the resolution's audit entry; without them the row would
+    keep "—" where the host household and pass belong.
+    """
+    for row in rows:
+        row.update(resolve_reason=None, resolved_pass_id=None, resolved_household_id=None)
+    resolved = {row["id"]: row for row in rows if row["resolution"] and row["resolved_at"]}
+    if not resolved:
+        return rows
+    since = min(datetime.fromisoformat(r["resolved_at"]) for r in resolved.values())
+    entries = session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.at >= since - _AUDIT_MARGIN)
+        .where(AuditEntry.action == "passage.resolve")
+        .where(AuditEntry.passage_id.in_(list(resolved)))
+        .order_by(AuditEntry.id)
+    )
+    pass_of: dict[int, int] = {}
+    for entry in entries:
+        row = resolved[entry.passage_id]
+        row["resolve_reason"] = entry.reason
+        pass_id = (entry.details or {}).get("pass_id")
+        if isinstance(pass_id, int):
+            row["resolved_pass_id"] = pass_of[entry.passage_id] = pass_id
+    if pass_of:
+        hosts: dict[int, int] = {
+            pass_id: host_id
+            for pass_id, host_id in session.execute(
+                select(VisitorPass.id, VisitorPass.host_household_id)
+                .where(VisitorPass.id.in_(set(pass_of.values())))
+            )
+        }
+        for passage_id, pass_id in pass_of.items():
+            resolved[passage_id]["resolved_household_id"] = hosts.get(pass_id)
+    return rows
+
+
+def _review_cards(session: Any, now: datetime) -> list[dict[str, Any]]:
+    """The queue with each car's wait in seconds: a guard must see how old a request is
+    before opening the barrier for it (the car may have gone)."""
+    cards = [passage_to_dict(p) for p in review_queue(session, 20)]
+    for card in cards:
+        waited = now - datetime.fromisoformat(card["at"])
+        card["age_s"] = max(0, int(waited.total_seconds()))
+    return cards
+
+
+def _live_texts(request: Request) -> str:
+    lang = current_lang(request)
+    return json.dumps({key: translate(lang, key) for key in LIVE_JS_KEYS}, ensure_ascii=False)
+
+
 @router.get("", response_class=HTMLResponse)
 def console_home(request: Request) -> Response:
     user = page_user(request)
     if isinstance(user, Response):
         return user
     services = services_of(request)
+    now = datetime.now(UTC)
     with services.sessions() as session:
-        passages = [passage_to_dict(p) for p in session.scalars(_passages(LIVE_ROWS))]
-        review = [passage_to_dict(p) for p in review_queue(session, 20)]
+        passages = _with_resolutions(
+            session, [passage_to_dict(p) for p in session.scalars(_passages(LIVE_ROWS))]
+        )
+        review = _review_cards(session, now)
         alarms = open_alarms(session)
         households = _households(session)
     return render(
@@ -194,9 +276,11 @@ def console_home(request: Request) -> Response:
         "console.html",
         {
             "gates": gate_states(services),
-            "gate_names": {g.id: g.name or g.id for g in services.settings.community.gates},
+            "gate_names": _gate_names(services),
             "passages": passages,
             "review": review,
+            "now": now.isoformat(),
+            "live_texts": _live_texts(request),
             "alarms": alarms,
             "households": households,
             "hh_labels": {h.id: f"{h.building} {h.unit}" for h in households},
@@ -218,12 +302,14 @@ def passage_fragment(request: Request, passage_id: int) -> Response:
         passage = session.get(Passage, passage_id)
         if passage is None:
             raise NotFoundError(f"passage {passage_id} not found")
-        row = passage_to_dict(passage)
-        household = session.get(Household, row["household_id"]) if row["household_id"] else None
-    gate_names = {g.id: g.name or g.id for g in services.settings.community.gates}
-    labels = {household.id: f"{household.building} {household.unit}"} if household else {}
+        row = _with_resolutions(session, [passage_to_dict(passage)])[0]
+        households = [
+            session.get(Household, hid)
+            for hid in {row["household_id"], row["resolved_household_id"]} if hid
+        ]
+    labels = {h.id: f"{h.building} {h.unit}" for h in households if h is not None}
     return render(request, "fragments/passage_row.html",
-                  {"p": row, "gate_names": gate_names, "hh_labels": labels},
+                  {"p": row, "gate_names": _gate_names(services), "hh_labels": labels},
                   user, refresh_session=False)
 
 
@@ -233,14 +319,14 @@ def review_fragment(request: Request) -> Response:
     if isinstance(user, Response):
         return Response(status_code=401)
     services = services_of(request)
+    now = datetime.now(UTC)
     with services.sessions() as session:
-        review = [passage_to_dict(p) for p in review_queue(session, 20)]
+        review = _review_cards(session, now)
         households = _households(session)
-    gate_names = {g.id: g.name or g.id for g in services.settings.community.gates}
     return render(
         request, "fragments/review.html",
-        {"review": review, "households": households, "gate_names": gate_names,
-         "presets": PRESET_REASONS, "pass_hours": PASS_HOURS},
+        {"review": review, "households": households, "gate_names": _gate_names(services),
+         "presets": PRESET_REASONS, "pass_hours": PASS_HOURS, "now": now.isoformat()},
         user, refresh_session=False,
     )
 
@@ -253,6 +339,6 @@ def alarms_fragment(request: Request) -> Response:
     services = services_of(request)
     with services.sessions() as session:
         alarms = open_alarms(session)
-    gate_names = {g.id: g.name or g.id for g in services.settings.community.gates}
-    return render(request, "fragments/alarms.html", {"alarms": alarms, "gate_names": gate_names},
+    return render(request, "fragments/alarms.html",
+                  {"alarms": alarms, "gate_names": _gate_names(services)},
                   user, refresh_session=False)

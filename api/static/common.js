@@ -2,11 +2,18 @@
 "use strict";
 (function () {
   const body = document.body;
-  const texts = JSON.parse(body.dataset.texts || "{}");
+  // The body carries the texts every page needs; a page may add its own in [data-texts].
+  const texts = {};
+  document.querySelectorAll("[data-texts]").forEach((el) => Object.assign(texts, JSON.parse(el.dataset.texts || "{}")));
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const idleSeconds = Number(body.dataset.idleSeconds || 900);
 
-  function t(key) { return texts[key] || key; }
+  // t("review.done_allow", {gate: "东门入口", plate: "沪B7M261"}) fills the {name} slots.
+  function t(key, values) {
+    const text = texts[key] || key;
+    if (!values) return text;
+    return text.replace(/\{(\w+)\}/g, (whole, name) => (name in values ? String(values[name]) : whole));
+  }
 
   function detailText(data) {
     if (!data || data.detail === undefined) return t("msg.failed");
@@ -17,8 +24,48 @@
     return JSON.stringify(data.detail);
   }
 
+  // The session is gone (idle time-out, account disabled, server restarted with a new key).
+  // Navigating straight to the login form would leave the guard believing that the barrier
+  // they just commanded moved: say plainly that it did not, and let them go to log in.
+  function sessionExpired(what) {
+    const dialog = document.getElementById("session-dialog");
+    const whatEl = document.getElementById("session-dialog-what");
+    if (!dialog) { window.location.href = "/console/login?expired=1"; return; }
+    if (what) {
+      whatEl.textContent = whatEl.dataset.prefix + what;
+      whatEl.hidden = false;
+    }
+    document.querySelectorAll("dialog[open]").forEach((d) => { if (d !== dialog) d.close(); });
+    if (!dialog.open) dialog.showModal();
+    document.getElementById("session-login").focus();
+  }
+  // Esc must not leave the guard on a page where nothing works any more.
+  const sessionDialog = document.getElementById("session-dialog");
+  if (sessionDialog) sessionDialog.addEventListener("cancel", (ev) => ev.preventDefault());
+
+  function redirectedToLogin(response) {
+    return response.redirected && new URL(response.url).pathname === "/console/login";
+  }
+  // A cookie the browser still sends after the server stopped accepting it fails the CSRF
+  // check (403) before the route asks for a login (401): ask a page that needs only a login.
+  async function sessionGone() {
+    try {
+      const probe = await fetch("/console/fragments/alarms", { credentials: "same-origin" });
+      return probe.status === 401 || redirectedToLogin(probe);
+    } catch (err) {
+      return false;
+    }
+  }
+  function expiredError() {
+    const e = new Error(t("session.title"));
+    e.status = 401;
+    e.sessionExpired = true;
+    return e;
+  }
+
   // Every unsafe request carries the page's CSRF token; the cookie carries the session.
-  async function api(method, url, payload) {
+  // ``what`` names the action for the guard ("东门入口 · 开闸") if the session turns out gone.
+  async function api(method, url, payload, what) {
     const options = { method, headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" };
     if (payload !== undefined) {
       options.headers["Content-Type"] = "application/json";
@@ -30,7 +77,11 @@
     } catch (err) {
       throw new Error(t("msg.network"));
     }
-    if (response.status === 401) { window.location.href = "/console/login?expired=1"; }
+    if (response.status === 401 || redirectedToLogin(response)
+        || (response.status === 403 && await sessionGone())) {
+      sessionExpired(what || null);
+      throw expiredError();
+    }
     const isJson = (response.headers.get("content-type") || "").includes("json");
     const data = isJson ? await response.json() : null;
     if (!response.ok) { const e = new Error(detailText(data)); e.status = response.status; throw e; }
@@ -39,13 +90,16 @@
   }
 
   let toastTimer = null;
-  function toast(message, bad) {
+  // level: true or "bad" for failures, "warn" for "nothing happened", else a plain notice.
+  function toast(message, level) {
     const el = document.getElementById("toast");
+    const bad = level === true || level === "bad";
     el.textContent = message;
-    el.classList.toggle("bad", Boolean(bad));
+    el.classList.toggle("bad", bad);
+    el.classList.toggle("warn", level === "warn");
     el.hidden = false;
     clearTimeout(toastTimer);
-    toastTimer = setTimeout(() => { el.hidden = true; }, bad ? 8000 : 3500);
+    toastTimer = setTimeout(() => { el.hidden = true; }, bad || level === "warn" ? 8000 : 4500);
   }
 
   // Idle time-out: input renews the server session (at most once a minute); no input for
@@ -69,5 +123,5 @@
     }
   }, 5000);
 
-  window.parkgate = { api, toast, t, csrf, detailText };
+  window.parkgate = { api, toast, t, csrf, detailText, sessionExpired };
 })();

@@ -1,15 +1,24 @@
 // The booth screen: live passages over SSE, gate actions, the review queue and alarms.
 "use strict";
 (function () {
-  const { api, toast, t } = window.parkgate;
+  const { api, toast, t, sessionExpired } = window.parkgate;
   const rows = document.getElementById("passage-rows");
   const filterGate = document.getElementById("filter-gate");
   const filterDecision = document.getElementById("filter-decision");
+  const gatesSection = document.getElementById("gates");
+  const stateLabels = JSON.parse(gatesSection.dataset.states || "{}");
+  const gateNames = JSON.parse(gatesSection.dataset.names || "{}");
   const MAX_ROWS = 200;
+  // Past this, a car may have driven off: opening the barrier for it needs a second yes.
+  const OLD_AFTER_S = 120;
+
+  function gateName(id) { return gateNames[id] || id; }
+  function stateLabel(state) { return stateLabels[state] || state; }
 
   // ---- reasons: a preset and/or free text, at least 2 characters in all -------------
   function readReason(form) {
-    const preset = form.querySelector('input[name="preset"]:checked');
+    // Radios in the gate dialog, a select in the (compact) review cards.
+    const preset = form.querySelector('input[name="preset"]:checked, select[name="preset"]');
     const free = (form.querySelector('input[name="reason_text"]').value || "").trim();
     const parts = [];
     if (preset && preset.value) parts.push(preset.value);
@@ -17,16 +26,51 @@
     const reason = parts.join("：");
     return reason.length >= 2 ? reason : null;
   }
-  // A guard fixing the reason should not keep seeing the old complaint.
-  document.addEventListener("change", (ev) => {
-    const form = ev.target.closest && ev.target.closest("form");
-    if (form && form.querySelector(".error")) showError(form, "");
-  });
-  function showError(form, message) {
+  function showError(form, message, kind) {
     const el = form.querySelector(".error");
     el.textContent = message || "";
     el.hidden = !message;
+    el.dataset.kind = message ? (kind || "") : "";
   }
+  // The "reason required" complaint goes once the reason is valid, as the guard types or
+  // picks. It is not hidden on blur: leaving the text box by pressing 确认 would shrink the
+  // form between mouse-down and mouse-up, the button would move away and the click be lost.
+  // Other errors stay until the next submit.
+  function reasonEdited(ev) {
+    const form = ev.target.closest && ev.target.closest("form");
+    if (!form || !form.querySelector('[name="reason_text"]')) return;
+    const el = form.querySelector(".error");
+    if (el && !el.hidden && el.dataset.kind === "reason" && readReason(form)) showError(form, "");
+  }
+  document.addEventListener("input", reasonEdited);
+  document.addEventListener("change", reasonEdited);
+
+  // ---- ages: "2分钟前" from the server's clock ----------------------------------------
+  let clockSkew = 0;  // server time minus this browser's time, in ms
+  function syncClock(serverIso) {
+    const server = Date.parse(serverIso || "");
+    if (!Number.isNaN(server)) clockSkew = server - Date.now();
+  }
+  function ageSeconds(iso) {
+    return Math.max(0, Math.floor((Date.now() + clockSkew - Date.parse(iso)) / 1000));
+  }
+  function ageText(seconds) {
+    if (seconds < 60) return t("age.seconds", { n: seconds });
+    if (seconds < 3600) return t("age.minutes", { n: Math.floor(seconds / 60) });
+    return t("age.hours", { n: Math.floor(seconds / 3600) });
+  }
+  function updateAges() {
+    document.querySelectorAll("#review-list > .review-card").forEach((card) => {
+      const seconds = ageSeconds(card.dataset.at);
+      const el = card.querySelector('[data-role="age"]');
+      el.textContent = ageText(seconds);
+      el.classList.toggle("old", seconds >= OLD_AFTER_S);
+      card.classList.toggle("old", seconds >= OLD_AFTER_S);
+    });
+  }
+  syncClock(document.getElementById("review-list").dataset.now);
+  updateAges();
+  setInterval(updateAges, 5000);
 
   // ---- live passages ------------------------------------------------------------------
   function applyFilters() {
@@ -40,8 +84,13 @@
   filterDecision.addEventListener("change", applyFilters);
 
   async function fetchHtml(url) {
-    const response = await fetch(url, { credentials: "same-origin" });
-    if (response.status === 401) { window.location.href = "/console/login?expired=1"; return null; }
+    let response;
+    try {
+      response = await fetch(url, { credentials: "same-origin" });
+    } catch (err) {
+      return null;
+    }
+    if (response.status === 401) { sessionExpired(null); return null; }
     if (!response.ok) return null;
     return response.text();
   }
@@ -66,54 +115,194 @@
   }
 
   // ---- review queue ------------------------------------------------------------------
-  async function refreshReview() {
+  const reviewList = document.getElementById("review-list");
+  // Passages resolved while a queue fetch was on its way: a late answer must not bring
+  // their cards back.
+  const gone = new Set();
+  function cards() { return Array.from(reviewList.querySelectorAll(":scope > .review-card")); }
+  function cardFor(id) { return reviewList.querySelector(':scope > .review-card[data-passage="' + id + '"]'); }
+  function queueChanged() {
+    const count = cards().length;
+    document.getElementById("review-count").textContent = String(count);
+    reviewList.dataset.count = String(count);
+    document.getElementById("review-none").hidden = count > 0;
+  }
+  // A card the guard has chosen or typed something in.
+  reviewList.addEventListener("input", (ev) => {
+    const card = ev.target.closest(".review-card");
+    if (card) card.dataset.touched = "yes";
+  });
+
+  // The queue is updated card by card, by passage id: cards already on the page are never
+  // re-rendered, so a chosen reason, an opened visitor box, a chosen host household and
+  // typed text all stay where the guard left them when another car joins the queue.
+  let refreshing = null;
+  let refreshAgain = false;
+  function refreshReview() {
+    if (refreshing) { refreshAgain = true; return refreshing; }
+    refreshing = (async () => {
+      do {
+        refreshAgain = false;
+        await mergeReview();
+      } while (refreshAgain);
+      refreshing = null;
+    })();
+    return refreshing;
+  }
+  async function mergeReview() {
     const html = await fetchHtml("/console/fragments/review");
     if (html === null) return;
-    const list = document.getElementById("review-list");
     const holder = document.createElement("div");
     holder.innerHTML = html.trim();
-    const fresh = holder.firstElementChild;
-    // Keep what a guard is typing: only replace cards that are not being edited.
-    const active = document.activeElement && document.activeElement.closest(".review-card");
-    if (active) {
-      const keep = fresh.querySelector('.review-card[data-passage="' + active.dataset.passage + '"]');
-      if (keep) keep.replaceWith(active);
-    }
-    list.replaceWith(fresh);
-    document.getElementById("review-count").textContent = fresh.dataset.count;
+    const fresh = holder.querySelector("#review-list");
+    syncClock(fresh.dataset.now);
+    const freshCards = Array.from(fresh.querySelectorAll(":scope > .review-card"))
+      .filter((card) => !gone.has(card.dataset.passage));
+    const wanted = new Set(freshCards.map((card) => card.dataset.passage));
+    cards().forEach((card) => {
+      // Resolved elsewhere (another booth): a card waiting for our own answer stays until then.
+      if (!wanted.has(card.dataset.passage) && !card.dataset.busy) card.remove();
+    });
+    // New cards go in queue order (oldest first) before the next card the page already has;
+    // existing cards are not moved, which would take the keyboard focus away.
+    freshCards.forEach((card, index) => {
+      if (cardFor(card.dataset.passage)) return;
+      let before = document.getElementById("review-none");
+      for (let i = index + 1; i < freshCards.length; i += 1) {
+        const next = cardFor(freshCards[i].dataset.passage);
+        if (next) { before = next; break; }
+      }
+      reviewList.insertBefore(card, before);
+    });
+    queueChanged();
+    updateAges();
   }
+
+  // Resolved by someone else: drop the card, and tell the guard if they had started on it.
+  function resolvedElsewhere(data) {
+    gone.add(String(data.id));
+    const card = cardFor(data.id);
+    if (!card || card.dataset.busy) return;
+    if (card.dataset.touched) {
+      toast(t("review.taken", { gate: gateName(card.dataset.gate),
+                                plate: card.dataset.plate || t("review.no_plate"),
+                                user: data.resolved_by || "?" }), "warn");
+    }
+    card.remove();
+    queueChanged();
+  }
+
+  const confirmDialog = document.getElementById("confirm-dialog");
+  // Resolves true when the guard confirms; Esc or cancel resolves false.
+  function askConfirm(lines, okLabel, cancelLabel) {
+    document.getElementById("confirm-dialog-title").textContent = t("review.confirm_title");
+    const bodyEl = document.getElementById("confirm-dialog-body");
+    bodyEl.replaceChildren(...lines.map((line) => {
+      const p = document.createElement("p");
+      p.textContent = line;
+      return p;
+    }));
+    document.getElementById("confirm-ok").textContent = okLabel;
+    document.getElementById("confirm-cancel").textContent = cancelLabel;
+    confirmDialog.returnValue = "";
+    return new Promise((resolve) => {
+      confirmDialog.addEventListener("close", () => resolve(confirmDialog.returnValue === "ok"), { once: true });
+      confirmDialog.showModal();
+      document.getElementById("confirm-cancel").focus();
+    });
+  }
+
+  function doneText(resolution, card, result, plate) {
+    const values = { gate: gateName(card.dataset.gate), plate: plate || t("review.no_plate"),
+                     pass_id: result.pass_id };
+    let text = t({ allow_once: "review.done_allow", visitor_pass: "review.done_pass",
+                   deny: "review.done_deny", left: "review.done_left" }[resolution], values);
+    if (result.barrier === "fault") text += " · " + t("review.barrier_fault");
+    else if (result.barrier) text += " · " + t("review.barrier", { state: stateLabel(result.barrier) });
+    return text;
+  }
+
   document.getElementById("review").addEventListener("submit", (ev) => ev.preventDefault());
   document.getElementById("review").addEventListener("click", async (ev) => {
     const button = ev.target.closest("button[data-resolution]");
     if (!button) return;
     const form = button.closest(".review-card");
+    if (form.dataset.busy) return;
     const resolution = button.dataset.resolution;
     const visitor = form.querySelector("fieldset.visitor");
     if (resolution === "visitor_pass" && visitor.hidden) {
       visitor.hidden = false;  // first tap shows host and duration, second tap confirms
+      form.dataset.touched = "yes";
+      form.querySelector('select[name="host_household_id"]').focus();
       return;
     }
-    const reason = readReason(form);
-    if (!reason) { showError(form, t("reason.required")); return; }
-    const payload = { resolution, reason, plate: form.querySelector('input[name="plate"]').value.trim() || null };
+    const plateInput = form.querySelector('input[name="plate"]');
+    const plate = plateInput.value.trim();
+    const free = (form.querySelector('input[name="reason_text"]').value || "").trim();
+    let reason;
+    if (resolution === "left") {
+      // The car drove off: nothing to decide, so the reason is written for the guard.
+      reason = t("review.left_reason") + (free ? "：" + free : "");
+    } else {
+      reason = readReason(form);
+      if (!reason) { showError(form, t("reason.required"), "reason"); return; }
+    }
+    if (resolution === "visitor_pass" && !plate) {
+      showError(form, t("review.plate_needed"));
+      plateInput.focus();
+      return;
+    }
+    showError(form, "");
+    if (resolution === "allow_once" || resolution === "visitor_pass") {
+      // Allowing opens the barrier now, for whatever car is in front of it.
+      const seconds = ageSeconds(form.dataset.at);
+      const lines = [];
+      if (seconds >= OLD_AFTER_S) {
+        lines.push(t("review.confirm_old", { age: ageText(seconds), gate: gateName(form.dataset.gate) }));
+      }
+      const noPlate = !plate;
+      if (noPlate) lines.push(t("review.confirm_no_plate"));
+      if (lines.length) {
+        const ok = await askConfirm(lines, t(noPlate ? "review.confirm_ok_no_plate" : "review.confirm_ok"),
+                                    t(noPlate ? "review.type_plate" : "action.cancel"));
+        if (!ok) {
+          // After the dialog's own focus restoration (to the button that opened it), or the
+          // guard would be typing the plate into nothing.
+          if (noPlate && form.isConnected) setTimeout(() => plateInput.focus(), 0);
+          return;
+        }
+        if (!form.isConnected) return;  // resolved from another booth while we were asking
+        // The audit log shows that no plate was a deliberate answer, not a forgotten field.
+        if (noPlate) reason += t("review.no_plate_reason");
+      }
+    }
+    const payload = { resolution: resolution === "left" ? "deny" : resolution, reason, plate: plate || null };
     if (resolution === "visitor_pass") {
       const hours = Number(form.querySelector('select[name="hours"]').value);
       payload.visitor_pass = {
         host_household_id: Number(form.querySelector('select[name="host_household_id"]').value),
-        valid_to: new Date(Date.now() + hours * 3600 * 1000).toISOString(),
+        valid_to: new Date(Date.now() + clockSkew + hours * 3600 * 1000).toISOString(),
       };
     }
+    form.dataset.busy = "yes";
     form.querySelectorAll("button").forEach((b) => { b.disabled = true; });
+    const what = gateName(form.dataset.gate) + " · " + (plate || t("review.no_plate")) + " · " + button.textContent.trim();
     try {
-      const result = await api("POST", "/api/v1/passages/" + form.dataset.passage + "/resolve", payload);
-      toast(t("msg.saved") + " · " + (result.passage.resolved_plate || "") + " · " + (result.barrier || ""),
+      const result = await api("POST", "/api/v1/passages/" + form.dataset.passage + "/resolve", payload, what);
+      toast(doneText(resolution, form, result, result.passage.resolved_plate || plate),
             result.barrier === "fault");
+      gone.add(form.dataset.passage);
       form.remove();
+      queueChanged();
       refreshReview();
       upsertPassage(result.passage.id, false);
     } catch (err) {
+      delete form.dataset.busy;
+      if (!form.isConnected) return;
       showError(form, err.message);
       form.querySelectorAll("button").forEach((b) => { b.disabled = false; });
+      // Someone else resolved it meanwhile (409): the next queue update removes the card.
+      if (err.status === 409) refreshReview();
     }
   });
 
@@ -121,42 +310,61 @@
   const dialog = document.getElementById("gate-dialog");
   const gateForm = document.getElementById("gate-form");
   let pending = null;
-  document.getElementById("gates").addEventListener("click", (ev) => {
+  gatesSection.addEventListener("click", (ev) => {
     const button = ev.target.closest("button.gate-action");
     if (!button) return;
-    pending = { gate: button.dataset.gate, action: button.dataset.action };
+    pending = { gate: button.dataset.gate, action: button.dataset.action, label: button.dataset.label };
     document.getElementById("gate-dialog-title").textContent = button.dataset.label;
     gateForm.reset();
     showError(gateForm, "");
     dialog.showModal();
   });
   document.getElementById("gate-cancel").addEventListener("click", () => dialog.close());
+
+  // What the guard asked for had no effect on the barrier (取消常开 on a gate not held open).
+  const NOTHING_TO_DO = {
+    open: ["held_open"],
+    close: ["closed", "closing"],
+    hold_open: ["held_open"],
+    release: ["closed", "closing", "open"],
+  };
+  function gateDoneText(gateId, action, before, after) {
+    const noop = (NOTHING_TO_DO[action] || []).includes(before);
+    const what = noop ? t("gates.noop_" + action) : t("gates.done_" + action);
+    const now = t("gates.now", { state: stateLabel(after) });
+    return { text: t("gates.done", { gate: gateName(gateId), what, now }), noop };
+  }
+
   gateForm.addEventListener("submit", async (ev) => {
     ev.preventDefault();
+    if (!pending) return;
     const reason = readReason(gateForm);
-    if (!reason) { showError(gateForm, t("reason.required")); return; }
+    if (!reason) { showError(gateForm, t("reason.required"), "reason"); return; }
     const confirm = document.getElementById("gate-confirm");
+    if (confirm.disabled) return;  // Enter pressed again while the barrier is answering
     confirm.disabled = true;
+    const card = document.querySelector('.gate[data-gate="' + pending.gate + '"]');
+    const before = card ? card.dataset.state : "";
     try {
       const result = await api("POST", "/api/v1/gates/" + encodeURIComponent(pending.gate) + "/actions",
-                               { action: pending.action, reason, passage_id: null });
+                               { action: pending.action, reason, passage_id: null }, pending.label);
       dialog.close();
       setGateState(result.gate_id, result.state, null);
-      toast(t("msg.saved"));
+      const done = gateDoneText(result.gate_id, result.action, before, result.state);
+      toast(done.text, done.noop ? "warn" : null);
     } catch (err) {
-      showError(gateForm, err.message);
+      if (!err.sessionExpired) showError(gateForm, err.message);
     } finally {
       confirm.disabled = false;
     }
   });
-  const stateLabels = JSON.parse(document.getElementById("gates").dataset.states || "{}");
   function setGateState(gateId, state, fault) {
     const card = document.querySelector('.gate[data-gate="' + gateId + '"]');
     if (!card) return;
     card.dataset.state = state;
     const badge = card.querySelector('[data-role="state"]');
     badge.className = "gate-state state-" + state;
-    badge.textContent = stateLabels[state] || state;
+    badge.querySelector('[data-role="state-text"]').textContent = stateLabel(state);
     const faultEl = card.querySelector('[data-role="fault"]');
     faultEl.textContent = fault || "";
     faultEl.hidden = !fault;
@@ -211,9 +419,9 @@
     if (!button) return;
     button.disabled = true;
     try {
-      await api("POST", "/api/v1/alarms/" + button.dataset.ack + "/ack", {});
+      await api("POST", "/api/v1/alarms/" + button.dataset.ack + "/ack", {}, t("alarms.ack"));
     } catch (err) {
-      if (err.status !== 409) toast(err.message, true);
+      if (err.status !== 409 && !err.sessionExpired) toast(err.message, true);
     }
     refreshAlarms(false);
   });
@@ -243,7 +451,7 @@
     source.addEventListener("passage_updated", (ev) => {
       const data = JSON.parse(ev.data).data;
       upsertPassage(data.id, false);
-      if (data.resolution) refreshReview();
+      if (data.resolution) { resolvedElsewhere(data); refreshReview(); }
     });
     source.addEventListener("alarm", () => refreshAlarms(true));
     source.addEventListener("gate", (ev) => {
@@ -255,8 +463,11 @@
       dot.dataset.live = "no";
       if (source.readyState === EventSource.CLOSED) {
         // The browser gave up (e.g. 401 after the session expired): ask the page itself.
-        const probe = await fetch("/console/fragments/alarms", { credentials: "same-origin" });
-        if (probe.status === 401) { window.location.href = "/console/login?expired=1"; return; }
+        let probe = null;
+        try {
+          probe = await fetch("/console/fragments/alarms", { credentials: "same-origin" });
+        } catch (err) { /* server unreachable: retry below */ }
+        if (probe && probe.status === 401) { sessionExpired(null); return; }
         setTimeout(connect, 5000);
       }
     };

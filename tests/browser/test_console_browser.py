@@ -161,7 +161,7 @@ def test_guard_resolves_a_review_into_a_visitor_pass(
     card.locator('button[data-resolution="visitor_pass"]').click()  # shows host + duration
     card.locator('select[name="host_household_id"]').select_option(label="3栋 1201")
     card.locator('select[name="hours"]').select_option("4")
-    card.locator("label.preset", has_text="访客无通行证，业主确认").click()
+    card.locator('select[name="preset"]').select_option(label="访客无通行证，业主确认")
     screenshot(page, "05-review-visitor-pass")
     card.locator('button[data-resolution="visitor_pass"]').click()
     card.wait_for(state="detached")
@@ -217,11 +217,13 @@ def test_admin_pages_render_in_chinese_and_english(
     page.fill('form[data-api="/api/v1/households"] input[name="unit"]', "302")
     page.click('form[data-api="/api/v1/households"] button[type="submit"]')
     page.wait_for_selector("td:text-is('302')")
+    page.select_option('form[data-api="/api/v1/vehicles"] select[name="household_id"]',
+                       label="5栋 302")
     page.fill('form[data-api="/api/v1/vehicles"] input[name="plate"]', "闽A1234")  # too short
     page.click('form[data-api="/api/v1/vehicles"] button[type="submit"]')
     error = page.locator('form[data-api="/api/v1/vehicles"] .error')
     error.wait_for()
-    assert "plate" in error.inner_text()
+    assert "车牌" in error.inner_text()
     screenshot(page, "07-admin-households")
     for name in ("users", "passes", "lists"):
         page.goto(f"/console/admin/{name}")

@@ -1,0 +1,82 @@
+"""The audit log in the console's language: action names, filter groups and detail labels.
+
+The log stores codes (``gate.open``) and raw details (``outcome=opening``) because the CSV
+export and the API hand them to other programs; the page shows them to people.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from api.console.error_texts import LABELS
+from api.console.i18n import Lang, code, translate
+from api.console.rendering import local_time
+
+# Every action the audit log records (grep AuditEntry / audit(…)), grouped by the prefix the
+# search matches on, so the filter offers "all gate actions" as well as "open gate".
+AUDIT_ACTIONS: dict[str, tuple[str, ...]] = {
+    "gate": ("gate.open", "gate.close", "gate.hold_open", "gate.release"),
+    "passage": ("passage.resolve",),
+    "alarm": ("alarm.ack",),
+    "pass": ("pass.create", "pass.delete"),
+    "list": ("list.block", "list.allow", "list.delete"),
+    "household": ("household.create", "household.update", "household.delete"),
+    "resident": ("resident.create", "resident.update", "resident.delete", "resident.pin_set"),
+    "vehicle": ("vehicle.create", "vehicle.update", "vehicle.delete"),
+    "face": ("face.consent", "face.consent_withdrawn", "face.enrol", "face.delete"),
+    "user": ("user.create", "user.activate", "user.deactivate"),
+    "zone": ("zone.correct",),
+    "safety": ("safety.fire_alarm", "safety.fire_alarm_cleared"),
+    "guidance": ("guidance.hold", "guidance.release"),
+}
+# Detail values that are stored codes (decisions, barrier states, alarm kinds, roles).
+_CODED_DETAILS = frozenset({"outcome", "kind", "resolution", "role"})
+_HOUSEHOLD_DETAILS = frozenset({"household_id", "host_household_id"})
+_ID_DETAILS = frozenset({"pass_id", "resident_id", "vehicle_id", "passage_id"})
+
+
+def action_label(lang: Lang, action: str) -> str:
+    """An audit action by its name; an action without one shows as its code."""
+    key = f"audit.action.{action}"
+    text = translate(lang, key)
+    return action if text == key else text
+
+
+def _detail_label(lang: Lang, key: str) -> str:
+    text_key = f"audit.detail.{key}"
+    text = translate(lang, text_key)
+    if text != text_key:
+        return text
+    return translate(lang, LABELS[key]) if key in LABELS else key
+
+
+def _detail_value(lang: Lang, key: str, value: Any, households: Mapping[int, str]) -> str:
+    if key in _CODED_DETAILS and isinstance(value, str):
+        return code(lang, value)
+    if key == "plate_color" and isinstance(value, str):
+        return translate(lang, f"color.{value}")
+    if key in _HOUSEHOLD_DETAILS and isinstance(value, int):
+        return households.get(value, f"#{value}")
+    if key in _ID_DETAILS and isinstance(value, int):
+        return f"#{value}"
+    if key == "until" and isinstance(value, str):
+        try:
+            return local_time(value, "%Y-%m-%d %H:%M")
+        except ValueError:
+            return value
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def audit_details(
+    lang: Lang, details: Mapping[str, Any], households: Mapping[int, str]
+) -> list[tuple[str, str]]:
+    """An audit row's details as (label, value) pairs; empty values say nothing and go."""
+    return [
+        (_detail_label(lang, key), _detail_value(lang, key, value, households))
+        for key, value in details.items()
+        if value is not None and value != ""
+    ]

@@ -1,0 +1,210 @@
+"""The JSON API's error messages in the console's language.
+
+The API answers in English (scripts and the city platform read it too), but the admin pages
+show its errors to property staff and guards who read Chinese. This module is the one place
+that maps those messages to console texts: the server uses it for the forms it renders
+itself (users), and the admin pages' script gets the same table (``browser_table``) for the
+errors of the forms it sends, so both say the same thing.
+
+The expressions are written in the syntax Python and JavaScript share (numbered groups, no
+lookbehind, no ``\\A``/``\\Z``) because the browser runs them too; each is matched against
+the whole message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from api.console.i18n import Lang, translate
+
+# Pydantic puts these before the text of a ValueError/AssertionError raised by a validator.
+PYDANTIC_PREFIXES = ("Value error, ", "Assertion failed, ")
+# Parts of a 422 location that say where the value was, not which field it was.
+_LOCATIONS = frozenset({"body", "query", "path", "header", "cookie"})
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorPattern:
+    """One API message: the expression over the whole message, the key of its console text
+    and the names its groups fill in. A name starting with ``@`` is a field or record word
+    (``valid_to``, ``household``) that is shown by its label."""
+
+    regex: str
+    key: str
+    names: tuple[str, ...] = ()
+    _compiled: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        compiled = re.compile(self.regex)
+        if compiled.groups != len(self.names):
+            raise ValueError(
+                f"{self.regex!r} has {compiled.groups} groups but names {self.names}"
+            )
+        object.__setattr__(self, "_compiled", compiled)
+
+    def values(self, message: str) -> dict[str, str] | None:
+        match = self._compiled.fullmatch(message)
+        if match is None:
+            return None
+        return dict(zip(self.names, match.groups(default=""), strict=True))
+
+
+_Q = "['\"]"  # Python's repr() quotes a string with ' unless it contains one
+
+# First match wins: specific messages before the generic ones.
+PATTERNS: tuple[ErrorPattern, ...] = (
+    # 409 conflicts (api/routes/admin.py, services/users.py)
+    ErrorPattern(f"user {_Q}(.+){_Q} already exists", "err.user_exists", ("name",)),
+    ErrorPattern("plate (\\S+) is already registered", "err.plate_registered", ("plate",)),
+    ErrorPattern("plate (\\S+) is already on a list", "err.plate_listed", ("plate",)),
+    ErrorPattern("(?:plate|list entry for) (\\S+) already exists", "err.plate_exists",
+                 ("plate",)),
+    ErrorPattern("household (.+) already exists", "err.household_exists", ("household",)),
+    ErrorPattern("(.+) already exists", "err.exists", ("@what",)),
+    ErrorPattern("household (\\d+) still has (\\d+) vehicles; remove them first",
+                 "err.household_has_vehicles", ("id", "count")),
+    ErrorPattern("household (\\d+) still has (\\d+) residents; remove them first",
+                 "err.household_has_residents", ("id", "count")),
+    ErrorPattern("household (\\d+) still has (\\d+) visitor passes; remove them first",
+                 "err.household_has_passes", ("id", "count")),
+    ErrorPattern("resident (\\d+) belongs to household (\\d+), not (\\d+)",
+                 "err.resident_elsewhere", ("id", "household", "other")),
+    ErrorPattern("(household|resident|vehicle|pass|list entry|alarm|passage) (\\d+) not found",
+                 "err.not_found", ("@what", "id")),
+    ErrorPattern("household (\\d+) does not exist", "err.not_found_household", ("id",)),
+    # 422 from the schemas' validators (api/schemas.py, api/params.py)
+    ErrorPattern(f"{_Q}(.*){_Q} is not a valid Chinese plate \\(GA 36-2018\\), e\\.g\\. (\\S+)",
+                 "err.not_a_plate", ("value", "example")),
+    ErrorPattern("(\\w+) must be after (\\w+)", "err.must_be_after", ("@later", "@earlier")),
+    ErrorPattern("(\\w+) may not be null; leave it out to keep it", "err.not_null",
+                 ("@field",)),
+    ErrorPattern("must not be blank", "err.blank"),
+    ErrorPattern("must not contain control characters", "err.control_characters"),
+    ErrorPattern("(\\S+) is outside 2000-2100", "err.outside_span", ("value",)),
+    ErrorPattern("the pass would already be over: valid_to is in the past", "err.pass_over"),
+    ErrorPattern("a visitor pass lasts at most (\\d+) days;.*", "err.pass_too_long",
+                 ("days",)),
+    ErrorPattern("(?:a time needs a zone|give an ISO 8601 time with a zone), e\\.g\\. (\\S+)",
+                 "err.needs_zone", ("example",)),
+    ErrorPattern("password must have at least (\\d+) characters", "err.password_short",
+                 ("count",)),
+    ErrorPattern("username must be 1.64 characters", "err.username_length"),
+    ErrorPattern("role must be admin or guard, got .*", "err.role"),
+    # 403 / 503
+    ErrorPattern("this needs the admin role;.*", "err.admin_only"),
+    ErrorPattern("missing or wrong CSRF token:.*", "err.csrf"),
+    ErrorPattern("the database is unavailable;.*", "err.database"),
+    # pydantic's own messages for types and bounds
+    ErrorPattern("Field required", "err.required"),
+    ErrorPattern("String should have at most (\\d+) characters?", "err.too_long", ("count",)),
+    ErrorPattern("String should have at least (\\d+) characters?", "err.too_short",
+                 ("count",)),
+    ErrorPattern("Input should be greater than or equal to (\\S+)", "err.at_least",
+                 ("limit",)),
+    ErrorPattern("Input should be less than or equal to (\\S+)", "err.at_most", ("limit",)),
+    ErrorPattern("String should match pattern .*", "err.format"),
+    ErrorPattern("Input should be a valid (?:datetime|date)\\b.*", "err.bad_time"),
+    ErrorPattern("Input should be a valid (?:integer|number)\\b.*", "err.bad_number"),
+    ErrorPattern("Input should be .*", "err.bad_choice"),
+    ErrorPattern("Extra inputs are not permitted", "err.extra"),
+)
+
+# Field names (request bodies, 422 locations) and record words in messages → text keys.
+LABELS: Mapping[str, str] = {
+    "plate": "col.plate",
+    "household": "field.household",
+    "household_id": "field.household",
+    "host_household_id": "review.host",
+    "resident": "field.resident",
+    "resident_id": "field.resident",
+    "vehicle": "veh.title",
+    "pass": "field.pass",
+    "list entry": "field.list_entry",
+    "alarm": "alarms.title",
+    "passage": "col.passage",
+    "valid_from": "pass.from",
+    "valid_to": "pass.to",
+    "max_uses": "field.max_uses",
+    "note": "hh.note",
+    "building": "hh.building",
+    "unit": "hh.unit",
+    "spaces": "hh.spaces",
+    "name": "res.name",
+    "phone": "res.phone",
+    "plate_color": "veh.color",
+    "kind": "list.kind",
+    "reason": "col.reason",
+    "username": "login.username",
+    "password": "login.password",
+    "role": "col.role",
+}
+
+
+def label(lang: Lang, word: str) -> str:
+    """A field or record word by its label; an unknown word shows as itself."""
+    key = LABELS.get(word)
+    return translate(lang, key) if key else word
+
+
+def strip_prefix(message: str) -> str:
+    for prefix in PYDANTIC_PREFIXES:
+        if message.startswith(prefix):
+            return message[len(prefix):]
+    return message
+
+
+def explain_message(lang: Lang, message: str) -> str:
+    """One API message in ``lang``; a message the table does not know stays as it is."""
+    message = strip_prefix(message.strip())
+    for pattern in PATTERNS:
+        values = pattern.values(message)
+        if values is None:
+            continue
+        shown = {
+            name.removeprefix("@"): label(lang, value) if name.startswith("@") else value
+            for name, value in values.items()
+        }
+        return translate(lang, pattern.key, **shown)
+    return message
+
+
+def _field_of(loc: object) -> str | None:
+    if not isinstance(loc, list | tuple):
+        return None
+    names = [str(part) for part in loc if isinstance(part, str) and part not in _LOCATIONS]
+    return names[-1] if names else None
+
+
+def explain_detail(lang: Lang, detail: object) -> str:
+    """An API error body's ``detail`` (a message, or 422's list of problems) in ``lang``."""
+    if isinstance(detail, str):
+        return explain_message(lang, detail)
+    if isinstance(detail, list) and detail:
+        parts = []
+        for problem in detail:
+            if not isinstance(problem, Mapping):
+                continue
+            text = explain_message(lang, str(problem.get("msg", "")))
+            name = _field_of(problem.get("loc"))
+            if name is not None:
+                text = label(lang, name) + translate(lang, "admin.sep") + text
+            parts.append(text)
+        if parts:
+            return translate(lang, "admin.join").join(parts)
+    return translate(lang, "msg.failed")
+
+
+def browser_table(lang: Lang) -> dict[str, Any]:
+    """The table for admin.js: the same expressions with their texts already in ``lang``."""
+    return {
+        "patterns": [[p.regex, translate(lang, p.key), list(p.names)] for p in PATTERNS],
+        "labels": {word: translate(lang, key) for word, key in LABELS.items()},
+        "prefixes": list(PYDANTIC_PREFIXES),
+        "locations": sorted(_LOCATIONS),
+        "sep": translate(lang, "admin.sep"),
+        "join": translate(lang, "admin.join"),
+        "failed": translate(lang, "msg.failed"),
+    }

@@ -1,0 +1,214 @@
+"""The admin pages in a real browser (Debian chromium via Playwright): one record per click,
+the API's errors in Chinese, Beijing times from any computer, guards on the passes page."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from api.console.error_texts import explain_detail
+from tests.api.test_console_admin_texts import _api_details
+from tests.browser.conftest import LiveServer, enter_as, screenshot
+
+pytestmark = pytest.mark.browser
+
+FORM = "#pass-form"
+
+
+def admin_api(server: LiveServer) -> httpx.Client:
+    token = server.services.signer.issue("admin", "admin")
+    return httpx.Client(base_url=server.base_url, timeout=10,
+                        headers={"Authorization": f"Bearer {token}"})
+
+
+def add_household(server: LiveServer, building: str = "3栋", unit: str = "1201") -> None:
+    with admin_api(server) as api:
+        response = api.post("/api/v1/households", json={"building": building, "unit": unit})
+        assert response.status_code == 201, response.text
+
+
+def passes_for(server: LiveServer, plate: str) -> list[dict[str, Any]]:
+    with admin_api(server) as api:
+        return list(api.get("/api/v1/passes", params={"plate": plate}).json())
+
+
+def fill_pass(page: Any, plate: str, start: str | None = None, end: str | None = None) -> None:
+    page.fill(f'{FORM} input[name="plate"]', plate)
+    page.select_option(f'{FORM} select[name="host_household_id"]', label="3栋 1201")
+    if start is not None:
+        page.fill(f'{FORM} input[name="valid_from"]', start)
+    if end is not None:
+        page.fill(f'{FORM} input[name="valid_to"]', end)
+
+
+@pytest.fixture
+def new_york_page(chromium: Any, live_server: LiveServer) -> Iterator[Any]:
+    """A browser on a computer set to New York time: the form must still mean Beijing."""
+    context = chromium.new_context(
+        base_url=live_server.base_url, locale="zh-CN", timezone_id="America/New_York",
+        viewport={"width": 1600, "height": 1000},
+    )
+    context.set_default_timeout(10_000)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def test_double_clicking_add_creates_one_pass(live_server: LiveServer, new_page: Any) -> None:
+    add_household(live_server)
+    page = new_page()
+    enter_as(page, live_server, "admin", "admin")
+    page.goto("/console/admin/passes")
+
+    fill_pass(page, "粤B88888")
+    page.dblclick(f'{FORM} button[type="submit"]')
+    page.wait_for_selector('#pass-rows td.plate:text-is("粤B88888")')
+    page.wait_for_timeout(500)  # a second request, had one been sent, lands by now
+    assert len(passes_for(live_server, "粤B88888")) == 1
+
+    # Two clicks in one task: the second comes before the first request could even start.
+    fill_pass(page, "粤B66666")
+    page.evaluate("""() => {
+        const button = document.querySelector('#pass-form button[type="submit"]');
+        button.click();
+        button.click();
+    }""")
+    page.wait_for_selector('#pass-rows td.plate:text-is("粤B66666")')
+    page.wait_for_timeout(500)
+    assert len(passes_for(live_server, "粤B66666")) == 1
+    assert page.locator("#pass-rows tbody tr").count() == 2
+
+
+def test_pass_form_errors_are_chinese_and_times_are_beijing_time(
+    live_server: LiveServer, new_york_page: Any
+) -> None:
+    add_household(live_server)
+    page = new_york_page
+    enter_as(page, live_server, "admin", "admin")
+    page.goto("/console/admin/passes")
+    submit = page.locator(f'{FORM} button[type="submit"]')
+    error = page.locator(f"{FORM} .error")
+
+    fill_pass(page, "粤B88888", "2020-01-01T09:00", "2020-01-01T18:00")
+    with page.expect_request(lambda r: r.method == "POST" and "/api/v1/passes" in r.url) as sent:
+        submit.click()
+    body = sent.value.post_data_json
+    assert (body["valid_from"], body["valid_to"]) == ("2020-01-01T09:00:00+08:00",
+                                                      "2020-01-01T18:00:00+08:00")
+    error.wait_for()
+    assert error.inner_text() == "结束时间已过，通行证一开始就会失效"
+    assert "would already be over" in (error.get_attribute("title") or "")
+    assert submit.is_enabled()  # re-enabled after the refusal
+    screenshot(page, "11-admin-pass-error")
+
+    fill_pass(page, "ABC", "2030-01-01T09:00", "2030-01-01T18:00")
+    submit.click()
+    page.wait_for_function(
+        "el => el.textContent.startsWith('车牌：“ABC”')", arg=error.element_handle()
+    )
+    assert error.inner_text() == "车牌：“ABC”不是有效的车牌号，例如 闽A12345"
+
+    fill_pass(page, "粤B88888", "2030-01-01T09:00", "2032-01-01T09:00")
+    submit.click()
+    page.wait_for_function("el => el.textContent.includes('366')", arg=error.element_handle())
+    assert error.inner_text().startswith("访客通行证最长 366 天")
+
+    fill_pass(page, "粤B88888", "2030-01-01T09:00", "2030-01-01T18:00")
+    submit.click()
+    row = page.locator("#pass-rows tr", has_text="粤B88888")
+    row.wait_for()
+    # What was typed is what the page shows back, though this computer is in New York.
+    assert "2030-01-01 09:00" in row.inner_text() and "2030-01-01 18:00" in row.inner_text()
+    assert "未生效" in row.inner_text()
+    stored = passes_for(live_server, "粤B88888")[0]
+    assert stored["valid_from"].startswith("2030-01-01T01:00:00")  # 09:00 Beijing in UTC
+
+
+def test_the_page_script_says_what_the_server_says(
+    live_server: LiveServer, new_page: Any
+) -> None:
+    with httpx.Client(base_url=live_server.base_url, timeout=10) as client:
+        token = live_server.services.signer.issue("admin", "admin")
+        details = _api_details(client, {"Authorization": f"Bearer {token}"})
+    samples = [*details.values(),
+               "household 1 still has 1 visitor passes; remove them first",
+               "user \"o'hara\" already exists", "a message nobody has translated yet",
+               [{"loc": ["body", "mystery"], "msg": "Field required"}], None, []]
+    page = new_page()
+    enter_as(page, live_server, "admin", "admin")
+    for lang in ("zh", "en"):
+        page.goto("/console/admin/passes")
+        if page.get_attribute("html", "lang") != ("zh-CN" if lang == "zh" else "en"):
+            page.click("#lang-switch")
+            page.wait_for_load_state()
+        shown = page.evaluate("details => details.map(d => window.parkgateAdmin.explainDetail(d))",
+                              samples)
+        assert shown == [explain_detail(lang, d) for d in samples], lang
+
+
+def test_a_guard_registers_a_visitor_on_the_passes_page(
+    live_server: LiveServer, new_page: Any
+) -> None:
+    add_household(live_server, "5栋", "302")
+    add_household(live_server)
+    page = new_page()
+    enter_as(page, live_server, "guard", "guard")
+    response = page.goto("/console/admin/passes")
+    assert response is not None and response.status == 200
+    assert page.locator("button[data-method='DELETE']").count() == 0
+    select = page.locator(f'{FORM} select[name="host_household_id"]')
+    assert select.input_value() == ""  # "请选择", not the first household
+    page.fill(f'{FORM} input[name="plate"]', "粤B88888")
+    page.fill(f"{FORM} input.household-search", "1201")  # one match: chosen
+    assert select.locator("option:checked").inner_text() == "3栋 1201"
+    page.click(f'{FORM} button[type="submit"]')
+    row = page.locator("#pass-rows tr", has_text="粤B88888")
+    row.wait_for()
+    assert "有效" in row.inner_text() and "guard" in row.inner_text()
+    screenshot(page, "12-guard-passes")
+
+    # Deleting stays with admins: a delete the page does not offer is refused, in Chinese.
+    pass_id = passes_for(live_server, "粤B88888")[0]["id"]
+    page.evaluate("""id => {
+        const button = document.createElement("button");
+        button.dataset.api = "/api/v1/passes/" + id;
+        button.dataset.method = "DELETE";
+        button.id = "forged-delete";
+        document.querySelector("main").append(button);
+    }""", pass_id)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#forged-delete")
+    page.wait_for_function("() => document.getElementById('toast').textContent !== ''")
+    assert page.locator("#toast").inner_text() == "此操作仅限管理员"
+    assert len(passes_for(live_server, "粤B88888")) == 1
+
+
+def test_the_delete_question_names_the_pass(live_server: LiveServer, new_page: Any) -> None:
+    add_household(live_server)
+    page = new_page()
+    enter_as(page, live_server, "admin", "admin")
+    page.goto("/console/admin/passes")
+    fill_pass(page, "粤B88888")
+    page.click(f'{FORM} button[type="submit"]')
+    row = page.locator("#pass-rows tr", has_text="粤B88888")
+    row.wait_for()
+    pass_id = passes_for(live_server, "粤B88888")[0]["id"]
+    questions: list[str] = []
+
+    def answer(dialog: Any, accept: bool) -> None:
+        questions.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.once("dialog", lambda dialog: answer(dialog, False))
+    row.locator("button[data-method='DELETE']").click()
+    page.wait_for_timeout(300)
+    assert row.count() == 1
+    page.once("dialog", lambda dialog: answer(dialog, True))
+    row.locator("button[data-method='DELETE']").click()
+    row.wait_for(state="detached")
+    assert questions == [f"删除通行证 #{pass_id} 粤B88888？"] * 2
+    assert passes_for(live_server, "粤B88888") == []
