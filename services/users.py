@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from errors import ConflictError, InvalidInputError
@@ -19,10 +20,18 @@ def create_user(session: Session, username: str, password: str, role: str) -> Us
         raise InvalidInputError(f"role must be admin or guard, got {role!r}")
     if not username or len(username) > 64:
         raise InvalidInputError("username must be 1–64 characters")
+    # Letters of any script, digits and punctuation; no spaces, NULs or invisible characters,
+    # which make two accounts look alike on the users page and in the audit log.
+    if any(unicodedata.category(c)[0] in "CZ" for c in username):
+        raise InvalidInputError("username must not contain spaces or control characters")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInputError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
-    if session.scalar(select(User).where(User.username == username)) is not None:
-        raise ConflictError(f"user {username!r} already exists")
+    # "Guard1" next to "guard1" would be two accounts a person cannot tell apart.
+    taken = session.scalar(
+        select(User.username).where(func.lower(User.username) == username.lower())
+    )
+    if taken is not None:
+        raise ConflictError(f"user {taken!r} already exists")
     user = User(username=username, password_hash=hash_password(password), role=role)
     session.add(user)
     session.flush()

@@ -182,6 +182,14 @@ def test_admin_manages_users_and_a_deactivated_guard_is_logged_out(app_factory: 
         "username": "xiaowang", "password": "booth-password-1", "role": "guard",
         "csrf_token": csrf})
     assert "already exists" in duplicate.text
+    # Two accounts a person cannot tell apart on this page or in the audit log are refused.
+    for lookalike in ("XiaoWang", "xiao wang", "xiao\u0000wang"):
+        refused = admin_client.post("/console/admin/users", data={
+            "username": lookalike, "password": "booth-password-1", "role": "guard",
+            "csrf_token": csrf}, follow_redirects=False)
+        assert "error=" in refused.headers["location"], lookalike
+    users = admin_client.get("/console/admin/users").text
+    assert users.count("data-user=") == 2  # admin and xiaowang only
 
     from fastapi.testclient import TestClient
 
