@@ -8,6 +8,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
@@ -152,12 +153,22 @@ async def login(
 
 
 @router.post("/logout")
-async def logout(request: Request, csrf_token: Annotated[str, Form()] = "") -> Response:
+async def logout(
+    request: Request,
+    csrf_token: Annotated[str, Form()] = "",
+    idle: Annotated[bool, Form()] = False,
+    next: Annotated[str, Form()] = "/console",
+) -> Response:
     principal = session_principal(request)
     if principal is not None:
         await verify_csrf(request, principal.name, csrf_token)
-        logger.info("console logout: %s", principal.name)
-    response = RedirectResponse("/console/login?bye=1", status_code=303)
+        logger.info("console %s: %s", "idle log-out" if idle else "logout", principal.name)
+    # The page logs itself out after idle_minutes: say why, and come back to that page.
+    target = (
+        f"/console/login?expired=1&next={quote(safe_next(next))}" if idle
+        else "/console/login?bye=1"
+    )
+    response = RedirectResponse(target, status_code=303)
     clear_session(request, response)
     return response
 

@@ -112,7 +112,15 @@
     const now = Date.now();
     if (now - lastInput >= idleSeconds * 1000) {
       const form = document.getElementById("logout-form");
-      if (form) { form.submit(); }
+      if (form) {
+        // Tell the login page this was the idle time-out, and where to come back to.
+        for (const [name, value] of [["idle", "1"], ["next", location.pathname + location.search]]) {
+          const field = document.createElement("input");
+          field.type = "hidden"; field.name = name; field.value = value;
+          form.appendChild(field);
+        }
+        form.submit();
+      }
       return;
     }
     if (lastInput > lastRenew && now - lastRenew > 60000) {

@@ -230,6 +230,16 @@ def test_idle_session_expires_and_logout_clears_it(client: Any, guard_csrf: str)
     bye = client.post("/console/logout", data={"csrf_token": csrf}, follow_redirects=False)
     assert bye.status_code == 303
     assert client.get("/console", follow_redirects=False).status_code == 303
+    assert "已退出登录" in client.get(bye.headers["location"]).text
+
+    # The page's own idle time-out says why the guard is out, and leads back to that page.
+    csrf = console_login(client, "guard")
+    idle = client.post("/console/logout", data={"csrf_token": csrf, "idle": "1",
+                                                "next": "/console/admin/passes"},
+                       follow_redirects=False)
+    assert idle.status_code == 303 and "expired=1" in idle.headers["location"]
+    notice = client.get(idle.headers["location"]).text
+    assert "长时间未操作" in notice and "/console/admin/passes" in notice
 
 
 def test_language_switch_and_pages_render(client: Any) -> None:
