@@ -163,6 +163,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "color.unknown": ("未知", "Unknown"),
     "alarm.plate": ("车牌 {plate}", "Plate {plate}"),
     "alarm.offline": ("（离线判定）", "(decided offline)"),
+    "alarm.snapshot": ("抓拍", "Snapshot"),
     "alarm.hint.blocked_plate": ("请核实并拦截", "Check the vehicle and stop it"),
     "alarm.hint.anti_passback": ("无出场记录再次入场", "Entered again without leaving"),
     "alarm.hint.hardware_fault": ("道闸未按指令动作，请检查设备",

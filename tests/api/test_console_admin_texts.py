@@ -220,7 +220,7 @@ def test_the_alarm_list_shows_kind_gate_and_plate_in_the_page_language(client: A
     from models.events import Alarm
 
     with transaction(client.app.state.services.sessions) as session:
-        session.add(Alarm(kind="blocked_plate", gate_id="main-in",
+        session.add(Alarm(kind="blocked_plate", gate_id="main-in", passage_id=7,
                           message="blocked_plate at main-in: 沪K60613"))
         session.add(Alarm(kind="hardware_fault", gate_id="main-out",
                           message="barrier at main-out did not open: offline"))
@@ -233,6 +233,9 @@ def test_the_alarm_list_shows_kind_gate_and_plate_in_the_page_language(client: A
     assert "blocked_plate at" not in seen and "did not open" not in seen
     assert 'title="原始信息：blocked_plate at main-in: 沪K60613"' in html  # still there
     assert "黑名单车辆" in client.get("/console").text  # the page includes the same list
+    # The car behind an alarm is one click away; an alarm without a passage has no link.
+    assert html.count('href="/api/v1/passages/') == 1
+    assert 'href="/api/v1/passages/7/snapshot"' in html
     _set_lang(client, csrf, "en")
     seen = _visible_text(client.get("/console/fragments/alarms").text)
     assert "Blocked plate" in seen and "Plate 沪K60613" in seen
