@@ -1,8 +1,8 @@
 """Bounds shared by every route's ids, paging and times, so out-of-range input is a 422.
 
-Without them a number past what the database stores (2**63 on SQLite and PostgreSQL) or a
-date at the calendar's edge (year 1 or 9999, which overflow when moved to UTC) reached the
-driver and came back as a 500.
+Without them a number past what the database stores (2**63 on SQLite, 2**31 in PostgreSQL's
+INTEGER keys) or a date at the calendar's edge (year 1 or 9999, which overflow when moved to
+UTC) reached the driver and came back as a 500.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from typing import Annotated
 from fastapi import Path, Query
 from pydantic import AfterValidator, Field
 
-# The largest integer both databases store in a BIGINT / INTEGER primary key.
-MAX_DB_INT = 2**63 - 1
+# The largest id both databases store: PostgreSQL's INTEGER keys end at 2**31 - 1 (SQLite's
+# at 2**63 - 1), so one bound answers the same on both.
+MAX_DB_INT = 2**31 - 1
 # Paging further than this is a client bug, not a query; it keeps OFFSET arithmetic small.
 MAX_OFFSET = 10_000_000
 # Times outside this span are typing mistakes (a pass "until 9999"), not plans.

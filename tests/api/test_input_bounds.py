@@ -12,7 +12,7 @@ import pytest
 from tests.api.test_console import cookie_login
 from tests.conftest import add_user
 
-HUGE = 2**63  # one past what SQLite and PostgreSQL store in an integer key
+HUGE = 2**63  # past what either database stores in an integer key
 
 
 def _household(

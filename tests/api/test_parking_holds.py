@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
+from api.params import MAX_DB_INT
 from tests.api.test_parking import all_free
 
 HOLD = "/api/v1/guidance/hold"
-TOO_BIG_ID = 2**63  # one past the largest signed 64-bit database id
+TOO_BIG_ID = MAX_DB_INT + 1  # one past the largest id either database stores
 
 
 @pytest.fixture
