@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from api.console.security import require_csrf
 from api.deps import ServicesDep, SessionDep, StaffUser
 from api.params import Offset, PathId
+from api.schemas import Note
 from controllers.events import Event
 from errors import ConflictError, NotFoundError
 from models.base import utcnow
@@ -43,7 +44,7 @@ class AlarmPage(BaseModel):
 class AckIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    note: str = Field("", max_length=500, description="What the guard did about it.")
+    note: Note = Field("", max_length=500, description="What the guard did about it.")
 
 
 def open_alarms(session: Session, limit: int = 50) -> list[Alarm]:

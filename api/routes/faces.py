@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from api.deps import AdminUser, ServicesDep
 from api.params import PathId
 from api.routes.frames import frame_images
+from api.schemas import Note
 from errors import InvalidInputError
 from services.faces import FaceService
 
@@ -18,7 +19,7 @@ router = APIRouter(prefix="/api/v1/residents", tags=["faces"])
 
 
 class ConsentIn(BaseModel):
-    note: str = Field(
+    note: Note = Field(
         "", max_length=500, description="Where the signed consent is kept, e.g. form number."
     )
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from api.console.security import require_csrf
 from api.deps import ServicesDep, SessionDep, StaffUser
 from api.params import PathId
-from api.schemas import PassageOut
+from api.schemas import Name, Note, PassageOut
 from errors import InvalidInputError
 from models.access_store import passage_to_dict
 from services.review import ReviewDecision, VisitorPassRequest, resolve_review, review_queue
@@ -27,7 +27,7 @@ class VisitorPassIn(BaseModel):
     valid_from: datetime | None = Field(None, description="Defaults to now.")
     valid_to: datetime = Field(description="End of the visit, ISO 8601 with zone.")
     max_uses: int | None = Field(None, ge=1, description="Entries allowed; null: unlimited.")
-    note: str = Field("", max_length=500)
+    note: Note = Field("", max_length=500)
 
     @model_validator(mode="after")
     def _window(self) -> VisitorPassIn:
@@ -43,7 +43,7 @@ class ResolveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     resolution: Literal["allow_once", "visitor_pass", "deny"]
-    reason: str = Field(min_length=2, max_length=500, examples=["业主电话确认，访客临时进入"])
+    reason: Name = Field(min_length=2, max_length=500, examples=["业主电话确认，访客临时进入"])
     plate: str | None = Field(
         None, description="The plate as the guard reads it; defaults to the camera's read."
     )

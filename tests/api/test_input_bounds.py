@@ -232,3 +232,14 @@ def test_a_gate_action_cannot_claim_another_gates_passage(
         headers=guard_headers,
     )
     assert response.status_code == 422 and "main-out" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("reason", ["   ", "开闸\u0000", "\u0007\u0007"])
+def test_audited_reasons_are_real_text(client: Any, guard_headers: dict[str, str],
+                                       reason: str) -> None:
+    # The audit log is evidence: a blank reason or one carrying control characters is refused
+    # before anything moves.
+    response = client.post("/api/v1/gates/main-in/actions",
+                           json={"action": "open", "reason": reason}, headers=guard_headers)
+    assert response.status_code == 422, response.text
+    assert str(client.app.state.services.barriers["main-in"].state) == "closed"
