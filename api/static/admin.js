@@ -67,42 +67,18 @@
     return table.failed || t("msg.failed");
   }
 
-  // Not parkgate.api(): it flattens the error body into the API's English, and these forms
-  // need the structured detail to say it in the page's language.
+  // Through the shared client (which owns what a lost session looks like), with a refusal
+  // worded in the page's language from the structured detail the client keeps on its error.
   async function send(method, url, payload) {
-    const options = { method, headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" };
-    if (payload !== undefined) {
-      options.headers["Content-Type"] = "application/json";
-      options.body = JSON.stringify(payload);
-    }
-    let response;
     try {
-      response = await fetch(url, options);
+      return await api(method, url, payload);
     } catch (err) {
-      throw new Error(t("msg.network"));
-    }
-    if (response.status === 401 || response.status === 403) {
-      // The shared client owns what a lost session looks like (401, or a 403 from a dead
-      // cookie's CSRF check): hand the call over to it. A refused call did nothing, so
-      // sending it again cannot do anything twice.
-      try {
-        return await api(method, url, payload);
-      } catch (err) {
-        if (!err.sessionExpired) {  // a plain refusal: its detail is one message
-          err.raw = err.message;
-          err.message = explainMessage(err.message);
-        }
-        throw err;
+      if (!err.sessionExpired && err.status !== undefined) {
+        err.raw = err.detail === undefined ? err.message : JSON.stringify(err.detail);
+        err.message = explainDetail(err.detail === undefined ? err.message : err.detail);
       }
+      throw err;
     }
-    if (response.ok) return null;
-    const isJson = (response.headers.get("content-type") || "").includes("json");
-    const data = isJson ? await response.json().catch(() => null) : null;
-    const detail = data ? data.detail : undefined;
-    const error = new Error(explainDetail(detail));
-    error.status = response.status;
-    error.raw = detail === undefined ? response.statusText : JSON.stringify(detail);
-    throw error;
   }
 
   // ---- forms ----------------------------------------------------------------------------

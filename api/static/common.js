@@ -84,7 +84,13 @@
     }
     const isJson = (response.headers.get("content-type") || "").includes("json");
     const data = isJson ? await response.json() : null;
-    if (!response.ok) { const e = new Error(detailText(data)); e.status = response.status; throw e; }
+    if (!response.ok) {
+      const e = new Error(detailText(data));
+      e.status = response.status;
+      // The structured body too, for pages that word each problem in their own language.
+      e.detail = data ? data.detail : undefined;
+      throw e;
+    }
     activity();
     return data;
   }
