@@ -93,6 +93,12 @@ PATTERNS: tuple[ErrorPattern, ...] = (
                  ("count",)),
     ErrorPattern("username must be 1.64 characters", "err.username_length"),
     ErrorPattern("role must be admin or guard, got .*", "err.role"),
+    # gate actions (hardware/relay_barrier.py, services/gate_actions.py, api/routes/safety.py)
+    ErrorPattern("gate (\\S+): (\\w+) refused: (\\w+)", "err.gate_refused",
+                 ("@gate", "@action", "@state")),
+    ErrorPattern("passage (\\d+) was at gate (\\S+), not (\\S+)", "err.passage_other_gate",
+                 ("id", "@gate", "@other")),
+    ErrorPattern("no fire alarm is active", "err.no_fire_alarm"),
     # 403 / 503
     ErrorPattern("this needs the admin role;.*", "err.admin_only"),
     ErrorPattern("missing or wrong CSRF token:.*", "err.csrf"),
@@ -140,6 +146,13 @@ LABELS: Mapping[str, str] = {
     "username": "login.username",
     "password": "login.password",
     "role": "col.role",
+    # gate commands and the states that refuse them (hardware/relay_barrier.py)
+    "open": "audit.action.gate.open",
+    "close": "audit.action.gate.close",
+    "hold_open": "audit.action.gate.hold_open",
+    "release": "audit.action.gate.release",
+    "held_open": "code.held_open",
+    "fire_alarm_active": "err.refusal.fire_alarm_active",
 }
 
 
@@ -197,11 +210,13 @@ def explain_detail(lang: Lang, detail: object) -> str:
     return translate(lang, "msg.failed")
 
 
-def browser_table(lang: Lang) -> dict[str, Any]:
-    """The table for admin.js: the same expressions with their texts already in ``lang``."""
+def browser_table(lang: Lang, names: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The table for errors.js: the same expressions with their texts already in ``lang``.
+    ``names``: the site's own words (gate ids → gate names) shown by name too."""
     return {
         "patterns": [[p.regex, translate(lang, p.key), list(p.names)] for p in PATTERNS],
-        "labels": {word: translate(lang, key) for word, key in LABELS.items()},
+        "labels": {**{word: translate(lang, key) for word, key in LABELS.items()},
+                   **(names or {})},
         "prefixes": list(PYDANTIC_PREFIXES),
         "locations": sorted(_LOCATIONS),
         "sep": translate(lang, "admin.sep"),

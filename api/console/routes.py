@@ -14,6 +14,7 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from sqlalchemy import select
 
+from api.console.error_texts import browser_table
 from api.console.i18n import LANGS, translate
 from api.console.rendering import (
     current_lang,
@@ -292,6 +293,7 @@ def console_home(request: Request) -> Response:
             "review": review,
             "now": now.isoformat(),
             "live_texts": _live_texts(request),
+            "error_table": browser_table(current_lang(request), _gate_names(services)),
             "alarms": alarms,
             "households": households,
             "hh_labels": {h.id: f"{h.building} {h.unit}" for h in households},

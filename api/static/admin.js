@@ -3,69 +3,7 @@
 (function () {
   const { api, toast, t, csrf } = window.parkgate;
 
-  // ---- the API's errors in the page's language ----------------------------------------
-  // The table comes from api/console/error_texts.py (the server translates with the same
-  // one); its expressions match whole messages and name their groups.
-  const tableBlock = document.getElementById("error-table");
-  const table = JSON.parse((tableBlock && tableBlock.textContent) || "{}");
-  const patterns = (table.patterns || []).map(([source, text, names]) => (
-    { re: new RegExp("^(?:" + source + ")$"), text, names }
-  ));
-  const labels = table.labels || {};
-  const locations = table.locations || [];
-
-  function labelOf(word) { return Object.prototype.hasOwnProperty.call(labels, word) ? labels[word] : word; }
-
-  function fill(text, values) {
-    return text.replace(/\{(\w+)\}/g, (whole, name) => (name in values ? values[name] : whole));
-  }
-
-  function stripPrefix(message) {
-    for (const prefix of table.prefixes || []) {
-      if (message.startsWith(prefix)) return message.slice(prefix.length);
-    }
-    return message;
-  }
-
-  function explainMessage(message) {
-    const text = stripPrefix(String(message).trim());
-    for (const pattern of patterns) {
-      const match = pattern.re.exec(text);
-      if (!match) continue;
-      const values = {};
-      pattern.names.forEach((name, i) => {
-        const value = match[i + 1] === undefined ? "" : match[i + 1];
-        // "@" marks a field or record word ("valid_to", "household"): shown by its label.
-        if (name.startsWith("@")) values[name.slice(1)] = labelOf(value);
-        else values[name] = value;
-      });
-      return fill(pattern.text, values);
-    }
-    return text;  // a message the table does not know yet stays as the API wrote it
-  }
-
-  function fieldOf(loc) {
-    if (!Array.isArray(loc)) return null;
-    const names = loc.filter((part) => typeof part === "string" && !locations.includes(part));
-    return names.length ? names[names.length - 1] : null;
-  }
-
-  // A 409/404 body's detail is a message; a 422's is a list of {loc, msg, type}.
-  function explainDetail(detail) {
-    if (typeof detail === "string") return explainMessage(detail);
-    if (Array.isArray(detail) && detail.length) {
-      const parts = [];
-      detail.forEach((problem) => {
-        if (!problem || typeof problem !== "object" || Array.isArray(problem)) return;
-        let text = explainMessage(problem.msg === undefined ? "" : problem.msg);
-        const name = fieldOf(problem.loc);
-        if (name !== null) text = labelOf(name) + table.sep + text;
-        parts.push(text);
-      });
-      if (parts.length) return parts.join(table.join);
-    }
-    return table.failed || t("msg.failed");
-  }
+  const { explainDetail } = window.parkgateErrors;
 
   // Through the shared client (which owns what a lost session looks like), with a refusal
   // worded in the page's language from the structured detail the client keeps on its error.
@@ -169,5 +107,4 @@
   });
 
   // For the browser test that checks the page says what the server says.
-  window.parkgateAdmin = Object.freeze({ explainDetail });
 })();

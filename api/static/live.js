@@ -2,6 +2,11 @@
 "use strict";
 (function () {
   const { api, toast, t, sessionExpired } = window.parkgate;
+  // A refusal from the API in the page's language (errors.js); a network error as it is.
+  function refusal(err) {
+    if (err.status === undefined) return err.message;
+    return window.parkgateErrors.explainDetail(err.detail === undefined ? err.message : err.detail);
+  }
   const rows = document.getElementById("passage-rows");
   const filterGate = document.getElementById("filter-gate");
   const filterDecision = document.getElementById("filter-decision");
@@ -299,7 +304,7 @@
     } catch (err) {
       delete form.dataset.busy;
       if (!form.isConnected) return;
-      showError(form, err.message);
+      showError(form, refusal(err));
       form.querySelectorAll("button").forEach((b) => { b.disabled = false; });
       // Someone else resolved it meanwhile (409): the next queue update removes the card.
       if (err.status === 409) refreshReview();
@@ -353,7 +358,7 @@
       const done = gateDoneText(result.gate_id, result.action, before, result.state);
       toast(done.text, done.noop ? "warn" : null);
     } catch (err) {
-      if (!err.sessionExpired) showError(gateForm, err.message);
+      if (!err.sessionExpired) showError(gateForm, refusal(err));
     } finally {
       confirm.disabled = false;
     }
@@ -421,7 +426,7 @@
     try {
       await api("POST", "/api/v1/alarms/" + button.dataset.ack + "/ack", {}, t("alarms.ack"));
     } catch (err) {
-      if (err.status !== 409 && !err.sessionExpired) toast(err.message, true);
+      if (err.status !== 409 && !err.sessionExpired) toast(refusal(err), true);
     }
     refreshAlarms(false);
   });

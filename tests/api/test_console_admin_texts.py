@@ -143,6 +143,9 @@ def test_every_api_error_the_admin_forms_meet_is_said_in_both_languages(client: 
     ("password must have at least 8 characters", "密码至少 8 个字符"),
     ("user \"o'hara\" already exists", "用户 o'hara 已存在"),
     ("a message nobody has translated yet", "a message nobody has translated yet"),
+    ("gate ped-1: close refused: held_open", "ped-1：未执行“关闸”，道闸处于常开"),
+    ("passage 11 was at gate ped-1, not main-in", "通行记录 11 属于ped-1，不是main-in"),
+    ("no fire alarm is active", "当前没有消防报警，无需解除"),
 ])
 def test_messages_map_with_their_values_kept(message: str, zh: str) -> None:
     assert explain_message("zh", message) == zh

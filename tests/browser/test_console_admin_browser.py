@@ -145,7 +145,7 @@ def test_the_page_script_says_what_the_server_says(
         if page.get_attribute("html", "lang") != ("zh-CN" if lang == "zh" else "en"):
             page.click("#lang-switch")
             page.wait_for_load_state()
-        shown = page.evaluate("details => details.map(d => window.parkgateAdmin.explainDetail(d))",
+        shown = page.evaluate("details => details.map(d => window.parkgateErrors.explainDetail(d))",
                               samples)
         assert shown == [explain_detail(lang, d) for d in samples], lang
 

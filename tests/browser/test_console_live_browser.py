@@ -418,3 +418,22 @@ def test_a_lost_session_is_announced_and_the_action_is_not_done(
     page.locator("#session-dialog").wait_for()
     assert "东门入口 · 无牌车 · 车已离开" in page.locator("#session-dialog").inner_text()
     assert passage(live_server, passage_id).resolution is None
+
+
+def test_a_barrier_refusal_is_said_in_the_page_language(
+    live_server: LiveServer, new_page: Any
+) -> None:
+    """A 409 from the barrier ("gate main-out: close refused: held_open") reaches the guard
+    worded by the same table as the admin pages, with the gate's name."""
+    page = guard_page(new_page, live_server)
+    dialog = page.locator("#gate-dialog")
+    page.click('.gate[data-gate="main-out"] button[data-action="hold_open"]')
+    dialog.locator("label.preset", has_text="设备故障处理").click()
+    dialog.locator("#gate-confirm").click()
+    page.wait_for_selector("#gate-dialog", state="hidden", timeout=3000)
+    page.click('.gate[data-gate="main-out"] button[data-action="close"]')
+    dialog.locator("label.preset", has_text="设备故障处理").click()
+    dialog.locator("#gate-confirm").click()
+    error = dialog.locator(".error")
+    error.wait_for()
+    assert error.inner_text() == "东门出口：未执行“关闸”，道闸处于常开"
