@@ -305,6 +305,16 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "err.bad_choice": ("不是可选的值", "not one of the choices"),
     "err.extra": ("多余的字段", "unexpected field"),
     # end admin
+    # admin edit — per-row edit forms on the households page (households.html, admin.js)
+    "edit.open": ("编辑", "Edit"),
+    "edit.save": ("保存修改", "Save changes"),
+    "edit.unchanged": ("没有修改任何内容", "Nothing was changed"),
+    "edit.driver": ("驾驶人", "Driver"),
+    "edit.no_driver": ("不指定", "None"),
+    "edit.household": ("编辑住户 #{id}", "Edit household #{id}"),
+    "edit.resident": ("编辑住户成员 #{id}", "Edit resident #{id}"),
+    "edit.vehicle": ("编辑车辆 #{id}", "Edit vehicle #{id}"),
+    # end admin edit
     "msg.saved": ("已保存", "Saved"),
     "msg.failed": ("操作失败", "Failed"),
     "msg.network": ("网络错误，请重试", "Network error, try again"),

@@ -45,19 +45,32 @@
     el.hidden = false;
   }
 
+  function fields(form) { return form.querySelectorAll("input[name], select[name]"); }
+
   document.querySelectorAll("form.api-form").forEach((form) => {
     const submit = form.querySelector('button[type="submit"]');
+    // A PATCH (the per-row edit forms) sends only what was changed: the page-load values
+    // are what the row shows, so a field left alone stays as stored.
+    const partial = form.dataset.method === "PATCH";
+    const initial = new Map();
+    if (partial) fields(form).forEach((input) => initial.set(input, JSON.stringify(value(input))));
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       // A second click (or Enter) while the first request runs created the record twice.
       if (form.dataset.busy === "yes") return;
+      const payload = {};
+      fields(form).forEach((input) => {
+        const v = value(input);
+        if (v === undefined) return;
+        if (partial && JSON.stringify(v) === initial.get(input)) return;
+        payload[input.name] = v;
+      });
+      if (partial && Object.keys(payload).length === 0) {
+        toast(form.dataset.unchanged || t("msg.saved"));
+        return;
+      }
       form.dataset.busy = "yes";
       if (submit) submit.disabled = true;
-      const payload = {};
-      form.querySelectorAll("input[name], select[name]").forEach((input) => {
-        const v = value(input);
-        if (v !== undefined) payload[input.name] = v;
-      });
       try {
         await send(form.dataset.method || "POST", form.dataset.api, payload);
         toast(t("msg.saved"));
