@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated
 
 from fastapi import Path, Query
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 
 # The largest id both databases store: PostgreSQL's INTEGER keys end at 2**31 - 1 (SQLite's
 # at 2**63 - 1), so one bound answers the same on both.
@@ -43,5 +43,28 @@ def day_in_service_span(value: date) -> date:
     return value
 
 
-Moment = Annotated[datetime, AfterValidator(in_service_span)]
-Day = Annotated[date, AfterValidator(day_in_service_span)]
+def _optional_day(value: date | None) -> date | None:
+    return None if value is None else day_in_service_span(value)
+
+
+def _iso_only(value: object) -> object:
+    """Refuse bare numbers, as JSON numbers or digit strings: pydantic would read them as
+    seconds since 1970 (or a date as 20261129 seconds), with no zone anyone chose."""
+    if isinstance(value, bool | int | float) or (
+        isinstance(value, str) and value.strip().replace(".", "", 1).isdigit()
+    ):
+        raise ValueError("give an ISO 8601 time with a zone, e.g. 2026-05-01T09:00+08:00")
+    return value
+
+
+def _day_only(value: object) -> object:
+    """An empty form field means "no filter" (a date input left blank sends ``since=``)."""
+    if isinstance(value, str) and not value.strip():
+        return None
+    if isinstance(value, bool | int | float) or (isinstance(value, str) and value.isdigit()):
+        raise ValueError("give a date as YYYY-MM-DD, e.g. 2026-05-01")
+    return value
+
+
+Moment = Annotated[datetime, BeforeValidator(_iso_only), AfterValidator(in_service_span)]
+Day = Annotated[date | None, BeforeValidator(_day_only), AfterValidator(_optional_day)]

@@ -16,17 +16,26 @@ MAX_PASS_DAYS = 366
 
 
 def _plate(value: str) -> str:
-    plate = normalize_plate(value.strip().upper())
+    # NFKC first: full-width "闽Ａ１２３４５" from a Chinese input method is the same plate.
+    plate = normalize_plate(unicodedata.normalize("NFKC", value).strip().upper())
     if plate is None:
         raise ValueError(f"{value!r} is not a valid Chinese plate (GA 36-2018), e.g. 闽A12345")
     return plate
 
 
+# Control, format (zero-width, bidi overrides, BOM, tags), surrogate, private-use and
+# unassigned characters: none of them is text a person typed on purpose, and the format ones
+# make two values look alike or a reason read backwards in the audit log.
+_HIDDEN = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
+
+
 def _clean(value: str) -> str:
-    """Text people type: trimmed, and no control characters (NUL, escapes) to store."""
-    value = value.strip()
-    if any(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in value):
+    """Text people type: trimmed, NFC-composed, and no hidden characters to store."""
+    value = unicodedata.normalize("NFC", value.strip())
+    if any(unicodedata.category(c) in _HIDDEN and c not in "\n\t" for c in value):
         raise ValueError("must not contain control characters")
+    if value and unicodedata.category(value[0]).startswith("M"):
+        raise ValueError("must not start with a combining mark")
     return value
 
 
@@ -37,15 +46,31 @@ def _named(value: str) -> str:
     return value
 
 
+def _reason(value: str) -> str:
+    # The length limit is checked before trimming: "  ab  " must not pass as a reason.
+    value = _named(value)
+    if len(value) < 2:
+        raise ValueError("a reason needs at least 2 characters")
+    return value
+
+
+_LABEL_MAX = 64
+
+
 def _label(value: str) -> str:
     """A building or unit label, folded so that "Ａ1" and "A1 " are the "A1" already there:
     full-width digits and letters come from Chinese input methods."""
-    return " ".join(_named(unicodedata.normalize("NFKC", value)).split())
+    folded = " ".join(_named(unicodedata.normalize("NFKC", value)).split())
+    # NFKC can grow a character into many ("ﷺ" is 18): the column holds 64.
+    if len(folded) > _LABEL_MAX:
+        raise ValueError(f"must be at most {_LABEL_MAX} characters")
+    return folded
 
 
 # A free-text note (may be empty), a name (may not be blank) and a building/unit label.
 Note = Annotated[str, AfterValidator(_clean)]
 Name = Annotated[str, AfterValidator(_named)]
+Reason = Annotated[str, AfterValidator(_reason)]
 Label = Annotated[str, AfterValidator(_label)]
 
 

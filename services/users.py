@@ -6,6 +6,7 @@ import unicodedata
 from typing import Literal
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from errors import ConflictError, InvalidInputError
@@ -18,11 +19,18 @@ Role = Literal["admin", "guard"]
 def create_user(session: Session, username: str, password: str, role: str) -> User:
     if role not in ("admin", "guard"):
         raise InvalidInputError(f"role must be admin or guard, got {role!r}")
+    # Full-width "ｇｕａｒｄ１", styled "𝐚𝐝𝐦𝐢𝐧" and "e" + combining accent are the same name as
+    # what they look like: fold them before anything is compared or stored.
+    username = unicodedata.normalize("NFKC", username)
     if not username or len(username) > 64:
         raise InvalidInputError("username must be 1–64 characters")
-    # Letters of any script, digits and punctuation; no spaces, NULs or invisible characters,
-    # which make two accounts look alike on the users page and in the audit log.
-    if any(unicodedata.category(c)[0] in "CZ" for c in username):
+    # Letters of any script, digits and punctuation; no spaces, NULs, invisible characters,
+    # combining marks on their own, or bytes the form could not decode (U+FFFD), which make
+    # two accounts look alike on the users page and in the audit log.
+    if any(
+        unicodedata.category(c)[0] in "CZ" or c == "\ufffd" or unicodedata.category(c) == "Mn"
+        for c in username
+    ):
         raise InvalidInputError("username must not contain spaces or control characters")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInputError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
@@ -33,8 +41,14 @@ def create_user(session: Session, username: str, password: str, role: str) -> Us
     if taken is not None:
         raise ConflictError(f"user {taken!r} already exists")
     user = User(username=username, password_hash=hash_password(password), role=role)
-    session.add(user)
-    session.flush()
+    try:
+        # In a savepoint: two admins creating the same name at once must meet a 409, not a
+        # 500, and the caller's transaction must survive the refusal.
+        with session.begin_nested():
+            session.add(user)
+            session.flush()
+    except IntegrityError as err:
+        raise ConflictError(f"user {username!r} already exists") from err
     return user
 
 

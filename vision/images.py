@@ -30,6 +30,17 @@ def _pixels_from_header(data: bytes, fmt: str) -> int | None:
         width = int.from_bytes(data[16:20], "big")
         height = int.from_bytes(data[20:24], "big")
         return width * height
+    if fmt == "bmp" and len(data) >= 26:
+        # BITMAPINFOHEADER: width and height as signed 32-bit at 18 and 22 (a negative height
+        # is a top-down bitmap); the older 12-byte core header has 16-bit sizes at 18 and 20.
+        header_size = int.from_bytes(data[14:18], "little")
+        if header_size == 12:
+            width = int.from_bytes(data[18:20], "little")
+            height = int.from_bytes(data[20:22], "little")
+        else:
+            width = abs(int.from_bytes(data[18:22], "little", signed=True))
+            height = abs(int.from_bytes(data[22:26], "little", signed=True))
+        return width * height
     if fmt == "jpeg":
         i = 2
         while i + 9 < len(data):
@@ -70,7 +81,11 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nda
         raise UnsupportedMediaError("body is not a JPEG, PNG or BMP image")
     _refuse_above(_pixels_from_header(data, fmt), max_pixels, "image")
     buffer = np.frombuffer(data, dtype=np.uint8)
-    image = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
+    try:
+        image = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
+    except cv2.error as err:
+        # OpenCV's own limits (a header it refuses to allocate for): bad input, not a crash.
+        raise InvalidInputError(f"the {fmt} image could not be decoded: {err.err}") from err
     if image is None or image.size == 0:
         raise InvalidInputError(f"the {fmt} image is corrupt and could not be decoded")
     _refuse_above(image.shape[0] * image.shape[1], max_pixels, "image")

@@ -24,7 +24,7 @@ from api.console.i18n import translate
 from api.console.rendering import DISPLAY_TZ, current_lang, page_user, render, services_of
 from api.console.security import verify_csrf
 from api.deps import Principal
-from api.params import Day
+from api.params import Day, PathId
 from controllers.policy import PassPermit
 from controllers.values import Reason
 from errors import ConflictError, InvalidInputError, NotFoundError
@@ -122,7 +122,7 @@ async def create_user_form(
 @router.post("/users/{user_id}/active")
 async def set_user_active(
     request: Request,
-    user_id: int,
+    user_id: PathId,
     active: Annotated[bool, Form()],
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:

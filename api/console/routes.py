@@ -33,6 +33,7 @@ from api.console.security import (
     verify_csrf,
 )
 from api.console.throttle import LoginThrottle
+from api.params import PathId
 from api.routes.alarms import open_alarms
 from errors import NotFoundError, PermissionDeniedError
 from models.access_store import passage_to_dict
@@ -305,7 +306,7 @@ def console_home(request: Request) -> Response:
 
 
 @router.get("/fragments/passage/{passage_id}", response_class=HTMLResponse)
-def passage_fragment(request: Request, passage_id: int) -> Response:
+def passage_fragment(request: Request, passage_id: PathId) -> Response:
     """One live row, rendered by the same template as the page (the browser adds it)."""
     user = page_user(request)
     if isinstance(user, Response):

@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AdminUser, CameraOrUser, ServicesDep, SessionDep, StaffUser
+from api.params import BodyId, PathId
 from api.routes.admin import audit
 from api.schemas import FrameResult
 from errors import InvalidInputError, NotFoundError, StoreUnavailableError
@@ -30,7 +31,7 @@ class PinIn(BaseModel):
 class PinCredential(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["pin"]
-    resident_id: int
+    resident_id: BodyId
     pin: str = Field(min_length=1, max_length=16)
 
 
@@ -49,13 +50,13 @@ class QrOut(BaseModel):
 
 
 @router.put("/residents/{resident_id}/pin", status_code=204)
-def put_pin(resident_id: int, body: PinIn, session: SessionDep, user: AdminUser) -> None:
+def put_pin(resident_id: PathId, body: PinIn, session: SessionDep, user: AdminUser) -> None:
     set_pin(session, resident_id, body.pin)
     audit(session, user, "resident.pin_set", f"resident:{resident_id}")
 
 
 @router.get("/passes/{pass_id}/qr", response_model=QrOut)
-def pass_qr(pass_id: int, session: SessionDep, services: ServicesDep, _: StaffUser) -> QrOut:
+def pass_qr(pass_id: PathId, session: SessionDep, services: ServicesDep, _: StaffUser) -> QrOut:
     """The code to print or send to the visitor; a QR scanner at the gate posts it back."""
     visitor_pass = session.get(VisitorPass, pass_id)
     if visitor_pass is None:

@@ -6,7 +6,7 @@ import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AdminUser, ServicesDep
 from api.params import PathId
@@ -19,6 +19,8 @@ router = APIRouter(prefix="/api/v1/residents", tags=["faces"])
 
 
 class ConsentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     note: Note = Field(
         "", max_length=500, description="Where the signed consent is kept, e.g. form number."
     )

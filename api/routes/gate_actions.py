@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.console.security import require_csrf
 from api.deps import ServicesDep, StaffUser
-from api.schemas import Name
+from api.params import BodyId
+from api.schemas import Reason
 from services.gate_actions import gate_states, perform_gate_action
 
 router = APIRouter(prefix="/api/v1/gates", tags=["gates"])
@@ -19,8 +20,10 @@ class GateActionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     action: Literal["open", "close", "hold_open", "release"]
-    reason: Name = Field(min_length=2, max_length=500, examples=["访客无通行证，业主电话确认"])
-    passage_id: int | None = Field(None, description="The passage this action answers, if any.")
+    reason: Reason = Field(min_length=2, max_length=500, examples=["访客无通行证，业主电话确认"])
+    passage_id: BodyId | None = Field(
+        None, description="The passage this action answers, if any."
+    )
 
     @field_validator("reason")
     @classmethod

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import unicodedata
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -10,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from api.console.security import require_csrf
 from api.deps import ServicesDep, SessionDep, StaffUser
-from api.params import PathId
-from api.schemas import Name, Note, PassageOut
+from api.params import BodyId, Moment, PathId
+from api.schemas import MAX_PASS_DAYS, Note, PassageOut, Reason
 from errors import InvalidInputError
 from models.access_store import passage_to_dict
 from services.review import ReviewDecision, VisitorPassRequest, resolve_review, review_queue
@@ -23,19 +24,28 @@ router = APIRouter(prefix="/api/v1", tags=["review"])
 class VisitorPassIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    host_household_id: int
-    valid_from: datetime | None = Field(None, description="Defaults to now.")
-    valid_to: datetime = Field(description="End of the visit, ISO 8601 with zone.")
-    max_uses: int | None = Field(None, ge=1, description="Entries allowed; null: unlimited.")
+    host_household_id: BodyId
+    valid_from: Moment | None = Field(None, description="Defaults to now.")
+    valid_to: Moment = Field(description="End of the visit, ISO 8601 with zone.")
+    max_uses: int | None = Field(
+        None, ge=1, le=10_000, description="Entries allowed; null: unlimited."
+    )
     note: Note = Field("", max_length=500)
 
     @model_validator(mode="after")
     def _window(self) -> VisitorPassIn:
-        start = self.valid_from or datetime.now(UTC)
-        if start.tzinfo is None or self.valid_to.tzinfo is None:
-            raise ValueError("valid_from and valid_to need a time zone, e.g. …T18:00+08:00")
+        # The same rules as a pass issued from the admin pages (api/schemas.py PassIn).
+        now = datetime.now(UTC)
+        start = self.valid_from or now
         if self.valid_to <= start:
             raise ValueError("valid_to must be after valid_from (and in the future)")
+        if self.valid_to <= now:
+            raise ValueError("the pass would already be over: valid_to is in the past")
+        if self.valid_to - start > timedelta(days=MAX_PASS_DAYS):
+            raise ValueError(
+                f"a visitor pass lasts at most {MAX_PASS_DAYS} days; register a car that "
+                "comes for longer as a household's vehicle"
+            )
         return self
 
 
@@ -43,26 +53,18 @@ class ResolveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     resolution: Literal["allow_once", "visitor_pass", "deny"]
-    reason: Name = Field(min_length=2, max_length=500, examples=["业主电话确认，访客临时进入"])
+    reason: Reason = Field(min_length=2, max_length=500, examples=["业主电话确认，访客临时进入"])
     plate: str | None = Field(
         None, description="The plate as the guard reads it; defaults to the camera's read."
     )
     visitor_pass: VisitorPassIn | None = None
-
-    @field_validator("reason")
-    @classmethod
-    def _reason(cls, value: str) -> str:
-        value = value.strip()
-        if len(value) < 2:
-            raise ValueError("reason needs at least 2 characters")
-        return value
 
     @field_validator("plate")
     @classmethod
     def _plate(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
-        plate = normalize_plate(value.strip().upper())
+        plate = normalize_plate(unicodedata.normalize("NFKC", value).strip().upper())
         if plate is None:
             raise ValueError(f"{value!r} is not a valid Chinese plate, e.g. 闽A12345")
         return plate

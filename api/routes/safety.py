@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AdminUser, ServicesDep, SessionDep, StaffUser
 from api.routes.admin import audit
-from api.schemas import Name
+from api.schemas import Reason
 from errors import ConflictError, InvalidInputError
 
 router = APIRouter(prefix="/api/v1/safety", tags=["safety"])
@@ -15,7 +15,7 @@ router = APIRouter(prefix="/api/v1/safety", tags=["safety"])
 
 class ReasonIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: Name = Field(min_length=2, max_length=500)
+    reason: Reason = Field(min_length=2, max_length=500)
 
 
 class SafetyStatus(BaseModel):

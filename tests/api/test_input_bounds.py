@@ -243,3 +243,126 @@ def test_audited_reasons_are_real_text(client: Any, guard_headers: dict[str, str
                            json={"action": "open", "reason": reason}, headers=guard_headers)
     assert response.status_code == 422, response.text
     assert str(client.app.state.services.barriers["main-in"].state) == "closed"
+
+
+# --- a second audit ------------------------------------------------------------------------
+
+
+def _bmp_header_only(width: int, height: int) -> bytes:
+    """A BMP whose header claims ``width`` x ``height`` over almost no data (RLE8)."""
+    import struct
+
+    info = struct.pack("<IiiHHIIiiII", 40, width, height, 1, 8, 1, 2, 2835, 2835, 256, 0)
+    palette = bytes(1024)
+    offset = 14 + len(info) + len(palette)
+    return b"BM" + struct.pack("<IHHI", offset + 2, 0, 0, offset) + info + palette + b"\x00\x01"
+
+
+def test_a_bmp_claiming_a_huge_size_is_refused_before_decoding(
+    client: Any, guard_headers: dict[str, str]
+) -> None:
+    response = client.post("/api/v1/gates/main-in/frames", content=_bmp_header_only(40000, 40000),
+                           headers={**guard_headers, "Content-Type": "image/jpeg"})
+    assert response.status_code == 413 and "MP" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"building": "7栋", "unit": "701\u200b"},  # zero-width space: a look-alike household
+        {"building": "\u202e7栋", "unit": "701"},  # right-to-left override
+        {"building": "\u0301", "unit": "701"},  # a combining mark alone
+        {"building": "ﷺ" * 64, "unit": "701"},  # NFKC grows it past the column's 64
+    ],
+)
+def test_hidden_characters_and_overlong_folded_labels_are_refused(
+    client: Any, admin_headers: dict[str, str], body: dict[str, str]
+) -> None:
+    response = client.post("/api/v1/households", json=body, headers=admin_headers)
+    assert response.status_code == 422, response.text
+
+
+@pytest.mark.parametrize("reason", ["\u200b\u200b", "  a  ", "\u0301\u0301"])
+def test_a_reason_must_be_visible_text_of_two_characters(
+    client: Any, guard_headers: dict[str, str], reason: str
+) -> None:
+    response = client.post("/api/v1/gates/main-in/actions",
+                           json={"action": "open", "reason": reason}, headers=guard_headers)
+    assert response.status_code == 422, response.text
+
+
+@pytest.mark.parametrize("since", ["1796000000", "1796000000.5"])
+def test_epoch_numbers_are_not_times(
+    client: Any, admin_headers: dict[str, str], since: str
+) -> None:
+    passes = client.post("/api/v1/passes", headers=admin_headers, json={
+        "plate": "粤B88888", "host_household_id": _household(client, admin_headers),
+        "valid_from": since, "valid_to": "1796086400"})
+    assert passes.status_code == 422 and "ISO 8601" in _messages(passes)
+    listing = client.get("/api/v1/passages", params={"since": since}, headers=admin_headers)
+    assert listing.status_code == 422
+
+
+def test_a_review_visitor_pass_follows_the_pass_rules(
+    client: Any, guard_headers: dict[str, str], admin_headers: dict[str, str]
+) -> None:
+    hid = _household(client, admin_headers)
+    _, png = cv2.imencode(".png", np.full((240, 320, 3), 90, np.uint8))
+    passage = client.post(
+        "/api/v1/gates/main-in/frames", content=png.tobytes(),
+        headers={**guard_headers, "Content-Type": "image/png"},
+    ).json()["passage_id"]
+    for window, message in [
+        ({"valid_to": "9999-12-31T23:59:59-12:00"}, "outside 2000-2100"),
+        (_window(-3, -1), "already be over"),
+        (_window(0, 1000), "at most 366 days"),
+        ({"valid_to": 1796000000}, "ISO 8601"),
+    ]:
+        response = client.post(f"/api/v1/passages/{passage}/resolve", headers=guard_headers,
+                               json={"resolution": "visitor_pass", "reason": "业主确认",
+                                     "plate": "闽K12345",
+                                     "visitor_pass": {"host_household_id": hid, **window}})
+        assert response.status_code == 422 and message in _messages(response), response.text
+
+
+def test_a_full_width_plate_is_the_same_plate(client: Any, admin_headers: dict[str, str]) -> None:
+    hid = _household(client, admin_headers)
+    made = client.post("/api/v1/vehicles", json={"plate": "闽Ａ１２３４５", "household_id": hid},
+                       headers=admin_headers)
+    assert made.status_code == 201 and made.json()["plate"] == "闽A12345"
+
+
+def test_console_audit_search_with_empty_dates_is_no_filter(client: Any) -> None:
+    add_user(client, "boss", "admin")
+    cookie_login(client, "boss", "admin")
+    page = client.get("/console/admin/audit?user=&action=gate&gate=&since=&until=")
+    assert page.status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/api/v1/residents/0/pin", "/api/v1/residents/-7/pin"])
+def test_ids_below_one_are_422(client: Any, admin_headers: dict[str, str], path: str) -> None:
+    assert client.put(path, json={"pin": "482913"}, headers=admin_headers).status_code == 422
+
+
+def test_a_pin_for_an_impossible_resident_is_422(client: Any) -> None:
+    from tests.api.test_credentials import present
+
+    for rid in (-7, 0, 2**31):
+        assert present(client, {"kind": "pin", "resident_id": rid, "pin": "1357"}).status_code \
+            == 422
+
+
+def test_lookalike_usernames_fold_onto_the_existing_one(client: Any) -> None:
+    from errors import ConflictError, InvalidInputError
+    from models.db import transaction
+    from services.users import create_user
+
+    sessions = client.app.state.services.sessions
+    with transaction(sessions) as session:
+        create_user(session, "guard1", "booth-password-1", "guard")
+    for lookalike in ("ｇｕａｒｄ１", "GUARD1", "𝐠𝐮𝐚𝐫𝐝𝟏"):
+        with pytest.raises(ConflictError), transaction(sessions) as session:
+            create_user(session, lookalike, "booth-password-1", "guard")
+    for broken in ("guard\u0301x", "a\ufffdb", "\u0301"):
+        with pytest.raises(InvalidInputError), transaction(sessions) as session:
+            create_user(session, broken, "booth-password-1", "guard")
