@@ -286,6 +286,8 @@ _TEXTS: dict[str, tuple[str, str]] = {
                           "A visitor pass lasts at most {days} days; register a car that "
                           "comes for longer as a household's vehicle"),
     "err.needs_zone": ("时间需要带时区，例如 {example}", "needs a time zone, e.g. {example}"),
+    "err.needs_date": ("日期格式为 年-月-日，例如 {example}",
+                       "give a date as YYYY-MM-DD, e.g. {example}"),
     "err.password_short": ("密码至少 {count} 个字符",
                            "The password needs at least {count} characters"),
     "err.username_length": ("用户名须为 1–64 个字符", "The username must be 1–64 characters"),
