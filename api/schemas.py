@@ -74,6 +74,18 @@ Reason = Annotated[str, AfterValidator(_reason)]
 Label = Annotated[str, AfterValidator(_label)]
 
 
+def search_plate(text: str) -> str:
+    """A plate typed into a search box, in the canonical form rows are stored in (dots,
+    spaces, full-width forms and lower case folded); text that is no plate stays as typed."""
+    folded = unicodedata.normalize("NFKC", text).strip().upper()
+    return normalize_plate(folded) or folded
+
+
+def search_label(text: str) -> str:
+    """A building or unit typed into a search box, folded as stored labels are."""
+    return " ".join(unicodedata.normalize("NFKC", text).split())
+
+
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -29,6 +29,8 @@ from api.schemas import (
     VehicleIn,
     VehicleOut,
     VehiclePatch,
+    search_label,
+    search_plate,
 )
 from errors import ConflictError, InvalidInputError, NotFoundError
 from models.base import Base
@@ -99,7 +101,7 @@ def list_households(
 ) -> list[Household]:
     query = select(Household).order_by(Household.building, Household.unit)
     if building:
-        query = query.where(Household.building == building)
+        query = query.where(Household.building == search_label(building))
     return list(session.scalars(query.limit(limit).offset(offset)))
 
 
@@ -235,7 +237,7 @@ def list_vehicles(
     if household_id is not None:
         query = query.where(Vehicle.household_id == household_id)
     if plate:
-        query = query.where(Vehicle.plate == plate.upper())
+        query = query.where(Vehicle.plate == search_plate(plate))
     return list(session.scalars(query.limit(limit).offset(offset)))
 
 
@@ -295,7 +297,7 @@ def list_passes(
 ) -> list[VisitorPass]:
     query = select(VisitorPass).order_by(VisitorPass.valid_from.desc())
     if plate:
-        query = query.where(VisitorPass.plate == plate.upper())
+        query = query.where(VisitorPass.plate == search_plate(plate))
     if host_household_id is not None:
         query = query.where(VisitorPass.host_household_id == host_household_id)
     return list(session.scalars(query.limit(limit).offset(offset)))

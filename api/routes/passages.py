@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from api.deps import ServicesDep, SessionDep, StaffUser
 from api.params import Moment, Offset, PathId
-from api.schemas import PassageOut, PassagePage
+from api.schemas import PassageOut, PassagePage, search_plate
 from errors import NotFoundError
 from models.access_store import passage_to_dict
 from models.events import Passage
@@ -34,7 +34,7 @@ def list_passages(
     if gate:
         query = query.where(Passage.gate_id == gate)
     if plate:
-        query = query.where(Passage.plate == plate.upper())
+        query = query.where(Passage.plate == search_plate(plate))
     if decision:
         query = query.where(Passage.decision == decision)
     if since:

@@ -366,3 +366,16 @@ def test_lookalike_usernames_fold_onto_the_existing_one(client: Any) -> None:
     for broken in ("guard\u0301x", "a\ufffdb", "\u0301"):
         with pytest.raises(InvalidInputError), transaction(sessions) as session:
             create_user(session, broken, "booth-password-1", "guard")
+
+
+def test_list_filters_find_rows_however_the_plate_or_label_is_typed(
+    client: Any, admin_headers: dict[str, str]
+) -> None:
+    hid = _household(client, admin_headers, building="7栋", unit="701")
+    client.post("/api/v1/vehicles", json={"plate": "闽A12345", "household_id": hid},
+                headers=admin_headers)
+    for typed in ("闽A·12345", "闽a12345", "闽Ａ１２３４５", " 闽A 12345 "):
+        found = client.get("/api/v1/vehicles", params={"plate": typed}, headers=admin_headers)
+        assert [v["plate"] for v in found.json()] == ["闽A12345"], typed
+    found = client.get("/api/v1/households", params={"building": "７栋"}, headers=admin_headers)
+    assert [h["id"] for h in found.json()] == [hid]
