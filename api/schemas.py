@@ -15,12 +15,29 @@ from vision.plate_grammar import normalize_plate
 MAX_PASS_DAYS = 366
 
 
-def _plate(value: str) -> str:
+def _fold_plate_text(value: str) -> str:
     # NFKC first: full-width "闽Ａ１２３４５" from a Chinese input method is the same plate.
-    plate = normalize_plate(unicodedata.normalize("NFKC", value).strip().upper())
+    return unicodedata.normalize("NFKC", value).strip().upper()
+
+
+def plate_field(value: str) -> str:
+    plate = normalize_plate(_fold_plate_text(value))
     if plate is None:
         raise ValueError(f"{value!r} is not a valid Chinese plate (GA 36-2018), e.g. 闽A12345")
     return plate
+
+
+def check_pass_window(valid_from: datetime, valid_to: datetime) -> None:
+    """The rules every visitor pass follows, from the admin pages or a guard's review."""
+    if valid_to <= valid_from:
+        raise ValueError("valid_to must be after valid_from")
+    if valid_to <= datetime.now(UTC):
+        raise ValueError("the pass would already be over: valid_to is in the past")
+    if valid_to - valid_from > timedelta(days=MAX_PASS_DAYS):
+        raise ValueError(
+            f"a visitor pass lasts at most {MAX_PASS_DAYS} days; register a car that "
+            "comes for longer as a household's vehicle"
+        )
 
 
 # Control, format (zero-width, bidi overrides, BOM, tags), surrogate, private-use and
@@ -77,7 +94,7 @@ Label = Annotated[str, AfterValidator(_label)]
 def search_plate(text: str) -> str:
     """A plate typed into a search box, in the canonical form rows are stored in (dots,
     spaces, full-width forms and lower case folded); text that is no plate stays as typed."""
-    folded = unicodedata.normalize("NFKC", text).strip().upper()
+    folded = _fold_plate_text(text)
     return normalize_plate(folded) or folded
 
 
@@ -171,7 +188,7 @@ class VehicleIn(_In):
     resident_id: BodyId | None = None
     plate_color: Literal["blue", "yellow", "green", "white", "black", "unknown"] = "unknown"
 
-    _norm = field_validator("plate")(_plate)
+    _norm = field_validator("plate")(plate_field)
 
 
 class VehiclePatch(_Patch):
@@ -185,7 +202,7 @@ class VehiclePatch(_Patch):
     @field_validator("plate")
     @classmethod
     def _norm(cls, value: str | None) -> str | None:
-        return None if value is None else _plate(value)
+        return None if value is None else plate_field(value)
 
 
 class VehicleOut(_Out):
@@ -207,27 +224,11 @@ class PassIn(_In):
     )
     note: Note = Field("", max_length=500)
 
-    _norm = field_validator("plate")(_plate)
-
-    @field_validator("valid_from", "valid_to", mode="before")
-    @classmethod
-    def _iso_text(cls, value: object) -> object:
-        # A bare number would be taken as seconds since 1970, with no zone anyone chose.
-        if isinstance(value, int | float):
-            raise ValueError("give an ISO 8601 time with a zone, e.g. 2026-05-01T09:00+08:00")
-        return value
+    _norm = field_validator("plate")(plate_field)
 
     @model_validator(mode="after")
     def _window(self) -> PassIn:
-        if self.valid_to <= self.valid_from:
-            raise ValueError("valid_to must be after valid_from")
-        if self.valid_to <= datetime.now(UTC):
-            raise ValueError("the pass would already be over: valid_to is in the past")
-        if self.valid_to - self.valid_from > timedelta(days=MAX_PASS_DAYS):
-            raise ValueError(
-                f"a visitor pass lasts at most {MAX_PASS_DAYS} days; register a car that "
-                "comes for longer as a household's vehicle"
-            )
+        check_pass_window(self.valid_from, self.valid_to)
         return self
 
 
@@ -249,7 +250,7 @@ class ListEntryIn(_In):
     kind: Literal["allow", "block"]
     reason: Note = Field("", max_length=500)
 
-    _norm = field_validator("plate")(_plate)
+    _norm = field_validator("plate")(plate_field)
 
 
 class ListEntryOut(_Out):

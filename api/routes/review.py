@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import unicodedata
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -12,11 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from api.console.security import require_csrf
 from api.deps import ServicesDep, SessionDep, StaffUser
 from api.params import BodyId, Moment, PathId
-from api.schemas import MAX_PASS_DAYS, Note, PassageOut, Reason
+from api.schemas import Note, PassageOut, Reason, check_pass_window, plate_field
 from errors import InvalidInputError
 from models.access_store import passage_to_dict
 from services.review import ReviewDecision, VisitorPassRequest, resolve_review, review_queue
-from vision.plate_grammar import normalize_plate
 
 router = APIRouter(prefix="/api/v1", tags=["review"])
 
@@ -34,18 +32,7 @@ class VisitorPassIn(BaseModel):
 
     @model_validator(mode="after")
     def _window(self) -> VisitorPassIn:
-        # The same rules as a pass issued from the admin pages (api/schemas.py PassIn).
-        now = datetime.now(UTC)
-        start = self.valid_from or now
-        if self.valid_to <= start:
-            raise ValueError("valid_to must be after valid_from (and in the future)")
-        if self.valid_to <= now:
-            raise ValueError("the pass would already be over: valid_to is in the past")
-        if self.valid_to - start > timedelta(days=MAX_PASS_DAYS):
-            raise ValueError(
-                f"a visitor pass lasts at most {MAX_PASS_DAYS} days; register a car that "
-                "comes for longer as a household's vehicle"
-            )
+        check_pass_window(self.valid_from or datetime.now(UTC), self.valid_to)
         return self
 
 
@@ -64,10 +51,7 @@ class ResolveIn(BaseModel):
     def _plate(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
-        plate = normalize_plate(unicodedata.normalize("NFKC", value).strip().upper())
-        if plate is None:
-            raise ValueError(f"{value!r} is not a valid Chinese plate, e.g. 闽A12345")
-        return plate
+        return plate_field(value)
 
     @model_validator(mode="after")
     def _pass_matches(self) -> ResolveIn:
