@@ -7,6 +7,7 @@ import math
 import cv2
 import numpy as np
 
+from vision.images import to_grey
 from vision.types import BoundingBox
 
 
@@ -112,7 +113,7 @@ def stroke_shear(crop: np.ndarray) -> tuple[float, float]:
     diagonal strokes crisp. ``gain`` is the best profile's energy over the unsheared one's:
     near 1 when the strokes already stand upright. ~2 ms per crop.
     """
-    grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
+    grey = to_grey(crop)
     scale = _SHEAR_HEIGHT / grey.shape[0]
     small = cv2.resize(grey, (max(8, round(grey.shape[1] * scale)), _SHEAR_HEIGHT),
                        interpolation=cv2.INTER_AREA)
