@@ -21,7 +21,14 @@ from sqlalchemy import select
 from api.console.audit_texts import AUDIT_ACTIONS, action_label, audit_details
 from api.console.error_texts import browser_table, explain_message
 from api.console.i18n import translate
-from api.console.rendering import DISPLAY_TZ, current_lang, page_user, render, services_of
+from api.console.rendering import (
+    DISPLAY_TZ,
+    current_lang,
+    gate_names,
+    page_user,
+    render,
+    services_of,
+)
 from api.console.security import verify_csrf
 from api.deps import Principal
 from api.params import Day, PathId
@@ -255,7 +262,7 @@ def audit_page(
         entry["details_text"] = json.dumps(entry["details"], ensure_ascii=False)
         entries.append(entry)
     known = {a for actions in AUDIT_ACTIONS.values() for a in actions} | set(AUDIT_ACTIONS)
-    gates = services_of(request).settings.community.gates
+    names = gate_names(services_of(request))
     return _render(
         request, "admin/audit.html",
         {"rows": entries, "total": total,
@@ -270,7 +277,7 @@ def audit_page(
          ],
          # A hand-typed ?action= the list does not offer still shows as chosen.
          "other_action": action if action and action not in known else None,
-         "gates": [(g.id, g.name or g.id) for g in gates],
-         "gate_names": {g.id: g.name or g.id for g in gates}},
+         "gates": list(names.items()),
+         "gate_names": names},
         user,
     )

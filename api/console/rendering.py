@@ -115,6 +115,11 @@ def services_of(request: Request) -> Services:
     return services
 
 
+def gate_names(services: Services) -> dict[str, str]:
+    """Each gate's name as guards know it (its id when it has none), in configured order."""
+    return {g.id: g.name or g.id for g in services.settings.community.gates}
+
+
 def _active(services: Services, username: str) -> bool:
     """Deactivating a user ends their console session at the next page, not in 15 minutes."""
     from sqlalchemy import select

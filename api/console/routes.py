@@ -18,6 +18,7 @@ from api.console.error_texts import browser_table
 from api.console.i18n import LANGS, translate
 from api.console.rendering import (
     current_lang,
+    gate_names,
     page_user,
     render,
     safe_next,
@@ -211,10 +212,6 @@ def _households(session: Any) -> list[Household]:
     return list(session.scalars(select(Household).order_by(Household.building, Household.unit)))
 
 
-def _gate_names(services: Services) -> dict[str, str]:
-    return {g.id: g.name or g.id for g in services.settings.community.gates}
-
-
 def _with_resolutions(session: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Adds to resolved rows what the guard's resolution said and created.
 
@@ -284,17 +281,18 @@ def console_home(request: Request) -> Response:
         review = _review_cards(session, now)
         alarms = open_alarms(session)
         households = _households(session)
+    names = gate_names(services)
     return render(
         request,
         "console.html",
         {
             "gates": gate_states(services),
-            "gate_names": _gate_names(services),
+            "gate_names": names,
             "passages": passages,
             "review": review,
             "now": now.isoformat(),
             "live_texts": _live_texts(request),
-            "error_table": browser_table(current_lang(request), _gate_names(services)),
+            "error_table": browser_table(current_lang(request), names),
             "alarms": alarms,
             "households": households,
             "hh_labels": {h.id: f"{h.building} {h.unit}" for h in households},
@@ -323,7 +321,7 @@ def passage_fragment(request: Request, passage_id: PathId) -> Response:
         ]
     labels = {h.id: f"{h.building} {h.unit}" for h in households if h is not None}
     return render(request, "fragments/passage_row.html",
-                  {"p": row, "gate_names": _gate_names(services), "hh_labels": labels},
+                  {"p": row, "gate_names": gate_names(services), "hh_labels": labels},
                   user, refresh_session=False)
 
 
@@ -339,7 +337,7 @@ def review_fragment(request: Request) -> Response:
         households = _households(session)
     return render(
         request, "fragments/review.html",
-        {"review": review, "households": households, "gate_names": _gate_names(services),
+        {"review": review, "households": households, "gate_names": gate_names(services),
          "presets": PRESET_REASONS, "pass_hours": PASS_HOURS, "now": now.isoformat()},
         user, refresh_session=False,
     )
@@ -354,5 +352,5 @@ def alarms_fragment(request: Request) -> Response:
     with services.sessions() as session:
         alarms = open_alarms(session)
     return render(request, "fragments/alarms.html",
-                  {"alarms": alarms, "gate_names": _gate_names(services)},
+                  {"alarms": alarms, "gate_names": gate_names(services)},
                   user, refresh_session=False)
