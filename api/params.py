@@ -7,11 +7,15 @@ UTC) reached the driver and came back as a 500.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated
 
+from annotated_types import Ge, GroupedMetadata, Le
 from fastapi import Path, Query
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Strict
+from pydantic_core import PydanticCustomError
 
 # The largest id both databases store: PostgreSQL's INTEGER keys end at 2**31 - 1 (SQLite's
 # at 2**63 - 1), so one bound answers the same on both.
@@ -22,10 +26,43 @@ MAX_OFFSET = 10_000_000
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
+
+def _not_a_boolean(value: object) -> object:
+    """``true``/``false`` are not numbers: lax parsing would take ``true`` as id (or count) 1."""
+    if isinstance(value, bool):
+        raise PydanticCustomError(
+            "int_type",
+            "Input should be a valid integer such as 12, not {value}",
+            {"value": "true" if value else "false"},
+        )
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class JsonInt(GroupedMetadata):
+    """An integer in a JSON body, from ``ge`` to ``le``: ``Annotated[int, JsonInt(0, 20)]``.
+
+    A JSON body carries numbers as numbers, so only a JSON integer is taken: not "12", 12.0,
+    or ``true`` (which lax parsing reads as 1: a resident filed under household 1). The
+    bounds come before the boolean check so that ``X | None`` still documents them as
+    minimum/maximum in the OpenAPI schema.
+    """
+
+    ge: int
+    le: int
+
+    def __iter__(self) -> Iterator[object]:
+        yield Strict()
+        yield Ge(self.ge)
+        yield Le(self.le)
+        yield BeforeValidator(_not_a_boolean)
+
+
+# Query and path parameters arrive as text, so they are parsed ("12" is 12).
 PathId = Annotated[int, Path(ge=1, le=MAX_DB_INT)]
 QueryId = Annotated[int | None, Query(ge=1, le=MAX_DB_INT)]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip.")]
-BodyId = Annotated[int, Field(ge=1, le=MAX_DB_INT)]
+BodyId = Annotated[int, JsonInt(1, MAX_DB_INT)]
 
 
 def in_service_span(value: datetime) -> datetime:

@@ -8,7 +8,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from api.params import BodyId, Moment
+from api.params import BodyId, JsonInt, Moment
 from vision.plate_grammar import normalize_plate
 
 # A visitor pass longer than this is a resident's car, or a typing mistake ("until 2099").
@@ -89,6 +89,9 @@ Note = Annotated[str, AfterValidator(_clean)]
 Name = Annotated[str, AfterValidator(_named)]
 Reason = Annotated[str, AfterValidator(_reason)]
 Label = Annotated[str, AfterValidator(_label)]
+# Cars of one household inside at once, and the entries a visitor pass allows.
+Spaces = Annotated[int, JsonInt(0, 20)]
+EntryLimit = Annotated[int, JsonInt(1, 10_000)]
 
 
 def search_plate(text: str) -> str:
@@ -134,14 +137,14 @@ class Token(BaseModel):
 class HouseholdIn(_In):
     building: Label = Field(min_length=1, max_length=64, examples=["3栋"])
     unit: Label = Field(min_length=1, max_length=64, examples=["2单元1201"])
-    spaces: int = Field(1, ge=0, le=20, description="Cars of this household inside at once.")
+    spaces: Spaces = Field(1, description="Cars of this household inside at once.")
     note: Note = Field("", max_length=500)
 
 
 class HouseholdPatch(_Patch):
     building: Label | None = Field(None, min_length=1, max_length=64)
     unit: Label | None = Field(None, min_length=1, max_length=64)
-    spaces: int | None = Field(None, ge=0, le=20)
+    spaces: Spaces | None = None
     note: Note | None = Field(None, max_length=500)
 
 
@@ -219,9 +222,7 @@ class PassIn(_In):
     host_household_id: BodyId
     valid_from: Moment
     valid_to: Moment
-    max_uses: int | None = Field(
-        1, ge=1, le=10_000, description="Entries allowed; null for unlimited."
-    )
+    max_uses: EntryLimit | None = Field(1, description="Entries allowed; null for unlimited.")
     note: Note = Field("", max_length=500)
 
     _norm = field_validator("plate")(plate_field)
@@ -332,7 +333,7 @@ class Availability(BaseModel):
 
 
 class OccupancyCorrection(_In):
-    occupied: int = Field(ge=0, le=100_000)
+    occupied: Annotated[int, JsonInt(0, 100_000)]
     reason: Name = Field(min_length=3, max_length=500)
 
 

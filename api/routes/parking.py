@@ -27,7 +27,7 @@ from api.deps import (
     oauth2_scheme,
     require_staff,
 )
-from api.params import MAX_DB_INT
+from api.params import MAX_DB_INT, BodyId
 from api.routes.admin import audit
 from api.schemas import Availability
 from controllers.guidance import Hold, Recommendation
@@ -192,8 +192,8 @@ class HoldIn(BaseModel):
         None, min_length=1, max_length=64,
         description="Building the driver goes to (must be one the spaces know).",
     )
-    resident_id: int | None = Field(
-        None, ge=1, le=MAX_DB_INT, description="The building is this resident's household's."
+    resident_id: BodyId | None = Field(
+        None, description="The building is this resident's household's."
     )
     kind: Literal["ev", "accessible", "visitor"] | None = Field(
         None, description="Kind of space needed; only when the best space is chosen."

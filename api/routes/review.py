@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from api.console.security import require_csrf
 from api.deps import ServicesDep, SessionDep, StaffUser
 from api.params import BodyId, Moment, PathId
-from api.schemas import Note, PassageOut, Reason, check_pass_window, plate_field
+from api.schemas import EntryLimit, Note, PassageOut, Reason, check_pass_window, plate_field
 from errors import InvalidInputError
 from models.access_store import passage_to_dict
 from services.review import ReviewDecision, VisitorPassRequest, resolve_review, review_queue
@@ -25,9 +25,7 @@ class VisitorPassIn(BaseModel):
     host_household_id: BodyId
     valid_from: Moment | None = Field(None, description="Defaults to now.")
     valid_to: Moment = Field(description="End of the visit, ISO 8601 with zone.")
-    max_uses: int | None = Field(
-        None, ge=1, le=10_000, description="Entries allowed; null: unlimited."
-    )
+    max_uses: EntryLimit | None = Field(None, description="Entries allowed; null: unlimited.")
     note: Note = Field("", max_length=500)
 
     @model_validator(mode="after")
