@@ -195,11 +195,28 @@ class HoldBook:
             raise ValueError("space_id and holder must not be empty")
         current = self._by_space.get(space_id)
         if current is not None and current.active(now) and current.holder != holder:
-            raise ConflictError(f"space {space_id} is held by another driver")
+            raise ConflictError(
+                f"space {space_id} is already held for another car until "
+                f"{current.until:%H:%M:%S %Z}; release that hold first or pick another space"
+            )
         self.release(holder)
         hold = Hold(space_id, holder, now + (ttl or self.ttl))
         self._by_space[space_id] = hold
         return hold
+
+    def hold_space(self, space: SpaceView, holder: str, now: datetime) -> Hold:
+        """Hold a space a person named (``recommend`` only offers free ones).
+
+        ``ConflictError`` if a car is in it or another car holds it; nothing changes then, so
+        the car keeps any hold it had. An unknown state is held: the guard may see the space
+        when no sensor or camera covers it.
+        """
+        if space.state is SpaceState.OCCUPIED:
+            raise ConflictError(
+                f"space {space.id} is occupied: its sensor or camera sees a car there, so it "
+                "cannot be held; pick a free space"
+            )
+        return self.hold(space.id, holder, now)
 
     def release(self, holder: str) -> Hold | None:
         """Drop the holder's hold (they parked, left or were sent elsewhere)."""

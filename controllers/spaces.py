@@ -381,22 +381,15 @@ class SpaceBoard:
             space_id, self._sensor.get(space_id), self._camera.get(space_id), now, self.staleness
         )
 
+    def view(self, space_id: str, now: datetime) -> SpaceView:
+        rec = self.spaces[space_id]
+        state = self.status(space_id, now).state
+        return SpaceView(
+            rec.id, rec.zone, rec.kind, state, rec.distances_m, rec.assigned_to, rec.label
+        )
+
     def views(self, now: datetime) -> tuple[SpaceView, ...]:
-        out = []
-        for rec in self.spaces.values():
-            st = self.status(rec.id, now)
-            out.append(
-                SpaceView(
-                    rec.id,
-                    rec.zone,
-                    rec.kind,
-                    st.state,
-                    rec.distances_m,
-                    rec.assigned_to,
-                    rec.label,
-                )
-            )
-        return tuple(out)
+        return tuple(self.view(space_id, now) for space_id in self.spaces)
 
     def zones(
         self, now: datetime, counts: Mapping[str, ZoneCount] | None = None

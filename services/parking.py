@@ -377,12 +377,13 @@ class ParkingService:
         return rec, placed
 
     def hold_space(self, space_id: str, holder: str) -> Hold:
-        """Hold one named space (``NotFoundError``; ``ConflictError`` if another holds it)."""
+        """Hold one named space (``NotFoundError``; ``ConflictError`` if it is occupied or
+        another car holds it)."""
         now = self._clock()
         with self._lock:
             if space_id not in self.board.spaces:
                 raise NotFoundError(f"space {space_id!r} not found")
-            placed = self.holds.hold(space_id, holder, now)
+            placed = self.holds.hold_space(self.board.view(space_id, now), holder, now)
         self._spaces_changed()
         return placed
 

@@ -184,3 +184,40 @@ def test_a_resident_id_beyond_64_bits_is_a_422_not_a_500(
         HOLD, json={"holder": "闽A12345", "resident_id": TOO_BIG_ID - 1}, headers=guard_headers
     )
     assert held.status_code == 404, held.text
+
+
+# ---- 5. a named space must be free ----------------------------------------------------------
+
+
+def test_an_occupied_space_is_not_held(client: Any, guard_headers: dict[str, str]) -> None:
+    from tests.api.test_parking import sensor
+
+    all_free(client)
+    assert client.post(
+        HOLD, json={"holder": "闽A12345", "space_id": "A-002"}, headers=guard_headers
+    ).status_code == 201
+    assert sensor(client, "A-001", True) == "accepted"
+    response = client.post(
+        HOLD, json={"holder": "闽A12345", "space_id": "A-001"}, headers=guard_headers
+    )
+    assert response.status_code == 409, response.text
+    assert "space A-001 is occupied" in detail(response)
+    # Refused: the car keeps the hold it had, and the occupied space is not marked held.
+    assert active_holds(client) == [("闽A12345", "A-002")]
+
+
+def test_a_space_held_for_another_car_is_refused_saying_until_when(
+    client: Any, guard_headers: dict[str, str]
+) -> None:
+    all_free(client)
+    first = client.post(
+        HOLD, json={"holder": "闽A12345", "space_id": "A-001"}, headers=guard_headers
+    )
+    until = datetime.fromisoformat(first.json()["hold"]["until"])
+    response = client.post(
+        HOLD, json={"holder": "闽B54321", "space_id": "A-001"}, headers=guard_headers
+    )
+    assert response.status_code == 409, response.text
+    assert "already held for another car until" in detail(response)
+    assert until.strftime("%H:%M") in detail(response)
+    assert active_holds(client) == [("闽A12345", "A-001")]

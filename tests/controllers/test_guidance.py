@@ -270,3 +270,52 @@ def test_hold_book_purge_and_validation() -> None:
         HoldBook(ttl=timedelta(0))
     with pytest.raises(ValueError):
         book.hold("", "car-1", NOW)
+
+
+# --- a space a person names (staff holds) ------------------------------------------------
+
+
+HOLD_SPACE_CASES = [
+    # (name, state, already held by, expected holder afterwards or the refusal's words)
+    ("free space", F, None, "car-1"),
+    ("unknown state: staff may know better than a silent sensor", U, None, "car-1"),
+    ("the car's own hold is renewed", F, "car-1", "car-1"),
+    ("another car's hold that ran out", F, "expired", "car-1"),
+    ("occupied", OCC, None, "is occupied"),
+    ("occupied while the car holds it", OCC, "car-1", "is occupied"),
+    ("held for another car", F, "car-2", "already held for another car until 10:02"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "state", "held_by", "expected"), HOLD_SPACE_CASES, ids=[c[0] for c in HOLD_SPACE_CASES]
+)
+def test_hold_space_refuses_an_occupied_or_taken_space(
+    name: str, state: SpaceState, held_by: str | None, expected: str
+) -> None:
+    book = HoldBook(ttl=timedelta(minutes=3))
+    if held_by == "expired":
+        book.hold("A1", "car-2", NOW - timedelta(minutes=10))
+    elif held_by is not None:
+        book.hold("A1", held_by, NOW - timedelta(minutes=1))
+    book.hold("B9", "car-9", NOW)  # someone else's hold, untouched either way
+    target = space("A1", state)
+    if expected.startswith("car-"):
+        placed = book.hold_space(target, "car-1", NOW)
+        assert (placed.space_id, placed.holder, placed.until) == (
+            "A1", "car-1", NOW + timedelta(minutes=3)
+        )
+    else:
+        before = book.active(NOW)
+        with pytest.raises(ConflictError, match=expected):
+            book.hold_space(target, "car-1", NOW)
+        assert book.active(NOW) == before  # refused: nothing held, released or moved
+    assert book.holder_of("B9", NOW) == "car-9"
+
+
+def test_a_refused_hold_keeps_the_cars_previous_hold() -> None:
+    book = HoldBook(ttl=timedelta(minutes=3))
+    book.hold("A2", "car-1", NOW)
+    with pytest.raises(ConflictError, match="A1 is occupied"):
+        book.hold_space(space("A1", OCC), "car-1", NOW)
+    assert book.holder_of("A2", NOW) == "car-1"
