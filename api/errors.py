@@ -15,6 +15,7 @@ from errors import (
     ConflictError,
     HardwareError,
     InvalidInputError,
+    MalformedBodyError,
     NotFoundError,
     ParkgateError,
     PayloadTooLargeError,
@@ -30,6 +31,7 @@ logger = logging.getLogger(__name__)
 _STATUS: list[tuple[type[ParkgateError], int]] = [
     (PayloadTooLargeError, 413),
     (UnsupportedMediaError, 415),
+    (MalformedBodyError, 400),
     (InvalidInputError, 422),
     (NotFoundError, 404),
     (ConflictError, 409),

@@ -2,31 +2,93 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from email.message import Message
+
 from fastapi import APIRouter, Request
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.requests import ClientDisconnect
 
 from api.deps import CameraOrUser, ServicesDep
 from api.schemas import FrameResult
-from errors import InvalidInputError, PayloadTooLargeError, UnsupportedMediaError
+from errors import (
+    InvalidInputError,
+    MalformedBodyError,
+    PayloadTooLargeError,
+    UnsupportedMediaError,
+)
 
 router = APIRouter(prefix="/api/v1/gates", tags=["cameras"])
 
 _RAW_TYPES = ("image/jpeg", "image/jpg", "image/png", "application/octet-stream")
 
 
-async def read_limited(request: Request, limit: int) -> bytes:
-    """The raw body, refusing with 413 as soon as it passes ``limit`` bytes."""
+async def _limited_stream(request: Request, limit: int) -> AsyncIterator[bytes]:
+    """The body's chunks, refusing with 413 as soon as it passes ``limit`` bytes."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLargeError(f"body of {declared} bytes exceeds the limit of {limit}")
-    chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLargeError(f"body exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLargeError(f"body exceeds the limit of {limit} bytes")
+            yield chunk
+    except ClientDisconnect as err:
+        # Nobody is left to read the answer, but it must not be logged as a server error.
+        raise MalformedBodyError(
+            f"the client disconnected after {size} bytes, before the body was complete"
+        ) from err
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The raw body, refusing with 413 as soon as it passes ``limit`` bytes."""
+    return b"".join([chunk async for chunk in _limited_stream(request, limit)])
+
+
+def _multipart_boundary(content_type: str) -> bytes:
+    header = Message()
+    header["content-type"] = content_type
+    boundary = header.get_param("boundary")
+    if not isinstance(boundary, str) or not boundary:
+        raise MalformedBodyError(
+            "a multipart/form-data body needs a boundary in its Content-Type, e.g. "
+            "multipart/form-data; boundary=frame"
+        )
+    return boundary.encode("latin-1", errors="replace")
+
+
+async def read_form(request: Request, limit: int) -> FormData:
+    """A whole multipart body, parsed; 400 (``MalformedBodyError``) if it does not parse or
+    was cut off, 413 past ``limit`` bytes in all (also without a Content-Length)."""
+    close = b"--" + _multipart_boundary(request.headers.get("content-type", "")) + b"--"
+    closed = False
+    tail = b""
+
+    async def watched() -> AsyncIterator[bytes]:
+        # Starlette keeps the parts it finished and silently drops one cut off mid-way, so a
+        # truncated upload parses as a form without its file. Only the closing delimiter
+        # says the body is whole; it may straddle two chunks, hence the carried tail.
+        nonlocal closed, tail
+        async for chunk in _limited_stream(request, limit):
+            closed = closed or close in tail + chunk
+            tail = (tail + chunk)[-len(close) :]
+            yield chunk
+
+    parser = MultiPartParser(request.headers, watched(), max_files=64, max_part_size=limit)
+    try:
+        form = await parser.parse()
+    except MultiPartException as err:
+        raise MalformedBodyError(f"the multipart body could not be parsed: {err.message}") from err
+    if not closed:
+        await form.close()
+        raise MalformedBodyError(
+            "the multipart upload is incomplete: the body ends before its closing boundary "
+            f"({close.decode('latin-1')}), so it was cut off in transit; send it again"
+        )
+    return form
 
 
 async def _read_uploads(uploads: list[UploadFile], limit: int) -> list[bytes]:
@@ -48,18 +110,20 @@ async def frame_uploads(
     ``extra_field`` (e.g. ``depth``) when the body is multipart."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise PayloadTooLargeError(f"body of {declared} bytes exceeds the limit of {limit}")
-        form = await request.form(max_files=64, max_part_size=limit)
-        files = [f for f in form.getlist("image") if isinstance(f, UploadFile)]
-        if not files:
-            raise InvalidInputError("multipart body needs at least one file field named 'image'")
-        extra = [
-            f for f in (form.getlist(extra_field) if extra_field else [])
-            if isinstance(f, UploadFile)
-        ]
-        return await _read_uploads(files, limit), await _read_uploads(extra, limit)
+        form = await read_form(request, limit)
+        try:
+            files = [f for f in form.getlist("image") if isinstance(f, UploadFile)]
+            if not files:
+                raise InvalidInputError(
+                    "multipart body needs at least one file field named 'image'"
+                )
+            extra = [
+                f for f in (form.getlist(extra_field) if extra_field else [])
+                if isinstance(f, UploadFile)
+            ]
+            return await _read_uploads(files, limit), await _read_uploads(extra, limit)
+        finally:
+            await form.close()  # files past 1 MB were spooled to disk
     if content_type in _RAW_TYPES or content_type == "":
         return [await read_limited(request, limit)], []
     raise UnsupportedMediaError(
