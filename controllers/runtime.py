@@ -64,6 +64,29 @@ class PassageResult:
     journal_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Arrival:
+    """What reaches a gate for one passage, carried unchanged from intake to the record."""
+
+    gate: GateContext
+    sighting: Sighting
+    decided: AccessDecision | None  # None: the access policy decides (a vehicle)
+    snapshot_path: str | None
+    details: dict[str, Any]
+
+    def record(self, decision: AccessDecision, journal_id: str | None = None) -> PassageRecord:
+        return PassageRecord(
+            gate_id=self.gate.gate_id,
+            direction=self.gate.direction,
+            zone_id=self.gate.zone_id,
+            sighting=self.sighting,
+            decision=decision,
+            snapshot_path=self.snapshot_path,
+            details=self.details,
+            journal_id=journal_id,
+        )
+
+
 class GateRuntime:
     def __init__(
         self,
@@ -139,10 +162,9 @@ class GateRuntime:
         details: dict[str, Any],
     ) -> PassageResult:
         gate = self.gate(sighting.gate_id)
+        arrival = _Arrival(gate, sighting, decided, snapshot_path, details)
         async with self._locks[gate.gate_id]:
-            record, passage_id, alarms, view = await self._record(
-                gate, sighting, decided, snapshot_path, details
-            )
+            record, passage_id, alarms, view = await self._record(arrival)
             if view is not None:
                 self._bus.publish(Event("passage", view))
             for alarm in alarms:
@@ -178,12 +200,7 @@ class GateRuntime:
         )
 
     async def _record(
-        self,
-        gate: GateContext,
-        sighting: Sighting,
-        decided: AccessDecision | None,
-        snapshot_path: str | None,
-        details: dict[str, Any],
+        self, arrival: _Arrival
     ) -> tuple[PassageRecord, int | None, list[dict[str, Any]], dict[str, Any] | None]:
         """Decide and record in the database, or offline in the journal when it is down."""
         failure: StoreUnavailableError | None = None
@@ -198,28 +215,16 @@ class GateRuntime:
                 failure = err
         if failure is None:
             try:
-                return await asyncio.to_thread(
-                    self._decide_and_record, gate, sighting, decided, snapshot_path, details
-                )
+                return await asyncio.to_thread(self._decide_and_record, arrival)
             except StoreUnavailableError as err:
                 if self._journal is None:
                     raise
                 failure = err
         self.mark_database_unavailable()
-        record = await asyncio.to_thread(
-            self._decide_offline, gate, sighting, decided, snapshot_path, details, failure
-        )
+        record = await asyncio.to_thread(self._decide_offline, arrival, failure)
         return record, None, [], None
 
-    def _decide_offline(
-        self,
-        gate: GateContext,
-        sighting: Sighting,
-        decided: AccessDecision | None,
-        snapshot_path: str | None,
-        details: dict[str, Any],
-        err: StoreUnavailableError,
-    ) -> PassageRecord:
+    def _decide_offline(self, arrival: _Arrival, err: StoreUnavailableError) -> PassageRecord:
         """Decide from the snapshot and journal the passage; the caller drives the barrier."""
         assert self._journal is not None
         now = self._clock()
@@ -227,7 +232,8 @@ class GateRuntime:
             self._outage_logged = True
             logger.error("database unavailable (%s): gates decide offline from the snapshot "
                          "taken at %s, and journal", err, self._offline.taken_at or "— (none)")
-        decision = decided
+        sighting = arrival.sighting
+        decision = arrival.decided
         if decision is None:
             permits = self._offline.permits(
                 sighting.plate, province_unsure=self._policy.province_unsure(sighting)
@@ -235,11 +241,11 @@ class GateRuntime:
             if permits is None:  # no snapshot since start: nobody is known, ask a guard
                 decision = AccessDecision(Verdict.REVIEW, Reason.DATABASE_UNAVAILABLE)
             else:
-                decision = decide(sighting, permits, None, now, gate=gate, policy=self._policy)
+                decision = decide(
+                    sighting, permits, None, now, gate=arrival.gate, policy=self._policy
+                )
         decision = replace(decision, flags=(*decision.flags, "offline"))
-        record = _passage_record(
-            gate, sighting, decision, snapshot_path, details, journal_id=uuid.uuid4().hex
-        )
+        record = arrival.record(decision, journal_id=uuid.uuid4().hex)
         self._journal.append(record)  # durable before the barrier moves
         self._offline.note(record)
         return record
@@ -329,16 +335,12 @@ class GateRuntime:
         return snapshot
 
     def _decide_and_record(
-        self,
-        gate: GateContext,
-        sighting: Sighting,
-        decided: AccessDecision | None,
-        snapshot_path: str | None,
-        details: dict[str, Any],
+        self, arrival: _Arrival
     ) -> tuple[PassageRecord, int, list[dict[str, Any]], dict[str, Any]]:
         now = self._clock()
+        gate, sighting = arrival.gate, arrival.sighting
         with self._store.unit() as unit:
-            decision = decided
+            decision = arrival.decided
             if decision is None:
                 permits = unit.permits(
                     sighting.plate, now, province_unsure=self._policy.province_unsure(sighting)
@@ -347,7 +349,7 @@ class GateRuntime:
                 decision = decide(
                     sighting, permits, occupancy, now, gate=gate, policy=self._policy
                 )
-            record = _passage_record(gate, sighting, decision, snapshot_path, details)
+            record = arrival.record(decision)
             passage_id, alarms = _write_passage(unit, record)
             view = unit.passage_view(passage_id)
         return record, passage_id, alarms, view
@@ -397,26 +399,6 @@ class GateRuntime:
             return unit.raise_alarm(
                 "hardware_fault", gate_id=gate_id, passage_id=passage_id, message=message
             )
-
-
-def _passage_record(
-    gate: GateContext,
-    sighting: Sighting,
-    decision: AccessDecision,
-    snapshot_path: str | None,
-    details: dict[str, Any],
-    journal_id: str | None = None,
-) -> PassageRecord:
-    return PassageRecord(
-        gate_id=gate.gate_id,
-        direction=gate.direction,
-        zone_id=gate.zone_id,
-        sighting=sighting,
-        decision=decision,
-        snapshot_path=snapshot_path,
-        details=details,
-        journal_id=journal_id,
-    )
 
 
 # An open alarm raised this recently stands for a repeat of the same one.
