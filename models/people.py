@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.engine.default import DefaultExecutionContext
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from models.base import Base, TimestampMixin
 
@@ -38,12 +40,35 @@ class Resident(TimestampMixin, Base):
     pin_hash: Mapped[str | None] = mapped_column(String(255), default=None)
 
 
+def username_key(username: str) -> str:
+    """What makes two usernames the same account: width (NFKC) and case folded, so "GUARD1",
+    "ｇｕａｒｄ１" and "guard1" are one name a person could not tell apart on the users page."""
+    return unicodedata.normalize("NFKC", username).lower()
+
+
+def _key_from_username(context: DefaultExecutionContext) -> str:
+    # Also fills in inserts that bypass the ORM object (Core, scripts).
+    return username_key(context.get_current_parameters()["username"])
+
+
 class User(TimestampMixin, Base):
     __tablename__ = "users"
     __table_args__ = (CheckConstraint("role IN ('admin', 'guard')", name="role_known"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
+    # Unique, so two admins creating "guard1" and "GUARD1" at once cannot both succeed: the
+    # database refuses the second insert. Folded in Python rather than an index on
+    # lower(username), whose SQLite version folds ASCII only ("Élise" next to "élise").
+    # Lower-casing may lengthen a name ("İ" becomes two characters), hence 128.
+    username_key: Mapped[str] = mapped_column(
+        String(128), unique=True, default=_key_from_username
+    )
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(default=True)
+
+    @validates("username")
+    def _keep_key(self, _: str, username: str) -> str:
+        self.username_key = username_key(username)
+        return username

@@ -5,12 +5,12 @@ from __future__ import annotations
 import unicodedata
 from typing import Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from errors import ConflictError, InvalidInputError
-from models.people import User
+from models.people import User, username_key
 from services.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
 
 Role = Literal["admin", "guard"]
@@ -36,14 +36,15 @@ def create_user(session: Session, username: str, password: str, role: str) -> Us
         raise InvalidInputError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
     # "Guard1" next to "guard1" would be two accounts a person cannot tell apart.
     taken = session.scalar(
-        select(User.username).where(func.lower(User.username) == username.lower())
+        select(User.username).where(User.username_key == username_key(username))
     )
     if taken is not None:
         raise ConflictError(f"user {taken!r} already exists")
     user = User(username=username, password_hash=hash_password(password), role=role)
     try:
-        # In a savepoint: two admins creating the same name at once must meet a 409, not a
-        # 500, and the caller's transaction must survive the refusal.
+        # In a savepoint: two admins creating the same name at once (the look-up above passes
+        # for both) meet the unique username_key, so the second gets a 409, not a 500, and
+        # the caller's transaction survives the refusal.
         with session.begin_nested():
             session.add(user)
             session.flush()
