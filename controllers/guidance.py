@@ -218,6 +218,25 @@ class HoldBook:
             )
         return self.hold(space.id, holder, now)
 
+    def restore(self, holds: Iterable[Hold], now: datetime) -> tuple[Hold, ...]:
+        """Take back holds kept across a restart, each until its own end; returns those taken.
+
+        Expired ones are dropped, and the book's rules still hold: one car per space and one
+        space per car (the later-ending hold wins), and a hold made since is not displaced.
+        """
+        # An expired entry left for a car would make ``release`` find it instead of the
+        # restored one: drop them first, so each car has one entry.
+        self.purge(now)
+        taken: list[Hold] = []
+        holders = {h.holder for h in self._by_space.values()}
+        for hold in sorted(holds, key=lambda h: h.until, reverse=True):
+            if not hold.active(now) or hold.holder in holders or hold.space_id in self._by_space:
+                continue
+            self._by_space[hold.space_id] = hold
+            holders.add(hold.holder)
+            taken.append(hold)
+        return tuple(taken)
+
     def release(self, holder: str) -> Hold | None:
         """Drop the holder's hold (they parked, left or were sent elsewhere)."""
         for sid, h in list(self._by_space.items()):

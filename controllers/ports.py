@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from controllers.guidance import Hold
 from controllers.policy import Permits, ZoneOccupancy
 from controllers.values import AccessDecision, Direction, Sighting
 
@@ -105,3 +106,15 @@ class PassageJournal(Protocol):
         ...
 
     def discard(self, journal_ids: set[str]) -> None: ...
+
+
+class HoldStore(Protocol):
+    """Where guidance holds outlive the process, so a restart does not forget them."""
+
+    def load(self) -> list[Hold]:
+        """Every hold stored (expired ones too: ``HoldBook.restore`` drops those)."""
+        ...
+
+    def replace(self, holds: Sequence[Hold]) -> None:
+        """Store exactly ``holds`` (the book's active holds), in one transaction."""
+        ...

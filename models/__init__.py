@@ -3,6 +3,7 @@
 from models.base import Base
 from models.events import Alarm, AuditEntry, Passage
 from models.faces import FaceTemplate
+from models.holds import GuidanceHold
 from models.people import Household, Resident, User
 from models.site import Gate, OccupancySample, Zone
 from models.vehicles import PlateListEntry, Presence, Vehicle, VisitorPass
@@ -13,6 +14,7 @@ __all__ = [
     "Base",
     "FaceTemplate",
     "Gate",
+    "GuidanceHold",
     "Household",
     "OccupancySample",
     "Passage",

@@ -33,6 +33,7 @@ from hardware.registry import (
 from models.access_store import SqlAccessStore
 from models.db import create_db_engine, make_session_factory, migrate, transaction
 from models.events import Alarm
+from models.holds import SqlHoldStore
 from services.city_mqtt import CityPublisher
 from services.face_gate import FaceGateService
 from services.faces import FaceService
@@ -264,6 +265,7 @@ def build_services(
         sessions=sessions,
         bus=bus,
         explicit="parking" in settings.model_fields_set,
+        hold_store=SqlHoldStore(sessions),
     )
     background.append(parking)
     if settings.mqtt.enabled:

@@ -15,6 +15,8 @@ that owns the pure ``SpaceBoard`` (controllers/spaces.py) and ``HoldBook``
   and periodically, so a board that rebooted catches up.
 - **Guidance holds**: an allowed entry at an ``in`` gate holds the best space near the
   household's building for a few minutes, so two cars entering together are sent apart.
+  With a ``HoldStore`` they are kept in the database (``services/guidance_holds.py``) and
+  taken back on start, so a restart does not send a second car to a held space.
 - **Overstay**: visitor cars still inside after their pass ended raise one ``overstay`` alarm.
 
 Board state is touched from the event loop, the MQTT thread, camera threads and request
@@ -38,6 +40,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from controllers.events import Event, EventBus
 from controllers.guidance import GuidancePolicy, Hold, HoldBook, Recommendation, recommend
+from controllers.ports import HoldStore
 from controllers.spaces import (
     CameraReading,
     Ingest,
@@ -59,6 +62,7 @@ from services.availability_cache import (
     make_etag,
 )
 from services.bay_cameras import BayCameraWorker
+from services.guidance_holds import HoldKeeper
 from services.overstay import raise_overstay_alarms
 from services.parking_config import (
     DisplayBoardConfig,
@@ -101,6 +105,7 @@ class ParkingService:
         bus: EventBus,
         explicit: bool = True,
         clock: Callable[[], datetime] = utcnow,
+        hold_store: HoldStore | None = None,
     ) -> None:
         self.config = config
         self.community = community
@@ -112,6 +117,9 @@ class ParkingService:
         )
         self.board = SpaceBoard(records, config.staleness)
         self.holds = HoldBook(timedelta(minutes=config.hold_minutes))
+        self._hold_keeper = (
+            HoldKeeper(hold_store, self._active_holds) if hold_store is not None else None
+        )
         self.policy = GuidancePolicy(zone_weight_m=config.zone_weight_m)
         self.zones_cache = AvailabilityCache(sessions)
         limit = config.rate_limit
@@ -163,6 +171,10 @@ class ParkingService:
     async def start(self) -> None:
         self.changes.bind(asyncio.get_running_loop())
         self._stop.clear()
+        if self._hold_keeper is not None:
+            # Before the sensors start: a car already in a restored space releases it.
+            await asyncio.to_thread(self._restore_holds)
+            self._hold_keeper.start()
         for board, display in self._displays:
             try:
                 await display.start()
@@ -200,6 +212,8 @@ class ParkingService:
                 await display.stop()
             except Exception:
                 logger.exception("display board %s failed to stop", board.id)
+        if self._hold_keeper is not None:
+            await asyncio.to_thread(self._hold_keeper.stop)
         # zones_cache keeps its session hooks: a stopped service may be started again.
 
     # ---- sensors ---------------------------------------------------------------------------
@@ -229,13 +243,16 @@ class ParkingService:
             outcome = self.board.apply_sensor(reading, now)
             after = self._state(reading.space_id, now)
             # A car arrived in the space: whoever held it parked there or elsewhere.
-            if (
+            released = (
                 outcome is Ingest.ACCEPTED
                 and reading.occupied
                 and self.holds.release_space(reading.space_id) is not None
-            ):
+            )
+            if released:
                 before = None  # the "held" flag changed even if the state did not
             count = self.board.rejected[outcome]
+        if released:
+            self._holds_changed()
         if outcome is not Ingest.ACCEPTED:
             _log_rejection(str(outcome), count, f"space {reading.space_id!r} (topic {topic})")
         elif before != after:
@@ -253,6 +270,7 @@ class ParkingService:
         """Apply one frame's readings; returns how many spaces changed state."""
         now = self._clock()
         changed = 0
+        released = False
         with self._lock:
             for reading in readings:
                 before = self._state(reading.space_id, now)
@@ -262,8 +280,10 @@ class ParkingService:
                                    f"camera {reading.camera_id} space {reading.space_id!r}")
                 elif self._state(reading.space_id, now) != before:
                     changed += 1
-                    if reading.occupied:
-                        self.holds.release_space(reading.space_id)
+                    if reading.occupied and self.holds.release_space(reading.space_id) is not None:
+                        released = True
+        if released:
+            self._holds_changed()
         if changed:
             self._spaces_changed()
         return changed
@@ -373,6 +393,7 @@ class ParkingService:
             if rec is not None and hold and holder:
                 placed = self.holds.hold(rec.space_id, holder, now)
         if placed is not None:
+            self._holds_changed()
             self._spaces_changed()
         return rec, placed
 
@@ -384,6 +405,7 @@ class ParkingService:
             if space_id not in self.board.spaces:
                 raise NotFoundError(f"space {space_id!r} not found")
             placed = self.holds.hold_space(self.board.view(space_id, now), holder, now)
+        self._holds_changed()
         self._spaces_changed()
         return placed
 
@@ -391,8 +413,30 @@ class ParkingService:
         with self._lock:
             released = self.holds.release(holder)
         if released is not None:
+            self._holds_changed()
             self._spaces_changed()
         return released
+
+    def _active_holds(self) -> tuple[Hold, ...]:
+        now = self._clock()
+        with self._lock:
+            return self.holds.active(now)
+
+    def _holds_changed(self) -> None:
+        if self._hold_keeper is not None:
+            self._hold_keeper.changed()
+
+    def _restore_holds(self) -> None:
+        """Take back the holds the last run stored, on spaces this configuration still has."""
+        assert self._hold_keeper is not None
+        stored = self._hold_keeper.load()
+        known = [h for h in stored if h.space_id in self.board.spaces]
+        now = self._clock()
+        with self._lock:
+            restored = self.holds.restore(known, now)
+        if restored:
+            logger.info("restored %d guidance holds (of %d stored)", len(restored), len(stored))
+            self._spaces_changed()
 
     def fallback_zone(self) -> dict[str, Any] | None:
         """"Park anywhere in zone X": the zone with most free spaces by gate counting."""

@@ -7,7 +7,7 @@ release under that spelling, so every other spelling of the same car must land o
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -221,3 +221,74 @@ def test_a_space_held_for_another_car_is_refused_saying_until_when(
     assert "already held for another car until" in detail(response)
     assert until.strftime("%H:%M") in detail(response)
     assert active_holds(client) == [("闽A12345", "A-001")]
+
+
+# ---- 6. holds outlive a restart ---------------------------------------------------------------
+
+
+def _parking_app(app_factory: Any) -> Any:
+    return app_factory(parking={"sensors": {"simulate": False}})
+
+
+def _restart(client: Any, app_factory: Any) -> Any:
+    """Stop this app (its lifespan ends) and start a new one on the same database."""
+    client.__exit__(None, None, None)
+    return _parking_app(app_factory)
+
+
+def test_a_restart_keeps_the_holds(app_factory: Any) -> None:
+    from tests.conftest import add_user
+
+    client = _parking_app(app_factory)
+    all_free(client)
+    headers = {"Authorization": f"Bearer {add_user(client, 'guard', 'guard')}"}
+    first = client.post(HOLD, json={"holder": "闽A12345", "building": "1"}, headers=headers)
+    assert first.json()["space"]["id"] == "A-001"
+    second = client.post(HOLD, json={"holder": "闽B54321", "space_id": "A-002"}, headers=headers)
+    client.post(HOLD, json={"holder": "闽C11111", "space_id": "A-005"}, headers=headers)
+    assert client.delete(f"{HOLD}/闽C11111", headers=headers).status_code == 204
+
+    client = _restart(client, app_factory)
+
+    assert active_holds(client) == [("闽A12345", "A-001"), ("闽B54321", "A-002")]
+    held = client.app.state.services.parking.holds.active(datetime.now(UTC))
+    # Each keeps its own end, not a fresh ttl from the restart.
+    assert {h.holder: h.until for h in held} == {
+        hold["holder"]: datetime.fromisoformat(hold["until"])
+        for hold in (first.json()["hold"], second.json()["hold"])
+    }
+    spaces = client.get("/api/v1/availability/spaces").json()["spaces"]
+    assert {s["id"] for s in spaces if s["held"]} == {"A-001", "A-002"}
+    # Guidance after the restart does not send another car to a held space ...
+    all_free(client)
+    other = client.get("/api/v1/guidance", params={"building": "1"}).json()
+    assert other["space"]["id"] not in {"A-001", "A-002"}
+    # ... and the restored holds are released like any other: by the car, or by a sensor.
+    headers = {"Authorization": f"Bearer {add_user(client, 'guard2', 'guard')}"}
+    assert client.delete(f"{HOLD}/闽A12345", headers=headers).status_code == 204
+    from tests.api.test_parking import sensor
+
+    assert sensor(client, "A-002", True) == "accepted"
+    assert active_holds(client) == []
+
+    client = _restart(client, app_factory)
+    assert active_holds(client) == []
+
+
+def test_expired_holds_and_gone_spaces_are_not_restored(app_factory: Any) -> None:
+    from models.db import transaction
+    from models.holds import GuidanceHold
+
+    client = _parking_app(app_factory)
+    ended = datetime.now(UTC) - timedelta(seconds=1)
+    later = datetime.now(UTC) + timedelta(minutes=2)
+    with transaction(client.app.state.services.sessions) as session:
+        session.add_all([
+            GuidanceHold(space_id="A-001", holder="闽A12345", held_until=ended),
+            GuidanceHold(space_id="Z-999", holder="闽B54321", held_until=later),  # not configured
+            GuidanceHold(space_id="A-002", holder="闽C11111", held_until=later),
+        ])
+
+    client = _restart(client, app_factory)
+
+    assert active_holds(client) == [("闽C11111", "A-002")]

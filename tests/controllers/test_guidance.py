@@ -319,3 +319,46 @@ def test_a_refused_hold_keeps_the_cars_previous_hold() -> None:
     with pytest.raises(ConflictError, match="A1 is occupied"):
         book.hold_space(space("A1", OCC), "car-1", NOW)
     assert book.holder_of("A2", NOW) == "car-1"
+
+
+# --- holds kept across a restart -------------------------------------------------------------
+
+
+RESTORE_CASES = [
+    # (name, stored holds, holds already in the book, what the book holds afterwards)
+    ("active holds come back", [held("A1", "car-1"), held("A2", "car-2", 1)], [],
+     [("A1", "car-1"), ("A2", "car-2")]),
+    ("expired ones do not", [held("A1", "car-1", -1), held("A2", "car-2", 0)], [], []),
+    ("one space, two cars: the later-ending hold wins",
+     [held("A1", "car-1", 1), held("A1", "car-2", 2)], [], [("A1", "car-2")]),
+    ("one car, two spaces: the later-ending hold wins",
+     [held("A1", "car-1", 2), held("A2", "car-1", 1)], [], [("A1", "car-1")]),
+    ("a hold made since is not displaced", [held("A1", "car-1"), held("A2", "car-2")],
+     [("A1", "car-3"), ("A3", "car-2")], [("A1", "car-3"), ("A3", "car-2")]),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "stored", "current", "expected"), RESTORE_CASES, ids=[c[0] for c in RESTORE_CASES]
+)
+def test_restore_takes_back_active_holds_one_per_space_and_car(
+    name: str, stored: list[Hold], current: list[tuple[str, str]],
+    expected: list[tuple[str, str]],
+) -> None:
+    book = HoldBook(ttl=timedelta(minutes=3))
+    for sid, who in current:
+        book.hold(sid, who, NOW)
+    restored = book.restore(stored, NOW)
+    assert sorted((h.space_id, h.holder) for h in book.active(NOW)) == sorted(expected)
+    assert set(restored) <= set(stored)
+    assert len(restored) == len(expected) - len(current)
+    for hold in restored:
+        assert hold.until in {h.until for h in stored}  # their own end, not a new ttl
+
+
+def test_a_restored_hold_is_the_one_a_release_frees() -> None:
+    book = HoldBook(ttl=timedelta(minutes=3))
+    book.hold("A1", "car-1", NOW - timedelta(minutes=10))  # expired, still in the book
+    (restored,) = book.restore([held("A2", "car-1")], NOW)
+    assert book.release("car-1") == restored
+    assert book.active(NOW) == () and book.release("car-1") is None
