@@ -23,12 +23,14 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
+from controllers.barrier import BarrierState
 from controllers.events import Event, EventBus
 from settings import MqttPublishConfig
 
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+GATE_STATES = frozenset(str(state) for state in BarrierState)
 
 
 def mask_plate(plate: str | None) -> str | None:
@@ -86,6 +88,11 @@ def to_message(
         }
         return "alarms", payload, False
     if event.type == "gate":
+        if data.get("state") not in GATE_STATES:
+            # The safety supervisor's "recovered" notice carries no state: the status change
+            # that cleared the fault was published already, with the real state. A retained
+            # null would overwrite it for every hub until the next movement.
+            return None
         gate_id = data.get("gate_id")
         payload = {
             "schema": f"parkgate.gate/{SCHEMA_VERSION}",

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import queue
 import socket
 import time
 import uuid
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
 
-from services.city_mqtt import mask_plate
+from controllers.events import Event, EventBus
+from services.city_mqtt import CityPublisher, mask_plate, to_message
+from settings import MqttPublishConfig
 from tests.conftest import LabelledPhoto
+from tests.private_broker import PrivateBroker, retained
 
 BROKER = ("127.0.0.1", 1883)
 
@@ -26,12 +32,18 @@ def broker_up() -> bool:
         return False
 
 
-pytestmark = [
-    pytest.mark.broker,
-    pytest.mark.skipif(
-        not broker_up(), reason="no MQTT broker on 127.0.0.1:1883 (.ci/run starts one)"
-    ),
-]
+pytestmark = pytest.mark.broker
+shared_broker = pytest.mark.skipif(
+    not broker_up(), reason="no MQTT broker on 127.0.0.1:1883 (.ci/run starts one)"
+)
+
+
+@pytest.fixture
+def private_broker(tmp_path: Path) -> Any:
+    broker = PrivateBroker(tmp_path)
+    broker.start()
+    yield broker
+    broker.stop()
 
 
 def subscribe(topic: str) -> tuple[mqtt.Client, queue.Queue[tuple[str, dict[str, Any], bool]]]:
@@ -75,6 +87,53 @@ def test_plates_are_masked_by_default() -> None:
     assert mask_plate(None) is None
 
 
+AT = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("data", "state"),
+    [
+        ({"gate_id": "main-in", "state": "closing", "fault": None}, "closing"),
+        ({"gate_id": "main-in", "state": "fault", "fault": "no echo"}, "fault"),
+        ({"gate_id": "main-in", "state": "held_open", "fault": None}, "held_open"),
+        # The safety supervisor's notice after a fault: no state of its own.
+        ({"gate_id": "main-in", "recovered": True}, None),
+        ({"gate_id": "main-in", "state": None, "fault": None}, None),
+        ({"gate_id": "main-in", "state": "ajar", "fault": None}, None),
+    ],
+    ids=["closing", "fault", "held_open", "recovered_notice", "null_state", "unknown_state"],
+)
+def test_gate_messages_carry_a_state_from_the_schema(
+    data: dict[str, Any], state: str | None
+) -> None:
+    message = to_message(Event("gate", data, AT), "demo", publish_plates=False)
+    if state is None:
+        assert message is None
+    else:
+        assert message is not None
+        topic, payload, retain = message
+        assert (topic, payload["state"], retain) == ("gates/main-in/state", state, True)
+
+
+def test_a_recovered_barrier_keeps_its_real_retained_state(private_broker: PrivateBroker) -> None:
+    """A barrier recovering from a fault: the status that cleared the fault is published, then
+    the supervisor's "recovered" notice. A hub connecting afterwards must read the real state."""
+    config = MqttPublishConfig(enabled=True, port=private_broker.port)
+    publisher = CityPublisher(config, "demo", EventBus())
+
+    async def scenario() -> None:
+        await publisher.start()
+        publisher.publish(Event("gate", {"gate_id": "main-in", "state": "closing", "fault": None}))
+        publisher.publish(Event("gate", {"gate_id": "main-in", "recovered": True}))
+        await publisher.stop()  # waits for the broker to take what was sent
+
+    asyncio.run(scenario())
+    state = retained(private_broker.port, "parkgate/demo/gates/main-in/state")
+    assert state["schema"] == "parkgate.gate/1"
+    assert (state["state"], state["fault"]) == ("closing", None)
+
+
+@shared_broker
 def test_passages_and_availability_reach_the_city_hub(
     app_factory: Any, readable_photos: list[LabelledPhoto]
 ) -> None:
