@@ -20,7 +20,7 @@ from controllers.policy import ListEntry, PassPermit, Permits, VehiclePermit, Zo
 from controllers.ports import AccessSnapshot, PassageRecord
 from controllers.values import Direction
 from models.base import utcnow
-from models.db import outage_as_unavailable, transaction
+from models.db import GATE_BUSY_TIMEOUT_MS, outage_as_unavailable, transaction
 from models.events import Alarm, Passage
 from models.people import Household
 from models.site import OccupancySample, Zone
@@ -343,7 +343,12 @@ class SqlAccessStore:
 
     @contextmanager
     def unit(self) -> Iterator[_Unit]:
-        with outage_as_unavailable(), transaction(self._factory) as session:
+        # A car must not wait at the barrier for a lock held elsewhere: after a short wait
+        # the runtime decides it offline and journals it (models/db.py).
+        with (
+            outage_as_unavailable(),
+            transaction(self._factory, busy_timeout_ms=GATE_BUSY_TIMEOUT_MS) as session,
+        ):
             yield _Unit(
                 session,
                 max_distance=self._max_distance,
