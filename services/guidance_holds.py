@@ -87,7 +87,12 @@ class HoldKeeper:
             self._failing = True
             return False
         except Exception:
-            logger.exception("guidance holds not stored")
+            # A bug or a schema not migrated yet: the traceback once, not every retry.
+            if self._failing:
+                logger.debug("guidance holds still not stored", exc_info=True)
+            else:
+                logger.exception("guidance holds not stored, retrying every %.0f s",
+                                 self._retry_s)
             self._failing = True
             return False
         if self._failing:

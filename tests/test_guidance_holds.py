@@ -3,10 +3,13 @@ state is written on stop. The SQL store itself runs in tests/api/test_parking_ho
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from controllers.guidance import Hold
 from errors import StoreUnavailableError
@@ -89,3 +92,18 @@ def test_stop_during_an_outage_does_not_hang_or_raise() -> None:
     keeper.stop()
     assert time.monotonic() - started < 2
     assert keeper.unsaved()  # logged; the next run starts without this hold
+
+
+def test_a_write_that_keeps_failing_logs_its_traceback_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class BrokenStore(FlakyStore):
+        def replace(self, holds: Sequence[Hold]) -> None:
+            raise RuntimeError("no such table: guidance_holds")
+
+    keeper = HoldKeeper(BrokenStore(), lambda: (), retry_s=0)
+    with caplog.at_level(logging.DEBUG, logger="services.guidance_holds"):
+        for _ in range(5):
+            assert keeper.write() is False
+    errors = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(errors) == 1 and errors[0].exc_info is not None
