@@ -45,7 +45,17 @@ Clock = Callable[[], datetime]
 class Opener(Protocol):
     """The part of a hardware barrier the runtime needs (see hardware.base.Barrier)."""
 
+    @property
+    def command_budget_s(self) -> float:
+        """How long an open may take, its own retries included, before it returns or raises."""
+        ...
+
     async def open(self) -> Any: ...
+
+
+# The runtime waits this much longer than a barrier's own budget: its own time-out is only a
+# backstop against a driver that hangs, never what ends a command that is still retrying.
+BARRIER_WAIT_MARGIN_S = 1.0
 
 
 def utc_clock() -> datetime:
@@ -97,7 +107,6 @@ class GateRuntime:
         policy: AccessPolicy,
         bus: EventBus,
         clock: Clock = utc_clock,
-        barrier_timeout_s: float = 5.0,
         fault_alarms: bool = True,
         journal: PassageJournal | None = None,
         offline: OfflineAccess | None = None,
@@ -109,7 +118,6 @@ class GateRuntime:
         self._policy = policy
         self._bus = bus
         self._clock = clock
-        self._barrier_timeout_s = barrier_timeout_s
         # Off when a safety supervisor already turns every barrier fault into an alarm.
         self._fault_alarms = fault_alarms
         # One passage at a time per gate: two frames of one car must not both open and count.
@@ -123,6 +131,9 @@ class GateRuntime:
         # car); the background loop probes it meanwhile.
         self._retry_after_s = retry_after_s
         self._offline_until = 0.0
+        # Set while the database is not ready at all (down at start, schema not migrated):
+        # gates decide offline without trying it until the start-up retry releases them.
+        self._held_offline = False
         self._replay_lock = asyncio.Lock()
 
     def gate(self, gate_id: str) -> GateContext:
@@ -252,7 +263,14 @@ class GateRuntime:
 
     def database_suspect(self) -> bool:
         """Whether a recent attempt failed: callers then go offline without waiting on it."""
-        return self._journal is not None and time.monotonic() < self._offline_until
+        return self._journal is not None and (
+            self._held_offline or time.monotonic() < self._offline_until
+        )
+
+    def hold_offline(self, held: bool = True) -> None:
+        """Decide offline without trying the database until released (``held=False``): it
+        is not ready yet (down when the controller started, schema not brought up to date)."""
+        self._held_offline = held
 
     def mark_database_unavailable(self) -> None:
         """Another caller (PIN, QR) found the database down: trip the same short breaker."""
@@ -363,7 +381,9 @@ class GateRuntime:
             outcome = "no_barrier"
         else:
             try:
-                state = await asyncio.wait_for(barrier.open(), timeout=self._barrier_timeout_s)
+                state = await asyncio.wait_for(
+                    barrier.open(), timeout=barrier.command_budget_s + BARRIER_WAIT_MARGIN_S
+                )
                 outcome = str(state)
             except (HardwareError, TimeoutError) as err:
                 outcome = "fault"

@@ -58,10 +58,12 @@ class Barrier(Protocol):
 
     ``open``/``close``/``hold_open`` return once the device accepted the command (the state
     is then ``opening`` or already ``open``); they raise ``HardwareError`` when it did not,
-    after which ``state`` is ``fault`` and ``fault`` says why. ``close`` while the presence
-    loop is occupied does not raise: the close is deferred until the loop clears and the
-    returned state is still ``open``. ``close``/``release`` during a fire alarm raise
-    ``ConflictError``.
+    after which ``state`` is ``fault`` and ``fault`` says why. A command its caller cancels
+    before the device confirmed it leaves ``fault`` too. A command the machine folds into
+    one still unconfirmed (an open while opening) answers with that one, never with a state
+    nothing confirmed. ``close`` while the presence loop is occupied does not raise: the
+    close is deferred until the loop clears and the returned state is still ``open``.
+    ``close``/``release`` during a fire alarm raise ``ConflictError``.
     """
 
     gate_id: str
@@ -71,6 +73,12 @@ class Barrier(Protocol):
 
     @property
     def fault(self) -> str | None: ...
+
+    @property
+    def command_budget_s(self) -> float:
+        """The longest a command takes before it returns or raises (its retries included);
+        whoever waits on one with a time-out of its own waits longer than this."""
+        ...
 
     async def start(self) -> None: ...
 

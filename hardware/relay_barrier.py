@@ -81,6 +81,12 @@ class CommandPolicy:
         if self.retries < 0:
             raise ValueError(f"CommandPolicy.retries must be >= 0, got {self.retries}")
 
+    @property
+    def command_s(self) -> float:
+        """The longest one command takes before it is given up: every attempt times out,
+        with the pauses between them (a pulse is sent within its attempt's time-out)."""
+        return (1 + self.retries) * self.command_timeout_s + self.retries * self.retry_delay_s
+
 
 class RelayBarrier:
     """A ``Barrier`` driven through any ``RelayPort``."""
@@ -117,6 +123,11 @@ class RelayBarrier:
         self._published: tuple[BarrierState, str | None] | None = None
         # Set while the current fault is only a lost link, so its return can clear it.
         self._link_fault = False
+        # The command on its way to the device and not yet confirmed: resolved with None once
+        # confirmed or with the error that ended it. A second caller whose command the machine
+        # folds into this one (an open while opening) waits for it instead of returning a
+        # state nothing has confirmed.
+        self._unconfirmed: asyncio.Future[HardwareError | None] | None = None
         self._stopping = False
         if isinstance(port, LinkWatcher):
             port.add_link_listener(self._on_link)
@@ -142,6 +153,13 @@ class RelayBarrier:
     def machine(self) -> BarrierMachine:
         """Read-only use: presence, fire alarm and hold flags for status pages."""
         return self._machine
+
+    @property
+    def command_budget_s(self) -> float:
+        """The longest ``open``/``close`` can take before it returns or raises: its own
+        attempts, after waiting for one command already on the wire (an auto-close, a fault
+        reaction). A caller's own time-out must be longer, or it cuts the retries off."""
+        return 2 * self.policy.command_s
 
     def add_listener(self, cb: BarrierListener) -> None:
         self._listeners.append(cb)
@@ -198,15 +216,26 @@ class RelayBarrier:
 
     # -- machine plumbing -------------------------------------------------------------------
     async def _command(self, fn: Callable[[float], Transition], name: str) -> BarrierState:
-        transition = fn(self._clock())
-        self._publish()
-        if transition.refused in (Refusal.FIRE_ALARM, Refusal.HELD_OPEN):
-            raise ConflictError(f"gate {self.gate_id}: {name} refused: {transition.refused}")
-        if transition.refused is Refusal.PRESENCE:
-            logger.info("gate %s: close deferred, presence loop occupied", self.gate_id)
-        if transition.commands:
-            await self._send(transition.commands)
-        return self.state
+        while True:
+            transition = fn(self._clock())
+            self._publish()
+            if transition.refused in (Refusal.FIRE_ALARM, Refusal.HELD_OPEN):
+                raise ConflictError(f"gate {self.gate_id}: {name} refused: {transition.refused}")
+            if transition.refused is Refusal.PRESENCE:
+                logger.info("gate %s: close deferred, presence loop occupied", self.gate_id)
+            if transition.commands:
+                await self._send(transition.commands)
+                return self.state
+            unconfirmed = self._unconfirmed
+            if unconfirmed is None or unconfirmed.done():
+                return self.state
+            # Nothing to send because a command to the same end is still unconfirmed (the
+            # previous car's open): its answer is this one's. Shielded: giving up on the wait
+            # must not cancel the other caller's command.
+            if await asyncio.shield(unconfirmed) is None:
+                return self.state
+            # It failed and the machine is in fault now: the next round sends this command
+            # itself, so the caller learns what the device says, not a stale state.
 
     def _apply(self, transition: Transition) -> None:
         """Apply a transition caused by an input or a tick: send its commands in background."""
@@ -232,13 +261,32 @@ class RelayBarrier:
             return
 
     async def _send(self, commands: tuple[RelayCommand, ...]) -> None:
+        answer: asyncio.Future[HardwareError | None] = asyncio.get_running_loop().create_future()
+        self._unconfirmed = answer
+        error: HardwareError | None = None
         try:
             async with self._io_lock:
                 for command in commands:
                     await self._send_with_retries(command)
         except HardwareError as err:
+            error = err
             self._fail(str(err))
             raise
+        except asyncio.CancelledError:
+            # The caller gave up (its own time-out) before the device confirmed: the machine
+            # must not stay "opening" on a command that may never have reached the device,
+            # or the next open would be folded into it and nothing sent at all.
+            if not self._stopping:
+                error = HardwareTimeoutError(
+                    f"gate {self.gate_id}: {commands[-1]} given up before the device "
+                    "confirmed it"
+                )
+                self._fail(str(error))
+            raise
+        finally:
+            answer.set_result(error)
+            if self._unconfirmed is answer:
+                self._unconfirmed = None
         self._after_accepted(commands[-1])
 
     async def _send_with_retries(self, command: RelayCommand) -> None:

@@ -17,6 +17,8 @@ from models.events import Alarm
 
 
 class _JammedBarrier:
+    command_budget_s = 1.0
+
     async def open(self) -> str:
         raise HardwareError("limit switch not reached")
 

@@ -69,8 +69,10 @@ def test_missing_echo_is_a_visible_fault_and_recovers(driver: str) -> None:
         started = time.monotonic()
         with pytest.raises(HardwareTimeoutError):
             await b.open()
-        # Bounded: (1 + retries) attempts of command_timeout_s plus the retry pause.
+        # Bounded: (1 + retries) attempts of command_timeout_s plus the retry pause, and
+        # within the budget a caller's own time-out must leave it.
         assert time.monotonic() - started < 1.5
+        assert time.monotonic() - started < b.command_budget_s
         assert b.state is BarrierState.FAULT
         assert b.fault and "not confirmed" in b.fault
         assert alarms and alarms[-1].fault == b.fault
@@ -78,6 +80,57 @@ def test_missing_echo_is_a_visible_fault_and_recovers(driver: str) -> None:
         assert await b.open() in MOVING_OR_OPEN
         await wait_state(b, BarrierState.OPEN)
         assert b.fault is None
+
+    run_with_rig(driver, scenario)
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_a_command_given_up_by_its_caller_is_a_fault_and_the_next_one_is_sent(
+    driver: str,
+) -> None:
+    """A caller's time-out that cancels an open mid-retry must not leave the gate "opening":
+    the next car's open was folded into that stale state and nothing was sent (audit H2)."""
+
+    async def scenario(rig: Rig) -> None:
+        b = rig.make(0)
+        await b.start()
+        mute(rig, 0)
+        task = asyncio.create_task(b.open())
+        await asyncio.sleep(0.1)  # the first attempt is waiting for its echo
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        assert b.state is BarrierState.FAULT
+        assert b.fault and "given up" in b.fault
+        mute(rig)
+        assert await b.open() in MOVING_OR_OPEN
+        await wait_state(b, BarrierState.OPEN)
+        assert rig.relay_on(0) and b.fault is None
+
+    run_with_rig(driver, scenario)
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_an_open_during_an_unconfirmed_open_answers_with_the_device(driver: str) -> None:
+    """Two opens at once (a car and a guard): the second must not report "opening" while
+    the first is still waiting for an echo that never comes."""
+
+    async def scenario(rig: Rig) -> None:
+        b = rig.make(0)
+        await b.start()
+        mute(rig, 0)
+        first = asyncio.create_task(b.open())
+        await asyncio.sleep(0.05)
+        with pytest.raises(HardwareError):
+            await b.open()
+        with pytest.raises(HardwareError):
+            await first
+        assert b.state is BarrierState.FAULT
+        mute(rig)
+        second = asyncio.create_task(b.open())
+        await asyncio.sleep(0)
+        assert await b.open() in MOVING_OR_OPEN  # folded into the confirmed one
+        assert await second in MOVING_OR_OPEN
+        await wait_state(b, BarrierState.OPEN)
 
     run_with_rig(driver, scenario)
 
