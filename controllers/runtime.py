@@ -380,19 +380,22 @@ class GateRuntime:
         if barrier is None:
             outcome = "no_barrier"
         else:
+            wait_s = barrier.command_budget_s + BARRIER_WAIT_MARGIN_S
             try:
-                state = await asyncio.wait_for(
-                    barrier.open(), timeout=barrier.command_budget_s + BARRIER_WAIT_MARGIN_S
-                )
+                state = await asyncio.wait_for(barrier.open(), timeout=wait_s)
                 outcome = str(state)
             except (HardwareError, TimeoutError) as err:
                 outcome = "fault"
-                logger.warning("barrier at %s did not open: %s", gate_id, err)
+                # A time-out's own text is empty: say what it means.
+                why = f"no answer within {wait_s:g} s" if isinstance(err, TimeoutError) else (
+                    str(err) or type(err).__name__
+                )
+                message = f"barrier at {gate_id} did not open: {why}"
+                logger.warning("%s", message)
                 # Offline (journal_id set), the alarm could not be stored either; the outage
                 # alarm written with the journal covers it.
                 if not self._fault_alarms or journal_id is not None:
                     return await self._finish(passage_id, outcome, journal_id)
-                message = f"barrier at {gate_id} did not open: {err or type(err).__name__}"
                 alarm_id = await asyncio.to_thread(
                     self._raise_fault, gate_id, passage_id, message
                 )

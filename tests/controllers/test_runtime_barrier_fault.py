@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
+import pytest
 from sqlalchemy import select
 
 from controllers.events import EventBus
@@ -52,4 +54,38 @@ def test_a_barrier_fault_alarm_reads_the_same_live_and_stored(database_url: str)
     assert live["id"] == stored.id and live["kind"] == stored.kind == "hardware_fault"
     assert live["message"] == stored.message
     assert "limit switch not reached" in stored.message and "main-in" in stored.message
+    engine.dispose()
+
+
+class _HungBarrier:
+    """Never answers, and overruns the budget it claims (a driver bug the runtime outlives)."""
+
+    command_budget_s = 0.05
+
+    async def open(self) -> str:
+        await asyncio.Event().wait()
+        return "opening"
+
+
+def test_a_barrier_that_never_answers_is_logged_and_alarmed_with_a_reason(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Audit L1: a time-out was logged as "did not open: " with nothing after it."""
+    engine = create_db_engine(database_url)
+    migrate(engine)
+    sessions = make_session_factory(engine)
+    runtime = GateRuntime(
+        store=SqlAccessStore(sessions),
+        gates={"main-in": GateContext("main-in", Direction.IN, None)},
+        barriers={"main-in": _HungBarrier()},
+        policy=AccessPolicy(),
+        bus=EventBus(),
+    )
+    with caplog.at_level(logging.WARNING, logger="controllers.runtime"):
+        assert asyncio.run(runtime.open_barrier("main-in")) == "fault"
+    (line,) = [r.getMessage() for r in caplog.records if "did not open" in r.getMessage()]
+    assert line == "barrier at main-in did not open: no answer within 1.05 s"
+    with sessions() as session:
+        (stored,) = session.scalars(select(Alarm)).all()
+    assert stored.message == line
     engine.dispose()
