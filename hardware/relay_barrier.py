@@ -26,7 +26,12 @@ from controllers.barrier import (
     RelayCommand,
     Transition,
 )
-from errors import ConflictError, HardwareError, HardwareTimeoutError
+from errors import (
+    ConflictError,
+    HardwareError,
+    HardwareTimeoutError,
+    HardwareUnavailableError,
+)
 from hardware.base import (
     BarrierListener,
     BarrierStatus,
@@ -174,7 +179,12 @@ class RelayBarrier:
         try:
             await self.port.connect()
         except HardwareError as err:
-            # Keep serving: the port reconnects by itself and the next command retries.
+            # Keep serving: the port reconnects by itself and the next command retries. A
+            # device that cannot be reached is a lost link: when the port reports it back
+            # (a Modbus input poll answering), the fault clears then, not at the next car.
+            self._link_fault = isinstance(err, HardwareUnavailableError) and isinstance(
+                self.port, LinkWatcher
+            )
             self._fail(f"cannot connect: {err}")
         if self.presence is not None and self.presence.value:
             self._apply(self._machine.presence_on(self._clock()))

@@ -17,6 +17,7 @@ from tests.hardware.rigs import (
     BARRIER_CONFIG,
     FAST,
     HttpRig,
+    ModbusRig,
     ShellyRig,
     TasmotaRig,
     eventually,
@@ -120,3 +121,26 @@ def test_http_answer_that_is_not_a_confirmation(overrides: dict[str, str], messa
         assert b.state is BarrierState.FAULT
 
     run_with_rig("http", scenario)
+
+
+def test_modbus_server_down_at_start_clears_when_it_answers_without_waiting_for_a_car() -> None:
+    """Audit M6: a connect failure at start latched the fault until the next command, so the
+    gate showed fault (and /healthz degraded) long after the server was back."""
+
+    async def scenario(rig: Any) -> None:
+        assert isinstance(rig, ModbusRig)
+        await rig.link_down()
+        # As on site: a presence loop but no limit switches, whose first reading would
+        # otherwise end the fault by itself.
+        b = build({**rig.config(0), "limit_open_input": None, "limit_closed_input": None,
+                   "on_fault": "fail_secure"})
+        rig.barriers.append(b)
+        await b.start()
+        assert b.state is BarrierState.FAULT and "cannot connect" in (b.fault or "")
+        await rig.link_up()
+        # Only the input poller talks to the server now: its first answer ends the fault
+        # (the fault position is asserted again through the normal command path).
+        await eventually(lambda: b.state is not BarrierState.FAULT, 5.0, "the fault to clear")
+        assert b.fault is None
+
+    run_with_rig("modbus", scenario)
