@@ -146,14 +146,15 @@ class MqttConnection:
                     self.config.port)
 
     def _on_disconnect(
-        self, _client: mqtt.Client, _userdata: object, _flags: object, reason: object,
+        self, _client: mqtt.Client, _userdata: object, flags: object, reason: object,
         _props: object,
     ) -> None:
         was_connected, self._connected = self._connected, False
+        where = f"{self.config.host}:{self.config.port}"
+        why = disconnect_reason(flags, reason)
         if was_connected:
-            where = f"{self.config.host}:{self.config.port}"
-            self._link_changed(False, f"MQTT broker {where}: {reason}")
-        logger.warning("MQTT %s disconnected: %s", self.client_id, reason)
+            self._link_changed(False, f"MQTT broker {where}: {why}")
+        logger.warning("MQTT %s disconnected from %s: %s", self.client_id, where, why)
 
     def _on_message(self, _client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
         if self._loop is not None and not self._loop.is_closed():
@@ -334,6 +335,23 @@ class MqttDisplay:
             self.config.payload.format(**fields),
             retain=self.config.retain,
         )
+
+
+def disconnect_reason(flags: object, reason: object) -> str:
+    """What a disconnect means, for a log line and a fault an operator reads.
+
+    paho reports a dropped connection (the broker stopped, restarted or the network went) as
+    the reason code "Unspecified error", which says nothing to whoever reads it at night."""
+    if getattr(flags, "is_disconnect_packet_from_server", False):
+        return f"the broker closed the connection ({reason})"
+    text = str(reason)
+    if text == "Keep alive timeout":
+        return "the broker stopped answering (keep-alive time-out: network or broker hung)"
+    if text in ("Success", "Normal disconnection"):
+        return "disconnected"
+    if text == "Unspecified error":
+        return "connection lost (broker stopped or restarted, or the network is down)"
+    return text
 
 
 def _ignore(_topic: str, _payload: bytes) -> None:

@@ -128,6 +128,9 @@ class RelayBarrier:
         self._published: tuple[BarrierState, str | None] | None = None
         # Set while the current fault is only a lost link, so its return can clear it.
         self._link_fault = False
+        # Whether the link went down since it was last up: its return is then a restoration,
+        # the first connect is not.
+        self._link_was_lost = False
         # The command on its way to the device and not yet confirmed: resolved with None once
         # confirmed or with the error that ended it. A second caller whose command the machine
         # folds into this one (an open while opening) waits for it instead of returning a
@@ -185,6 +188,7 @@ class RelayBarrier:
             self._link_fault = isinstance(err, HardwareUnavailableError) and isinstance(
                 self.port, LinkWatcher
             )
+            self._link_was_lost = self._link_was_lost or self._link_fault
             self._fail(f"cannot connect: {err}")
         if self.presence is not None and self.presence.value:
             self._apply(self._machine.presence_on(self._clock()))
@@ -399,11 +403,16 @@ class RelayBarrier:
         if self._stopping:
             return
         if not up:
+            self._link_was_lost = True
             if self._machine.state is not BarrierState.FAULT:
                 self._link_fault = True
                 self._fail(f"link lost: {reason}")
             return
-        logger.info("gate %s: link restored (%s)", self.gate_id, reason)
+        if self._link_was_lost:
+            logger.info("gate %s: link restored (%s)", self.gate_id, reason)
+        else:  # the first connect: nothing was lost
+            logger.info("gate %s: link up (%s)", self.gate_id, reason)
+        self._link_was_lost = False
         # The device may have rebooted closed: re-assert a hold that must be in force.
         now = self._clock()
         if self._machine.fire_alarm:

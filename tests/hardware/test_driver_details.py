@@ -4,6 +4,7 @@ topics, HTTP answers that are not a confirmation."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -144,3 +145,28 @@ def test_modbus_server_down_at_start_clears_when_it_answers_without_waiting_for_
         assert b.fault is None
 
     run_with_rig("modbus", scenario)
+
+
+def test_mqtt_link_log_lines_say_what_happened(caplog: pytest.LogCaptureFixture) -> None:
+    """Audit L2: the first connect was logged as "link restored", and a dead broker as paho's
+    "Unspecified error"."""
+
+    def lines() -> list[str]:
+        return [r.getMessage() for r in caplog.records]
+
+    async def scenario(rig: Any) -> None:
+        assert isinstance(rig, TasmotaRig)
+        b = rig.make(0)
+        await b.start()
+        await eventually(lambda: any("gate0: link up" in m for m in lines()), 5, "link up")
+        assert not any("link restored" in m for m in lines())
+        await rig.link_down()
+        await wait_state(b, BarrierState.FAULT)
+        assert "connection lost" in (b.fault or "")
+        assert not any("Unspecified error" in m for m in lines())
+        await rig.link_up()
+        await eventually(lambda: any("gate0: link restored" in m for m in lines()), 10,
+                         "link restored")
+
+    with caplog.at_level(logging.INFO):
+        run_with_rig("mqtt_tasmota", scenario)
