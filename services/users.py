@@ -54,7 +54,9 @@ def create_user(session: Session, username: str, password: str, role: str) -> Us
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
-    user = session.scalar(select(User).where(User.username == username))
+    """The active user with this name and password, the name matched as creation matches it
+    (case and width folded): "GUARD1" is guard1, as no second account can be."""
+    user = session.scalar(select(User).where(User.username_key == username_key(username)))
     if user is None or not user.active:
         # Hash anyway so a missing user takes as long as a wrong password.
         verify_password(hash_password("timing-equaliser"), password)

@@ -33,7 +33,7 @@ from api.console.security import (
     set_session,
     verify_csrf,
 )
-from api.console.throttle import LoginThrottle
+from api.console.throttle import login_throttle
 from api.params import PathId
 from api.routes.alarms import open_alarms
 from errors import NotFoundError, PermissionDeniedError
@@ -100,13 +100,6 @@ def login_page(
     )
 
 
-def _throttle(request: Request) -> LoginThrottle:
-    throttle: LoginThrottle | None = getattr(request.app.state, "login_throttle", None)
-    if throttle is None:
-        throttle = request.app.state.login_throttle = LoginThrottle()
-    return throttle
-
-
 def _authenticate(services: Services, username: str, password: str) -> tuple[str, str] | None:
     """argon2 takes tens of milliseconds: run in a thread, off the event loop."""
     with transaction(services.sessions) as session:
@@ -134,7 +127,7 @@ async def login(
     except PermissionDeniedError:
         return refuse("login.stale", 403)
     address = request.client.host if request.client else "?"
-    throttle = _throttle(request)
+    throttle = login_throttle(request)
     wait = throttle.retry_after(address, username)
     if wait > 0:
         logger.warning("console login for %r from %s throttled", username, address)

@@ -1,6 +1,7 @@
-"""Slows password guessing at the console login: a few failures per user and address, then
-a pause that doubles with each further failure, up to the window. In memory, per process:
-enough for a booth controller with one worker.
+"""Slows password guessing at both logins (console page and API token): a few failures per
+user and address, then a pause that doubles with each further failure, up to the window.
+In memory, per process: enough for a booth controller with one worker. A user is counted by
+the folded name the login matches (``username_key``), so "GUARD1" and "guard1" share a count.
 
 A short first pause (30 s) rather than the whole window: at a shared booth PC a colleague's
 typos must not lock the shift guard out for minutes, while a guesser still gets only a
@@ -13,6 +14,10 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+
+from fastapi import Request
+
+from models.people import username_key
 
 MAX_FAILURES = 5
 WINDOW_S = 300.0
@@ -49,7 +54,7 @@ class LoginThrottle:
         """Seconds to wait before another attempt is allowed; 0 when it is allowed now."""
         now = self._clock()
         with self._lock:
-            times = self._recent((address, username.lower()), now)
+            times = self._recent((address, username_key(username)), now)
             if len(times) < self._max:
                 return 0.0
             pause = min(self._window, self._first_pause * 2 ** (len(times) - self._max))
@@ -58,11 +63,20 @@ class LoginThrottle:
     def failed(self, address: str, username: str) -> None:
         now = self._clock()
         with self._lock:
-            self._recent((address, username.lower()), now).append(now)
+            self._recent((address, username_key(username)), now).append(now)
             if len(self._failures) > 10_000:  # forget quiet keys rather than grow forever
                 for key in [k for k, v in self._failures.items() if not v]:
                     del self._failures[key]
 
     def succeeded(self, address: str, username: str) -> None:
         with self._lock:
-            self._failures.pop((address, username.lower()), None)
+            self._failures.pop((address, username_key(username)), None)
+
+
+def login_throttle(request: Request) -> LoginThrottle:
+    """The app's one throttle, shared by the console login and the API token endpoint, so a
+    guesser cannot move to the other door when one pauses him."""
+    throttle: LoginThrottle | None = getattr(request.app.state, "login_throttle", None)
+    if throttle is None:
+        throttle = request.app.state.login_throttle = LoginThrottle()
+    return throttle
