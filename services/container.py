@@ -78,12 +78,6 @@ class Services:
 
     async def start(self) -> None:
         self.bus.bind(asyncio.get_running_loop())
-        for barrier in self.barriers.values():
-            barrier.add_listener(self._on_barrier_status)
-            try:
-                await barrier.start()
-            except Exception:  # one gate's hardware must not keep the others down
-                logger.exception("barrier %s failed to start", barrier.gate_id)
         if self.safety is not None:
             loop = asyncio.get_running_loop()
 
@@ -93,7 +87,17 @@ class Services:
                 self._pending.add(task)
                 task.add_done_callback(self._pending.discard)
 
+            # Before the barriers start: one that cannot reach its device is a fault from
+            # its first second, and that fault must be an alarm, not wait for the first car.
             self.safety.add_listener(on_safety)
+        for barrier in self.barriers.values():
+            barrier.add_listener(self._on_barrier_status)
+            try:
+                await barrier.start()
+            except Exception:  # one gate's hardware must not keep the others down
+                logger.exception("barrier %s failed to start", barrier.gate_id)
+        if self.safety is not None:
+            # After the barriers: a fire alarm active at start opens gates that are running.
             await self.safety.start()
         for component in self.background:
             await component.start()

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from models.events import Alarm
 from tests.api.test_vehicle_entry import push, register_resident_car
 from tests.conftest import LabelledPhoto, add_user
-from tests.hardware.rigs import TasmotaRig
+from tests.hardware.rigs import TasmotaRig, free_port
 
 pytestmark = pytest.mark.skipif(
     shutil.which("mosquitto") is None, reason="mosquitto is not installed (.ci/run installs it)"
@@ -115,3 +115,26 @@ def test_fire_alarm_opens_every_gate_until_an_admin_clears_it(
     with client.app.state.services.sessions() as session:
         kinds = list(session.scalars(select(Alarm.kind).order_by(Alarm.id)))
     assert kinds[:1] == ["fire_alarm"]
+
+
+def test_a_barrier_unreachable_at_start_is_an_alarm_before_any_car(app_factory: Any) -> None:
+    """Audit M5: the safety listener was added after the barriers started, so a gate whose
+    relay board was off at start raised no alarm until the first car."""
+    dead = {"driver": "modbus", "host": "127.0.0.1", "port": free_port(), "retries": 0,
+            "command_timeout_s": 0.5}
+    client = app_factory(community={
+        "name": "dead-board",
+        "zones": [{"id": "A", "capacity": 40}],
+        "gates": [{"id": "main-in", "kind": "vehicle", "direction": "in", "zone": "A",
+                   "barrier": dead}],
+    })
+    services = client.app.state.services
+    assert str(services.barriers["main-in"].state) == "fault"
+
+    def stored() -> list[Alarm]:
+        with services.sessions() as session:
+            return list(session.scalars(select(Alarm).where(Alarm.kind == "hardware_fault")))
+
+    wait_until(lambda: bool(stored()), 5, "the start-up fault's alarm")
+    (alarm,) = stored()
+    assert alarm.gate_id == "main-in" and "cannot connect" in alarm.message
