@@ -12,6 +12,11 @@ from controllers.guidance import Hold
 from controllers.policy import Permits, ZoneOccupancy
 from controllers.values import AccessDecision, Direction, Sighting
 
+# What a passage's ``barrier_outcome`` reads when no barrier answered for it (otherwise it is
+# the barrier's state after the open, ``fault`` or ``no_barrier``).
+OUTCOME_PENDING = "pending"  # about to be driven: a crash before its answer leaves this
+OUTCOME_NOT_DRIVEN = "closed"  # the decision does not open: the barrier was not driven
+
 
 @dataclass(frozen=True, slots=True)
 class PassageRecord:
@@ -28,6 +33,12 @@ class PassageRecord:
     # it to the database idempotent (a crash between the write and the journal trim).
     journal_id: str | None = None
 
+    @property
+    def initial_outcome(self) -> str:
+        """The row's barrier outcome when written: ``pending`` only for a passage whose
+        barrier is about to be driven, so ``pending`` picks out those a crash interrupted."""
+        return OUTCOME_PENDING if self.decision.opens else OUTCOME_NOT_DRIVEN
+
 
 @dataclass(frozen=True, slots=True)
 class AccessSnapshot:
@@ -40,7 +51,7 @@ class AccessSnapshot:
 @dataclass(frozen=True, slots=True)
 class JournalEntry:
     record: PassageRecord
-    barrier_outcome: str = "pending"
+    barrier_outcome: str = OUTCOME_PENDING
 
 
 class AccessUnit(Protocol):

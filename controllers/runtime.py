@@ -4,7 +4,8 @@ Order matters for "a crash loses no passage": the passage and its consequences (
 pass use, zone count) are committed in one transaction *before* the barrier is driven; the
 barrier's outcome is written afterwards in a second, tiny update. A crash between the two
 leaves a passage whose barrier outcome reads ``pending``, never a barrier that opened with
-no record.
+no record. A passage whose decision does not open is written ``closed`` at once, so
+``pending`` picks out exactly the passages a crash interrupted.
 
 When the database cannot be reached, a passage is decided from the offline snapshot
 (``controllers.offline``), appended durably to the local journal *before* the barrier is
@@ -325,7 +326,8 @@ class GateRuntime:
                     if not unit.has_journal_entry(record.journal_id):
                         passage_id, raised = _write_passage(unit, record, " (decided offline)")
                         alarms += raised
-                        unit.set_outcome(passage_id, entry.barrier_outcome)
+                        if record.decision.opens:  # the others were never driven
+                            unit.set_outcome(passage_id, entry.barrier_outcome)
                         views.append(unit.passage_view(passage_id))
                 done.add(record.journal_id)
             if views:

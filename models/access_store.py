@@ -202,6 +202,7 @@ class _Unit:
             snapshot_path=record.snapshot_path,
             details=record.details,
             journal_id=record.journal_id,
+            barrier_outcome=record.initial_outcome,
         )
         self.session.add(passage)
         self.session.flush()

@@ -313,7 +313,7 @@ def test_old_and_unplated_cars_need_a_second_yes_and_a_left_car_is_dismissed(
     assert "已移出队列（车已离开）" in toast_text(page, "车已离开")
     assert passage(live_server, gone).resolution == "denied"
     assert resolve_reasons(live_server, gone) == ["车辆未等处理已自行离开"]
-    assert passage(live_server, gone).barrier_outcome == "pending"
+    assert passage(live_server, gone).barrier_outcome == "closed"  # never driven
     row = page.locator(f'#passage-rows tr[data-id="{gone}"]')
     page.wait_for_function(
         "row => row.textContent.includes('已拒绝')", arg=row.element_handle()
