@@ -66,3 +66,8 @@ class HardwareUnavailableError(HardwareError):
 
 class StoreUnavailableError(ParkgateError):
     """The database cannot be reached (HTTP 503); gates fall back to their local journal."""
+
+
+class DatabaseStartError(ParkgateError):
+    """The database answers but cannot be used as it is (a migration failed, it is empty or
+    replaced while this controller has history); a restart or an operator must act."""

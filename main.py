@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from errors import ParkgateError
+from models.db import DATABASE_DOWN, failure_text
 from services import enrol_folder, reports
 
 logger = logging.getLogger("parkgate")
@@ -168,6 +169,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except ParkgateError as err:
         logger.error("%s", err)
+        return 2
+    except DATABASE_DOWN as err:
+        # A command that cannot work without its database (create-user, demo, reports):
+        # one line, not a traceback. ``serve`` starts anyway and decides offline.
+        logger.error("database unavailable: %s", failure_text(err))
         return 2
     except KeyboardInterrupt:
         return 130

@@ -130,6 +130,13 @@ def migrate(engine: Engine) -> None:
     logger.info("database schema at head", extra={"url": engine.url.render_as_string()})
 
 
+def failure_text(err: BaseException) -> str:
+    """The first line of the driver's own message (not SQLAlchemy's wrapper with the SQL and a
+    link): what an operator needs in one log line."""
+    text = str(getattr(err, "orig", None) or err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
 @contextmanager
 def outage_as_unavailable() -> Iterator[None]:
     """:data:`DATABASE_DOWN` failures become StoreUnavailableError: the gates' cue to go
@@ -137,6 +144,4 @@ def outage_as_unavailable() -> Iterator[None]:
     try:
         yield
     except DATABASE_DOWN as err:
-        raise StoreUnavailableError(
-            f"database unavailable: {getattr(err, 'orig', None) or err}"
-        ) from err
+        raise StoreUnavailableError(f"database unavailable: {failure_text(err)}") from err

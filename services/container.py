@@ -21,7 +21,7 @@ from controllers.offline import OfflineAccess
 from controllers.policy import AccessPolicy, GateContext
 from controllers.runtime import GateRuntime
 from controllers.values import Direction
-from errors import StoreUnavailableError
+from errors import DatabaseStartError, StoreUnavailableError
 from hardware.base import Barrier, BarrierStatus
 from hardware.registry import (
     SafetyEvent,
@@ -31,17 +31,18 @@ from hardware.registry import (
     create_input,
 )
 from models.access_store import SqlAccessStore
-from models.db import create_db_engine, make_session_factory, migrate, transaction
+from models.db import create_db_engine, make_session_factory, outage_as_unavailable, transaction
 from models.events import Alarm
 from models.holds import SqlHoldStore
 from services.city_mqtt import CityPublisher
+from services.database_start import prepare_database
 from services.face_gate import FaceGateService
 from services.faces import FaceService
 from services.frames import FrameProcessor
 from services.offline_credentials import OfflineCredentials
+from services.offline_snapshot import FileAccessSnapshot
 from services.parking import ParkingService
 from services.passage_journal import FilePassageJournal
-from services.site import sync_site
 from services.snapshots import SnapshotStore
 from services.tokens import TokenSigner
 from settings import Settings
@@ -72,6 +73,12 @@ class Services:
     face_gate: FaceGateService | None = None
     safety: SafetySupervisor | None = None
     offline_credentials: OfflineCredentials | None = None
+    # The gates' offline snapshot on disk, so a restart during an outage still knows who
+    # may pass (services/offline_snapshot.py).
+    offline_file: FileAccessSnapshot | None = None
+    # False while the database has not answered since start: migrating, syncing and loading
+    # the face templates are still to do (the offline loop retries them).
+    database_ready: bool = True
     background: list[Any] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _pending: set[asyncio.Task[None]] = field(default_factory=set)
@@ -137,6 +144,11 @@ class Services:
         if event.kind is SafetyEventKind.BARRIER_RECOVERED:
             self.bus.publish(Event("gate", {"gate_id": event.gate_id, "recovered": True}))
             return
+        if event.kind is SafetyEventKind.BARRIER_FAULT and event.gate_id is not None:
+            # Through the runtime: one alarm per gate while it is open, tied to the passage
+            # whose open failed when a car's open is what found the fault.
+            await self.runtime.barrier_fault(event.gate_id, event.message)
+            return
 
         def record() -> int:
             with transaction(self.sessions) as session:
@@ -160,8 +172,14 @@ class Services:
         next_refresh = loop.time()
         failing = False
         while True:
-            if self.runtime.journal_waiting() or loop.time() >= next_refresh:
+            if (
+                not self.database_ready
+                or self.runtime.journal_waiting()
+                or loop.time() >= next_refresh
+            ):
                 try:
+                    if not self.database_ready:
+                        await self.finish_start()
                     await self.runtime.replay_journal()
                     if access.offline_decisions:
                         await self.refresh_offline()
@@ -169,19 +187,44 @@ class Services:
                     if failing:
                         logger.info("database reachable again; offline snapshot refreshed")
                     failing = False
-                except StoreUnavailableError as err:
-                    # Once per outage at WARNING: a long outage must not flood the log.
-                    logger.log(logging.DEBUG if failing else logging.WARNING,
-                               "database unavailable, retrying every %.0f s (%s)",
-                               access.offline_retry_s, err)
+                except (StoreUnavailableError, DatabaseStartError) as err:
+                    # Once per outage at WARNING: a long outage must not flood the log. A
+                    # database that answers but cannot be used is an ERROR (an operator must
+                    # act); the gates stay offline meanwhile.
+                    unusable = isinstance(err, DatabaseStartError)
+                    logger.log(
+                        logging.DEBUG if failing else logging.ERROR if unusable
+                        else logging.WARNING,
+                        "database %s, retrying every %.0f s (%s)",
+                        "not usable" if unusable else "unavailable", access.offline_retry_s, err,
+                    )
                     failing = True
                 except Exception:  # keep trying: a passage waiting here must reach the database
                     logger.exception("offline journal: writing or refreshing failed")
             await asyncio.sleep(access.offline_retry_s)
 
+    async def finish_start(self) -> None:
+        """What start-up could not do while the database was down: migrate and sync it, load
+        the face templates, publish availability, and let the gates use it again."""
+        await asyncio.to_thread(prepare_database, self.engine, self.sessions, self.settings)
+        if self.faces is not None:
+            await asyncio.to_thread(_load_faces, self.faces)
+        self.database_ready = True
+        self.runtime.hold_offline(False)
+        logger.info("database reachable: schema up to date, gates use it again")
+        self.bus.publish(
+            Event("availability", await asyncio.to_thread(self.store.availability_view))
+        )
+
     async def refresh_offline(self) -> None:
         """Snapshots for deciding while the database is down: plates, then PINs and passes."""
         snapshot = await self.runtime.refresh_offline()
+        if self.offline_file is not None:
+            try:
+                await asyncio.to_thread(self.offline_file.save, snapshot)
+            except OSError as err:  # the gates still have it in memory
+                logger.warning("offline snapshot not saved to %s: %s",
+                               self.offline_file.path, err)
         if self.offline_credentials is not None:
             passes = [p for permits in snapshot.permits.values() for p in permits.passes]
             await asyncio.to_thread(
@@ -203,14 +246,55 @@ def gate_contexts(settings: Settings) -> dict[str, GateContext]:
     }
 
 
+def _load_faces(faces: FaceService) -> None:
+    with outage_as_unavailable():
+        faces.load_all()
+
+
+def _start_offline(
+    offline: OfflineAccess | None, offline_file: FileAccessSnapshot,
+    journal: FilePassageJournal, err: StoreUnavailableError, retry_s: float,
+) -> None:
+    """The database is down at start: decide from the snapshot kept on disk (unless offline
+    decisions are off), with the moves of the passages still waiting in the journal, which
+    the snapshot does not hold yet."""
+    snapshot = offline_file.load() if offline is not None else None
+    waiting = journal.pending()
+    if offline is not None and snapshot is not None:
+        offline.load(snapshot)
+        for entry in waiting:
+            offline.note(entry.record)
+        how = (f"gates decide from the offline snapshot taken at "
+               f"{snapshot.taken_at.isoformat(timespec='seconds')} ({len(snapshot.permits)} "
+               "plates)")
+    else:
+        how = ("no offline snapshot on disk" if offline is not None else "offline decisions "
+               "are off") + ", so every vehicle goes to a guard (review, database_unavailable)"
+    logger.warning("database unavailable at start (%s): %s; passages are journalled (%d "
+                   "waiting); retrying every %.0f s", err, how, len(waiting), retry_s)
+
+
 def build_services(
     settings: Settings, *, recognizer: PlateRecognizer | None = None
 ) -> Services:
     engine = create_db_engine(settings.resolved_database_url)
-    migrate(engine)
     sessions = make_session_factory(engine)
-    with transaction(sessions) as session:
-        sync_site(session, settings.community)
+    journal = FilePassageJournal(settings.data_dir / "journal" / "passages.jsonl")
+    offline_file = FileAccessSnapshot(settings.data_dir / "journal" / "offline_snapshot.json")
+    offline = OfflineAccess(
+        max_distance=settings.access.fuzzy_max_distance,
+        province_tolerance=settings.access.fuzzy_province_tolerance,
+    )
+    try:
+        prepare_database(engine, sessions, settings)
+        ready = True
+    except StoreUnavailableError as err:
+        # Start anyway: the gates must work during an outage, a restart included.
+        ready = False
+        _start_offline(
+            offline if settings.access.offline_decisions else None, offline_file, journal,
+            err, settings.access.offline_retry_s,
+        )
     bus = EventBus()
     store = SqlAccessStore(
         sessions,
@@ -230,14 +314,12 @@ def build_services(
         barriers=barriers,
         policy=policy,
         bus=bus,
-        fault_alarms=False,  # the safety supervisor below raises one alarm per barrier fault
-        journal=FilePassageJournal(settings.data_dir / "journal" / "passages.jsonl"),
-        offline=OfflineAccess(
-            max_distance=settings.access.fuzzy_max_distance,
-            province_tolerance=settings.access.fuzzy_province_tolerance,
-        ),
+        fault_alarms=False,  # the safety supervisor below reports every barrier fault
+        journal=journal,
+        offline=offline,
         retry_after_s=settings.access.offline_retry_s,
     )
+    runtime.hold_offline(not ready)
     snapshots = SnapshotStore(settings.data_dir / "snapshots")
     recognizer = recognizer or create_plate_recognizer(settings.plates)
     frames = FrameProcessor(
@@ -256,7 +338,8 @@ def build_services(
         sessions=sessions,
         max_pixels=settings.api.max_image_pixels,
     )
-    faces.load_all()
+    if ready:
+        faces.load_all()
     fire = settings.safety.fire_alarm
     safety = SafetySupervisor(create_input("fire-alarm", fire) if fire is not None else None)
     for barrier in barriers.values():
@@ -279,7 +362,7 @@ def build_services(
                 settings.community.name,
                 bus,
                 publish_plates=settings.mqtt.publish_plates,
-                initial=store.availability_view(),
+                initial=store.availability_view() if ready else None,
             )
         )
     services = Services(
@@ -309,6 +392,8 @@ def build_services(
         safety=safety,
         background=background,
         offline_credentials=OfflineCredentials(settings.signing_key()),
+        offline_file=offline_file,
+        database_ready=ready,
     )
     # Imported here: the camera pipeline imports this module for its Services type.
     from services.camera_pipeline import build_camera_workers

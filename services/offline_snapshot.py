@@ -1,0 +1,147 @@
+"""The gates' offline snapshot kept on local disk, next to the passage journal.
+
+The snapshot (``controllers.ports.AccessSnapshot``) is what gates decide from while the
+database is unreachable. In memory only, a restart during an outage would forget every
+resident and send each car to a guard; kept here, a controller that starts while the database
+is down decides as it did before the restart.
+
+PIPL: only what the decision reads is written, and that is plates and ids (vehicle, household,
+resident and pass ids, a household's spaces and cars inside, pass windows and uses, whether a
+plate is on the allow or block list). No names, no list reasons, no PIN hashes, no face
+templates: PIN, QR and face entry need the database (or a snapshot taken since start).
+
+Written atomically (temporary file, fsync, rename) so a crash leaves the old file or the new
+one. Rewritten when its content changes, and at least every ``max_unchanged_s`` so the time it
+says it was taken stays close to the truth without wearing out an SD card every 30 s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from controllers.policy import ListEntry, PassPermit, Permits, VehiclePermit
+from controllers.ports import AccessSnapshot
+
+logger = logging.getLogger(__name__)
+
+FORMAT = "parkgate.offline_snapshot/1"
+
+
+def permits_to_json(permits: Permits) -> dict[str, Any]:
+    vehicle = permits.vehicle
+    data: dict[str, Any] = {"inside": permits.inside}
+    if vehicle is not None:
+        data["vehicle"] = {
+            "vehicle_id": vehicle.vehicle_id,
+            "household_id": vehicle.household_id,
+            "household_spaces": vehicle.household_spaces,
+            "household_cars_inside": vehicle.household_cars_inside,
+            "resident_id": vehicle.resident_id,
+        }
+    if permits.passes:
+        data["passes"] = [
+            {
+                "pass_id": p.pass_id,
+                "household_id": p.household_id,
+                "valid_from": p.valid_from.isoformat(),
+                "valid_to": p.valid_to.isoformat(),
+                "max_uses": p.max_uses,
+                "uses": p.uses,
+            }
+            for p in permits.passes
+        ]
+    if permits.list_entry is not None:
+        data["list"] = permits.list_entry.kind  # the reason is free text: not kept on disk
+    return data
+
+
+def permits_from_json(plate: str, data: dict[str, Any]) -> Permits:
+    vehicle = data.get("vehicle")
+    return Permits(
+        vehicle=VehiclePermit(plate=plate, **vehicle) if vehicle is not None else None,
+        passes=tuple(
+            PassPermit(
+                pass_id=p["pass_id"],
+                plate=plate,
+                household_id=p["household_id"],
+                valid_from=datetime.fromisoformat(p["valid_from"]),
+                valid_to=datetime.fromisoformat(p["valid_to"]),
+                max_uses=p["max_uses"],
+                uses=p["uses"],
+            )
+            for p in data.get("passes", ())
+        ),
+        list_entry=ListEntry(data["list"]) if data.get("list") is not None else None,
+        inside=bool(data["inside"]),
+    )
+
+
+class FileAccessSnapshot:
+    """Saves and loads the gates' offline snapshot as one JSON file."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_unchanged_s: float = 600.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.path = path
+        self._max_unchanged_s = max_unchanged_s
+        self._clock = clock
+        self._saved: tuple[str, float] | None = None  # content digest, when written
+
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    def save(self, snapshot: AccessSnapshot) -> bool:
+        """Write the snapshot unless the same content was written recently; True if written."""
+        permits = {plate: permits_to_json(p) for plate, p in sorted(snapshot.permits.items())}
+        digest = hashlib.blake2b(
+            json.dumps(permits, sort_keys=True).encode(), digest_size=16
+        ).hexdigest()
+        now = self._clock()
+        if self._saved is not None and self._saved[0] == digest and (
+            now - self._saved[1] < self._max_unchanged_s
+        ):
+            return False
+        body = json.dumps(
+            {"format": FORMAT, "taken_at": snapshot.taken_at.isoformat(), "permits": permits},
+            ensure_ascii=False, separators=(",", ":"),
+        )
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        with tmp.open("w", encoding="utf-8") as out:
+            out.write(body)
+            out.flush()
+            os.fsync(out.fileno())
+        tmp.chmod(0o600)  # plates are personal information
+        os.replace(tmp, self.path)
+        self._saved = (digest, now)
+        return True
+
+    def load(self) -> AccessSnapshot | None:
+        """The snapshot last saved; None when there is none or it cannot be read (logged)."""
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            if data.get("format") != FORMAT:
+                raise ValueError(f"unknown format {data.get('format')!r}")
+            return AccessSnapshot(
+                taken_at=datetime.fromisoformat(data["taken_at"]),
+                permits={
+                    plate: permits_from_json(plate, p) for plate, p in data["permits"].items()
+                },
+            )
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            logger.warning("offline snapshot %s unreadable, not used: %s", self.path, err)
+            return None
