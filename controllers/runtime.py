@@ -132,6 +132,9 @@ class GateRuntime:
         # car); the background loop probes it meanwhile.
         self._retry_after_s = retry_after_s
         self._offline_until = 0.0
+        # Set while the database is not ready at all (down at start, schema not migrated):
+        # gates decide offline without trying it until the start-up retry releases them.
+        self._held_offline = False
         self._replay_lock = asyncio.Lock()
 
     def gate(self, gate_id: str) -> GateContext:
@@ -261,7 +264,14 @@ class GateRuntime:
 
     def database_suspect(self) -> bool:
         """Whether a recent attempt failed: callers then go offline without waiting on it."""
-        return self._journal is not None and time.monotonic() < self._offline_until
+        return self._journal is not None and (
+            self._held_offline or time.monotonic() < self._offline_until
+        )
+
+    def hold_offline(self, held: bool = True) -> None:
+        """Decide offline without trying the database until released (``held=False``): it
+        is not ready yet (down when the controller started, schema not brought up to date)."""
+        self._held_offline = held
 
     def mark_database_unavailable(self) -> None:
         """Another caller (PIN, QR) found the database down: trip the same short breaker."""
