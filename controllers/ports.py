@@ -72,14 +72,21 @@ class AccessUnit(Protocol):
         ...
 
     def raise_alarm(
-        self, kind: str, *, gate_id: str | None, passage_id: int | None, message: str
-    ) -> int: ...
+        self, kind: str, *, gate_id: str | None, passage_id: int | None, message: str,
+        at: datetime | None = None,
+    ) -> int:
+        """``at``: when it was raised, if not now."""
+        ...
 
     def open_alarm_like(
-        self, kind: str, *, gate_id: str | None, message: str, since: datetime
+        self, kind: str, *, gate_id: str | None, message: str | None, since: datetime
     ) -> int | None:
-        """An unacknowledged alarm of this kind, gate and message raised at or after
-        ``since``, if there is one."""
+        """An unacknowledged alarm of this kind and gate (and message, unless None) raised
+        at or after ``since``, if there is one."""
+        ...
+
+    def link_alarm(self, alarm_id: int, passage_id: int) -> None:
+        """Tie an alarm raised without a passage to the first passage it concerns."""
         ...
 
     def passage_view(self, passage_id: int) -> dict[str, Any]: ...

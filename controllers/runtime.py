@@ -119,8 +119,12 @@ class GateRuntime:
         self._policy = policy
         self._bus = bus
         self._clock = clock
-        # Off when a safety supervisor already turns every barrier fault into an alarm.
+        # Off when a safety supervisor reports every barrier fault through barrier_fault():
+        # the runtime then only ties its passages to that alarm.
         self._fault_alarms = fault_alarms
+        # Serialises "is there an open fault alarm? else raise one" across the supervisor's
+        # report and a passage's failed open, which come at the same moment.
+        self._fault_lock = asyncio.Lock()
         # One passage at a time per gate: two frames of one car must not both open and count.
         self._locks = {gate_id: asyncio.Lock() for gate_id in self._gates}
         # Without a journal an outage is an error (the caller sees StoreUnavailableError).
@@ -396,16 +400,22 @@ class GateRuntime:
                 logger.warning("%s", message)
                 # Offline (journal_id set), the alarm could not be stored either; the outage
                 # alarm written with the journal covers it.
-                if not self._fault_alarms or journal_id is not None:
-                    return await self._finish(passage_id, outcome, journal_id)
-                alarm_id = await asyncio.to_thread(
-                    self._raise_fault, gate_id, passage_id, message
-                )
-                self._bus.publish(
-                    Event("alarm", {"id": alarm_id, "kind": "hardware_fault", "gate_id": gate_id,
-                                    "passage_id": passage_id, "message": message})
-                )
+                if journal_id is None and (self._fault_alarms or passage_id is not None):
+                    await self.barrier_fault(gate_id, message, passage_id=passage_id)
         return await self._finish(passage_id, outcome, journal_id)
+
+    async def barrier_fault(
+        self, gate_id: str, message: str, *, passage_id: int | None = None
+    ) -> None:
+        """A barrier fault for the guards: one ``hardware_fault`` alarm per gate while one is
+        open (unacknowledged and under :data:`ALARM_REPEAT_WINDOW` old), as for a blocked car
+        that keeps trying. During an outage every car's open fails and the machine goes
+        fault → opening → fault each time; that is one thing to deal with, not one alarm per
+        car. The first passage the fault concerns is tied to the alarm."""
+        async with self._fault_lock:
+            alarm = await asyncio.to_thread(self._store_fault, gate_id, passage_id, message)
+        if alarm is not None:
+            self._bus.publish(Event("alarm", alarm))
 
     async def _finish(
         self, passage_id: int | None, outcome: str, journal_id: str | None = None
@@ -419,11 +429,20 @@ class GateRuntime:
             )
         return outcome
 
-    def _raise_fault(self, gate_id: str, passage_id: int | None, message: str) -> int:
+    def _store_fault(
+        self, gate_id: str, passage_id: int | None, message: str
+    ) -> dict[str, Any] | None:
+        """The new alarm to publish, or None when an open one stands for this fault."""
+        now = self._clock()
         with self._store.unit() as unit:
-            return unit.raise_alarm(
-                "hardware_fault", gate_id=gate_id, passage_id=passage_id, message=message
+            open_alarm = unit.open_alarm_like(
+                "hardware_fault", gate_id=gate_id, message=None, since=now - ALARM_REPEAT_WINDOW
             )
+            if open_alarm is not None:
+                if passage_id is not None:
+                    unit.link_alarm(open_alarm, passage_id)
+                return None
+            return _store_alarm(unit, "hardware_fault", gate_id, passage_id, message, at=now)
 
 
 # An open alarm raised this recently stands for a repeat of the same one.
@@ -456,9 +475,12 @@ def _write_passage(
 
 
 def _store_alarm(
-    unit: AccessUnit, kind: str, gate_id: str | None, passage_id: int | None, message: str
+    unit: AccessUnit, kind: str, gate_id: str | None, passage_id: int | None, message: str,
+    at: datetime | None = None,
 ) -> dict[str, Any]:
     """Store an alarm; returns what the event bus publishes for it."""
-    alarm_id = unit.raise_alarm(kind, gate_id=gate_id, passage_id=passage_id, message=message)
+    alarm_id = unit.raise_alarm(
+        kind, gate_id=gate_id, passage_id=passage_id, message=message, at=at
+    )
     return {"id": alarm_id, "kind": kind, "gate_id": gate_id, "passage_id": passage_id,
             "message": message}

@@ -256,22 +256,33 @@ class _Unit:
         return [change.alarm] if change.alarm else []
 
     def raise_alarm(
-        self, kind: str, *, gate_id: str | None, passage_id: int | None, message: str
+        self, kind: str, *, gate_id: str | None, passage_id: int | None, message: str,
+        at: datetime | None = None,
     ) -> int:
-        alarm = Alarm(kind=kind, gate_id=gate_id, passage_id=passage_id, message=message)
+        alarm = Alarm(kind=kind, gate_id=gate_id, passage_id=passage_id, message=message[:500])
+        if at is not None:
+            alarm.at = at
         self.session.add(alarm)
         self.session.flush()
         return alarm.id
 
     def open_alarm_like(
-        self, kind: str, *, gate_id: str | None, message: str, since: datetime
+        self, kind: str, *, gate_id: str | None, message: str | None, since: datetime
     ) -> int | None:
+        query = select(Alarm.id).where(Alarm.kind == kind, Alarm.gate_id == gate_id)
+        if message is not None:
+            query = query.where(Alarm.message == message)
         return self.session.scalar(
-            select(Alarm.id)
-            .where(Alarm.kind == kind, Alarm.gate_id == gate_id, Alarm.message == message)
-            .where(Alarm.acknowledged_at.is_(None), Alarm.at >= since)
+            query.where(Alarm.acknowledged_at.is_(None), Alarm.at >= since)
             .order_by(Alarm.id.desc())
             .limit(1)
+        )
+
+    def link_alarm(self, alarm_id: int, passage_id: int) -> None:
+        self.session.execute(
+            update(Alarm)
+            .where(Alarm.id == alarm_id, Alarm.passage_id.is_(None))
+            .values(passage_id=passage_id)
         )
 
     def passage_view(self, passage_id: int) -> dict[str, Any]:

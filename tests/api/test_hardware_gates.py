@@ -138,3 +138,30 @@ def test_a_barrier_unreachable_at_start_is_an_alarm_before_any_car(app_factory: 
     wait_until(lambda: bool(stored()), 5, "the start-up fault's alarm")
     (alarm,) = stored()
     assert alarm.gate_id == "main-in" and "cannot connect" in alarm.message
+
+
+def test_a_dead_broker_is_one_alarm_tied_to_the_first_car_it_failed(
+    app_factory: Any, tasmota: TasmotaRig, readable_photos: list[LabelledPhoto]
+) -> None:
+    """Audit M2: each car at a gate whose broker was gone raised one more hardware_fault
+    alarm (fault → opening → fault each time), none tied to a passage."""
+    client = app_factory(community=community(tasmota))
+    headers = {"Authorization": f"Bearer {add_user(client, 'admin', 'admin')}"}
+    services = client.app.state.services
+    barrier = services.barriers["main-in"]
+    wait_until(lambda: str(barrier.state) == "closed", 5, "the MQTT barrier to connect")
+    register_resident_car(client, headers, readable_photos[0].plate)
+
+    asyncio.run(tasmota.link_down())
+    wait_until(lambda: str(barrier.state) == "fault", 5, "a fault after the broker died")
+    cars = [push(client, "main-in", readable_photos[0]).json() for _ in range(2)]  # tries again
+    assert [c["barrier"] for c in cars] == ["fault", "fault"]
+
+    def faults() -> list[Alarm]:
+        with services.sessions() as session:
+            return list(session.scalars(select(Alarm).where(Alarm.kind == "hardware_fault")))
+
+    wait_until(lambda: any(a.passage_id for a in faults()), 5, "the alarm tied to a car")
+    time.sleep(0.5)  # the supervisor's reports of each car's fault have been handled
+    (alarm,) = faults()
+    assert alarm.gate_id == "main-in" and alarm.passage_id == cars[0]["passage_id"]

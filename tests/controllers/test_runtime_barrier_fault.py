@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -11,7 +13,7 @@ from sqlalchemy import select
 from controllers.events import EventBus
 from controllers.policy import AccessPolicy, GateContext
 from controllers.runtime import GateRuntime
-from controllers.values import Direction
+from controllers.values import AccessDecision, Credential, Direction, Reason, Verdict
 from errors import HardwareError
 from models.access_store import SqlAccessStore
 from models.db import create_db_engine, make_session_factory, migrate
@@ -88,4 +90,59 @@ def test_a_barrier_that_never_answers_is_logged_and_alarmed_with_a_reason(
     with sessions() as session:
         (stored,) = session.scalars(select(Alarm)).all()
     assert stored.message == line
+    engine.dispose()
+
+
+def _alarms(sessions: Any) -> list[Alarm]:
+    with sessions() as session:
+        return list(session.scalars(select(Alarm).order_by(Alarm.id)))
+
+
+FACE = AccessDecision(Verdict.ALLOW, Reason.FACE_RESIDENT, credential=Credential.FACE)
+
+
+@pytest.mark.parametrize("supervised", [False, True])
+def test_a_barrier_outage_is_one_alarm_tied_to_the_first_passage(
+    database_url: str, supervised: bool
+) -> None:
+    """Audit M2: every car during a barrier outage raised its own hardware_fault alarm, none
+    tied to a passage. Supervised (as in production) the safety supervisor reports the fault
+    first (a lost link) and the runtime only ties its passages to that alarm."""
+    engine = create_db_engine(database_url)
+    migrate(engine)
+    sessions = make_session_factory(engine)
+    bus = EventBus()
+    runtime = GateRuntime(
+        store=SqlAccessStore(sessions),
+        gates={"main-in": GateContext("main-in", Direction.IN, None)},
+        barriers={"main-in": _JammedBarrier()},
+        policy=AccessPolicy(),
+        bus=bus,
+        fault_alarms=not supervised,
+    )
+
+    async def outage() -> tuple[list[int | None], list[dict[str, object]]]:
+        async with bus.subscribe() as queue:
+            if supervised:
+                await runtime.barrier_fault("main-in", "link lost: connection lost")
+            results = [await runtime.handle_decision("main-in", FACE) for _ in range(3)]
+            if supervised:  # the supervisor's report of each car's fault, after the passage
+                await runtime.barrier_fault("main-in", "limit switch not reached")
+            events = []
+            while not queue.empty():
+                events.append(queue.get_nowait())
+        assert all(r.barrier == "fault" for r in results)
+        return [r.passage_id for r in results], [e.data for e in events if e.type == "alarm"]
+
+    passages, live = asyncio.run(outage())
+    (alarm,) = _alarms(sessions)
+    assert alarm.kind == "hardware_fault" and alarm.gate_id == "main-in"
+    assert alarm.passage_id == passages[0]
+    assert [a["id"] for a in live] == [alarm.id]
+
+    # Once a guard acknowledged it, the next fault is news again.
+    with sessions.begin() as session:
+        session.get(Alarm, alarm.id).acknowledged_at = datetime.now(UTC)  # type: ignore[union-attr]
+    asyncio.run(runtime.handle_decision("main-in", FACE))
+    assert len(_alarms(sessions)) == 2
     engine.dispose()
