@@ -165,6 +165,18 @@ class MqttPublishConfig(_Strict):
     publish_plates: bool = Field(
         False, description="Send full plates to the city hub; off sends them masked (PIPL)."
     )
+    queue_limit: int = Field(
+        10_000,
+        description=(
+            "Passages and alarms kept in memory while the broker is unreachable (or slower than "
+            "the gates); beyond it the oldest are dropped and counted. Retained availability "
+            "and gate states keep only their latest message and do not count."
+        ),
+        ge=1,
+        le=1_000_000,
+    )
+    reconnect_min_s: float = Field(1.0, description="First reconnect back-off delay.", gt=0)
+    reconnect_max_s: float = Field(30.0, description="Largest reconnect back-off delay.", gt=0)
 
 
 class SafetyConfig(_Strict):

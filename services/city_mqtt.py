@@ -10,7 +10,13 @@ Topics (``<prefix>`` defaults to ``parkgate``, ``<community>`` is the configured
 
 Plates are personal information: unless ``publish_plates`` is on, a passage carries a masked
 plate (闽A1***5) so the hub can count and de-duplicate without learning who came home.
-The full schema is documented in docs/mqtt.md.
+
+While the broker is unreachable messages wait in memory in an ``Outbox``: retained topics keep
+only their latest message, passages and alarms keep their order up to ``mqtt.queue_limit``
+(beyond it the oldest are dropped and counted). Nothing is kept across a restart; the database
+is the record and the hub re-reads what it missed through the API. The loss and the recovery
+of the link are logged once per outage; ``CityPublisher.status`` is what /healthz shows.
+The full schema and the outage behaviour are documented in docs/mqtt.md.
 """
 
 from __future__ import annotations
@@ -19,6 +25,12 @@ import asyncio
 import contextlib
 import json
 import logging
+import sys
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -31,6 +43,12 @@ logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 GATE_STATES = frozenset(str(state) for state in BarrierState)
+# Messages handed to paho and not yet acknowledged by the broker. Only these sit in paho's own
+# (unbounded) queue, so a link that dies without a word (noticed only at the keep-alive) cannot
+# grow it; the rest wait in the Outbox, where the cap applies. After a reconnect paho re-sends
+# these first.
+HANDED_MAX = 50
+RESEND_WAIT_S = 5.0
 
 
 def mask_plate(plate: str | None) -> str | None:
@@ -105,14 +123,84 @@ def to_message(
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    topic: str
+    body: str
+    retain: bool
+
+
+class Outbox:
+    """Messages waiting for the broker, oldest first.
+
+    A retained topic (availability, a gate's state) keeps only its latest message, which moves
+    to the back: a hub needs the current value, not the history. Events (passages, alarms) keep
+    their order, at most ``limit`` of them; beyond it the oldest is dropped and counted.
+    """
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, got {limit}")
+        self.limit = limit
+        self.dropped = 0
+        self._items: OrderedDict[str | int, Outgoing] = OrderedDict()  # topic or event number
+        self._events = 0
+        self._numbered = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def put(self, message: Outgoing) -> Outgoing | None:
+        """Queue ``message``; returns the event dropped to make room for it, if one was."""
+        if message.retain:
+            self._items.pop(message.topic, None)
+            self._items[message.topic] = message
+            return None
+        self._numbered += 1
+        self._items[self._numbered] = message
+        self._events += 1
+        if self._events <= self.limit:
+            return None
+        # Retained entries are few (one per gate and availability), so the oldest event is near.
+        oldest = next(key for key in self._items if isinstance(key, int))
+        self._events -= 1
+        self.dropped += 1
+        return self._items.pop(oldest)
+
+    def take(self) -> Outgoing | None:
+        if not self._items:
+            return None
+        key, message = self._items.popitem(last=False)
+        if isinstance(key, int):
+            self._events -= 1
+        return message
+
+
+@dataclass(frozen=True, slots=True)
+class CityLinkStatus:
+    """The city link as /healthz shows it."""
+
+    connected: bool
+    since: datetime  # when the link last came up or went down (the start, before the first)
+    queued: int  # messages the broker has not acknowledged yet
+    dropped: int  # passages and alarms dropped since the start, the queue being full
+    queue_limit: int
+
+
 class CityPublisher:
-    """Background component: bus → MQTT. A broker outage never blocks a gate."""
+    """Background component: bus → MQTT. A broker outage never blocks a gate.
+
+    paho's callbacks run on its network thread and only hand over to the event loop, where
+    the state lives and every publish is made: paho calls ``on_publish`` holding its message
+    lock, so publishing from there could deadlock against a publish from the loop.
+    """
 
     def __init__(
         self, config: MqttPublishConfig, community: str, bus: EventBus, *,
         publish_plates: bool = False, initial: dict[str, Any] | None = None,
     ) -> None:
         self._config = config
+        self._where = f"{config.host}:{config.port}"
         self._community = community
         self._bus = bus
         self._publish_plates = publish_plates
@@ -125,16 +213,39 @@ class CityPublisher:
             password = config.password.get_secret_value() if config.password else None
             self._client.username_pw_set(config.username, password)
         self._client.will_set(f"{self._prefix}/status", "offline", qos=1, retain=True)
-        self._client.reconnect_delay_set(min_delay=1, max_delay=30)
+        # paho annotates these as int but sleeps on floats.
+        self._client.reconnect_delay_set(
+            min_delay=config.reconnect_min_s,  # type: ignore[arg-type]
+            max_delay=config.reconnect_max_s,  # type: ignore[arg-type]
+        )
         self._client.on_connect = self._on_connect
+        self._client.on_connect_fail = self._on_connect_fail
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_publish = self._on_publish
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
+        self._outbox = Outbox(config.queue_limit)
+        self._handed: set[int] = set()  # paho message ids not acknowledged yet
+        self._resending = False  # reconnected: paho re-sends what it held; new ones wait
+        self._stopping = False
+        self._connected = False
+        self._since = datetime.now(UTC)
+        self._down_since = time.monotonic()
+        self._outage_logged = False  # the WARNING for the current outage was written
+        self._outage_dropped_before = 0  # ``dropped`` when the current outage began
+        self._full_logged = False  # the WARNING for the current backlog was written
         self.published = 0
+        self._status = self._snapshot()
 
-    def _on_connect(self, client: mqtt.Client, *_: Any) -> None:
-        client.publish(f"{self._prefix}/status", "online", qos=1, retain=True)
-        logger.info("city MQTT connected to %s:%d", self._config.host, self._config.port)
+    @property
+    def status(self) -> CityLinkStatus:
+        """Safe to read from any thread: a snapshot replaced, never changed, on the loop."""
+        return self._status
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._since, self._down_since = datetime.now(UTC), time.monotonic()
+        self._status = self._snapshot()
         # connect_async + loop_start: the network thread keeps retrying if the broker is down.
         self._client.connect_async(self._config.host, self._config.port, keepalive=30)
         self._client.loop_start()
@@ -145,11 +256,29 @@ class CityPublisher:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        self._stopping = True
+        if self._connected:
+            # A clean stop with the broker there loses nothing: hand over all that waits.
+            while (message := self._outbox.take()) is not None:
+                self._hand(message)
         info = self._client.publish(f"{self._prefix}/status", "offline", qos=1, retain=True)
-        with contextlib.suppress(RuntimeError, ValueError):
-            info.wait_for_publish(timeout=1.0)
+        if self._connected:
+            # The broker acknowledges in order: "offline" acknowledged, all before it is too.
+            with contextlib.suppress(RuntimeError, ValueError):
+                await asyncio.to_thread(info.wait_for_publish, 2.0)
+        undelivered = len(self._outbox) + len(self._handed)
+        if undelivered:
+            logger.warning(
+                "city MQTT stopping with %d message(s) the broker %s has not taken; they are "
+                "not kept across a restart (the hub re-reads passages through the API, see "
+                "docs/mqtt.md)", undelivered, self._where,
+            )
         self._client.disconnect()
-        self._client.loop_stop()
+        # loop_stop joins the paho thread; keep that off the event loop.
+        await asyncio.to_thread(self._client.loop_stop)
+        if self._connected:
+            self._connected, self._since = False, datetime.now(UTC)
+        self._status = self._snapshot()
 
     async def _pump(self) -> None:
         async with self._bus.subscribe() as queue:
@@ -159,11 +288,148 @@ class CityPublisher:
                 self.publish(await queue.get())
 
     def publish(self, event: Event) -> None:
+        """Queue ``event``'s message and send what the link allows. Call on the event loop."""
         message = to_message(event, self._community, publish_plates=self._publish_plates)
         if message is None:
             return
         suffix, payload, retain = message
         body = json.dumps(payload, ensure_ascii=False)
-        # QoS 1 messages are queued by paho while the broker is away and sent on reconnect.
-        self._client.publish(f"{self._prefix}/{suffix}", body, qos=1, retain=retain)
-        self.published += 1
+        dropped = self._outbox.put(Outgoing(f"{self._prefix}/{suffix}", body, retain))
+        if dropped is not None and not self._full_logged:
+            self._full_logged = True
+            logger.warning(
+                "city MQTT queue full (%d passages and alarms waiting, mqtt.queue_limit): "
+                "dropping the oldest until the broker %s takes them", self._outbox.limit,
+                self._where,
+            )
+        self._drain()
+
+    # -- on the event loop -----------------------------------------------------------------
+    def _drain(self) -> None:
+        if self._resending and not self._handed:
+            self._resending = False
+        if self._connected and not self._stopping and not self._resending:
+            while len(self._handed) < HANDED_MAX:
+                message = self._outbox.take()
+                if message is None:
+                    break
+                self._hand(message)
+        if not self._outbox:
+            self._full_logged = False
+        self._status = self._snapshot()
+
+    def _hand(self, message: Outgoing) -> None:
+        try:
+            info = self._client.publish(message.topic, message.body, qos=1, retain=message.retain)
+        except ValueError as err:  # a topic paho refuses, e.g. a gate id with "+" or "#"
+            logger.error("city MQTT cannot publish to %r: %s", message.topic, err)
+            return
+        if info.rc in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+            # NO_CONN: the link dropped a moment ago; paho keeps the message and re-sends it.
+            self._handed.add(info.mid)
+            self.published += 1
+        else:
+            logger.error(
+                "city MQTT publish to %s failed: %s", message.topic, mqtt.error_string(info.rc)
+            )
+
+    def _acked(self, mid: int) -> None:
+        self._handed.discard(mid)
+        self._drain()
+
+    def _link_up(self) -> None:
+        if self._stopping:
+            return
+        self._connected, self._since = True, datetime.now(UTC)
+        if self._outage_logged:
+            logger.info(
+                "city MQTT connected to %s after %.0f s down: sending %d queued "
+                "message(s); %d passage(s)/alarm(s) dropped meanwhile over mqtt.queue_limit %d",
+                self._where, time.monotonic() - self._down_since,
+                len(self._outbox) + len(self._handed),
+                self._outbox.dropped - self._outage_dropped_before, self._outbox.limit,
+            )
+        else:
+            logger.info("city MQTT connected to %s", self._where)
+        self._outage_logged = False
+        # paho re-sends what it held when the link dropped as soon as it reconnects; newer
+        # messages wait for those to be acknowledged, so each topic stays in order. The wait
+        # is bounded: a message paho never acknowledges must not stop the link for good.
+        self._resending = bool(self._handed)
+        if self._resending and self._loop is not None:
+            self._loop.call_later(RESEND_WAIT_S, self._end_resend_wait)
+        self._drain()
+
+    def _end_resend_wait(self) -> None:
+        self._resending = False
+        self._drain()
+
+    def _link_down(self, reason: str) -> None:
+        if self._stopping:
+            return
+        if self._connected:
+            self._connected, self._since = False, datetime.now(UTC)
+            self._down_since = time.monotonic()
+            self._outage_dropped_before = self._outbox.dropped
+            self._outage_logged = True
+            logger.warning(
+                "city MQTT link to %s lost (%s); queueing messages (at most %d passages and "
+                "alarms) until it is back", self._where, reason, self._outbox.limit,
+            )
+        elif not self._outage_logged:
+            self._outage_logged = True
+            logger.warning(
+                "city MQTT broker %s unreachable (%s); retrying, and queueing messages (at "
+                "most %d passages and alarms) until it answers",
+                self._where, reason, self._outbox.limit,
+            )
+        else:
+            logger.debug("city MQTT broker %s still unreachable (%s)", self._where, reason)
+        self._status = self._snapshot()
+
+    def _snapshot(self) -> CityLinkStatus:
+        return CityLinkStatus(
+            connected=self._connected,
+            since=self._since,
+            queued=len(self._outbox) + len(self._handed),
+            dropped=self._outbox.dropped,
+            queue_limit=self._outbox.limit,
+        )
+
+    # -- paho's network thread ---------------------------------------------------------------
+    def _to_loop(self, callback: Callable[..., None], *args: Any) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(callback, *args)
+
+    def _on_connect(
+        self, client: mqtt.Client, _userdata: object, _flags: object, reason: Any,
+        _props: object,
+    ) -> None:
+        if getattr(reason, "is_failure", False):
+            self._to_loop(self._link_down, f"refused: {reason}")
+            return
+        # Sent before paho re-sends what it held, so the hub sees "online" first.
+        client.publish(f"{self._prefix}/status", "online", qos=1, retain=True)
+        self._to_loop(self._link_up)
+
+    def _on_connect_fail(self, _client: mqtt.Client, _userdata: object) -> None:
+        # paho calls this inside its ``except OSError`` without passing the error on.
+        err = sys.exc_info()[1]
+        self._to_loop(self._link_down, str(err) if err else "connection failed")
+
+    def _on_disconnect(
+        self, _client: mqtt.Client, _userdata: object, _flags: object, reason: Any,
+        _props: object,
+    ) -> None:
+        text = str(reason)
+        # paho reports a dropped socket as "Unspecified error".
+        self._to_loop(self._link_down, "connection lost" if text == "Unspecified error" else text)
+
+    def _on_publish(
+        self, _client: mqtt.Client, _userdata: object, mid: int, _reason: object,
+        _props: object,
+    ) -> None:
+        self._to_loop(self._acked, mid)

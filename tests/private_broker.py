@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import json
+import os
+import pwd
 import queue
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -41,7 +44,10 @@ class PrivateBroker:
             f"listener {self.port} 127.0.0.1\n"
             "allow_anonymous true\n"
             "persistence true\n"
-            f"persistence_location {directory}/\n",
+            f"persistence_location {directory}/\n"
+            # Started as root, mosquitto would run as the user "mosquitto", which cannot write
+            # the test's private directory: the sessions would not be saved.
+            f"user {pwd.getpwuid(os.geteuid()).pw_name}\n",
             encoding="utf-8",
         )
         self.proc: subprocess.Popen[bytes] | None = None
@@ -79,8 +85,16 @@ class Hub:
         )
         self.client.reconnect_delay_set(min_delay=0.1, max_delay=0.5)  # type: ignore[arg-type]
 
-        def on_connect(client: mqtt.Client, *_: Any) -> None:
-            client.subscribe(topic, qos=1)
+        self.subscribed = threading.Event()
+        self.connects: list[bool] = []
+
+        def on_connect(client: mqtt.Client, _u: Any, flags: Any, *_: Any) -> None:
+            # Subscribing again would replay retained messages; the session keeps the first.
+            self.connects.append(bool(flags.session_present))
+            if not flags.session_present:
+                client.subscribe(topic, qos=1)
+
+        self.client.on_subscribe = lambda *_: self.subscribed.set()
 
         def on_message(_c: Any, _u: Any, m: mqtt.MQTTMessage) -> None:
             text = m.payload.decode()
@@ -91,6 +105,7 @@ class Hub:
         self.client.on_message = on_message
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
+        assert self.subscribed.wait(5), "the hub could not subscribe"
 
     def close(self) -> None:
         self.client.disconnect()

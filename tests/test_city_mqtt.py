@@ -125,7 +125,11 @@ def test_a_recovered_barrier_keeps_its_real_retained_state(private_broker: Priva
         await publisher.start()
         publisher.publish(Event("gate", {"gate_id": "main-in", "state": "closing", "fault": None}))
         publisher.publish(Event("gate", {"gate_id": "main-in", "recovered": True}))
-        await publisher.stop()  # waits for the broker to take what was sent
+        deadline = time.monotonic() + 10
+        while not (publisher.status.connected and publisher.status.queued == 0):
+            assert time.monotonic() < deadline, "the broker did not take the messages"
+            await asyncio.sleep(0.05)
+        await publisher.stop()
 
     asyncio.run(scenario())
     state = retained(private_broker.port, "parkgate/demo/gates/main-in/state")

@@ -1,0 +1,252 @@
+"""The city link through broker outages, on a Mosquitto of the test's own that is stopped and
+started again (the shared broker on 1883 is never touched)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from controllers.events import Event, EventBus
+from services.city_mqtt import HANDED_MAX, CityPublisher, Outbox, Outgoing
+from settings import MqttPublishConfig
+from tests.private_broker import Hub, PrivateBroker, Received
+
+pytestmark = pytest.mark.broker
+
+T0 = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[PrivateBroker]:
+    """Not started: each test decides when the broker is there."""
+    broker = PrivateBroker(tmp_path)
+    yield broker
+    broker.stop()
+
+
+def city(port: int, **settings: Any) -> CityPublisher:
+    config = MqttPublishConfig(
+        enabled=True, port=port, reconnect_min_s=0.1, reconnect_max_s=0.5, **settings
+    )
+    return CityPublisher(config, "demo", EventBus())
+
+
+def passage(n: int) -> Event:
+    data = {"id": n, "at": (T0 + timedelta(seconds=n)).isoformat(), "gate_id": "main-in",
+            "direction": "in", "zone_id": "A", "plate": "闽A12345", "decision": "allow",
+            "reason": "resident", "credential": "plate"}
+    return Event("passage", data, T0 + timedelta(seconds=n))
+
+
+def availability(free: int) -> Event:
+    zones = [{"id": "A", "capacity": 40, "free": free}]
+    return Event("availability", {"zones": zones, "total_capacity": 40, "total_free": free})
+
+
+async def until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.05)
+
+
+async def settle(hub: Hub, quiet: float = 0.5) -> list[Received]:
+    """Everything the hub got, once it is connected and nothing more has arrived for ``quiet``
+    seconds (the broker holds what came while the hub was away, until the hub is back)."""
+    await until(hub.client.is_connected)
+    assert all(hub.connects[1:]), "the broker lost the hub's session over its restart"
+    got: list[Received] = []
+    last = time.monotonic()
+    while time.monotonic() - last < quiet:
+        try:
+            got.append(hub.received.get_nowait())
+            last = time.monotonic()
+        except queue.Empty:
+            await asyncio.sleep(0.05)
+    return got
+
+
+def on(topic: str, got: list[Received]) -> list[Any]:
+    return [body for t, body, _ in got if t == f"parkgate/demo/{topic}"]
+
+
+def logged(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
+    return [
+        r.getMessage() for r in caplog.records
+        if r.name == "services.city_mqtt" and r.levelno == level
+    ]
+
+
+def event(n: int) -> Outgoing:
+    return Outgoing("parkgate/demo/passages", f"p{n}", retain=False)
+
+
+def state(topic: str, value: str) -> Outgoing:
+    return Outgoing(f"parkgate/demo/{topic}", value, retain=True)
+
+
+@pytest.mark.parametrize(
+    ("limit", "put", "taken", "dropped"),
+    [
+        (3, [event(1), event(2)], ["p1", "p2"], 0),
+        (2, [event(1), event(2), event(3), event(4)], ["p3", "p4"], 2),
+        # A retained topic keeps its latest message, which moves to the back.
+        (5, [state("availability", "a1"), event(1), state("availability", "a2")], ["p1", "a2"], 0),
+        # Retained messages are not events: they neither count nor get dropped for the cap.
+        (1, [state("availability", "a"), state("gates/g1/state", "g"), event(1), event(2)],
+         ["a", "g", "p2"], 1),
+    ],
+    ids=["in_order", "oldest_dropped", "retained_latest_only", "retained_outside_the_cap"],
+)
+def test_outbox(limit: int, put: list[Outgoing], taken: list[str], dropped: int) -> None:
+    box = Outbox(limit)
+    for message in put:
+        box.put(message)
+    out = []
+    while (message := box.take()) is not None:
+        out.append(message.body)
+    assert (out, box.dropped, len(box)) == (taken, dropped, 0)
+
+
+def test_outbox_needs_room_for_one() -> None:
+    with pytest.raises(ValueError, match="at least 1, got 0"):
+        Outbox(0)
+
+
+def test_broker_down_at_start_is_logged_once_and_the_queue_goes_out_when_it_answers(
+    broker: PrivateBroker, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="services.city_mqtt")
+    broker.start()
+    hub = Hub(broker.port, "parkgate/demo/#")
+    broker.stop()  # the broker keeps the hub's session for when it is back
+    publisher = city(broker.port)
+
+    async def scenario() -> list[Received]:
+        await publisher.start()
+        for n in (1, 2, 3):
+            publisher.publish(passage(n))
+        publisher.publish(availability(40))
+        publisher.publish(availability(39))
+        await until(lambda: len(logged(caplog, logging.DEBUG)) >= 2)  # it retried, twice or more
+        status = publisher.status
+        assert not status.connected
+        assert (status.queued, status.dropped, status.queue_limit) == (4, 0, 10_000)
+        broker.start()
+        await until(lambda: publisher.status.connected and publisher.status.queued == 0)
+        got = await settle(hub)
+        await publisher.stop()
+        return got
+
+    try:
+        got = asyncio.run(scenario())
+    finally:
+        hub.close()
+    warnings = logged(caplog, logging.WARNING)
+    assert len(warnings) == 1, warnings
+    assert f"broker 127.0.0.1:{broker.port} unreachable" in warnings[0]
+    assert "Connection refused" in warnings[0]
+    recovered = [m for m in logged(caplog, logging.INFO) if " s down: " in m]
+    assert len(recovered) == 1, logged(caplog, logging.INFO)
+    assert "sending 4 queued message(s); 0 passage(s)/alarm(s) dropped" in recovered[0]
+    passages = on("passages", got)
+    assert [p["id"] for p in passages] == [1, 2, 3]
+    # ``at`` is when the controller emitted the event, not when the broker came back.
+    assert passages[0]["at"] == (T0 + timedelta(seconds=1)).isoformat()
+    assert [a["total_free"] for a in on("availability", got)] == [39]
+
+
+def test_a_link_lost_while_running_is_logged_and_the_queue_is_capped(
+    broker: PrivateBroker, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="services.city_mqtt")
+    broker.start()
+    hub = Hub(broker.port, "parkgate/demo/#")
+    publisher = city(broker.port, queue_limit=3)
+
+    async def scenario() -> list[Received]:
+        await publisher.start()
+        publisher.publish(passage(1))
+        await until(lambda: publisher.status.connected and publisher.status.queued == 0)
+        broker.stop()
+        await until(lambda: not publisher.status.connected)
+        down_since = publisher.status.since
+        for n in range(2, 7):
+            publisher.publish(passage(n))
+        await until(lambda: len(logged(caplog, logging.DEBUG)) >= 2)  # it retried, twice or more
+        status = publisher.status
+        assert (status.connected, status.since, status.queued, status.dropped) == (
+            False, down_since, 3, 2
+        )
+        broker.start()
+        await until(lambda: publisher.status.connected and publisher.status.queued == 0)
+        assert publisher.status.since > down_since and publisher.status.dropped == 2
+        got = await settle(hub)
+        await publisher.stop()
+        return got
+
+    try:
+        got = asyncio.run(scenario())
+    finally:
+        hub.close()
+    warnings = logged(caplog, logging.WARNING)
+    assert len(warnings) == 2, warnings
+    assert f"link to 127.0.0.1:{broker.port} lost (connection lost)" in warnings[0]
+    assert "queue full (3 passages and alarms waiting, mqtt.queue_limit)" in warnings[1]
+    recovered = [m for m in logged(caplog, logging.INFO) if " s down: " in m]
+    assert len(recovered) == 1
+    assert "sending 3 queued message(s); 2 passage(s)/alarm(s) dropped" in recovered[0]
+    # The oldest were dropped; what was kept arrives in order.
+    assert [p["id"] for p in on("passages", got)] == [1, 4, 5, 6]
+
+
+def test_a_clean_stop_with_the_broker_there_delivers_everything_in_order(
+    broker: PrivateBroker, caplog: pytest.LogCaptureFixture
+) -> None:
+    broker.start()
+    hub = Hub(broker.port, "parkgate/demo/passages")
+    publisher = city(broker.port)
+    count = 4 * HANDED_MAX  # more than paho is given at a time
+
+    async def scenario() -> None:
+        await publisher.start()
+        await until(lambda: publisher.status.connected)
+        for n in range(count):
+            publisher.publish(passage(n))
+        await publisher.stop()
+
+    try:
+        asyncio.run(scenario())
+        got = asyncio.run(settle(hub))
+    finally:
+        hub.close()
+    assert [p["id"] for p in on("passages", got)] == list(range(count))
+    assert logged(caplog, logging.WARNING) == []
+    assert not publisher.status.connected and publisher.status.queued == 0
+
+
+def test_stopping_while_the_broker_is_away_says_what_is_lost(
+    broker: PrivateBroker, caplog: pytest.LogCaptureFixture
+) -> None:
+    publisher = city(broker.port)  # the broker is never started
+
+    async def scenario() -> None:
+        await publisher.start()
+        publisher.publish(passage(1))
+        publisher.publish(passage(2))
+        await publisher.stop()
+
+    started = time.monotonic()
+    asyncio.run(scenario())
+    assert time.monotonic() - started < 3
+    lost = [m for m in logged(caplog, logging.WARNING) if "stopping with" in m]
+    assert len(lost) == 1 and "stopping with 2 message(s)" in lost[0]
