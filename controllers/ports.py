@@ -54,6 +54,18 @@ class JournalEntry:
     barrier_outcome: str = OUTCOME_PENDING
 
 
+@dataclass(frozen=True, slots=True)
+class JournalBacklog:
+    """Everything the journal holds for the database: passages decided offline, and the
+    barrier outcomes of passages committed just before the database went away."""
+
+    entries: list[JournalEntry] = field(default_factory=list)
+    outcomes: dict[int, str] = field(default_factory=dict)  # passage id -> barrier outcome
+
+    def __bool__(self) -> bool:
+        return bool(self.entries or self.outcomes)
+
+
 class AccessUnit(Protocol):
     """One transaction: read what is known, record the passage and its consequences."""
 
@@ -95,6 +107,10 @@ class AccessUnit(Protocol):
 
     def set_outcome(self, passage_id: int, outcome: str) -> None: ...
 
+    def outcome_of(self, passage_id: int) -> str | None:
+        """The passage's barrier outcome; None when there is no such passage."""
+        ...
+
 
 class AccessStore(Protocol):
     def unit(self) -> AbstractContextManager[AccessUnit]: ...
@@ -117,13 +133,24 @@ class PassageJournal(Protocol):
 
     def set_outcome(self, journal_id: str, outcome: str) -> None: ...
 
+    def set_passage_outcome(self, passage_id: int, outcome: str) -> None:
+        """The barrier outcome of a passage already in the database, which could not take
+        it (it went away between the passage and the barrier's answer). Durable."""
+        ...
+
     def pending(self) -> list[JournalEntry]: ...
+
+    def backlog(self) -> JournalBacklog:
+        """Everything waiting, in one read."""
+        ...
 
     def waiting(self) -> bool:
         """Cheap: whether any entry waits (checked every few seconds)."""
         ...
 
-    def discard(self, journal_ids: set[str]) -> None: ...
+    def discard(self, journal_ids: set[str], *, outcomes: set[int] | None = None) -> None:
+        """Drop the given passages, and the outcomes of the given passage ids."""
+        ...
 
 
 class HoldStore(Protocol):

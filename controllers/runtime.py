@@ -28,9 +28,11 @@ from controllers.events import Event, EventBus
 from controllers.offline import OfflineAccess
 from controllers.policy import AccessPolicy, GateContext, decide
 from controllers.ports import (
+    OUTCOME_PENDING,
     AccessSnapshot,
     AccessStore,
     AccessUnit,
+    JournalBacklog,
     JournalEntry,
     PassageJournal,
     PassageRecord,
@@ -191,9 +193,7 @@ class GateRuntime:
                     gate.gate_id, passage_id=passage_id, journal_id=record.journal_id
                 )
             if record.decision.opens and gate.zone_id is not None and passage_id is not None:
-                self._bus.publish(
-                    Event("availability", await asyncio.to_thread(self._store.availability_view))
-                )
+                await self._publish_availability()
         logger.info(
             "passage %s at %s: plate=%s credential=%s decision=%s reason=%s barrier=%s",
             passage_id if passage_id is not None else f"journal:{record.journal_id}",
@@ -299,29 +299,37 @@ class GateRuntime:
         if self._journal is None:
             return 0
         async with self._replay_lock:  # the background loop and a gate may both try
-            entries = await asyncio.to_thread(self._journal.pending)
-            if not entries:
+            backlog = await asyncio.to_thread(self._journal.backlog)
+            if not backlog:
                 return 0
-            views, alarms = await asyncio.to_thread(self._write_journal, entries)
+            views, alarms, outcomes = await asyncio.to_thread(self._write_journal, backlog)
             self._offline_until = 0.0
         for view in views:
             self._bus.publish(Event("passage", view))
+        for passage_id, outcome in outcomes.items():
+            self._bus.publish(
+                Event("passage_updated", {"id": passage_id, "barrier_outcome": outcome})
+            )
         for alarm in alarms:
             self._bus.publish(Event("alarm", alarm))
-        if any(e.record.zone_id for e in entries):
-            self._bus.publish(
-                Event("availability", await asyncio.to_thread(self._store.availability_view))
-            )
-        logger.info("wrote %d journalled passages to the database", len(views))
+        if any(e.record.zone_id for e in backlog.entries):
+            await self._publish_availability()
+        if backlog.entries:
+            logger.info("wrote %d journalled passages to the database", len(views))
+        if outcomes:
+            logger.info("wrote %d journalled barrier outcomes to the database", len(outcomes))
         return len(views)
 
     def _write_journal(
-        self, entries: list[JournalEntry]
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        self, backlog: JournalBacklog
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[int, str]]:
         assert self._journal is not None
+        entries = backlog.entries
         views: list[dict[str, Any]] = []
         alarms: list[dict[str, Any]] = []
+        written: dict[int, str] = {}
         done: set[str] = set()
+        outcomes_done: set[int] = set()
         try:
             for entry in entries:
                 record = entry.record
@@ -334,13 +342,21 @@ class GateRuntime:
                             unit.set_outcome(passage_id, entry.barrier_outcome)
                         views.append(unit.passage_view(passage_id))
                 done.add(record.journal_id)
+            for passage_id, outcome in backlog.outcomes.items():
+                with self._store.unit() as unit:
+                    # Only over "pending": a guard's later open of the same passage, written
+                    # once the database was back, is newer than this one.
+                    if unit.outcome_of(passage_id) == OUTCOME_PENDING:
+                        unit.set_outcome(passage_id, outcome)
+                        written[passage_id] = outcome
+                outcomes_done.add(passage_id)
             if views:
                 alarms.append(self._outage_alarm(entries, len(views)))
         finally:
-            if done:
-                self._journal.discard(done)
+            if done or outcomes_done:
+                self._journal.discard(done, outcomes=outcomes_done)
         self._outage_logged = False
-        return views, alarms
+        return views, alarms, written
 
     def _outage_alarm(self, entries: list[JournalEntry], written: int) -> dict[str, Any]:
         first = min(e.record.sighting.at for e in entries)
@@ -423,11 +439,45 @@ class GateRuntime:
         if journal_id is not None and passage_id is None and self._journal is not None:
             await asyncio.to_thread(self._journal.set_outcome, journal_id, outcome)
         if passage_id is not None:
-            await asyncio.to_thread(self._store.set_barrier_outcome, passage_id, outcome)
+            try:
+                await asyncio.to_thread(self._store.set_barrier_outcome, passage_id, outcome)
+            except StoreUnavailableError as err:
+                # The passage is committed and the barrier has answered: the caller gets both
+                # (a camera told 503 would retry and record the car twice); the outcome
+                # waits in the journal until the database is back.
+                await self._outcome_later(passage_id, outcome, err)
             self._bus.publish(
                 Event("passage_updated", {"id": passage_id, "barrier_outcome": outcome})
             )
         return outcome
+
+    async def _outcome_later(
+        self, passage_id: int, outcome: str, err: StoreUnavailableError
+    ) -> None:
+        self.mark_database_unavailable()  # the next cars decide offline at once
+        if self._journal is None:
+            logger.error("barrier outcome %s of passage %s not recorded: %s",
+                         outcome, passage_id, err)
+            return
+        try:
+            await asyncio.to_thread(self._journal.set_passage_outcome, passage_id, outcome)
+        except StoreUnavailableError as disk:
+            logger.error("barrier outcome %s of passage %s not recorded: %s; %s",
+                         outcome, passage_id, err, disk)
+            return
+        logger.warning("%s: barrier outcome %s of passage %s journalled, written when the "
+                       "database answers", err, outcome, passage_id)
+
+    async def _publish_availability(self) -> None:
+        """The zones' counts for boards and the city hub, after a passage moved one."""
+        try:
+            view = await asyncio.to_thread(self._store.availability_view)
+        except StoreUnavailableError as err:
+            # The count itself is committed with the passage; the boards catch up with the
+            # next change or their own refresh.
+            logger.warning("availability not published after a passage: %s", err)
+            return
+        self._bus.publish(Event("availability", view))
 
     def _store_fault(
         self, gate_id: str, passage_id: int | None, message: str

@@ -301,6 +301,11 @@ class _Unit:
             update(Passage).where(Passage.id == passage_id).values(barrier_outcome=outcome)
         )
 
+    def outcome_of(self, passage_id: int) -> str | None:
+        return self.session.scalar(
+            select(Passage.barrier_outcome).where(Passage.id == passage_id)
+        )
+
     def snapshot(self, now: datetime) -> AccessSnapshot:
         """What ``permits`` would return for every known plate, in five queries."""
         s = self.session

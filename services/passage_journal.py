@@ -4,7 +4,9 @@ A JSON-lines file next to the snapshots: one ``passage`` line per passage, appen
 fsynced before the barrier moves, and one ``outcome`` line once the barrier answered. The
 gate runtime writes the entries to the database when it answers again and then trims them
 here; a passage leaves this file only after its row is committed, so neither a database
-outage nor a crash of the controller loses it.
+outage nor a crash of the controller loses it. A ``passage_outcome`` line keeps the barrier
+outcome of a passage that *was* committed when the database went away before its outcome
+could be written.
 
 A crash while appending can leave a torn last line; it is skipped with a warning (its
 barrier had not been driven yet, the append being the step before) and the next append
@@ -22,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from controllers.ports import JournalEntry, PassageRecord
+from controllers.ports import JournalBacklog, JournalEntry, PassageRecord
 from controllers.values import AccessDecision, Credential, Direction, Reason, Sighting, Verdict
 from errors import StoreUnavailableError
 
@@ -83,19 +85,32 @@ class FilePassageJournal:
     def set_outcome(self, journal_id: str, outcome: str) -> None:
         self._write_line(_outcome_line(journal_id, outcome))
 
+    def set_passage_outcome(self, passage_id: int, outcome: str) -> None:
+        self._write_line(_line({"type": "passage_outcome", "passage_id": passage_id,
+                                "outcome": outcome}))
+
     def pending(self) -> list[JournalEntry]:
+        with self._lock:
+            return self._read().entries
+
+    def backlog(self) -> JournalBacklog:
         with self._lock:
             return self._read()
 
     def waiting(self) -> bool:
         return self.path.exists()
 
-    def discard(self, journal_ids: set[str]) -> None:
-        """Drop the given entries (and their outcome lines); atomic: a crash leaves the old
-        file or the new one, never half of one."""
+    def discard(self, journal_ids: set[str], *, outcomes: set[int] | None = None) -> None:
+        """Drop the given entries (and their outcome lines) and the given passages'
+        outcomes; atomic: a crash leaves the old file or the new one, never half of one."""
         with self._lock:
-            kept = [e for e in self._read() if e.record.journal_id not in journal_ids]
-            if not kept:
+            backlog = self._read()
+            kept = [e for e in backlog.entries if e.record.journal_id not in journal_ids]
+            kept_outcomes = {
+                pid: outcome for pid, outcome in backlog.outcomes.items()
+                if pid not in (outcomes or set())
+            }
+            if not kept and not kept_outcomes:
                 self.path.unlink(missing_ok=True)
                 return
             tmp = self.path.with_suffix(".tmp")
@@ -105,6 +120,9 @@ class FilePassageJournal:
                     if entry.barrier_outcome != "pending":
                         assert entry.record.journal_id is not None
                         out.write(_outcome_line(entry.record.journal_id, entry.barrier_outcome))
+                for pid, outcome in kept_outcomes.items():
+                    out.write(_line({"type": "passage_outcome", "passage_id": pid,
+                                     "outcome": outcome}))
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(tmp, self.path)
@@ -127,11 +145,12 @@ class FilePassageJournal:
                     f"database down and the passage journal {self.path} is not writable: {err}"
                 ) from err
 
-    def _read(self) -> list[JournalEntry]:
+    def _read(self) -> JournalBacklog:
         if not self.path.exists():
-            return []
+            return JournalBacklog()
         records: dict[str, PassageRecord] = {}
         outcomes: dict[str, str] = {}
+        passage_outcomes: dict[int, str] = {}
         with self.path.open(encoding="utf-8") as lines:
             for number, line in enumerate(lines, 1):
                 if not line.strip():
@@ -142,15 +161,18 @@ class FilePassageJournal:
                         record = record_from_json(data["record"])
                         assert record.journal_id is not None
                         records[record.journal_id] = record
+                    elif data["type"] == "passage_outcome":
+                        passage_outcomes[int(data["passage_id"])] = str(data["outcome"])
                     else:
                         outcomes[data["journal_id"]] = data["outcome"]
                 except (ValueError, KeyError, TypeError, AssertionError) as err:
                     logger.warning("journal %s line %d unreadable, skipped: %s",
                                    self.path, number, err)
-        return [
+        entries = [
             JournalEntry(record, outcomes.get(journal_id, "pending"))
             for journal_id, record in records.items()
         ]
+        return JournalBacklog(entries, passage_outcomes)
 
 
 def _passage_line(record: PassageRecord) -> str:

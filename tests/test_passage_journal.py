@@ -48,6 +48,27 @@ def test_entries_survive_a_new_process_with_their_barrier_outcome(tmp_path: Path
     assert [e.barrier_outcome for e in entries] == ["open", "pending"]
 
 
+def test_outcomes_of_committed_passages_survive_a_restart_and_leave_by_id(
+    tmp_path: Path,
+) -> None:
+    """The barrier outcome of a passage the database took just before it went away."""
+    path = tmp_path / "passages.jsonl"
+    FilePassageJournal(path).append(record("a"))
+    FilePassageJournal(path).set_passage_outcome(41, "opening")
+    FilePassageJournal(path).set_passage_outcome(42, "fault")
+    FilePassageJournal(path).set_passage_outcome(41, "open")  # the last word counts
+
+    backlog = FilePassageJournal(path).backlog()
+    assert [e.record.journal_id for e in backlog.entries] == ["a"]
+    assert backlog.outcomes == {41: "open", 42: "fault"}
+
+    journal = FilePassageJournal(path)
+    journal.discard({"a"}, outcomes={41})
+    assert journal.backlog().outcomes == {42: "fault"} and journal.pending() == []
+    journal.discard(set(), outcomes={42})
+    assert not path.exists()
+
+
 def test_discard_keeps_the_rest_and_removes_an_empty_journal(tmp_path: Path) -> None:
     journal = FilePassageJournal(tmp_path / "passages.jsonl")
     for name in ("a", "b", "c"):

@@ -13,11 +13,13 @@ from controllers.events import EventBus
 from controllers.policy import AccessPolicy, GateContext
 from controllers.ports import PassageRecord
 from controllers.runtime import GateRuntime
-from controllers.values import AccessDecision, Direction, Reason, Sighting, Verdict
+from controllers.values import AccessDecision, Credential, Direction, Reason, Sighting, Verdict
 from models.access_store import SqlAccessStore
 from models.db import create_db_engine, make_session_factory, migrate
 from models.events import Passage
+from models.site import Zone
 from services.passage_journal import FilePassageJournal
+from tests.db_outage import DatabaseOutage
 
 NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 GATES = {"main-in": GateContext("main-in", Direction.IN, None)}
@@ -77,3 +79,51 @@ def test_a_journalled_passage_that_does_not_open_is_written_closed(
     with sessions() as session:
         (row,) = session.query(Passage).all()
     assert row.journal_id == "j1" and row.barrier_outcome == "closed"
+
+
+class CutsTheDatabase:
+    """Opens, while the database goes away (between the passage's commit and the answer)."""
+
+    command_budget_s = 5.0
+
+    def __init__(self, cut: Any) -> None:
+        self.cut = cut
+
+    async def open(self) -> str:
+        await asyncio.to_thread(self.cut)
+        return "opening"
+
+
+FACE = AccessDecision(Verdict.ALLOW, Reason.FACE_RESIDENT, credential=Credential.FACE)
+
+
+def test_an_outcome_the_database_cannot_take_is_answered_and_written_when_it_is_back(
+    outage: DatabaseOutage, tmp_path: Path
+) -> None:
+    """Audit H3: the passage was committed and the barrier opened, then the outcome write
+    raised: the camera got 503 without the passage id (a retrying camera records the car
+    twice) and the row read 'pending' for good. Same for the availability read after it."""
+    engine = create_db_engine(outage.url)
+    migrate(engine)
+    sessions = make_session_factory(engine)
+    with sessions.begin() as session:
+        session.add(Zone(id="A", name="A", capacity=10, occupied=0))
+    journal = FilePassageJournal(tmp_path / "journal.jsonl")
+    bus = EventBus()
+    gate = GateRuntime(
+        store=SqlAccessStore(sessions),
+        gates={"main-in": GateContext("main-in", Direction.IN, "A")},
+        barriers={"main-in": CutsTheDatabase(lambda: outage.cut(engine))},
+        policy=AccessPolicy(), bus=bus, clock=lambda: NOW, journal=journal,
+    )
+
+    result = asyncio.run(gate.handle_decision("main-in", FACE))
+    assert result.passage_id is not None and result.barrier == "opening"
+    assert gate.database_suspect()  # the next car decides offline without waiting on it
+    assert journal.backlog().outcomes == {result.passage_id: "opening"}
+
+    outage.restore()
+    asyncio.run(gate.replay_journal())
+    assert outcome(sessions, result.passage_id) == "opening"
+    assert not journal.waiting()
+    engine.dispose()
