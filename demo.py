@@ -336,7 +336,8 @@ async def _serve_demo(args: argparse.Namespace) -> int:
     from settings import load_settings
 
     find_cjk_font()  # fail now, with the install hint, rather than in the camera thread
-    settings = load_settings(getattr(args, "config", None))
+    allow = {"allow_new_database": True} if getattr(args, "allow_new_database", False) else {}
+    settings = load_settings(getattr(args, "config", None), **allow)
     services = build_services(settings)
     try:
         cast = seed_demo(services.sessions)

@@ -56,7 +56,17 @@ def setup_logging(level: str, fmt: str) -> None:
 def _settings(args: argparse.Namespace, **overrides: Any) -> Any:
     from settings import load_settings
 
+    if getattr(args, "allow_new_database", False):
+        overrides["allow_new_database"] = True
     return load_settings(args.config, **overrides)
+
+
+def _add_new_database_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-new-database", action="store_true",
+        help="Begin with an empty database although data_dir shows one was used before "
+             "(its SQLite file is missing or the database is empty); refused without it.",
+    )
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -88,7 +98,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_create_user(args: argparse.Namespace) -> int:
-    from models.db import create_db_engine, make_session_factory, migrate, transaction
+    from models.db import make_session_factory, transaction
+    from services.database_start import data_dir_history, open_database, prepare_database
     from services.users import create_user
 
     if args.password_stdin:
@@ -99,9 +110,11 @@ def cmd_create_user(args: argparse.Namespace) -> int:
             logger.error("passwords differ; no user created")
             return 2
     settings = _settings(args)
-    engine = create_db_engine(settings.resolved_database_url)
-    migrate(engine)
-    with transaction(make_session_factory(engine)) as session:
+    history = data_dir_history(settings.data_dir)
+    engine = open_database(settings, history)
+    sessions = make_session_factory(engine)
+    prepare_database(engine, sessions, settings, history)
+    with transaction(sessions) as session:
         user = create_user(session, args.username, password, args.role)
         logger.info("created %s user %r", user.role, user.username)
     engine.dispose()
@@ -120,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="Run the API, console and camera workers.")
     serve.add_argument("--host", help="Bind address (default from settings: 127.0.0.1).")
     serve.add_argument("--port", type=int, help="Port (default from settings: 8000).")
+    _add_new_database_flag(serve)
     serve.set_defaults(func=cmd_serve)
 
     demo = sub.add_parser(
@@ -129,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, help="Port (default 8000).")
     demo.add_argument("--interval", type=float, default=6.0, help="Seconds between demo cars.")
     demo.add_argument("--cars", type=int, default=0, help="Stop after this many cars (0: never).")
+    _add_new_database_flag(demo)
     demo.set_defaults(func=cmd_demo)
 
     user = sub.add_parser("create-user", help="Create an admin or guard account.")
@@ -137,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_argument(
         "--password-stdin", action="store_true", help="Read the password from standard input."
     )
+    _add_new_database_flag(user)
     user.set_defaults(func=cmd_create_user)
 
     extend_parser(sub)

@@ -252,6 +252,15 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; default SQLite at <data_dir>/parkgate.db."
     )
+    allow_new_database: bool = Field(
+        False,
+        description=(
+            "Start on a new, empty database although data_dir shows one was used before (its "
+            "SQLite file is missing, or the database is empty). Off, parkgate refuses to "
+            "start instead, so passages are not lost and ids do not start again at 1 "
+            "unnoticed. Also `--allow-new-database`."
+        ),
+    )
     secret_key: SecretStr | None = Field(
         None, description="Signs login tokens; generated into data_dir in development."
     )

@@ -26,6 +26,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
 from errors import StoreUnavailableError
+from models.sqlite_file import SqliteFile
 
 logger = logging.getLogger(__name__)
 
@@ -76,12 +77,30 @@ def set_busy_timeout(session: Session, milliseconds: int) -> None:
         info[_BUSY_KEY] = milliseconds
 
 
-def create_db_engine(url: str) -> Engine:
+def sqlite_path(url: str) -> Path | None:
+    """The database file of an SQLite URL; None for other databases and in-memory ones."""
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    if database.startswith("file:"):
+        return None  # a URI: the caller chose its own open mode
+    return Path(database).resolve()
+
+
+def create_db_engine(url: str, *, create: bool = True) -> Engine:
+    """``create``: create a missing SQLite file (else connections fail until it appears)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        path = sqlite_path(url)
+        if path is not None:
+            # Watched: a file deleted or replaced while running is an outage, and a missing
+            # one is never created behind the controller's back (models/sqlite_file.py).
+            watched = SqliteFile(path, create=create)
+            engine = create_engine(url, creator=watched.connect)
+            event.listen(engine, "checkout", watched.check_out)
+        else:
+            engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "checkout", _sqlite_checkout)
         return engine

@@ -31,11 +31,11 @@ from hardware.registry import (
     create_input,
 )
 from models.access_store import SqlAccessStore
-from models.db import create_db_engine, make_session_factory, outage_as_unavailable, transaction
+from models.db import make_session_factory, outage_as_unavailable, transaction
 from models.events import Alarm
 from models.holds import SqlHoldStore
 from services.city_mqtt import CityPublisher
-from services.database_start import prepare_database
+from services.database_start import data_dir_history, open_database, prepare_database
 from services.face_gate import FaceGateService
 from services.faces import FaceService
 from services.frames import FrameProcessor
@@ -79,6 +79,8 @@ class Services:
     # False while the database has not answered since start: migrating, syncing and loading
     # the face templates are still to do (the offline loop retries them).
     database_ready: bool = True
+    # What data_dir held at start that shows a database was used (database_start.py).
+    database_history: tuple[str, ...] = ()
     background: list[Any] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _pending: set[asyncio.Task[None]] = field(default_factory=set)
@@ -206,7 +208,9 @@ class Services:
     async def finish_start(self) -> None:
         """What start-up could not do while the database was down: migrate and sync it, load
         the face templates, publish availability, and let the gates use it again."""
-        await asyncio.to_thread(prepare_database, self.engine, self.sessions, self.settings)
+        await asyncio.to_thread(
+            prepare_database, self.engine, self.sessions, self.settings, self.database_history
+        )
         if self.faces is not None:
             await asyncio.to_thread(_load_faces, self.faces)
         self.database_ready = True
@@ -277,7 +281,8 @@ def _start_offline(
 def build_services(
     settings: Settings, *, recognizer: PlateRecognizer | None = None
 ) -> Services:
-    engine = create_db_engine(settings.resolved_database_url)
+    history = data_dir_history(settings.data_dir)  # before this run writes anything there
+    engine = open_database(settings, history)
     sessions = make_session_factory(engine)
     journal = FilePassageJournal(settings.data_dir / "journal" / "passages.jsonl")
     offline_file = FileAccessSnapshot(settings.data_dir / "journal" / "offline_snapshot.json")
@@ -286,7 +291,7 @@ def build_services(
         province_tolerance=settings.access.fuzzy_province_tolerance,
     )
     try:
-        prepare_database(engine, sessions, settings)
+        prepare_database(engine, sessions, settings, history)
         ready = True
     except StoreUnavailableError as err:
         # Start anyway: the gates must work during an outage, a restart included.
@@ -394,6 +399,7 @@ def build_services(
         offline_credentials=OfflineCredentials(settings.signing_key()),
         offline_file=offline_file,
         database_ready=ready,
+        database_history=history,
     )
     # Imported here: the camera pipeline imports this module for its Services type.
     from services.camera_pipeline import build_camera_workers

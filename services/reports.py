@@ -246,11 +246,13 @@ def _parse_date(value: str) -> date:
 
 
 def cmd_report_occupancy(args: argparse.Namespace) -> int:
-    from models.db import create_db_engine, make_session_factory, migrate
+    from models.db import make_session_factory, migrate
+    from services.database_start import data_dir_history, open_database
     from settings import load_settings
 
     settings = load_settings(args.config)
-    engine = create_db_engine(settings.resolved_database_url)
+    # Never an empty database created in place of a missing one (database_start.py).
+    engine = open_database(settings, data_dir_history(settings.data_dir))
     try:
         migrate(engine)
         with make_session_factory(engine)() as session:

@@ -144,6 +144,10 @@ def test_without_a_snapshot_vehicles_go_to_a_guard_and_are_still_recorded(
 def test_a_journal_left_by_a_crash_is_written_once_at_the_next_start(
     app_factory: Any, make_settings: Any
 ) -> None:
+    # The controller ran with its database, then died with a passage in the journal.
+    before = app_factory(**FAST)
+    before.__exit__(None, None, None)
+    before.app.state.services.engine.dispose()
     settings = make_settings()
     journal = FilePassageJournal(settings.data_dir / "journal" / "passages.jsonl")
     sighting = Sighting("main-in", datetime.now(UTC), "闽A54321", 0.95)
