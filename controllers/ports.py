@@ -55,15 +55,32 @@ class JournalEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class PendingAlarm:
+    """An alarm raised while the database was unreachable: published at once, stored from
+    the journal once it answers."""
+
+    key: str  # unique in the journal
+    kind: str
+    gate_id: str | None
+    message: str
+    at: datetime
+    passage_id: int | None = None
+    journal_id: str | None = None  # the offline passage it concerns, linked once written
+    once_per_gate: bool = False  # an open alarm of this kind and gate stands for it
+
+
+@dataclass(frozen=True, slots=True)
 class JournalBacklog:
-    """Everything the journal holds for the database: passages decided offline, and the
-    barrier outcomes of passages committed just before the database went away."""
+    """Everything the journal holds for the database: passages decided offline, the
+    barrier outcomes of passages committed just before the database went away, and alarms
+    raised while it was away."""
 
     entries: list[JournalEntry] = field(default_factory=list)
     outcomes: dict[int, str] = field(default_factory=dict)  # passage id -> barrier outcome
+    alarms: list[PendingAlarm] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.entries or self.outcomes)
+        return bool(self.entries or self.outcomes or self.alarms)
 
 
 class AccessUnit(Protocol):
@@ -111,6 +128,10 @@ class AccessUnit(Protocol):
         """The passage's barrier outcome; None when there is no such passage."""
         ...
 
+    def journal_passage(self, journal_id: str) -> int | None:
+        """The id of the passage written from this journal entry, if it was."""
+        ...
+
 
 class AccessStore(Protocol):
     def unit(self) -> AbstractContextManager[AccessUnit]: ...
@@ -138,6 +159,10 @@ class PassageJournal(Protocol):
         it (it went away between the passage and the barrier's answer). Durable."""
         ...
 
+    def append_alarm(self, alarm: PendingAlarm) -> None:
+        """An alarm the database could not take. Durable."""
+        ...
+
     def pending(self) -> list[JournalEntry]: ...
 
     def backlog(self) -> JournalBacklog:
@@ -148,8 +173,12 @@ class PassageJournal(Protocol):
         """Cheap: whether any entry waits (checked every few seconds)."""
         ...
 
-    def discard(self, journal_ids: set[str], *, outcomes: set[int] | None = None) -> None:
-        """Drop the given passages, and the outcomes of the given passage ids."""
+    def discard(
+        self, journal_ids: set[str], *, outcomes: set[int] | None = None,
+        alarms: set[str] | None = None,
+    ) -> None:
+        """Drop the given passages, the outcomes of the given passage ids and the alarms
+        with the given keys."""
         ...
 
 

@@ -36,6 +36,7 @@ from controllers.ports import (
     JournalEntry,
     PassageJournal,
     PassageRecord,
+    PendingAlarm,
 )
 from controllers.values import AccessDecision, Reason, Sighting, Verdict
 from errors import HardwareError, NotFoundError, StoreUnavailableError
@@ -126,7 +127,10 @@ class GateRuntime:
         self._fault_alarms = fault_alarms
         # Serialises "is there an open fault alarm? else raise one" across the supervisor's
         # report and a passage's failed open, which come at the same moment.
-        self._fault_lock = asyncio.Lock()
+        self._alarm_lock = asyncio.Lock()
+        # (kind, gate) -> when an alarm raised once per gate was last published while the
+        # database was away: the same de-duplication as the database's, until it is back.
+        self._offline_alarms: dict[tuple[str, str | None], datetime] = {}
         # One passage at a time per gate: two frames of one car must not both open and count.
         self._locks = {gate_id: asyncio.Lock() for gate_id in self._gates}
         # Without a journal an outage is an error (the caller sees StoreUnavailableError).
@@ -330,6 +334,7 @@ class GateRuntime:
         written: dict[int, str] = {}
         done: set[str] = set()
         outcomes_done: set[int] = set()
+        alarms_done: set[str] = set()
         try:
             for entry in entries:
                 record = entry.record
@@ -350,12 +355,23 @@ class GateRuntime:
                         unit.set_outcome(passage_id, outcome)
                         written[passage_id] = outcome
                 outcomes_done.add(passage_id)
+            for pending in backlog.alarms:  # published when raised; stored now
+                with self._store.unit() as unit:
+                    linked = pending.passage_id
+                    if linked is None and pending.journal_id is not None:
+                        linked = unit.journal_passage(pending.journal_id)
+                    _store_alarm_once(
+                        unit, pending.kind, pending.gate_id, linked, pending.message,
+                        pending.at, pending.once_per_gate,
+                    )
+                alarms_done.add(pending.key)
             if views:
                 alarms.append(self._outage_alarm(entries, len(views)))
         finally:
-            if done or outcomes_done:
-                self._journal.discard(done, outcomes=outcomes_done)
+            if done or outcomes_done or alarms_done:
+                self._journal.discard(done, outcomes=outcomes_done, alarms=alarms_done)
         self._outage_logged = False
+        self._offline_alarms.clear()  # the database de-duplicates again
         return views, alarms, written
 
     def _outage_alarm(self, entries: list[JournalEntry], written: int) -> dict[str, Any]:
@@ -414,24 +430,90 @@ class GateRuntime:
                 )
                 message = f"barrier at {gate_id} did not open: {why}"
                 logger.warning("%s", message)
-                # Offline (journal_id set), the alarm could not be stored either; the outage
-                # alarm written with the journal covers it.
-                if journal_id is None and (self._fault_alarms or passage_id is not None):
-                    await self.barrier_fault(gate_id, message, passage_id=passage_id)
+                # Offline (journal_id set) it is published now and stored from the journal.
+                if self._fault_alarms or passage_id is not None or journal_id is not None:
+                    await self.barrier_fault(
+                        gate_id, message, passage_id=passage_id, journal_id=journal_id
+                    )
         return await self._finish(passage_id, outcome, journal_id)
 
     async def barrier_fault(
-        self, gate_id: str, message: str, *, passage_id: int | None = None
+        self, gate_id: str, message: str, *, passage_id: int | None = None,
+        journal_id: str | None = None,
     ) -> None:
         """A barrier fault for the guards: one ``hardware_fault`` alarm per gate while one is
         open (unacknowledged and under :data:`ALARM_REPEAT_WINDOW` old), as for a blocked car
         that keeps trying. During an outage every car's open fails and the machine goes
         fault → opening → fault each time; that is one thing to deal with, not one alarm per
         car. The first passage the fault concerns is tied to the alarm."""
-        async with self._fault_lock:
-            alarm = await asyncio.to_thread(self._store_fault, gate_id, passage_id, message)
+        await self.raise_alarm(
+            "hardware_fault", message, gate_id=gate_id, passage_id=passage_id,
+            journal_id=journal_id, once_per_gate=True,
+        )
+
+    async def raise_alarm(
+        self, kind: str, message: str, *, gate_id: str | None = None,
+        passage_id: int | None = None, journal_id: str | None = None,
+        once_per_gate: bool = False,
+    ) -> None:
+        """Store an alarm and publish it. While the database is unreachable it is published
+        at once and journalled, and stored when the database answers: a barrier that breaks
+        during an outage must still reach the guards (``journal_id``: the offline passage it
+        concerns)."""
+        now = self._clock()
+        async with self._alarm_lock:
+            alarm: dict[str, Any] | None = None
+            failure: StoreUnavailableError | None = None
+            if self.database_suspect():
+                failure = StoreUnavailableError("database unavailable (retrying shortly)")
+            else:
+                try:
+                    alarm = await asyncio.to_thread(
+                        self._store_alarm, kind, gate_id, passage_id, message, now,
+                        once_per_gate,
+                    )
+                except StoreUnavailableError as err:
+                    self.mark_database_unavailable()
+                    failure = err
+            if failure is not None:
+                pending = PendingAlarm(
+                    key=uuid.uuid4().hex, kind=kind, gate_id=gate_id, message=message, at=now,
+                    passage_id=passage_id, journal_id=journal_id, once_per_gate=once_per_gate,
+                )
+                alarm = await self._alarm_offline(pending, failure)
         if alarm is not None:
             self._bus.publish(Event("alarm", alarm))
+
+    def _store_alarm(
+        self, kind: str, gate_id: str | None, passage_id: int | None, message: str,
+        at: datetime, once_per_gate: bool,
+    ) -> dict[str, Any] | None:
+        with self._store.unit() as unit:
+            return _store_alarm_once(unit, kind, gate_id, passage_id, message, at, once_per_gate)
+
+    async def _alarm_offline(
+        self, pending: PendingAlarm, err: StoreUnavailableError
+    ) -> dict[str, Any] | None:
+        """What is published for an alarm the database cannot take; None for a repeat."""
+        key = (pending.kind, pending.gate_id)
+        if pending.once_per_gate:
+            last = self._offline_alarms.get(key)
+            if last is not None and pending.at - last < ALARM_REPEAT_WINDOW:
+                return None
+            self._offline_alarms[key] = pending.at
+        where = f"{pending.kind} at {pending.gate_id or 'the site'}"
+        if self._journal is None:
+            logger.error("%s published but not stored (%s): %s", where, err, pending.message)
+        else:
+            try:
+                await asyncio.to_thread(self._journal.append_alarm, pending)
+                logger.warning("%s published; stored when the database answers (%s)",
+                               where, err)
+            except StoreUnavailableError as disk:
+                logger.error("%s published but not stored (%s; %s): %s",
+                             where, err, disk, pending.message)
+        return {"id": None, "kind": pending.kind, "gate_id": pending.gate_id,
+                "passage_id": pending.passage_id, "message": pending.message}
 
     async def _finish(
         self, passage_id: int | None, outcome: str, journal_id: str | None = None
@@ -479,21 +561,6 @@ class GateRuntime:
             return
         self._bus.publish(Event("availability", view))
 
-    def _store_fault(
-        self, gate_id: str, passage_id: int | None, message: str
-    ) -> dict[str, Any] | None:
-        """The new alarm to publish, or None when an open one stands for this fault."""
-        now = self._clock()
-        with self._store.unit() as unit:
-            open_alarm = unit.open_alarm_like(
-                "hardware_fault", gate_id=gate_id, message=None, since=now - ALARM_REPEAT_WINDOW
-            )
-            if open_alarm is not None:
-                if passage_id is not None:
-                    unit.link_alarm(open_alarm, passage_id)
-                return None
-            return _store_alarm(unit, "hardware_fault", gate_id, passage_id, message, at=now)
-
 
 # An open alarm raised this recently stands for a repeat of the same one.
 ALARM_REPEAT_WINDOW = timedelta(minutes=10)
@@ -522,6 +589,23 @@ def _write_passage(
             continue
         alarms.append(_store_alarm(unit, kind, record.gate_id, passage_id, message))
     return passage_id, alarms
+
+
+def _store_alarm_once(
+    unit: AccessUnit, kind: str, gate_id: str | None, passage_id: int | None, message: str,
+    at: datetime, once_per_gate: bool,
+) -> dict[str, Any] | None:
+    """Store an alarm, or with ``once_per_gate`` tie the passage to an open one of the same
+    kind and gate instead; returns what to publish (None when an open one stands for it)."""
+    if once_per_gate:
+        open_alarm = unit.open_alarm_like(
+            kind, gate_id=gate_id, message=None, since=at - ALARM_REPEAT_WINDOW
+        )
+        if open_alarm is not None:
+            if passage_id is not None:
+                unit.link_alarm(open_alarm, passage_id)
+            return None
+    return _store_alarm(unit, kind, gate_id, passage_id, message, at=at)
 
 
 def _store_alarm(

@@ -306,6 +306,11 @@ class _Unit:
             select(Passage.barrier_outcome).where(Passage.id == passage_id)
         )
 
+    def journal_passage(self, journal_id: str) -> int | None:
+        return self.session.scalar(
+            select(Passage.id).where(Passage.journal_id == journal_id).limit(1)
+        )
+
     def snapshot(self, now: datetime) -> AccessSnapshot:
         """What ``permits`` would return for every known plate, in five queries."""
         s = self.session

@@ -31,8 +31,7 @@ from hardware.registry import (
     create_input,
 )
 from models.access_store import SqlAccessStore
-from models.db import make_session_factory, outage_as_unavailable, transaction
-from models.events import Alarm
+from models.db import make_session_factory, outage_as_unavailable
 from models.holds import SqlHoldStore
 from services.city_mqtt import CityPublisher
 from services.database_start import data_dir_history, open_database, prepare_database
@@ -142,28 +141,17 @@ class Services:
         )
 
     async def _record_safety_event(self, event: SafetyEvent) -> None:
-        kind = "hardware_fault" if event.kind is SafetyEventKind.BARRIER_FAULT else str(event.kind)
         if event.kind is SafetyEventKind.BARRIER_RECOVERED:
             self.bus.publish(Event("gate", {"gate_id": event.gate_id, "recovered": True}))
             return
+        # Through the runtime: stored and published, or during a database outage published
+        # at once and stored from the journal once it answers.
         if event.kind is SafetyEventKind.BARRIER_FAULT and event.gate_id is not None:
-            # Through the runtime: one alarm per gate while it is open, tied to the passage
-            # whose open failed when a car's open is what found the fault.
+            # One alarm per gate while it is open, tied to the passage whose open failed
+            # when a car's open is what found the fault.
             await self.runtime.barrier_fault(event.gate_id, event.message)
             return
-
-        def record() -> int:
-            with transaction(self.sessions) as session:
-                alarm = Alarm(kind=kind, gate_id=event.gate_id, message=event.message)
-                session.add(alarm)
-                session.flush()
-                return alarm.id
-
-        alarm_id = await asyncio.to_thread(record)
-        self.bus.publish(
-            Event("alarm", {"id": alarm_id, "kind": kind, "gate_id": event.gate_id,
-                            "passage_id": None, "message": event.message})
-        )
+        await self.runtime.raise_alarm(str(event.kind), event.message, gate_id=event.gate_id)
 
     async def _offline_loop(self) -> None:
         """Write the journal as soon as the database answers (first thing after a restart),

@@ -6,7 +6,7 @@ gate runtime writes the entries to the database when it answers again and then t
 here; a passage leaves this file only after its row is committed, so neither a database
 outage nor a crash of the controller loses it. A ``passage_outcome`` line keeps the barrier
 outcome of a passage that *was* committed when the database went away before its outcome
-could be written.
+could be written, and an ``alarm`` line an alarm raised meanwhile (a barrier fault).
 
 A crash while appending can leave a torn last line; it is skipped with a warning (its
 barrier had not been driven yet, the append being the step before) and the next append
@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from controllers.ports import JournalBacklog, JournalEntry, PassageRecord
+from controllers.ports import JournalBacklog, JournalEntry, PassageRecord, PendingAlarm
 from controllers.values import AccessDecision, Credential, Direction, Reason, Sighting, Verdict
 from errors import StoreUnavailableError
 
@@ -89,6 +89,9 @@ class FilePassageJournal:
         self._write_line(_line({"type": "passage_outcome", "passage_id": passage_id,
                                 "outcome": outcome}))
 
+    def append_alarm(self, alarm: PendingAlarm) -> None:
+        self._write_line(_alarm_line(alarm))
+
     def pending(self) -> list[JournalEntry]:
         with self._lock:
             return self._read().entries
@@ -100,9 +103,13 @@ class FilePassageJournal:
     def waiting(self) -> bool:
         return self.path.exists()
 
-    def discard(self, journal_ids: set[str], *, outcomes: set[int] | None = None) -> None:
-        """Drop the given entries (and their outcome lines) and the given passages'
-        outcomes; atomic: a crash leaves the old file or the new one, never half of one."""
+    def discard(
+        self, journal_ids: set[str], *, outcomes: set[int] | None = None,
+        alarms: set[str] | None = None,
+    ) -> None:
+        """Drop the given entries (and their outcome lines), the given passages' outcomes
+        and the given alarms; atomic: a crash leaves the old file or the new one, never half
+        of one."""
         with self._lock:
             backlog = self._read()
             kept = [e for e in backlog.entries if e.record.journal_id not in journal_ids]
@@ -110,7 +117,8 @@ class FilePassageJournal:
                 pid: outcome for pid, outcome in backlog.outcomes.items()
                 if pid not in (outcomes or set())
             }
-            if not kept and not kept_outcomes:
+            kept_alarms = [a for a in backlog.alarms if a.key not in (alarms or set())]
+            if not kept and not kept_outcomes and not kept_alarms:
                 self.path.unlink(missing_ok=True)
                 return
             tmp = self.path.with_suffix(".tmp")
@@ -123,6 +131,8 @@ class FilePassageJournal:
                 for pid, outcome in kept_outcomes.items():
                     out.write(_line({"type": "passage_outcome", "passage_id": pid,
                                      "outcome": outcome}))
+                for alarm in kept_alarms:
+                    out.write(_alarm_line(alarm))
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(tmp, self.path)
@@ -151,6 +161,7 @@ class FilePassageJournal:
         records: dict[str, PassageRecord] = {}
         outcomes: dict[str, str] = {}
         passage_outcomes: dict[int, str] = {}
+        alarms: list[PendingAlarm] = []
         with self.path.open(encoding="utf-8") as lines:
             for number, line in enumerate(lines, 1):
                 if not line.strip():
@@ -163,6 +174,10 @@ class FilePassageJournal:
                         records[record.journal_id] = record
                     elif data["type"] == "passage_outcome":
                         passage_outcomes[int(data["passage_id"])] = str(data["outcome"])
+                    elif data["type"] == "alarm":
+                        fields = dict(data["alarm"])
+                        fields["at"] = datetime.fromisoformat(fields["at"])
+                        alarms.append(PendingAlarm(**fields))
                     else:
                         outcomes[data["journal_id"]] = data["outcome"]
                 except (ValueError, KeyError, TypeError, AssertionError) as err:
@@ -172,11 +187,17 @@ class FilePassageJournal:
             JournalEntry(record, outcomes.get(journal_id, "pending"))
             for journal_id, record in records.items()
         ]
-        return JournalBacklog(entries, passage_outcomes)
+        return JournalBacklog(entries, passage_outcomes, alarms)
 
 
 def _passage_line(record: PassageRecord) -> str:
     return _line({"type": "passage", "record": record_to_json(record)})
+
+
+def _alarm_line(alarm: PendingAlarm) -> str:
+    fields = asdict(alarm)
+    fields["at"] = alarm.at.isoformat()
+    return _line({"type": "alarm", "alarm": fields})
 
 
 def _outcome_line(journal_id: str, outcome: str) -> str:

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from models.events import Alarm
 from tests.api.test_vehicle_entry import push, register_resident_car
 from tests.conftest import LabelledPhoto, add_user
+from tests.db_outage import DatabaseOutage
 from tests.hardware.rigs import TasmotaRig, free_port
 
 pytestmark = pytest.mark.skipif(
@@ -165,3 +166,35 @@ def test_a_dead_broker_is_one_alarm_tied_to_the_first_car_it_failed(
     time.sleep(0.5)  # the supervisor's reports of each car's fault have been handled
     (alarm,) = faults()
     assert alarm.gate_id == "main-in" and alarm.passage_id == cars[0]["passage_id"]
+
+
+def test_a_broker_lost_during_a_database_outage_is_an_alarm_stored_once_it_is_back(
+    app_factory: Any, tasmota: TasmotaRig, outage: DatabaseOutage
+) -> None:
+    """Audit H5: the safety supervisor's fault alarm failed with the database ('Task
+    exception was never retrieved') and was lost for good."""
+    client = app_factory(database_url=outage.url, community=community(tasmota),
+                         access={"offline_retry_s": 0.2})
+    services = client.app.state.services
+    barrier = services.barriers["main-in"]
+    wait_until(lambda: str(barrier.state) == "closed", 5, "the MQTT barrier to connect")
+
+    outage.cut(services.engine)
+    asyncio.run(tasmota.link_down())
+    wait_until(lambda: str(barrier.state) == "fault", 5, "a fault after the broker died")
+    journal = services.runtime._journal
+    wait_until(lambda: bool(journal.backlog().alarms), 10, "the alarm kept in the journal")
+
+    outage.restore()
+
+    def stored() -> list[Alarm]:
+        try:
+            with services.sessions() as session:
+                return list(session.scalars(select(Alarm).where(Alarm.kind == "hardware_fault")))
+        except Exception:  # the database is still coming back
+            return []
+
+    wait_until(lambda: bool(stored()), 20, "the alarm stored once the database answered")
+    (alarm,) = stored()
+    assert alarm.gate_id == "main-in" and "link lost" in alarm.message
+    assert not journal.waiting()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +18,9 @@ from controllers.values import AccessDecision, Credential, Direction, Reason, Ve
 from errors import HardwareError
 from models.access_store import SqlAccessStore
 from models.db import create_db_engine, make_session_factory, migrate
-from models.events import Alarm
+from models.events import Alarm, Passage
+from services.passage_journal import FilePassageJournal
+from tests.db_outage import DatabaseOutage
 
 
 class _JammedBarrier:
@@ -145,4 +148,54 @@ def test_a_barrier_outage_is_one_alarm_tied_to_the_first_passage(
         session.get(Alarm, alarm.id).acknowledged_at = datetime.now(UTC)  # type: ignore[union-attr]
     asyncio.run(runtime.handle_decision("main-in", FACE))
     assert len(_alarms(sessions)) == 2
+    engine.dispose()
+
+
+def test_a_fault_while_the_database_is_down_is_published_at_once_and_stored_later(
+    outage: DatabaseOutage, tmp_path: Path
+) -> None:
+    """Audit H5: a barrier fault during a database outage raised 'Task exception was never
+    retrieved' and the alarm was lost: not on the console, not on MQTT, not stored later."""
+    engine = create_db_engine(outage.url)
+    migrate(engine)
+    sessions = make_session_factory(engine)
+    bus = EventBus()
+    journal = FilePassageJournal(tmp_path / "journal.jsonl")
+    runtime = GateRuntime(
+        store=SqlAccessStore(sessions),
+        gates={"main-in": GateContext("main-in", Direction.IN, None)},
+        barriers={"main-in": _JammedBarrier()},
+        policy=AccessPolicy(),
+        bus=bus,
+        fault_alarms=False,  # as in production: a safety supervisor reports faults too
+        journal=journal,
+    )
+    outage.cut(engine)
+
+    async def during_the_outage() -> tuple[Any, list[dict[str, object]]]:
+        async with bus.subscribe() as queue:
+            # A car decided offline, whose barrier does not open; then the supervisor's
+            # report of the same fault.
+            result = await runtime.handle_decision("main-in", FACE)
+            await runtime.barrier_fault("main-in", "limit switch not reached")
+            events = []
+            while not queue.empty():
+                events.append(queue.get_nowait())
+        return result, [e.data for e in events if e.type == "alarm"]
+
+    result, live = asyncio.run(during_the_outage())
+    assert result.barrier == "fault" and result.journal_id and result.passage_id is None
+    (published,) = live  # at once, and once
+    assert published["kind"] == "hardware_fault" and published["gate_id"] == "main-in"
+    assert published["id"] is None and "limit switch not reached" in str(published["message"])
+    assert len(journal.backlog().alarms) == 1
+
+    outage.restore()
+    asyncio.run(runtime.replay_journal())
+    (stored,) = [a for a in _alarms(sessions) if a.kind == "hardware_fault"]
+    assert stored.message == published["message"]
+    with sessions() as session:
+        (passage,) = session.scalars(select(Passage)).all()
+    assert passage.journal_id == result.journal_id and stored.passage_id == passage.id
+    assert not journal.waiting()
     engine.dispose()
