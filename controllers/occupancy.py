@@ -35,6 +35,14 @@ def apply_passage(current: ZoneOccupancy, direction: Direction) -> OccupancyChan
     return OccupancyChange(ZoneOccupancy(current.zone_id, current.capacity, wanted))
 
 
+def move_by(current: ZoneOccupancy, moved: int) -> ZoneOccupancy:
+    """The zone after a counted move is taken back (``-moved``) or given back (``moved``):
+    a passage whose barrier did not open, then opened after all. Kept within [0, capacity]
+    without an alarm: the move being undone was itself clamped and alarmed."""
+    occupied = min(current.capacity, max(0, current.occupied + moved))
+    return ZoneOccupancy(current.zone_id, current.capacity, occupied)
+
+
 def correct(current: ZoneOccupancy, occupied: int) -> ZoneOccupancy:
     """An admin's correction; refuses values outside [0, capacity]."""
     if not 0 <= occupied <= current.capacity:

@@ -30,6 +30,8 @@ class OfflineAccess:
         self._snapshot: AccessSnapshot | None = None
         # Cars that entered or left while offline: anti-passback must see them.
         self._inside: dict[str, bool] = {}
+        # journal id -> (plate, what _inside said before that passage), to undo it.
+        self._before: dict[str, tuple[str, bool | None]] = {}
 
     @property
     def taken_at(self) -> datetime | None:
@@ -40,6 +42,7 @@ class OfflineAccess:
         presence changes recorded offline."""
         self._snapshot = snapshot
         self._inside.clear()
+        self._before.clear()
 
     def permits(self, plate: str | None, *, province_unsure: bool = False) -> Permits | None:
         """What the snapshot knows about ``plate``; None when there has never been one."""
@@ -73,4 +76,16 @@ class OfflineAccess:
             return
         plate = record.decision.matched_plate or record.sighting.plate
         if plate is not None:
+            if record.journal_id is not None:
+                self._before[record.journal_id] = (plate, self._inside.get(plate))
             self._inside[plate] = record.direction is Direction.IN
+
+    def undo(self, record: PassageRecord) -> None:
+        """The passage's barrier did not open: its car did not move after all."""
+        if record.journal_id is None or record.journal_id not in self._before:
+            return
+        plate, before = self._before.pop(record.journal_id)
+        if before is None:
+            self._inside.pop(plate, None)
+        else:
+            self._inside[plate] = before

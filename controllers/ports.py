@@ -16,6 +16,10 @@ from controllers.values import AccessDecision, Direction, Sighting
 # the barrier's state after the open, ``fault`` or ``no_barrier``).
 OUTCOME_PENDING = "pending"  # about to be driven: a crash before its answer leaves this
 OUTCOME_NOT_DRIVEN = "closed"  # the decision does not open: the barrier was not driven
+OUTCOME_FAULT = "fault"  # the barrier did not confirm the open
+# The flag of an allowed passage whose barrier did not open: its presence, pass use and zone
+# count were taken back (committed before the barrier moved, for crash safety).
+ADMISSION_UNDONE = "admission_undone"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +101,18 @@ class AccessUnit(Protocol):
     def record_passage(self, record: PassageRecord) -> int: ...
 
     def apply_admission(self, record: PassageRecord, passage_id: int) -> list[str]:
-        """Presence, pass use and zone count after an allowed passage; returns alarm kinds."""
+        """Presence, pass use and zone count after an allowed passage, kept with the passage
+        so they can be undone; returns alarm kinds."""
+        ...
+
+    def undo_admission(self, passage_id: int) -> bool:
+        """Take back what the passage's admission changed and flag it
+        :data:`ADMISSION_UNDONE`; False when there is nothing to undo (none, or undone)."""
+        ...
+
+    def redo_admission(self, passage_id: int) -> bool:
+        """Give back an undone admission (its barrier opened after all) and drop the flag;
+        False when it was not undone."""
         ...
 
     def raise_alarm(
@@ -135,8 +150,6 @@ class AccessUnit(Protocol):
 
 class AccessStore(Protocol):
     def unit(self) -> AbstractContextManager[AccessUnit]: ...
-
-    def set_barrier_outcome(self, passage_id: int, outcome: str) -> None: ...
 
     def availability_view(self) -> dict[str, Any]: ...
 

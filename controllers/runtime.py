@@ -5,7 +5,9 @@ pass use, zone count) are committed in one transaction *before* the barrier is d
 barrier's outcome is written afterwards in a second, tiny update. A crash between the two
 leaves a passage whose barrier outcome reads ``pending``, never a barrier that opened with
 no record. A passage whose decision does not open is written ``closed`` at once, so
-``pending`` picks out exactly the passages a crash interrupted.
+``pending`` picks out exactly the passages a crash interrupted. A barrier that does not open
+(``fault``) takes those consequences back in the same tiny update that writes its outcome,
+and flags the passage ``admission_undone``.
 
 When the database cannot be reached, a passage is decided from the offline snapshot
 (``controllers.offline``), appended durably to the local journal *before* the barrier is
@@ -28,6 +30,7 @@ from controllers.events import Event, EventBus
 from controllers.offline import OfflineAccess
 from controllers.policy import AccessPolicy, GateContext, decide
 from controllers.ports import (
+    OUTCOME_FAULT,
     OUTCOME_PENDING,
     AccessSnapshot,
     AccessStore,
@@ -196,6 +199,8 @@ class GateRuntime:
                 barrier = await self.open_barrier(
                     gate.gate_id, passage_id=passage_id, journal_id=record.journal_id
                 )
+                if barrier == OUTCOME_FAULT and record.journal_id is not None:
+                    self._offline.undo(record)  # the car did not move: anti-passback agrees
             if record.decision.opens and gate.zone_id is not None and passage_id is not None:
                 await self._publish_availability()
         logger.info(
@@ -344,7 +349,7 @@ class GateRuntime:
                         passage_id, raised = _write_passage(unit, record, " (decided offline)")
                         alarms += raised
                         if record.decision.opens:  # the others were never driven
-                            unit.set_outcome(passage_id, entry.barrier_outcome)
+                            _record_outcome(unit, passage_id, entry.barrier_outcome)
                         views.append(unit.passage_view(passage_id))
                 done.add(record.journal_id)
             for passage_id, outcome in backlog.outcomes.items():
@@ -352,7 +357,7 @@ class GateRuntime:
                     # Only over "pending": a guard's later open of the same passage, written
                     # once the database was back, is newer than this one.
                     if unit.outcome_of(passage_id) == OUTCOME_PENDING:
-                        unit.set_outcome(passage_id, outcome)
+                        _record_outcome(unit, passage_id, outcome)
                         written[passage_id] = outcome
                 outcomes_done.add(passage_id)
             for pending in backlog.alarms:  # published when raised; stored now
@@ -521,17 +526,28 @@ class GateRuntime:
         if journal_id is not None and passage_id is None and self._journal is not None:
             await asyncio.to_thread(self._journal.set_outcome, journal_id, outcome)
         if passage_id is not None:
+            update: dict[str, Any] = {"id": passage_id, "barrier_outcome": outcome}
             try:
-                await asyncio.to_thread(self._store.set_barrier_outcome, passage_id, outcome)
+                update.update(await asyncio.to_thread(self._write_outcome, passage_id, outcome))
             except StoreUnavailableError as err:
                 # The passage is committed and the barrier has answered: the caller gets both
                 # (a camera told 503 would retry and record the car twice); the outcome
                 # waits in the journal until the database is back.
                 await self._outcome_later(passage_id, outcome, err)
-            self._bus.publish(
-                Event("passage_updated", {"id": passage_id, "barrier_outcome": outcome})
-            )
+            self._bus.publish(Event("passage_updated", update))
         return outcome
+
+    def _write_outcome(self, passage_id: int, outcome: str) -> dict[str, Any]:
+        """The outcome, and for an admission undone or given back, what listeners need of
+        the passage (the console's flags, the car whose parking hold to release)."""
+        with self._store.unit() as unit:
+            change = _record_outcome(unit, passage_id, outcome)
+            if change is None:
+                return {}
+            view = unit.passage_view(passage_id)
+        return {"admission": change, **{key: view[key] for key in (
+            "flags", "direction", "zone_id", "plate", "matched_plate", "gate_id"
+        )}}
 
     async def _outcome_later(
         self, passage_id: int, outcome: str, err: StoreUnavailableError
@@ -589,6 +605,18 @@ def _write_passage(
             continue
         alarms.append(_store_alarm(unit, kind, record.gate_id, passage_id, message))
     return passage_id, alarms
+
+
+def _record_outcome(unit: AccessUnit, passage_id: int, outcome: str) -> str | None:
+    """Write the barrier's answer to a passage. Its presence, pass use and zone count were
+    committed before the barrier moved (so a crash loses no passage): a barrier that did not
+    open takes them back, so the car trying again, or let in by a guard, is counted then and
+    is no anti-passback case; an open of the same passage that succeeds later gives them back.
+    Returns ``"undone"``/``"redone"`` when that changed anything."""
+    unit.set_outcome(passage_id, outcome)
+    if outcome == OUTCOME_FAULT:
+        return "undone" if unit.undo_admission(passage_id) else None
+    return "redone" if unit.redo_admission(passage_id) else None
 
 
 def _store_alarm_once(

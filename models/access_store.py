@@ -11,13 +11,13 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from controllers.occupancy import apply_passage
+from controllers.occupancy import apply_passage, move_by
 from controllers.plate_match import match_plate
 from controllers.policy import ListEntry, PassPermit, Permits, VehiclePermit, ZoneOccupancy
-from controllers.ports import AccessSnapshot, PassageRecord
+from controllers.ports import ADMISSION_UNDONE, AccessSnapshot, PassageRecord
 from controllers.values import Direction
 from models.base import utcnow
 from models.db import GATE_BUSY_TIMEOUT_MS, outage_as_unavailable, transaction
@@ -212,48 +212,115 @@ class _Unit:
         s = self.session
         d = record.decision
         plate = d.matched_plate or record.sighting.plate
+        # What this admission changes, kept with the passage: a barrier that then does not
+        # open undoes exactly this (undo_admission), whatever happened since.
+        effects: dict[str, Any] = {"plate": plate, "zone_id": record.zone_id}
         if d.count_pass_use and d.pass_id is not None:
             s.execute(
                 update(VisitorPass)
                 .where(VisitorPass.id == d.pass_id)
                 .values(uses=VisitorPass.uses + 1)
             )
+            effects["pass_id"] = d.pass_id
+        counted = True
         if plate is not None:
             existing = s.get(Presence, plate)
             if record.direction is Direction.IN:
                 if existing is None:
-                    s.add(
-                        Presence(
-                            plate=plate,
-                            zone_id=record.zone_id,
-                            household_id=d.household_id,
-                            pass_id=d.pass_id if d.count_pass_use else None,
-                            entered_at=record.sighting.at,
-                            passage_id=passage_id,
-                        )
+                    added = Presence(
+                        plate=plate,
+                        zone_id=record.zone_id,
+                        household_id=d.household_id,
+                        pass_id=d.pass_id if d.count_pass_use else None,
+                        entered_at=record.sighting.at,
+                        passage_id=passage_id,
                     )
+                    s.add(added)
+                    effects.update(presence="added", row=_presence_row(added))
                 else:
                     # Soft anti-passback: a second entry is not a second car in the zone.
-                    return []
+                    counted = False
             elif existing is not None:
+                effects.update(presence="removed", row=_presence_row(existing))
                 s.delete(existing)
-        return self._count(record)
+        alarms: list[str] = []
+        if counted:
+            effects["zone_moved"], alarms = self._count(record)
+        if effects.get("pass_id") or effects.get("presence") or effects.get("zone_moved"):
+            passage = s.get(Passage, passage_id)
+            if passage is not None:
+                passage.admission = effects
+        return alarms
 
-    def _count(self, record: PassageRecord) -> list[str]:
+    def undo_admission(self, passage_id: int) -> bool:
+        passage = self.session.get(Passage, passage_id, with_for_update=True)
+        if passage is None or not passage.admission or ADMISSION_UNDONE in (passage.flags or []):
+            return False
+        self._admission_effects(passage.admission, passage_id, back=True)
+        passage.flags = [*(passage.flags or []), ADMISSION_UNDONE]
+        return True
+
+    def redo_admission(self, passage_id: int) -> bool:
+        passage = self.session.get(Passage, passage_id, with_for_update=True)
+        flags = (passage.flags or []) if passage is not None else []
+        if passage is None or not passage.admission or ADMISSION_UNDONE not in flags:
+            return False
+        self._admission_effects(passage.admission, passage_id, back=False)
+        passage.flags = [f for f in flags if f != ADMISSION_UNDONE]
+        return True
+
+    def _admission_effects(self, effects: dict[str, Any], passage_id: int, *, back: bool) -> None:
+        """Apply an admission's recorded effects again, or take them back (``back``). A car
+        is only put where no row is, and an entry's own row only is removed: a car that
+        tried again and was let in meanwhile keeps its row, and is not counted twice."""
+        s = self.session
+        if effects.get("pass_id") is not None:
+            uses = VisitorPass.uses - 1 if back else VisitorPass.uses + 1
+            query = update(VisitorPass).where(VisitorPass.id == effects["pass_id"])
+            s.execute((query.where(VisitorPass.uses > 0) if back else query).values(uses=uses))
+        plate, presence = effects.get("plate"), effects.get("presence")
+        counted = True
+        if plate is not None and presence is not None:
+            # Taking an entry back, or giving an exit back, removes the car; the other two
+            # put it (back) in.
+            if (presence == "added") == back:
+                own = [Presence.passage_id == passage_id] if presence == "added" else []
+                removed = s.execute(delete(Presence).where(Presence.plate == plate, *own))
+                counted = bool(removed.rowcount)  # type: ignore[attr-defined]
+            elif s.get(Presence, plate) is None:
+                s.add(_presence_from_row(plate, effects["row"]))
+            else:
+                counted = False  # the car is recorded inside already: not counted twice
+        moved = int(effects.get("zone_moved") or 0)
+        if counted and moved and effects.get("zone_id"):
+            self._move_zone(effects["zone_id"], -moved if back else moved)
+
+    def _count(self, record: PassageRecord) -> tuple[int, list[str]]:
+        """Move the zone count; returns how far it moved (0 when clamped) and alarm kinds."""
         if record.zone_id is None:
-            return []
+            return 0, []
         zone = self.session.get(Zone, record.zone_id, with_for_update=True)
         if zone is None:
-            return []
+            return 0, []
+        before = zone.occupied
         change = apply_passage(
             ZoneOccupancy(zone.id, zone.capacity, zone.occupied), record.direction
         )
-        zone.occupied = change.occupancy.occupied
+        self._set_zone(zone, change.occupancy.occupied)
+        return zone.occupied - before, [change.alarm] if change.alarm else []
+
+    def _move_zone(self, zone_id: str, moved: int) -> None:
+        zone = self.session.get(Zone, zone_id, with_for_update=True)
+        if zone is not None:
+            current = ZoneOccupancy(zone.id, zone.capacity, zone.occupied)
+            self._set_zone(zone, move_by(current, moved).occupied)
+
+    def _set_zone(self, zone: Zone, occupied: int) -> None:
+        zone.occupied = occupied
         zone.updated_at = utcnow()
         self.session.add(
             OccupancySample(zone_id=zone.id, occupied=zone.occupied, capacity=zone.capacity)
         )
-        return [change.alarm] if change.alarm else []
 
     def raise_alarm(
         self, kind: str, *, gate_id: str | None, passage_id: int | None, message: str,
@@ -351,6 +418,27 @@ class _Unit:
         return AccessSnapshot(taken_at=now, permits=permits)
 
 
+def _presence_row(presence: Presence) -> dict[str, Any]:
+    return {
+        "zone_id": presence.zone_id,
+        "household_id": presence.household_id,
+        "pass_id": presence.pass_id,
+        "entered_at": presence.entered_at.isoformat(),
+        "passage_id": presence.passage_id,
+    }
+
+
+def _presence_from_row(plate: str, row: dict[str, Any]) -> Presence:
+    return Presence(
+        plate=plate,
+        zone_id=row["zone_id"],
+        household_id=row["household_id"],
+        pass_id=row["pass_id"],
+        entered_at=datetime.fromisoformat(row["entered_at"]),
+        passage_id=row["passage_id"],
+    )
+
+
 class SqlAccessStore:
     def __init__(
         self,
@@ -376,10 +464,6 @@ class SqlAccessStore:
                 max_distance=self._max_distance,
                 province_tolerance=self._province_tolerance,
             )
-
-    def set_barrier_outcome(self, passage_id: int, outcome: str) -> None:
-        with self.unit() as unit:
-            unit.set_outcome(passage_id, outcome)
 
     def availability_view(self) -> dict[str, Any]:
         with outage_as_unavailable(), self._factory() as session:

@@ -14,8 +14,9 @@ from models.base import Base, utcnow
 class Passage(Base):
     """One vehicle or person at a gate and what parkgate did.
 
-    Rows are never deleted or rewritten; the only later writes are the barrier outcome and a
-    guard's resolution of a ``review``, each kept in columns of their own.
+    Rows are never deleted or rewritten; the only later writes are the barrier outcome, a
+    guard's resolution of a ``review`` and, when the barrier did not open, the flag saying
+    the passage's admission was undone (``admission_undone``).
     """
 
     __tablename__ = "passages"
@@ -46,6 +47,9 @@ class Passage(Base):
     snapshot_path: Mapped[str | None] = mapped_column(String(255), default=None)
     barrier_outcome: Mapped[str] = mapped_column(String(32), default="pending")
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # What an allowed passage changed (pass use, presence, zone count), so that a barrier that
+    # did not open undoes exactly that (models/access_store.py); None when it changed nothing.
+    admission: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     resolved_by: Mapped[str | None] = mapped_column(String(64), default=None)
     resolved_at: Mapped[datetime | None] = mapped_column(default=None)
     resolution: Mapped[str | None] = mapped_column(String(32), default=None)

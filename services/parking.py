@@ -508,6 +508,15 @@ class ParkingService:
                 holder = event.data.get("matched_plate") or event.data.get("plate")
                 if holder:
                     self.release(holder)
+        elif (
+            event.type == "passage_updated"
+            and event.data.get("admission") == "undone"
+            and event.data.get("direction") == "in"
+        ):
+            # The barrier did not open: the car is not coming to the space held for it.
+            holder = event.data.get("matched_plate") or event.data.get("plate")
+            if holder:
+                self.release(holder)
 
     async def _update_displays(
         self, zones: list[dict[str, Any]] | None = None, *, force: bool = False

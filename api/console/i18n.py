@@ -370,6 +370,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "code.database_unavailable": ("数据库不可用", "Database unavailable"),
     "code.database_outage": ("数据库曾中断", "Database outage"),
     "code.offline": ("离线判定", "Decided offline"),
+    "code.admission_undone": ("道闸未开，未计通行", "Barrier did not open: not counted"),
     "code.province_tolerated": ("省份字存疑已匹配", "Province unsure, matched"),
     "code.fire_alarm": ("火警", "Fire alarm"),
     "code.plate": ("车牌", "Plate"),

@@ -273,6 +273,47 @@ def test_an_allowed_resident_entry_holds_the_best_space_near_home(
     assert next_driver["space"]["id"] == "B-003"  # B-002 is an EV space
 
 
+def test_an_entry_whose_barrier_did_not_open_is_not_counted_and_its_space_not_held(
+    client: Any, admin_headers: dict[str, str], readable_photos: list[LabelledPhoto]
+) -> None:
+    """Audit M1: the car was counted in, and a space held for it, though it never got in."""
+    from hardware.simulated import SimFault
+
+    photo = readable_photos[0]
+    hid = client.post(
+        "/api/v1/households", json={"building": "5", "unit": "302"}, headers=admin_headers
+    ).json()["id"]
+    client.post(
+        "/api/v1/vehicles", json={"plate": photo.plate, "household_id": hid},
+        headers=admin_headers,
+    )
+    all_free(client)
+    free_before = client.get("/api/v1/availability").json()["total_free"]
+    barrier = client.app.state.services.barriers["main-in"]
+    barrier.inject_fault(SimFault.OFFLINE)
+    body = push(client, "main-in", photo).json()
+    assert (body["decision"], body["barrier"]) == ("allow", "fault")
+    row = client.get(f"/api/v1/passages/{body['passage_id']}", headers=admin_headers).json()
+    assert row["barrier_outcome"] == "fault" and "admission_undone" in row["flags"]
+    assert client.get("/api/v1/availability").json()["total_free"] == free_before
+    parking = client.app.state.services.parking
+    deadline = time.monotonic() + 5
+    while parking.auto_holds == 0:  # the hold for the entry, placed when it was recorded...
+        assert time.monotonic() < deadline, "no hold was placed for the entry"
+        time.sleep(0.05)
+    deadline = time.monotonic() + 5
+    while parking.holds.holder_of("B-001", datetime.now(UTC)) is not None:
+        assert time.monotonic() < deadline, "the hold outlived the failed open"
+        time.sleep(0.05)  # ...is released once the barrier did not open
+
+    barrier.clear_faults()
+    again = push(client, "main-in", photo).json()
+    assert (again["decision"], again["barrier"]) == ("allow", "opening")
+    row = client.get(f"/api/v1/passages/{again['passage_id']}", headers=admin_headers).json()
+    assert "anti_passback" not in row["flags"]
+    assert client.get("/api/v1/availability").json()["total_free"] == free_before - 1
+
+
 # ---- live stream ----------------------------------------------------------------------------
 
 

@@ -89,3 +89,17 @@ def test_entries_made_offline_count_for_anti_passback_until_the_next_snapshot() 
     assert access.permits("闽A12345").inside is False  # type: ignore[union-attr]
     access.load(snapshot())  # the database now holds what was journalled
     assert access.permits("闽A12345").inside is False  # type: ignore[union-attr]
+
+
+def test_an_offline_passage_whose_barrier_did_not_open_is_taken_back() -> None:
+    """The car did not get in: trying again is no anti-passback case."""
+    access = loaded()
+    decision, sighting = offline_decision(access, "闽A12345")
+    entry = PassageRecord("main-in", Direction.IN, "A", sighting, decision, None,
+                          journal_id="j1")
+    access.note(entry)
+    access.undo(entry)
+    again, _ = offline_decision(access, "闽A12345")
+    assert again.verdict is Verdict.ALLOW and "anti_passback" not in again.flags
+    access.undo(entry)  # twice changes nothing
+    assert access.permits("闽A12345").inside is False  # type: ignore[union-attr]

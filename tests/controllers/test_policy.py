@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from controllers.occupancy import apply_passage, correct
+from controllers.occupancy import apply_passage, correct, move_by
 from controllers.policy import (
     AccessPolicy,
     GateContext,
@@ -161,6 +161,21 @@ def test_occupancy_stays_within_bounds(
     change = apply_passage(ZoneOccupancy("A", 40, occupied), direction)
     assert change.occupancy.occupied == expected and change.alarm == alarm
     assert change.occupancy.free == 40 - expected
+
+
+@pytest.mark.parametrize(
+    ("occupied", "moved", "expected"),
+    [
+        (11, -1, 10),  # an entry whose barrier did not open is taken back
+        (9, 1, 10),  # an exit taken back, or an entry given back
+        (0, -1, 0),  # never below zero (the count drifted meanwhile)...
+        (40, 1, 40),  # ...nor over capacity, and without an alarm of its own
+    ],
+)
+def test_a_counted_move_is_taken_back_within_bounds(
+    occupied: int, moved: int, expected: int
+) -> None:
+    assert move_by(ZoneOccupancy("A", 40, occupied), moved) == ZoneOccupancy("A", 40, expected)
 
 
 def test_admin_correction_refuses_impossible_counts() -> None:
