@@ -7,6 +7,10 @@ dependency solving cost about 13x the bare Starlette endpoint (755 vs 58 µs per
 cached body is sent from this pure-ASGI middleware instead: same bytes, same ETag/304 and
 same per-IP limit as the FastAPI routes in ``api/routes/parking.py`` and
 ``api/routes/availability.py``, which remain for OpenAPI and for apps built without it.
+
+Being raw ASGI, nothing here reaches FastAPI's error handlers: a database outage is handled
+in place (the last counts marked stale with an ``Age`` header, or 503 with ``Retry-After``
+when there are none; the cache logs it once per outage), never a 500.
 """
 
 from __future__ import annotations
@@ -15,7 +19,13 @@ import json
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.routes.parking import CACHE_CONTROL, render_availability
+from api.routes.parking import (
+    CACHE_CONTROL,
+    UNAVAILABLE_RETRY_S,
+    render_availability,
+    stale_age_s,
+)
+from errors import StoreUnavailableError
 from services.availability_cache import CachedBody, etag_matches, retry_after_header
 from services.parking import ParkingService
 
@@ -45,12 +55,20 @@ class AvailabilityFastPath:
             if wait > 0:
                 await _too_many(send, key, wait, parking)
                 return
+        age: int | None = None
         if path == ZONES_PATH:
             cache = parking.zones_cache
-            entry = cache.body(render_availability, await cache.current())
+            try:
+                snap = await cache.current()
+            except StoreUnavailableError as err:
+                await _json(send, 503, {"detail": str(err)},
+                            [(b"retry-after", str(UNAVAILABLE_RETRY_S).encode())])
+                return
+            entry = cache.body(render_availability, snap)
+            age = stale_age_s(snap)
         else:
             entry = parking.spaces_snapshot()
-        await _send_cached(scope, send, entry)
+        await _send_cached(scope, send, entry, age)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -60,11 +78,15 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-async def _send_cached(scope: Scope, send: Send, entry: CachedBody) -> None:
+async def _send_cached(
+    scope: Scope, send: Send, entry: CachedBody, age: int | None = None
+) -> None:
     headers: list[tuple[bytes, bytes]] = [
         (b"etag", entry.etag.encode()),
         (b"cache-control", CACHE_CONTROL.encode()),
     ]
+    if age is not None:
+        headers.append((b"age", str(age).encode()))
     if etag_matches(_header(scope, b"if-none-match"), entry.etag):
         await send({"type": "http.response.start", "status": 304, "headers": headers})
         await send({"type": "http.response.body", "body": b""})
@@ -80,17 +102,23 @@ async def _send_cached(scope: Scope, send: Send, entry: CachedBody) -> None:
 async def _too_many(send: Send, key: str, wait: float, parking: ParkingService) -> None:
     limiter = parking.limiter
     assert limiter is not None
-    body = json.dumps({
-        "detail": f"too many requests from {key}: slow down to "
-        f"{limiter.rate:g}/s (burst {limiter.burst:g})"
-    }).encode()
+    detail = (f"too many requests from {key}: slow down to "
+              f"{limiter.rate:g}/s (burst {limiter.burst:g})")
+    await _json(send, 429, {"detail": detail},
+                [(b"retry-after", retry_after_header(wait).encode())])
+
+
+async def _json(
+    send: Send, status: int, payload: dict[str, str], headers: list[tuple[bytes, bytes]]
+) -> None:
+    body = json.dumps(payload, ensure_ascii=False).encode()
     await send({
         "type": "http.response.start",
-        "status": 429,
+        "status": status,
         "headers": [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
-            (b"retry-after", retry_after_header(wait).encode()),
+            *headers,
         ],
     })
     await send({"type": "http.response.body", "body": body})

@@ -330,6 +330,14 @@ class Availability(BaseModel):
     total_capacity: int
     total_free: int
     updated_at: datetime
+    stale: bool = Field(
+        False,
+        description="True while the database cannot be read: these are the last counts "
+        "read, at as_of (the response's Age header says how many seconds ago).",
+    )
+    as_of: datetime | None = Field(
+        None, description="When stale: when these counts were read from the database."
+    )
 
 
 class OccupancyCorrection(_In):

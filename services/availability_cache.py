@@ -5,6 +5,11 @@ so its JSON is built once per change, not once per request. Changes are seen syn
 a SQLAlchemy session hook marks the cache stale when a transaction that touched a zone
 commits, so a read right after a correction never sees the old count. A short ``max_age_s``
 also bounds staleness for writers outside this process.
+
+While the database cannot be read, the last counts read are served marked ``stale`` with the
+time they were read (``as_of``), and the database is asked again every ``retry_s`` in the
+background, never by each request; with nothing read since start the caller gets
+``StoreUnavailableError`` (503). One warning per outage, not one traceback per request.
 """
 
 from __future__ import annotations
@@ -16,14 +21,17 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from itertools import chain
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
+from errors import StoreUnavailableError
 from models.access_store import availability
+from models.db import outage_as_unavailable
 from models.site import OccupancySample, Zone
 
 logger = logging.getLogger(__name__)
@@ -45,6 +53,12 @@ class ZoneSnapshot:
     generation: int
     built_at: float  # monotonic seconds
     data: dict[str, Any]
+    read_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def stale(self) -> bool:
+        """The database could not be read: these are the last counts read, at ``read_at``."""
+        return bool(self.data.get("stale"))
 
 
 def make_etag(body: bytes) -> str:
@@ -70,11 +84,18 @@ class AvailabilityCache:
         sessions: sessionmaker[Session],
         *,
         max_age_s: float = 2.0,
+        retry_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._sessions = sessions
         self._max_age_s = max_age_s
+        self._retry_s = retry_s
         self._clock = clock
+        # Set while the database cannot be read: since when (monotonic), next try, and the
+        # stale snapshot made from the last good one (built once per outage).
+        self._down_since: float | None = None
+        self._retry_at = 0.0
+        self._stale: tuple[ZoneSnapshot, ZoneSnapshot] | None = None
         self._entry: ZoneSnapshot | None = None
         self._rendered: tuple[ZoneSnapshot, CachedBody] | None = None
         self._inflight: asyncio.Future[ZoneSnapshot] | None = None
@@ -122,19 +143,28 @@ class AvailabilityCache:
         return entry if self._valid(entry) else None
 
     def snapshot(self) -> ZoneSnapshot:
-        """The valid snapshot, re-read from the database (one query) when stale.
+        """The valid snapshot, re-read from the database (one query) when stale; during an
+        outage the last one marked stale (``StoreUnavailableError`` if there is none).
 
         For threads (boards, guidance); the event loop uses ``current``.
         """
         entry = self._entry
         if entry is not None and self._valid(entry):
             return entry
-        return self._read()
+        if self._down_since is not None and self._clock() < self._retry_at:
+            return self._stale_copy()
+        try:
+            snap = self._read()
+        except StoreUnavailableError as err:
+            self._went_down(err)
+            return self._stale_copy()
+        self._came_back()
+        return snap
 
     def _read(self) -> ZoneSnapshot:
         # Read the generation before the query: a commit racing with it leaves the entry stale.
         generation = self.generation
-        with self._sessions() as session:
+        with outage_as_unavailable(), self._sessions() as session:
             data = availability(session)
         entry = ZoneSnapshot(generation, self._clock(), data)
         with self._lock:
@@ -142,6 +172,48 @@ class AvailabilityCache:
                 self._entry = entry
             self.rebuilds += 1
         return entry
+
+    def _went_down(self, err: StoreUnavailableError) -> None:
+        now = self._clock()
+        self._retry_at = now + self._retry_s
+        if self._down_since is not None:
+            return
+        self._down_since = now
+        entry = self._entry
+        if entry is None:
+            logger.warning("availability: %s; no count read since start, so the public "
+                           "endpoint answers 503 until it answers", err)
+        else:
+            logger.warning("availability: %s; serving the counts read at %s marked stale, "
+                           "retrying every %.0f s", err,
+                           entry.read_at.isoformat(timespec="seconds"), self._retry_s)
+
+    def _came_back(self) -> None:
+        if self._down_since is not None:
+            logger.info("availability: the database answers again after %.0f s",
+                        self._clock() - self._down_since)
+            self._down_since = None
+            self._stale = None
+
+    def _stale_copy(self) -> ZoneSnapshot:
+        """The last good snapshot marked stale (one object per outage, so its rendered body
+        and ETag stay the same while it lasts)."""
+        entry = self._entry
+        if entry is None:
+            raise StoreUnavailableError(
+                "availability is unknown: the database is unavailable and has not been read "
+                "since start"
+            )
+        kept = self._stale
+        if kept is not None and kept[0] is entry:
+            return kept[1]
+        stale = ZoneSnapshot(
+            entry.generation, entry.built_at,
+            {**entry.data, "stale": True, "as_of": entry.read_at.isoformat()},
+            entry.read_at,
+        )
+        self._stale = (entry, stale)
+        return stale
 
     async def current(self) -> ZoneSnapshot:
         """The snapshot for a request, with at most one database read in flight.
@@ -154,12 +226,21 @@ class AvailabilityCache:
         entry = self._entry
         if entry is not None and self._valid(entry):
             return entry
+        if self._down_since is not None:
+            # An outage: answer at once from what was read, and let one background read
+            # per ``retry_s`` find out whether it is over.
+            if self._clock() >= self._retry_at:
+                self._refresh()
+            return self._stale_copy()
         needed = self.generation
         if entry is not None and entry.generation == needed:
             self._refresh()
             return entry
         while True:
-            snap = await asyncio.shield(self._refresh())
+            try:
+                snap = await asyncio.shield(self._refresh())
+            except StoreUnavailableError:
+                return self._stale_copy()
             if snap.generation >= needed:
                 return snap
 
@@ -167,9 +248,20 @@ class AvailabilityCache:
         task = self._inflight
         if task is None or task.done():
             task = asyncio.ensure_future(asyncio.to_thread(self._read))
-            task.add_done_callback(_log_failure)
+            task.add_done_callback(self._refreshed)
             self._inflight = task
         return task
+
+    def _refreshed(self, task: asyncio.Future[ZoneSnapshot]) -> None:
+        if task.cancelled():
+            return
+        err = task.exception()
+        if err is None:
+            self._came_back()
+        elif isinstance(err, StoreUnavailableError):
+            self._went_down(err)
+        else:
+            logger.error("availability refresh failed", exc_info=err)
 
     def body(
         self, render: Callable[[dict[str, Any]], bytes], snap: ZoneSnapshot | None = None
@@ -183,11 +275,6 @@ class AvailabilityCache:
         cached = CachedBody(body, make_etag(body), snap.data)
         self._rendered = (snap, cached)
         return cached
-
-
-def _log_failure(task: asyncio.Future[ZoneSnapshot]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        logger.error("availability refresh failed", exc_info=task.exception())
 
 
 class TokenBucketLimiter:

@@ -6,7 +6,13 @@ from fastapi import APIRouter, Request, Response
 
 from api.deps import AdminUser, ServicesDep, SessionDep
 from api.routes.admin import audit
-from api.routes.parking import RateLimited, cached_response, zone_body
+from api.routes.parking import (
+    RateLimited,
+    cached_response,
+    render_availability,
+    stale_age_s,
+    zone_snapshot,
+)
 from api.schemas import Availability, OccupancyCorrection, ZoneAvailability
 from controllers.events import Event
 from controllers.occupancy import correct
@@ -28,7 +34,10 @@ router = APIRouter(prefix="/api/v1", tags=["availability"])
 )
 async def get_availability(request: Request) -> Response:
     # Served from a body precomputed once per change (services/availability_cache.py).
-    return cached_response(request, await zone_body(request.app.state.services))
+    services = request.app.state.services
+    snap = await zone_snapshot(services)
+    entry = services.parking.zones_cache.body(render_availability, snap)
+    return cached_response(request, entry, stale_age_s(snap))
 
 
 @router.put("/zones/{zone_id}/occupancy", response_model=ZoneAvailability)

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import unicodedata
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
@@ -32,9 +32,16 @@ from api.routes.admin import audit
 from api.schemas import Availability
 from controllers.guidance import Hold, Recommendation
 from controllers.spaces import SpaceKind
-from errors import AuthenticationError, ConflictError, InvalidInputError, NotFoundError
+from errors import (
+    AuthenticationError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    StoreUnavailableError,
+)
 from services.availability_cache import (
     CachedBody,
+    ZoneSnapshot,
     etag_matches,
     make_etag,
     retry_after_header,
@@ -48,6 +55,8 @@ logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["parking"])
 
 CACHE_CONTROL = "public, max-age=2"
+# Retry-After of a 503 while the database is down and no availability was read since start.
+UNAVAILABLE_RETRY_S = 5
 
 # Room for a plate typed with separators ("闽A·12345", "闽A 12345"); a canonical one is ≤ 8.
 HOLDER_MAX_CHARS = 32
@@ -86,13 +95,34 @@ def render_availability(data: dict[str, object]) -> bytes:
     return Availability.model_validate(data).model_dump_json().encode()
 
 
+async def zone_snapshot(services: Services) -> ZoneSnapshot:
+    """The zones' counts for a request; 503 with Retry-After when the database is down and
+    nothing was read since start (stale counts are served marked ``stale``)."""
+    try:
+        return await _parking(services).zones_cache.current()
+    except StoreUnavailableError as err:
+        raise HTTPException(
+            503, str(err), headers={"Retry-After": str(UNAVAILABLE_RETRY_S)}
+        ) from err
+
+
 async def zone_body(services: Services) -> CachedBody:
-    cache = _parking(services).zones_cache
-    return cache.body(render_availability, await cache.current())
+    return _parking(services).zones_cache.body(
+        render_availability, await zone_snapshot(services)
+    )
 
 
-def cached_response(request: Request, entry: CachedBody) -> Response:
+def stale_age_s(snap: ZoneSnapshot) -> int | None:
+    """Seconds since stale counts were read (the ``Age`` header); None when fresh."""
+    if not snap.stale:
+        return None
+    return max(0, int((datetime.now(UTC) - snap.read_at).total_seconds()))
+
+
+def cached_response(request: Request, entry: CachedBody, age: int | None = None) -> Response:
     headers = {"ETag": entry.etag, "Cache-Control": CACHE_CONTROL}
+    if age is not None:
+        headers["Age"] = str(age)
     if etag_matches(request.headers.get("if-none-match"), entry.etag):
         return Response(status_code=304, headers=headers)
     return Response(entry.body, media_type="application/json", headers=headers)
@@ -260,8 +290,11 @@ async def availability_events(
             idle = False
             while True:
                 sent = False
-                zones = await zone_body(services)
-                if zones.etag != sent_zones:
+                try:
+                    zones: CachedBody | None = await zone_body(services)
+                except HTTPException:  # database down, nothing read yet: spaces only
+                    zones = None
+                if zones is not None and zones.etag != sent_zones:
                     sent_zones = zones.etag
                     sent = True
                     yield f"event: availability\nid: {zones.etag}\ndata: {zones.body.decode()}\n\n"
