@@ -220,7 +220,7 @@ class Services:
         if self.offline_credentials is not None:
             passes = [p for permits in snapshot.permits.values() for p in permits.passes]
             await asyncio.to_thread(
-                self.offline_credentials.load, self.sessions, passes, datetime.now(UTC)
+                _load_credentials, self.offline_credentials, self.sessions, passes
             )
 
     async def _retention_loop(self) -> None:
@@ -241,6 +241,15 @@ def gate_contexts(settings: Settings) -> dict[str, GateContext]:
 def _load_faces(faces: FaceService) -> None:
     with outage_as_unavailable():
         faces.load_all()
+
+
+def _load_credentials(
+    credentials: OfflineCredentials, sessions: sessionmaker[Session], passes: list[Any]
+) -> None:
+    # The database may go away between the gates' snapshot and this read: an outage, retried
+    # by the offline loop, not an error with a traceback.
+    with outage_as_unavailable():
+        credentials.load(sessions, passes, datetime.now(UTC))
 
 
 def _start_offline(

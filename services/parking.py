@@ -50,10 +50,11 @@ from controllers.spaces import (
     SpaceStatus,
     parse_sensor_payload,
 )
-from errors import InvalidInputError, NotFoundError
+from errors import InvalidInputError, NotFoundError, StoreUnavailableError
 from hardware.base import Display
 from hardware.registry import create_display
 from models.base import utcnow
+from models.db import outage_as_unavailable
 from models.people import Household, Resident
 from services.availability_cache import (
     AvailabilityCache,
@@ -165,6 +166,7 @@ class ParkingService:
         self._threads: list[threading.Thread] = []
         self.auto_holds = 0
         self.overstay_alarms = 0
+        self._overstay_waiting = False  # the database was down at the last check
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -550,16 +552,27 @@ class ParkingService:
 
     async def _overstay_loop(self) -> None:
         while True:
-            try:
-                for alarm in await asyncio.to_thread(self.check_overstays):
-                    self._bus.publish(Event("alarm", alarm))
-            except Exception:
-                logger.exception("overstay check failed")
+            await self._overstay_once()
             await asyncio.sleep(self.config.overstay_check_s)
 
+    async def _overstay_once(self) -> None:
+        try:
+            for alarm in await asyncio.to_thread(self.check_overstays):
+                self._bus.publish(Event("alarm", alarm))
+            self._overstay_waiting = False
+        except StoreUnavailableError as err:
+            # Once per outage, not a traceback a minute: the first check after it catches up.
+            if not self._overstay_waiting:
+                logger.warning("overstay check waits for the database: %s", err)
+            self._overstay_waiting = True
+        except Exception:
+            logger.exception("overstay check failed")
+
     def check_overstays(self, now: datetime | None = None) -> list[dict[str, Any]]:
-        """Raise one ``overstay`` alarm per visitor car inside after its pass ended."""
-        raised = raise_overstay_alarms(self._sessions, now or self._clock())
+        """Raise one ``overstay`` alarm per visitor car inside after its pass ended
+        (``StoreUnavailableError`` while the database cannot be reached)."""
+        with outage_as_unavailable():
+            raised = raise_overstay_alarms(self._sessions, now or self._clock())
         self.overstay_alarms += len(raised)
         for alarm in raised:
             logger.warning("%s", alarm["message"], extra={"alarm_id": alarm["id"]})
