@@ -140,6 +140,10 @@ class GateRuntime:
         self._journal = journal
         self._offline = offline or OfflineAccess()
         self._outage_logged = False
+        # The database_outage alarm of the outage still going on, if one was raised: a later
+        # write-back of the same outage (cars journalled while the first one ran) rewords it
+        # instead of raising a second one. A passage recorded online ends the outage.
+        self._outage: _OutageAlarm | None = None
         # After a failed attempt, gates decide offline at once for this long instead of
         # waiting on the database again (an unreachable host costs a connect time-out per
         # car); the background loop probes it meanwhile.
@@ -380,14 +384,26 @@ class GateRuntime:
         return views, alarms, written
 
     def _outage_alarm(self, entries: list[JournalEntry], written: int) -> dict[str, Any]:
+        """One database_outage alarm per outage: raised by its first write-back, reworded
+        with the new totals by the later ones (unless a guard acknowledged it already)."""
         first = min(e.record.sighting.at for e in entries)
         last = max(e.record.sighting.at for e in entries)
+        earlier = self._outage
+        if earlier is not None:
+            first, last = min(first, earlier.first), max(last, earlier.last)
+            written += earlier.written
         message = (f"database was unreachable: {written} passage(s) between "
                    f"{first.isoformat(timespec='seconds')} and "
                    f"{last.isoformat(timespec='seconds')} were decided offline and are now "
                    "recorded")
         with self._store.unit() as unit:
-            return _store_alarm(unit, "database_outage", None, None, message)
+            if earlier is not None and unit.reword_alarm(earlier.alarm_id, message):
+                alarm = {"id": earlier.alarm_id, "kind": "database_outage", "gate_id": None,
+                         "passage_id": None, "message": message}
+            else:
+                alarm = _store_alarm(unit, "database_outage", None, None, message)
+        self._outage = _OutageAlarm(alarm["id"], first, last, written)
+        return alarm
 
     async def refresh_offline(self) -> AccessSnapshot:
         """Take a fresh snapshot of who may pass (after the journal is written)."""
@@ -413,6 +429,7 @@ class GateRuntime:
             record = arrival.record(decision)
             passage_id, alarms = _write_passage(unit, record)
             view = unit.passage_view(passage_id)
+        self._outage = None  # a gate is served by the database again: that outage is over
         return record, passage_id, alarms, view
 
     async def open_barrier(
@@ -576,6 +593,16 @@ class GateRuntime:
             logger.warning("availability not published after a passage: %s", err)
             return
         self._bus.publish(Event("availability", view))
+
+
+@dataclass(frozen=True, slots=True)
+class _OutageAlarm:
+    """The database_outage alarm raised for the outage still going on, and what it says."""
+
+    alarm_id: int
+    first: datetime
+    last: datetime
+    written: int
 
 
 # An open alarm raised this recently stands for a repeat of the same one.

@@ -352,6 +352,14 @@ class _Unit:
             .values(passage_id=passage_id)
         )
 
+    def reword_alarm(self, alarm_id: int, message: str) -> bool:
+        changed = self.session.execute(
+            update(Alarm)
+            .where(Alarm.id == alarm_id, Alarm.acknowledged_at.is_(None))
+            .values(message=message)
+        )
+        return bool(changed.rowcount)  # type: ignore[attr-defined]
+
     def passage_view(self, passage_id: int) -> dict[str, Any]:
         passage = self.session.get(Passage, passage_id)
         assert passage is not None
