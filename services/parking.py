@@ -33,7 +33,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -448,6 +448,20 @@ class ParkingService:
             return None
         return {"zone": best["id"], "name": best["name"], "free": best["free"]}
 
+    def _still_arriving(self, passage: dict[str, Any]) -> bool:
+        """Whether a car let in at the passage's time may still be looking for a space.
+
+        A passage written from the offline journal when the database came back is published
+        minutes after the car went in: a hold for it would only keep a space from the next
+        driver (and log a line per replayed entry)."""
+        at = passage.get("at")
+        if not at:
+            return True
+        entered = datetime.fromisoformat(at)
+        if entered.tzinfo is None:
+            entered = entered.replace(tzinfo=UTC)
+        return self._clock() - entered < self.holds.ttl
+
     def _entry_hold(self, passage: dict[str, Any]) -> None:
         """Hold the best space for a car just allowed in (runs in a worker thread)."""
         holder = passage.get("matched_plate") or passage.get("plate")
@@ -505,7 +519,8 @@ class ParkingService:
             await self._update_displays(event.data.get("zones"))
         elif event.type == "passage" and event.data.get("decision") == "allow":
             if event.data.get("direction") == "in" and self.config.auto_hold:
-                await asyncio.to_thread(self._entry_hold, event.data)
+                if self._still_arriving(event.data):
+                    await asyncio.to_thread(self._entry_hold, event.data)
             elif event.data.get("direction") == "out":
                 holder = event.data.get("matched_plate") or event.data.get("plate")
                 if holder:
