@@ -35,6 +35,18 @@ def apply_passage(current: ZoneOccupancy, direction: Direction) -> OccupancyChan
     return OccupancyChange(ZoneOccupancy(current.zone_id, current.capacity, wanted))
 
 
+def apply_unrecorded_exit(current: ZoneOccupancy, recorded_inside: int) -> OccupancyChange:
+    """The zone after a car left that it has no record of inside (let out as a known car).
+
+    Taken off the count only when the count holds more cars than are recorded inside (an
+    admin's count that includes cars from before parkgate): otherwise this car was never
+    counted in (its entry was missed or never recorded), and taking it off would put the count
+    below the cars recorded inside, with the alarm landing on whichever of them leaves last."""
+    if current.occupied > recorded_inside:
+        return apply_passage(current, Direction.OUT)
+    return OccupancyChange(current)
+
+
 def move_by(current: ZoneOccupancy, moved: int) -> ZoneOccupancy:
     """The zone after a counted move is taken back (``-moved``) or given back (``moved``):
     a passage whose barrier did not open, then opened after all. Kept within [0, capacity]

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from controllers.occupancy import apply_passage, move_by
+from controllers.occupancy import apply_passage, apply_unrecorded_exit, move_by
 from controllers.plate_match import match_plate
 from controllers.policy import ListEntry, PassPermit, Permits, VehiclePermit, ZoneOccupancy
 from controllers.ports import ADMISSION_UNDONE, AccessSnapshot, PassageRecord
@@ -223,6 +223,7 @@ class _Unit:
             )
             effects["pass_id"] = d.pass_id
         counted = True
+        unrecorded_exit = False
         if plate is not None:
             existing = s.get(Presence, plate)
             if record.direction is Direction.IN:
@@ -243,9 +244,11 @@ class _Unit:
             elif existing is not None:
                 effects.update(presence="removed", row=_presence_row(existing))
                 s.delete(existing)
+            else:
+                unrecorded_exit = True
         alarms: list[str] = []
         if counted:
-            effects["zone_moved"], alarms = self._count(record)
+            effects["zone_moved"], alarms = self._count(record, unrecorded_exit=unrecorded_exit)
         if effects.get("pass_id") or effects.get("presence") or effects.get("zone_moved"):
             passage = s.get(Passage, passage_id)
             if passage is not None:
@@ -295,17 +298,25 @@ class _Unit:
         if counted and moved and effects.get("zone_id"):
             self._move_zone(effects["zone_id"], -moved if back else moved)
 
-    def _count(self, record: PassageRecord) -> tuple[int, list[str]]:
-        """Move the zone count; returns how far it moved (0 when clamped) and alarm kinds."""
+    def _count(
+        self, record: PassageRecord, *, unrecorded_exit: bool = False
+    ) -> tuple[int, list[str]]:
+        """Move the zone count; returns how far it moved (0 when clamped) and alarm kinds.
+        ``unrecorded_exit``: a car left that was not recorded inside (apply_unrecorded_exit)."""
         if record.zone_id is None:
             return 0, []
         zone = self.session.get(Zone, record.zone_id, with_for_update=True)
         if zone is None:
             return 0, []
         before = zone.occupied
-        change = apply_passage(
-            ZoneOccupancy(zone.id, zone.capacity, zone.occupied), record.direction
-        )
+        current = ZoneOccupancy(zone.id, zone.capacity, zone.occupied)
+        if unrecorded_exit:
+            inside = self.session.scalar(
+                select(func.count()).select_from(Presence).where(Presence.zone_id == zone.id)
+            )
+            change = apply_unrecorded_exit(current, int(inside or 0))
+        else:
+            change = apply_passage(current, record.direction)
         self._set_zone(zone, change.occupancy.occupied)
         return zone.occupied - before, [change.alarm] if change.alarm else []
 
