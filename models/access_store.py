@@ -231,8 +231,10 @@ class _Unit:
                     added = Presence(
                         plate=plate,
                         zone_id=record.zone_id,
-                        household_id=d.household_id,
-                        pass_id=d.pass_id if d.count_pass_use else None,
+                        household_id=self._still_there(Household, d.household_id),
+                        pass_id=self._still_there(
+                            VisitorPass, d.pass_id if d.count_pass_use else None
+                        ),
                         entered_at=record.sighting.at,
                         passage_id=passage_id,
                     )
@@ -254,6 +256,16 @@ class _Unit:
             if passage is not None:
                 passage.admission = effects
         return alarms
+
+    def _still_there(self, model: type[Household] | type[VisitorPass], key: int | None
+                     ) -> int | None:
+        """``key`` if that row still exists, else None. A passage decided offline from a
+        snapshot up to 30 s old can name a household or pass deleted since: its presence row
+        must still be written (the journal behind it waits on it), just without the link.
+        Free online: the decision's own read left the row in this session."""
+        if key is None or self.session.get(model, key) is None:
+            return None
+        return key
 
     def undo_admission(self, passage_id: int) -> bool:
         passage = self.session.get(Passage, passage_id, with_for_update=True)
