@@ -191,6 +191,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # one line, not a traceback. ``serve`` starts anyway and decides offline.
         logger.error("database unavailable: %s", failure_text(err))
         return 2
+    except OSError as err:
+        # The machine, not parkgate: a data_dir that cannot be created or written, a full
+        # disk, a port taken. Said in one line; the operator fixes it and starts again.
+        logger.error("cannot start: %s", err)
+        return 2
     except KeyboardInterrupt:
         return 130
 

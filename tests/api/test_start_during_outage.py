@@ -139,3 +139,18 @@ def test_the_snapshot_file_is_plates_and_ids_only(app_factory: Any) -> None:
         "resident_id",
     }
     assert path.stat().st_mode & 0o077 == 0
+
+
+def test_a_start_the_machine_refuses_is_one_line_and_code_2(tmp_path: Path) -> None:
+    not_a_directory = tmp_path / "file"
+    not_a_directory.write_text("")
+    env = {**os.environ, "PARKGATE_DATA_DIR": str(not_a_directory / "data")}
+    env.pop("PARKGATE_DATABASE_URL", None)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "serve", "--port", "1"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot start: " in lines[0], done.stderr
