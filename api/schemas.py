@@ -345,10 +345,24 @@ class OccupancyCorrection(_In):
     reason: Name = Field(min_length=3, max_length=500)
 
 
+class CityLink(BaseModel):
+    """The city platform's MQTT link; it does not count towards ``status``: gates keep working
+    while the hub is away, and a supervisor restarting on "degraded" would drop the queue."""
+
+    connected: bool
+    since: datetime = Field(description="When the link last came up or went down (UTC).")
+    queued: int = Field(description="Messages the broker has not acknowledged yet.")
+    dropped: int = Field(description="Passages and alarms dropped over the queue limit.")
+    queue_limit: int
+
+
 class Health(BaseModel):
     status: Literal["ok", "degraded"]
     database: bool
     gates: dict[str, str]
     journal_waiting: int = Field(
         0, description="Passages decided during a database outage, not yet written to it."
+    )
+    city_mqtt: CityLink | None = Field(
+        None, description="The city platform's MQTT link; null when publishing is off."
     )

@@ -8,6 +8,7 @@ import queue
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from controllers.events import Event, EventBus
 from services.city_mqtt import CityPublisher, mask_plate, to_message
 from settings import MqttPublishConfig
 from tests.conftest import LabelledPhoto
-from tests.private_broker import PrivateBroker, retained
+from tests.private_broker import PrivateBroker, free_port, retained
 
 BROKER = ("127.0.0.1", 1883)
 
@@ -178,3 +179,37 @@ def test_passages_and_availability_reach_the_city_hub(
     finally:
         hub.loop_stop()
         hub.disconnect()
+
+
+def _health_when(client: Any, done: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    deadline = time.monotonic() + 10
+    while True:
+        health: dict[str, Any] = client.get("/healthz").json()
+        if done(health) or time.monotonic() > deadline:
+            return health
+        time.sleep(0.1)
+
+
+def test_health_shows_a_city_link_that_cannot_connect_without_degrading_the_gates(
+    app_factory: Any,
+) -> None:
+    client = app_factory(mqtt={"enabled": True, "port": free_port()})  # nobody listens there
+    health = _health_when(client, lambda h: h["city_mqtt"] is not None)
+    link = health["city_mqtt"]
+    assert link["connected"] is False and link["dropped"] == 0 and link["queue_limit"] > 0
+    # The gates work without the hub: the link is shown, not counted in the status.
+    assert health["status"] == "ok"
+
+
+@shared_broker
+def test_health_shows_the_city_link_up(app_factory: Any) -> None:
+    client = app_factory(
+        community={"name": f"test-{uuid.uuid4().hex[:8]}", "zones": [], "gates": []},
+        mqtt={"enabled": True},
+    )
+    health = _health_when(client, lambda h: bool(h["city_mqtt"] and h["city_mqtt"]["connected"]))
+    assert health["city_mqtt"]["connected"] is True
+
+
+def test_health_has_no_city_link_when_publishing_is_off(client: Any) -> None:
+    assert client.get("/healthz").json()["city_mqtt"] is None

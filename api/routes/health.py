@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from fastapi import APIRouter
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.deps import ServicesDep
-from api.schemas import Health
+from api.schemas import CityLink, Health
 
 router = APIRouter(tags=["health"])
 
@@ -23,7 +25,10 @@ def healthz(services: ServicesDep) -> Health:
     gates = {gate_id: str(b.state) for gate_id, b in services.barriers.items()}
     waiting = services.runtime.journal_backlog()
     ok = database and not waiting and all(state != "fault" for state in gates.values())
+    city = None
+    if services.city is not None:
+        city = CityLink.model_validate(dataclasses.asdict(services.city.status))
     return Health(
         status="ok" if ok else "degraded", database=database, gates=gates,
-        journal_waiting=waiting,
+        journal_waiting=waiting, city_mqtt=city,
     )
