@@ -71,8 +71,6 @@ class Services:
     faces: FaceService | None = None
     face_gate: FaceGateService | None = None
     safety: SafetySupervisor | None = None
-    # The city platform's MQTT link (None when off), for /healthz.
-    city: CityPublisher | None = None
     offline_credentials: OfflineCredentials | None = None
     # The gates' offline snapshot on disk, so a restart during an outage still knows who
     # may pass (services/offline_snapshot.py).
@@ -224,6 +222,10 @@ class Services:
             await asyncio.to_thread(
                 _load_credentials, self.offline_credentials, self.sessions, passes
             )
+        if self.parking is not None:
+            # The public availability keeps counts to serve (marked stale) through an outage
+            # even when nobody asked for them since start.
+            await asyncio.to_thread(self.parking.zones_cache.snapshot)
 
     async def _retention_loop(self) -> None:
         while True:
@@ -359,16 +361,16 @@ def build_services(
         hold_store=SqlHoldStore(sessions),
     )
     background.append(parking)
-    city: CityPublisher | None = None
     if settings.mqtt.enabled:
-        city = CityPublisher(
-            settings.mqtt,
-            settings.community.name,
-            bus,
-            publish_plates=settings.mqtt.publish_plates,
-            initial=store.availability_view() if ready else None,
+        background.append(
+            CityPublisher(
+                settings.mqtt,
+                settings.community.name,
+                bus,
+                publish_plates=settings.mqtt.publish_plates,
+                initial=store.availability_view() if ready else None,
+            )
         )
-        background.append(city)
     services = Services(
         settings=settings,
         engine=engine,
@@ -394,7 +396,6 @@ def build_services(
             engine_lock=faces.engine_lock,
         ),
         safety=safety,
-        city=city,
         background=background,
         offline_credentials=OfflineCredentials(settings.signing_key()),
         offline_file=offline_file,

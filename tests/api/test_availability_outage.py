@@ -81,3 +81,17 @@ def test_without_any_counts_the_answer_is_503_with_retry_after(
     outage.restore()
     wait_for(lambda: client.get(URL).status_code == 200)
     assert client.get(URL).json()["stale"] is False
+
+
+def test_counts_read_at_start_are_served_stale_though_nobody_asked_before(
+    app_factory: Any, outage: DatabaseOutage
+) -> None:
+    client = app_factory(database_url=outage.url, **FAST)
+    services = client.app.state.services
+    client.portal.call(services.refresh_offline)  # what the offline loop does every 30 s
+    time.sleep(2.1)  # nothing asked for availability, and the counts read are old now
+    outage.cut(services.engine)
+
+    # (the first answer may be those counts as they were, while the read that fails runs)
+    wait_for(lambda: client.get(URL).json().get("stale") is True)
+    assert client.get(URL).json()["zones"][0]["id"] == "A"
