@@ -71,6 +71,8 @@ class Services:
     faces: FaceService | None = None
     face_gate: FaceGateService | None = None
     safety: SafetySupervisor | None = None
+    # The city platform's MQTT link (None when off), for /healthz.
+    city: CityPublisher | None = None
     offline_credentials: OfflineCredentials | None = None
     # The gates' offline snapshot on disk, so a restart during an outage still knows who
     # may pass (services/offline_snapshot.py).
@@ -361,16 +363,16 @@ def build_services(
         hold_store=SqlHoldStore(sessions),
     )
     background.append(parking)
+    city: CityPublisher | None = None
     if settings.mqtt.enabled:
-        background.append(
-            CityPublisher(
-                settings.mqtt,
-                settings.community.name,
-                bus,
-                publish_plates=settings.mqtt.publish_plates,
-                initial=store.availability_view() if ready else None,
-            )
+        city = CityPublisher(
+            settings.mqtt,
+            settings.community.name,
+            bus,
+            publish_plates=settings.mqtt.publish_plates,
+            initial=store.availability_view() if ready else None,
         )
+        background.append(city)
     services = Services(
         settings=settings,
         engine=engine,
@@ -396,6 +398,7 @@ def build_services(
             engine_lock=faces.engine_lock,
         ),
         safety=safety,
+        city=city,
         background=background,
         offline_credentials=OfflineCredentials(settings.signing_key()),
         offline_file=offline_file,
