@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from controllers.events import Event
+from controllers.runtime import BARRIER_WAIT_MARGIN_S
 from errors import ConflictError, HardwareError, InvalidInputError, NotFoundError
 from models.db import transaction
 from models.events import Alarm, AuditEntry, Passage
@@ -21,8 +22,6 @@ logger = logging.getLogger(__name__)
 
 GateAction = Literal["open", "close", "hold_open", "release"]
 GATE_ACTIONS: tuple[str, ...] = get_args(GateAction)
-# Long enough for a relay's retries (3 x 2 s by default), short enough for a guard to wait.
-ACTION_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +144,10 @@ async def perform_gate_action(
     else:
         command = getattr(barrier, action)
         try:
-            state = str(await asyncio.wait_for(command(), ACTION_TIMEOUT_S))
+            # The barrier's own budget (its retries, and a command already on the wire) and a
+            # margin, as for an open: a shorter limit cut a close off mid-retry.
+            wait_s = barrier.command_budget_s + BARRIER_WAIT_MARGIN_S
+            state = str(await asyncio.wait_for(command(), wait_s))
         except ConflictError as err:
             await asyncio.to_thread(audit, "refused", error=str(err))
             raise

@@ -159,3 +159,32 @@ def test_audit_search_and_csv_export_are_for_admins(
     rows = list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
     assert {r["reason"] for r in rows} == {"'=HYPERLINK(\"x\") 公式", "业主来电"}
     assert all(r["username"] == "guard" for r in rows)
+
+
+def test_a_guard_command_waits_as_long_as_the_barrier_may_take_and_no_longer(
+    client: Any, guard_headers: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The limit is the barrier's own budget (its retries) plus a margin, as for an open: a
+    fixed limit either cut a slow relay's retries off or kept a guard waiting on a dead one."""
+    import asyncio
+
+    from controllers.runtime import BARRIER_WAIT_MARGIN_S
+
+    barrier = client.app.state.services.barriers["main-out"]
+    budget = 0.2
+    monkeypatch.setattr(type(barrier), "command_budget_s", property(lambda _self: budget))
+    real_close = barrier.close
+
+    def close_taking(seconds: float) -> Any:
+        async def close() -> Any:
+            await asyncio.sleep(seconds)
+            return await real_close()
+
+        return close
+
+    monkeypatch.setattr(barrier, "close", close_taking(budget))  # within its budget: done
+    assert act(client, guard_headers, "main-out", "close", "夜间关闸").status_code == 200
+    monkeypatch.setattr(barrier, "close", close_taking(budget + BARRIER_WAIT_MARGIN_S + 2))
+    response = act(client, guard_headers, "main-out", "close", "夜间关闸")
+    assert response.status_code == 503, response.text
+    assert "not confirmed in time" in response.json()["detail"]
