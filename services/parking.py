@@ -504,7 +504,13 @@ class ParkingService:
 
     async def _pump(self) -> None:
         async with self._bus.subscribe() as queue:
-            await self._update_displays()
+            try:
+                await self._update_displays()
+            except StoreUnavailableError as err:
+                # Started during an outage: the boards get their counts with the availability
+                # published once the database answers. Letting this end the pump would stop
+                # boards, holds and the availability streams for good.
+                logger.warning("free-space boards wait for the database: %s", err)
             while True:
                 event = await queue.get()
                 try:

@@ -154,3 +154,24 @@ def test_a_start_the_machine_refuses_is_one_line_and_code_2(tmp_path: Path) -> N
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "cannot start: " in lines[0], done.stderr
+
+
+def test_free_space_boards_catch_up_after_a_start_during_an_outage(
+    app_factory: Any, outage: DatabaseOutage
+) -> None:
+    from models.db import create_db_engine
+
+    engine = create_db_engine(outage.url)
+    with engine.connect():
+        pass
+    outage.cut(engine)  # down from the start: no counts to show yet
+    engine.dispose()
+    client = app_factory(
+        database_url=outage.url,
+        parking={"displays": [{"id": "east", "zones": ["A", "B"], "display": {"driver": "sim"}}]},
+        **FAST,
+    )
+    board = client.app.state.services.parking.boards["east"]
+
+    outage.restore()
+    wait_for(lambda: board.shown == {"A": 40, "B": 20})
