@@ -15,18 +15,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from controllers.events import EventBus
-from controllers.offline import OfflineAccess
-from controllers.policy import AccessPolicy, GateContext
-from controllers.runtime import GateRuntime
-from controllers.values import Direction, Sighting
-from models.access_store import SqlAccessStore
+from controllers.values import Sighting
 from models.base import utcnow
 from models.db import create_db_engine, make_session_factory, migrate, transaction
 from models.events import Alarm
 from models.site import Zone
-from services.passage_journal import FilePassageJournal
 from tests.db_outage import DatabaseOutage
+from tests.journal_runtime import journalled_runtime
 
 
 def outage_alarms(sessions: Any) -> list[Alarm]:
@@ -45,16 +40,7 @@ def test_cars_journalled_during_a_write_back_do_not_raise_a_second_outage_alarm(
     sessions = make_session_factory(engine)
     with transaction(sessions) as session:
         session.add(Zone(id="A", name="A", capacity=10, occupied=0))
-    runtime = GateRuntime(
-        store=SqlAccessStore(sessions),
-        gates={"main-in": GateContext("main-in", Direction.IN, "A")},
-        barriers={},
-        policy=AccessPolicy(),
-        bus=EventBus(),
-        journal=FilePassageJournal(tmp_path / "journal" / "passages.jsonl"),
-        offline=OfflineAccess(),
-        retry_after_s=30.0,
-    )
+    runtime = journalled_runtime(sessions, tmp_path, retry_after_s=30.0)
 
     async def car(plate: str) -> Any:
         return await runtime.handle_sighting(Sighting("main-in", datetime.now(UTC), plate, 0.95))

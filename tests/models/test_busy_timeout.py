@@ -14,16 +14,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from controllers.events import EventBus
-from controllers.offline import OfflineAccess
-from controllers.policy import AccessPolicy, GateContext
-from controllers.runtime import GateRuntime
-from controllers.values import Direction, Sighting
-from models.access_store import SqlAccessStore
+from controllers.values import Sighting
 from models.db import create_db_engine, make_session_factory, migrate, transaction
 from models.people import Household
 from models.site import Zone
-from services.passage_journal import FilePassageJournal
+from tests.journal_runtime import journalled_runtime
 
 LOCK_S = 4.0
 
@@ -46,15 +41,7 @@ def test_a_gate_gives_up_on_a_lock_quickly_and_an_admin_write_waits_it_out(
     sessions = make_session_factory(engine)
     with transaction(sessions) as session:
         session.add(Zone(id="A", name="A", capacity=10, occupied=0))
-    runtime = GateRuntime(
-        store=SqlAccessStore(sessions),
-        gates={"main-in": GateContext("main-in", Direction.IN, "A")},
-        barriers={},
-        policy=AccessPolicy(),
-        bus=EventBus(),
-        journal=FilePassageJournal(tmp_path / "journal" / "passages.jsonl"),
-        offline=OfflineAccess(),
-    )
+    runtime = journalled_runtime(sessions, tmp_path)
     locked = threading.Event()
     locker = threading.Thread(target=hold_lock, args=(path, LOCK_S, locked))
     locker.start()

@@ -15,19 +15,15 @@ from pathlib import Path
 
 from sqlalchemy import delete, select
 
-from controllers.events import EventBus
-from controllers.offline import OfflineAccess
-from controllers.policy import AccessPolicy, GateContext
-from controllers.runtime import GateRuntime, PassageResult
-from controllers.values import Direction, Sighting, Verdict
-from models.access_store import SqlAccessStore
+from controllers.runtime import PassageResult
+from controllers.values import Sighting, Verdict
 from models.db import create_db_engine, make_session_factory, migrate, transaction
 from models.events import Passage
 from models.people import Household
 from models.site import Zone
 from models.vehicles import Presence, Vehicle
-from services.passage_journal import FilePassageJournal
 from tests.db_outage import DatabaseOutage
+from tests.journal_runtime import journalled_runtime
 
 PLATE = "闽A10001"
 
@@ -45,16 +41,7 @@ def test_an_entry_whose_household_was_deleted_meanwhile_does_not_block_the_journ
         session.add(household)
         session.flush()
         session.add(Vehicle(plate=PLATE, household_id=household.id))
-    runtime = GateRuntime(
-        store=SqlAccessStore(sessions),
-        gates={"main-in": GateContext("main-in", Direction.IN, "A")},
-        barriers={},
-        policy=AccessPolicy(),
-        bus=EventBus(),
-        journal=FilePassageJournal(tmp_path / "journal" / "passages.jsonl"),
-        offline=OfflineAccess(),
-        retry_after_s=0.01,
-    )
+    runtime = journalled_runtime(sessions, tmp_path, retry_after_s=0.01)
 
     async def car(plate: str) -> PassageResult:
         return await runtime.handle_sighting(Sighting("main-in", datetime.now(UTC), plate, 0.97))
