@@ -15,7 +15,7 @@ from controllers.events import Event
 from controllers.runtime import BARRIER_WAIT_MARGIN_S
 from errors import ConflictError, HardwareError, InvalidInputError, NotFoundError
 from models.db import transaction
-from models.events import Alarm, AuditEntry, Passage
+from models.events import AuditEntry, Passage
 from services.container import Services
 
 logger = logging.getLogger(__name__)
@@ -101,14 +101,6 @@ def _check_passage(services: Services, gate_id: str, passage_id: int | None) -> 
             )
 
 
-def _raise_alarm(services: Services, gate_id: str, message: str) -> int:
-    with transaction(services.sessions) as session:
-        alarm = Alarm(kind="hardware_fault", gate_id=gate_id, message=message[:500])
-        session.add(alarm)
-        session.flush()
-        return alarm.id
-
-
 async def perform_gate_action(
     services: Services,
     *,
@@ -158,11 +150,7 @@ async def perform_gate_action(
             # into fault; only a failure it cannot see gets an alarm of its own here.
             supervised = getattr(services, "safety", None) is not None
             if not supervised or str(barrier.state) != "fault":
-                alarm_id = await asyncio.to_thread(_raise_alarm, services, gate_id, message)
-                services.bus.publish(
-                    Event("alarm", {"id": alarm_id, "kind": "hardware_fault",
-                                    "gate_id": gate_id, "passage_id": None, "message": message})
-                )
+                await services.runtime.raise_alarm("hardware_fault", message, gate_id=gate_id)
             await asyncio.to_thread(audit, "fault", error=message)
             raise HardwareError(message) from err
     audit_id = await asyncio.to_thread(audit, state)
