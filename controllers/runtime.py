@@ -398,8 +398,7 @@ class GateRuntime:
                    "recorded")
         with self._store.unit() as unit:
             if earlier is not None and unit.reword_alarm(earlier.alarm_id, message):
-                alarm = {"id": earlier.alarm_id, "kind": "database_outage", "gate_id": None,
-                         "passage_id": None, "message": message}
+                alarm = alarm_event(earlier.alarm_id, "database_outage", None, None, message)
             else:
                 alarm = _store_alarm(unit, "database_outage", None, None, message)
         self._outage = _OutageAlarm(alarm["id"], first, last, written)
@@ -534,8 +533,9 @@ class GateRuntime:
             except StoreUnavailableError as disk:
                 logger.error("%s published but not stored (%s; %s): %s",
                              where, err, disk, pending.message)
-        return {"id": None, "kind": pending.kind, "gate_id": pending.gate_id,
-                "passage_id": pending.passage_id, "message": pending.message}
+        return alarm_event(
+            None, pending.kind, pending.gate_id, pending.passage_id, pending.message
+        )
 
     async def _finish(
         self, passage_id: int | None, outcome: str, journal_id: str | None = None
@@ -671,5 +671,12 @@ def _store_alarm(
     alarm_id = unit.raise_alarm(
         kind, gate_id=gate_id, passage_id=passage_id, message=message, at=at
     )
+    return alarm_event(alarm_id, kind, gate_id, passage_id, message)
+
+
+def alarm_event(
+    alarm_id: int | None, kind: str, gate_id: str | None, passage_id: int | None, message: str
+) -> dict[str, Any]:
+    """What the event bus carries for an alarm (``id`` None while it waits in the journal)."""
     return {"id": alarm_id, "kind": kind, "gate_id": gate_id, "passage_id": passage_id,
             "message": message}

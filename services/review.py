@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from controllers.events import Event
 from controllers.ports import PassageRecord
+from controllers.runtime import alarm_event
 from controllers.values import AccessDecision, Credential, Direction, Reason, Sighting, Verdict
 from errors import ConflictError, InvalidInputError, NotFoundError
 from models.access_store import passage_to_dict
@@ -165,8 +166,7 @@ def _record(
                 alarm_id = unit.raise_alarm(
                     kind, gate_id=passage.gate_id, passage_id=passage.id, message=message
                 )
-                alarms.append({"id": alarm_id, "kind": kind, "gate_id": passage.gate_id,
-                               "passage_id": passage.id, "message": message})
+                alarms.append(alarm_event(alarm_id, kind, passage.gate_id, passage.id, message))
         session.add(AuditEntry(
             username=username, action="passage.resolve", target=f"passage:{passage.id}",
             gate_id=passage.gate_id, passage_id=passage.id, reason=req.reason,
