@@ -5,4 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh --dev
 .venv/bin/ruff check .
-exec .venv/bin/python -m pytest "$@"
+# Two workers (PARKGATE_TEST_WORKERS=0 for one process): most tests wait on sockets, timers,
+# brokers and a browser rather than on the CPU. loadscope keeps a module's tests together,
+# so module-scoped servers start once; each worker has its own PostgreSQL database.
+exec .venv/bin/python -m pytest -n "${PARKGATE_TEST_WORKERS:-2}" --dist loadscope "$@"

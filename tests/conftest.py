@@ -4,6 +4,7 @@ recogniser loaded once, and a running app with its lifespan."""
 from __future__ import annotations
 
 import csv
+import functools
 import os
 import sys
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -21,6 +22,9 @@ if str(ROOT) not in sys.path:
 SHARED_DATA = Path(os.environ.get("PARKGATE_SHARED_DATA", ROOT.parent / "shared" / "data"))
 PLATES_DIR = SHARED_DATA / "plates"
 POSTGRES_URL = os.environ.get("PARKGATE_TEST_POSTGRES_URL")
+# Under pytest-xdist each worker gets a database of its own: the PostgreSQL fixture wipes
+# its schema before every test, which would pull it from under the other worker.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
 
 
 def _database_params() -> list[Any]:
@@ -28,6 +32,27 @@ def _database_params() -> list[Any]:
     if POSTGRES_URL:
         params.append(pytest.param("postgres", id="postgres", marks=pytest.mark.postgres))
     return params
+
+
+@functools.cache
+def worker_postgres_url(url: str) -> str:
+    """``url`` itself, or under xdist a database named after the worker, created on first use
+    next to the configured one (same server and credentials)."""
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if not XDIST_WORKER:
+        return url
+    base = make_url(url)
+    name = f"{base.database}_{XDIST_WORKER}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+        ).first()
+        if exists is None:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
 
 
 def reset_postgres(url: str) -> None:
@@ -43,9 +68,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'parkgate.db'}"
     assert POSTGRES_URL
-    url = POSTGRES_URL
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    url = worker_postgres_url(POSTGRES_URL)
     reset_postgres(url)
     return url
 
