@@ -28,6 +28,7 @@ from api.routes import (
     health,
     parking,
     passages,
+    reports,
     review,
     safety,
 )
@@ -77,7 +78,7 @@ def create_app(services: Services) -> FastAPI:
     # bearer tokens and camera keys are not sent by browsers on their own, so need no token.
     csrf = [Depends(require_csrf)]
     for module in (auth, admin, faces, credentials, frames, passages, availability, health,
-                   gate_actions, review, alarms, audit, events, safety, parking):
+                   gate_actions, review, alarms, audit, events, safety, parking, reports):
         app.include_router(module.router, dependencies=csrf)
     app.include_router(console.router)  # console forms carry their token in the form
     install_local_docs(app)

@@ -13,15 +13,17 @@ from __future__ import annotations
 import argparse
 import csv
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from controllers.ports import ADMISSION_UNDONE
 from errors import ConfigError, InvalidInputError
 from models.events import Passage
 from models.site import OccupancySample, Zone
@@ -37,6 +39,12 @@ CSV_COLUMNS = (
 )
 # Latin glyphs from DejaVu, Chinese zone names from the first CJK font installed.
 CJK_FONTS = ("WenQuanYi Zen Hei", "Noto Sans CJK SC", "Source Han Sans SC", "SimHei")
+
+
+def admission_undone(flags: list[str] | None) -> bool:
+    """A passage let through whose barrier then failed: the car did not come in or go out
+    (controllers/runtime.py took its admission back), so no report counts it."""
+    return ADMISSION_UNDONE in (flags or ())
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,10 +104,14 @@ def occupancy_day(
     cut = min(end, now)
     zones = session.scalars(select(Zone).order_by(Zone.id)).all()
     admitted = or_(Passage.decision == "allow", Passage.resolution.in_(ADMITTED_RESOLUTIONS))
-    passages = session.execute(
-        select(Passage.at, Passage.zone_id, Passage.direction)
-        .where(Passage.at >= start, Passage.at < end, Passage.zone_id.is_not(None), admitted)
-    ).all()
+    passages = [
+        (at, zone_id, direction)
+        for at, zone_id, direction, flags in session.execute(
+            select(Passage.at, Passage.zone_id, Passage.direction, Passage.flags)
+            .where(Passage.at >= start, Passage.at < end, Passage.zone_id.is_not(None), admitted)
+        )
+        if not admission_undone(flags)
+    ]
     out = []
     for zone in zones:
         before = session.scalars(
@@ -132,19 +144,27 @@ def occupancy_day(
     return OccupancyDay(day, tz, start, cut.astimezone(tz), tuple(out))
 
 
-def write_csv(report: OccupancyDay, path: Path) -> int:
-    """One row per zone and local hour; returns the number of rows."""
+def csv_rows(report: OccupancyDay) -> Iterator[list[object]]:
+    """One row per zone and local hour, in ``CSV_COLUMNS`` order."""
+    for zone in report.zones:
+        for hour, (first, last, peak) in enumerate(zone.hourly(report.start)):
+            yield [
+                report.day.isoformat(), f"{hour:02d}:00", zone.zone, zone.capacity,
+                first, last, peak, zone.entries[hour], zone.exits[hour],
+            ]
+
+
+def write_csv(report: OccupancyDay, out: Path | TextIO) -> int:
+    """The report as CSV into a file or a text stream; returns the number of rows."""
+    if isinstance(out, Path):
+        with out.open("w", encoding="utf-8", newline="") as f:
+            return write_csv(report, f)
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
     rows = 0
-    with path.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(CSV_COLUMNS)
-        for zone in report.zones:
-            for hour, (first, last, peak) in enumerate(zone.hourly(report.start)):
-                writer.writerow([
-                    report.day.isoformat(), f"{hour:02d}:00", zone.zone, zone.capacity,
-                    first, last, peak, zone.entries[hour], zone.exits[hour],
-                ])
-                rows += 1
+    for row in csv_rows(report):
+        writer.writerow(row)
+        rows += 1
     return rows
 
 
@@ -160,7 +180,32 @@ def _cjk_font() -> str | None:
     return None
 
 
-def plot_png(report: OccupancyDay, path: Path, *, title: str) -> None:
+@dataclass(frozen=True, slots=True)
+class ChartLabels:
+    """The chart's words: English for the command line, the console's language on its page."""
+
+    capacity: str = "capacity {n}"
+    parked: str = "cars parked"
+    entries: str = "entries ({n})"
+    exits: str = "exits ({n})"
+    per_hour: str = "vehicles per hour"
+    local_time: str = "local time ({tz})"
+
+
+ENGLISH_LABELS = ChartLabels()
+CHINESE_LABELS = ChartLabels(
+    capacity="车位 {n}", parked="在场车辆", entries="入场（{n}）", exits="出场（{n}）",
+    per_hour="每小时车次", local_time="当地时间（{tz}）",
+)
+
+
+def plot_png(
+    report: OccupancyDay,
+    path: Path | BinaryIO,
+    *,
+    title: str,
+    labels: ChartLabels = ENGLISH_LABELS,
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")  # no display on a server
@@ -185,9 +230,9 @@ def plot_png(report: OccupancyDay, path: Path, *, title: str) -> None:
             ys.append(ys[-1])
             label = f"{zone.zone} · {zone.name}" if (cjk and zone.name) else zone.zone
             top.step(xs, ys, where="post", color=colour, linewidth=2,
-                     label=f"{label} (capacity {zone.capacity})")
+                     label=f"{label} ({labels.capacity.format(n=zone.capacity)})")
             top.axhline(zone.capacity, color=colour, linestyle="--", linewidth=1, alpha=0.6)
-        top.set_ylabel("cars parked")
+        top.set_ylabel(labels.parked)
         # Headroom above the largest capacity keeps the legend off the lines.
         top.set_ylim(bottom=0, top=max([1, *(z.capacity for z in report.zones)]) * 1.25)
         top.grid(True, alpha=0.3)
@@ -198,19 +243,19 @@ def plot_png(report: OccupancyDay, path: Path, *, title: str) -> None:
         exits = [sum(z.exits[h] for z in report.zones) for h in range(24)]
         centres = [h + 0.5 for h in range(24)]
         bottom.bar([c - 0.2 for c in centres], entries, width=0.4, color="#2a7ab9",
-                   label=f"entries ({sum(entries)})")
+                   label=labels.entries.format(n=sum(entries)))
         bottom.bar([c + 0.2 for c in centres], exits, width=0.4, color="#e08a2c",
-                   label=f"exits ({sum(exits)})")
-        bottom.set_ylabel("vehicles per hour")
+                   label=labels.exits.format(n=sum(exits)))
+        bottom.set_ylabel(labels.per_hour)
         bottom.set_ylim(0, max([1, *entries, *exits]) * 1.2)
         bottom.grid(True, axis="y", alpha=0.3)
         bottom.legend(loc="upper left", fontsize=9)
         bottom.set_xlim(0, 24)
         bottom.set_xticks(range(0, 25, 2))
         bottom.set_xticklabels([f"{h:02d}:00" for h in range(0, 25, 2)])
-        bottom.set_xlabel(f"local time ({report.tz})")
+        bottom.set_xlabel(labels.local_time.format(tz=report.tz))
         fig.tight_layout()
-        fig.savefig(path, dpi=110)
+        fig.savefig(path, dpi=110, format="png")
         plt.close(fig)
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.console import admin, routes
+from api.console import admin, reports, routes
 
 router = APIRouter()
 router.include_router(routes.router)
 router.include_router(admin.router)
+router.include_router(reports.router)

@@ -1,0 +1,103 @@
+"""The reports page (admin): one Beijing day at the gates, its occupancy chart and CSV.
+
+The property office reads a day here rather than on the command line: how many cars came and
+went, how many the gates let in on their own, what was refused, what the guards did by hand,
+which alarms were raised, how full each zone got. The chart is drawn on request in the
+console's language (matplotlib, ~0.3 s) and never stored.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request, Response
+from fastapi.responses import HTMLResponse
+from pydantic import AfterValidator
+
+from api.console.audit_texts import action_label
+from api.console.i18n import translate
+from api.console.rendering import DISPLAY_TZ, current_lang, page_user, render, services_of
+from api.params import Day, day_in_service_span
+from api.routes.reports import load_day
+from errors import InvalidInputError
+from services.reports import CHINESE_LABELS, ENGLISH_LABELS, plot_png, write_csv
+
+router = APIRouter(prefix="/console/admin/reports", include_in_schema=False)
+
+PathDay = Annotated[date, Path(), AfterValidator(day_in_service_span)]
+
+
+def _today() -> date:
+    return datetime.now(UTC).astimezone(DISPLAY_TZ).date()
+
+
+@router.get("", response_class=HTMLResponse)
+def reports_page(request: Request, day: Day = None) -> Response:
+    user = page_user(request, admin=True)
+    if isinstance(user, Response):
+        return user
+    lang = current_lang(request)
+    today = _today()
+    day = day or today
+    context: dict[str, Any] = {
+        "day": day,
+        "previous": day - timedelta(days=1),
+        "following": day + timedelta(days=1) if day < today else None,
+        "today": today,
+    }
+    try:
+        with services_of(request).sessions() as session:
+            _, summary = load_day(session, day)
+    except InvalidInputError:
+        # A day that has not begun: say so on the page rather than answer with JSON.
+        return render(request, "admin/reports.html",
+                      {**context, "summary": None, "notice": translate(lang, "report.future")},
+                      user, status_code=422)
+    guard_rows = [
+        (name, [(action_label(lang, action), n) for action, n in actions.items()])
+        for name, actions in summary.guard_actions.items()
+    ]
+    return render(request, "admin/reports.html",
+                  {**context, "summary": summary, "guard_rows": guard_rows, "notice": None},
+                  user)
+
+
+@router.get("/{day}/occupancy.png")
+def occupancy_png(request: Request, day: PathDay) -> Response:
+    user = page_user(request, admin=True)
+    if isinstance(user, Response):
+        return user
+    lang = current_lang(request)
+    with services_of(request).sessions() as session:
+        occupancy, _ = load_day(session, day)
+    out = io.BytesIO()
+    community = services_of(request).settings.community.name
+    plot_png(occupancy, out, title=translate(lang, "report.chart_title",
+                                            community=community, day=day.isoformat()),
+             labels=CHINESE_LABELS if lang == "zh" else ENGLISH_LABELS)
+    # Today's chart changes with every car; a past day's does not, but stays private.
+    return Response(out.getvalue(), media_type="image/png",
+                    headers={"Cache-Control": "private, no-cache"})
+
+
+@router.get("/{day}/occupancy.csv")
+def occupancy_csv(request: Request, day: PathDay) -> Response:
+    user = page_user(request, admin=True)
+    if isinstance(user, Response):
+        return user
+    with services_of(request).sessions() as session:
+        occupancy, _ = load_day(session, day)
+    out = io.StringIO()
+    write_csv(occupancy, out)
+    # A BOM so that Excel, which the property office opens it in, reads the zone names as
+    # UTF-8 rather than GBK.
+    return Response(
+        "\ufeff" + out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="occupancy-{day.isoformat()}.csv"',
+            "Cache-Control": "private, no-cache",
+        },
+    )
