@@ -232,3 +232,22 @@ def test_admin_pages_render_in_chinese_and_english(
     page.click("#lang-switch")
     page.wait_for_selector("h2:text('Live passages')")
     screenshot(page, "09-console-english")
+
+
+def test_admin_reads_a_day_report_with_its_chart(live_server: LiveServer, new_page: Any) -> None:
+    page = new_page()
+    enter_as(page, live_server, "admin", "admin")
+    page.click("nav a:text('报表')")
+    page.wait_for_selector("#report-figures")
+    chart = page.locator("#occupancy-chart")
+    chart.scroll_into_view_if_needed()
+    # The chart is drawn for the logged-in admin under the page's CSP: it must really load.
+    page.wait_for_load_state("load")  # images included
+    assert chart.evaluate("img => img.complete && img.naturalWidth") >= 1000
+    today = page.input_value('input[name="day"]')
+    assert page.locator("#day-after").count() == 0  # no day after today
+    page.click("#day-before")
+    page.wait_for_url("**/console/admin/reports?day=*")
+    assert page.input_value('input[name="day"]') < today
+    assert page.locator("#day-after").count() == 1
+    screenshot(page, "10-admin-report")
