@@ -140,6 +140,12 @@ class RelayPort(Protocol):
     state (MQTT echo, Modbus response, HTTP 2xx, GPIO read-back); it raises
     ``HardwareUnavailableError`` when the device or broker cannot be reached and
     ``HardwareError`` when the device answered wrongly. Time-outs are applied by the caller.
+
+    ``connect`` returns once the broker or server answers and raises
+    ``HardwareUnavailableError`` when it does not within the port's configured time-out. A
+    port that is also a ``LinkWatcher`` keeps trying after that and reports the link as soon
+    as it is up, so a gate started while its peer was down does not wait for a command to
+    recover.
     """
 
     async def connect(self) -> None: ...

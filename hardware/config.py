@@ -284,7 +284,12 @@ class ModbusBarrierConfig(_BarrierCommon):
     limit_closed_input: int | None = Field(
         None, ge=0, description="Discrete input address of the closed limit switch."
     )
-    poll_interval_s: float = Field(0.2, gt=0, description="How often discrete inputs are read.")
+    poll_interval_s: float = Field(
+        0.2,
+        gt=0,
+        description="How often discrete inputs are read; with none configured, how often the "
+        "open_channel coil is read back to see whether the server still answers.",
+    )
 
 
 class GpioBarrierConfig(_BarrierCommon):

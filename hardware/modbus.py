@@ -67,6 +67,11 @@ class ModbusLink:
                 raise HardwareUnavailableError(f"{self}: cannot connect")
         return self._client
 
+    @property
+    def busy(self) -> bool:
+        """A request is on the wire (or waiting for its connection)."""
+        return self._lock.locked()
+
     async def ensure_connected(self) -> None:
         async with self._lock:
             await self._ensure()
@@ -112,16 +117,30 @@ class ModbusLink:
 
 
 class ModbusRelayPort:
-    def __init__(self, link: ModbusLink) -> None:
+    """The relay coils of one unit.
+
+    With a ``probe`` (a board whose inputs nobody polls), the coil that opens the gate is
+    read back once per poll interval, so the link's loss and return are seen between
+    commands, as an input poll would show them.
+    """
+
+    def __init__(self, link: ModbusLink, probe: LinkProbe | None = None) -> None:
         self.link = link
+        self.probe = probe
 
     def add_link_listener(self, cb: LinkListener) -> None:
         self.link.add_link_listener(cb)
 
     async def connect(self) -> None:
+        # The probe first: when the server is down now, its first answer later is what
+        # clears the gate's fault.
+        if self.probe is not None:
+            self.probe.start()
         await self.link.ensure_connected()
 
     async def disconnect(self) -> None:
+        if self.probe is not None:
+            await self.probe.stop()
         await self.link.close()
 
     async def set_output(self, channel: int, on: bool) -> None:
@@ -129,6 +148,47 @@ class ModbusRelayPort:
         echoed = list(getattr(response, "bits", []) or [])
         if echoed and bool(echoed[0]) is not on:
             raise HardwareError(f"{self.link}: coil {channel} echoed {echoed[0]}, wanted {on}")
+
+
+class LinkProbe:
+    """Reads one coil every ``interval_s``; ``ModbusLink.call`` reports the link from it.
+
+    Skipped while a command holds the link: its answer shows the server as well, and a
+    probe queued in front of a command would only delay it.
+    """
+
+    def __init__(self, link: ModbusLink, coil: int, interval_s: float) -> None:
+        self.link = link
+        self.coil = coil
+        self.interval_s = interval_s
+        self._task: asyncio.Task[None] | None = None
+        self._failing = False
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"probe-{self.link}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            if self.link.busy:
+                continue
+            try:
+                async with asyncio.timeout(self.link.timeout_s):
+                    await self.link.call("read_coils", self.coil, count=1)
+                self._failing = False
+            except (HardwareError, TimeoutError) as err:
+                # Logged once per streak. A lost link also reaches the barrier through the
+                # link listeners; a device that answers but refuses the read shows only here.
+                if not self._failing:
+                    logger.warning("%s: cannot read coil %s: %r", self.link, self.coil, err)
+                self._failing = True
 
 
 class ModbusInputPoller:
@@ -262,9 +322,12 @@ def create_modbus_barrier(
         if config.limit_closed_input is not None
         else None
     )
+    # Nothing to poll on this unit: probe the opening coil on the same cadence instead, or a
+    # dead server would show only when a car is waiting at the gate.
+    probe = None if poller.inputs else LinkProbe(link, config.open_channel, config.poll_interval_s)
     return RelayBarrier(
         gate_id,
-        ModbusRelayPort(link),
+        ModbusRelayPort(link, probe),
         timing=config.timing(),
         wiring=config.wiring(),
         policy=config.policy(),

@@ -44,6 +44,11 @@ class MqttConnection:
         self._client: mqtt.Client | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connected = False
+        # Set on the event loop once the broker accepted us, cleared when it drops us: what
+        # a relay port waits on at start, so a dead broker is a fault from the first second.
+        self._up = asyncio.Event()
+        # Why the broker last turned us away (bad credentials, ...), for the fault text.
+        self._refused: str | None = None
         self._link_listeners: list[LinkListener] = []
 
     @property
@@ -55,14 +60,14 @@ class MqttConnection:
 
     def _link_changed(self, up: bool, reason: str) -> None:
         """From the paho thread: tell the listeners on the event loop."""
-        if self._loop is not None and not self._loop.is_closed():
-            for cb in list(self._link_listeners):
-                self._loop.call_soon_threadsafe(cb, up, reason)
+        for cb in list(self._link_listeners):
+            self._on_loop(cb, up, reason)
 
     async def connect(self) -> None:
         if self._client is not None:
             return
         self._loop = asyncio.get_running_loop()
+        self._up = asyncio.Event()
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id)
         if self.config.username:
             password = None
@@ -98,6 +103,20 @@ class MqttConnection:
         # loop_stop joins the paho thread; keep that off the event loop.
         await asyncio.to_thread(client.loop_stop)
         self._connected = False
+
+    async def wait_connected(self, timeout_s: float) -> None:
+        """Return once the broker accepted the connection; raise ``HardwareUnavailableError``
+        if it did not within ``timeout_s``. paho keeps retrying in the background either way,
+        and the link listeners hear when it succeeds."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self._up.wait()
+        except TimeoutError as err:
+            why = f" (refused: {self._refused})" if self._refused else ""
+            raise HardwareUnavailableError(
+                f"MQTT broker {self.config.host}:{self.config.port} not reachable within "
+                f"{timeout_s:g} s{why}"
+            ) from err
 
     def subscribe(self, topic: str, handler: MessageHandler) -> None:
         self._handlers.setdefault(topic, []).append(handler)
@@ -136,11 +155,14 @@ class MqttConnection:
         _props: object,
     ) -> None:
         if getattr(reason, "is_failure", False):
+            self._refused = str(reason)
             logger.warning("MQTT %s: connect refused: %s", self.client_id, reason)
             return
         for topic in self._handlers:
             client.subscribe(topic, qos=1)
         self._connected = True
+        self._refused = None
+        self._on_loop(self._up.set)
         self._link_changed(True, f"connected to {self.config.host}:{self.config.port}")
         logger.info("MQTT %s connected to %s:%s", self.client_id, self.config.host,
                     self.config.port)
@@ -150,6 +172,7 @@ class MqttConnection:
         _props: object,
     ) -> None:
         was_connected, self._connected = self._connected, False
+        self._on_loop(self._up.clear)
         where = f"{self.config.host}:{self.config.port}"
         why = disconnect_reason(flags, reason)
         if was_connected:
@@ -157,8 +180,12 @@ class MqttConnection:
         logger.warning("MQTT %s disconnected from %s: %s", self.client_id, where, why)
 
     def _on_message(self, _client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
+        self._on_loop(self._dispatch, msg.topic, bytes(msg.payload))
+
+    def _on_loop(self, fn: Callable[..., object], *args: object) -> None:
+        """From the paho thread: run ``fn`` on the event loop (asyncio is not thread-safe)."""
         if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._dispatch, msg.topic, bytes(msg.payload))
+            self._loop.call_soon_threadsafe(fn, *args)
 
     # -- on the asyncio loop ---------------------------------------------------------------
     def _dispatch(self, topic: str, payload: bytes) -> None:
@@ -206,6 +233,7 @@ class TopicRelayPort:
             if channel is not None:
                 self.conn.subscribe(self._state_topic(channel), _ignore)
         await self.conn.connect()
+        await self.conn.wait_connected(self.config.command_timeout_s)
 
     async def disconnect(self) -> None:
         await self.conn.disconnect()
@@ -240,6 +268,7 @@ class ShellyRpcPort:
         self.conn.subscribe(f"{self.src}/rpc", _ignore)
         self.conn.subscribe(f"{self.config.device}/status/+", _ignore)
         await self.conn.connect()
+        await self.conn.wait_connected(self.config.command_timeout_s)
 
     async def disconnect(self) -> None:
         await self.conn.disconnect()

@@ -102,10 +102,9 @@ class Services:
             self.safety.add_listener(on_safety)
         for barrier in self.barriers.values():
             barrier.add_listener(self._on_barrier_status)
-            try:
-                await barrier.start()
-            except Exception:  # one gate's hardware must not keep the others down
-                logger.exception("barrier %s failed to start", barrier.gate_id)
+        # Side by side: a gate whose broker or Modbus server is down waits up to its command
+        # timeout before it reports the fault, and the others need not wait behind it.
+        await asyncio.gather(*(self._start_barrier(b) for b in self.barriers.values()))
         if self.safety is not None:
             # After the barriers: a fire alarm active at start opens gates that are running.
             await self.safety.start()
@@ -113,6 +112,13 @@ class Services:
             await component.start()
         self._tasks.append(asyncio.create_task(self._retention_loop(), name="retention"))
         self._tasks.append(asyncio.create_task(self._offline_loop(), name="offline"))
+
+    @staticmethod
+    async def _start_barrier(barrier: Barrier) -> None:
+        try:
+            await barrier.start()
+        except Exception:  # one gate's hardware must not keep the others down
+            logger.exception("barrier %s failed to start", barrier.gate_id)
 
     async def stop(self) -> None:
         for task in self._tasks:

@@ -241,6 +241,18 @@ class MosquittoRig(Rig):
     async def link_up(self) -> None:
         self._start_broker()
 
+    async def link_up_device_first(self) -> None:
+        """Start the broker and reconnect the fake device at once, ahead of the gate's next
+        reconnect attempt: the gate's recovery command then finds the device listening, as
+        it does on site when the relay was online before parkgate got its broker back."""
+        device = self.device
+        assert device is not None
+        await asyncio.to_thread(device.loop_stop)  # its own back-off would race the gate's
+        self._start_broker()
+        await asyncio.to_thread(device.reconnect)
+        device.loop_start()
+        await eventually(device.is_connected, 5.0, "the fake device back on the broker")
+
 
 class TasmotaRig(MosquittoRig):
     """Fake Tasmota: ``cmnd/dev<k>/POWER1`` ON/OFF is echoed on ``stat/dev<k>/POWER1``."""

@@ -1,0 +1,173 @@
+"""A gate whose broker or Modbus server is unreachable when parkgate starts shows as faulted at
+once (the guard's gate strip, /healthz and the hardware_fault alarm all read that fault), and
+the fault clears when the peer comes up, without waiting for the first car of the morning."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+from controllers.barrier import BarrierState
+from hardware.base import Barrier
+from hardware.registry import SafetyEvent, SafetyEventKind, SafetySupervisor, create_barrier
+from tests.hardware.rigs import (
+    BARRIER_CONFIG,
+    FAST,
+    ModbusRig,
+    MosquittoRig,
+    Rig,
+    eventually,
+    run_with_rig,
+    wait_state,
+)
+
+pytestmark = pytest.mark.timeout(60)
+
+MOVING_OR_OPEN = (BarrierState.OPENING, BarrierState.OPEN)
+# FAST's command_timeout_s is the configured wait; the rest is scheduling slack.
+REPORTED_WITHIN_S = FAST["command_timeout_s"] + 0.5
+NO_INPUTS = {"presence_input": None, "limit_open_input": None, "limit_closed_input": None}
+
+
+def watched(rig: Rig, data: dict[str, Any]) -> tuple[Barrier, list[SafetyEvent]]:
+    """A barrier whose faults reach the safety supervisor, the alarm path of the product."""
+    barrier = create_barrier("gate0", BARRIER_CONFIG.validate_python({**FAST, **data}))
+    rig.barriers.append(barrier)
+    supervisor = SafetySupervisor()
+    events: list[SafetyEvent] = []
+    supervisor.add_listener(events.append)
+    supervisor.register(barrier)
+    return barrier, events
+
+
+def kinds(events: list[SafetyEvent]) -> list[SafetyEventKind]:
+    return [e.kind for e in events]
+
+
+async def start_timed(barrier: Barrier) -> float:
+    started = time.monotonic()
+    await barrier.start()
+    return time.monotonic() - started
+
+
+@pytest.mark.parametrize("driver", ["mqtt_tasmota", "mqtt_shelly"])
+def test_mqtt_gate_started_with_its_broker_down_is_a_fault_until_the_broker_is_up(
+    driver: str,
+) -> None:
+    async def scenario(rig: Rig) -> None:
+        assert isinstance(rig, MosquittoRig)
+        await rig.link_down()
+        b, events = watched(rig, rig.config(0))
+        assert await start_timed(b) < REPORTED_WITHIN_S
+        assert b.state is BarrierState.FAULT
+        assert f"127.0.0.1:{rig.port} not reachable" in (b.fault or "")
+        assert kinds(events) == [SafetyEventKind.BARRIER_FAULT]
+        await asyncio.sleep(0.8)  # paho keeps retrying: the fault stays, it does not flap
+        assert b.state is BarrierState.FAULT and kinds(events) == [SafetyEventKind.BARRIER_FAULT]
+
+        await rig.link_up_device_first()
+        await eventually(lambda: b.state is not BarrierState.FAULT, 5.0, "the fault to clear")
+        assert b.fault is None
+        assert kinds(events) == [SafetyEventKind.BARRIER_FAULT, SafetyEventKind.BARRIER_RECOVERED]
+        assert await b.open() in MOVING_OR_OPEN
+        await wait_state(b, BarrierState.OPEN)
+        assert rig.relay_on(0)
+
+    run_with_rig(driver, scenario)
+
+
+def test_mqtt_gate_started_with_its_broker_up_starts_closed_and_connected() -> None:
+    async def scenario(rig: Rig) -> None:
+        b, events = watched(rig, rig.config(0))
+        await b.start()
+        assert b.state is BarrierState.CLOSED and b.fault is None
+        assert events == []
+        assert await b.open() in MOVING_OR_OPEN  # no first command lost to a late connect
+        assert rig.relay_on(0)
+
+    run_with_rig("mqtt_tasmota", scenario)
+
+
+def test_modbus_gate_without_inputs_started_with_its_server_down_clears_when_it_answers() -> None:
+    async def scenario(rig: Rig) -> None:
+        assert isinstance(rig, ModbusRig)
+        await rig.link_down()
+        b, events = watched(rig, {**rig.config(0), **NO_INPUTS})
+        assert await start_timed(b) < REPORTED_WITHIN_S
+        assert b.state is BarrierState.FAULT and "cannot connect" in (b.fault or "")
+        assert kinds(events) == [SafetyEventKind.BARRIER_FAULT]
+
+        await rig.link_up()
+        # Nothing polls this board's inputs: only the coil probe can see the server return.
+        await eventually(lambda: b.state is not BarrierState.FAULT, 5.0, "the fault to clear")
+        assert b.fault is None
+        assert kinds(events) == [SafetyEventKind.BARRIER_FAULT, SafetyEventKind.BARRIER_RECOVERED]
+        assert await b.open() in MOVING_OR_OPEN
+        await wait_state(b, BarrierState.OPEN)
+        assert rig.relay_on(0)
+
+    run_with_rig("modbus", scenario)
+
+
+def test_modbus_gate_without_inputs_sees_its_server_go_and_return_between_cars() -> None:
+    async def scenario(rig: Rig) -> None:
+        b, events = watched(rig, {**rig.config(0), **NO_INPUTS})
+        await b.start()
+        assert b.state is BarrierState.CLOSED
+        await rig.link_down()
+        await wait_state(b, BarrierState.FAULT)  # no command sent: the probe saw it
+        assert "link lost" in (b.fault or "")
+        await rig.link_up()
+        await eventually(lambda: b.state is not BarrierState.FAULT, 5.0, "the fault to clear")
+        assert kinds(events) == [SafetyEventKind.BARRIER_FAULT, SafetyEventKind.BARRIER_RECOVERED]
+        assert await b.open() in MOVING_OR_OPEN
+        assert rig.relay_on(0)
+
+    run_with_rig("modbus", scenario)
+
+
+class CountingModbusRig(ModbusRig):
+    """Counts the coil reads (function 01) the server answers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.coil_reads = 0
+
+    async def _action(
+        self, fc: int, _start: int, address: int, _count: int, regs: list[int],
+        set_values: list[int] | list[bool] | None,
+    ) -> None:
+        if fc == 1:
+            self.coil_reads += 1
+        await super()._action(fc, _start, address, _count, regs, set_values)
+
+
+@pytest.mark.parametrize(
+    ("inputs", "expected_reads"),
+    [
+        ({}, range(0, 1)),  # its inputs are polled already: no extra reads at all
+        (NO_INPUTS, range(6, 12)),  # one coil read per poll interval (0.1 s over 1 s)
+    ],
+)
+def test_the_modbus_probe_reads_one_coil_per_poll_interval_and_only_without_inputs(
+    inputs: dict[str, Any], expected_reads: range
+) -> None:
+    async def main() -> None:
+        rig = CountingModbusRig()
+        await rig.setup()
+        try:
+            b = create_barrier("gate0", BARRIER_CONFIG.validate_python(
+                {**FAST, **rig.config(0), **inputs, "poll_interval_s": 0.1}
+            ))
+            rig.barriers.append(b)
+            await b.start()
+            await asyncio.sleep(1.0)
+            assert rig.coil_reads in expected_reads
+            assert b.state is BarrierState.CLOSED
+        finally:
+            await rig.teardown()
+
+    asyncio.run(main())
