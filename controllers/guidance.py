@@ -176,6 +176,12 @@ def recommend(
     )
 
 
+@dataclass(slots=True)
+class _Releases:
+    holders: set[str] = field(default_factory=set)
+    spaces: set[str] = field(default_factory=set)
+
+
 class HoldBook:
     """Short holds so two cars granted entry a few seconds apart are not sent to one space.
 
@@ -188,6 +194,7 @@ class HoldBook:
             raise ValueError(f"hold ttl must be positive, got {ttl}")
         self.ttl = ttl
         self._by_space: dict[str, Hold] = {}
+        self._released_meanwhile: _Releases | None = None
 
     def hold(self, space_id: str, holder: str, now: datetime, ttl: timedelta | None = None) -> Hold:
         """Hold ``space_id`` for ``holder``; ``ConflictError`` if another driver holds it."""
@@ -218,19 +225,33 @@ class HoldBook:
             )
         return self.hold(space.id, holder, now)
 
+    def expect_restore(self) -> None:
+        """Stored holds will be restored later (their store cannot be read yet): until
+        ``restore``, remember every car and space released, so that a car that parked or left
+        meanwhile does not get its hold back."""
+        if self._released_meanwhile is None:
+            self._released_meanwhile = _Releases()
+
     def restore(self, holds: Iterable[Hold], now: datetime) -> tuple[Hold, ...]:
         """Take back holds kept across a restart, each until its own end; returns those taken.
 
         Expired ones are dropped, and the book's rules still hold: one car per space and one
         space per car (the later-ending hold wins), and a hold made since is not displaced.
+        After ``expect_restore``, holds of cars and on spaces released since are dropped too.
         """
         # An expired entry left for a car would make ``release`` find it instead of the
         # restored one: drop them first, so each car has one entry.
         self.purge(now)
+        released, self._released_meanwhile = self._released_meanwhile or _Releases(), None
         taken: list[Hold] = []
-        holders = {h.holder for h in self._by_space.values()}
+        holders = {h.holder for h in self._by_space.values()} | released.holders
         for hold in sorted(holds, key=lambda h: h.until, reverse=True):
-            if not hold.active(now) or hold.holder in holders or hold.space_id in self._by_space:
+            if (
+                not hold.active(now)
+                or hold.holder in holders
+                or hold.space_id in self._by_space
+                or hold.space_id in released.spaces
+            ):
                 continue
             self._by_space[hold.space_id] = hold
             holders.add(hold.holder)
@@ -239,6 +260,8 @@ class HoldBook:
 
     def release(self, holder: str) -> Hold | None:
         """Drop the holder's hold (they parked, left or were sent elsewhere)."""
+        if self._released_meanwhile is not None:
+            self._released_meanwhile.holders.add(holder)
         for sid, h in list(self._by_space.items()):
             if h.holder == holder:
                 return self._by_space.pop(sid)
@@ -246,6 +269,8 @@ class HoldBook:
 
     def release_space(self, space_id: str) -> Hold | None:
         """Drop any hold on a space (a sensor saw a car arrive in it)."""
+        if self._released_meanwhile is not None:
+            self._released_meanwhile.spaces.add(space_id)
         return self._by_space.pop(space_id, None)
 
     def active(self, now: datetime) -> tuple[Hold, ...]:

@@ -16,7 +16,8 @@ that owns the pure ``SpaceBoard`` (controllers/spaces.py) and ``HoldBook``
 - **Guidance holds**: an allowed entry at an ``in`` gate holds the best space near the
   household's building for a few minutes, so two cars entering together are sent apart.
   With a ``HoldStore`` they are kept in the database (``services/guidance_holds.py``) and
-  taken back on start, so a restart does not send a second car to a held space.
+  taken back on start (after a start during an outage, once the database answers), so a
+  restart does not send a second car to a held space.
 - **Overstay**: visitor cars still inside after their pass ended raise one ``overstay`` alarm.
 
 Board state is touched from the event loop, the MQTT thread, camera threads and request
@@ -429,16 +430,29 @@ class ParkingService:
             self._hold_keeper.changed()
 
     def _restore_holds(self) -> None:
-        """Take back the holds the last run stored, on spaces this configuration still has."""
+        """Take back the holds the last run stored: now, or when the database is down, in the
+        keeper's writer once it answers (and before it writes)."""
         assert self._hold_keeper is not None
-        stored = self._hold_keeper.load()
-        known = [h for h in stored if h.space_id in self.board.spaces]
+        with self._lock:
+            self.holds.expect_restore()  # until then, cars and spaces released are remembered
+        self._hold_keeper.restore(self._take_back_holds)
+
+    def _take_back_holds(self, stored: list[Hold]) -> int:
+        """Merge stored holds into the book (any thread); returns how many were taken back.
+
+        Not those on spaces this configuration no longer has or that a car is seen in; the
+        book also skips cars and spaces released since the start (they parked or left)."""
         now = self._clock()
         with self._lock:
-            restored = self.holds.restore(known, now)
+            usable = [
+                h for h in stored
+                if h.space_id in self.board.spaces
+                and self.board.status(h.space_id, now).state is not SpaceState.OCCUPIED
+            ]
+            restored = self.holds.restore(usable, now)
         if restored:
-            logger.info("restored %d guidance holds (of %d stored)", len(restored), len(stored))
             self._spaces_changed()
+        return len(restored)
 
     def fallback_zone(self) -> dict[str, Any] | None:
         """"Park anywhere in zone X": the zone with most free spaces by gate counting."""

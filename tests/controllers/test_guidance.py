@@ -362,3 +362,52 @@ def test_a_restored_hold_is_the_one_a_release_frees() -> None:
     (restored,) = book.restore([held("A2", "car-1")], NOW)
     assert book.release("car-1") == restored
     assert book.active(NOW) == () and book.release("car-1") is None
+
+
+# --- holds restored late, after the store could not be read at start ------------------------
+
+
+STORED = [held("A1", "car-1"), held("A2", "car-2")]
+MEANWHILE_CASES = [
+    # (name, what happened between the start and the restore, what the book holds afterwards)
+    ("nothing: all come back", [], [("A1", "car-1"), ("A2", "car-2")]),
+    ("a car that left does not get its hold back", [("release", "car-1")], [("A2", "car-2")]),
+    ("a space a car parked in is not held again", [("release_space", "A2")],
+     [("A1", "car-1")]),
+    ("a car sent elsewhere keeps the new hold", [("hold", "A3", "car-1")],
+     [("A3", "car-1"), ("A2", "car-2")]),
+    ("a new car held and gone frees nothing stored", [("hold", "A3", "car-3"),
+     ("release", "car-3")], [("A1", "car-1"), ("A2", "car-2")]),
+    ("a space released before a new car took it stays the new car's",
+     [("release_space", "A1"), ("hold", "A1", "car-3")], [("A1", "car-3"), ("A2", "car-2")]),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "meanwhile", "expected"), MEANWHILE_CASES, ids=[c[0] for c in MEANWHILE_CASES]
+)
+def test_a_late_restore_skips_what_was_released_while_it_waited(
+    name: str, meanwhile: list[tuple[str, ...]], expected: list[tuple[str, str]]
+) -> None:
+    book = HoldBook(ttl=timedelta(minutes=3))
+    book.expect_restore()
+    for action, *args in meanwhile:
+        if action == "hold":
+            book.hold(args[0], args[1], NOW)
+        else:
+            getattr(book, action)(args[0])
+    book.restore(STORED, NOW)
+    assert sorted((h.space_id, h.holder) for h in book.active(NOW)) == sorted(expected)
+
+
+def test_releases_are_remembered_only_until_the_restore() -> None:
+    book = HoldBook(ttl=timedelta(minutes=3))
+    book.release("car-1")  # no restore expected: nothing to remember
+    book.expect_restore()
+    book.release("car-2")
+    book.restore([], NOW)
+    book.release("car-3")  # after the restore: a later restore is not affected
+    book.restore([*STORED, held("A3", "car-3")], NOW)
+    assert sorted((h.space_id, h.holder) for h in book.active(NOW)) == [
+        ("A1", "car-1"), ("A2", "car-2"), ("A3", "car-3")
+    ]
