@@ -1,0 +1,97 @@
+"""Passage history (通行记录, guards and admins): search past passages by plate, gate, result
+and Beijing days, with their snapshots, as the live page shows them."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import HTMLResponse
+from sqlalchemy import select
+
+from api.console.i18n import translate
+from api.console.rendering import (
+    DISPLAY_TZ,
+    current_lang,
+    gate_names,
+    page_user,
+    render,
+    services_of,
+)
+from api.console.routes import _with_resolutions
+from api.params import Day
+from api.schemas import search_plate
+from errors import InvalidInputError
+from models.access_store import passage_to_dict
+from models.people import Household
+from services.passage_search import PassageQuery, search_passages
+
+router = APIRouter(prefix="/console/history", include_in_schema=False)
+
+PAGE_ROWS = 50
+MAX_PAGE = 2000
+
+
+def _day_start(day: Any, plus_days: int = 0) -> datetime | None:
+    if day is None:
+        return None
+    return datetime.combine(day + timedelta(days=plus_days), time(0), tzinfo=DISPLAY_TZ)
+
+
+@router.get("", response_class=HTMLResponse)
+def history_page(
+    request: Request,
+    plate: str | None = Query(None, max_length=16),
+    similar: bool = False,
+    gate: str | None = Query(None, max_length=32),
+    decision: Literal["allow", "deny", "review", ""] | None = None,
+    since: Day = None,
+    until: Day = None,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
+) -> Response:
+    user = page_user(request)
+    if isinstance(user, Response):
+        return user
+    lang = current_lang(request)
+    services = services_of(request)
+    folded = search_plate(plate.strip()) if plate and plate.strip() else None
+    query = PassageQuery(
+        plate=folded, similar=similar and folded is not None, gate_id=gate or None,
+        decision=decision or None, since=_day_start(since), until=_day_start(until, 1),
+    )
+    filters = {
+        "plate": plate or "", "similar": similar, "gate": gate or "",
+        "decision": decision or "", "since": since.isoformat() if since else "",
+        "until": until.isoformat() if until else "",
+    }
+    notice = None
+    rows: list[dict[str, Any]] = []
+    total, capped = 0, False
+    with services.sessions() as session:
+        try:
+            found = search_passages(
+                session, query, limit=PAGE_ROWS, offset=(page - 1) * PAGE_ROWS
+            )
+        except InvalidInputError:
+            notice = translate(lang, "history.whole_plate")
+        else:
+            rows = _with_resolutions(session, [passage_to_dict(p) for p in found.rows])
+            total, capped = found.total, found.scan_capped
+        households = session.scalars(select(Household))
+        hh_labels = {h.id: f"{h.building} {h.unit}" for h in households}
+    params = {k: ("1" if v is True else v) for k, v in filters.items() if v}
+    pages = max(1, -(-total // PAGE_ROWS))
+
+    def page_url(number: int) -> str:
+        return "/console/history?" + urlencode({**params, "page": number})
+
+    return render(request, "history.html", {
+        "rows": rows, "total": total, "capped": capped, "notice": notice,
+        "filters": filters, "page": page, "pages": pages,
+        "previous_url": page_url(page - 1) if page > 1 else None,
+        "next_url": page_url(page + 1) if page < pages else None,
+        "gates": list(gate_names(services).items()), "gate_names": gate_names(services),
+        "hh_labels": hh_labels,
+    }, user, status_code=422 if notice else 200)

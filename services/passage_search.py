@@ -1,0 +1,101 @@
+"""Finding past passages the way guards and the property office ask for them.
+
+"When did 闽A12345 leave yesterday?", "did the van with …345 come in?", "the camera may have
+misread it: anything like 闽A12845?". A plate is searched as typed, partial or whole, in the
+plate read, the registered plate it matched and the plate a guard corrected it to. With
+``similar`` a whole plate also finds reads one look-alike or one character away (the gate's
+own fuzzy match, province tolerated), which is how a misread passage is found again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from controllers.plate_match import EDIT_COST, canonical, plate_distance
+from errors import InvalidInputError
+from models.events import Passage
+from vision.plate_grammar import normalize_plate
+
+# A similar-plate search compares in Python: it reads at most this many passages of the
+# window, newest first, and says so when the window holds more (narrow the dates).
+SIMILAR_SCAN = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class PassageQuery:
+    plate: str | None = None  # folded: see api.schemas.search_plate
+    similar: bool = False
+    gate_id: str | None = None
+    decision: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PassageResults:
+    rows: Sequence[Passage]
+    total: int
+    scan_capped: bool = False  # a similar search read only the newest SIMILAR_SCAN
+
+
+def _window(query: PassageQuery) -> Select[tuple[Passage]]:
+    stmt = select(Passage)
+    if query.gate_id:
+        stmt = stmt.where(Passage.gate_id == query.gate_id)
+    if query.decision:
+        stmt = stmt.where(Passage.decision == query.decision)
+    if query.since:
+        stmt = stmt.where(Passage.at >= query.since)
+    if query.until:
+        stmt = stmt.where(Passage.at < query.until)
+    return stmt
+
+
+def _newest_first(stmt: Select[tuple[Passage]]) -> Select[tuple[Passage]]:
+    return stmt.order_by(Passage.at.desc(), Passage.id.desc())
+
+
+def is_similar(wanted: str, plates: Iterable[str | None]) -> bool:
+    """Whether any of a passage's plates is the wanted one give or take one misread."""
+    return any(
+        plate is not None
+        and plate_distance(canonical(plate), wanted, province_tolerance=True, limit=EDIT_COST)
+        <= EDIT_COST
+        for plate in plates
+    )
+
+
+def search_passages(
+    session: Session, query: PassageQuery, *, limit: int, offset: int
+) -> PassageResults:
+    """Passages newest first, one page of them, and how many match in all."""
+    stmt = _window(query)
+    if query.plate and query.similar:
+        wanted = normalize_plate(query.plate)
+        if wanted is None:
+            raise InvalidInputError(
+                f"a similar-plate search needs a whole plate (e.g. 闽A12345), got {query.plate!r}"
+            )
+        scanned = session.scalars(
+            _newest_first(stmt.where(Passage.plate.is_not(None))).limit(SIMILAR_SCAN + 1)
+        ).all()
+        capped = len(scanned) > SIMILAR_SCAN
+        found = [
+            p for p in scanned[:SIMILAR_SCAN]
+            if is_similar(canonical(wanted), (p.plate, p.matched_plate, p.resolved_plate))
+        ]
+        return PassageResults(found[offset : offset + limit], len(found), capped)
+    if query.plate:
+        stmt = stmt.where(or_(
+            Passage.plate.contains(query.plate, autoescape=True),
+            Passage.matched_plate.contains(query.plate, autoescape=True),
+            Passage.resolved_plate.contains(query.plate, autoescape=True),
+        ))
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.scalars(_newest_first(stmt).limit(limit).offset(offset)).all()
+    return PassageResults(rows, total)

@@ -1,0 +1,108 @@
+"""Passage history (通行记录): a guard finds past passages by part of a plate, by a plate the
+camera may have misread, by gate, result and Beijing days, a page at a time."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from models.db import transaction
+from models.events import Passage
+from tests.api.test_console import add_staff, cookie_login
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+ROW_PLATE = re.compile(r'<td class="plate nowrap">([^<]*)')
+
+
+def local(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 11, day, hour, minute, tzinfo=SHANGHAI).astimezone(UTC)
+
+
+def passage(at: datetime, plate: str | None, decision: str = "allow", **extra: Any) -> Passage:
+    return Passage(at=at, gate_id=extra.pop("gate_id", "main-in"), direction="in",
+                   zone_id="A", plate=plate, decision=decision,
+                   reason=extra.pop("reason", "resident"), **extra)
+
+
+@pytest.fixture
+def guard(client: Any) -> Any:
+    with transaction(client.app.state.services.sessions) as session:
+        session.add_all([
+            passage(local(27, 23, 50), "闽A12345"),
+            passage(local(28, 8, 0), "闽A12346", matched_plate="闽A12345", match_distance=1),
+            passage(local(28, 9, 0), "闽A1Z345", "review", reason="unknown_plate"),  # misread
+            passage(local(28, 10, 0), "粤B88888", "review", reason="unknown_plate",
+                    resolution="allowed_once", resolved_plate="粤B88889", resolved_by="guard1"),
+            passage(local(28, 11, 0), "沪C55555", "deny", reason="blocked", gate_id="main-out"),
+            passage(local(29, 0, 10), "闽A12345"),
+        ])
+    add_staff(client.app.state.services, "guard1", "guard")
+    cookie_login(client, "guard1", "guard")
+    return client
+
+
+def plates_listed(html: str) -> list[str]:
+    return [m.split(" ")[0] for m in ROW_PLATE.findall(html)]
+
+
+def test_part_of_a_plate_finds_reads_matches_and_guard_corrections(guard: Any) -> None:
+    page = guard.get("/console/history", params={"plate": "12345"})
+    assert page.status_code == 200, page.text
+    # Newest first; the 12346 read is found through the resident's plate it matched.
+    assert plates_listed(page.text) == ["闽A12345", "闽A12346", "闽A12345"]
+    corrected = guard.get("/console/history", params={"plate": "b88889"})  # lower case
+    assert plates_listed(corrected.text) == ["粤B88888"]
+    assert "粤B88889" in corrected.text
+    full_width = guard.get("/console/history", params={"plate": "ｃ５５５"})
+    assert plates_listed(full_width.text) == ["沪C55555"]
+
+
+def test_a_look_alike_search_finds_the_misread_passage(guard: Any) -> None:
+    exact_part = guard.get("/console/history", params={"plate": "闽A12345"})
+    assert "闽A1Z345" not in plates_listed(exact_part.text)
+    similar = guard.get("/console/history", params={"plate": "闽A12345", "similar": "1"})
+    listed = plates_listed(similar.text)
+    assert "闽A1Z345" in listed and "闽A12346" in listed
+    assert "粤B88888" not in listed and "沪C55555" not in listed
+
+    partial = guard.get("/console/history", params={"plate": "12345", "similar": "1"})
+    assert partial.status_code == 422
+    assert "完整车牌" in partial.text
+
+
+def test_beijing_days_gate_and_result_narrow_the_list(guard: Any) -> None:
+    day = guard.get("/console/history", params={"since": "2026-11-28", "until": "2026-11-28"})
+    # 23:50 on the 27th and 00:10 on the 29th (Beijing) are other days.
+    assert plates_listed(day.text) == ["沪C55555", "粤B88888", "闽A1Z345", "闽A12346"]
+    out = guard.get("/console/history", params={"gate": "main-out"})
+    assert plates_listed(out.text) == ["沪C55555"]
+    reviews = guard.get("/console/history", params={"decision": "review"})
+    assert plates_listed(reviews.text) == ["粤B88888", "闽A1Z345"]
+    assert "共 2 条" in reviews.text
+
+
+def test_long_histories_come_a_page_at_a_time(guard: Any) -> None:
+    with transaction(guard.app.state.services.sessions) as session:
+        session.add_all(
+            passage(local(20, 8, minute), f"浙A{10000 + minute}") for minute in range(60)
+        )
+        session.add_all(
+            passage(local(21, 8, minute), f"浙A{20000 + minute}") for minute in range(60)
+        )
+    first = guard.get("/console/history", params={"plate": "浙A"})
+    assert len(plates_listed(first.text)) == 50 and "共 120 条" in first.text
+    assert plates_listed(first.text)[0] == "浙A20059"
+    last = guard.get("/console/history", params={"plate": "浙A", "page": "3"})
+    assert plates_listed(last.text)[-1] == "浙A10000" and len(plates_listed(last.text)) == 20
+    assert 'id="page-next"' not in last.text and 'id="page-previous"' in last.text
+    assert guard.get("/console/history", params={"page": "0"}).status_code == 422
+
+
+def test_history_needs_a_staff_login(client: Any) -> None:
+    page = client.get("/console/history", follow_redirects=False)
+    assert page.status_code in (302, 303)
+    assert "/console/login" in page.headers["location"]
