@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from controllers.guidance import Hold
@@ -197,6 +198,17 @@ class PassageJournal(Protocol):
     ) -> None:
         """Drop the given passages, the outcomes of the given passage ids and the alarms
         with the given keys."""
+        ...
+
+    def set_aside(self, refused: JournalBacklog, why: str) -> None:
+        """Move entries the database refuses for a reason other than an outage out of the
+        way of the others: kept durably elsewhere for an operator, never retried on their
+        own and never dropped."""
+        ...
+
+    @property
+    def set_aside_path(self) -> Path:
+        """Where set-aside entries are kept (named in the guards' alarm)."""
         ...
 
 

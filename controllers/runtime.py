@@ -13,6 +13,12 @@ When the database cannot be reached, a passage is decided from the offline snaps
 (``controllers.offline``), appended durably to the local journal *before* the barrier is
 driven, and written to the database by :meth:`GateRuntime.replay_journal` once it answers
 again (idempotently: each journal entry carries its own id into the passage row).
+
+One bad record never fails the car at the gate. A journal entry the database refuses for a
+reason other than an outage (a constraint, a bug) is set aside (kept on disk, logged with its
+traceback, an alarm for the guards) and the entries behind it, and the car that triggered the
+write-back, go on. A live car whose own row is refused that way is decided from the snapshot
+and journalled as in an outage, so its passage is kept and the write-back tries it once more.
 """
 
 from __future__ import annotations
@@ -153,6 +159,9 @@ class GateRuntime:
         # gates decide offline without trying it until the start-up retry releases them.
         self._held_offline = False
         self._replay_lock = asyncio.Lock()
+        # Set while the write-back itself (not one entry) keeps failing: its traceback is
+        # logged once, not for every car that tries it first.
+        self._write_back_failing = False
 
     def gate(self, gate_id: str) -> GateContext:
         try:
@@ -231,17 +240,15 @@ class GateRuntime:
     async def _record(
         self, arrival: _Arrival
     ) -> tuple[PassageRecord, int | None, list[dict[str, Any]], dict[str, Any] | None]:
-        """Decide and record in the database, or offline in the journal when it is down."""
+        """Decide and record in the database, or offline in the journal when it is down (or
+        refuses this passage for another reason)."""
         failure: StoreUnavailableError | None = None
         if self.database_suspect():
             failure = StoreUnavailableError("database unavailable (retrying shortly)")
         elif self.journal_waiting():
             # Passages from the outage go first: presence must see this car's earlier exit
             # before this entry is decided.
-            try:
-                await self.replay_journal()
-            except StoreUnavailableError as err:
-                failure = err
+            failure = await self._write_back_first()
         if failure is None:
             try:
                 return await asyncio.to_thread(self._decide_and_record, arrival)
@@ -249,18 +256,48 @@ class GateRuntime:
                 if self._journal is None:
                     raise
                 failure = err
+            except Exception:
+                if self._journal is None:
+                    raise
+                # The database answers but will not take this row (a constraint, a bug): the
+                # car is not left at a closed barrier with an error, and its passage is kept.
+                # Other cars are still served online; the write-back tries this one again.
+                logger.exception("passage at %s (plate %s) refused by the database: decided "
+                                 "from the offline snapshot and journalled",
+                                 arrival.gate.gate_id, arrival.sighting.plate)
+                record = await asyncio.to_thread(self._decide_offline, arrival)
+                return record, None, [], None
         self.mark_database_unavailable()
-        record = await asyncio.to_thread(self._decide_offline, arrival, failure)
-        return record, None, [], None
-
-    def _decide_offline(self, arrival: _Arrival, err: StoreUnavailableError) -> PassageRecord:
-        """Decide from the snapshot and journal the passage; the caller drives the barrier."""
-        assert self._journal is not None
-        now = self._clock()
         if not self._outage_logged:
             self._outage_logged = True
             logger.error("database unavailable (%s): gates decide offline from the snapshot "
-                         "taken at %s, and journal", err, self._offline.taken_at or "— (none)")
+                         "taken at %s, and journal", failure,
+                         self._offline.taken_at or "— (none)")
+        record = await asyncio.to_thread(self._decide_offline, arrival)
+        return record, None, [], None
+
+    async def _write_back_first(self) -> StoreUnavailableError | None:
+        """Write the journal before a car is decided; returns the outage if there is one.
+
+        Anything else fails the write-back, not the car: entries the database refuses are set
+        aside one by one in :meth:`_write_journal`, so what gets here is the write-back itself
+        failing (the journal's own disk, a bug). The entries stay in the journal (nothing is
+        lost), the background loop keeps trying, and the car is decided as usual."""
+        try:
+            await self.replay_journal()
+        except StoreUnavailableError as err:
+            return err
+        except Exception:
+            if not self._write_back_failing:
+                logger.exception("writing the passage journal back failed; gates decide "
+                                 "without waiting for it until it succeeds")
+            self._write_back_failing = True
+        return None
+
+    def _decide_offline(self, arrival: _Arrival) -> PassageRecord:
+        """Decide from the snapshot and journal the passage; the caller drives the barrier."""
+        assert self._journal is not None
+        now = self._clock()
         sighting = arrival.sighting
         decision = arrival.decided
         if decision is None:
@@ -308,15 +345,26 @@ class GateRuntime:
         """Write journalled passages to the database; returns how many were written.
 
         Raises StoreUnavailableError while the database is still down (nothing is lost:
-        entries leave the journal only once their passage is committed)."""
+        entries leave the journal only once their passage is committed, or set aside when
+        the database refuses them for another reason)."""
         if self._journal is None:
             return 0
-        async with self._replay_lock:  # the background loop and a gate may both try
-            backlog = await asyncio.to_thread(self._journal.backlog)
-            if not backlog:
-                return 0
-            views, alarms, outcomes = await asyncio.to_thread(self._write_journal, backlog)
-            self._offline_until = 0.0
+        set_aside: list[str] = []  # what was refused and moved aside, for the guards
+        try:
+            async with self._replay_lock:  # the background loop and a gate may both try
+                backlog = await asyncio.to_thread(self._journal.backlog)
+                if not backlog:
+                    self._write_back_failing = False
+                    return 0
+                views, alarms, outcomes = await asyncio.to_thread(
+                    self._write_journal, backlog, set_aside
+                )
+                self._offline_until = 0.0
+        finally:
+            # Also when the write-back stopped at an outage after setting something aside.
+            if set_aside:
+                await self._alarm_set_aside(set_aside)
+        self._write_back_failing = False
         for view in views:
             self._bus.publish(Event("passage", view))
         for passage_id, outcome in outcomes.items():
@@ -334,8 +382,10 @@ class GateRuntime:
         return len(views)
 
     def _write_journal(
-        self, backlog: JournalBacklog
+        self, backlog: JournalBacklog, set_aside: list[str]
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[int, str]]:
+        """Each entry in its own transaction; one the database refuses for a reason other
+        than an outage is set aside (noted in ``set_aside``) and the next one goes on."""
         assert self._journal is not None
         entries = backlog.entries
         views: list[dict[str, Any]] = []
@@ -348,31 +398,59 @@ class GateRuntime:
             for entry in entries:
                 record = entry.record
                 assert record.journal_id is not None
-                with self._store.unit() as unit:
-                    if not unit.has_journal_entry(record.journal_id):
-                        passage_id, raised = _write_passage(unit, record, " (decided offline)")
-                        alarms += raised
-                        if record.decision.opens:  # the others were never driven
-                            _record_outcome(unit, passage_id, entry.barrier_outcome)
-                        views.append(unit.passage_view(passage_id))
+                try:
+                    with self._store.unit() as unit:
+                        if not unit.has_journal_entry(record.journal_id):
+                            passage_id, raised = _write_passage(
+                                unit, record, " (decided offline)"
+                            )
+                            alarms += raised
+                            if record.decision.opens:  # the others were never driven
+                                _record_outcome(unit, passage_id, entry.barrier_outcome)
+                            views.append(unit.passage_view(passage_id))
+                except StoreUnavailableError:
+                    raise
+                except Exception as err:
+                    self._set_aside(JournalBacklog(entries=[entry]), _entry_text(entry), err,
+                                    set_aside)
+                    continue
                 done.add(record.journal_id)
             for passage_id, outcome in backlog.outcomes.items():
-                with self._store.unit() as unit:
-                    # Only over "pending": a guard's later open of the same passage, written
-                    # once the database was back, is newer than this one.
-                    if unit.outcome_of(passage_id) == OUTCOME_PENDING:
-                        _record_outcome(unit, passage_id, outcome)
-                        written[passage_id] = outcome
+                try:
+                    with self._store.unit() as unit:
+                        # Only over "pending": a guard's later open of the same passage,
+                        # written once the database was back, is newer than this one.
+                        if unit.outcome_of(passage_id) == OUTCOME_PENDING:
+                            _record_outcome(unit, passage_id, outcome)
+                            written[passage_id] = outcome
+                except StoreUnavailableError:
+                    raise
+                except Exception as err:
+                    self._set_aside(
+                        JournalBacklog(outcomes={passage_id: outcome}),
+                        f"barrier outcome {outcome} of passage {passage_id}", err, set_aside,
+                    )
+                    continue
                 outcomes_done.add(passage_id)
             for pending in backlog.alarms:  # published when raised; stored now
-                with self._store.unit() as unit:
-                    linked = pending.passage_id
-                    if linked is None and pending.journal_id is not None:
-                        linked = unit.journal_passage(pending.journal_id)
-                    _store_alarm_once(
-                        unit, pending.kind, pending.gate_id, linked, pending.message,
-                        pending.at, pending.once_per_gate,
+                try:
+                    with self._store.unit() as unit:
+                        linked = pending.passage_id
+                        if linked is None and pending.journal_id is not None:
+                            linked = unit.journal_passage(pending.journal_id)
+                        _store_alarm_once(
+                            unit, pending.kind, pending.gate_id, linked, pending.message,
+                            pending.at, pending.once_per_gate,
+                        )
+                except StoreUnavailableError:
+                    raise
+                except Exception as err:
+                    self._set_aside(
+                        JournalBacklog(alarms=[pending]),
+                        f"{pending.kind} alarm at {pending.gate_id or 'the site'}", err,
+                        set_aside,
                     )
+                    continue
                 alarms_done.add(pending.key)
             if views:
                 alarms.append(self._outage_alarm(entries, len(views)))
@@ -382,6 +460,36 @@ class GateRuntime:
         self._outage_logged = False
         self._offline_alarms.clear()  # the database de-duplicates again
         return views, alarms, written
+
+    def _set_aside(
+        self, refused: JournalBacklog, what: str, err: Exception, set_aside: list[str]
+    ) -> None:
+        """Move one refused entry out of the journal's way: logged with its traceback (once:
+        it is not retried), kept on disk, noted for the guards' alarm."""
+        assert self._journal is not None
+        why = _error_line(err)
+        where = self._journal.set_aside_path
+        logger.error("journal: %s refused by the database (%s); set aside in %s",
+                     what, why, where, exc_info=err)
+        try:
+            self._journal.set_aside(refused, why)
+        except Exception:
+            # It stays in the journal, in nobody's way: the next write-back tries it again.
+            logger.exception("journal: %s could not be set aside; left in the journal", what)
+            why += "; could not be moved, still in the journal"
+        set_aside.append(f"{what} ({why})")
+
+    async def _alarm_set_aside(self, set_aside: list[str]) -> None:
+        """One alarm for the guards while one is open: entries are waiting for someone to
+        look at them, and the log and the file say which."""
+        assert self._journal is not None
+        message = (f"{len(set_aside)} journal entry(ies) refused by the database, kept in "
+                   f"{self._journal.set_aside_path} for an administrator: "
+                   + "; ".join(set_aside))
+        await self.raise_alarm(
+            "journal_entry_set_aside", _shortened(message, ALARM_MESSAGE_LIMIT),
+            once_per_gate=True,
+        )
 
     def _outage_alarm(self, entries: list[JournalEntry], written: int) -> dict[str, Any]:
         """One database_outage alarm per outage: raised by its first write-back, reworded
@@ -607,6 +715,30 @@ class _OutageAlarm:
 
 # An open alarm raised this recently stands for a repeat of the same one.
 ALARM_REPEAT_WINDOW = timedelta(minutes=10)
+# The longest alarm message the database keeps.
+ALARM_MESSAGE_LIMIT = 500
+
+
+def _entry_text(entry: JournalEntry) -> str:
+    """A journalled passage as an operator finds it again: plate, gate, time, journal id."""
+    record = entry.record
+    who = record.sighting.plate or (
+        f"resident {record.decision.resident_id}" if record.decision.resident_id else "—"
+    )
+    return (f"passage {who} at {record.gate_id} "
+            f"{record.sighting.at.isoformat(timespec='seconds')} "
+            f"(journal id {record.journal_id})")
+
+
+def _error_line(err: BaseException) -> str:
+    """The exception's first line, named by its type: enough for an alarm and a log line
+    (the traceback is logged once beside it)."""
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__
+
+
+def _shortened(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _write_passage(

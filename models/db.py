@@ -3,10 +3,13 @@
 SQLite is opened in WAL mode with a busy time-out so the API, camera workers and reports can
 read while a passage is being written; PostgreSQL is used as is.
 
-Two busy time-outs: a writer that finds SQLite locked waits up to ``BUSY_TIMEOUT_MS`` (admin
-edits, migrations, the journal write-back: better late than refused), but a gate's passage
-waits only ``GATE_BUSY_TIMEOUT_MS`` and is then decided offline and journalled, so a car is
-not kept at a closed barrier for as long as someone else holds the lock.
+Two lock waits: a writer that finds SQLite locked waits up to ``BUSY_TIMEOUT_MS`` (admin
+edits, migrations: better late than refused), but a gate's transactions (its passage, the
+journal write-back it does first, its alarms) wait only ``GATE_BUSY_TIMEOUT_MS`` and the car
+is then decided offline and journalled, so it is not kept at a closed barrier for as long as
+someone else holds the lock. On PostgreSQL the gate's transactions get the same bound as a
+``lock_timeout``; its "canceling statement due to lock timeout" is an OperationalError like
+SQLite's "database is locked", so both end the same way (:func:`outage_as_unavailable`).
 """
 
 from __future__ import annotations
@@ -66,9 +69,15 @@ def _sqlite_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
 
 
 def set_busy_timeout(session: Session, milliseconds: int) -> None:
-    """How long this session's SQLite connection waits for a lock (until it is checked in
-    again); nothing on other databases."""
+    """How long this session waits for a lock: on SQLite its connection's busy time-out
+    (until it is checked in again), on PostgreSQL its transaction's ``lock_timeout``."""
     connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        # SET LOCAL ends with the transaction: the pooled connection goes back with the
+        # server's own setting for the next (admin) writer. No statement_timeout: a slow read
+        # on this path (the offline snapshot reads every plate) is not a lock held elsewhere.
+        connection.exec_driver_sql(f"SET LOCAL lock_timeout = {int(milliseconds)}")
+        return
     if connection.dialect.name != "sqlite":
         return
     info = connection.connection.info
@@ -125,8 +134,9 @@ def transaction(
 ) -> Iterator[Session]:
     """One unit of work: committed on success, rolled back on any error.
 
-    ``busy_timeout_ms``: wait at most this long for an SQLite lock (``GATE_BUSY_TIMEOUT_MS``
-    on a gate's path) instead of ``BUSY_TIMEOUT_MS``."""
+    ``busy_timeout_ms``: wait at most this long for a lock (``GATE_BUSY_TIMEOUT_MS`` on a
+    gate's path) instead of ``BUSY_TIMEOUT_MS`` on SQLite, or as long as it takes on
+    PostgreSQL."""
     with factory() as session, session.begin():
         if busy_timeout_ms is not None:
             set_busy_timeout(session, busy_timeout_ms)

@@ -11,6 +11,11 @@ could be written, and an ``alarm`` line an alarm raised meanwhile (a barrier fau
 A crash while appending can leave a torn last line; it is skipped with a warning (its
 barrier had not been driven yet, the append being the step before) and the next append
 starts on a fresh line.
+
+An entry the database refuses for a reason other than an outage (a constraint, a bug) would
+stop the write-back at itself on every retry, and with it every car behind it: it is moved
+to a second file next to this one (``passages.set-aside.jsonl``), in this same format (each
+line also says why), and kept there for an operator, never retried on its own.
 """
 
 from __future__ import annotations
@@ -86,8 +91,7 @@ class FilePassageJournal:
         self._write_line(_outcome_line(journal_id, outcome))
 
     def set_passage_outcome(self, passage_id: int, outcome: str) -> None:
-        self._write_line(_line({"type": "passage_outcome", "passage_id": passage_id,
-                                "outcome": outcome}))
+        self._write_line(_passage_outcome_line(passage_id, outcome))
 
     def append_alarm(self, alarm: PendingAlarm) -> None:
         self._write_line(_alarm_line(alarm))
@@ -102,6 +106,32 @@ class FilePassageJournal:
 
     def waiting(self) -> bool:
         return self.path.exists()
+
+    @property
+    def set_aside_path(self) -> Path:
+        """Where refused entries are kept: a journal of the same format, so that once the
+        cause is fixed it can be appended to this one (controller stopped) and written."""
+        return self.path.with_name(f"{self.path.stem}.set-aside{self.path.suffix}")
+
+    def set_aside(self, refused: JournalBacklog, why: str) -> None:
+        """Move ``refused`` out of the way of the other entries: appended (fsynced) to
+        :attr:`set_aside_path` first, then dropped from this file, so a crash in between
+        leaves it in both (written once: the journal id keys it), never in neither."""
+        lines = [_with_why(_passage_line(e.record), why) for e in refused.entries]
+        lines += [
+            _with_why(_outcome_line(e.record.journal_id, e.barrier_outcome), why)
+            for e in refused.entries
+            if e.record.journal_id is not None and e.barrier_outcome != "pending"
+        ]
+        lines += [_with_why(_passage_outcome_line(pid, outcome), why)
+                  for pid, outcome in refused.outcomes.items()]
+        lines += [_with_why(_alarm_line(alarm), why) for alarm in refused.alarms]
+        with self._lock:
+            _append_durably(self.set_aside_path, "".join(lines))
+        self.discard(
+            {e.record.journal_id for e in refused.entries if e.record.journal_id is not None},
+            outcomes=set(refused.outcomes), alarms={a.key for a in refused.alarms},
+        )
 
     def discard(
         self, journal_ids: set[str], *, outcomes: set[int] | None = None,
@@ -129,8 +159,7 @@ class FilePassageJournal:
                         assert entry.record.journal_id is not None
                         out.write(_outcome_line(entry.record.journal_id, entry.barrier_outcome))
                 for pid, outcome in kept_outcomes.items():
-                    out.write(_line({"type": "passage_outcome", "passage_id": pid,
-                                     "outcome": outcome}))
+                    out.write(_passage_outcome_line(pid, outcome))
                 for alarm in kept_alarms:
                     out.write(_alarm_line(alarm))
                 out.flush()
@@ -141,13 +170,7 @@ class FilePassageJournal:
     def _write_line(self, line: str) -> None:
         with self._lock:
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                with self.path.open("ab") as out:
-                    if out.tell() > 0 and not _ends_with_newline(self.path):
-                        out.write(b"\n")  # a torn line from a crash must not swallow this one
-                    out.write(line.encode("utf-8"))
-                    out.flush()
-                    os.fsync(out.fileno())
+                _append_durably(self.path, line)
             except OSError as err:
                 # Neither the database nor the local disk can keep this passage: the caller
                 # must not drive the barrier as if it were recorded.
@@ -204,8 +227,27 @@ def _outcome_line(journal_id: str, outcome: str) -> str:
     return _line({"type": "outcome", "journal_id": journal_id, "outcome": outcome})
 
 
+def _passage_outcome_line(passage_id: int, outcome: str) -> str:
+    return _line({"type": "passage_outcome", "passage_id": passage_id, "outcome": outcome})
+
+
 def _line(data: dict[str, Any]) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def _with_why(line: str, why: str) -> str:
+    """The line with the reason it was set aside (a key the reader ignores)."""
+    return _line({**json.loads(line), "set_aside": why})
+
+
+def _append_durably(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("ab") as out:
+        if out.tell() > 0 and not _ends_with_newline(path):
+            out.write(b"\n")  # a torn line from a crash must not swallow this one
+        out.write(text.encode("utf-8"))
+        out.flush()
+        os.fsync(out.fileno())
 
 
 def _ends_with_newline(path: Path) -> bool:

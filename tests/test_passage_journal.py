@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from controllers.ports import PassageRecord
+from controllers.ports import JournalBacklog, PassageRecord
 from controllers.values import (
     AccessDecision,
     Credential,
@@ -97,3 +97,25 @@ def test_an_unwritable_journal_is_a_clear_error_not_a_silent_loss(tmp_path: Path
     path.mkdir()  # e.g. a broken mount: the file cannot be opened for appending
     with pytest.raises(StoreUnavailableError, match=r"journal .* is not writable"):
         FilePassageJournal(path).append(record("a"))
+
+
+def test_a_refused_entry_is_moved_aside_with_its_outcome_and_the_rest_stays(
+    tmp_path: Path,
+) -> None:
+    """Set aside, not dropped: a journal of the same format that an operator can feed back."""
+    journal = FilePassageJournal(tmp_path / "journal" / "passages.jsonl")
+    for name in ("a", "b"):
+        journal.append(record(name))
+    journal.set_outcome("a", "open")
+    journal.set_passage_outcome(41, "fault")
+    (refused, _) = journal.pending()
+
+    journal.set_aside(JournalBacklog([refused], {41: "fault"}), "IntegrityError: refused")
+
+    assert [e.record.journal_id for e in journal.pending()] == ["b"]
+    assert journal.backlog().outcomes == {}
+    assert journal.set_aside_path == tmp_path / "journal" / "passages.set-aside.jsonl"
+    aside = FilePassageJournal(journal.set_aside_path).backlog()
+    assert aside.entries == [refused] and refused.barrier_outcome == "open"
+    assert aside.outcomes == {41: "fault"}
+    assert journal.set_aside_path.read_text(encoding="utf-8").count("IntegrityError") == 3
