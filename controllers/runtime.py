@@ -341,6 +341,14 @@ class GateRuntime:
         assert self._journal is not None
         return len(self._journal.pending())
 
+    def unstored_alarms(self) -> list[PendingAlarm]:
+        """The alarms published while the database was away that wait in the journal to be
+        stored (reads it: for the alarm list, not per car)."""
+        if not self.journal_waiting():
+            return []
+        assert self._journal is not None
+        return self._journal.backlog().alarms
+
     async def replay_journal(self) -> int:
         """Write journalled passages to the database; returns how many were written.
 

@@ -108,6 +108,18 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "alarms.title": ("报警", "Alarms"),
     "alarms.none": ("当前无未处理报警", "No open alarms"),
     "alarms.ack": ("确认处理", "Acknowledge"),
+    "alarms.unstored": ("未保存", "Not yet stored"),
+    "alarms.unstored_hint": (
+        "数据库中断期间的报警，尚未写入数据库；写入后即可确认处理",
+        "Raised during a database outage and not in the database yet: it can be "
+        "acknowledged once it is written there",
+    ),
+    "alarms.database_down": (
+        "数据库暂时不可用：中断后的报警显示为“未保存”，恢复后自动写入；之前的报警暂时无法刷新或确认。",
+        "The database is unavailable: alarms raised since show as “Not yet stored” and are "
+        "written there once it is back; earlier alarms cannot be refreshed or acknowledged "
+        "until then.",
+    ),
     "alarms.sound_on": ("提示音：开", "Sound: on"),
     "alarms.sound_off": ("提示音：关", "Sound: off"),
     "review.title": ("待人工处理", "Review queue"),
@@ -204,6 +216,8 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "alarm.offline": ("（离线判定）", "(decided offline)"),
     "alarm.snapshot": ("抓拍", "Snapshot"),
     "alarm.hint.blocked_plate": ("请核实并拦截", "Check the vehicle and stop it"),
+    "alarm.hint.journal_entry_set_aside": ("已另存到磁盘，请管理员处理",
+                                          "Kept aside on disk: an administrator must look"),
     "alarm.hint.anti_passback": ("无出场记录再次入场", "Entered again without leaving"),
     "alarm.hint.hardware_fault": ("道闸未按指令动作，请检查设备",
                                   "The barrier did not obey: check the device"),
@@ -383,6 +397,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "code.guard_override": ("人工放行", "Guard override"),
     "code.blocked_plate": ("黑名单车辆", "Blocked plate"),
     "code.hardware_fault": ("设备故障", "Hardware fault"),
+    "code.journal_entry_set_aside": ("通行记录未能写入", "Passage record set aside"),
     "code.occupancy_over_capacity": ("车位计数超限", "Count over capacity"),
     "code.occupancy_below_zero": ("车位计数异常", "Count below zero"),
     "code.overstay": ("超时停车", "Overstay"),

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from api.active_accounts import account_active
 from api.console.i18n import LANGS, Lang, code, js_texts, translate, translator
 from api.console.security import (
     CSRF_COOKIE,
@@ -30,7 +31,6 @@ from api.console.security import (
     set_session,
 )
 from api.deps import Principal
-from models.people import User
 from services.container import Services
 from vision.plate_grammar import is_valid_plate
 
@@ -120,14 +120,6 @@ def gate_names(services: Services) -> dict[str, str]:
     return {g.id: g.name or g.id for g in services.settings.community.gates}
 
 
-def _active(services: Services, username: str) -> bool:
-    """Deactivating a user ends their console session at the next page, not in 15 minutes."""
-    from sqlalchemy import select
-
-    with services.sessions() as session:
-        return bool(session.scalar(select(User.active).where(User.username == username)))
-
-
 def login_redirect(request: Request, *, expired: bool = False) -> RedirectResponse:
     target = request.url.path
     if request.url.query:
@@ -136,13 +128,21 @@ def login_redirect(request: Request, *, expired: bool = False) -> RedirectRespon
     return RedirectResponse(f"/console/login?next={quote(target)}{suffix}", status_code=303)
 
 
-def page_user(request: Request, *, admin: bool = False) -> Principal | Response:
-    """The logged-in staff member, or the response to send instead (login, 403 page)."""
+def page_user(
+    request: Request, *, admin: bool = False, during_outage: bool = False
+) -> Principal | Response:
+    """The logged-in staff member, or the response to send instead (login, 403 page).
+
+    Deactivating a user ends their console session at the next page, not in 15 minutes.
+    ``during_outage``: a page that works while the database is down lets in a guard this
+    process last saw active then (api/active_accounts.py)."""
     principal = session_principal(request)
     had_cookie = "parkgate_session" in request.cookies
     if principal is None or principal.role not in ("admin", "guard"):
         return login_redirect(request, expired=had_cookie)
-    if not _active(services_of(request), principal.name):
+    active = account_active(request.app.state, services_of(request).sessions, principal.name,
+                            during_outage=during_outage)
+    if not active:
         # Drop the cookie too: the login page would otherwise send a still-signed session
         # straight back here, round and round.
         response = login_redirect(request)

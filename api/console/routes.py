@@ -35,10 +35,10 @@ from api.console.security import (
 )
 from api.console.throttle import login_throttle
 from api.params import PathId
-from api.routes.alarms import open_alarms
+from api.routes.alarms import open_alarms, unstored_alarms, without_stored
 from errors import NotFoundError, PermissionDeniedError
 from models.access_store import passage_to_dict
-from models.db import transaction
+from models.db import DATABASE_DOWN, transaction
 from models.events import AuditEntry, Passage
 from models.people import Household
 from models.vehicles import VisitorPass
@@ -267,12 +267,14 @@ def console_home(request: Request) -> Response:
         return user
     services = services_of(request)
     now = datetime.now(UTC)
+    unstored = unstored_alarms(services)  # before the rows: see without_stored
     with services.sessions() as session:
         passages = _with_resolutions(
             session, [passage_to_dict(p) for p in session.scalars(_passages(LIVE_ROWS))]
         )
         review = _review_cards(session, now)
         alarms = open_alarms(session)
+        unstored = without_stored(session, unstored)
         households = _households(session)
     names = gate_names(services)
     return render(
@@ -287,6 +289,8 @@ def console_home(request: Request) -> Response:
             "live_texts": _live_texts(request),
             "error_table": browser_table(current_lang(request), names),
             "alarms": alarms,
+            "unstored_alarms": unstored,
+            "database_down": False,
             "households": households,
             "hh_labels": {h.id: f"{h.building} {h.unit}" for h in households},
             "presets": PRESET_REASONS,
@@ -338,12 +342,24 @@ def review_fragment(request: Request) -> Response:
 
 @router.get("/fragments/alarms", response_class=HTMLResponse)
 def alarms_fragment(request: Request) -> Response:
-    user = page_user(request)
+    """The open alarms. During a database outage, the ones raised since it began (from the
+    journal, marked not stored yet, without the acknowledge button): the page keeps the
+    stored ones it showed, which cannot be read meanwhile."""
+    user = page_user(request, during_outage=True)
     if isinstance(user, Response):
         return Response(status_code=401)
     services = services_of(request)
-    with services.sessions() as session:
-        alarms = open_alarms(session)
+    unstored = unstored_alarms(services)  # before the rows: see without_stored
+    alarms: list[Any] = []
+    database_down = False
+    try:
+        with services.sessions() as session:
+            alarms = open_alarms(session)
+            unstored = without_stored(session, unstored)
+    except DATABASE_DOWN as err:
+        logger.debug("alarm list from the journal only, the database is down: %s", err)
+        database_down = True
     return render(request, "fragments/alarms.html",
-                  {"alarms": alarms, "gate_names": gate_names(services)},
+                  {"alarms": alarms, "unstored_alarms": unstored,
+                   "database_down": database_down, "gate_names": gate_names(services)},
                   user, refresh_session=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any, Literal
 
@@ -11,21 +12,31 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from api.console.security import require_csrf
-from api.deps import ServicesDep, SessionDep, StaffUser
+from api.deps import ServicesDep, SessionDep, StaffUser, StaffUserDuringOutage
 from api.params import Offset, PathId
 from api.schemas import Note
 from controllers.events import Event
+from controllers.ports import PendingAlarm
 from errors import ConflictError, NotFoundError
 from models.base import utcnow
+from models.db import DATABASE_DOWN
 from models.events import Alarm, AuditEntry
+from services.container import Services
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1/alarms", tags=["alarms"])
+
+# What the alarms table keeps of a message (AccessUnit.raise_alarm cuts it there).
+_STORED_MESSAGE_CHARS = 500
 
 
 class AlarmOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    id: int
+    id: int | None = Field(
+        description="None while the alarm is not stored yet (raised during a database outage)."
+    )
     at: datetime
     kind: str
     gate_id: str | None
@@ -34,11 +45,29 @@ class AlarmOut(BaseModel):
     passage_id: int | None
     acknowledged_by: str | None
     acknowledged_at: datetime | None
+    stored: bool = Field(
+        True,
+        description="False for an alarm raised during a database outage that waits in the "
+        "journal: it is stored (and can be acknowledged) once the database answers.",
+    )
+
+    @classmethod
+    def unstored(cls, alarm: PendingAlarm) -> AlarmOut:
+        return cls(
+            id=None, at=alarm.at, kind=alarm.kind, gate_id=alarm.gate_id, zone_id=None,
+            message=alarm.message, passage_id=alarm.passage_id, acknowledged_by=None,
+            acknowledged_at=None, stored=False,
+        )
 
 
 class AlarmPage(BaseModel):
     items: list[AlarmOut]
     total: int
+    database: bool = Field(
+        True,
+        description="False while the database cannot be read: the items are then only the "
+        "alarms raised since it went away, not stored yet.",
+    )
 
 
 class AckIn(BaseModel):
@@ -52,24 +81,76 @@ def open_alarms(session: Session, limit: int = 50) -> list[Alarm]:
     return list(session.scalars(query.order_by(Alarm.at.desc(), Alarm.id.desc()).limit(limit)))
 
 
+def unstored_alarms(services: Services) -> list[PendingAlarm]:
+    """The alarms raised during a database outage that wait in the journal, newest first.
+
+    Read them before the stored rows, then pass them through :func:`without_stored`."""
+    return sorted(services.runtime.unstored_alarms(), key=lambda a: a.at, reverse=True)
+
+
+def without_stored(session: Session, unstored: list[PendingAlarm]) -> list[PendingAlarm]:
+    """Drops the alarms whose row exists. The write-back stores the journal's alarms and
+    trims them from it only afterwards, so a list read in between holds both; the row wins.
+    (An alarm trimmed between the two reads is a row the later read sees.)"""
+    if not unstored:
+        return []
+    rows = session.execute(
+        select(Alarm.kind, Alarm.gate_id, Alarm.at, Alarm.message)
+        .where(Alarm.at >= min(a.at for a in unstored))
+    )
+    stored = {tuple(row) for row in rows}
+    return [
+        a for a in unstored
+        if (a.kind, a.gate_id, a.at, a.message[:_STORED_MESSAGE_CHARS]) not in stored
+    ]
+
+
 @router.get("", response_model=AlarmPage, summary="Alarms, newest first")
 def list_alarms(
-    session: SessionDep,
-    _: StaffUser,
+    services: ServicesDep,
+    _: StaffUserDuringOutage,
     state: Literal["open", "acknowledged", "all"] = "open",
     limit: int = Query(50, ge=1, le=500),
     offset: Offset = 0,
 ) -> AlarmPage:
+    """Alarms raised during a database outage and not stored yet come first (``id`` null,
+    ``stored`` false); while the database is down they are all it lists (``database``
+    false) instead of a 503."""
+    # Its own session, not SessionDep: an outage is an answer here, not an error.
+    unstored = [] if state == "acknowledged" else unstored_alarms(services)
+    try:
+        with services.sessions() as session:
+            unstored = without_stored(session, unstored)
+            first = [AlarmOut.unstored(a) for a in unstored[offset:offset + limit]]
+            # The stored rows follow the unstored ones: the page's offset and limit count both.
+            rows, total = _stored_page(
+                session, state, limit - len(first), max(0, offset - len(unstored))
+            )
+    except DATABASE_DOWN as err:
+        logger.debug("alarm list from the journal only, the database is down: %s", err)
+        return AlarmPage(
+            items=[AlarmOut.unstored(a) for a in unstored[offset:offset + limit]],
+            total=len(unstored), database=False,
+        )
+    return AlarmPage(items=first + rows, total=total + len(unstored))
+
+
+def _stored_page(
+    session: Session, state: Literal["open", "acknowledged", "all"], limit: int, offset: int
+) -> tuple[list[AlarmOut], int]:
+    """Up to ``limit`` stored alarms from ``offset``, newest first, and how many there are."""
     query = select(Alarm)
     if state == "open":
         query = query.where(Alarm.acknowledged_at.is_(None))
     elif state == "acknowledged":
         query = query.where(Alarm.acknowledged_at.is_not(None))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    if limit == 0:
+        return [], total
     rows = session.scalars(
         query.order_by(Alarm.at.desc(), Alarm.id.desc()).limit(limit).offset(offset)
     )
-    return AlarmPage(items=[AlarmOut.model_validate(a) for a in rows], total=total)
+    return [AlarmOut.model_validate(a) for a in rows], total
 
 
 @router.post(

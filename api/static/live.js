@@ -407,18 +407,47 @@
       osc.stop(audio.currentTime + offset + 0.3);
     });
   }
+  // Alarms raised during a database outage are listed "not stored yet" from the journal.
+  // The write-back that stores them publishes nothing of its own: while the list shows
+  // such alarms, or the database is down, it is asked for again every few seconds.
+  const UNSTORED_POLL_MS = 5000;
+  let alarmPoll = null;
+  function unstoredKeys(list) {
+    return new Set(Array.from(list.querySelectorAll("[data-alarm-key]"), (el) => el.dataset.alarmKey));
+  }
+  // The database is down: the stored alarms this page shows cannot be read again, so they
+  // stay (acknowledging one says the database is unavailable).
+  function keepStored(old, fresh) {
+    const kept = old.querySelectorAll(":scope > .alarm[data-alarm-id]");
+    kept.forEach((row) => fresh.append(row));
+    fresh.dataset.count = String(Number(fresh.dataset.count) + kept.length);
+    fresh.dataset.maxId = old.dataset.maxId;
+  }
+  function pollWhileUnstored() {
+    clearTimeout(alarmPoll);
+    const list = document.getElementById("alarm-list");
+    if (list.dataset.database === "down" || list.querySelector("[data-alarm-key]")) {
+      alarmPoll = setTimeout(() => refreshAlarms(false), UNSTORED_POLL_MS);
+    }
+  }
   async function refreshAlarms(beepIfNew) {
     const html = await fetchHtml("/console/fragments/alarms");
-    if (html === null) return;
+    if (html === null) { pollWhileUnstored(); return; }
     const holder = document.createElement("div");
     holder.innerHTML = html.trim();
     const fresh = holder.firstElementChild;
     const old = document.getElementById("alarm-list");
-    const isNew = Number(fresh.dataset.maxId) > Number(old.dataset.maxId);
+    const databaseDown = fresh.dataset.database === "down";
+    if (databaseDown) keepStored(old, fresh);
+    const seen = unstoredKeys(old);
+    const fresher = Array.from(unstoredKeys(fresh)).some((key) => !seen.has(key));
+    const isNew = Number(fresh.dataset.maxId) > Number(old.dataset.maxId) || fresher;
     old.replaceWith(fresh);
     document.getElementById("alarm-banner").classList.toggle("active", Number(fresh.dataset.count) > 0);
     if (beepIfNew && isNew) beep(2);
+    pollWhileUnstored();
   }
+  pollWhileUnstored();
   document.getElementById("alarm-banner").addEventListener("click", async (ev) => {
     const button = ev.target.closest("button[data-ack]");
     if (!button) return;
