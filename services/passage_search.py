@@ -28,8 +28,9 @@ SIMILAR_SCAN = 50_000
 
 @dataclass(frozen=True, slots=True)
 class PassageQuery:
-    plate: str | None = None  # folded: see api.schemas.search_plate
-    similar: bool = False
+    plate: str | None = None  # folded (api.schemas.search_plate); part of a plate
+    similar: bool = False  # ``plate`` is whole: also find reads one misread away
+    exact_plate: str | None = None  # the plate read, exactly (the API's original filter)
     gate_id: str | None = None
     decision: str | None = None
     since: datetime | None = None
@@ -45,6 +46,8 @@ class PassageResults:
 
 def _window(query: PassageQuery) -> Select[tuple[Passage]]:
     stmt = select(Passage)
+    if query.exact_plate:
+        stmt = stmt.where(Passage.plate == query.exact_plate)
     if query.gate_id:
         stmt = stmt.where(Passage.gate_id == query.gate_id)
     if query.decision:

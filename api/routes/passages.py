@@ -6,14 +6,14 @@ from typing import Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
-from sqlalchemy import func, select
 
 from api.deps import ServicesDep, SessionDep, StaffUser
 from api.params import Moment, Offset, PathId
 from api.schemas import PassageOut, PassagePage, search_plate
-from errors import NotFoundError
+from errors import InvalidInputError, NotFoundError
 from models.access_store import passage_to_dict
 from models.events import Passage
+from services.passage_search import PassageQuery, search_passages
 
 router = APIRouter(prefix="/api/v1/passages", tags=["passages"])
 
@@ -23,31 +23,39 @@ def list_passages(
     session: SessionDep,
     _: StaffUser,
     gate: str | None = None,
-    plate: str | None = None,
+    plate: str | None = Query(None, max_length=32, description="The plate read, exactly."),
+    plate_contains: str | None = Query(
+        None, max_length=16,
+        description="Part of a plate, in the plate read, the plate it matched or a guard's "
+        "correction (full-width and lower case fold).",
+    ),
+    similar_to: str | None = Query(
+        None, max_length=16,
+        description="A whole plate: passages whose plates are it or one misread away "
+        "(look-alike characters, one character, the province), as the gate matches.",
+    ),
     decision: Literal["allow", "deny", "review"] | None = None,
     since: Moment | None = Query(None, description="Inclusive start, ISO 8601 with zone."),
     until: Moment | None = Query(None, description="Exclusive end, ISO 8601 with zone."),
     limit: int = Query(50, ge=1, le=500),
     offset: Offset = 0,
 ) -> PassagePage:
-    query = select(Passage)
-    if gate:
-        query = query.where(Passage.gate_id == gate)
-    if plate:
-        query = query.where(Passage.plate == search_plate(plate))
-    if decision:
-        query = query.where(Passage.decision == decision)
-    if since:
-        query = query.where(Passage.at >= since)
-    if until:
-        query = query.where(Passage.at < until)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.order_by(Passage.at.desc(), Passage.id.desc()).limit(limit).offset(offset)
+    if plate_contains and similar_to:
+        raise InvalidInputError("give plate_contains or similar_to, not both")
+    part = plate_contains or similar_to
+    query = PassageQuery(
+        exact_plate=search_plate(plate) if plate else None,
+        plate=search_plate(part) if part else None,
+        similar=similar_to is not None,
+        gate_id=gate or None,
+        decision=decision,
+        since=since,
+        until=until,
     )
+    found = search_passages(session, query, limit=limit, offset=offset)
     return PassagePage(
-        items=[PassageOut(**passage_to_dict(p)) for p in rows],
-        total=total,
+        items=[PassageOut(**passage_to_dict(p)) for p in found.rows],
+        total=found.total,
         limit=limit,
         offset=offset,
     )

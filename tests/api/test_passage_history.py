@@ -106,3 +106,22 @@ def test_history_needs_a_staff_login(client: Any) -> None:
     page = client.get("/console/history", follow_redirects=False)
     assert page.status_code in (302, 303)
     assert "/console/login" in page.headers["location"]
+
+
+def test_the_api_searches_the_same_way(guard: Any) -> None:
+    headers = add_staff(guard.app.state.services, "app", "guard")
+    guard.cookies.clear()
+
+    def plates(**params: str) -> list[str]:
+        response = guard.get("/api/v1/passages", params=params, headers=headers)
+        assert response.status_code == 200, response.text
+        return [item["plate"] for item in response.json()["items"]]
+
+    assert plates(plate="闽A12345") == ["闽A12345", "闽A12345"]  # exact, as before
+    assert plates(plate_contains="12345") == ["闽A12345", "闽A12346", "闽A12345"]
+    assert set(plates(similar_to="闽A12345")) == {"闽A12345", "闽A12346", "闽A1Z345"}
+    assert plates(similar_to="闽A12345", decision="review") == ["闽A1Z345"]
+    for params in ({"plate_contains": "123", "similar_to": "闽A12345"}, {"similar_to": "A123"}):
+        refused = guard.get("/api/v1/passages", params=params, headers=headers)
+        assert refused.status_code == 422, params
+        assert "detail" in refused.json()
