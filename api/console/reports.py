@@ -12,7 +12,7 @@ import io
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import AfterValidator
 
@@ -20,8 +20,9 @@ from api.console.audit_texts import action_label
 from api.console.i18n import translate
 from api.console.rendering import DISPLAY_TZ, current_lang, page_user, render, services_of
 from api.params import Day, day_in_service_span
-from api.routes.reports import load_day
+from api.routes.reports import load_day, load_month
 from errors import InvalidInputError
+from services.month_summary import fullest_zone, hand_actions, write_month_csv
 from services.reports import CHINESE_LABELS, ENGLISH_LABELS, plot_png, write_csv
 
 router = APIRouter(prefix="/console/admin/reports", include_in_schema=False)
@@ -62,6 +63,56 @@ def reports_page(request: Request, day: Day = None) -> Response:
     return render(request, "admin/reports.html",
                   {**context, "summary": summary, "guard_rows": guard_rows, "notice": None},
                   user)
+
+
+@router.get("/month", response_class=HTMLResponse)
+def month_page(request: Request, month: str | None = Query(None, max_length=7)) -> Response:
+    user = page_user(request, admin=True)
+    if isinstance(user, Response):
+        return user
+    lang = current_lang(request)
+    today = _today()
+    month = month or f"{today:%Y-%m}"
+    try:
+        with services_of(request).sessions() as session:
+            summary = load_month(session, month)
+    except InvalidInputError as err:
+        return render(request, "admin/month_report.html",
+                      {"month": month, "summary": None, "notice": str(err), "today": today},
+                      user, status_code=422)
+    first = date(summary.year, summary.month, 1)
+    previous = (first - timedelta(days=1)).strftime("%Y-%m")
+    following = (first + timedelta(days=32)).replace(day=1)
+    rows = [
+        {"day": d, "fullest": fullest_zone(d), "hand": hand_actions(d),
+         "alarms": sum(d.alarms.values())}
+        for d in summary.days
+    ]
+    return render(request, "admin/month_report.html", {
+        "month": month, "summary": summary, "rows": rows, "notice": None,
+        "previous": previous,
+        "following": following.strftime("%Y-%m") if following <= today else None,
+        "lang": lang,
+    }, user)
+
+
+@router.get("/month/{month}.csv")
+def month_csv(request: Request, month: str) -> Response:
+    user = page_user(request, admin=True)
+    if isinstance(user, Response):
+        return user
+    with services_of(request).sessions() as session:
+        summary = load_month(session, month)
+    out = io.StringIO()
+    write_month_csv(summary, out)
+    return Response(
+        "\ufeff" + out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="parkgate-{month}.csv"',
+            "Cache-Control": "private, no-cache",
+        },
+    )
 
 
 @router.get("/{day}/occupancy.png")

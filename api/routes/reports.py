@@ -6,6 +6,7 @@ guard saw it, not on the UTC day.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Annotated
 
@@ -16,10 +17,14 @@ from sqlalchemy.orm import Session
 from api.console.rendering import DISPLAY_TZ
 from api.deps import AdminUser, SessionDep
 from api.params import day_in_service_span
+from errors import InvalidInputError
 from services.day_summary import DaySummary, day_summary
+from services.month_summary import MonthSummary, hand_actions, month_summary
 from services.reports import CSV_COLUMNS, OccupancyDay, csv_rows, occupancy_day
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
+
+MONTH_PATTERN = re.compile(r"(\d{4})-(\d{2})")
 
 ReportDay = Annotated[
     date,
@@ -102,3 +107,77 @@ def day_report(day: ReportDay, session: SessionDep, _: AdminUser) -> DayReportOu
 
 def vars_of(peak: object) -> dict[str, object]:
     return {name: getattr(peak, name) for name in ZonePeakOut.model_fields}
+
+
+def parse_month(value: str) -> tuple[int, int]:
+    """``YYYY-MM`` within the service span; a clear 422 otherwise."""
+    match = MONTH_PATTERN.fullmatch(value)
+    if match is None:
+        raise InvalidInputError(f"give a month as YYYY-MM, e.g. 2026-11, got {value!r}")
+    year, month = int(match[1]), int(match[2])
+    if not 1 <= month <= 12:
+        raise InvalidInputError(f"{value} has no month {month}")
+    try:
+        day_in_service_span(date(year, month, 1))
+    except ValueError as err:
+        raise InvalidInputError(str(err)) from err
+    return year, month
+
+
+def load_month(session: Session, value: str) -> MonthSummary:
+    year, month = parse_month(value)
+    summary = month_summary(session, year, month, DISPLAY_TZ)
+    if not summary.days:
+        raise InvalidInputError(f"{value} has not begun yet")
+    return summary
+
+
+class MonthDayOut(BaseModel):
+    day: date
+    entries: int
+    exits: int
+    automatic_share: float | None
+    to_guard: int
+    refused: int
+    alarms: int
+    guard_hand_actions: int
+
+
+class MonthReportOut(BaseModel):
+    month: str
+    entries: int
+    exits: int
+    to_guard: int
+    refused: int
+    alarms: int
+    days: list[MonthDayOut]
+
+
+@router.get(
+    "/reports/month/{month}",
+    response_model=MonthReportOut,
+    summary="One month, a row per Beijing day (days not begun are left out)",
+)
+def month_report(
+    month: Annotated[str, Path(description="YYYY-MM", max_length=7)],
+    session: SessionDep,
+    _: AdminUser,
+) -> MonthReportOut:
+    summary = load_month(session, month)
+    return MonthReportOut(
+        month=month,
+        entries=summary.entries,
+        exits=summary.exits,
+        to_guard=summary.total("review"),
+        refused=summary.total("deny"),
+        alarms=summary.alarms,
+        days=[
+            MonthDayOut(
+                day=d.day, entries=d.entries, exits=d.exits,
+                automatic_share=d.automatic_share, to_guard=d.by_decision.get("review", 0),
+                refused=d.by_decision.get("deny", 0), alarms=sum(d.alarms.values()),
+                guard_hand_actions=hand_actions(d),
+            )
+            for d in summary.days
+        ],
+    )

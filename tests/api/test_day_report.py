@@ -158,3 +158,35 @@ def test_the_page_says_a_future_day_has_not_begun_and_guards_are_kept_out(
                  f"/console/admin/reports/{DAY}/occupancy.csv"):
         assert history.get(path).status_code == 403, path
     assert "/console/admin/reports" not in history.get("/console").text
+
+
+def test_a_month_is_its_days_added_up_over_the_api_page_and_csv(history: Any) -> None:
+    admin = add_staff(history.app.state.services, "boss", "admin")
+    month = history.get("/api/v1/reports/month/2026-11", headers=admin)
+    assert month.status_code == 200, month.text
+    body = month.json()
+    days = {d["day"]: d for d in body["days"]}
+    today = datetime.now(SHANGHAI).date()
+    begun = 30 if (today.year, today.month) > (2026, 11) else today.day  # days not begun: none
+    assert sorted(days) == [f"2026-11-{n:02d}" for n in range(1, begun + 1)]
+    assert days[DAY]["entries"] == 3 and days[DAY]["to_guard"] == 2
+    assert days[DAY]["guard_hand_actions"] == 2  # the admin's household edit is not one
+    assert days["2026-11-27"]["entries"] == 1 and days["2026-11-29"]["entries"] == 1
+    assert body["entries"] == sum(d["entries"] for d in body["days"]) == 5
+    assert body["alarms"] == 3
+
+    for bad in ("2026-13", "2026-1", "11-2026", "1999-12"):
+        refused = history.get(f"/api/v1/reports/month/{bad}", headers=admin)
+        assert refused.status_code == 422, bad
+    assert history.get("/api/v1/reports/month/2099-01", headers=admin).status_code == 422
+
+    cookie_login(history, "boss", "admin")
+    page = history.get("/console/admin/reports/month?month=2026-11")
+    assert page.status_code == 200
+    assert 'id="month-entries">5<' in page.text
+    assert f'href="/console/admin/reports?day={DAY}"' in page.text
+    table = history.get("/console/admin/reports/month/2026-11.csv")
+    rows = list(csv.DictReader(io.StringIO(table.content.decode("utf-8").lstrip("\ufeff"))))
+    row = next(r for r in rows if r["date"] == DAY)
+    assert (row["entries"], row["refused"], row["peak_zone"], row["peak"]) == ("3", "1", "A", "6")
+    assert history.get("/console/admin/reports/month?month=2099-01").status_code == 422
