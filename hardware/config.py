@@ -43,7 +43,9 @@ ignored. Each gate nests one ``barrier:`` (default: simulated). Examples::
       device: shellyplus1-a8032ab12345
       open_channel: 0
 
-    # any MQTT relay with its own topics
+    # any MQTT relay with its own topics. Tasmota (tele/<dev>/LWT) and Shelly (<dev>/online)
+    # relays are watched for their retained Last Will by default, so a relay that goes
+    # offline is a gate fault at once; custom firmware names its own (availability_topic).
     barrier:
       driver: mqtt
       preset: custom
@@ -55,6 +57,7 @@ ignored. Each gate nests one ``barrier:`` (default: simulated). Examples::
       payload_off: "0"
       state_on: "1"
       state_off: "0"
+      availability_topic: site/{device}/status
 
     # Modbus TCP relay board: coils are relays, discrete inputs are contacts
     barrier:
@@ -106,6 +109,7 @@ ignored. Each gate nests one ``barrier:`` (default: simulated). Examples::
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -239,6 +243,42 @@ class SimBarrierConfig(_BarrierCommon):
     echo_delay_s: float = Field(0.02, ge=0, description="Simulated relay confirmation delay.")
 
 
+@dataclass(frozen=True, slots=True)
+class RelayAvailability:
+    """Where an MQTT relay announces itself (its retained Last Will) and what it says."""
+
+    topic: str
+    online: str
+    offline: str
+
+    def __post_init__(self) -> None:
+        if not self.topic:
+            raise ValueError("RelayAvailability.topic must not be empty")
+        if self.online.strip().casefold() == self.offline.strip().casefold():
+            raise ValueError(
+                f"availability_online and availability_offline must differ, got "
+                f"{self.online!r} and {self.offline!r}"
+            )
+
+    def says_online(self, payload: str) -> bool | None:
+        """True for online, False for offline, None for anything else (compared ignoring
+        case: Tasmota says Online, ESPHome online)."""
+        said = payload.strip().casefold()
+        if said == self.online.strip().casefold():
+            return True
+        if said == self.offline.strip().casefold():
+            return False
+        return None
+
+
+# What each firmware announces about itself: topic (None: no standard one), online, offline.
+AVAILABILITY_PRESETS: dict[str, tuple[str | None, str, str]] = {
+    "tasmota": ("tele/{device}/LWT", "Online", "Offline"),
+    "shelly": ("{device}/online", "true", "false"),
+    "custom": (None, "online", "offline"),
+}
+
+
 class MqttBarrierConfig(_BarrierCommon, _MqttConnection):
     driver: Literal["mqtt"] = Field(description="Relay switched over MQTT.")
     preset: Literal["tasmota", "shelly", "custom"] = Field(
@@ -262,12 +302,60 @@ class MqttBarrierConfig(_BarrierCommon, _MqttConnection):
         None, description="Topic carrying the presence loop state (e.g. stat/<dev>/POWER2)."
     )
     presence_on: str = Field("ON", description="Payload of presence_topic meaning occupied.")
+    availability: bool = Field(
+        True,
+        description="Watch the relay's own online/offline message (its retained MQTT Last "
+        "Will), so a relay that loses power or Wi-Fi is a gate fault at once instead of when "
+        "the next car's open times out, and its return clears the fault. Only an explicit "
+        "offline is a fault: a relay that never sends one (old firmware, Last Will disabled) "
+        "is not. false: ignore the topic (firmware that uses it for something else).",
+    )
+    availability_topic: str | None = Field(
+        None,
+        description="Topic of the relay's online/offline message, may use {device}. Default: "
+        "tasmota tele/{device}/LWT, shelly {device}/online, custom none (set one to watch it).",
+    )
+    availability_online: str | None = Field(
+        None,
+        description="Payload of availability_topic meaning online, compared ignoring case. "
+        "Default: tasmota Online, shelly true, custom online.",
+    )
+    availability_offline: str | None = Field(
+        None,
+        description="Payload of availability_topic meaning offline, compared ignoring case. "
+        "Default: tasmota Offline, shelly false, custom offline.",
+    )
 
     @model_validator(mode="after")
     def verify_custom_topics(self) -> MqttBarrierConfig:
         if self.preset == "custom" and (not self.command_topic or not self.state_topic):
             raise ValueError("preset custom needs command_topic and state_topic")
         return self
+
+    @model_validator(mode="after")
+    def verify_availability(self) -> MqttBarrierConfig:
+        self.relay_availability()  # a bad topic or equal payloads fail at start-up
+        return self
+
+    def relay_availability(self) -> RelayAvailability | None:
+        """The relay's online/offline announcement to watch, or None when there is none."""
+        if not self.availability:
+            return None
+        topic, online, offline = AVAILABILITY_PRESETS[self.preset]
+        template = self.availability_topic or topic
+        if template is None:
+            return None
+        try:
+            resolved = template.format(device=self.device)
+        except (KeyError, IndexError, ValueError) as err:
+            raise ValueError(
+                f"availability_topic may use only {{device}}, got {template!r}"
+            ) from err
+        return RelayAvailability(
+            resolved,
+            self.availability_online or online,
+            self.availability_offline or offline,
+        )
 
 
 class ModbusBarrierConfig(_BarrierCommon):

@@ -4,6 +4,10 @@ paho-mqtt runs its network loop in its own thread; every message is handed to th
 loop with ``call_soon_threadsafe`` so all state lives on the loop. A command is confirmed
 only by the device's own echo (``stat/<dev>/POWER<n>`` for Tasmota, the RPC reply or
 ``<dev>/status/switch:<n>`` for Shelly), never by the broker accepting the publish.
+
+A relay port's link is the broker connection and, when the firmware announces itself, the
+relay's own retained Last Will (``RelayLink``): a relay that loses power is a fault when the
+broker says so, not when the next car's open times out.
 """
 
 from __future__ import annotations
@@ -21,7 +25,12 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from errors import ConfigError, HardwareError, HardwareUnavailableError
 from hardware.base import DigitalInput, InputChange, InputListener, LinkListener
-from hardware.config import MqttBarrierConfig, MqttDisplayConfig, MqttInputConfig
+from hardware.config import (
+    MqttBarrierConfig,
+    MqttDisplayConfig,
+    MqttInputConfig,
+    RelayAvailability,
+)
 from hardware.config import _MqttConnection as MqttConnectionConfig
 from hardware.relay_barrier import RelayBarrier
 
@@ -203,12 +212,102 @@ class MqttConnection:
                     handler(topic, payload)
 
 
+# Mosquitto, when it shuts down, publishes every client's Last Will just before it closes the
+# connections: an "offline" followed this soon by losing the broker is the broker going away,
+# not the relay, and the gate's fault should say so.
+OFFLINE_SETTLE_S = 1.0
+
+
+class RelayLink:
+    """The link a relay barrier sees: the broker connection and the relay's own announcement.
+
+    Tasmota and Shelly publish a retained "online" when they connect and leave the broker a
+    retained "offline" Last Will, which it publishes when the relay drops without saying
+    goodbye (power or Wi-Fi lost). Only an explicit offline is a link fault: a relay that never
+    announced anything (old firmware, Last Will disabled) counts as online while the broker is
+    up, as before. An offline stands until the relay says online, even across a reconnect to
+    the broker; an online is trusted only on the connection it came on, so a relay that comes
+    back after parkgate reached the broker is reported up when it says so, and the barrier's
+    recovery runs then instead of at the next car.
+    """
+
+    def __init__(
+        self, conn: MqttConnection, device: str, availability: RelayAvailability | None
+    ) -> None:
+        self.device = device
+        self.availability = availability
+        self._listeners: list[LinkListener] = []
+        self._broker_up = False
+        self._online: bool | None = None  # None: not said on this connection
+        # An offline heard but not reported yet (OFFLINE_SETTLE_S).
+        self._offline_pending: asyncio.TimerHandle | None = None
+        conn.add_link_listener(self._on_broker)
+        if availability is not None:
+            conn.subscribe(availability.topic, self._on_announcement)
+
+    def add_link_listener(self, cb: LinkListener) -> None:
+        self._listeners.append(cb)
+
+    def _tell(self, up: bool, reason: str) -> None:
+        for cb in list(self._listeners):
+            cb(up, reason)
+
+    def _on_broker(self, up: bool, reason: str) -> None:
+        self._broker_up = up
+        if not up:
+            if self._offline_pending is not None:
+                # The broker's own shutdown sent that offline: the relay said nothing.
+                self._offline_pending.cancel()
+                self._offline_pending = None
+                self._online = None
+            elif self._online:
+                self._online = None
+            self._tell(False, reason)
+        elif self._online is False:
+            logger.warning("MQTT relay %s: broker back, but the relay last said offline; "
+                           "waiting for it to say online", self.device)
+        else:
+            self._tell(True, reason)
+
+    def _on_announcement(self, topic: str, payload: bytes) -> None:
+        assert self.availability is not None  # only subscribed with one
+        text = payload.decode(errors="replace").strip()
+        said = self.availability.says_online(text)
+        if said is None:
+            logger.warning("MQTT relay %s: %r on %s is neither %r nor %r; ignored", self.device,
+                           text, topic, self.availability.online, self.availability.offline)
+            return
+        before, self._online = self._online, said
+        if said == before or not self._broker_up:
+            return
+        if not said:
+            reason = (f"relay {self.device} is offline ({topic} = {text}): it lost power or "
+                      "its network")
+            self._offline_pending = asyncio.get_running_loop().call_later(
+                OFFLINE_SETTLE_S, self._report_offline, reason
+            )
+            return
+        logger.info("MQTT relay %s is online (%s = %s)", self.device, topic, text)
+        if self._offline_pending is not None:
+            # Back before its offline was reported (a quick reboot): nothing to undo.
+            self._offline_pending.cancel()
+            self._offline_pending = None
+            return
+        self._tell(True, f"relay {self.device} is online ({topic} = {text})")
+
+    def _report_offline(self, reason: str) -> None:
+        self._offline_pending = None
+        logger.warning("MQTT %s", reason)
+        self._tell(False, reason)
+
+
 class TopicRelayPort:
     """Tasmota or custom topics: publish ON/OFF, expect the state topic to echo it."""
 
     def __init__(self, conn: MqttConnection, config: MqttBarrierConfig) -> None:
         self.conn = conn
         self.config = config
+        self.link = RelayLink(conn, config.device, config.relay_availability())
         if config.preset == "tasmota":
             self.command_topic = "cmnd/{device}/POWER{channel}"
             self.state_topic = "stat/{device}/POWER{channel}"
@@ -224,7 +323,7 @@ class TopicRelayPort:
         return self.state_topic.format(device=self.config.device, channel=channel)
 
     def add_link_listener(self, cb: LinkListener) -> None:
-        self.conn.add_link_listener(cb)
+        self.link.add_link_listener(cb)
 
     async def connect(self) -> None:
         # Subscribed before connecting: paho subscribes in on_connect, before any command
@@ -260,9 +359,10 @@ class ShellyRpcPort:
         self.config = config
         self.src = conn.client_id  # replies come back on <src>/rpc
         self._ids = itertools.count(1)
+        self.link = RelayLink(conn, config.device, config.relay_availability())
 
     def add_link_listener(self, cb: LinkListener) -> None:
-        self.conn.add_link_listener(cb)
+        self.link.add_link_listener(cb)
 
     async def connect(self) -> None:
         self.conn.subscribe(f"{self.src}/rpc", _ignore)

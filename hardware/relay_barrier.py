@@ -342,6 +342,9 @@ class RelayBarrier:
 
     def _after_accepted(self, command: RelayCommand) -> None:
         """The device took the command: learn the position from switches or assume it."""
+        # The device answered, so no link fault is pending any more: a later link-up must not
+        # take some other fault (a stuck arm) for one and "recover" it.
+        self._link_fault = False
         self._cancel_assumption()
         if command is RelayCommand.OPEN and self.limit_open is not None:
             if self.limit_open.value:
@@ -438,6 +441,11 @@ class RelayBarrier:
                 await self.open()
         except (HardwareError, ConflictError) as err:
             logger.warning("gate %s: recovery after link loss failed: %s", self.gate_id, err)
+            if self._machine.state is BarrierState.FAULT:
+                # Parkgate reached the broker before the relay itself was back (a broker
+                # restart, a relay still booting): the relay's own "online", one more link-up,
+                # tries again instead of leaving the fault to the next car.
+                self._link_fault = True
 
     def _on_presence(self, change: InputChange) -> None:
         now = self._clock()

@@ -1,9 +1,11 @@
 """Real peers for the barrier contract suite: one rig per driver.
 
-Each rig runs the far side for real: a Mosquitto broker with a fake Tasmota or Shelly device
-written as an MQTT client, a pymodbus TCP server whose device model moves limit switches,
-gpiozero's MockFactory with the relay pin wired to a feedback pin, and an http.server relay.
-Rigs can mute a channel (the device stops confirming) and take the link down and up.
+Each rig runs the far side for real: a Mosquitto broker with fake Tasmota or Shelly devices
+written as MQTT clients (one per relay, each with the firmware's retained Last Will), a
+pymodbus TCP server whose device model moves limit switches, gpiozero's MockFactory with the
+relay pin wired to a feedback pin, and an http.server relay. Rigs can mute a channel (the
+device stops confirming) and take the link down and up; MQTT rigs can also kill one relay
+(power cut: no goodbye to the broker) and bring it back.
 """
 
 from __future__ import annotations
@@ -163,15 +165,92 @@ class SimRig(Rig):
             self._sim(k).motor.faults.discard(SimFault.OFFLINE)
 
 
-class MosquittoRig(Rig):
-    """A private Mosquitto on a free port and a fake device client on it."""
+class FakeRelay:
+    """One relay's own MQTT client, run as its firmware runs it: it listens on its command
+    topics and, when it announces itself (``announcement``: topic, online, offline), leaves the
+    broker a retained offline Last Will and publishes a retained online on every connect."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, port: int, client_id: str, subscription: str,
+        announcement: tuple[str, str, str] | None,
+        on_message: Callable[[mqtt.Client, mqtt.MQTTMessage], None],
+        keepalive_s: int = 60,
+    ) -> None:
+        self.port = port
+        self.keepalive_s = keepalive_s
+        self.alive = False
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
+        client.reconnect_delay_set(min_delay=0.1, max_delay=0.5)  # type: ignore[arg-type]
+        if announcement is not None:
+            client.will_set(announcement[0], announcement[2], qos=1, retain=True)
+
+        def on_connect(c: mqtt.Client, *_: object) -> None:
+            c.subscribe(subscription, qos=1)
+            if announcement is not None:
+                c.publish(announcement[0], announcement[1], qos=1, retain=True)
+
+        client.on_connect = on_connect
+        client.on_message = lambda c, _userdata, msg: on_message(c, msg)
+        self.client = client
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.client.connect, "127.0.0.1", self.port, self.keepalive_s)
+        self.client.loop_start()
+        self.alive = True
+        await eventually(self.client.is_connected, 5.0, "the fake relay on the broker")
+
+    async def kill(self) -> None:
+        """Power cut: the connection ends without a DISCONNECT packet, so the broker publishes
+        the relay's Last Will; the relay stays silent until ``start`` again."""
+        self.alive = False
+        await asyncio.to_thread(self.client.loop_stop)
+        sock = self.client.socket()
+        if sock is not None:
+            sock.close()
+
+    async def freeze(self) -> None:
+        """Power cut on Wi-Fi: nothing closes the connection, the relay just stops talking;
+        the broker publishes the Last Will once 1.5 keep-alive intervals pass in silence."""
+        self.alive = False
+        await asyncio.to_thread(self.client.loop_stop)
+
+    async def pause(self) -> None:
+        """Stop its own reconnect back-off (the broker is down), to reconnect at a chosen
+        moment with ``resume``."""
+        await asyncio.to_thread(self.client.loop_stop)
+
+    async def resume(self) -> None:
+        await asyncio.to_thread(self.client.reconnect)
+        self.client.loop_start()
+        self.alive = True
+        await eventually(self.client.is_connected, 5.0, "the fake relay back on the broker")
+
+    async def stop(self) -> None:
+        if self.alive:
+            self.client.disconnect()
+        await asyncio.to_thread(self.client.loop_stop)
+        self.alive = False
+
+
+class MosquittoRig(Rig):
+    """A private Mosquitto on a free port, a fake relay client per gate (``RELAYS`` of them)
+    and a site client that plays the loop detectors, panels and the display board.
+
+    ``lwt=False`` makes relays that never announce themselves (old firmware, LWT disabled);
+    ``relay_keepalive_s`` is their MQTT keep-alive.
+    """
+
+    RELAYS: ClassVar[int] = 2  # gates 0 and 1, as many as any contract test drives
+
+    def __init__(self, *, lwt: bool = True, relay_keepalive_s: int = 60) -> None:
         super().__init__()
+        self.relay_keepalive_s = relay_keepalive_s
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.relays: dict[int, bool] = {}
-        self.device: mqtt.Client | None = None
+        self.lwt = lwt
+        self.fake_relays: dict[int, FakeRelay] = {}
+        self.device: mqtt.Client | None = None  # the site client
 
     def _start_broker(self) -> None:
         exe = shutil.which("mosquitto")
@@ -194,15 +273,11 @@ class MosquittoRig(Rig):
         client.reconnect_delay_set(min_delay=0.1, max_delay=0.5)  # type: ignore[arg-type]
 
         def on_connect(c: mqtt.Client, *_: object) -> None:
-            c.subscribe(self.device_subscription, qos=1)
             c.subscribe("parkgate/display/#", qos=1)
             connected.set()
 
         def on_message(c: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
-            if msg.topic.startswith("parkgate/display/"):
-                self.display[msg.topic.rsplit("/", 1)[1]] = int(msg.payload)
-            else:
-                self.on_device_message(c, msg)
+            self.display[msg.topic.rsplit("/", 1)[1]] = int(msg.payload)
 
         client.on_connect = on_connect
         client.on_message = on_message
@@ -210,15 +285,30 @@ class MosquittoRig(Rig):
         client.loop_start()
         assert connected.wait(5)
         self.device = client
+        for k in range(self.RELAYS):
+            relay = FakeRelay(
+                self.port, f"fake-{self.name}-dev{k}", self.relay_subscription(k),
+                self.announcement(k) if self.lwt else None, self.on_device_message,
+                self.relay_keepalive_s,
+            )
+            await relay.start()
+            self.fake_relays[k] = relay
 
     async def teardown(self) -> None:
         await super().teardown()
+        for relay in self.fake_relays.values():
+            await relay.stop()
         if self.device is not None:
             self.device.disconnect()
             self.device.loop_stop()
         self._stop_broker()
 
-    device_subscription: ClassVar[str]
+    def relay_subscription(self, k: int) -> str:
+        raise NotImplementedError
+
+    def announcement(self, k: int) -> tuple[str, str, str]:
+        """The relay's Last Will as its firmware sends it: topic, online, offline."""
+        raise NotImplementedError
 
     def on_device_message(self, client: mqtt.Client, msg: mqtt.MQTTMessage) -> None:
         raise NotImplementedError
@@ -234,6 +324,15 @@ class MosquittoRig(Rig):
         assert self.device is not None
         self.device.publish(f"tele/dev{k}/LOOP", "ON" if value else "OFF", qos=1)
 
+    async def kill_relay(self, k: int) -> None:
+        await self.fake_relays[k].kill()
+
+    async def freeze_relay(self, k: int) -> None:
+        await self.fake_relays[k].freeze()
+
+    async def revive_relay(self, k: int) -> None:
+        await self.fake_relays[k].resume()
+
     async def link_down(self) -> None:
         self._stop_broker()
         await asyncio.sleep(0.1)
@@ -242,23 +341,29 @@ class MosquittoRig(Rig):
         self._start_broker()
 
     async def link_up_device_first(self) -> None:
-        """Start the broker and reconnect the fake device at once, ahead of the gate's next
+        """Start the broker and reconnect the fake devices at once, ahead of the gate's next
         reconnect attempt: the gate's recovery command then finds the device listening, as
         it does on site when the relay was online before parkgate got its broker back."""
         device = self.device
         assert device is not None
-        await asyncio.to_thread(device.loop_stop)  # its own back-off would race the gate's
+        live = [relay for relay in self.fake_relays.values() if relay.alive]
+        # Their own back-off would race the gate's.
+        await asyncio.to_thread(device.loop_stop)
+        for relay in live:
+            await relay.pause()
         self._start_broker()
         await asyncio.to_thread(device.reconnect)
         device.loop_start()
-        await eventually(device.is_connected, 5.0, "the fake device back on the broker")
+        for relay in live:
+            await relay.resume()
+        await eventually(device.is_connected, 5.0, "the fake site client back on the broker")
 
 
 class TasmotaRig(MosquittoRig):
-    """Fake Tasmota: ``cmnd/dev<k>/POWER1`` ON/OFF is echoed on ``stat/dev<k>/POWER1``."""
+    """Fake Tasmota: ``cmnd/dev<k>/POWER1`` ON/OFF is echoed on ``stat/dev<k>/POWER1``; the
+    Last Will is ``tele/dev<k>/LWT`` Online/Offline."""
 
     name = "mqtt_tasmota"
-    device_subscription = "cmnd/+/+"
 
     def config(self, k: int) -> dict[str, Any]:
         return {
@@ -267,9 +372,15 @@ class TasmotaRig(MosquittoRig):
             "reconnect_min_s": 0.2, "reconnect_max_s": 0.5,
         }
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, *, lwt: bool = True, relay_keepalive_s: int = 60) -> None:
+        super().__init__(lwt=lwt, relay_keepalive_s=relay_keepalive_s)
         self.log: list[tuple[str, str]] = []  # (command topic, payload) as received
+
+    def relay_subscription(self, k: int) -> str:
+        return f"cmnd/dev{k}/+"
+
+    def announcement(self, k: int) -> tuple[str, str, str]:
+        return (f"tele/dev{k}/LWT", "Online", "Offline")
 
     def on_device_message(self, client: mqtt.Client, msg: mqtt.MQTTMessage) -> None:
         _, dev, command = msg.topic.split("/")
@@ -284,10 +395,10 @@ class TasmotaRig(MosquittoRig):
 
 
 class ShellyRig(MosquittoRig):
-    """Fake Shelly Gen2: RPC ``Switch.Set`` on ``dev<k>/rpc``, reply on ``<src>/rpc``."""
+    """Fake Shelly Gen2: RPC ``Switch.Set`` on ``dev<k>/rpc``, reply on ``<src>/rpc``; the Last
+    Will is ``dev<k>/online`` true/false."""
 
     name = "mqtt_shelly"
-    device_subscription = "+/rpc"
     reply_error = False  # answer Switch.Set with an RPC error, as a misconfigured device does
 
     def config(self, k: int) -> dict[str, Any]:
@@ -297,10 +408,16 @@ class ShellyRig(MosquittoRig):
             "reconnect_min_s": 0.2, "reconnect_max_s": 0.5,
         }
 
+    def relay_subscription(self, k: int) -> str:
+        return f"dev{k}/rpc"
+
+    def announcement(self, k: int) -> tuple[str, str, str]:
+        return (f"dev{k}/online", "true", "false")
+
     def on_device_message(self, client: mqtt.Client, msg: mqtt.MQTTMessage) -> None:
         request = json.loads(msg.payload)
         if "method" not in request:
-            return  # a reply on some client's <src>/rpc, not a request
+            return  # not a request
         dev = msg.topic.split("/")[0]
         k = int(dev.removeprefix("dev"))
         if k in self.muted:

@@ -66,6 +66,7 @@ payload_on: "1"
 payload_off: "0"
 state_on: "1"
 state_off: "0"
+availability_topic: site/{device}/status
 """,
     "modbus": """
 driver: modbus
