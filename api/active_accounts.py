@@ -1,11 +1,12 @@
 """Whether a staff account is still active, and what stands for that answer during an outage.
 
 Every request asks the database, so a deactivated guard loses access at once rather than when
-the token expires. While the database is down that question cannot be asked. The alarm list is
-what the guards need most then, and it needs no database then (the unstored alarms come from
-the journal), so it alone accepts the valid session or token of an account this process last
-saw active. Nothing else is trusted: after a restart during an outage nobody is known yet, and
-an account the database answered inactive or missing is forgotten at once.
+the token expires. While the database is down that question cannot be asked. What the guards
+need most then needs no database then: the alarm list (the unstored alarms come from the
+journal), the booth page with its gate strip, gate actions (audited in the audit journal) and
+the event stream. Those alone accept the valid session or token of an account this process
+last saw active. Nothing else is trusted: after a restart during an outage nobody is known
+yet, and an account the database answered inactive or missing is forgotten at once.
 """
 
 from __future__ import annotations
@@ -62,7 +63,18 @@ def account_active(
             )
     except DATABASE_DOWN:
         if during_outage and username in memory:
+            _database_found_down(app_state)
             return True
         raise
     memory.note(username, active)
     return active
+
+
+def _database_found_down(app_state: Any) -> None:
+    """Trip the gates' short breaker, as a gate that found the database down does: the
+    guard's gate action then journals its audit entry before the barrier moves, and the
+    next cars go offline at once, instead of each waiting on the database again."""
+    services = getattr(app_state, "services", None)
+    runtime = getattr(services, "runtime", None)
+    if runtime is not None:
+        runtime.mark_database_unavailable()

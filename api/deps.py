@@ -101,8 +101,9 @@ StaffUser = Annotated[Principal, Depends(require_staff)]
 def get_staff_during_outage(
     request: Request, services: ServicesDep, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> Principal:
-    """Staff, for the one read that works while the database is down (the alarm list):
-    an account this process last saw active is let in then (api/active_accounts.py)."""
+    """Staff, for what works while the database is down (the alarm list, the gates and their
+    actions, the event stream): an account this process last saw active is let in then
+    (api/active_accounts.py)."""
     principal = _from_token(services, token, request)
     if principal is None:
         raise AuthenticationError("not authenticated: log in or send a bearer token")

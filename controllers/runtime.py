@@ -205,6 +205,12 @@ class GateRuntime:
             record, passage_id, alarms, view = await self._record(arrival)
             if view is not None:
                 self._bus.publish(Event("passage", view))
+            elif record.journal_id is not None:
+                # No row to read yet: the booth screen shows it from the journal meanwhile.
+                self._bus.publish(Event("passage_offline", {
+                    "journal_id": record.journal_id, "gate_id": record.gate_id,
+                    "plate": sighting.plate, "decision": str(record.decision.verdict),
+                }))
             for alarm in alarms:
                 self._bus.publish(Event("alarm", alarm))
             barrier = "closed"
@@ -341,6 +347,14 @@ class GateRuntime:
         assert self._journal is not None
         return len(self._journal.pending())
 
+    def journalled_passages(self) -> list[JournalEntry]:
+        """The passages waiting in the journal, oldest first (reads it: for the booth page
+        during an outage, not per car)."""
+        if not self.journal_waiting():
+            return []
+        assert self._journal is not None
+        return self._journal.pending()
+
     def unstored_alarms(self) -> list[PendingAlarm]:
         """The alarms published while the database was away that wait in the journal to be
         stored (reads it: for the alarm list, not per car)."""
@@ -415,7 +429,10 @@ class GateRuntime:
                             alarms += raised
                             if record.decision.opens:  # the others were never driven
                                 _record_outcome(unit, passage_id, entry.barrier_outcome)
-                            views.append(unit.passage_view(passage_id))
+                            # With its journal id: the booth screen replaces the row it
+                            # showed from the journal.
+                            views.append({**unit.passage_view(passage_id),
+                                          "journal_id": record.journal_id})
                 except StoreUnavailableError:
                     raise
                 except Exception as err:

@@ -87,3 +87,9 @@ class AuditEntry(Base):
     passage_id: Mapped[int | None] = mapped_column(default=None)
     reason: Mapped[str] = mapped_column(String(500), default="")
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Set on a guard's action taken while the database was down and written from the local
+    # audit journal (services/audit_journal.py); unique so that writing the journal twice (a
+    # crash before it was trimmed) adds nothing.
+    journal_id: Mapped[str | None] = mapped_column(
+        String(32), default=None, unique=True, index=True
+    )

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from controllers.events import Event, EventBus
 from controllers.offline import OfflineAccess
 from controllers.policy import AccessPolicy, GateContext
-from controllers.runtime import GateRuntime
+from controllers.runtime import ALARM_MESSAGE_LIMIT, GateRuntime
 from controllers.values import Direction
 from errors import DatabaseStartError, StoreUnavailableError
 from hardware.base import Barrier, BarrierStatus
@@ -33,6 +33,7 @@ from hardware.registry import (
 from models.access_store import SqlAccessStore
 from models.db import make_session_factory, outage_as_unavailable
 from models.holds import SqlHoldStore
+from services.audit_journal import FileAuditJournal, write_back
 from services.city_mqtt import CityPublisher
 from services.database_start import data_dir_history, open_database, prepare_database
 from services.face_gate import FaceGateService
@@ -77,6 +78,9 @@ class Services:
     # The gates' offline snapshot on disk, so a restart during an outage still knows who
     # may pass (services/offline_snapshot.py).
     offline_file: FileAccessSnapshot | None = None
+    # Guards' gate actions taken while the database was down, waiting for the audit log
+    # (services/audit_journal.py); None: such an action is refused (503), not unaudited.
+    audit_journal: FileAuditJournal | None = None
     # False while the database has not answered since start: migrating, syncing and loading
     # the face templates are still to do (the offline loop retries them).
     database_ready: bool = True
@@ -173,12 +177,14 @@ class Services:
             if (
                 not self.database_ready
                 or self.runtime.journal_waiting()
+                or self.audit_waiting()
                 or loop.time() >= next_refresh
             ):
                 try:
                     if not self.database_ready:
                         await self.finish_start()
                     await self.runtime.replay_journal()
+                    await self.write_back_audit()
                     if access.offline_decisions:
                         await self.refresh_offline()
                     next_refresh = loop.time() + access.offline_refresh_s
@@ -200,6 +206,27 @@ class Services:
                 except Exception:  # keep trying: a passage waiting here must reach the database
                     logger.exception("offline journal: writing or refreshing failed")
             await asyncio.sleep(access.offline_retry_s)
+
+    def audit_waiting(self) -> bool:
+        return self.audit_journal is not None and self.audit_journal.waiting()
+
+    async def write_back_audit(self) -> None:
+        """The guards' gate actions journalled during an outage, into the audit log (after
+        the passages: an action names a passage by its id)."""
+        if self.audit_journal is None or not self.audit_journal.waiting():
+            return
+        result = await asyncio.to_thread(write_back, self.sessions, self.audit_journal)
+        for entry in result.written:
+            self.bus.publish(Event("audit", entry))
+        if result.written:
+            logger.info("wrote %d journalled gate actions to the audit log", len(result.written))
+        if result.set_aside:
+            message = (f"{len(result.set_aside)} journalled gate action(s) refused by the "
+                       f"database, kept in {self.audit_journal.set_aside_path} for an "
+                       "administrator: " + "; ".join(result.set_aside))
+            await self.runtime.raise_alarm(
+                "journal_entry_set_aside", message[:ALARM_MESSAGE_LIMIT], once_per_gate=True
+            )
 
     async def finish_start(self) -> None:
         """What start-up could not do while the database was down: migrate and sync it, load
@@ -408,6 +435,7 @@ def build_services(
         background=background,
         offline_credentials=OfflineCredentials(settings.signing_key()),
         offline_file=offline_file,
+        audit_journal=FileAuditJournal(settings.data_dir / "journal" / "audit.jsonl"),
         database_ready=ready,
         database_history=history,
     )

@@ -57,6 +57,8 @@ def data_dir_history(data_dir: Path) -> tuple[str, ...]:
         found.append("an offline snapshot")
     if (data_dir / "journal" / "passages.jsonl").is_file():
         found.append("journalled passages")
+    if (data_dir / "journal" / "audit.jsonl").is_file():
+        found.append("journalled gate actions")
     snapshots = data_dir / "snapshots"
     if snapshots.is_dir() and any(p.is_file() for p in snapshots.rglob("*")):
         found.append("passage snapshots")
@@ -131,7 +133,7 @@ def set_aside_old_records(data_dir: Path) -> None:
     snapshot name households, residents and passes of the old database (ids that mean nothing
     or something else in the new one), so they are kept aside for a person, not written."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    for name in ("passages.jsonl", "offline_snapshot.json"):
+    for name in ("passages.jsonl", "audit.jsonl", "offline_snapshot.json"):
         old = data_dir / "journal" / name
         if old.is_file():
             kept = old.with_name(f"{old.stem}.previous-database-{stamp}{old.suffix}")

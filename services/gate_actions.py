@@ -1,21 +1,33 @@
 """A guard's manual command to a barrier: drive it, and write who did it and why.
 
 Every attempt is audited, including refused and failed ones: the audit log answers "who
-opened the gate at 02:13?" even when the barrier did not move.
+opened the gate at 02:13?" even when the barrier did not move. While the database is down
+the barrier still moves, and the entry goes to the audit journal on disk first
+(services/audit_journal.py), to be written to the audit log once the database answers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any, Literal, get_args
 
 from controllers.events import Event
+from controllers.ports import OUTCOME_PENDING
 from controllers.runtime import BARRIER_WAIT_MARGIN_S
-from errors import ConflictError, HardwareError, InvalidInputError, NotFoundError
-from models.db import transaction
+from errors import (
+    ConflictError,
+    HardwareError,
+    InvalidInputError,
+    NotFoundError,
+    StoreUnavailableError,
+)
+from models.db import DATABASE_DOWN, transaction
 from models.events import AuditEntry, Passage
+from services.audit_journal import FileAuditJournal, JournalledAudit
 from services.container import Services
 
 logger = logging.getLogger(__name__)
@@ -29,7 +41,8 @@ class GateActionResult:
     gate_id: str
     action: str
     state: str
-    audit_id: int
+    audit_id: int | None  # None while the entry waits in the audit journal (journal_id)
+    journal_id: str | None = None
 
 
 def gate_states(services: Services) -> list[dict[str, Any]]:
@@ -101,6 +114,83 @@ def _check_passage(services: Services, gate_id: str, passage_id: int | None) -> 
             )
 
 
+class _ActionAudit:
+    """Where one gate action's audit entry goes: one row once the barrier answered, or while
+    the database is down the audit journal, begun (fsynced) before the barrier moves and
+    finished with its answer. An action that finds the database gone only when writing its
+    row (nothing told it before) journals the whole entry then."""
+
+    def __init__(self, services: Services, entry: JournalledAudit) -> None:
+        self._services = services
+        self._entry = entry
+        self.journal_id: str | None = None
+        self._open = False  # begun in the journal, the barrier's answer still to come
+
+    def _journal(self) -> FileAuditJournal:
+        journal = self._services.audit_journal
+        if journal is None:
+            raise StoreUnavailableError("database unavailable and no audit journal to keep "
+                                        "the action in: not carried out")
+        return journal
+
+    def begin_offline(self) -> None:
+        self._journal().begin(replace(self._entry, details={"outcome": OUTCOME_PENDING}))
+        self.journal_id = self._entry.key
+        self._open = True
+
+    async def finish(self, outcome: str, **extra: Any) -> int | None:
+        """Audits the action's outcome; returns the row's id, None while journalled."""
+        details = {"outcome": outcome, **extra}
+        if self.journal_id is not None:
+            await asyncio.to_thread(self._finish_offline, details)
+            return None
+        entry = self._entry
+        try:
+            return await asyncio.to_thread(
+                write_audit, self._services, username=entry.username, action=entry.action,
+                reason=entry.reason, gate_id=entry.gate_id, passage_id=entry.passage_id,
+                target=entry.target, details=details,
+            )
+        except DATABASE_DOWN as err:
+            self._services.runtime.mark_database_unavailable()
+            logger.warning("%s at %s by %s: the database went away before its audit entry "
+                           "was written (%s); journalled", entry.action, entry.gate_id,
+                           entry.username, type(err).__name__)
+            await asyncio.to_thread(self._journal().record, replace(entry, details=details))
+            self.journal_id = entry.key
+            return None
+
+    def abandon(self) -> None:
+        """The action ended without an answer (cancelled, a bug): the begun entry is written
+        as it is, outcome ``pending``."""
+        if self._open:
+            self._finish_offline(None)
+
+    def _finish_offline(self, details: dict[str, Any] | None) -> None:
+        assert self.journal_id is not None
+        self._open = False
+        try:
+            self._journal().finish(self.journal_id, details)
+        except StoreUnavailableError as err:
+            # The entry itself is on disk: only its outcome is lost, and the barrier moved.
+            logger.error("%s at %s by %s: outcome %s not journalled: %s", self._entry.action,
+                         self._entry.gate_id, self._entry.username, details, err)
+
+
+async def _database_answers(services: Services, gate_id: str, passage_id: int | None) -> bool:
+    """Whether to audit in the database: not when it is known to be down (the guard's own
+    account check or a gate found so a moment ago), nor when checking the passage finds it
+    so. The passage is checked before anything moves."""
+    if services.runtime.database_suspect():
+        return False
+    try:
+        await asyncio.to_thread(_check_passage, services, gate_id, passage_id)
+    except DATABASE_DOWN:
+        services.runtime.mark_database_unavailable()
+        return False
+    return True
+
+
 async def perform_gate_action(
     services: Services,
     *,
@@ -110,49 +200,65 @@ async def perform_gate_action(
     reason: str,
     passage_id: int | None = None,
 ) -> GateActionResult:
-    """Drive one barrier command; raises NotFound/Conflict/Hardware errors after auditing."""
+    """Drive one barrier command; raises NotFound/Conflict/Hardware errors after auditing.
+
+    During a database outage the passage named cannot be checked: it is checked when the
+    entry is written (and not linked if wrong), and its barrier outcome is not changed."""
     if action not in GATE_ACTIONS:
         raise InvalidInputError(f"action must be one of {', '.join(GATE_ACTIONS)}, got {action!r}")
     services.runtime.gate(gate_id)  # unknown gate → 404 before anything is written
     barrier = services.barriers.get(gate_id)
     if barrier is None:
         raise NotFoundError(f"gate {gate_id!r} has no barrier to drive")
-    await asyncio.to_thread(_check_passage, services, gate_id, passage_id)
+    audit = _ActionAudit(services, JournalledAudit(
+        key=uuid.uuid4().hex, at=datetime.now(UTC), username=username, action=f"gate.{action}",
+        reason=reason, target=f"gate:{gate_id}", gate_id=gate_id, passage_id=passage_id,
+    ))
+    online = await _database_answers(services, gate_id, passage_id)
+    if not online:
+        await asyncio.to_thread(audit.begin_offline)  # durable before the barrier moves
+    try:
+        state = await _drive(services, barrier, audit, gate_id, action, username,
+                             passage_id if online else None)
+    except BaseException:
+        audit.abandon()
+        raise
+    audit_id = await audit.finish(state)
+    logger.info("gate %s: %s by %s (%s) → %s%s", gate_id, action, username, reason, state,
+                "" if audit_id is not None else f" (audit journalled: {audit.journal_id})")
+    return GateActionResult(gate_id=gate_id, action=action, state=state, audit_id=audit_id,
+                            journal_id=audit.journal_id if audit_id is None else None)
 
-    def audit(outcome: str, **extra: Any) -> int:
-        return write_audit(
-            services, username=username, action=f"gate.{action}", reason=reason,
-            gate_id=gate_id, passage_id=passage_id, target=f"gate:{gate_id}",
-            details={"outcome": outcome, **extra},
-        )
 
+async def _drive(
+    services: Services, barrier: Any, audit: _ActionAudit, gate_id: str, action: str,
+    username: str, passage_id: int | None,
+) -> str:
+    """The barrier's state after the command; a refusal or failure is audited and raised."""
     if action == "open":
         # Through the runtime so a linked passage gets its barrier outcome and a fault its alarm.
         state = await services.runtime.open_barrier(gate_id, passage_id=passage_id)
         if state == "fault":
             message = f"gate {gate_id}: open failed: {barrier.fault or 'no confirmation'}"
-            await asyncio.to_thread(audit, "fault", error=message)
+            await audit.finish("fault", error=message)
             raise HardwareError(message)
-    else:
-        command = getattr(barrier, action)
-        try:
-            # The barrier's own budget (its retries, and a command already on the wire) and a
-            # margin, as for an open: a shorter limit cut a close off mid-retry.
-            wait_s = barrier.command_budget_s + BARRIER_WAIT_MARGIN_S
-            state = str(await asyncio.wait_for(command(), wait_s))
-        except ConflictError as err:
-            await asyncio.to_thread(audit, "refused", error=str(err))
-            raise
-        except (HardwareError, TimeoutError) as err:
-            message = str(err) or f"gate {gate_id}: {action} not confirmed in time"
-            logger.warning("gate %s: %s by %s failed: %s", gate_id, action, username, message)
-            # A safety supervisor, when wired in, already raises an alarm when a barrier goes
-            # into fault; only a failure it cannot see gets an alarm of its own here.
-            supervised = getattr(services, "safety", None) is not None
-            if not supervised or str(barrier.state) != "fault":
-                await services.runtime.raise_alarm("hardware_fault", message, gate_id=gate_id)
-            await asyncio.to_thread(audit, "fault", error=message)
-            raise HardwareError(message) from err
-    audit_id = await asyncio.to_thread(audit, state)
-    logger.info("gate %s: %s by %s (%s) → %s", gate_id, action, username, reason, state)
-    return GateActionResult(gate_id=gate_id, action=action, state=state, audit_id=audit_id)
+        return state
+    command = getattr(barrier, action)
+    try:
+        # The barrier's own budget (its retries, and a command already on the wire) and a
+        # margin, as for an open: a shorter limit cut a close off mid-retry.
+        wait_s = barrier.command_budget_s + BARRIER_WAIT_MARGIN_S
+        return str(await asyncio.wait_for(command(), wait_s))
+    except ConflictError as err:
+        await audit.finish("refused", error=str(err))
+        raise
+    except (HardwareError, TimeoutError) as err:
+        message = str(err) or f"gate {gate_id}: {action} not confirmed in time"
+        logger.warning("gate %s: %s by %s failed: %s", gate_id, action, username, message)
+        # A safety supervisor, when wired in, already raises an alarm when a barrier goes
+        # into fault; only a failure it cannot see gets an alarm of its own here.
+        supervised = getattr(services, "safety", None) is not None
+        if not supervised or str(barrier.state) != "fault":
+            await services.runtime.raise_alarm("hardware_fault", message, gate_id=gate_id)
+        await audit.finish("fault", error=message)
+        raise HardwareError(message) from err

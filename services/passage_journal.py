@@ -127,7 +127,7 @@ class FilePassageJournal:
                   for pid, outcome in refused.outcomes.items()]
         lines += [_with_why(_alarm_line(alarm), why) for alarm in refused.alarms]
         with self._lock:
-            _append_durably(self.set_aside_path, "".join(lines))
+            append_durably(self.set_aside_path, "".join(lines))
         self.discard(
             {e.record.journal_id for e in refused.entries if e.record.journal_id is not None},
             outcomes=set(refused.outcomes), alarms={a.key for a in refused.alarms},
@@ -165,12 +165,12 @@ class FilePassageJournal:
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(tmp, self.path)
-            _fsync_dir(self.path.parent)
+            fsync_dir(self.path.parent)
 
     def _write_line(self, line: str) -> None:
         with self._lock:
             try:
-                _append_durably(self.path, line)
+                append_durably(self.path, line)
             except OSError as err:
                 # Neither the database nor the local disk can keep this passage: the caller
                 # must not drive the barrier as if it were recorded.
@@ -240,7 +240,8 @@ def _with_why(line: str, why: str) -> str:
     return _line({**json.loads(line), "set_aside": why})
 
 
-def _append_durably(path: Path, text: str) -> None:
+def append_durably(path: Path, text: str) -> None:
+    """Append ``text`` and fsync it before returning (the audit journal writes this way too)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("ab") as out:
         if out.tell() > 0 and not _ends_with_newline(path):
@@ -256,7 +257,7 @@ def _ends_with_newline(path: Path) -> bool:
         return f.read(1) == b"\n"
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)

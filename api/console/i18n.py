@@ -97,6 +97,23 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "itself.",
     ),
     "outage.waiting": ("等待写入的通行记录", "Passages waiting to be written"),
+    "outage.console": (
+        "道闸正在离线运行。开闸、关闸等操作照常可用：操作人和原因先保存在本机，数据库恢复后写入"
+        "操作日志。待人工处理、访客登记和通行记录查询需要数据库；恢复后本页自动刷新。",
+        "The gates run offline. Opening, closing and holding gates works as usual: who did it "
+        "and why is kept on this machine and written to the audit log once the database is "
+        "back. The review queue, visitor passes and passage history need the database; this "
+        "page reloads itself when it is back.",
+    ),
+    "outage.actions_waiting": ("等待写入的道闸操作", "Gate actions waiting to be written"),
+    "review.needs_database": (
+        "数据库暂时不可用，待人工处理和访客登记暂停。需要放行的车辆，请在上方道闸栏点“开闸”并填写原因。",
+        "The database is unavailable: the review queue and visitor passes are paused. To let "
+        "a car in, use Open on its gate above, with a reason.",
+    ),
+    "gates.journalled": ("操作记录已保存在本机，数据库恢复后写入操作日志",
+                         "recorded on this machine; written to the audit log when the database "
+                         "is back"),
     "gates.title": ("道闸状态", "Gates"),
     "gates.open": ("开闸", "Open"),
     "gates.close": ("关闸", "Close"),

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from api.console.error_texts import browser_table
 from api.console.i18n import LANGS, translate
+from api.console.outage import degraded_parts, waiting_actions
 from api.console.rendering import (
     current_lang,
     gate_names,
@@ -63,7 +64,8 @@ PASS_HOURS = (2, 4, 8, 24, 72)
 LIVE_JS_KEYS = (
     "gates.state", "gates.done_open", "gates.done_close", "gates.done_hold_open",
     "gates.done_release", "gates.noop_open", "gates.noop_close", "gates.noop_hold_open",
-    "gates.noop_release", "gates.now", "gates.done", "age.seconds", "age.minutes", "age.hours",
+    "gates.noop_release", "gates.now", "gates.done", "gates.journalled", "age.seconds",
+    "age.minutes", "age.hours",
     "review.left_reason", "review.no_plate", "review.no_plate_reason", "review.plate_needed",
     "review.confirm_title", "review.confirm_old", "review.confirm_no_plate",
     "review.confirm_ok", "review.confirm_ok_no_plate", "review.type_plate", "action.cancel",
@@ -262,12 +264,41 @@ def _live_texts(request: Request) -> str:
 
 @router.get("", response_class=HTMLResponse)
 def console_home(request: Request) -> Response:
-    user = page_user(request)
+    """The booth page. While the database is down, for staff last seen active, the degraded
+    page (api/console/outage.py): gates and their controls, passages from the journal,
+    alarms not stored yet; a stranger to this process still gets the outage page (503)."""
+    user = page_user(request, during_outage=True)
     if isinstance(user, Response):
         return user
     services = services_of(request)
     now = datetime.now(UTC)
     unstored = unstored_alarms(services)  # before the rows: see without_stored
+    try:
+        parts = _stored_parts(services, now, unstored)
+    except DATABASE_DOWN as err:
+        logger.info("console for %s without the database (%s): gates, journal and unstored "
+                    "alarms only", user.name, type(err).__name__)
+        parts = {**degraded_parts(services, LIVE_ROWS), "unstored_alarms": unstored}
+    names = gate_names(services)
+    return render(
+        request,
+        "console.html",
+        {
+            "gates": gate_states(services),
+            "gate_names": names,
+            "now": now.isoformat(),
+            "live_texts": _live_texts(request),
+            "error_table": browser_table(current_lang(request), names),
+            "presets": PRESET_REASONS,
+            "pass_hours": PASS_HOURS,
+            **parts,
+        },
+        user,
+    )
+
+
+def _stored_parts(services: Services, now: datetime, unstored: list[Any]) -> dict[str, Any]:
+    """What the booth page reads from the database."""
     with services.sessions() as session:
         passages = _with_resolutions(
             session, [passage_to_dict(p) for p in session.scalars(_passages(LIVE_ROWS))]
@@ -276,28 +307,15 @@ def console_home(request: Request) -> Response:
         alarms = open_alarms(session)
         unstored = without_stored(session, unstored)
         households = _households(session)
-    names = gate_names(services)
-    return render(
-        request,
-        "console.html",
-        {
-            "gates": gate_states(services),
-            "gate_names": names,
-            "passages": passages,
-            "review": review,
-            "now": now.isoformat(),
-            "live_texts": _live_texts(request),
-            "error_table": browser_table(current_lang(request), names),
-            "alarms": alarms,
-            "unstored_alarms": unstored,
-            "database_down": False,
-            "households": households,
-            "hh_labels": {h.id: f"{h.building} {h.unit}" for h in households},
-            "presets": PRESET_REASONS,
-            "pass_hours": PASS_HOURS,
-        },
-        user,
-    )
+    return {
+        "passages": passages,
+        "review": review,
+        "alarms": alarms,
+        "unstored_alarms": unstored,
+        "database_down": False,
+        "households": households,
+        "hh_labels": {h.id: f"{h.building} {h.unit}" for h in households},
+    }
 
 
 @router.get("/fragments/passage/{passage_id}", response_class=HTMLResponse)
@@ -359,7 +377,12 @@ def alarms_fragment(request: Request) -> Response:
     except DATABASE_DOWN as err:
         logger.debug("alarm list from the journal only, the database is down: %s", err)
         database_down = True
+    waiting: dict[str, int] = {}
+    if database_down:  # the degraded page's banner keeps its counts from this poll
+        waiting = {"waiting_passages": services.runtime.journal_backlog(),
+                   "waiting_actions": waiting_actions(services)}
     return render(request, "fragments/alarms.html",
                   {"alarms": alarms, "unstored_alarms": unstored,
-                   "database_down": database_down, "gate_names": gate_names(services)},
+                   "database_down": database_down, "gate_names": gate_names(services),
+                   **waiting},
                   user, refresh_session=False)

@@ -1,4 +1,8 @@
-"""Live events for the console as Server-Sent Events, straight from the event bus."""
+"""Live events for the console as Server-Sent Events, straight from the event bus.
+
+The stream needs no database, so it (re)connects during an outage too, for staff this process
+last saw active: that is when the booth screen depends on it (passages decided offline, gate
+states, alarms not stored yet)."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from api.deps import ServicesDep, StaffUser
+from api.deps import ServicesDep, StaffUserDuringOutage
 from errors import AuthenticationError
 from services.container import Services
 
@@ -59,7 +63,9 @@ async def event_stream(
 
 
 @router.get("/stream", summary="Passages, alarms, gate states and availability as SSE")
-async def stream(request: Request, services: ServicesDep, _: StaffUser) -> StreamingResponse:
+async def stream(
+    request: Request, services: ServicesDep, _: StaffUserDuringOutage
+) -> StreamingResponse:
     return StreamingResponse(
         event_stream(request, services),
         media_type="text/event-stream",

@@ -1,4 +1,8 @@
-"""Guards drive barriers by hand: open, close, hold open, release — always with a reason."""
+"""Guards drive barriers by hand: open, close, hold open, release — always with a reason.
+
+Both routes need no database, so they answer during an outage too, for staff this process
+last saw active (api/active_accounts.py): the car at a closed barrier is exactly who needs a
+guard then. The action's audit entry waits in the audit journal meanwhile."""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.console.security import require_csrf
-from api.deps import ServicesDep, StaffUser
+from api.deps import ServicesDep, StaffUserDuringOutage
 from api.params import BodyId
 from api.schemas import Reason
 from services.gate_actions import gate_states, perform_gate_action
@@ -38,7 +42,13 @@ class GateActionOut(BaseModel):
     gate_id: str
     action: str
     state: str
-    audit_id: int
+    audit_id: int | None = Field(
+        description="The audit entry; null while the database is down (see journal_id)."
+    )
+    journal_id: str | None = Field(
+        None, description="During a database outage: the audit entry's id in the local "
+        "audit journal, written to the audit log (once) when the database answers.",
+    )
 
 
 class GateStateOut(BaseModel):
@@ -52,7 +62,7 @@ class GateStateOut(BaseModel):
 
 
 @router.get("", response_model=list[GateStateOut], summary="Every gate and its barrier state")
-def list_gates(services: ServicesDep, _: StaffUser) -> list[GateStateOut]:
+def list_gates(services: ServicesDep, _: StaffUserDuringOutage) -> list[GateStateOut]:
     return [GateStateOut(**row) for row in gate_states(services)]
 
 
@@ -64,11 +74,12 @@ def list_gates(services: ServicesDep, _: StaffUser) -> list[GateStateOut]:
     responses={
         404: {"description": "Unknown gate or passage"},
         409: {"description": "Refused by the barrier (fire alarm, held open)"},
-        503: {"description": "The barrier did not respond; an alarm was raised"},
+        503: {"description": "The barrier did not respond (an alarm was raised); or the "
+                             "database is down and the account was not seen active"},
     },
 )
 async def gate_action(
-    gate_id: str, body: GateActionIn, services: ServicesDep, user: StaffUser
+    gate_id: str, body: GateActionIn, services: ServicesDep, user: StaffUserDuringOutage
 ) -> GateActionOut:
     result = await perform_gate_action(
         services, username=user.name, gate_id=gate_id, action=body.action,
@@ -76,5 +87,5 @@ async def gate_action(
     )
     return GateActionOut(
         gate_id=result.gate_id, action=result.action, state=result.state,
-        audit_id=result.audit_id,
+        audit_id=result.audit_id, journal_id=result.journal_id,
     )

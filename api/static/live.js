@@ -14,6 +14,9 @@
   const stateLabels = JSON.parse(gatesSection.dataset.states || "{}");
   const gateNames = JSON.parse(gatesSection.dataset.names || "{}");
   const MAX_ROWS = 200;
+  // Rendered while the database was down (api/console/outage.py): passages come from the
+  // journal, the review queue is paused, and the full page comes back with the database.
+  const outageBanner = document.getElementById("outage-banner");
   // Past this, a car may have driven off: opening the barrier for it needs a second yes.
   const OLD_AFTER_S = 120;
 
@@ -104,11 +107,10 @@
     tbody.innerHTML = html.trim();
     return tbody.querySelector("tr");
   }
-  async function upsertPassage(id, isNew) {
-    const html = await fetchHtml("/console/fragments/passage/" + encodeURIComponent(id));
-    if (!html) return;
-    const row = parseRow(html);
-    const existing = rows.querySelector('tr[data-id="' + id + '"]');
+  function journalRow(journalId) {
+    return journalId ? rows.querySelector('tr[data-journal="' + CSS.escape(journalId) + '"]') : null;
+  }
+  function placeRow(row, existing, isNew) {
     if (existing) { existing.replaceWith(row); }
     else if (isNew) {
       row.classList.add("new");
@@ -117,6 +119,20 @@
     } else { return; }
     document.getElementById("no-passages").hidden = true;
     applyFilters();
+  }
+  // journalId: the passage was decided offline and written from the journal; the row the
+  // page showed for it from the journal is replaced where it stands.
+  async function upsertPassage(id, isNew, journalId) {
+    const html = await fetchHtml("/console/fragments/passage/" + encodeURIComponent(id));
+    if (!html) return;
+    placeRow(parseRow(html), rows.querySelector('tr[data-id="' + id + '"]') || journalRow(journalId), isNew);
+  }
+  // A passage decided offline while the database is down: shown from the journal.
+  async function addJournalled(journalId) {
+    if (journalRow(journalId)) return;
+    const html = await fetchHtml("/console/fragments/journal/" + encodeURIComponent(journalId));
+    if (!html || journalRow(journalId)) return;  // written (404) or shown meanwhile
+    placeRow(parseRow(html), null, true);
   }
 
   // ---- review queue ------------------------------------------------------------------
@@ -155,6 +171,7 @@
     return refreshing;
   }
   async function mergeReview() {
+    if (outageBanner) return;  // paused until the database is back (and the page reloaded)
     const html = await fetchHtml("/console/fragments/review");
     if (html === null) return;
     const holder = document.createElement("div");
@@ -356,6 +373,8 @@
       dialog.close();
       setGateState(result.gate_id, result.state, null);
       const done = gateDoneText(result.gate_id, result.action, before, result.state);
+      // The database is down: the guard learns the action is on record all the same.
+      if (result.journal_id) done.text += " · " + t("gates.journalled");
       toast(done.text, done.noop ? "warn" : null);
     } catch (err) {
       if (!err.sessionExpired) showError(gateForm, refusal(err));
@@ -439,6 +458,7 @@
     const old = document.getElementById("alarm-list");
     const databaseDown = fresh.dataset.database === "down";
     if (databaseDown) keepStored(old, fresh);
+    if (outageBanner) outageChanged(fresh);
     const seen = unstoredKeys(old);
     const fresher = Array.from(unstoredKeys(fresh)).some((key) => !seen.has(key));
     const isNew = Number(fresh.dataset.maxId) > Number(old.dataset.maxId) || fresher;
@@ -446,6 +466,22 @@
     document.getElementById("alarm-banner").classList.toggle("active", Number(fresh.dataset.count) > 0);
     if (beepIfNew && isNew) beep(2);
     pollWhileUnstored();
+  }
+  // The degraded page: its counts follow the journal, and once the database answers the full
+  // page replaces it, though not under a guard who is choosing a reason in a dialog.
+  function outageChanged(fresh) {
+    if (fresh.dataset.database === "down") {
+      if (fresh.dataset.waitingPassages !== undefined) {
+        document.getElementById("waiting-passages").textContent = fresh.dataset.waitingPassages;
+        document.getElementById("waiting-actions").textContent = fresh.dataset.waitingActions;
+      }
+      return;
+    }
+    reloadWhenIdle();
+  }
+  function reloadWhenIdle() {
+    if (document.querySelector("dialog[open]")) { setTimeout(reloadWhenIdle, 2000); return; }
+    window.location.reload();
   }
   pollWhileUnstored();
   document.getElementById("alarm-banner").addEventListener("click", async (ev) => {
@@ -479,8 +515,14 @@
     source.addEventListener("hello", () => { dot.classList.add("on"); dot.dataset.live = "yes"; });
     source.addEventListener("passage", (ev) => {
       const data = JSON.parse(ev.data).data;
-      upsertPassage(data.id, true);
+      upsertPassage(data.id, true, data.journal_id);
       if (data.decision === "review") { refreshReview(); beep(1, 660); }
+    });
+    source.addEventListener("passage_offline", (ev) => {
+      const data = JSON.parse(ev.data).data;
+      addJournalled(data.journal_id);
+      // A car for a guard while the database is down: opened from the gate strip.
+      if (data.decision === "review") beep(1, 660);
     });
     source.addEventListener("passage_updated", (ev) => {
       const data = JSON.parse(ev.data).data;

@@ -13,9 +13,11 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from hardware.simulated import SimFault
 from models.db import transaction
+from models.events import AuditEntry
 from models.people import Household
 from models.vehicles import Vehicle
 from tests.api.test_console import add_staff
@@ -108,5 +110,85 @@ def test_a_fault_during_an_outage_is_listed_unstored_then_stored(
         assert stored.count() == 1 and stored.locator("button[data-ack]").count() == 1
         assert page.locator("#alarm-list[data-database]").count() == 0
         assert kept.count() == 1
+    finally:
+        context.close()
+
+
+def push_frame(server: LiveServer, gate: str, plate: str) -> dict[str, Any]:
+    response = httpx.post(
+        f"{server.base_url}/api/v1/gates/{gate}/frames", content=gate_frame(plate),
+        headers={"X-API-Key": "test-camera-key", "Content-Type": "image/jpeg"}, timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def test_the_degraded_console_opens_a_gate_for_a_visitor(
+    outage_server: LiveServer, outage: DatabaseOutage, chromium: Any
+) -> None:
+    """A guard reloads the booth page during an outage: the page says the database is away,
+    keeps the gate strip, shows the cars as the gates journal them, and 开闸 with a reason
+    opens the barrier; the action reaches the audit log once the database is back, and the
+    page becomes the full one by itself."""
+    services = outage_server.services
+    wait_for(lambda: RESIDENT in getattr(services.offline_file.load(), "permits", {}))
+    context = chromium.new_context(base_url=outage_server.base_url, locale="zh-CN",
+                                   timezone_id="Asia/Shanghai",
+                                   viewport={"width": 1600, "height": 1000})
+    context.set_default_timeout(10_000)
+    try:
+        page = context.new_page()
+        enter_as(page, outage_server, "guard", "guard")  # seen active before the outage
+        page.wait_for_selector('#live-dot[data-live="yes"]')
+
+        outage.cut(services.engine)
+        visitor = "粤B67890"  # no pass, no car on record: a guard's decision
+        first = push_frame(outage_server, "main-in", visitor)
+        assert first["journal_id"] and first["decision"] == "review", first
+        # The page open since before the outage shows it live, from the journal.
+        page.locator(f'tr[data-journal="{first["journal_id"]}"]').wait_for()
+
+        page.reload()
+        banner = page.locator("#outage-banner")
+        assert "数据库暂时不可用" in banner.inner_text()
+        assert page.locator("#waiting-passages").inner_text() == "1"
+        assert "待人工处理和访客登记暂停" in page.locator("#review").inner_text()
+        row = page.locator(f'tr[data-journal="{first["journal_id"]}"]')
+        assert visitor in row.inner_text() and "离线判定" in row.inner_text()
+        page.wait_for_selector('#live-dot[data-live="yes"]')  # the stream reconnected
+        second = push_frame(outage_server, "main-in", "粤B12121")
+        page.locator(f'tr[data-journal="{second["journal_id"]}"]').wait_for()
+        screenshot(page, "console-degraded-during-outage")
+
+        page.click('.gate[data-gate="main-in"] button[data-action="open"]')
+        dialog = page.locator("#gate-dialog")
+        dialog.locator("label.preset", has_text="车牌无法识别").click()
+        dialog.locator('input[name="reason_text"]').fill("业主本人，车牌识别错误")
+        dialog.locator("#gate-confirm").click()
+        page.wait_for_selector("#gate-dialog", state="hidden")
+        toast = page.locator("#toast")
+        page.wait_for_function(
+            "el => !el.hidden && el.textContent.includes('东门入口：已开闸')",
+            arg=toast.element_handle(),
+        )
+        assert "保存在本机" in toast.inner_text()
+        assert str(services.barriers["main-in"].state) in ("opening", "open")
+        assert page.locator('.gate[data-gate="main-in"]').get_attribute("data-state") in (
+            "opening", "open")
+        page.wait_for_function(
+            "() => document.getElementById('waiting-actions').textContent === '1'",
+            timeout=15_000,
+        )
+
+        outage.restore()
+        page.wait_for_selector("#outage-banner", state="detached", timeout=30_000)
+        assert page.locator("#review-list .review-card").count() >= 1  # the queue is back
+        wait_for(lambda: not services.audit_waiting())
+        with transaction(services.sessions) as session:
+            (entry,) = session.scalars(select(AuditEntry)).all()
+            assert (entry.username, entry.action, entry.gate_id) == (
+                "guard", "gate.open", "main-in")
+            assert entry.reason == "车牌无法识别：业主本人，车牌识别错误"
     finally:
         context.close()
