@@ -18,5 +18,5 @@ class FaceTemplate(TimestampMixin, Base):
     # 128 little-endian float32 values; a face embedding cannot be turned back into a photo.
     embedding: Mapped[bytes] = mapped_column(LargeBinary)
     created_by: Mapped[str] = mapped_column(String(64), default="")
-    # Only set when faces.store_photos is on (off by default: PIPL data minimisation).
+    # Always null: enrolment photos are never kept (faces.store_photos: true is refused).
     photo_path: Mapped[str | None] = mapped_column(String(255), default=None)

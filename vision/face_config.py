@@ -233,8 +233,8 @@ class FaceRecognitionConfig(BaseModel):
     store_photos: bool = Field(
         default=False,
         title="Store enrolment photos",
-        description="Keep the enrolment photo next to the template. Off: only the embedding "
-        "is stored (still biometric data under PIPL, but far less than a photo).",
+        description="Always false: parkgate keeps the face embedding only, never the "
+        "enrolment photo (PIPL data minimisation); true is refused at start.",
     )
     liveness: LivenessConfig = Field(
         default_factory=LivenessConfig,
@@ -246,6 +246,14 @@ class FaceRecognitionConfig(BaseModel):
     def _verify(self) -> FaceRecognitionConfig:
         verify_voting_window(self)
         verify_not_library_default(self)
+        if self.store_photos:
+            # Refused rather than ignored: a site that asked for photos must not believe it has
+            # them (e.g. to re-enrol with a later model), and none are kept to leak or delete.
+            raise ValueError(
+                "faces.store_photos: true is not supported: parkgate stores face embeddings "
+                "only, never enrolment photos (PIPL data minimisation); re-enrolment needs "
+                "new photos"
+            )
         return self
 
 

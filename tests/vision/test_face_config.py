@@ -22,6 +22,7 @@ def test_defaults_are_the_measured_operating_point() -> None:
 @pytest.mark.parametrize(
     "overrides",
     [
+        {"store_photos": True},  # never kept: a site must not believe it has them
         {"threshold": 0.6},  # the library default: most strangers match someone
         {"frames_required": 6, "frames_window": 5},
         {"unknown_key": 1},
