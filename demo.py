@@ -34,7 +34,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from controllers.runtime import PassageResult
-from models.db import transaction
+from errors import StoreUnavailableError
+from models.db import outage_as_unavailable, transaction
 from models.people import Household, Resident, User
 from models.vehicles import PlateListEntry, Presence, Vehicle, VisitorPass
 from services.camera_pipeline import CameraPipeline
@@ -262,6 +263,7 @@ class DemoTraffic:
         self._rng = random.Random(seed)
         self._roles = itertools.cycle(ROLE_CYCLE)
         self._residents = itertools.cycle(cast.residents)
+        self._inside: set[str] = set()  # plates this demo let in, for when the database is away
 
     def car_for(self, role: str) -> DemoCar:
         if role == "resident":
@@ -289,9 +291,22 @@ class DemoTraffic:
         return car, self.gate_for(car)
 
     def gate_for(self, car: DemoCar) -> str:
-        with self.services.sessions() as session:
-            inside = session.get(Presence, car.plate) is not None
+        try:
+            with outage_as_unavailable(), self.services.sessions() as session:
+                inside = session.get(Presence, car.plate) is not None
+        except StoreUnavailableError:
+            # The demo shows how the gates carry on through an outage: the cars keep coming,
+            # entering or leaving by what this demo last saw them do.
+            inside = car.plate in self._inside
         return self.exit_gate if inside else self.entry_gate
+
+    def _remember(self, car: DemoCar, gate_id: str, result: PassageResult) -> None:
+        if result.decision.verdict != "allow":
+            return
+        if gate_id == self.entry_gate:
+            self._inside.add(car.plate)
+        else:
+            self._inside.discard(car.plate)
 
     async def drive(self, car: DemoCar, gate_id: str, *, timeout_s: float = 20.0
                     ) -> PassageResult | None:
@@ -307,6 +322,7 @@ class DemoTraffic:
                 logger.info("demo car %s (%s) at %s: %s/%s, barrier %s", car.plate, car.role,
                             gate_id, result.decision.verdict, result.decision.reason,
                             result.barrier)
+                self._remember(car, gate_id, result)
                 return result
             await asyncio.sleep(0.05)
         logger.warning("demo car %s (%s) at %s: no passage within %.0f s (plate not read)",
