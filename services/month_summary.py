@@ -8,7 +8,6 @@ either database: fast enough for a page the office opens a few times a month.
 from __future__ import annotations
 
 import calendar
-import csv
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
@@ -17,7 +16,7 @@ from typing import TextIO
 from sqlalchemy.orm import Session
 
 from services.day_summary import DaySummary, day_summary
-from services.reports import occupancy_day
+from services.reports import occupancy_day, write_table
 
 MONTH_CSV_COLUMNS = (
     "date", "entries", "exits", "automatic_share", "to_guard", "refused", "alarms",
@@ -89,10 +88,4 @@ def month_csv_rows(summary: MonthSummary) -> Iterator[list[object]]:
 
 
 def write_month_csv(summary: MonthSummary, out: TextIO) -> int:
-    writer = csv.writer(out)
-    writer.writerow(MONTH_CSV_COLUMNS)
-    rows = 0
-    for row in month_csv_rows(summary):
-        writer.writerow(row)
-        rows += 1
-    return rows
+    return write_table(out, MONTH_CSV_COLUMNS, month_csv_rows(summary))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import csv
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -154,18 +154,23 @@ def csv_rows(report: OccupancyDay) -> Iterator[list[object]]:
             ]
 
 
+def write_table(out: TextIO, columns: Iterable[str], rows: Iterable[list[object]]) -> int:
+    """A header and rows as CSV into a text stream; returns the number of rows."""
+    writer = csv.writer(out)
+    writer.writerow(columns)
+    count = 0
+    for row in rows:
+        writer.writerow(row)
+        count += 1
+    return count
+
+
 def write_csv(report: OccupancyDay, out: Path | TextIO) -> int:
     """The report as CSV into a file or a text stream; returns the number of rows."""
     if isinstance(out, Path):
         with out.open("w", encoding="utf-8", newline="") as f:
             return write_csv(report, f)
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    rows = 0
-    for row in csv_rows(report):
-        writer.writerow(row)
-        rows += 1
-    return rows
+    return write_table(out, CSV_COLUMNS, csv_rows(report))
 
 
 def _cjk_font() -> str | None:

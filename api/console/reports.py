@@ -105,14 +105,7 @@ def month_csv(request: Request, month: str) -> Response:
         summary = load_month(session, month)
     out = io.StringIO()
     write_month_csv(summary, out)
-    return Response(
-        "\ufeff" + out.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="parkgate-{month}.csv"',
-            "Cache-Control": "private, no-cache",
-        },
-    )
+    return _csv_download(out.getvalue(), f"parkgate-{month}.csv")
 
 
 @router.get("/{day}/occupancy.png")
@@ -142,13 +135,17 @@ def occupancy_csv(request: Request, day: PathDay) -> Response:
         occupancy, _ = load_day(session, day)
     out = io.StringIO()
     write_csv(occupancy, out)
+    return _csv_download(out.getvalue(), f"occupancy-{day.isoformat()}.csv")
+
+
+def _csv_download(text: str, filename: str) -> Response:
     # A BOM so that Excel, which the property office opens it in, reads the zone names as
     # UTF-8 rather than GBK.
     return Response(
-        "\ufeff" + out.getvalue(),
+        "\ufeff" + text,
         media_type="text/csv; charset=utf-8",
         headers={
-            "Content-Disposition": f'attachment; filename="occupancy-{day.isoformat()}.csv"',
+            "Content-Disposition": f'attachment; filename="{filename}"',
             "Cache-Control": "private, no-cache",
         },
     )
