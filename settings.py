@@ -14,15 +14,27 @@ import tomllib
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from api.console.config import ConsoleConfig
 from errors import ConfigError
 from hardware.config import BarrierConfig, InputConfig, SimBarrierConfig, SimInputConfig
 from services.parking_config import ParkingConfig
+from services.schedule_config import ScheduleConfig, schedule_problem
 from vision.face_config import FaceRecognitionConfig
 from vision.plate_config import PlateRecognitionConfig, PlateVotingConfig
 
@@ -80,14 +92,55 @@ class GateConfig(_Strict):
     camera: CameraConfig | None = Field(None, description="Camera watching the gate, if any.")
     region: RegionConfig | None = Field(None, description="Part of the frame plates are read in.")
     barrier: BarrierConfig = Field(
-        default_factory=SimBarrierConfig, description="Driver for the barrier or gate motor."
+        default_factory=SimBarrierConfig,
+        description=(
+            "Driver for the barrier or gate motor. Left out, a simulated one: refused in "
+            "production (write driver: sim to mean it)."
+        ),
     )
+    schedule: ScheduleConfig | None = Field(
+        None,
+        description=(
+            "Opening hours per kind of entrant, in community.timezone; outside them an entry "
+            "goes to a guard (services/schedule_config.py). None: open at any hour."
+        ),
+    )
+
+    @field_validator("schedule", mode="wrap")
+    @classmethod
+    def _schedule_errors_name_the_gate(
+        cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
+    ) -> Any:
+        try:
+            return handler(value)
+        except ValidationError as err:
+            gate = info.data.get("id", "?")
+            problems = "; ".join(schedule_problem(e) for e in err.errors())
+            raise ValueError(f"gate {gate!r}: {problems}") from err
 
 
 class CommunityConfig(_Strict):
     name: str = Field(description="Community name, used in MQTT topics and the console.")
+    timezone: str = Field(
+        "Asia/Shanghai",
+        description="IANA time zone of the community's wall clock; gate schedules are read in it.",
+    )
     zones: list[ZoneConfig] = Field(description="Parking zones with their capacity.")
     gates: list[GateConfig] = Field(description="Vehicle and pedestrian gates.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError) as err:
+            raise ValueError(
+                f"unknown time zone {name!r}: use an IANA name such as 'Asia/Shanghai'"
+            ) from err
+        return name
+
+    def zone_info(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
 
 class AccessConfig(_Strict):
@@ -312,7 +365,9 @@ class Settings(BaseSettings):
     def _verify(self) -> Settings:
         verify_unique_ids(self.community)
         verify_gate_zones(self.community)
+        verify_gate_schedules(self.community)
         verify_production_secrets(self)
+        verify_production_barriers(self)
         return self
 
     @property
@@ -360,6 +415,37 @@ def verify_gate_zones(community: CommunityConfig) -> None:
             )
 
 
+def verify_gate_schedules(community: CommunityConfig) -> None:
+    for gate in community.gates:
+        if gate.schedule is None:
+            continue
+        if gate.direction == "out":
+            raise ValueError(
+                f"gate {gate.id!r} is an exit: a schedule never holds an exit (nobody is "
+                "trapped inside); remove its schedule"
+            )
+        if gate.kind == "pedestrian" and gate.schedule.allow_list is not None:
+            raise ValueError(
+                f"gate {gate.id!r} is a pedestrian gate: schedule.allow_list is for "
+                "allow-listed vehicles; use resident and visitor"
+            )
+
+
+def verify_production_barriers(settings: Settings) -> None:
+    """In production a gate without a barrier would silently drive a simulated one: a real
+    barrier that never moves while the console shows it opening."""
+    if settings.environment != "production":
+        return
+    missing = [g.id for g in settings.community.gates if "barrier" not in g.model_fields_set]
+    if missing:
+        names = ", ".join(repr(gate_id) for gate_id in missing)
+        which = f"gate {names} has" if len(missing) == 1 else f"gates {names} have"
+        raise ValueError(
+            f"{which} no barrier configured: production does not simulate one (give each "
+            "gate barrier: {driver: …}; driver: sim only where no barrier is meant)"
+        )
+
+
 def verify_production_secrets(settings: Settings) -> None:
     if settings.environment != "production":
         return
@@ -376,7 +462,8 @@ def _format_error(err: dict[str, Any], source: str) -> str:
     if err.get("type") == "extra_forbidden":
         return f"unknown key {location!r} in {source}"
     where = f" at {location!r}" if location else ""
-    return f"{err.get('msg', 'invalid value')}{where} in {source}"
+    message = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+    return f"{message}{where} in {source}"
 
 
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from controllers.schedule import GateSchedule, apply_schedule
 from controllers.values import (
     AccessDecision,
     Credential,
@@ -108,6 +109,7 @@ class GateContext:
     gate_id: str
     direction: Direction
     zone_id: str | None
+    schedule: GateSchedule | None = None  # None: open at any hour (controllers.schedule)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +132,11 @@ def decide(
     gate: GateContext,
     policy: AccessPolicy,
 ) -> AccessDecision:
-    """Decide whether the vehicle in ``sighting`` may pass ``gate``."""
+    """Decide whether the vehicle in ``sighting`` may pass ``gate``.
+
+    The rules below decide as if at any hour; the gate's schedule then holds back an entry
+    that would open outside its window, for a guard, and touches nothing else (so a blocked
+    plate stays denied and an exit is never held: ``controllers.schedule``)."""
     if sighting.plate is None:
         outcome = _Outcome(Verdict.REVIEW, Reason.NO_PLATE, Credential.NONE)
     elif sighting.confidence < policy.min_confidence and permits.list_entry is None:
@@ -143,7 +149,7 @@ def decide(
     flags = outcome.flags
     if permits.matched_plate and sighting.plate and permits.matched_plate[0] != sighting.plate[0]:
         flags = (*flags, "province_tolerated")  # the guard sees why 皖… opened for 川…
-    return AccessDecision(
+    decision = AccessDecision(
         verdict=outcome.verdict,
         reason=outcome.reason,
         credential=outcome.credential,
@@ -157,6 +163,8 @@ def decide(
         matched_plate=permits.matched_plate,
         match_distance=permits.match_distance,
     )
+    # The passage's own time, as recorded and shown to the guard, read in the site's zone.
+    return apply_schedule(decision, gate.schedule, gate.direction, sighting.at)
 
 
 def _pass_household(permits: Permits, outcome: _Outcome) -> int | None:

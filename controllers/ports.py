@@ -113,7 +113,7 @@ class AccessUnit(Protocol):
 
     def redo_admission(self, passage_id: int) -> bool:
         """Give back an undone admission (its barrier opened after all) and drop the flag;
-        False when it was not undone."""
+        False when it was not undone, or the car is counted already (let in on a retry)."""
         ...
 
     def raise_alarm(

@@ -12,7 +12,8 @@ and flags the passage ``admission_undone``.
 When the database cannot be reached, a passage is decided from the offline snapshot
 (``controllers.offline``), appended durably to the local journal *before* the barrier is
 driven, and written to the database by :meth:`GateRuntime.replay_journal` once it answers
-again (idempotently: each journal entry carries its own id into the passage row).
+again (idempotently: each journal entry carries its own id into the passage row), each entry
+once its barrier has answered.
 
 One bad record never fails the car at the gate. A journal entry the database refuses for a
 reason other than an outage (a constraint, a bug) is set aside (kept on disk, logged with its
@@ -47,6 +48,7 @@ from controllers.ports import (
     PassageRecord,
     PendingAlarm,
 )
+from controllers.schedule import apply_schedule
 from controllers.values import AccessDecision, Reason, Sighting, Verdict
 from errors import HardwareError, NotFoundError, StoreUnavailableError
 
@@ -85,6 +87,16 @@ class PassageResult:
     barrier: str
     details: dict[str, Any] = field(default_factory=dict)
     journal_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BarrierOpened:
+    """An open's outcome as written to its passage, and what it did to the admission that
+    passage made: ``"undone"`` (the barrier did not open), ``"redone"`` (an open of a
+    passage whose admission a failed open had taken back), or None (nothing changed)."""
+
+    barrier: str
+    admission: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +171,12 @@ class GateRuntime:
         # gates decide offline without trying it until the start-up retry releases them.
         self._held_offline = False
         self._replay_lock = asyncio.Lock()
+        # Journal ids of passages decided offline whose barrier has not answered yet. The
+        # write-back leaves them in the journal: written now, with outcome ``pending``, the
+        # outcome line that follows would find no entry, and ``pending`` would stay on a
+        # passage no crash interrupted. After a restart none is held back: a pending entry
+        # then is a crash's.
+        self._unanswered: set[str] = set()
         # Set while the write-back itself (not one entry) keeps failing: its traceback is
         # logged once, not for every car that tries it first.
         self._write_back_failing = False
@@ -188,7 +206,9 @@ class GateRuntime:
         snapshot_path: str | None = None,
         details: dict[str, Any] | None = None,
     ) -> PassageResult:
-        """A person at a gate, already decided (face, PIN, QR): record and drive the gate."""
+        """A person at a gate, already decided (face, PIN, QR): the gate's schedule may still
+        hold it for a guard; record and drive the gate. The result carries the decision
+        that stands."""
         sighting = Sighting(gate_id=gate_id, at=at or self._clock(), plate=None, confidence=0.0)
         return await self._handle(sighting, decision, snapshot_path, details or {})
 
@@ -200,26 +220,36 @@ class GateRuntime:
         details: dict[str, Any],
     ) -> PassageResult:
         gate = self.gate(sighting.gate_id)
+        if decided is not None:
+            # A person's credential was checked without the gate in view (face, PIN, QR,
+            # online or from the offline snapshot); the gate's hours apply here, once for all.
+            decided = apply_schedule(decided, gate.schedule, gate.direction, sighting.at)
         arrival = _Arrival(gate, sighting, decided, snapshot_path, details)
         async with self._locks[gate.gate_id]:
             record, passage_id, alarms, view = await self._record(arrival)
-            if view is not None:
-                self._bus.publish(Event("passage", view))
-            elif record.journal_id is not None:
-                # No row to read yet: the booth screen shows it from the journal meanwhile.
-                self._bus.publish(Event("passage_offline", {
-                    "journal_id": record.journal_id, "gate_id": record.gate_id,
-                    "plate": sighting.plate, "decision": str(record.decision.verdict),
-                }))
-            for alarm in alarms:
-                self._bus.publish(Event("alarm", alarm))
-            barrier = "closed"
-            if record.decision.opens:
-                barrier = await self.open_barrier(
-                    gate.gate_id, passage_id=passage_id, journal_id=record.journal_id
-                )
-                if barrier == OUTCOME_FAULT and record.journal_id is not None:
-                    self._offline.undo(record)  # the car did not move: anti-passback agrees
+            try:
+                if view is not None:
+                    self._bus.publish(Event("passage", view))
+                elif record.journal_id is not None:
+                    # No row to read yet: the booth screen shows it from the journal meanwhile.
+                    self._bus.publish(Event("passage_offline", {
+                        "journal_id": record.journal_id, "gate_id": record.gate_id,
+                        "plate": sighting.plate, "decision": str(record.decision.verdict),
+                    }))
+                for alarm in alarms:
+                    self._bus.publish(Event("alarm", alarm))
+                barrier = "closed"
+                if record.decision.opens:
+                    barrier = await self.open_barrier(
+                        gate.gate_id, passage_id=passage_id, journal_id=record.journal_id
+                    )
+                    if barrier == OUTCOME_FAULT and record.journal_id is not None:
+                        self._offline.undo(record)  # the car did not move: anti-passback agrees
+            finally:
+                # Its barrier's outcome is journalled now (or never will be: the open was cut
+                # short): the write-back may take the entry.
+                if record.journal_id is not None:
+                    self._unanswered.discard(record.journal_id)
             if record.decision.opens and gate.zone_id is not None and passage_id is not None:
                 await self._publish_availability()
         logger.info(
@@ -271,7 +301,7 @@ class GateRuntime:
                 logger.exception("passage at %s (plate %s) refused by the database: decided "
                                  "from the offline snapshot and journalled",
                                  arrival.gate.gate_id, arrival.sighting.plate)
-                record = await asyncio.to_thread(self._decide_offline, arrival)
+                record = await self._journal_offline(arrival)
                 return record, None, [], None
         self.mark_database_unavailable()
         if not self._outage_logged:
@@ -279,7 +309,7 @@ class GateRuntime:
             logger.error("database unavailable (%s): gates decide offline from the snapshot "
                          "taken at %s, and journal", failure,
                          self._offline.taken_at or "— (none)")
-        record = await asyncio.to_thread(self._decide_offline, arrival)
+        record = await self._journal_offline(arrival)
         return record, None, [], None
 
     async def _write_back_first(self) -> StoreUnavailableError | None:
@@ -300,7 +330,19 @@ class GateRuntime:
             self._write_back_failing = True
         return None
 
-    def _decide_offline(self, arrival: _Arrival) -> PassageRecord:
+    async def _journal_offline(self, arrival: _Arrival) -> PassageRecord:
+        """Decide from the snapshot and journal the passage, held back from the write-back
+        until the caller has its barrier's answer in the journal too (:meth:`_handle`)."""
+        journal_id = uuid.uuid4().hex
+        # Before the entry reaches the file: a write-back that reads it must know to wait.
+        self._unanswered.add(journal_id)
+        try:
+            return await asyncio.to_thread(self._decide_offline, arrival, journal_id)
+        except BaseException:
+            self._unanswered.discard(journal_id)
+            raise
+
+    def _decide_offline(self, arrival: _Arrival, journal_id: str) -> PassageRecord:
         """Decide from the snapshot and journal the passage; the caller drives the barrier."""
         assert self._journal is not None
         now = self._clock()
@@ -317,7 +359,7 @@ class GateRuntime:
                     sighting, permits, None, now, gate=arrival.gate, policy=self._policy
                 )
         decision = replace(decision, flags=(*decision.flags, "offline"))
-        record = arrival.record(decision, journal_id=uuid.uuid4().hex)
+        record = arrival.record(decision, journal_id=journal_id)
         self._journal.append(record)  # durable before the barrier moves
         self._offline.note(record)
         return record
@@ -374,7 +416,10 @@ class GateRuntime:
         set_aside: list[str] = []  # what was refused and moved aside, for the guards
         try:
             async with self._replay_lock:  # the background loop and a gate may both try
-                backlog = await asyncio.to_thread(self._journal.backlog)
+                # Taken before the journal is read: an entry not held back then had its
+                # outcome journalled already, so the read finds it.
+                unanswered = set(self._unanswered)
+                backlog = _answered(await asyncio.to_thread(self._journal.backlog), unanswered)
                 if not backlog:
                     self._write_back_failing = False
                     return 0
@@ -568,6 +613,15 @@ class GateRuntime:
         self, gate_id: str, *, passage_id: int | None = None, journal_id: str | None = None
     ) -> str:
         """Command the gate's barrier open; returns the outcome written to the passage."""
+        opened = await self.open_barrier_for(gate_id, passage_id=passage_id,
+                                             journal_id=journal_id)
+        return opened.barrier
+
+    async def open_barrier_for(
+        self, gate_id: str, *, passage_id: int | None = None, journal_id: str | None = None
+    ) -> BarrierOpened:
+        """As :meth:`open_barrier`, and what the open did to the passage's admission: a
+        guard's open that gives an undone admission back says so in its audit entry."""
         barrier = self._barriers.get(gate_id)
         if barrier is None:
             outcome = "no_barrier"
@@ -672,20 +726,21 @@ class GateRuntime:
 
     async def _finish(
         self, passage_id: int | None, outcome: str, journal_id: str | None = None
-    ) -> str:
+    ) -> BarrierOpened:
         if journal_id is not None and passage_id is None and self._journal is not None:
             await asyncio.to_thread(self._journal.set_outcome, journal_id, outcome)
-        if passage_id is not None:
-            update: dict[str, Any] = {"id": passage_id, "barrier_outcome": outcome}
-            try:
-                update.update(await asyncio.to_thread(self._write_outcome, passage_id, outcome))
-            except StoreUnavailableError as err:
-                # The passage is committed and the barrier has answered: the caller gets both
-                # (a camera told 503 would retry and record the car twice); the outcome
-                # waits in the journal until the database is back.
-                await self._outcome_later(passage_id, outcome, err)
-            self._bus.publish(Event("passage_updated", update))
-        return outcome
+        if passage_id is None:
+            return BarrierOpened(outcome)
+        update: dict[str, Any] = {"id": passage_id, "barrier_outcome": outcome}
+        try:
+            update.update(await asyncio.to_thread(self._write_outcome, passage_id, outcome))
+        except StoreUnavailableError as err:
+            # The passage is committed and the barrier has answered: the caller gets both
+            # (a camera told 503 would retry and record the car twice); the outcome
+            # waits in the journal until the database is back.
+            await self._outcome_later(passage_id, outcome, err)
+        self._bus.publish(Event("passage_updated", update))
+        return BarrierOpened(outcome, update.get("admission"))
 
     def _write_outcome(self, passage_id: int, outcome: str) -> dict[str, Any]:
         """The outcome, and for an admission undone or given back, what listeners need of
@@ -753,6 +808,18 @@ def _entry_text(entry: JournalEntry) -> str:
     return (f"passage {who} at {record.gate_id} "
             f"{record.sighting.at.isoformat(timespec='seconds')} "
             f"(journal id {record.journal_id})")
+
+
+def _answered(backlog: JournalBacklog, unanswered: set[str]) -> JournalBacklog:
+    """The backlog without the passages whose barrier has not answered yet, nor their
+    alarms (stored once the passage is, to be tied to it); they stay in the journal."""
+    if not unanswered:
+        return backlog
+    return JournalBacklog(
+        entries=[e for e in backlog.entries if e.record.journal_id not in unanswered],
+        outcomes=backlog.outcomes,
+        alarms=[a for a in backlog.alarms if a.journal_id not in unanswered],
+    )
 
 
 def _error_line(err: BaseException) -> str:

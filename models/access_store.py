@@ -280,19 +280,17 @@ class _Unit:
         flags = (passage.flags or []) if passage is not None else []
         if passage is None or not passage.admission or ADMISSION_UNDONE not in flags:
             return False
-        self._admission_effects(passage.admission, passage_id, back=False)
+        if not self._admission_effects(passage.admission, passage_id, back=False):
+            return False  # counted already (let in when it tried again): still not by this one
         passage.flags = [f for f in flags if f != ADMISSION_UNDONE]
         return True
 
-    def _admission_effects(self, effects: dict[str, Any], passage_id: int, *, back: bool) -> None:
-        """Apply an admission's recorded effects again, or take them back (``back``). A car
-        is only put where no row is, and an entry's own row only is removed: a car that
-        tried again and was let in meanwhile keeps its row, and is not counted twice."""
+    def _admission_effects(self, effects: dict[str, Any], passage_id: int, *, back: bool) -> bool:
+        """Apply an admission's recorded effects again, or take them back (``back``); returns
+        whether they were. A car is only put where no row is, and an entry's own row only is
+        removed: a car that tried again and was let in meanwhile keeps its row, and is not
+        counted twice, in the zone or on its visitor pass."""
         s = self.session
-        if effects.get("pass_id") is not None:
-            uses = VisitorPass.uses - 1 if back else VisitorPass.uses + 1
-            query = update(VisitorPass).where(VisitorPass.id == effects["pass_id"])
-            s.execute((query.where(VisitorPass.uses > 0) if back else query).values(uses=uses))
         plate, presence = effects.get("plate"), effects.get("presence")
         counted = True
         if plate is not None and presence is not None:
@@ -306,9 +304,14 @@ class _Unit:
                 s.add(_presence_from_row(plate, effects["row"]))
             else:
                 counted = False  # the car is recorded inside already: not counted twice
+        if counted and effects.get("pass_id") is not None:
+            uses = VisitorPass.uses - 1 if back else VisitorPass.uses + 1
+            query = update(VisitorPass).where(VisitorPass.id == effects["pass_id"])
+            s.execute((query.where(VisitorPass.uses > 0) if back else query).values(uses=uses))
         moved = int(effects.get("zone_moved") or 0)
         if counted and moved and effects.get("zone_id"):
             self._move_zone(effects["zone_id"], -moved if back else moved)
+        return counted
 
     def _count(
         self, record: PassageRecord, *, unrecorded_exit: bool = False

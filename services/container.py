@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -173,6 +175,7 @@ class Services:
         loop = asyncio.get_running_loop()
         next_refresh = loop.time()
         failing = False
+        broken = RepeatedFailure("offline journal: writing or refreshing", WRITE_BACK_REMINDER_S)
         while True:
             if (
                 not self.database_ready
@@ -191,6 +194,7 @@ class Services:
                     if failing:
                         logger.info("database reachable again; offline snapshot refreshed")
                     failing = False
+                    broken.succeeded()
                 except (StoreUnavailableError, DatabaseStartError) as err:
                     # Once per outage at WARNING: a long outage must not flood the log. A
                     # database that answers but cannot be used is an ERROR (an operator must
@@ -203,8 +207,8 @@ class Services:
                         "not usable" if unusable else "unavailable", access.offline_retry_s, err,
                     )
                     failing = True
-                except Exception:  # keep trying: a passage waiting here must reach the database
-                    logger.exception("offline journal: writing or refreshing failed")
+                except Exception as err:  # keep trying: a passage here must reach the database
+                    broken.failed(err, access.offline_retry_s)
             await asyncio.sleep(access.offline_retry_s)
 
     def audit_waiting(self) -> bool:
@@ -270,9 +274,50 @@ class Services:
             await asyncio.sleep(3600)
 
 
+# While the background write-back keeps failing for another reason than an outage (the
+# journal's disk, a bug), a one-line reminder this often: its traceback is logged once.
+WRITE_BACK_REMINDER_S = 300.0
+
+
+class RepeatedFailure:
+    """The log of a step retried until it works: the traceback of its first failure, then
+    one line at most every ``remind_s`` while it keeps failing, and one when it works again.
+    A traceback per retry (every few seconds) buries everything else in the log."""
+
+    def __init__(
+        self, what: str, remind_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._what = what
+        self._remind_s = remind_s
+        self._clock = clock
+        self._since: float | None = None  # when it started failing
+        self._reminded = 0.0
+
+    def failed(self, err: BaseException, retry_s: float) -> None:
+        now = self._clock()
+        if self._since is None:
+            self._since = self._reminded = now
+            logger.error("%s failed; retrying every %g s, reminding every %g s until it "
+                         "works", self._what, retry_s, self._remind_s, exc_info=err)
+        elif now - self._reminded >= self._remind_s:
+            self._reminded = now
+            lines = str(err).strip().splitlines()
+            logger.error("%s still failing after %.0f s: %s%s", self._what, now - self._since,
+                         type(err).__name__, f": {lines[0]}" if lines else "")
+
+    def succeeded(self) -> None:
+        if self._since is not None:
+            logger.info("%s works again after %.0f s", self._what, self._clock() - self._since)
+            self._since = None
+
+
 def gate_contexts(settings: Settings) -> dict[str, GateContext]:
+    zone = settings.community.zone_info()
     return {
-        g.id: GateContext(gate_id=g.id, direction=Direction(g.direction), zone_id=g.zone)
+        g.id: GateContext(
+            gate_id=g.id, direction=Direction(g.direction), zone_id=g.zone,
+            schedule=g.schedule.build(zone) if g.schedule is not None else None,
+        )
         for g in settings.community.gates
     }
 

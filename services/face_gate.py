@@ -149,8 +149,9 @@ class FaceGateService:
             gate_id=gate_id,
             plate=None,
             confidence=0.0,
-            decision=decision.verdict.value,
-            reason=decision.reason.value,
+            # What stands after the gate's schedule, not only what the face said.
+            decision=passage.decision.verdict.value,
+            reason=passage.decision.reason.value,
             barrier=passage.barrier,
             candidates=[],
             timings_ms={},

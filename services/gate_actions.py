@@ -43,6 +43,9 @@ class GateActionResult:
     state: str
     audit_id: int | None  # None while the entry waits in the audit journal (journal_id)
     journal_id: str | None = None
+    # "redone": the open named a passage whose failed open had taken its admission back,
+    # and gave it back (presence, zone count, pass use).
+    admission: Literal["redone"] | None = None
 
 
 def gate_states(services: Services) -> list[dict[str, Any]]:
@@ -202,8 +205,11 @@ async def perform_gate_action(
 ) -> GateActionResult:
     """Drive one barrier command; raises NotFound/Conflict/Hardware errors after auditing.
 
-    During a database outage the passage named cannot be checked: it is checked when the
-    entry is written (and not linked if wrong), and its barrier outcome is not changed."""
+    An open that names a passage of this gate whose barrier did not open gives that
+    passage's admission back (once: the car is counted in, or out, when the guard lets it
+    through). During a database outage the passage named cannot be checked: it is checked
+    when the entry is written (and not linked if wrong), and neither its barrier outcome nor
+    its admission is changed."""
     if action not in GATE_ACTIONS:
         raise InvalidInputError(f"action must be one of {', '.join(GATE_ACTIONS)}, got {action!r}")
     services.runtime.gate(gate_id)  # unknown gate → 404 before anything is written
@@ -218,37 +224,42 @@ async def perform_gate_action(
     if not online:
         await asyncio.to_thread(audit.begin_offline)  # durable before the barrier moves
     try:
-        state = await _drive(services, barrier, audit, gate_id, action, username,
-                             passage_id if online else None)
+        state, admission = await _drive(services, barrier, audit, gate_id, action, username,
+                                        passage_id if online else None)
     except BaseException:
         audit.abandon()
         raise
-    audit_id = await audit.finish(state)
-    logger.info("gate %s: %s by %s (%s) → %s%s", gate_id, action, username, reason, state,
+    # Audited with the action: this open, not the car's own passage, counted the car.
+    audit_id = await audit.finish(state, **({"admission": admission} if admission else {}))
+    logger.info("gate %s: %s by %s (%s) → %s%s%s", gate_id, action, username, reason, state,
+                f" (passage {passage_id} counted again)" if admission else "",
                 "" if audit_id is not None else f" (audit journalled: {audit.journal_id})")
     return GateActionResult(gate_id=gate_id, action=action, state=state, audit_id=audit_id,
-                            journal_id=audit.journal_id if audit_id is None else None)
+                            journal_id=audit.journal_id if audit_id is None else None,
+                            admission=admission)
 
 
 async def _drive(
     services: Services, barrier: Any, audit: _ActionAudit, gate_id: str, action: str,
     username: str, passage_id: int | None,
-) -> str:
-    """The barrier's state after the command; a refusal or failure is audited and raised."""
+) -> tuple[str, Literal["redone"] | None]:
+    """The barrier's state after the command, and for an open that gave the passage named
+    its admission back, ``"redone"``; a refusal or failure is audited and raised."""
     if action == "open":
-        # Through the runtime so a linked passage gets its barrier outcome and a fault its alarm.
-        state = await services.runtime.open_barrier(gate_id, passage_id=passage_id)
-        if state == "fault":
+        # Through the runtime so a linked passage gets its barrier outcome (and an admission
+        # its failed open took back, once) and a fault its alarm.
+        opened = await services.runtime.open_barrier_for(gate_id, passage_id=passage_id)
+        if opened.barrier == "fault":
             message = f"gate {gate_id}: open failed: {barrier.fault or 'no confirmation'}"
             await audit.finish("fault", error=message)
             raise HardwareError(message)
-        return state
+        return opened.barrier, "redone" if opened.admission == "redone" else None
     command = getattr(barrier, action)
     try:
         # The barrier's own budget (its retries, and a command already on the wire) and a
         # margin, as for an open: a shorter limit cut a close off mid-retry.
         wait_s = barrier.command_budget_s + BARRIER_WAIT_MARGIN_S
-        return str(await asyncio.wait_for(command(), wait_s))
+        return str(await asyncio.wait_for(command(), wait_s)), None
     except ConflictError as err:
         await audit.finish("refused", error=str(err))
         raise

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from controllers.schedule import Entrant
 from errors import ConfigError
 from settings import load_settings
 
@@ -100,8 +102,44 @@ def test_production_refuses_insecure_defaults(tmp_path: Path) -> None:
             secret_key="x" * 40,
             camera_api_keys={"gate-cam": "short"},
         )
-    ok = load_settings(None, environment="production", secret_key="x" * 40, data_dir=tmp_path)
+    ok = load_settings(
+        None, environment="production", secret_key="x" * 40, data_dir=tmp_path,
+        community=WIRED_COMMUNITY,
+    )
     assert ok.signing_key() == "x" * 40
+
+
+# Every gate names its barrier, as production requires.
+WIRED_COMMUNITY = {
+    "name": "海景花园",
+    "zones": [{"id": "P1", "capacity": 120}],
+    "gates": [
+        {"id": "north-in", "kind": "vehicle", "direction": "in", "zone": "P1",
+         "barrier": {"driver": "modbus", "host": "192.0.2.20", "open_channel": 0}},
+        {"id": "north-out", "kind": "vehicle", "direction": "out", "zone": "P1",
+         "barrier": {"driver": "sim"}},  # written out: a deliberate simulation is accepted
+    ],
+}
+
+
+def test_production_refuses_a_gate_without_a_barrier(tmp_path: Path) -> None:
+    """Left out, a gate's barrier is simulated: the console would show a gate opening that
+    never moves. Production says so at start instead; development keeps the simulation."""
+    unwired = {
+        **WIRED_COMMUNITY,
+        "gates": [*WIRED_COMMUNITY["gates"],
+                  {"id": "back-in", "kind": "vehicle", "direction": "in", "zone": "P1"}],
+    }
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, environment="production", secret_key="x" * 40,
+                      data_dir=tmp_path, community=unwired)
+    assert "gate 'back-in' has no barrier configured" in str(info.value)
+    assert "north" not in str(info.value)
+    with pytest.raises(ConfigError, match="gates 'main-in', 'main-out', 'ped-1' have no barrier"):
+        load_settings(None, environment="production", secret_key="x" * 40, data_dir=tmp_path)
+
+    development = load_settings(None, data_dir=tmp_path, community=unwired)
+    assert development.gate("back-in").barrier.driver == "sim"  # type: ignore[union-attr]
 
 
 def test_development_key_is_generated_once_and_kept(tmp_path: Path) -> None:
@@ -109,3 +147,95 @@ def test_development_key_is_generated_once_and_kept(tmp_path: Path) -> None:
     again = load_settings(None, data_dir=tmp_path).signing_key()
     assert first == again and len(first) >= 32
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+SCHEDULED_YAML = """
+community:
+  name: 海景花园
+  zones: [{id: P1, capacity: 120}]
+  gates:
+    - id: back-in
+      name: 后门入口
+      kind: vehicle
+      direction: in
+      zone: P1
+      schedule:
+        resident: ["06:00-23:00"]
+        visitor: []
+        allow_list: [{hours: "08:00-20:00", days: [mon, tue, wed, thu, fri]}]
+    - {id: back-out, kind: vehicle, direction: out, zone: P1}
+    - {id: ped-back, kind: pedestrian, direction: in, schedule: {resident: ["05:00-24:00"]}}
+"""
+
+
+def test_gate_schedules_are_read_in_the_community_time_zone(tmp_path: Path) -> None:
+    path = tmp_path / "community.yaml"
+    path.write_text(SCHEDULED_YAML, encoding="utf-8")
+    settings = load_settings(path)
+    assert settings.community.timezone == "Asia/Shanghai"
+    gate = settings.gate("back-in")
+    assert gate is not None and gate.schedule is not None
+    back_in = gate.schedule.build(settings.community.zone_info())
+    # Friday 22:30 UTC is Saturday 06:30 in Shanghai: residents yes, delivery vans not today.
+    saturday_morning = datetime(2026, 11, 27, 22, 30, tzinfo=UTC)
+    assert back_in.admits(Entrant.RESIDENT, saturday_morning)
+    assert not back_in.admits(Entrant.RESIDENT, saturday_morning - timedelta(hours=1))
+    assert not back_in.admits(Entrant.VISITOR, saturday_morning)
+    assert not back_in.admits(Entrant.ALLOW_LIST, saturday_morning + timedelta(hours=3))
+    assert back_in.admits(Entrant.ALLOW_LIST, saturday_morning - timedelta(hours=19))  # Fri 11:30
+    assert settings.gate("back-out").schedule is None  # type: ignore[union-attr]
+
+    elsewhere = load_settings(path, community={
+        **settings.community.model_dump(exclude_unset=True), "timezone": "Asia/Urumqi",
+    })
+    gate = elsewhere.gate("back-in")
+    assert gate is not None and gate.schedule is not None
+    urumqi = gate.schedule.build(elsewhere.community.zone_info())
+    assert not urumqi.admits(Entrant.RESIDENT, saturday_morning)  # 04:30 on Urumqi's clock
+
+
+def _scheduled_gate(schedule: str, kind: str = "vehicle", direction: str = "in") -> str:
+    zone = ", zone: P1" if kind == "vehicle" else ""
+    return (
+        "community:\n  name: x\n  zones: [{id: P1, capacity: 1}]\n  gates:\n"
+        f"    - {{id: front-in, kind: vehicle, direction: in, zone: P1}}\n"
+        f"    - {{id: back-gate, kind: {kind}, direction: {direction}{zone},\n"
+        f"       schedule: {schedule}}}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "needles"),
+    [
+        (_scheduled_gate('{resident: ["06:00-06:00"]}'),
+         ("gate 'back-gate'", "schedule.resident[0]", "end equals start")),
+        (_scheduled_gate('{visitor: [{hours: "07:00-22:00", days: [mon, thurs]}]}'),
+         ("gate 'back-gate'", "schedule.visitor[0]", "unknown weekday(s) 'thurs'")),
+        (_scheduled_gate('{resident: ["6am-11pm"]}'),
+         ("gate 'back-gate'", "schedule.resident[0]", "'HH:MM-HH:MM'")),
+        (_scheduled_gate('{resident: ["06:00-24:30"]}'),
+         ("gate 'back-gate'", "schedule.resident[0]", "end must be from 00:01 to 24:00")),
+        (_scheduled_gate("{resident: [23:00]}"),
+         ("gate 'back-gate'", "schedule.resident[0]", "write the hours in quotes")),
+        (_scheduled_gate('{residents: ["06:00-23:00"]}'),
+         ("gate 'back-gate'", "unknown category 'residents'", "resident, visitor, allow_list")),
+        (_scheduled_gate('{resident: ["06:00-23:00"]}', direction="out"),
+         ("gate 'back-gate' is an exit", "never holds an exit")),
+        (_scheduled_gate('{allow_list: ["08:00-20:00"]}', kind="pedestrian"),
+         ("gate 'back-gate' is a pedestrian gate", "schedule.allow_list")),
+        ("community:\n  name: x\n  timezone: Asia/Beijing\n  zones: []\n  gates: []\n",
+         ("unknown time zone 'Asia/Beijing'", "community.timezone")),
+    ],
+    ids=["end-equals-start", "weekday", "time-text", "past-midnight", "unquoted", "category",
+         "exit", "pedestrian-allow-list", "timezone"],
+)
+def test_a_bad_schedule_stops_the_start_naming_the_gate_and_the_field(
+    tmp_path: Path, yaml_text: str, needles: tuple[str, ...]
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml_text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    for needle in needles:
+        assert needle in str(info.value)
+    assert str(path) in str(info.value)

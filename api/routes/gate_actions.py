@@ -26,7 +26,8 @@ class GateActionIn(BaseModel):
     action: Literal["open", "close", "hold_open", "release"]
     reason: Reason = Field(min_length=2, max_length=500, examples=["访客无通行证，业主电话确认"])
     passage_id: BodyId | None = Field(
-        None, description="The passage this action answers, if any."
+        None, description="The passage this action answers, if any: it must be at this "
+        "gate; an open of a passage whose barrier did not open counts it again.",
     )
 
     @field_validator("reason")
@@ -48,6 +49,11 @@ class GateActionOut(BaseModel):
     journal_id: str | None = Field(
         None, description="During a database outage: the audit entry's id in the local "
         "audit journal, written to the audit log (once) when the database answers.",
+    )
+    admission: Literal["redone"] | None = Field(
+        None, description="`redone`: the open named a passage of this gate whose barrier had "
+        "not opened, and gave its admission back (presence, zone count, visitor pass use), "
+        "once; null otherwise.",
     )
 
 
@@ -87,5 +93,5 @@ async def gate_action(
     )
     return GateActionOut(
         gate_id=result.gate_id, action=result.action, state=result.state,
-        audit_id=result.audit_id, journal_id=result.journal_id,
+        audit_id=result.audit_id, journal_id=result.journal_id, admission=result.admission,
     )
