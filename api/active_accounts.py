@@ -7,37 +7,64 @@ journal), the booth page with its gate strip, gate actions (audited in the audit
 the event stream. Those alone accept the valid session or token of an account this process
 last saw active. Nothing else is trusted: after a restart during an outage nobody is known
 yet, and an account the database answered inactive or missing is forgotten at once.
+
+Logging in needs the password hash, which lives in the user row. So that a guard logged out
+by the booth page's idle time-out can log back in during an outage (when the gates need a
+human most), the memory keeps, for each account last seen active, the role and argon2 hash
+read with it, in this process's memory only. A login during an outage is checked against
+that; a password changed elsewhere since this process last read the row cannot be known, so
+the password it had then is the one that works until the database answers.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.db import DATABASE_DOWN
-from models.people import User
+from models.db import DATABASE_DOWN, transaction
+from models.people import User, username_key
+from services.passwords import hash_password, verify_password
+from services.users import authenticate
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class KnownAccount:
+    """An account as the database last answered it, active."""
+
+    username: str
+    role: str
+    password_hash: str = field(repr=False)  # out of logs and tracebacks
 
 
 class LastSeenActive:
-    """The accounts whose last answer from the database was "active", in this process."""
+    """The accounts whose last answer from the database was "active", in this process, by
+    the folded name a login matches (``username_key``)."""
 
     def __init__(self) -> None:
-        self._names: set[str] = set()
+        self._accounts: dict[str, KnownAccount] = {}
         self._lock = threading.Lock()  # sync routes run in worker threads
 
-    def note(self, username: str, active: bool) -> None:
+    def remember(self, account: KnownAccount) -> None:
         with self._lock:
-            if active:
-                self._names.add(username)
-            else:
-                self._names.discard(username)
+            self._accounts[username_key(account.username)] = account
+
+    def forget(self, username: str) -> None:
+        with self._lock:
+            self._accounts.pop(username_key(username), None)
+
+    def get(self, username: str) -> KnownAccount | None:
+        with self._lock:
+            return self._accounts.get(username_key(username))
 
     def __contains__(self, username: object) -> bool:
-        with self._lock:
-            return username in self._names
+        return isinstance(username, str) and self.get(username) is not None
 
 
 def last_seen_active(app_state: Any) -> LastSeenActive:
@@ -58,16 +85,63 @@ def account_active(
     memory = last_seen_active(app_state)
     try:
         with sessions() as session:
-            active = bool(
-                session.scalar(select(User.active).where(User.username == username))
-            )
+            row = session.execute(
+                select(User.role, User.password_hash, User.active)
+                .where(User.username == username)
+            ).one_or_none()
     except DATABASE_DOWN:
         if during_outage and username in memory:
             _database_found_down(app_state)
             return True
         raise
-    memory.note(username, active)
-    return active
+    if row is None or not row.active:
+        memory.forget(username)
+        return False
+    memory.remember(KnownAccount(username, row.role, row.password_hash))
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class LoginCheck:
+    """A login's answer: the account (None: refused) and whether the database was down, in
+    which case the password was checked against the account as last seen active."""
+
+    account: KnownAccount | None
+    database_down: bool
+
+
+def check_login(
+    app_state: Any, sessions: sessionmaker[Session], username: str, password: str
+) -> LoginCheck:
+    """The password checked by the database's user row, or while the database cannot be
+    reached by the remembered one. argon2 takes tens of milliseconds: call it off the event
+    loop."""
+    memory = last_seen_active(app_state)
+    try:
+        with transaction(sessions) as session:
+            user = authenticate(session, username, password)
+            account = (None if user is None
+                       else KnownAccount(user.username, user.role, user.password_hash))
+    except DATABASE_DOWN as err:
+        _database_found_down(app_state)
+        logger.info("login for %r while the database is down (%s): checked against the "
+                    "account as last seen active", username, type(err).__name__)
+        return LoginCheck(_check_remembered(memory, username, password), database_down=True)
+    if account is not None:
+        memory.remember(account)
+    return LoginCheck(account, database_down=False)
+
+
+def _check_remembered(
+    memory: LastSeenActive, username: str, password: str
+) -> KnownAccount | None:
+    account = memory.get(username)
+    if account is None:
+        # Hash anyway, as authenticate does: an unknown name must take as long as a wrong
+        # password, or the answer's time would list the accounts remembered.
+        verify_password(hash_password("timing-equaliser"), password)
+        return None
+    return account if verify_password(account.password_hash, password) else None
 
 
 def _database_found_down(app_state: Any) -> None:

@@ -7,8 +7,9 @@ import io
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
@@ -17,6 +18,9 @@ from models.events import AuditEntry
 
 CSV_COLUMNS = ("id", "at", "username", "action", "target", "gate_id", "passage_id", "reason",
                "details")
+# The property office reads the export beside the audit page, which shows Beijing time: the
+# times are written in it too, each with its +08:00, so no reader has to know the log is UTC.
+CSV_TZ = ZoneInfo("Asia/Shanghai")
 # Spreadsheet programs run cells starting with these as formulas (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -84,14 +88,16 @@ def _cell(value: Any) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def audit_csv(entries: Iterable[AuditEntry]) -> str:
-    """UTF-8 CSV with a BOM so Excel on a Chinese Windows desktop shows 中文 correctly."""
+def audit_csv(entries: Iterable[AuditEntry], tz: tzinfo = CSV_TZ) -> str:
+    """UTF-8 CSV with a BOM so Excel on a Chinese Windows desktop shows 中文 correctly; times
+    in ``tz`` with their offset ("2026-11-28T08:00:05+08:00")."""
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     for entry in entries:
         row = audit_to_dict(entry)
+        row["at"] = entry.at.astimezone(tz).isoformat(timespec="seconds")
         row["details"] = json.dumps(row["details"], ensure_ascii=False, sort_keys=True)
         writer.writerow([_cell(row[c]) for c in CSV_COLUMNS])
     return out.getvalue()

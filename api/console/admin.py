@@ -18,6 +18,7 @@ from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
 
+from api.active_accounts import last_seen_active
 from api.console.audit_texts import AUDIT_ACTIONS, action_label, audit_details
 from api.console.error_texts import browser_table, explain_message
 from api.console.i18n import translate
@@ -48,6 +49,8 @@ logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/console/admin", include_in_schema=False)
 
 AUDIT_PAGE = 200
+# 200 rows a page: the first 2000 pages reach 400,000 entries; narrow the dates beyond that.
+AUDIT_MAX_PAGE = 2000
 # Notices the users page is sent by key; any other ?error= is an API message to translate.
 USER_NOTICES = frozenset({"users.self"})
 
@@ -144,10 +147,13 @@ async def set_user_active(
         if target.username == user.name and not active:
             return RedirectResponse("/console/admin/users?error=users.self", status_code=303)
         target.active = active
+        target_name = target.username
         session.add(AuditEntry(
             username=user.name, action="user.activate" if active else "user.deactivate",
-            target=f"user:{user_id}", details={"username": target.username},
+            target=f"user:{user_id}", details={"username": target_name},
         ))
+    if not active:  # at once: not even a login during a database outage may let them in
+        last_seen_active(request.app.state).forget(target_name)
     return RedirectResponse("/console/admin/users?msg=msg.saved", status_code=303)
 
 
@@ -234,6 +240,7 @@ def audit_page(
     gate: str | None = Query(None, max_length=32),
     since: Day | None = None,
     until: Day | None = None,
+    page: Annotated[int, Query(ge=1, le=AUDIT_MAX_PAGE)] = 1,
 ) -> Response:
     user = page_user(request, admin=True)
     if isinstance(user, Response):
@@ -244,7 +251,9 @@ def audit_page(
         since=_day_start(since), until=_day_start(until, 1),
     )
     with services_of(request).sessions() as session:
-        rows, total = search_audit(session, query, limit=AUDIT_PAGE)
+        rows, total = search_audit(
+            session, query, limit=AUDIT_PAGE, offset=(page - 1) * AUDIT_PAGE
+        )
         households = {h.id: f"{h.building} {h.unit}" for h in session.scalars(select(Household))}
     params: dict[str, Any] = {
         k: v for k, v in {
@@ -263,13 +272,25 @@ def audit_page(
         entries.append(entry)
     known = {a for actions in AUDIT_ACTIONS.values() for a in actions} | set(AUDIT_ACTIONS)
     names = gate_names(services_of(request))
+    # The pages keep the filters as the form sent them (Beijing days, not the UTC bounds).
+    filters = {"user": user_name or "", "action": action or "", "gate": gate or "",
+               "since": since.isoformat() if since else "",
+               "until": until.isoformat() if until else ""}
+    pages = max(1, -(-total // AUDIT_PAGE))
+
+    def page_url(number: int) -> str:
+        return "/console/admin/audit?" + urlencode(
+            {**{k: v for k, v in filters.items() if v}, "page": number}
+        )
+
     return _render(
         request, "admin/audit.html",
-        {"rows": entries, "total": total,
+        {"rows": entries, "total": total, "page": page, "pages": pages,
+         # Past the end (a bookmarked page of a log since filtered): back to the last page.
+         "newer_url": page_url(min(page - 1, pages)) if page > 1 else None,
+         "older_url": page_url(page + 1) if page < pages else None,
          "csv_url": "/api/v1/audit.csv" + ("?" + urlencode(params) if params else ""),
-         "filters": {"user": user_name or "", "action": action or "", "gate": gate or "",
-                     "since": since.isoformat() if since else "",
-                     "until": until.isoformat() if until else ""},
+         "filters": filters,
          "actions": [
              (group, translate(lang, f"audit.group.{group}"),
               [(a, action_label(lang, a)) for a in actions])

@@ -32,7 +32,7 @@ AUDIT_ACTIONS: dict[str, tuple[str, ...]] = {
     "guidance": ("guidance.hold", "guidance.release"),
 }
 # Detail values that are stored codes (decisions, barrier states, alarm kinds, roles).
-_CODED_DETAILS = frozenset({"outcome", "kind", "resolution", "role"})
+_CODED_DETAILS = frozenset({"outcome", "kind", "resolution", "role", "admission"})
 _HOUSEHOLD_DETAILS = frozenset({"household_id", "host_household_id"})
 _ID_DETAILS = frozenset({"pass_id", "resident_id", "vehicle_id", "passage_id"})
 

@@ -79,10 +79,16 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "login.submit": ("登录", "Log in"),
     "login.failed": ("用户名或密码错误", "Wrong username or password"),
     "login.stale": ("页面已过期，请重新输入并登录", "The page was stale: please log in again"),
-    "login.throttled": ("登录失败次数过多，请5分钟后再试",
-                        "Too many failed logins: wait 5 minutes"),
+    "login.throttled": ("登录失败次数过多，请{wait}后再试",
+                        "Too many failed logins: try again in {wait}"),
     "login.expired": ("长时间未操作，已自动退出，请重新登录", "Logged out after inactivity"),
     "login.bye": ("已退出登录", "You are logged out"),
+    "login.outage_refused": (
+        "用户名或密码错误。数据库暂时不可用：恢复前只有本机在中断前见过、仍在启用的账号能登录，"
+        "密码按本机当时记下的核对。",
+        "Wrong username or password. The database is unavailable: until it answers, only an "
+        "account this controller saw active before can log in, with the password it had then.",
+    ),
     "forbidden.title": ("无权访问", "Not allowed"),
     "forbidden.text": ("此页面仅限管理员使用。如需修改，请联系物业管理员。",
                        "This page is for administrators. Ask the property office."),
@@ -451,6 +457,14 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "code.database_outage": ("数据库曾中断", "Database outage"),
     "code.offline": ("离线判定", "Decided offline"),
     "code.admission_undone": ("道闸未开，未计通行", "Barrier did not open: not counted"),
+    # the open bound to a passage whose barrier did not open (passage_row.html, live.js)
+    "passage.open": ("人工开闸放行", "Open for this car"),
+    "passage.open_hint": ("为这辆车开闸：放行后重新计入场内车辆、车位计数和通行证次数",
+                          "Open the barrier for this car: once through, it is counted again "
+                          "(inside, zone count, pass use)"),
+    "passage.counted_again": ("已重新计入通行", "the car is counted again"),
+    "audit.detail.admission": ("通行计数", "Admission"),
+    "code.redone": ("已重新计入", "Counted again"),
     "code.province_tolerated": ("省份字存疑已匹配", "Province unsure, matched"),
     "code.fire_alarm": ("火警", "Fire alarm"),
     "code.plate": ("车牌", "Plate"),
@@ -515,6 +529,38 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "session.text": ("请重新登录，然后再操作一次。", "Log in again, then do it again."),
     "session.login": ("重新登录", "Log in again"),
     "code.no_barrier": ("无道闸", "No barrier"),
+    # operator-guide fixes: flags, pedestrian reviews, waits, gate faults
+    "code.not_recorded_inside": ("已登记车辆，放行", "Registered: let out"),
+    "code.turn_head": ("需转头验证", "Head turn asked"),
+    "login.wait_seconds": ("{n}秒", "{n} seconds"),
+    "login.wait_minutes": ("{n}分钟", "{n} minutes"),
+    "review.host_needed": ("请选择被访住户", "Choose the host household"),
+    "review.person": ("行人", "the person"),
+    "review.confirm_person": (
+        "闸前的人未通过刷脸或密码验证。请先核实身份（如联系被访住户），确认后再放行。",
+        "This person was not recognised by face or PIN. Check who it is (call the host, "
+        "for instance) before letting them through.",
+    ),
+    "review.confirm_title_person": ("确认放行这位行人？", "Let this person through?"),
+    "review.confirm_ok_person": ("已核实，放行", "Checked: let through"),
+    "review.person_reason": ("（行人，已核实身份）", " (pedestrian, identity checked)"),
+    "review.left_person": ("人已离开", "Person has left"),
+    "review.left_reason_person": ("行人未等处理已自行离开",
+                                  "The person left before it was dealt with"),
+    "review.done_left_person": ("{gate}：{plate} 已移出队列（人已离开）",
+                                "{gate}: {plate} taken off the queue (person left)"),
+    "gates.close_deferred": ("闸下有车辆或行人，道闸保持开启，离开后自动关闸",
+                             "something is on the loop: the barrier stays open and closes "
+                             "once it is clear"),
+    "fault.relay_offline": ("故障：道闸控制器离线（断电或断网）",
+                            "Fault: the gate's relay is offline (power or network lost)"),
+    "fault.link_lost": ("故障：通信中断", "Fault: connection to the gate lost"),
+    "fault.not_in_place": ("故障：道闸未到位（可能卡住或被挡住）",
+                           "Fault: the arm did not reach its position (stuck or blocked?)"),
+    "fault.no_answer": ("故障：设备无响应", "Fault: the device does not answer"),
+    "fault.relay_mismatch": ("故障：继电器未按指令动作", "Fault: the relay did not switch as told"),
+    "fault.refused": ("故障：设备拒绝指令", "Fault: the device refused the command"),
+    "fault.raw": ("设备原始信息（供维修人员参考）", "Driver message, for the technician"),
 }
 
 # Keys the browser needs for text it builds itself (dialogs, live rows, errors).

@@ -18,6 +18,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from api.active_accounts import account_active
+from api.console.fault_texts import browser_fault_table, fault_summary
 from api.console.i18n import LANGS, Lang, code, js_texts, translate, translator
 from api.console.security import (
     CSRF_COOKIE,
@@ -120,6 +121,11 @@ def gate_names(services: Services) -> dict[str, str]:
     return {g.id: g.name or g.id for g in services.settings.community.gates}
 
 
+def pedestrian_gates(services: Services) -> frozenset[str]:
+    """The gates people walk through: their review cards speak of a person, not a car."""
+    return frozenset(g.id for g in services.settings.community.gates if g.kind == "pedestrian")
+
+
 def login_redirect(request: Request, *, expired: bool = False) -> RedirectResponse:
     target = request.url.path
     if request.url.query:
@@ -178,6 +184,9 @@ def render(
         "t": translator(lang),
         "code": lambda value: code(lang, value),
         "alarm_view": lambda alarm: alarm_view(lang, alarm.kind, alarm.message),
+        # The gate strip: a driver's English fault text summarised (api/console/fault_texts.py).
+        "fault_summary": lambda message: fault_summary(lang, message),
+        "fault_table": lambda: browser_fault_table(lang),
         "lang": lang,
         "user": user,
         "csrf": csrf_for(request, user.name if user else "", nonce=nonce),

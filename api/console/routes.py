@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,6 +15,7 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from sqlalchemy import select
 
+from api.active_accounts import check_login
 from api.console.error_texts import browser_table
 from api.console.i18n import LANGS, translate
 from api.console.outage import degraded_parts, waiting_actions
@@ -21,6 +23,7 @@ from api.console.rendering import (
     current_lang,
     gate_names,
     page_user,
+    pedestrian_gates,
     render,
     safe_next,
     services_of,
@@ -36,17 +39,21 @@ from api.console.security import (
 )
 from api.console.throttle import login_throttle
 from api.params import PathId
-from api.routes.alarms import open_alarms, unstored_alarms, without_stored
+from api.routes.alarms import (
+    open_alarms,
+    passages_with_snapshot,
+    unstored_alarms,
+    without_stored,
+)
 from errors import NotFoundError, PermissionDeniedError
 from models.access_store import passage_to_dict
-from models.db import DATABASE_DOWN, transaction
+from models.db import DATABASE_DOWN
 from models.events import AuditEntry, Passage
 from models.people import Household
 from models.vehicles import VisitorPass
 from services.container import Services
 from services.gate_actions import gate_states
 from services.review import review_queue
-from services.users import authenticate
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +78,10 @@ LIVE_JS_KEYS = (
     "review.confirm_ok", "review.confirm_ok_no_plate", "review.type_plate", "action.cancel",
     "review.done_allow", "review.done_pass", "review.done_deny", "review.done_left",
     "review.barrier", "review.barrier_fault", "review.taken", "code.no_barrier",
+    "review.host_needed", "review.person", "review.confirm_person", "review.confirm_ok_person",
+    "review.confirm_title_person", "review.person_reason", "review.left_reason_person",
+    "review.done_left_person", "gates.close_deferred",
+    "review.needs_database",  # a page open when the database goes away pauses its queue
 )
 # A resolution's audit entry is written in the resolving transaction, a moment after
 # resolved_at; the margin lets the look-up use the index on ``at`` (there is none on
@@ -102,11 +113,13 @@ def login_page(
     )
 
 
-def _authenticate(services: Services, username: str, password: str) -> tuple[str, str] | None:
-    """argon2 takes tens of milliseconds: run in a thread, off the event loop."""
-    with transaction(services.sessions) as session:
-        user = authenticate(session, username.strip(), password)
-        return (user.username, user.role) if user is not None else None
+def _wait_text(request: Request, seconds: int) -> str:
+    """How long a throttled login waits, as the guard reads it: seconds up to a minute (the
+    first pauses are 30 s and 60 s), whole minutes above, rounded up so it is never early."""
+    lang = current_lang(request)
+    if seconds <= 60:
+        return translate(lang, "login.wait_seconds", n=seconds)
+    return translate(lang, "login.wait_minutes", n=-(-seconds // 60))
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -117,10 +130,11 @@ async def login(
     csrf_token: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/console",
 ) -> Response:
-    def refuse(error: str, status_code: int) -> Response:
+    def refuse(error: str, status_code: int, **values: str) -> Response:
         return render(
             request, "login.html",
-            {"next": safe_next(next), "notice": None, "error": error, "username": username},
+            {"next": safe_next(next), "notice": None, "error": error, "error_values": values,
+             "username": username},
             None, status_code=status_code,
         )
 
@@ -133,17 +147,23 @@ async def login(
     wait = throttle.retry_after(address, username)
     if wait > 0:
         logger.warning("console login for %r from %s throttled", username, address)
-        response = refuse("login.throttled", 429)
-        response.headers["Retry-After"] = str(int(wait) + 1)
+        seconds = math.ceil(wait)  # whole seconds, never shorter than the pause
+        response = refuse("login.throttled", 429, wait=_wait_text(request, seconds))
+        response.headers["Retry-After"] = str(seconds)
         return response
-    found = await asyncio.to_thread(_authenticate, services_of(request), username, password)
-    if found is None:
+    # argon2 takes tens of milliseconds: in a thread, off the event loop.
+    found = await asyncio.to_thread(check_login, request.app.state,
+                                    services_of(request).sessions, username.strip(), password)
+    if found.account is None:
         throttle.failed(address, username)
         logger.info("console login failed for %r from %s", username, address)
-        return refuse("login.failed", 401)
+        # One answer for a wrong password and an account not known now: which accounts
+        # this process remembers is not for a guesser to learn.
+        return refuse("login.outage_refused" if found.database_down else "login.failed", 401)
     throttle.succeeded(address, username)
-    name, role = found
-    logger.info("console login: %s (%s)", name, role)
+    name, role = found.account.username, found.account.role
+    logger.info("console login%s: %s (%s)",
+                " during a database outage" if found.database_down else "", name, role)
     response = RedirectResponse(safe_next(next), status_code=303)
     set_session(request, response, name, role)
     new_csrf_nonce(request, response)  # a nonce planted before login does not survive it
@@ -286,6 +306,7 @@ def console_home(request: Request) -> Response:
         {
             "gates": gate_states(services),
             "gate_names": names,
+            "pedestrian_gates": pedestrian_gates(services),
             "now": now.isoformat(),
             "live_texts": _live_texts(request),
             "error_table": browser_table(current_lang(request), names),
@@ -305,12 +326,14 @@ def _stored_parts(services: Services, now: datetime, unstored: list[Any]) -> dic
         )
         review = _review_cards(session, now)
         alarms = open_alarms(session)
+        alarm_snapshots = passages_with_snapshot(session, alarms)
         unstored = without_stored(session, unstored)
         households = _households(session)
     return {
         "passages": passages,
         "review": review,
         "alarms": alarms,
+        "alarm_snapshots": alarm_snapshots,
         "unstored_alarms": unstored,
         "database_down": False,
         "households": households,
@@ -353,6 +376,7 @@ def review_fragment(request: Request) -> Response:
     return render(
         request, "fragments/review.html",
         {"review": review, "households": households, "gate_names": gate_names(services),
+         "pedestrian_gates": pedestrian_gates(services),
          "presets": PRESET_REASONS, "pass_hours": PASS_HOURS, "now": now.isoformat()},
         user, refresh_session=False,
     )
@@ -369,10 +393,12 @@ def alarms_fragment(request: Request) -> Response:
     services = services_of(request)
     unstored = unstored_alarms(services)  # before the rows: see without_stored
     alarms: list[Any] = []
+    alarm_snapshots: set[int] = set()
     database_down = False
     try:
         with services.sessions() as session:
             alarms = open_alarms(session)
+            alarm_snapshots = passages_with_snapshot(session, alarms)
             unstored = without_stored(session, unstored)
     except DATABASE_DOWN as err:
         logger.debug("alarm list from the journal only, the database is down: %s", err)
@@ -382,7 +408,8 @@ def alarms_fragment(request: Request) -> Response:
         waiting = {"waiting_passages": services.runtime.journal_backlog(),
                    "waiting_actions": waiting_actions(services)}
     return render(request, "fragments/alarms.html",
-                  {"alarms": alarms, "unstored_alarms": unstored,
+                  {"alarms": alarms, "alarm_snapshots": alarm_snapshots,
+                   "unstored_alarms": unstored,
                    "database_down": database_down, "gate_names": gate_names(services),
                    **waiting},
                   user, refresh_session=False)

@@ -20,7 +20,7 @@ from controllers.ports import PendingAlarm
 from errors import ConflictError, NotFoundError
 from models.base import utcnow
 from models.db import DATABASE_DOWN
-from models.events import Alarm, AuditEntry
+from models.events import Alarm, AuditEntry, Passage
 from services.container import Services
 
 logger = logging.getLogger(__name__)
@@ -79,6 +79,17 @@ class AckIn(BaseModel):
 def open_alarms(session: Session, limit: int = 50) -> list[Alarm]:
     query = select(Alarm).where(Alarm.acknowledged_at.is_(None))
     return list(session.scalars(query.order_by(Alarm.at.desc(), Alarm.id.desc()).limit(limit)))
+
+
+def passages_with_snapshot(session: Session, alarms: list[Alarm]) -> set[int]:
+    """The passages of ``alarms`` that have a photo: only those get a 抓拍 link on the booth
+    screen (a PIN lock-out or a fault is tied to a passage the camera never saw)."""
+    ids = {a.passage_id for a in alarms if a.passage_id is not None}
+    if not ids:
+        return set()
+    return set(session.scalars(
+        select(Passage.id).where(Passage.id.in_(ids)).where(Passage.snapshot_path.is_not(None))
+    ))
 
 
 def unstored_alarms(services: Services) -> list[PendingAlarm]:

@@ -8,25 +8,33 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
+from api.active_accounts import check_login
 from api.console.throttle import login_throttle
-from api.deps import ServicesDep, SessionDep
+from api.deps import ServicesDep
 from api.schemas import Token
 from errors import AuthenticationError
 from services.availability_cache import retry_after_header
-from services.users import authenticate
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+
+# Also for an account not known now: which accounts this process remembers is not for a
+# guesser to learn (api/active_accounts.py).
+OUTAGE_REFUSAL = (
+    "wrong username or password; the database is unavailable, and until it answers only an "
+    "account this controller saw active before can log in, with the password it had then"
+)
 
 
 @router.post("/token", response_model=Token, summary="Log in with username and password")
 def login(
     request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
-    session: SessionDep,
     services: ServicesDep,
 ) -> Token:
+    """While the database is down, the password is checked against the account as this
+    process last saw it active (the same throttle applies)."""
     address = request.client.host if request.client else "?"
     throttle = login_throttle(request)
     wait = throttle.retry_after(address, form.username)
@@ -38,15 +46,20 @@ def login(
             f"try again in {retry_after_header(wait)} s",
             headers={"Retry-After": retry_after_header(wait)},
         )
-    user = authenticate(session, form.username, form.password)
-    if user is None:
+    found = check_login(request.app.state, services.sessions, form.username, form.password)
+    if found.account is None:
         throttle.failed(address, form.username)
         logger.info("API login failed for %r from %s", form.username, address)
-        raise AuthenticationError("wrong username or password")
+        raise AuthenticationError(
+            OUTAGE_REFUSAL if found.database_down else "wrong username or password"
+        )
     throttle.succeeded(address, form.username)
+    if found.database_down:
+        logger.info("API login during a database outage: %s (%s)",
+                    found.account.username, found.account.role)
     ttl = services.settings.api.token_ttl_minutes * 60
     return Token(
-        access_token=services.signer.issue(user.username, user.role),
-        role=user.role,
+        access_token=services.signer.issue(found.account.username, found.account.role),
+        role=found.account.role,
         expires_in=ttl,
     )

@@ -16,11 +16,17 @@
   const MAX_ROWS = 200;
   // Rendered while the database was down (api/console/outage.py): passages come from the
   // journal, the review queue is paused, and the full page comes back with the database.
+  // A page rendered before pauses its queue when the database goes away (pauseReview).
   const outageBanner = document.getElementById("outage-banner");
   // Past this, a car may have driven off: opening the barrier for it needs a second yes.
   const OLD_AFTER_S = 120;
 
   function gateName(id) { return gateNames[id] || id; }
+  // At a pedestrian gate the card is about a person, not a car without a plate.
+  function isPedestrian(card) { return card.dataset.person === "yes"; }
+  function subject(card, plate) {
+    return plate || t(isPedestrian(card) ? "review.person" : "review.no_plate");
+  }
   function stateLabel(state) { return stateLabels[state] || state; }
 
   // ---- reasons: a preset and/or free text, at least 2 characters in all -------------
@@ -148,6 +154,25 @@
     reviewList.dataset.count = String(count);
     document.getElementById("review-none").hidden = count > 0;
   }
+  // The database went away under a page rendered with it (the alarm list says so): resolving
+  // a car or registering a pass needs it, so the queue pauses where it stands with the
+  // reduced console's note (open from the gate strip instead). No reload into that console:
+  // it would drop the stored passages and alarms on screen, which cannot be read meanwhile.
+  // The full page reloads itself once the database answers (outageChanged).
+  let queuePaused = Boolean(outageBanner);
+  function pauseReview() {
+    if (queuePaused) return;
+    queuePaused = true;
+    reviewList.dataset.database = "down";
+    reviewList.querySelectorAll("button, input, select").forEach((el) => { el.disabled = true; });
+    document.getElementById("review-none").hidden = true;
+    const note = document.createElement("p");
+    note.className = "notice";
+    note.id = "review-paused";
+    note.setAttribute("role", "status");
+    note.textContent = t("review.needs_database");
+    reviewList.prepend(note);
+  }
   // A card the guard has chosen or typed something in.
   reviewList.addEventListener("input", (ev) => {
     const card = ev.target.closest(".review-card");
@@ -171,7 +196,7 @@
     return refreshing;
   }
   async function mergeReview() {
-    if (outageBanner) return;  // paused until the database is back (and the page reloaded)
+    if (queuePaused) return;  // until the database is back (and the page reloaded)
     const html = await fetchHtml("/console/fragments/review");
     if (html === null) return;
     const holder = document.createElement("div");
@@ -207,7 +232,7 @@
     if (!card || card.dataset.busy) return;
     if (card.dataset.touched) {
       toast(t("review.taken", { gate: gateName(card.dataset.gate),
-                                plate: card.dataset.plate || t("review.no_plate"),
+                                plate: subject(card, card.dataset.plate),
                                 user: data.resolved_by || "?" }), "warn");
     }
     card.remove();
@@ -216,8 +241,8 @@
 
   const confirmDialog = document.getElementById("confirm-dialog");
   // Resolves true when the guard confirms; Esc or cancel resolves false.
-  function askConfirm(lines, okLabel, cancelLabel) {
-    document.getElementById("confirm-dialog-title").textContent = t("review.confirm_title");
+  function askConfirm(lines, okLabel, cancelLabel, title) {
+    document.getElementById("confirm-dialog-title").textContent = title || t("review.confirm_title");
     const bodyEl = document.getElementById("confirm-dialog-body");
     bodyEl.replaceChildren(...lines.map((line) => {
       const p = document.createElement("p");
@@ -235,10 +260,10 @@
   }
 
   function doneText(resolution, card, result, plate) {
-    const values = { gate: gateName(card.dataset.gate), plate: plate || t("review.no_plate"),
+    const values = { gate: gateName(card.dataset.gate), plate: subject(card, plate),
                      pass_id: result.pass_id };
-    let text = t({ allow_once: "review.done_allow", visitor_pass: "review.done_pass",
-                   deny: "review.done_deny", left: "review.done_left" }[resolution], values);
+    let text = t({ allow_once: "review.done_allow", visitor_pass: "review.done_pass", deny: "review.done_deny",
+                   left: isPedestrian(card) ? "review.done_left_person" : "review.done_left" }[resolution], values);
     if (result.barrier === "fault") text += " · " + t("review.barrier_fault");
     else if (result.barrier) text += " · " + t("review.barrier", { state: stateLabel(result.barrier) });
     return text;
@@ -264,7 +289,7 @@
     let reason;
     if (resolution === "left") {
       // The car drove off: nothing to decide, so the reason is written for the guard.
-      reason = t("review.left_reason") + (free ? "：" + free : "");
+      reason = t(isPedestrian(form) ? "review.left_reason_person" : "review.left_reason") + (free ? "：" + free : "");
     } else {
       reason = readReason(form);
       if (!reason) { showError(form, t("reason.required"), "reason"); return; }
@@ -272,6 +297,12 @@
     if (resolution === "visitor_pass" && !plate) {
       showError(form, t("review.plate_needed"));
       plateInput.focus();
+      return;
+    }
+    const host = form.querySelector('select[name="host_household_id"]');
+    if (resolution === "visitor_pass" && !host.value) {
+      showError(form, t("review.host_needed"));  // no first-in-the-list default: see review.html
+      host.focus();
       return;
     }
     showError(form, "");
@@ -282,11 +313,16 @@
       if (seconds >= OLD_AFTER_S) {
         lines.push(t("review.confirm_old", { age: ageText(seconds), gate: gateName(form.dataset.gate) }));
       }
-      const noPlate = !plate;
+      // A person at a pedestrian gate has no plate to type: the guard checks who it is.
+      const person = !plate && isPedestrian(form);
+      const noPlate = !plate && !person;
       if (noPlate) lines.push(t("review.confirm_no_plate"));
+      if (person) lines.push(t("review.confirm_person"));
       if (lines.length) {
-        const ok = await askConfirm(lines, t(noPlate ? "review.confirm_ok_no_plate" : "review.confirm_ok"),
-                                    t(noPlate ? "review.type_plate" : "action.cancel"));
+        const okKey = person ? "review.confirm_ok_person"
+          : noPlate ? "review.confirm_ok_no_plate" : "review.confirm_ok";
+        const ok = await askConfirm(lines, t(okKey), t(noPlate ? "review.type_plate" : "action.cancel"),
+                                    person ? t("review.confirm_title_person") : null);
         if (!ok) {
           // After the dialog's own focus restoration (to the button that opened it), or the
           // guard would be typing the plate into nothing.
@@ -296,19 +332,20 @@
         if (!form.isConnected) return;  // resolved from another booth while we were asking
         // The audit log shows that no plate was a deliberate answer, not a forgotten field.
         if (noPlate) reason += t("review.no_plate_reason");
+        if (person) reason += t("review.person_reason");
       }
     }
     const payload = { resolution: resolution === "left" ? "deny" : resolution, reason, plate: plate || null };
     if (resolution === "visitor_pass") {
       const hours = Number(form.querySelector('select[name="hours"]').value);
       payload.visitor_pass = {
-        host_household_id: Number(form.querySelector('select[name="host_household_id"]').value),
+        host_household_id: Number(host.value),
         valid_to: new Date(Date.now() + clockSkew + hours * 3600 * 1000).toISOString(),
       };
     }
     form.dataset.busy = "yes";
     form.querySelectorAll("button").forEach((b) => { b.disabled = true; });
-    const what = gateName(form.dataset.gate) + " · " + (plate || t("review.no_plate")) + " · " + button.textContent.trim();
+    const what = gateName(form.dataset.gate) + " · " + subject(form, plate) + " · " + button.textContent.trim();
     try {
       const result = await api("POST", "/api/v1/passages/" + form.dataset.passage + "/resolve", payload, what);
       toast(doneText(resolution, form, result, result.passage.resolved_plate || plate),
@@ -322,9 +359,11 @@
       delete form.dataset.busy;
       if (!form.isConnected) return;
       showError(form, refusal(err));
-      form.querySelectorAll("button").forEach((b) => { b.disabled = false; });
+      if (!queuePaused) form.querySelectorAll("button").forEach((b) => { b.disabled = false; });
       // Someone else resolved it meanwhile (409): the next queue update removes the card.
       if (err.status === 409) refreshReview();
+      // Perhaps the database went away since the page was rendered: the alarm list tells.
+      if (err.status === 503) refreshAlarms(false);
     }
   });
 
@@ -332,14 +371,25 @@
   const dialog = document.getElementById("gate-dialog");
   const gateForm = document.getElementById("gate-form");
   let pending = null;
-  gatesSection.addEventListener("click", (ev) => {
-    const button = ev.target.closest("button.gate-action");
-    if (!button) return;
-    pending = { gate: button.dataset.gate, action: button.dataset.action, label: button.dataset.label };
-    document.getElementById("gate-dialog-title").textContent = button.dataset.label;
+  function askGateAction(asked) {
+    pending = asked;
+    document.getElementById("gate-dialog-title").textContent = asked.label;
     gateForm.reset();
     showError(gateForm, "");
     dialog.showModal();
+  }
+  gatesSection.addEventListener("click", (ev) => {
+    const button = ev.target.closest("button.gate-action");
+    if (!button) return;
+    askGateAction({ gate: button.dataset.gate, action: button.dataset.action, label: button.dataset.label });
+  });
+  // A passage whose barrier did not open has an open of its own: it names the passage, so
+  // the car is counted again once through (the strip's 开闸 names none).
+  rows.addEventListener("click", (ev) => {
+    const button = ev.target.closest("button.passage-open");
+    if (!button) return;
+    askGateAction({ gate: button.dataset.gate, action: "open", label: button.dataset.label,
+                    passage: Number(button.dataset.passage), counted: button.dataset.done });
   });
   document.getElementById("gate-cancel").addEventListener("click", () => dialog.close());
 
@@ -352,9 +402,12 @@
   };
   function gateDoneText(gateId, action, before, after) {
     const noop = (NOTHING_TO_DO[action] || []).includes(before);
-    const what = noop ? t("gates.noop_" + action) : t("gates.done_" + action);
+    // The barrier answers a close with its state: still open (or re-opening) when something
+    // is on the loop, and it closes by itself once that has left (hardware/base.py Barrier).
+    const deferred = action === "close" && !noop && (after === "open" || after === "opening");
+    const what = t(deferred ? "gates.close_deferred" : noop ? "gates.noop_" + action : "gates.done_" + action);
     const now = t("gates.now", { state: stateLabel(after) });
-    return { text: t("gates.done", { gate: gateName(gateId), what, now }), noop };
+    return { text: t("gates.done", { gate: gateName(gateId), what, now }), warn: noop || deferred };
   }
 
   gateForm.addEventListener("submit", async (ev) => {
@@ -365,23 +418,32 @@
     const confirm = document.getElementById("gate-confirm");
     if (confirm.disabled) return;  // Enter pressed again while the barrier is answering
     confirm.disabled = true;
-    const card = document.querySelector('.gate[data-gate="' + pending.gate + '"]');
+    const asked = pending;
+    const card = document.querySelector('.gate[data-gate="' + asked.gate + '"]');
     const before = card ? card.dataset.state : "";
     try {
-      const result = await api("POST", "/api/v1/gates/" + encodeURIComponent(pending.gate) + "/actions",
-                               { action: pending.action, reason, passage_id: null }, pending.label);
+      const result = await api("POST", "/api/v1/gates/" + encodeURIComponent(asked.gate) + "/actions",
+                               { action: asked.action, reason, passage_id: asked.passage || null }, asked.label);
       dialog.close();
       setGateState(result.gate_id, result.state, null);
       const done = gateDoneText(result.gate_id, result.action, before, result.state);
+      if (result.admission === "redone") done.text += " · " + asked.counted;
       // The database is down: the guard learns the action is on record all the same.
       if (result.journal_id) done.text += " · " + t("gates.journalled");
-      toast(done.text, done.noop ? "warn" : null);
+      toast(done.text, done.warn ? "warn" : null);
     } catch (err) {
       if (!err.sessionExpired) showError(gateForm, refusal(err));
     } finally {
       confirm.disabled = false;
     }
   });
+  // The same table as the server's (api/console/fault_texts.py): first family found wins.
+  const faultFamilies = JSON.parse(gatesSection.dataset.faults || "[]")
+    .map(([source, text]) => ({ re: new RegExp(source), text }));
+  function faultSummary(fault) {
+    const family = faultFamilies.find((f) => f.re.test(fault));
+    return family ? family.text : fault;
+  }
   function setGateState(gateId, state, fault) {
     const card = document.querySelector('.gate[data-gate="' + gateId + '"]');
     if (!card) return;
@@ -390,7 +452,11 @@
     badge.className = "gate-state state-" + state;
     badge.querySelector('[data-role="state-text"]').textContent = stateLabel(state);
     const faultEl = card.querySelector('[data-role="fault"]');
-    faultEl.textContent = fault || "";
+    const summary = fault ? faultSummary(fault) : "";
+    faultEl.querySelector('[data-role="fault-summary"]').textContent = summary;
+    const raw = faultEl.querySelector('[data-role="fault-raw"]');
+    raw.textContent = fault || "";
+    raw.hidden = summary === (fault || "");
     faultEl.hidden = !fault;
   }
 
@@ -457,8 +523,8 @@
     const fresh = holder.firstElementChild;
     const old = document.getElementById("alarm-list");
     const databaseDown = fresh.dataset.database === "down";
-    if (databaseDown) keepStored(old, fresh);
-    if (outageBanner) outageChanged(fresh);
+    if (databaseDown) { keepStored(old, fresh); pauseReview(); }
+    if (queuePaused) outageChanged(fresh);
     const seen = unstoredKeys(old);
     const fresher = Array.from(unstoredKeys(fresh)).some((key) => !seen.has(key));
     const isNew = Number(fresh.dataset.maxId) > Number(old.dataset.maxId) || fresher;
@@ -468,10 +534,10 @@
     pollWhileUnstored();
   }
   // The degraded page: its counts follow the journal, and once the database answers the full
-  // page replaces it, though not under a guard who is choosing a reason in a dialog.
+  // page replaces it (or the paused one), though not under a guard choosing a reason in a dialog.
   function outageChanged(fresh) {
     if (fresh.dataset.database === "down") {
-      if (fresh.dataset.waitingPassages !== undefined) {
+      if (outageBanner && fresh.dataset.waitingPassages !== undefined) {
         document.getElementById("waiting-passages").textContent = fresh.dataset.waitingPassages;
         document.getElementById("waiting-actions").textContent = fresh.dataset.waitingActions;
       }
@@ -521,6 +587,7 @@
     source.addEventListener("passage_offline", (ev) => {
       const data = JSON.parse(ev.data).data;
       addJournalled(data.journal_id);
+      if (!queuePaused) refreshAlarms(false);  // decided offline: is the database away?
       // A car for a guard while the database is down: opened from the gate strip.
       if (data.decision === "review") beep(1, 660);
     });

@@ -220,10 +220,16 @@ def test_alarm_views_translate_kind_hints_and_the_offline_note() -> None:
 
 def test_the_alarm_list_shows_kind_gate_and_plate_in_the_page_language(client: Any) -> None:
     from models.db import transaction
-    from models.events import Alarm
+    from models.events import Alarm, Passage
 
     with transaction(client.app.state.services.sessions) as session:
-        session.add(Alarm(kind="blocked_plate", gate_id="main-in", passage_id=7,
+        # The car's passage, photographed: the alarm links its snapshot.
+        car = Passage(gate_id="main-in", direction="in", plate="沪K60613", decision="deny",
+                      reason="blocked", snapshot_path="2026/05/01/car.jpg")
+        session.add(car)
+        session.flush()
+        car_id = car.id
+        session.add(Alarm(kind="blocked_plate", gate_id="main-in", passage_id=car_id,
                           message="blocked_plate at main-in: 沪K60613"))
         session.add(Alarm(kind="hardware_fault", gate_id="main-out",
                           message="barrier at main-out did not open: offline"))
@@ -238,7 +244,7 @@ def test_the_alarm_list_shows_kind_gate_and_plate_in_the_page_language(client: A
     assert "黑名单车辆" in client.get("/console").text  # the page includes the same list
     # The car behind an alarm is one click away; an alarm without a passage has no link.
     assert html.count('href="/api/v1/passages/') == 1
-    assert 'href="/api/v1/passages/7/snapshot"' in html
+    assert f'href="/api/v1/passages/{car_id}/snapshot"' in html
     _set_lang(client, csrf, "en")
     seen = _visible_text(client.get("/console/fragments/alarms").text)
     assert "Blocked plate" in seen and "Plate 沪K60613" in seen

@@ -30,6 +30,7 @@ from models.people import Household
 from models.vehicles import Presence, Vehicle
 from services.container import build_services
 from services.passage_journal import FilePassageJournal
+from tests.api.test_console import add_staff
 from tests.api.test_credentials import present, resident_with_pin
 from tests.api.test_face_gate import START, enrol_lin, jpegs
 from tests.api.test_vehicle_entry import free_in_zone, register_resident_car
@@ -243,7 +244,7 @@ def test_the_console_tells_the_guard_what_still_works(
     app_factory: Any, outage: DatabaseOutage
 ) -> None:
     client = app_factory(database_url=outage.url, **FAST)
-    add_user(client, "guard", "guard")
+    add_staff(client.app.state.services, "guard", "guard")  # no login: a login is "seen"
     # A session this process has not seen active (as after a restart during the outage) gets
     # the outage page; one it saw gets the booth page without the database
     # (tests/api/test_console_during_outage.py).

@@ -192,3 +192,65 @@ def test_the_degraded_console_opens_a_gate_for_a_visitor(
             assert entry.reason == "车牌无法识别：业主本人，车牌识别错误"
     finally:
         context.close()
+
+
+def test_a_page_open_when_the_database_goes_away_pauses_its_review_queue(
+    outage_server: LiveServer, outage: DatabaseOutage, chromium: Any
+) -> None:
+    """The booth page rendered before an outage used to keep offering 放行/拒绝 until the
+    guard reloaded, each press failing with "数据库暂时不可用". Now the first sign of the
+    outage (a review answered 503, a car decided offline) pauses the queue with the reduced
+    console's note, the stored alarm stays on screen, and the full page comes back by itself
+    with the database."""
+    services = outage_server.services
+    wait_for(lambda: RESIDENT in getattr(services.offline_file.load(), "permits", {}))
+    context = chromium.new_context(base_url=outage_server.base_url, locale="zh-CN",
+                                   timezone_id="Asia/Shanghai",
+                                   viewport={"width": 1600, "height": 1000})
+    context.set_default_timeout(10_000)
+    paused = "#review-list[data-database='down'] #review-paused"
+    try:
+        page = context.new_page()
+        enter_as(page, outage_server, "guard", "guard")
+        page.wait_for_selector('#live-dot[data-live="yes"]')
+        push_frame(outage_server, "main-in", "粤B67890")  # nobody's car: for the guard
+        card = page.locator("#review-list .review-card")
+        card.wait_for()
+
+        # A guard who presses 拒绝 after the database went away.
+        outage.cut(services.engine)
+        card.locator('select[name="preset"]').select_option(label="车牌无法识别")
+        card.locator('button[data-resolution="deny"]').click()
+        note = page.locator(paused)
+        note.wait_for()
+        assert "待人工处理和访客登记暂停" in note.inner_text()
+        assert "开闸" in note.inner_text()  # where to open the barrier instead
+        assert "数据库暂时不可用" in card.locator(".error").inner_text()
+        buttons = card.locator("button[data-resolution]")
+        assert buttons.count() == 4
+        assert all(buttons.nth(i).is_disabled() for i in range(4))
+        assert card.locator('input[name="plate"]').is_disabled()
+        assert page.locator('.alarm[data-kind="pin_locked"]').count() == 1  # stays on screen
+        assert page.locator("#alarm-list .alarm-note").count() == 1
+        # The gate strip still works from this page.
+        assert page.locator('.gate[data-gate="main-in"] button[data-action="open"]').is_enabled()
+        screenshot(page, "console-queue-paused-during-outage")
+
+        outage.restore()  # the full page comes back by itself, its queue live again
+        page.wait_for_selector(paused, state="detached", timeout=30_000)
+        page.wait_for_selector("#review-list .review-card button[data-resolution='deny']:enabled")
+        assert page.locator("#outage-banner").count() == 0
+
+        # Untouched, the page notices the next outage from the first car decided offline.
+        page.wait_for_selector('#live-dot[data-live="yes"]')
+        outage.cut(services.engine)
+        car = push_frame(outage_server, "main-in", "粤B12121")
+        assert car["journal_id"], car
+        page.locator(paused).wait_for()
+        page.locator(f'tr[data-journal="{car["journal_id"]}"]').wait_for()
+        assert page.locator("#review-list .review-card button[data-resolution='deny']"
+                            ).first.is_disabled()
+        outage.restore()
+        page.wait_for_selector(paused, state="detached", timeout=30_000)
+    finally:
+        context.close()

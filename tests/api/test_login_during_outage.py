@@ -1,0 +1,193 @@
+"""A guard can log back in while the database is down.
+
+The booth page logs itself out after 15 idle minutes, and logging in read the user row: a
+guard who left the page alone during an outage was locked out of the gate strip for the rest
+of it, when the gates need a human most. Now a login during an outage is checked against the
+account as this process last saw it active (its argon2 hash and role, in memory only), with
+the same throttle, session cookie and CSRF; an account never seen active here, or deactivated
+when last seen, cannot log in then. The database really goes away (tests/db_outage.py).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+
+from api.console.throttle import LoginThrottle
+from models.db import transaction
+from models.people import User
+from services.passwords import hash_password
+from tests.api.test_console import (
+    CSRF_FIELD,
+    PASSWORD,
+    add_staff,
+    console_login,
+    csrf_of,
+    password_hash,
+)
+from tests.api.test_console_during_outage import REASON, audit_rows, open_gate
+from tests.api.test_database_outage import FAST, wait_for
+from tests.db_outage import DatabaseOutage
+
+REFUSED_DURING_OUTAGE = "恢复前只有本机在中断前见过、仍在启用的账号能登录"
+
+
+def login_form(client: Any, username: str, password: str) -> Any:
+    """The login form as a browser posts it, with the page's anonymous CSRF token."""
+    token = CSRF_FIELD.search(client.get("/console/login").text)
+    assert token is not None
+    return client.post("/console/login", data={
+        "username": username, "password": password, "csrf_token": token.group(1),
+    }, follow_redirects=False)
+
+
+def api_token(client: Any, username: str, password: str) -> Any:
+    return client.post("/api/v1/auth/token", data={"username": username, "password": password})
+
+
+def idle_log_out(client: Any, csrf: str) -> None:
+    """What the booth page does after 15 idle minutes."""
+    out = client.post("/console/logout", data={"csrf_token": csrf, "idle": "true"},
+                      follow_redirects=False)
+    assert out.status_code == 303 and "expired=1" in out.headers["location"]
+    assert client.get("/console", follow_redirects=False).status_code == 303
+
+
+def test_a_guard_logged_out_during_an_outage_logs_back_in_and_opens_a_gate(
+    app_factory: Any, outage: DatabaseOutage
+) -> None:
+    client = app_factory(database_url=outage.url, **FAST)
+    services = client.app.state.services
+    add_staff(services, "guard", "guard")
+    csrf = console_login(client, "guard")  # the booth page, open before the outage
+
+    outage.cut(services.engine)
+    idle_log_out(client, csrf)
+    back = login_form(client, "guard", PASSWORD)
+    assert back.status_code == 303 and back.headers["location"] == "/console"
+    cookie = back.headers.get_list("set-cookie")
+    assert any(c.startswith("parkgate_session=") and "HttpOnly" in c for c in cookie)
+    assert any(c.startswith("parkgate_csrf=") for c in cookie)  # a fresh nonce, as always
+    page = client.get("/console")
+    assert page.status_code == 200 and 'id="outage-banner"' in page.text
+    assert 'data-gate="main-in" data-action="open"' in page.text
+
+    stale = open_gate(client, csrf, "main-in")  # the token of the page before the log-out
+    assert stale.status_code == 403
+    opened = open_gate(client, csrf_of(page.text), "main-in")
+    assert opened.status_code == 200, opened.text
+    assert opened.json()["journal_id"] and str(services.barriers["main-in"].state) in (
+        "opening", "open")
+
+    # The API's token endpoint too, for a booth tablet's app.
+    tablet = TestClient(client.app)
+    token = api_token(tablet, "guard", PASSWORD)
+    assert token.status_code == 200, token.text
+    assert token.json()["role"] == "guard"
+    bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    assert tablet.get("/api/v1/gates", headers=bearer).status_code == 200
+
+    # The hash stays in memory: nothing on disk holds it.
+    data_dir = Path(services.settings.data_dir)
+    on_disk = [p for p in data_dir.rglob("*") if p.is_file()
+               and password_hash().encode() in p.read_bytes()]
+    assert on_disk == []
+
+    outage.restore()
+    wait_for(lambda: not services.audit_waiting())
+    (entry,) = audit_rows(services)
+    assert (entry.username, entry.reason) == ("guard", REASON)
+
+
+def test_a_wrong_password_during_an_outage_is_refused_and_throttled(
+    app_factory: Any, outage: DatabaseOutage
+) -> None:
+    client = app_factory(database_url=outage.url, **FAST)
+    services = client.app.state.services
+    add_staff(services, "guard", "guard")
+    console_login(client, "guard")
+    client.app.state.login_throttle = LoginThrottle(max_failures=3, first_pause_s=30)
+    browser = TestClient(client.app)
+
+    outage.cut(services.engine)
+    for attempt in ("wrong-password", "Correct-Horse"):
+        refused = login_form(browser, "guard", attempt)
+        assert refused.status_code == 401
+        assert REFUSED_DURING_OUTAGE in refused.text and 'name="password"' in refused.text
+        assert "parkgate_session" not in browser.cookies
+    refused = api_token(browser, "GUARD", "wrong-password")  # one count, however it is typed
+    assert refused.status_code == 401 and "saw active" in refused.json()["detail"]
+
+    paused = login_form(browser, "guard", PASSWORD)  # the right password, too late
+    assert paused.status_code == 429 and int(paused.headers["retry-after"]) >= 1
+    assert "parkgate_session" not in browser.cookies
+    assert api_token(browser, "guard", PASSWORD).status_code == 429
+    outage.restore()
+
+
+def test_accounts_never_seen_or_deactivated_cannot_log_in_during_an_outage(
+    app_factory: Any, outage: DatabaseOutage
+) -> None:
+    client = app_factory(database_url=outage.url, **FAST)
+    services = client.app.state.services
+    add_staff(services, "admin", "admin")
+    add_staff(services, "guard", "guard")
+    add_staff(services, "night", "guard")  # never used while this process ran
+    admin_csrf = console_login(client, "admin")
+    dismissed = TestClient(client.app)
+    console_login(dismissed, "guard")  # seen active...
+    with transaction(services.sessions) as session:
+        guard_id = session.query(User.id).filter(User.username == "guard").scalar()
+    off = client.post(f"/console/admin/users/{guard_id}/active",
+                      data={"active": "false", "csrf_token": admin_csrf}, follow_redirects=False)
+    assert off.status_code == 303  # ...then deactivated by the office
+
+    outage.cut(services.engine)
+    for name in ("night", "guard"):
+        browser = TestClient(client.app)
+        refused = login_form(browser, name, PASSWORD)
+        assert refused.status_code == 401, name
+        assert REFUSED_DURING_OUTAGE in refused.text
+        assert "parkgate_session" not in browser.cookies
+        assert api_token(browser, name, PASSWORD).status_code == 401
+    # The dismissed guard's old session does not open the booth page either.
+    assert dismissed.get("/console").status_code == 503
+    # The admin, seen active, can: staff this process knows are not locked out.
+    assert login_form(TestClient(client.app), "admin", PASSWORD).status_code == 303
+    outage.restore()
+
+
+def test_the_hash_read_last_is_the_one_used_and_the_database_decides_once_back(
+    app_factory: Any, outage: DatabaseOutage
+) -> None:
+    """A password changed in the database is learnt with the account's next request; once
+    the database answers again, it decides every login as before."""
+    client = app_factory(database_url=outage.url, **FAST)
+    services = client.app.state.services
+    add_staff(services, "guard", "guard")
+    console_login(client, "guard")
+    with transaction(services.sessions) as session:
+        session.execute(update(User).where(User.username == "guard")
+                        .values(password_hash=hash_password("new-booth-pass")))
+    assert client.get("/console").status_code == 200  # the guard's page reads the row again
+
+    outage.cut(services.engine)
+    assert login_form(TestClient(client.app), "guard", PASSWORD).status_code == 401
+    assert login_form(TestClient(client.app), "guard", "new-booth-pass").status_code == 303
+
+    outage.restore()
+    wait_for(lambda: 'id="outage-banner"' not in client.get("/console").text)
+    # The database answers: its refusal is the ordinary one, and its row decides.
+    refused = login_form(TestClient(client.app), "guard", PASSWORD)
+    assert refused.status_code == 401 and REFUSED_DURING_OUTAGE not in refused.text
+    assert "用户名或密码错误" in refused.text
+    browser = TestClient(client.app)
+    assert login_form(browser, "guard", "new-booth-pass").status_code == 303
+    page = browser.get("/console")
+    assert page.status_code == 200 and 'id="outage-banner"' not in page.text
+    assert re.search(r'id="review-list" data-count="\d+"', page.text)
+    assert api_token(TestClient(client.app), "guard", "new-booth-pass").status_code == 200
