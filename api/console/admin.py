@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
@@ -25,6 +25,7 @@ from api.console.i18n import translate
 from api.console.rendering import (
     DISPLAY_TZ,
     current_lang,
+    day_start,
     gate_names,
     page_user,
     render,
@@ -226,11 +227,6 @@ def lists_page(request: Request) -> Response:
     return _render(request, "admin/lists.html", {"entries": entries}, user)
 
 
-def _day_start(day: date | None, plus_days: int = 0) -> datetime | None:
-    if day is None:
-        return None
-    return datetime.combine(day + timedelta(days=plus_days), time(0), tzinfo=DISPLAY_TZ)
-
 
 @router.get("/audit", response_class=HTMLResponse)
 def audit_page(
@@ -248,7 +244,7 @@ def audit_page(
     # Dates are Beijing calendar days; "until" includes the whole day.
     query = AuditQuery(
         user=user_name or None, action=action or None, gate_id=gate or None,
-        since=_day_start(since), until=_day_start(until, 1),
+        since=day_start(since), until=day_start(until, 1),
     )
     with services_of(request).sessions() as session:
         rows, total = search_audit(

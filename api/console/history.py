@@ -3,7 +3,6 @@ and Beijing days, with their snapshots, as the live page shows them."""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
@@ -13,8 +12,8 @@ from sqlalchemy import select
 
 from api.console.i18n import translate
 from api.console.rendering import (
-    DISPLAY_TZ,
     current_lang,
+    day_start,
     gate_names,
     page_user,
     render,
@@ -33,11 +32,6 @@ router = APIRouter(prefix="/console/history", include_in_schema=False)
 PAGE_ROWS = 50
 MAX_PAGE = 2000
 
-
-def _day_start(day: Any, plus_days: int = 0) -> datetime | None:
-    if day is None:
-        return None
-    return datetime.combine(day + timedelta(days=plus_days), time(0), tzinfo=DISPLAY_TZ)
 
 
 @router.get("", response_class=HTMLResponse)
@@ -59,7 +53,7 @@ def history_page(
     folded = search_plate(plate.strip()) if plate and plate.strip() else None
     query = PassageQuery(
         plate=folded, similar=similar and folded is not None, gate_id=gate or None,
-        decision=decision or None, since=_day_start(since), until=_day_start(until, 1),
+        decision=decision or None, since=day_start(since), until=day_start(until, 1),
     )
     filters = {
         "plate": plate or "", "similar": similar, "gate": gate or "",

@@ -6,7 +6,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -40,6 +40,14 @@ logger = logging.getLogger(__name__)
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 # The community is in China; times on the booth screen are Beijing time whatever the server's TZ.
 DISPLAY_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def day_start(day: date | None, plus_days: int = 0) -> datetime | None:
+    """Midnight in Beijing at the start of ``day`` (+ ``plus_days``): what a date picked in a
+    console filter means; None for no date."""
+    if day is None:
+        return None
+    return datetime.combine(day + timedelta(days=plus_days), time(0), tzinfo=DISPLAY_TZ)
 
 # Everything the page loads comes from this origin: no CDN, no inline script.
 SECURITY_HEADERS = {
