@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from errors import StoreUnavailableError
 from models.db import outage_as_unavailable, transaction
 from models.events import AuditEntry, Passage
-from services.passage_journal import append_durably, fsync_dir
+from services.passage_journal import append_durably, fsync_dir, read_lines
 
 logger = logging.getLogger(__name__)
 
@@ -157,22 +157,17 @@ class FileAuditJournal:
             return []
         entries: dict[str, JournalledAudit] = {}
         later: dict[str, dict[str, Any]] = {}
-        with self.path.open(encoding="utf-8") as lines:
-            for number, line in enumerate(lines, 1):
-                if not line.strip():
-                    continue
-                try:
-                    data = json.loads(line)
-                    if data["type"] == "audit":
-                        fields = dict(data["entry"])
-                        fields["at"] = datetime.fromisoformat(fields["at"])
-                        entry = JournalledAudit(**fields)
-                        entries[entry.key] = entry
-                    else:
-                        later[str(data["key"])] = dict(data["details"])
-                except (ValueError, KeyError, TypeError) as err:
-                    logger.warning("audit journal %s line %d unreadable, skipped: %s",
-                                   self.path, number, err)
+
+        def take(data: dict[str, Any]) -> None:
+            if data["type"] == "audit":
+                fields = dict(data["entry"])
+                fields["at"] = datetime.fromisoformat(fields["at"])
+                entry = JournalledAudit(**fields)
+                entries[entry.key] = entry
+            else:
+                later[str(data["key"])] = dict(data["details"])
+
+        read_lines(self.path, take, "audit journal")
         return [
             replace(entry, details=later[key]) if key in later else entry
             for key, entry in entries.items()

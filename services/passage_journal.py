@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -185,32 +186,41 @@ class FilePassageJournal:
         outcomes: dict[str, str] = {}
         passage_outcomes: dict[int, str] = {}
         alarms: list[PendingAlarm] = []
-        with self.path.open(encoding="utf-8") as lines:
-            for number, line in enumerate(lines, 1):
-                if not line.strip():
-                    continue
-                try:
-                    data = json.loads(line)
-                    if data["type"] == "passage":
-                        record = record_from_json(data["record"])
-                        assert record.journal_id is not None
-                        records[record.journal_id] = record
-                    elif data["type"] == "passage_outcome":
-                        passage_outcomes[int(data["passage_id"])] = str(data["outcome"])
-                    elif data["type"] == "alarm":
-                        fields = dict(data["alarm"])
-                        fields["at"] = datetime.fromisoformat(fields["at"])
-                        alarms.append(PendingAlarm(**fields))
-                    else:
-                        outcomes[data["journal_id"]] = data["outcome"]
-                except (ValueError, KeyError, TypeError, AssertionError) as err:
-                    logger.warning("journal %s line %d unreadable, skipped: %s",
-                                   self.path, number, err)
+
+        def take(data: dict[str, Any]) -> None:
+            if data["type"] == "passage":
+                record = record_from_json(data["record"])
+                assert record.journal_id is not None
+                records[record.journal_id] = record
+            elif data["type"] == "passage_outcome":
+                passage_outcomes[int(data["passage_id"])] = str(data["outcome"])
+            elif data["type"] == "alarm":
+                fields = dict(data["alarm"])
+                fields["at"] = datetime.fromisoformat(fields["at"])
+                alarms.append(PendingAlarm(**fields))
+            else:
+                outcomes[data["journal_id"]] = data["outcome"]
+
+        read_lines(self.path, take, "journal")
         entries = [
             JournalEntry(record, outcomes.get(journal_id, "pending"))
             for journal_id, record in records.items()
         ]
         return JournalBacklog(entries, passage_outcomes, alarms)
+
+
+def read_lines(path: Path, take: Callable[[dict[str, Any]], None], what: str) -> None:
+    """Hand each line of a journal file to ``take`` as JSON. Blank lines are skipped, and so is
+    a line that cannot be read (a write torn by a crash, a hand edit): logged with its number,
+    never fatal, since the lines around it are still records to keep."""
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                take(json.loads(line))
+            except (ValueError, KeyError, TypeError, AssertionError) as err:
+                logger.warning("%s %s line %d unreadable, skipped: %s", what, path, number, err)
 
 
 def _passage_line(record: PassageRecord) -> str:
