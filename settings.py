@@ -33,6 +33,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from api.console.config import ConsoleConfig
 from errors import ConfigError
 from hardware.config import BarrierConfig, InputConfig, SimBarrierConfig, SimInputConfig
+from services.calendar_config import CalendarConfig
 from services.parking_config import ParkingConfig
 from services.schedule_config import ScheduleConfig, schedule_problem
 from vision.face_config import FaceRecognitionConfig
@@ -124,6 +125,13 @@ class CommunityConfig(_Strict):
     timezone: str = Field(
         "Asia/Shanghai",
         description="IANA time zone of the community's wall clock; gate schedules are read in it.",
+    )
+    calendar: CalendarConfig = Field(
+        default_factory=CalendarConfig,
+        description=(
+            "Public holidays and 调休 make-up working days, which gate schedules read as another "
+            "weekday (services/calendar_config.py). Default: none, every date is its weekday."
+        ),
     )
     zones: list[ZoneConfig] = Field(description="Parking zones with their capacity.")
     gates: list[GateConfig] = Field(description="Vehicle and pedestrian gates.")

@@ -19,6 +19,12 @@ A window opens on its listed days at ``start`` (inclusive) and closes at ``end``
 the next morning, which still belongs to the day it opened on (Friday 22:00–06:00 covers
 Saturday 02:00, not Friday 02:00). Times are the community's wall clock, read from the
 passage's aware time; Asia/Shanghai has no daylight saving, so every local time exists once.
+
+A window's ``days`` are read through the community's calendar (``WorkCalendar``): a public
+holiday counts as one weekday (Sunday, say) and a 调休 make-up working day as another (Monday),
+so a Monday–Friday window is shut on a 国庆 Thursday and open on a make-up Saturday. What
+counts is the local date the window *opens* on, as above: Friday 22:00–06:00 before a holiday
+Saturday still runs into Saturday morning, and a holiday Friday opens no Friday-night window.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
 
 from controllers.values import AccessDecision, Direction, Reason, Verdict
@@ -54,6 +60,41 @@ ENTRANT_BY_REASON: Mapping[Reason, Entrant] = {
     Reason.QR_PASS: Entrant.VISITOR,
     Reason.ALLOWED_LIST: Entrant.ALLOW_LIST,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class WorkCalendar:
+    """Local dates that a schedule reads as another weekday: public holidays and 调休 make-up
+    working days, as the State Council publishes them each year. Weekdays are 0 (Monday) to 6.
+    """
+
+    holidays: frozenset[date] = frozenset()
+    workdays: frozenset[date] = frozenset()
+    holiday_as: int = 6  # Sunday
+    workday_as: int = 0  # Monday
+
+    def __post_init__(self) -> None:
+        both = sorted(self.holidays & self.workdays)
+        if both:
+            # Which list wins would be a guess about what the property office meant.
+            raise ValueError(
+                f"{', '.join(map(str, both))} listed both as holiday and as make-up working "
+                "day: keep each date in one list"
+            )
+        for name, weekday in (("holiday_as", self.holiday_as), ("workday_as", self.workday_as)):
+            if not 0 <= weekday <= 6:
+                raise ValueError(f"{name} must be 0 (Monday) to 6, got {weekday}")
+
+    def weekday(self, day: date) -> int:
+        """The weekday a window's ``days`` are matched against on the local date ``day``."""
+        if day in self.workdays:
+            return self.workday_as
+        if day in self.holidays:
+            return self.holiday_as
+        return day.weekday()
+
+
+PLAIN_WEEKS = WorkCalendar()  # no holidays: every date is its own weekday
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,27 +145,32 @@ class TimeWindow:
     def crosses_midnight(self) -> bool:
         return self.end_s < self.start_s
 
-    def covers(self, local: datetime) -> bool:
-        """Whether the local wall-clock time ``local`` falls inside the window."""
+    def covers(self, local: datetime, calendar: WorkCalendar = PLAIN_WEEKS) -> bool:
+        """Whether the local wall-clock time ``local`` falls inside the window, its days read
+        through ``calendar``."""
         second = local.hour * 3600 + local.minute * 60 + local.second
-        day = local.weekday()
+        today = local.date()
+        opened_today = calendar.weekday(today) in self.days
         if not self.crosses_midnight:
-            return day in self.days and self.start_s <= second < self.end_s
-        opened_today = day in self.days and second >= self.start_s
-        # The small hours belong to the window that opened the evening before.
-        still_open_from_yesterday = (day - 1) % 7 in self.days and second < self.end_s
-        return opened_today or still_open_from_yesterday
+            return opened_today and self.start_s <= second < self.end_s
+        if opened_today and second >= self.start_s:
+            return True
+        # The small hours belong to the window that opened the evening before, on whatever
+        # weekday the calendar made of that evening.
+        yesterday = calendar.weekday(today - timedelta(days=1))
+        return yesterday in self.days and second < self.end_s
 
 
 @dataclass(frozen=True, slots=True)
 class GateSchedule:
-    """One gate's windows per kind of entrant, in the community's time zone.
+    """One gate's windows per kind of entrant, in the community's time zone and calendar.
 
     A kind missing from ``windows`` is always admitted; one mapped to no windows never is.
     """
 
     zone: tzinfo
     windows: Mapping[Entrant, tuple[TimeWindow, ...]] = field(default_factory=dict)
+    calendar: WorkCalendar = PLAIN_WEEKS
 
     def admits(self, entrant: Entrant, at: datetime) -> bool:
         if at.tzinfo is None or at.utcoffset() is None:
@@ -134,7 +180,7 @@ class GateSchedule:
         if windows is None:
             return True
         local = at.astimezone(self.zone)
-        return any(window.covers(local) for window in windows)
+        return any(window.covers(local, self.calendar) for window in windows)
 
 
 def apply_schedule(

@@ -313,13 +313,30 @@ class RepeatedFailure:
 
 def gate_contexts(settings: Settings) -> dict[str, GateContext]:
     zone = settings.community.zone_info()
+    calendar = settings.community.calendar.build()
+    log_calendar_years(settings, datetime.now(zone).year)
     return {
         g.id: GateContext(
             gate_id=g.id, direction=Direction(g.direction), zone_id=g.zone,
-            schedule=g.schedule.build(zone) if g.schedule is not None else None,
+            schedule=g.schedule.build(zone, calendar) if g.schedule is not None else None,
         )
         for g in settings.community.gates
     }
+
+
+def log_calendar_years(settings: Settings, this_year: int) -> None:
+    """Say which years the holiday package knows: past them, only listed dates are holidays."""
+    years = settings.community.calendar.official_years()
+    if years is None:
+        return
+    if this_year in years:
+        logger.info("holiday calendar: chinese_calendar covers %d-%d", years.start, years[-1])
+    else:
+        logger.warning(
+            "holiday calendar: chinese_calendar covers %d-%d, not %d: gate schedules read %d's "
+            "holidays and make-up working days only from community.calendar (upgrade the "
+            "package or list them there)", years.start, years[-1], this_year, this_year,
+        )
 
 
 def _load_faces(faces: FaceService) -> None:

@@ -13,8 +13,12 @@ The rules themselves (what a schedule may hold back, midnight, boundaries) live 
           schedule:
             resident: ["06:00-23:00"]  # every day
             visitor: []                # never without a guard
-            allow_list:                # delivery vans on weekdays
+            allow_list:                # delivery vans on working days
               - {hours: "08:00-20:00", days: [mon, tue, wed, thu, fri]}
+
+``days`` are read through ``community.calendar`` (services/calendar_config.py): with the year's
+holidays and 调休 make-up working days listed there, the delivery window is shut on 国庆 and
+open on a make-up Saturday.
 
 Write the hours in quotes: YAML reads an unquoted ``23:00`` as the number 1380.
 """
@@ -26,7 +30,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from controllers.schedule import WEEKDAYS, Entrant, GateSchedule, TimeWindow
+from controllers.schedule import (
+    PLAIN_WEEKS,
+    WEEKDAYS,
+    Entrant,
+    GateSchedule,
+    TimeWindow,
+    WorkCalendar,
+)
 
 
 class _Strict(BaseModel):
@@ -95,14 +106,15 @@ class ScheduleConfig(_Strict):
         ),
     )
 
-    def build(self, zone: tzinfo) -> GateSchedule:
-        """The decision core's schedule, its times read in ``zone``."""
+    def build(self, zone: tzinfo, calendar: WorkCalendar = PLAIN_WEEKS) -> GateSchedule:
+        """The decision core's schedule, its times read in ``zone`` and its days through the
+        community's ``calendar`` (holidays, make-up working days)."""
         windows = {
             entrant: tuple(w.window() for w in configured)
             for entrant in Entrant
             if (configured := getattr(self, entrant.value)) is not None
         }
-        return GateSchedule(zone=zone, windows=windows)
+        return GateSchedule(zone=zone, windows=windows, calendar=calendar)
 
 
 def schedule_problem(error: dict[str, Any]) -> str:

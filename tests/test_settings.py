@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from controllers.schedule import Entrant
 from errors import ConfigError
-from settings import load_settings
+from services.container import log_calendar_years
+from settings import Settings, load_settings
 
 COMMUNITY_YAML = """
 community:
@@ -239,3 +243,145 @@ def test_a_bad_schedule_stops_the_start_naming_the_gate_and_the_field(
     for needle in needles:
         assert needle in str(info.value)
     assert str(path) in str(info.value)
+
+
+# ---- community.calendar: holidays and 调休 make-up working days -----------------------------
+
+CALENDAR_YAML = """
+community:
+  name: 海景花园
+  zones: [{id: P1, capacity: 120}]
+  calendar:
+%s
+  gates:
+    - id: back-in
+      kind: vehicle
+      direction: in
+      zone: P1
+      schedule:
+        allow_list: [{hours: "08:00-20:00", days: [mon, tue, wed, thu, fri]}]
+"""
+
+
+def _calendar_settings(tmp_path: Path, calendar: str) -> Settings:
+    path = tmp_path / "community.yaml"
+    path.write_text(CALENDAR_YAML % calendar, encoding="utf-8")
+    return load_settings(path)
+
+
+def _delivery_van_admitted(settings: Settings, local: str) -> bool:
+    """Whether the back gate's weekday delivery window lets a van in at ``local`` (Shanghai)."""
+    gate = settings.gate("back-in")
+    assert gate is not None and gate.schedule is not None
+    schedule = gate.schedule.build(
+        settings.community.zone_info(), settings.community.calendar.build()
+    )
+    at = datetime.fromisoformat(local).replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+    return schedule.admits(Entrant.ALLOW_LIST, at)
+
+
+def test_listed_holidays_and_make_up_days_move_a_weekday_window(tmp_path: Path) -> None:
+    # Ranges include both ends; YAML reads an unquoted 2026-10-10 as a date, taken as written.
+    settings = _calendar_settings(tmp_path, """\
+    holidays: ["2026-10-01..2026-10-07", "2026-09-25"]
+    workdays: [2026-10-10, "2026-09-20"]""")
+    assert not _delivery_van_admitted(settings, "2026-10-01 10:00")  # 国庆 Thursday
+    assert not _delivery_van_admitted(settings, "2026-10-07 10:00")  # the range's last day
+    assert _delivery_van_admitted(settings, "2026-10-08 10:00")
+    assert not _delivery_van_admitted(settings, "2026-09-25 10:00")  # 中秋 Friday
+    assert _delivery_van_admitted(settings, "2026-10-10 10:00")  # make-up Saturday
+    assert _delivery_van_admitted(settings, "2026-09-20 10:00")  # make-up Sunday
+    assert not _delivery_van_admitted(settings, "2026-10-11 10:00")  # an ordinary Sunday
+
+    # Without a calendar the window follows the printed weekday, as before.
+    plain = _calendar_settings(tmp_path, "    holidays: []")
+    assert _delivery_van_admitted(plain, "2026-10-01 10:00")
+    assert not _delivery_van_admitted(plain, "2026-10-10 10:00")
+
+
+def test_holiday_as_and_workday_as_name_the_weekday_they_are_read_as(tmp_path: Path) -> None:
+    settings = _calendar_settings(tmp_path, """\
+    holidays: ["2026-10-01"]
+    workdays: ["2026-10-10"]
+    holiday_as: fri
+    workday_as: sun""")
+    assert _delivery_van_admitted(settings, "2026-10-01 10:00")  # a holiday kept as a Friday
+    assert not _delivery_van_admitted(settings, "2026-10-10 10:00")  # a "workday" as Sunday
+
+
+def test_the_chinese_calendar_package_gives_the_official_lists_and_listed_dates_win(
+    tmp_path: Path,
+) -> None:
+    settings = _calendar_settings(tmp_path, "    source: chinese_calendar")
+    years = settings.community.calendar.official_years()
+    assert years is not None and years.start == 2004 and 2026 in years
+    assert not _delivery_van_admitted(settings, "2026-10-01 10:00")  # 国庆, from the package
+    assert not _delivery_van_admitted(settings, "2026-02-16 10:00")  # 春节 Monday
+    assert _delivery_van_admitted(settings, "2026-10-10 10:00")  # its make-up Saturday
+    assert _delivery_van_admitted(settings, "2026-02-14 10:00")  # and 春节's
+
+    # The property office has the last word on a date the package also lists.
+    overridden = _calendar_settings(tmp_path, """\
+    source: chinese_calendar
+    holidays: ["2026-10-10"]
+    workdays: ["2026-10-02"]""")
+    assert not _delivery_van_admitted(overridden, "2026-10-10 10:00")
+    assert _delivery_van_admitted(overridden, "2026-10-02 10:00")
+    assert not _delivery_van_admitted(overridden, "2026-10-01 10:00")  # the rest still holds
+
+
+def test_the_start_warns_when_the_package_does_not_cover_this_year(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = _calendar_settings(tmp_path, "    source: chinese_calendar")
+    years = settings.community.calendar.official_years()
+    assert years is not None
+    with caplog.at_level(logging.INFO, logger="services.container"):
+        log_calendar_years(settings, years[-1])
+        log_calendar_years(settings, years[-1] + 1)
+    covered, uncovered = caplog.records
+    assert covered.levelno == logging.INFO and f"covers 2004-{years[-1]}" in covered.message
+    assert uncovered.levelno == logging.WARNING
+    assert f"not {years[-1] + 1}" in uncovered.message and "community.calendar" in uncovered.message
+
+
+@pytest.mark.parametrize(
+    ("calendar", "needles"),
+    [
+        ('    holidays: ["2026-10-01..2026-10-07"]\n    workdays: ["2026-10-07"]',
+         ("2026-10-07 in both holidays and workdays", "'community.calendar'")),
+        ('    holidays: ["2026-02-30"]',
+         ("'2026-02-30' is not a date", "'community.calendar.holidays'")),
+        ('    workdays: ["10/10/2026"]',
+         ("'10/10/2026' is not a date", "YYYY-MM-DD", "'community.calendar.workdays'")),
+        ('    holidays: ["2026-10-07..2026-10-01"]',
+         ("'2026-10-07..2026-10-01' runs backwards", "'community.calendar.holidays'")),
+        ('    holidays: ["2026-10-01..2027-10-07"]',
+         ("spans 372 days", "'community.calendar.holidays'")),
+        ("    holidays: [2026-10-01 08:00:00]",
+         ("has a time of day", "'community.calendar.holidays'")),
+        ("    holidays: [20261001]",
+         ("got the number 20261001", "'community.calendar.holidays'")),
+        ("    holiday_as: sunday", ("'community.calendar.holiday_as'", "'sun'")),
+        ('    holiday: ["2026-10-01"]', ("unknown key 'community.calendar.holiday'",)),
+        ("    source: state_council", ("'community.calendar.source'", "'chinese_calendar'")),
+    ],
+    ids=["in-both-lists", "no-such-date", "date-format", "reversed-range", "year-long-range",
+         "date-and-time", "number", "weekday-name", "unknown-key", "unknown-source"],
+)
+def test_a_bad_calendar_stops_the_start_naming_the_field(
+    tmp_path: Path, calendar: str, needles: tuple[str, ...]
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        _calendar_settings(tmp_path, calendar)
+    for needle in needles:
+        assert needle in str(info.value)
+
+
+def test_the_package_source_without_the_package_stops_the_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "chinese_calendar", None)  # import now raises ImportError
+    with pytest.raises(ConfigError, match="needs the chinese-calendar package") as info:
+        _calendar_settings(tmp_path, "    source: chinese_calendar")
+    assert "'community.calendar'" in str(info.value)

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from controllers.schedule import WEEKDAYS
 from tests.api.test_console import add_staff, cookie_login
 from tests.api.test_vehicle_entry import push, register_resident_car
 from tests.conftest import LabelledPhoto
@@ -103,3 +104,45 @@ def test_the_fire_alarm_keeps_a_gate_open_whatever_its_hours(
     # out: the barrier stays held open by the fire alarm.
     assert (body["decision"], body["reason"]) == ("review", "outside_schedule")
     assert str(barrier.state) in ("held_open", "open")
+
+
+def community_on_a_holiday() -> dict[str, Any]:
+    """Today and tomorrow (so the test holds across midnight) are listed as public holidays,
+    read as a weekday that is neither of them: the back gate opens to residents on today's and
+    tomorrow's printed weekdays only, the east gate only on the weekday holidays are read as."""
+    today = datetime.now(SHANGHAI).date()
+    tomorrow = today + timedelta(days=1)
+    printed = [WEEKDAYS[today.weekday()], WEEKDAYS[tomorrow.weekday()]]
+    holiday_as = WEEKDAYS[(today.weekday() + 3) % 7]
+    all_day = "00:00-24:00"
+    return {
+        "name": "demo",
+        "zones": [{"id": "A", "name": "A区地面", "capacity": 40}],
+        "calendar": {"holidays": [f"{today}..{tomorrow}"], "holiday_as": holiday_as},
+        "gates": [
+            {"id": "back-in", "kind": "vehicle", "direction": "in", "zone": "A",
+             "schedule": {"resident": [{"hours": all_day, "days": printed}]}},
+            {"id": "main-in", "kind": "vehicle", "direction": "in", "zone": "A",
+             "schedule": {"resident": [{"hours": all_day, "days": [holiday_as]}]}},
+            {"id": "main-out", "kind": "vehicle", "direction": "out", "zone": "A"},
+        ],
+    }
+
+
+def test_on_a_listed_holiday_a_gate_keeps_the_hours_of_the_weekday_holidays_are_read_as(
+    app_factory: Any, readable_photos: list[LabelledPhoto]
+) -> None:
+    client = app_factory(community=community_on_a_holiday())
+    headers = add_staff(client.app.state.services, "admin", "admin")
+    photo = readable_photos[0]
+    register_resident_car(client, headers, photo.plate)
+
+    # Open on today's printed weekday, but today is a holiday: the resident waits for a guard.
+    held = push(client, "back-in", photo).json()
+    assert (held["decision"], held["reason"]) == ("review", "outside_schedule"), held
+    assert held["barrier"] == "closed"
+
+    # Open only on the weekday holidays count as: the same car drives in.
+    entered = push(client, "main-in", photo).json()
+    assert (entered["decision"], entered["reason"]) == ("allow", "resident"), entered
+    assert entered["barrier"] in ("opening", "open")
