@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.db import DATABASE_DOWN, transaction
 from models.people import User, username_key
-from services.passwords import hash_password, verify_password
+from services.passwords import spend_a_verification, verify_password
 from services.users import authenticate
 
 logger = logging.getLogger(__name__)
@@ -122,6 +122,7 @@ def check_login(
             user = authenticate(session, username, password)
             account = (None if user is None
                        else KnownAccount(user.username, user.role, user.password_hash))
+            gone = user is None and not _still_active(session, username)
     except DATABASE_DOWN as err:
         _database_found_down(app_state)
         logger.info("login for %r while the database is down (%s): checked against the "
@@ -129,7 +130,18 @@ def check_login(
         return LoginCheck(_check_remembered(memory, username, password), database_down=True)
     if account is not None:
         memory.remember(account)
+    elif gone:
+        # Deactivated or deleted where this process did not see it happen (SQL, another
+        # tool): a login during a later outage must not let it in on the password it had.
+        memory.forget(username)
     return LoginCheck(account, database_down=False)
+
+
+def _still_active(session: Session, username: str) -> bool:
+    """Whether the account a login names (folded as a login matches it) exists, active."""
+    return bool(session.scalar(
+        select(User.active).where(User.username_key == username_key(username))
+    ))
 
 
 def _check_remembered(
@@ -137,9 +149,9 @@ def _check_remembered(
 ) -> KnownAccount | None:
     account = memory.get(username)
     if account is None:
-        # Hash anyway, as authenticate does: an unknown name must take as long as a wrong
+        # Verify anyway, as authenticate does: an unknown name must take as long as a wrong
         # password, or the answer's time would list the accounts remembered.
-        verify_password(hash_password("timing-equaliser"), password)
+        spend_a_verification(password)
         return None
     return account if verify_password(account.password_hash, password) else None
 

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from errors import StoreUnavailableError
 from models.db import outage_as_unavailable, transaction
 from models.events import AuditEntry, Passage
-from services.passage_journal import append_durably, fsync_dir, read_lines
+from services.passage_journal import append_durably, fsync_dir, private_opener, read_lines
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ class FileAuditJournal:
                 self.path.unlink(missing_ok=True)
                 return
             tmp = self.path.with_suffix(".tmp")
-            with tmp.open("w", encoding="utf-8") as out:
+            with open(tmp, "w", encoding="utf-8", opener=private_opener) as out:
                 out.writelines(_entry_line(e) for e in kept)
                 out.flush()
                 os.fsync(out.fileno())

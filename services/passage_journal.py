@@ -153,7 +153,7 @@ class FilePassageJournal:
                 self.path.unlink(missing_ok=True)
                 return
             tmp = self.path.with_suffix(".tmp")
-            with tmp.open("w", encoding="utf-8") as out:
+            with open(tmp, "w", encoding="utf-8", opener=private_opener) as out:
                 for entry in kept:
                     out.write(_passage_line(entry.record))
                     if entry.barrier_outcome != "pending":
@@ -250,10 +250,23 @@ def _with_why(line: str, why: str) -> str:
     return _line({**json.loads(line), "set_aside": why})
 
 
+# Plates, residents' ids, guards' names and reasons are personal information: the journals
+# are readable by parkgate's own user only, as the offline snapshot is.
+PRIVATE_FILE_MODE = 0o600
+
+
+def private_opener(path: str, flags: int) -> int:
+    """``open(..., opener=private_opener)``: the file created, or narrowed if an earlier
+    version left it wider, to :data:`PRIVATE_FILE_MODE`."""
+    fd = os.open(path, flags, PRIVATE_FILE_MODE)
+    os.fchmod(fd, PRIVATE_FILE_MODE)
+    return fd
+
+
 def append_durably(path: Path, text: str) -> None:
     """Append ``text`` and fsync it before returning (the audit journal writes this way too)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("ab") as out:
+    with open(path, "ab", opener=private_opener) as out:
         if out.tell() > 0 and not _ends_with_newline(path):
             out.write(b"\n")  # a torn line from a crash must not swallow this one
         out.write(text.encode("utf-8"))

@@ -11,7 +11,12 @@ from sqlalchemy.orm import Session
 
 from errors import ConflictError, InvalidInputError
 from models.people import User, username_key
-from services.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
+from services.passwords import (
+    MIN_PASSWORD_LENGTH,
+    hash_password,
+    spend_a_verification,
+    verify_password,
+)
 
 Role = Literal["admin", "guard"]
 
@@ -58,7 +63,7 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     (case and width folded): "GUARD1" is guard1, as no second account can be."""
     user = session.scalar(select(User).where(User.username_key == username_key(username)))
     if user is None or not user.active:
-        # Hash anyway so a missing user takes as long as a wrong password.
-        verify_password(hash_password("timing-equaliser"), password)
+        # Verify anyway so a missing user takes as long as a wrong password.
+        spend_a_verification(password)
         return None
     return user if verify_password(user.password_hash, password) else None

@@ -142,6 +142,9 @@ async def login(
         await verify_csrf(request, "", csrf_token)  # login CSRF: the anonymous token
     except PermissionDeniedError:
         return refuse("login.stale", 403)
+    # The name as it is checked, for the throttle too: counted as typed, " guard1", "guard1 "
+    # and every other padding were each a fresh count of guesses at the one account.
+    username = username.strip()
     address = request.client.host if request.client else "?"
     throttle = login_throttle(request)
     wait = throttle.retry_after(address, username)
@@ -153,7 +156,7 @@ async def login(
         return response
     # argon2 takes tens of milliseconds: in a thread, off the event loop.
     found = await asyncio.to_thread(check_login, request.app.state,
-                                    services_of(request).sessions, username.strip(), password)
+                                    services_of(request).sessions, username, password)
     if found.account is None:
         throttle.failed(address, username)
         logger.info("console login failed for %r from %s", username, address)

@@ -24,7 +24,9 @@ from services.reports import CSV_COLUMNS, OccupancyDay, csv_rows, occupancy_day
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 
-MONTH_PATTERN = re.compile(r"(\d{4})-(\d{2})")
+# ASCII digits only: ``\d`` also takes full-width and other scripts' digits, which int()
+# reads but the CSV's file name (an HTTP header, latin-1) cannot carry.
+MONTH_PATTERN = re.compile(r"([0-9]{4})-([0-9]{2})")
 
 ReportDay = Annotated[
     date,
