@@ -73,6 +73,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
+@pytest.fixture
+def sessions(database_url: str) -> Iterator[Any]:
+    """A migrated, empty database of either kind and its session factory (no app)."""
+    from models.db import create_db_engine, make_session_factory, migrate
+
+    engine = create_db_engine(database_url)
+    migrate(engine)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
 @dataclass(frozen=True)
 class LabelledPhoto:
     path: Path

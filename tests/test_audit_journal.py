@@ -3,7 +3,6 @@ log has it, exactly once, with who, why, when and the barrier's answer."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from errors import StoreUnavailableError
-from models.db import create_db_engine, make_session_factory, migrate, transaction
+from models.db import transaction
 from models.events import AuditEntry
 from services.audit_journal import FileAuditJournal, JournalledAudit, write_back
 from services.gate_actions import perform_gate_action
@@ -32,13 +31,6 @@ def entry(key: str, minutes: int = 0, **fields: Any) -> JournalledAudit:
     values.update(fields)
     return JournalledAudit(key=key, **values)
 
-
-@pytest.fixture
-def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = create_db_engine(database_url)
-    migrate(engine)
-    yield make_session_factory(engine)
-    engine.dispose()
 
 
 def stored(sessions: sessionmaker[Session]) -> list[tuple[Any, ...]]:

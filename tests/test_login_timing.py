@@ -6,7 +6,7 @@ argon2 runs (a fresh hash, then a verify) against one, about twice as long."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import services.passwords
 from api.active_accounts import KnownAccount, check_login, last_seen_active
-from models.db import create_db_engine, make_session_factory, migrate, transaction
+from models.db import transaction
 from services.passwords import hash_password
 from services.users import authenticate, create_user
 
@@ -58,13 +58,6 @@ def assert_same_work(
     wrong_password = argon2_runs(wrong, monkeypatch)
     assert no_account == wrong_password == Counter(verify=1), (no_account, wrong_password)
 
-
-@pytest.fixture
-def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = create_db_engine(database_url)
-    migrate(engine)
-    yield make_session_factory(engine)
-    engine.dispose()
 
 
 def test_with_the_database_a_missing_account_takes_as_long_as_a_wrong_password(

@@ -6,7 +6,6 @@ timed: each distinct plate is compared once, and only the page's rows are loaded
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,7 +14,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 import services.passage_search
-from models.db import create_db_engine, make_session_factory, migrate, transaction
+from models.db import transaction
 from models.events import Passage
 from services.passage_search import SIMILAR_SCAN, PassageQuery, search_passages
 
@@ -23,13 +22,6 @@ from services.passage_search import SIMILAR_SCAN, PassageQuery, search_passages
 RESIDENT_CARS = 400
 START = datetime(2026, 10, 1, tzinfo=UTC)
 
-
-@pytest.fixture
-def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = create_db_engine(database_url)
-    migrate(engine)
-    yield make_session_factory(engine)
-    engine.dispose()
 
 
 def plate(car: int) -> str:

@@ -19,20 +19,11 @@ from errors import ConflictError
 from models.db import (
     alembic_config,
     create_db_engine,
-    make_session_factory,
     migrate,
     transaction,
 )
 from models.people import User, username_key
 from services.users import create_user
-
-
-@pytest.fixture
-def sessions(database_url: str) -> Any:
-    engine = create_db_engine(database_url)
-    migrate(engine)
-    yield make_session_factory(engine)
-    engine.dispose()
 
 
 @pytest.mark.parametrize(
