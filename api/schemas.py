@@ -363,6 +363,10 @@ class Health(BaseModel):
     journal_waiting: int = Field(
         0, description="Passages decided during a database outage, not yet written to it."
     )
+    audit_journal_waiting: int = Field(
+        0, description="Guards' gate actions taken during a database outage, not yet written "
+        "to the audit log."
+    )
     city_mqtt: CityLink | None = Field(
         None, description="The city platform's MQTT link; null when publishing is off."
     )

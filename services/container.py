@@ -214,6 +214,12 @@ class Services:
     def audit_waiting(self) -> bool:
         return self.audit_journal is not None and self.audit_journal.waiting()
 
+    def audit_backlog(self) -> int:
+        """How many gate actions wait in the audit journal (reads it: for health checks and
+        the outage banner, not per action)."""
+        journal = self.audit_journal
+        return len(journal.pending()) if journal is not None and journal.waiting() else 0
+
     async def write_back_audit(self) -> None:
         """The guards' gate actions journalled during an outage, into the audit log (after
         the passages: an action names a passage by its id)."""

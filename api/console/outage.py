@@ -54,11 +54,6 @@ def journal_row(entry: JournalEntry) -> dict[str, Any]:
     }
 
 
-def waiting_actions(services: Services) -> int:
-    journal = services.audit_journal
-    return len(journal.pending()) if journal is not None and journal.waiting() else 0
-
-
 def degraded_parts(services: Services, rows: int) -> dict[str, Any]:
     """What /console shows while the database is down, in place of what it reads there."""
     entries = services.runtime.journalled_passages()
@@ -66,7 +61,7 @@ def degraded_parts(services: Services, rows: int) -> dict[str, Any]:
         "database_down": True,
         "passages": [journal_row(e) for e in reversed(entries[-rows:])],  # newest first
         "waiting_passages": len(entries),
-        "waiting_actions": waiting_actions(services),
+        "waiting_actions": services.audit_backlog(),
         "review": [],
         "alarms": [],
         "households": [],

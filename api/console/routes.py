@@ -18,7 +18,7 @@ from sqlalchemy import select
 from api.active_accounts import check_login
 from api.console.error_texts import browser_table
 from api.console.i18n import LANGS, translate
-from api.console.outage import degraded_parts, waiting_actions
+from api.console.outage import degraded_parts
 from api.console.rendering import (
     current_lang,
     gate_names,
@@ -41,6 +41,7 @@ from api.console.throttle import login_throttle
 from api.params import PathId
 from api.routes.alarms import (
     open_alarms,
+    passages_to_open_for,
     passages_with_snapshot,
     unstored_alarms,
     without_stored,
@@ -330,6 +331,7 @@ def _stored_parts(services: Services, now: datetime, unstored: list[Any]) -> dic
         review = _review_cards(session, now)
         alarms = open_alarms(session)
         alarm_snapshots = passages_with_snapshot(session, alarms)
+        alarm_opens = passages_to_open_for(session, alarms, services.barriers)
         unstored = without_stored(session, unstored)
         households = _households(session)
     return {
@@ -337,6 +339,7 @@ def _stored_parts(services: Services, now: datetime, unstored: list[Any]) -> dic
         "review": review,
         "alarms": alarms,
         "alarm_snapshots": alarm_snapshots,
+        "alarm_opens": alarm_opens,
         "unstored_alarms": unstored,
         "database_down": False,
         "households": households,
@@ -397,11 +400,13 @@ def alarms_fragment(request: Request) -> Response:
     unstored = unstored_alarms(services)  # before the rows: see without_stored
     alarms: list[Any] = []
     alarm_snapshots: set[int] = set()
+    alarm_opens: dict[int, Passage] = {}
     database_down = False
     try:
         with services.sessions() as session:
             alarms = open_alarms(session)
             alarm_snapshots = passages_with_snapshot(session, alarms)
+            alarm_opens = passages_to_open_for(session, alarms, services.barriers)
             unstored = without_stored(session, unstored)
     except DATABASE_DOWN as err:
         logger.debug("alarm list from the journal only, the database is down: %s", err)
@@ -409,10 +414,10 @@ def alarms_fragment(request: Request) -> Response:
     waiting: dict[str, int] = {}
     if database_down:  # the degraded page's banner keeps its counts from this poll
         waiting = {"waiting_passages": services.runtime.journal_backlog(),
-                   "waiting_actions": waiting_actions(services)}
+                   "waiting_actions": services.audit_backlog()}
     return render(request, "fragments/alarms.html",
                   {"alarms": alarms, "alarm_snapshots": alarm_snapshots,
-                   "unstored_alarms": unstored,
+                   "alarm_opens": alarm_opens, "unstored_alarms": unstored,
                    "database_down": database_down, "gate_names": gate_names(services),
                    **waiting},
                   user, refresh_session=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any, Literal
 
@@ -16,7 +17,7 @@ from api.deps import ServicesDep, SessionDep, StaffUser, StaffUserDuringOutage
 from api.params import Offset, PathId
 from api.schemas import Note
 from controllers.events import Event
-from controllers.ports import PendingAlarm
+from controllers.ports import ADMISSION_UNDONE, PendingAlarm
 from errors import ConflictError, NotFoundError
 from models.base import utcnow
 from models.db import DATABASE_DOWN
@@ -90,6 +91,20 @@ def passages_with_snapshot(session: Session, alarms: list[Alarm]) -> set[int]:
     return set(session.scalars(
         select(Passage.id).where(Passage.id.in_(ids)).where(Passage.snapshot_path.is_not(None))
     ))
+
+
+def passages_to_open_for(
+    session: Session, alarms: list[Alarm], barrier_gates: Collection[str]
+) -> dict[int, Passage]:
+    """The passages of ``hardware_fault`` alarms whose barrier failed for an allowed car
+    that is still not counted (``admission_undone``), at a gate with a barrier: the booth
+    screen offers the same 人工开闸放行 there as on the passage's row."""
+    ids = {a.passage_id for a in alarms if a.kind == "hardware_fault" and a.passage_id}
+    if not ids:
+        return {}
+    passages = session.scalars(select(Passage).where(Passage.id.in_(ids)))
+    return {p.id: p for p in passages
+            if ADMISSION_UNDONE in (p.flags or ()) and p.gate_id in barrier_gates}
 
 
 def unstored_alarms(services: Services) -> list[PendingAlarm]:

@@ -24,11 +24,13 @@ def healthz(services: ServicesDep) -> Health:
         database = False
     gates = {gate_id: str(b.state) for gate_id, b in services.barriers.items()}
     waiting = services.runtime.journal_backlog()
-    ok = database and not waiting and all(state != "fault" for state in gates.values())
+    actions_waiting = services.audit_backlog()
+    ok = (database and not waiting and not actions_waiting
+          and all(state != "fault" for state in gates.values()))
     city = None
     if services.city is not None:
         city = CityLink.model_validate(dataclasses.asdict(services.city.status))
     return Health(
         status="ok" if ok else "degraded", database=database, gates=gates,
-        journal_waiting=waiting, city_mqtt=city,
+        journal_waiting=waiting, audit_journal_waiting=actions_waiting, city_mqtt=city,
     )

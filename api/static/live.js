@@ -383,14 +383,17 @@
     if (!button) return;
     askGateAction({ gate: button.dataset.gate, action: button.dataset.action, label: button.dataset.label });
   });
-  // A passage whose barrier did not open has an open of its own: it names the passage, so
-  // the car is counted again once through (the strip's 开闸 names none).
-  rows.addEventListener("click", (ev) => {
+  // A passage whose barrier did not open has an open of its own, on its row and on its
+  // fault alarm: it names the passage, so the car is counted again once through (the
+  // strip's 开闸 names none).
+  function askPassageOpen(ev) {
     const button = ev.target.closest("button.passage-open");
     if (!button) return;
     askGateAction({ gate: button.dataset.gate, action: "open", label: button.dataset.label,
                     passage: Number(button.dataset.passage), counted: button.dataset.done });
-  });
+  }
+  rows.addEventListener("click", askPassageOpen);
+  document.getElementById("alarm-banner").addEventListener("click", askPassageOpen);
   document.getElementById("gate-cancel").addEventListener("click", () => dialog.close());
 
   // What the guard asked for had no effect on the barrier (取消常开 on a gate not held open).
@@ -594,6 +597,9 @@
     source.addEventListener("passage_updated", (ev) => {
       const data = JSON.parse(ev.data).data;
       upsertPassage(data.id, false);
+      // A barrier's fault alarm is published before its car is uncounted, and stays once the
+      // car is counted again: its 人工开闸放行 follows the passage's admission.
+      if (data.admission) refreshAlarms(false);
       if (data.resolution) { resolvedElsewhere(data); refreshReview(); }
     });
     source.addEventListener("alarm", () => refreshAlarms(true));
