@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -65,11 +65,10 @@ def zone_peaks(report: OccupancyDay) -> tuple[ZonePeak, ...]:
     return tuple(peaks)
 
 
-def day_summary(
-    session: Session, day: date, tz: tzinfo, occupancy: OccupancyDay
-) -> DaySummary:
-    """The figures of one local day; ``occupancy`` is the same day's occupancy report."""
-    start, end = local_day_bounds(day, tz)
+def day_summary(session: Session, occupancy: OccupancyDay) -> DaySummary:
+    """The figures of the local day ``occupancy`` reports on (its day, zone and peaks)."""
+    day = occupancy.day
+    start, end = local_day_bounds(day, occupancy.tz)
     in_day = (Passage.at >= start, Passage.at < end)
     by_decision: Counter[str] = Counter()
     by_reason: dict[str, Counter[str]] = {}

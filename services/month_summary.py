@@ -71,7 +71,7 @@ def month_summary(
         if day > today:
             break
         occupancy = occupancy_day(session, day, tz, now=now)
-        days.append(day_summary(session, day, tz, occupancy))
+        days.append(day_summary(session, occupancy))
     return MonthSummary(year, month, tuple(days))
 
 

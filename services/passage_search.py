@@ -9,7 +9,7 @@ own fuzzy match, province tolerated), which is how a misread passage is found ag
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -63,14 +63,10 @@ def _newest_first(stmt: Select[tuple[Passage]]) -> Select[tuple[Passage]]:
     return stmt.order_by(Passage.at.desc(), Passage.id.desc())
 
 
-def is_similar(wanted: str, plates: Iterable[str | None]) -> bool:
-    """Whether any of a passage's plates is the wanted one give or take one misread."""
-    return any(
-        plate is not None
-        and plate_distance(canonical(plate), wanted, province_tolerance=True, limit=EDIT_COST)
-        <= EDIT_COST
-        for plate in plates
-    )
+def is_similar(wanted: str, plate: str) -> bool:
+    """Whether ``plate`` is the wanted one (canonical) give or take one misread."""
+    distance = plate_distance(canonical(plate), wanted, province_tolerance=True, limit=EDIT_COST)
+    return distance <= EDIT_COST
 
 
 def search_passages(
@@ -95,11 +91,11 @@ def search_passages(
         ).all()
         capped = len(scanned) > SIMILAR_SCAN
         target = canonical(wanted)
-        similar: dict[str | None, bool] = {None: False}
+        similar: dict[str | None, bool] = {}
 
         def alike(plate: str | None) -> bool:
             if plate not in similar:
-                similar[plate] = is_similar(target, (plate,))
+                similar[plate] = plate is not None and is_similar(target, plate)
             return similar[plate]
 
         found = [row.id for row in scanned[:SIMILAR_SCAN] if any(map(alike, row[1:]))]

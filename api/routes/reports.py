@@ -7,6 +7,7 @@ guard saw it, not on the UTC day.
 from __future__ import annotations
 
 import re
+from dataclasses import asdict
 from datetime import date, datetime
 from typing import Annotated
 
@@ -74,7 +75,7 @@ class DayReportOut(BaseModel):
 def load_day(session: Session, day: date) -> tuple[OccupancyDay, DaySummary]:
     """The day's occupancy report and figures (a day that has not begun is a 422)."""
     occupancy = occupancy_day(session, day, DISPLAY_TZ)
-    return occupancy, day_summary(session, day, DISPLAY_TZ, occupancy)
+    return occupancy, day_summary(session, occupancy)
 
 
 def hours_of(occupancy: OccupancyDay) -> list[HourOut]:
@@ -89,26 +90,7 @@ def hours_of(occupancy: OccupancyDay) -> list[HourOut]:
 )
 def day_report(day: ReportDay, session: SessionDep, _: AdminUser) -> DayReportOut:
     occupancy, summary = load_day(session, day)
-    return DayReportOut(
-        day=summary.day,
-        start=summary.start,
-        end=summary.end,
-        passages=summary.passages,
-        by_decision=summary.by_decision,
-        by_reason=summary.by_reason,
-        entries=summary.entries,
-        exits=summary.exits,
-        automatic_share=summary.automatic_share,
-        reviews=summary.reviews,
-        guard_actions=summary.guard_actions,
-        alarms=summary.alarms,
-        zones=[ZonePeakOut(**vars_of(z)) for z in summary.zones],
-        hours=hours_of(occupancy),
-    )
-
-
-def vars_of(peak: object) -> dict[str, object]:
-    return {name: getattr(peak, name) for name in ZonePeakOut.model_fields}
+    return DayReportOut(**asdict(summary), hours=hours_of(occupancy))
 
 
 def parse_month(value: str) -> tuple[int, int]:
