@@ -83,9 +83,9 @@ class HoldKeeper:
         if self._thread is not None:
             self._thread.join(timeout_s)
             self._thread = None
-        if (self.restore_pending() or self.unsaved()) and not self.write() and (
-            self.restore_pending()
-        ):
+        if not (self.restore_pending() or self.unsaved()):
+            return
+        if not self.write() and self.restore_pending():
             logger.warning(
                 "stopped before the database answered: the guidance holds stored by the last "
                 "run are left as they were, the %d made since are not stored",
