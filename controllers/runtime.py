@@ -537,7 +537,7 @@ class GateRuntime:
         """Move one refused entry out of the journal's way: logged with its traceback (once:
         it is not retried), kept on disk, noted for the guards' alarm."""
         assert self._journal is not None
-        why = _error_line(err)
+        why = error_line(err)
         where = self._journal.set_aside_path
         logger.error("journal: %s refused by the database (%s); set aside in %s",
                      what, why, where, exc_info=err)
@@ -822,7 +822,7 @@ def _answered(backlog: JournalBacklog, unanswered: set[str]) -> JournalBacklog:
     )
 
 
-def _error_line(err: BaseException) -> str:
+def error_line(err: BaseException) -> str:
     """The exception's first line, named by its type: enough for an alarm and a log line
     (the traceback is logged once beside it)."""
     lines = str(err).strip().splitlines()

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
@@ -29,10 +28,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from controllers.runtime import error_line
 from errors import StoreUnavailableError
 from models.db import outage_as_unavailable, transaction
 from models.events import AuditEntry, Passage
-from services.passage_journal import append_durably, fsync_dir, private_opener, read_lines
+from services.passage_journal import append_durably, read_lines, replace_durably, with_why
 
 logger = logging.getLogger(__name__)
 
@@ -126,22 +126,14 @@ class FileAuditJournal:
             if not kept:
                 self.path.unlink(missing_ok=True)
                 return
-            tmp = self.path.with_suffix(".tmp")
-            with open(tmp, "w", encoding="utf-8", opener=private_opener) as out:
-                out.writelines(_entry_line(e) for e in kept)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, self.path)
-            fsync_dir(self.path.parent)
+            replace_durably(self.path, (_entry_line(e) for e in kept))
 
     def set_aside(self, entry: JournalledAudit, why: str) -> None:
         """Keep an entry the database refuses in :attr:`set_aside_path` (same format, with
         the reason), then drop it here: a crash in between leaves it in both (written once,
         its key is unique), never in neither."""
-        line = json.dumps({**json.loads(_entry_line(entry)), "set_aside": why},
-                          ensure_ascii=False, separators=(",", ":")) + "\n"
         with self._lock:
-            append_durably(self.set_aside_path, line)
+            append_durably(self.set_aside_path, with_why(_entry_line(entry), why))
         self.discard({entry.key})
 
     def _append(self, line: str) -> None:
@@ -237,8 +229,7 @@ def _checked_link(session: Session, entry: JournalledAudit) -> tuple[int | None,
 
 def _set_aside(journal: FileAuditJournal, entry: JournalledAudit, err: Exception) -> str:
     what = f"{entry.action} by {entry.username} at {entry.at.isoformat(timespec='seconds')}"
-    first = (str(err).strip().splitlines() or [""])[0]
-    why = f"{type(err).__name__}: {first}" if first else type(err).__name__
+    why = error_line(err)
     logger.error("audit journal: %s refused by the database (%s); set aside in %s",
                  what, why, journal.set_aside_path, exc_info=err)
     try:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from controllers.events import Event, EventBus
 from controllers.offline import OfflineAccess
 from controllers.policy import AccessPolicy, GateContext
-from controllers.runtime import ALARM_MESSAGE_LIMIT, GateRuntime
+from controllers.runtime import ALARM_MESSAGE_LIMIT, GateRuntime, error_line
 from controllers.values import Direction
 from errors import DatabaseStartError, StoreUnavailableError
 from hardware.base import Barrier, BarrierStatus
@@ -307,9 +307,8 @@ class RepeatedFailure:
                          "works", self._what, retry_s, self._remind_s, exc_info=err)
         elif now - self._reminded >= self._remind_s:
             self._reminded = now
-            lines = str(err).strip().splitlines()
-            logger.error("%s still failing after %.0f s: %s%s", self._what, now - self._since,
-                         type(err).__name__, f": {lines[0]}" if lines else "")
+            logger.error("%s still failing after %.0f s: %s", self._what, now - self._since,
+                         error_line(err))
 
     def succeeded(self) -> None:
         if self._since is not None:

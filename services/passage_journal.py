@@ -24,7 +24,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -118,15 +118,15 @@ class FilePassageJournal:
         """Move ``refused`` out of the way of the other entries: appended (fsynced) to
         :attr:`set_aside_path` first, then dropped from this file, so a crash in between
         leaves it in both (written once: the journal id keys it), never in neither."""
-        lines = [_with_why(_passage_line(e.record), why) for e in refused.entries]
+        lines = [with_why(_passage_line(e.record), why) for e in refused.entries]
         lines += [
-            _with_why(_outcome_line(e.record.journal_id, e.barrier_outcome), why)
+            with_why(_outcome_line(e.record.journal_id, e.barrier_outcome), why)
             for e in refused.entries
             if e.record.journal_id is not None and e.barrier_outcome != "pending"
         ]
-        lines += [_with_why(_passage_outcome_line(pid, outcome), why)
+        lines += [with_why(_passage_outcome_line(pid, outcome), why)
                   for pid, outcome in refused.outcomes.items()]
-        lines += [_with_why(_alarm_line(alarm), why) for alarm in refused.alarms]
+        lines += [with_why(_alarm_line(alarm), why) for alarm in refused.alarms]
         with self._lock:
             append_durably(self.set_aside_path, "".join(lines))
         self.discard(
@@ -152,21 +152,15 @@ class FilePassageJournal:
             if not kept and not kept_outcomes and not kept_alarms:
                 self.path.unlink(missing_ok=True)
                 return
-            tmp = self.path.with_suffix(".tmp")
-            with open(tmp, "w", encoding="utf-8", opener=private_opener) as out:
-                for entry in kept:
-                    out.write(_passage_line(entry.record))
-                    if entry.barrier_outcome != "pending":
-                        assert entry.record.journal_id is not None
-                        out.write(_outcome_line(entry.record.journal_id, entry.barrier_outcome))
-                for pid, outcome in kept_outcomes.items():
-                    out.write(_passage_outcome_line(pid, outcome))
-                for alarm in kept_alarms:
-                    out.write(_alarm_line(alarm))
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, self.path)
-            fsync_dir(self.path.parent)
+            lines: list[str] = []
+            for entry in kept:
+                lines.append(_passage_line(entry.record))
+                if entry.barrier_outcome != "pending":
+                    assert entry.record.journal_id is not None
+                    lines.append(_outcome_line(entry.record.journal_id, entry.barrier_outcome))
+            lines += [_passage_outcome_line(pid, outcome) for pid, outcome in kept_outcomes.items()]
+            lines += [_alarm_line(alarm) for alarm in kept_alarms]
+            replace_durably(self.path, lines)
 
     def _write_line(self, line: str) -> None:
         with self._lock:
@@ -245,7 +239,7 @@ def _line(data: dict[str, Any]) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
-def _with_why(line: str, why: str) -> str:
+def with_why(line: str, why: str) -> str:
     """The line with the reason it was set aside (a key the reader ignores)."""
     return _line({**json.loads(line), "set_aside": why})
 
@@ -272,6 +266,18 @@ def append_durably(path: Path, text: str) -> None:
         out.write(text.encode("utf-8"))
         out.flush()
         os.fsync(out.fileno())
+
+
+def replace_durably(path: Path, lines: Iterable[str]) -> None:
+    """Rewrite ``path`` with ``lines``, atomically: a crash leaves the old file or the new one,
+    never half of one (the audit journal trims this way too)."""
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", encoding="utf-8", opener=private_opener) as out:
+        out.writelines(lines)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
 
 
 def _ends_with_newline(path: Path) -> bool:
