@@ -61,10 +61,16 @@ def _from_token(services: Services, token: str | None, request: Request) -> Prin
 def get_current_user(
     request: Request, services: ServicesDep, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> Principal:
+    return _active_user(request, services, token)
+
+
+def _active_user(
+    request: Request, services: Services, token: str | None, *, during_outage: bool = False
+) -> Principal:
     principal = _from_token(services, token, request)
     if principal is None:
         raise AuthenticationError("not authenticated: log in or send a bearer token")
-    _require_active(request, services, principal)
+    _require_active(request, services, principal, during_outage=during_outage)
     return principal
 
 
@@ -104,11 +110,7 @@ def get_staff_during_outage(
     """Staff, for what works while the database is down (the alarm list, the gates and their
     actions, the event stream): an account this process last saw active is let in then
     (api/active_accounts.py)."""
-    principal = _from_token(services, token, request)
-    if principal is None:
-        raise AuthenticationError("not authenticated: log in or send a bearer token")
-    _require_active(request, services, principal, during_outage=True)
-    return require_staff(principal)
+    return require_staff(_active_user(request, services, token, during_outage=True))
 
 
 StaffUserDuringOutage = Annotated[Principal, Depends(get_staff_during_outage)]

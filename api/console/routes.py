@@ -14,6 +14,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from api.active_accounts import check_login
 from api.console.error_texts import browser_table
@@ -329,21 +330,26 @@ def _stored_parts(services: Services, now: datetime, unstored: list[Any]) -> dic
             session, [passage_to_dict(p) for p in session.scalars(_passages(LIVE_ROWS))]
         )
         review = _review_cards(session, now)
-        alarms = open_alarms(session)
-        alarm_snapshots = passages_with_snapshot(session, alarms)
-        alarm_opens = passages_to_open_for(session, alarms, services.barriers)
-        unstored = without_stored(session, unstored)
+        alarms = _alarm_parts(session, services, unstored)
         households = _households(session)
     return {
         "passages": passages,
         "review": review,
-        "alarms": alarms,
-        "alarm_snapshots": alarm_snapshots,
-        "alarm_opens": alarm_opens,
-        "unstored_alarms": unstored,
-        "database_down": False,
+        **alarms,
         "households": households,
         "hh_labels": {h.id: f"{h.building} {h.unit}" for h in households},
+    }
+
+
+def _alarm_parts(session: Session, services: Services, unstored: list[Any]) -> dict[str, Any]:
+    """What fragments/alarms.html reads from the database, for the page and its polls."""
+    alarms = open_alarms(session)
+    return {
+        "alarms": alarms,
+        "alarm_snapshots": passages_with_snapshot(session, alarms),
+        "alarm_opens": passages_to_open_for(session, alarms, services.barriers),
+        "unstored_alarms": without_stored(session, unstored),
+        "database_down": False,
     }
 
 
@@ -398,26 +404,14 @@ def alarms_fragment(request: Request) -> Response:
         return Response(status_code=401)
     services = services_of(request)
     unstored = unstored_alarms(services)  # before the rows: see without_stored
-    alarms: list[Any] = []
-    alarm_snapshots: set[int] = set()
-    alarm_opens: dict[int, Passage] = {}
-    database_down = False
     try:
         with services.sessions() as session:
-            alarms = open_alarms(session)
-            alarm_snapshots = passages_with_snapshot(session, alarms)
-            alarm_opens = passages_to_open_for(session, alarms, services.barriers)
-            unstored = without_stored(session, unstored)
+            parts = _alarm_parts(session, services, unstored)
     except DATABASE_DOWN as err:
         logger.debug("alarm list from the journal only, the database is down: %s", err)
-        database_down = True
-    waiting: dict[str, int] = {}
-    if database_down:  # the degraded page's banner keeps its counts from this poll
-        waiting = {"waiting_passages": services.runtime.journal_backlog(),
-                   "waiting_actions": services.audit_backlog()}
+        # The degraded page's banner keeps its counts of what waits from this poll.
+        parts = {"alarms": [], "unstored_alarms": unstored, "database_down": True,
+                 "waiting_passages": services.runtime.journal_backlog(),
+                 "waiting_actions": services.audit_backlog()}
     return render(request, "fragments/alarms.html",
-                  {"alarms": alarms, "alarm_snapshots": alarm_snapshots,
-                   "alarm_opens": alarm_opens, "unstored_alarms": unstored,
-                   "database_down": database_down, "gate_names": gate_names(services),
-                   **waiting},
-                  user, refresh_session=False)
+                  {**parts, "gate_names": gate_names(services)}, user, refresh_session=False)
