@@ -75,7 +75,10 @@ class PrivateBroker:
 
 
 class Hub:
-    """A city hub: a persistent session subscribed to ``topic`` that reconnects by itself."""
+    """A city hub: a persistent session subscribed to ``topic`` that reconnects by itself and,
+    as docs/mqtt.md asks of a hub, drops a passage or alarm whose ``id`` it already has (QoS 1
+    is at least once: a broker stopped before it saw the hub's PUBACK hands the message again
+    after its restart). ``repeats`` counts what was dropped."""
 
     def __init__(self, port: int, topic: str) -> None:
         self.received: queue.Queue[Received] = queue.Queue()
@@ -87,6 +90,8 @@ class Hub:
 
         self.subscribed = threading.Event()
         self.connects: list[bool] = []
+        self.repeats = 0
+        seen: set[tuple[str, Any]] = set()
 
         def on_connect(client: mqtt.Client, _u: Any, flags: Any, *_: Any) -> None:
             # Subscribing again would replay retained messages; the session keeps the first.
@@ -99,6 +104,12 @@ class Hub:
         def on_message(_c: Any, _u: Any, m: mqtt.MQTTMessage) -> None:
             text = m.payload.decode()
             body = json.loads(text) if text.startswith("{") else text
+            if isinstance(body, dict) and "id" in body and not m.retain:
+                key = (m.topic, body["id"])
+                if key in seen:
+                    self.repeats += 1
+                    return
+                seen.add(key)
             self.received.put((m.topic, body, bool(m.retain)))
 
         self.client.on_connect = on_connect
