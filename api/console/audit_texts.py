@@ -30,9 +30,10 @@ AUDIT_ACTIONS: dict[str, tuple[str, ...]] = {
     "zone": ("zone.correct",),
     "safety": ("safety.fire_alarm", "safety.fire_alarm_cleared"),
     "guidance": ("guidance.hold", "guidance.release"),
+    "auth": ("auth.login", "auth.login_failed", "auth.logout"),
 }
 # Detail values that are stored codes (decisions, barrier states, alarm kinds, roles).
-_CODED_DETAILS = frozenset({"outcome", "kind", "resolution", "role", "admission"})
+_CODED_DETAILS = frozenset({"outcome", "kind", "resolution", "role", "admission", "via"})
 _HOUSEHOLD_DETAILS = frozenset({"household_id", "host_household_id"})
 _ID_DETAILS = frozenset({"pass_id", "resident_id", "vehicle_id", "passage_id"})
 
@@ -55,6 +56,8 @@ def _detail_label(lang: Lang, key: str) -> str:
 def _detail_value(lang: Lang, key: str, value: Any, households: Mapping[int, str]) -> str:
     if key in _CODED_DETAILS and isinstance(value, str):
         return code(lang, value)
+    if isinstance(value, bool):
+        return translate(lang, "audit.yes" if value else "audit.no")
     if key == "plate_color" and isinstance(value, str):
         return translate(lang, f"color.{value}")
     if key in _HOUSEHOLD_DETAILS and isinstance(value, int):

@@ -55,6 +55,7 @@ from models.people import Household
 from models.vehicles import VisitorPass
 from services.container import Services
 from services.gate_actions import gate_states
+from services.login_audit import LOGIN, LOGIN_FAILED, LOGOUT, audit_login, paused
 from services.review import review_queue
 
 logger = logging.getLogger(__name__)
@@ -157,11 +158,15 @@ async def login(
         response.headers["Retry-After"] = str(seconds)
         return response
     # argon2 takes tens of milliseconds: in a thread, off the event loop.
-    found = await asyncio.to_thread(check_login, request.app.state,
-                                    services_of(request).sessions, username, password)
+    services = services_of(request)
+    found = await asyncio.to_thread(check_login, request.app.state, services.sessions,
+                                    username, password)
     if found.account is None:
-        throttle.failed(address, username)
+        pause = throttle.failed(address, username)
         logger.info("console login failed for %r from %s", username, address)
+        await asyncio.to_thread(audit_login, services, LOGIN_FAILED, username, via="console",
+                                address=address, database_down=found.database_down,
+                                **paused(pause))
         # One answer for a wrong password and an account not known now: which accounts
         # this process remembers is not for a guesser to learn.
         return refuse("login.outage_refused" if found.database_down else "login.failed", 401)
@@ -169,6 +174,8 @@ async def login(
     name, role = found.account.username, found.account.role
     logger.info("console login%s: %s (%s)",
                 " during a database outage" if found.database_down else "", name, role)
+    await asyncio.to_thread(audit_login, services, LOGIN, name, via="console", address=address,
+                            database_down=found.database_down, role=role)
     response = RedirectResponse(safe_next(next), status_code=303)
     set_session(request, response, name, role)
     new_csrf_nonce(request, response)  # a nonce planted before login does not survive it
@@ -186,6 +193,9 @@ async def logout(
     if principal is not None:
         await verify_csrf(request, principal.name, csrf_token)
         logger.info("console %s: %s", "idle log-out" if idle else "logout", principal.name)
+        address = request.client.host if request.client else "?"
+        await asyncio.to_thread(audit_login, services_of(request), LOGOUT, principal.name,
+                                via="console", address=address, idle=idle)
     # The page logs itself out after idle_minutes: say why, and come back to that page.
     target = (
         f"/console/login?expired=1&next={quote(safe_next(next))}" if idle

@@ -60,13 +60,19 @@ class LoginThrottle:
             pause = min(self._window, self._first_pause * 2 ** (len(times) - self._max))
             return max(0.0, pause - (now - times[-1]))
 
-    def failed(self, address: str, username: str) -> None:
+    def failed(self, address: str, username: str) -> float:
+        """Counts a failure; returns the pause it starts (0: the next try is allowed now),
+        which the audit log records."""
         now = self._clock()
         with self._lock:
-            self._recent((address, username_key(username)), now).append(now)
+            times = self._recent((address, username_key(username)), now)
+            times.append(now)
             if len(self._failures) > 10_000:  # forget quiet keys rather than grow forever
                 for key in [k for k, v in self._failures.items() if not v]:
                     del self._failures[key]
+            if len(times) < self._max:
+                return 0.0
+            return min(self._window, self._first_pause * 2 ** (len(times) - self._max))
 
     def succeeded(self, address: str, username: str) -> None:
         with self._lock:

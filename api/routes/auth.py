@@ -14,6 +14,7 @@ from api.deps import ServicesDep
 from api.schemas import Token
 from errors import AuthenticationError
 from services.availability_cache import retry_after_header
+from services.login_audit import LOGIN, LOGIN_FAILED, audit_login, paused
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +49,10 @@ def login(
         )
     found = check_login(request.app.state, services.sessions, form.username, form.password)
     if found.account is None:
-        throttle.failed(address, form.username)
+        pause = throttle.failed(address, form.username)
         logger.info("API login failed for %r from %s", form.username, address)
+        audit_login(services, LOGIN_FAILED, form.username, via="api", address=address,
+                    database_down=found.database_down, **paused(pause))
         raise AuthenticationError(
             OUTAGE_REFUSAL if found.database_down else "wrong username or password"
         )
@@ -57,6 +60,8 @@ def login(
     if found.database_down:
         logger.info("API login during a database outage: %s (%s)",
                     found.account.username, found.account.role)
+    audit_login(services, LOGIN, found.account.username, via="api", address=address,
+                database_down=found.database_down, role=found.account.role)
     ttl = services.settings.api.token_ttl_minutes * 60
     return Token(
         access_token=services.signer.issue(found.account.username, found.account.role),

@@ -1,0 +1,116 @@
+"""Logins, failed logins and log-outs are in the audit log, where the property office looks.
+
+"Who was on the console when the gate was opened at 02:10" and "is someone guessing
+passwords" were answered only by the application log on the controller's disk. The rows name
+the account (or the name as typed), the door (console page or API), the address and, for the
+failure that starts a pause, how long; never a password. During a database outage they go to
+the audit journal and reach the table when it answers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from api.console.throttle import LoginThrottle
+from models.db import transaction
+from models.events import AuditEntry
+from tests.api.test_console import PASSWORD, add_staff, add_user, console_login
+from tests.api.test_database_outage import FAST, wait_for
+from tests.api.test_login_during_outage import api_token, idle_log_out, login_form
+from tests.db_outage import DatabaseOutage
+
+
+def login_rows(services: Any) -> list[tuple[str, str, dict[str, Any], str | None]]:
+    with transaction(services.sessions) as session:
+        rows = session.scalars(
+            select(AuditEntry).where(AuditEntry.action.startswith("auth."))
+            .order_by(AuditEntry.id)
+        )
+        return [(r.username, r.action, dict(r.details), r.journal_id) for r in rows]
+
+
+def test_console_and_api_logins_failures_and_log_outs_are_audited(client: Any) -> None:
+    services = client.app.state.services
+    add_user(client, "guard1", "guard")
+    client.app.state.login_throttle = LoginThrottle(max_failures=2, first_pause_s=30)
+
+    assert login_form(client, "guard1", "wrong-password").status_code == 401
+    assert login_form(client, "no-such-user", "whatever").status_code == 401
+    csrf = console_login(client, "guard1")
+    assert client.post("/console/logout", data={"csrf_token": csrf},
+                       follow_redirects=False).status_code == 303
+    assert api_token(client, "guard1", PASSWORD).status_code == 200
+    assert api_token(client, "guard1", "wrong-again").status_code == 401
+    assert api_token(client, "guard1", "wrong-third").status_code == 401  # starts a pause
+    assert api_token(client, "guard1", PASSWORD).status_code == 429  # refused unchecked
+
+    rows = login_rows(services)
+    assert [(name, action, details["via"]) for name, action, details, _ in rows] == [
+        ("guard1", "auth.login_failed", "console"),
+        ("no-such-user", "auth.login_failed", "console"),
+        ("guard1", "auth.login", "console"),
+        ("guard1", "auth.logout", "console"),
+        ("guard1", "auth.login", "api"),
+        ("guard1", "auth.login_failed", "api"),
+        ("guard1", "auth.login_failed", "api"),
+    ]
+    assert all(details["address"] == "testclient" for _, _, details, _ in rows)
+    assert rows[2][2]["role"] == "guard" and rows[3][2]["idle"] is False
+    # The success cleared the count; the second failure after it starts the 30 s pause.
+    assert "paused_s" not in rows[5][2] and rows[6][2]["paused_s"] == 30
+    written = repr(rows)
+    assert "wrong" not in written and PASSWORD not in written  # never a password
+
+
+def test_an_idle_log_out_and_a_name_too_long_for_the_column_are_kept(client: Any) -> None:
+    services = client.app.state.services
+    add_user(client, "guard1", "guard")
+    idle_log_out(client, console_login(client, "guard1"))
+    long_name = "x" * 300  # the token endpoint puts no limit on the name
+    assert api_token(client, long_name, "whatever").status_code == 401
+
+    rows = login_rows(services)
+    assert [(a, d.get("idle")) for _, a, d, _ in rows[1:]] == [
+        ("auth.logout", True), ("auth.login_failed", None)]
+    assert rows[-1][0] == "x" * 64
+
+
+def test_the_admin_audit_page_lists_logins_in_chinese_and_filters_them(client: Any) -> None:
+    add_user(client, "admin", "admin")
+    add_user(client, "guard1", "guard")
+    assert login_form(TestClient(client.app), "guard1", "wrong-password").status_code == 401
+    console_login(client, "admin")
+
+    page = client.get("/console/admin/audit", params={"action": "auth"})
+    assert page.status_code == 200
+    text = page.text
+    assert "登录失败" in text and "值班控制台" in text and "来源地址" in text
+    assert 'value="auth"' in text  # the filter offers all logins as a group
+    only_failures = client.get("/console/admin/audit", params={"action": "auth.login_failed"})
+    assert "guard1" in only_failures.text and ">admin<" not in only_failures.text
+
+
+def test_logins_during_an_outage_reach_the_audit_log_when_it_answers(
+    app_factory: Any, outage: DatabaseOutage
+) -> None:
+    client = app_factory(database_url=outage.url, **FAST)
+    services = client.app.state.services
+    add_staff(services, "guard", "guard")
+    csrf = console_login(client, "guard")  # seen active before the outage
+    before = len(login_rows(services))
+
+    outage.cut(services.engine)
+    idle_log_out(client, csrf)
+    assert login_form(client, "guard", "wrong-password").status_code == 401
+    assert login_form(client, "guard", PASSWORD).status_code == 303
+    assert services.audit_waiting()
+
+    outage.restore()
+    wait_for(lambda: not services.audit_waiting())
+    rows = login_rows(services)[before:]
+    assert [(name, action) for name, action, _, _ in rows] == [
+        ("guard", "auth.logout"), ("guard", "auth.login_failed"), ("guard", "auth.login")]
+    assert all(journal_id for *_, journal_id in rows)  # each written once, from the journal
