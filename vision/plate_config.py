@@ -79,8 +79,9 @@ class PlateRecognitionConfig(BaseModel):
         le=10,
         title="Plates per frame",
         description=(
-            "Confident reads after which the search stops. Raise it at gates where queues "
-            "put several cars in view; results are ranked by lane position either way."
+            "Confident reads after which only strong proposals are still read and no later "
+            "stage (contrast, text detector) runs. Raise it where plates the localiser scores "
+            "weakly must be found too; results are ranked by lane position either way."
         ),
     )
     max_candidates: int = Field(

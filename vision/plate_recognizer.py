@@ -369,12 +369,12 @@ class LocalisingPlateRecognizer:
     def _read_candidates(self, image: np.ndarray, factor: float = 1.0) -> list[_Read]:
         """Read proposals most plate-like first until ``max_plates`` confident reads.
 
-        Then a remaining strong proposal is still read when it sits better in the lane than
-        every plate read so far: the first confident plate may belong to a car queueing
-        behind, or parked, rather than the one at the barrier.
+        Then the remaining strong proposals are still read: the first confident plate may
+        belong to a car queueing behind, or parked, rather than the one at the barrier (the
+        ranking by lane puts that one first), and a frame with several cars reports each
+        of them. A weak proposal (a grille, a sign) costs no recogniser call once a plate is
+        read, so a frame with one car is read as before.
         """
-        height, width = image.shape[:2]
-        anchor = self.config.lane_anchor
         candidates = [
             c
             for c in find_plate_candidates(image, max_side=self.config.working_max_side)
@@ -384,18 +384,8 @@ class LocalisingPlateRecognizer:
         reads: list[_Read] = []
         done = False
         for candidate in candidates:
-            box = quad_box(candidate.quad, width, height)
-            if done:
-                best = max(
-                    (lane_score(r.read.box, width, height, anchor) for r in reads if r.read.box),
-                    default=0.0,
-                )
-                if (
-                    box is None
-                    or candidate.score < _STRONG_CANDIDATE
-                    or lane_score(box, width, height, anchor) <= best
-                ):
-                    continue
+            if done and candidate.score < _STRONG_CANDIDATE:
+                continue
             for r in self._read_quads(image, [candidate.quad], [candidate]):
                 if not any(_same_plate(r, other) for other in reads):
                     reads.append(r)
