@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import cv2
@@ -56,6 +56,11 @@ _MIN_SHEAR = 0.2
 # Crops of grilles, lamps and shadows read at a few percent and are not tried again.
 _HALF_READ = 0.3
 _RETRY_MIN_CHAR = 0.5
+# A province read less surely than this gets a second look from a crop reaching further
+# left (a fraction of the plate's width); the second reading counts only when it is this sure.
+_PROVINCE_SURE = 0.9
+_PROVINCE_REACH = 0.1
+_PROVINCE_AGAIN_MIN = 0.5
 
 
 class PlateRecognizer(Protocol):
@@ -444,9 +449,39 @@ class LocalisingPlateRecognizer:
             read = self._to_read(line, crop, box, cand)
             if read is None and line.confidence >= _HALF_READ:
                 read = self._read_unsheared(crop, box, cand)
-            if read is not None:
-                reads.append(_Read(read, quad))
+            if read is None:
+                continue
+            if read.text[0] in PROVINCES and read.char_confidences[0] < _PROVINCE_SURE:
+                read = self._read_province_again(image, quad, read, pad)
+            reads.append(_Read(read, quad))
         return reads
+
+    def _read_province_again(
+        self, image: np.ndarray, quad: np.ndarray, read: PlateRead, pad: tuple[float, float]
+    ) -> PlateRead:
+        """Read an unsure province again from a crop reaching further left.
+
+        The localiser's box often ends inside the province character: its dense strokes
+        break the plate's colour, and a half-cut 川 reads as 皖 (the model's most common
+        province) or 浙 as 鄂. The serial must read the same; only the province may change,
+        and only to one read surely and more surely than before.
+        """
+        tl, tr, br, bl = order_corners(quad)
+        reaching = np.stack(
+            [tl - (tr - tl) * _PROVINCE_REACH, tr, br, bl - (br - bl) * _PROVINCE_REACH]
+        ).astype(np.float32)
+        crop = rectify(image, reaching, min_aspect=self.config.min_crop_aspect,
+                       pad_x=pad[0], pad_y=pad[1])
+        (line,) = self.engine.recognize([crop])
+        again = self._to_read(line, crop, read.box, None)
+        if again is None or again.text[1:] != read.text[1:]:
+            return read
+        province = again.char_confidences[0]
+        if province < _PROVINCE_AGAIN_MIN or province <= read.char_confidences[0]:
+            return read
+        confidences = (province, *read.char_confidences[1:])
+        return replace(read, text=again.text, char_confidences=confidences,
+                       confidence=float(np.mean(confidences)))
 
     def _read_unsheared(
         self, crop: np.ndarray, box: BoundingBox | None, candidate: PlateCandidate | None
