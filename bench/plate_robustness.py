@@ -4,8 +4,9 @@
 
 The labelled photos of ``bench.plates`` (``kind=full``) are read as they are and after each
 condition: smaller (a camera further away), darker or brighter, heavier JPEG, rotated,
-blurred, perspective-skewed, grey (IR-like), noisy. It prints exact-plate accuracy per
-condition and the photos missed, and on its last line one JSON object
+blurred, perspective-skewed, grey (IR-like), noisy, seen from beside and above the lane. It
+prints exact-plate accuracy per condition and the photos missed, and on its last line one JSON
+object
 ``{"conditions": {name: {"n", "exact", "misses"}}}``. Accuracy only: the conditions are for
 finding what the reader does not handle, not for timing.
 """
