@@ -4,8 +4,9 @@
 
 The labelled photos of ``bench.plates`` (``kind=full``) are read as they are and after each
 condition: smaller (a camera further away), darker or brighter, heavier JPEG, rotated,
-blurred, perspective-skewed, grey (IR-like), noisy. It prints exact-plate accuracy per
-condition and the photos missed, and on its last line one JSON object
+blurred, perspective-skewed, grey (IR-like), noisy, seen from beside and above the lane. It
+prints exact-plate accuracy per condition and the photos missed, and on its last line one JSON
+object
 ``{"conditions": {name: {"n", "exact", "misses"}}}``. Accuracy only: the conditions are for
 finding what the reader does not handle, not for timing.
 """
@@ -54,6 +55,39 @@ def _skew(image: np.ndarray, k: float) -> np.ndarray:
     return cv2.warpPerspective(image, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE)
 
 
+def view_matrix(
+    width: int, height: int, *, yaw: float = 0.0, pitch: float = 0.0, roll: float = 0.0,
+    distance: float = 1.5,
+) -> np.ndarray:
+    """The homography that shows a frame as a camera turned away from it would see it.
+
+    The frame is taken as a flat picture turned about its centre (``yaw`` about the vertical
+    axis, a camera beside the lane; ``pitch`` about the horizontal one, a camera above;
+    ``roll`` in the image plane; degrees) and seen by a pinhole camera ``distance`` frame
+    widths away: plates come out narrower with sloping top and bottom edges, the near side
+    taller than the far one. The centre keeps its place and its vertical scale, so a plate
+    there is foreshortened rather than made smaller; the near corners of the frame may leave
+    the view.
+    """
+    yw, pt, rl = np.deg2rad([yaw, pitch, roll])
+    ry = np.array([[np.cos(yw), 0, np.sin(yw)], [0, 1, 0], [-np.sin(yw), 0, np.cos(yw)]])
+    rx = np.array([[1, 0, 0], [0, np.cos(pt), -np.sin(pt)], [0, np.sin(pt), np.cos(pt)]])
+    rz = np.array([[np.cos(rl), -np.sin(rl), 0], [np.sin(rl), np.cos(rl), 0], [0, 0, 1]])
+    corners = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float64)
+    local = np.column_stack([corners - [width / 2, height / 2], np.zeros(4)])
+    turned = local @ (rz @ ry @ rx).T
+    focal = distance * width
+    projected = focal * turned[:, :2] / (focal + turned[:, 2:3])
+    dst = projected + np.array([width / 2, height / 2])
+    return cv2.getPerspectiveTransform(corners.astype(np.float32), dst.astype(np.float32))
+
+
+def _view(image: np.ndarray, **angles: float) -> np.ndarray:
+    h, w = image.shape[:2]
+    matrix = view_matrix(w, h, **angles)
+    return cv2.warpPerspective(image, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE)
+
+
 def _noise(image: np.ndarray) -> np.ndarray:
     noisy = image + np.random.default_rng(0).normal(0.0, 12.0, image.shape)
     return np.clip(noisy, 0, 255).astype(np.uint8)
@@ -70,6 +104,12 @@ CONDITIONS: dict[str, Condition] = {
     "skewed_12pct": lambda x: _skew(x, 0.12),
     "grey": lambda x: cv2.cvtColor(cv2.cvtColor(x, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR),
     "noise_sd12": _noise,
+    # Side and tilted views, as gate cameras beside and above the lane see plates (CCPD's
+    # tilt and rotate subsets): a steeper skew, a camera 40 degrees to the side, and one to
+    # the side, above and not level.
+    "skewed_25pct": lambda x: _skew(x, 0.25),
+    "side_40deg": lambda x: _view(x, yaw=40.0),
+    "side_roll_tilt": lambda x: _view(x, yaw=30.0, pitch=20.0, roll=-10.0),
 }
 
 
