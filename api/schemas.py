@@ -364,8 +364,8 @@ class Health(BaseModel):
         0, description="Passages decided during a database outage, not yet written to it."
     )
     audit_journal_waiting: int = Field(
-        0, description="Guards' gate actions taken during a database outage, not yet written "
-        "to the audit log."
+        0, description="Audit entries made during a database outage (guards' gate actions, "
+        "logins and log-outs), not yet written to the audit log."
     )
     city_mqtt: CityLink | None = Field(
         None, description="The city platform's MQTT link; null when publishing is off."

@@ -111,7 +111,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "back. The review queue, visitor passes and passage history need the database; this "
         "page reloads itself when it is back.",
     ),
-    "outage.actions_waiting": ("等待写入的道闸操作", "Gate actions waiting to be written"),
+    "outage.actions_waiting": ("等待写入的操作日志", "Audit entries waiting to be written"),
     "review.needs_database": (
         "数据库暂时不可用，待人工处理和访客登记暂停。需要放行的车辆，请在上方道闸栏点“开闸”并填写原因。",
         "The database is unavailable: the review queue and visitor passes are paused. To let "
