@@ -57,10 +57,12 @@ _MIN_SHEAR = 0.2
 _HALF_READ = 0.3
 _RETRY_MIN_CHAR = 0.5
 # A province read less surely than this gets a second look from a crop reaching further
-# left (a fraction of the plate's width); the second reading counts only when it is this sure.
+# left (a fraction of the plate's width); another province read there counts only when it is
+# this sure, and by this much surer than the first.
 _PROVINCE_SURE = 0.9
 _PROVINCE_REACH = 0.1
 _PROVINCE_AGAIN_MIN = 0.5
+_PROVINCE_AGAIN_MARGIN = 0.1
 
 
 class PlateRecognizer(Protocol):
@@ -464,7 +466,10 @@ class LocalisingPlateRecognizer:
         The localiser's box often ends inside the province character: its dense strokes
         break the plate's colour, and a half-cut 川 reads as 皖 (the model's most common
         province) or 浙 as 鄂. The serial must read the same; only the province may change,
-        and only to one read surely and more surely than before.
+        and only to another one read surely and clearly more surely than before. The same
+        province read more surely changes nothing: its low confidence is what sends the
+        frame on to the later stages (contrast, detector), which see the plate afresh and
+        are right more often than a second crop of the same proposal.
         """
         tl, tr, br, bl = order_corners(quad)
         reaching = np.stack(
@@ -474,10 +479,11 @@ class LocalisingPlateRecognizer:
                        pad_x=pad[0], pad_y=pad[1])
         (line,) = self.engine.recognize([crop])
         again = self._to_read(line, crop, read.box, None)
-        if again is None or again.text[1:] != read.text[1:]:
+        if again is None or again.text[0] == read.text[0] or again.text[1:] != read.text[1:]:
             return read
         province = again.char_confidences[0]
-        if province < _PROVINCE_AGAIN_MIN or province <= read.char_confidences[0]:
+        if (province < _PROVINCE_AGAIN_MIN
+                or province < read.char_confidences[0] + _PROVINCE_AGAIN_MARGIN):
             return read
         confidences = (province, *read.char_confidences[1:])
         return replace(read, text=again.text, char_confidences=confidences,
