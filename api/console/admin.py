@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from api.active_accounts import last_seen_active
 from api.console.audit_texts import AUDIT_ACTIONS, action_label, audit_details
@@ -43,6 +43,7 @@ from models.people import Household, Resident, User
 from models.vehicles import PlateListEntry, Vehicle, VisitorPass
 from services.audit_log import AuditQuery, audit_to_dict, search_audit
 from services.container import Services
+from services.login_audit import LOGIN
 from services.users import create_user
 
 logger = logging.getLogger(__name__)
@@ -87,6 +88,13 @@ def users_page(request: Request, msg: str | None = None, error: str | None = Non
         return user
     with services_of(request).sessions() as session:
         users = list(session.scalars(select(User).order_by(User.username)))
+        # A guard who left and still has an account shows here, not only in the audit log.
+        last_login: dict[str, datetime] = {
+            name: at for name, at in session.execute(
+                select(AuditEntry.username, func.max(AuditEntry.at))
+                .where(AuditEntry.action == LOGIN).group_by(AuditEntry.username)
+            )
+        }
     lang = current_lang(request)
     error_text = error_detail = None
     if error in USER_NOTICES:
@@ -95,8 +103,8 @@ def users_page(request: Request, msg: str | None = None, error: str | None = Non
         # The service's English message stays as the tooltip, for whoever reports it.
         error_text, error_detail = explain_message(lang, error), error
     return _render(request, "admin/users.html",
-                   {"users": users, "msg": msg, "error_text": error_text,
-                    "error_detail": error_detail}, user)
+                   {"users": users, "last_login": last_login, "msg": msg,
+                    "error_text": error_text, "error_detail": error_detail}, user)
 
 
 def _create_user(services: Services, actor: str, username: str, password: str, role: str) -> None:

@@ -182,6 +182,8 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "col.role": ("角色", "Role"),
     "col.active": ("状态", "Status"),
     "col.created": ("创建时间", "Created"),
+    "col.last_login": ("最近登录", "Last login"),
+    "users.never_logged_in": ("从未登录", "never"),
     "filter.all_gates": ("全部出入口", "All gates"),
     "filter.all_decisions": ("全部结果", "All decisions"),
     "filter.search": ("查询", "Search"),

@@ -9,7 +9,10 @@ the audit journal and reach the table when it answers.
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -114,3 +117,25 @@ def test_logins_during_an_outage_reach_the_audit_log_when_it_answers(
     assert [(name, action) for name, action, _, _ in rows] == [
         ("guard", "auth.logout"), ("guard", "auth.login_failed"), ("guard", "auth.login")]
     assert all(journal_id for *_, journal_id in rows)  # each written once, from the journal
+
+
+def test_the_users_page_shows_each_accounts_last_login(client: Any) -> None:
+    add_user(client, "admin", "admin")
+    add_user(client, "guard1", "guard")
+    add_user(client, "night", "guard")
+    console_login(TestClient(client.app), "guard1")
+    console_login(client, "admin")
+
+    page = client.get("/console/admin/users").text
+    rows = dict(re.findall(r'<tr data-user="([^"]+)">(.*?)</tr>', page, re.S))
+    assert "从未登录" in rows["night"]
+    for name in ("guard1", "admin"):
+        link = re.search(
+            r'<td class="last-login"><a href="([^"]+)">(\d{4}-\d\d-\d\d \d\d:\d\d)</a>', rows[name]
+        )
+        assert link is not None, rows[name]
+        assert link.group(1) == f"/console/admin/audit?user={name}&amp;action=auth"
+        beijing_now = datetime.now(ZoneInfo("Asia/Shanghai"))
+        shown = datetime.strptime(link.group(2), "%Y-%m-%d %H:%M").replace(
+            tzinfo=ZoneInfo("Asia/Shanghai"))
+        assert abs((beijing_now - shown).total_seconds()) < 120  # Beijing time, not UTC
