@@ -38,6 +38,9 @@ logger = logging.getLogger(__name__)
 
 # The audit table's journal_id column is this wide.
 KEY_LENGTH = 32
+# Logins, failed logins and log-outs (services/login_audit.py) share the journal and the
+# table with the gate actions; their actions start with this.
+LOGIN_PREFIX = "auth."
 
 
 @dataclass(frozen=True, slots=True)

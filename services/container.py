@@ -35,7 +35,7 @@ from hardware.registry import (
 from models.access_store import SqlAccessStore
 from models.db import make_session_factory, outage_as_unavailable
 from models.holds import SqlHoldStore
-from services.audit_journal import FileAuditJournal, write_back
+from services.audit_journal import LOGIN_PREFIX, FileAuditJournal, write_back
 from services.city_mqtt import CityPublisher
 from services.database_start import data_dir_history, open_database, prepare_database
 from services.face_gate import FaceGateService
@@ -215,23 +215,26 @@ class Services:
         return self.audit_journal is not None and self.audit_journal.waiting()
 
     def audit_backlog(self) -> int:
-        """How many gate actions wait in the audit journal (reads it: for health checks and
-        the outage banner, not per action)."""
+        """How many entries (gate actions, logins) wait in the audit journal (reads it: for
+        health checks and the outage banner, not per action)."""
         journal = self.audit_journal
         return len(journal.pending()) if journal is not None and journal.waiting() else 0
 
     async def write_back_audit(self) -> None:
-        """The guards' gate actions journalled during an outage, into the audit log (after
-        the passages: an action names a passage by its id)."""
+        """The guards' gate actions and the logins journalled during an outage, into the
+        audit log (after the passages: an action names a passage by its id). Logins are not
+        published: the staff's live stream does not show attempted names and addresses."""
         if self.audit_journal is None or not self.audit_journal.waiting():
             return
         result = await asyncio.to_thread(write_back, self.sessions, self.audit_journal)
         for entry in result.written:
-            self.bus.publish(Event("audit", entry))
+            if not str(entry["action"]).startswith(LOGIN_PREFIX):
+                self.bus.publish(Event("audit", entry))
         if result.written:
-            logger.info("wrote %d journalled gate actions to the audit log", len(result.written))
+            logger.info("wrote %d journalled audit entries to the audit log",
+                        len(result.written))
         if result.set_aside:
-            message = (f"{len(result.set_aside)} journalled gate action(s) refused by the "
+            message = (f"{len(result.set_aside)} journalled audit entr(ies) refused by the "
                        f"database, kept in {self.audit_journal.set_aside_path} for an "
                        "administrator: " + "; ".join(result.set_aside))
             await self.runtime.raise_alarm(

@@ -2,44 +2,96 @@
 
 The property office answers "who was on the console when the gate was opened at 02:10" and
 "has someone been guessing passwords" from the audit page, not from the application log on
-the controller's disk. Each successful login, each wrong password (with the name as typed,
-never the password) and each log-out is a row; a failure that starts a pause says how long.
+the controller's disk. Each successful login, each wrong password (never the password) and
+each log-out is a row; a failure that starts a pause says how long. A failure at a name that
+is an account however it was typed ("GUARD1", full width) is filed under that account, with
+the name as typed in the details, so the account's login records show every guess at it.
 Requests refused by the pause itself are not rows (a guesser would fill the table with them
 at no cost); the application log keeps them.
 
 While the database is down the row goes to the audit journal (services/audit_journal.py),
 fsynced, and reaches the table with the gate actions of the outage when it answers: who
-logged in during an outage matters most. Logins are not published on the event bus: the
-guards' live stream has no business showing attempted names and addresses.
+logged in during an outage matters most. Failed logins are capped there, since anyone who
+reaches the login page can cause them and the guards' gate actions share that file. Logins
+are never published on the event bus: the guards' live stream has no business showing
+attempted names and addresses.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import unicodedata
 import uuid
+import weakref
 from datetime import datetime
 from typing import Any, Literal
 
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from errors import StoreUnavailableError
 from models.base import utcnow
 from models.db import DATABASE_DOWN, transaction
 from models.events import AuditEntry
-from services.audit_journal import JournalledAudit
+from models.people import User, username_key
+from services.audit_journal import LOGIN_PREFIX, FileAuditJournal, JournalledAudit
 from services.container import Services
 
 logger = logging.getLogger(__name__)
 
-LOGIN = "auth.login"
-LOGIN_FAILED = "auth.login_failed"
-LOGOUT = "auth.logout"
+LOGIN = f"{LOGIN_PREFIX}login"
+LOGIN_FAILED = f"{LOGIN_PREFIX}login_failed"
+LOGOUT = f"{LOGIN_PREFIX}logout"
 LOGIN_ACTIONS = (LOGIN, LOGIN_FAILED, LOGOUT)
 
 Door = Literal["console", "api"]
 
 # audit_log.username is this wide; a name typed at the API token endpoint has no limit.
 _NAME_WIDTH = 64
+# Failed logins journalled during one outage (until the journal is written back): enough to
+# see a guessing attempt, too few to slow the guards' gate actions sharing the file.
+JOURNALLED_FAILURES_LIMIT = 200
+
+
+class _FailureBudget:
+    """How many failed logins went to the journal since it was last empty."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._used = 0
+
+    def take(self, journal_empty: bool) -> bool:
+        with self._lock:
+            if journal_empty:
+                self._used = 0
+            if self._used >= JOURNALLED_FAILURES_LIMIT:
+                return False
+            self._used += 1
+            return True
+
+
+# One per journal (a process has one; tests build many).
+_budgets: weakref.WeakKeyDictionary[FileAuditJournal, _FailureBudget] = (
+    weakref.WeakKeyDictionary()
+)
+_budgets_lock = threading.Lock()
+
+
+def _budget(journal: FileAuditJournal) -> _FailureBudget:
+    with _budgets_lock:
+        return _budgets.setdefault(journal, _FailureBudget())
+
+
+def printable_name(name: str) -> str:
+    """The name as typed, with control and invisible format characters written as escapes
+    (NUL, a right-to-left override, a zero-width space): real usernames have none, and
+    stored raw they would let a typed name pass for another one on the audit page, or be
+    refused by PostgreSQL (NUL). Cut to the column's width."""
+    shown = "".join(
+        f"\\u{ord(ch):04x}" if unicodedata.category(ch).startswith("C") else ch for ch in name
+    )
+    return shown[:_NAME_WIDTH]
 
 
 def audit_login(
@@ -60,12 +112,16 @@ def audit_login(
     if action not in LOGIN_ACTIONS:
         raise ValueError(f"not a login action: {action!r}")
     at = utcnow()
-    name = username[:_NAME_WIDTH]
+    name = printable_name(username)
     fields = {"via": via, "address": address, **details}
-    if not database_down:
+    if not database_down and not services.runtime.database_suspect():
         try:
             with transaction(services.sessions) as session:
-                session.add(AuditEntry(at=at, username=name, action=action, details=fields))
+                account = _account_named(session, username) if action == LOGIN_FAILED else None
+                if account is not None and account != name:
+                    fields["typed"] = name
+                session.add(AuditEntry(at=at, username=account or name, action=action,
+                                       details=fields))
             return
         except DATABASE_DOWN:
             pass
@@ -73,6 +129,12 @@ def audit_login(
             logger.exception("audit: %s of %r via %s not recorded", action, name, via)
             return
     _journal(services, at, name, action, fields)
+
+
+def _account_named(session: Any, typed: str) -> str | None:
+    """The account a login at ``typed`` was checked against, as the users page names it."""
+    found = session.scalar(select(User.username).where(User.username_key == username_key(typed)))
+    return str(found) if found is not None else None
 
 
 def paused(seconds: float) -> dict[str, int]:
@@ -87,6 +149,11 @@ def _journal(
     if journal is None:
         logger.error("audit: %s of %r during a database outage not recorded: no audit "
                      "journal", action, name)
+        return
+    if action == LOGIN_FAILED and not _budget(journal).take(journal_empty=not journal.waiting()):
+        logger.warning("audit: failed login of %r from %s during a database outage not "
+                       "journalled: %d already wait", name, fields.get("address"),
+                       JOURNALLED_FAILURES_LIMIT)
         return
     entry = JournalledAudit(key=uuid.uuid4().hex, at=at, username=name, action=action,
                             reason="", details=fields)

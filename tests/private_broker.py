@@ -104,7 +104,8 @@ class Hub:
         def on_message(_c: Any, _u: Any, m: mqtt.MQTTMessage) -> None:
             text = m.payload.decode()
             body = json.loads(text) if text.startswith("{") else text
-            if isinstance(body, dict) and "id" in body and not m.retain:
+            # An alarm raised during an outage has no id yet: each such one is new.
+            if isinstance(body, dict) and body.get("id") is not None and not m.retain:
                 key = (m.topic, body["id"])
                 if key in seen:
                     self.repeats += 1

@@ -230,6 +230,7 @@ def test_a_clean_stop_with_the_broker_there_delivers_everything_in_order(
     finally:
         hub.close()
     assert [p["id"] for p in on("passages", got)] == list(range(count))
+    assert hub.repeats == 0  # with the broker up throughout, nothing may come twice
     assert logged(caplog, logging.WARNING) == []
     assert not publisher.status.connected and publisher.status.queued == 0
 

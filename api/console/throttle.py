@@ -5,7 +5,8 @@ the folded name the login matches (``username_key``), so "GUARD1" and "guard1" s
 
 A short first pause (30 s) rather than the whole window: at a shared booth PC a colleague's
 typos must not lock the shift guard out for minutes, while a guesser still gets only a
-handful of tries per window (5, then 1 after 30 s, 60 s, 120 s, ...).
+handful of tries per window (5, then 1 after 30 s, 60 s, 120 s, ...). One address is also
+paused after 30 failures at any names in the window, in the same steps.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ from models.people import username_key
 MAX_FAILURES = 5
 WINDOW_S = 300.0
 FIRST_PAUSE_S = 30.0
+# Failures from one address at any names: a guesser trying a new name each time met no pause
+# at all (and every attempt is an argon2 run and an audit row). A booth PC where several
+# guards mistype now and then stays far below this.
+MAX_ADDRESS_FAILURES = 30
 
 
 class LoginThrottle:
@@ -31,6 +36,7 @@ class LoginThrottle:
         window_s: float = WINDOW_S,
         clock: Callable[[], float] = time.monotonic,
         first_pause_s: float = FIRST_PAUSE_S,
+        max_address_failures: int = MAX_ADDRESS_FAILURES,
     ) -> None:
         if max_failures < 1 or window_s <= 0 or first_pause_s <= 0:
             raise ValueError(
@@ -38,6 +44,7 @@ class LoginThrottle:
                 f"got {max_failures}, {window_s} and {first_pause_s}"
             )
         self._max = max_failures
+        self._max_address = max(max_address_failures, max_failures)
         self._window = window_s
         self._first_pause = min(first_pause_s, window_s)
         self._clock = clock
@@ -50,29 +57,41 @@ class LoginThrottle:
             times.popleft()
         return times
 
+    def _keys(self, address: str, username: str) -> tuple[tuple[tuple[str, str], int], ...]:
+        # The whole address has a key of its own: "\0" is no folded username.
+        return (((address, username_key(username)), self._max),
+                ((address, "\0"), self._max_address))
+
+    def _pause(self, times: deque[float], limit: int) -> float:
+        if len(times) < limit:
+            return 0.0
+        return min(self._window, self._first_pause * 2 ** (len(times) - limit))
+
     def retry_after(self, address: str, username: str) -> float:
         """Seconds to wait before another attempt is allowed; 0 when it is allowed now."""
         now = self._clock()
         with self._lock:
-            times = self._recent((address, username_key(username)), now)
-            if len(times) < self._max:
-                return 0.0
-            pause = min(self._window, self._first_pause * 2 ** (len(times) - self._max))
-            return max(0.0, pause - (now - times[-1]))
+            waits = [0.0]
+            for key, limit in self._keys(address, username):
+                times = self._recent(key, now)
+                if times:
+                    waits.append(self._pause(times, limit) - (now - times[-1]))
+            return max(waits)
 
     def failed(self, address: str, username: str) -> float:
         """Counts a failure; returns the pause it starts (0: the next try is allowed now),
         which the audit log records."""
         now = self._clock()
         with self._lock:
-            times = self._recent((address, username_key(username)), now)
-            times.append(now)
+            pause = 0.0
+            for key, limit in self._keys(address, username):
+                times = self._recent(key, now)
+                times.append(now)
+                pause = max(pause, self._pause(times, limit))
             if len(self._failures) > 10_000:  # forget quiet keys rather than grow forever
                 for key in [k for k, v in self._failures.items() if not v]:
                     del self._failures[key]
-            if len(times) < self._max:
-                return 0.0
-            return min(self._window, self._first_pause * 2 ** (len(times) - self._max))
+            return pause
 
     def succeeded(self, address: str, username: str) -> None:
         with self._lock:

@@ -14,12 +14,15 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from api.console.throttle import LoginThrottle
+from controllers.events import Event
 from models.db import transaction
 from models.events import AuditEntry
+from services import login_audit
 from tests.api.test_console import PASSWORD, add_staff, add_user, console_login
 from tests.api.test_database_outage import FAST, wait_for
 from tests.api.test_login_during_outage import api_token, idle_log_out, login_form
@@ -97,17 +100,23 @@ def test_the_admin_audit_page_lists_logins_in_chinese_and_filters_them(client: A
 
 
 def test_logins_during_an_outage_reach_the_audit_log_when_it_answers(
-    app_factory: Any, outage: DatabaseOutage
+    app_factory: Any, outage: DatabaseOutage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client = app_factory(database_url=outage.url, **FAST)
     services = client.app.state.services
     add_staff(services, "guard", "guard")
     csrf = console_login(client, "guard")  # seen active before the outage
     before = len(login_rows(services))
+    published: list[Event] = []
+    publish = services.bus.publish
+    monkeypatch.setattr(services.bus, "publish", lambda e: (published.append(e), publish(e)))
+    # Anyone can fail a login; the guards' gate actions share the journal: capped.
+    monkeypatch.setattr(login_audit, "JOURNALLED_FAILURES_LIMIT", 2)
 
     outage.cut(services.engine)
     idle_log_out(client, csrf)
-    assert login_form(client, "guard", "wrong-password").status_code == 401
+    for name in ("guard", "nobody", "another"):
+        assert login_form(TestClient(client.app), name, "wrong-password").status_code == 401
     assert login_form(client, "guard", PASSWORD).status_code == 303
     assert services.audit_waiting()
 
@@ -115,8 +124,52 @@ def test_logins_during_an_outage_reach_the_audit_log_when_it_answers(
     wait_for(lambda: not services.audit_waiting())
     rows = login_rows(services)[before:]
     assert [(name, action) for name, action, _, _ in rows] == [
-        ("guard", "auth.logout"), ("guard", "auth.login_failed"), ("guard", "auth.login")]
+        ("guard", "auth.logout"), ("guard", "auth.login_failed"),
+        ("nobody", "auth.login_failed"), ("guard", "auth.login")]
     assert all(journal_id for *_, journal_id in rows)  # each written once, from the journal
+    # Written back, they stay off the staff's live stream like every other login row.
+    assert [e for e in published if e.type == "audit"] == []
+
+
+def test_a_failure_at_an_account_typed_otherwise_is_filed_under_that_account(
+    client: Any,
+) -> None:
+    add_user(client, "guard1", "guard")
+    assert api_token(client, "GUARD1", "wrong-password").status_code == 401
+    assert login_form(client, "ｇｕａｒｄ１", "wrong-password").status_code == 401
+    rows = login_rows(client.app.state.services)
+    assert [(name, details.get("typed")) for name, _, details, _ in rows] == [
+        ("guard1", "GUARD1"), ("guard1", "ｇｕａｒｄ１")]
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("guard1\u200b", "guard1\\u200b"),  # a zero-width space: looked like guard1
+        ("\u202e1draug", "\\u202e1draug"),  # a right-to-left override: showed as guard1
+        ("x\x00y", "x\\u0000y"),  # NUL: PostgreSQL refuses it in text
+        ("a\r\nb", "a\\u000d\\u000ab"),
+    ],
+)
+def test_invisible_and_control_characters_in_a_typed_name_are_stored_escaped(
+    client: Any, typed: str, stored: str
+) -> None:
+    answer = api_token(client, typed, "whatever")
+    names = [name for name, *_ in login_rows(client.app.state.services)]
+    if answer.status_code == 422:  # PostgreSQL refuses NUL in the account lookup itself
+        assert "\x00" in typed and names == []
+    else:
+        assert answer.status_code == 401 and names == [stored]
+
+
+def test_one_address_is_paused_after_many_failures_at_different_names(client: Any) -> None:
+    add_user(client, "guard1", "guard")
+    client.app.state.login_throttle = LoginThrottle(max_failures=5, max_address_failures=6)
+    for n in range(6):
+        assert api_token(client, f"guess{n}", "wrong-password").status_code == 401
+    assert api_token(client, "guard1", PASSWORD).status_code == 429  # a name never tried
+    rows = login_rows(client.app.state.services)
+    assert len(rows) == 6 and rows[-1][2]["paused_s"] == 30
 
 
 def test_the_users_page_shows_each_accounts_last_login(client: Any) -> None:
