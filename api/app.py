@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from api.availability_fastpath import AvailabilityFastPath
 from api.console import web as console
 from api.console.security import require_csrf
+from api.console.throttle import WINDOW_S, LoginThrottle
 from api.errors import install_error_handlers
 from api.routes import (
     admin,
@@ -33,6 +35,7 @@ from api.routes import (
     safety,
 )
 from services.container import Services
+from services.login_audit import recent_failures
 
 
 def install_local_docs(app: FastAPI) -> None:
@@ -58,6 +61,9 @@ def create_app(services: Services) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await services.start()
+        throttle = LoginThrottle()
+        throttle.replay(await asyncio.to_thread(recent_failures, services, WINDOW_S))
+        app.state.login_throttle = throttle
         try:
             yield
         finally:

@@ -24,7 +24,7 @@ import threading
 import unicodedata
 import uuid
 import weakref
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import select
@@ -135,6 +135,36 @@ def _account_named(session: Any, typed: str) -> str | None:
     """The account a login at ``typed`` was checked against, as the users page names it."""
     found = session.scalar(select(User.username).where(User.username_key == username_key(typed)))
     return str(found) if found is not None else None
+
+
+def recent_failures(services: Services, window_s: float) -> list[tuple[str, str, float]]:
+    """The failed logins of the last ``window_s`` seconds as (address, name as typed, seconds
+    ago), oldest first, for the login throttle of a process that just started; none while
+    the database cannot be read (the throttle then starts empty, as it always did)."""
+    if services.runtime.database_suspect():
+        return []
+    now = utcnow()
+    try:
+        with services.sessions() as session:
+            rows = session.execute(
+                select(AuditEntry.at, AuditEntry.username, AuditEntry.details)
+                .where(AuditEntry.action == LOGIN_FAILED,
+                       AuditEntry.at >= now - timedelta(seconds=window_s))
+                .order_by(AuditEntry.at)
+            ).all()
+    except SQLAlchemyError as err:
+        logger.warning("login throttle starts empty: failed logins not read (%s)",
+                       type(err).__name__)
+        return []
+    return [
+        (str(details.get("address", "?")), str(details.get("typed", name)),
+         (now - _aware(at)).total_seconds())
+        for at, name, details in rows
+    ]
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def paused(seconds: float) -> dict[str, int]:

@@ -1,6 +1,7 @@
 """Slows password guessing at both logins (console page and API token): a few failures per
 user and address, then a pause that doubles with each further failure, up to the window.
-In memory, per process: enough for a booth controller with one worker. A user is counted by
+In memory, per process (enough for a booth controller with one worker), seeded at start
+from the failed logins of the last window in the audit log. A user is counted by
 the folded name the login matches (``username_key``), so "GUARD1" and "guard1" share a count.
 
 A short first pause (30 s) rather than the whole window: at a shared booth PC a colleague's
@@ -14,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from fastapi import Request
 
@@ -92,6 +93,15 @@ class LoginThrottle:
                 for key in [k for k, v in self._failures.items() if not v]:
                     del self._failures[key]
             return pause
+
+    def replay(self, failures: Iterable[tuple[str, str, float]]) -> None:
+        """Count failures from before this process started, each (address, name as typed,
+        seconds ago), oldest first: the audit log keeps them, so a restart forgets nothing."""
+        now = self._clock()
+        with self._lock:
+            for address, username, age_s in failures:
+                for key, _ in self._keys(address, username):
+                    self._recent(key, now).append(now - max(0.0, age_s))
 
     def succeeded(self, address: str, username: str) -> None:
         with self._lock:

@@ -192,3 +192,16 @@ def test_the_users_page_shows_each_accounts_last_login(client: Any) -> None:
         shown = datetime.strptime(link.group(2), "%Y-%m-%d %H:%M").replace(
             tzinfo=ZoneInfo("Asia/Shanghai"))
         assert abs((beijing_now - shown).total_seconds()) < 120  # Beijing time, not UTC
+
+
+def test_a_restart_remembers_the_failed_logins_of_the_window(app_factory: Any) -> None:
+    first = app_factory()
+    add_user(first, "guard1", "guard")
+    for _ in range(5):  # the default throttle: 5 failures, then a 30 s pause
+        assert api_token(first, "GUARD1", "wrong-password").status_code == 401
+    assert api_token(first, "guard1", PASSWORD).status_code == 429
+
+    restarted = app_factory()  # a new process on the same database
+    refused = api_token(restarted, "guard1", PASSWORD)
+    assert refused.status_code == 429, refused.text
+    assert 1 <= int(refused.headers["retry-after"]) <= 30
