@@ -238,7 +238,7 @@ class Services:
                        f"database, kept in {self.audit_journal.set_aside_path} for an "
                        "administrator: " + "; ".join(result.set_aside))
             await self.runtime.raise_alarm(
-                "journal_entry_set_aside", message[:ALARM_MESSAGE_LIMIT], once_per_gate=True
+                "audit_entry_set_aside", message[:ALARM_MESSAGE_LIMIT], once_per_gate=True
             )
 
     async def finish_start(self) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from errors import StoreUnavailableError
 from models.db import transaction
-from models.events import AuditEntry
+from models.events import Alarm, AuditEntry
 from services.audit_journal import FileAuditJournal, JournalledAudit, write_back
 from services.gate_actions import perform_gate_action
 from tests.api.test_database_outage import FAST, wait_for
@@ -119,6 +119,22 @@ def test_an_entry_the_database_refuses_is_set_aside_and_the_next_is_written(
     assert "gate.open by guard" in why
     assert [e.key for e in FileAuditJournal(journal.set_aside_path).pending()] == ["bad"]
     assert not journal.waiting()
+
+
+def test_a_refused_audit_entry_raises_its_own_alarm_not_a_passage_ones(
+    app_factory: Any, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite stores a string of any length: nothing to refuse")
+    client = app_factory()
+    services = client.app.state.services
+    services.audit_journal.record(entry("bad", gate_id="g" * 40))  # longer than the column
+
+    client.portal.call(services.write_back_audit)
+
+    with transaction(services.sessions) as session:
+        kinds = list(session.scalars(select(Alarm.kind)))
+    assert kinds == ["audit_entry_set_aside"]  # 操作日志未能写入, not 通行记录未能写入
 
 
 def test_an_action_that_finds_the_database_gone_at_its_audit_is_journalled(
