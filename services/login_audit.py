@@ -44,6 +44,8 @@ LOGIN = f"{LOGIN_PREFIX}login"
 LOGIN_FAILED = f"{LOGIN_PREFIX}login_failed"
 LOGOUT = f"{LOGIN_PREFIX}logout"
 LOGIN_ACTIONS = (LOGIN, LOGIN_FAILED, LOGOUT)
+# The alarm raised when one address is paused for failing at many names.
+LOGIN_GUESSING = "login_guessing"
 
 Door = Literal["console", "api"]
 
@@ -165,6 +167,17 @@ def recent_failures(services: Services, window_s: float) -> list[tuple[str, str,
 
 def _aware(at: datetime) -> datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+async def alarm_guessing(services: Services, address: str, failures: int) -> None:
+    """Tell the guards (and the audit page's admins) that one address is guessing: its
+    logins are paused now, and a person at the booth network may be behind it. The names
+    tried stay in the audit log, off the booth screen."""
+    await services.runtime.raise_alarm(
+        LOGIN_GUESSING,
+        f"{failures} failed logins from {address} within a few minutes, at several names: "
+        "logins from there are paused; see the audit log (登录失败)",
+    )
 
 
 def paused(seconds: float) -> dict[str, int]:

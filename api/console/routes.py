@@ -55,7 +55,14 @@ from models.people import Household
 from models.vehicles import VisitorPass
 from services.container import Services
 from services.gate_actions import gate_states
-from services.login_audit import LOGIN, LOGIN_FAILED, LOGOUT, audit_login, paused
+from services.login_audit import (
+    LOGIN,
+    LOGIN_FAILED,
+    LOGOUT,
+    alarm_guessing,
+    audit_login,
+    paused,
+)
 from services.review import review_queue
 
 logger = logging.getLogger(__name__)
@@ -167,6 +174,8 @@ async def login(
         await asyncio.to_thread(audit_login, services, LOGIN_FAILED, username, via="console",
                                 address=address, database_down=found.database_down,
                                 **paused(pause))
+        if throttle.address_pause_started(address):
+            await alarm_guessing(services, address, throttle.address_failures(address))
         # One answer for a wrong password and an account not known now: which accounts
         # this process remembers is not for a guesser to learn.
         return refuse("login.outage_refused" if found.database_down else "login.failed", 401)

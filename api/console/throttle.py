@@ -94,6 +94,18 @@ class LoginThrottle:
                     del self._failures[key]
             return pause
 
+    def address_failures(self, address: str) -> int:
+        """Failures from this address at any names within the window."""
+        with self._lock:
+            return len(self._recent((address, "\0"), self._clock()))
+
+    def address_pause_started(self, address: str) -> bool:
+        """Whether the failure just counted was the one that paused the whole address (at
+        most once per window): the moment to tell the guards someone is guessing."""
+        with self._lock:
+            times = self._failures.get((address, "\0"))
+            return times is not None and len(times) == self._max_address
+
     def replay(self, failures: Iterable[tuple[str, str, float]]) -> None:
         """Count failures from before this process started, each (address, name as typed,
         seconds ago), oldest first: the audit log keeps them, so a restart forgets nothing."""

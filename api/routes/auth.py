@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Annotated
 
@@ -14,7 +15,7 @@ from api.deps import ServicesDep
 from api.schemas import Token
 from errors import AuthenticationError
 from services.availability_cache import retry_after_header
-from services.login_audit import LOGIN, LOGIN_FAILED, audit_login, paused
+from services.login_audit import LOGIN, LOGIN_FAILED, alarm_guessing, audit_login, paused
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ OUTAGE_REFUSAL = (
 
 
 @router.post("/token", response_model=Token, summary="Log in with username and password")
-def login(
+async def login(
     request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     services: ServicesDep,
@@ -43,16 +44,21 @@ def login(
         logger.warning("API login for %r from %s throttled", form.username, address)
         raise HTTPException(
             429,
-            f"too many failed logins for this user from {address}: "
+            f"too many failed logins from {address}: "
             f"try again in {retry_after_header(wait)} s",
             headers={"Retry-After": retry_after_header(wait)},
         )
-    found = check_login(request.app.state, services.sessions, form.username, form.password)
+    # argon2 takes tens of milliseconds: in a thread, off the event loop.
+    found = await asyncio.to_thread(check_login, request.app.state, services.sessions,
+                                    form.username, form.password)
     if found.account is None:
         pause = throttle.failed(address, form.username)
         logger.info("API login failed for %r from %s", form.username, address)
-        audit_login(services, LOGIN_FAILED, form.username, via="api", address=address,
-                    database_down=found.database_down, **paused(pause))
+        await asyncio.to_thread(audit_login, services, LOGIN_FAILED, form.username, via="api",
+                                address=address, database_down=found.database_down,
+                                **paused(pause))
+        if throttle.address_pause_started(address):
+            await alarm_guessing(services, address, throttle.address_failures(address))
         raise AuthenticationError(
             OUTAGE_REFUSAL if found.database_down else "wrong username or password"
         )
@@ -60,8 +66,9 @@ def login(
     if found.database_down:
         logger.info("API login during a database outage: %s (%s)",
                     found.account.username, found.account.role)
-    audit_login(services, LOGIN, found.account.username, via="api", address=address,
-                database_down=found.database_down, role=found.account.role)
+    await asyncio.to_thread(audit_login, services, LOGIN, found.account.username, via="api",
+                            address=address, database_down=found.database_down,
+                            role=found.account.role)
     ttl = services.settings.api.token_ttl_minutes * 60
     return Token(
         access_token=services.signer.issue(found.account.username, found.account.role),

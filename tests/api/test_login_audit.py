@@ -21,7 +21,7 @@ from sqlalchemy import select
 from api.console.throttle import LoginThrottle
 from controllers.events import Event
 from models.db import transaction
-from models.events import AuditEntry
+from models.events import Alarm, AuditEntry
 from services import login_audit
 from tests.api.test_console import PASSWORD, add_staff, add_user, console_login
 from tests.api.test_database_outage import FAST, wait_for
@@ -205,3 +205,19 @@ def test_a_restart_remembers_the_failed_logins_of_the_window(app_factory: Any) -
     refused = api_token(restarted, "guard1", PASSWORD)
     assert refused.status_code == 429, refused.text
     assert 1 <= int(refused.headers["retry-after"]) <= 30
+
+
+@pytest.mark.parametrize("door", ["api", "console"])
+def test_guessing_at_many_names_raises_one_alarm_for_the_guards(client: Any, door: str) -> None:
+    client.app.state.login_throttle = LoginThrottle(max_failures=5, max_address_failures=6)
+    for n in range(8):  # six failures pause the address; the last two are refused unchecked
+        if door == "api":
+            api_token(client, f"guess{n}", "wrong-password")
+        else:
+            login_form(client, f"guess{n}", "wrong-password")
+    with transaction(client.app.state.services.sessions) as session:
+        alarms = [(a.kind, a.message) for a in session.scalars(select(Alarm))]
+    assert len(alarms) == 1
+    kind, message = alarms[0]
+    assert kind == "login_guessing" and "6 failed logins from testclient" in message
+    assert "guess" not in message  # the names tried stay in the audit log
