@@ -9,13 +9,14 @@ from the stored history of one local day; nothing is written.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from models.events import Alarm, AuditEntry, Passage
+from services.audit_journal import LOGIN_PREFIX
 from services.reports import (
     ADMITTED_RESOLUTIONS,
     OccupancyDay,
@@ -52,6 +53,8 @@ class DaySummary:
     guard_actions: dict[str, dict[str, int]]  # username -> action -> count
     alarms: dict[str, int]  # kind -> count
     zones: tuple[ZonePeak, ...]
+    # auth.login / auth.login_failed / auth.logout -> count: many failures are someone guessing.
+    logins: dict[str, int] = field(default_factory=dict)
 
 
 def zone_peaks(report: OccupancyDay) -> tuple[ZonePeak, ...]:
@@ -107,6 +110,7 @@ def day_summary(session: Session, occupancy: OccupancyDay) -> DaySummary:
         reviews[resolution or "unresolved"] += n
 
     guard_actions: dict[str, Counter[str]] = {}
+    logins: Counter[str] = Counter()
     for username, action, n in session.execute(
         select(AuditEntry.username, AuditEntry.action, func.count())
         .where(AuditEntry.at >= start, AuditEntry.at < end)
@@ -114,6 +118,8 @@ def day_summary(session: Session, occupancy: OccupancyDay) -> DaySummary:
     ):
         if action.startswith(HAND_ACTIONS):
             guard_actions.setdefault(username, Counter())[action] += n
+        elif action.startswith(LOGIN_PREFIX):
+            logins[action] += n
 
     alarms: Counter[str] = Counter()
     for kind, n in session.execute(
@@ -134,6 +140,7 @@ def day_summary(session: Session, occupancy: OccupancyDay) -> DaySummary:
         automatic_share=automatic / entries if entries else None,
         reviews=dict(reviews.most_common()),
         guard_actions={u: dict(sorted(c.items())) for u, c in sorted(guard_actions.items())},
+        logins=dict(sorted(logins.items())),
         alarms=dict(alarms.most_common()),
         zones=zone_peaks(occupancy),
     )

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path
-from pydantic import AfterValidator, BaseModel
+from pydantic import AfterValidator, BaseModel, Field
 from sqlalchemy.orm import Session
 
 from api.console.rendering import DISPLAY_TZ
@@ -68,6 +68,10 @@ class DayReportOut(BaseModel):
     reviews: dict[str, int]
     guard_actions: dict[str, dict[str, int]]
     alarms: dict[str, int]
+    logins: dict[str, int] = Field(
+        default_factory=dict,
+        description="auth.login, auth.login_failed and auth.logout of the day (audit log)",
+    )
     zones: list[ZonePeakOut]
     hours: list[HourOut]
 

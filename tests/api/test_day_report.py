@@ -62,6 +62,10 @@ def history(client: Any) -> Any:
             AuditEntry(at=local(28, 11, 0), username="guard1", action="passage.resolve",
                        gate_id="main-in", reason="delivery van"),
             AuditEntry(at=local(28, 14, 0), username="admin", action="household.create"),
+            AuditEntry(at=local(28, 7, 59), username="guard1", action="auth.login"),
+            *[AuditEntry(at=local(28, 3, n), username=f"guess{n}", action="auth.login_failed")
+              for n in range(3)],
+            AuditEntry(at=local(29, 3, 0), username="x", action="auth.login_failed"),
         ])
     return client
 
@@ -84,6 +88,8 @@ def test_the_day_in_figures_counts_beijing_hours_and_only_cars_that_went_through
     assert day["reviews"] == {"allowed_once": 1, "unresolved": 1}
     assert day["guard_actions"] == {"guard1": {"gate.open": 1, "passage.resolve": 1}}
     assert day["alarms"] == {"blocked_plate": 1, "hardware_fault": 1}
+    # Logins are not hand actions; the night's failed ones are the day's, the next day's not.
+    assert day["logins"] == {"auth.login": 1, "auth.login_failed": 3}
 
     zone_a = next(z for z in day["zones"] if z["zone"] == "A")
     assert (zone_a["peak"], zone_a["capacity"]) == (6, 40)
@@ -123,6 +129,9 @@ def test_the_reports_page_shows_the_figures_a_chart_and_a_csv_for_excel(history:
     assert 'id="fig-automatic">67%<' in html
     assert "黑名单" in html and "未处理" in html  # reasons and review outcomes in Chinese
     assert 'data-user="guard1"' in html and 'data-user="admin"' not in html
+    assert "控制台和接口登录 1 次，登录失败 3 次" in html
+    assert (f'href="/console/admin/audit?action=auth.login_failed&since={DAY}&until={DAY}"'
+            in html.replace("&amp;", "&"))
     assert f'/console/admin/reports/{DAY}/occupancy.png' in html
     assert 'href="/console/admin/reports?day=2026-11-29"' in html  # the day after
 
