@@ -212,3 +212,33 @@ def test_the_delete_question_names_the_pass(live_server: LiveServer, new_page: A
     row.wait_for(state="detached")
     assert questions == [f"删除通行证 #{pass_id} 粤B88888？"] * 2
     assert passes_for(live_server, "粤B88888") == []
+
+
+def test_an_admin_sees_who_logged_in_and_who_failed(
+    live_server: LiveServer, new_page: Any
+) -> None:
+    from tests.api.test_console import add_staff
+    from tests.browser.conftest import login
+
+    add_staff(live_server.services, "guard1", "guard")  # "admin" is the server's own
+    guard = new_page()
+    guard.goto("/console/login")
+    guard.fill('input[name="username"]', "GUARD1")
+    guard.fill('input[name="password"]', "not-the-password")
+    guard.click('#login-form button[type="submit"]')
+    guard.wait_for_selector(".error")
+    login(guard, "guard1")
+
+    page = new_page()
+    enter_as(page, live_server, "admin", "admin")
+    page.goto("/console/admin/users")
+    last = page.locator('tr[data-user="guard1"] td.last-login a')
+    assert last.count() == 1
+    assert page.locator('tr[data-user="admin"] td.last-login').inner_text() == "从未登录"
+    last.click()
+    page.wait_for_url("**/console/admin/audit?**")
+    rows = page.locator("table.grid tbody tr")
+    text = rows.all_inner_texts()
+    assert len(text) == 2 and "登录" in text[0] and "登录失败" in text[1]
+    assert "GUARD1" in text[1] and "值班控制台" in text[1]  # filed under the account
+    screenshot(page, "audit-logins")
