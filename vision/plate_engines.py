@@ -62,6 +62,12 @@ class PlateEngine(Protocol):
         ...
 
 
+# Issuing-authority letters and the digit each is mistaken for (controllers/plate_match.py
+# has the same pairs for matching registered plates).
+_DIGIT_TWIN = {"D": "0", "Q": "0", "B": "8", "Z": "2", "S": "5", "G": "6", "T": "7", "A": "4"}
+_ALPHABET_INDEX = {c: i for i, c in enumerate(PLATE_ALPHABET)}
+
+
 class CtcPlateDecoder:
     """CTC decoding of PP-OCRv4 rec output into plates (see :mod:`vision.plate_ctc`).
 
@@ -122,8 +128,13 @@ class CtcPlateDecoder:
         if path is None:
             return greedy
         text = "".join(PLATE_ALPHABET[s] for s, _ in path)
-        confs = tuple(float(plate_probs[t, s]) for s, t in path)
-        return TextLine(text, confs, () if text == greedy.text else (greedy,))
+        confs = [float(plate_probs[t, s]) for s, t in path]
+        twin = _DIGIT_TWIN.get(text[1]) if len(text) > 1 and text[0] in PROVINCES else None
+        if twin is not None:
+            # Only a letter may follow the province: the model's belief in the digit the
+            # letter looks like (0 for D or Q) at that frame is belief in the letter.
+            confs[1] = min(1.0, confs[1] + float(plate_probs[path[1][1], _ALPHABET_INDEX[twin]]))
+        return TextLine(text, tuple(confs), () if text == greedy.text else (greedy,))
 
     def _weigh_provinces(self, plate_probs: np.ndarray) -> np.ndarray:
         """Share each frame's province probability out again by the site's prior odds.

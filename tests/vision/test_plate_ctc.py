@@ -64,8 +64,8 @@ def _with(frames: list[Frame], index: int, frame: Frame) -> list[Frame]:
         (_with(spaced("皖A12345"), 0, {"A": 0.6, "皖": 0.3}), "AA12345", "皖A12345", 0.3),
         # The model's own look-alike outside the alphabet is never a candidate.
         (_with(spaced("皖A12345"), 0, {"院": 0.85, "皖": 0.05}), "A12345", "皖A12345", 0.05),
-        # A digit where the issuing letter belongs.
-        (_with(spaced("皖B12345"), 2, {"8": 0.6, "B": 0.35}), "皖812345", "皖B12345", 0.35),
+        # A digit where the issuing letter belongs (its confidence: the next test).
+        (_with(spaced("皖B12345"), 2, {"8": 0.6, "B": 0.35}), "皖812345", "皖B12345", None),
         # Six characters: a faint serial character the arg-max dropped is taken back.
         (_with(spaced("皖A12345"), 12, {"5": 0.3}), "皖A1234", "皖A12345", 0.3),
         # Nine characters: a ninth (edge junk) is left out because no plate has nine.
@@ -95,6 +95,18 @@ def test_the_grammar_repairs_what_greedy_gets_wrong(
     if forced is not None:
         # The repaired character keeps the model's own (low) probability.
         assert forced == pytest.approx(min(line.char_confidences), abs=1e-3)
+
+
+def test_the_issuing_letter_counts_the_digit_it_looks_like(decoder: CtcPlateDecoder) -> None:
+    # Only a letter may follow the province, so the model's 0.6 for "8" there is belief in
+    # B; the serial's own characters keep their probabilities (a 0 standing for D in a
+    # new-energy serial stays at the 0.4 the model gave the D, as above).
+    (line,) = decoder.decode(softmax_rows(_with(spaced("皖B12345"), 2, {"8": 0.6, "B": 0.35})))
+    assert line.text == "皖B12345"
+    assert line.char_confidences[1] == pytest.approx(0.95, abs=1e-3)
+    (other,) = decoder.decode(softmax_rows(_with(spaced("皖K12345"), 2, {"3": 0.6, "K": 0.35})))
+    assert other.text == "皖K12345"
+    assert other.char_confidences[1] == pytest.approx(0.35, abs=1e-3)  # 3 is no K
 
 
 def test_repeated_characters_need_a_blank_between(decoder: CtcPlateDecoder) -> None:

@@ -511,10 +511,14 @@ class _CtcEngine(_FakeEngine):
         # A letter read where the province belongs (greedy AAYL375 is no plate): the
         # grammar takes the likeliest province there, at its own probability of 0.3.
         (_ctc_rows("AAYL375", faint={0: "皖"}), "皖AYL375"),
-        # A digit where the issuing letter belongs: B is taken when the model gave it
-        # enough probability itself, and the read is dropped when it did not.
+        # A digit where the issuing letter belongs: B is taken, sure or not, because only a
+        # letter may stand there and 8 is what B looks like (its probability counts)...
         (_ctc_rows("皖8YL375", faint={1: "B"}), "皖BYL375"),
-        (_ctc_rows("皖8YL375", faint={1: "B"}, strength=0.1), None),
+        (_ctc_rows("皖8YL375", faint={1: "B"}, strength=0.1), "皖BYL375"),
+        # ...and a 0 there is D or Q, whichever the model gave more itself.
+        (_ctc_rows("皖006417", faint={1: "Q"}, strength=0.05), "皖Q06417"),
+        # A digit no letter looks like is no such evidence: the read is dropped.
+        (_ctc_rows("皖3YL375", faint={1: "B"}, strength=0.1), None),
         # A timestamp is all plate characters but no plate: whatever the grammar forces
         # into it scores near zero, so nothing is read.
         (_ctc_rows("12:30:45"), None),
