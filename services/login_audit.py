@@ -24,7 +24,7 @@ import threading
 import unicodedata
 import uuid
 import weakref
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import select
@@ -160,13 +160,9 @@ def recent_failures(services: Services, window_s: float) -> list[tuple[str, str,
         return []
     return [
         (str(details.get("address", "?")), str(details.get("typed", name)),
-         (now - _aware(at)).total_seconds())
+         (now - at).total_seconds())
         for at, name, details in rows
     ]
-
-
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 async def alarm_guessing(services: Services, address: str, failures: int) -> None:

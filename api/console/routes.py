@@ -39,6 +39,7 @@ from api.console.security import (
     verify_csrf,
 )
 from api.console.throttle import login_throttle
+from api.login_failures import login_failed
 from api.params import PathId
 from api.routes.alarms import (
     open_alarms,
@@ -55,14 +56,7 @@ from models.people import Household
 from models.vehicles import VisitorPass
 from services.container import Services
 from services.gate_actions import gate_states
-from services.login_audit import (
-    LOGIN,
-    LOGIN_FAILED,
-    LOGOUT,
-    alarm_guessing,
-    audit_login,
-    paused,
-)
+from services.login_audit import LOGIN, LOGOUT, audit_login
 from services.review import review_queue
 
 logger = logging.getLogger(__name__)
@@ -169,13 +163,9 @@ async def login(
     found = await asyncio.to_thread(check_login, request.app.state, services.sessions,
                                     username, password)
     if found.account is None:
-        pause = throttle.failed(address, username)
         logger.info("console login failed for %r from %s", username, address)
-        await asyncio.to_thread(audit_login, services, LOGIN_FAILED, username, via="console",
-                                address=address, database_down=found.database_down,
-                                **paused(pause))
-        if throttle.address_pause_started(address):
-            await alarm_guessing(services, address, throttle.address_failures(address))
+        await login_failed(services, throttle, username, via="console", address=address,
+                           database_down=found.database_down)
         # One answer for a wrong password and an account not known now: which accounts
         # this process remembers is not for a guesser to learn.
         return refuse("login.outage_refused" if found.database_down else "login.failed", 401)

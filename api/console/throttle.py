@@ -16,6 +16,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from fastapi import Request
 
@@ -28,6 +29,13 @@ FIRST_PAUSE_S = 30.0
 # at all (and every attempt is an argon2 run and an audit row). A booth PC where several
 # guards mistype now and then stays far below this.
 MAX_ADDRESS_FAILURES = 30
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    pause_s: float  # the pause this failure starts; 0: the next try is allowed now
+    # The failures from the address when this one paused it at any names; 0 otherwise.
+    address_paused_at: int
 
 
 class LoginThrottle:
@@ -58,7 +66,9 @@ class LoginThrottle:
             times.popleft()
         return times
 
-    def _keys(self, address: str, username: str) -> tuple[tuple[tuple[str, str], int], ...]:
+    def _keys(
+        self, address: str, username: str
+    ) -> tuple[tuple[tuple[str, str], int], tuple[tuple[str, str], int]]:
         # The whole address has a key of its own: "\0" is no folded username.
         return (((address, username_key(username)), self._max),
                 ((address, "\0"), self._max_address))
@@ -79,32 +89,23 @@ class LoginThrottle:
                     waits.append(self._pause(times, limit) - (now - times[-1]))
             return max(waits)
 
-    def failed(self, address: str, username: str) -> float:
-        """Counts a failure; returns the pause it starts (0: the next try is allowed now),
-        which the audit log records."""
+    def failed(self, address: str, username: str) -> Failure:
+        """Counts a failure: the pause it starts, which the audit log records, and whether it
+        paused the whole address, which the guards are told of."""
         now = self._clock()
         with self._lock:
-            pause = 0.0
-            for key, limit in self._keys(address, username):
-                times = self._recent(key, now)
-                times.append(now)
-                pause = max(pause, self._pause(times, limit))
+            (user, user_limit), (whole, address_limit) = self._keys(address, username)
+            user_times, address_times = self._recent(user, now), self._recent(whole, now)
+            user_times.append(now)
+            address_times.append(now)
+            pause = max(self._pause(user_times, user_limit),
+                        self._pause(address_times, address_limit))
             if len(self._failures) > 10_000:  # forget quiet keys rather than grow forever
                 for key in [k for k, v in self._failures.items() if not v]:
                     del self._failures[key]
-            return pause
-
-    def address_failures(self, address: str) -> int:
-        """Failures from this address at any names within the window."""
-        with self._lock:
-            return len(self._recent((address, "\0"), self._clock()))
-
-    def address_pause_started(self, address: str) -> bool:
-        """Whether the failure just counted was the one that paused the whole address (at
-        most once per window): the moment to tell the guards someone is guessing."""
-        with self._lock:
-            times = self._failures.get((address, "\0"))
-            return times is not None and len(times) == self._max_address
+            # The address reaches its limit once per window: the one failure that says so.
+            paused_at = len(address_times) if len(address_times) == address_limit else 0
+            return Failure(pause, paused_at)
 
     def replay(self, failures: Iterable[tuple[str, str, float]]) -> None:
         """Count failures from before this process started, each (address, name as typed,

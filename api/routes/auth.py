@@ -12,10 +12,11 @@ from fastapi.security import OAuth2PasswordRequestForm
 from api.active_accounts import check_login
 from api.console.throttle import login_throttle
 from api.deps import ServicesDep
+from api.login_failures import login_failed
 from api.schemas import Token
 from errors import AuthenticationError
 from services.availability_cache import retry_after_header
-from services.login_audit import LOGIN, LOGIN_FAILED, alarm_guessing, audit_login, paused
+from services.login_audit import LOGIN, audit_login
 
 logger = logging.getLogger(__name__)
 
@@ -52,13 +53,9 @@ async def login(
     found = await asyncio.to_thread(check_login, request.app.state, services.sessions,
                                     form.username, form.password)
     if found.account is None:
-        pause = throttle.failed(address, form.username)
         logger.info("API login failed for %r from %s", form.username, address)
-        await asyncio.to_thread(audit_login, services, LOGIN_FAILED, form.username, via="api",
-                                address=address, database_down=found.database_down,
-                                **paused(pause))
-        if throttle.address_pause_started(address):
-            await alarm_guessing(services, address, throttle.address_failures(address))
+        await login_failed(services, throttle, form.username, via="api", address=address,
+                           database_down=found.database_down)
         raise AuthenticationError(
             OUTAGE_REFUSAL if found.database_down else "wrong username or password"
         )
