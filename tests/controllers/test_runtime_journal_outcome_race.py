@@ -20,17 +20,15 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from controllers.barrier import BarrierTiming
 from controllers.runtime import GateRuntime, PassageResult
 from controllers.values import Sighting
-from hardware.relay_barrier import CommandPolicy
 from hardware.simulated import SimFault, SimulatedBarrier
 from models.db import create_db_engine, make_session_factory, migrate, transaction
 from models.events import Alarm, Passage
 from models.people import Household
 from models.site import Zone
 from models.vehicles import Presence, Vehicle
-from tests.journal_runtime import journalled_runtime
+from tests.journal_runtime import journalled_runtime, quick_barrier
 
 RESIDENT = "闽A10001"
 
@@ -54,12 +52,7 @@ class HeldRelay:
 
 def patient_barrier() -> SimulatedBarrier:
     """Quick arm, and a command time-out far longer than the test holds the relay."""
-    return SimulatedBarrier(
-        "main-in",
-        timing=BarrierTiming(open_seconds=0.3, motion_timeout_s=0.5),
-        policy=CommandPolicy(command_timeout_s=20.0, retries=1, retry_delay_s=0.01, tick_s=0.02),
-        opening_s=0.05, closing_s=0.05, echo_delay_s=0.01,
-    )
+    return quick_barrier(command_timeout_s=20.0)
 
 
 @pytest.fixture

@@ -21,11 +21,9 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from controllers.barrier import BarrierTiming
 from controllers.events import Event
 from controllers.runtime import GateRuntime, PassageResult
 from controllers.values import Sighting, Verdict
-from hardware.relay_barrier import CommandPolicy
 from hardware.simulated import SimulatedBarrier
 from models.db import create_db_engine, make_session_factory, migrate, transaction
 from models.events import Alarm, Passage
@@ -34,7 +32,7 @@ from models.site import Zone
 from models.vehicles import Presence, Vehicle
 from services.passage_journal import FilePassageJournal
 from tests.db_outage import DatabaseOutage
-from tests.journal_runtime import journalled_runtime
+from tests.journal_runtime import journalled_runtime, quick_barrier
 
 RESIDENT = "闽A10001"
 REFUSED = "闽A20002"  # a resident too: let in offline, then refused by the database
@@ -70,12 +68,7 @@ def accept_passages_again(engine: Engine) -> None:
 
 
 def fast_barrier() -> SimulatedBarrier:
-    return SimulatedBarrier(
-        "main-in",
-        timing=BarrierTiming(open_seconds=0.3, motion_timeout_s=0.5),
-        policy=CommandPolicy(command_timeout_s=0.2, retries=1, retry_delay_s=0.01, tick_s=0.02),
-        opening_s=0.05, closing_s=0.05, echo_delay_s=0.01,
-    )
+    return quick_barrier(command_timeout_s=0.2)
 
 
 @pytest.fixture
