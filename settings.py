@@ -193,6 +193,15 @@ class AccessConfig(_Strict):
     offline_refresh_s: float = Field(
         30.0, description="How often the offline snapshot is refreshed.", gt=0, le=3600
     )
+    offline_logins: bool = Field(
+        True,
+        description=(
+            "Keep the active staff accounts (name, role, argon2 hash) in "
+            "data_dir/journal/staff_accounts.json (mode 600), so guards can log in after a "
+            "restart during a database outage. Off: nothing is written (an earlier file is "
+            "removed) and after such a restart nobody can log in until the database answers."
+        ),
+    )
     offline_retry_s: float = Field(
         5.0, description="How often a journal waiting for the database is retried.", gt=0,
         le=600,

@@ -4,23 +4,20 @@ Every request asks the database, so a deactivated guard loses access at once rat
 the token expires. While the database is down that question cannot be asked. What the guards
 need most then needs no database then: the alarm list (the unstored alarms come from the
 journal), the booth page with its gate strip, gate actions (audited in the audit journal) and
-the event stream. Those alone accept the valid session or token of an account this process
-last saw active. Nothing else is trusted: after a restart during an outage nobody is known
-yet, and an account the database answered inactive or missing is forgotten at once.
+the event stream. Those alone accept the valid session or token of an account the controller
+last knew active (services/known_staff.py: every active account, refreshed with the offline
+snapshot, kept on disk so a restart during an outage keeps them). Nothing else is trusted,
+and an account the database answered inactive or missing is forgotten at once.
 
-Logging in needs the password hash, which lives in the user row. So that a guard logged out
-by the booth page's idle time-out can log back in during an outage (when the gates need a
-human most), the memory keeps, for each account last seen active, the role and argon2 hash
-read with it, in this process's memory only. A login during an outage is checked against
-that; a password changed elsewhere since this process last read the row cannot be known, so
-the password it had then is the one that works until the database answers.
+A login during an outage is checked against the argon2 hash kept with that account; a
+password changed elsewhere since the last refresh cannot be known, so the password it had
+then is the one that works until the database answers.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -28,47 +25,20 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.db import DATABASE_DOWN, transaction
 from models.people import User, username_key
+from services.known_staff import KnownAccount, LastSeenActive
 from services.passwords import spend_a_verification, verify_password
 from services.users import authenticate
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class KnownAccount:
-    """An account as the database last answered it, active."""
-
-    username: str
-    role: str
-    password_hash: str = field(repr=False)  # out of logs and tracebacks
-
-
-class LastSeenActive:
-    """The accounts whose last answer from the database was "active", in this process, by
-    the folded name a login matches (``username_key``)."""
-
-    def __init__(self) -> None:
-        self._accounts: dict[str, KnownAccount] = {}
-        self._lock = threading.Lock()  # sync routes run in worker threads
-
-    def remember(self, account: KnownAccount) -> None:
-        with self._lock:
-            self._accounts[username_key(account.username)] = account
-
-    def forget(self, username: str) -> None:
-        with self._lock:
-            self._accounts.pop(username_key(username), None)
-
-    def get(self, username: str) -> KnownAccount | None:
-        with self._lock:
-            return self._accounts.get(username_key(username))
-
-    def __contains__(self, username: object) -> bool:
-        return isinstance(username, str) and self.get(username) is not None
-
-
 def last_seen_active(app_state: Any) -> LastSeenActive:
-    """The app's one memory (``request.app.state``), made on first use."""
+    """The controller's memory (``request.app.state.services.staff``); an app without one
+    gets its own, in memory only, made on first use."""
+    services = getattr(app_state, "services", None)
+    staff: LastSeenActive | None = getattr(services, "staff", None)
+    if staff is not None:
+        return staff
     memory: LastSeenActive | None = getattr(app_state, "last_seen_active", None)
     if memory is None:
         memory = app_state.last_seen_active = LastSeenActive()

@@ -108,7 +108,7 @@ def get_staff_during_outage(
     request: Request, services: ServicesDep, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> Principal:
     """Staff, for what works while the database is down (the alarm list, the gates and their
-    actions, the event stream): an account this process last saw active is let in then
+    actions, the event stream): an account the controller last knew active is let in then
     (api/active_accounts.py)."""
     return require_staff(_active_user(request, services, token, during_outage=True))
 

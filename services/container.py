@@ -41,6 +41,12 @@ from services.database_start import data_dir_history, open_database, prepare_dat
 from services.face_gate import FaceGateService
 from services.faces import FaceService
 from services.frames import FrameProcessor
+from services.known_staff import (
+    KnownAccount,
+    LastSeenActive,
+    active_staff,
+    open_known_staff,
+)
 from services.offline_credentials import OfflineCredentials
 from services.offline_snapshot import FileAccessSnapshot
 from services.parking import ParkingService
@@ -80,6 +86,8 @@ class Services:
     # The gates' offline snapshot on disk, so a restart during an outage still knows who
     # may pass (services/offline_snapshot.py).
     offline_file: FileAccessSnapshot | None = None
+    # Every active staff account, for logins during an outage (services/known_staff.py).
+    staff: LastSeenActive = field(default_factory=LastSeenActive)
     # Guards' gate actions taken while the database was down, waiting for the audit log
     # (services/audit_journal.py); None: such an action is refused (503), not unaudited.
     audit_journal: FileAuditJournal | None = None
@@ -188,6 +196,7 @@ class Services:
                         await self.finish_start()
                     await self.runtime.replay_journal()
                     await self.write_back_audit()
+                    await self.refresh_staff()
                     if access.offline_decisions:
                         await self.refresh_offline()
                     next_refresh = loop.time() + access.offline_refresh_s
@@ -255,6 +264,12 @@ class Services:
         self.bus.publish(
             Event("availability", await asyncio.to_thread(self.store.availability_view))
         )
+
+    async def refresh_staff(self) -> None:
+        """Who can log in during an outage: every active staff account, as the database has
+        it now (services/known_staff.py)."""
+        mark = self.staff.refresh_mark()
+        self.staff.replace_all(await asyncio.to_thread(_active_staff, self.sessions), mark)
 
     async def refresh_offline(self) -> None:
         """Snapshots for deciding while the database is down: plates, then PINs and passes."""
@@ -350,6 +365,11 @@ def log_calendar_years(settings: Settings, this_year: int) -> None:
 def _load_faces(faces: FaceService) -> None:
     with outage_as_unavailable():
         faces.load_all()
+
+
+def _active_staff(sessions: sessionmaker[Session]) -> list[KnownAccount]:
+    with outage_as_unavailable():
+        return active_staff(sessions)
 
 
 def _load_credentials(
@@ -505,6 +525,9 @@ def build_services(
         background=background,
         offline_credentials=OfflineCredentials(settings.signing_key()),
         offline_file=offline_file,
+        staff=open_known_staff(
+            settings.data_dir / "journal", on_disk=settings.access.offline_logins
+        ),
         audit_journal=FileAuditJournal(settings.data_dir / "journal" / "audit.jsonl"),
         database_ready=ready,
         database_history=history,

@@ -84,10 +84,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "login.expired": ("长时间未操作，已自动退出，请重新登录", "Logged out after inactivity"),
     "login.bye": ("已退出登录", "You are logged out"),
     "login.outage_refused": (
-        "用户名或密码错误。数据库暂时不可用：恢复前只有本机在中断前见过、仍在启用的账号能登录，"
-        "密码按本机当时记下的核对。",
+        "用户名或密码错误。数据库暂时不可用：恢复前只有中断前仍在启用的账号能登录，"
+        "密码按中断前的核对。",
         "Wrong username or password. The database is unavailable: until it answers, only an "
-        "account this controller saw active before can log in, with the password it had then.",
+        "account active before the outage can log in, with the password it had then.",
     ),
     "forbidden.title": ("无权访问", "Not allowed"),
     "forbidden.text": ("此页面仅限管理员使用。如需修改，请联系物业管理员。",

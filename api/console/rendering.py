@@ -149,7 +149,7 @@ def page_user(
 
     Deactivating a user ends their console session at the next page, not in 15 minutes.
     ``during_outage``: a page that works while the database is down lets in a guard this
-    process last saw active then (api/active_accounts.py)."""
+    controller last knew active then (api/active_accounts.py)."""
     principal = session_principal(request)
     had_cookie = "parkgate_session" in request.cookies
     if principal is None or principal.role not in ("admin", "guard"):

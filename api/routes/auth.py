@@ -26,7 +26,7 @@ router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 # guesser to learn (api/active_accounts.py).
 OUTAGE_REFUSAL = (
     "wrong username or password; the database is unavailable, and until it answers only an "
-    "account this controller saw active before can log in, with the password it had then"
+    "account active before the outage can log in, with the password it had then"
 )
 
 
@@ -36,8 +36,8 @@ async def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     services: ServicesDep,
 ) -> Token:
-    """While the database is down, the password is checked against the account as this
-    process last saw it active (the same throttle applies)."""
+    """While the database is down, the password is checked against the account as the
+    controller last knew it active (services/known_staff.py; the same throttle applies)."""
     address = request.client.host if request.client else "?"
     throttle = login_throttle(request)
     wait = throttle.retry_after(address, form.username)

@@ -1,8 +1,8 @@
 """Live events for the console as Server-Sent Events, straight from the event bus.
 
-The stream needs no database, so it (re)connects during an outage too, for staff this process
-last saw active: that is when the booth screen depends on it (passages decided offline, gate
-states, alarms not stored yet)."""
+The stream needs no database, so it (re)connects during an outage too, for staff the
+controller last knew active: that is when the booth screen depends on it (passages decided
+offline, gate states, alarms not stored yet)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Guards drive barriers by hand: open, close, hold open, release — always with a reason.
 
-Both routes need no database, so they answer during an outage too, for staff this process
-last saw active (api/active_accounts.py): the car at a closed barrier is exactly who needs a
+Both routes need no database, so they answer during an outage too, for staff the controller
+last knew active (api/active_accounts.py): the car at a closed barrier is exactly who needs a
 guard then. The action's audit entry waits in the audit journal meanwhile."""
 
 from __future__ import annotations

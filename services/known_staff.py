@@ -1,0 +1,200 @@
+"""The staff accounts a login can be checked against while the database is down.
+
+Logging in needs the password hash, which lives in the user row; during a database outage
+that row cannot be read, yet that is when the gates need a guard most (the booth page logs
+itself out after 15 idle minutes, a shift changes, the controller restarts after a power cut
+that also took the database server down). So the controller keeps, for every staff account
+the database last answered active, its name, role and argon2 hash: refreshed with the gates'
+offline snapshot (every ``access.offline_refresh_s``), at each login and on every request
+that asks the database whether an account is still active. An account found deactivated or
+missing is forgotten at once.
+
+With ``access.offline_logins`` on (the default) the same list is kept on local disk, next to
+the passage journal (``journal/staff_accounts.json``, mode 600, written atomically), so a
+controller that starts while the database is down still lets its guards in. The file holds
+what the database holds (salted argon2 hashes, never a password) and no other personal
+information. Turned off, nothing is written and a file left by an earlier run is removed:
+after a restart during an outage nobody can log in until the database answers.
+
+What cannot be known during an outage: a password changed or an account deactivated since the
+last refresh (at most ``offline_refresh_s`` earlier, unless the change went through this
+controller, which applies it at once). Until the database answers, the old answer stands.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from models.people import User, username_key
+from services.passage_journal import replace_durably
+
+logger = logging.getLogger(__name__)
+
+FORMAT = "parkgate.staff_accounts/1"
+
+
+@dataclass(frozen=True, slots=True)
+class KnownAccount:
+    """An account as the database last answered it, active."""
+
+    username: str
+    role: str
+    password_hash: str = field(repr=False)  # out of logs and tracebacks
+
+
+class StaffFile:
+    """The known accounts on local disk: one JSON file, replaced atomically."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def save(self, accounts: Iterable[KnownAccount]) -> None:
+        body = json.dumps(
+            {
+                "format": FORMAT,
+                "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "accounts": [
+                    {"username": a.username, "role": a.role, "password_hash": a.password_hash}
+                    for a in sorted(accounts, key=lambda a: a.username)
+                ],
+            },
+            ensure_ascii=False, separators=(",", ":"),
+        )
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        replace_durably(self.path, [body])
+
+    def load(self) -> list[KnownAccount]:
+        """The accounts last saved; none when there is no file or it cannot be read (logged:
+        nobody can then log in during an outage, which is the safe way to fail)."""
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            if data.get("format") != FORMAT:
+                raise ValueError(f"unknown format {data.get('format')!r}")
+            return [
+                KnownAccount(str(a["username"]), str(a["role"]), str(a["password_hash"]))
+                for a in data["accounts"]
+            ]
+        except FileNotFoundError:
+            return []
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            logger.warning("staff accounts file %s unreadable, not used: %s", self.path, err)
+            return []
+
+    def remove(self) -> None:
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            return
+        logger.info("staff accounts file %s removed (access.offline_logins is off)", self.path)
+
+
+class LastSeenActive:
+    """The accounts whose last answer from the database was "active", by the folded name a
+    login matches (``username_key``); kept in ``store`` too when one is given.
+
+    A change is written to the store before the call returns, so a controller stopped right
+    after a guard was deactivated does not bring the guard back from disk.
+    """
+
+    def __init__(self, store: StaffFile | None = None) -> None:
+        self._accounts: dict[str, KnownAccount] = {}
+        self._store = store
+        self._lock = threading.Lock()  # sync routes run in worker threads
+        # Each remember/forget gets the next number, kept by account: a full read that began
+        # before it (refresh_mark) must not undo it.
+        self._changes = 0
+        self._changed_at: dict[str, int] = {}
+        if store is not None:
+            for account in store.load():
+                self._accounts[username_key(account.username)] = account
+            if self._accounts:
+                logger.info("%d staff account(s) known from %s for logins during a database "
+                            "outage", len(self._accounts), store.path)
+
+    def remember(self, account: KnownAccount) -> None:
+        with self._lock:
+            key = username_key(account.username)
+            self._note_change(key)
+            if self._accounts.get(key) != account:
+                self._accounts[key] = account
+                self._save()
+
+    def forget(self, username: str) -> None:
+        with self._lock:
+            key = username_key(username)
+            self._note_change(key)
+            if self._accounts.pop(key, None) is not None:
+                self._save()
+
+    def refresh_mark(self) -> int:
+        """Take this before reading the full list for :meth:`replace_all`."""
+        with self._lock:
+            return self._changes
+
+    def replace_all(self, accounts: Iterable[KnownAccount], mark: int) -> None:
+        """Know exactly ``accounts`` (every active one the database listed, read after
+        ``mark`` was taken), except for accounts learnt or forgotten since ``mark``: those
+        answers are newer than the list (a guard deactivated while it was being read must not
+        come back with it)."""
+        fresh = {username_key(a.username): a for a in accounts}
+        with self._lock:
+            for key, at in self._changed_at.items():
+                if at > mark:
+                    fresh.pop(key, None)
+                    if key in self._accounts:
+                        fresh[key] = self._accounts[key]
+            self._changed_at = {k: at for k, at in self._changed_at.items() if at > mark}
+            if fresh != self._accounts:
+                self._accounts = fresh
+                self._save()
+
+    def get(self, username: str) -> KnownAccount | None:
+        with self._lock:
+            return self._accounts.get(username_key(username))
+
+    def __contains__(self, username: object) -> bool:
+        return isinstance(username, str) and self.get(username) is not None
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._accounts)
+
+    def _note_change(self, key: str) -> None:
+        self._changes += 1
+        self._changed_at[key] = self._changes
+
+    def _save(self) -> None:
+        if self._store is None:
+            return
+        try:
+            self._store.save(self._accounts.values())
+        except OSError as err:  # the memory still answers; only a restart would miss it
+            logger.warning("staff accounts not saved to %s: %s", self._store.path, err)
+
+
+def active_staff(sessions: sessionmaker[Session]) -> list[KnownAccount]:
+    """Every active staff account as the database has it now."""
+    with sessions() as session:
+        rows = session.execute(
+            select(User.username, User.role, User.password_hash).where(User.active)
+        ).all()
+    return [KnownAccount(r.username, r.role, r.password_hash) for r in rows]
+
+
+def open_known_staff(journal_dir: Path, *, on_disk: bool) -> LastSeenActive:
+    """The controller's memory of active staff, loaded from (and kept in) ``journal_dir``
+    when ``on_disk``; otherwise in memory only, and an earlier run's file is removed."""
+    store = StaffFile(journal_dir / "staff_accounts.json")
+    if on_disk:
+        return LastSeenActive(store)
+    store.remove()
+    return LastSeenActive()
