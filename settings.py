@@ -263,6 +263,16 @@ class RetentionConfig(_Strict):
     snapshot_days: int = Field(
         30, description="Snapshots older than this many days are deleted (PIPL).", ge=1
     )
+    passage_days: int = Field(
+        365,
+        description=(
+            "Passages older than this many days lose their plate, vehicle, household, "
+            "resident, pass and details, keeping time, gate, decision and reason for the "
+            "reports; the alarms of that time lose their message and visitor passes ended "
+            "that long ago are deleted (PIPL). The audit log is kept whole. 0 keeps everything."
+        ),
+        ge=0,
+    )
 
 
 def demo_community() -> CommunityConfig:

@@ -15,8 +15,9 @@ class Passage(Base):
     """One vehicle or person at a gate and what parkgate did.
 
     Rows are never deleted or rewritten; the only later writes are the barrier outcome, a
-    guard's resolution of a ``review`` and, when the barrier did not open, the flag saying
-    the passage's admission was undone (``admission_undone``).
+    guard's resolution of a ``review``, when the barrier did not open, the flag saying the
+    passage's admission was undone (``admission_undone``), and, past the retention period,
+    the removal of whose passage it was (services/passage_retention.py: ``anonymised_at``).
     """
 
     __tablename__ = "passages"
@@ -59,6 +60,8 @@ class Passage(Base):
     journal_id: Mapped[str | None] = mapped_column(
         String(32), default=None, unique=True, index=True
     )
+    # When the plate, the people and the vehicle were removed (retention.passage_days).
+    anonymised_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Alarm(Base):

@@ -51,6 +51,7 @@ from services.offline_credentials import OfflineCredentials
 from services.offline_snapshot import FileAccessSnapshot
 from services.parking import ParkingService
 from services.passage_journal import FilePassageJournal
+from services.passage_retention import forget_old_passages
 from services.snapshots import SnapshotStore
 from services.tokens import TokenSigner
 from settings import Settings
@@ -291,10 +292,23 @@ class Services:
             await asyncio.to_thread(self.parking.zones_cache.snapshot)
 
     async def _retention_loop(self) -> None:
+        """Hourly: snapshots, then old passages (services/passage_retention.py). A failure
+        is logged and tried again the next hour; it must not end the loop."""
+        retention = self.settings.retention
         while True:
-            await asyncio.to_thread(
-                self.snapshots.purge_older_than, self.settings.retention.snapshot_days
-            )
+            try:
+                await asyncio.to_thread(self.snapshots.purge_older_than, retention.snapshot_days)
+            except OSError as err:
+                logger.warning("snapshot retention failed, retrying in an hour: %s", err)
+            if self.database_ready:
+                try:
+                    await asyncio.to_thread(
+                        _forget_old_passages, self.sessions, retention.passage_days
+                    )
+                except StoreUnavailableError as err:
+                    logger.info("passage retention waits for the database: %s", err)
+                except Exception:
+                    logger.exception("passage retention failed, retrying in an hour")
             await asyncio.sleep(3600)
 
 
@@ -365,6 +379,11 @@ def log_calendar_years(settings: Settings, this_year: int) -> None:
 def _load_faces(faces: FaceService) -> None:
     with outage_as_unavailable():
         faces.load_all()
+
+
+def _forget_old_passages(sessions: sessionmaker[Session], days: int) -> None:
+    with outage_as_unavailable():
+        forget_old_passages(sessions, days)
 
 
 def _active_staff(sessions: sessionmaker[Session]) -> list[KnownAccount]:

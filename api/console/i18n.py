@@ -479,6 +479,8 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "code.database_outage": ("数据库曾中断", "Database outage"),
     "code.offline": ("离线判定", "Decided offline"),
     "code.admission_undone": ("道闸未开，未计通行", "Barrier did not open: not counted"),
+    "code.anonymised": ("已过保存期，车牌和车主已删除",
+                        "Past retention: plate and owner removed"),
     # the open bound to a passage whose barrier did not open (passage_row.html, live.js)
     "passage.open": ("人工开闸放行", "Open for this car"),
     "passage.open_hint": ("为这辆车开闸：放行后重新计入场内车辆、车位计数和通行证次数",

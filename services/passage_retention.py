@@ -1,0 +1,103 @@
+"""Past the retention period, passages stop saying whose they were (PIPL).
+
+A passage is personal information for as long as it names a car or a person: the plate read,
+matched and resolved, the vehicle, household, resident and visitor pass, the snapshot, the
+read's details. ``retention.passage_days`` after it happened all of that is removed and the
+passage keeps what the property office's statistics need: when, which gate and zone, the
+decision and its reason, the credential kind, the flags (``anonymised`` added), the barrier's
+outcome and who of the staff resolved it. Reports therefore count old days as before. The
+alarms of that time lose their message (it names plates) and keep their kind and gate, and a
+visitor pass that ended that long ago is deleted (its plate and note name the visitor).
+
+The audit log is kept whole: it is the record of what staff did (who opened a gate and why),
+kept for as long as the database keeps it. Snapshots have their own, shorter, period
+(``retention.snapshot_days``).
+
+Runs hourly in the controller, in batches so the gates' writes never wait long behind it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from models.db import transaction
+from models.events import Alarm, Passage
+from models.vehicles import VisitorPass
+
+logger = logging.getLogger(__name__)
+
+ANONYMISED = "anonymised"
+BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Forgotten:
+    passages: int = 0
+    alarms: int = 0
+    passes: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.passages or self.alarms or self.passes)
+
+
+def forget_old_passages(
+    sessions: sessionmaker[Session], days: int, *, now: datetime | None = None,
+    batch: int = BATCH,
+) -> Forgotten:
+    """Anonymise what happened more than ``days`` days before ``now``; 0 days keeps all."""
+    if days <= 0:
+        return Forgotten()
+    now = now or datetime.now(UTC)
+    cutoff = now - timedelta(days=days)
+    passages = 0
+    while True:
+        with transaction(sessions) as session:
+            rows = session.scalars(
+                select(Passage)
+                .where(Passage.at < cutoff, Passage.anonymised_at.is_(None))
+                .order_by(Passage.id)
+                .limit(batch)
+                .with_for_update(skip_locked=True)
+            ).all()
+            for passage in rows:
+                _anonymise(passage, now)
+        passages += len(rows)
+        if len(rows) < batch:
+            break
+    with transaction(sessions) as session:
+        alarms = session.execute(
+            update(Alarm)
+            .where(Alarm.at < cutoff, Alarm.message != "")
+            .values(message="")
+        ).rowcount
+        passes = session.execute(
+            delete(VisitorPass).where(VisitorPass.valid_to < cutoff)
+        ).rowcount
+    forgotten = Forgotten(passages, alarms or 0, passes or 0)
+    if forgotten:
+        logger.info(
+            "retention (%d days): %d passage(s) anonymised, %d alarm message(s) cleared, %d "
+            "visitor pass(es) deleted, all from before %s", days, forgotten.passages,
+            forgotten.alarms, forgotten.passes, cutoff.isoformat(timespec="seconds"),
+        )
+    return forgotten
+
+
+def _anonymise(passage: Passage, now: datetime) -> None:
+    passage.plate = None
+    passage.matched_plate = None
+    passage.resolved_plate = None
+    passage.vehicle_id = None
+    passage.household_id = None
+    passage.resident_id = None
+    passage.pass_id = None
+    passage.snapshot_path = None
+    passage.details = {}
+    passage.admission = None
+    passage.flags = [*[f for f in passage.flags or [] if f != ANONYMISED], ANONYMISED]
+    passage.anonymised_at = now
