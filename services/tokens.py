@@ -16,6 +16,18 @@ from dataclasses import dataclass
 from errors import AuthenticationError
 
 
+def same_secret(given: str, expected: str) -> bool:
+    """Constant-time comparison of text a client sent with the value expected.
+
+    Compared as UTF-8 bytes: ``hmac.compare_digest`` refuses str with non-ASCII characters
+    (TypeError), and a header, cookie or form field can carry any (a corrupted cookie, a
+    probe), which must be a mismatch (401/403), not a 500.
+    """
+    return hmac.compare_digest(
+        given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
+    )
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -43,7 +55,7 @@ class TokenSigner:
 
     def verify(self, token: str, *, now: float | None = None) -> TokenClaims:
         body, _, signature = token.partition(".")
-        if not body or not signature or not hmac.compare_digest(signature, self._sign(body)):
+        if not body or not signature or not same_secret(signature, self._sign(body)):
             raise AuthenticationError("invalid token")
         try:
             payload = json.loads(_unb64(body))

@@ -23,7 +23,7 @@ from api.console.config import ConsoleConfig
 from api.deps import Principal
 from errors import AuthenticationError, PermissionDeniedError
 from services.container import Services
-from services.tokens import TokenSigner
+from services.tokens import TokenSigner, same_secret
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class ConsoleSecurity:
     def csrf_ok(self, nonce: str | None, username: str, token: str | None) -> bool:
         if not nonce or not token:
             return False
-        return hmac.compare_digest(self.csrf_token(nonce, username), token)
+        return same_secret(token, self.csrf_token(nonce, username))
 
 
 def console_config(services: Services, request: Request) -> ConsoleConfig:
