@@ -213,6 +213,15 @@ class ApiConfig(_Strict):
     port: int = Field(8000, description="HTTP port.", ge=1, le=65535)
     max_upload_bytes: int = Field(10_000_000, description="Largest frame body accepted.", gt=0)
     max_image_pixels: int = Field(40_000_000, description="Largest decoded image.", gt=0)
+    max_burst_pixels: int = Field(
+        100_000_000,
+        description=(
+            "Largest total of decoded pixels in one pedestrian-gate burst: its frames are all "
+            "held for liveness, so this bounds the memory one request can take (~3 bytes a "
+            "pixel). 100 MP is 48 frames of 1080p or 12 of 4K."
+        ),
+        gt=0,
+    )
     token_ttl_minutes: int = Field(720, description="Lifetime of a login token.", gt=0)
     trusted_proxies: list[str] = Field(
         default_factory=lambda: ["127.0.0.1"],

@@ -537,6 +537,7 @@ def build_services(
             snapshots=snapshots,
             sessions=sessions,
             max_pixels=settings.api.max_image_pixels,
+            max_burst_pixels=settings.api.max_burst_pixels,
             engine_lock=faces.engine_lock,
         ),
         safety=safety,

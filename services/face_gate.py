@@ -72,6 +72,7 @@ class FaceGateService:
         max_pixels: int,
         engine_lock: threading.Lock,
         max_frames: int = 32,
+        max_burst_pixels: int = 100_000_000,
     ) -> None:
         self._engine_lock = engine_lock
         self._pipeline = pipeline
@@ -80,6 +81,7 @@ class FaceGateService:
         self._sessions = sessions
         self._max_pixels = max_pixels
         self._max_frames = max_frames
+        self._max_burst_pixels = max_burst_pixels
 
     def _household(self, resident_id: int | None) -> int | None:
         if resident_id is None:
@@ -125,13 +127,21 @@ class FaceGateService:
         if len(images) > self._max_frames:
             raise InvalidInputError(f"at most {self._max_frames} frames per burst")
         frames = []
+        pixels = 0
         for index, data in enumerate(images, start=1):
             try:
-                frames.append(
-                    await asyncio.to_thread(decode_image, data, max_pixels=self._max_pixels)
-                )
+                frame = await asyncio.to_thread(decode_image, data, max_pixels=self._max_pixels)
             except InvalidInputError as err:
                 raise type(err)(f"frame {index}: {err}") from err
+            # Every frame is held until the liveness check has seen them all: a burst of
+            # small, well-compressed but huge frames would otherwise take gigabytes.
+            pixels += frame.shape[0] * frame.shape[1]
+            if pixels > self._max_burst_pixels:
+                raise InvalidInputError(
+                    f"frame {index}: the burst holds over {self._max_burst_pixels:,} pixels in "
+                    "all (api.max_burst_pixels): send fewer or smaller frames"
+                )
+            frames.append(frame)
         maps = await asyncio.to_thread(self._decode_depth, depth, frames) if depth else None
         at = datetime.now(UTC)
         result = await asyncio.to_thread(self._process, frames, maps)

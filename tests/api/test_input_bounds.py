@@ -379,3 +379,28 @@ def test_list_filters_find_rows_however_the_plate_or_label_is_typed(
         assert [v["plate"] for v in found.json()] == ["闽A12345"], typed
     found = client.get("/api/v1/households", params={"building": "７栋"}, headers=admin_headers)
     assert [h["id"] for h in found.json()] == [hid]
+
+
+def test_a_pedestrian_burst_too_large_in_all_is_refused_before_it_takes_the_memory(
+    app_factory: Any,
+) -> None:
+    """32 flat 40 MP PNGs compress to 1.7 MB yet decode to 5 GB held at once (a fuzzing run
+    found it); the burst's total is bounded by api.max_burst_pixels."""
+    frame = cv2.imencode(".png", np.full((480, 640, 3), 128, np.uint8))[1].tobytes()
+    client = app_factory(api={"max_burst_pixels": 3 * 640 * 480})
+    camera = {"X-API-Key": "test-camera-key"}
+    admin = {"Authorization": f"Bearer {add_user(client, 'admin', 'admin')}"}
+
+    def burst(n: int) -> Any:
+        return client.post("/api/v1/gates/ped-1/frames", headers=camera,
+                           files=[("image", (f"{i}.png", frame, "image/png"))
+                                  for i in range(n)])
+
+    refused = burst(4)
+    assert refused.status_code == 422
+    assert "frame 4" in refused.json()["detail"]
+    assert "api.max_burst_pixels" in refused.json()["detail"]
+    assert client.get("/api/v1/passages", headers=admin).json()["total"] == 0
+    within = burst(3)
+    assert within.status_code == 200, within.text
+    assert within.json()["decision"] == "review"  # no face in grey frames: the guard decides
