@@ -6,6 +6,7 @@ import hmac
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Header, Request
 from fastapi.security import OAuth2PasswordBearer
@@ -25,6 +26,14 @@ def get_services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_community_tz(services: ServicesDep) -> ZoneInfo:
+    """The community's wall clock (``community.timezone``): report days and local times."""
+    return services.settings.community.zone_info()
+
+
+CommunityTz = Annotated[ZoneInfo, Depends(get_community_tz)]
 
 
 def get_session(services: ServicesDep) -> Iterator[Session]:

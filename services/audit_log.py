@@ -9,7 +9,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
@@ -18,9 +17,6 @@ from models.events import AuditEntry
 
 CSV_COLUMNS = ("id", "at", "username", "action", "target", "gate_id", "passage_id", "reason",
                "details")
-# The property office reads the export beside the audit page, which shows Beijing time: the
-# times are written in it too, each with its +08:00, so no reader has to know the log is UTC.
-CSV_TZ = ZoneInfo("Asia/Shanghai")
 # Spreadsheet programs run cells starting with these as formulas (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -88,9 +84,11 @@ def _cell(value: Any) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def audit_csv(entries: Iterable[AuditEntry], tz: tzinfo = CSV_TZ) -> str:
+def audit_csv(entries: Iterable[AuditEntry], tz: tzinfo) -> str:
     """UTF-8 CSV with a BOM so Excel on a Chinese Windows desktop shows 中文 correctly; times
-    in ``tz`` with their offset ("2026-11-28T08:00:05+08:00")."""
+    in ``tz`` with their offset ("2026-11-28T08:00:05+08:00"): the property office reads the
+    export beside the audit page, which shows the community's time, so no reader has to know
+    the log is UTC."""
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out)

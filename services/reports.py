@@ -2,8 +2,9 @@
 
 The occupancy report draws each zone's count over one local day (from ``OccupancySample``,
 one row per change) above the entries and exits per hour (from ``Passage``), and writes the
-same numbers per hour and zone as CSV for a spreadsheet. Days are local days (default
-Asia/Shanghai): residents and property managers think in local hours, the database in UTC.
+same numbers per hour and zone as CSV for a spreadsheet. Days are local days (by default in
+the community's time zone, community.timezone): residents and property managers think in local
+hours, the database in UTC.
 
 matplotlib is imported only when a report is drawn, so registering the command costs nothing.
 """
@@ -307,7 +308,8 @@ def cmd_report_occupancy(args: argparse.Namespace) -> int:
         migrate(engine)
         with make_session_factory(engine)() as session:
             occupancy_report(
-                session, args.date, Path(args.out), tz_name=args.tz,
+                session, args.date, Path(args.out),
+                tz_name=args.tz or settings.community.timezone,
                 community=settings.community.name,
             )
     except OSError as err:
@@ -326,6 +328,9 @@ def register(sub: Any) -> None:
     )
     occupancy.add_argument("--date", required=True, type=_parse_date, help="Local day, YYYY-MM-DD.")
     occupancy.add_argument("--out", default=".", help="Directory for the PNG and CSV.")
-    occupancy.add_argument("--tz", default=DEFAULT_TZ, help=f"Time zone of the day ({DEFAULT_TZ}).")
+    occupancy.add_argument(
+        "--tz", default=None,
+        help="Time zone of the day (default: community.timezone, itself Asia/Shanghai).",
+    )
     occupancy.set_defaults(func=cmd_report_occupancy)
 

@@ -23,13 +23,14 @@ from api.console.audit_texts import AUDIT_ACTIONS, action_label, audit_details
 from api.console.error_texts import browser_table, explain_message
 from api.console.i18n import translate
 from api.console.rendering import (
-    DISPLAY_TZ,
     current_lang,
     day_start,
+    display_tz,
     gate_names,
     page_user,
     render,
     services_of,
+    zone_name,
 )
 from api.console.security import verify_csrf
 from api.deps import Principal
@@ -211,14 +212,15 @@ def passes_page(request: Request) -> Response:
         passes = list(session.scalars(
             select(VisitorPass).order_by(VisitorPass.valid_from.desc()).limit(500)))
     now = datetime.now(UTC)
-    start = now.astimezone(DISPLAY_TZ)
+    start = now.astimezone(display_tz(request))
     end = start + timedelta(hours=DEFAULT_PASS_HOURS)
     labels = {h.id: f"{h.building} {h.unit}" for h in households}
     return _render(
         request, "admin/passes.html",
         {"passes": [(p, pass_status(p, now)) for p in passes], "households": households,
          "labels": labels, "can_delete": user.is_admin, "tz_offset": _utc_offset(start),
-         # The value format of <input type="datetime-local">, in Beijing time.
+         "tz_name": zone_name(current_lang(request), display_tz(request)),
+         # The value format of <input type="datetime-local">, in the community's time.
          "default_from": start.strftime("%Y-%m-%dT%H:%M"),
          "default_to": end.strftime("%Y-%m-%dT%H:%M")},
         user,
@@ -249,10 +251,11 @@ def audit_page(
     user = page_user(request, admin=True)
     if isinstance(user, Response):
         return user
-    # Dates are Beijing calendar days; "until" includes the whole day.
+    # Dates are the community's calendar days; "until" includes the whole day.
+    tz = display_tz(request)
     query = AuditQuery(
         user=user_name or None, action=action or None, gate_id=gate or None,
-        since=day_start(since), until=day_start(until, 1),
+        since=day_start(since, tz), until=day_start(until, tz, 1),
     )
     with services_of(request).sessions() as session:
         rows, total = search_audit(
@@ -271,12 +274,12 @@ def audit_page(
     for row in rows:
         entry = audit_to_dict(row)
         entry["action_label"] = action_label(lang, row.action)
-        entry["detail_pairs"] = audit_details(lang, entry["details"], households)
+        entry["detail_pairs"] = audit_details(lang, entry["details"], households, tz)
         entry["details_text"] = json.dumps(entry["details"], ensure_ascii=False)
         entries.append(entry)
     known = {a for actions in AUDIT_ACTIONS.values() for a in actions} | set(AUDIT_ACTIONS)
     names = gate_names(services_of(request))
-    # The pages keep the filters as the form sent them (Beijing days, not the UTC bounds).
+    # The pages keep the filters as the form sent them (local days, not the UTC bounds).
     filters = {"user": user_name or "", "action": action or "", "gate": gate or "",
                "since": since.isoformat() if since else "",
                "until": until.isoformat() if until else ""}

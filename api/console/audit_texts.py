@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from api.console.error_texts import LABELS
 from api.console.i18n import Lang, code, translate
@@ -53,7 +54,9 @@ def _detail_label(lang: Lang, key: str) -> str:
     return translate(lang, LABELS[key]) if key in LABELS else key
 
 
-def _detail_value(lang: Lang, key: str, value: Any, households: Mapping[int, str]) -> str:
+def _detail_value(
+    lang: Lang, key: str, value: Any, households: Mapping[int, str], tz: ZoneInfo
+) -> str:
     if key in _CODED_DETAILS and isinstance(value, str):
         return code(lang, value)
     if isinstance(value, bool):
@@ -66,7 +69,7 @@ def _detail_value(lang: Lang, key: str, value: Any, households: Mapping[int, str
         return f"#{value}"
     if key == "until" and isinstance(value, str):
         try:
-            return local_time(value, "%Y-%m-%d %H:%M")
+            return local_time(value, tz, "%Y-%m-%d %H:%M")
         except ValueError:
             return value
     if isinstance(value, dict | list):
@@ -75,11 +78,12 @@ def _detail_value(lang: Lang, key: str, value: Any, households: Mapping[int, str
 
 
 def audit_details(
-    lang: Lang, details: Mapping[str, Any], households: Mapping[int, str]
+    lang: Lang, details: Mapping[str, Any], households: Mapping[int, str], tz: ZoneInfo
 ) -> list[tuple[str, str]]:
-    """An audit row's details as (label, value) pairs; empty values say nothing and go."""
+    """An audit row's details as (label, value) pairs (times in ``tz``); empty values say
+    nothing and go."""
     return [
-        (_detail_label(lang, key), _detail_value(lang, key, value, households))
+        (_detail_label(lang, key), _detail_value(lang, key, value, households, tz))
         for key, value in details.items()
         if value is not None and value != ""
     ]

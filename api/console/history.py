@@ -14,6 +14,7 @@ from api.console.i18n import translate
 from api.console.rendering import (
     current_lang,
     day_start,
+    display_tz,
     gate_names,
     page_user,
     render,
@@ -53,7 +54,8 @@ def history_page(
     folded = search_plate(plate.strip()) if plate and plate.strip() else None
     query = PassageQuery(
         plate=folded, similar=similar and folded is not None, gate_id=gate or None,
-        decision=decision or None, since=day_start(since), until=day_start(until, 1),
+        decision=decision or None, since=day_start(since, display_tz(request)),
+        until=day_start(until, display_tz(request), 1),
     )
     filters = {
         "plate": plate or "", "similar": similar, "gate": gate or "",

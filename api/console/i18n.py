@@ -241,8 +241,11 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "pass.status.not_yet": ("未生效", "Not yet valid"),
     "pass.status.expired": ("已过期", "Expired"),
     "pass.status.used_up": ("次数已用完", "Used up"),
-    "pass.times": ("时间均为北京时间（UTC+8），最长366天",
-                   "Times are Beijing time (UTC+8); 366 days at most"),
+    "pass.times": ("时间均为{zone}（UTC{offset}），最长366天",
+                   "Times are {zone} (UTC{offset}); 366 days at most"),
+    # How the console names the community's time zone (community.timezone).
+    "tz.Asia/Shanghai": ("北京时间", "Beijing time"),
+    "tz.other": ("当地时间 {name}", "local time {name}"),
     "color.blue": ("蓝", "Blue"),
     "color.yellow": ("黄", "Yellow"),
     "color.green": ("绿", "Green"),

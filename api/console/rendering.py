@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 from fastapi import Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
 
 from api.active_accounts import account_active
 from api.console.fault_texts import browser_fault_table, fault_summary
@@ -38,16 +39,25 @@ from vision.plate_grammar import is_valid_plate
 logger = logging.getLogger(__name__)
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
-# The community is in China; times on the booth screen are Beijing time whatever the server's TZ.
-DISPLAY_TZ = ZoneInfo("Asia/Shanghai")
+def display_tz(request: Request) -> ZoneInfo:
+    """The community's wall clock (``community.timezone``, Beijing time by default): every
+    time on the console is shown in it and every date picked there means its day, whatever
+    the server's or the browser's own zone."""
+    return services_of(request).settings.community.zone_info()
 
 
-def day_start(day: date | None, plus_days: int = 0) -> datetime | None:
-    """Midnight in Beijing at the start of ``day`` (+ ``plus_days``): what a date picked in a
+def zone_name(lang: Lang, tz: ZoneInfo) -> str:
+    """What guards call the community's time: 北京时间 for China's one zone, else its name."""
+    named = translate(lang, f"tz.{tz.key}")
+    return named if named != f"tz.{tz.key}" else translate(lang, "tz.other", name=tz.key)
+
+
+def day_start(day: date | None, tz: ZoneInfo, plus_days: int = 0) -> datetime | None:
+    """Midnight in ``tz`` at the start of ``day`` (+ ``plus_days``): what a date picked in a
     console filter means; None for no date."""
     if day is None:
         return None
-    return datetime.combine(day + timedelta(days=plus_days), time(0), tzinfo=DISPLAY_TZ)
+    return datetime.combine(day + timedelta(days=plus_days), time(0), tzinfo=tz)
 
 # Everything the page loads comes from this origin: no CDN, no inline script.
 SECURITY_HEADERS = {
@@ -62,11 +72,21 @@ SECURITY_HEADERS = {
 }
 
 
-def local_time(value: datetime | str | None, fmt: str = "%m-%d %H:%M:%S") -> str:
+def local_time(
+    value: datetime | str | None, tz: ZoneInfo, fmt: str = "%m-%d %H:%M:%S"
+) -> str:
     if value is None:
         return ""
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment.astimezone(DISPLAY_TZ).strftime(fmt)
+    return moment.astimezone(tz).strftime(fmt)
+
+
+@pass_context
+def _local_time_filter(
+    context: Context, value: datetime | str | None, fmt: str = "%m-%d %H:%M:%S"
+) -> str:
+    """``{{ p.at | local_time }}``: in the zone ``render`` put in the page's context."""
+    return local_time(value, context["tz"], fmt)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +128,7 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_env.filters["local_time"] = local_time
+_env.filters["local_time"] = _local_time_filter
 templates = Jinja2Templates(env=_env)
 
 
@@ -196,6 +216,7 @@ def render(
         "fault_summary": lambda message: fault_summary(lang, message),
         "fault_table": lambda: browser_fault_table(lang),
         "lang": lang,
+        "tz": display_tz(request),
         "user": user,
         "csrf": csrf_for(request, user.name if user else "", nonce=nonce),
         "idle_seconds": sec.config.idle_minutes * 60,

@@ -18,7 +18,7 @@ from pydantic import AfterValidator
 
 from api.console.audit_texts import action_label
 from api.console.i18n import translate
-from api.console.rendering import DISPLAY_TZ, current_lang, page_user, render, services_of
+from api.console.rendering import current_lang, display_tz, page_user, render, services_of
 from api.params import Day, day_in_service_span
 from api.routes.reports import load_day, load_month
 from errors import InvalidInputError
@@ -30,8 +30,8 @@ router = APIRouter(prefix="/console/admin/reports", include_in_schema=False)
 PathDay = Annotated[date, Path(), AfterValidator(day_in_service_span)]
 
 
-def _today() -> date:
-    return datetime.now(UTC).astimezone(DISPLAY_TZ).date()
+def _today(request: Request) -> date:
+    return datetime.now(UTC).astimezone(display_tz(request)).date()
 
 
 @router.get("", response_class=HTMLResponse)
@@ -40,7 +40,7 @@ def reports_page(request: Request, day: Day = None) -> Response:
     if isinstance(user, Response):
         return user
     lang = current_lang(request)
-    today = _today()
+    today = _today(request)
     day = day or today
     context: dict[str, Any] = {
         "day": day,
@@ -50,7 +50,7 @@ def reports_page(request: Request, day: Day = None) -> Response:
     }
     try:
         with services_of(request).sessions() as session:
-            _, summary = load_day(session, day)
+            _, summary = load_day(session, day, display_tz(request))
     except InvalidInputError:
         # A day that has not begun: say so on the page rather than answer with JSON.
         return render(request, "admin/reports.html",
@@ -71,11 +71,11 @@ def month_page(request: Request, month: str | None = Query(None, max_length=7)) 
     if isinstance(user, Response):
         return user
     lang = current_lang(request)
-    today = _today()
+    today = _today(request)
     month = month or f"{today:%Y-%m}"
     try:
         with services_of(request).sessions() as session:
-            summary = load_month(session, month)
+            summary = load_month(session, month, display_tz(request))
     except InvalidInputError as err:
         return render(request, "admin/month_report.html",
                       {"month": month, "summary": None, "notice": str(err), "today": today},
@@ -102,7 +102,7 @@ def month_csv(request: Request, month: str) -> Response:
     if isinstance(user, Response):
         return user
     with services_of(request).sessions() as session:
-        summary = load_month(session, month)
+        summary = load_month(session, month, display_tz(request))
     out = io.StringIO()
     write_month_csv(summary, out)
     return _csv_download(out.getvalue(), f"parkgate-{month}.csv")
@@ -115,7 +115,7 @@ def occupancy_png(request: Request, day: PathDay) -> Response:
         return user
     lang = current_lang(request)
     with services_of(request).sessions() as session:
-        occupancy, _ = load_day(session, day)
+        occupancy, _ = load_day(session, day, display_tz(request))
     out = io.BytesIO()
     community = services_of(request).settings.community.name
     plot_png(occupancy, out, title=translate(lang, "report.chart_title",
@@ -132,7 +132,7 @@ def occupancy_csv(request: Request, day: PathDay) -> Response:
     if isinstance(user, Response):
         return user
     with services_of(request).sessions() as session:
-        occupancy, _ = load_day(session, day)
+        occupancy, _ = load_day(session, day, display_tz(request))
     out = io.StringIO()
     write_csv(occupancy, out)
     return _csv_download(out.getvalue(), f"occupancy-{day.isoformat()}.csv")

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
-from api.deps import AdminUser, SessionDep
+from api.deps import AdminUser, CommunityTz, SessionDep
 from api.params import Moment, Offset
 from errors import InvalidInputError
 from services.audit_log import AuditQuery, audit_csv, audit_to_dict, search_audit
@@ -80,6 +80,7 @@ def list_audit(
 )
 def export_audit(
     session: SessionDep,
+    tz: CommunityTz,
     _: AdminUser,
     user: str | None = None,
     action: str | None = None,
@@ -91,7 +92,7 @@ def export_audit(
         session, _query(user, action, gate, since, until), limit=CSV_LIMIT
     )
     return Response(
-        audit_csv(rows),
+        audit_csv(rows, tz),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="parkgate-audit.csv"'},
     )

@@ -1,7 +1,7 @@
 """Day reports for the property office (admin): the day in figures and occupancy per hour.
 
-Days are Beijing calendar days, as on the console: a car at 23:30 counts on the day the
-guard saw it, not on the UTC day.
+Days are the community's calendar days (``community.timezone``, Beijing time by default), as
+on the console: a car at 23:30 counts on the day the guard saw it, not on the UTC day.
 """
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ import re
 from dataclasses import asdict
 from datetime import date, datetime
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Path
 from pydantic import AfterValidator, BaseModel, Field
 from sqlalchemy.orm import Session
 
-from api.console.rendering import DISPLAY_TZ
-from api.deps import AdminUser, SessionDep
+from api.deps import AdminUser, CommunityTz, SessionDep
 from api.params import day_in_service_span
 from errors import InvalidInputError
 from services.day_summary import DaySummary, day_summary
@@ -31,7 +31,8 @@ MONTH_PATTERN = re.compile(r"([0-9]{4})-([0-9]{2})")
 
 ReportDay = Annotated[
     date,
-    Path(description="A Beijing calendar day, YYYY-MM-DD (today: up to now)."),
+    Path(description="A calendar day in the community's time zone, YYYY-MM-DD (today: up to "
+                     "now)."),
     AfterValidator(day_in_service_span),
 ]
 
@@ -76,9 +77,12 @@ class DayReportOut(BaseModel):
     hours: list[HourOut]
 
 
-def load_day(session: Session, day: date) -> tuple[OccupancyDay, DaySummary]:
-    """The day's occupancy report and figures (a day that has not begun is a 422)."""
-    occupancy = occupancy_day(session, day, DISPLAY_TZ)
+def load_day(
+    session: Session, day: date, tz: ZoneInfo
+) -> tuple[OccupancyDay, DaySummary]:
+    """The day's (in ``tz``) occupancy report and figures (a day that has not begun is a
+    422)."""
+    occupancy = occupancy_day(session, day, tz)
     return occupancy, day_summary(session, occupancy)
 
 
@@ -92,8 +96,10 @@ def hours_of(occupancy: OccupancyDay) -> list[HourOut]:
     response_model=DayReportOut,
     summary="One day at the gates: passages, guards' actions, alarms, occupancy per hour",
 )
-def day_report(day: ReportDay, session: SessionDep, _: AdminUser) -> DayReportOut:
-    occupancy, summary = load_day(session, day)
+def day_report(
+    day: ReportDay, session: SessionDep, tz: CommunityTz, _: AdminUser
+) -> DayReportOut:
+    occupancy, summary = load_day(session, day, tz)
     return DayReportOut(**asdict(summary), hours=hours_of(occupancy))
 
 
@@ -112,9 +118,9 @@ def parse_month(value: str) -> tuple[int, int]:
     return year, month
 
 
-def load_month(session: Session, value: str) -> MonthSummary:
+def load_month(session: Session, value: str, tz: ZoneInfo) -> MonthSummary:
     year, month = parse_month(value)
-    summary = month_summary(session, year, month, DISPLAY_TZ)
+    summary = month_summary(session, year, month, tz)
     if not summary.days:
         raise InvalidInputError(f"{value} has not begun yet")
     return summary
@@ -144,14 +150,15 @@ class MonthReportOut(BaseModel):
 @router.get(
     "/reports/month/{month}",
     response_model=MonthReportOut,
-    summary="One month, a row per Beijing day (days not begun are left out)",
+    summary="One month, a row per local day (days not begun are left out)",
 )
 def month_report(
     month: Annotated[str, Path(description="YYYY-MM", max_length=7)],
     session: SessionDep,
+    tz: CommunityTz,
     _: AdminUser,
 ) -> MonthReportOut:
-    summary = load_month(session, month)
+    summary = load_month(session, month, tz)
     return MonthReportOut(
         month=month,
         entries=summary.entries,

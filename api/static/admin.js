@@ -20,8 +20,8 @@
   }
 
   // ---- forms ----------------------------------------------------------------------------
-  // datetime-local has no zone. The form says which one its times are in (the console's
-  // Beijing time, "+08:00"), so a browser on a computer set to another zone sends the same.
+  // datetime-local has no zone. The form says which one its times are in (the community's
+  // time, "+08:00" for Beijing), so a browser on a computer set to another zone sends the same.
   function zoned(raw, tz) {
     if (!tz) return new Date(raw).toISOString();
     return (raw.length === 16 ? raw + ":00" : raw) + tz;

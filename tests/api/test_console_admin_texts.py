@@ -11,6 +11,7 @@ import json
 import re
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -26,6 +27,8 @@ from api.console.error_texts import (
 from api.console.i18n import LANGS, translate
 from api.console.rendering import alarm_plate, alarm_view
 from tests.api.test_console import add_staff, add_user, cookie_login
+
+BEIJING = ZoneInfo("Asia/Shanghai")
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -287,12 +290,12 @@ def test_audit_details_are_labelled_and_their_codes_translated() -> None:
                "plate": "沪K60613", "pass_id": 12, "host_household_id": 1, "read_plate": None,
                "plate_color": "green", "error": "gate main-out: open failed: offline",
                "something_new": [1, 2]}
-    assert audit_details("zh", details, {1: "3栋 1201"}) == [
+    assert audit_details("zh", details, {1: "3栋 1201"}, BEIJING) == [
         ("结果", "正在开启"), ("类型", "黑名单车辆"), ("处理", "人工放行"), ("车牌", "沪K60613"),
         ("通行证", "#12"), ("被访住户", "3栋 1201"), ("车牌颜色", "绿"),
         ("错误信息", "gate main-out: open failed: offline"), ("something_new", "[1, 2]"),
     ]
-    assert audit_details("en", {"outcome": "open"}, {}) == [("Outcome", "Open")]
+    assert audit_details("en", {"outcome": "open"}, {}, BEIJING) == [("Outcome", "Open")]
 
 
 def test_the_audit_page_names_actions_gates_and_details(client: Any) -> None:
