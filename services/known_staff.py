@@ -94,6 +94,10 @@ class StaffFile:
             self.path.unlink()
         except FileNotFoundError:
             return
+        except OSError as err:  # the controller still starts; the file stays readable by us only
+            logger.warning("staff accounts file %s not removed (access.offline_logins is off): "
+                           "%s", self.path, err)
+            return
         logger.info("staff accounts file %s removed (access.offline_logins is off)", self.path)
 
 
