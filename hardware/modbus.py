@@ -23,6 +23,13 @@ from hardware.relay_barrier import RelayBarrier
 
 logger = logging.getLogger(__name__)
 
+# Modbus exception codes 0x0A (gateway path unavailable) and 0x0B (gateway target device
+# failed to respond): the gateway answered, the device behind it did not.
+_GATEWAY_SILENT = frozenset({0x0A, 0x0B})
+# Background reads (the coil probe, the input poll) left unanswered this many times in a row
+# make the link down; one lost answer on a busy network is not yet a dead device.
+UNANSWERED_READS = 2
+
 
 class ModbusLink:
     """One TCP connection to one unit, serialised, reconnecting on the next request."""
@@ -50,6 +57,12 @@ class ModbusLink:
 
     def __str__(self) -> str:
         return f"modbus://{self.host}:{self.port}/{self.unit_id}"
+
+    def unanswered(self, reads: int) -> None:
+        """``reads`` background reads in a row got no answer: the link is down for the gates,
+        though TCP still connects (a hung server, or a serial gateway whose device is off).
+        The next answer to any request brings it back."""
+        self._link(False, f"{self}: no answer to {reads} reads in a row")
 
     async def _ensure(self) -> AsyncModbusTcpClient:
         if self._client is None:
@@ -101,6 +114,10 @@ class ModbusLink:
                 # answer, so start the next request on a fresh connection.
                 self._drop()
                 raise
+        if response.isError() and getattr(response, "exception_code", None) in _GATEWAY_SILENT:
+            # A TCP-to-serial gateway answering for a device that did not: no answer at all.
+            raise HardwareTimeoutError(f"{self}: no answer to {method} behind the gateway "
+                                       f"({response})")
         self._link(True, f"{self} answering")
         if response.isError():
             raise HardwareError(f"{self}: device refused {method}{args}: {response}")
@@ -150,6 +167,27 @@ class ModbusRelayPort:
             raise HardwareError(f"{self.link}: coil {channel} echoed {echoed[0]}, wanted {on}")
 
 
+class Silence:
+    """Counts a background reader's unanswered reads in a row and tells the link when there
+    are ``UNANSWERED_READS``: TCP may still connect while nothing answers (a hung server, a
+    gateway whose device is off), which no connection error would ever show."""
+
+    def __init__(self, link: ModbusLink) -> None:
+        self.link = link
+        self._in_a_row = 0
+
+    def answered(self) -> None:
+        self._in_a_row = 0
+
+    def failed(self, err: Exception) -> None:
+        if not isinstance(err, TimeoutError | HardwareTimeoutError):
+            self._in_a_row = 0  # an answer, if a refusal: the device is there
+            return
+        self._in_a_row += 1
+        if self._in_a_row == UNANSWERED_READS:
+            self.link.unanswered(self._in_a_row)
+
+
 class LinkProbe:
     """Reads one coil every ``interval_s``; ``ModbusLink.call`` reports the link from it.
 
@@ -163,6 +201,7 @@ class LinkProbe:
         self.interval_s = interval_s
         self._task: asyncio.Task[None] | None = None
         self._failing = False
+        self._silence = Silence(link)
 
     def start(self) -> None:
         if self._task is None:
@@ -183,12 +222,14 @@ class LinkProbe:
                 async with asyncio.timeout(self.link.timeout_s):
                     await self.link.call("read_coils", self.coil, count=1)
                 self._failing = False
+                self._silence.answered()
             except (HardwareError, TimeoutError) as err:
                 # Logged once per streak. A lost link also reaches the barrier through the
                 # link listeners; a device that answers but refuses the read shows only here.
                 if not self._failing:
                     logger.warning("%s: cannot read coil %s: %r", self.link, self.coil, err)
                 self._failing = True
+                self._silence.failed(err)
 
 
 class ModbusInputPoller:
@@ -201,6 +242,7 @@ class ModbusInputPoller:
         self._task: asyncio.Task[None] | None = None
         self._users = 0
         self._failing = False
+        self._silence = Silence(link)
 
     def add(self, name: str, address: int) -> ModbusDiscreteInput:
         inp = ModbusDiscreteInput(name, address, self)
@@ -237,12 +279,14 @@ class ModbusInputPoller:
                 if self._failing:
                     logger.info("%s: inputs readable again", self.link)
                 self._failing = False
+                self._silence.answered()
             except (HardwareError, TimeoutError) as err:
                 # Log once per outage; the barrier's commands report the fault itself.
                 # Values stay as last read: an occupied loop keeps blocking the close.
                 if not self._failing:
                     logger.warning("%s: cannot read inputs: %r", self.link, err)
                 self._failing = True
+                self._silence.failed(err)
             await asyncio.sleep(self.interval_s)
 
 

@@ -147,6 +147,14 @@ class SimRig(Rig):
     def relay_on(self, k: int) -> bool:
         return self._sim(k).motor.relays.get(1, False)
 
+    def fall_silent(self, silent: bool = True) -> None:
+        """The server keeps accepting connections and requests but answers none."""
+        self._silent = silent
+        if silent:
+            self._speak.clear()
+        else:
+            self._speak.set()
+
     def mute_now(self) -> None:
         for k, b in enumerate(self.barriers):
             sim = self._sim(k)
@@ -449,6 +457,9 @@ class ModbusRig(Rig):
         self._serve: asyncio.Task[None] | None = None
         self._unmute = asyncio.Event()
         self._moves: set[asyncio.Task[None]] = set()
+        # Set: every request is taken and never answered (a hung server) until cleared.
+        self._silent = False
+        self._speak = asyncio.Event()
 
     def config(self, k: int) -> dict[str, Any]:
         return {
@@ -462,6 +473,8 @@ class ModbusRig(Rig):
         self, fc: int, _start: int, address: int, _count: int, regs: list[int],
         set_values: list[int] | list[bool] | None,
     ) -> None:
+        if self._silent:
+            await self._speak.wait()
         if fc == 5 and address in self.muted:
             await self._unmute.wait()  # the relay write is never answered
         if fc == 2:  # discrete inputs, packed 16 per register
@@ -507,8 +520,17 @@ class ModbusRig(Rig):
 
     async def teardown(self) -> None:
         self._unmute.set()
+        self.fall_silent(False)
         await super().teardown()
         await self.link_down()
+
+    def fall_silent(self, silent: bool = True) -> None:
+        """The server keeps accepting connections and requests but answers none."""
+        self._silent = silent
+        if silent:
+            self._speak.clear()
+        else:
+            self._speak.set()
 
     def mute_now(self) -> None:
         if self.muted:
@@ -562,6 +584,14 @@ class GpioRig(Rig):
             "driver": "gpio", "pin_factory": "mock", "open_channel": relay,
             "feedback_pin": feedback, "presence_pin": presence, "pull_up": False,
         }
+
+    def fall_silent(self, silent: bool = True) -> None:
+        """The server keeps accepting connections and requests but answers none."""
+        self._silent = silent
+        if silent:
+            self._speak.clear()
+        else:
+            self._speak.set()
 
     def mute_now(self) -> None:
         for k, (relay, feedback, _) in enumerate(self.PINS):

@@ -171,3 +171,78 @@ def test_the_modbus_probe_reads_one_coil_per_poll_interval_and_only_without_inpu
             await rig.teardown()
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize("inputs", [NO_INPUTS, {}], ids=["probe", "input-poll"])
+def test_a_modbus_server_that_accepts_and_never_answers_is_a_fault_until_it_answers(
+    inputs: dict[str, Any],
+) -> None:
+    """A hung board (or one whose TCP stack outlived its firmware) still accepts connections:
+    two background reads in a row without an answer make the gate a fault before any car."""
+    async def scenario(rig: Rig) -> None:
+        assert isinstance(rig, ModbusRig)
+        b, events = watched(rig, {**rig.config(0), **inputs, "poll_interval_s": 0.05})
+        await b.start()
+        assert b.state is BarrierState.CLOSED
+        rig.fall_silent()
+        await eventually(lambda: b.state is BarrierState.FAULT, 5.0, "the fault")
+        assert "no answer to 2 reads in a row" in (b.fault or "")
+        assert kinds(events) == [SafetyEventKind.BARRIER_FAULT]
+
+        rig.fall_silent(False)
+        await eventually(lambda: b.state is not BarrierState.FAULT, 5.0, "the fault to clear")
+        assert kinds(events) == [SafetyEventKind.BARRIER_FAULT, SafetyEventKind.BARRIER_RECOVERED]
+        assert await b.open() in MOVING_OR_OPEN
+        assert rig.relay_on(0)
+
+    run_with_rig("modbus", scenario)
+
+
+class SilentDeviceGateway:
+    """A Modbus TCP-to-serial gateway whose serial device is switched off: it answers every
+    request with exception 0x0B (gateway target device failed to respond), as real ones do."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+    @staticmethod
+    async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                header = await reader.readexactly(7)  # MBAP: transaction, protocol, length, unit
+                pdu = await reader.readexactly(int.from_bytes(header[4:6], "big") - 1)
+                reply = bytes([pdu[0] | 0x80, 0x0B])
+                writer.write(header[:4] + (len(reply) + 1).to_bytes(2, "big") + header[6:7]
+                             + reply)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+
+def test_a_relay_behind_a_gateway_that_does_not_answer_is_a_fault() -> None:
+    async def main() -> None:
+        gateway = SilentDeviceGateway()
+        await gateway.start()
+        b = create_barrier("gate0", BARRIER_CONFIG.validate_python({
+            **FAST, "driver": "modbus", "host": "127.0.0.1", "port": gateway.port,
+            "unit_id": 3, "open_channel": 0, **NO_INPUTS, "poll_interval_s": 0.05,
+        }))
+        try:
+            await b.start()
+            await eventually(lambda: b.state is BarrierState.FAULT, 5.0, "the fault")
+            assert "no answer to 2 reads in a row" in (b.fault or "")
+        finally:
+            await b.stop()
+            await gateway.stop()
+
+    asyncio.run(main())
