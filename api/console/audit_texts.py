@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from api.console.error_texts import LABELS
+from api.console.error_texts import LABELS, explain_message
 from api.console.i18n import Lang, code, translate
 from api.console.rendering import local_time
 
@@ -67,6 +67,8 @@ def _detail_value(
         return households.get(value, f"#{value}")
     if key in _ID_DETAILS and isinstance(value, int):
         return f"#{value}"
+    if key == "error" and isinstance(value, str):
+        return explain_message(lang, value)  # the API's English, as the console words it
     if key == "until" and isinstance(value, str):
         try:
             return local_time(value, tz, "%Y-%m-%d %H:%M")

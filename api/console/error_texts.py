@@ -100,6 +100,11 @@ PATTERNS: tuple[ErrorPattern, ...] = (
     # gate actions (hardware/relay_barrier.py, services/gate_actions.py, api/routes/safety.py)
     ErrorPattern("gate (\\S+): (\\w+) refused: (\\w+)", "err.gate_refused",
                  ("@gate", "@action", "@state")),
+    # The device's own words (a driver's English) stay, marked as such, as on the gate card.
+    ErrorPattern("gate (\\S+): (\\w+) failed: (.+)", "err.gate_failed",
+                 ("@gate", "@action", "detail")),
+    ErrorPattern("gate (\\S+): (\\w+) not confirmed in time", "err.gate_unconfirmed",
+                 ("@gate", "@action")),
     ErrorPattern("passage (\\d+) was at gate (\\S+), not (\\S+)", "err.passage_other_gate",
                  ("id", "@gate", "@other")),
     ErrorPattern("no fire alarm is active", "err.no_fire_alarm"),

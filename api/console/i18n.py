@@ -382,6 +382,12 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "err.blank": ("不能为空", "must not be blank"),
     "err.gate_refused": ("{gate}：未执行“{action}”，道闸处于{state}",
                          "{gate}: {action} not carried out, the barrier is {state}"),
+    "err.gate_failed": ("{gate}：“{action}”失败，道闸没有按指令动作，请用道闸本身的手动方式"
+                        "放行并报修（设备原文：{detail}）",
+                        "{gate}: {action} failed, the barrier did not move; use its manual "
+                        "release and report it (device: {detail})"),
+    "err.gate_unconfirmed": ("{gate}：“{action}”没有得到道闸确认，请看道闸实际状态",
+                             "{gate}: {action} was not confirmed by the barrier; check it"),
     "err.passage_other_gate": ("通行记录 {id} 属于{gate}，不是{other}",
                                "Passage {id} was at {gate}, not {other}"),
     "err.no_fire_alarm": ("当前没有消防报警，无需解除", "No fire alarm is active"),

@@ -147,6 +147,11 @@ def test_every_api_error_the_admin_forms_meet_is_said_in_both_languages(client: 
     ("user \"o'hara\" already exists", "用户 o'hara 已存在"),
     ("a message nobody has translated yet", "a message nobody has translated yet"),
     ("gate ped-1: close refused: held_open", "ped-1：未执行“关闸”，道闸处于常开"),
+    ("gate main-in: open failed: simulated barrier is offline",
+     "main-in：“开闸”失败，道闸没有按指令动作，请用道闸本身的手动方式放行并报修"
+     "（设备原文：simulated barrier is offline）"),
+    ("gate main-out: close not confirmed in time",
+     "main-out：“关闸”没有得到道闸确认，请看道闸实际状态"),
     ("passage 11 was at gate ped-1, not main-in", "通行记录 11 属于ped-1，不是main-in"),
     ("no fire alarm is active", "当前没有消防报警，无需解除"),
 ])
@@ -293,7 +298,9 @@ def test_audit_details_are_labelled_and_their_codes_translated() -> None:
     assert audit_details("zh", details, {1: "3栋 1201"}, BEIJING) == [
         ("结果", "正在开启"), ("类型", "黑名单车辆"), ("处理", "人工放行"), ("车牌", "沪K60613"),
         ("通行证", "#12"), ("被访住户", "3栋 1201"), ("车牌颜色", "绿"),
-        ("错误信息", "gate main-out: open failed: offline"), ("something_new", "[1, 2]"),
+        ("错误信息", "main-out：“开闸”失败，道闸没有按指令动作，请用道闸本身的手动方式放行并报修"
+                     "（设备原文：offline）"),
+        ("something_new", "[1, 2]"),
     ]
     assert audit_details("en", {"outcome": "open"}, {}, BEIJING) == [("Outcome", "Open")]
 
