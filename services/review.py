@@ -59,10 +59,18 @@ class ReviewDecision:
     reason: str
     plate: str | None = None
     visitor: VisitorPassRequest | None = None
+    # The guard checked: the vehicle has no plate. The camera's read (another car's plate in
+    # view, a sticker) is then not what went through and must not be counted inside.
+    no_plate: bool = False
 
     def __post_init__(self) -> None:
         if self.resolution not in RESOLUTIONS:
             raise ValueError(f"resolution must be one of {RESOLUTIONS}, got {self.resolution!r}")
+        if self.no_plate and self.plate is not None:
+            raise ValueError("give either a plate or no_plate, not both")
+        if self.no_plate and self.visitor is not None:
+            raise ValueError("a visitor pass needs a plate: a car with no_plate can be let in "
+                             "once (allow_once)")
         if (self.resolution == "visitor_pass") != (self.visitor is not None):
             raise ValueError("a visitor pass is given exactly when resolution is visitor_pass")
 
@@ -109,7 +117,10 @@ def _record(
             .where(Passage.resolution.is_(None))
             .values(
                 resolved_by=username, resolved_at=now, resolution=stored,
-                resolved_plate=req.plate if req.plate is not None else Passage.plate,
+                resolved_plate=(
+                    None if req.no_plate
+                    else req.plate if req.plate is not None else Passage.plate
+                ),
             )
             .execution_options(synchronize_session=False)
         ).rowcount

@@ -42,6 +42,10 @@ class ResolveIn(BaseModel):
     plate: str | None = Field(
         None, description="The plate as the guard reads it; defaults to the camera's read."
     )
+    no_plate: bool = Field(
+        False, description="The guard checked that the vehicle has no plate: the camera's read "
+        "is not used (nothing is counted under it). Not with `plate` or a visitor pass.",
+    )
     visitor_pass: VisitorPassIn | None = None
 
     @field_validator("plate")
@@ -102,7 +106,7 @@ async def resolve(
     try:
         decision = ReviewDecision(
             passage_id=passage_id, resolution=body.resolution, reason=body.reason,
-            plate=body.plate, visitor=visitor,
+            plate=body.plate, visitor=visitor, no_plate=body.no_plate,
         )
     except ValueError as err:
         raise InvalidInputError(str(err)) from err

@@ -133,6 +133,10 @@ BAD_RESOLUTIONS: list[tuple[dict[str, Any], int]] = [
     ({"resolution": "visitor_pass", "reason": "测试原因",
       "visitor_pass": {"host_household_id": 1, "valid_to": "2999-01-01T00:00:00"}}, 422),
     ({"resolution": "deny", "reason": "测试原因", "plate": "闽A12345", "extra": True}, 422),
+    ({"resolution": "allow_once", "reason": "测试原因", "plate": "闽A12345", "no_plate": True},
+     422),
+    ({"resolution": "visitor_pass", "reason": "测试原因", "no_plate": True,
+      "visitor_pass": {"host_household_id": 1, "valid_to": "2999-01-01T00:00:00+08:00"}}, 422),
 ]
 
 
@@ -182,3 +186,30 @@ def test_two_guards_resolving_at_once_admit_the_car_once(
     results = client.portal.call(both)
     assert sum(isinstance(r, ConflictError) for r in results) == 1, results
     assert free_in_zone(client, "A") == free_before - 1
+
+
+def test_a_car_confirmed_without_plate_is_not_counted_under_the_cameras_read(
+    client: Any, guard_headers: dict[str, str], admin_headers: dict[str, str],
+    review_passage: dict[str, Any], readable_photos: list[LabelledPhoto],
+) -> None:
+    """The camera read a plate (another car in view, a sticker); the guard checked the car in
+    front of the barrier has none and lets it in: nothing may be recorded under that read."""
+    read = readable_photos[1].plate
+    free = free_in_zone(client, "A")
+    response = client.post(
+        f"/api/v1/passages/{review_passage['passage_id']}/resolve",
+        json={"resolution": "allow_once", "reason": "快递三轮车（无牌车，已确认）",
+              "no_plate": True},
+        headers=guard_headers,
+    )
+    assert response.status_code == 200, response.text
+    passage = response.json()["passage"]
+    assert passage["resolution"] == "allowed_once" and passage["resolved_plate"] is None
+    assert free_in_zone(client, "A") == free - 1  # the car is inside, counted once
+    audit = client.get("/api/v1/audit", params={"action": "passage"}, headers=admin_headers)
+    details = audit.json()["items"][0]["details"]
+    assert details["plate"] is None and details["read_plate"] == read
+    # The car whose plate was read arrives later: not taken for one already inside.
+    again = push(client, "main-in", readable_photos[1]).json()
+    stored = client.get(f"/api/v1/passages/{again['passage_id']}", headers=admin_headers)
+    assert "anti_passback" not in stored.json()["flags"], stored.json()
