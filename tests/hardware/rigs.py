@@ -147,14 +147,6 @@ class SimRig(Rig):
     def relay_on(self, k: int) -> bool:
         return self._sim(k).motor.relays.get(1, False)
 
-    def fall_silent(self, silent: bool = True) -> None:
-        """The server keeps accepting connections and requests but answers none."""
-        self._silent = silent
-        if silent:
-            self._speak.clear()
-        else:
-            self._speak.set()
-
     def mute_now(self) -> None:
         for k, b in enumerate(self.barriers):
             sim = self._sim(k)
@@ -584,14 +576,6 @@ class GpioRig(Rig):
             "driver": "gpio", "pin_factory": "mock", "open_channel": relay,
             "feedback_pin": feedback, "presence_pin": presence, "pull_up": False,
         }
-
-    def fall_silent(self, silent: bool = True) -> None:
-        """The server keeps accepting connections and requests but answers none."""
-        self._silent = silent
-        if silent:
-            self._speak.clear()
-        else:
-            self._speak.set()
 
     def mute_now(self) -> None:
         for k, (relay, feedback, _) in enumerate(self.PINS):
