@@ -83,6 +83,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
                         "Too many failed logins: try again in {wait}"),
     "login.expired": ("长时间未操作，已自动退出，请重新登录", "Logged out after inactivity"),
     "login.bye": ("已退出登录", "You are logged out"),
+    "login.ended": ("登录已过期，请重新登录", "Your session has expired: please log in again"),
     "login.outage_refused": (
         "用户名或密码错误。数据库暂时不可用：恢复前只有中断前仍在启用的账号能登录，"
         "密码按中断前的核对。",
@@ -218,6 +219,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "pass.to": ("结束时间", "Valid to"),
     "pass.max_uses": ("可用次数（空为不限）", "Uses (empty: unlimited)"),
     "pass.uses": ("已用", "Used"),
+    "pass.created": ("已添加访客通行证 #{id}：{plate}", "Visitor pass #{id} added: {plate}"),
     "list.kind": ("类型", "Kind"),
     "list.allow": ("白名单", "Allow list"),
     "list.block": ("黑名单", "Block list"),
@@ -518,7 +520,12 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "gates.done_release": ("已取消常开", "released"),
     "gates.noop_open": ("道闸已处于常开状态，无需开闸", "is held open already: nothing to open"),
     "gates.noop_close": ("道闸已是关闭状态，未执行动作", "was already closed: nothing done"),
-    "gates.noop_hold_open": ("已是常开状态，未执行动作", "was already held open: nothing done"),
+    # A hold is remembered even on a gate already up (a fire alarm's, another guard's): it
+    # keeps the gate open after the alarm ends, until someone releases it.
+    "gates.noop_hold_open": ("已是常开状态，现记为人工常开：火警解除后也不会自动落杆，"
+                             "需要时点「取消常开」",
+                             "was held open already; now held by hand too: it stays open after "
+                             "a fire alarm ends, until released"),
     "gates.noop_release": ("未处于常开状态，无需取消常开", "was not held open: nothing to release"),
     "gates.now": ("当前状态：{state}", "state now: {state}"),
     "gates.done": ("{gate}：{what}（{now}）", "{gate}: {what} ({now})"),

@@ -155,6 +155,9 @@ def pedestrian_gates(services: Services) -> frozenset[str]:
 
 
 def login_redirect(request: Request, *, expired: bool = False) -> RedirectResponse:
+    """To the login form, back here after it. ``expired``: a session cookie came that is no
+    longer accepted; its login page says so without claiming why (only the page's own idle
+    log-out, ``idle=1``, says the guard was away)."""
     target = request.url.path
     if request.url.query:
         target += "?" + request.url.query

@@ -107,11 +107,20 @@ def static_file(name: str) -> FileResponse:
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(
-    request: Request, next: str | None = None, expired: bool = False, bye: bool = False
+    request: Request,
+    next: str | None = None,
+    idle: bool = False,
+    expired: bool = False,
+    bye: bool = False,
 ) -> Response:
+    """``idle``: the page logged itself out after idle_minutes without input (common.js).
+    ``expired``: the session was found gone — a token past its time, a cookie cleared, a new
+    signing key — which says nothing about why, so neither does the notice."""
     if session_principal(request) is not None:
         return RedirectResponse(safe_next(next), status_code=303)
-    notice = "login.expired" if expired else "login.bye" if bye else None
+    notice = (
+        "login.expired" if idle else "login.ended" if expired else "login.bye" if bye else None
+    )
     return render(
         request, "login.html", {"next": safe_next(next), "notice": notice, "error": None}, None
     )
@@ -197,7 +206,7 @@ async def logout(
                                 via="console", address=address, idle=idle)
     # The page logs itself out after idle_minutes: say why, and come back to that page.
     target = (
-        f"/console/login?expired=1&next={quote(safe_next(next))}" if idle
+        f"/console/login?idle=1&next={quote(safe_next(next))}" if idle
         else "/console/login?bye=1"
     )
     response = RedirectResponse(target, status_code=303)

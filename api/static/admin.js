@@ -47,6 +47,24 @@
 
   function fields(form) { return form.querySelectorAll("input[name], select[name]"); }
 
+  // What a form created, said after the page reloads to show it: the form's data-done
+  // ("已添加访客通行证 #{id}：{plate}") filled from the API's answer, else 已保存.
+  const DONE_KEY = "parkgate.done";
+  function doneText(form, saved) {
+    const text = form.dataset.done;
+    if (!text) return t("msg.saved");
+    return text.replace(/\{(\w+)\}/g, (whole, name) => (saved && name in saved ? String(saved[name]) : whole));
+  }
+  function sayAfterReload(message) {
+    try { sessionStorage.setItem(DONE_KEY, message); } catch (err) { toast(message); }
+  }
+  let said = null;
+  try {
+    said = sessionStorage.getItem(DONE_KEY);
+    sessionStorage.removeItem(DONE_KEY);
+  } catch (err) { /* no storage: nothing was kept to say */ }
+  if (said) toast(said);
+
   document.querySelectorAll("form.api-form").forEach((form) => {
     const submit = form.querySelector('button[type="submit"]');
     // A PATCH (the per-row edit forms) sends only what was changed: the page-load values
@@ -72,8 +90,8 @@
       form.dataset.busy = "yes";
       if (submit) submit.disabled = true;
       try {
-        await send(form.dataset.method || "POST", form.dataset.api, payload);
-        toast(t("msg.saved"));
+        const saved = await send(form.dataset.method || "POST", form.dataset.api, payload);
+        sayAfterReload(doneText(form, saved));
         window.location.reload();  // stays disabled: the page is being replaced
       } catch (err) {
         showError(form, err);

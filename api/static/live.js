@@ -306,6 +306,7 @@
       return;
     }
     showError(form, "");
+    let noPlateConfirmed = false;
     if (resolution === "allow_once" || resolution === "visitor_pass") {
       // Allowing opens the barrier now, for whatever car is in front of it.
       const seconds = ageSeconds(form.dataset.at);
@@ -332,10 +333,13 @@
         if (!form.isConnected) return;  // resolved from another booth while we were asking
         // The audit log shows that no plate was a deliberate answer, not a forgotten field.
         if (noPlate) reason += t("review.no_plate_reason");
+        noPlateConfirmed = noPlate;
         if (person) reason += t("review.person_reason");
       }
     }
     const payload = { resolution: resolution === "left" ? "deny" : resolution, reason, plate: plate || null };
+    // Not the camera's read: that plate (another car in view) did not go through.
+    if (noPlateConfirmed) payload.no_plate = true;
     if (resolution === "visitor_pass") {
       const hours = Number(form.querySelector('select[name="hours"]').value);
       payload.visitor_pass = {
@@ -396,15 +400,23 @@
   document.getElementById("alarm-banner").addEventListener("click", askPassageOpen);
   document.getElementById("gate-cancel").addEventListener("click", () => dialog.close());
 
-  // What the guard asked for had no effect on the barrier (取消常开 on a gate not held open).
+  // What the guard asked for had no effect on the barrier.
   const NOTHING_TO_DO = {
     open: ["held_open"],
     close: ["closed", "closing"],
     hold_open: ["held_open"],
-    release: ["closed", "closing", "open"],
   };
+  // A release changes only a gate held open, and the server answers it with the state after
+  // it: 开启 for the gate it released, the state it was in for any other — 正在开启 for a car
+  // as well as 关闭 — so the answer cannot tell them apart. What was held can: the strip's
+  // 常开, or a hold this page asked for whose arm is still rising (正在开启 until it is up).
+  const holdsRising = new Set();
+  function released(gateId, before) {
+    return before === "held_open" || holdsRising.has(gateId);
+  }
   function gateDoneText(gateId, action, before, after) {
-    const noop = (NOTHING_TO_DO[action] || []).includes(before);
+    const noop = action === "release" ? !released(gateId, before)
+      : (NOTHING_TO_DO[action] || []).includes(before);
     // The barrier answers a close with its state: still open (or re-opening) when something
     // is on the loop, and it closes by itself once that has left (hardware/base.py Barrier).
     const deferred = action === "close" && !noop && (after === "open" || after === "opening");
@@ -428,8 +440,10 @@
       const result = await api("POST", "/api/v1/gates/" + encodeURIComponent(asked.gate) + "/actions",
                                { action: asked.action, reason, passage_id: asked.passage || null }, asked.label);
       dialog.close();
-      setGateState(result.gate_id, result.state, null);
       const done = gateDoneText(result.gate_id, result.action, before, result.state);
+      if (result.action === "release") holdsRising.delete(result.gate_id);
+      if (result.action === "hold_open" && result.state === "opening") holdsRising.add(result.gate_id);
+      setGateState(result.gate_id, result.state, null);
       if (result.admission === "redone") done.text += " · " + asked.counted;
       // The database is down: the guard learns the action is on record all the same.
       if (result.journal_id) done.text += " · " + t("gates.journalled");
@@ -450,6 +464,7 @@
   function setGateState(gateId, state, fault) {
     const card = document.querySelector('.gate[data-gate="' + gateId + '"]');
     if (!card) return;
+    if (state !== "opening") holdsRising.delete(gateId);  // up and 常开, or it went otherwise
     card.dataset.state = state;
     const badge = card.querySelector('[data-role="state"]');
     badge.className = "gate-state state-" + state;

@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from models.db import transaction
+from models.events import Passage
 from tests.browser.conftest import LiveServer, enter_as, login, screenshot
 from tests.conftest import LabelledPhoto
 
@@ -259,6 +261,10 @@ def test_old_and_unplated_cars_need_a_second_yes_and_a_left_car_is_dismissed(
     backdate(live_server, old, 5)
     unplated = push_unread(live_server)
     gone = push_unread(live_server)
+    misread = push_unread(live_server)
+    with transaction(live_server.services.sessions) as session:
+        # The camera read the plate of another car in view; the one at the barrier has none.
+        session.get(Passage, misread).plate = "赣Z9JC65"
     page = guard_page(new_page, live_server)
     card = page.locator(f'.review-card[data-passage="{old}"]')
     age = card.locator('[data-role="age"]')
@@ -304,6 +310,18 @@ def test_old_and_unplated_cars_need_a_second_yes_and_a_left_car_is_dismissed(
     card.wait_for(state="detached")
     assert "已放行 无牌车" in toast_text(page, "无牌车")
     assert resolve_reasons(live_server, unplated) == ["车牌无法识别（无牌车，已确认）"]
+
+    # The guard clears a plate the camera read: the car is let in as having none, and
+    # nothing is recorded under the read (it would count that other car inside).
+    card = page.locator(f'.review-card[data-passage="{misread}"]')
+    card.locator('input[name="plate"]').fill("")
+    card.locator('select[name="preset"]').select_option(label="车牌无法识别")
+    card.locator('button[data-resolution="allow_once"]').click()
+    ask.locator("#confirm-ok", has_text="无牌车，放行").click()
+    card.wait_for(state="detached")
+    assert "已放行 无牌车" in toast_text(page, "无牌车")
+    resolved = passage(live_server, misread)
+    assert (resolved.resolution, resolved.resolved_plate) == ("allowed_once", None)
 
     # 车已离开: no reason to pick, the barrier stays put, the row says what happened.
     state_before = str(live_server.services.barriers["main-in"].state)
@@ -407,7 +425,8 @@ def test_a_lost_session_is_announced_and_the_action_is_not_done(
     screenshot(page, "25-session-expired")
     page.click("#session-login")
     page.wait_for_url("**/console/login?expired=1&next=/console")
-    assert page.locator("text=长时间未操作").is_visible()
+    # The guard was not idle (the server stopped accepting the cookie): no "idle" notice.
+    assert page.locator(".login-card .notice").inner_text() == "登录已过期，请重新登录"
 
     # Without any cookie (the browser dropped it at its max-age) the API answers 401.
     passage_id = push_unread(live_server)
