@@ -53,7 +53,7 @@ def idle_log_out(client: Any, csrf: str) -> None:
     """What the booth page does after 15 idle minutes."""
     out = client.post("/console/logout", data={"csrf_token": csrf, "idle": "true"},
                       follow_redirects=False)
-    assert out.status_code == 303 and "expired=1" in out.headers["location"]
+    assert out.status_code == 303 and "idle=1" in out.headers["location"]
     assert client.get("/console", follow_redirects=False).status_code == 303
 
 
