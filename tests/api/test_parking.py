@@ -98,7 +98,8 @@ def test_spaces_list_states_with_etag_and_unknown_space_is_404(client: Any) -> N
 
 
 def test_public_endpoints_are_rate_limited_per_client(app_factory: Any) -> None:
-    client = app_factory(parking={"rate_limit": {"rate_per_s": 0.5, "burst": 3},
+    # Slow refill: a loaded machine taking seconds over these calls must not earn a token.
+    client = app_factory(parking={"rate_limit": {"rate_per_s": 0.01, "burst": 3},
                                   "sensors": {"simulate": False}})
     codes = [client.get("/api/v1/availability").status_code for _ in range(3)]
     assert codes == [200, 200, 200]
