@@ -12,6 +12,7 @@ import os
 import secrets
 import tomllib
 from contextvars import ContextVar
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -140,11 +141,21 @@ class CommunityConfig(_Strict):
     @classmethod
     def _known_zone(cls, name: str) -> str:
         try:
-            ZoneInfo(name)
+            zone = ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError) as err:
             raise ValueError(
                 f"unknown time zone {name!r}: use an IANA name such as 'Asia/Shanghai'"
             ) from err
+        # Schedules, report hours and the pass form take a local day as 24 hours at one
+        # offset: a zone that changes its clocks would put some of them an hour out.
+        year = datetime.now(UTC).year
+        offsets = {zone.utcoffset(datetime(year, month, 1)) for month in range(1, 13)}
+        if len(offsets) > 1:
+            raise ValueError(
+                f"time zone {name!r} changes its clocks during the year (daylight saving), "
+                "which parkgate does not handle: use a zone with one offset, such as "
+                "'Asia/Shanghai' or 'Asia/Urumqi'"
+            )
         return name
 
     def zone_info(self) -> ZoneInfo:
@@ -282,6 +293,16 @@ class RetentionConfig(_Strict):
         ),
         ge=0,
     )
+
+    @model_validator(mode="after")
+    def _snapshots_go_first(self) -> RetentionConfig:
+        # A passage forgets its snapshot's path when anonymised: the file must be gone by then.
+        if 0 < self.passage_days < self.snapshot_days:
+            raise ValueError(
+                f"retention.passage_days ({self.passage_days}) must be 0 or at least "
+                f"retention.snapshot_days ({self.snapshot_days})"
+            )
+        return self
 
 
 def demo_community() -> CommunityConfig:

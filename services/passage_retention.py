@@ -7,7 +7,9 @@ passage keeps what the property office's statistics need: when, which gate and z
 decision and its reason, the credential kind, the flags (``anonymised`` added), the barrier's
 outcome and who of the staff resolved it. Reports therefore count old days as before. The
 alarms of that time lose their message (it names plates) and keep their kind and gate, and a
-visitor pass that ended that long ago is deleted (its plate and note name the visitor).
+visitor pass that ended that long ago is deleted (its plate and note name the visitor),
+unless its car is still recorded inside (an exit the camera missed: the guard or the office
+corrects that first).
 
 The audit log is kept whole: it is the record of what staff did (who opened a gate and why),
 kept for as long as the database keeps it. Snapshots have their own, shorter, period
@@ -19,15 +21,17 @@ Runs hourly in the controller, in batches so the gates' writes never wait long b
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Select, delete, exists, select, update
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.expression import Executable
 
 from models.db import transaction
 from models.events import Alarm, Passage
-from models.vehicles import VisitorPass
+from models.vehicles import Presence, VisitorPass
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +64,7 @@ def forget_old_passages(
             rows = session.scalars(
                 select(Passage)
                 .where(Passage.at < cutoff, Passage.anonymised_at.is_(None))
-                .order_by(Passage.id)
+                .order_by(Passage.at, Passage.id)
                 .limit(batch)
                 .with_for_update(skip_locked=True)
             ).all()
@@ -69,16 +73,18 @@ def forget_old_passages(
         passages += len(rows)
         if len(rows) < batch:
             break
-    with transaction(sessions) as session:
-        alarms = session.execute(
-            update(Alarm)
-            .where(Alarm.at < cutoff, Alarm.message != "")
-            .values(message="")
-        ).rowcount
-        passes = session.execute(
-            delete(VisitorPass).where(VisitorPass.valid_to < cutoff)
-        ).rowcount
-    forgotten = Forgotten(passages, alarms or 0, passes or 0)
+    alarms = _in_batches(sessions, batch, lambda ids: update(Alarm).where(Alarm.id.in_(ids))
+                         .values(message=""),
+                         select(Alarm.id).where(Alarm.at < cutoff, Alarm.message != ""))
+    # A pass whose car is still recorded inside stays: deleting it would leave that car
+    # looking like one of the household's own (presence.pass_id is set null), which counts
+    # against the household's spaces and sends its own car to a guard.
+    passes = _in_batches(sessions, batch, lambda ids: delete(VisitorPass)
+                         .where(VisitorPass.id.in_(ids)),
+                         select(VisitorPass.id).where(
+                             VisitorPass.valid_to < cutoff,
+                             ~exists().where(Presence.pass_id == VisitorPass.id)))
+    forgotten = Forgotten(passages, alarms, passes)
     if forgotten:
         logger.info(
             "retention (%d days): %d passage(s) anonymised, %d alarm message(s) cleared, %d "
@@ -86,6 +92,23 @@ def forget_old_passages(
             forgotten.alarms, forgotten.passes, cutoff.isoformat(timespec="seconds"),
         )
     return forgotten
+
+
+def _in_batches(
+    sessions: sessionmaker[Session], batch: int,
+    change: Callable[[Sequence[int]], Executable], due: Select[tuple[int]],
+) -> int:
+    """Apply ``change`` to the rows ``due`` lists, ``batch`` ids per transaction, so the
+    gates' writes never wait behind one long one (SQLite has a single writer)."""
+    done = 0
+    while True:
+        with transaction(sessions) as session:
+            ids = session.scalars(due.limit(batch)).all()
+            if ids:
+                session.execute(change(ids))
+        done += len(ids)
+        if len(ids) < batch:
+            return done
 
 
 def _anonymise(passage: Passage, now: datetime) -> None:

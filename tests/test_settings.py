@@ -229,9 +229,13 @@ def _scheduled_gate(schedule: str, kind: str = "vehicle", direction: str = "in")
          ("gate 'back-gate' is a pedestrian gate", "schedule.allow_list")),
         ("community:\n  name: x\n  timezone: Asia/Beijing\n  zones: []\n  gates: []\n",
          ("unknown time zone 'Asia/Beijing'", "community.timezone")),
+        ("community:\n  name: x\n  timezone: Europe/Berlin\n  zones: []\n  gates: []\n",
+         ("'Europe/Berlin' changes its clocks", "daylight saving", "community.timezone")),
+        ("retention: {snapshot_days: 30, passage_days: 7}\n",
+         ("retention.passage_days (7) must be 0 or at least retention.snapshot_days (30)",)),
     ],
     ids=["end-equals-start", "weekday", "time-text", "past-midnight", "unquoted", "category",
-         "exit", "pedestrian-allow-list", "timezone"],
+         "exit", "pedestrian-allow-list", "timezone", "daylight-saving", "retention-order"],
 )
 def test_a_bad_schedule_stops_the_start_naming_the_gate_and_the_field(
     tmp_path: Path, yaml_text: str, needles: tuple[str, ...]

@@ -68,6 +68,7 @@ def test_old_passages_lose_plates_and_people_but_count_as_before(
 ) -> None:
     services = client.app.state.services
     pass_id = a_day_at_the_gates(client, admin_headers)
+    assert push(client, "main-out", VISITOR).json()["decision"] == "allow"  # the visit ends
     a_year_ago(services)
     # The day as the reports and the console count days (Beijing).
     old_day = (datetime.now(UTC) - timedelta(days=400)).astimezone(
@@ -81,13 +82,13 @@ def test_old_passages_lose_plates_and_people_but_count_as_before(
 
     forgotten = forget_old_passages(services.sessions, services.settings.retention.passage_days)
 
-    assert (forgotten.passages, forgotten.alarms, forgotten.passes) == (4, 1, 1)
+    assert (forgotten.passages, forgotten.alarms, forgotten.passes) == (5, 1, 1)
     items = {p["id"]: p for p in client.get("/api/v1/passages", headers=admin_headers)
              .json()["items"]}
     kept = items.pop(fresh["passage_id"])
     assert kept["plate"] == RESIDENT and kept["vehicle_id"] is not None
     assert ANONYMISED not in kept["flags"]
-    assert len(items) == 4
+    assert len(items) == 5
     for passage in items.values():
         assert all(passage[field] is None for field in PERSONAL), passage
         assert passage["details"] == {} and passage["has_snapshot"] is False
@@ -122,3 +123,24 @@ def test_zero_days_keeps_everything(client: Any, admin_headers: dict[str, str]) 
     plates = {p["plate"] for p in client.get("/api/v1/passages", headers=admin_headers)
               .json()["items"]}
     assert plates == {RESIDENT, VISITOR, BLOCKED, STRANGER}
+
+
+def test_a_pass_whose_car_is_still_recorded_inside_is_kept(
+    client: Any, admin_headers: dict[str, str]
+) -> None:
+    """The exit camera missed the visitor leaving a year ago: deleting the pass would make
+    that presence row look like one of the household's own cars (its pass id set null), and
+    the household's own car would then be sent to a guard as over its spaces."""
+    services = client.app.state.services
+    pass_id = a_day_at_the_gates(client, admin_headers)  # the visitor went in, never out
+    a_year_ago(services)
+
+    forgotten = forget_old_passages(services.sessions, 365)
+
+    assert forgotten.passes == 0
+    kept = client.get(f"/api/v1/passes/{pass_id}", headers=admin_headers)
+    assert kept.status_code == 200 and kept.json()["plate"] == VISITOR
+    # Once the car is seen leaving, the next run deletes the pass.
+    out = push(client, "main-out", VISITOR).json()
+    assert out["decision"] == "allow", out
+    assert forget_old_passages(services.sessions, 365).passes == 1
