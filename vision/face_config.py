@@ -192,15 +192,6 @@ class FaceRecognitionConfig(BaseModel):
         title="Minimum face size at enrolment (px)",
         description="An enrolment photo with a smaller face is refused with a clear message.",
     )
-    enrol_max_side: int = Field(
-        default=1600,
-        ge=320,
-        title="Enrolment working size (px)",
-        description="A larger enrolment photo is shrunk to this longer side before the face is "
-        "found: a 12 MP phone photo took ~1.5 s there (the face engine, shared with the "
-        "pedestrian gates, is busy meanwhile) and ~0.25 s at 1600 px; faces big enough to "
-        "enrol keep far more pixels than the 150 px the embedding uses.",
-    )
     upsample: int = Field(
         default=0,
         ge=0,

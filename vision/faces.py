@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
-import cv2
 import numpy as np
 
 from errors import InvalidInputError, RecognitionError
@@ -177,12 +176,6 @@ class FaceEngine:
         Any other face in the photo, even a small one in the background, refuses the photo:
         enrolling the wrong person is worse than asking for another photo.
         """
-        scale = min(1.0, self.config.enrol_max_side / max(image.shape[:2]))
-        if scale < 1.0:
-            image = cv2.resize(
-                image, (round(image.shape[1] * scale), round(image.shape[0] * scale)),
-                interpolation=cv2.INTER_AREA,
-            )
         rgb = self._rgb(image)
         height, width = rgb.shape[:2]
         rects = self._rects(rgb, self.config.upsample)
@@ -197,8 +190,7 @@ class FaceEngine:
         box = self._box(rects[0], width, height)
         if box is None:
             raise InvalidInputError("the face lies outside the photo")
-        box = BoundingBox(box.x1 / scale, box.y1 / scale, box.x2 / scale, box.y2 / scale)
-        size = min(box.width, box.height)  # in the photo's own pixels, as the limit is
+        size = min(box.width, box.height)
         if size < self.config.enrol_min_face_px:
             raise InvalidInputError(
                 f"the face is too small ({size:.0f} px, need at least "
@@ -207,9 +199,7 @@ class FaceEngine:
         embedding, shape = self._embed(
             rgb, rects[0], self.config.enrol_jitters, self.config.mirror_enrolment
         )
-        landmarks = {name: tuple((x / scale, y / scale) for x, y in points)
-                     for name, points in self._landmarks(shape).items()}
-        return FaceDetection(box, embedding, landmarks)
+        return FaceDetection(box, embedding, self._landmarks(shape))
 
     def embed_enrolment_photos(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """Several enrolment photos of one person → an ``(n, 128)`` float32 template matrix."""

@@ -111,26 +111,3 @@ def test_detect_and_locate_agree(engine: FaceEngine) -> None:
     assert boxes[0] == detections[0].box
     again = engine.embed(image, boxes[0])
     np.testing.assert_allclose(again.embedding, detections[0].embedding, atol=1e-5)
-
-
-def test_a_large_enrolment_photo_is_read_at_the_working_size_and_reported_in_its_own(
-    engine: FaceEngine,
-) -> None:
-    """A phone photo (12+ MP) is shrunk to faces.enrol_max_side before the face is found: the
-    same person's template, the face's box and landmarks in the photo's own pixels."""
-    photo = load(OBAMA)
-    factor = 4000 / max(photo.shape[:2])
-    large = cv2.resize(photo, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
-
-    at_size = engine.embed_single_face(photo)
-    from_large = engine.embed_single_face(large)
-
-    distance = float(np.linalg.norm(at_size.embedding - from_large.embedding))
-    assert distance < 0.2, distance  # the same face (a stranger is ~0.6 away and more)
-    assert from_large.box.x2 > max(photo.shape[:2])  # in the large photo's pixels
-    assert abs(from_large.box.width / at_size.box.width - factor) < 0.25 * factor
-    eye = from_large.landmarks["left_eye"][0]
-    assert from_large.box.x1 <= eye[0] <= from_large.box.x2
-    # The size limit counts the photo's own pixels: a face this large passes it.
-    strict = FaceEngine(FaceRecognitionConfig(enrol_min_face_px=400))
-    assert strict.embed_single_face(large).size_px >= 400
