@@ -213,6 +213,15 @@ class AccessConfig(_Strict):
             "removed) and after such a restart nobody can log in until the database answers."
         ),
     )
+    offline_logins_max_age_days: float = Field(
+        7.0,
+        description=(
+            "A staff accounts file older than this (the controller was off that long, or the "
+            "data directory was restored from a backup) is not used: accounts deactivated "
+            "since would log in on it. It is rewritten hourly while the database answers."
+        ),
+        gt=0,
+    )
     offline_retry_s: float = Field(
         5.0, description="How often a journal waiting for the database is retried.", gt=0,
         le=600,

@@ -53,6 +53,7 @@ def account_active(
     reached answers with the last answer remembered for an active account; otherwise (and
     for an account not remembered) its error propagates: the caller's 503."""
     memory = last_seen_active(app_state)
+    mark = memory.refresh_mark()
     try:
         with sessions() as session:
             row = session.execute(
@@ -67,7 +68,7 @@ def account_active(
     if row is None or not row.active:
         memory.forget(username)
         return False
-    memory.remember(KnownAccount(username, row.role, row.password_hash))
+    memory.remember(KnownAccount(username, row.role, row.password_hash), mark)
     return True
 
 
@@ -87,6 +88,7 @@ def check_login(
     reached by the remembered one. argon2 takes tens of milliseconds: call it off the event
     loop."""
     memory = last_seen_active(app_state)
+    mark = memory.refresh_mark()
     try:
         with transaction(sessions) as session:
             user = authenticate(session, username, password)
@@ -99,7 +101,7 @@ def check_login(
                     "account as last seen active", username, type(err).__name__)
         return LoginCheck(_check_remembered(memory, username, password), database_down=True)
     if account is not None:
-        memory.remember(account)
+        memory.remember(account, mark)
     elif gone:
         # Deactivated or deleted where this process did not see it happen (SQL, another
         # tool): a login during a later outage must not let it in on the password it had.

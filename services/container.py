@@ -185,6 +185,8 @@ class Services:
         next_refresh = loop.time()
         failing = False
         broken = RepeatedFailure("offline journal: writing or refreshing", WRITE_BACK_REMINDER_S)
+        staff_broken = RepeatedFailure("staff accounts for outage logins: refreshing",
+                                       WRITE_BACK_REMINDER_S)
         while True:
             if (
                 not self.database_ready
@@ -197,7 +199,6 @@ class Services:
                         await self.finish_start()
                     await self.runtime.replay_journal()
                     await self.write_back_audit()
-                    await self.refresh_staff()
                     if access.offline_decisions:
                         await self.refresh_offline()
                     next_refresh = loop.time() + access.offline_refresh_s
@@ -219,6 +220,16 @@ class Services:
                     failing = True
                 except Exception as err:  # keep trying: a passage here must reach the database
                     broken.failed(err, access.offline_retry_s)
+                # On its own: a journal entry that keeps failing must not leave the accounts
+                # a login during the next outage is checked against as they were.
+                if self.database_ready:
+                    try:
+                        await self.refresh_staff()
+                        staff_broken.succeeded()
+                    except StoreUnavailableError:
+                        pass  # said above, once per outage
+                    except Exception as err:
+                        staff_broken.failed(err, access.offline_retry_s)
             await asyncio.sleep(access.offline_retry_s)
 
     def audit_waiting(self) -> bool:
@@ -546,7 +557,8 @@ def build_services(
         offline_credentials=OfflineCredentials(settings.signing_key()),
         offline_file=offline_file,
         staff=open_known_staff(
-            settings.data_dir / "journal", on_disk=settings.access.offline_logins
+            settings.data_dir / "journal", on_disk=settings.access.offline_logins,
+            max_age_days=settings.access.offline_logins_max_age_days,
         ),
         audit_journal=FileAuditJournal(settings.data_dir / "journal" / "audit.jsonl"),
         database_ready=ready,

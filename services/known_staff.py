@@ -26,7 +26,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,11 +52,26 @@ class KnownAccount:
     password_hash: str = field(repr=False)  # out of logs and tracebacks
 
 
-class StaffFile:
-    """The known accounts on local disk: one JSON file, replaced atomically."""
+# The file is written again at least this often while the database answers, so its age says
+# how long ago the database last vouched for it (its content changes rarely).
+REWRITE_S = 3600.0
 
-    def __init__(self, path: Path) -> None:
+
+class StaffFile:
+    """The known accounts on local disk: one JSON file, replaced atomically.
+
+    A file older than ``max_age_s`` is not used: it was written before the controller was
+    switched off for long, or came back with a restored backup of the data directory, and
+    accounts deactivated since would log in on it.
+    """
+
+    def __init__(
+        self, path: Path, *, max_age_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.path = path
+        self.max_age_s = max_age_s
+        self._clock = clock
+        self._written_at: float | None = None
 
     def save(self, accounts: Iterable[KnownAccount]) -> None:
         body = json.dumps(
@@ -71,6 +87,11 @@ class StaffFile:
         )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         replace_durably(self.path, [body])
+        self._written_at = self._clock()
+
+    def due(self) -> bool:
+        """Whether to write the same content again (see :data:`REWRITE_S`)."""
+        return self._written_at is None or self._clock() - self._written_at >= REWRITE_S
 
     def load(self) -> list[KnownAccount]:
         """The accounts last saved; none when there is no file or it cannot be read (logged:
@@ -79,6 +100,14 @@ class StaffFile:
             data = json.loads(self.path.read_text(encoding="utf-8"))
             if data.get("format") != FORMAT:
                 raise ValueError(f"unknown format {data.get('format')!r}")
+            age = (datetime.now(UTC) - datetime.fromisoformat(data["saved_at"])).total_seconds()
+            if age > self.max_age_s:
+                logger.warning(
+                    "staff accounts file %s is %.1f days old (access.offline_logins_max_age_days"
+                    " is %.1f): not used, so nobody can log in during an outage until the "
+                    "database answers", self.path, age / 86400, self.max_age_s / 86400,
+                )
+                return []
             return [
                 KnownAccount(str(a["username"]), str(a["role"]), str(a["password_hash"]))
                 for a in data["accounts"]
@@ -113,8 +142,8 @@ class LastSeenActive:
         self._accounts: dict[str, KnownAccount] = {}
         self._store = store
         self._lock = threading.Lock()  # sync routes run in worker threads
-        # Each remember/forget gets the next number, kept by account: a full read that began
-        # before it (refresh_mark) must not undo it.
+        # Each remember/forget gets the next number, kept by account (so at most one entry
+        # per account ever seen): a read that began before it (refresh_mark) must not undo it.
         self._changes = 0
         self._changed_at: dict[str, int] = {}
         if store is not None:
@@ -124,9 +153,15 @@ class LastSeenActive:
                 logger.info("%d staff account(s) known from %s for logins during a database "
                             "outage", len(self._accounts), store.path)
 
-    def remember(self, account: KnownAccount) -> None:
+    def remember(self, account: KnownAccount, mark: int | None = None) -> None:
+        """Know ``account`` as the database answered it; ``mark`` (:meth:`refresh_mark`,
+        taken before that read) keeps a read that began before a forget from undoing it: a
+        guard deactivated while their own page was reading the row stays forgotten."""
         with self._lock:
             key = username_key(account.username)
+            if (mark is not None and key not in self._accounts
+                    and self._changed_at.get(key, -1) > mark):
+                return
             self._note_change(key)
             if self._accounts.get(key) != account:
                 self._accounts[key] = account
@@ -140,7 +175,8 @@ class LastSeenActive:
                 self._save()
 
     def refresh_mark(self) -> int:
-        """Take this before reading the full list for :meth:`replace_all`."""
+        """Take this before reading the database for :meth:`replace_all` or
+        :meth:`remember`."""
         with self._lock:
             return self._changes
 
@@ -156,8 +192,7 @@ class LastSeenActive:
                     fresh.pop(key, None)
                     if key in self._accounts:
                         fresh[key] = self._accounts[key]
-            self._changed_at = {k: at for k, at in self._changed_at.items() if at > mark}
-            if fresh != self._accounts:
+            if fresh != self._accounts or (self._store is not None and self._store.due()):
                 self._accounts = fresh
                 self._save()
 
@@ -194,10 +229,12 @@ def active_staff(sessions: sessionmaker[Session]) -> list[KnownAccount]:
     return [KnownAccount(r.username, r.role, r.password_hash) for r in rows]
 
 
-def open_known_staff(journal_dir: Path, *, on_disk: bool) -> LastSeenActive:
+def open_known_staff(
+    journal_dir: Path, *, on_disk: bool, max_age_days: float = 7.0
+) -> LastSeenActive:
     """The controller's memory of active staff, loaded from (and kept in) ``journal_dir``
     when ``on_disk``; otherwise in memory only, and an earlier run's file is removed."""
-    store = StaffFile(journal_dir / "staff_accounts.json")
+    store = StaffFile(journal_dir / "staff_accounts.json", max_age_s=max_age_days * 86400)
     if on_disk:
         return LastSeenActive(store)
     store.remove()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -95,9 +96,55 @@ def test_an_unreadable_file_means_nobody_is_known_and_says_so(
 
 
 def test_the_file_keeps_no_password_and_the_repr_no_hash(tmp_path: Path) -> None:
-    StaffFile(tmp_path / "staff.json").save([GUARD])
+    StaffFile(tmp_path / "staff.json", max_age_s=86400).save([GUARD])
     data = json.loads((tmp_path / "staff.json").read_text())
     assert data["accounts"] == [
         {"username": "guard1", "role": "guard", "password_hash": GUARD.password_hash}
     ]
     assert GUARD.password_hash not in repr(GUARD)
+
+
+def test_a_request_that_read_the_row_before_a_deactivation_does_not_bring_it_back() -> None:
+    """The guard's own page reads the row (still active), the office deactivates the guard
+    and the console forgets them, then the page's read arrives: it is older than the forget."""
+    staff = LastSeenActive()
+    staff.remember(GUARD)
+    mark = staff.refresh_mark()  # the page's request starts its read
+    staff.forget("guard1")  # the admin's deactivation
+    staff.remember(GUARD, mark)  # the page's (older) answer
+    assert "guard1" not in staff
+    staff.remember(GUARD, staff.refresh_mark())  # a read begun after it decides again
+    assert "guard1" in staff
+
+
+def test_a_file_older_than_the_limit_is_not_used(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A data directory restored from last month's backup, or a controller switched off for
+    weeks: guards dismissed since would log in on it during an outage."""
+    staff = open_known_staff(tmp_path, on_disk=True)
+    staff.replace_all([GUARD], staff.refresh_mark())
+    path = tmp_path / "staff_accounts.json"
+    data = json.loads(path.read_text())
+    data["saved_at"] = (datetime.now(UTC) - timedelta(days=8)).isoformat()
+    path.write_text(json.dumps(data))
+    with caplog.at_level(logging.WARNING):
+        restored = open_known_staff(tmp_path, on_disk=True, max_age_days=7)
+    assert len(restored) == 0
+    assert "8.0 days old" in caplog.text
+    assert len(open_known_staff(tmp_path, on_disk=True, max_age_days=9)) == 1
+
+
+def test_an_unchanged_list_is_written_again_hourly_so_its_age_stays_true(tmp_path: Path) -> None:
+    now = [0.0]
+    store = StaffFile(tmp_path / "staff.json", max_age_s=86400, clock=lambda: now[0])
+    staff = LastSeenActive(store)
+    staff.replace_all([GUARD], staff.refresh_mark())
+    first = json.loads((tmp_path / "staff.json").read_text())["saved_at"]
+    (tmp_path / "staff.json").unlink()
+    now[0] = 600.0
+    staff.replace_all([GUARD], staff.refresh_mark())
+    assert not (tmp_path / "staff.json").exists()  # same content, written 10 min ago
+    now[0] = 3601.0
+    staff.replace_all([GUARD], staff.refresh_mark())
+    assert json.loads((tmp_path / "staff.json").read_text())["saved_at"] >= first
