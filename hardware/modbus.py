@@ -89,8 +89,14 @@ class ModbusLink:
         async with self._lock:
             await self._ensure()
 
-    async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        """Run one pymodbus request; library errors become HardwareError."""
+    async def call(
+        self, method: str, *args: Any, answer_within_s: float | None = None, **kwargs: Any
+    ) -> Any:
+        """Run one pymodbus request; library errors become HardwareError.
+
+        ``answer_within_s`` limits the wait for the answer only, counted once the link is
+        ours: time spent queued behind a relay command is no silence of the device.
+        """
         async with self._lock:
             try:
                 client = await self._ensure()
@@ -98,7 +104,15 @@ class ModbusLink:
                 self._link(False, str(err))
                 raise
             try:
-                response = await getattr(client, method)(*args, device_id=self.unit_id, **kwargs)
+                async with asyncio.timeout(answer_within_s):
+                    response = await getattr(client, method)(
+                        *args, device_id=self.unit_id, **kwargs
+                    )
+            except TimeoutError as err:
+                self._drop()  # a late answer must not be read as the next request's
+                raise HardwareTimeoutError(
+                    f"{self}: no answer to {method} within {answer_within_s:g} s"
+                ) from err
             except ConnectionException as err:
                 self._drop()
                 self._link(False, f"{self}: {err}")
@@ -175,16 +189,21 @@ class Silence:
     def __init__(self, link: ModbusLink) -> None:
         self.link = link
         self._in_a_row = 0
+        link.add_link_listener(self._on_link)
+
+    def _on_link(self, up: bool, _reason: str) -> None:
+        if up:  # any answer (a relay command's too) starts the count again
+            self._in_a_row = 0
 
     def answered(self) -> None:
         self._in_a_row = 0
 
     def failed(self, err: Exception) -> None:
-        if not isinstance(err, TimeoutError | HardwareTimeoutError):
+        if not isinstance(err, HardwareTimeoutError):
             self._in_a_row = 0  # an answer, if a refusal: the device is there
             return
         self._in_a_row += 1
-        if self._in_a_row == UNANSWERED_READS:
+        if self._in_a_row >= UNANSWERED_READS:  # the link reports its change once
             self.link.unanswered(self._in_a_row)
 
 
@@ -219,8 +238,8 @@ class LinkProbe:
             if self.link.busy:
                 continue
             try:
-                async with asyncio.timeout(self.link.timeout_s):
-                    await self.link.call("read_coils", self.coil, count=1)
+                await self.link.call("read_coils", self.coil, count=1,
+                                     answer_within_s=self.link.timeout_s)
                 self._failing = False
                 self._silence.answered()
             except (HardwareError, TimeoutError) as err:
@@ -261,10 +280,11 @@ class ModbusInputPoller:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
 
-    async def poll_once(self) -> None:
+    async def poll_once(self, answer_within_s: float | None = None) -> None:
         first = min(self.inputs)
         count = max(self.inputs) - first + 1
-        response = await self.link.call("read_discrete_inputs", first, count=count)
+        response = await self.link.call("read_discrete_inputs", first, count=count,
+                                        answer_within_s=answer_within_s)
         now = datetime.now(UTC)
         for address, inp in self.inputs.items():
             inp.update(bool(response.bits[address - first]), now)
@@ -272,10 +292,9 @@ class ModbusInputPoller:
     async def _run(self) -> None:
         while self._users > 0:
             try:
-                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the cancel
-                # sent by stop(), which left this loop running forever.
-                async with asyncio.timeout(self.link.timeout_s):
-                    await self.poll_once()
+                # The limit is the link's, inside its lock (not wait_for: on 3.11 wait_for
+                # can swallow the cancel sent by stop(), which left this loop running).
+                await self.poll_once(answer_within_s=self.link.timeout_s)
                 if self._failing:
                     logger.info("%s: inputs readable again", self.link)
                 self._failing = False
