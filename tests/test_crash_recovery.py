@@ -99,33 +99,12 @@ def test_a_killed_controller_keeps_every_passage_it_answered_for(
 ) -> None:
     config = write_config(tmp_path, database_url)
     port = free_port()
-    frames = {i: gate_frame(stranger(i)) for i in range(40)}
-    answered: dict[str, dict[str, Any]] = {}  # plate -> the answer the camera got
     with controller(config, port) as proc:
         create_admin(config)
         base = f"http://127.0.0.1:{port}"
         with httpx.Client(base_url=base, timeout=30) as api:
             register_resident_car(api, admin_headers(api), RESIDENT)
-
-        def camera() -> None:
-            with httpx.Client(base_url=base, timeout=30) as cam:
-                for i, frame in frames.items():
-                    try:
-                        reply = cam.post("/api/v1/gates/main-in/frames", content=frame,
-                                         headers=CAMERA)
-                    except httpx.HTTPError:
-                        return  # the controller is gone: no answer, nothing promised
-                    assert reply.status_code == 200, reply.text
-                    answered[stranger(i)] = reply.json()
-
-        cameras = threading.Thread(target=camera)
-        cameras.start()
-        while len(answered) < 8:
-            assert cameras.is_alive() or len(answered) >= 8, "the camera stopped early"
-            time.sleep(0.01)
-        proc.send_signal(signal.SIGKILL)  # mid-stream: the next frame is being decided
-        cameras.join(60)
-    assert 8 <= len(answered) < len(frames)
+        answered = stream_until_killed(proc, base, range(40), kill_after=8)
     assert all(a["passage_id"] is not None or a["journal_id"] for a in answered.values())
 
     with controller(config, port), httpx.Client(
@@ -146,6 +125,37 @@ def test_a_killed_controller_keeps_every_passage_it_answered_for(
                          headers=CAMERA)
         assert entry.status_code == 200, entry.text
         assert entry.json()["decision"] == "allow"
+
+
+def stream_until_killed(
+    proc: subprocess.Popen[bytes], base: str, cars: range, *, kill_after: int
+) -> dict[str, dict[str, Any]]:
+    """A camera sends a stranger's frame after another; once ``kill_after`` have been
+    answered the controller is killed (SIGKILL) while the next is being decided. Returns the
+    answers the camera got, by plate."""
+    frames = {stranger(i): gate_frame(stranger(i)) for i in cars}
+    answered: dict[str, dict[str, Any]] = {}
+
+    def camera() -> None:
+        with httpx.Client(base_url=base, timeout=30) as cam:
+            for plate, frame in frames.items():
+                try:
+                    reply = cam.post("/api/v1/gates/main-in/frames", content=frame,
+                                     headers=CAMERA)
+                except httpx.HTTPError:
+                    return  # the controller is gone: no answer, nothing promised
+                assert reply.status_code == 200, reply.text
+                answered[plate] = reply.json()
+
+    cameras = threading.Thread(target=camera)
+    cameras.start()
+    while len(answered) < kill_after:
+        assert cameras.is_alive(), "the camera stopped before the kill"
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    cameras.join(60)
+    assert kill_after <= len(answered) < len(frames)
+    return answered
 
 
 def passages_once_written(api: httpx.Client, plates: set[str]) -> list[dict[str, Any]]:
@@ -203,14 +213,15 @@ def test_passages_journalled_during_an_outage_survive_a_kill_and_a_restart_durin
             register_resident_car(api, admin_headers(api), RESIDENT)
         time.sleep(2.0)  # several offline snapshot refreshes: the car must be in one
         outage.cut(_NoEngine)
-        before = push_all(base, [RESIDENT, *(stranger(i) for i in range(5))])
-        proc.send_signal(signal.SIGKILL)
+        before = push_all(base, [RESIDENT])
+        # Killed while journalling: the next stranger is being decided offline.
+        before.update(stream_until_killed(proc, base, range(30), kill_after=5))
     assert before[RESIDENT]["decision"] == "allow"  # decided offline, from the snapshot
     assert all(r["journal_id"] and r["passage_id"] is None for r in before.values())
 
     with controller(config, port), httpx.Client(base_url=base, timeout=30) as api:
         # Started while the database is still down: it journals, and writes back once back.
-        after = push_all(base, [stranger(i) for i in range(5, 7)])
+        after = push_all(base, [stranger(i) for i in range(100, 102)])
         assert all(r["journal_id"] for r in after.values())
         outage.restore()
         stored = passages_once_written(api, {*before, *after})
