@@ -46,6 +46,10 @@ class GateActionResult:
     # "redone": the open named a passage whose failed open had taken its admission back,
     # and gave it back (presence, zone count, pass use).
     admission: Literal["redone"] | None = None
+    # For hold_open and release: whether the guard's hold was set or lifted by this action
+    # (None: the driver cannot tell). The state alone cannot: a gate opening for a car and one
+    # held while its arm rises both answer "opening", and a fire alarm's hold looks like one.
+    hold_changed: bool | None = None
 
 
 def gate_states(services: Services) -> list[dict[str, Any]]:
@@ -223,12 +227,19 @@ async def perform_gate_action(
     online = await _database_answers(services, gate_id, passage_id)
     if not online:
         await asyncio.to_thread(audit.begin_offline)  # durable before the barrier moves
+    held_before = _held(barrier)
     try:
         state, admission = await _drive(services, barrier, audit, gate_id, action, username,
                                         passage_id if online else None)
     except BaseException:
         audit.abandon()
         raise
+    held_after = _held(barrier)
+    hold_changed = (
+        held_before != held_after
+        if action in ("hold_open", "release") and None not in (held_before, held_after)
+        else None
+    )
     # Audited with the action: this open, not the car's own passage, counted the car.
     audit_id = await audit.finish(state, **({"admission": admission} if admission else {}))
     logger.info("gate %s: %s by %s (%s) → %s%s%s", gate_id, action, username, reason, state,
@@ -236,7 +247,15 @@ async def perform_gate_action(
                 "" if audit_id is not None else f" (audit journalled: {audit.journal_id})")
     return GateActionResult(gate_id=gate_id, action=action, state=state, audit_id=audit_id,
                             journal_id=audit.journal_id if audit_id is None else None,
-                            admission=admission)
+                            admission=admission, hold_changed=hold_changed)
+
+
+def _held(barrier: Any) -> bool | None:
+    """Whether a guard's hold is set on the barrier (its state machine says; None for a
+    driver without one)."""
+    machine = getattr(barrier, "machine", None)
+    held = getattr(machine, "held", None)
+    return held if isinstance(held, bool) else None
 
 
 async def _drive(

@@ -520,12 +520,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "gates.done_release": ("已取消常开", "released"),
     "gates.noop_open": ("道闸已处于常开状态，无需开闸", "is held open already: nothing to open"),
     "gates.noop_close": ("道闸已是关闭状态，未执行动作", "was already closed: nothing done"),
-    # A hold is remembered even on a gate already up (a fire alarm's, another guard's): it
-    # keeps the gate open after the alarm ends, until someone releases it.
-    "gates.noop_hold_open": ("已是常开状态，现记为人工常开：火警解除后也不会自动落杆，"
-                             "需要时点「取消常开」",
-                             "was held open already; now held by hand too: it stays open after "
-                             "a fire alarm ends, until released"),
+    "gates.noop_hold_open": ("已是常开状态，未执行动作", "was already held open: nothing done"),
     "gates.noop_release": ("未处于常开状态，无需取消常开", "was not held open: nothing to release"),
     "gates.now": ("当前状态：{state}", "state now: {state}"),
     "gates.done": ("{gate}：{what}（{now}）", "{gate}: {what} ({now})"),

@@ -55,6 +55,11 @@ class GateActionOut(BaseModel):
         "not opened, and gave its admission back (presence, zone count, visitor pass use), "
         "once; null otherwise.",
     )
+    hold_changed: bool | None = Field(
+        None, description="For hold_open and release: whether this action set or lifted the "
+        "guard's hold (false: it was already so; a hold during a fire alarm is set and "
+        "outlasts the alarm). Null for other actions or a driver that cannot tell.",
+    )
 
 
 class GateStateOut(BaseModel):
@@ -94,4 +99,5 @@ async def gate_action(
     return GateActionOut(
         gate_id=result.gate_id, action=result.action, state=result.state,
         audit_id=result.audit_id, journal_id=result.journal_id, admission=result.admission,
+        hold_changed=result.hold_changed,
     )

@@ -414,8 +414,11 @@
   function released(gateId, before) {
     return before === "held_open" || holdsRising.has(gateId);
   }
-  function gateDoneText(gateId, action, before, after) {
-    const noop = action === "release" ? !released(gateId, before)
+  function gateDoneText(gateId, action, before, after, holdChanged) {
+    // The server says whether a hold was set or lifted when its driver can tell; the page's
+    // own guess is for one that cannot.
+    const noop = holdChanged === true || holdChanged === false ? !holdChanged
+      : action === "release" ? !released(gateId, before)
       : (NOTHING_TO_DO[action] || []).includes(before);
     // The barrier answers a close with its state: still open (or re-opening) when something
     // is on the loop, and it closes by itself once that has left (hardware/base.py Barrier).
@@ -440,7 +443,8 @@
       const result = await api("POST", "/api/v1/gates/" + encodeURIComponent(asked.gate) + "/actions",
                                { action: asked.action, reason, passage_id: asked.passage || null }, asked.label);
       dialog.close();
-      const done = gateDoneText(result.gate_id, result.action, before, result.state);
+      const done = gateDoneText(result.gate_id, result.action, before, result.state,
+                                result.hold_changed);
       if (result.action === "release") holdsRising.delete(result.gate_id);
       if (result.action === "hold_open" && result.state === "opening") holdsRising.add(result.gate_id);
       setGateState(result.gate_id, result.state, null);

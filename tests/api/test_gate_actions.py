@@ -195,3 +195,34 @@ def test_a_guard_command_waits_as_long_as_the_barrier_may_take_and_no_longer(
     response = act(client, guard_headers, "main-out", "close", "夜间关闸")
     assert response.status_code == 503, response.text
     assert "not confirmed in time" in response.json()["detail"]
+
+
+def test_the_answer_says_whether_a_hold_was_set_or_lifted(
+    client: Any, guard_headers: dict[str, str], admin_headers: dict[str, str]
+) -> None:
+    """The state alone cannot say it (a gate opening for a car and one held while its arm
+    rises both answer "opening"; a fire alarm's hold looks like a guard's), so the booth page
+    would tell the guard "nothing to release" after releasing a hold, or the reverse."""
+    def hold_changed(action: str, gate: str = "main-in") -> Any:
+        response = act(client, guard_headers, gate, action, "测试常开")
+        assert response.status_code == 200, response.text
+        return response.json()["hold_changed"]
+
+    assert hold_changed("release") is False  # closed: nothing held
+    assert hold_changed("hold_open") is True  # set while the arm is still rising
+    assert hold_changed("hold_open") is False  # held already
+    assert hold_changed("release") is True
+    assert hold_changed("open") is None  # not a hold action
+
+    # During a fire alarm every gate is up, and a guard's hold is still set: it outlasts the
+    # alarm, so the answer must not say "nothing done".
+    fire = client.post("/api/v1/safety/fire-alarm", json={"reason": "消防演练"},
+                       headers=guard_headers)
+    assert fire.status_code == 200, fire.text
+    assert hold_changed("hold_open", "main-out") is True
+    cleared = client.post("/api/v1/safety/fire-alarm/clear", json={"reason": "演练结束"},
+                          headers=admin_headers)
+    assert cleared.status_code == 200, cleared.text
+    barriers = client.app.state.services.barriers
+    assert str(barriers["main-out"].state) in ("held_open", "opening")
+    assert barriers["main-out"].machine.held and not barriers["main-in"].machine.held
