@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, String
+from sqlalchemy import JSON, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, utcnow
@@ -25,6 +25,11 @@ class Passage(Base):
         Index("ix_passages_gate_at", "gate_id", "at"),
         Index("ix_passages_plate", "plate"),
         Index("ix_passages_decision", "decision"),
+        # What retention still has to anonymise, oldest first, without walking the years it
+        # anonymised already (services/passage_retention.py).
+        Index("ix_passages_to_anonymise", "at",
+              sqlite_where=text("anonymised_at IS NULL"),
+              postgresql_where=text("anonymised_at IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
