@@ -218,9 +218,10 @@ class AccessConfig(_Strict):
         description=(
             "A staff accounts file older than this (the controller was off that long, or the "
             "data directory was restored from a backup) is not used: accounts deactivated "
-            "since would log in on it. It is rewritten hourly while the database answers."
+            "since would log in on it. It is rewritten hourly while the database answers "
+            "(hence at least 1 day)."
         ),
-        gt=0,
+        ge=1,
     )
     offline_retry_s: float = Field(
         5.0, description="How often a journal waiting for the database is retried.", gt=0,

@@ -43,6 +43,9 @@ class ModbusLink:
         self._lock = asyncio.Lock()
         self._up: bool | None = None
         self._link_listeners: list[LinkListener] = []
+        # Requests answered so far (any answer, a refusal included): background readers see
+        # from it that the device spoke between two of their own unanswered reads.
+        self.answers = 0
 
     def add_link_listener(self, cb: LinkListener) -> None:
         self._link_listeners.append(cb)
@@ -110,9 +113,8 @@ class ModbusLink:
                     )
             except TimeoutError as err:
                 self._drop()  # a late answer must not be read as the next request's
-                raise HardwareTimeoutError(
-                    f"{self}: no answer to {method} within {answer_within_s:g} s"
-                ) from err
+                within = f" within {answer_within_s:g} s" if answer_within_s is not None else ""
+                raise HardwareTimeoutError(f"{self}: no answer to {method}{within}") from err
             except ConnectionException as err:
                 self._drop()
                 self._link(False, f"{self}: {err}")
@@ -132,6 +134,7 @@ class ModbusLink:
             # A TCP-to-serial gateway answering for a device that did not: no answer at all.
             raise HardwareTimeoutError(f"{self}: no answer to {method} behind the gateway "
                                        f"({response})")
+        self.answers += 1
         self._link(True, f"{self} answering")
         if response.isError():
             raise HardwareError(f"{self}: device refused {method}{args}: {response}")
@@ -189,16 +192,17 @@ class Silence:
     def __init__(self, link: ModbusLink) -> None:
         self.link = link
         self._in_a_row = 0
-        link.add_link_listener(self._on_link)
-
-    def _on_link(self, up: bool, _reason: str) -> None:
-        if up:  # any answer (a relay command's too) starts the count again
-            self._in_a_row = 0
+        self._answers_seen = link.answers
 
     def answered(self) -> None:
         self._in_a_row = 0
+        self._answers_seen = self.link.answers
 
     def failed(self, err: Exception) -> None:
+        if self.link.answers != self._answers_seen:
+            # The device answered someone (a relay command) since our last read: start over.
+            self._in_a_row = 0
+            self._answers_seen = self.link.answers
         if not isinstance(err, HardwareTimeoutError):
             self._in_a_row = 0  # an answer, if a refusal: the device is there
             return

@@ -142,10 +142,13 @@ class LastSeenActive:
         self._accounts: dict[str, KnownAccount] = {}
         self._store = store
         self._lock = threading.Lock()  # sync routes run in worker threads
-        # Each remember/forget gets the next number, kept by account (so at most one entry
-        # per account ever seen): a read that began before it (refresh_mark) must not undo it.
+        # A logical clock: every mark a reader takes (refresh_mark) and every remember/forget
+        # gets the next tick, so "this read began before that change" is a comparison. Changes
+        # are kept by account until a full list newer than them has been applied (the floor);
+        # a read that began before that list is not used at all.
         self._changes = 0
         self._changed_at: dict[str, int] = {}
+        self._floor = 0
         if store is not None:
             for account in store.load():
                 self._accounts[username_key(account.username)] = account
@@ -159,9 +162,8 @@ class LastSeenActive:
         guard deactivated while their own page was reading the row stays forgotten."""
         with self._lock:
             key = username_key(account.username)
-            if (mark is not None and key not in self._accounts
-                    and self._changed_at.get(key, -1) > mark):
-                return
+            if mark is not None and (mark < self._floor or self._changed_at.get(key, 0) > mark):
+                return  # older than what is known: the next request reads it again
             self._note_change(key)
             if self._accounts.get(key) != account:
                 self._accounts[key] = account
@@ -178,6 +180,7 @@ class LastSeenActive:
         """Take this before reading the database for :meth:`replace_all` or
         :meth:`remember`."""
         with self._lock:
+            self._changes += 1
             return self._changes
 
     def replace_all(self, accounts: Iterable[KnownAccount], mark: int) -> None:
@@ -195,6 +198,10 @@ class LastSeenActive:
             if fresh != self._accounts or (self._store is not None and self._store.due()):
                 self._accounts = fresh
                 self._save()
+            # What is older than this list is settled by it: forget it (names that are no
+            # account, typed at the login form, do not pile up).
+            self._changed_at = {k: at for k, at in self._changed_at.items() if at > mark}
+            self._floor = max(self._floor, mark)
 
     def get(self, username: str) -> KnownAccount | None:
         with self._lock:

@@ -135,6 +135,7 @@ def stream_until_killed(
     answers the camera got, by plate."""
     frames = {stranger(i): gate_frame(stranger(i)) for i in cars}
     answered: dict[str, dict[str, Any]] = {}
+    refused: list[str] = []  # an assertion in the thread would only be a warning
 
     def camera() -> None:
         with httpx.Client(base_url=base, timeout=30) as cam:
@@ -144,16 +145,19 @@ def stream_until_killed(
                                      headers=CAMERA)
                 except httpx.HTTPError:
                     return  # the controller is gone: no answer, nothing promised
-                assert reply.status_code == 200, reply.text
+                if reply.status_code != 200:
+                    refused.append(f"{plate}: {reply.status_code} {reply.text}")
+                    return
                 answered[plate] = reply.json()
 
     cameras = threading.Thread(target=camera)
     cameras.start()
     while len(answered) < kill_after:
-        assert cameras.is_alive(), "the camera stopped before the kill"
+        assert cameras.is_alive(), refused or "the camera stopped before the kill"
         time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     cameras.join(60)
+    assert refused == []
     assert kill_after <= len(answered) < len(frames)
     return answered
 
@@ -226,7 +230,12 @@ def test_passages_journalled_during_an_outage_survive_a_kill_and_a_restart_durin
         outage.restore()
         stored = passages_once_written(api, {*before, *after})
     plates = [p["plate"] for p in stored]
-    assert sorted(plates) == sorted([*before, *after])  # each once
+    answered = {**before, **after}
+    assert set(answered) <= set(plates) and len(plates) == len(set(plates))  # each once
+    # The frame being decided when the kill came may have been journalled without its answer
+    # reaching the camera: written too, as a crash leftover, but nothing else.
+    unanswered = set(plates) - set(answered)
+    assert len(unanswered) <= 1 and unanswered <= {stranger(i) for i in range(30)}
     assert all("offline" in p["flags"] for p in stored)
     decided = {p["plate"]: p["decision"] for p in stored}
-    assert decided == {p: r["decision"] for p, r in {**before, **after}.items()}
+    assert {p: decided[p] for p in answered} == {p: r["decision"] for p, r in answered.items()}

@@ -148,3 +148,25 @@ def test_an_unchanged_list_is_written_again_hourly_so_its_age_stays_true(tmp_pat
     now[0] = 3601.0
     staff.replace_all([GUARD], staff.refresh_mark())
     assert json.loads((tmp_path / "staff.json").read_text())["saved_at"] >= first
+
+
+def test_a_read_begun_before_a_refresh_that_dropped_the_account_does_not_bring_it_back() -> None:
+    """Deactivated by SQL or another controller: the refresh drops the guard, and a page's
+    read that began before that refresh (still saying "active") arrives after it."""
+    staff = LastSeenActive()
+    staff.replace_all([GUARD, ADMIN], staff.refresh_mark())
+    page_read = staff.refresh_mark()
+    refresh = staff.refresh_mark()
+    staff.replace_all([ADMIN], refresh)  # the database no longer lists the guard
+    staff.remember(GUARD, page_read)
+    assert "guard1" not in staff
+    staff.remember(GUARD, staff.refresh_mark())  # a read begun since decides again
+    assert "guard1" in staff
+
+
+def test_names_that_are_no_account_do_not_pile_up() -> None:
+    staff = LastSeenActive()
+    for n in range(1000):
+        staff.forget(f"guess{n}")  # failed logins at made-up names
+    staff.replace_all([GUARD], staff.refresh_mark())
+    assert staff._changed_at == {}

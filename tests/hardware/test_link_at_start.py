@@ -246,3 +246,24 @@ def test_a_relay_behind_a_gateway_that_does_not_answer_is_a_fault() -> None:
             await gateway.stop()
 
     asyncio.run(main())
+
+
+def test_a_relay_answer_between_two_unanswered_reads_is_no_silence() -> None:
+    """A probe read lost, a car's relay command answered, the next probe read lost: the
+    device spoke in between, so the gate must not fault (two reads in a row means nothing
+    was heard between them)."""
+    from errors import HardwareTimeoutError
+    from hardware.modbus import ModbusLink, Silence
+
+    link = ModbusLink("127.0.0.1", 1, 1, 0.1)
+    downs: list[str] = []
+    link.add_link_listener(lambda up, reason: None if up else downs.append(reason))
+    silence = Silence(link)
+    lost = HardwareTimeoutError("no answer to read_coils")
+
+    silence.failed(lost)
+    link.answers += 1  # what ModbusLink.call counts for the relay command's answer
+    silence.failed(lost)
+    assert downs == []
+    silence.failed(lost)  # now two in a row with nothing heard between
+    assert downs == [f"{link}: no answer to 2 reads in a row"]
