@@ -33,16 +33,9 @@ logger = logging.getLogger(__name__)
 
 
 def last_seen_active(app_state: Any) -> LastSeenActive:
-    """The controller's memory (``request.app.state.services.staff``); an app without one
-    gets its own, in memory only, made on first use."""
-    services = getattr(app_state, "services", None)
-    staff: LastSeenActive | None = getattr(services, "staff", None)
-    if staff is not None:
-        return staff
-    memory: LastSeenActive | None = getattr(app_state, "last_seen_active", None)
-    if memory is None:
-        memory = app_state.last_seen_active = LastSeenActive()
-    return memory
+    """The controller's memory of active staff (``request.app.state.services.staff``)."""
+    staff: LastSeenActive = app_state.services.staff
+    return staff
 
 
 def account_active(

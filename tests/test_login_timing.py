@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 import services.passwords
 from api.active_accounts import KnownAccount, check_login, last_seen_active
 from models.db import transaction
+from services.known_staff import LastSeenActive
 from services.passwords import hash_password
 from services.users import authenticate, create_user
 
@@ -82,7 +83,7 @@ def test_during_an_outage_a_name_not_remembered_takes_as_long_as_a_wrong_passwor
 ) -> None:
     # A database file that cannot be opened: every login finds the database down.
     down = sessionmaker(create_engine(f"sqlite:///{tmp_path / 'missing' / 'x.db'}"))
-    app_state = SimpleNamespace()
+    app_state = SimpleNamespace(services=SimpleNamespace(staff=LastSeenActive()))
     last_seen_active(app_state).remember(
         KnownAccount("guard1", "guard", hash_password(PASSWORD))
     )
