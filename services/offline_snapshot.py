@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -29,6 +28,7 @@ from typing import Any
 
 from controllers.policy import ListEntry, PassPermit, Permits, VehiclePermit
 from controllers.ports import AccessSnapshot
+from services.passage_journal import replace_durably
 
 logger = logging.getLogger(__name__)
 
@@ -118,13 +118,7 @@ class FileAccessSnapshot:
             ensure_ascii=False, separators=(",", ":"),
         )
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        with tmp.open("w", encoding="utf-8") as out:
-            out.write(body)
-            out.flush()
-            os.fsync(out.fileno())
-        tmp.chmod(0o600)  # plates are personal information
-        os.replace(tmp, self.path)
+        replace_durably(self.path, [body])  # mode 600: plates are personal information
         self._saved = (digest, now)
         return True
 
