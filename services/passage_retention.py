@@ -27,7 +27,6 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Select, delete, exists, select, update
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.sql.expression import Executable
 
 from models.db import transaction
 from models.events import Alarm, Passage
@@ -58,32 +57,33 @@ def forget_old_passages(
         return Forgotten()
     now = now or datetime.now(UTC)
     cutoff = now - timedelta(days=days)
-    passages = 0
-    while True:
-        with transaction(sessions) as session:
-            rows = session.scalars(
-                select(Passage)
-                .where(Passage.at < cutoff, Passage.anonymised_at.is_(None))
-                .order_by(Passage.at, Passage.id)
-                .limit(batch)
-                .with_for_update(skip_locked=True)
-            ).all()
-            for passage in rows:
-                _anonymise(passage, now)
-        passages += len(rows)
-        if len(rows) < batch:
-            break
-    alarms = _in_batches(sessions, batch, lambda ids: update(Alarm).where(Alarm.id.in_(ids))
-                         .values(message=""),
-                         select(Alarm.id).where(Alarm.at < cutoff, Alarm.message != ""))
+
+    def anonymise(session: Session, ids: Sequence[int]) -> None:
+        for passage in session.scalars(select(Passage).where(Passage.id.in_(ids))):
+            _anonymise(passage, now)
+
+    passages = _in_batches(
+        sessions, batch,
+        # Rows a gate is writing (a barrier outcome) are left for the next run.
+        select(Passage.id).where(Passage.at < cutoff, Passage.anonymised_at.is_(None))
+        .order_by(Passage.at, Passage.id).with_for_update(skip_locked=True),
+        anonymise,
+    )
+    alarms = _in_batches(
+        sessions, batch, select(Alarm.id).where(Alarm.at < cutoff, Alarm.message != ""),
+        lambda session, ids: session.execute(
+            update(Alarm).where(Alarm.id.in_(ids)).values(message="")),
+    )
     # A pass whose car is still recorded inside stays: deleting it would leave that car
     # looking like one of the household's own (presence.pass_id is set null), which counts
     # against the household's spaces and sends its own car to a guard.
-    passes = _in_batches(sessions, batch, lambda ids: delete(VisitorPass)
-                         .where(VisitorPass.id.in_(ids)),
-                         select(VisitorPass.id).where(
-                             VisitorPass.valid_to < cutoff,
-                             ~exists().where(Presence.pass_id == VisitorPass.id)))
+    passes = _in_batches(
+        sessions, batch,
+        select(VisitorPass.id).where(
+            VisitorPass.valid_to < cutoff, ~exists().where(Presence.pass_id == VisitorPass.id)),
+        lambda session, ids: session.execute(
+            delete(VisitorPass).where(VisitorPass.id.in_(ids))),
+    )
     forgotten = Forgotten(passages, alarms, passes)
     if forgotten:
         logger.info(
@@ -95,17 +95,18 @@ def forget_old_passages(
 
 
 def _in_batches(
-    sessions: sessionmaker[Session], batch: int,
-    change: Callable[[Sequence[int]], Executable], due: Select[tuple[int]],
+    sessions: sessionmaker[Session], batch: int, due: Select[tuple[int]],
+    change: Callable[[Session, Sequence[int]], object],
 ) -> int:
-    """Apply ``change`` to the rows ``due`` lists, ``batch`` ids per transaction, so the
-    gates' writes never wait behind one long one (SQLite has a single writer)."""
+    """Apply ``change`` to the rows ``due`` lists (which ``change`` takes off that list),
+    ``batch`` ids per transaction, so the gates' writes never wait behind one long one
+    (SQLite has a single writer). Returns how many rows were changed."""
     done = 0
     while True:
         with transaction(sessions) as session:
             ids = session.scalars(due.limit(batch)).all()
             if ids:
-                session.execute(change(ids))
+                change(session, ids)
         done += len(ids)
         if len(ids) < batch:
             return done
