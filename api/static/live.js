@@ -400,25 +400,18 @@
   document.getElementById("alarm-banner").addEventListener("click", askPassageOpen);
   document.getElementById("gate-cancel").addEventListener("click", () => dialog.close());
 
-  // What the guard asked for had no effect on the barrier.
+  // What the guard asked for had no effect on the barrier, judged from the state before it.
+  // A hold or release is judged by the server (hold_changed): the state cannot tell a gate
+  // opening for a car from one held while its arm rises, nor a fire alarm's hold from a
+  // guard's. The lists for those two are for a driver that cannot tell.
   const NOTHING_TO_DO = {
     open: ["held_open"],
     close: ["closed", "closing"],
     hold_open: ["held_open"],
+    release: ["closed", "closing", "open"],
   };
-  // A release changes only a gate held open, and the server answers it with the state after
-  // it: 开启 for the gate it released, the state it was in for any other — 正在开启 for a car
-  // as well as 关闭 — so the answer cannot tell them apart. What was held can: the strip's
-  // 常开, or a hold this page asked for whose arm is still rising (正在开启 until it is up).
-  const holdsRising = new Set();
-  function released(gateId, before) {
-    return before === "held_open" || holdsRising.has(gateId);
-  }
   function gateDoneText(gateId, action, before, after, holdChanged) {
-    // The server says whether a hold was set or lifted when its driver can tell; the page's
-    // own guess is for one that cannot.
-    const noop = holdChanged === true || holdChanged === false ? !holdChanged
-      : action === "release" ? !released(gateId, before)
+    const noop = typeof holdChanged === "boolean" ? !holdChanged
       : (NOTHING_TO_DO[action] || []).includes(before);
     // The barrier answers a close with its state: still open (or re-opening) when something
     // is on the loop, and it closes by itself once that has left (hardware/base.py Barrier).
@@ -445,8 +438,6 @@
       dialog.close();
       const done = gateDoneText(result.gate_id, result.action, before, result.state,
                                 result.hold_changed);
-      if (result.action === "release") holdsRising.delete(result.gate_id);
-      if (result.action === "hold_open" && result.state === "opening") holdsRising.add(result.gate_id);
       setGateState(result.gate_id, result.state, null);
       if (result.admission === "redone") done.text += " · " + asked.counted;
       // The database is down: the guard learns the action is on record all the same.
@@ -468,7 +459,6 @@
   function setGateState(gateId, state, fault) {
     const card = document.querySelector('.gate[data-gate="' + gateId + '"]');
     if (!card) return;
-    if (state !== "opening") holdsRising.delete(gateId);  // up and 常开, or it went otherwise
     card.dataset.state = state;
     const badge = card.querySelector('[data-role="state"]');
     badge.className = "gate-state state-" + state;
