@@ -52,10 +52,10 @@ def history_page(
     lang = current_lang(request)
     services = services_of(request)
     folded = search_plate(plate.strip()) if plate and plate.strip() else None
+    tz = display_tz(request)  # a picked date means the community's day
     query = PassageQuery(
         plate=folded, similar=similar and folded is not None, gate_id=gate or None,
-        decision=decision or None, since=day_start(since, display_tz(request)),
-        until=day_start(until, display_tz(request), 1),
+        decision=decision or None, since=day_start(since, tz), until=day_start(until, tz, 1),
     )
     filters = {
         "plate": plate or "", "similar": similar, "gate": gate or "",
