@@ -1,17 +1,22 @@
 """The in-process event bus: passages, alarms, gate states and availability fan out from here.
 
-Subscribers (console live view, MQTT publisher, display boards) each get a bounded queue; a
-slow subscriber loses its oldest events rather than slowing the gate down.
+Subscribers (console live view, parking, display boards) each get a bounded queue; a slow
+subscriber loses its oldest events rather than slowing the gate down. A listener (the city
+MQTT publisher) is called on the event loop as each event is delivered, before the code that
+published it goes on: it must be quick and must not lose an event to a full queue.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
+
+logger = logging.getLogger(__name__)
 
 EventType = Literal["passage", "passage_updated", "alarm", "gate", "availability", "audit"]
 
@@ -30,6 +35,7 @@ class EventBus:
     def __init__(self, queue_size: int = 256) -> None:
         self._queue_size = queue_size
         self._subscribers: set[asyncio.Queue[Event]] = set()
+        self._listeners: list[Callable[[Event], None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self.dropped = 0
 
@@ -49,6 +55,12 @@ class EventBus:
             self._deliver(event)
 
     def _deliver(self, event: Event) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                # One listener's fault must not keep the event from the others or the gate.
+                logger.exception("event listener %r failed on a %s event", listener, event.type)
         for queue in list(self._subscribers):
             if queue.full():
                 with contextlib.suppress(asyncio.QueueEmpty):
@@ -64,6 +76,16 @@ class EventBus:
             yield queue
         finally:
             self._subscribers.discard(queue)
+
+    @contextlib.contextmanager
+    def listening(self, listener: Callable[[Event], None]) -> Iterator[None]:
+        """Call ``listener`` with every event while the block lasts. With the bus bound to a
+        loop it is called on that loop, whichever thread published."""
+        self._listeners.append(listener)
+        try:
+            yield
+        finally:
+            self._listeners.remove(listener)
 
     @property
     def subscriber_count(self) -> int:

@@ -13,9 +13,10 @@ plate (闽A1***5) so the hub can count and de-duplicate without learning who cam
 
 While the broker is unreachable messages wait in memory in an ``Outbox``: retained topics keep
 only their latest message, passages and alarms keep their order up to ``mqtt.queue_limit``
-(beyond it the oldest are dropped and counted). Nothing is kept across a restart; the database
-is the record and the hub re-reads what it missed through the API. The loss and the recovery
-of the link are logged once per outage; ``CityPublisher.status`` is what /healthz shows.
+(beyond it the oldest are dropped and counted). Passages and alarms are also kept on disk until
+the broker acknowledges them (``services.city_spool``, ``mqtt.durable_queue``), so a restart or
+a crash during an outage sends them at the next start. The loss and the recovery of the link
+are logged once per outage; ``CityPublisher.status`` is what /healthz shows.
 The full schema and the outage behaviour are documented in docs/mqtt.md.
 """
 
@@ -37,6 +38,7 @@ import paho.mqtt.client as mqtt
 
 from controllers.barrier import BarrierState
 from controllers.events import Event, EventBus
+from services.city_spool import CitySpool, Spooled
 from settings import MqttPublishConfig
 
 logger = logging.getLogger(__name__)
@@ -128,6 +130,7 @@ class Outgoing:
     topic: str
     body: str
     retain: bool
+    seq: int | None = None  # its number in the spool, for a passage or alarm kept on disk
 
 
 class Outbox:
@@ -176,6 +179,19 @@ class Outbox:
         return message
 
 
+def _masked_again(message: Spooled) -> str:
+    """A spooled passage as ``publish_plates`` off sends it, whatever the setting was when it
+    was queued (masking a masked plate changes nothing)."""
+    if not message.topic.endswith("/passages"):
+        return message.body
+    try:
+        payload = json.loads(message.body)
+        payload["plate"] = mask_plate(payload.get("plate"))
+    except (ValueError, TypeError, AttributeError):
+        return message.body
+    return json.dumps(payload, ensure_ascii=False)
+
+
 @dataclass(frozen=True, slots=True)
 class CityLinkStatus:
     """The city link as /healthz shows it."""
@@ -198,6 +214,7 @@ class CityPublisher:
     def __init__(
         self, config: MqttPublishConfig, community: str, bus: EventBus, *,
         publish_plates: bool = False, initial: dict[str, Any] | None = None,
+        spool: CitySpool | None = None,
     ) -> None:
         self._config = config
         self._where = f"{config.host}:{config.port}"
@@ -205,6 +222,8 @@ class CityPublisher:
         self._bus = bus
         self._publish_plates = publish_plates
         self._initial = initial
+        self._spool = spool
+        self._syncing = False  # an fsync of the spool is on its way
         self._prefix = f"{config.topic_prefix.rstrip('/')}/{community}"
         self._client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=f"parkgate-{community}"[:64]
@@ -223,9 +242,10 @@ class CityPublisher:
         self._client.on_disconnect = self._on_disconnect
         self._client.on_publish = self._on_publish
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._listening: contextlib.ExitStack | None = None
         self._outbox = Outbox(config.queue_limit)
-        self._handed: set[int] = set()  # paho message ids not acknowledged yet
+        # paho message ids not acknowledged yet, with the spool number of each
+        self._handed: dict[int, int | None] = {}
         self._resending = False  # reconnected: paho re-sends what it held; new ones wait
         self._stopping = False
         self._connected = False
@@ -244,18 +264,38 @@ class CityPublisher:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        if self._spool is not None:
+            self._take_back(self._spool)
         self._since, self._down_since = datetime.now(UTC), time.monotonic()
         self._status = self._snapshot()
         # connect_async + loop_start: the network thread keeps retrying if the broker is down.
         self._client.connect_async(self._config.host, self._config.port, keepalive=30)
         self._client.loop_start()
-        self._task = asyncio.create_task(self._pump(), name="city-mqtt")
+        if self._initial is not None:
+            self.publish(Event("availability", self._initial))
+        # A listener, not a queue read by a task: a passage is queued (and in the spool) before
+        # the camera gets its answer, so a crash right after the answer cannot lose it for the
+        # hub, and a burst cannot overflow a subscriber queue.
+        self._listening = contextlib.ExitStack()
+        self._listening.enter_context(self._bus.listening(self.publish))
+
+    def _take_back(self, spool: CitySpool) -> None:
+        """Queue first what an earlier run left unacknowledged in the spool."""
+        left = spool.load(rewrite_body=None if self._publish_plates else _masked_again)
+        for message in left:
+            dropped = self._outbox.put(Outgoing(message.topic, message.body, False, message.seq))
+            if dropped is not None and dropped.seq is not None:
+                spool.done(dropped.seq)
+        if left:
+            logger.info(
+                "city MQTT: %d passage(s)/alarm(s) left unsent by the last run are queued "
+                "again (from %s)", len(left), spool.path,
+            )
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        if self._listening is not None:
+            self._listening.close()
+            self._listening = None
         self._stopping = True
         if self._connected:
             # A clean stop with the broker there loses nothing: hand over all that waits.
@@ -266,26 +306,30 @@ class CityPublisher:
             # The broker acknowledges in order: "offline" acknowledged, all before it is too.
             with contextlib.suppress(RuntimeError, ValueError):
                 await asyncio.to_thread(info.wait_for_publish, 2.0)
+            if info.is_published():
+                for mid in list(self._handed):
+                    self._acked(mid)
         undelivered = len(self._outbox) + len(self._handed)
-        if undelivered:
+        if undelivered and self._spool is not None and len(self._spool):
+            logger.warning(
+                "city MQTT stopping with %d message(s) the broker %s has not taken; the %d "
+                "passage(s)/alarm(s) among them are kept in %s and sent at the next start",
+                undelivered, self._where, len(self._spool), self._spool.path,
+            )
+        elif undelivered:
             logger.warning(
                 "city MQTT stopping with %d message(s) the broker %s has not taken; they are "
-                "not kept across a restart (the hub re-reads passages through the API, see "
-                "docs/mqtt.md)", undelivered, self._where,
+                "not kept across a restart (mqtt.durable_queue is off; the hub re-reads "
+                "passages through the API, see docs/mqtt.md)", undelivered, self._where,
             )
+        if self._spool is not None:
+            self._spool.close()
         self._client.disconnect()
         # loop_stop joins the paho thread; keep that off the event loop.
         await asyncio.to_thread(self._client.loop_stop)
         if self._connected:
             self._connected, self._since = False, datetime.now(UTC)
         self._status = self._snapshot()
-
-    async def _pump(self) -> None:
-        async with self._bus.subscribe() as queue:
-            if self._initial is not None:
-                self.publish(Event("availability", self._initial))
-            while True:
-                self.publish(await queue.get())
 
     def publish(self, event: Event) -> None:
         """Queue ``event``'s message and send what the link allows. Call on the event loop."""
@@ -294,7 +338,13 @@ class CityPublisher:
             return
         suffix, payload, retain = message
         body = json.dumps(payload, ensure_ascii=False)
-        dropped = self._outbox.put(Outgoing(f"{self._prefix}/{suffix}", body, retain))
+        topic = f"{self._prefix}/{suffix}"
+        seq = None if retain or self._spool is None else self._spool.add(topic, body)
+        if seq is not None:
+            self._sync_spool_soon()
+        dropped = self._outbox.put(Outgoing(topic, body, retain, seq))
+        if dropped is not None:
+            self._finished(dropped.seq)
         if dropped is not None and not self._full_logged:
             self._full_logged = True
             logger.warning(
@@ -318,24 +368,45 @@ class CityPublisher:
             self._full_logged = False
         self._status = self._snapshot()
 
+    def _sync_spool_soon(self) -> None:
+        """One fsync off the loop for the lines appended until it runs: a slow SD card must not
+        hold up the gates, and a burst of passages costs one sync, not one each."""
+        if self._syncing or self._loop is None or self._spool is None:
+            return
+        self._syncing = True
+        spool = self._spool
+
+        def synced(_done: object) -> None:
+            self._syncing = False
+
+        self._loop.run_in_executor(None, spool.sync).add_done_callback(synced)
+
     def _hand(self, message: Outgoing) -> None:
         try:
             info = self._client.publish(message.topic, message.body, qos=1, retain=message.retain)
         except ValueError as err:  # a topic paho refuses, e.g. a gate id with "+" or "#"
             logger.error("city MQTT cannot publish to %r: %s", message.topic, err)
+            self._finished(message.seq)  # it never will be: not again at every start
             return
         if info.rc in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
             # NO_CONN: the link dropped a moment ago; paho keeps the message and re-sends it.
-            self._handed.add(info.mid)
+            self._handed[info.mid] = message.seq
             self.published += 1
         else:
             logger.error(
                 "city MQTT publish to %s failed: %s", message.topic, mqtt.error_string(info.rc)
             )
+            self._finished(message.seq)
 
     def _acked(self, mid: int) -> None:
-        self._handed.discard(mid)
+        if mid in self._handed:
+            self._finished(self._handed.pop(mid))
         self._drain()
+
+    def _finished(self, seq: int | None) -> None:
+        """A spooled message acknowledged, dropped or refused: not to be sent again."""
+        if seq is not None and self._spool is not None:
+            self._spool.done(seq)
 
     def _link_up(self) -> None:
         if self._stopping:

@@ -37,6 +37,7 @@ from models.db import make_session_factory, outage_as_unavailable
 from models.holds import SqlHoldStore
 from services.audit_journal import LOGIN_PREFIX, FileAuditJournal, write_back
 from services.city_mqtt import CityPublisher
+from services.city_spool import open_city_spool
 from services.database_start import data_dir_history, open_database, prepare_database
 from services.face_gate import FaceGateService
 from services.faces import FaceService
@@ -530,6 +531,9 @@ def build_services(
         settings=settings,
         engine=engine,
         sessions=sessions,
+            spool=open_city_spool(
+                settings.data_dir / "journal", durable=settings.mqtt.durable_queue
+            ),
         bus=bus,
         store=store,
         runtime=runtime,

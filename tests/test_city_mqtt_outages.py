@@ -16,6 +16,7 @@ import pytest
 
 from controllers.events import Event, EventBus
 from services.city_mqtt import HANDED_MAX, CityPublisher, Outbox, Outgoing
+from services.city_spool import CitySpool
 from settings import MqttPublishConfig
 from tests.private_broker import Hub, PrivateBroker, Received
 
@@ -251,3 +252,140 @@ def test_stopping_while_the_broker_is_away_says_what_is_lost(
     assert time.monotonic() - started < 3
     lost = [m for m in logged(caplog, logging.WARNING) if "stopping with" in m]
     assert len(lost) == 1 and "stopping with 2 message(s)" in lost[0]
+
+
+def durable_city(port: int, spool_path: Path, **settings: Any) -> CityPublisher:
+    config = MqttPublishConfig(
+        enabled=True, port=port, reconnect_min_s=0.1, reconnect_max_s=0.5, **settings
+    )
+    return CityPublisher(
+        config, "demo", EventBus(), spool=CitySpool(spool_path),
+        publish_plates=config.publish_plates,
+    )
+
+
+def test_a_restart_during_a_broker_outage_sends_the_kept_passages_at_the_next_start(
+    broker: PrivateBroker, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    broker.start()
+    hub = Hub(broker.port, "parkgate/demo/#")
+    broker.stop()
+    spool_path = tmp_path / "journal" / "city_mqtt.jsonl"
+
+    async def first_run() -> None:
+        publisher = durable_city(broker.port, spool_path)
+        await publisher.start()
+        for n in (1, 2, 3):
+            publisher.publish(passage(n))
+        publisher.publish(availability(37))  # retained: the next run publishes its own
+        await publisher.stop()
+
+    async def second_run() -> list[Received]:
+        publisher = durable_city(broker.port, spool_path)
+        await publisher.start()
+        assert publisher.status.queued == 3  # before the broker answers, /healthz says so
+        publisher.publish(passage(4))
+        broker.start()
+        await until(lambda: publisher.status.connected and publisher.status.queued == 0)
+        got = await settle(hub)
+        await publisher.stop()
+        return got
+
+    try:
+        asyncio.run(first_run())
+        kept = [m for m in logged(caplog, logging.WARNING) if "stopping with" in m]
+        assert len(kept) == 1 and "3 passage(s)/alarm(s) among them are kept" in kept[0]
+        got = asyncio.run(second_run())
+    finally:
+        hub.close()
+    assert [p["id"] for p in on("passages", got)] == [1, 2, 3, 4]
+    assert on("availability", got) == []  # the old count is not replayed over a newer one
+    assert spool_path.stat().st_size == 0  # all acknowledged: nothing for a third run
+
+
+def test_a_crash_during_a_broker_outage_loses_no_passage_for_the_hub(
+    broker: PrivateBroker, tmp_path: Path
+) -> None:
+    broker.start()
+    hub = Hub(broker.port, "parkgate/demo/passages")
+    broker.stop()
+    spool_path = tmp_path / "city_mqtt.jsonl"
+    crashed = durable_city(broker.port, spool_path)
+
+    async def until_the_crash() -> None:
+        await crashed.start()
+        for n in (1, 2):
+            crashed.publish(passage(n))
+        # Killed here: no stop(), nothing flushed or said; only what is on disk remains.
+
+    async def after_restart() -> list[Received]:
+        publisher = durable_city(broker.port, spool_path)
+        await publisher.start()
+        broker.start()
+        await until(lambda: publisher.status.connected and publisher.status.queued == 0)
+        got = await settle(hub)
+        await publisher.stop()
+        return got
+
+    try:
+        asyncio.run(until_the_crash())
+        crashed._client.loop_stop()  # the dead process's network thread is gone with it
+        got = asyncio.run(after_restart())
+    finally:
+        hub.close()
+    assert [p["id"] for p in on("passages", got)] == [1, 2]
+
+
+def test_a_clean_stop_with_the_broker_there_leaves_nothing_to_send_again(
+    broker: PrivateBroker, tmp_path: Path
+) -> None:
+    broker.start()
+    hub = Hub(broker.port, "parkgate/demo/passages")
+    spool_path = tmp_path / "city_mqtt.jsonl"
+
+    async def run(ids: range) -> None:
+        publisher = durable_city(broker.port, spool_path)
+        await publisher.start()
+        await until(lambda: publisher.status.connected)
+        for n in ids:
+            publisher.publish(passage(n))
+        await publisher.stop()
+
+    try:
+        asyncio.run(run(range(2 * HANDED_MAX)))
+        asyncio.run(run(range(2 * HANDED_MAX, 2 * HANDED_MAX + 1)))
+        got = asyncio.run(settle(hub))
+    finally:
+        hub.close()
+    assert [p["id"] for p in on("passages", got)] == list(range(2 * HANDED_MAX + 1))
+    assert hub.repeats == 0  # the second start re-sent nothing the broker had acknowledged
+
+
+def test_passages_kept_with_full_plates_go_out_masked_once_publish_plates_is_off(
+    broker: PrivateBroker, tmp_path: Path
+) -> None:
+    broker.start()
+    hub = Hub(broker.port, "parkgate/demo/passages")
+    broker.stop()
+    spool_path = tmp_path / "city_mqtt.jsonl"
+
+    async def run(publish_plates: bool, send: bool) -> list[Received]:
+        publisher = durable_city(broker.port, spool_path, publish_plates=publish_plates)
+        await publisher.start()
+        if not send:
+            publisher.publish(passage(1))
+            await publisher.stop()
+            return []
+        broker.start()
+        await until(lambda: publisher.status.connected and publisher.status.queued == 0)
+        got = await settle(hub)
+        await publisher.stop()
+        return got
+
+    try:
+        asyncio.run(run(publish_plates=True, send=False))
+        assert "闽A12345" in spool_path.read_text(encoding="utf-8")
+        got = asyncio.run(run(publish_plates=False, send=True))
+    finally:
+        hub.close()
+    assert [p["plate"] for p in on("passages", got)] == ["闽A1***5"]

@@ -10,8 +10,10 @@ again, as it would after any network error.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -29,6 +31,7 @@ from tests.api.test_database_outage import gate_frame
 from tests.api.test_vehicle_entry import register_resident_car
 from tests.conftest import ROOT
 from tests.live_server import free_port
+from tests.private_broker import Hub, PrivateBroker
 
 CAMERA = {"X-API-Key": "crash-test-camera-key", "Content-Type": "image/jpeg"}
 PASSWORD = "crash-test-admin-pass"
@@ -239,3 +242,42 @@ def test_passages_journalled_during_an_outage_survive_a_kill_and_a_restart_durin
     assert all("offline" in p["flags"] for p in stored)
     decided = {p["plate"]: p["decision"] for p in stored}
     assert {p: decided[p] for p in answered} == {p: r["decision"] for p, r in answered.items()}
+
+
+@pytest.mark.broker
+@pytest.mark.timeout(300)
+def test_a_kill_during_a_city_broker_outage_loses_no_answered_passage_for_the_hub(
+    tmp_path: Path,
+) -> None:
+    """The city feed's queue is on disk: the hub gets, after the restart, every passage the
+    camera got an answer for while the city broker was away (SQLite only: the feed does not
+    depend on the database kind)."""
+    (tmp_path / "broker").mkdir()
+    broker = PrivateBroker(tmp_path / "broker")
+    broker.start()
+    hub = Hub(broker.port, "parkgate/+/passages")
+    broker.stop()  # it keeps the hub's session for when it is back
+    config = write_config(
+        tmp_path, f"sqlite:///{tmp_path / 'parkgate.db'}",
+        mqtt={"enabled": True, "port": broker.port, "reconnect_min_s": 0.1,
+              "reconnect_max_s": 0.5},
+    )
+    port = free_port()
+    try:
+        with controller(config, port) as proc:
+            answered = stream_until_killed(proc, f"http://127.0.0.1:{port}", range(40),
+                                           kill_after=8)
+        with controller(config, port):
+            broker.start()
+            ids = {r["passage_id"] for r in answered.values()}
+            got: set[int] = set()
+            deadline = time.monotonic() + 60
+            while not ids <= got and time.monotonic() < deadline:
+                with contextlib.suppress(queue.Empty):
+                    got.add(hub.received.get(timeout=0.5)[1]["id"])
+    finally:
+        hub.close()
+        broker.stop()
+    assert None not in ids and ids <= got, sorted(ids - got)
+    # Besides them at most the frame being decided when the kill came (written, unanswered).
+    assert len(got - ids) <= 1

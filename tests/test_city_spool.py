@@ -1,0 +1,125 @@
+"""The city feed's disk spool on its own: what a run leaves unsent is what the next run gets."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from services.city_spool import COMPACT_SLACK, CitySpool, Spooled, open_city_spool
+
+TOPIC = "parkgate/demo/passages"
+
+
+def bodies(spooled: list[Spooled]) -> list[str]:
+    return [m.body for m in spooled]
+
+
+def test_what_is_not_done_comes_back_in_order_and_numbering_goes_on(tmp_path: Path) -> None:
+    spool = CitySpool(tmp_path / "city.jsonl")
+    spool.load()
+    seqs = [spool.add(TOPIC, f"p{n}") for n in range(1, 5)]
+    assert seqs == [1, 2, 3, 4]
+    spool.done(2)
+    spool.done(1)
+    spool.close()  # the run ends (a crash leaves the same file: every line is flushed)
+
+    again = CitySpool(tmp_path / "city.jsonl")
+    left = again.load()
+    assert [(m.seq, m.body) for m in left] == [(3, "p3"), (4, "p4")]
+    assert again.add(TOPIC, "p5") == 5  # never a number the hub's messages already had
+    assert len(again) == 3
+
+
+def test_the_file_is_emptied_once_everything_is_done(tmp_path: Path) -> None:
+    spool = CitySpool(tmp_path / "city.jsonl")
+    spool.load()
+    for n in range(3):
+        spool.add(TOPIC, f"p{n}")
+    assert len(spool.path.read_text(encoding="utf-8").splitlines()) == 3
+    for seq in (1, 2, 3):
+        spool.done(seq)
+    assert spool.path.stat().st_size == 0
+    assert CitySpool(spool.path).load() == []
+
+
+def test_finished_lines_are_compacted_away_during_a_long_backlog(tmp_path: Path) -> None:
+    spool = CitySpool(tmp_path / "city.jsonl")
+    spool.load()
+    for n in range(COMPACT_SLACK + 20):
+        spool.add(TOPIC, f"p{n}")
+    for seq in range(1, COMPACT_SLACK + 12):
+        spool.done(seq)
+    # The file stays in proportion to what waits, not to everything ever sent.
+    lines = spool.path.read_text(encoding="utf-8").splitlines()
+    assert len(lines) < COMPACT_SLACK + 20
+    assert bodies(CitySpool(spool.path).load()) == [f"p{n}" for n in range(COMPACT_SLACK + 11,
+                                                                             COMPACT_SLACK + 20)]
+
+
+def test_a_torn_last_line_is_skipped_and_said(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "city.jsonl"
+    spool = CitySpool(path)
+    spool.load()
+    spool.add(TOPIC, "p1")
+    spool.close()
+    with path.open("ab") as f:
+        f.write(b'{"seq": 2, "topic": "parkgate/demo/pass')  # the crash came mid-write
+    left = CitySpool(path).load()
+    assert bodies(left) == ["p1"]
+    assert any("1 unreadable line(s) skipped" in r.getMessage() for r in caplog.records)
+
+
+def test_load_may_rewrite_bodies_and_the_file_then_holds_the_new_ones(tmp_path: Path) -> None:
+    spool = CitySpool(tmp_path / "city.jsonl")
+    spool.load()
+    spool.add(TOPIC, json.dumps({"plate": "闽A12345"}, ensure_ascii=False))
+    spool.close()
+    left = CitySpool(spool.path).load(rewrite_body=lambda m: m.body.replace("12345", "1***5"))
+    assert "闽A1***5" in left[0].body
+    on_disk = spool.path.read_text(encoding="utf-8")
+    assert "12345" not in on_disk and "1***5" in on_disk
+
+
+def test_the_spool_is_private(tmp_path: Path) -> None:
+    before = os.umask(0o022)
+    try:
+        spool = CitySpool(tmp_path / "journal" / "city.jsonl")
+        spool.load()
+        spool.add(TOPIC, "p1")
+    finally:
+        os.umask(before)
+    assert stat.S_IMODE(spool.path.stat().st_mode) == 0o600
+
+
+def test_a_disk_that_refuses_writes_leaves_the_feed_in_memory(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "journal"
+    blocker.write_text("a file where the directory should be", encoding="utf-8")
+    spool = CitySpool(blocker / "city.jsonl")
+    spool.load()
+    with caplog.at_level(logging.ERROR, logger="services.city_spool"):
+        assert spool.add(TOPIC, "p1") is None
+        assert spool.add(TOPIC, "p2") is None
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and "kept in memory only" in errors[0]
+
+
+def test_durable_queue_off_removes_what_an_earlier_run_left(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    spool = open_city_spool(tmp_path, durable=True)
+    assert spool is not None
+    spool.load()
+    spool.add(TOPIC, "p1")
+    spool.close()
+    assert open_city_spool(tmp_path, durable=False) is None
+    assert not spool.path.exists()
+    assert any("durable_queue is off" in r.getMessage() for r in caplog.records)
