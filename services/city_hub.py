@@ -1,0 +1,313 @@
+"""``python main.py city-hub``: the reference consumer of the city feed (docs/mqtt.md).
+
+A city platform runs its own hub; this one shows what docs/mqtt.md asks of it, and is what
+parkgate's tests aggregate several communities with:
+
+- a persistent session (``clean_session`` false) subscribed with QoS 1 to
+  ``<prefix>/+/#``, so passages sent while the hub was away arrive when it is back;
+- passages and alarms de-duplicated by ``(community, id)`` (QoS 1 is at least once, and a
+  controller re-sends what the broker had not acknowledged when it restarted); an alarm
+  without an id (raised during a database outage) is always new;
+- an unknown major version of a schema refused (once logged per community and schema), unknown
+  fields ignored;
+- the latest availability, status and gate state of every community kept, and the city's
+  totals from them.
+
+Accepted passages and alarms may be appended to a JSON-lines file (``--out``): the hub's own
+record, one object per line with the topic's community. A summary of the city is logged every
+``--every`` seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+logger = logging.getLogger(__name__)
+
+SUPPORTED_MAJOR = 1
+# Ids remembered per community for de-duplication: far more than a broker re-sends at once.
+SEEN_PER_COMMUNITY = 10_000
+
+
+@dataclass
+class Community:
+    name: str
+    online: bool | None = None  # None: no status message seen yet
+    availability: dict[str, Any] | None = None
+    gates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    passages: int = 0
+    alarms: int = 0
+    repeats: int = 0  # passages and alarms dropped as already seen
+    seen: OrderedDict[tuple[str, int], None] = field(default_factory=OrderedDict)
+
+    def first_time(self, kind: str, ident: int) -> bool:
+        key = (kind, ident)
+        if key in self.seen:
+            self.seen.move_to_end(key)
+            self.repeats += 1
+            return False
+        self.seen[key] = None
+        if len(self.seen) > SEEN_PER_COMMUNITY:
+            self.seen.popitem(last=False)
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A passage or alarm taken for the first time."""
+
+    community: str
+    kind: str  # "passage" or "alarm"
+    payload: dict[str, Any]
+
+
+class CityHub:
+    """The city's picture, fed one MQTT message at a time (no network in here)."""
+
+    def __init__(self, prefix: str = "parkgate") -> None:
+        self.prefix = prefix.rstrip("/")
+        self.communities: dict[str, Community] = {}
+        self.refused = 0
+        self._refusals_logged: set[tuple[str, str]] = set()
+
+    def take(self, topic: str, payload: bytes) -> Accepted | None:
+        """Fold one message in; returns it when it is a passage or alarm seen for the first
+        time."""
+        parts = topic.split("/")
+        head = self.prefix.split("/")
+        if parts[: len(head)] != head or len(parts) < len(head) + 2:
+            return None
+        name, rest = parts[len(head)], parts[len(head) + 1 :]
+        community = self.communities.setdefault(name, Community(name))
+        if rest == ["status"]:
+            text = payload.decode("utf-8", errors="replace")
+            community.online = {"online": True, "offline": False}.get(text, community.online)
+            return None
+        kind = {"availability": "availability", "passages": "passage", "alarms": "alarm"}.get(
+            rest[0]
+        ) if len(rest) == 1 else ("gate" if len(rest) == 3 and rest[0] == "gates" else None)
+        if kind is None:
+            return None
+        body = self._body(name, kind, payload)
+        if body is None:
+            return None
+        if kind == "availability":
+            community.availability = body
+        elif kind == "gate":
+            community.gates[rest[1]] = body
+        else:
+            ident = body.get("id")
+            if isinstance(ident, int) and not community.first_time(kind, ident):
+                return None
+            if kind == "passage":
+                community.passages += 1
+            else:
+                community.alarms += 1
+            return Accepted(name, kind, body)
+        return None
+
+    def _body(self, community: str, kind: str, payload: bytes) -> dict[str, Any] | None:
+        try:
+            body = json.loads(payload)
+        except ValueError:
+            return self._refuse(community, kind, "not JSON")
+        if not isinstance(body, dict):
+            return self._refuse(community, kind, "not a JSON object")
+        name, _, version = str(body.get("schema", "")).partition("/")
+        if name != f"parkgate.{kind}":
+            return self._refuse(community, kind, f"schema {body.get('schema')!r}")
+        major = version.split(".")[0]
+        if not major.isdigit() or int(major) != SUPPORTED_MAJOR:
+            return self._refuse(
+                community, kind,
+                f"schema {body['schema']!r}: this hub reads version {SUPPORTED_MAJOR}",
+            )
+        if kind == "passage" and not isinstance(body.get("id"), int):
+            return self._refuse(community, kind, "passage without an id")
+        return body
+
+    def _refuse(self, community: str, kind: str, why: str) -> None:
+        self.refused += 1
+        if (community, why) not in self._refusals_logged:
+            self._refusals_logged.add((community, why))
+            logger.warning("city hub: %s message from %s refused (%s); later ones like it are "
+                           "refused without a word", kind, community, why)
+        return None
+
+    def totals(self) -> dict[str, Any]:
+        """The city's free spaces over the communities whose availability is known."""
+        known = [c for c in self.communities.values() if c.availability is not None]
+        return {
+            "communities": len(self.communities),
+            "online": sum(1 for c in self.communities.values() if c.online),
+            "total_capacity": sum(int(c.availability["total_capacity"] or 0) for c in known
+                                  if c.availability is not None),
+            "total_free": sum(int(c.availability["total_free"] or 0) for c in known
+                              if c.availability is not None),
+            "passages": sum(c.passages for c in self.communities.values()),
+            "alarms": sum(c.alarms for c in self.communities.values()),
+            "repeats_dropped": sum(c.repeats for c in self.communities.values()),
+            "refused": self.refused,
+            "gates_in_fault": sorted(
+                f"{c.name}/{gate}" for c in self.communities.values()
+                for gate, state in c.gates.items() if state.get("state") == "fault"
+            ),
+        }
+
+    def summary_lines(self) -> list[str]:
+        lines = []
+        for c in sorted(self.communities.values(), key=lambda c: c.name):
+            a = c.availability
+            free = f"{a['total_free']}/{a['total_capacity']} free" if a else "availability unknown"
+            state = {True: "online", False: "OFFLINE", None: "status unknown"}[c.online]
+            lines.append(f"{c.name}: {state}, {free}, {c.passages} passages, {c.alarms} alarms")
+        return lines
+
+
+def run_hub(
+    hub: CityHub, host: str, port: int, *, client_id: str, out: IO[str] | None,
+    every_s: float, stop: threading.Event, subscribed: threading.Event | None = None,
+) -> None:
+    """Subscribe and fold messages into ``hub`` until ``stop`` is set (``subscribed`` is set
+    once the broker has confirmed the subscription)."""
+    import paho.mqtt.client as mqtt
+
+    lock = threading.Lock()
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                         clean_session=False)
+
+    def on_connect(c: mqtt.Client, _u: Any, flags: Any, reason: Any, _p: Any) -> None:
+        if getattr(reason, "is_failure", False):
+            logger.warning("city hub: broker %s:%d refused the connection: %s", host, port,
+                           reason)
+            return
+        logger.info("city hub connected to %s:%d (session %s)", host, port,
+                    "resumed" if flags.session_present else "new")
+        # Subscribing again on a resumed session is harmless and covers a broker that lost it.
+        c.subscribe(f"{hub.prefix}/+/#", qos=1)
+
+    def on_message(_c: Any, _u: Any, m: mqtt.MQTTMessage) -> None:
+        with lock:
+            accepted = hub.take(m.topic, m.payload)
+            if accepted is not None and out is not None:
+                out.write(json.dumps({"community": accepted.community, "kind": accepted.kind,
+                                      **accepted.payload}, ensure_ascii=False) + "\n")
+                out.flush()
+
+    unreachable_logged = threading.Event()
+
+    def on_connect_fail(_c: Any, _u: Any) -> None:
+        if not unreachable_logged.is_set():
+            unreachable_logged.set()
+            logger.warning("city hub: broker %s:%d unreachable; retrying", host, port)
+
+    def on_disconnect(_c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if not stop.is_set():
+            unreachable_logged.clear()
+            logger.warning("city hub: link to %s:%d lost (%s); reconnecting", host, port,
+                           reason)
+
+    def on_subscribe(_c: Any, _u: Any, _mid: int, reasons: Any, _p: Any) -> None:
+        if any(getattr(r, "is_failure", False) for r in reasons):
+            logger.error("city hub: the broker refused the subscription to %s/+/#: %s",
+                         hub.prefix, reasons)
+            return
+        logger.info("city hub subscribed to %s/+/#", hub.prefix)
+        if subscribed is not None:
+            subscribed.set()
+
+    client.on_connect = on_connect
+    client.on_subscribe = on_subscribe
+    client.on_connect_fail = on_connect_fail
+    client.on_disconnect = on_disconnect
+    client.on_message = on_message
+    client.reconnect_delay_set(min_delay=1, max_delay=30)
+    client.connect_async(host, port, keepalive=30)
+    client.loop_start()
+    try:
+        next_summary = time.monotonic() + every_s
+        while not stop.wait(min(0.2, every_s)):
+            if time.monotonic() >= next_summary:
+                next_summary += every_s
+                _log_summary(hub, lock)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+        _log_summary(hub, lock)
+
+
+def _log_summary(hub: CityHub, lock: threading.Lock) -> None:
+    with lock:
+        totals, lines = hub.totals(), hub.summary_lines()
+    logger.info(
+        "city: %d communities (%d online), %d/%d spaces free, %d passages, %d alarms "
+        "(%d repeats dropped, %d refused)%s", totals["communities"], totals["online"],
+        totals["total_free"], totals["total_capacity"], totals["passages"], totals["alarms"],
+        totals["repeats_dropped"], totals["refused"],
+        f"; gates in fault: {', '.join(totals['gates_in_fault'])}"
+        if totals["gates_in_fault"] else "",
+    )
+    for line in lines:
+        logger.info("  %s", line)
+
+
+def cmd_city_hub(args: argparse.Namespace) -> int:
+    hub = CityHub(args.prefix)
+    stop = threading.Event()
+    if args.duration is not None:
+        timer = threading.Timer(args.duration, stop.set)
+        timer.daemon = True
+        timer.start()
+    out = open(args.out, "a", encoding="utf-8") if args.out else None  # noqa: SIM115
+    try:
+        run_hub(hub, args.host, args.port, client_id=args.client_id, out=out,
+                every_s=args.every, stop=stop)
+    except KeyboardInterrupt:
+        stop.set()
+    finally:
+        if out is not None:
+            out.close()
+    return 0
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 1-65535, got {text}")
+    return value
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "city-hub",
+        help="Aggregate many communities' MQTT feeds (the reference city hub of docs/mqtt.md).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="City MQTT broker host.")
+    parser.add_argument("--port", type=_port, default=1883, help="City MQTT broker port.")
+    parser.add_argument("--prefix", default="parkgate", help="Topic prefix (mqtt.topic_prefix).")
+    parser.add_argument(
+        "--client-id", default="parkgate-city-hub",
+        help="The broker keeps the hub's session (what arrives while it is away) under this "
+             "id: keep it across restarts, and give a second hub its own.",
+    )
+    parser.add_argument("--out", type=Path, help="Append accepted passages and alarms here.")
+    parser.add_argument("--every", type=_positive, default=60.0,
+                        help="Seconds between summaries in the log.")
+    parser.add_argument("--duration", type=_positive,
+                        help="Stop after this many seconds (default: run until interrupted).")
+    parser.set_defaults(func=cmd_city_hub)

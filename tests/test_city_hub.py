@@ -1,0 +1,211 @@
+"""The reference city hub (``main.py city-hub``): several communities' feeds into one picture,
+each passage once, an unknown schema version refused."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from controllers.events import Event, EventBus
+from services.city_hub import CityHub, run_hub
+from services.city_mqtt import CityPublisher, to_message
+from settings import MqttPublishConfig
+from tests.conftest import ROOT
+from tests.private_broker import PrivateBroker
+
+T0 = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+
+
+def passage(n: int) -> Event:
+    data = {"id": n, "at": (T0 + timedelta(seconds=n)).isoformat(), "gate_id": "main-in",
+            "direction": "in", "zone_id": "A", "plate": "闽A12345", "plate_color": "blue",
+            "decision": "allow", "reason": "resident", "credential": "plate"}
+    return Event("passage", data, T0 + timedelta(seconds=n))
+
+
+def availability(capacity: int, free: int) -> Event:
+    return Event("availability", {"zones": [{"id": "A", "capacity": capacity, "free": free}],
+                                  "total_capacity": capacity, "total_free": free})
+
+
+def wire(event: Event, community: str) -> tuple[str, bytes]:
+    """The topic and bytes a controller of ``community`` publishes for ``event``."""
+    produced = to_message(event, community, publish_plates=False)
+    assert produced is not None
+    suffix, payload, _retain = produced
+    return f"parkgate/{community}/{suffix}", json.dumps(payload, ensure_ascii=False).encode()
+
+
+def test_the_hub_adds_communities_up_and_takes_each_passage_once() -> None:
+    hub = CityHub()
+    for topic, body in [
+        wire(availability(40, 31), "east"), wire(availability(20, 5), "west"),
+        wire(passage(1), "east"), wire(passage(1), "east"),  # a QoS 1 repeat
+        wire(passage(1), "west"),  # the same id in another community is another passage
+    ]:
+        hub.take(topic, body)
+    hub.take("parkgate/east/status", b"online")
+    hub.take("parkgate/west/status", b"offline")
+    totals = hub.totals()
+    assert (totals["communities"], totals["online"]) == (2, 1)
+    assert (totals["total_capacity"], totals["total_free"]) == (60, 36)
+    assert (totals["passages"], totals["repeats_dropped"]) == (2, 1)
+    assert hub.summary_lines() == [
+        "east: online, 31/40 free, 1 passages, 0 alarms",
+        "west: OFFLINE, 5/20 free, 1 passages, 0 alarms",
+    ]
+
+
+def test_alarms_without_an_id_are_each_new_and_a_gate_fault_is_listed() -> None:
+    hub = CityHub()
+    alarm = Event("alarm", {"id": None, "kind": "hardware_fault", "gate_id": "main-in",
+                            "passage_id": None})
+    first = hub.take(*wire(alarm, "east"))
+    second = hub.take(*wire(alarm, "east"))
+    assert first is not None and second is not None and hub.totals()["alarms"] == 2
+    hub.take(*wire(Event("gate", {"gate_id": "main-in", "state": "fault",
+                                  "fault": "no answer"}), "east"))
+    assert hub.totals()["gates_in_fault"] == ["east/main-in"]
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        (b"not json", "not JSON"),
+        (b"[1, 2]", "not a JSON object"),
+        (json.dumps({"schema": "parkgate.passage/2", "id": 5}).encode(), "reads version 1"),
+        (json.dumps({"schema": "parkgate.alarm/1", "id": 5}).encode(), "schema"),
+        (json.dumps({"schema": "parkgate.passage/1"}).encode(), "passage without an id"),
+    ],
+    ids=["not_json", "not_object", "next_major", "wrong_kind", "no_id"],
+)
+def test_what_a_hub_cannot_read_is_refused_and_said_once(
+    body: bytes, why: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    hub = CityHub()
+    assert hub.take("parkgate/east/passages", body) is None
+    assert hub.take("parkgate/east/passages", body) is None
+    assert hub.refused == 2 and hub.totals()["passages"] == 0
+    said = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert len(said) == 1 and why in said[0]
+
+
+def test_a_minor_version_and_unknown_fields_are_read() -> None:
+    hub = CityHub()
+    topic, body = wire(passage(7), "east")
+    payload = {**json.loads(body), "schema": "parkgate.passage/1.3", "lane": 2}
+    accepted = hub.take(topic, json.dumps(payload).encode())
+    assert accepted is not None and accepted.payload["id"] == 7
+
+
+def test_other_topics_under_the_prefix_and_other_prefixes_are_ignored() -> None:
+    hub = CityHub("city/parkgate")
+    topic, body = wire(passage(1), "east")
+    assert hub.take(topic, body) is None  # parkgate/east/…: not this hub's prefix
+    assert hub.take("city/parkgate/east/passages", body) is not None
+    assert hub.take("city/parkgate/east/something/else", b"{}") is None
+    assert hub.refused == 0
+
+
+@pytest.mark.broker
+def test_two_controllers_through_a_real_broker_into_one_hub(tmp_path: Path) -> None:
+    broker = PrivateBroker(tmp_path)
+    broker.start()
+    hub = CityHub()
+    stop, subscribed = threading.Event(), threading.Event()
+    out = (tmp_path / "hub.jsonl").open("w", encoding="utf-8")
+    thread = threading.Thread(target=run_hub, args=(hub, "127.0.0.1", broker.port), kwargs={
+        "client_id": "hub-test", "out": out, "every_s": 60.0, "stop": stop,
+        "subscribed": subscribed})
+    thread.start()
+    assert subscribed.wait(10), "the hub did not subscribe"
+
+    def controller(name: str) -> CityPublisher:
+        config = MqttPublishConfig(enabled=True, port=broker.port)
+        return CityPublisher(config, name, EventBus())
+
+    async def scenario() -> None:
+        east, west = controller("east"), controller("west")
+        for publisher in (east, west):
+            await publisher.start()
+        east.publish(availability(40, 30))
+        west.publish(availability(20, 20))
+        for n in (1, 2):
+            east.publish(passage(n))
+        east.publish(passage(2))  # sent twice, as after a restart
+        west.publish(passage(1))
+        deadline = time.monotonic() + 10
+        while (hub.totals()["passages"], hub.totals()["repeats_dropped"]) != (3, 1):
+            assert time.monotonic() < deadline, hub.totals()
+            await asyncio.sleep(0.05)
+        for publisher in (east, west):
+            await publisher.stop()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        stop.set()
+        thread.join(10)
+        out.close()
+        broker.stop()
+    totals = hub.totals()
+    assert (totals["communities"], totals["total_capacity"], totals["total_free"]) == (2, 60, 50)
+    assert totals["online"] == 0  # both stopped: their "offline" arrived
+    lines = [json.loads(line) for line in (tmp_path / "hub.jsonl").read_text("utf-8").splitlines()]
+    assert sorted((r["community"], r["id"]) for r in lines) == [
+        ("east", 1), ("east", 2), ("west", 1)
+    ]
+    assert all(r["plate"] == "闽A1***5" for r in lines)
+
+
+@pytest.mark.broker
+def test_the_command_records_what_arrives_and_stops_after_its_duration(tmp_path: Path) -> None:
+    broker = PrivateBroker(tmp_path)
+    broker.start()
+    out = tmp_path / "hub.jsonl"
+    sender = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    sender.connect("127.0.0.1", broker.port)
+    sender.loop_start()
+    try:
+        # Retained: the hub gets it whenever it subscribes.
+        sender.publish(*wire(availability(40, 12), "east"), qos=1, retain=True).wait_for_publish(5)
+        hub = subprocess.Popen(
+            [sys.executable, str(ROOT / "main.py"), "city-hub", "--port", str(broker.port),
+             "--out", str(out), "--every", "0.5", "--duration", "4"],
+            stderr=subprocess.PIPE, text=True,
+        )
+        assert hub.stderr is not None
+        log = ""
+        while "city hub subscribed to parkgate/+/#" not in log:
+            line = hub.stderr.readline()
+            assert line, log  # the command ended before it subscribed
+            log += line
+        sender.publish(*wire(passage(9), "east"), qos=1).wait_for_publish(5)
+        _, rest = hub.communicate(timeout=60)
+        log += rest
+    finally:
+        sender.loop_stop()
+        broker.stop()
+    assert hub.returncode == 0, log
+    assert "city: 1 communities (0 online), 12/40 spaces free, 1 passages" in log
+    assert [json.loads(line)["id"] for line in out.read_text("utf-8").splitlines()] == [9]
+
+
+def test_the_command_refuses_a_bad_port_with_a_line() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "city-hub", "--port", "70000"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 2
+    assert "a port is 1-65535, got 70000" in done.stderr
+
+
