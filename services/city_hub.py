@@ -114,6 +114,27 @@ class CityHub:
             return Accepted(name, kind, body)
         return None
 
+    def remember(self, record_file: Path) -> int:
+        """Take the ids of a record an earlier run wrote (``--out``) as seen, so a restarted
+        hub does not append a passage a second time; returns how many were read."""
+        read = 0
+        try:
+            with record_file.open(encoding="utf-8") as f:
+                for line in f:
+                    try:
+                        entry = json.loads(line)
+                        name, kind, ident = entry["community"], entry["kind"], entry["id"]
+                    except (ValueError, KeyError, TypeError):
+                        continue  # a line cut short when the last run stopped
+                    if isinstance(ident, int):
+                        self.communities.setdefault(name, Community(name)).first_time(kind, ident)
+                        read += 1
+        except FileNotFoundError:
+            return 0
+        for community in self.communities.values():
+            community.repeats = 0  # counted for this run only
+        return read
+
     def _body(self, community: str, kind: str, payload: bytes) -> dict[str, Any] | None:
         try:
             body = json.loads(payload)
@@ -261,12 +282,17 @@ def _log_summary(hub: CityHub, lock: threading.Lock) -> None:
 
 def cmd_city_hub(args: argparse.Namespace) -> int:
     hub = CityHub(args.prefix)
+    if args.out:
+        known = hub.remember(args.out)
+        if known:
+            logger.info("city hub: %d passages and alarms already in %s will not be appended "
+                        "again", known, args.out)
     stop = threading.Event()
     if args.duration is not None:
         timer = threading.Timer(args.duration, stop.set)
         timer.daemon = True
         timer.start()
-    out = open(args.out, "a", encoding="utf-8") if args.out else None  # noqa: SIM115
+    out = _open_record(args.out) if args.out else None
     try:
         run_hub(hub, args.host, args.port, client_id=args.client_id, out=out,
                 every_s=args.every, stop=stop)
@@ -276,6 +302,20 @@ def cmd_city_hub(args: argparse.Namespace) -> int:
         if out is not None:
             out.close()
     return 0
+
+
+def _open_record(path: Path) -> IO[str]:
+    """``path`` for appending, on a line of its own (a stop mid-line must not join the next
+    record to the torn one)."""
+    torn = False
+    if path.exists() and path.stat().st_size > 0:
+        with path.open("rb") as f:
+            f.seek(-1, 2)
+            torn = f.read(1) != b"\n"
+    out = open(path, "a", encoding="utf-8")  # noqa: SIM115
+    if torn:
+        out.write("\n")
+    return out
 
 
 def _positive(text: str) -> float:

@@ -16,7 +16,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from controllers.events import Event, EventBus
-from services.city_hub import CityHub, run_hub
+from services.city_hub import CityHub, _open_record, run_hub
 from services.city_mqtt import CityPublisher, to_message
 from settings import MqttPublishConfig
 from tests.conftest import ROOT
@@ -63,6 +63,23 @@ def test_the_hub_adds_communities_up_and_takes_each_passage_once() -> None:
         "east: online, 31/40 free, 1 passages, 0 alarms",
         "west: OFFLINE, 5/20 free, 1 passages, 0 alarms",
     ]
+
+
+def test_a_restarted_hub_does_not_record_a_passage_twice(tmp_path: Path) -> None:
+    record = tmp_path / "hub.jsonl"
+    record.write_text(
+        json.dumps({"community": "east", "kind": "passage", "id": 1}) + "\n"
+        + '{"community": "east", "kind": "pass', encoding="utf-8",  # cut short by a stop
+    )
+    hub = CityHub()
+    assert hub.remember(record) == 1
+    assert hub.take(*wire(passage(1), "east")) is None  # re-sent by the broker
+    assert hub.take(*wire(passage(2), "east")) is not None
+    assert hub.totals()["repeats_dropped"] == 1
+    with _open_record(record) as out:  # the next run appends on a line of its own
+        out.write(json.dumps({"community": "east", "kind": "passage", "id": 2}) + "\n")
+    again = CityHub()
+    assert again.remember(record) == 2
 
 
 def test_alarms_without_an_id_are_each_new_and_a_gate_fault_is_listed() -> None:
