@@ -139,7 +139,9 @@ def decide(
     plate stays denied and an exit is never held: ``controllers.schedule``)."""
     if sighting.plate is None:
         outcome = _Outcome(Verdict.REVIEW, Reason.NO_PLATE, Credential.NONE)
-    elif sighting.confidence < policy.min_confidence and permits.list_entry is None:
+    elif sighting.confidence < policy.min_confidence and not _blocked(permits):
+        # A doubtful read still denies a blocked plate, but opens for nobody: an allow-list
+        # entry is no surer of the read than a resident's car is.
         outcome = _Outcome(Verdict.REVIEW, Reason.LOW_CONFIDENCE)
     elif gate.direction is Direction.IN:
         outcome = _decide_entry(permits, occupancy, now, policy)
@@ -167,6 +169,10 @@ def decide(
     return apply_schedule(decision, gate.schedule, gate.direction, sighting.at)
 
 
+def _blocked(permits: Permits) -> bool:
+    return permits.list_entry is not None and permits.list_entry.kind == "block"
+
+
 def _pass_household(permits: Permits, outcome: _Outcome) -> int | None:
     for p in permits.passes:
         if p.pass_id == outcome.pass_id:
@@ -177,7 +183,7 @@ def _pass_household(permits: Permits, outcome: _Outcome) -> int | None:
 def _decide_entry(
     permits: Permits, occupancy: ZoneOccupancy | None, now: datetime, policy: AccessPolicy
 ) -> _Outcome:
-    if permits.list_entry is not None and permits.list_entry.kind == "block":
+    if _blocked(permits):
         return _Outcome(Verdict.DENY, Reason.BLOCKED, alarm="blocked_plate")
 
     flags: tuple[str, ...] = ()

@@ -65,6 +65,8 @@ CASES = [
      Permits(list_entry=BLOCK), FREE, IN, SOFT, Verdict.DENY, Reason.BLOCKED),
     ("allow-listed vehicle enters", sighting(), Permits(list_entry=ALLOW), FULL, IN, SOFT,
      Verdict.ALLOW, Reason.ALLOWED_LIST),
+    ("allow-listed plate on a low-confidence read goes to the guard", sighting(confidence=0.5),
+     Permits(list_entry=ALLOW), FREE, IN, SOFT, Verdict.REVIEW, Reason.LOW_CONFIDENCE),
     ("valid visitor pass", sighting("粤B88888"), Permits(passes=(PASS_TODAY,)), FREE, IN, SOFT,
      Verdict.ALLOW, Reason.VISITOR_PASS),
     ("visitor refused when full", sighting("粤B88888"), Permits(passes=(PASS_TODAY,)), FULL, IN,
