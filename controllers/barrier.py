@@ -155,6 +155,9 @@ class BarrierMachine:
 
     # -- commands -------------------------------------------------------------------------
     def open(self, now: float) -> Transition:
+        # The newest command wins: a close deferred for the car on the loop (or the close a
+        # safety reversal owes) must not bring the arm down on the car let in now.
+        self._close_pending = False
         if self._state is BarrierState.OPEN:
             self._arm_auto_close(now)  # a second pass through the same opening
             return self._result()

@@ -189,6 +189,27 @@ def test_hold_cancels_a_deferred_close() -> None:
     assert m.presence_off(2.0).state is S.HELD_OPEN
 
 
+def test_an_open_cancels_a_deferred_close() -> None:
+    """A guard's close waits for the car on the loop; the next car then granted entry must
+    find the arm up, not see it come down as soon as the first car leaves the loop."""
+    m = given(["open", "limit_open", "presence_on", "close"])
+    assert m.open(1.0).state is S.OPEN
+    assert not m.close_pending
+    t = m.presence_off(2.0)
+    assert (t.state, t.commands) == (S.OPEN, ())
+    assert m.tick(10.9).state is S.OPEN  # auto-close counts from the open, as usual
+    assert m.tick(11.0).commands == CLOSE_CMD
+
+
+def test_an_open_while_reversing_keeps_the_arm_up_for_the_next_car() -> None:
+    m = given(["open", "limit_open", "close", "presence_on"])  # reversed onto a vehicle
+    assert m.state is S.OPENING and m.close_pending
+    m.open(1.0)  # the next car is granted entry while the arm goes back up
+    assert m.limit_open(2.0).state is S.OPEN
+    assert m.presence_off(3.0).commands == ()
+    assert m.tick(12.0).commands == CLOSE_CMD
+
+
 def test_fire_alarm_flags_and_fault_recovery() -> None:
     m = given(["fire_alarm_on"])
     assert m.fire_alarm and not m.held
