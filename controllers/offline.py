@@ -7,11 +7,13 @@ database answers; during an outage it decides from it with the same policy (``de
 the passage goes to the local journal until the database is back.
 
 What the snapshot cannot know is said by the decision's ``offline`` flag: zone occupancy is
-unknown (a full zone is not enforced) and a pass's use count is as of the last refresh.
+unknown (a full zone is not enforced). Presence and visitor-pass uses are the snapshot's plus
+the passages decided offline since, so anti-passback and a pass's use limit still hold.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 from datetime import datetime
 
@@ -22,7 +24,8 @@ from controllers.values import Direction, Verdict
 
 
 class OfflineAccess:
-    """The last snapshot, plus the presence changes of passages decided since it was taken."""
+    """The last snapshot, plus the presence changes and pass uses of passages decided since
+    it was taken."""
 
     def __init__(self, *, max_distance: int = 1, province_tolerance: bool = False) -> None:
         self._max_distance = max_distance
@@ -30,8 +33,11 @@ class OfflineAccess:
         self._snapshot: AccessSnapshot | None = None
         # Cars that entered or left while offline: anti-passback must see them.
         self._inside: dict[str, bool] = {}
-        # journal id -> (plate, what _inside said before that passage), to undo it.
-        self._before: dict[str, tuple[str, bool | None]] = {}
+        # Visitor-pass uses counted while offline: a single-use pass opens once, not per visit.
+        self._uses: Counter[int] = Counter()
+        # journal id -> (plate, what _inside said before that passage, the pass it used), to
+        # undo it.
+        self._before: dict[str, tuple[str | None, bool | None, int | None]] = {}
 
     @property
     def taken_at(self) -> datetime | None:
@@ -39,9 +45,10 @@ class OfflineAccess:
 
     def load(self, snapshot: AccessSnapshot) -> None:
         """A fresh snapshot; taken after the journal was written, so it already holds the
-        presence changes recorded offline."""
+        presence changes and pass uses recorded offline."""
         self._snapshot = snapshot
         self._inside.clear()
+        self._uses.clear()
         self._before.clear()
 
     def permits(self, plate: str | None, *, province_unsure: bool = False) -> Permits | None:
@@ -65,26 +72,36 @@ class OfflineAccess:
         base = known[matched]
         return replace(
             base,
+            passes=tuple(replace(p, uses=p.uses + self._uses[p.pass_id]) for p in base.passes),
             inside=self._inside.get(matched, base.inside),
             matched_plate=matched if matched != plate else None,
             match_distance=distance,
         )
 
     def note(self, record: PassageRecord) -> None:
-        """An allowed passage decided offline moves its car in or out."""
-        if record.decision.verdict is not Verdict.ALLOW:
+        """An allowed passage decided offline moves its car in or out, and uses its pass."""
+        decision = record.decision
+        if decision.verdict is not Verdict.ALLOW:
             return
-        plate = record.decision.matched_plate or record.sighting.plate
+        plate = decision.matched_plate or record.sighting.plate
+        used = decision.pass_id if decision.count_pass_use else None
+        if record.journal_id is not None:
+            before = self._inside.get(plate) if plate is not None else None
+            self._before[record.journal_id] = (plate, before, used)
+        if used is not None:
+            self._uses[used] += 1
         if plate is not None:
-            if record.journal_id is not None:
-                self._before[record.journal_id] = (plate, self._inside.get(plate))
             self._inside[plate] = record.direction is Direction.IN
 
     def undo(self, record: PassageRecord) -> None:
-        """The passage's barrier did not open: its car did not move after all."""
+        """The passage's barrier did not open: its car did not move, nor used its pass."""
         if record.journal_id is None or record.journal_id not in self._before:
             return
-        plate, before = self._before.pop(record.journal_id)
+        plate, before, used = self._before.pop(record.journal_id)
+        if used is not None and self._uses[used] > 0:
+            self._uses[used] -= 1
+        if plate is None:
+            return
         if before is None:
             self._inside.pop(plate, None)
         else:

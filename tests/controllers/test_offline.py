@@ -103,3 +103,38 @@ def test_an_offline_passage_whose_barrier_did_not_open_is_taken_back() -> None:
     assert again.verdict is Verdict.ALLOW and "anti_passback" not in again.flags
     access.undo(entry)  # twice changes nothing
     assert access.permits("闽A12345").inside is False  # type: ignore[union-attr]
+
+
+def single_use_pass_snapshot() -> AccessSnapshot:
+    once = PassPermit(pass_id=9, plate="闽D88888", household_id=7,
+                      valid_from=NOW - timedelta(hours=1), valid_to=NOW + timedelta(hours=8),
+                      max_uses=1, uses=0)
+    return AccessSnapshot(taken_at=NOW, permits={"闽D88888": Permits(passes=(once,))})
+
+
+def pass_through(access: OfflineAccess, gate: GateContext, journal_id: str) -> PassageRecord:
+    decision, sighting = offline_decision(access, "闽D88888", gate=gate)
+    record = PassageRecord(gate.gate_id, gate.direction, gate.zone_id, sighting, decision, None,
+                           journal_id=journal_id)
+    access.note(record)
+    return record
+
+
+def test_a_pass_used_offline_counts_toward_its_limit_until_the_next_snapshot() -> None:
+    """A single-use pass lets the visitor in once during an outage, not once per visit."""
+    access = OfflineAccess()
+    access.load(single_use_pass_snapshot())
+    assert pass_through(access, IN, "j1").decision.verdict is Verdict.ALLOW
+    assert pass_through(access, OUT, "j2").decision.verdict is Verdict.ALLOW
+    again = pass_through(access, IN, "j3").decision
+    assert (again.verdict, again.reason) == (Verdict.REVIEW, Reason.PASS_USED_UP)
+
+
+def test_a_pass_use_whose_barrier_did_not_open_is_given_back_offline() -> None:
+    access = OfflineAccess()
+    access.load(single_use_pass_snapshot())
+    access.undo(pass_through(access, IN, "j1"))  # the barrier faulted: the car is outside
+    retry = pass_through(access, IN, "j2").decision
+    assert (retry.verdict, retry.reason) == (Verdict.ALLOW, Reason.VISITOR_PASS)
+    access.load(single_use_pass_snapshot())  # the database counts the uses written back
+    assert offline_decision(access, "闽D88888")[0].verdict is Verdict.ALLOW
