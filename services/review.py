@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, get_args
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, case, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from controllers.events import Event
@@ -117,10 +117,7 @@ def _record(
             .where(Passage.resolution.is_(None))
             .values(
                 resolved_by=username, resolved_at=now, resolution=stored,
-                resolved_plate=(
-                    None if req.no_plate
-                    else req.plate if req.plate is not None else Passage.plate
-                ),
+                resolved_plate=None if req.no_plate else _resolved_plate(req.plate),
             )
             .execution_options(synchronize_session=False)
         ).rowcount
@@ -168,7 +165,7 @@ def _record(
                 decision=AccessDecision(
                     Verdict.ALLOW, Reason.GUARD_OVERRIDE, credential=Credential.GUARD,
                     pass_id=pass_id, count_pass_use=pass_id is not None,
-                    household_id=household_id,
+                    household_id=household_id if pass_id is not None else _own_car(passage),
                 ),
                 snapshot_path=None,
             )
@@ -186,6 +183,27 @@ def _record(
         ))
         session.flush()
         return passage_to_dict(passage), pass_id, alarms, passage.gate_id
+
+
+def _resolved_plate(typed: str | None) -> ColumnElement[str]:
+    """The plate the car is let in under. Left as the camera read it (the booth's form offers
+    the read), the guard confirms the car the controller took the read for: a misread matched
+    to a registered plate counts as that plate, or the car would be inside under a plate
+    nothing else knows, its exit not recorded and the same misread later an unknown car."""
+    read = func.coalesce(Passage.matched_plate, Passage.plate)
+    if typed is None:
+        return read
+    return case((Passage.plate == typed, read), else_=literal(typed))
+
+
+def _own_car(passage: Passage) -> int | None:
+    """The household of the resident's car the controller identified, when the guard let in
+    that car (not one whose plate they typed): it counts against its household's spaces."""
+    if passage.vehicle_id is None or passage.resolved_plate != (
+        passage.matched_plate or passage.plate
+    ):
+        return None
+    return passage.household_id
 
 
 async def resolve_review(services: Services, username: str, req: ReviewDecision) -> ReviewOutcome:

@@ -213,3 +213,50 @@ def test_a_car_confirmed_without_plate_is_not_counted_under_the_cameras_read(
     again = push(client, "main-in", readable_photos[1]).json()
     stored = client.get(f"/api/v1/passages/{again['passage_id']}", headers=admin_headers)
     assert "anti_passback" not in stored.json()["flags"], stored.json()
+
+
+@pytest.mark.parametrize("typed", [None, "闽A1234S"], ids=["plate left out", "read kept"])
+def test_a_misread_let_in_by_the_guard_is_recorded_as_the_car_it_was_matched_to(
+    client: Any, admin_headers: dict[str, str], guard_headers: dict[str, str],
+    typed: str | None,
+) -> None:
+    """The camera read 闽A1234S, one look-alike from the resident's 闽A12345, too unsure to
+    open; the guard confirms the car. It is inside as 闽A12345 (its household's car), so it
+    leaves as a car known inside, and the misread does not become a plate of its own that
+    the same misread later matches exactly, as an unknown car. The booth's form sends the
+    camera's read back unless the guard changes it."""
+    from controllers.values import Sighting
+    from models.vehicles import Presence
+
+    services = client.app.state.services
+    hid = household(client, admin_headers)
+    added = client.post("/api/v1/vehicles", json={"plate": "闽A12345", "household_id": hid},
+                        headers=admin_headers)
+    assert added.status_code == 201, added.text
+
+    def arrive(gate: str, confidence: float) -> Any:
+        sighting = Sighting(gate, datetime.now(UTC), "闽A1234S", confidence)
+        return client.portal.call(services.runtime.handle_sighting, sighting)
+
+    unsure = arrive("main-in", 0.5)
+    assert (unsure.decision.reason, unsure.decision.matched_plate) == ("low_confidence",
+                                                                      "闽A12345")
+    free = free_in_zone(client, "A")
+    response = client.post(
+        f"/api/v1/passages/{unsure.passage_id}/resolve",
+        json={"resolution": "allow_once", "reason": "业主本人，车牌污损", "plate": typed},
+        headers=guard_headers,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["passage"]["resolved_plate"] == "闽A12345"
+    assert free_in_zone(client, "A") == free - 1
+    with services.sessions() as session:
+        inside = session.get(Presence, "闽A12345")
+        assert inside is not None and inside.household_id == hid  # one of its spaces in use
+
+    leaving = arrive("main-out", 0.95)
+    assert (leaving.decision.verdict, leaving.decision.reason) == ("allow", "exit_known_inside")
+    assert free_in_zone(client, "A") == free
+    back = arrive("main-in", 0.95)
+    assert (back.decision.verdict, back.decision.reason) == ("allow", "resident")
+    assert "anti_passback" not in back.decision.flags
