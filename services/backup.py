@@ -1,0 +1,397 @@
+"""``python main.py backup DEST``: a consistent copy of what a controller cannot lose.
+
+Taken while the controller runs (gates keep working):
+
+- the database: SQLite through its online backup API (a consistent copy even while passages
+  are being written, WAL included), checked with ``PRAGMA integrity_check``; PostgreSQL with
+  ``pg_dump --format=custom`` (restored with ``pg_restore``);
+- ``<data_dir>/journal/``: passages, gate actions and alarms decided during a database outage
+  and not yet written back, the city feed's unsent messages, the staff file;
+- ``<data_dir>/secret_key`` (sessions and camera tokens stay valid after a restore) and
+  ``database.marker``;
+- with ``--with-snapshots``, the passage snapshots (personal information: a backup keeps them
+  beyond ``retention.snapshot_days`` for as long as the backup is kept).
+
+The backup is a new directory (mode 700; files 600) with ``manifest.json`` listing every file
+with its size and SHA-256, the database kind and its migration revision. README "Backup and
+restore" gives the restore steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import shutil
+import sqlite3
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from errors import InvalidInputError, ParkgateError
+
+logger = logging.getLogger(__name__)
+
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+
+
+class BackupError(ParkgateError):
+    """The backup could not be taken; nothing half-made is left under the given name."""
+
+
+@dataclass(frozen=True, slots=True)
+class BackupResult:
+    path: Path
+    files: int
+    bytes: int
+    database: str  # "sqlite" or "postgresql"
+    revision: str | None
+
+
+def take_backup(
+    data_dir: Path, database_url: str, dest: Path, *, with_snapshots: bool = False,
+    now: datetime | None = None,
+) -> BackupResult:
+    """Write the backup to ``dest`` (which must not exist) and return what it holds."""
+    from models.db import sqlite_path
+
+    if dest.exists():
+        raise InvalidInputError(f"{dest} exists already: give a new directory for the backup")
+    if not dest.parent.is_dir():
+        raise InvalidInputError(f"{dest.parent} is not a directory")
+    partial = dest.with_name(dest.name + ".partial")
+    if partial.exists():
+        shutil.rmtree(partial)  # left by a backup that was interrupted
+    partial.mkdir(mode=PRIVATE_DIR)
+    try:
+        # The journal before the database: an entry written back in between is then in both
+        # copies (written back once: journal ids are unique), never in neither.
+        _copy_tree(data_dir / "journal", partial / "journal", label="journal")
+        sqlite_file = sqlite_path(database_url)
+        if sqlite_file is not None:
+            kind = "sqlite"
+            revision = _backup_sqlite(sqlite_file, partial / "parkgate.db")
+        elif database_url.startswith("postgresql"):
+            kind = "postgresql"
+            revision = _backup_postgres(database_url, partial / "parkgate.pgdump")
+        else:
+            raise InvalidInputError(f"cannot back up a database at {database_url!r}")
+        for name in ("secret_key", "database.marker"):
+            if (data_dir / name).is_file():
+                _copy(data_dir / name, partial / name)
+        if with_snapshots:
+            _copy_tree(data_dir / "snapshots", partial / "snapshots", label="snapshots")
+        files = [p for p in sorted(partial.rglob("*")) if p.is_file()]
+        manifest = {
+            "created_at": (now or datetime.now(UTC)).isoformat(),
+            "data_dir": str(data_dir.resolve()),
+            "database": kind,
+            "revision": revision,
+            "with_snapshots": with_snapshots,
+            "files": [
+                {"path": str(p.relative_to(partial)), "bytes": p.stat().st_size,
+                 "sha256": _sha256(p)}
+                for p in files
+            ],
+        }
+        manifest_path = partial / "manifest.json"
+        manifest_path.write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n",
+                                 encoding="utf-8")
+        os.chmod(manifest_path, PRIVATE_FILE)
+        os.replace(partial, dest)  # the name appears only once the backup is whole
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return BackupResult(dest, len(files) + 1, sum(f["bytes"] for f in manifest["files"]),
+                        kind, revision)
+
+
+def _backup_sqlite(source: Path, target: Path) -> str | None:
+    if not source.is_file():
+        raise BackupError(f"the SQLite database {source} does not exist")
+    src = sqlite3.connect(source, timeout=30)
+    try:
+        dst = sqlite3.connect(target)
+        try:
+            # Pages copied in steps; a write by the controller in between restarts the copy
+            # of what changed, so the result is one consistent moment.
+            src.backup(dst, pages=1024)
+            dst.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+            check = dst.execute("PRAGMA integrity_check").fetchone()[0]
+            if check != "ok":
+                raise BackupError(f"the copy of {source} fails its integrity check: {check}")
+            revision = _sqlite_revision(dst)
+        finally:
+            dst.close()
+    except sqlite3.Error as err:
+        raise BackupError(f"cannot copy the SQLite database {source}: {err}") from err
+    finally:
+        src.close()
+    os.chmod(target, PRIVATE_FILE)
+    return revision
+
+
+def _sqlite_revision(db: sqlite3.Connection) -> str | None:
+    try:
+        row = db.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.Error:
+        return None
+    return str(row[0]) if row else None
+
+
+def _backup_postgres(url: str, target: Path) -> str | None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    pg_dump = shutil.which("pg_dump")
+    if pg_dump is None:
+        raise BackupError("pg_dump is not installed (apt-get install postgresql-client)")
+    parsed = make_url(url)
+    # The password through the environment, not the command line others can read in ps.
+    env = {**os.environ}
+    if parsed.password is not None:
+        env["PGPASSWORD"] = str(parsed.password)
+    libpq = parsed.set(drivername="postgresql", password=None).render_as_string()
+    done = subprocess.run(
+        [pg_dump, "--format=custom", "--no-owner", f"--file={target}", f"--dbname={libpq}"],
+        capture_output=True, text=True, env=env, timeout=3600,
+    )
+    if done.returncode != 0:
+        raise BackupError(f"pg_dump failed: {done.stderr.strip().splitlines()[-1:]}")
+    os.chmod(target, PRIVATE_FILE)
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(text("SELECT version_num FROM alembic_version")).fetchone()
+    except Exception:  # the dump is taken; the revision only labels it
+        return None
+    finally:
+        engine.dispose()
+    return str(row[0]) if row else None
+
+
+def _copy(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+    shutil.copyfile(source, target)
+    os.chmod(target, PRIVATE_FILE)
+
+
+def _copy_tree(source: Path, target: Path, *, label: str) -> None:
+    if not source.is_dir():
+        return
+    files = [p for p in sorted(source.rglob("*")) if p.is_file() and p.suffix != ".tmp"]
+    for done, path in enumerate(files, 1):
+        try:
+            _copy(path, target / path.relative_to(source))
+        except FileNotFoundError:
+            continue  # rotated or deleted by retention while we copied: not there to keep
+        if len(files) > 200 and (done % 200 == 0 or done == len(files)):
+            logger.info("backup: %s %d/%d files", label, done, len(files))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreResult:
+    files: int
+    database: str
+    set_aside: Path | None  # where the data directory's own files were moved
+
+
+def read_manifest(backup: Path) -> dict[str, Any]:
+    """The backup's manifest, every file in it checked against its size and SHA-256."""
+    try:
+        manifest = json.loads((backup / "manifest.json").read_text(encoding="utf-8"))
+        files = manifest["files"]
+    except FileNotFoundError as err:
+        raise InvalidInputError(f"{backup} is not a parkgate backup (no manifest.json)") from err
+    except (ValueError, KeyError, TypeError) as err:
+        raise InvalidInputError(f"{backup}/manifest.json is unreadable: {err}") from err
+    for entry in files:
+        path = backup / entry["path"]
+        if not path.is_file():
+            raise BackupError(f"backup {backup} is incomplete: {entry['path']} is missing")
+        if path.stat().st_size != entry["bytes"] or _sha256(path) != entry["sha256"]:
+            raise BackupError(f"backup {backup} is damaged: {entry['path']} differs from its "
+                              "manifest")
+    return manifest
+
+
+def restore_backup(
+    backup: Path, data_dir: Path, database_url: str, *, replace: bool = False,
+    now: datetime | None = None,
+) -> RestoreResult:
+    """Put ``backup`` back into ``data_dir`` and the database; the controller must be
+    stopped. Without ``replace`` it refuses to overwrite anything; with it, the data
+    directory's own files are moved to ``data_dir/replaced-<time>/`` first, not deleted."""
+    from models.db import sqlite_path
+
+    manifest = read_manifest(backup)
+    data_dir = data_dir.resolve()
+    sqlite_file = sqlite_path(database_url)
+    kind = "sqlite" if sqlite_file is not None else "postgresql"
+    if manifest["database"] != kind:
+        raise InvalidInputError(
+            f"the backup holds a {manifest['database']} database; this configuration uses "
+            f"{kind} ({database_url.split('://')[0]})"
+        )
+    restored = [Path(entry["path"]) for entry in manifest["files"]]
+    targets = [
+        (backup / rel, sqlite_file if rel.as_posix() == "parkgate.db" else data_dir / rel)
+        for rel in restored if rel.as_posix() != "parkgate.pgdump"
+    ]
+    present = [t for _, t in targets if t is not None and t.exists()]
+    if sqlite_file is not None:
+        present += [p for p in (Path(f"{sqlite_file}-wal"), Path(f"{sqlite_file}-shm"))
+                    if p.exists()]
+    set_aside: Path | None = None
+    if kind == "postgresql" and not replace:
+        raise InvalidInputError(
+            "restoring into PostgreSQL replaces the tables of the configured database: "
+            "stop the controller and repeat with --replace"
+        )
+    if present and not replace:
+        raise InvalidInputError(
+            f"{len(present)} file(s) the restore would overwrite exist (e.g. {present[0]}): "
+            "stop the controller and repeat with --replace (they are moved aside, not deleted)"
+        )
+    if present:
+        stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+        set_aside = data_dir / f"replaced-{stamp}"
+        for path in present:
+            # A database file kept outside data_dir goes under database/ with its own name.
+            rel = (path.relative_to(data_dir) if path.is_relative_to(data_dir)
+                   else Path("database") / path.name)
+            (set_aside / rel).parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+            shutil.move(path, set_aside / rel)
+    if kind == "postgresql":
+        _restore_postgres(database_url, backup / "parkgate.pgdump")
+    for source, target in targets:
+        assert target is not None
+        _copy(source, target)
+    return RestoreResult(len(targets), kind, set_aside)
+
+
+def _restore_postgres(url: str, dump: Path) -> None:
+    from sqlalchemy.engine import make_url
+
+    pg_restore = shutil.which("pg_restore")
+    if pg_restore is None:
+        raise BackupError("pg_restore is not installed (apt-get install postgresql-client)")
+    parsed = make_url(url)
+    env = {**os.environ}
+    if parsed.password is not None:
+        env["PGPASSWORD"] = str(parsed.password)
+    libpq = parsed.set(drivername="postgresql", password=None).render_as_string()
+    done = subprocess.run(
+        [pg_restore, "--clean", "--if-exists", "--no-owner", "--single-transaction",
+         f"--dbname={libpq}", str(dump)],
+        capture_output=True, text=True, env=env, timeout=3600,
+    )
+    if done.returncode != 0:
+        raise BackupError(f"pg_restore failed: {done.stderr.strip().splitlines()[-1:]}")
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from settings import load_settings
+
+    settings = load_settings(args.config)
+    result = restore_backup(Path(args.backup), settings.data_dir,
+                            settings.resolved_database_url, replace=args.replace)
+    logger.info(
+        "restored %s (%s database, %d files) into %s%s", args.backup, result.database,
+        result.files, settings.data_dir,
+        f"; the files it replaced are in {result.set_aside}" if result.set_aside else "",
+    )
+    return 0
+
+
+STAMPED_PREFIX = "parkgate-"
+
+
+def prune_backups(directory: Path, keep: int) -> list[Path]:
+    """Remove all but the newest ``keep`` stamped backups in ``directory`` (only whole ones,
+    with a manifest: nothing else there is touched); returns what was removed."""
+    stamped = sorted(
+        p for p in directory.glob(f"{STAMPED_PREFIX}*")
+        if p.is_dir() and not p.name.endswith(".partial") and (p / "manifest.json").is_file()
+    )  # the UTC stamp sorts by time
+    old = stamped[:-keep] if keep > 0 else stamped
+    for path in old:
+        shutil.rmtree(path)
+    return old
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from settings import load_settings
+
+    settings = load_settings(args.config)
+    dest = Path(args.dest)
+    if args.keep is not None and not args.stamped:
+        raise InvalidInputError("--keep needs --stamped (it prunes DEST/parkgate-<time>/)")
+    if args.stamped:
+        dest = dest / f"{STAMPED_PREFIX}{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+    result = take_backup(settings.data_dir, settings.resolved_database_url, dest,
+                         with_snapshots=args.with_snapshots)
+    if args.keep is not None:
+        for old in prune_backups(dest.parent, args.keep):
+            logger.info("backup: removed %s (older than the newest %d)", old, args.keep)
+    logger.info(
+        "backup written to %s: %s database (revision %s), %d files, %.1f MB%s", result.path,
+        result.database, result.revision or "unknown", result.files, result.bytes / 1e6,
+        "" if args.with_snapshots else "; snapshots not included (--with-snapshots)",
+    )
+    return 0
+
+
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {text}")
+    return value
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "backup",
+        help="Copy the database, the outage journals and the signing key to a new directory "
+             "while the controller runs.",
+    )
+    parser.add_argument("dest", help="The backup directory to create (must not exist).")
+    parser.add_argument(
+        "--stamped", action="store_true",
+        help="Create DEST/parkgate-<UTC time>/ instead (for a nightly job).",
+    )
+    parser.add_argument(
+        "--keep", type=_at_least_one, metavar="N",
+        help="With --stamped: then remove all but the newest N stamped backups in DEST.",
+    )
+    parser.add_argument(
+        "--with-snapshots", action="store_true",
+        help="Include the passage snapshots (personal information; can be large).",
+    )
+    parser.set_defaults(func=cmd_backup)
+    restore = sub.add_parser(
+        "restore",
+        help="Put a backup back (stop the controller first); checks every file against the "
+             "backup's manifest.",
+    )
+    restore.add_argument("backup", help="A directory written by 'backup'.")
+    restore.add_argument(
+        "--replace", action="store_true",
+        help="Overwrite the current database and journals (the files are moved to "
+             "data_dir/replaced-<time>/ first; PostgreSQL tables are replaced).",
+    )
+    restore.set_defaults(func=cmd_restore)
+

@@ -1,0 +1,227 @@
+"""``main.py backup`` / ``restore``: a copy taken while passages are being written is whole,
+and putting it back gives the controller its passages, journals and key again."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from errors import InvalidInputError
+from models.db import create_db_engine, make_session_factory, migrate, transaction
+from models.events import Passage
+from services.backup import BackupError, prune_backups, restore_backup, take_backup
+from tests.conftest import ROOT
+
+AT = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+
+
+def add_passages(url: str, plates: list[str]) -> None:
+    engine = create_db_engine(url)
+    sessions = make_session_factory(engine)
+    for plate in plates:
+        with transaction(sessions) as session:
+            session.add(Passage(gate_id="main-in", direction="in", plate=plate,
+                                decision="allow", reason="resident"))
+    engine.dispose()
+
+
+def plates_in(url: str) -> list[str]:
+    engine = create_db_engine(url, create=False)
+    with make_session_factory(engine)() as session:
+        plates = list(session.scalars(select(Passage.plate).order_by(Passage.id)))
+    engine.dispose()
+    return [p for p in plates if p is not None]
+
+
+@pytest.fixture
+def controller_dir(tmp_path: Path, database_url: str) -> Iterator[tuple[Path, str]]:
+    """A data directory as a controller leaves it, with its database migrated."""
+    data = tmp_path / "data"
+    (data / "journal").mkdir(parents=True)
+    (data / "secret_key").write_text("k" * 64, encoding="utf-8")
+    (data / "journal" / "passages.jsonl").write_text('{"type": "entry"}\n', encoding="utf-8")
+    (data / "journal" / "city_mqtt.jsonl").write_text('{"seq": 1}\n', encoding="utf-8")
+    (data / "snapshots" / "2026-11-28").mkdir(parents=True)
+    (data / "snapshots" / "2026-11-28" / "a.jpg").write_bytes(b"\xff\xd8jpeg")
+    engine = create_db_engine(database_url)
+    migrate(engine)
+    engine.dispose()
+    add_passages(database_url, ["闽A00001", "闽A00002"])
+    yield data, database_url
+
+
+def test_a_backup_holds_the_database_journals_and_key_privately(
+    controller_dir: tuple[Path, str], tmp_path: Path
+) -> None:
+    data, url = controller_dir
+    result = take_backup(data, url, tmp_path / "b1")
+    kind = "postgresql" if url.startswith("postgresql") else "sqlite"
+    assert result.database == kind and result.revision is not None
+    manifest = json.loads((tmp_path / "b1" / "manifest.json").read_text("utf-8"))
+    paths = {f["path"] for f in manifest["files"]}
+    database_file = "parkgate.db" if kind == "sqlite" else "parkgate.pgdump"
+    assert paths == {database_file, "secret_key", "journal/passages.jsonl",
+                     "journal/city_mqtt.jsonl"}  # snapshots only when asked
+    assert stat.S_IMODE((tmp_path / "b1").stat().st_mode) == 0o700
+    assert all(stat.S_IMODE((tmp_path / "b1" / p).stat().st_mode) == 0o600 for p in paths)
+    with_snapshots = take_backup(data, url, tmp_path / "b2", with_snapshots=True)
+    assert with_snapshots.files == result.files + 1
+
+
+def test_a_sqlite_copy_taken_while_passages_are_written_is_whole(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    url = f"sqlite:///{data / 'parkgate.db'}"
+    engine = create_db_engine(url)
+    migrate(engine)
+    engine.dispose()
+    add_passages(url, [f"粤B{n:05d}" for n in range(50)])
+    stop = threading.Event()
+
+    def gate() -> None:  # the controller keeps recording cars meanwhile
+        n = 50
+        while not stop.is_set():
+            add_passages(url, [f"粤B{n:05d}"])
+            n += 1
+
+    writer = threading.Thread(target=gate)
+    writer.start()
+    try:
+        take_backup(data, url, tmp_path / "backup")
+    finally:
+        stop.set()
+        writer.join()
+    copied = plates_in(f"sqlite:///{tmp_path / 'backup' / 'parkgate.db'}")
+    # One moment of the database: every passage up to some point, none missing in between.
+    assert len(copied) >= 50
+    assert copied == [f"粤B{n:05d}" for n in range(len(copied))]
+    # A single self-contained file: no -wal beside it holds part of the data.
+    assert not (tmp_path / "backup" / "parkgate.db-wal").exists()
+
+
+def test_restore_puts_everything_back_and_moves_what_it_replaces_aside(
+    controller_dir: tuple[Path, str], tmp_path: Path
+) -> None:
+    data, url = controller_dir
+    take_backup(data, url, tmp_path / "backup")
+    add_passages(url, ["闽A00003"])  # after the backup
+    (data / "secret_key").write_text("changed", encoding="utf-8")
+
+    with pytest.raises(InvalidInputError, match="repeat with --replace"):
+        restore_backup(tmp_path / "backup", data, url)
+    assert (data / "secret_key").read_text("utf-8") == "changed"  # nothing touched
+
+    result = restore_backup(tmp_path / "backup", data, url, replace=True,
+                            now=datetime(2026, 11, 29, 8, 0, tzinfo=UTC))
+    assert plates_in(url) == ["闽A00001", "闽A00002"]
+    assert (data / "secret_key").read_text("utf-8") == "k" * 64
+    assert (data / "journal" / "passages.jsonl").read_text("utf-8") == '{"type": "entry"}\n'
+    assert result.set_aside == data / "replaced-20261129T080000Z"
+    assert (result.set_aside / "secret_key").read_text("utf-8") == "changed"
+
+
+def test_restore_into_a_new_machine_needs_no_replace(
+    controller_dir: tuple[Path, str], tmp_path: Path
+) -> None:
+    data, url = controller_dir
+    if url.startswith("postgresql"):
+        pytest.skip("PostgreSQL restores always replace the configured database's tables")
+    take_backup(data, url, tmp_path / "backup")
+    fresh = tmp_path / "new-box"
+    fresh_url = f"sqlite:///{fresh / 'parkgate.db'}"
+    fresh.mkdir()
+    result = restore_backup(tmp_path / "backup", fresh, fresh_url)
+    assert result.set_aside is None
+    assert plates_in(fresh_url) == ["闽A00001", "闽A00002"]
+
+
+def test_a_damaged_backup_is_refused_before_anything_is_touched(
+    controller_dir: tuple[Path, str], tmp_path: Path
+) -> None:
+    data, url = controller_dir
+    take_backup(data, url, tmp_path / "backup")
+    key = tmp_path / "backup" / "secret_key"
+    os.chmod(key, 0o600)
+    key.write_text("x" * 64, encoding="utf-8")  # same size, other bytes
+    with pytest.raises(BackupError, match="secret_key differs from its manifest"):
+        restore_backup(tmp_path / "backup", data, url, replace=True)
+    assert not any(p.name.startswith("replaced-") for p in data.iterdir())
+
+
+def test_a_backup_never_overwrites_and_leaves_nothing_half_made(
+    controller_dir: tuple[Path, str], tmp_path: Path
+) -> None:
+    data, url = controller_dir
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(InvalidInputError, match="exists already"):
+        take_backup(data, url, tmp_path / "taken")
+    missing = f"sqlite:///{tmp_path / 'nowhere.db'}"
+    with pytest.raises(BackupError, match="does not exist"):
+        take_backup(data, missing, tmp_path / "b")
+    assert not (tmp_path / "b").exists() and not (tmp_path / "b.partial").exists()
+
+
+def test_the_commands_answer_bad_input_with_a_line_and_code_2(tmp_path: Path) -> None:
+    config = tmp_path / "parkgate.yaml"
+    config.write_text(json.dumps({"data_dir": str(tmp_path / "data")}), encoding="utf-8")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, str(ROOT / "main.py"), "--config", str(config),
+                               *args], capture_output=True, text=True, timeout=120)
+
+    no_database = run("backup", str(tmp_path / "b"))
+    assert no_database.returncode == 2 and "does not exist" in no_database.stderr
+    not_a_backup = run("restore", str(tmp_path))
+    assert not_a_backup.returncode == 2
+    assert "is not a parkgate backup (no manifest.json)" in not_a_backup.stderr
+    assert "Traceback" not in no_database.stderr + not_a_backup.stderr
+
+
+def test_keep_removes_only_older_whole_stamped_backups(tmp_path: Path) -> None:
+    for stamp in ("20261101T033000Z", "20261102T033000Z", "20261103T033000Z"):
+        (tmp_path / f"parkgate-{stamp}").mkdir()
+        (tmp_path / f"parkgate-{stamp}" / "manifest.json").write_text("{}", encoding="utf-8")
+    (tmp_path / "parkgate-20261104T033000Z.partial").mkdir()  # being written: not a backup
+    (tmp_path / "parkgate-notes").mkdir()  # someone's own folder: no manifest, never touched
+    removed = prune_backups(tmp_path, keep=2)
+    assert [p.name for p in removed] == ["parkgate-20261101T033000Z"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "parkgate-20261102T033000Z", "parkgate-20261103T033000Z",
+        "parkgate-20261104T033000Z.partial", "parkgate-notes",
+    ]
+
+
+def test_a_nightly_stamped_backup_keeps_the_newest(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    engine = create_db_engine(f"sqlite:///{data / 'parkgate.db'}")
+    migrate(engine)
+    engine.dispose()
+    config = tmp_path / "parkgate.yaml"
+    config.write_text(json.dumps({"data_dir": str(data)}), encoding="utf-8")
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    command = [sys.executable, str(ROOT / "main.py"), "--config", str(config), "backup",
+               "--stamped", "--keep", "1", str(backups)]
+    first = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    (only,) = backups.iterdir()
+    only.rename(backups / "parkgate-20200101T000000Z")  # as if taken on an earlier night
+    second = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert second.returncode == 0, second.stderr
+    (kept,) = backups.iterdir()
+    assert kept.name != "parkgate-20200101T000000Z" and (kept / "parkgate.db").is_file()
+    assert "removed" in second.stderr and "backup written to" in second.stderr
+    unstamped = subprocess.run([*command[:4], "backup", "--keep", "2", str(backups)],
+                               capture_output=True, text=True, timeout=120)
+    assert unstamped.returncode == 2 and "--keep needs --stamped" in unstamped.stderr
