@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from controllers.events import Event, EventBus
 from controllers.offline import OfflineAccess
 from controllers.policy import AccessPolicy, GateContext
+from controllers.ports import OUTCOME_FAULT
 from controllers.runtime import ALARM_MESSAGE_LIMIT, GateRuntime, error_line
 from controllers.values import Direction
 from errors import DatabaseStartError, StoreUnavailableError
@@ -424,7 +425,10 @@ def _start_offline(
     if offline is not None and snapshot is not None:
         offline.load(snapshot)
         for entry in waiting:
-            offline.note(entry.record)
+            # A car whose barrier did not open did not move: counting it would refuse its
+            # next try as anti-passback.
+            if entry.barrier_outcome != OUTCOME_FAULT:
+                offline.note(entry.record)
         how = (f"gates decide from the offline snapshot taken at "
                f"{snapshot.taken_at.isoformat(timespec='seconds')} ({len(snapshot.permits)} "
                "plates)")
