@@ -275,6 +275,14 @@ class MqttPublishConfig(_Strict):
         ge=1,
         le=1_000_000,
     )
+    durable_queue: bool = Field(
+        True,
+        description=(
+            "Keep passages and alarms waiting for the broker in <data_dir>/journal/"
+            "city_mqtt.jsonl too, so a restart or crash during a broker outage sends them at "
+            "the next start; off keeps them in memory only (and removes that file)."
+        ),
+    )
     reconnect_min_s: float = Field(1.0, description="First reconnect back-off delay.", gt=0)
     reconnect_max_s: float = Field(30.0, description="Largest reconnect back-off delay.", gt=0)
 
@@ -307,14 +315,6 @@ class RetentionConfig(_Strict):
     @model_validator(mode="after")
     def _snapshots_go_first(self) -> RetentionConfig:
         # A passage forgets its snapshot's path when anonymised: the file must be gone by then.
-    durable_queue: bool = Field(
-        True,
-        description=(
-            "Keep passages and alarms waiting for the broker in <data_dir>/journal/"
-            "city_mqtt.jsonl too, so a restart or crash during a broker outage sends them at "
-            "the next start; off keeps them in memory only (and removes that file)."
-        ),
-    )
         if 0 < self.passage_days < self.snapshot_days:
             raise ValueError(
                 f"retention.passage_days ({self.passage_days}) must be 0 or at least "

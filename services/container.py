@@ -529,15 +529,15 @@ def build_services(
             bus,
             publish_plates=settings.mqtt.publish_plates,
             initial=store.availability_view() if ready else None,
+            spool=open_city_spool(
+                settings.data_dir / "journal", durable=settings.mqtt.durable_queue
+            ),
         )
         background.append(city)
     services = Services(
         settings=settings,
         engine=engine,
         sessions=sessions,
-            spool=open_city_spool(
-                settings.data_dir / "journal", durable=settings.mqtt.durable_queue
-            ),
         bus=bus,
         store=store,
         runtime=runtime,
