@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -39,12 +40,15 @@ from services.login_audit import recent_failures
 
 
 def install_local_docs(app: FastAPI) -> None:
-    """Swagger UI at /docs from the assets shipped in the swagger-ui-bundle wheel (no CDN)."""
-    import swagger_ui_bundle
+    """Swagger UI at /docs from the assets shipped in the fastapi-offline wheel (no CDN).
 
-    app.mount(
-        "/docs-static", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs"
-    )
+    Swagger UI 5: FastAPI writes OpenAPI 3.1, which the 4.x of swagger-ui-bundle refused
+    ("Unable to render this definition"), so every /docs step of the admin guide failed.
+    """
+    import fastapi_offline
+
+    assets = Path(fastapi_offline.__file__).parent / "static"
+    app.mount("/docs-static", StaticFiles(directory=assets), name="docs")
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
@@ -53,7 +57,7 @@ def install_local_docs(app: FastAPI) -> None:
             title="parkgate API",
             swagger_js_url="/docs-static/swagger-ui-bundle.js",
             swagger_css_url="/docs-static/swagger-ui.css",
-            swagger_favicon_url="/docs-static/favicon-32x32.png",
+            swagger_favicon_url="/docs-static/favicon.png",
         )
 
 

@@ -19,7 +19,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import func, select
 
 from api.active_accounts import last_seen_active
-from api.console.audit_texts import AUDIT_ACTIONS, action_label, audit_details
+from api.console.audit_texts import (
+    AUDIT_ACTIONS,
+    action_label,
+    audit_details,
+    audit_reason,
+    audit_target,
+)
 from api.console.error_texts import browser_table, explain_message
 from api.console.i18n import translate
 from api.console.rendering import (
@@ -40,6 +46,7 @@ from controllers.values import Reason
 from errors import ConflictError, InvalidInputError, NotFoundError
 from models.db import transaction
 from models.events import AuditEntry
+from models.faces import FaceTemplate
 from models.people import Household, Resident, User
 from models.vehicles import PlateListEntry, Vehicle, VisitorPass
 from services.audit_log import AuditQuery, audit_to_dict, search_audit
@@ -83,7 +90,14 @@ def _render(request: Request, name: str, context: dict[str, Any], user: Principa
 
 
 @router.get("/users", response_class=HTMLResponse)
-def users_page(request: Request, msg: str | None = None, error: str | None = None) -> Response:
+def users_page(
+    request: Request,
+    msg: str | None = None,
+    error: str | None = None,
+    # A refused form comes back with what was typed (never the password).
+    username: str = Query("", max_length=64),
+    role: str = Query("guard", max_length=16),
+) -> Response:
     user = page_user(request, admin=True)
     if isinstance(user, Response):
         return user
@@ -105,7 +119,8 @@ def users_page(request: Request, msg: str | None = None, error: str | None = Non
         error_text, error_detail = explain_message(lang, error), error
     return _render(request, "admin/users.html",
                    {"users": users, "last_login": last_login, "msg": msg,
-                    "error_text": error_text, "error_detail": error_detail}, user)
+                    "error_text": error_text, "error_detail": error_detail,
+                    "typed": {"username": username, "role": role}}, user)
 
 
 def _create_user(services: Services, actor: str, username: str, password: str, role: str) -> None:
@@ -133,7 +148,7 @@ async def create_user_form(
             _create_user, services_of(request), user.name, username.strip(), password, role
         )
     except (InvalidInputError, ConflictError) as err:
-        query = urlencode({"error": str(err)})
+        query = urlencode({"error": str(err), "username": username, "role": role})
         return RedirectResponse(f"/console/admin/users?{query}", status_code=303)
     logger.info("user %s created by %s as %s", username, user.name, role)
     return RedirectResponse("/console/admin/users?msg=users.created", status_code=303)
@@ -177,10 +192,16 @@ def households_page(request: Request) -> Response:
             select(Household).order_by(Household.building, Household.unit)))
         residents = list(session.scalars(select(Resident).order_by(Resident.id)))
         vehicles = list(session.scalars(select(Vehicle).order_by(Vehicle.id)))
+        # Said in a resident's delete confirmation: their face data goes with them.
+        faces: dict[int, int] = {
+            resident_id: count for resident_id, count in session.execute(
+                select(FaceTemplate.resident_id, func.count()).group_by(FaceTemplate.resident_id)
+            )
+        }
     labels = {h.id: f"{h.building} {h.unit}" for h in households}
     return _render(request, "admin/households.html",
                    {"households": households, "residents": residents, "vehicles": vehicles,
-                    "labels": labels}, user)
+                    "labels": labels, "faces": faces}, user)
 
 
 def pass_status(visitor_pass: VisitorPass, now: datetime) -> PassStatus:
@@ -262,6 +283,7 @@ def audit_page(
             session, query, limit=AUDIT_PAGE, offset=(page - 1) * AUDIT_PAGE
         )
         households = {h.id: f"{h.building} {h.unit}" for h in session.scalars(select(Household))}
+        residents = {rid: name for rid, name in session.execute(select(Resident.id, Resident.name))}
     params: dict[str, Any] = {
         k: v for k, v in {
             "user": query.user, "action": query.action, "gate": query.gate_id,
@@ -275,6 +297,8 @@ def audit_page(
         entry = audit_to_dict(row)
         entry["action_label"] = action_label(lang, row.action)
         entry["detail_pairs"] = audit_details(lang, entry["details"], households, tz)
+        entry["target_text"] = audit_target(lang, row.target, households, residents)
+        entry["reason_text"] = audit_reason(lang, row.reason)
         entry["details_text"] = json.dumps(entry["details"], ensure_ascii=False)
         entries.append(entry)
     known = {a for actions in AUDIT_ACTIONS.values() for a in actions} | set(AUDIT_ACTIONS)

@@ -89,3 +89,46 @@ def audit_details(
         for key, value in details.items()
         if value is not None and value != ""
     ]
+
+
+# Targets named here; a gate's or a passage's has a column of its own and says nothing here.
+_TARGET_KINDS = frozenset(
+    {"resident", "household", "vehicle", "pass", "user", "alarm", "zone", "space", "plate"}
+)
+_SHOWN_ELSEWHERE = frozenset({"gate", "passage"})
+# Reasons the system writes itself (api/routes/faces.py), not words a person typed.
+_SYSTEM_REASONS = {
+    "consent withdrawn": "audit.reason.consent_withdrawn",
+    "deletion request": "audit.reason.deletion_request",
+}
+
+
+def audit_target(
+    lang: Lang,
+    target: str | None,
+    households: Mapping[int, str],
+    residents: Mapping[int, str],
+) -> str:
+    """What an entry acted on ("resident:3" → 住户成员 #3 王先生): without it 加入白名单 or
+    删除人脸 does not say which car or person."""
+    if not target:
+        return ""
+    if target == "all gates":
+        return translate(lang, "audit.target.all_gates")
+    kind, sep, ident = target.partition(":")
+    if not sep or kind in _SHOWN_ELSEWHERE:
+        return "" if sep else target
+    if kind not in _TARGET_KINDS:
+        return target
+    text = translate(lang, f"audit.target.{kind}", id=ident)
+    names = {"household": households, "resident": residents}.get(kind, {})
+    name = names.get(int(ident)) if ident.isdigit() else None
+    return f"{text} {name}" if name else text
+
+
+def audit_reason(lang: Lang, reason: str | None) -> str:
+    """A reason as typed, or the system's own reason in the page's language."""
+    if not reason:
+        return ""
+    key = _SYSTEM_REASONS.get(reason)
+    return translate(lang, key) if key else reason

@@ -96,6 +96,12 @@ PATTERNS: tuple[ErrorPattern, ...] = (
     ErrorPattern("password must have at least (\\d+) characters", "err.password_short",
                  ("count",)),
     ErrorPattern("username must be 1.64 characters", "err.username_length"),
+    ErrorPattern("username must not contain spaces or control characters",
+                 "err.username_spaces"),
+    # the month report (api/routes/reports.py): Firefox and Safari type the month as text
+    ErrorPattern("give a month as YYYY-MM, e\\.g\\. (\\S+), got .*", "err.needs_month",
+                 ("example",)),
+    ErrorPattern("(\\d{4}-\\d{2}) has no month \\d+", "err.no_such_month", ("value",)),
     ErrorPattern("role must be admin or guard, got .*", "err.role"),
     # gate actions (hardware/relay_barrier.py, services/gate_actions.py, api/routes/safety.py)
     ErrorPattern("gate (\\S+): (\\w+) refused: (\\w+)", "err.gate_refused",

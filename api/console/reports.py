@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import AfterValidator
 
 from api.console.audit_texts import action_label
+from api.console.error_texts import explain_message
 from api.console.i18n import translate
 from api.console.rendering import current_lang, display_tz, page_user, render, services_of
 from api.params import Day, day_in_service_span
@@ -78,7 +79,9 @@ def month_page(request: Request, month: str | None = Query(None, max_length=7)) 
             summary = load_month(session, month, display_tz(request))
     except InvalidInputError as err:
         return render(request, "admin/month_report.html",
-                      {"month": month, "summary": None, "notice": str(err), "today": today},
+                      {"month": month, "summary": None, "today": today,
+                       # Firefox and Safari have no month picker: the month is typed.
+                       "notice": explain_message(lang, str(err))},
                       user, status_code=422)
     first = date(summary.year, summary.month, 1)
     previous = (first - timedelta(days=1)).strftime("%Y-%m")

@@ -367,7 +367,8 @@ def test_delete_buttons_name_the_record(client: Any) -> None:
     cookie_login(client, "admin", "admin")
     households = client.get("/console/admin/households").text
     assert 'data-confirm="删除住户 #1 3栋 1201？"' in households
-    assert 'data-confirm="删除住户成员 #1 王芳？"' in households
+    assert ('data-confirm="删除住户成员 #1 王芳？'
+            '其人脸数据（0 条）和通行密码将一并删除，无法恢复。"' in households)
     assert 'data-confirm="删除车辆 #1 闽AD12345？"' in households
     assert 'data-confirm="从黑名单删除 #1 沪K60613？"' in client.get("/console/admin/lists").text
 

@@ -139,7 +139,8 @@ def test_the_audit_export_writes_beijing_time_with_its_offset(client: Any) -> No
 def _audit_rows(html: str) -> list[str]:
     """The reasons of the rows on an audit page, top to bottom."""
     return [unescape(reason) for reason in re.findall(
-        r'<tr data-action="[^"]+">.*?<td>\d*</td><td>([^<]*)</td>', html, re.S)]
+        r'<tr data-action="[^"]+">.*?<td class="audit-target"[^>]*>[^<]*</td>'
+        r'\s*<td[^>]*>([^<]*)</td>', html, re.S)]
 
 
 def test_the_audit_page_pages_through_older_entries_keeping_the_filters(client: Any) -> None:

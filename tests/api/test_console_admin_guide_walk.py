@@ -1,0 +1,120 @@
+"""Findings of walking the admin guide (docs/admin-guide.zh.md) through the console as a
+property manager: what the pages say, keep and name, rendered with TestClient."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+from tests.api.test_console import add_staff, cookie_login
+from tests.api.test_console_admin_texts import _visible_text
+
+
+def _admin(client: Any) -> tuple[dict[str, str], str]:
+    headers = add_staff(client.app.state.services, "admin", "admin")
+    return headers, cookie_login(client, "admin", "admin")
+
+
+def _user_form(page: str) -> str:
+    start = page.index('id="user-form"')
+    return page[start:page.index("</form>", start)]
+
+
+def test_a_refused_new_user_keeps_the_typed_name_and_role(client: Any) -> None:
+    """The form came back empty and set to 保安: the manager typed the name again and could
+    create an admin as a guard without noticing."""
+    _headers, csrf = _admin(client)
+    form = {"username": "GUARD", "password": "booth-password-1", "role": "admin",
+            "csrf_token": csrf}
+    add_staff(client.app.state.services, "guard", "guard")
+    page = client.post("/console/admin/users", data=form)
+    assert "用户 guard 已存在" in _visible_text(page.text)
+    typed = _user_form(page.text)
+    assert 'name="username" required maxlength="64" autocomplete="off" value="GUARD"' in typed
+    assert '<option value="admin" selected>' in typed
+    assert "booth-password-1" not in page.text  # never sent back, not even in the URL
+    created = client.post("/console/admin/users", data={**form, "username": "zhang2"})
+    assert 'value=""' in _user_form(created.text) and "用户已创建" in created.text
+
+
+def test_a_username_with_a_space_is_refused_in_chinese(client: Any) -> None:
+    _headers, csrf = _admin(client)
+    page = client.post("/console/admin/users", data={
+        "username": "li si", "password": "booth-password-1", "role": "guard",
+        "csrf_token": csrf})
+    shown = _visible_text(page.text)
+    assert "用户名不能含空格或看不见的字符" in shown
+    assert "must not contain" not in shown
+    assert 'value="li si"' in _user_form(page.text)
+
+
+def test_a_month_typed_wrong_is_explained_in_chinese(client: Any) -> None:
+    """Firefox and Safari have no month picker: a typed 2026-13 or 2026/11 showed English."""
+    _admin(client)
+    for typed, said in (("2026-13", "2026-13 不是有效的月份（月份为 1–12）"),
+                        ("2026/11", "月份格式为 年-月，例如 2026-11")):
+        page = client.get("/console/admin/reports/month", params={"month": typed})
+        assert page.status_code == 422
+        shown = _visible_text(page.text)
+        assert said in shown, typed
+        assert "has no month" not in shown and "give a month" not in shown
+
+
+def test_deleting_a_resident_warns_that_their_face_data_goes_too(client: Any) -> None:
+    """The confirmation read 删除住户成员 #1 王芳？ — nothing said the face templates (PIPL
+    data, enrolled with written consent) and the PIN are deleted with the resident."""
+    from models.db import transaction
+    from models.faces import FaceTemplate
+
+    headers, _csrf = _admin(client)
+    assert client.post("/api/v1/households", json={"building": "3栋", "unit": "1201"},
+                       headers=headers).status_code == 201
+    for name in ("王芳", "李强"):
+        assert client.post("/api/v1/residents", json={"household_id": 1, "name": name},
+                           headers=headers).status_code == 201
+    with transaction(client.app.state.services.sessions) as session:
+        session.add_all(FaceTemplate(resident_id=1, embedding=bytes(512)) for _ in range(2))
+    page = client.get("/console/admin/households").text
+    confirms = [html.unescape(c) for c in re.findall(r'data-confirm="([^"]*)"', page)]
+    assert "删除住户成员 #1 王芳？其人脸数据（2 条）和通行密码将一并删除，无法恢复。" in confirms
+    assert "删除住户成员 #2 李强？其人脸数据（0 条）和通行密码将一并删除，无法恢复。" in confirms
+
+
+def test_the_audit_log_names_what_each_entry_acted_on(client: Any) -> None:
+    """加入白名单, 删除人脸 and 设置通行密码 showed no plate or person: the target was not on the
+    page, and the reasons the system writes were English (consent withdrawn)."""
+    from models.db import transaction
+    from models.events import AuditEntry
+
+    headers, _csrf = _admin(client)
+    assert client.post("/api/v1/households", json={"building": "5栋", "unit": "302"},
+                       headers=headers).status_code == 201
+    assert client.post("/api/v1/residents", json={"household_id": 1, "name": "王先生"},
+                       headers=headers).status_code == 201
+    assert client.post("/api/v1/lists", json={"plate": "沪AD12345", "kind": "allow"},
+                       headers=headers).status_code == 201
+    with transaction(client.app.state.services.sessions) as session:
+        session.add_all([
+            AuditEntry(username="admin", action="face.delete", target="resident:1",
+                       reason="deletion request", details={"templates_removed": 3}),
+            AuditEntry(username="admin", action="face.consent_withdrawn", target="resident:9",
+                       reason="consent withdrawn", details={"templates_removed": 0}),
+            AuditEntry(username="guard", action="gate.open", target="gate:main-in",
+                       gate_id="main-in", reason="业主来电"),
+        ])
+    page = client.get("/console/admin/audit").text
+    rows = {
+        action: _visible_text(row)
+        for action, row in re.findall(r'<tr data-action="([^"]+)">(.*?)</tr>', page, re.S)
+    }
+    assert "车牌 沪AD12345" in rows["list.allow"]
+    assert "住户成员 #1 王先生" in rows["face.delete"] and "居民要求删除" in rows["face.delete"]
+    # A resident since deleted is still named by id; the system's reason in Chinese.
+    assert "住户成员 #9" in rows["face.consent_withdrawn"]
+    assert "居民撤回同意" in rows["face.consent_withdrawn"]
+    assert "住户 #1 5栋 302" in rows["household.create"]
+    assert "gate:" not in rows["gate.open"]  # the gate has its own column
+    assert "deletion request" not in _visible_text(page)
+    assert "consent withdrawn" not in _visible_text(page)
+    assert "<th>对象</th>" in page
