@@ -132,9 +132,9 @@ class CitySpool:
             os.fsync(out.fileno())
 
     def close(self) -> None:
-        if self._out is not None:
-            self._out.close()
-            self._out = None
+        out, self._out = self._out, None
+        if out is not None:
+            out.close()
 
     # -- the file --------------------------------------------------------------------------
     def _append(self, line: str) -> bool:
@@ -182,7 +182,10 @@ class CitySpool:
 
     def _stop_writing(self, doing: str, err: OSError) -> None:
         self._broken = True
-        self.close()
+        # Closing flushes what the full disk refused again, and fails again: the file is
+        # closed all the same, and the message must still reach the queue in memory.
+        with contextlib.suppress(OSError):
+            self.close()
         logger.error(
             "city MQTT spool %s failed %s (%s): from now on passages and alarms waiting for the "
             "broker are kept in memory only, and a restart during a broker outage loses them",

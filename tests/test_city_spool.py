@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import errno
+import io
 import json
 import logging
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from services import city_spool
 from services.city_spool import COMPACT_SLACK, CitySpool, Spooled, open_city_spool
 
 TOPIC = "parkgate/demo/passages"
@@ -123,3 +127,54 @@ def test_durable_queue_off_removes_what_an_earlier_run_left(
     assert open_city_spool(tmp_path, durable=False) is None
     assert not spool.path.exists()
     assert any("durable_queue is off" in r.getMessage() for r in caplog.records)
+
+
+class FillingDisk(io.RawIOBase):
+    """A file on a disk with ``room`` bytes left: the write that reaches it is cut short,
+    then every write fails with ENOSPC, as a full disk does."""
+
+    def __init__(self, path: Path, room: int) -> None:
+        self._file = path.open("ab", buffering=0)
+        self._room = room
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        if self._room <= 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        taken = bytes(data)[: self._room]
+        self._file.write(taken)
+        self._room -= len(taken)
+        return len(taken)
+
+    def fileno(self) -> int:
+        return self._file.fileno()
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+def test_a_disk_that_fills_mid_line_leaves_the_feed_in_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "city.jsonl"
+    first = json.dumps({"seq": 1, "topic": TOPIC, "body": "p1"}) + "\n"
+    room = len(first.encode()) + 10  # the second line is torn by the full disk
+    monkeypatch.setattr(
+        city_spool, "open",
+        lambda p, _mode, opener: io.BufferedWriter(FillingDisk(Path(p), room)), raising=False,
+    )
+    spool = CitySpool(path)
+    spool.load()
+    with caplog.at_level(logging.ERROR, logger="services.city_spool"):
+        assert spool.add(TOPIC, "p1") == 1
+        assert spool.add(TOPIC, "p2") is None  # not raised: the publisher keeps it in memory
+        assert spool.add(TOPIC, "p3") is None
+        spool.done(1)
+        spool.close()
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and "kept in memory only" in errors[0]
+    monkeypatch.undo()
+    assert bodies(CitySpool(path).load()) == ["p1"]  # the torn line skipped
