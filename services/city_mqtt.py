@@ -224,6 +224,7 @@ class CityPublisher:
         self._initial = initial
         self._spool = spool
         self._syncing = False  # an fsync of the spool is on its way
+        self._sync_again = False  # lines appended since that fsync began: another one after it
         self._prefix = f"{config.topic_prefix.rstrip('/')}/{community}"
         self._client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=f"parkgate-{community}"[:64]
@@ -371,13 +372,20 @@ class CityPublisher:
     def _sync_spool_soon(self) -> None:
         """One fsync off the loop for the lines appended until it runs: a slow SD card must not
         hold up the gates, and a burst of passages costs one sync, not one each."""
-        if self._syncing or self._loop is None or self._spool is None:
+        if self._loop is None or self._spool is None:
+            return
+        if self._syncing:
+            # It may have begun before this line was appended, and so not cover it.
+            self._sync_again = True
             return
         self._syncing = True
         spool = self._spool
 
         def synced(_done: object) -> None:
             self._syncing = False
+            if self._sync_again and not self._stopping:  # stopping: the spool is closed
+                self._sync_again = False
+                self._sync_spool_soon()
 
         self._loop.run_in_executor(None, spool.sync).add_done_callback(synced)
 

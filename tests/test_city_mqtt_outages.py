@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -389,3 +390,40 @@ def test_passages_kept_with_full_plates_go_out_masked_once_publish_plates_is_off
     finally:
         hub.close()
     assert [p["plate"] for p in on("passages", got)] == ["闽A1***5"]
+
+
+class SlowDisk(CitySpool):
+    """A spool whose fsync takes until the test lets it finish; records how many lines were
+    appended when each fsync began."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.synced_from: list[int] = []
+        self.syncing = threading.Event()
+        self.finish = threading.Event()
+
+    def sync(self) -> None:
+        self.synced_from.append(len(self.path.read_bytes().splitlines()))
+        self.syncing.set()
+        self.finish.wait(10)
+        super().sync()
+
+
+def test_a_passage_queued_during_an_fsync_is_synced_by_another(
+    broker: PrivateBroker, tmp_path: Path
+) -> None:
+    spool = SlowDisk(tmp_path / "city_mqtt.jsonl")
+    config = MqttPublishConfig(enabled=True, port=broker.port, reconnect_min_s=0.1)
+    publisher = CityPublisher(config, "demo", EventBus(), spool=spool)
+
+    async def scenario() -> None:
+        await publisher.start()
+        publisher.publish(passage(1))
+        await asyncio.to_thread(spool.syncing.wait, 10)
+        publisher.publish(passage(2))  # appended after that fsync began: not covered by it
+        spool.finish.set()
+        await until(lambda: len(spool.synced_from) >= 2, timeout=5)
+        await publisher.stop()
+
+    asyncio.run(scenario())
+    assert spool.synced_from[-1] == 2
