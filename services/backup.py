@@ -118,9 +118,11 @@ def _backup_sqlite(source: Path, target: Path) -> str | None:
     try:
         dst = sqlite3.connect(target)
         try:
-            # Pages copied in steps; a write by the controller in between restarts the copy
-            # of what changed, so the result is one consistent moment.
-            src.backup(dst, pages=1024)
+            # In one step, under one read transaction: the copy is one moment of the database
+            # and, in WAL mode, the controller's writes go on meanwhile. In steps, any write
+            # by the controller between two of them restarted the whole copy from page 1, and
+            # a large database on a slow card under steady writes could copy for ever.
+            src.backup(dst)
             dst.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
             check = dst.execute("PRAGMA integrity_check").fetchone()[0]
             if check != "ok":
