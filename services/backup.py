@@ -268,6 +268,10 @@ def restore_backup(
             f"{len(present)} file(s) the restore would overwrite exist (e.g. {present[0]}): "
             "stop the controller and repeat with --replace (they are moved aside, not deleted)"
         )
+    if kind == "postgresql":
+        # First: a refused restore (wrong password, no such database) leaves the data
+        # directory as it was, journals of an outage included.
+        _restore_postgres(database_url, backup / "parkgate.pgdump")
     if present:
         stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
         set_aside = data_dir / f"replaced-{stamp}"
@@ -277,8 +281,6 @@ def restore_backup(
                    else Path("database") / path.name)
             (set_aside / rel).parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
             shutil.move(path, set_aside / rel)
-    if kind == "postgresql":
-        _restore_postgres(database_url, backup / "parkgate.pgdump")
     for source, target in targets:
         assert target is not None
         _copy(source, target)

@@ -145,6 +145,22 @@ def test_restore_into_a_new_machine_needs_no_replace(
     assert plates_in(fresh_url) == ["闽A00001", "闽A00002"]
 
 
+def test_a_failed_postgres_restore_leaves_the_data_directory_as_it_was(
+    controller_dir: tuple[Path, str], tmp_path: Path
+) -> None:
+    data, url = controller_dir
+    if not url.startswith("postgresql"):
+        pytest.skip("the database part of a PostgreSQL restore")
+    take_backup(data, url, tmp_path / "backup")
+    (data / "journal" / "passages.jsonl").write_text('{"type": "later"}\n', encoding="utf-8")
+    unreachable = url.rsplit("/", 1)[0] + "/no_such_database"
+    with pytest.raises(BackupError, match="pg_restore failed"):
+        restore_backup(tmp_path / "backup", data, unreachable, replace=True)
+    # The outage's passages not yet written back are where the controller looks for them.
+    assert (data / "journal" / "passages.jsonl").read_text("utf-8") == '{"type": "later"}\n'
+    assert not any(p.name.startswith("replaced-") for p in data.iterdir())
+
+
 def test_a_damaged_backup_is_refused_before_anything_is_touched(
     controller_dir: tuple[Path, str], tmp_path: Path
 ) -> None:
