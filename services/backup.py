@@ -241,6 +241,12 @@ def restore_backup(
 
     manifest = read_manifest(backup)
     data_dir = data_dir.resolve()
+    if os.geteuid() == 0 and data_dir.is_dir() and data_dir.stat().st_uid != 0:
+        # Restored files are root's, mode 600: the controller could not open its database.
+        raise InvalidInputError(
+            f"{data_dir} belongs to user id {data_dir.stat().st_uid}: restore as the user that "
+            "owns it (e.g. sudo -u parkgate …), not as root"
+        )
     sqlite_file = sqlite_path(database_url)
     kind = "sqlite" if sqlite_file is not None else "postgresql"
     if manifest["database"] != kind:

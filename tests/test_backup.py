@@ -161,6 +161,18 @@ def test_a_failed_postgres_restore_leaves_the_data_directory_as_it_was(
     assert not any(p.name.startswith("replaced-") for p in data.iterdir())
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="what root restores for another user")
+def test_root_is_refused_a_restore_into_another_users_data_directory(
+    controller_dir: tuple[Path, str], tmp_path: Path
+) -> None:
+    data, url = controller_dir
+    take_backup(data, url, tmp_path / "backup")
+    os.chown(data, 65534, 65534)  # the service's user: it could not read root's 600 files
+    with pytest.raises(InvalidInputError, match="as the user that owns it"):
+        restore_backup(tmp_path / "backup", data, url, replace=True)
+    assert not any(p.name.startswith("replaced-") for p in data.iterdir())
+
+
 def test_a_damaged_backup_is_refused_before_anything_is_touched(
     controller_dir: tuple[Path, str], tmp_path: Path
 ) -> None:
