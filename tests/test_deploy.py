@@ -42,3 +42,18 @@ def test_systemd_accepts_the_units(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60)
     # verify exits 0 on unknown keys too, and only warns: any warning is a mistake here.
     assert (done.returncode, done.stderr.strip()) == (0, "")
+
+
+@pytest.mark.parametrize("unit", sorted(DEPLOY.glob("*.service")), ids=lambda p: p.name)
+def test_every_writable_path_of_a_unit_is_there_when_it_starts(unit: Path) -> None:
+    """systemd refuses to start a unit whose ReadWritePaths= does not exist (226/NAMESPACE):
+    each is created by the unit itself (StateDirectory=) or by the README's install steps."""
+    lines = unit.read_text(encoding="utf-8").splitlines()
+    created = {f"/var/lib/{name}" for line in lines if line.startswith("StateDirectory=")
+               for name in line.removeprefix("StateDirectory=").split()}
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for line in lines:
+        if line.startswith("ReadWritePaths="):
+            for path in line.removeprefix("ReadWritePaths=").split():
+                made = path in created or f"-g parkgate -m 700 {path}`" in readme
+                assert path.startswith("-") or made, (unit.name, path)
