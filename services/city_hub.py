@@ -153,6 +153,11 @@ class CityHub:
             )
         if kind == "passage" and not isinstance(body.get("id"), int):
             return self._refuse(community, kind, "passage without an id")
+        if kind == "availability" and not all(
+            isinstance(body.get(key), int) for key in ("total_capacity", "total_free")
+        ):
+            # The city's totals add these up on the hub's main loop: a bad one would end it.
+            return self._refuse(community, kind, "availability without its totals")
         return body
 
     def _refuse(self, community: str, kind: str, why: str) -> None:

@@ -116,6 +116,26 @@ def test_what_a_hub_cannot_read_is_refused_and_said_once(
     assert len(said) == 1 and why in said[0]
 
 
+@pytest.mark.parametrize(
+    "body",
+    [{"zones": []}, {"zones": [], "total_capacity": "40", "total_free": 31},
+     {"zones": [], "total_capacity": None, "total_free": None}],
+    ids=["totals_missing", "not_a_number", "nulls"],
+)
+def test_an_availability_the_hub_cannot_add_up_is_refused(body: dict[str, object]) -> None:
+    """The city summary runs on the hub's main loop: one community's bad message must not
+    stop it (a KeyError there ended the hub)."""
+    hub = CityHub()
+    hub.take(*wire(availability(40, 31), "east"))
+    payload = {"schema": "parkgate.availability/1", "community": "west", "at": T0.isoformat(),
+               **body}
+    assert hub.take("parkgate/west/availability", json.dumps(payload).encode()) is None
+    assert hub.refused == 1
+    assert (hub.totals()["total_capacity"], hub.totals()["total_free"]) == (40, 31)
+    assert hub.summary_lines()[1] == "west: status unknown, availability unknown, 0 passages, " \
+        "0 alarms"
+
+
 def test_a_minor_version_and_unknown_fields_are_read() -> None:
     hub = CityHub()
     topic, body = wire(passage(7), "east")
