@@ -68,6 +68,15 @@ class StoreUnavailableError(ParkgateError):
     """The database cannot be reached (HTTP 503); gates fall back to their local journal."""
 
 
+class BusyError(ParkgateError):
+    """Every slot for this kind of work stayed taken for as long as a caller may wait (HTTP 503
+    with ``Retry-After``): the controller is at a configured bound, not broken."""
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class DatabaseStartError(ParkgateError):
     """The database answers but cannot be used as it is (a migration failed, it is empty or
     replaced while this controller has history); a restart or an operator must act."""

@@ -243,6 +243,38 @@ class ApiConfig(_Strict):
         ),
         gt=0,
     )
+    max_concurrent_bursts: int = Field(
+        4,
+        description=(
+            "Pedestrian-gate bursts decoded and checked at once in the whole process: each "
+            "may hold up to max_burst_pixels (~300 MB), and the face engine takes them one "
+            "at a time anyway. One more waits up to burst_wait_s for a slot, then gets 503 "
+            "with Retry-After. 4 suits a 2-core box."
+        ),
+        ge=1,
+        le=64,
+    )
+    max_concurrent_frames: int = Field(
+        4,
+        description=(
+            "Vehicle-gate frames pushed to the API and decoded and read at once in the whole "
+            "process (each up to max_image_pixels, ~120 MB); slots of their own, so a crowd "
+            "at the pedestrian gates never holds up a car. One more waits up to burst_wait_s, "
+            "then gets 503 with Retry-After. Cameras streamed by parkgate's own workers do "
+            "not count."
+        ),
+        ge=1,
+        le=64,
+    )
+    burst_wait_s: float = Field(
+        2.0,
+        description=(
+            "How long a pushed burst or frame waits for a free slot before it is refused "
+            "with 503: a resident or a driver at a gate will not wait much longer than that."
+        ),
+        gt=0,
+        le=30,
+    )
     token_ttl_minutes: int = Field(720, description="Lifetime of a login token.", gt=0)
     trusted_proxies: list[str] = Field(
         default_factory=lambda: ["127.0.0.1"],

@@ -12,6 +12,7 @@ from sqlalchemy.exc import DataError
 from api.console.rendering import render
 from errors import (
     AuthenticationError,
+    BusyError,
     ConflictError,
     HardwareError,
     InvalidInputError,
@@ -40,6 +41,7 @@ _STATUS: list[tuple[type[ParkgateError], int]] = [
     (HardwareError, 503),
     (RecognitionError, 503),
     (StoreUnavailableError, 503),
+    (BusyError, 503),
 ]
 
 
@@ -54,6 +56,8 @@ async def _parkgate_error(request: Request, err: Exception) -> JSONResponse:
     assert isinstance(err, ParkgateError)
     status = status_for(err)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(err, BusyError):
+        headers = {"Retry-After": str(err.retry_after_s)}
     return JSONResponse({"detail": str(err)}, status_code=status, headers=headers)
 
 

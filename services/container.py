@@ -54,6 +54,7 @@ from services.offline_snapshot import FileAccessSnapshot
 from services.parking import ParkingService
 from services.passage_journal import FilePassageJournal
 from services.passage_retention import forget_old_passages
+from services.push_slots import PushSlots
 from services.snapshots import SnapshotStore
 from services.tokens import TokenSigner
 from settings import Settings
@@ -494,6 +495,11 @@ def build_services(
         snapshots=snapshots,
         regions={g.id: g.region for g in settings.community.gates},
         max_pixels=settings.api.max_image_pixels,
+        slots=PushSlots(
+            settings.api.max_concurrent_frames, settings.api.burst_wait_s,
+            what="vehicle-gate frames", setting="api.max_concurrent_frames",
+            wait_setting="api.burst_wait_s",
+        ),
     )
     signer = TokenSigner(settings.signing_key(), settings.api.token_ttl_minutes * 60)
     face_engine = FaceEngine(settings.faces)
@@ -558,6 +564,11 @@ def build_services(
             max_pixels=settings.api.max_image_pixels,
             max_burst_pixels=settings.api.max_burst_pixels,
             engine_lock=faces.engine_lock,
+            slots=PushSlots(
+                settings.api.max_concurrent_bursts, settings.api.burst_wait_s,
+                what="pedestrian-gate bursts", setting="api.max_concurrent_bursts",
+                wait_setting="api.burst_wait_s",
+            ),
         ),
         safety=safety,
         city=city,

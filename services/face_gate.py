@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ from controllers.runtime import GateRuntime
 from errors import InvalidInputError
 from models.db import DATABASE_DOWN
 from models.people import Resident
+from services.push_slots import PushSlots
 from services.snapshots import SnapshotStore
 from vision.face_pipeline import FacePipeline
 from vision.face_types import FaceGateResult, GateReason
@@ -61,6 +63,15 @@ def result_details(result: FaceGateResult) -> dict[str, Any]:
     return details
 
 
+@dataclass(frozen=True, slots=True)
+class BurstRead:
+    """What is kept of a burst once its frames are let go."""
+
+    at: datetime
+    result: FaceGateResult
+    snapshot: bytes  # JPEG of the middle frame
+
+
 class FaceGateService:
     def __init__(
         self,
@@ -71,10 +82,12 @@ class FaceGateService:
         sessions: sessionmaker[Session],
         max_pixels: int,
         engine_lock: threading.Lock,
+        slots: PushSlots,
         max_frames: int = 32,
         max_burst_pixels: int = 100_000_000,
     ) -> None:
         self._engine_lock = engine_lock
+        self._slots = slots
         self._pipeline = pipeline
         self._runtime = runtime
         self._snapshots = snapshots
@@ -82,6 +95,10 @@ class FaceGateService:
         self._max_pixels = max_pixels
         self._max_frames = max_frames
         self._max_burst_pixels = max_burst_pixels
+
+    @property
+    def slots(self) -> PushSlots:
+        return self._slots
 
     def _household(self, resident_id: int | None) -> int | None:
         if resident_id is None:
@@ -120,17 +137,13 @@ class FaceGateService:
             maps.append(depth_map)
         return maps
 
-    async def process(
-        self, gate_id: str, images: list[bytes], depth: list[bytes] | None = None
-    ) -> FrameResult:
-        """``depth``: optional 16-bit PNG depth maps (mm), one per image, aligned to it."""
-        if len(images) > self._max_frames:
-            raise InvalidInputError(f"at most {self._max_frames} frames per burst")
-        frames = []
+    def _read_burst(self, images: list[bytes], depth: list[bytes] | None) -> BurstRead:
+        """Decode, check and snapshot a burst: all that holds its frames, run under a slot."""
+        frames: list[np.ndarray] = []
         pixels = 0
         for index, data in enumerate(images, start=1):
             try:
-                frame = await asyncio.to_thread(decode_image, data, max_pixels=self._max_pixels)
+                frame = decode_image(data, max_pixels=self._max_pixels)
             except InvalidInputError as err:
                 raise type(err)(f"frame {index}: {err}") from err
             # Every frame is held until the liveness check has seen them all: a burst of
@@ -142,14 +155,28 @@ class FaceGateService:
                     "all (api.max_burst_pixels): send fewer or smaller frames"
                 )
             frames.append(frame)
-        maps = await asyncio.to_thread(self._decode_depth, depth, frames) if depth else None
+        maps = self._decode_depth(depth, frames) if depth else None
         at = datetime.now(UTC)
-        result = await asyncio.to_thread(self._process, frames, maps)
+        result = self._process(frames, maps)
+        return BurstRead(at, result, encode_jpeg(frames[len(frames) // 2]))
+
+    async def process(
+        self, gate_id: str, images: list[bytes], depth: list[bytes] | None = None
+    ) -> FrameResult:
+        """``depth``: optional 16-bit PNG depth maps (mm), one per image, aligned to it.
+
+        At most ``api.max_concurrent_bursts`` bursts are decoded at once in the whole process
+        (``BusyError``, HTTP 503, past ``api.burst_wait_s`` waiting for a slot); recording the
+        passage and driving the gate come after the frames are let go, outside the slot.
+        """
+        if len(images) > self._max_frames:
+            raise InvalidInputError(f"at most {self._max_frames} frames per burst")
+        read = await self._slots.run(self._read_burst, images, depth)
+        at, result = read.at, read.result
         evidence = evidence_from(result)
         decision = decide_face(evidence, await asyncio.to_thread(self._household,
                                                                  evidence.resident_id))
-        snapshot = await asyncio.to_thread(encode_jpeg, frames[len(frames) // 2])
-        path = await asyncio.to_thread(self._snapshots.save, gate_id, at, snapshot)
+        path = await asyncio.to_thread(self._snapshots.save, gate_id, at, read.snapshot)
         passage = await self._runtime.handle_decision(
             gate_id, decision, at=at, snapshot_path=path, details=result_details(result)
         )

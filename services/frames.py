@@ -12,6 +12,7 @@ import numpy as np
 from controllers.runtime import GateRuntime, PassageResult
 from controllers.values import Sighting
 from errors import InvalidInputError
+from services.push_slots import PushSlots
 from services.snapshots import SnapshotStore
 from settings import RegionConfig
 from vision.images import decode_image, encode_jpeg, sniff_image_format
@@ -47,6 +48,16 @@ class FrameOutcome:
     timings_ms: dict[str, float]
 
 
+@dataclass(frozen=True, slots=True)
+class FrameRead:
+    """What is kept of a pushed frame once its decoded image is let go."""
+
+    at: datetime
+    reads: list[PlateRead]
+    snapshot: bytes  # JPEG
+    timings_ms: dict[str, float]
+
+
 class FrameProcessor:
     def __init__(
         self,
@@ -56,50 +67,64 @@ class FrameProcessor:
         snapshots: SnapshotStore,
         regions: dict[str, RegionConfig | None],
         max_pixels: int,
+        slots: PushSlots,
     ) -> None:
         self._recognizer = recognizer
         self._runtime = runtime
         self._snapshots = snapshots
         self._regions = regions
         self._max_pixels = max_pixels
+        self._slots = slots
+
+    @property
+    def slots(self) -> PushSlots:
+        return self._slots
 
     def _read(self, gate_id: str, image: np.ndarray) -> list[PlateRead]:
         region = region_box(self._regions.get(gate_id), image.shape[1], image.shape[0])
         return self._recognizer.read(image, region)
 
-    async def process_bytes(self, gate_id: str, data: bytes) -> FrameOutcome:
-        """Decode untrusted bytes (clear 4xx errors on bad input) and handle the frame."""
-        self._runtime.gate(gate_id)  # unknown gate → NotFoundError before any work
+    def _read_frame(self, gate_id: str, data: bytes) -> FrameRead:
+        """Decode, read and snapshot a frame: all that holds its image, run under a slot."""
         started = time.perf_counter()
-        image = await asyncio.to_thread(decode_image, data, max_pixels=self._max_pixels)
+        image = decode_image(data, max_pixels=self._max_pixels)
         decoded = time.perf_counter()
-        jpeg = data if sniff_image_format(data) == "jpeg" else None
-        outcome = await self.process_image(gate_id, image, jpeg=jpeg)
-        outcome.timings_ms["decode"] = round((decoded - started) * 1000, 2)
-        return outcome
-
-    async def process_image(
-        self, gate_id: str, image: np.ndarray, *, jpeg: bytes | None = None
-    ) -> FrameOutcome:
         if image.ndim != 3 or image.dtype != np.uint8:
             raise InvalidInputError("frame must be a BGR uint8 image")
         at = datetime.now(UTC)
+        reads = self._read(gate_id, image)
+        recognised = time.perf_counter()
+        snapshot = data if sniff_image_format(data) == "jpeg" else encode_jpeg(image)
+        encoded = time.perf_counter()
+        timings = {
+            "decode": round((decoded - started) * 1000, 2),
+            "recognize": round((recognised - decoded) * 1000, 2),
+            "snapshot": round((encoded - recognised) * 1000, 2),  # saving it is added later
+        }
+        return FrameRead(at, reads, snapshot, timings)
+
+    async def process_bytes(self, gate_id: str, data: bytes) -> FrameOutcome:
+        """Decode untrusted bytes (clear 4xx errors on bad input) and handle the frame.
+
+        At most ``api.max_concurrent_frames`` frames are decoded and read at once in the whole
+        process (``BusyError``, HTTP 503, past ``api.burst_wait_s`` waiting for a slot);
+        recording the passage and driving the barrier come after, outside the slot.
+        """
+        self._runtime.gate(gate_id)  # unknown gate → NotFoundError before any work
+        frame = await self._slots.run(self._read_frame, gate_id, data)
         t0 = time.perf_counter()
-        reads = await asyncio.to_thread(self._read, gate_id, image)
+        path = await asyncio.to_thread(self._snapshots.save, gate_id, frame.at, frame.snapshot)
         t1 = time.perf_counter()
-        snapshot = jpeg if jpeg is not None else await asyncio.to_thread(encode_jpeg, image)
-        path = await asyncio.to_thread(self._snapshots.save, gate_id, at, snapshot)
-        t2 = time.perf_counter()
-        sighting = sighting_from_reads(gate_id, at, reads)
+        sighting = sighting_from_reads(gate_id, frame.at, frame.reads)
         details = {"candidates": [{"plate": r.text, "confidence": round(r.confidence, 4)}
-                                  for r in reads[:5]]}
+                                  for r in frame.reads[:5]]}
         result = await self._runtime.handle_sighting(
             sighting, snapshot_path=path, details=details
         )
-        t3 = time.perf_counter()
+        t2 = time.perf_counter()
         timings = {
-            "recognize": round((t1 - t0) * 1000, 2),
-            "snapshot": round((t2 - t1) * 1000, 2),
-            "decide_record_barrier": round((t3 - t2) * 1000, 2),
+            **frame.timings_ms,
+            "snapshot": round(frame.timings_ms["snapshot"] + (t1 - t0) * 1000, 2),
+            "decide_record_barrier": round((t2 - t1) * 1000, 2),
         }
         return FrameOutcome(result=result, timings_ms=timings)

@@ -389,3 +389,25 @@ def test_the_package_source_without_the_package_stops_the_start(
     with pytest.raises(ConfigError, match="needs the chinese-calendar package") as info:
         _calendar_settings(tmp_path, "    source: chinese_calendar")
     assert "'community.calendar'" in str(info.value)
+
+
+def test_push_slots_default_to_a_small_box_and_refuse_nonsense_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PARKGATE_CONFIG", raising=False)
+    api = load_settings().api
+    assert (api.max_concurrent_bursts, api.max_concurrent_frames, api.burst_wait_s) == (4, 4, 2.0)
+    path = tmp_path / "community.yaml"
+    path.write_text(
+        "api: {max_concurrent_bursts: 2, max_concurrent_frames: 6, burst_wait_s: 1.5}\n",
+        encoding="utf-8",
+    )
+    api = load_settings(path).api
+    assert (api.max_concurrent_bursts, api.max_concurrent_frames, api.burst_wait_s) == (2, 6, 1.5)
+    for field, value in [
+        ("max_concurrent_bursts", 0), ("max_concurrent_bursts", 65), ("max_concurrent_bursts", 1.5),
+        ("max_concurrent_frames", 0), ("burst_wait_s", 0), ("burst_wait_s", -1),
+        ("burst_wait_s", 31),
+    ]:
+        with pytest.raises(ConfigError, match=f"api.{field}"):
+            load_settings(api={field: value})

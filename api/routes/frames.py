@@ -147,6 +147,9 @@ async def frame_images(request: Request, limit: int) -> list[bytes]:
         413: {"description": "Body or image too large"},
         415: {"description": "Not a JPEG/PNG image"},
         422: {"description": "Corrupt image"},
+        503: {"description": "Every slot for this kind of push stayed busy for "
+                             "api.burst_wait_s (api.max_concurrent_bursts or "
+                             "api.max_concurrent_frames); Retry-After says when to send again"},
     },
     openapi_extra={
         "requestBody": {
