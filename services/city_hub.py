@@ -5,9 +5,11 @@ parkgate's tests aggregate several communities with:
 
 - a persistent session (``clean_session`` false) subscribed with QoS 1 to
   ``<prefix>/+/#``, so passages sent while the hub was away arrive when it is back;
-- passages and alarms de-duplicated by ``(community, id)`` (QoS 1 is at least once, and a
-  controller re-sends what the broker had not acknowledged when it restarted); an alarm
-  without an id (raised during a database outage) is always new;
+- passages and alarms de-duplicated by ``(community, id, at)`` (QoS 1 is at least once, and a
+  controller re-sends what the broker had not acknowledged when it restarted: the same message,
+  ``at`` included); ``at`` is in the key because a controller restored from a backup numbers
+  its next passages from the backup's ids again; an alarm without an id (raised during a
+  database outage) is always new;
 - an unknown major version of a schema refused (once logged per community and schema), unknown
   fields ignored;
 - the latest availability, status and gate state of every community kept, and the city's
@@ -21,6 +23,7 @@ record, one object per line with the topic's community. A summary of the city is
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import threading
@@ -46,10 +49,10 @@ class Community:
     passages: int = 0
     alarms: int = 0
     repeats: int = 0  # passages and alarms dropped as already seen
-    seen: OrderedDict[tuple[str, int], None] = field(default_factory=OrderedDict)
+    seen: OrderedDict[tuple[str, int, str], None] = field(default_factory=OrderedDict)
 
-    def first_time(self, kind: str, ident: int) -> bool:
-        key = (kind, ident)
+    def first_time(self, kind: str, ident: int, at: str) -> bool:
+        key = (kind, ident, at)
         if key in self.seen:
             self.seen.move_to_end(key)
             self.repeats += 1
@@ -105,7 +108,9 @@ class CityHub:
             community.gates[rest[1]] = body
         else:
             ident = body.get("id")
-            if isinstance(ident, int) and not community.first_time(kind, ident):
+            if isinstance(ident, int) and not community.first_time(
+                kind, ident, str(body.get("at"))
+            ):
                 return None
             if kind == "passage":
                 community.passages += 1
@@ -124,10 +129,13 @@ class CityHub:
                     try:
                         entry = json.loads(line)
                         name, kind, ident = entry["community"], entry["kind"], entry["id"]
+                        at = str(entry.get("at"))
                     except (ValueError, KeyError, TypeError):
                         continue  # a line cut short when the last run stopped
                     if isinstance(ident, int):
-                        self.communities.setdefault(name, Community(name)).first_time(kind, ident)
+                        self.communities.setdefault(name, Community(name)).first_time(
+                            kind, ident, at
+                        )
                         read += 1
         except FileNotFoundError:
             return 0
@@ -201,14 +209,18 @@ class CityHub:
 def run_hub(
     hub: CityHub, host: str, port: int, *, client_id: str, out: IO[str] | None,
     every_s: float, stop: threading.Event, subscribed: threading.Event | None = None,
-) -> None:
+) -> bool:
     """Subscribe and fold messages into ``hub`` until ``stop`` is set (``subscribed`` is set
-    once the broker has confirmed the subscription)."""
+    once the broker has confirmed the subscription). Returns False when it stopped because
+    ``out`` could not be written: a message is acknowledged to the broker only once it is in
+    ``out``, so the one that failed, and those after it, wait in the session for the next
+    run."""
     import paho.mqtt.client as mqtt
 
     lock = threading.Lock()
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                         clean_session=False)
+                         clean_session=False, manual_ack=True)
+    record_failed = threading.Event()
 
     def on_connect(c: mqtt.Client, _u: Any, flags: Any, reason: Any, _p: Any) -> None:
         if getattr(reason, "is_failure", False):
@@ -220,13 +232,25 @@ def run_hub(
         # Subscribing again on a resumed session is harmless and covers a broker that lost it.
         c.subscribe(f"{hub.prefix}/+/#", qos=1)
 
-    def on_message(_c: Any, _u: Any, m: mqtt.MQTTMessage) -> None:
+    def on_message(c: mqtt.Client, _u: Any, m: mqtt.MQTTMessage) -> None:
         with lock:
+            if record_failed.is_set():
+                return  # not acknowledged: the broker hands it to the next run
             accepted = hub.take(m.topic, m.payload)
             if accepted is not None and out is not None:
-                out.write(json.dumps({"community": accepted.community, "kind": accepted.kind,
-                                      **accepted.payload}, ensure_ascii=False) + "\n")
-                out.flush()
+                try:
+                    out.write(json.dumps({"community": accepted.community,
+                                          "kind": accepted.kind, **accepted.payload},
+                                         ensure_ascii=False) + "\n")
+                    out.flush()
+                except OSError as err:
+                    record_failed.set()
+                    stop.set()
+                    logger.error("city hub: cannot write the record (%s); stopping, and the "
+                                 "broker keeps this message and the next ones for the next "
+                                 "run", err)
+                    return
+        c.ack(m.mid, m.qos)
 
     unreachable_logged = threading.Event()
 
@@ -268,6 +292,7 @@ def run_hub(
         client.disconnect()
         client.loop_stop()
         _log_summary(hub, lock)
+    return not record_failed.is_set()
 
 
 def _log_summary(hub: CityHub, lock: threading.Lock) -> None:
@@ -299,14 +324,15 @@ def cmd_city_hub(args: argparse.Namespace) -> int:
         timer.start()
     out = _open_record(args.out) if args.out else None
     try:
-        run_hub(hub, args.host, args.port, client_id=args.client_id, out=out,
-                every_s=args.every, stop=stop)
+        recorded = run_hub(hub, args.host, args.port, client_id=args.client_id, out=out,
+                           every_s=args.every, stop=stop)
     except KeyboardInterrupt:
-        stop.set()
+        recorded = True
     finally:
         if out is not None:
-            out.close()
-    return 0
+            with contextlib.suppress(OSError):  # the disk that failed the record
+                out.close()
+    return 0 if recorded else 2
 
 
 def _open_record(path: Path) -> IO[str]:

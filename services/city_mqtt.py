@@ -98,6 +98,11 @@ def to_message(
         }
         return "passages", payload, False
     if event.type == "alarm":
+        if data.get("acknowledged_at") is not None:
+            # A guard's acknowledgement, for the other consoles: not a new alarm. Sent with
+            # the same id it would overwrite, for a hub that keeps alarms by id, the first
+            # message's passage_id.
+            return None
         payload = {
             "schema": f"parkgate.alarm/{SCHEMA_VERSION}",
             **base,

@@ -7,13 +7,15 @@ a broker outage. It is a log of JSON lines, appended as messages are queued and 
     {"done": 12}                                                    acknowledged or dropped
 
 What is queued and not done is sent again at the next start, in ``seq`` order, before anything
-new: at least once, so a hub de-duplicates passages and alarms by ``id`` (docs/mqtt.md asks
-that already, for QoS 1). Every line is written through to the operating system at once, which
-keeps it across a crash of the process; :meth:`CitySpool.sync` (run off the event loop by the
-publisher, a moment later) puts queued lines on the disk against a power cut. ``done`` lines
-are never synced on their own: losing one costs a duplicate, never a message. When nothing is
-left to send the file is emptied; while a long outage keeps messages waiting it is rewritten
-with only those once the finished lines outnumber them.
+new: at least once, so a hub de-duplicates passages and alarms by ``id`` and ``at``
+(docs/mqtt.md asks that already, for QoS 1). Every line is written through to the operating
+system at once, which keeps it across a crash of the process; :meth:`CitySpool.sync` (run off
+the event loop by the publisher, a moment later) puts queued lines on the disk against a power
+cut. ``done`` lines are never synced on their own: losing one costs a duplicate, never a
+message. When nothing is left to send the file is emptied; while a long outage keeps messages
+waiting it is rewritten with only those once the finished lines far outnumber them. The rewrite
+runs on the event loop (it must not race the appends), so it is kept rare and small: at most
+once while a backlog of any size drains, and then of under a fifth of it.
 
 Retained topics (availability, gate states) are not kept: the controller publishes the current
 values again at start, and an old one would overwrite a newer one.
@@ -37,8 +39,10 @@ from services.passage_journal import private_opener, replace_durably
 
 logger = logging.getLogger(__name__)
 
-# Rewriting the file pays only once the finished lines are this many more than the live ones.
+# The file is rewritten once its finished lines outnumber COMPACT_SLACK + COMPACT_RATIO times
+# the live ones: a dropping outage stays bounded, a drain after one rewrites only its tail.
 COMPACT_SLACK = 1000
+COMPACT_RATIO = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +121,7 @@ class CitySpool:
         self._finished_lines += 1
         if not self._live:
             self._empty()
-        elif self._finished_lines > len(self._live) + COMPACT_SLACK:
+        elif self._finished_lines > COMPACT_SLACK + COMPACT_RATIO * len(self._live):
             self._rewrite()
         else:
             self._append(json.dumps({"done": seq}))

@@ -91,7 +91,7 @@ class Hub:
         self.subscribed = threading.Event()
         self.connects: list[bool] = []
         self.repeats = 0
-        seen: set[tuple[str, Any]] = set()
+        seen: set[tuple[str, Any, Any]] = set()
 
         def on_connect(client: mqtt.Client, _u: Any, flags: Any, *_: Any) -> None:
             # Subscribing again would replay retained messages; the session keeps the first.
@@ -106,7 +106,7 @@ class Hub:
             body = json.loads(text) if text.startswith("{") else text
             # An alarm raised during an outage has no id yet: each such one is new.
             if isinstance(body, dict) and body.get("id") is not None and not m.retain:
-                key = (m.topic, body["id"])
+                key = (m.topic, body["id"], body.get("at"))
                 if key in seen:
                     self.repeats += 1
                     return

@@ -4,13 +4,16 @@ each passage once, an unknown schema version refused."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import signal
 import subprocess
 import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -65,11 +68,17 @@ def test_the_hub_adds_communities_up_and_takes_each_passage_once() -> None:
     ]
 
 
+def recorded(n: int) -> str:
+    """The line a hub's ``--out`` holds for passage ``n`` of community east."""
+    _topic, body = wire(passage(n), "east")
+    return json.dumps({"community": "east", "kind": "passage", **json.loads(body)},
+                      ensure_ascii=False) + "\n"
+
+
 def test_a_restarted_hub_does_not_record_a_passage_twice(tmp_path: Path) -> None:
     record = tmp_path / "hub.jsonl"
     record.write_text(
-        json.dumps({"community": "east", "kind": "passage", "id": 1}) + "\n"
-        + '{"community": "east", "kind": "pass', encoding="utf-8",  # cut short by a stop
+        recorded(1) + '{"community": "east", "kind": "pass', encoding="utf-8",  # a torn stop
     )
     hub = CityHub()
     assert hub.remember(record) == 1
@@ -77,9 +86,23 @@ def test_a_restarted_hub_does_not_record_a_passage_twice(tmp_path: Path) -> None
     assert hub.take(*wire(passage(2), "east")) is not None
     assert hub.totals()["repeats_dropped"] == 1
     with _open_record(record) as out:  # the next run appends on a line of its own
-        out.write(json.dumps({"community": "east", "kind": "passage", "id": 2}) + "\n")
+        out.write(recorded(2))
     again = CityHub()
     assert again.remember(record) == 2
+    assert again.take(*wire(passage(2), "east")) is None
+
+
+def test_an_id_used_again_after_a_restore_is_a_new_passage() -> None:
+    """Restored from last week's backup, a controller numbers its next passages from the
+    backup's ids again: same id, another ``at``. Only the very same message is a repeat."""
+    hub = CityHub()
+    before = passage(5)
+    after_restore = Event("passage", {**before.data, "at": "2026-12-03T08:00:00+00:00"},
+                          datetime(2026, 12, 3, 8, 0, tzinfo=UTC))
+    assert hub.take(*wire(before, "east")) is not None
+    assert hub.take(*wire(after_restore, "east")) is not None
+    assert hub.take(*wire(after_restore, "east")) is None  # QoS 1 re-sent it
+    assert (hub.totals()["passages"], hub.totals()["repeats_dropped"]) == (2, 1)
 
 
 def test_alarms_without_an_id_are_each_new_and_a_gate_fault_is_listed() -> None:
@@ -205,7 +228,7 @@ def test_two_controllers_through_a_real_broker_into_one_hub(tmp_path: Path) -> N
 
 
 @pytest.mark.broker
-def test_the_command_records_what_arrives_and_stops_after_its_duration(tmp_path: Path) -> None:
+def test_the_command_records_what_arrives_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     broker = PrivateBroker(tmp_path)
     broker.start()
     out = tmp_path / "hub.jsonl"
@@ -217,7 +240,7 @@ def test_the_command_records_what_arrives_and_stops_after_its_duration(tmp_path:
         sender.publish(*wire(availability(40, 12), "east"), qos=1, retain=True).wait_for_publish(5)
         hub = subprocess.Popen(
             [sys.executable, str(ROOT / "main.py"), "city-hub", "--port", str(broker.port),
-             "--out", str(out), "--every", "0.5", "--duration", "4"],
+             "--out", str(out), "--every", "0.5", "--duration", "60"],
             stderr=subprocess.PIPE, text=True,
         )
         assert hub.stderr is not None
@@ -227,6 +250,11 @@ def test_the_command_records_what_arrives_and_stops_after_its_duration(tmp_path:
             assert line, log  # the command ended before it subscribed
             log += line
         sender.publish(*wire(passage(9), "east"), qos=1).wait_for_publish(5)
+        deadline = time.monotonic() + 30
+        while not (out.exists() and out.read_text("utf-8").endswith("\n")):
+            assert time.monotonic() < deadline, "the passage was not recorded"
+            time.sleep(0.05)
+        hub.send_signal(signal.SIGINT)  # an operator's Ctrl-C: a clean stop with a summary
         _, rest = hub.communicate(timeout=60)
         log += rest
     finally:
@@ -246,3 +274,52 @@ def test_the_command_refuses_a_bad_port_with_a_line() -> None:
     assert "a port is 1-65535, got 70000" in done.stderr
 
 
+
+
+class FullDisk(io.StringIO):
+    def write(self, text: str) -> int:
+        raise OSError(28, "No space left on device")
+
+
+@pytest.mark.broker
+def test_a_record_that_cannot_be_written_stops_the_hub_and_loses_nothing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    broker = PrivateBroker(tmp_path)
+    broker.start()
+    sender = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    sender.connect("127.0.0.1", broker.port)
+    sender.loop_start()
+
+    def hub_run(out: Any, send: list[int], passages: int) -> tuple[bool, CityHub]:
+        """A hub on the one session until it stopped by itself or took ``passages``."""
+        hub, stop, subscribed = CityHub(), threading.Event(), threading.Event()
+        result: list[bool] = []
+        thread = threading.Thread(target=lambda: result.append(run_hub(
+            hub, "127.0.0.1", broker.port, client_id="hub-disk", out=out, every_s=60.0,
+            stop=stop, subscribed=subscribed)))
+        thread.start()
+        try:
+            assert subscribed.wait(10), "the hub did not subscribe"
+            for n in send:
+                sender.publish(*wire(passage(n), "east"), qos=1).wait_for_publish(5)
+            deadline = time.monotonic() + 10
+            while thread.is_alive() and hub.totals()["passages"] < passages:
+                assert time.monotonic() < deadline, hub.totals()
+                time.sleep(0.05)
+        finally:
+            stop.set()
+            thread.join(10)
+        return result[0], hub
+
+    try:
+        # The first write fails: the hub stops by itself, acknowledging neither passage.
+        failed, _ = hub_run(FullDisk(), [1, 2], passages=3)
+        good = io.StringIO()
+        recovered, _ = hub_run(good, [], passages=2)  # the broker hands both over again
+    finally:
+        sender.loop_stop()
+        broker.stop()
+    assert failed is False and recovered is True
+    assert any("cannot write the record" in r.getMessage() for r in caplog.records)
+    assert [json.loads(line)["id"] for line in good.getvalue().splitlines()] == [1, 2]

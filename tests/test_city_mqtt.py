@@ -116,6 +116,16 @@ def test_gate_messages_carry_a_state_from_the_schema(
         assert (topic, payload["state"], retain) == ("gates/main-in/state", state, True)
 
 
+def test_an_acknowledged_alarm_is_not_published_again() -> None:
+    """The console's acknowledgement event has the alarm's id: sent to the city it would be a
+    second alarm, or overwrite the first one's passage_id for a hub keeping alarms by id."""
+    raised = {"id": 17, "kind": "blocked_plate", "gate_id": "main-in", "passage_id": 812}
+    acknowledged = {"id": 17, "kind": "blocked_plate", "gate_id": "main-in",
+                    "acknowledged_by": "guard1", "acknowledged_at": AT.isoformat()}
+    assert to_message(Event("alarm", raised, AT), "demo", publish_plates=False) is not None
+    assert to_message(Event("alarm", acknowledged, AT), "demo", publish_plates=False) is None
+
+
 def test_a_recovered_barrier_keeps_its_real_retained_state(private_broker: PrivateBroker) -> None:
     """A barrier recovering from a fault: the status that cleared the fault is published, then
     the supervisor's "recovered" notice. A hub connecting afterwards must read the real state."""

@@ -54,15 +54,39 @@ def test_the_file_is_emptied_once_everything_is_done(tmp_path: Path) -> None:
 def test_finished_lines_are_compacted_away_during_a_long_backlog(tmp_path: Path) -> None:
     spool = CitySpool(tmp_path / "city.jsonl")
     spool.load()
-    for n in range(COMPACT_SLACK + 20):
+    total, left = 2 * COMPACT_SLACK, 100
+    for n in range(total):
         spool.add(TOPIC, f"p{n}")
-    for seq in range(1, COMPACT_SLACK + 12):
+    for seq in range(1, total - left + 1):
         spool.done(seq)
     # The file stays in proportion to what waits, not to everything ever sent.
     lines = spool.path.read_text(encoding="utf-8").splitlines()
-    assert len(lines) < COMPACT_SLACK + 20
-    assert bodies(CitySpool(spool.path).load()) == [f"p{n}" for n in range(COMPACT_SLACK + 11,
-                                                                             COMPACT_SLACK + 20)]
+    assert len(lines) < total
+    assert bodies(CitySpool(spool.path).load()) == [f"p{n}" for n in range(total - left, total)]
+
+
+def test_a_draining_backlog_is_rewritten_once_and_only_its_tail(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rewrite blocks the event loop (the gates): a broker back after a long outage must
+    not cost a rewrite of the whole backlog, nor one every thousand acknowledgements."""
+    spool = CitySpool(tmp_path / "city.jsonl")
+    spool.load()
+    backlog = 5000
+    for n in range(backlog):
+        spool.add(TOPIC, f"p{n}")
+    rewritten: list[int] = []
+    rewrite = spool._rewrite
+
+    def counted() -> None:
+        rewritten.append(len(spool))
+        rewrite()
+
+    monkeypatch.setattr(spool, "_rewrite", counted)
+    for seq in range(1, backlog + 1):
+        spool.done(seq)
+    assert len(rewritten) <= 1 and all(n < backlog / 5 for n in rewritten)
+    assert spool.path.stat().st_size == 0
 
 
 def test_a_torn_last_line_is_skipped_and_said(
