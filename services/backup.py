@@ -164,7 +164,7 @@ def _backup_postgres(url: str, target: Path) -> str | None:
         capture_output=True, text=True, env=env, timeout=3600,
     )
     if done.returncode != 0:
-        raise BackupError(f"pg_dump failed: {done.stderr.strip().splitlines()[-1:]}")
+        raise BackupError(f"pg_dump failed: {_last_line(done.stderr)}")
     os.chmod(target, PRIVATE_FILE)
     engine = create_engine(url)
     try:
@@ -175,6 +175,12 @@ def _backup_postgres(url: str, target: Path) -> str | None:
     finally:
         engine.dispose()
     return str(row[0]) if row else None
+
+
+def _last_line(text: str) -> str:
+    """A tool's last error line, as the one line an operator is shown."""
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else "no message"
 
 
 def _copy(source: Path, target: Path) -> None:
@@ -310,7 +316,7 @@ def _restore_postgres(url: str, dump: Path) -> None:
         capture_output=True, text=True, env=env, timeout=3600,
     )
     if done.returncode != 0:
-        raise BackupError(f"pg_restore failed: {done.stderr.strip().splitlines()[-1:]}")
+        raise BackupError(f"pg_restore failed: {_last_line(done.stderr)}")
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
