@@ -3,11 +3,14 @@ server with real photos, the real recogniser and the simulated barriers (issue 6
 
 from __future__ import annotations
 
+import contextlib
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.browser.conftest import PASSWORD, LiveServer, enter_as, login, screenshot
 from tests.conftest import LabelledPhoto
@@ -136,8 +139,13 @@ def test_a_barrier_fault_shows_in_the_dialog_and_raises_an_alarm_banner(
     page.wait_for_selector('.gate[data-gate="main-out"][data-state="fault"]')
     assert "设备故障" in page.locator("#alarm-banner").inner_text()
     screenshot(page, "10-alarm-banner")
+    # The banner is drawn again after each acknowledgement: a button counted a moment ago may
+    # be gone by the click, which would then wait its whole timeout for it.
+    deadline = time.monotonic() + 30
     while page.locator("#alarm-banner button[data-ack]").count():
-        page.locator("#alarm-banner button[data-ack]").first.click()
+        assert time.monotonic() < deadline, "alarms still waiting for acknowledgement"
+        with contextlib.suppress(PlaywrightTimeout):
+            page.locator("#alarm-banner button[data-ack]").first.click(timeout=2000)
         page.wait_for_timeout(200)
     page.wait_for_selector("#alarm-banner:not(.active)")
 
