@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError
 
-from api.console.rendering import render
+from api.console.rendering import render, session_principal
 from errors import (
     AuthenticationError,
     BusyError,
@@ -61,8 +61,15 @@ async def _parkgate_error(request: Request, err: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(err)}, status_code=status, headers=headers)
 
 
-async def _validation_error(request: Request, err: Exception) -> JSONResponse:
+async def _validation_error(request: Request, err: Exception) -> Response:
     assert isinstance(err, RequestValidationError)
+    path = request.url.path
+    if request.method == "GET" and path.startswith("/console") and "/fragments/" not in path:
+        # A hand-edited or cut-off address on a page: a page that says so, not a JSON body.
+        shown = [(str(e.get("loc", ("?",))[-1]), str(e.get("input", ""))[:80])
+                 for e in err.errors()]
+        return render(request, "bad_request.html", {"problems": shown, "back": path},
+                      session_principal(request), status_code=422, refresh_session=False)
     problems = [
         {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
         for e in err.errors()

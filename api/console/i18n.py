@@ -94,6 +94,14 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "forbidden.text": ("此页面仅限管理员使用。如需修改，请联系物业管理员。",
                        "This page is for administrators. Ask the property office."),
     "forbidden.back": ("返回实时监控", "Back to the live view"),
+    "bad_request.title": ("地址中的条件有误", "The address has a value that cannot be read"),
+    "bad_request.text": (
+        "页面地址里有一个条件无法识别（可能是手工改过或复制不全）。请回到页面重新选择。",
+        "A condition in the page's address cannot be read (edited by hand or copied in part). "
+        "Go back to the page and choose again.",
+    ),
+    "bad_request.item": ("“{field}” 的值 “{value}” 无效", "“{field}”: “{value}” is not valid"),
+    "bad_request.back": ("回到此页面（不带条件）", "Back to this page (no conditions)"),
     "outage.title": ("数据库暂时不可用", "The database is unavailable"),
     "outage.text": (
         "道闸仍在离线运行：已登记的车辆和已录入人脸的居民按最近一次数据快照放行，"

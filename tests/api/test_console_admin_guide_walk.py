@@ -118,3 +118,20 @@ def test_the_audit_log_names_what_each_entry_acted_on(client: Any) -> None:
     assert "deletion request" not in _visible_text(page)
     assert "consent withdrawn" not in _visible_text(page)
     assert "<th>对象</th>" in page
+
+
+def test_a_page_address_with_an_unreadable_condition_gets_a_page_not_json(client: Any) -> None:
+    """A date typed into the address by hand (the pickers cannot make 2026-13-01) answered a
+    raw JSON 422 in the manager's browser."""
+    _admin(client)
+    page = client.get("/console/admin/audit", params={"since": "2026-13-01"})
+    assert page.status_code == 422
+    assert page.headers["content-type"].startswith("text/html")
+    shown = _visible_text(page.text)
+    assert "地址中的条件有误" in shown
+    assert "“since” 的值 “2026-13-01” 无效" in shown
+    assert 'href="/console/admin/audit"' in page.text  # back to the page without conditions
+    # The API keeps answering machines in JSON.
+    api = client.get("/api/v1/passages", params={"limit": "many"},
+                     headers=add_staff(client.app.state.services, "admin2", "admin"))
+    assert api.status_code == 422 and api.headers["content-type"] == "application/json"
