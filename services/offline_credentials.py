@@ -116,6 +116,14 @@ class OfflineCredentials:
                 self._uses[decision.pass_id] += 1
         return decision
 
+    def give_back(self, pass_id: int) -> None:
+        """A use counted by :meth:`check_qr` that did not happen: the gate's hours held the
+        visitor for a guard, or the gate did not open. Online the database takes such a use
+        back with the passage; offline it is given back here."""
+        with self._lock:
+            if self._uses[pass_id] > 0:
+                self._uses[pass_id] -= 1
+
     def _require(self) -> dict[int, _Pin]:
         if self._pins is None:
             raise StoreUnavailableError(

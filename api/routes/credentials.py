@@ -13,6 +13,8 @@ from api.deps import AdminUser, CameraOrUser, ServicesDep, SessionDep, StaffUser
 from api.params import BodyId, PathId
 from api.routes.admin import audit
 from api.schemas import FrameResult
+from controllers.ports import OUTCOME_FAULT
+from controllers.values import Verdict
 from errors import InvalidInputError, NotFoundError, StoreUnavailableError
 from models.db import outage_as_unavailable, transaction
 from models.vehicles import VisitorPass
@@ -75,6 +77,7 @@ async def present_credential(
     if gate is None or gate.kind != "pedestrian":
         raise InvalidInputError(f"{gate_id} is not a pedestrian gate")
     now = datetime.now(UTC)
+    counted_offline: OfflineCredentials | None = None
     try:
         if services.runtime.database_suspect():
             raise StoreUnavailableError("database unavailable (retrying shortly)")
@@ -85,9 +88,17 @@ async def present_credential(
             raise
         services.runtime.mark_database_unavailable()
         decision = await asyncio.to_thread(_check_offline, offline, body, now)
+        counted_offline = offline
     result = await services.runtime.handle_decision(
         gate_id, decision, at=now, details={"credential": body.kind}
     )
+    if (
+        counted_offline is not None and decision.count_pass_use and decision.pass_id is not None
+        and (result.decision.verdict is not Verdict.ALLOW or result.barrier == OUTCOME_FAULT)
+    ):
+        # The visitor did not pass on this use: held by the gate's hours, or the gate did
+        # not open. A single-use pass must still open for them once it does.
+        counted_offline.give_back(decision.pass_id)
     return FrameResult(
         passage_id=result.passage_id,
         journal_id=result.journal_id,

@@ -258,3 +258,30 @@ def test_offline_snapshot_refuses_a_code_whose_pass_changed_between_the_two_read
     assert offline.check_qr(code, now).reason.value == "qr_pass"
     offline.load(services.sessions, [replace(current, plate="粤B99999")], now)
     assert offline.check_qr(code, now).reason.value == "qr_invalid"
+
+
+def test_an_offline_qr_use_the_gate_did_not_let_through_is_given_back(
+    app_factory: Any, outage: DatabaseOutage
+) -> None:
+    """During an outage a single-use visitor code opened once and was used up even when the
+    gate never opened: the visitor was then refused at the next try as pass_used_up."""
+    from hardware.simulated import SimFault
+
+    client = app_factory(database_url=outage.url, **FAST)
+    services = client.app.state.services
+    admin = {"Authorization": f"Bearer {add_user(client, 'admin', 'admin')}"}
+    code = qr_of(client, admin, new_pass(client, admin, "粤B44444", household(client, admin)))
+    client.portal.call(services.refresh_offline)
+    outage.cut(services.engine)
+
+    services.barriers["ped-1"].inject_fault(SimFault.OFFLINE)
+    stuck = present(client, {"kind": "qr", "code": code}).json()
+    services.barriers["ped-1"].clear_faults()
+    again = present(client, {"kind": "qr", "code": code}).json()
+    once_more = present(client, {"kind": "qr", "code": code}).json()
+
+    assert (stuck["decision"], stuck["barrier"]) == ("allow", "fault")
+    assert (again["decision"], again["reason"]) == ("allow", "qr_pass")
+    assert again["barrier"] in ("opening", "open")
+    # The one use it had is spent now: the limit still holds offline.
+    assert (once_more["decision"], once_more["reason"]) == ("deny", "pass_used_up")
