@@ -7,8 +7,9 @@ database answers; during an outage it decides from it with the same policy (``de
 the passage goes to the local journal until the database is back.
 
 What the snapshot cannot know is said by the decision's ``offline`` flag: zone occupancy is
-unknown (a full zone is not enforced). Presence and visitor-pass uses are the snapshot's plus
-the passages decided offline since, so anti-passback and a pass's use limit still hold.
+unknown (a full zone is not enforced). Presence, visitor-pass uses and each household's cars
+inside are the snapshot's plus the passages decided offline since, so anti-passback, a pass's
+use limit and a household's spaces (一位多车) still hold.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from datetime import datetime
 from controllers.plate_match import match_plate
 from controllers.policy import Permits
 from controllers.ports import AccessSnapshot, PassageRecord
-from controllers.values import Direction, Verdict
+from controllers.values import AccessDecision, Direction, Verdict
 
 
 class OfflineAccess:
@@ -35,9 +36,12 @@ class OfflineAccess:
         self._inside: dict[str, bool] = {}
         # Visitor-pass uses counted while offline: a single-use pass opens once, not per visit.
         self._uses: Counter[int] = Counter()
-        # journal id -> (plate, what _inside said before that passage, the pass it used), to
-        # undo it.
-        self._before: dict[str, tuple[str | None, bool | None, int | None]] = {}
+        # Cars each household moved in (+) or out (-) while offline: a one-space household's
+        # second car is over its quota as it would be online.
+        self._household_cars: Counter[int] = Counter()
+        # journal id -> (plate, what _inside said before that passage, the pass it used, the
+        # household whose count it moved and by how much), to undo it.
+        self._before: dict[str, tuple[str | None, bool | None, int | None, int | None, int]] = {}
 
     @property
     def taken_at(self) -> datetime | None:
@@ -49,6 +53,7 @@ class OfflineAccess:
         self._snapshot = snapshot
         self._inside.clear()
         self._uses.clear()
+        self._household_cars.clear()
         self._before.clear()
 
     def permits(self, plate: str | None, *, province_unsure: bool = False) -> Permits | None:
@@ -70,8 +75,15 @@ class OfflineAccess:
                 return Permits(inside=self._inside.get(plate, False))
             matched, distance = match.plate, match.distance
         base = known[matched]
+        vehicle = base.vehicle
+        if vehicle is not None and self._household_cars[vehicle.household_id]:
+            moved = self._household_cars[vehicle.household_id]
+            vehicle = replace(
+                vehicle, household_cars_inside=max(0, vehicle.household_cars_inside + moved)
+            )
         return replace(
             base,
+            vehicle=vehicle,
             passes=tuple(replace(p, uses=p.uses + self._uses[p.pass_id]) for p in base.passes),
             inside=self._inside.get(matched, base.inside),
             matched_plate=matched if matched != plate else None,
@@ -85,21 +97,43 @@ class OfflineAccess:
             return
         plate = decision.matched_plate or record.sighting.plate
         used = decision.pass_id if decision.count_pass_use else None
+        household, moved = self._household_move(plate, decision, record.direction)
         if record.journal_id is not None:
             before = self._inside.get(plate) if plate is not None else None
-            self._before[record.journal_id] = (plate, before, used)
+            self._before[record.journal_id] = (plate, before, used, household, moved)
         if used is not None:
             self._uses[used] += 1
+        if household is not None:
+            self._household_cars[household] += moved
         if plate is not None:
             self._inside[plate] = record.direction is Direction.IN
+
+    def _household_move(
+        self, plate: str | None, decision: AccessDecision, direction: Direction
+    ) -> tuple[int | None, int]:
+        """The household whose count of cars inside this passage changes, and by how much
+        (an entry of a car already inside, or an exit of one outside, changes nothing)."""
+        if plate is None or decision.household_id is None or self._snapshot is None:
+            return None, 0
+        known = self._snapshot.permits.get(plate)
+        if known is None or known.vehicle is None:
+            return None, 0  # a visitor's pass, not one of the household's own cars
+        inside = self._inside.get(plate, known.inside)
+        if direction is Direction.IN and not inside:
+            return known.vehicle.household_id, 1
+        if direction is Direction.OUT and inside:
+            return known.vehicle.household_id, -1
+        return None, 0
 
     def undo(self, record: PassageRecord) -> None:
         """The passage's barrier did not open: its car did not move, nor used its pass."""
         if record.journal_id is None or record.journal_id not in self._before:
             return
-        plate, before, used = self._before.pop(record.journal_id)
+        plate, before, used, household, moved = self._before.pop(record.journal_id)
         if used is not None and self._uses[used] > 0:
             self._uses[used] -= 1
+        if household is not None:
+            self._household_cars[household] -= moved
         if plate is None:
             return
         if before is None:

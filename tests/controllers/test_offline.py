@@ -138,3 +138,45 @@ def test_a_pass_use_whose_barrier_did_not_open_is_given_back_offline() -> None:
     assert (retry.verdict, retry.reason) == (Verdict.ALLOW, Reason.VISITOR_PASS)
     access.load(single_use_pass_snapshot())  # the database counts the uses written back
     assert offline_decision(access, "闽D88888")[0].verdict is Verdict.ALLOW
+
+
+def two_car_household_snapshot() -> AccessSnapshot:
+    """Household 7 has one space and two cars, both outside when the snapshot was taken."""
+    def car(vehicle_id: int, plate: str) -> Permits:
+        return Permits(vehicle=VehiclePermit(vehicle_id=vehicle_id, household_id=7, plate=plate,
+                                             household_spaces=1, household_cars_inside=0))
+    return AccessSnapshot(taken_at=NOW, permits={"闽A12345": car(1, "闽A12345"),
+                                                 "闽A54321": car(2, "闽A54321")})
+
+
+def drive(access: OfflineAccess, plate: str, gate: GateContext, journal_id: str) -> PassageRecord:
+    decision, sighting = offline_decision(access, plate, gate=gate)
+    record = PassageRecord(gate.gate_id, gate.direction, gate.zone_id, sighting, decision, None,
+                           journal_id=journal_id)
+    access.note(record)
+    return record
+
+
+def test_a_households_spaces_hold_offline_as_online() -> None:
+    """一位多车: with one space taken by the first car during the outage, the second car is
+    over its household's quota (a guard decides), as it would be online; it was let in."""
+    access = OfflineAccess()
+    access.load(two_car_household_snapshot())
+    first = drive(access, "闽A12345", IN, "j1").decision
+    assert (first.verdict, first.reason) == (Verdict.ALLOW, Reason.RESIDENT)
+    second = drive(access, "闽A54321", IN, "j2").decision
+    assert (second.verdict, second.reason) == (Verdict.REVIEW, Reason.RESIDENT_OVER_QUOTA)
+    # The first leaves: its space is free for the second.
+    drive(access, "闽A12345", OUT, "j3")
+    retry = drive(access, "闽A54321", IN, "j4").decision
+    assert (retry.verdict, retry.reason) == (Verdict.ALLOW, Reason.RESIDENT)
+
+
+def test_a_household_car_whose_barrier_did_not_open_frees_its_space_again() -> None:
+    access = OfflineAccess()
+    access.load(two_car_household_snapshot())
+    access.undo(drive(access, "闽A12345", IN, "j1"))  # the barrier faulted: still outside
+    second = drive(access, "闽A54321", IN, "j2").decision
+    assert (second.verdict, second.reason) == (Verdict.ALLOW, Reason.RESIDENT)
+    access.load(two_car_household_snapshot())  # the database counts what was written back
+    assert access.permits("闽A54321").vehicle.household_cars_inside == 0  # type: ignore[union-attr]
