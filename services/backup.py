@@ -146,25 +146,29 @@ def _sqlite_revision(db: sqlite3.Connection) -> str | None:
     return str(row[0]) if row else None
 
 
-def _backup_postgres(url: str, target: Path) -> str | None:
-    from sqlalchemy import create_engine, text
+def _run_pg_tool(tool: str, url: str, *args: str) -> None:
+    """``pg_dump`` or ``pg_restore`` on the database at ``url`` (a SQLAlchemy URL)."""
     from sqlalchemy.engine import make_url
 
-    pg_dump = shutil.which("pg_dump")
-    if pg_dump is None:
-        raise BackupError("pg_dump is not installed (apt-get install postgresql-client)")
+    exe = shutil.which(tool)
+    if exe is None:
+        raise BackupError(f"{tool} is not installed (apt-get install postgresql-client)")
     parsed = make_url(url)
     # The password through the environment, not the command line others can read in ps.
     env = {**os.environ}
     if parsed.password is not None:
         env["PGPASSWORD"] = str(parsed.password)
     libpq = parsed.set(drivername="postgresql", password=None).render_as_string()
-    done = subprocess.run(
-        [pg_dump, "--format=custom", "--no-owner", f"--file={target}", f"--dbname={libpq}"],
-        capture_output=True, text=True, env=env, timeout=3600,
-    )
+    done = subprocess.run([exe, *args, f"--dbname={libpq}"], capture_output=True, text=True,
+                          env=env, timeout=3600)
     if done.returncode != 0:
-        raise BackupError(f"pg_dump failed: {_last_line(done.stderr)}")
+        raise BackupError(f"{tool} failed: {_last_line(done.stderr)}")
+
+
+def _backup_postgres(url: str, target: Path) -> str | None:
+    from sqlalchemy import create_engine, text
+
+    _run_pg_tool("pg_dump", url, "--format=custom", "--no-owner", f"--file={target}")
     os.chmod(target, PRIVATE_FILE)
     engine = create_engine(url)
     try:
@@ -300,23 +304,8 @@ def restore_backup(
 
 
 def _restore_postgres(url: str, dump: Path) -> None:
-    from sqlalchemy.engine import make_url
-
-    pg_restore = shutil.which("pg_restore")
-    if pg_restore is None:
-        raise BackupError("pg_restore is not installed (apt-get install postgresql-client)")
-    parsed = make_url(url)
-    env = {**os.environ}
-    if parsed.password is not None:
-        env["PGPASSWORD"] = str(parsed.password)
-    libpq = parsed.set(drivername="postgresql", password=None).render_as_string()
-    done = subprocess.run(
-        [pg_restore, "--clean", "--if-exists", "--no-owner", "--single-transaction",
-         f"--dbname={libpq}", str(dump)],
-        capture_output=True, text=True, env=env, timeout=3600,
-    )
-    if done.returncode != 0:
-        raise BackupError(f"pg_restore failed: {_last_line(done.stderr)}")
+    _run_pg_tool("pg_restore", url, "--clean", "--if-exists", "--no-owner",
+                 "--single-transaction", str(dump))
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
