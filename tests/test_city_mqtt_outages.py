@@ -143,11 +143,7 @@ def test_broker_down_at_start_is_logged_once_and_the_queue_goes_out_when_it_answ
         status = publisher.status
         assert not status.connected
         assert (status.queued, status.dropped, status.queue_limit) == (4, 0, 10_000)
-        broker.start()
-        await until(lambda: publisher.status.connected and publisher.status.queued == 0)
-        got = await settle(hub)
-        await publisher.stop()
-        return got
+        return await once_delivered(publisher, broker, hub)
 
     try:
         got = asyncio.run(scenario())
@@ -265,6 +261,17 @@ def durable_city(port: int, spool_path: Path, **settings: Any) -> CityPublisher:
     )
 
 
+async def once_delivered(
+    publisher: CityPublisher, broker: PrivateBroker, hub: Hub
+) -> list[Received]:
+    """The broker back; what the hub got once the publisher has nothing left, then a stop."""
+    broker.start()
+    await until(lambda: publisher.status.connected and publisher.status.queued == 0)
+    got = await settle(hub)
+    await publisher.stop()
+    return got
+
+
 def test_a_restart_during_a_broker_outage_sends_the_kept_passages_at_the_next_start(
     broker: PrivateBroker, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -286,11 +293,7 @@ def test_a_restart_during_a_broker_outage_sends_the_kept_passages_at_the_next_st
         await publisher.start()
         assert publisher.status.queued == 3  # before the broker answers, /healthz says so
         publisher.publish(passage(4))
-        broker.start()
-        await until(lambda: publisher.status.connected and publisher.status.queued == 0)
-        got = await settle(hub)
-        await publisher.stop()
-        return got
+        return await once_delivered(publisher, broker, hub)
 
     try:
         asyncio.run(first_run())
@@ -322,11 +325,7 @@ def test_a_crash_during_a_broker_outage_loses_no_passage_for_the_hub(
     async def after_restart() -> list[Received]:
         publisher = durable_city(broker.port, spool_path)
         await publisher.start()
-        broker.start()
-        await until(lambda: publisher.status.connected and publisher.status.queued == 0)
-        got = await settle(hub)
-        await publisher.stop()
-        return got
+        return await once_delivered(publisher, broker, hub)
 
     try:
         asyncio.run(until_the_crash())
@@ -377,11 +376,7 @@ def test_passages_kept_with_full_plates_go_out_masked_once_publish_plates_is_off
             publisher.publish(passage(1))
             await publisher.stop()
             return []
-        broker.start()
-        await until(lambda: publisher.status.connected and publisher.status.queued == 0)
-        got = await settle(hub)
-        await publisher.stop()
-        return got
+        return await once_delivered(publisher, broker, hub)
 
     try:
         asyncio.run(run(publish_plates=True, send=False))
