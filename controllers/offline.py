@@ -36,12 +36,16 @@ class OfflineAccess:
         self._inside: dict[str, bool] = {}
         # Visitor-pass uses counted while offline: a single-use pass opens once, not per visit.
         self._uses: Counter[int] = Counter()
-        # Cars each household moved in (+) or out (-) while offline: a one-space household's
-        # second car is over its quota as it would be online.
-        self._household_cars: Counter[int] = Counter()
-        # journal id -> (plate, what _inside said before that passage, the pass it used, the
-        # household whose count it moved and by how much), to undo it.
-        self._before: dict[str, tuple[str | None, bool | None, int | None, int | None, int]] = {}
+        # A household's own car moved while offline -> (its household, +1 now on one of its
+        # spaces / -1 off one / 0, against the snapshot): a one-space household's second car
+        # is over its quota as it would be online. Per car, as online: a car is checked
+        # against its household's *other* cars, and one let in on a visitor pass uses none.
+        self._spaces: dict[str, tuple[int, int]] = {}
+        # journal id -> (plate, what _inside said before that passage, the pass it used, what
+        # _spaces said before it), to undo it.
+        self._before: dict[
+            str, tuple[str | None, bool | None, int | None, tuple[int, int] | None]
+        ] = {}
 
     @property
     def taken_at(self) -> datetime | None:
@@ -53,7 +57,7 @@ class OfflineAccess:
         self._snapshot = snapshot
         self._inside.clear()
         self._uses.clear()
-        self._household_cars.clear()
+        self._spaces.clear()
         self._before.clear()
 
     def permits(self, plate: str | None, *, province_unsure: bool = False) -> Permits | None:
@@ -76,8 +80,11 @@ class OfflineAccess:
             matched, distance = match.plate, match.distance
         base = known[matched]
         vehicle = base.vehicle
-        if vehicle is not None and self._household_cars[vehicle.household_id]:
-            moved = self._household_cars[vehicle.household_id]
+        moved = sum(
+            change for car, (household, change) in self._spaces.items()
+            if vehicle is not None and household == vehicle.household_id and car != matched
+        )
+        if vehicle is not None and moved:
             vehicle = replace(
                 vehicle, household_cars_inside=max(0, vehicle.household_cars_inside + moved)
             )
@@ -97,45 +104,48 @@ class OfflineAccess:
             return
         plate = decision.matched_plate or record.sighting.plate
         used = decision.pass_id if decision.count_pass_use else None
-        household, moved = self._household_move(plate, decision, record.direction)
+        spaces = self._space_use(plate, decision, record.direction)
         if record.journal_id is not None:
             before = self._inside.get(plate) if plate is not None else None
-            self._before[record.journal_id] = (plate, before, used, household, moved)
+            space_before = self._spaces.get(plate) if plate is not None else None
+            self._before[record.journal_id] = (plate, before, used, space_before)
         if used is not None:
             self._uses[used] += 1
-        if household is not None:
-            self._household_cars[household] += moved
+        if plate is not None and spaces is not None:
+            self._spaces[plate] = spaces
         if plate is not None:
             self._inside[plate] = record.direction is Direction.IN
 
-    def _household_move(
+    def _space_use(
         self, plate: str | None, decision: AccessDecision, direction: Direction
-    ) -> tuple[int | None, int]:
-        """The household whose count of cars inside this passage changes, and by how much
-        (an entry of a car already inside, or an exit of one outside, changes nothing)."""
-        if plate is None or decision.household_id is None or self._snapshot is None:
-            return None, 0
+    ) -> tuple[int, int] | None:
+        """A household's own car after this passage: its household and whether it is on one
+        of its spaces, against the snapshot (which counts a car inside as on one). None when
+        it is no household's car, or an entry of a car already inside changes nothing."""
+        if plate is None or self._snapshot is None:
+            return None
         known = self._snapshot.permits.get(plate)
         if known is None or known.vehicle is None:
-            return None, 0  # a visitor's pass, not one of the household's own cars
-        inside = self._inside.get(plate, known.inside)
-        if direction is Direction.IN and not inside:
-            return known.vehicle.household_id, 1
-        if direction is Direction.OUT and inside:
-            return known.vehicle.household_id, -1
-        return None, 0
+            return None  # a visitor's pass, not one of the household's own cars
+        if direction is Direction.IN and self._inside.get(plate, known.inside):
+            return None
+        # Let in on a visitor pass (over its quota), it uses none of its household's spaces.
+        on_space = direction is Direction.IN and decision.pass_id is None
+        return known.vehicle.household_id, int(on_space) - int(known.inside)
 
     def undo(self, record: PassageRecord) -> None:
         """The passage's barrier did not open: its car did not move, nor used its pass."""
         if record.journal_id is None or record.journal_id not in self._before:
             return
-        plate, before, used, household, moved = self._before.pop(record.journal_id)
+        plate, before, used, space_before = self._before.pop(record.journal_id)
         if used is not None and self._uses[used] > 0:
             self._uses[used] -= 1
-        if household is not None:
-            self._household_cars[household] -= moved
         if plate is None:
             return
+        if space_before is None:
+            self._spaces.pop(plate, None)
+        else:
+            self._spaces[plate] = space_before
         if before is None:
             self._inside.pop(plate, None)
         else:

@@ -180,3 +180,37 @@ def test_a_household_car_whose_barrier_did_not_open_frees_its_space_again() -> N
     assert (second.verdict, second.reason) == (Verdict.ALLOW, Reason.RESIDENT)
     access.load(two_car_household_snapshot())  # the database counts what was written back
     assert access.permits("闽A54321").vehicle.household_cars_inside == 0  # type: ignore[union-attr]
+
+
+def test_a_cars_own_entry_offline_does_not_count_against_itself() -> None:
+    """Its household's spaces are checked against its *other* cars inside, as online: a car
+    let in during the outage that comes in again (its exit not seen) is not over quota."""
+    access = OfflineAccess()
+    access.load(two_car_household_snapshot())
+    drive(access, "闽A12345", IN, "j1")
+    again = drive(access, "闽A12345", IN, "j2").decision
+    assert (again.verdict, again.reason) == (Verdict.ALLOW, Reason.RESIDENT)
+
+
+def test_a_household_car_let_in_on_a_visitor_pass_uses_none_of_its_spaces_offline() -> None:
+    """One space, three cars; the first inside at the snapshot. The second comes in on a
+    visitor pass (over quota), the first leaves: the third finds the space free, as online
+    (a car inside on a pass does not use its household's spaces)."""
+    def car(vehicle_id: int, plate: str, others: int, **kw: object) -> Permits:
+        return Permits(vehicle=VehiclePermit(vehicle_id=vehicle_id, household_id=7, plate=plate,
+                                             household_spaces=1, household_cars_inside=others),
+                       **kw)  # type: ignore[arg-type]
+    visit = PassPermit(pass_id=9, plate="闽A54321", household_id=8,
+                       valid_from=NOW - timedelta(hours=1), valid_to=NOW + timedelta(hours=1),
+                       max_uses=None, uses=0)
+    access = OfflineAccess()
+    access.load(AccessSnapshot(taken_at=NOW, permits={
+        "闽A12345": car(1, "闽A12345", 0, inside=True),
+        "闽A54321": car(2, "闽A54321", 1, passes=(visit,)),
+        "闽A67890": car(3, "闽A67890", 1),
+    }))
+    on_pass = drive(access, "闽A54321", IN, "j1").decision
+    assert (on_pass.verdict, on_pass.reason) == (Verdict.ALLOW, Reason.VISITOR_PASS)
+    drive(access, "闽A12345", OUT, "j2")
+    third = drive(access, "闽A67890", IN, "j3").decision
+    assert (third.verdict, third.reason) == (Verdict.ALLOW, Reason.RESIDENT)
