@@ -189,8 +189,14 @@ def _resolved_plate(typed: str | None) -> ColumnElement[str]:
     """The plate the car is let in under. Left as the camera read it (the booth's form offers
     the read), the guard confirms the car the controller took the read for: a misread matched
     to a registered plate counts as that plate, or the car would be inside under a plate
-    nothing else knows, its exit not recorded and the same misread later an unknown car."""
-    read = func.coalesce(Passage.matched_plate, Passage.plate)
+    nothing else knows, its exit not recorded and the same misread later an unknown car.
+    Not on a read too doubtful to open (``low_confidence``): the controller took it for no
+    car, and the card shows the guard the read, not the look-alike, so a stranger's car let
+    in as read would be inside as the resident's, on the household's space."""
+    read = case(
+        (Passage.reason == Reason.LOW_CONFIDENCE.value, Passage.plate),
+        else_=func.coalesce(Passage.matched_plate, Passage.plate),
+    )
     if typed is None:
         return read
     return case((Passage.plate == typed, read), else_=literal(typed))

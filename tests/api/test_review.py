@@ -220,30 +220,33 @@ def test_a_misread_let_in_by_the_guard_is_recorded_as_the_car_it_was_matched_to(
     client: Any, admin_headers: dict[str, str], guard_headers: dict[str, str],
     typed: str | None,
 ) -> None:
-    """The camera read 闽A1234S, one look-alike from the resident's 闽A12345, too unsure to
-    open; the guard confirms the car. It is inside as 闽A12345 (its household's car), so it
-    leaves as a car known inside, and the misread does not become a plate of its own that
-    the same misread later matches exactly, as an unknown car. The booth's form sends the
-    camera's read back unless the guard changes it."""
+    """The camera read 闽A1234S, one look-alike from the resident's 闽A12345, a match it
+    would open for, but the household's one space is taken by its other car; the guard
+    confirms the car. It is inside as 闽A12345 (its household's car), so it leaves as a car
+    known inside, and the misread does not become a plate of its own that the same misread
+    later matches exactly, as an unknown car. The booth's form sends the camera's read back
+    unless the guard changes it."""
     from controllers.values import Sighting
     from models.vehicles import Presence
 
     services = client.app.state.services
     hid = household(client, admin_headers)
-    added = client.post("/api/v1/vehicles", json={"plate": "闽A12345", "household_id": hid},
-                        headers=admin_headers)
-    assert added.status_code == 201, added.text
+    for plate in ("闽A12345", "闽A99999"):
+        added = client.post("/api/v1/vehicles", json={"plate": plate, "household_id": hid},
+                            headers=admin_headers)
+        assert added.status_code == 201, added.text
 
-    def arrive(gate: str, confidence: float) -> Any:
-        sighting = Sighting(gate, datetime.now(UTC), "闽A1234S", confidence)
+    def arrive(gate: str, confidence: float, plate: str = "闽A1234S") -> Any:
+        sighting = Sighting(gate, datetime.now(UTC), plate, confidence)
         return client.portal.call(services.runtime.handle_sighting, sighting)
 
-    unsure = arrive("main-in", 0.5)
-    assert (unsure.decision.reason, unsure.decision.matched_plate) == ("low_confidence",
-                                                                      "闽A12345")
+    assert arrive("main-in", 0.95, "闽A99999").decision.reason == "resident"
+    over = arrive("main-in", 0.95)
+    assert (over.decision.reason, over.decision.matched_plate) == ("resident_over_quota",
+                                                                  "闽A12345")
     free = free_in_zone(client, "A")
     response = client.post(
-        f"/api/v1/passages/{unsure.passage_id}/resolve",
+        f"/api/v1/passages/{over.passage_id}/resolve",
         json={"resolution": "allow_once", "reason": "业主本人，车牌污损", "plate": typed},
         headers=guard_headers,
     )
@@ -258,5 +261,48 @@ def test_a_misread_let_in_by_the_guard_is_recorded_as_the_car_it_was_matched_to(
     assert (leaving.decision.verdict, leaving.decision.reason) == ("allow", "exit_known_inside")
     assert free_in_zone(client, "A") == free
     back = arrive("main-in", 0.95)
-    assert (back.decision.verdict, back.decision.reason) == ("allow", "resident")
+    assert back.decision.reason == "resident_over_quota"
     assert "anti_passback" not in back.decision.flags
+
+
+@pytest.mark.parametrize("typed", [None, "闽A1234S"], ids=["plate left out", "read kept"])
+def test_a_car_on_a_doubtful_read_is_not_taken_for_the_resident_it_looked_like(
+    client: Any, admin_headers: dict[str, str], guard_headers: dict[str, str],
+    typed: str | None,
+) -> None:
+    """The camera read 闽A1234S, too unsure to open, one look-alike from the resident's
+    闽A12345. The booth's card shows the read, not the look-alike: a guard who lets the car
+    in as read has confirmed 闽A1234S (a stranger's car, say), not the resident's. It must
+    not be inside as 闽A12345 on the household's space, or the resident coming home is an
+    anti-passback case (denied under hard anti-passback)."""
+    from controllers.values import Sighting
+    from models.vehicles import Presence
+
+    services = client.app.state.services
+    hid = household(client, admin_headers)
+    added = client.post("/api/v1/vehicles", json={"plate": "闽A12345", "household_id": hid},
+                        headers=admin_headers)
+    assert added.status_code == 201, added.text
+
+    def arrive(plate: str, confidence: float) -> Any:
+        sighting = Sighting("main-in", datetime.now(UTC), plate, confidence)
+        return client.portal.call(services.runtime.handle_sighting, sighting)
+
+    unsure = arrive("闽A1234S", 0.5)
+    assert (unsure.decision.reason, unsure.decision.matched_plate) == ("low_confidence",
+                                                                      "闽A12345")
+    response = client.post(
+        f"/api/v1/passages/{unsure.passage_id}/resolve",
+        json={"resolution": "allow_once", "reason": "访客，车牌无误", "plate": typed},
+        headers=guard_headers,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["passage"]["resolved_plate"] == "闽A1234S"
+    with services.sessions() as session:
+        assert session.get(Presence, "闽A12345") is None
+        stranger = session.get(Presence, "闽A1234S")
+        assert stranger is not None and stranger.household_id is None
+
+    home = arrive("闽A12345", 0.95)
+    assert (home.decision.verdict, home.decision.reason) == ("allow", "resident")
+    assert "anti_passback" not in home.decision.flags
