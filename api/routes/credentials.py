@@ -89,9 +89,16 @@ async def present_credential(
         services.runtime.mark_database_unavailable()
         decision = await asyncio.to_thread(_check_offline, offline, body, now)
         counted_offline = offline
-    result = await services.runtime.handle_decision(
-        gate_id, decision, at=now, details={"credential": body.kind}
-    )
+    try:
+        result = await services.runtime.handle_decision(
+            gate_id, decision, at=now, details={"credential": body.kind}
+        )
+    except Exception:
+        # No answer: the passage could not be journalled (the journal's disk refused it),
+        # and then the gate did not move. Not on a cancellation: it may have opened by then.
+        if counted_offline is not None and decision.count_pass_use and decision.pass_id is not None:
+            counted_offline.give_back(decision.pass_id)
+        raise
     if (
         counted_offline is not None and decision.count_pass_use and decision.pass_id is not None
         and (result.decision.verdict is not Verdict.ALLOW or result.barrier == OUTCOME_FAULT)

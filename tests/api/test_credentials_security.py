@@ -285,3 +285,29 @@ def test_an_offline_qr_use_the_gate_did_not_let_through_is_given_back(
     assert again["barrier"] in ("opening", "open")
     # The one use it had is spent now: the limit still holds offline.
     assert (once_more["decision"], once_more["reason"]) == ("deny", "pass_used_up")
+
+
+def test_an_offline_qr_use_whose_passage_could_not_be_journalled_is_given_back(
+    app_factory: Any, outage: DatabaseOutage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The journal's disk refused the passage: the visitor got an error and the gate did not
+    move, so the single-use code must still open for them once the disk takes it."""
+    client = app_factory(database_url=outage.url, **FAST)
+    services = client.app.state.services
+    admin = {"Authorization": f"Bearer {add_user(client, 'admin', 'admin')}"}
+    code = qr_of(client, admin, new_pass(client, admin, "粤B45555", household(client, admin)))
+    client.portal.call(services.refresh_offline)
+    outage.cut(services.engine)
+
+    journal = services.runtime._journal
+    append = journal.append
+
+    def disk_full(record: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(journal, "append", disk_full)
+    with pytest.raises(OSError):
+        present(client, {"kind": "qr", "code": code})
+    monkeypatch.setattr(journal, "append", append)
+    again = present(client, {"kind": "qr", "code": code}).json()
+    assert (again["decision"], again["reason"]) == ("allow", "qr_pass")
