@@ -26,6 +26,7 @@ import argparse
 import contextlib
 import json
 import logging
+import signal
 import threading
 import time
 from collections import OrderedDict
@@ -318,6 +319,10 @@ def cmd_city_hub(args: argparse.Namespace) -> int:
             logger.info("city hub: %d passages and alarms already in %s will not be appended "
                         "again", known, args.out)
     stop = threading.Event()
+    # Ctrl-C and systemd's stop (SIGTERM) end the hub cleanly, with a last summary; set
+    # explicitly, since a parent that ignores SIGINT would otherwise pass that on.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
     if args.duration is not None:
         timer = threading.Timer(args.duration, stop.set)
         timer.daemon = True
@@ -326,8 +331,6 @@ def cmd_city_hub(args: argparse.Namespace) -> int:
     try:
         recorded = run_hub(hub, args.host, args.port, client_id=args.client_id, out=out,
                            every_s=args.every, stop=stop)
-    except KeyboardInterrupt:
-        recorded = True
     finally:
         if out is not None:
             with contextlib.suppress(OSError):  # the disk that failed the record

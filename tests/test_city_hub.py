@@ -228,7 +228,10 @@ def test_two_controllers_through_a_real_broker_into_one_hub(tmp_path: Path) -> N
 
 
 @pytest.mark.broker
-def test_the_command_records_what_arrives_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl_c", "systemd"])
+def test_the_command_records_what_arrives_and_stops_cleanly_on_a_signal(
+    tmp_path: Path, stop_signal: int
+) -> None:
     broker = PrivateBroker(tmp_path)
     broker.start()
     out = tmp_path / "hub.jsonl"
@@ -254,7 +257,7 @@ def test_the_command_records_what_arrives_and_stops_on_ctrl_c(tmp_path: Path) ->
         while not (out.exists() and out.read_text("utf-8").endswith("\n")):
             assert time.monotonic() < deadline, "the passage was not recorded"
             time.sleep(0.05)
-        hub.send_signal(signal.SIGINT)  # an operator's Ctrl-C: a clean stop with a summary
+        hub.send_signal(stop_signal)  # Ctrl-C or systemctl stop: a clean stop with a summary
         _, rest = hub.communicate(timeout=60)
         log += rest
     finally:

@@ -86,6 +86,9 @@ def new_page(chromium: Any, live_server: LiveServer) -> Iterator[Any]:
             viewport={"width": 1600, "height": 1000},
         )
         context.set_default_timeout(10_000)
+        # A page load behind a full test run on two cores (PostgreSQL included) took over 10 s
+        # once in CI; the actions on a loaded page keep the shorter limit.
+        context.set_default_navigation_timeout(30_000)
         contexts.append(context)
         return context.new_page()
 
