@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from controllers.occupancy import apply_passage, apply_unrecorded_exit, move_by
@@ -280,10 +280,29 @@ class _Unit:
         flags = (passage.flags or []) if passage is not None else []
         if passage is None or not passage.admission or ADMISSION_UNDONE not in flags:
             return False
+        if self._left_since(passage):
+            return False  # the car got out on a later try, which counted it: not twice
         if not self._admission_effects(passage.admission, passage_id, back=False):
             return False  # counted already (let in when it tried again): still not by this one
         passage.flags = [f for f in flags if f != ADMISSION_UNDONE]
         return True
+
+    def _left_since(self, passage: Passage) -> bool:
+        """Whether a later exit of the same car was counted, for an exit of a car that was not
+        recorded inside (its admission holds no presence row to tell by)."""
+        effects = passage.admission or {}
+        plate = effects.get("plate")
+        if passage.direction != Direction.OUT or plate is None or effects.get("presence"):
+            return False
+        later = self.session.execute(
+            select(Passage.admission, Passage.flags).where(
+                or_(Passage.plate == plate, Passage.matched_plate == plate),
+                Passage.direction == Direction.OUT, Passage.id > passage.id,
+            )
+        )
+        # An exit that counted: it has effects and they were not taken back.
+        return any(admission and ADMISSION_UNDONE not in (flags or [])
+                   for admission, flags in later)
 
     def _admission_effects(self, effects: dict[str, Any], passage_id: int, *, back: bool) -> bool:
         """Apply an admission's recorded effects again, or take them back (``back``); returns

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from hardware.simulated import SimFault
 from models.vehicles import Presence
 from tests.api.test_console import add_staff
-from tests.api.test_vehicle_entry import push
+from tests.api.test_vehicle_entry import push, register_resident_car
 from tests.conftest import LabelledPhoto
 
 UNDONE = "admission_undone"
@@ -148,3 +148,36 @@ def test_an_open_naming_another_gates_or_an_uncounted_passage_changes_nothing(
     good = guard_opens(client, guard, "main-in", retry["passage_id"])
     assert good.status_code == 200 and good.json()["admission"] is None
     assert counts(client, admin, pass_id, photo.plate) == (1, 1, retry["passage_id"])
+
+
+def test_an_exit_counted_on_a_retry_is_not_counted_again_by_the_guards_open(
+    client: Any, staff: tuple[dict[str, str], dict[str, str]],
+    readable_photos: list[LabelledPhoto],
+) -> None:
+    """A car never recorded inside (the zone's count set by hand after a physical check holds
+    it) fails to get out, gets out on its next try, and then the guard presses 人工开闸放行 on
+    the failed passage: the count went down twice for one car."""
+    admin, guard = staff
+    photo = readable_photos[2]
+    register_resident_car(client, admin, photo.plate)
+    fixed = client.put("/api/v1/zones/A/occupancy", headers=admin,
+                       json={"occupied": 5, "reason": "巡查清点"})
+    assert fixed.status_code == 200, fixed.text
+    barrier = client.app.state.services.barriers["main-out"]
+    barrier.inject_fault(SimFault.OFFLINE)
+    failed = push(client, "main-out", photo).json()
+    barrier.clear_faults()
+    assert (failed["decision"], failed["barrier"]) == ("allow", "fault"), failed
+    occupied = lambda: next(  # noqa: E731
+        z["capacity"] - z["free"] for z in client.get("/api/v1/availability").json()["zones"]
+        if z["id"] == "A"
+    )
+    assert occupied() == 5  # the failed exit's count-down was taken back
+    retry = push(client, "main-out", photo).json()
+    assert retry["decision"] == "allow" and retry["barrier"] in ("opening", "open"), retry
+    assert occupied() == 4
+
+    opened = guard_opens(client, guard, "main-out", int(failed["passage_id"]))
+    assert opened.status_code == 200, opened.text
+    assert opened.json()["admission"] is None
+    assert occupied() == 4  # one car, one count-down
