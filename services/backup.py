@@ -299,7 +299,12 @@ def restore_backup(
             shutil.move(path, set_aside / rel)
     for source, target in targets:
         assert target is not None
-        _copy(source, target)
+        try:
+            _copy(source, target)
+        except OSError as err:
+            kept = f"; the files it replaced are in {set_aside}" if set_aside else ""
+            raise BackupError(f"restore stopped while copying {source.name} to {target}: "
+                              f"{err}{kept}") from err
     return RestoreResult(len(targets), kind, set_aside)
 
 

@@ -180,6 +180,8 @@ class CitySpool:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 replace_durably(self.path, lines)
         except OSError as err:
+            with contextlib.suppress(OSError):  # the half-written copy of a full disk
+                self.path.with_suffix(".tmp").unlink(missing_ok=True)
             self._stop_writing("rewriting", err)
             return
         self._finished_lines = 0

@@ -253,3 +253,21 @@ def test_a_nightly_stamped_backup_keeps_the_newest(tmp_path: Path) -> None:
     unstamped = subprocess.run([*command[:4], "backup", "--keep", "2", str(backups)],
                                capture_output=True, text=True, timeout=120)
     assert unstamped.returncode == 2 and "--keep needs --stamped" in unstamped.stderr
+
+
+def test_a_restore_that_fails_while_copying_says_where_the_replaced_files_are(
+    controller_dir: tuple[Path, str], tmp_path: Path
+) -> None:
+    data, url = controller_dir
+    if url.startswith("postgresql"):
+        pytest.skip("the file part of a restore; the database kind does not matter")
+    take_backup(data, url, tmp_path / "backup")
+    for path in (data / "journal").iterdir():
+        path.unlink()
+    (data / "journal").rmdir()
+    (data / "journal").write_text("a file where the directory belongs", encoding="utf-8")
+    with pytest.raises(BackupError, match=r"restore stopped while copying .*; the files it "
+                                          r"replaced are in .*replaced-20261129T080000Z"):
+        restore_backup(tmp_path / "backup", data, url, replace=True,
+                       now=datetime(2026, 11, 29, 8, 0, tzinfo=UTC))
+    assert (data / "replaced-20261129T080000Z" / "secret_key").read_text("utf-8") == "k" * 64

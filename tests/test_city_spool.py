@@ -202,3 +202,21 @@ def test_a_disk_that_fills_mid_line_leaves_the_feed_in_memory(
     assert len(errors) == 1 and "kept in memory only" in errors[0]
     monkeypatch.undo()
     assert bodies(CitySpool(path).load()) == ["p1"]  # the torn line skipped
+
+
+def test_a_rewrite_the_disk_refuses_leaves_no_half_copy_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "city.jsonl"
+    path.write_text(json.dumps({"seq": 1, "topic": TOPIC, "body": "p1"}) + "\n",
+                    encoding="utf-8")
+
+    def full_disk(target: Path, lines: Any) -> None:
+        target.with_suffix(".tmp").write_text("{\"seq\": 1, \"to", encoding="utf-8")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(city_spool, "replace_durably", full_disk)
+    left = CitySpool(path).load()  # loading rewrites the file with what is left
+    assert bodies(left) == ["p1"]  # still sent, from memory
+    assert not path.with_suffix(".tmp").exists()
+    assert path.read_text(encoding="utf-8").count("\n") == 1  # the old file as it was
