@@ -51,6 +51,11 @@ class Spooled:
     topic: str
     body: str
 
+    def line(self) -> str:
+        """The message as the file holds it, without the newline."""
+        return json.dumps({"seq": self.seq, "topic": self.topic, "body": self.body},
+                          ensure_ascii=False)
+
 
 class CitySpool:
     """Append-only record of the event messages not yet acknowledged by the city broker."""
@@ -106,13 +111,12 @@ class CitySpool:
         out of use (the message then lives in memory only)."""
         if self._broken:
             return None
-        seq = self._next
+        message = Spooled(self._next, topic, body)
         self._next += 1
-        line = json.dumps({"seq": seq, "topic": topic, "body": body}, ensure_ascii=False)
-        if not self._append(line):
+        if not self._append(message.line()):
             return None
-        self._live[seq] = Spooled(seq, topic, body)
-        return seq
+        self._live[message.seq] = message
+        return message.seq
 
     def done(self, seq: int) -> None:
         """``seq`` was acknowledged by the broker, or dropped from a full queue."""
@@ -141,13 +145,17 @@ class CitySpool:
             out.close()
 
     # -- the file --------------------------------------------------------------------------
+    def _file(self) -> IO[bytes]:
+        if self._out is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._out = open(self.path, "ab", opener=private_opener)  # noqa: SIM115
+        return self._out
+
     def _append(self, line: str) -> bool:
         try:
-            if self._out is None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._out = open(self.path, "ab", opener=private_opener)  # noqa: SIM115
-            self._out.write(line.encode("utf-8") + b"\n")
-            self._out.flush()
+            out = self._file()
+            out.write(line.encode("utf-8") + b"\n")
+            out.flush()
         except OSError as err:
             self._stop_writing("writing", err)
             return False
@@ -157,9 +165,7 @@ class CitySpool:
         """Nothing left to send. Not synced: a power cut that brings the old lines back costs
         duplicates the hub drops, and this runs once per acknowledged passage."""
         try:
-            if self._out is None:
-                self._out = open(self.path, "ab", opener=private_opener)  # noqa: SIM115
-            self._out.truncate(0)
+            self._file().truncate(0)
         except OSError as err:
             self._stop_writing("emptying", err)
             return
@@ -170,18 +176,12 @@ class CitySpool:
         if self._broken:
             return
         self.close()
-        lines = [
-            json.dumps({"seq": m.seq, "topic": m.topic, "body": m.body}, ensure_ascii=False)
-            + "\n"
-            for m in self._live.values()
-        ]
+        lines = [m.line() + "\n" for m in self._live.values()]
         try:
             if lines or self.path.exists():
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 replace_durably(self.path, lines)
         except OSError as err:
-            with contextlib.suppress(OSError):  # the half-written copy of a full disk
-                self.path.with_suffix(".tmp").unlink(missing_ok=True)
             self._stop_writing("rewriting", err)
             return
         self._finished_lines = 0

@@ -20,6 +20,7 @@ line also says why), and kept there for an operator, never retried on its own.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -270,13 +271,19 @@ def append_durably(path: Path, text: str) -> None:
 
 def replace_durably(path: Path, lines: Iterable[str]) -> None:
     """Rewrite ``path`` with ``lines``, atomically: a crash leaves the old file or the new one,
-    never half of one (the audit journal trims this way too)."""
+    never half of one (the audit journal trims this way too). A write the disk refuses leaves
+    no half-written temporary file behind."""
     tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", encoding="utf-8", opener=private_opener) as out:
-        out.writelines(lines)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8", opener=private_opener) as out:
+            out.writelines(lines)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
     fsync_dir(path.parent)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from services import city_spool
+from services import city_spool, passage_journal
 from services.city_spool import COMPACT_SLACK, CitySpool, Spooled, open_city_spool
 
 TOPIC = "parkgate/demo/passages"
@@ -211,11 +211,10 @@ def test_a_rewrite_the_disk_refuses_leaves_no_half_copy_behind(
     path.write_text(json.dumps({"seq": 1, "topic": TOPIC, "body": "p1"}) + "\n",
                     encoding="utf-8")
 
-    def full_disk(target: Path, lines: Any) -> None:
-        target.with_suffix(".tmp").write_text("{\"seq\": 1, \"to", encoding="utf-8")
+    def full_disk(fd: int) -> None:  # the copy is written, the disk refuses to keep it
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(city_spool, "replace_durably", full_disk)
+    monkeypatch.setattr(passage_journal.os, "fsync", full_disk)
     left = CitySpool(path).load()  # loading rewrites the file with what is left
     assert bodies(left) == ["p1"]  # still sent, from memory
     assert not path.with_suffix(".tmp").exists()
