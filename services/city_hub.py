@@ -58,10 +58,13 @@ class Community:
             self.seen.move_to_end(key)
             self.repeats += 1
             return False
+        self.remember(key)
+        return True
+
+    def remember(self, key: tuple[str, int, str]) -> None:
         self.seen[key] = None
         if len(self.seen) > SEEN_PER_COMMUNITY:
             self.seen.popitem(last=False)
-        return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,14 +137,12 @@ class CityHub:
                     except (ValueError, KeyError, TypeError):
                         continue  # a line cut short when the last run stopped
                     if isinstance(ident, int):
-                        self.communities.setdefault(name, Community(name)).first_time(
-                            kind, ident, at
+                        self.communities.setdefault(name, Community(name)).remember(
+                            (kind, ident, at)
                         )
                         read += 1
         except FileNotFoundError:
             return 0
-        for community in self.communities.values():
-            community.repeats = 0  # counted for this run only
         return read
 
     def _body(self, community: str, kind: str, payload: bytes) -> dict[str, Any] | None:
@@ -179,14 +180,13 @@ class CityHub:
 
     def totals(self) -> dict[str, Any]:
         """The city's free spaces over the communities whose availability is known."""
-        known = [c for c in self.communities.values() if c.availability is not None]
+        # Each one's totals are integers: _body refuses an availability without them.
+        known = [c.availability for c in self.communities.values() if c.availability is not None]
         return {
             "communities": len(self.communities),
             "online": sum(1 for c in self.communities.values() if c.online),
-            "total_capacity": sum(int(c.availability["total_capacity"] or 0) for c in known
-                                  if c.availability is not None),
-            "total_free": sum(int(c.availability["total_free"] or 0) for c in known
-                              if c.availability is not None),
+            "total_capacity": sum(a["total_capacity"] for a in known),
+            "total_free": sum(a["total_free"] for a in known),
             "passages": sum(c.passages for c in self.communities.values()),
             "alarms": sum(c.alarms for c in self.communities.values()),
             "repeats_dropped": sum(c.repeats for c in self.communities.values()),

@@ -290,8 +290,8 @@ class CityPublisher:
         left = spool.load(rewrite_body=None if self._publish_plates else _masked_again)
         for message in left:
             dropped = self._outbox.put(Outgoing(message.topic, message.body, False, message.seq))
-            if dropped is not None and dropped.seq is not None:
-                spool.done(dropped.seq)
+            if dropped is not None:
+                self._finished(dropped.seq)
         if left:
             logger.info(
                 "city MQTT: %d passage(s)/alarm(s) left unsent by the last run are queued "
