@@ -17,11 +17,14 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import replace
 from datetime import datetime
+from typing import TypeVar
 
 from controllers.plate_match import match_plate
 from controllers.policy import Permits
 from controllers.ports import AccessSnapshot, PassageRecord
 from controllers.values import AccessDecision, Direction, Verdict
+
+V = TypeVar("V")
 
 
 class OfflineAccess:
@@ -80,14 +83,13 @@ class OfflineAccess:
             matched, distance = match.plate, match.distance
         base = known[matched]
         vehicle = base.vehicle
-        moved = sum(
-            change for car, (household, change) in self._spaces.items()
-            if vehicle is not None and household == vehicle.household_id and car != matched
-        )
-        if vehicle is not None and moved:
-            vehicle = replace(
-                vehicle, household_cars_inside=max(0, vehicle.household_cars_inside + moved)
-            )
+        if vehicle is not None:
+            moved = sum(change for car, (household, change) in self._spaces.items()
+                        if household == vehicle.household_id and car != matched)
+            if moved:
+                vehicle = replace(
+                    vehicle, household_cars_inside=max(0, vehicle.household_cars_inside + moved)
+                )
         return replace(
             base,
             vehicle=vehicle,
@@ -140,13 +142,14 @@ class OfflineAccess:
         plate, before, used, space_before = self._before.pop(record.journal_id)
         if used is not None and self._uses[used] > 0:
             self._uses[used] -= 1
-        if plate is None:
-            return
-        if space_before is None:
-            self._spaces.pop(plate, None)
-        else:
-            self._spaces[plate] = space_before
-        if before is None:
-            self._inside.pop(plate, None)
-        else:
-            self._inside[plate] = before
+        if plate is not None:
+            _put_back(self._spaces, plate, space_before)
+            _put_back(self._inside, plate, before)
+
+
+def _put_back(values: dict[str, V], key: str, before: V | None) -> None:
+    """``values[key]`` as it was: set to ``before``, or absent when it was."""
+    if before is None:
+        values.pop(key, None)
+    else:
+        values[key] = before

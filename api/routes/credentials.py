@@ -89,6 +89,8 @@ async def present_credential(
         services.runtime.mark_database_unavailable()
         decision = await asyncio.to_thread(_check_offline, offline, body, now)
         counted_offline = offline
+    # A pass use the offline snapshot counted, to give back if the visitor does not pass.
+    used = decision.pass_id if counted_offline is not None and decision.count_pass_use else None
     try:
         result = await services.runtime.handle_decision(
             gate_id, decision, at=now, details={"credential": body.kind}
@@ -96,16 +98,15 @@ async def present_credential(
     except Exception:
         # No answer: the passage could not be journalled (the journal's disk refused it),
         # and then the gate did not move. Not on a cancellation: it may have opened by then.
-        if counted_offline is not None and decision.count_pass_use and decision.pass_id is not None:
-            counted_offline.give_back(decision.pass_id)
+        if counted_offline is not None and used is not None:
+            counted_offline.give_back(used)
         raise
-    if (
-        counted_offline is not None and decision.count_pass_use and decision.pass_id is not None
-        and (result.decision.verdict is not Verdict.ALLOW or result.barrier == OUTCOME_FAULT)
+    if counted_offline is not None and used is not None and (
+        result.decision.verdict is not Verdict.ALLOW or result.barrier == OUTCOME_FAULT
     ):
         # The visitor did not pass on this use: held by the gate's hours, or the gate did
         # not open. A single-use pass must still open for them once it does.
-        counted_offline.give_back(decision.pass_id)
+        counted_offline.give_back(used)
     return FrameResult(
         passage_id=result.passage_id,
         journal_id=result.journal_id,
