@@ -55,6 +55,13 @@ def set_pin(session: Session, resident_id: int, pin: str) -> None:
     resident.pin_hash = hash_password(pin)
 
 
+def clear_pin(session: Session, resident_id: int) -> None:
+    resident = session.get(Resident, resident_id)
+    if resident is None:
+        raise NotFoundError(f"resident {resident_id} not found")
+    resident.pin_hash = None
+
+
 @functools.cache
 def _decoy_pin_hash() -> str:
     """An argon2 hash of a random secret no one knows, made on first use (not at import)."""

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.console import admin, history, outage, reports, routes
+from api.console import admin, admin_faces, history, outage, reports, routes
 
 router = APIRouter()
 router.include_router(routes.router)
 router.include_router(admin.router)
+router.include_router(admin_faces.router)
 router.include_router(reports.router)
 router.include_router(history.router)
 router.include_router(outage.router)

@@ -19,7 +19,7 @@ from errors import InvalidInputError, NotFoundError, StoreUnavailableError
 from models.db import outage_as_unavailable, transaction
 from models.vehicles import VisitorPass
 from services.container import Services
-from services.credentials import check_pin, check_qr, qr_code, set_pin
+from services.credentials import check_pin, check_qr, clear_pin, qr_code, set_pin
 from services.offline_credentials import OfflineCredentials
 
 router = APIRouter(prefix="/api/v1", tags=["credentials"])
@@ -55,6 +55,14 @@ class QrOut(BaseModel):
 def put_pin(resident_id: PathId, body: PinIn, session: SessionDep, user: AdminUser) -> None:
     set_pin(session, resident_id, body.pin)
     audit(session, user, "resident.pin_set", f"resident:{resident_id}")
+
+
+@router.delete("/residents/{resident_id}/pin", status_code=204)
+def delete_pin(resident_id: PathId, session: SessionDep, user: AdminUser) -> None:
+    """A PIN the resident no longer wants, or one seen by someone else: the keypad stops
+    accepting it at once (also offline, from the next snapshot)."""
+    clear_pin(session, resident_id)
+    audit(session, user, "resident.pin_cleared", f"resident:{resident_id}")
 
 
 @router.get("/passes/{pass_id}/qr", response_model=QrOut)

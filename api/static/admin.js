@@ -70,6 +70,8 @@
     // A PATCH (the per-row edit forms) sends only what was changed: the page-load values
     // are what the row shows, so a field left alone stays as stored.
     const partial = form.dataset.method === "PATCH";
+    // Photo uploads (face enrolment) go as the form's own multipart body, files included.
+    const multipart = form.enctype === "multipart/form-data";
     const initial = new Map();
     if (partial) fields(form).forEach((input) => initial.set(input, JSON.stringify(value(input))));
     form.addEventListener("submit", async (ev) => {
@@ -89,8 +91,12 @@
       }
       form.dataset.busy = "yes";
       if (submit) submit.disabled = true;
+      // Enrolling photos takes the face engine a second or two each: say it is working.
+      const working = form.dataset.busyText;
+      if (working) toast(working);
       try {
-        const saved = await send(form.dataset.method || "POST", form.dataset.api, payload);
+        const body = multipart ? new FormData(form) : payload;
+        const saved = await send(form.dataset.method || "POST", form.dataset.api, body);
         sayAfterReload(doneText(form, saved));
         window.location.reload();  // stays disabled: the page is being replaced
       } catch (err) {
@@ -130,6 +136,7 @@
     button.disabled = true;
     try {
       await send(button.dataset.method, button.dataset.api);
+      if (button.dataset.done) sayAfterReload(button.dataset.done);
       window.location.reload();
     } catch (err) {
       button.disabled = false;

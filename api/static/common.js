@@ -67,7 +67,9 @@
   // ``what`` names the action for the guard ("东门入口 · 开闸") if the session turns out gone.
   async function api(method, url, payload, what) {
     const options = { method, headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" };
-    if (payload !== undefined) {
+    if (payload instanceof FormData) {
+      options.body = payload;  // the browser sets the multipart type with its boundary
+    } else if (payload !== undefined) {
       options.headers["Content-Type"] = "application/json";
       options.body = JSON.stringify(payload);
     }
@@ -82,8 +84,10 @@
       sessionExpired(what || null);
       throw expiredError();
     }
+    // A 204 (a PIN set, a deletion) may still carry a JSON content type, with no body.
     const isJson = (response.headers.get("content-type") || "").includes("json");
-    const data = isJson ? await response.json() : null;
+    const text = isJson ? await response.text() : "";
+    const data = text ? JSON.parse(text) : null;
     if (!response.ok) {
       const e = new Error(detailText(data));
       e.status = response.status;

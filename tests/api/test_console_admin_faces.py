@@ -1,0 +1,159 @@
+"""The face and PIN page: a property manager records consent, enrols, deletes and sets PINs
+without the English /docs page, and every refusal is worded in Chinese."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+from api.console.error_texts import explain_message
+from models.events import AuditEntry
+from tests.api.test_console import add_user, cookie_login
+from tests.api.test_credentials import present
+from tests.api.test_faces import ALEX, OBAMA, _height, _jpeg, enrol, photo
+
+
+def _resident(client: Any, headers: dict[str, str], building: str, unit: str, name: str) -> int:
+    hid = client.post("/api/v1/households", json={"building": building, "unit": unit},
+                      headers=headers).json()["id"]
+    return int(client.post("/api/v1/residents", json={"household_id": hid, "name": name},
+                           headers=headers).json()["id"])
+
+
+def _rows(html: str) -> dict[int, dict[str, str]]:
+    """Each resident row's data attributes, by resident id."""
+    rows = {}
+    for match in re.finditer(
+        r'<tr data-resident="(\d+)" data-consent="(\w+)" data-templates="(\d+)" '
+        r'data-pin="(\w+)">', html
+    ):
+        rid, consent, templates, pin = match.groups()
+        rows[int(rid)] = {"consent": consent, "templates": templates, "pin": pin}
+    return rows
+
+
+def test_the_page_shows_consent_faces_and_pin_per_resident(
+    client: Any, admin_headers: dict[str, str]
+) -> None:
+    grandma = _resident(client, admin_headers, "3栋", "1201", "王奶奶")
+    neighbour = _resident(client, admin_headers, "5栋", "302", "李先生")
+    client.put(f"/api/v1/residents/{grandma}/consent", json={"note": "授权书 2026-017"},
+               headers=admin_headers)
+    assert enrol(client, admin_headers, grandma, photo(*OBAMA).read_bytes()).status_code == 201
+    client.put(f"/api/v1/residents/{neighbour}/pin", json={"pin": "482913"},
+               headers=admin_headers)
+
+    add_user(client, "manager", "admin")
+    cookie_login(client, "manager", "admin")
+    page = client.get("/console/admin/faces")
+    assert page.status_code == 200
+    rows = _rows(page.text)
+    assert rows[grandma] == {"consent": "yes", "templates": "1", "pin": "no"}
+    assert rows[neighbour] == {"consent": "no", "templates": "0", "pin": "yes"}
+    # Where the signed form is kept, as the manager wrote it when recording consent.
+    assert "授权书 2026-017" in page.text and "人脸与密码" in page.text
+    # A resident with consent gets the photo upload; one without gets the consent form.
+    grandma_row = page.text.split(f'data-resident="{grandma}"')[1].split("</tr>")[0]
+    neighbour_row = page.text.split(f'data-resident="{neighbour}"')[1].split("</tr>")[0]
+    assert 'type="file"' in grandma_row and "consent-form" not in grandma_row
+    assert "consent-form" in neighbour_row and 'type="file"' not in neighbour_row
+
+
+@pytest.mark.parametrize(("query", "found"), [
+    ("王", {"王奶奶"}),
+    ("3栋 1201", {"王奶奶"}),
+    ("3栋1201", {"王奶奶"}),  # typed as one word, as it is said
+    ("5栋", {"李先生"}),
+    ("%", set()),  # a LIKE wildcard is a character to look for, not "everything"
+    ("", {"王奶奶", "李先生"}),
+])
+def test_search_by_name_building_or_unit(
+    client: Any, admin_headers: dict[str, str], query: str, found: set[str]
+) -> None:
+    _resident(client, admin_headers, "3栋", "1201", "王奶奶")
+    _resident(client, admin_headers, "5栋", "302", "李先生")
+    add_user(client, "manager", "admin")
+    cookie_login(client, "manager", "admin")
+    page = client.get("/console/admin/faces", params={"q": query})
+    assert page.status_code == 200
+    shown = {name for name in ("王奶奶", "李先生") if f"<td>{name}</td>" in page.text}
+    assert shown == found
+
+
+def test_guards_are_refused_the_face_page(client: Any) -> None:
+    add_user(client, "booth", "guard")
+    cookie_login(client, "booth", "guard")
+    page = client.get("/console/admin/faces")
+    assert page.status_code == 403 and "人脸与密码" not in page.text
+
+
+def test_clearing_a_pin_stops_it_opening_the_gate_and_is_audited(
+    client: Any, admin_headers: dict[str, str]
+) -> None:
+    rid = _resident(client, admin_headers, "2栋", "303", "张爷爷")
+    client.put(f"/api/v1/residents/{rid}/pin", json={"pin": "482913"}, headers=admin_headers)
+    body = {"kind": "pin", "resident_id": rid, "pin": "482913"}
+    assert present(client, body).json()["decision"] == "allow"
+
+    cleared = client.delete(f"/api/v1/residents/{rid}/pin", headers=admin_headers)
+    assert cleared.status_code == 204
+    assert present(client, body).json()["reason"] == "pin_wrong"
+    with client.app.state.services.sessions() as session:
+        entry = session.scalars(select(AuditEntry).where(
+            AuditEntry.action == "resident.pin_cleared")).one()
+    assert entry.target == f"resident:{rid}" and entry.username == "admin"
+    assert client.delete("/api/v1/residents/9999/pin", headers=admin_headers).status_code == 404
+
+
+def test_guards_cannot_clear_a_pin(
+    client: Any, admin_headers: dict[str, str], guard_headers: dict[str, str]
+) -> None:
+    rid = _resident(client, admin_headers, "2栋", "303", "张爷爷")
+    client.put(f"/api/v1/residents/{rid}/pin", json={"pin": "482913"}, headers=admin_headers)
+    assert client.delete(f"/api/v1/residents/{rid}/pin",
+                         headers=guard_headers).status_code == 403
+
+
+def test_enrolment_refusals_read_in_chinese(client: Any, admin_headers: dict[str, str]) -> None:
+    """The messages the real enrolment path answers, as the page shows them."""
+    rid = _resident(client, admin_headers, "7栋", "601", "王奶奶")
+    no_consent = enrol(client, admin_headers, rid, photo(*OBAMA).read_bytes()).json()["detail"]
+    client.put(f"/api/v1/residents/{rid}/consent", headers=admin_headers)
+    good = photo(*OBAMA).read_bytes()
+    blank = _jpeg(np.full((400, 400, 3), 128, np.uint8))
+    two = _jpeg(np.hstack([_height(photo(*OBAMA), 400), _height(photo(*ALEX), 400)]))
+    details = {
+        "consent": no_consent,
+        "no_face": enrol(client, admin_headers, rid, good, blank).json()["detail"],
+        "two": enrol(client, admin_headers, rid, two).json()["detail"],
+        "not_image": enrol(client, admin_headers, rid, b"not an image").json()["detail"],
+        "weak_pin": client.put(f"/api/v1/residents/{rid}/pin", json={"pin": "1234"},
+                               headers=admin_headers).json()["detail"],
+    }
+    shown = {key: explain_message("zh", detail) for key, detail in details.items()}
+    assert shown == {
+        "consent": f"住户成员 #{rid} 还没有记录人脸授权：请先「记录授权」",
+        "no_face": "第 2 张照片里没有找到人脸：请用光线好、正对镜头的单人照片",
+        "two": "第 1 张照片里有 2 张人脸：照片里只能有要录入的这个人",
+        "not_image": "第 1 张不是 JPEG 或 PNG 照片",
+        "weak_pin": "密码太简单：不能全是同一个数字或顺序数字（如 1234）",
+    }
+
+
+@pytest.mark.parametrize(("message", "expected"), [
+    ("body exceeds the limit of 10000000 bytes",
+     "照片太大：一次上传合计不能超过 10000000 字节，请少选几张或用小一点的照片"),
+    ("body of 20000000 bytes exceeds the limit of 10000000",
+     "照片太大：一次上传合计不能超过 10000000 字节，请少选几张或用小一点的照片"),
+    ("photo 1: the face is too small (38 px, need at least 80 px): move closer or use a "
+     "larger photo", "第 1 张照片的人脸太小（38 像素，至少要 80）：靠近些拍或用大一点的照片"),
+    ("photo 3: image has 48.0 MP, more than the limit of 40 MP",
+     "第 3 张照片太大（48.0 百万像素，上限 40）"),
+    ("photo 1: the jpeg image is corrupt and could not be decoded", "第 1 张照片已损坏，打不开"),
+])
+def test_upload_limits_read_in_chinese(message: str, expected: str) -> None:
+    assert explain_message("zh", message) == expected

@@ -1,0 +1,135 @@
+"""The face and PIN page in a real browser: a property manager records a resident's consent,
+enrols a real photo, deletes it on request, sets and clears a PIN, and reads every refusal
+in Chinese, with no visit to the English /docs page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.api.test_faces import ALEX, OBAMA, _height, _jpeg, photo
+from tests.browser.conftest import LiveServer, enter_as, screenshot
+from tests.browser.test_console_admin_browser import admin_api
+
+pytestmark = pytest.mark.browser
+
+
+def _resident(server: LiveServer) -> int:
+    with admin_api(server) as api:
+        hid = api.post("/api/v1/households", json={"building": "3栋", "unit": "1201"}).json()["id"]
+        return int(api.post("/api/v1/residents",
+                            json={"household_id": hid, "name": "王奶奶"}).json()["id"])
+
+
+def _open(page: Any, rid: int) -> Any:
+    """The resident's row with its management panel opened."""
+    row = page.locator(f'tr[data-resident="{rid}"]')
+    row.locator("summary").click()
+    return row
+
+
+def _wait_row(page: Any, rid: int, **attributes: str) -> None:
+    selector = f'tr[data-resident="{rid}"]' + "".join(
+        f'[data-{name}="{value}"]' for name, value in attributes.items())
+    page.wait_for_selector(selector)
+
+
+def test_manager_enrols_deletes_and_sets_pins_from_the_page(
+    live_server: LiveServer, new_page: Any
+) -> None:
+    rid = _resident(live_server)
+    matcher = live_server.services.faces.matcher
+    page = new_page()
+    enter_as(page, live_server, "admin", "admin")
+    page.click('nav a[href="/console/admin/faces"]')
+    page.wait_for_url("**/console/admin/faces")
+
+    # Consent first: the photo upload is not even offered before it.
+    row = _open(page, rid)
+    assert row.locator('input[type="file"]').count() == 0
+    row.locator('.consent-form input[name="note"]').fill("授权书 2026-017")
+    row.locator('.consent-form button[type="submit"]').click()
+    _wait_row(page, rid, consent="yes")
+    page.wait_for_selector('text=已记录 王奶奶 的人脸授权')
+    assert "授权书 2026-017" in page.locator(f'tr[data-resident="{rid}"] td.consent').inner_text()
+
+    # A photo with two people is refused in Chinese and nothing is stored.
+    two = _jpeg(np.hstack([_height(photo(*OBAMA), 400), _height(photo(*ALEX), 400)]))
+    row = _open(page, rid)
+    row.locator('.enrol-form input[type="file"]').set_input_files(
+        [{"name": "两个人.jpg", "mimeType": "image/jpeg", "buffer": two}])
+    row.locator('.enrol-form button[type="submit"]').click()
+    error = row.locator(".enrol-form .error")
+    error.wait_for(state="visible")
+    assert error.inner_text() == "第 1 张照片里有 2 张人脸：照片里只能有要录入的这个人"
+    assert rid not in matcher
+
+    # A real photo of one person: enrolled, in the live matcher, counted on the page.
+    row.locator('.enrol-form input[type="file"]').set_input_files(str(photo(*OBAMA)))
+    row.locator('.enrol-form button[type="submit"]').click()
+    _wait_row(page, rid, templates="1")
+    page.wait_for_selector('text=已录入 王奶奶 的人脸，现共 1 条')
+    assert rid in matcher
+    screenshot(page, "admin_faces_enrolled")
+
+    # The resident asks for deletion: the confirmation says how much goes, then it is gone.
+    row = _open(page, rid)
+    questions: list[str] = []
+    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.accept()))
+    row.locator('button:text-is("删除人脸数据")').click()
+    _wait_row(page, rid, templates="0", consent="yes")
+    assert questions == [f"删除住户成员 #{rid} 王奶奶 的全部人脸数据（1 条）？删除后无法恢复，授权保留。"]
+    assert rid not in matcher
+
+    # A PIN for when she would rather not use her face: a weak one is refused in Chinese.
+    row = _open(page, rid)
+    row.locator('.pin-form input[name="pin"]').fill("1111")
+    row.locator('.pin-form button[type="submit"]').click()
+    pin_error = row.locator(".pin-form .error")
+    pin_error.wait_for(state="visible")
+    assert pin_error.inner_text() == "密码太简单：不能全是同一个数字或顺序数字（如 1234）"
+    row.locator('.pin-form input[name="pin"]').fill("482913")
+    row.locator('.pin-form button[type="submit"]').click()
+    _wait_row(page, rid, pin="yes")
+
+    row = _open(page, rid)
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.locator('button:text-is("清除通行密码")').click()
+    _wait_row(page, rid, pin="no")
+
+    # Withdrawing consent takes the page back to "record consent first".
+    row = _open(page, rid)
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.locator('button:text-is("撤回授权")').click()
+    _wait_row(page, rid, consent="no")
+    with admin_api(live_server) as api:
+        resident = api.get(f"/api/v1/residents/{rid}").json()
+        audit = api.get("/api/v1/audit", params={"limit": 50}).json()["items"]
+        actions = [entry["action"] for entry in audit]
+    assert resident["face_consent_at"] is None
+    for action in ("face.consent", "face.enrol", "face.delete", "resident.pin_set",
+                   "resident.pin_cleared", "face.consent_withdrawn"):
+        assert action in actions
+
+
+def test_dismissing_the_confirmation_deletes_nothing(
+    live_server: LiveServer, new_page: Any
+) -> None:
+    rid = _resident(live_server)
+    with admin_api(live_server) as api:
+        api.put(f"/api/v1/residents/{rid}/consent", json={"note": "授权书 1"})
+        with photo(*OBAMA).open("rb") as handle:
+            created = api.post(f"/api/v1/residents/{rid}/faces",
+                               files=[("image", ("p.jpg", handle.read(), "image/jpeg"))])
+        assert created.status_code == 201, created.text
+    page = new_page()
+    enter_as(page, live_server, "admin", "admin")
+    page.goto("/console/admin/faces")
+    row = _open(page, rid)
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    row.locator('button:text-is("撤回授权")').click()
+    page.wait_for_timeout(500)  # a request, had one been sent, lands by now
+    assert rid in live_server.services.faces.matcher
+    _wait_row(page, rid, consent="yes", templates="1")
