@@ -249,7 +249,21 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "admin.confirm.pass": ("删除通行证 #{id} {plate}？", "Delete visitor pass #{id} {plate}?"),
     "admin.confirm.list": ("从{kind}删除 #{id} {plate}？", "Delete {kind} entry #{id} {plate}?"),
     "admin.admin_only": ("删除仅限管理员", "Only administrators delete"),
-    # faces — the face and PIN page (api/console/admin_faces.py)
+    # qr — a visitor pass's QR code page (api/console/pass_qr.py)
+    "qr.column": ("二维码", "QR code"),
+    "qr.show": ("二维码", "QR code"),
+    "qr.title": ("访客二维码", "Visitor QR code"),
+    "qr.back": ("← 返回访客通行证", "← Back to visitor passes"),
+    "qr.print": ("打印", "Print"),
+    "qr.howto": ("访客在人行门的扫码器上出示这个二维码即可进门（在有效时间内、次数用完前）。"
+                 "可以打印，或让访客用手机拍下；不要发到群里，拿到的人都能用。",
+                 "The visitor shows this code to the scanner at a pedestrian gate (within "
+                 "the pass's times and uses). Print it or let the visitor photograph it; do "
+                 "not post it in a group chat: anyone holding it can use it."),
+    "qr.unusable": ("这张通行证{status}，二维码已不能开门。",
+                    "This pass is {status}: the code no longer opens a gate."),
+    "qr.missing": ("通行证 #{id} 不存在（可能已删除）。",
+                   "Visitor pass #{id} does not exist (deleted?)."),
     "faces.intro": ("居民本人签字同意后才能录入人脸（个人信息保护法）；"
                     "不愿刷脸的居民用通行密码或由保安开门。"
                     "系统只保存人脸特征值，不保存照片。",

@@ -127,6 +127,11 @@
     });
   });
 
+  // ---- print (a visitor pass's QR code) ---------------------------------------------------
+  document.querySelectorAll("button[data-print]").forEach((button) => {
+    button.addEventListener("click", () => window.print());
+  });
+
   // ---- delete buttons -------------------------------------------------------------------
   document.addEventListener("click", async (ev) => {
     const button = ev.target.closest("button[data-api]");

@@ -128,3 +128,32 @@ def test_a_guard_reaches_the_passes_page_from_the_console_nav(client: Any) -> No
     cookie_login(client, "guard", "guard")
     nav = re.search(r'<nav class="nav">(.*?)</nav>', client.get("/console").text, re.S)
     assert nav is not None and 'href="/console/admin/passes"' in nav.group(1)
+
+
+
+def test_passes_that_still_admit_link_to_their_qr_code_page(client: Any) -> None:
+    _add_passes(client)
+    add_user(client, "guard", "guard")
+    cookie_login(client, "guard", "guard")
+    html = client.get("/console/admin/passes").text
+    linked = set(re.findall(r'href="/console/admin/passes/(\d+)/qr"', html))
+    assert linked == {"1", "2"}  # valid and not yet valid; not expired or used up
+
+    page = client.get("/console/admin/passes/1/qr")
+    assert page.status_code == 200
+    headers = {"Authorization": "Bearer " + add_user(client, "admin", "admin")}
+    code = client.get("/api/v1/passes/1/qr", headers=headers).json()["code"]
+    assert f"<code>{code}</code>" in page.text and "<svg" in page.text
+    assert "粤B00001" in page.text and "3栋 1201" in page.text
+
+
+def test_a_used_up_or_deleted_pass_says_so_on_its_qr_page(client: Any) -> None:
+    _add_passes(client)
+    add_user(client, "guard", "guard")
+    cookie_login(client, "guard", "guard")
+    used_up = client.get("/console/admin/passes/4/qr")
+    assert used_up.status_code == 200
+    assert "这张通行证次数已用完，二维码已不能开门。" in used_up.text
+    missing = client.get("/console/admin/passes/99/qr")
+    assert missing.status_code == 404
+    assert "通行证 #99 不存在（可能已删除）。" in missing.text and "<svg" not in missing.text

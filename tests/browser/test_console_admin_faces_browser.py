@@ -80,7 +80,8 @@ def test_manager_enrols_deletes_and_sets_pins_from_the_page(
     page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.accept()))
     row.locator('button:text-is("删除人脸数据")').click()
     _wait_row(page, rid, templates="0", consent="yes")
-    assert questions == [f"删除住户成员 #{rid} 王奶奶 的全部人脸数据（1 条）？删除后无法恢复，授权保留。"]
+    assert questions == [
+        f"删除住户成员 #{rid} 王奶奶 的全部人脸数据（1 条）？删除后无法恢复，授权保留。"]
     assert rid not in matcher
 
     # A PIN for when she would rather not use her face: a weak one is refused in Chinese.

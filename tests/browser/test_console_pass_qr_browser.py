@@ -1,0 +1,52 @@
+"""A visitor pass's QR code, from the page a guard shows the visitor to the pedestrian gate:
+the picture as the browser draws it scans back (OpenCV's detector, as a scanner would) to a
+code that opens the gate."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.browser.conftest import LiveServer, enter_as, screenshot
+from tests.browser.test_console_admin_browser import add_household, admin_api
+
+pytestmark = pytest.mark.browser
+
+CAMERA = {"X-API-Key": "test-camera-key"}
+
+
+def test_the_drawn_qr_code_opens_the_pedestrian_gate(
+    live_server: LiveServer, new_page: Any
+) -> None:
+    add_household(live_server)
+    start = datetime.now(UTC).replace(microsecond=0)
+    with admin_api(live_server) as api:
+        hid = api.get("/api/v1/households").json()[0]["id"]
+        created = api.post("/api/v1/passes", json={
+            "plate": "粤B88888", "host_household_id": hid, "valid_from": start.isoformat(),
+            "valid_to": (start + timedelta(hours=4)).isoformat(), "max_uses": 1})
+        assert created.status_code == 201, created.text
+    pass_id = created.json()["id"]
+
+    page = new_page()
+    enter_as(page, live_server, "guard", "guard")
+    page.goto("/console/admin/passes")
+    page.click(f'a[href="/console/admin/passes/{pass_id}/qr"]')
+    page.wait_for_url(f"**/passes/{pass_id}/qr")
+    picture = page.locator(".qr-picture svg").screenshot()
+    screenshot(page, "pass_qr")
+    image = cv2.imdecode(np.frombuffer(picture, np.uint8), cv2.IMREAD_COLOR)
+    decoded, _points, _ = cv2.QRCodeDetector().detectAndDecode(image)
+    assert decoded == page.locator(".qr-code-text code").inner_text()
+
+    with admin_api(live_server) as api:
+        answer = api.post("/api/v1/gates/ped-1/credentials", headers=CAMERA,
+                          json={"kind": "qr", "code": decoded}).json()
+    assert (answer["decision"], answer["reason"]) == ("allow", "qr_pass")
+    page.reload()
+    assert page.locator(".pass-qr").get_attribute("data-status") == "used_up"
+    assert "二维码已不能开门" in page.locator(".pass-qr").inner_text()
