@@ -68,8 +68,9 @@ def test_finished_lines_are_compacted_away_during_a_long_backlog(tmp_path: Path)
 def test_a_draining_backlog_is_rewritten_once_and_only_its_tail(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The rewrite blocks the event loop (the gates): a broker back after a long outage must
-    not cost a rewrite of the whole backlog, nor one every thousand acknowledgements."""
+    """Without an event loop the rewrite is done in place (test_city_spool_compaction.py has
+    the same with one): a broker back after a long outage must not cost a rewrite of the whole
+    backlog, nor one every thousand acknowledgements."""
     spool = CitySpool(tmp_path / "city.jsonl")
     spool.load()
     backlog = 5000
