@@ -114,6 +114,11 @@ PATTERNS: tuple[ErrorPattern, ...] = (
     ErrorPattern("passage (\\d+) was at gate (\\S+), not (\\S+)", "err.passage_other_gate",
                  ("id", "@gate", "@other")),
     ErrorPattern("no fire alarm is active", "err.no_fire_alarm"),
+    ErrorPattern("the fire-alarm input is still active; it cannot be cleared",
+                 "err.fire_input_active"),
+    ErrorPattern("no safety supervisor is configured", "err.no_safety"),
+    ErrorPattern("occupied must be between 0 and (\\d+) for zone (\\S+), got (-?\\d+)",
+                 "err.occupied_range", ("capacity", "zone", "value")),
     # face enrolment and PINs (services/faces.py, vision/faces.py, services/credentials.py)
     ErrorPattern("photo (\\d+): no face found in the photo.*", "err.photo_no_face", ("n",)),
     ErrorPattern("photo (\\d+): (\\d+) faces found in the photo.*", "err.photo_faces",

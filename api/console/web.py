@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.console import admin, admin_faces, history, outage, pass_qr, reports, routes
+from api.console import admin, admin_faces, admin_site, history, outage, pass_qr, reports, routes
 
 router = APIRouter()
 router.include_router(routes.router)
 router.include_router(admin.router)
 router.include_router(admin_faces.router)
+router.include_router(admin_site.router)
 router.include_router(pass_qr.router)
 router.include_router(reports.router)
 router.include_router(history.router)

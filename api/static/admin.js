@@ -89,6 +89,8 @@
         toast(form.dataset.unchanged || t("msg.saved"));
         return;
       }
+      // A form that acts on every gate (the fire-alarm hold) asks first, as deletions do.
+      if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) return;
       form.dataset.busy = "yes";
       if (submit) submit.disabled = true;
       // Enrolling photos takes the face engine a second or two each: say it is working.

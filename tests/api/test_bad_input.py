@@ -235,4 +235,4 @@ def test_occupancy_correction_is_bounded_and_audited(
 
     with client.app.state.services.sessions() as session:
         entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "zone.correct")).one()
-    assert entry.username == "admin" and entry.details["reason"] == "walked the lot"
+    assert entry.username == "admin" and entry.reason == "walked the lot"

@@ -157,3 +157,36 @@ def test_enrolment_refusals_read_in_chinese(client: Any, admin_headers: dict[str
 ])
 def test_upload_limits_read_in_chinese(message: str, expected: str) -> None:
     assert explain_message("zh", message) == expected
+
+
+@pytest.mark.parametrize(("message", "expected"), [
+    ("the fire-alarm input is still active; it cannot be cleared",
+     "消防控制柜的火警信号还在，不能解除：先让消防柜复位"),
+    ("occupied must be between 0 and 40 for zone A, got 41",
+     "停放数要在 0 到 40 之间（区域 A），填的是 41"),
+])
+def test_site_refusals_read_in_chinese(message: str, expected: str) -> None:
+    assert explain_message("zh", message) == expected
+
+
+def test_the_zone_count_refusal_the_api_gives_reads_in_chinese(
+    client: Any, admin_headers: dict[str, str]
+) -> None:
+    refused = client.put("/api/v1/zones/A/occupancy", headers=admin_headers,
+                         json={"occupied": 41, "reason": "walked the lot"})
+    assert refused.status_code == 422
+    shown = explain_message("zh", refused.json()["detail"])
+    assert shown.startswith("停放数要在 0 到 ") and "填的是 41" in shown
+
+
+def test_the_site_page_lists_zones_and_is_for_admins_only(client: Any) -> None:
+    add_user(client, "booth", "guard")
+    cookie_login(client, "booth", "guard")
+    assert client.get("/console/admin/site").status_code == 403
+    client.cookies.clear()
+    add_user(client, "manager", "admin")
+    cookie_login(client, "manager", "admin")
+    page = client.get("/console/admin/site")
+    assert page.status_code == 200
+    assert re.search(r'<tr data-zone="A" data-occupied="0">', page.text)
+    assert 'data-fire-alarm="no"' in page.text and 'id="fire-drill"' in page.text

@@ -1,0 +1,51 @@
+"""The admin page for the site as a whole: zone counts after a physical check, and the
+fire-alarm hold (trigger for a drill, clear once the panel is reset).
+
+Both act through the JSON API (``PUT /api/v1/zones/{id}/occupancy``,
+``POST /api/v1/safety/fire-alarm[/clear]``) from the page's script, so the bounds, the
+409 while the panel's contact is still active and the audit entries are the API's own.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
+from sqlalchemy import select
+
+from api.console.admin import _render
+from api.console.rendering import gate_names, page_user, services_of
+from models.site import Zone
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/console/admin", include_in_schema=False)
+
+
+@dataclass(frozen=True, slots=True)
+class GateState:
+    name: str
+    state: str
+
+
+@router.get("/site", response_class=HTMLResponse)
+def site_page(request: Request) -> Response:
+    user = page_user(request, admin=True)
+    if isinstance(user, Response):
+        return user
+    services = services_of(request)
+    with services.sessions() as session:
+        zones = list(session.scalars(select(Zone).order_by(Zone.id)))
+        session.expunge_all()
+    safety = services.safety
+    names = gate_names(services)
+    gates = [GateState(names.get(gate_id, gate_id), str(barrier.state))
+             for gate_id, barrier in services.barriers.items()]
+    return _render(request, "admin/site.html", {
+        "zones": zones, "gates": gates,
+        # No supervisor configured: the page says so instead of offering buttons that 422.
+        "safety_enabled": safety is not None,
+        "fire_alarm": safety is not None and safety.fire_alarm_active,
+    }, user)
