@@ -21,7 +21,13 @@ from typing import TypeVar
 
 from controllers.plate_match import match_plate
 from controllers.policy import Permits
-from controllers.ports import AccessSnapshot, PassageRecord
+from controllers.ports import (
+    OUTCOME_FAULT,
+    AccessSnapshot,
+    GuardOpen,
+    JournalBacklog,
+    PassageRecord,
+)
 from controllers.values import AccessDecision, Direction, Verdict
 
 V = TypeVar("V")
@@ -134,6 +140,58 @@ class OfflineAccess:
         # Let in on a visitor pass (over its quota), it uses none of its household's spaces.
         on_space = direction is Direction.IN and decision.pass_id is None
         return known.vehicle.household_id, int(on_space) - int(known.inside)
+
+    def replay(self, backlog: JournalBacklog) -> None:
+        """The moves of the passages waiting in the journal, which a snapshot taken before
+        them does not hold (a start during an outage), with the guards' opens naming them
+        where they happened among them."""
+        records = {e.record.journal_id: e.record for e in backlog.entries}
+        # A stored passage's record is not in the journal: the write-back counts its car.
+        reopens = sorted((r for r in backlog.reopens if r.journal_id in records),
+                         key=lambda r: r.at)
+        for entry in backlog.entries:
+            while reopens and reopens[0].at < entry.record.sighting.at:
+                self._reopen(records, reopens.pop(0))
+            # A car whose barrier did not open did not move: counting it would refuse its
+            # next try as anti-passback.
+            if entry.barrier_outcome != OUTCOME_FAULT:
+                self.note(entry.record)
+        for opened in reopens:
+            self._reopen(records, opened)
+
+    def _reopen(self, records: dict[str | None, PassageRecord], opened: GuardOpen) -> None:
+        record = records[opened.journal_id]
+        if opened.outcome == OUTCOME_FAULT:
+            self.undo(record)
+        else:
+            self.redo(record)
+
+    def seen_online(self, plate: str, inside: bool) -> None:
+        """Where the database has the car now, newer than the snapshot: a barrier that did
+        not open took its admission back after the snapshot may have been taken (a fresh
+        snapshot replaces this)."""
+        self._inside[plate] = inside
+
+    def redo(self, record: PassageRecord) -> bool:
+        """A guard opened the barrier of an allowed passage whose own open had failed: its
+        car moves and uses its pass after all, as online (``redo_admission``). Returns
+        whether that changed anything: not for a refused passage (online a gate action does
+        not admit one either), one still counted, or a car already where this passage takes
+        it (it got through on a retry, which counted it)."""
+        decision = record.decision
+        if decision.verdict is not Verdict.ALLOW or record.journal_id in self._before:
+            return False
+        plate = decision.matched_plate or record.sighting.plate
+        if plate is not None and self._is_inside(plate) == (record.direction is Direction.IN):
+            return False
+        self.note(record)
+        return True
+
+    def _is_inside(self, plate: str) -> bool:
+        if plate in self._inside:
+            return self._inside[plate]
+        known = self._snapshot.permits.get(plate) if self._snapshot is not None else None
+        return known is not None and known.inside
 
     def undo(self, record: PassageRecord) -> None:
         """The passage's barrier did not open: its car did not move, nor used its pass."""

@@ -75,17 +75,46 @@ class PendingAlarm:
 
 
 @dataclass(frozen=True, slots=True)
+class GuardOpen:
+    """A guard's open naming a passage while the database was unreachable. Online that open
+    writes the barrier's answer to the passage and gives back an admission its failed open
+    took back (``_record_outcome``); the write-back does the same once the passage is in the
+    database, in the order things happened (``at`` against the passages' times)."""
+
+    key: str  # unique in the journal
+    at: datetime
+    gate_id: str
+    outcome: str  # the barrier's answer to the guard's open
+    passage_id: int | None = None  # a passage stored before the outage
+    journal_id: str | None = None  # or one decided offline, named by its journal id
+
+    def __post_init__(self) -> None:
+        if (self.passage_id is None) == (self.journal_id is None):
+            raise ValueError("a guard's open names a passage by passage_id or journal_id, "
+                             f"exactly one; got {self.passage_id!r} and {self.journal_id!r}")
+        if self.at.tzinfo is None:
+            raise ValueError(f"at must carry a time zone, got {self.at.isoformat()}")
+
+    @property
+    def named(self) -> str:
+        """The passage named, as the log and the guards' alarm say it."""
+        return (f"passage {self.passage_id}" if self.passage_id is not None
+                else f"journalled passage {self.journal_id}")
+
+
+@dataclass(frozen=True, slots=True)
 class JournalBacklog:
     """Everything the journal holds for the database: passages decided offline, the
-    barrier outcomes of passages committed just before the database went away, and alarms
-    raised while it was away."""
+    barrier outcomes of passages committed just before the database went away, alarms
+    raised while it was away, and guards' opens naming a passage."""
 
     entries: list[JournalEntry] = field(default_factory=list)
     outcomes: dict[int, str] = field(default_factory=dict)  # passage id -> barrier outcome
     alarms: list[PendingAlarm] = field(default_factory=list)
+    reopens: list[GuardOpen] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.entries or self.outcomes or self.alarms)
+        return bool(self.entries or self.outcomes or self.alarms or self.reopens)
 
 
 class AccessUnit(Protocol):
@@ -153,6 +182,10 @@ class AccessUnit(Protocol):
         """The id of the passage written from this journal entry, if it was."""
         ...
 
+    def is_inside(self, plate: str) -> bool:
+        """Whether the car is recorded inside (exactly this plate)."""
+        ...
+
 
 class AccessStore(Protocol):
     def unit(self) -> AbstractContextManager[AccessUnit]: ...
@@ -182,6 +215,10 @@ class PassageJournal(Protocol):
         """An alarm the database could not take. Durable."""
         ...
 
+    def append_guard_open(self, opened: GuardOpen) -> None:
+        """A guard's open naming a passage, once its barrier answered. Durable."""
+        ...
+
     def pending(self) -> list[JournalEntry]: ...
 
     def backlog(self) -> JournalBacklog:
@@ -194,10 +231,10 @@ class PassageJournal(Protocol):
 
     def discard(
         self, journal_ids: set[str], *, outcomes: set[int] | None = None,
-        alarms: set[str] | None = None,
+        alarms: set[str] | None = None, reopens: set[str] | None = None,
     ) -> None:
-        """Drop the given passages, the outcomes of the given passage ids and the alarms
-        with the given keys."""
+        """Drop the given passages, the outcomes of the given passage ids, and the alarms and
+        guards' opens with the given keys."""
         ...
 
     def set_aside(self, refused: JournalBacklog, why: str) -> None:

@@ -13,7 +13,9 @@ When the database cannot be reached, a passage is decided from the offline snaps
 (``controllers.offline``), appended durably to the local journal *before* the barrier is
 driven, and written to the database by :meth:`GateRuntime.replay_journal` once it answers
 again (idempotently: each journal entry carries its own id into the passage row), each entry
-once its barrier has answered.
+once its barrier has answered. A guard's open naming a passage during the outage is
+journalled too (:meth:`GateRuntime.open_named_offline`): the gates count its car as an online
+open would, and the write-back gives that passage the open's outcome and admission.
 
 One bad record never fails the car at the gate. A journal entry the database refuses for a
 reason other than an outage (a constraint, a bug) is set aside (kept on disk, logged with its
@@ -42,6 +44,7 @@ from controllers.ports import (
     AccessSnapshot,
     AccessStore,
     AccessUnit,
+    GuardOpen,
     JournalBacklog,
     JournalEntry,
     PassageJournal,
@@ -50,7 +53,7 @@ from controllers.ports import (
 )
 from controllers.schedule import apply_schedule
 from controllers.values import AccessDecision, Reason, Sighting, Verdict
-from errors import HardwareError, NotFoundError, StoreUnavailableError
+from errors import HardwareError, InvalidInputError, NotFoundError, StoreUnavailableError
 
 logger = logging.getLogger(__name__)
 
@@ -180,6 +183,10 @@ class GateRuntime:
         # Set while the write-back itself (not one entry) keeps failing: its traceback is
         # logged once, not for every car that tries it first.
         self._write_back_failing = False
+        # Allowed passages recorded online whose barrier did not open, newest last: a guard
+        # opening one during a later outage cannot read it, yet anti-passback must see its
+        # car inside. In memory only (a restart forgets them; the write-back still counts).
+        self._faulted: dict[int, PassageRecord] = {}
 
     def gate(self, gate_id: str) -> GateContext:
         try:
@@ -245,6 +252,8 @@ class GateRuntime:
                     )
                     if barrier == OUTCOME_FAULT and record.journal_id is not None:
                         self._offline.undo(record)  # the car did not move: anti-passback agrees
+                    elif barrier == OUTCOME_FAULT and passage_id is not None:
+                        await self._remember_faulted(passage_id, record)
             finally:
                 # Its barrier's outcome is journalled now (or never will be: the open was cut
                 # short): the write-back may take the entry.
@@ -423,8 +432,8 @@ class GateRuntime:
                 if not backlog:
                     self._write_back_failing = False
                     return 0
-                views, alarms, outcomes = await asyncio.to_thread(
-                    self._write_journal, backlog, set_aside
+                views, alarms, outcomes, reopened = await asyncio.to_thread(
+                    self._write_journal, backlog, set_aside, unanswered
                 )
                 self._offline_until = 0.0
         finally:
@@ -438,31 +447,64 @@ class GateRuntime:
             self._bus.publish(
                 Event("passage_updated", {"id": passage_id, "barrier_outcome": outcome})
             )
+        for update in reopened:
+            self._bus.publish(Event("passage_updated", update))
         for alarm in alarms:
             self._bus.publish(Event("alarm", alarm))
-        if any(e.record.zone_id for e in backlog.entries):
+        if any(e.record.zone_id for e in backlog.entries) or any(
+            update.get("admission") for update in reopened
+        ):
             await self._publish_availability()
         if backlog.entries:
             logger.info("wrote %d journalled passages to the database", len(views))
         if outcomes:
             logger.info("wrote %d journalled barrier outcomes to the database", len(outcomes))
+        if reopened:
+            logger.info("wrote %d guards' opens journalled during the outage to their "
+                        "passages", len(reopened))
         return len(views)
 
     def _write_journal(
-        self, backlog: JournalBacklog, set_aside: list[str]
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[int, str]]:
+        self, backlog: JournalBacklog, set_aside: list[str], held: set[str]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[int, str], list[dict[str, Any]]]:
         """Each entry in its own transaction; one the database refuses for a reason other
-        than an outage is set aside (noted in ``set_aside``) and the next one goes on."""
+        than an outage is set aside (noted in ``set_aside``) and the next one goes on.
+        ``held``: journal ids of passages still waiting for their barrier (not in
+        ``backlog``). A guard's open goes in where it happened among the passages: the
+        car it let through may have left again on a later one."""
         assert self._journal is not None
         entries = backlog.entries
         views: list[dict[str, Any]] = []
         alarms: list[dict[str, Any]] = []
         written: dict[int, str] = {}
+        reopened: list[dict[str, Any]] = []
         done: set[str] = set()
         outcomes_done: set[int] = set()
         alarms_done: set[str] = set()
+        reopens_done: set[str] = set()
+        reopens = sorted(backlog.reopens, key=lambda r: r.at)  # stable: file order on ties
+        # Passages whose guard's opens must wait for them: held, or not written yet.
+        waiting = held | {e.record.journal_id for e in entries if e.record.journal_id}
+
+        def reopens_until(until: datetime | None) -> None:
+            while reopens and (until is None or reopens[0].at < until):
+                opened = reopens.pop(0)
+                try:
+                    finished, update = self._write_guard_open(opened, waiting)
+                except StoreUnavailableError:
+                    raise
+                except Exception as err:
+                    self._set_aside(JournalBacklog(reopens=[opened]), _guard_open_text(opened),
+                                    err, set_aside)
+                    continue
+                if finished:
+                    reopens_done.add(opened.key)
+                if update is not None:
+                    reopened.append(update)
+
         try:
             for entry in entries:
+                reopens_until(entry.record.sighting.at)
                 record = entry.record
                 assert record.journal_id is not None
                 try:
@@ -483,8 +525,11 @@ class GateRuntime:
                 except Exception as err:
                     self._set_aside(JournalBacklog(entries=[entry]), _entry_text(entry), err,
                                     set_aside)
+                    waiting.discard(record.journal_id)
                     continue
                 done.add(record.journal_id)
+                waiting.discard(record.journal_id)
+            reopens_until(None)
             for passage_id, outcome in backlog.outcomes.items():
                 try:
                     with self._store.unit() as unit:
@@ -525,11 +570,46 @@ class GateRuntime:
             if views:
                 alarms.append(self._outage_alarm(entries, len(views)))
         finally:
-            if done or outcomes_done or alarms_done:
-                self._journal.discard(done, outcomes=outcomes_done, alarms=alarms_done)
+            if done or outcomes_done or alarms_done or reopens_done:
+                self._journal.discard(done, outcomes=outcomes_done, alarms=alarms_done,
+                                      reopens=reopens_done)
         self._outage_logged = False
         self._offline_alarms.clear()  # the database de-duplicates again
-        return views, alarms, written
+        return views, alarms, written, reopened
+
+    def _write_guard_open(
+        self, opened: GuardOpen, waiting: set[str]
+    ) -> tuple[bool, dict[str, Any] | None]:
+        """Give a passage the guard's open journalled for it, as online (:func:`_record_outcome`:
+        its outcome, and an admission its failed open took back, unless the car was counted
+        since). Returns whether the open is done with, and the passage's update for
+        listeners. One naming a journalled passage not written yet waits for it; one naming
+        no passage of its gate is dropped, as online it would have been refused (its audit
+        entry keeps what the guard named)."""
+        with self._store.unit() as unit:
+            passage_id = opened.passage_id
+            if opened.journal_id is not None:
+                passage_id = unit.journal_passage(opened.journal_id)
+                if passage_id is None:
+                    if opened.journal_id in waiting:
+                        return False, None
+                    # Set aside with its passage, so an administrator who puts that back puts
+                    # this back too.
+                    raise LookupError(f"{opened.named} is not in the database (set aside?)")
+            assert passage_id is not None
+            gate_id = (unit.passage_view(passage_id)["gate_id"]
+                       if unit.outcome_of(passage_id) is not None else None)
+            if gate_id != opened.gate_id:
+                logger.warning("journal: guard's open at %s named %s, %s: not written to it",
+                               opened.gate_id, opened.named,
+                               "no such passage" if gate_id is None else f"at gate {gate_id}")
+                return True, None
+            update: dict[str, Any] = {"id": passage_id, "barrier_outcome": opened.outcome,
+                                      **_outcome_update(unit, passage_id, opened.outcome)}
+        if "admission" in update:
+            logger.info("journal: guard's open of %s at %s: admission %s", opened.named,
+                        opened.gate_id, update["admission"])
+        return True, update
 
     def _set_aside(
         self, refused: JournalBacklog, what: str, err: Exception, set_aside: list[str]
@@ -622,6 +702,112 @@ class GateRuntime:
     ) -> BarrierOpened:
         """As :meth:`open_barrier`, and what the open did to the passage's admission: a
         guard's open that gives an undone admission back says so in its audit entry."""
+        outcome = await self._drive_open(gate_id, passage_id=passage_id, journal_id=journal_id)
+        return await self._finish(passage_id, outcome, journal_id)
+
+    def named_offline(
+        self, gate_id: str, *, passage_id: int | None = None, journal_id: str | None = None
+    ) -> PassageRecord | None:
+        """The passage a guard's action names while the database is unreachable, checked as
+        online before anything moves: one decided offline must wait in the journal, at this
+        gate (reads the journal). For one stored in the database, the record kept of an
+        allowed passage whose barrier did not open, if there is one (None: unknown here, it
+        is checked when the database answers)."""
+        if journal_id is not None:
+            entry = next((e for e in self.journalled_passages()
+                          if e.record.journal_id == journal_id), None)
+            if entry is None:
+                raise NotFoundError(f"no passage {journal_id} waiting in the journal")
+            record: PassageRecord | None = entry.record
+        else:
+            record = self._faulted.get(passage_id) if passage_id is not None else None
+        if record is not None and record.gate_id != gate_id:
+            # That barrier did not let this car through: its passage must not say it did.
+            raise InvalidInputError(f"passage {passage_id or journal_id} was at gate "
+                                    f"{record.gate_id}, not {gate_id}")
+        return record
+
+    async def stored_passage(self, journal_id: str) -> int | None:
+        """The id of the passage written from this journal entry, once the journal is
+        written back (first, when it waits: as before a car is decided); None when no
+        passage has it (it may still wait in the journal). Raises StoreUnavailableError
+        while the database is down."""
+        if self.journal_waiting():
+            failure = await self._write_back_first()
+            if failure is not None:
+                raise failure
+
+        def read() -> int | None:
+            with self._store.unit() as unit:
+                return unit.journal_passage(journal_id)
+
+        return await asyncio.to_thread(read)
+
+    async def open_named_offline(
+        self, gate_id: str, record: PassageRecord | None, *, passage_id: int | None = None,
+        journal_id: str | None = None,
+    ) -> BarrierOpened:
+        """A guard's open naming a passage while the database is unreachable (``record``:
+        :meth:`named_offline`'s answer). The barrier moves as for any open. Its answer is
+        journalled for that passage, and the write-back gives it to the passage as an online
+        open does: the barrier outcome, and an admission its failed open took back, once.
+        Meanwhile the gates count the car as that open would (``"redone"``), when the
+        passage is known here: one decided offline, or one recorded online whose barrier
+        did not open since this process started."""
+        outcome = await self._drive_open(gate_id, passage_id=passage_id, journal_id=journal_id)
+        opened = GuardOpen(key=uuid.uuid4().hex, at=self._clock(), gate_id=gate_id,
+                           outcome=outcome, passage_id=passage_id, journal_id=journal_id)
+        if self._journal is None:
+            logger.error("guard's open of %s at %s (%s) not journalled: no journal",
+                         opened.named, gate_id, outcome)
+            return BarrierOpened(outcome)
+        try:
+            await asyncio.to_thread(self._journal.append_guard_open, opened)
+        except StoreUnavailableError as disk:
+            # The barrier moved and the audit entry says so; the passage cannot be told.
+            logger.error("guard's open of %s at %s (%s) not journalled: %s",
+                         opened.named, gate_id, outcome, disk)
+            return BarrierOpened(outcome)
+        admission: str | None = None
+        if record is not None:
+            if outcome == OUTCOME_FAULT:
+                self._offline.undo(record)  # as online: a failed open takes the admission back
+            elif self._offline.redo(record):
+                admission = "redone"
+        logger.info("guard's open of %s at %s: %s, journalled%s", opened.named, gate_id,
+                    outcome, " (its car counted again)" if admission else "")
+        return BarrierOpened(outcome, admission)
+
+    async def _remember_faulted(self, passage_id: int, record: PassageRecord) -> None:
+        """Keep an allowed passage recorded online whose barrier did not open, for a guard's
+        open during a later outage, and tell the gates' offline view where its car is now:
+        a snapshot taken between the passage and its barrier's answer has it inside, and
+        would refuse its retry, or a guard's open, during an outage that follows."""
+        self._faulted[passage_id] = record
+        while len(self._faulted) > FAULTED_KEPT:
+            del self._faulted[next(iter(self._faulted))]  # the oldest
+        plate = record.decision.matched_plate or record.sighting.plate
+        if plate is None or self._journal is None or self.database_suspect():
+            return  # gone already: its outcome waits in the journal, the snapshot stands
+
+        def inside() -> bool:
+            with self._store.unit() as unit:
+                return unit.is_inside(plate)
+
+        try:
+            self._offline.seen_online(plate, await asyncio.to_thread(inside))
+        except StoreUnavailableError:
+            pass  # gone meanwhile: the snapshot stands
+        except Exception:
+            # The barrier has answered and the passage is recorded: the camera gets its
+            # answer whatever this read does (told an error, it would record the car twice).
+            logger.exception("passage %s: where its car is now could not be read", passage_id)
+
+    async def _drive_open(
+        self, gate_id: str, *, passage_id: int | None, journal_id: str | None
+    ) -> str:
+        """Command the gate's barrier open; its answer (a fault is alarmed, tied to the
+        passage given)."""
         barrier = self._barriers.get(gate_id)
         if barrier is None:
             outcome = "no_barrier"
@@ -643,7 +829,7 @@ class GateRuntime:
                     await self.barrier_fault(
                         gate_id, message, passage_id=passage_id, journal_id=journal_id
                     )
-        return await self._finish(passage_id, outcome, journal_id)
+        return outcome
 
     async def barrier_fault(
         self, gate_id: str, message: str, *, passage_id: int | None = None,
@@ -746,13 +932,7 @@ class GateRuntime:
         """The outcome, and for an admission undone or given back, what listeners need of
         the passage (the console's flags, the car whose parking hold to release)."""
         with self._store.unit() as unit:
-            change = _record_outcome(unit, passage_id, outcome)
-            if change is None:
-                return {}
-            view = unit.passage_view(passage_id)
-        return {"admission": change, **{key: view[key] for key in (
-            "flags", "direction", "zone_id", "plate", "matched_plate", "gate_id"
-        )}}
+            return _outcome_update(unit, passage_id, outcome)
 
     async def _outcome_later(
         self, passage_id: int, outcome: str, err: StoreUnavailableError
@@ -793,6 +973,9 @@ class _OutageAlarm:
     written: int
 
 
+# How many allowed passages whose barrier did not open the runtime keeps for a guard's
+# open during a later outage (a few hours of a bad barrier at a busy gate).
+FAULTED_KEPT = 256
 # An open alarm raised this recently stands for a repeat of the same one.
 ALARM_REPEAT_WINDOW = timedelta(minutes=10)
 # The longest alarm message the database keeps.
@@ -810,6 +993,12 @@ def _entry_text(entry: JournalEntry) -> str:
             f"(journal id {record.journal_id})")
 
 
+def _guard_open_text(opened: GuardOpen) -> str:
+    """A journalled guard's open as an operator finds it again."""
+    return (f"guard's open of {opened.named} at {opened.gate_id} "
+            f"{opened.at.isoformat(timespec='seconds')}")
+
+
 def _answered(backlog: JournalBacklog, unanswered: set[str]) -> JournalBacklog:
     """The backlog without the passages whose barrier has not answered yet, nor their
     alarms (stored once the passage is, to be tied to it); they stay in the journal."""
@@ -819,6 +1008,7 @@ def _answered(backlog: JournalBacklog, unanswered: set[str]) -> JournalBacklog:
         entries=[e for e in backlog.entries if e.record.journal_id not in unanswered],
         outcomes=backlog.outcomes,
         alarms=[a for a in backlog.alarms if a.journal_id not in unanswered],
+        reopens=backlog.reopens,  # one naming a held passage waits for it (_write_guard_open)
     )
 
 
@@ -868,6 +1058,19 @@ def _record_outcome(unit: AccessUnit, passage_id: int, outcome: str) -> str | No
     if outcome == OUTCOME_FAULT:
         return "undone" if unit.undo_admission(passage_id) else None
     return "redone" if unit.redo_admission(passage_id) else None
+
+
+def _outcome_update(unit: AccessUnit, passage_id: int, outcome: str) -> dict[str, Any]:
+    """Write the barrier's answer to a passage (:func:`_record_outcome`); for an admission
+    undone or given back, what listeners need of the passage (the console's flags, the car
+    whose parking hold to release)."""
+    change = _record_outcome(unit, passage_id, outcome)
+    if change is None:
+        return {}
+    view = unit.passage_view(passage_id)
+    return {"admission": change, **{key: view[key] for key in (
+        "flags", "direction", "zone_id", "plate", "matched_plate", "gate_id"
+    )}}
 
 
 def _store_alarm_once(

@@ -431,6 +431,9 @@ class _Unit:
             select(Passage.id).where(Passage.journal_id == journal_id).limit(1)
         )
 
+    def is_inside(self, plate: str) -> bool:
+        return self.session.get(Presence, plate) is not None
+
     def snapshot(self, now: datetime) -> AccessSnapshot:
         """What ``permits`` would return for every known plate, in five queries."""
         s = self.session

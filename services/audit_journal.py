@@ -56,6 +56,9 @@ class JournalledAudit:
     gate_id: str | None = None
     passage_id: int | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    # A passage decided during the outage has no id yet: an action naming it names its
+    # journal id, resolved to its id when written (after the passage journal is).
+    passage_journal_id: str | None = None
 
     def __post_init__(self) -> None:
         if not 0 < len(self.key) <= KEY_LENGTH:
@@ -218,16 +221,24 @@ def _checked_link(session: Session, entry: JournalledAudit) -> tuple[int | None,
     """The passage the action named, checked now (it could not be while the database was
     down) as an action taken online is: a passage that does not exist, or was at another
     gate, is not linked; what the guard named is kept in the details."""
-    if entry.passage_id is None:
+    named: int | str | None = entry.passage_id
+    passage: Passage | None = None
+    if entry.passage_journal_id is not None:
+        named = entry.passage_journal_id
+        passage = session.scalar(
+            select(Passage).where(Passage.journal_id == entry.passage_journal_id)
+        )
+    elif entry.passage_id is not None:
+        passage = session.get(Passage, entry.passage_id)
+    if named is None:
         return None, dict(entry.details)
-    passage = session.get(Passage, entry.passage_id)
     if passage is not None and passage.gate_id == entry.gate_id:
-        return entry.passage_id, dict(entry.details)
+        return passage.id, dict(entry.details)
     why = ("no such passage" if passage is None
            else f"the passage was at gate {passage.gate_id}")
     logger.warning("audit journal: %s by %s named passage %s, not linked: %s",
-                   entry.action, entry.username, entry.passage_id, why)
-    return None, {**entry.details, "passage_named": entry.passage_id, "not_linked": why}
+                   entry.action, entry.username, named, why)
+    return None, {**entry.details, "passage_named": named, "not_linked": why}
 
 
 def _set_aside(journal: FileAuditJournal, entry: JournalledAudit, err: Exception) -> str:

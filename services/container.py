@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from controllers.events import Event, EventBus
 from controllers.offline import OfflineAccess
 from controllers.policy import AccessPolicy, GateContext
-from controllers.ports import OUTCOME_FAULT
 from controllers.runtime import ALARM_MESSAGE_LIMIT, GateRuntime, error_line
 from controllers.values import Direction
 from errors import DatabaseStartError, StoreUnavailableError
@@ -422,14 +421,11 @@ def _start_offline(
     decisions are off), with the moves of the passages still waiting in the journal, which
     the snapshot does not hold yet."""
     snapshot = offline_file.load() if offline is not None else None
-    waiting = journal.pending()
+    backlog = journal.backlog()
+    waiting = backlog.entries
     if offline is not None and snapshot is not None:
         offline.load(snapshot)
-        for entry in waiting:
-            # A car whose barrier did not open did not move: counting it would refuse its
-            # next try as anti-passback.
-            if entry.barrier_outcome != OUTCOME_FAULT:
-                offline.note(entry.record)
+        offline.replay(backlog)  # with the guards' opens of those passages
         how = (f"gates decide from the offline snapshot taken at "
                f"{snapshot.taken_at.isoformat(timespec='seconds')} ({len(snapshot.permits)} "
                "plates)")

@@ -3,7 +3,10 @@
 Every attempt is audited, including refused and failed ones: the audit log answers "who
 opened the gate at 02:13?" even when the barrier did not move. While the database is down
 the barrier still moves, and the entry goes to the audit journal on disk first
-(services/audit_journal.py), to be written to the audit log once the database answers.
+(services/audit_journal.py), to be written to the audit log once the database answers. An
+open naming a passage then (a stored one by its id, one decided offline by its journal id)
+is journalled for that passage too, and counts its car as online (GateRuntime.
+open_named_offline).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal, get_args
 
 from controllers.events import Event
-from controllers.ports import OUTCOME_PENDING
+from controllers.ports import OUTCOME_PENDING, PassageRecord
 from controllers.runtime import BARRIER_WAIT_MARGIN_S
 from errors import (
     ConflictError,
@@ -106,6 +109,18 @@ def write_audit(
     return entry_id
 
 
+@dataclass(frozen=True, slots=True)
+class _Named:
+    """Where the action is audited, and the passage it names as the database knows it."""
+
+    online: bool
+    passage_id: int | None
+    journal_id: str | None = None  # offline: a passage decided offline, not written yet
+    # While the database is down: the passage named, as the gates know it (None: unknown
+    # here; the write-back checks it).
+    record: PassageRecord | None = None
+
+
 def _check_passage(services: Services, gate_id: str, passage_id: int | None) -> None:
     if passage_id is None:
         return
@@ -184,18 +199,37 @@ class _ActionAudit:
                          self._entry.gate_id, self._entry.username, details, err)
 
 
-async def _database_answers(services: Services, gate_id: str, passage_id: int | None) -> bool:
+async def _named(
+    services: Services, gate_id: str, passage_id: int | None, journal_id: str | None
+) -> _Named:
     """Whether to audit in the database: not when it is known to be down (the guard's own
     account check or a gate found so a moment ago), nor when checking the passage finds it
-    so. The passage is checked before anything moves."""
-    if services.runtime.database_suspect():
-        return False
-    try:
-        await asyncio.to_thread(_check_passage, services, gate_id, passage_id)
-    except DATABASE_DOWN:
-        services.runtime.mark_database_unavailable()
-        return False
-    return True
+    so. The passage is checked before anything moves; one named by its journal id is
+    looked up in the database once the journal is written back, and is named by its id
+    from then on."""
+    runtime = services.runtime
+    online = not runtime.database_suspect()
+    if online:
+        try:
+            if journal_id is not None:
+                stored = await runtime.stored_passage(journal_id)
+                if stored is None:
+                    # Still in the journal (its barrier answering): as during an outage, it
+                    # gets this open once it is written. Unknown there too: 404 below.
+                    online = False
+                else:
+                    passage_id, journal_id = stored, None
+            if online:
+                await asyncio.to_thread(_check_passage, services, gate_id, passage_id)
+        except (*DATABASE_DOWN, StoreUnavailableError):
+            runtime.mark_database_unavailable()
+            online = False
+    if online or (passage_id is None and journal_id is None):
+        return _Named(online, passage_id)
+    record = await asyncio.to_thread(
+        runtime.named_offline, gate_id, passage_id=passage_id, journal_id=journal_id
+    )
+    return _Named(False, passage_id, journal_id, record)
 
 
 async def perform_gate_action(
@@ -206,31 +240,37 @@ async def perform_gate_action(
     action: str,
     reason: str,
     passage_id: int | None = None,
+    passage_journal_id: str | None = None,
 ) -> GateActionResult:
     """Drive one barrier command; raises NotFound/Conflict/Hardware errors after auditing.
 
     An open that names a passage of this gate whose barrier did not open gives that
     passage's admission back (once: the car is counted in, or out, when the guard lets it
-    through). During a database outage the passage named cannot be checked: it is checked
-    when the entry is written (and not linked if wrong), and neither its barrier outcome nor
-    its admission is changed."""
+    through). A passage decided during a database outage is named by its journal id
+    (``passage_journal_id``). During an outage a stored passage named cannot be checked:
+    the audit entry links it once written if it was at this gate, and an open is journalled
+    for it, written to it then as online; meanwhile the gates count the car when they know
+    the passage (see GateRuntime.open_named_offline)."""
     if action not in GATE_ACTIONS:
         raise InvalidInputError(f"action must be one of {', '.join(GATE_ACTIONS)}, got {action!r}")
+    if passage_id is not None and passage_journal_id is not None:
+        raise InvalidInputError("name a passage by passage_id or passage_journal_id, not both")
     services.runtime.gate(gate_id)  # unknown gate → 404 before anything is written
     barrier = services.barriers.get(gate_id)
     if barrier is None:
         raise NotFoundError(f"gate {gate_id!r} has no barrier to drive")
+    named = await _named(services, gate_id, passage_id, passage_journal_id)
     audit = _ActionAudit(services, JournalledAudit(
         key=uuid.uuid4().hex, at=datetime.now(UTC), username=username, action=f"gate.{action}",
-        reason=reason, target=f"gate:{gate_id}", gate_id=gate_id, passage_id=passage_id,
+        reason=reason, target=f"gate:{gate_id}", gate_id=gate_id, passage_id=named.passage_id,
+        passage_journal_id=named.journal_id,
     ))
-    online = await _database_answers(services, gate_id, passage_id)
-    if not online:
+    if not named.online:
         await asyncio.to_thread(audit.begin_offline)  # durable before the barrier moves
     held_before = _held(barrier)
     try:
         state, admission = await _drive(services, barrier, audit, gate_id, action, username,
-                                        passage_id if online else None)
+                                        named)
     except BaseException:
         audit.abandon()
         raise
@@ -243,7 +283,8 @@ async def perform_gate_action(
     # Audited with the action: this open, not the car's own passage, counted the car.
     audit_id = await audit.finish(state, **({"admission": admission} if admission else {}))
     logger.info("gate %s: %s by %s (%s) → %s%s%s", gate_id, action, username, reason, state,
-                f" (passage {passage_id} counted again)" if admission else "",
+                f" (passage {named.passage_id or named.journal_id} counted again)"
+                if admission else "",
                 "" if audit_id is not None else f" (audit journalled: {audit.journal_id})")
     return GateActionResult(gate_id=gate_id, action=action, state=state, audit_id=audit_id,
                             journal_id=audit.journal_id if audit_id is None else None,
@@ -260,14 +301,23 @@ def _held(barrier: Any) -> bool | None:
 
 async def _drive(
     services: Services, barrier: Any, audit: _ActionAudit, gate_id: str, action: str,
-    username: str, passage_id: int | None,
+    username: str, named: _Named,
 ) -> tuple[str, Literal["redone"] | None]:
     """The barrier's state after the command, and for an open that gave the passage named
     its admission back, ``"redone"``; a refusal or failure is audited and raised."""
     if action == "open":
         # Through the runtime so a linked passage gets its barrier outcome (and an admission
-        # its failed open took back, once) and a fault its alarm.
-        opened = await services.runtime.open_barrier_for(gate_id, passage_id=passage_id)
+        # its failed open took back, once) and a fault its alarm; during an outage through
+        # the journal, and the gates count the car meanwhile.
+        runtime = services.runtime
+        if named.online or (named.passage_id is None and named.journal_id is None):
+            opened = await runtime.open_barrier_for(
+                gate_id, passage_id=named.passage_id if named.online else None
+            )
+        else:
+            opened = await runtime.open_named_offline(
+                gate_id, named.record, passage_id=named.passage_id, journal_id=named.journal_id
+            )
         if opened.barrier == "fault":
             message = f"gate {gate_id}: open failed: {barrier.fault or 'no confirmation'}"
             await audit.finish("fault", error=message)

@@ -6,7 +6,9 @@ gate runtime writes the entries to the database when it answers again and then t
 here; a passage leaves this file only after its row is committed, so neither a database
 outage nor a crash of the controller loses it. A ``passage_outcome`` line keeps the barrier
 outcome of a passage that *was* committed when the database went away before its outcome
-could be written, and an ``alarm`` line an alarm raised meanwhile (a barrier fault).
+could be written, an ``alarm`` line an alarm raised meanwhile (a barrier fault), and a
+``guard_open`` line a guard's open naming a passage (by its id, or a journalled one by its
+journal id), written to that passage as an online open would be.
 
 A crash while appending can leave a torn last line; it is skipped with a warning (its
 barrier had not been driven yet, the append being the step before) and the next append
@@ -31,7 +33,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from controllers.ports import JournalBacklog, JournalEntry, PassageRecord, PendingAlarm
+from controllers.ports import (
+    GuardOpen,
+    JournalBacklog,
+    JournalEntry,
+    PassageRecord,
+    PendingAlarm,
+)
 from controllers.values import AccessDecision, Credential, Direction, Reason, Sighting, Verdict
 from errors import StoreUnavailableError
 
@@ -98,6 +106,9 @@ class FilePassageJournal:
     def append_alarm(self, alarm: PendingAlarm) -> None:
         self._write_line(_alarm_line(alarm))
 
+    def append_guard_open(self, opened: GuardOpen) -> None:
+        self._write_line(_guard_open_line(opened))
+
     def pending(self) -> list[JournalEntry]:
         with self._lock:
             return self._read().entries
@@ -128,20 +139,22 @@ class FilePassageJournal:
         lines += [with_why(_passage_outcome_line(pid, outcome), why)
                   for pid, outcome in refused.outcomes.items()]
         lines += [with_why(_alarm_line(alarm), why) for alarm in refused.alarms]
+        lines += [with_why(_guard_open_line(opened), why) for opened in refused.reopens]
         with self._lock:
             append_durably(self.set_aside_path, "".join(lines))
         self.discard(
             {e.record.journal_id for e in refused.entries if e.record.journal_id is not None},
             outcomes=set(refused.outcomes), alarms={a.key for a in refused.alarms},
+            reopens={r.key for r in refused.reopens},
         )
 
     def discard(
         self, journal_ids: set[str], *, outcomes: set[int] | None = None,
-        alarms: set[str] | None = None,
+        alarms: set[str] | None = None, reopens: set[str] | None = None,
     ) -> None:
-        """Drop the given entries (and their outcome lines), the given passages' outcomes
-        and the given alarms; atomic: a crash leaves the old file or the new one, never half
-        of one."""
+        """Drop the given entries (and their outcome lines), the given passages' outcomes,
+        and the given alarms and guards' opens; atomic: a crash leaves the old file or the
+        new one, never half of one."""
         with self._lock:
             backlog = self._read()
             kept = [e for e in backlog.entries if e.record.journal_id not in journal_ids]
@@ -150,7 +163,8 @@ class FilePassageJournal:
                 if pid not in (outcomes or set())
             }
             kept_alarms = [a for a in backlog.alarms if a.key not in (alarms or set())]
-            if not kept and not kept_outcomes and not kept_alarms:
+            kept_reopens = [r for r in backlog.reopens if r.key not in (reopens or set())]
+            if not kept and not kept_outcomes and not kept_alarms and not kept_reopens:
                 self.path.unlink(missing_ok=True)
                 return
             lines: list[str] = []
@@ -161,6 +175,8 @@ class FilePassageJournal:
                     lines.append(_outcome_line(entry.record.journal_id, entry.barrier_outcome))
             lines += [_passage_outcome_line(pid, outcome) for pid, outcome in kept_outcomes.items()]
             lines += [_alarm_line(alarm) for alarm in kept_alarms]
+            # Their place among the passages is kept by their times, not by the line order.
+            lines += [_guard_open_line(opened) for opened in kept_reopens]
             replace_durably(self.path, lines)
 
     def _write_line(self, line: str) -> None:
@@ -181,6 +197,7 @@ class FilePassageJournal:
         outcomes: dict[str, str] = {}
         passage_outcomes: dict[int, str] = {}
         alarms: list[PendingAlarm] = []
+        reopens: list[GuardOpen] = []
 
         def take(data: dict[str, Any]) -> None:
             if data["type"] == "passage":
@@ -193,6 +210,10 @@ class FilePassageJournal:
                 fields = dict(data["alarm"])
                 fields["at"] = datetime.fromisoformat(fields["at"])
                 alarms.append(PendingAlarm(**fields))
+            elif data["type"] == "guard_open":
+                fields = dict(data["guard_open"])
+                fields["at"] = datetime.fromisoformat(fields["at"])
+                reopens.append(GuardOpen(**fields))
             else:
                 outcomes[data["journal_id"]] = data["outcome"]
 
@@ -201,7 +222,7 @@ class FilePassageJournal:
             JournalEntry(record, outcomes.get(journal_id, "pending"))
             for journal_id, record in records.items()
         ]
-        return JournalBacklog(entries, passage_outcomes, alarms)
+        return JournalBacklog(entries, passage_outcomes, alarms, reopens)
 
 
 def read_lines(path: Path, take: Callable[[dict[str, Any]], None], what: str) -> None:
@@ -226,6 +247,12 @@ def _alarm_line(alarm: PendingAlarm) -> str:
     fields = asdict(alarm)
     fields["at"] = alarm.at.isoformat()
     return _line({"type": "alarm", "alarm": fields})
+
+
+def _guard_open_line(opened: GuardOpen) -> str:
+    fields = asdict(opened)
+    fields["at"] = opened.at.isoformat()
+    return _line({"type": "guard_open", "guard_open": fields})
 
 
 def _outcome_line(journal_id: str, outcome: str) -> str:

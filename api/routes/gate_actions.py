@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from api.console.security import require_csrf
 from api.deps import ServicesDep, StaffUserDuringOutage
@@ -29,6 +29,17 @@ class GateActionIn(BaseModel):
         None, description="The passage this action answers, if any: it must be at this "
         "gate; an open of a passage whose barrier did not open counts it again.",
     )
+    passage_journal_id: str | None = Field(
+        None, pattern=r"^[0-9a-f]{1,32}$",
+        description="Instead of passage_id, a passage decided during a database outage, by "
+        "the journal_id it was answered with (it has no id until written); the same rules.",
+    )
+
+    @model_validator(mode="after")
+    def _one_passage(self) -> GateActionIn:
+        if self.passage_id is not None and self.passage_journal_id is not None:
+            raise ValueError("name a passage by passage_id or passage_journal_id, not both")
+        return self
 
     @field_validator("reason")
     @classmethod
@@ -53,7 +64,9 @@ class GateActionOut(BaseModel):
     admission: Literal["redone"] | None = Field(
         None, description="`redone`: the open named a passage of this gate whose barrier had "
         "not opened, and gave its admission back (presence, zone count, visitor pass use), "
-        "once; null otherwise.",
+        "once; null otherwise. During a database outage: the gates count the car again "
+        "(anti-passback, a pass's uses, a household's spaces), and the passage and the zone "
+        "count get it when the database answers.",
     )
     hold_changed: bool | None = Field(
         None, description="For hold_open and release: whether this action set or lifted the "
@@ -95,6 +108,7 @@ async def gate_action(
     result = await perform_gate_action(
         services, username=user.name, gate_id=gate_id, action=body.action,
         reason=body.reason, passage_id=body.passage_id,
+        passage_journal_id=body.passage_journal_id,
     )
     return GateActionOut(
         gate_id=result.gate_id, action=result.action, state=result.state,

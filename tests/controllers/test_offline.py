@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from controllers.offline import OfflineAccess
@@ -14,7 +15,7 @@ from controllers.policy import (
     VehiclePermit,
     decide,
 )
-from controllers.ports import AccessSnapshot, PassageRecord
+from controllers.ports import AccessSnapshot, GuardOpen, JournalBacklog, JournalEntry, PassageRecord
 from controllers.values import Direction, Reason, Sighting, Verdict
 
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
@@ -103,6 +104,69 @@ def test_an_offline_passage_whose_barrier_did_not_open_is_taken_back() -> None:
     assert again.verdict is Verdict.ALLOW and "anti_passback" not in again.flags
     access.undo(entry)  # twice changes nothing
     assert access.permits("闽A12345").inside is False  # type: ignore[union-attr]
+
+
+def test_a_guards_open_of_a_passage_whose_barrier_did_not_open_counts_its_car_once() -> None:
+    """As online (redo_admission): the single-use pass is spent by it, and a second open, or
+    one of a car that got in on a retry, counts nothing."""
+    access = OfflineAccess()
+    access.load(single_use_pass_snapshot())
+    failed = pass_through(access, IN, "j1")
+    access.undo(failed)
+    assert access.redo(failed) is True
+    assert access.permits("闽D88888").inside is True  # type: ignore[union-attr]
+    assert access.redo(failed) is False
+    out = pass_through(access, OUT, "j2")
+    assert out.decision.verdict is Verdict.ALLOW
+    again = pass_through(access, IN, "j3").decision
+    assert (again.verdict, again.reason) == (Verdict.REVIEW, Reason.PASS_USED_UP)
+
+    retried = OfflineAccess()
+    retried.load(snapshot())
+    failed = drive(retried, "闽A12345", IN, "j1")
+    retried.undo(failed)
+    drive(retried, "闽A12345", IN, "j2")  # in on its next try
+    assert retried.redo(failed) is False
+
+
+def test_a_guards_open_of_a_refused_passage_admits_nobody() -> None:
+    """Online a gate action does not admit a refused car either (the review queue does)."""
+    access = loaded()
+    refused = drive(access, "粤B00001", IN, "j1")
+    assert refused.decision.verdict is not Verdict.ALLOW
+    assert access.redo(refused) is False
+    assert access.permits("粤B00001").inside is False  # type: ignore[union-attr]
+
+
+def test_a_start_during_the_outage_replays_the_guards_opens_among_the_passages() -> None:
+    """The journal after a restart: a failed entry, the guard's open of it, then the car's
+    exit; and a failed entry of another car that the guard's open also failed for."""
+    access = loaded()
+
+    def later(record: PassageRecord, seconds: int) -> PassageRecord:
+        return replace(record, sighting=replace(record.sighting,
+                                                at=NOW + timedelta(seconds=seconds)))
+
+    entry = drive(access, "闽A12345", IN, "j1")
+    out = later(drive(access, "闽A12345", OUT, "j2"), 60)
+    visitor = later(drive(access, "闽D77777", IN, "j3"), 90)
+    opened = GuardOpen(key="g1", at=NOW + timedelta(seconds=5), gate_id="main-in",
+                       outcome="opening", journal_id="j1")
+    faulted = GuardOpen(key="g2", at=NOW + timedelta(seconds=95), gate_id="main-in",
+                        outcome="fault", journal_id="j3")
+    backlog = JournalBacklog(
+        entries=[JournalEntry(entry, "fault"), JournalEntry(out, "opening"),
+                 JournalEntry(visitor, "fault")],
+        reopens=[opened, faulted],
+    )
+    restarted = loaded()
+    restarted.replay(backlog)
+    assert restarted.permits("闽A12345").inside is False  # type: ignore[union-attr]
+    assert restarted.permits("闽D77777").inside is False  # type: ignore[union-attr]
+    # Without the exit the guard's open leaves the car inside.
+    restarted = loaded()
+    restarted.replay(replace(backlog, entries=[JournalEntry(entry, "fault")]))
+    assert restarted.permits("闽A12345").inside is True  # type: ignore[union-attr]
 
 
 def single_use_pass_snapshot() -> AccessSnapshot:
