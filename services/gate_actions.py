@@ -21,6 +21,7 @@ from typing import Any, Literal, get_args
 from controllers.events import Event
 from controllers.ports import OUTCOME_PENDING, PassageRecord
 from controllers.runtime import BARRIER_WAIT_MARGIN_S
+from controllers.values import Credential
 from errors import (
     ConflictError,
     HardwareError,
@@ -291,6 +292,20 @@ async def perform_gate_action(
                             admission=admission, hold_changed=hold_changed)
 
 
+def _count_qr_use(services: Services, record: PassageRecord | None,
+                  admission: str | None) -> None:
+    """A QR passage the gates counted again (``redone``) used its pass: the pedestrian gate's
+    offline QR check counts uses on its own (it gave this one back when the gate did not
+    open), so it is told too, or a single-use code opens again during the outage."""
+    credentials = services.offline_credentials
+    if admission != "redone" or record is None or credentials is None:
+        return
+    decision = record.decision
+    if (decision.credential is Credential.QR and decision.count_pass_use
+            and decision.pass_id is not None):
+        credentials.count_use(decision.pass_id)
+
+
 def _held(barrier: Any) -> bool | None:
     """Whether a guard's hold is set on the barrier (its state machine says; None for a
     driver without one)."""
@@ -318,6 +333,7 @@ async def _drive(
             opened = await runtime.open_named_offline(
                 gate_id, named.record, passage_id=named.passage_id, journal_id=named.journal_id
             )
+            _count_qr_use(services, named.record, opened.admission)
         if opened.barrier == "fault":
             message = f"gate {gate_id}: open failed: {barrier.fault or 'no confirmation'}"
             await audit.finish("fault", error=message)

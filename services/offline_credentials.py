@@ -116,6 +116,13 @@ class OfflineCredentials:
                 self._uses[decision.pass_id] += 1
         return decision
 
+    def count_use(self, pass_id: int) -> None:
+        """A use :meth:`check_qr` did not count: a guard's open naming a passage whose gate
+        had not opened (its use given back) let the visitor through after all, and the
+        gates counted it (``OfflineAccess.redo``); the code must not open once more."""
+        with self._lock:
+            self._uses[pass_id] += 1
+
     def give_back(self, pass_id: int) -> None:
         """A use counted by :meth:`check_qr` that did not happen: the gate's hours held the
         visitor for a guard, or the gate did not open. Online the database takes such a use
