@@ -15,8 +15,10 @@ While the broker is unreachable messages wait in memory in an ``Outbox``: retain
 only their latest message, passages and alarms keep their order up to ``mqtt.queue_limit``
 (beyond it the oldest are dropped and counted). Passages and alarms are also kept on disk until
 the broker acknowledges them (``services.city_spool``, ``mqtt.durable_queue``), so a restart or
-a crash during an outage sends them at the next start. The loss and the recovery of the link
-are logged once per outage; ``CityPublisher.status`` is what /healthz shows.
+a crash during an outage sends them at the next start. That file is read in a worker thread
+while the gates already answer: what they publish meanwhile is written to it at once and sent
+after what it held. The loss and the recovery of the link are logged once per outage;
+``CityPublisher.status`` is what /healthz shows.
 The full schema and the outage behaviour are documented in docs/mqtt.md.
 """
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import sys
@@ -38,7 +41,7 @@ import paho.mqtt.client as mqtt
 
 from controllers.barrier import BarrierState
 from controllers.events import Event, EventBus
-from services.city_spool import CitySpool, Spooled
+from services.city_spool import CitySpool, Loaded, Spooled
 from settings import MqttPublishConfig
 
 logger = logging.getLogger(__name__)
@@ -252,6 +255,10 @@ class CityPublisher:
         self._outbox = Outbox(config.queue_limit)
         # paho message ids not acknowledged yet, with the spool number of each
         self._handed: dict[int, int | None] = {}
+        # While the spool is being read at start: what is published meanwhile, in order, to be
+        # queued after what the spool held (None once it is read).
+        self._held: list[Outgoing] | None = None
+        self._taken_back = asyncio.Event()  # the spool is read and its messages queued
         self._resending = False  # reconnected: paho re-sends what it held; new ones wait
         self._stopping = False
         self._connected = False
@@ -270,8 +277,15 @@ class CityPublisher:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        if self._spool is not None:
-            self._take_back(self._spool)
+        if self._spool is None:
+            self._taken_back.set()
+        else:
+            # Not awaited: after a long outage the file holds many MB, and the camera workers
+            # and the API start after this; what comes meanwhile waits in _held.
+            self._held = []
+            self._spool.load_in_background(
+                self._take_back, rewrite_body=None if self._publish_plates else _masked_again
+            )
         self._since, self._down_since = datetime.now(UTC), time.monotonic()
         self._status = self._snapshot()
         # connect_async + loop_start: the network thread keeps retrying if the broker is down.
@@ -285,23 +299,40 @@ class CityPublisher:
         self._listening = contextlib.ExitStack()
         self._listening.enter_context(self._bus.listening(self.publish))
 
-    def _take_back(self, spool: CitySpool) -> None:
-        """Queue first what an earlier run left unacknowledged in the spool."""
-        left = spool.load(rewrite_body=None if self._publish_plates else _masked_again)
-        for message in left:
-            dropped = self._outbox.put(Outgoing(message.topic, message.body, False, message.seq))
-            if dropped is not None:
-                self._finished(dropped.seq)
-        if left:
+    async def taken_back(self) -> None:
+        """Until what an earlier run left in the spool is queued (at once without one)."""
+        await self._taken_back.wait()
+
+    def _take_back(self, loaded: Loaded) -> None:
+        """The spool is read (on the loop, before anything else is added to it): what an
+        earlier run left unacknowledged is queued first, then what was published since."""
+        held, self._held = self._held or [], None
+        try:
+            for message in loaded.left:
+                self._queue(Outgoing(message.topic, message.body, False, message.seq))
+            for message in held:
+                if message.seq is not None:
+                    message = dataclasses.replace(
+                        message, seq=loaded.renumbered.get(message.seq)
+                    )
+                self._queue(message)
+        finally:
+            self._taken_back.set()  # stop() waits for it
+        if loaded.left and self._spool is not None:
             logger.info(
                 "city MQTT: %d passage(s)/alarm(s) left unsent by the last run are queued "
-                "again (from %s)", len(left), spool.path,
+                "again (from %s)", len(loaded.left), self._spool.path,
             )
+        self._drain()
 
     async def stop(self) -> None:
         if self._listening is not None:
             self._listening.close()
             self._listening = None
+        if self._loop is not None:
+            # What the spool held and what came since are queued before the stop decides
+            # what to hand over and what to keep.
+            await self._taken_back.wait()
         self._stopping = True
         if self._connected:
             # A clean stop with the broker there loses nothing: hand over all that waits.
@@ -348,19 +379,28 @@ class CityPublisher:
         seq = None if retain or self._spool is None else self._spool.add(topic, body)
         if seq is not None:
             self._sync_spool_soon()
-        dropped = self._outbox.put(Outgoing(topic, body, retain, seq))
-        if dropped is not None:
-            self._finished(dropped.seq)
-        if dropped is not None and not self._full_logged:
+        if self._held is not None:
+            # On disk already; sent after what the spool held, once it is read.
+            self._held.append(Outgoing(topic, body, retain, seq))
+            self._status = self._snapshot()
+            return
+        self._queue(Outgoing(topic, body, retain, seq))
+        self._drain()
+
+    # -- on the event loop -----------------------------------------------------------------
+    def _queue(self, message: Outgoing) -> None:
+        dropped = self._outbox.put(message)
+        if dropped is None:
+            return
+        self._finished(dropped.seq)
+        if not self._full_logged:
             self._full_logged = True
             logger.warning(
                 "city MQTT queue full (%d passages and alarms waiting, mqtt.queue_limit): "
                 "dropping the oldest until the broker %s takes them", self._outbox.limit,
                 self._where,
             )
-        self._drain()
 
-    # -- on the event loop -----------------------------------------------------------------
     def _drain(self) -> None:
         if self._resending and not self._handed:
             self._resending = False
@@ -475,7 +515,7 @@ class CityPublisher:
         return CityLinkStatus(
             connected=self._connected,
             since=self._since,
-            queued=len(self._outbox) + len(self._handed),
+            queued=len(self._outbox) + len(self._handed) + len(self._held or ()),
             dropped=self._outbox.dropped,
             queue_limit=self._outbox.limit,
         )

@@ -5,6 +5,7 @@ a broker outage. It is a log of JSON lines, appended as messages are queued and 
 
     {"seq": 12, "topic": "parkgate/demo/passages", "body": "{…}"}   queued
     {"done": 12}                                                    acknowledged or dropped
+    {"late": 1, "topic": "parkgate/demo/passages", "body": "{…}"}   queued during the load
 
 What is queued and not done is sent again at the next start, in ``seq`` order, before anything
 new: at least once, so a hub de-duplicates passages and alarms by ``id`` and ``at``
@@ -24,6 +25,16 @@ files (:meth:`CitySpool.sync` syncs both) until the new one has replaced the old
 rename is on the disk. A crash at any point therefore leaves the old file or the new one, each
 complete; a compaction the disk refuses is given up with a WARNING, the old file goes on, and
 it is tried again after :data:`COMPACT_SLACK` more finished lines.
+
+At start the file is read in a worker thread too (:meth:`CitySpool.load_in_background`): after a
+long outage it holds many MB, and the gates answer cars meanwhile. What they queue meanwhile
+cannot get its number yet (numbers go on from the file's highest, which is still being read),
+so it is appended as ``late`` lines numbered 1, 2, …. Whoever reads the file (this load, or
+the next start after a crash) gives ``late`` n the number (highest before its ``late`` 1) + n:
+the number the running spool gives that message once the read is done, and uses in every line
+after. The messages are therefore sent in the order they were queued, whichever start reads
+them. Then, if the file held finished messages, a torn line or a plate to mask, it is
+compacted as above.
 
 Retained topics (availability, gate states) are not kept: the controller publishes the current
 values again at start, and an old one would overwrite a newer one.
@@ -69,6 +80,95 @@ class Spooled:
                           ensure_ascii=False)
 
 
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """What :meth:`CitySpool.load_in_background` hands over once the file is read."""
+
+    left: list[Spooled]  # what an earlier run left unsent, oldest first
+    # The number add() returned for each message queued while the file was read, and the
+    # number it has from then on (above those of ``left``: sent after them).
+    renumbered: dict[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """The file as a start finds it."""
+
+    left: list[Spooled]  # not done, oldest first, with ``rewrite_body`` applied
+    next: int  # above every number the file holds
+    finished: int  # queued lines whose message is done
+    torn: int  # unreadable lines (cut short by a crash or a full disk)
+    changed: bool  # ``rewrite_body`` changed a body: the file holds the old one
+
+
+_NOTHING_READ = _Read([], 1, 0, 0, False)
+
+
+def _late_line(late: int, topic: str, body: str) -> str:
+    return json.dumps({"late": late, "topic": topic, "body": body}, ensure_ascii=False)
+
+
+def _read_file(
+    path: Path, limit: int | None, rewrite_body: Callable[[Spooled], str] | None
+) -> _Read:
+    """The messages in ``path`` (its first ``limit`` bytes when given) not done yet. Pure
+    apart from reading: the start runs it in a worker thread."""
+    queued: dict[int, Spooled] = {}
+    next_seq, late_base, lines, torn = 1, 0, 0, 0
+    try:
+        f = path.open("rb")
+    except FileNotFoundError:
+        return _NOTHING_READ
+    with f:
+        remaining = limit
+        for raw in f:
+            if remaining is not None:
+                if remaining <= 0:
+                    break  # appended since the read began: the event loop holds those
+                remaining -= len(raw)
+            try:
+                entry = json.loads(raw)
+                if "done" in entry:
+                    queued.pop(int(entry["done"]), None)
+                    continue
+                if "late" in entry:
+                    late = int(entry["late"])
+                    if late == 1:  # a start's first: its numbers go on from the file's highest
+                        late_base = next_seq - 1
+                    seq = late_base + late
+                else:
+                    seq = int(entry["seq"])
+                message = Spooled(seq, str(entry["topic"]), str(entry["body"]))
+            except (ValueError, KeyError, TypeError):
+                torn += 1  # a line cut short by a crash or a full disk
+                continue
+            queued[seq] = message
+            lines += 1
+            next_seq = max(next_seq, seq + 1)
+    left = sorted(queued.values(), key=lambda m: m.seq)
+    changed = False
+    if rewrite_body is not None:
+        rewritten = []
+        for message in left:
+            body = rewrite_body(message)
+            if body != message.body:
+                changed = True
+                message = Spooled(message.seq, message.topic, body)
+            rewritten.append(message)
+        left = rewritten
+    return _Read(left, next_seq, lines - len(left), torn, changed)
+
+
+def _read_at_start(
+    path: Path, copy: Path, limit: int, rewrite_body: Callable[[Spooled], str] | None
+) -> _Read:
+    """In a worker thread: :func:`_read_file`, and a compaction's copy that a crash left
+    removed (the file itself is complete)."""
+    with contextlib.suppress(OSError):
+        copy.unlink(missing_ok=True)
+    return _read_file(path, limit, rewrite_body)
+
+
 @dataclass(slots=True, eq=False)
 class _Compaction:
     """One rewrite of the file on its way. Changed on the event loop only; the worker threads
@@ -83,6 +183,19 @@ class _Compaction:
     pending: list[bytes] = field(default_factory=list)
     swapped: bool = False  # the copy is the spool's file now
     abandoned: bool = False  # given up (failed, emptied, closed): cleaned up after the thread
+
+
+@dataclass(slots=True, eq=False)
+class _Loading:
+    """The file being read at start in a worker thread. Changed on the event loop only."""
+
+    then: Callable[[Loaded], None]
+    limit: int  # the bytes being read; what is appended after them is queued meanwhile
+    # Queued meanwhile, by the number add() returned (its ``late`` line's).
+    window: dict[int, Spooled] = field(default_factory=dict)
+    next_late: int = 1
+    finished: list[int] = field(default_factory=list)  # of those, done meanwhile
+    closed: bool = False  # close() was called meanwhile: no more work on the file
 
 
 def _write_copy(copy: Path, messages: list[Spooled]) -> IO[bytes]:
@@ -130,6 +243,7 @@ class CitySpool:
         self._twin: IO[bytes] | None = None
         self._compaction: _Compaction | None = None
         self._retry_after = 0  # finished lines before a refused compaction is tried again
+        self._loading: _Loading | None = None
         self._broken = False
 
     @property
@@ -143,53 +257,66 @@ class CitySpool:
         # that close() gave up is still writing in its thread.
         return self.path.with_name(f"{self.path.stem}.compacting.tmp")
 
+    @property
+    def loading(self) -> bool:
+        """:meth:`load_in_background` is reading the file."""
+        return self._loading is not None
+
     def load(self, rewrite_body: Callable[[Spooled], str] | None = None) -> list[Spooled]:
         """The messages a previous run left unsent, oldest first; the file is rewritten with
         only those (``rewrite_body`` may change a body first, e.g. mask a plate that an earlier
-        setting published in full)."""
-        queued: dict[int, Spooled] = {}
-        torn = 0
+        setting published in full). On the calling thread: for a tool or a test;
+        a controller starts with :meth:`load_in_background`."""
         try:
-            with self.path.open("rb") as f:
-                for raw in f:
-                    try:
-                        entry = json.loads(raw)
-                        if "done" in entry:
-                            queued.pop(int(entry["done"]), None)
-                        else:
-                            message = Spooled(
-                                int(entry["seq"]), str(entry["topic"]), str(entry["body"])
-                            )
-                            queued[message.seq] = message
-                            self._next = max(self._next, message.seq + 1)
-                    except (ValueError, KeyError, TypeError):
-                        torn += 1  # a line cut short by a crash or a full disk
-        except FileNotFoundError:
-            pass
+            read = _read_file(self.path, None, rewrite_body)
         except OSError as err:
             self._stop_writing("reading", err)
             return []
-        if torn:
-            logger.warning("city MQTT spool %s: %d unreadable line(s) skipped", self.path, torn)
+        self._warn_torn(read)
         if self._compaction is None:
             # A crash during a compaction leaves its copy: the file itself is complete.
             with contextlib.suppress(OSError):
                 self._copy_path.unlink(missing_ok=True)
-        left = sorted(queued.values(), key=lambda m: m.seq)
-        if rewrite_body is not None:
-            left = [Spooled(m.seq, m.topic, rewrite_body(m)) for m in left]
-        self._live = {m.seq: m for m in left}
+        self._next = max(self._next, read.next)
+        self._live = {m.seq: m for m in read.left}
         self._rewrite()
-        return left
+        return read.left
+
+    def load_in_background(
+        self, then: Callable[[Loaded], None],
+        rewrite_body: Callable[[Spooled], str] | None = None,
+    ) -> None:
+        """:meth:`load` for a controller whose gates already answer: the file is read (and
+        ``rewrite_body`` applied) in a worker thread, then compacted off the loop like any
+        other. Meanwhile :meth:`add` goes on writing through to the file, with numbers of its
+        own; ``then`` gets, on the event loop, what the earlier run left and those numbers'
+        new values, before anything else is added. A crash at any moment leaves a file from
+        which the next start sends each message once, the earlier run's first."""
+        if self._loading is not None or self._live or self._next != 1:
+            raise RuntimeError("load_in_background is for a spool not used yet")
+        loop = asyncio.get_running_loop()
+        loading = _Loading(then, self._open_for_loading())
+        self._loading = loading
+        loop.run_in_executor(
+            None, _read_at_start, self.path, self._copy_path, loading.limit, rewrite_body
+        ).add_done_callback(partial(self._loaded, loading, loop))
 
     def __len__(self) -> int:
-        return len(self._live)
+        return len(self._live) + (len(self._loading.window) if self._loading else 0)
 
     def add(self, topic: str, body: str) -> int | None:
         """Keep a message until :meth:`done`; its sequence number, or None when the file is
         out of use (the message then lives in memory only)."""
         if self._broken:
             return None
+        loading = self._loading
+        if loading is not None:
+            late = loading.next_late
+            if not self._append(_late_line(late, topic, body)):
+                return None
+            loading.next_late += 1
+            loading.window[late] = Spooled(late, topic, body)
+            return late
         message = Spooled(self._next, topic, body)
         self._next += 1
         if not self._append(message.line()):
@@ -199,6 +326,12 @@ class CitySpool:
 
     def done(self, seq: int) -> None:
         """``seq`` was acknowledged by the broker, or dropped from a full queue."""
+        loading = self._loading
+        if loading is not None:
+            # Its done line needs the number the read will give it: written then.
+            if loading.window.pop(seq, None) is not None:
+                loading.finished.append(seq)
+            return
         if self._live.pop(seq, None) is None or self._broken:
             return
         self._finished_lines += 1
@@ -233,6 +366,8 @@ class CitySpool:
                     os.fsync(out.fileno())
 
     def close(self) -> None:
+        if self._loading is not None:
+            self._loading.closed = True
         if self._compaction is not None:
             self._abandon(self._compaction)
         out, self._out = self._out, None
@@ -288,7 +423,7 @@ class CitySpool:
         self._finished_lines = 0
         self._retry_after = 0
 
-    def _stop_writing(self, doing: str, err: OSError) -> None:
+    def _stop_writing(self, doing: str, err: BaseException) -> None:
         self._broken = True
         # Closing flushes what the full disk refused again, and fails again: the file is
         # closed all the same, and the message must still reach the queue in memory.
@@ -298,7 +433,77 @@ class CitySpool:
             "city MQTT spool %s failed %s (%s): from now on passages and alarms waiting for the "
             "broker are kept in memory only, and a restart during a broker outage loses them",
             self.path, doing, err,
+            # Not a disk's refusal but a fault of the code: its traceback is what tells.
+            exc_info=None if isinstance(err, OSError) else err,
         )
+
+    def _warn_torn(self, read: _Read) -> None:
+        if read.torn:
+            logger.warning(
+                "city MQTT spool %s: %d unreadable line(s) skipped", self.path, read.torn
+            )
+
+    # -- the load at start, off the event loop ---------------------------------------------
+    def _open_for_loading(self) -> int:
+        """The file's size, the bytes the worker thread reads; opened for the lines queued
+        meanwhile, which must start on a line of their own."""
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            return 0  # created by the first line queued
+        except OSError as err:
+            self._stop_writing("reading", err)
+            return 0
+        if size == 0:
+            return 0
+        try:
+            with self.path.open("rb") as f:  # the spool's own file is write-only
+                f.seek(size - 1)
+                torn = f.read(1) != b"\n"
+            if torn:
+                # A line cut short by a crash would swallow the first one appended: it is
+                # ended here, and read as the unreadable line it is.
+                out = self._file()
+                out.write(b"\n")
+                out.flush()
+                size += 1
+        except OSError as err:
+            self._stop_writing("writing", err)
+        return size
+
+    def _loaded(
+        self, loading: _Loading, loop: asyncio.AbstractEventLoop, done: asyncio.Future[_Read]
+    ) -> None:
+        """On the event loop, the file read: the spool takes it over, and the messages queued
+        meanwhile get the numbers their ``late`` lines stand for."""
+        self._loading = None
+        read = _NOTHING_READ
+        err = asyncio.CancelledError() if done.cancelled() else done.exception()
+        if err is not None:
+            self._stop_writing("reading", err)  # the file stays as it is, for the next start
+        else:
+            read = done.result()
+        self._warn_torn(read)
+        base = read.next - 1
+        live = {m.seq: m for m in read.left}
+        renumbered: dict[int, int] = {}
+        for late, message in loading.window.items():
+            renumbered[late] = seq = base + late
+            live[seq] = Spooled(seq, message.topic, message.body)
+        self._live = live
+        self._next = base + loading.next_late
+        self._finished_lines = read.finished
+        if not (self._broken or loading.closed):
+            for late in loading.finished:
+                if self._append(json.dumps({"done": base + late})):
+                    self._finished_lines += 1
+            if not self._live:
+                if loading.limit or loading.next_late > 1:
+                    self._empty()
+            elif self._finished_lines or read.torn or read.changed:
+                # Not compacted otherwise: the file holds just what waits, as it should.
+                self._compact(loop)
+        loading.then(Loaded(read.left, renumbered))
 
     # -- compaction, off the event loop ----------------------------------------------------
     # Each step runs in a worker thread and hands over to the next on the event loop, where

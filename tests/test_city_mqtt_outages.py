@@ -291,6 +291,7 @@ def test_a_restart_during_a_broker_outage_sends_the_kept_passages_at_the_next_st
     async def second_run() -> list[Received]:
         publisher = durable_city(broker.port, spool_path)
         await publisher.start()
+        await publisher.taken_back()  # the spool is read in a worker thread
         assert publisher.status.queued == 3  # before the broker answers, /healthz says so
         publisher.publish(passage(4))
         return await once_delivered(publisher, broker, hub)

@@ -1,0 +1,445 @@
+"""The city spool read at start off the event loop: the gates answer meanwhile, what they queue
+is on disk before their answer, and every message goes out once, the earlier run's first,
+whether the load ends, the disk refuses its rewrite or the process dies halfway."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from controllers.events import EventBus
+from services import city_spool
+from services.city_mqtt import CityPublisher, _masked_again, to_message
+from services.city_spool import CitySpool, Loaded, Spooled
+from settings import MqttPublishConfig
+from tests.private_broker import Hub, PrivateBroker
+from tests.test_city_mqtt_outages import passage, until
+from tests.test_city_spool_compaction import GatedDisk, queued_lines, reloaded
+
+TOPIC = "parkgate/demo/passages"
+STEP_TIMEOUT_S = 10.0
+
+
+def earlier_run(path: Path, count: int, finished: int) -> list[str]:
+    """The file a run stopped during a broker outage leaves: ``count`` messages queued, the
+    oldest ``finished`` of them done. The bodies still waiting, oldest first."""
+    spool = CitySpool(path)
+    spool.load()
+    for n in range(count):
+        spool.add(TOPIC, f"old{n}")
+    for seq in range(1, finished + 1):
+        spool.done(seq)
+    spool.close()
+    return [f"old{n}" for n in range(finished, count)]
+
+
+class GatedRead:
+    """The spool's read at start, held in its worker thread until the test lets it go (a
+    read on the test's own thread, of a copy, is not held)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self._real = city_spool._read_file
+        self.started = threading.Event()
+        self.go = threading.Event()
+        monkeypatch.setattr(city_spool, "_read_file", self)
+
+    def __call__(self, *args: Any) -> Any:
+        if threading.current_thread() is threading.main_thread():
+            return self._real(*args)
+        self.started.set()
+        if not self.go.wait(STEP_TIMEOUT_S):
+            raise AssertionError("the test never let the read go")
+        return self._real(*args)
+
+
+async def loaded(spool: CitySpool, got: list[Loaded]) -> Loaded:
+    deadline = time.monotonic() + STEP_TIMEOUT_S
+    while not got:
+        assert time.monotonic() < deadline, "the load never ended"
+        await asyncio.sleep(0.005)
+    assert not spool.loading
+    return got[0]
+
+
+def test_what_is_queued_during_the_load_is_on_disk_at_once_and_goes_after_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crash while the file is read, and at each step of the rewrite that follows, leaves a
+    file that sends the earlier run's messages and then those queued since, each once."""
+    path = tmp_path / "city.jsonl"
+    old = earlier_run(path, 3000, 1000)
+    read = GatedRead(monkeypatch)
+    disk = GatedDisk()
+    monkeypatch.setattr(os, "fsync", disk)
+    spool = CitySpool(path)
+
+    async def scenario() -> tuple[Loaded, dict[int, str], int]:
+        got: list[Loaded] = []
+        spool.load_in_background(got.append)
+        await asyncio.to_thread(read.started.wait, STEP_TIMEOUT_S)
+        assert spool.loading
+        early = {spool.add(TOPIC, f"new{n}"): f"new{n}" for n in range(3)}
+        assert None not in early and len(spool) == 3  # the file's are not read yet
+        # Killed now: the next start sends the earlier run's, then these.
+        assert reloaded(path, tmp_path, "crash-reading.jsonl") == old + list(early.values())
+        (gone, *_) = early
+        spool.done(gone)  # dropped from a full queue meanwhile
+        read.go.set()
+        result = await loaded(spool, got)
+        waiting = {m.seq: m.body for m in result.left}
+        waiting |= {result.renumbered[k]: body for k, body in early.items() if k != gone}
+        assert sorted(waiting) == list(waiting)  # numbered after the earlier run's
+        assert reloaded(path, tmp_path, "crash-read.jsonl") == list(waiting.values())
+        # The finished lines are compacted away in worker threads; at each step passages
+        # come and go.
+        steps = 0
+        while await disk.next_step(spool):
+            steps += 1
+            seq = spool.add(TOPIC, f"during-{steps}")
+            assert seq is not None and seq > max(waiting)
+            waiting[seq] = f"during-{steps}"
+            oldest = min(waiting)
+            spool.done(oldest)
+            del waiting[oldest]
+            assert reloaded(path, tmp_path, f"crash-{steps}.jsonl") == list(waiting.values())
+            disk.go.release()
+        return result, waiting, steps
+
+    result, waiting, steps = asyncio.run(scenario())
+    assert [m.body for m in result.left] == old
+    assert steps == 3
+    assert max(queued_lines(path).values()) == 1
+    # Compacted: what waits, and the lines of the steps above, in the spool's own numbers.
+    assert len(path.read_bytes().splitlines()) <= len(waiting) + 2 * steps
+    assert b'"late"' not in path.read_bytes()
+    assert not list(tmp_path.glob("*.tmp"))
+    assert reloaded(path, tmp_path) == list(waiting.values())
+    spool.close()
+
+
+def test_crashes_during_two_loads_in_a_row_keep_the_order_and_the_numbering(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Killed while reading, twice, with a line torn by the first crash at the file's end: the
+    third start sends each run's messages in the order they were queued."""
+    path = tmp_path / "city.jsonl"
+    old = earlier_run(path, 3, 1)
+    with path.open("ab") as f:
+        f.write(b'{"seq": 4, "topic": "parkgate/demo/pass')  # the crash came mid-write
+    read = GatedRead(monkeypatch)
+
+    def killed_while_loading(source: Path, crashed: Path, bodies: list[str]) -> None:
+        async def run() -> None:
+            spool = CitySpool(source)
+            spool.load_in_background(lambda _: None)
+            for body in bodies:
+                assert spool.add(TOPIC, body) is not None
+            crashed.write_bytes(source.read_bytes())  # what the kill leaves
+            read.go.set()
+            while spool.loading or spool.compacting:
+                await asyncio.sleep(0.005)
+            spool.close()
+
+        read.go.clear()
+        asyncio.run(run())
+
+    killed_while_loading(path, tmp_path / "second.jsonl", ["w1", "w2"])
+    killed_while_loading(tmp_path / "second.jsonl", tmp_path / "third.jsonl", ["x1"])
+    third = CitySpool(tmp_path / "third.jsonl")
+    caplog.clear()
+    assert [m.body for m in third.load()] == [*old, "w1", "w2", "x1"]
+    assert [r.getMessage() for r in caplog.records if "unreadable" in r.getMessage()] == [
+        f"city MQTT spool {third.path}: 1 unreadable line(s) skipped"
+    ]
+    assert third.add(TOPIC, "next") == 7  # above every number given so far (3 + 2 + 1)
+
+
+def test_a_rewrite_after_the_load_that_the_disk_refuses_keeps_the_file_in_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The file then goes on with the lines queued during the load as they were written, and
+    what is queued and acknowledged after them fits with them."""
+    path = tmp_path / "city.jsonl"
+    old = earlier_run(path, 300, 100)
+    read = GatedRead(monkeypatch)
+    monkeypatch.setattr(os, "fsync", GatedDisk(fail_at=1))
+    disk: GatedDisk = os.fsync  # type: ignore[assignment]
+    spool = CitySpool(path)
+
+    async def scenario() -> dict[int, str]:
+        got: list[Loaded] = []
+        spool.load_in_background(got.append)
+        late = spool.add(TOPIC, "late")
+        read.go.set()
+        result = await loaded(spool, got)
+        assert late is not None
+        waiting = {m.seq: m.body for m in result.left} | {result.renumbered[late]: "late"}
+        while await disk.next_step(spool):
+            disk.go.release()
+        seq = spool.add(TOPIC, "after")
+        assert seq is not None
+        waiting[seq] = "after"
+        spool.done(result.renumbered[late])
+        del waiting[result.renumbered[late]]
+        spool.done(result.left[0].seq)
+        del waiting[result.left[0].seq]
+        return waiting
+
+    with caplog.at_level(logging.WARNING, logger="services.city_spool"):
+        waiting = asyncio.run(scenario())
+    said = [r.getMessage() for r in caplog.records if r.name == "services.city_spool"]
+    assert len(said) == 1 and "compaction failed" in said[0]
+    assert b'"late"' in path.read_bytes()  # the old file, still in use
+    assert not list(tmp_path.glob("*.tmp"))
+    assert reloaded(path, tmp_path) == list(waiting.values()) == [*old[1:], "after"]
+    spool.close()
+
+
+def test_plates_published_in_full_earlier_are_masked_in_memory_and_on_disk(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "city.jsonl"
+    spool = CitySpool(path)
+    spool.load()
+    message = to_message(passage(1), "demo", publish_plates=True)
+    assert message is not None
+    spool.add(TOPIC, json.dumps(message[1], ensure_ascii=False))
+    spool.close()
+
+    async def scenario() -> Loaded:
+        again = CitySpool(path)
+        got: list[Loaded] = []
+        again.load_in_background(got.append, rewrite_body=_masked_again)
+        result = await loaded(again, got)
+        while again.compacting:
+            await asyncio.sleep(0.005)
+        again.close()
+        return result
+
+    result = asyncio.run(scenario())
+    assert json.loads(result.left[0].body)["plate"] == "闽A1***5"
+    on_disk = path.read_text(encoding="utf-8")
+    assert "闽A12345" not in on_disk and "闽A1***5" in on_disk
+
+
+def test_load_in_background_is_for_a_fresh_spool(tmp_path: Path) -> None:
+    spool = CitySpool(tmp_path / "city.jsonl")
+    spool.load()
+    spool.add(TOPIC, "p1")
+
+    async def scenario() -> None:
+        with pytest.raises(RuntimeError, match="not used yet"):
+            spool.load_in_background(lambda _: None)
+
+    asyncio.run(scenario())
+    spool.close()
+
+
+# -- the publisher, on a real broker ---------------------------------------------------------
+
+OLD_QUEUED, OLD_FINISHED = 12_000, 8_000  # an earlier run's outage: about 4 MB of spool
+SLOW_EVERY_LINES, SLOW_LINE_S = 20, 0.001  # a slow SD card: about 1 s to read it
+SLOW_FSYNC_S = 0.5
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[PrivateBroker]:
+    (tmp_path / "broker").mkdir()
+    broker = PrivateBroker(tmp_path / "broker")
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+class SlowCard:
+    """The spool's ``json`` on a slow SD card: reading its lines takes time (the sleep lets
+    other threads run, as waiting on a disk does)."""
+
+    def __init__(self) -> None:
+        self.lines = 0
+        self.dumps = json.dumps
+
+    def loads(self, raw: bytes | str) -> Any:
+        self.lines += 1
+        if self.lines % SLOW_EVERY_LINES == 0:
+            time.sleep(SLOW_LINE_S)
+        return json.loads(raw)
+
+
+def spooled_passages(path: Path) -> list[int]:
+    """An earlier run's spool: passages with full plates, the oldest of them acknowledged.
+    The ids still waiting."""
+    lines = []
+    for n in range(1, OLD_QUEUED + 1):
+        message = to_message(passage(n), "demo", publish_plates=True)
+        assert message is not None
+        lines.append(Spooled(n, TOPIC, json.dumps(message[1], ensure_ascii=False)).line())
+    lines += [json.dumps({"done": n}) for n in range(1, OLD_FINISHED + 1)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return list(range(OLD_FINISHED + 1, OLD_QUEUED + 1))
+
+
+def collect(hub: Hub, count: int, timeout: float = 30.0) -> list[Any]:
+    """The bodies the hub gets: ``count`` of them, then whatever else comes in half a
+    second (a repeat would)."""
+    got: list[Any] = []
+    deadline = time.monotonic() + timeout
+    while len(got) < count and time.monotonic() < deadline:
+        with contextlib.suppress(queue.Empty):
+            got.append(hub.received.get(timeout=1)[1])
+    time.sleep(0.5)
+    while not hub.received.empty():
+        got.append(hub.received.get_nowait()[1])
+    return got
+
+
+def last_line(path: Path) -> dict[str, Any]:
+    with path.open("rb") as f:
+        f.seek(max(0, path.stat().st_size - 4096))
+        return dict(json.loads(f.read().splitlines()[-1]))
+
+
+@pytest.mark.broker
+def test_the_gates_keep_their_pace_while_a_large_spool_is_loaded_and_nothing_is_lost(
+    broker: PrivateBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A restart after a long outage on a slow SD card: the loop keeps ticking through the
+    publisher's start and the load; each passage published meanwhile is in the file before
+    publish() returns, and the hub gets the earlier run's passages, then these, each once,
+    with plates masked."""
+    path = tmp_path / "journal" / "city_mqtt.jsonl"
+    path.parent.mkdir()
+    old_ids = spooled_passages(path)
+    assert path.stat().st_size > 3_000_000
+    hub = Hub(broker.port, "parkgate/demo/passages")
+    real_fsync = os.fsync
+
+    def slow_fsync(fd: int) -> None:
+        time.sleep(SLOW_FSYNC_S)
+        real_fsync(fd)
+
+    monkeypatch.setattr(city_spool, "json", SlowCard())
+    monkeypatch.setattr(os, "fsync", slow_fsync)
+    config = MqttPublishConfig(enabled=True, port=broker.port, reconnect_min_s=0.1)
+    spool = CitySpool(path)
+    publisher = CityPublisher(config, "demo", EventBus(), spool=spool)
+
+    async def scenario() -> tuple[float, float, float, list[int]]:
+        ticks: list[float] = []
+        running = True
+
+        async def gate() -> None:  # stands for the gates' work on the same loop
+            while running:
+                ticks.append(time.monotonic())
+                await asyncio.sleep(0.01)
+
+        ticker = asyncio.create_task(gate())
+        await asyncio.sleep(0.05)
+        began = time.monotonic()
+        await publisher.start()
+        longest_call = time.monotonic() - began
+        new_ids = []
+        for n in itertools.count(OLD_QUEUED + 1):
+            if not spool.loading:
+                break
+            called = time.monotonic()
+            publisher.publish(passage(n))  # the camera gets its answer after this
+            longest_call = max(longest_call, time.monotonic() - called)
+            line = last_line(path)
+            assert json.loads(line["body"])["id"] == n and "late" in line
+            new_ids.append(n)
+            await asyncio.sleep(0.02)
+        loaded_after = time.monotonic() - began
+        await until(lambda: not spool.compacting)  # the rewrite that follows, off the loop too
+        running = False
+        await ticker
+        ticks.append(time.monotonic())
+        await until(lambda: publisher.status.connected and publisher.status.queued == 0,
+                    timeout=120)
+        await publisher.stop()
+        # From the ticker's start, a little before the publisher's.
+        longest_gap = max(b - a for a, b in itertools.pairwise(ticks))
+        return loaded_after, longest_call, longest_gap, new_ids
+
+    try:
+        loaded_after, longest_call, longest_gap, new_ids = asyncio.run(scenario())
+        monkeypatch.undo()
+        got = collect(hub, len(old_ids) + len(new_ids))
+    finally:
+        hub.close()
+    # Neither the loop nor a publish (nor the start) waited on the slow card ...
+    assert longest_gap < 0.4  # a slow fsync is 0.5 s, the read alone 1 s
+    assert longest_call < 0.1
+    # ... though the load did take its time, and the gates published meanwhile.
+    assert loaded_after > 1.0 and len(new_ids) >= 20
+    # Each once, the earlier run's first, plates masked as the setting says now.
+    assert [p["id"] for p in got] == old_ids + new_ids
+    assert hub.repeats == 0
+    assert {p["plate"] for p in got} == {"闽A1***5"}
+    assert path.stat().st_size == 0  # all acknowledged
+
+
+@pytest.mark.broker
+def test_a_stop_during_the_load_keeps_everything_for_the_next_start_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopped while the spool is still read, with the broker away: the stop waits for the
+    read, says what it keeps, and the next start sends the earlier runs' passages in order."""
+    (tmp_path / "broker").mkdir()
+    broker = PrivateBroker(tmp_path / "broker")
+    broker.start()
+    hub = Hub(broker.port, "parkgate/demo/passages")
+    broker.stop()
+    path = tmp_path / "city_mqtt.jsonl"
+    spool = CitySpool(path)
+    spool.load()
+    for n in (1, 2):
+        message = to_message(passage(n), "demo", publish_plates=False)
+        assert message is not None
+        spool.add(TOPIC, json.dumps(message[1], ensure_ascii=False))
+    spool.close()
+    config = MqttPublishConfig(enabled=True, port=broker.port, reconnect_min_s=0.1,
+                               reconnect_max_s=0.5)
+
+    async def stopped_while_loading() -> None:
+        read = GatedRead(monkeypatch)
+        publisher = CityPublisher(config, "demo", EventBus(), spool=CitySpool(path))
+        await publisher.start()
+        publisher.publish(passage(3))
+        publisher.publish(passage(4))
+        stopping = asyncio.create_task(publisher.stop())
+        await asyncio.sleep(0.1)
+        assert not stopping.done()  # it waits for the read
+        read.go.set()
+        await stopping
+        monkeypatch.undo()
+
+    async def next_start() -> None:
+        publisher = CityPublisher(config, "demo", EventBus(), spool=CitySpool(path))
+        await publisher.start()
+        publisher.publish(passage(5))
+        broker.start()
+        await until(lambda: publisher.status.connected and publisher.status.queued == 0)
+        await publisher.stop()
+
+    try:
+        asyncio.run(stopped_while_loading())
+        asyncio.run(next_start())
+        got = collect(hub, 5)
+    finally:
+        hub.close()
+        broker.stop()
+    assert [p["id"] for p in got] == [1, 2, 3, 4, 5]
+    assert hub.repeats == 0
