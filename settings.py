@@ -276,6 +276,23 @@ class ApiConfig(_Strict):
         le=30,
     )
     token_ttl_minutes: int = Field(720, description="Lifetime of a login token.", gt=0)
+    metrics_token: SecretStr | None = Field(
+        None,
+        description=(
+            "Bearer token Prometheus scrapes GET /metrics with (its scrape config's "
+            "'authorization: credentials'); set via PARKGATE_API__METRICS_TOKEN, at least 24 "
+            "characters. Unset: /metrics answers only an admin's login."
+        ),
+    )
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token_long_enough(cls, token: SecretStr | None) -> SecretStr | None:
+        # Scrapes come over the network, often unencrypted inside a site: a short token
+        # is the one thing standing between anyone on that network and the gate states.
+        if token is not None and len(token.get_secret_value()) < 24:
+            raise ValueError("api.metrics_token must be at least 24 characters")
+        return token
     trusted_proxies: list[str] = Field(
         default_factory=lambda: ["127.0.0.1"],
         description=(

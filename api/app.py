@@ -29,6 +29,7 @@ from api.routes import (
     frames,
     gate_actions,
     health,
+    metrics,
     parking,
     passages,
     reports,
@@ -37,6 +38,7 @@ from api.routes import (
 )
 from services.container import Services
 from services.login_audit import recent_failures
+from services.metrics import Metrics
 
 
 def install_local_docs(app: FastAPI) -> None:
@@ -64,14 +66,19 @@ def install_local_docs(app: FastAPI) -> None:
 def create_app(services: Services) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await services.start()
-        throttle = LoginThrottle()
-        throttle.replay(await asyncio.to_thread(recent_failures, services, WINDOW_S))
-        app.state.login_throttle = throttle
-        try:
-            yield
-        finally:
-            await services.stop()
+        # Listening from before the start: passages an outage left in the journal are written
+        # back during it, and they count when they reach the database.
+        with services.bus.listening(site_metrics.on_event):
+            await services.start()
+            throttle = LoginThrottle()
+            throttle.replay(await asyncio.to_thread(recent_failures, services, WINDOW_S))
+            app.state.login_throttle = throttle
+            try:
+                yield
+            finally:
+                await services.stop()
+
+    site_metrics = Metrics()
 
     app = FastAPI(
         title="parkgate",
@@ -82,13 +89,14 @@ def create_app(services: Services) -> FastAPI:
         redoc_url=None,
     )
     app.state.services = services
+    app.state.metrics = site_metrics
     install_error_handlers(app)
     app.add_middleware(AvailabilityFastPath, parking=services.parking)
     # Every JSON route refuses a cookie-authenticated unsafe request without the CSRF header;
     # bearer tokens and camera keys are not sent by browsers on their own, so need no token.
     csrf = [Depends(require_csrf)]
     for module in (auth, admin, faces, credentials, frames, passages, availability, health,
-                   gate_actions, review, alarms, audit, events, safety, parking, reports):
+                   metrics, gate_actions, review, alarms, audit, events, safety, parking, reports):
         app.include_router(module.router, dependencies=csrf)
     app.include_router(console.router)  # console forms carry their token in the form
     install_local_docs(app)

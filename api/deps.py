@@ -104,6 +104,12 @@ def require_admin(user: CurrentUser) -> Principal:
 AdminUser = Annotated[Principal, Depends(require_admin)]
 
 
+def admin_from(request: Request, services: Services, token: str | None) -> Principal:
+    """The admin a bearer token or console session belongs to, for a route that takes other
+    credentials too (``/metrics`` and its scrape token)."""
+    return require_admin(_active_user(request, services, token))
+
+
 def require_staff(user: CurrentUser) -> Principal:
     if user.role not in ("admin", "guard"):
         raise PermissionDeniedError("this needs the guard or admin role")

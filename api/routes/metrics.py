@@ -1,0 +1,86 @@
+"""GET /metrics: Prometheus text exposition for the community's operators.
+
+Scraped with the bearer token ``api.metrics_token`` (a Prometheus scrape config holds one
+fixed credential; staff logins expire), or by an admin's login for a look by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from api.deps import ServicesDep, admin_from, oauth2_scheme
+from errors import AuthenticationError
+from services.container import Services
+from services.metrics import Metrics, SiteState
+
+router = APIRouter(tags=["health"])
+
+
+def _database_up(services: Services) -> bool:
+    try:
+        with services.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        return False
+    return True
+
+
+async def site_state(services: Services) -> SiteState:
+    database = await asyncio.to_thread(_database_up, services)
+    zones: dict[str, tuple[int, int]] = {}
+    stale = False
+    try:
+        snapshot = await services.parking.zones_cache.current()
+    except Exception:  # no counts read since start (database down at start): report none
+        stale = True
+    else:
+        stale = snapshot.stale
+        for zone in snapshot.data.get("zones", []):
+            zones[str(zone["id"])] = (int(zone["capacity"]), int(zone["occupied"]))
+    journal, audit = await asyncio.to_thread(
+        lambda: (services.runtime.journal_backlog(), services.audit_backlog())
+    )
+    city = services.city.status if services.city is not None else None
+    return SiteState(
+        database_up=database,
+        gates={gate_id: str(b.state) for gate_id, b in services.barriers.items()},
+        zones=zones, zones_stale=stale, journal_waiting=journal, audit_journal_waiting=audit,
+        city_connected=city.connected if city is not None else None,
+        city_queued=city.queued if city is not None else 0,
+        city_dropped=city.dropped if city is not None else 0,
+        bus_dropped=services.bus.dropped,
+    )
+
+
+def _scraper(
+    request: Request,
+    services: ServicesDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+) -> None:
+    expected = services.settings.api.metrics_token
+    if token is not None and expected is not None and hmac.compare_digest(
+        token.encode(), expected.get_secret_value().encode()
+    ):
+        return
+    if token is None and "parkgate_session" not in request.cookies:
+        raise AuthenticationError(
+            "send the metrics token as a bearer token (api.metrics_token, "
+            "PARKGATE_API__METRICS_TOKEN) or an admin's login"
+        )
+    # Not the metrics token: an admin's login token or console session, as any admin route.
+    admin_from(request, services, token)
+
+
+@router.get("/metrics", dependencies=[Depends(_scraper)],
+            summary="Prometheus metrics (metrics token or admin)")
+async def metrics(request: Request, services: ServicesDep) -> Response:
+    collector: Metrics = request.app.state.metrics
+    body = collector.render(await site_state(services))
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

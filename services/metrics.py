@@ -1,0 +1,149 @@
+"""Prometheus metrics: what an operator graphs and alerts on across many communities.
+
+Counters come from the event bus (a listener, like the city publisher), so the controller
+core knows nothing of Prometheus: passages by gate, decision and reason, alarms by kind.
+Frame timings come from the frame service, which already measures each stage. Everything
+that is a state (gates, zones, journals, the city link, the database) is read when scraped,
+from the same sources /healthz reads, so a scrape never disagrees with the health check.
+
+No plate, name or face ever becomes a label: labels are gate ids, zone ids and codes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from controllers.events import Event
+
+logger = logging.getLogger(__name__)
+
+# Seconds; around the reader's measured p50 (~40-70 ms) and its slow no-plate path (~0.4 s).
+FRAME_BUCKETS = (0.01, 0.025, 0.05, 0.08, 0.1, 0.15, 0.25, 0.4, 0.6, 1.0, 2.0, 5.0)
+BARRIER_STATES = ("closed", "opening", "open", "closing", "held_open", "fault")
+
+
+@dataclass(frozen=True, slots=True)
+class SiteState:
+    """What a scrape reports as gauges, read fresh each time."""
+
+    database_up: bool
+    gates: Mapping[str, str]  # gate id → barrier state
+    zones: Mapping[str, tuple[int, int]]  # zone id → (capacity, occupied)
+    zones_stale: bool
+    journal_waiting: int
+    audit_journal_waiting: int
+    city_connected: bool | None  # None: no city link configured
+    city_queued: int
+    city_dropped: int
+    bus_dropped: int
+
+
+class _StateCollector(Collector):
+    """Reports the state the scrape read just before (``Metrics.render``)."""
+
+    def __init__(self) -> None:
+        self.state: SiteState | None = None
+
+    def describe(self) -> list[Metric]:
+        return []  # nothing to read when registered
+
+    def collect(self) -> Iterator[Metric]:
+        state = self.state
+        if state is None:
+            return
+        yield _gauge("parkgate_database_up", "1 when the database answers a query.",
+                     int(state.database_up))
+        gates = GaugeMetricFamily(
+            "parkgate_gate_state", "1 for each gate's current barrier state.",
+            labels=["gate", "state"],
+        )
+        for gate_id, current in state.gates.items():
+            for name in BARRIER_STATES:
+                gates.add_metric([gate_id, name], int(current == name))
+        yield gates
+        capacity = GaugeMetricFamily("parkgate_zone_capacity", "Spaces in the zone.",
+                                     labels=["zone"])
+        occupied = GaugeMetricFamily("parkgate_zone_occupied", "Cars counted in the zone.",
+                                     labels=["zone"])
+        for zone_id, (spaces, cars) in state.zones.items():
+            capacity.add_metric([zone_id], spaces)
+            occupied.add_metric([zone_id], cars)
+        yield capacity
+        yield occupied
+        yield _gauge("parkgate_zone_counts_stale",
+                     "1 while zone counts are the last read before a database outage.",
+                     int(state.zones_stale))
+        yield _gauge("parkgate_journal_waiting",
+                     "Passages and guard opens waiting in the journal for the database.",
+                     state.journal_waiting)
+        yield _gauge("parkgate_audit_journal_waiting",
+                     "Staff actions waiting in the audit journal for the database.",
+                     state.audit_journal_waiting)
+        if state.city_connected is not None:
+            yield _gauge("parkgate_city_mqtt_connected", "1 while the city broker is connected.",
+                         int(state.city_connected))
+            yield _gauge("parkgate_city_mqtt_queued",
+                         "Messages the city broker has not acknowledged yet.", state.city_queued)
+            yield _gauge("parkgate_city_mqtt_dropped",
+                         "Passages and alarms dropped since start, the queue being full.",
+                         state.city_dropped)
+        yield _gauge("parkgate_event_bus_dropped",
+                     "Events a slow subscriber (a console, a board) lost since start.",
+                     state.bus_dropped)
+
+
+def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, documentation, value=value)
+
+
+class Metrics:
+    """One registry per app (tests build many apps in one process)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.passages = Counter(
+            "parkgate_passages", "Passages recorded, by gate, decision and reason (an "
+            "outage's passages when they reach the database).",
+            ["gate", "decision", "reason"], registry=self.registry,
+        )
+        self.alarms = Counter("parkgate_alarms", "Alarms raised, by kind.", ["kind"],
+                              registry=self.registry)
+        self.frame_seconds = Histogram(
+            "parkgate_frame_stage_seconds",
+            "Time per vehicle-gate frame pushed to the API, by stage (decode, recognize, "
+            "snapshot, decide_record_barrier).",
+            ["gate", "stage"], buckets=FRAME_BUCKETS, registry=self.registry,
+        )
+        self._state = _StateCollector()
+        self.registry.register(self._state)
+
+    def on_event(self, event: Event) -> None:
+        """Bus listener: called on the loop for every event; only counts."""
+        data = event.data
+        if event.type == "passage":
+            self.passages.labels(
+                str(data.get("gate_id", "")), str(data.get("decision", "")),
+                str(data.get("reason", "")),
+            ).inc()
+        elif event.type == "alarm" and data.get("acknowledged_at") is None:
+            # An acknowledgement republishes the alarm; it is not a second alarm.
+            self.alarms.labels(str(data.get("kind", ""))).inc()
+
+    def observe_frame(self, gate_id: str, timings_ms: Mapping[str, float]) -> None:
+        for stage, ms in timings_ms.items():
+            self.frame_seconds.labels(gate_id, stage).observe(ms / 1000)
+
+    def render(self, state: SiteState) -> bytes:
+        """The text exposition, with ``state`` as the gauges (read by the caller, which may
+        await the zone counts and run the database check off the loop)."""
+        self._state.state = state
+        try:
+            return generate_latest(self.registry)
+        finally:
+            self._state.state = None
