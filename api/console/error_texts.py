@@ -117,8 +117,10 @@ PATTERNS: tuple[ErrorPattern, ...] = (
     ErrorPattern("the fire-alarm input is still active; it cannot be cleared",
                  "err.fire_input_active"),
     ErrorPattern("no safety supervisor is configured", "err.no_safety"),
-    ErrorPattern("occupied must be between 0 and (\\d+) for zone (\\S+), got (-?\\d+)",
+    # A zone id may hold spaces ("地下 1层"): the text up to ", got" is the id.
+    ErrorPattern("occupied must be between 0 and (\\d+) for zone (.+), got (-?\\d+)",
                  "err.occupied_range", ("capacity", "zone", "value")),
+    ErrorPattern(f"zone {_Q}(.+){_Q} not found", "err.zone_not_found", ("zone",)),
     # face enrolment and PINs (services/faces.py, vision/faces.py, services/credentials.py)
     ErrorPattern("photo (\\d+): no face found in the photo.*", "err.photo_no_face", ("n",)),
     ErrorPattern("photo (\\d+): (\\d+) faces found in the photo.*", "err.photo_faces",

@@ -541,6 +541,8 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "err.fire_input_active": ("消防控制柜的火警信号还在，不能解除：先让消防柜复位",
                               "The fire panel's signal is still on: reset the panel first"),
     "err.no_safety": ("本系统没有配置火警联动", "No fire-alarm supervisor is configured"),
+    "err.zone_not_found": ("区域 {zone} 不存在（配置已改？请刷新页面）",
+                           "Zone {zone} does not exist (configuration changed? reload the page)"),
     "err.occupied_range": ("停放数要在 0 到 {capacity} 之间（区域 {zone}），填的是 {value}",
                            "Between 0 and {capacity} for zone {zone}; got {value}"),
     "err.photo_no_face": ("第 {n} 张照片里没有找到人脸：请用光线好、正对镜头的单人照片",

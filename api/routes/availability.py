@@ -40,7 +40,9 @@ async def get_availability(request: Request) -> Response:
     return cached_response(request, entry, stale_age_s(snap))
 
 
-@router.put("/zones/{zone_id}/occupancy", response_model=ZoneAvailability)
+# ":path": a zone id is whatever the configuration names it, "B1/B2" included; the
+# server decodes a %2F before routing, so a plain {zone_id} answered 404 for it.
+@router.put("/zones/{zone_id:path}/occupancy", response_model=ZoneAvailability)
 def correct_occupancy(
     zone_id: str,
     body: OccupancyCorrection,

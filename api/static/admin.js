@@ -50,20 +50,37 @@
   // What a form created, said after the page reloads to show it: the form's data-done
   // ("已添加访客通行证 #{id}：{plate}") filled from the API's answer, else 已保存.
   const DONE_KEY = "parkgate.done";
+  // The row whose panel (details[data-edit]) the action came from: after the reload the
+  // keyboard is put back on its 管理/修正 button, not at the top of a 200-row page.
+  const ROW_KEY = "parkgate.row";
   function doneText(form, saved) {
     const text = form.dataset.done;
     if (!text) return t("msg.saved");
     return text.replace(/\{(\w+)\}/g, (whole, name) => (saved && name in saved ? String(saved[name]) : whole));
   }
-  function sayAfterReload(message) {
-    try { sessionStorage.setItem(DONE_KEY, message); } catch (err) { toast(message); }
+  function sayAfterReload(message, from) {
+    try {
+      sessionStorage.setItem(DONE_KEY, message);
+      const panel = from && from.closest("details[data-edit]");
+      if (panel) sessionStorage.setItem(ROW_KEY, panel.dataset.edit);
+    } catch (err) { toast(message); }
   }
   let said = null;
+  let row = null;
   try {
     said = sessionStorage.getItem(DONE_KEY);
+    row = sessionStorage.getItem(ROW_KEY);
     sessionStorage.removeItem(DONE_KEY);
+    sessionStorage.removeItem(ROW_KEY);
   } catch (err) { /* no storage: nothing was kept to say */ }
   if (said) toast(said);
+  if (row) {
+    const summary = document.querySelector(`details[data-edit="${CSS.escape(row)}"] > summary`);
+    if (summary) {
+      summary.focus({ preventScroll: true });
+      summary.scrollIntoView({ block: "center" });
+    }
+  }
 
   document.querySelectorAll("form.api-form").forEach((form) => {
     const submit = form.querySelector('button[type="submit"]');
@@ -93,15 +110,25 @@
       if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) return;
       form.dataset.busy = "yes";
       if (submit) submit.disabled = true;
-      // Enrolling photos takes the face engine a second or two each: say it is working.
+      // Enrolling photos takes the face engine a second or two each: say it is working, on
+      // the button too, which (unlike the toast) stays until the answer comes.
       const working = form.dataset.busyText;
-      if (working) toast(working);
+      const label = submit ? submit.textContent : "";
+      if (working) {
+        toast(working);
+        if (submit) submit.textContent = working;
+      }
       try {
         const body = multipart ? new FormData(form) : payload;
         const saved = await send(form.dataset.method || "POST", form.dataset.api, body);
-        sayAfterReload(doneText(form, saved));
+        sayAfterReload(doneText(form, saved), form);
         window.location.reload();  // stays disabled: the page is being replaced
       } catch (err) {
+        // "正在识别照片" beside the red refusal would say it is still trying.
+        if (working) {
+          document.getElementById("toast").hidden = true;
+          if (submit) submit.textContent = label;
+        }
         showError(form, err);
         form.dataset.busy = "";
         if (submit) submit.disabled = false;
@@ -143,7 +170,7 @@
     button.disabled = true;
     try {
       await send(button.dataset.method, button.dataset.api);
-      if (button.dataset.done) sayAfterReload(button.dataset.done);
+      if (button.dataset.done) sayAfterReload(button.dataset.done, button);
       window.location.reload();
     } catch (err) {
       button.disabled = false;

@@ -88,8 +88,8 @@ def test_every_pass_shows_whether_it_admits_now(client: Any) -> None:
     add_user(client, "admin", "admin")
     cookie_login(client, "admin", "admin")
     html = client.get("/console/admin/passes").text
-    rows = dict(re.findall(r'<tr data-pass="\d+" data-status="(\w+)"><td>\d+</td>'
-                           r'<td class="plate">(\S+)</td>', html))
+    rows = dict(re.findall(r'<tr data-pass="\d+" data-status="(\w+)"><td[^>]*>\d+</td>'
+                           r'<td class="plate"[^>]*>(\S+)</td>', html))
     assert rows == {"valid": "粤B00001", "not_yet": "粤B00002", "expired": "粤B00003",
                     "used_up": "粤B00004"}
     for text in ("有效", "未生效", "已过期", "次数已用完"):
@@ -153,7 +153,12 @@ def test_a_used_up_or_deleted_pass_says_so_on_its_qr_page(client: Any) -> None:
     cookie_login(client, "guard", "guard")
     used_up = client.get("/console/admin/passes/4/qr")
     assert used_up.status_code == 200
-    assert "这张通行证次数已用完，二维码已不能开门。" in used_up.text
+    # Said as a refusal (red), not in the green of a success.
+    assert ('<p class="error" role="alert">这张通行证次数已用完，二维码已不能开门。'
+            in used_up.text)
     missing = client.get("/console/admin/passes/99/qr")
     assert missing.status_code == 404
-    assert "通行证 #99 不存在（可能已删除）。" in missing.text and "<svg" not in missing.text
+    assert '<p class="error" role="alert">通行证 #99 不存在（可能已删除）。' in missing.text
+    assert "<svg" not in missing.text
+    # The guard is still on 访客通行证: its menu entry stays marked.
+    assert re.search(r'<a href="/console/admin/passes" class="active">', missing.text)

@@ -65,6 +65,9 @@ def test_manager_enrols_deletes_and_sets_pins_from_the_page(
     error.wait_for(state="visible")
     assert error.inner_text() == "第 1 张照片里有 2 张人脸：照片里只能有要录入的这个人"
     assert rid not in matcher
+    # "正在识别照片，请稍候…" is gone with the answer, from the toast and from the button.
+    assert page.locator("#toast").is_hidden()
+    assert row.locator('.enrol-form button[type="submit"]').inner_text() == "录入人脸"
 
     # A real photo of one person: enrolled, in the live matcher, counted on the page.
     row.locator('.enrol-form input[type="file"]').set_input_files(str(photo(*OBAMA)))
@@ -134,3 +137,71 @@ def test_dismissing_the_confirmation_deletes_nothing(
     page.wait_for_timeout(500)  # a request, had one been sent, lands by now
     assert rid in live_server.services.faces.matcher
     _wait_row(page, rid, consent="yes", templates="1")
+
+
+# Lines a cell's text is laid out on (a header "人脸数据" squeezed to one character a line had 4).
+LINES = """(els) => els.filter((el) => {
+  const range = document.createRange();
+  range.selectNodeContents(el);
+  const tops = new Set(Array.from(range.getClientRects(), (r) => Math.round(r.top)));
+  return tops.size > 1;
+}).map((el) => el.textContent.trim())"""
+
+
+def test_the_manage_panel_fits_a_phone_and_squeezes_no_column_on_a_desktop(
+    live_server: LiveServer, new_page: Any
+) -> None:
+    rid = _resident(live_server)
+    with admin_api(live_server) as api:
+        api.put(f"/api/v1/residents/{rid}/consent", json={"note": "授权书 2026-017，档案柜A"})
+        api.put(f"/api/v1/residents/{rid}/pin", json={"pin": "482913"})
+        hid = api.get(f"/api/v1/residents/{rid}").json()["household_id"]
+        api.post("/api/v1/residents", json={"household_id": hid, "name": "欧阳" + "娜" * 40})
+    page = new_page()
+    enter_as(page, live_server, "admin", "admin")
+
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.goto("/console/admin/faces")
+    _open(page, rid)
+    assert page.locator("#access-rows th, #access-rows td.short").evaluate_all(LINES) == []
+    screenshot(page, "admin_faces_desktop_open")
+
+    # A phone: every row a card, the open panel and its inputs within the screen.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/console/admin/faces")
+    row = _open(page, rid)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert page.evaluate("document.querySelector('.table-scroll').scrollWidth") <= page.evaluate(
+        "document.querySelector('.table-scroll').clientWidth")
+    for control in row.locator("summary, input, button").all():
+        box = control.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, (
+            control.evaluate("(el) => el.outerHTML.slice(0, 80)"), box)
+    # The facts keep their labels when the header row is no longer above them.
+    label = row.locator("td.templates").evaluate("(el) => getComputedStyle(el, '::before').content")
+    assert label == '"人脸数据："'
+    screenshot(page, "admin_faces_phone_open")
+
+
+def test_keyboard_only_the_manager_comes_back_to_the_row_after_saving(
+    live_server: LiveServer, new_page: Any
+) -> None:
+    rid = _resident(live_server)
+    page = new_page()
+    enter_as(page, live_server, "admin", "admin")
+    page.goto("/console/admin/faces")
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.tagName") == "SUMMARY":
+            break
+    assert page.evaluate("document.activeElement.getAttribute('aria-label')") == (
+        "管理 王奶奶 的人脸和通行密码")
+    page.keyboard.press("Enter")  # opens the panel
+    page.keyboard.press("Tab")
+    page.keyboard.type("授权书 2026-099")
+    page.keyboard.press("Enter")
+    _wait_row(page, rid, consent="yes")
+    page.wait_for_selector("text=已记录 王奶奶 的人脸授权")
+    # The page reloaded: the keyboard is on this row's 管理 again, not at the top of the page.
+    focused = page.evaluate("document.activeElement.closest('tr')?.dataset.resident")
+    assert focused == str(rid)

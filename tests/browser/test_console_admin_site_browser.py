@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import LiveServer, enter_as
+from tests.browser.conftest import LiveServer, enter_as, screenshot
 from tests.browser.test_console_admin_browser import admin_api
 
 pytestmark = pytest.mark.browser
@@ -68,3 +68,25 @@ def test_fire_drill_holds_every_gate_until_cleared_from_the_page(
         actions = [e["action"] for e in
                    api.get("/api/v1/audit", params={"action": "safety"}).json()["items"]]
     assert actions == ["safety.fire_alarm_cleared", "safety.fire_alarm"]
+
+
+def test_on_a_phone_the_correction_form_is_on_the_screen(
+    live_server: LiveServer, new_page: Any
+) -> None:
+    page = new_page()
+    enter_as(page, live_server, "admin", "admin")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/console/admin/site")
+    row = page.locator('tr[data-zone="A"]')
+    row.locator("summary").click()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    for control in row.locator("summary, input, button").all():
+        box = control.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+    # The zone's name on one line, not a character a line beside the open form.
+    assert row.locator("td.name").evaluate("(el) => el.getClientRects()[0].height") < 40
+    screenshot(page, "admin_site_phone_open")
+    row.locator('input[name="occupied"]').fill("7")
+    row.locator('input[name="reason"]').fill("晚上十点人工盘点")
+    row.locator('button[type="submit"]').click()
+    page.wait_for_selector('tr[data-zone="A"][data-occupied="7"]')

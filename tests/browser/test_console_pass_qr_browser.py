@@ -50,3 +50,37 @@ def test_the_drawn_qr_code_opens_the_pedestrian_gate(
     page.reload()
     assert page.locator(".pass-qr").get_attribute("data-status") == "used_up"
     assert "二维码已不能开门" in page.locator(".pass-qr").inner_text()
+
+
+def test_printed_only_the_code_and_the_pass_facts_show_black_on_white(
+    live_server: LiveServer, new_page: Any
+) -> None:
+    add_household(live_server)
+    start = datetime.now(UTC).replace(microsecond=0)
+    with admin_api(live_server) as api:
+        hid = api.get("/api/v1/households").json()[0]["id"]
+        pass_id = api.post("/api/v1/passes", json={
+            "plate": "粤B88888", "host_household_id": hid, "valid_from": start.isoformat(),
+            "valid_to": (start + timedelta(hours=4)).isoformat()}).json()["id"]
+    page = new_page()
+    enter_as(page, live_server, "guard", "guard")
+    page.goto(f"/console/admin/passes/{pass_id}/qr")
+    page.emulate_media(media="print")
+    screenshot(page, "pass_qr_printed")
+    shown = page.evaluate("""() => Array.from(document.querySelectorAll('main *'))
+        .filter((el) => el.checkVisibility() && el.children.length === 0 && el.textContent.trim())
+        .map((el) => el.textContent.trim())""")
+    # The title, the code's text and the facts; not the way back, the print button, or the
+    # advice meant for the guard ("不要发到群里").
+    assert "粤B88888" in shown and "3栋 1201" in shown
+    assert page.locator(".qr-picture svg").is_visible()
+    for hidden in ("← 返回访客通行证", "打印"):
+        assert hidden not in shown
+    assert not any("群里" in text for text in shown)
+    assert page.locator("header.topbar").is_hidden()
+    # Black on white, the table's lines included.
+    colours = page.locator(".qr-facts td").first.evaluate("""(el) => {
+        const s = getComputedStyle(el);
+        return [s.color, s.borderBottomColor, getComputedStyle(document.body).backgroundColor];
+    }""")
+    assert colours == ["rgb(0, 0, 0)", "rgb(0, 0, 0)", "rgb(255, 255, 255)"]
