@@ -83,7 +83,7 @@ def admin_home(request: Request) -> Response:
     return RedirectResponse("/console/admin/users", status_code=303)
 
 
-def _render(request: Request, name: str, context: dict[str, Any], user: Principal) -> Response:
+def admin_page(request: Request, name: str, context: dict[str, Any], user: Principal) -> Response:
     """An admin page, with the table admin.js translates the API's errors with."""
     table = browser_table(current_lang(request))
     return render(request, name, {"error_table": table, **context}, user)
@@ -117,7 +117,7 @@ def users_page(
     elif error:
         # The service's English message stays as the tooltip, for whoever reports it.
         error_text, error_detail = explain_message(lang, error), error
-    return _render(request, "admin/users.html",
+    return admin_page(request, "admin/users.html",
                    {"users": users, "last_login": last_login, "msg": msg,
                     "error_text": error_text, "error_detail": error_detail,
                     "typed": {"username": username, "role": role}}, user)
@@ -199,7 +199,7 @@ def households_page(request: Request) -> Response:
             )
         }
     labels = {h.id: f"{h.building} {h.unit}" for h in households}
-    return _render(request, "admin/households.html",
+    return admin_page(request, "admin/households.html",
                    {"households": households, "residents": residents, "vehicles": vehicles,
                     "labels": labels, "faces": faces}, user)
 
@@ -236,7 +236,7 @@ def passes_page(request: Request) -> Response:
     start = now.astimezone(display_tz(request))
     end = start + timedelta(hours=DEFAULT_PASS_HOURS)
     labels = {h.id: f"{h.building} {h.unit}" for h in households}
-    return _render(
+    return admin_page(
         request, "admin/passes.html",
         {"passes": [(p, pass_status(p, now)) for p in passes], "households": households,
          "labels": labels, "can_delete": user.is_admin, "tz_offset": _utc_offset(start),
@@ -255,7 +255,7 @@ def lists_page(request: Request) -> Response:
         return user
     with services_of(request).sessions() as session:
         entries = list(session.scalars(select(PlateListEntry).order_by(PlateListEntry.id)))
-    return _render(request, "admin/lists.html", {"entries": entries}, user)
+    return admin_page(request, "admin/lists.html", {"entries": entries}, user)
 
 
 
@@ -314,7 +314,7 @@ def audit_page(
             {**{k: v for k, v in filters.items() if v}, "page": number}
         )
 
-    return _render(
+    return admin_page(
         request, "admin/audit.html",
         {"rows": entries, "total": total, "page": page, "pages": pages,
          # Past the end (a bookmarked page of a log since filtered): back to the last page.

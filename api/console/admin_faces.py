@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from api.console.admin import _render
+from api.console.admin import admin_page
 from api.console.rendering import page_user, services_of
 from models.events import AuditEntry
 from models.faces import FaceTemplate
@@ -106,7 +106,7 @@ def faces_page(request: Request, q: str = Query("", max_length=64)) -> Response:
     services = services_of(request)
     with services.sessions() as session:
         rows, more = resident_access(session, q.strip())
-    return _render(request, "admin/faces.html", {
+    return admin_page(request, "admin/faces.html", {
         "rows": rows, "more": more, "query": q.strip(), "page_size": FACES_PAGE,
         # Without a face engine the page still sets PINs; it says why faces are missing.
         "faces_enabled": getattr(services, "faces", None) is not None,

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
-from api.console.admin import _render
+from api.console.admin import admin_page
 from api.console.rendering import gate_names, page_user, services_of
 from models.site import Zone
 
@@ -43,7 +43,7 @@ def site_page(request: Request) -> Response:
     names = gate_names(services)
     gates = [GateState(names.get(gate_id, gate_id), str(barrier.state))
              for gate_id, barrier in services.barriers.items()]
-    return _render(request, "admin/site.html", {
+    return admin_page(request, "admin/site.html", {
         "zones": zones, "gates": gates,
         # No supervisor configured: the page says so instead of offering buttons that 422.
         "safety_enabled": safety is not None,

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
-from api.console.admin import _render, pass_status
+from api.console.admin import admin_page, pass_status
 from api.console.rendering import page_user, render, services_of
 from api.params import PathId
 from models.people import Household
@@ -55,7 +55,7 @@ def pass_qr_page(request: Request, pass_id: PathId) -> Response:
         session.expunge(visitor_pass)
     code = qr_code(services.settings.signing_key(), pass_id, visitor_pass.qr_nonce)
     host = f"{household.building} {household.unit}" if household else ""
-    return _render(request, "admin/pass_qr.html", {
+    return admin_page(request, "admin/pass_qr.html", {
         "visitor_pass": visitor_pass, "host": host, "qr_text": code, "svg": qr_svg(code),
         "status": pass_status(visitor_pass, datetime.now(UTC)),
     }, user)
