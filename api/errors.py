@@ -82,7 +82,7 @@ async def _database_down(request: Request, err: Exception) -> Response:
     headers = {"Retry-After": "5"}
     if request.url.path.startswith("/console") and "/fragments/" not in request.url.path:
         # A guard's browser gets a page that says what still works, not a JSON body.
-        waiting = request.app.state.services.runtime.journal_backlog()
+        waiting = len(request.app.state.services.runtime.journalled_passages())
         response = render(request, "outage.html", {"waiting": waiting}, None,
                           status_code=503, refresh_session=False)
         response.headers.update(headers)

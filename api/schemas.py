@@ -361,7 +361,10 @@ class Health(BaseModel):
     database: bool
     gates: dict[str, str]
     journal_waiting: int = Field(
-        0, description="Passages decided during a database outage, not yet written to it."
+        0, description="What the passage journal holds for the database, not yet written to "
+        "it: passages decided during an outage, barrier outcomes of passages stored just "
+        "before it, alarms raised meanwhile, guards' opens naming a passage. 0 once all is "
+        "written."
     )
     audit_journal_waiting: int = Field(
         0, description="Audit entries made during a database outage (guards' gate actions, "

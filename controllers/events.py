@@ -18,7 +18,11 @@ from typing import Any, Literal
 
 logger = logging.getLogger(__name__)
 
-EventType = Literal["passage", "passage_updated", "alarm", "gate", "availability", "audit"]
+EventType = Literal[
+    "passage", "passage_updated", "alarm", "gate", "availability", "audit",
+    # A passage decided while the database is down, shown from the journal until written.
+    "passage_offline", "passage_offline_updated",
+]
 
 
 @dataclass(frozen=True, slots=True)

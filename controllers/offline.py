@@ -26,6 +26,7 @@ from controllers.ports import (
     AccessSnapshot,
     GuardOpen,
     JournalBacklog,
+    JournalEntry,
     PassageRecord,
 )
 from controllers.values import AccessDecision, Direction, Verdict
@@ -186,6 +187,21 @@ class OfflineAccess:
             return False
         self.note(record)
         return True
+
+    def admission_undone(self, entry: JournalEntry) -> bool:
+        """Whether a passage waiting in the journal is what online is flagged
+        ``admission_undone``: allowed, its barrier did not open, so its car was not counted
+        (nor its pass used), and no guard's open naming it has counted it since (:meth:`redo`;
+        one that found the car counted by a retry leaves it so, as online). A passage that
+        moves nothing here (a resident on foot, by face or PIN) has no admission to take
+        back, as online."""
+        record, decision = entry.record, entry.record.decision
+        if decision.verdict is not Verdict.ALLOW or entry.barrier_outcome != OUTCOME_FAULT:
+            return False
+        plate = decision.matched_plate or record.sighting.plate
+        if plate is None and not (decision.pass_id is not None and decision.count_pass_use):
+            return False
+        return record.journal_id not in self._before
 
     def _is_inside(self, plate: str) -> bool:
         if plate in self._inside:

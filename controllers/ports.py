@@ -113,8 +113,13 @@ class JournalBacklog:
     alarms: list[PendingAlarm] = field(default_factory=list)
     reopens: list[GuardOpen] = field(default_factory=list)
 
+    def __len__(self) -> int:
+        """How many things wait to be written: each passage (with its barrier outcome), each
+        stored passage's outcome, alarm and guard's open."""
+        return len(self.entries) + len(self.outcomes) + len(self.alarms) + len(self.reopens)
+
     def __bool__(self) -> bool:
-        return bool(self.entries or self.outcomes or self.alarms or self.reopens)
+        return len(self) > 0
 
 
 class AccessUnit(Protocol):

@@ -254,6 +254,10 @@ class GateRuntime:
                         self._offline.undo(record)  # the car did not move: anti-passback agrees
                     elif barrier == OUTCOME_FAULT and passage_id is not None:
                         await self._remember_faulted(passage_id, record)
+                    if passage_id is None and record.journal_id is not None:
+                        # Its row was shown before the barrier answered (a failed one is
+                        # 「道闸未开，未计通行」 with the guard's open): the screen reads it again.
+                        self._journal_row_changed(record, barrier)
             finally:
                 # Its barrier's outcome is journalled now (or never will be: the open was cut
                 # short): the write-back may take the entry.
@@ -392,11 +396,14 @@ class GateRuntime:
         return self._journal is not None and self._journal.waiting()
 
     def journal_backlog(self) -> int:
-        """How many passages wait in the journal (reads it: for health checks, not per car)."""
+        """How many things wait in the journal for the database: passages decided offline,
+        barrier outcomes of passages stored just before it went away, alarms, guards' opens
+        naming a passage (reads it: for health checks, not per car). 0 only once the journal
+        is written back, whatever is left in it."""
         if not self.journal_waiting():
             return 0
         assert self._journal is not None
-        return len(self._journal.pending())
+        return len(self._journal.backlog())
 
     def journalled_passages(self) -> list[JournalEntry]:
         """The passages waiting in the journal, oldest first (reads it: for the booth page
@@ -405,6 +412,13 @@ class GateRuntime:
             return []
         assert self._journal is not None
         return self._journal.pending()
+
+    def journalled_admission_undone(self, entry: JournalEntry) -> bool:
+        """Whether the gates hold this journalled passage's car uncounted, as online a passage
+        is flagged ``admission_undone``: allowed, its barrier failed, not counted since by a
+        guard's open naming it (:meth:`OfflineAccess.admission_undone`). The booth screen
+        offers the guard's open on such a row."""
+        return self._offline.admission_undone(entry)
 
     def unstored_alarms(self) -> list[PendingAlarm]:
         """The alarms published while the database was away that wait in the journal to be
@@ -774,9 +788,20 @@ class GateRuntime:
                 self._offline.undo(record)  # as online: a failed open takes the admission back
             elif self._offline.redo(record):
                 admission = "redone"
+            if journal_id is not None:
+                self._journal_row_changed(record, outcome)
         logger.info("guard's open of %s at %s: %s, journalled%s", opened.named, gate_id,
                     outcome, " (its car counted again)" if admission else "")
         return BarrierOpened(outcome, admission)
+
+    def _journal_row_changed(self, record: PassageRecord, outcome: str) -> None:
+        """A passage waiting in the journal has a new barrier outcome (its own open's, or a
+        guard's open naming it), and the gates may count its car differently: the booth
+        screen reads its row again, as ``passage_updated`` makes it read a stored one."""
+        self._bus.publish(Event("passage_offline_updated", {
+            "journal_id": record.journal_id, "gate_id": record.gate_id,
+            "barrier_outcome": outcome,
+        }))
 
     async def _remember_faulted(self, passage_id: int, record: PassageRecord) -> None:
         """Keep an allowed passage recorded online whose barrier did not open, for a guard's

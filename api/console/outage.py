@@ -16,7 +16,7 @@ from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import HTMLResponse
 
 from api.console.rendering import gate_names, page_user, render, services_of
-from controllers.ports import JournalEntry
+from controllers.ports import ADMISSION_UNDONE, JournalEntry
 from errors import NotFoundError
 from services.container import Services
 
@@ -25,11 +25,16 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 JournalId = Annotated[str, Path(pattern=r"^[0-9a-f]{1,32}$", description="A journal id.")]
 
 
-def journal_row(entry: JournalEntry) -> dict[str, Any]:
+def journal_row(services: Services, entry: JournalEntry) -> dict[str, Any]:
     """A journalled passage as the live table's row template reads a stored one: no id (it
     has none until written; the row carries its journal id) and no snapshot link (that
-    reads the passage row)."""
+    reads the passage row). An allowed car whose barrier did not open and that the gates
+    still hold uncounted is flagged ``admission_undone`` as its stored row would be, so
+    the row offers the guard's open naming it by its journal id."""
     record, decision = entry.record, entry.record.decision
+    flags = list(decision.flags)
+    if services.runtime.journalled_admission_undone(entry):
+        flags.append(ADMISSION_UNDONE)
     return {
         "id": None,
         "journal_id": record.journal_id,
@@ -40,7 +45,7 @@ def journal_row(entry: JournalEntry) -> dict[str, Any]:
         "matched_plate": decision.matched_plate,
         "decision": str(decision.verdict),
         "reason": str(decision.reason),
-        "flags": list(decision.flags),
+        "flags": flags,
         "household_id": decision.household_id,
         "pass_id": decision.pass_id,
         "has_snapshot": False,
@@ -59,7 +64,7 @@ def degraded_parts(services: Services, rows: int) -> dict[str, Any]:
     entries = services.runtime.journalled_passages()
     return {
         "database_down": True,
-        "passages": [journal_row(e) for e in reversed(entries[-rows:])],  # newest first
+        "passages": [journal_row(services, e) for e in reversed(entries[-rows:])],  # newest first
         "waiting_passages": len(entries),
         "waiting_actions": services.audit_backlog(),
         "review": [],
@@ -82,5 +87,6 @@ def journalled_passage_fragment(request: Request, journal_id: JournalId) -> Resp
     if entry is None:
         raise NotFoundError(f"no passage {journal_id} waiting in the journal")
     return render(request, "fragments/passage_row.html",
-                  {"p": journal_row(entry), "gate_names": gate_names(services), "hh_labels": {}},
+                  {"p": journal_row(services, entry), "gate_names": gate_names(services),
+                   "hh_labels": {}},
                   user, refresh_session=False)

@@ -429,7 +429,7 @@ def alarms_fragment(request: Request) -> Response:
         logger.debug("alarm list from the journal only, the database is down: %s", err)
         # The degraded page's banner keeps its counts of what waits from this poll.
         parts = {"alarms": [], "unstored_alarms": unstored, "database_down": True,
-                 "waiting_passages": services.runtime.journal_backlog(),
+                 "waiting_passages": len(services.runtime.journalled_passages()),
                  "waiting_actions": services.audit_backlog()}
     return render(request, "fragments/alarms.html",
                   {**parts, "gate_names": gate_names(services)}, user, refresh_session=False)

@@ -126,19 +126,34 @@
     document.getElementById("no-passages").hidden = true;
     applyFilters();
   }
+  // Journal ids of passages decided offline whose stored row came (showJournalled).
+  const written = new Set();
   // journalId: the passage was decided offline and written from the journal; the row the
   // page showed for it from the journal is replaced where it stands.
   async function upsertPassage(id, isNew, journalId) {
+    if (journalId) written.add(journalId);
     const html = await fetchHtml("/console/fragments/passage/" + encodeURIComponent(id));
     if (!html) return;
     placeRow(parseRow(html), rows.querySelector('tr[data-id="' + id + '"]') || journalRow(journalId), isNew);
   }
-  // A passage decided offline while the database is down: shown from the journal.
-  async function addJournalled(journalId) {
-    if (journalRow(journalId)) return;
+  // A passage decided offline while the database is down: shown from the journal, and read
+  // again when its barrier answers or a guard's open names it (passage_offline_updated), as
+  // a stored row is. Its first read may still be on its way then, and answers arrive in any
+  // order: only the latest read of a row is shown, and none once the passage is written
+  // (its stored row replaces it).
+  const journalReads = new Map();  // journal id -> its latest read ({ adding: not shown yet })
+  async function showJournalled(journalId, isNew) {
+    const reading = journalReads.get(journalId);
+    if (written.has(journalId)) return;
+    if (isNew && (reading || journalRow(journalId))) return;  // shown, or on its way
+    if (!isNew && !reading && !journalRow(journalId)) return;  // not on this page
+    const read = { adding: isNew || Boolean(reading && reading.adding) };
+    journalReads.set(journalId, read);
     const html = await fetchHtml("/console/fragments/journal/" + encodeURIComponent(journalId));
-    if (!html || journalRow(journalId)) return;  // written (404) or shown meanwhile
-    placeRow(parseRow(html), null, true);
+    if (journalReads.get(journalId) !== read) return;  // a later read answers for the row
+    journalReads.delete(journalId);
+    if (!html || written.has(journalId)) return;  // written meanwhile (404): the stored row comes
+    placeRow(parseRow(html), journalRow(journalId), read.adding);
   }
 
   // ---- review queue ------------------------------------------------------------------
@@ -393,8 +408,10 @@
   function askPassageOpen(ev) {
     const button = ev.target.closest("button.passage-open");
     if (!button) return;
+    // One decided during a database outage has no id yet: it is named by its journal id.
     askGateAction({ gate: button.dataset.gate, action: "open", label: button.dataset.label,
-                    passage: Number(button.dataset.passage), counted: button.dataset.done });
+                    passage: button.dataset.passage ? Number(button.dataset.passage) : null,
+                    journal: button.dataset.passageJournal || null, counted: button.dataset.done });
   }
   rows.addEventListener("click", askPassageOpen);
   document.getElementById("alarm-banner").addEventListener("click", askPassageOpen);
@@ -432,9 +449,11 @@
     const asked = pending;
     const card = document.querySelector('.gate[data-gate="' + asked.gate + '"]');
     const before = card ? card.dataset.state : "";
+    const body = { action: asked.action, reason, passage_id: asked.passage || null };
+    if (asked.journal) body.passage_journal_id = asked.journal;
     try {
       const result = await api("POST", "/api/v1/gates/" + encodeURIComponent(asked.gate) + "/actions",
-                               { action: asked.action, reason, passage_id: asked.passage || null }, asked.label);
+                               body, asked.label);
       dialog.close();
       const done = gateDoneText(result.gate_id, result.action, before, result.state,
                                 result.hold_changed);
@@ -598,10 +617,15 @@
     });
     source.addEventListener("passage_offline", (ev) => {
       const data = JSON.parse(ev.data).data;
-      addJournalled(data.journal_id);
+      showJournalled(data.journal_id, true);
       if (!queuePaused) refreshAlarms(false);  // decided offline: is the database away?
       // A car for a guard while the database is down: opened from the gate strip.
       if (data.decision === "review") beep(1, 660);
+    });
+    // Its barrier answered, or a guard's open named it: 人工开闸放行 follows whether the
+    // gates count its car.
+    source.addEventListener("passage_offline_updated", (ev) => {
+      showJournalled(JSON.parse(ev.data).data.journal_id, false);
     });
     source.addEventListener("passage_updated", (ev) => {
       const data = JSON.parse(ev.data).data;

@@ -13,6 +13,7 @@ the simulated driver, failing once.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -23,8 +24,9 @@ from hardware.simulated import SimFault
 from models.events import AuditEntry, Passage
 from models.vehicles import Presence
 from services.passage_journal import FilePassageJournal
-from tests.api.test_console import add_staff
-from tests.api.test_database_outage import FAST, RESIDENT, push, wait_for
+from tests.api.test_console import add_staff, cookie_login
+from tests.api.test_console_during_outage import open_gate
+from tests.api.test_database_outage import FAST, RESIDENT, STRANGER, push, wait_for
 from tests.api.test_start_during_outage import stop
 from tests.api.test_vehicle_entry import free_in_zone, register_resident_car
 from tests.db_outage import DatabaseOutage
@@ -251,3 +253,75 @@ def test_a_restart_during_the_outage_keeps_the_car_the_guard_let_in_counted(
     row = passage_row(client, journal_id=failed["journal_id"])
     assert inside_by(client) == row.id and ADMISSION_UNDONE not in row.flags
     assert free_in_zone(client, "A") == free_before - 1
+
+
+def booth_row(client: Any, journal_id: str) -> str:
+    """The booth screen's live row of a passage waiting in the journal."""
+    response = client.get(f"/console/fragments/journal/{journal_id}")
+    assert response.status_code == 200, response.text
+    return str(response.text)
+
+
+def test_the_booth_row_of_a_car_let_in_offline_whose_barrier_failed_offers_the_open(
+    site: tuple[Any, dict[str, str]], outage: DatabaseOutage
+) -> None:
+    """As its stored row would: 「道闸未开，未计通行」 with 「人工开闸放行」, naming the passage
+    by its journal id, until the guard's open counts the car. A car the gates refused has no
+    such button (online neither: a gate action does not admit a refused passage)."""
+    client, _ = site
+    services = client.app.state.services
+
+    outage.cut(services.engine)
+    failed = failed_entry(client)
+    stranger = push(client, "main-in", STRANGER).json()
+    assert stranger["journal_id"] and stranger["decision"] != "allow", stranger
+
+    csrf = cookie_login(client, "guard", "guard")  # the booth page, loaded during the outage
+    row = booth_row(client, failed["journal_id"])
+    assert "道闸未开，未计通行" in row and "离线判定" in row
+    button = re.search(r'<button [^>]*class="[^"]*passage-open[^>]*>', row)
+    assert button is not None, row
+    assert f'data-passage-journal="{failed["journal_id"]}"' in button.group(0)
+    assert 'data-gate="main-in"' in button.group(0) and "data-passage=" not in button.group(0)
+    assert "passage-open" not in booth_row(client, stranger["journal_id"])
+
+    page = client.get("/console").text  # the degraded page renders it so too
+    assert 'id="outage-banner"' in page
+    assert f'data-passage-journal="{failed["journal_id"]}"' in page
+
+    opened = open_gate(client, csrf, "main-in", passage_journal_id=failed["journal_id"])
+    assert opened.status_code == 200, opened.text
+    assert opened.json()["admission"] == "redone"
+    row = booth_row(client, failed["journal_id"])  # counted now: nothing left to open for
+    assert "passage-open" not in row and "道闸未开，未计通行" not in row
+
+    outage.restore()
+    written_back(client)
+    stored = passage_row(client, journal_id=failed["journal_id"])
+    assert stored.barrier_outcome in OPENED and ADMISSION_UNDONE not in stored.flags
+
+
+def test_healthz_counts_a_guards_open_waiting_alone_in_the_journal(
+    site: tuple[Any, dict[str, str]], outage: DatabaseOutage
+) -> None:
+    """An open naming a passage stored before the outage leaves only a guard_open line in the
+    journal: /healthz said journal_waiting 0 (and, with no gate action waiting either, ok)
+    while it waited to be written to that passage."""
+    client, guard = site
+    services = client.app.state.services
+    passage_id = int(failed_entry(client)["passage_id"])  # recorded online, barrier failed
+
+    outage.cut(services.engine)
+    guard_opens(client, guard, "main-in", passage_id=passage_id)
+    backlog = FilePassageJournal(
+        services.settings.data_dir / "journal" / "passages.jsonl").backlog()
+    assert len(backlog.reopens) == 1 and len(backlog) == 1  # nothing else waits in it
+    health = client.get("/healthz").json()
+    assert health["journal_waiting"] == 1
+    assert health["status"] == "degraded" and health["database"] is False
+
+    outage.restore()
+    written_back(client)
+    wait_for(lambda: client.get("/healthz").json()["status"] == "ok")
+    assert client.get("/healthz").json()["journal_waiting"] == 0
+    assert ADMISSION_UNDONE not in passage_row(client, id=passage_id).flags

@@ -15,9 +15,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from controllers.ports import ADMISSION_UNDONE
 from hardware.simulated import SimFault
 from models.db import transaction
-from models.events import AuditEntry
+from models.events import AuditEntry, Passage
 from models.people import Household
 from models.vehicles import Vehicle
 from tests.api.test_console import add_staff
@@ -252,5 +253,94 @@ def test_a_page_open_when_the_database_goes_away_pauses_its_review_queue(
                             ).first.is_disabled()
         outage.restore()
         page.wait_for_selector(paused, state="detached", timeout=30_000)
+    finally:
+        context.close()
+
+
+def zone_a_occupied(server: LiveServer) -> int | None:
+    """Cars counted in zone A, as boards read it; None while the counts are the last read
+    before the outage."""
+    body = httpx.get(f"{server.base_url}/api/v1/availability").json()
+    if body.get("stale"):
+        return None
+    return int(next(z["capacity"] - z["free"] for z in body["zones"] if z["id"] == "A"))
+
+
+def test_the_guard_opens_for_a_car_decided_offline_whose_barrier_failed_from_its_row(
+    outage_server: LiveServer, outage: DatabaseOutage, chromium: Any
+) -> None:
+    """A resident's car is let in offline and its barrier's relay does not answer: its row,
+    shown live from the journal, says 「道闸未开，未计通行」 and offers 「人工开闸放行」 as a
+    stored row does. The guard opens with a reason; the gate opens, the row follows (the car
+    is counted), and once the database is back the passage holds the open and zone A counts
+    the car once."""
+    services = outage_server.services
+    wait_for(lambda: RESIDENT in getattr(services.offline_file.load(), "permits", {}))
+    wait_for(lambda: zone_a_occupied(outage_server) is not None)
+    assert zone_a_occupied(outage_server) == 0
+    context = chromium.new_context(base_url=outage_server.base_url, locale="zh-CN",
+                                   timezone_id="Asia/Shanghai",
+                                   viewport={"width": 1600, "height": 1000})
+    context.set_default_timeout(10_000)
+    try:
+        page = context.new_page()
+        enter_as(page, outage_server, "guard", "guard")
+        page.wait_for_selector('#live-dot[data-live="yes"]')
+
+        outage.cut(services.engine)
+        barrier = services.barriers["main-in"]
+        barrier.inject_fault(SimFault.OFFLINE)
+        car = push_frame(outage_server, "main-in", RESIDENT)
+        barrier.clear_faults()
+        assert (car["decision"], car["barrier"]) == ("allow", "fault"), car
+        assert car["passage_id"] is None and car["journal_id"]
+
+        # Shown before the barrier answered, read again once it failed.
+        row = page.locator(f'#passage-rows tr[data-journal="{car["journal_id"]}"]')
+        button = row.locator("button.passage-open")
+        button.wait_for()
+        assert button.inner_text() == "人工开闸放行"
+        assert "道闸未开，未计通行" in row.inner_text() and "离线判定" in row.inner_text()
+        screenshot(page, "console-offline-failed-open-row")
+
+        button.click()
+        dialog = page.locator("#gate-dialog")
+        dialog.wait_for()
+        assert RESIDENT in dialog.locator("#gate-dialog-title").inner_text()
+        dialog.locator("label.preset", has_text="设备故障处理").click()
+        dialog.locator('input[name="reason_text"]').fill("道闸离线，人工放行业主车辆")
+        dialog.locator("#gate-confirm").click()
+        page.wait_for_selector("#gate-dialog", state="hidden")
+        toast = page.locator("#toast")
+        page.wait_for_function(
+            "el => !el.hidden && el.textContent.includes('已重新计入通行')",
+            arg=toast.element_handle(),
+        )
+        assert "保存在本机" in toast.inner_text()  # the audit entry waits on disk
+        assert str(barrier.state) in ("opening", "open")
+        # The row follows: the gates count the car now, nothing left to open for.
+        button.wait_for(state="detached")
+        assert "道闸未开，未计通行" not in row.inner_text()
+
+        outage.restore()
+        wait_for(lambda: not services.runtime.journal_waiting() and not services.audit_waiting(),
+                 timeout_s=30)
+        with transaction(services.sessions) as session:
+            passage = session.scalars(
+                select(Passage).where(Passage.journal_id == car["journal_id"])).one()
+            (audit,) = session.scalars(
+                select(AuditEntry).where(AuditEntry.action == "gate.open")).all()
+            passage_id, outcome, flags = passage.id, passage.barrier_outcome, passage.flags
+            assert (audit.username, audit.passage_id) == ("guard", passage.id)
+            assert audit.reason == "设备故障处理：道闸离线，人工放行业主车辆"
+            assert audit.details["admission"] == "redone"
+        assert outcome in ("opening", "open") and ADMISSION_UNDONE not in flags
+        # The page comes back whole: the stored row, counted, without the button.
+        stored = page.locator(f'#passage-rows tr[data-id="{passage_id}"]')
+        stored.wait_for(timeout=30_000)
+        assert "道闸未开，未计通行" not in stored.inner_text()
+        assert stored.locator("button.passage-open").count() == 0
+        wait_for(lambda: zone_a_occupied(outage_server) is not None)
+        assert zone_a_occupied(outage_server) == 1  # one car, counted once
     finally:
         context.close()

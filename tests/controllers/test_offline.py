@@ -169,6 +169,32 @@ def test_a_start_during_the_outage_replays_the_guards_opens_among_the_passages()
     assert restarted.permits("闽A12345").inside is True  # type: ignore[union-attr]
 
 
+def test_a_journalled_row_is_admission_undone_while_its_failed_car_is_not_counted() -> None:
+    """What the booth screen flags 「道闸未开，未计通行」 (and offers the guard's open on), as
+    online: an allowed passage whose barrier failed, until an open counts its car; one that
+    found the car counted by a retry leaves it so. A refused passage and one whose barrier
+    opened are not."""
+    access = loaded()
+    failed = drive(access, "闽A12345", IN, "j1")
+    assert not access.admission_undone(JournalEntry(failed, "pending"))  # still answering
+    access.undo(failed)
+    assert access.admission_undone(JournalEntry(failed, "fault"))
+    access.redo(failed)  # the guard's open
+    assert not access.admission_undone(JournalEntry(failed, "fault"))
+
+    refused = drive(access, "粤B00001", IN, "j2")
+    assert not access.admission_undone(JournalEntry(refused, "fault"))
+    opened = drive(access, "闽D77777", IN, "j3")
+    assert not access.admission_undone(JournalEntry(opened, "opening"))
+
+    retried = loaded()
+    failed = drive(retried, "闽A12345", IN, "j1")
+    retried.undo(failed)
+    drive(retried, "闽A12345", IN, "j2")  # in on its next try
+    assert retried.redo(failed) is False
+    assert retried.admission_undone(JournalEntry(failed, "fault"))
+
+
 def single_use_pass_snapshot() -> AccessSnapshot:
     once = PassPermit(pass_id=9, plate="闽D88888", household_id=7,
                       valid_from=NOW - timedelta(hours=1), valid_to=NOW + timedelta(hours=8),
