@@ -80,7 +80,8 @@ class _StateCollector(Collector):
                      "1 while zone counts are the last read before a database outage.",
                      int(state.zones_stale))
         yield _gauge("parkgate_journal_waiting",
-                     "Passages and guard opens waiting in the journal for the database.",
+                     "Entries waiting in the passage journal for the database (passages, "
+                     "barrier outcomes, alarms, guards' opens): /healthz journal_waiting.",
                      state.journal_waiting)
         yield _gauge("parkgate_audit_journal_waiting",
                      "Staff actions waiting in the audit journal for the database.",
