@@ -517,6 +517,27 @@ class GateRuntime:
                     reopened.append(update)
 
         try:
+            # First: these passages were stored before the outage, and their barriers
+            # answered as it began, before the passages decided offline since. A failed one
+            # takes its car out; after the car's retry was written (not counted: the failed
+            # passage still had it inside) that left the car inside, recorded nowhere.
+            for passage_id, outcome in backlog.outcomes.items():
+                try:
+                    with self._store.unit() as unit:
+                        # Only over "pending": a guard's later open of the same passage,
+                        # written once the database was back, is newer than this one.
+                        if unit.outcome_of(passage_id) == OUTCOME_PENDING:
+                            _record_outcome(unit, passage_id, outcome)
+                            written[passage_id] = outcome
+                except StoreUnavailableError:
+                    raise
+                except Exception as err:
+                    self._set_aside(
+                        JournalBacklog(outcomes={passage_id: outcome}),
+                        f"barrier outcome {outcome} of passage {passage_id}", err, set_aside,
+                    )
+                    continue
+                outcomes_done.add(passage_id)
             for entry in entries:
                 reopens_until(entry.record.sighting.at)
                 record = entry.record
@@ -544,23 +565,6 @@ class GateRuntime:
                 done.add(record.journal_id)
                 waiting.discard(record.journal_id)
             reopens_until(None)
-            for passage_id, outcome in backlog.outcomes.items():
-                try:
-                    with self._store.unit() as unit:
-                        # Only over "pending": a guard's later open of the same passage,
-                        # written once the database was back, is newer than this one.
-                        if unit.outcome_of(passage_id) == OUTCOME_PENDING:
-                            _record_outcome(unit, passage_id, outcome)
-                            written[passage_id] = outcome
-                except StoreUnavailableError:
-                    raise
-                except Exception as err:
-                    self._set_aside(
-                        JournalBacklog(outcomes={passage_id: outcome}),
-                        f"barrier outcome {outcome} of passage {passage_id}", err, set_aside,
-                    )
-                    continue
-                outcomes_done.add(passage_id)
             for pending in backlog.alarms:  # published when raised; stored now
                 try:
                     with self._store.unit() as unit:
