@@ -745,15 +745,22 @@ class GateRuntime:
                                     f"{record.gate_id}, not {gate_id}")
         return record
 
+    async def journal_first(self) -> None:
+        """Write the journal back, when it waits, before a guard's action names a passage
+        online (as before a car is decided): a guard's open journalled for that passage
+        during the outage is older than this one, and written after it would overwrite it.
+        Raises StoreUnavailableError while the database is down."""
+        if self.journal_waiting():
+            failure = await self._write_back_first()
+            if failure is not None:
+                raise failure
+
     async def stored_passage(self, journal_id: str) -> int | None:
         """The id of the passage written from this journal entry, once the journal is
         written back (first, when it waits: as before a car is decided); None when no
         passage has it (it may still wait in the journal). Raises StoreUnavailableError
         while the database is down."""
-        if self.journal_waiting():
-            failure = await self._write_back_first()
-            if failure is not None:
-                raise failure
+        await self.journal_first()
 
         def read() -> int | None:
             with self._store.unit() as unit:

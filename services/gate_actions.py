@@ -205,9 +205,9 @@ async def _named(
 ) -> _Named:
     """Whether to audit in the database: not when it is known to be down (the guard's own
     account check or a gate found so a moment ago), nor when checking the passage finds it
-    so. The passage is checked before anything moves; one named by its journal id is
-    looked up in the database once the journal is written back, and is named by its id
-    from then on."""
+    so. The passage is checked before anything moves, after the journal is written back
+    (a guard's open of it journalled during the outage goes first); one named by its
+    journal id is looked up in the database then, and is named by its id from then on."""
     runtime = services.runtime
     online = not runtime.database_suspect()
     if online:
@@ -220,6 +220,8 @@ async def _named(
                     online = False
                 else:
                     passage_id, journal_id = stored, None
+            elif passage_id is not None:
+                await runtime.journal_first()
             if online:
                 await asyncio.to_thread(_check_passage, services, gate_id, passage_id)
         except (*DATABASE_DOWN, StoreUnavailableError):

@@ -8,11 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
+from controllers.ports import ADMISSION_UNDONE
 from hardware.simulated import SimFault
+from models.events import Passage
+from models.vehicles import Presence
+from services.passage_journal import FilePassageJournal
 from tests.api.test_console import add_staff
 from tests.api.test_credentials import present
 from tests.api.test_credentials_security import household, new_pass, qr_of
-from tests.api.test_database_outage import FAST, wait_for
+from tests.api.test_database_outage import FAST, RESIDENT, push, wait_for
+from tests.api.test_vehicle_entry import free_in_zone, register_resident_car
 from tests.db_outage import DatabaseOutage
 
 REASON = "闸机故障，人工放行"
@@ -49,3 +56,53 @@ def test_a_visitor_qr_the_guard_let_through_offline_has_used_its_one_use(
     outage.restore()
     wait_for(lambda: not services.runtime.journal_waiting() and not services.audit_waiting())
     assert client.get(f"/api/v1/passes/{pass_id}", headers=admin).json()["uses"] == 1
+
+
+def test_an_open_journalled_in_the_outage_does_not_undo_a_later_open_made_once_it_is_back(
+    app_factory: Any, outage: DatabaseOutage
+) -> None:
+    """The guard's open naming a stored passage failed during the outage (journalled:
+    fault); the database back, the guard opened again for it before the background
+    write-back ran (it waits up to offline_retry_s), and that open counted the car. The
+    write-back then wrote the older failed open over it: the car inside, taken out of the
+    zone count and presence (its exit an unrecorded one, its return counted twice)."""
+    client = app_factory(database_url=outage.url,
+                         access={"offline_refresh_s": 60, "offline_retry_s": 60})
+    services = client.app.state.services
+    admin = add_staff(services, "admin", "admin")
+    guard = add_staff(services, "guard", "guard")
+    register_resident_car(client, admin, RESIDENT)
+    client.portal.call(services.refresh_offline)
+    assert client.get("/api/v1/gates", headers=guard).status_code == 200
+    free_before = free_in_zone(client, "A")
+    barrier = services.barriers["main-in"]
+    barrier.inject_fault(SimFault.OFFLINE)
+    failed = push(client, "main-in", RESIDENT).json()
+    assert (failed["decision"], failed["barrier"]) == ("allow", "fault"), failed
+    passage_id = int(failed["passage_id"])
+
+    outage.cut(services.engine)
+    refused = client.post("/api/v1/gates/main-in/actions", headers=guard, json={
+        "action": "open", "reason": REASON, "passage_id": passage_id})
+    assert refused.status_code == 503, refused.text  # the barrier failed again
+    barrier.clear_faults()
+    assert FilePassageJournal(
+        services.settings.data_dir / "journal" / "passages.jsonl").backlog().reopens
+
+    outage.restore()
+    services.runtime._offline_until = 0.0  # the breaker's few seconds have passed
+    opened = client.post("/api/v1/gates/main-in/actions", headers=guard, json={
+        "action": "open", "reason": REASON, "passage_id": passage_id})
+    assert opened.status_code == 200, opened.text
+    assert opened.json()["admission"] == "redone" and opened.json()["audit_id"] is not None
+    client.portal.call(services.runtime.replay_journal)
+    wait_for(lambda: not services.runtime.journal_waiting())
+
+    with services.sessions() as session:
+        row = session.get(Passage, passage_id)
+        assert row is not None
+        assert row.barrier_outcome == opened.json()["state"]
+        assert ADMISSION_UNDONE not in row.flags
+        inside = session.scalar(select(Presence.passage_id).where(Presence.plate == RESIDENT))
+    assert inside == passage_id
+    assert free_in_zone(client, "A") == free_before - 1
