@@ -799,6 +799,10 @@ class GateRuntime:
                 self._offline.undo(record)  # as online: a failed open takes the admission back
             elif self._offline.redo(record):
                 admission = "redone"
+                if passage_id is not None:
+                    # As online, where this clears admission_undone: a second open of it
+                    # counts nothing (the gates keep no undo for a stored passage).
+                    self._faulted.pop(passage_id, None)
             if journal_id is not None:
                 self._journal_row_changed(record, outcome)
         logger.info("guard's open of %s at %s: %s, journalled%s", opened.named, gate_id,

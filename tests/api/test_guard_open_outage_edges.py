@@ -106,3 +106,42 @@ def test_an_open_journalled_in_the_outage_does_not_undo_a_later_open_made_once_i
         inside = session.scalar(select(Presence.passage_id).where(Presence.plate == RESIDENT))
     assert inside == passage_id
     assert free_in_zone(client, "A") == free_before - 1
+
+
+def test_a_second_open_of_a_stored_passage_during_the_outage_counts_nothing(
+    app_factory: Any, outage: DatabaseOutage
+) -> None:
+    """As online, where the first open clears admission_undone: the stored row on the booth
+    page still offers 「人工开闸放行」 during the outage (nothing tells it), and pressed again
+    after the car had left it counted the car inside once more for the gates: hard
+    anti-passback refused the resident coming back, while the write-back (rightly) counted
+    nothing."""
+    client = app_factory(database_url=outage.url,
+                         access={**FAST["access"], "anti_passback": "hard"})
+    services = client.app.state.services
+    admin = add_staff(services, "admin", "admin")
+    guard = add_staff(services, "guard", "guard")
+    register_resident_car(client, admin, RESIDENT)
+    client.portal.call(services.refresh_offline)
+    assert client.get("/api/v1/gates", headers=guard).status_code == 200
+    barrier = services.barriers["main-in"]
+    barrier.inject_fault(SimFault.OFFLINE)
+    failed = push(client, "main-in", RESIDENT).json()
+    barrier.clear_faults()
+    assert (failed["decision"], failed["barrier"]) == ("allow", "fault"), failed
+
+    def guard_opens() -> dict[str, Any]:
+        response = client.post("/api/v1/gates/main-in/actions", headers=guard, json={
+            "action": "open", "reason": REASON, "passage_id": failed["passage_id"]})
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    outage.cut(services.engine)
+    assert guard_opens()["admission"] == "redone"
+    left = push(client, "main-out", RESIDENT).json()
+    assert (left["decision"], left["reason"]) == ("allow", "exit_known_inside"), left
+    assert guard_opens()["admission"] is None
+    back = push(client, "main-in", RESIDENT).json()
+    assert back["decision"] == "allow" and back["barrier"] in ("opening", "open"), back
+    outage.restore()
+    wait_for(lambda: not services.runtime.journal_waiting() and not services.audit_waiting())
