@@ -397,14 +397,18 @@ class CitySpool:
     def _empty(self) -> None:
         """Nothing left to send. Not synced: a power cut that brings the old lines back costs
         duplicates the hub drops, and this runs once per acknowledged passage."""
-        if self._compaction is not None:
-            self._abandon(self._compaction)  # an empty file is smaller than any copy
+        job = self._compaction
+        if job is not None and not job.swapped:
+            self._abandon(job)  # an empty file is smaller than any copy
+        # Once swapped, the old file goes on getting every line until the rename is on the
+        # disk: a power cut before that brings it back, and what is queued next must be in it.
         try:
             self._file().truncate(0)
         except OSError as err:
             self._stop_writing("emptying", err)
             return
         self._finished_lines = 0
+        self._retry_after = 0  # a refusal during the last backlog does not put off the next
 
     def _rewrite(self) -> None:
         """The file replaced by the live messages alone (empty when none), in place: for load,
@@ -495,8 +499,10 @@ class CitySpool:
         self._finished_lines = read.finished
         if not (self._broken or loading.closed):
             for late in loading.finished:
-                if self._append(json.dumps({"done": base + late})):
-                    self._finished_lines += 1
+                if not self._append(json.dumps({"done": base + late})):
+                    break  # the file is out of use: nothing more goes to it
+                self._finished_lines += 1
+        if not (self._broken or loading.closed):
             if not self._live:
                 if loading.limit or loading.next_late > 1:
                     self._empty()

@@ -349,3 +349,72 @@ def test_a_draining_backlog_is_compacted_once_and_only_its_tail(
     asyncio.run(drain())
     assert len(copied) == 1 and copied[0] < BACKLOG / 5
     assert backlog.spool.path.stat().st_size == 0
+
+
+def test_a_queue_emptied_while_the_rename_is_synced_keeps_what_comes_next_in_the_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The copy has replaced the old file but the rename is not on the disk yet, and the broker
+    takes everything then: a power cut now brings back the old file, which must still hold
+    the passages queued after the queue was emptied (they were synced, the rename was not)."""
+    disk = GatedDisk()
+    monkeypatch.setattr(os, "fsync", disk)
+    backlog = Backlog(tmp_path / "city.jsonl")
+    path = backlog.spool.path
+    backlog.add(BACKLOG)
+    old = tmp_path / "old-inode.jsonl"  # the old file by another name, as a power cut leaves it
+
+    async def scenario() -> int:
+        backlog.finish_until_compacting()
+        steps = 0
+        while await disk.next_step(backlog.spool):
+            steps += 1
+            if steps == 1:
+                os.link(path, old)  # before the rename
+            if steps == 3:  # the rename is being synced
+                while backlog.expected:
+                    backlog.finish_oldest()
+                backlog.add(2)
+                backlog.spool.sync()
+                sent_after_power_cut = reloaded(old, tmp_path, "power-cut.jsonl")
+                assert set(backlog.bodies()) <= set(sent_after_power_cut)
+            disk.go.release()
+        return steps
+
+    assert asyncio.run(scenario()) == 3
+    assert reloaded(path, tmp_path) == backlog.bodies()
+
+
+def test_a_refused_compaction_does_not_put_off_compacting_the_next_backlog(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A compaction the disk refused is tried again COMPACT_SLACK acknowledgements later; once
+    the queue has emptied, the next outage's backlog is compacted at the usual threshold."""
+    disk = GatedDisk(fail_at=1)
+    monkeypatch.setattr(os, "fsync", disk)
+    backlog = Backlog(tmp_path / "city.jsonl")
+    backlog.add(BACKLOG)
+
+    async def refused_then_emptied() -> None:
+        backlog.finish_until_compacting()
+        while await disk.next_step(backlog.spool):
+            disk.go.release()
+        while backlog.expected:
+            backlog.finish_oldest()
+
+    asyncio.run(refused_then_emptied())
+    assert backlog.spool.path.stat().st_size == 0
+
+    disk = GatedDisk()
+    monkeypatch.setattr(os, "fsync", disk)
+    backlog.add(BACKLOG)
+
+    async def next_outage() -> bool:
+        one_past_the_threshold(backlog)
+        backlog.finish_oldest()  # the acknowledgement past the threshold
+        compacting = backlog.spool.compacting
+        while await disk.next_step(backlog.spool):
+            disk.go.release()
+        return compacting
+
+    assert asyncio.run(next_outage())

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import io
 import itertools
 import json
 import logging
@@ -204,6 +206,81 @@ def test_a_rewrite_after_the_load_that_the_disk_refuses_keeps_the_file_in_use(
     assert b'"late"' in path.read_bytes()  # the old file, still in use
     assert not list(tmp_path.glob("*.tmp"))
     assert reloaded(path, tmp_path) == list(waiting.values()) == [*old[1:], "after"]
+    spool.close()
+
+
+class FullDisk(io.RawIOBase):
+    """Files on a disk with ``room`` bytes left between them all, then ENOSPC for every
+    write, whichever file and however often it is opened again."""
+
+    def __init__(self, room: int) -> None:
+        self.room = room
+
+    def open(self, path: Any, _mode: str, opener: Any) -> io.BufferedWriter:
+        disk = self
+
+        class OnDisk(io.RawIOBase):
+            def __init__(self) -> None:
+                self._file = Path(path).open("ab", buffering=0)  # noqa: SIM115
+
+            def writable(self) -> bool:
+                return True
+
+            def write(self, data: Any) -> int:
+                if disk.room < len(data):
+                    raise OSError(errno.ENOSPC, "No space left on device")
+                disk.room -= len(data)
+                return self._file.write(bytes(data)) or 0
+
+            def fileno(self) -> int:
+                return self._file.fileno()
+
+            def close(self) -> None:
+                self._file.close()
+                super().close()
+
+        return io.BufferedWriter(OnDisk())
+
+
+def test_a_full_disk_while_the_load_marks_what_was_done_meanwhile_stops_the_file_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Messages queued and acknowledged during the load get their done lines once it ends; a
+    disk full by then stops the file at the first one refused (one ERROR), and the spool
+    writes nothing more to it, compacts nothing, and leaves what the next start sends."""
+    path = tmp_path / "city.jsonl"
+    old = earlier_run(path, 30, 10)
+    read = GatedRead(monkeypatch)
+    bodies = [f"new{n}" for n in range(3)]
+    late_lines = [
+        json.dumps({"late": n, "topic": TOPIC, "body": b}, ensure_ascii=False) + "\n"
+        for n, b in enumerate(bodies, start=1)
+    ]
+    disk = FullDisk(room=len("".join(late_lines).encode()))  # full after the late lines
+    monkeypatch.setattr(city_spool, "open", disk.open, raising=False)
+    spool = CitySpool(path)
+
+    async def scenario() -> None:
+        got: list[Loaded] = []
+        spool.load_in_background(got.append)
+        await asyncio.to_thread(read.started.wait, STEP_TIMEOUT_S)
+        early = [spool.add(TOPIC, b) for b in bodies]
+        assert None not in early
+        spool.done(early[0])
+        spool.done(early[1])
+        read.go.set()
+        await loaded(spool, got)
+        assert not spool.compacting
+        assert spool.add(TOPIC, "after") is None  # in memory only from now on
+
+    before = path.read_bytes()
+    with caplog.at_level(logging.WARNING, logger="services.city_spool"):
+        asyncio.run(scenario())
+    said = [r for r in caplog.records if r.name == "services.city_spool"]
+    assert [r.levelno for r in said] == [logging.ERROR]
+    assert path.read_bytes() == before + "".join(late_lines).encode()
+    # Acknowledged during the load, not marked: sent again (at least once), nothing lost.
+    assert reloaded(path, tmp_path) == [*old, *bodies]
     spool.close()
 
 
