@@ -501,10 +501,13 @@ def build_services(
     face_engine = FaceEngine(settings.faces)
     face_matcher = FaceMatcher.from_config(settings.faces)
     faces = FaceService(
-        engine=face_engine,
+        # An engine of its own (~15 MB): a 12 MP photo keeps an engine 1.5-3 s, and the
+        # pedestrian gates must not wait for it (bench.face_enrol_contention).
+        engine=FaceEngine(settings.faces),
         matcher=face_matcher,
         sessions=sessions,
         max_pixels=settings.api.max_image_pixels,
+        enrol_nice=settings.faces.enrol_nice,
     )
     if ready:
         faces.load_all()
@@ -559,7 +562,6 @@ def build_services(
             sessions=sessions,
             max_pixels=settings.api.max_image_pixels,
             max_burst_pixels=settings.api.max_burst_pixels,
-            engine_lock=faces.engine_lock,
             slots=PushSlots(
                 settings.api.max_concurrent_bursts, settings.api.burst_wait_s,
                 what="pedestrian-gate bursts", setting="api.max_concurrent_bursts",

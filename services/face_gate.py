@@ -81,12 +81,15 @@ class FaceGateService:
         snapshots: SnapshotStore,
         sessions: sessionmaker[Session],
         max_pixels: int,
-        engine_lock: threading.Lock,
         slots: PushSlots,
+        engine_lock: threading.Lock | None = None,
         max_frames: int = 32,
         max_burst_pixels: int = 100_000_000,
     ) -> None:
-        self._engine_lock = engine_lock
+        # Guards the pipeline's face engine (dlib's detector and predictor are not documented
+        # as safe for concurrent use of one instance): bursts of every pedestrian gate take
+        # it in turn. Enrolment has an engine and a lock of its own (services/faces.py).
+        self._engine_lock = engine_lock or threading.Lock()
         self._slots = slots
         self._pipeline = pipeline
         self._runtime = runtime
@@ -99,6 +102,14 @@ class FaceGateService:
     @property
     def slots(self) -> PushSlots:
         return self._slots
+
+    @property
+    def pipeline(self) -> FacePipeline:
+        return self._pipeline
+
+    @property
+    def engine_lock(self) -> threading.Lock:
+        return self._engine_lock
 
     def _household(self, resident_id: int | None) -> int | None:
         if resident_id is None:

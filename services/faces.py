@@ -3,12 +3,20 @@
 PIPL: a template is stored only for a resident whose separate face consent is recorded (time
 and operator); withdrawing consent or a deletion request removes every template from the
 database and from the matcher in the same call, and both are audited.
+
+Enrolment never holds up the pedestrian gate: it has a face engine of its own (its own dlib
+detector and predictor, behind its own lock), and photos are embedded one request at a time on
+one worker thread of its own (at a lower CPU priority), so two admins uploading at once take
+one core, not both, and waiting uploads hold none of asyncio's shared worker threads.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import numpy as np
@@ -37,7 +45,32 @@ def from_blob(blob: bytes) -> np.ndarray:
     return np.frombuffer(blob, dtype="<f4").astype(np.float32)
 
 
+def _lower_priority(nice: int) -> None:
+    """Initializer of the enrolment thread: raise its nice value by ``nice``.
+
+    On Linux the nice value belongs to the calling thread, not the process, so the gate's
+    threads keep theirs. It cannot be lowered again without privileges: this thread is used
+    for nothing else. Threads it starts inherit the value: OpenCV starts its worker pool from
+    whichever thread first runs a parallel operation, so enrolment must not be the first to
+    (decoding a photo and dlib's steps start none; checked on OpenCV 4.11).
+    """
+    if nice <= 0:
+        return
+    try:
+        os.nice(nice)
+    except OSError as err:  # pragma: no cover - a platform without nice
+        logger.warning("face enrolment keeps normal CPU priority: %s", err)
+
+
 class FaceService:
+    """Consent, enrolment and deletion of face templates.
+
+    ``engine`` is enrolment's own: the container builds one that no gate uses, and
+    ``engine_lock`` (a new lock unless given) guards it. Passing the pedestrian gate's engine
+    and lock instead is the wiring parkgate had before, kept for ``bench.face_enrol_contention``
+    to measure against. ``enrol_nice`` is added to the enrolment thread's nice value.
+    """
+
     def __init__(
         self,
         *,
@@ -45,14 +78,21 @@ class FaceService:
         matcher: FaceMatcher,
         sessions: sessionmaker[Session],
         max_pixels: int,
+        engine_lock: threading.Lock | None = None,
+        enrol_nice: int = 0,
     ) -> None:
         self.engine = engine
         self.matcher = matcher
         self._sessions = sessions
         self._max_pixels = max_pixels
-        # dlib is not documented as thread-safe: every use of the engine (enrolment here, the
-        # pedestrian gate in services/face_gate.py) holds this one lock.
-        self.engine_lock = threading.Lock()
+        # dlib's detector and predictor are not documented as safe for concurrent use of one
+        # instance: every use of ``engine`` holds this lock.
+        self.engine_lock = engine_lock or threading.Lock()
+        # One worker: enrolments queue here, one at a time. Its thread starts on first use.
+        self._worker = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="face-enrol",
+            initializer=_lower_priority, initargs=(enrol_nice,),
+        )
 
     def load_all(self) -> int:
         with self._sessions() as session:
@@ -102,16 +142,36 @@ class FaceService:
         self.matcher.remove(resident_id)
         return removed
 
+    def submit_photos(self, photos: list[bytes]) -> Future[list[np.ndarray]]:
+        """Queue ``photos`` for the enrolment thread; the future gives ``embed_photos``'s
+        result. A future cancelled before its turn is never run."""
+        return self._worker.submit(self._embed_photos, photos)
+
+    async def embed_photos_async(self, photos: list[bytes]) -> list[np.ndarray]:
+        """``embed_photos`` for the event loop: waiting for its turn holds no thread."""
+        return await asyncio.wrap_future(self.submit_photos(photos))
+
     def embed_photos(self, photos: list[bytes]) -> list[np.ndarray]:
-        """Decode and embed every photo, or raise naming the first bad one; nothing stored."""
+        """Decode and embed every photo, or raise naming the first bad one; nothing stored.
+
+        Runs on the enrolment thread (after any enrolment queued before it) and blocks the
+        caller until done: never call it from that thread or the event loop."""
+        return self.submit_photos(photos).result()
+
+    def _embed_photos(self, photos: list[bytes]) -> list[np.ndarray]:
         embeddings = []
-        for index, data in enumerate(photos, start=1):
-            try:
-                image = decode_image(data, max_pixels=self._max_pixels)
-                with self.engine_lock:
-                    embeddings.append(self.engine.embed_single_face(image).embedding)
-            except InvalidInputError as err:
-                raise type(err)(f"photo {index}: {err}") from err
+        try:
+            for index, data in enumerate(photos, start=1):
+                try:
+                    image = decode_image(data, max_pixels=self._max_pixels)
+                    with self.engine_lock:
+                        embeddings.append(self.engine.embed_single_face(image).embedding)
+                except InvalidInputError as err:
+                    raise type(err)(f"photo {index}: {err}") from err
+        finally:
+            # Enrolments may be hours apart: do not keep a 12 MP photo's scan until the next.
+            with self.engine_lock:
+                self.engine.release_buffers()
         return embeddings
 
     def enrol(self, resident_id: int, embeddings: list[np.ndarray], operator: str) -> int:

@@ -1,15 +1,22 @@
-"""Face detection and 128-d embeddings with face_recognition (dlib HOG + ResNet, CPU).
+"""Face detection and 128-d embeddings: dlib's HOG detector and 5-point landmarks, and dlib's
+face ResNet (on onnxruntime by default), with the model files ``face_recognition_models`` ships.
 
-Only this module touches face_recognition/dlib: it takes BGR uint8 arrays and returns
+Only this module touches dlib for recognition: it takes BGR uint8 arrays and returns
 ``FaceDetection`` values. The 5-point landmark model used for alignment is CC0; the 68-point
 model (non-commercial training data) is never loaded here.
+
+face_recognition itself is not imported: its module keeps one detector and one predictor for
+the whole process (and loads the 68-point model, the CNN detector and dlib's own ResNet as it is
+imported, ~106 MB measured). Each ``FaceEngine`` builds its own instead, so the pedestrian gate
+and enrolment each have an engine and never wait for each other.
 """
 
 from __future__ import annotations
 
 import logging
+import pickle
 from collections.abc import Sequence
-from types import ModuleType
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -23,17 +30,27 @@ from vision.types import BoundingBox
 logger = logging.getLogger(__name__)
 
 
-def _load_face_recognition() -> ModuleType:
+def _load_dlib() -> tuple[Any, Any]:
+    """dlib and face_recognition_models (for the model files' paths), or RecognitionError."""
     try:
-        import face_recognition.api as fr_api
-    except (ImportError, SystemExit) as err:  # pragma: no cover - depends on the install
-        # face_recognition calls quit() when face_recognition_models or pkg_resources is
-        # missing; turn that into our error instead of a silent exit.
+        import dlib
+        import face_recognition_models
+    except ImportError as err:  # pragma: no cover - depends on the install
+        # face_recognition_models needs pkg_resources (setuptools<82) to find its files.
         raise RecognitionError(
-            "face_recognition is not usable: install dlib-bin, face_recognition_models and "
+            "dlib face models are not usable: install dlib-bin, face_recognition_models and "
             "setuptools<82 (see STACK.md)"
         ) from err
-    return fr_api
+    return dlib, face_recognition_models
+
+
+@cache
+def _frontal_face_detector_bytes() -> bytes:
+    """dlib's HOG face detector, serialised once per process: dlib builds it from its source
+    text in ~0.37 s, a copy loads from these bytes in ~3 ms (measured). Only bytes this
+    process made are ever unpickled."""
+    dlib, _ = _load_dlib()
+    return pickle.dumps(dlib.get_frontal_face_detector())
 
 
 def check_bgr_image(image: np.ndarray, *, name: str = "image") -> None:
@@ -49,17 +66,30 @@ def check_bgr_image(image: np.ndarray, *, name: str = "image") -> None:
 
 
 class FaceEngine:
-    """Detects faces (HOG) and computes embeddings. Loading the models takes ~0.5 s.
+    """Detects faces (HOG) and computes embeddings. The first engine of a process takes ~1 s
+    to build (the detector, the ONNX embedder), each further one ~2 ms, plus ~70 ms for its
+    landmark model at its first embedding.
 
-    Thread-safety: dlib's detector and networks are not documented as re-entrant; use one
-    engine per worker thread.
+    Thread-safety: dlib's detector and shape predictor are not documented as safe for
+    concurrent use of one instance, so one engine serves one thread at a time (its users hold
+    a lock). Each engine owns its detector and 5-point predictor (15 MB once it has embedded a
+    0.4 MP photo, measured by ``bench.face_enrol_contention``), so two engines run in two
+    threads at once. The ONNX embedder is shared by every engine:
+    onnxruntime's ``InferenceSession.run`` is safe to call from several threads, and a second
+    session would cost ~48 MB.
     """
 
     def __init__(self, config: FaceRecognitionConfig | None = None) -> None:
         self.config = config or FaceRecognitionConfig()
-        self._fr = _load_face_recognition()
+        self._dlib, self._models = _load_dlib()
+        self._detector = pickle.loads(_frontal_face_detector_bytes())  # a copy of its own
+        self._predictor: Any = None  # see _shape
         # The same network either way; onnxruntime runs it ~20x faster than dlib-bin.
         self._embedder = shared_embedder() if self.config.embedder == "onnxruntime" else None
+        self._encoder = (
+            self._dlib.face_recognition_model_v1(self._models.face_recognition_model_location())
+            if self._embedder is None else None
+        )
 
     # -- low level ---------------------------------------------------------------------------
     @staticmethod
@@ -70,7 +100,7 @@ class FaceEngine:
 
     def _rects(self, rgb: np.ndarray, upsample: int) -> list[Any]:
         try:
-            return list(self._fr._raw_face_locations(rgb, upsample, "hog"))
+            return list(self._detector(rgb, upsample))
         except RuntimeError as err:
             raise RecognitionError(f"dlib face detection failed: {err}") from err
 
@@ -82,15 +112,23 @@ class FaceEngine:
             return None
         return BoundingBox(float(x1), float(y1), float(x2), float(y2))
 
+    def _shape(self, rgb: np.ndarray, rect: Any) -> Any:
+        """The 5-point landmarks of the face in ``rect``."""
+        if self._predictor is None:  # the engine's users take turns: no race here
+            self._predictor = self._dlib.shape_predictor(
+                self._models.pose_predictor_five_point_model_location()
+            )
+        return self._predictor(rgb, rect)
+
     def _descriptor(self, rgb: np.ndarray, rect: Any, jitters: int) -> tuple[np.ndarray, Any]:
         try:
-            shape = self._fr.pose_predictor_5_point(rgb, rect)
+            shape = self._shape(rgb, rect)
             if self._embedder is None:
-                descriptor = self._fr.face_encoder.compute_face_descriptor(rgb, shape, jitters)
+                descriptor = self._encoder.compute_face_descriptor(rgb, shape, jitters)
                 return np.asarray(descriptor, dtype=np.float32), shape
             # The chip dlib's compute_face_descriptor aligns internally (150 px, 0.25 padding),
             # and for jitters the same random re-crops it averages.
-            dlib = self._fr.dlib
+            dlib = self._dlib
             chip = dlib.get_face_chip(rgb, shape, size=CHIP_SIZE, padding=CHIP_PADDING)
             chips = np.stack(dlib.jitter_image(chip, jitters)) if jitters > 1 else chip[None]
         except RuntimeError as err:
@@ -111,7 +149,7 @@ class FaceEngine:
             return embedding, shape
         width = rgb.shape[1]
         flipped = np.ascontiguousarray(rgb[:, ::-1])
-        flipped_rect = self._fr.dlib.rectangle(
+        flipped_rect = self._dlib.rectangle(
             width - 1 - rect.right(), rect.top(), width - 1 - rect.left(), rect.bottom()
         )
         mirrored, _ = self._descriptor(flipped, flipped_rect, jitters)
@@ -128,6 +166,12 @@ class FaceEngine:
         }
 
     # -- public ------------------------------------------------------------------------------
+    def release_buffers(self) -> None:
+        """Free what dlib's detector keeps of the last image it scanned: its HOG pyramid, ~74 MB
+        after a 12 MP photo (bench.face_enrol_contention), held until the next image. A fresh
+        copy of the detector (~3 ms) holds none."""
+        self._detector = pickle.loads(_frontal_face_detector_bytes())
+
     def locate(self, image: np.ndarray, *, upsample: int | None = None) -> list[BoundingBox]:
         """Face boxes only (no embedding), largest first."""
         rgb = self._rgb(image)
@@ -166,7 +210,7 @@ class FaceEngine:
     def embed(self, image: np.ndarray, box: BoundingBox) -> FaceDetection:
         """Embedding of the face in ``box`` (from ``locate``), with gate settings."""
         rgb = self._rgb(image)
-        rect = self._fr.dlib.rectangle(int(box.x1), int(box.y1), int(box.x2), int(box.y2))
+        rect = self._dlib.rectangle(int(box.x1), int(box.y1), int(box.x2), int(box.y2))
         embedding, shape = self._embed(rgb, rect, 1, self.config.mirror_probes)
         return FaceDetection(box, embedding, self._landmarks(shape))
 

@@ -95,7 +95,8 @@ async def enrol_faces(
     faces = _faces(services)
     photos = await frame_images(request, services.settings.api.max_upload_bytes)
     faces.template_count(resident_id)  # 404 before the expensive part
-    embeddings = await asyncio.to_thread(faces.embed_photos, photos)
+    # On enrolment's own thread and engine, one request at a time: never on the gate's.
+    embeddings = await faces.embed_photos_async(photos)
     await asyncio.to_thread(faces.enrol, resident_id, embeddings, user.name)
     return FaceSummary(resident_id=resident_id, templates=faces.template_count(resident_id))
 
