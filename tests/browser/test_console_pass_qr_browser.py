@@ -19,18 +19,23 @@ pytestmark = pytest.mark.browser
 CAMERA = {"X-API-Key": "test-camera-key"}
 
 
-def test_the_drawn_qr_code_opens_the_pedestrian_gate(
-    live_server: LiveServer, new_page: Any
-) -> None:
-    add_household(live_server)
+def _four_hour_pass(server: LiveServer, max_uses: int | None = None) -> int:
+    """A visitor pass for 粤B88888 from now, for a household added for it."""
+    add_household(server)
     start = datetime.now(UTC).replace(microsecond=0)
-    with admin_api(live_server) as api:
+    with admin_api(server) as api:
         hid = api.get("/api/v1/households").json()[0]["id"]
         created = api.post("/api/v1/passes", json={
             "plate": "粤B88888", "host_household_id": hid, "valid_from": start.isoformat(),
-            "valid_to": (start + timedelta(hours=4)).isoformat(), "max_uses": 1})
+            "valid_to": (start + timedelta(hours=4)).isoformat(), "max_uses": max_uses})
         assert created.status_code == 201, created.text
-    pass_id = created.json()["id"]
+    return int(created.json()["id"])
+
+
+def test_the_drawn_qr_code_opens_the_pedestrian_gate(
+    live_server: LiveServer, new_page: Any
+) -> None:
+    pass_id = _four_hour_pass(live_server, max_uses=1)
 
     page = new_page()
     enter_as(page, live_server, "guard", "guard")
@@ -55,13 +60,7 @@ def test_the_drawn_qr_code_opens_the_pedestrian_gate(
 def test_printed_only_the_code_and_the_pass_facts_show_black_on_white(
     live_server: LiveServer, new_page: Any
 ) -> None:
-    add_household(live_server)
-    start = datetime.now(UTC).replace(microsecond=0)
-    with admin_api(live_server) as api:
-        hid = api.get("/api/v1/households").json()[0]["id"]
-        pass_id = api.post("/api/v1/passes", json={
-            "plate": "粤B88888", "host_household_id": hid, "valid_from": start.isoformat(),
-            "valid_to": (start + timedelta(hours=4)).isoformat()}).json()["id"]
+    pass_id = _four_hour_pass(live_server)
     page = new_page()
     enter_as(page, live_server, "guard", "guard")
     page.goto(f"/console/admin/passes/{pass_id}/qr")
