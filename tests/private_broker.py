@@ -44,6 +44,10 @@ class PrivateBroker:
             f"listener {self.port} 127.0.0.1\n"
             "allow_anonymous true\n"
             "persistence true\n"
+            # Mosquitto drops QoS 1 messages past 1000 queued for one subscriber by default: a
+            # hub test fed thousands at once on a loaded CI machine lost some to that, which is
+            # the broker's setting, not parkgate's delivery (docs/mqtt.md tells hub operators).
+            "max_queued_messages 0\n"
             f"persistence_location {directory}/\n"
             # Started as root, mosquitto would run as the user "mosquitto", which cannot write
             # the test's private directory: the sessions would not be saved.
