@@ -49,17 +49,18 @@ def validate_pin(pin: str) -> None:
 
 def set_pin(session: Session, resident_id: int, pin: str) -> None:
     validate_pin(pin)
-    resident = session.get(Resident, resident_id)
-    if resident is None:
-        raise NotFoundError(f"resident {resident_id} not found")
-    resident.pin_hash = hash_password(pin)
+    _store_pin_hash(session, resident_id, hash_password(pin))
 
 
 def clear_pin(session: Session, resident_id: int) -> None:
+    _store_pin_hash(session, resident_id, None)
+
+
+def _store_pin_hash(session: Session, resident_id: int, pin_hash: str | None) -> None:
     resident = session.get(Resident, resident_id)
     if resident is None:
         raise NotFoundError(f"resident {resident_id} not found")
-    resident.pin_hash = None
+    resident.pin_hash = pin_hash
 
 
 @functools.cache

@@ -10,18 +10,24 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api.deps import ServicesDep
 from api.schemas import CityLink, Health
+from services.container import Services
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", response_model=Health)
-def healthz(services: ServicesDep) -> Health:
+def database_answers(services: Services) -> bool:
+    """Whether the database answers a query now (blocking: call it off the event loop)."""
     try:
         with services.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
-        database = True
     except SQLAlchemyError:
-        database = False
+        return False
+    return True
+
+
+@router.get("/healthz", response_model=Health)
+def healthz(services: ServicesDep) -> Health:
+    database = database_answers(services)
     gates = {gate_id: str(b.state) for gate_id, b in services.barriers.items()}
     waiting = services.runtime.journal_backlog()
     actions_waiting = services.audit_backlog()

@@ -12,33 +12,23 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
 from api.deps import ServicesDep, admin_from, oauth2_scheme
-from errors import AuthenticationError
+from api.routes.health import database_answers
+from errors import AuthenticationError, StoreUnavailableError
 from services.container import Services
 from services.metrics import Metrics, SiteState
 
 router = APIRouter(tags=["health"])
 
 
-def _database_up(services: Services) -> bool:
-    try:
-        with services.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except SQLAlchemyError:
-        return False
-    return True
-
-
 async def site_state(services: Services) -> SiteState:
-    database = await asyncio.to_thread(_database_up, services)
+    database = await asyncio.to_thread(database_answers, services)
     zones: dict[str, tuple[int, int]] = {}
     stale = False
     try:
         snapshot = await services.parking.zones_cache.current()
-    except Exception:  # no counts read since start (database down at start): report none
+    except StoreUnavailableError:  # nothing read since a start during an outage: no zones
         stale = True
     else:
         stale = snapshot.stale
