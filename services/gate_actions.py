@@ -121,6 +121,11 @@ class _Named:
     # here; the write-back checks it).
     record: PassageRecord | None = None
 
+    @property
+    def offline_passage(self) -> bool:
+        """Names a passage while the database is down: its open goes through the journal."""
+        return not self.online and (self.passage_id is not None or self.journal_id is not None)
+
 
 def _check_passage(services: Services, gate_id: str, passage_id: int | None) -> None:
     if passage_id is None:
@@ -227,8 +232,9 @@ async def _named(
         except (*DATABASE_DOWN, StoreUnavailableError):
             runtime.mark_database_unavailable()
             online = False
-    if online or (passage_id is None and journal_id is None):
-        return _Named(online, passage_id)
+    named = _Named(online, passage_id, journal_id)
+    if not named.offline_passage:
+        return named
     record = await asyncio.to_thread(
         runtime.named_offline, gate_id, passage_id=passage_id, journal_id=journal_id
     )
@@ -327,7 +333,7 @@ async def _drive(
         # its failed open took back, once) and a fault its alarm; during an outage through
         # the journal, and the gates count the car meanwhile.
         runtime = services.runtime
-        if named.online or (named.passage_id is None and named.journal_id is None):
+        if not named.offline_passage:
             opened = await runtime.open_barrier_for(
                 gate_id, passage_id=named.passage_id if named.online else None
             )
