@@ -151,6 +151,8 @@ class Services:
         for barrier in self.barriers.values():
             with contextlib.suppress(Exception):
                 await barrier.stop()
+        if self.faces is not None:
+            self.faces.close()
 
     def _on_barrier_status(self, status: BarrierStatus) -> None:
         self.bus.publish(

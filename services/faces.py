@@ -88,11 +88,19 @@ class FaceService:
         # dlib's detector and predictor are not documented as safe for concurrent use of one
         # instance: every use of ``engine`` holds this lock.
         self.engine_lock = engine_lock or threading.Lock()
-        # One worker: enrolments queue here, one at a time. Its thread starts on first use.
-        self._worker = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="face-enrol",
-            initializer=_lower_priority, initargs=(enrol_nice,),
-        )
+        # One worker: enrolments queue here, one at a time. Made on first use and again on
+        # the first use after close(): a stopped controller that starts again enrols again.
+        self._enrol_nice = enrol_nice
+        self._worker: ThreadPoolExecutor | None = None
+        self._worker_lock = threading.Lock()
+
+    def close(self) -> None:
+        """Stop the enrolment thread once the enrolment it is on ends; enrolments still
+        queued are cancelled (their callers get ``CancelledError``), not run after shutdown."""
+        with self._worker_lock:
+            worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.shutdown(wait=False, cancel_futures=True)
 
     def load_all(self) -> int:
         with self._sessions() as session:
@@ -145,7 +153,13 @@ class FaceService:
     def submit_photos(self, photos: list[bytes]) -> Future[list[np.ndarray]]:
         """Queue ``photos`` for the enrolment thread; the future gives ``embed_photos``'s
         result. A future cancelled before its turn is never run."""
-        return self._worker.submit(self._embed_photos, photos)
+        with self._worker_lock:
+            if self._worker is None:
+                self._worker = ThreadPoolExecutor(
+                    max_workers=1, thread_name_prefix="face-enrol",
+                    initializer=_lower_priority, initargs=(self._enrol_nice,),
+                )
+            return self._worker.submit(self._embed_photos, photos)
 
     async def embed_photos_async(self, photos: list[bytes]) -> list[np.ndarray]:
         """``embed_photos`` for the event loop: waiting for its turn holds no thread."""

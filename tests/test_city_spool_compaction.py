@@ -24,6 +24,9 @@ from services.city_spool import COMPACT_RATIO, COMPACT_SLACK, CitySpool, Spooled
 TOPIC = "parkgate/demo/passages"
 BACKLOG = 3000  # messages waiting when the broker comes back
 STEP_TIMEOUT_S = 10.0
+# Taken before any test patches os.fsync: a GatedDisk made while another one is in place
+# would otherwise pass each fsync on to that one, whose gate nobody opens any more.
+REAL_FSYNC = os.fsync
 
 
 class Backlog:
@@ -83,7 +86,7 @@ class GatedDisk:
     ``fail_at``-th one is refused as by a full disk."""
 
     def __init__(self, fail_at: int | None = None) -> None:
-        self._real = os.fsync
+        self._real = REAL_FSYNC
         self._lock = threading.Lock()
         self.calls = 0
         self.fail_at = fail_at
@@ -418,3 +421,6 @@ def test_a_refused_compaction_does_not_put_off_compacting_the_next_backlog(
         return compacting
 
     assert asyncio.run(next_outage())
+    # Compacted, not given up: the file holds each waiting message once and nothing else.
+    assert queued_lines(backlog.spool.path) == Counter(backlog.expected.keys())
+    assert len(backlog.spool.path.read_bytes().splitlines()) == len(backlog.expected)

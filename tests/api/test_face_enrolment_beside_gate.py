@@ -210,3 +210,49 @@ def test_an_enrolment_leaves_no_photo_scan_behind_even_when_refused(
     assert released == [1]  # the detector's scan of the last photo is let go
     (embedding,) = faces.embed_photos([photo(*OBAMA).read_bytes()])
     assert released == [1, 1] and embedding.shape == (128,)
+
+
+def enrol_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("face-enrol")]
+
+
+def test_stopping_the_controller_ends_the_enrolment_thread_and_drops_what_was_queued(
+    make_settings: Any, plate_recognizer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A controller stopped mid-enrolment lets that photo finish, runs none of those queued
+    behind it after shutdown, and leaves no thread behind; enrolling again works."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from services.container import build_services
+
+    services = build_services(make_settings(), recognizer=plate_recognizer)
+    faces = services.faces
+    assert faces is not None
+    holder = Held(faces.engine.embed_single_face)
+    monkeypatch.setattr(faces.engine, "embed_single_face", holder)
+    obama, biden = photo(*OBAMA).read_bytes(), photo(*BIDEN).read_bytes()
+    try:
+        with TestClient(create_app(services)):
+            running = faces.submit_photos([obama])
+            assert holder.entered.wait(DEADLINE_S)
+            queued = faces.submit_photos([biden])
+        # The app has stopped (lifespan shutdown) with Obama's photo inside the engine.
+        assert queued.cancelled()
+        holder.release.set()
+        assert len(running.result(timeout=DEADLINE_S)) == 1
+        for thread in enrol_threads():
+            thread.join(DEADLINE_S)
+        assert enrol_threads() == []
+        assert holder.calls == 1  # Biden's photo never reached the engine
+
+        again = faces.submit_photos([biden])
+        assert len(again.result(timeout=DEADLINE_S)) == 1
+        faces.close()
+        for thread in enrol_threads():
+            thread.join(DEADLINE_S)
+        assert enrol_threads() == []
+    finally:
+        holder.release.set()
+        faces.close()
+        services.engine.dispose()

@@ -14,6 +14,7 @@ import httpx
 import numpy as np
 import pytest
 from PIL import Image
+from playwright.sync_api import expect
 
 from models.db import transaction
 from models.events import Passage
@@ -158,9 +159,8 @@ def test_a_touched_review_card_keeps_its_state_when_other_cars_arrive(
     card.wait_for(state="detached")
     assert "已登记访客通行证" in toast_text(page, "闽A12345")
     row = page.locator(f'#passage-rows tr[data-id="{first}"]')
-    page.wait_for_function(
-        "row => row.textContent.includes('8栋 601')", arg=row.element_handle()
-    )
+    # The row is replaced when its update arrives: a handle taken before would go stale.
+    expect(row).to_contain_text("8栋 601", timeout=30_000)
     # Item 6: the row says what the guard decided, and for whom.
     assert row.locator(".badge.allow", has_text="已放行").is_visible()
     assert row.locator(".badge.review").count() == 0
@@ -333,9 +333,7 @@ def test_old_and_unplated_cars_need_a_second_yes_and_a_left_car_is_dismissed(
     assert resolve_reasons(live_server, gone) == ["车辆未等处理已自行离开"]
     assert passage(live_server, gone).barrier_outcome == "closed"  # never driven
     row = page.locator(f'#passage-rows tr[data-id="{gone}"]')
-    page.wait_for_function(
-        "row => row.textContent.includes('已拒绝')", arg=row.element_handle()
-    )
+    expect(row).to_contain_text("已拒绝", timeout=30_000)
     assert "车辆未等处理已自行离开" in row.inner_text()
     assert state_before in ("open", "opening", "closing", "closed")
     page.wait_for_selector("#review-none")
