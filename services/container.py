@@ -510,6 +510,7 @@ def build_services(
         sessions=sessions,
         max_pixels=settings.api.max_image_pixels,
         enrol_nice=settings.faces.enrol_nice,
+        max_pending=settings.faces.max_pending_enrolments,
     )
     if ready:
         faces.load_all()

@@ -23,7 +23,7 @@ import numpy as np
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from errors import InvalidInputError, NotFoundError
+from errors import BusyError, InvalidInputError, NotFoundError
 from models.db import transaction
 from models.events import AuditEntry
 from models.faces import FaceTemplate
@@ -62,6 +62,10 @@ def _lower_priority(nice: int) -> None:
         logger.warning("face enrolment keeps normal CPU priority: %s", err)
 
 
+# A 12-16 MP photo keeps the engine 1.5-3 s: a full queue has moved on by then.
+ENROL_RETRY_AFTER_S = 5
+
+
 class FaceService:
     """Consent, enrolment and deletion of face templates.
 
@@ -80,6 +84,7 @@ class FaceService:
         max_pixels: int,
         engine_lock: threading.Lock | None = None,
         enrol_nice: int = 0,
+        max_pending: int = 4,
     ) -> None:
         self.engine = engine
         self.matcher = matcher
@@ -93,6 +98,10 @@ class FaceService:
         self._enrol_nice = enrol_nice
         self._worker: ThreadPoolExecutor | None = None
         self._worker_lock = threading.Lock()
+        # Each waiting request holds its photos (up to api.max_upload_bytes) in memory: a
+        # client that keeps sending must meet a bound, not grow the queue without end.
+        self._max_pending = max_pending
+        self._pending = 0  # submitted and not finished, the one running included
 
     def close(self) -> None:
         """Stop the enrolment thread once the enrolment it is on ends; enrolments still
@@ -154,12 +163,26 @@ class FaceService:
         """Queue ``photos`` for the enrolment thread; the future gives ``embed_photos``'s
         result. A future cancelled before its turn is never run."""
         with self._worker_lock:
+            if self._pending >= self._max_pending:
+                raise BusyError(
+                    f"{self._pending} face enrolments are already waiting or running "
+                    f"(faces.max_pending_enrolments); send the photos again in a moment",
+                    retry_after_s=ENROL_RETRY_AFTER_S,
+                )
             if self._worker is None:
                 self._worker = ThreadPoolExecutor(
                     max_workers=1, thread_name_prefix="face-enrol",
                     initializer=_lower_priority, initargs=(self._enrol_nice,),
                 )
-            return self._worker.submit(self._embed_photos, photos)
+            future = self._worker.submit(self._embed_photos, photos)
+            self._pending += 1
+        # Also when cancelled: by close(), or by a request whose client went away.
+        future.add_done_callback(self._finished)
+        return future
+
+    def _finished(self, _: Future[list[np.ndarray]]) -> None:
+        with self._worker_lock:
+            self._pending -= 1
 
     async def embed_photos_async(self, photos: list[bytes]) -> list[np.ndarray]:
         """``embed_photos`` for the event loop: waiting for its turn holds no thread."""

@@ -221,6 +221,14 @@ class FaceRecognitionConfig(BaseModel):
         "x1.20 at 10, x1.27 at 19 (enrolments then 25% slower at 10). 0 keeps normal "
         "priority.",
     )
+    max_pending_enrolments: int = Field(
+        default=4,
+        ge=1,
+        le=100,
+        title="Enrolments waiting at most",
+        description="Enrolment requests queued or running at once; one more is refused with "
+        "HTTP 503 and Retry-After (each waiting request holds its photos in memory).",
+    )
     mirror_enrolment: bool = Field(
         default=True, title="Mirror-average enrolment embeddings",
         description="Average each enrolment embedding with that of the mirrored photo "

@@ -140,6 +140,8 @@ PATTERNS: tuple[ErrorPattern, ...] = (
     ErrorPattern("resident (\\d+) has no recorded face consent.*", "err.no_face_consent",
                  ("id",)),
     ErrorPattern("face recognition is not enabled in this installation", "err.faces_off"),
+    ErrorPattern("(\\d+) face enrolments are already waiting or running.*", "err.enrol_busy",
+                 ("n",)),
     ErrorPattern("a PIN is 4 to 8 digits 0-9", "err.pin_digits"),
     ErrorPattern("choose a PIN that is not all one digit or a simple sequence",
                  "err.pin_simple"),

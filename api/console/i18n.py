@@ -566,6 +566,8 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "err.no_face_consent": ("住户成员 #{id} 还没有记录人脸授权：请先「记录授权」",
                             "Resident #{id} has no recorded face consent: record it first"),
     "err.faces_off": ("本系统未启用人脸识别", "Face recognition is not enabled here"),
+    "err.enrol_busy": ("已有 {n} 份照片在排队识别，请稍候再上传",
+                       "{n} enrolments are already waiting; send the photos again in a moment"),
     "err.pin_digits": ("通行密码是 4 到 8 位数字", "A PIN is 4 to 8 digits"),
     "err.pin_simple": ("密码太简单：不能全是同一个数字或顺序数字（如 1234）",
                        "Too simple: not all one digit or a run such as 1234"),

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 import pytest
 
-from errors import InvalidInputError
+from errors import BusyError, InvalidInputError
 from tests.api.test_face_gate import START, enrol_lin, jpegs
 from tests.api.test_faces import BIDEN, OBAMA, enrol, photo
 from vision.face_config import FaceRecognitionConfig
@@ -256,3 +256,44 @@ def test_stopping_the_controller_ends_the_enrolment_thread_and_drops_what_was_qu
         holder.release.set()
         faces.close()
         services.engine.dispose()
+
+
+def test_a_full_enrolment_queue_refuses_one_more_upload_and_a_cancelled_one_frees_its_place(
+    client: Any, admin_headers: dict[str, str], held: Held, pool: ThreadPoolExecutor
+) -> None:
+    """Each waiting upload holds its photos in memory: past faces.max_pending_enrolments the
+    admin is told to send again shortly (503, Retry-After), and nothing is stored for it."""
+    from api.console.error_texts import explain_message
+    from tests.api.test_faces import new_resident
+
+    faces = client.app.state.services.faces
+    limit = client.app.state.services.settings.faces.max_pending_enrolments
+    data = photo(*OBAMA).read_bytes()
+    rid = new_resident(client, admin_headers)
+    client.put(f"/api/v1/residents/{rid}/consent", headers=admin_headers)
+
+    first = pool.submit(enrol, client, admin_headers, rid, data)  # goes into the engine
+    assert held.entered.wait(DEADLINE_S)
+    waiting = [faces.submit_photos([data]) for _ in range(limit - 1)]
+
+    refused = enrol(client, admin_headers, rid, data)
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["Retry-After"] == "5"
+    detail = refused.json()["detail"]
+    assert "faces.max_pending_enrolments" in detail
+    assert explain_message("zh", detail) == f"已有 {limit} 份照片在排队识别，请稍候再上传"
+
+    # An enrolment cancelled before its turn (as close() does) gives its place back at once.
+    assert waiting[-1].cancel()
+    taken = faces.submit_photos([data])
+    with pytest.raises(BusyError):
+        faces.submit_photos([data])
+
+    held.release.set()
+    assert first.result(DEADLINE_S).status_code == 201
+    for future in [*waiting[:-1], taken]:
+        assert len(future.result(DEADLINE_S)) == 1
+    # Served in turn, the queue takes uploads again.
+    assert enrol(client, admin_headers, rid, data).status_code == 201
+    templates = client.get(f"/api/v1/residents/{rid}/faces", headers=admin_headers).json()
+    assert templates["templates"] == 2  # the two uploads that went through the API
