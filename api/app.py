@@ -38,7 +38,6 @@ from api.routes import (
 )
 from services.container import Services
 from services.login_audit import recent_failures
-from services.metrics import Metrics
 
 
 def install_local_docs(app: FastAPI) -> None:
@@ -68,7 +67,7 @@ def create_app(services: Services) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Listening from before the start: passages an outage left in the journal are written
         # back during it, and they count when they reach the database.
-        with services.bus.listening(site_metrics.on_event):
+        with services.bus.listening(services.metrics.on_event):
             await services.start()
             throttle = LoginThrottle()
             throttle.replay(await asyncio.to_thread(recent_failures, services, WINDOW_S))
@@ -77,8 +76,6 @@ def create_app(services: Services) -> FastAPI:
                 yield
             finally:
                 await services.stop()
-
-    site_metrics = Metrics()
 
     app = FastAPI(
         title="parkgate",
@@ -89,7 +86,6 @@ def create_app(services: Services) -> FastAPI:
         redoc_url=None,
     )
     app.state.services = services
-    app.state.metrics = site_metrics
     install_error_handlers(app)
     app.add_middleware(AvailabilityFastPath, parking=services.parking)
     # Every JSON route refuses a cookie-authenticated unsafe request without the CSRF header;

@@ -5,12 +5,19 @@ worker sees every car in many frames, so its reads are voted by :class:`PlateVot
 the voted sighting reaches :meth:`GateRuntime.handle_sighting` — the same path the push
 endpoint ends in. The snapshot stored with the passage is the frame whose read of the voted
 plate was most confident.
+
+Stage timings go to the same ``parkgate_frame_stage_seconds`` histogram as pushed frames, with
+``source="camera"``: ``recognize`` once per frame read (a frame the motion gate skips is not
+read and not timed), ``snapshot`` and ``decide_record_barrier`` once per voted passage, since
+only the frame (or quiet moment) that completes a sighting takes those steps. There is no
+``decode``: the camera's reader thread decodes, paced by the camera, not by parkgate.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +28,7 @@ import numpy as np
 from controllers.runtime import GateRuntime, PassageResult
 from controllers.values import Sighting
 from services.frames import region_box
+from services.metrics import Metrics
 from services.snapshots import SnapshotStore
 from settings import CameraConfig, RegionConfig, Settings
 from vision.camera_worker import CameraWorker
@@ -64,6 +72,7 @@ class CameraPipeline:
         snapshots: SnapshotStore,
         regions: dict[str, RegionConfig | None] | None = None,
         motion_gated: set[str] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._recognizer = recognizer
         self._voter = voter
@@ -71,6 +80,7 @@ class CameraPipeline:
         self._snapshots = snapshots
         self._regions = regions or {}
         self._motion = {gate_id: MotionGate() for gate_id in motion_gated or ()}
+        self._metrics = metrics
         # Per gate: frames that read a plate and are not yet part of an emitted sighting.
         self._evidence: defaultdict[str, list[_Evidence]] = defaultdict(list)
         # Evidence older than the voting window can no longer belong to an open track.
@@ -92,6 +102,7 @@ class CameraPipeline:
                 g.id for g in services.settings.community.gates
                 if g.camera is not None and g.camera.motion_gate
             },
+            metrics=services.metrics,
         )
 
     def worker(self, gate_id: str, source: FrameSource, config: CameraConfig) -> CameraWorker:
@@ -112,7 +123,8 @@ class CameraPipeline:
         now = frame.captured_at.timestamp()
         if gate is not None and not gate.should_read(frame.image, now):
             return await self.tick(gate_id, frame.captured_at)
-        reads = await asyncio.to_thread(self._read, gate_id, frame.image)
+        reads, recognize_ms = await asyncio.to_thread(self._read, gate_id, frame.image)
+        self._observe(gate_id, {"recognize": recognize_ms})
         if gate is not None:
             gate.record(frame.image, now, had_plate=bool(reads))
         self.frames_read += 1
@@ -133,9 +145,17 @@ class CameraPipeline:
             return None
         return await self._emit(gate_id, self._voter.add(gate_id, [], at))
 
-    def _read(self, gate_id: str, image: np.ndarray) -> list[PlateRead]:
+    def _read(self, gate_id: str, image: np.ndarray) -> tuple[list[PlateRead], float]:
+        """The frame's reads and the milliseconds reading took (timed in the worker thread,
+        so a wait for a free thread is not counted as recognising, as for pushed frames)."""
+        started = time.perf_counter()
         region = region_box(self._regions.get(gate_id), image.shape[1], image.shape[0])
-        return self._recognizer.read(image, region)
+        reads = self._recognizer.read(image, region)
+        return reads, (time.perf_counter() - started) * 1000
+
+    def _observe(self, gate_id: str, timings_ms: dict[str, float]) -> None:
+        if self._metrics is not None:
+            self._metrics.observe_frame(gate_id, timings_ms, source="camera")
 
     def _remember(self, gate_id: str, evidence: _Evidence) -> None:
         kept = [e for e in self._evidence[gate_id] if evidence.at - e.at <= self._keep]
@@ -160,9 +180,14 @@ class CameraPipeline:
             return None
         image = self._best_frame(gate_id, sighting.plate) if sighting.plate else None
         path = None
+        timings: dict[str, float] = {}
         if image is not None:
+            started = time.perf_counter()
             jpeg = await asyncio.to_thread(encode_jpeg, image)
             path = await asyncio.to_thread(self._snapshots.save, gate_id, sighting.at, jpeg)
+            # Only a passage with a snapshot is timed for it: a 0 for one without would pull
+            # the snapshot quantiles down.
+            timings["snapshot"] = (time.perf_counter() - started) * 1000
         details = {
             "source": "camera",
             "frames": sighting.frames,
@@ -171,7 +196,10 @@ class CameraPipeline:
             if sighting.plate
             else [],
         }
+        started = time.perf_counter()
         result = await self._runtime.handle_sighting(sighting, snapshot_path=path, details=details)
+        timings["decide_record_barrier"] = (time.perf_counter() - started) * 1000
+        self._observe(gate_id, timings)
         self.results = [*self.results[-49:], result]
         self.passages += 1
         return result

@@ -48,6 +48,7 @@ from services.known_staff import (
     active_staff,
     open_known_staff,
 )
+from services.metrics import Metrics
 from services.offline_credentials import OfflineCredentials
 from services.offline_snapshot import FileAccessSnapshot
 from services.parking import ParkingService
@@ -99,6 +100,9 @@ class Services:
     database_ready: bool = True
     # What data_dir held at start that shows a database was used (database_start.py).
     database_history: tuple[str, ...] = ()
+    # Prometheus metrics: here, not on the app, because the camera workers built with these
+    # services time their frames into the histogram /metrics serves.
+    metrics: Metrics = field(default_factory=Metrics)
     background: list[Any] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _pending: set[asyncio.Task[None]] = field(default_factory=set)

@@ -2,9 +2,11 @@
 
 Counters come from the event bus (a listener, like the city publisher), so the controller
 core knows nothing of Prometheus: passages by gate, decision and reason, alarms by kind.
-Frame timings come from the frame service, which already measures each stage. Everything
-that is a state (gates, zones, journals, the city link, the database) is read when scraped,
-from the same sources /healthz reads, so a scrape never disagrees with the health check.
+Frame timings come from where frames are handled, which already measures each stage: the
+frame service for frames pushed to the API, the camera pipeline for frames parkgate's camera
+workers read (``source`` tells them apart). Everything that is a state (gates, zones,
+journals, the city link, the database) is read when scraped, from the same sources /healthz
+reads, so a scrape never disagrees with the health check.
 
 No plate, name or face ever becomes a label: labels are gate ids, zone ids and codes.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -26,6 +29,8 @@ logger = logging.getLogger(__name__)
 # Seconds; around the reader's measured p50 (~40-70 ms) and its slow no-plate path (~0.4 s).
 FRAME_BUCKETS = (0.01, 0.025, 0.05, 0.08, 0.1, 0.15, 0.25, 0.4, 0.6, 1.0, 2.0, 5.0)
 BARRIER_STATES = ("closed", "opening", "open", "closing", "held_open", "fault")
+# Where a timed frame came from: pushed to the API by a camera, or read by a camera worker.
+FrameOrigin = Literal["push", "camera"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +109,8 @@ def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
 
 
 class Metrics:
-    """One registry per app (tests build many apps in one process)."""
+    """One registry per services container (tests build many in one process): the camera
+    workers, built with the services before any app, observe into the one /metrics serves."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
@@ -117,9 +123,11 @@ class Metrics:
                               registry=self.registry)
         self.frame_seconds = Histogram(
             "parkgate_frame_stage_seconds",
-            "Time per vehicle-gate frame pushed to the API, by stage (decode, recognize, "
-            "snapshot, decide_record_barrier).",
-            ["gate", "stage"], buckets=FRAME_BUCKETS, registry=self.registry,
+            "Time per vehicle-gate frame by stage and source. source=push: each frame pushed "
+            "to the API (decode, recognize, snapshot, decide_record_barrier). source=camera: "
+            "recognize per frame a camera worker read (not frames the motion gate skipped), "
+            "snapshot and decide_record_barrier per voted passage.",
+            ["gate", "stage", "source"], buckets=FRAME_BUCKETS, registry=self.registry,
         )
         self._state = _StateCollector()
         self.registry.register(self._state)
@@ -136,9 +144,11 @@ class Metrics:
             # An acknowledgement republishes the alarm; it is not a second alarm.
             self.alarms.labels(str(data.get("kind", ""))).inc()
 
-    def observe_frame(self, gate_id: str, timings_ms: Mapping[str, float]) -> None:
+    def observe_frame(
+        self, gate_id: str, timings_ms: Mapping[str, float], *, source: FrameOrigin
+    ) -> None:
         for stage, ms in timings_ms.items():
-            self.frame_seconds.labels(gate_id, stage).observe(ms / 1000)
+            self.frame_seconds.labels(gate_id, stage, source).observe(ms / 1000)
 
     def render(self, state: SiteState) -> bytes:
         """The text exposition, with ``state`` as the gauges (read by the caller, which may

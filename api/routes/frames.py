@@ -197,7 +197,7 @@ async def push_frame(
     if depth:
         raise InvalidInputError(f"{gate_id} is a vehicle gate: depth maps are for face entry")
     outcome = await services.frames.process_bytes(gate_id, images[0])
-    request.app.state.metrics.observe_frame(gate_id, outcome.timings_ms)
+    services.metrics.observe_frame(gate_id, outcome.timings_ms, source="push")
     result = outcome.result
     return FrameResult(
         passage_id=result.passage_id,

@@ -17,7 +17,7 @@ from api.deps import ServicesDep, admin_from, oauth2_scheme
 from api.routes.health import database_answers
 from errors import AuthenticationError, StoreUnavailableError
 from services.container import Services
-from services.metrics import Metrics, SiteState
+from services.metrics import SiteState
 
 router = APIRouter(tags=["health"])
 
@@ -70,7 +70,6 @@ def _scraper(
 
 @router.get("/metrics", dependencies=[Depends(_scraper)],
             summary="Prometheus metrics (metrics token or admin)")
-async def metrics(request: Request, services: ServicesDep) -> Response:
-    collector: Metrics = request.app.state.metrics
-    body = collector.render(await site_state(services))
+async def metrics(services: ServicesDep) -> Response:
+    body = services.metrics.render(await site_state(services))
     return Response(body, media_type=CONTENT_TYPE_LATEST)

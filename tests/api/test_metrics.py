@@ -3,7 +3,10 @@ real photos pushed through a real database."""
 
 from __future__ import annotations
 
+import random
 import re
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +16,7 @@ from errors import ConfigError
 from services.metrics import Metrics
 from tests.api.test_vehicle_entry import push, register_resident_car
 from tests.conftest import LabelledPhoto
+from vision.camera_worker import CameraWorker
 
 TOKEN = "scrape-token-0123456789abcdef"
 
@@ -68,7 +72,7 @@ def test_a_passage_counts_and_its_frame_is_timed_without_its_plate(
     assert _sample(body, "parkgate_passages_total", gate="main-in", decision="allow",
                    reason="resident") == 1
     assert _sample(body, "parkgate_frame_stage_seconds_count", gate="main-in",
-                   stage="recognize") == 1
+                   stage="recognize", source="push") == 1
     assert _sample(body, "parkgate_gate_state", gate="main-in", state="closed") == 0
     opening = sum(_sample(body, "parkgate_gate_state", gate="main-in", state=s)
                   for s in ("opening", "open"))
@@ -76,6 +80,70 @@ def test_a_passage_counts_and_its_frame_is_timed_without_its_plate(
     assert _sample(body, "parkgate_zone_occupied", zone="A") == 1
     # Personal data never becomes a label: an operator's dashboard is not a plate register.
     assert photo.plate not in body and photo.plate[1:] not in body
+
+
+def _camera_folder(folder: Path, *, still: int, car_frames: int) -> None:
+    """A drop folder a camera fills: an empty lane, ``still`` identical copies of it, then a
+    car driving up to the barrier over ``car_frames`` frames (read in name order)."""
+    import cv2
+
+    from vision.plate_render import render_gate_scene, render_plate
+    from vision.types import PlateColor
+
+    folder.mkdir()
+    ok, empty = cv2.imencode(".png", render_gate_scene(None, random.Random(5)))
+    assert ok
+    for i in range(1 + still):
+        (folder / f"{i:02d}.png").write_bytes(empty.tobytes())
+    plate, rng = render_plate("沪B7M261", PlateColor.BLUE), random.Random(11)
+    for i in range(car_frames):
+        scene = render_gate_scene(plate, rng, approach=0.4 + 0.6 * i / car_frames)
+        assert cv2.imwrite(str(folder / f"{1 + still + i:02d}.png"), scene)
+
+
+def test_frames_a_camera_worker_reads_are_timed_once_each_and_skipped_ones_not(
+    app_factory: Any, tmp_path: Path
+) -> None:
+    from settings import demo_community
+
+    still, car_frames = 3, 8
+    _camera_folder(tmp_path / "camera", still=still, car_frames=car_frames)
+    community = demo_community().model_dump()
+    # The motion gate stays on (the default): it is what skips the still copies.
+    community["gates"][0]["camera"] = {"source": str(tmp_path / "camera"), "fps": 20}
+    client = app_factory(api={"metrics_token": TOKEN}, community=community)
+    services = client.app.state.services
+    [worker] = [w for w in services.background if isinstance(w, CameraWorker)]
+    delivered = 1 + still + car_frames
+
+    def passages(body: str) -> float:
+        return sum(float(line.rpartition(" ")[2]) for line in body.splitlines()
+                   if line.startswith('parkgate_passages_total{') and 'gate="main-in"' in line)
+
+    deadline = time.monotonic() + 60
+    body = _scrape(client)
+    while (worker.stats.frames_analysed < delivered or passages(body) < 1) \
+            and time.monotonic() < deadline:
+        time.sleep(0.2)
+        body = _scrape(client)
+    assert worker.stats.frames_analysed == delivered, worker.stats
+    assert passages(body) == 1
+
+    def timed(stage: str) -> float:
+        return _sample(body, "parkgate_frame_stage_seconds_count", gate="main-in", stage=stage,
+                       source="camera")
+
+    # Every frame the recogniser read is timed once; the still copies of the empty lane were
+    # handed to the pipeline but skipped by the motion gate, so they are not.
+    assert timed("recognize") == delivered - still
+    assert _sample(body, "parkgate_frame_stage_seconds_bucket", gate="main-in",
+                   stage="recognize", source="camera", le="+Inf") == delivered - still
+    # One car, one voted passage: its snapshot and decision are timed once, not per frame.
+    assert timed("snapshot") == 1
+    assert timed("decide_record_barrier") == 1
+    assert 'stage="decode"' not in body  # the camera's reader decodes; nothing to time here
+    assert 'source="push"' not in body
+    assert "沪B7M261" not in body and "B7M261" not in body
 
 
 def test_zone_counts_follow_an_admin_correction(scraped: Any) -> None:
