@@ -18,7 +18,7 @@ from typing import IO
 
 import pytest
 
-from services import city_spool
+from services import city_spool_compaction
 from services.city_spool import COMPACT_RATIO, COMPACT_SLACK, CitySpool, Spooled
 
 TOPIC = "parkgate/demo/passages"
@@ -334,13 +334,13 @@ def test_a_draining_backlog_is_compacted_once_and_only_its_tail(
     backlog = Backlog(tmp_path / "city.jsonl")
     backlog.add(BACKLOG)
     copied: list[int] = []  # messages in each compaction's copy
-    write_copy = city_spool._write_copy
+    write_copy = city_spool_compaction.write_copy
 
     def counted(copy: Path, messages: list[Spooled]) -> IO[bytes]:
         copied.append(len(messages))
         return write_copy(copy, messages)
 
-    monkeypatch.setattr(city_spool, "_write_copy", counted)
+    monkeypatch.setattr(city_spool_compaction, "write_copy", counted)
 
     async def drain() -> None:
         while backlog.expected:

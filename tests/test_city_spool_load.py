@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from controllers.events import EventBus
-from services import city_spool
+from services import city_spool, city_spool_file, city_spool_load
 from services.city_mqtt import CityPublisher, _masked_again, to_message
 from services.city_spool import CitySpool, Loaded, Spooled
 from settings import MqttPublishConfig
@@ -52,10 +52,10 @@ class GatedRead:
     read on the test's own thread, of a copy, is not held)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self._real = city_spool._read_file
+        self._real = city_spool_load.read_file
         self.started = threading.Event()
         self.go = threading.Event()
-        monkeypatch.setattr(city_spool, "_read_file", self)
+        monkeypatch.setattr(city_spool_load, "read_file", self)
 
     def __call__(self, *args: Any) -> Any:
         if threading.current_thread() is threading.main_thread():
@@ -341,8 +341,9 @@ def broker(tmp_path: Path) -> Iterator[PrivateBroker]:
 
 
 class SlowCard:
-    """The spool's ``json`` on a slow SD card: reading its lines takes time (the sleep lets
-    other threads run, as waiting on a disk does)."""
+    """The ``json`` the spool reads its file with (services/city_spool_file.py), on a slow SD
+    card: reading its lines takes time (the sleep lets other threads run, as waiting on a disk
+    does)."""
 
     def __init__(self) -> None:
         self.lines = 0
@@ -407,7 +408,7 @@ def test_the_gates_keep_their_pace_while_a_large_spool_is_loaded_and_nothing_is_
         time.sleep(SLOW_FSYNC_S)
         real_fsync(fd)
 
-    monkeypatch.setattr(city_spool, "json", SlowCard())
+    monkeypatch.setattr(city_spool_file, "json", SlowCard())
     monkeypatch.setattr(os, "fsync", slow_fsync)
     config = MqttPublishConfig(enabled=True, port=broker.port, reconnect_min_s=0.1)
     spool = CitySpool(path)
