@@ -286,6 +286,9 @@ _TEXTS: dict[str, tuple[str, str]] = {
                              "an admin clears it."),
     "site.triggered": ("火警联动已触发：所有道闸抬起并保持",
                        "Fire alarm on: every gate is held open"),
+    "site.live_connecting": ("正在连接实时更新…", "Connecting to live updates…"),
+    "site.live_on": ("实时更新：火警、道闸状态和车位计数变化时自动显示，无需刷新",
+                     "Live: the fire alarm, gate states and counts update without a reload"),
     # qr — a visitor pass's QR code page (api/console/pass_qr.py)
     "qr.column": ("二维码", "QR code"),
     "qr.show": ("二维码", "QR code"),

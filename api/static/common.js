@@ -141,5 +141,5 @@
     }
   }, 5000);
 
-  window.parkgate = { api, toast, t, csrf, detailText, sessionExpired };
+  window.parkgate = { api, toast, t, csrf, detailText, sessionExpired, sessionGone };
 })();

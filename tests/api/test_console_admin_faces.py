@@ -188,8 +188,26 @@ def test_the_site_page_lists_zones_and_is_for_admins_only(client: Any) -> None:
     cookie_login(client, "manager", "admin")
     page = client.get("/console/admin/site")
     assert page.status_code == 200
-    assert re.search(r'<tr data-zone="A" data-occupied="0">', page.text)
+    assert re.search(r'<tr data-zone="A" data-occupied="0"[ >]', page.text)
     assert 'data-fire-alarm="no"' in page.text and 'id="fire-drill"' in page.text
+
+
+def test_a_site_page_rendered_during_a_fire_alarm_offers_the_clearing(client: Any) -> None:
+    """Both forms are on the page for site.js to switch between; the one that fits is shown,
+    in either language, with what the page says about its live stream."""
+    add_user(client, "manager", "admin")
+    cookie_login(client, "manager", "admin")
+    client.portal.call(client.app.state.services.safety.trigger_fire_alarm, "drill")
+    page = client.get("/console/admin/site").text
+    assert 'data-fire-alarm="yes"' in page
+    forms = dict(re.findall(r'<form [^>]*id="(fire-\w+)"([^>]*)>', page))
+    assert " hidden " not in forms["fire-clear"] and " hidden " in forms["fire-drill"]
+    assert "正在连接实时更新…" in page and "&#34;site.live_on&#34;" in page
+    client.cookies.set("parkgate_lang", "en")
+    english = client.get("/console/admin/site").text
+    assert "Connecting to live updates…" in english
+    assert "Live: the fire alarm, gate states and counts update without a reload" in english
+    assert "&#34;held_open&#34;: &#34;Held open&#34;" in english
 
 
 def test_without_face_recognition_the_page_still_sets_pins(
