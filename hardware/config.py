@@ -84,13 +84,18 @@ ignored. Each gate nests one ``barrier:`` (default: simulated). Examples::
       limit_open_pin: 23
       limit_closed_pin: 24
 
-    # HTTP relay (Shelly Gen1 style), loop detector reported on MQTT
+    # HTTP relay (Shelly Gen1 style), loop detector reported on MQTT. status_url is read
+    # every poll_interval_s so a dead relay is a gate fault before any car; without it a
+    # dead relay shows only when a command fails.
     barrier:
       driver: http
       on_url: http://192.168.10.30/relay/{channel}?turn=on
       off_url: http://192.168.10.30/relay/{channel}?turn=off
       open_channel: 0
       expect_body: '"ison"'
+      status_url: http://192.168.10.30/relay/{channel}
+      status_expect_body: '"ison"'
+      poll_interval_s: 1
       presence:
         driver: mqtt
         host: 192.168.10.2
@@ -411,6 +416,42 @@ class HttpBarrierConfig(_BarrierCommon):
     auth_env: str | None = Field(
         None, description="Environment variable with 'user:password' for basic auth."
     )
+    status_url: str | None = Field(
+        None,
+        description="URL template read with GET every poll_interval_s to see that the device "
+        "still answers, e.g. http://10.0.0.5/relay/{channel} or http://10.0.0.5/status "
+        "(Shelly Gen1); {channel} is open_channel. Two failed reads in a row (no answer, a "
+        "status other than 2xx, or an answer without status_expect_body) make the gate a "
+        "fault before any car; the next good read clears it. None: nothing is polled and a "
+        "dead device shows only when a command fails.",
+    )
+    status_expect_body: str | None = Field(
+        None,
+        description="Substring a status_url answer must contain to count as the device "
+        "answering (None: any 2xx answer does).",
+    )
+    poll_interval_s: float = Field(
+        1.0,
+        gt=0,
+        description="How often status_url is read. Longer than Modbus' 0.2 s: each read is an "
+        "HTTP request to a small (often Wi-Fi) device that serves one request at a time.",
+    )
+
+    @model_validator(mode="after")
+    def verify_status_url(self) -> HttpBarrierConfig:
+        self.resolved_status_url()  # a bad placeholder fails at start-up, not in the poll
+        return self
+
+    def resolved_status_url(self) -> str | None:
+        """status_url with {channel} filled in, or None when nothing is polled."""
+        if self.status_url is None:
+            return None
+        try:
+            return self.status_url.format(channel=self.open_channel)
+        except (KeyError, IndexError, ValueError) as err:
+            raise ValueError(
+                f"status_url may use only {{channel}}, got {self.status_url!r}"
+            ) from err
 
 
 BarrierConfig = Annotated[

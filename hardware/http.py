@@ -2,21 +2,31 @@
 
 Suits Shelly Gen1 (``/relay/0?turn=on``), many Chinese network relay boards and barrier
 controllers with a web API. A 2xx answer (containing ``expect_body`` when set) is the echo.
+
+With ``status_url`` set, the port reads it every ``poll_interval_s`` and reports the link to
+the barrier as the Modbus coil probe does: two failed reads in a row are a lost link (a gate
+fault before any car), the next good read brings it back. Without it HTTP has no link to
+watch and a dead device shows only when a command fails.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 
 import httpx
 
 from errors import ConfigError, HardwareError, HardwareTimeoutError, HardwareUnavailableError
-from hardware.base import DigitalInput
+from hardware.base import DigitalInput, LinkListener
 from hardware.config import HttpBarrierConfig, HttpDisplayConfig
 from hardware.relay_barrier import RelayBarrier
 
 logger = logging.getLogger(__name__)
+
+# Status reads failed this many times in a row make the link down, as for the Modbus probe:
+# one lost request on a busy Wi-Fi is not yet a dead device.
+FAILED_STATUS_READS = 2
 
 
 async def _request(
@@ -49,30 +59,147 @@ def _auth(env: str | None) -> httpx.BasicAuth | None:
 
 
 class HttpRelayPort:
+    """The relay channels of one HTTP device, one request at a time.
+
+    Always a ``LinkWatcher`` by shape, but it reports the link only when ``status_url`` is
+    configured: without it nothing is ever reported and the barrier behaves as before.
+    """
+
     def __init__(self, config: HttpBarrierConfig) -> None:
         self.config = config
+        self.status_url = config.resolved_status_url()
         self._client: httpx.AsyncClient | None = None
+        # Serialises commands and status reads: many relay boards serve one request at a
+        # time and drop or stall a second connection.
+        self._lock = asyncio.Lock()
+        self._link_listeners: list[LinkListener] = []
+        self._up: bool | None = None
+        # Commands the device confirmed so far: a status read sees from it that the device
+        # answered between two of its own failed reads.
+        self.answers = 0
+        self._poll_task: asyncio.Task[None] | None = None
+        # Event-loop time until which a pulse started by this port may still be open.
+        self._pulse_open_until = 0.0
+
+    def add_link_listener(self, cb: LinkListener) -> None:
+        self._link_listeners.append(cb)
+
+    def _link(self, up: bool, reason: str) -> None:
+        # Only transitions: a read every poll interval must not re-announce the same state.
+        if up == self._up:
+            return
+        self._up = up
+        for cb in list(self._link_listeners):
+            cb(up, reason)
 
     async def connect(self) -> None:
-        # No request here: HTTP has no session; the first command shows reachability.
+        # No request here: HTTP has no session. The status poll (when configured) shows
+        # reachability from its reads; otherwise the first command does.
         if self._client is None:
             self._client = httpx.AsyncClient(
                 timeout=self.config.command_timeout_s, auth=_auth(self.config.auth_env)
             )
+        if self.status_url is not None and self._poll_task is None:
+            self._poll_task = asyncio.create_task(
+                self._poll(self._client, self.status_url), name=f"http-status-{self.status_url}"
+            )
 
     async def disconnect(self) -> None:
+        if self._poll_task is not None:
+            self._poll_task.cancel()
+            await asyncio.gather(self._poll_task, return_exceptions=True)
+            self._poll_task = None
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+        self._up = None  # a restarted port reports its first read afresh
 
     async def set_output(self, channel: int, on: bool) -> None:
         if self._client is None:
             raise HardwareUnavailableError("HTTP relay used before connect()")
         template = self.config.on_url if on else self.config.off_url
-        await _request(
-            self._client, self.config.method, template.format(channel=channel),
-            self.config.expect_body,
-        )
+        async with self._lock:
+            await _request(
+                self._client, self.config.method, template.format(channel=channel),
+                self.config.expect_body,
+            )
+        self.answers += 1
+        if self.config.relay_mode == "pulse":
+            # A pulse is two requests pulse_ms apart: a read between them would stretch it by
+            # as long as the device takes to answer. Bounded, so an "off" that never comes (a
+            # cancelled command) cannot stop the poll for good.
+            loop = asyncio.get_running_loop()
+            self._pulse_open_until = (
+                loop.time() + self.config.pulse_ms / 1000 + self.config.command_timeout_s
+                if on else 0.0
+            )
+
+    async def read_status(self, client: httpx.AsyncClient, url: str) -> None:
+        """One status read; raises the HardwareError family when the device did not answer
+        as configured."""
+        async with self._lock:
+            try:
+                # httpx's time-out is per phase (connect, each read): a device trickling its
+                # answer could outlast it, so the whole read is bounded too.
+                async with asyncio.timeout(self.config.command_timeout_s):
+                    await _request(client, "GET", url, self.config.status_expect_body)
+            except TimeoutError as err:
+                raise HardwareTimeoutError(
+                    f"HTTP {url}: no answer within {self.config.command_timeout_s:g} s"
+                ) from err
+
+    async def _poll(self, client: httpx.AsyncClient, url: str) -> None:
+        streak = FailedReads(self)
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.config.poll_interval_s)
+            # Skipped, not queued, while a command holds the device (or is between the two
+            # halves of a pulse): the command's own answer, or its failure, which faults the
+            # gate anyway, says as much about the device as a read would, and a read queued in
+            # front of a car's open would only delay it on a board that serves one request at
+            # a time. The check and the lock's acquisition below happen without a yield, so no
+            # command can slip in between; a command that comes during a read waits for it.
+            if self._lock.locked() or loop.time() < self._pulse_open_until:
+                continue
+            try:
+                await self.read_status(client, url)
+            except Exception as err:
+                # Anything but HardwareError is a fault of ours, not the device's: logged with
+                # its trace but counted all the same, so a read that cannot work ends in a
+                # visible gate fault, never in a watch that stopped without a word.
+                in_a_row = streak.failed()
+                if in_a_row == 1 and isinstance(err, HardwareError):
+                    logger.warning("HTTP relay status read failed: %s", err)
+                elif in_a_row == 1:
+                    logger.exception("HTTP relay status read of %s failed", url)
+                if in_a_row >= FAILED_STATUS_READS:
+                    self._link(False, f"{in_a_row} status reads in a row failed, last: {err}")
+                continue
+            if streak.in_a_row:
+                logger.info("HTTP relay %s answers again", url)
+            streak.answered()
+            self._link(True, f"{url} answering")
+
+
+class FailedReads:
+    """Counts a port's failed status reads in a row. A command the device confirmed since the
+    previous read ends the streak: the device spoke between the two reads."""
+
+    def __init__(self, port: HttpRelayPort) -> None:
+        self.port = port
+        self.in_a_row = 0
+        self._answers_seen = port.answers
+
+    def answered(self) -> None:
+        self.in_a_row = 0
+        self._answers_seen = self.port.answers
+
+    def failed(self) -> int:
+        """Count one failed read; returns how many failed in a row now."""
+        if self.port.answers != self._answers_seen:
+            self.answered()
+        self.in_a_row += 1
+        return self.in_a_row
 
 
 class HttpDisplay:

@@ -3,9 +3,9 @@
 Each rig runs the far side for real: a Mosquitto broker with fake Tasmota or Shelly devices
 written as MQTT clients (one per relay, each with the firmware's retained Last Will), a
 pymodbus TCP server whose device model moves limit switches, gpiozero's MockFactory with the
-relay pin wired to a feedback pin, and an http.server relay. Rigs can mute a channel (the
-device stops confirming) and take the link down and up; MQTT rigs can also kill one relay
-(power cut: no goodbye to the broker) and bring it back.
+relay pin wired to a feedback pin, and an http.server relay that answers as a Shelly Gen1
+does. Rigs can mute a channel (the device stops confirming) and take the link down and up;
+MQTT rigs can also kill one relay (power cut: no goodbye to the broker) and bring it back.
 """
 
 from __future__ import annotations
@@ -595,7 +595,12 @@ class GpioRig(Rig):
 
 
 class HttpRig(Rig):
-    """An http.server relay: GET /relay/<ch>?turn=on|off answers {"ison": ...}."""
+    """An http.server relay as a Shelly Gen1 answers: GET /relay/<ch>?turn=on|off switches and
+    answers {"ison": ...}, GET /relay/<ch> only reports, GET /status reports every relay.
+
+    Gates read ``/relay/<k>`` every 0.05 s (``status_url``); ``fall_silent`` makes the device
+    take requests and answer none (a hung firmware), ``link_down`` closes its port.
+    """
 
     name = "http"
 
@@ -604,29 +609,89 @@ class HttpRig(Rig):
         self.port = free_port()
         self.relays: dict[int, bool] = {}
         self.server: ThreadingHTTPServer | None = None
+        self.commands: list[str] = []  # paths of switching requests, as received
+        self.received: list[str] = []  # paths of every request, in order
+        self.status_reads = 0
+        self.silent_reads = 0  # status reads taken while the device answers nothing
+        self.delay_s = 0.0  # every answer waits this long (a slow board)
+        self.in_flight = 0
+        self.most_in_flight = 0  # the most requests the device had open at once
+        self._count = threading.Lock()
+        self._speak = threading.Event()
+        self._speak.set()
+
+    def fall_silent(self, silent: bool = True) -> None:
+        """The device keeps accepting connections and requests but answers none."""
+        if silent:
+            self._speak.clear()
+        else:
+            self._speak.set()
 
     def _start(self) -> None:
         rig = self
 
         class Handler(BaseHTTPRequestHandler):
+            open_here = False
+
             def do_GET(self) -> None:  # http.server dispatches on this exact name
+                with rig._count:
+                    rig.in_flight += 1
+                    rig.most_in_flight = max(rig.most_in_flight, rig.in_flight)
+                self.open_here = True
+                try:
+                    self._answer()
+                except (BrokenPipeError, ConnectionResetError):
+                    return  # the client gave up waiting (its time-out), as it should
+                finally:
+                    self._done()
+
+            def _done(self) -> None:
+                if self.open_here:
+                    self.open_here = False
+                    with rig._count:
+                        rig.in_flight -= 1
+
+            def send_response(self, code: int, message: str | None = None) -> None:
+                # Done before the answer leaves: the client may send its next request the
+                # moment it has this one, and that is no overlap.
+                self._done()
+                super().send_response(code, message)
+
+            def _answer(self) -> None:
                 url = urlparse(self.path)
                 parts = url.path.strip("/").split("/")
+                query = parse_qs(url.query)
+                switching = parts[0] == "relay" and "turn" in query
+                rig.received.append(self.path)
+                if switching:
+                    rig.commands.append(self.path)
+                elif parts[0] in ("relay", "status"):
+                    rig.status_reads += 1
+                    if not rig._speak.is_set():
+                        rig.silent_reads += 1
+                rig._speak.wait(30)
+                time.sleep(rig.delay_s)
                 if parts == ["display"]:
-                    query = parse_qs(url.query)
                     rig.display[query["zone"][0]] = int(query["free"][0])
                     self.send_response(204)
                     self.end_headers()
+                    return
+                if parts == ["status"]:
+                    relays = [{"ison": rig.relays.get(k, False)} for k in range(2)]
+                    self._json({"relays": relays})
                     return
                 if len(parts) != 2 or parts[0] != "relay":
                     self.send_error(404)
                     return
                 k = int(parts[1])
-                if k in rig.muted:
-                    time.sleep(1.0)  # hangs past the command time-out
-                on = parse_qs(url.query).get("turn") == ["on"]
-                rig.relays[k] = on
-                body = json.dumps({"ison": on}).encode()
+                if switching:
+                    if k in rig.muted:
+                        time.sleep(1.0)  # hangs past the command time-out
+                    rig.relays[k] = query["turn"] == ["on"]
+                self._json({"ison": rig.relays.get(k, False)})
+
+            def _json(self, data: dict[str, Any]) -> None:
+                body = json.dumps(data).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -646,6 +711,7 @@ class HttpRig(Rig):
         self._start()
 
     async def teardown(self) -> None:
+        self.fall_silent(False)
         await super().teardown()
         await self.link_down()
 
@@ -654,6 +720,7 @@ class HttpRig(Rig):
         return {
             "driver": "http", "on_url": base + "?turn=on", "off_url": base + "?turn=off",
             "open_channel": k, "expect_body": '"ison"', "presence": {"driver": "sim"},
+            "status_url": base, "status_expect_body": '"ison"', "poll_interval_s": 0.05,
         }
 
     def relay_on(self, k: int) -> bool:

@@ -250,7 +250,7 @@ def test_hung_gate_does_not_delay_the_others(driver: str) -> None:
     run_with_rig(driver, scenario)
 
 
-@pytest.mark.parametrize("driver", ["mqtt_tasmota", "mqtt_shelly", "modbus"])
+@pytest.mark.parametrize("driver", ["mqtt_tasmota", "mqtt_shelly", "modbus", "http"])
 def test_lost_link_is_a_fault_before_any_command(driver: str) -> None:
     async def scenario(rig: Rig) -> None:
         b = rig.make(0)

@@ -97,6 +97,9 @@ on_url: http://192.168.10.30/relay/{channel}?turn=on
 off_url: http://192.168.10.30/relay/{channel}?turn=off
 open_channel: 0
 expect_body: '"ison"'
+status_url: http://192.168.10.30/relay/{channel}
+status_expect_body: '"ison"'
+poll_interval_s: 1
 presence:
   driver: mqtt
   host: 192.168.10.2
@@ -137,6 +140,10 @@ def test_defaults_are_a_simulated_barrier() -> None:
         ({"driver": "sim", "on_fault": "explode"}, "on_fault"),
         ({"driver": "modbus"}, "host"),
         ({"driver": "sim", "command_timeout_s": 0}, "command_timeout_s"),
+        ({"driver": "http", "on_url": "u", "off_url": "u", "status_url": "http://x/{relay}"},
+         "status_url may use only"),
+        ({"driver": "http", "on_url": "u", "off_url": "u", "poll_interval_s": 0},
+         "poll_interval_s"),
     ],
 )
 def test_invalid_configs_are_refused(data: dict[str, Any], message: str) -> None:
@@ -175,6 +182,13 @@ def test_inputs_and_displays_build_from_config() -> None:
         {"driver": "http", "url": "http://10.0.0.4/show?z={zone_id}&n={free}"},
     ):
         create_display("board", DISPLAY.validate_python(data))
+
+
+def test_http_status_url_reads_the_open_channel_and_is_off_by_default() -> None:
+    base = {"driver": "http", "on_url": "u", "off_url": "u", "open_channel": 2}
+    assert BARRIER.validate_python(base).resolved_status_url() is None
+    polled = BARRIER.validate_python({**base, "status_url": "http://10.0.0.5/relay/{channel}"})
+    assert polled.resolved_status_url() == "http://10.0.0.5/relay/2"
 
 
 def test_unknown_config_objects_are_a_type_error() -> None:

@@ -1,0 +1,213 @@
+"""An HTTP relay with a ``status_url`` is read every ``poll_interval_s``: a device that stops
+answering is a gate fault (gate strip, /healthz, the hardware_fault alarm) before any car,
+and its next answer clears it. Without ``status_url`` nothing is polled, as before."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from controllers.barrier import BarrierState
+from errors import HardwareError
+from hardware.base import Barrier
+from hardware.http import FailedReads, HttpRelayPort
+from hardware.registry import SafetyEvent, SafetyEventKind, SafetySupervisor, create_barrier
+from tests.hardware.rigs import BARRIER_CONFIG, FAST, HttpRig, eventually, wait_state
+
+pytestmark = pytest.mark.timeout(60)
+
+MOVING_OR_OPEN = (BarrierState.OPENING, BarrierState.OPEN)
+NO_STATUS = {"status_url": None, "status_expect_body": None}
+
+
+def watched(rig: HttpRig, **overrides: Any) -> tuple[Barrier, list[SafetyEvent]]:
+    """Gate 0 with its faults reaching the safety supervisor, the alarm path of the product."""
+    data = {**FAST, **rig.config(0), **overrides}
+    barrier = create_barrier("gate0", BARRIER_CONFIG.validate_python(data))
+    rig.barriers.append(barrier)
+    supervisor = SafetySupervisor()
+    events: list[SafetyEvent] = []
+    supervisor.add_listener(events.append)
+    supervisor.register(barrier)
+    return barrier, events
+
+
+def kinds(events: list[SafetyEvent]) -> list[SafetyEventKind]:
+    return [e.kind for e in events]
+
+
+def run(scenario: Any) -> None:
+    async def main() -> None:
+        rig = HttpRig()
+        await rig.setup()
+        try:
+            await scenario(rig)
+        finally:
+            await rig.teardown()
+
+    asyncio.run(main())
+
+
+async def go_dead(rig: HttpRig, how: str) -> None:
+    if how == "port closed":
+        await rig.link_down()
+    else:
+        rig.fall_silent()
+
+
+async def come_back(rig: HttpRig, how: str) -> None:
+    if how == "port closed":
+        await rig.link_up()
+    else:
+        rig.fall_silent(False)
+
+
+@pytest.mark.parametrize("how", ["port closed", "never answers"])
+def test_a_relay_that_stops_answering_is_a_fault_before_any_command_and_clears_on_its_answer(
+    how: str,
+) -> None:
+    async def scenario(rig: HttpRig) -> None:
+        b, events = watched(rig, on_fault="fail_secure")
+        await b.start()
+        await eventually(lambda: rig.status_reads >= 2, 10.0, "the status polled")
+        assert b.state is BarrierState.CLOSED and events == []
+
+        await go_dead(rig, how)
+        await eventually(lambda: b.state is BarrierState.FAULT, 15.0, "the fault")
+        assert "link lost" in (b.fault or "")
+        assert "2 status reads in a row failed" in (b.fault or "")
+        if how == "never answers":
+            # Two reads went unanswered and the second one faulted the gate: the fault came
+            # within two poll intervals (plus their time-outs), not later.
+            assert rig.silent_reads == 2
+        # No car, no open: the poll alone saw it. At most the fault reaction (fail_secure
+        # closes) has been tried since.
+        assert rig.commands in ([], ["/relay/0?turn=off"])
+        assert kinds(events) == [SafetyEventKind.BARRIER_FAULT]
+
+        await come_back(rig, how)
+        await eventually(lambda: b.state is not BarrierState.FAULT, 15.0, "the fault to clear")
+        assert b.fault is None
+        assert kinds(events) == [SafetyEventKind.BARRIER_FAULT, SafetyEventKind.BARRIER_RECOVERED]
+        assert await b.open() in MOVING_OR_OPEN
+        await wait_state(b, BarrierState.OPEN, timeout=10.0)
+        assert rig.relay_on(0)
+
+    run(scenario)
+
+
+def test_an_answer_without_status_expect_body_counts_as_no_answer() -> None:
+    """A barrier controller whose web API answers for itself while its relay board is gone
+    says so in the body; status_expect_body is how such a device is watched."""
+    async def scenario(rig: HttpRig) -> None:
+        b, events = watched(rig, status_expect_body='"online":true')
+        await b.start()
+        await eventually(lambda: b.state is BarrierState.FAULT, 15.0, "the fault")
+        assert "lacks" in (b.fault or "")
+        assert kinds(events) == [SafetyEventKind.BARRIER_FAULT]
+
+    run(scenario)
+
+
+def test_a_shelly_status_page_serves_as_status_url() -> None:
+    async def scenario(rig: HttpRig) -> None:
+        b, events = watched(rig, status_url=f"http://127.0.0.1:{rig.port}/status",
+                            status_expect_body='"relays"')
+        await b.start()
+        await eventually(lambda: rig.status_reads >= 3, 10.0, "three status reads")
+        assert b.state is BarrierState.CLOSED and events == []
+
+    run(scenario)
+
+
+def test_without_status_url_nothing_is_polled_and_a_dead_relay_shows_at_the_next_command() -> None:
+    async def scenario(rig: HttpRig) -> None:
+        b, events = watched(rig, **NO_STATUS)
+        await b.start()
+        await asyncio.sleep(0.5)  # ten poll intervals of the rig's config
+        assert rig.status_reads == 0 and rig.commands == []
+        await rig.link_down()
+        await asyncio.sleep(0.5)
+        assert b.state is BarrierState.CLOSED and events == []  # today's behaviour, kept
+        with pytest.raises(HardwareError):
+            await b.open()
+        assert b.state is BarrierState.FAULT
+
+    run(scenario)
+
+
+def test_status_reads_never_overlap_a_command_on_the_device() -> None:
+    """Many relay boards serve one request at a time: the device must never see a status
+    read while a command is open, whatever the poll's timing."""
+    async def scenario(rig: HttpRig) -> None:
+        rig.delay_s = 0.03  # each answer takes a while, so an overlap would show
+        b, _ = watched(rig, poll_interval_s=0.01, command_timeout_s=1.0)
+        await b.start()
+        for _ in range(5):
+            assert await b.open() in MOVING_OR_OPEN
+            await wait_state(b, BarrierState.OPEN, timeout=10.0)
+            await b.close()
+            await wait_state(b, BarrierState.CLOSED, timeout=10.0)
+        assert rig.status_reads > 0 and len(rig.commands) == 10
+        assert rig.most_in_flight == 1
+        assert b.fault is None
+
+    run(scenario)
+
+
+def test_no_status_read_falls_inside_a_pulse() -> None:
+    """A pulse is two requests pulse_ms apart; a read between them would stretch the pulse
+    by the device's answer time."""
+    async def scenario(rig: HttpRig) -> None:
+        b, _ = watched(rig, relay_mode="pulse", close_channel=1, pulse_ms=100,
+                       poll_interval_s=0.01, command_timeout_s=1.0)
+        await b.start()
+        for _ in range(3):
+            await b.open()
+            await wait_state(b, BarrierState.OPEN, timeout=10.0)
+            await b.close()
+            await wait_state(b, BarrierState.CLOSED, timeout=10.0)
+        pulse_open: str | None = None
+        for path in rig.received:
+            if path.endswith("?turn=on"):
+                pulse_open = path
+            elif path.endswith("?turn=off"):
+                pulse_open = None
+            else:
+                assert pulse_open is None, f"a status read during the pulse {pulse_open}"
+        assert rig.status_reads > 0 and len(rig.commands) == 12
+        assert b.fault is None
+
+    run(scenario)
+
+
+def test_a_relay_dead_at_start_is_a_fault_until_it_answers() -> None:
+    async def scenario(rig: HttpRig) -> None:
+        await rig.link_down()
+        b, events = watched(rig)
+        await b.start()
+        await eventually(lambda: b.state is BarrierState.FAULT, 15.0, "the fault")
+        assert "link lost" in (b.fault or "")
+        await rig.link_up()
+        await eventually(lambda: b.state is not BarrierState.FAULT, 15.0, "the fault to clear")
+        assert kinds(events) == [SafetyEventKind.BARRIER_FAULT, SafetyEventKind.BARRIER_RECOVERED]
+
+    run(scenario)
+
+
+def test_a_failed_read_around_a_confirmed_command_is_not_two_in_a_row() -> None:
+    """Read failed, a car's command confirmed, read failed: the device spoke in between, so
+    the gate must not fault; two failed reads with nothing heard between them do."""
+    port = HttpRelayPort(BARRIER_CONFIG.validate_python({
+        **FAST, "driver": "http", "on_url": "http://127.0.0.1:9/on",
+        "off_url": "http://127.0.0.1:9/off", "status_url": "http://127.0.0.1:9/status",
+    }))
+    streak = FailedReads(port)
+    assert streak.failed() == 1
+    port.answers += 1  # what set_output counts for a confirmed command
+    assert streak.failed() == 1
+    assert streak.failed() == 2
+    streak.answered()
+    assert streak.failed() == 1
