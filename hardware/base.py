@@ -155,6 +155,29 @@ class RelayPort(Protocol):
     async def set_output(self, channel: int, on: bool) -> None: ...
 
 
+class LinkReports:
+    """For a port that watches its own link (a ``LinkWatcher``): keeps its listeners and tells
+    them of each change, only changes, since a port may read its device many times a second."""
+
+    def __init__(self) -> None:
+        self._link_listeners: list[LinkListener] = []
+        self._up: bool | None = None
+
+    def add_link_listener(self, cb: LinkListener) -> None:
+        self._link_listeners.append(cb)
+
+    def _link(self, up: bool, reason: str) -> None:
+        if up == self._up:
+            return
+        self._up = up
+        for cb in list(self._link_listeners):
+            cb(up, reason)
+
+    def _forget_link(self) -> None:
+        """The next report is made whatever the last was (a port that starts again)."""
+        self._up = None
+
+
 @runtime_checkable
 class LinkWatcher(Protocol):
     """Optional for a ``RelayPort``: tells the barrier when its link drops or returns, so a

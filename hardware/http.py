@@ -18,7 +18,7 @@ import os
 import httpx
 
 from errors import ConfigError, HardwareError, HardwareTimeoutError, HardwareUnavailableError
-from hardware.base import DigitalInput, LinkListener
+from hardware.base import DigitalInput, LinkReports
 from hardware.config import HttpBarrierConfig, HttpDisplayConfig
 from hardware.relay_barrier import RelayBarrier
 
@@ -58,7 +58,7 @@ def _auth(env: str | None) -> httpx.BasicAuth | None:
     return httpx.BasicAuth(user, password)
 
 
-class HttpRelayPort:
+class HttpRelayPort(LinkReports):
     """The relay channels of one HTTP device, one request at a time.
 
     Always a ``LinkWatcher`` by shape, but it reports the link only when ``status_url`` is
@@ -66,31 +66,19 @@ class HttpRelayPort:
     """
 
     def __init__(self, config: HttpBarrierConfig) -> None:
+        super().__init__()
         self.config = config
         self.status_url = config.resolved_status_url()
         self._client: httpx.AsyncClient | None = None
         # Serialises commands and status reads: many relay boards serve one request at a
         # time and drop or stall a second connection.
         self._lock = asyncio.Lock()
-        self._link_listeners: list[LinkListener] = []
-        self._up: bool | None = None
         # Commands the device confirmed so far: a status read sees from it that the device
         # answered between two of its own failed reads.
         self.answers = 0
         self._poll_task: asyncio.Task[None] | None = None
         # Event-loop time until which a pulse started by this port may still be open.
         self._pulse_open_until = 0.0
-
-    def add_link_listener(self, cb: LinkListener) -> None:
-        self._link_listeners.append(cb)
-
-    def _link(self, up: bool, reason: str) -> None:
-        # Only transitions: a read every poll interval must not re-announce the same state.
-        if up == self._up:
-            return
-        self._up = up
-        for cb in list(self._link_listeners):
-            cb(up, reason)
 
     async def connect(self) -> None:
         # No request here: HTTP has no session. The status poll (when configured) shows
@@ -112,7 +100,7 @@ class HttpRelayPort:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
-        self._up = None  # a restarted port reports its first read afresh
+        self._forget_link()  # a restarted port reports its first read afresh
 
     async def set_output(self, channel: int, on: bool) -> None:
         if self._client is None:

@@ -17,7 +17,7 @@ from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 
 from errors import HardwareError, HardwareTimeoutError, HardwareUnavailableError
-from hardware.base import DigitalInput, InputChange, InputListener, LinkListener
+from hardware.base import DigitalInput, InputChange, InputListener, LinkListener, LinkReports
 from hardware.config import ModbusBarrierConfig, ModbusDisplayConfig, ModbusInputConfig
 from hardware.relay_barrier import RelayBarrier
 
@@ -31,32 +31,20 @@ _GATEWAY_SILENT = frozenset({0x0A, 0x0B})
 UNANSWERED_READS = 2
 
 
-class ModbusLink:
+class ModbusLink(LinkReports):
     """One TCP connection to one unit, serialised, reconnecting on the next request."""
 
     def __init__(self, host: str, port: int, unit_id: int, timeout_s: float) -> None:
+        super().__init__()
         self.host = host
         self.port = port
         self.unit_id = unit_id
         self.timeout_s = timeout_s
         self._client: AsyncModbusTcpClient | None = None
         self._lock = asyncio.Lock()
-        self._up: bool | None = None
-        self._link_listeners: list[LinkListener] = []
         # Requests answered so far (any answer, a refusal included): background readers see
         # from it that the device spoke between two of their own unanswered reads.
         self.answers = 0
-
-    def add_link_listener(self, cb: LinkListener) -> None:
-        self._link_listeners.append(cb)
-
-    def _link(self, up: bool, reason: str) -> None:
-        # Only transitions: polls run many times a second.
-        if up == self._up:
-            return
-        self._up = up
-        for cb in list(self._link_listeners):
-            cb(up, reason)
 
     def __str__(self) -> str:
         return f"modbus://{self.host}:{self.port}/{self.unit_id}"
