@@ -10,6 +10,9 @@ lives here so that every driver obeys the same rules:
 * a fault puts the barrier in ``fault`` and, per gate, asks the relay to open
   (``fail_safe``) or to close when nothing is on the loop (``fail_secure``).
 
+It also tells an arm raised by the barrier's own manual means (key switch, remote: 异常抬杆)
+from one it raised itself: see ``Transition.uncommanded_open``.
+
 Time is a plain float of seconds from a monotonic clock chosen by the caller.
 """
 
@@ -59,22 +62,37 @@ class BarrierTiming:
     open_seconds: float = 10.0
     motion_timeout_s: float = 10.0
     on_fault: FaultPolicy = FaultPolicy.FAIL_SAFE
+    # How long after the arm is reported closed an open-limit edge is still taken for the
+    # old position rather than a raise: the two switches can reach us out of order (separate
+    # inputs, boards or topics, each read on its own), and no arm rises from closed to its
+    # open limit this fast.
+    raise_settle_s: float = 0.5
 
     def __post_init__(self) -> None:
         if self.motion_timeout_s <= 0:
             raise ValueError(
                 f"BarrierTiming.motion_timeout_s must be > 0, got {self.motion_timeout_s}"
             )
+        if self.raise_settle_s < 0:
+            raise ValueError(
+                f"BarrierTiming.raise_settle_s must be >= 0, got {self.raise_settle_s}"
+            )
 
 
 @dataclass(frozen=True, slots=True)
 class Transition:
-    """The result of one event: the state after it and the relay commands to send."""
+    """The result of one event: the state after it and the relay commands to send.
+
+    ``uncommanded_open``: the arm reached its open limit from rest closed with no open of
+    ours on its way (异常抬杆): a key switch, a remote or a hand raised it. Only a limit-switch
+    edge sets it; the driver decides whether a report is an edge (a first reading is not).
+    """
 
     state: BarrierState
     commands: tuple[RelayCommand, ...] = ()
     refused: Refusal | None = None
     fault: str | None = None
+    uncommanded_open: bool = False
 
 
 class BarrierMachine:
@@ -93,6 +111,14 @@ class BarrierMachine:
         self._close_pending = False
         self._motion_deadline: float | None = None
         self._auto_close_at: float | None = None
+        # When we last asked the relay to open (a command, a hold, the fire alarm, a reversal,
+        # a fail-safe reaction) and the open limit has not confirmed it since: an edge then is
+        # that command arriving, even after the arm was seen closed (a slow or retried open
+        # that ended in a fault, then a fail_secure close).
+        self._open_sent_at: float | None = None
+        # When the arm was last reported closed; None while that is only the starting
+        # assumption (a raise from it is still a raise).
+        self._closed_at: float | None = None
 
     # -- read-only view -------------------------------------------------------------------
     @property
@@ -125,16 +151,34 @@ class BarrierMachine:
 
     # -- helpers --------------------------------------------------------------------------
     def _result(
-        self, commands: tuple[RelayCommand, ...] = (), refused: Refusal | None = None
+        self, commands: tuple[RelayCommand, ...] = (), refused: Refusal | None = None,
+        uncommanded_open: bool = False,
     ) -> Transition:
-        return Transition(self._state, commands, refused, self._fault)
+        return Transition(self._state, commands, refused, self._fault, uncommanded_open)
 
     def _start_opening(self, now: float) -> Transition:
         self._state = BarrierState.OPENING
         self._fault = None  # a new attempt; the driver reports again if it fails again
         self._motion_deadline = now + self.timing.motion_timeout_s
         self._auto_close_at = None
+        self._open_sent_at = now
         return self._result((RelayCommand.OPEN,))
+
+    def _raised_without_us(self, now: float) -> bool:
+        """Whether an open-limit edge now is an arm nobody here asked to rise.
+
+        Only from rest closed: opening is our command, closing may be the barrier's own
+        anti-crush reversal, fault is the fail-safe reaction or a device coming back, and
+        open or held open are already up (a bouncing switch repeats its edge there).
+        """
+        if self._state is not BarrierState.CLOSED or self._must_stay_open():
+            return False
+        if (
+            self._open_sent_at is not None
+            and now - self._open_sent_at < self.timing.motion_timeout_s
+        ):
+            return False
+        return self._closed_at is None or now - self._closed_at >= self.timing.raise_settle_s
 
     def _start_closing(self, now: float) -> Transition:
         self._state = BarrierState.CLOSING
@@ -205,6 +249,8 @@ class BarrierMachine:
     def limit_open(self, now: float) -> Transition:
         if self._state in (BarrierState.OPEN, BarrierState.HELD_OPEN):
             return self._result()
+        uncommanded = self._raised_without_us(now)
+        self._open_sent_at = None  # confirmed (or overtaken by hand): the next edge is news
         self._fault = None  # the device demonstrably moved: it recovered
         self._motion_deadline = None
         if self._must_stay_open():
@@ -212,11 +258,12 @@ class BarrierMachine:
             self._auto_close_at = None
             return self._result()
         self._state = BarrierState.OPEN
+        # Raised by hand or by us, it closes after open_seconds like any open arm.
         self._arm_auto_close(now)
         if self._close_pending and not self._presence:
             # The vehicle that reversed the barrier left the loop while it re-opened.
             return self._start_closing(now)
-        return self._result()
+        return self._result(uncommanded_open=uncommanded)
 
     def limit_closed(self, now: float) -> Transition:
         if self._state in (BarrierState.CLOSED, BarrierState.OPENING):
@@ -229,6 +276,7 @@ class BarrierMachine:
             # Closed by hand or by a fault while it must stay open: open it again.
             return self._start_opening(now)
         self._state = BarrierState.CLOSED
+        self._closed_at = now
         self._close_pending = False
         return self._result()
 
@@ -266,6 +314,7 @@ class BarrierMachine:
         self._motion_deadline = None
         self._auto_close_at = None
         if self._fire or self.timing.on_fault is FaultPolicy.FAIL_SAFE:
+            self._open_sent_at = now
             return self._result((RelayCommand.OPEN,))
         if self._presence or self._held:
             return self._result()

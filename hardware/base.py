@@ -16,12 +16,18 @@ from controllers.barrier import BarrierState
 
 @dataclass(frozen=True, slots=True)
 class BarrierStatus:
-    """Published to listeners on every change of a barrier's state or fault."""
+    """Published to listeners on every change of a barrier's state or fault.
+
+    ``uncommanded_open``: this change is the arm reaching its open limit with no command from
+    parkgate (a key switch, a remote: 异常抬杆). Only a barrier with an open limit switch wired
+    can tell; it is published even when the state did not change.
+    """
 
     gate_id: str
     state: BarrierState
     fault: str | None
     at: datetime
+    uncommanded_open: bool = False
 
     def __post_init__(self) -> None:
         if not self.gate_id:
@@ -31,6 +37,8 @@ class BarrierStatus:
                 f"BarrierStatus.fault must be set exactly when state is fault, "
                 f"got state={self.state} fault={self.fault!r}"
             )
+        if self.uncommanded_open and self.state is BarrierState.FAULT:
+            raise ValueError("BarrierStatus.uncommanded_open cannot come with a fault")
 
     @property
     def is_alarm(self) -> bool:

@@ -119,6 +119,9 @@ class SafetyEventKind(StrEnum):
     FIRE_ALARM_CLEARED = "fire_alarm_cleared"
     BARRIER_FAULT = "barrier_fault"
     BARRIER_RECOVERED = "barrier_recovered"
+    # The arm went up with no command from parkgate (异常抬杆): a key switch, a remote or a
+    # hand let someone past the system. Seen only where an open limit switch is wired.
+    BARRIER_MANUAL_OPEN = "barrier_manual_open"
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +143,8 @@ class SafetySupervisor:
 
     The alarm latches: when the input goes back to normal the gates stay open until an admin
     calls ``clear_fire_alarm(user)`` (refused while the input is still active). It also
-    turns every barrier fault into a ``SafetyEvent`` for the alarm listeners.
+    turns every barrier fault, and every arm raised without a command, into a ``SafetyEvent``
+    for the alarm listeners.
     """
 
     def __init__(self, fire_input: DigitalInput | None = None) -> None:
@@ -238,6 +242,14 @@ class SafetySupervisor:
         self._spawn(self.trigger_fire_alarm(f"input {change.name}"))
 
     def _on_barrier_status(self, status: BarrierStatus) -> None:
+        if status.uncommanded_open:
+            # The alarm's own time is the raise's (stored, or journalled during an outage).
+            self._emit(SafetyEvent(
+                SafetyEventKind.BARRIER_MANUAL_OPEN, status.at,
+                f"barrier at {status.gate_id} raised without a command from parkgate "
+                "(key switch, remote or by hand)",
+                gate_id=status.gate_id,
+            ))
         if status.is_alarm:
             self._faulted.add(status.gate_id)
             self._emit(SafetyEvent(SafetyEventKind.BARRIER_FAULT, status.at,

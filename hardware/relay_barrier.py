@@ -137,6 +137,10 @@ class RelayBarrier:
         # state nothing has confirmed.
         self._unconfirmed: asyncio.Future[HardwareError | None] | None = None
         self._stopping = False
+        # Whether the open limit switch has been read released: only then is its next
+        # "made" an edge. A first reading after start (a Modbus poll that comes after start()
+        # returned) only tells where the arm already was.
+        self._limit_open_seen_released = False
         if isinstance(port, LinkWatcher):
             port.add_link_listener(self._on_link)
         # Wired once here, not in start(): a restarted barrier must not get every edge twice.
@@ -179,6 +183,8 @@ class RelayBarrier:
         for inp in (self.presence, self.limit_open, self.limit_closed):
             if inp is not None:
                 await inp.start()
+        if self.limit_open is not None:
+            self._limit_open_seen_released = self.limit_open.value is False
         try:
             await self.port.connect()
         except HardwareError as err:
@@ -251,9 +257,13 @@ class RelayBarrier:
             # It failed and the machine is in fault now: the next round sends this command
             # itself, so the caller learns what the device says, not a stale state.
 
-    def _apply(self, transition: Transition) -> None:
-        """Apply a transition caused by an input or a tick: send its commands in background."""
-        self._publish()
+    def _apply(self, transition: Transition, *, limit_edge: bool = False) -> None:
+        """Apply a transition caused by an input or a tick: send its commands in background.
+
+        ``limit_edge``: the transition is a real open-limit edge, so an uncommanded raise it
+        reports is one (an assumed arrival or a first reading never is).
+        """
+        self._publish(uncommanded_open=limit_edge and transition.uncommanded_open)
         if transition.state is BarrierState.FAULT:
             # A fault found by the machine itself (motion time-out): react like _fail.
             self._cancel_assumption()
@@ -453,21 +463,28 @@ class RelayBarrier:
         self._apply(fn(now))
 
     def _on_limit_open(self, change: InputChange) -> None:
+        was_released = self._limit_open_seen_released
+        self._limit_open_seen_released = not change.value
         if change.value:
-            self._apply(self._machine.limit_open(self._clock()))
+            self._apply(self._machine.limit_open(self._clock()), limit_edge=was_released)
 
     def _on_limit_closed(self, change: InputChange) -> None:
         if change.value:
             self._apply(self._machine.limit_closed(self._clock()))
 
-    def _publish(self) -> None:
+    def _publish(self, *, uncommanded_open: bool = False) -> None:
         current = (self._machine.state, self._machine.fault)
-        if current == self._published:
+        if current == self._published and not uncommanded_open:
             return
         self._published = current
-        status = BarrierStatus(self.gate_id, current[0], current[1], datetime.now(UTC))
+        status = BarrierStatus(
+            self.gate_id, current[0], current[1], datetime.now(UTC), uncommanded_open
+        )
         if status.is_alarm:
             logger.error("gate %s FAULT: %s", self.gate_id, status.fault)
+        elif uncommanded_open:
+            logger.warning("gate %s raised without a command (key switch, remote or by hand)",
+                           self.gate_id)
         else:
             logger.info("gate %s is %s", self.gate_id, status.state)
         for cb in list(self._listeners):

@@ -116,6 +116,10 @@ class SimulatedMotor:
             return "open"
         return "close" if channel == self.wiring.close_channel else None
 
+    def move_by_hand(self, direction: str) -> None:
+        """The arm moved by the barrier's own means (remote, key switch): no relay involved."""
+        self._move(direction)
+
     def _move(self, direction: str) -> None:
         if self._motion is not None:
             self._motion.cancel()
@@ -140,7 +144,8 @@ class SimulatedBarrier(RelayBarrier):
     """A barrier with a simulated motor, limit switches and presence loop.
 
     Drive the loop with ``presence_loop.set(True/False)``; inject faults with
-    ``inject_fault(SimFault.STUCK)`` and remove them with ``clear_faults()``.
+    ``inject_fault(SimFault.STUCK)`` and remove them with ``clear_faults()``; lift the arm
+    as a remote would with ``lift_by_hand()``.
     """
 
     def __init__(
@@ -186,6 +191,12 @@ class SimulatedBarrier(RelayBarrier):
 
     def clear_faults(self) -> None:
         self.motor.faults.clear()
+
+    def lift_by_hand(self) -> None:
+        """The barrier's own remote or key switch: the arm goes up with the relay untouched,
+        to rehearse the 异常抬杆 alarm. Call it on the event loop."""
+        logger.warning("gate %s: simulated arm lifted by hand", self.gate_id)
+        self.motor.move_by_hand("open")
 
 
 class SimulatedDisplay:

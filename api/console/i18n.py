@@ -400,6 +400,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "alarm.hint.anti_passback": ("无出场记录再次入场", "Entered again without leaving"),
     "alarm.hint.hardware_fault": ("道闸未按指令动作，请检查设备",
                                   "The barrier did not obey: check the device"),
+    "alarm.hint.barrier_manual_open": (
+        "系统没有开闸，杆被遥控器、钥匙开关或手动抬起：请看监控，有车进出的核对通行记录和车位数",
+        "Raised by a remote, key switch or hand, not by the system: check the camera; if a car "
+        "went through, check its record and the zone count"),
     "alarm.hint.overstay": ("访客通行证已到期，车辆仍在场内",
                             "The visitor pass has ended; the car is still inside"),
     "alarm.hint.occupancy_over_capacity": ("车位计数超过容量，请核对",
@@ -647,6 +651,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "code.guard_override": ("人工放行", "Guard override"),
     "code.blocked_plate": ("黑名单车辆", "Blocked plate"),
     "code.hardware_fault": ("设备故障", "Hardware fault"),
+    "code.barrier_manual_open": ("异常抬杆", "Barrier raised without command"),
     "code.journal_entry_set_aside": ("通行记录未能写入", "Passage record set aside"),
     "code.audit_entry_set_aside": ("操作日志未能写入", "Audit entry set aside"),
     "code.login_guessing": ("有人反复登录失败", "Repeated failed logins"),

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from api.console.i18n import LANGS, code
+from api.console.i18n import LANGS, code, translate
 from controllers.values import Reason
+from hardware.registry import SafetyEventKind
 
 ROOT = Path(__file__).resolve().parents[2]
 # Where passages get their flags: the decisions (controllers), the runtime's offline mark,
@@ -109,3 +110,21 @@ def test_the_scan_finds_the_flags_written_across_the_packages() -> None:
 def test_every_flag_reason_and_alarm_code_has_a_label(lang: str, value: str) -> None:
     label = code(lang, value)  # type: ignore[arg-type]
     assert label and label != value, f"code.{value} has no {lang} label: shown as {value!r}"
+
+
+# Safety events are stored as alarms of their own kind (services/container.py), except a
+# barrier fault (one hardware_fault per gate, labelled above) and a recovery (no alarm).
+SAFETY_ALARMS = sorted(
+    str(k) for k in SafetyEventKind
+    if k not in (SafetyEventKind.BARRIER_FAULT, SafetyEventKind.BARRIER_RECOVERED)
+)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("kind", SAFETY_ALARMS)
+def test_every_safety_alarm_has_a_label_and_a_hint(lang: str, kind: str) -> None:
+    """The hardware layer's alarms (fire alarm, 异常抬杆) are not in the scan above."""
+    label = code(lang, kind)  # type: ignore[arg-type]
+    assert label and label != kind, f"code.{kind} has no {lang} label"
+    hint_key = f"alarm.hint.{kind}"
+    assert translate(lang, hint_key) != hint_key, f"{hint_key} has no {lang} text"  # type: ignore[arg-type]

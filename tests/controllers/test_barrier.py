@@ -235,3 +235,90 @@ def test_timing_rejects_zero_motion_timeout() -> None:
 def test_default_machine_starts_closed() -> None:
     m = BarrierMachine()
     assert (m.state, m.fault, m.timing) == (S.CLOSED, None, BarrierTiming())
+
+
+# --- 异常抬杆: an arm raised by a key switch, a remote or a hand --------------------------------
+# The machine flags an open-limit edge only from rest closed with none of our opens on its way.
+# (given steps with their times, when limit_open at, flagged, state after)
+CYCLE = [("open", 0.0), ("limit_open", 2.0), ("close", 12.0), ("limit_closed", 14.0)]
+RaiseRow = tuple[list[tuple[str, float]], float, bool, BarrierState]
+RAISE_TABLE: list[RaiseRow] = [
+    # closed after a car went through: someone raised it
+    (CYCLE, 30.0, True, S.OPEN),
+    # closed since start, never moved: still a raise (the driver drops first readings)
+    ([], 5.0, True, S.OPEN),
+    # pushed down by hand after our open, raised by hand again
+    ([("open", 0.0), ("limit_open", 2.0), ("limit_closed", 4.0)], 9.0, True, S.OPEN),
+    # our own open arriving
+    ([("open", 0.0)], 2.0, False, S.OPEN),
+    # the arm reversed for a car on the loop, going back up
+    ([*CYCLE[:3], ("presence_on", 13.0)], 14.0, False, S.OPEN),
+    # the fire alarm's open, and the same arm's switch bouncing while held
+    ([("fire_alarm_on", 0.0)], 2.0, False, S.HELD_OPEN),
+    ([("fire_alarm_on", 0.0), ("limit_open", 2.0)], 2.1, False, S.HELD_OPEN),
+    # a guard's hold (常开)
+    ([("hold", 0.0)], 2.0, False, S.HELD_OPEN),
+    ([("hold", 0.0), ("limit_open", 2.0)], 40.0, False, S.HELD_OPEN),
+    # closed by hand during the hold or the fire alarm: our re-open, not a raise
+    ([("hold", 0.0), ("limit_open", 2.0), ("limit_closed", 20.0)], 22.0, False, S.HELD_OPEN),
+    ([("fire_alarm_on", 0.0), ("limit_open", 2.0), ("limit_closed", 20.0)], 22.0, False,
+     S.HELD_OPEN),
+    # a fault: the fail-safe reaction's open, also after a closed report came in between
+    ([("open", 0.0), ("fail", 1.0)], 2.0, False, S.OPEN),
+    ([*CYCLE, ("fail", 30.0)], 31.0, False, S.OPEN),
+    ([*CYCLE, ("fail", 30.0), ("limit_closed", 30.5)], 31.5, False, S.OPEN),
+    # the open switch leaving (bounce) or the barrier's own anti-crush reversal while closing
+    (CYCLE[:3], 12.1, False, S.OPEN),
+    # the open edge of the old position reaching us after the closed one: not a raise yet
+    (CYCLE, 14.2, False, S.OPEN),
+    (CYCLE, 14.5, True, S.OPEN),
+    # a raise already seen: the switch bouncing repeats the edge
+    ([*CYCLE, ("limit_open", 30.0)], 30.05, False, S.OPEN),
+]
+
+
+def at_times(steps: list[tuple[str, float]], timing: BarrierTiming = TIMING) -> BarrierMachine:
+    m = BarrierMachine(timing)
+    for event, now in steps:
+        apply(m, event, now)
+    return m
+
+
+@pytest.mark.parametrize(("steps", "at", "flagged", "state"), RAISE_TABLE)
+def test_an_uncommanded_raise_is_flagged(
+    steps: list[tuple[str, float]], at: float, flagged: bool, state: BarrierState
+) -> None:
+    t = at_times(steps).limit_open(at)
+    assert (t.uncommanded_open, t.state) == (flagged, state)
+
+
+def test_a_late_open_of_ours_after_a_fail_secure_close_is_not_a_raise_for_long() -> None:
+    """An open retried until it was given up, then the fail_secure close: the device may still
+    carry the open out, within a motion time-out of it; later, the arm going up is a hand's."""
+    steps = [("open", 0.0), ("fail", 3.0), ("limit_closed", 4.0)]
+    assert at_times(steps, SECURE).state is S.CLOSED
+    assert not at_times(steps, SECURE).limit_open(4.9).uncommanded_open
+    assert at_times(steps, SECURE).limit_open(5.0).uncommanded_open
+
+
+def test_a_raised_arm_closes_after_open_seconds_and_a_second_raise_is_flagged_again() -> None:
+    m = at_times(CYCLE)
+    assert m.limit_open(30.0).uncommanded_open
+    assert m.auto_close_at == 40.0
+    assert m.tick(40.0).commands == CLOSE_CMD
+    assert not m.limit_closed(42.0).uncommanded_open
+    assert m.limit_open(50.0).uncommanded_open
+
+
+def test_only_a_limit_edge_reports_a_raise() -> None:
+    """Commands, the loop and the clock never do, whatever state they find."""
+    for steps in ([], CYCLE, [*CYCLE, ("limit_open", 30.0)]):
+        m = at_times(steps)
+        for event in ("presence_on", "presence_off", "tick", "hold", "release",
+                      "fire_alarm_on", "fire_alarm_off", "open", "close", "limit_closed"):
+            assert not apply(m, event, 60.0).uncommanded_open, (steps, event)
+
+
+def test_raise_settle_must_not_be_negative() -> None:
+    with pytest.raises(ValueError, match="raise_settle_s"):
+        BarrierTiming(raise_settle_s=-0.1)
