@@ -39,6 +39,7 @@ from models.db import outage_as_unavailable, transaction
 from models.people import Household, Resident, User
 from models.vehicles import PlateListEntry, Presence, Vehicle, VisitorPass
 from services.camera_pipeline import CameraPipeline
+from services.camera_watch import run_cameras
 from services.container import Services
 from services.passwords import hash_password
 from services.users import create_user
@@ -362,7 +363,7 @@ async def _serve_demo(args: argparse.Namespace) -> int:
         cameras = {gate: SimulatedGateCamera(gate) for gate in (entry, exit_)}
         interval = max(1.0, float(args.interval))
         pipeline, workers = build_demo_workers(services, cameras, cooldown_s=min(30.0, interval))
-        services.background.extend(workers)
+        run_cameras(services, workers)
         traffic = DemoTraffic(services, pipeline, cameras, cast, entry_gate=entry,
                               exit_gate=exit_)
         host = args.host or "127.0.0.1"

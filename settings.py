@@ -70,6 +70,15 @@ class CameraConfig(_Strict):
             "otherwise keep a core busy); a car at the barrier is always read."
         ),
     )
+    offline_alarm_s: float = Field(
+        30.0,
+        description=(
+            "A camera whose source answers no read for this long (cannot be opened, stream "
+            "stopped, every frame corrupt) raises a camera_offline alarm and shows as down "
+            "in /healthz; residents' cars then wait for the guard."
+        ),
+        ge=5,
+    )
 
 
 class RegionConfig(_Strict):

@@ -356,6 +356,21 @@ class CityLink(BaseModel):
     queue_limit: int
 
 
+class CameraStatus(BaseModel):
+    """A camera parkgate reads itself (``camera`` of a gate); a down one makes ``status``
+    degraded, as a faulted barrier does: cars at that gate wait for the guard."""
+
+    up: bool = Field(description="False once its source answered no read for the camera's "
+                     "offline_alarm_s (a camera_offline alarm was raised then).")
+    state: str = Field(description="connecting, streaming, backing_off, ended (a recording "
+                       "that finished) or stopped.")
+    silent_s: float | None = Field(description="Seconds since the source last answered a "
+                                   "read; null when the worker is not running.")
+    frames_read: int
+    reconnects: int
+    last_error: str | None
+
+
 class Health(BaseModel):
     status: Literal["ok", "degraded"]
     database: bool
@@ -372,4 +387,8 @@ class Health(BaseModel):
     )
     city_mqtt: CityLink | None = Field(
         None, description="The city platform's MQTT link; null when publishing is off."
+    )
+    cameras: dict[str, CameraStatus] = Field(
+        default_factory=dict, description="Per gate id, the cameras parkgate reads itself "
+        "(not cameras that push frames to the API)."
     )

@@ -22,6 +22,8 @@ EventType = Literal[
     "passage", "passage_updated", "alarm", "gate", "availability", "audit",
     # A passage decided while the database is down, shown from the journal until written.
     "passage_offline", "passage_offline_updated",
+    # A gate's camera went dark or delivers again (services/camera_watch.py).
+    "camera",
 ]
 
 

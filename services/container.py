@@ -36,6 +36,7 @@ from models.access_store import SqlAccessStore
 from models.db import make_session_factory, outage_as_unavailable
 from models.holds import SqlHoldStore
 from services.audit_journal import LOGIN_PREFIX, FileAuditJournal, write_back
+from services.camera_watch import CameraWatch, run_cameras
 from services.city_mqtt import CityPublisher
 from services.city_spool import open_city_spool
 from services.database_start import data_dir_history, open_database, prepare_database
@@ -103,6 +104,9 @@ class Services:
     # Prometheus metrics: here, not on the app, because the camera workers built with these
     # services time their frames into the histogram /metrics serves.
     metrics: Metrics = field(default_factory=Metrics)
+    # The camera workers' watch (services/camera_watch.py); None when no gate has a camera
+    # parkgate reads itself.
+    cameras: CameraWatch | None = None
     background: list[Any] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _pending: set[asyncio.Task[None]] = field(default_factory=set)
@@ -591,5 +595,5 @@ def build_services(
     # Imported here: the camera pipeline imports this module for its Services type.
     from services.camera_pipeline import build_camera_workers
 
-    services.background.extend(build_camera_workers(settings, services))
+    run_cameras(services, build_camera_workers(settings, services))
     return services

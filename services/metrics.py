@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from controllers.events import Event
@@ -47,6 +47,8 @@ class SiteState:
     city_queued: int
     city_dropped: int
     bus_dropped: int
+    # gate id → (up, frames read since start) of each camera parkgate reads itself
+    cameras: Mapping[str, tuple[bool, int]] = field(default_factory=dict)
 
 
 class _StateCollector(Collector):
@@ -99,6 +101,20 @@ class _StateCollector(Collector):
             yield _gauge("parkgate_city_mqtt_dropped",
                          "Passages and alarms dropped since start, the queue being full.",
                          state.city_dropped)
+        if state.cameras:
+            up = GaugeMetricFamily(
+                "parkgate_camera_up", "0 once a gate's camera answered no read for its "
+                "offline_alarm_s (camera_offline alarm), 1 otherwise.", labels=["gate"],
+            )
+            read = CounterMetricFamily(
+                "parkgate_camera_frames_read", "Frames a camera worker got from its camera "
+                "(read or not: see parkgate_frame_stage_seconds).", labels=["gate"],
+            )
+            for gate_id, (camera_up, frames) in state.cameras.items():
+                up.add_metric([gate_id], int(camera_up))
+                read.add_metric([gate_id], frames)
+            yield up
+            yield read
         yield _gauge("parkgate_event_bus_dropped",
                      "Events a slow subscriber (a console, a board) lost since start.",
                      state.bus_dropped)

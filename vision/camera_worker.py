@@ -54,6 +54,10 @@ class WorkerStats:
     stream_failures: int = 0
     handler_errors: int = 0
     last_error: str | None = None
+    # time.monotonic() of the last read the source answered without failing (a frame, or
+    # "nothing new" from a drop folder), and of the worker's start: whether the camera is out.
+    last_answer_at: float | None = None
+    started_at: float | None = None
 
 
 class _Mailbox:
@@ -117,12 +121,23 @@ class CameraWorker:
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
+    def silent_for(self, now: float) -> float | None:
+        """Seconds since the source last answered a read (since the start when it never
+        did), at ``now`` (time.monotonic()); None when the worker is not watching a camera
+        (stopped, or a recording that ended)."""
+        stats = self.stats
+        if stats.state in ("stopped", "ended") or stats.started_at is None:
+            return None
+        return max(0.0, now - (stats.last_answer_at or stats.started_at))
+
     async def start(self) -> None:
         if self.running:
             return
         self._loop = asyncio.get_running_loop()
         self._mailbox = _Mailbox()
         self._stop.clear()
+        self.stats.started_at = time.monotonic()
+        self.stats.last_answer_at = None
         self._thread = threading.Thread(
             target=self._read_loop, name=f"camera-{self.gate_id}", daemon=True
         )
@@ -250,6 +265,7 @@ class CameraWorker:
                         f"{corrupt_in_row} corrupt frames in a row from {self.source.name}"
                     ) from err
                 continue
+            self.stats.last_answer_at = time.monotonic()
             if image is None:
                 sleep_interruptibly(self._stop, poll)
                 continue

@@ -404,6 +404,9 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "系统没有开闸，杆被遥控器、钥匙开关或手动抬起：请看监控，有车进出的核对通行记录和车位数",
         "Raised by a remote, key switch or hand, not by the system: check the camera; if a car "
         "went through, check its record and the zone count"),
+    "alarm.hint.camera_offline": ("车牌摄像头无画面，来车需人工放行，请检查摄像头和网线",
+                                  "No picture from the plate camera: let cars in by hand and "
+                                  "check the camera and its cable"),
     "alarm.hint.overstay": ("访客通行证已到期，车辆仍在场内",
                             "The visitor pass has ended; the car is still inside"),
     "alarm.hint.occupancy_over_capacity": ("车位计数超过容量，请核对",
@@ -652,6 +655,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "code.blocked_plate": ("黑名单车辆", "Blocked plate"),
     "code.hardware_fault": ("设备故障", "Hardware fault"),
     "code.barrier_manual_open": ("异常抬杆", "Barrier raised without command"),
+    "code.camera_offline": ("摄像头离线", "Camera offline"),
     "code.journal_entry_set_aside": ("通行记录未能写入", "Passage record set aside"),
     "code.audit_entry_set_aside": ("操作日志未能写入", "Audit entry set aside"),
     "code.login_guessing": ("有人反复登录失败", "Repeated failed logins"),

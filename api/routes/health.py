@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.deps import ServicesDep
-from api.schemas import CityLink, Health
+from api.schemas import CameraStatus, CityLink, Health
 from services.container import Services
 
 router = APIRouter(tags=["health"])
@@ -31,12 +31,18 @@ def healthz(services: ServicesDep) -> Health:
     gates = {gate_id: str(b.state) for gate_id, b in services.barriers.items()}
     waiting = services.runtime.journal_backlog()
     actions_waiting = services.audit_backlog()
+    cameras = {} if services.cameras is None else {
+        gate_id: CameraStatus.model_validate(dataclasses.asdict(camera))
+        for gate_id, camera in services.cameras.health().items()
+    }
     ok = (database and not waiting and not actions_waiting
-          and all(state != "fault" for state in gates.values()))
+          and all(state != "fault" for state in gates.values())
+          and all(camera.up for camera in cameras.values()))
     city = None
     if services.city is not None:
         city = CityLink.model_validate(dataclasses.asdict(services.city.status))
     return Health(
         status="ok" if ok else "degraded", database=database, gates=gates,
         journal_waiting=waiting, audit_journal_waiting=actions_waiting, city_mqtt=city,
+        cameras=cameras,
     )

@@ -46,6 +46,10 @@ async def site_state(services: Services) -> SiteState:
         city_queued=city.queued if city is not None else 0,
         city_dropped=city.dropped if city is not None else 0,
         bus_dropped=services.bus.dropped,
+        cameras={} if services.cameras is None else {
+            gate_id: (camera.up, camera.frames_read)
+            for gate_id, camera in services.cameras.health().items()
+        },
     )
 
 
