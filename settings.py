@@ -35,6 +35,7 @@ from api.console.config import ConsoleConfig
 from errors import ConfigError
 from hardware.config import BarrierConfig, InputConfig, SimBarrierConfig, SimInputConfig
 from services.calendar_config import CalendarConfig
+from services.disk_space import StorageConfig
 from services.parking_config import ParkingConfig
 from services.schedule_config import ScheduleConfig, schedule_problem
 from vision.face_config import FaceRecognitionConfig
@@ -481,6 +482,11 @@ class Settings(BaseSettings):
     )
     parking: ParkingConfig = Field(
         default_factory=ParkingConfig, description="Spaces, sensors, guidance, boards (issue 7)."
+    )
+    storage: StorageConfig = Field(
+        default_factory=StorageConfig,
+        description="Free space on data_dir's disk: low-space alarm, snapshots deleted first, "
+        "a reserve for the journals.",
     )
 
     @classmethod

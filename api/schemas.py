@@ -345,6 +345,20 @@ class OccupancyCorrection(_In):
     reason: Name = Field(min_length=3, max_length=500)
 
 
+class StorageHealth(BaseModel):
+    """Free space on data_dir's disk (database, journals, snapshots); low or full makes
+    ``status`` degraded before a passage could be lost."""
+
+    free_mb: float
+    min_free_mb: int = Field(description="storage.min_free_mb: below it, low.")
+    low: bool = Field(description="Free space below min_free_mb: new snapshots are not saved "
+                      "and the oldest are deleted (passages are kept).")
+    full: bool = Field(description="A write was refused for want of room since there was "
+                       "last enough.")
+    reserve_held: bool = Field(description="Whether the space reserve for the journals is "
+                               "held (false once a full disk gave it up).")
+
+
 class CityLink(BaseModel):
     """The city platform's MQTT link; it does not count towards ``status``: gates keep working
     while the hub is away, and a supervisor restarting on "degraded" would drop the queue."""
@@ -387,6 +401,9 @@ class Health(BaseModel):
     )
     city_mqtt: CityLink | None = Field(
         None, description="The city platform's MQTT link; null when publishing is off."
+    )
+    storage: StorageHealth | None = Field(
+        None, description="Free space on data_dir's disk."
     )
     cameras: dict[str, CameraStatus] = Field(
         default_factory=dict, description="Per gate id, the cameras parkgate reads itself "

@@ -32,7 +32,14 @@ from controllers.runtime import error_line
 from errors import StoreUnavailableError
 from models.db import outage_as_unavailable, transaction
 from models.events import AuditEntry, Passage
-from services.passage_journal import append_durably, read_lines, replace_durably, with_why
+from services.disk_space import DiskSpace
+from services.passage_journal import (
+    append_durably,
+    append_with_reserve,
+    read_lines,
+    replace_durably,
+    with_why,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -79,9 +86,10 @@ class WriteBack:
 class FileAuditJournal:
     """The audit journal on one local file; safe to call from worker threads."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, space: DiskSpace | None = None) -> None:
         self.path = path
         self._lock = threading.Lock()
+        self._space = space  # a full disk gives up its reserve (services/disk_space.py)
         # Begun here and still waiting for their barrier's answer: not written back until
         # it came (or the action ended without one), or the row would miss its outcome.
         self._in_flight: set[str] = set()
@@ -144,7 +152,7 @@ class FileAuditJournal:
 
     def _append(self, line: str) -> None:
         try:
-            append_durably(self.path, line)
+            append_with_reserve(self.path, line, self._space)
         except OSError as err:
             raise StoreUnavailableError(
                 f"database down and the audit journal {self.path} is not writable: {err}"

@@ -27,6 +27,7 @@ import numpy as np
 
 from controllers.runtime import GateRuntime, PassageResult
 from controllers.values import Sighting
+from errors import StoreUnavailableError
 from services.frames import region_box
 from services.metrics import Metrics
 from services.snapshots import SnapshotStore
@@ -179,12 +180,14 @@ class CameraPipeline:
         if sighting is None:
             return None
         image = self._best_frame(gate_id, sighting.plate) if sighting.plate else None
-        path = None
+        path = not_saved = None
         timings: dict[str, float] = {}
         if image is not None:
             started = time.perf_counter()
             jpeg = await asyncio.to_thread(encode_jpeg, image)
-            path = await asyncio.to_thread(self._snapshots.save, gate_id, sighting.at, jpeg)
+            path, not_saved = await asyncio.to_thread(
+                self._snapshots.save_for_passage, gate_id, sighting.at, jpeg
+            )
             # Only a passage with a snapshot is timed for it: a 0 for one without would pull
             # the snapshot quantiles down.
             timings["snapshot"] = (time.perf_counter() - started) * 1000
@@ -196,8 +199,19 @@ class CameraPipeline:
             if sighting.plate
             else [],
         }
+        if not_saved is not None:
+            details["snapshot"] = not_saved
         started = time.perf_counter()
-        result = await self._runtime.handle_sighting(sighting, snapshot_path=path, details=details)
+        try:
+            result = await self._runtime.handle_sighting(
+                sighting, snapshot_path=path, details=details
+            )
+        except StoreUnavailableError as err:
+            # Neither the database nor the journal could keep it (a disk full past its
+            # reserve): the barrier stayed down. One line per car, the guard's to let in.
+            logger.error("camera %s: passage of %s not recorded, barrier not driven: %s",
+                         gate_id, sighting.plate or "(no plate)", err)
+            return None
         timings["decide_record_barrier"] = (time.perf_counter() - started) * 1000
         self._observe(gate_id, timings)
         self.results = [*self.results[-49:], result]

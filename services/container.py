@@ -40,6 +40,7 @@ from services.camera_watch import CameraWatch, run_cameras
 from services.city_mqtt import CityPublisher
 from services.city_spool import open_city_spool
 from services.database_start import data_dir_history, open_database, prepare_database
+from services.disk_space import DiskSpace
 from services.face_gate import FaceGateService
 from services.faces import FaceService
 from services.frames import FrameProcessor
@@ -57,6 +58,7 @@ from services.passage_journal import FilePassageJournal
 from services.passage_retention import forget_old_passages
 from services.push_slots import PushSlots
 from services.snapshots import SnapshotStore
+from services.storage_watch import StorageWatch
 from services.tokens import TokenSigner
 from settings import Settings
 from vision.face_matcher import FaceMatcher
@@ -104,12 +106,15 @@ class Services:
     # Prometheus metrics: here, not on the app, because the camera workers built with these
     # services time their frames into the histogram /metrics serves.
     metrics: Metrics = field(default_factory=Metrics)
+    # Free space on data_dir's disk and its reserve (services/disk_space.py), for /healthz.
+    disk: DiskSpace | None = None
     # The camera workers' watch (services/camera_watch.py); None when no gate has a camera
     # parkgate reads itself.
     cameras: CameraWatch | None = None
     background: list[Any] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _pending: set[asyncio.Task[None]] = field(default_factory=set)
+    _offline_file_failing: bool = False
 
     async def start(self) -> None:
         self.bus.bind(asyncio.get_running_loop())
@@ -302,8 +307,14 @@ class Services:
             try:
                 await asyncio.to_thread(self.offline_file.save, snapshot)
             except OSError as err:  # the gates still have it in memory
-                logger.warning("offline snapshot not saved to %s: %s",
-                               self.offline_file.path, err)
+                # Once, not every offline_refresh_s for as long as the disk stays full.
+                logger.log(logging.DEBUG if self._offline_file_failing else logging.WARNING,
+                           "offline snapshot not saved to %s: %s", self.offline_file.path, err)
+                self._offline_file_failing = True
+            else:
+                if self._offline_file_failing:
+                    logger.info("offline snapshot saved again to %s", self.offline_file.path)
+                self._offline_file_failing = False
         if self.offline_credentials is not None:
             passes = [p for permits in snapshot.permits.values() for p in permits.passes]
             await asyncio.to_thread(
@@ -452,7 +463,8 @@ def build_services(
     history = data_dir_history(settings.data_dir)  # before this run writes anything there
     engine = open_database(settings, history)
     sessions = make_session_factory(engine)
-    journal = FilePassageJournal(settings.data_dir / "journal" / "passages.jsonl")
+    disk = DiskSpace(settings.data_dir, settings.storage)
+    journal = FilePassageJournal(settings.data_dir / "journal" / "passages.jsonl", disk)
     offline_file = FileAccessSnapshot(settings.data_dir / "journal" / "offline_snapshot.json")
     offline = OfflineAccess(
         max_distance=settings.access.fuzzy_max_distance,
@@ -493,7 +505,7 @@ def build_services(
         retry_after_s=settings.access.offline_retry_s,
     )
     runtime.hold_offline(not ready)
-    snapshots = SnapshotStore(settings.data_dir / "snapshots")
+    snapshots = SnapshotStore(settings.data_dir / "snapshots", disk)
     recognizer = recognizer or create_plate_recognizer(settings.plates)
     frames = FrameProcessor(
         recognizer=recognizer,
@@ -526,7 +538,7 @@ def build_services(
     safety = SafetySupervisor(create_input("fire-alarm", fire) if fire is not None else None)
     for barrier in barriers.values():
         safety.register(barrier)
-    background: list[Any] = []
+    background: list[Any] = [StorageWatch(disk, snapshots, runtime)]
     parking = ParkingService(
         settings.parking,
         community=settings.community.name,
@@ -588,7 +600,8 @@ def build_services(
             settings.data_dir / "journal", on_disk=settings.access.offline_logins,
             max_age_days=settings.access.offline_logins_max_age_days,
         ),
-        audit_journal=FileAuditJournal(settings.data_dir / "journal" / "audit.jsonl"),
+        audit_journal=FileAuditJournal(settings.data_dir / "journal" / "audit.jsonl", disk),
+        disk=disk,
         database_ready=ready,
         database_history=history,
     )

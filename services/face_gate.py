@@ -187,9 +187,14 @@ class FaceGateService:
         evidence = evidence_from(result)
         decision = decide_face(evidence, await asyncio.to_thread(self._household,
                                                                  evidence.resident_id))
-        path = await asyncio.to_thread(self._snapshots.save, gate_id, at, read.snapshot)
+        path, not_saved = await asyncio.to_thread(
+            self._snapshots.save_for_passage, gate_id, at, read.snapshot
+        )
+        details = result_details(result)
+        if not_saved is not None:
+            details["snapshot"] = not_saved
         passage = await self._runtime.handle_decision(
-            gate_id, decision, at=at, snapshot_path=path, details=result_details(result)
+            gate_id, decision, at=at, snapshot_path=path, details=details
         )
         return FrameResult(
             passage_id=passage.passage_id,

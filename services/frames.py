@@ -6,6 +6,7 @@ import asyncio
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 
@@ -113,11 +114,17 @@ class FrameProcessor:
         self._runtime.gate(gate_id)  # unknown gate → NotFoundError before any work
         frame = await self._slots.run(self._read_frame, gate_id, data)
         t0 = time.perf_counter()
-        path = await asyncio.to_thread(self._snapshots.save, gate_id, frame.at, frame.snapshot)
+        path, not_saved = await asyncio.to_thread(
+            self._snapshots.save_for_passage, gate_id, frame.at, frame.snapshot
+        )
         t1 = time.perf_counter()
         sighting = sighting_from_reads(gate_id, frame.at, frame.reads)
-        details = {"candidates": [{"plate": r.text, "confidence": round(r.confidence, 4)}
-                                  for r in frame.reads[:5]]}
+        details: dict[str, Any] = {
+            "candidates": [{"plate": r.text, "confidence": round(r.confidence, 4)}
+                           for r in frame.reads[:5]]
+        }
+        if not_saved is not None:
+            details["snapshot"] = not_saved
         result = await self._runtime.handle_sighting(
             sighting, snapshot_path=path, details=details
         )

@@ -42,6 +42,7 @@ from controllers.ports import (
 )
 from controllers.values import AccessDecision, Credential, Direction, Reason, Sighting, Verdict
 from errors import StoreUnavailableError
+from services.disk_space import DiskSpace
 
 logger = logging.getLogger(__name__)
 
@@ -88,9 +89,11 @@ def record_from_json(data: dict[str, Any]) -> PassageRecord:
 class FilePassageJournal:
     """Implements ``controllers.ports.PassageJournal`` on one local file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, space: DiskSpace | None = None) -> None:
         self.path = path
         self._lock = threading.Lock()  # the runtime calls from worker threads
+        # A full disk gives up its reserve for the journal (services/disk_space.py).
+        self._space = space
 
     def append(self, record: PassageRecord) -> None:
         if record.journal_id is None:
@@ -182,7 +185,7 @@ class FilePassageJournal:
     def _write_line(self, line: str) -> None:
         with self._lock:
             try:
-                append_durably(self.path, line)
+                append_with_reserve(self.path, line, self._space)
             except OSError as err:
                 # Neither the database nor the local disk can keep this passage: the caller
                 # must not drive the barrier as if it were recorded.
@@ -312,6 +315,30 @@ def replace_durably(path: Path, lines: Iterable[str]) -> None:
             tmp.unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+
+
+def append_with_reserve(path: Path, text: str, space: DiskSpace | None) -> None:
+    """:func:`append_durably`; on a full disk, once more after giving up the space reserve
+    (the journals are where a record goes when nothing else can keep it)."""
+    try:
+        try:
+            append_durably(path, text)
+        except OSError as err:
+            _drop_if_empty(path)
+            if space is None or not space.refused(err):
+                raise
+            append_durably(path, text)
+    except OSError:
+        _drop_if_empty(path)
+        raise
+
+
+def _drop_if_empty(path: Path) -> None:
+    """A first append the disk refused leaves an empty file, which would read as a journal
+    waiting to be written back."""
+    with contextlib.suppress(OSError):
+        if path.stat().st_size == 0:
+            path.unlink()
 
 
 def _ends_with_newline(path: Path) -> bool:

@@ -1,7 +1,14 @@
-"""Passage snapshots on disk, written atomically, deleted after the retention period (PIPL)."""
+"""Passage snapshots on disk, written atomically, deleted after the retention period (PIPL).
+
+A snapshot is evidence, the passage is the record: a snapshot that cannot be written (a full
+disk, a broken card) never stops its passage being decided, recorded and let through. The
+passage is stored without one and its details say why (``snapshot``). When the disk runs low
+(services/disk_space.py) the oldest snapshots go first, before their retention period.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -10,13 +17,46 @@ from datetime import datetime
 from pathlib import Path
 
 from errors import NotFoundError
+from services.disk_space import DiskSpace
 
 logger = logging.getLogger(__name__)
 
+SNAPSHOT_NOT_SAVED = "not saved"
+
 
 class SnapshotStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, space: DiskSpace | None = None) -> None:
         self.root = root.resolve()
+        self._space = space
+        # Set while saving fails: the cause is logged once, not for every car.
+        self._failing = False
+
+    def save_for_passage(
+        self, gate_id: str, at: datetime, jpeg: bytes
+    ) -> tuple[str | None, str | None]:
+        """:meth:`save`, for a passage that goes on without its snapshot if need be: the
+        path, or None and why it was not saved (for the passage's details)."""
+        if self._space is not None and self._space.low():
+            # The room left is for the passages' records (database, journal).
+            self._not_saved("disk space low", None)
+            return None, f"{SNAPSHOT_NOT_SAVED}: disk space low"
+        try:
+            path = self.save(gate_id, at, jpeg)
+        except OSError as err:
+            if self._space is not None:
+                self._space.note_full(err)
+            self._not_saved(str(err), err)
+            return None, f"{SNAPSHOT_NOT_SAVED}: {err.strerror or err}"
+        if self._failing:
+            self._failing = False
+            logger.info("snapshots are saved again in %s", self.root)
+        return path, None
+
+    def _not_saved(self, why: str, err: OSError | None) -> None:
+        if not self._failing:
+            self._failing = True
+            logger.error("snapshots not saved in %s (%s): passages are recorded without "
+                         "them until this is fixed", self.root, why, exc_info=err)
 
     def save(self, gate_id: str, at: datetime, jpeg: bytes) -> str:
         """Write the snapshot and return its path relative to the store's root."""
@@ -26,11 +66,17 @@ class SnapshotStore:
         target = self.root / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(".tmp")
-        with open(tmp, "wb") as f:
-            f.write(jpeg)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
+        try:
+            with open(tmp, "wb") as f:
+                f.write(jpeg)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            # Half a JPEG left behind on a full disk would hold the very space it lacked.
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            raise
         return relative.as_posix()
 
     def path(self, relative: str) -> Path:
@@ -50,3 +96,26 @@ class SnapshotStore:
         if removed:
             logger.info("retention removed %d snapshots older than %d days", removed, days)
         return removed
+
+    def free_up(self, needed: int) -> tuple[int, int]:
+        """Delete the oldest snapshots until ``needed`` bytes are freed (or none is left):
+        for the passages' records when the disk runs low. Only images: the passages keep
+        their rows. Returns (files removed, bytes freed)."""
+        if needed <= 0 or not self.root.is_dir():
+            return 0, 0
+        removed = freed = 0
+        # Their paths sort by time: YYYY/MM/DD/HHMMSS-gate-….jpg
+        for file in sorted(self.root.rglob("*.jpg")):
+            try:
+                stat = file.stat()
+                file.unlink()
+            except FileNotFoundError:
+                continue
+            removed += 1
+            freed += stat.st_blocks * 512 or stat.st_size
+            if freed >= needed:
+                break
+        if removed:
+            logger.warning("disk space low: removed the %d oldest snapshots (%.1f MB) before "
+                           "their retention period; passages are kept", removed, freed / 2**20)
+        return removed, freed

@@ -418,6 +418,14 @@ _TEXTS: dict[str, tuple[str, str]] = {
                                    "Liveness failed: possibly a photo or video"),
     "alarm.hint.database_outage": ("数据库中断期间的通行记录已补写",
                                    "Passages decided while it was down are now recorded"),
+    "alarm.hint.disk_low": ("控制器磁盘空间不足：最早的抓拍已删除，新抓拍暂不保存，通行记录照常，"
+                            "请通知管理员清理",
+                            "The controller's disk is low: the oldest snapshots were deleted "
+                            "and new ones are not kept; passages are still recorded. Tell an "
+                            "administrator"),
+    "alarm.hint.disk_full": ("控制器磁盘已满：已启用预留空间记录通行，请立即通知管理员清理",
+                             "The controller's disk is full: passages are recorded in its "
+                             "reserved space. Tell an administrator now"),
     "alarm.hint.fire_alarm": ("消防联动：道闸保持开启", "Fire alarm: barriers held open"),
     "alarm.hint.fire_alarm_cleared": ("火警已解除", "Fire alarm cleared"),
     "alarm.stored": ("原始信息：{message}", "Stored message: {message}"),
@@ -684,6 +692,8 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "code.outside_schedule": ("不在通行时段", "Outside schedule"),
     "code.database_unavailable": ("数据库不可用", "Database unavailable"),
     "code.database_outage": ("数据库曾中断", "Database outage"),
+    "code.disk_low": ("磁盘空间不足", "Disk space low"),
+    "code.disk_full": ("磁盘已满", "Disk full"),
     "code.offline": ("离线判定", "Decided offline"),
     "code.admission_undone": ("道闸未开，未计通行", "Barrier did not open: not counted"),
     "code.anonymised": ("已过保存期，车牌和车主已删除",

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.deps import ServicesDep
-from api.schemas import CameraStatus, CityLink, Health
+from api.schemas import CameraStatus, CityLink, Health, StorageHealth
 from services.container import Services
 
 router = APIRouter(tags=["health"])
@@ -38,11 +38,16 @@ def healthz(services: ServicesDep) -> Health:
     ok = (database and not waiting and not actions_waiting
           and all(state != "fault" for state in gates.values())
           and all(camera.up for camera in cameras.values()))
+    storage = None
+    if services.disk is not None:
+        storage = StorageHealth.model_validate(dataclasses.asdict(services.disk.status()))
+        ok = ok and not storage.low and not storage.full
     city = None
     if services.city is not None:
         city = CityLink.model_validate(dataclasses.asdict(services.city.status))
     return Health(
         status="ok" if ok else "degraded", database=database, gates=gates,
         journal_waiting=waiting, audit_journal_waiting=actions_waiting, city_mqtt=city,
+        storage=storage,
         cameras=cameras,
     )

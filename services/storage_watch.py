@@ -1,0 +1,107 @@
+"""Watches the data directory's free space: deletes the oldest snapshots when it runs low,
+keeps the space reserve, and tells the guards (``disk_low``, ``disk_full`` alarms).
+
+Every ``storage.check_s``, and at once when a write finds the disk full. An alarm is raised
+when its state begins, not once per check: a full disk must not fill the alarm list or the
+log. Both are site alarms (no gate), stored, or journalled and published at once while the
+database itself cannot take them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from controllers.runtime import GateRuntime
+from services.disk_space import MB, DiskSpace
+from services.snapshots import SnapshotStore
+
+logger = logging.getLogger(__name__)
+
+DISK_LOW = "disk_low"
+DISK_FULL = "disk_full"
+
+
+class StorageWatch:
+    def __init__(self, space: DiskSpace, snapshots: SnapshotStore, runtime: GateRuntime) -> None:
+        self._space = space
+        self._snapshots = snapshots
+        self._runtime = runtime
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._low = False
+        self._full = False
+        space.add_listener(self._poke)
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._task = asyncio.create_task(self._run(), name="storage-watch")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def _poke(self) -> None:
+        """From any thread: a write found the disk full; check now, not at the next tick."""
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(wake.set)
+
+    async def _run(self) -> None:
+        assert self._wake is not None
+        while True:
+            try:
+                await self.check()
+            except Exception:  # a bug here must not end the watch
+                logger.exception("free-space check failed; trying again")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._space.config.check_s)
+            self._wake.clear()
+
+    async def check(self) -> None:
+        """Free space for the records if it is low, take the reserve back if there is room,
+        and raise or clear the alarms."""
+        space = self._space
+        removed = 0
+        if space.low() or space.status().full:
+            removed, _ = await asyncio.to_thread(
+                self._snapshots.free_up, max(space.needed_bytes(), space.config.reserve_mb * MB)
+            )
+        await asyncio.to_thread(space.keep_reserve)
+        status = space.status()
+        # Said even when the room is back by now: a refused write is worth the office's
+        # attention however briefly it lasted.
+        if status.full and not self._full:
+            await self._runtime.raise_alarm(
+                DISK_FULL,
+                f"data disk full ({status.free_mb:.0f} MB free): a write was refused"
+                + ("; the space reserve was given up so passages are still recorded"
+                   if space.config.reserve_mb and not status.reserve_held else "")
+                + (f"; {removed} oldest snapshots deleted" if removed else "")
+                + ". Free space on the controller's disk.",
+                once_per_gate=True,
+            )
+        full = status.full and not space.space_back()
+        low = status.low
+        if low and not self._low and not full:
+            await self._runtime.raise_alarm(
+                DISK_LOW,
+                f"data disk low: {status.free_mb:.0f} MB free, below storage.min_free_mb "
+                f"({status.min_free_mb} MB); new snapshots are not saved"
+                + (f" and the {removed} oldest were deleted" if removed else "")
+                + "; passages are still recorded.",
+                once_per_gate=True,
+            )
+        if (self._low and not low) or (self._full and not full):
+            logger.info("data disk has room again: %.0f MB free", status.free_mb)
+        elif low and not self._low:
+            logger.warning("data disk low: %.0f MB free (storage.min_free_mb %d)",
+                           status.free_mb, status.min_free_mb)
+        self._low, self._full = low, full

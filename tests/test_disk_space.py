@@ -1,0 +1,112 @@
+"""The data disk's free space: the reserve is real blocks and is given up only for a full
+disk; the oldest snapshots are the ones deleted when space is low; a snapshot that cannot be
+written does not leave half of itself behind."""
+
+from __future__ import annotations
+
+import errno
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from services import snapshots as snapshots_module
+from services.disk_space import MB, DiskSpace, StorageConfig, is_disk_full
+from services.snapshots import SnapshotStore
+
+
+def test_the_reserve_holds_real_blocks_and_a_full_disk_gives_it_up(tmp_path: Path) -> None:
+    space = DiskSpace(tmp_path, StorageConfig(reserve_mb=2, min_free_mb=0))
+    space.keep_reserve()
+    held = space.reserve_path.stat()
+    assert held.st_size == 2 * MB and held.st_blocks * 512 >= 2 * MB  # not a sparse file
+    assert space.status().reserve_held
+
+    # A file-size limit (RLIMIT_FSIZE answers EFBIG) is not a full disk: nothing to give up.
+    assert not space.refused(OSError(errno.EFBIG, os.strerror(errno.EFBIG)))
+    assert space.reserve_path.exists() and not space.status().full
+
+    told: list[bool] = []
+    space.add_listener(lambda: told.append(True))
+    assert space.refused(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
+    assert not space.reserve_path.exists() and told == [True]
+    assert space.status().full and not space.status().reserve_held
+    # Nothing left to give up: the caller's write has failed for good.
+    assert not space.refused(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
+
+    assert not space.space_back()  # still full until the reserve is held again
+    space.keep_reserve()
+    assert space.space_back() and not space.status().full
+
+
+def test_no_reserve_is_taken_where_it_would_eat_the_room_it_protects(tmp_path: Path) -> None:
+    space = DiskSpace(tmp_path, StorageConfig(reserve_mb=8), usage=lambda _: 10 * MB)
+    space.keep_reserve()
+    assert not space.reserve_path.exists()
+
+
+@pytest.mark.parametrize(("err", "full"), [
+    (OSError(errno.ENOSPC, "No space left on device"), True),
+    (OSError(errno.EDQUOT, "Disk quota exceeded"), True),
+    (OSError(errno.EFBIG, "File too large"), False),
+    (OSError(errno.EIO, "Input/output error"), False),
+    (ValueError("not an OSError"), False),
+])
+def test_what_counts_as_a_full_disk(err: BaseException, full: bool) -> None:
+    assert is_disk_full(err) is full
+
+
+def _snapshot(store: SnapshotStore, day: int, size: int) -> Path:
+    relative = store.save("main-in", datetime(2026, 5, day, 8, 0, tzinfo=UTC), b"\xff" * size)
+    return store.root / relative
+
+
+def test_low_space_deletes_the_oldest_snapshots_first(tmp_path: Path) -> None:
+    store = SnapshotStore(tmp_path / "snapshots")
+    files = [_snapshot(store, day, 64 * 1024) for day in (3, 1, 4, 2)]
+    removed, freed = store.free_up(100 * 1024)
+    assert (removed, freed >= 100 * 1024) == (2, True)
+    assert [f.exists() for f in files] == [True, False, True, False]  # May 1 and 2 went
+    assert store.free_up(0) == (0, 0)
+
+
+def test_a_snapshot_the_disk_refuses_leaves_nothing_and_the_passage_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    space = DiskSpace(tmp_path, StorageConfig(min_free_mb=0, reserve_mb=0))
+    store = SnapshotStore(tmp_path / "snapshots", space)
+    real_open = open
+
+    class Refusing:
+        """A file on a disk with no room: the open works, the write does not."""
+
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            self._file = real_open(*args, **kwargs)  # type: ignore[call-overload]
+
+        def __enter__(self) -> Refusing:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self._file.close()
+
+        def write(self, data: bytes) -> int:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(snapshots_module, "open", Refusing, raising=False)
+    path, why = store.save_for_passage("main-in", datetime.now(UTC), b"\xff" * 1000)
+    assert path is None and why == "not saved: No space left on device"
+    assert list((tmp_path / "snapshots").rglob("*.*")) == []  # no half-written .tmp
+    assert space.status().full
+
+    monkeypatch.undo()
+    path, why = store.save_for_passage("main-in", datetime.now(UTC), b"\xff" * 1000)
+    assert why is None and path is not None and store.path(path).stat().st_size == 1000
+
+
+def test_below_the_threshold_no_new_snapshot_is_written(tmp_path: Path) -> None:
+    space = DiskSpace(tmp_path, StorageConfig(min_free_mb=100), usage=lambda _: 50 * MB)
+    store = SnapshotStore(tmp_path / "snapshots", space)
+    path, why = store.save_for_passage("main-in", datetime.now(UTC), b"\xff" * 1000)
+    assert (path, why) == (None, "not saved: disk space low")
+    assert space.status().low and not space.status().full
