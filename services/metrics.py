@@ -49,6 +49,10 @@ class SiteState:
     bus_dropped: int
     # gate id → (up, frames read since start) of each camera parkgate reads itself
     cameras: Mapping[str, tuple[bool, int]] = field(default_factory=dict)
+    # data_dir's disk: free bytes, and whether it is low or a write found it full (None: the
+    # services watch no disk)
+    disk_free_bytes: int | None = None
+    disk_low: bool = False
 
 
 class _StateCollector(Collector):
@@ -115,6 +119,13 @@ class _StateCollector(Collector):
                 read.add_metric([gate_id], frames)
             yield up
             yield read
+        if state.disk_free_bytes is not None:
+            yield _gauge("parkgate_data_disk_free_bytes",
+                         "Free bytes on data_dir's disk (database, journals, snapshots).",
+                         state.disk_free_bytes)
+            yield _gauge("parkgate_data_disk_low",
+                         "1 while free space is below storage.min_free_mb or a write found "
+                         "the disk full: /healthz storage.", int(state.disk_low))
         yield _gauge("parkgate_event_bus_dropped",
                      "Events a slow subscriber (a console, a board) lost since start.",
                      state.bus_dropped)

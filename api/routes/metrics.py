@@ -38,6 +38,7 @@ async def site_state(services: Services) -> SiteState:
         lambda: (services.runtime.journal_backlog(), services.audit_backlog())
     )
     city = services.city.status if services.city is not None else None
+    disk = services.disk.status() if services.disk is not None else None
     return SiteState(
         database_up=database,
         gates={gate_id: str(b.state) for gate_id, b in services.barriers.items()},
@@ -50,6 +51,8 @@ async def site_state(services: Services) -> SiteState:
             gate_id: (camera.up, camera.frames_read)
             for gate_id, camera in services.cameras.health().items()
         },
+        disk_free_bytes=services.disk.free_bytes() if services.disk is not None else None,
+        disk_low=disk is not None and (disk.low or disk.full),
     )
 
 

@@ -300,6 +300,9 @@ def test_low_space_warns_first_and_frees_room_from_the_oldest_snapshots(
     assert low.status_code == 200 and low.json()["barrier"] in ("opening", "open")
     row = client.get(f"/api/v1/passages/{low.json()['passage_id']}", headers=admin).json()
     assert row["details"]["snapshot"] == "not saved: disk space low"
+    metrics = client.get("/metrics", headers=admin).text
+    assert f"parkgate_data_disk_free_bytes {float(MB // 2)}" in metrics
+    assert "parkgate_data_disk_low 1.0" in metrics
 
     # Weeks of snapshots, then the disk runs low: the oldest go first, as much as needed.
     disk._usage = lambda _path: ROOMY
