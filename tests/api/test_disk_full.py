@@ -14,6 +14,7 @@ needs root, so neither is used.
 from __future__ import annotations
 
 import errno
+import logging
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -318,3 +319,26 @@ def test_low_space_warns_first_and_frees_room_from_the_oldest_snapshots(
     row = client.get(f"/api/v1/passages/{kept.json()['passage_id']}", headers=admin).json()
     assert row["has_snapshot"] is True  # the newest, and every passage's row, are kept
     assert recorded(client, admin) == 2
+
+
+def test_an_offline_snapshot_the_full_disk_refuses_is_said_once_not_every_refresh(
+    app_factory: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    client, services, _admin = _app(app_factory, min_free_mb=0)
+    offline_file = services.offline_file
+    saved = offline_file.save
+
+    def refused(snapshot: Any) -> bool:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with caplog.at_level(logging.DEBUG, logger="services.container"):
+        monkeypatch.setattr(offline_file, "save", refused)
+        for _ in range(5):
+            client.portal.call(services.refresh_offline)
+        monkeypatch.setattr(offline_file, "save", saved)
+        client.portal.call(services.refresh_offline)
+
+    said = [r for r in caplog.records if "offline snapshot" in r.getMessage()]
+    assert [r.levelno for r in said if r.levelno >= logging.INFO] == [
+        logging.WARNING, logging.INFO]
+    assert "saved again" in said[-1].getMessage()
