@@ -141,6 +141,10 @@ def make_settings(tmp_path: Path, database_url: str) -> Any:
             "data_dir": tmp_path / "data",
             "database_url": database_url,
             "camera_api_keys": {"cam-main": "test-camera-key"},
+            # Off unless a test is about them: a real 8 MB reserve per app would put gigabytes
+            # into pytest's kept temp dirs per run, and a CI box short of 200 MB free would
+            # see every test's snapshots skipped.
+            "storage": {"reserve_mb": 0, "min_free_mb": 0},
         }
         values.update(overrides)
         return load_settings(None, **values)
