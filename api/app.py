@@ -35,6 +35,7 @@ from api.routes import (
     reports,
     review,
     safety,
+    typed_plates,
 )
 from services.container import Services
 from services.login_audit import recent_failures
@@ -92,7 +93,8 @@ def create_app(services: Services) -> FastAPI:
     # bearer tokens and camera keys are not sent by browsers on their own, so need no token.
     csrf = [Depends(require_csrf)]
     for module in (auth, admin, faces, credentials, frames, passages, availability, health,
-                   metrics, gate_actions, review, alarms, audit, events, safety, parking, reports):
+                   metrics, gate_actions, typed_plates, review, alarms, audit, events, safety,
+                   parking, reports):
         app.include_router(module.router, dependencies=csrf)
     app.include_router(console.router)  # console forms carry their token in the form
     install_local_docs(app)

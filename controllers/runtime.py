@@ -52,7 +52,7 @@ from controllers.ports import (
     PendingAlarm,
 )
 from controllers.schedule import apply_schedule
-from controllers.values import AccessDecision, Reason, Sighting, Verdict
+from controllers.values import TYPED_PLATE, AccessDecision, Reason, Sighting, Verdict
 from errors import HardwareError, InvalidInputError, NotFoundError, StoreUnavailableError
 
 logger = logging.getLogger(__name__)
@@ -113,6 +113,9 @@ class _Arrival:
     details: dict[str, Any]
 
     def record(self, decision: AccessDecision, journal_id: str | None = None) -> PassageRecord:
+        if self.sighting.typed and TYPED_PLATE not in decision.flags:
+            # Online and offline alike, and on a decision no rule made (no snapshot yet).
+            decision = replace(decision, flags=(*decision.flags, TYPED_PLATE))
         return PassageRecord(
             gate_id=self.gate.gate_id,
             direction=self.gate.direction,

@@ -71,6 +71,10 @@ class Credential(StrEnum):
     NONE = "none"
 
 
+# The flag of a passage whose plate a guard typed instead of a camera reading it.
+TYPED_PLATE = "typed"
+
+
 @dataclass(frozen=True, slots=True)
 class Sighting:
     """A vehicle at a gate: the plate voted over one or more frames.
@@ -89,10 +93,15 @@ class Sighting:
     # How sure the reader is of the province character (voted over frames); a low value lets
     # the plate match a registered one that differs only there (AccessPolicy).
     province_confidence: float = 1.0
+    # A guard typed the plate (no camera read, e.g. the camera is dark): decided like a read,
+    # and the passage says so (TYPED_PLATE), so the lists and reports can tell it apart.
+    typed: bool = False
 
     def __post_init__(self) -> None:
         if not self.gate_id:
             raise ValueError("Sighting.gate_id must not be empty")
+        if self.typed and self.plate is None:
+            raise ValueError("Sighting.typed needs the plate the guard typed")
         if not 0.0 <= self.confidence <= 1.0:
             raise ValueError(f"Sighting.confidence must be in [0, 1], got {self.confidence}")
         if self.plate is not None and not self.plate:

@@ -18,7 +18,7 @@ from api.console.rendering import local_time
 # Every action the audit log records (grep AuditEntry / audit(…)), grouped by the prefix the
 # search matches on, so the filter offers "all gate actions" as well as "open gate".
 AUDIT_ACTIONS: dict[str, tuple[str, ...]] = {
-    "gate": ("gate.open", "gate.close", "gate.hold_open", "gate.release"),
+    "gate": ("gate.open", "gate.close", "gate.hold_open", "gate.release", "gate.typed_plate"),
     "passage": ("passage.resolve",),
     "alarm": ("alarm.ack",),
     "pass": ("pass.create", "pass.delete"),
@@ -35,7 +35,8 @@ AUDIT_ACTIONS: dict[str, tuple[str, ...]] = {
     "auth": ("auth.login", "auth.login_failed", "auth.logout"),
 }
 # Detail values that are stored codes (decisions, barrier states, alarm kinds, roles).
-_CODED_DETAILS = frozenset({"outcome", "kind", "resolution", "role", "admission", "via"})
+_CODED_DETAILS = frozenset({"outcome", "kind", "resolution", "role", "admission", "via",
+                            "decision", "passage_reason"})
 _HOUSEHOLD_DETAILS = frozenset({"household_id", "host_household_id"})
 _ID_DETAILS = frozenset({"pass_id", "resident_id", "vehicle_id", "passage_id"})
 

@@ -117,6 +117,9 @@ PATTERNS: tuple[ErrorPattern, ...] = (
     ErrorPattern("the fire-alarm input is still active; it cannot be cleared",
                  "err.fire_input_active"),
     ErrorPattern("no safety supervisor is configured", "err.no_safety"),
+    # a typed plate (services/typed_plates.py)
+    ErrorPattern("gate (\\S+) is a pedestrian gate: a typed plate is for vehicle gates",
+                 "err.typed_pedestrian", ("@gate",)),
     # A zone id may hold spaces ("地下 1层"): the text up to ", got" is the id.
     ErrorPattern("occupied must be between 0 and (\\d+) for zone (.+), got (-?\\d+)",
                  "err.occupied_range", ("capacity", "zone", "value")),

@@ -46,6 +46,7 @@ def journal_row(services: Services, entry: JournalEntry) -> dict[str, Any]:
         "decision": str(decision.verdict),
         "reason": str(decision.reason),
         "flags": flags,
+        "details": record.details,  # who typed a typed plate (the row's badge)
         "household_id": decision.household_id,
         "pass_id": decision.pass_id,
         "has_snapshot": False,

@@ -48,6 +48,7 @@ from api.routes.alarms import (
     unstored_alarms,
     without_stored,
 )
+from controllers.values import Reason
 from errors import NotFoundError, PermissionDeniedError
 from models.access_store import passage_to_dict
 from models.db import DATABASE_DOWN
@@ -69,6 +70,8 @@ _STATIC_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/sv
 LIVE_ROWS = 50
 # Preset reasons offered for every override; free text can be added to any of them.
 PRESET_REASONS = ("reason.p1", "reason.p2", "reason.p3", "reason.p4", "reason.p5", "reason.p6")
+# Why a guard types a plate (人工录入车牌): the camera is dark, or cannot see this plate.
+TYPED_PLATE_REASONS = ("typed.p1", "typed.p2")
 PASS_HOURS = (2, 4, 8, 24, 72)
 # Texts live.js builds itself (toasts, ages, confirmations). They travel with the live page
 # only, so the shared list every console page carries stays as it is.
@@ -86,6 +89,8 @@ LIVE_JS_KEYS = (
     "review.confirm_title_person", "review.person_reason", "review.left_reason_person",
     "review.done_left_person", "gates.close_deferred",
     "review.needs_database",  # a page open when the database goes away pauses its queue
+    "typed.plate_needed", "typed.done_allow", "typed.done_review", "typed.done_deny",
+    "typed.matched",
 )
 # A resolution's audit entry is written in the resolving transaction, a moment after
 # resolved_at; the margin lets the look-up use the index on ``at`` (there is none on
@@ -302,7 +307,10 @@ def _review_cards(session: Any, now: datetime) -> list[dict[str, Any]]:
 
 def _live_texts(request: Request) -> str:
     lang = current_lang(request)
-    return json.dumps({key: translate(lang, key) for key in LIVE_JS_KEYS}, ensure_ascii=False)
+    texts = {key: translate(lang, key) for key in LIVE_JS_KEYS}
+    # A typed plate's toast says why it was decided so (业主车辆, 黑名单…), as its row does.
+    texts.update({f"code.{reason}": translate(lang, f"code.{reason}") for reason in Reason})
+    return json.dumps(texts, ensure_ascii=False)
 
 
 @router.get("", response_class=HTMLResponse)
@@ -334,6 +342,7 @@ def console_home(request: Request) -> Response:
             "live_texts": _live_texts(request),
             "error_table": browser_table(current_lang(request), names),
             "presets": PRESET_REASONS,
+            "typed_presets": TYPED_PLATE_REASONS,
             "pass_hours": PASS_HOURS,
             **parts,
         },

@@ -468,6 +468,70 @@
       confirm.disabled = false;
     }
   });
+  // ---- 人工录入车牌: the guard types the plate of a car the camera did not read ----------
+  // The car is decided as a camera read is (api/routes/typed_plates.py): the toast says what
+  // was decided and for whom, so a typo that matched someone else's car is seen at once.
+  const typedDialog = document.getElementById("typed-dialog");
+  const typedForm = document.getElementById("typed-form");
+  const typedPlate = typedForm.querySelector('input[name="plate"]');
+  let typedGate = null;
+  gatesSection.addEventListener("click", (ev) => {
+    const button = ev.target.closest("button.typed-plate");
+    if (!button) return;
+    typedGate = button.dataset.gate;
+    document.getElementById("typed-dialog-title").textContent = button.dataset.label;
+    typedForm.reset();
+    showError(typedForm, "");
+    typedDialog.showModal();
+    typedPlate.focus();
+  });
+  document.getElementById("typed-cancel").addEventListener("click", () => typedDialog.close());
+  function typedDoneText(result) {
+    let who = t("code." + result.reason);
+    if (result.household) who += " " + result.household;
+    const key = { allow: "typed.done_allow", review: "typed.done_review", deny: "typed.done_deny" }[result.decision];
+    let text = t(key, { gate: gateName(result.gate_id), plate: result.plate, who });
+    // Taken for a registered plate one character away: the guard checks it is that car.
+    if (result.matched_plate) text += " · " + t("typed.matched", { plate: result.matched_plate });
+    if (result.barrier === "fault") text += " · " + t("review.barrier_fault");
+    else if (result.decision === "allow") text += " · " + t("review.barrier", { state: stateLabel(result.barrier) });
+    if (result.journal_id) text += " · " + t("gates.journalled");
+    const level = result.barrier === "fault" ? "bad"
+      : (result.decision !== "allow" || result.matched_plate) ? "warn" : null;
+    return { text, level };
+  }
+  typedForm.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (!typedGate) return;
+    const plate = typedPlate.value.trim();
+    if (!plate) { showError(typedForm, t("typed.plate_needed")); typedPlate.focus(); return; }
+    const reason = readReason(typedForm);
+    if (!reason) { showError(typedForm, t("reason.required"), "reason"); return; }
+    const confirm = document.getElementById("typed-confirm");
+    if (confirm.disabled) return;  // Enter pressed again while the car is being decided
+    confirm.disabled = true;
+    const what = document.getElementById("typed-dialog-title").textContent + " · " + plate;
+    try {
+      const result = await api("POST", "/api/v1/gates/" + encodeURIComponent(typedGate) + "/typed-plate",
+                               { plate, reason }, what);
+      typedDialog.close();
+      const done = typedDoneText(result);
+      toast(done.text, done.level);
+      // The live stream brings the row too; whichever comes second replaces the first.
+      if (result.passage_id !== null) upsertPassage(result.passage_id, true);
+      else showJournalled(result.journal_id, true);
+      if (result.decision === "review") refreshReview();
+      if (result.decision === "deny") refreshAlarms(false);
+    } catch (err) {
+      if (!err.sessionExpired) {
+        showError(typedForm, refusal(err));
+        typedPlate.focus();
+      }
+    } finally {
+      confirm.disabled = false;
+    }
+  });
+
   // The same table as the server's (api/console/fault_texts.py): first family found wins.
   const faultFamilies = JSON.parse(gatesSection.dataset.faults || "[]")
     .map(([source, text]) => ({ re: new RegExp(source), text }));
