@@ -15,6 +15,7 @@ from datetime import date, datetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from controllers.values import TYPED_PLATE
 from models.events import Alarm, AuditEntry, Passage
 from services.audit_journal import LOGIN_PREFIX
 from services.reports import (
@@ -48,7 +49,8 @@ class DaySummary:
     by_reason: dict[str, dict[str, int]]  # decision -> reason -> count
     entries: int  # admitted, direction in (a review the guard allowed counts)
     exits: int
-    automatic_share: float | None  # vehicle entries the gate decided alone / all entries
+    # vehicle entries the gate decided alone (not on a plate a guard typed) / all entries
+    automatic_share: float | None
     reviews: dict[str, int]  # resolution -> count ("unresolved": not dealt with yet)
     guard_actions: dict[str, dict[str, int]]  # username -> action -> count
     alarms: dict[str, int]  # kind -> count
@@ -97,7 +99,8 @@ def day_summary(session: Session, occupancy: OccupancyDay) -> DaySummary:
             continue
         if direction == "in":
             entries += 1
-            automatic += decision == "allow"
+            # A plate a guard typed (camera dark) was let in by the guard, not by the gate.
+            automatic += decision == "allow" and TYPED_PLATE not in (flags or ())
         else:
             exits += 1
 
