@@ -59,8 +59,10 @@ class GateActionResult:
 def gate_states(services: Services) -> list[dict[str, Any]]:
     """Every configured gate with its barrier's live state, in configuration order."""
     rows = []
+    cameras = services.cameras.health() if services.cameras is not None else {}
     for gate in services.settings.community.gates:
         barrier = services.barriers.get(gate.id)
+        camera = cameras.get(gate.id)
         rows.append(
             {
                 "id": gate.id,
@@ -70,6 +72,8 @@ def gate_states(services: Services) -> list[dict[str, Any]]:
                 "zone": gate.zone,
                 "state": str(barrier.state) if barrier is not None else "none",
                 "fault": barrier.fault if barrier is not None else None,
+                # None: parkgate reads no camera at this gate (none, or one that pushes).
+                "camera_up": camera.up if camera is not None else None,
             }
         )
     return rows

@@ -83,6 +83,10 @@ class GateStateOut(BaseModel):
     zone: str | None
     state: str
     fault: str | None
+    camera_up: bool | None = Field(
+        None, description="False while the gate's camera is dark (camera_offline); null when "
+        "parkgate reads no camera there."
+    )
 
 
 @router.get("", response_model=list[GateStateOut], summary="Every gate and its barrier state")

@@ -539,6 +539,25 @@
     const family = faultFamilies.find((f) => f.re.test(fault));
     return family ? family.text : fault;
   }
+  function setCamera(gateId, up) {
+    const note = document.querySelector('.gate[data-gate="' + CSS.escape(gateId) + '"] [data-role="camera"]');
+    if (note) note.hidden = up !== false;
+  }
+  let connected = false;  // the stream has said hello once: a later hello is a reconnect
+  // A plain read, not api(): a reconnect is no sign that someone is at the screen.
+  async function refreshGates() {
+    let response;
+    try {
+      response = await fetch("/api/v1/gates", { credentials: "same-origin", cache: "no-store" });
+    } catch (err) {
+      return;
+    }
+    if (!response.ok) return;
+    (await response.json()).forEach((g) => {
+      setGateState(g.id, g.state, g.fault || null);
+      setCamera(g.id, g.camera_up);
+    });
+  }
   function setGateState(gateId, state, fault) {
     const card = document.querySelector('.gate[data-gate="' + gateId + '"]');
     if (!card) return;
@@ -673,7 +692,12 @@
   const dot = document.getElementById("live-dot");
   function connect() {
     const source = new EventSource("/api/v1/events/stream");
-    source.addEventListener("hello", () => { dot.classList.add("on"); dot.dataset.live = "yes"; });
+    source.addEventListener("hello", () => {
+      dot.classList.add("on");
+      dot.dataset.live = "yes";
+      if (connected) refreshGates();  // what changed while the stream was down is not replayed
+      connected = true;
+    });
     source.addEventListener("passage", (ev) => {
       const data = JSON.parse(ev.data).data;
       upsertPassage(data.id, true, data.journal_id);
@@ -703,6 +727,10 @@
     source.addEventListener("gate", (ev) => {
       const data = JSON.parse(ev.data).data;
       if (data.state) setGateState(data.gate_id, data.state, data.fault || null);
+    });
+    source.addEventListener("camera", (ev) => {
+      const data = JSON.parse(ev.data).data;
+      setCamera(data.gate_id, data.up);
     });
     source.onerror = async () => {
       dot.classList.remove("on");

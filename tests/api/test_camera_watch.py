@@ -115,6 +115,9 @@ def test_a_dark_camera_is_an_alarm_and_degraded_health_until_it_delivers_again(
     assert camera["up"] is False and camera["frames_read"] == 0
     assert "Connection refused" in (camera["last_error"] or "")
     assert _sample(_scrape(client), "parkgate_camera_up", gate="main-in") == 0
+    gates = {g["id"]: g for g in client.get("/api/v1/gates", headers=headers).json()}
+    assert gates["main-in"]["camera_up"] is False
+    assert gates["main-out"]["camera_up"] is None  # parkgate reads no camera there
 
     plug_in()
     _wait_for("the camera to be up again",
@@ -122,6 +125,8 @@ def test_a_dark_camera_is_an_alarm_and_degraded_health_until_it_delivers_again(
     health = client.get("/healthz").json()
     assert health["status"] == "ok", health
     assert health["cameras"]["main-in"]["frames_read"] > 0
+    gates = {g["id"]: g for g in client.get("/api/v1/gates", headers=headers).json()}
+    assert gates["main-in"]["camera_up"] is True
     body = _scrape(client)
     assert _sample(body, "parkgate_camera_up", gate="main-in") == 1
     assert _sample(body, "parkgate_camera_frames_read_total", gate="main-in") > 0
