@@ -24,7 +24,11 @@ class Passage(Base):
     __table_args__ = (
         Index("ix_passages_gate_at", "gate_id", "at"),
         Index("ix_passages_plate", "plate"),
-        Index("ix_passages_decision", "decision"),
+        # The review queue (decision = 'review', resolution IS NULL, oldest first) reads the
+        # waiting cars straight off this index; on decision alone it read and sorted every
+        # review of the history on each booth-page poll (bench/scale.py). It also serves
+        # what the old index on decision did (a result's passages, counted or paged).
+        Index("ix_passages_decision_resolution_at", "decision", "resolution", "at"),
         # What retention still has to anonymise, oldest first, without walking the years it
         # anonymised already (services/passage_retention.py).
         Index("ix_passages_to_anonymise", "at",
@@ -92,7 +96,10 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(128), default="")
     gate_id: Mapped[str | None] = mapped_column(String(32), default=None)
-    passage_id: Mapped[int | None] = mapped_column(default=None)
+    # Indexed: the booth page and history look up the resolutions of the passages they show
+    # by it; SQLite, which has no statistics, read the whole log in id order instead of the
+    # rows of the last minutes by ``at``.
+    passage_id: Mapped[int | None] = mapped_column(default=None, index=True)
     reason: Mapped[str] = mapped_column(String(500), default="")
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Set on a guard's action taken while the database was down and written from the local

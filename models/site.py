@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, utcnow
@@ -40,9 +40,15 @@ class OccupancySample(Base):
     """One row per change of a zone's count: the history behind occupancy reports."""
 
     __tablename__ = "occupancy_samples"
+    __table_args__ = (
+        # A zone's count at a moment and over a day (the reports): on zone_id alone every
+        # sample of the zone's history was read and sorted, about a second a query with a
+        # year of them, dozens of times for the month report (bench/scale.py).
+        Index("ix_occupancy_samples_zone_at", "zone_id", "at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    zone_id: Mapped[str] = mapped_column(String(32), index=True)
+    zone_id: Mapped[str] = mapped_column(String(32))
     occupied: Mapped[int]
     capacity: Mapped[int]
