@@ -112,6 +112,12 @@ class HttpRelayPort(LinkReports):
                 self.config.expect_body,
             )
         self.answers += 1
+        if self._up is False:
+            # The barrier takes this answer as the end of the lost link's fault. Unless the
+            # poll may report the link lost again, a device that dies after it (or a
+            # status_url that never reads well) leaves the gate looking healthy until a car's
+            # command fails: the watch would have stopped watching without a word.
+            self._forget_link()
         if self.config.relay_mode == "pulse":
             # A pulse is two requests pulse_ms apart: a read between them would stretch it by
             # as long as the device takes to answer. Bounded, so an "off" that never comes (a

@@ -211,3 +211,28 @@ def test_a_failed_read_around_a_confirmed_command_is_not_two_in_a_row() -> None:
     assert streak.failed() == 2
     streak.answered()
     assert streak.failed() == 1
+
+
+def test_after_a_command_clears_a_status_fault_the_poll_can_fault_the_gate_again() -> None:
+    """A status_url that never reads well (a wrong path at commissioning, a status page the
+    firmware serves slowly) faults the gate; a car's confirmed open clears that fault. The
+    poll must still be able to fault the gate afterwards: the device dying later is news,
+    not the same lost link reported already."""
+    async def scenario(rig: HttpRig) -> None:
+        b, events = watched(rig, status_url=f"http://127.0.0.1:{rig.port}/nothing",
+                            status_expect_body=None, on_fault="fail_secure")
+        await b.start()
+        await eventually(lambda: b.state is BarrierState.FAULT, 15.0, "the status fault")
+        assert "status 404" in (b.fault or "")
+
+        assert await b.open() in MOVING_OR_OPEN  # the device answers commands
+        await wait_state(b, BarrierState.OPEN, timeout=10.0)
+        await b.close()
+        await wait_state(b, BarrierState.CLOSED, timeout=10.0)
+
+        await rig.link_down()  # now the device is really gone, and no car comes
+        await eventually(lambda: b.state is BarrierState.FAULT, 15.0, "the dead device's fault")
+        assert "link lost" in (b.fault or "")
+        assert kinds(events)[-1] is SafetyEventKind.BARRIER_FAULT
+
+    run(scenario)
