@@ -90,6 +90,9 @@ class PassageResult:
     barrier: str
     details: dict[str, Any] = field(default_factory=dict)
     journal_id: str | None = None
+    # A typed plate the gate had just decided (:data:`TYPED_REPEAT_WINDOW`): this is that
+    # earlier passage's result, and nothing was recorded, counted or driven again.
+    repeat: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +193,9 @@ class GateRuntime:
         # opening one during a later outage cannot read it, yet anti-passback must see its
         # car inside. In memory only (a restart forgets them; the write-back still counts).
         self._faulted: dict[int, PassageRecord] = {}
+        # gate id -> plate -> (when, result) of the plates decided there within
+        # TYPED_REPEAT_WINDOW: a typed plate that repeats one is answered with it.
+        self._recent_plates: dict[str, dict[str, tuple[datetime, PassageResult]]] = {}
 
     def gate(self, gate_id: str) -> GateContext:
         try:
@@ -236,6 +242,10 @@ class GateRuntime:
             decided = apply_schedule(decided, gate.schedule, gate.direction, sighting.at)
         arrival = _Arrival(gate, sighting, decided, snapshot_path, details)
         async with self._locks[gate.gate_id]:
+            # Under the gate's lock, so two guards typing the same car at once are one car.
+            earlier = self._typed_repeat(sighting) if sighting.typed else None
+            if earlier is not None:
+                return earlier
             record, passage_id, alarms, view = await self._record(arrival)
             try:
                 if view is not None:
@@ -266,6 +276,17 @@ class GateRuntime:
                 # short): the write-back may take the entry.
                 if record.journal_id is not None:
                     self._unanswered.discard(record.journal_id)
+            result = PassageResult(
+                passage_id=passage_id,
+                gate_id=gate.gate_id,
+                plate=sighting.plate,
+                confidence=sighting.confidence,
+                decision=record.decision,
+                barrier=barrier,
+                details=record.details,
+                journal_id=record.journal_id,
+            )
+            self._remember_plate(result)
             if record.decision.opens and gate.zone_id is not None and passage_id is not None:
                 await self._publish_availability()
         logger.info(
@@ -278,16 +299,32 @@ class GateRuntime:
             record.decision.reason,
             barrier,
         )
-        return PassageResult(
-            passage_id=passage_id,
-            gate_id=gate.gate_id,
-            plate=sighting.plate,
-            confidence=sighting.confidence,
-            decision=record.decision,
-            barrier=barrier,
-            details=record.details,
-            journal_id=record.journal_id,
-        )
+        return result
+
+    def _typed_repeat(self, sighting: Sighting) -> PassageResult | None:
+        """The passage a typed plate repeats: the same plate decided at the same gate within
+        TYPED_REPEAT_WINDOW (a double click, a retry after the answer was lost, a second
+        guard, or a camera that read the car after all). A camera's repeats never get here:
+        its voter holds a plate back for its cooldown; a guard's typing has no such filter,
+        and a second decision would count the car or use a visitor's pass twice."""
+        recent = self._recent_plates.get(sighting.gate_id, {})
+        seen = recent.get(sighting.plate or "")
+        if seen is None or self._clock() - seen[0] >= TYPED_REPEAT_WINDOW:
+            return None
+        return replace(seen[1], repeat=True)
+
+    def _remember_plate(self, result: PassageResult) -> None:
+        if result.plate is None:
+            return
+        now = self._clock()
+        recent = self._recent_plates.setdefault(result.gate_id, {})
+        for plate in [p for p, (at, _) in recent.items() if now - at >= TYPED_REPEAT_WINDOW]:
+            del recent[plate]
+        if result.barrier == OUTCOME_FAULT:
+            # Its admission was taken back: the car typed again is a new try, counted then.
+            recent.pop(result.plate, None)
+        else:
+            recent[result.plate] = (now, result)
 
     async def _record(
         self, arrival: _Arrival
@@ -1021,6 +1058,9 @@ class _OutageAlarm:
 FAULTED_KEPT = 256
 # An open alarm raised this recently stands for a repeat of the same one.
 ALARM_REPEAT_WINDOW = timedelta(minutes=10)
+# A plate typed at a gate where the same plate was decided this recently is that passage
+# again, not a second car: as long as a camera's same-plate cooldown (plate_config.py).
+TYPED_REPEAT_WINDOW = timedelta(seconds=30)
 # The longest alarm message the database keeps.
 ALARM_MESSAGE_LIMIT = 500
 

@@ -73,6 +73,13 @@ async def enter_typed_plate(
         typed_sighting(gate_id, plate, at), details=details
     )
     decision = result.decision
+    if result.repeat:
+        # Already decided and audited moments ago (a double click, a retry whose answer was
+        # lost, a second guard): the earlier passage is the answer, and nothing is counted.
+        logger.info("typed plate %s at %s by %s repeats passage %s", plate, gate_id,
+                    username, result.passage_id or f"journal:{result.journal_id}")
+        return TypedPlateResult(passage=result, household=await _household(services, result),
+                                audit_id=None)
     audit_details: dict[str, Any] = {
         "plate": plate,
         "matched_plate": decision.matched_plate,
@@ -89,9 +96,7 @@ async def enter_typed_plate(
         details={k: v for k, v in audit_details.items() if v is not None},
     )
     audit_id, audit_journal_id = await _audit(services, entry, online=result.passage_id is not None)
-    household = None
-    if decision.household_id is not None and result.passage_id is not None:
-        household = await asyncio.to_thread(_household_label, services, decision.household_id)
+    household = await _household(services, result)
     logger.info("typed plate %s at %s by %s (%s) → %s %s, barrier %s", plate, gate_id, username,
                 reason, decision.verdict, decision.reason, result.barrier)
     return TypedPlateResult(passage=result, household=household, audit_id=audit_id,
@@ -130,6 +135,13 @@ async def _audit(
                      entry.gate_id, entry.username, err)
         return None, None
     return None, entry.key
+
+
+async def _household(services: Services, result: PassageResult) -> str | None:
+    household_id = result.decision.household_id
+    if household_id is None or result.passage_id is None:
+        return None  # no household, or the database is down (the snapshot holds no names)
+    return await asyncio.to_thread(_household_label, services, household_id)
 
 
 def _household_label(services: Services, household_id: int) -> str | None:

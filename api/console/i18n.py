@@ -155,6 +155,9 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "typed.done_deny": ("{gate}：已拒绝 {plate}（{who}）", "{gate}: refused {plate} ({who})"),
     "typed.matched": ("按登记车牌 {plate} 判定，请核对",
                       "taken for registered plate {plate}: check"),
+    "typed.repeat": ("{gate}：{plate} 刚刚已判定（{who}），本次未重复放行或计数",
+                     "{gate}: {plate} was decided moments ago ({who}); not opened or counted "
+                     "again"),
     "reason.title": ("操作原因", "Reason"),
     "reason.other": ("其他（请填写）", "Other (type below)"),
     "reason.free": ("补充说明", "Details"),

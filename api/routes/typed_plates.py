@@ -56,9 +56,15 @@ class TypedPlateOut(BaseModel):
     )
     pass_id: int | None
     audit_id: int | None = Field(
-        description="The audit entry; null while it waits in the audit journal."
+        description="The audit entry; null while it waits in the audit journal, and for a "
+        "repeat."
     )
     audit_journal_id: str | None = None
+    repeat: bool = Field(
+        False, description="The same plate was decided at this gate in the last 30 s (a "
+        "double click, a retry, a second guard, the camera): this is that passage, and "
+        "nothing was recorded, counted, audited or opened again.",
+    )
 
 
 @router.post(
@@ -96,4 +102,5 @@ async def typed_plate(
         pass_id=decision.pass_id,
         audit_id=done.audit_id,
         audit_journal_id=done.audit_journal_id,
+        repeat=result.repeat,
     )

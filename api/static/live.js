@@ -489,6 +489,9 @@
   function typedDoneText(result) {
     let who = t("code." + result.reason);
     if (result.household) who += " " + result.household;
+    // The same plate decided here moments ago (a second click, a colleague, a retry): that
+    // passage is the answer, and the barrier's state in it is old news.
+    if (result.repeat) return { text: t("typed.repeat", { gate: gateName(result.gate_id), plate: result.plate, who }), level: "warn" };
     const key = { allow: "typed.done_allow", review: "typed.done_review", deny: "typed.done_deny" }[result.decision];
     let text = t(key, { gate: gateName(result.gate_id), plate: result.plate, who });
     // Taken for a registered plate one character away: the guard checks it is that car.

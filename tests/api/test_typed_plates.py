@@ -97,9 +97,28 @@ def test_a_residents_typed_plate_opens_is_recorded_as_typed_counted_and_audited(
                              "passage_reason": "resident", "outcome": body["barrier"],
                              "household_id": household_id}
 
-    # It counts as the car inside: anti-passback (soft) flags the same plate typed again.
+    # Sent again (a double click, a retry, a colleague at the other booth): the same passage,
+    # nothing opened, counted or audited twice, and the toast says so.
+    again = typed(client, guard_headers, "main-in", RESIDENT).json()
+    assert (again["passage_id"], again["repeat"], again["audit_id"]) == (
+        body["passage_id"], True, None)
+    assert (again["household"], again["decision"]) == ("3栋 1201", "allow")
+    assert free_in_zone(client, "A") == free_before - 1
+    assert len(typed_audits(client)) == 1
+    assert client.get("/api/v1/passages", headers=guard_headers).json()["total"] == 1
+
+
+def test_a_typed_car_counts_as_inside(
+    client: Any, admin_headers: dict[str, str], guard_headers: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    register_resident_car(client, admin_headers, RESIDENT)
+    monkeypatch.setattr("controllers.runtime.TYPED_REPEAT_WINDOW", timedelta(0))
+    typed(client, guard_headers, "main-in", RESIDENT)
+    # Anti-passback (soft) flags the same plate typed again once it is no repeat.
     again = typed(client, guard_headers, "main-in", RESIDENT).json()
     assert again["decision"] == "allow" and "anti_passback" in again["flags"]
+    assert not again["repeat"]
 
 
 def test_a_typed_blocked_plate_is_refused_with_an_alarm_and_the_barrier_stays_down(
@@ -147,9 +166,10 @@ def test_a_typed_visitor_plate_uses_its_pass(
     assert (body["decision"], body["reason"], body["pass_id"]) == (
         "allow", "visitor_pass", created.json()["id"])
     assert body["household"] == "3栋 1201"
-    # Its one entry is used: the car typed again at the entry goes to the guard.
+    # The same car typed again at once is that passage, its one entry not spent twice.
     again = typed(client, guard_headers, "main-in", VISITOR).json()
-    assert (again["decision"], again["reason"]) == ("review", "pass_used_up")
+    assert (again["passage_id"], again["reason"], again["repeat"]) == (
+        body["passage_id"], "visitor_pass", True)
 
 
 BAD: list[tuple[str, dict[str, Any], int, str]] = [

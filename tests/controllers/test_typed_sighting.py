@@ -4,11 +4,15 @@ wherever it is decided: online, offline from the snapshot, and with no snapshot 
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from controllers.ports import PassageRecord
+from controllers.runtime import GateRuntime, PassageResult
 from controllers.values import (
     TYPED_PLATE,
     AccessDecision,
@@ -19,7 +23,14 @@ from controllers.values import (
 )
 from models.events import Passage
 from services.passage_journal import FilePassageJournal
-from tests.controllers.test_runtime_outcomes import NOW, database, runtime
+from tests.controllers.test_runtime_outcomes import (
+    NOW,
+    RESIDENT,
+    VISITOR,
+    database,
+    runtime,
+    site,
+)
 from tests.db_outage import DatabaseOutage
 
 
@@ -76,3 +87,71 @@ def test_an_old_journal_line_without_the_field_reads_as_a_camera_read(tmp_path: 
     journal.path.write_text(text, encoding="utf-8")
     (entry,) = journal.pending()
     assert entry.record.sighting.typed is False
+
+
+# -- a typed plate repeated at the gate (double click, retry, two guards) ----------------
+
+
+def typed_at(gate: GateRuntime, plate: str) -> PassageResult:
+    return asyncio.run(gate.handle_sighting(Sighting("main-in", NOW, plate, 1.0, typed=True)))
+
+
+def passages(sessions: Any) -> list[int]:
+    with sessions() as session:
+        return list(session.scalars(select(Passage.id)))
+
+
+def test_a_plate_typed_twice_at_once_is_one_car_and_one_pass_use(database_url: str) -> None:
+    """Before, a double click, a retry after a lost answer or two guards typing the same car
+    made two passages: the zone counted the car twice and a one-entry pass was spent (the
+    second answer read pass_used_up for a car the first had let in)."""
+    at = site(database_url)
+
+    async def two_guards() -> list[PassageResult]:
+        sighting = Sighting("main-in", NOW, VISITOR, 1.0, typed=True)
+        return list(await asyncio.gather(at.gate.handle_sighting(sighting),
+                                         at.gate.handle_sighting(sighting)))
+
+    first, second = asyncio.run(two_guards())
+
+    assert (first.decision.reason, first.repeat) == (Reason.VISITOR_PASS, False)
+    assert (second.passage_id, second.decision.reason, second.repeat) == (
+        first.passage_id, Reason.VISITOR_PASS, True)
+    assert passages(at.sessions) == [first.passage_id]
+    assert at.state()[:2] == (1, 1)
+    # A retry later still is the same car.
+    assert typed_at(at.gate, VISITOR).passage_id == first.passage_id
+    assert at.state()[:2] == (1, 1)
+
+
+def test_a_typed_plate_the_camera_just_decided_is_that_passage(database_url: str) -> None:
+    at = site(database_url)
+    read = at.car(RESIDENT)
+    again = typed_at(at.gate, RESIDENT)
+    assert (again.passage_id, again.repeat, again.barrier) == (read.passage_id, True, "opening")
+    assert at.state()[0] == 1
+    # The camera's own repeats are its voter's business: each read still decides.
+    assert at.car(RESIDENT).passage_id != read.passage_id
+
+
+def test_a_typed_car_whose_barrier_did_not_open_is_decided_again(database_url: str) -> None:
+    at = site(database_url)
+    at.relay.jammed = True
+    failed = typed_at(at.gate, VISITOR)
+    assert failed.barrier == "fault" and at.state()[:2] == (0, 0)
+    at.relay.jammed = False
+    again = typed_at(at.gate, VISITOR)
+    assert (again.repeat, again.barrier, again.decision.reason) == (
+        False, "opening", Reason.VISITOR_PASS)
+    assert again.passage_id != failed.passage_id and at.state()[:2] == (1, 1)
+
+
+def test_a_plate_typed_after_the_window_is_decided_again(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("controllers.runtime.TYPED_REPEAT_WINDOW", timedelta(0))
+    at = site(database_url)
+    first = typed_at(at.gate, RESIDENT)
+    again = typed_at(at.gate, RESIDENT)
+    assert not again.repeat and again.passage_id != first.passage_id
+    assert "anti_passback" in again.decision.flags
