@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -29,22 +30,39 @@ logger = logging.getLogger(__name__)
 FAILED_STATUS_READS = 2
 
 
+def shown_url(url: str) -> str:
+    """``url`` fit for a log line or a fault message: without the password of a
+    ``user:password@`` in it. A fault message becomes an alarm, stored and sent to the city
+    platform; a relay's password must not go with it."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(unparsable URL)"
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"***@{host}"))
+
+
 async def _request(
     client: httpx.AsyncClient, method: str, url: str, expect_body: str | None = None
 ) -> httpx.Response:
     """One request; httpx errors become the HardwareError family."""
+    shown = shown_url(url)
     try:
         response = await client.request(method, url)
     except (httpx.ConnectError, httpx.ConnectTimeout) as err:
-        raise HardwareUnavailableError(f"HTTP {url}: {err!r}") from err
+        raise HardwareUnavailableError(f"HTTP {shown}: {err!r}") from err
     except httpx.TimeoutException as err:
-        raise HardwareTimeoutError(f"HTTP {url}: no answer: {err!r}") from err
+        raise HardwareTimeoutError(f"HTTP {shown}: no answer: {err!r}") from err
     except httpx.HTTPError as err:
-        raise HardwareUnavailableError(f"HTTP {url}: {err!r}") from err
+        raise HardwareUnavailableError(f"HTTP {shown}: {err!r}") from err
     if not response.is_success:
-        raise HardwareError(f"HTTP {url}: status {response.status_code}")
+        raise HardwareError(f"HTTP {shown}: status {response.status_code}")
     if expect_body is not None and expect_body not in response.text:
-        raise HardwareError(f"HTTP {url}: answer lacks {expect_body!r}: {response.text[:80]!r}")
+        raise HardwareError(
+            f"HTTP {shown}: answer lacks {expect_body!r}: {response.text[:80]!r}"
+        )
     return response
 
 
@@ -89,7 +107,8 @@ class HttpRelayPort(LinkReports):
             )
         if self.status_url is not None and self._poll_task is None:
             self._poll_task = asyncio.create_task(
-                self._poll(self._client, self.status_url), name=f"http-status-{self.status_url}"
+                self._poll(self._client, self.status_url),
+                name=f"http-status-{shown_url(self.status_url)}",
             )
 
     async def disconnect(self) -> None:
@@ -139,7 +158,7 @@ class HttpRelayPort(LinkReports):
                     await _request(client, "GET", url, self.config.status_expect_body)
             except TimeoutError as err:
                 raise HardwareTimeoutError(
-                    f"HTTP {url}: no answer within {self.config.command_timeout_s:g} s"
+                    f"HTTP {shown_url(url)}: no answer within {self.config.command_timeout_s:g} s"
                 ) from err
 
     async def _poll(self, client: httpx.AsyncClient, url: str) -> None:
@@ -165,14 +184,14 @@ class HttpRelayPort(LinkReports):
                 if in_a_row == 1 and isinstance(err, HardwareError):
                     logger.warning("HTTP relay status read failed: %s", err)
                 elif in_a_row == 1:
-                    logger.exception("HTTP relay status read of %s failed", url)
+                    logger.exception("HTTP relay status read of %s failed", shown_url(url))
                 if in_a_row >= FAILED_STATUS_READS:
                     self._link(False, f"{in_a_row} status reads in a row failed, last: {err}")
                 continue
             if streak.in_a_row:
-                logger.info("HTTP relay %s answers again", url)
+                logger.info("HTTP relay %s answers again", shown_url(url))
             streak.answered()
-            self._link(True, f"{url} answering")
+            self._link(True, f"{shown_url(url)} answering")
 
 
 class FailedReads:

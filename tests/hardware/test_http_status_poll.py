@@ -236,3 +236,20 @@ def test_after_a_command_clears_a_status_fault_the_poll_can_fault_the_gate_again
         assert kinds(events)[-1] is SafetyEventKind.BARRIER_FAULT
 
     run(scenario)
+
+
+def test_a_password_in_a_relay_url_stays_out_of_the_fault_and_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Shelly's own documentation puts basic auth in the URL (user:password@host). A fault
+    message is an alarm: stored, on the booth screen and sent to the city platform."""
+    async def scenario(rig: HttpRig) -> None:
+        b, events = watched(rig, status_url=f"http://admin:s3cret@127.0.0.1:{rig.port}/nothing",
+                            status_expect_body=None)
+        await b.start()
+        await eventually(lambda: b.state is BarrierState.FAULT, 15.0, "the status fault")
+        assert "***@127.0.0.1" in (b.fault or "") and "status 404" in (b.fault or "")
+        assert events and all("s3cret" not in e.message for e in events)
+
+    run(scenario)
+    assert "s3cret" not in caplog.text
