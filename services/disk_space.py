@@ -87,6 +87,7 @@ class DiskSpace:
         self.config = config
         # Beside the journal directory, not in it: backups copy journal/ and need not copy this.
         self.reserve_path = data_dir / "space.reserve"
+        self._reserve_tmp = self.reserve_path.with_name("space.reserve.tmp")
         self._usage = usage or _free_bytes
         self._lock = threading.Lock()
         self._full = False
@@ -136,16 +137,24 @@ class DiskSpace:
         and returns True when that made room (the caller tries once more)."""
         if not self.note_full(err):
             return False
+        size = 0
+        found = False
         with self._lock:
-            try:
-                size = self.reserve_path.stat().st_size
-                self.reserve_path.unlink()
-            except FileNotFoundError:
-                return False
-            except OSError as gone:
-                logger.error("disk full and the space reserve %s cannot be given up: %s",
-                             self.reserve_path, gone)
-                return False
+            # The half-taken reserve of a run that crashed (or lost power) while writing it
+            # holds room as well; with the lock held, no reserve of ours is being written now.
+            for path in (self.reserve_path, self._reserve_tmp):
+                try:
+                    size += path.stat().st_size
+                    path.unlink()
+                except FileNotFoundError:
+                    continue
+                except OSError as gone:
+                    logger.error("disk full and the space reserve %s cannot be given up: %s",
+                                 path, gone)
+                    continue
+                found = True
+        if not found:
+            return False
         logger.error("disk of %s is full (%s): gave up the %.1f MB reserve so passages can "
                      "still be recorded; free space is needed", self.data_dir, err, size / MB)
         return True
@@ -171,7 +180,7 @@ class DiskSpace:
             return
         with self._lock:
             self.reserve_path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.reserve_path.with_suffix(".tmp")
+            tmp = self._reserve_tmp
             try:
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
                 try:

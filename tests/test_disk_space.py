@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from services import disk_space as disk_space_module
 from services import snapshots as snapshots_module
 from services.disk_space import MB, DiskSpace, StorageConfig, is_disk_full
 from services.snapshots import SnapshotStore
@@ -110,3 +111,27 @@ def test_below_the_threshold_no_new_snapshot_is_written(tmp_path: Path) -> None:
     path, why = store.save_for_passage("main-in", datetime.now(UTC), b"\xff" * 1000)
     assert (path, why) == (None, "not saved: disk space low")
     assert space.status().low and not space.status().full
+
+
+def test_a_reserve_half_taken_before_a_crash_is_given_up_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Power lost while the reserve was being written leaves its temporary file and no
+    space.reserve; the disk is then full at the restart (no room to take it again). That file
+    is room the journal can have: without it the car's passage could not be recorded."""
+    space = DiskSpace(tmp_path, StorageConfig(reserve_mb=2, min_free_mb=0))
+
+    def power_cut(fd: int, size: int) -> None:
+        os.write(fd, b"\0" * MB)
+        raise SystemExit("power cut")  # nothing after this line of keep_reserve runs
+
+    monkeypatch.setattr(disk_space_module, "_allocate", power_cut)
+    with pytest.raises(SystemExit):
+        space.keep_reserve()
+    monkeypatch.undo()
+    assert [p.name for p in tmp_path.iterdir()] == ["space.reserve.tmp"]
+
+    space = DiskSpace(tmp_path, StorageConfig(reserve_mb=2, min_free_mb=0))  # the restart
+    assert not space.status().reserve_held
+    assert space.refused(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
+    assert list(tmp_path.iterdir()) == [] and space.status().full
