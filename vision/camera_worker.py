@@ -58,6 +58,9 @@ class WorkerStats:
     # "nothing new" from a drop folder), and of the worker's start: whether the camera is out.
     last_answer_at: float | None = None
     started_at: float | None = None
+    # A recording's or snapshot camera's frame is waiting for the analyser to take it: the
+    # camera is not being asked meanwhile, so that wait is no silence of the camera's.
+    awaiting_analysis: bool = False
 
 
 class _Mailbox:
@@ -128,6 +131,10 @@ class CameraWorker:
         stats = self.stats
         if stats.state in ("stopped", "ended") or stats.started_at is None:
             return None
+        if stats.awaiting_analysis:
+            # Busy on our side (e.g. the first car after a database outage writes the
+            # journal back under its gate's lock): the camera answered and is not asked.
+            return 0.0
         return max(0.0, now - (stats.last_answer_at or stats.started_at))
 
     async def start(self) -> None:
@@ -291,9 +298,16 @@ class CameraWorker:
             return False
         if not self.source.realtime:
             # Recordings and synthetic cameras: wait until this frame was taken, none skipped.
-            while not self._consumed.wait(0.2):
-                if self._stop.is_set():
-                    return False
+            self.stats.awaiting_analysis = True
+            try:
+                while not self._consumed.wait(0.2):
+                    if self._stop.is_set():
+                        return False
+            finally:
+                # The camera's silence counts again from now, when it is asked again, not
+                # from its answer before the wait.
+                self.stats.last_answer_at = time.monotonic()
+                self.stats.awaiting_analysis = False
         return True
 
     def _close_source(self) -> None:
