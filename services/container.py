@@ -58,7 +58,7 @@ from services.passage_journal import FilePassageJournal
 from services.passage_retention import forget_old_passages
 from services.push_slots import PushSlots
 from services.snapshots import SnapshotStore
-from services.storage_watch import StorageWatch
+from services.storage_watch import StorageWatch, snapshots_in_use
 from services.tokens import TokenSigner
 from settings import Settings
 from vision.face_matcher import FaceMatcher
@@ -538,7 +538,9 @@ def build_services(
     safety = SafetySupervisor(create_input("fire-alarm", fire) if fire is not None else None)
     for barrier in barriers.values():
         safety.register(barrier)
-    background: list[Any] = [StorageWatch(disk, snapshots, runtime)]
+    background: list[Any] = [
+        StorageWatch(disk, snapshots, runtime, in_use=lambda: snapshots_in_use(sessions))
+    ]
     parking = ParkingService(
         settings.parking,
         community=settings.community.name,

@@ -13,6 +13,7 @@ import logging
 import os
 import secrets
 import time
+from collections.abc import Collection
 from datetime import datetime
 from pathlib import Path
 
@@ -22,6 +23,14 @@ from services.disk_space import DiskSpace
 logger = logging.getLogger(__name__)
 
 SNAPSHOT_NOT_SAVED = "not saved"
+# Never deleted for space, however low it runs: the car may still be at the gate or waiting
+# in the review queue, its passage may not be committed yet (the snapshot is written first),
+# and "the car just now" is what a guard is asked about. Deleting today's evidence to make
+# room for more of today's gains nothing; passages are recorded without snapshots meanwhile.
+KEEP_NEWEST_S = 3600.0
+# A .tmp older than this is a write a crash or a power cut interrupted: half an image, still
+# personal information, which no reader will ever use.
+STALE_TMP_S = 600.0
 
 
 class SnapshotStore:
@@ -87,7 +96,8 @@ class SnapshotStore:
         return candidate
 
     def purge_older_than(self, days: int, *, now: float | None = None) -> int:
-        cutoff = (now if now is not None else time.time()) - days * 86400
+        now = now if now is not None else time.time()
+        cutoff = now - days * 86400
         removed = 0
         for file in self.root.rglob("*.jpg"):
             if file.stat().st_mtime < cutoff:
@@ -95,26 +105,53 @@ class SnapshotStore:
                 removed += 1
         if removed:
             logger.info("retention removed %d snapshots older than %d days", removed, days)
+        self._remove_stale_tmp(min(cutoff, now - STALE_TMP_S))
         return removed
 
-    def free_up(self, needed: int) -> tuple[int, int]:
-        """Delete the oldest snapshots until ``needed`` bytes are freed (or none is left):
-        for the passages' records when the disk runs low. Only images: the passages keep
-        their rows. Returns (files removed, bytes freed)."""
-        if needed <= 0 or not self.root.is_dir():
-            return 0, 0
-        removed = freed = 0
-        # Their paths sort by time: YYYY/MM/DD/HHMMSS-gate-….jpg
-        for file in sorted(self.root.rglob("*.jpg")):
+    def _remove_stale_tmp(self, before: float) -> int:
+        """Delete the half-written files of interrupted saves older than ``before``; returns
+        the bytes freed."""
+        freed = 0
+        for file in self.root.rglob("*.tmp"):
             try:
                 stat = file.stat()
+                if stat.st_mtime >= before:
+                    continue  # possibly a save in progress
+                file.unlink()
+            except FileNotFoundError:
+                continue
+            freed += stat.st_blocks * 512 or stat.st_size
+        return freed
+
+    def free_up(
+        self, needed: int, keep: Collection[str] = frozenset(), *, now: float | None = None
+    ) -> tuple[int, int]:
+        """Delete the oldest snapshots until ``needed`` bytes are freed (or none is left):
+        for the passages' records when the disk runs low. Only images: the passages keep
+        their rows. Never ``keep`` (paths relative to the root: a passage waiting for review,
+        an open alarm's 抓拍) nor one written in the last ``KEEP_NEWEST_S``. Returns (files
+        removed, bytes freed)."""
+        if needed <= 0 or not self.root.is_dir():
+            return 0, 0
+        now = now if now is not None else time.time()
+        freed = self._remove_stale_tmp(now - STALE_TMP_S)
+        removed = 0
+        newest_kept = now - KEEP_NEWEST_S
+        # Their paths sort by time: YYYY/MM/DD/HHMMSS-gate-….jpg
+        for file in sorted(self.root.rglob("*.jpg")):
+            if freed >= needed:
+                break
+            if file.relative_to(self.root).as_posix() in keep:
+                continue
+            try:
+                stat = file.stat()
+                if stat.st_mtime >= newest_kept:
+                    continue
                 file.unlink()
             except FileNotFoundError:
                 continue
             removed += 1
             freed += stat.st_blocks * 512 or stat.st_size
-            if freed >= needed:
-                break
         if removed:
             logger.warning("disk space low: removed the %d oldest snapshots (%.1f MB) before "
                            "their retention period; passages are kept", removed, freed / 2**20)

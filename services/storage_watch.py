@@ -12,8 +12,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable, Collection
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
 from controllers.runtime import GateRuntime
+from errors import StoreUnavailableError
+from models.events import Alarm, Passage
 from services.disk_space import MB, DiskSpace
 from services.snapshots import SnapshotStore
 
@@ -21,13 +28,38 @@ logger = logging.getLogger(__name__)
 
 DISK_LOW = "disk_low"
 DISK_FULL = "disk_full"
+# A cleanup frees this share of min_free_mb beyond the line: freed to the line exactly, the
+# next car's snapshot put the disk below it again, so every check deleted (and logged) a
+# file or two and the cars between two checks lost their snapshots.
+HEADROOM = 0.1
+
+
+def snapshots_in_use(sessions: sessionmaker[Session]) -> set[str]:
+    """The snapshots a guard still needs: of passages waiting in the review queue and of
+    passages whose alarm is not acknowledged (the alarm list's 抓拍)."""
+    with sessions() as session:
+        waiting = select(Passage.snapshot_path).where(
+            Passage.decision == "review", Passage.resolution.is_(None),
+            Passage.snapshot_path.is_not(None),
+        )
+        alarmed = (
+            select(Passage.snapshot_path).join(Alarm, Alarm.passage_id == Passage.id)
+            .where(Alarm.acknowledged_at.is_(None), Passage.snapshot_path.is_not(None))
+        )
+        return {p for p in session.scalars(waiting.union(alarmed)) if p is not None}
 
 
 class StorageWatch:
-    def __init__(self, space: DiskSpace, snapshots: SnapshotStore, runtime: GateRuntime) -> None:
+    def __init__(
+        self, space: DiskSpace, snapshots: SnapshotStore, runtime: GateRuntime,
+        in_use: Callable[[], Collection[str]] | None = None,
+    ) -> None:
         self._space = space
         self._snapshots = snapshots
         self._runtime = runtime
+        # Which snapshots must stay (snapshots_in_use); None: no database to ask.
+        self._in_use = in_use
+        self._in_use_unknown = False
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
@@ -70,10 +102,18 @@ class StorageWatch:
         and raise or clear the alarms."""
         space = self._space
         removed = 0
-        if space.low() or space.status().full:
-            removed, _ = await asyncio.to_thread(
-                self._snapshots.free_up, max(space.needed_bytes(), space.config.reserve_mb * MB)
-            )
+        full = space.status().full
+        if space.low() or full:
+            keep = await asyncio.to_thread(self._kept)
+            # Not knowing which snapshots a guard still needs, only a write already refused
+            # (records before evidence) deletes any; a disk merely low waits for the database.
+            if keep is not None or full:
+                headroom = int(space.config.min_free_mb * MB * HEADROOM)
+                removed, _ = await asyncio.to_thread(
+                    self._snapshots.free_up,
+                    max(space.needed_bytes() + headroom, space.config.reserve_mb * MB),
+                    keep or frozenset(),
+                )
         await asyncio.to_thread(space.keep_reserve)
         status = space.status()
         # Said even when the room is back by now: a refused write is worth the office's
@@ -105,3 +145,19 @@ class StorageWatch:
             logger.warning("data disk low: %.0f MB free (storage.min_free_mb %d)",
                            status.free_mb, status.min_free_mb)
         self._low, self._full = low, full
+
+    def _kept(self) -> Collection[str] | None:
+        """The snapshots the cleanup must leave, or None when the database cannot say."""
+        if self._in_use is None:
+            return frozenset()
+        try:
+            keep = self._in_use()
+        except (SQLAlchemyError, StoreUnavailableError) as err:
+            if not self._in_use_unknown:
+                logger.warning("disk low and the database cannot say which snapshots the "
+                               "review queue and open alarms need (%s): none is deleted for "
+                               "space unless a write is refused", err)
+            self._in_use_unknown = True
+            return None
+        self._in_use_unknown = False
+        return keep

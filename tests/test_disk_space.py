@@ -4,17 +4,21 @@ written does not leave half of itself behind."""
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import os
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from errors import StoreUnavailableError
 from services import disk_space as disk_space_module
 from services import snapshots as snapshots_module
 from services.disk_space import MB, DiskSpace, StorageConfig, is_disk_full
 from services.snapshots import SnapshotStore
+from services.storage_watch import StorageWatch
 
 
 def test_the_reserve_holds_real_blocks_and_a_full_disk_gives_it_up(tmp_path: Path) -> None:
@@ -65,7 +69,8 @@ def _snapshot(store: SnapshotStore, day: int, size: int) -> Path:
 
 def test_low_space_deletes_the_oldest_snapshots_first(tmp_path: Path) -> None:
     store = SnapshotStore(tmp_path / "snapshots")
-    files = [_snapshot(store, day, 64 * 1024) for day in (3, 1, 4, 2)]
+    # Written a day ago: the last hour's are never deleted for space.
+    files = [_aged(_snapshot(store, day, 64 * 1024), 24) for day in (3, 1, 4, 2)]
     removed, freed = store.free_up(100 * 1024)
     assert (removed, freed >= 100 * 1024) == (2, True)
     assert [f.exists() for f in files] == [True, False, True, False]  # May 1 and 2 went
@@ -135,3 +140,90 @@ def test_a_reserve_half_taken_before_a_crash_is_given_up_too(
     assert not space.status().reserve_held
     assert space.refused(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
     assert list(tmp_path.iterdir()) == [] and space.status().full
+
+
+def _aged(path: Path, hours: float) -> Path:
+    then = time.time() - hours * 3600
+    os.utime(path, (then, then))
+    return path
+
+
+def test_low_space_never_deletes_what_a_guard_still_needs(tmp_path: Path) -> None:
+    """Even when every snapshot would not be enough (logs filled the card): the review
+    queue's and open alarms' snapshots, the last hour's, and a save in progress stay."""
+    store = SnapshotStore(tmp_path / "snapshots")
+    old = _aged(_snapshot(store, 1, 64 * 1024), 48)
+    reviewed = _aged(_snapshot(store, 2, 64 * 1024), 40)
+    alarmed = _aged(_snapshot(store, 3, 64 * 1024), 30)
+    just_now = _snapshot(store, 4, 64 * 1024)
+    saving = store.root / "2026/05/04/080001-main-in-0000.tmp"
+    saving.write_bytes(b"\xff" * 1000)
+    crashed = store.root / "2026/05/01/070000-main-in-0000.tmp"
+    crashed.write_bytes(b"\xff" * 1000)
+    _aged(crashed, 2)
+    keep = {p.relative_to(store.root).as_posix() for p in (reviewed, alarmed)}
+
+    removed, _ = store.free_up(10 * MB, keep)
+
+    assert removed == 1 and not old.exists() and not crashed.exists()
+    assert reviewed.exists() and alarmed.exists() and just_now.exists() and saving.exists()
+
+
+def test_retention_also_removes_half_written_snapshots(tmp_path: Path) -> None:
+    store = SnapshotStore(tmp_path / "snapshots")
+    crashed = store.root / "2026/05/01/070000-main-in-0000.tmp"
+    crashed.parent.mkdir(parents=True)
+    crashed.write_bytes(b"\xff" * 1000)
+    _aged(crashed, 24 * 40)
+    store.purge_older_than(30)
+    assert not crashed.exists()
+
+
+class _Alarms:
+    def __init__(self) -> None:
+        self.raised: list[str] = []
+
+    async def raise_alarm(self, kind: str, message: str, *, once_per_gate: bool) -> None:
+        self.raised.append(kind)
+
+
+def _on_a_small_disk(tmp_path: Path, files: int, free_mb: float) -> tuple[DiskSpace, SnapshotStore]:
+    """A disk whose free space is what the snapshots leave of it, ``free_mb`` now."""
+    root = tmp_path / "snapshots"
+    store_for_setup = SnapshotStore(root)
+    for day in range(1, files + 1):
+        _aged(_snapshot(store_for_setup, day, 64 * 1024), 24 * (40 - day))
+
+    def used() -> int:
+        return sum(f.stat().st_size for f in root.rglob("*") if f.is_file())
+
+    total = int(free_mb * MB) + used()
+    space = DiskSpace(tmp_path, StorageConfig(min_free_mb=1, reserve_mb=0),
+                      usage=lambda _: total - used())
+    return space, SnapshotStore(root, space)
+
+
+def test_a_cleanup_leaves_room_for_the_next_cars_snapshots(tmp_path: Path) -> None:
+    space, store = _on_a_small_disk(tmp_path, files=20, free_mb=0.99)
+    watch = StorageWatch(space, store, _Alarms(), in_use=lambda: set())  # type: ignore[arg-type]
+    asyncio.run(watch.check())
+    assert not space.low()
+    path, why = store.save_for_passage("main-in", datetime.now(UTC), b"\xff" * 64 * 1024)
+    assert why is None and path is not None
+    assert not space.low()  # the next car's is saved too, without a cleanup between
+
+
+def test_without_the_database_a_disk_merely_low_deletes_nothing(tmp_path: Path) -> None:
+    space, store = _on_a_small_disk(tmp_path, files=5, free_mb=0.5)
+
+    def database_down() -> set[str]:
+        raise StoreUnavailableError("the database is unavailable")
+
+    alarms = _Alarms()
+    watch = StorageWatch(space, store, alarms, in_use=database_down)  # type: ignore[arg-type]
+    asyncio.run(watch.check())
+    assert len(list(store.root.rglob("*.jpg"))) == 5 and alarms.raised == ["disk_low"]
+
+    space.note_full(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))  # a write refused
+    asyncio.run(watch.check())
+    assert len(list(store.root.rglob("*.jpg"))) < 5

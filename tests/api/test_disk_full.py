@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from services import audit_journal, passage_journal, snapshots
+from services import audit_journal, passage_journal, snapshots, storage_watch
 from services.camera_pipeline import CameraPipeline
 from services.disk_space import MB
 from tests.api.test_database_outage import FAST, RESIDENT, gate_frame, push, recorded, wait_for
@@ -309,6 +309,8 @@ def test_low_space_warns_first_and_frees_room_from_the_oldest_snapshots(
     disk._usage = lambda _path: ROOMY
     old = [store.root / store.save("main-in", datetime(2026, 5, day, 8, tzinfo=UTC),
                                    b"\xff" * MB) for day in (4, 1, 3, 2)]
+    for file in old:  # written weeks ago (the last hour's are never deleted for space)
+        os.utime(file, (file.stat().st_mtime - 86400 * 20,) * 2)
     kept = push(client, "main-out", RESIDENT)
     assert kept.json()["passage_id"] is not None
     room = _bytes_under(store.root) + MB // 2
@@ -342,3 +344,19 @@ def test_an_offline_snapshot_the_full_disk_refuses_is_said_once_not_every_refres
     assert [r.levelno for r in said if r.levelno >= logging.INFO] == [
         logging.WARNING, logging.INFO]
     assert "saved again" in said[-1].getMessage()
+
+
+def test_the_review_queue_keeps_its_snapshots_when_space_runs_low(app_factory: Any) -> None:
+    """The guard decides a car in the review queue from its photo: the cleanup asks the
+    database which snapshots those are (and those of open alarms) and leaves them."""
+    client, services, admin = _app(app_factory)
+    waiting = push(client, "main-in", "粤B99999")  # not registered: the guard decides
+    assert waiting.json()["decision"] == "review"
+    row = client.get(f"/api/v1/passages/{waiting.json()['passage_id']}", headers=admin).json()
+    assert row["has_snapshot"] is True
+    kept = storage_watch.snapshots_in_use(services.sessions)
+    assert len(kept) == 1
+    path = services.snapshots.root / next(iter(kept))
+    os.utime(path, (path.stat().st_mtime - 86400 * 3,) * 2)  # waiting for days
+    removed, _ = services.snapshots.free_up(100 * MB, kept)
+    assert removed == 0 and path.exists()
