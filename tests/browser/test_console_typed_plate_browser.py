@@ -73,7 +73,8 @@ def test_a_guard_types_a_residents_plate_and_sees_who_was_let_in(
     page.keyboard.type(RESIDENT)
     dialog.get_by_label("摄像头故障").check()
     dialog.locator('input[name="plate"]').press("Enter")
-    expect(toast).to_contain_text("东门入口：闽A12345 刚刚已判定（业主车辆 8栋 601），本次未重复放行或计数")
+    expect(toast).to_contain_text(
+        "东门入口：闽A12345 刚刚已判定（业主车辆 8栋 601），本次未重复放行或计数")
     expect(page.locator("#passage-rows tr.passage")).to_have_count(1)
 
     # An unknown car goes to the review queue, as an unread one does; the toast says so.
