@@ -320,8 +320,9 @@ class GateRuntime:
         recent = self._recent_plates.setdefault(result.gate_id, {})
         for plate in [p for p, (at, _) in recent.items() if now - at >= TYPED_REPEAT_WINDOW]:
             del recent[plate]
-        if result.barrier == OUTCOME_FAULT:
+        if result.barrier == OUTCOME_FAULT or result.decision.reason is Reason.LOW_CONFIDENCE:
             # Its admission was taken back: the car typed again is a new try, counted then.
+            # A doubtful read is what a guard's typing is for: the typed plate decides.
             recent.pop(result.plate, None)
         else:
             recent[result.plate] = (now, result)

@@ -134,6 +134,17 @@ def test_a_typed_plate_the_camera_just_decided_is_that_passage(database_url: str
     assert at.car(RESIDENT).passage_id != read.passage_id
 
 
+def test_a_plate_the_camera_read_doubtfully_is_decided_when_the_guard_types_it(
+    database_url: str,
+) -> None:
+    at = site(database_url)
+    doubtful = asyncio.run(at.gate.handle_sighting(Sighting("main-in", NOW, RESIDENT, 0.5)))
+    assert doubtful.decision.reason is Reason.LOW_CONFIDENCE
+    typed_in = typed_at(at.gate, RESIDENT)
+    assert (typed_in.repeat, typed_in.decision.reason) == (False, Reason.RESIDENT)
+    assert typed_in.passage_id != doubtful.passage_id and at.state()[0] == 1
+
+
 def test_a_typed_car_whose_barrier_did_not_open_is_decided_again(database_url: str) -> None:
     at = site(database_url)
     at.relay.jammed = True
