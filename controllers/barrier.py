@@ -119,6 +119,12 @@ class BarrierMachine:
         # When the arm was last reported closed; None while that is only the starting
         # assumption (a raise from it is still a raise).
         self._closed_at: float | None = None
+        # The arm is up by a hand's raise (异常抬杆), not ours: our close may not bring it down
+        # (a latched relay we never energised changes nothing when switched off), so the
+        # close after open_seconds must not fault when the arm stays up. A fault there
+        # would send the fail_safe open, energising the relay: the barrier then held itself
+        # up, latched in fault, until the next car.
+        self._raised_by_hand = False
 
     # -- read-only view -------------------------------------------------------------------
     @property
@@ -162,6 +168,7 @@ class BarrierMachine:
         self._motion_deadline = now + self.timing.motion_timeout_s
         self._auto_close_at = None
         self._open_sent_at = now
+        self._raised_by_hand = False
         return self._result((RelayCommand.OPEN,))
 
     def _raised_without_us(self, now: float) -> bool:
@@ -184,7 +191,12 @@ class BarrierMachine:
         self._state = BarrierState.CLOSING
         self._fault = None
         self._close_pending = False
-        self._motion_deadline = now + self.timing.motion_timeout_s
+        # After a hand's raise the arm comes down when the barrier's own means bring it
+        # (its remote, its timer) or with our close if that can move it: CLOSING until the
+        # closed limit says so, never a motion fault.
+        self._motion_deadline = (
+            None if self._raised_by_hand else now + self.timing.motion_timeout_s
+        )
         self._auto_close_at = None
         return self._result((RelayCommand.CLOSE,))
 
@@ -258,6 +270,7 @@ class BarrierMachine:
             self._auto_close_at = None
             return self._result()
         self._state = BarrierState.OPEN
+        self._raised_by_hand = uncommanded
         # Raised by hand or by us, it closes after open_seconds like any open arm.
         self._arm_auto_close(now)
         if self._close_pending and not self._presence:
@@ -277,6 +290,7 @@ class BarrierMachine:
             return self._start_opening(now)
         self._state = BarrierState.CLOSED
         self._closed_at = now
+        self._raised_by_hand = False
         self._close_pending = False
         return self._result()
 

@@ -310,6 +310,34 @@ def test_a_raised_arm_closes_after_open_seconds_and_a_second_raise_is_flagged_ag
     assert m.limit_open(50.0).uncommanded_open
 
 
+def test_an_arm_raised_by_hand_that_our_close_cannot_lower_is_no_fault() -> None:
+    """A latched relay never energised: switching it off after open_seconds changes nothing,
+    and the barrier's own remote or timer brings the arm down later. Faulting on the motion
+    time-out sent the fail_safe open, which energised the relay and held the arm up."""
+    m = at_times(CYCLE)
+    assert m.limit_open(30.0).uncommanded_open
+    assert m.tick(40.0).commands == CLOSE_CMD
+    for now in (45.0, 46.0, 300.0):  # well past motion_timeout_s (5 s)
+        t = m.tick(now)
+        assert (t.state, t.commands, t.fault) == (S.CLOSING, (), None)
+    assert m.limit_closed(400.0).state is S.CLOSED
+    # Our own open and close again: an arm that does not come down is a fault as before.
+    m.open(500.0)
+    m.limit_open(502.0)
+    assert m.tick(512.0).commands == CLOSE_CMD
+    assert m.tick(518.0).state is S.FAULT
+
+
+def test_a_car_at_an_arm_raised_by_hand_gets_our_open_and_close() -> None:
+    m = at_times(CYCLE)
+    m.limit_open(30.0)
+    m.tick(40.0)  # our close, which may change nothing
+    assert m.open(50.0).commands == OPEN_CMD  # now the relay is ours: our close lowers it
+    m.limit_open(50.1)
+    assert m.tick(60.1).commands == CLOSE_CMD
+    assert m.tick(66.0).state is S.FAULT
+
+
 def test_only_a_limit_edge_reports_a_raise() -> None:
     """Commands, the loop and the clock never do, whatever state they find."""
     for steps in ([], CYCLE, [*CYCLE, ("limit_open", 30.0)]):
