@@ -90,8 +90,9 @@ class PassageResult:
     barrier: str
     details: dict[str, Any] = field(default_factory=dict)
     journal_id: str | None = None
-    # A typed plate the gate had just decided (:data:`TYPED_REPEAT_WINDOW`): this is that
-    # earlier passage's result, and nothing was recorded, counted or driven again.
+    # The same car decided at this gate moments ago (:data:`TYPED_REPEAT_WINDOW`: a plate
+    # typed again, or read by the camera just after a guard typed it): this is that earlier
+    # passage's result, and nothing was recorded, counted or driven again.
     repeat: bool = False
 
 
@@ -194,7 +195,8 @@ class GateRuntime:
         # car inside. In memory only (a restart forgets them; the write-back still counts).
         self._faulted: dict[int, PassageRecord] = {}
         # gate id -> plate -> (when, result) of the plates decided there within
-        # TYPED_REPEAT_WINDOW: a typed plate that repeats one is answered with it.
+        # TYPED_REPEAT_WINDOW: a typed plate that repeats one, or a camera read that repeats
+        # a typed one, is answered with it.
         self._recent_plates: dict[str, dict[str, tuple[datetime, PassageResult]]] = {}
 
     def gate(self, gate_id: str) -> GateContext:
@@ -243,7 +245,7 @@ class GateRuntime:
         arrival = _Arrival(gate, sighting, decided, snapshot_path, details)
         async with self._locks[gate.gate_id]:
             # Under the gate's lock, so two guards typing the same car at once are one car.
-            earlier = self._typed_repeat(sighting) if sighting.typed else None
+            earlier = self._repeat_of(sighting)
             if earlier is not None:
                 return earlier
             record, passage_id, alarms, view = await self._record(arrival)
@@ -301,17 +303,23 @@ class GateRuntime:
         )
         return result
 
-    def _typed_repeat(self, sighting: Sighting) -> PassageResult | None:
-        """The passage a typed plate repeats: the same plate decided at the same gate within
-        TYPED_REPEAT_WINDOW (a double click, a retry after the answer was lost, a second
-        guard, or a camera that read the car after all). A camera's repeats never get here:
-        its voter holds a plate back for its cooldown; a guard's typing has no such filter,
-        and a second decision would count the car or use a visitor's pass twice."""
-        recent = self._recent_plates.get(sighting.gate_id, {})
-        seen = recent.get(sighting.plate or "")
+    def _repeat_of(self, sighting: Sighting) -> PassageResult | None:
+        """The passage this sighting repeats, if any: the same plate decided at the same gate
+        within TYPED_REPEAT_WINDOW. A typed plate repeats any such passage (a double click, a
+        retry after the answer was lost, a second guard, a car the camera read after all); a
+        camera read repeats only a typed one (the guard typed a car the camera could not read
+        yet, and it read it as it came closer). A camera's repeats of its own reads are its
+        voter's to hold back (its cooldown); a typed plate passes no voter, and a second
+        decision would count the car or use a visitor's pass twice."""
+        if sighting.plate is None:
+            return None
+        seen = self._recent_plates.get(sighting.gate_id, {}).get(sighting.plate)
         if seen is None or self._clock() - seen[0] >= TYPED_REPEAT_WINDOW:
             return None
-        return replace(seen[1], repeat=True)
+        earlier = seen[1]
+        if not sighting.typed and TYPED_PLATE not in earlier.decision.flags:
+            return None
+        return replace(earlier, repeat=True)
 
     def _remember_plate(self, result: PassageResult) -> None:
         if result.plate is None:
@@ -1059,8 +1067,9 @@ class _OutageAlarm:
 FAULTED_KEPT = 256
 # An open alarm raised this recently stands for a repeat of the same one.
 ALARM_REPEAT_WINDOW = timedelta(minutes=10)
-# A plate typed at a gate where the same plate was decided this recently is that passage
-# again, not a second car: as long as a camera's same-plate cooldown (plate_config.py).
+# A plate typed at a gate where the same plate was decided this recently (or read there
+# this soon after it was typed) is that passage again, not a second car: as long as a
+# camera's same-plate cooldown (plate_config.py).
 TYPED_REPEAT_WINDOW = timedelta(seconds=30)
 # The longest alarm message the database keeps.
 ALARM_MESSAGE_LIMIT = 500

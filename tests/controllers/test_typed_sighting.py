@@ -134,6 +134,21 @@ def test_a_typed_plate_the_camera_just_decided_is_that_passage(database_url: str
     assert at.car(RESIDENT).passage_id != read.passage_id
 
 
+def test_a_car_the_camera_reads_just_after_the_guard_typed_it_is_that_passage(
+    database_url: str,
+) -> None:
+    """The camera could not read the visitor far off, the guard typed it, and the camera
+    read it as it came up to the barrier: before, a second passage, the one-entry pass
+    answered pass_used_up and the zone counted the car twice."""
+    at = site(database_url)
+    typed_in = typed_at(at.gate, VISITOR)
+    read = at.car(VISITOR)
+    assert (read.passage_id, read.repeat, read.decision.reason) == (
+        typed_in.passage_id, True, Reason.VISITOR_PASS)
+    assert passages(at.sessions) == [typed_in.passage_id]
+    assert at.state()[:2] == (1, 1)
+
+
 def test_a_plate_the_camera_read_doubtfully_is_decided_when_the_guard_types_it(
     database_url: str,
 ) -> None:
