@@ -20,10 +20,16 @@ def _fold_plate_text(value: str) -> str:
     return unicodedata.normalize("NFKC", value).strip().upper()
 
 
+PLATE_ECHO_MAX = 20  # characters of a refused plate repeated in its error message
+
+
 def plate_field(value: str) -> str:
     plate = normalize_plate(_fold_plate_text(value))
     if plate is None:
-        raise ValueError(f"{value!r} is not a valid Chinese plate (GA 36-2018), e.g. 闽A12345")
+        # Shortened: the message goes back to the client and into the log, and a plate is at
+        # most 8 characters plus separators, not the kilobytes a client may send.
+        shown = value if len(value) <= PLATE_ECHO_MAX else value[:PLATE_ECHO_MAX] + "…"
+        raise ValueError(f"{shown!r} is not a valid Chinese plate (GA 36-2018), e.g. 闽A12345")
     return plate
 
 

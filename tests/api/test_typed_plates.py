@@ -284,3 +284,13 @@ def test_the_console_words_a_typed_plate_in_chinese() -> None:
         ("车牌", "闽A12346"), ("按登记车牌", RESIDENT), ("判定", "放行"),
         ("判定原因", "业主车辆"), ("结果", "正在开启"), ("住户", "8栋 601"),
     ]
+
+
+def test_a_huge_plate_is_refused_without_being_sent_back_whole(
+    client: Any, guard_headers: dict[str, str]
+) -> None:
+    response = client.post("/api/v1/gates/main-in/typed-plate", headers=guard_headers,
+                           json={"plate": "闽" * 8000, "reason": "摄像头故障"})
+    assert response.status_code == 422
+    assert "is not a valid Chinese plate" in response.text
+    assert len(response.text) < 2000  # the first characters, not 8,000 of them
