@@ -7,6 +7,7 @@ translated where they happen with ``raise … from err``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -161,6 +162,20 @@ class RelayPort(Protocol):
     async def disconnect(self) -> None: ...
 
     async def set_output(self, channel: int, on: bool) -> None: ...
+
+
+@runtime_checkable
+class SharedDevice(Protocol):
+    """Optional for a ``RelayPort`` whose device also serves reads of the port's own (an HTTP
+    status poll), one request at a time. ``command_turn`` is entered before a command's
+    attempts: it waits for a read already on the wire (at most ``turn_wait_s``) and keeps
+    new ones off until it is left, so that wait is not taken out of the command's own
+    time-out."""
+
+    @property
+    def turn_wait_s(self) -> float: ...
+
+    def command_turn(self) -> AbstractAsyncContextManager[None]: ...
 
 
 class LinkReports:

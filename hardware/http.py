@@ -12,8 +12,10 @@ watch and a dead device shows only when a command fails.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+from collections.abc import AsyncIterator
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -97,6 +99,28 @@ class HttpRelayPort(LinkReports):
         self._poll_task: asyncio.Task[None] | None = None
         # Event-loop time until which a pulse started by this port may still be open.
         self._pulse_open_until = 0.0
+        # Commands that entered command_turn and are not done: no read starts meanwhile.
+        self._commands_waiting = 0
+
+    @property
+    def turn_wait_s(self) -> float:
+        """The longest a command waits for a status read on the wire (its bound)."""
+        return self.config.command_timeout_s if self.status_url is not None else 0.0
+
+    @contextlib.asynccontextmanager
+    async def command_turn(self) -> AsyncIterator[None]:
+        """Entered by the barrier before a command's attempts and their time-outs: a read on
+        the wire ends first (within turn_wait_s), and none starts until the command is done.
+        Waited for inside set_output instead, a slow read took its time out of the command's
+        first attempt: with retries 0 a car's open failed on a device answering every
+        request."""
+        self._commands_waiting += 1
+        try:
+            async with self._lock:
+                pass
+            yield
+        finally:
+            self._commands_waiting -= 1
 
     async def connect(self) -> None:
         # No request here: HTTP has no session. The status poll (when configured) shows
@@ -172,7 +196,10 @@ class HttpRelayPort(LinkReports):
             # front of a car's open would only delay it on a board that serves one request at
             # a time. The check and the lock's acquisition below happen without a yield, so no
             # command can slip in between; a command that comes during a read waits for it.
-            if self._lock.locked() or loop.time() < self._pulse_open_until:
+            if (
+                self._lock.locked() or self._commands_waiting
+                or loop.time() < self._pulse_open_until
+            ):
                 continue
             try:
                 await self.read_status(client, url)

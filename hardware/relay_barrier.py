@@ -10,9 +10,11 @@ and tasks, so a hung device only ever delays its own gate.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Coroutine
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -39,6 +41,7 @@ from hardware.base import (
     InputChange,
     LinkWatcher,
     RelayPort,
+    SharedDevice,
 )
 
 logger = logging.getLogger(__name__)
@@ -170,8 +173,15 @@ class RelayBarrier:
     def command_budget_s(self) -> float:
         """The longest ``open``/``close`` can take before it returns or raises: its own
         attempts, after waiting for one command already on the wire (an auto-close, a fault
-        reaction). A caller's own time-out must be longer, or it cuts the retries off."""
-        return 2 * self.policy.command_s
+        reaction), each after a status read on the wire of a ``SharedDevice``. A caller's own
+        time-out must be longer, or it cuts the retries off."""
+        turn = self.port.turn_wait_s if isinstance(self.port, SharedDevice) else 0.0
+        return 2 * (self.policy.command_s + turn)
+
+    def _device_turn(self) -> AbstractAsyncContextManager[None]:
+        if isinstance(self.port, SharedDevice):
+            return self.port.command_turn()
+        return contextlib.nullcontext()
 
     def add_listener(self, cb: BarrierListener) -> None:
         self._listeners.append(cb)
@@ -289,7 +299,7 @@ class RelayBarrier:
         self._unconfirmed = answer
         error: HardwareError | None = None
         try:
-            async with self._io_lock:
+            async with self._io_lock, self._device_turn():
                 for command in commands:
                     await self._send_with_retries(command)
         except HardwareError as err:
@@ -395,7 +405,10 @@ class RelayBarrier:
         """
         for command in commands:
             try:
-                async with self._io_lock, asyncio.timeout(self.policy.command_timeout_s):
+                async with (
+                    self._io_lock, self._device_turn(),
+                    asyncio.timeout(self.policy.command_timeout_s),
+                ):
                     await self._actuate(command)
             except (HardwareError, TimeoutError) as err:
                 logger.warning(

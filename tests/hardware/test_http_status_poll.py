@@ -253,3 +253,25 @@ def test_a_password_in_a_relay_url_stays_out_of_the_fault_and_the_log(
 
     run(scenario)
     assert "s3cret" not in caplog.text
+
+
+def test_a_status_read_on_the_wire_does_not_eat_a_cars_command_time() -> None:
+    """A car's open that finds a status read on the wire waits for it, then has its own
+    command_timeout_s: the wait is not taken out of its attempt (with retries: 0 that was
+    the car's only one, and the gate faulted with the device answering every request)."""
+    async def scenario(rig: HttpRig) -> None:
+        rig.delay_s = 0.2  # a slow board: every answer takes 0.2 s, reads and commands alike
+        b, events = watched(rig, poll_interval_s=0.01, command_timeout_s=0.35, retries=0,
+                            on_fault="fail_secure")
+        await b.start()
+        for _ in range(4):
+            await eventually(lambda: rig.in_flight == 1, 5.0, "a status read on the wire")
+            assert await b.open() in MOVING_OR_OPEN
+            await wait_state(b, BarrierState.OPEN, timeout=10.0)
+            await eventually(lambda: rig.in_flight == 1, 5.0, "a status read on the wire")
+            await b.close()
+            await wait_state(b, BarrierState.CLOSED, timeout=10.0)
+        assert b.fault is None and events == []
+        assert rig.most_in_flight == 1
+
+    run(scenario)
