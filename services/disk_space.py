@@ -17,6 +17,7 @@ RLIMIT_FSIZE) is not a full disk: giving up the reserve would not help it.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
@@ -91,6 +92,7 @@ class DiskSpace:
         self._usage = usage or _free_bytes
         self._lock = threading.Lock()
         self._full = False
+        self._reserve_failing = False
         self._listeners: list[Callable[[], None]] = []
 
     def free_bytes(self) -> int:
@@ -190,8 +192,16 @@ class DiskSpace:
                     os.close(fd)
                 os.replace(tmp, self.reserve_path)
             except OSError as err:
-                tmp.unlink(missing_ok=True)
-                logger.warning("space reserve %s not taken: %s", self.reserve_path, err)
+                with contextlib.suppress(OSError):
+                    tmp.unlink(missing_ok=True)
+                # Once per streak: a card the kernel remounted read-only, or a quota that
+                # statvfs does not show, refuses it at every check (check_s) for as long as
+                # it lasts.
+                logger.log(logging.DEBUG if self._reserve_failing else logging.WARNING,
+                           "space reserve %s not taken: %s", self.reserve_path, err)
+                self._reserve_failing = True
+            else:
+                self._reserve_failing = False
 
 
 def _free_bytes(path: Path) -> int:

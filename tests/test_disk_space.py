@@ -227,3 +227,23 @@ def test_without_the_database_a_disk_merely_low_deletes_nothing(tmp_path: Path) 
     space.note_full(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))  # a write refused
     asyncio.run(watch.check())
     assert len(list(store.root.rglob("*.jpg"))) < 5
+
+
+def test_a_reserve_the_disk_keeps_refusing_is_logged_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A card the kernel remounted read-only refuses the reserve at every check (60 s):
+    one line for the streak, not 1440 a day."""
+    space = DiskSpace(tmp_path, StorageConfig(reserve_mb=1, min_free_mb=0))
+
+    def read_only(fd: int, size: int) -> None:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(disk_space_module, "_allocate", read_only)
+    for _ in range(3):
+        space.keep_reserve()
+    assert [r.levelname for r in caplog.records if "not taken" in r.message] == ["WARNING"]
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.undo()
+    space.keep_reserve()
+    assert space.status().reserve_held
