@@ -278,8 +278,13 @@ class ModbusInputPoller:
         response = await self.link.call("read_discrete_inputs", first, count=count,
                                         answer_within_s=answer_within_s)
         now = datetime.now(UTC)
-        for address, inp in self.inputs.items():
-            inp.update(bool(response.bits[address - first]), now)
+        # Releases before makes: a poll slower than the arm sees its closed limit released
+        # and its open one made together, and the barrier must hear them in the arm's order
+        # (both made at once is a faulty switch to it, not a raise).
+        values = [(inp, bool(response.bits[address - first]))
+                  for address, inp in self.inputs.items()]
+        for inp, value in sorted(values, key=lambda item: item[1]):
+            inp.update(value, now)
 
     async def _run(self) -> None:
         while self._users > 0:

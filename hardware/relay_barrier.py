@@ -144,6 +144,8 @@ class RelayBarrier:
         # "made" an edge. A first reading after start (a Modbus poll that comes after start()
         # returned) only tells where the arm already was.
         self._limit_open_seen_released = False
+        # Whether the last open edge found the closed limit made too (logged once a streak).
+        self._switches_disagree = False
         if isinstance(port, LinkWatcher):
             port.add_link_listener(self._on_link)
         # Wired once here, not in start(): a restarted barrier must not get every edge twice.
@@ -478,8 +480,18 @@ class RelayBarrier:
     def _on_limit_open(self, change: InputChange) -> None:
         was_released = self._limit_open_seen_released
         self._limit_open_seen_released = not change.value
-        if change.value:
-            self._apply(self._machine.limit_open(self._clock()), limit_edge=was_released)
+        if not change.value:
+            return
+        # An arm rising leaves its closed limit long before it reaches the open one: both
+        # made at once is a switch (broken, loose, miswired), not a hand. As a raise, a
+        # chattering open switch was an alarm every open_seconds for as long as it chattered.
+        closed_made = self.limit_closed is not None and self.limit_closed.value is True
+        if closed_made and was_released and not self._switches_disagree:
+            logger.warning("gate %s: open and closed limit switches both made: a switch is "
+                           "faulty or miswired (not reported as a raise)", self.gate_id)
+        self._switches_disagree = closed_made
+        self._apply(self._machine.limit_open(self._clock()),
+                    limit_edge=was_released and not closed_made)
 
     def _on_limit_closed(self, change: InputChange) -> None:
         if change.value:

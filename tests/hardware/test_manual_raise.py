@@ -159,3 +159,45 @@ def test_the_simulated_barrier_rehearses_a_lifted_arm() -> None:
         assert b.state is BarrierState.OPEN and not rig.relay_on(0)
 
     run_with_rig("sim", scenario)
+
+
+def test_an_open_switch_chattering_while_the_closed_one_stays_made_is_no_raise() -> None:
+    """A broken or loose open-limit switch on an arm that never moved: an arm rising first
+    leaves its closed limit, so both made at once is a switch, not a hand. Reported as a raise
+    it was an alarm every open_seconds, all night (stored, on the booth screen, to the city)."""
+    async def scenario(rig: Rig) -> None:
+        assert isinstance(rig, ModbusRig)
+        b, events = watched(rig)
+        await b.start()
+        await eventually(lambda: b.limit_closed is not None and b.limit_closed.value is True,
+                         DEADLINE_S, "the first input poll")
+        for _ in range(4):
+            await asyncio.sleep(SETTLED_S)
+            rig.inputs[20] = True  # the open switch makes, the closed one is still made
+            await asyncio.sleep(0.2)
+            rig.inputs[20] = False
+        await asyncio.sleep(1.0)
+        assert manual(events) == []
+        await wait_state(b, BarrierState.CLOSED, timeout=DEADLINE_S)
+
+        await asyncio.sleep(SETTLED_S)
+        await raise_by_hand(rig)  # a real raise is still one
+        await eventually(lambda: bool(manual(events)), DEADLINE_S, "the manual-open event")
+
+    run_with_rig("modbus", scenario)
+
+
+def test_a_raise_seen_whole_in_one_poll_is_still_a_raise() -> None:
+    """A board read less often than the arm travels shows closed released and open made in
+    the same poll; the open input's lower address must not make it look like both made."""
+    async def scenario(rig: Rig) -> None:
+        assert isinstance(rig, ModbusRig)
+        b, events = watched(rig, open_seconds=30)
+        await b.start()
+        await eventually(lambda: b.limit_closed is not None and b.limit_closed.value is True,
+                         DEADLINE_S, "the first input poll")
+        await asyncio.sleep(SETTLED_S)
+        rig.inputs[20], rig.inputs[21] = True, False  # no await between: one poll sees both
+        await eventually(lambda: bool(manual(events)), DEADLINE_S, "the manual-open event")
+
+    run_with_rig("modbus", scenario)
