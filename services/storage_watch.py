@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Collection
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -32,6 +33,15 @@ DISK_FULL = "disk_full"
 # next car's snapshot put the disk below it again, so every check deleted (and logged) a
 # file or two and the cars between two checks lost their snapshots.
 HEADROOM = 0.1
+
+
+def same_disk(path: Path, other: Path) -> bool:
+    """Whether two paths are on one file system (a path not made yet counts as data_dir's:
+    the snapshot folder is created under it)."""
+    try:
+        return path.stat().st_dev == other.stat().st_dev
+    except OSError:
+        return True
 
 
 def snapshots_in_use(sessions: sessionmaker[Session]) -> set[str]:
@@ -60,6 +70,7 @@ class StorageWatch:
         # Which snapshots must stay (snapshots_in_use); None: no database to ask.
         self._in_use = in_use
         self._in_use_unknown = False
+        self._elsewhere_said = False
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
@@ -107,7 +118,9 @@ class StorageWatch:
             keep = await asyncio.to_thread(self._kept)
             # Not knowing which snapshots a guard still needs, only a write already refused
             # (records before evidence) deletes any; a disk merely low waits for the database.
-            if keep is not None or full:
+            # Snapshots on a disk of their own free nothing on data_dir's; a refused write may
+            # have been theirs, on their disk, which deleting does help.
+            if (keep is not None or full) and (full or await asyncio.to_thread(self._helps)):
                 headroom = int(space.config.min_free_mb * MB * HEADROOM)
                 removed, _ = await asyncio.to_thread(
                     self._snapshots.free_up,
@@ -145,6 +158,15 @@ class StorageWatch:
             logger.warning("data disk low: %.0f MB free (storage.min_free_mb %d)",
                            status.free_mb, status.min_free_mb)
         self._low, self._full = low, full
+
+    def _helps(self) -> bool:
+        """Whether deleting snapshots frees room on data_dir's disk (logged once if not)."""
+        helps = same_disk(self._snapshots.root, self._space.data_dir)
+        if not helps and not self._elsewhere_said:
+            logger.warning("data disk low, but the snapshots in %s are on another disk: none "
+                           "is deleted for data_dir's space", self._snapshots.root)
+        self._elsewhere_said = not helps
+        return helps
 
     def _kept(self) -> Collection[str] | None:
         """The snapshots the cleanup must leave, or None when the database cannot say."""

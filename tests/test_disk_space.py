@@ -16,6 +16,7 @@ import pytest
 from errors import StoreUnavailableError
 from services import disk_space as disk_space_module
 from services import snapshots as snapshots_module
+from services import storage_watch as storage_watch_module
 from services.disk_space import MB, DiskSpace, StorageConfig, is_disk_full
 from services.snapshots import SnapshotStore
 from services.storage_watch import StorageWatch
@@ -247,3 +248,21 @@ def test_a_reserve_the_disk_keeps_refusing_is_logged_once(
     monkeypatch.undo()
     space.keep_reserve()
     assert space.status().reserve_held
+
+
+def test_snapshots_on_a_disk_of_their_own_are_not_deleted_for_data_dirs_space(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An office that mounted a bigger disk on data_dir/snapshots: data_dir's card running
+    low (the database grew) is not helped by deleting them, so none goes for it. A refused
+    write may be a snapshot's on its own full disk: then deleting does help."""
+    space, store = _on_a_small_disk(tmp_path, files=5, free_mb=0.5)
+    monkeypatch.setattr(storage_watch_module, "same_disk", lambda _a, _b: False)
+    alarms = _Alarms()
+    watch = StorageWatch(space, store, alarms, in_use=lambda: set())  # type: ignore[arg-type]
+    asyncio.run(watch.check())
+    assert len(list(store.root.rglob("*.jpg"))) == 5 and alarms.raised == ["disk_low"]
+
+    space.note_full(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
+    asyncio.run(watch.check())
+    assert len(list(store.root.rglob("*.jpg"))) < 5
