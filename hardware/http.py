@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import weakref
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit, urlunsplit
 
@@ -78,6 +79,35 @@ def _auth(env: str | None) -> httpx.BasicAuth | None:
     return httpx.BasicAuth(user, password)
 
 
+class DeviceTurns:
+    """What every port switching one HTTP device shares (the entry and exit gates on the two
+    channels of one board): its requests are taken one at a time across them all."""
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        # Commands that entered command_turn and are not done: no read starts meanwhile.
+        self.commands_waiting = 0
+        # Event-loop time until which a pulse on the device may still be open.
+        self.pulse_open_until = 0.0
+
+
+# Per event loop and device origin (scheme, host, port); gone with the last port using it.
+_DEVICES: weakref.WeakValueDictionary[tuple[asyncio.AbstractEventLoop, str], DeviceTurns] = (
+    weakref.WeakValueDictionary()
+)
+
+
+def device_turns(url: str) -> DeviceTurns:
+    """The turns of the device ``url`` is on, shared by every port of this event loop."""
+    parts = urlsplit(url)
+    origin = f"{parts.scheme}://{parts.hostname}:{parts.port}"
+    key = (asyncio.get_running_loop(), origin)
+    turns = _DEVICES.get(key)
+    if turns is None:
+        turns = _DEVICES[key] = DeviceTurns()
+    return turns
+
+
 class HttpRelayPort(LinkReports):
     """The relay channels of one HTTP device, one request at a time.
 
@@ -91,16 +121,14 @@ class HttpRelayPort(LinkReports):
         self.status_url = config.resolved_status_url()
         self._client: httpx.AsyncClient | None = None
         # Serialises commands and status reads: many relay boards serve one request at a
-        # time and drop or stall a second connection.
-        self._lock = asyncio.Lock()
+        # time and drop or stall a second connection. Shared with the other gates' ports on
+        # the same device once connected (each polling it would otherwise overlap the other's
+        # commands).
+        self._turns = DeviceTurns()
         # Commands the device confirmed so far: a status read sees from it that the device
         # answered between two of its own failed reads.
         self.answers = 0
         self._poll_task: asyncio.Task[None] | None = None
-        # Event-loop time until which a pulse started by this port may still be open.
-        self._pulse_open_until = 0.0
-        # Commands that entered command_turn and are not done: no read starts meanwhile.
-        self._commands_waiting = 0
 
     @property
     def turn_wait_s(self) -> float:
@@ -114,18 +142,20 @@ class HttpRelayPort(LinkReports):
         Waited for inside set_output instead, a slow read took its time out of the command's
         first attempt: with retries 0 a car's open failed on a device answering every
         request."""
-        self._commands_waiting += 1
+        turns = self._turns
+        turns.commands_waiting += 1
         try:
-            async with self._lock:
+            async with turns.lock:
                 pass
             yield
         finally:
-            self._commands_waiting -= 1
+            turns.commands_waiting -= 1
 
     async def connect(self) -> None:
         # No request here: HTTP has no session. The status poll (when configured) shows
         # reachability from its reads; otherwise the first command does.
         if self._client is None:
+            self._turns = device_turns(self.config.on_url.format(channel=self.config.open_channel))
             self._client = httpx.AsyncClient(
                 timeout=self.config.command_timeout_s, auth=_auth(self.config.auth_env)
             )
@@ -149,7 +179,7 @@ class HttpRelayPort(LinkReports):
         if self._client is None:
             raise HardwareUnavailableError("HTTP relay used before connect()")
         template = self.config.on_url if on else self.config.off_url
-        async with self._lock:
+        async with self._turns.lock:
             await _request(
                 self._client, self.config.method, template.format(channel=channel),
                 self.config.expect_body,
@@ -166,7 +196,7 @@ class HttpRelayPort(LinkReports):
             # as long as the device takes to answer. Bounded, so an "off" that never comes (a
             # cancelled command) cannot stop the poll for good.
             loop = asyncio.get_running_loop()
-            self._pulse_open_until = (
+            self._turns.pulse_open_until = (
                 loop.time() + self.config.pulse_ms / 1000 + self.config.command_timeout_s
                 if on else 0.0
             )
@@ -174,7 +204,7 @@ class HttpRelayPort(LinkReports):
     async def read_status(self, client: httpx.AsyncClient, url: str) -> None:
         """One status read; raises the HardwareError family when the device did not answer
         as configured."""
-        async with self._lock:
+        async with self._turns.lock:
             try:
                 # httpx's time-out is per phase (connect, each read): a device trickling its
                 # answer could outlast it, so the whole read is bounded too.
@@ -196,9 +226,10 @@ class HttpRelayPort(LinkReports):
             # front of a car's open would only delay it on a board that serves one request at
             # a time. The check and the lock's acquisition below happen without a yield, so no
             # command can slip in between; a command that comes during a read waits for it.
+            turns = self._turns
             if (
-                self._lock.locked() or self._commands_waiting
-                or loop.time() < self._pulse_open_until
+                turns.lock.locked() or turns.commands_waiting
+                or loop.time() < turns.pulse_open_until
             ):
                 continue
             try:

@@ -275,3 +275,32 @@ def test_a_status_read_on_the_wire_does_not_eat_a_cars_command_time() -> None:
         assert rig.most_in_flight == 1
 
     run(scenario)
+
+
+def test_two_gates_on_one_two_channel_relay_never_overlap_on_it() -> None:
+    """An entry and an exit switched by the two channels of one board (a Shelly 2.5, a
+    two-relay board): each gate's port polls it, and one gate's read must not land on the
+    device while the other gate's command is open, nor two commands at once."""
+    async def scenario(rig: HttpRig) -> None:
+        rig.delay_s = 0.03
+        gates = []
+        for k in (0, 1):
+            config = {**FAST, **rig.config(k), "poll_interval_s": 0.01, "command_timeout_s": 1.0}
+            barrier = create_barrier(f"gate{k}", BARRIER_CONFIG.validate_python(config))
+            rig.barriers.append(barrier)
+            gates.append(barrier)
+            await barrier.start()
+
+        async def cycle(b: Barrier) -> None:
+            for _ in range(3):
+                await b.open()
+                await wait_state(b, BarrierState.OPEN, timeout=10.0)
+                await b.close()
+                await wait_state(b, BarrierState.CLOSED, timeout=10.0)
+
+        await asyncio.gather(*(cycle(b) for b in gates))
+        assert rig.status_reads > 0 and len(rig.commands) == 12
+        assert rig.most_in_flight == 1
+        assert all(b.fault is None for b in gates)
+
+    run(scenario)
