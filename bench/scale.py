@@ -1,6 +1,6 @@
 """How parkgate's everyday operations scale with the history a community builds up.
 
-    python -m bench.scale [--days 90] [--database-url URL] [--repeat 15]
+    python -m bench.scale [--days 60] [--database-url URL] [--repeat 15]
 
 Seeds a database twice with a 2,000-household community's history (bench/scale_seed.py:
 about 13,000 passages a day with their zone samples, alarms and audit entries): once one day
@@ -340,8 +340,8 @@ def _table(base: dict[str, Timing], scaled: dict[str, Timing], days: int) -> str
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.scale",
                                      description=__doc__.split("\n\n")[0])
-    parser.add_argument("--days", type=int, default=90,
-                        help="Days of history to seed (365: a year). Default 90.")
+    parser.add_argument("--days", type=int, default=60,
+                        help="Days of history to seed (365: a year). Default 60.")
     parser.add_argument("--database-url", default=None,
                         help="An empty PostgreSQL database to use (default: SQLite files in a "
                         "temporary directory).")
