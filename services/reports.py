@@ -121,8 +121,11 @@ def occupancy_day(
             .order_by(OccupancySample.at.desc(), OccupancySample.id.desc())
             .limit(1)
         ).first()
-        samples = session.scalars(
-            select(OccupancySample)
+        # The three values only, not whole rows: a busy zone changes thousands of times a
+        # day, and building an ORM object per sample was most of the month report's time
+        # (29 days of them, bench/scale.py).
+        samples = session.execute(
+            select(OccupancySample.at, OccupancySample.occupied, OccupancySample.capacity)
             .where(
                 OccupancySample.zone_id == zone.id,
                 OccupancySample.at >= start,

@@ -1,7 +1,8 @@
 """Queries rewritten for a year of history (bench/scale.py) give what they gave before, on a
 seeded community's history (bench/scale_seed.py): the day report, which counts a day's reviews
 in the same grouped pass as its decisions and reasons (services/day_summary.py), and the
-review queue, ordered so that the planner reads it off its index (services/review.py)."""
+review queue, ordered so that the planner reads it off its index (services/review.py), and
+the occupancy day, which reads its zone samples as values, not ORM rows (services/reports.py)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from bench.scale import community
 from bench.scale_seed import Seeded, seed
 from models.db import transaction
 from models.events import Passage
+from models.site import OccupancySample, Zone
 from services.day_summary import day_summary
 from services.reports import local_day_bounds, occupancy_day
 from services.review import review_queue
@@ -106,3 +108,27 @@ def test_the_review_queue_lists_the_waiting_cars_as_before(
             assert queue == before(session, limit, gate), (limit, gate)
             assert queue
         assert len(review_queue(session, 50)) >= len(waiting)
+
+
+def test_the_occupancy_day_steps_are_the_samples_as_before(
+    sessions: sessionmaker[Session], seeded: Seeded
+) -> None:
+    first = seeded.start.astimezone(SHANGHAI).date()
+    with sessions() as session:
+        for offset in range(3):
+            day = first + timedelta(days=offset)
+            start, end = local_day_bounds(day, SHANGHAI)
+            report = occupancy_day(session, day, SHANGHAI, now=END)
+            for zone in report.zones:
+                rows = session.scalars(
+                    select(OccupancySample)
+                    .where(OccupancySample.zone_id == zone.zone, OccupancySample.at >= start,
+                           OccupancySample.at < end)
+                    .order_by(OccupancySample.at, OccupancySample.id)
+                ).all()
+                assert rows, (day, zone.zone)
+                assert zone.steps[1:] == tuple((r.at.astimezone(SHANGHAI), r.occupied)
+                                               for r in rows)
+                capacity = session.get(Zone, zone.zone)
+                assert capacity is not None
+                assert zone.capacity == max([capacity.capacity, *(r.capacity for r in rows)])
