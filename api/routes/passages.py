@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Query
-from fastapi.responses import FileResponse
+from fastapi.responses import Response
 
 from api.deps import ServicesDep, SessionDep, StaffUser
 from api.params import Moment, Offset, PathId
@@ -75,14 +75,21 @@ def get_passage(passage_id: PathId, session: SessionDep, _: StaffUser) -> Passag
 
 @router.get(
     "/{passage_id}/snapshot",
-    response_class=FileResponse,
+    response_class=Response,
     responses={200: {"content": {"image/jpeg": {}}}, 404: {"description": "No snapshot"}},
 )
 def get_snapshot(
     passage_id: PathId, session: SessionDep, services: ServicesDep, _: StaffUser
-) -> FileResponse:
+) -> Response:
     passage = _passage(session, passage_id)
     if passage.snapshot_path is None:
         raise NotFoundError(f"passage {passage_id} has no snapshot")
     path = services.snapshots.path(passage.snapshot_path)
-    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private"})
+    try:
+        # Read here, not while the response is sent: the low-space cleanup or retention may
+        # delete it in between, and a file gone by then was a 500 (a FileResponse stats and
+        # opens it only when sending).
+        jpeg = path.read_bytes()
+    except FileNotFoundError as err:
+        raise NotFoundError("snapshot not found (deleted by retention or never taken)") from err
+    return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "private"})

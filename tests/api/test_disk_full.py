@@ -360,3 +360,22 @@ def test_the_review_queue_keeps_its_snapshots_when_space_runs_low(app_factory: A
     os.utime(path, (path.stat().st_mtime - 86400 * 3,) * 2)  # waiting for days
     removed, _ = services.snapshots.free_up(100 * MB, kept)
     assert removed == 0 and path.exists()
+
+
+def test_a_snapshot_deleted_while_it_is_being_served_is_a_404_not_a_500(
+    app_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The low-space cleanup (or retention) may delete a snapshot between the route finding
+    it and the response reading it: the guard gets what a deleted snapshot gets."""
+    client, services, admin = _app(app_factory)
+    passage_id = push(client, "main-in", RESIDENT).json()["passage_id"]
+    found = services.snapshots.path
+
+    def found_then_deleted(relative: str) -> Path:
+        path = found(relative)
+        path.unlink()
+        return path
+
+    monkeypatch.setattr(services.snapshots, "path", found_then_deleted)
+    answer = client.get(f"/api/v1/passages/{passage_id}/snapshot", headers=admin)
+    assert answer.status_code == 404
