@@ -215,6 +215,11 @@ def _allocate(fd: int, size: int) -> None:
     except (AttributeError, OSError) as err:
         if isinstance(err, OSError) and is_disk_full(err):
             raise
-        block = b"\0" * MB
-        for _ in range(size // MB):
-            os.write(fd, block)
+    if os.fstat(fd).st_blocks * 512 >= size:
+        return
+    # No fallocate, or glibc's stand-in for one (ZFS) writing zeros, which a compressing file
+    # system keeps as holes: a reserve of nothing. Bytes that do not compress hold the room.
+    block = os.urandom(MB)
+    os.lseek(fd, 0, os.SEEK_SET)
+    for _ in range(size // MB):
+        os.write(fd, block)

@@ -266,3 +266,18 @@ def test_snapshots_on_a_disk_of_their_own_are_not_deleted_for_data_dirs_space(
     space.note_full(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
     asyncio.run(watch.check())
     assert len(list(store.root.rglob("*.jpg"))) < 5
+
+
+def test_a_reserve_left_with_holes_is_written_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where fallocate is missing or stood in for by writing zeros that the file system keeps
+    as holes (ZFS with compression), the reserve must still hold real blocks."""
+    def holes(fd: int, offset: int, size: int) -> None:
+        os.ftruncate(fd, offset + size)  # the right size, and nothing allocated
+
+    monkeypatch.setattr(os, "posix_fallocate", holes)
+    space = DiskSpace(tmp_path, StorageConfig(reserve_mb=2, min_free_mb=0))
+    space.keep_reserve()
+    held = space.reserve_path.stat()
+    assert held.st_size == 2 * MB and held.st_blocks * 512 >= 2 * MB
