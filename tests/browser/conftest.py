@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,18 +35,13 @@ class LiveServer:
         return self.app.state.services
 
 
-@pytest.fixture
-def live_server(make_settings: Any, plate_recognizer: Any) -> Iterator[LiveServer]:
-    """The app on a free 127.0.0.1 port with an ``admin`` and a ``guard`` account."""
+@contextmanager
+def serving(services: Any) -> Iterator[LiveServer]:
+    """``services``' app on a free 127.0.0.1 port, for a test that builds its own services."""
     import uvicorn
 
     from api.app import create_app
-    from services.container import build_services
-    from tests.api.test_console import add_staff
 
-    services = build_services(make_settings(), recognizer=plate_recognizer)
-    add_staff(services, "admin", "admin")  # argon2 hash computed once per run
-    add_staff(services, "guard", "guard")
     app = create_app(services)
     port = free_port()
     config = uvicorn.Config(
@@ -57,6 +53,19 @@ def live_server(make_settings: Any, plate_recognizer: Any) -> Iterator[LiveServe
             yield LiveServer(f"http://127.0.0.1:{port}", app)
     finally:
         services.engine.dispose()
+
+
+@pytest.fixture
+def live_server(make_settings: Any, plate_recognizer: Any) -> Iterator[LiveServer]:
+    """The app on a free 127.0.0.1 port with an ``admin`` and a ``guard`` account."""
+    from services.container import build_services
+    from tests.api.test_console import add_staff
+
+    services = build_services(make_settings(), recognizer=plate_recognizer)
+    add_staff(services, "admin", "admin")  # argon2 hash computed once per run
+    add_staff(services, "guard", "guard")
+    with serving(services) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

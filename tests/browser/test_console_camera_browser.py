@@ -11,8 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.api.test_camera_watch import camera_port  # noqa: F401 - a fixture used below
-from tests.browser.conftest import LiveServer, enter_as, screenshot
-from tests.live_server import free_port, running
+from tests.browser.conftest import LiveServer, enter_as, screenshot, serving
 
 pytestmark = pytest.mark.browser
 
@@ -24,9 +23,6 @@ def live_server(
     make_settings: Any, plate_recognizer: Any, camera_port: tuple[int, Callable[[], None]]  # noqa: F811
 ) -> Iterator[LiveServer]:
     """The suite's live server, with a snapshot camera at main-in on ``camera_port``."""
-    import uvicorn
-
-    from api.app import create_app
     from services.container import build_services
     from settings import demo_community
     from tests.api.test_console import add_staff
@@ -39,15 +35,8 @@ def live_server(
     }
     services = build_services(make_settings(community=community), recognizer=plate_recognizer)
     add_staff(services, "guard", "guard")
-    app = create_app(services)
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                            lifespan="on", timeout_graceful_shutdown=3)
-    try:
-        with running(config):
-            yield LiveServer(f"http://127.0.0.1:{port}", app)
-    finally:
-        services.engine.dispose()
+    with serving(services) as server:
+        yield server
 
 
 def test_the_gate_card_says_its_camera_is_dark_until_it_delivers_again(

@@ -23,9 +23,8 @@ from models.people import Household
 from models.vehicles import Vehicle
 from tests.api.test_console import add_staff
 from tests.api.test_database_outage import FAST, RESIDENT, gate_frame, wait_for
-from tests.browser.conftest import LiveServer, enter_as, screenshot
+from tests.browser.conftest import LiveServer, enter_as, screenshot, serving
 from tests.db_outage import DatabaseOutage
-from tests.live_server import free_port, running
 
 pytestmark = pytest.mark.browser
 
@@ -35,9 +34,6 @@ def outage_server(
     make_settings: Any, plate_recognizer: Any, outage: DatabaseOutage
 ) -> Iterator[LiveServer]:
     """The app on a free port, its database behind ``outage``; a guard and a resident's car."""
-    import uvicorn
-
-    from api.app import create_app
     from services.container import build_services
 
     services = build_services(make_settings(database_url=outage.url, **FAST),
@@ -51,15 +47,8 @@ def outage_server(
     with services.store.unit() as unit:  # an alarm the guard has on screen before the outage
         unit.raise_alarm("pin_locked", gate_id="ped-1", passage_id=None,
                          message="pin_locked at ped-1: resident 4", at=datetime.now(UTC))
-    app = create_app(services)
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                            lifespan="on", timeout_graceful_shutdown=3)
-    try:
-        with running(config):
-            yield LiveServer(f"http://127.0.0.1:{port}", app)
-    finally:
-        services.engine.dispose()
+    with serving(services) as server:
+        yield server
 
 
 def test_a_fault_during_an_outage_is_listed_unstored_then_stored(
