@@ -98,6 +98,9 @@ def to_message(
             "decision": data.get("decision"),
             "reason": data.get("reason"),
             "credential": data.get("credential"),
+            # Codes, never personal data: a hub tells a plate a guard typed (its camera dark)
+            # or a decision taken offline from an ordinary read.
+            "flags": list(data.get("flags") or ()),
         }
         return "passages", payload, False
     if event.type == "alarm":

@@ -47,6 +47,9 @@ EXAMPLES = [
     passage(),
     passage(plate=None, plate_color=None, credential="face", zone_id=None),  # a pedestrian
     passage(decision="review", reason="unknown_plate", plate="闽AD12345", plate_color="green"),
+    passage(flags=["typed"], credential="plate"),  # a guard typed it, the camera dark
+    passage(flags=["offline", "outside_schedule", "resident"], decision="review",
+            reason="outside_schedule"),
     Event("alarm", {"id": 17, "kind": "blocked_plate", "gate_id": "main-in",
                     "passage_id": 812}, AT),
     # Raised during a database outage: no row, so no id yet.
@@ -115,3 +118,14 @@ def test_docs_link_each_schema() -> None:
     text = (ROOT / "docs" / "mqtt.md").read_text(encoding="utf-8")
     for path in sorted(SCHEMAS.glob("*.json")):
         assert f"schemas/{path.name}" in text, path.name
+
+
+def test_a_passage_says_which_flags_qualify_it() -> None:
+    """A hub learns that a guard typed the plate (the camera did not read it) or that the
+    gates decided offline; an ordinary read has none."""
+    _topic, typed = message(passage(flags=["typed"]))
+    assert typed["flags"] == ["typed"]
+    _topic, plain = message(passage())
+    assert plain["flags"] == []
+    with pytest.raises(ValidationError):
+        validator("passage").validate({**plain, "flags": ["Typed by guard1"]})
