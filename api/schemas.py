@@ -387,7 +387,8 @@ class CameraStatus(BaseModel):
     silent_s: float | None = Field(description="Seconds since the source last answered a "
                                    "read; null when the worker is not running.")
     frames_read: int
-    reconnects: int
+    failures: int = Field(description="Opens refused and streams that broke since start "
+                          "(the worker retries each with back-off).")
     last_error: str | None
 
 

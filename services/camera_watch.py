@@ -41,7 +41,7 @@ class CameraHealth:
     state: str  # the worker's: connecting, streaming, backing_off, ended, stopped
     silent_s: float | None  # since the source last answered; None when not watched
     frames_read: int
-    reconnects: int
+    failures: int  # opens refused and streams that broke, since start
     last_error: str | None
 
 
@@ -79,7 +79,9 @@ class CameraWatch:
             state=stats.state,
             silent_s=None if silent is None else round(silent, 1),
             frames_read=stats.frames_read,
-            reconnects=max(0, stats.opens - 1),
+            # Not opens: a snapshot camera "opens" without a word to the camera, so every
+            # retry of a dead one would look like a reconnect that worked.
+            failures=stats.open_failures + stats.stream_failures,
             last_error=stats.last_error,
         )
 

@@ -114,6 +114,7 @@ def test_a_dark_camera_is_an_alarm_and_degraded_health_until_it_delivers_again(
     camera = health["cameras"]["main-in"]
     assert camera["up"] is False and camera["frames_read"] == 0
     assert "Connection refused" in (camera["last_error"] or "")
+    assert camera["failures"] >= 2  # it kept trying, with back-off
     assert _sample(_scrape(client), "parkgate_camera_up", gate="main-in") == 0
     gates = {g["id"]: g for g in client.get("/api/v1/gates", headers=headers).json()}
     assert gates["main-in"]["camera_up"] is False
