@@ -426,7 +426,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "系统没有开闸，杆被遥控器、钥匙开关或手动抬起：请看监控，有车进出的核对通行记录和车位数",
         "Raised by a remote, key switch or hand, not by the system: check the camera; if a car "
         "went through, check its record and the zone count"),
-    "alarm.hint.camera_offline": ("车牌摄像头无画面：来车请用道闸卡片上的“录入车牌”，"
+    "alarm.hint.camera_offline": ("车牌摄像头无画面：来车请用道闸卡片上的「录入车牌」，"
                                   "并检查摄像头和网线",
                                   "No picture from the plate camera: use Type plate on the "
                                   "gate's card for each car, and check the camera and its cable"),
@@ -613,7 +613,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "err.no_face_consent": ("住户成员 #{id} 还没有记录人脸授权：请先「记录授权」",
                             "Resident #{id} has no recorded face consent: record it first"),
     "err.faces_off": ("本系统未启用人脸识别", "Face recognition is not enabled here"),
-    "err.enrol_busy": ("已有 {n} 份照片在排队识别，请稍候再上传",
+    "err.enrol_busy": ("已有 {n} 批照片在排队或正在识别，请稍候再上传",
                        "{n} enrolments are already waiting; send the photos again in a moment"),
     "err.pin_digits": ("通行密码是 4 到 8 位数字", "A PIN is 4 to 8 digits"),
     "err.pin_simple": ("密码太简单：不能全是同一个数字或顺序数字（如 1234）",

@@ -561,6 +561,24 @@
       setCamera(g.id, g.camera_up);
     });
   }
+  // After a reconnect: the gates, the alarms, the review queue and the passages that came
+  // while the page heard nothing (newer than its newest row; older ones it had already).
+  async function catchUp() {
+    refreshGates();
+    refreshAlarms(true);
+    refreshReview();
+    const newest = Math.max(0, ...Array.from(rows.querySelectorAll("tr[data-id]"),
+      (row) => Number(row.dataset.id) || 0));
+    let response;
+    try {
+      response = await fetch("/api/v1/passages?limit=50", { credentials: "same-origin", cache: "no-store" });
+    } catch (err) {
+      return;
+    }
+    if (!response.ok) return;
+    const missed = (await response.json()).items.filter((p) => p.id > newest);
+    for (const p of missed.reverse()) await upsertPassage(p.id, true);  // oldest first, on top
+  }
   function setGateState(gateId, state, fault) {
     const card = document.querySelector('.gate[data-gate="' + gateId + '"]');
     if (!card) return;
@@ -698,7 +716,7 @@
     source.addEventListener("hello", () => {
       dot.classList.add("on");
       dot.dataset.live = "yes";
-      if (connected) refreshGates();  // what changed while the stream was down is not replayed
+      if (connected) catchUp();  // what happened while the stream was down is not replayed
       connected = true;
     });
     source.addEventListener("passage", (ev) => {

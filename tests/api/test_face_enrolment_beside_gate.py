@@ -281,7 +281,7 @@ def test_a_full_enrolment_queue_refuses_one_more_upload_and_a_cancelled_one_free
     assert refused.headers["Retry-After"] == "5"
     detail = refused.json()["detail"]
     assert "faces.max_pending_enrolments" in detail
-    assert explain_message("zh", detail) == f"已有 {limit} 份照片在排队识别，请稍候再上传"
+    assert explain_message("zh", detail) == f"已有 {limit} 批照片在排队或正在识别，请稍候再上传"
 
     # An enrolment cancelled before its turn (as close() does) gives its place back at once.
     assert waiting[-1].cancel()
