@@ -29,7 +29,7 @@ from pydantic import TypeAdapter
 from controllers.barrier import BarrierState
 from hardware.base import Barrier
 from hardware.config import BarrierConfig
-from hardware.registry import create_barrier
+from hardware.registry import SafetyEvent, SafetyEventKind, SafetySupervisor, create_barrier
 from hardware.relay_barrier import RelayBarrier
 from hardware.simulated import SimFault, SimulatedBarrier, SimulatedInput
 
@@ -762,3 +762,19 @@ def run_with_rig(name: str, scenario: Callable[[Rig], Awaitable[None]]) -> None:
             await rig.teardown()
 
     asyncio.run(main())
+
+
+def supervised(rig: Any, gate_id: str, data: dict[str, Any]) -> tuple[Barrier, list[SafetyEvent]]:
+    """The barrier ``data`` describes, in ``rig`` as ``gate_id``, its faults reaching a safety
+    supervisor: the product's alarm path. Returns it and the events the supervisor sent."""
+    barrier = create_barrier(gate_id, BARRIER_CONFIG.validate_python(data))
+    rig.barriers.append(barrier)
+    supervisor = SafetySupervisor()
+    events: list[SafetyEvent] = []
+    supervisor.add_listener(events.append)
+    supervisor.register(barrier)
+    return barrier, events
+
+
+def kinds(events: list[SafetyEvent]) -> list[SafetyEventKind]:
+    return [e.kind for e in events]

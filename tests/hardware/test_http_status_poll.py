@@ -13,8 +13,16 @@ from controllers.barrier import BarrierState
 from errors import HardwareError
 from hardware.base import Barrier
 from hardware.http import FailedReads, HttpRelayPort
-from hardware.registry import SafetyEvent, SafetyEventKind, SafetySupervisor, create_barrier
-from tests.hardware.rigs import BARRIER_CONFIG, FAST, HttpRig, eventually, wait_state
+from hardware.registry import SafetyEvent, SafetyEventKind, create_barrier
+from tests.hardware.rigs import (
+    BARRIER_CONFIG,
+    FAST,
+    HttpRig,
+    eventually,
+    kinds,
+    supervised,
+    wait_state,
+)
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -24,18 +32,7 @@ NO_STATUS = {"status_url": None, "status_expect_body": None}
 
 def watched(rig: HttpRig, **overrides: Any) -> tuple[Barrier, list[SafetyEvent]]:
     """Gate 0 with its faults reaching the safety supervisor, the alarm path of the product."""
-    data = {**FAST, **rig.config(0), **overrides}
-    barrier = create_barrier("gate0", BARRIER_CONFIG.validate_python(data))
-    rig.barriers.append(barrier)
-    supervisor = SafetySupervisor()
-    events: list[SafetyEvent] = []
-    supervisor.add_listener(events.append)
-    supervisor.register(barrier)
-    return barrier, events
-
-
-def kinds(events: list[SafetyEvent]) -> list[SafetyEventKind]:
-    return [e.kind for e in events]
+    return supervised(rig, "gate0", {**FAST, **rig.config(0), **overrides})
 
 
 def run(scenario: Any) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from controllers.barrier import BarrierState
 from hardware.base import Barrier
-from hardware.registry import SafetyEvent, SafetyEventKind, SafetySupervisor, create_barrier
+from hardware.registry import SafetyEvent, SafetyEventKind, create_barrier
 from tests.hardware.rigs import (
     BARRIER_CONFIG,
     FAST,
@@ -20,7 +20,9 @@ from tests.hardware.rigs import (
     MosquittoRig,
     Rig,
     eventually,
+    kinds,
     run_with_rig,
+    supervised,
     wait_state,
 )
 
@@ -34,17 +36,7 @@ NO_INPUTS = {"presence_input": None, "limit_open_input": None, "limit_closed_inp
 
 def watched(rig: Rig, data: dict[str, Any]) -> tuple[Barrier, list[SafetyEvent]]:
     """A barrier whose faults reach the safety supervisor, the alarm path of the product."""
-    barrier = create_barrier("gate0", BARRIER_CONFIG.validate_python({**FAST, **data}))
-    rig.barriers.append(barrier)
-    supervisor = SafetySupervisor()
-    events: list[SafetyEvent] = []
-    supervisor.add_listener(events.append)
-    supervisor.register(barrier)
-    return barrier, events
-
-
-def kinds(events: list[SafetyEvent]) -> list[SafetyEventKind]:
-    return [e.kind for e in events]
+    return supervised(rig, "gate0", {**FAST, **data})
 
 
 async def start_timed(barrier: Barrier) -> float:

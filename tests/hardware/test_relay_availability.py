@@ -17,7 +17,7 @@ from errors import HardwareTimeoutError
 from hardware.base import Barrier
 from hardware.config import AVAILABILITY_PRESETS, RelayAvailability
 from hardware.mqtt import OFFLINE_SETTLE_S
-from hardware.registry import SafetyEvent, SafetyEventKind, SafetySupervisor, create_barrier
+from hardware.registry import SafetyEvent, SafetyEventKind, create_barrier
 from tests.hardware.rigs import (
     BARRIER_CONFIG,
     FAST,
@@ -26,7 +26,9 @@ from tests.hardware.rigs import (
     Rig,
     TasmotaRig,
     eventually,
+    kinds,
     run_with_rig,
+    supervised,
     wait_state,
 )
 
@@ -40,19 +42,7 @@ SEEN_WITHIN_S = OFFLINE_SETTLE_S + 1.0
 
 def watched(rig: Rig, k: int, **overrides: Any) -> tuple[Barrier, list[SafetyEvent]]:
     """Gate k, whose faults reach the safety supervisor (the product's alarm path)."""
-    barrier = create_barrier(
-        f"gate{k}", BARRIER_CONFIG.validate_python({**FAST, **rig.config(k), **overrides})
-    )
-    rig.barriers.append(barrier)
-    supervisor = SafetySupervisor()
-    events: list[SafetyEvent] = []
-    supervisor.add_listener(events.append)
-    supervisor.register(barrier)
-    return barrier, events
-
-
-def kinds(events: list[SafetyEvent]) -> list[SafetyEventKind]:
-    return [e.kind for e in events]
+    return supervised(rig, f"gate{k}", {**FAST, **rig.config(k), **overrides})
 
 
 async def time_to_fault(b: Barrier) -> float:
