@@ -347,10 +347,12 @@ class SlowCard:
 
     def __init__(self) -> None:
         self.lines = 0
+        self.on_loop = 0  # lines read on the main thread, where the test runs its event loop
         self.dumps = json.dumps
 
     def loads(self, raw: bytes | str) -> Any:
         self.lines += 1
+        self.on_loop += threading.current_thread() is threading.main_thread()
         if self.lines % SLOW_EVERY_LINES == 0:
             time.sleep(SLOW_LINE_S)
         return json.loads(raw)
@@ -403,64 +405,54 @@ def test_the_gates_keep_their_pace_while_a_large_spool_is_loaded_and_nothing_is_
     assert path.stat().st_size > 3_000_000
     hub = Hub(broker.port, "parkgate/demo/passages")
     real_fsync = os.fsync
+    fsyncs_on_loop: list[int] = []
 
     def slow_fsync(fd: int) -> None:
+        if threading.current_thread() is threading.main_thread():
+            fsyncs_on_loop.append(fd)
         time.sleep(SLOW_FSYNC_S)
         real_fsync(fd)
 
-    monkeypatch.setattr(city_spool_file, "json", SlowCard())
+    card = SlowCard()
+    monkeypatch.setattr(city_spool_file, "json", card)
     monkeypatch.setattr(os, "fsync", slow_fsync)
     config = MqttPublishConfig(enabled=True, port=broker.port, reconnect_min_s=0.1)
     spool = CitySpool(path)
     publisher = CityPublisher(config, "demo", EventBus(), spool=spool)
 
-    async def scenario() -> tuple[float, float, float, list[int]]:
-        ticks: list[float] = []
-        running = True
-
-        async def gate() -> None:  # stands for the gates' work on the same loop
-            while running:
-                ticks.append(time.monotonic())
-                await asyncio.sleep(0.01)
-
-        ticker = asyncio.create_task(gate())
-        await asyncio.sleep(0.05)
+    async def scenario() -> tuple[float, list[int]]:
         began = time.monotonic()
         await publisher.start()
-        longest_call = time.monotonic() - began
         new_ids = []
         for n in itertools.count(OLD_QUEUED + 1):
             if not spool.loading:
                 break
-            called = time.monotonic()
             publisher.publish(passage(n))  # the camera gets its answer after this
-            longest_call = max(longest_call, time.monotonic() - called)
             line = last_line(path)
             assert json.loads(line["body"])["id"] == n and "late" in line
             new_ids.append(n)
             await asyncio.sleep(0.02)
         loaded_after = time.monotonic() - began
         await until(lambda: not spool.compacting)  # the rewrite that follows, off the loop too
-        running = False
-        await ticker
-        ticks.append(time.monotonic())
         await until(lambda: publisher.status.connected and publisher.status.queued == 0,
                     timeout=120)
         await publisher.stop()
-        # From the ticker's start, a little before the publisher's.
-        longest_gap = max(b - a for a, b in itertools.pairwise(ticks))
-        return loaded_after, longest_call, longest_gap, new_ids
+        return loaded_after, new_ids
 
     try:
-        loaded_after, longest_call, longest_gap, new_ids = asyncio.run(scenario())
+        loaded_after, new_ids = asyncio.run(scenario())
         monkeypatch.undo()
         got = collect(hub, len(old_ids) + len(new_ids))
     finally:
         hub.close()
-    # Neither the loop nor a publish (nor the start) waited on the slow card ...
-    assert longest_gap < 0.4  # a slow fsync is 0.5 s, the read alone 1 s
-    assert longest_call < 0.1
-    # ... though the load did take its time, and the gates published meanwhile.
+    # Neither the loop nor a publish (nor the start) waited on the slow card: every slow read
+    # and sync ran in a worker thread (not timed: a CI box busy writing can stall any write
+    # for seconds, as it once did here, 6 s, for reasons that had nothing to do with the card)
+    # ...
+    assert card.lines > 0 and card.on_loop == 0
+    assert fsyncs_on_loop == []
+    # ... though the load did take its time, and the gates published meanwhile, one every
+    # 20 ms of the loop's own sleeping, the loop running all along.
     assert loaded_after > 1.0 and len(new_ids) >= 20
     # Each once, the earlier run's first, plates masked as the setting says now.
     assert [p["id"] for p in got] == old_ids + new_ids
