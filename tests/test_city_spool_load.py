@@ -447,7 +447,7 @@ def test_the_gates_keep_their_pace_while_a_large_spool_is_loaded_and_nothing_is_
         hub.close()
     # Neither the loop nor a publish (nor the start) waited on the slow card: every slow read
     # and sync ran in a worker thread (not timed: a CI box busy writing can stall any write
-    # for seconds, as it once did here, 6 s, for reasons that had nothing to do with the card)
+    # for seconds; a CI run once saw a 6 s gap whose cause was not found)
     # ...
     assert card.lines > 0 and card.on_loop == 0
     assert fsyncs_on_loop == []
