@@ -84,20 +84,26 @@ def chromium() -> Iterator[Any]:
             browser.close()
 
 
+def browser_context(chromium: Any, base_url: str, timezone_id: str = "Asia/Shanghai") -> Any:
+    """A fresh browser (cookies, storage) as a booth computer in China has it."""
+    context = chromium.new_context(
+        base_url=base_url, locale="zh-CN", timezone_id=timezone_id,
+        viewport={"width": 1600, "height": 1000},
+    )
+    context.set_default_timeout(10_000)
+    # A page load behind a full test run on two cores (PostgreSQL included) took over 10 s
+    # in CI, more than once; the actions on a loaded page keep the shorter limit.
+    context.set_default_navigation_timeout(30_000)
+    return context
+
+
 @pytest.fixture
 def new_page(chromium: Any, live_server: LiveServer) -> Iterator[Any]:
     """Opens pages in fresh browser contexts (one per user); all closed at the end."""
     contexts: list[Any] = []
 
     def open_page() -> Any:
-        context = chromium.new_context(
-            base_url=live_server.base_url, locale="zh-CN", timezone_id="Asia/Shanghai",
-            viewport={"width": 1600, "height": 1000},
-        )
-        context.set_default_timeout(10_000)
-        # A page load behind a full test run on two cores (PostgreSQL included) took over 10 s
-        # once in CI; the actions on a loaded page keep the shorter limit.
-        context.set_default_navigation_timeout(30_000)
+        context = browser_context(chromium, live_server.base_url)
         contexts.append(context)
         return context.new_page()
 

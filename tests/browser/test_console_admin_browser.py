@@ -11,7 +11,7 @@ import pytest
 
 from api.console.error_texts import explain_detail
 from tests.api.test_console_admin_texts import _api_details
-from tests.browser.conftest import LiveServer, enter_as, screenshot
+from tests.browser.conftest import LiveServer, browser_context, enter_as, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -47,11 +47,7 @@ def fill_pass(page: Any, plate: str, start: str | None = None, end: str | None =
 @pytest.fixture
 def new_york_page(chromium: Any, live_server: LiveServer) -> Iterator[Any]:
     """A browser on a computer set to New York time: the form must still mean Beijing."""
-    context = chromium.new_context(
-        base_url=live_server.base_url, locale="zh-CN", timezone_id="America/New_York",
-        viewport={"width": 1600, "height": 1000},
-    )
-    context.set_default_timeout(10_000)
+    context = browser_context(chromium, live_server.base_url, timezone_id="America/New_York")
     try:
         yield context.new_page()
     finally:

@@ -23,7 +23,7 @@ from models.people import Household
 from models.vehicles import Vehicle
 from tests.api.test_console import add_staff
 from tests.api.test_database_outage import FAST, RESIDENT, gate_frame, wait_for
-from tests.browser.conftest import LiveServer, enter_as, screenshot, serving
+from tests.browser.conftest import LiveServer, browser_context, enter_as, screenshot, serving
 from tests.db_outage import DatabaseOutage
 
 pytestmark = pytest.mark.browser
@@ -58,10 +58,7 @@ def test_a_fault_during_an_outage_is_listed_unstored_then_stored(
     # The gates decide offline from the snapshot the controller refreshes every 0.2 s here.
     wait_for(lambda: RESIDENT in getattr(services.offline_file.load(), "permits", {}))
     services.barriers["main-in"].inject_fault(SimFault.OFFLINE)
-    context = chromium.new_context(base_url=outage_server.base_url, locale="zh-CN",
-                                   timezone_id="Asia/Shanghai",
-                                   viewport={"width": 1600, "height": 1000})
-    context.set_default_timeout(10_000)
+    context = browser_context(chromium, outage_server.base_url)
     try:
         page = context.new_page()
         enter_as(page, outage_server, "guard", "guard")
@@ -123,10 +120,7 @@ def test_the_degraded_console_opens_a_gate_for_a_visitor(
     page becomes the full one by itself."""
     services = outage_server.services
     wait_for(lambda: RESIDENT in getattr(services.offline_file.load(), "permits", {}))
-    context = chromium.new_context(base_url=outage_server.base_url, locale="zh-CN",
-                                   timezone_id="Asia/Shanghai",
-                                   viewport={"width": 1600, "height": 1000})
-    context.set_default_timeout(10_000)
+    context = browser_context(chromium, outage_server.base_url)
     try:
         page = context.new_page()
         enter_as(page, outage_server, "guard", "guard")  # seen active before the outage
@@ -194,10 +188,7 @@ def test_a_page_open_when_the_database_goes_away_pauses_its_review_queue(
     with the database."""
     services = outage_server.services
     wait_for(lambda: RESIDENT in getattr(services.offline_file.load(), "permits", {}))
-    context = chromium.new_context(base_url=outage_server.base_url, locale="zh-CN",
-                                   timezone_id="Asia/Shanghai",
-                                   viewport={"width": 1600, "height": 1000})
-    context.set_default_timeout(10_000)
+    context = browser_context(chromium, outage_server.base_url)
     paused = "#review-list[data-database='down'] #review-paused"
     try:
         page = context.new_page()
@@ -267,10 +258,7 @@ def test_the_guard_opens_for_a_car_decided_offline_whose_barrier_failed_from_its
     wait_for(lambda: RESIDENT in getattr(services.offline_file.load(), "permits", {}))
     wait_for(lambda: zone_a_occupied(outage_server) is not None)
     assert zone_a_occupied(outage_server) == 0
-    context = chromium.new_context(base_url=outage_server.base_url, locale="zh-CN",
-                                   timezone_id="Asia/Shanghai",
-                                   viewport={"width": 1600, "height": 1000})
-    context.set_default_timeout(10_000)
+    context = browser_context(chromium, outage_server.base_url)
     try:
         page = context.new_page()
         enter_as(page, outage_server, "guard", "guard")
