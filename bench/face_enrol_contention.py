@@ -46,6 +46,8 @@ from typing import Any
 
 import numpy as np
 
+from bench.gate_latency import fast_gate_settings, percentile
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_VIDEO = ROOT.parent / "shared" / "data" / "face_video"
 CLIP = "short_hamilton_clip.mp4"
@@ -53,19 +55,9 @@ PHOTO = "lin-manuel-miranda.png"
 START, LENGTH = 87, 30  # the live 1-s window tests/api/test_face_gate.py uses
 ENROL_FRAMES = (175, 199)
 ENROL_PIXELS = 12_000_000
-CAMERA_KEY = "bench-camera-key-0123456789abcdef"
 MODES = ("alone", "shared", "own", "own+nice")
 
 logger = logging.getLogger("bench.face_enrol_contention")
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 def jpeg(image: np.ndarray) -> bytes:
@@ -109,24 +101,14 @@ def load_inputs(video_dir: Path) -> Inputs:
 
 
 def build_settings(data_dir: Path, gates: int) -> Any:
-    from settings import demo_community, load_settings
+    from settings import demo_community
 
     community = demo_community().model_dump()
     ped = next(g for g in community["gates"] if g["kind"] == "pedestrian")
     community["gates"] += [
         {**ped, "id": f"ped-{i}", "name": f"人行{i}"} for i in range(2, gates + 1)
     ]
-    for gate in community["gates"]:
-        gate["barrier"] = {"driver": "sim", "opening_s": 0.05, "closing_s": 0.05,
-                           "open_seconds": 0.1}
-    return load_settings(
-        None,
-        data_dir=data_dir,
-        database_url=f"sqlite:///{data_dir / 'bench.db'}",
-        camera_api_keys={"bench": CAMERA_KEY},
-        community=community,
-        access={"anti_passback": "off"},
-    )
+    return fast_gate_settings(data_dir, community)
 
 
 @dataclass

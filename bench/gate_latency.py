@@ -119,11 +119,19 @@ def stamp_barrier_commands(services: Any, clock: Clock) -> None:
 
 
 def build_settings(data_dir: Path) -> Any:
-    from settings import demo_community, load_settings
+    from settings import demo_community
 
     community = demo_community().model_dump()
     for zone in community["zones"]:
         zone["capacity"] = 100_000  # never full: measure the resident path, not the quota
+    return fast_gate_settings(data_dir, community)
+
+
+def fast_gate_settings(data_dir: Path, community: dict[str, Any]) -> Any:
+    """``community`` on a SQLite file in ``data_dir``, every barrier simulated and quick, the
+    bench's camera key, no anti-passback: what a gate bench measures is the gate's own path."""
+    from settings import load_settings
+
     for gate in community["gates"]:
         # Fast arm and a short auto-close so the barrier is shut again before the next car.
         gate["barrier"] = {"driver": "sim", "opening_s": 0.05, "closing_s": 0.05,
