@@ -7,7 +7,8 @@ import csv
 import functools
 import os
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -173,6 +174,15 @@ def app_factory(make_settings: Any, plate_recognizer: Any) -> Iterator[Any]:
     for client in clients:
         client.__exit__(None, None, None)
         client.app.state.services.engine.dispose()
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll ``check`` until it holds; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
 
 
 def add_user(client: Any, username: str, role: str, password: str = "correct-horse") -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,7 +19,7 @@ from sqlalchemy import select
 from models.events import Alarm
 from tests.api.test_console import cookie_login
 from tests.api.test_vehicle_entry import push, register_resident_car
-from tests.conftest import LabelledPhoto, add_user
+from tests.conftest import LabelledPhoto, add_user, wait_until
 from tests.db_outage import DatabaseOutage
 from tests.hardware.rigs import ModbusRig
 
@@ -32,15 +32,6 @@ DEADLINE_S = 15.0
 SETTLED_S = 0.7
 # Gate 0 of the rig: coil 0, open limit input 20, closed limit input 21.
 OPEN_LIMIT, CLOSED_LIMIT = 20, 21
-
-
-def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class ModbusBoard:

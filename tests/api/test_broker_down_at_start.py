@@ -6,28 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from models.events import Alarm
-from tests.conftest import add_user
+from tests.conftest import add_user, wait_until
 from tests.hardware.rigs import TasmotaRig
 
 pytestmark = pytest.mark.skipif(
     shutil.which("mosquitto") is None, reason="mosquitto is not installed (.ci/run installs it)"
 )
-
-
-def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 @pytest.fixture

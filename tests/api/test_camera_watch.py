@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from tests.api.test_metrics import TOKEN, _sample, _scrape
+from tests.conftest import wait_until
 
 DEADLINE_S = 60.0
 
@@ -66,16 +67,6 @@ def camera_port() -> Iterator[tuple[int, Callable[[], None]]]:
         server.server_close()
 
 
-def _wait_for(what: str, check: Callable[[], Any]) -> Any:
-    deadline = time.monotonic() + DEADLINE_S
-    while True:
-        result = check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"{what} did not happen in {DEADLINE_S:.0f} s"
-        time.sleep(0.2)
-
-
 def _camera_app(app_factory: Any, port: int) -> Any:
     from settings import demo_community
 
@@ -106,7 +97,8 @@ def test_a_dark_camera_is_an_alarm_and_degraded_health_until_it_delivers_again(
     def camera_offline() -> list[dict[str, Any]]:
         return [a for a in _alarms(client, headers) if a["kind"] == "camera_offline"]
 
-    [alarm] = _wait_for("the camera_offline alarm", camera_offline)
+    wait_until(lambda: bool(camera_offline()), DEADLINE_S, "the camera_offline alarm")
+    [alarm] = camera_offline()
     assert alarm["gate_id"] == "main-in"
     assert "has delivered nothing for" in alarm["message"]
     health = client.get("/healthz").json()
@@ -121,8 +113,8 @@ def test_a_dark_camera_is_an_alarm_and_degraded_health_until_it_delivers_again(
     assert gates["main-out"]["camera_up"] is None  # parkgate reads no camera there
 
     plug_in()
-    _wait_for("the camera to be up again",
-              lambda: client.get("/healthz").json()["cameras"]["main-in"]["up"])
+    wait_until(lambda: client.get("/healthz").json()["cameras"]["main-in"]["up"], DEADLINE_S,
+               "the camera to be up again")
     health = client.get("/healthz").json()
     assert health["status"] == "ok", health
     assert health["cameras"]["main-in"]["frames_read"] > 0
@@ -146,10 +138,10 @@ def test_a_camera_that_delivers_raises_nothing(
     headers = {"Authorization": f"Bearer {add_user(client, 'guard', 'guard')}"}
     watch = client.app.state.services.cameras
     # Past the camera's offline_alarm_s with frames arriving the whole time.
-    _wait_for("frames past the alarm limit", lambda: (
+    wait_until(lambda: (
         client.get("/healthz").json()["cameras"]["main-in"]["frames_read"] > 0
         and time.monotonic() - watch.workers["main-in"].stats.started_at > 7
-    ))
+    ), DEADLINE_S, "frames past the alarm limit")
     assert client.get("/healthz").json()["status"] == "ok"
     assert not [a for a in _alarms(client, headers) if a["kind"] == "camera_offline"]
 

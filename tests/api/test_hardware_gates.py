@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,22 +15,13 @@ from sqlalchemy import select
 
 from models.events import Alarm
 from tests.api.test_vehicle_entry import push, register_resident_car
-from tests.conftest import LabelledPhoto, add_user
+from tests.conftest import LabelledPhoto, add_user, wait_until
 from tests.db_outage import DatabaseOutage
 from tests.hardware.rigs import TasmotaRig, free_port
 
 pytestmark = pytest.mark.skipif(
     shutil.which("mosquitto") is None, reason="mosquitto is not installed (.ci/run installs it)"
 )
-
-
-def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
