@@ -547,16 +547,21 @@
     if (note) note.hidden = up !== false;
   }
   let connected = false;  // the stream has said hello once: a later hello is a reconnect
-  // A plain read, not api(): a reconnect is no sign that someone is at the screen.
-  async function refreshGates() {
+  // A plain read, not api(): a reconnect is no sign that someone is at the screen. null when
+  // the server is away or refuses: the next reconnect reads again.
+  async function readJson(url) {
     let response;
     try {
-      response = await fetch("/api/v1/gates", { credentials: "same-origin", cache: "no-store" });
+      response = await fetch(url, { credentials: "same-origin", cache: "no-store" });
     } catch (err) {
-      return;
+      return null;
     }
-    if (!response.ok) return;
-    (await response.json()).forEach((g) => {
+    return response.ok ? response.json() : null;
+  }
+  async function refreshGates() {
+    const gates = await readJson("/api/v1/gates");
+    if (!gates) return;
+    gates.forEach((g) => {
       setGateState(g.id, g.state, g.fault || null);
       setCamera(g.id, g.camera_up);
     });
@@ -569,14 +574,9 @@
     refreshReview();
     const newest = Math.max(0, ...Array.from(rows.querySelectorAll("tr[data-id]"),
       (row) => Number(row.dataset.id) || 0));
-    let response;
-    try {
-      response = await fetch("/api/v1/passages?limit=50", { credentials: "same-origin", cache: "no-store" });
-    } catch (err) {
-      return;
-    }
-    if (!response.ok) return;
-    const missed = (await response.json()).items.filter((p) => p.id > newest);
+    const page = await readJson("/api/v1/passages?limit=50");
+    if (!page) return;
+    const missed = page.items.filter((p) => p.id > newest);
     for (const p of missed.reverse()) await upsertPassage(p.id, true);  // oldest first, on top
   }
   function setGateState(gateId, state, fault) {
