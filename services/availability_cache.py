@@ -86,8 +86,13 @@ class AvailabilityCache:
         max_age_s: float = 2.0,
         retry_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        on_commit: Callable[[], None] | None = None,
     ) -> None:
         self._sessions = sessions
+        # Called (in the committing thread) after a transaction that touched a zone commits:
+        # whoever announced the change may have done so before its commit, and a reader that
+        # looked at once saw the old count.
+        self._on_commit = on_commit
         self._max_age_s = max_age_s
         self._retry_s = retry_s
         self._clock = clock
@@ -122,6 +127,8 @@ class AvailabilityCache:
     def _after_commit(self, session: Session) -> None:
         if session.info.pop(_FLAG, False):
             self.invalidate()
+            if self._on_commit is not None:
+                self._on_commit()
 
     def _after_rollback(self, session: Session) -> None:
         session.info.pop(_FLAG, None)

@@ -123,15 +123,16 @@ class ParkingService:
             HoldKeeper(hold_store, self._active_holds) if hold_store is not None else None
         )
         self.policy = GuidancePolicy(zone_weight_m=config.zone_weight_m)
-        self.zones_cache = AvailabilityCache(sessions)
+        # Availability streams wait on this; it carries no data, only "look again".
+        self.changes = EventBus(queue_size=8)
+        self._running = False
+        self.zones_cache = AvailabilityCache(sessions, on_commit=self._zones_committed)
         limit = config.rate_limit
         self.limiter = (
             TokenBucketLimiter(limit.rate_per_s, limit.burst, max_clients=limit.max_clients)
             if limit.enabled
             else None
         )
-        # Availability streams wait on this; it carries no data, only "look again".
-        self.changes = EventBus(queue_size=8)
         self.streams = 0
         self._lock = threading.RLock()
         self._space_generation = 0
@@ -173,6 +174,7 @@ class ParkingService:
 
     async def start(self) -> None:
         self.changes.bind(asyncio.get_running_loop())
+        self._running = True
         self._stop.clear()
         if self._hold_keeper is not None:
             # Before the sensors start: a car already in a restored space releases it.
@@ -198,6 +200,7 @@ class ParkingService:
         ]
 
     async def stop(self) -> None:
+        self._running = False
         self._stop.set()
         for task in self._tasks:
             task.cancel()
@@ -292,6 +295,17 @@ class ParkingService:
         return changed
 
     # ---- snapshots for the API -------------------------------------------------------------
+
+    def _zones_committed(self) -> None:
+        """A zone's count was committed (any thread): streams look again.
+
+        The bus's availability event may come before the commit (a correction announces it
+        from inside its transaction), so a stream woken by it alone could keep the old count
+        until the next change or heartbeat."""
+        if not self._running:
+            return  # no streams, and the loop they ran on may be closed
+        with contextlib.suppress(RuntimeError):  # the loop closed while stopping
+            self.changes.publish(Event("availability", {"what": "zones"}))
 
     def _spaces_changed(self) -> None:
         with self._lock:
