@@ -82,6 +82,43 @@ class CameraConfig(_Strict):
     )
 
 
+# A pushing camera's silence is an outage only past this many of its heartbeat intervals: one
+# keep-alive lost on the network, and the next one late, must not call the guards.
+HEARTBEATS_MISSED = 3
+
+
+class PushCameraConfig(_Strict):
+    """A camera that pushes its frames to the API (``POST /api/v1/gates/{id}/frames``)."""
+
+    heartbeat_s: float | None = Field(
+        None,
+        description=(
+            "How often the camera is heard at the least: the keep-alive (heartbeat) interval "
+            "set in the camera, which posts to POST /api/v1/gates/{id}/heartbeat; a pushed "
+            "frame counts too. Unset: the camera is not watched (/healthz lists it with "
+            "watched: false)."
+        ),
+        gt=0,
+        le=3600,
+    )
+    offline_alarm_s: float = Field(
+        30.0,
+        description=(
+            "As camera.offline_alarm_s: silence before the camera_offline alarm. The alarm "
+            f"comes after the longer of this and {HEARTBEATS_MISSED} heartbeat intervals."
+        ),
+        # Lower than a read camera's 5 s: there is no reconnect back-off to sit out.
+        ge=1,
+    )
+
+    @property
+    def alarm_after_s(self) -> float | None:
+        """Silence that raises the alarm; None when the camera is not watched."""
+        if self.heartbeat_s is None:
+            return None
+        return max(self.offline_alarm_s, HEARTBEATS_MISSED * self.heartbeat_s)
+
+
 class RegionConfig(_Strict):
     x1: float = Field(0.0, description="Left edge as a fraction of the frame width.", ge=0, le=1)
     y1: float = Field(0.0, description="Top edge as a fraction of the frame height.", ge=0, le=1)
@@ -102,6 +139,13 @@ class GateConfig(_Strict):
     direction: Literal["in", "out"] = Field(description="Whether passing enters or leaves.")
     zone: str | None = Field(None, description="Zone a vehicle gate counts into or out of.")
     camera: CameraConfig | None = Field(None, description="Camera watching the gate, if any.")
+    push_camera: PushCameraConfig | None = Field(
+        None,
+        description=(
+            "A vehicle gate whose camera pushes frames to the API instead (no camera): "
+            "how often it is heard, so that its silence raises camera_offline."
+        ),
+    )
     region: RegionConfig | None = Field(None, description="Part of the frame plates are read in.")
     barrier: BarrierConfig = Field(
         default_factory=SimBarrierConfig,
@@ -505,6 +549,7 @@ class Settings(BaseSettings):
         verify_unique_ids(self.community)
         verify_gate_zones(self.community)
         verify_gate_schedules(self.community)
+        verify_push_cameras(self.community)
         verify_production_secrets(self)
         verify_production_barriers(self)
         return self
@@ -567,6 +612,22 @@ def verify_gate_schedules(community: CommunityConfig) -> None:
             raise ValueError(
                 f"gate {gate.id!r} is a pedestrian gate: schedule.allow_list is for "
                 "allow-listed vehicles; use resident and visitor"
+            )
+
+
+def verify_push_cameras(community: CommunityConfig) -> None:
+    for gate in community.gates:
+        if gate.push_camera is None:
+            continue
+        if gate.camera is not None:
+            raise ValueError(
+                f"gate {gate.id!r} has both camera (parkgate reads it) and push_camera (it "
+                "pushes frames): keep the one that matches how the camera delivers"
+            )
+        if gate.kind != "vehicle":
+            raise ValueError(
+                f"gate {gate.id!r} is a pedestrian gate: push_camera watches the plate "
+                "camera of a vehicle gate"
             )
 
 

@@ -131,6 +131,14 @@ def get_staff_during_outage(
 StaffUserDuringOutage = Annotated[Principal, Depends(get_staff_during_outage)]
 
 
+def _camera_with_key(services: Services, x_api_key: str) -> Principal:
+    """The camera ``camera_api_keys`` names for this key; 401 for a key it does not hold."""
+    for name, key in services.settings.camera_api_keys.items():
+        if hmac.compare_digest(x_api_key.encode(), key.get_secret_value().encode()):
+            return Principal(name, "camera")
+    raise AuthenticationError("unknown camera API key")
+
+
 def get_camera_or_user(
     request: Request,
     services: ServicesDep,
@@ -139,10 +147,7 @@ def get_camera_or_user(
 ) -> Principal:
     """Cameras push frames with ``X-API-Key``; staff may push with their login."""
     if x_api_key is not None:
-        for name, key in services.settings.camera_api_keys.items():
-            if hmac.compare_digest(x_api_key.encode(), key.get_secret_value().encode()):
-                return Principal(name, "camera")
-        raise AuthenticationError("unknown camera API key")
+        return _camera_with_key(services, x_api_key)
     principal = _from_token(services, token, request)
     if principal is None:
         raise AuthenticationError("send a camera X-API-Key or a bearer token")
@@ -153,3 +158,20 @@ def get_camera_or_user(
 
 
 CameraOrUser = Annotated[Principal, Depends(get_camera_or_user)]
+
+
+def get_camera(
+    services: ServicesDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+    x_api_key: Annotated[str | None, Header(description="A camera's API key.")] = None,
+) -> Principal:
+    """A camera by its ``X-API-Key``, for what only the camera itself says (its heartbeat):
+    a guard's login saying a camera is alive would hide an outage."""
+    if x_api_key is not None:
+        return _camera_with_key(services, x_api_key)
+    if token is not None:
+        raise PermissionDeniedError("only the camera itself sends this: use its X-API-Key")
+    raise AuthenticationError("send the camera's X-API-Key (camera_api_keys)")
+
+
+CameraOnly = Annotated[Principal, Depends(get_camera)]

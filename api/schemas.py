@@ -377,19 +377,46 @@ class CityLink(BaseModel):
 
 
 class CameraStatus(BaseModel):
-    """A camera parkgate reads itself (``camera`` of a gate); a down one makes ``status``
-    degraded, as a faulted barrier does: cars at that gate wait for the guard."""
+    """A gate's camera: one parkgate reads itself (``camera`` of a gate) or one that pushes
+    frames to the API; a down one makes ``status`` degraded, as a faulted barrier does: cars
+    at that gate wait for the guard."""
 
-    up: bool = Field(description="False once its source answered no read for the camera's "
-                     "offline_alarm_s (a camera_offline alarm was raised then).")
-    state: str = Field(description="connecting, streaming, backing_off, ended (a recording "
-                       "that finished) or stopped.")
-    silent_s: float | None = Field(description="Seconds since the source last answered a "
-                                   "read; null when the worker is not running.")
-    frames_read: int
+    up: bool | None = Field(description="False once it was silent for alarm_after_s (a "
+                            "camera_offline alarm was raised then); null when it is not "
+                            "watched (a pushing camera without push_camera.heartbeat_s).")
+    state: str = Field(description="A camera parkgate reads: connecting, streaming, "
+                       "backing_off, ended (a recording that finished) or stopped. One that "
+                       "pushes: awaiting (not heard since start) or heard.")
+    silent_s: float | None = Field(description="Seconds since the camera was last heard (a "
+                                   "read it answered; a pushed frame or heartbeat), since "
+                                   "start if never; null when the worker is not running.")
+    frames_read: int = Field(description="Frames read from it, or pushed by it with its "
+                             "camera key, since start.")
     failures: int = Field(description="Opens refused and streams that broke since start "
-                          "(the worker retries each with back-off).")
+                          "(the worker retries each with back-off); 0 for a pushing camera.")
     last_error: str | None
+    delivery: Literal["read", "push"] = Field(
+        "read", description="read: parkgate reads it (camera.source); push: it pushes frames "
+        "to POST /api/v1/gates/{id}/frames."
+    )
+    watched: bool = Field(True, description="Whether its silence raises camera_offline.")
+    alarm_after_s: float | None = Field(
+        None, description="The silence that is an outage: camera.offline_alarm_s, or for a "
+        "pushing camera the longer of push_camera.offline_alarm_s and 3 heartbeat intervals; "
+        "null when not watched."
+    )
+    heartbeats: int = Field(0, description="Heartbeats a pushing camera posted since start.")
+
+
+class HeartbeatResult(BaseModel):
+    """The answer to a pushing camera's keep-alive."""
+
+    gate_id: str
+    watched: bool = Field(description="Whether this camera's silence raises camera_offline "
+                          "(push_camera.heartbeat_s is set for the gate).")
+    alarm_after_s: float | None = Field(
+        description="Silence after which it is reported dark; null when not watched."
+    )
 
 
 class Health(BaseModel):
@@ -413,6 +440,7 @@ class Health(BaseModel):
         None, description="Free space on data_dir's disk."
     )
     cameras: dict[str, CameraStatus] = Field(
-        default_factory=dict, description="Per gate id, the cameras parkgate reads itself "
-        "(not cameras that push frames to the API)."
+        default_factory=dict, description="Per gate id, the cameras parkgate reads itself, "
+        "those configured to push (push_camera), and any other that pushed with its camera "
+        "key since start (unwatched)."
     )

@@ -8,6 +8,11 @@ the bus at each change (down, up again) for the consoles.
 
 "Answered" is any read that did not fail, a frame or a drop folder's "nothing new": a camera
 that sends a snapshot only when it sees a car is quiet, not dark, between cars.
+
+A camera that pushes its frames to the API is heard through its keep-alive (heartbeat) and
+its frames: with ``push_camera.heartbeat_s`` set, silence past ``alarm_after_s`` is the same
+outage. Its silence counts from the watch's start, so a restart is no outage until the camera
+has had its whole limit to be heard. Without the setting it is listed, unwatched, once heard.
 """
 
 from __future__ import annotations
@@ -18,10 +23,11 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from controllers.events import Event, EventBus
 from controllers.runtime import GateRuntime
+from settings import PushCameraConfig
 from vision.camera_worker import CameraWorker
 
 if TYPE_CHECKING:  # the container imports this module to build its cameras
@@ -37,12 +43,37 @@ CHECK_EVERY_S = 5.0
 class CameraHealth:
     """One camera as /healthz and /metrics show it."""
 
-    up: bool
-    state: str  # the worker's: connecting, streaming, backing_off, ended, stopped
-    silent_s: float | None  # since the source last answered; None when not watched
-    frames_read: int
+    up: bool | None  # None: a pushing camera nobody said how often to expect
+    # read: the worker's connecting, streaming, backing_off, ended, stopped;
+    # push: awaiting (not heard since start) or heard
+    state: str
+    silent_s: float | None  # since the camera was last heard; None when a worker is not running
+    frames_read: int  # read by the worker, or pushed by the camera, since start
     failures: int  # opens refused and streams that broke, since start
     last_error: str | None
+    delivery: Literal["read", "push"] = "read"
+    watched: bool = True
+    alarm_after_s: float | None = None  # the silence that is an outage; None when not watched
+    heartbeats: int = 0
+
+
+@dataclass
+class PushedCamera:
+    """What the watch knows of a camera that pushes to the API; lives on the event loop."""
+
+    gate_id: str
+    config: PushCameraConfig | None  # None: heard from, but not configured
+    since: float  # when the watch began listening (its start), time.monotonic()
+    last_heard_at: float | None = None
+    frames: int = 0
+    heartbeats: int = 0
+
+    @property
+    def alarm_after_s(self) -> float | None:
+        return None if self.config is None else self.config.alarm_after_s
+
+    def silent_for(self, now: float) -> float:
+        return max(0.0, now - (self.last_heard_at or self.since))
 
 
 class CameraWatch:
@@ -54,6 +85,7 @@ class CameraWatch:
         runtime: GateRuntime,
         bus: EventBus,
         *,
+        pushed: Mapping[str, PushCameraConfig] | None = None,
         gate_names: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -62,13 +94,41 @@ class CameraWatch:
         self._bus = bus
         self._names = dict(gate_names or {})
         self._clock = clock
+        now = clock()
+        self.pushed = {gate_id: PushedCamera(gate_id, config, since=now)
+                       for gate_id, config in (pushed or {}).items()}
         self._down: set[str] = set()
         self._task: asyncio.Task[None] | None = None
 
+    @property
+    def running(self) -> bool:
+        """Whether the watch is looking at cameras (it has some to watch and was started)."""
+        return self._task is not None and not self._task.done()
+
+    def heard(self, gate_id: str, *, frame: bool) -> PushedCamera:
+        """A pushing camera at ``gate_id`` posted a heartbeat or (``frame``) a frame: it is
+        alive, and if it was down it is up again now rather than at the next check."""
+        camera = self.pushed.get(gate_id)
+        if camera is None:  # a camera nobody configured: listed, not watched
+            camera = self.pushed[gate_id] = PushedCamera(gate_id, None, since=self._clock())
+            logger.warning("camera at %s pushes, but push_camera.heartbeat_s is not set for "
+                           "the gate: nobody is told if it goes dark", gate_id)
+        camera.last_heard_at = self._clock()
+        if frame:
+            camera.frames += 1
+        else:
+            camera.heartbeats += 1
+        if gate_id in self._down:
+            self._came_back(gate_id)
+        return camera
+
     def health(self) -> dict[str, CameraHealth]:
         now = self._clock()
-        return {gate_id: self._health(gate_id, worker, now)
-                for gate_id, worker in self.workers.items()}
+        cameras = {gate_id: self._health(gate_id, worker, now)
+                   for gate_id, worker in self.workers.items()}
+        cameras.update((gate_id, self._pushed_health(camera, now))
+                       for gate_id, camera in self.pushed.items())
+        return cameras
 
     def _health(self, gate_id: str, worker: CameraWorker, now: float) -> CameraHealth:
         stats = worker.stats
@@ -83,10 +143,37 @@ class CameraWatch:
             # retry of a dead one would look like a reconnect that worked.
             failures=stats.open_failures + stats.stream_failures,
             last_error=stats.last_error,
+            alarm_after_s=worker.config.offline_alarm_s,
         )
 
+    def _pushed_health(self, camera: PushedCamera, now: float) -> CameraHealth:
+        limit = camera.alarm_after_s
+        return CameraHealth(
+            up=None if limit is None else camera.gate_id not in self._down,
+            state="awaiting" if camera.last_heard_at is None else "heard",
+            silent_s=round(camera.silent_for(now), 1),
+            frames_read=camera.frames,
+            failures=0,
+            last_error=None,
+            delivery="push",
+            watched=limit is not None,
+            alarm_after_s=limit,
+            heartbeats=camera.heartbeats,
+        )
+
+    def _limits(self) -> list[float]:
+        """The silence limit of every camera the watch checks."""
+        limits = [w.config.offline_alarm_s for w in self.workers.values()]
+        limits += [c.alarm_after_s for c in self.pushed.values() if c.alarm_after_s is not None]
+        return limits
+
     async def start(self) -> None:
-        if self.workers and self._task is None:
+        # Silence counts from now: a pushing camera had no chance to be heard while parkgate
+        # was down or starting, and must not be reported dark for it.
+        now = self._clock()
+        for camera in self.pushed.values():
+            camera.since = now
+        if self._limits() and self._task is None:
             self._task = asyncio.create_task(self._loop(), name="camera-watch")
 
     async def stop(self) -> None:
@@ -97,7 +184,7 @@ class CameraWatch:
             self._task = None
 
     async def _loop(self) -> None:
-        every = min(CHECK_EVERY_S, *(w.config.offline_alarm_s / 3 for w in self.workers.values()))
+        every = min(CHECK_EVERY_S, *(limit / 3 for limit in self._limits()))
         while True:
             await asyncio.sleep(every)
             try:
@@ -113,17 +200,31 @@ class CameraWatch:
         for gate_id, worker in self.workers.items():
             silent = worker.silent_for(now)
             dark = silent is not None and silent >= worker.config.offline_alarm_s
-            if dark and gate_id not in self._down:
-                self._down.add(gate_id)
-                await self._went_dark(gate_id, worker, silent or 0.0)
-            elif not dark and gate_id in self._down:
-                self._down.discard(gate_id)
-                logger.info("camera %s: delivering again", gate_id)
-                self._publish(gate_id, up=True)
+            why = worker.stats.last_error or worker.stats.state
+            await self._update(gate_id, dark, silent or 0.0, why)
+        for gate_id, camera in list(self.pushed.items()):
+            limit = camera.alarm_after_s
+            if limit is None:
+                continue
+            silent = camera.silent_for(now)
+            why = ("no heartbeat or frame pushed since parkgate started"
+                   if camera.last_heard_at is None else "no heartbeat or frame pushed")
+            await self._update(gate_id, silent >= limit, silent, why)
 
-    async def _went_dark(self, gate_id: str, worker: CameraWorker, silent: float) -> None:
+    async def _update(self, gate_id: str, dark: bool, silent: float, why: str) -> None:
+        if dark and gate_id not in self._down:
+            self._down.add(gate_id)
+            await self._went_dark(gate_id, silent, why)
+        elif not dark and gate_id in self._down:
+            self._came_back(gate_id)
+
+    def _came_back(self, gate_id: str) -> None:
+        self._down.discard(gate_id)
+        logger.info("camera %s: delivering again", gate_id)
+        self._publish(gate_id, up=True)
+
+    async def _went_dark(self, gate_id: str, silent: float, why: str) -> None:
         name = self._names.get(gate_id) or gate_id
-        why = worker.stats.last_error or worker.stats.state
         message = (f"camera of {name} ({gate_id}) has delivered nothing for {silent:.0f} s "
                    f"({why}); plates there are not read until it is back")
         logger.error("camera %s: %s", gate_id, message)
@@ -137,12 +238,13 @@ class CameraWatch:
 
 
 def run_cameras(services: Services, workers: list[CameraWorker]) -> None:
-    """Start ``workers`` with the services, watched (``services.cameras``)."""
-    if not workers:
-        return
-    names = {g.id: g.name for g in services.settings.community.gates if g.name}
+    """Start ``workers`` with the services, watched (``services.cameras``) with the cameras
+    that push. The watch is there without either: a camera that pushes unannounced is listed."""
+    gates = services.settings.community.gates
+    names = {g.id: g.name for g in gates if g.name}
+    pushed = {g.id: g.push_camera for g in gates if g.push_camera is not None}
     watch = CameraWatch({w.gate_id: w for w in workers}, services.runtime, services.bus,
-                        gate_names=names)
+                        pushed=pushed, gate_names=names)
     services.cameras = watch
     # The watch after its workers: it starts looking once they run.
     services.background.extend([*workers, watch])

@@ -108,8 +108,8 @@ class Services:
     metrics: Metrics = field(default_factory=Metrics)
     # Free space on data_dir's disk and its reserve (services/disk_space.py), for /healthz.
     disk: DiskSpace | None = None
-    # The camera workers' watch (services/camera_watch.py); None when no gate has a camera
-    # parkgate reads itself.
+    # The watch of the camera workers and of the cameras that push (services/camera_watch.py);
+    # build_services always sets it.
     cameras: CameraWatch | None = None
     background: list[Any] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)

@@ -72,7 +72,8 @@ def gate_states(services: Services) -> list[dict[str, Any]]:
                 "zone": gate.zone,
                 "state": str(barrier.state) if barrier is not None else "none",
                 "fault": barrier.fault if barrier is not None else None,
-                # None: parkgate reads no camera at this gate (none, or one that pushes).
+                # None: no camera is watched at this gate (none, or one that pushes
+                # without push_camera.heartbeat_s).
                 "camera_up": camera.up if camera is not None else None,
             }
         )

@@ -47,7 +47,7 @@ class SiteState:
     city_queued: int
     city_dropped: int
     bus_dropped: int
-    # gate id → (up, frames read since start) of each camera parkgate reads itself
+    # gate id → (up, frames read or pushed since start) of each watched camera
     cameras: Mapping[str, tuple[bool, int]] = field(default_factory=dict)
     # data_dir's disk: free bytes, and whether it is low or a write found it full (None: the
     # services watch no disk)
@@ -107,12 +107,14 @@ class _StateCollector(Collector):
                          state.city_dropped)
         if state.cameras:
             up = GaugeMetricFamily(
-                "parkgate_camera_up", "0 once a gate's camera answered no read for its "
-                "offline_alarm_s (camera_offline alarm), 1 otherwise.", labels=["gate"],
+                "parkgate_camera_up", "0 once a gate's camera was silent for its "
+                "alarm_after_s (camera_offline alarm), 1 otherwise; cameras parkgate reads "
+                "and pushing cameras with push_camera.heartbeat_s.", labels=["gate"],
             )
             read = CounterMetricFamily(
-                "parkgate_camera_frames_read", "Frames a camera worker got from its camera "
-                "(read or not: see parkgate_frame_stage_seconds).", labels=["gate"],
+                "parkgate_camera_frames_read", "Frames a camera worker got from its camera, "
+                "or a pushing camera pushed (read or not: see parkgate_frame_stage_seconds).",
+                labels=["gate"],
             )
             for gate_id, (camera_up, frames) in state.cameras.items():
                 up.add_metric([gate_id], int(camera_up))

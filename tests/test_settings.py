@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -411,3 +412,53 @@ def test_push_slots_default_to_a_small_box_and_refuse_nonsense_by_name(
     ]:
         with pytest.raises(ConfigError, match=f"api.{field}"):
             load_settings(api={field: value})
+
+
+@pytest.mark.parametrize(
+    ("push_camera", "alarm_after_s"),
+    [
+        ("{}", None),  # no heartbeat_s: not watched
+        ("{heartbeat_s: 10}", 30.0),  # offline_alarm_s's 30 s is the longer
+        ("{heartbeat_s: 60}", 180.0),  # three lost or late heartbeats
+        ("{heartbeat_s: 5, offline_alarm_s: 12}", 15.0),
+        ("{heartbeat_s: 2, offline_alarm_s: 45}", 45.0),
+    ],
+)
+def test_a_pushing_camera_is_dark_after_three_heartbeats_or_its_offline_alarm_s(
+    tmp_path: Path, push_camera: str, alarm_after_s: float | None
+) -> None:
+    path = tmp_path / "community.yaml"
+    path.write_text(
+        "community:\n  name: x\n  zones: [{id: A, capacity: 1}]\n"
+        "  gates: [{id: g, kind: vehicle, direction: in, zone: A, "
+        f"push_camera: {push_camera}}}]\n",
+        encoding="utf-8",
+    )
+    config = load_settings(path).community.gates[0].push_camera
+    assert config is not None and config.alarm_after_s == alarm_after_s
+
+
+@pytest.mark.parametrize(
+    ("gate", "needle"),
+    [
+        ("{id: g, kind: vehicle, direction: in, zone: A, camera: {source: '0'}, "
+         "push_camera: {heartbeat_s: 10}}", "has both camera (parkgate reads it) and push_camera"),
+        ("{id: g, kind: pedestrian, direction: in, push_camera: {heartbeat_s: 10}}",
+         "'g' is a pedestrian gate"),
+        ("{id: g, kind: vehicle, direction: in, zone: A, push_camera: {heartbeat_s: 0}}",
+         "push_camera.heartbeat_s"),
+        ("{id: g, kind: vehicle, direction: in, zone: A, push_camera: {heartbeat: 10}}",
+         "unknown key 'community.gates.0.push_camera.heartbeat'"),
+    ],
+    ids=["both", "pedestrian", "zero", "typo"],
+)
+def test_a_push_camera_that_cannot_be_watched_is_refused(
+    tmp_path: Path, gate: str, needle: str
+) -> None:
+    path = tmp_path / "community.yaml"
+    path.write_text(
+        f"community:\n  name: x\n  zones: [{{id: A, capacity: 1}}]\n  gates: [{gate}]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        load_settings(path)

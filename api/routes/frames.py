@@ -1,4 +1,5 @@
-"""Camera push: one frame in, one decided and recorded passage out."""
+"""Camera push: one frame in, one decided and recorded passage out; and the pushing
+camera's keep-alive, which with its frames tells the camera watch it is alive."""
 
 from __future__ import annotations
 
@@ -10,14 +11,17 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import ClientDisconnect
 
-from api.deps import CameraOrUser, ServicesDep
-from api.schemas import FrameResult
+from api.deps import CameraOnly, CameraOrUser, Principal, ServicesDep
+from api.schemas import FrameResult, HeartbeatResult
 from errors import (
+    ConflictError,
     InvalidInputError,
     MalformedBodyError,
+    NotFoundError,
     PayloadTooLargeError,
     UnsupportedMediaError,
 )
+from services.container import Services
 
 router = APIRouter(prefix="/api/v1/gates", tags=["cameras"])
 
@@ -182,9 +186,10 @@ async def frame_images(request: Request, limit: int) -> list[bytes]:
     },
 )
 async def push_frame(
-    gate_id: str, request: Request, services: ServicesDep, _: CameraOrUser
+    gate_id: str, request: Request, services: ServicesDep, caller: CameraOrUser
 ) -> FrameResult:
     services.runtime.gate(gate_id)
+    _heard_pushing(services, gate_id, caller)
     images, depth = await frame_uploads(
         request, services.settings.api.max_upload_bytes, extra_field="depth"
     )
@@ -213,3 +218,48 @@ async def push_frame(
         candidates=result.details.get("candidates", []),
         timings_ms=outcome.timings_ms,
     )
+
+
+def _heard_pushing(services: Services, gate_id: str, caller: Principal) -> None:
+    """A frame a camera pushed with its key says that camera is alive, before it is even
+    read: a corrupt or refused frame still came from a working camera. A staff upload says
+    nothing of the camera; a camera parkgate reads has its own watch."""
+    gate = services.settings.gate(gate_id)
+    if (caller.role == "camera" and services.cameras is not None and gate is not None
+            and gate.kind == "vehicle" and gate.camera is None):
+        services.cameras.heard(gate_id, frame=True)
+
+
+@router.post(
+    "/{gate_id}/heartbeat",
+    response_model=HeartbeatResult,
+    summary="A pushing camera's keep-alive: it is heard, as by a frame (camera key only)",
+    responses={
+        401: {"description": "No X-API-Key, or one camera_api_keys does not hold"},
+        403: {"description": "A login instead of a camera key"},
+        404: {"description": "Unknown gate"},
+        409: {"description": "The gate's camera is read by parkgate (camera.source)"},
+        422: {"description": "A pedestrian gate"},
+    },
+)
+async def camera_heartbeat(
+    gate_id: str, services: ServicesDep, _: CameraOnly
+) -> HeartbeatResult:
+    # No body is read and nothing is stored: a keep-alive must be answered at once, during
+    # a database outage too, and vendors' bodies differ.
+    gate = services.settings.gate(gate_id)
+    if gate is None:
+        raise NotFoundError(f"unknown gate {gate_id!r}: the camera's heartbeat URL must name "
+                            "a gate of community.gates")
+    if gate.kind != "vehicle":
+        raise InvalidInputError(f"{gate_id} is a pedestrian gate: heartbeats are watched for "
+                                "the plate cameras of vehicle gates")
+    if gate.camera is not None:
+        raise ConflictError(f"{gate_id}'s camera is read by parkgate (camera.source) and "
+                            "watched from what it reads: heartbeats are for cameras that "
+                            "push frames (push_camera)")
+    if services.cameras is None:  # services built without their camera watch
+        return HeartbeatResult(gate_id=gate_id, watched=False, alarm_after_s=None)
+    camera = services.cameras.heard(gate_id, frame=False)
+    return HeartbeatResult(gate_id=gate_id, watched=camera.alarm_after_s is not None,
+                           alarm_after_s=camera.alarm_after_s)

@@ -85,7 +85,7 @@ class GateStateOut(BaseModel):
     fault: str | None
     camera_up: bool | None = Field(
         None, description="False while the gate's camera is dark (camera_offline); null when "
-        "parkgate reads no camera there."
+        "no camera is watched there."
     )
 
 

@@ -37,7 +37,8 @@ def healthz(services: ServicesDep) -> Health:
     }
     ok = (database and not waiting and not actions_waiting
           and all(state != "fault" for state in gates.values())
-          and all(camera.up for camera in cameras.values()))
+          # An unwatched camera (up null) is not known to be out.
+          and all(camera.up is not False for camera in cameras.values()))
     storage = None
     if services.disk is not None:
         storage = StorageHealth.model_validate(dataclasses.asdict(services.disk.status()))

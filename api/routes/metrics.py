@@ -47,9 +47,10 @@ async def site_state(services: Services) -> SiteState:
         city_queued=city.queued if city is not None else 0,
         city_dropped=city.dropped if city is not None else 0,
         bus_dropped=services.bus.dropped,
+        # Watched cameras only: an up of 1 for a camera nobody watches would be a guess.
         cameras={} if services.cameras is None else {
-            gate_id: (camera.up, camera.frames_read)
-            for gate_id, camera in services.cameras.health().items()
+            gate_id: (bool(camera.up), camera.frames_read)
+            for gate_id, camera in services.cameras.health().items() if camera.up is not None
         },
         disk_free_bytes=services.disk.free_bytes() if services.disk is not None else None,
         disk_low=disk is not None and (disk.low or disk.full),

@@ -1,0 +1,184 @@
+"""A gate camera that pushes its frames is watched through its heartbeat: silence past its
+limit is the camera_offline alarm, /healthz degraded, parkgate_camera_up 0, the gate card's
+note and a camera event, as for a camera parkgate reads; a heartbeat or a pushed frame ends it.
+
+Real HTTP through the app and its real watch, with a 1 s heartbeat: the camera is dark after
+max(push_camera.offline_alarm_s 1 s, 3 × 1 s) = 3 s, which leaves a loaded test box time for
+the checks made after a heartbeat. Each step polls the API up to a deadline rather than
+sleeping."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.api.test_camera_watch import _alarms, _jpeg
+from tests.api.test_metrics import TOKEN, _sample, _scrape
+from tests.conftest import add_user, wait_until
+
+CAMERA = {"X-API-Key": "test-camera-key"}
+DEADLINE_S = 30.0
+HEARTBEAT_S = 1.0
+LIMIT_S = 3.0
+
+
+def _pushing_app(app_factory: Any, tmp_path: Path | None = None) -> Any:
+    from settings import demo_community
+
+    community = demo_community().model_dump()
+    community["gates"][0]["push_camera"] = {"heartbeat_s": HEARTBEAT_S, "offline_alarm_s": 1}
+    if tmp_path is not None:  # main-out's camera read by parkgate, from a quiet drop folder
+        tmp_path.mkdir(exist_ok=True)
+        community["gates"][1]["camera"] = {"source": str(tmp_path), "offline_alarm_s": 60}
+    return app_factory(api={"metrics_token": TOKEN}, community=community)
+
+
+def _camera(client: Any, gate_id: str = "main-in") -> dict[str, Any]:
+    return dict(client.get("/healthz").json()["cameras"][gate_id])
+
+
+def _heartbeat(client: Any, gate_id: str = "main-in") -> dict[str, Any]:
+    response = client.post(f"/api/v1/gates/{gate_id}/heartbeat", headers=CAMERA)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def test_a_silent_pushing_camera_is_an_alarm_until_it_is_heard_again(app_factory: Any) -> None:
+    client = _pushing_app(app_factory)
+    services = client.app.state.services
+    events: list[dict[str, Any]] = []
+    guard = {"Authorization": f"Bearer {add_user(client, 'guard', 'guard')}"}
+
+    def camera_offline() -> list[dict[str, Any]]:
+        return [a for a in _alarms(client, guard) if a["kind"] == "camera_offline"]
+
+    def gate_card(gate_id: str = "main-in") -> Any:
+        gates = {g["id"]: g for g in client.get("/api/v1/gates", headers=guard).json()}
+        return gates[gate_id]["camera_up"]
+
+    with services.bus.listening(
+        lambda e: events.append(e.data) if e.type == "camera" else None
+    ):
+        # Never heard since the start: dark once its whole limit has passed.
+        wait_until(lambda: bool(camera_offline()), DEADLINE_S, "the camera_offline alarm")
+        [alarm] = camera_offline()
+        assert alarm["gate_id"] == "main-in"
+        assert "has delivered nothing for" in alarm["message"]
+        assert "no heartbeat or frame pushed since parkgate started" in alarm["message"]
+        health = client.get("/healthz").json()
+        assert health["status"] == "degraded"
+        camera = health["cameras"]["main-in"]
+        assert camera["up"] is False and camera["watched"] is True
+        assert camera["delivery"] == "push" and camera["state"] == "awaiting"
+        assert camera["alarm_after_s"] == LIMIT_S and camera["silent_s"] >= LIMIT_S
+        assert _sample(_scrape(client), "parkgate_camera_up", gate="main-in") == 0
+        assert gate_card() is False
+        assert events == [{"gate_id": "main-in", "up": False}]
+
+        # The heartbeat ends it at once, not at the watch's next look.
+        assert _heartbeat(client) == {"gate_id": "main-in", "watched": True,
+                                      "alarm_after_s": LIMIT_S}
+        health = client.get("/healthz").json()
+        assert health["status"] == "ok", health
+        camera = health["cameras"]["main-in"]
+        assert camera["up"] is True and camera["state"] == "heard"
+        assert camera["heartbeats"] == 1 and camera["silent_s"] < LIMIT_S
+        assert _sample(_scrape(client), "parkgate_camera_up", gate="main-in") == 1
+        assert gate_card() is True
+        assert events[-1] == {"gate_id": "main-in", "up": True}
+
+        # Silent again: down again, and the guards' alarm still open is not repeated.
+        wait_until(lambda: _camera(client)["up"] is False, DEADLINE_S, "the camera dark again")
+        assert len(camera_offline()) == 1
+        assert events[-1] == {"gate_id": "main-in", "up": False}
+
+        # A frame the camera pushes is heard as a heartbeat is, whatever it shows.
+        pushed = client.post("/api/v1/gates/main-in/frames", content=_jpeg(),
+                             headers={**CAMERA, "Content-Type": "image/jpeg"})
+        assert pushed.status_code == 200, pushed.text
+        camera = _camera(client)
+        assert camera["up"] is True and camera["frames_read"] == 1
+        assert camera["heartbeats"] == 1
+        assert events[-1] == {"gate_id": "main-in", "up": True}
+    assert len(camera_offline()) == 1
+
+
+def test_a_camera_heard_from_its_first_interval_on_raises_nothing(app_factory: Any) -> None:
+    """A restart: the camera's first heartbeat comes one interval after parkgate is up."""
+    client = _pushing_app(app_factory)
+    started = time.monotonic()
+    camera = _camera(client)
+    assert camera["up"] is True and camera["state"] == "awaiting"
+    assert client.get("/healthz").json()["status"] == "ok"
+    # At its interval from one interval after the start on, past the limit: the watch looks
+    # every second meanwhile.
+    beats = 0
+    while time.monotonic() - started < LIMIT_S + 2 * HEARTBEAT_S:
+        time.sleep(HEARTBEAT_S)
+        _heartbeat(client)
+        beats += 1
+        assert _camera(client)["up"] is True
+    camera = _camera(client)
+    assert camera["heartbeats"] == beats and camera["state"] == "heard"
+    guard = {"Authorization": f"Bearer {add_user(client, 'guard', 'guard')}"}
+    assert not [a for a in _alarms(client, guard) if a["kind"] == "camera_offline"]
+
+
+def test_a_staff_upload_does_not_say_the_camera_is_alive(app_factory: Any) -> None:
+    client = _pushing_app(app_factory)
+    guard = {"Authorization": f"Bearer {add_user(client, 'guard', 'guard')}"}
+    pushed = client.post("/api/v1/gates/main-in/frames", content=_jpeg(),
+                         headers={**guard, "Content-Type": "image/jpeg"})
+    assert pushed.status_code == 200, pushed.text
+    camera = _camera(client)
+    assert camera["frames_read"] == 0 and camera["state"] == "awaiting"
+
+
+def test_a_pushing_camera_without_a_heartbeat_setting_is_listed_unwatched(
+    app_factory: Any,
+) -> None:
+    client = _pushing_app(app_factory)
+    assert "main-out" not in client.get("/healthz").json()["cameras"]  # not heard yet
+    assert _heartbeat(client, "main-out") == {"gate_id": "main-out", "watched": False,
+                                              "alarm_after_s": None}
+    pushed = client.post("/api/v1/gates/main-out/frames", content=_jpeg(),
+                         headers={**CAMERA, "Content-Type": "image/jpeg"})
+    assert pushed.status_code == 200, pushed.text
+    health = client.get("/healthz").json()
+    camera = health["cameras"]["main-out"]
+    assert camera["up"] is None and camera["watched"] is False
+    assert camera["alarm_after_s"] is None and camera["delivery"] == "push"
+    assert camera["heartbeats"] == 1 and camera["frames_read"] == 1
+    body = _scrape(client)
+    assert _sample(body, "parkgate_camera_up", gate="main-in") == 1
+    with pytest.raises(AssertionError, match="no sample"):
+        _sample(body, "parkgate_camera_up", gate="main-out")
+    guard = {"Authorization": f"Bearer {add_user(client, 'guard', 'guard')}"}
+    gates = {g["id"]: g for g in client.get("/api/v1/gates", headers=guard).json()}
+    assert gates["main-out"]["camera_up"] is None
+
+
+@pytest.mark.parametrize(
+    ("gate_id", "headers", "status", "detail"),
+    [
+        ("main-in", {}, 401, "send the camera's X-API-Key"),
+        ("main-in", {"X-API-Key": "guess"}, 401, "unknown camera API key"),
+        ("main-in", "guard", 403, "only the camera itself"),
+        ("north-gate", CAMERA, 404, "unknown gate 'north-gate'"),
+        ("ped-1", CAMERA, 422, "pedestrian gate"),
+        ("main-out", CAMERA, 409, "read by parkgate (camera.source)"),
+    ],
+)
+def test_a_heartbeat_is_refused_with_a_reason(
+    app_factory: Any, tmp_path: Any, gate_id: str, headers: Any, status: int, detail: str
+) -> None:
+    client = _pushing_app(app_factory, tmp_path / "drop")
+    if headers == "guard":
+        headers = {"Authorization": f"Bearer {add_user(client, 'guard', 'guard')}"}
+    response = client.post(f"/api/v1/gates/{gate_id}/heartbeat", headers=headers)
+    assert response.status_code == status, response.text
+    assert detail in response.json()["detail"]
+    assert _camera(client)["heartbeats"] == 0
