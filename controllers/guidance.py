@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from controllers.spaces import SpaceKind, SpaceState, SpaceView
+from controllers.spaces import SpaceKind, SpaceState, SpaceView, building_key
 from errors import ConflictError
 
 
@@ -102,6 +102,7 @@ def recommend(
     zone, e.g. from gate counting) defaults to the occupied share of known spaces.
     """
     policy = policy or GuidancePolicy()
+    building = building_key(building)  # "3栋" asks for the building the spaces call "3"
     wanted = frozenset(needs) - {SpaceKind.STANDARD, SpaceKind.ASSIGNED}
     by_id = {s.id: s for s in spaces}
     held_by = {h.space_id: h.holder for h in holds if h.active(now)}

@@ -25,18 +25,34 @@ from __future__ import annotations
 
 import json
 import math
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from errors import InvalidInputError
 
 MAX_PAYLOAD_BYTES = 1024
 MAX_SPACE_ID_LENGTH = 64
+
+# A building is written "3", "3栋", "3幢", "3号楼" or "3座" by different people: households
+# are usually typed with the word (the demo's are "3栋"), space distances and driver apps
+# often without it, and each must find the other.
+_BUILDING_SUFFIXES = ("号楼", "栋", "幢", "座")
+
+
+def building_key(name: str) -> str:
+    """The form a building is matched in: NFKC (full-width "３" is "3"), whitespace
+    collapsed, and one trailing 栋/幢/号楼/座 dropped (a name that is only the word stays)."""
+    key = " ".join(unicodedata.normalize("NFKC", name).split())
+    for suffix in _BUILDING_SUFFIXES:
+        if key.endswith(suffix) and len(key) > len(suffix):
+            return key.removesuffix(suffix).rstrip()
+    return key
 
 
 class SpaceState(StrEnum):
@@ -91,6 +107,21 @@ class SpaceRecord(_Strict):
     assigned_to: str | None = Field(
         None, description="Household/resident key owning the space when kind is 'assigned'."
     )
+
+    @field_validator("distances_m")
+    @classmethod
+    def _building_keys(cls, distances: dict[str, float]) -> dict[str, float]:
+        # Kept in the matching form, so "3栋" in a CSV and "3" in a query are one building.
+        folded: dict[str, float] = {}
+        written: dict[str, str] = {}
+        for name, metres in distances.items():
+            key = building_key(name)
+            if key in folded:
+                raise ValueError(
+                    f"distances_m names one building twice: {written[key]!r} and {name!r}"
+                )
+            folded[key], written[key] = metres, name
+        return folded
 
     @model_validator(mode="after")
     def verify_distances(self) -> SpaceRecord:

@@ -31,7 +31,7 @@ from api.params import MAX_DB_INT, BodyId
 from api.routes.admin import audit
 from api.schemas import Availability
 from controllers.guidance import Hold, Recommendation
-from controllers.spaces import SpaceKind
+from controllers.spaces import SpaceKind, building_key
 from errors import (
     AuthenticationError,
     ConflictError,
@@ -342,14 +342,15 @@ def _guided(parking: ParkingService, space_id: str, building: str) -> GuidedSpac
     rec = parking.board.spaces[space_id]
     return GuidedSpace(
         id=rec.id, label=rec.label, zone=rec.zone, kind=rec.kind,
-        distance_m=rec.distances_m.get(building),
+        distance_m=rec.distances_m.get(building_key(building)),
     )
 
 
 def _check_building(parking: ParkingService, building: str) -> None:
-    """422 for a building no space has a distance to (none known: any building is allowed)."""
+    """422 for a building no space has a distance to (none known: any building is allowed);
+    "3栋", "3号楼" and "３" are building "3" (``building_key``)."""
     known = parking.known_buildings()
-    if known and building not in known:
+    if known and building_key(building) not in known:
         raise InvalidInputError(
             f"unknown building {building!r}; spaces know buildings {', '.join(sorted(known))}"
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -13,7 +14,8 @@ import pytest
 import uvicorn
 from sqlalchemy import event
 
-from tests.api.test_parking import _events
+from tests.api.test_parking import _events, all_free
+from tests.conftest import add_user
 from tests.live_server import free_port, running
 
 
@@ -34,6 +36,13 @@ def live(make_settings: Any, plate_recognizer: Any) -> Iterator[tuple[str, Any]]
     with running(config):
         yield f"http://127.0.0.1:{port}", services
     services.engine.dispose()
+
+
+@pytest.fixture
+def demo(app_factory: Any) -> Any:
+    """The demo community (spaces with distances to buildings "1", "3", "5") in-process, its
+    simulated car park off so the tests set the states."""
+    return app_factory(parking={"sensors": {"simulate": False}})
 
 
 def _admin_token(http: httpx.Client, services: Any) -> str:
@@ -85,3 +94,54 @@ def test_a_zone_correction_reaches_the_stream_although_it_commits_after_announci
                     if seen[-1] == 7:
                         break
             assert seen[-1] == 7, seen
+
+
+# ---- the building a driver names ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("written", ["5栋", "5幢", "5号楼", "５", " 5 ", "5 栋"])
+def test_a_building_written_with_its_word_or_full_width_is_the_same_building(
+    demo: Any, written: str
+) -> None:
+    # The demo's households are "3栋", "5栋", "8栋" and its spaces know "1", "3", "5": a
+    # driver typing 5栋 got 422 "unknown building".
+    all_free(demo)
+    plain = demo.get("/api/v1/guidance", params={"building": "5"}).json()
+    response = demo.get("/api/v1/guidance", params={"building": written})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["building"] == written  # as asked
+    assert body["space"] == plain["space"] == {
+        "id": "B-001", "label": "B-001", "zone": "B", "kind": "standard", "distance_m": 30.0,
+    }
+    assert body["reasons"] == ["nearest_free"]
+    assert body["alternatives"] == plain["alternatives"]
+
+
+def test_a_resident_of_5栋_is_sent_near_building_5_and_their_entry_holds_a_space_there(
+    demo: Any,
+) -> None:
+    # Households named as the demo names them: every resident's guidance (and every entry's
+    # automatic hold) ranked all spaces as "distance_unknown" and picked the lowest id.
+    headers = {"Authorization": f"Bearer {add_user(demo, 'admin', 'admin')}"}
+    hid = demo.post("/api/v1/households", json={"building": "5栋", "unit": "302"},
+                    headers=headers).json()["id"]
+    rid = demo.post("/api/v1/residents", json={"household_id": hid, "name": "王先生"},
+                    headers=headers).json()["id"]
+    all_free(demo)
+    body = demo.get("/api/v1/guidance", params={"resident_id": rid}, headers=headers).json()
+    assert body["building"] == "5栋"
+    assert body["space"]["id"] == "B-001" and body["space"]["distance_m"] == 30.0
+    assert body["reasons"] == ["nearest_free"]
+
+    parking = demo.app.state.services.parking
+    parking._entry_hold({"plate": "沪B7M261", "household_id": hid, "resident_id": rid})
+    assert parking.holds.holder_of("B-001", datetime.now(UTC)) == "沪B7M261"
+
+
+def test_spaces_naming_one_building_twice_are_refused_at_start() -> None:
+    from controllers.spaces import SpaceRecord
+
+    with pytest.raises(ValueError, match="names one building twice: '3' and '3栋'"):
+        SpaceRecord(id="A-1", zone="A", distances_m={"3": 40, "3栋": 60})
+    assert SpaceRecord(id="A-1", zone="A", distances_m={"3号楼": 40}).distances_m == {"3": 40}
