@@ -3,40 +3,40 @@
 What a property manager asks of a day: how many cars came and went, how many the gates let in
 on their own and how many needed a guard, what was refused and why, what the guards did by
 hand (and who), which alarms were raised, and how full each zone got. Everything is counted
-from the stored history of one local day; nothing is written.
+from the stored history of local days; nothing is written.
+
+A day's report and a month's (services/month_summary.py) are the same code: ``day_summaries``
+reads each kind of history once for all the days asked for, grouped by local day in the
+database (services/local_days.py), so a month is a handful of queries, not a handful per day,
+and its days can never disagree with the day reports.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import String, and_, case, cast, func, null, or_, select
 from sqlalchemy.orm import Session
 
 from controllers.values import TYPED_PLATE
 from models.events import Alarm, AuditEntry, Passage
 from services.audit_journal import LOGIN_PREFIX
+from services.local_days import LocalDay, check_consecutive, day_index, within
 from services.reports import (
     ADMITTED_RESOLUTIONS,
     OccupancyDay,
     admission_undone,
     local_day_bounds,
 )
+from services.zone_peaks import ZonePeak, zone_peaks
 
 # Audit actions that moved a barrier by hand (services/gate_actions.py) or let a car in or
 # out from the review queue (services/review.py): what a guard did instead of the gate.
 HAND_ACTIONS = ("gate.", "passage.")
-
-
-@dataclass(frozen=True, slots=True)
-class ZonePeak:
-    zone: str
-    name: str
-    capacity: int
-    peak: int
-    peak_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,90 +59,118 @@ class DaySummary:
     logins: dict[str, int] = field(default_factory=dict)
 
 
-def zone_peaks(report: OccupancyDay) -> tuple[ZonePeak, ...]:
-    """Each zone's highest count that day and the first moment it was reached (the day's
-    start when the zone was already that full at midnight; none for a zone empty all day)."""
-    peaks = []
-    for zone in report.zones:
-        peak = max(count for _, count in zone.steps)
-        peak_at = next(t for t, count in zone.steps if count == peak) if peak else None
-        peaks.append(ZonePeak(zone.zone, zone.name, zone.capacity, peak, peak_at))
-    return tuple(peaks)
-
-
 def day_summary(session: Session, occupancy: OccupancyDay) -> DaySummary:
-    """The figures of the local day ``occupancy`` reports on (its day, zone and peaks)."""
-    day = occupancy.day
-    start, end = local_day_bounds(day, occupancy.tz)
-    in_day = (Passage.at >= start, Passage.at < end)
-    by_decision: Counter[str] = Counter()
-    by_reason: dict[str, Counter[str]] = {}
-    reviews: Counter[str] = Counter()
-    # The reviews' resolutions come from the same pass over the day: a query of its own
-    # (decision = 'review' within the day) was read by SQLite, which has no statistics, off
-    # the index on decision, i.e. through every review of the history, once per day of a
-    # month report (bench/scale.py).
-    for decision, reason, resolution, n in session.execute(
-        select(Passage.decision, Passage.reason, Passage.resolution, func.count())
-        .where(*in_day)
-        .group_by(Passage.decision, Passage.reason, Passage.resolution)
-    ):
-        by_decision[decision] += n
-        by_reason.setdefault(decision, Counter())[reason] += n
-        if decision == "review":
-            reviews[resolution or "unresolved"] += n
+    """The figures of the local day ``occupancy`` reports on (its day, zone and end)."""
+    start, end = local_day_bounds(occupancy.day, occupancy.tz)
+    day = LocalDay(occupancy.day, start, end, occupancy.end)
+    return day_summaries(session, (day,), occupancy.tz)[0]
 
-    # Counted as the occupancy report counts: passages into or out of a zone that let the
-    # car through, on the gate's own decision or a guard's.
-    entries = exits = automatic = 0
-    for direction, decision, flags in session.execute(
-        select(Passage.direction, Passage.decision, Passage.flags).where(
-            *in_day,
-            Passage.zone_id.is_not(None),
-            or_(Passage.decision == "allow", Passage.resolution.in_(ADMITTED_RESOLUTIONS)),
+
+@dataclass(slots=True)
+class _Counts:
+    """One day's counters, filled from the grouped rows of the span."""
+
+    by_decision: Counter[str] = field(default_factory=Counter)
+    by_reason: dict[str, Counter[str]] = field(default_factory=dict)
+    reviews: Counter[str] = field(default_factory=Counter)
+    entries: int = 0
+    exits: int = 0
+    automatic: int = 0
+    guard_actions: dict[str, Counter[str]] = field(default_factory=dict)
+    logins: Counter[str] = field(default_factory=Counter)
+    alarms: Counter[str] = field(default_factory=Counter)
+
+
+def day_summaries(session: Session, days: Sequence[LocalDay], tz: tzinfo
+                  ) -> list[DaySummary]:
+    """The figures of each of ``days`` (consecutive local days in ``tz``, oldest first)."""
+    days = check_consecutive(days)
+    counts = [_Counts() for _ in days]
+    _count_passages(session, days, counts)
+    _count_audit(session, days, counts)
+    _count_alarms(session, days, counts)
+    peaks = zone_peaks(session, days, tz)
+    return [
+        DaySummary(
+            day=day.day,
+            start=day.start,
+            end=day.until,
+            passages=sum(c.by_decision.values()),
+            by_decision=dict(c.by_decision),
+            by_reason={d: dict(r.most_common()) for d, r in sorted(c.by_reason.items())},
+            entries=c.entries,
+            exits=c.exits,
+            automatic_share=c.automatic / c.entries if c.entries else None,
+            reviews=dict(c.reviews.most_common()),
+            guard_actions={u: dict(sorted(a.items()))
+                           for u, a in sorted(c.guard_actions.items())},
+            logins=dict(sorted(c.logins.items())),
+            alarms=dict(c.alarms.most_common()),
+            zones=zone_peaks_of_day,
         )
+        for day, c, zone_peaks_of_day in zip(days, counts, peaks, strict=True)
+    ]
+
+
+def _count_passages(session: Session, days: Sequence[LocalDay], counts: list[_Counts]) -> None:
+    """Decisions, reasons, reviews, entries and exits, from one grouped pass over the span.
+
+    Entries and exits are counted as the occupancy report counts them: passages into or out
+    of a zone that let the car through, on the gate's own decision or a guard's. Whether one
+    is counted hangs on its flags, which the database groups as text (PostgreSQL cannot
+    compare ``json``) and Python reads, as it reads them everywhere else."""
+    index = day_index(Passage.at, days).label("day_index")
+    counted = and_(
+        Passage.zone_id.is_not(None),
+        or_(Passage.decision == "allow", Passage.resolution.in_(ADMITTED_RESOLUTIONS)),
+    )
+    is_counted = case((counted, 1), else_=0).label("counted")
+    # Flags only where they decide something: fewer groups.
+    flags = case((counted, cast(Passage.flags, String)), else_=null()).label("counted_flags")
+    keys = (index, Passage.decision, Passage.reason, Passage.resolution, Passage.direction,
+            is_counted, flags)
+    # Ordered, so that counts that tie are listed in the same order on either database.
+    for i, decision, reason, resolution, direction, in_count, flags_text, n in session.execute(
+        select(*keys, func.count()).where(*within(Passage.at, days))
+        .group_by(*keys).order_by(*keys)
     ):
-        if admission_undone(flags):
+        day = counts[i]
+        day.by_decision[decision] += n
+        day.by_reason.setdefault(decision, Counter())[reason] += n
+        if decision == "review":
+            day.reviews[resolution or "unresolved"] += n
+        if not in_count:
+            continue
+        passage_flags = None if flags_text is None else json.loads(flags_text)
+        if admission_undone(passage_flags):
             continue
         if direction == "in":
-            entries += 1
+            day.entries += n
             # A plate a guard typed (camera dark) was let in by the guard, not by the gate.
-            automatic += decision == "allow" and TYPED_PLATE not in (flags or ())
+            if decision == "allow" and TYPED_PLATE not in (passage_flags or ()):
+                day.automatic += n
         else:
-            exits += 1
+            day.exits += n
 
-    guard_actions: dict[str, Counter[str]] = {}
-    logins: Counter[str] = Counter()
-    for username, action, n in session.execute(
-        select(AuditEntry.username, AuditEntry.action, func.count())
-        .where(AuditEntry.at >= start, AuditEntry.at < end)
-        .group_by(AuditEntry.username, AuditEntry.action)
+
+def _count_audit(session: Session, days: Sequence[LocalDay], counts: list[_Counts]) -> None:
+    index = day_index(AuditEntry.at, days).label("day_index")
+    keys = (index, AuditEntry.username, AuditEntry.action)
+    for i, username, action, n in session.execute(
+        select(*keys, func.count()).where(*within(AuditEntry.at, days))
+        .group_by(*keys).order_by(*keys)
     ):
         if action.startswith(HAND_ACTIONS):
-            guard_actions.setdefault(username, Counter())[action] += n
+            counts[i].guard_actions.setdefault(username, Counter())[action] += n
         elif action.startswith(LOGIN_PREFIX):
-            logins[action] += n
+            counts[i].logins[action] += n
 
-    alarms: Counter[str] = Counter()
-    for kind, n in session.execute(
-        select(Alarm.kind, func.count())
-        .where(Alarm.at >= start, Alarm.at < end)
-        .group_by(Alarm.kind)
+
+def _count_alarms(session: Session, days: Sequence[LocalDay], counts: list[_Counts]) -> None:
+    index = day_index(Alarm.at, days).label("day_index")
+    keys = (index, Alarm.kind)
+    for i, kind, n in session.execute(
+        select(*keys, func.count()).where(*within(Alarm.at, days))
+        .group_by(*keys).order_by(*keys)
     ):
-        alarms[kind] += n
-    return DaySummary(
-        day=day,
-        start=start,
-        end=occupancy.end,
-        passages=sum(by_decision.values()),
-        by_decision=dict(by_decision),
-        by_reason={d: dict(c.most_common()) for d, c in sorted(by_reason.items())},
-        entries=entries,
-        exits=exits,
-        automatic_share=automatic / entries if entries else None,
-        reviews=dict(reviews.most_common()),
-        guard_actions={u: dict(sorted(c.items())) for u, c in sorted(guard_actions.items())},
-        logins=dict(sorted(logins.items())),
-        alarms=dict(alarms.most_common()),
-        zones=zone_peaks(occupancy),
-    )
+        counts[i].alarms[kind] += n
