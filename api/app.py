@@ -17,6 +17,7 @@ from api.console import web as console
 from api.console.security import require_csrf
 from api.console.throttle import WINDOW_S, LoginThrottle
 from api.errors import install_error_handlers
+from api.public_cors import PublicCors
 from api.routes import (
     admin,
     alarms,
@@ -89,6 +90,8 @@ def create_app(services: Services) -> FastAPI:
     app.state.services = services
     install_error_handlers(app)
     app.add_middleware(AvailabilityFastPath, parking=services.parking)
+    # Added last, so outermost: the fast path's answers get the headers too.
+    app.add_middleware(PublicCors)
     # Every JSON route refuses a cookie-authenticated unsafe request without the CSRF header;
     # bearer tokens and camera keys are not sent by browsers on their own, so need no token.
     csrf = [Depends(require_csrf)]

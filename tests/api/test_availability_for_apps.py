@@ -145,3 +145,70 @@ def test_spaces_naming_one_building_twice_are_refused_at_start() -> None:
     with pytest.raises(ValueError, match="names one building twice: '3' and '3栋'"):
         SpaceRecord(id="A-1", zone="A", distances_m={"3": 40, "3栋": 60})
     assert SpaceRecord(id="A-1", zone="A", distances_m={"3号楼": 40}).distances_m == {"3": 40}
+
+
+# ---- a browser app on another origin ---------------------------------------------------------
+
+APP_ORIGIN = "https://parking-app.example"
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/api/v1/availability", 200),  # the fast path
+        ("/api/v1/availability/spaces", 200),  # the fast path
+        ("/api/v1/availability/spaces/A-001", 200),
+        ("/api/v1/availability/spaces/Q-9", 404),  # an app must be able to read its errors
+        ("/api/v1/guidance?building=3", 200),
+        ("/api/v1/guidance?building=99", 422),
+    ],
+)
+def test_a_browser_app_on_another_origin_may_read_the_public_answers(
+    live: tuple[str, Any], path: str, status: int
+) -> None:
+    # Without Access-Control-Allow-Origin a browser hides every answer from the app.
+    base, _services = live
+    with httpx.Client(base_url=base, timeout=10) as http:
+        response = http.get(path, headers={"Origin": APP_ORIGIN})
+        assert response.status_code == status, response.text
+        assert response.headers["access-control-allow-origin"] == "*"
+        assert "access-control-allow-credentials" not in response.headers
+        exposed = {h.strip().lower() for h in
+                   response.headers["access-control-expose-headers"].split(",")}
+        assert {"etag", "retry-after", "age"} <= exposed
+
+
+def test_a_preflight_for_revalidation_and_the_stream_is_answered(
+    live: tuple[str, Any],
+) -> None:
+    base, _services = live
+    with httpx.Client(base_url=base, timeout=10) as http:
+        for path in ("/api/v1/availability", "/api/v1/availability/stream"):
+            response = http.options(path, headers={
+                "Origin": APP_ORIGIN, "Access-Control-Request-Method": "GET",
+                "Access-Control-Request-Headers": "if-none-match, last-event-id",
+            })
+            assert response.status_code == 204, (path, response.text)
+            assert response.headers["access-control-allow-origin"] == "*"
+            assert response.headers["access-control-allow-methods"] == "GET"
+            allowed = response.headers["access-control-allow-headers"].lower()
+            assert "if-none-match" in allowed and "last-event-id" in allowed
+            assert "authorization" not in allowed  # staff lookups stay on the console's origin
+        with http.stream("GET", "/api/v1/availability/stream",
+                         headers={"Origin": APP_ORIGIN}) as stream:
+            assert stream.headers["access-control-allow-origin"] == "*"
+
+
+def test_staff_routes_and_same_origin_requests_get_no_cors_headers(
+    live: tuple[str, Any],
+) -> None:
+    base, _services = live
+    with httpx.Client(base_url=base, timeout=10) as http:
+        hold = http.options("/api/v1/guidance/hold", headers={
+            "Origin": APP_ORIGIN, "Access-Control-Request-Method": "POST"})
+        assert "access-control-allow-origin" not in hold.headers
+        passages = http.get("/api/v1/passages", headers={"Origin": APP_ORIGIN})
+        assert passages.status_code == 401
+        assert "access-control-allow-origin" not in passages.headers
+        plain = http.get("/api/v1/availability")
+        assert "access-control-allow-origin" not in plain.headers
