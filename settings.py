@@ -95,11 +95,21 @@ class PushCameraConfig(_Strict):
         description=(
             "How often the camera is heard at the least: the keep-alive (heartbeat) interval "
             "set in the camera, which posts to POST /api/v1/gates/{id}/heartbeat; a pushed "
-            "frame counts too. Unset: the camera is not watched (/healthz lists it with "
-            "watched: false)."
+            "frame counts too. Unset: the camera is not watched (/healthz lists it, once "
+            "heard, with watched: false)."
         ),
         gt=0,
         le=3600,
+    )
+    key_name: str | None = Field(
+        None,
+        description=(
+            "The camera's name in camera_api_keys (the name, not the key). Only that key's "
+            "heartbeats and frames say this gate's camera is alive; a heartbeat with another "
+            "camera's key is refused: a camera whose URL names the wrong gate would hide "
+            "this one's outage. Needed with heartbeat_s."
+        ),
+        min_length=1,
     )
     offline_alarm_s: float = Field(
         30.0,
@@ -549,7 +559,7 @@ class Settings(BaseSettings):
         verify_unique_ids(self.community)
         verify_gate_zones(self.community)
         verify_gate_schedules(self.community)
-        verify_push_cameras(self.community)
+        verify_push_cameras(self)
         verify_production_secrets(self)
         verify_production_barriers(self)
         return self
@@ -615,9 +625,10 @@ def verify_gate_schedules(community: CommunityConfig) -> None:
             )
 
 
-def verify_push_cameras(community: CommunityConfig) -> None:
-    for gate in community.gates:
-        if gate.push_camera is None:
+def verify_push_cameras(settings: Settings) -> None:
+    for gate in settings.community.gates:
+        push = gate.push_camera
+        if push is None:
             continue
         if gate.camera is not None:
             raise ValueError(
@@ -628,6 +639,18 @@ def verify_push_cameras(community: CommunityConfig) -> None:
             raise ValueError(
                 f"gate {gate.id!r} is a pedestrian gate: push_camera watches the plate "
                 "camera of a vehicle gate"
+            )
+        if push.heartbeat_s is not None and push.key_name is None:
+            raise ValueError(
+                f"gate {gate.id!r} has push_camera.heartbeat_s but no push_camera.key_name: "
+                "name the camera's key in camera_api_keys, so that only this camera's "
+                "heartbeat says it is alive"
+            )
+        if push.key_name is not None and push.key_name not in settings.camera_api_keys:
+            names = ", ".join(sorted(settings.camera_api_keys)) or "none are set"
+            raise ValueError(
+                f"gate {gate.id!r} has push_camera.key_name {push.key_name!r}, which is not a "
+                f"camera of camera_api_keys ({names}): its heartbeat could never be heard"
             )
 
 

@@ -414,14 +414,17 @@ def test_push_slots_default_to_a_small_box_and_refuse_nonsense_by_name(
             load_settings(api={field: value})
 
 
+CAMERA_KEYS = {"cam": "a-camera-key"}
+
+
 @pytest.mark.parametrize(
     ("push_camera", "alarm_after_s"),
     [
         ("{}", None),  # no heartbeat_s: not watched
-        ("{heartbeat_s: 10}", 30.0),  # offline_alarm_s's 30 s is the longer
-        ("{heartbeat_s: 60}", 180.0),  # three lost or late heartbeats
-        ("{heartbeat_s: 5, offline_alarm_s: 12}", 15.0),
-        ("{heartbeat_s: 2, offline_alarm_s: 45}", 45.0),
+        ("{heartbeat_s: 10, key_name: cam}", 30.0),  # offline_alarm_s's 30 s is the longer
+        ("{heartbeat_s: 60, key_name: cam}", 180.0),  # three lost or late heartbeats
+        ("{heartbeat_s: 5, offline_alarm_s: 12, key_name: cam}", 15.0),
+        ("{heartbeat_s: 2, offline_alarm_s: 45, key_name: cam}", 45.0),
     ],
 )
 def test_a_pushing_camera_is_dark_after_three_heartbeats_or_its_offline_alarm_s(
@@ -434,7 +437,7 @@ def test_a_pushing_camera_is_dark_after_three_heartbeats_or_its_offline_alarm_s(
         f"push_camera: {push_camera}}}]\n",
         encoding="utf-8",
     )
-    config = load_settings(path).community.gates[0].push_camera
+    config = load_settings(path, camera_api_keys=CAMERA_KEYS).community.gates[0].push_camera
     assert config is not None and config.alarm_after_s == alarm_after_s
 
 
@@ -442,15 +445,25 @@ def test_a_pushing_camera_is_dark_after_three_heartbeats_or_its_offline_alarm_s(
     ("gate", "needle"),
     [
         ("{id: g, kind: vehicle, direction: in, zone: A, camera: {source: '0'}, "
-         "push_camera: {heartbeat_s: 10}}", "has both camera (parkgate reads it) and push_camera"),
-        ("{id: g, kind: pedestrian, direction: in, push_camera: {heartbeat_s: 10}}",
+         "push_camera: {heartbeat_s: 10, key_name: cam}}",
+         "has both camera (parkgate reads it) and push_camera"),
+        ("{id: g, kind: pedestrian, direction: in, push_camera: {heartbeat_s: 10, key_name: cam}}",
          "'g' is a pedestrian gate"),
-        ("{id: g, kind: vehicle, direction: in, zone: A, push_camera: {heartbeat_s: 0}}",
-         "push_camera.heartbeat_s"),
+        ("{id: g, kind: vehicle, direction: in, zone: A, "
+         "push_camera: {heartbeat_s: 0, key_name: cam}}", "push_camera.heartbeat_s"),
         ("{id: g, kind: vehicle, direction: in, zone: A, push_camera: {heartbeat: 10}}",
          "unknown key 'community.gates.0.push_camera.heartbeat'"),
+        # Any camera's key would do: one whose heartbeat URL names the wrong gate would keep
+        # this gate's dead camera looking alive.
+        ("{id: g, kind: vehicle, direction: in, zone: A, push_camera: {heartbeat_s: 10}}",
+         "gate 'g' has push_camera.heartbeat_s but no push_camera.key_name: name the "
+         "camera's key in camera_api_keys"),
+        ("{id: g, kind: vehicle, direction: in, zone: A, "
+         "push_camera: {heartbeat_s: 10, key_name: cma}}",
+         "gate 'g' has push_camera.key_name 'cma', which is not a camera of camera_api_keys "
+         "(cam): its heartbeat could never be heard"),
     ],
-    ids=["both", "pedestrian", "zero", "typo"],
+    ids=["both", "pedestrian", "zero", "typo", "no-key-name", "unknown-key-name"],
 )
 def test_a_push_camera_that_cannot_be_watched_is_refused(
     tmp_path: Path, gate: str, needle: str
@@ -461,4 +474,4 @@ def test_a_push_camera_that_cannot_be_watched_is_refused(
         encoding="utf-8",
     )
     with pytest.raises(ConfigError, match=re.escape(needle)):
-        load_settings(path)
+        load_settings(path, camera_api_keys=CAMERA_KEYS)

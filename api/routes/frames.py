@@ -19,9 +19,11 @@ from errors import (
     MalformedBodyError,
     NotFoundError,
     PayloadTooLargeError,
+    PermissionDeniedError,
     UnsupportedMediaError,
 )
 from services.container import Services
+from settings import PushCameraConfig
 
 router = APIRouter(prefix="/api/v1/gates", tags=["cameras"])
 
@@ -223,11 +225,19 @@ async def push_frame(
 def _heard_pushing(services: Services, gate_id: str, caller: Principal) -> None:
     """A frame a camera pushed with its key says that camera is alive, before it is even
     read: a corrupt or refused frame still came from a working camera. A staff upload says
-    nothing of the camera; a camera parkgate reads has its own watch."""
+    nothing of the camera, nor does another camera's key (push_camera.key_name); a camera
+    parkgate reads has its own watch."""
     gate = services.settings.gate(gate_id)
     if (caller.role == "camera" and services.cameras is not None and gate is not None
-            and gate.kind == "vehicle" and gate.camera is None):
+            and gate.kind == "vehicle" and gate.camera is None
+            and _is_gates_camera(gate.push_camera, caller)):
         services.cameras.heard(gate_id, frame=True)
+
+
+def _is_gates_camera(push: PushCameraConfig | None, caller: Principal) -> bool:
+    """Whether ``caller``'s key is the one the gate's push_camera names (any camera key when
+    it names none: the camera is not watched, and nothing rides on who says it is alive)."""
+    return push is None or push.key_name is None or caller.name == push.key_name
 
 
 @router.post(
@@ -236,14 +246,15 @@ def _heard_pushing(services: Services, gate_id: str, caller: Principal) -> None:
     summary="A pushing camera's keep-alive: it is heard, as by a frame (camera key only)",
     responses={
         401: {"description": "No X-API-Key, or one camera_api_keys does not hold"},
-        403: {"description": "A login instead of a camera key"},
+        403: {"description": "A login instead of a camera key, or another camera's key "
+                       "than the gate's push_camera.key_name"},
         404: {"description": "Unknown gate"},
         409: {"description": "The gate's camera is read by parkgate (camera.source)"},
         422: {"description": "A pedestrian gate"},
     },
 )
 async def camera_heartbeat(
-    gate_id: str, services: ServicesDep, _: CameraOnly
+    gate_id: str, services: ServicesDep, caller: CameraOnly
 ) -> HeartbeatResult:
     # No body is read and nothing is stored: a keep-alive must be answered at once, during
     # a database outage too, and vendors' bodies differ.
@@ -258,6 +269,12 @@ async def camera_heartbeat(
         raise ConflictError(f"{gate_id}'s camera is read by parkgate (camera.source) and "
                             "watched from what it reads: heartbeats are for cameras that "
                             "push frames (push_camera)")
+    if not _is_gates_camera(gate.push_camera, caller):
+        # The name the gate expects is not told: the caller is known only by its own key.
+        raise PermissionDeniedError(
+            f"the key of camera {caller.name!r} is not the one set for {gate_id}'s camera "
+            "(push_camera.key_name): check the gate id in this camera's heartbeat URL"
+        )
     if services.cameras is None:  # services built without their camera watch
         return HeartbeatResult(gate_id=gate_id, watched=False, alarm_after_s=None)
     camera = services.cameras.heard(gate_id, frame=False)

@@ -19,7 +19,8 @@ from tests.api.test_camera_watch import _alarms, _jpeg
 from tests.api.test_metrics import TOKEN, _sample, _scrape
 from tests.conftest import add_user, wait_until
 
-CAMERA = {"X-API-Key": "test-camera-key"}
+CAMERA = {"X-API-Key": "test-camera-key"}  # cam-main's (tests/conftest.py)
+SIDE_CAMERA = {"X-API-Key": "side-camera-key"}  # another camera's, at another gate
 DEADLINE_S = 30.0
 HEARTBEAT_S = 1.0
 LIMIT_S = 3.0
@@ -29,11 +30,13 @@ def _pushing_app(app_factory: Any, tmp_path: Path | None = None) -> Any:
     from settings import demo_community
 
     community = demo_community().model_dump()
-    community["gates"][0]["push_camera"] = {"heartbeat_s": HEARTBEAT_S, "offline_alarm_s": 1}
+    community["gates"][0]["push_camera"] = {"heartbeat_s": HEARTBEAT_S, "offline_alarm_s": 1,
+                                            "key_name": "cam-main"}
     if tmp_path is not None:  # main-out's camera read by parkgate, from a quiet drop folder
         tmp_path.mkdir(exist_ok=True)
         community["gates"][1]["camera"] = {"source": str(tmp_path), "offline_alarm_s": 60}
-    return app_factory(api={"metrics_token": TOKEN}, community=community)
+    keys = {"cam-main": CAMERA["X-API-Key"], "cam-side": SIDE_CAMERA["X-API-Key"]}
+    return app_factory(api={"metrics_token": TOKEN}, community=community, camera_api_keys=keys)
 
 
 def _camera(client: Any, gate_id: str = "main-in") -> dict[str, Any]:
@@ -137,6 +140,22 @@ def test_a_staff_upload_does_not_say_the_camera_is_alive(app_factory: Any) -> No
     assert camera["frames_read"] == 0 and camera["state"] == "awaiting"
 
 
+def test_another_cameras_frame_does_not_say_the_gates_camera_is_alive(
+    app_factory: Any,
+) -> None:
+    client = _pushing_app(app_factory)
+    pushed = client.post("/api/v1/gates/main-in/frames", content=_jpeg(),
+                         headers={**SIDE_CAMERA, "Content-Type": "image/jpeg"})
+    assert pushed.status_code == 200, pushed.text  # read and decided as before
+    camera = _camera(client)
+    assert camera["frames_read"] == 0 and camera["state"] == "awaiting"
+    # Its own key is heard.
+    pushed = client.post("/api/v1/gates/main-in/frames", content=_jpeg(),
+                         headers={**CAMERA, "Content-Type": "image/jpeg"})
+    assert pushed.status_code == 200, pushed.text
+    assert _camera(client)["frames_read"] == 1
+
+
 def test_a_pushing_camera_without_a_heartbeat_setting_is_listed_unwatched(
     app_factory: Any,
 ) -> None:
@@ -167,6 +186,10 @@ def test_a_pushing_camera_without_a_heartbeat_setting_is_listed_unwatched(
         ("main-in", {}, 401, "send the camera's X-API-Key"),
         ("main-in", {"X-API-Key": "guess"}, 401, "unknown camera API key"),
         ("main-in", "guard", 403, "only the camera itself"),
+        # Another camera's key, as from a camera whose heartbeat URL names the wrong gate:
+        # it would keep main-in's dead camera looking alive.
+        ("main-in", SIDE_CAMERA, 403, "the key of camera 'cam-side' is not the one set for "
+         "main-in's camera (push_camera.key_name)"),
         ("north-gate", CAMERA, 404, "unknown gate 'north-gate'"),
         ("ped-1", CAMERA, 422, "pedestrian gate"),
         ("main-out", CAMERA, 409, "read by parkgate (camera.source)"),
