@@ -6,26 +6,39 @@ hand (and who), which alarms were raised, and how full each zone got. Everything
 from the stored history of local days; nothing is written.
 
 A day's report and a month's (services/month_summary.py) are the same code: ``day_summaries``
-reads each kind of history once for all the days asked for, grouped by local day in the
-database (services/local_days.py), so a month is a handful of queries, not a handful per day,
-and its days can never disagree with the day reports.
+reads each kind of history in one statement for all the days asked for, grouped by local
+day in the database (services/local_days.py), so a month is a handful of queries, not a
+handful per day, and its days can never disagree with the day reports.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
+from typing import Any
 
-from sqlalchemy import String, and_, case, cast, func, null, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Result,
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    null,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from controllers.values import TYPED_PLATE
 from models.events import Alarm, AuditEntry, Passage
 from services.audit_journal import LOGIN_PREFIX
-from services.local_days import LocalDay, check_consecutive, day_index, within
+from services.local_days import LocalDay, check_consecutive, day_by_day, in_day
 from services.reports import (
     ADMITTED_RESOLUTIONS,
     OccupancyDay,
@@ -113,13 +126,12 @@ def day_summaries(session: Session, days: Sequence[LocalDay], tz: tzinfo
 
 
 def _count_passages(session: Session, days: Sequence[LocalDay], counts: list[_Counts]) -> None:
-    """Decisions, reasons, reviews, entries and exits, from one grouped pass over the span.
+    """Decisions, reasons, reviews, entries and exits, grouped in the database per day.
 
     Entries and exits are counted as the occupancy report counts them: passages into or out
     of a zone that let the car through, on the gate's own decision or a guard's. Whether one
     is counted hangs on its flags, which the database groups as text (PostgreSQL cannot
     compare ``json``) and Python reads, as it reads them everywhere else."""
-    index = day_index(Passage.at, days).label("day_index")
     counted = and_(
         Passage.zone_id.is_not(None),
         or_(Passage.decision == "allow", Passage.resolution.in_(ADMITTED_RESOLUTIONS)),
@@ -127,13 +139,11 @@ def _count_passages(session: Session, days: Sequence[LocalDay], counts: list[_Co
     is_counted = case((counted, 1), else_=0).label("counted")
     # Flags only where they decide something: fewer groups.
     flags = case((counted, cast(Passage.flags, String)), else_=null()).label("counted_flags")
-    keys = (index, Passage.decision, Passage.reason, Passage.resolution, Passage.direction,
+    keys = (Passage.decision, Passage.reason, Passage.resolution, Passage.direction,
             is_counted, flags)
-    # Ordered, so that counts that tie are listed in the same order on either database.
-    for i, decision, reason, resolution, direction, in_count, flags_text, n in session.execute(
-        select(*keys, func.count()).where(*within(Passage.at, days))
-        .group_by(*keys).order_by(*keys)
-    ):
+    rows = _grouped(session, days, lambda index, day: (
+        select(index, *keys, func.count()).where(*in_day(Passage.at, day)).group_by(*keys)))
+    for i, decision, reason, resolution, direction, in_count, flags_text, n in rows:
         day = counts[i]
         day.by_decision[decision] += n
         day.by_reason.setdefault(decision, Counter())[reason] += n
@@ -154,12 +164,10 @@ def _count_passages(session: Session, days: Sequence[LocalDay], counts: list[_Co
 
 
 def _count_audit(session: Session, days: Sequence[LocalDay], counts: list[_Counts]) -> None:
-    index = day_index(AuditEntry.at, days).label("day_index")
-    keys = (index, AuditEntry.username, AuditEntry.action)
-    for i, username, action, n in session.execute(
-        select(*keys, func.count()).where(*within(AuditEntry.at, days))
-        .group_by(*keys).order_by(*keys)
-    ):
+    keys = (AuditEntry.username, AuditEntry.action)
+    for i, username, action, n in _grouped(session, days, lambda index, day: (
+        select(index, *keys, func.count()).where(*in_day(AuditEntry.at, day)).group_by(*keys)
+    )):
         if action.startswith(HAND_ACTIONS):
             counts[i].guard_actions.setdefault(username, Counter())[action] += n
         elif action.startswith(LOGIN_PREFIX):
@@ -167,10 +175,17 @@ def _count_audit(session: Session, days: Sequence[LocalDay], counts: list[_Count
 
 
 def _count_alarms(session: Session, days: Sequence[LocalDay], counts: list[_Counts]) -> None:
-    index = day_index(Alarm.at, days).label("day_index")
-    keys = (index, Alarm.kind)
-    for i, kind, n in session.execute(
-        select(*keys, func.count()).where(*within(Alarm.at, days))
-        .group_by(*keys).order_by(*keys)
-    ):
+    for i, kind, n in _grouped(session, days, lambda index, day: (
+        select(index, Alarm.kind, func.count()).where(*in_day(Alarm.at, day))
+        .group_by(Alarm.kind)
+    )):
         counts[i].alarms[kind] += n
+
+
+def _grouped(session: Session, days: Sequence[LocalDay],
+             query: Callable[[ColumnElement[int], LocalDay], Select[Any]]) -> Result[Any]:
+    """The grouped query over every day in one statement, its rows in the order of their
+    columns but the last (the count): counts that tie are then listed in the same order on
+    either database, where grouping alone leaves PostgreSQL's order to its hash table."""
+    statement = day_by_day(list(enumerate(days)), query)
+    return session.execute(statement.order_by(*list(statement.selected_columns)[:-1]))

@@ -4,7 +4,7 @@ A zone's count over a day is a step function: the count at midnight (the last sa
 it), then one sample per change. Its peak is the highest step and the first moment it was
 reached. Reading every sample of a month to find that took about a second on SQLite at the
 bench's 280,000 samples a month (bench/scale.py), so the database does the reading: per zone,
-four queries over the whole span of days, whatever their number.
+four statements for all the days, whatever their number (services/local_days.py).
 """
 
 from __future__ import annotations
@@ -13,14 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models.site import OccupancySample, Zone
-from services.local_days import LocalDay, day_index, within
-
-# The same "day cannot have a sample this full" for every day whose peak is not in it.
-_NO_MATCH = -1
+from services.local_days import LocalDay, day_by_day, in_day
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,23 +50,23 @@ def zone_peaks(session: Session, days: Sequence[LocalDay], tz: tzinfo
 
 def _one_zone(session: Session, zone: Zone, days: Sequence[LocalDay], tz: tzinfo
               ) -> list[ZonePeak]:
-    in_zone = (OccupancySample.zone_id == zone.id, *within(OccupancySample.at, days))
-    index = day_index(OccupancySample.at, days).label("day_index")
+    of_zone = OccupancySample.zone_id == zone.id
+    numbered = list(enumerate(days))
     sampled = {
         i: _DaySamples(most, capacity, last_at)
-        for i, most, capacity, last_at in session.execute(
+        for i, most, capacity, last_at in session.execute(day_by_day(numbered, lambda index, day: (
             select(index, func.max(OccupancySample.occupied),
                    func.max(OccupancySample.capacity), func.max(OccupancySample.at))
-            .where(*in_zone)
-            .group_by(index)
-        )
+            .where(of_zone, *in_day(OccupancySample.at, day))
+        )))
+        if last_at is not None  # a day without samples is a row of nulls
     }
     last_counts = _last_counts(session, zone, sampled)
 
     # The count at each midnight: the last sample before the first one, then each day's last.
     carried = session.scalars(
         select(OccupancySample.occupied)
-        .where(OccupancySample.zone_id == zone.id, OccupancySample.at < days[0].start)
+        .where(of_zone, OccupancySample.at < days[0].start)
         .order_by(OccupancySample.at.desc(), OccupancySample.id.desc())
         .limit(1)
     ).first() or 0
@@ -83,15 +80,14 @@ def _one_zone(session: Session, zone: Zone, days: Sequence[LocalDay], tz: tzinfo
     reached = {i: s.most for i, s in sampled.items() if s.most > at_midnight[i]}
     first_at: dict[int, datetime] = {}
     if reached:
-        # A sample counts when it is its own day's peak; other days want a count none has.
-        wanted = case(*((OccupancySample.at < day.end, reached.get(i, _NO_MATCH))
-                        for i, day in enumerate(days)))
+        peak_on = {days[i].day: most for i, most in reached.items()}
         first_at = {
-            i: at for i, at in session.execute(
-                select(index, func.min(OccupancySample.at))
-                .where(*in_zone, OccupancySample.occupied == wanted)
-                .group_by(index)
-            )
+            i: at for i, at in session.execute(day_by_day(
+                [(i, days[i]) for i in sorted(reached)], lambda index, day: (
+                    select(index, func.min(OccupancySample.at))
+                    .where(of_zone, *in_day(OccupancySample.at, day),
+                           OccupancySample.occupied == peak_on[day.day])
+                )))
         }
 
     peaks = []
