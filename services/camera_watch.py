@@ -110,7 +110,10 @@ class CameraWatch:
         alive, and if it was down it is up again now rather than at the next check."""
         camera = self.pushed.get(gate_id)
         if camera is None:  # a camera nobody configured: listed, not watched
-            camera = self.pushed[gate_id] = PushedCamera(gate_id, None, since=self._clock())
+            camera = PushedCamera(gate_id, None, since=self._clock())
+            # A new dict, not an insert: /healthz and the gate list read health() in a worker
+            # thread, and a dict that grows while it is iterated there raises.
+            self.pushed = {**self.pushed, gate_id: camera}
             logger.warning("camera at %s pushes, but push_camera.heartbeat_s is not set for "
                            "the gate: nobody is told if it goes dark", gate_id)
         camera.last_heard_at = self._clock()
@@ -126,8 +129,9 @@ class CameraWatch:
         now = self._clock()
         cameras = {gate_id: self._health(gate_id, worker, now)
                    for gate_id, worker in self.workers.items()}
+        pushed = self.pushed  # replaced, never changed in size (heard())
         cameras.update((gate_id, self._pushed_health(camera, now))
-                       for gate_id, camera in self.pushed.items())
+                       for gate_id, camera in pushed.items())
         return cameras
 
     def _health(self, gate_id: str, worker: CameraWorker, now: float) -> CameraHealth:
