@@ -243,12 +243,22 @@ class CameraWatch:
 
 def run_cameras(services: Services, workers: list[CameraWorker]) -> None:
     """Start ``workers`` with the services, watched (``services.cameras``) with the cameras
-    that push. The watch is there without either: a camera that pushes unannounced is listed."""
+    that push. The watch is there without either: a camera that pushes unannounced is listed.
+
+    Called again before the services start (the demo adds its simulated cameras to those
+    build_services ran), the new watch takes over the first one's workers and its place: a
+    second watch would also watch the pushing cameras, never hear them (heartbeats reach
+    ``services.cameras``) and call each of them dark."""
+    watched: dict[str, CameraWorker] = {}
+    if services.cameras is not None:
+        services.background.remove(services.cameras)
+        watched.update(services.cameras.workers)  # already in services.background
+    watched.update((w.gate_id, w) for w in workers)
     gates = services.settings.community.gates
     names = {g.id: g.name for g in gates if g.name}
     pushed = {g.id: g.push_camera for g in gates if g.push_camera is not None}
-    watch = CameraWatch({w.gate_id: w for w in workers}, services.runtime, services.bus,
-                        pushed=pushed, gate_names=names)
+    watch = CameraWatch(watched, services.runtime, services.bus, pushed=pushed,
+                        gate_names=names)
     services.cameras = watch
     # The watch after its workers: it starts looking once they run.
     services.background.extend([*workers, watch])

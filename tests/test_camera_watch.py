@@ -120,3 +120,27 @@ def test_health_read_in_a_worker_thread_meets_a_camera_first_heard(
     assert failures == []
     assert len(watch.health()) == 3001
 
+
+
+def test_the_demos_cameras_join_the_one_watch(make_settings: Any, plate_recognizer: Any) -> None:
+    """The demo runs its simulated cameras after build_services ran the configured ones: a
+    second watch would also watch main-in's pushing camera, never hear its heartbeats (they
+    reach services.cameras) and raise camera_offline for a camera that is fine."""
+    from demo import SimulatedGateCamera, build_demo_workers
+    from services.camera_watch import run_cameras
+    from services.container import build_services
+    from settings import demo_community
+
+    community = demo_community().model_dump()
+    community["gates"][0]["push_camera"] = {"heartbeat_s": 10, "key_name": "cam-main"}
+    services = build_services(make_settings(community=community), recognizer=plate_recognizer)
+    try:
+        _, workers = build_demo_workers(services, {"main-out": SimulatedGateCamera("main-out")})
+        run_cameras(services, workers)
+        watches = [c for c in services.background if isinstance(c, CameraWatch)]
+        assert watches == [services.cameras]
+        assert list(services.cameras.workers) == ["main-out"]
+        assert list(services.cameras.pushed) == ["main-in"]
+        assert services.background.count(workers[0]) == 1
+    finally:
+        services.engine.dispose()
