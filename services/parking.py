@@ -48,7 +48,6 @@ from controllers.spaces import (
     SpaceBoard,
     SpaceKind,
     SpaceState,
-    SpaceStatus,
     parse_sensor_payload,
 )
 from errors import InvalidInputError, NotFoundError, StoreUnavailableError
@@ -312,13 +311,13 @@ class ParkingService:
             self._space_generation += 1
         self.changes.publish(Event("availability", {"what": "spaces"}))
 
-    def space_status(self, space_id: str) -> tuple[SpaceStatus, bool]:
-        """A space's reconciled status and whether it is held; ``NotFoundError`` if unknown."""
-        now = self._clock()
-        with self._lock:
-            if space_id not in self.board.spaces:
-                raise NotFoundError(f"space {space_id!r} not found")
-            return self.board.status(space_id, now), self.holds.holder_of(space_id, now) is not None
+    def space_row(self, space_id: str) -> dict[str, Any]:
+        """One space as ``spaces_snapshot`` lists it; ``NotFoundError`` for an unknown id and
+        for an ``assigned`` space (private: the same answer, so its id tells nothing)."""
+        for row in self.spaces_snapshot().data["spaces"]:
+            if row["id"] == space_id:
+                return dict(row)
+        raise NotFoundError(f"space {space_id!r} not found")
 
     def spaces_snapshot(self, monotonic: Callable[[], float] = time.monotonic) -> CachedBody:
         """Every space's state as a ready JSON body with its ETag (rebuilt ≤ once a second)."""

@@ -8,6 +8,7 @@ proxy every client shares the proxy's address: raise the limit there, or limit i
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import unicodedata
 from collections.abc import AsyncIterator
@@ -266,16 +267,11 @@ async def get_spaces(request: Request) -> Response:
 )
 async def get_space(space_id: str, request: Request) -> Response:
     parking = _parking(request.app.state.services)
-    status, held = parking.space_status(space_id)  # NotFoundError → 404
-    rec = parking.board.spaces[space_id]
-    if rec.kind is SpaceKind.ASSIGNED:  # private, as in the list; same answer as unknown ids
-        raise NotFoundError(f"space {space_id!r} not found")
-    out = SpaceOut(
-        id=rec.id, label=rec.label, zone=rec.zone, kind=rec.kind, state=status.state,
-        source=status.source, since=status.at, conflict=status.conflict, held=held,
-    )
-    body = out.model_dump_json().encode()
-    return cached_response(request, CachedBody(body, make_etag(body), {}))
+    # The list's own row, so one space reads exactly as in the list and the stream (its
+    # ``since`` was "…Z" here and "…+00:00" there). NotFoundError → 404, assigned ones too.
+    row = parking.space_row(space_id)
+    body = json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode()
+    return cached_response(request, CachedBody(body, make_etag(body), row))
 
 
 async def availability_events(

@@ -212,3 +212,26 @@ def test_staff_routes_and_same_origin_requests_get_no_cors_headers(
         assert "access-control-allow-origin" not in passages.headers
         plain = http.get("/api/v1/availability")
         assert "access-control-allow-origin" not in plain.headers
+
+
+# ---- one space reads as in the list -----------------------------------------------------------
+
+
+def test_one_space_reads_exactly_as_its_row_in_the_list_and_the_stream(
+    live: tuple[str, Any],
+) -> None:
+    # `since` was "…+00:00" in the list and the stream but "…Z" for one space.
+    base, services = live
+    services.parking.ingest_sensor(json.dumps({
+        "space": "A-001", "occupied": False, "ts": datetime.now(UTC).isoformat(),
+    }).encode())
+    with httpx.Client(base_url=base, timeout=10) as http:
+        listed = http.get("/api/v1/availability/spaces").json()["spaces"]
+        row = next(s for s in listed if s["id"] == "A-001")
+        one = http.get("/api/v1/availability/spaces/A-001")
+        assert one.status_code == 200
+        assert one.json() == row
+        assert row["since"] is not None and row["state"] == "free"
+        tag = one.headers["etag"]
+        assert http.get("/api/v1/availability/spaces/A-001",
+                        headers={"If-None-Match": tag}).status_code == 304
