@@ -16,8 +16,10 @@ from typing import Any
 import pytest
 
 from tests.api.test_camera_watch import _alarms, _jpeg
+from tests.api.test_database_outage import FAST
 from tests.api.test_metrics import TOKEN, _sample, _scrape
 from tests.conftest import add_user, wait_until
+from tests.db_outage import DatabaseOutage
 
 CAMERA = {"X-API-Key": "test-camera-key"}  # cam-main's (tests/conftest.py)
 SIDE_CAMERA = {"X-API-Key": "side-camera-key"}  # another camera's, at another gate
@@ -26,7 +28,7 @@ HEARTBEAT_S = 1.0
 LIMIT_S = 3.0
 
 
-def _pushing_app(app_factory: Any, tmp_path: Path | None = None) -> Any:
+def _pushing_app(app_factory: Any, tmp_path: Path | None = None, **overrides: Any) -> Any:
     from settings import demo_community
 
     community = demo_community().model_dump()
@@ -36,7 +38,8 @@ def _pushing_app(app_factory: Any, tmp_path: Path | None = None) -> Any:
         tmp_path.mkdir(exist_ok=True)
         community["gates"][1]["camera"] = {"source": str(tmp_path), "offline_alarm_s": 60}
     keys = {"cam-main": CAMERA["X-API-Key"], "cam-side": SIDE_CAMERA["X-API-Key"]}
-    return app_factory(api={"metrics_token": TOKEN}, community=community, camera_api_keys=keys)
+    return app_factory(api={"metrics_token": TOKEN}, community=community, camera_api_keys=keys,
+                       **overrides)
 
 
 def _camera(client: Any, gate_id: str = "main-in") -> dict[str, Any]:
@@ -205,3 +208,31 @@ def test_a_heartbeat_is_refused_with_a_reason(
     assert response.status_code == status, response.text
     assert detail in response.json()["detail"]
     assert _camera(client)["heartbeats"] == 0
+
+
+def test_during_a_database_outage_heartbeats_are_answered_and_silence_still_alarms(
+    app_factory: Any, outage: DatabaseOutage
+) -> None:
+    """The heartbeat touches no database; the alarm for a camera gone dark meanwhile reaches
+    the guards at once (unstored, id null) and is stored when the database answers."""
+    client = _pushing_app(app_factory, database_url=outage.url, **FAST)
+    services = client.app.state.services
+    _heartbeat(client)
+    alarms: list[dict[str, Any]] = []
+    with services.bus.listening(
+        lambda e: alarms.append(e.data)
+        if e.type == "alarm" and e.data["kind"] == "camera_offline" else None
+    ):
+        outage.cut(services.engine)
+        assert _heartbeat(client)["watched"] is True
+        assert _camera(client)["up"] is True
+        wait_until(lambda: bool(alarms), DEADLINE_S, "the camera_offline alarm")
+        assert alarms[-1]["id"] is None and alarms[-1]["gate_id"] == "main-in"
+        health = client.get("/healthz").json()
+        assert health["database"] is False and health["cameras"]["main-in"]["up"] is False
+        _heartbeat(client)
+        assert _camera(client)["up"] is True
+    outage.restore()
+    guard = {"Authorization": f"Bearer {add_user(client, 'guard', 'guard')}"}
+    wait_until(lambda: any(a["kind"] == "camera_offline" and a["id"] is not None
+                           for a in _alarms(client, guard)), DEADLINE_S, "the stored alarm")
