@@ -73,7 +73,10 @@ class DaySummary:
 
 
 def day_summary(session: Session, occupancy: OccupancyDay) -> DaySummary:
-    """The figures of the local day ``occupancy`` reports on (its day, zone and end)."""
+    """The figures of the local day ``occupancy`` reports on (its day, time zone and end).
+
+    Its zone peaks are counted in the database as a month's are (services/zone_peaks.py), not
+    taken from the chart's steps: tests/test_month_summary.py holds them to those steps."""
     start, end = local_day_bounds(occupancy.day, occupancy.tz)
     day = LocalDay(occupancy.day, start, end, occupancy.end)
     return day_summaries(session, (day,), occupancy.tz)[0]
