@@ -23,6 +23,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from controllers.events import Event
+from services.loop_watch import LoopHealth
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ class SiteState:
     # services watch no disk)
     disk_free_bytes: int | None = None
     disk_low: bool = False
+    # The event loop's answers (services/loop_watch.py); None when nothing watches it.
+    loop: LoopHealth | None = None
 
 
 class _StateCollector(Collector):
@@ -128,6 +131,18 @@ class _StateCollector(Collector):
             yield _gauge("parkgate_data_disk_low",
                          "1 while free space is below storage.min_free_mb or a write found "
                          "the disk full: /healthz storage.", int(state.disk_low))
+        if state.loop is not None:
+            yield _gauge("parkgate_event_loop_lag_seconds",
+                         "How late the event loop answered its last question (a few a "
+                         "second); while it is stalled, for how long so far.",
+                         state.loop.lag_s)
+            yield CounterMetricFamily(
+                "parkgate_event_loop_stalls", "Times the event loop did not answer for a "
+                "second or more since start (each logged with what held it).",
+                value=state.loop.stalls,
+            )
+            yield _gauge("parkgate_event_loop_longest_stall_seconds",
+                         "The longest such stall since start.", state.loop.longest_stall_s)
         yield _gauge("parkgate_event_bus_dropped",
                      "Events a slow subscriber (a console, a board) lost since start.",
                      state.bus_dropped)

@@ -171,3 +171,20 @@ def test_an_acknowledgement_is_not_a_second_alarm() -> None:
 def test_a_short_scrape_token_is_refused_at_start(make_settings: Any) -> None:
     with pytest.raises(ConfigError, match=r"api\.metrics_token must be at least 24 characters"):
         make_settings(api={"metrics_token": "short"})
+
+
+def test_a_stalled_event_loop_is_counted_with_its_length(
+    scraped: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.conftest import wait_until
+
+    body = _scrape(scraped)
+    assert _sample(body, "parkgate_event_loop_stalls_total") == 0
+    assert _sample(body, "parkgate_event_loop_lag_seconds") < 1.0
+    # A synchronous call on the app's own loop, as a blocking write would be.
+    scraped.portal.call(time.sleep, 1.5)
+    wait_until(lambda: _sample(_scrape(scraped), "parkgate_event_loop_stalls_total") == 1,
+               10, "the stall to be counted")
+    # Counted from the watch's question, which came during the sleep: at least its threshold.
+    assert 1.0 <= _sample(_scrape(scraped), "parkgate_event_loop_longest_stall_seconds") < 10
+    assert any("event loop has not answered" in r.getMessage() for r in caplog.records)
