@@ -33,7 +33,14 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from api.console.config import ConsoleConfig
 from errors import ConfigError
-from hardware.config import BarrierConfig, InputConfig, SimBarrierConfig, SimInputConfig
+from hardware.config import (
+    BarrierConfig,
+    InputConfig,
+    ScreenConfig,
+    SimBarrierConfig,
+    SimInputConfig,
+    SimScreenConfig,
+)
 from services.calendar_config import CalendarConfig
 from services.disk_space import StorageConfig
 from services.parking_config import ParkingConfig
@@ -169,6 +176,14 @@ class GateConfig(_Strict):
         description=(
             "Opening hours per kind of entrant, in community.timezone; outside them an entry "
             "goes to a guard (services/schedule_config.py). None: open at any hour."
+        ),
+    )
+    screen: ScreenConfig | None = Field(
+        None,
+        description=(
+            "The screen beside the gate (车道屏, a face terminal's screen) that tells the person "
+            "at it what was decided and where to park: driver sim, mqtt or http "
+            "(hardware/config.py). None: the gate has no screen."
         ),
     )
 
@@ -445,9 +460,13 @@ def demo_community() -> CommunityConfig:
             ZoneConfig(id="B", name="B区地下", capacity=20),
         ],
         gates=[
-            GateConfig(id="main-in", name="东门入口", kind="vehicle", direction="in", zone="A"),
-            GateConfig(id="main-out", name="东门出口", kind="vehicle", direction="out", zone="A"),
-            GateConfig(id="ped-1", name="东门人行", kind="pedestrian", direction="in"),
+            # Simulated screens: the demo shows what each gate's screen would tell people.
+            GateConfig(id="main-in", name="东门入口", kind="vehicle", direction="in", zone="A",
+                       screen=SimScreenConfig()),
+            GateConfig(id="main-out", name="东门出口", kind="vehicle", direction="out",
+                       zone="A", screen=SimScreenConfig()),
+            GateConfig(id="ped-1", name="东门人行", kind="pedestrian", direction="in",
+                       screen=SimScreenConfig()),
         ],
     )
 

@@ -24,6 +24,10 @@ EventType = Literal[
     "passage_offline", "passage_offline_updated",
     # A gate's camera went dark or delivers again (services/camera_watch.py).
     "camera",
+    # A space held for an entry just let in (services/parking.py): the passage's id, the
+    # gate, the holder (plate), the space, its zone and walking distance; the gate's screen
+    # tells the driver where to park (services/gate_screens.py).
+    "space_held",
 ]
 
 

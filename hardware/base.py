@@ -10,6 +10,7 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from controllers.barrier import BarrierState
@@ -139,6 +140,92 @@ class Display(Protocol):
     async def stop(self) -> None: ...
 
     async def show(self, zone_id: str, free: int) -> None: ...
+
+
+class ScreenLevel(StrEnum):
+    """How a lane screen colours a message: go, wait for a guard, or do not pass."""
+
+    OK = "ok"
+    WAIT = "wait"
+    STOP = "stop"
+
+
+# A lane screen (车道屏) has room for a few short lines; a message longer than this is a bug
+# in the texts, not something to cut on the device.
+SCREEN_MAX_LINES = 4
+SCREEN_MAX_LINE_CHARS = 24
+
+
+@dataclass(frozen=True, slots=True)
+class ScreenMessage:
+    """What the person at a gate is told: a few short lines, a level and, for screens with
+    text-to-speech, what to say. ``passage_id`` ties it to the passage it answers (None for
+    a guard's open or an idle screen); ``seq`` numbers a gate's messages in the order they
+    were meant (the driver sends it, so a device can drop one that arrives late)."""
+
+    lines: tuple[str, ...]
+    level: ScreenLevel | None = None  # None: the idle screen (free spaces, a greeting)
+    speak: str | None = None
+    passage_id: int | None = None
+    seq: int = 0
+
+    def __post_init__(self) -> None:
+        if len(self.lines) > SCREEN_MAX_LINES:
+            raise ValueError(
+                f"ScreenMessage.lines holds at most {SCREEN_MAX_LINES} lines, got "
+                f"{len(self.lines)}"
+            )
+        for line in self.lines:
+            if not isinstance(line, str) or len(line) > SCREEN_MAX_LINE_CHARS:
+                raise ValueError(
+                    f"ScreenMessage line must be text of at most {SCREEN_MAX_LINE_CHARS} "
+                    f"characters, got {line!r}"
+                )
+        if self.speak is not None and not self.speak.strip():
+            raise ValueError("ScreenMessage.speak must be None or non-blank text")
+        if self.level is None and self.speak is not None:
+            raise ValueError("an idle ScreenMessage (level None) says nothing aloud")
+        if self.seq < 0:
+            raise ValueError(f"ScreenMessage.seq must be >= 0, got {self.seq}")
+
+    @property
+    def idle(self) -> bool:
+        return self.level is None
+
+    def payload(self, gate_id: str, at: datetime) -> dict[str, object]:
+        """The JSON object every networked screen driver sends (docs/mqtt.md,
+        ``parkgate.screen/1``)."""
+        return {
+            "schema": "parkgate.screen/1",
+            "gate_id": gate_id,
+            "seq": self.seq,
+            "at": at.isoformat(),
+            "mode": "idle" if self.idle else "message",
+            "level": None if self.level is None else str(self.level),
+            "lines": list(self.lines),
+            "speak": self.speak,
+            "passage_id": self.passage_id,
+        }
+
+
+@runtime_checkable
+class GateScreen(Protocol):
+    """A lane screen (车道屏) or a face terminal's screen beside one gate: it shows the person
+    at the gate a ``ScreenMessage`` and goes back to its idle screen with ``clear``.
+
+    ``show``/``clear`` return once the device took the message and raise the
+    ``HardwareError`` family when it did not; the caller bounds them with a time-out (a
+    screen never holds up a barrier)."""
+
+    gate_id: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def show(self, message: ScreenMessage) -> None: ...
+
+    async def clear(self, idle: ScreenMessage) -> None: ...
 
 
 @runtime_checkable

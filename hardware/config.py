@@ -101,6 +101,13 @@ ignored. Each gate nests one ``barrier:`` (default: simulated). Examples::
         host: 192.168.10.2
         topic: loops/east/presence
 
+    # a lane screen beside the barrier (ScreenConfig, the gate's screen:): JSON on MQTT
+    screen:
+      driver: mqtt
+      host: 192.168.10.2
+      topic: lane/{gate_id}/screen
+      hold_s: 10
+
     # the fire-alarm contact (InputConfig) and a free-space board (DisplayConfig)
     fire_alarm:
       driver: modbus
@@ -497,5 +504,85 @@ class HttpDisplayConfig(_Strict):
 
 DisplayConfig = Annotated[
     SimDisplayConfig | MqttDisplayConfig | ModbusDisplayConfig | HttpDisplayConfig,
+    Field(discriminator="driver"),
+]
+
+
+class _ScreenCommon(_Strict):
+    hold_s: float = Field(
+        10.0,
+        gt=0,
+        le=600,
+        description="How long a message stays on the screen before it goes back to its idle "
+        "screen (the free spaces of the gate's zone, when known).",
+    )
+    timeout_s: float = Field(
+        2.0,
+        gt=0,
+        le=30,
+        description="The longest one message may take to reach the screen; a screen that is "
+        "off or hung is given up on after this, never holding up a barrier.",
+    )
+
+
+class SimScreenConfig(_ScreenCommon):
+    driver: Literal["sim"] = Field(
+        "sim", description="Simulated screen that keeps what it shows (demo, tests)."
+    )
+
+
+class MqttScreenConfig(_ScreenCommon, _MqttConnection):
+    driver: Literal["mqtt"] = Field(description="Screen listening on MQTT (JSON, QoS 1).")
+    topic: str = Field(
+        "parkgate/screens/{gate_id}",
+        description="Topic template, may use {gate_id}. Not retained: a screen that reboots "
+        "shows its idle screen, not an old car's message.",
+    )
+    client_id: str | None = Field(
+        None, description="MQTT client id (default parkgate-screen-<gate>)."
+    )
+
+    @model_validator(mode="after")
+    def verify_topic(self) -> MqttScreenConfig:
+        self.resolved_topic("gate")  # a bad placeholder fails at start-up, not per car
+        if any(c in self.topic for c in "+#"):
+            raise ValueError(f"screen topic must not hold MQTT wildcards, got {self.topic!r}")
+        return self
+
+    def resolved_topic(self, gate_id: str) -> str:
+        try:
+            return self.topic.format(gate_id=gate_id)
+        except (KeyError, IndexError, ValueError) as err:
+            raise ValueError(
+                f"screen topic may use only {{gate_id}}, got {self.topic!r}"
+            ) from err
+
+
+class HttpScreenConfig(_ScreenCommon):
+    driver: Literal["http"] = Field(description="Screen updated by an HTTP POST of JSON.")
+    url: str = Field(
+        description="URL the message is POSTed to as JSON, may use {gate_id}, e.g. "
+        "http://192.168.10.40/api/screen."
+    )
+    auth_env: str | None = Field(
+        None, description="Environment variable with 'user:password' for basic auth."
+    )
+
+    @model_validator(mode="after")
+    def verify_url(self) -> HttpScreenConfig:
+        resolved = self.resolved_url("gate")
+        if not resolved.startswith(("http://", "https://")):
+            raise ValueError(f"screen url must start with http:// or https://, got {self.url!r}")
+        return self
+
+    def resolved_url(self, gate_id: str) -> str:
+        try:
+            return self.url.format(gate_id=gate_id)
+        except (KeyError, IndexError, ValueError) as err:
+            raise ValueError(f"screen url may use only {{gate_id}}, got {self.url!r}") from err
+
+
+ScreenConfig = Annotated[
+    SimScreenConfig | MqttScreenConfig | HttpScreenConfig,
     Field(discriminator="driver"),
 ]

@@ -17,13 +17,14 @@ import logging
 import os
 import weakref
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 from errors import ConfigError, HardwareError, HardwareTimeoutError, HardwareUnavailableError
-from hardware.base import DigitalInput, LinkReports
-from hardware.config import HttpBarrierConfig, HttpDisplayConfig
+from hardware.base import DigitalInput, LinkReports, ScreenMessage
+from hardware.config import HttpBarrierConfig, HttpDisplayConfig, HttpScreenConfig
 from hardware.relay_barrier import RelayBarrier
 
 logger = logging.getLogger(__name__)
@@ -48,12 +49,18 @@ def shown_url(url: str) -> str:
 
 
 async def _request(
-    client: httpx.AsyncClient, method: str, url: str, expect_body: str | None = None
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    expect_body: str | None = None,
+    *,
+    json_body: object | None = None,
 ) -> httpx.Response:
-    """One request; httpx errors become the HardwareError family."""
+    """One request (with a JSON body when given); httpx errors become the HardwareError
+    family."""
     shown = shown_url(url)
     try:
-        response = await client.request(method, url)
+        response = await client.request(method, url, json=json_body)
     except (httpx.ConnectError, httpx.ConnectTimeout) as err:
         raise HardwareUnavailableError(f"HTTP {shown}: {err!r}") from err
     except httpx.TimeoutException as err:
@@ -293,6 +300,40 @@ class HttpDisplay:
             raise HardwareUnavailableError(f"display {self.name} used before start()")
         url = self.config.url.format(zone_id=zone_id, free=free)
         await _request(self._client, self.config.method, url)
+
+
+class HttpScreen:
+    """A lane screen with a web API: each message is POSTed to its URL as JSON
+    (``parkgate.screen/1``, docs/mqtt.md); any 2xx answer is the device taking it."""
+
+    def __init__(self, gate_id: str, config: HttpScreenConfig) -> None:
+        self.gate_id = gate_id
+        self.config = config
+        self.url = config.resolved_url(gate_id)
+        self._client: httpx.AsyncClient | None = None
+
+    async def start(self) -> None:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                timeout=self.config.timeout_s, auth=_auth(self.config.auth_env)
+            )
+
+    async def stop(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def show(self, message: ScreenMessage) -> None:
+        await self._post(message)
+
+    async def clear(self, idle: ScreenMessage) -> None:
+        await self._post(idle)
+
+    async def _post(self, message: ScreenMessage) -> None:
+        if self._client is None:
+            raise HardwareUnavailableError(f"screen at {self.gate_id} used before start()")
+        body = message.payload(self.gate_id, datetime.now(UTC))
+        await _request(self._client, "POST", self.url, json_body=body)
 
 
 def create_http_barrier(

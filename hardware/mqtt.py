@@ -24,11 +24,18 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from errors import ConfigError, HardwareError, HardwareUnavailableError
-from hardware.base import DigitalInput, InputChange, InputListener, LinkListener
+from hardware.base import (
+    DigitalInput,
+    InputChange,
+    InputListener,
+    LinkListener,
+    ScreenMessage,
+)
 from hardware.config import (
     MqttBarrierConfig,
     MqttDisplayConfig,
     MqttInputConfig,
+    MqttScreenConfig,
     RelayAvailability,
 )
 from hardware.config import _MqttConnection as MqttConnectionConfig
@@ -464,6 +471,34 @@ class MqttDisplay:
             self.config.payload.format(**fields),
             retain=self.config.retain,
         )
+
+
+class MqttScreen:
+    """A lane screen that subscribes to its gate's topic: one JSON message per change
+    (``parkgate.screen/1``, docs/mqtt.md), QoS 1 and not retained, so a screen that reboots
+    shows its idle screen instead of an earlier car's message."""
+
+    def __init__(self, gate_id: str, config: MqttScreenConfig) -> None:
+        self.gate_id = gate_id
+        self.config = config
+        self.topic = config.resolved_topic(gate_id)
+        self.conn = MqttConnection(config, config.client_id or f"parkgate-screen-{gate_id}")
+
+    async def start(self) -> None:
+        await self.conn.connect()
+
+    async def stop(self) -> None:
+        await self.conn.disconnect()
+
+    async def show(self, message: ScreenMessage) -> None:
+        await self._publish(message)
+
+    async def clear(self, idle: ScreenMessage) -> None:
+        await self._publish(idle)
+
+    async def _publish(self, message: ScreenMessage) -> None:
+        body = json.dumps(message.payload(self.gate_id, datetime.now(UTC)), ensure_ascii=False)
+        await self.conn.publish(self.topic, body, retain=False)
 
 
 def disconnect_reason(flags: object, reason: object) -> str:

@@ -15,7 +15,14 @@ from enum import StrEnum
 from typing import Any
 
 from errors import ConflictError, HardwareError, InvalidInputError
-from hardware.base import Barrier, BarrierStatus, DigitalInput, Display, InputChange
+from hardware.base import (
+    Barrier,
+    BarrierStatus,
+    DigitalInput,
+    Display,
+    GateScreen,
+    InputChange,
+)
 from hardware.config import (
     BarrierConfig,
     DisplayConfig,
@@ -23,6 +30,7 @@ from hardware.config import (
     GpioInputConfig,
     HttpBarrierConfig,
     HttpDisplayConfig,
+    HttpScreenConfig,
     InputConfig,
     ModbusBarrierConfig,
     ModbusDisplayConfig,
@@ -30,11 +38,19 @@ from hardware.config import (
     MqttBarrierConfig,
     MqttDisplayConfig,
     MqttInputConfig,
+    MqttScreenConfig,
+    ScreenConfig,
     SimBarrierConfig,
     SimDisplayConfig,
     SimInputConfig,
+    SimScreenConfig,
 )
-from hardware.simulated import SimulatedBarrier, SimulatedDisplay, SimulatedInput
+from hardware.simulated import (
+    SimulatedBarrier,
+    SimulatedDisplay,
+    SimulatedInput,
+    SimulatedScreen,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +128,21 @@ def create_display(name: str, config: DisplayConfig) -> Display:
 
         return HttpDisplay(name, config)
     raise TypeError(f"unknown display config {type(config).__name__}")
+
+
+def create_screen(gate_id: str, config: ScreenConfig) -> GateScreen:
+    """Build the lane screen of one gate; nothing connects until ``start()``."""
+    if isinstance(config, SimScreenConfig):
+        return SimulatedScreen(gate_id)
+    if isinstance(config, MqttScreenConfig):
+        from hardware.mqtt import MqttScreen
+
+        return MqttScreen(gate_id, config)
+    if isinstance(config, HttpScreenConfig):
+        from hardware.http import HttpScreen
+
+        return HttpScreen(gate_id, config)
+    raise TypeError(f"unknown screen config {type(config).__name__}")
 
 
 class SafetyEventKind(StrEnum):

@@ -1,4 +1,4 @@
-"""A complete simulated barrier, contacts and free-space board.
+"""A complete simulated barrier, contacts, free-space board and lane screen.
 
 Not a test stub: the simulated barrier runs the same ``RelayBarrier`` logic as the real
 drivers over a simulated motor with realistic timing and limit switches, so the vehicle-entry
@@ -15,7 +15,7 @@ from enum import StrEnum
 
 from controllers.barrier import BarrierTiming
 from errors import HardwareUnavailableError
-from hardware.base import DigitalInput, InputChange, InputListener
+from hardware.base import DigitalInput, InputChange, InputListener, ScreenMessage
 from hardware.relay_barrier import CommandPolicy, RelayBarrier, RelayWiring
 
 logger = logging.getLogger(__name__)
@@ -220,3 +220,44 @@ class SimulatedDisplay:
         self.shown[zone_id] = free
         self.history.append((zone_id, free))
         logger.debug("display %s: zone %s free %s", self.name, zone_id, free)
+
+
+class SimulatedScreen:
+    """A lane screen that keeps what it shows, for the demo, the console and tests.
+
+    Its faults are a real screen's: ``offline`` refuses every message at once (powered off,
+    unplugged), ``hung`` accepts the connection and never answers (a frozen controller),
+    ``delay_s`` answers late. ``shown`` is what the person at the gate sees now."""
+
+    def __init__(self, gate_id: str) -> None:
+        self.gate_id = gate_id
+        self.shown: ScreenMessage | None = None
+        self.history: list[ScreenMessage] = []
+        self.offline = False
+        self.hung = False
+        self.delay_s = 0.0
+        self.started = False
+
+    async def start(self) -> None:
+        self.started = True
+
+    async def stop(self) -> None:
+        self.started = False
+
+    async def show(self, message: ScreenMessage) -> None:
+        await self._take(message)
+
+    async def clear(self, idle: ScreenMessage) -> None:
+        await self._take(idle)
+
+    async def _take(self, message: ScreenMessage) -> None:
+        if self.offline:
+            raise HardwareUnavailableError(f"screen at {self.gate_id} is offline")
+        if self.hung:
+            # Like a frozen controller: the caller's time-out is what ends the wait.
+            await asyncio.Event().wait()
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        self.shown = message
+        self.history.append(message)
+        logger.debug("screen %s shows %s", self.gate_id, " / ".join(message.lines) or "(idle)")

@@ -31,6 +31,7 @@ from hardware.registry import (
     SafetySupervisor,
     create_barrier,
     create_input,
+    create_screen,
 )
 from models.access_store import SqlAccessStore
 from models.db import make_session_factory, outage_as_unavailable
@@ -44,6 +45,7 @@ from services.disk_space import DiskSpace
 from services.face_gate import FaceGateService
 from services.faces import FaceService
 from services.frames import FrameProcessor
+from services.gate_screens import GateScreenService, ScreenGate
 from services.known_staff import (
     KnownAccount,
     LastSeenActive,
@@ -114,6 +116,9 @@ class Services:
     cameras: CameraWatch | None = None
     # Logs what holds the event loop when it stops answering (services/loop_watch.py).
     loop_watch: LoopWatch = field(default_factory=LoopWatch)
+    # The gates' screens (车道屏): what the person at each gate is told
+    # (services/gate_screens.py); build_services always sets it.
+    screens: GateScreenService | None = None
     background: list[Any] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _pending: set[asyncio.Task[None]] = field(default_factory=set)
@@ -388,6 +393,33 @@ class RepeatedFailure:
             self._since = None
 
 
+def build_screens(
+    settings: Settings, bus: EventBus, sessions: sessionmaker[Session], store: SqlAccessStore
+) -> GateScreenService:
+    """The screen of every gate that has one; a bus subscriber, off the gates' path."""
+    screens = [
+        (
+            ScreenGate(
+                gate_id=g.id, zone_id=g.zone, pedestrian=g.kind == "pedestrian",
+                hold_s=g.screen.hold_s, timeout_s=g.screen.timeout_s,
+            ),
+            create_screen(g.id, g.screen),
+        )
+        for g in settings.community.gates
+        if g.screen is not None
+    ]
+
+    def free_counts() -> dict[str, int]:
+        return {z["id"]: int(z["free"]) for z in store.availability_view()["zones"]}
+
+    return GateScreenService(
+        screens, bus=bus, sessions=sessions,
+        # What a driver reads on the signs: the zone's name, else "B区".
+        zone_names={z.id: z.name or f"{z.id}区" for z in settings.community.zones},
+        free_counts=free_counts,
+    )
+
+
 def gate_contexts(settings: Settings) -> dict[str, GateContext]:
     zone = settings.community.zone_info()
     calendar = settings.community.calendar.build()
@@ -557,6 +589,8 @@ def build_services(
         hold_store=SqlHoldStore(sessions),
     )
     background.append(parking)
+    screens = build_screens(settings, bus, sessions, store)
+    background.append(screens)
     city: CityPublisher | None = None
     if settings.mqtt.enabled:
         city = CityPublisher(
@@ -610,6 +644,7 @@ def build_services(
         ),
         audit_journal=FileAuditJournal(settings.data_dir / "journal" / "audit.jsonl", disk),
         disk=disk,
+        screens=screens,
         database_ready=ready,
         database_history=history,
     )

@@ -517,6 +517,26 @@ class ParkingService:
                 placed.space_id, building, placed.until.isoformat(),
                 extra={"passage_id": passage.get("id"), "reasons": rec.reasons if rec else ()},
             )
+            self._bus.publish(Event("space_held", self._held_view(passage, placed, rec)))
+
+    def _held_view(
+        self, passage: dict[str, Any], placed: Hold, rec: Recommendation | None
+    ) -> dict[str, Any]:
+        """What the bus says of a hold made for an entry: tied to its passage by id, so the
+        gate's screen shows it to that car and not to the next one."""
+        record = self.board.spaces.get(placed.space_id)
+        return {
+            "passage_id": passage.get("id"),
+            "gate_id": passage.get("gate_id"),
+            "holder": placed.holder,
+            "space_id": placed.space_id,
+            "label": (record.label if record is not None else "") or placed.space_id,
+            "zone": record.zone if record is not None else None,
+            "distance_m": (
+                rec.distance_m if rec is not None and rec.space_id == placed.space_id else None
+            ),
+            "until": placed.until.isoformat(),
+        }
 
     def resident_building(self, resident_id: int) -> tuple[str, int]:
         """(building, household id) of a resident; ``NotFoundError`` if unknown."""
