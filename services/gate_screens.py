@@ -219,6 +219,7 @@ class GateScreenService:
         }
         self._buildings: dict[int, str | None] = {}
         self._task: asyncio.Task[None] | None = None
+        self._subscription = contextlib.AsyncExitStack()
 
     def _idle_for(self, gate: ScreenGate) -> Callable[[], ScreenMessage]:
         def idle() -> ScreenMessage:
@@ -241,9 +242,11 @@ class GateScreenService:
             except Exception as err:  # started during an outage: availability events follow
                 logger.info("screens start without free-space counts: %s", err)
         await asyncio.gather(*(self._start_screen(lane) for lane in self.lanes.values()))
+        # Subscribed before start() returns: a car decided right after it is not missed.
+        events = await self._subscription.enter_async_context(self._bus.subscribe())
         for lane in self.lanes.values():
             lane.start()
-        self._task = asyncio.create_task(self._pump(), name="gate-screens")
+        self._task = asyncio.create_task(self._pump(events), name="gate-screens")
 
     @staticmethod
     async def _start_screen(lane: ScreenLane) -> None:
@@ -259,6 +262,7 @@ class GateScreenService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        await self._subscription.aclose()
         for lane in self.lanes.values():
             await lane.stop()
             try:
@@ -266,14 +270,13 @@ class GateScreenService:
             except Exception:
                 logger.exception("screen at %s failed to stop", lane.gate.gate_id)
 
-    async def _pump(self) -> None:
-        async with self._bus.subscribe() as queue:
-            while True:
-                event = await queue.get()
-                try:
-                    await self.handle(event)
-                except Exception:  # one bad event must not silence every screen
-                    logger.exception("screens: handling a %s event failed", event.type)
+    async def _pump(self, events: asyncio.Queue[Event]) -> None:
+        while True:
+            event = await events.get()
+            try:
+                await self.handle(event)
+            except Exception:  # one bad event must not silence every screen
+                logger.exception("screens: handling a %s event failed", event.type)
 
     async def handle(self, event: Event) -> None:
         data = event.data

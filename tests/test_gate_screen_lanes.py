@@ -1,0 +1,138 @@
+"""The screen service on a real event bus and simulated screens: the passage→hold link is
+exact, a late answer never overwrites the next car's message, screens go idle after hold_s,
+and passages written back after an outage are not shown."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from controllers.events import Event, EventBus
+from hardware.simulated import SimulatedScreen
+from services.gate_screens import GateScreenService, ScreenGate
+
+
+def passage(pid: int, plate: str, **extra: Any) -> Event:
+    return Event("passage", {
+        "id": pid, "at": datetime.now(UTC).isoformat(), "gate_id": "main-in",
+        "direction": "in", "plate": plate, "decision": "allow", "reason": "resident",
+        "flags": [], "pass_id": None, **extra,
+    })
+
+
+def held(pid: int, space: str, distance: float) -> Event:
+    return Event("space_held", {
+        "passage_id": pid, "gate_id": "main-in", "holder": "x", "space_id": space,
+        "label": space, "zone": "B", "distance_m": distance,
+    })
+
+
+async def until(check: Callable[[], bool], what: str, timeout: float = 3.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.01)
+
+
+def run(scenario: Callable[[GateScreenService, SimulatedScreen, EventBus], Awaitable[None]],
+        *, hold_s: float = 5.0, timeout_s: float = 1.0) -> None:
+    async def main() -> None:
+        bus = EventBus()
+        bus.bind(asyncio.get_running_loop())
+        sim = SimulatedScreen("main-in")
+        gate = ScreenGate("main-in", "B", pedestrian=False, hold_s=hold_s, timeout_s=timeout_s)
+        service = GateScreenService([(gate, sim)], bus=bus, zone_names={"B": "B区"},
+                                    free_counts=lambda: {"B": 23})
+        await service.start()
+        try:
+            await scenario(service, sim, bus)
+        finally:
+            await service.stop()
+
+    asyncio.run(main())
+
+
+def test_a_hold_reaches_only_the_car_it_was_made_for() -> None:
+    async def scenario(service: GateScreenService, sim: SimulatedScreen, bus: EventBus) -> None:
+        await until(lambda: sim.shown is not None and sim.shown.lines == ("余位 23",), "idle")
+        bus.publish(passage(1, "闽A11111"))
+        bus.publish(passage(2, "闽A22222"))
+        bus.publish(held(1, "B-001", 30))  # car 1's hold, after car 2 reached the gate
+        await until(lambda: len(sim.history) >= 2, "the second car")
+        await asyncio.sleep(0.1)
+        assert sim.shown is not None and sim.shown.lines == ("闽A·22222", "欢迎回家")
+        bus.publish(held(2, "B-003", 54.2))
+        await until(lambda: sim.shown is not None and len(sim.shown.lines) == 4, "car 2's hold")
+        assert sim.shown is not None
+        assert sim.shown.lines == ("闽A·22222", "欢迎回家", "请停 B-003", "B区 约55米")
+        assert all("请停 B-001" not in m.lines for m in sim.history)
+
+    run(scenario)
+
+
+def test_a_late_answer_for_car_1_never_lands_after_car_2() -> None:
+    async def scenario(service: GateScreenService, sim: SimulatedScreen, bus: EventBus) -> None:
+        await until(lambda: sim.shown is not None, "idle")
+        sim.delay_s = 0.3  # the screen is slow: car 1's message is still on the wire...
+        bus.publish(passage(1, "闽A11111"))
+        await asyncio.sleep(0.05)
+        bus.publish(passage(2, "闽A22222"))  # ...when car 2 comes
+        bus.publish(passage(3, "闽A33333"))
+        await until(lambda: sim.shown is not None and "闽A·33333" in sim.shown.lines, "car 3")
+        await asyncio.sleep(0.4)
+        shown = [m.lines[0] for m in sim.history if not m.idle]
+        assert shown == ["闽A·11111", "闽A·33333"]  # car 2's was superseded, never late
+        seqs = [m.seq for m in sim.history]
+        assert seqs == sorted(seqs)
+
+    run(scenario)
+
+
+def test_the_screen_goes_idle_after_hold_s_with_the_current_free_count() -> None:
+    async def scenario(service: GateScreenService, sim: SimulatedScreen, bus: EventBus) -> None:
+        bus.publish(passage(1, "闽A11111"))
+        await until(lambda: sim.shown is not None and not sim.shown.idle, "the message")
+        bus.publish(Event("availability", {"zones": [{"id": "B", "free": 22}]}))
+        await until(lambda: sim.shown is not None and sim.shown.lines == ("余位 22",),
+                    "the idle screen with the new count")
+        bus.publish(Event("availability", {"zones": [{"id": "B", "free": 21}]}))
+        await until(lambda: sim.shown is not None and sim.shown.lines == ("余位 21",),
+                    "an idle screen following the count")
+
+    run(scenario, hold_s=0.3)
+
+
+def test_passages_written_back_after_an_outage_are_not_shown() -> None:
+    async def scenario(service: GateScreenService, sim: SimulatedScreen, bus: EventBus) -> None:
+        await until(lambda: sim.shown is not None, "idle")
+        old = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
+        bus.publish(passage(1, "闽A11111", at=old))
+        bus.publish(Event("passage_offline", {"journal_id": "j1", "gate_id": "main-in",
+                                              "plate": "闽A22222", "decision": "deny"}))
+        await until(lambda: sim.shown is not None and not sim.shown.idle, "the offline car")
+        assert sim.shown is not None
+        assert sim.shown.lines == ("闽A·22222", "请稍候，保安确认中")
+        assert all("闽A·11111" not in m.lines for m in sim.history)
+
+    run(scenario)
+
+
+def test_a_screen_that_keeps_failing_is_retried_and_logged_once(caplog: Any) -> None:
+    async def scenario(service: GateScreenService, sim: SimulatedScreen, bus: EventBus) -> None:
+        sim.offline = True
+        for pid in range(1, 6):
+            bus.publish(passage(pid, f"闽A1111{pid}"))
+            await asyncio.sleep(0.02)
+        lane = service.lanes["main-in"]
+        await until(lambda: lane.failing, "the failure")
+        assert service.health() == {"main-in": False}
+        sim.offline = False
+        await until(lambda: sim.shown is not None and "闽A·11115" in sim.shown.lines,
+                    "the newest message once the screen is back", timeout=6)
+        assert service.health() == {"main-in": True}
+
+    run(scenario)
+    warnings = [r for r in caplog.records if "did not take a message" in r.getMessage()]
+    assert len(warnings) == 1
