@@ -444,3 +444,7 @@ class Health(BaseModel):
         "those configured to push (push_camera), and any other that pushed with its camera "
         "key since start (unwatched)."
     )
+    screens: dict[str, bool] = Field(
+        default_factory=dict, description="Per gate with a screen (车道屏): whether it took "
+        "the last message sent to it. Not counted in status: the gates work without it."
+    )

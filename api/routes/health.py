@@ -51,4 +51,5 @@ def healthz(services: ServicesDep) -> Health:
         journal_waiting=waiting, audit_journal_waiting=actions_waiting, city_mqtt=city,
         storage=storage,
         cameras=cameras,
+        screens={} if services.screens is None else services.screens.health(),
     )

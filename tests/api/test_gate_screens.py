@@ -128,14 +128,18 @@ def test_a_hung_screen_does_not_delay_the_barrier_and_order_holds_after_it(
     assert elapsed < 1.5, f"the car waited {elapsed:.2f} s for a hung screen"
     second = typed(client, guard_headers, "main-in", NEIGHBOUR)
     assert second["barrier"] == "opening"
+    lane = client.app.state.services.screens.lanes["main-in"]
+    wait_until(lambda: lane.failing, 5, "the time-out")
+    health = client.get("/healthz").json()
+    assert health["screens"] == {"main-in": False, "main-out": True, "ped-1": True}
     sim.hung = False
     # The first car's message was cut off by the time-out; the second car's comes after it,
     # and nothing of the first car's reaches the screen afterwards.
     showing(client, "main-in", ("闽A·67890", "欢迎回家", "请停 A-001", "A区地面 约30米"),
             "the second car's message once the screen answers")
     assert all("闽A·12345" not in m.lines for m in sim.history)
-    lane = client.app.state.services.screens.lanes["main-in"]
     assert lane.failures >= 1 and not lane.failing
+    assert client.get("/healthz").json()["screens"]["main-in"] is True
     warnings = [r for r in caplog.records if "did not take a message" in r.getMessage()]
     assert len(warnings) == 1
 
