@@ -236,11 +236,6 @@ class GateScreenService:
     async def start(self) -> None:
         if not self.lanes:
             return
-        if self._free_counts is not None:
-            try:
-                self._free = await asyncio.to_thread(self._free_counts)
-            except Exception as err:  # started during an outage: availability events follow
-                logger.info("screens start without free-space counts: %s", err)
         await asyncio.gather(*(self._start_screen(lane) for lane in self.lanes.values()))
         # Subscribed before start() returns: a car decided right after it is not missed.
         events = await self._subscription.enter_async_context(self._bus.subscribe())
@@ -271,6 +266,9 @@ class GateScreenService:
                 logger.exception("screen at %s failed to stop", lane.gate.gate_id)
 
     async def _pump(self, events: asyncio.Queue[Event]) -> None:
+        # Here, not in start(): a database that does not answer (a connect time-out) must not
+        # hold up the controller's start. Events meanwhile wait in the queue.
+        await self._read_free_counts()
         while True:
             event = await events.get()
             try:
@@ -306,6 +304,18 @@ class GateScreenService:
             lane.want(screen_texts.guard_opened_message(
                 passage_id if isinstance(passage_id, int) else None
             ))
+
+    async def _read_free_counts(self) -> None:
+        if self._free_counts is None:
+            return
+        try:
+            counts = await asyncio.to_thread(self._free_counts)
+        except Exception as err:  # started during an outage: availability events follow
+            logger.info("screens start without free-space counts: %s", err)
+            return
+        self._free = {**counts, **self._free}  # an availability event already heard wins
+        for lane in self.lanes.values():
+            lane.free_changed()
 
     def _current(self, lane: ScreenLane, passage: dict[str, Any]) -> bool:
         """Whether the passage is a car at the gate now, not one written back from the
