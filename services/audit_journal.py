@@ -220,9 +220,11 @@ def _write_entry(session: Session, entry: JournalledAudit) -> dict[str, Any] | N
     )
     session.add(row)
     session.flush()
-    return {"id": row.id, "username": row.username, "action": row.action,
-            "gate_id": row.gate_id, "passage_id": passage_id, "reason": row.reason,
-            "details": details}
+    # "at": when the guard acted, not now: a listener that acts on what happens at a gate
+    # now (the gate's screen) leaves an action written back after an outage alone.
+    return {"id": row.id, "at": entry.at.isoformat(), "username": row.username,
+            "action": row.action, "gate_id": row.gate_id, "passage_id": passage_id,
+            "reason": row.reason, "details": details}
 
 
 def _checked_link(session: Session, entry: JournalledAudit) -> tuple[int | None, dict[str, Any]]:

@@ -299,7 +299,9 @@ class GateScreenService:
                       plate_line=self._plate_line(lane, data))
         elif event.type == "space_held":
             self._space_held(lane, data)
-        elif event.type == "audit" and _guard_let_through(data):
+        elif event.type == "audit" and _guard_let_through(data) and self._current(lane, data):
+            # A live action carries no "at"; one written back after an outage carries the
+            # guard's own time: that car is long gone, 保安已放行 now would tell the next one.
             passage_id = data.get("passage_id")
             lane.want(screen_texts.guard_opened_message(
                 passage_id if isinstance(passage_id, int) else None
@@ -317,10 +319,10 @@ class GateScreenService:
         for lane in self.lanes.values():
             lane.free_changed()
 
-    def _current(self, lane: ScreenLane, passage: dict[str, Any]) -> bool:
-        """Whether the passage is a car at the gate now, not one written back from the
-        journal after an outage."""
-        at = passage.get("at")
+    def _current(self, lane: ScreenLane, data: dict[str, Any]) -> bool:
+        """Whether a passage or a guard's action is about the car at the gate now, not one
+        written back from a journal after an outage."""
+        at = data.get("at")
         if not at:
             return True
         when = datetime.fromisoformat(at)

@@ -136,3 +136,38 @@ def test_a_screen_that_keeps_failing_is_retried_and_logged_once(caplog: Any) -> 
     run(scenario)
     warnings = [r for r in caplog.records if "did not take a message" in r.getMessage()]
     assert len(warnings) == 1
+
+
+def test_a_guards_open_written_back_after_an_outage_is_not_shown(
+    tmp_path: Any, sessions: Any
+) -> None:
+    """The open was journalled during a database outage; minutes later its entry is written
+    back and published: the car it let through is gone, the screen must not say 保安已放行
+    to whoever is at the gate now. A live open (no "at") still is shown."""
+    from services.audit_journal import FileAuditJournal, JournalledAudit, write_back
+
+    journal = FileAuditJournal(tmp_path / "audit.jsonl")
+    journal.record(JournalledAudit(
+        key="j1", at=datetime.now(UTC) - timedelta(minutes=5), username="guard",
+        action="gate.open", reason="摄像头故障", target="gate:main-in", gate_id="main-in",
+        details={"outcome": "opening"},
+    ))
+    written = write_back(sessions, journal).written
+    assert [e["action"] for e in written] == ["gate.open"]
+
+    async def scenario(service: GateScreenService, sim: SimulatedScreen, bus: EventBus) -> None:
+        await until(lambda: sim.shown is not None and sim.shown.lines == ("余位 23",), "idle")
+        bus.publish(passage(1, "闽A11111"))
+        for entry in written:
+            bus.publish(Event("audit", entry))
+        bus.publish(Event("audit", {"action": "gate.open", "gate_id": "main-out",
+                                    "details": {"outcome": "opening"}}))  # another gate
+        await until(lambda: sim.shown is not None and "闽A·11111" in sim.shown.lines, "car 1")
+        await asyncio.sleep(0.2)
+        assert all("保安已放行" not in m.lines for m in sim.history), sim.history
+        bus.publish(Event("audit", {"action": "gate.open", "gate_id": "main-in",
+                                    "passage_id": None, "details": {"outcome": "opening"}}))
+        await until(lambda: sim.shown is not None and sim.shown.lines == ("保安已放行",),
+                    "a live open")
+
+    run(scenario)
