@@ -43,6 +43,10 @@ RETRY_S = 3.0
 # A passage older than its gate's hold_s plus this is history (a journal written back after
 # an outage), not a car at the gate: its screen is left alone.
 LATE_PASSAGE_GRACE_S = 5.0
+# The longest the screens wait for a visitor's host building from the database; past it the
+# visitor is greeted without it. The events of every gate are handled one after another, so a
+# database that does not answer must not hold up the next car's message at any gate.
+BUILDING_WAIT_S = 0.5
 # Guards' actions that let the car at the gate through (the review queue's resolutions).
 GUARD_ALLOWED = ("allowed_once", "visitor_pass")
 
@@ -219,6 +223,7 @@ class GateScreenService:
         }
         self._buildings: dict[int, str | None] = {}
         self._task: asyncio.Task[None] | None = None
+        self._counts_task: asyncio.Task[None] | None = None
         self._subscription = contextlib.AsyncExitStack()
 
     def _idle_for(self, gate: ScreenGate) -> Callable[[], ScreenMessage]:
@@ -252,11 +257,12 @@ class GateScreenService:
             logger.warning("screen at %s did not start: %r", lane.gate.gate_id, err)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        for task in (self._task, self._counts_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._counts_task = None
         await self._subscription.aclose()
         for lane in self.lanes.values():
             await lane.stop()
@@ -266,9 +272,11 @@ class GateScreenService:
                 logger.exception("screen at %s failed to stop", lane.gate.gate_id)
 
     async def _pump(self, events: asyncio.Queue[Event]) -> None:
-        # Here, not in start(): a database that does not answer (a connect time-out) must not
-        # hold up the controller's start. Events meanwhile wait in the queue.
-        await self._read_free_counts()
+        # Beside the events, not before them nor in start(): a database that does not answer
+        # (a connect time-out) must hold up neither the controller's start nor the first cars'
+        # messages; the idle screens show the counts once read.
+        self._counts_task = asyncio.create_task(self._read_free_counts(),
+                                                name="gate-screens-free-counts")
         while True:
             event = await events.get()
             try:
@@ -377,8 +385,9 @@ class GateScreenService:
             return None
         if household_id not in self._buildings:
             try:
-                building = await asyncio.to_thread(self._read_building, household_id)
-            except Exception as err:  # the database is down: greet without the building
+                async with asyncio.timeout(BUILDING_WAIT_S):
+                    building = await asyncio.to_thread(self._read_building, household_id)
+            except Exception as err:  # down or slow: greet without the building
                 logger.debug("screens: building of household %s unknown: %s", household_id, err)
                 return None
             if len(self._buildings) > 4096:

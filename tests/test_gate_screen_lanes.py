@@ -5,6 +5,7 @@ and passages written back after an outage are not shown."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -171,3 +172,44 @@ def test_a_guards_open_written_back_after_an_outage_is_not_shown(
                     "a live open")
 
     run(scenario)
+
+
+def test_a_database_that_does_not_answer_holds_up_no_cars_message() -> None:
+    """The free counts read at start and a visitor's host building both come from the
+    database; one that hangs (a connect time-out) must not keep the cars' messages waiting:
+    events of every gate are handled one after another."""
+    answer = threading.Event()
+
+    def hung_counts() -> dict[str, int]:
+        answer.wait(30)
+        return {"B": 23}
+
+    def hung_session() -> Any:
+        answer.wait(30)
+        raise RuntimeError("no database")
+
+    async def main() -> None:
+        bus = EventBus()
+        bus.bind(asyncio.get_running_loop())
+        sim = SimulatedScreen("main-in")
+        gate = ScreenGate("main-in", "B", pedestrian=False, hold_s=5, timeout_s=1)
+        service = GateScreenService([(gate, sim)], bus=bus, sessions=hung_session,
+                                    free_counts=hung_counts)
+        await service.start()
+        try:
+            bus.publish(passage(1, "闽A11111"))
+            await until(lambda: sim.shown is not None and "闽A·11111" in sim.shown.lines,
+                        "a car while the free counts are still being read", timeout=5)
+            bus.publish(passage(2, "闽B22222", pass_id=9, household_id=4, reason="visitor_pass"))
+            await until(lambda: sim.shown is not None
+                        and sim.shown.lines == ("闽B·22222", "欢迎光临", "访客"),
+                        "a visitor greeted without the building that cannot be read", timeout=5)
+            bus.publish(passage(3, "闽A33333"))
+            await until(lambda: sim.shown is not None and "闽A·33333" in sim.shown.lines,
+                        "the car after the visitor", timeout=5)
+            assert not answer.is_set()  # all of it while the database still hung
+        finally:
+            answer.set()
+            await service.stop()
+
+    asyncio.run(main())
