@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -114,3 +115,40 @@ def test_plates_holds_faults_and_idle() -> None:
         "请停 B-001",)
     assert fault_message("闽A·12345", 5).lines == ("闽A·12345", "道闸故障", "请联系保安")
     assert idle_message(23).lines == ("余位 23",) and idle_message(None).lines == ()
+
+
+def test_every_message_the_screens_are_sent_matches_the_published_schema() -> None:
+    """The JSON a screen driver sends (ScreenMessage.payload) for every message the texts
+    can build validates against docs/schemas/parkgate.screen.v1.json, and the schema names
+    and requires exactly the fields sent: a device maker codes against it."""
+    import json
+    from datetime import UTC, datetime
+
+    from jsonschema import Draft202012Validator
+
+    from services.screen_texts import guard_opened_message
+    from tests.conftest import ROOT
+
+    schema = json.loads((ROOT / "docs" / "schemas" / "parkgate.screen.v1.json")
+                        .read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    validator = Draft202012Validator(schema)
+    messages = [idle_message(23), idle_message(None), guard_opened_message(),
+                guard_opened_message(5), fault_message("闽A·12345", 5), fault_message(None, 5)]
+    for pedestrian in (False, True):
+        for decision in ("allow", "deny", "review"):
+            offline = offline_message({"plate": "闽A12345", "decision": decision},
+                                      pedestrian=pedestrian)
+            messages += [offline, with_hold(offline, space="B-001", zone=None, distance_m=None)]
+            for reason in Reason:
+                for extra in ({}, {"pass_id": 3, "direction": "out"}, {"pass_id": 3}):
+                    told = passage_message(CAR | extra | {"decision": decision,
+                                                          "reason": str(reason)},
+                                           pedestrian=pedestrian, host_building="12")
+                    messages += [told, with_hold(told, space="B-001", zone="B区地下",
+                                                 distance_m=30.0)]
+    at = datetime.now(UTC)
+    for seq, message in enumerate(messages, start=1):
+        payload = replace(message, seq=seq).payload("main-in", at)
+        validator.validate(payload)
+        assert set(payload) == set(schema["properties"]) == set(schema["required"]), payload
