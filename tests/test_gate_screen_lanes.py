@@ -75,7 +75,9 @@ def test_a_hold_reaches_only_the_car_it_was_made_for() -> None:
 
 def test_a_late_answer_for_car_1_never_lands_after_car_2() -> None:
     async def scenario(service: GateScreenService, sim: SimulatedScreen, bus: EventBus) -> None:
-        await until(lambda: sim.shown is not None, "idle")
+        # The counted idle screen first: sent once the count is read, it would otherwise hold
+        # the slow screen when car 1 comes (a loaded machine reading the count late).
+        await until(lambda: sim.shown is not None and sim.shown.lines == ("余位 23",), "idle")
         sim.delay_s = 0.3  # the screen is slow: car 1's message is still on the wire...
         bus.publish(passage(1, "闽A11111"))
         await asyncio.sleep(0.05)

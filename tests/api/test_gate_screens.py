@@ -6,7 +6,7 @@ told alike."""
 from __future__ import annotations
 
 import json
-import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,9 +39,10 @@ def screen(client: Any, gate: str) -> SimulatedScreen:
     return lane.screen
 
 
-def showing(client: Any, gate: str, lines: tuple[str, ...], what: str) -> ScreenMessage:
+def showing(client: Any, gate: str, lines: tuple[str, ...], what: str,
+            timeout: float = 5) -> ScreenMessage:
     sim = screen(client, gate)
-    wait_until(lambda: sim.shown is not None and sim.shown.lines == lines, 5,
+    wait_until(lambda: sim.shown is not None and sim.shown.lines == lines, timeout,
                f"{what}: {lines} (shows {sim.shown})")
     assert sim.shown is not None
     return sim.shown
@@ -119,29 +120,37 @@ def test_a_hung_screen_does_not_delay_the_barrier_and_order_holds_after_it(
     resident(client, admin_headers, RESIDENT, "5栋", "302")
     resident(client, admin_headers, NEIGHBOUR, "1栋", "101")
     sim = screen(client, "main-in")
+    lane = client.app.state.services.screens.lanes["main-in"]
     showing(client, "main-in", (f"余位 {40}",), "the idle screen first")
+    # Room for a slow request on a loaded machine: the proof is that the answer comes while
+    # the screen is still hung (not given up on), not how many seconds it took.
+    lane.gate = replace(lane.gate, timeout_s=5.0)
+    taken = len(sim.history)
     sim.hung = True
-    started = time.monotonic()
     body = typed(client, guard_headers, "main-in", RESIDENT)
-    elapsed = time.monotonic() - started
     assert (body["decision"], body["barrier"]) == ("allow", "opening")
-    assert elapsed < 1.5, f"the car waited {elapsed:.2f} s for a hung screen"
+    assert not lane.failing and len(sim.history) == taken, "the car waited for a hung screen"
     second = typed(client, guard_headers, "main-in", NEIGHBOUR)
     assert second["barrier"] == "opening"
-    lane = client.app.state.services.screens.lanes["main-in"]
-    wait_until(lambda: lane.failing, 5, "the time-out")
-    health = client.get("/healthz").json()
-    assert health["screens"] == {"main-in": False, "main-out": True, "ped-1": True}
     sim.hung = False
     # The first car's message was cut off by the time-out; the second car's comes after it,
     # and nothing of the first car's reaches the screen afterwards.
     showing(client, "main-in", ("闽A·67890", "欢迎回家", "请停 A-001", "A区地面 约30米"),
-            "the second car's message once the screen answers")
+            "the second car's message once the screen answers", timeout=15)
     assert all("闽A·12345" not in m.lines for m in sim.history)
     assert lane.failures >= 1 and not lane.failing
     assert client.get("/healthz").json()["screens"]["main-in"] is True
     warnings = [r for r in caplog.records if "did not take a message" in r.getMessage()]
     assert len(warnings) == 1
+    # /healthz names a screen that does not take its messages, and only that one.
+    sim.offline = True
+    client.portal.call(lane.want, ScreenMessage(("测试",), ScreenLevel.WAIT))
+    wait_until(lambda: lane.failing, 5, "the refusal")
+    health = client.get("/healthz").json()
+    assert health["screens"] == {"main-in": False, "main-out": True, "ped-1": True}
+    sim.offline = False
+    wait_until(lambda: not lane.failing, 10, "the retry once the screen is back")
+    assert client.get("/healthz").json()["screens"]["main-in"] is True
 
 
 def test_block_listed_and_unknown_cars_are_told_exactly_alike(
