@@ -52,9 +52,15 @@ EchoCheck = Callable[[str, bytes], bool]
 class MqttConnection:
     """One paho client with automatic reconnect, bridged to the running asyncio loop."""
 
-    def __init__(self, config: MqttConnectionConfig, client_id: str) -> None:
+    def __init__(
+        self, config: MqttConnectionConfig, client_id: str, *, max_unacked: int = 0
+    ) -> None:
         self.config = config
         self.client_id = client_id
+        # QoS 1 messages paho keeps until the broker acknowledges them (0: no limit). Past it
+        # a publish is refused instead of queued: a broker that is connected but takes nothing
+        # must not grow the process's memory for as long as it stays so.
+        self.max_unacked = max_unacked
         self._handlers: dict[str, list[MessageHandler]] = {}
         self._waiters: list[tuple[EchoCheck, asyncio.Future[None]]] = []
         self._client: mqtt.Client | None = None
@@ -97,6 +103,8 @@ class MqttConnection:
             min_delay=self.config.reconnect_min_s,  # type: ignore[arg-type]
             max_delay=self.config.reconnect_max_s,  # type: ignore[arg-type]
         )
+        if self.max_unacked:
+            client.max_queued_messages_set(self.max_unacked)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
@@ -473,6 +481,11 @@ class MqttDisplay:
         )
 
 
+# A lane sends one message at a time, so more than this many unacknowledged means the broker
+# takes nothing: the screen is then failing (/healthz), not a queue growing for hours.
+SCREEN_MAX_UNACKED = 8
+
+
 class MqttScreen:
     """A lane screen that subscribes to its gate's topic: one JSON message per change
     (``parkgate.screen/1``, docs/mqtt.md), QoS 1 and not retained, so a screen that reboots
@@ -482,7 +495,8 @@ class MqttScreen:
         self.gate_id = gate_id
         self.config = config
         self.topic = config.resolved_topic(gate_id)
-        self.conn = MqttConnection(config, config.client_id or f"parkgate-screen-{gate_id}")
+        self.conn = MqttConnection(config, config.client_id or f"parkgate-screen-{gate_id}",
+                                   max_unacked=SCREEN_MAX_UNACKED)
 
     async def start(self) -> None:
         await self.conn.connect()

@@ -251,3 +251,73 @@ def test_a_gates_screen_setting_names_the_gate_when_wrong(tmp_path: Path) -> Non
     with pytest.raises((ConfigError, ValidationError)) as err:
         load_settings(path, data_dir=tmp_path)
     assert "screen" in str(err.value) and "http:// or https://" in str(err.value)
+
+
+class TakesNothingBroker:
+    """An MQTT broker that accepts the connection and answers pings, but never acknowledges a
+    publish (hung inside, its disk full): QoS 1 messages pile up unacknowledged."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.publishes = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        try:
+            conn, _ = self.server.accept()
+        except OSError:
+            return
+        with conn:
+            stream = conn.makefile("rb")
+            while True:
+                head = stream.read(1)
+                if not head:
+                    return
+                length, shift = 0, 0
+                while True:  # the remaining length, a variable-length integer
+                    byte = stream.read(1)[0]
+                    length |= (byte & 0x7F) << shift
+                    shift += 7
+                    if not byte & 0x80:
+                        break
+                stream.read(length)
+                kind = head[0] >> 4
+                if kind == 1:  # CONNECT → CONNACK, accepted
+                    conn.sendall(b"\x20\x02\x00\x00")
+                elif kind == 12:  # PINGREQ → PINGRESP
+                    conn.sendall(b"\xd0\x00")
+                elif kind == 3:
+                    self.publishes += 1  # and no PUBACK
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def test_mqtt_screen_refuses_rather_than_piles_up_messages_a_broker_never_takes() -> None:
+    from hardware.mqtt import SCREEN_MAX_UNACKED
+
+    broker = TakesNothingBroker()
+    config = SCREEN_CONFIG.validate_python(
+        {"driver": "mqtt", "host": "127.0.0.1", "port": broker.port}
+    )
+    screen = create_screen("main-in", config)
+
+    async def scenario() -> None:
+        await screen.start()
+        try:
+            await screen.conn.wait_connected(5)  # type: ignore[attr-defined]
+            for seq in range(1, SCREEN_MAX_UNACKED + 1):
+                await screen.show(ScreenMessage(("闽A·12345",), ScreenLevel.OK, seq=seq))
+            with pytest.raises(HardwareUnavailableError, match="failed"):
+                await screen.show(WELCOME)
+        finally:
+            await screen.stop()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        broker.close()
