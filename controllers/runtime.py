@@ -254,9 +254,15 @@ class GateRuntime:
                     self._bus.publish(Event("passage", view))
                 elif record.journal_id is not None:
                     # No row to read yet: the booth screen shows it from the journal meanwhile.
+                    decision = record.decision
                     self._bus.publish(Event("passage_offline", {
                         "journal_id": record.journal_id, "gate_id": record.gate_id,
-                        "plate": sighting.plate, "decision": str(record.decision.verdict),
+                        "plate": sighting.plate, "decision": str(decision.verdict),
+                        # What a gate's screen needs to answer the driver or the person at a
+                        # face gate as it would online (请转头再试, 一路平安, a visitor).
+                        "reason": str(decision.reason), "flags": list(decision.flags),
+                        "direction": str(record.direction), "pass_id": decision.pass_id,
+                        "matched_plate": decision.matched_plate,
                     }))
                 for alarm in alarms:
                     self._bus.publish(Event("alarm", alarm))

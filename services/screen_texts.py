@@ -121,13 +121,11 @@ def passage_message(
 
 
 def offline_message(passage: Mapping[str, Any], *, pedestrian: bool) -> ScreenMessage:
-    """The answer to a passage decided during a database outage (``passage_offline``: no
-    reason or direction is known yet). Every refusal reads the same, so a listed car still
-    cannot be told from an unknown one."""
-    plate = None if pedestrian else shown_plate(passage.get("plate"))
-    if passage.get("decision") == "allow":
-        return _message(plate, ("请通行",), ScreenLevel.OK, "请通行", None)
-    return _message(plate, (PLEASE_WAIT,), ScreenLevel.WAIT, PLEASE_WAIT, None)
+    """The answer to a passage decided during a database outage (``passage_offline``): as
+    online, from the reason, flags and direction the event carries (请转头再试 at a face gate,
+    一路平安 at an exit; a listed car still told what an unknown one is), with no passage id
+    (there is no row yet) and no visitor's host building (no database to ask)."""
+    return passage_message({**passage, "id": None}, pedestrian=pedestrian)
 
 
 def with_hold(

@@ -112,8 +112,11 @@ def test_passages_written_back_after_an_outage_are_not_shown() -> None:
         await until(lambda: sim.shown is not None, "idle")
         old = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
         bus.publish(passage(1, "闽A11111", at=old))
-        bus.publish(Event("passage_offline", {"journal_id": "j1", "gate_id": "main-in",
-                                              "plate": "闽A22222", "decision": "deny"}))
+        # As the runtime publishes one decided with no snapshot yet: sent to the guard.
+        bus.publish(Event("passage_offline", {
+            "journal_id": "j1", "gate_id": "main-in", "plate": "闽A22222",
+            "decision": "review", "reason": "database_unavailable", "flags": ["offline"],
+            "direction": "in", "pass_id": None, "matched_plate": None}))
         await until(lambda: sim.shown is not None and not sim.shown.idle, "the offline car")
         assert sim.shown is not None
         assert sim.shown.lines == ("闽A·22222", "请稍候，保安确认中")

@@ -60,9 +60,24 @@ def test_a_block_listed_car_is_told_exactly_what_an_unknown_car_is_told() -> Non
     unknown = passage_message(CAR | {"decision": "review", "reason": "unknown_plate"},
                               pedestrian=False)
     assert blocked == unknown
-    offline = [offline_message({"plate": "闽A12345", "decision": d}, pedestrian=False)
-               for d in ("deny", "review")]
+    offline = [offline_message(CAR | {"decision": d, "reason": r, "flags": ["offline"]},
+                               pedestrian=False)
+               for d, r in (("deny", "blocked"), ("review", "unknown_plate"))]
     assert offline[0] == offline[1]
+    assert offline[0].lines == blocked.lines
+
+
+def test_during_an_outage_the_screen_answers_as_online_without_a_passage_id() -> None:
+    """The passage_offline event carries reason, flags and direction: a face gate still asks
+    for the head turn, an exit still says goodbye; no row exists yet, so no passage id."""
+    person = offline_message(
+        {"plate": None, "decision": "review", "reason": "face_resident",
+         "flags": ["turn_head", "offline"], "direction": "in"}, pedestrian=True)
+    assert person.lines == ("请转头再试",)
+    leaving = offline_message(CAR | {"decision": "allow", "reason": "exit_known_inside",
+                                     "direction": "out", "flags": ["offline"]},
+                              pedestrian=False)
+    assert (leaving.lines, leaving.passage_id) == (("闽A·12345", "一路平安"), None)
 
 
 PERSON_TABLE: list[tuple[dict[str, Any], tuple[str, ...], ScreenLevel]] = [
@@ -137,8 +152,8 @@ def test_every_message_the_screens_are_sent_matches_the_published_schema() -> No
                 guard_opened_message(5), fault_message("闽A·12345", 5), fault_message(None, 5)]
     for pedestrian in (False, True):
         for decision in ("allow", "deny", "review"):
-            offline = offline_message({"plate": "闽A12345", "decision": decision},
-                                      pedestrian=pedestrian)
+            offline = offline_message(CAR | {"decision": decision, "reason": "unknown_plate",
+                                             "flags": ["offline"]}, pedestrian=pedestrian)
             messages += [offline, with_hold(offline, space="B-001", zone=None, distance_m=None)]
             for reason in Reason:
                 for extra in ({}, {"pass_id": 3, "direction": "out"}, {"pass_id": 3}):

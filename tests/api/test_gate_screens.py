@@ -196,3 +196,18 @@ def test_a_face_gate_asks_for_a_head_turn(client: Any) -> None:
     assert "turn_head" in result.decision.flags
     shown = showing(client, "ped-1", ("请转头再试",), "the head-turn prompt")
     assert shown.level is ScreenLevel.WAIT and shown.speak == "请转头再试"
+
+
+def test_during_a_database_outage_a_face_gate_still_asks_for_a_head_turn(client: Any) -> None:
+    """Decided from the offline snapshot, the passage has no row yet; its event carries the
+    reason and flags, so the person is asked to turn the head, not told to wait for a guard."""
+    services = client.app.state.services
+    services.runtime.hold_offline(True)  # as during an outage: decided and journalled offline
+    try:
+        decision = decide_face(FaceEvidence(faces_seen=3, resident_id=None, live=None))
+        result = client.portal.call(lambda: services.runtime.handle_decision("ped-1", decision))
+        assert "offline" in result.decision.flags
+        shown = showing(client, "ped-1", ("请转头再试",), "the head-turn prompt offline")
+        assert shown.passage_id is None
+    finally:
+        services.runtime.hold_offline(False)
