@@ -31,6 +31,18 @@ EventType = Literal[
 ]
 
 
+def happened_at(data: dict[str, Any]) -> datetime | None:
+    """When what an event reports happened (its data's ``at``; naive is UTC), or None when it
+    carries no time (a live action). A passage or a guard's action written back from the
+    journal after an outage carries its own, older time: listeners that act on the car at
+    the gate now (a parking hold, the gate's screen) tell it by this."""
+    at = data.get("at")
+    if not at:
+        return None
+    when = datetime.fromisoformat(at)
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
     type: EventType

@@ -30,7 +30,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from controllers.events import Event, EventBus
+from controllers.events import Event, EventBus, happened_at
 from errors import HardwareError
 from hardware.base import GateScreen, ScreenMessage
 from models.people import Household
@@ -330,12 +330,9 @@ class GateScreenService:
     def _current(self, lane: ScreenLane, data: dict[str, Any]) -> bool:
         """Whether a passage or a guard's action is about the car at the gate now, not one
         written back from a journal after an outage."""
-        at = data.get("at")
-        if not at:
+        when = happened_at(data)
+        if when is None:
             return True
-        when = datetime.fromisoformat(at)
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
         age = (self._clock() - when).total_seconds()
         return age < lane.gate.hold_s + LATE_PASSAGE_GRACE_S
 

@@ -34,12 +34,12 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from controllers.events import Event, EventBus
+from controllers.events import Event, EventBus, happened_at
 from controllers.guidance import GuidancePolicy, Hold, HoldBook, Recommendation, recommend
 from controllers.ports import HoldStore
 from controllers.spaces import (
@@ -481,13 +481,8 @@ class ParkingService:
         A passage written from the offline journal when the database came back is published
         minutes after the car went in: a hold for it would only keep a space from the next
         driver (and log a line per replayed entry)."""
-        at = passage.get("at")
-        if not at:
-            return True
-        entered = datetime.fromisoformat(at)
-        if entered.tzinfo is None:
-            entered = entered.replace(tzinfo=UTC)
-        return self._clock() - entered < self.holds.ttl
+        entered = happened_at(passage)
+        return entered is None or self._clock() - entered < self.holds.ttl
 
     def _entry_hold(self, passage: dict[str, Any]) -> None:
         """Hold the best space for a car just allowed in (runs in a worker thread)."""
