@@ -28,6 +28,9 @@ EventType = Literal[
     # gate, the holder (plate), the space, its zone and walking distance; the gate's screen
     # tells the driver where to park (services/gate_screens.py).
     "space_held",
+    # What a gate's screen is now meant to show (services/gate_screens.py): the booth's gate
+    # card shows it, so the guard reads what the driver was told.
+    "screen",
 ]
 
 

@@ -29,6 +29,7 @@ from errors import (
     NotFoundError,
     StoreUnavailableError,
 )
+from hardware.base import ScreenMessage
 from models.db import DATABASE_DOWN, transaction
 from models.events import AuditEntry, Passage
 from services.audit_journal import FileAuditJournal, JournalledAudit
@@ -60,6 +61,7 @@ def gate_states(services: Services) -> list[dict[str, Any]]:
     """Every configured gate with its barrier's live state, in configuration order."""
     rows = []
     cameras = services.cameras.health() if services.cameras is not None else {}
+    screens = services.screens
     for gate in services.settings.community.gates:
         barrier = services.barriers.get(gate.id)
         camera = cameras.get(gate.id)
@@ -75,9 +77,16 @@ def gate_states(services: Services) -> list[dict[str, Any]]:
                 # None: no camera is watched at this gate (none, or one that pushes
                 # without push_camera.heartbeat_s).
                 "camera_up": camera.up if camera is not None else None,
+                # What the gate's screen (车道屏) is meant to show; None: it has none.
+                "screen": _screen_lines(screens.shown(gate.id)) if screens is not None
+                else None,
             }
         )
     return rows
+
+
+def _screen_lines(message: ScreenMessage | None) -> list[str] | None:
+    return list(message.lines) if message is not None else None
 
 
 def write_audit(

@@ -75,11 +75,16 @@ class ScreenLane:
     """One gate's screen: the newest message meant for it, sent in order by one task."""
 
     def __init__(
-        self, gate: ScreenGate, screen: GateScreen, idle: Callable[[], ScreenMessage]
+        self,
+        gate: ScreenGate,
+        screen: GateScreen,
+        idle: Callable[[], ScreenMessage],
+        changed: Callable[[str, ScreenMessage], None] | None = None,
     ) -> None:
         self.gate = gate
         self.screen = screen
         self._idle = idle
+        self._changed = changed
         self._seq = 0
         self._wanted: ScreenMessage | None = None
         self._delivered = 0  # seq of the last message the screen took
@@ -118,6 +123,8 @@ class ScreenLane:
         self._seq += 1
         message = replace(message, seq=self._seq)
         self._wanted = message
+        if self._changed is not None:
+            self._changed(self.gate.gate_id, message)
         if not message.idle:
             self.plate_line = plate_line
         if self._idle_timer is not None:
@@ -219,12 +226,20 @@ class GateScreenService:
         self._clock = clock
         self._free: dict[str, int] = {}
         self.lanes: dict[str, ScreenLane] = {
-            gate.gate_id: ScreenLane(gate, screen, self._idle_for(gate)) for gate, screen in screens
+            gate.gate_id: ScreenLane(gate, screen, self._idle_for(gate), self._announce)
+            for gate, screen in screens
         }
         self._buildings: dict[int, str | None] = {}
         self._task: asyncio.Task[None] | None = None
         self._counts_task: asyncio.Task[None] | None = None
         self._subscription = contextlib.AsyncExitStack()
+
+    def _announce(self, gate_id: str, message: ScreenMessage) -> None:
+        """Tell the consoles what the gate's screen is meant to show now."""
+        self._bus.publish(Event("screen", {
+            "gate_id": gate_id, "lines": list(message.lines),
+            "level": str(message.level) if message.level is not None else None,
+        }))
 
     def _idle_for(self, gate: ScreenGate) -> Callable[[], ScreenMessage]:
         def idle() -> ScreenMessage:

@@ -138,6 +138,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "gates.release": ("取消常开", "Release"),
     # 人工录入车牌 (api/routes/typed_plates.py): the car is decided as a camera read would be.
     "gates.typed_plate": ("录入车牌", "Type plate"),
+    "gates.screen": ("显示屏", "Screen"),
     "gates.camera_down": ("摄像头离线：来车请用「录入车牌」",
                           "Camera offline: use Type plate for arriving cars"),
     "typed.title": ("{gate} · 录入车牌", "{gate} · Type plate"),

@@ -87,6 +87,11 @@ class GateStateOut(BaseModel):
         None, description="False while the gate's camera is dark (camera_offline); null when "
         "no camera is watched there."
     )
+    screen: list[str] | None = Field(
+        None, description="What the gate's screen (车道屏) is meant to show now, line by line "
+        "(empty: blank); null when the gate has no screen. The `screen` event of the event "
+        "stream carries each change."
+    )
 
 
 @router.get("", response_model=list[GateStateOut], summary="Every gate and its barrier state")

@@ -542,6 +542,10 @@
     const family = faultFamilies.find((f) => f.re.test(fault));
     return family ? family.text : fault;
   }
+  function setScreen(gateId, lines) {
+    const text = document.querySelector('.gate[data-gate="' + CSS.escape(gateId) + '"] [data-role="screen-text"]');
+    if (text && Array.isArray(lines)) text.textContent = lines.join(" · ") || "—";
+  }
   function setCamera(gateId, up) {
     const note = document.querySelector('.gate[data-gate="' + CSS.escape(gateId) + '"] [data-role="camera"]');
     if (note) note.hidden = up !== false;
@@ -564,6 +568,7 @@
     gates.forEach((g) => {
       setGateState(g.id, g.state, g.fault || null);
       setCamera(g.id, g.camera_up);
+      setScreen(g.id, g.screen);
     });
   }
   // After a reconnect: the gates, the alarms, the review queue and the passages that came
@@ -748,6 +753,10 @@
     source.addEventListener("gate", (ev) => {
       const data = JSON.parse(ev.data).data;
       if (data.state) setGateState(data.gate_id, data.state, data.fault || null);
+    });
+    source.addEventListener("screen", (ev) => {
+      const data = JSON.parse(ev.data).data;
+      setScreen(data.gate_id, data.lines);
     });
     source.addEventListener("camera", (ev) => {
       const data = JSON.parse(ev.data).data;

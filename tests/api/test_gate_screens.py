@@ -211,3 +211,22 @@ def test_during_a_database_outage_a_face_gate_still_asks_for_a_head_turn(client:
         assert shown.passage_id is None
     finally:
         services.runtime.hold_offline(False)
+
+
+def test_the_gate_list_and_the_event_stream_say_what_each_screen_shows(
+    client: Any, guard_headers: dict[str, str]
+) -> None:
+    """For the booth's gate card: the list (a page opened now) and a `screen` event (a page
+    already open) carry the lines the screen was sent."""
+    bus = client.app.state.services.bus
+    seen: list[dict[str, Any]] = []
+    with bus.listening(lambda e: seen.append(e.data) if e.type == "screen" else None):
+        typed(client, guard_headers, "main-in", NEIGHBOUR)
+        shown = showing(client, "main-in", ("闽A·67890", "未登记车辆", "请联系保安"),
+                        "the stranger")
+    gates = {g["id"]: g for g in client.get("/api/v1/gates", headers=guard_headers).json()}
+    assert gates["main-in"]["screen"] == list(shown.lines)
+    assert gates["ped-1"]["screen"] == []  # a face gate's screen at rest: blank, not null
+    wait_until(lambda: any(e["gate_id"] == "main-in" and e["lines"] == list(shown.lines)
+                           for e in seen), 5, "the screen event")
+    assert next(e for e in seen if e["lines"] == list(shown.lines))["level"] == "wait"
