@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.availability_fastpath import AvailabilityFastPath
+from api.body_limit import BodyLimit
 from api.console import web as console
 from api.console.security import require_csrf
 from api.console.throttle import WINDOW_S, LoginThrottle
@@ -89,6 +90,7 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     install_error_handlers(app)
+    app.add_middleware(BodyLimit)  # forms and JSON; the image uploads limit themselves
     app.add_middleware(AvailabilityFastPath, parking=services.parking)
     # Added last, so outermost: the fast path's answers get the headers too.
     app.add_middleware(PublicCors)
