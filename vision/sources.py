@@ -33,7 +33,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Protocol, runtime_checkable
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse, urlsplit, urlunsplit
 
 import cv2
 import numpy as np
@@ -171,7 +171,10 @@ class HttpSnapshotSource:
     realtime = False
 
     def __init__(self, url: str, *, name: str | None = None, timeout_s: float = 5.0) -> None:
-        self.url = url
+        # The user and password go as basic auth, as httpx sends a URL's own, but out of the
+        # URL: httpx names the URL in its errors and its request log, and the error becomes
+        # the camera's last_error on the public /healthz.
+        self.url, self._credentials = _split_credentials(url)
         self.name = name or _redact(url)
         self._timeout_s = timeout_s
         self._client: object | None = None
@@ -180,7 +183,8 @@ class HttpSnapshotSource:
         import httpx
 
         self.close()
-        self._client = httpx.Client(timeout=self._timeout_s, follow_redirects=True)
+        self._client = httpx.Client(timeout=self._timeout_s, follow_redirects=True,
+                                    auth=self._credentials)
 
     def read(self) -> np.ndarray | None:
         import httpx
@@ -324,6 +328,16 @@ def _identity(path: Path) -> tuple[str, int]:
         return path.name, path.stat().st_mtime_ns
     except OSError:
         return path.name, 0
+
+
+def _split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
+    """``url`` without its ``user:password@`` and the pair (percent-decoded), if it had one."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None
+    host = parts.netloc.rpartition("@")[2]
+    credentials = (unquote(parts.username or ""), unquote(parts.password or ""))
+    return urlunsplit(parts._replace(netloc=host)), credentials
 
 
 def _redact(target: str) -> str:
