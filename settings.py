@@ -112,9 +112,9 @@ class PushCameraConfig(_Strict):
         None,
         description=(
             "The camera's name in camera_api_keys (the name, not the key). Only that key's "
-            "heartbeats and frames say this gate's camera is alive; a heartbeat with another "
-            "camera's key is refused: a camera whose URL names the wrong gate would hide "
-            "this one's outage. Needed with heartbeat_s."
+            "heartbeats and frames say this gate's camera is alive; a heartbeat or frame with "
+            "another camera's key is refused: a camera whose URL names the wrong gate would "
+            "hide this one's outage or open its barrier. Needed with heartbeat_s."
         ),
         min_length=1,
     )

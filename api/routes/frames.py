@@ -149,6 +149,7 @@ async def frame_images(request: Request, limit: int) -> list[bytes]:
     response_model=FrameResult,
     summary="Push a camera frame; parkgate reads, decides, drives the barrier and records",
     responses={
+        403: {"description": "Another camera's key than the gate's push_camera.key_name"},
         404: {"description": "Unknown gate"},
         413: {"description": "Body or image too large"},
         415: {"description": "Not a JPEG/PNG image"},
@@ -191,11 +192,21 @@ async def push_frame(
     gate_id: str, request: Request, services: ServicesDep, caller: CameraOrUser
 ) -> FrameResult:
     services.runtime.gate(gate_id)
+    gate = services.settings.gate(gate_id)
+    if caller.role == "camera" and gate is not None and not _is_gates_camera(
+        gate.push_camera, caller
+    ):
+        # A gate that names its camera takes frames from that camera's key only: another
+        # camera's key (a misaddressed camera, a key read out of a side gate's camera) would
+        # otherwise open this barrier for whatever plate it pushes.
+        raise PermissionDeniedError(
+            f"the key of camera {caller.name!r} is not the one set for {gate_id}'s camera "
+            "(push_camera.key_name): check the gate id in this camera's URL"
+        )
     _heard_pushing(services, gate_id, caller)
     images, depth = await frame_uploads(
         request, services.settings.api.max_upload_bytes, extra_field="depth"
     )
-    gate = services.settings.gate(gate_id)
     if gate is not None and gate.kind == "pedestrian":
         handler = getattr(services, "face_gate", None)
         if handler is None:
@@ -225,8 +236,8 @@ async def push_frame(
 def _heard_pushing(services: Services, gate_id: str, caller: Principal) -> None:
     """A frame a camera pushed with its key says that camera is alive, before it is even
     read: a corrupt or refused frame still came from a working camera. A staff upload says
-    nothing of the camera, nor does another camera's key (push_camera.key_name); a camera
-    parkgate reads has its own watch."""
+    nothing of the camera (another camera's key is refused before this); a camera parkgate
+    reads has its own watch."""
     gate = services.settings.gate(gate_id)
     if (caller.role == "camera" and services.cameras is not None and gate is not None
             and gate.kind == "vehicle" and gate.camera is None

@@ -150,7 +150,8 @@ def test_another_cameras_frame_does_not_say_the_gates_camera_is_alive(
     client = _pushing_app(app_factory)
     pushed = client.post("/api/v1/gates/main-in/frames", content=_jpeg(),
                          headers={**SIDE_CAMERA, "Content-Type": "image/jpeg"})
-    assert pushed.status_code == 200, pushed.text  # read and decided as before
+    # Refused, as its heartbeat is (tests/api/test_security_camera_keys.py).
+    assert pushed.status_code == 403, pushed.text
     camera = _camera(client)
     assert camera["frames_read"] == 0 and camera["state"] == "awaiting"
     # Its own key is heard.
