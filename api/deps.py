@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Header, Request
@@ -16,6 +16,7 @@ from api.active_accounts import account_active
 from errors import AuthenticationError, PermissionDeniedError
 from models.db import transaction
 from services.container import Services
+from services.tokens import EndedSessions
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -58,12 +59,22 @@ class Principal:
         return self.role == "admin"
 
 
+def ended_sessions(app_state: Any) -> EndedSessions:
+    """The console sessions logged out (services/tokens.py), one per app."""
+    ended = getattr(app_state, "ended_sessions", None)
+    if not isinstance(ended, EndedSessions):
+        ended = app_state.ended_sessions = EndedSessions()
+    return ended
+
+
 def _from_token(services: Services, token: str | None, request: Request) -> Principal | None:
     if token is None:
         token = request.cookies.get("parkgate_session")
     if not token:
         return None
     claims = services.signer.verify(token)
+    if ended_sessions(request.app.state).ended(claims):
+        raise AuthenticationError("this console session was logged out: log in again")
     return Principal(claims.username, claims.role)
 
 

@@ -1,7 +1,9 @@
 """Signed bearer tokens: ``base64url(json).base64url(hmac-sha256)``.
 
-Small on purpose: the payload is a user name, a role and an expiry; the signing key comes from
-the settings (generated per installation in development, required in production).
+Small on purpose: the payload is a user name, a role and an expiry, and for a console session
+its id (``sid``, kept while the session is renewed, so a log-out can end every token of that
+session: ``EndedSessions``); the signing key comes from the settings (generated per
+installation in development, required in production).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import json
+import threading
 import time
 from dataclasses import dataclass
 
@@ -41,6 +44,7 @@ class TokenClaims:
     username: str
     role: str
     expires_at: float
+    session_id: str | None = None  # console sessions only
 
 
 class TokenSigner:
@@ -48,9 +52,19 @@ class TokenSigner:
         self._key = key.encode()
         self._ttl = ttl_seconds
 
-    def issue(self, username: str, role: str, *, now: float | None = None) -> str:
+    @property
+    def ttl_seconds(self) -> int:
+        return self._ttl
+
+    def issue(
+        self, username: str, role: str, *, now: float | None = None,
+        session_id: str | None = None,
+    ) -> str:
         expires = (now if now is not None else time.time()) + self._ttl
-        body = _b64(json.dumps({"sub": username, "role": role, "exp": expires}).encode())
+        payload: dict[str, object] = {"sub": username, "role": role, "exp": expires}
+        if session_id is not None:
+            payload["sid"] = session_id
+        body = _b64(json.dumps(payload).encode())
         return f"{body}.{self._sign(body)}"
 
     def verify(self, token: str, *, now: float | None = None) -> TokenClaims:
@@ -59,7 +73,9 @@ class TokenSigner:
             raise AuthenticationError("invalid token")
         try:
             payload = json.loads(_unb64(body))
-            claims = TokenClaims(str(payload["sub"]), str(payload["role"]), float(payload["exp"]))
+            sid = payload.get("sid")
+            claims = TokenClaims(str(payload["sub"]), str(payload["role"]), float(payload["exp"]),
+                                 None if sid is None else str(sid))
         except (ValueError, KeyError, TypeError) as err:
             raise AuthenticationError("invalid token") from err
         if claims.expires_at < (now if now is not None else time.time()):
@@ -68,3 +84,28 @@ class TokenSigner:
 
     def _sign(self, body: str) -> str:
         return _b64(hmac.new(self._key, body.encode(), hashlib.sha256).digest())
+
+
+class EndedSessions:
+    """Console sessions logged out, each kept until the last token it was given has expired.
+
+    A session's token is renewed on every page and keep-alive, and each is valid until its own
+    expiry: clearing the browser's cookie at log-out left every copy of it (one read off the
+    wire on a booth LAN without TLS) usable, and renewable, for as long as it was used. Kept in
+    memory: after a restart a token of a session ended before it is accepted again until it
+    expires (console.idle_minutes at most).
+    """
+
+    def __init__(self) -> None:
+        self._until: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def end(self, session_id: str, until: float, *, now: float | None = None) -> None:
+        """``until``: when the last token issued for the session expires."""
+        now = time.time() if now is None else now
+        with self._lock:
+            self._until = {sid: t for sid, t in self._until.items() if t >= now}
+            self._until[session_id] = until
+
+    def ended(self, claims: TokenClaims) -> bool:
+        return claims.session_id is not None and claims.session_id in self._until

@@ -33,6 +33,7 @@ from api.console.security import (
     LANG_COOKIE,
     clear_session,
     cookie_secure,
+    end_session,
     new_csrf_nonce,
     session_principal,
     set_session,
@@ -190,7 +191,7 @@ async def login(
     await asyncio.to_thread(audit_login, services, LOGIN, name, via="console", address=address,
                             database_down=found.database_down, role=role)
     response = RedirectResponse(safe_next(next), status_code=303)
-    set_session(request, response, name, role)
+    set_session(request, response, name, role, new=True)  # no session id planted before it
     new_csrf_nonce(request, response)  # a nonce planted before login does not survive it
     return response
 
@@ -209,6 +210,7 @@ async def logout(
         address = request.client.host if request.client else "?"
         await asyncio.to_thread(audit_login, services_of(request), LOGOUT, principal.name,
                                 via="console", address=address, idle=idle)
+        end_session(request)  # not only this browser's cookie: every copy of it
     # The page logs itself out after idle_minutes: say why, and come back to that page.
     target = (
         f"/console/login?idle=1&next={quote(safe_next(next))}" if idle

@@ -16,14 +16,15 @@ import hashlib
 import hmac
 import logging
 import secrets
+import time
 
 from fastapi import Request, Response
 
 from api.console.config import ConsoleConfig
-from api.deps import Principal
+from api.deps import Principal, ended_sessions
 from errors import AuthenticationError, PermissionDeniedError
 from services.container import Services
-from services.tokens import TokenSigner, same_secret
+from services.tokens import TokenClaims, TokenSigner, same_secret
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +76,9 @@ def security(request: Request) -> ConsoleSecurity:
     return current
 
 
-def session_principal(request: Request) -> Principal | None:
+def _session_claims(request: Request) -> TokenClaims | None:
+    """The claims of the request's session cookie; None without one, for a token that is
+    not valid, and for a session that was logged out."""
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
@@ -83,7 +86,12 @@ def session_principal(request: Request) -> Principal | None:
         claims = security(request).signer.verify(token)
     except AuthenticationError:
         return None
-    return Principal(claims.username, claims.role)
+    return None if ended_sessions(request.app.state).ended(claims) else claims
+
+
+def session_principal(request: Request) -> Principal | None:
+    claims = _session_claims(request)
+    return None if claims is None else Principal(claims.username, claims.role)
 
 
 def cookie_secure(request: Request) -> bool:
@@ -96,11 +104,21 @@ def _secure(request: Request, config: ConsoleConfig) -> bool:
     return config.cookie_secure == "always"
 
 
-def set_session(request: Request, response: Response, username: str, role: str) -> None:
+def set_session(
+    request: Request, response: Response, username: str, role: str, *, new: bool = False
+) -> None:
+    """Issues the session cookie: a new session at login (``new``: never one carried over
+    from before it), otherwise the request's own session renewed, under its id."""
     sec = security(request)
+    current = None if new else _session_claims(request)
+    session_id = (
+        current.session_id
+        if current is not None and current.username == username and current.session_id
+        else secrets.token_urlsafe(16)
+    )
     response.set_cookie(
         SESSION_COOKIE,
-        sec.signer.issue(username, role),
+        sec.signer.issue(username, role, session_id=session_id),
         max_age=sec.config.idle_minutes * 60,
         httponly=True,
         secure=_secure(request, sec.config),
@@ -125,6 +143,17 @@ def new_csrf_nonce(request: Request, response: Response) -> str:
     nonce = make_nonce()
     set_csrf_cookie(request, response, nonce)
     return nonce
+
+
+def end_session(request: Request) -> None:
+    """Logs the request's session out server-side: every token it was given, also copies of
+    the cookie elsewhere, is refused from now on (services/tokens.py, EndedSessions)."""
+    claims = _session_claims(request)
+    if claims is None or claims.session_id is None:
+        return
+    # The last token issued for it expires at most one idle time-out from now.
+    until = time.time() + security(request).signer.ttl_seconds
+    ended_sessions(request.app.state).end(claims.session_id, until)
 
 
 def clear_session(request: Request, response: Response) -> None:
