@@ -1,12 +1,14 @@
 """How plate reading degrades when the real photos are made harder, one condition at a time.
 
-    python -m bench.plate_robustness DATA_DIR [--conditions harsh|mild|half_size,...] [--limit N]
+    python -m bench.plate_robustness DATA_DIR [--conditions harsh|mild|jpeg|half_size,...]
+        [--limit N]
 
 The labelled photos of ``bench.plates`` (``kind=full``) are read as they are and after each
 condition: smaller (a camera further away), darker or brighter, heavier JPEG, rotated,
 blurred, perspective-skewed, grey (IR-like), noisy, seen from beside and above the lane
 (``harsh``, the default); or after the small changes a second photo of the same car shows
-(``mild``: scale, recompression, a few degrees, brightness, a tighter frame). It
+(``mild``: scale, recompression, a few degrees, brightness, a tighter frame); ``jpeg`` reads
+them as they are and recompressed at quality 60, 50, 40 and 25. It
 prints exact-plate accuracy per condition and the photos missed, and on its last line one JSON
 object
 ``{"conditions": {name: {"n", "exact", "misses"}}}``. Accuracy only: the conditions are for
@@ -129,7 +131,14 @@ MILD: dict[str, Condition] = {
                                 round(x.shape[1] * 0.05): round(x.shape[1] * 0.95)],
 }
 CONDITIONS.update(MILD)
-HARSH = [n for n in CONDITIONS if n not in MILD]
+# Heavier recompression between mild q60 and harsh q25: cheap gate cameras and forwarded
+# photos often arrive like this. Kept out of both groups so their figures stay comparable.
+COMPRESSION: dict[str, Condition] = {
+    "jpeg_q50": lambda x: _jpeg(x, 50),
+    "jpeg_q40": lambda x: _jpeg(x, 40),
+}
+CONDITIONS.update(COMPRESSION)
+HARSH = [n for n in CONDITIONS if n not in MILD and n not in COMPRESSION]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("data_dir", type=Path)
     parser.add_argument("--conditions", default="harsh",
                         help=f"comma-separated, from: {', '.join(CONDITIONS)}; 'harsh' "
-                             f"(the default) and 'mild' name the two groups")
+                             f"(the default), 'mild' and 'jpeg' (as is, q60 to q25) name "
+                             f"groups")
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--priority-provinces", default="",
                         help="as plates.priority_provinces; adds the split by province")
@@ -150,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not (args.data_dir / "labels.csv").is_file():
         parser.error(f"{args.data_dir} has no labels.csv")
-    groups = {"harsh": HARSH, "mild": ["as_is", *MILD]}
+    groups = {"harsh": HARSH, "mild": ["as_is", *MILD],
+              "jpeg": ["as_is", "jpeg_q60", *COMPRESSION, "jpeg_q25"]}
     names = list(dict.fromkeys(
         name for n in args.conditions.split(",") if n.strip()
         for name in groups.get(n.strip(), [n.strip()])
