@@ -29,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+import tracemalloc
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -159,7 +160,8 @@ def linear_slope(xs: list[float], ys: list[float]) -> float:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / den
 
 
-def run(minutes: float, cars: int, sample_s: float, seed: int) -> dict[str, Any]:
+def run(minutes: float, cars: int, sample_s: float, seed: int, *, trace: bool = False
+        ) -> dict[str, Any]:
     from api.app import create_app
     from bench.gate_latency import register_residents
     from services.container import build_services
@@ -200,6 +202,7 @@ def run(minutes: float, cars: int, sample_s: float, seed: int) -> dict[str, Any]
         next_sample = started + sample_s
         inside: set[str] = set()
         order = iter(())
+        settled_snapshot: tracemalloc.Snapshot | None = None
         try:
             with httpx.Client(base_url=base, timeout=60,
                               headers={"X-API-Key": CAMERA_KEY}) as client:
@@ -230,12 +233,16 @@ def run(minutes: float, cars: int, sample_s: float, seed: int) -> dict[str, Any]
                                               streams))
                         roundtrips = []
                         next_sample += sample_s
+                        if trace and len(windows) == 2:
+                            settled_snapshot = tracemalloc.take_snapshot()
                         w = windows[-1]
                         logger.info(
                             "%5.0f s: %d passages, RSS %.1f MB, %d files, %d threads, lag "
                             "%.1f ms, %d stalls, push p50 %.0f ms, %d events streamed",
                             w.at_s, w.passages, w.rss_mb, w.open_files, w.threads, w.lag_ms,
                             w.stalls, w.roundtrip_p50_ms, w.stream_events)
+            if settled_snapshot is not None:
+                print_growth(settled_snapshot, tracemalloc.take_snapshot())
         finally:
             streams.stop.set()
             for follower in followers:
@@ -245,6 +252,19 @@ def run(minutes: float, cars: int, sample_s: float, seed: int) -> dict[str, Any]
             services.engine.dispose()
             logging.getLogger().removeHandler(errors)
     return report(windows, passages, minutes, streams, errors)
+
+
+def print_growth(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot) -> None:
+    """Where the memory allocated since the second window went, the ten largest places: what
+    keeps growing there is the leak, if there is one."""
+    ignore = (tracemalloc.Filter(False, tracemalloc.__file__),
+              tracemalloc.Filter(False, "<frozen importlib._bootstrap>"))
+    stats = after.filter_traces(ignore).compare_to(before.filter_traces(ignore), "lineno")
+    print("Python allocations grown since the second window (tracemalloc):")
+    for stat in stats[:10]:
+        frame = stat.traceback[0]
+        print(f"  {stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7d} blocks  "
+              f"{frame.filename}:{frame.lineno}")
 
 
 def sample(services: Any, started: float, passages: int, roundtrips: list[float],
@@ -312,6 +332,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cars", type=int, default=60, help="registered resident cars")
     parser.add_argument("--sample-s", type=float, default=15.0)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--tracemalloc", action="store_true",
+                        help="also list where Python memory grew after the second window "
+                             "(slower: every allocation is traced)")
     args = parser.parse_args(argv)
     if args.minutes <= 0 or args.cars < 2 or args.sample_s <= 0:
         parser.error("--minutes and --sample-s must be positive and --cars at least 2")
@@ -320,7 +343,9 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("httpx", "services", "controllers", "hardware", "vision", "api", "models",
                   "alembic", "uvicorn.error"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    result = run(args.minutes, args.cars, args.sample_s, args.seed)
+    if args.tracemalloc:
+        tracemalloc.start(1)
+    result = run(args.minutes, args.cars, args.sample_s, args.seed, trace=args.tracemalloc)
     print(json.dumps(result, ensure_ascii=False))
     return 0
 

@@ -12,11 +12,26 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import TypeVar
 
 from controllers.barrier import BarrierTiming
 from errors import HardwareUnavailableError
 from hardware.base import DigitalInput, InputChange, InputListener, ScreenMessage
 from hardware.relay_barrier import CommandPolicy, RelayBarrier, RelayWiring
+
+# What a simulated device remembers of what it was sent, newest last: enough for a test or a
+# look at a demo, and bounded, since the demo runs for days (bench.soak found every car's
+# commands and screen messages kept).
+SIM_HISTORY = 1000
+T = TypeVar("T")
+
+
+def remember(history: list[T], item: T) -> None:
+    """Append, dropping the oldest beyond ``SIM_HISTORY``."""
+    history.append(item)
+    if len(history) > SIM_HISTORY:
+        del history[: len(history) - SIM_HISTORY]
+
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +116,7 @@ class SimulatedMotor:
             # The relay never answers; the barrier's command time-out ends this wait.
             await asyncio.Event().wait()
         await asyncio.sleep(self.echo_delay_s)
-        self.commands.append((channel, on))
+        remember(self.commands, (channel, on))
         self.relays[channel] = on
         direction = self._direction(channel, on)
         if direction is not None and SimFault.STUCK not in self.faults:
@@ -218,7 +233,7 @@ class SimulatedDisplay:
         if self.offline:
             raise HardwareUnavailableError(f"display {self.name} is offline")
         self.shown[zone_id] = free
-        self.history.append((zone_id, free))
+        remember(self.history, (zone_id, free))
         logger.debug("display %s: zone %s free %s", self.name, zone_id, free)
 
 
@@ -259,5 +274,5 @@ class SimulatedScreen:
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         self.shown = message
-        self.history.append(message)
+        remember(self.history, message)
         logger.debug("screen %s shows %s", self.gate_id, " / ".join(message.lines) or "(idle)")

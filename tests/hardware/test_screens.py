@@ -321,3 +321,24 @@ def test_mqtt_screen_refuses_rather_than_piles_up_messages_a_broker_never_takes(
         asyncio.run(scenario())
     finally:
         broker.close()
+
+
+def test_simulated_devices_remember_a_bounded_history() -> None:
+    """The demo runs for days: its simulated screens and boards (and barriers, through the
+    same ``remember``) keep the newest SIM_HISTORY things they were sent, not every car's."""
+    from hardware.simulated import SIM_HISTORY, SimulatedDisplay, SimulatedScreen
+
+    screen = SimulatedScreen("main-in")
+    board = SimulatedDisplay()
+
+    async def many() -> None:
+        for n in range(SIM_HISTORY + 5):
+            await screen.show(ScreenMessage((f"闽A{n:05d}",), ScreenLevel.OK))
+            await board.show("A", n)
+
+    asyncio.run(many())
+    assert len(screen.history) == SIM_HISTORY
+    assert screen.history[0].lines == ("闽A00005",)
+    assert screen.history[-1] == screen.shown
+    assert len(board.history) == SIM_HISTORY
+    assert board.history[0] == ("A", 5) and board.history[-1] == ("A", SIM_HISTORY + 4)
