@@ -13,12 +13,12 @@ import base64
 import logging
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
-from tests.api.test_camera_watch import _jpeg
+from tests.api.test_camera_watch import _Snapshot
 from tests.conftest import wait_until
 
 PASSWORD = "Secr3t pw/1"  # a space and a slash: percent-encoded in the URL
@@ -26,11 +26,11 @@ URL_PASSWORD = "Secr3t%20pw%2F1"
 DEADLINE_S = 30.0
 
 
-class _Camera(BaseHTTPRequestHandler):
-    """Answers JPEGs to the right basic auth while ``accepting``, 401 otherwise."""
+class _Camera(_Snapshot):
+    """The watch tests' snapshot camera, answering only the right basic auth, and only while
+    ``accepting`` (401 otherwise)."""
 
     accepting = True
-    image = _jpeg()
 
     def do_GET(self) -> None:  # the name http.server calls
         expected = "Basic " + base64.b64encode(f"admin:{PASSWORD}".encode()).decode()
@@ -40,14 +40,7 @@ class _Camera(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
-        self.send_response(200)
-        self.send_header("Content-Type", "image/jpeg")
-        self.send_header("Content-Length", str(len(self.image)))
-        self.end_headers()
-        self.wfile.write(self.image)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
+        super().do_GET()
 
 
 @pytest.fixture
