@@ -159,8 +159,9 @@ class GateConfig(_Strict):
     push_camera: PushCameraConfig | None = Field(
         None,
         description=(
-            "A vehicle gate whose camera pushes frames to the API instead (no camera): "
-            "how often it is heard, so that its silence raises camera_offline."
+            "A gate whose camera (a plate camera, or a face terminal at a pedestrian gate) "
+            "pushes frames to the API instead (no camera): how often it is heard, so that "
+            "its silence raises camera_offline."
         ),
     )
     region: RegionConfig | None = Field(None, description="Part of the frame plates are read in.")
@@ -653,11 +654,6 @@ def verify_push_cameras(settings: Settings) -> None:
             raise ValueError(
                 f"gate {gate.id!r} has both camera (parkgate reads it) and push_camera (it "
                 "pushes frames): keep the one that matches how the camera delivers"
-            )
-        if gate.kind != "vehicle":
-            raise ValueError(
-                f"gate {gate.id!r} is a pedestrian gate: push_camera watches the plate "
-                "camera of a vehicle gate"
             )
         if push.heartbeat_s is not None and push.key_name is None:
             raise ValueError(

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -37,6 +37,9 @@ logger = logging.getLogger(__name__)
 
 # How often cameras are looked at, at most: an outage is reported within this of its limit.
 CHECK_EVERY_S = 5.0
+# What a dark camera costs, in its alarm's message (the console's hint reads which it is).
+PLATES_UNREAD = "plates there are not read"
+FACES_UNREAD = "faces there are not recognised"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,12 +90,15 @@ class CameraWatch:
         *,
         pushed: Mapping[str, PushCameraConfig] | None = None,
         gate_names: Mapping[str, str] | None = None,
+        face_gates: Collection[str] = (),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.workers = dict(workers)
         self._runtime = runtime
         self._bus = bus
         self._names = dict(gate_names or {})
+        # Pedestrian gates: their camera is a face terminal's, and its outage is told so.
+        self._face_gates = frozenset(face_gates)
         self._clock = clock
         now = clock()
         self.pushed = {gate_id: PushedCamera(gate_id, config, since=now)
@@ -229,8 +235,9 @@ class CameraWatch:
 
     async def _went_dark(self, gate_id: str, silent: float, why: str) -> None:
         name = self._names.get(gate_id) or gate_id
+        unread = FACES_UNREAD if gate_id in self._face_gates else PLATES_UNREAD
         message = (f"camera of {name} ({gate_id}) has delivered nothing for {silent:.0f} s "
-                   f"({why}); plates there are not read until it is back")
+                   f"({why}); {unread} until it is back")
         logger.error("camera %s: %s", gate_id, message)
         self._publish(gate_id, up=False)
         # One alarm per gate while it is open: a camera that flaps does not flood the guards.
@@ -258,7 +265,8 @@ def run_cameras(services: Services, workers: list[CameraWorker]) -> None:
     names = {g.id: g.name for g in gates if g.name}
     pushed = {g.id: g.push_camera for g in gates if g.push_camera is not None}
     watch = CameraWatch(watched, services.runtime, services.bus, pushed=pushed,
-                        gate_names=names)
+                        gate_names=names,
+                        face_gates=[g.id for g in gates if g.kind == "pedestrian"])
     services.cameras = watch
     # The watch after its workers: it starts looking once they run.
     services.background.extend([*workers, watch])

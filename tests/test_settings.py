@@ -447,8 +447,6 @@ def test_a_pushing_camera_is_dark_after_three_heartbeats_or_its_offline_alarm_s(
         ("{id: g, kind: vehicle, direction: in, zone: A, camera: {source: '0'}, "
          "push_camera: {heartbeat_s: 10, key_name: cam}}",
          "has both camera (parkgate reads it) and push_camera"),
-        ("{id: g, kind: pedestrian, direction: in, push_camera: {heartbeat_s: 10, key_name: cam}}",
-         "'g' is a pedestrian gate"),
         ("{id: g, kind: vehicle, direction: in, zone: A, "
          "push_camera: {heartbeat_s: 0, key_name: cam}}", "push_camera.heartbeat_s"),
         ("{id: g, kind: vehicle, direction: in, zone: A, push_camera: {heartbeat: 10}}",
@@ -463,7 +461,7 @@ def test_a_pushing_camera_is_dark_after_three_heartbeats_or_its_offline_alarm_s(
          "gate 'g' has push_camera.key_name 'cma', which is not a camera of camera_api_keys "
          "(cam): its heartbeat could never be heard"),
     ],
-    ids=["both", "pedestrian", "zero", "typo", "no-key-name", "unknown-key-name"],
+    ids=["both", "zero", "typo", "no-key-name", "unknown-key-name"],
 )
 def test_a_push_camera_that_cannot_be_watched_is_refused(
     tmp_path: Path, gate: str, needle: str

@@ -139,6 +139,8 @@ _TEXTS: dict[str, tuple[str, str]] = {
     # 人工录入车牌 (api/routes/typed_plates.py): the car is decided as a camera read would be.
     "gates.typed_plate": ("录入车牌", "Type plate"),
     "gates.screen": ("显示屏", "Screen"),
+    "gates.camera_down_face": ("人脸摄像头离线：请用密码、二维码或保安开闸",
+                               "Face camera offline: PIN, QR code or a guard's open"),
     "gates.camera_down": ("摄像头离线：来车请用「录入车牌」",
                           "Camera offline: use Type plate for arriving cars"),
     "typed.title": ("{gate} · 录入车牌", "{gate} · Type plate"),
@@ -431,6 +433,11 @@ _TEXTS: dict[str, tuple[str, str]] = {
                                   "并检查摄像头和网线",
                                   "No picture from the plate camera: use Type plate on the "
                                   "gate's card for each car, and check the camera and its cable"),
+    "alarm.hint.camera_offline.face": (
+        "人脸门禁摄像头无画面：住户请用密码或访客二维码，或由保安核实后在卡片上「开闸」，"
+        "并检查设备和网线",
+        "No picture from the face terminal: residents use their PIN or a visitor QR code, or a "
+        "guard checks them and opens from the gate's card; check the device and its cable"),
     "alarm.hint.overstay": ("访客通行证已到期，车辆仍在场内",
                             "The visitor pass has ended; the car is still inside"),
     "alarm.hint.occupancy_over_capacity": ("车位计数超过容量，请核对",

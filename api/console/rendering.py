@@ -33,6 +33,7 @@ from api.console.security import (
     set_session,
 )
 from api.deps import Principal
+from services.camera_watch import FACES_UNREAD
 from services.container import Services
 from vision.plate_grammar import is_valid_plate
 
@@ -114,6 +115,8 @@ def alarm_plate(message: str) -> str | None:
 
 def alarm_view(lang: Lang, kind: str, message: str) -> AlarmView:
     hint_key = f"alarm.hint.{kind}"
+    if kind == "camera_offline" and FACES_UNREAD in message:
+        hint_key += ".face"  # a face terminal's camera: no plate to type there
     hint = translate(lang, hint_key)
     return AlarmView(
         plate=alarm_plate(message),

@@ -240,7 +240,7 @@ def _heard_pushing(services: Services, gate_id: str, caller: Principal) -> None:
     reads has its own watch."""
     gate = services.settings.gate(gate_id)
     if (caller.role == "camera" and services.cameras is not None and gate is not None
-            and gate.kind == "vehicle" and gate.camera is None
+            and gate.camera is None
             and _is_gates_camera(gate.push_camera, caller)):
         services.cameras.heard(gate_id, frame=True)
 
@@ -261,7 +261,6 @@ def _is_gates_camera(push: PushCameraConfig | None, caller: Principal) -> bool:
                        "than the gate's push_camera.key_name"},
         404: {"description": "Unknown gate"},
         409: {"description": "The gate's camera is read by parkgate (camera.source)"},
-        422: {"description": "A pedestrian gate"},
     },
 )
 async def camera_heartbeat(
@@ -273,9 +272,6 @@ async def camera_heartbeat(
     if gate is None:
         raise NotFoundError(f"unknown gate {gate_id!r}: the camera's heartbeat URL must name "
                             "a gate of community.gates")
-    if gate.kind != "vehicle":
-        raise InvalidInputError(f"{gate_id} is a pedestrian gate: heartbeats are watched for "
-                                "the plate cameras of vehicle gates")
     if gate.camera is not None:
         raise ConflictError(f"{gate_id}'s camera is read by parkgate (camera.source) and "
                             "watched from what it reads: heartbeats are for cameras that "
