@@ -11,15 +11,15 @@ import pytest
 
 from controllers.barrier import BarrierState
 from hardware.base import Barrier
-from hardware.registry import SafetyEvent, SafetyEventKind, SafetySupervisor, create_barrier
+from hardware.registry import SafetyEvent, SafetyEventKind
 from hardware.simulated import SimulatedBarrier
 from tests.hardware.rigs import (
-    BARRIER_CONFIG,
     FAST,
     ModbusRig,
     Rig,
     eventually,
     run_with_rig,
+    supervised,
     wait_state,
 )
 
@@ -35,14 +35,7 @@ SETTLED_S = 0.7
 
 def watched(rig: Rig, **overrides: object) -> tuple[Barrier, list[SafetyEvent]]:
     """Gate 0 with its events as the product's alarm path (the safety supervisor) sees them."""
-    config = BARRIER_CONFIG.validate_python({**FAST, **rig.config(0), **overrides})
-    barrier = create_barrier("gate0", config)
-    rig.barriers.append(barrier)
-    supervisor = SafetySupervisor()
-    events: list[SafetyEvent] = []
-    supervisor.add_listener(events.append)
-    supervisor.register(barrier)
-    return barrier, events
+    return supervised(rig, "gate0", {**FAST, **rig.config(0), **overrides})
 
 
 def manual(events: list[SafetyEvent]) -> list[SafetyEvent]:
