@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.test_camera_watch import _alarms, _jpeg
+from tests.api.test_camera_watch import _camera_offline, _jpeg
 from tests.api.test_database_outage import FAST
 from tests.api.test_metrics import TOKEN, _sample, _scrape
 from tests.conftest import add_user, wait_until
@@ -60,7 +60,7 @@ def test_a_silent_pushing_camera_is_an_alarm_until_it_is_heard_again(app_factory
     guard = {"Authorization": f"Bearer {add_user(client, 'guard', 'guard')}"}
 
     def camera_offline() -> list[dict[str, Any]]:
-        return [a for a in _alarms(client, guard) if a["kind"] == "camera_offline"]
+        return _camera_offline(client, guard)
 
     def gate_card(gate_id: str = "main-in") -> Any:
         gates = {g["id"]: g for g in client.get("/api/v1/gates", headers=guard).json()}
@@ -131,7 +131,7 @@ def test_a_face_terminal_that_pushes_is_watched_and_its_outage_told_as_a_face_ga
     guard = {"Authorization": f"Bearer {add_user(client, 'guard', 'guard')}"}
 
     def offline() -> list[dict[str, Any]]:
-        return [a for a in _alarms(client, guard) if a["kind"] == "camera_offline"]
+        return _camera_offline(client, guard)
 
     wait_until(lambda: bool(offline()), DEADLINE_S, "the face terminal's camera_offline")
     [alarm] = offline()
@@ -172,7 +172,7 @@ def test_a_camera_heard_from_its_first_interval_on_raises_nothing(app_factory: A
     camera = _camera(client)
     assert camera["heartbeats"] == beats and camera["state"] == "heard"
     guard = {"Authorization": f"Bearer {add_user(client, 'guard', 'guard')}"}
-    assert not [a for a in _alarms(client, guard) if a["kind"] == "camera_offline"]
+    assert not _camera_offline(client, guard)
 
 
 def test_a_staff_upload_does_not_say_the_camera_is_alive(app_factory: Any) -> None:
@@ -276,5 +276,5 @@ def test_during_a_database_outage_heartbeats_are_answered_and_silence_still_alar
         assert _camera(client)["up"] is True
     outage.restore()
     guard = {"Authorization": f"Bearer {add_user(client, 'guard', 'guard')}"}
-    wait_until(lambda: any(a["kind"] == "camera_offline" and a["id"] is not None
-                           for a in _alarms(client, guard)), DEADLINE_S, "the stored alarm")
+    wait_until(lambda: any(a["id"] is not None for a in _camera_offline(client, guard)),
+               DEADLINE_S, "the stored alarm")

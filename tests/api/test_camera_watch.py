@@ -85,6 +85,11 @@ def _alarms(client: Any, headers: dict[str, str]) -> list[dict[str, Any]]:
     return list(body["items"] if isinstance(body, dict) else body)
 
 
+def _camera_offline(client: Any, headers: dict[str, str]) -> list[dict[str, Any]]:
+    """The camera_offline alarms the guards see."""
+    return [a for a in _alarms(client, headers) if a["kind"] == "camera_offline"]
+
+
 def test_a_dark_camera_is_an_alarm_and_degraded_health_until_it_delivers_again(
     app_factory: Any, camera_port: tuple[int, Callable[[], None]]
 ) -> None:
@@ -95,7 +100,7 @@ def test_a_dark_camera_is_an_alarm_and_degraded_health_until_it_delivers_again(
     headers = {"Authorization": f"Bearer {add_user(client, 'guard', 'guard')}"}
 
     def camera_offline() -> list[dict[str, Any]]:
-        return [a for a in _alarms(client, headers) if a["kind"] == "camera_offline"]
+        return _camera_offline(client, headers)
 
     wait_until(lambda: bool(camera_offline()), DEADLINE_S, "the camera_offline alarm")
     [alarm] = camera_offline()
@@ -143,7 +148,7 @@ def test_a_camera_that_delivers_raises_nothing(
         and time.monotonic() - watch.workers["main-in"].stats.started_at > 7
     ), DEADLINE_S, "frames past the alarm limit")
     assert client.get("/healthz").json()["status"] == "ok"
-    assert not [a for a in _alarms(client, headers) if a["kind"] == "camera_offline"]
+    assert not _camera_offline(client, headers)
 
 
 def test_without_a_camera_health_lists_none(client: Any) -> None:
