@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
@@ -129,6 +129,31 @@ class DigitalInput(Protocol):
     async def stop(self) -> None: ...
 
     def add_listener(self, cb: InputListener) -> None: ...
+
+
+class ContactReports:
+    """For a ``DigitalInput`` driver: its last value and its listeners, told of changes only
+    (a polled or subscribed input hears the same value many times)."""
+
+    def __init__(self, name: str, value: bool | None = None) -> None:
+        self.name = name
+        self._value = value
+        self._listeners: list[InputListener] = []
+
+    @property
+    def value(self) -> bool | None:
+        return self._value
+
+    def add_listener(self, cb: InputListener) -> None:
+        self._listeners.append(cb)
+
+    def _report(self, value: bool, at: datetime | None = None) -> None:
+        if value == self._value:
+            return
+        self._value = value
+        change = InputChange(self.name, value, at if at is not None else datetime.now(UTC))
+        for cb in list(self._listeners):
+            cb(change)
 
 
 @runtime_checkable

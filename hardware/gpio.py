@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
 from typing import Literal
 
 from gpiozero import Device, DigitalInputDevice, GPIOZeroError, OutputDevice
@@ -17,7 +16,7 @@ from gpiozero.pins import Factory
 from gpiozero.pins.mock import MockFactory
 
 from errors import HardwareError, HardwareUnavailableError
-from hardware.base import DigitalInput, InputChange, InputListener
+from hardware.base import ContactReports, DigitalInput
 from hardware.config import GpioBarrierConfig, GpioInputConfig
 from hardware.relay_barrier import RelayBarrier
 
@@ -33,27 +32,18 @@ def pin_factory(kind: Literal["default", "mock"]) -> Factory | None:
     return Device.pin_factory
 
 
-class GpioInput:
+class GpioInput(ContactReports):
     """A contact on one input pin."""
 
     def __init__(
         self, name: str, pin: int, *, pull_up: bool = True, factory: Factory | None = None
     ) -> None:
-        self.name = name
+        super().__init__(name)
         self.pin = pin
         self.pull_up = pull_up
         self.factory = factory
         self._device: DigitalInputDevice | None = None
-        self._value: bool | None = None
-        self._listeners: list[InputListener] = []
         self._loop: asyncio.AbstractEventLoop | None = None
-
-    @property
-    def value(self) -> bool | None:
-        return self._value
-
-    def add_listener(self, cb: InputListener) -> None:
-        self._listeners.append(cb)
 
     async def start(self) -> None:
         if self._device is not None:
@@ -78,12 +68,7 @@ class GpioInput:
             self._loop.call_soon_threadsafe(self._set, value)
 
     def _set(self, value: bool) -> None:
-        if value == self._value:
-            return
-        self._value = value
-        change = InputChange(self.name, value, datetime.now(UTC))
-        for cb in list(self._listeners):
-            cb(change)
+        self._report(value)
 
 
 class GpioRelayPort:

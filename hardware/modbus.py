@@ -17,7 +17,7 @@ from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 
 from errors import HardwareError, HardwareTimeoutError, HardwareUnavailableError
-from hardware.base import DigitalInput, InputChange, InputListener, LinkListener, LinkReports
+from hardware.base import ContactReports, DigitalInput, LinkListener, LinkReports
 from hardware.config import ModbusBarrierConfig, ModbusDisplayConfig, ModbusInputConfig
 from hardware.relay_barrier import RelayBarrier
 
@@ -306,20 +306,11 @@ class ModbusInputPoller:
             await asyncio.sleep(self.interval_s)
 
 
-class ModbusDiscreteInput:
+class ModbusDiscreteInput(ContactReports):
     def __init__(self, name: str, address: int, poller: ModbusInputPoller) -> None:
-        self.name = name
+        super().__init__(name)
         self.address = address
         self.poller = poller
-        self._value: bool | None = None
-        self._listeners: list[InputListener] = []
-
-    @property
-    def value(self) -> bool | None:
-        return self._value
-
-    def add_listener(self, cb: InputListener) -> None:
-        self._listeners.append(cb)
 
     async def start(self) -> None:
         await self.poller.start()
@@ -328,12 +319,7 @@ class ModbusDiscreteInput:
         await self.poller.stop()
 
     def update(self, value: bool, at: datetime) -> None:
-        if value == self._value:
-            return
-        self._value = value
-        change = InputChange(self.name, value, at)
-        for cb in list(self._listeners):
-            cb(change)
+        self._report(value, at)
 
 
 class ModbusDisplay:

@@ -25,9 +25,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from errors import ConfigError, HardwareError, HardwareUnavailableError
 from hardware.base import (
+    ContactReports,
     DigitalInput,
-    InputChange,
-    InputListener,
     LinkListener,
     ScreenMessage,
 )
@@ -414,28 +413,19 @@ class ShellyRpcPort:
         await self.conn.request(f"{self.config.device}/rpc", json.dumps(body), check)
 
 
-class MqttInput:
+class MqttInput(ContactReports):
     """A contact reported on an MQTT topic (e.g. a Tasmota input or a loop detector)."""
 
     def __init__(
         self, name: str, conn: MqttConnection, topic: str, payload_on: str = "ON",
         *, owns_connection: bool = False,
     ) -> None:
-        self.name = name
+        super().__init__(name)
         self.conn = conn
         self.topic = topic
         self.payload_on = payload_on
         self.owns_connection = owns_connection
-        self._value: bool | None = None
-        self._listeners: list[InputListener] = []
         self._subscribed = False
-
-    @property
-    def value(self) -> bool | None:
-        return self._value
-
-    def add_listener(self, cb: InputListener) -> None:
-        self._listeners.append(cb)
 
     async def start(self) -> None:
         if not self._subscribed:
@@ -449,13 +439,7 @@ class MqttInput:
             await self.conn.disconnect()
 
     def _on_message(self, _topic: str, payload: bytes) -> None:
-        value = payload.decode(errors="replace").strip() == self.payload_on
-        if value == self._value:
-            return
-        self._value = value
-        change = InputChange(self.name, value, datetime.now(UTC))
-        for cb in list(self._listeners):
-            cb(change)
+        self._report(payload.decode(errors="replace").strip() == self.payload_on)
 
 
 class MqttDisplay:

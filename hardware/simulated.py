@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TypeVar
 
 from controllers.barrier import BarrierTiming
 from errors import HardwareUnavailableError
-from hardware.base import DigitalInput, InputChange, InputListener, ScreenMessage
+from hardware.base import ContactReports, DigitalInput, ScreenMessage
 from hardware.relay_barrier import CommandPolicy, RelayBarrier, RelayWiring
 
 # What a simulated device remembers of what it was sent, newest last: enough for a test or a
@@ -43,17 +42,11 @@ class SimFault(StrEnum):
     OFFLINE = "offline"  # the device cannot be reached at all
 
 
-class SimulatedInput:
+class SimulatedInput(ContactReports):
     """A contact set by code: a loop detector, a limit switch or a fire-alarm relay."""
 
     def __init__(self, name: str, value: bool = False) -> None:
-        self.name = name
-        self._value = value
-        self._listeners: list[InputListener] = []
-
-    @property
-    def value(self) -> bool | None:
-        return self._value
+        super().__init__(name, value)
 
     async def start(self) -> None:
         return None  # nothing to connect: the value is set by code
@@ -61,17 +54,9 @@ class SimulatedInput:
     async def stop(self) -> None:
         return None
 
-    def add_listener(self, cb: InputListener) -> None:
-        self._listeners.append(cb)
-
     def set(self, value: bool) -> None:
         """Change the contact; listeners run now, on the caller's thread (the event loop)."""
-        if value == self._value:
-            return
-        self._value = value
-        change = InputChange(self.name, value, datetime.now(UTC))
-        for cb in list(self._listeners):
-            cb(change)
+        self._report(value)
 
 
 class SimulatedMotor:
