@@ -20,6 +20,11 @@ logger = logging.getLogger(__name__)
 
 EventType = Literal[
     "passage", "passage_updated", "alarm", "gate", "availability", "audit",
+    # A guard's gate action taken while the database is down (services/gate_actions.py): its
+    # audit entry waits in the audit journal, published as "audit" (with the same journal_id)
+    # once written. Only what the gate's screen needs: the gate, the action, its outcome and
+    # the passage named; not an audit row (no id, no who or why), so nothing counts it twice.
+    "audit_offline",
     # A passage decided while the database is down, shown from the journal until written.
     "passage_offline", "passage_offline_updated",
     # A gate's camera went dark or delivers again (services/camera_watch.py).

@@ -220,11 +220,12 @@ def _write_entry(session: Session, entry: JournalledAudit) -> dict[str, Any] | N
     )
     session.add(row)
     session.flush()
-    # "at": when the guard acted, not now: a listener that acts on what happens at a gate
-    # now (the gate's screen) leaves an action written back after an outage alone.
-    return {"id": row.id, "at": entry.at.isoformat(), "username": row.username,
-            "action": row.action, "gate_id": row.gate_id, "passage_id": passage_id,
-            "reason": row.reason, "details": details}
+    # "at": when the guard acted, not now, and "journal_id": written back, not live: a
+    # listener that acts on what happens at a gate now (the gate's screen) leaves it alone
+    # (a gate action was published as audit_offline when the guard acted).
+    return {"id": row.id, "at": entry.at.isoformat(), "journal_id": entry.key,
+            "username": row.username, "action": row.action, "gate_id": row.gate_id,
+            "passage_id": passage_id, "reason": row.reason, "details": details}
 
 
 def _checked_link(session: Session, entry: JournalledAudit) -> tuple[int | None, dict[str, Any]]:

@@ -3,7 +3,8 @@
 Every attempt is audited, including refused and failed ones: the audit log answers "who
 opened the gate at 02:13?" even when the barrier did not move. While the database is down
 the barrier still moves, and the entry goes to the audit journal on disk first
-(services/audit_journal.py), to be written to the audit log once the database answers. An
+(services/audit_journal.py), to be written to the audit log once the database answers, and
+the bus hears of it at once as ``audit_offline`` (the gate's screen says 保安已放行). An
 open naming a passage then (a stored one by its id, one decided offline by its journal id)
 is journalled for that passage too, and counts its car as online (GateRuntime.
 open_named_offline).
@@ -185,6 +186,7 @@ class _ActionAudit:
         details = {"outcome": outcome, **extra}
         if self.journal_id is not None:
             await asyncio.to_thread(self._finish_offline, details)
+            self._publish_offline(details)
             return None
         entry = self._entry
         try:
@@ -200,7 +202,20 @@ class _ActionAudit:
                            entry.username, type(err).__name__)
             await asyncio.to_thread(self._journal().record, replace(entry, details=details))
             self.journal_id = entry.key
+            self._publish_offline(details)
             return None
+
+    def _publish_offline(self, details: dict[str, Any]) -> None:
+        """What happened at the gate, now: its audit row is published (as ``audit``) only
+        when the database answers, minutes later, and the gate's screen must tell the car
+        at the gate now. The same journal id marks that row, so nothing takes both for two
+        actions."""
+        entry = self._entry
+        self._services.bus.publish(Event("audit_offline", {
+            "journal_id": entry.key, "action": entry.action, "gate_id": entry.gate_id,
+            "passage_id": entry.passage_id, "passage_journal_id": entry.passage_journal_id,
+            "details": details,
+        }))
 
     def abandon(self) -> None:
         """The action ended without an answer (cancelled, a bug): the begun entry is written

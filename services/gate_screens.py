@@ -16,6 +16,14 @@ free spaces of the gate's zone, when known).
 A space parkgate holds for an entry (``space_held``, published by services/parking.py with
 the passage's id) is added to that entry's message only while the screen still shows that
 very passage: two cars in a row at one gate never get each other's space.
+
+During a database outage the screens follow the same car: a passage decided offline
+(``passage_offline``) is shown from its journal id, and a barrier fault on it
+(``passage_offline_updated``) replaces its message while it is still shown, as online; a
+guard's open whose audit entry waits in the journal (``audit_offline``) shows 保安已放行 as
+it happens. What the write-back publishes once the database answers (the stored passage, the
+``audit`` row, both carrying their journal id) is never shown: it was shown live, if at all,
+and the car has gone.
 """
 
 from __future__ import annotations
@@ -87,6 +95,8 @@ class ScreenLane:
         self._changed = changed
         self._seq = 0
         self._wanted: ScreenMessage | None = None
+        # The passage decided offline that the wanted message answers (it has no id yet).
+        self._wanted_journal_id: str | None = None
         self._delivered = 0  # seq of the last message the screen took
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -118,11 +128,17 @@ class ScreenLane:
                 await self._task
             self._task = None
 
-    def want(self, message: ScreenMessage, plate_line: str | None = None) -> ScreenMessage:
-        """Make ``message`` the screen's next one; it goes back to idle after ``hold_s``."""
+    def want(
+        self, message: ScreenMessage, plate_line: str | None = None,
+        journal_id: str | None = None,
+    ) -> ScreenMessage:
+        """Make ``message`` the screen's next one; it goes back to idle after ``hold_s``.
+        ``journal_id``: the passage decided offline it answers (its barrier may still
+        fault)."""
         self._seq += 1
         message = replace(message, seq=self._seq)
         self._wanted = message
+        self._wanted_journal_id = None if message.idle else journal_id
         if self._changed is not None:
             self._changed(self.gate.gate_id, message)
         if not message.idle:
@@ -142,6 +158,13 @@ class ScreenLane:
         if message is None or message.idle or passage_id is None:
             return None
         return message if message.passage_id == passage_id else None
+
+    def showing_journalled(self, journal_id: Any) -> ScreenMessage | None:
+        """As :meth:`showing_passage` for a passage decided offline, by its journal id."""
+        message = self._wanted
+        if message is None or message.idle or journal_id is None:
+            return None
+        return message if self._wanted_journal_id == journal_id else None
 
     def free_changed(self) -> None:
         """The zone's free count changed: an idle screen shows the new one."""
@@ -309,6 +332,11 @@ class GateScreenService:
             self._barrier_answered(data)
         elif lane is None:
             return
+        elif event.type == "passage" and data.get("journal_id") is not None:
+            # Written back from the journal: shown from passage_offline when it was decided.
+            # Shown again now it would cover what came since (its barrier's fault, a guard's
+            # open, the next car).
+            return
         elif event.type == "passage" and self._current(lane, data):
             building = None
             if data.get("pass_id") is not None and data.get("decision") == "allow":
@@ -318,17 +346,34 @@ class GateScreenService:
             )
             lane.want(message, plate_line=self._plate_line(lane, data))
         elif event.type == "passage_offline":
+            journal_id = data.get("journal_id")
             lane.want(screen_texts.offline_message(data, pedestrian=lane.gate.pedestrian),
-                      plate_line=self._plate_line(lane, data))
+                      plate_line=self._plate_line(lane, data),
+                      journal_id=journal_id if isinstance(journal_id, str) else None)
+        elif event.type == "passage_offline_updated":
+            self._offline_barrier_answered(lane, data)
         elif event.type == "space_held":
             self._space_held(lane, data)
-        elif event.type == "audit" and _guard_let_through(data) and self._current(lane, data):
-            # A live action carries no "at"; one written back after an outage carries the
-            # guard's own time: that car is long gone, 保安已放行 now would tell the next one.
-            passage_id = data.get("passage_id")
-            lane.want(screen_texts.guard_opened_message(
+        elif event.type == "audit_offline" and _guard_let_through(data):
+            # The guard acted just now, the database down: its audit entry waits in the
+            # journal, and is published as "audit" once written (not shown then).
+            self._guard_opened(lane, data, data.get("passage_journal_id"))
+        elif (event.type == "audit" and data.get("journal_id") is None
+              and _guard_let_through(data) and self._current(lane, data)):
+            # A live action carries no "at" and no journal id; one written back after an
+            # outage was shown as audit_offline when the guard acted: that car is gone,
+            # 保安已放行 now (a second time) would tell the next one.
+            self._guard_opened(lane, data, None)
+
+    @staticmethod
+    def _guard_opened(lane: ScreenLane, data: dict[str, Any], journal_id: Any) -> None:
+        passage_id = data.get("passage_id")
+        lane.want(
+            screen_texts.guard_opened_message(
                 passage_id if isinstance(passage_id, int) else None
-            ))
+            ),
+            journal_id=journal_id if isinstance(journal_id, str) else None,
+        )
 
     async def _read_free_counts(self) -> None:
         if self._free_counts is None:
@@ -380,6 +425,17 @@ class GateScreenService:
             if message is not None:
                 lane.want(screen_texts.fault_message(lane.plate_line, message.passage_id),
                           plate_line=lane.plate_line)
+
+    @staticmethod
+    def _offline_barrier_answered(lane: ScreenLane, data: dict[str, Any]) -> None:
+        """A passage decided offline (or a guard's open naming it) got its barrier's answer:
+        a fault is told as online, while the screen still shows that passage."""
+        if data.get("barrier_outcome") != "fault":
+            return
+        journal_id = data.get("journal_id")
+        if lane.showing_journalled(journal_id) is not None:
+            lane.want(screen_texts.fault_message(lane.plate_line, None),
+                      plate_line=lane.plate_line, journal_id=journal_id)
 
     def _free_changed(self, data: dict[str, Any]) -> None:
         zones = data.get("zones")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -218,3 +219,79 @@ def test_a_database_that_does_not_answer_holds_up_no_cars_message() -> None:
             await service.stop()
 
     asyncio.run(main())
+
+
+def offline(journal_id: str, plate: str) -> Event:
+    """A resident's car decided offline, as the runtime publishes it (no row, no id yet)."""
+    return Event("passage_offline", {
+        "journal_id": journal_id, "gate_id": "main-in", "plate": plate, "decision": "allow",
+        "reason": "resident", "flags": ["offline"], "direction": "in", "pass_id": None,
+        "matched_plate": plate})
+
+
+def told(bus: EventBus) -> tuple[list[tuple[str, ...]], AbstractContextManager[None]]:
+    """Every non-idle message the service means for the screen (superseded ones too), and
+    the listening block that fills the list."""
+    lines: list[tuple[str, ...]] = []
+
+    def hear(event: Event) -> None:
+        if event.type == "screen" and event.data["level"] is not None:
+            lines.append(tuple(event.data["lines"]))
+
+    return lines, bus.listening(hear)
+
+
+def test_a_guards_open_during_an_outage_is_told_once_at_its_gate() -> None:
+    """audit_offline is the guard acting now; the written-back row of the same action, even
+    seconds later (well inside hold_s), is not told a second time."""
+    async def scenario(service: GateScreenService, sim: SimulatedScreen, bus: EventBus) -> None:
+        lines, listening = told(bus)
+        with listening:
+            bus.publish(Event("audit_offline", {
+                "journal_id": "a1", "action": "gate.open", "gate_id": "main-out",
+                "passage_id": None, "passage_journal_id": None,
+                "details": {"outcome": "opening"}}))  # another gate's
+            bus.publish(Event("audit_offline", {
+                "journal_id": "a2", "action": "gate.open", "gate_id": "main-in",
+                "passage_id": None, "passage_journal_id": None,
+                "details": {"outcome": "fault"}}))  # the barrier did not move
+            bus.publish(Event("audit_offline", {
+                "journal_id": "a3", "action": "gate.open", "gate_id": "main-in",
+                "passage_id": None, "passage_journal_id": None,
+                "details": {"outcome": "opening"}}))
+            await until(lambda: sim.shown is not None and sim.shown.lines == ("保安已放行",),
+                        "the guard's open")
+            bus.publish(Event("audit", {
+                "id": 7, "at": datetime.now(UTC).isoformat(), "journal_id": "a3",
+                "action": "gate.open", "gate_id": "main-in", "passage_id": None,
+                "details": {"outcome": "opening"}}))
+            bus.publish(passage(1, "闽A11111"))  # handled after the row: the sentinel
+            await until(lambda: ("闽A·11111", "欢迎回家") in lines, "the next car")
+        assert lines == [("保安已放行",), ("闽A·11111", "欢迎回家")]
+
+    run(scenario)
+
+
+def test_a_barrier_fault_on_a_passage_decided_offline_is_told_while_it_is_shown() -> None:
+    async def scenario(service: GateScreenService, sim: SimulatedScreen, bus: EventBus) -> None:
+        lines, listening = told(bus)
+        with listening:
+            bus.publish(offline("j1", "闽A11111"))
+            bus.publish(Event("passage_offline_updated", {
+                "journal_id": "j1", "gate_id": "main-in", "barrier_outcome": "fault"}))
+            await until(lambda: sim.shown is not None
+                        and sim.shown.lines == ("闽A·11111", "道闸故障", "请联系保安"), "the fault")
+            bus.publish(offline("j2", "闽A22222"))
+            # The first car's late answer (a guard's open of it failing) and its passage
+            # written back once the database answers: the second car's message stays.
+            bus.publish(Event("passage_offline_updated", {
+                "journal_id": "j1", "gate_id": "main-in", "barrier_outcome": "fault"}))
+            bus.publish(Event("passage_offline_updated", {
+                "journal_id": "j2", "gate_id": "main-in", "barrier_outcome": "opening"}))
+            bus.publish(passage(1, "闽A11111", journal_id="j1", flags=["offline"]))
+            bus.publish(passage(3, "闽A33333"))  # the sentinel
+            await until(lambda: ("闽A·33333", "欢迎回家") in lines, "the next car")
+        assert lines == [("闽A·11111", "欢迎回家"), ("闽A·11111", "道闸故障", "请联系保安"),
+                         ("闽A·22222", "欢迎回家"), ("闽A·33333", "欢迎回家")]
+
+    run(scenario)
