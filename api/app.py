@@ -41,7 +41,6 @@ from api.routes import (
 )
 from services.container import Services
 from services.login_audit import recent_failures
-from services.tokens import EndedSessions
 
 
 def install_local_docs(app: FastAPI) -> None:
@@ -90,7 +89,8 @@ def create_app(services: Services) -> FastAPI:
         redoc_url=None,
     )
     app.state.services = services
-    app.state.ended_sessions = EndedSessions()  # console log-outs (services/tokens.py)
+    # Log-outs (services/tokens.py), read back at start from the audit log by the services.
+    app.state.ended_sessions = services.ended_sessions
     install_error_handlers(app)
     app.add_middleware(BodyLimit)  # forms and JSON; the image uploads limit themselves
     app.add_middleware(AvailabilityFastPath, parking=services.parking)

@@ -60,7 +60,8 @@ class Principal:
 
 
 def ended_sessions(app_state: Any) -> EndedSessions:
-    """The console sessions logged out (services/tokens.py), one per app."""
+    """The sessions and API tokens logged out (services/tokens.py): the services' own
+    (api/app.py), which a restart fills again from the audit log."""
     ended = getattr(app_state, "ended_sessions", None)
     if not isinstance(ended, EndedSessions):
         ended = app_state.ended_sessions = EndedSessions()
@@ -74,7 +75,7 @@ def _from_token(services: Services, token: str | None, request: Request) -> Prin
         return None
     claims = services.signer.verify(token)
     if ended_sessions(request.app.state).ended(claims):
-        raise AuthenticationError("this console session was logged out: log in again")
+        raise AuthenticationError("this session or token was logged out: log in again")
     return Principal(claims.username, claims.role)
 
 

@@ -60,9 +60,10 @@ from services.parking import ParkingService
 from services.passage_journal import FilePassageJournal
 from services.passage_retention import forget_old_passages
 from services.push_slots import PushSlots
+from services.session_ends import recent_logouts
 from services.snapshots import SnapshotStore
 from services.storage_watch import StorageWatch, snapshots_in_use
-from services.tokens import TokenSigner
+from services.tokens import EndedSessions, TokenSigner
 from settings import Settings
 from vision.face_matcher import FaceMatcher
 from vision.face_pipeline import FacePipeline
@@ -119,8 +120,13 @@ class Services:
     # The gates' screens (车道屏): what the person at each gate is told
     # (services/gate_screens.py); build_services always sets it.
     screens: GateScreenService | None = None
+    # Sessions and API tokens logged out: refused on every request, filled again at start
+    # from the log-outs' audit entries (services/session_ends.py).
+    ended_sessions: EndedSessions = field(default_factory=EndedSessions)
     background: list[Any] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    # Whether the audit table's log-outs were read since start (not during an outage).
+    _logouts_read: bool = False
     _pending: set[asyncio.Task[None]] = field(default_factory=set)
     _offline_file_failing: bool = False
 
@@ -150,6 +156,9 @@ class Services:
             await self.safety.start()
         for component in self.background:
             await component.start()
+        # Before the API answers anyone: a copy of a token logged out before the restart
+        # must be refused from the first request.
+        await self.read_logouts()
         self._tasks.append(asyncio.create_task(self._retention_loop(), name="retention"))
         self._tasks.append(asyncio.create_task(self._offline_loop(), name="offline"))
 
@@ -227,6 +236,8 @@ class Services:
                         await self.finish_start()
                     await self.runtime.replay_journal()
                     await self.write_back_audit()
+                    if not self._logouts_read:  # started during an outage
+                        await self.read_logouts()
                     if access.offline_decisions:
                         await self.refresh_offline()
                     next_refresh = loop.time() + access.offline_refresh_s
@@ -262,6 +273,20 @@ class Services:
 
     def audit_waiting(self) -> bool:
         return self.audit_journal is not None and self.audit_journal.waiting()
+
+    async def read_logouts(self) -> None:
+        """The log-outs whose tokens may still be presented, from the audit journal and the
+        audit table (services/session_ends.py); the table only once the database is ready,
+        so after a start during an outage the offline loop calls this again."""
+        found, self._logouts_read = await asyncio.to_thread(
+            recent_logouts, self.sessions, self.audit_journal,
+            read_database=self.database_ready and not self.runtime.database_suspect(),
+            lookback_s=self.settings.api.token_ttl_minutes * 60,
+        )
+        for fingerprint, until in found:
+            self.ended_sessions.add(fingerprint, until)
+        if found:
+            logger.info("%d logged-out session(s) still refused after the restart", len(found))
 
     def audit_backlog(self) -> int:
         """How many entries (gate actions, logins) wait in the audit journal (reads it: for

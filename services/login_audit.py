@@ -37,12 +37,12 @@ from models.events import AuditEntry
 from models.people import User, username_key
 from services.audit_journal import LOGIN_PREFIX, FileAuditJournal, JournalledAudit
 from services.container import Services
+from services.session_ends import LOGOUT
 
 logger = logging.getLogger(__name__)
 
 LOGIN = f"{LOGIN_PREFIX}login"
 LOGIN_FAILED = f"{LOGIN_PREFIX}login_failed"
-LOGOUT = f"{LOGIN_PREFIX}logout"
 LOGIN_ACTIONS = (LOGIN, LOGIN_FAILED, LOGOUT)
 # The alarm raised when one address is paused for failing at many names.
 LOGIN_GUESSING = "login_guessing"
@@ -105,9 +105,11 @@ def audit_login(
     address: str,
     database_down: bool = False,
     **details: Any,
-) -> None:
+) -> bool:
     """One row for a login, a failed attempt or a log-out. ``database_down``: the caller
     already found the database unreachable, so the entry goes straight to the journal.
+    Returns whether the entry was kept (in the table or the journal): a log-out whose entry
+    was not is known to this process only (services/session_ends.py).
 
     Never raises: a login is not refused because its audit row could not be kept (the
     application log has it, and the error says where it was lost)."""
@@ -124,13 +126,13 @@ def audit_login(
                     fields["typed"] = name
                 session.add(AuditEntry(at=at, username=account or name, action=action,
                                        details=fields))
-            return
+            return True
         except DATABASE_DOWN:
             pass
         except SQLAlchemyError:
             logger.exception("audit: %s of %r via %s not recorded", action, name, via)
-            return
-    _journal(services, at, name, action, fields)
+            return False
+    return _journal(services, at, name, action, fields)
 
 
 def _account_named(session: Any, typed: str) -> str | None:
@@ -183,17 +185,17 @@ def paused(seconds: float) -> dict[str, int]:
 
 def _journal(
     services: Services, at: datetime, name: str, action: str, fields: dict[str, Any]
-) -> None:
+) -> bool:
     journal = services.audit_journal
     if journal is None:
         logger.error("audit: %s of %r during a database outage not recorded: no audit "
                      "journal", action, name)
-        return
+        return False
     if action == LOGIN_FAILED and not _budget(journal).take(journal_empty=not journal.waiting()):
         logger.warning("audit: failed login of %r from %s during a database outage not "
                        "journalled: %d already wait", name, fields.get("address"),
                        JOURNALLED_FAILURES_LIMIT)
-        return
+        return False
     entry = JournalledAudit(key=uuid.uuid4().hex, at=at, username=name, action=action,
                             reason="", details=fields)
     try:
@@ -201,3 +203,5 @@ def _journal(
     except StoreUnavailableError as err:
         logger.error("audit: %s of %r during a database outage not recorded: %s",
                      action, name, err)
+        return False
+    return True

@@ -1,9 +1,11 @@
 """Signed bearer tokens: ``base64url(json).base64url(hmac-sha256)``.
 
-Small on purpose: the payload is a user name, a role and an expiry, and for a console session
-its id (``sid``, kept while the session is renewed, so a log-out can end every token of that
-session: ``EndedSessions``); the signing key comes from the settings (generated per
-installation in development, required in production).
+Small on purpose: the payload is a user name, a role, an expiry and a session id (``sid``):
+a console session keeps its id while it is renewed, an API token has one of its own, so a
+log-out can end every token of that session, or that one token (``EndedSessions``). Tokens
+issued before API tokens carried one have none; they cannot be logged out and keep working
+until they expire. The signing key comes from the settings (generated per installation in
+development, required in production).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import base64
 import hashlib
 import hmac
 import json
+import secrets
 import threading
 import time
 from dataclasses import dataclass
@@ -44,7 +47,18 @@ class TokenClaims:
     username: str
     role: str
     expires_at: float
-    session_id: str | None = None  # console sessions only
+    session_id: str | None = None  # None: an API token issued before they carried one
+
+
+def new_session_id() -> str:
+    """A fresh session id: 128 random bits."""
+    return secrets.token_urlsafe(16)
+
+
+def session_fingerprint(session_id: str) -> str:
+    """What the audit log keeps of a session id (SHA-256, hex): enough to recognise its
+    tokens again after a restart, and never anything that could be put into one."""
+    return hashlib.sha256(session_id.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class TokenSigner:
@@ -87,13 +101,15 @@ class TokenSigner:
 
 
 class EndedSessions:
-    """Console sessions logged out, each kept until the last token it was given has expired.
+    """Sessions logged out (console sessions, API tokens), each kept until the last token it
+    was given has expired, by its :func:`session_fingerprint`.
 
-    A session's token is renewed on every page and keep-alive, and each is valid until its own
-    expiry: clearing the browser's cookie at log-out left every copy of it (one read off the
-    wire on a booth LAN without TLS) usable, and renewable, for as long as it was used. Kept in
-    memory: after a restart a token of a session ended before it is accepted again until it
-    expires (console.idle_minutes at most).
+    A console session's token is renewed on every page and keep-alive, and each is valid until
+    its own expiry: clearing the browser's cookie at log-out left every copy of it (one read off
+    the wire on a booth LAN without TLS) usable, and renewable, for as long as it was used. An
+    API token lives ``api.token_ttl_minutes`` and is not renewed. Held in memory for the
+    per-request check; a restart fills it again from the log-outs' audit entries
+    (services/session_ends.py).
     """
 
     def __init__(self) -> None:
@@ -102,10 +118,21 @@ class EndedSessions:
 
     def end(self, session_id: str, until: float, *, now: float | None = None) -> None:
         """``until``: when the last token issued for the session expires."""
+        self.add(session_fingerprint(session_id), until, now=now)
+
+    def add(self, fingerprint: str, until: float, *, now: float | None = None) -> None:
+        """A session known by its fingerprint (read back from the audit log); one already
+        held keeps the later of the two times."""
         now = time.time() if now is None else now
         with self._lock:
-            self._until = {sid: t for sid, t in self._until.items() if t >= now}
-            self._until[session_id] = until
+            # A new dict, swapped in whole: ended() reads it without the lock.
+            kept = {fp: t for fp, t in self._until.items() if t >= now}
+            kept[fingerprint] = max(until, kept.get(fingerprint, until))
+            self._until = kept
 
     def ended(self, claims: TokenClaims) -> bool:
-        return claims.session_id is not None and claims.session_id in self._until
+        return (claims.session_id is not None
+                and session_fingerprint(claims.session_id) in self._until)
+
+    def __len__(self) -> int:
+        return len(self._until)

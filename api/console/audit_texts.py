@@ -71,7 +71,9 @@ def _detail_value(
         return f"#{value}"
     if key == "error" and isinstance(value, str):
         return explain_message(lang, value)  # the API's English, as the console words it
-    if key == "until" and isinstance(value, str):
+    if key == "session" and isinstance(value, str):
+        return value[:12]  # enough to pair a log-out with its login; the CSV has it whole
+    if key in ("until", "refused_until") and isinstance(value, str):
         try:
             return local_time(value, tz, "%Y-%m-%d %H:%M")
         except ValueError:

@@ -536,6 +536,9 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "audit.detail.address": ("来源地址", "From address"),
     "audit.detail.paused_s": ("此后暂停登录（秒）", "Logins paused (s)"),
     "audit.detail.idle": ("闲置自动退出", "Idle log-out"),
+    # A login's session and the log-out that ended it show the same short hash.
+    "audit.detail.session": ("会话编号（摘要）", "Session (hash)"),
+    "audit.detail.refused_until": ("此后拒绝至", "Refused until"),
     "audit.detail.typed": ("输入的用户名", "Name as typed"),
     "audit.detail.outcome": ("结果", "Outcome"),
     "audit.detail.kind": ("类型", "Kind"),

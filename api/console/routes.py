@@ -60,6 +60,8 @@ from services.container import Services
 from services.gate_actions import gate_states
 from services.login_audit import LOGIN, LOGOUT, audit_login
 from services.review import review_queue
+from services.session_ends import logout_details
+from services.tokens import new_session_id, session_fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -188,10 +190,12 @@ async def login(
     name, role = found.account.username, found.account.role
     logger.info("console login%s: %s (%s)",
                 " during a database outage" if found.database_down else "", name, role)
+    session_id = new_session_id()  # never one planted before the login
     await asyncio.to_thread(audit_login, services, LOGIN, name, via="console", address=address,
-                            database_down=found.database_down, role=role)
+                            database_down=found.database_down, role=role,
+                            session=session_fingerprint(session_id))
     response = RedirectResponse(safe_next(next), status_code=303)
-    set_session(request, response, name, role, new=True)  # no session id planted before it
+    set_session(request, response, name, role, new=True, session_id=session_id)
     new_csrf_nonce(request, response)  # a nonce planted before login does not survive it
     return response
 
@@ -208,9 +212,17 @@ async def logout(
         await verify_csrf(request, principal.name, csrf_token)
         logger.info("console %s: %s", "idle log-out" if idle else "logout", principal.name)
         address = request.client.host if request.client else "?"
-        await asyncio.to_thread(audit_login, services_of(request), LOGOUT, principal.name,
-                                via="console", address=address, idle=idle)
-        end_session(request)  # not only this browser's cookie: every copy of it
+        # Not only this browser's cookie: every copy of it, at once, then for good through
+        # the audit entry that names it (read back at a restart).
+        ended = end_session(request)
+        kept = await asyncio.to_thread(
+            audit_login, services_of(request), LOGOUT, principal.name, via="console",
+            address=address, idle=idle, **(logout_details(*ended) if ended else {}),
+        )
+        if ended and not kept:
+            logger.warning("console log-out of %s ended in this process only: a restart "
+                           "accepts copies of its cookie again until they expire",
+                           principal.name)
     # The page logs itself out after idle_minutes: say why, and come back to that page.
     target = (
         f"/console/login?idle=1&next={quote(safe_next(next))}" if idle

@@ -24,7 +24,7 @@ from api.console.config import ConsoleConfig
 from api.deps import Principal, ended_sessions
 from errors import AuthenticationError, PermissionDeniedError
 from services.container import Services
-from services.tokens import TokenClaims, TokenSigner, same_secret
+from services.tokens import TokenClaims, TokenSigner, new_session_id, same_secret
 
 logger = logging.getLogger(__name__)
 
@@ -105,17 +105,20 @@ def _secure(request: Request, config: ConsoleConfig) -> bool:
 
 
 def set_session(
-    request: Request, response: Response, username: str, role: str, *, new: bool = False
+    request: Request, response: Response, username: str, role: str, *, new: bool = False,
+    session_id: str | None = None,
 ) -> None:
     """Issues the session cookie: a new session at login (``new``: never one carried over
-    from before it), otherwise the request's own session renewed, under its id."""
+    from before it; ``session_id``: the id its login's audit entry names), otherwise the
+    request's own session renewed, under its id."""
     sec = security(request)
     current = None if new else _session_claims(request)
-    session_id = (
-        current.session_id
-        if current is not None and current.username == username and current.session_id
-        else secrets.token_urlsafe(16)
-    )
+    if session_id is None:
+        session_id = (
+            current.session_id
+            if current is not None and current.username == username and current.session_id
+            else new_session_id()
+        )
     response.set_cookie(
         SESSION_COOKIE,
         sec.signer.issue(username, role, session_id=session_id),
@@ -145,15 +148,18 @@ def new_csrf_nonce(request: Request, response: Response) -> str:
     return nonce
 
 
-def end_session(request: Request) -> None:
+def end_session(request: Request) -> tuple[str, float] | None:
     """Logs the request's session out server-side: every token it was given, also copies of
-    the cookie elsewhere, is refused from now on (services/tokens.py, EndedSessions)."""
+    the cookie elsewhere, is refused from now on (services/tokens.py, EndedSessions).
+    Returns the session's id and until when it must be refused, for the log-out's audit
+    entry, which is what a restart reads it back from (services/session_ends.py)."""
     claims = _session_claims(request)
     if claims is None or claims.session_id is None:
-        return
+        return None
     # The last token issued for it expires at most one idle time-out from now.
     until = time.time() + security(request).signer.ttl_seconds
     ended_sessions(request.app.state).end(claims.session_id, until)
+    return claims.session_id, until
 
 
 def clear_session(request: Request, response: Response) -> None:

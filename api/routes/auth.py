@@ -1,22 +1,27 @@
-"""Login: the OAuth2 password flow, answering a bearer token."""
+"""Login and log-out: the OAuth2 password flow answering a bearer token, and ending one."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api.active_accounts import check_login
+from api.console.security import security
 from api.console.throttle import login_throttle
-from api.deps import ServicesDep
+from api.deps import ServicesDep, ended_sessions, oauth2_scheme
 from api.login_failures import login_failed
 from api.schemas import Token
-from errors import AuthenticationError
+from errors import AuthenticationError, ConflictError
 from services.availability_cache import retry_after_header
-from services.login_audit import LOGIN, audit_login
+from services.login_audit import LOGIN, LOGOUT, audit_login
+from services.session_ends import logout_details
+from services.tokens import new_session_id, session_fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -63,12 +68,72 @@ async def login(
     if found.database_down:
         logger.info("API login during a database outage: %s (%s)",
                     found.account.username, found.account.role)
+    # Each token is a session of its own, so that logging it out ends it and no other.
+    session_id = new_session_id()
     await asyncio.to_thread(audit_login, services, LOGIN, found.account.username, via="api",
                             address=address, database_down=found.database_down,
-                            role=found.account.role)
+                            role=found.account.role, session=session_fingerprint(session_id))
     ttl = services.settings.api.token_ttl_minutes * 60
     return Token(
-        access_token=services.signer.issue(found.account.username, found.account.role),
+        access_token=services.signer.issue(found.account.username, found.account.role,
+                                           session_id=session_id),
         role=found.account.role,
         expires_in=ttl,
     )
+
+
+@router.post(
+    "/logout",
+    status_code=204,
+    summary="Log out: end the bearer token sent",
+    responses={
+        401: {"description": "No bearer token, or one that is not valid, has expired or "
+                             "was logged out already."},
+        409: {"description": "A token issued before tokens could be logged out: it works "
+                             "until it expires (deactivating the account ends it at once)."},
+    },
+)
+async def logout(
+    request: Request,
+    services: ServicesDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+) -> Response:
+    """Ends the token in `Authorization: Bearer …` at once, and only that one: other tokens
+    of the same account, and its console sessions, keep working. Every later request with it
+    (a copy included) is answered 401, also after the controller restarts, until it would
+    have expired anyway. No body. Audited as `auth.logout` (`via: api`), also during a
+    database outage. Sent with a console session's token it ends that session.
+
+    Tokens issued before log-out existed cannot be ended this way (409) and work until they
+    expire."""
+    if token is None:
+        raise AuthenticationError(
+            "send the token to end as 'Authorization: Bearer <token>' (no body); the console "
+            "logs out with its own button"
+        )
+    claims = services.signer.verify(token)  # 401: not ours, or expired
+    ended = ended_sessions(request.app.state)
+    if ended.ended(claims):
+        raise AuthenticationError("this token was logged out already")
+    if claims.session_id is None:
+        expires = datetime.fromtimestamp(claims.expires_at, UTC).isoformat(timespec="seconds")
+        raise ConflictError(
+            "this token was issued before tokens could be logged out and cannot be ended on "
+            f"its own: it works until it expires at {expires}; deactivating the account "
+            "ends it at once"
+        )
+    # Not checked active: a log-out only takes away, and a deactivated account's token is
+    # refused everywhere already. An API token is never renewed, so it is refused until its
+    # own expiry; a console session's token sent here may have a renewed copy, which expires
+    # at most one console idle time-out from now.
+    until = max(claims.expires_at, time.time() + security(request).signer.ttl_seconds)
+    ended.end(claims.session_id, until)
+    address = request.client.host if request.client else "?"
+    logger.info("API logout: %s from %s", claims.username, address)
+    kept = await asyncio.to_thread(audit_login, services, LOGOUT, claims.username, via="api",
+                                   address=address,
+                                   **logout_details(claims.session_id, until))
+    if not kept:
+        logger.warning("API log-out of %s ended in this process only: a restart accepts "
+                       "copies of that token again until it expires", claims.username)
+    return Response(status_code=204)

@@ -95,6 +95,7 @@ def test_the_admin_audit_page_lists_logins_in_chinese_and_filters_them(client: A
     text = page.text
     assert "登录失败" in text and "值班控制台" in text and "来源地址" in text
     assert 'value="auth"' in text  # the filter offers all logins as a group
+    assert "会话编号（摘要）" in text  # pairs a login with the log-out that ended it
     only_failures = client.get("/console/admin/audit", params={"action": "auth.login_failed"})
     assert "guard1" in only_failures.text and ">admin<" not in only_failures.text
 
