@@ -142,6 +142,34 @@ def assert_gate_directions_shown(page: Any) -> None:
         assert page.evaluate("el => el.scrollWidth <= el.clientWidth", meta.element_handle())
 
 
+def test_a_guard_corrected_plate_keeps_the_table_inside_a_1366_booth_screen(
+    live_server: LiveServer, new_page: Any
+) -> None:
+    """A review the guard let in under a plate typed over the camera's misread shows both
+    (read → corrected): the pair breaks onto two lines rather than pushing 住户/通行证 out
+    of the card (found walking the demo: 50 px of sideways scroll from one such row)."""
+    from models.db import transaction
+    from models.events import Passage
+
+    failed = busy_evening(live_server)
+    with transaction(live_server.services.sessions) as session:
+        session.add(Passage(
+            gate_id="main-in", direction="in", plate="粤BD12345", confidence=0.97,
+            decision="review", reason="unknown_plate", resolution="allowed_once",
+            resolved_plate="粤BD12346", resolved_by="guard",
+        ))
+    page = open_booth(new_page, live_server, BOOTH, failed)
+    corrected = page.locator("#passage-rows tr", has_text="粤BD12346").locator("td.plate")
+    assert " ".join(corrected.inner_text().split()) == "粤BD12345 → 粤BD12346"
+    screenshot(page, "53-booth-1366-corrected-plate")
+
+    assert horizontal_overflow(page, "#passages .table-scroll") <= 0
+    card = page.locator("#passages").bounding_box()
+    box = page.locator("#passages th", has_text="住户/通行证").bounding_box()
+    assert card is not None and box is not None
+    assert box["x"] + box["width"] <= card["x"] + card["width"]
+
+
 def test_a_1920_screen_shows_the_whole_table_too(live_server: LiveServer, new_page: Any) -> None:
     failed = busy_evening(live_server)
     page = open_booth(new_page, live_server, WIDE, failed)
