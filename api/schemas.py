@@ -9,7 +9,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from api.params import BodyId, JsonInt, Moment
-from vision.plate_grammar import normalize_plate
+from vision.plate_grammar import normalize_plate, strip_separators
 
 # A visitor pass longer than this is a resident's car, or a typing mistake ("until 2099").
 MAX_PASS_DAYS = 366
@@ -102,9 +102,11 @@ EntryLimit = Annotated[int, JsonInt(1, 10_000)]
 
 def search_plate(text: str) -> str:
     """A plate typed into a search box, in the canonical form rows are stored in (dots,
-    spaces, full-width forms and lower case folded); text that is no plate stays as typed."""
+    spaces, full-width forms and lower case folded). Part of a plate loses its separators
+    too (a guard types ``B·7M2`` as the lane screen shows it); text that would be left
+    empty stays as typed."""
     folded = _fold_plate_text(text)
-    return normalize_plate(folded) or folded
+    return normalize_plate(folded) or strip_separators(folded) or folded
 
 
 def search_label(text: str) -> str:

@@ -80,6 +80,12 @@ KIND_COLORS: dict[PlateKind, str] = {
 }
 
 
+def strip_separators(text: str) -> str:
+    """``text`` without the dots, spaces and dashes written between a plate's characters
+    (``"B·7M2"`` → ``"B7M2"``); nothing else changes, so part of a plate stays that part."""
+    return _SEPARATORS.sub("", text)
+
+
 def clean_plate_text(text: str) -> str:
     """Strip separators, upper-case, and map O→0, I→1 in the serial (after the 2nd char).
 

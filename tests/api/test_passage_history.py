@@ -125,3 +125,20 @@ def test_the_api_searches_the_same_way(guard: Any) -> None:
         refused = guard.get("/api/v1/passages", params=params, headers=headers)
         assert refused.status_code == 422, params
         assert "detail" in refused.json()
+
+
+def test_part_of_a_plate_typed_as_the_lane_screen_shows_it_still_finds_it(guard: Any) -> None:
+    """The lane screen and printed plates write 粤B·88888; a guard searching for part of a
+    plate the way it is shown (a dot, a space) means the same characters. Only whole plates
+    were folded, so ``B·8888`` found nothing."""
+    for typed in ("B·8888", "B 8888", "b．8888", "A·12345"):
+        page = guard.get("/console/history", params={"plate": typed})
+        assert page.status_code == 200, page.text
+        assert plates_listed(page.text), typed
+    assert plates_listed(guard.get("/console/history", params={"plate": "B·8888"}).text) == [
+        "粤B88888"
+    ]
+    headers = add_staff(guard.app.state.services, "app", "guard")
+    guard.cookies.clear()
+    api = guard.get("/api/v1/passages", params={"plate_contains": "C·555"}, headers=headers)
+    assert [item["plate"] for item in api.json()["items"]] == ["沪C55555"]
