@@ -39,6 +39,8 @@ _CODED_DETAILS = frozenset({"outcome", "kind", "resolution", "role", "admission"
                             "decision", "passage_reason"})
 _HOUSEHOLD_DETAILS = frozenset({"household_id", "host_household_id"})
 _ID_DETAILS = frozenset({"pass_id", "resident_id", "vehicle_id", "passage_id"})
+# Details whose null says something (a pass's max_uses: no limit).
+_NULL_MEANS = frozenset({"max_uses"})
 
 
 def action_label(lang: Lang, action: str) -> str:
@@ -73,7 +75,9 @@ def _detail_value(
         return explain_message(lang, value)  # the API's English, as the console words it
     if key == "session" and isinstance(value, str):
         return value[:12]  # enough to pair a log-out with its login; the CSV has it whole
-    if key in ("until", "refused_until") and isinstance(value, str):
+    if key == "max_uses" and value is None:
+        return translate(lang, "audit.unlimited")
+    if key in ("until", "refused_until", "valid_from", "valid_to") and isinstance(value, str):
         try:
             return local_time(value, tz, "%Y-%m-%d %H:%M")
         except ValueError:
@@ -87,11 +91,11 @@ def audit_details(
     lang: Lang, details: Mapping[str, Any], households: Mapping[int, str], tz: ZoneInfo
 ) -> list[tuple[str, str]]:
     """An audit row's details as (label, value) pairs (times in ``tz``); empty values say
-    nothing and go."""
+    nothing and go, except a pass's ``max_uses: null``, which is 不限 (unlimited)."""
     return [
         (_detail_label(lang, key), _detail_value(lang, key, value, households, tz))
         for key, value in details.items()
-        if value is not None and value != ""
+        if (value is not None or key in _NULL_MEANS) and value != ""
     ]
 
 

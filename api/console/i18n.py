@@ -552,6 +552,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "audit.detail.after": ("修正后", "After"),
     "audit.detail.holder": ("车辆", "Vehicle"),
     "audit.detail.until": ("保留至", "Held until"),
+    "audit.unlimited": ("不限", "Unlimited"),
     "audit.detail.active": ("启用", "Active"),
     "audit.detail.decision": ("判定", "Decision"),
     "audit.detail.passage_reason": ("判定原因", "Why"),

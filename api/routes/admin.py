@@ -316,7 +316,10 @@ def create_pass(body: PassIn, session: SessionDep, user: StaffUser) -> VisitorPa
     visitor_pass = VisitorPass(**body.model_dump(), created_by=user.name)
     session.add(visitor_pass)
     _flush(session, "pass")
-    audit(session, user, "pass.create", f"pass:{visitor_pass.id}", plate=body.plate)
+    # What the pass grants, not only its plate: once it is deleted this is all that says.
+    audit(session, user, "pass.create", f"pass:{visitor_pass.id}", plate=body.plate,
+          host_household_id=body.host_household_id, valid_from=body.valid_from.isoformat(),
+          valid_to=body.valid_to.isoformat(), max_uses=body.max_uses)
     return visitor_pass
 
 

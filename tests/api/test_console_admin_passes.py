@@ -162,3 +162,33 @@ def test_a_used_up_or_deleted_pass_says_so_on_its_qr_page(client: Any) -> None:
     assert "<svg" not in missing.text
     # The guard is still on 访客通行证: its menu entry stays marked.
     assert re.search(r'<a href="/console/admin/passes" class="active">', missing.text)
+
+
+def test_the_audit_log_says_what_a_pass_grants(client: Any) -> None:
+    """Who was let in, for which flat, from when to when and how often: a pass is an access
+    grant, and once it is deleted the audit log is all that says what it granted. Only the
+    plate was recorded."""
+    _add_passes(client)
+    guard = add_user(client, "guard", "guard")
+    start = datetime(2026, 12, 24, 18, 0, tzinfo=UTC)  # 12-25 02:00 in Beijing
+    created = client.post("/api/v1/passes", headers={"Authorization": f"Bearer {guard}"}, json={
+        "plate": "粤B88888", "host_household_id": 2, "valid_from": start.isoformat(),
+        "valid_to": (start + 30 * 24 * HOUR).isoformat(), "max_uses": None})
+    assert created.status_code == 201, created.text
+
+    admin = add_user(client, "admin", "admin")
+    entries = client.get("/api/v1/audit", params={"action": "pass.create"},
+                         headers={"Authorization": f"Bearer {admin}"}).json()["items"]
+    details = entries[0]["details"]
+    assert (entries[0]["username"], details["plate"], details["host_household_id"]) == (
+        "guard", "粤B88888", 2)
+    assert datetime.fromisoformat(details["valid_from"]) == start
+    assert datetime.fromisoformat(details["valid_to"]) == start + 30 * 24 * HOUR
+    assert details["max_uses"] is None
+
+    cookie_login(client, "admin", "admin")
+    page = client.get("/console/admin/audit", params={"action": "pass.create"})
+    assert page.status_code == 200
+    for shown in ("被访住户：5栋 302", "开始时间：2026-12-25 02:00", "结束时间：2027-01-24 02:00",
+                  "可用次数：不限"):
+        assert shown in page.text, shown

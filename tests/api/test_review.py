@@ -77,6 +77,11 @@ def test_review_becomes_a_visitor_pass_and_the_car_is_admitted(
     assert visitor_pass["created_by"] == "guard"
     assert client.get("/api/v1/review", headers=guard_headers).json() == []
 
+    granted = client.get("/api/v1/audit", params={"action": "pass.create"},
+                         headers=admin_headers).json()["items"][0]["details"]
+    assert (granted["host_household_id"], granted["max_uses"]) == (hid, visitor_pass["max_uses"])
+    assert [datetime.fromisoformat(granted[k]) for k in ("valid_from", "valid_to")] == [
+        datetime.fromisoformat(visitor_pass[k]) for k in ("valid_from", "valid_to")]
     audit = client.get("/api/v1/audit", params={"action": "passage"}, headers=admin_headers)
     row = audit.json()["items"][0]
     assert (row["username"], row["passage_id"], row["reason"]) == (
