@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.console.rendering import render, session_principal
 from errors import (
@@ -77,6 +79,17 @@ async def _validation_error(request: Request, err: Exception) -> Response:
     return JSONResponse({"detail": problems}, status_code=422)
 
 
+async def _http_error(request: Request, err: Exception) -> Response:
+    assert isinstance(err, StarletteHTTPException)
+    path = request.url.path
+    if (err.status_code == 404 and request.method == "GET" and path.startswith("/console")
+            and "/fragments/" not in path):
+        # A mistyped or old bookmark: a page with the way back, not the API's JSON.
+        return render(request, "not_found.html", {}, session_principal(request),
+                      status_code=404, refresh_session=False)
+    return await http_exception_handler(request, err)
+
+
 async def _database_down(request: Request, err: Exception) -> Response:
     logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, err)
     headers = {"Retry-After": "5"}
@@ -111,6 +124,7 @@ async def _unexpected(request: Request, err: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ParkgateError, _parkgate_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     # Connection-level failures (server down, network cut, pool exhausted) are an outage, not a
     # bug: 503 with Retry-After, never a 500.
     for cls in DATABASE_DOWN:

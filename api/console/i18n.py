@@ -96,6 +96,9 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "forbidden.text": ("此页面仅限管理员使用。如需修改，请联系物业管理员。",
                        "This page is for administrators. Ask the property office."),
     "forbidden.back": ("返回实时监控", "Back to the live view"),
+    "not_found.title": ("页面不存在", "Page not found"),
+    "not_found.text": ("这个地址没有页面，可能输错了，或是旧的书签。",
+                       "There is no page at this address: mistyped, or an old bookmark."),
     "bad_request.title": ("地址中的条件有误", "The address has a value that cannot be read"),
     "bad_request.text": (
         "页面地址里有一个条件无法识别（可能是手工改过或复制不全）。请回到页面重新选择。",
