@@ -296,7 +296,7 @@ def audit_page(
     for row in rows:
         entry = audit_to_dict(row)
         entry["action_label"] = action_label(lang, row.action)
-        entry["detail_pairs"] = audit_details(lang, entry["details"], households, tz)
+        entry["detail_pairs"] = audit_details(lang, entry["details"], households, tz, residents)
         entry["target_text"] = audit_target(lang, row.target, households, residents)
         entry["reason_text"] = audit_reason(lang, row.reason)
         entry["details_text"] = json.dumps(entry["details"], ensure_ascii=False)

@@ -59,7 +59,8 @@ def _detail_label(lang: Lang, key: str) -> str:
 
 
 def _detail_value(
-    lang: Lang, key: str, value: Any, households: Mapping[int, str], tz: ZoneInfo
+    lang: Lang, key: str, value: Any, households: Mapping[int, str], tz: ZoneInfo,
+    residents: Mapping[int, str],
 ) -> str:
     if key in _CODED_DETAILS and isinstance(value, str):
         return code(lang, value)
@@ -69,6 +70,8 @@ def _detail_value(
         return translate(lang, f"color.{value}")
     if key in _HOUSEHOLD_DETAILS and isinstance(value, int):
         return households.get(value, f"#{value}")
+    if key == "resident_id" and isinstance(value, int) and value in residents:
+        return f"#{value} {residents[value]}"  # a car's driver, by name while they are on file
     if key in _ID_DETAILS and isinstance(value, int):
         return f"#{value}"
     if key == "error" and isinstance(value, str):
@@ -88,12 +91,15 @@ def _detail_value(
 
 
 def audit_details(
-    lang: Lang, details: Mapping[str, Any], households: Mapping[int, str], tz: ZoneInfo
+    lang: Lang, details: Mapping[str, Any], households: Mapping[int, str], tz: ZoneInfo,
+    residents: Mapping[int, str] | None = None,
 ) -> list[tuple[str, str]]:
-    """An audit row's details as (label, value) pairs (times in ``tz``); empty values say
-    nothing and go, except a pass's ``max_uses: null``, which is 不限 (unlimited)."""
+    """An audit row's details as (label, value) pairs (times in ``tz``; households and
+    residents by name while they exist, else by id); empty values say nothing and go, except a
+    pass's ``max_uses: null``, which is 不限 (unlimited)."""
+    names = residents or {}
     return [
-        (_detail_label(lang, key), _detail_value(lang, key, value, households, tz))
+        (_detail_label(lang, key), _detail_value(lang, key, value, households, tz, names))
         for key, value in details.items()
         if (value is not None or key in _NULL_MEANS) and value != ""
     ]

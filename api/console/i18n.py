@@ -556,6 +556,9 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "audit.detail.holder": ("车辆", "Vehicle"),
     "audit.detail.until": ("保留至", "Held until"),
     "audit.unlimited": ("不限", "Unlimited"),
+    "audit.detail.uses": ("已用次数", "Times used"),
+    # Only a car's entries carry a resident_id: the resident who drives it.
+    "audit.detail.resident_id": ("驾驶人", "Driver"),
     "audit.detail.active": ("启用", "Active"),
     "audit.detail.decision": ("判定", "Decision"),
     "audit.detail.passage_reason": ("判定原因", "Why"),

@@ -116,7 +116,10 @@ def create_household(body: HouseholdIn, session: SessionDep, user: AdminUser) ->
     household = Household(**body.model_dump())
     session.add(household)
     _flush(session, f"household {body.building} {body.unit}")
-    audit(session, user, "household.create", f"household:{household.id}")
+    # Which flat, not only its id: once it is deleted this is all that names it. The note is
+    # free text (anything about the family) and stays out of the log.
+    audit(session, user, "household.create", f"household:{household.id}",
+          building=body.building, unit=body.unit, spaces=body.spaces)
     return household
 
 
@@ -180,7 +183,10 @@ def create_resident(body: ResidentIn, session: SessionDep, user: AdminUser) -> R
     resident = Resident(**body.model_dump())
     session.add(resident)
     _flush(session, "resident")
-    audit(session, user, "resident.create", f"resident:{resident.id}")
+    # Who and in which flat, so a deleted resident is still explained by the log; the phone
+    # number is contact data the log does not need (PIPL: collect no more than needed).
+    audit(session, user, "resident.create", f"resident:{resident.id}",
+          household_id=body.household_id, name=body.name)
     return resident
 
 
@@ -256,7 +262,10 @@ def create_vehicle(body: VehicleIn, session: SessionDep, user: AdminUser) -> Veh
     vehicle = Vehicle(**body.model_dump())
     session.add(vehicle)
     _flush(session, f"plate {body.plate}")
-    audit(session, user, "vehicle.create", f"vehicle:{vehicle.id}", plate=body.plate)
+    # Whose car, not only its plate: once it is deleted this is all that says.
+    audit(session, user, "vehicle.create", f"vehicle:{vehicle.id}", plate=body.plate,
+          household_id=body.household_id, resident_id=body.resident_id,
+          plate_color=body.plate_color)
     return vehicle
 
 
@@ -332,7 +341,13 @@ def get_pass(pass_id: PathId, session: SessionDep, _: StaffUser) -> VisitorPass:
 def delete_pass(pass_id: PathId, session: SessionDep, user: AdminUser) -> Response:
     visitor_pass = _get(session, VisitorPass, pass_id, "pass")
     session.delete(visitor_pass)
-    audit(session, user, "pass.delete", f"pass:{pass_id}", plate=visitor_pass.plate)
+    # What the deleted pass granted and how much of it was used, as pass.create says it: the
+    # log is all that is left of it.
+    audit(session, user, "pass.delete", f"pass:{pass_id}", plate=visitor_pass.plate,
+          host_household_id=visitor_pass.host_household_id,
+          valid_from=visitor_pass.valid_from.isoformat(),
+          valid_to=visitor_pass.valid_to.isoformat(), max_uses=visitor_pass.max_uses,
+          uses=visitor_pass.uses)
     return Response(status_code=204)
 
 

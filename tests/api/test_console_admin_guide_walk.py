@@ -120,6 +120,59 @@ def test_the_audit_log_names_what_each_entry_acted_on(client: Any) -> None:
     assert "<th>对象</th>" in page
 
 
+def test_a_deleted_household_resident_and_car_are_still_explained_by_the_audit_log(
+    client: Any,
+) -> None:
+    """添加住户 and 添加住户成员 recorded only an id, 添加车辆 only the plate: once the records were
+    deleted, the property office could not say which flat, person or owner they had been."""
+    headers, _csrf = _admin(client)
+    for path, body in (
+        ("/api/v1/households", {"building": "5栋", "unit": "302", "spaces": 2,
+                                "note": "业主电话 13800000000"}),
+        ("/api/v1/residents", {"household_id": 1, "name": "王先生", "phone": "13800000000"}),
+        ("/api/v1/vehicles", {"plate": "沪AD12345", "household_id": 1, "resident_id": 1,
+                              "plate_color": "green"}),
+    ):
+        assert client.post(path, json=body, headers=headers).status_code == 201, path
+
+    def logged(action: str) -> dict[str, Any]:
+        items = client.get("/api/v1/audit", params={"action": action},
+                           headers=headers).json()["items"]
+        return dict(items[0]["details"])
+
+    assert logged("household.create") == {"building": "5栋", "unit": "302", "spaces": 2}
+    assert logged("resident.create") == {"household_id": 1, "name": "王先生"}
+    assert logged("vehicle.create") == {"plate": "沪AD12345", "household_id": 1,
+                                        "resident_id": 1, "plate_color": "green"}
+
+    def shown() -> dict[str, str]:
+        page = client.get("/console/admin/audit").text
+        return {
+            action: _visible_text(row)
+            for action, row in re.findall(r'<tr data-action="([^"]+)">(.*?)</tr>', page, re.S)
+        }
+
+    rows = shown()
+    for action, said in (
+        ("household.create", ("楼栋：5栋", "房号：302", "车位数：2")),
+        ("resident.create", ("住户：5栋 302", "姓名：王先生")),
+        ("vehicle.create", ("车牌：沪AD12345", "住户：5栋 302", "驾驶人：#1 王先生",
+                            "车牌颜色：绿")),
+    ):
+        for text in said:
+            assert text in rows[action], (action, text)
+    # The phone number and the household's free-text note are not the log's business.
+    assert "13800000000" not in client.get("/console/admin/audit").text
+
+    for path in ("/api/v1/vehicles/1", "/api/v1/residents/1", "/api/v1/households/1"):
+        assert client.delete(path, headers=headers).status_code == 204, path
+    rows = shown()
+    # All gone, and still said: the flat by its building and unit, the person by name.
+    assert "楼栋：5栋" in rows["household.create"] and "房号：302" in rows["household.create"]
+    assert "姓名：王先生" in rows["resident.create"] and "住户：#1" in rows["resident.create"]
+    assert "车牌：沪AD12345" in rows["vehicle.create"] and "驾驶人：#1" in rows["vehicle.create"]
+
+
 def test_a_page_address_with_an_unreadable_condition_gets_a_page_not_json(client: Any) -> None:
     """A date typed into the address by hand (the pickers cannot make 2026-13-01) answered a
     raw JSON 422 in the manager's browser."""

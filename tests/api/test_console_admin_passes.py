@@ -167,7 +167,7 @@ def test_a_used_up_or_deleted_pass_says_so_on_its_qr_page(client: Any) -> None:
 def test_the_audit_log_says_what_a_pass_grants(client: Any) -> None:
     """Who was let in, for which flat, from when to when and how often: a pass is an access
     grant, and once it is deleted the audit log is all that says what it granted. Only the
-    plate was recorded."""
+    plate was recorded, at creation and at deletion alike."""
     _add_passes(client)
     guard = add_user(client, "guard", "guard")
     start = datetime(2026, 12, 24, 18, 0, tzinfo=UTC)  # 12-25 02:00 in Beijing
@@ -191,4 +191,22 @@ def test_the_audit_log_says_what_a_pass_grants(client: Any) -> None:
     assert page.status_code == 200
     for shown in ("被访住户：5栋 302", "开始时间：2026-12-25 02:00", "结束时间：2027-01-24 02:00",
                   "可用次数：不限"):
+        assert shown in page.text, shown
+
+    # Deleted: its entry says what was withdrawn, and how much of it had been used.
+    gone = client.delete(f"/api/v1/passes/{created.json()['id']}",
+                         headers={"Authorization": f"Bearer {admin}"})
+    assert gone.status_code == 204, gone.text
+    deleted = client.get("/api/v1/audit", params={"action": "pass.delete"},
+                         headers={"Authorization": f"Bearer {admin}"}).json()["items"]
+    details = deleted[0]["details"]
+    assert (deleted[0]["username"], deleted[0]["target"]) == (
+        "admin", f"pass:{created.json()['id']}")
+    assert (details["plate"], details["host_household_id"], details["max_uses"],
+            details["uses"]) == ("粤B88888", 2, None, 0)
+    assert datetime.fromisoformat(details["valid_from"]) == start
+    assert datetime.fromisoformat(details["valid_to"]) == start + 30 * 24 * HOUR
+    page = client.get("/console/admin/audit", params={"action": "pass.delete"})
+    for shown in ("车牌：粤B88888", "被访住户：5栋 302", "开始时间：2026-12-25 02:00",
+                  "结束时间：2027-01-24 02:00", "可用次数：不限", "已用次数：0"):
         assert shown in page.text, shown
