@@ -407,8 +407,9 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "pass.times": ("时间均为{zone}（UTC{offset}），最长366天",
                    "Times are {zone} (UTC{offset}); 366 days at most"),
     # How the console names the community's time zone (community.timezone).
-    "tz.Asia/Shanghai": ("北京时间", "Beijing time"),
+    "tz.beijing": ("北京时间", "Beijing time"),
     "tz.other": ("当地时间 {name}", "local time {name}"),
+    "tz.offset": ("当地时间（{offset}）", "local time ({offset})"),
     "color.blue": ("蓝", "Blue"),
     "color.yellow": ("黄", "Yellow"),
     "color.green": ("绿", "Green"),

@@ -47,10 +47,26 @@ def display_tz(request: Request) -> ZoneInfo:
     return services_of(request).settings.community.zone_info()
 
 
+# China's one clock under each name tzdata gives it (the others are links to Asia/Shanghai).
+# Asia/Urumqi is not among them: Xinjiang communities often keep UTC+6 (test_community_timezone).
+BEIJING_ZONES = frozenset({"Asia/Shanghai", "Asia/Chongqing", "Asia/Chungking", "Asia/Harbin",
+                           "PRC"})
+
+
 def zone_name(lang: Lang, tz: ZoneInfo) -> str:
     """What guards call the community's time: 北京时间 for China's one zone, else its name."""
-    named = translate(lang, f"tz.{tz.key}")
-    return named if named != f"tz.{tz.key}" else translate(lang, "tz.other", name=tz.key)
+    if tz.key in BEIJING_ZONES:
+        return translate(lang, "tz.beijing")
+    return translate(lang, "tz.other", name=tz.key)
+
+
+def clock_name(lang: Lang, tz: ZoneInfo, at: datetime) -> str:
+    """The community's time as a property manager reads it: 北京时间, else 当地时间 with the
+    UTC offset it has at ``at`` (UTC+06:00), never an IANA name like Asia/Urumqi."""
+    if tz.key in BEIJING_ZONES:
+        return translate(lang, "tz.beijing")
+    offset = at.astimezone(tz).strftime("%z")
+    return translate(lang, "tz.offset", offset=f"UTC{offset[:3]}:{offset[3:]}")
 
 
 def day_start(day: date | None, tz: ZoneInfo, plus_days: int = 0) -> datetime | None:

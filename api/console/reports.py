@@ -9,8 +9,10 @@ console's language (matplotlib, ~0.3 s) and never stored.
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
@@ -18,13 +20,27 @@ from pydantic import AfterValidator
 
 from api.console.audit_texts import action_label
 from api.console.error_texts import explain_message
-from api.console.i18n import translate
-from api.console.rendering import current_lang, display_tz, page_user, render, services_of
+from api.console.i18n import Lang, translate
+from api.console.rendering import (
+    clock_name,
+    current_lang,
+    display_tz,
+    page_user,
+    render,
+    services_of,
+)
 from api.params import Day, day_in_service_span
 from api.routes.reports import load_day, load_month
 from errors import InvalidInputError
 from services.month_summary import fullest_zone, hand_actions, write_month_csv
-from services.reports import CHINESE_LABELS, ENGLISH_LABELS, plot_png, write_csv
+from services.reports import (
+    CHINESE_LABELS,
+    ENGLISH_LABELS,
+    ChartLabels,
+    local_day_bounds,
+    plot_png,
+    write_csv,
+)
 
 router = APIRouter(prefix="/console/admin/reports", include_in_schema=False)
 
@@ -111,19 +127,29 @@ def month_csv(request: Request, month: str) -> Response:
     return _csv_download(out.getvalue(), f"parkgate-{month}.csv")
 
 
+def chart_labels(lang: Lang, tz: ZoneInfo, day: date) -> ChartLabels:
+    """The chart's words in the page's language, its hours axis named 北京时间 (or by its UTC
+    offset): "当地时间（Asia/Shanghai）" was an IANA name no property manager reads."""
+    labels = CHINESE_LABELS if lang == "zh" else ENGLISH_LABELS
+    start, _ = local_day_bounds(day, tz)
+    # plot_png fills in {tz}; a name with braces in it would not survive that, and has none.
+    return replace(labels, local_time=clock_name(lang, tz, start))
+
+
 @router.get("/{day}/occupancy.png")
 def occupancy_png(request: Request, day: PathDay) -> Response:
     user = page_user(request, admin=True)
     if isinstance(user, Response):
         return user
     lang = current_lang(request)
+    tz = display_tz(request)
     with services_of(request).sessions() as session:
-        occupancy, _ = load_day(session, day, display_tz(request))
+        occupancy, _ = load_day(session, day, tz)
     out = io.BytesIO()
     community = services_of(request).settings.community.name
     plot_png(occupancy, out, title=translate(lang, "report.chart_title",
                                             community=community, day=day.isoformat()),
-             labels=CHINESE_LABELS if lang == "zh" else ENGLISH_LABELS)
+             labels=chart_labels(lang, tz, day))
     # Today's chart changes with every car; a past day's does not, but stays private.
     return Response(out.getvalue(), media_type="image/png",
                     headers={"Cache-Control": "private, no-cache"})

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from api.console.i18n import Lang
+from api.console.reports import chart_labels
 from controllers.ports import ADMISSION_UNDONE
 from models.db import transaction
 from models.events import Alarm, AuditEntry, Passage
@@ -149,6 +151,27 @@ def test_the_reports_page_shows_the_figures_a_chart_and_a_csv_for_excel(history:
     assert len(rows) == 48
     eight = next(r for r in rows if r["zone"] == "A" and r["hour"] == "08:00")
     assert (eight["entries"], eight["occupied_max"]) == ("2", "5")
+
+
+@pytest.mark.parametrize(("zone", "lang", "axis"), [
+    ("Asia/Shanghai", "zh", "北京时间"),
+    # Other tzdata names of China's one clock are Beijing time too ...
+    ("Asia/Chongqing", "zh", "北京时间"),
+    ("Asia/Harbin", "zh", "北京时间"),
+    # ... Urumqi time is not: it is named by its offset, as is any other zone.
+    ("Asia/Urumqi", "zh", "当地时间（UTC+06:00）"),
+    ("Asia/Shanghai", "en", "Beijing time"),
+    ("Asia/Urumqi", "en", "local time (UTC+06:00)"),
+    ("America/New_York", "en", "local time (UTC-05:00)"),  # its offset on that day (winter)
+])
+def test_the_chart_s_hours_are_in_beijing_time_not_an_iana_name(
+    zone: str, lang: Lang, axis: str
+) -> None:
+    """The chart's time axis read 当地时间（Asia/Shanghai）: a property manager does not read
+    IANA names."""
+    labels = chart_labels(lang, ZoneInfo(zone), date(2026, 11, 28))
+    assert labels.local_time.format(tz=zone) == axis  # as plot_png fills it in
+    assert labels.parked == ("在场车辆" if lang == "zh" else "cars parked")
 
 
 def test_the_page_says_a_future_day_has_not_begun_and_guards_are_kept_out(
