@@ -193,3 +193,47 @@ def test_on_a_phone_the_table_scrolls_in_its_card_and_the_open_button_is_reached
     button.scroll_into_view_if_needed()
     assert inside_viewport(page, button) and hit_at_centre(page, button)
     assert_gate_directions_shown(page)
+
+
+# Each text inside a .plate (a plate, or 车牌 and its plate) as [text, lines it is laid on].
+PLATE_LINES = """() => Array.from(document.querySelectorAll('.plate')).flatMap(el => {
+  const out = [];
+  const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    if (!node.textContent.trim()) continue;
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    const rects = Array.from(range.getClientRects()).filter(r => r.width > 0);
+    out.push([node.textContent.trim(), new Set(rects.map(r => Math.round(r.top))).size]);
+  }
+  return out;
+})"""
+
+
+def test_on_a_phone_no_plate_breaks_across_lines(live_server: LiveServer, new_page: Any) -> None:
+    """At 390 px the alarm said 车牌 沪 / K60613: a line break after the province character, as
+    Chinese text may break anywhere. A plate is one word, in the alarms, the review queue and
+    the passages alike."""
+    from models.db import transaction
+    from models.events import Alarm, Passage
+
+    # The blocked car's alarm as the booth showed it: with its 抓拍 link, so a camera photo.
+    photographed = push_unread(live_server)
+    with transaction(live_server.services.sessions) as session:
+        snapshot = session.get(Passage, photographed).snapshot_path  # type: ignore[union-attr]
+        blocked = Passage(gate_id="main-in", direction="in", plate="沪K60613", decision="deny",
+                          reason="blocked", confidence=0.97, snapshot_path=snapshot)
+        session.add_all([blocked, Passage(
+            gate_id="main-in", direction="in", plate="粤B12345", decision="review",
+            reason="unknown_plate", confidence=0.97)])
+        session.flush()
+        session.add(Alarm(kind="blocked_plate", gate_id="main-in", passage_id=blocked.id,
+                          message="blocked_plate at main-in: 沪K60613"))
+    page = guard_page(new_page, live_server, PHONE)
+    page.locator(".alarm .alarm-snapshot").wait_for()
+    page.locator(".review-card .plate", has_text="粤B12345").wait_for()
+    screenshot(page, "54-phone-plates")
+    laid = page.evaluate(PLATE_LINES)
+    texts = [text for text, _ in laid]
+    assert "车牌 沪K60613" in texts and "粤B12345" in texts and "沪K60613" in texts, laid
+    assert [(text, lines) for text, lines in laid if lines > 1] == []
