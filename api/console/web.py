@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.console import admin, admin_faces, admin_site, history, outage, pass_qr, reports, routes
+from api.console import (
+    admin,
+    admin_faces,
+    admin_site,
+    favicon,
+    history,
+    outage,
+    pass_qr,
+    reports,
+    routes,
+)
 
 router = APIRouter()
 router.include_router(routes.router)
@@ -15,3 +25,4 @@ router.include_router(pass_qr.router)
 router.include_router(reports.router)
 router.include_router(history.router)
 router.include_router(outage.router)
+router.include_router(favicon.router)  # /favicon.ico, asked for by browsers on every site

@@ -264,6 +264,41 @@ def test_language_switch_and_pages_render(client: Any) -> None:
     assert redirect.headers["location"] == "/console"
 
 
+def test_the_console_has_an_icon_that_browsers_keep(client: Any) -> None:
+    """Browsers ask every site for /favicon.ico; its 404 was an error in the browser's console
+    on every console page. Before and after login, the pages name the icon and it is served
+    with a long cache, so a booth screen asks for it once."""
+    import io
+    from xml.etree import ElementTree
+
+    from PIL import Image
+
+    add_user(client, "guard", "guard")
+    login_page = client.get("/console/login").text
+    cookie_login(client, "guard", "guard")
+    for page in (login_page, client.get("/console").text):
+        assert '<link rel="icon" href="/favicon.ico" sizes="32x32">' in page
+        assert '<link rel="icon" href="/favicon.svg" type="image/svg+xml">' in page
+    client.cookies.clear()  # a browser asks with or without a session
+    served = {}
+    for path, media_type in (("/favicon.ico", "image/x-icon"), ("/favicon.svg", "image/svg+xml")):
+        answer = client.get(path)
+        assert answer.status_code == 200, path
+        assert answer.headers["content-type"].startswith(media_type), path
+        assert "max-age=31536000" in answer.headers["cache-control"], path
+        served[path] = answer.content
+    icon = Image.open(io.BytesIO(served["/favicon.ico"]))
+    assert icon.size == (32, 32)
+    pixels = icon.convert("RGBA")
+    # A grey post, a red and white arm, on the console's dark blue.
+    assert pixels.getpixel((7, 20)) == (0x9F, 0xB0, 0xC0, 255)
+    assert pixels.getpixel((12, 13)) == (0xD6, 0x45, 0x45, 255)
+    assert pixels.getpixel((16, 13)) == (0xF3, 0xF6, 0xF9, 255)
+    assert pixels.getpixel((20, 24)) == (0x0F, 0x17, 0x20, 255)
+    svg = ElementTree.fromstring(served["/favicon.svg"])
+    assert svg.tag == "{http://www.w3.org/2000/svg}svg" and len(svg) > 3
+
+
 def test_login_throttle_counts_failures_per_user_and_address() -> None:
     from api.console.throttle import LoginThrottle
 
