@@ -78,8 +78,8 @@ class PendingAlarm:
 class GuardOpen:
     """A guard's open naming a passage while the database was unreachable. Online that open
     writes the barrier's answer to the passage and gives back an admission its failed open
-    took back (``_record_outcome``); the write-back does the same once the passage is in the
-    database, in the order things happened (``at`` against the passages' times)."""
+    took back (``passage_rows.record_outcome``); the write-back does the same once the passage
+    is in the database, in the order things happened (``at`` against the passages' times)."""
 
     key: str  # unique in the journal
     at: datetime

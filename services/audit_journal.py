@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from controllers.runtime import error_line
+from controllers.passage_rows import error_line
 from errors import StoreUnavailableError
 from models.db import outage_as_unavailable, transaction
 from models.events import AuditEntry, Passage

@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from controllers.events import Event, EventBus
 from controllers.offline import OfflineAccess
+from controllers.passage_rows import ALARM_MESSAGE_LIMIT, error_line
 from controllers.policy import AccessPolicy, GateContext
-from controllers.runtime import ALARM_MESSAGE_LIMIT, GateRuntime, error_line
+from controllers.runtime import GateRuntime
 from controllers.values import Direction
 from errors import DatabaseStartError, StoreUnavailableError
 from hardware.base import Barrier, BarrierStatus

@@ -19,8 +19,8 @@ from sqlalchemy import ColumnElement, case, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from controllers.events import Event
+from controllers.passage_rows import alarm_event
 from controllers.ports import PassageRecord
-from controllers.runtime import alarm_event
 from controllers.values import AccessDecision, Credential, Direction, Reason, Sighting, Verdict
 from errors import ConflictError, InvalidInputError, NotFoundError
 from models.access_store import passage_to_dict
