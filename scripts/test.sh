@@ -8,4 +8,6 @@ bash scripts/install.sh --dev
 # Two workers (PARKGATE_TEST_WORKERS=0 for one process): most tests wait on sockets, timers,
 # brokers and a browser rather than on the CPU. loadscope keeps a module's tests together,
 # so module-scoped servers start once; each worker has its own PostgreSQL database.
-exec .venv/bin/python -m pytest -n "${PARKGATE_TEST_WORKERS:-2}" --dist loadscope "$@"
+# The slowest tests are listed at the end: where the time goes when the suite nears its budget.
+exec .venv/bin/python -m pytest -n "${PARKGATE_TEST_WORKERS:-2}" --dist loadscope \
+  --durations=20 --durations-min=5 "$@"
