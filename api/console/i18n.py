@@ -25,6 +25,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "nav.audit": ("操作日志", "Audit log"),
     "nav.reports": ("报表", "Reports"),
     "nav.history": ("通行记录", "Passage history"),
+    # The menu's words where the page title is too long for one line of menu at 1366 px.
+    "menu.history": ("通行记录", "History"),
+    "menu.passes": ("访客通行证", "Passes"),
+    "menu.households": ("住户与车辆", "Households"),
     "history.plate_hint": ("完整或部分车牌", "Whole or part of a plate"),
     "history.similar": ("含相似车牌（识别误差）", "Include look-alike reads"),
     "history.whole_plate": ("查找相似车牌需要输入完整车牌，例如 闽A12345",

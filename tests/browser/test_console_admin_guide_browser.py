@@ -75,6 +75,48 @@ def test_the_admin_pages_fit_a_phone(live_server: LiveServer, new_page: Any) -> 
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], path
 
 
+# Where the header's pieces are: [left, top, right, bottom] of each, rounded.
+HEADER = """() => {
+  const box = el => { const b = el.getBoundingClientRect();
+                      return [b.left, b.top, b.right, b.bottom].map(Math.round); };
+  return { parts: [document.querySelector('.brand'), ...document.querySelectorAll('.nav a'),
+                   ...document.querySelectorAll('.session > *')].map(box),
+           names: Array.from(document.querySelectorAll('.nav a')).map(a => a.textContent) };
+}"""
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_admin_menu_is_one_line_on_a_1366_screen_and_wraps_on_a_phone(
+    live_server: LiveServer, new_page: Any, lang: str
+) -> None:
+    """At 1366x768 the title, the ten menu entries and 语言 · 账号 · 退出登录 took two lines
+    (the log-out went below the menu, 130 px of header on every admin page). On a phone they
+    wrap, every entry whole on the screen and big enough for a finger."""
+    page = new_page()
+    page.set_viewport_size({"width": 1366, "height": 768})
+    enter_as(page, live_server, "admin", "admin")
+    if lang == "en":
+        page.locator("#lang-switch").click()
+        page.wait_for_load_state()
+    page.goto("/console/admin/households")
+    screenshot(page, f"62-admin-menu-1366-{lang}")
+    header = page.evaluate(HEADER)
+    assert len(header["names"]) == 10, header["names"]  # nothing hidden
+    tops = {top for _left, top, _right, _bottom in header["parts"]}
+    bottoms = {bottom for _left, _top, _right, bottom in header["parts"]}
+    # One row: every piece within the 48 px of a menu entry, none past the right edge.
+    assert max(bottoms) - min(tops) <= 48, header["parts"]
+    assert max(right for _l, _t, right, _b in header["parts"]) <= 1366
+
+    page.set_viewport_size(PHONE)
+    page.reload()
+    screenshot(page, f"62-admin-menu-phone-{lang}")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    for left, top, right, bottom in page.evaluate(HEADER)["parts"][1:11]:  # the entries
+        assert left >= 0 and right <= PHONE["width"], (left, right)
+        assert right - left >= 44 and bottom - top >= 44, (left, top, right, bottom)
+
+
 def test_deleting_a_resident_asks_first_and_says_their_faces_go_too(
     live_server: LiveServer, new_page: Any
 ) -> None:
