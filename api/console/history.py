@@ -65,16 +65,21 @@ def history_page(
     notice = None
     rows: list[dict[str, Any]] = []
     total, capped = 0, False
+    names = gate_names(services)
+    if query.gate_id is not None and query.gate_id not in names:
+        # A stale or hand-edited link: its 0 rows under 全部出入口 read as "no car came there".
+        notice = translate(lang, "history.unknown_gate", gate=query.gate_id)
     with services.sessions() as session:
-        try:
-            found = search_passages(
-                session, query, limit=PAGE_ROWS, offset=(page - 1) * PAGE_ROWS
-            )
-        except InvalidInputError:
-            notice = translate(lang, "history.whole_plate")
-        else:
-            rows = _with_resolutions(session, [passage_to_dict(p) for p in found.rows])
-            total, capped = found.total, found.scan_capped
+        if notice is None:
+            try:
+                found = search_passages(
+                    session, query, limit=PAGE_ROWS, offset=(page - 1) * PAGE_ROWS
+                )
+            except InvalidInputError:
+                notice = translate(lang, "history.whole_plate")
+            else:
+                rows = _with_resolutions(session, [passage_to_dict(p) for p in found.rows])
+                total, capped = found.total, found.scan_capped
         households = session.scalars(select(Household))
         hh_labels = {h.id: f"{h.building} {h.unit}" for h in households}
     params = {k: ("1" if v is True else v) for k, v in filters.items() if v}
@@ -88,6 +93,6 @@ def history_page(
         "filters": filters, "page": page, "pages": pages,
         "previous_url": page_url(page - 1) if page > 1 else None,
         "next_url": page_url(page + 1) if page < pages else None,
-        "gates": list(gate_names(services).items()), "gate_names": gate_names(services),
+        "gates": list(names.items()), "gate_names": names,
         "hh_labels": hh_labels,
     }, user, status_code=422 if notice else 200)

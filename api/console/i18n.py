@@ -33,6 +33,9 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "history.similar": ("含相似车牌（识别误差）", "Include look-alike reads"),
     "history.whole_plate": ("查找相似车牌需要输入完整车牌，例如 闽A12345",
                             "A look-alike search needs a whole plate, e.g. 闽A12345"),
+    "history.unknown_gate": ("没有编号为“{gate}”的出入口（链接可能已过时），请重新选择出入口",
+                             "There is no gate “{gate}” (the link may be out of date): "
+                             "choose a gate again"),
     "history.capped": ("只查了最近5万条，请缩小日期范围", "only the newest 50,000 were searched: "
                        "narrow the dates"),
     "history.pages": ("翻页", "Pages"),

@@ -85,6 +85,20 @@ def test_beijing_days_gate_and_result_narrow_the_list(guard: Any) -> None:
     assert "共 2 条" in reviews.text
 
 
+def test_a_link_naming_an_unknown_gate_says_so_instead_of_listing_nothing(guard: Any) -> None:
+    """/console/history?gate=nope (a stale or hand-edited link) listed 0 passages under
+    全部出入口: read as "no car came", which the guard then tells the owner."""
+    page = guard.get("/console/history", params={"gate": "nope", "plate": "闽A"})
+    assert page.status_code == 422  # as the page's other bad conditions (a look-alike search)
+    assert "没有编号为“nope”的出入口（链接可能已过时），请重新选择出入口" in page.text
+    assert plates_listed(page.text) == []
+    assert 'value="闽A"' in page.text  # the rest of the search is kept to run again
+    # A known gate still narrows the list, and a gate left empty means every gate.
+    assert plates_listed(guard.get("/console/history", params={"gate": "main-out"}).text) == [
+        "沪C55555"]
+    assert guard.get("/console/history", params={"gate": ""}).status_code == 200
+
+
 def test_long_histories_come_a_page_at_a_time(guard: Any) -> None:
     with transaction(guard.app.state.services.sessions) as session:
         session.add_all(
