@@ -199,9 +199,13 @@ def households_page(request: Request) -> Response:
             )
         }
     labels = {h.id: f"{h.building} {h.unit}" for h in households}
+    # The new car's driver is picked among its own household's residents.
+    members: dict[int, list[Resident]] = {}
+    for resident in residents:
+        members.setdefault(resident.household_id, []).append(resident)
     return admin_page(request, "admin/households.html",
                    {"households": households, "residents": residents, "vehicles": vehicles,
-                    "labels": labels, "faces": faces}, user)
+                    "labels": labels, "faces": faces, "members": members}, user)
 
 
 def pass_status(visitor_pass: VisitorPass, now: datetime) -> PassStatus:

@@ -151,9 +151,26 @@
         option.hidden = !match;
         if (match) shown.push(option);
       });
+      const before = select.value;
       if (shown.length === 1) select.value = shown[0].value;
       else if (select.selectedOptions.length && select.selectedOptions[0].hidden) select.value = "";
+      // Set from here, the choice fires no change of its own: the driver list follows it too.
+      if (select.value !== before) select.dispatchEvent(new Event("change", { bubbles: true }));
     });
+  });
+
+  // ---- driver of a new car: the residents of the household chosen ------------------------
+  document.querySelectorAll("select.driver-select").forEach((drivers) => {
+    const household = drivers.form.querySelector('select[name="household_id"]');
+    const narrow = () => {
+      drivers.querySelectorAll("optgroup").forEach((group) => {
+        group.hidden = household.value !== "" && group.dataset.household !== household.value;
+      });
+      const chosen = drivers.selectedOptions[0];
+      if (chosen && chosen.parentElement.hidden) drivers.value = "";  // not of this household
+    };
+    household.addEventListener("change", narrow);
+    narrow();
   });
 
   // ---- print (a visitor pass's QR code) ---------------------------------------------------

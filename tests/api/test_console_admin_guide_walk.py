@@ -81,6 +81,46 @@ def test_deleting_a_resident_warns_that_their_face_data_goes_too(client: Any) ->
     assert "删除住户成员 #2 李强？其人脸数据（0 条）和通行密码将一并删除，无法恢复。" in confirms
 
 
+def _vehicle_form(page: str) -> str:
+    start = page.index('data-api="/api/v1/vehicles" data-method="POST"')
+    return page[start:page.index("</form>", start)]
+
+
+def test_a_new_car_s_driver_is_chosen_as_it_is_added(client: Any) -> None:
+    """添加车辆 had no 驾驶人: the driver could only be set afterwards with 编辑. The add form
+    offers each household's residents under its name; the API refuses a driver from another
+    household, as it does on an edit."""
+    headers, csrf = _admin(client)
+    for path, body in (
+        ("/api/v1/households", {"building": "3栋", "unit": "1201"}),
+        ("/api/v1/households", {"building": "5栋", "unit": "302"}),
+        ("/api/v1/residents", {"household_id": 1, "name": "王芳"}),
+        ("/api/v1/residents", {"household_id": 2, "name": "李强"}),
+    ):
+        assert client.post(path, json=body, headers=headers).status_code == 201, body
+    form = _vehicle_form(client.get("/console/admin/households").text)
+    assert '<select name="resident_id" data-type="int" class="driver-select">' in form
+    assert '<option value="">不指定</option>' in form  # a driver is optional
+    groups = dict(re.findall(
+        r'<optgroup label="([^"]+)" data-household="\d+">(.*?)</optgroup>', form, re.S))
+    assert groups == {"3栋 1201": '<option value="1">王芳</option>',
+                      "5栋 302": '<option value="2">李强</option>'}
+
+    # As the form sends it (admin.js, with the page's CSRF token).
+    sent = {"X-CSRF-Token": csrf}
+    added = client.post("/api/v1/vehicles", headers=sent, json={
+        "plate": "沪AD12345", "household_id": 1, "resident_id": 1, "plate_color": "green"})
+    assert added.status_code == 201, added.text
+    assert added.json()["resident_id"] == 1
+    row = re.search(r'<tr><td>1</td><td class="plate">沪AD12345</td>.*?</tr>',
+                    client.get("/console/admin/households").text, re.S)
+    assert row is not None and '<td class="driver">王芳</td>' in row.group(0)
+    other = client.post("/api/v1/vehicles", headers=sent, json={
+        "plate": "沪AD12346", "household_id": 1, "resident_id": 2})
+    assert other.status_code == 422
+    assert other.json()["detail"] == "resident 2 belongs to household 2, not 1"
+
+
 def test_the_audit_log_names_what_each_entry_acted_on(client: Any) -> None:
     """加入白名单, 删除人脸 and 设置通行密码 showed no plate or person: the target was not on the
     page, and the reasons the system writes were English (consent withdrawn)."""
