@@ -183,10 +183,11 @@ def create_resident(body: ResidentIn, session: SessionDep, user: AdminUser) -> R
     resident = Resident(**body.model_dump())
     session.add(resident)
     _flush(session, "resident")
-    # Who and in which flat, so a deleted resident is still explained by the log; the phone
-    # number is contact data the log does not need (PIPL: collect no more than needed).
+    # In which flat, so a deleted resident is still explained by the log. Not the name nor
+    # the phone: a resident erased on request (PIPL) must not live on in a log kept whole;
+    # the audit page names the resident while they are on file.
     audit(session, user, "resident.create", f"resident:{resident.id}",
-          household_id=body.household_id, name=body.name)
+          household_id=body.household_id)
     return resident
 
 

@@ -181,7 +181,7 @@ def test_a_deleted_household_resident_and_car_are_still_explained_by_the_audit_l
         return dict(items[0]["details"])
 
     assert logged("household.create") == {"building": "5栋", "unit": "302", "spaces": 2}
-    assert logged("resident.create") == {"household_id": 1, "name": "王先生"}
+    assert logged("resident.create") == {"household_id": 1}
     assert logged("vehicle.create") == {"plate": "沪AD12345", "household_id": 1,
                                         "resident_id": 1, "plate_color": "green"}
 
@@ -195,7 +195,7 @@ def test_a_deleted_household_resident_and_car_are_still_explained_by_the_audit_l
     rows = shown()
     for action, said in (
         ("household.create", ("楼栋：5栋", "房号：302", "车位数：2")),
-        ("resident.create", ("住户：5栋 302", "姓名：王先生")),
+        ("resident.create", ("住户：5栋 302", "王先生")),  # the name from the record
         ("vehicle.create", ("车牌：沪AD12345", "住户：5栋 302", "驾驶人：#1 王先生",
                             "车牌颜色：绿")),
     ):
@@ -207,9 +207,11 @@ def test_a_deleted_household_resident_and_car_are_still_explained_by_the_audit_l
     for path in ("/api/v1/vehicles/1", "/api/v1/residents/1", "/api/v1/households/1"):
         assert client.delete(path, headers=headers).status_code == 204, path
     rows = shown()
-    # All gone, and still said: the flat by its building and unit, the person by name.
+    # All gone, and still said: the flat by its building and unit, the person by their
+    # household, but no longer by name (erased on request, PIPL: the log is kept whole).
     assert "楼栋：5栋" in rows["household.create"] and "房号：302" in rows["household.create"]
-    assert "姓名：王先生" in rows["resident.create"] and "住户：#1" in rows["resident.create"]
+    assert "住户：#1" in rows["resident.create"]
+    assert "王先生" not in client.get("/console/admin/audit").text
     assert "车牌：沪AD12345" in rows["vehicle.create"] and "驾驶人：#1" in rows["vehicle.create"]
 
 
