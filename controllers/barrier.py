@@ -13,6 +13,12 @@ lives here so that every driver obeys the same rules:
 It also tells an arm raised by the barrier's own manual means (key switch, remote: 异常抬杆)
 from one it raised itself: see ``Transition.uncommanded_open``.
 
+During one opening for cars (from an open command until the arm is closed again) it counts the
+vehicles crossing the presence loop: once as many have crossed as opens were commanded, the arm
+comes down ``close_after_pass_s`` after the loop clears (车过落杆), and a vehicle more than
+that is a tailgater (跟车): see ``Transition.tailgating``. Neither happens while the barrier is
+held open or during a fire alarm, when many pass legitimately.
+
 Time is a plain float of seconds from a monotonic clock chosen by the caller.
 """
 
@@ -57,6 +63,11 @@ class BarrierTiming:
 
     ``open_seconds`` <= 0 disables auto-close. ``motion_timeout_s`` is how long opening or
     closing may take before the missing limit-switch confirmation is a fault.
+
+    ``close_after_pass_s``: once the vehicles an opening was for have crossed the presence
+    loop, close this long after it cleared (车过落杆); None leaves the arm up for
+    ``open_seconds``. ``tailgate_gap_s``: the loop freed for less than this is still the same
+    vehicle (a trailer behind a truck, a loop detector dropping out).
     """
 
     open_seconds: float = 10.0
@@ -67,6 +78,8 @@ class BarrierTiming:
     # inputs, boards or topics, each read on its own), and no arm rises from closed to its
     # open limit this fast.
     raise_settle_s: float = 0.5
+    close_after_pass_s: float | None = 1.0
+    tailgate_gap_s: float = 0.5
 
     def __post_init__(self) -> None:
         if self.motion_timeout_s <= 0:
@@ -77,6 +90,15 @@ class BarrierTiming:
             raise ValueError(
                 f"BarrierTiming.raise_settle_s must be >= 0, got {self.raise_settle_s}"
             )
+        if self.close_after_pass_s is not None and self.close_after_pass_s < 0:
+            raise ValueError(
+                "BarrierTiming.close_after_pass_s must be None or >= 0, got "
+                f"{self.close_after_pass_s}"
+            )
+        if self.tailgate_gap_s < 0:
+            raise ValueError(
+                f"BarrierTiming.tailgate_gap_s must be >= 0, got {self.tailgate_gap_s}"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +108,10 @@ class Transition:
     ``uncommanded_open``: the arm reached its open limit from rest closed with no open of
     ours on its way (异常抬杆): a key switch, a remote or a hand raised it. Only a limit-switch
     edge sets it; the driver decides whether a report is an edge (a first reading is not).
+
+    ``tailgating``: a vehicle arrived on the presence loop that is one more than the opens
+    commanded for this opening (跟车): it goes through unrecorded and uncounted. Set once per
+    opening, on the loop's arrival edge; never while held open or during a fire alarm.
     """
 
     state: BarrierState
@@ -93,6 +119,7 @@ class Transition:
     refused: Refusal | None = None
     fault: str | None = None
     uncommanded_open: bool = False
+    tailgating: bool = False
 
 
 class BarrierMachine:
@@ -125,6 +152,11 @@ class BarrierMachine:
         # would send the fail_safe open, energising the relay: the barrier then held itself
         # up, latched in fault, until the next car.
         self._raised_by_hand = False
+        # The opening being counted (from an open for a car until closed): None when there is
+        # none, or when a hold, the fire alarm or a fault made it one many may pass.
+        self._count: _PassCount | None = None
+        # 车过落杆: when to close, the cars this opening was for having crossed the loop.
+        self._pass_close_at: float | None = None
 
     # -- read-only view -------------------------------------------------------------------
     @property
@@ -155,18 +187,40 @@ class BarrierMachine:
     def auto_close_at(self) -> float | None:
         return self._auto_close_at
 
+    @property
+    def pass_close_at(self) -> float | None:
+        return self._pass_close_at
+
+    @property
+    def vehicles_counted(self) -> int | None:
+        """Vehicles on or past the loop during this opening; None when none is counted."""
+        return None if self._count is None else self._count.vehicles
+
+    @property
+    def vehicles_allowed(self) -> int | None:
+        """Opens commanded for cars during this opening; None when none is counted."""
+        return None if self._count is None else self._count.allowed
+
     # -- helpers --------------------------------------------------------------------------
     def _result(
         self, commands: tuple[RelayCommand, ...] = (), refused: Refusal | None = None,
-        uncommanded_open: bool = False,
+        uncommanded_open: bool = False, tailgating: bool = False,
     ) -> Transition:
-        return Transition(self._state, commands, refused, self._fault, uncommanded_open)
+        return Transition(
+            self._state, commands, refused, self._fault, uncommanded_open, tailgating
+        )
+
+    def _stop_counting(self) -> None:
+        """A hold, the fire alarm, a fault or the arm down: this opening is not counted."""
+        self._count = None
+        self._pass_close_at = None
 
     def _start_opening(self, now: float) -> Transition:
         self._state = BarrierState.OPENING
         self._fault = None  # a new attempt; the driver reports again if it fails again
         self._motion_deadline = now + self.timing.motion_timeout_s
         self._auto_close_at = None
+        self._pass_close_at = None
         self._open_sent_at = now
         self._raised_by_hand = False
         return self._result((RelayCommand.OPEN,))
@@ -198,6 +252,7 @@ class BarrierMachine:
             None if self._raised_by_hand else now + self.timing.motion_timeout_s
         )
         self._auto_close_at = None
+        self._pass_close_at = None
         return self._result((RelayCommand.CLOSE,))
 
     def _arm_auto_close(self, now: float) -> None:
@@ -209,11 +264,29 @@ class BarrierMachine:
     def _must_stay_open(self) -> bool:
         return self._fire or self._held
 
+    def _count_open(self) -> None:
+        """One more car this opening is for: the first starts the count."""
+        if self._must_stay_open() or self._state is BarrierState.HELD_OPEN:
+            return
+        self._pass_close_at = None  # wait for this car too
+        if self._count is None:
+            # A car already on the loop (waiting under the arm) is the first to cross it.
+            self._count = _PassCount(vehicles=1 if self._presence else 0)
+        else:
+            self._count.allowed += 1
+
     # -- commands -------------------------------------------------------------------------
-    def open(self, now: float) -> Transition:
+    def open(self, now: float, *, for_vehicle: bool = True) -> Transition:
+        """Open for a car (or a person at a pedestrian gate).
+
+        ``for_vehicle=False``: an open for no one in particular (the driver re-asserting the
+        fault position after a lost link): nothing is counted and nothing closes early.
+        """
         # The newest command wins: a close deferred for the car on the loop (or the close a
         # safety reversal owes) must not bring the arm down on the car let in now.
         self._close_pending = False
+        if for_vehicle:
+            self._count_open()
         if self._state is BarrierState.OPEN:
             self._arm_auto_close(now)  # a second pass through the same opening
             return self._result()
@@ -240,6 +313,7 @@ class BarrierMachine:
     def _keep_open(self, now: float) -> Transition:
         """A guard's hold or a fire alarm: open (if not already) and stay open."""
         self._close_pending = False
+        self._stop_counting()  # many may pass now, legitimately
         if self._state is BarrierState.OPEN:
             self._state = BarrierState.HELD_OPEN
             self._auto_close_at = None
@@ -276,6 +350,9 @@ class BarrierMachine:
         if self._close_pending and not self._presence:
             # The vehicle that reversed the barrier left the loop while it re-opened.
             return self._start_closing(now)
+        if self._pass_close_due(now):
+            # The car crossed the loop while the arm was still rising: down once it is up.
+            return self._start_closing(now)
         return self._result(uncommanded_open=uncommanded)
 
     def limit_closed(self, now: float) -> Transition:
@@ -292,19 +369,39 @@ class BarrierMachine:
         self._closed_at = now
         self._raised_by_hand = False
         self._close_pending = False
+        self._stop_counting()  # the opening is over
         return self._result()
 
     def presence_on(self, now: float) -> Transition:
-        self._presence = True
+        was_on, self._presence = self._presence, True
+        tailgating = False
+        count = self._count
+        if count is not None and not was_on and not self._must_stay_open():
+            self._pass_close_at = None  # never count down to a close with a car on the loop
+            gap = None if count.left_at is None else now - count.left_at
+            if gap is None or gap >= self.timing.tailgate_gap_s:
+                count.vehicles += 1
+                if count.vehicles > count.allowed and not count.reported:
+                    count.reported = True
+                    tailgating = True
         if self._state is BarrierState.CLOSING:
             # Safety reversal: never lower the arm onto a vehicle; close again once it left.
             self._close_pending = True
-            return self._start_opening(now)
-        return self._result()
+            self._start_opening(now)
+            return self._result((RelayCommand.OPEN,), tailgating=tailgating)
+        return self._result(tailgating=tailgating)
 
     def presence_off(self, now: float) -> Transition:
-        self._presence = False
+        was_on, self._presence = self._presence, False
+        count = self._count
+        if count is not None and was_on and not self._must_stay_open():
+            count.left_at = now
+            after = self.timing.close_after_pass_s
+            if after is not None and count.vehicles >= count.allowed:
+                self._pass_close_at = now + after
         if self._close_pending and self._state is BarrierState.OPEN:
+            return self._start_closing(now)
+        if self._pass_close_due(now):
             return self._start_closing(now)
         return self._result()
 
@@ -327,6 +424,8 @@ class BarrierMachine:
         self._fault = message
         self._motion_deadline = None
         self._auto_close_at = None
+        # The arm's position is unknown, and fail_safe leaves it up for anyone: not counted.
+        self._stop_counting()
         if self._fire or self.timing.on_fault is FaultPolicy.FAIL_SAFE:
             self._open_sent_at = now
             return self._result((RelayCommand.OPEN,))
@@ -352,4 +451,27 @@ class BarrierMachine:
             and not self._must_stay_open()
         ):
             return self._start_closing(now)
+        if self._pass_close_due(now):
+            return self._start_closing(now)
         return self._result()
+
+    def _pass_close_due(self, now: float) -> bool:
+        """车过落杆: the cars this opening was for crossed the loop and it stayed clear."""
+        return (
+            self._state is BarrierState.OPEN
+            and self._pass_close_at is not None
+            and now >= self._pass_close_at
+            and not self._presence
+            and not self._must_stay_open()
+        )
+
+
+@dataclass(slots=True)
+class _PassCount:
+    """Vehicles through one opening for cars: how many opens it was for, how many arrived on
+    the loop, when the loop last cleared, and whether a tailgater was reported already."""
+
+    allowed: int = 1
+    vehicles: int = 0
+    left_at: float | None = None
+    reported: bool = False

@@ -23,6 +23,11 @@ class BarrierStatus:
     ``uncommanded_open``: this change is the arm reaching its open limit with no command from
     parkgate (a key switch, a remote: 异常抬杆). Only a barrier with an open limit switch wired
     can tell; it is published even when the state did not change.
+
+    ``tailgating``: this change is a vehicle arriving on the presence loop one more than the
+    opens parkgate commanded for this opening (跟车): it goes through unrecorded. Only a barrier
+    with a presence loop can tell; published once per opening, even when the state did not
+    change.
     """
 
     gate_id: str
@@ -30,6 +35,7 @@ class BarrierStatus:
     fault: str | None
     at: datetime
     uncommanded_open: bool = False
+    tailgating: bool = False
 
     def __post_init__(self) -> None:
         if not self.gate_id:
@@ -41,6 +47,8 @@ class BarrierStatus:
             )
         if self.uncommanded_open and self.state is BarrierState.FAULT:
             raise ValueError("BarrierStatus.uncommanded_open cannot come with a fault")
+        if self.tailgating and self.state is BarrierState.FAULT:
+            raise ValueError("BarrierStatus.tailgating cannot come with a fault")
 
     @property
     def is_alarm(self) -> bool:

@@ -217,6 +217,26 @@ class _BarrierCommon(_Strict):
         description="Presence loop detector on any input driver, when the barrier's own "
         "device does not provide it (presence_topic/presence_input/presence_pin).",
     )
+    close_after_pass_s: float | None = Field(
+        1.0,
+        ge=0,
+        description="车过落杆: once the car an open was for has crossed the presence loop, close "
+        "this many seconds after the loop clears instead of waiting out open_seconds, so a "
+        "second car cannot follow on the same opening. On by default because Chinese barrier "
+        "controllers do this out of the box and operators expect it; without a presence loop "
+        "it does nothing, so a barrier with none keeps closing after open_seconds. Gates with "
+        "a loop close sooner than before this setting existed: the loop must be the safety "
+        "loop under or just past the arm (防砸地感), never a loop ahead of it. null: off (the "
+        "arm stays up for open_seconds). Never while held open or during a fire alarm, never "
+        "onto an occupied loop.",
+    )
+    tailgate_gap_s: float = Field(
+        0.5,
+        ge=0,
+        description="A presence loop freed for less than this is still the same vehicle (a "
+        "trailer behind a truck); a longer gap is the next vehicle, and a vehicle more than the "
+        "opening was for is a tailgating alarm (跟车).",
+    )
 
     @model_validator(mode="after")
     def verify_pulse_has_close_channel(self) -> _BarrierCommon:
@@ -229,6 +249,8 @@ class _BarrierCommon(_Strict):
             open_seconds=self.open_seconds,
             motion_timeout_s=self.motion_timeout_s,
             on_fault=FaultPolicy(self.on_fault),
+            close_after_pass_s=self.close_after_pass_s,
+            tailgate_gap_s=self.tailgate_gap_s,
         )
 
     def wiring(self) -> RelayWiring:

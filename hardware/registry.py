@@ -153,6 +153,9 @@ class SafetyEventKind(StrEnum):
     # The arm went up with no command from parkgate (异常抬杆): a key switch, a remote or a
     # hand let someone past the system. Seen only where an open limit switch is wired.
     BARRIER_MANUAL_OPEN = "barrier_manual_open"
+    # A second vehicle went through one opening meant for one (跟车): it is not recorded and
+    # not counted. Seen only where a presence loop is wired.
+    TAILGATING = "tailgating"
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,8 +177,8 @@ class SafetySupervisor:
 
     The alarm latches: when the input goes back to normal the gates stay open until an admin
     calls ``clear_fire_alarm(user)`` (refused while the input is still active). It also
-    turns every barrier fault, and every arm raised without a command, into a ``SafetyEvent``
-    for the alarm listeners.
+    turns every barrier fault, every arm raised without a command and every vehicle following
+    another through one opening into a ``SafetyEvent`` for the alarm listeners.
     """
 
     def __init__(self, fire_input: DigitalInput | None = None) -> None:
@@ -279,6 +282,13 @@ class SafetySupervisor:
                 SafetyEventKind.BARRIER_MANUAL_OPEN, status.at,
                 f"barrier at {status.gate_id} raised without a command from parkgate "
                 "(key switch, remote or by hand)",
+                gate_id=status.gate_id,
+            ))
+        if status.tailgating:
+            self._emit(SafetyEvent(
+                SafetyEventKind.TAILGATING, status.at,
+                f"a vehicle followed through gate {status.gate_id} on an opening for the one "
+                "before it (tailgating): it is not recorded and not counted",
                 gate_id=status.gate_id,
             ))
         if status.is_alarm:

@@ -275,7 +275,8 @@ class RelayBarrier:
         ``limit_edge``: the transition is a real open-limit edge, so an uncommanded raise it
         reports is one (an assumed arrival or a first reading never is).
         """
-        self._publish(uncommanded_open=limit_edge and transition.uncommanded_open)
+        self._publish(uncommanded_open=limit_edge and transition.uncommanded_open,
+                      tailgating=transition.tailgating)
         if transition.state is BarrierState.FAULT:
             # A fault found by the machine itself (motion time-out): react like _fail.
             self._cancel_assumption()
@@ -463,7 +464,10 @@ class RelayBarrier:
             if self._machine.timing.on_fault is FaultPolicy.FAIL_SECURE:
                 await self.close()
             else:
-                await self.open()
+                # For no car: cars through it are not counted, nor is it closed after one.
+                await self._command(
+                    lambda now: self._machine.open(now, for_vehicle=False), "open"
+                )
         except (HardwareError, ConflictError) as err:
             logger.warning("gate %s: recovery after link loss failed: %s", self.gate_id, err)
             if self._machine.state is BarrierState.FAULT:
@@ -497,19 +501,23 @@ class RelayBarrier:
         if change.value:
             self._apply(self._machine.limit_closed(self._clock()))
 
-    def _publish(self, *, uncommanded_open: bool = False) -> None:
+    def _publish(self, *, uncommanded_open: bool = False, tailgating: bool = False) -> None:
         current = (self._machine.state, self._machine.fault)
-        if current == self._published and not uncommanded_open:
+        if current == self._published and not uncommanded_open and not tailgating:
             return
         self._published = current
         status = BarrierStatus(
-            self.gate_id, current[0], current[1], datetime.now(UTC), uncommanded_open
+            self.gate_id, current[0], current[1], datetime.now(UTC), uncommanded_open,
+            tailgating,
         )
         if status.is_alarm:
             logger.error("gate %s FAULT: %s", self.gate_id, status.fault)
         elif uncommanded_open:
             logger.warning("gate %s raised without a command (key switch, remote or by hand)",
                            self.gate_id)
+        elif tailgating:
+            logger.warning("gate %s: a vehicle more than the gate was opened for is on the "
+                           "loop (tailgating)", self.gate_id)
         else:
             logger.info("gate %s is %s", self.gate_id, status.state)
         for cb in list(self._listeners):

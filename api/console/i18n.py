@@ -440,6 +440,12 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "系统没有开闸，杆被遥控器、钥匙开关或手动抬起：请看监控，有车进出的核对通行记录和车位数",
         "Raised by a remote, key switch or hand, not by the system: check the camera; if a car "
         "went through, check its record and the zone count"),
+    "alarm.hint.tailgating": (
+        "一次抬杆过了两辆车：请看监控，后车没有经过放行、没有计入车位数；在「待人工处理」里的"
+        "照常处理，没有记录的记下车牌交物业修正车位计数",
+        "Two vehicles went through on one opening: check the camera. The second is not "
+        "recorded or counted: handle it in the review queue if it is there, otherwise note "
+        "its plate for the zone count correction"),
     "alarm.hint.camera_offline": ("车牌摄像头无画面：来车请用道闸卡片上的「录入车牌」，"
                                   "并检查摄像头和网线",
                                   "No picture from the plate camera: use Type plate on the "
@@ -718,6 +724,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "code.blocked_plate": ("黑名单车辆", "Blocked plate"),
     "code.hardware_fault": ("设备故障", "Hardware fault"),
     "code.barrier_manual_open": ("异常抬杆", "Barrier raised without command"),
+    "code.tailgating": ("跟车", "Tailgating"),
     "code.camera_offline": ("摄像头离线", "Camera offline"),
     "code.journal_entry_set_aside": ("通行记录未能写入", "Passage record set aside"),
     "code.audit_entry_set_aside": ("操作日志未能写入", "Audit entry set aside"),
