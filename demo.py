@@ -33,8 +33,10 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from controllers.barrier import BarrierState
 from controllers.runtime import PassageResult
 from errors import StoreUnavailableError
+from hardware.simulated import SimulatedBarrier
 from models.db import outage_as_unavailable, transaction
 from models.people import Household, Resident, User
 from models.vehicles import PlateListEntry, Presence, Vehicle, VisitorPass
@@ -77,6 +79,10 @@ _HOUSEHOLDS = {"3栋-1201 林阿姨": ("3栋", "1201", 1), "5栋-302 王先生":
                "8栋-601 陈女士": ("8栋", "601", 2)}
 # One cycle of demo traffic: residents come and go most, with the occasional stranger.
 ROLE_CYCLE = ("resident", "visitor", "unknown", "resident", "blocked", "resident")
+# A car let in reaches the loop under the arm this long after the arm is up, and takes this
+# long to cross it (a car's length at a barrier's walking pace).
+TO_LOOP_S = 0.5
+ON_LOOP_S = 0.8
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,7 +317,8 @@ class DemoTraffic:
 
     async def drive(self, car: DemoCar, gate_id: str, *, timeout_s: float = 20.0
                     ) -> PassageResult | None:
-        """Show the car to the gate's camera and wait for the passage it causes."""
+        """Show the car to the gate's camera and wait for the passage it causes; a car let in
+        then drives over the gate's loop (``cross_loop``) before this returns."""
         before = self.pipeline.passages
         self.cameras[gate_id].show(car)
         deadline = time.monotonic() + timeout_s
@@ -324,11 +331,37 @@ class DemoTraffic:
                             gate_id, result.decision.verdict, result.decision.reason,
                             result.barrier)
                 self._remember(car, gate_id, result)
+                if result.decision.verdict == "allow":
+                    await self.cross_loop(gate_id, timeout_s=timeout_s)
                 return result
             await asyncio.sleep(0.05)
         logger.warning("demo car %s (%s) at %s: no passage within %.0f s (plate not read)",
                        car.plate, car.role, gate_id, timeout_s)
         return None
+
+
+    async def cross_loop(self, gate_id: str, *, timeout_s: float = 20.0) -> bool:
+        """The car let in drives under the raised arm and over the gate's presence loop, so
+        the arm comes down behind it (车过落杆, ``close_after_pass_s``, on by default) as on
+        site rather than after ``open_seconds``. Only a simulated barrier's own loop: a real
+        one is crossed by real cars. False when the arm did not come up in time."""
+        barrier = self.services.barriers.get(gate_id)
+        if not isinstance(barrier, SimulatedBarrier):
+            return False
+        if barrier.presence is not barrier.presence_loop:  # a real detector configured
+            return False
+        deadline = time.monotonic() + timeout_s
+        while barrier.state is not BarrierState.OPEN:
+            if time.monotonic() > deadline:
+                logger.warning("demo: the arm at %s did not come up (%s): no car crossed",
+                               gate_id, barrier.state)
+                return False
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(TO_LOOP_S)
+        barrier.presence_loop.set(True)
+        await asyncio.sleep(ON_LOOP_S)
+        barrier.presence_loop.set(False)
+        return True
 
 
 def vehicle_gates(services: Services) -> tuple[str, str]:

@@ -53,6 +53,8 @@ def test_demo_seeds_once_and_three_cars_are_allowed_reviewed_and_denied(
         traffic = DemoTraffic(services, pipeline, cameras, cast, entry_gate="main-in",
                               exit_gate="main-out", seed=7)
 
+        arm_after_car: list[str] = []
+
         async def scenario() -> list[Any]:
             await services.start()
             try:
@@ -61,11 +63,17 @@ def test_demo_seeds_once_and_three_cars_are_allowed_reviewed_and_denied(
                     car = traffic.car_for(role)
                     results.append(await traffic.drive(car, traffic.gate_for(car),
                                                        timeout_s=30))
+                    if role == "resident":
+                        # The car let in crossed the gate's loop: 车过落杆 brings the arm
+                        # down a second later, not after the 10 s of open_seconds.
+                        await asyncio.sleep(1.5)
+                        arm_after_car.append(str(services.barriers["main-in"].state))
                 return results
             finally:
                 await services.stop()
 
         results = asyncio.run(scenario())
+        assert arm_after_car[0] in ("closing", "closed")
         assert [(r.decision.verdict.value, r.decision.reason.value) if r else None
                 for r in results] == [("allow", "resident"), ("review", "unknown_plate"),
                                       ("deny", "blocked")]
