@@ -109,9 +109,11 @@ class Transition:
     ours on its way (异常抬杆): a key switch, a remote or a hand raised it. Only a limit-switch
     edge sets it; the driver decides whether a report is an edge (a first reading is not).
 
-    ``tailgating``: a vehicle arrived on the presence loop that is one more than the opens
-    commanded for this opening (跟车): it goes through unrecorded and uncounted. Set once per
-    opening, on the loop's arrival edge; never while held open or during a fire alarm.
+    ``tailgating``: a vehicle crossed the presence loop that is one more than the opens
+    commanded for this opening (跟车): it went through unrecorded and uncounted. Set once per
+    opening, when the loop clears behind it (not as it arrives: a car whose own open comes
+    while it is on the loop, its plate decided late, is no tailgater); never while held open
+    or during a fire alarm.
     """
 
     state: BarrierState
@@ -374,36 +376,37 @@ class BarrierMachine:
 
     def presence_on(self, now: float) -> Transition:
         was_on, self._presence = self._presence, True
-        tailgating = False
         count = self._count
         if count is not None and not was_on and not self._must_stay_open():
             self._pass_close_at = None  # never count down to a close with a car on the loop
             gap = None if count.left_at is None else now - count.left_at
             if gap is None or gap >= self.timing.tailgate_gap_s:
                 count.vehicles += 1
-                if count.vehicles > count.allowed and not count.reported:
-                    count.reported = True
-                    tailgating = True
         if self._state is BarrierState.CLOSING:
             # Safety reversal: never lower the arm onto a vehicle; close again once it left.
             self._close_pending = True
-            self._start_opening(now)
-            return self._result((RelayCommand.OPEN,), tailgating=tailgating)
-        return self._result(tailgating=tailgating)
+            return self._start_opening(now)
+        return self._result()
 
     def presence_off(self, now: float) -> Transition:
         was_on, self._presence = self._presence, False
         count = self._count
+        tailgating = False
         if count is not None and was_on and not self._must_stay_open():
             count.left_at = now
+            if count.vehicles > count.allowed and not count.reported:
+                count.reported = True
+                tailgating = True
             after = self.timing.close_after_pass_s
             if after is not None and count.vehicles >= count.allowed:
                 self._pass_close_at = now + after
         if self._close_pending and self._state is BarrierState.OPEN:
-            return self._start_closing(now)
+            self._start_closing(now)
+            return self._result((RelayCommand.CLOSE,), tailgating=tailgating)
         if self._pass_close_due(now):
-            return self._start_closing(now)
-        return self._result()
+            self._start_closing(now)
+            return self._result((RelayCommand.CLOSE,), tailgating=tailgating)
+        return self._result(tailgating=tailgating)
 
     def fire_alarm_on(self, now: float) -> Transition:
         self._fire = True

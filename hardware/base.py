@@ -24,10 +24,9 @@ class BarrierStatus:
     parkgate (a key switch, a remote: 异常抬杆). Only a barrier with an open limit switch wired
     can tell; it is published even when the state did not change.
 
-    ``tailgating``: this change is a vehicle arriving on the presence loop one more than the
-    opens parkgate commanded for this opening (跟车): it goes through unrecorded. Only a barrier
-    with a presence loop can tell; published once per opening, even when the state did not
-    change.
+    ``tailgating``: this change is a vehicle leaving the presence loop one more than the opens
+    parkgate commanded for this opening (跟车): it went through unrecorded. Only a barrier with
+    a presence loop can tell; published once per opening, even when the state did not change.
     """
 
     gate_id: str

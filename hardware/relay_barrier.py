@@ -516,7 +516,7 @@ class RelayBarrier:
             logger.warning("gate %s raised without a command (key switch, remote or by hand)",
                            self.gate_id)
         elif tailgating:
-            logger.warning("gate %s: a vehicle more than the gate was opened for is on the "
+            logger.warning("gate %s: a vehicle more than the gate was opened for crossed the "
                            "loop (tailgating)", self.gate_id)
         else:
             logger.info("gate %s is %s", self.gate_id, status.state)

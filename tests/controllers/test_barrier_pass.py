@@ -139,10 +139,12 @@ SECOND = [("presence_on", 5.0), ("presence_off", 6.0)]
 TAIL_TABLE: list[TailRow] = [
     # one car, one open
     (CAR, []),
-    # a second car drives onto the loop after the first left it: reported as it arrives
-    ([*CAR, *SECOND], [4]),
+    # a second car drives over the loop after the first left it: reported once it crossed
+    ([*CAR, *SECOND], [5]),
     # a gap of exactly tailgate_gap_s is a second vehicle
-    ([*CAR, ("presence_on", 4.5)], [4]),
+    ([*CAR, ("presence_on", 4.5), ("presence_off", 5.5)], [5]),
+    # the second car's own open comes while it is on the loop (its plate decided late)
+    ([*CAR, ("presence_on", 5.0), ("open", 5.5), ("presence_off", 6.0)], []),
     # a truck's trailer: the loop free for 0.3 s is the same vehicle
     ([*CAR, ("presence_on", 4.3), ("presence_off", 5.0)], []),
     # bumper to bumper the loop never frees: one vehicle (not seen)
@@ -151,17 +153,17 @@ TAIL_TABLE: list[TailRow] = [
     ([("open", 0.0), ("limit_open", 2.0), ("open", 2.5), *CAR[2:], *SECOND], []),
     # two opens and three cars: the third
     ([("open", 0.0), ("limit_open", 2.0), ("open", 2.5), *CAR[2:], *SECOND,
-      ("presence_on", 7.0)], [7]),
+      ("presence_on", 7.0), ("presence_off", 8.0)], [8]),
     # one alarm per opening however many follow
-    ([*CAR, *SECOND, ("presence_on", 7.0), ("presence_off", 8.0)], [4]),
+    ([*CAR, *SECOND, ("presence_on", 7.0), ("presence_off", 8.0)], [5]),
     # ...and the next opening reports its own
     ([*CAR, *SECOND, ("tick", 7.0), ("limit_closed", 8.0), ("open", 20.0),
       ("limit_open", 22.0), ("presence_on", 23.0), ("presence_off", 24.0),
-      ("presence_on", 25.0)], [4, 12]),
+      ("presence_on", 25.0), ("presence_off", 26.0)], [5, 13]),
     # the car waited on the loop at the closed arm: it is the one the open was for
     ([("presence_on", 0.0), ("open", 1.0), ("limit_open", 3.0), ("presence_off", 4.0)], []),
     ([("presence_on", 0.0), ("open", 1.0), ("limit_open", 3.0), ("presence_off", 4.0),
-      ("presence_on", 5.0)], [4]),
+      ("presence_on", 5.0), ("presence_off", 6.0)], [5]),
     # cars on the loop at a closed arm with no open: no opening, nothing counted
     ([("presence_on", 0.0), ("presence_off", 1.0), ("presence_on", 2.0)], []),
     # 常开, the fire alarm, a hold during the opening: many pass legitimately
@@ -191,16 +193,26 @@ def test_a_second_car_reversing_the_closing_arm_is_a_tailgater() -> None:
     m, _ = run([*CAR, ("tick", 5.0)])
     assert m.state is S.CLOSING
     t = m.presence_on(5.5)
-    assert (t.state, t.commands, t.tailgating) == (S.OPENING, OPEN_CMD, True)
-    assert m.presence_off(6.5).commands == ()
-    t = m.limit_open(7.0)  # back up, the tailgater gone: down again at once
+    assert (t.state, t.commands, t.tailgating) == (S.OPENING, OPEN_CMD, False)
+    t = m.presence_off(6.5)  # through: reported, and down once the arm is back up
+    assert (t.state, t.commands, t.tailgating) == (S.OPENING, (), True)
+    t = m.limit_open(7.0)
     assert (t.state, t.commands, t.tailgating) == (S.CLOSING, CLOSE_CMD, False)
+
+
+def test_a_tailgater_leaving_the_loop_is_reported_with_the_close_it_causes() -> None:
+    """Both cars crossed while the arm was rising; the second leaves the loop once it is up."""
+    steps = [("open", 0.0), ("presence_on", 0.5), ("presence_off", 1.0), ("presence_on", 1.6),
+             ("limit_open", 2.0), ("presence_off", 3.0)]
+    _, transitions = run(steps, BarrierTiming(close_after_pass_s=0.0))
+    t = transitions[-1]
+    assert (t.state, t.commands, t.tailgating) == (S.CLOSING, CLOSE_CMD, True)
 
 
 def test_setting_off_still_reports_tailgating() -> None:
     """Without 车过落杆 the arm stays up for open_seconds: a car behind is all the likelier."""
     _, transitions = run([*CAR, *SECOND], OFF)
-    assert [t.tailgating for t in transitions] == [False, False, False, False, True, False]
+    assert [t.tailgating for t in transitions] == [False, False, False, False, False, True]
 
 
 def test_the_count_is_readable_for_status_pages() -> None:
