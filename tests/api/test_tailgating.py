@@ -3,7 +3,7 @@ presence loop on a discrete input, run by the app with the default settings. A r
 let in brings the arm down once it has crossed the loop, long before open_seconds, and raises
 nothing; a second vehicle following it through the same opening is a ``tailgating`` alarm,
 stored, listed by ``GET /api/v1/alarms`` and on the guard console's alarm list in Chinese with
-what to do."""
+what to do, also during a database outage (listed at once, stored once it answers)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from tests.api.test_barrier_manual_open import ModbusBoard, board, read_closed
 from tests.api.test_console import cookie_login
 from tests.api.test_vehicle_entry import push, register_resident_car
 from tests.conftest import LabelledPhoto, add_user, wait_until
+from tests.db_outage import DatabaseOutage
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -43,13 +44,27 @@ def community(board: ModbusBoard) -> dict[str, Any]:
 
 
 def stored(client: Any) -> list[Alarm]:
-    with client.app.state.services.sessions() as session:
-        return list(session.scalars(select(Alarm).where(Alarm.kind == KIND)))
+    try:
+        with client.app.state.services.sessions() as session:
+            return list(session.scalars(select(Alarm).where(Alarm.kind == KIND)))
+    except Exception:  # the database is still coming back
+        return []
 
 
 def loop(board: ModbusBoard, occupied: bool, barrier: Any) -> None:
     board.rig.inputs[LOOP] = occupied
     wait_until(lambda: barrier.machine.presence is occupied, DEADLINE_S, "the loop read")
+
+
+def two_cross(board: ModbusBoard, barrier: Any) -> None:
+    """The car let in crosses the loop, and another vehicle right behind it."""
+    loop(board, True, barrier)
+    time.sleep(0.3)
+    loop(board, False, barrier)
+    time.sleep(0.7)  # longer than tailgate_gap_s: another vehicle, not a trailer
+    loop(board, True, barrier)
+    time.sleep(0.3)
+    loop(board, False, barrier)
 
 
 def let_in(client: Any, board: ModbusBoard, photo: LabelledPhoto) -> None:
@@ -111,3 +126,38 @@ def test_the_arm_comes_down_after_the_car_and_a_car_following_is_an_alarm(
     cookie_login(client, "guard", "guard")
     html = client.get("/console/fragments/alarms").text
     assert "跟车" in html and "请看监控" in html and "没有计入车位数" in html
+
+
+def test_a_car_following_during_a_database_outage_is_shown_at_once_and_stored_later(
+    app_factory: Any, board: ModbusBoard, outage: DatabaseOutage,
+    readable_photos: list[LabelledPhoto],
+) -> None:
+    """The gates decide from the offline snapshot during an outage, and a tailgater then is
+    the guards' business as much as online: listed at once (未保存), stored once."""
+    client = app_factory(database_url=outage.url, community=community(board),
+                         access={"offline_retry_s": 0.2})
+    services = client.app.state.services
+    headers = {"Authorization": f"Bearer {add_user(client, 'admin', 'admin')}"}
+    barrier = services.barriers["main-in"]
+    read_closed(client)
+    photo = readable_photos[0]
+    register_resident_car(client, headers, photo.plate)
+    client.portal.call(services.runtime.refresh_offline)
+
+    outage.cut(services.engine)
+    let_in(client, board, photo)  # decided offline: the resident is in the snapshot
+    two_cross(board, barrier)
+    journal = services.runtime._journal
+    wait_until(lambda: any(a.kind == KIND for a in journal.backlog().alarms), DEADLINE_S,
+               "the tailgating alarm journalled")
+    listed = client.get("/api/v1/alarms", headers=headers).json()
+    assert listed["database"] is False
+    assert [(a["gate_id"], a["stored"]) for a in listed["items"] if a["kind"] == KIND] == [
+        ("main-in", False)
+    ]
+    wait_until(lambda: str(barrier.state) == "closed", DEADLINE_S, "the arm down after both")
+
+    outage.restore()
+    wait_until(lambda: bool(stored(client)), 30, "the alarm stored once the database answered")
+    (alarm,) = stored(client)
+    assert alarm.gate_id == "main-in" and "tailgating" in alarm.message
