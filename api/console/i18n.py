@@ -446,6 +446,11 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "Two vehicles went through on one opening: check the camera. The second is not "
         "recorded or counted: handle it in the review queue if it is there, otherwise note "
         "its plate for the zone count correction"),
+    "alarm.hint.tailgating.pedestrian": (
+        "一次开门过了两个人：后一人没有经过人脸、密码或访客码核验，请看监控，核实是不是本小区住户或已登记访客",
+        "Two people went through on one opening: the second was not checked by face, PIN or "
+        "visitor code. Check the camera and whether they are a resident or a registered "
+        "visitor"),
     "alarm.hint.camera_offline": ("车牌摄像头无画面：来车请用道闸卡片上的「录入车牌」，"
                                   "并检查摄像头和网线",
                                   "No picture from the plate camera: use Type plate on the "
@@ -725,6 +730,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "code.hardware_fault": ("设备故障", "Hardware fault"),
     "code.barrier_manual_open": ("异常抬杆", "Barrier raised without command"),
     "code.tailgating": ("跟车", "Tailgating"),
+    "code.tailgating.pedestrian": ("尾随", "Tailgating (on foot)"),
     "code.camera_offline": ("摄像头离线", "Camera offline"),
     "code.journal_entry_set_aside": ("通行记录未能写入", "Passage record set aside"),
     "code.audit_entry_set_aside": ("操作日志未能写入", "Audit entry set aside"),

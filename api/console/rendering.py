@@ -108,9 +108,10 @@ def _local_time_filter(
 
 @dataclass(frozen=True, slots=True)
 class AlarmView:
-    """What the booth screen says about an alarm besides its kind and gate: the plate, a hint
-    in the page's language, and whether the car was decided offline."""
+    """What the booth screen says about an alarm besides its gate: its kind's name and a hint
+    in the page's language, the plate, and whether the car was decided offline."""
 
+    label: str
     plate: str | None
     hint: str
     offline: bool
@@ -129,12 +130,19 @@ def alarm_plate(message: str) -> str | None:
     return None
 
 
-def alarm_view(lang: Lang, kind: str, message: str) -> AlarmView:
+def alarm_view(lang: Lang, kind: str, message: str, *, pedestrian: bool = False) -> AlarmView:
+    """``pedestrian``: raised at a gate people walk through, where a tailgater is a person
+    who followed a resident in (尾随), not a car, and counts no parking space."""
+    label = code(lang, kind)
     hint_key = f"alarm.hint.{kind}"
     if kind == "camera_offline" and FACES_UNREAD in message:
         hint_key += ".face"  # a face terminal's camera: no plate to type there
+    if kind == "tailgating" and pedestrian:
+        label = translate(lang, "code.tailgating.pedestrian")
+        hint_key += ".pedestrian"
     hint = translate(lang, hint_key)
     return AlarmView(
+        label=label,
         plate=alarm_plate(message),
         hint="" if hint == hint_key else hint,  # a new kind: its translated name says enough
         offline="(decided offline)" in message,
@@ -233,7 +241,10 @@ def render(
     context = {
         "t": translator(lang),
         "code": lambda value: code(lang, value),
-        "alarm_view": lambda alarm: alarm_view(lang, alarm.kind, alarm.message),
+        "alarm_view": lambda alarm: alarm_view(
+            lang, alarm.kind, alarm.message,
+            pedestrian=alarm.gate_id in pedestrian_gates(services_of(request)),
+        ),
         # The gate strip: a driver's English fault text summarised (api/console/fault_texts.py).
         "fault_summary": lambda message: fault_summary(lang, message),
         "fault_table": lambda: browser_fault_table(lang),

@@ -258,6 +258,31 @@ def test_the_alarm_list_shows_kind_gate_and_plate_in_the_page_language(client: A
     assert "Blocked plate" in seen and "Plate 沪K60613" in seen
 
 
+def test_a_tailgater_is_a_car_at_a_vehicle_gate_and_a_person_at_a_pedestrian_gate(
+    client: Any,
+) -> None:
+    """跟车 tells the guard a car went uncounted; at the face gate (the demo's ped-1) the one
+    who followed is a person nobody checked (尾随), and no parking count is involved."""
+    from models.db import transaction
+    from models.events import Alarm
+
+    with transaction(client.app.state.services.sessions) as session:
+        for gate_id in ("main-in", "ped-1"):
+            session.add(Alarm(kind="tailgating", gate_id=gate_id,
+                              message=f"tailgating at {gate_id}: a second vehicle"))
+    add_user(client, "guard", "guard")
+    cookie_login(client, "guard", "guard")
+    html = client.get("/console/fragments/alarms").text
+    rows = {gate: _visible_text(row) for gate, row in re.findall(
+        r'<span class="alarm-gate">([^<]*)</span>(.*?)</div>', html, re.S)}
+    assert len(rows) == 2, rows
+    car, person = (next(text for gate, text in rows.items() if name in gate)
+                   for name in ("东门入口", "人行"))
+    assert "跟车" in html and "车位" in car and "人脸" not in car
+    assert "人脸" in person and "车位" not in person
+    assert html.count("尾随") == 1
+
+
 # --- audit log -----------------------------------------------------------------------------
 
 def _source_actions() -> set[str]:
