@@ -149,9 +149,13 @@ def occupancy_day(
 
 
 def csv_rows(report: OccupancyDay) -> Iterator[list[object]]:
-    """One row per zone and local hour, in ``CSV_COLUMNS`` order."""
+    """One row per zone and local hour, in ``CSV_COLUMNS`` order; today's stop at the hour
+    under way (the chart's line stops at now too): an hour that has not begun has no counts,
+    and repeating the current ones there read as cars that were parked."""
     for zone in report.zones:
         for hour, (first, last, peak) in enumerate(zone.hourly(report.start)):
+            if report.start + timedelta(hours=hour) >= report.end:
+                break
             yield [
                 report.day.isoformat(), f"{hour:02d}:00", zone.zone, zone.capacity,
                 first, last, peak, zone.entries[hour], zone.exits[hour],

@@ -124,3 +124,20 @@ def test_today_stops_at_now(history: Any) -> None:
     assert day.end == local(28, 12).astimezone(SHANGHAI)
     zone_a = next(z for z in day.zones if z.zone == "A")
     assert [c for _, c in zone_a.steps] == [10, 9, 8, 12, 13]  # samples are kept whole
+
+
+def test_todays_csv_ends_with_the_hour_under_way(history: Any) -> None:
+    """Exported at 12:30, today's table has 00:00 to 12:00: the afternoon has not happened,
+    and rows repeating the noon count there would read as cars parked all afternoon."""
+    from services.reports import csv_rows
+
+    _, sessions = history
+    with sessions() as session:
+        day = occupancy_day(session, DAY, SHANGHAI, now=local(28, 12, 30))
+    rows = list(csv_rows(day))
+    zone_a = [row for row in rows if row[2] == "A"]
+    assert [row[1] for row in zone_a] == [f"{h:02d}:00" for h in range(13)]
+    assert len(rows) == 26  # zones A and B
+    with sessions() as session:
+        past = occupancy_day(session, DAY, SHANGHAI, now=local(29, 9))
+    assert len(list(csv_rows(past))) == 48  # a day that is over keeps all 24 hours
