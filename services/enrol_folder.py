@@ -97,6 +97,15 @@ def cmd_enrol_faces(args: argparse.Namespace) -> int:
     if not folder.is_dir():
         logger.error("%s is not a folder", folder)
         return 2
+    if not any(p.is_dir() for p in folder.iterdir()):
+        # Most often one level too deep (one person's photos) or the wrong folder: saying
+        # "enrolled 0 residents; 0 failures" and exiting 0 read as done.
+        photos = sum(1 for p in folder.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)
+        logger.error(
+            "%s has no sub-folders%s: put each resident's photos in %s/<resident id or name>/",
+            folder, f" ({photos} photos lie in it directly)" if photos else "", folder,
+        )
+        return 2
     if args.record_consent and not args.note:
         logger.error("--record-consent needs --note saying where the signed forms are kept")
         return 2
@@ -110,6 +119,14 @@ def cmd_enrol_faces(args: argparse.Namespace) -> int:
                 len(summary.enrolled), templates, len(summary.failures))
     for where, why in summary.failures:
         logger.warning("failed: %s: %s", where, why)
+    if summary.enrolled:
+        # This process wrote the database only: a running controller reads the templates
+        # into its face matcher when it starts, so its gates do not know these faces yet.
+        logger.warning(
+            "restart parkgate (systemctl restart parkgate) for the pedestrian gates to "
+            "recognise the %d resident(s) just enrolled: a running controller loads faces "
+            "when it starts", len(summary.enrolled),
+        )
     services.engine.dispose()
     return 0 if not summary.failures else 1
 
