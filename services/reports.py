@@ -212,6 +212,62 @@ CHINESE_LABELS = ChartLabels(
 )
 
 
+def occupancy_figure(
+    report: OccupancyDay,
+    *,
+    title: str,
+    labels: ChartLabels = ENGLISH_LABELS,
+    cjk: str | None = None,
+) -> Any:
+    """The chart as a pyplot figure, for :func:`plot_png` (which saves and closes it)."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on a server
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(11, 7.5), sharex=True, gridspec_kw={"height_ratios": [3, 2]}
+    )
+    colours = plt.get_cmap("tab10").colors
+    end_h = (report.end - report.start).total_seconds() / 3600
+    for i, zone in enumerate(report.zones):
+        colour = colours[i % len(colours)]
+        xs = [(t - report.start).total_seconds() / 3600 for t, _ in zone.steps]
+        ys = [c for _, c in zone.steps]
+        xs.append(end_h)
+        ys.append(ys[-1])
+        label = f"{zone.zone} · {zone.name}" if (cjk and zone.name) else zone.zone
+        top.step(xs, ys, where="post", color=colour, linewidth=2,
+                 label=f"{label} ({labels.capacity.format(n=zone.capacity)})")
+        top.axhline(zone.capacity, color=colour, linestyle="--", linewidth=1, alpha=0.6)
+    top.set_ylabel(labels.parked)
+    # Headroom above the largest capacity keeps the legend off the lines.
+    top.set_ylim(bottom=0, top=max([1, *(z.capacity for z in report.zones)]) * 1.25)
+    top.grid(True, alpha=0.3)
+    top.legend(loc="upper left", fontsize=9)
+    top.set_title(title)
+
+    entries = [sum(z.entries[h] for z in report.zones) for h in range(24)]
+    exits = [sum(z.exits[h] for z in report.zones) for h in range(24)]
+    centres = [h + 0.5 for h in range(24)]
+    bottom.bar([c - 0.2 for c in centres], entries, width=0.4, color="#2a7ab9",
+               label=labels.entries.format(n=sum(entries)))
+    bottom.bar([c + 0.2 for c in centres], exits, width=0.4, color="#e08a2c",
+               label=labels.exits.format(n=sum(exits)))
+    bottom.set_ylabel(labels.per_hour)
+    bottom.set_ylim(0, max([1, *entries, *exits]) * 1.2)
+    # Cars come whole: without this a busy hour's axis reads 2.5, 7.5, 12.5 vehicles.
+    bottom.yaxis.set_major_locator(MaxNLocator(integer=True))
+    bottom.grid(True, axis="y", alpha=0.3)
+    bottom.legend(loc="upper left", fontsize=9)
+    bottom.set_xlim(0, 24)
+    bottom.set_xticks(range(0, 25, 2))
+    bottom.set_xticklabels([f"{h:02d}:00" for h in range(0, 25, 2)])
+    bottom.set_xlabel(labels.local_time.format(tz=report.tz))
+    return fig
+
+
 def plot_png(
     report: OccupancyDay,
     path: Path | BinaryIO,
@@ -230,46 +286,12 @@ def plot_png(
     families = ["DejaVu Sans", *([cjk] if cjk else [])]
     # font.family as a list of named families gives per-glyph fallback; "sans-serif" does not.
     with plt.rc_context({"font.family": families}):
-        fig, (top, bottom) = plt.subplots(
-            2, 1, figsize=(11, 7.5), sharex=True, gridspec_kw={"height_ratios": [3, 2]}
-        )
-        colours = plt.get_cmap("tab10").colors
-        end_h = (report.end - report.start).total_seconds() / 3600
-        for i, zone in enumerate(report.zones):
-            colour = colours[i % len(colours)]
-            xs = [(t - report.start).total_seconds() / 3600 for t, _ in zone.steps]
-            ys = [c for _, c in zone.steps]
-            xs.append(end_h)
-            ys.append(ys[-1])
-            label = f"{zone.zone} · {zone.name}" if (cjk and zone.name) else zone.zone
-            top.step(xs, ys, where="post", color=colour, linewidth=2,
-                     label=f"{label} ({labels.capacity.format(n=zone.capacity)})")
-            top.axhline(zone.capacity, color=colour, linestyle="--", linewidth=1, alpha=0.6)
-        top.set_ylabel(labels.parked)
-        # Headroom above the largest capacity keeps the legend off the lines.
-        top.set_ylim(bottom=0, top=max([1, *(z.capacity for z in report.zones)]) * 1.25)
-        top.grid(True, alpha=0.3)
-        top.legend(loc="upper left", fontsize=9)
-        top.set_title(title)
-
-        entries = [sum(z.entries[h] for z in report.zones) for h in range(24)]
-        exits = [sum(z.exits[h] for z in report.zones) for h in range(24)]
-        centres = [h + 0.5 for h in range(24)]
-        bottom.bar([c - 0.2 for c in centres], entries, width=0.4, color="#2a7ab9",
-                   label=labels.entries.format(n=sum(entries)))
-        bottom.bar([c + 0.2 for c in centres], exits, width=0.4, color="#e08a2c",
-                   label=labels.exits.format(n=sum(exits)))
-        bottom.set_ylabel(labels.per_hour)
-        bottom.set_ylim(0, max([1, *entries, *exits]) * 1.2)
-        bottom.grid(True, axis="y", alpha=0.3)
-        bottom.legend(loc="upper left", fontsize=9)
-        bottom.set_xlim(0, 24)
-        bottom.set_xticks(range(0, 25, 2))
-        bottom.set_xticklabels([f"{h:02d}:00" for h in range(0, 25, 2)])
-        bottom.set_xlabel(labels.local_time.format(tz=report.tz))
-        fig.tight_layout()
-        fig.savefig(path, dpi=110, format="png")
-        plt.close(fig)
+        fig = occupancy_figure(report, title=title, labels=labels, cjk=cjk)
+        try:
+            fig.tight_layout()
+            fig.savefig(path, dpi=110, format="png")
+        finally:
+            plt.close(fig)
 
 
 def occupancy_report(

@@ -141,3 +141,22 @@ def test_todays_csv_ends_with_the_hour_under_way(history: Any) -> None:
     with sessions() as session:
         past = occupancy_day(session, DAY, SHANGHAI, now=local(29, 9))
     assert len(list(csv_rows(past))) == 48  # a day that is over keeps all 24 hours
+
+
+def test_the_hourly_bars_count_whole_vehicles(history: Any) -> None:
+    """Two cars in the busiest hour: the axis says 0, 1, 2, not 0.5 or 1.5 vehicles."""
+    import matplotlib.pyplot as plt
+
+    from services.reports import occupancy_figure
+
+    _, sessions = history
+    with sessions() as session:
+        day = occupancy_day(session, DAY, SHANGHAI, now=local(29, 9))
+    fig = occupancy_figure(day, title="t")
+    try:
+        per_hour = fig.axes[1]
+        low, high = per_hour.get_ylim()
+        shown = [t for t in per_hour.get_yticks() if low <= t <= high]
+        assert shown == [0, 1, 2]
+    finally:
+        plt.close(fig)
