@@ -56,6 +56,9 @@ def _sqlite_pragmas(dbapi_connection: Any, record: Any) -> None:
     # commits); one fsync per commit is nothing at a gate's rate.
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # A deleted row (a face embedding erased on request, PIPL) is overwritten with zeros in
+    # the database file, not left in its free pages. Many builds default to it; not all do.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.close()
     record.info[_BUSY_KEY] = BUSY_TIMEOUT_MS
@@ -84,6 +87,27 @@ def set_busy_timeout(session: Session, milliseconds: int) -> None:
     if info.get(_BUSY_KEY) != milliseconds:
         connection.exec_driver_sql(f"PRAGMA busy_timeout={int(milliseconds)}")
         info[_BUSY_KEY] = milliseconds
+
+
+# A truncating checkpoint holds new writers back while it waits for readers: a gate's write
+# waits at most this long for it, well inside GATE_BUSY_TIMEOUT_MS.
+WAL_EMPTY_BUSY_MS = 300
+
+
+def empty_write_ahead_log(engine: Engine) -> bool:
+    """SQLite: copy the write-ahead log into the database file and truncate it. The log keeps
+    the page images written before a deletion or an anonymisation (a face embedding, a plate)
+    until it happens to be overwritten; ``secure_delete`` zeroes them in the database file
+    itself. True when done; False when readers held it past the short busy time-out (the
+    next run tries again). Nothing to do on other databases (README, Privacy)."""
+    if engine.dialect.name != "sqlite":
+        return True
+    with engine.connect() as connection:
+        info = connection.connection.info
+        connection.exec_driver_sql(f"PRAGMA busy_timeout={WAL_EMPTY_BUSY_MS}")
+        info[_BUSY_KEY] = WAL_EMPTY_BUSY_MS  # the next checkout restores the default
+        busy = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()[0]
+    return bool(busy == 0)
 
 
 def sqlite_path(url: str) -> Path | None:

@@ -35,7 +35,7 @@ from hardware.registry import (
     create_screen,
 )
 from models.access_store import SqlAccessStore
-from models.db import make_session_factory, outage_as_unavailable
+from models.db import empty_write_ahead_log, make_session_factory, outage_as_unavailable
 from models.holds import SqlHoldStore
 from services.audit_journal import LOGIN_PREFIX, FileAuditJournal, write_back
 from services.camera_watch import CameraWatch, run_cameras
@@ -380,6 +380,13 @@ class Services:
                     logger.info("passage retention waits for the database: %s", err)
                 except Exception:
                     logger.exception("passage retention failed, retrying in an hour")
+                try:
+                    # What retention anonymised and what was erased on request (a face, a
+                    # resident) out of SQLite's write-ahead log as well (models/db.py).
+                    if not await asyncio.to_thread(empty_write_ahead_log, self.engine):
+                        logger.info("write-ahead log busy; emptied at the next hourly run")
+                except Exception as err:  # a database going away meanwhile
+                    logger.info("write-ahead log not emptied (%s); next hour", error_line(err))
             await asyncio.sleep(3600)
 
 

@@ -13,6 +13,7 @@ from api.params import PathId
 from api.routes.frames import frame_images
 from api.schemas import Note
 from errors import InvalidInputError
+from models.db import empty_write_ahead_log
 from services.faces import FaceService
 
 router = APIRouter(prefix="/api/v1/residents", tags=["faces"])
@@ -55,6 +56,7 @@ def record_consent(
 def withdraw_consent(resident_id: PathId, services: ServicesDep, user: AdminUser) -> FaceSummary:
     """Withdrawing consent deletes every face template at once, from storage and the matcher."""
     _faces(services).withdraw_consent(resident_id, user.name, "consent withdrawn")
+    _off_the_disk(services)
     return FaceSummary(resident_id=resident_id, templates=0)
 
 
@@ -105,4 +107,11 @@ async def enrol_faces(
 def delete_faces(resident_id: PathId, services: ServicesDep, user: AdminUser) -> FaceSummary:
     """A deletion request: templates leave the database and the live matcher at once."""
     _faces(services).delete(resident_id, user.name, "deletion request")
+    _off_the_disk(services)
     return FaceSummary(resident_id=resident_id, templates=0)
+
+
+def _off_the_disk(services: ServicesDep) -> None:
+    """The erased templates out of SQLite's write-ahead log too, at once when no reader holds
+    it (else within the hour: the retention job does the same)."""
+    empty_write_ahead_log(services.engine)

@@ -1,0 +1,73 @@
+"""PIPL: a face erased on request leaves the disk's live files, not only the table. SQLite keeps
+the page images written before a deletion in its write-ahead log (and, without secure_delete,
+in the database file's free space) until they happen to be overwritten: a copy of the data
+directory taken after the deletion would still hold the embedding."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from models.db import transaction
+from models.faces import FaceTemplate
+from tests.conftest import add_user
+
+# 128 float32 values no real embedding has (they are unit-length, each well under 1).
+EMBEDDING = (1000.0 + np.arange(128, dtype=np.float32) * 0.125).astype("<f4").tobytes()
+
+
+@pytest.fixture
+def sqlite_app(app_factory: Any, database_url: str) -> Any:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite's files; PostgreSQL keeps deleted rows until VACUUM (README)")
+    return app_factory(database_url=database_url)
+
+
+def on_disk(database: Path) -> list[str]:
+    """The live files of the database that still hold (a piece of) the embedding."""
+    piece = EMBEDDING[40:72]
+    return [
+        path.name for path in (database, Path(f"{database}-wal"))
+        if path.exists() and piece in path.read_bytes()
+    ]
+
+
+def test_a_face_deleted_on_request_is_gone_from_the_database_files(sqlite_app: Any) -> None:
+    client = sqlite_app
+    services = client.app.state.services
+    headers = {"Authorization": f"Bearer {add_user(client, 'admin', 'admin')}"}
+    household = client.post("/api/v1/households", json={"building": "5栋", "unit": "302"},
+                            headers=headers).json()
+    resident = client.post("/api/v1/residents", headers=headers,
+                           json={"household_id": household["id"], "name": "王芳"}).json()
+    with transaction(services.sessions) as session:
+        session.add(FaceTemplate(resident_id=resident["id"], embedding=EMBEDDING))
+    database = Path(services.engine.url.database)
+    assert on_disk(database)  # the check can see it where it is
+
+    answer = client.delete(f"/api/v1/residents/{resident['id']}/faces", headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["templates"] == 0
+    assert on_disk(database) == []
+
+
+def test_withdrawn_consent_takes_the_faces_off_the_disk_too(sqlite_app: Any) -> None:
+    client = sqlite_app
+    services = client.app.state.services
+    headers = {"Authorization": f"Bearer {add_user(client, 'admin', 'admin')}"}
+    household = client.post("/api/v1/households", json={"building": "3栋", "unit": "101"},
+                            headers=headers).json()
+    resident = client.post("/api/v1/residents", headers=headers,
+                           json={"household_id": household["id"], "name": "李强"}).json()
+    assert client.put(f"/api/v1/residents/{resident['id']}/consent", json={"note": "表 12"},
+                       headers=headers).status_code == 200
+    with transaction(services.sessions) as session:
+        session.add(FaceTemplate(resident_id=resident["id"], embedding=EMBEDDING))
+    database = Path(services.engine.url.database)
+
+    answer = client.delete(f"/api/v1/residents/{resident['id']}/consent", headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert on_disk(database) == []
