@@ -125,25 +125,27 @@ class ParkingConfig(_Strict):
 
 
 def demo_spaces() -> list[SpaceRecord]:
-    """A handful of spaces in the demo zones, so guidance works out of the box."""
+    """A handful of spaces in the demo zones, so guidance works out of the box for every
+    building the demo's households live in (3, 5, 8) and building 1."""
 
     def space(
-        sid: str, zone: str, d1: float, d3: float, d5: float, kind: SpaceKind = SpaceKind.STANDARD
+        sid: str, zone: str, d1: float, d3: float, d5: float, d8: float,
+        kind: SpaceKind = SpaceKind.STANDARD,
     ) -> SpaceRecord:
         return SpaceRecord(
             id=sid, label=sid, zone=zone, kind=kind,
-            distances_m={"1": d1, "3": d3, "5": d5},
+            distances_m={"1": d1, "3": d3, "5": d5, "8": d8},
         )
 
     return [
-        space("A-001", "A", 30, 140, 220),
-        space("A-002", "A", 35, 135, 215),
-        space("A-003", "A", 60, 90, 180, SpaceKind.ACCESSIBLE),
-        space("A-004", "A", 80, 60, 150, SpaceKind.EV),
-        space("A-005", "A", 110, 40, 120),
-        space("B-001", "B", 200, 120, 30),
-        space("B-002", "B", 190, 110, 40, SpaceKind.EV),
-        space("B-003", "B", 180, 100, 55),
+        space("A-001", "A", 30, 140, 220, 260),
+        space("A-002", "A", 35, 135, 215, 255),
+        space("A-003", "A", 60, 90, 180, 230, SpaceKind.ACCESSIBLE),
+        space("A-004", "A", 80, 60, 150, 210, SpaceKind.EV),
+        space("A-005", "A", 110, 40, 120, 190),
+        space("B-001", "B", 200, 120, 30, 80),
+        space("B-002", "B", 190, 110, 40, 65, SpaceKind.EV),
+        space("B-003", "B", 180, 100, 55, 35),
     ]
 
 

@@ -40,7 +40,7 @@ def live(make_settings: Any, plate_recognizer: Any) -> Iterator[tuple[str, Any]]
 
 @pytest.fixture
 def demo(app_factory: Any) -> Any:
-    """The demo community (spaces with distances to buildings "1", "3", "5") in-process, its
+    """The demo community (spaces with distances to buildings "1", "3", "5", "8") in-process, its
     simulated car park off so the tests set the states."""
     return app_factory(parking={"sensors": {"simulate": False}})
 
@@ -103,7 +103,7 @@ def test_a_zone_correction_reaches_the_stream_although_it_commits_after_announci
 def test_a_building_written_with_its_word_or_full_width_is_the_same_building(
     demo: Any, written: str
 ) -> None:
-    # The demo's households are "3栋", "5栋", "8栋" and its spaces know "1", "3", "5": a
+    # The demo's households are "3栋", "5栋", "8栋" and its spaces know "1", "3", "5", "8": a
     # driver typing 5栋 got 422 "unknown building".
     all_free(demo)
     plain = demo.get("/api/v1/guidance", params={"building": "5"}).json()
@@ -116,6 +116,18 @@ def test_a_building_written_with_its_word_or_full_width_is_the_same_building(
     }
     assert body["reasons"] == ["nearest_free"]
     assert body["alternatives"] == plain["alternatives"]
+
+
+def test_every_demo_household_s_building_gets_a_space_near_it(demo: Any) -> None:
+    # 8栋's residents (陈女士's two cars) got 422 "unknown building": the demo's spaces knew
+    # only buildings 1, 3 and 5, so the demo looked broken for a third of its households.
+    all_free(demo)
+    nearest = {}
+    for building in ("3栋", "5栋", "8栋"):
+        response = demo.get("/api/v1/guidance", params={"building": building})
+        assert response.status_code == 200, response.text
+        nearest[building] = response.json()["space"]["id"]
+    assert nearest == {"3栋": "A-005", "5栋": "B-001", "8栋": "B-003"}
 
 
 def test_a_resident_of_5栋_is_sent_near_building_5_and_their_entry_holds_a_space_there(
