@@ -162,6 +162,9 @@ class Services:
         await self.read_logouts()
         self._tasks.append(asyncio.create_task(self._retention_loop(), name="retention"))
         self._tasks.append(asyncio.create_task(self._offline_loop(), name="offline"))
+        if self.faces is not None:
+            self._tasks.append(asyncio.create_task(self._face_reload_loop(self.faces),
+                                                   name="face-reload"))
 
     @staticmethod
     async def _start_barrier(barrier: Barrier) -> None:
@@ -271,6 +274,25 @@ class Services:
                     except Exception as err:
                         staff_broken.failed(err, access.offline_retry_s)
             await asyncio.sleep(access.offline_retry_s)
+
+    async def _face_reload_loop(self, faces: FaceService) -> None:
+        """Every ``faces.reload_check_s``: face templates added or deleted by another process
+        (``main.py enrol-faces``) reach the matcher. On a worker thread: the reload builds the
+        whole gallery (O(N²)) and the pedestrian gates run on this loop."""
+        every = self.settings.faces.reload_check_s
+        broken = RepeatedFailure("face templates: checking the database for changes",
+                                 WRITE_BACK_REMINDER_S)
+        while True:
+            await asyncio.sleep(every)
+            if not self.database_ready:
+                continue  # finish_start loads them once it answers
+            try:
+                await asyncio.to_thread(_reload_faces, faces)
+                broken.succeeded()
+            except StoreUnavailableError:
+                pass  # the offline loop says so, once per outage
+            except Exception as err:  # keep checking: a later import must still arrive
+                broken.failed(err, every)
 
     def audit_waiting(self) -> bool:
         return self.audit_journal is not None and self.audit_journal.waiting()
@@ -484,6 +506,11 @@ def log_calendar_years(settings: Settings, this_year: int) -> None:
 def _load_faces(faces: FaceService) -> None:
     with outage_as_unavailable():
         faces.load_all()
+
+
+def _reload_faces(faces: FaceService) -> None:
+    with outage_as_unavailable():
+        faces.reload_if_changed()
 
 
 def _forget_old_passages(sessions: sessionmaker[Session], days: int) -> None:

@@ -8,6 +8,15 @@ Enrolment never holds up the pedestrian gate: it has a face engine of its own (i
 detector and predictor, behind its own lock), and photos are embedded one request at a time on
 one worker thread of its own (at a lower CPU priority), so two admins uploading at once take
 one core, not both, and waiting uploads hold none of asyncio's shared worker threads.
+
+Templates written by another process (``main.py enrol-faces`` beside the running controller, or
+a row deleted by hand) reach the matcher through ``reload_if_changed``, which the controller
+runs every ``faces.reload_check_s`` on a worker thread: a one-row aggregate query, and a full
+reload only when it differs from what was loaded. The reload is built off every lock and
+swapped in by reference, and only if the matcher was not changed in this process meanwhile
+(``generation``): a deletion or consent withdrawal made while the reload was reading must not
+be undone by the rows it read before it (PIPL). A reload set aside that way is tried again at
+the next check.
 """
 
 from __future__ import annotations
@@ -17,10 +26,12 @@ import logging
 import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from errors import BusyError, InvalidInputError, NotFoundError
@@ -66,6 +77,36 @@ def _lower_priority(nice: int) -> None:
 ENROL_RETRY_AFTER_S = 5
 
 
+def templates_signature(session: Session) -> tuple[Any, ...]:
+    """What changes whenever a template is added or deleted, in one aggregate row.
+
+    The count and the id sums catch deletions and additions; the newest ``created_at`` catches
+    the one case they miss: SQLite (no AUTOINCREMENT) gives a row added after the newest was
+    deleted that same id again, for the same resident or for another."""
+    row = session.execute(
+        select(
+            func.count(FaceTemplate.id), func.max(FaceTemplate.id),
+            func.sum(FaceTemplate.id), func.sum(FaceTemplate.resident_id),
+            func.max(FaceTemplate.created_at),
+        )
+    ).one()
+    return tuple(row)
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateRead:
+    """Every template as the database had it, ready to swap into the matcher.
+
+    ``generation`` is the service's count of matcher changes when the read began: ``apply``
+    refuses a read made before a change this process made since."""
+
+    generation: int
+    signature: tuple[Any, ...]
+    gallery: Any  # the matcher's own gallery type (FaceMatcher.build)
+    templates: int
+    residents: int
+
+
 class FaceService:
     """Consent, enrolment and deletion of face templates.
 
@@ -102,6 +143,13 @@ class FaceService:
         # client that keeps sending must meet a bound, not grow the queue without end.
         self._max_pending = max_pending
         self._pending = 0  # submitted and not finished, the one running included
+        # Bumped under this lock by every change of the matcher (enrolment, deletion, consent
+        # withdrawal, a reload swapped in): a reload whose read began at another generation
+        # is not applied, so it cannot bring back a face deleted while it was reading.
+        self._sync_lock = threading.Lock()
+        self._generation = 0
+        # templates_signature of the rows the matcher holds (None: never loaded).
+        self._loaded: tuple[Any, ...] | None = None
 
     def close(self) -> None:
         """Stop the enrolment thread once the enrolment it is on ends; enrolments still
@@ -111,15 +159,64 @@ class FaceService:
         if worker is not None:
             worker.shutdown(wait=False, cancel_futures=True)
 
+    @property
+    def generation(self) -> int:
+        """How many times this process changed the matcher."""
+        return self._generation
+
     def load_all(self) -> int:
+        """Read every template into the matcher (at start, and once the database answers);
+        return how many were read. Set aside, like any reload, if a deletion came meanwhile:
+        the next ``reload_if_changed`` loads them."""
+        read = self.read_templates()
+        self.apply(read)
+        return read.templates
+
+    def reload_if_changed(self) -> bool:
+        """Reload the matcher if templates were added or deleted since it was loaded (by
+        another process, or by hand); return whether a reload was swapped in. Blocks for the
+        reload (O(N²) with neighbour_ratio): call it from a worker thread, never the loop."""
         with self._sessions() as session:
+            if templates_signature(session) == self._loaded:
+                return False
+        return self.apply(self.read_templates())
+
+    def read_templates(self) -> TemplateRead:
+        """Every template from the database, as a gallery not yet in use."""
+        with self._sync_lock:
+            generation = self._generation
+        # One read-only transaction; the signature first, so a row committed between the two
+        # statements makes the next check differ and reload again, never the reverse.
+        with self._sessions() as session:
+            signature = templates_signature(session)
             rows = session.execute(select(FaceTemplate.resident_id, FaceTemplate.embedding)).all()
         grouped: dict[int, list[np.ndarray]] = {}
         for resident_id, blob in rows:
             grouped.setdefault(resident_id, []).append(from_blob(blob))
-        self.matcher.replace_all((rid, np.stack(embs)) for rid, embs in grouped.items())
-        logger.info("face matcher loaded %d templates of %d residents", len(rows), len(grouped))
-        return len(rows)
+        gallery = self.matcher.build((rid, np.stack(embs)) for rid, embs in grouped.items())
+        return TemplateRead(generation, signature, gallery, len(rows), len(grouped))
+
+    def apply(self, read: TemplateRead) -> bool:
+        """Swap ``read`` into the matcher unless this process changed the matcher since the
+        read began (a deletion it would undo); return whether it was swapped in."""
+        with self._sync_lock:
+            if read.generation != self._generation:
+                logger.info("face templates reload set aside: faces were enrolled or deleted "
+                            "while it read them; reading again at the next check")
+                return False
+            self.matcher.install(read.gallery)
+            self._generation += 1
+            self._loaded = read.signature
+        logger.info("face matcher loaded %d templates of %d residents", read.templates,
+                    read.residents)
+        return True
+
+    def forget(self, resident_id: int) -> None:
+        """Drop ``resident_id`` from the matcher once its templates' deletion is committed;
+        a reload that read them before the commit is then set aside (``apply``)."""
+        with self._sync_lock:
+            self._generation += 1
+            self.matcher.remove(resident_id)
 
     @staticmethod
     def _resident(session: Session, resident_id: int) -> Resident:
@@ -156,7 +253,7 @@ class FaceService:
                            details={"templates_removed": removed})
             )
         # After the commit: the live matcher never holds what the database no longer has.
-        self.matcher.remove(resident_id)
+        self.forget(resident_id)
         return removed
 
     def submit_photos(self, photos: list[bytes]) -> Future[list[np.ndarray]]:
@@ -214,8 +311,11 @@ class FaceService:
     def enrol(self, resident_id: int, embeddings: list[np.ndarray], operator: str) -> int:
         with transaction(self._sessions) as session:
             count = self._enrol(session, resident_id, embeddings, operator)
-        # Only committed templates reach the live matcher.
-        self.matcher.add(resident_id, np.stack(embeddings))
+        # Only committed templates reach the live matcher. A reload that read the rows before
+        # this commit would drop them until the next check: set aside too.
+        with self._sync_lock:
+            self._generation += 1
+            self.matcher.add(resident_id, np.stack(embeddings))
         return count
 
     def _enrol(
@@ -250,7 +350,7 @@ class FaceService:
                            target=f"resident:{resident_id}", reason=reason,
                            details={"templates_removed": removed})
             )
-        self.matcher.remove(resident_id)
+        self.forget(resident_id)
         return removed
 
     @staticmethod

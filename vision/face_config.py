@@ -229,6 +229,17 @@ class FaceRecognitionConfig(BaseModel):
         description="Enrolment requests queued or running at once; one more is refused with "
         "HTTP 503 and Retry-After (each waiting request holds its photos in memory).",
     )
+    reload_check_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        title="Check for imported faces every (s)",
+        description="How often the running controller asks the database whether face "
+        "templates were added or deleted by another process (main.py enrol-faces, a row "
+        "deleted by hand): one aggregate query, and a reload of every template on a worker "
+        "thread only when they changed. Faces imported work at the gates within this time "
+        "plus the reload (about 1 s at 10,000 templates, growing with their square).",
+    )
     mirror_enrolment: bool = Field(
         default=True, title="Mirror-average enrolment embeddings",
         description="Average each enrolment embedding with that of the mirrored photo "

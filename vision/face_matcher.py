@@ -14,8 +14,10 @@ Costs (2 cores, bench.faces): a match pays one array lookup more (100k templates
 before). ``add`` of m templates costs one (m × N) product (~3 ms at 10k, ~40 ms at 100k);
 ``remove`` recomputes only the templates whose nearest other identity was the removed one
 (usually a handful, each O(N): ~1.5 ms at 10k, ~20 ms at 100k); ``replace_all`` computes all
-N² distances in blocks of 256 rows (~0.9 s at 10k templates, ~70 s at 100k: start-up only;
-``neighbour_ratio=None`` skips it). Writers hold the write lock meanwhile; readers never wait.
+N² distances in blocks of 256 rows (~0.9 s at 10k templates, ~70 s at 100k: at start-up and
+when faces imported by another process are reloaded; ``neighbour_ratio=None`` skips it).
+``add`` and ``remove`` hold the write lock meanwhile; ``build`` holds none and ``install``
+holds it only to assign the gallery it built. Readers never wait.
 """
 
 from __future__ import annotations
@@ -217,6 +219,19 @@ class FaceMatcher:
 
         With ``neighbour_ratio`` this computes all N² template distances in blocks (O(N²)).
         """
+        self.install(self.build(items))
+
+    def install(self, gallery: _Gallery) -> None:
+        """Swap in a gallery made by ``build``: a reference assignment, so a reload that
+        took seconds to build holds the write lock (and any caller's own lock) for none."""
+        with self._write_lock:
+            self._gallery = gallery
+
+    def build(self, items: Iterable[tuple[int, np.ndarray]]) -> _Gallery:
+        """A whole gallery for ``install``, built without touching the live one or its lock.
+
+        With ``neighbour_ratio`` this computes all N² template distances in blocks (O(N²)).
+        """
         mats: list[np.ndarray] = []
         ids: list[np.ndarray] = []
         for identity_id, embeddings in items:
@@ -237,8 +252,7 @@ class FaceMatcher:
                 neighbour = np.full((all_ids.size,), np.inf, np.float32)
                 neighbour_ids = np.full((all_ids.size,), -1, np.int64)
             gallery = _Gallery(templates, sq_norms, all_ids, neighbour, neighbour_ids)
-        with self._write_lock:
-            self._gallery = gallery
+        return gallery
 
     @property
     def template_count(self) -> int:

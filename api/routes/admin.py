@@ -229,8 +229,11 @@ def delete_resident(
     resident = _get(session, Resident, resident_id, "resident")
     session.delete(resident)
     audit(session, user, "resident.delete", f"resident:{resident_id}")
+    # Committed before the matcher forgets them: a face templates reload reading between
+    # the two would otherwise find the rows still there and bring the face back (PIPL).
+    session.commit()
     if services.faces is not None:
-        services.faces.matcher.remove(resident_id)
+        services.faces.forget(resident_id)
     return Response(status_code=204)
 
 

@@ -1,0 +1,147 @@
+"""Face templates written by another process reach the running controller's matcher without a
+restart, and a reload never brings back a face deleted while it was reading (PIPL)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+from sqlalchemy import delete
+from sqlalchemy.orm import Session, sessionmaker
+
+from models.db import create_db_engine, make_session_factory, transaction
+from models.faces import FaceTemplate
+from services.faces import to_blob
+from tests.conftest import add_user, wait_until
+
+# Fast enough for a test to wait out; the bound is what is checked, not this value.
+CHECK_S = 0.5
+# The check interval plus a reload of a handful of templates, with room for a busy CI box.
+BOUND_S = CHECK_S + 4.0
+
+
+def embedding(seed: int) -> np.ndarray:
+    """A synthetic face embedding: distinct seeds are far apart (distance ~1 at this scale)."""
+    vector = np.random.default_rng(seed).normal(size=128).astype(np.float32)
+    return vector / np.linalg.norm(vector) * np.float32(0.7)
+
+
+@pytest.fixture
+def other_process(client_fast: Any) -> Iterator[sessionmaker[Session]]:
+    """Sessions on an engine of their own, as ``main.py enrol-faces`` opens beside the app."""
+    engine = create_db_engine(client_fast.app.state.services.settings.resolved_database_url)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def client_fast(app_factory: Callable[..., Any]) -> Any:
+    return app_factory(faces={"reload_check_s": CHECK_S})
+
+
+def consenting_resident(client: Any, headers: dict[str, str]) -> int:
+    """A resident of a household of their own, with face consent recorded."""
+    unit = f"{100 + len(client.get('/api/v1/households', headers=headers).json())}"
+    hid = client.post(
+        "/api/v1/households", json={"building": "9栋", "unit": unit}, headers=headers
+    ).json()["id"]
+    rid = int(client.post(
+        "/api/v1/residents", json={"household_id": hid, "name": f"住户{unit}"}, headers=headers
+    ).json()["id"])
+    consent = client.put(f"/api/v1/residents/{rid}/consent", json={"note": "表格 7"},
+                         headers=headers)
+    assert consent.status_code == 200, consent.text
+    return rid
+
+
+def test_templates_added_by_another_process_are_recognised_within_the_bound(
+    client_fast: Any, other_process: sessionmaker[Session]
+) -> None:
+    headers = {"Authorization": f"Bearer {add_user(client_fast, 'admin', 'admin')}"}
+    matcher = client_fast.app.state.services.faces.matcher
+    rid = consenting_resident(client_fast, headers)
+    face = embedding(1)
+    assert not matcher.match(face).accepted
+
+    with transaction(other_process) as session:
+        session.add(FaceTemplate(resident_id=rid, embedding=to_blob(face), created_by="import"))
+
+    wait_until(lambda: rid in matcher, BOUND_S, "the imported face in the running matcher")
+    match = matcher.match(face)
+    assert match.accepted and match.identity_id == rid
+
+
+def test_a_template_deleted_in_the_database_leaves_the_running_matcher(
+    client_fast: Any, other_process: sessionmaker[Session]
+) -> None:
+    headers = {"Authorization": f"Bearer {add_user(client_fast, 'admin', 'admin')}"}
+    faces = client_fast.app.state.services.faces
+    kept, gone = (consenting_resident(client_fast, headers) for _ in range(2))
+    faces.enrol(kept, [embedding(2)], "admin")
+    faces.enrol(gone, [embedding(3)], "admin")
+
+    with transaction(other_process) as session:
+        session.execute(delete(FaceTemplate).where(FaceTemplate.resident_id == gone))
+
+    wait_until(lambda: gone not in faces.matcher, BOUND_S, "the deleted face to leave")
+    assert not faces.matcher.match(embedding(3)).accepted
+    assert faces.matcher.match(embedding(2)).identity_id == kept
+
+
+def delete_faces(client: Any, rid: int, headers: dict[str, str]) -> Any:
+    return client.delete(f"/api/v1/residents/{rid}/faces", headers=headers)
+
+
+def withdraw_consent(client: Any, rid: int, headers: dict[str, str]) -> Any:
+    return client.delete(f"/api/v1/residents/{rid}/consent", headers=headers)
+
+
+def delete_resident(client: Any, rid: int, headers: dict[str, str]) -> Any:
+    return client.delete(f"/api/v1/residents/{rid}", headers=headers)
+
+
+@pytest.mark.parametrize("deletion", [delete_faces, withdraw_consent, delete_resident])
+def test_a_deletion_while_a_reload_reads_is_not_undone_by_it(
+    app_factory: Callable[..., Any], deletion: Callable[[Any, int, dict[str, str]], Any]
+) -> None:
+    """The reload read the resident's template; the console deletes it before the reload is
+    swapped in. Swapping it in anyway would let the gate open for a face erased on request."""
+    # The periodic check never runs here: the read and the swap are the test's own steps.
+    client = app_factory(faces={"reload_check_s": 300})
+    headers = {"Authorization": f"Bearer {add_user(client, 'admin', 'admin')}"}
+    faces = client.app.state.services.faces
+    rid = consenting_resident(client, headers)
+    faces.enrol(rid, [embedding(4)], "admin")
+
+    read = faces.read_templates()  # the reload has read the rows ...
+    assert (read.templates, read.residents) == (1, 1)
+    response = deletion(client, rid, headers)  # ... the deletion commits meanwhile ...
+    assert response.status_code in (200, 204), response.text
+    assert faces.apply(read) is False  # ... and the reload is set aside, not swapped in.
+
+    assert rid not in faces.matcher
+    assert not faces.matcher.match(embedding(4)).accepted
+    # Read again after the deletion: applied, with nothing to bring back.
+    assert faces.apply(faces.read_templates()) is True
+    assert rid not in faces.matcher
+
+
+def test_a_reload_read_after_the_deletion_is_swapped_in(
+    app_factory: Callable[..., Any],
+) -> None:
+    """The guard sets aside only reads that began before a change: one that began after it is
+    applied, so imports keep arriving while the console is in use."""
+    client = app_factory(faces={"reload_check_s": 300})
+    headers = {"Authorization": f"Bearer {add_user(client, 'admin', 'admin')}"}
+    faces = client.app.state.services.faces
+    rid, other = (consenting_resident(client, headers) for _ in range(2))
+    faces.enrol(rid, [embedding(5)], "admin")
+    assert delete_faces(client, rid, headers).status_code == 200
+    faces.enrol(other, [embedding(6)], "admin")
+
+    read = faces.read_templates()
+    assert (read.templates, read.residents) == (1, 1)
+    assert faces.apply(read) is True
+    assert rid not in faces.matcher and other in faces.matcher
