@@ -120,12 +120,12 @@ def cmd_enrol_faces(args: argparse.Namespace) -> int:
     for where, why in summary.failures:
         logger.warning("failed: %s: %s", where, why)
     if summary.enrolled:
-        # This process wrote the database only: a running controller reads the templates
-        # into its face matcher when it starts, so its gates do not know these faces yet.
-        logger.warning(
-            "restart parkgate (systemctl restart parkgate) for the pedestrian gates to "
-            "recognise the %d resident(s) just enrolled: a running controller loads faces "
-            "when it starts", len(summary.enrolled),
+        # This process wrote the database only: a running controller checks it for new
+        # templates every faces.reload_check_s (services/faces.py reload_if_changed).
+        logger.info(
+            "a running parkgate recognises the %d resident(s) just enrolled at the pedestrian "
+            "gates within about %g s (faces.reload_check_s); no restart needed",
+            len(summary.enrolled), services.settings.faces.reload_check_s,
         )
     services.engine.dispose()
     return 0 if not summary.failures else 1
