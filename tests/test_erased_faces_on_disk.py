@@ -35,39 +35,36 @@ def on_disk(database: Path) -> list[str]:
     ]
 
 
-def test_a_face_deleted_on_request_is_gone_from_the_database_files(sqlite_app: Any) -> None:
-    client = sqlite_app
+def resident_with_face(client: Any) -> tuple[dict[str, str], int, Path]:
+    """An admin's headers, a resident with consent and one face template, and the database
+    file (where the check sees the template before it is deleted)."""
     services = client.app.state.services
     headers = {"Authorization": f"Bearer {add_user(client, 'admin', 'admin')}"}
     household = client.post("/api/v1/households", json={"building": "5栋", "unit": "302"},
                             headers=headers).json()
     resident = client.post("/api/v1/residents", headers=headers,
                            json={"household_id": household["id"], "name": "王芳"}).json()
+    assert client.put(f"/api/v1/residents/{resident['id']}/consent", json={"note": "表 12"},
+                      headers=headers).status_code == 200
     with transaction(services.sessions) as session:
         session.add(FaceTemplate(resident_id=resident["id"], embedding=EMBEDDING))
     database = Path(services.engine.url.database)
-    assert on_disk(database)  # the check can see it where it is
+    assert on_disk(database)
+    return headers, resident["id"], database
 
-    answer = client.delete(f"/api/v1/residents/{resident['id']}/faces", headers=headers)
+
+def test_a_face_deleted_on_request_is_gone_from_the_database_files(sqlite_app: Any) -> None:
+    headers, resident_id, database = resident_with_face(sqlite_app)
+
+    answer = sqlite_app.delete(f"/api/v1/residents/{resident_id}/faces", headers=headers)
     assert answer.status_code == 200, answer.text
     assert answer.json()["templates"] == 0
     assert on_disk(database) == []
 
 
 def test_withdrawn_consent_takes_the_faces_off_the_disk_too(sqlite_app: Any) -> None:
-    client = sqlite_app
-    services = client.app.state.services
-    headers = {"Authorization": f"Bearer {add_user(client, 'admin', 'admin')}"}
-    household = client.post("/api/v1/households", json={"building": "3栋", "unit": "101"},
-                            headers=headers).json()
-    resident = client.post("/api/v1/residents", headers=headers,
-                           json={"household_id": household["id"], "name": "李强"}).json()
-    assert client.put(f"/api/v1/residents/{resident['id']}/consent", json={"note": "表 12"},
-                       headers=headers).status_code == 200
-    with transaction(services.sessions) as session:
-        session.add(FaceTemplate(resident_id=resident["id"], embedding=EMBEDDING))
-    database = Path(services.engine.url.database)
+    headers, resident_id, database = resident_with_face(sqlite_app)
 
-    answer = client.delete(f"/api/v1/residents/{resident['id']}/consent", headers=headers)
+    answer = sqlite_app.delete(f"/api/v1/residents/{resident_id}/consent", headers=headers)
     assert answer.status_code == 200, answer.text
     assert on_disk(database) == []
