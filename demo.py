@@ -43,6 +43,7 @@ from models.vehicles import PlateListEntry, Presence, Vehicle, VisitorPass
 from services.camera_pipeline import CameraPipeline
 from services.camera_watch import run_cameras
 from services.container import Services
+from services.instance_lock import InstanceLock
 from services.passwords import hash_password
 from services.users import create_user
 from settings import CameraConfig
@@ -388,6 +389,8 @@ async def _serve_demo(args: argparse.Namespace) -> int:
     find_cjk_font()  # fail now, with the install hint, rather than in the camera thread
     allow = {"allow_new_database": True} if getattr(args, "allow_new_database", False) else {}
     settings = load_settings(getattr(args, "config", None), **allow)
+    lock = InstanceLock(settings.data_dir)
+    lock.acquire()
     services = build_services(settings)
     try:
         cast = seed_demo(services.sessions)

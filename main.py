@@ -75,8 +75,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from api.app import create_app
     from api.server import server_config
     from services.container import build_services
+    from services.instance_lock import InstanceLock
 
     settings = _settings(args)
+    InstanceLock(settings.data_dir).acquire()  # held until the process ends
     services = build_services(settings)
     app = create_app(services)
     # Models, ORM and settings live as long as the process: freezing them keeps every later

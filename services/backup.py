@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from errors import InvalidInputError, ParkgateError
+from services.instance_lock import refuse_if_running
 
 logger = logging.getLogger(__name__)
 
@@ -317,6 +318,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     from settings import load_settings
 
     settings = load_settings(args.config)
+    refuse_if_running(settings.data_dir, f"restoring {args.backup}")
     result = restore_backup(Path(args.backup), settings.data_dir,
                             settings.resolved_database_url, replace=args.replace)
     logger.info(
