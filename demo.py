@@ -340,7 +340,6 @@ class DemoTraffic:
                        car.plate, car.role, gate_id, timeout_s)
         return None
 
-
     async def cross_loop(self, gate_id: str, *, timeout_s: float = 20.0) -> bool:
         """The car let in drives under the raised arm and over the gate's presence loop, so
         the arm comes down behind it (车过落杆, ``close_after_pass_s``, on by default) as on

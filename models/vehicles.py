@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -51,6 +52,13 @@ class VisitorPass(TimestampMixin, Base):
     # pass, so a code that signed only the id opened the gate again for whoever held the
     # cancelled one; a fresh random value per pass ties a code to the pass it was issued for.
     qr_nonce: Mapped[str] = mapped_column(String(32), default=new_qr_nonce)
+
+    def grant(self) -> dict[str, Any]:
+        """What the pass grants, as its audit entries record it (pass.create, pass.delete):
+        once the pass is deleted, the log is all that says who was let in and for how long."""
+        return {"plate": self.plate, "host_household_id": self.host_household_id,
+                "valid_from": self.valid_from.isoformat(),
+                "valid_to": self.valid_to.isoformat(), "max_uses": self.max_uses}
 
 
 class PlateListEntry(TimestampMixin, Base):

@@ -159,11 +159,6 @@ class FaceService:
         if worker is not None:
             worker.shutdown(wait=False, cancel_futures=True)
 
-    @property
-    def generation(self) -> int:
-        """How many times this process changed the matcher."""
-        return self._generation
-
     def load_all(self) -> int:
         """Read every template into the matcher (at start, and once the database answers);
         return how many were read. Set aside, like any reload, if a deletion came meanwhile:

@@ -161,10 +161,7 @@ def _record(
             session.add(AuditEntry(
                 username=username, action="pass.create", target=f"pass:{pass_id}",
                 gate_id=passage.gate_id, passage_id=passage.id, reason=req.reason,
-                details={"plate": plate, "host_household_id": household_id,
-                         "valid_from": visitor.valid_from.isoformat(),
-                         "valid_to": visitor.valid_to.isoformat(),
-                         "max_uses": visitor.max_uses},
+                details=visitor_pass.grant(),
             ))
         if req.allows:
             record = PassageRecord(

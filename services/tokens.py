@@ -133,6 +133,3 @@ class EndedSessions:
     def ended(self, claims: TokenClaims) -> bool:
         return (claims.session_id is not None
                 and session_fingerprint(claims.session_id) in self._until)
-
-    def __len__(self) -> int:
-        return len(self._until)

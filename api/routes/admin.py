@@ -329,10 +329,7 @@ def create_pass(body: PassIn, session: SessionDep, user: StaffUser) -> VisitorPa
     visitor_pass = VisitorPass(**body.model_dump(), created_by=user.name)
     session.add(visitor_pass)
     _flush(session, "pass")
-    # What the pass grants, not only its plate: once it is deleted this is all that says.
-    audit(session, user, "pass.create", f"pass:{visitor_pass.id}", plate=body.plate,
-          host_household_id=body.host_household_id, valid_from=body.valid_from.isoformat(),
-          valid_to=body.valid_to.isoformat(), max_uses=body.max_uses)
+    audit(session, user, "pass.create", f"pass:{visitor_pass.id}", **visitor_pass.grant())
     return visitor_pass
 
 
@@ -345,12 +342,8 @@ def get_pass(pass_id: PathId, session: SessionDep, _: StaffUser) -> VisitorPass:
 def delete_pass(pass_id: PathId, session: SessionDep, user: AdminUser) -> Response:
     visitor_pass = _get(session, VisitorPass, pass_id, "pass")
     session.delete(visitor_pass)
-    # What the deleted pass granted and how much of it was used, as pass.create says it: the
-    # log is all that is left of it.
-    audit(session, user, "pass.delete", f"pass:{pass_id}", plate=visitor_pass.plate,
-          host_household_id=visitor_pass.host_household_id,
-          valid_from=visitor_pass.valid_from.isoformat(),
-          valid_to=visitor_pass.valid_to.isoformat(), max_uses=visitor_pass.max_uses,
+    # And how much of it was used: the log is all that is left of it.
+    audit(session, user, "pass.delete", f"pass:{pass_id}", **visitor_pass.grant(),
           uses=visitor_pass.uses)
     return Response(status_code=204)
 
