@@ -235,6 +235,7 @@ def render(
     refresh_session: bool = True,
 ) -> HTMLResponse:
     lang = current_lang(request)
+    walked = pedestrian_gates(services_of(request))
     sec = security(request)
     cookie_nonce = request.cookies.get(CSRF_COOKIE)
     nonce = cookie_nonce or make_nonce()
@@ -242,8 +243,7 @@ def render(
         "t": translator(lang),
         "code": lambda value: code(lang, value),
         "alarm_view": lambda alarm: alarm_view(
-            lang, alarm.kind, alarm.message,
-            pedestrian=alarm.gate_id in pedestrian_gates(services_of(request)),
+            lang, alarm.kind, alarm.message, pedestrian=alarm.gate_id in walked,
         ),
         # The gate strip: a driver's English fault text summarised (api/console/fault_texts.py).
         "fault_summary": lambda message: fault_summary(lang, message),
