@@ -3,6 +3,8 @@
 Each sub-folder is named by a resident id (``17``) or a resident's exact name (``王秀英``).
 A resident is enrolled only when every usable photo embeds and face consent is on record;
 ``--record-consent`` records it first, for offices that collected signed paper forms.
+The operator named in the audit log must be an active admin account (the console's face
+enrolment is admin-only too), so the trail names a member of staff, not any string typed.
 Prints a progress bar to stderr and ends with a summary of every failure.
 """
 
@@ -17,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from errors import InvalidInputError, NotFoundError, ParkgateError
+from errors import InvalidInputError, NotFoundError, ParkgateError, PermissionDeniedError
 
 logger = logging.getLogger(__name__)
 
@@ -52,10 +54,39 @@ def resolve_resident(session: Any, key: str) -> int:
     return ids[0]
 
 
+def admin_operator(session: Any, name: str) -> str:
+    """The username of the active admin account ``name`` names (matched as a login matches
+    it: "ADMIN" is admin), as the audit log then records it; refused otherwise."""
+    from models.people import User, username_key
+
+    user = session.scalar(select(User).where(User.username_key == username_key(name)))
+    if user is None:
+        why = "is no staff account"
+    elif not user.active:
+        why = "is a deactivated account"
+    elif user.role != "admin":
+        why = f"is a {user.role} account, not an admin"
+    else:
+        return str(user.username)
+    raise PermissionDeniedError(
+        f"--operator {name!r} {why}: face enrolment is recorded under an active admin "
+        "account; give your console username (main.py create-user adds one). Nothing enrolled"
+    )
+
+
 def enrol_folder(
-    services: Any, folder: Path, *, operator: str, record_consent: bool, note: str,
+    services: Any,
+    folder: Path,
+    *,
+    operator: str,
+    record_consent: bool,
+    note: str,
     show_progress: bool = True,
 ) -> EnrolSummary:
+    """Enrol every resident sub-folder of ``folder``; ``operator`` must be an active admin
+    account (:func:`admin_operator`), checked before anything is read or written."""
+    with services.sessions() as session:
+        operator = admin_operator(session, operator)
     faces = services.faces
     people = sorted(p for p in folder.iterdir() if p.is_dir())
     summary = EnrolSummary()
@@ -103,20 +134,34 @@ def cmd_enrol_faces(args: argparse.Namespace) -> int:
         photos = sum(1 for p in folder.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)
         logger.error(
             "%s has no sub-folders%s: put each resident's photos in %s/<resident id or name>/",
-            folder, f" ({photos} photos lie in it directly)" if photos else "", folder,
+            folder,
+            f" ({photos} photos lie in it directly)" if photos else "",
+            folder,
         )
         return 2
     if args.record_consent and not args.note:
         logger.error("--record-consent needs --note saying where the signed forms are kept")
         return 2
     services = build_services(load_settings(args.config))
-    summary = enrol_folder(
-        services, folder, operator=args.operator, record_consent=args.record_consent,
-        note=args.note or "",
-    )
+    try:
+        # An operator who is no active admin raises before anything is written: main() says
+        # it in one line and exits 2.
+        summary = enrol_folder(
+            services,
+            folder,
+            operator=args.operator,
+            record_consent=args.record_consent,
+            note=args.note or "",
+        )
+    finally:
+        services.engine.dispose()
     templates = sum(summary.enrolled.values())
-    logger.info("enrolled %d residents (%d templates); %d failures",
-                len(summary.enrolled), templates, len(summary.failures))
+    logger.info(
+        "enrolled %d residents (%d templates); %d failures",
+        len(summary.enrolled),
+        templates,
+        len(summary.failures),
+    )
     for where, why in summary.failures:
         logger.warning("failed: %s: %s", where, why)
     if summary.enrolled:
@@ -125,9 +170,9 @@ def cmd_enrol_faces(args: argparse.Namespace) -> int:
         logger.info(
             "a running parkgate recognises the %d resident(s) just enrolled at the pedestrian "
             "gates within about %g s (faces.reload_check_s); no restart needed",
-            len(summary.enrolled), services.settings.faces.reload_check_s,
+            len(summary.enrolled),
+            services.settings.faces.reload_check_s,
         )
-    services.engine.dispose()
     return 0 if not summary.failures else 1
 
 
@@ -136,9 +181,14 @@ def register(sub: Any) -> None:
         "enrol-faces", help="Enrol residents' faces from FOLDER/<resident id or name>/*.jpg."
     )
     parser.add_argument("folder", help="Folder with one sub-folder per resident.")
-    parser.add_argument("--operator", required=True, help="Who runs the import (audited).")
     parser.add_argument(
-        "--record-consent", action="store_true",
+        "--operator",
+        required=True,
+        help="Your console username, an active admin account: recorded in the audit log.",
+    )
+    parser.add_argument(
+        "--record-consent",
+        action="store_true",
         help="Record face consent for each resident first (signed forms collected on paper).",
     )
     parser.add_argument("--note", help="Where the signed consent forms are kept.")

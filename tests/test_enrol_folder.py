@@ -8,8 +8,12 @@ from typing import Any
 
 import cv2
 import pytest
+from sqlalchemy import select
 
 from main import main
+from models.db import transaction
+from models.events import AuditEntry
+from models.people import Resident, User
 from services.enrol_folder import enrol_folder
 from tests.api.test_faces import new_resident
 from tests.conftest import SHARED_DATA, add_user, wait_until
@@ -25,8 +29,9 @@ def test_folder_import_enrols_by_id_and_name_and_reports_failures(
         pytest.skip(f"real face photos not found at {FACES}")
     by_id = new_resident(client, admin_headers)
     hid = client.get(f"/api/v1/residents/{by_id}", headers=admin_headers).json()["household_id"]
-    client.post("/api/v1/residents", json={"household_id": hid, "name": "Joe"},
-                headers=admin_headers)
+    client.post(
+        "/api/v1/residents", json={"household_id": hid, "name": "Joe"}, headers=admin_headers
+    )
     folder = tmp_path / "import"
     (folder / str(by_id)).mkdir(parents=True)
     shutil.copy(obama / "examples__knn_examples__train__obama__obama.jpg", folder / str(by_id))
@@ -38,13 +43,103 @@ def test_folder_import_enrols_by_id_and_name_and_reports_failures(
     (folder / "Nobody" / "a.jpg").write_bytes(b"x")
 
     summary = enrol_folder(
-        client.app.state.services, folder, operator="office", record_consent=True,
-        note="paper forms, box 3", show_progress=False,
+        client.app.state.services,
+        folder,
+        operator="admin",
+        record_consent=True,
+        note="paper forms, box 3",
+        show_progress=False,
     )
     assert summary.enrolled == {str(by_id): 1, "Joe": 1}
     failed = dict(summary.failures)
     assert "not a JPEG" in failed["Joe/notes.jpg"]
     assert "no resident named 'Nobody'" in failed["Nobody"]
+
+
+def _run_against(services: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """main() beside the app: the app's database and data directory."""
+    monkeypatch.delenv("PARKGATE_CONFIG", raising=False)
+    monkeypatch.setenv("PARKGATE_DATABASE_URL", services.settings.resolved_database_url)
+    monkeypatch.setenv("PARKGATE_DATA_DIR", str(services.settings.data_dir))
+
+
+@pytest.mark.parametrize(
+    ("operator", "said"),
+    [
+        ("office", "'office' is no staff account"),
+        ("guard1", "'guard1' is a guard account, not an admin"),
+        ("retired", "'retired' is a deactivated account"),
+    ],
+)
+def test_cli_refuses_an_operator_who_is_not_an_active_admin_and_writes_nothing(
+    client: Any,
+    admin_headers: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    operator: str,
+    said: str,
+) -> None:
+    """The audit log names who enrolled a face: a made-up name, a guard or a former admin
+    is refused before any consent or template is written."""
+    services = client.app.state.services
+    add_user(client, "guard1", "guard")
+    add_user(client, "retired", "admin")
+    with transaction(services.sessions) as session:
+        session.scalars(select(User).where(User.username == "retired")).one().active = False
+    resident = new_resident(client, admin_headers)
+    folder = tmp_path / "import"
+    (folder / str(resident)).mkdir(parents=True)
+    (folder / str(resident) / "a.jpg").write_bytes(b"not a photo")
+    _run_against(services, monkeypatch)
+    capsys.readouterr()
+
+    code = main(
+        [
+            "enrol-faces",
+            str(folder),
+            "--operator",
+            operator,
+            "--record-consent",
+            "--note",
+            "paper forms, box 3",
+        ]
+    )
+
+    assert code == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if " ERROR " in line]
+    assert len(errors) == 1 and said in errors[0] and "Nothing enrolled" in errors[0]
+    with services.sessions() as session:
+        assert session.get(Resident, resident).face_consent_at is None
+        assert not list(
+            session.scalars(select(AuditEntry.action).where(AuditEntry.action.like("face.%")))
+        )
+
+
+def test_the_operator_is_recorded_as_the_account_spells_it(
+    client: Any, admin_headers: dict[str, str], tmp_path: Path
+) -> None:
+    """The login form's folding holds: ADMIN is the admin account, recorded as "admin"."""
+    services = client.app.state.services
+    resident = new_resident(client, admin_headers)
+    folder = tmp_path / "import"
+    (folder / str(resident)).mkdir(parents=True)
+    (folder / str(resident) / "a.jpg").write_bytes(b"not a photo")
+
+    enrol_folder(
+        services,
+        folder,
+        operator="ADMIN",
+        record_consent=True,
+        note="paper forms, box 3",
+        show_progress=False,
+    )
+
+    with services.sessions() as session:
+        assert session.get(Resident, resident).face_consent_by == "admin"
+        assert list(
+            session.scalars(select(AuditEntry.username).where(AuditEntry.action == "face.consent"))
+        ) == ["admin"]
 
 
 def test_cli_refuses_a_missing_folder_with_exit_code_2(tmp_path: Path) -> None:
@@ -69,7 +164,9 @@ def test_cli_refuses_a_folder_without_resident_sub_folders(
 
 
 def test_faces_imported_beside_a_running_controller_work_at_its_gates_without_a_restart(
-    app_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    app_factory: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """The import writes the database from a process of its own; the controller running
@@ -84,21 +181,30 @@ def test_faces_imported_beside_a_running_controller_work_at_its_gates_without_a_
     folder = tmp_path / "import"
     (folder / str(resident)).mkdir(parents=True)
     shutil.copy(obama, folder / str(resident))
-    settings = services.settings
-    monkeypatch.delenv("PARKGATE_CONFIG", raising=False)
-    monkeypatch.setenv("PARKGATE_DATABASE_URL", settings.resolved_database_url)
-    monkeypatch.setenv("PARKGATE_DATA_DIR", str(settings.data_dir))
+    _run_against(services, monkeypatch)
 
-    code = main(["enrol-faces", str(folder), "--operator", "admin", "--record-consent",
-                 "--note", "paper forms, box 3"])
+    code = main(
+        [
+            "enrol-faces",
+            str(folder),
+            "--operator",
+            "admin",
+            "--record-consent",
+            "--note",
+            "paper forms, box 3",
+        ]
+    )
 
     assert code == 0
     said = capsys.readouterr().err
     assert "no restart needed" in said and "restart parkgate" not in said
     # The command's own settings (defaults): the bound it promises.
     assert "within about 5 s" in said
-    wait_until(lambda: resident in services.faces.matcher, 0.5 + 4.0,
-               "the imported face in the running controller's matcher")
+    wait_until(
+        lambda: resident in services.faces.matcher,
+        0.5 + 4.0,
+        "the imported face in the running controller's matcher",
+    )
     probe = services.faces.engine.detect(cv2.imread(str(obama)), max_faces=1)[0]
     match = services.faces.matcher.match(probe.embedding)
     assert match.accepted and match.identity_id == resident
