@@ -222,26 +222,42 @@ class _BarrierCommon(_Strict):
         ge=0,
         description="车过落杆: once the car an open was for has crossed the presence loop, close "
         "this many seconds after the loop clears instead of waiting out open_seconds, so a "
-        "second car cannot follow on the same opening. On by default because Chinese barrier "
-        "controllers do this out of the box and operators expect it; without a presence loop "
-        "it does nothing, so a barrier with none keeps closing after open_seconds. Gates with "
-        "a loop close sooner than before this setting existed: the loop must be the safety "
-        "loop under or just past the arm (防砸地感), never a loop ahead of it. null: off (the "
-        "arm stays up for open_seconds). Never while held open or during a fire alarm, never "
-        "onto an occupied loop.",
+        "second car cannot follow on the same opening; must be more than tailgate_gap_s. On "
+        "by default because Chinese barrier controllers do this out of the box and operators "
+        "expect it; without a presence loop it does nothing, so a barrier with none keeps "
+        "closing after open_seconds. Gates with a loop close sooner than before this setting "
+        "existed: the loop must be the safety loop under or just past the arm (防砸地感), never "
+        "a loop ahead of it. null: off (the arm stays up for open_seconds). Never while held "
+        "open or during a fire alarm, never onto an occupied loop.",
     )
     tailgate_gap_s: float = Field(
         0.5,
         ge=0,
         description="A presence loop freed for less than this is still the same vehicle (a "
         "trailer behind a truck); a longer gap is the next vehicle, and a vehicle more than the "
-        "opening was for is a tailgating alarm (跟车).",
+        "opening was for is a tailgating alarm (跟车). Must be less than close_after_pass_s "
+        "when that is set.",
     )
 
     @model_validator(mode="after")
     def verify_pulse_has_close_channel(self) -> _BarrierCommon:
         if self.relay_mode == "pulse" and self.close_channel is None:
             raise ValueError("relay_mode pulse needs close_channel")
+        return self
+
+    @model_validator(mode="after")
+    def verify_close_after_pass_outlasts_tailgate_gap(self) -> _BarrierCommon:
+        # The machine closes close_after_pass_s after the loop clears, but only a gap of
+        # tailgate_gap_s tells the next vehicle from a trailer: an arm coming down first starts
+        # onto the trailer (and goes back up) and never sees a follower as a second vehicle.
+        after = self.close_after_pass_s
+        if after is not None and after <= self.tailgate_gap_s:
+            raise ValueError(
+                f"close_after_pass_s ({after:g}) must be more than tailgate_gap_s "
+                f"({self.tailgate_gap_s:g}): the arm would come down before a second vehicle "
+                "could be told from a trailer; raise close_after_pass_s, lower tailgate_gap_s "
+                "or set close_after_pass_s to null"
+            )
         return self
 
     def timing(self) -> BarrierTiming:
@@ -425,9 +441,7 @@ class GpioBarrierConfig(_BarrierCommon):
     )
     presence_pin: int | None = Field(None, description="Input pin of the presence loop.")
     limit_open_pin: int | None = Field(None, description="Input pin of the open limit switch.")
-    limit_closed_pin: int | None = Field(
-        None, description="Input pin of the closed limit switch."
-    )
+    limit_closed_pin: int | None = Field(None, description="Input pin of the closed limit switch.")
     pull_up: bool = Field(True, description="Inputs use the internal pull-up (contact to GND).")
 
 
@@ -575,9 +589,7 @@ class MqttScreenConfig(_ScreenCommon, _MqttConnection):
         try:
             return self.topic.format(gate_id=gate_id)
         except (KeyError, IndexError, ValueError) as err:
-            raise ValueError(
-                f"screen topic may use only {{gate_id}}, got {self.topic!r}"
-            ) from err
+            raise ValueError(f"screen topic may use only {{gate_id}}, got {self.topic!r}") from err
 
 
 class HttpScreenConfig(_ScreenCommon):

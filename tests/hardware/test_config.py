@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +14,7 @@ from controllers.barrier import FaultPolicy
 from hardware import config as cfg
 from hardware.base import Barrier
 from hardware.registry import create_barrier, create_display, create_input
+from main import main
 
 BARRIER: TypeAdapter[Any] = TypeAdapter(cfg.BarrierConfig)
 INPUT: TypeAdapter[Any] = TypeAdapter(cfg.InputConfig)
@@ -140,10 +143,14 @@ def test_defaults_are_a_simulated_barrier() -> None:
         ({"driver": "sim", "on_fault": "explode"}, "on_fault"),
         ({"driver": "modbus"}, "host"),
         ({"driver": "sim", "command_timeout_s": 0}, "command_timeout_s"),
-        ({"driver": "http", "on_url": "u", "off_url": "u", "status_url": "http://x/{relay}"},
-         "status_url may use only"),
-        ({"driver": "http", "on_url": "u", "off_url": "u", "poll_interval_s": 0},
-         "poll_interval_s"),
+        (
+            {"driver": "http", "on_url": "u", "off_url": "u", "status_url": "http://x/{relay}"},
+            "status_url may use only",
+        ),
+        (
+            {"driver": "http", "on_url": "u", "off_url": "u", "poll_interval_s": 0},
+            "poll_interval_s",
+        ),
     ],
 )
 def test_invalid_configs_are_refused(data: dict[str, Any], message: str) -> None:
@@ -153,7 +160,8 @@ def test_invalid_configs_are_refused(data: dict[str, Any], message: str) -> None
 
 def _models() -> list[type[BaseModel]]:
     return [
-        obj for obj in vars(cfg).values()
+        obj
+        for obj in vars(cfg).values()
         if isinstance(obj, type) and issubclass(obj, BaseModel) and obj.__module__ == cfg.__name__
     ]
 
@@ -198,3 +206,73 @@ def test_unknown_config_objects_are_a_type_error() -> None:
         create_input("i", object())  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         create_display("d", object())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("close_after_pass_s", "tailgate_gap_s", "refused"),
+    [
+        (1.0, 0.5, False),  # the defaults
+        (0.6, 0.5, False),
+        (None, 0.5, False),  # 车过落杆 off: nothing to race
+        (None, 5.0, False),
+        (0.5, 0.5, True),  # equal: the arm starts down as the gap would make it a second car
+        (0.3, 0.5, True),
+        (0.0, 0.0, True),
+        (1.0, 2.0, True),
+    ],
+)
+@pytest.mark.parametrize("driver", [{"driver": "sim"}, {"driver": "modbus", "host": "10.0.0.3"}])
+def test_close_after_pass_must_outlast_the_tailgate_gap(
+    driver: dict[str, Any], close_after_pass_s: float | None, tailgate_gap_s: float, refused: bool
+) -> None:
+    """An arm closing no later than the gap that makes two vehicles of one would come down
+    between a car and its follower before the follower counted: 跟车 could not work."""
+    data = {**driver, "close_after_pass_s": close_after_pass_s, "tailgate_gap_s": tailgate_gap_s}
+    if not refused:
+        assert BARRIER.validate_python(data).timing().close_after_pass_s == close_after_pass_s
+        return
+    with pytest.raises(ValidationError) as info:
+        BARRIER.validate_python(data)
+    said = str(info.value)
+    assert f"close_after_pass_s ({close_after_pass_s:g}) must be more than " in said
+    assert f"tailgate_gap_s ({tailgate_gap_s:g})" in said
+
+
+def test_the_cli_refuses_such_a_barrier_in_one_line_with_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "community.yaml"
+    config.write_text(
+        f"data_dir: {tmp_path / 'data'}\n"
+        "community:\n"
+        "  name: 海景花园\n"
+        "  zones: [{id: P1, capacity: 10}]\n"
+        "  gates:\n"
+        "    - {id: north-in, kind: vehicle, direction: in, zone: P1,\n"
+        "       barrier: {driver: sim, close_after_pass_s: 0.3, tailgate_gap_s: 0.5}}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.delenv("PARKGATE_CONFIG", raising=False)
+    monkeypatch.setattr("sys.stdin", io.StringIO("correct-horse-battery\n"))
+    capsys.readouterr()
+
+    code = main(
+        [
+            "--config",
+            str(config),
+            "create-user",
+            "--username",
+            "admin",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ]
+    )
+
+    assert code == 2
+    said = capsys.readouterr().err
+    (problem,) = [line for line in said.splitlines() if "close_after_pass_s" in line]
+    assert "close_after_pass_s (0.3) must be more than tailgate_gap_s (0.5)" in problem
+    assert "community.gates.0.barrier" in problem and str(config) in problem
+    assert "Traceback" not in said
+    assert not (tmp_path / "data").exists()  # refused before anything was created
