@@ -382,6 +382,7 @@ async def _serve_demo(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import create_app
+    from api.server import listen_socket
     from services.container import build_services
     from settings import load_settings
 
@@ -390,6 +391,9 @@ async def _serve_demo(args: argparse.Namespace) -> int:
     settings = load_settings(getattr(args, "config", None), **allow)
     lock = InstanceLock(settings.data_dir)
     lock.acquire()
+    host = args.host or "127.0.0.1"
+    port = args.port or 8000
+    listener = listen_socket(host, port)  # a taken port stops the demo before it starts
     services = build_services(settings)
     try:
         cast = seed_demo(services.sessions)
@@ -401,12 +405,10 @@ async def _serve_demo(args: argparse.Namespace) -> int:
         run_cameras(services, workers)
         traffic = DemoTraffic(services, pipeline, cameras, cast, entry_gate=entry,
                               exit_gate=exit_)
-        host = args.host or "127.0.0.1"
-        port = args.port or 8000
         server = uvicorn.Server(
             uvicorn.Config(create_app(services), host=host, port=port, log_config=None)
         )
-        serving = asyncio.create_task(server.serve(), name="uvicorn")
+        serving = asyncio.create_task(server.serve(sockets=[listener]), name="uvicorn")
         while not server.started:
             if serving.done():
                 logger.error("the demo's HTTP server did not start on %s:%d", host, port)

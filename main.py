@@ -73,23 +73,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import create_app
-    from api.server import server_config
+    from api.server import listen_socket, server_config
     from services.container import build_services
     from services.instance_lock import InstanceLock
 
     settings = _settings(args)
     InstanceLock(settings.data_dir).acquire()  # held until the process ends
+    host = args.host or settings.api.host
+    port = args.port or settings.api.port
+    listener = listen_socket(host, port)  # a taken port stops us before any gate is touched
     services = build_services(settings)
     app = create_app(services)
     # Models, ORM and settings live as long as the process: freezing them keeps every later
     # full collection from walking them (measured 60-400 ms pauses under load without it).
     gc.freeze()
-    host = args.host or settings.api.host
-    port = args.port or settings.api.port
     logger.info(
         "parkgate serving community %r on http://%s:%d", settings.community.name, host, port
     )
-    uvicorn.Server(server_config(app, settings, host, port, log_config=None)).run()
+    server = uvicorn.Server(server_config(app, settings, host, port, log_config=None))
+    server.run(sockets=[listener])
     return 0
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 from typing import Any
 
 import uvicorn
 
+from errors import ConfigError
 from settings import Settings
 
 
@@ -22,3 +25,44 @@ def server_config(
         forwarded_allow_ips=list(settings.api.trusted_proxies),
         **extra,
     )
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """The API's socket, bound before anything else starts (``serve``, ``demo``).
+
+    uvicorn would bind only after the application's start-up: with the port taken, the
+    barriers and the city link were already connected (the city feed told "online", then
+    "offline") when it gave up with its own exit code 3. Bound first, a taken port is one
+    line and exit code 2 before any gate is touched (ConfigError: the fix is api.port or
+    api.host)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as err:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {_why(err, host, port)}") from err
+    sock.set_inheritable(True)
+    return sock
+
+
+def _why(err: OSError, host: str, port: int) -> str:
+    if err.errno == errno.EADDRINUSE:
+        return (
+            f"the port is in use by another program (`ss -ltnp 'sport = :{port}'` names "
+            "it): stop that program, or set api.port (or --port) to a free port"
+        )
+    if err.errno == errno.EACCES:
+        return "ports below 1024 need root: set api.port (or --port) to 1024 or above, e.g. 8000"
+    if err.errno == errno.EADDRNOTAVAIL:
+        return (
+            f"{host} is not an address of this machine: set api.host (or --host) to one of "
+            "its addresses, 0.0.0.0 for all of them or 127.0.0.1 for this machine only"
+        )
+    if isinstance(err, socket.gaierror):
+        return (
+            f"{host!r} is not a known host name: set api.host (or --host) to an address, "
+            "e.g. 0.0.0.0 or 127.0.0.1"
+        )
+    return err.strerror or str(err)
