@@ -156,12 +156,22 @@ class MqttInputConfig(_MqttConnection):
     payload_on: str = Field("ON", description="Payload meaning active.")
 
 
+# Modbus addresses on the wire are 16 bits, counted from 0 (a manual's 1xxxx/0xxxx numbering
+# starts at 1 and carries the table in front: its discrete input 10001 is address 0 here).
+MODBUS_ADDRESS_MAX = 0xFFFF
+# One "read discrete inputs" request carries at most 2000 of them (Modbus spec, 6.2): a
+# barrier's inputs are read in one request, so they must lie within that span.
+MODBUS_INPUTS_PER_READ = 2000
+
+
 class ModbusInputConfig(_Strict):
     driver: Literal["modbus"] = Field(description="Discrete input on a Modbus TCP device.")
     host: str = Field(description="Modbus TCP server host.")
     port: int = Field(502, ge=1, le=65535, description="Modbus TCP port.")
     unit_id: int = Field(1, ge=0, le=247, description="Modbus unit (device) id.")
-    address: int = Field(ge=0, description="Discrete input address.")
+    address: int = Field(
+        ge=0, le=MODBUS_ADDRESS_MAX, description="Discrete input address, counted from 0."
+    )
     poll_interval_s: float = Field(0.2, gt=0, description="How often the input is read.")
 
 
@@ -414,13 +424,22 @@ class ModbusBarrierConfig(_BarrierCommon):
     port: int = Field(502, ge=1, le=65535, description="Modbus TCP port.")
     unit_id: int = Field(1, ge=0, le=247, description="Modbus unit (device) id.")
     presence_input: int | None = Field(
-        None, ge=0, description="Discrete input address of the presence loop detector."
+        None,
+        ge=0,
+        le=MODBUS_ADDRESS_MAX,
+        description="Discrete input address of the presence loop detector, counted from 0.",
     )
     limit_open_input: int | None = Field(
-        None, ge=0, description="Discrete input address of the open limit switch."
+        None,
+        ge=0,
+        le=MODBUS_ADDRESS_MAX,
+        description="Discrete input address of the open limit switch, counted from 0.",
     )
     limit_closed_input: int | None = Field(
-        None, ge=0, description="Discrete input address of the closed limit switch."
+        None,
+        ge=0,
+        le=MODBUS_ADDRESS_MAX,
+        description="Discrete input address of the closed limit switch, counted from 0.",
     )
     poll_interval_s: float = Field(
         0.2,
@@ -428,6 +447,30 @@ class ModbusBarrierConfig(_BarrierCommon):
         description="How often discrete inputs are read; with none configured, how often the "
         "open_channel coil is read back to see whether the server still answers.",
     )
+
+    @model_validator(mode="after")
+    def verify_modbus_addresses(self) -> ModbusBarrierConfig:
+        # pymodbus refuses these only when the request is built: a coil in a command that
+        # fails at the first car, inputs in the poll, whose task then stopped unseen.
+        for name in ("open_channel", "close_channel"):
+            coil = getattr(self, name)
+            if coil is not None and coil > MODBUS_ADDRESS_MAX:
+                raise ValueError(
+                    f"{name} {coil} is not a Modbus coil address (0 to {MODBUS_ADDRESS_MAX}, "
+                    "counted from 0)"
+                )
+        inputs = {
+            name: address
+            for name in ("presence_input", "limit_open_input", "limit_closed_input")
+            if (address := getattr(self, name)) is not None
+        }
+        if inputs and max(inputs.values()) - min(inputs.values()) >= MODBUS_INPUTS_PER_READ:
+            listed = ", ".join(f"{name} {address}" for name, address in inputs.items())
+            raise ValueError(
+                f"{listed}: a barrier's inputs are read in one request, so they must lie within "
+                f"{MODBUS_INPUTS_PER_READ} addresses of each other (addresses count from 0)"
+            )
+        return self
 
 
 class GpioBarrierConfig(_BarrierCommon):
@@ -525,8 +568,8 @@ class ModbusDisplayConfig(_Strict):
     host: str = Field(description="Modbus TCP server host.")
     port: int = Field(502, ge=1, le=65535, description="Modbus TCP port.")
     unit_id: int = Field(1, ge=0, le=247, description="Modbus unit (device) id.")
-    registers: dict[str, int] = Field(
-        description="Holding register address per zone id, e.g. {B1: 0, B2: 1}."
+    registers: dict[str, Annotated[int, Field(ge=0, le=MODBUS_ADDRESS_MAX)]] = Field(
+        description="Holding register address per zone id, counted from 0, e.g. {B1: 0, B2: 1}."
     )
     timeout_s: float = Field(2.0, gt=0, description="Time-out of one register write.")
 

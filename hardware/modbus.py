@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 # Modbus exception codes 0x0A (gateway path unavailable) and 0x0B (gateway target device
 # failed to respond): the gateway answered, the device behind it did not.
 _GATEWAY_SILENT = frozenset({0x0A, 0x0B})
+# Modbus exception code 0x02: the device has no such coil, input or register.
+_ILLEGAL_ADDRESS = 0x02
 # Background reads (the coil probe, the input poll) left unanswered this many times in a row
 # make the link down; one lost answer on a busy network is not yet a dead device.
 UNANSWERED_READS = 2
@@ -113,6 +115,10 @@ class ModbusLink(LinkReports):
             except ModbusException as err:
                 self._drop()
                 raise HardwareError(f"{self}: {method} failed: {err}") from err
+            except ValueError as err:
+                # pymodbus checks addresses and counts as it builds the request: nothing was
+                # sent. Raised as ours so that a poll loop logs it instead of dying unseen.
+                raise HardwareError(f"{self}: {method}{args} not sent: {err}") from err
             except asyncio.CancelledError:
                 # Cancelled mid-request by a command time-out: the stream may hold a late
                 # answer, so start the next request on a fresh connection.
@@ -120,11 +126,19 @@ class ModbusLink(LinkReports):
                 raise
         if response.isError() and getattr(response, "exception_code", None) in _GATEWAY_SILENT:
             # A TCP-to-serial gateway answering for a device that did not: no answer at all.
-            raise HardwareTimeoutError(f"{self}: no answer to {method} behind the gateway "
-                                       f"({response})")
+            raise HardwareTimeoutError(
+                f"{self}: no answer to {method} behind the gateway ({response})"
+            )
         self.answers += 1
         self._link(True, f"{self} answering")
         if response.isError():
+            if getattr(response, "exception_code", None) == _ILLEGAL_ADDRESS:
+                raise HardwareError(
+                    f"{self}: device refused {method}{args}: it has no such address (Modbus "
+                    "exception 2, illegal data address); check the gate's open_channel, "
+                    "close_channel and *_input addresses against the board's manual "
+                    "(counted from 0)"
+                )
             raise HardwareError(f"{self}: device refused {method}{args}: {response}")
         return response
 
@@ -230,8 +244,9 @@ class LinkProbe:
             if self.link.busy:
                 continue
             try:
-                await self.link.call("read_coils", self.coil, count=1,
-                                     answer_within_s=self.link.timeout_s)
+                await self.link.call(
+                    "read_coils", self.coil, count=1, answer_within_s=self.link.timeout_s
+                )
                 self._failing = False
                 self._silence.answered()
             except (HardwareError, TimeoutError) as err:
@@ -275,14 +290,16 @@ class ModbusInputPoller:
     async def poll_once(self, answer_within_s: float | None = None) -> None:
         first = min(self.inputs)
         count = max(self.inputs) - first + 1
-        response = await self.link.call("read_discrete_inputs", first, count=count,
-                                        answer_within_s=answer_within_s)
+        response = await self.link.call(
+            "read_discrete_inputs", first, count=count, answer_within_s=answer_within_s
+        )
         now = datetime.now(UTC)
         # Releases before makes: a poll slower than the arm sees its closed limit released
         # and its open one made together, and the barrier must hear them in the arm's order
         # (both made at once is a faulty switch to it, not a raise).
-        values = [(inp, bool(response.bits[address - first]))
-                  for address, inp in self.inputs.items()]
+        values = [
+            (inp, bool(response.bits[address - first])) for address, inp in self.inputs.items()
+        ]
         for inp, value in sorted(values, key=lambda item: item[1]):
             inp.update(value, now)
 
