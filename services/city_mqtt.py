@@ -356,6 +356,15 @@ class CityPublisher:
                 "passage(s)/alarm(s) among them are kept in %s and sent at the next start",
                 undelivered, self._where, len(self._spool), self._spool.path,
             )
+        elif undelivered and self._spool is not None:
+            # Nothing in the spool: no passage or alarm waits, only the latest availability
+            # and gate states, which are never kept (it said durable_queue was off here).
+            logger.warning(
+                "city MQTT stopping with %d message(s) the broker %s has not taken, none of "
+                "them a passage or alarm kept to send again: the latest availability and gate "
+                "states are not kept (the next start publishes availability afresh)",
+                undelivered, self._where,
+            )
         elif undelivered:
             logger.warning(
                 "city MQTT stopping with %d message(s) the broker %s has not taken; they are "

@@ -251,6 +251,26 @@ def test_stopping_while_the_broker_is_away_says_what_is_lost(
     assert len(lost) == 1 and "stopping with 2 message(s)" in lost[0]
 
 
+def test_stopping_with_only_availability_waiting_does_not_say_durable_queue_is_off(
+    broker: PrivateBroker, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Found walking an install: a controller stopped while the city broker was unreachable
+    logged "mqtt.durable_queue is off" with the queue on, for its start-up availability."""
+    publisher = durable_city(broker.port, tmp_path / "journal" / "city_mqtt.jsonl")
+
+    async def scenario() -> None:
+        await publisher.start()
+        await publisher.taken_back()
+        publisher.publish(availability(37))
+        await publisher.stop()
+
+    asyncio.run(scenario())
+    lost = [m for m in logged(caplog, logging.WARNING) if "stopping with" in m]
+    assert len(lost) == 1, lost
+    assert "durable_queue is off" not in lost[0]
+    assert "none of them a passage or alarm" in lost[0]
+
+
 def durable_city(port: int, spool_path: Path, **settings: Any) -> CityPublisher:
     config = MqttPublishConfig(
         enabled=True, port=port, reconnect_min_s=0.1, reconnect_max_s=0.5, **settings
