@@ -22,6 +22,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -175,12 +176,25 @@ def alembic_config(url: str) -> Config:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest migration (run on every start; idempotent)."""
+    """Bring the schema to the newest migration (run on every start; idempotent).
+
+    Logs what it did, so that whoever upgrades parkgate reads whether migrations ran (and
+    from which revision) or there was nothing to do."""
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
+        before = MigrationContext.configure(connection).get_current_revision()
         command.upgrade(config, "head")
-    logger.info("database schema at head", extra={"url": engine.url.render_as_string()})
+        after = MigrationContext.configure(connection).get_current_revision()
+    where = {"url": engine.url.render_as_string()}
+    if before is None:
+        logger.info("database schema created at revision %s", after, extra=where)
+    elif before == after:
+        logger.info(
+            "database schema at revision %s: up to date, no migration ran", after, extra=where
+        )
+    else:
+        logger.info("database schema upgraded from revision %s to %s", before, after, extra=where)
 
 
 def failure_text(err: BaseException) -> str:
