@@ -71,6 +71,8 @@ class MqttConnection:
         # Why the broker last turned us away (bad credentials, ...), for the fault text.
         self._refused: str | None = None
         self._link_listeners: list[LinkListener] = []
+        # Set by disconnect(): the disconnect that follows is ours, not the broker's.
+        self._leaving = False
 
     @property
     def connected(self) -> bool:
@@ -89,6 +91,7 @@ class MqttConnection:
             return
         self._loop = asyncio.get_running_loop()
         self._up = asyncio.Event()
+        self._leaving = False
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id)
         if self.config.username:
             password = None
@@ -122,6 +125,7 @@ class MqttConnection:
         client, self._client = self._client, None
         if client is None:
             return
+        self._leaving = True
         client.disconnect()
         # loop_stop joins the paho thread; keep that off the event loop.
         await asyncio.to_thread(client.loop_stop)
@@ -200,6 +204,10 @@ class MqttConnection:
         why = disconnect_reason(flags, reason)
         if was_connected:
             self._link_changed(False, f"MQTT broker {where}: {why}")
+        if self._leaving:
+            # A clean stop: every stop of parkgate logged a WARNING here for each MQTT relay.
+            logger.info("MQTT %s disconnected from %s (stopping)", self.client_id, where)
+            return
         logger.warning("MQTT %s disconnected from %s: %s", self.client_id, where, why)
 
     def _on_message(self, _client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
