@@ -391,8 +391,8 @@ async def _serve_demo(args: argparse.Namespace) -> int:
     settings = load_settings(getattr(args, "config", None), **allow)
     lock = InstanceLock(settings.data_dir)
     lock.acquire()
-    host = args.host or "127.0.0.1"
-    port = args.port or 8000
+    host = args.host or settings.api.host
+    port = args.port or settings.api.port
     listener = listen_socket(host, port)  # a taken port stops the demo before it starts
     services = build_services(settings)
     try:

@@ -143,8 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo", help="Run the demo community with simulated cameras showing drawn plates."
     )
-    demo.add_argument("--host", help="Bind address (default 127.0.0.1).")
-    demo.add_argument("--port", type=int, help="Port (default 8000).")
+    demo.add_argument("--host", help="Bind address (default from settings: 127.0.0.1).")
+    demo.add_argument("--port", type=int, help="Port (default from settings: 8000).")
     demo.add_argument("--interval", type=float, default=6.0, help="Seconds between demo cars.")
     demo.add_argument("--cars", type=int, default=0, help="Stop after this many cars (0: never).")
     _add_new_database_flag(demo)

@@ -38,14 +38,22 @@ def taken_port() -> tuple[socket.socket, int]:
 
 
 @pytest.mark.timeout(180)
-@pytest.mark.parametrize("command", ["serve", "demo"])
+@pytest.mark.parametrize(("command", "port_from"), [
+    ("serve", "--port"), ("demo", "--port"), ("serve", "settings"), ("demo", "settings"),
+])
 def test_a_taken_port_stops_the_start_before_anything_is_opened(
-    tmp_path: Path, taken_port: tuple[socket.socket, int], command: str
+    tmp_path: Path, taken_port: tuple[socket.socket, int], command: str, port_from: str
 ) -> None:
+    """Also when the port comes from the settings' ``api.port``: the demo used to listen on
+    8000 whatever the configuration said."""
     _, port = taken_port
     database = tmp_path / "data" / "parkgate.db"
-    config = write_config(tmp_path, f"sqlite:///{database}")
-    done = run_main(config, command, "--port", str(port))
+    if port_from == "settings":
+        config = write_config(tmp_path, f"sqlite:///{database}", api={"port": port})
+        done = run_main(config, command)
+    else:
+        config = write_config(tmp_path, f"sqlite:///{database}")
+        done = run_main(config, command, "--port", str(port))
     assert done.returncode == 2, done.stderr[-3000:]
     errors = [line for line in done.stderr.splitlines() if " ERROR " in line]
     assert len(errors) == 1, done.stderr[-3000:]
