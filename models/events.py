@@ -73,6 +73,10 @@ class Passage(Base):
     anonymised_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
+# The longest note a guard may give with an acknowledgement: a sentence, not a report.
+ACK_NOTE_CHARS = 200
+
+
 class Alarm(Base):
     __tablename__ = "alarms"
 
@@ -85,6 +89,9 @@ class Alarm(Base):
     passage_id: Mapped[int | None] = mapped_column(default=None)
     acknowledged_by: Mapped[str | None] = mapped_column(String(64), default=None)
     acknowledged_at: Mapped[datetime | None] = mapped_column(default=None)
+    # What the guard found, given with the acknowledgement ("车主忘带卡，已核实"); None when
+    # they gave none. The alarm.ack audit entry's reason holds the same text.
+    acknowledged_note: Mapped[str | None] = mapped_column(String(ACK_NOTE_CHARS), default=None)
 
 
 class AuditEntry(Base):

@@ -186,6 +186,8 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "alarms.title": ("报警", "Alarms"),
     "alarms.none": ("当前无未处理报警", "No open alarms"),
     "alarms.ack": ("确认处理", "Acknowledge"),
+    "alarms.ack_note": ("处理情况（可不填）", "What you found (optional)"),
+    "alarms.ack_note_example": ("如：车主忘带卡，已核实", "e.g. owner forgot the card, checked"),
     "alarms.unstored": ("未保存", "Not yet stored"),
     "alarms.unstored_hint": (
         "数据库中断期间的报警，尚未写入数据库；写入后即可确认处理",

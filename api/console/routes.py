@@ -94,6 +94,7 @@ LIVE_JS_KEYS = (
     "review.needs_database",  # a page open when the database goes away pauses its queue
     "typed.plate_needed", "typed.done_allow", "typed.done_review", "typed.done_deny",
     "typed.matched", "typed.repeat",
+    "alarms.ack",  # the acknowledgement dialog's title
 )
 # A resolution's audit entry is written in the resolving transaction, a moment after
 # resolved_at; the margin lets the look-up use the index on ``at`` (there is none on

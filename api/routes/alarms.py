@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -21,7 +21,7 @@ from controllers.ports import ADMISSION_UNDONE, PendingAlarm
 from errors import ConflictError, NotFoundError
 from models.base import utcnow
 from models.db import DATABASE_DOWN
-from models.events import Alarm, AuditEntry, Passage
+from models.events import ACK_NOTE_CHARS, Alarm, AuditEntry, Passage
 from services.container import Services
 
 logger = logging.getLogger(__name__)
@@ -46,6 +46,9 @@ class AlarmOut(BaseModel):
     passage_id: int | None
     acknowledged_by: str | None
     acknowledged_at: datetime | None
+    acknowledged_note: str | None = Field(
+        None, description="What the guard said they found when acknowledging it, if anything."
+    )
     stored: bool = Field(
         True,
         description="False for an alarm raised during a database outage that waits in the "
@@ -74,7 +77,21 @@ class AlarmPage(BaseModel):
 class AckIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    note: Note = Field("", max_length=500, description="What the guard did about it.")
+    note: Note = Field(
+        "",
+        max_length=ACK_NOTE_CHARS,
+        description="What the guard found or did (optional), e.g. 车主忘带卡，已核实: kept with "
+        "the acknowledgement and in its audit entry.",
+    )
+
+    @field_validator("note")
+    @classmethod
+    def _fits_once_composed(cls, note: str) -> str:
+        # max_length counts the text as sent; NFC composition (Note) may rarely lengthen it,
+        # and PostgreSQL's column would then refuse it with a 500.
+        if len(note) > ACK_NOTE_CHARS:
+            raise ValueError(f"must be at most {ACK_NOTE_CHARS} characters")
+        return note
 
 
 def open_alarms(session: Session, limit: int = 50) -> list[Alarm]:
@@ -193,11 +210,13 @@ def acknowledge(
     background: BackgroundTasks,
     body: AckIn | None = None,
 ) -> Any:
+    note = body.note.strip() if body else ""
     # A conditional UPDATE: of two guards acknowledging at once, exactly one wins.
     claimed = session.execute(
         update(Alarm)
         .where(Alarm.id == alarm_id, Alarm.acknowledged_at.is_(None))
-        .values(acknowledged_by=user.name, acknowledged_at=utcnow())
+        .values(acknowledged_by=user.name, acknowledged_at=utcnow(),
+                acknowledged_note=note or None)
         .execution_options(synchronize_session=False)
     ).rowcount
     alarm = session.get(Alarm, alarm_id)
@@ -208,7 +227,6 @@ def acknowledge(
             f"alarm {alarm_id} was already acknowledged by {alarm.acknowledged_by}"
         )
     assert alarm.acknowledged_at is not None
-    note = body.note.strip() if body else ""
     session.add(AuditEntry(
         username=user.name, action="alarm.ack", target=f"alarm:{alarm_id}",
         gate_id=alarm.gate_id, passage_id=alarm.passage_id, reason=note,
@@ -219,5 +237,6 @@ def acknowledge(
     background.add_task(services.bus.publish, Event("alarm", {
         "id": alarm.id, "kind": alarm.kind, "gate_id": alarm.gate_id,
         "acknowledged_by": user.name, "acknowledged_at": alarm.acknowledged_at.isoformat(),
+        "acknowledged_note": alarm.acknowledged_note,
     }))
     return AlarmOut.model_validate(alarm)

@@ -690,16 +690,49 @@
     window.location.reload();
   }
   pollWhileUnstored();
-  document.getElementById("alarm-banner").addEventListener("click", async (ev) => {
+  // 确认处理 asks for an optional note (what the guard found) in a dialog: an input in the
+  // list itself would be wiped by the next refresh of the list while the guard types.
+  const ackDialog = document.getElementById("ack-dialog");
+  const ackForm = document.getElementById("ack-form");
+  const ackNote = ackForm.querySelector('input[name="note"]');
+  let ackAlarm = null;
+  document.getElementById("alarm-banner").addEventListener("click", (ev) => {
     const button = ev.target.closest("button[data-ack]");
     if (!button) return;
-    button.disabled = true;
+    const row = button.closest(".alarm");
+    ackAlarm = button.dataset.ack;
+    const what = [".alarm-kind", ".alarm-gate", "time"]
+      .map((sel) => { const el = row && row.querySelector(sel); return el ? el.textContent.trim() : ""; })
+      .filter(Boolean).join(" · ");
+    document.getElementById("ack-dialog-title").textContent = t("alarms.ack") + (what ? " · " + what : "");
+    ackForm.reset();
+    showError(ackForm, "");
+    ackDialog.showModal();
+    ackNote.focus();
+  });
+  document.getElementById("ack-cancel").addEventListener("click", () => ackDialog.close());
+  ackForm.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (!ackAlarm) return;
+    const confirm = document.getElementById("ack-confirm");
+    if (confirm.disabled) return;  // Enter pressed again while the server answers
+    confirm.disabled = true;
     try {
-      await api("POST", "/api/v1/alarms/" + button.dataset.ack + "/ack", {}, t("alarms.ack"));
+      await api("POST", "/api/v1/alarms/" + ackAlarm + "/ack", { note: ackNote.value.trim() },
+                t("alarms.ack"));
+      ackDialog.close();
+      refreshAlarms(false);
     } catch (err) {
-      if (err.status !== 409 && !err.sessionExpired) toast(refusal(err), true);
+      if (err.status === 409) {  // a colleague acknowledged it meanwhile: it is done
+        ackDialog.close();
+        refreshAlarms(false);
+      } else if (!err.sessionExpired) {
+        showError(ackForm, refusal(err));
+        ackNote.focus();
+      }
+    } finally {
+      confirm.disabled = false;
     }
-    refreshAlarms(false);
   });
 
   // ---- snapshots: click to enlarge -----------------------------------------------------

@@ -139,13 +139,41 @@ def test_a_barrier_fault_shows_in_the_dialog_and_raises_an_alarm_banner(
     page.wait_for_selector('.gate[data-gate="main-out"][data-state="fault"]')
     assert "设备故障" in page.locator("#alarm-banner").inner_text()
     screenshot(page, "10-alarm-banner")
-    # The banner is drawn again after each acknowledgement: a button counted a moment ago may
-    # be gone by the click, which would then wait its whole timeout for it.
+    # 确认处理 with a note on what the guard found: too long, it is refused in the dialog (in
+    # Chinese) and the alarm stays; then kept with the acknowledgement.
+    fault = page.locator('#alarm-banner .alarm[data-kind="hardware_fault"]').first
+    fault_id = fault.get_attribute("data-alarm-id")
+    fault.locator("button[data-ack]").click()
+    ack = page.locator("#ack-dialog")
+    ack.wait_for()
+    assert "处理情况（可不填）" in ack.inner_text()
+    ack.locator('input[name="note"]').fill("核" * 201)
+    ack.locator("#ack-confirm").click()
+    ack.locator(".error", has_text="最多 200 个字符").wait_for()
+    screenshot(page, "11-alarm-ack-note")
+    assert page.locator(f'.alarm[data-alarm-id="{fault_id}"]').count() == 1
+    ack.locator('input[name="note"]').fill("已报修，维修人员在路上")
+    ack.locator('input[name="note"]').press("Enter")
+    page.wait_for_selector("#ack-dialog", state="hidden")
+    page.wait_for_selector(f'.alarm[data-alarm-id="{fault_id}"]', state="detached")
+    acked = httpx.get(
+        f"{live_server.base_url}/api/v1/alarms", params={"state": "acknowledged"},
+        headers=bearer(live_server, "guard"),
+    ).json()["items"]
+    assert [(a["id"], a["acknowledged_note"]) for a in acked] == [
+        (int(fault_id or 0), "已报修，维修人员在路上")
+    ]
+    # The rest without a note. The banner is drawn again after each acknowledgement: a button
+    # counted a moment ago may be gone by the click, which would then wait its whole timeout.
     deadline = time.monotonic() + 30
     while page.locator("#alarm-banner button[data-ack]").count():
         assert time.monotonic() < deadline, "alarms still waiting for acknowledgement"
         with contextlib.suppress(PlaywrightTimeout):
             page.locator("#alarm-banner button[data-ack]").first.click(timeout=2000)
+            page.click("#ack-confirm", timeout=2000)
+            page.wait_for_selector("#ack-dialog", state="hidden", timeout=2000)
+        if page.locator("#ack-dialog[open]").count():  # its alarm went before the click
+            page.click("#ack-cancel")
         page.wait_for_timeout(200)
     page.wait_for_selector("#alarm-banner:not(.active)")
 

@@ -82,10 +82,12 @@ def test_a_fault_during_an_outage_is_listed_unstored_then_stored(
         assert page.locator("#alarm-banner").get_attribute("class").split()[-1] == "active"
         screenshot(page, "console-alarms-during-outage")
         kept.locator("button[data-ack]").click()
+        page.click("#ack-confirm")
         page.wait_for_function(
-            "() => !document.getElementById('toast').hidden"
-            " && document.getElementById('toast').textContent.includes('数据库暂时不可用')"
+            "() => !document.querySelector('#ack-form .error').hidden && document"
+            ".querySelector('#ack-form .error').textContent.includes('数据库暂时不可用')"
         )
+        page.click("#ack-cancel")
 
         outage.restore()
         stored = page.locator('.alarm[data-kind="hardware_fault"]:not(.unstored)')
