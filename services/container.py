@@ -157,6 +157,15 @@ class Services:
             await self.safety.start()
         for component in self.background:
             await component.start()
+        if self.city is not None:
+            # The broker still holds each gate's state from before the restart (an arm
+            # open, a fault since mended) and a barrier that starts closed, as it was, reports
+            # no change: without this a hub would show the old state until the gate moves.
+            for barrier in self.barriers.values():
+                self.city.publish(Event("gate", {
+                    "gate_id": barrier.gate_id, "state": str(barrier.state),
+                    "fault": barrier.fault,
+                }))
         # Before the API answers anyone: a copy of a token logged out before the restart
         # must be refused from the first request.
         await self.read_logouts()

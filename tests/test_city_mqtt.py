@@ -148,6 +148,35 @@ def test_a_recovered_barrier_keeps_its_real_retained_state(private_broker: Priva
     assert (state["state"], state["fault"]) == ("closing", None)
 
 
+def test_a_restart_replaces_the_gate_states_the_broker_kept(
+    app_factory: Any, private_broker: PrivateBroker
+) -> None:
+    """The broker keeps each gate's last state across a controller restart: a gate that was
+    open, or faulted, when the controller stopped must not stay so for every hub connecting
+    later, when its barrier starts closed and so reports no change."""
+    stale = {"schema": "parkgate.gate/1", "community": "demo", "at": "2026-11-01T08:00:00+00:00",
+             "gate_id": "main-in", "state": "fault", "fault": "no answer from the relay"}
+    old = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    old.connect("127.0.0.1", private_broker.port)
+    old.loop_start()
+    old.publish("parkgate/demo/gates/main-in/state", json.dumps(stale), qos=1,
+                retain=True).wait_for_publish(5)
+    old.disconnect()
+    old.loop_stop()
+    assert retained(private_broker.port, "parkgate/demo/gates/main-in/state")["state"] == "fault"
+
+    client = app_factory(mqtt={"enabled": True, "port": private_broker.port})
+    deadline = time.monotonic() + 10
+    while True:
+        state = retained(private_broker.port, "parkgate/demo/gates/main-in/state")
+        if state["state"] != "fault":
+            break
+        assert time.monotonic() < deadline, "the stale fault stayed on the broker"
+        time.sleep(0.2)
+    assert (state["state"], state["fault"]) == ("closed", None)
+    assert client.app.state.services.barriers["main-in"].fault is None
+
+
 @shared_broker
 def test_passages_and_availability_reach_the_city_hub(
     app_factory: Any, readable_photos: list[LabelledPhoto]
