@@ -35,7 +35,7 @@ class AuditQuery:
             if moment is not None and moment.tzinfo is None:
                 raise ValueError(f"{name} needs a time zone, e.g. 2026-11-28T08:00:00+08:00")
 
-    def statement(self) -> Select[tuple[AuditEntry]]:
+    def statement(self) -> Select[AuditEntry]:
         query = select(AuditEntry)
         if self.user:
             query = query.where(AuditEntry.username == self.user)

@@ -88,6 +88,7 @@ def take_backup(
         if with_snapshots:
             _copy_tree(data_dir / "snapshots", partial / "snapshots", label="snapshots")
         files = [p for p in sorted(partial.rglob("*")) if p.is_file()]
+        sizes = {p: p.stat().st_size for p in files}
         manifest = {
             "created_at": (now or datetime.now(UTC)).isoformat(),
             "data_dir": str(data_dir.resolve()),
@@ -95,7 +96,7 @@ def take_backup(
             "revision": revision,
             "with_snapshots": with_snapshots,
             "files": [
-                {"path": str(p.relative_to(partial)), "bytes": p.stat().st_size,
+                {"path": str(p.relative_to(partial)), "bytes": sizes[p],
                  "sha256": _sha256(p)}
                 for p in files
             ],
@@ -108,8 +109,7 @@ def take_backup(
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    return BackupResult(dest, len(files) + 1, sum(f["bytes"] for f in manifest["files"]),
-                        kind, revision)
+    return BackupResult(dest, len(files) + 1, sum(sizes.values()), kind, revision)
 
 
 def _backup_sqlite(source: Path, target: Path) -> str | None:

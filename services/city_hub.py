@@ -146,28 +146,16 @@ class CityHub:
         return read
 
     def _body(self, community: str, kind: str, payload: bytes) -> dict[str, Any] | None:
+        why: str | None
         try:
             body = json.loads(payload)
         except ValueError:
-            return self._refuse(community, kind, "not JSON")
-        if not isinstance(body, dict):
-            return self._refuse(community, kind, "not a JSON object")
-        name, _, version = str(body.get("schema", "")).partition("/")
-        if name != f"parkgate.{kind}":
-            return self._refuse(community, kind, f"schema {body.get('schema')!r}")
-        major = version.split(".")[0]
-        if not major.isdigit() or int(major) != SUPPORTED_MAJOR:
-            return self._refuse(
-                community, kind,
-                f"schema {body['schema']!r}: this hub reads version {SUPPORTED_MAJOR}",
-            )
-        if kind == "passage" and not isinstance(body.get("id"), int):
-            return self._refuse(community, kind, "passage without an id")
-        if kind == "availability" and not all(
-            isinstance(body.get(key), int) for key in ("total_capacity", "total_free")
-        ):
-            # The city's totals add these up on the hub's main loop: a bad one would end it.
-            return self._refuse(community, kind, "availability without its totals")
+            body, why = None, "not JSON"
+        else:
+            why = _problem(kind, body)
+        if why is not None:
+            self._refuse(community, kind, why)
+            return None
         return body
 
     def _refuse(self, community: str, kind: str, why: str) -> None:
@@ -176,7 +164,6 @@ class CityHub:
             self._refusals_logged.add((community, why))
             logger.warning("city hub: %s message from %s refused (%s); later ones like it are "
                            "refused without a word", kind, community, why)
-        return None
 
     def totals(self) -> dict[str, Any]:
         """The city's free spaces over the communities whose availability is known."""
@@ -205,6 +192,26 @@ class CityHub:
             state = {True: "online", False: "OFFLINE", None: "status unknown"}[c.online]
             lines.append(f"{c.name}: {state}, {free}, {c.passages} passages, {c.alarms} alarms")
         return lines
+
+
+def _problem(kind: str, body: Any) -> str | None:
+    """Why a decoded ``kind`` message is refused; None when the hub can read it."""
+    if not isinstance(body, dict):
+        return "not a JSON object"
+    name, _, version = str(body.get("schema", "")).partition("/")
+    if name != f"parkgate.{kind}":
+        return f"schema {body.get('schema')!r}"
+    major = version.split(".")[0]
+    if not major.isdigit() or int(major) != SUPPORTED_MAJOR:
+        return f"schema {body['schema']!r}: this hub reads version {SUPPORTED_MAJOR}"
+    if kind == "passage" and not isinstance(body.get("id"), int):
+        return "passage without an id"
+    if kind == "availability" and not all(
+        isinstance(body.get(key), int) for key in ("total_capacity", "total_free")
+    ):
+        # The city's totals add these up on the hub's main loop: a bad one would end it.
+        return "availability without its totals"
+    return None
 
 
 def run_hub(
@@ -237,7 +244,7 @@ def run_hub(
         with lock:
             if record_failed.is_set():
                 return  # not acknowledged: the broker hands it to the next run
-            accepted = hub.take(m.topic, m.payload)
+            accepted = hub.take(m.topic, bytes(m.payload))  # typed bytes | bytearray
             if accepted is not None and out is not None:
                 try:
                     out.write(json.dumps({"community": accepted.community,

@@ -313,12 +313,12 @@ class CityPublisher:
         try:
             for message in loaded.left:
                 self._queue(Outgoing(message.topic, message.body, False, message.seq))
-            for message in held:
-                if message.seq is not None:
-                    message = dataclasses.replace(
-                        message, seq=loaded.renumbered.get(message.seq)
+            for waiting in held:
+                if waiting.seq is not None:
+                    waiting = dataclasses.replace(
+                        waiting, seq=loaded.renumbered.get(waiting.seq)
                     )
-                self._queue(message)
+                self._queue(waiting)
         finally:
             self._taken_back.set()  # stop() waits for it
         if loaded.left and self._spool is not None:

@@ -18,7 +18,6 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
-from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -38,7 +37,7 @@ from sqlalchemy.orm import Session
 from controllers.values import TYPED_PLATE
 from models.events import Alarm, AuditEntry, Passage
 from services.audit_journal import LOGIN_PREFIX
-from services.local_days import LocalDay, check_consecutive, day_by_day, in_day
+from services.local_days import Columns, LocalDay, check_consecutive, day_by_day, in_day
 from services.reports import (
     ADMITTED_RESOLUTIONS,
     OccupancyDay,
@@ -185,8 +184,11 @@ def _count_alarms(session: Session, days: Sequence[LocalDay], counts: list[_Coun
         counts[i].alarms[kind] += n
 
 
-def _grouped(session: Session, days: Sequence[LocalDay],
-             query: Callable[[ColumnElement[int], LocalDay], Select[Any]]) -> Result[Any]:
+def _grouped(
+    session: Session,
+    days: Sequence[LocalDay],
+    query: Callable[[ColumnElement[int], LocalDay], Select[int, *Columns]],
+) -> Result[int, *Columns]:
     """The grouped query over every day in one statement, its rows in the order of their
     columns but the last (the count): counts that tie are then listed in the same order on
     either database, where grouping alone leaves PostgreSQL's order to its hash table."""

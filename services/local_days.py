@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from itertools import pairwise
-from typing import Any
+from typing import TypeVarTuple
 
 from sqlalchemy import ColumnElement, CompoundSelect, Integer, Select, literal_column, union_all
 from sqlalchemy.orm import InstrumentedAttribute
@@ -62,10 +62,13 @@ def in_day(column: InstrumentedAttribute[datetime], day: LocalDay
     return column >= day.start, column < day.end
 
 
+Columns = TypeVarTuple("Columns")
+
+
 def day_by_day(
     days: Sequence[tuple[int, LocalDay]],
-    query: Callable[[ColumnElement[int], LocalDay], Select[Any]],
-) -> Select[Any] | CompoundSelect:
+    query: Callable[[ColumnElement[int], LocalDay], Select[int, *Columns]],
+) -> Select[int, *Columns] | CompoundSelect[int, *Columns]:
     """``query(index, day)`` for each (index, day), as one statement; ``index`` is a column
     to select first, labelled ``day_index``, so each row says which day it counts for."""
     if not days:

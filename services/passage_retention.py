@@ -95,7 +95,7 @@ def forget_old_passages(
 
 
 def _in_batches(
-    sessions: sessionmaker[Session], batch: int, due: Select[tuple[int]],
+    sessions: sessionmaker[Session], batch: int, due: Select[int],
     change: Callable[[Session, Sequence[int]], object],
 ) -> int:
     """Apply ``change`` to the rows ``due`` lists (which ``change`` takes off that list),

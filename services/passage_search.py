@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVarTuple
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
@@ -44,7 +45,7 @@ class PassageResults:
     scan_capped: bool = False  # a similar search read only the newest SIMILAR_SCAN
 
 
-def _window(query: PassageQuery) -> Select[tuple[Passage]]:
+def _window(query: PassageQuery) -> Select[Passage]:
     stmt = select(Passage)
     if query.exact_plate:
         stmt = stmt.where(Passage.plate == query.exact_plate)
@@ -59,7 +60,10 @@ def _window(query: PassageQuery) -> Select[tuple[Passage]]:
     return stmt
 
 
-def _newest_first(stmt: Select[tuple[Passage]]) -> Select[tuple[Passage]]:
+Columns = TypeVarTuple("Columns")
+
+
+def _newest_first(stmt: Select[*Columns]) -> Select[*Columns]:
     return stmt.order_by(Passage.at.desc(), Passage.id.desc())
 
 

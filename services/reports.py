@@ -229,7 +229,7 @@ def occupancy_figure(
     fig, (top, bottom) = plt.subplots(
         2, 1, figsize=(11, 7.5), sharex=True, gridspec_kw={"height_ratios": [3, 2]}
     )
-    colours = plt.get_cmap("tab10").colors
+    colours = matplotlib.color_sequences["tab10"]  # the tab10 colour map's ten colours
     end_h = (report.end - report.start).total_seconds() / 3600
     for i, zone in enumerate(report.zones):
         colour = colours[i % len(colours)]

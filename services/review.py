@@ -13,9 +13,9 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, get_args
+from typing import Any, Literal, cast, get_args
 
-from sqlalchemy import ColumnElement, case, func, literal, select, update
+from sqlalchemy import ColumnElement, CursorResult, case, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from controllers.events import Event
@@ -117,7 +117,9 @@ def _record(
         # Claim the passage with one conditional UPDATE before reading anything: two guards
         # pressing at once cannot both resolve it (and open and count twice), and on SQLite
         # the write lock is taken first so the transaction never has to upgrade a snapshot.
-        claimed = session.execute(
+        # An UPDATE's result is a CursorResult (it has the row count); execute() is typed
+        # for any statement.
+        claimed = cast(CursorResult[Any], session.execute(
             update(Passage)
             .where(Passage.id == req.passage_id)
             .where(Passage.decision == "review")
@@ -127,7 +129,7 @@ def _record(
                 resolved_plate=None if req.no_plate else _resolved_plate(req.plate),
             )
             .execution_options(synchronize_session=False)
-        ).rowcount
+        )).rowcount
         passage = session.get(Passage, req.passage_id)
         if passage is None:
             raise NotFoundError(f"passage {req.passage_id} not found")

@@ -34,7 +34,7 @@ import logging
 import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -57,7 +57,17 @@ MIN_LOOKBACK_S = 7 * 86400
 Ended = tuple[str, float]  # (session fingerprint, refused until: epoch seconds)
 
 
-def logout_details(session_id: str, until: float) -> dict[str, str]:
+class LogoutDetails(TypedDict, total=False):
+    """The keys a log-out adds to its audit entry (passed to ``audit_login`` as ``**details``:
+    typed so that mypy knows they cannot be one of its own keywords). Not total: a console
+    log-out without a session to end passes none, and entries written before log-outs named
+    their session have neither (``ended_from``)."""
+
+    session: str
+    refused_until: str
+
+
+def logout_details(session_id: str, until: float) -> LogoutDetails:
     """What a log-out's audit entry carries so that a restart still refuses the session."""
     return {
         "session": session_fingerprint(session_id),

@@ -67,7 +67,7 @@ class MqttSpaceSensors:
 
     def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
         try:
-            self._ingest(message.payload, message.topic)
+            self._ingest(bytes(message.payload), message.topic)  # typed bytes | bytearray
         except Exception:  # never let one payload kill paho's network thread
             logger.exception("space sensor payload on %s crashed the handler", message.topic)
 
