@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 
@@ -49,6 +49,11 @@ from services.zone_peaks import ZonePeak, zone_peaks
 # Audit actions that moved a barrier by hand (services/gate_actions.py) or let a car in or
 # out from the review queue (services/review.py): what a guard did instead of the gate.
 HAND_ACTIONS = ("gate.", "passage.")
+# A tailgating alarm is raised alike at both kinds of gate: at a pedestrian gate it is a person
+# who followed a resident in unchecked (尾随), not a vehicle through a barrier opening (跟车),
+# and there is no parking count to correct. The figures keep the two apart by this key.
+TAILGATING = "tailgating"
+PEDESTRIAN_TAILGATING = "tailgating.pedestrian"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,20 +70,24 @@ class DaySummary:
     automatic_share: float | None
     reviews: dict[str, int]  # resolution -> count ("unresolved": not dealt with yet)
     guard_actions: dict[str, dict[str, int]]  # username -> action -> count
-    alarms: dict[str, int]  # kind -> count
+    # kind -> count; tailgating at a pedestrian gate counted as PEDESTRIAN_TAILGATING (尾随)
+    alarms: dict[str, int]
     zones: tuple[ZonePeak, ...]
     # auth.login / auth.login_failed / auth.logout -> count: many failures are someone guessing.
     logins: dict[str, int] = field(default_factory=dict)
 
 
-def day_summary(session: Session, occupancy: OccupancyDay) -> DaySummary:
-    """The figures of the local day ``occupancy`` reports on (its day, time zone and end).
+def day_summary(
+    session: Session, occupancy: OccupancyDay, pedestrian_gates: Collection[str] = ()
+) -> DaySummary:
+    """The figures of the local day ``occupancy`` reports on (its day, time zone and end);
+    ``pedestrian_gates``: the ids of the gates people walk through (see day_summaries).
 
     Its zone peaks are counted in the database as a month's are (services/zone_peaks.py), not
     taken from the chart's steps: tests/test_month_summary.py holds them to those steps."""
     start, end = local_day_bounds(occupancy.day, occupancy.tz)
     day = LocalDay(occupancy.day, start, end, occupancy.end)
-    return day_summaries(session, (day,), occupancy.tz)[0]
+    return day_summaries(session, (day,), occupancy.tz, pedestrian_gates)[0]
 
 
 @dataclass(slots=True)
@@ -96,14 +105,17 @@ class _Counts:
     alarms: Counter[str] = field(default_factory=Counter)
 
 
-def day_summaries(session: Session, days: Sequence[LocalDay], tz: tzinfo
-                  ) -> list[DaySummary]:
-    """The figures of each of ``days`` (consecutive local days in ``tz``, oldest first)."""
+def day_summaries(session: Session, days: Sequence[LocalDay], tz: tzinfo,
+                   pedestrian_gates: Collection[str] = ()) -> list[DaySummary]:
+    """The figures of each of ``days`` (consecutive local days in ``tz``, oldest first).
+
+    A tailgating alarm at one of ``pedestrian_gates`` (the configured gates of kind
+    pedestrian, as the console reads them) counts as :data:`PEDESTRIAN_TAILGATING`."""
     days = check_consecutive(days)
     counts = [_Counts() for _ in days]
     _count_passages(session, days, counts)
     _count_audit(session, days, counts)
-    _count_alarms(session, days, counts)
+    _count_alarms(session, days, counts, frozenset(pedestrian_gates))
     peaks = zone_peaks(session, days, tz)
     return [
         DaySummary(
@@ -176,11 +188,14 @@ def _count_audit(session: Session, days: Sequence[LocalDay], counts: list[_Count
             counts[i].logins[action] += n
 
 
-def _count_alarms(session: Session, days: Sequence[LocalDay], counts: list[_Counts]) -> None:
-    for i, kind, n in _grouped(session, days, lambda index, day: (
-        select(index, Alarm.kind, func.count()).where(*in_day(Alarm.at, day))
-        .group_by(Alarm.kind)
+def _count_alarms(session: Session, days: Sequence[LocalDay], counts: list[_Counts],
+                  pedestrian_gates: frozenset[str]) -> None:
+    keys = (Alarm.kind, Alarm.gate_id)
+    for i, kind, gate_id, n in _grouped(session, days, lambda index, day: (
+        select(index, *keys, func.count()).where(*in_day(Alarm.at, day)).group_by(*keys)
     )):
+        if kind == TAILGATING and gate_id in pedestrian_gates:
+            kind = PEDESTRIAN_TAILGATING
         counts[i].alarms[kind] += n
 
 

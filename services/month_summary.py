@@ -10,7 +10,7 @@ bench's 13,000 passages a day (bench/scale.py).
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from typing import TextIO
@@ -63,9 +63,11 @@ def fullest_zone(day: DaySummary) -> tuple[str, int, int] | None:
 
 
 def month_summary(
-    session: Session, year: int, month: int, tz: tzinfo, *, now: datetime | None = None
+    session: Session, year: int, month: int, tz: tzinfo, *, now: datetime | None = None,
+    pedestrian_gates: Collection[str] = (),
 ) -> MonthSummary:
-    """Every day of the month that has begun in ``tz``, oldest first."""
+    """Every day of the month that has begun in ``tz``, oldest first (``pedestrian_gates``:
+    see services/day_summary.py day_summaries)."""
     now = now or datetime.now(UTC)
     today = now.astimezone(tz).date()
     begun = [date(year, month, number)
@@ -73,7 +75,8 @@ def month_summary(
              if date(year, month, number) <= today]
     if not begun:
         return MonthSummary(year, month, ())
-    return MonthSummary(year, month, tuple(day_summaries(session, local_days(begun, tz, now), tz)))
+    days = day_summaries(session, local_days(begun, tz, now), tz, pedestrian_gates)
+    return MonthSummary(year, month, tuple(days))
 
 
 def month_csv_rows(summary: MonthSummary) -> Iterator[list[object]]:

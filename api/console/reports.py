@@ -26,6 +26,7 @@ from api.console.rendering import (
     current_lang,
     display_tz,
     page_user,
+    pedestrian_gates,
     render,
     services_of,
 )
@@ -65,9 +66,10 @@ def reports_page(request: Request, day: Day = None) -> Response:
         "following": day + timedelta(days=1) if day < today else None,
         "today": today,
     }
+    services = services_of(request)
     try:
-        with services_of(request).sessions() as session:
-            _, summary = load_day(session, day, display_tz(request))
+        with services.sessions() as session:
+            _, summary = load_day(session, day, display_tz(request), pedestrian_gates(services))
     except InvalidInputError:
         # A day that has not begun: say so on the page rather than answer with JSON.
         return render(request, "admin/reports.html",
@@ -90,9 +92,10 @@ def month_page(request: Request, month: str | None = Query(None, max_length=7)) 
     lang = current_lang(request)
     today = _today(request)
     month = month or f"{today:%Y-%m}"
+    services = services_of(request)
     try:
-        with services_of(request).sessions() as session:
-            summary = load_month(session, month, display_tz(request))
+        with services.sessions() as session:
+            summary = load_month(session, month, display_tz(request), pedestrian_gates(services))
     except InvalidInputError as err:
         return render(request, "admin/month_report.html",
                       {"month": month, "summary": None, "today": today,
@@ -120,8 +123,9 @@ def month_csv(request: Request, month: str) -> Response:
     user = page_user(request, admin=True)
     if isinstance(user, Response):
         return user
-    with services_of(request).sessions() as session:
-        summary = load_month(session, month, display_tz(request))
+    services = services_of(request)
+    with services.sessions() as session:
+        summary = load_month(session, month, display_tz(request), pedestrian_gates(services))
     out = io.StringIO()
     write_month_csv(summary, out)
     return _csv_download(out.getvalue(), f"parkgate-{month}.csv")

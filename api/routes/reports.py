@@ -12,11 +12,11 @@ from datetime import date, datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Depends, Path
 from pydantic import AfterValidator, BaseModel, Field
 from sqlalchemy.orm import Session
 
-from api.deps import AdminUser, CommunityTz, SessionDep
+from api.deps import AdminUser, CommunityTz, ServicesDep, SessionDep
 from api.params import day_in_service_span
 from errors import InvalidInputError
 from services.day_summary import DaySummary, day_summary
@@ -35,6 +35,15 @@ ReportDay = Annotated[
                      "now)."),
     AfterValidator(day_in_service_span),
 ]
+
+
+def pedestrian_gate_ids(services: ServicesDep) -> frozenset[str]:
+    """The configured gates people walk through: a tailgating alarm there is 尾随, counted
+    apart from the vehicles' 跟车 (services/day_summary.py)."""
+    return frozenset(g.id for g in services.settings.community.gates if g.kind == "pedestrian")
+
+
+PedestrianGates = Annotated[frozenset[str], Depends(pedestrian_gate_ids)]
 
 
 class ZonePeakOut(BaseModel):
@@ -68,7 +77,10 @@ class DayReportOut(BaseModel):
     automatic_share: float | None
     reviews: dict[str, int]
     guard_actions: dict[str, dict[str, int]]
-    alarms: dict[str, int]
+    alarms: dict[str, int] = Field(
+        description="kind -> count; a tailgating alarm at a pedestrian gate (尾随) counts as "
+        "tailgating.pedestrian, apart from the vehicles' tailgating (跟车)"
+    )
     logins: dict[str, int] = Field(
         default_factory=dict,
         description="auth.login, auth.login_failed and auth.logout of the day (audit log)",
@@ -78,12 +90,12 @@ class DayReportOut(BaseModel):
 
 
 def load_day(
-    session: Session, day: date, tz: ZoneInfo
+    session: Session, day: date, tz: ZoneInfo, pedestrian_gates: frozenset[str] = frozenset()
 ) -> tuple[OccupancyDay, DaySummary]:
     """The day's (in ``tz``) occupancy report and figures (a day that has not begun is a
     422)."""
     occupancy = occupancy_day(session, day, tz)
-    return occupancy, day_summary(session, occupancy)
+    return occupancy, day_summary(session, occupancy, pedestrian_gates)
 
 
 def hours_of(occupancy: OccupancyDay) -> list[HourOut]:
@@ -97,9 +109,9 @@ def hours_of(occupancy: OccupancyDay) -> list[HourOut]:
     summary="One day at the gates: passages, guards' actions, alarms, occupancy per hour",
 )
 def day_report(
-    day: ReportDay, session: SessionDep, tz: CommunityTz, _: AdminUser
+    day: ReportDay, session: SessionDep, tz: CommunityTz, walked: PedestrianGates, _: AdminUser
 ) -> DayReportOut:
-    occupancy, summary = load_day(session, day, tz)
+    occupancy, summary = load_day(session, day, tz, walked)
     return DayReportOut(**asdict(summary), hours=hours_of(occupancy))
 
 
@@ -118,9 +130,11 @@ def parse_month(value: str) -> tuple[int, int]:
     return year, month
 
 
-def load_month(session: Session, value: str, tz: ZoneInfo) -> MonthSummary:
+def load_month(
+    session: Session, value: str, tz: ZoneInfo, pedestrian_gates: frozenset[str] = frozenset()
+) -> MonthSummary:
     year, month = parse_month(value)
-    summary = month_summary(session, year, month, tz)
+    summary = month_summary(session, year, month, tz, pedestrian_gates=pedestrian_gates)
     if not summary.days:
         raise InvalidInputError(f"{value} has not begun yet")
     return summary
@@ -156,9 +170,10 @@ def month_report(
     month: Annotated[str, Path(description="YYYY-MM", max_length=7)],
     session: SessionDep,
     tz: CommunityTz,
+    walked: PedestrianGates,
     _: AdminUser,
 ) -> MonthReportOut:
-    summary = load_month(session, month, tz)
+    summary = load_month(session, month, tz, walked)
     return MonthReportOut(
         month=month,
         entries=summary.entries,

@@ -222,3 +222,31 @@ def test_a_month_is_its_days_added_up_over_the_api_page_and_csv(history: Any) ->
     row = next(r for r in rows if r["date"] == DAY)
     assert (row["entries"], row["refused"], row["peak_zone"], row["peak"]) == ("3", "1", "A", "6")
     assert history.get("/console/admin/reports/month?month=2099-01").status_code == 422
+
+
+def test_tailgating_at_a_pedestrian_gate_is_counted_apart_from_the_vehicles(
+    history: Any,
+) -> None:
+    """A person following a resident through the pedestrian gate (尾随) is no car following
+    another under a barrier (跟车): the day's figures, its page and the month keep them apart."""
+    services = history.app.state.services
+    assert services.settings.gate("ped-1").kind == "pedestrian"
+    with transaction(services.sessions) as session:
+        session.add_all([
+            Alarm(at=local(28, 18, 0), kind="tailgating", gate_id="main-in"),
+            Alarm(at=local(28, 18, 5), kind="tailgating", gate_id="main-out"),
+            Alarm(at=local(28, 19, 0), kind="tailgating", gate_id="ped-1"),
+        ])
+    admin = add_staff(services, "boss", "admin")
+
+    day = history.get(f"/api/v1/reports/{DAY}", headers=admin).json()
+
+    assert day["alarms"] == {
+        "tailgating": 2, "blocked_plate": 1, "hardware_fault": 1, "tailgating.pedestrian": 1,
+    }
+    month = history.get("/api/v1/reports/month/2026-11", headers=admin).json()
+    assert month["alarms"] == 6  # every alarm still counted once
+    cookie_login(history, "boss", "admin")
+    html = history.get(f"/console/admin/reports?day={DAY}").text
+    assert '<tr data-kind="tailgating"><td>跟车</td><td>2</td></tr>' in html
+    assert '<tr data-kind="tailgating.pedestrian"><td>尾随</td><td>1</td></tr>' in html
