@@ -31,9 +31,12 @@ class Passage(Base):
         Index("ix_passages_decision_resolution_at", "decision", "resolution", "at"),
         # What retention still has to anonymise, oldest first, without walking the years it
         # anonymised already (services/passage_retention.py).
-        Index("ix_passages_to_anonymise", "at",
-              sqlite_where=text("anonymised_at IS NULL"),
-              postgresql_where=text("anonymised_at IS NULL")),
+        Index(
+            "ix_passages_to_anonymise",
+            "at",
+            sqlite_where=text("anonymised_at IS NULL"),
+            postgresql_where=text("anonymised_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

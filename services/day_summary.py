@@ -105,8 +105,9 @@ class _Counts:
     alarms: Counter[str] = field(default_factory=Counter)
 
 
-def day_summaries(session: Session, days: Sequence[LocalDay], tz: tzinfo,
-                   pedestrian_gates: Collection[str] = ()) -> list[DaySummary]:
+def day_summaries(
+    session: Session, days: Sequence[LocalDay], tz: tzinfo, pedestrian_gates: Collection[str] = ()
+) -> list[DaySummary]:
     """The figures of each of ``days`` (consecutive local days in ``tz``, oldest first).
 
     A tailgating alarm at one of ``pedestrian_gates`` (the configured gates of kind
@@ -129,8 +130,7 @@ def day_summaries(session: Session, days: Sequence[LocalDay], tz: tzinfo,
             exits=c.exits,
             automatic_share=c.automatic / c.entries if c.entries else None,
             reviews=dict(c.reviews.most_common()),
-            guard_actions={u: dict(sorted(a.items()))
-                           for u, a in sorted(c.guard_actions.items())},
+            guard_actions={u: dict(sorted(a.items())) for u, a in sorted(c.guard_actions.items())},
             logins=dict(sorted(c.logins.items())),
             alarms=dict(c.alarms.most_common()),
             zones=zone_peaks_of_day,
@@ -153,10 +153,21 @@ def _count_passages(session: Session, days: Sequence[LocalDay], counts: list[_Co
     is_counted = case((counted, 1), else_=0).label("counted")
     # Flags only where they decide something: fewer groups.
     flags = case((counted, cast(Passage.flags, String)), else_=null()).label("counted_flags")
-    keys = (Passage.decision, Passage.reason, Passage.resolution, Passage.direction,
-            is_counted, flags)
-    rows = _grouped(session, days, lambda index, day: (
-        select(index, *keys, func.count()).where(*in_day(Passage.at, day)).group_by(*keys)))
+    keys = (
+        Passage.decision,
+        Passage.reason,
+        Passage.resolution,
+        Passage.direction,
+        is_counted,
+        flags,
+    )
+    rows = _grouped(
+        session,
+        days,
+        lambda index, day: (
+            select(index, *keys, func.count()).where(*in_day(Passage.at, day)).group_by(*keys)
+        ),
+    )
     for i, decision, reason, resolution, direction, in_count, flags_text, n in rows:
         day = counts[i]
         day.by_decision[decision] += n
@@ -179,21 +190,33 @@ def _count_passages(session: Session, days: Sequence[LocalDay], counts: list[_Co
 
 def _count_audit(session: Session, days: Sequence[LocalDay], counts: list[_Counts]) -> None:
     keys = (AuditEntry.username, AuditEntry.action)
-    for i, username, action, n in _grouped(session, days, lambda index, day: (
-        select(index, *keys, func.count()).where(*in_day(AuditEntry.at, day)).group_by(*keys)
-    )):
+    for i, username, action, n in _grouped(
+        session,
+        days,
+        lambda index, day: (
+            select(index, *keys, func.count()).where(*in_day(AuditEntry.at, day)).group_by(*keys)
+        ),
+    ):
         if action.startswith(HAND_ACTIONS):
             counts[i].guard_actions.setdefault(username, Counter())[action] += n
         elif action.startswith(LOGIN_PREFIX):
             counts[i].logins[action] += n
 
 
-def _count_alarms(session: Session, days: Sequence[LocalDay], counts: list[_Counts],
-                  pedestrian_gates: frozenset[str]) -> None:
+def _count_alarms(
+    session: Session,
+    days: Sequence[LocalDay],
+    counts: list[_Counts],
+    pedestrian_gates: frozenset[str],
+) -> None:
     keys = (Alarm.kind, Alarm.gate_id)
-    for i, kind, gate_id, n in _grouped(session, days, lambda index, day: (
-        select(index, *keys, func.count()).where(*in_day(Alarm.at, day)).group_by(*keys)
-    )):
+    for i, kind, gate_id, n in _grouped(
+        session,
+        days,
+        lambda index, day: (
+            select(index, *keys, func.count()).where(*in_day(Alarm.at, day)).group_by(*keys)
+        ),
+    ):
         if kind == TAILGATING and gate_id in pedestrian_gates:
             kind = PEDESTRIAN_TAILGATING
         counts[i].alarms[kind] += n

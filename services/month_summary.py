@@ -22,8 +22,17 @@ from services.local_days import local_days
 from services.reports import write_table
 
 MONTH_CSV_COLUMNS = (
-    "date", "entries", "exits", "automatic_share", "to_guard", "refused", "alarms",
-    "guard_hand_actions", "peak_zone", "peak", "capacity",
+    "date",
+    "entries",
+    "exits",
+    "automatic_share",
+    "to_guard",
+    "refused",
+    "alarms",
+    "guard_hand_actions",
+    "peak_zone",
+    "peak",
+    "capacity",
 )
 
 
@@ -63,16 +72,23 @@ def fullest_zone(day: DaySummary) -> tuple[str, int, int] | None:
 
 
 def month_summary(
-    session: Session, year: int, month: int, tz: tzinfo, *, now: datetime | None = None,
+    session: Session,
+    year: int,
+    month: int,
+    tz: tzinfo,
+    *,
+    now: datetime | None = None,
     pedestrian_gates: Collection[str] = (),
 ) -> MonthSummary:
     """Every day of the month that has begun in ``tz``, oldest first (``pedestrian_gates``:
     see services/day_summary.py day_summaries)."""
     now = now or datetime.now(UTC)
     today = now.astimezone(tz).date()
-    begun = [date(year, month, number)
-             for number in range(1, calendar.monthrange(year, month)[1] + 1)
-             if date(year, month, number) <= today]
+    begun = [
+        date(year, month, number)
+        for number in range(1, calendar.monthrange(year, month)[1] + 1)
+        if date(year, month, number) <= today
+    ]
     if not begun:
         return MonthSummary(year, month, ())
     days = day_summaries(session, local_days(begun, tz, now), tz, pedestrian_gates)
@@ -84,9 +100,14 @@ def month_csv_rows(summary: MonthSummary) -> Iterator[list[object]]:
         fullest = fullest_zone(day)
         share = "" if day.automatic_share is None else f"{day.automatic_share:.3f}"
         yield [
-            day.day.isoformat(), day.entries, day.exits, share,
-            day.by_decision.get("review", 0), day.by_decision.get("deny", 0),
-            sum(day.alarms.values()), hand_actions(day),
+            day.day.isoformat(),
+            day.entries,
+            day.exits,
+            share,
+            day.by_decision.get("review", 0),
+            day.by_decision.get("deny", 0),
+            sum(day.alarms.values()),
+            hand_actions(day),
             *(fullest if fullest else ("", "", "")),
         ]
 

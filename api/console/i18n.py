@@ -31,13 +31,18 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "menu.households": ("住户与车辆", "Households"),
     "history.plate_hint": ("完整或部分车牌", "Whole or part of a plate"),
     "history.similar": ("含相似车牌（识别误差）", "Include look-alike reads"),
-    "history.whole_plate": ("查找相似车牌需要输入完整车牌，例如 闽A12345",
-                            "A look-alike search needs a whole plate, e.g. 闽A12345"),
-    "history.unknown_gate": ("没有编号为“{gate}”的出入口（链接可能已过时），请重新选择出入口",
-                             "There is no gate “{gate}” (the link may be out of date): "
-                             "choose a gate again"),
-    "history.capped": ("只查了最近5万条，请缩小日期范围", "only the newest 50,000 were searched: "
-                       "narrow the dates"),
+    "history.whole_plate": (
+        "查找相似车牌需要输入完整车牌，例如 闽A12345",
+        "A look-alike search needs a whole plate, e.g. 闽A12345",
+    ),
+    "history.unknown_gate": (
+        "没有编号为“{gate}”的出入口（链接可能已过时），请重新选择出入口",
+        "There is no gate “{gate}” (the link may be out of date): choose a gate again",
+    ),
+    "history.capped": (
+        "只查了最近5万条，请缩小日期范围",
+        "only the newest 50,000 were searched: narrow the dates",
+    ),
     "history.pages": ("翻页", "Pages"),
     "history.previous": ("‹ 上一页", "‹ Newer"),
     "history.next": ("下一页 ›", "Older ›"),
@@ -55,8 +60,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "report.alarms": ("报警", "Alarms"),
     "report.occupancy": ("车位占用", "Occupancy"),
     "report.chart_title": ("{community} · {day} 车位占用", "{community} · occupancy on {day}"),
-    "report.chart_alt": ("{day} 各区域在场车辆数及每小时出入车次",
-                         "Cars parked per zone on {day} and vehicles in and out per hour"),
+    "report.chart_alt": (
+        "{day} 各区域在场车辆数及每小时出入车次",
+        "Cars parked per zone on {day} and vehicles in and out per hour",
+    ),
     "report.zone": ("区域", "Zone"),
     "report.capacity": ("车位数", "Spaces"),
     "report.peak": ("最高在场", "Peak"),
@@ -88,8 +95,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "login.submit": ("登录", "Log in"),
     "login.failed": ("用户名或密码错误", "Wrong username or password"),
     "login.stale": ("页面已过期，请重新输入并登录", "The page was stale: please log in again"),
-    "login.throttled": ("登录失败次数过多，请{wait}后再试",
-                        "Too many failed logins: try again in {wait}"),
+    "login.throttled": (
+        "登录失败次数过多，请{wait}后再试",
+        "Too many failed logins: try again in {wait}",
+    ),
     "login.expired": ("长时间未操作，已自动退出，请重新登录", "Logged out after inactivity"),
     "login.bye": ("已退出登录", "You are logged out"),
     "login.ended": ("登录已过期，请重新登录", "Your session has expired: please log in again"),
@@ -100,12 +109,16 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "account active before the outage can log in, with the password it had then.",
     ),
     "forbidden.title": ("无权访问", "Not allowed"),
-    "forbidden.text": ("此页面仅限管理员使用。如需修改，请联系物业管理员。",
-                       "This page is for administrators. Ask the property office."),
+    "forbidden.text": (
+        "此页面仅限管理员使用。如需修改，请联系物业管理员。",
+        "This page is for administrators. Ask the property office.",
+    ),
     "forbidden.back": ("返回实时监控", "Back to the live view"),
     "not_found.title": ("页面不存在", "Page not found"),
-    "not_found.text": ("这个地址没有页面，可能输错了，或是旧的书签。",
-                       "There is no page at this address: mistyped, or an old bookmark."),
+    "not_found.text": (
+        "这个地址没有页面，可能输错了，或是旧的书签。",
+        "There is no page at this address: mistyped, or an old bookmark.",
+    ),
     "bad_request.title": ("地址中的条件有误", "The address has a value that cannot be read"),
     "bad_request.text": (
         "页面地址里有一个条件无法识别（可能是手工改过或复制不全）。请回到页面重新选择。",
@@ -138,9 +151,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "The database is unavailable: the review queue and visitor passes are paused. To let "
         "a car in, use Open on its gate above, with a reason.",
     ),
-    "gates.journalled": ("操作记录已保存在本机，数据库恢复后写入操作日志",
-                         "recorded on this machine; written to the audit log when the database "
-                         "is back"),
+    "gates.journalled": (
+        "操作记录已保存在本机，数据库恢复后写入操作日志",
+        "recorded on this machine; written to the audit log when the database is back",
+    ),
     "gates.title": ("道闸状态", "Gates"),
     "gates.open": ("开闸", "Open"),
     "gates.close": ("关闸", "Close"),
@@ -149,28 +163,39 @@ _TEXTS: dict[str, tuple[str, str]] = {
     # 人工录入车牌 (api/routes/typed_plates.py): the car is decided as a camera read would be.
     "gates.typed_plate": ("录入车牌", "Type plate"),
     "gates.screen": ("显示屏", "Screen"),
-    "gates.camera_down_face": ("人脸摄像头离线：请用密码、二维码或保安开闸",
-                               "Face camera offline: PIN, QR code or a guard's open"),
-    "gates.camera_down": ("摄像头离线：来车请用「录入车牌」",
-                          "Camera offline: use Type plate for arriving cars"),
+    "gates.camera_down_face": (
+        "人脸摄像头离线：请用密码、二维码或保安开闸",
+        "Face camera offline: PIN, QR code or a guard's open",
+    ),
+    "gates.camera_down": (
+        "摄像头离线：来车请用「录入车牌」",
+        "Camera offline: use Type plate for arriving cars",
+    ),
     "typed.title": ("{gate} · 录入车牌", "{gate} · Type plate"),
     "typed.plate": ("车牌", "Plate"),
-    "typed.hint": ("按摄像头识别的规则判定：登记车辆确认后立即开闸，黑名单拒绝，"
-                   "其他车辆转人工处理。请核对车牌。",
-                   "Decided as a camera read: a registered car's barrier opens at once, a "
-                   "blocked plate is refused, other cars go to review. Check the plate."),
+    "typed.hint": (
+        "按摄像头识别的规则判定：登记车辆确认后立即开闸，黑名单拒绝，"
+        "其他车辆转人工处理。请核对车牌。",
+        "Decided as a camera read: a registered car's barrier opens at once, a "
+        "blocked plate is refused, other cars go to review. Check the plate.",
+    ),
     "typed.p1": ("摄像头故障", "Camera fault"),
     "typed.p2": ("车牌未识别", "Plate not recognised"),
     "typed.plate_needed": ("请填写车牌，例如 闽A12345", "Type the plate, e.g. 闽A12345"),
     "typed.done_allow": ("{gate}：已放行 {plate}（{who}）", "{gate}: allowed {plate} ({who})"),
-    "typed.done_review": ("{gate}：{plate} 已转人工处理（{who}）",
-                          "{gate}: {plate} sent to review ({who})"),
+    "typed.done_review": (
+        "{gate}：{plate} 已转人工处理（{who}）",
+        "{gate}: {plate} sent to review ({who})",
+    ),
     "typed.done_deny": ("{gate}：已拒绝 {plate}（{who}）", "{gate}: refused {plate} ({who})"),
-    "typed.matched": ("按登记车牌 {plate} 判定，请核对",
-                      "taken for registered plate {plate}: check"),
-    "typed.repeat": ("{gate}：{plate} 刚刚已判定（{who}），本次未重复放行或计数",
-                     "{gate}: {plate} was decided moments ago ({who}); not opened or counted "
-                     "again"),
+    "typed.matched": (
+        "按登记车牌 {plate} 判定，请核对",
+        "taken for registered plate {plate}: check",
+    ),
+    "typed.repeat": (
+        "{gate}：{plate} 刚刚已判定（{who}），本次未重复放行或计数",
+        "{gate}: {plate} was decided moments ago ({who}); not opened or counted again",
+    ),
     "reason.title": ("操作原因", "Reason"),
     "reason.other": ("其他（请填写）", "Other (type below)"),
     "reason.free": ("补充说明", "Details"),
@@ -231,8 +256,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "col.active": ("状态", "Status"),
     "col.created": ("创建时间", "Created"),
     "col.last_login": ("最近登录", "Last login"),
-    "report.logins": ("控制台和接口登录 {ok} 次，登录失败 {failed} 次",
-                      "{ok} logins to the console and API, {failed} failed"),
+    "report.logins": (
+        "控制台和接口登录 {ok} 次，登录失败 {failed} 次",
+        "{ok} logins to the console and API, {failed} failed",
+    ),
     "report.failed_logins_link": ("查看登录失败记录", "See the failed logins"),
     "users.never_logged_in": ("从未登录", "never"),
     "filter.all_gates": ("全部出入口", "All gates"),
@@ -279,20 +306,22 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "admin.confirm.household": ("删除住户 #{id} {label}？", "Delete household #{id} {label}?"),
     # Deleting a resident deletes their face templates and PIN too (PIPL): say so, with the
     # count, before the manager confirms; nothing brings them back.
-    "admin.confirm.resident": ("删除住户成员 #{id} {name}？"
-                               "其人脸数据（{faces} 条）和通行密码将一并删除，无法恢复。",
-                               "Delete resident #{id} {name}? Their face data ({faces} "
-                               "templates) and PIN are deleted with them, for good."),
+    "admin.confirm.resident": (
+        "删除住户成员 #{id} {name}？其人脸数据（{faces} 条）和通行密码将一并删除，无法恢复。",
+        "Delete resident #{id} {name}? Their face data ({faces} "
+        "templates) and PIN are deleted with them, for good.",
+    ),
     "admin.confirm.vehicle": ("删除车辆 #{id} {plate}？", "Delete vehicle #{id} {plate}?"),
     "admin.confirm.pass": ("删除通行证 #{id} {plate}？", "Delete visitor pass #{id} {plate}?"),
     "admin.confirm.list": ("从{kind}删除 #{id} {plate}？", "Delete {kind} entry #{id} {plate}?"),
     "admin.admin_only": ("删除仅限管理员", "Only administrators delete"),
     # site — zone counts and the fire-alarm hold (api/console/admin_site.py)
     "site.zones": ("修正车位计数", "Correct zone counts"),
-    "site.zones_intro": ("摄像机漏读、跟车进出会让计数慢慢不准。"
-                         "人工数过之后，在这里填实际停放的车辆数。",
-                         "Missed reads and tailgating make counts drift. After counting the "
-                         "cars on site, enter the real number here."),
+    "site.zones_intro": (
+        "摄像机漏读、跟车进出会让计数慢慢不准。人工数过之后，在这里填实际停放的车辆数。",
+        "Missed reads and tailgating make counts drift. After counting the "
+        "cars on site, enter the real number here.",
+    ),
     "site.zone": ("区域", "Zone"),
     "site.capacity": ("车位数", "Spaces"),
     "site.occupied": ("已停", "Occupied"),
@@ -304,55 +333,78 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "site.corrected": ("{zone} 已改为停放 {occupied} 辆", "{zone} now counts {occupied} cars"),
     "site.fire": ("火警联动", "Fire alarm"),
     "site.no_safety": ("本系统没有配置火警联动。", "No fire-alarm supervisor is configured."),
-    "site.fire_active": ("火警联动中：所有道闸抬起并保持，直到管理员解除。",
-                         "Fire alarm: every gate is open and held until an admin clears it."),
+    "site.fire_active": (
+        "火警联动中：所有道闸抬起并保持，直到管理员解除。",
+        "Fire alarm: every gate is open and held until an admin clears it.",
+    ),
     "site.fire_none": ("当前没有火警。", "No fire alarm is active."),
     "site.gate_state": ("状态", "State"),
     "site.clear": ("解除火警", "Clear the fire alarm"),
     "site.clear_hint": ("如：演练结束，消防柜已复位", "e.g. drill over, panel reset"),
-    "site.clear_rule": ("先确认现场安全、消防控制柜的火警信号已复位；信号还在时不能解除。",
-                        "Check the site is safe and the fire panel is reset first; it cannot "
-                        "be cleared while the panel's signal is still on."),
-    "site.confirm_clear": ("解除火警？所有道闸恢复正常并自动落杆。",
-                           "Clear the fire alarm? Every gate returns to normal and closes."),
+    "site.clear_rule": (
+        "先确认现场安全、消防控制柜的火警信号已复位；信号还在时不能解除。",
+        "Check the site is safe and the fire panel is reset first; it cannot "
+        "be cleared while the panel's signal is still on.",
+    ),
+    "site.confirm_clear": (
+        "解除火警？所有道闸恢复正常并自动落杆。",
+        "Clear the fire alarm? Every gate returns to normal and closes.",
+    ),
     "site.cleared": ("火警已解除", "Fire alarm cleared"),
     "site.trigger": ("触发火警联动（演练）", "Trigger the fire alarm (drill)"),
     "site.trigger_hint": ("如：消防演练", "e.g. fire drill"),
-    "site.confirm_trigger": ("触发火警联动？所有道闸将抬起并保持，直到管理员解除。",
-                             "Trigger the fire alarm? Every gate opens and stays open until "
-                             "an admin clears it."),
-    "site.triggered": ("火警联动已触发：所有道闸抬起并保持",
-                       "Fire alarm on: every gate is held open"),
+    "site.confirm_trigger": (
+        "触发火警联动？所有道闸将抬起并保持，直到管理员解除。",
+        "Trigger the fire alarm? Every gate opens and stays open until an admin clears it.",
+    ),
+    "site.triggered": (
+        "火警联动已触发：所有道闸抬起并保持",
+        "Fire alarm on: every gate is held open",
+    ),
     "site.live_connecting": ("正在连接实时更新…", "Connecting to live updates…"),
-    "site.live_on": ("实时更新：火警、道闸状态和车位计数变化时自动显示，无需刷新",
-                     "Live: the fire alarm, gate states and counts update without a reload"),
+    "site.live_on": (
+        "实时更新：火警、道闸状态和车位计数变化时自动显示，无需刷新",
+        "Live: the fire alarm, gate states and counts update without a reload",
+    ),
     # qr — a visitor pass's QR code page (api/console/pass_qr.py)
     "qr.column": ("二维码", "QR code"),
     "qr.show": ("二维码", "QR code"),
     "qr.title": ("访客二维码", "Visitor QR code"),
     "qr.back": ("← 返回访客通行证", "← Back to visitor passes"),
     "qr.print": ("打印", "Print"),
-    "qr.howto": ("访客在人行门的扫码器上出示这个二维码即可进门（在有效时间内、次数用完前）。"
-                 "可以打印，或让访客用手机拍下；不要发到群里，拿到的人都能用。",
-                 "The visitor shows this code to the scanner at a pedestrian gate (within "
-                 "the pass's times and uses). Print it or let the visitor photograph it; do "
-                 "not post it in a group chat: anyone holding it can use it."),
-    "qr.unusable": ("这张通行证{status}，二维码已不能开门。",
-                    "This pass is {status}: the code no longer opens a gate."),
-    "qr.missing": ("通行证 #{id} 不存在（可能已删除）。",
-                   "Visitor pass #{id} does not exist (deleted?)."),
-    "faces.intro": ("居民本人签字同意后才能录入人脸（个人信息保护法）；"
-                    "不愿刷脸的居民用通行密码或由保安开门。"
-                    "系统只保存人脸特征值，不保存照片。",
-                    "Faces are enrolled only after the resident's own signed consent (PIPL); "
-                    "residents who decline use a PIN or the guard. Only face templates are "
-                    "stored, never the photos."),
-    "faces.disabled": ("本系统未启用人脸识别：这里只能设置通行密码。",
-                       "Face recognition is not enabled here: only PINs can be set."),
+    "qr.howto": (
+        "访客在人行门的扫码器上出示这个二维码即可进门（在有效时间内、次数用完前）。"
+        "可以打印，或让访客用手机拍下；不要发到群里，拿到的人都能用。",
+        "The visitor shows this code to the scanner at a pedestrian gate (within "
+        "the pass's times and uses). Print it or let the visitor photograph it; do "
+        "not post it in a group chat: anyone holding it can use it.",
+    ),
+    "qr.unusable": (
+        "这张通行证{status}，二维码已不能开门。",
+        "This pass is {status}: the code no longer opens a gate.",
+    ),
+    "qr.missing": (
+        "通行证 #{id} 不存在（可能已删除）。",
+        "Visitor pass #{id} does not exist (deleted?).",
+    ),
+    "faces.intro": (
+        "居民本人签字同意后才能录入人脸（个人信息保护法）；"
+        "不愿刷脸的居民用通行密码或由保安开门。"
+        "系统只保存人脸特征值，不保存照片。",
+        "Faces are enrolled only after the resident's own signed consent (PIPL); "
+        "residents who decline use a PIN or the guard. Only face templates are "
+        "stored, never the photos.",
+    ),
+    "faces.disabled": (
+        "本系统未启用人脸识别：这里只能设置通行密码。",
+        "Face recognition is not enabled here: only PINs can be set.",
+    ),
     "faces.search": ("查找", "Find"),
     "faces.search_hint": ("姓名、楼栋或房号", "Name, building or unit"),
-    "faces.more": ("只显示前 {n} 位，请输入姓名或房号缩小范围。",
-                   "Only the first {n} are shown: search by name or unit."),
+    "faces.more": (
+        "只显示前 {n} 位，请输入姓名或房号缩小范围。",
+        "Only the first {n} are shown: search by name or unit.",
+    ),
     "faces.none": ("没有找到住户成员。", "No resident found."),
     "faces.consent": ("人脸授权", "Face consent"),
     "faces.templates": ("人脸数据", "Face data"),
@@ -367,42 +419,54 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "faces.consent_note": ("授权书编号/存放处", "Consent form number / where kept"),
     "faces.consent_note_hint": ("如：授权书 2026-001，档案柜A", "e.g. form 2026-001, cabinet A"),
     "faces.record_consent": ("记录授权", "Record consent"),
-    "faces.consent_rule": ("先收好居民签字的人脸授权书，再点「记录授权」。",
-                           "Keep the resident's signed consent form first, then record it."),
+    "faces.consent_rule": (
+        "先收好居民签字的人脸授权书，再点「记录授权」。",
+        "Keep the resident's signed consent form first, then record it.",
+    ),
     "faces.consent_done": ("已记录 {name} 的人脸授权", "Consent of {name} recorded"),
     "faces.photos": ("照片", "Photos"),
     "faces.enrol": ("录入人脸", "Enrol"),
     "faces.enrolling": ("正在识别照片，请稍候…", "Reading the photos, please wait…"),
-    "faces.photo_rule": ("可选多张；每张只能有这一个人的正脸，"
-                         "清楚、光线好（JPEG 或 PNG）。有一张不合格就一张都不保存。",
-                         "Several allowed; each must show only this person's face, frontal, "
-                         "sharp and well lit (JPEG or PNG). If one is unusable none is kept."),
-    "faces.enrol_done": ("已录入 {name} 的人脸，现共 {templates} 条",
-                         "{name} enrolled: {templates} templates now"),
+    "faces.photo_rule": (
+        "可选多张；每张只能有这一个人的正脸，"
+        "清楚、光线好（JPEG 或 PNG）。有一张不合格就一张都不保存。",
+        "Several allowed; each must show only this person's face, frontal, "
+        "sharp and well lit (JPEG or PNG). If one is unusable none is kept.",
+    ),
+    "faces.enrol_done": (
+        "已录入 {name} 的人脸，现共 {templates} 条",
+        "{name} enrolled: {templates} templates now",
+    ),
     "faces.delete": ("删除人脸数据", "Delete face data"),
-    "faces.confirm_delete": ("删除住户成员 #{id} {name} 的全部人脸数据（{n} 条）？删除后无法恢复，"
-                             "授权保留。",
-                             "Delete all face data ({n} templates) of resident #{id} {name}? "
-                             "This cannot be undone; the consent stays."),
+    "faces.confirm_delete": (
+        "删除住户成员 #{id} {name} 的全部人脸数据（{n} 条）？删除后无法恢复，授权保留。",
+        "Delete all face data ({n} templates) of resident #{id} {name}? "
+        "This cannot be undone; the consent stays.",
+    ),
     "faces.deleted": ("已删除 {name} 的人脸数据", "Face data of {name} deleted"),
     "faces.withdraw": ("撤回授权", "Withdraw consent"),
-    "faces.confirm_withdraw": ("撤回住户成员 #{id} {name} 的人脸授权？"
-                               "其全部人脸数据（{n} 条）将立即删除，无法恢复。",
-                               "Withdraw the face consent of resident #{id} {name}? All their "
-                               "face data ({n} templates) is deleted at once, for good."),
-    "faces.withdrawn": ("已撤回 {name} 的人脸授权并删除人脸数据",
-                        "Consent of {name} withdrawn, face data deleted"),
+    "faces.confirm_withdraw": (
+        "撤回住户成员 #{id} {name} 的人脸授权？其全部人脸数据（{n} 条）将立即删除，无法恢复。",
+        "Withdraw the face consent of resident #{id} {name}? All their "
+        "face data ({n} templates) is deleted at once, for good.",
+    ),
+    "faces.withdrawn": (
+        "已撤回 {name} 的人脸授权并删除人脸数据",
+        "Consent of {name} withdrawn, face data deleted",
+    ),
     "faces.new_pin": ("新通行密码", "New PIN"),
     "faces.set_pin": ("设置通行密码", "Set PIN"),
-    "faces.pin_rule": ("4 到 8 位数字，不能全是同一个数字或顺序数字（如 1234）。"
-                       "设置新密码后旧密码立即失效。",
-                       "4 to 8 digits, not all one digit or a run such as 1234. A new PIN "
-                       "replaces the old one at once."),
+    "faces.pin_rule": (
+        "4 到 8 位数字，不能全是同一个数字或顺序数字（如 1234）。设置新密码后旧密码立即失效。",
+        "4 to 8 digits, not all one digit or a run such as 1234. A new PIN "
+        "replaces the old one at once.",
+    ),
     "faces.pin_done": ("已设置 {name} 的通行密码", "PIN of {name} set"),
     "faces.clear_pin": ("清除通行密码", "Clear PIN"),
-    "faces.confirm_clear_pin": ("清除住户成员 #{id} {name} 的通行密码？清除后该密码不能再开门。",
-                                "Clear the PIN of resident #{id} {name}? It no longer opens "
-                                "any gate."),
+    "faces.confirm_clear_pin": (
+        "清除住户成员 #{id} {name} 的通行密码？清除后该密码不能再开门。",
+        "Clear the PIN of resident #{id} {name}? It no longer opens any gate.",
+    ),
     "faces.pin_cleared": ("已清除 {name} 的通行密码", "PIN of {name} cleared"),
     "field.resident": ("住户成员", "Resident"),
     "field.pass": ("通行证", "Visitor pass"),
@@ -413,8 +477,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "pass.status.not_yet": ("未生效", "Not yet valid"),
     "pass.status.expired": ("已过期", "Expired"),
     "pass.status.used_up": ("次数已用完", "Used up"),
-    "pass.times": ("时间均为{zone}（UTC{offset}），最长366天",
-                   "Times are {zone} (UTC{offset}); 366 days at most"),
+    "pass.times": (
+        "时间均为{zone}（UTC{offset}），最长366天",
+        "Times are {zone} (UTC{offset}); 366 days at most",
+    ),
     # How the console names the community's time zone (community.timezone).
     "tz.beijing": ("北京时间", "Beijing time"),
     "tz.other": ("当地时间 {name}", "local time {name}"),
@@ -429,58 +495,84 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "alarm.offline": ("（离线判定）", "(decided offline)"),
     "alarm.snapshot": ("抓拍", "Snapshot"),
     "alarm.hint.blocked_plate": ("请核实并拦截", "Check the vehicle and stop it"),
-    "alarm.hint.journal_entry_set_aside": ("已另存到磁盘，请管理员处理",
-                                          "Kept aside on disk: an administrator must look"),
-    "alarm.hint.audit_entry_set_aside": ("已另存到磁盘，请管理员处理",
-                                        "Kept aside on disk: an administrator must look"),
-    "alarm.hint.login_guessing": ("可能有人在猜密码，该地址已暂停登录，请通知管理员",
-                                 "Someone may be guessing passwords: tell an administrator"),
+    "alarm.hint.journal_entry_set_aside": (
+        "已另存到磁盘，请管理员处理",
+        "Kept aside on disk: an administrator must look",
+    ),
+    "alarm.hint.audit_entry_set_aside": (
+        "已另存到磁盘，请管理员处理",
+        "Kept aside on disk: an administrator must look",
+    ),
+    "alarm.hint.login_guessing": (
+        "可能有人在猜密码，该地址已暂停登录，请通知管理员",
+        "Someone may be guessing passwords: tell an administrator",
+    ),
     "alarm.hint.anti_passback": ("无出场记录再次入场", "Entered again without leaving"),
-    "alarm.hint.hardware_fault": ("道闸未按指令动作，请检查设备",
-                                  "The barrier did not obey: check the device"),
+    "alarm.hint.hardware_fault": (
+        "道闸未按指令动作，请检查设备",
+        "The barrier did not obey: check the device",
+    ),
     "alarm.hint.barrier_manual_open": (
         "系统没有开闸，杆被遥控器、钥匙开关或手动抬起：请看监控，有车进出的核对通行记录和车位数",
         "Raised by a remote, key switch or hand, not by the system: check the camera; if a car "
-        "went through, check its record and the zone count"),
+        "went through, check its record and the zone count",
+    ),
     "alarm.hint.tailgating": (
         "一次抬杆过了两辆车：请看监控，后车没有经过放行、没有计入车位数；在「待人工处理」里的"
         "照常处理，没有记录的记下车牌交物业修正车位计数",
         "Two vehicles went through on one opening: check the camera. The second is not "
         "recorded or counted: handle it in the review queue if it is there, otherwise note "
-        "its plate for the zone count correction"),
+        "its plate for the zone count correction",
+    ),
     "alarm.hint.tailgating.pedestrian": (
         "一次开门过了两个人：后一人没有经过人脸、密码或访客码核验，请看监控，核实是不是本小区住户或已登记访客",
         "Two people went through on one opening: the second was not checked by face, PIN or "
         "visitor code. Check the camera and whether they are a resident or a registered "
-        "visitor"),
-    "alarm.hint.camera_offline": ("车牌摄像头无画面：来车请用道闸卡片上的「录入车牌」，"
-                                  "并检查摄像头和网线",
-                                  "No picture from the plate camera: use Type plate on the "
-                                  "gate's card for each car, and check the camera and its cable"),
+        "visitor",
+    ),
+    "alarm.hint.camera_offline": (
+        "车牌摄像头无画面：来车请用道闸卡片上的「录入车牌」，并检查摄像头和网线",
+        "No picture from the plate camera: use Type plate on the "
+        "gate's card for each car, and check the camera and its cable",
+    ),
     "alarm.hint.camera_offline.face": (
         "人脸门禁摄像头无画面：住户请用密码或访客二维码，或由保安核实后在卡片上「开闸」，"
         "并检查设备和网线",
         "No picture from the face terminal: residents use their PIN or a visitor QR code, or a "
-        "guard checks them and opens from the gate's card; check the device and its cable"),
-    "alarm.hint.overstay": ("访客通行证已到期，车辆仍在场内",
-                            "The visitor pass has ended; the car is still inside"),
-    "alarm.hint.occupancy_over_capacity": ("车位计数超过容量，请核对",
-                                           "Count is over capacity: check the zone"),
-    "alarm.hint.occupancy_below_zero": ("车位计数低于零，请核对",
-                                        "Count went below zero: check the zone"),
+        "guard checks them and opens from the gate's card; check the device and its cable",
+    ),
+    "alarm.hint.overstay": (
+        "访客通行证已到期，车辆仍在场内",
+        "The visitor pass has ended; the car is still inside",
+    ),
+    "alarm.hint.occupancy_over_capacity": (
+        "车位计数超过容量，请核对",
+        "Count is over capacity: check the zone",
+    ),
+    "alarm.hint.occupancy_below_zero": (
+        "车位计数低于零，请核对",
+        "Count went below zero: check the zone",
+    ),
     "alarm.hint.pin_locked": ("密码多次输错，已锁定", "Too many wrong PINs: locked"),
-    "alarm.hint.liveness_failed": ("活体检测未通过，可能是照片或视频",
-                                   "Liveness failed: possibly a photo or video"),
-    "alarm.hint.database_outage": ("数据库中断期间的通行记录已补写",
-                                   "Passages decided while it was down are now recorded"),
-    "alarm.hint.disk_low": ("控制器磁盘空间不足：最早的抓拍已删除，新抓拍暂不保存，通行记录照常，"
-                            "请通知管理员清理",
-                            "The controller's disk is low: the oldest snapshots were deleted "
-                            "and new ones are not kept; passages are still recorded. Tell an "
-                            "administrator"),
-    "alarm.hint.disk_full": ("控制器磁盘已满：已启用预留空间记录通行，请立即通知管理员清理",
-                             "The controller's disk is full: passages are recorded in its "
-                             "reserved space. Tell an administrator now"),
+    "alarm.hint.liveness_failed": (
+        "活体检测未通过，可能是照片或视频",
+        "Liveness failed: possibly a photo or video",
+    ),
+    "alarm.hint.database_outage": (
+        "数据库中断期间的通行记录已补写",
+        "Passages decided while it was down are now recorded",
+    ),
+    "alarm.hint.disk_low": (
+        "控制器磁盘空间不足：最早的抓拍已删除，新抓拍暂不保存，通行记录照常，请通知管理员清理",
+        "The controller's disk is low: the oldest snapshots were deleted "
+        "and new ones are not kept; passages are still recorded. Tell an "
+        "administrator",
+    ),
+    "alarm.hint.disk_full": (
+        "控制器磁盘已满：已启用预留空间记录通行，请立即通知管理员清理",
+        "The controller's disk is full: passages are recorded in its "
+        "reserved space. Tell an administrator now",
+    ),
     "alarm.hint.fire_alarm": ("消防联动：道闸保持开启", "Fire alarm: barriers held open"),
     "alarm.hint.fire_alarm_cleared": ("火警已解除", "Fire alarm cleared"),
     "alarm.stored": ("原始信息：{message}", "Stored message: {message}"),
@@ -592,96 +684,152 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "err.plate_exists": ("车牌 {plate} 已存在", "Plate {plate} already exists"),
     "err.household_exists": ("住户 {household} 已存在", "Household {household} already exists"),
     "err.exists": ("{what}已存在", "{what} already exists"),
-    "err.household_has_vehicles": ("住户 #{id} 还有 {count} 辆车，请先删除车辆",
-                                   "Household #{id} still has {count} vehicle(s): "
-                                   "delete them first"),
-    "err.household_has_residents": ("住户 #{id} 还有 {count} 名住户成员，请先删除成员",
-                                    "Household #{id} still has {count} resident(s): "
-                                    "delete them first"),
-    "err.household_has_passes": ("住户 #{id} 还有 {count} 张访客通行证，请先删除通行证",
-                                 "Household #{id} still has {count} visitor pass(es): "
-                                 "delete them first"),
-    "err.resident_elsewhere": ("住户成员 #{id} 属于住户 #{household}，不属于住户 #{other}",
-                               "Resident #{id} belongs to household #{household}, not #{other}"),
-    "err.not_found": ("{what} #{id} 不存在（可能已被删除，请刷新页面）",
-                      "{what} #{id} does not exist (deleted? reload the page)"),
+    "err.household_has_vehicles": (
+        "住户 #{id} 还有 {count} 辆车，请先删除车辆",
+        "Household #{id} still has {count} vehicle(s): delete them first",
+    ),
+    "err.household_has_residents": (
+        "住户 #{id} 还有 {count} 名住户成员，请先删除成员",
+        "Household #{id} still has {count} resident(s): delete them first",
+    ),
+    "err.household_has_passes": (
+        "住户 #{id} 还有 {count} 张访客通行证，请先删除通行证",
+        "Household #{id} still has {count} visitor pass(es): delete them first",
+    ),
+    "err.resident_elsewhere": (
+        "住户成员 #{id} 属于住户 #{household}，不属于住户 #{other}",
+        "Resident #{id} belongs to household #{household}, not #{other}",
+    ),
+    "err.not_found": (
+        "{what} #{id} 不存在（可能已被删除，请刷新页面）",
+        "{what} #{id} does not exist (deleted? reload the page)",
+    ),
     "err.not_found_household": ("住户 #{id} 不存在", "Household #{id} does not exist"),
-    "err.not_a_plate": ("“{value}”不是有效的车牌号，例如 {example}",
-                        "“{value}” is not a valid Chinese plate, e.g. {example}"),
+    "err.not_a_plate": (
+        "“{value}”不是有效的车牌号，例如 {example}",
+        "“{value}” is not a valid Chinese plate, e.g. {example}",
+    ),
     "err.must_be_after": ("{later}必须晚于{earlier}", "{later} must be after {earlier}"),
     "err.not_null": ("{field}不能为空", "{field} cannot be emptied"),
     "err.blank": ("不能为空", "must not be blank"),
-    "err.gate_refused": ("{gate}：未执行“{action}”，道闸处于{state}",
-                         "{gate}: {action} not carried out, the barrier is {state}"),
-    "err.gate_failed": ("{gate}：“{action}”失败，道闸没有按指令动作，请用道闸本身的手动方式"
-                        "放行并报修（设备原文：{detail}）",
-                        "{gate}: {action} failed, the barrier did not move; use its manual "
-                        "release and report it (device: {detail})"),
-    "err.gate_unconfirmed": ("{gate}：“{action}”没有得到道闸确认，请看道闸实际状态",
-                             "{gate}: {action} was not confirmed by the barrier; check it"),
-    "err.passage_other_gate": ("通行记录 {id} 属于{gate}，不是{other}",
-                               "Passage {id} was at {gate}, not {other}"),
+    "err.gate_refused": (
+        "{gate}：未执行“{action}”，道闸处于{state}",
+        "{gate}: {action} not carried out, the barrier is {state}",
+    ),
+    "err.gate_failed": (
+        "{gate}：“{action}”失败，道闸没有按指令动作，请用道闸本身的手动方式"
+        "放行并报修（设备原文：{detail}）",
+        "{gate}: {action} failed, the barrier did not move; use its manual "
+        "release and report it (device: {detail})",
+    ),
+    "err.gate_unconfirmed": (
+        "{gate}：“{action}”没有得到道闸确认，请看道闸实际状态",
+        "{gate}: {action} was not confirmed by the barrier; check it",
+    ),
+    "err.passage_other_gate": (
+        "通行记录 {id} 属于{gate}，不是{other}",
+        "Passage {id} was at {gate}, not {other}",
+    ),
     "err.no_fire_alarm": ("当前没有消防报警，无需解除", "No fire alarm is active"),
-    "err.fire_input_active": ("消防控制柜的火警信号还在，不能解除：先让消防柜复位",
-                              "The fire panel's signal is still on: reset the panel first"),
+    "err.fire_input_active": (
+        "消防控制柜的火警信号还在，不能解除：先让消防柜复位",
+        "The fire panel's signal is still on: reset the panel first",
+    ),
     "err.no_safety": ("本系统没有配置火警联动", "No fire-alarm supervisor is configured"),
-    "err.typed_pedestrian": ("{gate}是人行通道：录入车牌只用于车辆出入口",
-                             "{gate} is a pedestrian gate: typed plates are for vehicle gates"),
-    "err.zone_not_found": ("区域 {zone} 不存在（配置已改？请刷新页面）",
-                           "Zone {zone} does not exist (configuration changed? reload the page)"),
-    "err.occupied_range": ("停放数要在 0 到 {capacity} 之间（区域 {zone}），填的是 {value}",
-                           "Between 0 and {capacity} for zone {zone}; got {value}"),
-    "err.photo_no_face": ("第 {n} 张照片里没有找到人脸：请用光线好、正对镜头的单人照片",
-                          "Photo {n}: no face found; use a well-lit, frontal photo of one person"),
-    "err.photo_faces": ("第 {n} 张照片里有 {count} 张人脸：照片里只能有要录入的这个人",
-                        "Photo {n}: {count} faces found; it must show only this person"),
-    "err.photo_face_outside": ("第 {n} 张照片的人脸超出了照片边缘",
-                               "Photo {n}: the face is cut off"),
-    "err.photo_face_small": ("第 {n} 张照片的人脸太小（{size} 像素，"
-                             "至少要 {need}）：靠近些拍或用大一点的照片",
-                             "Photo {n}: the face is too small ({size} px, {need} needed); "
-                             "come closer or use a larger photo"),
+    "err.typed_pedestrian": (
+        "{gate}是人行通道：录入车牌只用于车辆出入口",
+        "{gate} is a pedestrian gate: typed plates are for vehicle gates",
+    ),
+    "err.zone_not_found": (
+        "区域 {zone} 不存在（配置已改？请刷新页面）",
+        "Zone {zone} does not exist (configuration changed? reload the page)",
+    ),
+    "err.occupied_range": (
+        "停放数要在 0 到 {capacity} 之间（区域 {zone}），填的是 {value}",
+        "Between 0 and {capacity} for zone {zone}; got {value}",
+    ),
+    "err.photo_no_face": (
+        "第 {n} 张照片里没有找到人脸：请用光线好、正对镜头的单人照片",
+        "Photo {n}: no face found; use a well-lit, frontal photo of one person",
+    ),
+    "err.photo_faces": (
+        "第 {n} 张照片里有 {count} 张人脸：照片里只能有要录入的这个人",
+        "Photo {n}: {count} faces found; it must show only this person",
+    ),
+    "err.photo_face_outside": (
+        "第 {n} 张照片的人脸超出了照片边缘",
+        "Photo {n}: the face is cut off",
+    ),
+    "err.photo_face_small": (
+        "第 {n} 张照片的人脸太小（{size} 像素，至少要 {need}）：靠近些拍或用大一点的照片",
+        "Photo {n}: the face is too small ({size} px, {need} needed); "
+        "come closer or use a larger photo",
+    ),
     "err.photo_not_image": ("第 {n} 张不是 JPEG 或 PNG 照片", "Photo {n} is not a JPEG or PNG"),
     "err.photo_corrupt": ("第 {n} 张照片已损坏，打不开", "Photo {n} is damaged and cannot be read"),
-    "err.photo_pixels": ("第 {n} 张照片太大（{mp} 百万像素，上限 {limit}）",
-                         "Photo {n} is too large ({mp} MP, limit {limit})"),
-    "err.upload_too_large": ("照片太大：一次上传合计不能超过 {limit} 字节，"
-                             "请少选几张或用小一点的照片",
-                             "Too large: one upload may hold {limit} bytes in all; send fewer "
-                             "or smaller photos"),
-    "err.no_face_consent": ("住户成员 #{id} 还没有记录人脸授权：请先「记录授权」",
-                            "Resident #{id} has no recorded face consent: record it first"),
+    "err.photo_pixels": (
+        "第 {n} 张照片太大（{mp} 百万像素，上限 {limit}）",
+        "Photo {n} is too large ({mp} MP, limit {limit})",
+    ),
+    "err.upload_too_large": (
+        "照片太大：一次上传合计不能超过 {limit} 字节，请少选几张或用小一点的照片",
+        "Too large: one upload may hold {limit} bytes in all; send fewer or smaller photos",
+    ),
+    "err.no_face_consent": (
+        "住户成员 #{id} 还没有记录人脸授权：请先「记录授权」",
+        "Resident #{id} has no recorded face consent: record it first",
+    ),
     "err.faces_off": ("本系统未启用人脸识别", "Face recognition is not enabled here"),
-    "err.enrol_busy": ("已有 {n} 批照片在排队或正在识别，请稍候再上传",
-                       "{n} enrolments are already waiting; send the photos again in a moment"),
+    "err.enrol_busy": (
+        "已有 {n} 批照片在排队或正在识别，请稍候再上传",
+        "{n} enrolments are already waiting; send the photos again in a moment",
+    ),
     "err.pin_digits": ("通行密码是 4 到 8 位数字", "A PIN is 4 to 8 digits"),
-    "err.pin_simple": ("密码太简单：不能全是同一个数字或顺序数字（如 1234）",
-                       "Too simple: not all one digit or a run such as 1234"),
+    "err.pin_simple": (
+        "密码太简单：不能全是同一个数字或顺序数字（如 1234）",
+        "Too simple: not all one digit or a run such as 1234",
+    ),
     "err.refusal.fire_alarm_active": ("消防联动常开", "held open by the fire alarm"),
     "err.control_characters": ("不能包含控制字符", "must not contain control characters"),
     "err.outside_span": ("{value} 不在 2000–2100 年之间", "{value} is outside 2000–2100"),
-    "err.pass_over": ("结束时间已过，通行证一开始就会失效",
-                      "The end time is already past: the pass would already be over"),
-    "err.pass_too_long": ("访客通行证最长 {days} 天；长期来访的车辆请登记为住户车辆",
-                          "A visitor pass lasts at most {days} days; register a car that "
-                          "comes for longer as a household's vehicle"),
+    "err.pass_over": (
+        "结束时间已过，通行证一开始就会失效",
+        "The end time is already past: the pass would already be over",
+    ),
+    "err.pass_too_long": (
+        "访客通行证最长 {days} 天；长期来访的车辆请登记为住户车辆",
+        "A visitor pass lasts at most {days} days; register a car that "
+        "comes for longer as a household's vehicle",
+    ),
     "err.needs_zone": ("时间需要带时区，例如 {example}", "needs a time zone, e.g. {example}"),
-    "err.needs_date": ("日期格式为 年-月-日，例如 {example}",
-                       "give a date as YYYY-MM-DD, e.g. {example}"),
-    "err.password_short": ("密码至少 {count} 个字符",
-                           "The password needs at least {count} characters"),
+    "err.needs_date": (
+        "日期格式为 年-月-日，例如 {example}",
+        "give a date as YYYY-MM-DD, e.g. {example}",
+    ),
+    "err.password_short": (
+        "密码至少 {count} 个字符",
+        "The password needs at least {count} characters",
+    ),
     "err.username_length": ("用户名须为 1–64 个字符", "The username must be 1–64 characters"),
-    "err.username_spaces": ("用户名不能含空格或看不见的字符",
-                            "The username must not contain spaces or invisible characters"),
-    "err.needs_month": ("月份格式为 年-月，例如 {example}",
-                        "give a month as YYYY-MM, e.g. {example}"),
-    "err.no_such_month": ("{value} 不是有效的月份（月份为 1–12）",
-                          "{value} is not a month (months are 1–12)"),
+    "err.username_spaces": (
+        "用户名不能含空格或看不见的字符",
+        "The username must not contain spaces or invisible characters",
+    ),
+    "err.needs_month": (
+        "月份格式为 年-月，例如 {example}",
+        "give a month as YYYY-MM, e.g. {example}",
+    ),
+    "err.no_such_month": (
+        "{value} 不是有效的月份（月份为 1–12）",
+        "{value} is not a month (months are 1–12)",
+    ),
     "err.role": ("角色只能是管理员或保安", "The role must be admin or guard"),
     "err.admin_only": ("此操作仅限管理员", "Only administrators may do this"),
     "err.csrf": ("页面已过期，请刷新后重试", "The page is stale: reload it and try again"),
-    "err.database": ("数据库暂时不可用，请稍后再试",
-                     "The database is unavailable: try again shortly"),
+    "err.database": (
+        "数据库暂时不可用，请稍后再试",
+        "The database is unavailable: try again shortly",
+    ),
     "err.required": ("必填", "required"),
     "err.too_long": ("最多 {count} 个字符", "at most {count} characters"),
     "err.too_short": ("至少 {count} 个字符", "at least {count} characters"),
@@ -767,13 +915,14 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "code.offline": ("离线判定", "Decided offline"),
     "code.typed": ("人工录入车牌", "Plate typed by guard"),
     "code.admission_undone": ("道闸未开，未计通行", "Barrier did not open: not counted"),
-    "code.anonymised": ("已过保存期，车牌和车主已删除",
-                        "Past retention: plate and owner removed"),
+    "code.anonymised": ("已过保存期，车牌和车主已删除", "Past retention: plate and owner removed"),
     # the open bound to a passage whose barrier did not open (passage_row.html, live.js)
     "passage.open": ("人工开闸放行", "Open for this car"),
-    "passage.open_hint": ("为这辆车开闸：放行后重新计入场内车辆、车位计数和通行证次数",
-                          "Open the barrier for this car: once through, it is counted again "
-                          "(inside, zone count, pass use)"),
+    "passage.open_hint": (
+        "为这辆车开闸：放行后重新计入场内车辆、车位计数和通行证次数",
+        "Open the barrier for this car: once through, it is counted again "
+        "(inside, zone count, pass use)",
+    ),
     "passage.counted_again": ("已重新计入通行", "the car is counted again"),
     "audit.detail.admission": ("通行计数", "Admission"),
     "code.redone": ("已重新计入", "Counted again"),
@@ -809,8 +958,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "review.left_reason": ("车辆未等处理已自行离开", "The car left before it was dealt with"),
     "review.no_plate": ("无牌车", "no plate"),
     "review.no_plate_reason": ("（无牌车，已确认）", " (no plate, confirmed)"),
-    "review.plate_needed": ("登记访客通行证需要车牌，请先填写车牌",
-                            "A visitor pass needs the plate: type it first"),
+    "review.plate_needed": (
+        "登记访客通行证需要车牌，请先填写车牌",
+        "A visitor pass needs the plate: type it first",
+    ),
     "review.confirm_title": ("确认放行？", "Allow this car?"),
     "review.confirm_old": (
         "这辆车{age}到达{gate}，可能已经离开。放行会立即开闸，无论现在闸前是哪辆车。",
@@ -826,16 +977,24 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "review.confirm_ok_no_plate": ("无牌车，放行", "No plate: allow"),
     "review.type_plate": ("填写车牌", "Type the plate"),
     "review.done_allow": ("{gate}：已放行 {plate}", "{gate}: allowed {plate}"),
-    "review.done_pass": ("{gate}：已登记访客通行证 #{pass_id} 并放行 {plate}",
-                         "{gate}: visitor pass #{pass_id} registered, {plate} allowed"),
+    "review.done_pass": (
+        "{gate}：已登记访客通行证 #{pass_id} 并放行 {plate}",
+        "{gate}: visitor pass #{pass_id} registered, {plate} allowed",
+    ),
     "review.done_deny": ("{gate}：已拒绝 {plate}", "{gate}: denied {plate}"),
-    "review.done_left": ("{gate}：{plate} 已移出队列（车已离开）",
-                         "{gate}: {plate} taken off the queue (car left)"),
+    "review.done_left": (
+        "{gate}：{plate} 已移出队列（车已离开）",
+        "{gate}: {plate} taken off the queue (car left)",
+    ),
     "review.barrier": ("道闸：{state}", "barrier: {state}"),
-    "review.barrier_fault": ("道闸未能开启，请人工开闸",
-                             "the barrier did not open: open it by hand"),
-    "review.taken": ("{gate}：{plate} 已由 {user} 处理",
-                     "{gate}: {plate} was dealt with by {user}"),
+    "review.barrier_fault": (
+        "道闸未能开启，请人工开闸",
+        "the barrier did not open: open it by hand",
+    ),
+    "review.taken": (
+        "{gate}：{plate} 已由 {user} 处理",
+        "{gate}: {plate} was dealt with by {user}",
+    ),
     "row.allowed": ("已放行", "Allowed"),
     "row.denied": ("已拒绝", "Denied"),
     "session.title": ("登录已过期", "Your session has expired"),
@@ -859,18 +1018,27 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "review.confirm_ok_person": ("已核实，放行", "Checked: let through"),
     "review.person_reason": ("（行人，已核实身份）", " (pedestrian, identity checked)"),
     "review.left_person": ("人已离开", "Person has left"),
-    "review.left_reason_person": ("行人未等处理已自行离开",
-                                  "The person left before it was dealt with"),
-    "review.done_left_person": ("{gate}：{plate} 已移出队列（人已离开）",
-                                "{gate}: {plate} taken off the queue (person left)"),
-    "gates.close_deferred": ("闸下有车辆或行人，道闸保持开启，离开后自动关闸",
-                             "something is on the loop: the barrier stays open and closes "
-                             "once it is clear"),
-    "fault.relay_offline": ("故障：道闸控制器离线（断电或断网）",
-                            "Fault: the gate's relay is offline (power or network lost)"),
+    "review.left_reason_person": (
+        "行人未等处理已自行离开",
+        "The person left before it was dealt with",
+    ),
+    "review.done_left_person": (
+        "{gate}：{plate} 已移出队列（人已离开）",
+        "{gate}: {plate} taken off the queue (person left)",
+    ),
+    "gates.close_deferred": (
+        "闸下有车辆或行人，道闸保持开启，离开后自动关闸",
+        "something is on the loop: the barrier stays open and closes once it is clear",
+    ),
+    "fault.relay_offline": (
+        "故障：道闸控制器离线（断电或断网）",
+        "Fault: the gate's relay is offline (power or network lost)",
+    ),
     "fault.link_lost": ("故障：通信中断", "Fault: connection to the gate lost"),
-    "fault.not_in_place": ("故障：道闸未到位（可能卡住或被挡住）",
-                           "Fault: the arm did not reach its position (stuck or blocked?)"),
+    "fault.not_in_place": (
+        "故障：道闸未到位（可能卡住或被挡住）",
+        "Fault: the arm did not reach its position (stuck or blocked?)",
+    ),
     "fault.no_answer": ("故障：设备无响应", "Fault: the device does not answer"),
     "fault.relay_mismatch": ("故障：继电器未按指令动作", "Fault: the relay did not switch as told"),
     "fault.refused": ("故障：设备拒绝指令", "Fault: the device refused the command"),
@@ -879,8 +1047,14 @@ _TEXTS: dict[str, tuple[str, str]] = {
 
 # Keys the browser needs for text it builds itself (dialogs, live rows, errors).
 JS_KEYS = (
-    "reason.required", "msg.saved", "msg.failed", "msg.network", "msg.live_lost",
-    "alarms.sound_on", "alarms.sound_off", "admin.confirm_delete",
+    "reason.required",
+    "msg.saved",
+    "msg.failed",
+    "msg.network",
+    "msg.live_lost",
+    "alarms.sound_on",
+    "alarms.sound_off",
+    "admin.confirm_delete",
 )
 
 

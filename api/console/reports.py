@@ -72,16 +72,23 @@ def reports_page(request: Request, day: Day = None) -> Response:
             _, summary = load_day(session, day, display_tz(request), pedestrian_gates(services))
     except InvalidInputError:
         # A day that has not begun: say so on the page rather than answer with JSON.
-        return render(request, "admin/reports.html",
-                      {**context, "summary": None, "notice": translate(lang, "report.future")},
-                      user, status_code=422)
+        return render(
+            request,
+            "admin/reports.html",
+            {**context, "summary": None, "notice": translate(lang, "report.future")},
+            user,
+            status_code=422,
+        )
     guard_rows = [
         (name, [(action_label(lang, action), n) for action, n in actions.items()])
         for name, actions in summary.guard_actions.items()
     ]
-    return render(request, "admin/reports.html",
-                  {**context, "summary": summary, "guard_rows": guard_rows, "notice": None},
-                  user)
+    return render(
+        request,
+        "admin/reports.html",
+        {**context, "summary": summary, "guard_rows": guard_rows, "notice": None},
+        user,
+    )
 
 
 @router.get("/month", response_class=HTMLResponse)
@@ -97,25 +104,45 @@ def month_page(request: Request, month: str | None = Query(None, max_length=7)) 
         with services.sessions() as session:
             summary = load_month(session, month, display_tz(request), pedestrian_gates(services))
     except InvalidInputError as err:
-        return render(request, "admin/month_report.html",
-                      {"month": month, "summary": None, "today": today,
-                       # Firefox and Safari have no month picker: the month is typed.
-                       "notice": explain_message(lang, str(err))},
-                      user, status_code=422)
+        return render(
+            request,
+            "admin/month_report.html",
+            {
+                "month": month,
+                "summary": None,
+                "today": today,
+                # Firefox and Safari have no month picker: the month is typed.
+                "notice": explain_message(lang, str(err)),
+            },
+            user,
+            status_code=422,
+        )
     first = date(summary.year, summary.month, 1)
     previous = (first - timedelta(days=1)).strftime("%Y-%m")
     following = (first + timedelta(days=32)).replace(day=1)
     rows = [
-        {"day": d, "fullest": fullest_zone(d), "hand": hand_actions(d),
-         "alarms": sum(d.alarms.values())}
+        {
+            "day": d,
+            "fullest": fullest_zone(d),
+            "hand": hand_actions(d),
+            "alarms": sum(d.alarms.values()),
+        }
         for d in summary.days
     ]
-    return render(request, "admin/month_report.html", {
-        "month": month, "summary": summary, "rows": rows, "notice": None,
-        "previous": previous,
-        "following": following.strftime("%Y-%m") if following <= today else None,
-        "lang": lang,
-    }, user)
+    return render(
+        request,
+        "admin/month_report.html",
+        {
+            "month": month,
+            "summary": summary,
+            "rows": rows,
+            "notice": None,
+            "previous": previous,
+            "following": following.strftime("%Y-%m") if following <= today else None,
+            "lang": lang,
+        },
+        user,
+    )
 
 
 @router.get("/month/{month}.csv")
@@ -151,12 +178,16 @@ def occupancy_png(request: Request, day: PathDay) -> Response:
         occupancy, _ = load_day(session, day, tz)
     out = io.BytesIO()
     community = services_of(request).settings.community.name
-    plot_png(occupancy, out, title=translate(lang, "report.chart_title",
-                                            community=community, day=day.isoformat()),
-             labels=chart_labels(lang, tz, day))
+    plot_png(
+        occupancy,
+        out,
+        title=translate(lang, "report.chart_title", community=community, day=day.isoformat()),
+        labels=chart_labels(lang, tz, day),
+    )
     # Today's chart changes with every car; a past day's does not, but stays private.
-    return Response(out.getvalue(), media_type="image/png",
-                    headers={"Cache-Control": "private, no-cache"})
+    return Response(
+        out.getvalue(), media_type="image/png", headers={"Cache-Control": "private, no-cache"}
+    )
 
 
 @router.get("/{day}/occupancy.csv")

@@ -68,8 +68,13 @@ logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/console", include_in_schema=False)
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
-_STATIC_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml",
-                 ".png": "image/png", ".ico": "image/x-icon"}
+_STATIC_TYPES = {
+    ".css": "text/css",
+    ".js": "text/javascript",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+}
 LIVE_ROWS = 50
 # Preset reasons offered for every override; free text can be added to any of them.
 PRESET_REASONS = ("reason.p1", "reason.p2", "reason.p3", "reason.p4", "reason.p5", "reason.p6")
@@ -79,21 +84,56 @@ PASS_HOURS = (2, 4, 8, 24, 72)
 # Texts live.js builds itself (toasts, ages, confirmations). They travel with the live page
 # only, so the shared list every console page carries stays as it is.
 LIVE_JS_KEYS = (
-    "gates.state", "gates.done_open", "gates.done_close", "gates.done_hold_open",
-    "gates.done_release", "gates.noop_open", "gates.noop_close", "gates.noop_hold_open",
-    "gates.noop_release", "gates.now", "gates.done", "gates.journalled", "age.seconds",
-    "age.minutes", "age.hours",
-    "review.left_reason", "review.no_plate", "review.no_plate_reason", "review.plate_needed",
-    "review.confirm_title", "review.confirm_old", "review.confirm_no_plate",
-    "review.confirm_ok", "review.confirm_ok_no_plate", "review.type_plate", "action.cancel",
-    "review.done_allow", "review.done_pass", "review.done_deny", "review.done_left",
-    "review.barrier", "review.barrier_fault", "review.taken", "code.no_barrier",
-    "review.host_needed", "review.person", "review.confirm_person", "review.confirm_ok_person",
-    "review.confirm_title_person", "review.person_reason", "review.left_reason_person",
-    "review.done_left_person", "gates.close_deferred",
+    "gates.state",
+    "gates.done_open",
+    "gates.done_close",
+    "gates.done_hold_open",
+    "gates.done_release",
+    "gates.noop_open",
+    "gates.noop_close",
+    "gates.noop_hold_open",
+    "gates.noop_release",
+    "gates.now",
+    "gates.done",
+    "gates.journalled",
+    "age.seconds",
+    "age.minutes",
+    "age.hours",
+    "review.left_reason",
+    "review.no_plate",
+    "review.no_plate_reason",
+    "review.plate_needed",
+    "review.confirm_title",
+    "review.confirm_old",
+    "review.confirm_no_plate",
+    "review.confirm_ok",
+    "review.confirm_ok_no_plate",
+    "review.type_plate",
+    "action.cancel",
+    "review.done_allow",
+    "review.done_pass",
+    "review.done_deny",
+    "review.done_left",
+    "review.barrier",
+    "review.barrier_fault",
+    "review.taken",
+    "code.no_barrier",
+    "review.host_needed",
+    "review.person",
+    "review.confirm_person",
+    "review.confirm_ok_person",
+    "review.confirm_title_person",
+    "review.person_reason",
+    "review.left_reason_person",
+    "review.done_left_person",
+    "gates.close_deferred",
     "review.needs_database",  # a page open when the database goes away pauses its queue
-    "typed.plate_needed", "typed.done_allow", "typed.done_review", "typed.done_deny",
-    "typed.matched", "typed.repeat",
+    "typed.plate_needed",
+    "typed.done_allow",
+    "typed.done_review",
+    "typed.done_deny",
+    "typed.matched",
+    "typed.repeat",
     "alarms.ack",  # the acknowledgement dialog's title
 )
 # A resolution's audit entry is written in the resolving transaction, a moment after
@@ -127,9 +167,7 @@ def login_page(
     signing key — which says nothing about why, so neither does the notice."""
     if session_principal(request) is not None:
         return RedirectResponse(safe_next(next), status_code=303)
-    notice = (
-        "login.expired" if idle else "login.ended" if expired else "login.bye" if bye else None
-    )
+    notice = "login.expired" if idle else "login.ended" if expired else "login.bye" if bye else None
     return render(
         request, "login.html", {"next": safe_next(next), "notice": notice, "error": None}, None
     )
@@ -154,10 +192,17 @@ async def login(
 ) -> Response:
     def refuse(error: str, status_code: int, **values: str) -> Response:
         return render(
-            request, "login.html",
-            {"next": safe_next(next), "notice": None, "error": error, "error_values": values,
-             "username": username},
-            None, status_code=status_code,
+            request,
+            "login.html",
+            {
+                "next": safe_next(next),
+                "notice": None,
+                "error": error,
+                "error_values": values,
+                "username": username,
+            },
+            None,
+            status_code=status_code,
         )
 
     try:
@@ -178,23 +223,42 @@ async def login(
         return response
     # argon2 takes tens of milliseconds: in a thread, off the event loop.
     services = services_of(request)
-    found = await asyncio.to_thread(check_login, request.app.state, services.sessions,
-                                    username, password)
+    found = await asyncio.to_thread(
+        check_login, request.app.state, services.sessions, username, password
+    )
     if found.account is None:
         logger.info("console login failed for %r from %s", username, address)
-        await login_failed(services, throttle, username, via="console", address=address,
-                           database_down=found.database_down)
+        await login_failed(
+            services,
+            throttle,
+            username,
+            via="console",
+            address=address,
+            database_down=found.database_down,
+        )
         # One answer for a wrong password and an account not known now: which accounts
         # this process remembers is not for a guesser to learn.
         return refuse("login.outage_refused" if found.database_down else "login.failed", 401)
     throttle.succeeded(address, username)
     name, role = found.account.username, found.account.role
-    logger.info("console login%s: %s (%s)",
-                " during a database outage" if found.database_down else "", name, role)
+    logger.info(
+        "console login%s: %s (%s)",
+        " during a database outage" if found.database_down else "",
+        name,
+        role,
+    )
     session_id = new_session_id()  # never one planted before the login
-    await asyncio.to_thread(audit_login, services, LOGIN, name, via="console", address=address,
-                            database_down=found.database_down, role=role,
-                            session=session_fingerprint(session_id))
+    await asyncio.to_thread(
+        audit_login,
+        services,
+        LOGIN,
+        name,
+        via="console",
+        address=address,
+        database_down=found.database_down,
+        role=role,
+        session=session_fingerprint(session_id),
+    )
     response = RedirectResponse(safe_next(next), status_code=303)
     set_session(request, response, name, role, new=True, session_id=session_id)
     new_csrf_nonce(request, response)  # a nonce planted before login does not survive it
@@ -217,17 +281,24 @@ async def logout(
         # the audit entry that names it (read back at a restart).
         ended = end_session(request)
         kept = await asyncio.to_thread(
-            audit_login, services_of(request), LOGOUT, principal.name, via="console",
-            address=address, idle=idle, **(logout_details(*ended) if ended else {}),
+            audit_login,
+            services_of(request),
+            LOGOUT,
+            principal.name,
+            via="console",
+            address=address,
+            idle=idle,
+            **(logout_details(*ended) if ended else {}),
         )
         if ended and not kept:
-            logger.warning("console log-out of %s ended in this process only: a restart "
-                           "accepts copies of its cookie again until they expire",
-                           principal.name)
+            logger.warning(
+                "console log-out of %s ended in this process only: a restart "
+                "accepts copies of its cookie again until they expire",
+                principal.name,
+            )
     # The page logs itself out after idle_minutes: say why, and come back to that page.
     target = (
-        f"/console/login?idle=1&next={quote(safe_next(next))}" if idle
-        else "/console/login?bye=1"
+        f"/console/login?idle=1&next={quote(safe_next(next))}" if idle else "/console/login?bye=1"
     )
     response = RedirectResponse(target, status_code=303)
     clear_session(request, response)
@@ -245,8 +316,15 @@ async def set_language(
     await verify_csrf(request, principal.name if principal else "", csrf_token)
     response = RedirectResponse(safe_next(next), status_code=303)
     if lang in LANGS:
-        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", path="/",
-                            secure=cookie_secure(request), httponly=True)
+        response.set_cookie(
+            LANG_COOKIE,
+            lang,
+            max_age=365 * 86400,
+            samesite="lax",
+            path="/",
+            secure=cookie_secure(request),
+            httponly=True,
+        )
     return response
 
 
@@ -301,8 +379,9 @@ def _with_resolutions(session: Any, rows: list[dict[str, Any]]) -> list[dict[str
         hosts: dict[int, int] = {
             pass_id: host_id
             for pass_id, host_id in session.execute(
-                select(VisitorPass.id, VisitorPass.host_household_id)
-                .where(VisitorPass.id.in_(set(pass_of.values())))
+                select(VisitorPass.id, VisitorPass.host_household_id).where(
+                    VisitorPass.id.in_(set(pass_of.values()))
+                )
             )
         }
         for passage_id, pass_id in pass_of.items():
@@ -342,8 +421,11 @@ def console_home(request: Request) -> Response:
     try:
         parts = _stored_parts(services, now, unstored)
     except DATABASE_DOWN as err:
-        logger.info("console for %s without the database (%s): gates, journal and unstored "
-                    "alarms only", user.name, type(err).__name__)
+        logger.info(
+            "console for %s without the database (%s): gates, journal and unstored alarms only",
+            user.name,
+            type(err).__name__,
+        )
         parts = {**degraded_parts(services, LIVE_ROWS), "unstored_alarms": unstored}
     names = gate_names(services)
     return render(
@@ -409,12 +491,17 @@ def passage_fragment(request: Request, passage_id: PathId) -> Response:
         row = _with_resolutions(session, [passage_to_dict(passage)])[0]
         households = [
             session.get(Household, hid)
-            for hid in {row["household_id"], row["resolved_household_id"]} if hid
+            for hid in {row["household_id"], row["resolved_household_id"]}
+            if hid
         ]
     labels = {h.id: f"{h.building} {h.unit}" for h in households if h is not None}
-    return render(request, "fragments/passage_row.html",
-                  {"p": row, "gate_names": gate_names(services), "hh_labels": labels},
-                  user, refresh_session=False)
+    return render(
+        request,
+        "fragments/passage_row.html",
+        {"p": row, "gate_names": gate_names(services), "hh_labels": labels},
+        user,
+        refresh_session=False,
+    )
 
 
 @router.get("/fragments/review", response_class=HTMLResponse)
@@ -428,11 +515,19 @@ def review_fragment(request: Request) -> Response:
         review = _review_cards(session, now)
         households = _households(session)
     return render(
-        request, "fragments/review.html",
-        {"review": review, "households": households, "gate_names": gate_names(services),
-         "pedestrian_gates": pedestrian_gates(services),
-         "presets": PRESET_REASONS, "pass_hours": PASS_HOURS, "now": now.isoformat()},
-        user, refresh_session=False,
+        request,
+        "fragments/review.html",
+        {
+            "review": review,
+            "households": households,
+            "gate_names": gate_names(services),
+            "pedestrian_gates": pedestrian_gates(services),
+            "presets": PRESET_REASONS,
+            "pass_hours": PASS_HOURS,
+            "now": now.isoformat(),
+        },
+        user,
+        refresh_session=False,
     )
 
 
@@ -452,8 +547,17 @@ def alarms_fragment(request: Request) -> Response:
     except DATABASE_DOWN as err:
         logger.debug("alarm list from the journal only, the database is down: %s", err)
         # The degraded page's banner keeps its counts of what waits from this poll.
-        parts = {"alarms": [], "unstored_alarms": unstored, "database_down": True,
-                 "waiting_passages": len(services.runtime.journalled_passages()),
-                 "waiting_actions": services.audit_backlog()}
-    return render(request, "fragments/alarms.html",
-                  {**parts, "gate_names": gate_names(services)}, user, refresh_session=False)
+        parts = {
+            "alarms": [],
+            "unstored_alarms": unstored,
+            "database_down": True,
+            "waiting_passages": len(services.runtime.journalled_passages()),
+            "waiting_actions": services.audit_backlog(),
+        }
+    return render(
+        request,
+        "fragments/alarms.html",
+        {**parts, "gate_names": gate_names(services)},
+        user,
+        refresh_session=False,
+    )

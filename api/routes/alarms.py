@@ -58,9 +58,16 @@ class AlarmOut(BaseModel):
     @classmethod
     def unstored(cls, alarm: PendingAlarm) -> AlarmOut:
         return cls(
-            id=None, at=alarm.at, kind=alarm.kind, gate_id=alarm.gate_id, zone_id=None,
-            message=alarm.message, passage_id=alarm.passage_id, acknowledged_by=None,
-            acknowledged_at=None, stored=False,
+            id=None,
+            at=alarm.at,
+            kind=alarm.kind,
+            gate_id=alarm.gate_id,
+            zone_id=None,
+            message=alarm.message,
+            passage_id=alarm.passage_id,
+            acknowledged_by=None,
+            acknowledged_at=None,
+            stored=False,
         )
 
 
@@ -105,9 +112,11 @@ def passages_with_snapshot(session: Session, alarms: list[Alarm]) -> set[int]:
     ids = {a.passage_id for a in alarms if a.passage_id is not None}
     if not ids:
         return set()
-    return set(session.scalars(
-        select(Passage.id).where(Passage.id.in_(ids)).where(Passage.snapshot_path.is_not(None))
-    ))
+    return set(
+        session.scalars(
+            select(Passage.id).where(Passage.id.in_(ids)).where(Passage.snapshot_path.is_not(None))
+        )
+    )
 
 
 def passages_to_open_for(
@@ -120,8 +129,11 @@ def passages_to_open_for(
     if not ids:
         return {}
     passages = session.scalars(select(Passage).where(Passage.id.in_(ids)))
-    return {p.id: p for p in passages
-            if ADMISSION_UNDONE in (p.flags or ()) and p.gate_id in barrier_gates}
+    return {
+        p.id: p
+        for p in passages
+        if ADMISSION_UNDONE in (p.flags or ()) and p.gate_id in barrier_gates
+    }
 
 
 def unstored_alarms(services: Services) -> list[PendingAlarm]:
@@ -138,12 +150,14 @@ def without_stored(session: Session, unstored: list[PendingAlarm]) -> list[Pendi
     if not unstored:
         return []
     rows = session.execute(
-        select(Alarm.kind, Alarm.gate_id, Alarm.at, Alarm.message)
-        .where(Alarm.at >= min(a.at for a in unstored))
+        select(Alarm.kind, Alarm.gate_id, Alarm.at, Alarm.message).where(
+            Alarm.at >= min(a.at for a in unstored)
+        )
     )
     stored = {tuple(row) for row in rows}
     return [
-        a for a in unstored
+        a
+        for a in unstored
         if (a.kind, a.gate_id, a.at, a.message[:_STORED_MESSAGE_CHARS]) not in stored
     ]
 
@@ -164,7 +178,7 @@ def list_alarms(
     try:
         with services.sessions() as session:
             unstored = without_stored(session, unstored)
-            first = [AlarmOut.unstored(a) for a in unstored[offset:offset + limit]]
+            first = [AlarmOut.unstored(a) for a in unstored[offset : offset + limit]]
             # The stored rows follow the unstored ones: the page's offset and limit count both.
             rows, total = _stored_page(
                 session, state, limit - len(first), max(0, offset - len(unstored))
@@ -172,8 +186,9 @@ def list_alarms(
     except DATABASE_DOWN as err:
         logger.debug("alarm list from the journal only, the database is down: %s", err)
         return AlarmPage(
-            items=[AlarmOut.unstored(a) for a in unstored[offset:offset + limit]],
-            total=len(unstored), database=False,
+            items=[AlarmOut.unstored(a) for a in unstored[offset : offset + limit]],
+            total=len(unstored),
+            database=False,
         )
     return AlarmPage(items=first + rows, total=total + len(unstored))
 
@@ -215,28 +230,40 @@ def acknowledge(
     claimed = session.execute(
         update(Alarm)
         .where(Alarm.id == alarm_id, Alarm.acknowledged_at.is_(None))
-        .values(acknowledged_by=user.name, acknowledged_at=utcnow(),
-                acknowledged_note=note or None)
+        .values(acknowledged_by=user.name, acknowledged_at=utcnow(), acknowledged_note=note or None)
         .execution_options(synchronize_session=False)
     ).rowcount
     alarm = session.get(Alarm, alarm_id)
     if alarm is None:
         raise NotFoundError(f"alarm {alarm_id} not found")
     if claimed != 1:
-        raise ConflictError(
-            f"alarm {alarm_id} was already acknowledged by {alarm.acknowledged_by}"
-        )
+        raise ConflictError(f"alarm {alarm_id} was already acknowledged by {alarm.acknowledged_by}")
     assert alarm.acknowledged_at is not None
-    session.add(AuditEntry(
-        username=user.name, action="alarm.ack", target=f"alarm:{alarm_id}",
-        gate_id=alarm.gate_id, passage_id=alarm.passage_id, reason=note,
-        details={"kind": alarm.kind},
-    ))
+    session.add(
+        AuditEntry(
+            username=user.name,
+            action="alarm.ack",
+            target=f"alarm:{alarm_id}",
+            gate_id=alarm.gate_id,
+            passage_id=alarm.passage_id,
+            reason=note,
+            details={"kind": alarm.kind},
+        )
+    )
     session.flush()
     # After the response, i.e. after the commit: other consoles re-read the alarm list.
-    background.add_task(services.bus.publish, Event("alarm", {
-        "id": alarm.id, "kind": alarm.kind, "gate_id": alarm.gate_id,
-        "acknowledged_by": user.name, "acknowledged_at": alarm.acknowledged_at.isoformat(),
-        "acknowledged_note": alarm.acknowledged_note,
-    }))
+    background.add_task(
+        services.bus.publish,
+        Event(
+            "alarm",
+            {
+                "id": alarm.id,
+                "kind": alarm.kind,
+                "gate_id": alarm.gate_id,
+                "acknowledged_by": user.name,
+                "acknowledged_at": alarm.acknowledged_at.isoformat(),
+                "acknowledged_note": alarm.acknowledged_note,
+            },
+        ),
+    )
     return AlarmOut.model_validate(alarm)

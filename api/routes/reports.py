@@ -31,8 +31,7 @@ MONTH_PATTERN = re.compile(r"([0-9]{4})-([0-9]{2})")
 
 ReportDay = Annotated[
     date,
-    Path(description="A calendar day in the community's time zone, YYYY-MM-DD (today: up to "
-                     "now)."),
+    Path(description="A calendar day in the community's time zone, YYYY-MM-DD (today: up to now)."),
     AfterValidator(day_in_service_span),
 ]
 
@@ -183,9 +182,13 @@ def month_report(
         alarms=summary.alarms,
         days=[
             MonthDayOut(
-                day=d.day, entries=d.entries, exits=d.exits,
-                automatic_share=d.automatic_share, to_guard=d.by_decision.get("review", 0),
-                refused=d.by_decision.get("deny", 0), alarms=sum(d.alarms.values()),
+                day=d.day,
+                entries=d.entries,
+                exits=d.exits,
+                automatic_share=d.automatic_share,
+                to_guard=d.by_decision.get("review", 0),
+                refused=d.by_decision.get("deny", 0),
+                alarms=sum(d.alarms.values()),
                 guard_hand_actions=hand_actions(d),
             )
             for d in summary.days

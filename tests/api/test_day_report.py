@@ -29,8 +29,16 @@ def local(day: int, hour: int, minute: int = 0) -> datetime:
 
 def car(at: datetime, direction: str, decision: str, reason: str, **extra: Any) -> Passage:
     gate = "main-in" if direction == "in" else "main-out"
-    return Passage(at=at, gate_id=gate, direction=direction, zone_id="A", plate="粤B12345",
-                   decision=decision, reason=reason, **extra)
+    return Passage(
+        at=at,
+        gate_id=gate,
+        direction=direction,
+        zone_id="A",
+        plate="粤B12345",
+        decision=decision,
+        reason=reason,
+        **extra,
+    )
 
 
 @pytest.fixture
@@ -39,36 +47,56 @@ def history(client: Any) -> Any:
     before (23:30 Beijing is 15:30 UTC the same date), a barrier that failed after an allow,
     a review a guard let in and one nobody dealt with, a guard opening by hand."""
     with transaction(client.app.state.services.sessions) as session:
-        session.add_all([
-            car(local(27, 23, 30), "in", "allow", "resident"),  # the day before
-            car(local(28, 7, 5), "out", "allow", "exit_known_inside"),
-            car(local(28, 8, 0), "in", "allow", "resident"),
-            car(local(28, 8, 1), "in", "allow", "visitor_pass"),
-            car(local(28, 9, 0), "in", "allow", "resident", flags=[ADMISSION_UNDONE]),
-            car(local(28, 10, 0), "in", "deny", "blocked"),
-            car(local(28, 11, 0), "in", "review", "unknown_plate", resolution="allowed_once",
-                resolved_by="guard1"),
-            car(local(28, 12, 0), "in", "review", "no_plate"),
-            car(local(28, 23, 59), "out", "allow", "exit_known_inside"),
-            car(local(29, 0, 1), "in", "allow", "resident"),  # the day after
-            OccupancySample(at=local(27, 23, 30), zone_id="A", occupied=3, capacity=40),
-            OccupancySample(at=local(28, 8, 0), zone_id="A", occupied=4, capacity=40),
-            OccupancySample(at=local(28, 8, 1), zone_id="A", occupied=5, capacity=40),
-            OccupancySample(at=local(28, 11, 0), zone_id="A", occupied=6, capacity=40),
-            OccupancySample(at=local(28, 23, 59), zone_id="A", occupied=5, capacity=40),
-            Alarm(at=local(28, 10, 0), kind="blocked_plate", gate_id="main-in"),
-            Alarm(at=local(28, 9, 0), kind="hardware_fault", gate_id="main-in"),
-            Alarm(at=local(29, 1, 0), kind="hardware_fault", gate_id="main-in"),
-            AuditEntry(at=local(28, 9, 1), username="guard1", action="gate.open",
-                       gate_id="main-in", reason="barrier stuck, opened by hand"),
-            AuditEntry(at=local(28, 11, 0), username="guard1", action="passage.resolve",
-                       gate_id="main-in", reason="delivery van"),
-            AuditEntry(at=local(28, 14, 0), username="admin", action="household.create"),
-            AuditEntry(at=local(28, 7, 59), username="guard1", action="auth.login"),
-            *[AuditEntry(at=local(28, 3, n), username=f"guess{n}", action="auth.login_failed")
-              for n in range(3)],
-            AuditEntry(at=local(29, 3, 0), username="x", action="auth.login_failed"),
-        ])
+        session.add_all(
+            [
+                car(local(27, 23, 30), "in", "allow", "resident"),  # the day before
+                car(local(28, 7, 5), "out", "allow", "exit_known_inside"),
+                car(local(28, 8, 0), "in", "allow", "resident"),
+                car(local(28, 8, 1), "in", "allow", "visitor_pass"),
+                car(local(28, 9, 0), "in", "allow", "resident", flags=[ADMISSION_UNDONE]),
+                car(local(28, 10, 0), "in", "deny", "blocked"),
+                car(
+                    local(28, 11, 0),
+                    "in",
+                    "review",
+                    "unknown_plate",
+                    resolution="allowed_once",
+                    resolved_by="guard1",
+                ),
+                car(local(28, 12, 0), "in", "review", "no_plate"),
+                car(local(28, 23, 59), "out", "allow", "exit_known_inside"),
+                car(local(29, 0, 1), "in", "allow", "resident"),  # the day after
+                OccupancySample(at=local(27, 23, 30), zone_id="A", occupied=3, capacity=40),
+                OccupancySample(at=local(28, 8, 0), zone_id="A", occupied=4, capacity=40),
+                OccupancySample(at=local(28, 8, 1), zone_id="A", occupied=5, capacity=40),
+                OccupancySample(at=local(28, 11, 0), zone_id="A", occupied=6, capacity=40),
+                OccupancySample(at=local(28, 23, 59), zone_id="A", occupied=5, capacity=40),
+                Alarm(at=local(28, 10, 0), kind="blocked_plate", gate_id="main-in"),
+                Alarm(at=local(28, 9, 0), kind="hardware_fault", gate_id="main-in"),
+                Alarm(at=local(29, 1, 0), kind="hardware_fault", gate_id="main-in"),
+                AuditEntry(
+                    at=local(28, 9, 1),
+                    username="guard1",
+                    action="gate.open",
+                    gate_id="main-in",
+                    reason="barrier stuck, opened by hand",
+                ),
+                AuditEntry(
+                    at=local(28, 11, 0),
+                    username="guard1",
+                    action="passage.resolve",
+                    gate_id="main-in",
+                    reason="delivery van",
+                ),
+                AuditEntry(at=local(28, 14, 0), username="admin", action="household.create"),
+                AuditEntry(at=local(28, 7, 59), username="guard1", action="auth.login"),
+                *[
+                    AuditEntry(at=local(28, 3, n), username=f"guess{n}", action="auth.login_failed")
+                    for n in range(3)
+                ],
+                AuditEntry(at=local(29, 3, 0), username="x", action="auth.login_failed"),
+            ]
+        )
     return client
 
 
@@ -132,9 +160,11 @@ def test_the_reports_page_shows_the_figures_a_chart_and_a_csv_for_excel(history:
     assert "黑名单" in html and "未处理" in html  # reasons and review outcomes in Chinese
     assert 'data-user="guard1"' in html and 'data-user="admin"' not in html
     assert "控制台和接口登录 1 次，登录失败 3 次" in html
-    assert (f'href="/console/admin/audit?action=auth.login_failed&since={DAY}&until={DAY}"'
-            in html.replace("&amp;", "&"))
-    assert f'/console/admin/reports/{DAY}/occupancy.png' in html
+    assert (
+        f'href="/console/admin/audit?action=auth.login_failed&since={DAY}&until={DAY}"'
+        in html.replace("&amp;", "&")
+    )
+    assert f"/console/admin/reports/{DAY}/occupancy.png" in html
     assert 'href="/console/admin/reports?day=2026-11-29"' in html  # the day after
 
     chart = history.get(f"/console/admin/reports/{DAY}/occupancy.png")
@@ -153,17 +183,20 @@ def test_the_reports_page_shows_the_figures_a_chart_and_a_csv_for_excel(history:
     assert (eight["entries"], eight["occupied_max"]) == ("2", "5")
 
 
-@pytest.mark.parametrize(("zone", "lang", "axis"), [
-    ("Asia/Shanghai", "zh", "北京时间"),
-    # Other tzdata names of China's one clock are Beijing time too ...
-    ("Asia/Chongqing", "zh", "北京时间"),
-    ("Asia/Harbin", "zh", "北京时间"),
-    # ... Urumqi time is not: it is named by its offset, as is any other zone.
-    ("Asia/Urumqi", "zh", "当地时间（UTC+06:00）"),
-    ("Asia/Shanghai", "en", "Beijing time"),
-    ("Asia/Urumqi", "en", "local time (UTC+06:00)"),
-    ("America/New_York", "en", "local time (UTC-05:00)"),  # its offset on that day (winter)
-])
+@pytest.mark.parametrize(
+    ("zone", "lang", "axis"),
+    [
+        ("Asia/Shanghai", "zh", "北京时间"),
+        # Other tzdata names of China's one clock are Beijing time too ...
+        ("Asia/Chongqing", "zh", "北京时间"),
+        ("Asia/Harbin", "zh", "北京时间"),
+        # ... Urumqi time is not: it is named by its offset, as is any other zone.
+        ("Asia/Urumqi", "zh", "当地时间（UTC+06:00）"),
+        ("Asia/Shanghai", "en", "Beijing time"),
+        ("Asia/Urumqi", "en", "local time (UTC+06:00)"),
+        ("America/New_York", "en", "local time (UTC-05:00)"),  # its offset on that day (winter)
+    ],
+)
 def test_the_chart_s_hours_are_in_beijing_time_not_an_iana_name(
     zone: str, lang: Lang, axis: str
 ) -> None:
@@ -186,8 +219,11 @@ def test_the_page_says_a_future_day_has_not_begun_and_guards_are_kept_out(
     history.cookies.clear()
     add_staff(history.app.state.services, "guard1", "guard")
     cookie_login(history, "guard1", "guard")
-    for path in ("/console/admin/reports", f"/console/admin/reports/{DAY}/occupancy.png",
-                 f"/console/admin/reports/{DAY}/occupancy.csv"):
+    for path in (
+        "/console/admin/reports",
+        f"/console/admin/reports/{DAY}/occupancy.png",
+        f"/console/admin/reports/{DAY}/occupancy.csv",
+    ):
         assert history.get(path).status_code == 403, path
     assert "/console/admin/reports" not in history.get("/console").text
 
@@ -232,17 +268,22 @@ def test_tailgating_at_a_pedestrian_gate_is_counted_apart_from_the_vehicles(
     services = history.app.state.services
     assert services.settings.gate("ped-1").kind == "pedestrian"
     with transaction(services.sessions) as session:
-        session.add_all([
-            Alarm(at=local(28, 18, 0), kind="tailgating", gate_id="main-in"),
-            Alarm(at=local(28, 18, 5), kind="tailgating", gate_id="main-out"),
-            Alarm(at=local(28, 19, 0), kind="tailgating", gate_id="ped-1"),
-        ])
+        session.add_all(
+            [
+                Alarm(at=local(28, 18, 0), kind="tailgating", gate_id="main-in"),
+                Alarm(at=local(28, 18, 5), kind="tailgating", gate_id="main-out"),
+                Alarm(at=local(28, 19, 0), kind="tailgating", gate_id="ped-1"),
+            ]
+        )
     admin = add_staff(services, "boss", "admin")
 
     day = history.get(f"/api/v1/reports/{DAY}", headers=admin).json()
 
     assert day["alarms"] == {
-        "tailgating": 2, "blocked_plate": 1, "hardware_fault": 1, "tailgating.pedestrian": 1,
+        "tailgating": 2,
+        "blocked_plate": 1,
+        "hardware_fault": 1,
+        "tailgating.pedestrian": 1,
     }
     month = history.get("/api/v1/reports/month/2026-11", headers=admin).json()
     assert month["alarms"] == 6  # every alarm still counted once

@@ -131,9 +131,7 @@ def test_a_barrier_fault_shows_in_the_dialog_and_raises_an_alarm_banner(
     dialog.locator("button#gate-confirm").click()
     error = dialog.locator(".error")
     error.wait_for()
-    page.wait_for_function(
-        "el => el.textContent.includes('offline')", arg=error.element_handle()
-    )
+    page.wait_for_function("el => el.textContent.includes('offline')", arg=error.element_handle())
     page.click("#gate-cancel")
     page.wait_for_selector("#alarm-banner.active .alarm")
     page.wait_for_selector('.gate[data-gate="main-out"][data-state="fault"]')
@@ -157,7 +155,8 @@ def test_a_barrier_fault_shows_in_the_dialog_and_raises_an_alarm_banner(
     page.wait_for_selector("#ack-dialog", state="hidden")
     page.wait_for_selector(f'.alarm[data-alarm-id="{fault_id}"]', state="detached")
     acked = httpx.get(
-        f"{live_server.base_url}/api/v1/alarms", params={"state": "acknowledged"},
+        f"{live_server.base_url}/api/v1/alarms",
+        params={"state": "acknowledged"},
         headers=bearer(live_server, "guard"),
     ).json()["items"]
     assert [(a["id"], a["acknowledged_note"]) for a in acked] == [
@@ -184,7 +183,8 @@ def test_guard_resolves_a_review_into_a_visitor_pass(
     headers = bearer(live_server, "admin")
     household = httpx.post(
         f"{live_server.base_url}/api/v1/households",
-        json={"building": "3栋", "unit": "1201"}, headers=headers,
+        json={"building": "3栋", "unit": "1201"},
+        headers=headers,
     )
     assert household.status_code == 201, household.text
     photo = readable_photos[2]
@@ -243,9 +243,7 @@ def test_guard_cannot_reach_admin_pages_and_csrf_is_enforced(
     assert statuses == [403, 200]
 
 
-def test_admin_pages_render_in_chinese_and_english(
-    live_server: LiveServer, new_page: Any
-) -> None:
+def test_admin_pages_render_in_chinese_and_english(live_server: LiveServer, new_page: Any) -> None:
     page = new_page()
     enter_as(page, live_server, "admin", "admin")
     page.goto("/console/admin/households")
@@ -253,8 +251,9 @@ def test_admin_pages_render_in_chinese_and_english(
     page.fill('form[data-api="/api/v1/households"] input[name="unit"]', "302")
     page.click('form[data-api="/api/v1/households"] button[type="submit"]')
     page.wait_for_selector("td:text-is('302')")
-    page.select_option('form[data-api="/api/v1/vehicles"] select[name="household_id"]',
-                       label="5栋 302")
+    page.select_option(
+        'form[data-api="/api/v1/vehicles"] select[name="household_id"]', label="5栋 302"
+    )
     page.fill('form[data-api="/api/v1/vehicles"] input[name="plate"]', "闽A1234")  # too short
     page.click('form[data-api="/api/v1/vehicles"] button[type="submit"]')
     error = page.locator('form[data-api="/api/v1/vehicles"] .error')

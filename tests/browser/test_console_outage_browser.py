@@ -36,8 +36,9 @@ def outage_server(
     """The app on a free port, its database behind ``outage``; a guard and a resident's car."""
     from services.container import build_services
 
-    services = build_services(make_settings(database_url=outage.url, **FAST),
-                              recognizer=plate_recognizer)
+    services = build_services(
+        make_settings(database_url=outage.url, **FAST), recognizer=plate_recognizer
+    )
     add_staff(services, "guard", "guard")
     with transaction(services.sessions) as session:
         household = Household(building="3栋", unit="1201")
@@ -45,8 +46,13 @@ def outage_server(
         session.flush()
         session.add(Vehicle(plate=RESIDENT, household_id=household.id))
     with services.store.unit() as unit:  # an alarm the guard has on screen before the outage
-        unit.raise_alarm("pin_locked", gate_id="ped-1", passage_id=None,
-                         message="pin_locked at ped-1: resident 4", at=datetime.now(UTC))
+        unit.raise_alarm(
+            "pin_locked",
+            gate_id="ped-1",
+            passage_id=None,
+            message="pin_locked at ped-1: resident 4",
+            at=datetime.now(UTC),
+        )
     with serving(services) as server:
         yield server
 
@@ -68,8 +74,10 @@ def test_a_fault_during_an_outage_is_listed_unstored_then_stored(
 
         outage.cut(services.engine)
         car = httpx.post(
-            f"{outage_server.base_url}/api/v1/gates/main-in/frames", content=gate_frame(RESIDENT),
-            headers={"X-API-Key": "test-camera-key", "Content-Type": "image/jpeg"}, timeout=30,
+            f"{outage_server.base_url}/api/v1/gates/main-in/frames",
+            content=gate_frame(RESIDENT),
+            headers={"X-API-Key": "test-camera-key", "Content-Type": "image/jpeg"},
+            timeout=30,
         ).json()
         assert car["journal_id"] and car["barrier"] == "fault", car
 
@@ -105,8 +113,10 @@ def test_a_fault_during_an_outage_is_listed_unstored_then_stored(
 
 def push_frame(server: LiveServer, gate: str, plate: str) -> dict[str, Any]:
     response = httpx.post(
-        f"{server.base_url}/api/v1/gates/{gate}/frames", content=gate_frame(plate),
-        headers={"X-API-Key": "test-camera-key", "Content-Type": "image/jpeg"}, timeout=30,
+        f"{server.base_url}/api/v1/gates/{gate}/frames",
+        content=gate_frame(plate),
+        headers={"X-API-Key": "test-camera-key", "Content-Type": "image/jpeg"},
+        timeout=30,
     )
     assert response.status_code == 200, response.text
     result: dict[str, Any] = response.json()
@@ -161,7 +171,9 @@ def test_the_degraded_console_opens_a_gate_for_a_visitor(
         assert "保存在本机" in toast.inner_text()
         assert str(services.barriers["main-in"].state) in ("opening", "open")
         assert page.locator('.gate[data-gate="main-in"]').get_attribute("data-state") in (
-            "opening", "open")
+            "opening",
+            "open",
+        )
         page.wait_for_function(
             "() => document.getElementById('waiting-actions').textContent === '1'",
             timeout=15_000,
@@ -174,7 +186,10 @@ def test_the_degraded_console_opens_a_gate_for_a_visitor(
         with transaction(services.sessions) as session:
             (entry,) = session.scalars(select(AuditEntry)).all()
             assert (entry.username, entry.action, entry.gate_id) == (
-                "guard", "gate.open", "main-in")
+                "guard",
+                "gate.open",
+                "main-in",
+            )
             assert entry.reason == "车牌无法识别：业主本人，车牌识别错误"
     finally:
         context.close()
@@ -231,8 +246,9 @@ def test_a_page_open_when_the_database_goes_away_pauses_its_review_queue(
         assert car["journal_id"], car
         page.locator(paused).wait_for()
         page.locator(f'tr[data-journal="{car["journal_id"]}"]').wait_for()
-        assert page.locator("#review-list .review-card button[data-resolution='deny']"
-                            ).first.is_disabled()
+        assert page.locator(
+            "#review-list .review-card button[data-resolution='deny']"
+        ).first.is_disabled()
         outage.restore()
         page.wait_for_selector(paused, state="detached", timeout=30_000)
     finally:
@@ -302,13 +318,17 @@ def test_the_guard_opens_for_a_car_decided_offline_whose_barrier_failed_from_its
         assert "道闸未开，未计通行" not in row.inner_text()
 
         outage.restore()
-        wait_for(lambda: not services.runtime.journal_waiting() and not services.audit_waiting(),
-                 timeout_s=30)
+        wait_for(
+            lambda: not services.runtime.journal_waiting() and not services.audit_waiting(),
+            timeout_s=30,
+        )
         with transaction(services.sessions) as session:
             passage = session.scalars(
-                select(Passage).where(Passage.journal_id == car["journal_id"])).one()
+                select(Passage).where(Passage.journal_id == car["journal_id"])
+            ).one()
             (audit,) = session.scalars(
-                select(AuditEntry).where(AuditEntry.action == "gate.open")).all()
+                select(AuditEntry).where(AuditEntry.action == "gate.open")
+            ).all()
             passage_id, outcome, flags = passage.id, passage.barrier_outcome, passage.flags
             assert (audit.username, audit.passage_id) == ("guard", passage.id)
             assert audit.reason == "设备故障处理：道闸离线，人工放行业主车辆"
