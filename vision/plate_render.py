@@ -170,7 +170,9 @@ def render_plate(
     top = np.array(style.background_top, dtype=np.float32)
     bottom = np.array(style.background_bottom, dtype=np.float32)
     ramp = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None, None]
-    plate = np.broadcast_to(top + (bottom - top) * ramp, (h, w, 3)).astype(np.float32).copy()
+    plate: np.ndarray = (
+        np.broadcast_to(top + (bottom - top) * ramp, (h, w, 3)).astype(np.float32).copy()
+    )
     ink = np.array(style.ink, dtype=np.float32)
 
     def mm(v: float) -> int:
@@ -196,7 +198,7 @@ def render_plate(
         y0 = mm(_CHAR_TOP_MM)
         region = masks[y0 : y0 + char_h, x0 : x0 + glyph_w]
         np.maximum(region, scaled[: region.shape[0], : region.shape[1]] / 255.0, out=region)
-    cv2.circle(masks, (mm(dot_x), mm(_CHAR_TOP_MM + _CHAR_H_MM / 2)), max(1, mm(5)), 1.0, -1)
+    cv2.circle(masks, (mm(dot_x), mm(_CHAR_TOP_MM + _CHAR_H_MM / 2)), max(1, mm(5)), (1.0,), -1)
     plate = plate * (1 - masks[..., None]) + ink * masks[..., None]
     return cv2.cvtColor(plate.clip(0, 255).astype(np.uint8), cv2.COLOR_RGB2BGR)
 
@@ -234,7 +236,7 @@ def render_gate_scene(
     carrying ``plate`` (from :func:`render_plate`), or an empty lane when ``plate`` is None.
     """
     width, height = size
-    frame = np.empty((height, width, 3), dtype=np.uint8)
+    frame: np.ndarray = np.empty((height, width, 3), dtype=np.uint8)
     horizon = int(height * 0.30)
     frame[:horizon] = (165, 160, 150)  # the guard house wall behind the lane
     ramp = np.linspace(0.0, 25.0, height - horizon, dtype=np.float32)[:, None, None]
@@ -251,7 +253,10 @@ def render_gate_scene(
     # Sensor noise; cv2.randn is seeded from rng so a scene is reproducible from its seed.
     cv2.setRNGSeed(rng.getrandbits(31))
     noise = np.empty(frame.shape, np.int16)
-    cv2.randn(noise, 0, rng.uniform(2.0, 5.0))
+    sigma = rng.uniform(2.0, 5.0)
+    # One mean and deviation per channel: a bare number is the scalar (sigma, 0, 0, 0), which
+    # put the noise on the blue channel alone.
+    cv2.randn(noise, np.zeros(3), np.full(3, sigma))
     frame = cv2.add(frame, noise, dtype=cv2.CV_8U)
     frame = cv2.GaussianBlur(frame, (3, 3), rng.uniform(0.4, 0.9))
     ok, buf = cv2.imencode(".jpg", frame, [int(cv2.IMWRITE_JPEG_QUALITY), quality])

@@ -86,6 +86,19 @@ def test_scene_is_reproducible_from_its_seed() -> None:
     assert render_gate_scene(None, random.Random(5)).shape == (540, 960, 3)
 
 
+def test_gate_scene_noise_is_on_every_colour_channel() -> None:
+    # cv2.randn given a bare number as the deviation fills the first channel only: the
+    # scene's sensor noise was on blue alone (min/max of the channels' spread ~0.4). The
+    # guard-house wall is one flat colour before the noise; quality 100 keeps most of it.
+    spreads = []
+    for seed in range(4):
+        frame = render_gate_scene(None, random.Random(seed), quality=100)
+        wall = frame[20 : int(frame.shape[0] * 0.30) - 20, 300:700].reshape(-1, 3)
+        spreads.append(wall.astype(float).std(axis=0))
+    per_channel = np.mean(spreads, axis=0)
+    assert per_channel.min() > 0.7 * per_channel.max(), per_channel
+
+
 def test_recogniser_reads_drawn_plates(plate_recognizer: Any) -> None:
     rng = random.Random(2026)
     exact = 0
