@@ -29,6 +29,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from api.console.config import ConsoleConfig
@@ -695,7 +696,7 @@ def verify_production_secrets(settings: Settings) -> None:
         raise ValueError(f"production camera API keys must be >= 24 characters: {', '.join(weak)}")
 
 
-def _format_error(err: dict[str, Any], source: str) -> str:
+def _format_error(err: ErrorDetails, source: str) -> str:
     location = ".".join(str(p) for p in err.get("loc", ()))
     if err.get("type") == "extra_forbidden":
         return f"unknown key {location!r} in {source}"

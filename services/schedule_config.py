@@ -29,6 +29,7 @@ from datetime import tzinfo
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import ErrorDetails
 
 from controllers.schedule import (
     PLAIN_WEEKS,
@@ -117,7 +118,7 @@ class ScheduleConfig(_Strict):
         return GateSchedule(zone=zone, windows=windows, calendar=calendar)
 
 
-def schedule_problem(error: dict[str, Any]) -> str:
+def schedule_problem(error: ErrorDetails) -> str:
     """One pydantic error inside a schedule, as an admin reads it: which field, what is wrong."""
     location = "schedule" + "".join(
         f"[{part}]" if isinstance(part, int) else f".{part}" for part in error.get("loc", ())

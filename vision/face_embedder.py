@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -143,7 +144,8 @@ class _GraphBuilder:
         self.weights.append(self._onh.from_array(np.ascontiguousarray(array), name))
         return name
 
-    def _node(self, op: str, inputs: list[str], **attrs: object) -> str:
+    def _node(self, op: str, inputs: list[str], **attrs: Any) -> str:
+        """One node; ``attrs`` are its ONNX attributes (kernel_shape=[…], strides=[…] …)."""
         out = self._name(op.lower())
         self.nodes.append(self._oh.make_node(op, inputs, [out], **attrs))
         return out

@@ -124,6 +124,7 @@ class FaceEngine:
         try:
             shape = self._shape(rgb, rect)
             if self._embedder is None:
+                assert self._encoder is not None  # built in __init__ when there is no embedder
                 descriptor = self._encoder.compute_face_descriptor(rgb, shape, jitters)
                 return np.asarray(descriptor, dtype=np.float32), shape
             # The chip dlib's compute_face_descriptor aligns internally (150 px, 0.25 padding),

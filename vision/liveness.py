@@ -106,8 +106,9 @@ def measure_parallax(
     motion = 0.0
     scored = 0
     for k in range(1, len(hp)):
-        nxt, st, _ = cv2.calcOpticalFlowPyrLK(hp[k - 1], hp[k], current, None, **_LK_PARAMS)
-        back, st_b, _ = cv2.calcOpticalFlowPyrLK(hp[k], hp[k - 1], nxt, None, **_LK_PARAMS)
+        # nextPts None: OpenCV allocates the output (its stubs insist on an array there).
+        nxt, st, _ = cv2.calcOpticalFlowPyrLK(hp[k - 1], hp[k], current, None, **_LK_PARAMS)  # type: ignore[call-overload]
+        back, st_b, _ = cv2.calcOpticalFlowPyrLK(hp[k], hp[k - 1], nxt, None, **_LK_PARAMS)  # type: ignore[call-overload]
         fb_error = np.linalg.norm((back - current).reshape(-1, 2), axis=1)
         good = (st.reshape(-1) == 1) & (st_b.reshape(-1) == 1)
         good &= fb_error <= config.forward_backward_px

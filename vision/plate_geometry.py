@@ -133,7 +133,7 @@ def unshear(crop: np.ndarray, shear: float) -> np.ndarray:
     grows sideways so no character is cut."""
     h, w = crop.shape[:2]
     extra = int(np.ceil(abs(shear) * h / 2))
-    matrix = np.float32([[1, -shear, shear * (h - 1) / 2 + extra], [0, 1, 0]])
+    matrix = np.array([[1, -shear, shear * (h - 1) / 2 + extra], [0, 1, 0]], dtype=np.float32)
     return cv2.warpAffine(
         crop, matrix, (w + 2 * extra, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )

@@ -52,7 +52,7 @@ _MAX_WIDTH_FRAC = 0.9
 _MIN_FILL = 0.45
 
 # cv2.minAreaRect's ((cx, cy), (w, h), angle).
-Rect = tuple[tuple[float, float], tuple[float, float], float]
+Rect = cv2.typing.RotatedRect
 
 
 def crop_color(crop: np.ndarray) -> PlateColor:

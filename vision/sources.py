@@ -360,8 +360,12 @@ def open_source(spec: str, *, name: str | None = None) -> FrameSource:
     if scheme in ("rtsp", "rtsps", "rtmp"):
         return CaptureSource(spec, name=name, realtime=True)
     if scheme in ("http", "https"):
-        path = urlparse(spec).path.lower()
-        if Path(path).suffix in IMAGE_SUFFIXES or "snapshot" in path or "picture" in path:
+        url_path = urlparse(spec).path.lower()
+        if (
+            Path(url_path).suffix in IMAGE_SUFFIXES
+            or "snapshot" in url_path
+            or "picture" in url_path
+        ):
             return HttpSnapshotSource(spec, name=name)
         return CaptureSource(spec, name=name, realtime=True)
     if spec.isdigit():

@@ -90,7 +90,7 @@ class BayGeometry:
         for i, pts in enumerate(scaled):
             mask = np.zeros((rh, rw), dtype=np.uint8)
             shifted = np.round(pts - (x0, y0)).astype(np.int32)
-            cv2.fillPoly(mask, [shifted], 1)
+            cv2.fillPoly(mask, [shifted], (1,))
             flat = np.flatnonzero(mask.ravel())
             if flat.size < min_pixels:
                 raise ValueError(

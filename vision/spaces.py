@@ -283,7 +283,8 @@ class BayClassifier:
 
     def save(self, path: str | Path) -> None:
         """Write a self-contained ``.npz`` (parameters, bays and the reference image)."""
-        if not self.calibrated or self._reference_image is None:
+        weights, reference = self._weights, self._reference_image
+        if not self.calibrated or weights is None or reference is None:
             raise RuntimeError("cannot save an uncalibrated BayClassifier")
         meta = {
             "version": _MODEL_VERSION,
@@ -301,8 +302,8 @@ class BayClassifier:
                 meta=np.array(json.dumps(meta)),
                 mean=self._mean,
                 std=self._std,
-                weights=self._weights,
-                reference=self._reference_image,
+                weights=weights,
+                reference=reference,
             )
 
     @classmethod

@@ -68,7 +68,7 @@ def vote_with_province(reads: list[PlateRead]) -> tuple[str, float, float]:
     """
     if not reads:
         raise ValueError("vote() needs at least one read")
-    weight_by_length: Counter[int] = Counter()
+    weight_by_length: defaultdict[int, float] = defaultdict(float)
     for r in reads:
         weight_by_length[len(r.text)] += r.confidence
     length = max(weight_by_length, key=lambda n: (weight_by_length[n], n))
