@@ -204,8 +204,7 @@ class ScreenMessage:
     def __post_init__(self) -> None:
         if len(self.lines) > SCREEN_MAX_LINES:
             raise ValueError(
-                f"ScreenMessage.lines holds at most {SCREEN_MAX_LINES} lines, got "
-                f"{len(self.lines)}"
+                f"ScreenMessage.lines holds at most {SCREEN_MAX_LINES} lines, got {len(self.lines)}"
             )
         for line in self.lines:
             if not isinstance(line, str) or len(line) > SCREEN_MAX_LINE_CHARS:

@@ -275,8 +275,10 @@ class RelayBarrier:
         ``limit_edge``: the transition is a real open-limit edge, so an uncommanded raise it
         reports is one (an assumed arrival or a first reading never is).
         """
-        self._publish(uncommanded_open=limit_edge and transition.uncommanded_open,
-                      tailgating=transition.tailgating)
+        self._publish(
+            uncommanded_open=limit_edge and transition.uncommanded_open,
+            tailgating=transition.tailgating,
+        )
         if transition.state is BarrierState.FAULT:
             # A fault found by the machine itself (motion time-out): react like _fail.
             self._cancel_assumption()
@@ -315,8 +317,7 @@ class RelayBarrier:
             # or the next open would be folded into it and nothing sent at all.
             if not self._stopping:
                 error = HardwareTimeoutError(
-                    f"gate {self.gate_id}: {commands[-1]} given up before the device "
-                    "confirmed it"
+                    f"gate {self.gate_id}: {commands[-1]} given up before the device confirmed it"
                 )
                 self._fail(str(error))
             raise
@@ -345,7 +346,11 @@ class RelayBarrier:
                 last = err
             logger.warning(
                 "gate %s: %s attempt %s/%s failed: %s",
-                self.gate_id, command, attempt, attempts, last,
+                self.gate_id,
+                command,
+                attempt,
+                attempts,
+                last,
             )
             if attempt < attempts:
                 await asyncio.sleep(self.policy.retry_delay_s)
@@ -409,14 +414,13 @@ class RelayBarrier:
         for command in commands:
             try:
                 async with (
-                    self._io_lock, self._device_turn(),
+                    self._io_lock,
+                    self._device_turn(),
                     asyncio.timeout(self.policy.command_timeout_s),
                 ):
                     await self._actuate(command)
             except (HardwareError, TimeoutError) as err:
-                logger.warning(
-                    "gate %s: fault reaction %s failed: %r", self.gate_id, command, err
-                )
+                logger.warning("gate %s: fault reaction %s failed: %r", self.gate_id, command, err)
                 return
 
     async def _tick_loop(self) -> None:
@@ -465,9 +469,7 @@ class RelayBarrier:
                 await self.close()
             else:
                 # For no car: cars through it are not counted, nor is it closed after one.
-                await self._command(
-                    lambda now: self._machine.open(now, for_vehicle=False), "open"
-                )
+                await self._command(lambda now: self._machine.open(now, for_vehicle=False), "open")
         except (HardwareError, ConflictError) as err:
             logger.warning("gate %s: recovery after link loss failed: %s", self.gate_id, err)
             if self._machine.state is BarrierState.FAULT:
@@ -491,11 +493,15 @@ class RelayBarrier:
         # chattering open switch was an alarm every open_seconds for as long as it chattered.
         closed_made = self.limit_closed is not None and self.limit_closed.value is True
         if closed_made and was_released and not self._switches_disagree:
-            logger.warning("gate %s: open and closed limit switches both made: a switch is "
-                           "faulty or miswired (not reported as a raise)", self.gate_id)
+            logger.warning(
+                "gate %s: open and closed limit switches both made: a switch is "
+                "faulty or miswired (not reported as a raise)",
+                self.gate_id,
+            )
         self._switches_disagree = closed_made
-        self._apply(self._machine.limit_open(self._clock()),
-                    limit_edge=was_released and not closed_made)
+        self._apply(
+            self._machine.limit_open(self._clock()), limit_edge=was_released and not closed_made
+        )
 
     def _on_limit_closed(self, change: InputChange) -> None:
         if change.value:
@@ -507,17 +513,25 @@ class RelayBarrier:
             return
         self._published = current
         status = BarrierStatus(
-            self.gate_id, current[0], current[1], datetime.now(UTC), uncommanded_open,
+            self.gate_id,
+            current[0],
+            current[1],
+            datetime.now(UTC),
+            uncommanded_open,
             tailgating,
         )
         if status.is_alarm:
             logger.error("gate %s FAULT: %s", self.gate_id, status.fault)
         elif uncommanded_open:
-            logger.warning("gate %s raised without a command (key switch, remote or by hand)",
-                           self.gate_id)
+            logger.warning(
+                "gate %s raised without a command (key switch, remote or by hand)", self.gate_id
+            )
         elif tailgating:
-            logger.warning("gate %s: a vehicle more than the gate was opened for crossed the "
-                           "loop (tailgating)", self.gate_id)
+            logger.warning(
+                "gate %s: a vehicle more than the gate was opened for crossed the "
+                "loop (tailgating)",
+                self.gate_id,
+            )
         else:
             logger.info("gate %s is %s", self.gate_id, status.state)
         for cb in list(self._listeners):

@@ -39,18 +39,25 @@ FAULT_FAMILIES: tuple[FaultFamily, ...] = (
     # hardware/mqtt.py RelayLink: the relay's Last Will (power or Wi-Fi gone)
     FaultFamily(r"relay \S+ is offline", "fault.relay_offline"),
     # hardware/relay_barrier.py: the broker, server or port went away, or never came
-    FaultFamily(r"^link lost: |^cannot connect: |not connected|cannot connect$"
-                r"|not reachable within", "fault.link_lost"),
+    FaultFamily(
+        r"^link lost: |^cannot connect: |not connected|cannot connect$"
+        r"|not reachable within",
+        "fault.link_lost",
+    ),
     # controllers/barrier.py: the arm's limit switch never reported the end position
     FaultFamily(r"^barrier did not report (?:open|closed) within", "fault.not_in_place"),
     # relay_barrier.py command time-outs; modbus.py, http.py and modbus displays
-    FaultFamily(r"not confirmed within|given up before the device confirmed|no answer"
-                r"|did not answer", "fault.no_answer"),
+    FaultFamily(
+        r"not confirmed within|given up before the device confirmed|no answer"
+        r"|did not answer",
+        "fault.no_answer",
+    ),
     # modbus.py coil echo, gpio.py read-back
     FaultFamily(r"echoed \S+, wanted|reads \S+ after driving", "fault.relay_mismatch"),
     # modbus.py exception responses, http.py status and body checks, Shelly RPC errors
-    FaultFamily(r"device refused|: status \d+|answer lacks|^Shelly |publish to .* refused",
-                "fault.refused"),
+    FaultFamily(
+        r"device refused|: status \d+|answer lacks|^Shelly |publish to .* refused", "fault.refused"
+    ),
     # unreachable at the transport: simulated offline, HTTP/GPIO errors, publish failures
     FaultFamily(r"is offline|^HTTP |^GPIO |^modbus://|^MQTT ", "fault.link_lost"),
 )

@@ -43,8 +43,7 @@ def test_the_host_household_of_a_visitor_pass_starts_unchosen(client: Any) -> No
         card = card_of(client.get(url).text, passage_id)
         host = re.search(r'<select name="host_household_id"[^>]*>(.*?)</select>', card, re.S)
         assert host is not None and "required" in host.group(0)
-        options = re.findall(r'<option value="([^"]*)"( selected)?>([^<]*)</option>',
-                             host.group(1))
+        options = re.findall(r'<option value="([^"]*)"( selected)?>([^<]*)</option>', host.group(1))
         assert options[0] == ("", " selected", "请选择")
         assert [value for value, chosen, _ in options if chosen] == [""]
         assert str(first) in [value for value, _, _ in options]
@@ -57,8 +56,13 @@ def test_a_pedestrian_gate_card_speaks_of_a_person(client: Any) -> None:
     from models.events import Passage
 
     with transaction(client.app.state.services.sessions) as session:
-        walker = Passage(gate_id="ped-1", direction="in", decision="review",
-                         reason="face_unknown", credential="face")
+        walker = Passage(
+            gate_id="ped-1",
+            direction="in",
+            decision="review",
+            reason="face_unknown",
+            credential="face",
+        )
         session.add(walker)
         session.flush()
         walker_id = walker.id
@@ -68,7 +72,7 @@ def test_a_pedestrian_gate_card_speaks_of_a_person(client: Any) -> None:
     for url in ("/console", "/console/fragments/review"):
         html = client.get(url).text
         person, vehicle = card_of(html, walker_id), card_of(html, car)
-        assert 'data-person="yes"' in person and 'data-person' not in vehicle
+        assert 'data-person="yes"' in person and "data-person" not in vehicle
         assert re.search(r'data-resolution="left">人已离开<', person)
         assert re.search(r'data-resolution="left">车已离开<', vehicle)
 
@@ -124,10 +128,18 @@ def _audit_entries(client: Any, entries: list[dict[str, Any]]) -> None:
 
 def test_the_audit_export_writes_beijing_time_with_its_offset(client: Any) -> None:
     """The page shows Beijing time; the CSV wrote UTC without saying so (02:00 for 10:00)."""
-    _audit_entries(client, [{
-        "at": datetime(2026, 3, 1, 2, 0, 5, 250_000, tzinfo=UTC), "username": "guard",
-        "action": "gate.open", "gate_id": "main-in", "reason": "业主来电",
-    }])
+    _audit_entries(
+        client,
+        [
+            {
+                "at": datetime(2026, 3, 1, 2, 0, 5, 250_000, tzinfo=UTC),
+                "username": "guard",
+                "action": "gate.open",
+                "gate_id": "main-in",
+                "reason": "业主来电",
+            }
+        ],
+    )
     admin = add_staff(client.app.state.services, "admin", "admin")
     export = client.get("/api/v1/audit.csv", headers=admin)
     assert export.status_code == 200, export.text
@@ -138,23 +150,43 @@ def test_the_audit_export_writes_beijing_time_with_its_offset(client: Any) -> No
 
 def _audit_rows(html: str) -> list[str]:
     """The reasons of the rows on an audit page, top to bottom."""
-    return [unescape(reason) for reason in re.findall(
-        r'<tr data-action="[^"]+">.*?<td class="audit-target"[^>]*>[^<]*</td>'
-        r'\s*<td[^>]*>([^<]*)</td>', html, re.S)]
+    return [
+        unescape(reason)
+        for reason in re.findall(
+            r'<tr data-action="[^"]+">.*?<td class="audit-target"[^>]*>[^<]*</td>'
+            r"\s*<td[^>]*>([^<]*)</td>",
+            html,
+            re.S,
+        )
+    ]
 
 
 def test_the_audit_page_pages_through_older_entries_keeping_the_filters(client: Any) -> None:
     """Only the newest 200 were listed, with no way to reach the rest."""
     start = datetime(2026, 3, 1, 0, 0, tzinfo=UTC)
-    _audit_entries(client, [
-        {"at": start + timedelta(minutes=i), "username": "guard", "action": "gate.open",
-         "gate_id": "main-in", "reason": f"开闸{i:03d}"}
-        for i in range(450)
-    ] + [
-        {"at": start + timedelta(minutes=i), "username": "office", "action": "gate.close",
-         "gate_id": "main-in", "reason": f"关闸{i}"}
-        for i in range(5)
-    ])
+    _audit_entries(
+        client,
+        [
+            {
+                "at": start + timedelta(minutes=i),
+                "username": "guard",
+                "action": "gate.open",
+                "gate_id": "main-in",
+                "reason": f"开闸{i:03d}",
+            }
+            for i in range(450)
+        ]
+        + [
+            {
+                "at": start + timedelta(minutes=i),
+                "username": "office",
+                "action": "gate.close",
+                "gate_id": "main-in",
+                "reason": f"关闸{i}",
+            }
+            for i in range(5)
+        ],
+    )
     add_staff(client.app.state.services, "admin", "admin")
     cookie_login(client, "admin", "admin")
 
@@ -170,8 +202,9 @@ def test_the_audit_page_pages_through_older_entries_keeping_the_filters(client: 
     second = client.get(unescape(older.group(1)))
     assert _audit_rows(second.text) == [f"开闸{i:03d}" for i in range(249, 49, -1)]
     assert 'value="guard"' in second.text  # the filter form still shows what was asked
-    last = client.get("/console/admin/audit",
-                      params={"user": "guard", "action": "gate", "page": 3}).text
+    last = client.get(
+        "/console/admin/audit", params={"user": "guard", "action": "gate", "page": 3}
+    ).text
     assert _audit_rows(last) == [f"开闸{i:03d}" for i in range(49, -1, -1)]
     assert 'id="page-older"' not in last
     newer = re.search(r'href="([^"]+)" id="page-newer"', last)
@@ -189,17 +222,28 @@ def test_the_snapshot_link_is_offered_only_for_a_passage_with_a_photo(client: An
 
     photographed = unread_passage(client)  # a camera frame: kept as the snapshot
     with transaction(client.app.state.services.sessions) as session:
-        keypad = Passage(gate_id="ped-1", direction="in", decision="deny", reason="pin_locked",
-                         credential="pin")
+        keypad = Passage(
+            gate_id="ped-1", direction="in", decision="deny", reason="pin_locked", credential="pin"
+        )
         session.add(keypad)
         session.flush()
-        session.add_all([
-            Alarm(kind="pin_locked", gate_id="ped-1", passage_id=keypad.id,
-                  message="pin_locked at ped-1: resident 3"),
-            Alarm(kind="blocked_plate", gate_id="main-in", passage_id=photographed,
-                  message="blocked_plate at main-in: 沪K60613"),
-            Alarm(kind="hardware_fault", gate_id="main-out", message="gate main-out: fault"),
-        ])
+        session.add_all(
+            [
+                Alarm(
+                    kind="pin_locked",
+                    gate_id="ped-1",
+                    passage_id=keypad.id,
+                    message="pin_locked at ped-1: resident 3",
+                ),
+                Alarm(
+                    kind="blocked_plate",
+                    gate_id="main-in",
+                    passage_id=photographed,
+                    message="blocked_plate at main-in: 沪K60613",
+                ),
+                Alarm(kind="hardware_fault", gate_id="main-out", message="gate main-out: fault"),
+            ]
+        )
         keypad_id = keypad.id
     add_staff(client.app.state.services, "guard", "guard")
     cookie_login(client, "guard", "guard")
@@ -215,26 +259,42 @@ def test_the_snapshot_link_is_offered_only_for_a_passage_with_a_photo(client: An
 # Fault texts as each driver in hardware/ words them (the f-strings there, filled in).
 DRIVER_FAULTS = [
     # hardware/mqtt.py RelayLink via relay_barrier.py "link lost: …"
-    ("link lost: relay gate1 is offline (tele/gate1/LWT = Offline): it lost power or its "
-     "network", "故障：道闸控制器离线（断电或断网）"),
-    ("link lost: connection lost (broker stopped or restarted, or the network is down)",
-     "故障：通信中断"),
-    ("link lost: the broker stopped answering (keep-alive time-out: network or broker hung)",
-     "故障：通信中断"),
-    ("cannot connect: MQTT broker 127.0.0.1:1883 not reachable within 5 s (refused: Not "
-     "authorized)", "故障：通信中断"),
+    (
+        "link lost: relay gate1 is offline (tele/gate1/LWT = Offline): it lost power or its "
+        "network",
+        "故障：道闸控制器离线（断电或断网）",
+    ),
+    (
+        "link lost: connection lost (broker stopped or restarted, or the network is down)",
+        "故障：通信中断",
+    ),
+    (
+        "link lost: the broker stopped answering (keep-alive time-out: network or broker hung)",
+        "故障：通信中断",
+    ),
+    (
+        "cannot connect: MQTT broker 127.0.0.1:1883 not reachable within 5 s (refused: Not "
+        "authorized)",
+        "故障：通信中断",
+    ),
     ("MQTT broker 127.0.0.1:1883 not connected", "故障：通信中断"),
-    ("MQTT publish to gate1/cmnd/POWER1 failed: The client is not currently connected.",
-     "故障：通信中断"),
+    (
+        "MQTT publish to gate1/cmnd/POWER1 failed: The client is not currently connected.",
+        "故障：通信中断",
+    ),
     ("cannot connect: simulated barrier is offline", "故障：通信中断"),
     ("simulated barrier is offline", "故障：通信中断"),
     # hardware/modbus.py
     ("modbus://10.0.0.5:502/1: cannot connect", "故障：通信中断"),
     ("modbus://10.0.0.5:502/1: [Errno 111] Connection refused", "故障：通信中断"),
-    ("modbus://10.0.0.5:502/1: no answer to write_coil: Modbus Error: No response",
-     "故障：设备无响应"),
-    ("modbus://10.0.0.5:502/1: device refused write_coil(1, True): ExceptionResponse(…)",
-     "故障：设备拒绝指令"),
+    (
+        "modbus://10.0.0.5:502/1: no answer to write_coil: Modbus Error: No response",
+        "故障：设备无响应",
+    ),
+    (
+        "modbus://10.0.0.5:502/1: device refused write_coil(1, True): ExceptionResponse(…)",
+        "故障：设备拒绝指令",
+    ),
     ("modbus://10.0.0.5:502/1: coil 1 echoed False, wanted True", "故障：继电器未按指令动作"),
     # hardware/relay_barrier.py and controllers/barrier.py
     ("gate main-in: open not confirmed within 2 s", "故障：设备无响应"),
@@ -242,12 +302,16 @@ DRIVER_FAULTS = [
     ("barrier did not report open within 10 s", "故障：道闸未到位（可能卡住或被挡住）"),
     ("barrier did not report closed within 10 s", "故障：道闸未到位（可能卡住或被挡住）"),
     # hardware/http.py, hardware/gpio.py, the Shelly RPC
-    ("HTTP http://10.0.0.7/relay/0?turn=on: ConnectError('All connection attempts failed')",
-     "故障：通信中断"),
+    (
+        "HTTP http://10.0.0.7/relay/0?turn=on: ConnectError('All connection attempts failed')",
+        "故障：通信中断",
+    ),
     ("HTTP http://10.0.0.7/relay/0?turn=on: no answer: ReadTimeout('')", "故障：设备无响应"),
     ("HTTP http://10.0.0.7/relay/0?turn=on: status 401", "故障：设备拒绝指令"),
-    ("Shelly shellyplus1-a8032ab1: {'code': -103, 'message': 'Invalid argument'}",
-     "故障：设备拒绝指令"),
+    (
+        "Shelly shellyplus1-a8032ab1: {'code': -103, 'message': 'Invalid argument'}",
+        "故障：设备拒绝指令",
+    ),
     ("GPIO pin 17 reads False after driving True", "故障：继电器未按指令动作"),
     ("GPIO relay pins [17, 27]: Failed to add edge detection", "故障：通信中断"),
     # a message no family knows stays as the driver wrote it
@@ -259,20 +323,25 @@ DRIVER_FAULTS = [
 def test_driver_fault_texts_have_a_chinese_summary(message: str, summary: str) -> None:
     assert fault_summary("zh", message) == summary
     english = fault_summary("en", message)
-    assert english is not None and (english == message if summary == message
-                                    else english.startswith("Fault: "))
+    assert english is not None and (
+        english == message if summary == message else english.startswith("Fault: ")
+    )
 
 
 def test_the_gate_strip_summarises_a_fault_and_keeps_the_driver_text(client: Any) -> None:
     guard = add_staff(client.app.state.services, "guard", "guard")
     client.app.state.services.barriers["main-out"].inject_fault(SimFault.OFFLINE)
-    failed = client.post("/api/v1/gates/main-out/actions",
-                         json={"action": "open", "reason": "访客无证放行"}, headers=guard)
+    failed = client.post(
+        "/api/v1/gates/main-out/actions",
+        json={"action": "open", "reason": "访客无证放行"},
+        headers=guard,
+    )
     assert failed.status_code == 503, failed.text
     cookie_login(client, "guard", "guard")
     page = client.get("/console").text
-    gate = re.search(r'<div class="gate" data-gate="main-out".*?<div class="gate-buttons">',
-                     page, re.S)
+    gate = re.search(
+        r'<div class="gate" data-gate="main-out".*?<div class="gate-buttons">', page, re.S
+    )
     assert gate is not None and 'data-state="fault"' in gate.group(0)
     fault = gate.group(0)
     assert re.search(r'data-role="fault-summary">故障：通信中断<', fault)
@@ -280,7 +349,8 @@ def test_the_gate_strip_summarises_a_fault_and_keeps_the_driver_text(client: Any
     assert raw is not None and "hidden" not in raw.group(0)
     assert raw.group(1) == "simulated barrier is offline"
     # A gate without a fault shows neither.
-    healthy = re.search(r'<div class="gate" data-gate="main-in".*?<div class="gate-buttons">',
-                        page, re.S)
+    healthy = re.search(
+        r'<div class="gate" data-gate="main-in".*?<div class="gate-buttons">', page, re.S
+    )
     assert healthy is not None
     assert re.search(r'class="gate-fault" data-role="fault" hidden', healthy.group(0))

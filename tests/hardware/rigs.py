@@ -171,7 +171,10 @@ class FakeRelay:
     broker a retained offline Last Will and publishes a retained online on every connect."""
 
     def __init__(
-        self, port: int, client_id: str, subscription: str,
+        self,
+        port: int,
+        client_id: str,
+        subscription: str,
         announcement: tuple[str, str, str] | None,
         on_message: Callable[[mqtt.Client, mqtt.MQTTMessage], None],
         keepalive_s: int = 60,
@@ -287,8 +290,11 @@ class MosquittoRig(Rig):
         self.device = client
         for k in range(self.RELAYS):
             relay = FakeRelay(
-                self.port, f"fake-{self.name}-dev{k}", self.relay_subscription(k),
-                self.announcement(k) if self.lwt else None, self.on_device_message,
+                self.port,
+                f"fake-{self.name}-dev{k}",
+                self.relay_subscription(k),
+                self.announcement(k) if self.lwt else None,
+                self.on_device_message,
                 self.relay_keepalive_s,
             )
             await relay.start()
@@ -317,8 +323,13 @@ class MosquittoRig(Rig):
         return self.relays.get(k, False)
 
     def display_config(self) -> dict[str, Any] | None:
-        return {"driver": "mqtt", "host": "127.0.0.1", "port": self.port,
-                "reconnect_min_s": 0.2, "reconnect_max_s": 0.5}
+        return {
+            "driver": "mqtt",
+            "host": "127.0.0.1",
+            "port": self.port,
+            "reconnect_min_s": 0.2,
+            "reconnect_max_s": 0.5,
+        }
 
     def _set_presence(self, b: Barrier, k: int, value: bool) -> None:
         assert self.device is not None
@@ -367,9 +378,14 @@ class TasmotaRig(MosquittoRig):
 
     def config(self, k: int) -> dict[str, Any]:
         return {
-            "driver": "mqtt", "preset": "tasmota", "host": "127.0.0.1", "port": self.port,
-            "device": f"dev{k}", "presence_topic": f"tele/dev{k}/LOOP",
-            "reconnect_min_s": 0.2, "reconnect_max_s": 0.5,
+            "driver": "mqtt",
+            "preset": "tasmota",
+            "host": "127.0.0.1",
+            "port": self.port,
+            "device": f"dev{k}",
+            "presence_topic": f"tele/dev{k}/LOOP",
+            "reconnect_min_s": 0.2,
+            "reconnect_max_s": 0.5,
         }
 
     def __init__(self, *, lwt: bool = True, relay_keepalive_s: int = 60) -> None:
@@ -403,9 +419,15 @@ class ShellyRig(MosquittoRig):
 
     def config(self, k: int) -> dict[str, Any]:
         return {
-            "driver": "mqtt", "preset": "shelly", "host": "127.0.0.1", "port": self.port,
-            "device": f"dev{k}", "open_channel": 0, "presence_topic": f"tele/dev{k}/LOOP",
-            "reconnect_min_s": 0.2, "reconnect_max_s": 0.5,
+            "driver": "mqtt",
+            "preset": "shelly",
+            "host": "127.0.0.1",
+            "port": self.port,
+            "device": f"dev{k}",
+            "open_channel": 0,
+            "presence_topic": f"tele/dev{k}/LOOP",
+            "reconnect_min_s": 0.2,
+            "reconnect_max_s": 0.5,
         }
 
     def relay_subscription(self, k: int) -> str:
@@ -427,8 +449,12 @@ class ShellyRig(MosquittoRig):
         else:
             was_on = self.relays.get(k, False)
             self.relays[k] = bool(request["params"]["on"])
-            reply = {"id": request["id"], "src": dev, "dst": request["src"],
-                     "result": {"was_on": was_on}}
+            reply = {
+                "id": request["id"],
+                "src": dev,
+                "dst": request["src"],
+                "result": {"was_on": was_on},
+            }
         client.publish(f"{request['src']}/rpc", json.dumps(reply), qos=1)
 
 
@@ -455,14 +481,24 @@ class ModbusRig(Rig):
 
     def config(self, k: int) -> dict[str, Any]:
         return {
-            "driver": "modbus", "host": "127.0.0.1", "port": self.port, "unit_id": 1,
-            "open_channel": k, "limit_open_input": 20 + 2 * k,
-            "limit_closed_input": 21 + 2 * k, "presence_input": 40 + k,
+            "driver": "modbus",
+            "host": "127.0.0.1",
+            "port": self.port,
+            "unit_id": 1,
+            "open_channel": k,
+            "limit_open_input": 20 + 2 * k,
+            "limit_closed_input": 21 + 2 * k,
+            "presence_input": 40 + k,
             "poll_interval_s": 0.02,
         }
 
     async def _action(
-        self, fc: int, _start: int, address: int, _count: int, regs: list[int],
+        self,
+        fc: int,
+        _start: int,
+        address: int,
+        _count: int,
+        regs: list[int],
         set_values: list[int] | list[bool] | None,
     ) -> None:
         if self._silent:
@@ -534,8 +570,13 @@ class ModbusRig(Rig):
         return self.coils.get(k, False)
 
     def display_config(self) -> dict[str, Any] | None:
-        return {"driver": "modbus", "host": "127.0.0.1", "port": self.port,
-                "registers": {"B1": 0, "B2": 1}, "timeout_s": 0.3}
+        return {
+            "driver": "modbus",
+            "host": "127.0.0.1",
+            "port": self.port,
+            "registers": {"B1": 0, "B2": 1},
+            "timeout_s": 0.3,
+        }
 
     def _set_presence(self, b: Barrier, k: int, value: bool) -> None:
         self.inputs[40 + k] = value
@@ -567,14 +608,19 @@ class GpioRig(Rig):
         self.factory = pin_factory("mock")
         self.factory.reset()
         for relay, feedback, _presence in self.PINS:
-            self.factory.pin(relay, pin_class=MockConnectedPin,
-                             input_pin=self.factory.pin(feedback))
+            self.factory.pin(
+                relay, pin_class=MockConnectedPin, input_pin=self.factory.pin(feedback)
+            )
 
     def config(self, k: int) -> dict[str, Any]:
         relay, feedback, presence = self.PINS[k]
         return {
-            "driver": "gpio", "pin_factory": "mock", "open_channel": relay,
-            "feedback_pin": feedback, "presence_pin": presence, "pull_up": False,
+            "driver": "gpio",
+            "pin_factory": "mock",
+            "open_channel": relay,
+            "feedback_pin": feedback,
+            "presence_pin": presence,
+            "pull_up": False,
         }
 
     def mute_now(self) -> None:
@@ -718,17 +764,26 @@ class HttpRig(Rig):
     def config(self, k: int) -> dict[str, Any]:
         base = f"http://127.0.0.1:{self.port}/relay/{{channel}}"
         return {
-            "driver": "http", "on_url": base + "?turn=on", "off_url": base + "?turn=off",
-            "open_channel": k, "expect_body": '"ison"', "presence": {"driver": "sim"},
-            "status_url": base, "status_expect_body": '"ison"', "poll_interval_s": 0.05,
+            "driver": "http",
+            "on_url": base + "?turn=on",
+            "off_url": base + "?turn=off",
+            "open_channel": k,
+            "expect_body": '"ison"',
+            "presence": {"driver": "sim"},
+            "status_url": base,
+            "status_expect_body": '"ison"',
+            "poll_interval_s": 0.05,
         }
 
     def relay_on(self, k: int) -> bool:
         return self.relays.get(k, False)
 
     def display_config(self) -> dict[str, Any] | None:
-        return {"driver": "http", "timeout_s": 0.3,
-                "url": f"http://127.0.0.1:{self.port}/display?zone={{zone_id}}&free={{free}}"}
+        return {
+            "driver": "http",
+            "timeout_s": 0.3,
+            "url": f"http://127.0.0.1:{self.port}/display?zone={{zone_id}}&free={{free}}",
+        }
 
     async def link_down(self) -> None:
         if self.server is not None:
