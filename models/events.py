@@ -77,7 +77,7 @@ class Passage(Base):
 
 
 # The longest note a guard may give with an acknowledgement: a sentence, not a report.
-ACK_NOTE_CHARS = 200
+ACK_NOTE_CHARS = 500
 
 
 class Alarm(Base):

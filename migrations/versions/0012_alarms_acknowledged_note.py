@@ -23,7 +23,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table('alarms', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('acknowledged_note', sa.String(length=200), nullable=True))
+        batch_op.add_column(sa.Column('acknowledged_note', sa.String(length=500), nullable=True))
 
 
 def downgrade() -> None:

@@ -145,9 +145,9 @@ def test_a_barrier_fault_shows_in_the_dialog_and_raises_an_alarm_banner(
     ack = page.locator("#ack-dialog")
     ack.wait_for()
     assert "处理情况（可不填）" in ack.inner_text()
-    ack.locator('input[name="note"]').fill("核" * 201)
+    ack.locator('input[name="note"]').fill("核" * 501)
     ack.locator("#ack-confirm").click()
-    ack.locator(".error", has_text="最多 200 个字符").wait_for()
+    ack.locator(".error", has_text="最多 500 个字符").wait_for()
     screenshot(page, "11-alarm-ack-note")
     assert page.locator(f'.alarm[data-alarm-id="{fault_id}"]').count() == 1
     ack.locator('input[name="note"]').fill("已报修，维修人员在路上")
