@@ -80,7 +80,7 @@ def resident_access(session: Session, query: str) -> tuple[list[ResidentAccess],
     more = len(found) > FACES_PAGE
     found = found[:FACES_PAGE]
     ids = [resident.id for resident, _ in found]
-    counts: dict[int, int] = dict(session.execute(  # type: ignore[arg-type]
+    counts: dict[int, int] = dict(session.execute(
         select(FaceTemplate.resident_id, func.count())
         .where(FaceTemplate.resident_id.in_(ids)).group_by(FaceTemplate.resident_id)
     ).all()) if ids else {}

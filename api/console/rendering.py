@@ -162,7 +162,7 @@ templates = Jinja2Templates(env=_env)
 def current_lang(request: Request) -> Lang:
     chosen = request.cookies.get(LANG_COOKIE)
     if chosen in LANGS:
-        return chosen  # type: ignore[return-value]
+        return chosen
     return security(request).config.default_lang
 
 

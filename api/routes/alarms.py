@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
 from api.console.security import require_csrf
@@ -226,12 +226,18 @@ def acknowledge(
     body: AckIn | None = None,
 ) -> Any:
     note = body.note.strip() if body else ""
-    # A conditional UPDATE: of two guards acknowledging at once, exactly one wins.
-    claimed = session.execute(
-        update(Alarm)
-        .where(Alarm.id == alarm_id, Alarm.acknowledged_at.is_(None))
-        .values(acknowledged_by=user.name, acknowledged_at=utcnow(), acknowledged_note=note or None)
-        .execution_options(synchronize_session=False)
+    # A conditional UPDATE: of two guards acknowledging at once, exactly one wins. Its result
+    # is a CursorResult (it has the row count); execute() is typed for any statement.
+    claimed = cast(
+        CursorResult[Any],
+        session.execute(
+            update(Alarm)
+            .where(Alarm.id == alarm_id, Alarm.acknowledged_at.is_(None))
+            .values(
+                acknowledged_by=user.name, acknowledged_at=utcnow(), acknowledged_note=note or None
+            )
+            .execution_options(synchronize_session=False)
+        ),
     ).rowcount
     alarm = session.get(Alarm, alarm_id)
     if alarm is None:

@@ -3,7 +3,7 @@ camera's keep-alive, which with its frames tells the camera watch it is alive.""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from email.message import Message
 
 from fastapi import APIRouter, Request
@@ -73,7 +73,7 @@ async def read_form(request: Request, limit: int) -> FormData:
     closed = False
     tail = b""
 
-    async def watched() -> AsyncIterator[bytes]:
+    async def watched() -> AsyncGenerator[bytes, None]:  # what MultiPartParser takes
         # Starlette keeps the parts it finished and silently drops one cut off mid-way, so a
         # truncated upload parses as a form without its file. Only the closing delimiter
         # says the body is whole; it may straddle two chunks, hence the carried tail.

@@ -27,13 +27,17 @@ async def site_state(services: Services) -> SiteState:
     zones: dict[str, tuple[int, int]] = {}
     stale = False
     try:
-        snapshot = await services.parking.zones_cache.current()
+        # No parking service (services/container.py always builds one): no zones.
+        snapshot = (
+            await services.parking.zones_cache.current() if services.parking is not None else None
+        )
     except StoreUnavailableError:  # nothing read since a start during an outage: no zones
         stale = True
     else:
-        stale = snapshot.stale
-        for zone in snapshot.data.get("zones", []):
-            zones[str(zone["id"])] = (int(zone["capacity"]), int(zone["occupied"]))
+        if snapshot is not None:
+            stale = snapshot.stale
+            for zone in snapshot.data.get("zones", []):
+                zones[str(zone["id"])] = (int(zone["capacity"]), int(zone["occupied"]))
     journal, audit = await asyncio.to_thread(
         lambda: (services.runtime.journal_backlog(), services.audit_backlog())
     )

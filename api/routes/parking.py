@@ -368,6 +368,11 @@ def _resolve_driver(
     return building, assigned
 
 
+def _fallback(parking: ParkingService) -> FallbackZone | None:
+    zone = parking.fallback_zone()
+    return FallbackZone.model_validate(zone) if zone is not None else None
+
+
 def _guidance_out(
     parking: ParkingService, building: str, rec: Recommendation | None, hold: Hold | None
 ) -> GuidanceOut:
@@ -376,7 +381,7 @@ def _guidance_out(
         space=_guided(parking, rec.space_id, building) if rec else None,
         reasons=[str(r) for r in rec.reasons] if rec else [],
         alternatives=[_guided(parking, s, building) for s in rec.alternatives] if rec else [],
-        fallback_zone=None if rec else parking.fallback_zone(),
+        fallback_zone=None if rec else _fallback(parking),
         hold=HoldOut(space_id=hold.space_id, holder=hold.holder, until=hold.until)
         if hold
         else None,
@@ -451,12 +456,13 @@ def post_hold(
         )
     else:
         building, assigned = _resolve_driver(parking, body.building, body.resident_id)
-        rec, hold = parking.recommend(
+        rec, offered = parking.recommend(
             building=building, needs=_needs(body.kind), assigned_space=assigned,
             holder=body.holder, hold=True,
         )
-        if rec is None or hold is None:
+        if rec is None or offered is None:
             raise ConflictError("no free space to hold; send the driver to the fallback zone")
+        hold = offered
         out = _guidance_out(parking, building, rec, hold)
     audit(session, user, "guidance.hold", f"space:{hold.space_id}", holder=body.holder,
           until=hold.until.isoformat())

@@ -99,7 +99,10 @@ def load_day(
 
 def hours_of(occupancy: OccupancyDay) -> list[HourOut]:
     names = CSV_COLUMNS[1:]  # the day is the report's own
-    return [HourOut(**dict(zip(names, row[1:], strict=True))) for row in csv_rows(occupancy)]
+    return [
+        HourOut.model_validate(dict(zip(names, row[1:], strict=True)))
+        for row in csv_rows(occupancy)
+    ]
 
 
 @router.get(
