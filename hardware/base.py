@@ -325,3 +325,16 @@ class LinkWatcher(Protocol):
     dead broker shows as a fault before the next car, not only when a command fails."""
 
     def add_link_listener(self, cb: LinkListener) -> None: ...
+
+
+@runtime_checkable
+class InputsWatcher(Protocol):
+    """Optional for a ``LinkWatcher`` whose device also carries the barrier's inputs (a
+    Modbus board's presence loop and limit switches). ``inputs_refused`` says why the device
+    refuses to read them (an address it does not have), None while it reads them. The port
+    reports its link down while they are refused and up once they read again; meanwhile the
+    barrier's fault is this text, and no command a device answer would confirm clears it: the
+    loop that keeps the arm off a car is not read."""
+
+    @property
+    def inputs_refused(self) -> str | None: ...

@@ -33,6 +33,10 @@ _ILLEGAL_ADDRESS = 0x02
 UNANSWERED_READS = 2
 
 
+class IllegalAddressError(HardwareError):
+    """The device answered with exception 2: it has no such coil, input or register."""
+
+
 class ModbusLink(LinkReports):
     """One TCP connection to one unit, serialised, reconnecting on the next request."""
 
@@ -47,6 +51,9 @@ class ModbusLink(LinkReports):
         # Requests answered so far (any answer, a refusal included): background readers see
         # from it that the device spoke between two of their own unanswered reads.
         self.answers = 0
+        # Why the device refuses to read the gate's inputs (an address it does not have), or
+        # None: the link is down for the gates meanwhile, whatever else the device answers.
+        self.inputs_refused: str | None = None
 
     def __str__(self) -> str:
         return f"modbus://{self.host}:{self.port}/{self.unit_id}"
@@ -56,6 +63,19 @@ class ModbusLink(LinkReports):
         though TCP still connects (a hung server, or a serial gateway whose device is off).
         The next answer to any request brings it back."""
         self._link(False, f"{self}: no answer to {reads} reads in a row")
+
+    def refuse_inputs(self, why: str) -> None:
+        """The device answers but refuses to read the gate's inputs: its presence loop and
+        limit switches are never read, which is no working gate. Down until they read again
+        (``inputs_read``), however many other requests (relay commands) it answers."""
+        self.inputs_refused = why
+        self._link(False, why)
+
+    def inputs_read(self) -> None:
+        """The inputs were read: a refusal of them is over (the board's config was fixed)."""
+        if self.inputs_refused is not None:
+            self.inputs_refused = None
+            self._link(True, f"{self} reads its inputs")
 
     async def _ensure(self) -> AsyncModbusTcpClient:
         if self._client is None:
@@ -130,10 +150,11 @@ class ModbusLink(LinkReports):
                 f"{self}: no answer to {method} behind the gateway ({response})"
             )
         self.answers += 1
-        self._link(True, f"{self} answering")
+        if self.inputs_refused is None:
+            self._link(True, f"{self} answering")
         if response.isError():
             if getattr(response, "exception_code", None) == _ILLEGAL_ADDRESS:
-                raise HardwareError(
+                raise IllegalAddressError(
                     f"{self}: device refused {method}{args}: it has no such address (Modbus "
                     "exception 2, illegal data address); check the gate's open_channel, "
                     "close_channel and *_input addresses against the board's manual "
@@ -150,6 +171,9 @@ class ModbusLink(LinkReports):
     async def close(self) -> None:
         async with self._lock:
             self._drop()
+        # Started again, the link reports its first answer (or refusal) afresh.
+        self.inputs_refused = None
+        self._forget_link()
 
 
 class ModbusRelayPort:
@@ -166,6 +190,10 @@ class ModbusRelayPort:
 
     def add_link_listener(self, cb: LinkListener) -> None:
         self.link.add_link_listener(cb)
+
+    @property
+    def inputs_refused(self) -> str | None:
+        return self.link.inputs_refused
 
     async def connect(self) -> None:
         # The probe first: when the server is down now, its first answer later is what
@@ -259,20 +287,28 @@ class LinkProbe:
 
 
 class ModbusInputPoller:
-    """Reads the discrete inputs of one unit every ``interval_s`` and reports changes."""
+    """Reads the discrete inputs of one unit every ``interval_s`` and reports changes.
+
+    A board that refuses the read (exception 2: an address it does not have) makes the link
+    down for the gates (``ModbusLink.refuse_inputs``), naming the inputs it lacks, until a
+    read works again: a presence loop nobody reads must be a gate fault, not a log line.
+    """
 
     def __init__(self, link: ModbusLink, interval_s: float) -> None:
         self.link = link
         self.interval_s = interval_s
         self.inputs: dict[int, ModbusDiscreteInput] = {}
+        # What each address is, for the installer: "presence loop, presence_input".
+        self.roles: dict[int, str] = {}
         self._task: asyncio.Task[None] | None = None
         self._users = 0
         self._failing = False
         self._silence = Silence(link)
 
-    def add(self, name: str, address: int) -> ModbusDiscreteInput:
+    def add(self, name: str, address: int, role: str | None = None) -> ModbusDiscreteInput:
         inp = ModbusDiscreteInput(name, address, self)
         self.inputs[address] = inp
+        self.roles[address] = role or name
         return inp
 
     async def start(self) -> None:
@@ -303,6 +339,31 @@ class ModbusInputPoller:
         for inp, value in sorted(values, key=lambda item: item[1]):
             inp.update(value, now)
 
+    async def _refusal(self, answer_within_s: float | None) -> str:
+        """What the board refuses, for the installer: each input read alone (only when the
+        read of them all was refused), so the message names the addresses it lacks."""
+        lacking: list[int] = []
+        for address in sorted(self.inputs):
+            try:
+                await self.link.call(
+                    "read_discrete_inputs", address, count=1, answer_within_s=answer_within_s
+                )
+            except IllegalAddressError:
+                lacking.append(address)
+        if not lacking:  # each alone is there: the board will not read them in one request
+            first, last = min(self.inputs), max(self.inputs)
+            return (
+                f"{self.link}: board refuses to read inputs {first} to {last} in one request "
+                f"({', '.join(self.roles[a] for a in sorted(self.inputs))}): place them within "
+                "the block the board reads at once (its manual)"
+            )
+        listed = ", ".join(f"{address} ({self.roles[address]})" for address in lacking)
+        plural = "es" if len(lacking) > 1 else ""
+        return (
+            f"{self.link}: board refuses input address{plural} {listed}: check the address in "
+            "the config against the board's manual (counted from 0)"
+        )
+
     async def _run(self) -> None:
         while self._users > 0:
             try:
@@ -313,6 +374,19 @@ class ModbusInputPoller:
                     logger.info("%s: inputs readable again", self.link)
                 self._failing = False
                 self._silence.answered()
+                self.link.inputs_read()
+            except IllegalAddressError as err:
+                # An answer, so no silence; refused at every poll until someone fixes the
+                # address: found out and reported once, at the first refusal.
+                self._silence.failed(err)
+                if self.link.inputs_refused is None:
+                    try:
+                        why = await self._refusal(self.link.timeout_s)
+                    except (HardwareError, TimeoutError) as lost:
+                        why = f"{self.link}: board refuses to read the inputs ({lost})"
+                    logger.warning("%s", why)
+                    self._failing = True
+                    self.link.refuse_inputs(why)
             except (HardwareError, TimeoutError) as err:
                 # Log once per outage; the barrier's commands report the fault itself.
                 # Values stay as last read: an occupied loop keeps blocking the close.
@@ -374,14 +448,22 @@ def create_modbus_barrier(
     link = ModbusLink(config.host, config.port, config.unit_id, config.command_timeout_s)
     poller = ModbusInputPoller(link, config.poll_interval_s)
     if config.presence_input is not None:
-        presence = poller.add(f"{gate_id}.presence", config.presence_input)
+        presence = poller.add(
+            f"{gate_id}.presence", config.presence_input, "presence loop, presence_input"
+        )
     limit_open = (
-        poller.add(f"{gate_id}.limit_open", config.limit_open_input)
+        poller.add(
+            f"{gate_id}.limit_open", config.limit_open_input, "open limit switch, limit_open_input"
+        )
         if config.limit_open_input is not None
         else None
     )
     limit_closed = (
-        poller.add(f"{gate_id}.limit_closed", config.limit_closed_input)
+        poller.add(
+            f"{gate_id}.limit_closed",
+            config.limit_closed_input,
+            "closed limit switch, limit_closed_input",
+        )
         if config.limit_closed_input is not None
         else None
     )

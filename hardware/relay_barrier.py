@@ -39,6 +39,7 @@ from hardware.base import (
     BarrierStatus,
     DigitalInput,
     InputChange,
+    InputsWatcher,
     LinkWatcher,
     RelayPort,
     SharedDevice,
@@ -244,10 +245,39 @@ class RelayBarrier:
 
     async def set_fire_alarm(self, active: bool) -> BarrierState:
         fn = self._machine.fire_alarm_on if active else self._machine.fire_alarm_off
+        if self._inputs_refused() is not None:
+            # The machine learns of the alarm, and the gate stays this fault: its reaction
+            # during a fire alarm is the open (the relay obeys), held until the inputs read
+            # again. Nothing closes the arm meanwhile, the alarm's end included.
+            fn(self._clock())
+            self._hold_refusal()
+            return self.state
         return await self._command(fn, "fire_alarm_on" if active else "fire_alarm_off")
 
     # -- machine plumbing -------------------------------------------------------------------
+    def _inputs_refused(self) -> str | None:
+        return self.port.inputs_refused if isinstance(self.port, InputsWatcher) else None
+
+    def _hold_refusal(self) -> None:
+        """The device refuses to read this gate's inputs: the gate is that fault, and stays
+        it until they read again (a link fault: the next read that works clears it, and the
+        gate re-asserts its fault position). Whatever fault it had before is this one now:
+        the arm's switches were not read either."""
+        refused = self._inputs_refused()
+        if refused is None or self._stopping:
+            return
+        self._link_fault = True
+        self._link_was_lost = True
+        if self._machine.fault != refused:
+            self._fail(refused)
+
     async def _command(self, fn: Callable[[float], Transition], name: str) -> BarrierState:
+        if self._inputs_refused() is not None:
+            # Nothing is sent: the relay would obey, but a car let in here could get the arm
+            # down on it (its loop is not read), and the confirmation would clear the fault.
+            # The gate answers as one whose board does not answer; fail_safe keeps it open.
+            self._hold_refusal()
+            raise HardwareError(f"gate {self.gate_id}: {name} not sent: {self.fault}")
         while True:
             transition = fn(self._clock())
             self._publish()
@@ -437,7 +467,9 @@ class RelayBarrier:
             return
         if not up:
             self._link_was_lost = True
-            if self._machine.state is not BarrierState.FAULT:
+            if self._inputs_refused() is not None:
+                self._hold_refusal()
+            elif self._machine.state is not BarrierState.FAULT:
                 self._link_fault = True
                 self._fail(f"link lost: {reason}")
             return

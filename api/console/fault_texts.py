@@ -36,6 +36,8 @@ class FaultFamily:
 
 # Specific families first: "link lost: relay x is offline" is the relay, not the broker.
 FAULT_FAMILIES: tuple[FaultFamily, ...] = (
+    # hardware/modbus.py: the board has no such input (a loop or limit switch misaddressed)
+    FaultFamily(r"board refuses (?:input address|to read inputs)", "fault.input_address"),
     # hardware/mqtt.py RelayLink: the relay's Last Will (power or Wi-Fi gone)
     FaultFamily(r"relay \S+ is offline", "fault.relay_offline"),
     # hardware/relay_barrier.py: the broker, server or port went away, or never came

@@ -1042,6 +1042,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "fault.no_answer": ("故障：设备无响应", "Fault: the device does not answer"),
     "fault.relay_mismatch": ("故障：继电器未按指令动作", "Fault: the relay did not switch as told"),
     "fault.refused": ("故障：设备拒绝指令", "Fault: the device refused the command"),
+    "fault.input_address": (
+        "故障：控制板无此输入地址（地感或限位），请检查配置",
+        "Fault: the board has no such input (loop or limit switch): check its address",
+    ),
     "fault.raw": ("设备原始信息（供维修人员参考）", "Driver message, for the technician"),
 }
 

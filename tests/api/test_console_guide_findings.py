@@ -296,6 +296,15 @@ DRIVER_FAULTS = [
         "故障：设备拒绝指令",
     ),
     ("modbus://10.0.0.5:502/1: coil 1 echoed False, wanted True", "故障：继电器未按指令动作"),
+    (
+        "modbus://10.0.0.5:502/1: board refuses input address 100 (presence loop, presence_input): "
+        "check the address in the config against the board's manual (counted from 0)",
+        "故障：控制板无此输入地址（地感或限位），请检查配置",
+    ),
+    (
+        "modbus://10.0.0.5:502/1: board refuses to read inputs 20 to 100 in one request (…)",
+        "故障：控制板无此输入地址（地感或限位），请检查配置",
+    ),
     # hardware/relay_barrier.py and controllers/barrier.py
     ("gate main-in: open not confirmed within 2 s", "故障：设备无响应"),
     ("gate main-in: close given up before the device confirmed it", "故障：设备无响应"),

@@ -462,6 +462,9 @@ class ModbusRig(Rig):
     """A pymodbus TCP server; its device model moves the arm and reports limit switches.
 
     Gate k: coil k, limit-open input 20+2k, limit-closed input 21+2k, presence input 40+k.
+    The board has ``input_count`` discrete inputs (64 by default: 0 to 63); a read past them is refused with
+    exception 2, as a real board's. Changed between ``link_down`` and ``link_up``, it is the
+    board after someone changed its configuration.
     """
 
     name = "modbus"
@@ -471,6 +474,7 @@ class ModbusRig(Rig):
         self.port = free_port()
         self.coils: dict[int, bool] = {}
         self.inputs: dict[int, bool] = {21: True, 23: True}
+        self.input_count = 64
         self.server: Any = None
         self._serve: asyncio.Task[None] | None = None
         self._unmute = asyncio.Event()
@@ -533,7 +537,7 @@ class ModbusRig(Rig):
 
         blocks = (
             [SimData(0, count=64, values=False, datatype=DataType.BITS)],
-            [SimData(0, count=64, values=False, datatype=DataType.BITS)],
+            [SimData(0, count=self.input_count, values=False, datatype=DataType.BITS)],
             [SimData(0, count=32, values=0, datatype=DataType.REGISTERS)],
             [SimData(0, count=1, values=0, datatype=DataType.REGISTERS)],
         )
