@@ -207,15 +207,17 @@ async def measure(inputs: Inputs, args: argparse.Namespace) -> dict[str, Any]:
                 session.add(lin)
                 session.flush()
                 lin_id = lin.id
-            services.faces.record_consent(lin_id, "bench", "bench")
-            services.faces.enrol(lin_id, services.faces.embed_photos(inputs.enrol_small), "bench")
+            faces, face_gate = services.faces, services.face_gate
+            assert faces is not None and face_gate is not None  # build_settings turns faces on
+            faces.record_consent(lin_id, "bench", "bench")
+            faces.enrol(lin_id, faces.embed_photos(inputs.enrol_small), "bench")
             # The reference embedding of the large photo, made with nothing else running.
             t0 = time.perf_counter()
-            (reference,) = services.faces.embed_photos([inputs.enrol_large])
+            (reference,) = faces.embed_photos([inputs.enrol_large])
             enrol_alone_s = time.perf_counter() - t0
             logger.info("one %dx%d enrolment alone: %.2f s", *inputs.large_size, enrol_alone_s)
             for _ in range(2):  # warm-up: first-burst costs are not steady state
-                await services.face_gate.process("ped-1", inputs.burst)
+                await face_gate.process("ped-1", inputs.burst)
             # Round robin: the modes take turns, so load from outside this process falls on
             # each of them alike.
             results = {mode: ModeResult() for mode in args.modes}

@@ -32,6 +32,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 import cv2
 import numpy as np
@@ -216,9 +217,18 @@ def gate_simulation(
     return GateScores(*(np.concatenate([p[k] for p in parts]) for k in range(5)))
 
 
+class GateRates(TypedDict):
+    threshold: float
+    margin: float
+    neighbour_ratio: float | None
+    resident_refused: float
+    resident_misidentified: float
+    stranger_accepted: float
+
+
 def gate_rates(
     scores: GateScores, threshold: float, margin: float, ratio: float | None = None
-) -> dict[str, float | None]:
+) -> GateRates:
     accepted = np.asarray(
         accept_rule(scores.best, scores.second, scores.neighbour, threshold, margin, ratio)
     )
@@ -264,9 +274,16 @@ def tune(
 SIMULATIONS = {"": 0.5, "_80": 0.8}
 
 
+class Honest(TypedDict):
+    people: dict[str, int]  # tune / test -> how many people
+    probes: dict[str, dict[str, int]]  # simulation -> resident / stranger -> probes
+    rows: dict[str, dict[str, GateRates]]  # setting -> simulation -> rates
+    test_curves: dict[str, list[GateRates]]  # old / new rule -> rates per threshold
+
+
 def honest_comparison(
     data: Embedded, config: FaceRecognitionConfig, splits: int
-) -> dict[str, object]:
+) -> Honest:
     """Old rule vs new rule: previous, shipped and tuned-on-the-tune-half settings, all
     measured on the tune and on the test half (never tuned on the test half)."""
     tune_people, test_people = split_halves(data)
@@ -304,9 +321,19 @@ def honest_comparison(
     }
 
 
+class MatchTiming(TypedDict):
+    templates: int
+    neighbour_ratio: float | None
+    p50_ms: float
+    p95_ms: float
+    load_s: float
+    add_one_ms: float
+    remove_one_ms: float
+
+
 def matching_timing(
     n_templates: int, neighbour_ratio: float | None, repeats: int = 200
-) -> dict[str, float]:
+) -> MatchTiming:
     """Search and load time; with a neighbour ratio the load computes all N² distances."""
     rng = np.random.default_rng(0)
     # dlib embeddings have components of ~0.09 around small means; scale likewise.
@@ -339,8 +366,21 @@ def matching_timing(
     }
 
 
+class FrameTiming(TypedDict):
+    frame: str
+    frames: int
+    embedder: str
+    detection: dict[str, float]
+    embedding: dict[str, float]
+    one_face: dict[str, float]
+    one_face_cpu: dict[str, float]
+    baseline_dlib_embedding: dict[str, float]
+    embedding_speedup_vs_dlib: float | None
+    max_embedding_difference_vs_dlib: float
+
+
 def camera_frame_timing(data_dir: Path, files: list[str], config: FaceRecognitionConfig,
-                        count: int = 40) -> dict[str, object]:
+                        count: int = 40) -> FrameTiming:
     """Detection + embedding of one face in a 640x480 frame, as a gate camera delivers, with
     the shipped embedder and, as the baseline in the same run, dlib-bin's own.
 
@@ -417,7 +457,7 @@ def load_or_embed(data_dir: Path, config: FaceRecognitionConfig, cache: Path | N
     return data
 
 
-def fmt(r: dict[str, float | None]) -> str:
+def fmt(r: GateRates) -> str:
     ratio = "-" if r["neighbour_ratio"] is None else f"{r['neighbour_ratio']:.2f}"
     return (f"T {r['threshold']:.2f} m {r['margin']:.2f} ratio {ratio:>4}: refused "
             f"{100 * r['resident_refused']:5.1f}%  stranger {100 * r['stranger_accepted']:5.2f}%")
@@ -442,17 +482,22 @@ def run(
         ),
     }
     honest = honest_comparison(data, config, splits)
-    rows: dict[str, dict[str, dict[str, float | None]]] = honest["rows"]
+    rows = honest["rows"]
     test_new = rows["new_shipped"]["test"]
+    detection, embedding = percentiles(data.detect_ms), percentiles(data.embed_ms)
+    one_face_p50_ms = round(
+        float(np.percentile(data.detect_ms, 50) + np.percentile(data.embed_ms, 50)), 1
+    ) if data.embed_ms else None
+    m10 = matching_timing(10_000, config.neighbour_ratio)
+    m100 = matching_timing(match_templates, config.neighbour_ratio)
+    frame = camera_frame_timing(data_dir, data.files, config)
     timing = {
-        "detection": percentiles(data.detect_ms),
-        "embedding": percentiles(data.embed_ms),
-        "one_face_p50_ms": round(
-            float(np.percentile(data.detect_ms, 50) + np.percentile(data.embed_ms, 50)), 1
-        ) if data.embed_ms else None,
-        "match_10k": matching_timing(10_000, config.neighbour_ratio),
-        "match_100k": matching_timing(match_templates, config.neighbour_ratio),
-        "camera_frame": camera_frame_timing(data_dir, data.files, config),
+        "detection": detection,
+        "embedding": embedding,
+        "one_face_p50_ms": one_face_p50_ms,
+        "match_10k": m10,
+        "match_100k": m100,
+        "camera_frame": frame,
     }
 
     print(f"photos: {len(data.files)}, faces found: {found}")
@@ -496,22 +541,20 @@ def run(
     print("  trade-off on the TEST half, resident refused / stranger accepted (%), "
           f"old = previous margin {PREVIOUS_MARGIN}, new = shipped margin {config.margin} "
           f"+ neighbour ratio {config.neighbour_ratio}:")
-    curves: dict[str, list[dict[str, float | None]]] = honest["test_curves"]
+    curves = honest["test_curves"]
     print("  threshold " + "".join(f"{t:>12.2f}" for t in THRESHOLDS[::2]))
     for rule, curve in curves.items():
         print(f"  {rule:9s} " + "".join(
             f"{100 * c['resident_refused']:6.1f}/{100 * c['stranger_accepted']:<5.2f}"
             for c in curve[::2]
         ))
-    m10, m100 = timing["match_10k"], timing["match_100k"]
-    print(f"timing: detection p50/p95 {timing['detection']['p50_ms']}/"
-          f"{timing['detection']['p95_ms']} ms, embedding {timing['embedding']['p50_ms']}/"
-          f"{timing['embedding']['p95_ms']} ms, one face p50 {timing['one_face_p50_ms']} ms")
+    print(f"timing: detection p50/p95 {detection['p50_ms']}/"
+          f"{detection['p95_ms']} ms, embedding {embedding['p50_ms']}/"
+          f"{embedding['p95_ms']} ms, one face p50 {one_face_p50_ms} ms")
     for m in (m10, m100):
         print(f"1:N at {m['templates']} templates (neighbour ratio {m['neighbour_ratio']}): "
               f"match p50/p95 {m['p50_ms']}/{m['p95_ms']} ms, add one {m['add_one_ms']} ms, "
               f"remove one {m['remove_one_ms']} ms, load all {m['load_s']} s")
-    frame = timing["camera_frame"]
     print(f"one face in a 640x480 frame: detection {frame['detection']['p50_ms']} ms, "
           f"embedding {frame['embedding']['p50_ms']} ms, total p50/p95 "
           f"{frame['one_face']['p50_ms']}/{frame['one_face']['p95_ms']} ms wall, "

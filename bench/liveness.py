@@ -138,7 +138,7 @@ def _motion_blur(frame: np.ndarray, dx: float, dy: float) -> np.ndarray:
     kernel = np.zeros((size, size), np.float32)
     c = size // 2
     cv2.line(kernel, (round(c - dx / 2), round(c - dy / 2)),
-             (round(c + dx / 2), round(c + dy / 2)), 1.0, 1)
+             (round(c + dx / 2), round(c + dy / 2)), (1.0,), 1)
     return cv2.filter2D(frame, -1, kernel / kernel.sum())
 
 
@@ -182,7 +182,7 @@ def make_flat_replay(
     half_w, half_h = extent * face_w / 2, extent * box.height * 0.65
     cv2.rectangle(
         mask, (int(center[0] - half_w), int(center[1] - half_h * 1.2)),
-        (int(center[0] + half_w), int(center[1] + half_h)), 255.0, -1,
+        (int(center[0] + half_w), int(center[1] + half_h)), (255.0,), -1,
     )
     layers = np.dstack([np.clip(photo, 0, 255), mask]).astype(np.float32)
     bg = cv2.GaussianBlur(background, (0, 0), 2.0).astype(np.float32)
@@ -228,14 +228,17 @@ def make_flat_replay(
         warped = cv2.remap(layers, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
         alpha = (warped[..., 3:4] / 255.0).clip(0, 1)
         frame = warped[..., :3] * alpha + bg * (1 - alpha)
-        centre_now = cv2.perspectiveTransform(np.float32([[center]]), bands[4])
-        centre_then = cv2.perspectiveTransform(np.float32([[center]]), pose(t + exposure, k))
+        at_centre = np.array([[center]], dtype=np.float32)
+        centre_now = cv2.perspectiveTransform(at_centre, bands[4])
+        centre_then = cv2.perspectiveTransform(at_centre, pose(t + exposure, k))
         dx, dy = (centre_then - centre_now).reshape(2)
         frame = _motion_blur(frame, float(dx), float(dy))
         if blur_sigma > 0.3:
             frame = cv2.GaussianBlur(frame, (0, 0), blur_sigma)
         gain = gain0 + (gain1 - gain0) * k / max(n_frames - 1, 1)
-        cv2.randn(noise, 0.0, noise_sigma)
+        # One deviation per channel: a bare number is the scalar (sigma, 0, 0, 0), which put
+        # the noise on the blue channel alone.
+        cv2.randn(noise, np.zeros(3), np.full(3, noise_sigma))
         frame = frame * gain + noise
         if glare:  # specular glare stays with the light, not with the moving surface
             frame += glare_map[..., None]

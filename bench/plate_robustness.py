@@ -53,8 +53,10 @@ def _jpeg(image: np.ndarray, quality: int) -> np.ndarray:
 def _skew(image: np.ndarray, k: float) -> np.ndarray:
     """The view of a camera mounted to the side and above: one side of the frame shrinks."""
     h, w = image.shape[:2]
-    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
-    dst = np.float32([[w * k, 0], [w * (1 - k), h * k], [w * (1 - k), h * (1 - k)], [w * k, h]])
+    src = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
+    dst = np.array(
+        [[w * k, 0], [w * (1 - k), h * k], [w * (1 - k), h * (1 - k)], [w * k, h]], dtype=np.float32
+    )
     matrix = cv2.getPerspectiveTransform(src, dst)
     return cv2.warpPerspective(image, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE)
 

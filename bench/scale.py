@@ -197,8 +197,8 @@ def measure(days: int, url: str | None, workdir: Path, repeat: int) -> tuple[See
             script=holder.script))
         with transaction(services.sessions) as session:
             create_user(session, "admin", PASSWORD, "admin")
-            for guard in GUARDS:
-                create_user(session, guard, PASSWORD, "guard")
+            for guard_name in GUARDS:
+                create_user(session, guard_name, PASSWORD, "guard")
         app = create_app(services)
         try:
             with TestClient(app) as guard:

@@ -144,7 +144,7 @@ def _people(sessions: sessionmaker[Session], rng: random.Random, at: datetime
          "created_at": at}
         for v in range(VEHICLES)
     ]
-    blocked = [
+    blocked: list[dict[str, Any]] = [
         {"plate": visitor_plate(rng), "kind": "block", "reason": "欠费", "created_by": "admin",
          "created_at": at}
         for _ in range(BLOCKED_PLATES)

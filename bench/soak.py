@@ -30,6 +30,7 @@ import tempfile
 import threading
 import time
 import tracemalloc
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -201,7 +202,7 @@ def run(minutes: float, cars: int, sample_s: float, seed: int, *, trace: bool = 
         started = time.monotonic()
         next_sample = started + sample_s
         inside: set[str] = set()
-        order = iter(())
+        order: Iterator[str] = iter(())
         settled_snapshot: tracemalloc.Snapshot | None = None
         try:
             with httpx.Client(base_url=base, timeout=60,

@@ -24,6 +24,7 @@ import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any, cast
 
 import cv2
 import numpy as np
@@ -88,7 +89,7 @@ def evaluate(
         )
     pred_all, truth_all = np.concatenate(preds), np.concatenate(truths)
     free_err = [abs(int((~p).sum()) - int((~t).sum())) for p, t in zip(preds, truths, strict=True)]
-    out: dict[str, object] = _metrics(pred_all, truth_all)
+    out: dict[str, object] = {**_metrics(pred_all, truth_all)}
     out.update(
         frames=len(frames),
         bays=int(truth_all.size),
@@ -212,13 +213,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     result.update(evaluate(clf, evals, repeat=args.repeat))
     if args.acpds:
         result["cross_camera_acpds"] = cross_camera(Path(args.acpds), calib, bays)
-    per_frame = result.pop("per_frame")
-    for row in per_frame:  # type: ignore[attr-defined]
+    per_frame = cast(list[dict[str, Any]], result.pop("per_frame"))  # evaluate()'s rows
+    for row in per_frame:
         print(
             f"{row['frame']}: occupied {row['occupied']} predicted {row['predicted']} "
             f"errors {row['errors']}"
         )
-    result["worst_frames"] = sorted(per_frame, key=lambda r: -r["errors"])[:3]  # type: ignore[arg-type]
+    result["worst_frames"] = sorted(per_frame, key=lambda r: -r["errors"])[:3]
     print(json.dumps(result, ensure_ascii=False))
     return 0
 
