@@ -98,9 +98,11 @@ class CityHub:
             text = payload.decode("utf-8", errors="replace")
             community.online = {"online": True, "offline": False}.get(text, community.online)
             return None
-        kind = {"availability": "availability", "passages": "passage", "alarms": "alarm"}.get(
-            rest[0]
-        ) if len(rest) == 1 else ("gate" if len(rest) == 3 and rest[0] == "gates" else None)
+        kind = (
+            {"availability": "availability", "passages": "passage", "alarms": "alarm"}.get(rest[0])
+            if len(rest) == 1
+            else ("gate" if len(rest) == 3 and rest[0] == "gates" else None)
+        )
         if kind is None:
             return None
         body = self._body(name, kind, payload)
@@ -162,8 +164,13 @@ class CityHub:
         self.refused += 1
         if (community, why) not in self._refusals_logged:
             self._refusals_logged.add((community, why))
-            logger.warning("city hub: %s message from %s refused (%s); later ones like it are "
-                           "refused without a word", kind, community, why)
+            logger.warning(
+                "city hub: %s message from %s refused (%s); later ones like it are "
+                "refused without a word",
+                kind,
+                community,
+                why,
+            )
 
     def totals(self) -> dict[str, Any]:
         """The city's free spaces over the communities whose availability is known."""
@@ -179,8 +186,10 @@ class CityHub:
             "repeats_dropped": sum(c.repeats for c in self.communities.values()),
             "refused": self.refused,
             "gates_in_fault": sorted(
-                f"{c.name}/{gate}" for c in self.communities.values()
-                for gate, state in c.gates.items() if state.get("state") == "fault"
+                f"{c.name}/{gate}"
+                for c in self.communities.values()
+                for gate, state in c.gates.items()
+                if state.get("state") == "fault"
             ),
         }
 
@@ -215,8 +224,15 @@ def _problem(kind: str, body: Any) -> str | None:
 
 
 def run_hub(
-    hub: CityHub, host: str, port: int, *, client_id: str, out: IO[str] | None,
-    every_s: float, stop: threading.Event, subscribed: threading.Event | None = None,
+    hub: CityHub,
+    host: str,
+    port: int,
+    *,
+    client_id: str,
+    out: IO[str] | None,
+    every_s: float,
+    stop: threading.Event,
+    subscribed: threading.Event | None = None,
 ) -> bool:
     """Subscribe and fold messages into ``hub`` until ``stop`` is set (``subscribed`` is set
     once the broker has confirmed the subscription). Returns False when it stopped because
@@ -226,17 +242,21 @@ def run_hub(
     import paho.mqtt.client as mqtt
 
     lock = threading.Lock()
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                         clean_session=False, manual_ack=True)
+    client = mqtt.Client(
+        mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False, manual_ack=True
+    )
     record_failed = threading.Event()
 
     def on_connect(c: mqtt.Client, _u: Any, flags: Any, reason: Any, _p: Any) -> None:
         if getattr(reason, "is_failure", False):
-            logger.warning("city hub: broker %s:%d refused the connection: %s", host, port,
-                           reason)
+            logger.warning("city hub: broker %s:%d refused the connection: %s", host, port, reason)
             return
-        logger.info("city hub connected to %s:%d (session %s)", host, port,
-                    "resumed" if flags.session_present else "new")
+        logger.info(
+            "city hub connected to %s:%d (session %s)",
+            host,
+            port,
+            "resumed" if flags.session_present else "new",
+        )
         # Subscribing again on a resumed session is harmless and covers a broker that lost it.
         c.subscribe(f"{hub.prefix}/+/#", qos=1)
 
@@ -247,16 +267,27 @@ def run_hub(
             accepted = hub.take(m.topic, bytes(m.payload))  # typed bytes | bytearray
             if accepted is not None and out is not None:
                 try:
-                    out.write(json.dumps({"community": accepted.community,
-                                          "kind": accepted.kind, **accepted.payload},
-                                         ensure_ascii=False) + "\n")
+                    out.write(
+                        json.dumps(
+                            {
+                                "community": accepted.community,
+                                "kind": accepted.kind,
+                                **accepted.payload,
+                            },
+                            ensure_ascii=False,
+                        )
+                        + "\n"
+                    )
                     out.flush()
                 except OSError as err:
                     record_failed.set()
                     stop.set()
-                    logger.error("city hub: cannot write the record (%s); stopping, and the "
-                                 "broker keeps this message and the next ones for the next "
-                                 "run", err)
+                    logger.error(
+                        "city hub: cannot write the record (%s); stopping, and the "
+                        "broker keeps this message and the next ones for the next "
+                        "run",
+                        err,
+                    )
                     return
         c.ack(m.mid, m.qos)
 
@@ -270,13 +301,13 @@ def run_hub(
     def on_disconnect(_c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         if not stop.is_set():
             unreachable_logged.clear()
-            logger.warning("city hub: link to %s:%d lost (%s); reconnecting", host, port,
-                           reason)
+            logger.warning("city hub: link to %s:%d lost (%s); reconnecting", host, port, reason)
 
     def on_subscribe(_c: Any, _u: Any, _mid: int, reasons: Any, _p: Any) -> None:
         if any(getattr(r, "is_failure", False) for r in reasons):
-            logger.error("city hub: the broker refused the subscription to %s/+/#: %s",
-                         hub.prefix, reasons)
+            logger.error(
+                "city hub: the broker refused the subscription to %s/+/#: %s", hub.prefix, reasons
+            )
             return
         logger.info("city hub subscribed to %s/+/#", hub.prefix)
         if subscribed is not None:
@@ -308,11 +339,18 @@ def _log_summary(hub: CityHub, lock: threading.Lock) -> None:
         totals, lines = hub.totals(), hub.summary_lines()
     logger.info(
         "city: %d communities (%d online), %d/%d spaces free, %d passages, %d alarms "
-        "(%d repeats dropped, %d refused)%s", totals["communities"], totals["online"],
-        totals["total_free"], totals["total_capacity"], totals["passages"], totals["alarms"],
-        totals["repeats_dropped"], totals["refused"],
+        "(%d repeats dropped, %d refused)%s",
+        totals["communities"],
+        totals["online"],
+        totals["total_free"],
+        totals["total_capacity"],
+        totals["passages"],
+        totals["alarms"],
+        totals["repeats_dropped"],
+        totals["refused"],
         f"; gates in fault: {', '.join(totals['gates_in_fault'])}"
-        if totals["gates_in_fault"] else "",
+        if totals["gates_in_fault"]
+        else "",
     )
     for line in lines:
         logger.info("  %s", line)
@@ -323,8 +361,11 @@ def cmd_city_hub(args: argparse.Namespace) -> int:
     if args.out:
         known = hub.remember(args.out)
         if known:
-            logger.info("city hub: %d passages and alarms already in %s will not be appended "
-                        "again", known, args.out)
+            logger.info(
+                "city hub: %d passages and alarms already in %s will not be appended again",
+                known,
+                args.out,
+            )
     stop = threading.Event()
     # Ctrl-C and systemd's stop (SIGTERM) end the hub cleanly, with a last summary; set
     # explicitly, since a parent that ignores SIGINT would otherwise pass that on.
@@ -336,8 +377,15 @@ def cmd_city_hub(args: argparse.Namespace) -> int:
         timer.start()
     out = _open_record(args.out) if args.out else None
     try:
-        recorded = run_hub(hub, args.host, args.port, client_id=args.client_id, out=out,
-                           every_s=args.every, stop=stop)
+        recorded = run_hub(
+            hub,
+            args.host,
+            args.port,
+            client_id=args.client_id,
+            out=out,
+            every_s=args.every,
+            stop=stop,
+        )
     finally:
         if out is not None:
             with contextlib.suppress(OSError):  # the disk that failed the record
@@ -382,13 +430,18 @@ def register(sub: Any) -> None:
     parser.add_argument("--port", type=_port, default=1883, help="City MQTT broker port.")
     parser.add_argument("--prefix", default="parkgate", help="Topic prefix (mqtt.topic_prefix).")
     parser.add_argument(
-        "--client-id", default="parkgate-city-hub",
+        "--client-id",
+        default="parkgate-city-hub",
         help="The broker keeps the hub's session (what arrives while it is away) under this "
-             "id: keep it across restarts, and give a second hub its own.",
+        "id: keep it across restarts, and give a second hub its own.",
     )
     parser.add_argument("--out", type=Path, help="Append accepted passages and alarms here.")
-    parser.add_argument("--every", type=_positive, default=60.0,
-                        help="Seconds between summaries in the log.")
-    parser.add_argument("--duration", type=_positive,
-                        help="Stop after this many seconds (default: run until interrupted).")
+    parser.add_argument(
+        "--every", type=_positive, default=60.0, help="Seconds between summaries in the log."
+    )
+    parser.add_argument(
+        "--duration",
+        type=_positive,
+        help="Stop after this many seconds (default: run until interrupted).",
+    )
     parser.set_defaults(func=cmd_city_hub)

@@ -29,15 +29,30 @@ T0 = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 
 
 def passage(n: int) -> Event:
-    data = {"id": n, "at": (T0 + timedelta(seconds=n)).isoformat(), "gate_id": "main-in",
-            "direction": "in", "zone_id": "A", "plate": "闽A12345", "plate_color": "blue",
-            "decision": "allow", "reason": "resident", "credential": "plate"}
+    data = {
+        "id": n,
+        "at": (T0 + timedelta(seconds=n)).isoformat(),
+        "gate_id": "main-in",
+        "direction": "in",
+        "zone_id": "A",
+        "plate": "闽A12345",
+        "plate_color": "blue",
+        "decision": "allow",
+        "reason": "resident",
+        "credential": "plate",
+    }
     return Event("passage", data, T0 + timedelta(seconds=n))
 
 
 def availability(capacity: int, free: int) -> Event:
-    return Event("availability", {"zones": [{"id": "A", "capacity": capacity, "free": free}],
-                                  "total_capacity": capacity, "total_free": free})
+    return Event(
+        "availability",
+        {
+            "zones": [{"id": "A", "capacity": capacity, "free": free}],
+            "total_capacity": capacity,
+            "total_free": free,
+        },
+    )
 
 
 def wire(event: Event, community: str) -> tuple[str, bytes]:
@@ -51,8 +66,10 @@ def wire(event: Event, community: str) -> tuple[str, bytes]:
 def test_the_hub_adds_communities_up_and_takes_each_passage_once() -> None:
     hub = CityHub()
     for topic, body in [
-        wire(availability(40, 31), "east"), wire(availability(20, 5), "west"),
-        wire(passage(1), "east"), wire(passage(1), "east"),  # a QoS 1 repeat
+        wire(availability(40, 31), "east"),
+        wire(availability(20, 5), "west"),
+        wire(passage(1), "east"),
+        wire(passage(1), "east"),  # a QoS 1 repeat
         wire(passage(1), "west"),  # the same id in another community is another passage
     ]:
         hub.take(topic, body)
@@ -71,14 +88,17 @@ def test_the_hub_adds_communities_up_and_takes_each_passage_once() -> None:
 def recorded(n: int) -> str:
     """The line a hub's ``--out`` holds for passage ``n`` of community east."""
     _topic, body = wire(passage(n), "east")
-    return json.dumps({"community": "east", "kind": "passage", **json.loads(body)},
-                      ensure_ascii=False) + "\n"
+    return (
+        json.dumps({"community": "east", "kind": "passage", **json.loads(body)}, ensure_ascii=False)
+        + "\n"
+    )
 
 
 def test_a_restarted_hub_does_not_record_a_passage_twice(tmp_path: Path) -> None:
     record = tmp_path / "hub.jsonl"
     record.write_text(
-        recorded(1) + '{"community": "east", "kind": "pass', encoding="utf-8",  # a torn stop
+        recorded(1) + '{"community": "east", "kind": "pass',
+        encoding="utf-8",  # a torn stop
     )
     hub = CityHub()
     assert hub.remember(record) == 1
@@ -97,8 +117,11 @@ def test_an_id_used_again_after_a_restore_is_a_new_passage() -> None:
     backup's ids again: same id, another ``at``. Only the very same message is a repeat."""
     hub = CityHub()
     before = passage(5)
-    after_restore = Event("passage", {**before.data, "at": "2026-12-03T08:00:00+00:00"},
-                          datetime(2026, 12, 3, 8, 0, tzinfo=UTC))
+    after_restore = Event(
+        "passage",
+        {**before.data, "at": "2026-12-03T08:00:00+00:00"},
+        datetime(2026, 12, 3, 8, 0, tzinfo=UTC),
+    )
     assert hub.take(*wire(before, "east")) is not None
     assert hub.take(*wire(after_restore, "east")) is not None
     assert hub.take(*wire(after_restore, "east")) is None  # QoS 1 re-sent it
@@ -107,13 +130,15 @@ def test_an_id_used_again_after_a_restore_is_a_new_passage() -> None:
 
 def test_alarms_without_an_id_are_each_new_and_a_gate_fault_is_listed() -> None:
     hub = CityHub()
-    alarm = Event("alarm", {"id": None, "kind": "hardware_fault", "gate_id": "main-in",
-                            "passage_id": None})
+    alarm = Event(
+        "alarm", {"id": None, "kind": "hardware_fault", "gate_id": "main-in", "passage_id": None}
+    )
     first = hub.take(*wire(alarm, "east"))
     second = hub.take(*wire(alarm, "east"))
     assert first is not None and second is not None and hub.totals()["alarms"] == 2
-    hub.take(*wire(Event("gate", {"gate_id": "main-in", "state": "fault",
-                                  "fault": "no answer"}), "east"))
+    hub.take(
+        *wire(Event("gate", {"gate_id": "main-in", "state": "fault", "fault": "no answer"}), "east")
+    )
     assert hub.totals()["gates_in_fault"] == ["east/main-in"]
 
 
@@ -141,8 +166,11 @@ def test_what_a_hub_cannot_read_is_refused_and_said_once(
 
 @pytest.mark.parametrize(
     "body",
-    [{"zones": []}, {"zones": [], "total_capacity": "40", "total_free": 31},
-     {"zones": [], "total_capacity": None, "total_free": None}],
+    [
+        {"zones": []},
+        {"zones": [], "total_capacity": "40", "total_free": 31},
+        {"zones": [], "total_capacity": None, "total_free": None},
+    ],
     ids=["totals_missing", "not_a_number", "nulls"],
 )
 def test_an_availability_the_hub_cannot_add_up_is_refused(body: dict[str, object]) -> None:
@@ -150,13 +178,18 @@ def test_an_availability_the_hub_cannot_add_up_is_refused(body: dict[str, object
     stop it (a KeyError there ended the hub)."""
     hub = CityHub()
     hub.take(*wire(availability(40, 31), "east"))
-    payload = {"schema": "parkgate.availability/1", "community": "west", "at": T0.isoformat(),
-               **body}
+    payload = {
+        "schema": "parkgate.availability/1",
+        "community": "west",
+        "at": T0.isoformat(),
+        **body,
+    }
     assert hub.take("parkgate/west/availability", json.dumps(payload).encode()) is None
     assert hub.refused == 1
     assert (hub.totals()["total_capacity"], hub.totals()["total_free"]) == (40, 31)
-    assert hub.summary_lines()[1] == "west: status unknown, availability unknown, 0 passages, " \
-        "0 alarms"
+    assert (
+        hub.summary_lines()[1] == "west: status unknown, availability unknown, 0 passages, 0 alarms"
+    )
 
 
 def test_a_minor_version_and_unknown_fields_are_read() -> None:
@@ -183,9 +216,17 @@ def test_two_controllers_through_a_real_broker_into_one_hub(tmp_path: Path) -> N
     hub = CityHub()
     stop, subscribed = threading.Event(), threading.Event()
     out = (tmp_path / "hub.jsonl").open("w", encoding="utf-8")
-    thread = threading.Thread(target=run_hub, args=(hub, "127.0.0.1", broker.port), kwargs={
-        "client_id": "hub-test", "out": out, "every_s": 60.0, "stop": stop,
-        "subscribed": subscribed})
+    thread = threading.Thread(
+        target=run_hub,
+        args=(hub, "127.0.0.1", broker.port),
+        kwargs={
+            "client_id": "hub-test",
+            "out": out,
+            "every_s": 60.0,
+            "stop": stop,
+            "subscribed": subscribed,
+        },
+    )
     thread.start()
     assert subscribed.wait(10), "the hub did not subscribe"
 
@@ -222,7 +263,9 @@ def test_two_controllers_through_a_real_broker_into_one_hub(tmp_path: Path) -> N
     assert totals["online"] == 0  # both stopped: their "offline" arrived
     lines = [json.loads(line) for line in (tmp_path / "hub.jsonl").read_text("utf-8").splitlines()]
     assert sorted((r["community"], r["id"]) for r in lines) == [
-        ("east", 1), ("east", 2), ("west", 1)
+        ("east", 1),
+        ("east", 2),
+        ("west", 1),
     ]
     assert all(r["plate"] == "闽A1***5" for r in lines)
 
@@ -242,9 +285,21 @@ def test_the_command_records_what_arrives_and_stops_cleanly_on_a_signal(
         # Retained: the hub gets it whenever it subscribes.
         sender.publish(*wire(availability(40, 12), "east"), qos=1, retain=True).wait_for_publish(5)
         hub = subprocess.Popen(
-            [sys.executable, str(ROOT / "main.py"), "city-hub", "--port", str(broker.port),
-             "--out", str(out), "--every", "0.5", "--duration", "60"],
-            stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                str(ROOT / "main.py"),
+                "city-hub",
+                "--port",
+                str(broker.port),
+                "--out",
+                str(out),
+                "--every",
+                "0.5",
+                "--duration",
+                "60",
+            ],
+            stderr=subprocess.PIPE,
+            text=True,
         )
         assert hub.stderr is not None
         log = ""
@@ -271,12 +326,12 @@ def test_the_command_records_what_arrives_and_stops_cleanly_on_a_signal(
 def test_the_command_refuses_a_bad_port_with_a_line() -> None:
     done = subprocess.run(
         [sys.executable, str(ROOT / "main.py"), "city-hub", "--port", "70000"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 2
     assert "a port is 1-65535, got 70000" in done.stderr
-
-
 
 
 class FullDisk(io.StringIO):
@@ -298,9 +353,20 @@ def test_a_record_that_cannot_be_written_stops_the_hub_and_loses_nothing(
         """A hub on the one session until it stopped by itself or took ``passages``."""
         hub, stop, subscribed = CityHub(), threading.Event(), threading.Event()
         result: list[bool] = []
-        thread = threading.Thread(target=lambda: result.append(run_hub(
-            hub, "127.0.0.1", broker.port, client_id="hub-disk", out=out, every_s=60.0,
-            stop=stop, subscribed=subscribed)))
+        thread = threading.Thread(
+            target=lambda: result.append(
+                run_hub(
+                    hub,
+                    "127.0.0.1",
+                    broker.port,
+                    client_id="hub-disk",
+                    out=out,
+                    every_s=60.0,
+                    stop=stop,
+                    subscribed=subscribed,
+                )
+            )
+        )
         thread.start()
         try:
             assert subscribed.wait(10), "the hub did not subscribe"
