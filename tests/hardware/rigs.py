@@ -462,9 +462,9 @@ class ModbusRig(Rig):
     """A pymodbus TCP server; its device model moves the arm and reports limit switches.
 
     Gate k: coil k, limit-open input 20+2k, limit-closed input 21+2k, presence input 40+k.
-    The board has ``input_count`` discrete inputs (64 by default: 0 to 63); a read past them is refused with
-    exception 2, as a real board's. Changed between ``link_down`` and ``link_up``, it is the
-    board after someone changed its configuration.
+    The board has ``input_count`` discrete inputs (64 by default: 0 to 63); a read past them
+    is refused with exception 2, as a real board's. Changed between ``link_down`` and
+    ``link_up``, it is the board after someone changed its configuration.
     """
 
     name = "modbus"
