@@ -76,6 +76,13 @@ class Accepted:
     payload: dict[str, Any]
 
 
+def record_line(accepted: Accepted) -> str:
+    """The ``--out`` line of ``accepted``: the message as received (its ``schema`` says
+    passage or alarm, its ``community`` is the topic's: ``_problem`` refuses another).
+    No field is added: an alarm's own ``kind`` (blocked_plate…) is one of its fields."""
+    return json.dumps(accepted.payload, ensure_ascii=False) + "\n"
+
+
 class CityHub:
     """The city's picture, fed one MQTT message at a time (no network in here)."""
 
@@ -90,7 +97,7 @@ class CityHub:
         time."""
         parts = topic.split("/")
         head = self.prefix.split("/")
-        if parts[: len(head)] != head or len(parts) < len(head) + 2:
+        if parts[: len(head)] != head or len(parts) < len(head) + 2 or not parts[len(head)]:
             return None
         name, rest = parts[len(head)], parts[len(head) + 1 :]
         community = self.communities.setdefault(name, Community(name))
@@ -101,7 +108,7 @@ class CityHub:
         kind = (
             {"availability": "availability", "passages": "passage", "alarms": "alarm"}.get(rest[0])
             if len(rest) == 1
-            else ("gate" if len(rest) == 3 and rest[0] == "gates" else None)
+            else ("gate" if len(rest) == 3 and rest[0] == "gates" and rest[2] == "state" else None)
         )
         if kind is None:
             return None
@@ -114,9 +121,7 @@ class CityHub:
             community.gates[rest[1]] = body
         else:
             ident = body.get("id")
-            if isinstance(ident, int) and not community.first_time(
-                kind, ident, str(body.get("at"))
-            ):
+            if ident is not None and not community.first_time(kind, ident, body["at"]):
                 return None
             if kind == "passage":
                 community.passages += 1
@@ -127,18 +132,21 @@ class CityHub:
 
     def remember(self, record_file: Path) -> int:
         """Take the ids of a record an earlier run wrote (``--out``) as seen, so a restarted
-        hub does not append a passage a second time; returns how many were read."""
+        hub does not append a passage or alarm a second time; returns how many were read."""
         read = 0
         try:
             with record_file.open(encoding="utf-8") as f:
                 for line in f:
                     try:
                         entry = json.loads(line)
-                        name, kind, ident = entry["community"], entry["kind"], entry["id"]
+                        name, ident = entry["community"], entry["id"]
+                        # The message's own schema says passage or alarm (an alarm's "kind"
+                        # is blocked_plate…; older records also put "passage" there).
+                        kind = str(entry["schema"]).partition("/")[0].removeprefix("parkgate.")
                         at = str(entry.get("at"))
-                    except (ValueError, KeyError, TypeError):
+                    except (ValueError, KeyError, TypeError, RecursionError):
                         continue  # a line cut short when the last run stopped
-                    if isinstance(ident, int):
+                    if isinstance(ident, int) and kind in ("passage", "alarm"):
                         self.communities.setdefault(name, Community(name)).remember(
                             (kind, ident, at)
                         )
@@ -151,10 +159,10 @@ class CityHub:
         why: str | None
         try:
             body = json.loads(payload)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than Python goes
             body, why = None, "not JSON"
         else:
-            why = _problem(kind, body)
+            why = _problem(community, kind, body)
         if why is not None:
             self._refuse(community, kind, why)
             return None
@@ -203,8 +211,16 @@ class CityHub:
         return lines
 
 
-def _problem(kind: str, body: Any) -> str | None:
-    """Why a decoded ``kind`` message is refused; None when the hub can read it."""
+def _count(value: Any) -> bool:
+    """An integer of the schemas' ``minimum: 0`` (JSON true is not one, though Python's bool
+    is an int)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _problem(community: str, kind: str, body: Any) -> str | None:
+    """Why a decoded ``kind`` message on ``community``'s topic is refused; None when the hub
+    can read it. Only what the hub's picture rests on is checked (another publisher on the
+    same topic tree must not skew the city's numbers); other fields are passed on as sent."""
     if not isinstance(body, dict):
         return "not a JSON object"
     name, _, version = str(body.get("schema", "")).partition("/")
@@ -213,13 +229,23 @@ def _problem(kind: str, body: Any) -> str | None:
     major = version.split(".")[0]
     if not major.isdigit() or int(major) != SUPPORTED_MAJOR:
         return f"schema {body['schema']!r}: this hub reads version {SUPPORTED_MAJOR}"
-    if kind == "passage" and not isinstance(body.get("id"), int):
+    ident = body.get("id")
+    if kind == "passage" and not (_count(ident) and ident):
         return "passage without an id"
+    if kind == "alarm" and not (ident is None or (_count(ident) and ident)):
+        return "alarm id neither a positive integer nor null"
+    if kind in ("passage", "alarm") and not isinstance(body.get("at"), str):
+        return f"{kind} without its time of emission (at)"  # half of the de-duplication key
     if kind == "availability" and not all(
-        isinstance(body.get(key), int) for key in ("total_capacity", "total_free")
+        _count(body.get(key)) for key in ("total_capacity", "total_free")
     ):
         # The city's totals add these up on the hub's main loop: a bad one would end it.
         return "availability without its totals"
+    if kind == "gate" and not isinstance(body.get("state"), str):
+        return "gate message without a state"
+    if body.get("community") != community:
+        # The record and the de-duplication key name the topic's community.
+        return "its community is not the topic's"
     return None
 
 
@@ -264,20 +290,18 @@ def run_hub(
         with lock:
             if record_failed.is_set():
                 return  # not acknowledged: the broker hands it to the next run
-            accepted = hub.take(m.topic, bytes(m.payload))  # typed bytes | bytearray
+            try:
+                accepted = hub.take(m.topic, bytes(m.payload))  # typed bytes | bytearray
+            except Exception:
+                # Whatever a message does to the hub, it must not end the client's network
+                # thread (the hub would go on logging a frozen picture), nor come back from
+                # the session at every start: it is logged, counted and acknowledged.
+                logger.exception("city hub: message on %s could not be read; dropped", m.topic)
+                hub.refused += 1
+                accepted = None
             if accepted is not None and out is not None:
                 try:
-                    out.write(
-                        json.dumps(
-                            {
-                                "community": accepted.community,
-                                "kind": accepted.kind,
-                                **accepted.payload,
-                            },
-                            ensure_ascii=False,
-                        )
-                        + "\n"
-                    )
+                    out.write(record_line(accepted))
                     out.flush()
                 except OSError as err:
                     record_failed.set()

@@ -19,7 +19,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from controllers.events import Event, EventBus
-from services.city_hub import CityHub, _open_record, run_hub
+from services.city_hub import CityHub, _open_record, record_line, run_hub
 from services.city_mqtt import CityPublisher, to_message
 from settings import MqttPublishConfig
 from tests.conftest import ROOT
@@ -86,7 +86,8 @@ def test_the_hub_adds_communities_up_and_takes_each_passage_once() -> None:
 
 
 def recorded(n: int) -> str:
-    """The line a hub's ``--out`` holds for passage ``n`` of community east."""
+    """The line a hub's ``--out`` held for passage ``n`` of community east before the record
+    was the message as received (such records are still read)."""
     _topic, body = wire(passage(n), "east")
     return (
         json.dumps({"community": "east", "kind": "passage", **json.loads(body)}, ensure_ascii=False)
@@ -110,6 +111,25 @@ def test_a_restarted_hub_does_not_record_a_passage_twice(tmp_path: Path) -> None
     again = CityHub()
     assert again.remember(record) == 2
     assert again.take(*wire(passage(2), "east")) is None
+
+
+def test_a_restarted_hub_does_not_record_an_alarm_twice(tmp_path: Path) -> None:
+    """The record once held an alarm under "kind": its alarm kind (blocked_plate) written over
+    the record's own "alarm", so a restarted hub did not know the alarm and appended it again
+    when the broker re-sent it."""
+    alarm = Event(
+        "alarm", {"id": 3, "kind": "blocked_plate", "gate_id": "main-in", "passage_id": 5}, T0
+    )
+    record = tmp_path / "hub.jsonl"
+    first = CityHub()
+    taken = first.take(*wire(alarm, "east"))
+    assert taken is not None
+    record.write_text(record_line(taken), encoding="utf-8")
+    assert json.loads(record.read_text("utf-8"))["kind"] == "blocked_plate"  # the alarm's own
+    again = CityHub()
+    assert again.remember(record) == 1
+    assert again.take(*wire(alarm, "east")) is None
+    assert (again.totals()["alarms"], again.totals()["repeats_dropped"]) == (0, 1)
 
 
 def test_an_id_used_again_after_a_restore_is_a_new_passage() -> None:
@@ -150,8 +170,11 @@ def test_alarms_without_an_id_are_each_new_and_a_gate_fault_is_listed() -> None:
         (json.dumps({"schema": "parkgate.passage/2", "id": 5}).encode(), "reads version 1"),
         (json.dumps({"schema": "parkgate.alarm/1", "id": 5}).encode(), "schema"),
         (json.dumps({"schema": "parkgate.passage/1"}).encode(), "passage without an id"),
+        # Deeper than Python's recursion limit: json.loads raised RecursionError, which ended
+        # the hub's MQTT thread while the hub went on logging a frozen picture.
+        (b"[" * 100_000 + b"]" * 100_000, "not JSON"),
     ],
-    ids=["not_json", "not_object", "next_major", "wrong_kind", "no_id"],
+    ids=["not_json", "not_object", "next_major", "wrong_kind", "no_id", "nested_too_deep"],
 )
 def test_what_a_hub_cannot_read_is_refused_and_said_once(
     body: bytes, why: str, caplog: pytest.LogCaptureFixture
@@ -190,6 +213,94 @@ def test_an_availability_the_hub_cannot_add_up_is_refused(body: dict[str, object
     assert (
         hub.summary_lines()[1] == "west: status unknown, availability unknown, 0 passages, 0 alarms"
     )
+
+
+def third_party(topic: str, **change: Any) -> tuple[str, bytes]:
+    """East's passage 1, alarm 1, availability or gate state with ``change`` made, as another
+    publisher on the city's topic tree might send it."""
+    kind = topic.split("/")[0]
+    event = {
+        "passages": passage(1),
+        "availability": availability(40, 31),
+        "alarms": Event(
+            "alarm", {"id": 1, "kind": "blocked_plate", "gate_id": "main-in", "passage_id": 1}, T0
+        ),
+        "gates": Event("gate", {"gate_id": "main-in", "state": "fault", "fault": "x"}, T0),
+    }[kind]
+    _topic, body = wire(event, "east")
+    payload = {
+        key: value for key, value in {**json.loads(body), **change}.items() if value is not DROP
+    }
+    return f"parkgate/east/{topic}", json.dumps(payload).encode()
+
+
+DROP = object()
+
+
+@pytest.mark.parametrize(
+    ("message", "why"),
+    [
+        (third_party("passages", community="west"), "its community is not the topic's"),
+        (third_party("passages", community=DROP), "its community is not the topic's"),
+        (third_party("passages", id=True), "passage without an id"),  # JSON true, not 1
+        (third_party("passages", id=0), "passage without an id"),
+        (third_party("passages", at=DROP), "passage without its time of emission"),
+        (third_party("passages", at=5), "passage without its time of emission"),
+        (third_party("alarms", id="7"), "alarm id neither"),
+        (third_party("alarms", id=-1), "alarm id neither"),
+        (third_party("availability", total_capacity=True), "availability without its totals"),
+        (third_party("availability", total_free=-5), "availability without its totals"),
+        (third_party("gates/main-in/state", state=["fault"]), "gate message without a state"),
+    ],
+    ids=[
+        "other_community",
+        "no_community",
+        "id_true",
+        "id_0",
+        "no_at",
+        "at_number",
+        "alarm_id_text",
+        "alarm_id_negative",
+        "capacity_true",
+        "free_negative",
+        "state_list",
+    ],
+)
+def test_what_another_publisher_on_the_topic_tree_sends_wrong_is_refused(
+    message: tuple[str, bytes], why: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Such a message counted as a passage or alarm each time it came (an alarm id "7" was
+    never de-duplicated), put its own community into the record, or skewed the city's totals
+    (JSON true was a capacity of 1)."""
+    hub = CityHub()
+    hub.take(*wire(availability(40, 31), "east"))
+    assert hub.take(*message) is None and hub.take(*message) is None
+    totals = hub.totals()
+    assert (totals["passages"], totals["alarms"], totals["refused"]) == (0, 0, 2)
+    assert (totals["total_capacity"], totals["total_free"], totals["gates_in_fault"]) == (
+        40,
+        31,
+        [],
+    )
+    said = [r.getMessage() for r in caplog.records if "from east refused" in r.getMessage()]
+    assert len(said) == 1 and why in said[0]
+
+
+@pytest.mark.parametrize(
+    ("topic", "message"),
+    [
+        ("parkgate//passages", third_party("passages", community="")),
+        ("parkgate/east/gates/main-in/fault", third_party("gates/main-in/state")),
+    ],
+    ids=["no_community", "not_a_state_topic"],
+)
+def test_topics_outside_the_schema_are_ignored(topic: str, message: tuple[str, bytes]) -> None:
+    """A passage under an empty community level was counted; any third level under gates/
+    was taken as the gate's state."""
+    hub = CityHub()
+    assert hub.take(topic, message[1]) is None
+    totals = hub.totals()
+    assert (totals["passages"], totals["gates_in_fault"], totals["refused"]) == (0, [], 0)
 
 
 def test_a_minor_version_and_unknown_fields_are_read() -> None:
@@ -332,6 +443,61 @@ def test_the_command_refuses_a_bad_port_with_a_line() -> None:
     )
     assert done.returncode == 2
     assert "a port is 1-65535, got 70000" in done.stderr
+
+
+class BrokenOn(CityHub):
+    """A hub with a fault of its own on one topic: whatever escapes take()."""
+
+    def take(self, topic: str, payload: bytes) -> Any:
+        if topic.endswith("/poison/passages"):
+            raise RecursionError("as json.loads did on a deeply nested message")
+        return super().take(topic, payload)
+
+
+@pytest.mark.broker
+def test_a_message_the_hub_trips_on_is_dropped_and_the_hub_reads_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An exception out of take() ended paho's network thread: the hub went on logging the
+    same totals, read nothing more, and the unacknowledged message came back at each start."""
+    broker = PrivateBroker(tmp_path)
+    broker.start()
+    hub, stop, subscribed = BrokenOn(), threading.Event(), threading.Event()
+    out = io.StringIO()
+    thread = threading.Thread(
+        target=run_hub,
+        args=(hub, "127.0.0.1", broker.port),
+        kwargs={
+            "client_id": "hub-poison",
+            "out": out,
+            "every_s": 60.0,
+            "stop": stop,
+            "subscribed": subscribed,
+        },
+    )
+    thread.start()
+    sender = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    sender.connect("127.0.0.1", broker.port)
+    sender.loop_start()
+    try:
+        assert subscribed.wait(10), "the hub did not subscribe"
+        sender.publish("parkgate/poison/passages", b"{}", qos=1).wait_for_publish(5)
+        sender.publish(*wire(passage(4), "east"), qos=1).wait_for_publish(5)
+        deadline = time.monotonic() + 10
+        while hub.totals()["passages"] < 1:
+            assert time.monotonic() < deadline, "the hub read nothing after the bad message"
+            time.sleep(0.05)
+    finally:
+        sender.loop_stop()
+        stop.set()
+        thread.join(10)
+        broker.stop()
+    assert [json.loads(line)["id"] for line in out.getvalue().splitlines()] == [4]
+    assert hub.refused == 1
+    assert any(
+        "message on parkgate/poison/passages could not be read" in r.getMessage()
+        for r in caplog.records
+    )
 
 
 class FullDisk(io.StringIO):
