@@ -35,34 +35,65 @@ def message(event: Event, *, publish_plates: bool = False) -> tuple[str, dict[st
 
 
 def passage(**over: Any) -> Event:
-    data = {"id": 812, "at": "2026-11-28T09:59:58.120000+00:00", "gate_id": "main-in",
-            "direction": "in", "zone_id": "A", "plate": "闽A12345", "plate_color": "blue",
-            "decision": "allow", "reason": "resident", "credential": "plate", **over}
+    data = {
+        "id": 812,
+        "at": "2026-11-28T09:59:58.120000+00:00",
+        "gate_id": "main-in",
+        "direction": "in",
+        "zone_id": "A",
+        "plate": "闽A12345",
+        "plate_color": "blue",
+        "decision": "allow",
+        "reason": "resident",
+        "credential": "plate",
+        **over,
+    }
     return Event("passage", data, AT)
 
 
 EXAMPLES = [
-    Event("availability", {"zones": [{"id": "A", "capacity": 40, "free": 31}],
-                           "total_capacity": 40, "total_free": 31}, AT),
+    Event(
+        "availability",
+        {
+            "zones": [{"id": "A", "capacity": 40, "free": 31}],
+            "total_capacity": 40,
+            "total_free": 31,
+        },
+        AT,
+    ),
     passage(),
     passage(plate=None, plate_color=None, credential="face", zone_id=None),  # a pedestrian
     passage(decision="review", reason="unknown_plate", plate="闽AD12345", plate_color="green"),
     passage(flags=["typed"], credential="plate"),  # a guard typed it, the camera dark
-    passage(flags=["offline", "outside_schedule", "resident"], decision="review",
-            reason="outside_schedule"),
-    Event("alarm", {"id": 17, "kind": "blocked_plate", "gate_id": "main-in",
-                    "passage_id": 812}, AT),
+    passage(
+        flags=["offline", "outside_schedule", "resident"],
+        decision="review",
+        reason="outside_schedule",
+    ),
+    Event(
+        "alarm", {"id": 17, "kind": "blocked_plate", "gate_id": "main-in", "passage_id": 812}, AT
+    ),
     # Raised during a database outage: no row, so no id yet.
-    Event("alarm", {"id": None, "kind": "hardware_fault", "gate_id": "main-in",
-                    "passage_id": None}, AT),
-    Event("alarm", {"id": 3, "kind": "database_outage", "gate_id": None,
-                    "passage_id": None}, AT),
-    *[Event("gate", {"gate_id": "main-in", "state": str(state),
-                     "fault": "no answer" if state is BarrierState.FAULT else None}, AT)
-      for state in BarrierState],
+    Event(
+        "alarm",
+        {"id": None, "kind": "hardware_fault", "gate_id": "main-in", "passage_id": None},
+        AT,
+    ),
+    Event("alarm", {"id": 3, "kind": "database_outage", "gate_id": None, "passage_id": None}, AT),
+    *[
+        Event(
+            "gate",
+            {
+                "gate_id": "main-in",
+                "state": str(state),
+                "fault": "no answer" if state is BarrierState.FAULT else None,
+            },
+            AT,
+        )
+        for state in BarrierState
+    ],
 ]
-KIND = {"availability": "availability", "passages": "passage", "alarms": "alarm",
-        "gates": "gate"}
+KIND = {"availability": "availability", "passages": "passage", "alarms": "alarm", "gates": "gate"}
 
 
 @pytest.mark.parametrize("event", EXAMPLES, ids=lambda e: f"{e.type}-{e.data.get('state', '')}")
@@ -101,8 +132,10 @@ def test_a_message_without_a_required_field_is_refused() -> None:
 def test_the_schemas_name_every_code_the_controller_can_send() -> None:
     """A new barrier state, verdict or direction must reach the schema (and a hub's
     validation) in the same change; reasons and credentials are open codes of one form."""
-    props = {name: json.loads((SCHEMAS / f"parkgate.{name}.v1.json").read_text("utf-8"))
-             ["properties"] for name in ("passage", "gate")}
+    props = {
+        name: json.loads((SCHEMAS / f"parkgate.{name}.v1.json").read_text("utf-8"))["properties"]
+        for name in ("passage", "gate")
+    }
     assert set(props["gate"]["state"]["enum"]) == {str(s) for s in BarrierState}
     assert set(props["passage"]["decision"]["enum"]) == {str(v) for v in Verdict}
     assert set(props["passage"]["direction"]["enum"]) == {str(d) for d in Direction}
