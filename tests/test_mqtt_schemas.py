@@ -122,6 +122,23 @@ def test_the_passage_schema_refuses_what_a_hub_must_not_take(
     assert field in refused.value.json_path or field in refused.value.message
 
 
+@pytest.mark.parametrize("event", EXAMPLES[::3], ids=lambda e: e.type)
+def test_a_minor_version_validates_and_another_major_does_not(event: Event) -> None:
+    """docs/mqtt.md: a consumer reads a minor version (as the reference hub does) and refuses
+    another major one; the schemas had "const": "parkgate.<kind>/1", so a hub validating with
+    them would have refused parkgate.<kind>/1.1."""
+    topic, payload = message(event)
+    schema = validator(KIND[topic])
+    name = payload["schema"].partition("/")[0]
+    for version in ("1.1", "1.12"):
+        schema.validate({**payload, "schema": f"{name}/{version}"})
+    for version in ("2", "11", "1.", "1.x", "10.1"):
+        with pytest.raises(ValidationError):
+            schema.validate({**payload, "schema": f"{name}/{version}"})
+    with pytest.raises(ValidationError):
+        schema.validate({**payload, "schema": f"parkgate-{name}/1"})  # the dot is a dot
+
+
 def test_a_message_without_a_required_field_is_refused() -> None:
     _topic, payload = message(passage())
     del payload["gate_id"]
