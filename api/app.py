@@ -34,6 +34,7 @@ from api.routes import (
     metrics,
     parking,
     passages,
+    personal_data,
     reports,
     review,
     safety,
@@ -101,7 +102,7 @@ def create_app(services: Services) -> FastAPI:
     csrf = [Depends(require_csrf)]
     for module in (auth, admin, faces, credentials, frames, passages, availability, health,
                    metrics, gate_actions, typed_plates, review, alarms, audit, events, safety,
-                   parking, reports):
+                   parking, reports, personal_data):
         app.include_router(module.router, dependencies=csrf)
     app.include_router(console.router)  # console forms carry their token in the form
     install_local_docs(app)

@@ -25,7 +25,7 @@ AUDIT_ACTIONS: dict[str, tuple[str, ...]] = {
     "list": ("list.block", "list.allow", "list.delete"),
     "household": ("household.create", "household.update", "household.delete"),
     "resident": ("resident.create", "resident.update", "resident.delete", "resident.pin_set",
-                 "resident.pin_cleared"),
+                 "resident.pin_cleared", "resident.data_export"),
     "vehicle": ("vehicle.create", "vehicle.update", "vehicle.delete"),
     "face": ("face.consent", "face.consent_withdrawn", "face.enrol", "face.delete"),
     "user": ("user.create", "user.activate", "user.deactivate"),
