@@ -80,12 +80,20 @@ def community() -> dict[str, Any]:
     """The bench's community: the seeded zones and gates, barriers fast so a pushed car's
     timing is the decision and the write, not a simulated arm's 1.5 s."""
     barrier = {"driver": "sim", "opening_s": 0.01, "closing_s": 0.01, "echo_delay_s": 0.0}
-    gates = [{"id": g, "kind": "vehicle", "direction": d, "zone": z, "barrier": barrier}
-             for g, d, z in VEHICLE_GATES]
-    gates += [{"id": g, "kind": "pedestrian", "direction": d, "barrier": barrier}
-              for g, d in PEDESTRIAN_GATES]
-    return {"name": "规模测试花园", "timezone": "Asia/Shanghai",
-            "zones": [{"id": z, "name": n, "capacity": c} for z, n, c in ZONES], "gates": gates}
+    gates = [
+        {"id": g, "kind": "vehicle", "direction": d, "zone": z, "barrier": barrier}
+        for g, d, z in VEHICLE_GATES
+    ]
+    gates += [
+        {"id": g, "kind": "pedestrian", "direction": d, "barrier": barrier}
+        for g, d in PEDESTRIAN_GATES
+    ]
+    return {
+        "name": "规模测试花园",
+        "timezone": "Asia/Shanghai",
+        "zones": [{"id": z, "name": n, "capacity": c} for z, n, c in ZONES],
+        "gates": gates,
+    }
 
 
 class PlateHolder:
@@ -126,8 +134,10 @@ def _refuse_used_database(url: str) -> None:
     finally:
         engine.dispose()
     if tables:
-        raise SystemExit(f"{make_url(url).database} has tables ({', '.join(tables[:5])}…): "
-                         "give the bench an empty database, it drops everything in it")
+        raise SystemExit(
+            f"{make_url(url).database} has tables ({', '.join(tables[:5])}…): "
+            "give the bench an empty database, it drops everything in it"
+        )
 
 
 def _prepare(url: str, days: int) -> Seeded:
@@ -161,19 +171,25 @@ def _console_login(client: Any, username: str) -> None:
     page = client.get("/console/login")
     token = _CSRF_FIELD.search(page.text)
     assert token is not None, "the login page has no CSRF field"
-    response = client.post("/console/login", follow_redirects=False, data={
-        "username": username, "password": PASSWORD, "csrf_token": token.group(1)})
+    response = client.post(
+        "/console/login",
+        follow_redirects=False,
+        data={"username": username, "password": PASSWORD, "csrf_token": token.group(1)},
+    )
     assert response.status_code == 303, response.text
 
 
 def _ok(response: Any) -> None:
     if response.status_code != 200:
-        raise RuntimeError(f"{response.request.method} {response.request.url}: "
-                           f"{response.status_code} {response.text[:300]}")
+        raise RuntimeError(
+            f"{response.request.method} {response.request.url}: "
+            f"{response.status_code} {response.text[:300]}"
+        )
 
 
-def measure(days: int, url: str | None, workdir: Path, repeat: int) -> tuple[Seeded,
-                                                                            dict[str, Timing]]:
+def measure(
+    days: int, url: str | None, workdir: Path, repeat: int
+) -> tuple[Seeded, dict[str, Timing]]:
     from fastapi.testclient import TestClient
 
     from api.app import create_app
@@ -188,13 +204,17 @@ def measure(days: int, url: str | None, workdir: Path, repeat: int) -> tuple[See
         seeded = _prepare(db_url, days)
         holder = PlateHolder()
         settings = load_settings(
-            None, data_dir=workdir / f"data-{days}d", database_url=db_url,
-            camera_api_keys={"bench-cam": CAMERA_KEY}, community=community(),
+            None,
+            data_dir=workdir / f"data-{days}d",
+            database_url=db_url,
+            camera_api_keys={"bench-cam": CAMERA_KEY},
+            community=community(),
             # The bench times the retention job itself, at chosen moments.
             retention={"passage_days": 0},
         )
-        services = build_services(settings, recognizer=ScriptedPlateRecognizer(
-            script=holder.script))
+        services = build_services(
+            settings, recognizer=ScriptedPlateRecognizer(script=holder.script)
+        )
         with transaction(services.sessions) as session:
             create_user(session, "admin", PASSWORD, "admin")
             for guard_name in GUARDS:
@@ -207,12 +227,18 @@ def measure(days: int, url: str | None, workdir: Path, repeat: int) -> tuple[See
                 admin, api_admin, camera = TestClient(app), TestClient(app), TestClient(app)
                 _console_login(guard, GUARDS[0])
                 _console_login(admin, "admin")
-                token = api_admin.post("/api/v1/auth/token", data={
-                    "username": "admin", "password": PASSWORD}).json()["access_token"]
+                token = api_admin.post(
+                    "/api/v1/auth/token", data={"username": "admin", "password": PASSWORD}
+                ).json()["access_token"]
                 api_admin.headers["Authorization"] = f"Bearer {token}"
                 _quiet()  # the app's start set its own log levels
-                ops = operations(seeded, Clients(guard, admin, api_admin, camera), holder,
-                                 services, forget_old_passages)
+                ops = operations(
+                    seeded,
+                    Clients(guard, admin, api_admin, camera),
+                    holder,
+                    services,
+                    forget_old_passages,
+                )
                 timings = {op.name: _time(op, repeat) for op in ops}
         finally:
             services.engine.dispose()
@@ -228,8 +254,7 @@ def _time(op: Operation, repeat: int) -> Timing:
         op.run(n)
         spent.append((time.perf_counter() - started) * 1000)
     timing = Timing(statistics.median(spent), _p95(spent), runs)
-    logger.info("  %-34s median %8.1f ms  p95 %8.1f ms", op.name, timing.median_ms,
-                timing.p95_ms)
+    logger.info("  %-34s median %8.1f ms  p95 %8.1f ms", op.name, timing.median_ms, timing.p95_ms)
     return timing
 
 
@@ -242,13 +267,22 @@ class Clients:
 
 
 def _quiet() -> None:
-    for noisy in ("httpx", "services", "controllers", "api", "models", "alembic", "hardware",
-                  "vision"):
+    for noisy in (
+        "httpx",
+        "services",
+        "controllers",
+        "api",
+        "models",
+        "alembic",
+        "hardware",
+        "vision",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def operations(seeded: Seeded, clients: Clients, holder: PlateHolder, services: Any,
-               forget: Callable[..., Any]) -> list[Operation]:
+def operations(
+    seeded: Seeded, clients: Clients, holder: PlateHolder, services: Any, forget: Callable[..., Any]
+) -> list[Operation]:
     guard, admin, api_admin = clients.guard, clients.admin, clients.api_admin
     end = seeded.end
     local_end = end.astimezone(TZ)
@@ -275,13 +309,23 @@ def operations(seeded: Seeded, clients: Clients, holder: PlateHolder, services: 
         # anti-passback and the zone count are read and written as for a real car.
         holder.plate = cars[n // 2 % len(cars)]
         gate = "east-in" if n % 2 == 0 else "east-out"
-        recorded(clients.camera.post(f"/api/v1/gates/{gate}/frames", content=frame,
-                       headers={"X-API-Key": CAMERA_KEY, "Content-Type": "image/jpeg"}))
+        recorded(
+            clients.camera.post(
+                f"/api/v1/gates/{gate}/frames",
+                content=frame,
+                headers={"X-API-Key": CAMERA_KEY, "Content-Type": "image/jpeg"},
+            )
+        )
 
     def push_unknown(n: int) -> None:
         holder.plate = f"浙K{n * 13 % 100_000:05d}"  # not registered: the fuzzy match runs
-        recorded(clients.camera.post("/api/v1/gates/west-in/frames", content=frame,
-                       headers={"X-API-Key": CAMERA_KEY, "Content-Type": "image/jpeg"}))
+        recorded(
+            clients.camera.post(
+                "/api/v1/gates/west-in/frames",
+                content=frame,
+                headers={"X-API-Key": CAMERA_KEY, "Content-Type": "image/jpeg"},
+            )
+        )
 
     def retention(n: int) -> None:
         # The hourly run: the seeded history is anonymised up to days ago; each run is the
@@ -294,32 +338,54 @@ def operations(seeded: Seeded, clients: Clients, holder: PlateHolder, services: 
         Operation("passages page 100", get(guard, "/api/v1/passages", offset=4950)),
         Operation("passages exact plate", get(guard, "/api/v1/passages", plate=plate)),
         Operation("passages plate part", get(guard, "/api/v1/passages", plate_contains=part)),
-        Operation("passages plate part, week", get(
-            guard, "/api/v1/passages", plate_contains=part, **week)),
-        Operation("passages gate+review, week", get(
-            guard, "/api/v1/passages", gate="east-in", decision="review", **week)),
+        Operation(
+            "passages plate part, week", get(guard, "/api/v1/passages", plate_contains=part, **week)
+        ),
+        Operation(
+            "passages gate+review, week",
+            get(guard, "/api/v1/passages", gate="east-in", decision="review", **week),
+        ),
         Operation("passages denied, all time", get(guard, "/api/v1/passages", decision="deny")),
-        Operation("history page plate, yesterday", get(
-            guard, "/console/history", plate=part, since=yesterday.isoformat(),
-            until=yesterday.isoformat())),
+        Operation(
+            "history page plate, yesterday",
+            get(
+                guard,
+                "/console/history",
+                plate=part,
+                since=yesterday.isoformat(),
+                until=yesterday.isoformat(),
+            ),
+        ),
         Operation("similar plate, all time", get(guard, "/api/v1/passages", similar_to=plate)),
-        Operation("history similar plate, week", get(
-            guard, "/console/history", plate=plate, similar="1", since=week_ago.isoformat(),
-            until=local_end.date().isoformat())),
+        Operation(
+            "history similar plate, week",
+            get(
+                guard,
+                "/console/history",
+                plate=plate,
+                similar="1",
+                since=week_ago.isoformat(),
+                until=local_end.date().isoformat(),
+            ),
+        ),
         Operation("review queue", get(guard, "/api/v1/review")),
         Operation("review fragment", get(guard, "/console/fragments/review")),
         Operation("alarms open", get(guard, "/api/v1/alarms")),
         Operation("alarms all", get(guard, "/api/v1/alarms", state="all")),
         Operation("alarms fragment", get(guard, "/console/fragments/alarms")),
-        Operation("audit API gate actions, week", get(
-            api_admin, "/api/v1/audit", action="gate", **week)),
+        Operation(
+            "audit API gate actions, week", get(api_admin, "/api/v1/audit", action="gate", **week)
+        ),
         Operation("audit page one guard", get(admin, "/console/admin/audit", user=GUARDS[1])),
         Operation("daily report API", get(api_admin, f"/api/v1/reports/{yesterday}")),
-        Operation("daily report page", get(admin, "/console/admin/reports",
-                                           day=yesterday.isoformat())),
-        Operation("monthly report API", get(
-            api_admin, f"/api/v1/reports/month/{local_end:%Y-%m}"),
-                  repeat=5),
+        Operation(
+            "daily report page", get(admin, "/console/admin/reports", day=yesterday.isoformat())
+        ),
+        Operation(
+            "monthly report API",
+            get(api_admin, f"/api/v1/reports/month/{local_end:%Y-%m}"),
+            repeat=5,
+        ),
         Operation("availability API", get(guard, "/api/v1/availability")),
         Operation("frame push, resident in/out", push),
         Operation("frame push, unknown plate", push_unknown),
@@ -328,23 +394,32 @@ def operations(seeded: Seeded, clients: Clients, holder: PlateHolder, services: 
 
 
 def _table(base: dict[str, Timing], scaled: dict[str, Timing], days: int) -> str:
-    lines = [f"{'operation':<34}{'1 day p50':>11}{'p95':>9}{f'{days} days p50':>15}{'p95':>9}"
-             f"{'ratio':>8}"]
+    lines = [
+        f"{'operation':<34}{'1 day p50':>11}{'p95':>9}{f'{days} days p50':>15}{'p95':>9}"
+        f"{'ratio':>8}"
+    ]
     for name, b in base.items():
         s = scaled[name]
-        lines.append(f"{name:<34}{b.median_ms:>11.1f}{b.p95_ms:>9.1f}{s.median_ms:>15.1f}"
-                     f"{s.p95_ms:>9.1f}{s.median_ms / b.median_ms:>8.2f}")
+        lines.append(
+            f"{name:<34}{b.median_ms:>11.1f}{b.p95_ms:>9.1f}{s.median_ms:>15.1f}"
+            f"{s.p95_ms:>9.1f}{s.median_ms / b.median_ms:>8.2f}"
+        )
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.scale",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--days", type=int, default=60,
-                        help="Days of history to seed (365: a year). Default 60.")
-    parser.add_argument("--database-url", default=None,
-                        help="An empty PostgreSQL database to use (default: SQLite files in a "
-                        "temporary directory).")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.scale", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--days", type=int, default=60, help="Days of history to seed (365: a year). Default 60."
+    )
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="An empty PostgreSQL database to use (default: SQLite files in a "
+        "temporary directory).",
+    )
     parser.add_argument("--repeat", type=int, default=15, help="Timed runs per operation.")
     args = parser.parse_args(argv)
     if args.days < 2:
@@ -362,22 +437,31 @@ def main(argv: Sequence[str] | None = None) -> int:
             logger.info("%d day(s) of history on %s", days, "PostgreSQL" if url else "SQLite")
             results[days] = measure(days, url, workdir, args.repeat)
     (base_seed, base), (big_seed, big) = results[1], results[args.days]
-    print(f"parkgate at scale: {big_seed.passages:,} passages ({args.days} days, "
-          f"{big_seed.rows:,} rows seeded in {big_seed.seconds:.0f} s) vs "
-          f"{base_seed.passages:,} (1 day); {'PostgreSQL' if url else 'SQLite'}; "
-          f"load average {load:.2f} at the start, {os.cpu_count()} CPUs")
+    print(
+        f"parkgate at scale: {big_seed.passages:,} passages ({args.days} days, "
+        f"{big_seed.rows:,} rows seeded in {big_seed.seconds:.0f} s) vs "
+        f"{base_seed.passages:,} (1 day); {'PostgreSQL' if url else 'SQLite'}; "
+        f"load average {load:.2f} at the start, {os.cpu_count()} CPUs"
+    )
     print(_table(base, big, args.days))
     report = {
-        "bench": "scale", "database": "postgresql" if url else "sqlite", "days": args.days,
-        "passages": big_seed.passages, "baseline_passages": base_seed.passages,
-        "rows": big_seed.rows, "seed_s": round(big_seed.seconds, 1),
-        "load_avg_1m": round(load, 2), "cpus": os.cpu_count(),
+        "bench": "scale",
+        "database": "postgresql" if url else "sqlite",
+        "days": args.days,
+        "passages": big_seed.passages,
+        "baseline_passages": base_seed.passages,
+        "rows": big_seed.rows,
+        "seed_s": round(big_seed.seconds, 1),
+        "load_avg_1m": round(load, 2),
+        "cpus": os.cpu_count(),
         "operations": {
-            name: {"baseline_p50_ms": round(base[name].median_ms, 2),
-                   "baseline_p95_ms": round(base[name].p95_ms, 2),
-                   "p50_ms": round(big[name].median_ms, 2),
-                   "p95_ms": round(big[name].p95_ms, 2),
-                   "ratio": round(big[name].median_ms / base[name].median_ms, 2)}
+            name: {
+                "baseline_p50_ms": round(base[name].median_ms, 2),
+                "baseline_p95_ms": round(base[name].p95_ms, 2),
+                "p50_ms": round(big[name].median_ms, 2),
+                "p95_ms": round(big[name].p95_ms, 2),
+                "ratio": round(big[name].median_ms / base[name].median_ms, 2),
+            }
             for name in base
         },
     }

@@ -108,11 +108,13 @@ def search_passages(
         by_id = {p.id: p for p in rows}
         return PassageResults([by_id[i] for i in page], len(found), capped)
     if query.plate:
-        stmt = stmt.where(or_(
-            Passage.plate.contains(query.plate, autoescape=True),
-            Passage.matched_plate.contains(query.plate, autoescape=True),
-            Passage.resolved_plate.contains(query.plate, autoescape=True),
-        ))
+        stmt = stmt.where(
+            or_(
+                Passage.plate.contains(query.plate, autoescape=True),
+                Passage.matched_plate.contains(query.plate, autoescape=True),
+                Passage.resolved_plate.contains(query.plate, autoescape=True),
+            )
+        )
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.scalars(_newest_first(stmt).limit(limit).offset(offset)).all()
     return PassageResults(rows, total)

@@ -34,7 +34,6 @@ PAGE_ROWS = 50
 MAX_PAGE = 2000
 
 
-
 @router.get("", response_class=HTMLResponse)
 def history_page(
     request: Request,
@@ -54,12 +53,19 @@ def history_page(
     folded = search_plate(plate.strip()) if plate and plate.strip() else None
     tz = display_tz(request)  # a picked date means the community's day
     query = PassageQuery(
-        plate=folded, similar=similar and folded is not None, gate_id=gate or None,
-        decision=decision or None, since=day_start(since, tz), until=day_start(until, tz, 1),
+        plate=folded,
+        similar=similar and folded is not None,
+        gate_id=gate or None,
+        decision=decision or None,
+        since=day_start(since, tz),
+        until=day_start(until, tz, 1),
     )
     filters = {
-        "plate": plate or "", "similar": similar, "gate": gate or "",
-        "decision": decision or "", "since": since.isoformat() if since else "",
+        "plate": plate or "",
+        "similar": similar,
+        "gate": gate or "",
+        "decision": decision or "",
+        "since": since.isoformat() if since else "",
         "until": until.isoformat() if until else "",
     }
     notice = None
@@ -88,11 +94,23 @@ def history_page(
     def page_url(number: int) -> str:
         return "/console/history?" + urlencode({**params, "page": number})
 
-    return render(request, "history.html", {
-        "rows": rows, "total": total, "capped": capped, "notice": notice,
-        "filters": filters, "page": page, "pages": pages,
-        "previous_url": page_url(page - 1) if page > 1 else None,
-        "next_url": page_url(page + 1) if page < pages else None,
-        "gates": list(names.items()), "gate_names": names,
-        "hh_labels": hh_labels,
-    }, user, status_code=422 if notice else 200)
+    return render(
+        request,
+        "history.html",
+        {
+            "rows": rows,
+            "total": total,
+            "capped": capped,
+            "notice": notice,
+            "filters": filters,
+            "page": page,
+            "pages": pages,
+            "previous_url": page_url(page - 1) if page > 1 else None,
+            "next_url": page_url(page + 1) if page < pages else None,
+            "gates": list(names.items()),
+            "gate_names": names,
+            "hh_labels": hh_labels,
+        },
+        user,
+        status_code=422 if notice else 200,
+    )
