@@ -8,9 +8,9 @@ as the baseline, once ``--days`` days (365 for a year, 4.7 million passages). Th
 times what guards, the property office and the gates do, through the real app (FastAPI's
 TestClient, logged in as a guard and an admin as the console and API are used): the booth
 page, the passage list and history page with their filters and paging, the look-alike plate
-search, the review queue, alarms, the audit log, the day and month reports, the availability
-API, a car's frame pushed to a vehicle gate (a scripted recogniser gives the plate, so what is
-timed is decide → record → barrier) and the hourly retention job.
+search, the review queue, alarms and their history page, the audit log, the day and month
+reports, the availability API, a car's frame pushed to a vehicle gate (a scripted recogniser
+gives the plate, so what is timed is decide → record → barrier) and the hourly retention job.
 
 Each operation's median and p95 over ``--repeat`` runs (after one untimed run) are printed
 for both databases, with the ratio of the medians: 1.0 is an operation that does not notice
@@ -373,6 +373,22 @@ def operations(
         Operation("alarms open", get(guard, "/api/v1/alarms")),
         Operation("alarms all", get(guard, "/api/v1/alarms", state="all")),
         Operation("alarms fragment", get(guard, "/console/fragments/alarms")),
+        Operation("alarm history page, newest 50", get(guard, "/console/alarms")),
+        Operation(
+            "alarm history kind+gate, week",
+            get(
+                guard,
+                "/console/alarms",
+                kind="blocked_plate",
+                gate="east-in",
+                since=week_ago.isoformat(),
+                until=local_end.date().isoformat(),
+            ),
+        ),
+        Operation(
+            "alarms API acked kind, all time",
+            get(guard, "/api/v1/alarms", state="acknowledged", kind="hardware_fault"),
+        ),
         Operation(
             "audit API gate actions, week", get(api_admin, "/api/v1/audit", action="gate", **week)
         ),

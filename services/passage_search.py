@@ -36,6 +36,7 @@ class PassageQuery:
     decision: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    passage_id: int | None = None  # that one passage (an alarm's, from 报警记录)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,8 @@ class PassageResults:
 
 def _window(query: PassageQuery) -> Select[Passage]:
     stmt = select(Passage)
+    if query.passage_id is not None:
+        stmt = stmt.where(Passage.id == query.passage_id)
     if query.exact_plate:
         stmt = stmt.where(Passage.plate == query.exact_plate)
     if query.gate_id:

@@ -21,7 +21,7 @@ from api.console.rendering import (
     services_of,
 )
 from api.console.routes import _with_resolutions
-from api.params import Day
+from api.params import Day, QueryId
 from api.schemas import search_plate
 from errors import InvalidInputError
 from models.access_store import passage_to_dict
@@ -43,6 +43,7 @@ def history_page(
     decision: Literal["allow", "deny", "review", ""] | None = None,
     since: Day = None,
     until: Day = None,
+    passage: QueryId = None,
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
 ) -> Response:
     user = page_user(request)
@@ -59,6 +60,7 @@ def history_page(
         decision=decision or None,
         since=day_start(since, tz),
         until=day_start(until, tz, 1),
+        passage_id=passage,
     )
     filters = {
         "plate": plate or "",
@@ -67,6 +69,7 @@ def history_page(
         "decision": decision or "",
         "since": since.isoformat() if since else "",
         "until": until.isoformat() if until else "",
+        "passage": str(passage) if passage else "",  # one alarm's passage (报警记录's link)
     }
     notice = None
     rows: list[dict[str, Any]] = []

@@ -27,6 +27,8 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "nav.history": ("通行记录", "Passage history"),
     # The menu's words where the page title is too long for one line of menu at 1366 px.
     "menu.history": ("通行记录", "History"),
+    "nav.alarm_history": ("报警记录", "Alarm history"),
+    "menu.alarm_history": ("报警记录", "Alarms"),
     "menu.passes": ("访客通行证", "Passes"),
     "menu.households": ("住户与车辆", "Households"),
     "history.plate_hint": ("完整或部分车牌", "Whole or part of a plate"),
@@ -47,6 +49,30 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "history.previous": ("‹ 上一页", "‹ Newer"),
     "history.next": ("下一页 ›", "Older ›"),
     "history.page": ("第 {page} / {pages} 页", "Page {page} of {pages}"),
+    "history.one_passage": ("只显示通行记录 #{id}", "Passage #{id} only"),
+    "history.show_all": ("显示全部", "Show all"),
+    # 报警记录: past alarms and how they were handled (api/console/alarm_history.py)
+    "alarm_history.all_kinds": ("全部种类", "All kinds"),
+    "alarm_history.all_states": ("全部状态", "Open and acknowledged"),
+    "alarm_history.open": ("未处理", "Open"),
+    "alarm_history.acknowledged": ("已处理", "Acknowledged"),
+    "alarm_history.kind": ("种类", "Kind"),
+    "alarm_history.message": ("信息", "Message"),
+    "alarm_history.state": ("状态", "State"),
+    "alarm_history.by": ("处理人", "By"),
+    "alarm_history.at": ("处理时间", "Acknowledged at"),
+    "alarm_history.note": ("处理情况", "What they found"),
+    "alarm_history.passage": ("通行记录", "Passage"),
+    "alarm_history.none": ("没有符合条件的报警", "No alarms match"),
+    "alarm_history.unknown_kind": (
+        "没有“{kind}”这种报警（链接可能已过时），请重新选择种类",
+        "There is no alarm kind “{kind}” (the link may be out of date): choose a kind again",
+    ),
+    "alarm_history.days_reversed": (
+        "开始日期晚于结束日期，请重新选择日期",
+        "The start date is after the end date: choose the dates again",
+    ),
+    "alarm_history.link": ("报警记录", "Alarm history"),
     "report.day": ("日期", "Day"),
     "report.show": ("查看", "Show"),
     "report.before": ("‹ 前一天", "‹ Day before"),
@@ -1087,6 +1113,17 @@ def translator(lang: Lang) -> Callable[..., str]:
 
 def code(lang: Lang, value: str | None) -> str:
     return "—" if value is None else translate(lang, f"code.{value}")
+
+
+def alarm_kinds() -> tuple[str, ...]:
+    """The alarm kinds the console explains (an ``alarm.hint.<kind>`` each), in this table's
+    order: what 报警记录 offers to filter by."""
+    prefix = "alarm.hint."
+    return tuple(
+        key.removeprefix(prefix)
+        for key in _TEXTS
+        if key.startswith(prefix) and "." not in key.removeprefix(prefix)
+    )
 
 
 def js_texts(lang: Lang) -> dict[str, str]:

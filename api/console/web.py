@@ -8,6 +8,7 @@ from api.console import (
     admin,
     admin_faces,
     admin_site,
+    alarm_history,
     favicon,
     history,
     outage,
@@ -24,5 +25,6 @@ router.include_router(admin_site.router)
 router.include_router(pass_qr.router)
 router.include_router(reports.router)
 router.include_router(history.router)
+router.include_router(alarm_history.router)
 router.include_router(outage.router)
 router.include_router(favicon.router)  # /favicon.ico, asked for by browsers on every site

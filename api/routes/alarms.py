@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Collection
 from datetime import datetime
-from typing import Any, Literal, cast
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import CursorResult, func, select, update
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from api.console.security import require_csrf
 from api.deps import ServicesDep, SessionDep, StaffUser, StaffUserDuringOutage
-from api.params import Offset, PathId
+from api.params import Moment, Offset, PathId
 from api.schemas import Note
 from controllers.events import Event
 from controllers.ports import ADMISSION_UNDONE, PendingAlarm
-from errors import ConflictError, NotFoundError
+from errors import ConflictError, InvalidInputError, NotFoundError
 from models.base import utcnow
 from models.db import DATABASE_DOWN
 from models.events import ACK_NOTE_CHARS, Alarm, AuditEntry, Passage
+from services.alarm_search import AlarmQuery, AlarmState, search_alarms
 from services.container import Services
 
 logger = logging.getLogger(__name__)
@@ -30,6 +32,17 @@ router = APIRouter(prefix="/api/v1/alarms", tags=["alarms"])
 
 # What the alarms table keeps of a message (AccessUnit.raise_alarm cuts it there).
 _STORED_MESSAGE_CHARS = 500
+_KIND_CODE = re.compile(r"[a-z][a-z_]*")
+
+
+def _kind_code(value: str | None) -> str | None:
+    """An alarm kind is a code (tailgating), not its label (跟车): a label would otherwise
+    list no alarms, read as "there were none". A well-formed code no alarm has lists none."""
+    if value and not _KIND_CODE.fullmatch(value):
+        raise ValueError(
+            f"an alarm kind is a code such as tailgating or blocked_plate, not {value!r}"
+        )
+    return value
 
 
 class AlarmOut(BaseModel):
@@ -166,22 +179,39 @@ def without_stored(session: Session, unstored: list[PendingAlarm]) -> list[Pendi
 def list_alarms(
     services: ServicesDep,
     _: StaffUserDuringOutage,
-    state: Literal["open", "acknowledged", "all"] = "open",
+    state: AlarmState = "open",
+    gate: str | None = Query(None, max_length=32, description="Alarms at this gate (its id)."),
+    kind: Annotated[
+        str | None,
+        Query(
+            max_length=32,
+            description="Alarms of this kind (its code), e.g. tailgating, blocked_plate.",
+        ),
+        AfterValidator(_kind_code),
+    ] = None,
+    since: Moment | None = Query(None, description="Inclusive start, ISO 8601 with zone."),
+    until: Moment | None = Query(None, description="Exclusive end, ISO 8601 with zone."),
     limit: int = Query(50, ge=1, le=500),
     offset: Offset = 0,
 ) -> AlarmPage:
     """Alarms raised during a database outage and not stored yet come first (``id`` null,
     ``stored`` false); while the database is down they are all it lists (``database``
-    false) instead of a 503."""
+    false) instead of a 503. The filters apply to both."""
+    try:
+        query = AlarmQuery(
+            state=state, gate_id=gate or None, kind=kind or None, since=since, until=until
+        )
+    except ValueError as err:
+        raise InvalidInputError(str(err)) from err
     # Its own session, not SessionDep: an outage is an answer here, not an error.
-    unstored = [] if state == "acknowledged" else unstored_alarms(services)
+    unstored = [a for a in unstored_alarms(services) if query.admits(a)]
     try:
         with services.sessions() as session:
             unstored = without_stored(session, unstored)
             first = [AlarmOut.unstored(a) for a in unstored[offset : offset + limit]]
             # The stored rows follow the unstored ones: the page's offset and limit count both.
             rows, total = _stored_page(
-                session, state, limit - len(first), max(0, offset - len(unstored))
+                session, query, limit - len(first), max(0, offset - len(unstored))
             )
     except DATABASE_DOWN as err:
         logger.debug("alarm list from the journal only, the database is down: %s", err)
@@ -194,21 +224,11 @@ def list_alarms(
 
 
 def _stored_page(
-    session: Session, state: Literal["open", "acknowledged", "all"], limit: int, offset: int
+    session: Session, query: AlarmQuery, limit: int, offset: int
 ) -> tuple[list[AlarmOut], int]:
     """Up to ``limit`` stored alarms from ``offset``, newest first, and how many there are."""
-    query = select(Alarm)
-    if state == "open":
-        query = query.where(Alarm.acknowledged_at.is_(None))
-    elif state == "acknowledged":
-        query = query.where(Alarm.acknowledged_at.is_not(None))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    if limit == 0:
-        return [], total
-    rows = session.scalars(
-        query.order_by(Alarm.at.desc(), Alarm.id.desc()).limit(limit).offset(offset)
-    )
-    return [AlarmOut.model_validate(a) for a in rows], total
+    found = search_alarms(session, query, limit=limit, offset=offset)
+    return [AlarmOut.model_validate(a) for a in found.rows], found.total
 
 
 @router.post(
