@@ -240,8 +240,8 @@ def test_spaces_csv_is_read_and_bad_rows_name_the_line(tmp_path: Path) -> None:
     bad.write_text("id,zone,kind,dist_1\nX-1,A,standard,5\nX-2,A,rocket,5\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="line 3"):
         read_spaces_csv(bad)
+    (tmp_path / "nozone.csv").write_text("id\nX\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="missing column"):
-        (tmp_path / "nozone.csv").write_text("id\nX\n", encoding="utf-8")
         read_spaces_csv(tmp_path / "nozone.csv")
 
 
