@@ -51,6 +51,9 @@ def setup_logging(level: str, fmt: str) -> None:
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
     # Alembic announces every plugin at INFO on each start; only its warnings matter here.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # httpx logs every request at INFO: an HTTP relay's status poll (each second) and a
+    # snapshot camera (each frame) would fill the journal with lines nobody reads.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def _settings(args: argparse.Namespace, **overrides: Any) -> Any:

@@ -26,6 +26,7 @@ from errors import ConfigError, HardwareError, HardwareTimeoutError, HardwareUna
 from hardware.base import DigitalInput, LinkReports, ScreenMessage
 from hardware.config import HttpBarrierConfig, HttpDisplayConfig, HttpScreenConfig
 from hardware.relay_barrier import RelayBarrier
+from url_credentials import split_credentials
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +60,16 @@ async def _request(
     """One request (with a JSON body when given); httpx errors become the HardwareError
     family."""
     shown = shown_url(url)
+    bare, credentials = split_credentials(url)
+    # A password in the URL goes as the request's basic auth (what httpx would make of it),
+    # so that httpx's request log and errors name the URL without it.
     try:
-        response = await client.request(method, url, json=json_body)
+        if credentials is None:  # the client's own (auth_env), if any
+            response = await client.request(method, bare, json=json_body)
+        else:
+            response = await client.request(
+                method, bare, json=json_body, auth=httpx.BasicAuth(*credentials)
+            )
     except (httpx.ConnectError, httpx.ConnectTimeout) as err:
         raise HardwareUnavailableError(f"HTTP {shown}: {err!r}") from err
     except httpx.TimeoutException as err:

@@ -33,12 +33,13 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Protocol, runtime_checkable
-from urllib.parse import unquote, urlparse, urlsplit, urlunsplit
+from urllib.parse import urlparse
 
 import cv2
 import numpy as np
 
 from errors import ParkgateError
+from url_credentials import split_credentials
 
 logger = logging.getLogger(__name__)
 
@@ -174,7 +175,7 @@ class HttpSnapshotSource:
         # The user and password go as basic auth, as httpx sends a URL's own, but out of the
         # URL: httpx names the URL in its errors and its request log, and the error becomes
         # the camera's last_error on the public /healthz.
-        self.url, self._credentials = _split_credentials(url)
+        self.url, self._credentials = split_credentials(url)
         self.name = name or _redact(url)
         self._timeout_s = timeout_s
         self._client: object | None = None
@@ -328,16 +329,6 @@ def _identity(path: Path) -> tuple[str, int]:
         return path.name, path.stat().st_mtime_ns
     except OSError:
         return path.name, 0
-
-
-def _split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
-    """``url`` without its ``user:password@`` and the pair (percent-decoded), if it had one."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url, None
-    host = parts.netloc.rpartition("@")[2]
-    credentials = (unquote(parts.username or ""), unquote(parts.password or ""))
-    return urlunsplit(parts._replace(netloc=host)), credentials
 
 
 def _redact(target: str) -> str:

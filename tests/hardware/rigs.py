@@ -661,6 +661,7 @@ class HttpRig(Rig):
         self.server: ThreadingHTTPServer | None = None
         self.commands: list[str] = []  # paths of switching requests, as received
         self.received: list[str] = []  # paths of every request, in order
+        self.authorizations: list[str | None] = []  # each request's Authorization header
         self.status_reads = 0
         self.silent_reads = 0  # status reads taken while the device answers nothing
         self.delay_s = 0.0  # every answer waits this long (a slow board)
@@ -713,6 +714,7 @@ class HttpRig(Rig):
                 query = parse_qs(url.query)
                 switching = parts[0] == "relay" and "turn" in query
                 rig.received.append(self.path)
+                rig.authorizations.append(self.headers.get("Authorization"))
                 if switching:
                     rig.commands.append(self.path)
                 elif parts[0] in ("relay", "status"):

@@ -5,6 +5,8 @@ and its next answer clears it. Without ``status_url`` nothing is polled, as befo
 from __future__ import annotations
 
 import asyncio
+import base64
+import logging
 from typing import Any
 
 import pytest
@@ -239,7 +241,10 @@ def test_a_password_in_a_relay_url_stays_out_of_the_fault_and_the_log(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Shelly's own documentation puts basic auth in the URL (user:password@host). A fault
-    message is an alarm: stored, on the booth screen and sent to the city platform."""
+    message is an alarm: stored, on the booth screen and sent to the city platform. The log
+    at INFO, as a controller runs: httpx logs each request's URL there, and it wrote the
+    password into the journal with every status read."""
+    caplog.set_level(logging.INFO)
     async def scenario(rig: HttpRig) -> None:
         b, events = watched(rig, status_url=f"http://admin:s3cret@127.0.0.1:{rig.port}/nothing",
                             status_expect_body=None)
@@ -247,8 +252,14 @@ def test_a_password_in_a_relay_url_stays_out_of_the_fault_and_the_log(
         await eventually(lambda: b.state is BarrierState.FAULT, 15.0, "the status fault")
         assert "***@127.0.0.1" in (b.fault or "") and "status 404" in (b.fault or "")
         assert events and all("s3cret" not in e.message for e in events)
+        # The device is still asked with the user and password, as basic auth.
+        basic = "Basic " + base64.b64encode(b"admin:s3cret").decode()
+        reads = [a for path, a in zip(rig.received, rig.authorizations, strict=True)
+                 if path == "/nothing"]
+        assert reads and set(reads) == {basic}
 
     run(scenario)
+    assert "127.0.0.1" in caplog.text  # the requests were logged, without the password
     assert "s3cret" not in caplog.text
 
 
