@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import logging
 import os
 import sys
 import time
@@ -26,6 +27,31 @@ POSTGRES_URL = os.environ.get("PARKGATE_TEST_POSTGRES_URL")
 # Under pytest-xdist each worker gets a database of its own: the PostgreSQL fixture wipes
 # its schema before every test, which would pull it from under the other worker.
 XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+
+
+# Loggers main.setup_logging sets a level on.
+_MAIN_QUIETED = ("alembic", "httpx")
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was() -> Iterator[None]:
+    """Undo what ``main.main()`` run in-process does to logging (``basicConfig(force=True)``:
+    the root at INFO, a handler on this test's captured stderr). Left in place, every later
+    test of the worker saw INFO records it never asked for (a password test failed on
+    httpx's request log only after such a test), and threads of later apps wrote to the
+    closed stream ("--- Logging error ---" in the CI log)."""
+    root = logging.getLogger()
+    level = root.level
+    before = set(root.handlers)
+    quieted = {name: logging.getLogger(name).level for name in _MAIN_QUIETED}
+    yield
+    for handler in root.handlers[:]:
+        # pytest's own handlers are subclasses; setup_logging's is a plain StreamHandler.
+        if handler not in before and type(handler) is logging.StreamHandler:
+            root.removeHandler(handler)
+    root.setLevel(level)
+    for name, old in quieted.items():
+        logging.getLogger(name).setLevel(old)
 
 
 def _database_params() -> list[Any]:
