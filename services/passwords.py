@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import unicodedata
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -10,6 +11,70 @@ from argon2.exceptions import InvalidHashError, VerificationError
 _hasher = PasswordHasher()
 
 MIN_PASSWORD_LENGTH = 8
+
+# Staff passwords open barriers: the first ones a guesser tries are refused, as 8 characters
+# alone let "12345678" and "password" through. Compared folded (case, full width), as typed
+# with their trailing digits and punctuation cut ("password2026", "admin123!").
+_COMMON_STEMS = frozenset(
+    {
+        "password",
+        "passw0rd",
+        "passwd",
+        "admin",
+        "administrator",
+        "qwerty",
+        "qwertyuiop",
+        "asdfgh",
+        "asdfghjkl",
+        "zxcvbnm",
+        "abc",
+        "abcd",
+        "iloveyou",
+        "woaini",
+        "welcome",
+        "letmein",
+        "guard",
+        "baoan",
+        "wuye",
+        "parkgate",
+        "test",
+        "root",
+        "user",
+        "1qaz2wsx",
+        "1q2w3e4r",
+        "qazwsx",
+        "qazwsxedc",
+        "a",
+        "aa",
+        "q",
+        "qq",
+    }
+)
+# Keyboard rows and the alphabet, either way round: "12345678", "87654321", "qwertyui".
+_RUNS = ("01234567890", "abcdefghijklmnopqrstuvwxyz", "qwertyuiop", "asdfghjkl", "zxcvbnm")
+
+WEAK_PASSWORD = (
+    "password is too easy to guess: not one character repeated, a run like 12345678 or "
+    "qwertyui, a common password or the username with digits"
+)
+
+
+def weak_password(password: str, username: str = "") -> bool:
+    """True for a password a guesser tries first: two or fewer different characters, a run
+    on the keyboard or in the alphabet, or a common word or the username with only digits or
+    punctuation after it ("zhangwei2026" for zhangwei)."""
+    folded = unicodedata.normalize("NFKC", password).lower()
+    name = unicodedata.normalize("NFKC", username).lower()
+    if len(set(folded)) <= 2:
+        return True
+    if any(folded in run or folded in run[::-1] for run in _RUNS):
+        return True
+    stem = _stem(folded)
+    return stem in _COMMON_STEMS or (stem != "" and stem in (name, _stem(name)))
+
+
+def _stem(text: str) -> str:
+    return text.rstrip("0123456789!@#$%^&*.-_ ")
 
 
 def hash_password(password: str) -> str:

@@ -13,9 +13,11 @@ from errors import ConflictError, InvalidInputError
 from models.people import User, username_key
 from services.passwords import (
     MIN_PASSWORD_LENGTH,
+    WEAK_PASSWORD,
     hash_password,
     spend_a_verification,
     verify_password,
+    weak_password,
 )
 
 Role = Literal["admin", "guard"]
@@ -39,6 +41,8 @@ def create_user(session: Session, username: str, password: str, role: str) -> Us
         raise InvalidInputError("username must not contain spaces or control characters")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInputError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if weak_password(password, username):
+        raise InvalidInputError(WEAK_PASSWORD)
     # "Guard1" next to "guard1" would be two accounts a person cannot tell apart.
     taken = session.scalar(
         select(User.username).where(User.username_key == username_key(username))

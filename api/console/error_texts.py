@@ -95,6 +95,7 @@ PATTERNS: tuple[ErrorPattern, ...] = (
                  "err.needs_zone", ("example",)),
     ErrorPattern("password must have at least (\\d+) characters", "err.password_short",
                  ("count",)),
+    ErrorPattern("password is too easy to guess: .*", "err.password_weak"),
     ErrorPattern("username must be 1.64 characters", "err.username_length"),
     ErrorPattern("username must not contain spaces or control characters",
                  "err.username_spaces"),

@@ -844,6 +844,12 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "密码至少 {count} 个字符",
         "The password needs at least {count} characters",
     ),
+    "err.password_weak": (
+        "密码太容易猜到：不能是同一个字符反复、12345678 或 qwertyui 这样的连续按键、"
+        "password 这类常见密码，也不能是用户名加数字",
+        "The password is too easy to guess: not one character repeated, a run like "
+        "12345678 or qwertyui, a common password like password, or the username with digits",
+    ),
     "err.username_length": ("用户名须为 1–64 个字符", "The username must be 1–64 characters"),
     "err.username_spaces": (
         "用户名不能含空格或看不见的字符",
