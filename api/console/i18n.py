@@ -302,6 +302,11 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "users.active": ("启用中", "Active"),
     "users.inactive": ("已停用", "Inactive"),
     "users.self": ("不能停用自己的账号", "You cannot deactivate yourself"),
+    # Asked before 停用: one misclick logged a guard on duty out at once.
+    "users.confirm_deactivate": (
+        "停用后 {name} 会立即退出登录，不能再登录。确定停用 {name}？",
+        "{name} will be logged out at once and cannot log in again. Deactivate {name}?",
+    ),
     "users.created": ("用户已创建", "User created"),
     "admin.create": ("添加", "Add"),
     "admin.delete": ("删除", "Delete"),

@@ -136,6 +136,13 @@
     });
   });
 
+  // ---- forms the server answers itself (停用 on the users page) ask first too ------------
+  document.querySelectorAll("form[data-confirm]:not(.api-form)").forEach((form) => {
+    form.addEventListener("submit", (ev) => {
+      if (!window.confirm(form.dataset.confirm)) ev.preventDefault();
+    });
+  });
+
   // ---- household picker: a search box narrows the list --------------------------------
   function fold(text) { return text.normalize("NFKC").toLowerCase(); }
 

@@ -40,8 +40,9 @@ def _set_lang(client: Any, csrf: str, lang: str) -> None:
 
 
 def _visible_text(html: str) -> str:
-    """The page without tags and attribute values: what a reader sees, not tooltips."""
-    return re.sub(r"<[^>]*>", " ", html)
+    """The page without tags and attribute values: what a reader sees, not tooltips (nor a
+    script's data, such as the error table admin.js translates with)."""
+    return re.sub(r"<[^>]*>", " ", re.sub(r"<script\b.*?</script>", " ", html, flags=re.S))
 
 
 # --- API error messages --------------------------------------------------------------------

@@ -239,3 +239,38 @@ def test_an_admin_sees_who_logged_in_and_who_failed(
     assert len(text) == 2 and "登录" in text[0] and "登录失败" in text[1]
     assert "GUARD1" in text[1] and "值班控制台" in text[1]  # filed under the account
     screenshot(page, "audit-logins")
+
+
+def test_deactivating_a_guard_asks_first_naming_the_account(
+    live_server: LiveServer, new_page: Any
+) -> None:
+    """停用 logged a guard out at once on one misclick: it now asks, and says so."""
+    from models.people import User
+
+    page = new_page()
+    enter_as(page, live_server, "admin", "admin")
+    page.goto("/console/admin/users")
+    row = page.locator('tr[data-user="guard"]')
+    questions: list[str] = []
+
+    def answer(dialog: Any, accept: bool) -> None:
+        questions.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    def active() -> bool:
+        with live_server.services.sessions() as session:
+            return bool(session.query(User.active).filter(User.username == "guard").scalar())
+
+    page.once("dialog", lambda dialog: answer(dialog, False))
+    row.locator("button", has_text="停用").click()
+    page.wait_for_timeout(300)
+    assert active() and row.inner_text().count("启用中") == 1
+    page.once("dialog", lambda dialog: answer(dialog, True))
+    with page.expect_navigation():
+        row.locator("button", has_text="停用").click()
+    assert not active() and "已停用" in row.inner_text()
+    assert questions == ["停用后 guard 会立即退出登录，不能再登录。确定停用 guard？"] * 2
+    # 启用 brings nobody's session to an end: it does not ask.
+    with page.expect_navigation():
+        row.locator("button", has_text="启用").click()
+    assert active() and len(questions) == 2
