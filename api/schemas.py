@@ -95,6 +95,17 @@ Note = Annotated[str, AfterValidator(_clean)]
 Name = Annotated[str, AfterValidator(_named)]
 Reason = Annotated[str, AfterValidator(_reason)]
 Label = Annotated[str, AfterValidator(_label)]
+
+
+def _list_reason(value: str) -> str:
+    # Blank or one character says nothing a colleague can act on a year later ("写清楚").
+    value = _clean(value)
+    if len(value) < 2:
+        raise ValueError("say why the plate is listed, at least 2 characters")
+    return value
+
+
+ListReason = Annotated[str, AfterValidator(_list_reason)]
 # Cars of one household inside at once, and the entries a visitor pass allows.
 Spaces = Annotated[int, JsonInt(0, 20)]
 EntryLimit = Annotated[int, JsonInt(1, 10_000)]
@@ -257,7 +268,10 @@ class PassOut(_Out):
 class ListEntryIn(_In):
     plate: str
     kind: Literal["allow", "block"]
-    reason: Note = Field("", max_length=500)
+    reason: ListReason = Field(
+        max_length=500, examples=["物业费欠费"],
+        description="Why the plate is listed; required, at least 2 characters.",
+    )
 
     _norm = field_validator("plate")(plate_field)
 

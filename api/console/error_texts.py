@@ -85,6 +85,8 @@ PATTERNS: tuple[ErrorPattern, ...] = (
     ErrorPattern("must not contain control characters", "err.control_characters"),
     ErrorPattern("must not start with a combining mark", "err.control_characters"),
     ErrorPattern("a reason needs at least (\\d+) characters", "err.too_short", ("count",)),
+    ErrorPattern("say why the plate is listed, at least (\\d+) characters", "err.list_reason",
+                 ("count",)),
     ErrorPattern("must be at most (\\d+) characters", "err.too_long", ("count",)),
     ErrorPattern("give a date as YYYY-MM-DD, e\\.g\\. (\\S+)", "err.needs_date", ("example",)),
     ErrorPattern("(\\S+) is outside 2000-2100", "err.outside_span", ("value",)),

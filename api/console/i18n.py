@@ -334,6 +334,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "list.kind": ("类型", "Kind"),
     "list.allow": ("白名单", "Allow list"),
     "list.block": ("黑名单", "Block list"),
+    "list.added": ("加入时间", "Added"),
     "field.household": ("住户", "Household"),
     "field.none": ("（无）", "(none)"),
     # admin — texts of the admin pages (api/console/admin.py, error_texts.py, admin.js)
@@ -751,6 +752,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "err.must_be_after": ("{later}必须晚于{earlier}", "{later} must be after {earlier}"),
     "err.not_null": ("{field}不能为空", "{field} cannot be emptied"),
     "err.blank": ("不能为空", "must not be blank"),
+    "err.list_reason": (
+        "请写明原因（至少 {count} 个字）",
+        "say why the plate is listed (at least {count} characters)",
+    ),
     "err.gate_refused": (
         "{gate}：未执行“{action}”，道闸处于{state}",
         "{gate}: {action} not carried out, the barrier is {state}",

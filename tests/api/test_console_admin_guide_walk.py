@@ -132,8 +132,8 @@ def test_the_audit_log_names_what_each_entry_acted_on(client: Any) -> None:
                        headers=headers).status_code == 201
     assert client.post("/api/v1/residents", json={"household_id": 1, "name": "王先生"},
                        headers=headers).status_code == 201
-    assert client.post("/api/v1/lists", json={"plate": "沪AD12345", "kind": "allow"},
-                       headers=headers).status_code == 201
+    assert client.post("/api/v1/lists", headers=headers, json={
+        "plate": "沪AD12345", "kind": "allow", "reason": "物业班车"}).status_code == 201
     with transaction(client.app.state.services.sessions) as session:
         session.add_all([
             AuditEntry(username="admin", action="face.delete", target="resident:1",

@@ -96,7 +96,19 @@ ERROR_CASES: list[tuple[str, str, Any, str, str]] = [
      {"plate": "粤B88888", "valid_from": "2030-01-01T09:00+08:00",
       "valid_to": "2030-01-01T18:00+08:00"},
      "被访住户：必填", "Host household: required"),
-    ("listed twice", "POST /api/v1/lists", {"plate": "沪K60613", "kind": "block"},
+    # 原因 is required (the guide asks it 写清楚): blank, spaces only or one character
+    ("list without a reason", "POST /api/v1/lists",
+     {"plate": "沪K60614", "kind": "block", "reason": "   "},
+     "原因：请写明原因（至少 2 个字）",
+     "Reason: say why the plate is listed (at least 2 characters)"),
+    ("list with a one-character reason", "POST /api/v1/lists",
+     {"plate": "沪K60614", "kind": "block", "reason": " 欠 "},
+     "原因：请写明原因（至少 2 个字）",
+     "Reason: say why the plate is listed (at least 2 characters)"),
+    ("list with no reason at all", "POST /api/v1/lists", {"plate": "沪K60614", "kind": "block"},
+     "原因：必填", "Reason: required"),
+    ("listed twice", "POST /api/v1/lists",
+     {"plate": "沪K60613", "kind": "block", "reason": "欠费未缴"},
      "车牌 沪K60613 已在黑白名单中", "Plate 沪K60613 is already on a list"),
     ("household twice", "POST /api/v1/households", {"building": "5栋", "unit": "302"},
      "住户 5栋 302 已存在", "Household 5栋 302 already exists"),
@@ -112,7 +124,7 @@ def _api_details(client: Any, headers: dict[str, str]) -> dict[str, Any]:
         ("POST", "/api/v1/households", {"building": "5栋", "unit": "302"}),
         ("POST", "/api/v1/vehicles", {"plate": "沪AD12345", "household_id": 1}),
         ("POST", "/api/v1/residents", {"household_id": 1, "name": "张三"}),
-        ("POST", "/api/v1/lists", {"plate": "沪K60613", "kind": "block"}),
+        ("POST", "/api/v1/lists", {"plate": "沪K60613", "kind": "block", "reason": "欠费未缴"}),
     ):
         assert client.request(method, path, json=body, headers=headers).status_code == 201
     details: dict[str, Any] = {}
@@ -387,7 +399,7 @@ def test_delete_buttons_name_the_record(client: Any) -> None:
         ("/api/v1/households", {"building": "3栋", "unit": "1201"}),
         ("/api/v1/residents", {"household_id": 1, "name": "王芳"}),
         ("/api/v1/vehicles", {"plate": "闽AD12345", "household_id": 1}),
-        ("/api/v1/lists", {"plate": "沪K60613", "kind": "block"}),
+        ("/api/v1/lists", {"plate": "沪K60613", "kind": "block", "reason": "欠费未缴"}),
     ):
         assert client.post(path, json=body, headers=headers).status_code == 201
     cookie_login(client, "admin", "admin")

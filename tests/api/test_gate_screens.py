@@ -156,8 +156,8 @@ def test_a_hung_screen_does_not_delay_the_barrier_and_order_holds_after_it(
 def test_block_listed_and_unknown_cars_are_told_exactly_alike(
     client: Any, admin_headers: dict[str, str], guard_headers: dict[str, str]
 ) -> None:
-    listed = client.post("/api/v1/lists", json={"plate": "闽B11111", "kind": "block"},
-                         headers=admin_headers)
+    listed = client.post("/api/v1/lists", headers=admin_headers,
+                         json={"plate": "闽B11111", "kind": "block", "reason": "欠费"})
     assert listed.status_code == 201, listed.text
     blocked = typed(client, guard_headers, "main-in", "闽B11111")
     assert blocked["decision"] == "deny" and blocked["reason"] == "blocked"

@@ -124,8 +124,8 @@ def test_a_typed_car_counts_as_inside(
 def test_a_typed_blocked_plate_is_refused_with_an_alarm_and_the_barrier_stays_down(
     client: Any, admin_headers: dict[str, str], guard_headers: dict[str, str]
 ) -> None:
-    listed = client.post("/api/v1/lists", json={"plate": BLOCKED, "kind": "block"},
-                         headers=admin_headers)
+    listed = client.post("/api/v1/lists", headers=admin_headers,
+                         json={"plate": BLOCKED, "kind": "block", "reason": "欠费"})
     assert listed.status_code == 201, listed.text
 
     body = typed(client, guard_headers, "main-in", BLOCKED).json()
