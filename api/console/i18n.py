@@ -329,6 +329,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "pass.from": ("开始时间", "Valid from"),
     "pass.to": ("结束时间", "Valid to"),
     "pass.max_uses": ("可用次数（空为不限）", "Uses (empty: unlimited)"),
+    "pass.note_hint": ("如：快递员 王师傅、装修工人", "e.g. courier Wang, decorators"),
     "pass.uses": ("已用", "Used"),
     "pass.created": ("已添加访客通行证 #{id}：{plate}", "Visitor pass #{id} added: {plate}"),
     "list.kind": ("类型", "Kind"),
