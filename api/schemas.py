@@ -9,6 +9,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from api.params import BodyId, JsonInt, Moment
+from controllers.pass_hours import normal_hours, normal_weekdays
 from vision.plate_grammar import normalize_plate, strip_separators
 
 # A visitor pass longer than this is a resident's car, or a typing mistake ("until 2099").
@@ -243,13 +244,39 @@ class PassIn(_In):
     valid_to: Moment
     max_uses: EntryLimit | None = Field(1, description="Entries allowed; null for unlimited.")
     note: Note = Field("", max_length=500)
+    weekdays: list[Annotated[str, Field(max_length=16)]] | None = Field(
+        None, max_length=7, examples=[["mon", "tue", "wed", "thu", "fri"]],
+        description="Days of the week the pass admits on within its window (mon … sun); "
+        "null for every day. An empty list is refused.",
+    )
+    hours_from: str | None = Field(
+        None, max_length=5, examples=["08:00"],
+        description="Start of the daily hours it admits, HH:MM in community.timezone "
+        "(inclusive); null with hours_to for all day.",
+    )
+    hours_to: str | None = Field(
+        None, max_length=5, examples=["12:00"],
+        description="End of the daily hours, HH:MM (exclusive; 24:00 or 00:00 is midnight). "
+        "Before hours_from it runs past midnight into the next morning (22:00-02:00).",
+    )
 
     _norm = field_validator("plate")(plate_field)
 
     @model_validator(mode="after")
     def _window(self) -> PassIn:
         check_pass_window(self.valid_from, self.valid_to)
+        normal_weekdays(self.weekdays)
+        normal_hours(self.hours_from, self.hours_to)
         return self
+
+    def columns(self) -> dict[str, Any]:
+        """The pass's stored columns: weekdays and hours as ``controllers.pass_hours`` keeps
+        them ("mon,tue", "08:00", "24:00")."""
+        hours = normal_hours(self.hours_from, self.hours_to)
+        return {**self.model_dump(exclude={"weekdays", "hours_from", "hours_to"}),
+                "weekdays": normal_weekdays(self.weekdays),
+                "hours_from": hours[0] if hours else None,
+                "hours_to": hours[1] if hours else None}
 
 
 class PassOut(_Out):
@@ -263,6 +290,14 @@ class PassOut(_Out):
     note: str
     created_by: str
     created_at: datetime
+    weekdays: list[str] | None = Field(description="mon … sun; null: every day")
+    hours_from: str | None = Field(description="HH:MM, community.timezone; null: all day")
+    hours_to: str | None = Field(description="HH:MM (24:00: midnight); null: all day")
+
+    @field_validator("weekdays", mode="before")
+    @classmethod
+    def _split_weekdays(cls, value: Any) -> Any:
+        return value.split(",") if isinstance(value, str) else value
 
 
 class ListEntryIn(_In):

@@ -8,7 +8,7 @@ your head), not a refusal; a flat replay is refused and raises an alarm for the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from controllers.policy import PassPermit
 from controllers.values import AccessDecision, Credential, Reason, Verdict
@@ -66,10 +66,13 @@ def decide_pin(
     )
 
 
-def decide_qr(permit: PassPermit | None, now: datetime) -> AccessDecision:
+def decide_qr(
+    permit: PassPermit | None, now: datetime, zone: tzinfo | None = None
+) -> AccessDecision:
+    """``zone``: the community's, which a pass's daily hours are read in."""
     if permit is None:
         return AccessDecision(Verdict.DENY, Reason.QR_INVALID, Credential.QR)
-    problem = permit.status(now)
+    problem = permit.status(now, zone)
     if problem is not None:
         return AccessDecision(Verdict.DENY, problem, Credential.QR, pass_id=permit.pass_id)
     return AccessDecision(

@@ -7,10 +7,10 @@ is known about the plate (``Permits``), the zone (``ZoneOccupancy``) and passes 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Literal
 
-from controllers.schedule import GateSchedule, apply_schedule
+from controllers.schedule import GateSchedule, TimeWindow, apply_schedule
 from controllers.values import (
     AccessDecision,
     Credential,
@@ -44,9 +44,13 @@ class PassPermit:
     valid_to: datetime
     max_uses: int | None
     uses: int
+    # A recurring pass (a cleaner 周一至周五 08:00–12:00): the weekdays and daily hours, in the
+    # community's local time, it admits on within its window. None: any day, any time.
+    hours: TimeWindow | None = None
 
-    def status(self, now: datetime) -> Reason | None:
-        """None when the pass admits now, else the reason it does not."""
+    def window_status(self, now: datetime) -> Reason | None:
+        """None when ``now`` is inside the pass's window and it has uses left, else why not
+        (its daily hours aside: the console's 有效/未生效/已过期/已用完)."""
         if now < self.valid_from:
             return Reason.PASS_NOT_YET_VALID
         if now > self.valid_to:
@@ -54,6 +58,20 @@ class PassPermit:
         if self.max_uses is not None and self.uses >= self.max_uses:
             return Reason.PASS_USED_UP
         return None
+
+    def status(self, now: datetime, zone: tzinfo | None = None) -> Reason | None:
+        """None when the pass admits now, else the reason it does not. Outside its weekdays
+        or daily hours it is ``outside_schedule``, as a gate's own hours hold an entry; a
+        pass that is over or used up says so first (no other hour would open it)."""
+        problem = self.window_status(now)
+        if problem is not None or self.hours is None:
+            return problem
+        if zone is None:
+            # Hours are the community's wall clock: refuse to read them in another zone.
+            raise ValueError(f"pass {self.pass_id} has daily hours: its status needs the "
+                             "community's time zone")
+        # Weekdays as on the calendar: a pass names its own days, holidays are not read.
+        return None if self.hours.covers(now.astimezone(zone)) else Reason.OUTSIDE_SCHEDULE
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +128,8 @@ class GateContext:
     direction: Direction
     zone_id: str | None
     schedule: GateSchedule | None = None  # None: open at any hour (controllers.schedule)
+    # The community's time zone, which visitor passes' daily hours are read in.
+    zone: tzinfo | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +164,7 @@ def decide(
         # entry is no surer of the read than a resident's car is.
         outcome = _Outcome(Verdict.REVIEW, Reason.LOW_CONFIDENCE)
     elif gate.direction is Direction.IN:
-        outcome = _decide_entry(permits, occupancy, now, policy)
+        outcome = _decide_entry(permits, occupancy, now, policy, gate.zone)
     else:
         outcome = _decide_exit(permits, policy)
     vehicle = permits.vehicle
@@ -181,7 +201,11 @@ def _pass_household(permits: Permits, outcome: _Outcome) -> int | None:
 
 
 def _decide_entry(
-    permits: Permits, occupancy: ZoneOccupancy | None, now: datetime, policy: AccessPolicy
+    permits: Permits,
+    occupancy: ZoneOccupancy | None,
+    now: datetime,
+    policy: AccessPolicy,
+    zone: tzinfo | None,
 ) -> _Outcome:
     if _blocked(permits):
         return _Outcome(Verdict.DENY, Reason.BLOCKED, alarm="blocked_plate")
@@ -204,7 +228,7 @@ def _decide_entry(
             return _Outcome(Verdict.DENY, Reason.ZONE_FULL, flags=flags)
         return _Outcome(Verdict.ALLOW, Reason.RESIDENT, flags=flags)
 
-    visitor = _visitor_entry(permits, full, now, flags)
+    visitor = _visitor_entry(permits, full, now, zone, flags)
     if visitor is not None:
         return visitor
     if over_quota:
@@ -213,11 +237,12 @@ def _decide_entry(
 
 
 def _visitor_entry(
-    permits: Permits, full: bool, now: datetime, flags: tuple[str, ...]
+    permits: Permits, full: bool, now: datetime, zone: tzinfo | None, flags: tuple[str, ...]
 ) -> _Outcome | None:
     if not permits.passes:
         return None
-    valid = [p for p in permits.passes if p.status(now) is None]
+    status = {p.pass_id: p.status(now, zone) for p in permits.passes}
+    valid = [p for p in permits.passes if status[p.pass_id] is None]
     if valid:
         chosen = min(valid, key=lambda p: p.valid_to)
         if full:
@@ -229,9 +254,16 @@ def _visitor_entry(
             pass_id=chosen.pass_id,
             count_pass_use=True,
         )
+    off_hours = [p for p in permits.passes if status[p.pass_id] is Reason.OUTSIDE_SCHEDULE]
+    if off_hours:
+        # A pass that opens at other hours: held for the guard as a gate's own hours hold an
+        # entry (the card reads 不在通行时段 · 访客通行证), with the pass and its host, unused.
+        held = min(off_hours, key=lambda p: p.valid_to)
+        return _Outcome(Verdict.REVIEW, Reason.OUTSIDE_SCHEDULE,
+                        flags=(*flags, Reason.VISITOR_PASS.value), pass_id=held.pass_id)
     # The closest miss tells the guard the most: "not yet" beats "expired" beats "used up".
     order = (Reason.PASS_NOT_YET_VALID, Reason.PASS_EXPIRED, Reason.PASS_USED_UP)
-    reasons = {p.status(now) for p in permits.passes}
+    reasons = set(status.values())
     reason = next(r for r in order if r in reasons)
     return _Outcome(Verdict.REVIEW, reason, flags=flags)
 

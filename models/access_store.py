@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from controllers.occupancy import apply_passage, apply_unrecorded_exit, move_by
+from controllers.pass_hours import pass_hours
 from controllers.plate_match import match_plate
 from controllers.policy import ListEntry, PassPermit, Permits, VehiclePermit, ZoneOccupancy
 from controllers.ports import ADMISSION_UNDONE, AccessSnapshot, PassageRecord
@@ -67,6 +68,7 @@ def pass_permit(visitor_pass: VisitorPass) -> PassPermit:
         valid_to=visitor_pass.valid_to,
         max_uses=visitor_pass.max_uses,
         uses=visitor_pass.uses,
+        hours=pass_hours(visitor_pass.weekdays, visitor_pass.hours_from, visitor_pass.hours_to),
     )
 
 

@@ -52,13 +52,22 @@ class VisitorPass(TimestampMixin, Base):
     # pass, so a code that signed only the id opened the gate again for whoever held the
     # cancelled one; a fresh random value per pass ties a code to the pass it was issued for.
     qr_nonce: Mapped[str] = mapped_column(String(32), default=new_qr_nonce)
+    # A recurring pass's weekdays ("mon,tue,wed,thu,fri") and daily hours ("08:00", "12:00";
+    # "24:00" ends at midnight) in community.timezone, within its window. NULL: any day / all
+    # day (controllers.pass_hours).
+    weekdays: Mapped[str | None] = mapped_column(String(27), default=None)
+    hours_from: Mapped[str | None] = mapped_column(String(5), default=None)
+    hours_to: Mapped[str | None] = mapped_column(String(5), default=None)
 
     def grant(self) -> dict[str, Any]:
         """What the pass grants, as its audit entries record it (pass.create, pass.delete):
-        once the pass is deleted, the log is all that says who was let in and for how long."""
+        once the pass is deleted, the log is all that says who was let in and for how long,
+        and on which days and hours."""
         return {"plate": self.plate, "host_household_id": self.host_household_id,
                 "valid_from": self.valid_from.isoformat(),
-                "valid_to": self.valid_to.isoformat(), "max_uses": self.max_uses}
+                "valid_to": self.valid_to.isoformat(), "max_uses": self.max_uses,
+                "weekdays": self.weekdays, "hours_from": self.hours_from,
+                "hours_to": self.hours_to}
 
 
 class PlateListEntry(TimestampMixin, Base):

@@ -492,6 +492,7 @@ def gate_contexts(settings: Settings) -> dict[str, GateContext]:
         g.id: GateContext(
             gate_id=g.id, direction=Direction(g.direction), zone_id=g.zone,
             schedule=g.schedule.build(zone, calendar) if g.schedule is not None else None,
+            zone=zone,
         )
         for g in settings.community.gates
     }

@@ -12,7 +12,7 @@ import hmac
 import re
 import secrets
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -123,7 +123,10 @@ def verified_pass_id(key: str, code: str, nonce_of: Callable[[int], str | None])
     return pass_id if hmac.compare_digest(expected.encode(), match[0].encode()) else None
 
 
-def check_qr(session: Session, key: str, code: str, now: datetime) -> AccessDecision:
+def check_qr(
+    session: Session, key: str, code: str, now: datetime, zone: tzinfo | None = None
+) -> AccessDecision:
+    """``zone``: the community's, which a recurring pass's weekdays and hours are read in."""
     def nonce_of(pass_id: int) -> str | None:
         visitor_pass = session.get(VisitorPass, pass_id)
         return visitor_pass.qr_nonce if visitor_pass is not None else None
@@ -131,4 +134,4 @@ def check_qr(session: Session, key: str, code: str, now: datetime) -> AccessDeci
     pass_id = verified_pass_id(key, code, nonce_of)
     # Already in the session's identity map: no second query.
     visitor_pass = session.get(VisitorPass, pass_id) if pass_id is not None else None
-    return decide_qr(pass_permit(visitor_pass) if visitor_pass else None, now)
+    return decide_qr(pass_permit(visitor_pass) if visitor_pass else None, now, zone)

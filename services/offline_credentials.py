@@ -16,7 +16,7 @@ import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -104,14 +104,14 @@ class OfflineCredentials:
                 self._failures[resident_id] = [*recent, now]
         return decision
 
-    def check_qr(self, code: str, now: datetime) -> AccessDecision:
+    def check_qr(self, code: str, now: datetime, zone: tzinfo | None = None) -> AccessDecision:
         with self._lock:
             self._require()
             pass_id = verified_pass_id(self._key, code, self._qr_nonces.get)
             permit = self._passes.get(pass_id) if pass_id is not None else None
             if permit is not None:
                 permit = replace(permit, uses=permit.uses + self._uses[permit.pass_id])
-            decision = decide_qr(permit, now)
+            decision = decide_qr(permit, now, zone)
             if decision.count_pass_use and decision.pass_id is not None:
                 self._uses[decision.pass_id] += 1
         return decision

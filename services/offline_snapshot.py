@@ -26,8 +26,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from controllers.pass_hours import pass_hours
 from controllers.policy import ListEntry, PassPermit, Permits, VehiclePermit
 from controllers.ports import AccessSnapshot
+from controllers.schedule import WEEKDAYS, TimeWindow
 from services.passage_journal import replace_durably
 
 logger = logging.getLogger(__name__)
@@ -55,6 +57,7 @@ def permits_to_json(permits: Permits) -> dict[str, Any]:
                 "valid_to": p.valid_to.isoformat(),
                 "max_uses": p.max_uses,
                 "uses": p.uses,
+                **_hours_to_json(p.hours),
             }
             for p in permits.passes
         ]
@@ -76,12 +79,26 @@ def permits_from_json(plate: str, data: dict[str, Any]) -> Permits:
                 valid_to=datetime.fromisoformat(p["valid_to"]),
                 max_uses=p["max_uses"],
                 uses=p["uses"],
+                # A recurring pass keeps its weekdays and hours offline: no 3 am entry.
+                hours=pass_hours(p.get("weekdays"), p.get("hours_from"), p.get("hours_to")),
             )
             for p in data.get("passes", ())
         ),
         list_entry=ListEntry(data["list"]) if data.get("list") is not None else None,
         inside=bool(data["inside"]),
     )
+
+
+def _hours_to_json(hours: TimeWindow | None) -> dict[str, Any]:
+    """A pass's weekdays and hours as the pass stores them; nothing for any day, any time."""
+    if hours is None:
+        return {}
+    return {"weekdays": ",".join(day for i, day in enumerate(WEEKDAYS) if i in hours.days),
+            "hours_from": _clock(hours.start_s), "hours_to": _clock(hours.end_s)}
+
+
+def _clock(seconds: int) -> str:
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
 
 
 class FileAccessSnapshot:

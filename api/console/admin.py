@@ -28,6 +28,7 @@ from api.console.audit_texts import (
 )
 from api.console.error_texts import browser_table, explain_message
 from api.console.i18n import translate
+from api.console.pass_schedule import schedule_text
 from api.console.rendering import (
     current_lang,
     day_start,
@@ -42,6 +43,7 @@ from api.console.security import verify_csrf
 from api.deps import Principal
 from api.params import Day, PathId
 from controllers.policy import PassPermit
+from controllers.schedule import WEEKDAYS
 from controllers.values import Reason
 from errors import ConflictError, InvalidInputError, NotFoundError
 from models.db import transaction
@@ -209,13 +211,14 @@ def households_page(request: Request) -> Response:
 
 
 def pass_status(visitor_pass: VisitorPass, now: datetime) -> PassStatus:
-    """Whether the gate would admit the pass now, by the rule the gate itself applies."""
+    """Whether the pass's window holds now and it has uses left, by the rule the gate itself
+    applies; a recurring pass's weekdays and hours are shown beside it (通行日与时段)."""
     permit = PassPermit(
         pass_id=visitor_pass.id, plate=visitor_pass.plate,
         household_id=visitor_pass.host_household_id, valid_from=visitor_pass.valid_from,
         valid_to=visitor_pass.valid_to, max_uses=visitor_pass.max_uses, uses=visitor_pass.uses,
     )
-    return _PASS_STATUS[permit.status(now)]
+    return _PASS_STATUS[permit.window_status(now)]
 
 
 def _utc_offset(moment: datetime) -> str:
@@ -242,7 +245,10 @@ def passes_page(request: Request) -> Response:
     labels = {h.id: f"{h.building} {h.unit}" for h in households}
     return admin_page(
         request, "admin/passes.html",
-        {"passes": [(p, pass_status(p, now)) for p in passes], "households": households,
+        {"passes": [(p, pass_status(p, now), schedule_text(current_lang(request), p.weekdays,
+                                                           p.hours_from, p.hours_to))
+                    for p in passes],
+         "households": households, "weekdays": WEEKDAYS,
          "labels": labels, "can_delete": user.is_admin, "tz_offset": _utc_offset(start),
          "tz_name": zone_name(current_lang(request), display_tz(request)),
          # The value format of <input type="datetime-local">, in the community's time.

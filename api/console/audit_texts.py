@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from api.console.error_texts import LABELS, explain_message
 from api.console.i18n import Lang, code, translate
+from api.console.pass_schedule import weekdays_text
 from api.console.rendering import local_time
 
 # Every action the audit log records (grep AuditEntry / audit(…)), grouped by the prefix the
@@ -80,6 +81,11 @@ def _detail_value(
         return value[:12]  # enough to pair a log-out with its login; the CSV has it whole
     if key == "max_uses" and value is None:
         return translate(lang, "audit.unlimited")
+    if key == "weekdays" and isinstance(value, str):
+        try:
+            return weekdays_text(lang, value)  # mon,tue,wed,thu,fri → 周一至周五
+        except ValueError:
+            return value
     if key in ("until", "refused_until", "valid_from", "valid_to") and isinstance(value, str):
         try:
             return local_time(value, tz, "%Y-%m-%d %H:%M")

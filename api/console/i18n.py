@@ -519,6 +519,34 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "时间均为{zone}（UTC{offset}），最长366天",
         "Times are {zone} (UTC{offset}); 366 days at most",
     ),
+    # A recurring pass's weekdays and daily hours (api/console/pass_schedule.py, the form).
+    "pass.schedule": ("通行日与时段", "Days and hours"),
+    "pass.weekdays": ("通行日", "Days"),
+    "pass.hours_from": ("时段 从", "Hours from"),
+    "pass.hours_to": ("至", "to"),
+    "pass.schedule_note": (
+        "默认每天全天；保洁、保姆等定期来访可只勾选几天并填写时段（如 08:00 至 12:00，"
+        "到 12:00 为止）。结束早于开始即跨过午夜（22:00 至 02:00）",
+        "Every day, all day unless set: a cleaner or a nanny may come on some days at some "
+        "hours (08:00 to 12:00, until 12:00). An end before the start runs past midnight "
+        "(22:00 to 02:00)",
+    ),
+    "pass.any_time": ("不限", "Any day, any time"),
+    "pass.every_day": ("每天", "Every day"),
+    "pass.all_day": ("全天", "all day"),
+    "pass.day_range": ("{first}至{last}", "{first}–{last}"),
+    "pass.day_sep": ("、", ", "),
+    "pass.next_day": ("次日", "next day "),
+    "weekday.mon": ("周一", "Mon"),
+    "weekday.tue": ("周二", "Tue"),
+    "weekday.wed": ("周三", "Wed"),
+    "weekday.thu": ("周四", "Thu"),
+    "weekday.fri": ("周五", "Fri"),
+    "weekday.sat": ("周六", "Sat"),
+    "weekday.sun": ("周日", "Sun"),
+    "audit.detail.weekdays": ("通行日", "Days"),
+    "audit.detail.hours_from": ("时段 从", "Hours from"),
+    "audit.detail.hours_to": ("时段 至", "Hours to"),
     # How the console names the community's time zone (community.timezone).
     "tz.beijing": ("北京时间", "Beijing time"),
     "tz.other": ("当地时间 {name}", "local time {name}"),
@@ -837,6 +865,17 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "err.refusal.fire_alarm_active": ("消防联动常开", "held open by the fire alarm"),
     "err.control_characters": ("不能包含控制字符", "must not contain control characters"),
     "err.outside_span": ("{value} 不在 2000–2100 年之间", "{value} is outside 2000–2100"),
+    "err.pass_no_days": (
+        "请至少勾选一天（每天都可来则全选）", "Tick at least one day (all for every day)"
+    ),
+    "err.pass_hours_pair": (
+        "时段的开始和结束要一起填写（全天则都不填）",
+        "Give both ends of the hours (neither for all day)",
+    ),
+    "err.pass_hours_empty": (
+        "时段开始和结束都是 {time}，没有时长（全天则都不填）",
+        "The hours start and end at {time}: no time at all (leave both empty for all day)",
+    ),
     "err.pass_over": (
         "结束时间已过，通行证一开始就会失效",
         "The end time is already past: the pass would already be over",

@@ -17,7 +17,8 @@ from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
 from api.console.admin import admin_page, pass_status
-from api.console.rendering import page_user, render, services_of
+from api.console.pass_schedule import schedule_text
+from api.console.rendering import current_lang, page_user, render, services_of
 from api.params import PathId
 from models.people import Household
 from models.vehicles import VisitorPass
@@ -58,4 +59,6 @@ def pass_qr_page(request: Request, pass_id: PathId) -> Response:
     return admin_page(request, "admin/pass_qr.html", {
         "visitor_pass": visitor_pass, "host": host, "qr_text": code, "svg": qr_svg(code),
         "status": pass_status(visitor_pass, datetime.now(UTC)),
+        "schedule": schedule_text(current_lang(request), visitor_pass.weekdays,
+                                  visitor_pass.hours_from, visitor_pass.hours_to),
     }, user)

@@ -326,7 +326,7 @@ def list_passes(
 def create_pass(body: PassIn, session: SessionDep, user: StaffUser) -> VisitorPass:
     """Guards register visitors at the booth, so this needs guard or admin."""
     _require_household(session, body.host_household_id)
-    visitor_pass = VisitorPass(**body.model_dump(), created_by=user.name)
+    visitor_pass = VisitorPass(**body.columns(), created_by=user.name)
     session.add(visitor_pass)
     _flush(session, "pass")
     audit(session, user, "pass.create", f"pass:{visitor_pass.id}", **visitor_pass.grant())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
@@ -95,7 +95,9 @@ async def present_credential(
         if offline is None:
             raise
         services.runtime.mark_database_unavailable()
-        decision = await asyncio.to_thread(_check_offline, offline, body, now)
+        decision = await asyncio.to_thread(
+            _check_offline, offline, body, now, services.settings.community.zone_info()
+        )
         counted_offline = offline
     # A pass use the offline snapshot counted, to give back if the visitor does not pass.
     used = decision.pass_id if counted_offline is not None and decision.count_pass_use else None
@@ -131,14 +133,16 @@ def _check_online(services: Services, body: PinCredential | QrCredential, now: d
     with outage_as_unavailable(), transaction(services.sessions) as session:
         if isinstance(body, PinCredential):
             return check_pin(session, body.resident_id, body.pin, now)
-        return check_qr(session, services.settings.signing_key(), body.code, now)
+        return check_qr(session, services.settings.signing_key(), body.code, now,
+                        services.settings.community.zone_info())
 
 
 def _check_offline(
-    offline: OfflineCredentials, body: PinCredential | QrCredential, now: datetime
+    offline: OfflineCredentials, body: PinCredential | QrCredential, now: datetime,
+    zone: tzinfo,
 ) -> Any:
     """The same checks from the offline snapshot: a resident who declined face entry is not
     the one left outside during an outage."""
     if isinstance(body, PinCredential):
         return offline.check_pin(body.resident_id, body.pin, now)
-    return offline.check_qr(body.code, now)
+    return offline.check_qr(body.code, now, zone)

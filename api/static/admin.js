@@ -34,6 +34,12 @@
       case "int-or-null": return raw === "" ? null : Number(raw);
       case "optional": return raw === "" ? null : raw;
       case "datetime": return raw === "" ? undefined : zoned(raw, input.form.dataset.tz);
+      // A visitor pass's weekday boxes: the ticked days, null when all are (every day).
+      case "weekdays": {
+        const boxes = [...input.form.querySelectorAll(`input[name="${input.name}"]`)];
+        const days = boxes.filter((box) => box.checked).map((box) => box.value);
+        return days.length === boxes.length ? null : days;
+      }
       default: return raw;
     }
   }
