@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from models.db import DATABASE_DOWN, transaction
 from models.people import User, username_key
 from services.known_staff import KnownAccount, LastSeenActive
-from services.passwords import spend_a_verification, verify_password
+from services.passwords import password_stamp, spend_a_verification, verify_password
 from services.users import authenticate
 
 logger = logging.getLogger(__name__)
@@ -40,11 +40,14 @@ def last_seen_active(app_state: Any) -> LastSeenActive:
 
 def account_active(
     app_state: Any, sessions: sessionmaker[Session], username: str, *,
-    during_outage: bool = False,
+    during_outage: bool = False, stamp: str | None = None,
 ) -> bool:
     """The database's answer, remembered. With ``during_outage``, a database that cannot be
     reached answers with the last answer remembered for an active account; otherwise (and
-    for an account not remembered) its error propagates: the caller's 503."""
+    for an account not remembered) its error propagates: the caller's 503.
+
+    ``stamp``: the session's password stamp; a session logged in with a password that has
+    been reset since is answered False (the account itself stays remembered)."""
     memory = last_seen_active(app_state)
     mark = memory.refresh_mark()
     try:
@@ -54,15 +57,20 @@ def account_active(
                 .where(User.username == username)
             ).one_or_none()
     except DATABASE_DOWN:
-        if during_outage and username in memory:
+        known = memory.get(username)
+        if during_outage and known is not None:
             _database_found_down(app_state)
-            return True
+            return _same_password(stamp, known.password_hash)
         raise
     if row is None or not row.active:
         memory.forget(username)
         return False
     memory.remember(KnownAccount(username, row.role, row.password_hash), mark)
-    return True
+    return _same_password(stamp, row.password_hash)
+
+
+def _same_password(stamp: str | None, password_hash: str) -> bool:
+    return stamp is None or stamp == password_stamp(password_hash)
 
 
 @dataclass(frozen=True, slots=True)

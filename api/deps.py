@@ -53,6 +53,8 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 class Principal:
     name: str
     role: str  # admin | guard | camera
+    # Of the password the session was logged in with (services.passwords.password_stamp).
+    password_stamp: str | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -76,7 +78,7 @@ def _from_token(services: Services, token: str | None, request: Request) -> Prin
     claims = services.signer.verify(token)
     if ended_sessions(request.app.state).ended(claims):
         raise AuthenticationError("this session or token was logged out: log in again")
-    return Principal(claims.username, claims.role)
+    return Principal(claims.username, claims.role, claims.password_stamp)
 
 
 def get_current_user(
@@ -98,10 +100,12 @@ def _active_user(
 def _require_active(
     request: Request, services: Services, principal: Principal, *, during_outage: bool = False
 ) -> None:
-    """A deactivated account loses access at once, not when its token expires."""
+    """A deactivated account loses access at once, not when its token expires; so does a
+    session logged in with a password since reset."""
     if not account_active(request.app.state, services.sessions, principal.name,
-                          during_outage=during_outage):
-        raise AuthenticationError(f"account {principal.name!r} is deactivated or deleted")
+                          during_outage=during_outage, stamp=principal.password_stamp):
+        raise AuthenticationError(f"account {principal.name!r} is deactivated or deleted, "
+                                  "or its password was reset: log in again")
 
 
 CurrentUser = Annotated[Principal, Depends(get_current_user)]

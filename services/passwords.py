@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import unicodedata
 
 from argon2 import PasswordHasher
@@ -79,6 +80,14 @@ def _stem(text: str) -> str:
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
+
+
+def password_stamp(password_hash: str) -> str:
+    """What a session or token carries of the password it was logged in with (services/
+    tokens.py): a new password changes the account's hash, so every token issued before is
+    refused at its next request, after a restart too, as the hash is in the database. A
+    digest of the hash, short: nothing in it helps a guesser (the argon2 hash is salted)."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
 
 
 @functools.cache

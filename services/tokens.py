@@ -48,6 +48,9 @@ class TokenClaims:
     role: str
     expires_at: float
     session_id: str | None = None  # None: an API token issued before they carried one
+    # services.passwords.password_stamp of the password logged in with; None: a token
+    # issued before tokens carried one, which a password reset does not end.
+    password_stamp: str | None = None
 
 
 def new_session_id() -> str:
@@ -72,12 +75,14 @@ class TokenSigner:
 
     def issue(
         self, username: str, role: str, *, now: float | None = None,
-        session_id: str | None = None,
+        session_id: str | None = None, password_stamp: str | None = None,
     ) -> str:
         expires = (now if now is not None else time.time()) + self._ttl
         payload: dict[str, object] = {"sub": username, "role": role, "exp": expires}
         if session_id is not None:
             payload["sid"] = session_id
+        if password_stamp is not None:
+            payload["pw"] = password_stamp
         body = _b64(json.dumps(payload).encode())
         return f"{body}.{self._sign(body)}"
 
@@ -87,9 +92,10 @@ class TokenSigner:
             raise AuthenticationError("invalid token")
         try:
             payload = json.loads(_unb64(body))
-            sid = payload.get("sid")
+            sid, stamp = payload.get("sid"), payload.get("pw")
             claims = TokenClaims(str(payload["sub"]), str(payload["role"]), float(payload["exp"]),
-                                 None if sid is None else str(sid))
+                                 None if sid is None else str(sid),
+                                 None if stamp is None else str(stamp))
         except (ValueError, KeyError, TypeError) as err:
             raise AuthenticationError("invalid token") from err
         if claims.expires_at < (now if now is not None else time.time()):

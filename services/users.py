@@ -62,6 +62,17 @@ def create_user(session: Session, username: str, password: str, role: str) -> Us
     return user
 
 
+def reset_password(session: Session, user: User, password: str) -> None:
+    """A new password for ``user``, by the rules a new account's follows. Every session and
+    token logged in with the old one is refused from its next request (the password stamp
+    they carry no longer matches: api/active_accounts.py)."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInputError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if weak_password(password, user.username):
+        raise InvalidInputError(WEAK_PASSWORD)
+    user.password_hash = hash_password(password)
+
+
 def authenticate(session: Session, username: str, password: str) -> User | None:
     """The active user with this name and password, the name matched as creation matches it
     (case and width folded): "GUARD1" is guard1, as no second account can be."""

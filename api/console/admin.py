@@ -53,8 +53,9 @@ from models.people import Household, Resident, User
 from models.vehicles import PlateListEntry, Vehicle, VisitorPass
 from services.audit_log import AuditQuery, audit_to_dict, search_audit
 from services.container import Services
+from services.known_staff import KnownAccount
 from services.login_audit import LOGIN
-from services.users import create_user
+from services.users import create_user, reset_password
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ AUDIT_PAGE = 200
 # 200 rows a page: the first 2000 pages reach 400,000 entries; narrow the dates beyond that.
 AUDIT_MAX_PAGE = 2000
 # Notices the users page is sent by key; any other ?error= is an API message to translate.
-USER_NOTICES = frozenset({"users.self"})
+USER_NOTICES = frozenset({"users.self", "users.password_mismatch", "users.self_password"})
 
 PassStatus = Literal["valid", "not_yet", "expired", "used_up"]
 _PASS_STATUS: dict[Reason | None, PassStatus] = {
@@ -182,6 +183,55 @@ async def set_user_active(
     if not active:  # at once: not even a login during a database outage may let them in
         last_seen_active(request.app.state).forget(target_name)
     return RedirectResponse("/console/admin/users?msg=msg.saved", status_code=303)
+
+
+def _reset_password(
+    services: Services, actor: str, user_id: int, password: str
+) -> KnownAccount | None:
+    """The account with its new hash; None: it is the actor's own."""
+    with transaction(services.sessions) as session:
+        target = session.get(User, user_id)
+        if target is None:
+            raise NotFoundError(f"user {user_id} not found")
+        if target.username == actor:
+            return None
+        reset_password(session, target, password)
+        # Who reset whose password; never the password, nor its hash.
+        session.add(AuditEntry(username=actor, action="user.password_reset",
+                               target=f"user:{user_id}", details={"username": target.username}))
+        return KnownAccount(target.username, target.role, target.password_hash)
+
+
+@router.post("/users/{user_id}/password")
+async def reset_password_form(
+    request: Request,
+    user_id: PathId,
+    password: Annotated[str, Form(max_length=256)],
+    password_again: Annotated[str, Form(max_length=256)],
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    user = page_user(request, admin=True)
+    if isinstance(user, Response):
+        return user
+    await verify_csrf(request, user.name, csrf_token)
+    if password != password_again:
+        return RedirectResponse("/console/admin/users?error=users.password_mismatch",
+                                status_code=303)
+    try:
+        account = await asyncio.to_thread(
+            _reset_password, services_of(request), user.name, user_id, password
+        )
+    except InvalidInputError as err:
+        query = urlencode({"error": str(err)})
+        return RedirectResponse(f"/console/admin/users?{query}", status_code=303)
+    if account is None:
+        return RedirectResponse("/console/admin/users?error=users.self_password",
+                                status_code=303)
+    # The staff file for logins during a database outage gets the new hash now, not at the
+    # next refresh: the old password must not open the booth in an outage that starts soon.
+    last_seen_active(request.app.state).remember(account)
+    logger.info("password of %s reset by %s", account.username, user.name)
+    return RedirectResponse("/console/admin/users?msg=users.password_reset", status_code=303)
 
 
 @router.get("/households", response_class=HTMLResponse)

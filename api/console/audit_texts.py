@@ -29,7 +29,7 @@ AUDIT_ACTIONS: dict[str, tuple[str, ...]] = {
                  "resident.pin_cleared", "resident.data_export"),
     "vehicle": ("vehicle.create", "vehicle.update", "vehicle.delete"),
     "face": ("face.consent", "face.consent_withdrawn", "face.enrol", "face.delete"),
-    "user": ("user.create", "user.activate", "user.deactivate"),
+    "user": ("user.create", "user.activate", "user.deactivate", "user.password_reset"),
     "zone": ("zone.correct",),
     "safety": ("safety.fire_alarm", "safety.fire_alarm_cleared"),
     "guidance": ("guidance.hold", "guidance.release"),

@@ -308,6 +308,23 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "{name} will be logged out at once and cannot log in again. Deactivate {name}?",
     ),
     "users.created": ("用户已创建", "User created"),
+    # 重设密码: an admin sets another account's password (a guard who forgot theirs).
+    "users.reset_password": ("重设密码", "Reset password"),
+    "users.new_password": ("新密码", "New password"),
+    "users.new_password_again": ("再输一遍", "Again"),
+    "users.reset_save": ("保存新密码", "Save new password"),
+    "users.reset_note": (
+        "保存后这个账号原来的登录（控制台和接口）马上全部退出，要用新密码重新登录",
+        "Every session and token of this account ends at once: it logs in with the new one",
+    ),
+    "users.password_reset": (
+        "密码已重设，这个账号原来的登录都已退出", "Password reset; the account's sessions ended"
+    ),
+    "users.password_mismatch": ("两次输入的新密码不一样", "The two new passwords differ"),
+    "users.self_password": (
+        "不能在这里重设自己的密码，请另一位管理员来重设",
+        "You cannot reset your own password here: ask another admin",
+    ),
     "admin.create": ("添加", "Add"),
     "admin.delete": ("删除", "Delete"),
     "admin.confirm_delete": ("确定删除？", "Delete this?"),
@@ -670,6 +687,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "audit.action.user.create": ("新建用户", "Create user"),
     "audit.action.user.activate": ("启用用户", "Activate user"),
     "audit.action.user.deactivate": ("停用用户", "Deactivate user"),
+    "audit.action.user.password_reset": ("重设密码", "Reset password"),
     "audit.action.household.create": ("添加住户", "Add household"),
     "audit.action.household.update": ("修改住户", "Change household"),
     "audit.action.household.delete": ("删除住户", "Delete household"),

@@ -91,7 +91,8 @@ def _session_claims(request: Request) -> TokenClaims | None:
 
 def session_principal(request: Request) -> Principal | None:
     claims = _session_claims(request)
-    return None if claims is None else Principal(claims.username, claims.role)
+    return None if claims is None else Principal(claims.username, claims.role,
+                                                 claims.password_stamp)
 
 
 def cookie_secure(request: Request) -> bool:
@@ -106,7 +107,7 @@ def _secure(request: Request, config: ConsoleConfig) -> bool:
 
 def set_session(
     request: Request, response: Response, username: str, role: str, *, new: bool = False,
-    session_id: str | None = None,
+    session_id: str | None = None, password_stamp: str | None = None,
 ) -> None:
     """Issues the session cookie: a new session at login (``new``: never one carried over
     from before it; ``session_id``: the id its login's audit entry names), otherwise the
@@ -119,9 +120,11 @@ def set_session(
             if current is not None and current.username == username and current.session_id
             else new_session_id()
         )
+    if password_stamp is None and current is not None and current.username == username:
+        password_stamp = current.password_stamp  # a renewal keeps what it was logged in with
     response.set_cookie(
         SESSION_COOKIE,
-        sec.signer.issue(username, role, session_id=session_id),
+        sec.signer.issue(username, role, session_id=session_id, password_stamp=password_stamp),
         max_age=sec.config.idle_minutes * 60,
         httponly=True,
         secure=_secure(request, sec.config),

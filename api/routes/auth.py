@@ -20,6 +20,7 @@ from api.schemas import Token
 from errors import AuthenticationError, ConflictError
 from services.availability_cache import retry_after_header
 from services.login_audit import LOGIN, LOGOUT, audit_login
+from services.passwords import password_stamp
 from services.session_ends import logout_details
 from services.tokens import new_session_id, session_fingerprint
 
@@ -75,8 +76,10 @@ async def login(
                             role=found.account.role, session=session_fingerprint(session_id))
     ttl = services.settings.api.token_ttl_minutes * 60
     return Token(
-        access_token=services.signer.issue(found.account.username, found.account.role,
-                                           session_id=session_id),
+        access_token=services.signer.issue(
+            found.account.username, found.account.role, session_id=session_id,
+            password_stamp=password_stamp(found.account.password_hash),
+        ),
         role=found.account.role,
         expires_in=ttl,
     )
