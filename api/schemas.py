@@ -34,6 +34,16 @@ def plate_field(value: str) -> str:
     return plate
 
 
+def verify_walk_in(plate: str | None, walk_in: bool | None) -> None:
+    """A form that says whether the visitor walks (``walk_in``) must agree with its plate: a
+    forgotten plate must not silently become a walk-in pass."""
+    if walk_in is False and plate is None:
+        raise ValueError("a pass needs the visitor's plate unless walk_in is true "
+                         "(a visitor on foot)")
+    if walk_in and plate is not None:
+        raise ValueError("a walk-in pass has no plate: leave plate out or set walk_in false")
+
+
 def check_pass_window(valid_from: datetime, valid_to: datetime) -> None:
     """The rules every visitor pass follows, from the admin pages or a guard's review."""
     if valid_to <= valid_from:
@@ -238,7 +248,15 @@ class VehicleOut(_Out):
 
 
 class PassIn(_In):
-    plate: str = Field(examples=["粤B88888"])
+    plate: str | None = Field(
+        None, examples=["粤B88888"],
+        description="The visitor's car; null or left out for a walk-in pass (a visitor on "
+        "foot), which admits only by its QR code at a pedestrian gate.",
+    )
+    walk_in: bool | None = Field(
+        None, description="Say which it is, as the console's form does: true needs no plate "
+        "(and takes none), false needs one. Left out: a pass without a plate is walk-in.",
+    )
     host_household_id: BodyId
     valid_from: Moment
     valid_to: Moment
@@ -260,10 +278,14 @@ class PassIn(_In):
         "Before hours_from it runs past midnight into the next morning (22:00-02:00).",
     )
 
-    _norm = field_validator("plate")(plate_field)
+    @field_validator("plate")
+    @classmethod
+    def _norm(cls, value: str | None) -> str | None:
+        return None if value is None else plate_field(value)
 
     @model_validator(mode="after")
     def _window(self) -> PassIn:
+        verify_walk_in(self.plate, self.walk_in)
         check_pass_window(self.valid_from, self.valid_to)
         normal_weekdays(self.weekdays)
         normal_hours(self.hours_from, self.hours_to)
@@ -273,7 +295,7 @@ class PassIn(_In):
         """The pass's stored columns: weekdays and hours as ``controllers.pass_hours`` keeps
         them ("mon,tue", "08:00", "24:00")."""
         hours = normal_hours(self.hours_from, self.hours_to)
-        return {**self.model_dump(exclude={"weekdays", "hours_from", "hours_to"}),
+        return {**self.model_dump(exclude={"weekdays", "hours_from", "hours_to", "walk_in"}),
                 "weekdays": normal_weekdays(self.weekdays),
                 "hours_from": hours[0] if hours else None,
                 "hours_to": hours[1] if hours else None}
@@ -281,7 +303,9 @@ class PassIn(_In):
 
 class PassOut(_Out):
     id: int
-    plate: str
+    plate: str | None = Field(description="null: a walk-in pass")
+    walk_in: bool = Field(description="no plate: admits only by its QR code at a pedestrian "
+                          "gate, never at a vehicle gate")
     host_household_id: int
     valid_from: datetime
     valid_to: datetime

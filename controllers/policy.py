@@ -38,7 +38,9 @@ class VehiclePermit:
 @dataclass(frozen=True, slots=True)
 class PassPermit:
     pass_id: int
-    plate: str
+    # None: a walk-in pass (步行访客), which admits by its QR code at a pedestrian gate only;
+    # a vehicle gate never opens for it (``vehicle_passes``).
+    plate: str | None
     household_id: int
     valid_from: datetime
     valid_to: datetime
@@ -200,6 +202,12 @@ def _pass_household(permits: Permits, outcome: _Outcome) -> int | None:
     return None
 
 
+def vehicle_passes(permits: Permits) -> tuple[PassPermit, ...]:
+    """The passes a car may use: a walk-in pass has no plate, so no read can be its car,
+    whatever store handed it over."""
+    return tuple(p for p in permits.passes if p.plate is not None)
+
+
 def _decide_entry(
     permits: Permits,
     occupancy: ZoneOccupancy | None,
@@ -239,10 +247,11 @@ def _decide_entry(
 def _visitor_entry(
     permits: Permits, full: bool, now: datetime, zone: tzinfo | None, flags: tuple[str, ...]
 ) -> _Outcome | None:
-    if not permits.passes:
+    passes = vehicle_passes(permits)
+    if not passes:
         return None
-    status = {p.pass_id: p.status(now, zone) for p in permits.passes}
-    valid = [p for p in permits.passes if status[p.pass_id] is None]
+    status = {p.pass_id: p.status(now, zone) for p in passes}
+    valid = [p for p in passes if status[p.pass_id] is None]
     if valid:
         chosen = min(valid, key=lambda p: p.valid_to)
         if full:
@@ -254,7 +263,7 @@ def _visitor_entry(
             pass_id=chosen.pass_id,
             count_pass_use=True,
         )
-    off_hours = [p for p in permits.passes if status[p.pass_id] is Reason.OUTSIDE_SCHEDULE]
+    off_hours = [p for p in passes if status[p.pass_id] is Reason.OUTSIDE_SCHEDULE]
     if off_hours:
         # A pass that opens at other hours: held for the guard as a gate's own hours hold an
         # entry (the card reads 不在通行时段 · 访客通行证), with the pass and its host, unused.
@@ -273,7 +282,7 @@ def _decide_exit(permits: Permits, policy: AccessPolicy) -> _Outcome:
         return _Outcome(Verdict.ALLOW, Reason.EXIT_KNOWN_INSIDE)
     known = (
         permits.vehicle is not None
-        or bool(permits.passes)
+        or bool(vehicle_passes(permits))
         or (permits.list_entry is not None and permits.list_entry.kind == "allow")
     )
     if policy.anti_passback == "hard":

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from controllers.guidance import Hold
-from controllers.policy import Permits, ZoneOccupancy
+from controllers.policy import PassPermit, Permits, ZoneOccupancy
 from controllers.values import AccessDecision, Direction, Sighting
 
 # What a passage's ``barrier_outcome`` reads when no barrier answered for it (otherwise it is
@@ -51,6 +51,9 @@ class AccessSnapshot:
 
     taken_at: datetime
     permits: Mapping[str, Permits]
+    # Walk-in passes (no plate): no gate's plate lookup finds them; the pedestrian gates'
+    # offline QR check takes them from here with the plated passes.
+    walk_in_passes: tuple[PassPermit, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

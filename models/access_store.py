@@ -115,7 +115,7 @@ class _Unit:
     def _known_plates(self) -> set[str]:
         s = self.session
         plates: set[str] = set(s.scalars(select(Vehicle.plate)))
-        plates.update(s.scalars(select(VisitorPass.plate)))
+        plates.update(s.scalars(select(VisitorPass.plate).where(VisitorPass.plate.is_not(None))))
         plates.update(s.scalars(select(PlateListEntry.plate)))
         plates.update(s.scalars(select(Presence.plate)))
         return plates
@@ -448,8 +448,12 @@ class _Unit:
         )
         vehicles = {v.plate: v for v in s.scalars(select(Vehicle).order_by(Vehicle.id))}
         passes: defaultdict[str, list[PassPermit]] = defaultdict(list)
+        walk_in: list[PassPermit] = []
         for visitor_pass in s.scalars(select(VisitorPass).order_by(VisitorPass.id)):
-            passes[visitor_pass.plate].append(pass_permit(visitor_pass))
+            if visitor_pass.plate is None:  # QR code only: no plate for a gate to look up
+                walk_in.append(pass_permit(visitor_pass))
+            else:
+                passes[visitor_pass.plate].append(pass_permit(visitor_pass))
         entries: dict[str, ListEntry] = {}
         for entry in s.scalars(select(PlateListEntry).order_by(PlateListEntry.id)):
             entries.setdefault(entry.plate, ListEntry(entry.kind, entry.reason))  # type: ignore[arg-type]
@@ -473,7 +477,7 @@ class _Unit:
                 list_entry=entries.get(plate),
                 inside=plate in presence,
             )
-        return AccessSnapshot(taken_at=now, permits=permits)
+        return AccessSnapshot(taken_at=now, permits=permits, walk_in_passes=tuple(walk_in))
 
 
 def _presence_row(presence: Presence) -> dict[str, Any]:

@@ -38,7 +38,9 @@ class VisitorPass(TimestampMixin, Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    plate: Mapped[str] = mapped_column(String(16))
+    # NULL: a walk-in pass (步行访客), for a visitor on foot. It admits only by its QR code
+    # at a pedestrian gate: with no plate to match, a vehicle gate never opens for it.
+    plate: Mapped[str | None] = mapped_column(String(16), default=None)
     host_household_id: Mapped[int] = mapped_column(
         ForeignKey("households.id", ondelete="CASCADE")
     )
@@ -59,11 +61,17 @@ class VisitorPass(TimestampMixin, Base):
     hours_from: Mapped[str | None] = mapped_column(String(5), default=None)
     hours_to: Mapped[str | None] = mapped_column(String(5), default=None)
 
+    @property
+    def walk_in(self) -> bool:
+        """A pass without a plate: QR code at a pedestrian gate only."""
+        return self.plate is None
+
     def grant(self) -> dict[str, Any]:
         """What the pass grants, as its audit entries record it (pass.create, pass.delete):
         once the pass is deleted, the log is all that says who was let in and for how long,
         and on which days and hours."""
-        return {"plate": self.plate, "host_household_id": self.host_household_id,
+        return {"plate": self.plate, "walk_in": self.walk_in,
+                "host_household_id": self.host_household_id,
                 "valid_from": self.valid_from.isoformat(),
                 "valid_to": self.valid_to.isoformat(), "max_uses": self.max_uses,
                 "weekdays": self.weekdays, "hours_from": self.hours_from,

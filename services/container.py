@@ -385,6 +385,7 @@ class Services:
                 self._offline_file_failing = False
         if self.offline_credentials is not None:
             passes = [p for permits in snapshot.permits.values() for p in permits.passes]
+            passes.extend(snapshot.walk_in_passes)
             await asyncio.to_thread(
                 _load_credentials, self.offline_credentials, self.sessions, passes
             )

@@ -49,18 +49,7 @@ def permits_to_json(permits: Permits) -> dict[str, Any]:
             "resident_id": vehicle.resident_id,
         }
     if permits.passes:
-        data["passes"] = [
-            {
-                "pass_id": p.pass_id,
-                "household_id": p.household_id,
-                "valid_from": p.valid_from.isoformat(),
-                "valid_to": p.valid_to.isoformat(),
-                "max_uses": p.max_uses,
-                "uses": p.uses,
-                **_hours_to_json(p.hours),
-            }
-            for p in permits.passes
-        ]
+        data["passes"] = [_pass_to_json(p) for p in permits.passes]
     if permits.list_entry is not None:
         data["list"] = permits.list_entry.kind  # the reason is free text: not kept on disk
     return data
@@ -70,22 +59,36 @@ def permits_from_json(plate: str, data: dict[str, Any]) -> Permits:
     vehicle = data.get("vehicle")
     return Permits(
         vehicle=VehiclePermit(plate=plate, **vehicle) if vehicle is not None else None,
-        passes=tuple(
-            PassPermit(
-                pass_id=p["pass_id"],
-                plate=plate,
-                household_id=p["household_id"],
-                valid_from=datetime.fromisoformat(p["valid_from"]),
-                valid_to=datetime.fromisoformat(p["valid_to"]),
-                max_uses=p["max_uses"],
-                uses=p["uses"],
-                # A recurring pass keeps its weekdays and hours offline: no 3 am entry.
-                hours=pass_hours(p.get("weekdays"), p.get("hours_from"), p.get("hours_to")),
-            )
-            for p in data.get("passes", ())
-        ),
+        passes=tuple(_pass_from_json(plate, p) for p in data.get("passes", ())),
         list_entry=ListEntry(data["list"]) if data.get("list") is not None else None,
         inside=bool(data["inside"]),
+    )
+
+
+def _pass_to_json(p: PassPermit) -> dict[str, Any]:
+    return {
+        "pass_id": p.pass_id,
+        "household_id": p.household_id,
+        "valid_from": p.valid_from.isoformat(),
+        "valid_to": p.valid_to.isoformat(),
+        "max_uses": p.max_uses,
+        "uses": p.uses,
+        **_hours_to_json(p.hours),
+    }
+
+
+def _pass_from_json(plate: str | None, p: dict[str, Any]) -> PassPermit:
+    """``plate`` None: a walk-in pass (the file's ``walk_in_passes``)."""
+    return PassPermit(
+        pass_id=p["pass_id"],
+        plate=plate,
+        household_id=p["household_id"],
+        valid_from=datetime.fromisoformat(p["valid_from"]),
+        valid_to=datetime.fromisoformat(p["valid_to"]),
+        max_uses=p["max_uses"],
+        uses=p["uses"],
+        # A recurring pass keeps its weekdays and hours offline: no 3 am entry.
+        hours=pass_hours(p.get("weekdays"), p.get("hours_from"), p.get("hours_to")),
     )
 
 
@@ -122,8 +125,9 @@ class FileAccessSnapshot:
     def save(self, snapshot: AccessSnapshot) -> bool:
         """Write the snapshot unless the same content was written recently; True if written."""
         permits = {plate: permits_to_json(p) for plate, p in sorted(snapshot.permits.items())}
+        walk_in = [_pass_to_json(p) for p in snapshot.walk_in_passes]
         digest = hashlib.blake2b(
-            json.dumps(permits, sort_keys=True).encode(), digest_size=16
+            json.dumps([permits, walk_in], sort_keys=True).encode(), digest_size=16
         ).hexdigest()
         now = self._clock()
         if self._saved is not None and self._saved[0] == digest and (
@@ -131,7 +135,9 @@ class FileAccessSnapshot:
         ):
             return False
         body = json.dumps(
-            {"format": FORMAT, "taken_at": snapshot.taken_at.isoformat(), "permits": permits},
+            {"format": FORMAT, "taken_at": snapshot.taken_at.isoformat(), "permits": permits,
+             # A file without this key (written before walk-in passes) holds none.
+             "walk_in_passes": walk_in},
             ensure_ascii=False, separators=(",", ":"),
         )
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -150,6 +156,9 @@ class FileAccessSnapshot:
                 permits={
                     plate: permits_from_json(plate, p) for plate, p in data["permits"].items()
                 },
+                walk_in_passes=tuple(
+                    _pass_from_json(None, p) for p in data.get("walk_in_passes", ())
+                ),
             )
         except FileNotFoundError:
             return None

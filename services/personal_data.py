@@ -227,7 +227,8 @@ def _passes(session: Session, household_id: int, ctx: ExportContext) -> list[dic
     return [
         {
             "id": p.id,
-            "visitor_plate": p.plate,
+            "visitor_plate": p.plate,  # None: a walk-in pass (QR code, no car)
+            "walk_in": p.walk_in,
             "valid_from": ctx.local(p.valid_from),
             "valid_to": ctx.local(p.valid_to),
             "max_uses": p.max_uses,

@@ -349,6 +349,18 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "pass.note_hint": ("如：快递员 王师傅、装修工人", "e.g. courier Wang, decorators"),
     "pass.uses": ("已用", "Used"),
     "pass.created": ("已添加访客通行证 #{id}：{plate}", "Visitor pass #{id} added: {plate}"),
+    "pass.created_walk_in": (
+        "已添加步行访客通行证 #{id}：点「二维码」发给访客",
+        "Walk-in pass #{id} added: send the visitor its QR code",
+    ),
+    # A walk-in pass (步行访客): no plate, its QR code at a pedestrian gate only.
+    "pass.walk_in": ("步行访客（无车牌）", "Visitor on foot (no plate)"),
+    "pass.walk_in_plate": ("步行", "On foot"),
+    "pass.walk_in_note": (
+        "步行访客只能在人行门扫二维码进入，车辆入口不会为它抬杆",
+        "A visitor on foot gets in only by the QR code at a pedestrian gate; "
+        "no vehicle gate opens for the pass",
+    ),
     "list.kind": ("类型", "Kind"),
     "list.allow": ("白名单", "Allow list"),
     "list.block": ("黑名单", "Block list"),
@@ -797,6 +809,14 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "“{value}” is not a valid Chinese plate, e.g. {example}",
     ),
     "err.must_be_after": ("{later}必须晚于{earlier}", "{later} must be after {earlier}"),
+    "err.pass_needs_plate": (
+        "请填写车牌；没有车的访客请勾选「步行访客（无车牌）」",
+        "Type the visitor's plate; for a visitor on foot tick 「Visitor on foot (no plate)」",
+    ),
+    "err.walk_in_has_plate": (
+        "步行访客通行证不填车牌：有车就取消勾选「步行访客（无车牌）」",
+        "A walk-in pass has no plate: untick 「Visitor on foot (no plate)」 for a car",
+    ),
     "err.not_null": ("{field}不能为空", "{field} cannot be emptied"),
     "err.blank": ("不能为空", "must not be blank"),
     "err.list_reason": (

@@ -33,6 +33,7 @@
       case "int": return raw === "" ? undefined : Number(raw);
       case "int-or-null": return raw === "" ? null : Number(raw);
       case "optional": return raw === "" ? null : raw;
+      case "checkbox": return input.checked;
       case "datetime": return raw === "" ? undefined : zoned(raw, input.form.dataset.tz);
       // A visitor pass's weekday boxes: the ticked days, null when all are (every day).
       case "weekdays": {
@@ -60,7 +61,8 @@
   // keyboard is put back on its 管理/修正 button, not at the top of a 200-row page.
   const ROW_KEY = "parkgate.row";
   function doneText(form, saved) {
-    const text = form.dataset.done;
+    // A walk-in pass has no plate to name: its own words ("点「二维码」发给访客").
+    const text = (saved && saved.walk_in && form.dataset.doneWalkIn) || form.dataset.done;
     if (!text) return t("msg.saved");
     return text.replace(/\{(\w+)\}/g, (whole, name) => (saved && name in saved ? String(saved[name]) : whole));
   }
@@ -87,6 +89,18 @@
       summary.scrollIntoView({ block: "center" });
     }
   }
+
+  // A box that makes a field meaningless (步行访客 has no plate) empties and disables it
+  // while ticked, so what is sent is what the form shows.
+  document.querySelectorAll("input[type=checkbox][data-disables]").forEach((box) => {
+    const target = box.form.querySelector(`[name="${box.dataset.disables}"]`);
+    const sync = () => {
+      if (box.checked) target.value = "";
+      target.disabled = box.checked;
+    };
+    box.addEventListener("change", sync);
+    sync();
+  });
 
   document.querySelectorAll("form.api-form").forEach((form) => {
     const submit = form.querySelector('button[type="submit"]');
