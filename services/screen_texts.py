@@ -67,7 +67,10 @@ def shown_building(building: str | None) -> str | None:
 
 
 def _message(
-    plate: str | None, lines: tuple[str, ...], level: ScreenLevel, speak: str | None,
+    plate: str | None,
+    lines: tuple[str, ...],
+    level: ScreenLevel,
+    speak: str | None,
     passage_id: int | None,
 ) -> ScreenMessage:
     shown = tuple(line[:SCREEN_MAX_LINE_CHARS] for line in ((plate,) if plate else ()) + lines)
@@ -86,9 +89,14 @@ def passage_message(
     leaving = passage.get("direction") == "out"
     passage_id = passage.get("id")
     allowed = decision == "allow"
-    plate = None if pedestrian else shown_plate(
-        (passage.get("matched_plate") or passage.get("plate")) if allowed
-        else passage.get("plate")
+    plate = (
+        None
+        if pedestrian
+        else shown_plate(
+            (passage.get("matched_plate") or passage.get("plate"))
+            if allowed
+            else passage.get("plate")
+        )
     )
     if allowed:
         if leaving:
@@ -96,27 +104,35 @@ def passage_message(
         if passage.get("pass_id") is not None:
             building = shown_building(host_building)
             visitor = (f"访客 · {building}",) if building else ("访客",)
-            return _message(plate, (WELCOME_VISITOR, *visitor), ScreenLevel.OK,
-                            WELCOME_VISITOR, passage_id)
+            return _message(
+                plate, (WELCOME_VISITOR, *visitor), ScreenLevel.OK, WELCOME_VISITOR, passage_id
+            )
         return _message(plate, (WELCOME_HOME,), ScreenLevel.OK, WELCOME_HOME, passage_id)
     if pedestrian:
         if "turn_head" in flags:
             reason = "liveness_challenge"
         lines, level = _PERSON_TEXTS.get(
             reason,
-            ((PLEASE_WAIT,), ScreenLevel.WAIT) if decision == "review"
+            ((PLEASE_WAIT,), ScreenLevel.WAIT)
+            if decision == "review"
             else ((NO_ENTRY, CALL_GUARD), ScreenLevel.STOP),
         )
         return _message(None, lines, level, "，".join(lines), passage_id)
     if reason in ("blocked", "unknown_plate") and not leaving:
         # One message for both: the screen must not tell a listed car from an unknown one.
-        return _message(plate, (UNREGISTERED, CALL_GUARD), ScreenLevel.WAIT,
-                        f"{UNREGISTERED}，{CALL_GUARD}", passage_id)
+        return _message(
+            plate,
+            (UNREGISTERED, CALL_GUARD),
+            ScreenLevel.WAIT,
+            f"{UNREGISTERED}，{CALL_GUARD}",
+            passage_id,
+        )
     if reason == "zone_full":
         return _message(plate, (ZONE_FULL,), ScreenLevel.STOP, ZONE_FULL, passage_id)
     if decision == "deny" and not leaving:
-        return _message(plate, (NO_ENTRY, CALL_GUARD), ScreenLevel.STOP,
-                        f"{NO_ENTRY}，{CALL_GUARD}", passage_id)
+        return _message(
+            plate, (NO_ENTRY, CALL_GUARD), ScreenLevel.STOP, f"{NO_ENTRY}，{CALL_GUARD}", passage_id
+        )
     return _message(plate, (PLEASE_WAIT,), ScreenLevel.WAIT, PLEASE_WAIT, passage_id)
 
 
@@ -134,22 +150,32 @@ def with_hold(
     """The entry's message with the space parkgate held for the car: 请停 B-001, then where
     it is (zone, walking distance)."""
     where = " ".join(
-        part for part in (
+        part
+        for part in (
             zone,
             f"约{math.ceil(distance_m)}米" if distance_m is not None else None,
-        ) if part
+        )
+        if part
     )
     keep = message.lines[:2]
-    lines = (*keep, f"请停 {space}"[:SCREEN_MAX_LINE_CHARS],
-             *((where[:SCREEN_MAX_LINE_CHARS],) if where else ()))
+    lines = (
+        *keep,
+        f"请停 {space}"[:SCREEN_MAX_LINE_CHARS],
+        *((where[:SCREEN_MAX_LINE_CHARS],) if where else ()),
+    )
     speak = f"{message.speak}，请停{space}" if message.speak else f"请停{space}"
     return replace(message, lines=lines, speak=speak)
 
 
 def fault_message(plate_line: str | None, passage_id: int | None) -> ScreenMessage:
     """The barrier did not open for an allowed car."""
-    return _message(plate_line, (BARRIER_FAULT, CALL_GUARD), ScreenLevel.STOP,
-                    f"{BARRIER_FAULT}，{CALL_GUARD}", passage_id)
+    return _message(
+        plate_line,
+        (BARRIER_FAULT, CALL_GUARD),
+        ScreenLevel.STOP,
+        f"{BARRIER_FAULT}，{CALL_GUARD}",
+        passage_id,
+    )
 
 
 def guard_opened_message(passage_id: int | None = None) -> ScreenMessage:

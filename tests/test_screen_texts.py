@@ -18,31 +18,64 @@ from services.screen_texts import (
     with_hold,
 )
 
-CAR = {"id": 5, "plate": "闽A12345", "matched_plate": None, "direction": "in", "flags": [],
-       "pass_id": None}
+CAR = {
+    "id": 5,
+    "plate": "闽A12345",
+    "matched_plate": None,
+    "direction": "in",
+    "flags": [],
+    "pass_id": None,
+}
 
 VEHICLE_TABLE: list[tuple[dict[str, Any], tuple[str, ...], ScreenLevel]] = [
     ({"decision": "allow", "reason": "resident"}, ("闽A·12345", "欢迎回家"), ScreenLevel.OK),
     ({"decision": "allow", "reason": "allowed_list"}, ("闽A·12345", "欢迎回家"), ScreenLevel.OK),
-    ({"decision": "allow", "reason": "visitor_pass", "pass_id": 3},
-     ("闽A·12345", "欢迎光临", "访客 · 5栋"), ScreenLevel.OK),
-    ({"decision": "allow", "reason": "exit_known_inside", "direction": "out"},
-     ("闽A·12345", "一路平安"), ScreenLevel.OK),
-    ({"decision": "review", "reason": "exit_not_inside", "direction": "out"},
-     ("闽A·12345", "请稍候，保安确认中"), ScreenLevel.WAIT),
-    ({"decision": "deny", "reason": "blocked"},
-     ("闽A·12345", "未登记车辆", "请联系保安"), ScreenLevel.WAIT),
-    ({"decision": "review", "reason": "unknown_plate"},
-     ("闽A·12345", "未登记车辆", "请联系保安"), ScreenLevel.WAIT),
+    (
+        {"decision": "allow", "reason": "visitor_pass", "pass_id": 3},
+        ("闽A·12345", "欢迎光临", "访客 · 5栋"),
+        ScreenLevel.OK,
+    ),
+    (
+        {"decision": "allow", "reason": "exit_known_inside", "direction": "out"},
+        ("闽A·12345", "一路平安"),
+        ScreenLevel.OK,
+    ),
+    (
+        {"decision": "review", "reason": "exit_not_inside", "direction": "out"},
+        ("闽A·12345", "请稍候，保安确认中"),
+        ScreenLevel.WAIT,
+    ),
+    (
+        {"decision": "deny", "reason": "blocked"},
+        ("闽A·12345", "未登记车辆", "请联系保安"),
+        ScreenLevel.WAIT,
+    ),
+    (
+        {"decision": "review", "reason": "unknown_plate"},
+        ("闽A·12345", "未登记车辆", "请联系保安"),
+        ScreenLevel.WAIT,
+    ),
     ({"decision": "deny", "reason": "zone_full"}, ("闽A·12345", "车位已满"), ScreenLevel.STOP),
-    ({"decision": "deny", "reason": "anti_passback"},
-     ("闽A·12345", "禁止通行", "请联系保安"), ScreenLevel.STOP),
-    ({"decision": "review", "reason": "low_confidence"},
-     ("闽A·12345", "请稍候，保安确认中"), ScreenLevel.WAIT),
-    ({"decision": "review", "reason": "outside_schedule"},
-     ("闽A·12345", "请稍候，保安确认中"), ScreenLevel.WAIT),
-    ({"decision": "review", "reason": "no_plate", "plate": None},
-     ("请稍候，保安确认中",), ScreenLevel.WAIT),
+    (
+        {"decision": "deny", "reason": "anti_passback"},
+        ("闽A·12345", "禁止通行", "请联系保安"),
+        ScreenLevel.STOP,
+    ),
+    (
+        {"decision": "review", "reason": "low_confidence"},
+        ("闽A·12345", "请稍候，保安确认中"),
+        ScreenLevel.WAIT,
+    ),
+    (
+        {"decision": "review", "reason": "outside_schedule"},
+        ("闽A·12345", "请稍候，保安确认中"),
+        ScreenLevel.WAIT,
+    ),
+    (
+        {"decision": "review", "reason": "no_plate", "plate": None},
+        ("请稍候，保安确认中",),
+        ScreenLevel.WAIT,
+    ),
 ]
 
 
@@ -57,12 +90,14 @@ def test_vehicle_gate_texts(
 
 def test_a_block_listed_car_is_told_exactly_what_an_unknown_car_is_told() -> None:
     blocked = passage_message(CAR | {"decision": "deny", "reason": "blocked"}, pedestrian=False)
-    unknown = passage_message(CAR | {"decision": "review", "reason": "unknown_plate"},
-                              pedestrian=False)
+    unknown = passage_message(
+        CAR | {"decision": "review", "reason": "unknown_plate"}, pedestrian=False
+    )
     assert blocked == unknown
-    offline = [offline_message(CAR | {"decision": d, "reason": r, "flags": ["offline"]},
-                               pedestrian=False)
-               for d, r in (("deny", "blocked"), ("review", "unknown_plate"))]
+    offline = [
+        offline_message(CAR | {"decision": d, "reason": r, "flags": ["offline"]}, pedestrian=False)
+        for d, r in (("deny", "blocked"), ("review", "unknown_plate"))
+    ]
     assert offline[0] == offline[1]
     assert offline[0].lines == blocked.lines
 
@@ -71,30 +106,59 @@ def test_during_an_outage_the_screen_answers_as_online_without_a_passage_id() ->
     """The passage_offline event carries reason, flags and direction: a face gate still asks
     for the head turn, an exit still says goodbye; no row exists yet, so no passage id."""
     person = offline_message(
-        {"plate": None, "decision": "review", "reason": "face_resident",
-         "flags": ["turn_head", "offline"], "direction": "in"}, pedestrian=True)
+        {
+            "plate": None,
+            "decision": "review",
+            "reason": "face_resident",
+            "flags": ["turn_head", "offline"],
+            "direction": "in",
+        },
+        pedestrian=True,
+    )
     assert person.lines == ("请转头再试",)
-    leaving = offline_message(CAR | {"decision": "allow", "reason": "exit_known_inside",
-                                     "direction": "out", "flags": ["offline"]},
-                              pedestrian=False)
+    leaving = offline_message(
+        CAR
+        | {
+            "decision": "allow",
+            "reason": "exit_known_inside",
+            "direction": "out",
+            "flags": ["offline"],
+        },
+        pedestrian=False,
+    )
     assert (leaving.lines, leaving.passage_id) == (("闽A·12345", "一路平安"), None)
 
 
 PERSON_TABLE: list[tuple[dict[str, Any], tuple[str, ...], ScreenLevel]] = [
     ({"decision": "allow", "reason": "face_resident"}, ("欢迎回家",), ScreenLevel.OK),
     ({"decision": "allow", "reason": "pin", "direction": "out"}, ("一路平安",), ScreenLevel.OK),
-    ({"decision": "review", "reason": "liveness_challenge", "flags": ["turn_head"]},
-     ("请转头再试",), ScreenLevel.WAIT),
-    ({"decision": "review", "reason": "outside_schedule", "flags": ["turn_head"]},
-     ("请转头再试",), ScreenLevel.WAIT),
-    ({"decision": "review", "reason": "face_unknown"},
-     ("未能识别", "请联系保安"), ScreenLevel.WAIT),
-    ({"decision": "deny", "reason": "liveness_failed"},
-     ("验证未通过", "请联系保安"), ScreenLevel.STOP),
+    (
+        {"decision": "review", "reason": "liveness_challenge", "flags": ["turn_head"]},
+        ("请转头再试",),
+        ScreenLevel.WAIT,
+    ),
+    (
+        {"decision": "review", "reason": "outside_schedule", "flags": ["turn_head"]},
+        ("请转头再试",),
+        ScreenLevel.WAIT,
+    ),
+    (
+        {"decision": "review", "reason": "face_unknown"},
+        ("未能识别", "请联系保安"),
+        ScreenLevel.WAIT,
+    ),
+    (
+        {"decision": "deny", "reason": "liveness_failed"},
+        ("验证未通过", "请联系保安"),
+        ScreenLevel.STOP,
+    ),
     ({"decision": "deny", "reason": "pin_wrong"}, ("密码错误", "请重试"), ScreenLevel.STOP),
     ({"decision": "deny", "reason": "qr_invalid"}, ("二维码无效",), ScreenLevel.STOP),
-    ({"decision": "review", "reason": "database_unavailable"},
-     ("请稍候，保安确认中",), ScreenLevel.WAIT),
+    (
+        {"decision": "review", "reason": "database_unavailable"},
+        ("请稍候，保安确认中",),
+        ScreenLevel.WAIT,
+    ),
 ]
 
 
@@ -112,8 +176,9 @@ def test_face_gate_texts(
 def test_every_reason_has_a_message_that_fits_a_screen(
     reason: Reason, decision: str, pedestrian: bool
 ) -> None:
-    message = passage_message(CAR | {"decision": decision, "reason": str(reason)},
-                              pedestrian=pedestrian)
+    message = passage_message(
+        CAR | {"decision": decision, "reason": str(reason)}, pedestrian=pedestrian
+    )
     held = with_hold(message, space="B-001", zone="B区地下", distance_m=30.0)
     assert 1 <= len(message.lines) <= 3 and len(held.lines) <= 4 and message.level is not None
 
@@ -122,12 +187,12 @@ def test_plates_holds_faults_and_idle() -> None:
     assert shown_plate("闽A12345") == "闽A·12345"
     assert shown_plate("粤BD12345") == "粤B·D12345"
     assert shown_plate("WJ12345") == "WJ12345"
-    welcome = passage_message(CAR | {"decision": "allow", "reason": "resident"},
-                              pedestrian=False)
+    welcome = passage_message(CAR | {"decision": "allow", "reason": "resident"}, pedestrian=False)
     held = with_hold(welcome, space="B-001", zone="B区", distance_m=29.2)
     assert held.lines == ("闽A·12345", "欢迎回家", "请停 B-001", "B区 约30米")
     assert with_hold(welcome, space="B-001", zone=None, distance_m=None).lines[2:] == (
-        "请停 B-001",)
+        "请停 B-001",
+    )
     assert fault_message("闽A·12345", 5).lines == ("闽A·12345", "道闸故障", "请联系保安")
     assert idle_message(23).lines == ("余位 23",) and idle_message(None).lines == ()
 
@@ -144,24 +209,37 @@ def test_every_message_the_screens_are_sent_matches_the_published_schema() -> No
     from services.screen_texts import guard_opened_message
     from tests.conftest import ROOT
 
-    schema = json.loads((ROOT / "docs" / "schemas" / "parkgate.screen.v1.json")
-                        .read_text(encoding="utf-8"))
+    schema = json.loads(
+        (ROOT / "docs" / "schemas" / "parkgate.screen.v1.json").read_text(encoding="utf-8")
+    )
     Draft202012Validator.check_schema(schema)
     validator = Draft202012Validator(schema)
-    messages = [idle_message(23), idle_message(None), guard_opened_message(),
-                guard_opened_message(5), fault_message("闽A·12345", 5), fault_message(None, 5)]
+    messages = [
+        idle_message(23),
+        idle_message(None),
+        guard_opened_message(),
+        guard_opened_message(5),
+        fault_message("闽A·12345", 5),
+        fault_message(None, 5),
+    ]
     for pedestrian in (False, True):
         for decision in ("allow", "deny", "review"):
-            offline = offline_message(CAR | {"decision": decision, "reason": "unknown_plate",
-                                             "flags": ["offline"]}, pedestrian=pedestrian)
+            offline = offline_message(
+                CAR | {"decision": decision, "reason": "unknown_plate", "flags": ["offline"]},
+                pedestrian=pedestrian,
+            )
             messages += [offline, with_hold(offline, space="B-001", zone=None, distance_m=None)]
             for reason in Reason:
                 for extra in ({}, {"pass_id": 3, "direction": "out"}, {"pass_id": 3}):
-                    told = passage_message(CAR | extra | {"decision": decision,
-                                                          "reason": str(reason)},
-                                           pedestrian=pedestrian, host_building="12")
-                    messages += [told, with_hold(told, space="B-001", zone="B区地下",
-                                                 distance_m=30.0)]
+                    told = passage_message(
+                        CAR | extra | {"decision": decision, "reason": str(reason)},
+                        pedestrian=pedestrian,
+                        host_building="12",
+                    )
+                    messages += [
+                        told,
+                        with_hold(told, space="B-001", zone="B区地下", distance_m=30.0),
+                    ]
     at = datetime.now(UTC)
     for seq, message in enumerate(messages, start=1):
         payload = replace(message, seq=seq).payload("main-in", at)
