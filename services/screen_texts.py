@@ -47,6 +47,12 @@ _PERSON_TEXTS: dict[str, tuple[tuple[str, ...], ScreenLevel]] = {
     "pass_used_up": (("通行证次数已用完",), ScreenLevel.STOP),
 }
 
+# A QR pass refused at this hour by its own weekdays and daily hours (a cleaner's 周一至周五
+# 08:00–12:00 at 14:00). Only a refusal: a gate's own hours hold a person for the guard
+# (review, 请稍候) under the same reason code. The pass's hours are not shown: the passage
+# does not carry them, and the visitor was given them with the code.
+PASS_OFF_HOURS = (("不在通行时段", "请在约定时段再来"), ScreenLevel.STOP)
+
 
 def shown_plate(plate: str | None) -> str | None:
     """``闽A12345`` → ``闽A·12345``; anything that is not a whole plate is shown as read."""
@@ -111,6 +117,9 @@ def passage_message(
     if pedestrian:
         if "turn_head" in flags:
             reason = "liveness_challenge"
+        if reason == "outside_schedule" and decision == "deny":
+            lines, level = PASS_OFF_HOURS
+            return _message(None, lines, level, "，".join(lines), passage_id)
         lines, level = _PERSON_TEXTS.get(
             reason,
             ((PLEASE_WAIT,), ScreenLevel.WAIT)

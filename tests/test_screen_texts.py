@@ -154,6 +154,33 @@ PERSON_TABLE: list[tuple[dict[str, Any], tuple[str, ...], ScreenLevel]] = [
     ),
     ({"decision": "deny", "reason": "pin_wrong"}, ("密码错误", "请重试"), ScreenLevel.STOP),
     ({"decision": "deny", "reason": "qr_invalid"}, ("二维码无效",), ScreenLevel.STOP),
+    # A visitor's QR pass refused for a reason the visitor can act on, never the host's name.
+    (
+        {"decision": "deny", "reason": "pass_not_yet_valid", "pass_id": 3},
+        ("通行证未生效",),
+        ScreenLevel.STOP,
+    ),
+    (
+        {"decision": "deny", "reason": "pass_expired", "pass_id": 3},
+        ("通行证已过期",),
+        ScreenLevel.STOP,
+    ),
+    (
+        {"decision": "deny", "reason": "pass_used_up", "pass_id": 3},
+        ("通行证次数已用完",),
+        ScreenLevel.STOP,
+    ),
+    (
+        {"decision": "deny", "reason": "outside_schedule", "pass_id": 3},
+        ("不在通行时段", "请在约定时段再来"),
+        ScreenLevel.STOP,
+    ),
+    # The gate's own hours hold a resident or visitor for the guard: not a refusal.
+    (
+        {"decision": "review", "reason": "outside_schedule"},
+        ("请稍候，保安确认中",),
+        ScreenLevel.WAIT,
+    ),
     (
         {"decision": "review", "reason": "database_unavailable"},
         ("请稍候，保安确认中",),
@@ -166,8 +193,10 @@ PERSON_TABLE: list[tuple[dict[str, Any], tuple[str, ...], ScreenLevel]] = [
 def test_face_gate_texts(
     passage: dict[str, Any], lines: tuple[str, ...], level: ScreenLevel
 ) -> None:
-    message = passage_message(CAR | passage, pedestrian=True)
+    message = passage_message(CAR | passage, pedestrian=True, host_building="5")
     assert (message.lines, message.level) == (lines, level)
+    if level is not ScreenLevel.OK:
+        assert message.speak == "，".join(lines)
 
 
 @pytest.mark.parametrize("reason", list(Reason))

@@ -15,9 +15,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from controllers.schedule import WEEKDAYS
+from hardware.base import ScreenLevel
+from tests.api.test_console import console_login
 from tests.api.test_credentials import present
 from tests.api.test_database_outage import FAST, wait_for
 from tests.api.test_database_outage import push as push_rendered
+from tests.api.test_gate_screens import showing
 from tests.api.test_vehicle_entry import push
 from tests.conftest import LabelledPhoto, add_user
 from tests.db_outage import DatabaseOutage
@@ -189,6 +192,33 @@ def test_a_qr_code_is_refused_outside_its_pass_s_hours(
     assert (refused["decision"], refused["reason"]) == ("deny", "outside_schedule")
     allowed = scan(now["id"])
     assert (allowed["decision"], allowed["reason"]) == ("allow", "qr_pass")
+
+
+def test_the_pedestrian_gate_s_screen_says_a_qr_pass_is_outside_its_hours(
+    client: Any, admin_headers: dict[str, str]
+) -> None:
+    """A walk-in cleaner's code scanned at ped-1 later than its hours: the gate's screen says
+    why (not the generic 禁止通行 / 请联系保安) and names no host; the booth's passage row
+    says 不在通行时段."""
+    host = household(client, admin_headers)
+    start, end = later_today()
+    cleaner = make_pass(client, admin_headers, None, host, hours_from=start, hours_to=end)
+    code = client.get(f"/api/v1/passes/{cleaner['id']}/qr", headers=admin_headers).json()
+    refused = present(client, {"kind": "qr", "code": code["code"]}).json()
+    assert (refused["decision"], refused["reason"]) == ("deny", "outside_schedule")
+
+    shown = showing(client, "ped-1", ("不在通行时段", "请在约定时段再来"), "the reason")
+    assert shown.level is ScreenLevel.STOP and shown.passage_id == refused["passage_id"]
+    assert shown.speak == "不在通行时段，请在约定时段再来"
+    assert not any("6栋" in line or "802" in line for line in shown.lines)
+
+    passage = client.get(f"/api/v1/passages/{refused['passage_id']}", headers=admin_headers).json()
+    assert (passage["credential"], passage["pass_id"]) == ("qr", cleaner["id"])
+    add_user(client, "guard", "guard")
+    console_login(client, "guard")
+    row = client.get("/console/history", params={"passage": str(refused["passage_id"])})
+    assert row.status_code == 200, row.text
+    assert '<td class="reason-cell"><span class="nowrap">不在通行时段</span>' in row.text
 
 
 def test_during_an_outage_the_snapshot_keeps_a_pass_s_hours(
