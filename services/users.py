@@ -73,6 +73,22 @@ def reset_password(session: Session, user: User, password: str) -> None:
     user.password_hash = hash_password(password)
 
 
+SAME_PASSWORD = "the new password must differ from the current one"
+
+
+def change_own_password(session: Session, user: User, current: str, new: str) -> bool:
+    """``user`` changes their own password: False, and nothing changed, when ``current`` is
+    not their password (the caller counts it as a failed login). Otherwise the new one
+    follows reset_password's rules and ends every other session the same way; typing the
+    current one again is refused, as it would change nothing a colleague saw."""
+    if not verify_password(user.password_hash, current):
+        return False
+    if new == current:
+        raise InvalidInputError(SAME_PASSWORD)
+    reset_password(session, user, new)
+    return True
+
+
 def authenticate(session: Session, username: str, password: str) -> User | None:
     """The active user with this name and password, the name matched as creation matches it
     (case and width folded): "GUARD1" is guard1, as no second account can be."""

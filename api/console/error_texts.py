@@ -105,6 +105,7 @@ PATTERNS: tuple[ErrorPattern, ...] = (
     ErrorPattern("password must have at least (\\d+) characters", "err.password_short",
                  ("count",)),
     ErrorPattern("password is too easy to guess: .*", "err.password_weak"),
+    ErrorPattern("the new password must differ from the current one", "err.password_same"),
     ErrorPattern("username must be 1.64 characters", "err.username_length"),
     ErrorPattern("username must not contain spaces or control characters",
                  "err.username_spaces"),

@@ -112,6 +112,22 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "report.fullest": ("最满区域（最高/车位）", "Fullest zone (peak/spaces)"),
     "code.unresolved": ("未处理", "Not dealt with"),
     "nav.logout": ("退出登录", "Log out"),
+    # 修改密码: any staff member changes their own password (api/console/own_password.py).
+    "nav.password": ("修改密码", "Change password"),
+    "password.current": ("当前密码", "Current password"),
+    "password.save": ("保存新密码", "Save new password"),
+    "password.note": (
+        "保存后，这个账号在其他电脑、手机和接口上的登录马上全部退出；这台电脑保持登录",
+        "Every other session and token of your account ends at once; this one stays logged in",
+    ),
+    "password.changed": (
+        "密码已修改，其他地方的登录都已退出", "Password changed; your other sessions ended"
+    ),
+    "password.wrong": ("当前密码不对", "The current password is wrong"),
+    "password.throttled": (
+        "当前密码输错次数过多，请{wait}后再试",
+        "Too many wrong current passwords: try again in {wait}",
+    ),
     "nav.lang": ("English", "中文"),
     "role.guard": ("保安", "Guard"),
     "role.admin": ("管理员", "Admin"),
@@ -700,6 +716,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "audit.action.user.activate": ("启用用户", "Activate user"),
     "audit.action.user.deactivate": ("停用用户", "Deactivate user"),
     "audit.action.user.password_reset": ("重设密码", "Reset password"),
+    "audit.action.user.password_change": ("修改自己的密码", "Change own password"),
     "audit.action.household.create": ("添加住户", "Add household"),
     "audit.action.household.update": ("修改住户", "Change household"),
     "audit.action.household.delete": ("删除住户", "Delete household"),
@@ -932,6 +949,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "密码至少 {count} 个字符",
         "The password needs at least {count} characters",
     ),
+    "err.password_same": ("新密码不能和当前密码一样", "The new password must differ"),
     "err.password_weak": (
         "密码太容易猜到：不能是同一个字符反复、12345678 或 qwertyui 这样的连续按键、"
         "password 这类常见密码，也不能是用户名加数字",

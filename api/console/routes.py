@@ -174,7 +174,7 @@ def login_page(
     )
 
 
-def _wait_text(request: Request, seconds: int) -> str:
+def wait_text(request: Request, seconds: int) -> str:
     """How long a throttled login waits, as the guard reads it: seconds up to a minute (the
     first pauses are 30 s and 60 s), whole minutes above, rounded up so it is never early."""
     lang = current_lang(request)
@@ -219,7 +219,7 @@ async def login(
     if wait > 0:
         logger.warning("console login for %r from %s throttled", username, address)
         seconds = math.ceil(wait)  # whole seconds, never shorter than the pause
-        response = refuse("login.throttled", 429, wait=_wait_text(request, seconds))
+        response = refuse("login.throttled", 429, wait=wait_text(request, seconds))
         response.headers["Retry-After"] = str(seconds)
         return response
     # argon2 takes tens of milliseconds: in a thread, off the event loop.

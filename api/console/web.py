@@ -12,6 +12,7 @@ from api.console import (
     favicon,
     history,
     outage,
+    own_password,
     pass_qr,
     reports,
     routes,
@@ -27,4 +28,5 @@ router.include_router(reports.router)
 router.include_router(history.router)
 router.include_router(alarm_history.router)
 router.include_router(outage.router)
+router.include_router(own_password.router)
 router.include_router(favicon.router)  # /favicon.ico, asked for by browsers on every site
