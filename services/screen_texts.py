@@ -118,8 +118,8 @@ def passage_message(
         if "turn_head" in flags:
             reason = "liveness_challenge"
         if reason == "outside_schedule" and decision == "deny":
-            lines, level = PASS_OFF_HOURS
-            return _message(None, lines, level, "，".join(lines), passage_id)
+            off_hours, stop = PASS_OFF_HOURS
+            return _message(None, off_hours, stop, "，".join(off_hours), passage_id)
         lines, level = _PERSON_TEXTS.get(
             reason,
             ((PLEASE_WAIT,), ScreenLevel.WAIT)
