@@ -5,7 +5,6 @@ this is where the next shift and the property office read them back."""
 from __future__ import annotations
 
 from typing import Annotated, Literal
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
@@ -16,6 +15,7 @@ from api.console.rendering import (
     day_start,
     display_tz,
     gate_names,
+    page_links,
     page_user,
     pedestrian_gates,
     render,
@@ -81,11 +81,6 @@ def alarm_history_page(
             rows, total = list(found.rows), found.total
             snapshots = passages_with_snapshot(session, rows)
     params = {k: v for k, v in filters.items() if v}
-    pages = max(1, -(-total // PAGE_ROWS))
-
-    def page_url(number: int) -> str:
-        return "/console/alarms?" + urlencode({**params, "page": number})
-
     kind_labels = {k: code(lang, k) for k in kinds}
     if pedestrian_gates(services):
         # One kind, two words: a follower at a pedestrian gate is 尾随 on the booth screen.
@@ -98,10 +93,7 @@ def alarm_history_page(
             "total": total,
             "notice": notice,
             "filters": filters,
-            "page": page,
-            "pages": pages,
-            "previous_url": page_url(page - 1) if page > 1 else None,
-            "next_url": page_url(page + 1) if page < pages else None,
+            **page_links("/console/alarms", params, page, total, PAGE_ROWS),
             "gates": list(names.items()),
             "gate_names": names,
             "kinds": list(kind_labels.items()),

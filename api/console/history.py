@@ -4,7 +4,6 @@ and Beijing days, with their snapshots, as the live page shows them."""
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
@@ -16,6 +15,7 @@ from api.console.rendering import (
     day_start,
     display_tz,
     gate_names,
+    page_links,
     page_user,
     render,
     services_of,
@@ -92,11 +92,6 @@ def history_page(
         households = session.scalars(select(Household))
         hh_labels = {h.id: f"{h.building} {h.unit}" for h in households}
     params = {k: ("1" if v is True else v) for k, v in filters.items() if v}
-    pages = max(1, -(-total // PAGE_ROWS))
-
-    def page_url(number: int) -> str:
-        return "/console/history?" + urlencode({**params, "page": number})
-
     return render(
         request,
         "history.html",
@@ -106,10 +101,7 @@ def history_page(
             "capped": capped,
             "notice": notice,
             "filters": filters,
-            "page": page,
-            "pages": pages,
-            "previous_url": page_url(page - 1) if page > 1 else None,
-            "next_url": page_url(page + 1) if page < pages else None,
+            **page_links("/console/history", params, page, total, PAGE_ROWS),
             "gates": list(names.items()),
             "gate_names": names,
             "hh_labels": hh_labels,

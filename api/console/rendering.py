@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import Request, Response
@@ -75,6 +75,24 @@ def day_start(day: date | None, tz: ZoneInfo, plus_days: int = 0) -> datetime | 
     if day is None:
         return None
     return datetime.combine(day + timedelta(days=plus_days), time(0), tzinfo=tz)
+
+def page_links(
+    path: str, params: dict[str, Any], page: int, total: int, per_page: int
+) -> dict[str, Any]:
+    """A filtered list's paging for its template: ``page``, ``pages`` and the links to the
+    pages either side (None at the ends), each keeping the filters in ``params``."""
+    pages = max(1, -(-total // per_page))
+
+    def url(number: int) -> str:
+        return f"{path}?" + urlencode({**params, "page": number})
+
+    return {
+        "page": page,
+        "pages": pages,
+        "previous_url": url(page - 1) if page > 1 else None,
+        "next_url": url(page + 1) if page < pages else None,
+    }
+
 
 # Everything the page loads comes from this origin: no CDN, no inline script.
 SECURITY_HEADERS = {
