@@ -42,6 +42,12 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, ensure_ascii=False, default=str)
 
 
+# Libraries whose INFO lines nobody reads: alembic announces every plugin at each start, and
+# httpx logs every request (an HTTP relay's status poll each second, a snapshot camera each
+# frame) and would fill the journal.
+QUIETED_LOGGERS = ("alembic", "httpx")
+
+
 def setup_logging(level: str, fmt: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
@@ -49,11 +55,8 @@ def setup_logging(level: str, fmt: str) -> None:
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
-    # Alembic announces every plugin at INFO on each start; only its warnings matter here.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    # httpx logs every request at INFO: an HTTP relay's status poll (each second) and a
-    # snapshot camera (each frame) would fill the journal with lines nobody reads.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    for name in QUIETED_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _settings(args: argparse.Namespace, **overrides: Any) -> Any:

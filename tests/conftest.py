@@ -29,10 +29,6 @@ POSTGRES_URL = os.environ.get("PARKGATE_TEST_POSTGRES_URL")
 XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
 
 
-# Loggers main.setup_logging sets a level on.
-_MAIN_QUIETED = ("alembic", "httpx")
-
-
 @pytest.fixture(autouse=True)
 def _logging_as_it_was() -> Iterator[None]:
     """Undo what ``main.main()`` run in-process does to logging (``basicConfig(force=True)``:
@@ -43,7 +39,9 @@ def _logging_as_it_was() -> Iterator[None]:
     root = logging.getLogger()
     level = root.level
     before = set(root.handlers)
-    quieted = {name: logging.getLogger(name).level for name in _MAIN_QUIETED}
+    from main import QUIETED_LOGGERS
+
+    quieted = {name: logging.getLogger(name).level for name in QUIETED_LOGGERS}
     yield
     for handler in root.handlers[:]:
         # pytest's own handlers are subclasses; setup_logging's is a plain StreamHandler.
