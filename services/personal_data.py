@@ -233,6 +233,11 @@ def _passes(session: Session, household_id: int, ctx: ExportContext) -> list[dic
             "valid_to": ctx.local(p.valid_to),
             "max_uses": p.max_uses,
             "uses": p.uses,
+            # A recurring pass admits only on these days and hours (community time), as
+            # PassOut shows them; None: any day, all day.
+            "weekdays": p.weekdays.split(",") if p.weekdays else None,
+            "hours_from": p.hours_from,
+            "hours_to": p.hours_to,
             "note": p.note,
             "registered_by": p.created_by,
             "registered_at": ctx.local(p.created_at),

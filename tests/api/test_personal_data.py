@@ -55,6 +55,20 @@ def setup_resident(client: Any, headers: dict[str, str]) -> dict[str, int]:
             "note": "表哥来访",
         },
     )
+    post(
+        "/api/v1/passes",
+        {
+            "plate": None,
+            "walk_in": True,
+            "host_household_id": hid,
+            "valid_from": (datetime.now(UTC) - timedelta(days=1)).isoformat(),
+            "valid_to": (datetime.now(UTC) + timedelta(days=60)).isoformat(),
+            "weekdays": ["mon", "wed", "fri"],
+            "hours_from": "08:00",
+            "hours_to": "12:00",
+            "note": "保洁 张阿姨",
+        },
+    )
     consent = client.put(
         f"/api/v1/residents/{rid}/consent", json={"note": "授权书 2026-031"}, headers=headers
     )
@@ -157,8 +171,12 @@ def test_the_document_holds_what_is_stored_about_the_resident(
     assert face["templates"][0]["enrolled_by"] == "admin"
     assert doc["pin"]["set"] and doc["pin"]["set_by"] == "admin" and doc["pin"]["set_at"]
 
-    assert [(p["visitor_plate"], p["note"]) for p in doc["visitor_passes"]] == [
-        ("粤B88888", "表哥来访")
+    assert [
+        (p["visitor_plate"], p["walk_in"], p["note"], p["weekdays"], p["hours_from"], p["hours_to"])
+        for p in doc["visitor_passes"]
+    ] == [
+        ("粤B88888", False, "表哥来访", None, None, None),
+        (None, True, "保洁 张阿姨", ["mon", "wed", "fri"], "08:00", "12:00"),
     ]
     assert [e["plate"] for e in doc["inside_now"]] == ["闽AD12345"]
     assert [e["action"] for e in doc["staff_actions"]] == [
