@@ -18,7 +18,7 @@ import os
 import weakref
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -26,27 +26,13 @@ from errors import ConfigError, HardwareError, HardwareTimeoutError, HardwareUna
 from hardware.base import DigitalInput, LinkReports, ScreenMessage
 from hardware.config import HttpBarrierConfig, HttpDisplayConfig, HttpScreenConfig
 from hardware.relay_barrier import RelayBarrier
-from url_credentials import split_credentials
+from url_credentials import shown_url, split_credentials
 
 logger = logging.getLogger(__name__)
 
 # Status reads failed this many times in a row make the link down, as for the Modbus probe:
 # one lost request on a busy Wi-Fi is not yet a dead device.
 FAILED_STATUS_READS = 2
-
-
-def shown_url(url: str) -> str:
-    """``url`` fit for a log line or a fault message: without the password of a
-    ``user:password@`` in it. A fault message becomes an alarm, stored and sent to the city
-    platform; a relay's password must not go with it."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "(unparsable URL)"
-    if "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"***@{host}"))
 
 
 async def _request(

@@ -39,7 +39,7 @@ import cv2
 import numpy as np
 
 from errors import ParkgateError
-from url_credentials import split_credentials
+from url_credentials import shown_url, split_credentials
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ class CaptureSource:
         read_timeout_s: float = 10.0,
     ) -> None:
         self.target = target
-        self.name = name or _redact(str(target))
+        self.name = name or shown_url(str(target))
         is_file = isinstance(target, str) and "://" not in target
         self.realtime = (not is_file) if realtime is None else realtime
         self.loop = loop
@@ -176,7 +176,7 @@ class HttpSnapshotSource:
         # URL: httpx names the URL in its errors and its request log, and the error becomes
         # the camera's last_error on the public /healthz.
         self.url, self._credentials = split_credentials(url)
-        self.name = name or _redact(url)
+        self.name = name or shown_url(url)
         self._timeout_s = timeout_s
         self._client: object | None = None
 
@@ -329,17 +329,6 @@ def _identity(path: Path) -> tuple[str, int]:
         return path.name, path.stat().st_mtime_ns
     except OSError:
         return path.name, 0
-
-
-def _redact(target: str) -> str:
-    """The URL without its password: source names end up in logs."""
-    parsed = urlparse(target)
-    if parsed.password is None:
-        return target
-    netloc = f"{parsed.username}:***@{parsed.hostname}"
-    if parsed.port:
-        netloc += f":{parsed.port}"
-    return parsed._replace(netloc=netloc).geturl()
 
 
 def open_source(spec: str, *, name: str | None = None) -> FrameSource:

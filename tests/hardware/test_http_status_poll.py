@@ -250,7 +250,7 @@ def test_a_password_in_a_relay_url_stays_out_of_the_fault_and_the_log(
                             status_expect_body=None)
         await b.start()
         await eventually(lambda: b.state is BarrierState.FAULT, 15.0, "the status fault")
-        assert "***@127.0.0.1" in (b.fault or "") and "status 404" in (b.fault or "")
+        assert "admin:***@127.0.0.1" in (b.fault or "") and "status 404" in (b.fault or "")
         assert events and all("s3cret" not in e.message for e in events)
         # The device is still asked with the user and password, as basic auth.
         basic = "Basic " + base64.b64encode(b"admin:s3cret").decode()
