@@ -78,6 +78,9 @@ def history_page(
     if query.gate_id is not None and query.gate_id not in names:
         # A stale or hand-edited link: its 0 rows under 全部出入口 read as "no car came there".
         notice = translate(lang, "history.unknown_gate", gate=query.gate_id)
+    elif since and until and since > until:
+        # Swapped dates listed 0 passages: read as "that car never came", as on 报警记录.
+        notice = translate(lang, "alarm_history.days_reversed")
     with services.sessions() as session:
         if notice is None:
             try:

@@ -99,6 +99,18 @@ def test_a_link_naming_an_unknown_gate_says_so_instead_of_listing_nothing(guard:
     assert guard.get("/console/history", params={"gate": ""}).status_code == 200
 
 
+def test_a_start_day_after_the_end_day_says_so_instead_of_listing_nothing(guard: Any) -> None:
+    """Found by the guard's walk: 开始日期 after 结束日期 (picked the wrong way round) listed
+    共 0 条, read as "that car never came"; 报警记录 already said the days were swapped."""
+    page = guard.get("/console/history", params={"since": "2026-11-29", "until": "2026-11-28"})
+    assert page.status_code == 422
+    assert "开始日期晚于结束日期，请重新选择日期" in page.text
+    assert plates_listed(page.text) == []
+    assert 'value="2026-11-29"' in page.text  # the chosen days stay to be swapped
+    one_day = guard.get("/console/history", params={"since": "2026-11-28", "until": "2026-11-28"})
+    assert one_day.status_code == 200 and len(plates_listed(one_day.text)) == 4
+
+
 def test_long_histories_come_a_page_at_a_time(guard: Any) -> None:
     with transaction(guard.app.state.services.sessions) as session:
         session.add_all(
