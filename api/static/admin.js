@@ -163,27 +163,12 @@
     });
   });
 
-  // ---- household picker: a search box narrows the list --------------------------------
-  function fold(text) { return text.normalize("NFKC").toLowerCase(); }
-
+  // ---- household picker: a search box narrows the list (common.js) ---------------------
   document.querySelectorAll(".household-picker").forEach((picker) => {
     const search = picker.querySelector("input.household-search");
     const select = picker.querySelector("select");
-    search.addEventListener("input", () => {
-      const words = fold(search.value).split(/\s+/).filter(Boolean);
-      const shown = [];
-      Array.from(select.options).forEach((option) => {
-        if (option.value === "") return;  // "choose…" stays
-        const match = words.every((word) => fold(option.textContent).includes(word));
-        option.hidden = !match;
-        if (match) shown.push(option);
-      });
-      const before = select.value;
-      if (shown.length === 1) select.value = shown[0].value;
-      else if (select.selectedOptions.length && select.selectedOptions[0].hidden) select.value = "";
-      // Set from here, the choice fires no change of its own: the driver list follows it too.
-      if (select.value !== before) select.dispatchEvent(new Event("change", { bubbles: true }));
-    });
+    // The driver list follows the choice through the change event narrowing fires.
+    search.addEventListener("input", () => window.parkgate.narrowHouseholds(search, select));
   });
 
   // ---- driver of a new car: the residents of the household chosen ------------------------

@@ -141,5 +141,25 @@
     }
   }, 5000);
 
-  window.parkgate = { api, toast, t, csrf, detailText, sessionExpired, sessionGone };
+  // A household search box narrows its <select> to the flats whose name holds every word
+  // typed ("5栋 302", full width and case folded); one left is chosen. The admin pages and the
+  // booth's visitor box share it: a community has hundreds of flats to scroll through.
+  function fold(text) { return text.normalize("NFKC").toLowerCase(); }
+  function narrowHouseholds(search, select) {
+    const words = fold(search.value).split(/\s+/).filter(Boolean);
+    const shown = [];
+    Array.from(select.options).forEach((option) => {
+      if (option.value === "") return;  // "choose…" stays
+      const match = words.every((word) => fold(option.textContent).includes(word));
+      option.hidden = !match;
+      if (match) shown.push(option);
+    });
+    const before = select.value;
+    if (shown.length === 1) select.value = shown[0].value;
+    else if (select.selectedOptions.length && select.selectedOptions[0].hidden) select.value = "";
+    // Set from here, the choice fires no change of its own: what follows it must hear it.
+    if (select.value !== before) select.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+
+  window.parkgate = { api, toast, t, csrf, detailText, sessionExpired, sessionGone, narrowHouseholds };
 })();

@@ -192,6 +192,10 @@
   reviewList.addEventListener("input", (ev) => {
     const card = ev.target.closest(".review-card");
     if (card) card.dataset.touched = "yes";
+    // Cards come and go, so one listener here rather than one per card's search box.
+    if (card && ev.target.matches("input.household-search")) {
+      window.parkgate.narrowHouseholds(ev.target, card.querySelector('select[name="host_household_id"]'));
+    }
   });
 
   // The queue is updated card by card, by passage id: cards already on the page are never
@@ -295,7 +299,7 @@
     if (resolution === "visitor_pass" && visitor.hidden) {
       visitor.hidden = false;  // first tap shows host and duration, second tap confirms
       form.dataset.touched = "yes";
-      form.querySelector('select[name="host_household_id"]').focus();
+      form.querySelector("input.household-search").focus();  // type 5栋 302, not scroll
       return;
     }
     const plateInput = form.querySelector('input[name="plate"]');

@@ -122,3 +122,39 @@ def test_a_close_held_back_by_the_loop_and_a_live_gate_fault_say_what_happened(
     raw = fault.locator('[data-role="fault-raw"]')
     assert raw.is_visible() and raw.inner_text() == "simulated barrier is offline"
     screenshot(page, "41-gate-fault-summary")
+
+
+def test_the_visitor_box_finds_the_host_flat_by_what_is_typed(
+    live_server: LiveServer, new_page: Any
+) -> None:
+    """Found by the guard's walk: guide 3.2 says to type 「5栋 302」 in a search box to find the
+    host flat, but the review card's visitor box had only the list (hundreds of flats in a
+    real community, scrolled with a car waiting at the barrier)."""
+    households = add_households(
+        live_server, ("3栋", "1201"), ("5栋", "301"), ("5栋", "302"), ("8栋", "601")
+    )
+    car = push_unread(live_server)
+    page = guard_page(new_page, live_server)
+
+    card = page.locator(f'.review-card[data-passage="{car}"]')
+    card.locator('input[name="plate"]').fill("闽A12345")
+    card.locator('select[name="preset"]').select_option(label="访客无通行证，业主确认")
+    card.locator('button[data-resolution="visitor_pass"]').click()  # shows host and duration
+    search = card.locator("input.household-search")
+    assert page.evaluate("document.activeElement.className") == "household-search"
+    host = card.locator('select[name="host_household_id"]')
+    shown = 'Array.from(s.options).filter((o) => !o.hidden && o.value).map((o) => o.text)'
+    search.press_sequentially("５栋")  # full width, as a Chinese input method may type it
+    assert host.evaluate(f"(s) => {shown}") == ["5栋 301", "5栋 302"]
+    assert host.input_value() == ""  # two flats left: the guard still picks one
+    search.press_sequentially(" 302")
+    assert host.evaluate(f"(s) => {shown}") == ["5栋 302"]
+    assert host.input_value() == str(households[2])  # the one flat left is chosen
+    screenshot(page, "43-visitor-host-search")
+    card.locator('button[data-resolution="visitor_pass"]').click()
+    card.wait_for(state="detached")
+    assert "已登记访客通行证" in toast_text(page, "闽A12345")
+    from models.vehicles import VisitorPass
+
+    with live_server.services.sessions() as session:
+        assert session.query(VisitorPass.host_household_id).scalar() == households[2]
