@@ -44,11 +44,16 @@ def verify_walk_in(plate: str | None, walk_in: bool | None) -> None:
         raise ValueError("a walk-in pass has no plate: leave plate out or set walk_in false")
 
 
-def check_pass_window(valid_from: datetime, valid_to: datetime) -> None:
-    """The rules every visitor pass follows, from the admin pages or a guard's review."""
+def check_pass_window(
+    valid_from: datetime, valid_to: datetime, *, now: datetime | None = None,
+    ending: bool = False,
+) -> None:
+    """The rules every visitor pass follows, from the admin pages or a guard's review.
+    ``ending``: an edit that moves ``valid_to`` earlier, which may end the pass now (a time
+    already past); a new pass, or a later end, must still be to come."""
     if valid_to <= valid_from:
         raise ValueError("valid_to must be after valid_from")
-    if valid_to <= datetime.now(UTC):
+    if not ending and valid_to <= (now or datetime.now(UTC)):
         raise ValueError("the pass would already be over: valid_to is in the past")
     if valid_to - valid_from > timedelta(days=MAX_PASS_DAYS):
         raise ValueError(

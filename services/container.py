@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -130,6 +131,14 @@ class Services:
     _logouts_read: bool = False
     _pending: set[asyncio.Task[None]] = field(default_factory=set)
     _offline_file_failing: bool = False
+    # Set by an edit of who may pass (a visitor pass's window or plate): the offline loop
+    # retakes the snapshot at its next wake, not up to offline_refresh_s later.
+    _access_changed: threading.Event = field(default_factory=threading.Event)
+
+    def access_changed(self) -> None:
+        """A committed change the gates' offline snapshot must see soon: an outage starting
+        right after a pass was shortened must not let the old window open the gate."""
+        self._access_changed.set()
 
     async def start(self) -> None:
         self.bus.bind(asyncio.get_running_loop())
@@ -243,7 +252,10 @@ class Services:
                 or self.runtime.journal_waiting()
                 or self.audit_waiting()
                 or loop.time() >= next_refresh
+                or self._access_changed.is_set()
             ):
+                # Cleared before reading: an edit committed during the refresh asks again.
+                self._access_changed.clear()
                 try:
                     if not self.database_ready:
                         await self.finish_start()

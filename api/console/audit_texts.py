@@ -22,7 +22,7 @@ AUDIT_ACTIONS: dict[str, tuple[str, ...]] = {
     "gate": ("gate.open", "gate.close", "gate.hold_open", "gate.release", "gate.typed_plate"),
     "passage": ("passage.resolve",),
     "alarm": ("alarm.ack",),
-    "pass": ("pass.create", "pass.delete"),
+    "pass": ("pass.create", "pass.update", "pass.delete"),
     "list": ("list.block", "list.allow", "list.delete"),
     "household": ("household.create", "household.update", "household.delete"),
     "resident": ("resident.create", "resident.update", "resident.delete", "resident.pin_set",
@@ -92,9 +92,30 @@ def _detail_value(
             return local_time(value, tz, "%Y-%m-%d %H:%M")
         except ValueError:
             return value
+    if key == "fields" and isinstance(value, list):
+        return translate(lang, "pass.day_sep").join(_detail_label(lang, str(v)) for v in value)
+    if key == "changes" and isinstance(value, dict):
+        # A pass edit's old -> new values, each shown as its own detail would be.
+        return translate(lang, "admin.join").join(
+            _detail_label(lang, name) + translate(lang, "admin.sep")
+            + " → ".join(_changed_value(lang, name, v, households, tz, residents)
+                         for v in pair)
+            for name, pair in value.items() if isinstance(pair, list)
+        )
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False)
     return str(value)
+
+
+def _changed_value(
+    lang: Lang, key: str, value: Any, households: Mapping[int, str], tz: ZoneInfo,
+    residents: Mapping[int, str],
+) -> str:
+    """One side of a change; an empty side says what empty means for that field."""
+    if value is None and key not in _NULL_MEANS:
+        return translate(lang, "pass.every_day" if key == "weekdays" else
+                         "pass.all_day" if key in ("hours_from", "hours_to") else "audit.none")
+    return _detail_value(lang, key, value, households, tz, residents)
 
 
 def audit_details(
