@@ -80,7 +80,11 @@ def page_links(
     path: str, params: dict[str, Any], page: int, total: int, per_page: int
 ) -> dict[str, Any]:
     """A filtered list's paging for its template: ``page``, ``pages`` and the links to the
-    pages either side (None at the ends), each keeping the filters in ``params``."""
+    pages either side (None at the ends), each keeping the filters in ``params``.
+
+    A page past the end (an old link after retention deleted rows, a typed page number)
+    gets ``last_url``, so the page can say there is nothing here and where the rows are;
+    its previous link is the last page rather than the empty one before it."""
     pages = max(1, -(-total // per_page))
 
     def url(number: int) -> str:
@@ -89,8 +93,9 @@ def page_links(
     return {
         "page": page,
         "pages": pages,
-        "previous_url": url(page - 1) if page > 1 else None,
+        "previous_url": url(min(page - 1, pages)) if page > 1 else None,
         "next_url": url(page + 1) if page < pages else None,
+        "last_url": url(pages) if page > pages and total else None,
     }
 
 

@@ -274,6 +274,10 @@ def test_a_long_history_comes_fifty_at_a_time(guard: Any, alarms: dict[str, int]
     assert len(listed(second.text)) == 10 and "camera n0<" in second.text
     assert 'id="page-next"' not in second.text and 'id="page-previous"' in second.text
     assert "第 2 / 2 页" in second.text
+    beyond = guard.get("/console/alarms", params={"kind": "camera_offline", "page": "4"})
+    assert listed(beyond.text) == [] and "第 4 页没有记录：只有 2 页。" in beyond.text
+    assert 'href="/console/alarms?kind=camera_offline&amp;page=2" id="page-last"' in beyond.text
+    assert "没有符合条件的报警" not in beyond.text  # rows exist, only not on this page
     assert guard.get("/console/alarms", params={"page": "0"}).status_code == 422
 
 

@@ -125,6 +125,16 @@ def test_long_histories_come_a_page_at_a_time(guard: Any) -> None:
     last = guard.get("/console/history", params={"plate": "浙A", "page": "3"})
     assert plates_listed(last.text)[-1] == "浙A10000" and len(plates_listed(last.text)) == 20
     assert 'id="page-next"' not in last.text and 'id="page-previous"' in last.text
+    assert 'id="history-none"' not in last.text
+    # Past the end (found by the guard's walk: 共 120 条 over an empty table): it says so and
+    # links the last page; its previous link is that page, not the empty one before it.
+    beyond = guard.get("/console/history", params={"plate": "浙A", "page": "7"})
+    assert beyond.status_code == 200 and plates_listed(beyond.text) == []
+    assert "第 7 页没有记录：只有 3 页。" in beyond.text
+    assert 'href="/console/history?plate=%E6%B5%99A&amp;page=3" id="page-last"' in beyond.text
+    assert 'href="/console/history?plate=%E6%B5%99A&amp;page=3" id="page-previous"' in beyond.text
+    nothing = guard.get("/console/history", params={"plate": "粤Z"})
+    assert "没有符合条件的通行记录" in nothing.text and 'id="page-last"' not in nothing.text
     assert guard.get("/console/history", params={"page": "0"}).status_code == 422
 
 
