@@ -736,6 +736,9 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "audit.action.vehicle.delete": ("删除车辆", "Delete vehicle"),
     "audit.action.pass.create": ("登记访客通行证", "Register visitor pass"),
     "audit.action.pass.delete": ("删除访客通行证", "Delete visitor pass"),
+    "audit.action.pass.update": ("修改访客通行证", "Change visitor pass"),
+    "audit.detail.fields": ("修改项", "Changed"),
+    "audit.detail.changes": ("修改内容", "Changes"),
     "audit.action.list.allow": ("加入白名单", "Add to allow list"),
     "audit.action.list.block": ("加入黑名单", "Add to block list"),
     "audit.action.list.delete": ("移出黑白名单", "Remove from a list"),
@@ -790,6 +793,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "audit.detail.holder": ("车辆", "Vehicle"),
     "audit.detail.until": ("保留至", "Held until"),
     "audit.unlimited": ("不限", "Unlimited"),
+    "audit.none": ("无", "None"),
     "audit.detail.uses": ("已用次数", "Times used"),
     # Only a car's entries carry a resident_id: the resident who drives it.
     "audit.detail.resident_id": ("驾驶人", "Driver"),
@@ -936,6 +940,27 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "时段开始和结束都是 {time}，没有时长（全天则都不填）",
         "The hours start and end at {time}: no time at all (leave both empty for all day)",
     ),
+    "err.pass_kind_car": (
+        "通行证 #{id} 是有车访客的：车牌可以改正，但不能去掉；步行访客请另登记一张步行访客通行证",
+        "Pass #{id} is for a car: its plate can be corrected, not removed; register a "
+        "walk-in pass for a visitor on foot",
+    ),
+    "err.pass_kind_walk_in": (
+        "通行证 #{id} 是步行访客的，不能加车牌；有车的访客请另登记一张通行证",
+        "Pass #{id} is a walk-in pass and takes no plate; register a new pass for a car",
+    ),
+    "err.pass_host_fixed": (
+        "通行证 #{id} 的被访住户不能修改；请删除后为另一住户重新登记",
+        "The host of pass #{id} cannot change; delete it and register a new pass",
+    ),
+    "err.pass_uses_fixed": (
+        "已用次数由道闸计数，不能修改；要多来几次请改「可用次数」",
+        "Uses are counted by the gates; raise the allowed uses instead",
+    ),
+    "err.pass_uses_below": (
+        "可用次数 {max} 少于已用的 {uses} 次",
+        "Allowed uses {max} is below the {uses} already made",
+    ),
     "err.pass_over": (
         "结束时间已过，通行证一开始就会失效",
         "The end time is already past: the pass would already be over",
@@ -1001,6 +1026,18 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "edit.household": ("编辑住户 #{id}", "Edit household #{id}"),
     "edit.resident": ("编辑住户成员 #{id}", "Edit resident #{id}"),
     "edit.vehicle": ("编辑车辆 #{id}", "Edit vehicle #{id}"),
+    # a visitor pass's edit on the passes page (passes.html, api/pass_patch.py)
+    "edit.pass": ("编辑或延长访客通行证 #{id}", "Edit or extend visitor pass #{id}"),
+    "pass.edit_open": ("编辑/延长", "Edit / extend"),
+    "pass.edit_column": ("修改", "Change"),
+    "pass.edited": ("已修改访客通行证 #{id}", "Visitor pass #{id} changed"),
+    "pass.edit_note": (
+        "结束时间改晚即延长（已过期的也能延长）；改早即提前结束，改成现在或更早立即失效。"
+        "二维码不变。步行访客和有车访客不能互改，被访住户不能改：请删除后重新登记。",
+        "A later end extends the pass (an expired one too); an earlier end shortens it, and "
+        "now or earlier ends it at once. The QR code stays the same. A walk-in pass and a "
+        "car's pass cannot become the other, nor change host: register a new pass.",
+    ),
     # end admin edit
     "msg.saved": ("已保存", "Saved"),
     "msg.failed": ("操作失败", "Failed"),
