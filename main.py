@@ -19,7 +19,7 @@ from typing import Any
 
 from errors import ParkgateError
 from models.db import DATABASE_DOWN, failure_text
-from services import backup, city_hub, enrol_folder, reports
+from services import backup, city_hub, enrol_folder, reports, resident_import_cli
 
 logger = logging.getLogger("parkgate")
 
@@ -175,6 +175,7 @@ EXTRA_COMMANDS.append(reports.register)
 EXTRA_COMMANDS.append(enrol_folder.register)
 EXTRA_COMMANDS.append(city_hub.register)
 EXTRA_COMMANDS.append(backup.register)
+EXTRA_COMMANDS.append(resident_import_cli.register)
 
 
 def extend_parser(sub: Any) -> None:

@@ -36,6 +36,7 @@ from api.routes import (
     passages,
     personal_data,
     reports,
+    resident_import,
     review,
     safety,
     typed_plates,
@@ -102,7 +103,7 @@ def create_app(services: Services) -> FastAPI:
     csrf = [Depends(require_csrf)]
     for module in (auth, admin, faces, credentials, frames, passages, availability, health,
                    metrics, gate_actions, typed_plates, review, alarms, audit, events, safety,
-                   parking, reports, personal_data):
+                   parking, reports, personal_data, resident_import):
         app.include_router(module.router, dependencies=csrf)
     app.include_router(console.router)  # console forms carry their token in the form
     install_local_docs(app)

@@ -28,6 +28,10 @@ MAX_BODY_BYTES = 1_048_576
 UPLOAD_PATHS = (
     re.compile(r"/api/v1/gates/[^/]+/frames"),
     re.compile(r"/api/v1/residents/[^/]+/faces"),
+    # A spreadsheet of households (up to 2 MB), read in chunks after the admin check
+    # (api/routes/resident_import.py, api/console/resident_import.py).
+    re.compile(r"/api/v1/households/import"),
+    re.compile(r"/console/admin/households/import"),
 )
 
 

@@ -54,9 +54,13 @@ def resolve_resident(session: Any, key: str) -> int:
     return ids[0]
 
 
-def admin_operator(session: Any, name: str) -> str:
+def admin_operator(
+    session: Any, name: str, *, doing: str = "face enrolment",
+    nothing: str = "Nothing enrolled",
+) -> str:
     """The username of the active admin account ``name`` names (matched as a login matches
-    it: "ADMIN" is admin), as the audit log then records it; refused otherwise."""
+    it: "ADMIN" is admin), as the audit log then records it; refused otherwise. ``doing``
+    and ``nothing`` word the refusal for the command (``import-residents`` too)."""
     from models.people import User, username_key
 
     user = session.scalar(select(User).where(User.username_key == username_key(name)))
@@ -69,8 +73,8 @@ def admin_operator(session: Any, name: str) -> str:
     else:
         return str(user.username)
     raise PermissionDeniedError(
-        f"--operator {name!r} {why}: face enrolment is recorded under an active admin "
-        "account; give your console username (main.py create-user adds one). Nothing enrolled"
+        f"--operator {name!r} {why}: {doing} is recorded under an active admin "
+        f"account; give your console username (main.py create-user adds one). {nothing}"
     )
 
 

@@ -364,6 +364,72 @@ _TEXTS: dict[str, tuple[str, str]] = {
     ),
     "veh.title": ("车辆", "Vehicles"),
     "veh.color": ("车牌颜色", "Plate colour"),
+    # 批量导入 on 住户与车辆 (api/console/resident_import.py)
+    "imp.link": ("批量导入（Excel/CSV）", "Bulk import (Excel/CSV)"),
+    "imp.title": ("批量导入住户和车辆", "Import households and vehicles"),
+    "imp.choose": ("选择文件", "Choose a file"),
+    "imp.intro": (
+        "用表格一次登记很多住户、成员和车辆。每行是一户的一位成员和/或一辆车，楼栋和房号相同的行"
+        "归为同一户；已有的住户和同名成员不会重复添加。同一行既有姓名又有车牌时，这位成员就是这辆车"
+        "的驾驶人。",
+        "Register many households, residents and cars at once. Each row is one resident and/or "
+        "one car of a household; rows with the same building and unit are one household. "
+        "Households and residents (same name) already on file are not added again. A row with "
+        "a name and a plate makes that resident the car's driver.",
+    ),
+    "imp.columns": (
+        "列：楼栋、房号（必填），姓名、电话、车牌、车牌颜色（蓝、黄、绿、白、黑，可空）、车位数"
+        "（新住户的，默认 1）、备注（新住户的）。每行至少要有姓名或车牌。Excel 另存为「CSV UTF-8」"
+        "或「CSV（逗号分隔）」都可以。",
+        "Columns: 楼栋 and 房号 (required), 姓名, 电话, 车牌, 车牌颜色 (blue, yellow, green, "
+        "white, black or empty), 车位数 (a new household's, default 1), 备注 (a new household's); "
+        "English headers work too. Each row needs a name or a plate. Save from Excel as CSV.",
+    ),
+    "imp.all_or_nothing": (
+        "有任何一行有问题时一行也不导入：请按问题表改好表格，再预览、导入。",
+        "If any row has a problem, nothing is imported: correct the file, preview and import "
+        "again.",
+    ),
+    "imp.template": ("下载模板（CSV）", "Download the template (CSV)"),
+    "imp.file": (
+        "文件（CSV，最大 {max_mb} MB、{max_rows} 行）",
+        "File (CSV, at most {max_mb} MB, {max_rows} rows)",
+    ),
+    "imp.preview": ("预览", "Preview"),
+    "imp.apply": ("导入", "Import"),
+    "imp.preview_title": ("预览：{file}", "Preview: {file}"),
+    "imp.done_title": ("已导入：{file}", "Imported: {file}"),
+    "imp.rows": ("共 {rows} 行数据", "{rows} data rows"),
+    "imp.col.create": ("将新建", "To create"),
+    "imp.col.create_done": ("已新建", "Created"),
+    "imp.col.existing": ("已有（沿用）", "Already on file"),
+    "imp.col.row": ("行号", "Row"),
+    "imp.col.content": ("内容", "Content"),
+    "imp.col.problem": ("问题", "Problem"),
+    "imp.errors": (
+        "{count} 行有问题，什么都没有导入。请改好表格后重新预览。",
+        "{count} rows have problems; nothing was imported. Correct the file and preview "
+        "again.",
+    ),
+    "imp.ready": (
+        "没有发现问题。点「导入」一次全部导入。",
+        "No problems found. Import adds all of it at once.",
+    ),
+    "imp.done": (
+        "导入完成：新建住户 {households} 户、成员 {residents} 人、车辆 {vehicles} 辆。新登记的车牌"
+        "道闸立即放行。",
+        "Imported: {households} households, {residents} residents and {vehicles} vehicles "
+        "created. The gates admit the new plates at once.",
+    ),
+    "imp.ignored": (
+        "这些列不认识，没有导入：{columns}",
+        "These columns were not recognised and are not imported: {columns}",
+    ),
+    "imp.no_file": ("请先选择文件", "Choose a file first"),
+    "imp.expired": (
+        "预览已过期或已导入，请重新选择文件预览",
+        "The preview expired or was imported already: choose the file and preview again",
+    ),
     "pass.from": ("开始时间", "Valid from"),
     "pass.to": ("结束时间", "Valid to"),
     "pass.max_uses": ("可用次数（空为不限）", "Uses (empty: unlimited)"),
@@ -725,6 +791,14 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "audit.action.household.create": ("添加住户", "Add household"),
     "audit.action.household.update": ("修改住户", "Change household"),
     "audit.action.household.delete": ("删除住户", "Delete household"),
+    "audit.action.household.import": ("批量导入住户和车辆", "Import households and vehicles"),
+    "audit.detail.file": ("文件", "File"),
+    "audit.detail.sha256": ("文件校验值", "File SHA-256"),
+    "audit.detail.rows": ("行数", "Rows"),
+    "audit.detail.households": ("住户", "Households"),
+    "audit.detail.residents": ("住户成员", "Residents"),
+    "audit.detail.vehicles": ("车辆", "Vehicles"),
+    "audit.detail.import_audit_id": ("批量导入记录", "Bulk import entry"),
     "audit.action.resident.create": ("添加住户成员", "Add resident"),
     "audit.action.resident.update": ("修改住户成员", "Change resident"),
     "audit.action.resident.delete": ("删除住户成员", "Delete resident"),

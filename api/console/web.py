@@ -15,11 +15,13 @@ from api.console import (
     own_password,
     pass_qr,
     reports,
+    resident_import,
     routes,
 )
 
 router = APIRouter()
 router.include_router(routes.router)
+router.include_router(resident_import.router)  # before admin's /households/… pages
 router.include_router(admin.router)
 router.include_router(admin_faces.router)
 router.include_router(admin_site.router)

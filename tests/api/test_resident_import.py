@@ -1,0 +1,257 @@
+"""批量导入: households, residents and cars from the office's spreadsheet, on SQLite and
+PostgreSQL (the ``client`` fixture runs each test on both when PostgreSQL is configured)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from models.events import AuditEntry
+from models.people import Household, Resident
+from models.vehicles import Vehicle
+from services.resident_import_file import MAX_BYTES, MAX_ROWS, template_csv
+from tests.api.test_vehicle_entry import register_resident_car
+
+URL = "/api/v1/households/import"
+HEADER = "楼栋,房号,姓名,电话,车牌,车牌颜色,备注"
+ROWS = [
+    "3栋,1201,张伟,13800138000,闽a·12345,蓝,业主",
+    "3栋,1201,李娜,13900139000,,,",
+    "３栋,1201,,,闽B22222,绿,",  # full-width 3: the same flat; a car without a driver
+    "5栋,601,王芳,,粤B67890,黄,租户",
+]
+
+
+def csv_bytes(rows: list[str], *, header: str = HEADER, encoding: str = "utf-8-sig",
+              sep: str = ",") -> bytes:
+    lines = [header, *rows]
+    return "\r\n".join(line.replace(",", sep) for line in lines).encode(encoding)
+
+
+def upload(client: Any, headers: dict[str, str], data: bytes, *, dry_run: bool,
+           name: str = "住户.csv") -> Any:
+    return client.post(URL, params={"dry_run": str(dry_run).lower()}, headers=headers,
+                       files={"file": (name, data, "text/csv")})
+
+
+def counts(client: Any) -> tuple[int, int, int, int]:
+    with client.app.state.services.sessions() as session:
+        return tuple(  # type: ignore[return-value]
+            int(session.scalar(select(func.count()).select_from(model)) or 0)
+            for model in (Household, Resident, Vehicle, AuditEntry)
+        )
+
+
+@pytest.mark.parametrize("encoding", ["gb18030", "gbk", "utf-8-sig", "utf-8"])
+def test_a_gbk_or_utf8_file_previews_then_imports_grouped_into_households(
+    client: Any, admin_headers: dict[str, str], encoding: str
+) -> None:
+    data = csv_bytes(ROWS, encoding=encoding)
+    before = counts(client)
+
+    preview = upload(client, admin_headers, data, dry_run=True)
+
+    assert preview.status_code == 200, preview.text
+    body = preview.json()
+    assert body["encoding"] == ("gb18030" if encoding.startswith("gb") else "utf-8")
+    assert (body["rows"], body["errors"], body["applied"]) == (4, [], False)
+    assert body["households"] == {"create": 2, "existing": 0}
+    assert body["residents"] == {"create": 3, "existing": 0}
+    assert body["vehicles"] == {"create": 3, "existing": 0}
+    assert counts(client) == before  # a preview writes nothing, not even an audit entry
+
+    result = upload(client, admin_headers, data, dry_run=False)
+
+    assert result.status_code == 200, result.text
+    assert result.json()["applied"] is True
+    with client.app.state.services.sessions() as session:
+        flats = {(h.building, h.unit): h for h in session.scalars(select(Household))}
+        assert set(flats) == {("3栋", "1201"), ("5栋", "601")}
+        assert flats[("5栋", "601")].note == "租户"
+        people = {r.name: r for r in session.scalars(select(Resident))}
+        assert people["张伟"].phone == "13800138000"
+        assert people["张伟"].household_id == people["李娜"].household_id
+        cars = {v.plate: v for v in session.scalars(select(Vehicle))}
+        assert cars["闽A12345"].resident_id == people["张伟"].id  # the row's driver
+        assert cars["闽A12345"].plate_color == "blue"
+        assert cars["闽B22222"].resident_id is None
+        assert cars["闽B22222"].household_id == flats[("3栋", "1201")].id
+
+
+def test_tab_separated_english_headers_are_read(
+    client: Any, admin_headers: dict[str, str]
+) -> None:
+    data = csv_bytes(["A1\t101\tJoe\t\t沪A88888\tgreen\t"],
+                     header="building\tunit\tname\tphone\tplate\tplate_color\tnote", sep="\t")
+    body = upload(client, admin_headers, data, dry_run=True).json()
+    assert (body["delimiter"], body["vehicles"]["create"], body["errors"]) == ("tab", 1, [])
+
+
+def test_existing_household_and_resident_are_reused_and_a_second_import_adds_nothing(
+    client: Any, admin_headers: dict[str, str]
+) -> None:
+    hid = client.post("/api/v1/households", json={"building": "3栋", "unit": "1201",
+                                                  "spaces": 2}, headers=admin_headers).json()["id"]
+    client.post("/api/v1/residents", json={"household_id": hid, "name": "张伟"},
+                headers=admin_headers)
+
+    body = upload(client, admin_headers, csv_bytes(ROWS), dry_run=False).json()
+
+    assert body["households"] == {"create": 1, "existing": 1}
+    assert body["residents"] == {"create": 2, "existing": 1}
+    with client.app.state.services.sessions() as session:
+        zhang = session.scalars(select(Resident).where(Resident.name == "张伟")).one()
+        assert zhang.household_id == hid
+        car = session.scalars(select(Vehicle).where(Vehicle.plate == "闽A12345")).one()
+        assert (car.household_id, car.resident_id) == (hid, zhang.id)
+        assert session.get(Household, hid).spaces == 2  # not changed by the file
+    again = upload(client, admin_headers, csv_bytes(ROWS), dry_run=False).json()
+    assert again["applied"] is True
+    assert [again[k]["create"] for k in ("households", "residents", "vehicles")] == [0, 0, 0]
+
+
+def test_duplicate_plates_in_the_file_and_in_the_database_are_row_errors_and_nothing_is_imported(
+    client: Any, admin_headers: dict[str, str]
+) -> None:
+    register_resident_car(client, admin_headers, "粤B67890")  # 3栋 1201
+    rows = [*ROWS, "6栋,101,赵六,,闽A12345,,", "7栋,1,孙七,abc,沪X,紫,"]
+    before = counts(client)
+
+    response = upload(client, admin_headers, csv_bytes(rows), dry_run=False)
+
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert "nothing was imported" in body["detail"] and body["applied"] is False
+    errors = {e["row"]: e for e in body["errors"]}
+    assert set(errors) == {5, 6, 7}  # row 1 is the header, as the spreadsheet numbers them
+    assert "已登记在 3栋 1201（住户 #" in errors[5]["message"]  # 粤B67890, 5栋 601's row
+    assert "在第 2 行已经有了" in errors[6]["message"]
+    assert errors[6]["content"].startswith("6栋, 101, 赵六")
+    assert "电话：格式不正确" in errors[7]["message"]
+    assert "车牌：" in errors[7]["message"] and "不是有效的车牌号" in errors[7]["message"]
+    assert "车牌颜色“紫”" in errors[7]["message"]
+    assert counts(client) == before  # all or nothing: not even the good rows
+
+
+def test_the_import_is_audited_once_as_a_summary_and_per_object_as_the_api_does(
+    client: Any, admin_headers: dict[str, str]
+) -> None:
+    body = upload(client, admin_headers, csv_bytes(ROWS), dry_run=False, name="一期.csv").json()
+
+    with client.app.state.services.sessions() as session:
+        summary = session.get(AuditEntry, body["audit_id"])
+        assert (summary.action, summary.username) == ("household.import", "admin")
+        assert summary.details["file"] == "一期.csv"
+        assert summary.details["vehicles"] == {"create": 3, "existing": 0}
+        linked = list(session.scalars(select(AuditEntry).where(
+            AuditEntry.action.in_(("household.create", "resident.create", "vehicle.create")))))
+        assert len(linked) == 2 + 3 + 3
+        assert all(e.details["import_audit_id"] == summary.id for e in linked)
+        car = next(e for e in linked if e.details.get("plate") == "闽A12345")
+        assert set(car.details) == {"plate", "household_id", "resident_id", "plate_color",
+                                    "import_audit_id"}
+        assert car.target.startswith("vehicle:") and car.at is not None
+
+
+def test_the_gate_admits_an_imported_plate_right_after_the_import(
+    client: Any, admin_headers: dict[str, str]
+) -> None:
+    # No typed plate before the import: a second one within seconds at the same gate is
+    # answered as a repeat of the first (controllers/runtime.py TYPED_REPEAT_WINDOW).
+    imported = upload(client, admin_headers, csv_bytes(ROWS), dry_run=False)
+    assert imported.json()["applied"] is True, imported.text
+    after = client.post("/api/v1/gates/main-in/typed-plate",
+                        json={"plate": "粤B67890", "reason": "摄像头故障"}, headers=admin_headers)
+
+    assert after.status_code == 200, after.text
+    assert (after.json()["decision"], after.json()["reason"]) == ("allow", "resident")
+    assert after.json()["household"] == "5栋 601"
+
+
+def test_a_guard_is_refused_and_nothing_is_read(
+    client: Any, guard_headers: dict[str, str]
+) -> None:
+    before = counts(client)
+    response = upload(client, guard_headers, csv_bytes(ROWS), dry_run=False)
+    assert response.status_code == 403
+    assert client.post(URL, content=csv_bytes(ROWS)).status_code == 401
+    assert counts(client)[:3] == before[:3]
+
+
+@pytest.mark.parametrize(
+    ("data", "status", "said"),
+    [
+        (b"", 422, "the file is empty"),
+        (b"\r\n,,,\r\n", 422, "the file is empty"),
+        ("楼栋,房号,姓名\r\n".encode(), 422, "no data rows"),
+        ("姓名,电话\r\n张伟,1380000\r\n".encode(), 422, "lacks the column(s) building, unit"),
+        ("楼栋,房号,电话\r\n3栋,1,1\r\n".encode(), 422, "name or plate"),
+        ("楼栋,房号,车牌,车牌\r\n3栋,1,闽A12345,\r\n".encode(), 422, "are both 'plate'"),
+        (b"PK\x03\x04rest-of-a-zip", 415, "Excel workbook"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00", 415, "not a text table"),
+        ("楼栋,房号,姓名\r\n3栋,1,\x00张\r\n".encode(), 415, "not a text table"),
+        ("楼栋,房号,姓名\r\n".encode() + b"3\xff\xfe\xfd\x80,1,x\r\n", 422,
+         "neither UTF-8 nor GBK"),
+    ],
+    ids=["empty", "blank", "header-only", "no-building", "no-name-or-plate", "twice",
+         "xlsx", "png", "nul", "bad-bytes"],
+)
+def test_bad_files_are_4xx_with_a_message(
+    client: Any, admin_headers: dict[str, str], data: bytes, status: int, said: str
+) -> None:
+    response = upload(client, admin_headers, data, dry_run=True)
+    assert response.status_code == status, response.text
+    assert said in response.json()["detail"]
+
+
+def test_too_large_and_too_many_rows_are_413(
+    client: Any, admin_headers: dict[str, str]
+) -> None:
+    big = csv_bytes(["3栋,1,张伟,,,," + "x" * 1000] * (MAX_BYTES // 1000 + 10))
+    response = upload(client, admin_headers, big, dry_run=True)
+    assert response.status_code == 413 and f"limit of {MAX_BYTES}" in response.text
+    raw = client.post(URL, content=big, headers={**admin_headers, "Content-Type": "text/csv"})
+    assert raw.status_code == 413
+    many = csv_bytes([f"1,{i},人{i},,,," for i in range(MAX_ROWS + 1)], header=HEADER)
+    response = upload(client, admin_headers, many, dry_run=True)
+    assert response.status_code == 413 and f"more than {MAX_ROWS} rows" in response.text
+
+
+def test_raw_body_and_wrong_content_type(client: Any, admin_headers: dict[str, str]) -> None:
+    raw = client.post(URL, params={"file_name": "a.csv"}, content=csv_bytes(ROWS),
+                      headers={**admin_headers, "Content-Type": "text/csv; charset=gbk"})
+    assert raw.status_code == 200 and raw.json()["file_name"] == "a.csv"
+    wrong = client.post(URL, json={"rows": []}, headers=admin_headers)
+    assert wrong.status_code == 415
+    no_file = client.post(URL, data={"x": "1"}, files={"other": ("a", b"x")},
+                          headers=admin_headers)
+    assert no_file.status_code == 422 and "'file'" in no_file.json()["detail"]
+
+
+def test_the_template_is_importable_as_it_is(client: Any, admin_headers: dict[str, str]) -> None:
+    template = template_csv()
+    assert template.startswith(b"\xef\xbb\xbf")
+    body = upload(client, admin_headers, template, dry_run=True).json()
+    assert (body["errors"], body["households"]["create"], body["residents"]["create"],
+            body["vehicles"]["create"]) == ([], 1, 2, 1)
+
+
+PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+
+
+def test_five_thousand_rows_import(client: Any, admin_headers: dict[str, str],
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """A sanity check, not a benchmark: the time is printed (-s), not asserted."""
+    rows = [f"{i % 40 + 1}栋,{i // 40 + 1:03d}{i % 2},住户{i},1380000{i:04d},"
+            f"{PROVINCES[i % 31]}{'ABCDEFGH'[i % 8]}{i:05d},蓝," for i in range(5000)]
+    data = csv_bytes(rows, encoding="gb18030")
+    started = time.perf_counter()
+    response = upload(client, admin_headers, data, dry_run=False)
+    took = time.perf_counter() - started
+    assert response.status_code == 200, response.text[:500]
+    assert response.json()["vehicles"]["create"] == 5000
+    with capsys.disabled():
+        print(f"\n5,000 rows imported in {took:.1f} s")

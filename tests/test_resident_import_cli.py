@@ -1,0 +1,91 @@
+"""``main.py import-residents``: the console's 批量导入 from the shell, its exit codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from main import main
+from models.events import AuditEntry
+from models.vehicles import Vehicle
+from tests.api.test_resident_import import ROWS, csv_bytes
+from tests.conftest import add_user
+from tests.test_enrol_folder import _run_against
+
+
+def vehicles(services: Any) -> int:
+    with services.sessions() as session:
+        return int(session.scalar(select(func.count()).select_from(Vehicle)) or 0)
+
+
+def errors_of(capsys: pytest.CaptureFixture[str]) -> list[str]:
+    return [line for line in capsys.readouterr().err.splitlines() if " ERROR " in line]
+
+
+def test_dry_run_then_import(client: Any, admin_headers: dict[str, str], tmp_path: Path,
+                             monkeypatch: pytest.MonkeyPatch,
+                             capsys: pytest.CaptureFixture[str]) -> None:
+    services = client.app.state.services
+    _run_against(services, monkeypatch)
+    path = tmp_path / "住户.csv"
+    path.write_bytes(csv_bytes(ROWS, encoding="gb18030"))
+
+    assert main(["import-residents", str(path), "--dry-run", "--operator", "admin"]) == 0
+    assert vehicles(services) == 0
+    assert "vehicles 3 new" in capsys.readouterr().err
+
+    assert main(["import-residents", str(path), "--operator", "ADMIN"]) == 0
+    assert vehicles(services) == 3
+    with services.sessions() as session:
+        entry = session.scalars(select(AuditEntry)
+                                .where(AuditEntry.action == "household.import")).one()
+        assert (entry.username, entry.details["file"]) == ("admin", "住户.csv")
+
+
+def test_rows_in_error_exit_1_and_import_nothing(
+    client: Any, admin_headers: dict[str, str], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    services = client.app.state.services
+    _run_against(services, monkeypatch)
+    path = tmp_path / "住户.csv"
+    path.write_bytes(csv_bytes([*ROWS, "6栋,1,赵六,,闽A12345,,"]))
+    assert main(["import-residents", str(path), "--operator", "admin"]) == 1
+    err = capsys.readouterr().err
+    assert "row 6: 车牌 闽A12345 在第 2 行已经有了" in err and "nothing imported" in err
+    assert vehicles(services) == 0
+
+
+@pytest.mark.parametrize(
+    ("setup", "operator", "said"),
+    [
+        ("missing", "admin", "is not a file"),
+        ("xlsx", "admin", "Excel workbook"),
+        ("header", "admin", "lacks the column(s) building, unit"),
+        ("good", "guard1", "'guard1' is a guard account, not an admin: an import"),
+        ("good", "nobody", "'nobody' is no staff account"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(
+    client: Any, admin_headers: dict[str, str], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    setup: str, operator: str, said: str,
+) -> None:
+    services = client.app.state.services
+    add_user(client, "guard1", "guard")
+    _run_against(services, monkeypatch)
+    path = tmp_path / "file.csv"
+    content = {"xlsx": b"PK\x03\x04zip", "header": "姓名\n张伟\n".encode(),
+               "good": csv_bytes(ROWS)}.get(setup)
+    if content is not None:
+        path.write_bytes(content)
+    capsys.readouterr()
+
+    assert main(["import-residents", str(path), "--operator", operator]) == 2
+
+    errors = errors_of(capsys)
+    assert len(errors) == 1 and said in errors[0], errors
+    assert vehicles(services) == 0
