@@ -4,6 +4,7 @@ the API's errors in Chinese, Beijing times from any computer, guards on the pass
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -166,6 +167,31 @@ def test_a_guard_registers_a_visitor_on_the_passes_page(
     row.wait_for()
     assert "有效" in row.inner_text() and "guard" in row.inner_text()
     screenshot(page, "12-guard-passes")
+
+    # The visitor stays one more night: the guard extends the pass in its 编辑/延长 panel.
+    made = passes_for(live_server, "粤B88888")[0]
+    edit = row.locator("details[data-edit] form")
+    row.locator("details[data-edit] > summary", has_text="编辑/延长").click()
+    # Only one end of the hours: refused in the page's words, nothing saved.
+    edit.locator('input[name="hours_from"]').fill("08:00")
+    edit.locator('button[type="submit"]').click()
+    refusal = edit.locator(".error")
+    refusal.wait_for()
+    assert refusal.inner_text() == "时段的开始和结束要一起填写（全天则都不填）"
+    edit.locator('input[name="hours_from"]').fill("")
+    later = edit.locator('input[name="valid_to"]').input_value().replace("T", " ")
+    day, clock = later.split(" ")
+    next_day = f"{date.fromisoformat(day) + timedelta(days=1)}T{clock}"
+    edit.locator('input[name="valid_to"]').fill(next_day)
+    edit.locator('input[name="note"]').fill("亲戚 多住一晚")
+    edit.locator('button[type="submit"]').click()
+    page.locator("#pass-rows tr", has_text="亲戚 多住一晚").wait_for()
+    [extended] = passes_for(live_server, "粤B88888")
+    assert extended["id"] == made["id"] and extended["note"] == "亲戚 多住一晚"
+    assert datetime.fromisoformat(extended["valid_to"]) - datetime.fromisoformat(
+        made["valid_to"]) < timedelta(days=1, minutes=1)
+    assert datetime.fromisoformat(extended["valid_to"]) > datetime.fromisoformat(
+        made["valid_to"]) + timedelta(hours=23)
 
     # Deleting stays with admins: a delete the page does not offer is refused, in Chinese.
     pass_id = passes_for(live_server, "粤B88888")[0]["id"]
