@@ -178,4 +178,6 @@ async def apply(
             operator=user.name, dry_run=False)
     except (InvalidInputError, ConflictError) as err:
         return _refused(request, user, err)
+    if outcome.applied:
+        services_of(request).access_changed()  # as the API does: the offline snapshot too
     return _page(request, user, outcome=outcome, done=outcome.applied)

@@ -98,6 +98,10 @@ async def import_households(
     outcome = await asyncio.to_thread(
         run_import, services.sessions, data, name, operator=user.name, dry_run=dry_run
     )
+    if outcome.applied:
+        # Committed: online, the next decision reads the new rows; the offline snapshot is
+        # retaken at the loop's next wake, so an outage starting now still knows the cars.
+        services.access_changed()
     body: dict[str, Any] = {"dry_run": dry_run, **outcome.to_json()}
     if not dry_run and not outcome.applied:
         count = len(outcome.plan.errors)

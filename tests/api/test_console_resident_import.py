@@ -46,9 +46,14 @@ def test_preview_then_import_from_the_page(client: Any) -> None:
     token = TOKEN.search(shown.text)
     assert token is not None
 
+    services = client.app.state.services
+    asked: list[bool] = []
+    real = services.access_changed
+    services.access_changed = lambda: (asked.append(True), real())  # the offline snapshot
+
     done = client.post(f"{PAGE}/apply", data={"csrf_token": csrf, "token": token.group(1)})
 
-    assert done.status_code == 200
+    assert done.status_code == 200 and asked == [True]
     assert "导入完成：新建住户 2 户、成员 3 人、车辆 3 辆" in done.text
     assert vehicles(client) == 3
     again = client.post(f"{PAGE}/apply", data={"csrf_token": csrf, "token": token.group(1)})

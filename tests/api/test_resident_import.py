@@ -14,6 +14,7 @@ from models.people import Household, Resident
 from models.vehicles import Vehicle
 from services.resident_import_file import MAX_BYTES, MAX_ROWS, template_csv
 from tests.api.test_vehicle_entry import register_resident_car
+from tests.conftest import add_user
 
 URL = "/api/v1/households/import"
 HEADER = "楼栋,房号,姓名,电话,车牌,车牌颜色,备注"
@@ -255,3 +256,31 @@ def test_five_thousand_rows_import(client: Any, admin_headers: dict[str, str],
     assert response.json()["vehicles"]["create"] == 5000
     with capsys.disabled():
         print(f"\n5,000 rows imported in {took:.1f} s")
+
+
+def test_during_an_outage_right_after_an_import_the_gates_know_the_cars(
+    app_factory: Any, outage: Any
+) -> None:
+    """The offline snapshot is retaken at the loop's next wake (0.2 s here), not after
+    offline_refresh_s (an hour here): an outage starting just after an import must not send
+    every imported car to a guard."""
+    from tests.api.test_database_outage import wait_for
+
+    client = app_factory(database_url=outage.url,
+                         access={"offline_refresh_s": 3600, "offline_retry_s": 0.2})
+    services = client.app.state.services
+    admin = {"Authorization": f"Bearer {add_user(client, 'admin', 'admin')}"}
+    saved = services.settings.data_dir / "journal" / "offline_snapshot.json"
+    wait_for(saved.is_file, 10.0)  # taken at start, before the import
+    assert "粤B67890" not in saved.read_text()
+
+    assert upload(client, admin, csv_bytes(ROWS), dry_run=False).json()["applied"] is True
+    wait_for(lambda: "粤B67890" in saved.read_text(), 10.0)
+
+    outage.cut(services.engine)
+    held = client.post("/api/v1/gates/main-in/typed-plate",
+                       json={"plate": "粤B67890", "reason": "摄像头故障"}, headers=admin)
+    outage.restore()
+    assert held.status_code == 200, held.text
+    assert held.json()["passage_id"] is None and held.json()["journal_id"]  # decided offline
+    assert (held.json()["decision"], held.json()["reason"]) == ("allow", "resident")
