@@ -40,6 +40,7 @@ from models.base import Base
 from models.events import AuditEntry
 from models.people import Household, Resident
 from models.vehicles import PlateListEntry, Vehicle, VisitorPass
+from services.container import Services
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +76,15 @@ def _flush(session: Session, what: str) -> None:
         if "unique" in message or "duplicate" in message:
             raise ConflictError(f"{what} already exists") from err
         raise InvalidInputError(f"{what} refers to something that does not exist") from err
+
+
+def _gates_told(session: Session, services: Services) -> None:
+    """Commit a change of who may pass, then have the gates' offline snapshot retaken at
+    the offline loop's next wake: an outage starting right after a plate was blocked, a car
+    deleted or a pass ended must not decide by the snapshot of up to offline_refresh_s
+    before. Committed first, or the snapshot could be read before the change is there."""
+    session.commit()
+    services.access_changed()
 
 
 def _require_household(session: Session, household_id: int) -> None:
@@ -135,12 +145,15 @@ def get_household(household_id: PathId, session: SessionDep, _: StaffUser) -> Ho
 
 @router.patch("/households/{household_id}", response_model=HouseholdOut)
 def update_household(
-    household_id: PathId, body: HouseholdPatch, session: SessionDep, user: AdminUser
+    household_id: PathId, body: HouseholdPatch, session: SessionDep, services: ServicesDep,
+    user: AdminUser,
 ) -> Household:
     household = _get(session, Household, household_id, "household")
     changes = _patch(household, body)
     _flush(session, "household")
     audit(session, user, "household.update", f"household:{household_id}", **changes)
+    if "spaces" in changes:  # the snapshot's 业主超车位 check counts them
+        _gates_told(session, services)
     return household
 
 
@@ -263,7 +276,9 @@ def list_vehicles(
 
 
 @router.post("/vehicles", response_model=VehicleOut, status_code=201)
-def create_vehicle(body: VehicleIn, session: SessionDep, user: AdminUser) -> Vehicle:
+def create_vehicle(
+    body: VehicleIn, session: SessionDep, services: ServicesDep, user: AdminUser
+) -> Vehicle:
     _require_household(session, body.household_id)
     _require_resident(session, body.resident_id, body.household_id)
     if session.scalar(select(Vehicle.id).where(Vehicle.plate == body.plate)) is not None:
@@ -275,6 +290,7 @@ def create_vehicle(body: VehicleIn, session: SessionDep, user: AdminUser) -> Veh
     audit(session, user, "vehicle.create", f"vehicle:{vehicle.id}", plate=body.plate,
           household_id=body.household_id, resident_id=body.resident_id,
           plate_color=body.plate_color)
+    _gates_told(session, services)
     return vehicle
 
 
@@ -285,7 +301,8 @@ def get_vehicle(vehicle_id: PathId, session: SessionDep, _: StaffUser) -> Vehicl
 
 @router.patch("/vehicles/{vehicle_id}", response_model=VehicleOut)
 def update_vehicle(
-    vehicle_id: PathId, body: VehiclePatch, session: SessionDep, user: AdminUser
+    vehicle_id: PathId, body: VehiclePatch, session: SessionDep, services: ServicesDep,
+    user: AdminUser,
 ) -> Vehicle:
     vehicle = _get(session, Vehicle, vehicle_id, "vehicle")
     household_id = body.household_id if body.household_id is not None else vehicle.household_id
@@ -296,14 +313,18 @@ def update_vehicle(
     changes = _patch(vehicle, body)
     _flush(session, f"plate {vehicle.plate}")
     audit(session, user, "vehicle.update", f"vehicle:{vehicle_id}", **changes)
+    _gates_told(session, services)
     return vehicle
 
 
 @router.delete("/vehicles/{vehicle_id}", status_code=204)
-def delete_vehicle(vehicle_id: PathId, session: SessionDep, user: AdminUser) -> Response:
+def delete_vehicle(
+    vehicle_id: PathId, session: SessionDep, services: ServicesDep, user: AdminUser
+) -> Response:
     vehicle = _get(session, Vehicle, vehicle_id, "vehicle")
     session.delete(vehicle)
     audit(session, user, "vehicle.delete", f"vehicle:{vehicle_id}", plate=vehicle.plate)
+    _gates_told(session, services)
     return Response(status_code=204)
 
 
@@ -328,13 +349,16 @@ def list_passes(
 
 
 @router.post("/passes", response_model=PassOut, status_code=201)
-def create_pass(body: PassIn, session: SessionDep, user: StaffUser) -> VisitorPass:
+def create_pass(
+    body: PassIn, session: SessionDep, services: ServicesDep, user: StaffUser
+) -> VisitorPass:
     """Guards register visitors at the booth, so this needs guard or admin."""
     _require_household(session, body.host_household_id)
     visitor_pass = VisitorPass(**body.columns(), created_by=user.name)
     session.add(visitor_pass)
     _flush(session, "pass")
     audit(session, user, "pass.create", f"pass:{visitor_pass.id}", **visitor_pass.grant())
+    _gates_told(session, services)
     return visitor_pass
 
 
@@ -363,21 +387,21 @@ def update_pass(
     # pass's first end. The note's words stay out of it, as at creation.
     audit(session, user, "pass.update", f"pass:{pass_id}", fields=list(changes),
           changes={name: list(pair) for name, pair in changes.items() if name not in UNLOGGED})
-    # Committed before the gates' offline snapshot is retaken, or it would read the pass as
-    # it was: online the next decision reads the row itself.
-    session.commit()
-    services.access_changed()
+    _gates_told(session, services)  # online the next decision reads the row itself
     logger.info("pass %s edited by %s: %s", pass_id, user.name, ", ".join(changes))
     return visitor_pass
 
 
 @router.delete("/passes/{pass_id}", status_code=204)
-def delete_pass(pass_id: PathId, session: SessionDep, user: AdminUser) -> Response:
+def delete_pass(
+    pass_id: PathId, session: SessionDep, services: ServicesDep, user: AdminUser
+) -> Response:
     visitor_pass = _get(session, VisitorPass, pass_id, "pass")
     session.delete(visitor_pass)
     # And how much of it was used: the log is all that is left of it.
     audit(session, user, "pass.delete", f"pass:{pass_id}", **visitor_pass.grant(),
           uses=visitor_pass.uses)
+    _gates_told(session, services)
     return Response(status_code=204)
 
 
@@ -399,19 +423,25 @@ def list_entries(
 
 
 @router.post("/lists", response_model=ListEntryOut, status_code=201)
-def create_entry(body: ListEntryIn, session: SessionDep, user: AdminUser) -> PlateListEntry:
+def create_entry(
+    body: ListEntryIn, session: SessionDep, services: ServicesDep, user: AdminUser
+) -> PlateListEntry:
     if session.scalar(select(PlateListEntry.id).where(PlateListEntry.plate == body.plate)):
         raise ConflictError(f"plate {body.plate} is already on a list")
     entry = PlateListEntry(**body.model_dump(), created_by=user.name)
     session.add(entry)
     _flush(session, f"list entry for {body.plate}")
     audit(session, user, f"list.{body.kind}", f"plate:{body.plate}", reason=body.reason)
+    _gates_told(session, services)
     return entry
 
 
 @router.delete("/lists/{entry_id}", status_code=204)
-def delete_entry(entry_id: PathId, session: SessionDep, user: AdminUser) -> Response:
+def delete_entry(
+    entry_id: PathId, session: SessionDep, services: ServicesDep, user: AdminUser
+) -> Response:
     entry = _get(session, PlateListEntry, entry_id, "list entry")
     session.delete(entry)
     audit(session, user, "list.delete", f"plate:{entry.plate}")
+    _gates_told(session, services)
     return Response(status_code=204)

@@ -239,8 +239,9 @@ def test_during_an_outage_right_after_an_edit_the_snapshot_has_it(
     made = make_pass(client, admin, host, length=24 * HOUR)
     start, end = later_today()
     saved = services.settings.data_dir / "journal" / "offline_snapshot.json"
-    wait_for(saved.is_file, 10.0)  # taken at start, before the pass
-    assert "粤B88888" not in saved.read_text()  # and not again for an hour
+    wait_for(saved.is_file, 10.0)  # taken at start, and next after an hour but for edits
+    wait_for(lambda: "粤B88888" in saved.read_text(), 10.0)  # the pass's registration
+    assert f'"hours_from":"{start}"' not in saved.read_text()
     assert patch(client, admin, made["id"], hours_from=start, hours_to=end).status_code == 200
     wait_for(lambda: f'"hours_from":"{start}"' in saved.read_text(), 10.0)
 
