@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from api.console.error_texts import explain_detail
 from tests.api.test_console import cookie_login
 from tests.conftest import add_user
 
@@ -166,6 +167,25 @@ def test_a_phone_may_still_be_cleared(client: Any, admin_headers: dict[str, str]
     assert set_phone.status_code == 200
     cleared = client.patch(f"/api/v1/residents/{rid}", json={"phone": None}, headers=admin_headers)
     assert cleared.status_code == 200 and cleared.json()["phone"] is None
+
+
+def test_an_overlong_edit_says_how_long_it_may_be_in_chinese(
+    client: Any, admin_headers: dict[str, str]
+) -> None:
+    """A household's note or a resident's name edited past its length said "at most 500
+    items after validation", which the console showed untranslated (the union's check)."""
+    hid = _household(client, admin_headers)
+    rid = _resident(client, admin_headers, hid)
+    for path, body, chinese in (
+        (f"/api/v1/households/{hid}", {"note": "东" * 501}, "备注：最多 500 个字符"),
+        (f"/api/v1/residents/{rid}", {"name": "王" * 129}, "姓名：最多 128 个字符"),
+    ):
+        refused = client.patch(path, json=body, headers=admin_headers)
+        assert refused.status_code == 422, refused.text
+        assert explain_detail("zh", refused.json()["detail"]) == chinese
+    kept = client.patch(f"/api/v1/households/{hid}", json={"note": " 东侧 "},
+                        headers=admin_headers)
+    assert kept.status_code == 200 and kept.json()["note"] == "东侧"
 
 
 @pytest.mark.parametrize(
