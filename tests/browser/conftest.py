@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.api.test_console import PASSWORD
+from tests.conftest import first_start_migrated
 from tests.live_server import free_port, running
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -56,12 +57,19 @@ def serving(services: Any) -> Iterator[LiveServer]:
 
 
 @pytest.fixture
-def live_server(make_settings: Any, plate_recognizer: Any) -> Iterator[LiveServer]:
+def live_server(
+    make_settings: Any,
+    plate_recognizer: Any,
+    database_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[LiveServer]:
     """The app on a free 127.0.0.1 port with an ``admin`` and a ``guard`` account."""
     from services.container import build_services
     from tests.api.test_console import add_staff
 
-    services = build_services(make_settings(), recognizer=plate_recognizer)
+    settings = make_settings()
+    first_start_migrated(settings, database_url, tmp_path_factory)
+    services = build_services(settings, recognizer=plate_recognizer)
     add_staff(services, "admin", "admin")  # argon2 hash computed once per run
     add_staff(services, "guard", "guard")
     with serving(services) as server:
