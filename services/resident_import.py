@@ -145,6 +145,7 @@ class ImportPlan:
             "file_name": self.file_name,
             "encoding": self.table.encoding,
             "delimiter": self.table.delimiter,
+            "header_row": self.table.header_row,
             "ignored_columns": list(self.table.ignored),
             **self.summary(),
             "errors": [{"row": e.row, "content": e.content, "message": e.message}

@@ -27,6 +27,9 @@ from errors import InvalidInputError, PayloadTooLargeError, UnsupportedMediaErro
 MAX_BYTES = 2_000_000
 # More rows than any one community has: past this the file is the wrong one (a city's list).
 MAX_ROWS = 20_000
+# Offices put a title ("阳光花园小区业主信息表", a merged cell) and a date line or two above the
+# header; the header is looked for in this many first non-blank rows.
+HEADER_SEARCH_ROWS = 5
 
 # Field → the header names taken for it, folded as ``fold_header`` folds a header.
 COLUMNS: Mapping[str, tuple[str, ...]] = {
@@ -91,6 +94,7 @@ class ImportTable:
     rows: tuple[tuple[int, tuple[str, ...]], ...]
     encoding: str
     delimiter: str
+    header_row: int = 1
 
     def value(self, cells: tuple[str, ...], name: str) -> str:
         index = self.columns.get(name)
@@ -191,40 +195,56 @@ def _map_header(header: list[str]) -> tuple[dict[str, int], tuple[str, ...]]:
     return columns, tuple(ignored)
 
 
+def _names_a_flat(cells: list[str]) -> bool:
+    """Whether a row names the building and unit columns: the header, not a title above it."""
+    fields = {_ALIASES.get(fold_header(cell)) for cell in cells}
+    return all(name in fields for name in REQUIRED)
+
+
+def _too_many_rows() -> ImportFileTooLargeError:
+    return ImportFileTooLargeError(
+        f"the file has more than {MAX_ROWS} rows: split it into several files",
+        f"文件超过 {MAX_ROWS} 行，请分成几个文件导入",
+    )
+
+
 def read_table(data: bytes) -> ImportTable:
     """The file as an :class:`ImportTable`; refused whole (``ImportFileError`` and its
     siblings) when it is not one."""
     text, encoding = decode(data)
-    first = next((line for line in text.splitlines() if line.strip()), "")
+    lines = [line for line in text.splitlines() if line.strip()]
+    # The separator from the header line: a title line above it has no commas to count.
+    first = next((line for line in lines[:HEADER_SEARCH_ROWS]
+                  if _names_a_flat(re.split("[,\t]", line))), lines[0] if lines else "")
     delimiter = _delimiter(first)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header: list[str] | None = None
-    rows: list[tuple[int, tuple[str, ...]]] = []
+    records: list[tuple[int, tuple[str, ...]]] = []
     number = 0
     try:
         # Counted in records, not lines: a cell with a line break in it is still one row of
         # the spreadsheet, and the office looks the row up by the number Excel shows.
         for number, cells in enumerate(reader, start=1):
-            if header is None:
-                if any(c.strip() for c in cells):
-                    header = cells
-                continue
             # Excel writes ",,,,," for a row it thinks is used; nothing to import there.
             if not any(c.strip() for c in cells):
                 continue
-            if len(rows) >= MAX_ROWS:
-                raise ImportFileTooLargeError(
-                    f"the file has more than {MAX_ROWS} rows: split it into several files",
-                    f"文件超过 {MAX_ROWS} 行，请分成几个文件导入",
-                )
-            rows.append((number, tuple(cells)))
+            if len(records) > MAX_ROWS + HEADER_SEARCH_ROWS:
+                raise _too_many_rows()
+            records.append((number, tuple(cells)))
     except csv.Error as err:
         raise ImportFileError(
             f"row {number + 1} cannot be read as CSV: {err}",
             f"第 {number + 1} 行不是有效的 CSV（{err}），请检查引号",
         ) from err
-    if header is None:
+    if not records:
         raise ImportFileError("the file is empty", "文件是空的")
+    # The first row naming 楼栋 and 房号 is the header; without one the first row is taken,
+    # and its refusal says which columns it lacks.
+    at = next((i for i, (_, cells) in enumerate(records[:HEADER_SEARCH_ROWS])
+               if _names_a_flat(list(cells))), 0)
+    header_row, header = records[at][0], list(records[at][1])
+    rows = records[at + 1:]
+    if len(rows) > MAX_ROWS:
+        raise _too_many_rows()
     columns, ignored = _map_header(header)
     if not rows:
         raise ImportFileError(
@@ -232,7 +252,7 @@ def read_table(data: bytes) -> ImportTable:
             "文件只有表头，没有数据行",
         )
     return ImportTable(columns, ignored, tuple(rows), encoding,
-                       "tab" if delimiter == "\t" else "comma")
+                       "tab" if delimiter == "\t" else "comma", header_row)
 
 
 def template_csv() -> bytes:

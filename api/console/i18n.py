@@ -425,6 +425,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "这些列不认识，没有导入：{columns}",
         "These columns were not recognised and are not imported: {columns}",
     ),
+    "imp.header_row": (
+        "表头在第 {row} 行，它上面的行（标题等）没有导入",
+        "The header is row {row}; the rows above it (a title) are not imported",
+    ),
     "imp.no_file": ("请先选择文件", "Choose a file first"),
     "imp.expired": (
         "预览已过期或已导入，请重新选择文件预览",

@@ -101,3 +101,13 @@ def test_guards_and_forged_posts_are_refused(client: Any) -> None:
     admin_csrf(client)
     forged = preview(client, "not-the-token", csv_bytes(ROWS))
     assert forged.status_code == 403 and vehicles(client) == 0
+
+
+def test_the_preview_says_the_title_row_above_the_header_is_not_imported(client: Any) -> None:
+    csrf = admin_csrf(client)
+    data = csv_bytes(["楼栋,房号,姓名,电话,车牌,车牌颜色,备注", *ROWS], header="阳光花园业主表,,,")
+
+    shown = preview(client, csrf, data)
+
+    assert "表头在第 2 行，它上面的行（标题等）没有导入" in shown.text
+    assert TOKEN.search(shown.text) is not None  # nothing in error: 导入 is offered

@@ -284,3 +284,30 @@ def test_during_an_outage_right_after_an_import_the_gates_know_the_cars(
     assert held.status_code == 200, held.text
     assert held.json()["passage_id"] is None and held.json()["journal_id"]  # decided offline
     assert (held.json()["decision"], held.json()["reason"]) == ("allow", "resident")
+
+
+def test_a_title_row_above_the_header_is_skipped_and_rows_keep_excels_numbers(
+    client: Any, admin_headers: dict[str, str]
+) -> None:
+    # Offices put the community's name in a merged cell above the headers; Excel saves it as
+    # "title,,,,,,". The rows keep the numbers Excel shows (the header is row 3 here).
+    title = "阳光花园小区业主信息表" + "," * 6
+    data = csv_bytes([",,,,,,", " 楼栋 ,房号 ,姓名,电话,车牌,车牌颜色,备注", *ROWS[:3],
+                      "6栋,101,赵六,,沪X,,"], header=title, encoding="gbk")
+
+    body = upload(client, admin_headers, data, dry_run=True).json()
+
+    assert body["header_row"] == 3
+    assert body["rows"] == 4
+    assert [(e["row"], e["content"][:3]) for e in body["errors"]] == [(7, "6栋,")]
+    assert body["households"]["create"] == 1 and body["vehicles"]["create"] == 2
+
+
+def test_a_title_row_without_a_header_below_it_is_still_refused_naming_the_columns(
+    client: Any, admin_headers: dict[str, str]
+) -> None:
+    data = csv_bytes(ROWS, header="阳光花园小区业主信息表,,,,,,")
+    response = upload(client, admin_headers, data, dry_run=True)
+    # ROWS' first row holds no column names: the header is missing, as said of the title.
+    assert response.status_code == 422
+    assert "lacks the column(s) building, unit" in response.json()["detail"]
