@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -67,6 +68,9 @@ COLORS: dict[str, str] = {
     "白": "white", "白色": "white", "白牌": "white", "white": "white",
     "黑": "black", "黑色": "black", "黑牌": "black", "black": "black",
 }
+# A number Excel shows in scientific notation ("1.38E+10") is saved so in a CSV: the digits
+# past the third are gone, so it is not a phone to store or to guess back.
+_SCIENTIFIC = re.compile(r"^[0-9]+(\.[0-9]+)?[eE]\+?[0-9]+$")
 # Any valid id: the rows are checked by the API's schemas before their household exists.
 _SOME_ID = 1
 
@@ -212,6 +216,10 @@ class _Planner:
         except ValidationError as err:
             fail(_zh(err))
         name, phone = value(cells, "name"), value(cells, "phone") or None
+        if phone and _SCIENTIFIC.match(phone):
+            fail(f"电话“{phone[:20]}”是 Excel 的科学计数法，号码后面几位已经丢了：在 Excel 里"
+                 "把电话这一列设成「文本」，重新填写这些号码后再另存为 CSV")
+            phone = None
         resident: ResidentIn | None = None
         if name or phone:
             try:

@@ -311,3 +311,18 @@ def test_a_title_row_without_a_header_below_it_is_still_refused_naming_the_colum
     # ROWS' first row holds no column names: the header is missing, as said of the title.
     assert response.status_code == 422
     assert "lacks the column(s) building, unit" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("shown", ["1.38E+10", "1.38e+10", "1.38001E+10", "1E+10"])
+def test_a_phone_excel_shows_in_scientific_notation_is_a_row_error_saying_how_to_fix_it(
+    client: Any, admin_headers: dict[str, str], shown: str
+) -> None:
+    # Excel saves what it shows: an 11-digit number in a narrow General column is "1.38E+10"
+    # in the CSV, its last eight digits lost. Not a phone to store, and "格式不正确" alone
+    # does not tell the office what happened.
+    data = csv_bytes([f"3栋,1201,张伟,{shown},闽A12345,,"])
+    body = upload(client, admin_headers, data, dry_run=True).json()
+    [error] = body["errors"]
+    assert error["row"] == 2
+    assert f"电话“{shown}”是 Excel 的科学计数法" in error["message"]
+    assert "设成「文本」" in error["message"] and "格式不正确" not in error["message"]
