@@ -75,6 +75,19 @@ _SCIENTIFIC = re.compile(r"^[0-9]+(\.[0-9]+)?[eE]\+?[0-9]+$")
 _SOME_ID = 1
 
 HouseholdKey = tuple[str, str]
+# "3", "3栋", "3号楼" and "3幢" are one building written three ways; as labels they are three
+# buildings, and a flat written both ways would become two households (its cars split, its
+# 车位数 counted twice). What is left without the suffix groups the spellings.
+_BUILDING_SUFFIX = re.compile(r"(号楼|栋|幢|座|号|楼)$")
+
+
+def _building_core(label: str) -> str:
+    return _BUILDING_SUFFIX.sub("", label)
+
+
+def _folded_label(text: str) -> str:
+    # As api.schemas folds a label (NFKC, one space), enough to group the file's spellings.
+    return " ".join(unicodedata.normalize("NFKC", text).split())
 
 
 class ImportConflictError(ConflictError):
@@ -193,6 +206,41 @@ class _Planner:
         }
         self.plate_rows: dict[str, int] = {}
         self.people: dict[tuple[HouseholdKey, str], _NewResident] = {}
+        self.buildings = self._building_spellings()
+
+    def _building_spellings(self) -> dict[str, tuple[set[str], bool]]:
+        """Per building (its label without 栋/号楼…): the spellings taken for it and whether
+        they are the database's. The database's spellings are kept; a building new to it is
+        spelt as most of the file's rows spell it (the first such row on a tie)."""
+        taken: dict[str, tuple[set[str], bool]] = {}
+        for building, _ in self.households:
+            taken.setdefault(_building_core(building), (set(), True))[0].add(building)
+        counts: dict[str, dict[str, int]] = {}
+        for _, cells in self.plan.table.rows:
+            label = _folded_label(self.plan.table.value(cells, "building"))
+            if label and _building_core(label) not in taken:
+                spellings = counts.setdefault(_building_core(label), {})
+                spellings[label] = spellings.get(label, 0) + 1
+        for core, spellings in counts.items():
+            taken[core] = ({max(spellings, key=lambda s: spellings[s])}, False)
+        return taken
+
+    def _spelling_problems(self, key: HouseholdKey) -> list[str]:
+        building, unit = key
+        if key in self.households:
+            return []
+        problems = []
+        spellings, on_file = self.buildings.get(_building_core(building), ({building}, False))
+        if building not in spellings:
+            other = "、".join(f"“{s}”" for s in sorted(spellings))
+            where = "已登记的住户写的是" if on_file else "表里其他行写的是"
+            problems.append(f"楼栋“{building}”和{where}{other}：同一栋楼请写成一样，"
+                            "不然会成为另外一户")
+        if _BUILDING_SUFFIX.search(building) and unit.startswith(building):
+            example = unit.removeprefix(building).strip() or "1单元301"
+            problems.append(f"房号“{unit}”里又写了楼栋“{building}”：房号只写单元和房间"
+                            f"（如 {example}），不然会成为另外一户")
+        return problems
 
     def row(self, number: int, cells: tuple[str, ...]) -> None:
         table = self.plan.table
@@ -247,6 +295,7 @@ class _Planner:
             self._done(number, cells, problems)
             return
         key = (household.building, household.unit)
+        problems += self._spelling_problems(key)
         if vehicle is not None:
             problems += self._plate_problems(number, key, vehicle.plate)
         if resident is not None:

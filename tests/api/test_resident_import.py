@@ -326,3 +326,36 @@ def test_a_phone_excel_shows_in_scientific_notation_is_a_row_error_saying_how_to
     assert error["row"] == 2
     assert f"电话“{shown}”是 Excel 的科学计数法" in error["message"]
     assert "设成「文本」" in error["message"] and "格式不正确" not in error["message"]
+
+
+def test_one_building_spelt_two_ways_or_repeated_in_the_unit_is_a_row_error_not_a_new_flat(
+    client: Any, admin_headers: dict[str, str]
+) -> None:
+    # "3" among "3栋" rows, or 房号 "3栋1单元301" under 楼栋 "3栋", would each import as a flat
+    # of their own: the family's cars split over two households, 车位数 counted twice.
+    rows = ["3栋,1单元101,张伟,,,,", "3栋,1单元201,李娜,,,,", "3,1单元301,王芳,,,,",
+            "3栋,3栋1单元401,赵六,,,,", "8号楼,101,孙七,,,,"]
+    body = upload(client, admin_headers, csv_bytes(rows), dry_run=True).json()
+    errors = {e["row"]: e["message"] for e in body["errors"]}
+    assert set(errors) == {4, 5}
+    assert "楼栋“3”和表里其他行写的是“3栋”：同一栋楼请写成一样" in errors[4]
+    assert "房号“3栋1单元401”里又写了楼栋“3栋”：房号只写单元和房间（如 1单元401）" in errors[5]
+
+    # Against the database: its spelling is the one kept, however the file mostly spells it.
+    client.post("/api/v1/households", json={"building": "8栋", "unit": "102"},
+                headers=admin_headers)
+    body = upload(client, admin_headers, csv_bytes(rows[:2] + rows[4:]), dry_run=True).json()
+    assert [(e["row"], "已登记的住户写的是“8栋”" in e["message"]) for e in body["errors"]] == [
+        (4, True)]
+
+
+def test_a_flat_already_on_file_with_an_odd_spelling_is_still_matched(
+    client: Any, admin_headers: dict[str, str]
+) -> None:
+    for building, unit in (("3栋", "101"), ("3", "102"), ("5栋", "5栋201")):
+        client.post("/api/v1/households", json={"building": building, "unit": unit},
+                    headers=admin_headers)
+    rows = ["3,102,张伟,,,,", "3栋,103,李娜,,,,", "5栋,5栋201,王芳,,,,"]
+    body = upload(client, admin_headers, csv_bytes(rows), dry_run=True).json()
+    assert body["errors"] == []
+    assert body["households"] == {"create": 1, "existing": 2}
