@@ -177,7 +177,12 @@ def _zh(err: ValidationError) -> str:
 
 
 def _content(cells: tuple[str, ...]) -> str:
-    text = ", ".join(c.strip() for c in cells)
+    # Excel pads a row with empty cells up to its widest used column (", , , ," in the
+    # table): they say nothing about the row.
+    shown = [c.strip() for c in cells]
+    while shown and not shown[-1]:
+        shown.pop()
+    text = ", ".join(shown)
     return text if len(text) <= CONTENT_MAX else text[:CONTENT_MAX] + "…"
 
 

@@ -359,3 +359,12 @@ def test_a_flat_already_on_file_with_an_odd_spelling_is_still_matched(
     body = upload(client, admin_headers, csv_bytes(rows), dry_run=True).json()
     assert body["errors"] == []
     assert body["households"] == {"create": 1, "existing": 2}
+
+
+def test_a_row_in_error_is_shown_without_the_empty_cells_excel_pads_it_with(
+    client: Any, admin_headers: dict[str, str]
+) -> None:
+    data = csv_bytes(["3栋,1201,张伟,abc,,,,,,", "3栋,1202,,,沪X,, ,,,"],
+                     header=HEADER + ",,,")
+    body = upload(client, admin_headers, data, dry_run=True).json()
+    assert [e["content"] for e in body["errors"]] == ["3栋, 1201, 张伟, abc", "3栋, 1202, , , 沪X"]
