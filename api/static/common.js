@@ -145,12 +145,16 @@
   // typed ("5栋 302", full width and case folded); one left is chosen. The admin pages and the
   // booth's visitor box share it: a community has hundreds of flats to scroll through.
   function fold(text) { return text.normalize("NFKC").toLowerCase(); }
+  // A flat is typed with or without the space the list puts between building and unit
+  // ("5栋302" as on a sheet or a parcel): each word matches the label either way.
   function narrowHouseholds(search, select) {
     const words = fold(search.value).split(/\s+/).filter(Boolean);
     const shown = [];
     Array.from(select.options).forEach((option) => {
       if (option.value === "") return;  // "choose…" stays
-      const match = words.every((word) => fold(option.textContent).includes(word));
+      const label = fold(option.textContent);
+      const joined = label.replace(/\s+/g, "");
+      const match = words.every((word) => label.includes(word) || joined.includes(word));
       option.hidden = !match;
       if (match) shown.push(option);
     });

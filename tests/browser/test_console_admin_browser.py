@@ -162,6 +162,12 @@ def test_a_guard_registers_a_visitor_on_the_passes_page(
     page.fill(f'{FORM} input[name="plate"]', "粤B88888")
     page.fill(f"{FORM} input.household-search", "1201")  # one match: chosen
     assert select.locator("option:checked").inner_text() == "3栋 1201"
+    # Typed as a sheet or a parcel writes it, without the list's space (found by the
+    # onboarding walk: 5栋302 found nothing).
+    page.fill(f"{FORM} input.household-search", "5栋302")
+    assert select.locator("option:checked").inner_text() == "5栋 302"
+    page.fill(f"{FORM} input.household-search", "3栋1201")
+    assert select.locator("option:checked").inner_text() == "3栋 1201"
     page.click(f'{FORM} button[type="submit"]')
     row = page.locator("#pass-rows tr", has_text="粤B88888")
     row.wait_for()
