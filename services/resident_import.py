@@ -146,6 +146,9 @@ class ImportPlan:
     existing_residents: int = 0
     existing_vehicles: int = 0
     errors: list[RowError] = field(default_factory=list)
+    # Rows with a plate colour but no plate: the colour is left out, not an error, since
+    # sheets have the colour column filled down (37 of 300 rows in the onboarding walk's).
+    colour_without_plate: list[int] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         """The counts as the preview, the result and the audit entry give them."""
@@ -164,6 +167,7 @@ class ImportPlan:
             "delimiter": self.table.delimiter,
             "header_row": self.table.header_row,
             "ignored_columns": list(self.table.ignored),
+            "colour_without_plate": list(self.colour_without_plate),
             **self.summary(),
             "errors": [{"row": e.row, "content": e.content, "message": e.message}
                        for e in self.errors],
@@ -293,7 +297,7 @@ class _Planner:
             except ValidationError as err:
                 fail(_zh(err))
         elif value(cells, "plate_color") and color is not None and color != "unknown":
-            fail("填了车牌颜色但没有车牌")
+            self.plan.colour_without_plate.append(number)
         if not name and not plate_text:
             fail("这一行既没有姓名也没有车牌：每行至少要有其中一项")
         if household is None:

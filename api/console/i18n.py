@@ -429,6 +429,11 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "表头在第 {row} 行，它上面的行（标题等）没有导入",
         "The header is row {row}; the rows above it (a title) are not imported",
     ),
+    "imp.colour_without_plate": (
+        "{rows} 行填了车牌颜色但没有车牌，颜色没有导入（第 {first} 行起）",
+        "{rows} rows give a plate colour but no plate; the colour is not imported (from row "
+        "{first})",
+    ),
     "imp.no_file": ("请先选择文件", "Choose a file first"),
     "imp.expired": (
         "预览已过期或已导入，请重新选择文件预览",

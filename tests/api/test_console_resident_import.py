@@ -111,3 +111,11 @@ def test_the_preview_says_the_title_row_above_the_header_is_not_imported(client:
 
     assert "表头在第 2 行，它上面的行（标题等）没有导入" in shown.text
     assert TOKEN.search(shown.text) is not None  # nothing in error: 导入 is offered
+
+
+def test_the_preview_says_which_rows_have_a_colour_but_no_plate(client: Any) -> None:
+    csrf = admin_csrf(client)
+    shown = preview(client, csrf, csv_bytes([*ROWS, "6栋,101,赵六,,,蓝,", "6栋,102,钱七,,,绿,"]))
+
+    assert "2 行填了车牌颜色但没有车牌，颜色没有导入（第 6 行起）" in shown.text
+    assert TOKEN.search(shown.text) is not None  # not an error: 导入 is offered
