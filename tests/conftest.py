@@ -74,9 +74,11 @@ def _quick_password_hashes() -> Iterator[None]:
     services.passwords._hasher = PRODUCT_HASHER
 
 
-def _database_params() -> list[Any]:
+def database_params(*, postgres: bool = True) -> list[Any]:
+    """SQLite, and PostgreSQL when PARKGATE_TEST_POSTGRES_URL is set (unless ``postgres`` is
+    False: a conftest that keeps its tests on SQLite)."""
     params: list[Any] = [pytest.param("sqlite", id="sqlite")]
-    if POSTGRES_URL:
+    if POSTGRES_URL and postgres:
         params.append(pytest.param("postgres", id="postgres", marks=pytest.mark.postgres))
     return params
 
@@ -110,16 +112,20 @@ def reset_postgres(url: str) -> None:
     engine.dispose()
 
 
-@pytest.fixture(params=_database_params())
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty database, never migrated (tests of migrations and of starting on an empty
-    database use it as it is)."""
-    if request.param == "sqlite":
+def empty_database(kind: str, tmp_path: Path) -> str:
+    if kind == "sqlite":
         return f"sqlite:///{tmp_path / 'parkgate.db'}"
     assert POSTGRES_URL
     url = worker_postgres_url(POSTGRES_URL)
     reset_postgres(url)
     return url
+
+
+@pytest.fixture(params=database_params())
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database, never migrated (tests of migrations and of starting on an empty
+    database use it as it is)."""
+    return empty_database(request.param, tmp_path)
 
 
 @functools.cache
