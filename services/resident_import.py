@@ -143,7 +143,8 @@ class ImportPlan:
     residents: list[_NewResident] = field(default_factory=list)
     vehicles: list[_NewVehicle] = field(default_factory=list)
     existing_households: set[HouseholdKey] = field(default_factory=set)
-    existing_residents: int = 0
+    # (household id, name): one owner on two rows (two cars) is one resident already on file.
+    existing_residents: set[tuple[int, str]] = field(default_factory=set)
     existing_vehicles: int = 0
     errors: list[RowError] = field(default_factory=list)
     # Rows with a plate colour but no plate: the colour is left out, not an error, since
@@ -156,7 +157,7 @@ class ImportPlan:
             "rows": len(self.table.rows),
             "households": {"create": len(self.households),
                            "existing": len(self.existing_households)},
-            "residents": {"create": len(self.residents), "existing": self.existing_residents},
+            "residents": {"create": len(self.residents), "existing": len(self.existing_residents)},
             "vehicles": {"create": len(self.vehicles), "existing": self.existing_vehicles},
         }
 
@@ -366,7 +367,7 @@ class _Planner:
                 new.notes.append(household.note)
         if resident is not None:
             if household_id is not None and (household_id, resident.name) in self.names:
-                plan.existing_residents += 1
+                plan.existing_residents.add((household_id, resident.name))
             elif (key, resident.name) not in self.people:
                 person = _NewResident(key, resident.name, resident.phone, number)
                 self.people[(key, resident.name)] = person

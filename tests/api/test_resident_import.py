@@ -112,6 +112,12 @@ def test_existing_household_and_resident_are_reused_and_a_second_import_adds_not
     again = upload(client, admin_headers, csv_bytes(ROWS), dry_run=False).json()
     assert again["applied"] is True
     assert [again[k]["create"] for k in ("households", "residents", "vehicles")] == [0, 0, 0]
+    # One owner on two rows (two cars) is one resident on file, not two (found by the
+    # onboarding walk: 301 shown for 300 people).
+    two_cars = upload(client, admin_headers, csv_bytes(
+        [*ROWS, "3栋,1201,张伟,13800138000,闽A67890,蓝,"]), dry_run=True).json()
+    assert two_cars["residents"] == {"create": 0, "existing": 3}
+    assert two_cars["vehicles"] == {"create": 1, "existing": 3}
 
 
 def test_duplicate_plates_in_the_file_and_in_the_database_are_row_errors_and_nothing_is_imported(
