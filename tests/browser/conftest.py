@@ -40,6 +40,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return empty_database(request.param, tmp_path)
 
 
+# How long a freshly opened console page may take to have its event stream live: its first
+# connection waits for the page's own first requests, and once (2026-11-30, the last minutes
+# of a loaded CI run) that took more than the 10 s default; alone it takes well under 1 s.
+STREAM_TIMEOUT_MS = 20_000
+
+
 @dataclass
 class LiveServer:
     base_url: str

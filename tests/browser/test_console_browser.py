@@ -12,7 +12,14 @@ import httpx
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.browser.conftest import PASSWORD, LiveServer, enter_as, login, screenshot
+from tests.browser.conftest import (
+    PASSWORD,
+    STREAM_TIMEOUT_MS,
+    LiveServer,
+    enter_as,
+    login,
+    screenshot,
+)
 from tests.conftest import LabelledPhoto
 
 pytestmark = pytest.mark.browser
@@ -39,7 +46,7 @@ def bearer(server: LiveServer, username: str) -> dict[str, str]:
 
 def wait_live(page: Any) -> None:
     """The SSE stream said hello: events published from now on reach the page."""
-    page.wait_for_selector('#live-dot[data-live="yes"]')
+    page.wait_for_selector('#live-dot[data-live="yes"]', timeout=STREAM_TIMEOUT_MS)
 
 
 def test_guard_logs_in_and_sees_a_passage_arrive_live(

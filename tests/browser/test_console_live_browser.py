@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 
 from models.db import transaction
 from models.events import Passage
-from tests.browser.conftest import LiveServer, enter_as, login, screenshot
+from tests.browser.conftest import STREAM_TIMEOUT_MS, LiveServer, enter_as, login, screenshot
 from tests.browser.test_console_browser import bearer
 from tests.conftest import LabelledPhoto
 
@@ -101,7 +101,7 @@ def guard_page(new_page: Any, server: LiveServer, viewport: dict[str, int] = DES
     page = new_page()
     page.set_viewport_size(viewport)
     enter_as(page, server, "guard", "guard")
-    page.wait_for_selector('#live-dot[data-live="yes"]')
+    page.wait_for_selector('#live-dot[data-live="yes"]', timeout=STREAM_TIMEOUT_MS)
     return page
 
 
