@@ -45,13 +45,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.console.error_texts import explain_detail
-from api.schemas import HouseholdIn, ResidentIn, VehicleIn
+from api.schemas import HouseholdIn, ResidentIn, VehicleIn, search_label
 from errors import ConflictError
 from models.db import transaction
 from models.events import AuditEntry
 from models.people import Household, Resident
 from models.vehicles import Vehicle
-from services.resident_import_file import ImportTable, read_table
+from services.resident_import_file import ImportTable, SaidInChinese, read_table
 
 logger = logging.getLogger(__name__)
 
@@ -85,17 +85,8 @@ def _building_core(label: str) -> str:
     return _BUILDING_SUFFIX.sub("", label)
 
 
-def _folded_label(text: str) -> str:
-    # As api.schemas folds a label (NFKC, one space), enough to group the file's spellings.
-    return " ".join(unicodedata.normalize("NFKC", text).split())
-
-
-class ImportConflictError(ConflictError):
+class ImportConflictError(SaidInChinese, ConflictError):
     """Someone else's change collided with the import's writes (HTTP 409)."""
-
-    def __init__(self, message: str, zh: str) -> None:
-        super().__init__(message)
-        self.zh = zh
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,7 +218,7 @@ class _Planner:
             taken.setdefault(_building_core(building), (set(), True))[0].add(building)
         counts: dict[str, dict[str, int]] = {}
         for _, cells in self.plan.table.rows:
-            label = _folded_label(self.plan.table.value(cells, "building"))
+            label = search_label(self.plan.table.value(cells, "building"))
             if label and _building_core(label) not in taken:
                 spellings = counts.setdefault(_building_core(label), {})
                 spellings[label] = spellings.get(label, 0) + 1

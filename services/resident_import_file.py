@@ -55,33 +55,31 @@ _HINT = re.compile(r"\(.*\)|\*|\s")
 _WORKBOOK_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")
 
 
-class ImportFileError(InvalidInputError):
-    """A file that cannot be read as an import table (HTTP 422); ``zh`` says it in Chinese."""
+class SaidInChinese(Exception):
+    """A refusal of the import that carries its Chinese wording too (``zh``): the API says
+    the English ``message``, the console and the office's CLI line the Chinese. Listed before
+    the error class it is mixed into, which keeps its HTTP status."""
 
     def __init__(self, message: str, zh: str) -> None:
         super().__init__(message)
         self.zh = zh
 
 
-class ImportFileTooLargeError(PayloadTooLargeError):
+class ImportFileError(SaidInChinese, InvalidInputError):
+    """A file that cannot be read as an import table (HTTP 422)."""
+
+
+class ImportFileTooLargeError(SaidInChinese, PayloadTooLargeError):
     """Over ``MAX_BYTES`` or ``MAX_ROWS`` (HTTP 413)."""
 
-    def __init__(self, message: str, zh: str) -> None:
-        super().__init__(message)
-        self.zh = zh
 
-
-class ImportFileTypeError(UnsupportedMediaError):
+class ImportFileTypeError(SaidInChinese, UnsupportedMediaError):
     """Not text at all: a workbook, an image (HTTP 415)."""
-
-    def __init__(self, message: str, zh: str) -> None:
-        super().__init__(message)
-        self.zh = zh
 
 
 def chinese_text(err: Exception) -> str:
     """The Chinese message of a refused file; any other error as it is."""
-    return str(getattr(err, "zh", None) or err)
+    return err.zh if isinstance(err, SaidInChinese) else str(err)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,11 +178,10 @@ def _map_header(header: list[str]) -> tuple[dict[str, int], tuple[str, ...]]:
             )
         columns[name] = index
     missing = [name for name in REQUIRED if name not in columns]
-    if missing or ("name" not in columns and "plate" not in columns):
-        wanted = [*missing, *([] if "name" in columns or "plate" in columns
-                              else ["name or plate"])]
-        zh = "、".join([*(HEADER_ZH[m] for m in missing),
-                       *([] if "name" in columns or "plate" in columns else ["姓名或车牌"])])
+    nobody = "name" not in columns and "plate" not in columns  # a row would name no one
+    if missing or nobody:
+        wanted = [*missing, *(["name or plate"] if nobody else [])]
+        zh = "、".join([*(HEADER_ZH[m] for m in missing), *(["姓名或车牌"] if nobody else [])])
         shown = ", ".join(c.strip() for c in header if c.strip())[:200]
         raise ImportFileError(
             f"the header row lacks the column(s) {', '.join(wanted)} (found: {shown or 'none'});"

@@ -30,10 +30,10 @@ from api.console.rendering import current_lang, page_user, services_of
 from api.console.security import verify_csrf
 from api.deps import Principal
 from api.routes.frames import read_form
-from api.routes.resident_import import FILE_NAME_MAX
+from api.routes.resident_import import FILE_NAME_MAX, FORM_SLACK, read_file_field
 from errors import ConflictError, InvalidInputError
 from services.resident_import import ImportOutcome, run_import
-from services.resident_import_file import MAX_BYTES, MAX_ROWS, template_csv, too_large
+from services.resident_import_file import MAX_BYTES, MAX_ROWS, chinese_text, template_csv
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,6 @@ TEMPLATE_NAME = "household-import-template.csv"
 # Previews kept for 导入: a few admins at once, each file at most 2 MB.
 KEPT_PREVIEWS = 8
 PREVIEW_TTL_S = 30 * 60
-_FORM_SLACK = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +100,7 @@ def _page(request: Request, user: Principal, **context: Any) -> Response:
 
 def _refused(request: Request, user: Principal, err: Exception) -> Response:
     """A file refused whole: said in the page's language, the form offered again."""
-    zh = getattr(err, "zh", None)
-    text = zh if zh and current_lang(request) == "zh" else str(err)
+    text = chinese_text(err) if current_lang(request) == "zh" else str(err)
     return _page(request, user, problem=text)
 
 
@@ -125,17 +123,14 @@ def template(request: Request) -> Response:
 
 async def _uploaded(request: Request, user: Principal) -> tuple[bytes, str] | None:
     """The file of the preview form, CSRF checked; None when no file was chosen."""
-    form = await read_form(request, MAX_BYTES + _FORM_SLACK)
+    form = await read_form(request, MAX_BYTES + FORM_SLACK)
     try:
         token = form.get("csrf_token")
         await verify_csrf(request, user.name, token if isinstance(token, str) else "")
         upload = form.get("file")
         if not isinstance(upload, UploadFile) or not upload.filename:
             return None
-        data = await upload.read(MAX_BYTES + 1)
-        if len(data) > MAX_BYTES:
-            raise too_large(len(data))
-        return data, upload.filename[:FILE_NAME_MAX]
+        return await read_file_field(upload), upload.filename[:FILE_NAME_MAX]
     finally:
         await form.close()
 

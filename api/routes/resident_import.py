@@ -30,24 +30,30 @@ RAW_TYPES = frozenset({"", "text/csv", "text/plain", "text/tab-separated-values"
                        "application/csv", "application/vnd.ms-excel",
                        "application/octet-stream"})
 # A multipart body is the file and a few hundred bytes of headers and boundaries.
-_FORM_SLACK = 64 * 1024
+FORM_SLACK = 64 * 1024
 FILE_NAME_MAX = 200
+
+
+async def read_file_field(upload: UploadFile) -> bytes:
+    """A form's file, refused (413) past the import's limit: read one byte further to tell."""
+    data = await upload.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise too_large(len(data))
+    return data
 
 
 async def read_upload(request: Request, file_name: str | None) -> tuple[bytes, str]:
     """The file's bytes and its name, from a multipart ``file`` field or the raw body."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
-        form = await read_form(request, MAX_BYTES + _FORM_SLACK)
+        form = await read_form(request, MAX_BYTES + FORM_SLACK)
         try:
             upload = form.get("file")
             if not isinstance(upload, UploadFile):
                 raise InvalidInputError(
                     "the multipart body needs a file field named 'file' (the CSV file)"
                 )
-            data = await upload.read(MAX_BYTES + 1)
-            if len(data) > MAX_BYTES:
-                raise too_large(len(data))
+            data = await read_file_field(upload)
             return data, (upload.filename or file_name or "upload.csv")[:FILE_NAME_MAX]
         finally:
             await form.close()
