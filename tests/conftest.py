@@ -91,8 +91,13 @@ def worker_postgres_url(url: str) -> str:
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if not XDIST_WORKER:
         return url
+    return postgres_database_beside(url, f"{make_url(url).database}_{XDIST_WORKER}")
+
+
+def postgres_database_beside(url: str, name: str) -> str:
+    """The URL of database ``name`` on ``url``'s server (same credentials), created if it is
+    not there yet."""
     base = make_url(url)
-    name = f"{base.database}_{XDIST_WORKER}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         exists = conn.execute(
@@ -151,17 +156,7 @@ def _migrated_postgres_script(url: str) -> str | None:
     from models.db import create_db_engine, migrate
 
     parsed = make_url(url)
-    template = parsed.set(database=f"{parsed.database}_migrated")
-    admin = create_engine(parsed, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        exists = conn.execute(
-            text("SELECT 1 FROM pg_database WHERE datname = :name"),
-            {"name": template.database},
-        ).first()
-        if exists is None:
-            conn.execute(text(f'CREATE DATABASE "{template.database}"'))
-    admin.dispose()
-    template_url = template.render_as_string(hide_password=False)
+    template_url = postgres_database_beside(url, f"{parsed.database}_migrated")
     reset_postgres(template_url)
     engine = create_db_engine(template_url)
     migrate(engine)
@@ -169,7 +164,7 @@ def _migrated_postgres_script(url: str) -> str | None:
     engine.dispose()
     command = ["pg_dump", "--no-owner", "--no-privileges", "--inserts",
                "-h", parsed.host or "localhost", "-p", str(parsed.port or 5432),
-               "-U", parsed.username or "postgres", template.database or ""]
+               "-U", parsed.username or "postgres", make_url(template_url).database or ""]
     env = {**os.environ, "PGPASSWORD": parsed.password or ""}
     try:
         version = subprocess.run(["pg_dump", "--version"], capture_output=True, text=True,
