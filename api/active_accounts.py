@@ -38,16 +38,30 @@ def last_seen_active(app_state: Any) -> LastSeenActive:
     return staff
 
 
+def account_changed(app_state: Any, account: KnownAccount, *, active: bool) -> None:
+    """After the commit of an admin's change to ``account`` (its password, role, or whether
+    it is active): the memory logins during an outage are checked against knows it as it is
+    now, at once rather than at the next refresh, and forgets it when it is not active: a
+    new password given to a deactivated account must not let it in during an outage."""
+    memory = last_seen_active(app_state)
+    if active:
+        memory.remember(account)
+    else:
+        memory.forget(account.username)
+
+
 def account_active(
     app_state: Any, sessions: sessionmaker[Session], username: str, *,
-    during_outage: bool = False, stamp: str | None = None,
+    during_outage: bool = False, stamp: str | None = None, role: str | None = None,
 ) -> bool:
     """The database's answer, remembered. With ``during_outage``, a database that cannot be
     reached answers with the last answer remembered for an active account; otherwise (and
     for an account not remembered) its error propagates: the caller's 503.
 
     ``stamp``: the session's password stamp; a session logged in with a password that has
-    been reset since is answered False (the account itself stays remembered)."""
+    been reset since is answered False (the account itself stays remembered). ``role``: the
+    role the session was logged in with; once the account's role was changed (an admin
+    demoted to guard) it is answered False too, as its token still says the old one."""
     memory = last_seen_active(app_state)
     mark = memory.refresh_mark()
     try:
@@ -60,17 +74,21 @@ def account_active(
         known = memory.get(username)
         if during_outage and known is not None:
             _database_found_down(app_state)
-            return _same_password(stamp, known.password_hash)
+            return _same_password(stamp, known.password_hash) and _same_role(role, known.role)
         raise
     if row is None or not row.active:
         memory.forget(username)
         return False
     memory.remember(KnownAccount(username, row.role, row.password_hash), mark)
-    return _same_password(stamp, row.password_hash)
+    return _same_password(stamp, row.password_hash) and _same_role(role, row.role)
 
 
 def _same_password(stamp: str | None, password_hash: str) -> bool:
     return stamp is None or stamp == password_stamp(password_hash)
+
+
+def _same_role(claimed: str | None, role: str) -> bool:
+    return claimed is None or claimed == role
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,7 @@ from api.routes import (
     review,
     safety,
     typed_plates,
+    users,
 )
 from services.container import Services
 from services.login_audit import recent_failures
@@ -103,7 +104,7 @@ def create_app(services: Services) -> FastAPI:
     csrf = [Depends(require_csrf)]
     for module in (auth, admin, faces, credentials, frames, passages, availability, health,
                    metrics, gate_actions, typed_plates, review, alarms, audit, events, safety,
-                   parking, reports, personal_data, resident_import):
+                   parking, reports, personal_data, resident_import, users):
         app.include_router(module.router, dependencies=csrf)
     app.include_router(console.router)  # console forms carry their token in the form
     install_local_docs(app)

@@ -101,11 +101,12 @@ def _require_active(
     request: Request, services: Services, principal: Principal, *, during_outage: bool = False
 ) -> None:
     """A deactivated account loses access at once, not when its token expires; so does a
-    session logged in with a password since reset."""
+    session logged in with a password since reset, or with a role since changed."""
     if not account_active(request.app.state, services.sessions, principal.name,
-                          during_outage=during_outage, stamp=principal.password_stamp):
+                          during_outage=during_outage, stamp=principal.password_stamp,
+                          role=principal.role):
         raise AuthenticationError(f"account {principal.name!r} is deactivated or deleted, "
-                                  "or its password was reset: log in again")
+                                  "or its password was reset or its role changed: log in again")
 
 
 CurrentUser = Annotated[Principal, Depends(get_current_user)]

@@ -351,6 +351,44 @@ class ListEntryOut(_Out):
     created_at: datetime
 
 
+# --- staff accounts (/api/v1/users) ---------------------------------------------------------
+# The rules (name folding, weak passwords, duplicates, one's own account) are the 用户 page's,
+# in services/users.py; these only bound the sizes, as the page's form does.
+
+StaffRole = Literal["admin", "guard"]
+
+
+class UserIn(_In):
+    username: str = Field(max_length=64, examples=["guard3"],
+                          description="1–64 characters, no spaces; 'GUARD3' or full-width "
+                          "'ｇｕａｒｄ３' is the same name as 'guard3'.")
+    role: StaffRole = Field(description="admin: the office's work; guard: the booth's.")
+    password: str = Field(max_length=256, description="At least 8 characters, not a common "
+                          "password nor the username with digits.")
+
+
+class UserPatch(_Patch):
+    active: bool | None = Field(None, description="false ends the account's sessions and "
+                                "tokens at once; not your own account.")
+    role: StaffRole | None = Field(None, description="A change ends the account's sessions "
+                                   "and tokens at once; not your own account.")
+
+
+class PasswordResetIn(_In):
+    password: str = Field(max_length=256, description="The account's new password, by the "
+                          "rules a new account's follows.")
+
+
+class UserOut(_Out):
+    id: int
+    username: str
+    role: str
+    active: bool
+    created_at: datetime
+    last_login: datetime | None = Field(None, description="The account's latest login, from "
+                                        "the audit log; null: never logged in.")
+
+
 class PassageOut(BaseModel):
     id: int
     at: datetime

@@ -27,8 +27,9 @@ import weakref
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from errors import StoreUnavailableError
 from models.base import utcnow
@@ -205,3 +206,13 @@ def _journal(
                      action, name, err)
         return False
     return True
+
+
+def last_logins(session: Session, username: str | None = None) -> dict[str, datetime]:
+    """Each account's latest login, by name (the 用户 page's 上次登录, /api/v1/users'
+    ``last_login``): a guard who left and still has an account shows there. ``username``:
+    that account's only."""
+    query = select(AuditEntry.username, func.max(AuditEntry.at)).where(AuditEntry.action == LOGIN)
+    if username is not None:
+        query = query.where(AuditEntry.username == username)
+    return {name: at for name, at in session.execute(query.group_by(AuditEntry.username))}

@@ -9,7 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from errors import ConflictError, InvalidInputError
+from errors import ConflictError, InvalidInputError, NotFoundError
+from models.events import AuditEntry
 from models.people import User, username_key
 from services.passwords import (
     MIN_PASSWORD_LENGTH,
@@ -98,3 +99,91 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
         spend_a_verification(password)
         return None
     return user if verify_password(user.password_hash, password) else None
+
+
+# --- what the 用户 page and /api/v1/users do to staff accounts -----------------------------
+# One place for their rules and audit entries: a form and a JSON call must not drift apart.
+# Each takes the acting admin's name, writes its audit entry in the caller's transaction
+# (services never commit) and leaves the process's memory of active staff to the caller:
+# api/active_accounts.py, after the commit.
+
+
+class OwnAccountError(ConflictError):
+    """What an admin may not do to their own account here: deactivate or demote it (so the
+    one acting is always an active admin left), or reset its password without the current
+    one (that is 修改密码, which asks for it)."""
+
+
+OWN_DEACTIVATE = "you cannot deactivate your own account; another admin can"
+OWN_DEMOTE = "you cannot change your own role; another admin can"
+OWN_PASSWORD = (
+    "this is your own account: change your own password with your current one, on the "
+    "console's 修改密码 page (/console/password)"
+)
+
+
+def staff_accounts(session: Session) -> list[User]:
+    """Every admin and guard account, active or not, by name."""
+    return list(session.scalars(select(User).order_by(User.username)))
+
+
+def staff_account(session: Session, user_id: int) -> User:
+    """The account with this id; NotFoundError (404) without one."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFoundError(f"user {user_id} not found")
+    return user
+
+
+def add_account(session: Session, actor: str, username: str, password: str, role: str) -> User:
+    """A new account by ``create_user``'s rules, audited as ``user.create``. The name's
+    surrounding spaces are dropped, as a pasted name's are on the form."""
+    created = create_user(session, username.strip(), password, role)
+    session.add(AuditEntry(username=actor, action="user.create", target=f"user:{created.id}",
+                           details={"role": role, "username": username.strip()}))
+    return created
+
+
+def set_active(session: Session, actor: str, user_id: int, active: bool) -> User:
+    """Deactivate or reactivate an account, audited. A deactivated account's sessions and
+    tokens are refused from their next request: every one asks the database whether it is
+    still active (api/deps.py, api/console/rendering.py)."""
+    user = staff_account(session, user_id)
+    if user.username == actor and not active:
+        raise OwnAccountError(OWN_DEACTIVATE)
+    user.active = active
+    session.add(AuditEntry(username=actor, action="user.activate" if active else "user.deactivate",
+                           target=f"user:{user_id}", details={"username": user.username}))
+    return user
+
+
+def set_role(session: Session, actor: str, user_id: int, role: str) -> User:
+    """Another account's role, audited as ``user.role_change``. Its sessions and tokens carry
+    the role they were logged in with and are refused once it differs (api/active_accounts.py):
+    a demoted admin's token must not keep admin rights until it expires. The same role again
+    changes nothing and is not logged."""
+    if role not in ("admin", "guard"):
+        raise InvalidInputError(f"role must be admin or guard, got {role!r}")
+    user = staff_account(session, user_id)
+    if user.role == role:
+        return user
+    if user.username == actor:
+        raise OwnAccountError(OWN_DEMOTE)
+    previous, user.role = user.role, role
+    session.add(AuditEntry(username=actor, action="user.role_change", target=f"user:{user_id}",
+                           details={"username": user.username, "role": role,
+                                    "previous_role": previous}))
+    return user
+
+
+def reset_password_of(session: Session, actor: str, user_id: int, password: str) -> User:
+    """重设密码: an admin gives another account a new password (reset_password's rules, and
+    its end of the account's sessions), audited as ``user.password_reset``: who reset whose,
+    never the password nor its hash."""
+    user = staff_account(session, user_id)
+    if user.username == actor:
+        raise OwnAccountError(OWN_PASSWORD)
+    reset_password(session, user, password)
+    session.add(AuditEntry(username=actor, action="user.password_reset", target=f"user:{user_id}",
+                           details={"username": user.username}))
+    return user

@@ -1,8 +1,9 @@
 """Admin pages: users, households/residents/vehicles, passes, plate lists and the audit log.
 
-Users are managed with plain forms here (there is no JSON API for them); the other tables
-are edited by the page's script through the existing JSON API with the CSRF header. The
-passes page is open to guards too: they register visitors at the booth.
+Users are managed with plain forms here, by the rules /api/v1/users follows too
+(services/users.py); the other tables are edited by the page's script through the existing
+JSON API with the CSRF header. The passes page is open to guards too: they register visitors
+at the booth.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import func, select
 
-from api.active_accounts import last_seen_active
+from api.active_accounts import account_changed, last_seen_active
 from api.console.audit_texts import (
     AUDIT_ACTIONS,
     action_label,
@@ -45,17 +46,22 @@ from api.params import Day, PathId
 from controllers.policy import PassPermit
 from controllers.schedule import WEEKDAYS
 from controllers.values import Reason
-from errors import ConflictError, InvalidInputError, NotFoundError
+from errors import ConflictError, InvalidInputError
 from models.db import transaction
-from models.events import AuditEntry
 from models.faces import FaceTemplate
-from models.people import Household, Resident, User
+from models.people import Household, Resident
 from models.vehicles import PlateListEntry, Vehicle, VisitorPass
 from services.audit_log import AuditQuery, audit_to_dict, search_audit
 from services.container import Services
 from services.known_staff import KnownAccount
-from services.login_audit import LOGIN
-from services.users import create_user, reset_password
+from services.login_audit import last_logins
+from services.users import (
+    OwnAccountError,
+    add_account,
+    reset_password_of,
+    set_active,
+    staff_accounts,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -105,14 +111,8 @@ def users_page(
     if isinstance(user, Response):
         return user
     with services_of(request).sessions() as session:
-        users = list(session.scalars(select(User).order_by(User.username)))
-        # A guard who left and still has an account shows here, not only in the audit log.
-        last_login: dict[str, datetime] = {
-            name: at for name, at in session.execute(
-                select(AuditEntry.username, func.max(AuditEntry.at))
-                .where(AuditEntry.action == LOGIN).group_by(AuditEntry.username)
-            )
-        }
+        users = staff_accounts(session)
+        last_login = last_logins(session)
     lang = current_lang(request)
     error_text = error_detail = None
     if error in USER_NOTICES:
@@ -128,10 +128,7 @@ def users_page(
 
 def _create_user(services: Services, actor: str, username: str, password: str, role: str) -> None:
     with transaction(services.sessions) as session:
-        created = create_user(session, username, password, role)
-        session.add(AuditEntry(username=actor, action="user.create",
-                               target=f"user:{created.id}", details={"role": role,
-                                                                     "username": username}))
+        add_account(session, actor, username, password, role)
 
 
 @router.post("/users")
@@ -168,18 +165,11 @@ async def set_user_active(
     if isinstance(user, Response):
         return user
     await verify_csrf(request, user.name, csrf_token)
-    with transaction(services_of(request).sessions) as session:
-        target = session.get(User, user_id)
-        if target is None:
-            raise NotFoundError(f"user {user_id} not found")
-        if target.username == user.name and not active:
-            return RedirectResponse("/console/admin/users?error=users.self", status_code=303)
-        target.active = active
-        target_name = target.username
-        session.add(AuditEntry(
-            username=user.name, action="user.activate" if active else "user.deactivate",
-            target=f"user:{user_id}", details={"username": target_name},
-        ))
+    try:
+        with transaction(services_of(request).sessions) as session:
+            target_name = set_active(session, user.name, user_id, active).username
+    except OwnAccountError:
+        return RedirectResponse("/console/admin/users?error=users.self", status_code=303)
     if not active:  # at once: not even a login during a database outage may let them in
         last_seen_active(request.app.state).forget(target_name)
     return RedirectResponse("/console/admin/users?msg=msg.saved", status_code=303)
@@ -187,19 +177,15 @@ async def set_user_active(
 
 def _reset_password(
     services: Services, actor: str, user_id: int, password: str
-) -> KnownAccount | None:
-    """The account with its new hash; None: it is the actor's own."""
-    with transaction(services.sessions) as session:
-        target = session.get(User, user_id)
-        if target is None:
-            raise NotFoundError(f"user {user_id} not found")
-        if target.username == actor:
-            return None
-        reset_password(session, target, password)
-        # Who reset whose password; never the password, nor its hash.
-        session.add(AuditEntry(username=actor, action="user.password_reset",
-                               target=f"user:{user_id}", details={"username": target.username}))
-        return KnownAccount(target.username, target.role, target.password_hash)
+) -> tuple[KnownAccount, bool] | None:
+    """The account with its new hash, and whether it is active; None: it is the actor's
+    own."""
+    try:
+        with transaction(services.sessions) as session:
+            target = reset_password_of(session, actor, user_id, password)
+            return KnownAccount(target.username, target.role, target.password_hash), target.active
+    except OwnAccountError:
+        return None
 
 
 @router.post("/users/{user_id}/password")
@@ -218,18 +204,19 @@ async def reset_password_form(
         return RedirectResponse("/console/admin/users?error=users.password_mismatch",
                                 status_code=303)
     try:
-        account = await asyncio.to_thread(
+        reset = await asyncio.to_thread(
             _reset_password, services_of(request), user.name, user_id, password
         )
     except InvalidInputError as err:
         query = urlencode({"error": str(err)})
         return RedirectResponse(f"/console/admin/users?{query}", status_code=303)
-    if account is None:
+    if reset is None:
         return RedirectResponse("/console/admin/users?error=users.self_password",
                                 status_code=303)
+    account, active = reset
     # The staff file for logins during a database outage gets the new hash now, not at the
     # next refresh: the old password must not open the booth in an outage that starts soon.
-    last_seen_active(request.app.state).remember(account)
+    account_changed(request.app.state, account, active=active)
     logger.info("password of %s reset by %s", account.username, user.name)
     return RedirectResponse("/console/admin/users?msg=users.password_reset", status_code=303)
 

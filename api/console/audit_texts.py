@@ -30,8 +30,8 @@ AUDIT_ACTIONS: dict[str, tuple[str, ...]] = {
                  "resident.pin_cleared", "resident.data_export"),
     "vehicle": ("vehicle.create", "vehicle.update", "vehicle.delete"),
     "face": ("face.consent", "face.consent_withdrawn", "face.enrol", "face.delete"),
-    "user": ("user.create", "user.activate", "user.deactivate", "user.password_reset",
-             "user.password_change"),
+    "user": ("user.create", "user.activate", "user.deactivate", "user.role_change",
+             "user.password_reset", "user.password_change"),
     "zone": ("zone.correct",),
     "safety": ("safety.fire_alarm", "safety.fire_alarm_cleared"),
     "guidance": ("guidance.hold", "guidance.release"),
@@ -39,7 +39,7 @@ AUDIT_ACTIONS: dict[str, tuple[str, ...]] = {
 }
 # Detail values that are stored codes (decisions, barrier states, alarm kinds, roles).
 _CODED_DETAILS = frozenset({"outcome", "kind", "resolution", "role", "admission", "via",
-                            "decision", "passage_reason"})
+                            "decision", "passage_reason", "previous_role"})
 _HOUSEHOLD_DETAILS = frozenset({"household_id", "host_household_id"})
 _ID_DETAILS = frozenset({"pass_id", "resident_id", "vehicle_id", "passage_id"})
 # Details whose null says something (a pass's max_uses: no limit).

@@ -795,6 +795,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "audit.action.user.create": ("新建用户", "Create user"),
     "audit.action.user.activate": ("启用用户", "Activate user"),
     "audit.action.user.deactivate": ("停用用户", "Deactivate user"),
+    "audit.action.user.role_change": ("更改角色", "Change role"),
     "audit.action.user.password_reset": ("重设密码", "Reset password"),
     "audit.action.user.password_change": ("修改自己的密码", "Change own password"),
     "audit.action.household.create": ("添加住户", "Add household"),
@@ -881,6 +882,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     # Only a car's entries carry a resident_id: the resident who drives it.
     "audit.detail.resident_id": ("驾驶人", "Driver"),
     "audit.detail.active": ("启用", "Active"),
+    "audit.detail.previous_role": ("原角色", "Previous role"),
     "audit.detail.decision": ("判定", "Decision"),
     "audit.detail.passage_reason": ("判定原因", "Why"),
     "audit.detail.matched_plate": ("按登记车牌", "Taken for plate"),

@@ -228,7 +228,8 @@ def page_user(
     if principal is None or principal.role not in ("admin", "guard"):
         return login_redirect(request, expired=had_cookie)
     active = account_active(request.app.state, services_of(request).sessions, principal.name,
-                            during_outage=during_outage, stamp=principal.password_stamp)
+                            during_outage=during_outage, stamp=principal.password_stamp,
+                            role=principal.role)
     if not active:
         # Drop the cookie too: the login page would otherwise send a still-signed session
         # straight back here, round and round.

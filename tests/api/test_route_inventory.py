@@ -61,6 +61,12 @@ GUARD_API = {
     ("GET", "/api/v1/review"),
     ("GET", "/api/v1/safety"), ("POST", "/api/v1/safety/fire-alarm"),
 }
+# Staff accounts (api/routes/users.py): admins only, as the console's 用户 page. Named here so
+# that a route lost, or one opened to guards, fails below rather than going unnoticed.
+STAFF_ACCOUNTS_API = {
+    ("GET", "/api/v1/users"), ("POST", "/api/v1/users"), ("PATCH", "/api/v1/users/{user_id}"),
+    ("POST", "/api/v1/users/{user_id}/password"),
+}
 GUARD_CONSOLE = {
     ("GET", "/console"), ("GET", "/console/alarms"), ("GET", "/console/history"),
     ("GET", "/console/password"), ("GET", "/console/fragments/alarms"),
@@ -146,6 +152,13 @@ def test_a_guard_reaches_the_booths_routes_and_no_others(client: Any) -> None:
     # Pages only: a console POST without the page's CSRF token is refused whoever sends it.
     console = [(m, p) for m, p in routes if p.startswith("/console") and m == "GET"]
     assert reached(client, console, {}) == GUARD_CONSOLE
+
+
+def test_the_staff_account_routes_are_for_admins_only(client: Any) -> None:
+    routes = set(every_route(client.app.routes))
+    assert routes >= STAFF_ACCOUNTS_API and not STAFF_ACCOUNTS_API & (GUARD_API | PUBLIC)
+    admin = add_staff(client.app.state.services, "admin", "admin")
+    assert reached(client, sorted(STAFF_ACCOUNTS_API), admin) == STAFF_ACCOUNTS_API
 
 
 def test_the_public_routes_never_show_a_plate_a_name_or_a_phone(client: Any) -> None:
