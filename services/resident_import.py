@@ -1,11 +1,12 @@
 """Bulk import of households, residents and cars from the property office's spreadsheet.
 
 One row is one resident and/or one car of a household (楼栋 + 房号); the rows of one
-household are grouped. A household already on file is used as it is (its 车位数 and 备注 are
-not changed), a resident of that household with the same name is not added again and a
-plate already registered to that same household is left as it is, so importing a file twice
-adds nothing the second time. A row whose name and plate are both given makes the resident
-the car's driver.
+household are grouped. A household already on file is not added again, nor a resident of that
+household with the same name, and a plate already registered to that same household is left
+as it is. What the sheet says differently of a household on file (车位数, 备注) or of such a
+resident (电话) is updated, an empty cell erasing nothing (``services/resident_import_updates``),
+so importing a file twice writes nothing the second time. Nothing on file is ever deleted. A
+row whose name and plate are both given makes the resident the car's driver.
 
 Every row is checked by the rules the JSON API applies to one household, resident or car
 (``api.schemas``' ``HouseholdIn``, ``ResidentIn``, ``VehicleIn``: label folding, names,
@@ -26,7 +27,8 @@ their record by its target. A single summary entry could do neither: thousands o
 not fit one readable cell (the CSV export's cell is cut by Excel at 32,767 characters). So an
 import writes those same per-object entries, each pointing at one ``household.import``
 summary entry (file name, its SHA-256, the counts), which is what the 操作日志 page is
-filtered by to see the import as one action.
+filtered by to see the import as one action; so do the ``household.update`` and
+``resident.update`` entries of what it updates (``services/resident_import_updates``).
 """
 
 from __future__ import annotations
@@ -52,6 +54,12 @@ from models.events import AuditEntry
 from models.people import Household, Resident
 from models.vehicles import Vehicle
 from services.resident_import_file import ImportTable, SaidInChinese, read_table
+from services.resident_import_updates import (
+    FieldChange,
+    changed_targets,
+    same_phone,
+    write_changes,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -97,21 +105,32 @@ class RowError:
 
 
 @dataclass
-class _NewHousehold:
+class _SheetHousehold:
+    """A household as the sheet gives it: created from it when new, compared with it when on
+    file."""
+
     building: str
     unit: str
     spaces: int
     spaces_row: int | None
     notes: list[str] = field(default_factory=list)
     row: int = 0
+    note_row: int | None = None
+
+    @property
+    def note(self) -> str:
+        return "；".join(self.notes)[:500]
 
 
-@dataclass(frozen=True, slots=True)
-class _NewResident:
+@dataclass
+class _SheetPerson:
+    """A resident as the sheet gives them; the phone is the first row's that has one."""
+
     key: HouseholdKey
     name: str
     phone: str | None
     row: int
+    phone_row: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,8 +149,8 @@ class ImportPlan:
     file_name: str
     sha256: str
     table: ImportTable
-    households: dict[HouseholdKey, _NewHousehold] = field(default_factory=dict)
-    residents: list[_NewResident] = field(default_factory=list)
+    households: dict[HouseholdKey, _SheetHousehold] = field(default_factory=dict)
+    residents: list[_SheetPerson] = field(default_factory=list)
     vehicles: list[_NewVehicle] = field(default_factory=list)
     existing_households: set[HouseholdKey] = field(default_factory=set)
     # (household id, name): one owner on two rows (two cars) is one resident already on file.
@@ -141,15 +160,26 @@ class ImportPlan:
     # Rows with a plate colour but no plate: the colour is left out, not an error, since
     # sheets have the colour column filled down (37 of 300 rows in the onboarding walk's).
     colour_without_plate: list[int] = field(default_factory=list)
+    # Fields of households and residents on file that the sheet changes, in row order.
+    changes: list[FieldChange] = field(default_factory=list)
+    # Households on file that no row names: left as they are (an import never deletes).
+    households_not_in_file: int = 0
 
     def summary(self) -> dict[str, Any]:
-        """The counts as the preview, the result and the audit entry give them."""
+        """The counts as the preview, the result and the audit entry give them: ``existing``
+        is ``update`` (some field changed) plus ``unchanged``."""
+
+        def counts(create: int, existing: int, updated: int) -> dict[str, int]:
+            return {"create": create, "existing": existing, "update": updated,
+                    "unchanged": existing - updated}
+
         return {
             "rows": len(self.table.rows),
-            "households": {"create": len(self.households),
-                           "existing": len(self.existing_households)},
-            "residents": {"create": len(self.residents), "existing": len(self.existing_residents)},
-            "vehicles": {"create": len(self.vehicles), "existing": self.existing_vehicles},
+            "households": counts(len(self.households), len(self.existing_households),
+                                 len(changed_targets(self.changes, "household"))),
+            "residents": counts(len(self.residents), len(self.existing_residents),
+                                len(changed_targets(self.changes, "resident"))),
+            "vehicles": counts(len(self.vehicles), self.existing_vehicles, 0),
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -161,6 +191,8 @@ class ImportPlan:
             "ignored_columns": list(self.table.ignored),
             "colour_without_plate": list(self.colour_without_plate),
             **self.summary(),
+            "changes": [c.to_json() for c in self.changes],
+            "households_not_in_file": self.households_not_in_file,
             "errors": [{"row": e.row, "content": e.content, "message": e.message}
                        for e in self.errors],
         }
@@ -192,21 +224,30 @@ class _Planner:
 
     def __init__(self, session: Session, plan: ImportPlan) -> None:
         self.plan = plan
-        self.households: dict[HouseholdKey, int] = {
-            (b, u): hid for hid, b, u in session.execute(
-                select(Household.id, Household.building, Household.unit))
-        }
+        self.households: dict[HouseholdKey, int] = {}
+        # A household on file's spaces and note, to compare the sheet's with.
+        self.on_file: dict[int, tuple[int, str]] = {}
+        for hid, b, u, spaces, note in session.execute(select(
+                Household.id, Household.building, Household.unit, Household.spaces,
+                Household.note)):
+            self.households[(b, u)] = hid
+            self.on_file[hid] = (spaces, note)
         self.labels = {hid: f"{b} {u}" for (b, u), hid in self.households.items()}
-        self.names: set[tuple[int, str]] = {
-            (hid, name) for hid, name in session.execute(
-                select(Resident.household_id, Resident.name))
-        }
+        # (household id, name) → that flat's residents so named, (id, phone), oldest first.
+        self.names: dict[tuple[int, str], list[tuple[int, str | None]]] = {}
+        for rid, hid, name, phone in session.execute(select(
+                Resident.id, Resident.household_id, Resident.name, Resident.phone)
+                .order_by(Resident.id)):
+            self.names.setdefault((hid, name), []).append((rid, phone))
         self.plates: dict[str, int] = {
             plate: hid for plate, hid in session.execute(
                 select(Vehicle.plate, Vehicle.household_id))
         }
         self.plate_rows: dict[str, int] = {}
-        self.people: dict[tuple[HouseholdKey, str], _NewResident] = {}
+        # Everyone the sheet names, new or on file: one person on two rows gives one phone.
+        self.people: dict[tuple[HouseholdKey, str], _SheetPerson] = {}
+        # Every household the sheet names; the new ones are also the plan's ``households``.
+        self.sheet: dict[HouseholdKey, _SheetHousehold] = {}
         self.buildings = self._building_spellings()
 
     def _building_spellings(self) -> dict[str, tuple[set[str], bool]]:
@@ -301,8 +342,7 @@ class _Planner:
             problems += self._plate_problems(number, key, vehicle.plate)
         if resident is not None:
             problems += self._person_problems(key, resident)
-        if key not in self.households:
-            problems += self._household_problems(key, household, bool(spaces_text))
+        problems += self._household_problems(key, household, bool(spaces_text))
         if problems:
             self._done(number, cells, problems)
             return
@@ -322,18 +362,18 @@ class _Planner:
         earlier = self.people.get((key, person.name))
         if (earlier is not None and person.phone and earlier.phone
                 and person.phone != earlier.phone):
-            return [f"{person.name} 的电话和第 {earlier.row} 行（同一户）不一样："
-                    "同一个人只写一个电话"]
+            first = earlier.phone_row or earlier.row
+            return [f"{person.name} 的电话和第 {first} 行（同一户）不一样：同一个人只写一个电话"]
         return []
 
     def _household_problems(
         self, key: HouseholdKey, household: HouseholdIn, spaces_given: bool
     ) -> list[str]:
-        new = self.plan.households.get(key)
-        if new is None or not spaces_given:
+        given = self.sheet.get(key)
+        if given is None or not spaces_given:
             return []
-        if new.spaces_row is not None and new.spaces != household.spaces:
-            return [f"车位数和第 {new.spaces_row} 行（同一户）不一样：同一户只写一个车位数"]
+        if given.spaces_row is not None and given.spaces != household.spaces:
+            return [f"车位数和第 {given.spaces_row} 行（同一户）不一样：同一户只写一个车位数"]
         return []
 
     def _done(self, number: int, cells: tuple[str, ...], problems: list[str]) -> None:
@@ -345,30 +385,72 @@ class _Planner:
     ) -> None:
         plan = self.plan
         household_id = self.households.get(key)
+        given = self.sheet.get(key)
+        if given is None:
+            given = self.sheet[key] = _SheetHousehold(
+                household.building, household.unit, household.spaces, None, row=number)
+            if household_id is None:
+                plan.households[key] = given
         if household_id is not None:
             plan.existing_households.add(key)
-        else:
-            new = plan.households.get(key)
-            if new is None:
-                new = plan.households[key] = _NewHousehold(
-                    household.building, household.unit, household.spaces, None, row=number)
-            if spaces_given and new.spaces_row is None:
-                new.spaces, new.spaces_row = household.spaces, number
-            if household.note and household.note not in new.notes:
-                new.notes.append(household.note)
+        if spaces_given and given.spaces_row is None:
+            given.spaces, given.spaces_row = household.spaces, number
+        if household.note and household.note not in given.notes:
+            given.notes.append(household.note)
+            given.note_row = given.note_row or number
         if resident is not None:
-            if household_id is not None and (household_id, resident.name) in self.names:
-                plan.existing_residents.add((household_id, resident.name))
-            elif (key, resident.name) not in self.people:
-                person = _NewResident(key, resident.name, resident.phone, number)
-                self.people[(key, resident.name)] = person
-                plan.residents.append(person)
+            person = self.people.get((key, resident.name))
+            if person is None:
+                person = self.people[(key, resident.name)] = _SheetPerson(
+                    key, resident.name, None, number)
+                if household_id is not None and (household_id, resident.name) in self.names:
+                    plan.existing_residents.add((household_id, resident.name))
+                else:
+                    plan.residents.append(person)
+            if resident.phone and person.phone is None:
+                person.phone, person.phone_row = resident.phone, number
         if vehicle is not None:
             if self.plates.get(vehicle.plate) is not None:
                 plan.existing_vehicles += 1  # this household's already (else an error above)
             else:
                 plan.vehicles.append(_NewVehicle(key, vehicle.plate, vehicle.plate_color,
                                                  resident.name if resident else None, number))
+
+
+    def changes(self) -> None:
+        """What the sheet says differently of households and residents on file, once every
+        row is read (a phone or a 车位数 may be on any row of the person or flat). An empty
+        cell is no value, never an erasure."""
+        found: list[FieldChange] = []
+        for key, given in self.sheet.items():
+            hid = self.households.get(key)
+            if hid is None:
+                continue
+            who = self.labels[hid]
+            spaces, note = self.on_file[hid]
+            if given.spaces_row is not None and given.spaces != spaces:
+                found.append(FieldChange(given.spaces_row, f"household:{hid}", who, "spaces",
+                                         spaces, given.spaces))
+            if given.note and given.note_row is not None and given.note != note:
+                found.append(FieldChange(given.note_row, f"household:{hid}", who, "note",
+                                         note, given.note))
+        for (key, name), person in self.people.items():
+            hid = self.households.get(key)
+            if hid is None or person.phone is None or person.phone_row is None:
+                continue
+            namesakes = self.names.get((hid, name), [])
+            if not namesakes:
+                continue
+            if any(same_phone(phone, person.phone) for _, phone in namesakes):
+                continue
+            # Two namesakes in one flat: the first, as the driver of a row is the first.
+            rid, phone = namesakes[0]
+            found.append(FieldChange(person.phone_row, f"resident:{rid}",
+                                     f"{self.labels[hid]} {name}", "phone", phone,
+                                     person.phone))
+        self.plan.changes = sorted(found, key=lambda c: c.row)
+        self.plan.households_not_in_file = len(self.households) - len(
+            {key for key in self.sheet if key in self.households})
 
 
 def plan_import(session: Session, data: bytes, file_name: str) -> ImportPlan:
@@ -379,6 +461,7 @@ def plan_import(session: Session, data: bytes, file_name: str) -> ImportPlan:
     planner = _Planner(session, plan)
     for number, cells in table.rows:
         planner.row(number, cells)
+    planner.changes()
     return plan
 
 
@@ -458,6 +541,7 @@ def _write(session: Session, plan: ImportPlan, operator: str) -> int:
     ]
     if entries:
         session.execute(insert(AuditEntry), entries)
+    write_changes(session, plan.changes, operator, summary.id)
     return summary.id
 
 
@@ -491,8 +575,10 @@ def run_import(
         ) from err
     counts = plan.summary()
     logger.info(
-        "import of %s by %s: %d households, %d residents, %d vehicles created (audit %d)",
+        "import of %s by %s: %d households, %d residents, %d vehicles created; %d households, "
+        "%d residents updated (audit %d)",
         file_name, operator, counts["households"]["create"], counts["residents"]["create"],
-        counts["vehicles"]["create"], audit_id,
+        counts["vehicles"]["create"], counts["households"]["update"],
+        counts["residents"]["update"], audit_id,
     )
     return ImportOutcome(plan, applied=True, audit_id=audit_id)

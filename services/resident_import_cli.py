@@ -2,8 +2,10 @@
 from the controller's shell, for a file too big to click through or an office without a
 browser at hand. Same checks and same all-or-nothing import (``services/resident_import.py``);
 the operator must be an active admin account, as for ``enrol-faces``, since the audit log
-names them. Exit codes: 0 imported (or a clean preview), 1 rows in error (listed, nothing
-imported), 2 bad input in one line (no such file, not a table, no such admin).
+names them. What a re-imported sheet changes on file (phone, 车位数, 备注) is listed a line
+per change, phones masked (138****8000) since the log outlives the session. Exit codes:
+0 imported (or a clean preview), 1 rows in error (listed, nothing imported), 2 bad input in
+one line (no such file, not a table, no such admin).
 """
 
 from __future__ import annotations
@@ -16,11 +18,25 @@ from typing import Any
 from errors import InvalidInputError
 from services.enrol_folder import admin_operator
 from services.resident_import_file import MAX_BYTES, too_large
+from services.resident_import_updates import FieldChange, mask_phone
 
 logger = logging.getLogger(__name__)
 
-# Row errors printed one a line; past this the rest are counted (the console lists them all).
+# Row errors (and changes) printed one a line; past this the rest are counted (the console
+# lists them all).
 SHOWN_ERRORS = 200
+NOTE_SHOWN = 30
+
+
+def _value(change: FieldChange, value: int | str | None) -> str:
+    """One side of a change as the log line shows it: a phone masked (the log is kept and
+    read by more people than the console's admins), a long note cut."""
+    if value is None or value == "":
+        return "(empty)"
+    if change.field == "phone":
+        return mask_phone(value)
+    text = str(value)
+    return text if len(text) <= NOTE_SHOWN else text[:NOTE_SHOWN] + "…"
 
 
 def _read(path: Path) -> bytes:
@@ -59,13 +75,23 @@ def cmd_import_residents(args: argparse.Namespace) -> int:
     plan = outcome.plan
     counts = plan.summary()
     logger.info(
-        "%s: %d rows (%s, %s); households %d new, %d on file; residents %d new, %d on file; "
-        "vehicles %d new, %d on file",
+        "%s: %d rows (%s, %s); households %d new, %d %s, %d unchanged; residents %d new, %d %s, "
+        "%d unchanged; vehicles %d new, %d unchanged",
         "imported" if outcome.applied else "checked", counts["rows"], plan.table.encoding,
-        plan.table.delimiter, counts["households"]["create"], counts["households"]["existing"],
-        counts["residents"]["create"], counts["residents"]["existing"],
+        plan.table.delimiter, counts["households"]["create"], counts["households"]["update"],
+        "updated" if outcome.applied else "to update", counts["households"]["unchanged"],
+        counts["residents"]["create"], counts["residents"]["update"],
+        "updated" if outcome.applied else "to update", counts["residents"]["unchanged"],
         counts["vehicles"]["create"], counts["vehicles"]["existing"],
     )
+    for change in plan.changes[:SHOWN_ERRORS]:
+        logger.info("row %d: %s: %s %s -> %s", change.row, change.who, change.field,
+                    _value(change, change.old), _value(change, change.new))
+    if len(plan.changes) > SHOWN_ERRORS:
+        logger.info("… and %d more changes", len(plan.changes) - SHOWN_ERRORS)
+    if plan.households_not_in_file:
+        logger.info("%d households on file are not in the file: left as they are (an import "
+                    "never deletes)", plan.households_not_in_file)
     if plan.table.ignored:
         logger.warning("columns not recognised, not imported: %s", ", ".join(plan.table.ignored))
     for error in plan.errors[:SHOWN_ERRORS]:
@@ -78,7 +104,8 @@ def cmd_import_residents(args: argparse.Namespace) -> int:
         return 1
     if outcome.applied:
         # Gates read the vehicles table at each decision: nothing to reload.
-        logger.info("the gates admit the new plates now (audit entry %s)", outcome.audit_id)
+        logger.info("the gates admit the new plates and use the new spaces now (audit entry "
+                    "%s)", outcome.audit_id)
     return 0
 
 
@@ -89,7 +116,8 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("file", help="CSV or tab-separated file: 楼栋,房号,姓名,电话,车牌,…")
     parser.add_argument("--dry-run", action="store_true",
-                        help="Check the file and show what would be created; write nothing.")
+                        help="Check the file and show what would be created and what on file "
+                             "would be updated (phone, spaces, note); write nothing.")
     parser.add_argument(
         "--operator", required=True,
         help="Your console username, an active admin account: recorded in the audit log.",

@@ -371,18 +371,24 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "imp.intro": (
         "用表格一次登记很多住户、成员和车辆。每行是一户的一位成员和/或一辆车，楼栋和房号相同的行"
         "归为同一户；已有的住户和同名成员不会重复添加。同一行既有姓名又有车牌时，这位成员就是这辆车"
-        "的驾驶人。",
+        "的驾驶人。改过的总表可以再导入一次：已登记的住户的车位数、备注和成员的电话与表格不同时，"
+        "以表格为准更新（预览里逐条列出）；表格里空着的格子不会清除系统里已有的内容；"
+        "不在表格里的住户、成员和车辆不会被删除。",
         "Register many households, residents and cars at once. Each row is one resident and/or "
         "one car of a household; rows with the same building and unit are one household. "
         "Households and residents (same name) already on file are not added again. A row with "
-        "a name and a plate makes that resident the car's driver.",
+        "a name and a plate makes that resident the car's driver. The master sheet can be "
+        "imported again after changes: where it differs from what is on file for a household's "
+        "spaces or note or a resident's phone, the sheet's value is taken (each change is "
+        "listed in the preview); an empty cell never erases what is on file; households, "
+        "residents and cars not in the sheet are not deleted.",
     ),
     "imp.columns": (
         "列：楼栋、房号（必填），姓名、电话、车牌、车牌颜色（蓝、黄、绿、白、黑，可空）、车位数"
-        "（新住户的，默认 1）、备注（新住户的）。每行至少要有姓名或车牌。Excel 另存为「CSV UTF-8」"
+        "（新住户默认 1）、备注。每行至少要有姓名或车牌。Excel 另存为「CSV UTF-8」"
         "或「CSV（逗号分隔）」都可以。",
         "Columns: 楼栋 and 房号 (required), 姓名, 电话, 车牌, 车牌颜色 (blue, yellow, green, "
-        "white, black or empty), 车位数 (a new household's, default 1), 备注 (a new household's); "
+        "white, black or empty), 车位数 (a new household's default is 1), 备注; "
         "English headers work too. Each row needs a name or a plate. Save from Excel as CSV.",
     ),
     "imp.all_or_nothing": (
@@ -402,7 +408,26 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "imp.rows": ("共 {rows} 行数据", "{rows} data rows"),
     "imp.col.create": ("将新建", "To create"),
     "imp.col.create_done": ("已新建", "Created"),
-    "imp.col.existing": ("已有（沿用）", "Already on file"),
+    "imp.col.update": ("将更新", "To update"),
+    "imp.col.update_done": ("已更新", "Updated"),
+    "imp.col.unchanged": ("已有，不变", "On file, unchanged"),
+    "imp.changes": (
+        "以下 {count} 处与系统中登记的不同，导入时以表格为准更新（表格里空着的格子不会清除系统里的"
+        "内容）：",
+        "{count} values differ from what is on file; importing takes the sheet's (an empty "
+        "cell erases nothing):",
+    ),
+    "imp.changes_done": (
+        "已按表格更新 {count} 处：",
+        "{count} values updated from the sheet:",
+    ),
+    "imp.col.who": ("住户 / 成员", "Household / resident"),
+    "imp.col.change": ("修改（原来 → 表格）", "Change (on file → sheet)"),
+    "imp.empty": ("（空）", "(empty)"),
+    "imp.not_in_file": (
+        "系统中有 {count} 户不在表格中（未删除，保持原样）",
+        "{count} households on file are not in the sheet (not deleted, left as they are)",
+    ),
     "imp.col.row": ("行号", "Row"),
     "imp.col.content": ("内容", "Content"),
     "imp.col.problem": ("问题", "Problem"),
@@ -416,10 +441,11 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "No problems found. Import adds all of it at once.",
     ),
     "imp.done": (
-        "导入完成：新建住户 {households} 户、成员 {residents} 人、车辆 {vehicles} 辆。新登记的车牌"
-        "道闸立即放行。",
+        "导入完成：新建住户 {households} 户、成员 {residents} 人、车辆 {vehicles} 辆；更新住户 "
+        "{households_updated} 户、成员 {residents_updated} 人。新登记的车牌道闸立即放行。",
         "Imported: {households} households, {residents} residents and {vehicles} vehicles "
-        "created. The gates admit the new plates at once.",
+        "created; {households_updated} households and {residents_updated} residents updated. "
+        "The gates admit the new plates at once.",
     ),
     "imp.ignored": (
         "这些列不认识，没有导入：{columns}",

@@ -2,7 +2,9 @@
 
 Server-rendered forms, as the 用户 page's: the preview runs the import's own checks
 (``services/resident_import.py``) without writing and shows the counts and a table of the
-rows in error (行号, 内容, 问题). The file is kept in memory for a while under a random
+rows in error (行号, 内容, 问题), and what it changes of households and residents on file
+(电话 138… → 139…, 车位数, 备注; phones shown whole, as the households page shows them). The
+file is kept in memory for a while under a random
 token tied to the admin who sent it, so 导入 does not ask for it again; 导入 checks it once
 more in its own transaction (someone may have registered one of its plates meanwhile) and
 writes all of it or nothing. The template (``template.csv``) is UTF-8 with a BOM, so Excel
@@ -25,7 +27,7 @@ from fastapi.responses import HTMLResponse
 from starlette.datastructures import UploadFile
 
 from api.console.admin import admin_page
-from api.console.i18n import translate
+from api.console.i18n import Lang, translate
 from api.console.rendering import current_lang, page_user, services_of
 from api.console.security import verify_csrf
 from api.deps import Principal
@@ -34,6 +36,7 @@ from api.routes.resident_import import FILE_NAME_MAX, FORM_SLACK, read_file_fiel
 from errors import ConflictError, InvalidInputError
 from services.resident_import import ImportOutcome, run_import
 from services.resident_import_file import MAX_BYTES, MAX_ROWS, chinese_text, template_csv
+from services.resident_import_updates import FieldChange
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +46,9 @@ TEMPLATE_NAME = "household-import-template.csv"
 # Previews kept for 导入: a few admins at once, each file at most 2 MB.
 KEPT_PREVIEWS = 8
 PREVIEW_TTL_S = 30 * 60
+# A note's old and new words in the changes table: enough to tell them apart.
+NOTE_SHOWN = 40
+_FIELD_LABELS = {"phone": "res.phone", "spaces": "hh.spaces", "note": "hh.note"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,10 +98,33 @@ def previews(request: Request) -> PreviewStore:
     return store
 
 
+def _shown(lang: Lang, value: int | str | None) -> str:
+    if value is None or value == "":
+        return translate(lang, "imp.empty")
+    text = str(value)
+    return text if len(text) <= NOTE_SHOWN else text[:NOTE_SHOWN] + "…"
+
+
+def change_rows(lang: Lang, changes: list[FieldChange]) -> list[tuple[int, str, str]]:
+    """The changes table's rows (行号, 住户/成员, 电话 138… → 139…；车位数 1 → 2): one per
+    row of the sheet and object changed."""
+    grouped: dict[tuple[int, str], list[str]] = {}
+    for c in changes:
+        grouped.setdefault((c.row, c.who), []).append(
+            f"{translate(lang, _FIELD_LABELS[c.field])} {_shown(lang, c.old)} → "
+            f"{_shown(lang, c.new)}")
+    return [(row, who, translate(lang, "admin.join").join(texts))
+            for (row, who), texts in grouped.items()]
+
+
 def _page(request: Request, user: Principal, **context: Any) -> Response:
+    outcome = context.get("outcome")
+    changes = (change_rows(current_lang(request), outcome.plan.changes)
+               if outcome is not None else [])
     return admin_page(request, "admin/resident_import.html",
                       {"max_bytes": MAX_BYTES, "max_rows": MAX_ROWS, "outcome": None,
-                       "token": None, "problem": None, "done": False, **context}, user)
+                       "token": None, "problem": None, "done": False, "changes": changes,
+                       **context}, user)
 
 
 def _refused(request: Request, user: Principal, err: Exception) -> Response:

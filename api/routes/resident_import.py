@@ -98,15 +98,18 @@ async def import_households(
     """Households, residents and cars from a CSV (UTF-8, UTF-8 with BOM or GBK/GB18030;
     comma or tab), headers 楼栋,房号,姓名,电话,车牌,车牌颜色,车位数,备注 (or building, unit,
     name, phone, plate, plate_color, spaces, note). The answer counts what would be (or was)
-    created and what is already on file, and lists the rows in error with their row number
-    and a message in Chinese. An import with any row in error writes nothing (422)."""
+    created, updated and left unchanged, lists the changes to households and residents on
+    file (``changes``: a resident's phone, a household's spaces and note, old and new; an
+    empty cell changes nothing) and the rows in error with their row number and a message in
+    Chinese. An import with any row in error writes nothing (422). Nothing is deleted."""
     data, name = await read_upload(request, file_name)
     outcome = await asyncio.to_thread(
         run_import, services.sessions, data, name, operator=user.name, dry_run=dry_run
     )
     if outcome.applied:
         # Committed: online, the next decision reads the new rows; the offline snapshot is
-        # retaken at the loop's next wake, so an outage starting now still knows the cars.
+        # retaken at the loop's next wake, so an outage starting now still knows the cars and
+        # the spaces an import changed (an update-only import too: 业主超车位 counts them).
         services.access_changed()
     body: dict[str, Any] = {"dry_run": dry_run, **outcome.to_json()}
     if not dry_run and not outcome.applied:

@@ -1,5 +1,6 @@
-"""批量导入 on the console: 预览 shows the counts and the rows in error, 导入 applies the file
-kept from the preview, the template downloads as Excel reads it; admins only."""
+"""批量导入 on the console: 预览 shows the counts, the rows in error and the changes to what is
+on file, 导入 applies the file kept from the preview, the template downloads as Excel reads
+it; admins only."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy import func, select
 from models.vehicles import Vehicle
 from services.resident_import_file import read_table
 from tests.api.test_console import add_user, cookie_login
-from tests.api.test_resident_import import ROWS, csv_bytes
+from tests.api.test_resident_import import CHANGED, FIRST, ROWS, SHEET, csv_bytes, on_file
 
 PAGE = "/console/admin/households/import"
 TOKEN = re.compile(r'name="token" value="([^"]*)"')
@@ -119,3 +120,38 @@ def test_the_preview_says_which_rows_have_a_colour_but_no_plate(client: Any) -> 
 
     assert "2 行填了车牌颜色但没有车牌，颜色没有导入（第 6 行起）" in shown.text
     assert TOKEN.search(shown.text) is not None  # not an error: 导入 is offered
+
+
+def test_a_re_import_previews_each_change_old_to_new_then_applies_it(client: Any) -> None:
+    csrf = admin_csrf(client)
+    first = preview(client, csrf, csv_bytes(FIRST, header=SHEET))
+    token = TOKEN.search(first.text)
+    assert token is not None
+    client.post(f"{PAGE}/apply", data={"csrf_token": csrf, "token": token.group(1)})
+
+    shown = preview(client, csrf, csv_bytes(CHANGED, header=SHEET))
+
+    table = re.search(r'<table class="grid" id="import-changes">.*?</table>', shown.text, re.S)
+    assert table is not None, shown.text
+    cells = re.findall(r"<tr><td>(\d+)</td><td>([^<]*)</td><td>([^<]*)</td></tr>",
+                       table.group(0))
+    assert cells == [("2", "3栋 1201", "车位数 1 → 2"),
+                     ("2", "3栋 1201 张伟", "电话 13800138000 → 13800138001"),
+                     ("4", "5栋 601", "备注 （空） → 租户")]
+    assert "以下 3 处与系统中登记的不同，导入时以表格为准更新" in shown.text
+    assert on_file(client)["张伟"] == "13800138000"  # a preview writes nothing
+    token = TOKEN.search(shown.text)
+    assert token is not None
+
+    done = client.post(f"{PAGE}/apply", data={"csrf_token": csrf, "token": token.group(1)})
+
+    assert "新建住户 0 户、成员 0 人、车辆 0 辆；更新住户 2 户、成员 1 人" in done.text
+    assert "已按表格更新 3 处" in done.text
+    counted = re.search(r'<table class="grid" id="import-counts">.*?</table>', done.text, re.S)
+    assert counted is not None
+    assert re.findall(r"<td>([^<]*)</td>", counted.group(0)) == [
+        "住户", "0", "2", "0", "住户成员", "0", "1", "2", "车辆", "0", "—", "1"]
+    assert on_file(client)["张伟"] == "13800138001"
+    again = preview(client, csrf, csv_bytes(CHANGED[:1], header=SHEET))
+    assert 'id="import-changes"' not in again.text
+    assert "系统中有 1 户不在表格中（未删除，保持原样）" in again.text

@@ -38,6 +38,12 @@ def upload(client: Any, headers: dict[str, str], data: bytes, *, dry_run: bool,
                        files={"file": (name, data, "text/csv")})
 
 
+def tally(create: int, existing: int = 0, *, update: int = 0) -> dict[str, int]:
+    """An answer's counts of one kind: ``existing`` is ``update`` plus ``unchanged``."""
+    return {"create": create, "existing": existing, "update": update,
+            "unchanged": existing - update}
+
+
 def counts(client: Any) -> tuple[int, int, int, int]:
     with client.app.state.services.sessions() as session:
         return tuple(  # type: ignore[return-value]
@@ -59,9 +65,9 @@ def test_a_gbk_or_utf8_file_previews_then_imports_grouped_into_households(
     body = preview.json()
     assert body["encoding"] == ("gb18030" if encoding.startswith("gb") else "utf-8")
     assert (body["rows"], body["errors"], body["applied"]) == (4, [], False)
-    assert body["households"] == {"create": 2, "existing": 0}
-    assert body["residents"] == {"create": 3, "existing": 0}
-    assert body["vehicles"] == {"create": 3, "existing": 0}
+    assert body["households"] == tally(2)
+    assert body["residents"] == tally(3)
+    assert body["vehicles"] == tally(3)
     assert counts(client) == before  # a preview writes nothing, not even an audit entry
 
     result = upload(client, admin_headers, data, dry_run=False)
@@ -101,8 +107,9 @@ def test_existing_household_and_resident_are_reused_and_a_second_import_adds_not
 
     body = upload(client, admin_headers, csv_bytes(ROWS), dry_run=False).json()
 
-    assert body["households"] == {"create": 1, "existing": 1}
-    assert body["residents"] == {"create": 2, "existing": 1}
+    # The sheet's 备注 and 张伟's phone fill what the console left empty.
+    assert body["households"] == tally(1, 1, update=1)
+    assert body["residents"] == tally(2, 1, update=1)
     with client.app.state.services.sessions() as session:
         zhang = session.scalars(select(Resident).where(Resident.name == "张伟")).one()
         assert zhang.household_id == hid
@@ -112,12 +119,109 @@ def test_existing_household_and_resident_are_reused_and_a_second_import_adds_not
     again = upload(client, admin_headers, csv_bytes(ROWS), dry_run=False).json()
     assert again["applied"] is True
     assert [again[k]["create"] for k in ("households", "residents", "vehicles")] == [0, 0, 0]
+    assert (again["changes"], again["households"]["update"], again["residents"]["update"]) == (
+        [], 0, 0)
     # One owner on two rows (two cars) is one resident on file, not two (found by the
     # onboarding walk: 301 shown for 300 people).
     two_cars = upload(client, admin_headers, csv_bytes(
         [*ROWS, "3栋,1201,张伟,13800138000,闽A67890,蓝,"]), dry_run=True).json()
-    assert two_cars["residents"] == {"create": 0, "existing": 3}
-    assert two_cars["vehicles"] == {"create": 1, "existing": 3}
+    assert two_cars["residents"] == tally(0, 3)
+    assert two_cars["vehicles"] == tally(1, 3)
+
+
+# The office's master sheet with 车位数, before and after its changes.
+SHEET = "楼栋,房号,姓名,电话,车牌,车牌颜色,车位数,备注"
+FIRST = ["3栋,1201,张伟,13800138000,闽A12345,蓝,1,业主", "3栋,1201,李娜,13900139000,,,,",
+         "5栋,601,王芳,13700137000,,,1,"]
+CHANGED = [
+    "3栋,1201,张伟,13800138001,闽A12345,蓝,2,业主",  # a new phone, one more space
+    "3栋,1201,李娜,,,,,",  # the sheet lost her phone: kept, not erased
+    "5栋,601,王芳,137-0013-7000,,,,租户",  # the same phone spelt otherwise; a note; no 车位数
+]
+
+
+def on_file(client: Any) -> dict[str, Any]:
+    with client.app.state.services.sessions() as session:
+        return {
+            **{f"{h.building} {h.unit}": (h.spaces, h.note)
+               for h in session.scalars(select(Household))},
+            **{r.name: r.phone for r in session.scalars(select(Resident))},
+        }
+
+
+def test_a_re_imported_sheet_previews_its_changes_then_applies_and_audits_them(
+    client: Any, admin_headers: dict[str, str]
+) -> None:
+    first = upload(client, admin_headers, csv_bytes(FIRST, header=SHEET), dry_run=False)
+    assert first.json()["applied"] is True, first.text
+    kept = on_file(client)
+    before = counts(client)
+
+    preview = upload(client, admin_headers, csv_bytes(CHANGED, header=SHEET), dry_run=True)
+
+    body = preview.json()
+    assert (body["errors"], body["households_not_in_file"]) == ([], 0)
+    changes = [(c["row"], c["who"], c["field"], c["old"], c["new"]) for c in body["changes"]]
+    assert changes == [
+        (2, "3栋 1201", "spaces", 1, 2),
+        (2, "3栋 1201 张伟", "phone", "13800138000", "13800138001"),
+        (4, "5栋 601", "note", "", "租户"),
+    ]
+    assert body["households"] == tally(0, 2, update=2)
+    assert body["residents"] == tally(0, 3, update=1)
+    assert body["vehicles"] == tally(0, 1)
+    assert (counts(client), on_file(client)) == (before, kept)  # a preview writes nothing
+
+    done = upload(client, admin_headers, csv_bytes(CHANGED, header=SHEET), dry_run=False)
+
+    assert done.status_code == 200 and done.json()["applied"] is True, done.text
+    assert on_file(client) == {"3栋 1201": (2, "业主"), "5栋 601": (1, "租户"),
+                               "张伟": "13800138001", "李娜": "13900139000",
+                               "王芳": "13700137000"}
+    with client.app.state.services.sessions() as session:
+        updates = {e.target: e for e in session.scalars(select(AuditEntry).where(
+            AuditEntry.action.in_(("household.update", "resident.update"))))}
+        zhang = session.scalars(select(Resident).where(Resident.name == "张伟")).one()
+        flats = {h.building: h.id for h in session.scalars(select(Household))}
+    summary_id = done.json()["audit_id"]
+    assert updates[f"household:{flats['3栋']}"].details == {
+        "fields": ["spaces"], "changes": {"spaces": [1, 2]}, "import_audit_id": summary_id}
+    # As at creation: the note's words and the phone number stay out of the log (PIPL).
+    assert updates[f"household:{flats['5栋']}"].details == {
+        "fields": ["note"], "import_audit_id": summary_id}
+    assert updates[f"resident:{zhang.id}"].details == {
+        "fields": ["phone"], "import_audit_id": summary_id}
+    assert updates[f"resident:{zhang.id}"].action == "resident.update" and len(updates) == 3
+
+    before = counts(client)
+    again = upload(client, admin_headers, csv_bytes(CHANGED, header=SHEET), dry_run=False)
+    assert again.json()["changes"] == [] and again.json()["applied"] is True
+    assert again.json()["households"] == tally(0, 2) and again.json()["residents"] == tally(0, 3)
+    # Nothing written but the import's own summary entry.
+    assert counts(client) == (*before[:3], before[3] + 1)
+
+    # Two 车位数 for one flat on file is a row error, as for a new flat: which one is meant?
+    twice = upload(client, admin_headers, csv_bytes(
+        ["3栋,1201,张伟,,,,3,", "3栋,1201,李娜,,,,4,"], header=SHEET), dry_run=True).json()
+    assert [(e["row"], "车位数和第 2 行（同一户）不一样" in e["message"])
+            for e in twice["errors"]] == [(3, True)]
+    # Households on file the sheet leaves out are counted, never deleted.
+    partial = upload(client, admin_headers, csv_bytes(CHANGED[:1], header=SHEET), dry_run=False)
+    assert partial.json()["households_not_in_file"] == 1
+    assert counts(client)[:3] == before[:3]
+
+
+def test_a_phone_on_a_later_row_of_the_same_person_is_the_one_taken(
+    client: Any, admin_headers: dict[str, str]
+) -> None:
+    # One owner on two rows (two cars), the phone written on the second only.
+    rows = ["3栋,1201,张伟,,闽A12345,蓝,", "3栋,1201,张伟,13800138000,闽A67890,蓝,"]
+    done = upload(client, admin_headers, csv_bytes(rows), dry_run=False).json()
+    assert done["applied"] is True and on_file(client)["张伟"] == "13800138000"
+    conflict = upload(client, admin_headers, csv_bytes(
+        [*rows, "3栋,1201,张伟,13900139000,,,"]), dry_run=True).json()
+    assert [e["message"] for e in conflict["errors"]] == [
+        "张伟 的电话和第 3 行（同一户）不一样：同一个人只写一个电话"]
 
 
 def test_duplicate_plates_in_the_file_and_in_the_database_are_row_errors_and_nothing_is_imported(
@@ -152,7 +256,7 @@ def test_the_import_is_audited_once_as_a_summary_and_per_object_as_the_api_does(
         summary = session.get(AuditEntry, body["audit_id"])
         assert (summary.action, summary.username) == ("household.import", "admin")
         assert summary.details["file"] == "一期.csv"
-        assert summary.details["vehicles"] == {"create": 3, "existing": 0}
+        assert summary.details["vehicles"] == tally(3)
         linked = list(session.scalars(select(AuditEntry).where(
             AuditEntry.action.in_(("household.create", "resident.create", "vehicle.create")))))
         assert len(linked) == 2 + 3 + 3
@@ -364,7 +468,7 @@ def test_a_flat_already_on_file_with_an_odd_spelling_is_still_matched(
     rows = ["3,102,张伟,,,,", "3栋,103,李娜,,,,", "5栋,5栋201,王芳,,,,"]
     body = upload(client, admin_headers, csv_bytes(rows), dry_run=True).json()
     assert body["errors"] == []
-    assert body["households"] == {"create": 1, "existing": 2}
+    assert body["households"] == tally(1, 2)
 
 
 def test_a_row_in_error_is_shown_without_the_empty_cells_excel_pads_it_with(

@@ -1,7 +1,8 @@
 """Every change of who may pass reaches the gates' offline snapshot at the offline loop's next
 wake, not up to ``offline_refresh_s`` later: a plate blocked, a car registered or deleted, a
-pass registered or deleted, a household's spaces changed. An outage that starts right after
-must not decide by the old snapshot (a blocked car let in, a deleted car still opening)."""
+pass registered or deleted, a household's spaces changed (by hand or by an import). An outage
+that starts right after must not decide by the old snapshot (a blocked car let in, a deleted
+car still opening)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,12 @@ def test_each_admin_edit_is_in_the_snapshot_within_moments(app_factory: Any) -> 
     spaces = client.patch(f"/api/v1/households/{host}", json={"spaces": 3}, headers=admin)
     assert spaces.status_code == 200, spaces.text
     wait_for(lambda: plates(saved)["闽A12345"]["vehicle"]["household_spaces"] == 3, 10.0)
+    # An import that only updates what is on file (the office's sheet says 2 spaces).
+    sheet = "楼栋,房号,车牌,车位数\r\n6栋,802,闽A12345,2\r\n".encode()
+    imported = client.post("/api/v1/households/import", params={"dry_run": "false"},
+                           headers=admin, files={"file": ("总表.csv", sheet, "text/csv")})
+    assert imported.json()["households"]["update"] == 1, imported.text
+    wait_for(lambda: plates(saved)["闽A12345"]["vehicle"]["household_spaces"] == 2, 10.0)
 
     now = datetime.now(UTC)
     visitor = client.post("/api/v1/passes", headers=admin, json={
