@@ -14,10 +14,15 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlalchemy import create_engine, inspect, make_url, text
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
+
+    from services.container import Services
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -310,7 +315,7 @@ def app_factory(
     from api.app import create_app
     from services.container import build_services
 
-    clients: list[TestClient] = []
+    opened: list[tuple[TestClient, Services]] = []
 
     def build(**overrides: Any) -> TestClient:
         settings = make_settings(**overrides)
@@ -318,13 +323,23 @@ def app_factory(
         services = build_services(settings, recognizer=plate_recognizer)
         client = TestClient(create_app(services))
         client.__enter__()
-        clients.append(client)
+        opened.append((client, services))
         return client
 
     yield build
-    for client in clients:
+    for client, services in opened:
         client.__exit__(None, None, None)
-        client.app.state.services.engine.dispose()
+        services.engine.dispose()
+
+
+def services_of(client: TestClient) -> Services:
+    """The services of the app behind ``client`` (``TestClient.app`` is typed as any ASGI app)."""
+    from fastapi import FastAPI
+
+    app = client.app
+    assert isinstance(app, FastAPI)
+    services: Services = app.state.services
+    return services
 
 
 def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:

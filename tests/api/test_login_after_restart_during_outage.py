@@ -18,6 +18,7 @@ from tests.api.test_console_during_outage import open_gate
 from tests.api.test_database_outage import FAST, wait_for
 from tests.api.test_login_during_outage import REFUSED_DURING_OUTAGE, api_token, login_form
 from tests.api.test_start_during_outage import stop
+from tests.conftest import services_of
 from tests.db_outage import DatabaseOutage
 
 
@@ -37,7 +38,7 @@ def test_a_guard_logs_in_and_opens_a_gate_after_a_restart_during_an_outage(
     app_factory: Any, outage: DatabaseOutage
 ) -> None:
     client = restart_during_an_outage(app_factory, outage)
-    services = client.app.state.services
+    services = services_of(client)
     assert not services.database_ready
 
     assert login_form(client, "night", "wrong-password").status_code == 401

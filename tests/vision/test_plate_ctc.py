@@ -24,7 +24,8 @@ def softmax_rows(frames: list[Frame], pad: int = 3) -> np.ndarray:
 
     ``pad`` blank frames go before and after, as around a real plate crop.
     """
-    rows = [{}] * pad + frames + [{}] * pad
+    blank: list[Frame] = [{}] * pad
+    rows = blank + frames + blank
     probs = np.full((len(rows), len(TABLE)), 1e-6)
     for t, row in enumerate(rows):
         for ch, p in row.items():

@@ -34,11 +34,11 @@ def _synthetic_plate(color: PlateColor, angle: float = 0.0, shear: float = 0.0) 
         cv2.rectangle(plate, (x + 9, 12), (x + 12, 44), ink, -1)
         cv2.line(plate, (x, 12), (x + 12, 28), ink, 2)
     scene = np.full((480, 640, 3), 110, np.uint8)
-    src = np.float32([[0, 0], [176, 0], [176, 56], [0, 56]])
-    centre = np.float32([320, 300])
+    src = np.array([[0, 0], [176, 0], [176, 56], [0, 56]], np.float32)
+    centre = np.array([320, 300], np.float32)
     theta = np.deg2rad(angle)
-    rot = np.float32([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
-    local = src - np.float32([88, 28])
+    rot = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]], np.float32)
+    local = src - np.array([88, 28], np.float32)
     local[:, 1] += 0.0
     local[:, 0] += shear * local[:, 1]  # slanted sides, as seen from off-axis
     dst = (local @ rot.T + centre).astype(np.float32)
@@ -92,7 +92,7 @@ def test_order_corners(angle: float) -> None:
 
 def test_rectify_stretches_and_pads() -> None:
     image = _synthetic_plate(PlateColor.BLUE)
-    quad = np.float32([[232, 272], [408, 272], [408, 328], [232, 328]])
+    quad = np.array([[232, 272], [408, 272], [408, 328], [232, 328]], np.float32)
     crop = rectify(image, quad, min_aspect=4.0)
     h, w = crop.shape[:2]
     assert w >= 4 * h

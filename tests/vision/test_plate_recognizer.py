@@ -44,14 +44,20 @@ NIGHT_OR_GLARE = {"full/easypr_009.jpg", "full/easypr_211.jpg"}
 CROP_SAMPLE = ["crops/lprnet_000.jpg", "crops/lprnet_004.jpg", "crops/lprnet_005.jpg"]
 
 
-def _labels() -> dict[str, dict[str, str]]:
+def _require_photos() -> None:
     if not (DATA / "labels.csv").is_file():
         pytest.skip(f"real plate photos not found at {DATA} (shared data set absent)")
+
+
+def _labels() -> dict[str, dict[str, str]]:
+    _require_photos()
     with (DATA / "labels.csv").open(encoding="utf-8", newline="") as fh:
         return {row["file"]: row for row in csv.DictReader(fh)}
 
 
 def _image(name: str) -> np.ndarray:
+    """A photo of the shared data set (the test is skipped where the set is absent)."""
+    _require_photos()
     return decode_image((DATA / name).read_bytes())
 
 
@@ -178,22 +184,21 @@ def test_minimum_plate_width_counts_frame_pixels_not_enlarged_ones(
     labels: dict[str, dict[str, str]], recognizer: LocalisingPlateRecognizer
 ) -> None:
     name = "full/easypr_032.jpg"
-    image = _labels() and _image(name)
+    image = _image(name)
     (read,) = recognizer.read(image)[:1]
     assert read.box is not None
     width = read.box.x2 - read.box.x1  # in the photo's pixels
-    config = {"use_detector_fallback": False}
     # Enlarged ~1.25x the plate is wider than this minimum, in the photo it is not.
     assert create_plate_recognizer(
-        PlateRecognitionConfig(min_plate_width_px=int(width * 1.2), **config)
+        PlateRecognitionConfig(min_plate_width_px=int(width * 1.2), use_detector_fallback=False)
     ).read(image) == []
     assert create_plate_recognizer(
-        PlateRecognitionConfig(min_plate_width_px=int(width * 0.8), **config)
+        PlateRecognitionConfig(min_plate_width_px=int(width * 0.8), use_detector_fallback=False)
     ).read(image)
 
 
 def test_minimum_plate_width(labels: dict[str, dict[str, str]]) -> None:
-    image = _labels() and _image("full/ccpd_000.jpg")
+    image = _image("full/ccpd_000.jpg")
     config = PlateRecognitionConfig(
         min_plate_width_px=400, use_detector_fallback=False, contrast_retry=False
     )
@@ -227,7 +232,7 @@ def test_noisy_frame_still_reads(
 
 @pytest.mark.parametrize("sd", [6.0, 12.0, 20.0])
 def test_noise_estimate_follows_added_noise(sd: float) -> None:
-    image = _labels() and _image("full/ccpd_000.jpg")
+    image = _image("full/ccpd_000.jpg")
     assert noise_sigma(image) < 1.0
     # Grey averages three independent channels: sd * |(0.299, 0.587, 0.114)| = 0.67 sd.
     measured = noise_sigma(_with_noise(image, sd, 0))
@@ -238,7 +243,7 @@ def test_clean_real_photos_are_not_smoothed(recognizer: LocalisingPlateRecognize
     # Every sample photo measures well under the threshold that starts smoothing.
     threshold = recognizer.config.noise_smoothing_above
     for name in FULL_SAMPLE:
-        assert noise_sigma(_labels() and _image(name)) < 0.8 * threshold, name
+        assert noise_sigma(_image(name)) < 0.8 * threshold, name
 
 
 @pytest.mark.parametrize(
@@ -261,7 +266,7 @@ def test_underexposed_frame_still_reads(
 def test_only_underexposed_frames_get_a_gain(recognizer: LocalisingPlateRecognizer) -> None:
     threshold = recognizer.config.exposure_gain_below
     for name in FULL_SAMPLE:
-        image = _labels() and _image(name)
+        image = _image(name)
         # Night shots included: a lit plate or lamp keeps their white point high.
         assert white_point(image) >= threshold, name
         assert white_point((image * 0.35).astype(np.uint8)) < threshold, name
@@ -284,7 +289,7 @@ def test_softness_measure_tells_blur_from_a_busy_scene(
 ) -> None:
     threshold = recognizer.config.sharpen_blur_above
     for name in FULL_SAMPLE:
-        image = _labels() and _image(name)
+        image = _image(name)
         assert blur_metric(image) < threshold, name
         # Measured on the same scene, so only the optics changed.
         assert blur_metric(cv2.GaussianBlur(image, (0, 0), 2.0)) >= threshold, name
@@ -292,7 +297,7 @@ def test_softness_measure_tells_blur_from_a_busy_scene(
 
 
 def test_concurrent_reads_agree(recognizer: LocalisingPlateRecognizer) -> None:
-    images = [_labels() and _image(n) for n in FULL_SAMPLE[:3]] * 2
+    images = [_image(n) for n in FULL_SAMPLE[:3]] * 2
     with ThreadPoolExecutor(max_workers=3) as pool:
         texts = list(pool.map(lambda im: [r.text for r in recognizer.read(im)], images))
     assert texts[:3] == texts[3:]
@@ -385,7 +390,7 @@ class _StagedEngine(_FakeEngine):
 
 
 def test_a_sure_first_read_runs_no_retry() -> None:
-    image = _labels() and _image("full/ccpd_000.jpg")
+    image = _image("full/ccpd_000.jpg")
     sure = TextLine("皖AYL375", (0.99,) * 7)
     calls = []
     for retry in (True, False):
@@ -403,7 +408,7 @@ def test_a_sure_first_read_runs_no_retry() -> None:
 def test_unsure_reads_from_several_stages_keep_the_surest_province() -> None:
     # Every stage reads the plate with an unsure province; the detector stage's is the
     # least unsure, so it wins over the first stage's read.
-    image = _labels() and _image("full/ccpd_000.jpg")
+    image = _image("full/ccpd_000.jpg")
     early = TextLine("鄂AYL375", (0.05, *(0.99,) * 6))
     late = TextLine("皖AYL375", (0.15, *(0.99,) * 6))
     engine = _StagedEngine(early, late)

@@ -21,7 +21,7 @@ DATA = Path("/work/shared/data/plates")
 
 
 def _warp(points: list[list[float]], matrix: np.ndarray) -> np.ndarray:
-    return cv2.perspectiveTransform(np.float32([points]), matrix)[0]
+    return cv2.perspectiveTransform(np.array([points], np.float32), matrix)[0]
 
 
 def test_no_turn_is_the_identity() -> None:

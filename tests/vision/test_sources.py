@@ -36,7 +36,7 @@ def image(value: int, size: tuple[int, int] = (64, 48)) -> np.ndarray:
 
 
 def write_video(path: Path, n: int) -> None:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (64, 48))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 10.0, (64, 48))
     assert writer.isOpened()
     for i in range(n):
         writer.write(image(20 * i + 10))
