@@ -609,7 +609,9 @@ class GpioRig(Rig):
 
         from hardware.gpio import pin_factory
 
-        self.factory = pin_factory("mock")
+        factory = pin_factory("mock")
+        assert factory is not None  # "mock" is always gpiozero's shared MockFactory
+        self.factory = factory
         self.factory.reset()
         for relay, feedback, _presence in self.PINS:
             self.factory.pin(

@@ -183,13 +183,13 @@ def test_inputs_and_displays_build_from_config() -> None:
         inp = create_input("fire", INPUT.validate_python(data))
         assert inp.name == "fire"
         assert inp.value in (None, False)
-    for data in (
+    for board in (
         {"driver": "sim"},
         {"driver": "mqtt"},
         {"driver": "modbus", "host": "10.0.0.3", "registers": {"B1": 0}},
         {"driver": "http", "url": "http://10.0.0.4/show?z={zone_id}&n={free}"},
     ):
-        create_display("board", DISPLAY.validate_python(data))
+        create_display("board", DISPLAY.validate_python(board))
 
 
 def test_http_status_url_reads_the_open_channel_and_is_off_by_default() -> None:

@@ -12,6 +12,7 @@ import pytest
 from controllers.barrier import BarrierState
 from hardware.base import Barrier
 from hardware.registry import SafetyEvent, SafetyEventKind
+from hardware.relay_barrier import RelayBarrier
 from hardware.simulated import SimulatedBarrier
 from tests.hardware.rigs import (
     FAST,
@@ -61,6 +62,7 @@ def test_an_arm_lifted_with_no_command_is_reported_once_per_raise() -> None:
         b, events = watched(rig, open_seconds=30)
         await b.start()
         # The board's first reading (closed) has come in: only then is a change an edge.
+        assert isinstance(b, RelayBarrier)  # a Modbus board's gate: its limit switches
         await eventually(lambda: b.limit_closed is not None and b.limit_closed.value is True,
                          DEADLINE_S, "the first input poll")
         await asyncio.sleep(SETTLED_S)
@@ -85,6 +87,7 @@ def test_parkgates_own_opens_are_not_reported() -> None:
         assert isinstance(rig, ModbusRig)
         b, events = watched(rig)  # FAST: auto-close after 0.6 s
         await b.start()
+        assert isinstance(b, RelayBarrier)  # a Modbus board's gate: its limit switches
         await eventually(lambda: b.limit_closed is not None and b.limit_closed.value is True,
                          DEADLINE_S, "the first input poll")
         for _car in range(2):
@@ -126,6 +129,7 @@ def test_without_an_open_limit_switch_nothing_is_reported() -> None:
         assert isinstance(rig, ModbusRig)
         b, events = watched(rig, limit_open_input=None)
         await b.start()
+        assert isinstance(b, RelayBarrier)  # a Modbus board's gate: its limit switches
         await eventually(lambda: b.limit_closed is not None and b.limit_closed.value is True,
                          DEADLINE_S, "the first input poll")
         await asyncio.sleep(SETTLED_S)
@@ -162,6 +166,7 @@ def test_an_open_switch_chattering_while_the_closed_one_stays_made_is_no_raise()
         assert isinstance(rig, ModbusRig)
         b, events = watched(rig)
         await b.start()
+        assert isinstance(b, RelayBarrier)  # a Modbus board's gate: its limit switches
         await eventually(lambda: b.limit_closed is not None and b.limit_closed.value is True,
                          DEADLINE_S, "the first input poll")
         for _ in range(4):
@@ -187,6 +192,7 @@ def test_a_raise_seen_whole_in_one_poll_is_still_a_raise() -> None:
         assert isinstance(rig, ModbusRig)
         b, events = watched(rig, open_seconds=30)
         await b.start()
+        assert isinstance(b, RelayBarrier)  # a Modbus board's gate: its limit switches
         await eventually(lambda: b.limit_closed is not None and b.limit_closed.value is True,
                          DEADLINE_S, "the first input poll")
         await asyncio.sleep(SETTLED_S)

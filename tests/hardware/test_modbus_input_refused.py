@@ -14,6 +14,7 @@ import pytest
 from controllers.barrier import BarrierState
 from errors import HardwareError
 from hardware.registry import SafetyEventKind
+from hardware.relay_barrier import RelayBarrier
 from tests.hardware.rigs import FAST, ModbusRig, Rig, eventually, kinds, run_with_rig, supervised
 
 pytestmark = pytest.mark.timeout(60)
@@ -63,6 +64,7 @@ def test_a_loop_address_the_board_lacks_is_one_fault_before_any_car_until_it_is_
         await eventually(lambda: b.state is not BarrierState.FAULT, 5.0, "the fault to clear")
         assert kinds(events) == [SafetyEventKind.BARRIER_FAULT, SafetyEventKind.BARRIER_RECOVERED]
         rig.inputs[100] = True  # a car on the loop at 100: read now
+        assert isinstance(b, RelayBarrier)  # a Modbus board's gate: its state machine
         await eventually(lambda: b.machine.presence, 2.0, "the loop read")
         rig.inputs[100] = False
         await eventually(lambda: b.state is BarrierState.CLOSED, 5.0, "closed again")

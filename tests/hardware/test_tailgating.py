@@ -12,6 +12,7 @@ import pytest
 from controllers.barrier import BarrierState
 from hardware.base import Barrier
 from hardware.registry import SafetyEvent, SafetyEventKind
+from hardware.relay_barrier import RelayBarrier
 from hardware.simulated import SimulatedBarrier
 from tests.hardware.rigs import (
     FAST,
@@ -146,6 +147,7 @@ def test_the_open_after_a_lost_link_is_for_no_car() -> None:
     async def scenario(rig: Rig) -> None:
         assert isinstance(rig, ModbusRig)
         b, events = watched(rig, open_seconds=4.0)
+        assert isinstance(b, RelayBarrier)  # a Modbus board's gate: its presence input
         await b.start()
         await eventually(
             lambda: b.presence is not None and b.presence.value is False,
