@@ -40,6 +40,7 @@ from models.base import Base
 from models.events import AuditEntry
 from models.people import Household, Resident
 from models.vehicles import PlateListEntry, Vehicle, VisitorPass
+from services import presence_corrections
 from services.container import Services
 
 logger = logging.getLogger(__name__)
@@ -310,9 +311,18 @@ def update_vehicle(
     # The driver stays the same unless given: they must live in the (new) household too.
     driver = body.resident_id if "resident_id" in body.model_fields_set else vehicle.resident_id
     _require_resident(session, driver, household_id)
+    was_plate, was_household = vehicle.plate, vehicle.household_id
     changes = _patch(vehicle, body)
     _flush(session, f"plate {vehicle.plate}")
-    audit(session, user, "vehicle.update", f"vehicle:{vehicle_id}", **changes)
+    # A car parked inside while its record is fixed stays one car, the household's.
+    moved = presence_corrections.plate_corrected(
+        session, was_plate, vehicle.plate, household_id=was_household
+    )
+    moved = presence_corrections.household_changed(
+        session, vehicle.plate, was_household, vehicle.household_id
+    ) or moved
+    audit(session, user, "vehicle.update", f"vehicle:{vehicle_id}", **changes,
+          **({"inside": "followed"} if moved else {}))
     _gates_told(session, services)
     return vehicle
 
@@ -322,6 +332,8 @@ def delete_vehicle(
     vehicle_id: PathId, session: SessionDep, services: ServicesDep, user: AdminUser
 ) -> Response:
     vehicle = _get(session, Vehicle, vehicle_id, "vehicle")
+    # Still counted in its zone if it is inside, no longer on the household's spaces.
+    presence_corrections.household_changed(session, vehicle.plate, vehicle.household_id, None)
     session.delete(vehicle)
     audit(session, user, "vehicle.delete", f"vehicle:{vehicle_id}", plate=vehicle.plate)
     _gates_told(session, services)
@@ -383,6 +395,11 @@ def update_pass(
     if not changes:
         return visitor_pass
     _flush(session, "pass")
+    if "plate" in changes and before["plate"] is not None and visitor_pass.plate is not None:
+        # The visitor parked inside under the mistyped plate leaves under the right one.
+        presence_corrections.plate_corrected(
+            session, before["plate"], visitor_pass.plate, pass_id=pass_id
+        )
     # Who changed what, old -> new: the log is what explains why a gate opened after the
     # pass's first end. The note's words stay out of it, as at creation.
     audit(session, user, "pass.update", f"pass:{pass_id}", fields=list(changes),

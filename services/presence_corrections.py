@@ -1,0 +1,65 @@
+"""A car inside stays the same car when the office corrects its record.
+
+Presence (who is inside) is keyed by plate and remembers the household or visitor pass the
+car came in under. An admin who fixes a mistyped plate, moves a car to another flat or
+deletes it while the car is parked inside must not leave a phantom behind: a presence row
+under the old plate would count against the household's spaces (一位多车) for good, so its
+other car would be refused at the entry, and the real car would leave under a plate nobody
+had seen come in.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models.vehicles import Presence
+
+
+def _inside_as(
+    session: Session, plate: str, *, household_id: int | None = None, pass_id: int | None = None
+) -> Presence | None:
+    """The presence row of ``plate`` if it was made by this household's own car (no pass)
+    or by this pass; another car's row under the same plate is left alone."""
+    query = select(Presence).where(Presence.plate == plate)
+    if pass_id is not None:
+        query = query.where(Presence.pass_id == pass_id)
+    else:
+        query = query.where(Presence.household_id == household_id, Presence.pass_id.is_(None))
+    return session.scalars(query).first()
+
+
+def plate_corrected(
+    session: Session, old: str, new: str, *, household_id: int | None = None,
+    pass_id: int | None = None,
+) -> bool:
+    """The car inside under ``old`` (a household's car, or a pass's) is inside under ``new``
+    from now on; True when there was one. If ``new`` is already inside (the gate read the
+    right plate once), that row stays and the old one goes: one car is inside once."""
+    if old == new:
+        return False
+    before = _inside_as(session, old, household_id=household_id, pass_id=pass_id)
+    if before is None:
+        return False
+    if session.get(Presence, new) is None:
+        session.add(Presence(
+            plate=new, zone_id=before.zone_id, household_id=before.household_id,
+            pass_id=before.pass_id, entered_at=before.entered_at, passage_id=before.passage_id,
+        ))
+    session.delete(before)
+    session.flush()
+    return True
+
+
+def household_changed(session: Session, plate: str, old: int, new: int | None) -> bool:
+    """A household's own car inside now belongs to household ``new`` (None: to no household
+    any more, the car was deleted while inside); True when it was inside. The car stays
+    counted in its zone; only whose space it takes changes."""
+    if old == new:
+        return False
+    inside = _inside_as(session, plate, household_id=old)
+    if inside is None:
+        return False
+    inside.household_id = new
+    session.flush()
+    return True

@@ -1,0 +1,139 @@
+"""A car parked inside while the office fixes its record stays one car, the right one's.
+
+Before, the presence row kept the old plate or household: a household whose car's mistyped
+plate was corrected while it was parked had a phantom car on its space for good (its second
+car refused as over its spaces after the real one had left), and a visitor's car left under
+a plate nobody had seen come in, leaving the old one counted inside.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from controllers.values import Sighting
+from models.vehicles import Presence
+from tests.api.test_vehicle_entry import free_in_zone
+
+TYPO = "闽A1234S"  # as the office typed it
+REAL = "闽A12345"  # as the plate reads
+SECOND = "闽A99999"  # the household's other car
+
+
+def arrive(client: Any, gate: str, plate: str) -> Any:
+    services = client.app.state.services
+    sighting = Sighting(gate, datetime.now(UTC), plate, 0.95)
+    return client.portal.call(services.runtime.handle_sighting, sighting)
+
+
+def inside(client: Any) -> dict[str, tuple[int | None, int | None]]:
+    with client.app.state.services.sessions() as session:
+        return {p.plate: (p.household_id, p.pass_id) for p in session.query(Presence)}
+
+
+def household(client: Any, headers: dict[str, str], unit: str) -> int:
+    made = client.post("/api/v1/households", json={"building": "3栋", "unit": unit,
+                                                   "spaces": 1}, headers=headers)
+    assert made.status_code == 201, made.text
+    return int(made.json()["id"])
+
+
+def car(client: Any, headers: dict[str, str], plate: str, household_id: int) -> int:
+    made = client.post("/api/v1/vehicles", json={"plate": plate, "household_id": household_id},
+                       headers=headers)
+    assert made.status_code == 201, made.text
+    return int(made.json()["id"])
+
+
+def test_a_plate_corrected_while_the_car_is_parked_frees_the_households_space_when_it_leaves(
+    client: Any, admin_headers: dict[str, str],
+) -> None:
+    hid = household(client, admin_headers, "1201")
+    typo_id = car(client, admin_headers, TYPO, hid)
+    car(client, admin_headers, SECOND, hid)
+    # The camera reads the plate exactly as the office typed it (a dirty S), so it enters.
+    assert arrive(client, "main-in", TYPO).decision.reason == "resident"
+    free = free_in_zone(client, "A")
+
+    fixed = client.patch(f"/api/v1/vehicles/{typo_id}", json={"plate": REAL},
+                         headers=admin_headers)
+    assert fixed.status_code == 200, fixed.text
+    assert inside(client) == {REAL: (hid, None)}
+    assert free_in_zone(client, "A") == free  # still the one car inside
+
+    leaving = arrive(client, "main-out", REAL)
+    assert leaving.decision.reason == "exit_known_inside"
+    assert inside(client) == {}
+    # Its space is free again: the household's other car comes in.
+    assert arrive(client, "main-in", SECOND).decision.reason == "resident"
+
+
+def test_a_car_moved_to_another_flat_or_deleted_while_parked_no_longer_takes_the_old_flats_space(
+    client: Any, admin_headers: dict[str, str],
+) -> None:
+    old_flat = household(client, admin_headers, "1201")
+    new_flat = household(client, admin_headers, "1202")
+    moved = car(client, admin_headers, REAL, old_flat)
+    car(client, admin_headers, SECOND, old_flat)
+    assert arrive(client, "main-in", REAL).decision.reason == "resident"
+    assert arrive(client, "main-in", SECOND).decision.reason == "resident_over_quota"
+
+    response = client.patch(f"/api/v1/vehicles/{moved}", json={"household_id": new_flat},
+                            headers=admin_headers)
+    assert response.status_code == 200, response.text
+    assert inside(client)[REAL] == (new_flat, None)
+    assert arrive(client, "main-in", SECOND).decision.reason == "resident"
+
+    # Deleted while parked: still a car in the zone, on nobody's space.
+    free = free_in_zone(client, "A")
+    assert client.delete(f"/api/v1/vehicles/{moved}", headers=admin_headers).status_code == 204
+    assert inside(client)[REAL] == (None, None)
+    assert free_in_zone(client, "A") == free
+
+
+def test_a_visitor_pass_plate_corrected_while_the_visitor_is_inside_lets_the_car_leave_counted(
+    client: Any, admin_headers: dict[str, str],
+) -> None:
+    hid = household(client, admin_headers, "1201")
+    now = datetime.now(UTC)
+    made = client.post("/api/v1/passes", json={
+        "plate": TYPO, "host_household_id": hid,
+        "valid_from": (now - timedelta(minutes=5)).isoformat(),
+        "valid_to": (now + timedelta(hours=4)).isoformat(),
+    }, headers=admin_headers)
+    assert made.status_code == 201, made.text
+    pass_id = made.json()["id"]
+    assert arrive(client, "main-in", TYPO).decision.reason == "visitor_pass"
+    free = free_in_zone(client, "A")
+
+    fixed = client.patch(f"/api/v1/passes/{pass_id}", json={"plate": REAL},
+                         headers=admin_headers)
+    assert fixed.status_code == 200, fixed.text
+    assert inside(client) == {REAL: (hid, pass_id)}  # on the host, not its spaces
+
+    leaving = arrive(client, "main-out", REAL)
+    assert leaving.decision.reason == "exit_known_inside"
+    assert inside(client) == {}
+    assert free_in_zone(client, "A") == free + 1
+
+
+def test_a_correction_leaves_another_cars_presence_under_that_plate_alone(
+    client: Any, admin_headers: dict[str, str],
+) -> None:
+    """The visitor parked under the plate is not the household car being corrected."""
+    hid = household(client, admin_headers, "1201")
+    host = household(client, admin_headers, "1202")
+    now = datetime.now(UTC)
+    made = client.post("/api/v1/passes", json={
+        "plate": TYPO, "host_household_id": host,
+        "valid_from": (now - timedelta(minutes=5)).isoformat(),
+        "valid_to": (now + timedelta(hours=4)).isoformat(),
+    }, headers=admin_headers)
+    assert made.status_code == 201, made.text
+    assert arrive(client, "main-in", TYPO).decision.reason == "visitor_pass"
+    # The office enters the visitor's plate as flat 1201's car by mistake, and fixes it.
+    wrong = car(client, admin_headers, TYPO, hid)
+    response = client.patch(f"/api/v1/vehicles/{wrong}", json={"plate": REAL},
+                            headers=admin_headers)
+    assert response.status_code == 200, response.text
+    assert inside(client) == {TYPO: (host, made.json()["id"])}
