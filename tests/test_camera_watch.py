@@ -139,6 +139,7 @@ def test_the_demos_cameras_join_the_one_watch(make_settings: Any, plate_recogniz
         run_cameras(services, workers)
         watches = [c for c in services.background if isinstance(c, CameraWatch)]
         assert watches == [services.cameras]
+        assert services.cameras is not None
         assert list(services.cameras.workers) == ["main-out"]
         assert list(services.cameras.pushed) == ["main-in"]
         assert services.background.count(workers[0]) == 1

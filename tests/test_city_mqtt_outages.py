@@ -114,8 +114,8 @@ def test_outbox(limit: int, put: list[Outgoing], taken: list[str], dropped: int)
     for message in put:
         box.put(message)
     out = []
-    while (message := box.take()) is not None:
-        out.append(message.body)
+    while (next_out := box.take()) is not None:
+        out.append(next_out.body)
     assert (out, box.dropped, len(box)) == (taken, dropped, 0)
 
 

@@ -11,6 +11,8 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy.orm import Session, sessionmaker
+
 from controllers.events import Event, EventBus
 from hardware.simulated import SimulatedScreen
 from services.gate_screens import GateScreenService, ScreenGate
@@ -190,16 +192,19 @@ def test_a_database_that_does_not_answer_holds_up_no_cars_message() -> None:
         answer.wait(30)
         return {"B": 23}
 
-    def hung_session() -> Any:
-        answer.wait(30)
-        raise RuntimeError("no database")
+    class HungSessions(sessionmaker[Session]):
+        """Opening a session waits (a connect time-out), then fails."""
+
+        def __call__(self, **local_kw: Any) -> Session:
+            answer.wait(30)
+            raise RuntimeError("no database")
 
     async def main() -> None:
         bus = EventBus()
         bus.bind(asyncio.get_running_loop())
         sim = SimulatedScreen("main-in")
         gate = ScreenGate("main-in", "B", pedestrian=False, hold_s=5, timeout_s=1)
-        service = GateScreenService([(gate, sim)], bus=bus, sessions=hung_session,
+        service = GateScreenService([(gate, sim)], bus=bus, sessions=HungSessions(),
                                     free_counts=hung_counts)
         await service.start()
         try:

@@ -49,7 +49,7 @@ DECISIONS = (
     ("deny", "outside_schedule"), ("review", "unknown_plate"), ("review", "low_confidence"),
 )
 RESOLUTIONS = (None, "allowed_once", "allowed_once", "denied", "visitor_pass")
-FLAG_SETS = ([], [], [], [TYPED_PLATE], [ADMISSION_UNDONE], ["fuzzy_match"],
+FLAG_SETS: tuple[list[str], ...] = ([], [], [], [TYPED_PLATE], [ADMISSION_UNDONE], ["fuzzy_match"],
              ["fuzzy_match", TYPED_PLATE], [TYPED_PLATE, ADMISSION_UNDONE])
 ACTIONS = ("gate.open", "gate.open", "gate.close", "passage.allow_once", "passage.deny",
            "passage.visitor_pass", "auth.login", "auth.login", "auth.login_failed",
@@ -172,7 +172,7 @@ def build_month(sessions: sessionmaker[Session], year: int, month: int, tz: tzin
             "decision": decision, "reason": reason, "resolution": resolution,
             "flags": list(rng.choice(FLAG_SETS)),
         })
-    samples = []
+    samples: list[dict[str, Any]] = []  # rows for one INSERT
     for zone, quiet_days in (("A", {3, 4, 17}), ("B", {0, 1, 9, 10, 11})):
         occupied = 5
         # One sample long before the month: the count its first midnight starts from.

@@ -11,13 +11,18 @@ from controllers.offline import OfflineAccess
 from controllers.pass_hours import pass_hours
 from controllers.policy import AccessPolicy, GateContext, PassPermit, Permits, decide
 from controllers.ports import AccessSnapshot
-from controllers.values import Direction, Reason, Sighting, Verdict
+from controllers.values import AccessDecision, Direction, Reason, Sighting, Verdict
 from services.offline_snapshot import FileAccessSnapshot
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 IN = GateContext("main-in", Direction.IN, "A", zone=SHANGHAI)
 START = datetime(2026, 11, 1, tzinfo=UTC)
 END = datetime(2027, 2, 1, tzinfo=UTC)
+
+
+def plate_of(permit: PassPermit) -> str:
+    assert permit.plate is not None  # a vehicle pass
+    return permit.plate
 
 
 def test_hours_are_written_read_back_and_decided_on(tmp_path: Path) -> None:
@@ -38,13 +43,14 @@ def test_hours_are_written_read_back_and_decided_on(tmp_path: Path) -> None:
     file = FileAccessSnapshot(tmp_path / "offline_snapshot.json")
     file.save(
         AccessSnapshot(
-            taken_at=START, permits={p.plate: Permits(passes=(p,)) for p in (cleaner, night, plain)}
+            taken_at=START,
+            permits={plate_of(p): Permits(passes=(p,)) for p in (cleaner, night, plain)},
         )
     )
 
     loaded = file.load()
     assert loaded is not None
-    assert [loaded.permits[p.plate].passes for p in (cleaner, night, plain)] == [
+    assert [loaded.permits[plate_of(p)].passes for p in (cleaner, night, plain)] == [
         (cleaner,),
         (night,),
         (plain,),
@@ -55,7 +61,7 @@ def test_hours_are_written_read_back_and_decided_on(tmp_path: Path) -> None:
     sunday_3am = datetime(2026, 11, 29, 3, 0, tzinfo=SHANGHAI)
     monday_9am = datetime(2026, 11, 30, 9, 0, tzinfo=SHANGHAI)
 
-    def at_gate(plate: str, at: datetime):
+    def at_gate(plate: str, at: datetime) -> AccessDecision:
         permits = access.permits(plate)
         assert permits is not None
         return decide(

@@ -69,7 +69,9 @@ def test_cars_journalled_during_a_write_back_do_not_raise_a_second_outage_alarm(
 
         # An outage alarm a guard already acknowledged is not reworded: a new one says it.
         with transaction(sessions) as session:
-            session.get(Alarm, second.id).acknowledged_at = utcnow()
+            acknowledged = session.get(Alarm, second.id)
+            assert acknowledged is not None
+            acknowledged.acknowledged_at = utcnow()
         runtime.mark_database_unavailable()
         assert (await car("粤B00005")).journal_id
         assert await runtime.replay_journal() == 1

@@ -5,6 +5,7 @@ before log-outs named their session, or edited by hand). Real databases, a real 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from services.tokens import session_fingerprint
 NOW = time.time()
 
 
-def _logout(details: dict[str, Any], *, hours_ago: float = 0.0) -> AuditEntry:
+def _logout(details: Mapping[str, object], *, hours_ago: float = 0.0) -> AuditEntry:
     at = datetime.fromtimestamp(NOW, UTC) - timedelta(hours=hours_ago)
     return AuditEntry(at=at, username="guard", action="auth.logout",
                       details={"via": "api", "address": "10.0.0.5", **details})
@@ -66,10 +67,10 @@ def test_a_restart_reads_the_log_outs_still_live_from_the_table_and_the_journal(
     journal = FileAuditJournal(tmp_path / "audit.jsonl")
     journal.record(JournalledAudit(key="k1", at=datetime.now(UTC), username="guard",
                                    action="auth.logout", reason="",
-                                   details=logout_details("in-outage", NOW + 600)))
+                                   details=dict(logout_details("in-outage", NOW + 600))))
     journal.record(JournalledAudit(key="k2", at=datetime.now(UTC), username="guard",
                                    action="gate.open", reason="业主电话确认",
-                                   details=logout_details("not-a-logout", NOW + 600)))
+                                   details=dict(logout_details("not-a-logout", NOW + 600))))
 
     found, read = recent_logouts(sessions, journal, read_database=True, lookback_s=720 * 60,
                                  now=NOW)

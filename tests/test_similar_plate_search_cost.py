@@ -38,7 +38,8 @@ def test_a_full_look_alike_scan_is_cheap_and_finds_the_misreads(
         for i in range(SIMILAR_SCAN)
     ]
     wanted = plate(3)  # 闽A10021
-    misread = {**rows[-1], "at": rows[-1]["at"] + timedelta(seconds=50), "plate": "闽A1OO21",
+    # 50 s after the last row.
+    misread = {**rows[-1], "at": START + timedelta(seconds=50 * SIMILAR_SCAN), "plate": "闽A1OO21",
                "decision": "review", "reason": "unknown_plate"}
     with transaction(sessions) as session:
         for first in range(0, len(rows), 5000):
