@@ -38,6 +38,7 @@ from hardware.registry import (
 from models.access_store import SqlAccessStore
 from models.db import empty_write_ahead_log, make_session_factory, outage_as_unavailable
 from models.holds import SqlHoldStore
+from services.access_signal import AccessSignalWatch
 from services.audit_journal import LOGIN_PREFIX, FileAuditJournal, write_back
 from services.camera_watch import CameraWatch, run_cameras
 from services.city_mqtt import CityPublisher
@@ -245,6 +246,8 @@ class Services:
         next_refresh = loop.time()
         failing = False
         broken = RepeatedFailure("offline journal: writing or refreshing", WRITE_BACK_REMINDER_S)
+        # A change made by a command run beside the service (services/access_signal.py).
+        signal = AccessSignalWatch(self.settings.data_dir)
         staff_broken = RepeatedFailure("staff accounts for outage logins: refreshing",
                                        WRITE_BACK_REMINDER_S)
         while True:
@@ -254,6 +257,7 @@ class Services:
                 or self.audit_waiting()
                 or loop.time() >= next_refresh
                 or self._access_changed.is_set()
+                or signal.changed()
             ):
                 # Cleared before reading: an edit committed during the refresh asks again.
                 self._access_changed.clear()

@@ -50,6 +50,7 @@ def _read(path: Path) -> bytes:
 
 def cmd_import_residents(args: argparse.Namespace) -> int:
     from models.db import make_session_factory
+    from services.access_signal import tell_running_controller
     from services.database_start import data_dir_history, open_database, prepare_database
     from services.resident_import import run_import
     from settings import load_settings
@@ -103,7 +104,9 @@ def cmd_import_residents(args: argparse.Namespace) -> int:
                      len(plan.errors))
         return 1
     if outcome.applied:
-        # Gates read the vehicles table at each decision: nothing to reload.
+        # Online the gates read the tables at each decision; their outage snapshot is the
+        # running controller's to retake, told through the data directory.
+        tell_running_controller(settings.data_dir)
         logger.info("the gates admit the new plates and use the new spaces now (audit entry "
                     "%s)", outcome.audit_id)
     return 0

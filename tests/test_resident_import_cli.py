@@ -118,3 +118,28 @@ def test_a_re_import_lists_its_updates_in_the_dry_run_and_applies_them(
     err = capsys.readouterr().err
     assert "imported: 3 rows" in err and "households 0 new, 2 updated" in err
     assert on_file(client)["张伟"] == "13800138001"
+
+
+def test_an_import_from_the_shell_reaches_the_running_controllers_outage_snapshot_at_once(
+    app_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The command runs in a process of its own: it tells the controller through the data
+    directory, and the snapshot the gates decide from during an outage has the new cars
+    within moments, not at the next refresh (an hour away here)."""
+    from tests.api.test_snapshot_follows_admin_edits import plates
+    from tests.conftest import wait_until
+
+    client = app_factory(access={"offline_refresh_s": 3600, "offline_retry_s": 0.2})
+    add_user(client, "admin", "admin")
+    services = client.app.state.services
+    saved = services.settings.data_dir / "journal" / "offline_snapshot.json"
+    wait_until(saved.is_file, 10.0, "the snapshot taken at start")
+    _run_against(services, monkeypatch)
+    path = tmp_path / "住户.csv"
+    path.write_bytes(csv_bytes(ROWS, encoding="gb18030"))
+    plate = "粤B67890"  # 5栋601's car in ROWS
+    assert plate not in plates(saved)
+
+    assert main(["import-residents", str(path), "--operator", "admin"]) == 0
+    wait_until(lambda: "vehicle" in plates(saved).get(plate, {}), 10.0,
+               f"{plate} in the outage snapshot")
