@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from controllers.barrier import (
@@ -226,5 +228,6 @@ def test_the_count_is_readable_for_status_pages() -> None:
     ("field", "value"), [("close_after_pass_s", -0.1), ("tailgate_gap_s", -0.1)]
 )
 def test_timing_rejects_negative_pass_settings(field: str, value: float) -> None:
+    settings: dict[str, Any] = {field: value}
     with pytest.raises(ValueError, match=field):
-        BarrierTiming(**{field: value})
+        BarrierTiming(**settings)

@@ -16,7 +16,7 @@ from controllers.policy import (
     decide,
 )
 from controllers.ports import AccessSnapshot, GuardOpen, JournalBacklog, JournalEntry, PassageRecord
-from controllers.values import Direction, Reason, Sighting, Verdict
+from controllers.values import AccessDecision, Direction, Reason, Sighting, Verdict
 
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 IN = GateContext("main-in", Direction.IN, "A")
@@ -38,7 +38,7 @@ def snapshot() -> AccessSnapshot:
 
 
 def offline_decision(access: OfflineAccess, plate: str, gate: GateContext = IN,
-                     at: datetime = NOW):
+                     at: datetime = NOW) -> tuple[AccessDecision, Sighting]:
     sighting = Sighting(gate.gate_id, at, plate, 0.97)
     permits = access.permits(plate)
     assert permits is not None

@@ -15,7 +15,7 @@ from controllers.pass_hours import normal_hours, normal_weekdays, pass_hours
 from controllers.person_policy import decide_qr
 from controllers.policy import AccessPolicy, GateContext, PassPermit, Permits, decide
 from controllers.schedule import DAY_S, TimeWindow
-from controllers.values import Direction, Reason, Sighting, Verdict
+from controllers.values import AccessDecision, Direction, Reason, Sighting, Verdict
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 URUMQI = ZoneInfo("Asia/Urumqi")  # UTC+6: two hours behind Beijing time on the wall clock
@@ -38,7 +38,7 @@ def permit(
     return PassPermit(pass_id, "粤B88888", 7, START, END, max_uses, uses, hours=hours)
 
 
-def at_gate(p: PassPermit, at: datetime, gate: GateContext = IN):
+def at_gate(p: PassPermit, at: datetime, gate: GateContext = IN) -> AccessDecision:
     sighting = Sighting(gate.gate_id, at, "粤B88888", 0.97)
     return decide(sighting, Permits(passes=(p,)), None, at, gate=gate, policy=AccessPolicy())
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select, text, update
+from sqlalchemy import Connection, Engine, QueuePool, select, text, update
 
 from controllers.values import Sighting, Verdict
 from models.db import create_db_engine, make_session_factory, migrate, transaction
@@ -27,6 +27,13 @@ from models.vehicles import Vehicle
 from tests.journal_runtime import journalled_runtime
 
 LOCK_S = 4.0
+
+
+def idle_connections(engine: Engine) -> list[Connection]:
+    """Every connection the engine's pool keeps idle, checked out."""
+    pool = engine.pool
+    assert isinstance(pool, QueuePool)  # the product's engines, SQLite files included
+    return [engine.connect() for _ in range(pool.checkedin())]
 
 
 def hold_lock(path: Path, seconds: float, locked: threading.Event) -> None:
@@ -81,7 +88,7 @@ def test_a_gate_gives_up_on_a_lock_quickly_and_an_admin_write_waits_it_out(
         with sessions() as session:
             assert session.query(Household).count() == 1
         # The connection the gate used has the long time-out again for the next writer.
-        pooled = [engine.connect() for _ in range(engine.pool.checkedin())]
+        pooled = idle_connections(engine)
         assert [c.exec_driver_sql("PRAGMA busy_timeout").scalar() for c in pooled] == [
             10_000
         ] * len(pooled)
@@ -154,14 +161,16 @@ def test_a_gate_gives_up_on_a_held_lock_after_the_same_bound_on_both_databases(
         assert 1.2 <= waited < 2.5, f"the car waited {waited:.1f} s for the lock"
         assert admin_done and admin_done[0] >= LOCK_S - 1.0  # waited, then wrote
         with sessions() as session:
-            assert session.get(Zone, "A").capacity == 12
+            zone = session.get(Zone, "A")
+            assert zone is not None and zone.capacity == 12
         assert written == 1  # no passage lost
         with sessions() as session:
             assert session.scalar(select(Passage.journal_id)) == result.journal_id
-            assert session.get(Zone, "A").occupied == 1
+            zone = session.get(Zone, "A")
+            assert zone is not None and zone.occupied == 1
         if engine.dialect.name == "postgresql":
             # The gate's bound ended with its transactions: admin writes still wait.
-            pooled = [engine.connect() for _ in range(engine.pool.checkedin())]
+            pooled = idle_connections(engine)
             assert {c.exec_driver_sql("SHOW lock_timeout").scalar() for c in pooled} <= {"0"}
             for connection in pooled:
                 connection.close()

@@ -20,7 +20,9 @@ OLD = {
 }
 
 
-def _indexes(engine: Engine, table: str) -> dict[str, list[str]]:
+def _indexes(engine: Engine, table: str) -> dict[str | None, list[str | None]]:
+    """Each index's columns by its name (SQLAlchemy says None for an unnamed index or an
+    expression column; these tables have neither)."""
     return {ix["name"]: list(ix["column_names"]) for ix in inspect(engine).get_indexes(table)}
 
 
