@@ -23,6 +23,8 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -175,6 +177,25 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+def known_revisions() -> tuple[str, ...]:
+    """The schema revisions this code's migrations know, oldest first."""
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    return tuple(reversed([rev.revision for rev in script.walk_revisions()]))
+
+
+def unknown_revision_text(revision: str) -> str | None:
+    """Why a database (or a backup) at ``revision`` cannot be used by this code, or None when
+    this code knows it: a newer parkgate wrote it (a new box installed from an older checkout
+    than the one whose backup it restores), and alembic alone says only that it "can't locate
+    revision"."""
+    known = known_revisions()
+    if revision in known:
+        return None
+    return (f"schema revision {revision} is newer than this parkgate knows (newest "
+            f"{known[-1]}): it was written by a newer parkgate; install that version or a "
+            "newer one here (git pull, bash scripts/install.sh)")
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest migration (run on every start; idempotent).
 
@@ -184,6 +205,9 @@ def migrate(engine: Engine) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         before = MigrationContext.configure(connection).get_current_revision()
+        why = unknown_revision_text(before) if before is not None else None
+        if why is not None:
+            raise CommandError(f"the database's {why}")
         command.upgrade(config, "head")
         after = MigrationContext.configure(connection).get_current_revision()
     where = {"url": engine.url.render_as_string()}

@@ -9,12 +9,15 @@ Taken while the controller runs (gates keep working):
   and not yet written back, the city feed's unsent messages, the staff file;
 - ``<data_dir>/secret_key`` (sessions and camera tokens stay valid after a restore) and
   ``database.marker``;
+- the configuration file the command was started with, under ``config/`` (a new machine
+  needs it before it can restore: it says where data_dir and the database are; ``restore``
+  leaves it in the backup);
 - with ``--with-snapshots``, the passage snapshots (personal information: a backup keeps them
   beyond ``retention.snapshot_days`` for as long as the backup is kept).
 
 The backup is a new directory (mode 700; files 600) with ``manifest.json`` listing every file
-with its size and SHA-256, the database kind and its migration revision. README "Backup and
-restore" gives the restore steps.
+with its size and SHA-256, the database kind and its migration revision. README "Running in
+production" (Backup, Restore) gives the restore steps, also onto a new machine.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
+CONFIG_DIR = "config"  # the configuration file, kept for a new machine; never restored
 
 
 class BackupError(ParkgateError):
@@ -56,13 +60,17 @@ class BackupResult:
 
 def take_backup(
     data_dir: Path, database_url: str, dest: Path, *, with_snapshots: bool = False,
-    now: datetime | None = None,
+    config_file: Path | None = None, now: datetime | None = None,
 ) -> BackupResult:
     """Write the backup to ``dest`` (which must not exist) and return what it holds."""
     from models.db import sqlite_path
 
     if dest.exists():
         raise InvalidInputError(f"{dest} exists already: give a new directory for the backup")
+    if not dest.parent.exists():
+        raise InvalidInputError(
+            f"{dest.parent} does not exist: create it first (install -d -m 700 {dest.parent})"
+        )
     if not dest.parent.is_dir():
         raise InvalidInputError(f"{dest.parent} is not a directory")
     partial = dest.with_name(dest.name + ".partial")
@@ -85,6 +93,8 @@ def take_backup(
         for name in ("secret_key", "database.marker"):
             if (data_dir / name).is_file():
                 _copy(data_dir / name, partial / name)
+        if config_file is not None and config_file.is_file():
+            _copy(config_file, partial / CONFIG_DIR / config_file.name)
         if with_snapshots:
             _copy_tree(data_dir / "snapshots", partial / "snapshots", label="snapshots")
         files = [p for p in sorted(partial.rglob("*")) if p.is_file()]
@@ -220,10 +230,33 @@ class RestoreResult:
     files: int
     database: str
     set_aside: Path | None  # where the data directory's own files were moved
+    config: Path | None = None  # the configuration file the backup was taken with
+
+
+def _not_a_backup(backup: Path) -> InvalidInputError:
+    """What the operator named instead of a backup directory, and which one to name."""
+    if not backup.exists():
+        return InvalidInputError(f"{backup} does not exist: give the directory the backup "
+                                 "command wrote (the one that holds manifest.json)")
+    if backup.is_file():
+        return InvalidInputError(
+            f"{backup} is a file, not a backup: give the directory that holds manifest.json"
+            f"{f' ({backup.parent})' if backup.name == 'manifest.json' else ''}; an archive "
+            "of one: unpack it first"
+        )
+    inside = sorted(p.parent for p in backup.glob("*/manifest.json"))
+    if inside:
+        return InvalidInputError(
+            f"{backup} holds {len(inside)} backup(s), it is not one: give one of them, e.g. "
+            f"the newest {inside[-1]}"
+        )
+    return InvalidInputError(f"{backup} is not a parkgate backup (no manifest.json)")
 
 
 def read_manifest(backup: Path) -> dict[str, Any]:
     """The backup's manifest, every file in it checked against its size and SHA-256."""
+    if not (backup / "manifest.json").is_file():
+        raise _not_a_backup(backup)
     try:
         manifest = json.loads((backup / "manifest.json").read_text(encoding="utf-8"))
         files = manifest["files"]
@@ -248,7 +281,7 @@ def restore_backup(
     """Put ``backup`` back into ``data_dir`` and the database; the controller must be
     stopped. Without ``replace`` it refuses to overwrite anything; with it, the data
     directory's own files are moved to ``data_dir/replaced-<time>/`` first, not deleted."""
-    from models.db import sqlite_path
+    from models.db import sqlite_path, unknown_revision_text
 
     manifest = read_manifest(backup)
     data_dir = data_dir.resolve()
@@ -258,14 +291,26 @@ def restore_backup(
             f"{data_dir} belongs to user id {data_dir.stat().st_uid}: restore as the user that "
             "owns it (e.g. sudo -u parkgate …), not as root"
         )
+    why = (unknown_revision_text(manifest["revision"])
+           if manifest.get("revision") is not None else None)
+    if why is not None:
+        # Before anything changes: restored, the controller would refuse to start on it.
+        raise InvalidInputError(f"backup {backup} cannot be restored by this parkgate: its "
+                                f"{why}")
     sqlite_file = sqlite_path(database_url)
     kind = "sqlite" if sqlite_file is not None else "postgresql"
     if manifest["database"] != kind:
         raise InvalidInputError(
             f"the backup holds a {manifest['database']} database; this configuration uses "
-            f"{kind} ({database_url.split('://')[0]})"
+            f"{kind} ({database_url.split('://')[0]}). A backup is restored onto the kind of "
+            "database it was taken from (moving between SQLite and PostgreSQL is not "
+            f"supported): restore it with a configuration that uses {manifest['database']} "
+            f"({_HOW_TO_USE[manifest['database']]})"
         )
-    restored = [Path(entry["path"]) for entry in manifest["files"]]
+    restored = [Path(entry["path"]) for entry in manifest["files"]
+                if Path(entry["path"]).parts[0] != CONFIG_DIR]
+    configs = [backup / entry["path"] for entry in manifest["files"]
+               if Path(entry["path"]).parts[0] == CONFIG_DIR]
     targets = [
         (backup / rel, sqlite_file if rel.as_posix() == "parkgate.db" else data_dir / rel)
         for rel in restored if rel.as_posix() != "parkgate.pgdump"
@@ -276,10 +321,14 @@ def restore_backup(
                     if p.exists()]
     set_aside: Path | None = None
     if kind == "postgresql" and not replace:
-        raise InvalidInputError(
-            "restoring into PostgreSQL replaces the tables of the configured database: "
-            "stop the controller and repeat with --replace"
-        )
+        tables = _postgres_tables(database_url)
+        if tables:
+            raise InvalidInputError(
+                f"the database {_where(database_url)} holds {len(tables)} table(s) already "
+                f"(e.g. {tables[0]}): the restore replaces them with the backup's (accounts "
+                "made there since are gone); stop any controller using it and repeat with "
+                "--replace"
+            )
     if present and not replace:
         raise InvalidInputError(
             f"{len(present)} file(s) the restore would overwrite exist (e.g. {present[0]}): "
@@ -306,7 +355,36 @@ def restore_backup(
             kept = f"; the files it replaced are in {set_aside}" if set_aside else ""
             raise BackupError(f"restore stopped while copying {source.name} to {target}: "
                               f"{err}{kept}") from err
-    return RestoreResult(len(targets), kind, set_aside)
+    return RestoreResult(len(targets), kind, set_aside, configs[0] if configs else None)
+
+
+_HOW_TO_USE = {
+    "sqlite": "no database_url: SQLite in data_dir",
+    "postgresql": "database_url: postgresql+psycopg://…, an empty database created first",
+}
+
+
+def _where(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _postgres_tables(url: str) -> list[str]:
+    """The tables already in the configured PostgreSQL database: none in a new, empty one,
+    which a restore may fill without --replace, as a new machine's empty data directory."""
+    from sqlalchemy import create_engine, inspect
+
+    from models.db import DATABASE_DOWN, failure_text
+
+    engine = create_engine(url)
+    try:
+        return sorted(inspect(engine).get_table_names())
+    except DATABASE_DOWN as err:
+        raise BackupError(f"cannot reach the database {_where(url)}: {failure_text(err)}"
+                          ) from err
+    finally:
+        engine.dispose()
 
 
 def _restore_postgres(url: str, dump: Path) -> None:
@@ -326,6 +404,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
         result.files, settings.data_dir,
         f"; the files it replaced are in {result.set_aside}" if result.set_aside else "",
     )
+    if result.config is not None:
+        logger.info("the backup also holds the configuration it was taken with, %s: not "
+                    "restored (compare it with this machine's)", result.config)
     return 0
 
 
@@ -354,8 +435,10 @@ def cmd_backup(args: argparse.Namespace) -> int:
         raise InvalidInputError("--keep needs --stamped (it prunes DEST/parkgate-<time>/)")
     if args.stamped:
         dest = dest / f"{STAMPED_PREFIX}{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+    config = args.config or os.environ.get("PARKGATE_CONFIG")
     result = take_backup(settings.data_dir, settings.resolved_database_url, dest,
-                         with_snapshots=args.with_snapshots)
+                         with_snapshots=args.with_snapshots,
+                         config_file=Path(config) if config else None)
     if args.keep is not None:
         for old in prune_backups(dest.parent, args.keep):
             logger.info("backup: removed %s (older than the newest %d)", old, args.keep)
@@ -377,8 +460,8 @@ def _at_least_one(text: str) -> int:
 def register(sub: Any) -> None:
     parser = sub.add_parser(
         "backup",
-        help="Copy the database, the outage journals and the signing key to a new directory "
-             "while the controller runs.",
+        help="Copy the database, the outage journals, the signing key and the configuration "
+             "file to a new directory while the controller runs.",
     )
     parser.add_argument("dest", help="The backup directory to create (must not exist).")
     parser.add_argument(

@@ -14,13 +14,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from alembic.util.exc import CommandError
+from sqlalchemy import select, text
 
 from errors import InvalidInputError
 from models.db import create_db_engine, make_session_factory, migrate, transaction
 from models.events import Passage
 from services.backup import BackupError, prune_backups, restore_backup, take_backup
-from tests.conftest import ROOT
+from tests.conftest import ROOT, reset_postgres
 
 AT = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 
@@ -135,7 +136,8 @@ def test_restore_into_a_new_machine_needs_no_replace(
 ) -> None:
     data, url = controller_dir
     if url.startswith("postgresql"):
-        pytest.skip("PostgreSQL restores always replace the configured database's tables")
+        pytest.skip("a new PostgreSQL database: "
+                    "test_a_new_postgresql_database_is_restored_into_without_replace")
     take_backup(data, url, tmp_path / "backup")
     fresh = tmp_path / "new-box"
     fresh_url = f"sqlite:///{fresh / 'parkgate.db'}"
@@ -249,6 +251,7 @@ def test_a_nightly_stamped_backup_keeps_the_newest(tmp_path: Path) -> None:
     assert second.returncode == 0, second.stderr
     (kept,) = backups.iterdir()
     assert kept.name != "parkgate-20200101T000000Z" and (kept / "parkgate.db").is_file()
+    assert (kept / "config" / "parkgate.yaml").read_bytes() == config.read_bytes()
     assert "removed" in second.stderr and "backup written to" in second.stderr
     unstamped = subprocess.run([*command[:4], "backup", "--keep", "2", str(backups)],
                                capture_output=True, text=True, timeout=120)
@@ -271,3 +274,124 @@ def test_a_restore_that_fails_while_copying_says_where_the_replaced_files_are(
         restore_backup(tmp_path / "backup", data, url, replace=True,
                        now=datetime(2026, 11, 29, 8, 0, tzinfo=UTC))
     assert (data / "replaced-20261129T080000Z" / "secret_key").read_text("utf-8") == "k" * 64
+
+
+# Found by the disaster-recovery walk (a dead SD card, the backups and a new box).
+
+
+def test_restore_says_which_directory_to_give_instead_of_what_was_given(
+    controller_dir: tuple[Path, str], tmp_path: Path
+) -> None:
+    data, url = controller_dir
+    nightly = tmp_path / "nightly"
+    nightly.mkdir()
+    take_backup(data, url, nightly / "parkgate-20261128T033000Z")
+    take_backup(data, url, nightly / "parkgate-20261129T033000Z")
+    fresh = tmp_path / "new-box"
+    answers = {
+        tmp_path / "no-such": "does not exist: give the directory the backup command wrote",
+        nightly / "parkgate-20261129T033000Z" / "manifest.json":
+            "is a file, not a backup: give the directory that holds manifest.json "
+            f"({nightly / 'parkgate-20261129T033000Z'})",
+        nightly: "holds 2 backup(s), it is not one: give one of them, e.g. the newest "
+                 f"{nightly / 'parkgate-20261129T033000Z'}",
+    }
+    for given, answer in answers.items():
+        with pytest.raises(InvalidInputError) as refused:
+            restore_backup(given, fresh, f"sqlite:///{fresh / 'parkgate.db'}")
+        assert answer in str(refused.value)
+    assert not fresh.exists()
+
+
+def test_a_backup_restored_onto_the_other_kind_of_database_says_it_is_not_supported(
+    controller_dir: tuple[Path, str], tmp_path: Path
+) -> None:
+    data, url = controller_dir
+    take_backup(data, url, tmp_path / "backup")
+    if url.startswith("postgresql"):
+        other, kind, hint = f"sqlite:///{tmp_path / 'new' / 'parkgate.db'}", "postgresql", \
+            "database_url: postgresql+psycopg://…, an empty database created first"
+    else:  # checked before any connection: no server needed at that address
+        other, kind, hint = "postgresql+psycopg://parkgate@127.0.0.1:1/parkgate", "sqlite", \
+            "no database_url: SQLite in data_dir"
+    with pytest.raises(InvalidInputError) as refused:
+        restore_backup(tmp_path / "backup", tmp_path / "new", other, replace=True)
+    assert ("moving between SQLite and PostgreSQL is not supported): restore it with a "
+            f"configuration that uses {kind} ({hint})") in str(refused.value)
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_backup_newer_than_this_parkgate_is_refused_before_anything_changes(
+    controller_dir: tuple[Path, str], tmp_path: Path
+) -> None:
+    """A new box installed from an older checkout than the one that took the backup: the
+    restore went through and the start then failed on alembic's "Can't locate revision"."""
+    data, url = controller_dir
+    take_backup(data, url, tmp_path / "backup")
+    manifest_path = tmp_path / "backup" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text("utf-8"))
+    manifest["revision"] = "0999"  # as a later parkgate labels its backups
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    fresh = tmp_path / "new-box"
+    with pytest.raises(InvalidInputError, match=r"its schema revision 0999 is newer than this "
+                                                r"parkgate knows \(newest \d{4}\): .*install"):
+        restore_backup(tmp_path / "backup", fresh, f"sqlite:///{fresh / 'parkgate.db'}")
+    assert not fresh.exists()
+
+
+def test_a_database_newer_than_this_parkgate_stops_the_start_with_a_line_saying_so(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'parkgate.db'}"
+    engine = create_db_engine(url)
+    migrate(engine)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0999'"))
+    with pytest.raises(CommandError, match="schema revision 0999 is newer than this parkgate"):
+        migrate(engine)
+    engine.dispose()
+
+
+def test_a_new_postgresql_database_is_restored_into_without_replace(
+    controller_dir: tuple[Path, str], tmp_path: Path
+) -> None:
+    data, url = controller_dir
+    if not url.startswith("postgresql"):
+        pytest.skip("the database part of a PostgreSQL restore")
+    take_backup(data, url, tmp_path / "backup")
+    fresh = tmp_path / "new-box"
+    with pytest.raises(InvalidInputError, match=r"holds \d+ table\(s\) already \(e\.g\. "
+                                                r"\w+\): .*repeat with --replace"):
+        restore_backup(tmp_path / "backup", fresh, url)  # an admin created there first
+    reset_postgres(url)  # the empty database README says to create
+    result = restore_backup(tmp_path / "backup", fresh, url)
+    assert result.set_aside is None
+    assert plates_in(url) == ["闽A00001", "闽A00002"]
+
+
+def test_a_nightly_backup_into_a_folder_not_made_yet_says_to_create_it(
+    controller_dir: tuple[Path, str], tmp_path: Path
+) -> None:
+    data, url = controller_dir
+    with pytest.raises(InvalidInputError, match=r"nightly does not exist: create it first "
+                                                r"\(install -d -m 700 .*nightly\)"):
+        take_backup(data, url, tmp_path / "nightly" / "parkgate-20261128T033000Z")
+
+
+def test_the_configuration_is_kept_in_the_backup_for_a_new_machine_and_not_restored(
+    controller_dir: tuple[Path, str], tmp_path: Path
+) -> None:
+    data, url = controller_dir
+    config = tmp_path / "etc" / "parkgate.yaml"
+    config.parent.mkdir()
+    config.write_text("community: {name: haijing-garden}\n", encoding="utf-8")
+    take_backup(data, url, tmp_path / "backup", config_file=config)
+    kept = tmp_path / "backup" / "config" / "parkgate.yaml"
+    assert kept.read_text("utf-8") == "community: {name: haijing-garden}\n"
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    if url.startswith("postgresql"):
+        return  # the file part of a restore; the database kind does not matter
+    fresh = tmp_path / "new-box"
+    result = restore_backup(tmp_path / "backup", fresh, f"sqlite:///{fresh / 'parkgate.db'}")
+    assert result.config == kept
+    assert not (fresh / "config").exists()
