@@ -45,6 +45,17 @@ def car(client: Any, headers: dict[str, str], plate: str, household_id: int) -> 
     return int(made.json()["id"])
 
 
+def visitor_pass(client: Any, headers: dict[str, str], plate: str, host: int) -> int:
+    now = datetime.now(UTC)
+    made = client.post("/api/v1/passes", json={
+        "plate": plate, "host_household_id": host,
+        "valid_from": (now - timedelta(minutes=5)).isoformat(),
+        "valid_to": (now + timedelta(hours=4)).isoformat(),
+    }, headers=headers)
+    assert made.status_code == 201, made.text
+    return int(made.json()["id"])
+
+
 def test_a_plate_corrected_while_the_car_is_parked_frees_the_households_space_when_it_leaves(
     client: Any, admin_headers: dict[str, str],
 ) -> None:
@@ -95,14 +106,7 @@ def test_a_visitor_pass_plate_corrected_while_the_visitor_is_inside_lets_the_car
     client: Any, admin_headers: dict[str, str],
 ) -> None:
     hid = household(client, admin_headers, "1201")
-    now = datetime.now(UTC)
-    made = client.post("/api/v1/passes", json={
-        "plate": TYPO, "host_household_id": hid,
-        "valid_from": (now - timedelta(minutes=5)).isoformat(),
-        "valid_to": (now + timedelta(hours=4)).isoformat(),
-    }, headers=admin_headers)
-    assert made.status_code == 201, made.text
-    pass_id = made.json()["id"]
+    pass_id = visitor_pass(client, admin_headers, TYPO, hid)
     assert arrive(client, "main-in", TYPO).decision.reason == "visitor_pass"
     free = free_in_zone(client, "A")
 
@@ -123,17 +127,11 @@ def test_a_correction_leaves_another_cars_presence_under_that_plate_alone(
     """The visitor parked under the plate is not the household car being corrected."""
     hid = household(client, admin_headers, "1201")
     host = household(client, admin_headers, "1202")
-    now = datetime.now(UTC)
-    made = client.post("/api/v1/passes", json={
-        "plate": TYPO, "host_household_id": host,
-        "valid_from": (now - timedelta(minutes=5)).isoformat(),
-        "valid_to": (now + timedelta(hours=4)).isoformat(),
-    }, headers=admin_headers)
-    assert made.status_code == 201, made.text
+    pass_id = visitor_pass(client, admin_headers, TYPO, host)
     assert arrive(client, "main-in", TYPO).decision.reason == "visitor_pass"
     # The office enters the visitor's plate as flat 1201's car by mistake, and fixes it.
     wrong = car(client, admin_headers, TYPO, hid)
     response = client.patch(f"/api/v1/vehicles/{wrong}", json={"plate": REAL},
                             headers=admin_headers)
     assert response.status_code == 200, response.text
-    assert inside(client) == {TYPO: (host, made.json()["id"])}
+    assert inside(client) == {TYPO: (host, pass_id)}
