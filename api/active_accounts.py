@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from models.db import DATABASE_DOWN, transaction
 from models.people import User, username_key
 from services.known_staff import KnownAccount, LastSeenActive
-from services.passwords import password_stamp, spend_a_verification, verify_password
+from services.passwords import spend_a_verification, verify_password
 from services.users import authenticate
 
 logger = logging.getLogger(__name__)
@@ -59,7 +59,8 @@ def account_active(
     for an account not remembered) its error propagates: the caller's 503.
 
     ``stamp``: the session's password stamp; a session logged in with a password that has
-    been reset since is answered False (the account itself stays remembered). ``role``: the
+    been reset since, or before the account was deactivated (and reactivated since), is
+    answered False (the account itself stays remembered). ``role``: the
     role the session was logged in with; once the account's role was changed (an admin
     demoted to guard) it is answered False too, as its token still says the old one."""
     memory = last_seen_active(app_state)
@@ -67,24 +68,25 @@ def account_active(
     try:
         with sessions() as session:
             row = session.execute(
-                select(User.role, User.password_hash, User.active)
+                select(User.role, User.password_hash, User.sessions_generation, User.active)
                 .where(User.username == username)
             ).one_or_none()
     except DATABASE_DOWN:
         known = memory.get(username)
         if during_outage and known is not None:
             _database_found_down(app_state)
-            return _same_password(stamp, known.password_hash) and _same_role(role, known.role)
+            return _same_password(stamp, known) and _same_role(role, known.role)
         raise
     if row is None or not row.active:
         memory.forget(username)
         return False
-    memory.remember(KnownAccount(username, row.role, row.password_hash), mark)
-    return _same_password(stamp, row.password_hash) and _same_role(role, row.role)
+    account = KnownAccount(username, row.role, row.password_hash, row.sessions_generation)
+    memory.remember(account, mark)
+    return _same_password(stamp, account) and _same_role(role, row.role)
 
 
-def _same_password(stamp: str | None, password_hash: str) -> bool:
-    return stamp is None or stamp == password_stamp(password_hash)
+def _same_password(stamp: str | None, account: KnownAccount) -> bool:
+    return stamp is None or stamp == account.stamp
 
 
 def _same_role(claimed: str | None, role: str) -> bool:
@@ -111,8 +113,7 @@ def check_login(
     try:
         with transaction(sessions) as session:
             user = authenticate(session, username, password)
-            account = (None if user is None
-                       else KnownAccount(user.username, user.role, user.password_hash))
+            account = None if user is None else KnownAccount.of(user)
             gone = user is None and not _still_active(session, username)
     except DATABASE_DOWN as err:
         _database_found_down(app_state)

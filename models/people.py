@@ -67,6 +67,11 @@ class User(TimestampMixin, Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(default=True)
+    # Counts the account's deactivations and reactivations (services/users.py set_active).
+    # Every session and token carries it inside its password stamp (services/passwords.py), so
+    # one issued before a deactivation stays refused after the account is reactivated, for
+    # someone else perhaps, as one issued before a password reset does.
+    sessions_generation: Mapped[int] = mapped_column(default=0, server_default="0")
 
     @validates("username")
     def _keep_key(self, _: str, username: str) -> str:

@@ -4,7 +4,8 @@ Logging in needs the password hash, which lives in the user row; during a databa
 that row cannot be read, yet that is when the gates need a guard most (the booth page logs
 itself out after 15 idle minutes, a shift changes, the controller restarts after a power cut
 that also took the database server down). So the controller keeps, for every staff account
-the database last answered active, its name, role and argon2 hash: refreshed with the gates'
+the database last answered active, its name, role, argon2 hash and sessions generation (which
+ends the sessions from before a deactivation, services/passwords.py): refreshed with the gates'
 offline snapshot (every ``access.offline_refresh_s``), at each login and on every request
 that asks the database whether an account is still active. An account found deactivated or
 missing is forgotten at once.
@@ -37,6 +38,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.people import User, username_key
 from services.passage_journal import replace_durably
+from services.passwords import password_stamp
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +52,18 @@ class KnownAccount:
     username: str
     role: str
     password_hash: str = field(repr=False)  # out of logs and tracebacks
+    # User.sessions_generation: a token issued before the account was last deactivated
+    # carries an older one in its stamp and is refused during an outage too.
+    sessions_generation: int = 0
+
+    @classmethod
+    def of(cls, user: User) -> KnownAccount:
+        return cls(user.username, user.role, user.password_hash, user.sessions_generation)
+
+    @property
+    def stamp(self) -> str:
+        """The password stamp a session logged in to this account now carries."""
+        return password_stamp(self.password_hash, self.sessions_generation)
 
 
 # The file is written again at least this often while the database answers, so its age says
@@ -79,7 +93,8 @@ class StaffFile:
                 "format": FORMAT,
                 "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "accounts": [
-                    {"username": a.username, "role": a.role, "password_hash": a.password_hash}
+                    {"username": a.username, "role": a.role, "password_hash": a.password_hash,
+                     "sessions_generation": a.sessions_generation}
                     for a in sorted(accounts, key=lambda a: a.username)
                 ],
             },
@@ -108,8 +123,10 @@ class StaffFile:
                     "database answers", self.path, age / 86400, self.max_age_s / 86400,
                 )
                 return []
+            # A file written before accounts had a sessions generation: every one was 0.
             return [
-                KnownAccount(str(a["username"]), str(a["role"]), str(a["password_hash"]))
+                KnownAccount(str(a["username"]), str(a["role"]), str(a["password_hash"]),
+                             int(a.get("sessions_generation", 0)))
                 for a in data["accounts"]
             ]
         except FileNotFoundError:
@@ -231,9 +248,11 @@ def active_staff(sessions: sessionmaker[Session]) -> list[KnownAccount]:
     """Every active staff account as the database has it now."""
     with sessions() as session:
         rows = session.execute(
-            select(User.username, User.role, User.password_hash).where(User.active)
+            select(User.username, User.role, User.password_hash, User.sessions_generation)
+            .where(User.active)
         ).all()
-    return [KnownAccount(r.username, r.role, r.password_hash) for r in rows]
+    return [KnownAccount(r.username, r.role, r.password_hash, r.sessions_generation)
+            for r in rows]
 
 
 def open_known_staff(

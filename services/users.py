@@ -147,10 +147,16 @@ def add_account(session: Session, actor: str, username: str, password: str, role
 def set_active(session: Session, actor: str, user_id: int, active: bool) -> User:
     """Deactivate or reactivate an account, audited. A deactivated account's sessions and
     tokens are refused from their next request: every one asks the database whether it is
-    still active (api/deps.py, api/console/rendering.py)."""
+    still active (api/deps.py, api/console/rendering.py). Reactivating it does not bring them
+    back: each change moves the account's sessions generation, which their password stamp
+    carries (services/passwords.py), so a guard's token stolen before they left stays dead
+    when the account is given back to someone. Both changes move it: a deactivation made
+    where this code does not run (SQL) is still closed by a reactivation made here."""
     user = staff_account(session, user_id)
     if user.username == actor and not active:
         raise OwnAccountError(OWN_DEACTIVATE)
+    if user.active != active:
+        user.sessions_generation += 1
     user.active = active
     session.add(AuditEntry(username=actor, action="user.activate" if active else "user.deactivate",
                            target=f"user:{user_id}", details={"username": user.username}))

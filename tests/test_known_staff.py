@@ -99,7 +99,8 @@ def test_the_file_keeps_no_password_and_the_repr_no_hash(tmp_path: Path) -> None
     StaffFile(tmp_path / "staff.json", max_age_s=86400).save([GUARD])
     data = json.loads((tmp_path / "staff.json").read_text())
     assert data["accounts"] == [
-        {"username": "guard1", "role": "guard", "password_hash": GUARD.password_hash}
+        {"username": "guard1", "role": "guard", "password_hash": GUARD.password_hash,
+         "sessions_generation": 0}
     ]
     assert GUARD.password_hash not in repr(GUARD)
 
@@ -170,3 +171,30 @@ def test_names_that_are_no_account_do_not_pile_up() -> None:
         staff.forget(f"guess{n}")  # failed logins at made-up names
     staff.replace_all([GUARD], staff.refresh_mark())
     assert staff._changed_at == {}
+
+
+def test_the_file_keeps_each_accounts_sessions_generation(tmp_path: Path) -> None:
+    """A restart during an outage checks tokens against the generation on disk: one issued
+    before the account was deactivated (and reactivated since) carries an older one."""
+    reactivated = KnownAccount("guard1", "guard", GUARD.password_hash, 2)
+    first = open_known_staff(tmp_path, on_disk=True)
+    first.replace_all([reactivated, ADMIN], first.refresh_mark())
+
+    known = open_known_staff(tmp_path, on_disk=True).get("guard1")
+
+    assert known == reactivated and known is not None
+    assert known.stamp != GUARD.stamp  # the stamp tokens from before the deactivation carry
+
+
+def test_a_file_from_before_sessions_generations_reads_as_generation_0(tmp_path: Path) -> None:
+    """Written by the previous version: every account's generation was 0 then, and the
+    stamps its guards' tokens carry are the same as before the upgrade."""
+    path = tmp_path / "staff_accounts.json"
+    path.write_text(json.dumps({
+        "format": "parkgate.staff_accounts/1",
+        "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "accounts": [{"username": "guard1", "role": "guard",
+                      "password_hash": GUARD.password_hash}],
+    }), encoding="utf-8")
+
+    assert open_known_staff(tmp_path, on_disk=True).get("guard1") == GUARD

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import func, select
 
-from api.active_accounts import account_changed, last_seen_active
+from api.active_accounts import account_changed
 from api.console.audit_texts import (
     AUDIT_ACTIONS,
     action_label,
@@ -167,11 +167,13 @@ async def set_user_active(
     await verify_csrf(request, user.name, csrf_token)
     try:
         with transaction(services_of(request).sessions) as session:
-            target_name = set_active(session, user.name, user_id, active).username
+            account = KnownAccount.of(set_active(session, user.name, user_id, active))
     except OwnAccountError:
         return RedirectResponse("/console/admin/users?error=users.self", status_code=303)
-    if not active:  # at once: not even a login during a database outage may let them in
-        last_seen_active(request.app.state).forget(target_name)
+    # Deactivated: at once, not even a login during a database outage may let them in.
+    # Reactivated: such a login checks the new sessions generation, not one remembered from
+    # before the deactivation (a deactivation made elsewhere may not have been seen yet).
+    account_changed(request.app.state, account, active=active)
     return RedirectResponse("/console/admin/users?msg=msg.saved", status_code=303)
 
 
@@ -183,7 +185,7 @@ def _reset_password(
     try:
         with transaction(services.sessions) as session:
             target = reset_password_of(session, actor, user_id, password)
-            return KnownAccount(target.username, target.role, target.password_hash), target.active
+            return KnownAccount.of(target), target.active
     except OwnAccountError:
         return None
 

@@ -36,7 +36,6 @@ from models.events import AuditEntry
 from models.people import User
 from services.container import Services
 from services.known_staff import KnownAccount
-from services.passwords import password_stamp
 from services.users import change_own_password
 
 logger = logging.getLogger(__name__)
@@ -89,7 +88,7 @@ def _change(services: Services, username: str, current: str, new: str) -> KnownA
                 details={"username": username},
             )
         )
-        return KnownAccount(user.username, user.role, user.password_hash)
+        return KnownAccount.of(user)
 
 
 @router.post(PAGE)
@@ -148,6 +147,6 @@ async def change_password(
         response,
         user.name,
         user.role,
-        password_stamp=password_stamp(account.password_hash),
+        password_stamp=account.stamp,
     )
     return response

@@ -59,7 +59,6 @@ from models.vehicles import VisitorPass
 from services.container import Services
 from services.gate_actions import gate_states
 from services.login_audit import LOGIN, LOGOUT, audit_login
-from services.passwords import password_stamp
 from services.review import review_queue
 from services.session_ends import logout_details
 from services.tokens import new_session_id, session_fingerprint
@@ -262,7 +261,7 @@ async def login(
     )
     response = RedirectResponse(safe_next(next), status_code=303)
     set_session(request, response, name, role, new=True, session_id=session_id,
-                password_stamp=password_stamp(found.account.password_hash))
+                password_stamp=found.account.stamp)
     new_csrf_nonce(request, response)  # a nonce planted before login does not survive it
     return response
 

@@ -20,7 +20,6 @@ from api.schemas import Token
 from errors import AuthenticationError, ConflictError
 from services.availability_cache import retry_after_header
 from services.login_audit import LOGIN, LOGOUT, audit_login
-from services.passwords import password_stamp
 from services.session_ends import logout_details
 from services.tokens import new_session_id, session_fingerprint
 
@@ -78,7 +77,7 @@ async def login(
     return Token(
         access_token=services.signer.issue(
             found.account.username, found.account.role, session_id=session_id,
-            password_stamp=password_stamp(found.account.password_hash),
+            password_stamp=found.account.stamp,
         ),
         role=found.account.role,
         expires_in=ttl,

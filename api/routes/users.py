@@ -77,19 +77,21 @@ def update_user(
     """`active: false` is the page's 停用 and ends the account's sessions and tokens at once
     (`user.deactivate`); `active: true` is 启用 (`user.activate`). A new `role` ends them too,
     as they carry the old one (`user.role_change`; the same role again changes nothing).
-    Neither on your own account (409)."""
+    Reactivating does not revive the tokens from before the deactivation. Neither on your
+    own account (409)."""
     with transaction(services.sessions) as session:
         target = staff_account(session, user_id)
-        role_before = target.role
+        before = KnownAccount.of(target)
         if body.active is not None:
             set_active(session, user.name, user_id, body.active)
         if body.role is not None:
             set_role(session, user.name, user_id, body.role)
-        account = KnownAccount(target.username, target.role, target.password_hash)
+        account = KnownAccount.of(target)
         answer = _out(target, last_logins(session, target.username))
     # Deactivated: at once, not even a login during a database outage lets them in. A new
-    # role: such a login gets it, not the old one.
-    if not answer.active or account.role != role_before:
+    # role: such a login gets it, not the old one. Reactivated: its tokens from before the
+    # deactivation are checked against the new sessions generation during an outage too.
+    if not answer.active or account != before:
         account_changed(request.app.state, account, active=answer.active)
     logger.info("user %s changed by %s (API): %s", account.username, user.name,
                 body.model_dump(exclude_unset=True))
@@ -107,7 +109,7 @@ def reset_password(
     that is changed with the current password."""
     with transaction(services.sessions) as session:
         target = reset_password_of(session, user.name, user_id, body.password)
-        account = KnownAccount(target.username, target.role, target.password_hash)
+        account = KnownAccount.of(target)
         active = target.active
     # The staff file for logins during a database outage gets the new hash now, not at the
     # next refresh: the old password must not open the booth in an outage that starts soon.

@@ -1,0 +1,121 @@
+"""Reactivating a staff account does not bring back the sessions and tokens it had before it
+was deactivated.
+
+Deactivating ended them at once (each request asks whether the account is active), but
+reactivating made every one issued before the deactivation valid again until it expired
+(12 hours): a token stolen from a guard who left worked again once the account was given
+back, to the same guard or to a successor. Each change moves the account's sessions
+generation, which tokens carry in their password stamp (services/passwords.py): in the
+database, in the staff file for logins during an outage, and after a restart.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from models.db import transaction
+from models.people import User
+from tests.api.test_console import PASSWORD, add_staff, console_login
+from tests.api.test_database_outage import FAST
+from tests.api.test_login_during_outage import api_token
+from tests.api.test_start_during_outage import stop
+from tests.conftest import add_user
+from tests.db_outage import DatabaseOutage
+
+GATES = "/api/v1/gates"  # a guard's route, which works during a database outage too
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _id(services: Any, username: str) -> int:
+    with transaction(services.sessions) as session:
+        found = session.query(User.id).filter(User.username == username).scalar()
+    assert found is not None
+    return int(found)
+
+
+def _console_set_active(admin: Any, csrf: str, user_id: int, active: bool) -> None:
+    done = admin.post(f"/console/admin/users/{user_id}/active",
+                      data={"active": str(active).lower(), "csrf_token": csrf},
+                      follow_redirects=False)
+    assert done.status_code == 303 and "error" not in done.headers["location"]
+
+
+def _logged_out(browser: TestClient) -> bool:
+    page = browser.get("/console", follow_redirects=False)
+    return page.status_code == 303 and "/console/login" in page.headers["location"]
+
+
+def test_old_tokens_and_sessions_stay_ended_after_reactivation_and_a_restart(
+    app_factory: Any,
+) -> None:
+    first = app_factory()
+    services = first.app.state.services
+    admin = _bearer(add_user(first, "admin", "admin"))
+    stolen = add_user(first, "guard1", "guard")  # logged in through the API: carries a stamp
+    booth = TestClient(first.app)
+    console_login(booth, "guard1", "correct-horse")
+    guard = _id(services, "guard1")
+    assert first.get(GATES, headers=_bearer(stolen)).status_code == 200
+
+    # The guard leaves (停用); later the account is given back (启用), through the API.
+    for active in (False, True):
+        changed = first.patch(f"/api/v1/users/{guard}", json={"active": active}, headers=admin)
+        assert changed.status_code == 200 and changed.json()["active"] is active
+    refused = first.get(GATES, headers=_bearer(stolen))
+    assert refused.status_code == 401, refused.text
+    assert _logged_out(booth)
+    # The account itself works again: a new login, with the same password.
+    second = api_token(first, "guard1", "correct-horse")
+    assert second.status_code == 200
+    newer = second.json()["access_token"]
+    assert first.get(GATES, headers=_bearer(newer)).status_code == 200
+
+    # The same through the console's 用户 page: the token from after the first reactivation
+    # ends with the next deactivation and stays ended after 启用.
+    office = TestClient(first.app)
+    csrf = console_login(office, "admin", "correct-horse")
+    _console_set_active(office, csrf, guard, False)
+    _console_set_active(office, csrf, guard, True)
+    assert first.get(GATES, headers=_bearer(newer)).status_code == 401
+    third = api_token(first, "guard1", "correct-horse").json()["access_token"]
+
+    stop(first)
+    restarted = app_factory()
+    for token in (stolen, newer):
+        assert restarted.get(GATES, headers=_bearer(token)).status_code == 401
+    assert restarted.get(GATES, headers=_bearer(third)).status_code == 200
+
+
+def test_old_tokens_stay_ended_during_an_outage_and_a_restart_during_it(
+    app_factory: Any, outage: DatabaseOutage
+) -> None:
+    """While the database is down the token is checked against the staff file, which knows
+    the account's generation: one issued before the deactivation is refused there too."""
+    client = app_factory(database_url=outage.url, **FAST)
+    services = client.app.state.services
+    add_staff(services, "admin", "admin")
+    add_staff(services, "guard", "guard")
+    stolen = api_token(client, "guard", PASSWORD).json()["access_token"]
+    csrf = console_login(client, "admin")
+    guard = _id(services, "guard")
+    _console_set_active(client, csrf, guard, False)
+    _console_set_active(client, csrf, guard, True)
+    current = api_token(TestClient(client.app), "guard", PASSWORD).json()["access_token"]
+    client.portal.call(services.refresh_staff)  # as the offline loop does every 30 s
+
+    outage.cut(services.engine)
+    refused = client.get(GATES, headers=_bearer(stolen))
+    assert refused.status_code == 401, refused.text
+    assert client.get(GATES, headers=_bearer(current)).status_code == 200
+
+    stop(client)
+    restarted = app_factory(database_url=outage.url, **FAST)  # the staff file, from disk
+    assert restarted.app.state.services.staff.get("guard") is not None
+    assert restarted.get(GATES, headers=_bearer(stolen)).status_code == 401
+    assert restarted.get(GATES, headers=_bearer(current)).status_code == 200
+    outage.restore()
