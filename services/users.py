@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -122,6 +122,12 @@ OWN_PASSWORD = (
 )
 
 
+def last_admin_message(username: str) -> str:
+    """Why an account may not be deactivated or demoted: nobody could manage staff after."""
+    return (f"user {username!r} is the last active admin; make another account an active "
+            "admin first")
+
+
 def staff_accounts(session: Session) -> list[User]:
     """Every admin and guard account, active or not, by name."""
     return list(session.scalars(select(User).order_by(User.username)))
@@ -133,6 +139,40 @@ def staff_account(session: Session, user_id: int) -> User:
     if user is None:
         raise NotFoundError(f"user {user_id} not found")
     return user
+
+
+def _locked_with_admins(session: Session, user_id: int) -> tuple[User, int]:
+    """The account ``user_id`` and the number of active admins, read under a row lock on it
+    and on every active admin, held until the caller's transaction ends.
+
+    The one acting cannot deactivate or demote themselves, so an active admin always
+    remains, except when two admins deactivate or demote each other at the same moment:
+    each would see the other still active and both would commit, leaving nobody to manage
+    staff accounts. With the lock (PostgreSQL's SELECT ... FOR UPDATE) the second waits for
+    the first to commit and then reads the admins as they are: PostgreSQL re-checks a locked
+    row against the WHERE clause once the lock is granted, so an admin just deactivated is
+    no longer counted, and the second change is refused. Rows are locked in id order, so
+    two such changes cannot deadlock. SQLite has no row locks and ignores FOR UPDATE; it
+    lets one writer at a time, but Python's sqlite3 begins a transaction only at its first
+    write, so the count would be read outside it, before the other change commits. Writing
+    first (a change to nothing) takes SQLite's one write lock before the count is read.
+    ``populate_existing``: the rows as locked, not as this session read them earlier."""
+    if session.connection().dialect.name == "sqlite":
+        session.execute(
+            update(User).where(User.id == user_id).values(active=User.active)
+            .execution_options(synchronize_session=False)
+        )
+    rows = session.scalars(
+        select(User)
+        .where(or_(User.id == user_id, and_(User.role == "admin", User.active)))
+        .order_by(User.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    user = next((row for row in rows if row.id == user_id), None)
+    if user is None:
+        raise NotFoundError(f"user {user_id} not found")
+    return user, sum(1 for row in rows if row.role == "admin" and row.active)
 
 
 def add_account(session: Session, actor: str, username: str, password: str, role: str) -> User:
@@ -152,9 +192,11 @@ def set_active(session: Session, actor: str, user_id: int, active: bool) -> User
     carries (services/passwords.py), so a guard's token stolen before they left stays dead
     when the account is given back to someone. Both changes move it: a deactivation made
     where this code does not run (SQL) is still closed by a reactivation made here."""
-    user = staff_account(session, user_id)
+    user, admins = _locked_with_admins(session, user_id)
     if user.username == actor and not active:
         raise OwnAccountError(OWN_DEACTIVATE)
+    if not active and user.active and user.role == "admin" and admins <= 1:
+        raise ConflictError(last_admin_message(user.username))
     if user.active != active:
         user.sessions_generation += 1
     user.active = active
@@ -170,11 +212,13 @@ def set_role(session: Session, actor: str, user_id: int, role: str) -> User:
     changes nothing and is not logged."""
     if role not in ("admin", "guard"):
         raise InvalidInputError(f"role must be admin or guard, got {role!r}")
-    user = staff_account(session, user_id)
+    user, admins = _locked_with_admins(session, user_id)
     if user.role == role:
         return user
     if user.username == actor:
         raise OwnAccountError(OWN_DEMOTE)
+    if user.role == "admin" and user.active and admins <= 1:
+        raise ConflictError(last_admin_message(user.username))
     previous, user.role = user.role, role
     session.add(AuditEntry(username=actor, action="user.role_change", target=f"user:{user_id}",
                            details={"username": user.username, "role": role,

@@ -154,6 +154,13 @@ async def create_user_form(
     return RedirectResponse("/console/admin/users?msg=users.created", status_code=303)
 
 
+def _set_active(services: Services, actor: str, user_id: int, active: bool) -> KnownAccount:
+    """The account as it is now. In a thread: on PostgreSQL it may wait for the row lock
+    another admin's change of an admin holds (services/users.py)."""
+    with transaction(services.sessions) as session:
+        return KnownAccount.of(set_active(session, actor, user_id, active))
+
+
 @router.post("/users/{user_id}/active")
 async def set_user_active(
     request: Request,
@@ -166,10 +173,14 @@ async def set_user_active(
         return user
     await verify_csrf(request, user.name, csrf_token)
     try:
-        with transaction(services_of(request).sessions) as session:
-            account = KnownAccount.of(set_active(session, user.name, user_id, active))
+        account = await asyncio.to_thread(
+            _set_active, services_of(request), user.name, user_id, active
+        )
     except OwnAccountError:
         return RedirectResponse("/console/admin/users?error=users.self", status_code=303)
+    except ConflictError as err:  # the last active admin
+        query = urlencode({"error": str(err)})
+        return RedirectResponse(f"/console/admin/users?{query}", status_code=303)
     # Deactivated: at once, not even a login during a database outage may let them in.
     # Reactivated: such a login checks the new sessions generation, not one remembered from
     # before the deactivation (a deactivation made elsewhere may not have been seen yet).

@@ -58,6 +58,8 @@ _Q = "['\"]"  # Python's repr() quotes a string with ' unless it contains one
 PATTERNS: tuple[ErrorPattern, ...] = (
     # 409 conflicts (api/routes/admin.py, services/users.py)
     ErrorPattern(f"user {_Q}(.+){_Q} already exists", "err.user_exists", ("name",)),
+    ErrorPattern(f"user {_Q}(.+){_Q} is the last active admin; make another account an "
+                 "active admin first", "err.last_admin", ("name",)),
     ErrorPattern("plate (\\S+) is already registered", "err.plate_registered", ("plate",)),
     ErrorPattern("plate (\\S+) is already on a list", "err.plate_listed", ("plate",)),
     ErrorPattern("(?:plate|list entry for) (\\S+) already exists", "err.plate_exists",

@@ -915,6 +915,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "admin.sep": ("：", ": "),
     "admin.join": ("；", "; "),
     "err.user_exists": ("用户 {name} 已存在", "User {name} already exists"),
+    "err.last_admin": (
+        "{name} 是最后一个启用的管理员，不能停用或改为保安：请先让另一个账号成为启用的管理员",
+        "{name} is the last active admin: make another account an active admin first",
+    ),
     "err.plate_registered": ("车牌 {plate} 已登记", "Plate {plate} is already registered"),
     "err.plate_listed": ("车牌 {plate} 已在黑白名单中", "Plate {plate} is already on a list"),
     "err.plate_exists": ("车牌 {plate} 已存在", "Plate {plate} already exists"),

@@ -42,7 +42,8 @@ router = APIRouter(prefix="/api/v1/users", tags=["users"])
 
 _REFUSALS: dict[int | str, dict[str, str]] = {
     404: {"description": "No account with this id."},
-    409: {"description": "Not on your own account (another admin can), or the name is taken."},
+    409: {"description": "Not on your own account (another admin can), not the last active "
+                         "admin (deactivated or demoted), or the name is taken."},
     422: {"description": "A weak or short password, a bad name or role; `detail` says which."},
 }
 
@@ -78,7 +79,7 @@ def update_user(
     (`user.deactivate`); `active: true` is 启用 (`user.activate`). A new `role` ends them too,
     as they carry the old one (`user.role_change`; the same role again changes nothing).
     Reactivating does not revive the tokens from before the deactivation. Neither on your
-    own account (409)."""
+    own account, nor deactivating or demoting the last active admin (409)."""
     with transaction(services.sessions) as session:
         target = staff_account(session, user_id)
         before = KnownAccount.of(target)
