@@ -244,13 +244,23 @@ def _not_a_backup(backup: Path) -> InvalidInputError:
             f"{f' ({backup.parent})' if backup.name == 'manifest.json' else ''}; an archive "
             "of one: unpack it first"
         )
-    inside = sorted(p.parent for p in backup.glob("*/manifest.json"))
+    inside = sorted(backup.glob("*/manifest.json"), key=_created_at)
     if inside:
         return InvalidInputError(
             f"{backup} holds {len(inside)} backup(s), it is not one: give one of them, e.g. "
-            f"the newest {inside[-1]}"
+            f"the newest {inside[-1].parent}"
         )
     return InvalidInputError(f"{backup} is not a parkgate backup (no manifest.json)")
+
+
+def _created_at(manifest: Path) -> tuple[str, str]:
+    """When a backup was taken, by its manifest (a copied folder's name or time says
+    nothing); its name after that."""
+    try:
+        created = str(json.loads(manifest.read_text(encoding="utf-8"))["created_at"])
+    except (OSError, ValueError, KeyError, TypeError):
+        created = ""
+    return created, manifest.parent.name
 
 
 def read_manifest(backup: Path) -> dict[str, Any]:

@@ -285,8 +285,8 @@ def test_restore_says_which_directory_to_give_instead_of_what_was_given(
     data, url = controller_dir
     nightly = tmp_path / "nightly"
     nightly.mkdir()
-    take_backup(data, url, nightly / "parkgate-20261128T033000Z")
-    take_backup(data, url, nightly / "parkgate-20261129T033000Z")
+    take_backup(data, url, nightly / "parkgate-20261129T033000Z", now=AT)
+    take_backup(data, url, nightly / "parkgate-old-copy", now=AT.replace(day=27))
     fresh = tmp_path / "new-box"
     answers = {
         tmp_path / "no-such": "does not exist: give the directory the backup command wrote",
