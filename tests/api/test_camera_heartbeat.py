@@ -263,7 +263,7 @@ def test_during_a_database_outage_heartbeats_are_answered_and_silence_still_alar
 ) -> None:
     """The heartbeat touches no database; the alarm for a camera gone dark meanwhile reaches
     the guards at once (unstored, id null) and is stored when the database answers."""
-    client = _pushing_app(app_factory, database_url=outage.url, **FAST)
+    client = _pushing_app(app_factory, database_url=outage.url, access=FAST["access"])
     services = client.app.state.services
     _heartbeat(client)
     alarms: list[dict[str, Any]] = []

@@ -50,7 +50,12 @@ def test_preview_then_import_from_the_page(client: Any) -> None:
     services = client.app.state.services
     asked: list[bool] = []
     real = services.access_changed
-    services.access_changed = lambda: (asked.append(True), real())  # the offline snapshot
+
+    def access_changed() -> None:  # the offline snapshot
+        asked.append(True)
+        real()
+
+    services.access_changed = access_changed
 
     done = client.post(f"{PAGE}/apply", data={"csrf_token": csrf, "token": token.group(1)})
 

@@ -250,7 +250,9 @@ def test_offline_snapshot_refuses_a_code_whose_pass_changed_between_the_two_read
     pass_id = new_pass(client, admin, "粤B55555", household(client, admin))
     code = qr_of(client, admin, pass_id)
     with transaction(services.sessions) as session:
-        current: PassPermit = pass_permit(session.get(VisitorPass, pass_id))
+        visitor_pass = session.get(VisitorPass, pass_id)
+        assert visitor_pass is not None
+        current: PassPermit = pass_permit(visitor_pass)
     now = datetime.now(UTC)
     offline = OfflineCredentials(services.settings.signing_key())
 

@@ -139,10 +139,10 @@ def old_path_engine(config: FaceRecognitionConfig) -> FaceEngine:
     import face_recognition.api as fr_api
 
     engine = FaceEngine(config)
-    engine._detector = fr_api.face_detector  # type: ignore[attr-defined]
-    engine._predictor = fr_api.pose_predictor_5_point  # type: ignore[attr-defined]
+    engine._detector = fr_api.face_detector
+    engine._predictor = fr_api.pose_predictor_5_point
     if config.embedder == "dlib":
-        engine._encoder = fr_api.face_encoder  # type: ignore[attr-defined]
+        engine._encoder = fr_api.face_encoder
     return engine
 
 
@@ -202,7 +202,12 @@ def test_an_enrolment_leaves_no_photo_scan_behind_even_when_refused(
     faces = client.app.state.services.faces
     released: list[int] = []
     release = faces.engine.release_buffers
-    monkeypatch.setattr(faces.engine, "release_buffers", lambda: (released.append(1), release()))
+
+    def release_and_count() -> None:
+        released.append(1)
+        release()
+
+    monkeypatch.setattr(faces.engine, "release_buffers", release_and_count)
     ok, no_face = cv2.imencode(".jpg", np.full((400, 400, 3), 128, np.uint8))
     assert ok
     with pytest.raises(InvalidInputError, match="photo 2: no face"):

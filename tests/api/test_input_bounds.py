@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -332,12 +333,13 @@ def test_a_review_visitor_pass_follows_the_pass_rules(
         "/api/v1/gates/main-in/frames", content=png.tobytes(),
         headers={**guard_headers, "Content-Type": "image/png"},
     ).json()["passage_id"]
-    for window, message in [
+    refused: list[tuple[Mapping[str, object], str]] = [
         ({"valid_to": "9999-12-31T23:59:59-12:00"}, "outside 2000-2100"),
         (_window(-3, -1), "already be over"),
         (_window(0, 1000), "at most 366 days"),
         ({"valid_to": 1796000000}, "ISO 8601"),
-    ]:
+    ]
+    for window, message in refused:
         response = client.post(f"/api/v1/passages/{passage}/resolve", headers=guard_headers,
                                json={"resolution": "visitor_pass", "reason": "业主确认",
                                      "plate": "闽K12345",

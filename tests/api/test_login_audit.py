@@ -110,7 +110,12 @@ def test_logins_during_an_outage_reach_the_audit_log_when_it_answers(
     before = len(login_rows(services))
     published: list[Event] = []
     publish = services.bus.publish
-    monkeypatch.setattr(services.bus, "publish", lambda e: (published.append(e), publish(e)))
+
+    def publish_and_keep(event: Event) -> None:
+        published.append(event)
+        publish(event)
+
+    monkeypatch.setattr(services.bus, "publish", publish_and_keep)
     # Anyone can fail a login; the guards' gate actions share the journal: capped.
     monkeypatch.setattr(login_audit, "JOURNALLED_FAILURES_LIMIT", 2)
 

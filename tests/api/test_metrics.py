@@ -105,14 +105,14 @@ def _camera_folder(folder: Path, *, still: int, car_frames: int) -> None:
 def test_frames_a_camera_worker_reads_are_timed_once_each_and_skipped_ones_not(
     app_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import services.camera_pipeline
+    from services import camera_pipeline
     from settings import demo_community
     from vision.motion import MotionGate
 
     # The motion gate's safety net reads a still frame 5 s after the last read was captured:
     # on a loaded machine the empty lane's first read (every fallback) can take that long,
     # and a still copy would then be read (and timed) as it should be. Not this test's point.
-    monkeypatch.setattr(services.camera_pipeline, "MotionGate",
+    monkeypatch.setattr(camera_pipeline, "MotionGate",
                         functools.partial(MotionGate, max_skip_s=3600.0))
     still, car_frames = 3, 8
     _camera_folder(tmp_path / "camera", still=still, car_frames=car_frames)

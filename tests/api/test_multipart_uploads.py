@@ -137,7 +137,7 @@ def test_a_client_that_disconnects_mid_upload_is_not_a_server_error(content_type
     from api.routes.frames import frame_uploads
     from errors import MalformedBodyError
 
-    messages = [
+    messages: list[dict[str, Any]] = [  # ASGI messages
         {"type": "http.request", "body": WHOLE[:100], "more_body": True},
         {"type": "http.disconnect"},  # the camera lost its network half-way
     ]

@@ -58,7 +58,8 @@ def household(client: Any, headers: dict[str, str]) -> int:
     return int(response.json()["id"])
 
 
-def pass_body(plate: str, host: int, **schedule: Any) -> dict[str, Any]:
+def pass_body(plate: str | None, host: int, **schedule: Any) -> dict[str, Any]:
+    """A pass's JSON; ``plate`` None: a walk-in pass (by QR code)."""
     now = datetime.now(UTC)
     return {
         "plate": plate,
@@ -71,7 +72,7 @@ def pass_body(plate: str, host: int, **schedule: Any) -> dict[str, Any]:
 
 
 def make_pass(
-    client: Any, headers: dict[str, str], plate: str, host: int, **schedule: Any
+    client: Any, headers: dict[str, str], plate: str | None, host: int, **schedule: Any
 ) -> dict[str, Any]:
     response = client.post(
         "/api/v1/passes", json=pass_body(plate, host, **schedule), headers=headers

@@ -55,9 +55,13 @@ def a_day_at_the_gates(client: Any, admin: dict[str, str]) -> int:
 def a_year_ago(services: Any, days: int = 400) -> None:
     back = timedelta(days=days)
     with transaction(services.sessions) as session:
-        for table in (Passage, Alarm, AuditEntry):
-            for row in session.scalars(select(table)):
-                row.at -= back
+        rows: list[Passage | Alarm | AuditEntry] = [
+            *session.scalars(select(Passage)),
+            *session.scalars(select(Alarm)),
+            *session.scalars(select(AuditEntry)),
+        ]
+        for row in rows:
+            row.at -= back
         for visitor_pass in session.scalars(select(VisitorPass)):
             visitor_pass.valid_from -= back
             visitor_pass.valid_to -= back

@@ -221,7 +221,9 @@ def test_no_embedding_and_no_pin_hash_leak(client: Any, admin_headers: dict[str,
         blob = session.scalars(
             select(FaceTemplate.embedding).where(FaceTemplate.resident_id == rid)
         ).one()
-        pin_hash = session.get(Resident, rid).pin_hash  # type: ignore[union-attr]
+        resident = session.get(Resident, rid)
+        assert resident is not None
+        pin_hash = resident.pin_hash
     assert pin_hash
     response = export(client, admin_headers, rid)
     assert response.status_code == 200, response.text

@@ -173,7 +173,7 @@ def test_two_guards_resolving_at_once_admit_the_car_once(
     import asyncio
 
     from errors import ConflictError
-    from services.review import ReviewDecision, resolve_review
+    from services.review import ReviewDecision, ReviewOutcome, resolve_review
 
     services = client.app.state.services
     free_before = free_in_zone(client, "A")
@@ -181,7 +181,7 @@ def test_two_guards_resolving_at_once_admit_the_car_once(
         passage_id=review_passage["passage_id"], resolution="allow_once", reason="两人同时操作"
     )
 
-    async def both() -> list[Any]:
+    async def both() -> tuple[ReviewOutcome | BaseException, ReviewOutcome | BaseException]:
         return await asyncio.gather(
             resolve_review(services, "guard-a", decision),
             resolve_review(services, "guard-b", decision),

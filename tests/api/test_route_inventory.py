@@ -81,11 +81,13 @@ def every_route(routes: Iterable[BaseRoute], prefix: str = "") -> Iterator[tuple
     wrappers holding the router and the prefix it was included under)."""
     for route in routes:
         if isinstance(route, APIRoute):
+            assert route.methods is not None  # an APIRoute's default is GET
             for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
                 yield method, prefix + route.path
-        elif hasattr(route, "original_router"):
-            context = route.include_context  # type: ignore[attr-defined]
-            yield from every_route(route.original_router.routes, prefix + context.prefix)  # type: ignore[attr-defined]
+        elif hasattr(route, "original_router") and hasattr(route, "include_context"):
+            yield from every_route(
+                route.original_router.routes, prefix + route.include_context.prefix
+            )
 
 
 SAMPLE = {"day": "2026-11-28", "month": "2026-11"}

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from playwright.sync_api import Dialog
 
 from tests.api.test_faces import ALEX, OBAMA, _height, _jpeg, photo
 from tests.browser.conftest import LiveServer, enter_as, screenshot
@@ -80,7 +81,11 @@ def test_manager_enrols_deletes_and_sets_pins_from_the_page(
     # The resident asks for deletion: the confirmation says how much goes, then it is gone.
     row = _open(page, rid)
     questions: list[str] = []
-    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.accept()))
+    def accept(dialog: Dialog) -> None:
+        questions.append(dialog.message)
+        dialog.accept()
+
+    page.once("dialog", accept)
     row.locator('button:text-is("删除人脸数据")').click()
     _wait_row(page, rid, templates="0", consent="yes")
     assert questions == [

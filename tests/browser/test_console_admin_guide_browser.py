@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from playwright.sync_api import Dialog
 
 from tests.api.test_console import PASSWORD, add_staff
 from tests.browser.conftest import LiveServer, enter_as, screenshot
@@ -133,7 +134,11 @@ def test_deleting_a_resident_asks_first_and_says_their_faces_go_too(
     enter_as(page, live_server, "admin", "admin")
     page.goto("/console/admin/households")
     asked: list[str] = []
-    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    def dismiss(dialog: Dialog) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.once("dialog", dismiss)
     row = page.locator("section.card").nth(1).locator("tbody tr", has_text="王芳")
     row.locator("button.deny").click()
     page.wait_for_timeout(300)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Dialog, expect
 
 from tests.browser.conftest import LiveServer, enter_as, screenshot
 from tests.browser.test_console_admin_browser import admin_api
@@ -55,7 +55,11 @@ def test_fire_drill_holds_every_gate_until_cleared_from_the_page(
     assert not live_server.services.safety.fire_alarm_active
 
     questions: list[str] = []
-    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.accept()))
+    def accept(dialog: Dialog) -> None:
+        questions.append(dialog.message)
+        dialog.accept()
+
+    page.once("dialog", accept)
     # The live stream may show the hold before the page reloads to say it was done: the
     # clearing below is typed into the reloaded page.
     with page.expect_navigation():

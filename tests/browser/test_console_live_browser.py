@@ -265,7 +265,9 @@ def test_old_and_unplated_cars_need_a_second_yes_and_a_left_car_is_dismissed(
     misread = push_unread(live_server)
     with transaction(live_server.services.sessions) as session:
         # The camera read the plate of another car in view; the one at the barrier has none.
-        session.get(Passage, misread).plate = "赣Z9JC65"
+        misread_row = session.get(Passage, misread)
+        assert misread_row is not None
+        misread_row.plate = "赣Z9JC65"
     page = guard_page(new_page, live_server)
     card = page.locator(f'.review-card[data-passage="{old}"]')
     age = card.locator('[data-role="age"]')
