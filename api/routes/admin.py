@@ -234,9 +234,17 @@ def update_resident(
                 f"resident {resident_id} has {driven} vehicle(s) registered to household "
                 f"{resident.household_id}; move or unlink them first"
             )
+    household_before = resident.household_id
     changes = _patch(resident, body)
     _flush(session, "resident")
-    audit(session, user, "resident.update", f"resident:{resident_id}", **changes)
+    # Which fields were edited, as 批量导入's resident.update names them, and of the values
+    # only the household's (a flat, not a person). Not the name nor the phone: a resident
+    # erased on request (PIPL) must not live on in a log kept whole, so resident.create
+    # leaves them out too; the audit page names the resident while they are on file.
+    details: dict[str, Any] = {"fields": list(changes)}
+    if changes.get("household_id") not in (None, household_before):
+        details["changes"] = {"household_id": [household_before, changes["household_id"]]}
+    audit(session, user, "resident.update", f"resident:{resident_id}", **details)
     return resident
 
 
