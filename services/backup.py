@@ -32,7 +32,7 @@ import sqlite3
 import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from errors import InvalidInputError, ParkgateError
@@ -275,13 +275,29 @@ def read_manifest(backup: Path) -> dict[str, Any]:
     except (ValueError, KeyError, TypeError) as err:
         raise InvalidInputError(f"{backup}/manifest.json is unreadable: {err}") from err
     for entry in files:
-        path = backup / entry["path"]
+        path = backup / _inside_path(backup, entry)
         if not path.is_file():
             raise BackupError(f"backup {backup} is incomplete: {entry['path']} is missing")
         if path.stat().st_size != entry["bytes"] or _sha256(path) != entry["sha256"]:
             raise BackupError(f"backup {backup} is damaged: {entry['path']} differs from its "
                               "manifest")
     return manifest
+
+
+def _inside_path(backup: Path, entry: Any) -> str:
+    """A manifest entry's path, refused unless it names a file inside the backup: a restore
+    copies each to ``data_dir/<path>``, so an absolute path or one climbing out with ``..``
+    (a manifest edited or made by hand) would write over a file anywhere root can."""
+    if not (isinstance(entry, dict) and isinstance(entry.get("path"), str)
+            and isinstance(entry.get("bytes"), int) and isinstance(entry.get("sha256"), str)):
+        raise BackupError(f"backup {backup} is damaged: a manifest entry lacks its path, size "
+                          f"or checksum ({entry!r:.80})")
+    given: str = entry["path"]
+    rel = PurePosixPath(given)
+    if not rel.parts or rel.is_absolute() or ".." in rel.parts or "\\" in given:
+        raise BackupError(f"backup {backup} is damaged: {given!r:.80} is not a file inside it; "
+                          "nothing was restored")
+    return given
 
 
 def restore_backup(

@@ -3,6 +3,7 @@ and putting it back gives the controller its passages, journals and key again.""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
@@ -395,3 +396,44 @@ def test_the_configuration_is_kept_in_the_backup_for_a_new_machine_and_not_resto
     result = restore_backup(tmp_path / "backup", fresh, f"sqlite:///{fresh / 'parkgate.db'}")
     assert result.config == kept
     assert not (fresh / "config").exists()
+
+
+@pytest.mark.parametrize("path", ["../outside.txt", "journal/../../outside.txt", "",
+                                  "journal\\..\\outside.txt"])
+def test_a_manifest_naming_a_file_outside_the_backup_is_refused_and_nothing_is_written(
+    controller_dir: tuple[Path, str], tmp_path: Path, path: str
+) -> None:
+    """A restore copies each manifest entry from <backup>/<path> to <data_dir>/<path>, as
+    root on many boxes: with the backup on a deeper path (a USB stick's folder) a manifest
+    edited to climb out with .. writes its file beside the data directory, or wherever the
+    difference in depth points."""
+    data, url = controller_dir
+    backup = tmp_path / "usb" / "backup"
+    backup.parent.mkdir()
+    take_backup(data, url, backup)
+    manifest_file = backup / "manifest.json"
+    os.chmod(manifest_file, 0o600)
+    manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+    (tmp_path / "usb" / "outside.txt").write_text("owned", encoding="utf-8")  # <backup>/..
+    manifest["files"].append({"path": path, "bytes": 5,
+                              "sha256": hashlib.sha256(b"owned").hexdigest()})
+    manifest_file.write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(BackupError, match="is not a file inside it"):
+        restore_backup(backup, data, url, replace=True)
+    assert not (data.parent / "outside.txt").exists()
+    assert not any(p.name.startswith("replaced-") for p in data.iterdir())
+
+
+def test_a_manifest_entry_without_its_checksum_is_refused_with_a_line(
+    controller_dir: tuple[Path, str], tmp_path: Path
+) -> None:
+    data, url = controller_dir
+    backup = tmp_path / "backup"
+    take_backup(data, url, backup)
+    manifest_file = backup / "manifest.json"
+    os.chmod(manifest_file, 0o600)
+    manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+    del manifest["files"][0]["sha256"]
+    manifest_file.write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(BackupError, match="lacks its path, size or checksum"):
+        restore_backup(backup, data, url, replace=True)
