@@ -157,8 +157,9 @@ def _sqlite_revision(db: sqlite3.Connection) -> str | None:
     return str(row[0]) if row else None
 
 
-def _run_pg_tool(tool: str, url: str, *args: str) -> None:
-    """``pg_dump`` or ``pg_restore`` on the database at ``url`` (a SQLAlchemy URL)."""
+def _run_pg_tool(tool: str, url: str, *args: str) -> str:
+    """``pg_dump`` or ``pg_restore`` on the database at ``url`` (a SQLAlchemy URL); what it
+    printed."""
     from sqlalchemy.engine import make_url
 
     exe = shutil.which(tool)
@@ -174,6 +175,7 @@ def _run_pg_tool(tool: str, url: str, *args: str) -> None:
                           env=env, timeout=3600)
     if done.returncode != 0:
         raise BackupError(f"{tool} failed: {_last_line(done.stderr)}")
+    return done.stdout
 
 
 def _backup_postgres(url: str, target: Path) -> str | None:
@@ -416,6 +418,42 @@ def _postgres_tables(url: str) -> list[str]:
 def _restore_postgres(url: str, dump: Path) -> None:
     _run_pg_tool("pg_restore", url, "--clean", "--if-exists", "--no-owner",
                  "--single-transaction", str(dump))
+    _drop_tables_not_in(url, _dump_tables(dump))
+
+
+def _dump_tables(dump: Path) -> set[str]:
+    """The public tables a custom-format dump holds (``pg_restore --list``: lines such as
+    ``215; 1259 16390 TABLE public alarms postgres``)."""
+    listing = subprocess.run([shutil.which("pg_restore") or "pg_restore", "--list", str(dump)],
+                             capture_output=True, text=True, timeout=600, check=False)
+    if listing.returncode != 0:
+        raise BackupError(f"pg_restore --list failed: {_last_line(listing.stderr)}")
+    tables: set[str] = set()
+    for line in listing.stdout.splitlines():
+        words = line.split(";", 1)[-1].split()
+        if len(words) >= 5 and words[2] == "TABLE" and words[3] == "public":
+            tables.add(words[4])
+    return tables
+
+
+def _drop_tables_not_in(url: str, kept: set[str]) -> None:
+    """What --clean leaves: pg_restore drops only the objects its dump names, so a table a
+    newer parkgate's migration made (an older backup restored with --replace) stayed, and
+    the next start's migration, creating it again, failed. Tables only: the restore's
+    migrations make nothing else of their own."""
+    from sqlalchemy import create_engine, inspect, text
+
+    if not kept:
+        return  # a dump we cannot read the tables of: better left than emptied
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            for table in sorted(set(inspect(conn).get_table_names()) - kept):
+                logger.info("dropping table %s: not in the backup (made by a newer version)",
+                            table)
+                conn.execute(text(f'DROP TABLE IF EXISTS "{table}" CASCADE'))
+    finally:
+        engine.dispose()
 
 
 def cmd_restore(args: argparse.Namespace) -> int:

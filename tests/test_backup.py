@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from alembic.util.exc import CommandError
-from sqlalchemy import select, text
+from sqlalchemy import inspect, select, text
 
 from errors import InvalidInputError
 from models.db import create_db_engine, make_session_factory, migrate, transaction
@@ -437,3 +437,30 @@ def test_a_manifest_entry_without_its_checksum_is_refused_with_a_line(
     manifest_file.write_text(json.dumps(manifest), encoding="utf-8")
     with pytest.raises(BackupError, match="lacks its path, size or checksum"):
         restore_backup(backup, data, url, replace=True)
+
+
+def test_an_older_backup_restored_with_replace_leaves_no_table_a_newer_version_made(
+    controller_dir: tuple[Path, str], tmp_path: Path
+) -> None:
+    """pg_restore --clean drops only what its dump names: a table added by a later
+    migration stayed, and the restored database's next start, migrating up again, failed
+    creating it. The database comes back as the backup had it, and migrates."""
+    data, url = controller_dir
+    if not url.startswith("postgresql"):
+        pytest.skip("the database part of a PostgreSQL restore")
+    take_backup(data, url, tmp_path / "backup")
+    engine = create_db_engine(url)
+    with engine.begin() as conn:  # what a newer parkgate's migration would have made
+        conn.execute(text("CREATE TABLE later_feature (id integer PRIMARY KEY)"))
+        conn.execute(text("INSERT INTO later_feature VALUES (1)"))
+    engine.dispose()
+
+    restore_backup(tmp_path / "backup", data, url, replace=True)
+    engine = create_db_engine(url)
+    try:
+        tables = set(inspect(engine).get_table_names())
+        assert "later_feature" not in tables and {"passages", "alembic_version"} <= tables
+        migrate(engine)  # the start after the restore
+    finally:
+        engine.dispose()
+    assert plates_in(url) == ["闽A00001", "闽A00002"]
