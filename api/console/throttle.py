@@ -29,6 +29,9 @@ FIRST_PAUSE_S = 30.0
 # at all (and every attempt is an argon2 run and an audit row). A booth PC where several
 # guards mistype now and then stays far below this.
 MAX_ADDRESS_FAILURES = 30
+# Keys (an address and a name, an address alone) held before the quiet ones are forgotten:
+# a guesser trying a new address or name each time must not grow the process for ever.
+MAX_KEYS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +49,7 @@ class LoginThrottle:
         clock: Callable[[], float] = time.monotonic,
         first_pause_s: float = FIRST_PAUSE_S,
         max_address_failures: int = MAX_ADDRESS_FAILURES,
+        max_keys: int = MAX_KEYS,
     ) -> None:
         if max_failures < 1 or window_s <= 0 or first_pause_s <= 0:
             raise ValueError(
@@ -57,14 +61,22 @@ class LoginThrottle:
         self._window = window_s
         self._first_pause = min(first_pause_s, window_s)
         self._clock = clock
+        self._max_keys = max_keys
         self._failures: dict[tuple[str, str], deque[float]] = {}
         self._lock = threading.Lock()
 
     def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
-        times = self._failures.setdefault(key, deque())
+        return self._prune(self._failures.setdefault(key, deque()), now)
+
+    def _prune(self, times: deque[float], now: float) -> deque[float]:
         while times and now - times[0] > self._window:
             times.popleft()
         return times
+
+    def keys_held(self) -> int:
+        """Keys held: those with a failure in the window, at most (quiet ones are forgotten
+        once there are ``max_keys``)."""
+        return len(self._failures)
 
     def _keys(
         self, address: str, username: str
@@ -84,7 +96,8 @@ class LoginThrottle:
         with self._lock:
             waits = [0.0]
             for key, limit in self._keys(address, username):
-                times = self._recent(key, now)
+                # Read only: an attempt that fails nothing (most logins) leaves no key behind.
+                times = self._prune(self._failures.get(key, deque()), now)
                 if times:
                     waits.append(self._pause(times, limit) - (now - times[-1]))
             return max(waits)
@@ -100,8 +113,14 @@ class LoginThrottle:
             address_times.append(now)
             pause = max(self._pause(user_times, user_limit),
                         self._pause(address_times, address_limit))
-            if len(self._failures) > 10_000:  # forget quiet keys rather than grow forever
-                for key in [k for k, v in self._failures.items() if not v]:
+            if len(self._failures) > self._max_keys:
+                # Forget the keys with no failure left in the window. Their times are dropped
+                # only when the key is asked about again, so a key a guesser never came back
+                # to still holds its old failure: judge by the newest one, not by emptiness
+                # (which forgot only the keys of logins that never failed, and the dict grew
+                # by two keys with every new address or name a guesser tried).
+                for key in [k for k, v in self._failures.items()
+                            if not v or now - v[-1] > self._window]:
                     del self._failures[key]
             # The address reaches its limit once per window: the one failure that says so.
             paused_at = len(address_times) if len(address_times) == address_limit else 0
