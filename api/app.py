@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api.availability_fastpath import AvailabilityFastPath
 from api.body_limit import BodyLimit
+from api.cache_policy import NoStoreByDefault
 from api.console import web as console
 from api.console.security import require_csrf
 from api.console.throttle import WINDOW_S, LoginThrottle
@@ -95,6 +96,8 @@ def create_app(services: Services) -> FastAPI:
     # Log-outs (services/tokens.py), read back at start from the audit log by the services.
     app.state.ended_sessions = services.ended_sessions
     install_error_handlers(app)
+    # Innermost: the availability fast path's answers set their own caching and skip it.
+    app.add_middleware(NoStoreByDefault)
     app.add_middleware(BodyLimit)  # forms and JSON; the image uploads limit themselves
     app.add_middleware(AvailabilityFastPath, parking=services.parking)
     # Added last, so outermost: the fast path's answers get the headers too.

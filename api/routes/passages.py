@@ -92,4 +92,5 @@ def get_snapshot(
         jpeg = path.read_bytes()
     except FileNotFoundError as err:
         raise NotFoundError("snapshot not found (deleted by retention or never taken)") from err
-    return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "private"})
+    # A picture of whoever was at the gate: not kept in a shared booth browser's cache.
+    return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
