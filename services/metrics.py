@@ -56,6 +56,9 @@ class SiteState:
     disk_low: bool = False
     # The event loop's answers (services/loop_watch.py); None when nothing watches it.
     loop: LoopHealth | None = None
+    # asyncio tasks alive on the loop at the scrape (None: not read): every stream, worker
+    # and background job is one, so a count that climbs with time is a task left behind.
+    loop_tasks: int | None = None
 
 
 class _StateCollector(Collector):
@@ -143,6 +146,10 @@ class _StateCollector(Collector):
             )
             yield _gauge("parkgate_event_loop_longest_stall_seconds",
                          "The longest such stall since start.", state.loop.longest_stall_s)
+        if state.loop_tasks is not None:
+            yield _gauge("parkgate_event_loop_tasks",
+                         "asyncio tasks alive on the event loop (streams being followed, "
+                         "background jobs, requests in progress).", state.loop_tasks)
         yield _gauge("parkgate_event_bus_dropped",
                      "Events a slow subscriber (a console, a board) lost since start.",
                      state.bus_dropped)

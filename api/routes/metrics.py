@@ -59,6 +59,7 @@ async def site_state(services: Services) -> SiteState:
         disk_free_bytes=services.disk.free_bytes() if services.disk is not None else None,
         disk_low=disk is not None and (disk.low or disk.full),
         loop=services.loop_watch.health() if services.loop_watch.running else None,
+        loop_tasks=len(asyncio.all_tasks()),
     )
 
 
