@@ -1,6 +1,6 @@
 """Hours at the gates in minutes: does anything grow, slow down or stall as passages pile up?
 
-    python -m bench.soak [--minutes 5] [--cars 60] [--sample-s 15]
+    python -m bench.soak_inprocess [--minutes 5] [--cars 60] [--sample-s 15] [--tracemalloc]
 
 A controller runs for months. This runs the whole app in-process (``build_services`` with the
 demo community on a temporary SQLite file, a real uvicorn server on a free localhost port,
@@ -15,6 +15,10 @@ loop's lag and stalls (services/loop_watch.py), passages and the push round trip
 window is the baseline the last is compared with, in the same run: a controller that leaks
 shows RSS growing with the passages, one that slows shows the last window's round trip above
 the first's. Progress goes to stderr; the last stdout line is one JSON object.
+
+In-process, so ``--tracemalloc`` can say where Python memory grew; ``bench.soak`` runs the
+real controller as its own process with the whole booth around it (visitors, reviews, stream
+clients coming and going, the city feed and its broker restarted).
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ import httpx
 
 from bench.gate_latency import CAMERA_KEY, fast_gate_settings, percentile, start_server
 
-logger = logging.getLogger("bench.soak")
+logger = logging.getLogger("bench.soak_inprocess")
 
 ENTRY, EXIT = "main-in", "main-out"
 UNKNOWN_EVERY = 10  # every tenth car is one nobody registered (a review or a refusal)
@@ -327,8 +331,8 @@ def report(windows: list[Window], passages: int, minutes: float, streams: Stream
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__.split(
-        "\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.soak_inprocess",
+                                     description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=5.0)
     parser.add_argument("--cars", type=int, default=60, help="registered resident cars")
     parser.add_argument("--sample-s", type=float, default=15.0)
