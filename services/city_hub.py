@@ -39,6 +39,10 @@ logger = logging.getLogger(__name__)
 SUPPORTED_MAJOR = 1
 # Ids remembered per community for de-duplication: far more than a broker re-sends at once.
 SEEN_PER_COMMUNITY = 10_000
+# Distinct refusals (community, why) each logged once: a "why" quotes the message's own schema,
+# so a publisher sending ever-new ones must not grow the hub (nor its log) for ever; past this
+# many, new ones are only counted (``refused``).
+REFUSALS_LOGGED = 1_000
 
 
 @dataclass
@@ -91,6 +95,7 @@ class CityHub:
         self.communities: dict[str, Community] = {}
         self.refused = 0
         self._refusals_logged: set[tuple[str, str]] = set()
+        self._refusals_full = False
 
     def take(self, topic: str, payload: bytes) -> Accepted | None:
         """Fold one message in; returns it when it is a passage or alarm seen for the first
@@ -170,15 +175,25 @@ class CityHub:
 
     def _refuse(self, community: str, kind: str, why: str) -> None:
         self.refused += 1
-        if (community, why) not in self._refusals_logged:
-            self._refusals_logged.add((community, why))
-            logger.warning(
-                "city hub: %s message from %s refused (%s); later ones like it are "
-                "refused without a word",
-                kind,
-                community,
-                why,
-            )
+        if (community, why) in self._refusals_logged:
+            return
+        if len(self._refusals_logged) >= REFUSALS_LOGGED:
+            if not self._refusals_full:
+                self._refusals_full = True
+                logger.warning(
+                    "city hub: %d different kinds of refused message logged; further new "
+                    "kinds are counted without a word (from %s now: %s)",
+                    REFUSALS_LOGGED, community, why,
+                )
+            return
+        self._refusals_logged.add((community, why))
+        logger.warning(
+            "city hub: %s message from %s refused (%s); later ones like it are "
+            "refused without a word",
+            kind,
+            community,
+            why,
+        )
 
     def totals(self) -> dict[str, Any]:
         """The city's free spaces over the communities whose availability is known."""
