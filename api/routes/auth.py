@@ -17,13 +17,17 @@ from api.console.throttle import login_throttle
 from api.deps import ServicesDep, ended_sessions, oauth2_scheme
 from api.login_failures import login_failed
 from api.schemas import Token
-from errors import AuthenticationError, ConflictError
+from errors import AuthenticationError, ConflictError, InvalidInputError
 from services.availability_cache import retry_after_header
 from services.login_audit import LOGIN, LOGOUT, audit_login
 from services.session_ends import logout_details
 from services.tokens import new_session_id, session_fingerprint
 
 logger = logging.getLogger(__name__)
+
+# As the console's login form and the users API (api/console/routes.py, api/schemas.py).
+USERNAME_MAX = 64
+PASSWORD_MAX = 256
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -43,6 +47,14 @@ async def login(
 ) -> Token:
     """While the database is down, the password is checked against the account as the
     controller last knew it active (services/known_staff.py; the same throttle applies)."""
+    if len(form.username) > USERNAME_MAX or len(form.password) > PASSWORD_MAX:
+        # No account has a longer name or password (the console's form and the users API
+        # take no more). Refused before the log, the throttle and the audit see it: a name as
+        # long as the body limit (1 MB) was logged whole, a megabyte line per attempt
+        # (throttled ones too), and held in the throttle's memory.
+        raise InvalidInputError(
+            f"username is at most {USERNAME_MAX} and password at most {PASSWORD_MAX} characters"
+        )
     address = request.client.host if request.client else "?"
     throttle = login_throttle(request)
     wait = throttle.retry_after(address, form.username)
