@@ -8,6 +8,7 @@ from typing import Any
 
 import uvicorn
 
+from api.http_protocol import BoundedHeadProtocol
 from errors import ConfigError
 from settings import Settings
 
@@ -23,6 +24,7 @@ def server_config(
         port=port,
         proxy_headers=True,
         forwarded_allow_ips=list(settings.api.trusted_proxies),
+        http=BoundedHeadProtocol,  # a request's line and headers limited (api/http_protocol.py)
         **extra,
     )
 
