@@ -28,6 +28,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import select
@@ -52,6 +53,9 @@ from vision.plate_render import find_cjk_font, random_plate, render_gate_scene, 
 from vision.sources import SyntheticSource
 from vision.types import PlateColor
 from vision.voting import PlateVoter
+
+if TYPE_CHECKING:
+    import uvicorn
 
 logger = logging.getLogger(__name__)
 
@@ -378,10 +382,19 @@ def vehicle_gates(services: Services) -> tuple[str, str]:
 # -- the command --------------------------------------------------------------------------
 
 
+def demo_server_config(services: Services, host: str, port: int) -> uvicorn.Config:
+    """The demo's HTTP server, set up as ``serve``'s (api/server.py): the request head limit
+    and the trusted proxies apply to it too. It had a plain uvicorn.Config of its own, so the
+    demo, which an office tries first on its network, kept endless headers in memory."""
+    from api.app import create_app
+    from api.server import server_config
+
+    return server_config(create_app(services), services.settings, host, port, log_config=None)
+
+
 async def _serve_demo(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from api.app import create_app
     from api.server import listen_socket
     from services.container import build_services
     from settings import load_settings
@@ -405,9 +418,7 @@ async def _serve_demo(args: argparse.Namespace) -> int:
         run_cameras(services, workers)
         traffic = DemoTraffic(services, pipeline, cameras, cast, entry_gate=entry,
                               exit_gate=exit_)
-        server = uvicorn.Server(
-            uvicorn.Config(create_app(services), host=host, port=port, log_config=None)
-        )
+        server = uvicorn.Server(demo_server_config(services, host, port))
         serving = asyncio.create_task(server.serve(sockets=[listener]), name="uvicorn")
         while not server.started:
             if serving.done():
