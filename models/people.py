@@ -67,7 +67,8 @@ class User(TimestampMixin, Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(default=True)
-    # Counts the account's deactivations and reactivations (services/users.py set_active).
+    # Counts the account's deactivations, reactivations and role changes (services/users.py
+    # set_active, set_role).
     # Every session and token carries it inside its password stamp (services/passwords.py), so
     # one issued before a deactivation stays refused after the account is reactivated, for
     # someone else perhaps, as one issued before a password reset does.

@@ -52,8 +52,8 @@ class KnownAccount:
     username: str
     role: str
     password_hash: str = field(repr=False)  # out of logs and tracebacks
-    # User.sessions_generation: a token issued before the account was last deactivated
-    # carries an older one in its stamp and is refused during an outage too.
+    # User.sessions_generation: a token issued before the account was last deactivated (or
+    # its role changed) carries an older one in its stamp and is refused during an outage too.
     sessions_generation: int = 0
 
     @classmethod

@@ -85,13 +85,14 @@ def hash_password(password: str) -> str:
 def password_stamp(password_hash: str, sessions_generation: int) -> str:
     """What a session or token carries of the password it was logged in with and of the
     account's ``sessions_generation`` (services/tokens.py): a new password changes the
-    account's hash, deactivating or reactivating it the generation, so every token issued
-    before is refused at its next request, after a restart and during a database outage too,
-    as both are in the database and in the staff file (services/known_staff.py). A digest of
-    the hash, short: nothing in it helps a guesser (the argon2 hash is salted).
+    account's hash, deactivating or reactivating it or changing its role the generation, so
+    every token issued before is refused at its next request, after a restart and during a
+    database outage too, as both are in the database and in the staff file
+    (services/known_staff.py). A digest of the hash, short: nothing in it helps a guesser
+    (the argon2 hash is salted).
 
-    Generation 0, an account never deactivated, stamps the hash alone, as before the
-    generation existed: tokens issued before the upgrade stay valid."""
+    Generation 0, an account never deactivated nor given another role, stamps the hash alone,
+    as before the generation existed: tokens issued before the upgrade stay valid."""
     stamped = (password_hash if sessions_generation == 0
                else f"{password_hash}\n{sessions_generation}")
     return hashlib.sha256(stamped.encode()).hexdigest()[:16]

@@ -208,7 +208,10 @@ def set_active(session: Session, actor: str, user_id: int, active: bool) -> User
 def set_role(session: Session, actor: str, user_id: int, role: str) -> User:
     """Another account's role, audited as ``user.role_change``. Its sessions and tokens carry
     the role they were logged in with and are refused once it differs (api/active_accounts.py):
-    a demoted admin's token must not keep admin rights until it expires. The same role again
+    a demoted admin's token must not keep admin rights until it expires. The change moves the
+    sessions generation too, as set_active's do: otherwise promoting the account back made
+    the admin tokens from before the demotion valid again (their role matched once more), so
+    a change that "ends the sessions" would only have paused them. The same role again
     changes nothing and is not logged."""
     if role not in ("admin", "guard"):
         raise InvalidInputError(f"role must be admin or guard, got {role!r}")
@@ -220,6 +223,7 @@ def set_role(session: Session, actor: str, user_id: int, role: str) -> User:
     if user.role == "admin" and user.active and admins <= 1:
         raise ConflictError(last_admin_message(user.username))
     previous, user.role = user.role, role
+    user.sessions_generation += 1
     session.add(AuditEntry(username=actor, action="user.role_change", target=f"user:{user_id}",
                            details={"username": user.username, "role": role,
                                     "previous_role": previous}))

@@ -222,3 +222,22 @@ def test_a_role_change_ends_the_tokens_that_carry_the_old_role(
     assert [(e.username, e.details) for e in _audit(client, "user.role_change")] == [
         ("admin", {"username": "admin2", "role": "guard", "previous_role": "admin"})
     ]
+
+
+def test_promoting_a_demoted_admin_back_does_not_revive_the_old_admin_token(
+    client: Any, admin_headers: dict[str, str]
+) -> None:
+    """A role change ends the tokens for good, as a reset does: the token from before the
+    demotion says admin again once the account is admin again, and must stay refused."""
+    before = _bearer(add_user(client, "admin2", "admin"))
+    admin2 = _id(client, "admin2")
+    for role in ("guard", "admin"):
+        changed = client.patch(f"{USERS}/{admin2}", json={"role": role}, headers=admin_headers)
+        assert changed.status_code == 200, changed.text
+    assert client.get(USERS, headers=before).status_code == 401
+    # Nor during a database outage: the memory of active staff has the new generation.
+    known = client.app.state.services.staff.get("admin2")
+    assert known is not None and known.role == "admin" and known.sessions_generation == 2
+    again = _login(client, "admin2", "correct-horse")
+    assert again.status_code == 200
+    assert client.get(USERS, headers=_bearer(again.json()["access_token"])).status_code == 200
