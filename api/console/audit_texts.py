@@ -81,6 +81,10 @@ def _detail_value(
         return explain_message(lang, value)  # the API's English, as the console words it
     if key == "session" and isinstance(value, str):
         return value[:12]  # enough to pair a log-out with its login; the CSV has it whole
+    if key == "inside" and isinstance(value, str):
+        # A car parked inside whose presence moved with its corrected plate or flat.
+        text = translate(lang, f"audit.inside.{value}")
+        return value if text == f"audit.inside.{value}" else text
     if key == "max_uses" and value is None:
         return translate(lang, "audit.unlimited")
     if key == "weekdays" and isinstance(value, str):

@@ -912,6 +912,9 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "audit.detail.decision": ("判定", "Decision"),
     "audit.detail.passage_reason": ("判定原因", "Why"),
     "audit.detail.matched_plate": ("按登记车牌", "Taken for plate"),
+    # vehicle.update's "inside": "followed" (services/presence_corrections.py).
+    "audit.detail.inside": ("场内的车", "Car inside"),
+    "audit.inside.followed": ("随登记一起改", "follows the corrected record"),
     "admin.sep": ("：", ": "),
     "admin.join": ("；", "; "),
     "err.user_exists": ("用户 {name} 已存在", "User {name} already exists"),

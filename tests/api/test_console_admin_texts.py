@@ -341,6 +341,10 @@ def test_audit_details_are_labelled_and_their_codes_translated() -> None:
         ("something_new", "[1, 2]"),
     ]
     assert audit_details("en", {"outcome": "open"}, {}, BEIJING) == [("Outcome", "Open")]
+    # vehicle.update when the car was parked inside (services/presence_corrections.py).
+    assert audit_details("zh", {"plate": "沪K60613", "inside": "followed"}, {}, BEIJING) == [
+        ("车牌", "沪K60613"), ("场内的车", "随登记一起改"),
+    ]
 
 
 def test_the_audit_page_names_actions_gates_and_details(client: Any) -> None:
