@@ -150,9 +150,18 @@ def update_household(
     user: AdminUser,
 ) -> Household:
     household = _get(session, Household, household_id, "household")
+    before = {key: getattr(household, key) for key in body.model_fields_set}
     changes = _patch(household, body)
     _flush(session, "household")
-    audit(session, user, "household.update", f"household:{household_id}", **changes)
+    # As 批量导入's household.update: the fields edited and, of the values, the flat's own
+    # (楼栋, 房号, 车位数) old -> new. Not the note: free text about the family (names,
+    # phones), kept out at creation too, must not live on in a log kept whole.
+    details: dict[str, Any] = {"fields": list(changes)}
+    shown = {key: [before[key], value] for key, value in changes.items()
+             if key != "note" and before[key] != value}
+    if shown:
+        details["changes"] = shown
+    audit(session, user, "household.update", f"household:{household_id}", **details)
     if "spaces" in changes:  # the snapshot's 业主超车位 check counts them
         _gates_told(session, services)
     return household

@@ -49,3 +49,21 @@ def test_a_resident_edit_logs_the_fields_changed_not_the_phone_or_name(
     page = client.get("/console/admin/audit", params={"action": "resident.update"}).text
     assert "修改项" in page and "电话" in page and "3栋 1202" in page
     assert NEW_PHONE not in page and OLD_PHONE not in page
+
+
+def test_a_household_edit_logs_its_spaces_not_its_note(
+    client: Any, admin_headers: dict[str, str]
+) -> None:
+    """The note is free text about the family, kept out of household.create and of 批量导入's
+    household.update; the page's edit logged it whole."""
+    flat = client.post("/api/v1/households", json={"building": "3栋", "unit": "1201"},
+                       headers=admin_headers).json()["id"]
+    note = f"业主张伟 {NEW_PHONE}，轮椅"
+    done = client.patch(f"/api/v1/households/{flat}", json={"spaces": 2, "note": note},
+                        headers=admin_headers)
+    assert done.status_code == 200, done.text
+    with client.app.state.services.sessions() as session:
+        entry = session.query(AuditEntry).filter(AuditEntry.action == "household.update").one()
+        assert entry.details == {"fields": ["spaces", "note"], "changes": {"spaces": [1, 2]}}
+    everything = client.get("/api/v1/audit", headers=admin_headers).text
+    assert NEW_PHONE not in everything and "张伟" not in everything
