@@ -416,9 +416,11 @@ def _postgres_tables(url: str) -> list[str]:
 
 
 def _restore_postgres(url: str, dump: Path) -> None:
+    # Listed first: a dump that cannot be listed is refused before the database changes.
+    tables = _dump_tables(dump)
     _run_pg_tool("pg_restore", url, "--clean", "--if-exists", "--no-owner",
                  "--single-transaction", str(dump))
-    _drop_tables_not_in(url, _dump_tables(dump))
+    _drop_tables_not_in(url, tables)
 
 
 def _dump_tables(dump: Path) -> set[str]:
