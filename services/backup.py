@@ -215,8 +215,14 @@ def _copy_tree(source: Path, target: Path, *, label: str) -> None:
             _copy(path, target / path.relative_to(source))
         except FileNotFoundError:
             continue  # rotated or deleted by retention while we copied: not there to keep
-        if len(files) > 200 and (done % 200 == 0 or done == len(files)):
-            logger.info("backup: %s %d/%d files", label, done, len(files))
+        _progress(f"backup: {label}", done, len(files))
+
+
+def _progress(doing: str, done: int, total: int) -> None:
+    """A line every 200 files of a long run (snapshots: tens of thousands), so whoever
+    waits at the terminal sees it move; nothing for a short one."""
+    if total > 200 and (done % 200 == 0 or done == total):
+        logger.info("%s %d/%d files", doing, done, total)
 
 
 def _sha256(path: Path) -> str:
@@ -276,13 +282,14 @@ def read_manifest(backup: Path) -> dict[str, Any]:
         raise InvalidInputError(f"{backup} is not a parkgate backup (no manifest.json)") from err
     except (ValueError, KeyError, TypeError) as err:
         raise InvalidInputError(f"{backup}/manifest.json is unreadable: {err}") from err
-    for entry in files:
+    for checked, entry in enumerate(files, 1):
         path = backup / _inside_path(backup, entry)
         if not path.is_file():
             raise BackupError(f"backup {backup} is incomplete: {entry['path']} is missing")
         if path.stat().st_size != entry["bytes"] or _sha256(path) != entry["sha256"]:
             raise BackupError(f"backup {backup} is damaged: {entry['path']} differs from its "
                               "manifest")
+        _progress("restore: checked", checked, len(files))
     return manifest
 
 
@@ -375,7 +382,7 @@ def restore_backup(
                    else Path("database") / path.name)
             (set_aside / rel).parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
             shutil.move(path, set_aside / rel)
-    for source, target in targets:
+    for copied, (source, target) in enumerate(targets, 1):
         assert target is not None
         try:
             _copy(source, target)
@@ -383,6 +390,7 @@ def restore_backup(
             kept = f"; the files it replaced are in {set_aside}" if set_aside else ""
             raise BackupError(f"restore stopped while copying {source.name} to {target}: "
                               f"{err}{kept}") from err
+        _progress("restore: copied", copied, len(targets))
     return RestoreResult(len(targets), kind, set_aside, configs[0] if configs else None)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import stat
 import subprocess
@@ -464,3 +465,24 @@ def test_an_older_backup_restored_with_replace_leaves_no_table_a_newer_version_m
     finally:
         engine.dispose()
     assert plates_in(url) == ["闽A00001", "闽A00002"]
+
+
+def test_a_long_restore_says_how_far_it_got(
+    controller_dir: tuple[Path, str], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Tens of thousands of snapshots take minutes to check and copy back: the one waiting
+    at the terminal sees it move instead of a silent prompt."""
+    data, url = controller_dir
+    day = data / "snapshots" / "2026-11-29"
+    day.mkdir()
+    for i in range(450):
+        (day / f"{i}.jpg").write_bytes(b"\xff\xd8" + bytes([i % 256]))
+    take_backup(data, url, tmp_path / "backup", with_snapshots=True)
+    with caplog.at_level(logging.INFO, logger="services.backup"):
+        restore_backup(tmp_path / "backup", tmp_path / "new-box", url, replace=True)
+    lines = [r.getMessage() for r in caplog.records]
+    checked = [line for line in lines if line.startswith("restore: checked")]
+    copied = [line for line in lines if line.startswith("restore: copied")]
+    assert checked and checked[-1].endswith(" files") and copied
+    total = copied[-1].split()[-2].split("/")
+    assert total[0] == total[1] and int(total[1]) > 450
