@@ -43,6 +43,7 @@ from services.audit_journal import LOGIN_PREFIX, FileAuditJournal, write_back
 from services.camera_watch import CameraWatch, run_cameras
 from services.city_mqtt import CityPublisher
 from services.city_spool import open_city_spool
+from services.database_lock import DatabaseLock
 from services.database_start import data_dir_history, open_database, prepare_database
 from services.disk_space import DiskSpace
 from services.face_gate import FaceGateService
@@ -110,6 +111,9 @@ class Services:
     database_ready: bool = True
     # What data_dir held at start that shows a database was used (database_start.py).
     database_history: tuple[str, ...] = ()
+    # This controller's hold on its database (services/database_lock.py): taken before the
+    # database is first used, given back when the services stop.
+    database_lock: DatabaseLock | None = None
     # Prometheus metrics: here, not on the app, because the camera workers built with these
     # services time their frames into the histogram /metrics serves.
     metrics: Metrics = field(default_factory=Metrics)
@@ -210,6 +214,8 @@ class Services:
         if self.faces is not None:
             self.faces.close()
         await self.loop_watch.stop()
+        if self.database_lock is not None:
+            self.database_lock.release()
 
     def _on_barrier_status(self, status: BarrierStatus) -> None:
         self.bus.publish(
@@ -367,6 +373,10 @@ class Services:
     async def finish_start(self) -> None:
         """What start-up could not do while the database was down: migrate and sync it, load
         the face templates, publish availability, and let the gates use it again."""
+        if self.database_lock is not None:
+            # Before the database is used: another controller may have come to serve it
+            # meanwhile (DatabaseInUseError: the gates stay offline, the error is logged).
+            await asyncio.to_thread(self.database_lock.acquire)
         await asyncio.to_thread(
             prepare_database, self.engine, self.sessions, self.settings, self.database_history
         )
@@ -586,6 +596,19 @@ def _start_offline(
 def build_services(
     settings: Settings, *, recognizer: PlateRecognizer | None = None
 ) -> Services:
+    """Everything the controller runs, holding its database (``DatabaseInUseError`` when
+    another controller serves it; given back by ``Services.stop``)."""
+    lock = DatabaseLock(settings.resolved_database_url, settings.data_dir)
+    try:
+        return _build_services(settings, recognizer, lock)
+    except BaseException:
+        lock.release()
+        raise
+
+
+def _build_services(
+    settings: Settings, recognizer: PlateRecognizer | None, lock: DatabaseLock
+) -> Services:
     history = data_dir_history(settings.data_dir)  # before this run writes anything there
     engine = open_database(settings, history)
     sessions = make_session_factory(engine)
@@ -597,6 +620,7 @@ def build_services(
         province_tolerance=settings.access.fuzzy_province_tolerance,
     )
     try:
+        lock.acquire()  # before migrating: a second controller is refused, not migrating too
         prepare_database(engine, sessions, settings, history)
         ready = True
     except StoreUnavailableError as err:
@@ -735,6 +759,7 @@ def build_services(
         screens=screens,
         database_ready=ready,
         database_history=history,
+        database_lock=lock,
     )
     # Imported here: the camera pipeline imports this module for its Services type.
     from services.camera_pipeline import build_camera_workers

@@ -115,8 +115,18 @@ def postgres_database_beside(url: str, name: str) -> str:
 
 
 def reset_postgres(url: str) -> None:
+    """An empty schema, and no controller's hold on the database left by an earlier test
+    (services/database_lock.py): services a test built without stopping them keep their lock
+    session until they are collected, and the next test's app would be refused."""
+    from services.database_lock import LOCK_KEY
+
     engine = create_engine(url)
     with engine.begin() as conn:
+        conn.execute(text(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+            "AND classid = :hi AND objid = :lo AND objsubid = 1 AND database = "
+            "(SELECT oid FROM pg_database WHERE datname = current_database())"
+        ), {"hi": LOCK_KEY >> 32, "lo": LOCK_KEY & 0xFFFFFFFF})
         conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()

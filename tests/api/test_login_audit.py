@@ -209,6 +209,7 @@ def test_a_restart_remembers_the_failed_logins_of_the_window(app_factory: Any) -
         assert api_token(first, "GUARD1", "wrong-password").status_code == 401
     assert api_token(first, "guard1", PASSWORD).status_code == 429
 
+    first.__exit__(None, None, None)  # stopped: the next one takes its database
     restarted = app_factory()  # a new process on the same database
     refused = api_token(restarted, "guard1", PASSWORD)
     assert refused.status_code == 429, refused.text
