@@ -196,6 +196,10 @@ def unknown_revision_text(revision: str) -> str | None:
             "newer one here (git pull, bash scripts/install.sh)")
 
 
+# The transaction-scoped advisory lock migrations take on PostgreSQL ("migrate!" in ASCII).
+MIGRATION_LOCK_KEY = int.from_bytes(b"migrate!", "big")
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest migration (run on every start; idempotent).
 
@@ -203,6 +207,12 @@ def migrate(engine: Engine) -> None:
     from which revision) or there was nothing to do."""
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Two migrating at once (an upgraded controller starting while create-user or
+            # import-residents runs beside it) would both create the same tables: the second
+            # waits here until the first commits, then finds the schema up to date. Held to
+            # the end of this transaction, which is the whole upgrade.
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
         config.attributes["connection"] = connection
         before = MigrationContext.configure(connection).get_current_revision()
         why = unknown_revision_text(before) if before is not None else None

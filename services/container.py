@@ -256,6 +256,7 @@ class Services:
         signal = AccessSignalWatch(self.settings.data_dir)
         staff_broken = RepeatedFailure("staff accounts for outage logins: refreshing",
                                        WRITE_BACK_REMINDER_S)
+        lock_broken = RepeatedFailure("database lock: taking it again", WRITE_BACK_REMINDER_S)
         while True:
             if (
                 not self.database_ready
@@ -305,6 +306,14 @@ class Services:
                         pass  # said above, once per outage
                     except Exception as err:
                         staff_broken.failed(err, access.offline_retry_s)
+                if self.database_ready and self.database_lock is not None:
+                    try:
+                        await asyncio.to_thread(self.database_lock.keep)
+                        lock_broken.succeeded()
+                    except StoreUnavailableError:
+                        pass  # said above, once per outage
+                    except Exception as err:  # DatabaseInUseError: another box took it
+                        lock_broken.failed(err, access.offline_retry_s)
             await asyncio.sleep(access.offline_retry_s)
 
     async def _face_reload_loop(self, faces: FaceService) -> None:

@@ -86,6 +86,7 @@ class DatabaseLock:
         self._fd: int | None = None
         self._engine: Engine | None = None
         self._connection: Connection | None = None  # the session holding the advisory lock
+        self._statement = ""  # the lock's statement, its holder in a comment
 
     @property
     def held(self) -> bool:
@@ -120,6 +121,28 @@ class DatabaseLock:
         engine, self._engine = self._engine, None
         if engine is not None:
             engine.dispose()
+
+    def keep(self) -> None:
+        """Take the lock again if its session ended under the running controller (PostgreSQL
+        restarted, a network cut the server noticed, an administrator's
+        pg_terminate_backend): the server dropped the lock with the session, and a second
+        box started after that would have been let in. The check is the lock's own
+        statement again on its session (advisory locks stack in a session and all go with
+        it, and the statement with its holder comment stays what others read of it).
+        ``DatabaseInUseError`` when another controller took it meanwhile."""
+        connection = self._connection
+        if not self._postgres or not self._statement:
+            return  # SQLite's file lock cannot be lost; never taken yet: finish_start takes it
+        if connection is not None:
+            try:
+                if connection.exec_driver_sql(self._statement).scalar():
+                    return
+            except Exception as err:  # the session is gone: any driver error says so
+                logger.warning("database lock: its session ended (%s); taking it again",
+                               failure_text(err))
+            self.release()
+        self.acquire()
+        logger.info("database lock: taken again")
 
     def _refusal(self, holder: str) -> DatabaseInUseError:
         return DatabaseInUseError(
@@ -159,9 +182,9 @@ class DatabaseLock:
         except DATABASE_DOWN as err:
             engine.dispose()
             raise StoreUnavailableError(f"database unavailable: {failure_text(err)}") from err
+        self._statement = f"SELECT pg_try_advisory_lock({LOCK_KEY}) /* {_MARK} {comment} */"
         try:
-            self._take(connection, f"SELECT pg_try_advisory_lock({LOCK_KEY}) "
-                                   f"/* {_MARK} {comment} */")
+            self._take(connection, self._statement)
         except BaseException as err:
             with contextlib.suppress(Exception):
                 connection.close()

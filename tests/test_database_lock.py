@@ -124,3 +124,72 @@ def test_a_second_serve_exits_2_naming_the_first_and_starts_once_it_is_killed(
         first.wait(30)
         with controller(boxes[1], free_port()) as replacement:
             assert replacement.poll() is None
+
+
+@pytest.mark.postgres
+def test_a_lock_lost_with_its_session_is_taken_again_by_the_running_controller(
+    app_factory: Any, database_url: str, tmp_path: Path
+) -> None:
+    """PostgreSQL restarted, or a network cut it noticed: the session holding the lock ends
+    and the lock with it. The running controller takes it again at its next refresh, so a
+    second box started after that is still refused."""
+    from services.database_lock import DatabaseLock
+    from tests.conftest import wait_until
+
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite's lock is the kernel's: it cannot be lost while the process runs")
+    client = app_factory(access={"offline_refresh_s": 0.3, "offline_retry_s": 0.1})
+    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    holders = ("SELECT l.pid FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted "
+               f"AND l.classid = {LOCK_KEY >> 32} AND l.objid = {LOCK_KEY & 0xFFFFFFFF} "
+               # Advisory locks are per database: other databases' controllers are not ours.
+               "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+    try:
+        with admin.connect() as connection:
+            lost = connection.exec_driver_sql(holders).scalar()
+            assert lost is not None
+            connection.exec_driver_sql(f"SELECT pg_terminate_backend({lost})")
+
+            def held_again() -> bool:
+                now = connection.exec_driver_sql(holders).scalar()
+                return now is not None and now != lost
+
+            wait_until(held_again, 10.0, "the controller holding its database again")
+        other = DatabaseLock(database_url, tmp_path / "other-box")
+        with pytest.raises(DatabaseInUseError):
+            other.acquire()
+        assert client.get("/healthz").json()["database"] is True
+    finally:
+        admin.dispose()
+
+
+@pytest.mark.postgres
+def test_two_migrating_at_once_both_end_with_the_schema_up_to_date(database_url: str) -> None:
+    """An upgraded controller starting while create-user or import-residents migrates beside
+    it: the second waits for the first's transaction and finds nothing left to do, instead
+    of failing on a table the first created."""
+    import threading
+
+    from models.db import create_db_engine, migrate
+
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite lets one writer at a time; PostgreSQL migrates in a transaction")
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def run() -> None:
+        engine = create_db_engine(database_url)
+        try:
+            start.wait()
+            migrate(engine)
+        except BaseException as err:  # reported by the assertion below
+            errors.append(err)
+        finally:
+            engine.dispose()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
