@@ -247,7 +247,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def stop_controller(controller: subprocess.Popen[bytes] | None) -> int | None:
-    """SIGTERM, as systemd stops it; its exit code (None if it had to be killed)."""
+    """SIGTERM, as systemd stops it; its exit code (None if it had to be killed). uvicorn
+    raises the signal again once its shutdown is complete, so -15 is a clean stop too."""
     if controller is None:
         return None
     controller.send_signal(signal.SIGTERM)
@@ -359,6 +360,7 @@ def report(args: argparse.Namespace, samples: list[Sample], tally: Tally, broker
         "counts": counts,
         "client_errors": tally.errors[:10],
         "controller_exit_code": exit_code,
+        "controller_stopped_cleanly": exit_code in (0, -signal.SIGTERM),
     }
     for name, c in curves.items():
         print(f"{name:>14}: {c['first']} → {c['last']} (max {c.get('max')}), second half "
