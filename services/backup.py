@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from errors import InvalidInputError, ParkgateError
+from errors import InvalidInputError, ParkgateError, StoreUnavailableError
 from services.instance_lock import refuse_if_running
 
 logger = logging.getLogger(__name__)
@@ -315,7 +315,33 @@ def restore_backup(
 ) -> RestoreResult:
     """Put ``backup`` back into ``data_dir`` and the database; the controller must be
     stopped. Without ``replace`` it refuses to overwrite anything; with it, the data
-    directory's own files are moved to ``data_dir/replaced-<time>/`` first, not deleted."""
+    directory's own files are moved to ``data_dir/replaced-<time>/`` first, not deleted.
+
+    The database's controller lock is held meanwhile (services/database_lock.py): a controller
+    on another box still serving this database (the old box, not stopped before its data was
+    restored onto the new one) is named and nothing is restored, instead of the data being
+    replaced under a controller that goes on deciding from and writing to it."""
+    from models.db import sqlite_path
+    from services.database_lock import DatabaseInUseError, DatabaseLock
+
+    lock = DatabaseLock(database_url, data_dir)
+    sqlite_file = sqlite_path(database_url)
+    if sqlite_file is None or sqlite_file.parent.is_dir():  # else nothing can serve it yet
+        try:
+            lock.acquire()
+        except DatabaseInUseError as err:
+            raise InvalidInputError(f"backup {backup} not restored: {err}") from err
+        except StoreUnavailableError:
+            pass  # the restore cannot reach it either, and says so
+    try:
+        return _restore(backup, data_dir, database_url, replace=replace, now=now)
+    finally:
+        lock.release()
+
+
+def _restore(
+    backup: Path, data_dir: Path, database_url: str, *, replace: bool, now: datetime | None,
+) -> RestoreResult:
     from models.db import sqlite_path, unknown_revision_text
 
     manifest = read_manifest(backup)

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.util.exc import CommandError
@@ -486,3 +487,24 @@ def test_a_long_restore_says_how_far_it_got(
     assert checked and checked[-1].endswith(" files") and copied
     total = copied[-1].split()[-2].split("/")
     assert total[0] == total[1] and int(total[1]) > 450
+
+
+def test_a_restore_onto_a_database_another_box_still_serves_is_refused_naming_it(
+    controller_dir: tuple[Path, str], tmp_path: Path, app_factory: Any
+) -> None:
+    """The old box not stopped before its backup goes onto the new one: restoring under a
+    controller that goes on deciding from and writing to that database is refused, before
+    anything changes, with the line naming that controller."""
+    data, url = controller_dir
+    take_backup(data, url, tmp_path / "backup")
+    old_box = app_factory(data_dir=tmp_path / "old-box")  # serving the same database
+    add_passages(url, ["闽A00003"])  # after the backup: the restore would take it away
+    with pytest.raises(InvalidInputError, match=r"not restored: refusing to serve .*another "
+                                                r"parkgate controller serves it \(host "):
+        restore_backup(tmp_path / "backup", tmp_path / "new-box", url, replace=True)
+    assert plates_in(url) == ["闽A00001", "闽A00002", "闽A00003"]
+    assert not (tmp_path / "new-box").exists()
+
+    old_box.__exit__(None, None, None)  # stopped, as the guide says: now it restores
+    restore_backup(tmp_path / "backup", tmp_path / "new-box", url, replace=True)
+    assert plates_in(url) == ["闽A00001", "闽A00002"]
