@@ -603,20 +603,24 @@ def _start_offline(
 
 
 def build_services(
-    settings: Settings, *, recognizer: PlateRecognizer | None = None
+    settings: Settings, *, recognizer: PlateRecognizer | None = None,
+    controller: bool = True,
 ) -> Services:
     """Everything the controller runs, holding its database (``DatabaseInUseError`` when
-    another controller serves it; given back by ``Services.stop``)."""
-    lock = DatabaseLock(settings.resolved_database_url, settings.data_dir)
+    another controller serves it; given back by ``Services.stop``). ``controller=False``: a
+    command run beside the controller (``enrol-faces``) uses the services without holding
+    the database, which the running controller holds."""
+    lock = DatabaseLock(settings.resolved_database_url, settings.data_dir) if controller else None
     try:
         return _build_services(settings, recognizer, lock)
     except BaseException:
-        lock.release()
+        if lock is not None:
+            lock.release()
         raise
 
 
 def _build_services(
-    settings: Settings, recognizer: PlateRecognizer | None, lock: DatabaseLock
+    settings: Settings, recognizer: PlateRecognizer | None, lock: DatabaseLock | None
 ) -> Services:
     history = data_dir_history(settings.data_dir)  # before this run writes anything there
     engine = open_database(settings, history)
@@ -629,7 +633,8 @@ def _build_services(
         province_tolerance=settings.access.fuzzy_province_tolerance,
     )
     try:
-        lock.acquire()  # before migrating: a second controller is refused, not migrating too
+        if lock is not None:  # before migrating: a second controller is refused, not migrating
+            lock.acquire()
         prepare_database(engine, sessions, settings, history)
         ready = True
     except StoreUnavailableError as err:

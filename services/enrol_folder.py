@@ -146,7 +146,8 @@ def cmd_enrol_faces(args: argparse.Namespace) -> int:
     if args.record_consent and not args.note:
         logger.error("--record-consent needs --note saying where the signed forms are kept")
         return 2
-    services = build_services(load_settings(args.config))
+    # Beside a running controller: its database is that controller's to hold.
+    services = build_services(load_settings(args.config), controller=False)
     try:
         # An operator who is no active admin raises before anything is written: main() says
         # it in one line and exits 2.
