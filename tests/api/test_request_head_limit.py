@@ -10,25 +10,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from api.app import create_app
 from api.http_protocol import MAX_HEAD_BYTES
-from api.server import server_config
 from services.container import build_services
+from tests.api.test_behind_proxy import serving as serving_at
 from tests.live_server import free_port, running
 
 
 @contextmanager
 def serving(make_settings: Any, recognizer: Any) -> Iterator[int]:
-    settings = make_settings()
-    services = build_services(settings, recognizer=recognizer)
-    port = free_port()
-    config = server_config(create_app(services), settings, "127.0.0.1", port,
-                           log_level="warning")
-    try:
-        with running(config):
-            yield port
-    finally:
-        services.engine.dispose()
+    """The controller behind the real HTTP server (its protocol is what is tested); its port."""
+    with serving_at(make_settings(), recognizer) as base:
+        yield int(base.rsplit(":", 1)[1])
 
 
 def head(header_bytes: int, method: str = "GET", body: bytes = b"") -> bytes:
