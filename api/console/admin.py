@@ -126,9 +126,11 @@ def users_page(
                     "typed": {"username": username, "role": role}}, user)
 
 
-def _create_user(services: Services, actor: str, username: str, password: str, role: str) -> None:
+def _create_user(
+    services: Services, actor: str, username: str, password: str, role: str
+) -> KnownAccount:
     with transaction(services.sessions) as session:
-        add_account(session, actor, username, password, role)
+        return KnownAccount.of(add_account(session, actor, username, password, role))
 
 
 @router.post("/users")
@@ -144,12 +146,14 @@ async def create_user_form(
         return user
     await verify_csrf(request, user.name, csrf_token)
     try:
-        await asyncio.to_thread(
+        account = await asyncio.to_thread(
             _create_user, services_of(request), user.name, username.strip(), password, role
         )
     except (InvalidInputError, ConflictError) as err:
         query = urlencode({"error": str(err), "username": username, "role": role})
         return RedirectResponse(f"/console/admin/users?{query}", status_code=303)
+    # Known to logins during a database outage at once, not at the next refresh.
+    account_changed(request.app.state, account, active=True)
     logger.info("user %s created by %s as %s", username, user.name, role)
     return RedirectResponse("/console/admin/users?msg=users.created", status_code=303)
 

@@ -63,11 +63,19 @@ def list_users(session: SessionDep, _: AdminUser) -> list[UserOut]:
 
 @router.post("", response_model=UserOut, status_code=201, summary="Create a staff account",
              responses=_REFUSALS)
-def create_user(body: UserIn, session: SessionDep, user: AdminUser) -> UserOut:
+def create_user(
+    body: UserIn, request: Request, services: ServicesDep, user: AdminUser
+) -> UserOut:
     """As the 用户 page's 新建用户 and `main.py create-user`; audited as `user.create`."""
-    created = add_account(session, user.name, body.username, body.password, body.role)
-    logger.info("user %s created by %s as %s (API)", created.username, user.name, body.role)
-    return _out(created, {})
+    with transaction(services.sessions) as session:
+        created = add_account(session, user.name, body.username, body.password, body.role)
+        account = KnownAccount.of(created)
+        answer = _out(created, {})
+    # Committed: known to logins during a database outage at once, not at the next refresh
+    # (a guard created just before an outage could not have logged in during it).
+    account_changed(request.app.state, account, active=True)
+    logger.info("user %s created by %s as %s (API)", account.username, user.name, body.role)
+    return answer
 
 
 @router.patch("/{user_id}", response_model=UserOut, summary="Deactivate, reactivate or "

@@ -199,3 +199,29 @@ def test_the_hash_read_last_is_the_one_used_and_the_database_decides_once_back(
     assert page.status_code == 200 and 'id="outage-banner"' not in page.text
     assert re.search(r'id="review-list" data-count="\d+"', page.text)
     assert api_token(TestClient(client.app), "guard", "new-booth-pass").status_code == 200
+
+
+def test_an_account_created_just_before_an_outage_logs_in_during_it(
+    app_factory: Any, outage: DatabaseOutage
+) -> None:
+    """A guard account made on the 用户 page or through the API a moment before the database
+    goes away: the memory logins during an outage are checked against has it at once, not at
+    the next refresh (an hour away here)."""
+    client = app_factory(database_url=outage.url,
+                         access={"offline_refresh_s": 3600, "offline_retry_s": 0.2})
+    services = client.app.state.services
+    admin = add_staff(services, "admin", "admin")
+    made = client.post("/api/v1/users", headers=admin, json={
+        "username": "night-guard", "role": "guard", "password": "Gate-keeper-2026"})
+    assert made.status_code == 201, made.text
+    csrf = console_login(client, "admin")
+    page = client.post("/console/admin/users", data={
+        "username": "day-guard", "password": "Gate-keeper-2026", "role": "guard",
+        "csrf_token": csrf}, follow_redirects=False)
+    assert page.status_code == 303 and "msg=users.created" in page.headers["location"]
+
+    outage.cut(services.engine)
+    client.cookies.clear()  # the booth's other browser: no admin session
+    for name in ("night-guard", "day-guard"):
+        token = api_token(client, name, "Gate-keeper-2026")
+        assert token.status_code == 200, (name, token.text)
