@@ -14,6 +14,7 @@ SQLite's "database is locked", so both end the same way (:func:`outage_as_unavai
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -177,8 +178,11 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+@functools.cache
 def known_revisions() -> tuple[str, ...]:
-    """The schema revisions this code's migrations know, oldest first."""
+    """The schema revisions this code's migrations know, oldest first. Read once: the
+    migration files do not change under a running process, and every migrate (each start,
+    each command) asks."""
     script = ScriptDirectory.from_config(alembic_config("sqlite://"))
     return tuple(reversed([rev.revision for rev in script.walk_revisions()]))
 
