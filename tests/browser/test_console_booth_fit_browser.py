@@ -26,7 +26,7 @@ LONG_REASON = "访客无通行证，业主电话确认后放行，车辆在门�
 
 def guard_api(server: LiveServer) -> httpx.Client:
     token = server.services.signer.issue("guard", "guard")
-    return httpx.Client(base_url=server.base_url, timeout=10,
+    return httpx.Client(base_url=server.base_url, timeout=30,  # as admin_api's
                         headers={"Authorization": f"Bearer {token}"})
 
 
