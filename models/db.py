@@ -26,9 +26,9 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -210,20 +210,28 @@ def migrate(engine: Engine) -> None:
     Logs what it did, so that whoever upgrades parkgate reads whether migrations ran (and
     from which revision) or there was nothing to do."""
     config = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            # Two migrating at once (an upgraded controller starting while create-user or
-            # import-residents runs beside it) would both create the same tables: the second
-            # waits here until the first commits, then finds the schema up to date. Held to
-            # the end of this transaction, which is the whole upgrade.
-            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
-        config.attributes["connection"] = connection
-        before = MigrationContext.configure(connection).get_current_revision()
-        why = unknown_revision_text(before) if before is not None else None
-        if why is not None:
-            raise CommandError(f"the database's {why}")
-        command.upgrade(config, "head")
-        after = MigrationContext.configure(connection).get_current_revision()
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        try:
+            if sqlite:
+                _begin_sqlite_upgrade(connection)
+            elif connection.dialect.name == "postgresql":
+                # Two migrating at once (an upgraded controller starting while create-user or
+                # import-residents runs beside it) would both create the same tables: the
+                # second waits here until the first commits, then finds the schema up to date.
+                # Held to the end of this transaction, which is the whole upgrade.
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
+            config.attributes["connection"] = connection
+            before = MigrationContext.configure(connection).get_current_revision()
+            why = unknown_revision_text(before) if before is not None else None
+            if why is not None:
+                raise CommandError(f"the database's {why}")
+            command.upgrade(config, "head")
+            after = MigrationContext.configure(connection).get_current_revision()
+            connection.commit()
+        finally:
+            if sqlite:
+                _end_sqlite_upgrade(connection)
     where = {"url": engine.url.render_as_string()}
     if before is None:
         logger.info("database schema created at revision %s", after, extra=where)
@@ -233,6 +241,36 @@ def migrate(engine: Engine) -> None:
         )
     else:
         logger.info("database schema upgraded from revision %s to %s", before, after, extra=where)
+
+
+def _begin_sqlite_upgrade(connection: Connection) -> None:
+    """Open the one transaction an SQLite upgrade runs in, with foreign keys off.
+
+    Python's sqlite3 driver opens a transaction only before a data change, so the DDL of the
+    first migration of an upgrade (0011's indexes) was committed at once: an upgrade that
+    failed or lost power later left those in place at the old revision, and every start after
+    it failed with "index … already exists". An explicit BEGIN makes the whole upgrade one
+    transaction, as on PostgreSQL (IMMEDIATE: a second process migrating waits for it, as
+    PostgreSQL's advisory lock makes it). Foreign keys are off because alembic's batch mode
+    rebuilds a table by copying it and dropping the old one, and SQLite runs a dropped table's
+    ON DELETE actions: rebuilding visitor_passes (0013, 0014) set every car inside's
+    presence.pass_id to NULL (alembic's documentation asks for them off). The copy keeps every
+    id, so no reference is left dangling. The pragma is ignored inside a transaction, so it
+    comes first."""
+    connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _end_sqlite_upgrade(connection: Connection) -> None:
+    """Roll back what was not committed and turn the foreign keys back on before the
+    connection goes back to the pool: no request may write on it without them. A connection
+    whose state cannot be told is closed instead."""
+    try:
+        connection.rollback()
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+        connection.commit()
+    except DBAPIError:
+        connection.invalidate()
 
 
 def failure_text(err: BaseException) -> str:
