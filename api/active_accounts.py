@@ -86,7 +86,14 @@ def account_active(
 
 
 def _same_password(stamp: str | None, account: KnownAccount) -> bool:
-    return stamp is None or stamp == account.stamp
+    if stamp is None:
+        # A session an older parkgate issued (tokens had no stamp; kept across the upgrade, as
+        # the signing key is). It cannot say which password or generation it was issued under,
+        # but the generations began at 0 with the upgrade: an account whose generation moved
+        # since (deactivated, reactivated, role changed) moved after it was issued. Else
+        # deactivating and reactivating an account brought such a token back.
+        return account.sessions_generation == 0
+    return stamp == account.stamp
 
 
 def _same_role(claimed: str | None, role: str) -> bool:

@@ -11,10 +11,13 @@ database, in the staff file for logins during an outage, and after a restart.
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
 from fastapi.testclient import TestClient
 
+from api.console.security import SESSION_COOKIE
 from models.db import transaction
 from models.people import User
 from tests.api.test_console import PASSWORD, add_staff, console_login
@@ -119,3 +122,40 @@ def test_old_tokens_stay_ended_during_an_outage_and_a_restart_during_it(
     assert restarted.get(GATES, headers=_bearer(stolen)).status_code == 401
     assert restarted.get(GATES, headers=_bearer(current)).status_code == 200
     outage.restore()
+
+
+def test_sessions_an_older_parkgate_issued_stay_ended_after_reactivation(
+    app_factory: Any,
+) -> None:
+    """Found walking an upgrade from 75f9eb8: its tokens and console cookies carry no password
+    stamp ({"sub", "role", "exp"}), are signed with the same key and so stay logged in across
+    the upgrade, as a guard at the booth expects. Deactivating the account ended them, but
+    reactivating it brought them back: a stamp-less token was taken as matching any
+    generation."""
+    client = app_factory()
+    services = client.app.state.services
+    admin = _bearer(add_user(client, "admin", "admin"))
+    add_user(client, "guard1", "guard")
+    guard = _id(services, "guard1")
+    # What 75f9eb8 issued at login, API token and console cookie alike.
+    old = services.signer.issue("guard1", "guard")
+    body = old.partition(".")[0]
+    assert set(json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))) == {
+        "sub", "role", "exp"}
+    booth = TestClient(client.app)
+    booth.cookies.set(SESSION_COOKIE, old)
+    assert client.get(GATES, headers=_bearer(old)).status_code == 200
+    assert not _logged_out(booth)
+
+    for active in (False, True):
+        changed = client.patch(f"/api/v1/users/{guard}", json={"active": active}, headers=admin)
+        assert changed.status_code == 200 and changed.json()["active"] is active
+
+    refused = client.get(GATES, headers=_bearer(old))
+    assert refused.status_code == 401, refused.text
+    assert _logged_out(booth)
+    # The account works again with a new login, and a token of an account never deactivated
+    # is still taken: the upgrade itself logs nobody out.
+    assert api_token(client, "guard1", "correct-horse").status_code == 200
+    assert client.get(GATES, headers=_bearer(services.signer.issue("admin", "admin"))
+                      ).status_code == 200
