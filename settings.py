@@ -357,6 +357,17 @@ class ApiConfig(_Strict):
         le=30,
     )
     token_ttl_minutes: int = Field(720, description="Lifetime of a login token.", gt=0)
+    event_heartbeat_s: float = Field(
+        15.0,
+        description=(
+            "Seconds of quiet after which the console's event stream says it is still alive. "
+            "The booth page counts a stream silent for two of these (plus 2 s) as lost, shows "
+            "it disconnected and connects again: a network that drops packets instead of "
+            "refusing them ends no connection, and the page would wait on a dead stream."
+        ),
+        ge=0.2,
+        le=300,
+    )
     metrics_token: SecretStr | None = Field(
         None,
         description=(

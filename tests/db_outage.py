@@ -20,7 +20,10 @@ from sqlalchemy.engine import make_url
 
 class TcpProxy:
     """Forwards 127.0.0.1:<port> to ``target``; ``cut`` drops every connection and stops
-    listening (clients get 'connection refused'), ``restore`` listens again on the same port."""
+    listening (clients get 'connection refused'), ``restore`` listens again on the same port.
+    ``hold`` drops packets instead of refusing them (a hung router, a cable pulled past a
+    switch): connections stay open, new ones are accepted, and nothing goes through either
+    way until ``release``."""
 
     def __init__(self, target: tuple[str, int]) -> None:
         self.target = target
@@ -28,6 +31,14 @@ class TcpProxy:
         self._listener: socket.socket | None = None
         self._sockets: set[socket.socket] = set()
         self._lock = threading.Lock()
+        self._flowing = threading.Event()
+        self._flowing.set()
+
+    def hold(self) -> None:
+        self._flowing.clear()
+
+    def release(self) -> None:
+        self._flowing.set()
 
     def start(self) -> None:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -59,6 +70,7 @@ class TcpProxy:
                 client, _ = listener.accept()
             except OSError:
                 return
+            self._flowing.wait()
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
                 upstream.settimeout(None)
@@ -73,6 +85,7 @@ class TcpProxy:
     def _pump(self, src: socket.socket, dst: socket.socket) -> None:
         try:
             while data := src.recv(65536):
+                self._flowing.wait()
                 dst.sendall(data)
         except OSError:
             pass

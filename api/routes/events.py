@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
 
-HEARTBEAT_S = 15.0
+HEARTBEAT_S = 15.0  # settings.api.event_heartbeat_s's default
 
 
 def _still_logged_in(request: Request, services: Services) -> bool:
@@ -43,8 +43,10 @@ async def event_stream(
     request: Request, services: Services, heartbeat_s: float = HEARTBEAT_S
 ) -> AsyncIterator[str]:
     async with services.bus.subscribe() as queue:
-        # Tells the browser how long to wait before reconnecting, and that the stream is live.
-        yield "retry: 3000\nevent: hello\ndata: {}\n\n"
+        # Tells the browser how long to wait before reconnecting, that the stream is live and
+        # how often it hears from it at least (the page's watch for a silently dead stream).
+        hello = json.dumps({"heartbeat_s": heartbeat_s})
+        yield f"retry: 3000\nevent: hello\ndata: {hello}\n\n"
         while True:
             try:
                 event = await asyncio.wait_for(queue.get(), heartbeat_s)
@@ -56,7 +58,9 @@ async def event_stream(
                     # browser reconnects with its current cookie (renewed while the guard is
                     # active) or gets a 401 and shows the login page.
                     return
-                yield ": ping\n\n"
+                # An event, not a comment: EventSource hands comments to no script, and the
+                # page must hear the stream to know it is alive (live.js, heard).
+                yield "event: ping\ndata: {}\n\n"
                 continue
             payload = json.dumps(event.as_dict(), ensure_ascii=False, default=str)
             yield f"event: {event.type}\ndata: {payload}\n\n"
@@ -67,7 +71,7 @@ async def stream(
     request: Request, services: ServicesDep, _: StaffUserDuringOutage
 ) -> StreamingResponse:
     return StreamingResponse(
-        event_stream(request, services),
+        event_stream(request, services, services.settings.api.event_heartbeat_s),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

@@ -753,20 +753,48 @@
 
   // ---- the live stream -----------------------------------------------------------------
   const dot = document.getElementById("live-dot");
+  function showOffline() {
+    dot.classList.remove("on");
+    dot.dataset.live = "no";
+  }
+  // A network that drops packets instead of refusing them (a pulled cable past a switch, a
+  // booth router that hangs) ends no connection: the browser would wait on a dead stream
+  // with the dot green. The server speaks at least every heartbeat_s (its hello says how
+  // often); silence past two of them is taken as a lost stream: the dot turns red and a
+  // new stream is opened, whose hello catches up on what was missed.
+  let silenceMs = 32000;  // 2 × the default 15 s heartbeat + 2 s, until the hello says
+  let watchdog = null;
+  let retry = null;
+  let source = null;
+  function heard() {
+    clearTimeout(watchdog);
+    watchdog = setTimeout(() => { showOffline(); connect(); }, silenceMs);
+  }
   function connect() {
-    const source = new EventSource("/api/v1/events/stream");
-    source.addEventListener("hello", () => {
+    clearTimeout(retry);
+    if (source) source.close();  // one stream at a time, whoever asks for the next
+    const current = new EventSource("/api/v1/events/stream");
+    source = current;
+    heard();  // a connection that never answers is retried too
+    // Every event is a sign of life, besides being handled.
+    function on(type, handle) {
+      current.addEventListener(type, (ev) => { heard(); handle(ev); });
+    }
+    on("hello", (ev) => {
+      const heartbeat = Number((JSON.parse(ev.data || "{}") || {}).heartbeat_s);
+      if (heartbeat > 0) { silenceMs = heartbeat * 2000 + 2000; heard(); }
       dot.classList.add("on");
       dot.dataset.live = "yes";
       if (connected) catchUp();  // what happened while the stream was down is not replayed
       connected = true;
     });
-    source.addEventListener("passage", (ev) => {
+    on("ping", () => {});
+    on("passage", (ev) => {
       const data = JSON.parse(ev.data).data;
       upsertPassage(data.id, true, data.journal_id);
       if (data.decision === "review") { refreshReview(); beep(1, 660); }
     });
-    source.addEventListener("passage_offline", (ev) => {
+    on("passage_offline", (ev) => {
       const data = JSON.parse(ev.data).data;
       showJournalled(data.journal_id, true);
       if (!queuePaused) refreshAlarms(false);  // decided offline: is the database away?
@@ -775,10 +803,10 @@
     });
     // Its barrier answered, or a guard's open named it: 人工开闸放行 follows whether the
     // gates count its car.
-    source.addEventListener("passage_offline_updated", (ev) => {
+    on("passage_offline_updated", (ev) => {
       showJournalled(JSON.parse(ev.data).data.journal_id, false);
     });
-    source.addEventListener("passage_updated", (ev) => {
+    on("passage_updated", (ev) => {
       const data = JSON.parse(ev.data).data;
       upsertPassage(data.id, false);
       // A barrier's fault alarm is published before its car is uncounted, and stays once the
@@ -786,30 +814,30 @@
       if (data.admission) refreshAlarms(false);
       if (data.resolution) { resolvedElsewhere(data); refreshReview(); }
     });
-    source.addEventListener("alarm", () => refreshAlarms(true));
-    source.addEventListener("gate", (ev) => {
+    on("alarm", () => refreshAlarms(true));
+    on("gate", (ev) => {
       const data = JSON.parse(ev.data).data;
       if (data.state) setGateState(data.gate_id, data.state, data.fault || null);
     });
-    source.addEventListener("screen", (ev) => {
+    on("screen", (ev) => {
       const data = JSON.parse(ev.data).data;
       setScreen(data.gate_id, data.lines);
     });
-    source.addEventListener("camera", (ev) => {
+    on("camera", (ev) => {
       const data = JSON.parse(ev.data).data;
       setCamera(data.gate_id, data.up);
     });
-    source.onerror = async () => {
-      dot.classList.remove("on");
-      dot.dataset.live = "no";
-      if (source.readyState === EventSource.CLOSED) {
+    current.onerror = async () => {
+      showOffline();
+      if (current.readyState === EventSource.CLOSED) {
+        clearTimeout(watchdog);  // the retry below, or the login, takes over
         // The browser gave up (e.g. 401 after the session expired): ask the page itself.
         let probe = null;
         try {
           probe = await fetch("/console/fragments/alarms", { credentials: "same-origin" });
         } catch (err) { /* server unreachable: retry below */ }
         if (probe && probe.status === 401) { sessionExpired(null); return; }
-        setTimeout(connect, 5000);
+        if (source === current) retry = setTimeout(connect, 5000);
       }
     };
   }

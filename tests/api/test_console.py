@@ -369,16 +369,19 @@ def test_event_stream_relays_bus_events_and_ends_when_the_session_expires() -> N
         chunks = [await anext(stream)]
         services.bus.publish(Event("passage", {"id": 7, "plate": "闽A12345"}))
         chunks.append(await anext(stream))
-        chunks.append(await anext(stream))  # nothing happens: a heartbeat comment
+        chunks.append(await anext(stream))  # nothing happens: a heartbeat the page hears
         browser.cookies = {"parkgate_session": signer.issue("guard", "guard", now=0)}
         chunks.extend([chunk async for chunk in stream])  # the expired session ends it
         return chunks
 
     chunks = asyncio.run(run())
-    assert chunks[0].startswith("retry: 3000\nevent: hello")
+    # The hello tells the page how often it hears from the stream at least (live.js counts
+    # a stream silent for two of them as lost).
+    assert chunks[0] == 'retry: 3000\nevent: hello\ndata: {"heartbeat_s": 0.05}\n\n'
     event, data = chunks[1].split("\n")[:2]
     assert event == "event: passage"
     assert json.loads(data.removeprefix("data: "))["data"] == {"id": 7, "plate": "闽A12345"}
-    assert chunks[2] == ": ping\n\n"
+    # An event, not an SSE comment, which EventSource hands to no script.
+    assert chunks[2] == "event: ping\ndata: {}\n\n"
     assert len(chunks) == 3
     assert services.bus.subscriber_count == 0

@@ -5,13 +5,21 @@ the stream is refused by the browser's own routing until the cars have come."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import LiveServer
+from tests.browser.conftest import (
+    STREAM_TIMEOUT_MS,
+    LiveServer,
+    browser_context,
+    enter_as,
+    serving,
+)
 from tests.browser.test_console_live_browser import guard_page, push_unread
+from tests.db_outage import TcpProxy
 
 pytestmark = pytest.mark.browser
 
@@ -57,3 +65,67 @@ def test_what_came_while_the_page_was_offline_is_shown_when_it_is_back(
                                     "rows => rows.map(r => Number(r.dataset.id))")
     assert ids[:3] == [missed[1], missed[0], before]
     assert ids.count(before) == 1
+
+
+@pytest.fixture
+def quick_heartbeat_server(make_settings: Any, plate_recognizer: Any) -> Iterator[LiveServer]:
+    """The live server with a 0.5 s stream heartbeat (15 s in production), so a silent stream
+    is noticed in about 3 s."""
+    from services.container import build_services
+    from tests.api.test_console import add_staff
+
+    services = build_services(
+        make_settings(api={"event_heartbeat_s": 0.5}), recognizer=plate_recognizer
+    )
+    add_staff(services, "guard", "guard")
+    with serving(services) as server:
+        yield server
+
+
+def test_a_stream_gone_silent_shows_the_page_offline_and_it_catches_up_once_back(
+    quick_heartbeat_server: LiveServer, chromium: Any
+) -> None:
+    """The booth's network drops packets instead of refusing them (a hung router): the stream
+    is neither ended nor refused, and the browser would wait on it with the dot green while
+    cars came and went unseen. The page counts two missed heartbeats as a lost stream: the dot
+    turns red, it connects again, and once through it shows the car that came meanwhile and
+    the guard can deal with it."""
+    server = quick_heartbeat_server
+    proxy = TcpProxy(("127.0.0.1", int(server.base_url.rsplit(":", 1)[1])))
+    proxy.start()
+    context = browser_context(chromium, f"http://127.0.0.1:{proxy.port}")
+    try:
+        page = context.new_page()
+        page.add_init_script("""
+            const Native = window.EventSource;
+            window.__streams = [];
+            window.EventSource = function (url, options) {
+              const stream = new Native(url, options);
+              window.__streams.push(stream);
+              return stream;
+            };
+            window.EventSource.CLOSED = Native.CLOSED;
+        """)
+        enter_as(page, server, "guard", "guard")  # the cookie is the host's, any port
+        live = page.locator("#live-dot")
+        expect(live).to_have_attribute("data-live", "yes", timeout=STREAM_TIMEOUT_MS)
+
+        proxy.hold()
+        expect(live).to_have_attribute("data-live", "no", timeout=10_000)
+        missed = push_unread(server)  # straight to the server: the gates work on
+        proxy.release()
+
+        expect(live).to_have_attribute("data-live", "yes", timeout=15_000)
+        expect(page.locator(f'#passage-rows tr[data-id="{missed}"]')).to_be_visible()
+        card = page.locator(f'.review-card[data-passage="{missed}"]')
+        card.locator('input[name="reason_text"]').fill("无登记，已劝离")
+        card.locator('button[data-resolution="deny"]').click()
+        card.wait_for(state="detached")
+        assert page.locator("#toast").inner_text().startswith("东门入口：已拒绝")
+        # One stream left open, not one per attempt made while the network was held.
+        streams = page.evaluate("window.__streams.map(s => s.readyState)")
+        assert len(streams) >= 2 and streams.count(2) == len(streams) - 1, streams
+    finally:
+        proxy.release()
+        context.close()
+        proxy.cut()
