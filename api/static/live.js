@@ -659,8 +659,20 @@
       alarmPoll = setTimeout(() => refreshAlarms(false), UNSTORED_POLL_MS);
     }
   }
+  // Each list is asked for on a connection of its own, and on a busy shift the next is asked
+  // for before the last has come (an alarm, an acknowledgement, a car): answers can arrive out
+  // of order. Only the latest asked is shown, or an older answer would bring back an alarm just
+  // acknowledged or drop one just raised, until the next alarm. A beep asked for by an answer
+  // not shown is the latest's to give.
+  let alarmsAsked = 0;
+  let beepOwed = false;
   async function refreshAlarms(beepIfNew) {
+    const asked = ++alarmsAsked;
+    beepOwed = beepOwed || beepIfNew;
     const html = await fetchHtml("/console/fragments/alarms");
+    if (asked !== alarmsAsked) return;
+    const beepNow = beepOwed;
+    beepOwed = false;
     if (html === null) { pollWhileUnstored(); return; }
     const holder = document.createElement("div");
     holder.innerHTML = html.trim();
@@ -674,7 +686,7 @@
     const isNew = Number(fresh.dataset.maxId) > Number(old.dataset.maxId) || fresher;
     old.replaceWith(fresh);
     document.getElementById("alarm-banner").classList.toggle("active", Number(fresh.dataset.count) > 0);
-    if (beepIfNew && isNew) beep(2);
+    if (beepNow && isNew) beep(2);
     pollWhileUnstored();
   }
   // The degraded page: its counts follow the journal, and once the database answers the full
