@@ -13,9 +13,11 @@ from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
-from api.deps import ServicesDep, StaffUserDuringOutage
-from errors import AuthenticationError
+from api.deps import ServicesDep, StaffUserDuringOutage, get_staff_during_outage
+from errors import AuthenticationError, PermissionDeniedError
+from models.db import DATABASE_DOWN
 from services.container import Services
 
 logger = logging.getLogger(__name__)
@@ -26,38 +28,53 @@ HEARTBEAT_S = 15.0  # settings.api.event_heartbeat_s's default
 
 
 def _still_logged_in(request: Request, services: Services) -> bool:
-    """A stream outlives its request's check: its session is re-checked at every heartbeat."""
-    if request.headers.get("authorization"):
-        return True
-    token = request.cookies.get("parkgate_session")
-    if not token:
-        return False
+    """A stream outlives its request's check: the session or token it was opened with is
+    checked again every heartbeat, as a request would be. Expired, logged out (from another
+    tab or computer), its account deactivated, its password reset or its role changed: the
+    stream ends, and the page's next connection gets the 401 that shows the login prompt.
+    The database down: an account the controller last knew active keeps its stream, as it
+    could open one (get_staff_during_outage)."""
+    scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
+    token = bearer if scheme.lower() == "bearer" and bearer else None
     try:
-        services.signer.verify(token)
-    except AuthenticationError:
+        get_staff_during_outage(request, services, token)
+    except (AuthenticationError, PermissionDeniedError):
         return False
+    except DATABASE_DOWN:
+        return True  # not remembered and not readable: left to the next connection's check
     return True
 
 
 async def event_stream(
     request: Request, services: Services, heartbeat_s: float = HEARTBEAT_S
 ) -> AsyncIterator[str]:
+    loop = asyncio.get_running_loop()
     async with services.bus.subscribe() as queue:
         # Tells the browser how long to wait before reconnecting, that the stream is live and
         # how often it hears from it at least (the page's watch for a silently dead stream).
         hello = json.dumps({"heartbeat_s": heartbeat_s})
         yield f"retry: 3000\nevent: hello\ndata: {hello}\n\n"
+        check_at = loop.time() + heartbeat_s
         while True:
+            wait_s = check_at - loop.time()
             try:
-                event = await asyncio.wait_for(queue.get(), heartbeat_s)
-            except TimeoutError:
+                if wait_s > 0:
+                    event = await asyncio.wait_for(queue.get(), wait_s)
+                else:  # a check is due: one more event first, if one is waiting
+                    event = queue.get_nowait()
+            except (TimeoutError, asyncio.QueueEmpty):
+                event = None
+            if loop.time() >= check_at:
+                # On the clock, not only when the stream is quiet: on a busy shift there is an
+                # event every few seconds, and a session logged out would be streamed to for
+                # as long as the cars came.
                 if await request.is_disconnected():
                     return
-                if not _still_logged_in(request, services):
-                    # The cookie this stream connected with has expired. End the stream: the
-                    # browser reconnects with its current cookie (renewed while the guard is
-                    # active) or gets a 401 and shows the login page.
+                # In a worker thread: the account is read from the database, which may hang.
+                if not await run_in_threadpool(_still_logged_in, request, services):
                     return
+                check_at = loop.time() + heartbeat_s
+            if event is None:
                 # An event, not a comment: EventSource hands comments to no script, and the
                 # page must hear the stream to know it is alive (live.js, heard).
                 yield "event: ping\ndata: {}\n\n"

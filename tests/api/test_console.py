@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import time
@@ -343,38 +344,58 @@ def test_login_refusals_are_friendly_pages(client: Any) -> None:
     assert int(throttled.headers["retry-after"]) > 0
 
 
-def test_event_stream_relays_bus_events_and_ends_when_the_session_expires() -> None:
+class StreamRequest:
+    """What event_stream reads of its request: the app, the session cookie, the headers."""
+
+    def __init__(self, app: Any, cookie: str) -> None:
+        self.app = app
+        self.headers: dict[str, str] = {}
+        self.cookies = {"parkgate_session": cookie}
+
+    async def is_disconnected(self) -> bool:
+        return False
+
+
+def stream_chunks(request: StreamRequest, services: Any, during: Any) -> list[str]:
+    """The stream's chunks, with a 0.05 s heartbeat, until it ends by itself; ``during(n)``
+    is called after the n-th chunk (to publish, log out, expire)."""
     import asyncio
-    import json
-    from types import SimpleNamespace
 
     from api.routes.events import event_stream
-    from controllers.events import Event, EventBus
-    from services.tokens import TokenSigner
-
-    signer = TokenSigner("test-key", 60)
-    services = SimpleNamespace(bus=EventBus(), signer=signer)
-
-    class Browser:
-        def __init__(self) -> None:
-            self.headers: dict[str, str] = {}
-            self.cookies = {"parkgate_session": signer.issue("guard", "guard")}
-
-        async def is_disconnected(self) -> bool:
-            return False
 
     async def run() -> list[str]:
-        browser = Browser()
-        stream = event_stream(browser, services, heartbeat_s=0.05)  # type: ignore[arg-type]
-        chunks = [await anext(stream)]
-        services.bus.publish(Event("passage", {"id": 7, "plate": "闽A12345"}))
-        chunks.append(await anext(stream))
-        chunks.append(await anext(stream))  # nothing happens: a heartbeat the page hears
-        browser.cookies = {"parkgate_session": signer.issue("guard", "guard", now=0)}
-        chunks.extend([chunk async for chunk in stream])  # the expired session ends it
+        stream = event_stream(request, services, heartbeat_s=0.05)  # type: ignore[arg-type]
+        chunks: list[str] = []
+        async with asyncio.timeout(10):
+            async for chunk in stream:
+                chunks.append(chunk)
+                during(len(chunks))
         return chunks
 
-    chunks = asyncio.run(run())
+    return asyncio.run(run())
+
+
+def test_event_stream_relays_bus_events_and_ends_when_the_session_expires(
+    app_factory: Any,
+) -> None:
+    import json
+
+    from controllers.events import Event, EventBus
+    from tests.conftest import services_of
+
+    client = app_factory()
+    # A bus of its own, on this test's loop (the app's is bound to the app's).
+    services = dataclasses.replace(services_of(client), bus=EventBus())
+    add_staff(services, "guard", "guard")
+    request = StreamRequest(client.app, services.signer.issue("guard", "guard"))
+
+    def during(n: int) -> None:
+        if n == 1:
+            services.bus.publish(Event("passage", {"id": 7, "plate": "闽A12345"}))
+        if n == 3:  # after a heartbeat: the session runs out
+            request.cookies = {"parkgate_session": services.signer.issue("guard", "guard", now=0)}
+
+    chunks = stream_chunks(request, services, during)
     # The hello tells the page how often it hears from the stream at least (live.js counts
     # a stream silent for two of them as lost).
     assert chunks[0] == 'retry: 3000\nevent: hello\ndata: {"heartbeat_s": 0.05}\n\n'
@@ -383,5 +404,49 @@ def test_event_stream_relays_bus_events_and_ends_when_the_session_expires() -> N
     assert json.loads(data.removeprefix("data: "))["data"] == {"id": 7, "plate": "闽A12345"}
     # An event, not an SSE comment, which EventSource hands to no script.
     assert chunks[2] == "event: ping\ndata: {}\n\n"
-    assert len(chunks) == 3
+    assert len(chunks) <= 4  # the expired session ends it at the next heartbeat
+    assert services.bus.subscriber_count == 0
+
+
+@pytest.mark.parametrize("ending", ["logged_out", "deactivated"])
+def test_a_busy_event_stream_ends_once_its_session_is_over(app_factory: Any, ending: str) -> None:
+    """A guard logged out from another computer, or an account an admin deactivated: the
+    stream ends within a heartbeat though events keep coming (on a busy shift the stream is
+    never quiet for one), and the page's next connection gets the login prompt."""
+    import time
+
+    from api.deps import ended_sessions
+    from controllers.events import Event, EventBus
+    from models.db import transaction
+    from models.people import User
+    from tests.conftest import services_of
+
+    client = app_factory()
+    # A bus of its own, on this test's loop (the app's is bound to the app's).
+    services = dataclasses.replace(services_of(client), bus=EventBus())
+    add_staff(services, "guard", "guard")
+    request = StreamRequest(client.app, services.signer.issue("guard", "guard", session_id="s1"))
+    ended_at: list[int] = []
+
+    def during(n: int) -> None:
+        # (Not left to a timeout: Python 3.11's wait_for loses a cancellation whose inner
+        # wait has just finished, and on this stream it always has.)
+        assert n < 100, "the stream went on after its session was over"
+        services.bus.publish(Event("passage", {"id": n}))  # a car with every chunk
+        time.sleep(0.01)
+        if n == 5:
+            ended_at.append(n)
+            if ending == "logged_out":
+                ended_sessions(client.app.state).end("s1", time.time() + 600)
+            else:
+                with transaction(services.sessions) as session:
+                    user = session.query(User).filter_by(username="guard").one()
+                    user.active = False
+
+    chunks = stream_chunks(request, services, during)
+    assert ended_at == [5]
+    # Never quiet for a heartbeat: no ping, the session was checked all the same.
+    assert [c for c in chunks[1:] if not c.startswith("event: passage")] == []
+    # 0.05 s heartbeat, 0.01 s a chunk: ended within about ten more.
+    assert len(chunks) < 5 + 15, len(chunks)
     assert services.bus.subscriber_count == 0
