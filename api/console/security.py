@@ -20,6 +20,7 @@ import time
 
 from fastapi import Request, Response
 
+from api.active_accounts import last_seen_active
 from api.console.config import ConsoleConfig
 from api.deps import Principal, ended_sessions
 from errors import AuthenticationError, PermissionDeniedError
@@ -122,6 +123,8 @@ def set_session(
         )
     if password_stamp is None and current is not None and current.username == username:
         password_stamp = current.password_stamp  # a renewal keeps what it was logged in with
+    if password_stamp is None and not new:
+        password_stamp = _stamp_for_older_session(request, username)
     response.set_cookie(
         SESSION_COOKIE,
         sec.signer.issue(username, role, session_id=session_id, password_stamp=password_stamp),
@@ -131,6 +134,18 @@ def set_session(
         samesite=sec.config.same_site,
         path="/",
     )
+
+
+def _stamp_for_older_session(request: Request, username: str) -> str | None:
+    """The stamp a session an older parkgate issued (no password stamp; kept across an upgrade)
+    takes at its renewal: else it was renewed stamp-less for as long as the guard kept using
+    it, and resetting that guard's password never ended it. Given only while such a session is
+    still valid (api.active_accounts: the account's sessions generation still 0), so stamping
+    it changes nothing until the password is reset or the account deactivated."""
+    known = last_seen_active(request.app.state).get(username)
+    if known is None or known.sessions_generation != 0:
+        return None
+    return known.stamp
 
 
 def make_nonce() -> str:

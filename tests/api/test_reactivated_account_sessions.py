@@ -159,3 +159,28 @@ def test_sessions_an_older_parkgate_issued_stay_ended_after_reactivation(
     assert api_token(client, "guard1", "correct-horse").status_code == 200
     assert client.get(GATES, headers=_bearer(services.signer.issue("admin", "admin"))
                       ).status_code == 200
+
+
+def test_an_older_parkgates_console_session_ends_at_a_password_reset_once_renewed(
+    app_factory: Any,
+) -> None:
+    """Found walking the same upgrade: a console cookie from before it carries no stamp, and a
+    renewal (every page a guard opens) kept it stamp-less for as long as the guard used it, so
+    resetting that guard's password never ended it. Renewed now, it takes the account's stamp,
+    and the reset ends it at the next page."""
+    client = app_factory()
+    services = client.app.state.services
+    admin = _bearer(add_user(client, "admin", "admin"))
+    add_user(client, "guard1", "guard")
+    booth = TestClient(client.app)
+    booth.cookies.set(SESSION_COOKIE, services.signer.issue("guard1", "guard"))
+    page = booth.get("/console")  # the sliding renewal
+    assert page.status_code == 200
+    renewed = services.signer.verify(page.cookies[SESSION_COOKIE])
+    assert renewed.password_stamp is not None
+    assert not _logged_out(booth)
+
+    reset = client.post(f"/api/v1/users/{_id(services, 'guard1')}/password",
+                        json={"password": "a-new-horse-battery"}, headers=admin)
+    assert reset.status_code == 204, reset.text
+    assert _logged_out(booth)
