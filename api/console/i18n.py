@@ -257,6 +257,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "action.cancel": ("取消", "Cancel"),
     "alarms.title": ("报警", "Alarms"),
     "alarms.none": ("当前无未处理报警", "No open alarms"),
+    "alarms.more": (
+        "另有 {n} 条更早的未处理报警没有列出：上面的确认处理后会依次显示。",
+        "{n} older open alarms are not listed: they appear as you acknowledge these.",
+    ),
     "alarms.ack": ("确认处理", "Acknowledge"),
     "alarms.ack_note": ("处理情况（可不填）", "What you found (optional)"),
     "alarms.ack_note_example": ("如：车主忘带卡，已核实", "e.g. owner forgot the card, checked"),

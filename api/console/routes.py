@@ -43,6 +43,8 @@ from api.console.throttle import login_throttle
 from api.login_failures import login_failed
 from api.params import PathId
 from api.routes.alarms import (
+    BOOTH_ALARMS,
+    open_alarm_count,
     open_alarms,
     passages_to_open_for,
     passages_with_snapshot,
@@ -471,6 +473,10 @@ def _alarm_parts(session: Session, services: Services, unstored: list[Any]) -> d
     alarms = open_alarms(session)
     return {
         "alarms": alarms,
+        # A shift's worth left open lists only the newest: the screen says how many more wait.
+        "alarms_open": (
+            open_alarm_count(session) if len(alarms) >= BOOTH_ALARMS else len(alarms)
+        ),
         "alarm_snapshots": passages_with_snapshot(session, alarms),
         "alarm_opens": passages_to_open_for(session, alarms, services.barriers),
         "unstored_alarms": without_stored(session, unstored),

@@ -10,7 +10,7 @@ from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
 from api.console.security import require_csrf
@@ -114,9 +114,17 @@ class AckIn(BaseModel):
         return note
 
 
-def open_alarms(session: Session, limit: int = 50) -> list[Alarm]:
+BOOTH_ALARMS = 50  # the newest open alarms the booth screen lists
+
+
+def open_alarms(session: Session, limit: int = BOOTH_ALARMS) -> list[Alarm]:
     query = select(Alarm).where(Alarm.acknowledged_at.is_(None))
     return list(session.scalars(query.order_by(Alarm.at.desc(), Alarm.id.desc()).limit(limit)))
+
+
+def open_alarm_count(session: Session) -> int:
+    query = select(func.count()).select_from(Alarm).where(Alarm.acknowledged_at.is_(None))
+    return int(session.scalar(query) or 0)
 
 
 def passages_with_snapshot(session: Session, alarms: list[Alarm]) -> set[int]:

@@ -217,3 +217,29 @@ def test_every_logged_in_page_carries_the_session_expired_dialog(
     assert dialog is not None
     assert "登录已过期" in dialog.group(0) and "请重新登录，然后再操作一次" in dialog.group(0)
     assert 'href="/console/login?expired=1&amp;next=/console"' in dialog.group(0)
+
+
+def test_the_booth_says_how_many_open_alarms_it_does_not_list(client: Any, guard: str) -> None:
+    """A shift's alarms left open: the booth lists the newest 50 and says that more wait (it
+    said nothing, so the guard took the 50 for all there were)."""
+    from api.routes.alarms import BOOTH_ALARMS
+    from models.db import transaction
+    from models.events import Alarm
+
+    def add(count: int) -> None:
+        with transaction(client.app.state.services.sessions) as session:
+            session.add_all(
+                Alarm(kind="blocked_plate", gate_id="main-in",
+                      message=f"blocked_plate at main-in: 沪A{10000 + i}")
+                for i in range(count)
+            )
+
+    add(BOOTH_ALARMS)
+    listed = client.get("/console/fragments/alarms").text
+    assert listed.count('class="alarm"') == BOOTH_ALARMS and "alarm-more" not in listed
+    add(3)
+    listed = client.get("/console/fragments/alarms").text
+    assert listed.count('class="alarm"') == BOOTH_ALARMS
+    assert "另有 3 条更早的未处理报警没有列出" in listed
+    assert '<a href="/console/alarms?state=open">报警记录</a>' in listed
+    assert "另有 3 条更早的未处理报警没有列出" in client.get("/console").text
