@@ -576,14 +576,15 @@
     });
   }
   // After a reconnect: the gates, the alarms, the review queue and the passages that came
-  // while the page heard nothing (newer than its newest row; older ones it had already).
+  // while the page heard nothing (newer than its newest row; older ones it had already), as
+  // many as the list keeps: a long drop at a busy hour would otherwise leave a hole in it.
   async function catchUp() {
     refreshGates();
     refreshAlarms(true);
     refreshReview();
     const newest = Math.max(0, ...Array.from(rows.querySelectorAll("tr[data-id]"),
       (row) => Number(row.dataset.id) || 0));
-    const page = await readJson("/api/v1/passages?limit=50");
+    const page = await readJson("/api/v1/passages?limit=" + MAX_ROWS);
     if (!page) return;
     const missed = page.items.filter((p) => p.id > newest);
     for (const p of missed.reverse()) await upsertPassage(p.id, true);  // oldest first, on top

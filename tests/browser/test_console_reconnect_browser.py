@@ -24,6 +24,18 @@ from tests.db_outage import TcpProxy
 pytestmark = pytest.mark.browser
 
 STREAM = "**/api/v1/events/stream"
+# Chromium's offline mode leaves an open stream alone: the page's EventSources are kept where
+# a test can end one, as a dropped connection the browser gives up on ends.
+KEEP_STREAMS = """
+    const Native = window.EventSource;
+    window.__streams = [];
+    window.EventSource = function (url, options) {
+      const stream = new Native(url, options);
+      window.__streams.push(stream);
+      return stream;
+    };
+    window.EventSource.CLOSED = Native.CLOSED;
+"""
 
 
 def test_what_came_while_the_page_was_offline_is_shown_when_it_is_back(
@@ -31,18 +43,7 @@ def test_what_came_while_the_page_was_offline_is_shown_when_it_is_back(
 ) -> None:
     before = push_unread(live_server)
     page = new_page()
-    # Chromium's offline mode leaves an open stream alone: the page's EventSource is kept
-    # where the test can end it, as a dropped connection the browser gives up on ends.
-    page.add_init_script("""
-        const Native = window.EventSource;
-        window.__streams = [];
-        window.EventSource = function (url, options) {
-          const stream = new Native(url, options);
-          window.__streams.push(stream);
-          return stream;
-        };
-        window.EventSource.CLOSED = Native.CLOSED;
-    """)
+    page.add_init_script(KEEP_STREAMS)
     page = guard_page(lambda: page, live_server)
     expect(page.locator(f'#passage-rows tr[data-id="{before}"]')).to_be_visible()
 
@@ -65,6 +66,33 @@ def test_what_came_while_the_page_was_offline_is_shown_when_it_is_back(
                                     "rows => rows.map(r => Number(r.dataset.id))")
     assert ids[:3] == [missed[1], missed[0], before]
     assert ids.count(before) == 1
+
+
+
+def test_after_a_long_drop_the_list_has_no_hole(live_server: LiveServer, new_page: Any) -> None:
+    """More cars than the 50 the page used to fetch came while the stream was down (a long
+    drop at a busy hour): every one is in the list once it is back, oldest below."""
+    from tests.browser.test_console_busy_shift_browser import add_passages
+
+    page = new_page()
+    page.add_init_script(KEEP_STREAMS)
+    page = guard_page(lambda: page, live_server)
+    page.route(STREAM, lambda route: route.fulfill(status=503, body="restarting"))
+    page.evaluate("""() => {
+        const stream = window.__streams[window.__streams.length - 1];
+        stream.close();
+        stream.onerror(new Event("error"));
+    }""")
+    expect(page.locator("#live-dot")).to_have_attribute("data-live", "no")
+    missed = add_passages(live_server, 70)
+    page.unroute(STREAM)
+
+    expect(page.locator("#live-dot")).to_have_attribute("data-live", "yes", timeout=30_000)
+    # Fetched oldest first, each put on top: the newest comes last.
+    expect(page.locator(f'#passage-rows tr[data-id="{missed[-1]}"]')).to_be_visible()
+    ids = page.eval_on_selector_all("#passage-rows tr[data-id]",
+                                    "rows => rows.map(r => Number(r.dataset.id))")
+    assert ids[:70] == missed[::-1]
 
 
 @pytest.fixture
@@ -96,16 +124,7 @@ def test_a_stream_gone_silent_shows_the_page_offline_and_it_catches_up_once_back
     context = browser_context(chromium, f"http://127.0.0.1:{proxy.port}")
     try:
         page = context.new_page()
-        page.add_init_script("""
-            const Native = window.EventSource;
-            window.__streams = [];
-            window.EventSource = function (url, options) {
-              const stream = new Native(url, options);
-              window.__streams.push(stream);
-              return stream;
-            };
-            window.EventSource.CLOSED = Native.CLOSED;
-        """)
+        page.add_init_script(KEEP_STREAMS)
         enter_as(page, server, "guard", "guard")  # the cookie is the host's, any port
         live = page.locator("#live-dot")
         expect(live).to_have_attribute("data-live", "yes", timeout=STREAM_TIMEOUT_MS)
