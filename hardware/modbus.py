@@ -110,6 +110,8 @@ class ModbusLink(LinkReports):
         ``answer_within_s`` limits the wait for the answer only, counted once the link is
         ours: time spent queued behind a relay command is no silence of the device.
         """
+        task = asyncio.current_task()
+        cancels_before = task.cancelling() if task is not None else 0
         async with self._lock:
             try:
                 client = await self._ensure()
@@ -144,6 +146,13 @@ class ModbusLink(LinkReports):
                 # answer, so start the next request on a fresh connection.
                 self._drop()
                 raise
+            if task is not None and task.cancelling() > cancels_before:
+                # pymodbus waits for the answer with asyncio.wait_for, which on Python 3.11
+                # returns an answer that arrives as the task is cancelled and drops the
+                # cancellation: the probe and input poll, which read until cancelled, then
+                # read on and the gate's stop never returned. The answer was read whole, so
+                # the connection stays usable; the cancellation goes on as it was asked.
+                raise asyncio.CancelledError
         if response.isError() and getattr(response, "exception_code", None) in _GATEWAY_SILENT:
             # A TCP-to-serial gateway answering for a device that did not: no answer at all.
             raise HardwareTimeoutError(
