@@ -63,7 +63,15 @@ def wait_port(port: int, timeout: float = 5.0) -> None:
     raise TimeoutError(f"nothing listens on port {port}")
 
 
-async def eventually(check: Callable[[], bool], timeout: float = 3.0, what: str = "") -> None:
+# How long a test waits for what a gate, relay or broker is to do: a wait ends as soon as its
+# condition holds, so this costs a passing test nothing, and it is sized for a loaded CI box
+# (the other xdist worker, PostgreSQL, chromium on 2 cores), not an idle one: with 5 s, a
+# broker restart's recovery was once not seen in time in CI, and never alone. A test that
+# asserts a speed says so with a limit of its own (time_to_fault, the keep-alive test).
+WAIT_S = 20.0
+
+
+async def eventually(check: Callable[[], bool], timeout: float = WAIT_S, what: str = "") -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
@@ -71,7 +79,7 @@ async def eventually(check: Callable[[], bool], timeout: float = 3.0, what: str 
         await asyncio.sleep(0.01)
 
 
-async def wait_state(b: Barrier, state: BarrierState, timeout: float = 3.0) -> None:
+async def wait_state(b: Barrier, state: BarrierState, timeout: float = WAIT_S) -> None:
     await eventually(lambda: b.state is state, timeout, f"{b.gate_id} {state} (is {b.state})")
 
 
@@ -117,7 +125,7 @@ class Rig:
     async def set_presence(self, b: Barrier, k: int, value: bool) -> None:
         self._set_presence(b, k, value)
         assert isinstance(b, RelayBarrier)
-        await eventually(lambda: b.machine.presence is value, 2.0, "presence seen")
+        await eventually(lambda: b.machine.presence is value, what="presence seen")
 
     def _set_presence(self, b: Barrier, k: int, value: bool) -> None:
         assert isinstance(b, RelayBarrier) and isinstance(b.presence, SimulatedInput)
@@ -200,7 +208,7 @@ class FakeRelay:
         await asyncio.to_thread(self.client.connect, "127.0.0.1", self.port, self.keepalive_s)
         self.client.loop_start()
         self.alive = True
-        await eventually(self.client.is_connected, 5.0, "the fake relay on the broker")
+        await eventually(self.client.is_connected, what="the fake relay on the broker")
 
     async def kill(self) -> None:
         """Power cut: the connection ends without a DISCONNECT packet, so the broker publishes
@@ -226,7 +234,7 @@ class FakeRelay:
         await asyncio.to_thread(self.client.reconnect)
         self.client.loop_start()
         self.alive = True
-        await eventually(self.client.is_connected, 5.0, "the fake relay back on the broker")
+        await eventually(self.client.is_connected, what="the fake relay back on the broker")
 
     async def stop(self) -> None:
         if self.alive:
@@ -367,7 +375,7 @@ class MosquittoRig(Rig):
         device.loop_start()
         for relay in live:
             await relay.resume()
-        await eventually(device.is_connected, 5.0, "the fake site client back on the broker")
+        await eventually(device.is_connected, what="the fake site client back on the broker")
 
 
 class TasmotaRig(MosquittoRig):

@@ -52,7 +52,7 @@ def test_auto_close_after_open_seconds(driver: str) -> None:
         await b.start()
         await b.open()
         await wait_state(b, BarrierState.OPEN)
-        await wait_state(b, BarrierState.CLOSED, timeout=2.0)  # open_seconds is 0.6
+        await wait_state(b, BarrierState.CLOSED)  # open_seconds is 0.6
         assert not rig.relay_on(0)
 
     run_with_rig(driver, scenario)
@@ -216,7 +216,7 @@ def test_fire_alarm_opens_all_and_holds_until_admin_clears(driver: str) -> None:
         assert all(b.state is BarrierState.HELD_OPEN for b in gates)
         await supervisor.clear_fire_alarm("admin")
         for b in gates:
-            await wait_state(b, BarrierState.CLOSED, timeout=3.0)
+            await wait_state(b, BarrierState.CLOSED)
         assert [e.kind for e in events] == [
             SafetyEventKind.FIRE_ALARM, SafetyEventKind.FIRE_ALARM_CLEARED
         ]

@@ -59,7 +59,7 @@ def test_board_shows_free_spaces_and_survives_its_peer_going_down(driver: str) -
                             await asyncio.sleep(0.1)
 
                 await asyncio.wait_for(attempt(), 10)
-                await eventually(lambda: shown(rig, display, zone) == free, 3.0, "board value")
+                await eventually(lambda: shown(rig, display, zone) == free, what="board value")
 
             await show_soon("B1", 12)
             await show_soon("B2", 0)

@@ -96,7 +96,7 @@ def test_custom_mqtt_topics_and_payloads() -> None:
             await wait_state(b, BarrierState.OPEN)
             assert relay == {"site/b7/relay/1": "1"}
             await b.close()
-            await eventually(lambda: relay["site/b7/relay/1"] == "0", 2.0, "relay off")
+            await eventually(lambda: relay["site/b7/relay/1"] == "0", what="relay off")
         finally:
             device.disconnect()
             device.loop_stop()
@@ -143,7 +143,7 @@ def test_modbus_server_down_at_start_clears_when_it_answers_without_waiting_for_
         await rig.link_up()
         # Only the input poller talks to the server now: its first answer ends the fault
         # (the fault position is asserted again through the normal command path).
-        await eventually(lambda: b.state is not BarrierState.FAULT, 5.0, "the fault to clear")
+        await eventually(lambda: b.state is not BarrierState.FAULT, what="the fault to clear")
         assert b.fault is None
 
     run_with_rig("modbus", scenario)
@@ -160,7 +160,7 @@ def test_mqtt_link_log_lines_say_what_happened(caplog: pytest.LogCaptureFixture)
         assert isinstance(rig, TasmotaRig)
         b = rig.make(0)
         await b.start()
-        await eventually(lambda: any("gate0: link up" in m for m in lines()), 5, "link up")
+        await eventually(lambda: any("gate0: link up" in m for m in lines()), what="link up")
         assert not any("link restored" in m for m in lines())
         await rig.link_down()
         await wait_state(b, BarrierState.FAULT)

@@ -273,10 +273,10 @@ def test_a_status_read_on_the_wire_does_not_eat_a_cars_command_time() -> None:
                             on_fault="fail_secure")
         await b.start()
         for _ in range(4):
-            await eventually(lambda: rig.in_flight == 1, 5.0, "a status read on the wire")
+            await eventually(lambda: rig.in_flight == 1, what="a status read on the wire")
             assert await b.open() in MOVING_OR_OPEN
             await wait_state(b, BarrierState.OPEN, timeout=10.0)
-            await eventually(lambda: rig.in_flight == 1, 5.0, "a status read on the wire")
+            await eventually(lambda: rig.in_flight == 1, what="a status read on the wire")
             await b.close()
             await wait_state(b, BarrierState.CLOSED, timeout=10.0)
         assert b.fault is None and events == []

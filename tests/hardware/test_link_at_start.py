@@ -61,7 +61,7 @@ def test_mqtt_gate_started_with_its_broker_down_is_a_fault_until_the_broker_is_u
         assert b.state is BarrierState.FAULT and kinds(events) == [SafetyEventKind.BARRIER_FAULT]
 
         await rig.link_up_device_first()
-        await eventually(lambda: b.state is not BarrierState.FAULT, 5.0, "the fault to clear")
+        await eventually(lambda: b.state is not BarrierState.FAULT, what="the fault to clear")
         assert b.fault is None
         assert kinds(events) == [SafetyEventKind.BARRIER_FAULT, SafetyEventKind.BARRIER_RECOVERED]
         assert await b.open() in MOVING_OR_OPEN
@@ -94,7 +94,7 @@ def test_modbus_gate_without_inputs_started_with_its_server_down_clears_when_it_
 
         await rig.link_up()
         # Nothing polls this board's inputs: only the coil probe can see the server return.
-        await eventually(lambda: b.state is not BarrierState.FAULT, 5.0, "the fault to clear")
+        await eventually(lambda: b.state is not BarrierState.FAULT, what="the fault to clear")
         assert b.fault is None
         assert kinds(events) == [SafetyEventKind.BARRIER_FAULT, SafetyEventKind.BARRIER_RECOVERED]
         assert await b.open() in MOVING_OR_OPEN
@@ -113,7 +113,7 @@ def test_modbus_gate_without_inputs_sees_its_server_go_and_return_between_cars()
         await wait_state(b, BarrierState.FAULT)  # no command sent: the probe saw it
         assert "link lost" in (b.fault or "")
         await rig.link_up()
-        await eventually(lambda: b.state is not BarrierState.FAULT, 5.0, "the fault to clear")
+        await eventually(lambda: b.state is not BarrierState.FAULT, what="the fault to clear")
         assert kinds(events) == [SafetyEventKind.BARRIER_FAULT, SafetyEventKind.BARRIER_RECOVERED]
         assert await b.open() in MOVING_OR_OPEN
         assert rig.relay_on(0)
@@ -177,12 +177,12 @@ def test_a_modbus_server_that_accepts_and_never_answers_is_a_fault_until_it_answ
         await b.start()
         assert b.state is BarrierState.CLOSED
         rig.fall_silent()
-        await eventually(lambda: b.state is BarrierState.FAULT, 5.0, "the fault")
+        await eventually(lambda: b.state is BarrierState.FAULT, what="the fault")
         assert "no answer to 2 reads in a row" in (b.fault or "")
         assert kinds(events) == [SafetyEventKind.BARRIER_FAULT]
 
         rig.fall_silent(False)
-        await eventually(lambda: b.state is not BarrierState.FAULT, 5.0, "the fault to clear")
+        await eventually(lambda: b.state is not BarrierState.FAULT, what="the fault to clear")
         assert kinds(events) == [SafetyEventKind.BARRIER_FAULT, SafetyEventKind.BARRIER_RECOVERED]
         assert await b.open() in MOVING_OR_OPEN
         assert rig.relay_on(0)
@@ -231,7 +231,7 @@ def test_a_relay_behind_a_gateway_that_does_not_answer_is_a_fault() -> None:
         }))
         try:
             await b.start()
-            await eventually(lambda: b.state is BarrierState.FAULT, 5.0, "the fault")
+            await eventually(lambda: b.state is BarrierState.FAULT, what="the fault")
             assert "no answer to 2 reads in a row" in (b.fault or "")
         finally:
             await b.stop()

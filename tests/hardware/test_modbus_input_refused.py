@@ -37,7 +37,7 @@ def test_a_loop_address_the_board_lacks_is_one_fault_before_any_car_until_it_is_
             rig, "gate0", {**FAST, **rig.config(0), **LOOP_PAST_THE_BOARD, "on_fault": on_fault}
         )
         await b.start()
-        await eventually(lambda: b.state is BarrierState.FAULT, 5.0, "the fault")
+        await eventually(lambda: b.state is BarrierState.FAULT, what="the fault")
         assert b.fault == f"modbus://127.0.0.1:{rig.port}/1: {REFUSED}"
         await eventually(
             lambda: rig.relay_on(0) is (on_fault == "fail_safe"), 2.0, "the fault position"
@@ -61,13 +61,13 @@ def test_a_loop_address_the_board_lacks_is_one_fault_before_any_car_until_it_is_
         await rig.link_down()
         rig.input_count = 128
         await rig.link_up()
-        await eventually(lambda: b.state is not BarrierState.FAULT, 5.0, "the fault to clear")
+        await eventually(lambda: b.state is not BarrierState.FAULT, what="the fault to clear")
         assert kinds(events) == [SafetyEventKind.BARRIER_FAULT, SafetyEventKind.BARRIER_RECOVERED]
         rig.inputs[100] = True  # a car on the loop at 100: read now
         assert isinstance(b, RelayBarrier)  # a Modbus board's gate: its state machine
-        await eventually(lambda: b.machine.presence, 2.0, "the loop read")
+        await eventually(lambda: b.machine.presence, what="the loop read")
         rig.inputs[100] = False
-        await eventually(lambda: b.state is BarrierState.CLOSED, 5.0, "closed again")
+        await eventually(lambda: b.state is BarrierState.CLOSED, what="closed again")
         assert await b.open() in (BarrierState.OPENING, BarrierState.OPEN)
         assert rig.relay_on(0)
 
@@ -90,7 +90,7 @@ def test_every_input_the_board_lacks_is_named() -> None:
             },
         )
         await b.start()
-        await eventually(lambda: b.state is BarrierState.FAULT, 5.0, "the fault")
+        await eventually(lambda: b.state is BarrierState.FAULT, what="the fault")
         assert b.fault == (
             f"modbus://127.0.0.1:{rig.port}/1: board refuses input addresses 70 (open limit "
             "switch, limit_open_input), 71 (closed limit switch, limit_closed_input): check the "
@@ -110,12 +110,12 @@ def test_the_fire_alarm_still_opens_a_gate_whose_inputs_are_refused() -> None:
             {**FAST, **rig.config(0), **LOOP_PAST_THE_BOARD, "on_fault": "fail_secure"},
         )
         await b.start()
-        await eventually(lambda: b.state is BarrierState.FAULT, 5.0, "the fault")
+        await eventually(lambda: b.state is BarrierState.FAULT, what="the fault")
         assert not rig.relay_on(0)  # fail_secure: kept down
 
         await b.set_fire_alarm(True)
         # The fault reaction during a fire alarm is the open: people and cars can leave.
-        await eventually(lambda: rig.relay_on(0), 2.0, "the relay on")
+        await eventually(lambda: rig.relay_on(0), what="the relay on")
         assert b.state is BarrierState.FAULT and "board refuses input address 100" in (
             b.fault or ""
         )

@@ -71,7 +71,7 @@ def test_a_relay_that_drops_off_is_a_fault_within_seconds_and_clears_when_it_is_
         assert other.state is BarrierState.CLOSED  # one relay's will is not its neighbour's
 
         await rig.revive_relay(0)
-        await eventually(lambda: b.state is not BarrierState.FAULT, 5.0, "the fault to clear")
+        await eventually(lambda: b.state is not BarrierState.FAULT, what="the fault to clear")
         assert b.fault is None
         assert kinds(events) == [SafetyEventKind.BARRIER_FAULT, SafetyEventKind.BARRIER_RECOVERED]
         assert await b.open() in MOVING_OR_OPEN
@@ -96,7 +96,7 @@ def test_a_relay_already_offline_when_parkgate_starts_is_a_fault_from_the_start(
         assert "offline" in (b.fault or "") and kinds(events) == [SafetyEventKind.BARRIER_FAULT]
 
         await rig.revive_relay(0)
-        await eventually(lambda: b.state is not BarrierState.FAULT, 5.0, "the fault to clear")
+        await eventually(lambda: b.state is not BarrierState.FAULT, what="the fault to clear")
         assert await b.open() in MOVING_OR_OPEN
         assert rig.relay_on(0)
 
@@ -121,7 +121,7 @@ def test_a_relay_back_after_parkgate_reached_the_broker_clears_the_fault_by_itse
         await rig.link_up()
         # parkgate is on the broker and has tried its recovery: the relay did not answer.
         try:
-            await eventually(lambda: "not confirmed" in (b.fault or ""), 5.0, "recovery to fail")
+            await eventually(lambda: "not confirmed" in (b.fault or ""), what="recovery to fail")
         except AssertionError as err:
             # Seen once in a loaded CI run and never alone: say where it stood.
             conn = getattr(getattr(b, "port", None), "conn", None)
@@ -131,7 +131,7 @@ def test_a_relay_back_after_parkgate_reached_the_broker_clears_the_fault_by_itse
         assert b.state is BarrierState.FAULT
 
         await rig.revive_relay(0)
-        await eventually(lambda: b.state is not BarrierState.FAULT, 5.0, "the fault to clear")
+        await eventually(lambda: b.state is not BarrierState.FAULT, what="the fault to clear")
         assert b.fault is None and kinds(events)[-1] is SafetyEventKind.BARRIER_RECOVERED
         assert await b.open() in MOVING_OR_OPEN
         await wait_state(b, BarrierState.OPEN)
@@ -183,7 +183,7 @@ def test_a_relay_that_goes_silent_without_closing_is_seen_after_its_keepalive() 
             assert time.monotonic() - started < 1.5 + 5 + SEEN_WITHIN_S
             assert "relay dev0 is offline" in (b.fault or "")
             await rig.revive_relay(0)
-            await wait_state(b, BarrierState.OPEN, timeout=5.0)  # recovered, fail_safe open
+            await wait_state(b, BarrierState.OPEN)  # recovered, fail_safe open
             assert kinds(events) == [SafetyEventKind.BARRIER_FAULT,
                                      SafetyEventKind.BARRIER_RECOVERED]
         finally:
@@ -202,7 +202,7 @@ def test_a_relay_that_announces_nothing_is_not_offline_and_is_seen_at_the_next_c
             b, events = watched(rig, 0)
             await b.start()
             assert await b.open() in MOVING_OR_OPEN
-            await wait_state(b, BarrierState.CLOSED, timeout=3.0)  # auto-close
+            await wait_state(b, BarrierState.CLOSED)  # auto-close
             await rig.kill_relay(0)
             await asyncio.sleep(SEEN_WITHIN_S)
             assert b.state is BarrierState.CLOSED and events == []
@@ -255,7 +255,7 @@ def test_custom_firmware_announces_on_the_topic_named_in_config() -> None:
             assert await time_to_fault(b) < SEEN_WITHIN_S
             assert "site/b7/status = offline" in (b.fault or "")
             await device.resume()
-            await wait_state(b, BarrierState.OPEN, timeout=5.0)  # the recovery's open
+            await wait_state(b, BarrierState.OPEN)  # the recovery's open
             assert relay["site/b7/relay/1"] == "ON" and b.fault is None
         finally:
             await device.stop()

@@ -67,7 +67,7 @@ def test_clear_needs_a_user_and_is_idempotent() -> None:
             await supervisor.clear_fire_alarm("")
         await supervisor.clear_fire_alarm("admin")
         assert not supervisor.fire_alarm_active
-        await wait_state(b, BarrierState.CLOSED, timeout=2)
+        await wait_state(b, BarrierState.CLOSED)
         await supervisor.start()
         await supervisor.stop()
         await b.stop()
@@ -130,7 +130,7 @@ def test_fault_reaction_follows_the_gate_policy(
         b.inject_fault(SimFault.STUCK)  # relay answers, arm does not move
         await b.close()
         await wait_state(b, BarrierState.FAULT)
-        await eventually(lambda: b.motor.relays[1] is relay_after_fault, 1.0, "fault reaction")
+        await eventually(lambda: b.motor.relays[1] is relay_after_fault, what="fault reaction")
         assert statuses[-1].is_alarm and statuses[-1].fault, [(s.state, s.fault) for s in statuses]
         await b.stop()
 
@@ -167,10 +167,10 @@ def test_fire_alarm_from_a_real_mqtt_contact() -> None:
             rig.device.publish("panel/fire", "ON", qos=1)
             await wait_state(b, BarrierState.HELD_OPEN)
             rig.device.publish("panel/fire", "OFF", qos=1)
-            await eventually(lambda: fire.value is False, 2.0, "panel reset seen")
+            await eventually(lambda: fire.value is False, what="panel reset seen")
             assert b.state is BarrierState.HELD_OPEN  # still held: only an admin clears
             await supervisor.clear_fire_alarm("admin")
-            await wait_state(b, BarrierState.CLOSED, timeout=2)
+            await wait_state(b, BarrierState.CLOSED)
             await supervisor.stop()
             await b.stop()
         finally:
@@ -192,7 +192,7 @@ def test_barrier_can_be_stopped_and_started_again() -> None:
         b.presence_loop.set(True)
         assert b.machine.presence and presence == [True]
         b.presence_loop.set(False)
-        await wait_state(b, BarrierState.CLOSED, timeout=2)
+        await wait_state(b, BarrierState.CLOSED)
         await b.stop()
 
     asyncio.run(scenario())
