@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.api.test_console import PASSWORD
 from tests.conftest import database_params, empty_database, first_start_migrated
@@ -40,10 +41,19 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return empty_database(request.param, tmp_path)
 
 
-# How long a freshly opened console page may take to have its event stream live: its first
-# connection waits for the page's own first requests, and once (2026-11-30, the last minutes
-# of a loaded CI run) that took more than the 10 s default; alone it takes well under 1 s.
-STREAM_TIMEOUT_MS = 20_000
+# How long any wait for what a page or the server is to do may take: an expect(), an action
+# waiting for its element, a page load. Each wait ends as soon as its condition holds, so a
+# passing test is as fast as before; the limit is only how long a failing one waits. The
+# limits were Playwright's (5 s for expect, 10 s for actions), sized for an idle machine: in
+# the loaded minutes of a CI run (the other xdist worker, PostgreSQL, chromium on 2 cores)
+# one page load, one stream hello, 240 rows fetched by the booth page took more than that
+# (test_console_busy_shift_browser's 240 rows were not all there after 5 s under load).
+# What a test asserts about speed it says with its own, explicit limit.
+WAIT_MS = 30_000
+expect.set_options(timeout=WAIT_MS)
+# A freshly opened console page's first stream connection waits for the page's own first
+# requests; the tests that wait for it import this name.
+STREAM_TIMEOUT_MS = WAIT_MS
 
 
 @dataclass
@@ -118,10 +128,7 @@ def browser_context(chromium: Any, base_url: str, timezone_id: str = "Asia/Shang
         base_url=base_url, locale="zh-CN", timezone_id=timezone_id,
         viewport={"width": 1600, "height": 1000},
     )
-    context.set_default_timeout(10_000)
-    # A page load behind a full test run on two cores (PostgreSQL included) took over 10 s
-    # in CI, more than once; the actions on a loaded page keep the shorter limit.
-    context.set_default_navigation_timeout(30_000)
+    context.set_default_timeout(WAIT_MS)  # navigation too
     return context
 
 

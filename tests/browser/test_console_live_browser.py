@@ -18,7 +18,14 @@ from playwright.sync_api import expect
 
 from models.db import transaction
 from models.events import Passage
-from tests.browser.conftest import STREAM_TIMEOUT_MS, LiveServer, enter_as, login, screenshot
+from tests.browser.conftest import (
+    STREAM_TIMEOUT_MS,
+    WAIT_MS,
+    LiveServer,
+    enter_as,
+    login,
+    screenshot,
+)
 from tests.browser.test_console_browser import bearer
 from tests.conftest import LabelledPhoto
 
@@ -231,7 +238,7 @@ def test_a_click_after_the_reason_error_is_not_lost_and_toasts_say_what_happened
     assert dialog.locator(".error").is_visible()
     dialog.locator('input[name="reason_text"]').fill("120急救车进入")  # the focus stays there
     dialog.locator("#gate-confirm").click()  # one click is enough
-    page.wait_for_selector("#gate-dialog", state="hidden", timeout=3000)
+    page.wait_for_selector("#gate-dialog", state="hidden")
     text = toast_text(page, "东门入口")
     assert text.startswith("东门入口：已开闸（当前状态：") and "open" not in text
 
@@ -250,7 +257,7 @@ def test_a_click_after_the_reason_error_is_not_lost_and_toasts_say_what_happened
     assert card.locator(".error").is_visible()
     card.locator('input[name="reason_text"]').fill("无登记，已劝离")
     card.locator('button[data-resolution="deny"]').click()
-    card.wait_for(state="detached", timeout=3000)
+    card.wait_for(state="detached")
     assert toast_text(page, "已拒绝").startswith("东门入口：已拒绝 无牌车")
 
 
@@ -336,7 +343,7 @@ def test_old_and_unplated_cars_need_a_second_yes_and_a_left_car_is_dismissed(
         timeout=30,
     )
     assert closed.status_code == 200, closed.text
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + WAIT_MS / 1000
     while str(barrier.state) != "closed":
         assert time.monotonic() < deadline, f"the arm did not come down ({barrier.state})"
         time.sleep(0.05)
@@ -464,7 +471,7 @@ def test_a_barrier_refusal_is_said_in_the_page_language(
     page.click('.gate[data-gate="main-out"] button[data-action="hold_open"]')
     dialog.locator("label.preset", has_text="设备故障处理").click()
     dialog.locator("#gate-confirm").click()
-    page.wait_for_selector("#gate-dialog", state="hidden", timeout=3000)
+    page.wait_for_selector("#gate-dialog", state="hidden")
     page.click('.gate[data-gate="main-out"] button[data-action="close"]')
     dialog.locator("label.preset", has_text="设备故障处理").click()
     dialog.locator("#gate-confirm").click()

@@ -43,7 +43,7 @@ def test_a_release_says_whether_a_hold_was_there_while_the_arm_rises(
     gate_action(page, "main-in", "release")
     assert toast_text(page, "已取消常开") == "东门入口：已取消常开（当前状态：正在开启）"
     assert "warn" not in toast_class(page)
-    page.wait_for_selector('.gate[data-gate="main-in"][data-state="open"]', timeout=15_000)
+    page.wait_for_selector('.gate[data-gate="main-in"][data-state="open"]')
 
 
 def test_adding_a_visitor_pass_says_so_naming_the_plate(
