@@ -61,10 +61,18 @@ class Event:
         return {"type": self.type, "at": self.at.isoformat(), "data": self.data}
 
 
+class EventQueue(asyncio.Queue[Event]):
+    """A subscriber's queue. ``overflowed`` is set when the bus dropped an event from it to
+    make room (the subscriber fell further behind than the queue holds): a subscriber that
+    must not miss a change (the console's stream) reads it and catches up another way."""
+
+    overflowed = False
+
+
 class EventBus:
     def __init__(self, queue_size: int = 256) -> None:
         self._queue_size = queue_size
-        self._subscribers: set[asyncio.Queue[Event]] = set()
+        self._subscribers: set[EventQueue] = set()
         self._listeners: list[Callable[[Event], None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self.dropped = 0
@@ -95,12 +103,13 @@ class EventBus:
             if queue.full():
                 with contextlib.suppress(asyncio.QueueEmpty):
                     queue.get_nowait()
+                    queue.overflowed = True
                     self.dropped += 1
             queue.put_nowait(event)
 
     @contextlib.asynccontextmanager
-    async def subscribe(self) -> AsyncIterator[asyncio.Queue[Event]]:
-        queue: asyncio.Queue[Event] = asyncio.Queue(self._queue_size)
+    async def subscribe(self) -> AsyncIterator[EventQueue]:
+        queue = EventQueue(self._queue_size)
         self._subscribers.add(queue)
         try:
             yield queue

@@ -2,7 +2,11 @@
 
 The stream needs no database, so it (re)connects during an outage too, for staff the
 controller last knew active: that is when the booth screen depends on it (passages decided
-offline, gate states, alarms not stored yet)."""
+offline, gate states, alarms not stored yet).
+
+Besides the bus's events: ``hello`` when it opens (with ``heartbeat_s``), ``ping`` when it has
+been quiet for a heartbeat, and ``resync`` when the reader fell further behind than its queue
+holds (256 events): events were dropped, and the reader is to read the present state again."""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ServicesDep, StaffUserDuringOutage, get_staff_during_outage
+from controllers.events import Event
 from errors import AuthenticationError, PermissionDeniedError
 from models.db import DATABASE_DOWN
 from services.container import Services
@@ -43,6 +48,16 @@ def _still_logged_in(request: Request, services: Services) -> bool:
     except DATABASE_DOWN:
         return True  # not remembered and not readable: left to the next connection's check
     return True
+
+
+def _drain(queue: asyncio.Queue[Event]) -> int:
+    skipped = 0
+    while True:
+        try:
+            queue.get_nowait()
+        except asyncio.QueueEmpty:
+            return skipped
+        skipped += 1
 
 
 async def event_stream(
@@ -74,6 +89,20 @@ async def event_stream(
                 if not await run_in_threadpool(_still_logged_in, request, services):
                     return
                 check_at = loop.time() + heartbeat_s
+            if queue.overflowed:
+                # The page read slower than events came (a slow or congested link) and the
+                # bus dropped the oldest to make room: it would show a list with holes and
+                # never know. What is still queued is dropped too and the page told to read
+                # the present state again (live.js and site.js catch up as after a
+                # reconnect); events from here on follow that read, so an older gate state
+                # or count cannot land on top of it. Checked once per event: a flag.
+                skipped = _drain(queue)
+                queue.overflowed = False
+                logger.info(
+                    "event stream fell behind: %d queued events replaced by a resync", skipped
+                )
+                yield "event: resync\ndata: {}\n\n"
+                continue
             if event is None:
                 # An event, not a comment: EventSource hands comments to no script, and the
                 # page must hear the stream to know it is alive (live.js, heard).
