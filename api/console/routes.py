@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -78,6 +78,8 @@ _STATIC_TYPES = {
     ".ico": "image/x-icon",
 }
 LIVE_ROWS = 50
+# As many rows as the booth's list keeps (live.js MAX_ROWS): what its catch-up reads.
+MAX_LIVE_ROWS = 200
 # Preset reasons offered for every override; free text can be added to any of them.
 PRESET_REASONS = ("reason.p1", "reason.p2", "reason.p3", "reason.p4", "reason.p5", "reason.p6")
 # Why a guard types a plate (人工录入车牌): the camera is dark, or cannot see this plate.
@@ -506,6 +508,34 @@ def passage_fragment(request: Request, passage_id: PathId) -> Response:
         request,
         "fragments/passage_row.html",
         {"p": row, "gate_names": gate_names(services), "hh_labels": labels},
+        user,
+        refresh_session=False,
+    )
+
+
+@router.get("/fragments/passages", response_class=HTMLResponse)
+def passages_fragment(
+    request: Request, limit: Annotated[int, Query(ge=1, le=MAX_LIVE_ROWS)] = LIVE_ROWS
+) -> Response:
+    """The newest rows as stored now, rendered as the page renders them: after its stream
+    was down or fell behind, the booth refreshes the rows it shows (resolved at another
+    booth, a car counted again) and adds those it missed, in one read instead of one per
+    row."""
+    user = page_user(request)
+    if isinstance(user, Response):
+        return Response(status_code=401)
+    services = services_of(request)
+    with services.sessions() as session:
+        passages = _with_resolutions(
+            session, [passage_to_dict(p) for p in session.scalars(_passages(limit))]
+        )
+        ids = {hid for p in passages for hid in (p["household_id"], p["resolved_household_id"])}
+        households = session.scalars(select(Household).where(Household.id.in_(ids - {None})))
+        labels = {h.id: f"{h.building} {h.unit}" for h in households}
+    return render(
+        request,
+        "fragments/passage_rows.html",
+        {"passages": passages, "gate_names": gate_names(services), "hh_labels": labels},
         user,
         refresh_session=False,
     )

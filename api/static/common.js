@@ -165,5 +165,64 @@
     if (select.value !== before) select.dispatchEvent(new Event("change", { bubbles: true }));
   }
 
-  window.parkgate = { api, toast, t, csrf, detailText, sessionExpired, sessionGone, narrowHouseholds };
+  // ---- the live event stream -------------------------------------------------------------
+  // The booth page (live.js) and the admin's 车位 page (site.js) follow /api/v1/events/stream
+  // alike. A network that drops packets instead of refusing them (a pulled cable past a
+  // switch, a booth router that hangs) ends no connection: the browser would wait on a dead
+  // stream with the page shown live. The server speaks at least every heartbeat_s (its hello
+  // says how often); silence past two of them is taken as a lost stream: shown as lost and a
+  // new stream opened, one at a time, whose hello catches up on what was missed (events are
+  // not replayed). A "resync" says the server dropped events this page read too slowly (a
+  // slow link): it catches up the same way, the stream staying open.
+  //   handlers: { type: (ev) => ... } for the events the page follows;
+  //   showLive(live): the page's dot; catchUp(first): read what events would have brought,
+  //   first on the page's first hello (nothing was missed unless the page says otherwise).
+  const STREAM_RETRY_MS = 5000;  // after the browser gave a stream up (a refusal)
+  function followStream(handlers, showLive, catchUp) {
+    let silenceMs = 32000;  // 2 x the default 15 s heartbeat + 2 s, until the hello says
+    let watchdog = null;
+    let retry = null;
+    let source = null;
+    let first = true;
+    function heard() {
+      clearTimeout(watchdog);
+      watchdog = setTimeout(() => { showLive(false); connect(); }, silenceMs);
+    }
+    function connect() {
+      clearTimeout(retry);
+      if (source) source.close();  // one stream at a time, whoever asks for the next
+      const current = new EventSource("/api/v1/events/stream");
+      source = current;
+      heard();  // a connection that never answers is retried too
+      // Every event is a sign of life, besides being handled.
+      function on(type, handle) {
+        current.addEventListener(type, (ev) => { heard(); handle(ev); });
+      }
+      on("hello", (ev) => {
+        const heartbeat = Number((JSON.parse(ev.data || "{}") || {}).heartbeat_s);
+        if (heartbeat > 0) { silenceMs = heartbeat * 2000 + 2000; heard(); }
+        showLive(true);
+        const wasFirst = first;
+        first = false;
+        catchUp(wasFirst);
+      });
+      on("ping", () => {});
+      on("resync", () => catchUp(false));
+      Object.entries(handlers).forEach(([type, handle]) => on(type, handle));
+      current.onerror = async () => {
+        showLive(false);
+        if (current.readyState !== EventSource.CLOSED) return;  // the browser retries
+        clearTimeout(watchdog);  // the retry below, or the login, takes over
+        // The browser gave up, e.g. on a 401 once the session expired: said as other pages
+        // say it, instead of retrying behind a page that can no longer act.
+        if (await sessionGone()) { sessionExpired(null); return; }
+        if (source === current) retry = setTimeout(connect, STREAM_RETRY_MS);
+      };
+    }
+    connect();
+  }
+
+  window.parkgate = {
+    api, toast, t, csrf, detailText, sessionExpired, sessionGone, narrowHouseholds, followStream,
+  };
 })();

@@ -128,13 +128,56 @@
   }
   // Journal ids of passages decided offline whose stored row came (showJournalled).
   const written = new Set();
+  // Reads of stored rows are numbered as they are sent, and a row shown keeps its read's
+  // number: an answer read before the row shown was (a catch-up's list, a car's first read
+  // answering after its update's) does not put the older state back.
+  let readsSent = 0;
+  function readSince(row, sent) { return Boolean(row) && Number(row.dataset.read || 0) > sent; }
   // journalId: the passage was decided offline and written from the journal; the row the
   // page showed for it from the journal is replaced where it stands.
   async function upsertPassage(id, isNew, journalId) {
     if (journalId) written.add(journalId);
+    const sent = ++readsSent;
     const html = await fetchHtml("/console/fragments/passage/" + encodeURIComponent(id));
     if (!html) return;
-    placeRow(parseRow(html), rows.querySelector('tr[data-id="' + id + '"]') || journalRow(journalId), isNew);
+    const existing = rows.querySelector('tr[data-id="' + id + '"]') || journalRow(journalId);
+    if (readSince(existing, sent)) return;
+    const row = parseRow(html);
+    row.dataset.read = String(sent);
+    placeRow(row, existing, isNew);
+  }
+  // After a reconnect or a resync: the newest rows as stored now, in one read. Rows shown
+  // are refreshed (a car resolved at another booth, a barrier's car counted again meanwhile),
+  // those missed are added where they belong; older rows and rows from the journal stay.
+  async function refreshRows() {
+    const sent = ++readsSent;
+    const html = await fetchHtml("/console/fragments/passages?limit=" + MAX_ROWS);
+    if (html === null) return;
+    const tbody = document.createElement("tbody");
+    tbody.innerHTML = html;
+    let above = null;  // the row just placed: the next, older one goes below it
+    for (const row of Array.from(tbody.querySelectorAll("tr[data-id]"))) {  // newest first
+      const id = Number(row.dataset.id);
+      let shown = rows.querySelector('tr[data-id="' + id + '"]');
+      if (shown && !readSince(shown, sent) && shown.innerHTML !== row.innerHTML) {
+        row.dataset.read = String(sent);
+        shown.replaceWith(row);
+        shown = row;
+      } else if (!shown) {
+        row.dataset.read = String(sent);
+        row.classList.add("new");
+        // The newest missed goes above the rows it is newer than (a car's row that came live
+        // while this was read stays above it).
+        const below = above ? above.nextElementSibling
+          : Array.from(rows.querySelectorAll("tr[data-id]")).find((r) => Number(r.dataset.id) < id);
+        rows.insertBefore(row, below || null);
+        shown = row;
+      }
+      above = shown;
+    }
+    while (rows.children.length > MAX_ROWS) rows.lastElementChild.remove();
+    if (rows.querySelector("tr")) document.getElementById("no-passages").hidden = true;
+    applyFilters();
   }
   // A passage decided offline while the database is down: shown from the journal, and read
   // again when its barrier answers or a guard's open names it (passage_offline_updated), as
@@ -554,7 +597,6 @@
     const note = document.querySelector('.gate[data-gate="' + CSS.escape(gateId) + '"] [data-role="camera"]');
     if (note) note.hidden = up !== false;
   }
-  let connected = false;  // the stream has said hello once: a later hello is a reconnect
   // A plain read, not api(): a reconnect is no sign that someone is at the screen. null when
   // the server is away or refuses: the next reconnect reads again.
   async function readJson(url) {
@@ -575,19 +617,14 @@
       setScreen(g.id, g.screen);
     });
   }
-  // After a reconnect: the gates, the alarms, the review queue and the passages that came
-  // while the page heard nothing (newer than its newest row; older ones it had already), as
-  // many as the list keeps: a long drop at a busy hour would otherwise leave a hole in it.
-  async function catchUp() {
+  // After a reconnect or a resync: the gates, the alarms, the review queue and the rows,
+  // as many as the list keeps (a long drop at a busy hour would otherwise leave a hole in
+  // it), those shown refreshed and those that came while the page heard nothing added.
+  function catchUp() {
     refreshGates();
     refreshAlarms(true);
     refreshReview();
-    const newest = Math.max(0, ...Array.from(rows.querySelectorAll("tr[data-id]"),
-      (row) => Number(row.dataset.id) || 0));
-    const page = await readJson("/api/v1/passages?limit=" + MAX_ROWS);
-    if (!page) return;
-    const missed = page.items.filter((p) => p.id > newest);
-    for (const p of missed.reverse()) await upsertPassage(p.id, true);  // oldest first, on top
+    refreshRows();
   }
   function setGateState(gateId, state, fault) {
     const card = document.querySelector('.gate[data-gate="' + gateId + '"]');
@@ -765,94 +802,52 @@
   });
 
   // ---- the live stream -----------------------------------------------------------------
+  // common.js followStream: one stream at a time, a silent one noticed and replaced; a
+  // reconnect or a resync (the page read too slowly and the server dropped events) catches
+  // up on what was missed, which is not replayed.
   const dot = document.getElementById("live-dot");
-  function showOffline() {
-    dot.classList.remove("on");
-    dot.dataset.live = "no";
+  function showLive(live) {
+    dot.classList.toggle("on", live);
+    dot.dataset.live = live ? "yes" : "no";
   }
-  // A network that drops packets instead of refusing them (a pulled cable past a switch, a
-  // booth router that hangs) ends no connection: the browser would wait on a dead stream
-  // with the dot green. The server speaks at least every heartbeat_s (its hello says how
-  // often); silence past two of them is taken as a lost stream: the dot turns red and a
-  // new stream is opened, whose hello catches up on what was missed.
-  let silenceMs = 32000;  // 2 × the default 15 s heartbeat + 2 s, until the hello says
-  let watchdog = null;
-  let retry = null;
-  let source = null;
-  function heard() {
-    clearTimeout(watchdog);
-    watchdog = setTimeout(() => { showOffline(); connect(); }, silenceMs);
-  }
-  function connect() {
-    clearTimeout(retry);
-    if (source) source.close();  // one stream at a time, whoever asks for the next
-    const current = new EventSource("/api/v1/events/stream");
-    source = current;
-    heard();  // a connection that never answers is retried too
-    // Every event is a sign of life, besides being handled.
-    function on(type, handle) {
-      current.addEventListener(type, (ev) => { heard(); handle(ev); });
-    }
-    on("hello", (ev) => {
-      const heartbeat = Number((JSON.parse(ev.data || "{}") || {}).heartbeat_s);
-      if (heartbeat > 0) { silenceMs = heartbeat * 2000 + 2000; heard(); }
-      dot.classList.add("on");
-      dot.dataset.live = "yes";
-      if (connected) catchUp();  // what happened while the stream was down is not replayed
-      connected = true;
-    });
-    on("ping", () => {});
-    on("passage", (ev) => {
+  window.parkgate.followStream({
+    passage: (ev) => {
       const data = JSON.parse(ev.data).data;
       upsertPassage(data.id, true, data.journal_id);
       if (data.decision === "review") { refreshReview(); beep(1, 660); }
-    });
-    on("passage_offline", (ev) => {
+    },
+    passage_offline: (ev) => {
       const data = JSON.parse(ev.data).data;
       showJournalled(data.journal_id, true);
       if (!queuePaused) refreshAlarms(false);  // decided offline: is the database away?
       // A car for a guard while the database is down: opened from the gate strip.
       if (data.decision === "review") beep(1, 660);
-    });
+    },
     // Its barrier answered, or a guard's open named it: 人工开闸放行 follows whether the
     // gates count its car.
-    on("passage_offline_updated", (ev) => {
+    passage_offline_updated: (ev) => {
       showJournalled(JSON.parse(ev.data).data.journal_id, false);
-    });
-    on("passage_updated", (ev) => {
+    },
+    passage_updated: (ev) => {
       const data = JSON.parse(ev.data).data;
       upsertPassage(data.id, false);
       // A barrier's fault alarm is published before its car is uncounted, and stays once the
       // car is counted again: its 人工开闸放行 follows the passage's admission.
       if (data.admission) refreshAlarms(false);
       if (data.resolution) { resolvedElsewhere(data); refreshReview(); }
-    });
-    on("alarm", () => refreshAlarms(true));
-    on("gate", (ev) => {
+    },
+    alarm: () => refreshAlarms(true),
+    gate: (ev) => {
       const data = JSON.parse(ev.data).data;
       if (data.state) setGateState(data.gate_id, data.state, data.fault || null);
-    });
-    on("screen", (ev) => {
+    },
+    screen: (ev) => {
       const data = JSON.parse(ev.data).data;
       setScreen(data.gate_id, data.lines);
-    });
-    on("camera", (ev) => {
+    },
+    camera: (ev) => {
       const data = JSON.parse(ev.data).data;
       setCamera(data.gate_id, data.up);
-    });
-    current.onerror = async () => {
-      showOffline();
-      if (current.readyState === EventSource.CLOSED) {
-        clearTimeout(watchdog);  // the retry below, or the login, takes over
-        // The browser gave up (e.g. 401 after the session expired): ask the page itself.
-        let probe = null;
-        try {
-          probe = await fetch("/console/fragments/alarms", { credentials: "same-origin" });
-        } catch (err) { /* server unreachable: retry below */ }
-        if (probe && probe.status === 401) { sessionExpired(null); return; }
-        if (source === current) retry = setTimeout(connect, 5000);
-      }
-    };
-  }
-  connect();
+    },
+  }, showLive, (first) => { if (!first) catchUp(); });  // the page was rendered just before
 })();

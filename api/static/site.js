@@ -2,16 +2,13 @@
 // event stream (as the booth page does), so an admin never acts on figures from page load.
 "use strict";
 (function () {
-  const { t, sessionExpired, sessionGone } = window.parkgate;
+  const { t, sessionExpired } = window.parkgate;
   const note = document.getElementById("site-live");
   const zoneRows = document.getElementById("zone-rows");
   const fire = document.getElementById("fire");
   const safetyOn = fire.dataset.safety === "yes";
   const gateTable = document.getElementById("gate-states");
   const stateLabels = gateTable ? JSON.parse(gateTable.dataset.states || "{}") : {};
-  // After the browser gave the stream up (a refusal, not a dropped connection, which the
-  // browser retries by itself after the server's "retry").
-  const RECONNECT_MS = 5000;
   // The alarm kinds that start and end the fire hold (hardware/registry.py SafetyEventKind).
   const FIRE_KINDS = new Set(["fire_alarm", "fire_alarm_cleared"]);
 
@@ -56,8 +53,7 @@
       row.querySelector("td.free").textContent = String(zone.free);
     });
   }
-  // Events published while the stream was down (or before it first connected) are not
-  // replayed: the counts are read once each time it (re)connects. A 503 (no parking service,
+  // Read on each hello and resync (see the stream below). A 503 (no parking service,
   // or the database down since start) shows nothing: the events still bring the counts.
   async function refreshZones() {
     const availability = await read("/api/v1/availability");
@@ -93,31 +89,19 @@
   }
 
   // ---- the stream -----------------------------------------------------------------------
-  function connect() {
-    const source = new EventSource("/api/v1/events/stream");
-    source.addEventListener("hello", () => {
-      showLive(true);
-      refreshZones();
-      refreshSafety();
-    });
-    source.addEventListener("availability", (ev) => showZones(JSON.parse(ev.data).data.zones));
-    source.addEventListener("gate", (ev) => {
+  // Events published while the stream was down, silent or behind (or before it first
+  // connected) are not replayed: the counts and the fire hold are read on each hello and
+  // resync (common.js followStream, which also notices a stream gone silent).
+  window.parkgate.followStream({
+    availability: (ev) => showZones(JSON.parse(ev.data).data.zones),
+    gate: (ev) => {
       const data = JSON.parse(ev.data).data;
       if (!safetyOn || !data.state) return;  // "recovered" carries no state: one follows
       gateEventAt.set(data.gate_id, performance.now());
       showGate(data.gate_id, data.state);
-    });
-    source.addEventListener("alarm", (ev) => {
+    },
+    alarm: (ev) => {
       if (FIRE_KINDS.has(JSON.parse(ev.data).data.kind)) refreshSafety();
-    });
-    source.onerror = async () => {
-      showLive(false);
-      if (source.readyState !== EventSource.CLOSED) return;
-      // The browser gave up, e.g. on a 401 once the session expired: said as other admin
-      // pages say it, instead of retrying behind a page that can no longer act.
-      if (await sessionGone()) { sessionExpired(null); return; }
-      setTimeout(connect, RECONNECT_MS);
-    };
-  }
-  connect();
+    },
+  }, showLive, () => { refreshZones(); refreshSafety(); });
 })();

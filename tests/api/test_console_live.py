@@ -149,6 +149,40 @@ def test_a_resolved_visitor_pass_row_shows_the_outcome_household_and_pass(
         assert 'data-resolution="visitor_pass"' in html
 
 
+def test_the_rows_fragment_is_the_newest_rows_as_the_page_renders_them(
+    client: Any, guard: str
+) -> None:
+    """What the booth reads to catch up after its stream was down or behind (live.js
+    refreshRows): the newest rows, each as its own fragment renders it (a resolved one with
+    its household and reason), as many as asked up to the 200 the list keeps."""
+    hid = household(client, "3栋", "1201")
+    ids = [unread_passage(client) for _ in range(3)]
+    resolved = client.post(
+        f"/api/v1/passages/{ids[1]}/resolve",
+        json={"resolution": "visitor_pass", "reason": "业主电话确认", "plate": "闽A12345",
+              "visitor_pass": {"host_household_id": hid,
+                               "valid_to": (datetime.now(UTC) + timedelta(hours=2)).isoformat()}},
+        headers={"X-CSRF-Token": guard},
+    )
+    assert resolved.status_code == 200, resolved.text
+
+    rows = client.get("/console/fragments/passages", params={"limit": 200}).text
+    assert re.findall(r'<tr class="passage[^"]*" data-id="(\d+)"', rows) == [
+        str(i) for i in reversed(ids)
+    ]
+    for passage_id in ids:
+        single = client.get(f"/console/fragments/passage/{passage_id}").text
+        assert row_of(rows, passage_id) == row_of(single, passage_id)
+    assert "3栋 1201" in row_of(rows, ids[1]) and "guard：业主电话确认" in rows
+    two = client.get("/console/fragments/passages", params={"limit": 2}).text
+    assert re.findall(r'data-id="(\d+)"', two) == [str(ids[2]), str(ids[1])]
+    for limit in ("0", "201", "x"):
+        refused = client.get("/console/fragments/passages", params={"limit": limit})
+        assert refused.status_code == 422, (limit, refused.status_code)
+    client.cookies.clear()
+    assert client.get("/console/fragments/passages").status_code == 401
+
+
 def test_car_left_is_a_denial_with_the_reason_written_for_the_guard(
     client: Any, guard: str
 ) -> None:

@@ -1,0 +1,176 @@
+"""What a console page shows after its event stream missed something: a network that went
+silent under the admin's 车位 page, a booth page that read its stream too slowly (the server
+dropped events it could not hold), and rows that changed while the booth was cut off. Each
+time the page reads the present state again, without the guard pressing F5. Debian
+chromium on the live server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from controllers.events import Event
+from models.db import transaction
+from models.events import Passage
+from tests.browser.conftest import (
+    STREAM_TIMEOUT_MS,
+    LiveServer,
+    browser_context,
+    enter_as,
+    serving,
+)
+from tests.browser.test_console_admin_browser import admin_api
+from tests.browser.test_console_busy_shift_browser import add_passages
+from tests.browser.test_console_guide_browser import on_the_server_loop
+from tests.browser.test_console_live_browser import guard_page, push_unread
+from tests.browser.test_console_reconnect_browser import KEEP_STREAMS, STREAM
+from tests.db_outage import TcpProxy
+
+pytestmark = pytest.mark.browser
+
+# How long a page may take to notice what it is tested for: a 0.5 s heartbeat is taken as
+# lost after 3 s; a resync or a reconnect is read again at once.
+NOTICED_MS = 10_000
+
+
+@pytest.fixture
+def quick_heartbeat_server(make_settings: Any, plate_recognizer: Any) -> Iterator[LiveServer]:
+    """The live server with a 0.5 s stream heartbeat (15 s in production), so a silent stream
+    is noticed in about 3 s."""
+    from services.container import build_services
+    from tests.api.test_console import add_staff
+
+    services = build_services(
+        make_settings(api={"event_heartbeat_s": 0.5}), recognizer=plate_recognizer
+    )
+    add_staff(services, "admin", "admin")
+    with serving(services) as server:
+        yield server
+
+
+def test_the_site_page_notices_a_silent_stream_and_reads_the_counts_once_back(
+    quick_heartbeat_server: LiveServer, chromium: Any
+) -> None:
+    """The admin's 车位 page behind a network that drops packets (a hung router): it said
+    实时更新 over counts that no longer moved. Now it turns red after two missed heartbeats,
+    connects again, and reads the count corrected meanwhile."""
+    server = quick_heartbeat_server
+    proxy = TcpProxy(("127.0.0.1", int(server.base_url.rsplit(":", 1)[1])))
+    proxy.start()
+    context = browser_context(chromium, f"http://127.0.0.1:{proxy.port}")
+    try:
+        page = context.new_page()
+        page.add_init_script(KEEP_STREAMS)
+        enter_as(page, server, "admin", "admin")  # the cookie is the host's, any port
+        page.goto("/console/admin/site")
+        live = page.locator("#site-live")
+        expect(live).to_have_attribute("data-live", "yes", timeout=STREAM_TIMEOUT_MS)
+
+        proxy.hold()
+        expect(live).to_have_attribute("data-live", "no", timeout=NOTICED_MS)
+        expect(live).to_contain_text("实时连接中断，正在重连")
+        with admin_api(server) as api:  # straight to the server, as another admin
+            fixed = api.put("/api/v1/zones/B/occupancy", json={"occupied": 4, "reason": "人工盘点"})
+            assert fixed.status_code == 200, fixed.text
+        proxy.release()
+
+        expect(live).to_have_attribute("data-live", "yes", timeout=NOTICED_MS)
+        expect(page.locator('tr[data-zone="B"] td.occupied')).to_have_text("4")
+        # One stream left open, not one per attempt made while the network was held.
+        streams = page.evaluate("window.__streams.map(s => s.readyState)")
+        assert len(streams) >= 2 and streams.count(2) == len(streams) - 1, streams
+    finally:
+        proxy.release()
+        context.close()
+        proxy.cut()
+
+
+def resolve_in_database(server: LiveServer, passage_id: int) -> None:
+    """Denied at another booth, its event lost on the way to this page."""
+    with transaction(server.services.sessions) as session:
+        passage = session.get(Passage, passage_id)
+        assert passage is not None
+        passage.resolution, passage.resolved_by = "denied", "guard2"
+        passage.resolved_at = passage.at
+
+
+def test_a_booth_page_behind_its_stream_catches_up_when_told_to_resync(
+    live_server: LiveServer, new_page: Any
+) -> None:
+    """More events at once than the server keeps for a page (256; a journal written back
+    after an outage, a slow booth link): the oldest were dropped and the page missed them
+    without a sign. The server now says resync, and the page reads the rows again: the car
+    it missed is added, the row resolved meanwhile shows the guard's decision, and the
+    stream stays open (no reconnect, the dot stays green)."""
+    page = new_page()
+    page.add_init_script(KEEP_STREAMS)
+    page = guard_page(lambda: page, live_server)
+    shown = push_unread(live_server)
+    row = page.locator(f'#passage-rows tr[data-id="{shown}"]')
+    expect(row).to_be_visible()
+    expect(row).not_to_have_attribute("data-resolution", "denied")
+
+    (missed,) = add_passages(live_server, 1)  # stored, its event among those dropped
+    resolve_in_database(live_server, shown)
+    bus = live_server.services.bus
+
+    def burst() -> None:  # in one go on the server's loop: the stream reads none meanwhile
+        for i in range(300):  # events this page does not follow, as many as a burst brings
+            bus.publish(Event("audit", {"id": i}))
+
+    on_the_server_loop(live_server, burst)
+    expect(page.locator(f'#passage-rows tr[data-id="{missed}"]')).to_be_visible(
+        timeout=NOTICED_MS
+    )
+    expect(row).to_have_attribute("data-resolution", "denied")
+    ids = page.eval_on_selector_all("#passage-rows tr[data-id]",
+                                    "rows => rows.map(r => Number(r.dataset.id))")
+    assert ids[:2] == [missed, shown] and ids.count(shown) == 1
+    expect(page.locator("#live-dot")).to_have_attribute("data-live", "yes")
+    assert page.evaluate("window.__streams.length") == 1
+
+
+def test_rows_changed_while_the_booth_was_cut_off_are_refreshed_once_back(
+    live_server: LiveServer, new_page: Any
+) -> None:
+    """A car on the page was dealt with at the other booth while this one's stream was down:
+    its card went (the queue is read again), but its row stayed 待人工确认 as if nobody had
+    acted. Once back the rows shown are read again with those that came meanwhile."""
+    (steady,) = add_passages(live_server, 1)
+    first = push_unread(live_server)
+    page = new_page()
+    page.add_init_script(KEEP_STREAMS)
+    page = guard_page(lambda: page, live_server)
+    row = page.locator(f'#passage-rows tr[data-id="{first}"]')
+    expect(row).to_be_visible()
+    # A row that does not change is left as it is (its snapshot is not fetched again).
+    kept = page.locator(f'#passage-rows tr[data-id="{steady}"]')
+    kept.evaluate("r => { r.__kept = true; }")
+
+    page.route(STREAM, lambda route: route.fulfill(status=503, body="restarting"))
+    page.evaluate("""() => {
+        const stream = window.__streams[window.__streams.length - 1];
+        stream.close();
+        stream.onerror(new Event("error"));
+    }""")
+    expect(page.locator("#live-dot")).to_have_attribute("data-live", "no")
+    # The other booth denies it, through the API.
+    with admin_api(live_server) as api:
+        resolved = api.post(f"/api/v1/passages/{first}/resolve",
+                            json={"resolution": "deny", "reason": "无登记，已劝离"})
+        assert resolved.status_code == 200, resolved.text
+    missed = push_unread(live_server, "main-out")
+    page.unroute(STREAM)
+
+    expect(page.locator("#live-dot")).to_have_attribute("data-live", "yes", timeout=NOTICED_MS)
+    expect(page.locator(f'#passage-rows tr[data-id="{missed}"]')).to_be_visible()
+    expect(row).to_have_attribute("data-resolution", "denied")
+    expect(row.locator(".resolve-reason")).to_contain_text("无登记，已劝离")
+    expect(page.locator(f'.review-card[data-passage="{first}"]')).to_have_count(0)
+    ids = page.eval_on_selector_all("#passage-rows tr[data-id]",
+                                    "rows => rows.map(r => Number(r.dataset.id))")
+    assert ids[:3] == [missed, first, steady]
+    assert kept.evaluate("r => r.__kept") is True
