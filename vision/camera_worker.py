@@ -175,9 +175,15 @@ class CameraWorker:
     async def _analyse_loop(self) -> None:
         assert self._mailbox is not None
         interval = 1.0 / self.config.fps
-        while True:
+        # Ends on the stop flag too, not only on the cancel: a cancel lost on its way (as
+        # asyncio.wait_for lost one, below) must not leave stop() waiting for ever.
+        while not self._stop.is_set():
             try:
-                frame = await asyncio.wait_for(self._mailbox.take(), timeout=self._idle_after_s)
+                # Not asyncio.wait_for: on Python 3.11 it returns a frame that arrives as this
+                # task is cancelled and drops the cancel, so the loop analysed on and stop()
+                # never returned. asyncio.timeout raises the cancel at the next await.
+                async with asyncio.timeout(self._idle_after_s):
+                    frame = await self._mailbox.take()
             except TimeoutError:
                 await self._idle()
                 continue
