@@ -104,8 +104,12 @@ class StorageWatch:
                 await self.check()
             except Exception:  # a bug here must not end the watch
                 logger.exception("free-space check failed; trying again")
+            # Not asyncio.wait_for: on Python 3.11 it returns when the wake comes as this task
+            # is cancelled and drops the cancel, so the watch checked on and stop() never
+            # returned. asyncio.timeout raises the cancel at the next await.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._space.config.check_s)
+                async with asyncio.timeout(self._space.config.check_s):
+                    await self._wake.wait()
             self._wake.clear()
 
     async def check(self) -> None:

@@ -281,3 +281,33 @@ def test_a_reserve_left_with_holes_is_written_out(
     space.keep_reserve()
     held = space.reserve_path.stat()
     assert held.st_size == 2 * MB and held.st_blocks * 512 >= 2 * MB
+
+
+def test_a_watch_stopped_as_a_refused_write_wakes_it_stops(tmp_path: Path) -> None:
+    """The stop comes 0 to 5 loop turns after a refused write woke the watch. It waited for
+    the wake with asyncio.wait_for, which on Python 3.11 returns a wake that comes as its
+    task is cancelled and drops the cancel: the watch checked on and stop() never returned."""
+
+    async def main() -> None:
+        for turns in range(6):
+            space = DiskSpace(tmp_path, StorageConfig(min_free_mb=1, reserve_mb=0),
+                              usage=lambda _: MB // 2)  # low: the first check raises disk_low
+            alarms = _Alarms()
+            store = SnapshotStore(tmp_path / "snapshots", space)
+            watch = StorageWatch(
+                space, store, alarms, in_use=lambda: set()  # type: ignore[arg-type]
+            )
+            await watch.start()
+            async with asyncio.timeout(10):
+                while not alarms.raised:
+                    await asyncio.sleep(0.01)
+            # The rest of that check runs without a pause: the watch waits for its wake now.
+            assert alarms.raised == ["disk_low"]
+            space.note_full(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))  # wakes it
+            for _ in range(turns):
+                await asyncio.sleep(0)
+            stopping = asyncio.create_task(watch.stop())
+            done, _ = await asyncio.wait({stopping}, timeout=10)
+            assert stopping in done, f"{turns} turns: stop() did not return"
+
+    asyncio.run(main())
