@@ -302,7 +302,11 @@ async def availability_events(
                 if idle and not sent:
                     yield ": ping\n\n"  # keeps proxies from closing an idle stream
                 try:
-                    await asyncio.wait_for(queue.get(), heartbeat_s)
+                    # Not asyncio.wait_for: on Python 3.11 it returns a change that comes as
+                    # this stream is cancelled and drops the cancel, so the stream went on and
+                    # kept a shutdown waiting. asyncio.timeout raises it at the next await.
+                    async with asyncio.timeout(heartbeat_s):
+                        await queue.get()
                     idle = False
                 except TimeoutError:
                     if await request.is_disconnected():
