@@ -662,7 +662,11 @@ class GateRuntime(JournalWriteBack):
         else:
             wait_s = barrier.command_budget_s + BARRIER_WAIT_MARGIN_S
             try:
-                state = await asyncio.wait_for(barrier.open(), timeout=wait_s)
+                # Not asyncio.wait_for: on Python 3.11 it returns an answer that comes as this
+                # task is cancelled and drops the cancel, and the caller went on to record
+                # and report the open. asyncio.timeout raises the cancel at the next await.
+                async with asyncio.timeout(wait_s):
+                    state = await barrier.open()
                 outcome = str(state)
             except (HardwareError, TimeoutError) as err:
                 outcome = "fault"

@@ -384,7 +384,12 @@ async def _drive(
         # The barrier's own budget (its retries, and a command already on the wire) and a
         # margin, as for an open: a shorter limit cut a close off mid-retry.
         wait_s = barrier.command_budget_s + BARRIER_WAIT_MARGIN_S
-        return str(await asyncio.wait_for(command(), wait_s)), None
+        # Not asyncio.wait_for: on Python 3.11 it returns an answer that comes as this task
+        # is cancelled and drops the cancel, and the command was audited and answered as
+        # done. asyncio.timeout raises the cancel at the next await.
+        async with asyncio.timeout(wait_s):
+            state = await command()
+        return str(state), None
     except ConflictError as err:
         await audit.finish("refused", error=str(err))
         raise
