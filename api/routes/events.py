@@ -74,7 +74,11 @@ async def event_stream(
             wait_s = check_at - loop.time()
             try:
                 if wait_s > 0:
-                    event = await asyncio.wait_for(queue.get(), wait_s)
+                    # asyncio.timeout, not wait_for: on Python 3.11 wait_for returns an event
+                    # that comes as the stream is cancelled and drops the cancellation, and
+                    # the stream then waited on (a shutdown with it).
+                    async with asyncio.timeout(wait_s):
+                        event = await queue.get()
                 else:  # a check is due: one more event first, if one is waiting
                     event = queue.get_nowait()
             except (TimeoutError, asyncio.QueueEmpty):
