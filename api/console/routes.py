@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import math
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -349,6 +350,19 @@ def _passages(limit: int) -> Any:
     return select(Passage).order_by(Passage.at.desc(), Passage.id.desc()).limit(limit)
 
 
+def _live_rows(session: Any, passages: Iterable[Passage]) -> list[dict[str, Any]]:
+    """Stored passages as the booth's live table renders them: with what their resolution
+    said, and the journal entry a passage decided offline was written from, so that a page
+    that missed its write-back replaces that entry's row with it instead of showing the car
+    twice (live.js refreshRows). Kept out of passage_to_dict, which the API answers with."""
+    rows = []
+    for passage in passages:
+        row = passage_to_dict(passage)
+        row["journal_id"] = passage.journal_id
+        rows.append(row)
+    return _with_resolutions(session, rows)
+
+
 def _households(session: Any) -> list[Household]:
     return list(session.scalars(select(Household).order_by(Household.building, Household.unit)))
 
@@ -455,9 +469,7 @@ def console_home(request: Request) -> Response:
 def _stored_parts(services: Services, now: datetime, unstored: list[Any]) -> dict[str, Any]:
     """What the booth page reads from the database."""
     with services.sessions() as session:
-        passages = _with_resolutions(
-            session, [passage_to_dict(p) for p in session.scalars(_passages(LIVE_ROWS))]
-        )
+        passages = _live_rows(session, session.scalars(_passages(LIVE_ROWS)))
         review = _review_cards(session, now)
         alarms = _alarm_parts(session, services, unstored)
         households = _households(session)
@@ -497,7 +509,7 @@ def passage_fragment(request: Request, passage_id: PathId) -> Response:
         passage = session.get(Passage, passage_id)
         if passage is None:
             raise NotFoundError(f"passage {passage_id} not found")
-        row = _with_resolutions(session, [passage_to_dict(passage)])[0]
+        row = _live_rows(session, [passage])[0]
         households = [
             session.get(Household, hid)
             for hid in {row["household_id"], row["resolved_household_id"]}
@@ -526,9 +538,7 @@ def passages_fragment(
         return Response(status_code=401)
     services = services_of(request)
     with services.sessions() as session:
-        passages = _with_resolutions(
-            session, [passage_to_dict(p) for p in session.scalars(_passages(limit))]
-        )
+        passages = _live_rows(session, session.scalars(_passages(limit)))
         ids = {hid for p in passages for hid in (p["household_id"], p["resolved_household_id"])}
         households = session.scalars(select(Household).where(Household.id.in_(ids - {None})))
         labels = {h.id: f"{h.building} {h.unit}" for h in households}

@@ -148,7 +148,10 @@
   }
   // After a reconnect or a resync: the newest rows as stored now, in one read. Rows shown
   // are refreshed (a car resolved at another booth, a barrier's car counted again meanwhile),
-  // those missed are added where they belong; older rows and rows from the journal stay.
+  // those missed are added where they belong; older rows stay. A passage decided offline and
+  // written from the journal meanwhile (its event missed) names its entry (data-written-from):
+  // it replaces that entry's row where it stands, or the car would show twice, once as not
+  // stored yet with an open naming the journal. Other rows from the journal stay.
   async function refreshRows() {
     const sent = ++readsSent;
     const html = await fetchHtml("/console/fragments/passages?limit=" + MAX_ROWS);
@@ -158,7 +161,16 @@
     let above = null;  // the row just placed: the next, older one goes below it
     for (const row of Array.from(tbody.querySelectorAll("tr[data-id]"))) {  // newest first
       const id = Number(row.dataset.id);
+      const journalId = row.dataset.writtenFrom;
+      if (journalId) written.add(journalId);  // a journal read answering late adds nothing
+      const journalled = journalRow(journalId);
       let shown = rows.querySelector('tr[data-id="' + id + '"]');
+      if (journalled && shown) journalled.remove();  // its stored row is shown already
+      else if (journalled) {
+        row.dataset.read = String(sent);
+        journalled.replaceWith(row);
+        shown = row;  // placed, as read now
+      }
       if (shown && !readSince(shown, sent) && shown.innerHTML !== row.innerHTML) {
         row.dataset.read = String(sent);
         shown.replaceWith(row);

@@ -183,6 +183,30 @@ def test_the_rows_fragment_is_the_newest_rows_as_the_page_renders_them(
     assert client.get("/console/fragments/passages").status_code == 401
 
 
+def test_a_row_written_from_the_journal_names_its_entry(client: Any, guard: str) -> None:
+    """A passage decided during a database outage is shown from the journal (data-journal)
+    until written; a booth that missed the write-back's event finds in its catch-up which
+    journal row each stored row replaces (live.js refreshRows). The page, its row and the
+    rows fragment say so alike, and only for such a row."""
+    from models.db import transaction
+    from models.events import Passage
+
+    plain, written = unread_passage(client), unread_passage(client)
+    with transaction(client.app.state.services.sessions) as session:  # as the write-back sets it
+        passage = session.get(Passage, written)
+        assert passage is not None
+        passage.journal_id = "0f3a9c"
+
+    rows = client.get("/console/fragments/passages").text
+    for html in (rows, client.get(f"/console/fragments/passage/{written}").text,
+                 client.get("/console").text):
+        assert row_of(html, written).startswith(
+            f'<tr class="passage decision-review" data-id="{written}" data-written-from="0f3a9c" '
+        )
+    assert "data-written-from" not in row_of(rows, plain)
+    assert rows.count("data-written-from") == 1
+
+
 def test_car_left_is_a_denial_with_the_reason_written_for_the_guard(
     client: Any, guard: str
 ) -> None:

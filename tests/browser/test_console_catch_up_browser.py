@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy import select
 
 from controllers.events import Event
 from models.db import transaction
 from models.events import Passage
+from tests.api.test_database_outage import RESIDENT, wait_for
 from tests.browser.conftest import (
     STREAM_TIMEOUT_MS,
     LiveServer,
@@ -26,8 +28,12 @@ from tests.browser.test_console_admin_browser import admin_api
 from tests.browser.test_console_busy_shift_browser import add_passages
 from tests.browser.test_console_guide_browser import on_the_server_loop
 from tests.browser.test_console_live_browser import guard_page, push_unread
+from tests.browser.test_console_outage_browser import (  # noqa: F401 - a fixture used below
+    outage_server,
+    push_frame,
+)
 from tests.browser.test_console_reconnect_browser import KEEP_STREAMS, STREAM
-from tests.db_outage import TcpProxy
+from tests.db_outage import DatabaseOutage, TcpProxy
 
 pytestmark = pytest.mark.browser
 
@@ -174,3 +180,72 @@ def test_rows_changed_while_the_booth_was_cut_off_are_refreshed_once_back(
                                     "rows => rows.map(r => Number(r.dataset.id))")
     assert ids[:3] == [missed, first, steady]
     assert kept.evaluate("r => r.__kept") is True
+
+
+def cut_the_stream(page: Any) -> None:
+    """The booth's stream ends and the server refuses the next ones (it restarts, a network
+    in between drops): the page retries every 5 s until STREAM is unrouted."""
+    page.route(STREAM, lambda route: route.fulfill(status=503, body="restarting"))
+    page.evaluate("""() => {
+        const stream = window.__streams[window.__streams.length - 1];
+        stream.close();
+        stream.onerror(new Event("error"));
+    }""")
+    expect(page.locator("#live-dot")).to_have_attribute("data-live", "no")
+
+
+def test_cars_written_from_the_journal_while_the_booth_was_cut_off_replace_their_journal_rows(
+    outage_server: LiveServer,  # noqa: F811
+    outage: DatabaseOutage,
+    chromium: Any,
+) -> None:
+    """Cars decided during a database outage are shown from the journal. The booth's stream
+    was cut while the journal was written back, so it missed the events that replace each
+    journal row with its stored one; its catch-up then added the stored rows and left the
+    journal rows too: each car twice, once as 离线判定 not stored yet, open to a guard's
+    action naming the journal. Now each stored row takes its journal row's place. The guard
+    has the gate dialog open meanwhile, so the page does not reload itself with the
+    database (which would hide the duplicates) and keeps its rows."""
+    services = outage_server.services
+    wait_for(lambda: RESIDENT in getattr(services.offline_file.load(), "permits", {}))
+    context = browser_context(chromium, outage_server.base_url)
+    try:
+        page = context.new_page()
+        page.add_init_script(KEEP_STREAMS)
+        enter_as(page, outage_server, "guard", "guard")
+        expect(page.locator("#live-dot")).to_have_attribute("data-live", "yes")
+        older = push_frame(outage_server, "main-in", "粤B12121")["passage_id"]
+        expect(page.locator(f'#passage-rows tr[data-id="{older}"]')).to_be_visible()
+
+        outage.cut(services.engine)
+        offline = [push_frame(outage_server, "main-in", plate)["journal_id"]
+                   for plate in (RESIDENT, "粤B67890")]
+        for journal_id in offline:
+            expect(page.locator(f'#passage-rows tr[data-journal="{journal_id}"]')).to_be_visible()
+        cut_the_stream(page)
+        page.evaluate("window.__same_page = true")  # gone if the page reloads
+        page.click('.gate[data-gate="main-in"] button[data-action="open"]')
+        expect(page.locator("#gate-dialog")).to_be_visible()
+
+        outage.restore()
+        wait_for(lambda: not services.runtime.journal_waiting(), timeout_s=30)
+        with transaction(services.sessions) as session:
+            stored = {
+                p.journal_id: p.id
+                for p in session.scalars(select(Passage).where(Passage.journal_id.in_(offline)))
+            }
+        first, second = (stored[journal_id] for journal_id in offline)
+        page.unroute(STREAM)
+
+        expect(page.locator("#live-dot")).to_have_attribute("data-live", "yes", timeout=NOTICED_MS)
+        expect(page.locator(f'#passage-rows tr[data-id="{first}"]')).to_be_visible()
+        expect(page.locator("#passage-rows tr[data-journal]")).to_have_count(0)
+        ids = page.eval_on_selector_all("#passage-rows tr",
+                                        "rows => rows.map(r => Number(r.dataset.id))")
+        assert ids == [second, first, older]  # where their journal rows stood, once each
+        named = page.locator(f'tr[data-id="{second}"]').get_attribute("data-written-from")
+        assert named == offline[1]
+        assert page.evaluate("window.__same_page") is True
+        expect(page.locator("#gate-dialog")).to_be_visible()
+    finally:
+        context.close()
