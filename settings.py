@@ -88,6 +88,28 @@ class CameraConfig(_Strict):
         ),
         ge=5,
     )
+    open_timeout_s: float = Field(
+        10.0,
+        description=(
+            "How long connecting to a stream camera (rtsp://, MJPEG) may take, the RTSP "
+            "handshake and FFmpeg's first frames included: a camera that accepts the "
+            "connection but never answers is given up after this and retried with back-off. "
+            "FFmpeg reads about 28 frames before it reports the stream open (2.8 s at "
+            "10 fps): a camera sending under 3 fps needs more than the default."
+        ),
+        gt=0,
+        le=120,
+    )
+    read_timeout_s: float = Field(
+        10.0,
+        description=(
+            "How long a stream camera may send nothing before the connection is dropped and "
+            "reopened (a pulled cable leaves the TCP session open). OpenCV's FFmpeg reader "
+            "retries a timed-out read, so a silent stream is noticed after up to 3 times this."
+        ),
+        gt=0,
+        le=120,
+    )
 
 
 # A pushing camera's silence is an outage only past this many of its heartbeat intervals: one

@@ -232,6 +232,8 @@ def build_camera_workers(settings: Settings, services: Services) -> list[CameraW
             logger.warning("gate %s has a camera but is a pedestrian gate; plate reading skipped",
                            gate.id)
             continue
-        source = open_source(gate.camera.source, name=f"{gate.id} camera")
+        source = open_source(gate.camera.source, name=f"{gate.id} camera",
+                             open_timeout_s=gate.camera.open_timeout_s,
+                             read_timeout_s=gate.camera.read_timeout_s)
         workers.append(pipeline.worker(gate.id, source, gate.camera))
     return workers

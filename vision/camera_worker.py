@@ -162,7 +162,9 @@ class CameraWorker:
                 await self._task
             self._task = None
         if self._thread is not None:
-            # A blocked network read ends at the source's read time-out at the latest.
+            # A blocked open ends at its time-out; a blocked RTSP read at up to three read
+            # time-outs (OpenCV's FFmpeg reader retries one that timed out): past 15 s the
+            # daemon thread is left to end on its own.
             await asyncio.to_thread(self._thread.join, 15.0)
             if self._thread.is_alive():
                 logger.warning("camera reader for %s did not stop in time", self.gate_id)

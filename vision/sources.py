@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -47,6 +48,11 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp"})
 
 # FFmpeg over UDP drops and smears frames on busy networks; TCP is what NVRs use too.
 os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")
+
+# FFmpeg reads about 28 frames of an H.264 RTSP stream before it reports it open (2.8 s at
+# 10 fps) and hands those out first: the first picture after a (re)connect was that old.
+# They are skipped on open, at most this many, until a grab waits for the camera.
+MAX_BACKLOG_FRAMES = 100
 
 
 class SourceError(ParkgateError):
@@ -115,6 +121,8 @@ class CaptureSource:
         self._open_timeout_ms = int(open_timeout_s * 1000)
         self._read_timeout_ms = int(read_timeout_s * 1000)
         self._capture: cv2.VideoCapture | None = None
+        self._grabbed = False  # open() grabbed the first live frame: read() retrieves it
+        self.backlog_skipped = 0  # frames buffered while opening, skipped by the last open
 
     def open(self) -> None:
         self.close()
@@ -138,12 +146,37 @@ class CaptureSource:
             # A one-frame driver buffer keeps the newest picture, not a backlog.
             capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
         self._capture = capture
+        if self.realtime and not self._is_file and not isinstance(self.target, int):
+            self._skip_backlog(capture)
+
+    def _skip_backlog(self, capture: cv2.VideoCapture) -> None:
+        """Grab the frames buffered while the stream opened until one has to be waited for.
+
+        A buffered frame comes at decoding speed, a live one at the camera's pace: a grab
+        that takes half a frame interval or more waited for the camera, and that frame is
+        kept for the first read."""
+        fps = capture.get(cv2.CAP_PROP_FPS)
+        gap_s = max(0.02, 0.5 / fps) if 0 < fps < 200 else 0.02
+        skipped = 0
+        while skipped < MAX_BACKLOG_FRAMES:
+            started = time.monotonic()
+            if not capture.grab():
+                break  # read() reports the failure as it would have
+            if time.monotonic() - started >= gap_s:
+                self._grabbed = True
+                break
+            skipped += 1
+        self.backlog_skipped = skipped
 
     def read(self) -> np.ndarray | None:
         if self._capture is None:
             raise SourceUnavailableError(f"{self.name}: not open")
         try:
-            ok, frame = self._capture.read()
+            if self._grabbed:
+                self._grabbed = False
+                ok, frame = self._capture.retrieve()
+            else:
+                ok, frame = self._capture.read()
         except cv2.error as err:
             raise CorruptFrameError(f"{self.name}: {err}") from err
         if ok:
@@ -156,6 +189,7 @@ class CaptureSource:
         raise SourceEndedError(f"{self.name}: end of video")
 
     def close(self) -> None:
+        self._grabbed = False
         if self._capture is not None:
             self._capture.release()
             self._capture = None
@@ -331,14 +365,23 @@ def _identity(path: Path) -> tuple[str, int]:
         return path.name, 0
 
 
-def open_source(spec: str, *, name: str | None = None) -> FrameSource:
-    """The frame source a configured ``camera.source`` string describes (not opened yet)."""
+def open_source(
+    spec: str,
+    *,
+    name: str | None = None,
+    open_timeout_s: float = 10.0,
+    read_timeout_s: float = 10.0,
+) -> FrameSource:
+    """The frame source a configured ``camera.source`` string describes (not opened yet).
+
+    The time-outs apply to network streams (``camera.open_timeout_s``/``read_timeout_s``)."""
     spec = spec.strip()
     if not spec:
         raise SourceUnavailableError("camera source is empty")
     scheme = urlparse(spec).scheme.lower()
     if scheme in ("rtsp", "rtsps", "rtmp"):
-        return CaptureSource(spec, name=name, realtime=True)
+        return CaptureSource(spec, name=name, realtime=True,
+                             open_timeout_s=open_timeout_s, read_timeout_s=read_timeout_s)
     if scheme in ("http", "https"):
         url_path = urlparse(spec).path.lower()
         if (
@@ -347,7 +390,8 @@ def open_source(spec: str, *, name: str | None = None) -> FrameSource:
             or "picture" in url_path
         ):
             return HttpSnapshotSource(spec, name=name)
-        return CaptureSource(spec, name=name, realtime=True)
+        return CaptureSource(spec, name=name, realtime=True,
+                             open_timeout_s=open_timeout_s, read_timeout_s=read_timeout_s)
     if spec.isdigit():
         return CaptureSource(int(spec), name=name or f"usb{spec}", realtime=True)
     path = Path(spec).expanduser()
