@@ -861,5 +861,8 @@
       const data = JSON.parse(ev.data).data;
       setCamera(data.gate_id, data.up);
     },
-  }, showLive, (first) => { if (!first) catchUp(); });  // the page was rendered just before
+  // Also at the first hello: what was recorded between the page's rendering and its stream
+  // listening was sent to no one, so the page reads the present state as after a reconnect
+  // (rows unchanged since the rendering are left as they are).
+  }, showLive, () => catchUp());
 })();

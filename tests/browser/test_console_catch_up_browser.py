@@ -249,3 +249,28 @@ def test_cars_written_from_the_journal_while_the_booth_was_cut_off_replace_their
         expect(page.locator("#gate-dialog")).to_be_visible()
     finally:
         context.close()
+
+
+def test_a_car_recorded_while_the_page_connects_its_stream_is_shown(
+    live_server: LiveServer, new_page: Any
+) -> None:
+    """The booth page is rendered, then opens its stream: a car recorded in between was in
+    neither (its event went out before the stream listened), and the guard never saw it
+    until the next reload. Seen after the page's own reload at the end of an outage, while
+    the journal was being written. The stream is held here until the car is recorded."""
+    page = new_page()
+    enter_as(page, live_server, "guard", "guard")
+    held: list[Any] = []
+    page.route(STREAM, lambda route: held.append(route))
+    page.goto("/console")
+    for _ in range(600):  # the page asks for its stream once its scripts run
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the page never asked for its event stream"
+    missed = push_unread(live_server)  # recorded and announced with no stream listening
+    held[0].continue_()
+    expect(page.locator("#live-dot")).to_have_attribute(
+        "data-live", "yes", timeout=STREAM_TIMEOUT_MS)
+    expect(page.locator(f'#passage-rows tr[data-id="{missed}"]')).to_be_visible(
+        timeout=NOTICED_MS)
