@@ -6,7 +6,6 @@ chromium on the live server."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,7 +21,6 @@ from tests.browser.conftest import (
     LiveServer,
     browser_context,
     enter_as,
-    serving,
 )
 from tests.browser.test_console_admin_browser import admin_api
 from tests.browser.test_console_busy_shift_browser import add_passages
@@ -40,21 +38,6 @@ pytestmark = pytest.mark.browser
 # How long a page may take to notice what it is tested for: a 0.5 s heartbeat is taken as
 # lost after 3 s; a resync or a reconnect is read again at once.
 NOTICED_MS = 10_000
-
-
-@pytest.fixture
-def quick_heartbeat_server(make_settings: Any, plate_recognizer: Any) -> Iterator[LiveServer]:
-    """The live server with a 0.5 s stream heartbeat (15 s in production), so a silent stream
-    is noticed in about 3 s."""
-    from services.container import build_services
-    from tests.api.test_console import add_staff
-
-    services = build_services(
-        make_settings(api={"event_heartbeat_s": 0.5}), recognizer=plate_recognizer
-    )
-    add_staff(services, "admin", "admin")
-    with serving(services) as server:
-        yield server
 
 
 def test_the_site_page_notices_a_silent_stream_and_reads_the_counts_once_back(

@@ -5,7 +5,6 @@ the stream is refused by the browser's own routing until the cars have come."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,7 +15,6 @@ from tests.browser.conftest import (
     LiveServer,
     browser_context,
     enter_as,
-    serving,
 )
 from tests.browser.test_console_live_browser import guard_page, push_unread
 from tests.db_outage import TcpProxy
@@ -93,21 +91,6 @@ def test_after_a_long_drop_the_list_has_no_hole(live_server: LiveServer, new_pag
     ids = page.eval_on_selector_all("#passage-rows tr[data-id]",
                                     "rows => rows.map(r => Number(r.dataset.id))")
     assert ids[:70] == missed[::-1]
-
-
-@pytest.fixture
-def quick_heartbeat_server(make_settings: Any, plate_recognizer: Any) -> Iterator[LiveServer]:
-    """The live server with a 0.5 s stream heartbeat (15 s in production), so a silent stream
-    is noticed in about 3 s."""
-    from services.container import build_services
-    from tests.api.test_console import add_staff
-
-    services = build_services(
-        make_settings(api={"event_heartbeat_s": 0.5}), recognizer=plate_recognizer
-    )
-    add_staff(services, "guard", "guard")
-    with serving(services) as server:
-        yield server
 
 
 def test_a_stream_gone_silent_shows_the_page_offline_and_it_catches_up_once_back(
