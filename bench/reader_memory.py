@@ -18,12 +18,16 @@ second half (MB per 1,000 reads), read latency p50/p95 (under the concurrency, s
 waiting for a core) and throughput; latency as a ratio to ``default`` in the same run. Rounds
 run the variants in rotated order, so a busy spell on the machine does not fall on one.
 
-Variants: ``default`` (as shipped: glibc's own dynamic mmap threshold, onnxruntime's
-defaults) and, each with one change: ``arena_off`` (the recogniser's onnxruntime session
-without its CPU memory arena; rapidocr's text detector never has one), ``malloc2``
-(``MALLOC_ARENA_MAX=2``), ``mmap1m`` / ``mmap4m`` (``MALLOC_MMAP_THRESHOLD_`` fixed at 1 or
-4 MiB: blocks that size and larger get their own mmap, given back on free), ``trim``
-(``malloc_trim(0)`` every 2 s from a thread).
+Variants: ``default`` (glibc's own dynamic mmap threshold and arenas, onnxruntime's
+defaults: the reader as built here, without what ``serve`` sets at start) and:
+``arena_off`` (the recogniser's onnxruntime session without its CPU memory arena; rapidocr's
+text detector never has one), ``malloc2`` (``MALLOC_ARENA_MAX=2``), ``mmap1m`` / ``mmap2m`` /
+``mmap4m`` (``MALLOC_MMAP_THRESHOLD_`` fixed at 1, 2 or 4 MiB: blocks that size and larger
+get their own mmap, given back on free; numpy asks for huge pages on blocks of 4 MiB and
+more), ``mmap4m_trim8m`` (and ``MALLOC_TRIM_THRESHOLD_`` at 8 MiB, the value glibc's
+dynamic rule would give), ``mmap4m_arena2`` (4 MiB and ``MALLOC_ARENA_MAX=2``),
+``mallopt4m`` / ``mallopt4m_arena2`` (the same set by ``mallopt`` once the interpreter runs,
+as ``serve`` does), ``trim`` (``malloc_trim(0)`` every 2 s from a thread).
 Progress goes to stderr; the last stdout line is one JSON object.
 """
 
@@ -35,6 +39,7 @@ import json
 import logging
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -56,8 +61,28 @@ VARIANTS: dict[str, dict[str, str]] = {
     "malloc2": {"MALLOC_ARENA_MAX": "2"},
     "mmap1m": {"MALLOC_MMAP_THRESHOLD_": str(1 << 20)},
     "mmap4m": {"MALLOC_MMAP_THRESHOLD_": str(4 << 20)},
+    "mmap2m": {"MALLOC_MMAP_THRESHOLD_": str(2 << 20)},
+    # A fixed mmap threshold also fixes the trim threshold at glibc's 128 KiB, so each heap
+    # hands back any free top over 128 KiB and faults it in again at the next read; 8 MiB is
+    # what glibc's dynamic rule would pick for a 4 MiB threshold (twice it). Per heap, so the
+    # most it keeps beyond what is in use is about heaps x 8 MiB, where 128 MiB would keep
+    # the unbounded level this is meant to remove.
+    "mmap4m_trim8m": {"MALLOC_MMAP_THRESHOLD_": str(4 << 20),
+                      "MALLOC_TRIM_THRESHOLD_": str(8 << 20)},
+    "mmap4m_arena2": {"MALLOC_MMAP_THRESHOLD_": str(4 << 20), "MALLOC_ARENA_MAX": "2"},
+    # The same 4 MiB set by mallopt() in the running process, as a program can do at start
+    # (after the interpreter and imports have used the heap), instead of in the environment.
+    "mallopt4m": {},
+    # Both by mallopt(): M_ARENA_MAX counts for arenas made after it, and the reading threads
+    # start after.
+    "mallopt4m_arena2": {},
     "trim": {},
 }
+
+# mallopt parameter numbers (glibc malloc.h).
+M_TRIM_THRESHOLD = -1
+M_MMAP_THRESHOLD = -3
+M_ARENA_MAX = -8
 
 
 class _MallInfo2(ctypes.Structure):
@@ -162,6 +187,12 @@ def child(variant: str, data_dir: Path, reads: int, every: int, concurrent: int,
 
     if variant == "arena_off":
         _sessions_without_arena()
+    if variant.startswith("mallopt4m"):
+        libc = ctypes.CDLL("libc.so.6")
+        if libc.mallopt(M_MMAP_THRESHOLD, 4 << 20) != 1:
+            raise RuntimeError("mallopt(M_MMAP_THRESHOLD) refused")
+        if variant.endswith("arena2") and libc.mallopt(M_ARENA_MAX, 2) != 1:
+            raise RuntimeError("mallopt(M_ARENA_MAX) refused")
     if variant == "trim":
         threading.Thread(target=_trim_every, args=(2.0,), daemon=True).start()
     frames, note = _frames(data_dir, seed)
@@ -188,11 +219,13 @@ def child(variant: str, data_dir: Path, reads: int, every: int, concurrent: int,
                     logger.info("%s: %d reads, RSS %.1f MB", variant, done, curve[-1][1])
 
     began = time.perf_counter()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     # The worker threads persist, as asyncio's default executor's do; ``concurrent`` reads
     # in flight at once (api.max_concurrent_frames).
     with ThreadPoolExecutor(max_workers=concurrent) as pool:
         list(pool.map(one, [order.randrange(len(frames)) for _ in range(reads)]))
     wall = time.perf_counter() - began
+    used = resource.getrusage(resource.RUSAGE_SELF)
     warm = reads // 5
     half = [(n, r) for n, r in curve if n >= reads // 2]
     after_warm = next(r for n, r in curve if n >= warm)
@@ -204,7 +237,14 @@ def child(variant: str, data_dir: Path, reads: int, every: int, concurrent: int,
         "slope_mb_per_1000_second_half": round(
             _slope([n for n, _ in half], [r for _, r in half]) * 1000, 2),
         "p50_ms": round(_percentile(steady, 0.5), 1), "p95_ms": round(_percentile(steady, 0.95), 1),
-        "reads_per_s": round(reads / wall, 2), "malloc": _mallinfo(),
+        "reads_per_s": round(reads / wall, 2),
+        # CPU the process spent per read (all threads): unlike latency, barely moved by
+        # other jobs on the machine, and page faults of fresh mappings show in sys time.
+        "cpu_ms_per_read": round((used.ru_utime - usage.ru_utime + used.ru_stime
+                                  - usage.ru_stime) * 1000 / reads, 1),
+        "sys_ms_per_read": round((used.ru_stime - usage.ru_stime) * 1000 / reads, 1),
+        "minor_faults_per_read": round((used.ru_minflt - usage.ru_minflt) / reads),
+        "malloc": _mallinfo(),
         "curve": curve,
     }
 
@@ -255,7 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.reads} reads per run, {args.concurrent} at once, {args.rounds} round(s); "
           f"{results['default'][0]['data']}")
     print(f"{'variant':<18} {'start':>7} {'warm':>7} {'end':>7} {'max':>7} {'MB/1k 2nd half':>14}"
-          f" {'p50 ms':>7} {'p95 ms':>7} {'p50 ×':>6} {'p95 ×':>6} {'free kept':>9}")
+          f" {'p50 ms':>7} {'p95 ms':>7} {'p50 ×':>6} {'p95 ×':>6} {'CPU ms':>6} {'sys ms':>6}"
+          f" {'free kept':>9}")
     summary: dict[str, Any] = {}
     for variant, runs in results.items():
         for r in runs:
@@ -263,11 +304,24 @@ def main(argv: list[str] | None = None) -> int:
                   f"{r['rss_end_mb']:>7.1f} {r['rss_max_mb']:>7.1f} "
                   f"{r['slope_mb_per_1000_second_half']:>+14.2f} {r['p50_ms']:>7.1f} "
                   f"{r['p95_ms']:>7.1f} {r['p50_ms'] / base_p50:>6.2f} "
-                  f"{r['p95_ms'] / base_p95:>6.2f} {r['malloc'].get('free_kept_mb', 0):>9.1f}")
+                  f"{r['p95_ms'] / base_p95:>6.2f} {r['cpu_ms_per_read']:>6.1f} "
+                  f"{r['sys_ms_per_read']:>6.1f} {r['malloc'].get('free_kept_mb', 0):>9.1f}")
         summary[variant] = {
             "p50_ratio": round(statistics.median(r["p50_ms"] for r in runs) / base_p50, 3),
             "p95_ratio": round(statistics.median(r["p95_ms"] for r in runs) / base_p95, 3),
+            # The same round's default run as the base: a busy spell on the machine then
+            # weighs on both sides of the ratio.
+            "p50_ratio_by_round": [round(r["p50_ms"] / d["p50_ms"], 3)
+                                   for r, d in zip(runs, results["default"], strict=True)],
+            "p95_ratio_by_round": [round(r["p95_ms"] / d["p95_ms"], 3)
+                                   for r, d in zip(runs, results["default"], strict=True)],
+            "cpu_ratio_by_round": [round(r["cpu_ms_per_read"] / d["cpu_ms_per_read"], 3)
+                                   for r, d in zip(runs, results["default"], strict=True)],
+            "cpu_ms_per_read": [r["cpu_ms_per_read"] for r in runs],
+            "sys_ms_per_read": [r["sys_ms_per_read"] for r in runs],
+            "minor_faults_per_read": [r["minor_faults_per_read"] for r in runs],
             "rss_end_mb": [r["rss_end_mb"] for r in runs],
+            "rss_max_mb": [r["rss_max_mb"] for r in runs],
             "slope_mb_per_1000": [r["slope_mb_per_1000_second_half"] for r in runs],
         }
     print(json.dumps({"reads": args.reads, "concurrent": args.concurrent, "rounds": args.rounds,
