@@ -193,9 +193,12 @@ def test_a_stream_that_stops_is_noticed_and_read_again_when_it_is_back(outage: s
                 camera.stop()  # the connection closes: the reader sees the end at once
             else:
                 camera.freeze()  # no FIN: only the read time-out notices it
-            await async_wait_for(lambda: worker.stats.stream_failures >= 1,
-                                 "the stopped stream noticed")
-            assert worker.stats.state in ("backing_off", "connecting")
+            # The reader thread counts the failure, logs and closes the source before it
+            # says it is backing off: both are waited for.
+            await async_wait_for(
+                lambda: worker.stats.stream_failures >= 1
+                and worker.stats.state in ("backing_off", "connecting"),
+                "the stopped stream noticed")
             silent = worker.silent_for(time.monotonic())
             assert silent is not None and silent > 0
             before = len(frames)
