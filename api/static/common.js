@@ -175,15 +175,15 @@
   // not replayed). A "resync" says the server dropped events this page read too slowly (a
   // slow link): it catches up the same way, the stream staying open.
   //   handlers: { type: (ev) => ... } for the events the page follows;
-  //   showLive(live): the page's dot; catchUp(first): read what events would have brought,
-  //   first on the page's first hello (nothing was missed unless the page says otherwise).
+  //   showLive(live): the page's dot; catchUp(): read what events would have brought, at
+  //   every hello (the first included: what came between the page's rendering and its
+  //   stream listening was sent to no one) and resync.
   const STREAM_RETRY_MS = 5000;  // after the browser gave a stream up (a refusal)
   function followStream(handlers, showLive, catchUp) {
     let silenceMs = 32000;  // 2 x the default 15 s heartbeat + 2 s, until the hello says
     let watchdog = null;
     let retry = null;
     let source = null;
-    let first = true;
     function heard() {
       clearTimeout(watchdog);
       watchdog = setTimeout(() => { showLive(false); connect(); }, silenceMs);
@@ -202,12 +202,10 @@
         const heartbeat = Number((JSON.parse(ev.data || "{}") || {}).heartbeat_s);
         if (heartbeat > 0) { silenceMs = heartbeat * 2000 + 2000; heard(); }
         showLive(true);
-        const wasFirst = first;
-        first = false;
-        catchUp(wasFirst);
+        catchUp();
       });
       on("ping", () => {});
-      on("resync", () => catchUp(false));
+      on("resync", () => catchUp());
       Object.entries(handlers).forEach(([type, handle]) => on(type, handle));
       current.onerror = async () => {
         showLive(false);

@@ -861,8 +861,6 @@
       const data = JSON.parse(ev.data).data;
       setCamera(data.gate_id, data.up);
     },
-  // Also at the first hello: what was recorded between the page's rendering and its stream
-  // listening was sent to no one, so the page reads the present state as after a reconnect
-  // (rows unchanged since the rendering are left as they are).
-  }, showLive, () => catchUp());
+  // At every hello, the first included (rows unchanged since the rendering stay as they are).
+  }, showLive, catchUp);
 })();
