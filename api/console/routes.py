@@ -363,6 +363,16 @@ def _live_rows(session: Any, passages: Iterable[Passage]) -> list[dict[str, Any]
     return _with_resolutions(session, rows)
 
 
+def _household_labels(session: Session, rows: list[dict[str, Any]]) -> dict[int, str]:
+    """「3栋 1201」 for the households ``rows`` name (their own or the one a guard's
+    resolution gave them): what a live row shows beside the plate."""
+    ids = {hid for r in rows for hid in (r["household_id"], r["resolved_household_id"]) if hid}
+    if not ids:
+        return {}
+    households = session.scalars(select(Household).where(Household.id.in_(ids)))
+    return {h.id: f"{h.building} {h.unit}" for h in households}
+
+
 def _households(session: Any) -> list[Household]:
     return list(session.scalars(select(Household).order_by(Household.building, Household.unit)))
 
@@ -510,12 +520,7 @@ def passage_fragment(request: Request, passage_id: PathId) -> Response:
         if passage is None:
             raise NotFoundError(f"passage {passage_id} not found")
         row = _live_rows(session, [passage])[0]
-        households = [
-            session.get(Household, hid)
-            for hid in {row["household_id"], row["resolved_household_id"]}
-            if hid
-        ]
-    labels = {h.id: f"{h.building} {h.unit}" for h in households if h is not None}
+        labels = _household_labels(session, [row])
     return render(
         request,
         "fragments/passage_row.html",
@@ -539,9 +544,7 @@ def passages_fragment(
     services = services_of(request)
     with services.sessions() as session:
         passages = _live_rows(session, session.scalars(_passages(limit)))
-        ids = {hid for p in passages for hid in (p["household_id"], p["resolved_household_id"])}
-        households = session.scalars(select(Household).where(Household.id.in_(ids - {None})))
-        labels = {h.id: f"{h.building} {h.unit}" for h in households}
+        labels = _household_labels(session, passages)
     return render(
         request,
         "fragments/passage_rows.html",
