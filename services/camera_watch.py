@@ -18,7 +18,6 @@ has had its whole limit to be heard. Without the setting it is listed, unwatched
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Collection, Mapping
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING, Literal
 from controllers.events import Event, EventBus
 from controllers.runtime import GateRuntime
 from settings import PushCameraConfig
+from task_cancel import cancel_and_wait
 from vision.camera_worker import CameraWorker
 
 if TYPE_CHECKING:  # the container imports this module to build its cameras
@@ -188,9 +188,7 @@ class CameraWatch:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
 
     async def _loop(self) -> None:

@@ -69,6 +69,7 @@ from services.snapshots import SnapshotStore
 from services.storage_watch import StorageWatch, snapshots_in_use
 from services.tokens import EndedSessions, TokenSigner
 from settings import Settings
+from task_cancel import cancel_and_wait
 from vision.face_matcher import FaceMatcher
 from vision.face_pipeline import FacePipeline
 from vision.faces import FaceEngine
@@ -198,11 +199,7 @@ class Services:
             logger.exception("barrier %s failed to start", barrier.gate_id)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(*self._tasks)
         self._tasks.clear()
         for component in reversed(self.background):
             await component.stop()

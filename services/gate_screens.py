@@ -43,6 +43,7 @@ from errors import HardwareError
 from hardware.base import GateScreen, ScreenMessage
 from models.people import Household
 from services import screen_texts
+from task_cancel import cancel_and_wait
 
 logger = logging.getLogger(__name__)
 
@@ -123,9 +124,7 @@ class ScreenLane:
             if timer is not None:
                 timer.cancel()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
 
     def want(
@@ -295,11 +294,7 @@ class GateScreenService:
             logger.warning("screen at %s did not start: %r", lane.gate.gate_id, err)
 
     async def stop(self) -> None:
-        for task in (self._task, self._counts_task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        await cancel_and_wait(*(t for t in (self._task, self._counts_task) if t is not None))
         self._task = self._counts_task = None
         await self._subscription.aclose()
         for lane in self.lanes.values():

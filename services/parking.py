@@ -72,6 +72,7 @@ from services.parking_config import (
     uses_builtin_demo,
 )
 from services.space_sensors import MqttSpaceSensors, SimulatedSpaceSensors, SpaceSensorFeed
+from task_cancel import cancel_and_wait
 from vision.space_config import build_monitor
 
 logger = logging.getLogger(__name__)
@@ -201,11 +202,7 @@ class ParkingService:
     async def stop(self) -> None:
         self._running = False
         self._stop.set()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(*self._tasks)
         self._tasks.clear()
         for feed in reversed(self._feeds):
             await feed.stop()

@@ -8,7 +8,6 @@ broker does.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import random
@@ -21,6 +20,7 @@ import paho.mqtt.client as mqtt
 
 from models.base import utcnow
 from services.parking_config import SpaceSensorMqttConfig
+from task_cancel import cancel_and_wait
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +141,5 @@ class SimulatedSpaceSensors:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None

@@ -24,6 +24,7 @@ from errors import StoreUnavailableError
 from models.events import Alarm, Passage
 from services.disk_space import MB, DiskSpace
 from services.snapshots import SnapshotStore
+from task_cancel import cancel_and_wait
 
 logger = logging.getLogger(__name__)
 
@@ -85,9 +86,7 @@ class StorageWatch:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
 
     def _poke(self) -> None:

@@ -13,7 +13,6 @@ source or a handler raises stops the worker: it is logged, counted and retried.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 import time
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from settings import CameraConfig
+from task_cancel import cancel_and_wait
 from vision.sources import (
     CorruptFrameError,
     FrameSource,
@@ -157,9 +157,7 @@ class CameraWorker:
         self._stop.set()
         self._consumed.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
         if self._thread is not None:
             # A blocked open ends at its time-out; a blocked RTSP read at up to three read

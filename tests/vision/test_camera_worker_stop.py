@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from settings import CameraConfig
+from tests.cancel_window import cancel_after_turns
 from vision.camera_worker import CameraWorker
 from vision.types import Frame
 
@@ -109,6 +110,51 @@ def test_a_worker_whose_handler_loses_the_cancel_stops() -> None:
         done, _ = await asyncio.wait({stopping}, timeout=STOP_WITHIN_S)
         assert stopping in done, "stop() did not return"
         assert not worker.running
+
+    asyncio.run(main())
+
+
+def test_a_stop_cancelled_while_the_worker_winds_down_ends_cancelled() -> None:
+    """The worker's frame handler takes a while to wind down on the stop's cancel (a clean-up
+    it awaits); the shutdown calling stop() is cancelled 0-5 loop turns into that (a second
+    Ctrl-C, a shutdown time limit): stop() ends cancelled instead of swallowing that cancel
+    and going on (the old suppress(CancelledError) around the wait returned normally)."""
+
+    async def main() -> None:
+        for turns in range(6):
+            camera = HeldCamera()
+            handling, winding_down = asyncio.Event(), asyncio.Event()
+
+            async def on_frame(frame: Frame, handling: asyncio.Event = handling,
+                               winding_down: asyncio.Event = winding_down) -> None:
+                handling.set()
+                try:
+                    await asyncio.Event().wait()  # a slow recogniser
+                except asyncio.CancelledError:
+                    winding_down.set()
+                    await asyncio.sleep(STOP_WITHIN_S)  # cut short by the caller's cancel
+                    raise
+
+            worker = CameraWorker("main-in", camera, CameraConfig(source="held", fps=30),
+                                  on_frame, idle_after_s=0.5)
+            await worker.start()
+            camera.release.set()
+            went_on: list[int] = []
+
+            async def shutdown(worker: CameraWorker = worker, went_on: list[int] = went_on,
+                               turns: int = turns) -> None:
+                await worker.stop()
+                went_on.append(turns)
+
+            async with asyncio.timeout(STOP_WITHIN_S):
+                await handling.wait()
+            stopping = asyncio.create_task(shutdown())
+            async with asyncio.timeout(STOP_WITHIN_S):
+                await winding_down.wait()
+            assert await cancel_after_turns(stopping, turns, "stop"), f"{turns} turns: late"
+            assert went_on == [], f"{turns} turns: the shutdown went on after its cancel"
+            await worker.stop()  # a second stop finishes what the cancelled one left
+            assert not worker.running and worker.stats.state == "stopped"
 
     asyncio.run(main())
 
