@@ -514,7 +514,13 @@ class CameraStatus(BaseModel):
                              "camera key, since start.")
     failures: int = Field(description="Opens refused and streams that broke since start "
                           "(the worker retries each with back-off); 0 for a pushing camera.")
-    last_error: str | None
+    last_error: str | None = Field(
+        description="What is wrong with it now: the last failure of a camera parkgate reads "
+        "(open:, read:, corrupt:) or of its frame handling (handler:, idle:); null once that "
+        "works again (the camera answers a read, a frame is handled), so a camera that "
+        "recovered shows none; failures counts those since start. Always null for a pushing "
+        "camera."
+    )
     delivery: Literal["read", "push"] = Field(
         "read", description="read: parkgate reads it (camera.source); push: it pushes frames "
         "to POST /api/v1/gates/{id}/frames."

@@ -17,9 +17,9 @@ import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -38,6 +38,9 @@ logger = logging.getLogger(__name__)
 
 FrameHandler = Callable[[Frame], Awaitable[Any]]
 IdleHandler = Callable[[datetime], Awaitable[Any]]
+# Who reported an error: the reader (the camera: open, read, corrupt frame), or the analysing
+# side (the frame handler, the idle handler). Each side's success clears only its own error.
+ErrorSide = Literal["source", "handler", "idle"]
 
 
 @dataclass
@@ -53,6 +56,9 @@ class WorkerStats:
     corrupt_frames: int = 0
     stream_failures: int = 0
     handler_errors: int = 0
+    # The current problem, for /healthz and the camera_offline alarm: None once the side that
+    # failed works again (the camera answers a read, the handler handles a frame), so a camera
+    # that recovered is not shown as still broken. The counters above keep the history.
     last_error: str | None = None
     # time.monotonic() of the last read the source answered without failing (a frame, or
     # "nothing new" from a drop folder), and of the worker's start: whether the camera is out.
@@ -61,6 +67,25 @@ class WorkerStats:
     # A recording's or snapshot camera's frame is waiting for the analyser to take it: the
     # camera is not being asked meanwhile, so that wait is no silence of the camera's.
     awaiting_analysis: bool = False
+    _error_side: ErrorSide | None = field(default=None, repr=False)
+    # The reader thread and the event loop both set and clear last_error: without it, a
+    # reader clearing its own error could wipe a handler's error set in between.
+    _error_lock: threading.Lock = field(default_factory=threading.Lock, repr=False,
+                                        compare=False)
+
+    def failed(self, side: ErrorSide, error: str) -> None:
+        with self._error_lock:
+            self.last_error = error
+            self._error_side = side
+
+    def recovered(self, side: ErrorSide) -> None:
+        """``side`` worked: its error, if it is the current one, is over."""
+        if self._error_side != side:  # the common case, once per read: no lock taken
+            return
+        with self._error_lock:
+            if self._error_side == side:
+                self.last_error = None
+                self._error_side = None
 
 
 class _Mailbox:
@@ -196,8 +221,10 @@ class CameraWorker:
                 raise
             except Exception as err:
                 self.stats.handler_errors += 1
-                self.stats.last_error = f"handler: {err}"
+                self.stats.failed("handler", f"handler: {err}")
                 logger.exception("camera %s: frame handling failed", self.gate_id)
+            else:
+                self.stats.recovered("handler")
             self.stats.frames_analysed += 1
             # Throttle to fps; the mailbox meanwhile keeps only the newest frame.
             await asyncio.sleep(max(0.0, started + interval - time.monotonic()))
@@ -211,8 +238,10 @@ class CameraWorker:
             raise
         except Exception as err:
             self.stats.handler_errors += 1
-            self.stats.last_error = f"idle: {err}"
+            self.stats.failed("idle", f"idle: {err}")
             logger.exception("camera %s: idle handling failed", self.gate_id)
+        else:
+            self.stats.recovered("idle")
 
     # -- reading side (thread) ------------------------------------------------------------
 
@@ -224,7 +253,7 @@ class CameraWorker:
                 self.source.open()
             except Exception as err:  # any driver failure: count it and try again later
                 self.stats.open_failures += 1
-                self.stats.last_error = f"open: {err}"
+                self.stats.failed("source", f"open: {err}")
                 delay = next(self._delays)
                 logger.warning("camera %s: cannot open %s (%s); retrying in %.1f s",
                                self.gate_id, self.source.name, err, delay)
@@ -245,7 +274,7 @@ class CameraWorker:
                 return
             except Exception as err:
                 self.stats.stream_failures += 1
-                self.stats.last_error = f"read: {err}"
+                self.stats.failed("source", f"read: {err}")
                 delay = next(self._delays)
                 logger.warning("camera %s: %s failed (%s); reconnecting in %.1f s",
                                self.gate_id, self.source.name, err, delay)
@@ -271,13 +300,17 @@ class CameraWorker:
             except CorruptFrameError as err:
                 self.stats.corrupt_frames += 1
                 corrupt_in_row += 1
-                self.stats.last_error = f"corrupt: {err}"
+                self.stats.failed("source", f"corrupt: {err}")
                 logger.warning("camera %s: skipped a corrupt frame (%s)", self.gate_id, err)
                 if corrupt_in_row >= self._max_corrupt_in_row:
                     raise CorruptFrameError(
                         f"{corrupt_in_row} corrupt frames in a row from {self.source.name}"
                     ) from err
                 continue
+            # Answered (a frame, or a drop folder's "nothing new"): what made it silent or
+            # refuse is over. Cleared before the answer's time is set: once the watch counts
+            # the camera as heard again, its error is gone too.
+            self.stats.recovered("source")
             self.stats.last_answer_at = time.monotonic()
             if image is None:
                 sleep_interruptibly(self._stop, poll)

@@ -123,6 +123,9 @@ def test_a_dark_camera_is_an_alarm_and_degraded_health_until_it_delivers_again(
     health = client.get("/healthz").json()
     assert health["status"] == "ok", health
     assert health["cameras"]["main-in"]["frames_read"] > 0
+    # Its refusals are over: not shown as the camera's error any more, only counted.
+    assert health["cameras"]["main-in"]["last_error"] is None, health["cameras"]["main-in"]
+    assert health["cameras"]["main-in"]["failures"] >= 2
     gates = {g["id"]: g for g in client.get("/api/v1/gates", headers=headers).json()}
     assert gates["main-in"]["camera_up"] is True
     body = _scrape(client)
