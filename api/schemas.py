@@ -485,6 +485,18 @@ class StorageHealth(BaseModel):
                                "held (false once a full disk gave it up).")
 
 
+class ClockHealth(BaseModel):
+    """The system clock against the latest time this controller saw (services/clock_watch.py);
+    behind makes ``status`` degraded: records carry the held time until it is set."""
+
+    in_step: bool = Field(description="False while the system clock reads earlier than a time "
+                          "already past (a board without a real-time clock after a power cut, "
+                          "NTP out of reach).")
+    system: datetime = Field(description="What the system clock reads (UTC).")
+    now: datetime = Field(description="What records are stamped with (UTC): the system clock, "
+                          "or while it is behind the held time.")
+
+
 class CityLink(BaseModel):
     """The city platform's MQTT link; it does not count towards ``status``: gates keep working
     while the hub is away, and a supervisor restarting on "degraded" would drop the queue."""
@@ -565,6 +577,7 @@ class Health(BaseModel):
     storage: StorageHealth | None = Field(
         None, description="Free space on data_dir's disk."
     )
+    clock: ClockHealth | None = Field(None, description="The system clock's trust.")
     cameras: dict[str, CameraStatus] = Field(
         default_factory=dict, description="Per gate id, the cameras parkgate reads itself, "
         "those configured to push (push_camera), and any other that pushed with its camera "

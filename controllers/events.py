@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from wall_clock import utcnow
+
 logger = logging.getLogger(__name__)
 
 EventType = Literal[
@@ -55,7 +57,7 @@ def happened_at(data: dict[str, Any]) -> datetime | None:
 class Event:
     type: EventType
     data: dict[str, Any]
-    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    at: datetime = field(default_factory=utcnow)
 
     def as_dict(self) -> dict[str, Any]:
         return {"type": self.type, "at": self.at.isoformat(), "data": self.data}

@@ -32,9 +32,10 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+import wall_clock
 from controllers.events import Event, EventBus
 from controllers.journal_writeback import JournalWriteBack, OutageAlarm
 from controllers.offline import OfflineAccess
@@ -64,6 +65,8 @@ logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 
+CLOCK_HELD = "clock_held"
+
 
 class Opener(Protocol):
     """The part of a hardware barrier the runtime needs (see hardware.base.Barrier)."""
@@ -82,7 +85,12 @@ BARRIER_WAIT_MARGIN_S = 1.0
 
 
 def utc_clock() -> datetime:
-    return datetime.now(UTC)
+    return wall_clock.utcnow()
+
+
+def system_clock_held() -> bool:
+    """Whether the wall clock is holding a system clock that reads too early (wall_clock.py)."""
+    return wall_clock.clock_behind() is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,11 +128,16 @@ class _Arrival:
     decided: AccessDecision | None  # None: the access policy decides (a vehicle)
     snapshot_path: str | None
     details: dict[str, Any]
+    clock_held: bool = False
 
     def record(self, decision: AccessDecision, journal_id: str | None = None) -> PassageRecord:
         if self.sighting.typed and TYPED_PLATE not in decision.flags:
             # Online and offline alike, and on a decision no rule made (no snapshot yet).
             decision = replace(decision, flags=(*decision.flags, TYPED_PLATE))
+        if self.clock_held and CLOCK_HELD not in decision.flags:
+            # Its time is the controller's held clock, not the system's: the guard and the
+            # office see that it is near, not exact.
+            decision = replace(decision, flags=(*decision.flags, CLOCK_HELD))
         return PassageRecord(
             gate_id=self.gate.gate_id,
             direction=self.gate.direction,
@@ -147,6 +160,7 @@ class GateRuntime(JournalWriteBack):
         policy: AccessPolicy,
         bus: EventBus,
         clock: Clock = utc_clock,
+        clock_held: Callable[[], bool] = system_clock_held,
         fault_alarms: bool = True,
         journal: PassageJournal | None = None,
         offline: OfflineAccess | None = None,
@@ -158,6 +172,7 @@ class GateRuntime(JournalWriteBack):
         self._policy = policy
         self._bus = bus
         self._clock = clock
+        self._clock_held = clock_held
         # Off when a safety supervisor reports every barrier fault through barrier_fault():
         # the runtime then only ties its passages to that alarm.
         self._fault_alarms = fault_alarms
@@ -247,7 +262,7 @@ class GateRuntime(JournalWriteBack):
             # A person's credential was checked without the gate in view (face, PIN, QR,
             # online or from the offline snapshot); the gate's hours apply here, once for all.
             decided = apply_schedule(decided, gate.schedule, gate.direction, sighting.at)
-        arrival = _Arrival(gate, sighting, decided, snapshot_path, details)
+        arrival = _Arrival(gate, sighting, decided, snapshot_path, details, self._clock_held())
         async with self._locks[gate.gate_id]:
             # Under the gate's lock, so two guards typing the same car at once are one car.
             earlier = self._repeat_of(sighting)

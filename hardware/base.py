@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from controllers.barrier import BarrierState
+from wall_clock import utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +159,7 @@ class ContactReports:
         if value == self._value:
             return
         self._value = value
-        change = InputChange(self.name, value, at if at is not None else datetime.now(UTC))
+        change = InputChange(self.name, value, at if at is not None else utcnow())
         for cb in list(self._listeners):
             cb(change)
 

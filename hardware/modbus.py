@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pymodbus.client import AsyncModbusTcpClient
@@ -20,6 +20,7 @@ from errors import HardwareError, HardwareTimeoutError, HardwareUnavailableError
 from hardware.base import ContactReports, DigitalInput, LinkListener, LinkReports
 from hardware.config import ModbusBarrierConfig, ModbusDisplayConfig, ModbusInputConfig
 from hardware.relay_barrier import RelayBarrier
+from wall_clock import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -338,7 +339,7 @@ class ModbusInputPoller:
         response = await self.link.call(
             "read_discrete_inputs", first, count=count, answer_within_s=answer_within_s
         )
-        now = datetime.now(UTC)
+        now = utcnow()
         # Releases before makes: a poll slower than the arm sees its closed limit released
         # and its open one made together, and the barrier must hear them in the arm's order
         # (both made at once is a faulty switch to it, not a raise).

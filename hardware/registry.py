@@ -10,7 +10,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -51,6 +51,7 @@ from hardware.simulated import (
     SimulatedInput,
     SimulatedScreen,
 )
+from wall_clock import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -309,4 +310,4 @@ class SafetySupervisor:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return utcnow()

@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from controllers.barrier import (
@@ -44,6 +43,7 @@ from hardware.base import (
     RelayPort,
     SharedDevice,
 )
+from wall_clock import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -548,7 +548,7 @@ class RelayBarrier:
             self.gate_id,
             current[0],
             current[1],
-            datetime.now(UTC),
+            utcnow(),
             uncommanded_open,
             tailgating,
         )

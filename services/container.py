@@ -43,6 +43,7 @@ from services.audit_journal import LOGIN_PREFIX, FileAuditJournal, write_back
 from services.camera_watch import CameraWatch, run_cameras
 from services.city_mqtt import CityPublisher
 from services.city_spool import open_city_spool
+from services.clock_watch import ClockWatch, load_clock_floor
 from services.database_lock import DatabaseLock
 from services.database_start import data_dir_history, open_database, prepare_database
 from services.disk_space import DiskSpace
@@ -120,6 +121,9 @@ class Services:
     metrics: Metrics = field(default_factory=Metrics)
     # Free space on data_dir's disk and its reserve (services/disk_space.py), for /healthz.
     disk: DiskSpace | None = None
+    # Whether the system clock is behind the time this controller last saw
+    # (services/clock_watch.py), for /healthz.
+    clock: ClockWatch | None = None
     # The watch of the camera workers and of the cameras that push (services/camera_watch.py);
     # build_services always sets it.
     cameras: CameraWatch | None = None
@@ -620,6 +624,9 @@ def _build_services(
     settings: Settings, recognizer: PlateRecognizer | None, lock: DatabaseLock | None
 ) -> Services:
     history = data_dir_history(settings.data_dir)  # before this run writes anything there
+    # Before anything is recorded (a migration's rows, the journal written back): a system
+    # clock that reads earlier than the last time this controller saw is held there.
+    load_clock_floor(settings.data_dir)
     engine = open_database(settings, history)
     sessions = make_session_factory(engine)
     disk = DiskSpace(settings.data_dir, settings.storage)
@@ -699,8 +706,10 @@ def _build_services(
     safety = SafetySupervisor(create_input("fire-alarm", fire) if fire is not None else None)
     for barrier in barriers.values():
         safety.register(barrier)
+    clock = ClockWatch(settings.data_dir, runtime.raise_alarm)
     background: list[Any] = [
-        StorageWatch(disk, snapshots, runtime, in_use=lambda: snapshots_in_use(sessions))
+        clock,
+        StorageWatch(disk, snapshots, runtime, in_use=lambda: snapshots_in_use(sessions)),
     ]
     parking = ParkingService(
         settings.parking,
@@ -767,6 +776,7 @@ def _build_services(
         ),
         audit_journal=FileAuditJournal(settings.data_dir / "journal" / "audit.jsonl", disk),
         disk=disk,
+        clock=clock,
         screens=screens,
         database_ready=ready,
         database_history=history,

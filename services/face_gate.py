@@ -6,7 +6,7 @@ import asyncio
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -23,6 +23,7 @@ from services.snapshots import SnapshotStore
 from vision.face_pipeline import FacePipeline
 from vision.face_types import FaceGateResult, GateReason
 from vision.images import decode_depth_png, decode_image, encode_jpeg
+from wall_clock import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -167,7 +168,7 @@ class FaceGateService:
                 )
             frames.append(frame)
         maps = self._decode_depth(depth, frames) if depth else None
-        at = datetime.now(UTC)
+        at = utcnow()
         result = self._process(frames, maps)
         return BurstRead(at, result, encode_jpeg(frames[len(frames) // 2]))
 

@@ -27,7 +27,6 @@ import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -42,6 +41,7 @@ from models.people import Resident
 from vision.face_matcher import FaceMatcher
 from vision.faces import FaceEngine
 from vision.images import decode_image
+from wall_clock import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -228,7 +228,7 @@ class FaceService:
         self, session: Session, resident_id: int, operator: str, note: str
     ) -> Resident:
         resident = self._resident(session, resident_id)
-        resident.face_consent_at = datetime.now(UTC)
+        resident.face_consent_at = utcnow()
         resident.face_consent_by = operator
         session.add(
             AuditEntry(username=operator, action="face.consent", target=f"resident:{resident_id}",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -19,6 +19,7 @@ from settings import RegionConfig
 from vision.images import decode_image, encode_jpeg, sniff_image_format
 from vision.plate_recognizer import PlateRecognizer
 from vision.types import BoundingBox, PlateRead
+from wall_clock import utcnow
 
 
 def region_box(region: RegionConfig | None, width: int, height: int) -> BoundingBox | None:
@@ -92,7 +93,7 @@ class FrameProcessor:
         decoded = time.perf_counter()
         if image.ndim != 3 or image.dtype != np.uint8:
             raise InvalidInputError("frame must be a BGR uint8 image")
-        at = datetime.now(UTC)
+        at = utcnow()
         reads = self._read(gate_id, image)
         recognised = time.perf_counter()
         snapshot = data if sniff_image_format(data) == "jpeg" else encode_jpeg(image)

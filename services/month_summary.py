@@ -12,7 +12,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from typing import TextIO
 
 from sqlalchemy.orm import Session
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from services.day_summary import DaySummary, day_summaries
 from services.local_days import local_days
 from services.reports import write_table
+from wall_clock import utcnow
 
 MONTH_CSV_COLUMNS = (
     "date",
@@ -82,7 +83,7 @@ def month_summary(
 ) -> MonthSummary:
     """Every day of the month that has begun in ``tz``, oldest first (``pedestrian_gates``:
     see services/day_summary.py day_summaries)."""
-    now = now or datetime.now(UTC)
+    now = now or utcnow()
     today = now.astimezone(tz).date()
     begun = [
         date(year, month, number)

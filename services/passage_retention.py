@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Select, delete, exists, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from models.db import transaction
 from models.events import Alarm, Passage
 from models.vehicles import Presence, VisitorPass
+from wall_clock import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ def forget_old_passages(
     """Anonymise what happened more than ``days`` days before ``now``; 0 days keeps all."""
     if days <= 0:
         return Forgotten()
-    now = now or datetime.now(UTC)
+    now = now or utcnow()
     cutoff = now - timedelta(days=days)
 
     def anonymise(session: Session, ids: Sequence[int]) -> None:

@@ -16,7 +16,7 @@ import csv
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -28,6 +28,7 @@ from controllers.ports import ADMISSION_UNDONE
 from errors import ConfigError, InvalidInputError
 from models.events import Passage
 from models.site import OccupancySample, Zone
+from wall_clock import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +100,7 @@ def occupancy_day(
 ) -> OccupancyDay:
     """The day's history for every zone (queries only; nothing is written)."""
     start, end = local_day_bounds(day, tz)
-    now = now or datetime.now(UTC)
+    now = now or utcnow()
     if start > now:
         raise InvalidInputError(f"{day} has not started yet in {tz}")
     cut = min(end, now)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal, cast, get_args
 
 from sqlalchemy import ColumnElement, CursorResult, case, func, literal, select, update
@@ -28,6 +28,7 @@ from models.events import AuditEntry, Passage
 from models.people import Household
 from models.vehicles import VisitorPass
 from services.container import Services
+from wall_clock import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -222,7 +223,7 @@ def _own_car(passage: Passage) -> int | None:
 
 
 async def resolve_review(services: Services, username: str, req: ReviewDecision) -> ReviewOutcome:
-    now = datetime.now(UTC)
+    now = utcnow()
     view, pass_id, alarms, gate_id = await asyncio.to_thread(
         _record, services, username, req, now
     )

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from errors import NotFoundError
 from services.disk_space import DiskSpace
+from wall_clock import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +82,11 @@ class SnapshotStore:
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, target)
+            # Dated by the passage, not by the system clock: retention and free_up go by a
+            # file's time, and a system clock running behind (wall_clock.py) stamped it years
+            # early, so it was deleted as soon as the clock was right again.
+            stamp = at.timestamp()
+            os.utime(target, (stamp, stamp))
         except BaseException:
             # Half a JPEG left behind on a full disk would hold the very space it lacked.
             with contextlib.suppress(OSError):
@@ -96,7 +102,9 @@ class SnapshotStore:
         return candidate
 
     def purge_older_than(self, days: int, *, now: float | None = None) -> int:
-        now = now if now is not None else time.time()
+        # Images carry their passage's time (save); a half-written .tmp the system clock's.
+        system = now if now is not None else time.time()
+        now = now if now is not None else utcnow().timestamp()
         cutoff = now - days * 86400
         removed = 0
         for file in self.root.rglob("*.jpg"):
@@ -105,7 +113,7 @@ class SnapshotStore:
                 removed += 1
         if removed:
             logger.info("retention removed %d snapshots older than %d days", removed, days)
-        self._remove_stale_tmp(min(cutoff, now - STALE_TMP_S))
+        self._remove_stale_tmp(system - max(days * 86400, STALE_TMP_S))
         return removed
 
     def _remove_stale_tmp(self, before: float) -> int:
@@ -133,8 +141,9 @@ class SnapshotStore:
         removed, bytes freed)."""
         if needed <= 0 or not self.root.is_dir():
             return 0, 0
-        now = now if now is not None else time.time()
-        freed = self._remove_stale_tmp(now - STALE_TMP_S)
+        system = now if now is not None else time.time()
+        now = now if now is not None else utcnow().timestamp()
+        freed = self._remove_stale_tmp(system - STALE_TMP_S)
         removed = 0
         newest_kept = now - KEEP_NEWEST_S
         # Their paths sort by time: YYYY/MM/DD/HHMMSS-gate-….jpg

@@ -21,7 +21,7 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from controllers.runtime import PassageResult
@@ -32,6 +32,7 @@ from models.people import Household
 from services.audit_journal import JournalledAudit
 from services.container import Services
 from services.gate_actions import write_audit
+from wall_clock import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ async def enter_typed_plate(
         raise InvalidInputError(
             f"gate {gate_id} is a pedestrian gate: a typed plate is for vehicle gates"
         )
-    at = datetime.now(UTC)
+    at = utcnow()
     details: dict[str, Any] = {"typed_by": username, "typed_reason": reason}
     result = await services.runtime.handle_sighting(
         typed_sighting(gate_id, plate, at), details=details

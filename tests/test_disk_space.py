@@ -156,8 +156,10 @@ def test_low_space_never_deletes_what_a_guard_still_needs(tmp_path: Path) -> Non
     old = _aged(_snapshot(store, 1, 64 * 1024), 48)
     reviewed = _aged(_snapshot(store, 2, 64 * 1024), 40)
     alarmed = _aged(_snapshot(store, 3, 64 * 1024), 30)
-    just_now = _snapshot(store, 4, 64 * 1024)
+    # A snapshot is dated by its passage (SnapshotStore.save): this one's car came just now.
+    just_now = store.root / store.save("main-in", datetime.now(UTC), b"\xff" * 64 * 1024)
     saving = store.root / "2026/05/04/080001-main-in-0000.tmp"
+    saving.parent.mkdir(parents=True, exist_ok=True)
     saving.write_bytes(b"\xff" * 1000)
     crashed = store.root / "2026/05/01/070000-main-in-0000.tmp"
     crashed.write_bytes(b"\xff" * 1000)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
@@ -62,6 +62,7 @@ from services.users import (
     set_active,
     staff_accounts,
 )
+from wall_clock import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -293,7 +294,7 @@ def passes_page(request: Request) -> Response:
             select(Household).order_by(Household.building, Household.unit)))
         passes = list(session.scalars(
             select(VisitorPass).order_by(VisitorPass.valid_from.desc()).limit(500)))
-    now = datetime.now(UTC)
+    now = utcnow()
     start = now.astimezone(display_tz(request))
     end = start + timedelta(hours=DEFAULT_PASS_HOURS)
     labels = {h.id: f"{h.building} {h.unit}" for h in households}

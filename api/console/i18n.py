@@ -794,6 +794,14 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "The controller's disk is full: passages are recorded in its "
         "reserved space. Tell an administrator now",
     ),
+    "alarm.hint.clock_behind": (
+        "控制器系统时间比已记录的最新时间早（断电后时钟复位、连不上校时服务器）：通行记录暂按上次"
+        "可信时间续记，访客通行证按此时间判定。请通知管理员校准时间（NTP 或主板时钟电池）",
+        "The controller's system clock reads earlier than times already recorded (reset by a "
+        "power cut, no time server): passages are stamped from the last time known to be "
+        "right and visitor passes judged by it. Tell an administrator to set the clock (NTP, "
+        "or the board's clock battery)",
+    ),
     "alarm.hint.fire_alarm": ("消防联动：道闸保持开启", "Fire alarm: barriers held open"),
     "alarm.hint.fire_alarm_cleared": ("火警已解除", "Fire alarm cleared"),
     "alarm.stored": ("原始信息：{message}", "Stored message: {message}"),
@@ -1236,6 +1244,8 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "passage.counted_again": ("已重新计入通行", "the car is counted again"),
     "audit.detail.admission": ("通行计数", "Admission"),
     "code.redone": ("已重新计入", "Counted again"),
+    "code.clock_behind": ("系统时间异常", "System clock behind"),
+    "code.clock_held": ("系统时间异常，时间为估计", "Clock behind: time estimated"),
     "code.province_tolerated": ("省份字存疑已匹配", "Province unsure, matched"),
     "code.fire_alarm": ("火警", "Fire alarm"),
     "code.plate": ("车牌", "Plate"),

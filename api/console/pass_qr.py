@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import logging
-from datetime import UTC, datetime
 
 import segno
 from fastapi import APIRouter, Request, Response
@@ -23,6 +22,7 @@ from api.params import PathId
 from models.people import Household
 from models.vehicles import VisitorPass
 from services.credentials import qr_code
+from wall_clock import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def pass_qr_page(request: Request, pass_id: PathId) -> Response:
     host = f"{household.building} {household.unit}" if household else ""
     return admin_page(request, "admin/pass_qr.html", {
         "visitor_pass": visitor_pass, "host": host, "qr_text": code, "svg": qr_svg(code),
-        "status": pass_status(visitor_pass, datetime.now(UTC)),
+        "status": pass_status(visitor_pass, utcnow()),
         "schedule": schedule_text(current_lang(request), visitor_pass.weekdays,
                                   visitor_pass.hours_from, visitor_pass.hours_to),
     }, user)

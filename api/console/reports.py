@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -42,6 +42,7 @@ from services.reports import (
     plot_png,
     write_csv,
 )
+from wall_clock import utcnow
 
 router = APIRouter(prefix="/console/admin/reports", include_in_schema=False)
 
@@ -49,7 +50,7 @@ PathDay = Annotated[date, Path(), AfterValidator(day_in_service_span)]
 
 
 def _today(request: Request) -> date:
-    return datetime.now(UTC).astimezone(display_tz(request)).date()
+    return utcnow().astimezone(display_tz(request)).date()
 
 
 @router.get("", response_class=HTMLResponse)

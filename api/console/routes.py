@@ -7,7 +7,7 @@ import json
 import logging
 import math
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -65,6 +65,7 @@ from services.login_audit import LOGIN, LOGOUT, audit_login
 from services.review import review_queue
 from services.session_ends import logout_details
 from services.tokens import new_session_id, session_fingerprint
+from wall_clock import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -445,7 +446,7 @@ def console_home(request: Request) -> Response:
     if isinstance(user, Response):
         return user
     services = services_of(request)
-    now = datetime.now(UTC)
+    now = utcnow()
     unstored = unstored_alarms(services)  # before the rows: see without_stored
     try:
         parts = _stored_parts(services, now, unstored)
@@ -560,7 +561,7 @@ def review_fragment(request: Request) -> Response:
     if isinstance(user, Response):
         return Response(status_code=401)
     services = services_of(request)
-    now = datetime.now(UTC)
+    now = utcnow()
     with services.sessions() as session:
         review = _review_cards(session, now)
         households = _households(session)

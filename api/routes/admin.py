@@ -6,7 +6,6 @@ Every change is written to the audit log in the same transaction as the change i
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Query, Response
@@ -42,6 +41,7 @@ from models.people import Household, Resident
 from models.vehicles import PlateListEntry, Vehicle, VisitorPass
 from services import presence_corrections
 from services.container import Services
+from wall_clock import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -405,7 +405,7 @@ def update_pass(
     end it, correct the plate or the note, change its days and hours (api/pass_patch.py)."""
     visitor_pass = _get(session, VisitorPass, pass_id, "pass")
     before = {name: getattr(visitor_pass, name) for name in EDITABLE}
-    after = body.columns(visitor_pass, datetime.now(UTC))
+    after = body.columns(visitor_pass, utcnow())
     changes = edit_changes(before, after)
     for name in changes:
         setattr(visitor_pass, name, after[name])

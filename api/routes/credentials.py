@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
@@ -21,6 +21,7 @@ from models.vehicles import VisitorPass
 from services.container import Services
 from services.credentials import check_pin, check_qr, clear_pin, qr_code, set_pin
 from services.offline_credentials import OfflineCredentials
+from wall_clock import utcnow
 
 router = APIRouter(prefix="/api/v1", tags=["credentials"])
 
@@ -84,7 +85,7 @@ async def present_credential(
     gate = services.settings.gate(gate_id)
     if gate is None or gate.kind != "pedestrian":
         raise InvalidInputError(f"{gate_id} is not a pedestrian gate")
-    now = datetime.now(UTC)
+    now = utcnow()
     counted_offline: OfflineCredentials | None = None
     try:
         if services.runtime.database_suspect():

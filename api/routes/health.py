@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.deps import ServicesDep
-from api.schemas import CameraStatus, CityLink, Health, StorageHealth
+from api.schemas import CameraStatus, CityLink, ClockHealth, Health, StorageHealth
 from services.container import Services
 
 router = APIRouter(tags=["health"])
@@ -43,13 +43,17 @@ def healthz(services: ServicesDep) -> Health:
     if services.disk is not None:
         storage = StorageHealth.model_validate(dataclasses.asdict(services.disk.status()))
         ok = ok and not storage.low and not storage.full
+    clock = None
+    if services.clock is not None:
+        clock = ClockHealth.model_validate(dataclasses.asdict(services.clock.state()))
+        ok = ok and clock.in_step
     city = None
     if services.city is not None:
         city = CityLink.model_validate(dataclasses.asdict(services.city.status))
     return Health(
         status="ok" if ok else "degraded", database=database, gates=gates,
         journal_waiting=waiting, audit_journal_waiting=actions_waiting, city_mqtt=city,
-        storage=storage,
+        storage=storage, clock=clock,
         cameras=cameras,
         screens={} if services.screens is None else services.screens.health(),
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Query, Response
@@ -13,6 +12,7 @@ from api.params import Offset, PathId
 from api.routes.admin import audit
 from errors import NotFoundError
 from services.personal_data import MAX_PASSAGES, ExportContext, personal_data
+from wall_clock import utcnow
 
 router = APIRouter(prefix="/api/v1/residents", tags=["admin"])
 
@@ -52,7 +52,7 @@ def export_personal_data(
             return False
         return True
 
-    now = datetime.now(UTC)
+    now = utcnow()
     tz = settings.community.zone_info()
     ctx = ExportContext(
         tz=tz,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -15,6 +14,7 @@ from api.schemas import EntryLimit, Note, PassageOut, Reason, check_pass_window,
 from errors import InvalidInputError
 from models.access_store import passage_to_dict
 from services.review import ReviewDecision, VisitorPassRequest, resolve_review, review_queue
+from wall_clock import utcnow
 
 router = APIRouter(prefix="/api/v1", tags=["review"])
 
@@ -30,7 +30,7 @@ class VisitorPassIn(BaseModel):
 
     @model_validator(mode="after")
     def _window(self) -> VisitorPassIn:
-        check_pass_window(self.valid_from or datetime.now(UTC), self.valid_to)
+        check_pass_window(self.valid_from or utcnow(), self.valid_to)
         return self
 
 
@@ -98,7 +98,7 @@ async def resolve(
         vp = body.visitor_pass
         visitor = VisitorPassRequest(
             host_household_id=vp.host_household_id,
-            valid_from=vp.valid_from or datetime.now(UTC),
+            valid_from=vp.valid_from or utcnow(),
             valid_to=vp.valid_to,
             max_uses=vp.max_uses,
             note=vp.note,

@@ -1,0 +1,119 @@
+"""A controller whose system clock reads too early (a board without a real-time clock after a
+power cut, NTP out of reach) keeps its records where they belong.
+
+Walked first with the demo under libfaketime at 2000-01-01: the cars were recorded in 2000,
+and at the next start with the clock right, retention anonymised those passages (a blocked
+car's plate among them) and deleted their snapshots as 26 years old. Here the system clock is
+the test's (wall_clock.CLOCK with a system clock the test sets); the database, the snapshots
+on disk, the retention code and the API are the real ones.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import wall_clock
+from models.events import Passage
+from services.clock_watch import CLOCK_FILE
+from services.passage_retention import forget_old_passages
+from tests.api.test_database_outage import RESIDENT, push
+from tests.api.test_vehicle_entry import register_resident_car
+from tests.conftest import add_user, services_of, wait_until
+
+LAST_SEEN = datetime(2026, 11, 30, 19, 33, tzinfo=UTC)
+RESET = datetime(2000, 1, 1, 8, 0, tzinfo=UTC)
+
+
+class SystemClock:
+    """What the board's clock reads; the monotonic clock is the real one."""
+
+    def __init__(self, reads: datetime) -> None:
+        self.reads = reads
+
+    def __call__(self) -> datetime:
+        return self.reads
+
+
+@pytest.fixture
+def board(monkeypatch: pytest.MonkeyPatch) -> Iterator[SystemClock]:
+    system = SystemClock(RESET)
+    monkeypatch.setattr(wall_clock, "CLOCK", wall_clock.WallClock(system=system))
+    yield system
+
+
+def start_after_power_cut(app_factory: Any, tmp_path: Path) -> Any:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    # What the controller wrote a minute before the power went.
+    (data_dir / CLOCK_FILE).write_text(LAST_SEEN.isoformat(), encoding="ascii")
+    return app_factory()
+
+
+def test_cars_recorded_while_the_clock_is_behind_keep_their_records_once_it_is_set(
+    app_factory: Any, tmp_path: Path, board: SystemClock
+) -> None:
+    client = start_after_power_cut(app_factory, tmp_path)
+    admin = {"Authorization": f"Bearer {add_user(client, 'admin', 'admin')}"}
+    register_resident_car(client, admin, RESIDENT)
+
+    answer = push(client, "main-in", RESIDENT)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["decision"] == "allow"
+    passage = client.get(f"/api/v1/passages/{answer.json()['passage_id']}", headers=admin).json()
+    at = datetime.fromisoformat(passage["at"])
+    # Where it belongs (the last time seen, on by how long the box was off), not in 2000.
+    assert LAST_SEEN <= at < LAST_SEEN + timedelta(minutes=10), passage["at"]
+    assert "clock_held" in passage["flags"]
+
+    # The guards and the supervisor are told.
+    health = client.get("/healthz").json()
+    assert health["status"] == "degraded"
+    assert health["clock"]["in_step"] is False
+    assert health["clock"]["system"].startswith("2000-01-01")
+
+    def alarmed() -> bool:
+        alarms = client.get("/api/v1/alarms", params={"kind": "clock_behind"}, headers=admin)
+        return alarms.status_code == 200 and alarms.json()["total"] == 1
+    wait_until(alarmed, 10, "the clock_behind alarm")
+
+    # NTP reaches the box a day later: retention and snapshot retention run as every hour.
+    board.reads = LAST_SEEN + timedelta(days=1)
+    services = services_of(client)
+    forgotten = forget_old_passages(services.sessions, 365)
+    assert not forgotten.passages
+    with services.sessions() as session:
+        row = session.get(Passage, answer.json()["passage_id"])
+        assert row is not None and row.snapshot_path is not None
+        snapshot = services.snapshots.root / row.snapshot_path
+    assert abs(os.stat(snapshot).st_mtime - at.timestamp()) < 1
+    services.snapshots.purge_older_than(30)
+    assert snapshot.is_file()
+    kept = client.get(f"/api/v1/passages/{answer.json()['passage_id']}", headers=admin).json()
+    assert kept["plate"] == RESIDENT
+    assert "anonymised" not in kept["flags"]
+    health = client.get("/healthz").json()
+    assert health["clock"]["in_step"] is True
+    assert health["status"] == "ok"
+
+
+def test_a_clock_in_step_changes_nothing(
+    app_factory: Any, tmp_path: Path, board: SystemClock
+) -> None:
+    board.reads = LAST_SEEN + timedelta(hours=3)
+    client = start_after_power_cut(app_factory, tmp_path)
+    admin = {"Authorization": f"Bearer {add_user(client, 'admin', 'admin')}"}
+    register_resident_car(client, admin, RESIDENT)
+    answer = push(client, "main-in", RESIDENT)
+    passage = client.get(f"/api/v1/passages/{answer.json()['passage_id']}", headers=admin).json()
+    assert datetime.fromisoformat(passage["at"]) == board.reads
+    assert "clock_held" not in passage["flags"]
+    assert client.get("/healthz").json()["clock"]["in_step"] is True
+    # The time seen is saved for the next start.
+    saved = (tmp_path / "data" / CLOCK_FILE).read_text(encoding="ascii")
+    assert datetime.fromisoformat(saved) >= board.reads

@@ -1,0 +1,94 @@
+"""The wall clock holds a system clock that reads earlier than a time already past."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from wall_clock import EARLIEST_PLAUSIBLE, TOLERANCE, WallClock
+
+LAST_SEEN = datetime(2026, 11, 30, 19, 33, tzinfo=UTC)
+RESET = datetime(2000, 1, 1, 8, 0, tzinfo=UTC)
+
+
+class Fake:
+    """A system clock and a monotonic clock that a test moves."""
+
+    def __init__(self, system: datetime) -> None:
+        self.system = system
+        self.mono = 1000.0
+
+    def advance(self, seconds: float) -> None:
+        self.system += timedelta(seconds=seconds)
+        self.mono += seconds
+
+
+def clock(fake: Fake, floor: datetime = EARLIEST_PLAUSIBLE) -> WallClock:
+    return WallClock(floor, system=lambda: fake.system, monotonic=lambda: fake.mono)
+
+
+def test_a_clock_in_step_is_the_system_clock() -> None:
+    fake = Fake(LAST_SEEN + timedelta(days=2))
+    wall = clock(fake)
+    wall.hold_at_least(LAST_SEEN)
+    assert wall.now() == fake.system
+    assert wall.behind() is None
+    fake.advance(61.5)
+    assert wall.now() == fake.system
+
+
+def test_a_reset_clock_is_held_at_the_last_time_seen_and_advances() -> None:
+    fake = Fake(RESET)
+    wall = clock(fake)
+    wall.hold_at_least(LAST_SEEN)
+    assert wall.now() == LAST_SEEN
+    fake.advance(90)
+    assert wall.now() == LAST_SEEN + timedelta(seconds=90)
+    behind = wall.behind()
+    assert behind is not None
+    assert behind.system == RESET + timedelta(seconds=90)
+    assert behind.held == LAST_SEEN + timedelta(seconds=90)
+
+
+def test_without_a_saved_time_a_clock_before_this_version_is_held_at_its_date() -> None:
+    fake = Fake(RESET)
+    wall = clock(fake)
+    assert wall.now() == EARLIEST_PLAUSIBLE
+    assert wall.behind() is not None
+
+
+def test_once_set_the_system_clock_is_used_again() -> None:
+    fake = Fake(RESET)
+    wall = clock(fake)
+    wall.hold_at_least(LAST_SEEN)
+    fake.advance(600)
+    fake.system = LAST_SEEN + timedelta(days=1, seconds=600)  # NTP reached, after a day off
+    assert wall.now() == fake.system
+    assert wall.behind() is None
+
+
+def test_a_small_step_back_is_the_system_clocks_to_make() -> None:
+    fake = Fake(LAST_SEEN)
+    wall = clock(fake)
+    wall.hold_at_least(fake.system)
+    fake.system -= TOLERANCE - timedelta(seconds=1)
+    assert wall.now() == fake.system
+    assert wall.behind() is None
+
+
+def test_a_step_back_while_running_is_held_from_where_the_clock_was() -> None:
+    fake = Fake(LAST_SEEN)
+    wall = clock(fake)
+    wall.hold_at_least(fake.system)  # the clock watch follows the system clock
+    fake.advance(60)
+    wall.hold_at_least(wall.now())
+    fake.system -= timedelta(hours=1)  # a wrong time server
+    assert wall.now() == LAST_SEEN + timedelta(seconds=60)
+    assert wall.behind() is not None
+
+
+def test_the_floor_never_goes_down() -> None:
+    fake = Fake(RESET)
+    wall = clock(fake)
+    wall.hold_at_least(LAST_SEEN)
+    wall.hold_at_least(LAST_SEEN - timedelta(days=3))
+    assert wall.now() == LAST_SEEN

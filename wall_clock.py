@@ -1,0 +1,99 @@
+"""The controller's wall clock: the system's, unless the system's is behind a time already past.
+
+A controller box without a real-time clock (a Raspberry Pi), or with its battery dead, starts
+after a power cut in 1970 or 2000 and keeps that time until NTP reaches it, which on a
+community LAN cut off from the internet may be never. Walked with the demo (libfaketime at
+2000-01-01): every car was recorded in 2000, so the console's newest-first lists put it below
+all others, the reports showed it on no day, visitor passes were judged by that date, and
+once the clock was right again the hourly retention anonymised those passages (the blocked
+car's plate included) and deleted their snapshots as 26 years old, within a second of the
+next start.
+
+So the controller keeps a floor: the latest time it knows has passed (the time it last saw,
+written to ``<data_dir>/clock`` every minute by services/clock_watch.py, and never earlier
+than :data:`EARLIEST_PLAUSIBLE`, a date before this version existed). While the system clock
+reads earlier than the floor, :func:`utcnow` returns the floor advanced by the monotonic
+clock instead (what systemd-timesyncd does at boot with its own clock file, here also while
+running): records keep their order and land near the true time (off by how long the box was
+off), and the clock watch raises a ``clock_behind`` alarm. Once the system clock is right
+again it is used as before.
+
+Small steps back (up to :data:`TOLERANCE`, NTP correcting a drift) are the system's to make.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+# No controller of this version ran before this date: a system clock earlier than it is wrong
+# whatever the clock file says (a new box, a restored backup without the file).
+EARLIEST_PLAUSIBLE = datetime(2026, 11, 1, tzinfo=UTC)
+TOLERANCE = timedelta(minutes=2)
+
+
+def system_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ClockBehind:
+    """The system clock reads ``system`` while at least ``held`` has passed."""
+
+    system: datetime
+    held: datetime
+
+    @property
+    def behind(self) -> timedelta:
+        return self.held - self.system
+
+
+class WallClock:
+    """The system clock, held at a floor it must not read earlier than (see the module)."""
+
+    def __init__(
+        self, floor: datetime = EARLIEST_PLAUSIBLE, *,
+        system: Callable[[], datetime] = system_now,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._system = system
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        # One tuple, replaced whole: readers on other threads never see half an update.
+        self._anchor = (floor, monotonic())
+
+    def _held(self) -> datetime:
+        floor, mono = self._anchor
+        return floor + timedelta(seconds=max(0.0, self._monotonic() - mono))
+
+    def now(self) -> datetime:
+        system = self._system()
+        held = self._held()
+        return held if system < held - TOLERANCE else system
+
+    def behind(self) -> ClockBehind | None:
+        """How far the system clock is behind now, or None while it is in step."""
+        system = self._system()
+        held = self._held()
+        return ClockBehind(system, held) if system < held - TOLERANCE else None
+
+    def hold_at_least(self, when: datetime) -> None:
+        """Raise the floor to ``when`` (from now on); a floor never goes down."""
+        with self._lock:
+            if when > self._held():
+                self._anchor = (when, self._monotonic())
+
+
+CLOCK = WallClock()
+
+
+def utcnow() -> datetime:
+    """The time to stamp records and judge time windows by (aware, UTC)."""
+    return CLOCK.now()
+
+
+def clock_behind() -> ClockBehind | None:
+    return CLOCK.behind()
