@@ -212,7 +212,7 @@ def test_a_stream_that_stops_is_noticed_and_read_again_when_it_is_back(outage: s
             assert worker.stats.opens >= 2
             assert worker.stats.last_error is None  # streaming again: the outage is over
 
-        worker = run_worker(camera_config(camera.url()), scenario).worker
+        run_worker(camera_config(camera.url()), scenario)
     finally:
         camera.stop()
     assert camera.sessions >= 2
