@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal, get_args
@@ -164,13 +165,19 @@ class _ActionAudit:
     """Where one gate action's audit entry goes: one row once the barrier answered, or while
     the database is down the audit journal, begun (fsynced) before the barrier moves and
     finished with its answer. An action that finds the database gone only when writing its
-    row (nothing told it before) journals the whole entry then."""
+    row (nothing told it before) journals the whole entry then. One that ends without the
+    barrier's answer (a shutdown cancels the request while the command is on the wire) is
+    journalled then with the outcome ``pending`` (:meth:`abandon`): the barrier may have
+    moved, and every override is audited with who and why."""
 
     def __init__(self, services: Services, entry: JournalledAudit) -> None:
         self._services = services
         self._entry = entry
         self.journal_id: str | None = None
         self._open = False  # begun in the journal, the barrier's answer still to come
+        # The entry's write (the row, or the journal's) is in a worker thread's hands, and
+        # ends there even if this task is cancelled.
+        self._handed_over = False
 
     def _journal(self) -> FileAuditJournal:
         journal = self._services.audit_journal
@@ -188,13 +195,33 @@ class _ActionAudit:
         """Audits the action's outcome; returns the row's id, None while journalled."""
         details = {"outcome": outcome, **extra}
         if self.journal_id is not None:
-            await asyncio.to_thread(self._finish_offline, details)
+            await self._hand_over(self._finish_offline, details)
             self._publish_offline(details)
             return None
+        audit_id = await self._hand_over(self._write_or_journal, details)
+        if audit_id is None:
+            self._publish_offline(details)
+        return audit_id
+
+    async def _hand_over(
+        self, write: Callable[[dict[str, Any]], int | None], details: dict[str, Any]
+    ) -> int | None:
+        """Runs ``write`` in a worker thread, given to the pool here and now and shielded:
+        asyncio.to_thread's job is dropped when its task is cancelled before a worker took
+        it, and a shutdown's cancel then left the action (the barrier moved) with no entry,
+        or a journalled one waiting for an answer that had come. A cancel still ends this
+        task at once; the write goes on."""
+        work = asyncio.get_running_loop().run_in_executor(None, write, details)
+        self._handed_over = True
+        return await asyncio.shield(work)
+
+    def _write_or_journal(self, details: dict[str, Any]) -> int | None:
+        """In a worker thread: the row, or the journal when the database is gone, in one go
+        that a cancel of the awaiting task does not cut in two."""
         entry = self._entry
         try:
-            return await asyncio.to_thread(
-                write_audit, self._services, username=entry.username, action=entry.action,
+            return write_audit(
+                self._services, username=entry.username, action=entry.action,
                 reason=entry.reason, gate_id=entry.gate_id, passage_id=entry.passage_id,
                 target=entry.target, details=details,
             )
@@ -203,9 +230,8 @@ class _ActionAudit:
             logger.warning("%s at %s by %s: the database went away before its audit entry "
                            "was written (%s); journalled", entry.action, entry.gate_id,
                            entry.username, type(err).__name__)
-            await asyncio.to_thread(self._journal().record, replace(entry, details=details))
+            self._journal().record(replace(entry, details=details))
             self.journal_id = entry.key
-            self._publish_offline(details)
             return None
 
     def _publish_offline(self, details: dict[str, Any]) -> None:
@@ -220,11 +246,33 @@ class _ActionAudit:
             "details": details,
         }))
 
-    def abandon(self) -> None:
-        """The action ended without an answer (cancelled, a bug): the begun entry is written
-        as it is, outcome ``pending``."""
+    def abandon(self, why: BaseException) -> None:
+        """The action ended without an answer (cancelled, a bug), and the barrier may have
+        moved all the same: the entry is written with the outcome ``pending``. Begun in the
+        journal (offline), as it is. Online, where nothing was written yet, the whole entry
+        is journalled now, in this call: nothing can cut a synchronous write short (a
+        second cancel, the loop closing behind a shutdown), and the offline loop writes it
+        to the audit log within seconds, or the next start does."""
+        if self._handed_over:
+            return  # being written with the answer
         if self._open:
             self._finish_offline(None)
+            return
+        if self.journal_id is not None:
+            return
+        entry = replace(self._entry, details={"outcome": OUTCOME_PENDING})
+        try:
+            self._journal().record(entry)
+        except StoreUnavailableError as err:
+            logger.error("%s at %s by %s (reason: %s) ended before the barrier answered "
+                         "(%s), and could not be audited: %s", entry.action, entry.gate_id,
+                         entry.username, entry.reason, type(why).__name__, err)
+            return
+        self.journal_id = entry.key
+        logger.warning("%s at %s by %s (reason: %s) ended before the barrier answered (%s); "
+                       "the barrier may have moved: audited as pending (journal %s)",
+                       entry.action, entry.gate_id, entry.username, entry.reason,
+                       type(why).__name__, entry.key)
 
     def _finish_offline(self, details: dict[str, Any] | None) -> None:
         assert self.journal_id is not None
@@ -312,8 +360,8 @@ async def perform_gate_action(
     try:
         state, admission = await _drive(services, barrier, audit, gate_id, action, username,
                                         named)
-    except BaseException:
-        audit.abandon()
+    except BaseException as err:
+        audit.abandon(err)
         raise
     held_after = _held(barrier)
     hold_changed = (
