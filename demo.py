@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -53,6 +53,7 @@ from vision.plate_render import find_cjk_font, random_plate, render_gate_scene, 
 from vision.sources import SyntheticSource
 from vision.types import PlateColor
 from vision.voting import PlateVoter
+from wall_clock import utcnow
 
 if TYPE_CHECKING:
     import uvicorn
@@ -106,7 +107,7 @@ class DemoCast:
 
 def seed_demo(sessions: sessionmaker[Session], *, now: datetime | None = None) -> DemoCast:
     """Create (or refresh) the demo households, residents, vehicles, pass and block entry."""
-    now = now or datetime.now(UTC)
+    now = now or utcnow()
     with transaction(sessions) as session:
         households: dict[str, Household] = {}
         for owner, (building, unit, spaces) in _HOUSEHOLDS.items():

@@ -17,7 +17,6 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Any, Literal, get_args
 
 from controllers.events import Event
@@ -36,6 +35,7 @@ from models.db import DATABASE_DOWN, transaction
 from models.events import AuditEntry, Passage
 from services.audit_journal import FileAuditJournal, JournalledAudit
 from services.container import Services
+from wall_clock import utcnow
 
 # Named (and typed) for the except clause: mypy does not take (*DATABASE_DOWN, X) there.
 DATABASE_OR_STORE_DOWN: tuple[type[Exception], ...] = (*DATABASE_DOWN, StoreUnavailableError)
@@ -350,7 +350,7 @@ async def perform_gate_action(
         raise NotFoundError(f"gate {gate_id!r} has no barrier to drive")
     named = await _named(services, gate_id, passage_id, passage_journal_id)
     audit = _ActionAudit(services, JournalledAudit(
-        key=uuid.uuid4().hex, at=datetime.now(UTC), username=username, action=f"gate.{action}",
+        key=uuid.uuid4().hex, at=utcnow(), username=username, action=f"gate.{action}",
         reason=reason, target=f"gate:{gate_id}", gate_id=gate_id, passage_id=named.passage_id,
         passage_journal_id=named.journal_id,
     ))

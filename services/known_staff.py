@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from models.people import User, username_key
 from services.passage_journal import replace_durably
 from services.passwords import password_stamp
+from wall_clock import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ class StaffFile:
         body = json.dumps(
             {
                 "format": FORMAT,
-                "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "saved_at": utcnow().isoformat(timespec="seconds"),
                 "accounts": [
                     {"username": a.username, "role": a.role, "password_hash": a.password_hash,
                      "sessions_generation": a.sessions_generation}
@@ -115,7 +116,7 @@ class StaffFile:
             data = json.loads(self.path.read_text(encoding="utf-8"))
             if data.get("format") != FORMAT:
                 raise ValueError(f"unknown format {data.get('format')!r}")
-            age = (datetime.now(UTC) - datetime.fromisoformat(data["saved_at"])).total_seconds()
+            age = (utcnow() - datetime.fromisoformat(data["saved_at"])).total_seconds()
             if age > self.max_age_s:
                 logger.warning(
                     "staff accounts file %s is %.1f days old (access.offline_logins_max_age_days"

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 import numpy as np
@@ -33,6 +33,7 @@ from vision.sources import (
     sleep_interruptibly,
 )
 from vision.types import Frame
+from wall_clock import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -233,7 +234,7 @@ class CameraWorker:
         if self._on_idle is None:
             return
         try:
-            await self._on_idle(datetime.now(UTC))
+            await self._on_idle(utcnow())
         except asyncio.CancelledError:
             raise
         except Exception as err:
@@ -329,7 +330,7 @@ class CameraWorker:
         mailbox = self._mailbox
         if loop is None or mailbox is None:
             return False
-        frame = Frame(image=image, source_id=self.gate_id, captured_at=datetime.now(UTC))
+        frame = Frame(image=image, source_id=self.gate_id, captured_at=utcnow())
         self._consumed.clear()
         try:
             loop.call_soon_threadsafe(mailbox.put, frame)

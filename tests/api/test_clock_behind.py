@@ -10,21 +10,36 @@ on disk, the retention code and the API are the real ones.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import random
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+from sqlalchemy import select
 
 import wall_clock
+from models.db import transaction
 from models.events import Passage
+from models.people import Household
+from models.vehicles import Vehicle
+from services.camera_pipeline import CameraPipeline
 from services.clock_watch import CLOCK_FILE
+from services.container import build_services
 from services.passage_retention import forget_old_passages
+from settings import CameraConfig
 from tests.api.test_database_outage import RESIDENT, push
 from tests.api.test_vehicle_entry import register_resident_car
 from tests.conftest import add_user, services_of, wait_until
+from vision.plate_render import render_gate_scene, render_plate
+from vision.sources import SyntheticSource
+from vision.types import PlateColor
+from vision.voting import PlateVoter
 
 LAST_SEEN = datetime(2026, 11, 30, 19, 33, tzinfo=UTC)
 RESET = datetime(2000, 1, 1, 8, 0, tzinfo=UTC)
@@ -117,3 +132,51 @@ def test_a_clock_in_step_changes_nothing(
     # The time seen is saved for the next start.
     saved = (tmp_path / "data" / CLOCK_FILE).read_text(encoding="ascii")
     assert datetime.fromisoformat(saved) >= board.reads
+
+
+def test_a_camera_read_car_is_stamped_by_the_held_clock(
+    make_settings: Any, plate_recognizer: Any, tmp_path: Path, board: SystemClock
+) -> None:
+    settings = make_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    (settings.data_dir / CLOCK_FILE).write_text(LAST_SEEN.isoformat(), encoding="ascii")
+    services = build_services(settings, recognizer=plate_recognizer)
+    with transaction(services.sessions) as session:
+        household = Household(building="5栋", unit="302")
+        session.add(household)
+        session.flush()
+        session.add(Vehicle(plate=RESIDENT, household_id=household.id))
+    rng = random.Random(5)
+    plate = render_plate(RESIDENT, PlateColor.BLUE)
+
+    def camera() -> Iterator[np.ndarray | None]:
+        for i in range(6):
+            yield render_gate_scene(plate, rng, approach=0.5 + 0.1 * i)
+        while True:
+            yield None
+
+    pipeline = CameraPipeline.from_services(services, voter=PlateVoter(min_reads=3))
+    worker = pipeline.worker(
+        "main-in", SyntheticSource(camera), CameraConfig(source="synthetic", fps=20)
+    )
+    services.background.append(worker)
+
+    async def scenario() -> None:
+        await services.start()
+        try:
+            deadline = time.monotonic() + 20
+            while not _passages(services) and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+        finally:
+            await services.stop()
+
+    asyncio.run(scenario())
+    services.engine.dispose()
+    (passage,) = _passages(services)
+    assert LAST_SEEN <= passage.at < LAST_SEEN + timedelta(minutes=10), passage.at
+    assert "clock_held" in passage.flags
+
+
+def _passages(services: Any) -> list[Passage]:
+    with services.sessions() as session:
+        return list(session.scalars(select(Passage)))
