@@ -117,6 +117,10 @@ class ClockWatch:
         now = clock.now()
         return ClockState(behind is None, now if behind is None else behind.system, now)
 
+    def behind_s(self) -> float:
+        behind = self.clock.behind()
+        return 0.0 if behind is None else behind.behind.total_seconds()
+
     async def _run(self) -> None:
         while True:
             try:

@@ -54,6 +54,9 @@ class SiteState:
     # services watch no disk)
     disk_free_bytes: int | None = None
     disk_low: bool = False
+    # Seconds the system clock reads behind the time already seen (services/clock_watch.py);
+    # None: not watched.
+    clock_behind_s: float | None = None
     # The event loop's answers (services/loop_watch.py); None when nothing watches it.
     loop: LoopHealth | None = None
     # asyncio tasks alive on the loop at the scrape (None: not read): every stream, worker
@@ -134,6 +137,11 @@ class _StateCollector(Collector):
             yield _gauge("parkgate_data_disk_low",
                          "1 while free space is below storage.min_free_mb or a write found "
                          "the disk full: /healthz storage.", int(state.disk_low))
+        if state.clock_behind_s is not None:
+            yield _gauge("parkgate_clock_behind_seconds",
+                         "How far the system clock reads behind the latest time this controller "
+                         "saw (0 in step): records carry the held time meanwhile.",
+                         state.clock_behind_s)
         if state.loop is not None:
             yield _gauge("parkgate_event_loop_lag_seconds",
                          "How late the event loop answered its last question (a few a "

@@ -58,6 +58,7 @@ async def site_state(services: Services) -> SiteState:
         },
         disk_free_bytes=services.disk.free_bytes() if services.disk is not None else None,
         disk_low=disk is not None and (disk.low or disk.full),
+        clock_behind_s=None if services.clock is None else services.clock.behind_s(),
         loop=services.loop_watch.health() if services.loop_watch.running else None,
         loop_tasks=len(asyncio.all_tasks()),
     )

@@ -91,6 +91,10 @@ def test_cars_recorded_while_the_clock_is_behind_keep_their_records_once_it_is_s
     assert health["status"] == "degraded"
     assert health["clock"]["in_step"] is False
     assert health["clock"]["system"].startswith("2000-01-01")
+    metrics = client.get("/metrics", headers=admin).text
+    behind = next(line for line in metrics.splitlines()
+                  if line.startswith("parkgate_clock_behind_seconds "))
+    assert float(behind.split()[1]) > 26 * 365 * 86400
 
     def alarmed() -> bool:
         alarms = client.get("/api/v1/alarms", params={"kind": "clock_behind"}, headers=admin)
@@ -115,6 +119,7 @@ def test_cars_recorded_while_the_clock_is_behind_keep_their_records_once_it_is_s
     health = client.get("/healthz").json()
     assert health["clock"]["in_step"] is True
     assert health["status"] == "ok"
+    assert "parkgate_clock_behind_seconds 0.0" in client.get("/metrics", headers=admin).text
 
 
 def test_a_clock_in_step_changes_nothing(
