@@ -28,6 +28,9 @@ ADMIN_PAGES = (
     "/console/admin/faces", "/console/admin/lists", "/console/admin/audit",
     "/console/admin/reports", "/console/admin/reports/month", "/console/admin/site",
 )
+# The admin pages whose table rows carry buttons, and the audit log: on a phone a card a row.
+ROW_TABLES = ("/console/admin/users", "/console/admin/households", "/console/admin/lists",
+              "/console/admin/audit")
 
 
 def a_community(server: LiveServer) -> None:
@@ -85,6 +88,69 @@ def test_no_page_scrolls_sideways_on_a_phone_or_a_tablet(
                 if (over := sideways(page)) > 0:
                     wide[f"{role} {viewport['width']} {path}"] = over
     assert wide == {}
+
+
+def test_on_a_phone_each_rows_buttons_are_on_the_screen_and_no_column_is_squeezed(
+    live_server: LiveServer, new_page: Any
+) -> None:
+    """Each row is a card of whole lines: every cell at least half the table wide (the audit
+    log's 详情 was one character wide, a row 500 px tall), and each button of a row (删除, 编辑,
+    停用, 重设密码, 导出个人信息) lies whole on the screen without scrolling the table sideways,
+    its label on one line, at least 40 px for a thumb, and a tap at its centre reaches it."""
+    a_community(live_server)
+    page = new_page()
+    page.set_viewport_size(PHONE)
+    enter_as(page, live_server, "admin", "admin")
+    tables = "main table.grid"
+    for path in ROW_TABLES:
+        page.goto(path, wait_until="domcontentloaded")
+        screenshot(page, "70-phone-" + path.rsplit("/", 1)[-1])
+        rows = page.locator(f":is({tables}) > tbody > tr")
+        assert rows.count() > 0, path
+        squeezed = page.evaluate(
+            """s => Array.from(document.querySelectorAll(s)).flatMap(table =>
+                 Array.from(table.querySelectorAll(':scope > tbody > tr > td'))
+                   .filter(td => td.textContent.trim() && td.getClientRects().length)
+                   .filter(td => td.getBoundingClientRect().width < table.clientWidth / 2)
+                   .map(td => td.textContent.trim().slice(0, 20)))""",
+            tables,
+        )
+        assert squeezed == [], path
+        # A label with nothing after it (an audit entry at no gate) is no line of its own.
+        assert page.evaluate(EMPTY_LINES, tables) == 0, path
+        assert page.evaluate(TOUCHING, tables) == [], path
+        # Those shown: a closed panel's 保存 is not.
+        buttons = [b for b in page.locator(f":is({tables}) > tbody > tr > td .btn").all()
+                   if b.is_visible()]
+        assert buttons or path.endswith("/audit"), path
+        for button in buttons:
+            # Scrolled down to, never sideways: a button right of the screen stays there.
+            button.evaluate("el => window.scrollTo(0, window.scrollY"
+                            " + el.getBoundingClientRect().top - innerHeight / 2)")
+            box = button.bounding_box()
+            assert box is not None
+            label = f"{path} {button.inner_text()!r} at {box}"
+            assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], label
+            assert box["height"] >= 40 and box["width"] >= 40, label
+            assert button.evaluate(ONE_LINE), label
+            assert hit_at_centre(page, button), label
+
+
+EMPTY_LINES = """s => Array.from(document.querySelectorAll(s + ' td[data-label]'))
+  .filter(td => td.getClientRects().length && !td.textContent.trim()).length"""
+# Buttons of one row less than 4 px apart (删除 stacked flush on 编辑 invited the wrong tap).
+TOUCHING = """s => Array.from(document.querySelectorAll(s + ' td')).flatMap(td => {
+  const boxes = Array.from(td.querySelectorAll('.btn')).filter(b => b.getClientRects().length)
+    .map(b => [b.textContent.trim(), b.getBoundingClientRect()]);
+  return boxes.slice(1).filter(([, r], i) => {
+    const q = boxes[i][1];
+    return Math.max(r.left - q.right, q.left - r.right, r.top - q.bottom, q.top - r.bottom) < 4;
+  }).map(([text]) => text);
+})"""
+# The element's text is laid on one line (a squeezed 删除 read 删 / 除).
+ONE_LINE = """el => { const range = document.createRange(); range.selectNodeContents(el);
+  const rects = Array.from(range.getClientRects()).filter(r => r.width > 0);
+  return new Set(rects.map(r => Math.round(r.top))).size === 1; }"""
 
 
 def test_on_a_phone_a_review_card_holds_its_read_and_its_buttons(
