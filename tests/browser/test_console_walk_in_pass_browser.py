@@ -25,6 +25,14 @@ def test_a_guard_registers_a_visitor_on_foot(live_server: LiveServer, new_page: 
     page.goto("/console/admin/passes")
     page.select_option(f'{FORM} select[name="host_household_id"]', label="3栋 1201")
 
+    # A box to tick beside its words, not a blank field-sized square above them.
+    box = page.locator(f'{FORM} input[name="walk_in"]').bounding_box()
+    words = page.locator(f"{FORM} label.walk-in-choice").bounding_box()
+    assert box is not None and words is not None
+    assert box["width"] <= 32 and box["height"] <= 32, box
+    assert box["y"] >= words["y"] and box["y"] + box["height"] <= words["y"] + words["height"]
+    assert words["width"] >= box["width"] + 80, (box, words)  # the words are on its line
+
     page.click(f'{FORM} button[type="submit"]')
     error = page.locator(f"{FORM} .error")
     error.wait_for(state="visible")
