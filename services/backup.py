@@ -7,8 +7,9 @@ Taken while the controller runs (gates keep working):
   ``pg_dump --format=custom`` (restored with ``pg_restore``);
 - ``<data_dir>/journal/``: passages, gate actions and alarms decided during a database outage
   and not yet written back, the city feed's unsent messages, the staff file;
-- ``<data_dir>/secret_key`` (sessions and camera tokens stay valid after a restore) and
-  ``database.marker``;
+- ``<data_dir>/secret_key`` (sessions and camera tokens stay valid after a restore),
+  ``database.marker``, ``controller_id`` (the city hub keeps knowing the community by it) and
+  ``clock`` (the latest time the controller saw);
 - the configuration file the command was started with, under ``config/`` (a new machine
   needs it before it can restore: it says where data_dir and the database are; ``restore``
   leaves it in the backup);
@@ -90,7 +91,9 @@ def take_backup(
             revision = _backup_postgres(database_url, partial / "parkgate.pgdump")
         else:
             raise InvalidInputError(f"cannot back up a database at {database_url!r}")
-        for name in ("secret_key", "database.marker"):
+        # controller_id: the city hub knows the community by it; clock: a new box without a
+        # real-time clock then starts no earlier than the backup (wall_clock.py).
+        for name in ("secret_key", "database.marker", "controller_id", "clock"):
             if (data_dir / name).is_file():
                 _copy(data_dir / name, partial / name)
         if config_file is not None and config_file.is_file():

@@ -30,6 +30,7 @@ import signal
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -43,6 +44,11 @@ SEEN_PER_COMMUNITY = 10_000
 # so a publisher sending ever-new ones must not grow the hub (nor its log) for ever; past this
 # many, new ones are only counted (``refused``).
 REFUSALS_LOGGED = 1_000
+# A community's messages come from one controller (its ``controller`` id). Another id while
+# the first was heard within this long is a second controller under the same community name,
+# refused; after it, a replacement box, taken. Availability is sent on every change and gates
+# report their state, so a working controller is heard far more often than this.
+CONTROLLER_QUIET_S = 600.0
 
 
 @dataclass
@@ -54,6 +60,9 @@ class Community:
     passages: int = 0
     alarms: int = 0
     repeats: int = 0  # passages and alarms dropped as already seen
+    controller: str | None = None  # the id of the controller publishing it (None: unknown)
+    controller_heard: float = 0.0  # when it was last heard (the hub's monotonic clock)
+    clashes: int = 0  # messages refused as another controller's under this name
     seen: OrderedDict[tuple[str, int, str], None] = field(default_factory=OrderedDict)
 
     def first_time(self, kind: str, ident: int, at: str) -> bool:
@@ -90,8 +99,11 @@ def record_line(accepted: Accepted) -> str:
 class CityHub:
     """The city's picture, fed one MQTT message at a time (no network in here)."""
 
-    def __init__(self, prefix: str = "parkgate") -> None:
+    def __init__(
+        self, prefix: str = "parkgate", *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.prefix = prefix.rstrip("/")
+        self._clock = clock
         self.communities: dict[str, Community] = {}
         self.refused = 0
         self._refusals_logged: set[tuple[str, str]] = set()
@@ -118,7 +130,7 @@ class CityHub:
         if kind is None:
             return None
         body = self._body(name, kind, payload)
-        if body is None:
+        if body is None or not self._from_its_controller(community, kind, body):
             return None
         if kind == "availability":
             community.availability = body
@@ -134,6 +146,29 @@ class CityHub:
                 community.alarms += 1
             return Accepted(name, kind, body)
         return None
+
+    def _from_its_controller(self, community: Community, kind: str, body: dict[str, Any]) -> bool:
+        """Whether ``body`` comes from the controller publishing ``community`` (messages of
+        controllers older than the ``controller`` field are taken as they come)."""
+        who = body.get("controller")
+        if not isinstance(who, str):
+            return True
+        now = self._clock()
+        current = community.controller
+        if current is not None and who != current:
+            quiet = now - community.controller_heard
+            if quiet < CONTROLLER_QUIET_S:
+                community.clashes += 1
+                self._refuse(
+                    community.name, kind,
+                    f"controller {who} publishes as this community while controller {current} "
+                    "does: two controllers share one community.name; give one of them another",
+                )
+                return False
+            logger.info("city hub: %s is now published by controller %s (controller %s quiet "
+                        "for %.0f s: a replaced box)", community.name, who, current, quiet)
+        community.controller, community.controller_heard = who, now
+        return True
 
     def remember(self, record_file: Path) -> int:
         """Take the ids of a record an earlier run wrote (``--out``) as seen, so a restarted
@@ -208,6 +243,7 @@ class CityHub:
             "alarms": sum(c.alarms for c in self.communities.values()),
             "repeats_dropped": sum(c.repeats for c in self.communities.values()),
             "refused": self.refused,
+            "controller_clashes": sum(c.clashes for c in self.communities.values()),
             "gates_in_fault": sorted(
                 f"{c.name}/{gate}"
                 for c in self.communities.values()
@@ -222,7 +258,11 @@ class CityHub:
             a = c.availability
             free = f"{a['total_free']}/{a['total_capacity']} free" if a else "availability unknown"
             state = {True: "online", False: "OFFLINE", None: "status unknown"}[c.online]
-            lines.append(f"{c.name}: {state}, {free}, {c.passages} passages, {c.alarms} alarms")
+            line = f"{c.name}: {state}, {free}, {c.passages} passages, {c.alarms} alarms"
+            if c.clashes:
+                line += (f", {c.clashes} message(s) of a second controller under this name "
+                         "refused")
+            lines.append(line)
         return lines
 
 

@@ -65,11 +65,13 @@ def mask_plate(plate: str | None) -> str | None:
 
 
 def to_message(
-    event: Event, community: str, *, publish_plates: bool
+    event: Event, community: str, *, publish_plates: bool, controller: str | None = None
 ) -> tuple[str, dict[str, Any], bool] | None:
     """(topic suffix, payload, retain) for an event, or None for events not published."""
     data = event.data
-    base = {"community": community, "at": event.at.isoformat()}
+    base: dict[str, Any] = {"community": community, "at": event.at.isoformat()}
+    if controller is not None:
+        base["controller"] = controller  # services/controller_id.py
     if event.type == "availability":
         zones = [
             {"id": z["id"], "capacity": z["capacity"], "free": z["free"]}
@@ -225,9 +227,10 @@ class CityPublisher:
     def __init__(
         self, config: MqttPublishConfig, community: str, bus: EventBus, *,
         publish_plates: bool = False, initial: dict[str, Any] | None = None,
-        spool: CitySpool | None = None,
+        spool: CitySpool | None = None, controller: str | None = None,
     ) -> None:
         self._config = config
+        self._controller = controller
         self._where = f"{config.host}:{config.port}"
         self._community = community
         self._bus = bus
@@ -238,7 +241,11 @@ class CityPublisher:
         self._sync_again = False  # lines appended since that fsync began: another one after it
         self._prefix = f"{config.topic_prefix.rstrip('/')}/{community}"
         self._client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id=f"parkgate-{community}"[:64]
+            mqtt.CallbackAPIVersion.VERSION2,
+            # The id first: two controllers under one community name must not share a client
+            # id (the broker disconnects the older session each time the other connects).
+            client_id=(f"parkgate-{controller}-{community}" if controller
+                       else f"parkgate-{community}")[:64],
         )
         if config.username:
             password = config.password.get_secret_value() if config.password else None
@@ -382,7 +389,8 @@ class CityPublisher:
 
     def publish(self, event: Event) -> None:
         """Queue ``event``'s message and send what the link allows. Call on the event loop."""
-        message = to_message(event, self._community, publish_plates=self._publish_plates)
+        message = to_message(event, self._community, publish_plates=self._publish_plates,
+                             controller=self._controller)
         if message is None:
             return
         suffix, payload, retain = message
@@ -486,7 +494,9 @@ class CityPublisher:
                 self._outbox.dropped - self._outage_dropped_before, self._outbox.limit,
             )
         else:
-            logger.info("city MQTT connected to %s", self._where)
+            # The names a hub's operator will quote when two controllers share a community.
+            logger.info("city MQTT connected to %s as community %s, controller %s",
+                        self._where, self._community, self._controller or "(no id)")
         self._outage_logged = False
         # paho re-sends what it held when the link dropped as soon as it reconnects; newer
         # messages wait for those to be acknowledged, so each topic stays in order. The wait

@@ -44,6 +44,7 @@ from services.camera_watch import CameraWatch, run_cameras
 from services.city_mqtt import CityPublisher
 from services.city_spool import open_city_spool
 from services.clock_watch import ClockWatch, load_clock_floor
+from services.controller_id import controller_id
 from services.database_lock import DatabaseLock
 from services.database_start import data_dir_history, open_database, prepare_database
 from services.disk_space import DiskSpace
@@ -734,6 +735,7 @@ def _build_services(
             spool=open_city_spool(
                 settings.data_dir / "journal", durable=settings.mqtt.durable_queue
             ),
+            controller=controller_id(settings.data_dir),
         )
         background.append(city)
     services = Services(

@@ -53,6 +53,8 @@ def controller_dir(tmp_path: Path, database_url: str) -> Iterator[tuple[Path, st
     data = tmp_path / "data"
     (data / "journal").mkdir(parents=True)
     (data / "secret_key").write_text("k" * 64, encoding="utf-8")
+    (data / "controller_id").write_text("0a1b2c3d4e5f\n", encoding="ascii")
+    (data / "clock").write_text("2026-11-30T19:33:00+00:00", encoding="ascii")
     (data / "journal" / "passages.jsonl").write_text('{"type": "entry"}\n', encoding="utf-8")
     (data / "journal" / "city_mqtt.jsonl").write_text('{"seq": 1}\n', encoding="utf-8")
     (data / "snapshots" / "2026-11-28").mkdir(parents=True)
@@ -74,8 +76,8 @@ def test_a_backup_holds_the_database_journals_and_key_privately(
     manifest = json.loads((tmp_path / "b1" / "manifest.json").read_text("utf-8"))
     paths = {f["path"] for f in manifest["files"]}
     database_file = "parkgate.db" if kind == "sqlite" else "parkgate.pgdump"
-    assert paths == {database_file, "secret_key", "journal/passages.jsonl",
-                     "journal/city_mqtt.jsonl"}  # snapshots only when asked
+    assert paths == {database_file, "secret_key", "controller_id", "clock",
+                     "journal/passages.jsonl", "journal/city_mqtt.jsonl"}  # snapshots on asking
     assert stat.S_IMODE((tmp_path / "b1").stat().st_mode) == 0o700
     assert all(stat.S_IMODE((tmp_path / "b1" / p).stat().st_mode) == 0o600 for p in paths)
     with_snapshots = take_backup(data, url, tmp_path / "b2", with_snapshots=True)
@@ -129,6 +131,7 @@ def test_restore_puts_everything_back_and_moves_what_it_replaces_aside(
                             now=datetime(2026, 11, 29, 8, 0, tzinfo=UTC))
     assert plates_in(url) == ["闽A00001", "闽A00002"]
     assert (data / "secret_key").read_text("utf-8") == "k" * 64
+    assert (data / "controller_id").read_text("ascii") == "0a1b2c3d4e5f\n"
     assert (data / "journal" / "passages.jsonl").read_text("utf-8") == '{"type": "entry"}\n'
     assert result.set_aside == data / "replaced-20261129T080000Z"
     assert (result.set_aside / "secret_key").read_text("utf-8") == "changed"

@@ -28,7 +28,8 @@ def validator(name: str) -> Draft202012Validator:
 
 
 def message(event: Event, *, publish_plates: bool = False) -> tuple[str, dict[str, Any]]:
-    produced = to_message(event, "demo", publish_plates=publish_plates)
+    # As a controller sends them since the controller field (services/controller_id.py).
+    produced = to_message(event, "demo", publish_plates=publish_plates, controller="0a1b2c3d4e5f")
     assert produced is not None
     topic, payload, _retain = produced
     return topic.split("/")[0], payload

@@ -1,0 +1,135 @@
+"""Two controllers under one community name (a name such as 阳光花园 is common in a city).
+
+Before: both used the client id ``parkgate-<name>``, so the broker disconnected each in turn,
+and the hub folded their free spaces and passages into one community. Now each controller
+has an id of its own (services/controller_id.py) in its client id and messages, and the hub
+keeps the community's first controller and refuses the other's, saying so with both ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from controllers.events import Event, EventBus
+from services.city_hub import CONTROLLER_QUIET_S, CityHub, run_hub
+from services.city_mqtt import CityPublisher, to_message
+from services.controller_id import controller_id
+from settings import MqttPublishConfig
+from tests.private_broker import PrivateBroker
+from tests.test_city_hub import availability, passage
+
+NAME = "阳光花园"
+
+
+def wire(event: Event, controller: str | None) -> tuple[str, bytes]:
+    produced = to_message(event, NAME, publish_plates=False, controller=controller)
+    assert produced is not None
+    suffix, payload, _ = produced
+    return f"parkgate/{NAME}/{suffix}", json.dumps(payload, ensure_ascii=False).encode()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_second_controller_under_a_name_is_refused_and_named(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = Clock()
+    hub = CityHub(clock=clock)
+    hub.take(*wire(availability(40, 30), "aaaaaaaaaaaa"))
+    with caplog.at_level(logging.WARNING, logger="services.city_hub"):
+        assert hub.take(*wire(passage(1), "bbbbbbbbbbbb")) is None
+        hub.take(*wire(availability(99, 99), "bbbbbbbbbbbb"))
+    assert hub.take(*wire(passage(1), "aaaaaaaaaaaa")) is not None
+    totals = hub.totals()
+    assert (totals["total_capacity"], totals["total_free"], totals["passages"]) == (40, 30, 1)
+    assert totals["controller_clashes"] == 2
+    assert "bbbbbbbbbbbb" in caplog.text and "aaaaaaaaaaaa" in caplog.text
+    assert "two controllers share one community.name" in caplog.text
+    assert "second controller" in hub.summary_lines()[0]
+
+
+def test_a_replaced_controller_is_taken_once_the_old_one_is_quiet() -> None:
+    clock = Clock()
+    hub = CityHub(clock=clock)
+    hub.take(*wire(availability(40, 30), "aaaaaaaaaaaa"))
+    clock.now += CONTROLLER_QUIET_S + 1  # the old box died; a new one set up afresh
+    assert hub.take(*wire(passage(7), "cccccccccccc")) is not None
+    hub.take(*wire(availability(40, 12), "cccccccccccc"))
+    assert hub.totals()["total_free"] == 12
+    clock.now += 5
+    assert hub.take(*wire(passage(8), "aaaaaaaaaaaa")) is None  # the old one back: refused
+
+
+def test_messages_of_controllers_without_an_id_are_read_as_before() -> None:
+    hub = CityHub()
+    assert hub.take(*wire(passage(1), None)) is not None
+    assert hub.take(*wire(passage(2), "aaaaaaaaaaaa")) is not None
+
+
+def test_the_controller_id_is_made_once_and_kept(tmp_path: Path) -> None:
+    first = controller_id(tmp_path)
+    assert len(first) == 12 and int(first, 16) >= 0
+    assert controller_id(tmp_path) == first
+    (tmp_path / "controller_id").write_text("not an id\n", encoding="ascii")
+    assert controller_id(tmp_path) != first  # a damaged file is replaced, not used
+
+
+@pytest.mark.broker
+def test_two_controllers_with_one_name_through_a_real_broker(tmp_path: Path) -> None:
+    broker = PrivateBroker(tmp_path)
+    broker.start()
+    hub = CityHub()
+    stop, subscribed = threading.Event(), threading.Event()
+    thread = threading.Thread(
+        target=run_hub, args=(hub, "127.0.0.1", broker.port),
+        kwargs={"client_id": "hub-test", "out": None, "every_s": 60.0, "stop": stop,
+                "subscribed": subscribed},
+    )
+    thread.start()
+    assert subscribed.wait(10), "the hub did not subscribe"
+    config = MqttPublishConfig(enabled=True, port=broker.port)
+    first = CityPublisher(config, NAME, EventBus(), controller=controller_id(tmp_path / "a"))
+    second = CityPublisher(config, NAME, EventBus(), controller=controller_id(tmp_path / "b"))
+
+    async def scenario() -> tuple[bool, bool]:
+        await first.start()
+        first.publish(availability(40, 30))
+        deadline = time.monotonic() + 10
+        while hub.totals()["total_capacity"] != 40:
+            assert time.monotonic() < deadline, hub.totals()
+            await asyncio.sleep(0.05)
+        await second.start()
+        second.publish(availability(20, 20))
+        second.publish(passage(1))
+        first.publish(passage(2))
+        while hub.totals()["passages"] != 1 or hub.totals()["controller_clashes"] < 2:
+            assert time.monotonic() < deadline, hub.totals()
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.0)  # long enough for a broker to throw one of them off
+        connected = first.status.connected, second.status.connected
+        for publisher in (first, second):
+            await publisher.stop()
+        return connected
+
+    try:
+        connected = asyncio.run(scenario())
+    finally:
+        stop.set()
+        thread.join(10)
+        broker.stop()
+    assert connected == (True, True)  # one client id each: neither disconnects the other
+    totals = hub.totals()
+    assert (totals["communities"], totals["total_capacity"], totals["total_free"]) == (1, 40, 30)
