@@ -80,6 +80,17 @@ class WallClock:
         held = self._held()
         return ClockBehind(system, held) if system < held - TOLERANCE else None
 
+    def follow_system(self) -> bool:
+        """While the system clock is in step, take it as the floor from now on (so a later
+        step back is measured from here, and small drifts never add up to a false alarm);
+        returns whether it was in step."""
+        with self._lock:
+            system = self._system()
+            if system < self._held() - TOLERANCE:
+                return False
+            self._anchor = (system, self._monotonic())
+            return True
+
     def hold_at_least(self, when: datetime) -> None:
         """Raise the floor to ``when`` (from now on); a floor never goes down."""
         with self._lock:

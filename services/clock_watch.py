@@ -131,11 +131,9 @@ class ClockWatch:
 
     async def check(self) -> None:
         clock = self.clock
+        clock.follow_system()
         behind = clock.behind()
         now = clock.now()
-        # Follow the system clock while it is in step, so a later step back is measured
-        # from the time it stepped, not from the start.
-        clock.hold_at_least(now)
         try:
             await asyncio.to_thread(write_floor, self._path, now)
             self._write_failed = False

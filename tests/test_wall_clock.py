@@ -92,3 +92,23 @@ def test_the_floor_never_goes_down() -> None:
     wall.hold_at_least(LAST_SEEN)
     wall.hold_at_least(LAST_SEEN - timedelta(days=3))
     assert wall.now() == LAST_SEEN
+
+
+def test_following_the_system_clock_keeps_a_slow_drift_from_becoming_an_alarm() -> None:
+    fake = Fake(LAST_SEEN)
+    wall = clock(fake)
+    wall.hold_at_least(fake.system)
+    for _ in range(24 * 60):  # a day of checks, the system clock 0.1 s slower each minute
+        fake.mono += 60.0
+        fake.system += timedelta(seconds=59.9)
+        assert wall.follow_system()
+    assert wall.behind() is None
+    assert wall.now() == fake.system
+
+
+def test_following_does_not_lower_the_floor_to_a_clock_behind_it() -> None:
+    fake = Fake(RESET)
+    wall = clock(fake)
+    wall.hold_at_least(LAST_SEEN)
+    assert not wall.follow_system()
+    assert wall.now() == LAST_SEEN
