@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
-from api.console.rendering import gate_names, page_user, render, services_of
+from api.console.rendering import MAX_LIVE_ROWS, gate_names, page_user, render, services_of
 from controllers.ports import ADMISSION_UNDONE, JournalEntry
 from errors import NotFoundError
 from services.container import Services
@@ -73,6 +73,26 @@ def degraded_parts(services: Services, rows: int) -> dict[str, Any]:
         "households": [],
         "hh_labels": {},
     }
+
+
+@router.get("/fragments/journal", response_class=HTMLResponse)
+def journalled_passages_fragment(
+    request: Request, limit: Annotated[int, Query(ge=1, le=MAX_LIVE_ROWS)] = MAX_LIVE_ROWS
+) -> Response:
+    """The passages still waiting in the journal, newest first, as the live rows from the
+    journal: what a booth's catch-up reads beside the stored rows. A page whose stream was
+    cut during an outage missed their ``passage_offline`` events, and they are not in the
+    database until written back. Read from the journal alone, so it answers while the
+    database is down."""
+    user = page_user(request, during_outage=True)
+    if isinstance(user, Response):
+        return Response(status_code=401)
+    services = services_of(request)
+    entries = services.runtime.journalled_passages()
+    return render(request, "fragments/passage_rows.html",
+                  {"passages": [journal_row(services, e) for e in reversed(entries[-limit:])],
+                   "gate_names": gate_names(services), "hh_labels": {}},
+                  user, refresh_session=False)
 
 
 @router.get("/fragments/journal/{journal_id}", response_class=HTMLResponse)

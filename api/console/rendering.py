@@ -40,6 +40,11 @@ from vision.plate_grammar import is_valid_plate
 logger = logging.getLogger(__name__)
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+# As many rows as the booth's list keeps (live.js MAX_ROWS): what its catch-up reads, from
+# the database (routes.py) and from the journal (outage.py).
+MAX_LIVE_ROWS = 200
+
+
 def display_tz(request: Request) -> ZoneInfo:
     """The community's wall clock (``community.timezone``, Beijing time by default): every
     time on the console is shown in it and every date picked there means its day, whatever

@@ -22,6 +22,7 @@ from api.console.error_texts import browser_table
 from api.console.i18n import LANGS, translate
 from api.console.outage import degraded_parts
 from api.console.rendering import (
+    MAX_LIVE_ROWS,
     current_lang,
     gate_names,
     page_user,
@@ -80,8 +81,6 @@ _STATIC_TYPES = {
     ".ico": "image/x-icon",
 }
 LIVE_ROWS = 50
-# As many rows as the booth's list keeps (live.js MAX_ROWS): what its catch-up reads.
-MAX_LIVE_ROWS = 200
 # Preset reasons offered for every override; free text can be added to any of them.
 PRESET_REASONS = ("reason.p1", "reason.p2", "reason.p3", "reason.p4", "reason.p5", "reason.p6")
 # Why a guard types a plate (人工录入车牌): the camera is dark, or cannot see this plate.

@@ -82,6 +82,10 @@ def test_a_guard_opens_a_gate_from_the_degraded_console_and_it_is_audited_once(
     assert csrf is not None
     fragment = client.get(f"/console/fragments/journal/{car['journal_id']}")
     assert fragment.status_code == 200 and STRANGER in fragment.text
+    # What a booth's catch-up reads beside the stored rows: the journal's passages, as rows.
+    listed = client.get("/console/fragments/journal", params={"limit": 200})
+    assert listed.status_code == 200, listed.text[:300]
+    assert re.findall(r'data-journal="([0-9a-f]+)"', listed.text) == [car["journal_id"]]
 
     before = datetime.now(UTC)
     opened = open_gate(client, csrf.group(1), "main-in")
@@ -120,6 +124,7 @@ def test_a_guard_opens_a_gate_from_the_degraded_console_and_it_is_audited_once(
     back = client.get("/console")
     assert back.status_code == 200 and 'id="outage-banner"' not in back.text
     assert 'data-journal="' not in back.text  # the passage is a stored row now
+    assert 'data-journal="' not in client.get("/console/fragments/journal").text
     assert STRANGER in back.text
 
 
@@ -181,6 +186,7 @@ def test_accounts_not_known_active_get_the_outage_page_and_move_no_barrier(
     login = stranger.get("/console", follow_redirects=False)
     assert login.status_code == 303 and login.headers["location"].startswith("/console/login")
     assert stranger.get("/console/fragments/journal/abc123").status_code == 401
+    assert stranger.get("/console/fragments/journal").status_code == 401
     outage.restore()
 
 

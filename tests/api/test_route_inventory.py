@@ -70,7 +70,8 @@ STAFF_ACCOUNTS_API = {
 GUARD_CONSOLE = {
     ("GET", "/console"), ("GET", "/console/alarms"), ("GET", "/console/history"),
     ("GET", "/console/password"), ("GET", "/console/fragments/alarms"),
-    ("GET", "/console/fragments/review"), ("GET", "/console/fragments/journal/{journal_id}"),
+    ("GET", "/console/fragments/review"), ("GET", "/console/fragments/journal"),
+    ("GET", "/console/fragments/journal/{journal_id}"),
     ("GET", "/console/fragments/passage/{passage_id}"), ("GET", "/console/fragments/passages"),
     ("GET", "/console/admin/passes"), ("GET", "/console/admin/passes/{pass_id}/qr"),
 }
