@@ -152,10 +152,24 @@
   // written from the journal meanwhile (its event missed) names its entry (data-written-from):
   // it replaces that entry's row where it stands, or the car would show twice, once as not
   // stored yet with an open naming the journal. Other rows from the journal stay.
+  //
+  // The passages decided offline that still wait in the journal (the database down, or the
+  // write-back not done) are not stored rows: they are read from the journal alongside, or a
+  // car let in or left for the guard while this page's stream was cut would never show.
   async function refreshRows() {
     const sent = ++readsSent;
-    const html = await fetchHtml("/console/fragments/passages?limit=" + MAX_ROWS);
-    if (html === null) return;
+    const [html, journalled] = await Promise.all([
+      fetchHtml("/console/fragments/passages?limit=" + MAX_ROWS),  // 503 while the database is down
+      fetchHtml("/console/fragments/journal?limit=" + MAX_ROWS),
+    ]);
+    // Stored rows first: one written from the journal meanwhile names its entry (written).
+    if (html !== null) mergeStored(html, sent);
+    if (journalled !== null) mergeJournalled(journalled, sent);
+    while (rows.children.length > MAX_ROWS) rows.lastElementChild.remove();
+    if (rows.querySelector("tr")) document.getElementById("no-passages").hidden = true;
+    applyFilters();
+  }
+  function mergeStored(html, sent) {
     const tbody = document.createElement("tbody");
     tbody.innerHTML = html;
     let above = null;  // the row just placed: the next, older one goes below it
@@ -187,9 +201,33 @@
       }
       above = shown;
     }
-    while (rows.children.length > MAX_ROWS) rows.lastElementChild.remove();
-    if (rows.querySelector("tr")) document.getElementById("no-passages").hidden = true;
-    applyFilters();
+  }
+  function atOf(row) {
+    const time = row.querySelector("time[datetime]");
+    return time ? Date.parse(time.getAttribute("datetime")) : NaN;
+  }
+  // Rows from the journal: those shown refreshed (a barrier that answered meanwhile), those
+  // missed added above the first row older than they are. None for a passage whose stored
+  // row came (its event, the stored rows just merged, or the page's rendering while the
+  // entry was written but not yet trimmed from the journal): the car would show twice.
+  function mergeJournalled(html, sent) {
+    const tbody = document.createElement("tbody");
+    tbody.innerHTML = html;
+    for (const row of Array.from(tbody.querySelectorAll("tr[data-journal]"))) {  // newest first
+      const journalId = row.dataset.journal;
+      if (written.has(journalId)
+          || rows.querySelector('tr[data-written-from="' + CSS.escape(journalId) + '"]')) continue;
+      row.dataset.read = String(sent);
+      const shown = journalRow(journalId);
+      if (shown) {
+        if (!readSince(shown, sent) && shown.innerHTML !== row.innerHTML) shown.replaceWith(row);
+        continue;
+      }
+      row.classList.add("new");
+      const at = atOf(row);
+      const below = Array.from(rows.querySelectorAll("tr.passage")).find((r) => atOf(r) < at);
+      rows.insertBefore(row, below || null);
+    }
   }
   // A passage decided offline while the database is down: shown from the journal, and read
   // again when its barrier answers or a guard's open names it (passage_offline_updated), as
@@ -204,11 +242,16 @@
     if (!isNew && !reading && !journalRow(journalId)) return;  // not on this page
     const read = { adding: isNew || Boolean(reading && reading.adding) };
     journalReads.set(journalId, read);
+    const sent = ++readsSent;
     const html = await fetchHtml("/console/fragments/journal/" + encodeURIComponent(journalId));
     if (journalReads.get(journalId) !== read) return;  // a later read answers for the row
     journalReads.delete(journalId);
     if (!html || written.has(journalId)) return;  // written meanwhile (404): the stored row comes
-    placeRow(parseRow(html), journalRow(journalId), read.adding);
+    const existing = journalRow(journalId);
+    if (readSince(existing, sent)) return;  // a catch-up read it later (mergeJournalled)
+    const row = parseRow(html);
+    row.dataset.read = String(sent);
+    placeRow(row, existing, read.adding);
   }
 
   // ---- review queue ------------------------------------------------------------------

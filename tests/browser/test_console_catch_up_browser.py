@@ -234,6 +234,77 @@ def test_cars_written_from_the_journal_while_the_booth_was_cut_off_replace_their
         context.close()
 
 
+def test_cars_decided_offline_while_the_booth_was_cut_off_are_shown_once_back(
+    outage_server: LiveServer,  # noqa: F811
+    outage: DatabaseOutage,
+    chromium: Any,
+) -> None:
+    """The booth's network is cut while the database is down, and meanwhile a resident's car
+    is let in offline and a stranger's is left for the guard (待人工). Both wait in the
+    journal, not in the database, so the page's catch-up (the newest stored rows) missed
+    them: the guard never saw the car at the barrier. Now the catch-up reads the journal
+    too and shows them as the live rows from the journal are shown; once the database is
+    back and the journal written, each car is its stored row, once, where it stood. The
+    guard has the gate dialog open meanwhile, so the page keeps its rows instead of reloading
+    itself with the database (which would hide a duplicate)."""
+    services = outage_server.services
+    wait_for(lambda: RESIDENT in getattr(services.offline_file.load(), "permits", {}))
+    proxy = TcpProxy(("127.0.0.1", int(outage_server.base_url.rsplit(":", 1)[1])))
+    proxy.start()
+    context = browser_context(chromium, f"http://127.0.0.1:{proxy.port}")
+    try:
+        page = context.new_page()
+        enter_as(page, outage_server, "guard", "guard")  # the cookie is the host's, any port
+        dot = page.locator("#live-dot")
+        expect(dot).to_have_attribute("data-live", "yes", timeout=STREAM_TIMEOUT_MS)
+        older = push_frame(outage_server, "main-in", "粤B12121")["passage_id"]
+        expect(page.locator(f'#passage-rows tr[data-id="{older}"]')).to_be_visible()
+
+        outage.cut(services.engine)
+        proxy.cut()  # the booth's cable: its stream ends and nothing reaches the server
+        expect(dot).to_have_attribute("data-live", "no", timeout=NOTICED_MS)
+        let_in = push_frame(outage_server, "main-in", RESIDENT)
+        waiting = push_frame(outage_server, "main-in", "粤B67890")  # nobody's car
+        assert (let_in["decision"], waiting["decision"]) == ("allow", "review")
+        offline = [let_in["journal_id"], waiting["journal_id"]]
+        assert all(offline) and let_in["passage_id"] is None
+        proxy.restore()
+
+        expect(dot).to_have_attribute("data-live", "yes", timeout=STREAM_TIMEOUT_MS)
+        for journal_id, plate in zip(offline, (RESIDENT, "粤B67890"), strict=True):
+            row = page.locator(f'#passage-rows tr[data-journal="{journal_id}"]')
+            expect(row).to_be_visible(timeout=NOTICED_MS)
+            expect(row).to_contain_text(plate)
+            expect(row).to_contain_text("离线判定")
+        expect(page.locator(f'tr[data-journal="{offline[1]}"]')).to_have_attribute(
+            "data-decision", "review")
+        shown = page.eval_on_selector_all(
+            "#passage-rows tr", "rows => rows.map(r => r.dataset.journal || Number(r.dataset.id))")
+        assert shown == [offline[1], offline[0], older]  # newest first, each once
+
+        page.evaluate("window.__same_page = true")  # gone if the page reloads
+        page.click('.gate[data-gate="main-in"] button[data-action="open"]')
+        expect(page.locator("#gate-dialog")).to_be_visible()
+        outage.restore()
+        wait_for(lambda: not services.runtime.journal_waiting(), timeout_s=30)
+        with transaction(services.sessions) as session:
+            stored = {
+                p.journal_id: p.id
+                for p in session.scalars(select(Passage).where(Passage.journal_id.in_(offline)))
+            }
+        first, second = (stored[journal_id] for journal_id in offline)
+        expect(page.locator(f'#passage-rows tr[data-id="{second}"]')).to_be_visible()
+        expect(page.locator(f'#passage-rows tr[data-id="{first}"]')).to_be_visible()
+        expect(page.locator("#passage-rows tr[data-journal]")).to_have_count(0)
+        ids = page.eval_on_selector_all("#passage-rows tr",
+                                        "rows => rows.map(r => Number(r.dataset.id))")
+        assert ids == [second, first, older]
+        assert page.evaluate("window.__same_page") is True
+    finally:
+        context.close()
+        proxy.cut()
+
+
 def test_a_car_recorded_while_the_page_connects_its_stream_is_shown(
     live_server: LiveServer, new_page: Any
 ) -> None:
