@@ -10,22 +10,17 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from api.params import BodyId, JsonInt, Moment
 from controllers.pass_hours import normal_hours, normal_weekdays
-from vision.plate_grammar import normalize_plate, strip_separators
+from vision.plate_grammar import fold_plate_part, fold_typed_plate, normalize_typed_plate
 
 # A visitor pass longer than this is a resident's car, or a typing mistake ("until 2099").
 MAX_PASS_DAYS = 366
-
-
-def _fold_plate_text(value: str) -> str:
-    # NFKC first: full-width "闽Ａ１２３４５" from a Chinese input method is the same plate.
-    return unicodedata.normalize("NFKC", value).strip().upper()
 
 
 PLATE_ECHO_MAX = 20  # characters of a refused plate repeated in its error message
 
 
 def plate_field(value: str) -> str:
-    plate = normalize_plate(_fold_plate_text(value))
+    plate = normalize_typed_plate(value)
     if plate is None:
         # Shortened: the message goes back to the client and into the log, and a plate is at
         # most 8 characters plus separators, not the kilobytes a client may send.
@@ -128,12 +123,11 @@ EntryLimit = Annotated[int, JsonInt(1, 10_000)]
 
 
 def search_plate(text: str) -> str:
-    """A plate typed into a search box, in the canonical form rows are stored in (dots,
-    spaces, full-width forms and lower case folded). Part of a plate loses its separators
-    too (a guard types ``B·7M2`` as the lane screen shows it); text that would be left
-    empty stays as typed."""
-    folded = _fold_plate_text(text)
-    return normalize_plate(folded) or strip_separators(folded) or folded
+    """A plate typed into a search box, in the canonical form rows are stored in, folded as
+    every entry point folds one (``vision.plate_grammar.normalize_typed_plate``). Part of a
+    plate is folded alike and loses its separators too (a guard types ``B·7M2`` as the lane
+    screen shows it); text that would be left empty stays as typed."""
+    return normalize_typed_plate(text) or fold_plate_part(text) or fold_typed_plate(text)
 
 
 def search_label(text: str) -> str:

@@ -143,3 +143,25 @@ def test_an_import_from_the_shell_reaches_the_running_controllers_outage_snapsho
     assert main(["import-residents", str(path), "--operator", "admin"]) == 0
     wait_until(lambda: "vehicle" in plates(saved).get(plate, {}), 10.0,
                f"{plate} in the outage snapshot")
+
+
+def test_plates_typed_loosely_in_the_file_are_the_one_plate(
+    client: Any, admin_headers: dict[str, str], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The office's sheet as it comes: a plate pasted from WeChat (zero-width space), typed
+    on a traditional-Chinese input method, in full-width letters. Each is stored as the
+    canonical plate, and the same car twice in the file is a row error however spelt."""
+    services = client.app.state.services
+    _run_against(services, monkeypatch)
+    path = tmp_path / "住户.csv"
+    path.write_bytes(csv_bytes(["3栋,1201,张伟,,闽a·12345\u200b,,",
+                                "5栋,601,王芳,,粵Ｂ６７８９０,,"]))
+    assert main(["import-residents", str(path), "--operator", "admin"]) == 0
+    with services.sessions() as session:
+        assert sorted(session.scalars(select(Vehicle.plate))) == ["粤B67890", "闽A12345"]
+
+    path.write_bytes(csv_bytes(["6栋,1,赵六,,粤B00001,,", "6栋,1,赵六,,閩A12345,,"]))
+    assert main(["import-residents", str(path), "--operator", "admin"]) == 1
+    assert "row 3: 车牌 闽A12345 已登记在" in capsys.readouterr().err
+    assert vehicles(services) == 2

@@ -11,6 +11,7 @@ This module has no numpy/OpenCV dependency so controllers and the API may use it
 from __future__ import annotations
 
 import re
+import unicodedata
 from enum import StrEnum
 
 PROVINCES = "京津沪渝冀晋蒙辽吉黑苏浙皖闽赣鲁豫鄂湘粤桂琼川贵云藏陕甘青宁新"
@@ -21,8 +22,24 @@ ENDINGS = "学挂港澳使领警"
 # Every character that can appear in a canonical plate; recognisers restrict decoding to it.
 PLATE_ALPHABET = PROVINCES + LETTERS + DIGITS + ENDINGS
 
-# Separators and look-alikes OCR engines emit between the authority letter and the serial.
-_SEPARATORS = re.compile(r"[\s·•・‧∙.\-_—–:：]")
+# Separators and look-alikes OCR engines emit between the authority letter and the serial;
+# 。 is the full stop a Chinese input method types for ".".
+_SEPARATORS = re.compile(r"[\s·•・‧∙.。\-_—–:：]")
+
+# Characters a paste carries that nobody sees (WeChat, Excel and web pages put them around
+# and inside copied text): soft hyphen, Mongolian vowel separator, zero-width space and
+# joiners, left-to-right/right-to-left marks, word joiner, byte-order mark. Other control and
+# format characters (a NUL, a right-to-left override that shows the serial backwards) are
+# kept, so the grammar refuses the text instead of storing what the person did not see.
+_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u2060\ufeff]")
+
+# Traditional forms of the province and ending characters (a traditional-Chinese input
+# method, a resident from Hong Kong or Taiwan): each has exactly one simplified form.
+_SIMPLIFIED = str.maketrans({
+    "滬": "沪", "晉": "晋", "遼": "辽", "蘇": "苏", "閩": "闽", "贛": "赣", "魯": "鲁",
+    "粵": "粤", "瓊": "琼", "貴": "贵", "雲": "云", "陝": "陕", "寧": "宁",
+    "學": "学", "掛": "挂", "領": "领",
+})
 
 _SERIAL = LETTERS + DIGITS
 
@@ -96,6 +113,30 @@ def clean_plate_text(text: str) -> str:
         return compact
     serial = compact[2:].replace("O", "0").replace("I", "1")
     return compact[:2] + serial
+
+
+def fold_typed_plate(text: str) -> str:
+    """Text a person typed, pasted or imported as a plate, in the characters the grammar
+    reads: full-width letters, digits and dots folded (NFKC: ``闽Ａ·１２３４５``), invisible
+    paste characters dropped, traditional province and ending characters simplified
+    (``閩`` → ``闽``), trimmed and upper-cased. Separators and O/I stay for
+    :func:`normalize_plate`; nothing is validated."""
+    folded = _INVISIBLE.sub("", unicodedata.normalize("NFKC", text))
+    return folded.translate(_SIMPLIFIED).strip().upper()
+
+
+def normalize_typed_plate(text: str) -> str | None:
+    """The canonical plate for what a person typed anywhere (a registration, a pass, a list,
+    a guard's typed or corrected plate, an imported file, a hold), or None when it is not a
+    plate. Every entry point uses this one rule, so each spelling of a car is the car."""
+    return normalize_plate(fold_typed_plate(text))
+
+
+def fold_plate_part(text: str) -> str:
+    """Part of a plate typed into a search box, as canonical plates spell it: folded as
+    :func:`fold_typed_plate`, separators dropped, and O/I read as 0/1 wherever they are,
+    since no canonical plate holds the letters O or I."""
+    return strip_separators(fold_typed_plate(text)).replace("O", "0").replace("I", "1")
 
 
 def plate_kind(text: str) -> PlateKind | None:

@@ -14,6 +14,7 @@ from api.schemas import EntryLimit, Note, PassageOut, Reason, check_pass_window,
 from errors import InvalidInputError
 from models.access_store import passage_to_dict
 from services.review import ReviewDecision, VisitorPassRequest, resolve_review, review_queue
+from vision.plate_grammar import fold_typed_plate
 from wall_clock import utcnow
 
 router = APIRouter(prefix="/api/v1", tags=["review"])
@@ -51,7 +52,8 @@ class ResolveIn(BaseModel):
     @field_validator("plate")
     @classmethod
     def _plate(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
+        # Blank (also a lone zero-width space pasted into the box): the camera's read.
+        if value is None or not fold_typed_plate(value):
             return None
         return plate_field(value)
 

@@ -4,8 +4,10 @@ from vision.plate_grammar import (
     PlateKind,
     clean_plate_text,
     expected_color,
+    fold_plate_part,
     is_valid_plate,
     normalize_plate,
+    normalize_typed_plate,
     plate_kind,
 )
 
@@ -42,6 +44,46 @@ from vision.plate_grammar import (
 )
 def test_normalize_plate(text: str, expected: str | None) -> None:
     assert normalize_plate(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # What people type and paste (every entry point: tests/api/test_plate_typing_walk.py).
+        ("闽Ａ１２３４５", "闽A12345"),  # full-width, from a Chinese input method
+        ("闽ａｄ１２３４５", "闽AD12345"),
+        ("闽A。12345", "闽A12345"),  # the input method's full stop for the dot
+        ("闽A12345\u200b", "闽A12345"),  # zero-width space pasted from WeChat
+        ("\ufeff闽A\u200d12345\u2060", "闽A12345"),  # BOM, zero-width joiner, word joiner
+        ("闽A12345\r\n", "闽A12345"),
+        ("閩A12345", "闽A12345"),  # traditional province (繁体)
+        ("粵B·12345", "粤B12345"),
+        ("閩A1234學", "闽A1234学"),
+        ("闽A1234掛", "闽A1234挂"),
+        ("京A1234領", "京A1234领"),
+        # Still not plates.
+        ("闽A\u202e12345", None),  # a right-to-left override is not dropped
+        ("闽A\x0012345", None),
+        ("\u200b", None),
+        ("13800138000", None),
+    ],
+)
+def test_normalize_typed_plate(text: str, expected: str | None) -> None:
+    assert normalize_typed_plate(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a·10", "A10"),
+        ("Ａ１０", "A10"),
+        ("AIO3", "A103"),  # no canonical plate holds O or I: they are 0 and 1 anywhere
+        ("10345\u200b", "10345"),
+        ("閩a", "闽A"),
+    ],
+)
+def test_fold_plate_part(text: str, expected: str) -> None:
+    assert fold_plate_part(text) == expected
 
 
 @pytest.mark.parametrize(
