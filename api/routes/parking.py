@@ -49,7 +49,7 @@ from services.availability_cache import (
 )
 from services.container import Services
 from services.parking import ParkingService
-from vision.plate_grammar import normalize_plate
+from vision.plate_grammar import fold_typed_plate, normalize_typed_plate
 
 logger = logging.getLogger(__name__)
 
@@ -192,21 +192,20 @@ def holder_plate(value: str) -> str:
 
     Holds are keyed by plate: the gates hold and release them under the passage's canonical
     plate, so a staff hold must use the same spelling or the car's exit would not release it
-    and ``闽a12345`` / ``闽A·12345`` would hold a second space for one car.
+    and ``闽a12345`` / ``闽A·12345`` would hold a second space for one car. Folded by the
+    rule every entry point uses (a newline or zero-width space pasted with it is dropped);
+    only the canonical plate is stored and audited.
     """
-    # Checked before normalising: normalize_plate drops whitespace, so "闽A\n12345" would
-    # otherwise pass, and a NUL or bidi mark has no business in an audit-log line.
-    bad = next((c for c in value if unicodedata.category(c).startswith("C")), None)
+    plate = normalize_typed_plate(value)
+    if plate is not None:
+        return plate
+    folded = fold_typed_plate(value)
+    if not folded:
+        raise ValueError("holder must not be blank: give the car's plate, e.g. 闽A12345")
+    bad = next((c for c in folded if unicodedata.category(c).startswith("C")), None)
     if bad is not None:
         raise ValueError(f"holder must not contain control characters (found U+{ord(bad):04X})")
-    if not value.strip():
-        raise ValueError("holder must not be blank: give the car's plate, e.g. 闽A12345")
-    plate = normalize_plate(value.strip().upper())
-    if plate is None:
-        raise ValueError(
-            f"holder {value!r} is not a valid Chinese plate (GA 36-2018), e.g. 闽A12345"
-        )
-    return plate
+    raise ValueError(f"holder {value!r} is not a valid Chinese plate (GA 36-2018), e.g. 闽A12345")
 
 
 class HoldIn(BaseModel):

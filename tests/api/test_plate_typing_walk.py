@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 from models.events import Passage
 from models.vehicles import PlateListEntry, Vehicle, VisitorPass
 from tests.api.test_console import add_staff, cookie_login
+from tests.api.test_parking import all_free
 from tests.api.test_resident_import import csv_bytes
 from tests.api.test_vehicle_entry import CAMERA, push
 from tests.conftest import LabelledPhoto
@@ -216,6 +217,17 @@ def csv_import(w: Walk, typed: str) -> tuple[int, str | None, str]:
     return r.status_code, plate, r.text
 
 
+def guidance_hold(w: Walk, typed: str) -> tuple[int, str | None, str]:
+    r = w.client.post("/api/v1/guidance/hold", json={"holder": typed, "space_id": "A-001"},
+                      headers=w.guard)
+    if r.status_code != 201:
+        return r.status_code, None, r.text
+    holder = r.json()["hold"]["holder"]
+    assert w.client.delete(f"/api/v1/guidance/hold/{holder}",
+                           headers=w.guard).status_code == 204
+    return r.status_code, holder, r.text
+
+
 ENTRIES: dict[str, Entry] = {
     "vehicle": vehicle_create,
     "vehicle-edit": vehicle_edit,
@@ -225,12 +237,15 @@ ENTRIES: dict[str, Entry] = {
     "typed-plate": typed_plate,
     "review-correction": review_correction,
     "csv-import": csv_import,
+    "guidance-hold": guidance_hold,
 }
 
 
 @pytest.fixture
 def walk(app_factory: Any, tmp_path: Path) -> Walk:
-    client = app_factory()
+    # The car park's simulation off: a hold's space stays free between spellings.
+    client = app_factory(parking={"sensors": {"simulate": False}})
+    all_free(client)
     admin = add_staff(client.app.state.services, "admin", "admin")
     guard = add_staff(client.app.state.services, "guard", "guard")
     return Walk(client, admin, guard, tmp_path, household(client, admin))
