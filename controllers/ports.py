@@ -54,6 +54,13 @@ class AccessSnapshot:
     # Walk-in passes (no plate): no gate's plate lookup finds them; the pedestrian gates'
     # offline QR check takes them from here with the plated passes.
     walk_in_passes: tuple[PassPermit, ...] = ()
+    # Household id → 「3栋 1201」 (building and unit only), for the households the permits
+    # name. Not read by ``decide``: the booth's rows of passages decided offline name the
+    # flat with it, as stored rows do, while the households table cannot be read. Kept in
+    # the snapshot rather than beside it because it comes from the same read (the households
+    # are read for their spaces anyway), so every household id a permit holds has its label,
+    # and it reaches the disk in the same atomic write, surviving a restart with it.
+    household_labels: Mapping[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

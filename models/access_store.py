@@ -454,7 +454,8 @@ class _Unit:
     def snapshot(self, now: datetime) -> AccessSnapshot:
         """What ``permits`` would return for every known plate, in five queries."""
         s = self.session
-        spaces = {h.id: h.spaces for h in s.scalars(select(Household))}
+        households = {h.id: h for h in s.scalars(select(Household))}
+        spaces = {hid: h.spaces for hid, h in households.items()}
         presence = {p.plate: p for p in s.scalars(select(Presence))}
         # Residents' own cars inside per household (visitors' cars do not use its spaces).
         own_inside = Counter(
@@ -493,7 +494,14 @@ class _Unit:
                 list_entry=entries.get(plate),
                 inside=plate in presence,
             )
-        return AccessSnapshot(taken_at=now, permits=permits, walk_in_passes=tuple(walk_in))
+        # Only the households a gate can name offline (a car's, a pass's host): the booth's
+        # row of such a passage shows the flat, and no other household is written to disk.
+        named = {p.vehicle.household_id for p in permits.values() if p.vehicle is not None}
+        named.update(p.household_id for p in walk_in)
+        named.update(p.household_id for plated in passes.values() for p in plated)
+        labels = {hid: households[hid].label for hid in sorted(named) if hid in households}
+        return AccessSnapshot(taken_at=now, permits=permits, walk_in_passes=tuple(walk_in),
+                              household_labels=labels)
 
 
 def _presence_row(presence: Presence) -> dict[str, Any]:

@@ -26,6 +26,11 @@ class Household(TimestampMixin, Base):
     spaces: Mapped[int] = mapped_column(default=1)
     note: Mapped[str] = mapped_column(String(500), default="")
 
+    @property
+    def label(self) -> str:
+        """「3栋 1201」: how the console names a household (live rows, the offline snapshot)."""
+        return f"{self.building} {self.unit}"
+
 
 class Resident(TimestampMixin, Base):
     __tablename__ = "residents"

@@ -5,10 +5,22 @@ database is unreachable. In memory only, a restart during an outage would forget
 resident and send each car to a guard; kept here, a controller that starts while the database
 is down decides as it did before the restart.
 
-PIPL: only what the decision reads is written, and that is plates and ids (vehicle, household,
+PIPL: what the decision reads is written, and that is plates and ids (vehicle, household,
 resident and pass ids, a household's spaces and cars inside, pass windows and uses, whether a
-plate is on the allow or block list). No names, no list reasons, no PIN hashes, no face
-templates: PIN, QR and face entry need the database (or a snapshot taken since start).
+plate is on the allow or block list); and, for the booth's rows of passages decided offline,
+the building and unit (「3栋 1201」) of each household a permit names (a car's household, a
+pass's host), which a guard needs to call the host about a visitor or to recognise a
+resident's car while the households table cannot be read. No names, no phones, no household
+notes, no list reasons, no PIN hashes, no face templates: PIN, QR and face entry need the
+database (or a snapshot taken since start).
+
+Size and write cost: the labels are one map by household id (``"households": {"12": "3栋
+1201"}``), not a copy on every car and pass, so they grow with the households, not with the
+plates or the passes: about 19 bytes a household, 38 KB on a 2,000-household community whose
+3,000 plates take 430 KB: under a tenth more to write at each rewrite, and no rewrite of
+their own (a household named or no longer named comes with a car or pass added or removed,
+which rewrites the file anyway; only renaming a flat adds one).
+``tests/test_offline_snapshot_households.py`` holds these bounds.
 
 Written atomically (temporary file, fsync, rename) so a crash leaves the old file or the new
 one. Rewritten when its content changes, and at least every ``max_unchanged_s`` so the time it
@@ -126,8 +138,10 @@ class FileAccessSnapshot:
         """Write the snapshot unless the same content was written recently; True if written."""
         permits = {plate: permits_to_json(p) for plate, p in sorted(snapshot.permits.items())}
         walk_in = [_pass_to_json(p) for p in snapshot.walk_in_passes]
+        # JSON keys are strings; a renamed flat is new content, written at once.
+        households = {str(hid): label for hid, label in sorted(snapshot.household_labels.items())}
         digest = hashlib.blake2b(
-            json.dumps([permits, walk_in], sort_keys=True).encode(), digest_size=16
+            json.dumps([permits, walk_in, households], sort_keys=True).encode(), digest_size=16
         ).hexdigest()
         now = self._clock()
         if self._saved is not None and self._saved[0] == digest and (
@@ -137,7 +151,10 @@ class FileAccessSnapshot:
         body = json.dumps(
             {"format": FORMAT, "taken_at": snapshot.taken_at.isoformat(), "permits": permits,
              # A file without this key (written before walk-in passes) holds none.
-             "walk_in_passes": walk_in},
+             "walk_in_passes": walk_in,
+             # A file without this key (written before the labels) names no flat: the
+             # booth's rows show "#12" as they did.
+             "households": households},
             ensure_ascii=False, separators=(",", ":"),
         )
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -159,6 +176,9 @@ class FileAccessSnapshot:
                 walk_in_passes=tuple(
                     _pass_from_json(None, p) for p in data.get("walk_in_passes", ())
                 ),
+                household_labels={
+                    int(hid): str(label) for hid, label in data.get("households", {}).items()
+                },
             )
         except FileNotFoundError:
             return None

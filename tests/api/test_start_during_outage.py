@@ -44,7 +44,8 @@ def test_a_restart_during_an_outage_still_knows_the_residents(
     snapshot_file = first.app.state.services.settings.data_dir / "journal" / (
         "offline_snapshot.json")
     saved = snapshot_file.read_text(encoding="utf-8")
-    assert RESIDENT in saved and "林阿姨" not in saved and "3栋" not in saved  # PIPL
+    # PIPL: no names; the flat (3栋 1201) is kept for the booth's rows from the journal.
+    assert RESIDENT in saved and "林阿姨" not in saved and "3栋 1201" in saved
     outage.cut(first.app.state.services.engine)
     stop(first)
 
@@ -124,10 +125,10 @@ def test_a_command_that_needs_the_database_says_so_in_one_line(tmp_path: Path) -
     assert "ERROR parkgate: database unavailable: " in lines[0]
 
 
-def test_the_snapshot_file_is_plates_and_ids_only(app_factory: Any) -> None:
+def test_the_snapshot_file_is_plates_ids_and_flats_only(app_factory: Any) -> None:
     client = app_factory(**FAST)
     admin = {"Authorization": f"Bearer {add_user(client, 'admin', 'admin')}"}
-    register_resident_car(client, admin, RESIDENT)
+    household_id = register_resident_car(client, admin, RESIDENT)
     client.post("/api/v1/lists", headers=admin,
                 json={"plate": STRANGER, "kind": "block", "reason": "欠费 王先生"})
     client.portal.call(client.app.state.services.refresh_offline)
@@ -138,6 +139,7 @@ def test_the_snapshot_file_is_plates_and_ids_only(app_factory: Any) -> None:
         "vehicle_id", "household_id", "household_spaces", "household_cars_inside",
         "resident_id",
     }
+    assert data["households"] == {str(household_id): "3栋 1201"}  # building and unit only
     assert path.stat().st_mode & 0o077 == 0
 
 
