@@ -15,6 +15,7 @@ use limit and a household's spaces (一位多车) still hold.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import TypeVar
@@ -60,6 +61,12 @@ class OfflineAccess:
     @property
     def taken_at(self) -> datetime | None:
         return self._snapshot.taken_at if self._snapshot else None
+
+    @property
+    def household_labels(self) -> Mapping[int, str]:
+        """「3栋 1201」 by household id, as the snapshot has them: what the booth's rows of
+        passages decided offline name the flat with. Empty without a snapshot."""
+        return self._snapshot.household_labels if self._snapshot else {}
 
     def load(self, snapshot: AccessSnapshot) -> None:
         """A fresh snapshot; taken after the journal was written, so it already holds the

@@ -495,6 +495,12 @@ class GateRuntime(JournalWriteBack):
         offers the guard's open on such a row."""
         return self._offline.admission_undone(entry)
 
+    def offline_household_labels(self) -> Mapping[int, str]:
+        """「3栋 1201」 by household id from the offline snapshot (the one on disk after a
+        start during an outage): the booth's rows from the journal name the flat with it, as
+        stored rows do, while the households table cannot be read."""
+        return self._offline.household_labels
+
     def unstored_alarms(self) -> list[PendingAlarm]:
         """The alarms published while the database was away that wait in the journal to be
         stored (reads it: for the alarm list, not per car)."""

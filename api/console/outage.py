@@ -60,6 +60,13 @@ def journal_row(services: Services, entry: JournalEntry) -> dict[str, Any]:
     }
 
 
+def journal_labels(services: Services) -> dict[int, str]:
+    """「3栋 1201」 for the rows from the journal, from the offline snapshot: the households
+    table cannot be read, and a guard needs the flat to call the host about a visitor or to
+    recognise a resident's car (a household the snapshot does not name stays "#12")."""
+    return dict(services.runtime.offline_household_labels())
+
+
 def degraded_parts(services: Services, rows: int) -> dict[str, Any]:
     """What /console shows while the database is down, in place of what it reads there."""
     entries = services.runtime.journalled_passages()
@@ -71,7 +78,7 @@ def degraded_parts(services: Services, rows: int) -> dict[str, Any]:
         "review": [],
         "alarms": [],
         "households": [],
-        "hh_labels": {},
+        "hh_labels": journal_labels(services),
     }
 
 
@@ -91,7 +98,7 @@ def journalled_passages_fragment(
     entries = services.runtime.journalled_passages()
     return render(request, "fragments/passage_rows.html",
                   {"passages": [journal_row(services, e) for e in reversed(entries[-limit:])],
-                   "gate_names": gate_names(services), "hh_labels": {}},
+                   "gate_names": gate_names(services), "hh_labels": journal_labels(services)},
                   user, refresh_session=False)
 
 
@@ -109,5 +116,5 @@ def journalled_passage_fragment(request: Request, journal_id: JournalId) -> Resp
         raise NotFoundError(f"no passage {journal_id} waiting in the journal")
     return render(request, "fragments/passage_row.html",
                   {"p": journal_row(services, entry), "gate_names": gate_names(services),
-                   "hh_labels": {}},
+                   "hh_labels": journal_labels(services)},
                   user, refresh_session=False)

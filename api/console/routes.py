@@ -370,7 +370,7 @@ def _household_labels(session: Session, rows: list[dict[str, Any]]) -> dict[int,
     if not ids:
         return {}
     households = session.scalars(select(Household).where(Household.id.in_(ids)))
-    return {h.id: f"{h.building} {h.unit}" for h in households}
+    return {h.id: h.label for h in households}
 
 
 def _households(session: Any) -> list[Household]:
@@ -488,7 +488,7 @@ def _stored_parts(services: Services, now: datetime, unstored: list[Any]) -> dic
         "review": review,
         **alarms,
         "households": households,
-        "hh_labels": {h.id: f"{h.building} {h.unit}" for h in households},
+        "hh_labels": {h.id: h.label for h in households},
     }
 
 

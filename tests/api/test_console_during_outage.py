@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +29,12 @@ from services.audit_journal import FileAuditJournal, write_back
 from tests.api.test_alarms_during_outage import ALARMS, push_as_camera
 from tests.api.test_console import add_staff, cookie_login
 from tests.api.test_database_outage import FAST, RESIDENT, STRANGER, wait_for
+from tests.api.test_start_during_outage import stop
 from tests.api.test_vehicle_entry import register_resident_car
 from tests.db_outage import DatabaseOutage
 
 REASON = "访客无通行证，业主电话确认"
+VISITOR = "苏E88888"
 
 
 def audit_rows(services: Any) -> list[AuditEntry]:
@@ -211,3 +213,69 @@ def test_an_action_that_cannot_be_audited_is_not_carried_out(
     time.sleep(0.3)  # a barrier driven by mistake would be moving by now
     assert str(services.barriers["main-in"].state) == "closed"
     outage.restore()
+
+
+def journal_row(html: str, journal_id: str) -> str:
+    row = re.search(rf'<tr [^>]*data-journal="{journal_id}"[^>]*>.*?</tr>', html, re.S)
+    assert row is not None, f"no row for journal entry {journal_id}"
+    return row.group(0)
+
+
+def assert_rows_name_the_flat(client: Any, cars: dict[str, str], household_id: int) -> None:
+    """Every view of a journalled passage (the live event's row, the catch-up's list, the
+    page reloaded) names its household as a stored row does, not by its id."""
+    journal_ids = list(cars.values())
+    views = {"list": client.get("/console/fragments/journal").text,
+             "page": client.get("/console").text}
+    for plate, journal_id in cars.items():
+        views[plate] = client.get(f"/console/fragments/journal/{journal_id}").text
+    for view, html in views.items():
+        for plate, journal_id in cars.items():
+            if view in cars and view != plate:
+                continue
+            row = journal_row(html, journal_id)
+            assert plate in row, (view, row)
+            assert '<span class="nowrap">3栋 1201</span>' in row, (view, plate, row)
+            assert f'<span class="nowrap">#{household_id}</span>' not in row, (view, row)
+    assert re.findall(r'data-journal="([0-9a-f]+)"', views["list"]) == journal_ids[::-1]
+
+
+def test_journal_rows_name_the_household_during_an_outage_and_after_a_restart_in_it(
+    app_factory: Any, outage: DatabaseOutage
+) -> None:
+    """A resident's car and a visitor's car let in on a pass while the database is down show
+    「3栋 1201」 (the car's household, the pass's host) as stored rows do: the labels come
+    with the offline snapshot, also the one read back from disk after a restart. They used
+    to show "#1": the labels came from the households table, which cannot be read then."""
+    first = app_factory(database_url=outage.url, **FAST)
+    services = first.app.state.services
+    admin = add_staff(services, "admin", "admin")
+    household_id = register_resident_car(first, admin, RESIDENT)
+    now = datetime.now(UTC)
+    visit = first.post("/api/v1/passes", headers=admin, json={
+        "plate": VISITOR, "host_household_id": household_id,
+        "valid_from": (now - timedelta(minutes=5)).isoformat(),
+        "valid_to": (now + timedelta(hours=4)).isoformat(),
+    })
+    assert visit.status_code == 201, visit.text
+    add_staff(services, "guard", "guard")
+    first.portal.call(services.refresh_staff)  # the guard is known after a restart too
+    first.portal.call(services.refresh_offline)
+    cookie_login(first, "guard", "guard")
+
+    outage.cut(services.engine)
+    cars = {}
+    for plate in (RESIDENT, VISITOR):
+        car = push_as_camera(first, "main-in", plate).json()
+        assert car["decision"] == "allow" and car["journal_id"], car
+        cars[plate] = car["journal_id"]
+    assert_rows_name_the_flat(first, cars, household_id)
+
+    stop(first)  # a restart while the database is still down
+    client = app_factory(database_url=outage.url, **FAST)
+    assert not client.app.state.services.database_ready
+    cookie_login(client, "guard", "guard")
+    assert_rows_name_the_flat(client, cars, household_id)
+
+    outage.restore()
+    wait_for(lambda: not client.app.state.services.runtime.journal_waiting())
