@@ -89,6 +89,15 @@ class WorkerStats:
                 self._error_side = None
 
 
+@dataclass
+class _Outage:
+    """A camera's failures from the first one until it answers again (reader thread only)."""
+
+    since: float
+    failures: int
+    error: str
+
+
 class _Mailbox:
     """A one-slot box on the event loop: ``put`` replaces, ``take`` waits for a frame."""
 
@@ -145,6 +154,7 @@ class CameraWorker:
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._mailbox: _Mailbox | None = None
+        self._outage: _Outage | None = None
 
     @property
     def running(self) -> bool:
@@ -248,6 +258,7 @@ class CameraWorker:
 
     def _read_loop(self) -> None:
         self._reset_backoff()
+        self._outage = None
         while not self._stop.is_set():
             self.stats.state = "connecting"
             try:
@@ -256,15 +267,17 @@ class CameraWorker:
                 self.stats.open_failures += 1
                 self.stats.failed("source", f"open: {err}")
                 delay = next(self._delays)
-                logger.warning("camera %s: cannot open %s (%s); retrying in %.1f s",
-                               self.gate_id, self.source.name, err, delay)
+                self._log_failure(f"cannot open {self.source.name}", err,
+                                  f"retrying in {delay:.1f} s")
                 self.stats.state = "backing_off"
                 if sleep_interruptibly(self._stop, delay):
                     break
                 continue
             self.stats.opens += 1
             if self.stats.opens > 1:
-                logger.info("camera %s: reconnected to %s", self.gate_id, self.source.name)
+                # Opened is not answered (a snapshot camera's open only makes a client): the
+                # camera is back at its first answer, logged there with the outage's count.
+                logger.debug("camera %s: reconnected to %s", self.gate_id, self.source.name)
             self.stats.state = "streaming"
             try:
                 self._stream()
@@ -277,8 +290,8 @@ class CameraWorker:
                 self.stats.stream_failures += 1
                 self.stats.failed("source", f"read: {err}")
                 delay = next(self._delays)
-                logger.warning("camera %s: %s failed (%s); reconnecting in %.1f s",
-                               self.gate_id, self.source.name, err, delay)
+                self._log_failure(f"{self.source.name} failed", err,
+                                  f"reconnecting in {delay:.1f} s")
                 self._close_source()
                 self.stats.state = "backing_off"
                 if sleep_interruptibly(self._stop, delay):
@@ -286,6 +299,33 @@ class CameraWorker:
                 continue
             self._close_source()
         self._close_source()
+
+    def _log_failure(self, what: str, err: BaseException, then: str) -> None:
+        """A camera that stays away is retried every ``reconnect_max_s`` (30 s) for as long
+        as it is away, and a line per retry filled the journal of a box with a dead camera
+        (two lines a minute, all day). The first failure is a warning; the retries are
+        DEBUG unless the error changes (a camera that refused now asks for a password); the
+        answer that ends it says how long and how many (``_log_recovery``)."""
+        error = str(err)
+        outage = self._outage
+        if outage is None:
+            self._outage = _Outage(since=time.monotonic(), failures=1, error=error)
+            logger.warning("camera %s: %s (%s); %s (retries are logged once it answers "
+                           "again or fails differently)", self.gate_id, what, error, then)
+            return
+        outage.failures += 1
+        level = logging.DEBUG if error == outage.error else logging.WARNING
+        outage.error = error
+        logger.log(level, "camera %s: %s (%s); %s (failure %d since %.0f s)", self.gate_id,
+                   what, error, then, outage.failures, time.monotonic() - outage.since)
+
+    def _log_recovery(self) -> None:
+        outage, self._outage = self._outage, None
+        if outage is None:
+            return
+        logger.info("camera %s: %s answers again after %.0f s and %d failure(s) (last: %s)",
+                    self.gate_id, self.source.name, time.monotonic() - outage.since,
+                    outage.failures, outage.error)
 
     def _reset_backoff(self) -> None:
         self._delays = backoff_delays(self.config.reconnect_min_s, self.config.reconnect_max_s)
@@ -302,7 +342,9 @@ class CameraWorker:
                 self.stats.corrupt_frames += 1
                 corrupt_in_row += 1
                 self.stats.failed("source", f"corrupt: {err}")
-                logger.warning("camera %s: skipped a corrupt frame (%s)", self.gate_id, err)
+                # One line for a run of them (the run's end, 25 in a row, is an outage).
+                logger.log(logging.WARNING if corrupt_in_row == 1 else logging.DEBUG,
+                           "camera %s: skipped a corrupt frame (%s)", self.gate_id, err)
                 if corrupt_in_row >= self._max_corrupt_in_row:
                     raise CorruptFrameError(
                         f"{corrupt_in_row} corrupt frames in a row from {self.source.name}"
@@ -313,6 +355,8 @@ class CameraWorker:
             # the camera as heard again, its error is gone too.
             self.stats.recovered("source")
             self.stats.last_answer_at = time.monotonic()
+            if self._outage is not None:
+                self._log_recovery()
             if image is None:
                 sleep_interruptibly(self._stop, poll)
                 continue
