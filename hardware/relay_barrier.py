@@ -543,7 +543,7 @@ class RelayBarrier:
         current = (self._machine.state, self._machine.fault)
         if current == self._published and not uncommanded_open and not tailgating:
             return
-        self._published = current
+        previous, self._published = self._published, current
         status = BarrierStatus(
             self.gate_id,
             current[0],
@@ -565,7 +565,14 @@ class RelayBarrier:
                 self.gate_id,
             )
         else:
-            logger.info("gate %s is %s", self.gate_id, status.state)
+            # A passage's opening, open, closing, closed is four lines a car (half the log in the
+            # walk) and its passage line already says barrier=opening: DEBUG. Held open by a
+            # guard, and the way out of a fault or a hold, stay INFO.
+            unusual = (BarrierState.HELD_OPEN, BarrierState.FAULT)
+            routine = status.state not in unusual and (
+                previous is not None and previous[0] not in unusual)
+            logger.log(logging.DEBUG if routine else logging.INFO, "gate %s is %s",
+                       self.gate_id, status.state)
         for cb in list(self._listeners):
             try:
                 cb(status)
