@@ -17,6 +17,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from api.access_log import quiet_polls
 from errors import ParkgateError
 from models.db import DATABASE_DOWN, failure_text
 from services import backup, city_hub, enrol_folder, reports, resident_import_cli
@@ -57,6 +58,7 @@ def setup_logging(level: str, fmt: str) -> None:
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
     for name in QUIETED_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    quiet_polls()
 
 
 def _settings(args: argparse.Namespace, **overrides: Any) -> Any:
