@@ -108,7 +108,10 @@ async def change_password(
     throttle = login_throttle(request)
     wait = throttle.retry_after(address, user.name)
     if wait > 0:
-        logger.warning("password change of %s from %s throttled", user.name, address)
+        refusals = throttle.refused(address, user.name, wait)
+        logger.log(logging.WARNING if refusals == 1 else logging.DEBUG,
+                   "password change of %s from %s throttled, refused for %.0f s more "
+                   "(refusal %d of this pause)", user.name, address, wait, refusals)
         seconds = math.ceil(wait)
         response = _page(
             request,

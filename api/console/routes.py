@@ -221,7 +221,11 @@ async def login(
     throttle = login_throttle(request)
     wait = throttle.retry_after(address, username)
     if wait > 0:
-        logger.warning("console login for %r from %s throttled", username, address)
+        refusals = throttle.refused(address, username, wait)
+        # The pause's first refusal; the rest of it at DEBUG (the pause's length is known).
+        logger.log(logging.WARNING if refusals == 1 else logging.DEBUG,
+                   "console login for %r from %s throttled, refused for %.0f s more "
+                   "(refusal %d of this pause)", username, address, wait, refusals)
         seconds = math.ceil(wait)  # whole seconds, never shorter than the pause
         response = refuse("login.throttled", 429, wait=wait_text(request, seconds))
         response.headers["Retry-After"] = str(seconds)

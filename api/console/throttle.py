@@ -63,6 +63,8 @@ class LoginThrottle:
         self._clock = clock
         self._max_keys = max_keys
         self._failures: dict[tuple[str, str], deque[float]] = {}
+        # (address, folded name) -> (when the pause refusing it ends, refusals in it so far)
+        self._refusals: dict[tuple[str, str], tuple[float, int]] = {}
         self._lock = threading.Lock()
 
     def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
@@ -134,6 +136,23 @@ class LoginThrottle:
             for address, username, age_s in failures:
                 for key, _ in self._keys(address, username):
                     self._recent(key, now).append(now - max(0.0, age_s))
+
+    def refused(self, address: str, username: str, wait_s: float) -> int:
+        """Counts an attempt refused for ``wait_s`` more seconds: the how-manieth of its pause
+        (1 for the first). A client that keeps trying through a pause is refused every few
+        seconds for as long as it goes on; the first refusal is the log line worth having
+        (the walk measured a warning every 2 s, 43,200 a day for one client)."""
+        now = self._clock()
+        key = (address, username_key(username))
+        with self._lock:
+            ends_at, count = self._refusals.get(key, (0.0, 0))
+            if now >= ends_at:
+                ends_at, count = now + wait_s, 0
+            self._refusals[key] = (ends_at, count + 1)
+            if len(self._refusals) > self._max_keys:
+                for old in [k for k, (end, _) in self._refusals.items() if end <= now]:
+                    del self._refusals[old]
+            return count + 1
 
     def succeeded(self, address: str, username: str) -> None:
         with self._lock:

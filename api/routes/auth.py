@@ -59,7 +59,12 @@ async def login(
     throttle = login_throttle(request)
     wait = throttle.retry_after(address, form.username)
     if wait > 0:
-        logger.warning("API login for %r from %s throttled", form.username, address)
+        refusals = throttle.refused(address, form.username, wait)
+        # The pause's first refusal; the rest of it at DEBUG (the pause's length is known).
+        logger.log(logging.WARNING if refusals == 1 else logging.DEBUG,
+                   "API login for %r from %s throttled, refused for %.0f s more (refusal %d "
+                   "of this pause)",
+                   form.username, address, wait, refusals)
         raise HTTPException(
             429,
             f"too many failed logins from {address}: "
