@@ -24,7 +24,10 @@ from services import backup, city_hub, enrol_folder, reports, resident_import_cl
 
 logger = logging.getLogger("parkgate")
 
-_STD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", (), None)).keys()) | {"message"}
+# uvicorn's own lines carry "color_message", the message again with terminal colour codes:
+# escape sequences in a JSON log, never read.
+_STD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", (), None)).keys()) | {
+    "message", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):
