@@ -209,9 +209,9 @@ def test_sqlite_full_is_an_outage_the_journal_keeps_until_the_database_has_room(
 
     database.full = False
     wait_for(lambda: recorded(client, admin) == before + len(answers), timeout_s=30)
-    # What the journal holds beside the passages (barrier outcomes of cars stored before the
-    # outage, alarms raised during it) is written back after them: checked at once, a loaded
-    # CI run saw 1 entry left (which one was not recorded; a quiet run leaves none).
+    # The journal is emptied once the whole write-back pass has finished
+    # (JournalWriteBack discards at its end), a moment after the passages can be read: a
+    # loaded CI run checked in between and saw 1 entry left.
     wait_for(lambda: services.runtime.journal_backlog() == 0)
     journalled = answers[-1].json()["journal_id"]
     rows = client.get("/api/v1/passages", headers=admin).json()["items"]
