@@ -31,6 +31,8 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "menu.alarm_history": ("报警记录", "Alarms"),
     "menu.passes": ("访客通行证", "Passes"),
     "menu.households": ("住户与车辆", "Households"),
+    # The button the menu folds behind on a phone.
+    "nav.menu": ("菜单", "Menu"),
     "history.plate_hint": ("完整或部分车牌", "Whole or part of a plate"),
     "history.similar": ("含相似车牌（识别误差）", "Include look-alike reads"),
     "history.whole_plate": (

@@ -43,6 +43,22 @@
   const sessionDialog = document.getElementById("session-dialog");
   if (sessionDialog) sessionDialog.addEventListener("cancel", (ev) => ev.preventDefault());
 
+  // A phone's menu folds behind the 菜单 button (base.html, console.css): the button says
+  // whether it is open (aria-expanded, which the stylesheet reads), and Esc folds it again
+  // with the focus back on the button. Above 700 px the button is not shown and this is idle.
+  const navToggle = document.getElementById("nav-toggle");
+  if (navToggle) {
+    const topbar = navToggle.closest(".topbar");
+    const navOpen = () => navToggle.getAttribute("aria-expanded") === "true";
+    navToggle.addEventListener("click", () => navToggle.setAttribute("aria-expanded", String(!navOpen())));
+    topbar.addEventListener("keydown", (ev) => {
+      if (ev.key !== "Escape" || !navOpen() || !navToggle.getClientRects().length) return;
+      navToggle.setAttribute("aria-expanded", "false");
+      navToggle.focus();
+    });
+    topbar.classList.add("nav-ready");
+  }
+
   function redirectedToLogin(response) {
     return response.redirected && new URL(response.url).pathname === "/console/login";
   }

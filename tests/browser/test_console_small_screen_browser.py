@@ -18,7 +18,10 @@ from tests.browser.test_console_live_browser import guard_page, push_unread
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 390, "height": 844}
+# The smallest common Android width.
+SMALL_PHONE = {"width": 360, "height": 780}
 TABLET = {"width": 768, "height": 1024}
+DESKTOP = {"width": 1366, "height": 768}
 
 GUARD_PAGES = ("/console", "/console/history", "/console/alarms", "/console/password",
                "/console/admin/passes", "/console/admin/passes/1/qr")
@@ -180,3 +183,50 @@ def test_on_a_phone_a_review_card_holds_its_read_and_its_buttons(
         assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], box
         assert box["height"] >= 44, box
         assert hit_at_centre(page, button), button.inner_text()
+
+
+def test_on_a_phone_the_menu_folds_behind_one_button(
+    live_server: LiveServer, new_page: Any
+) -> None:
+    """The admin menu wrapped to four lines (~255 px with the account's buttons) at the top of
+    every page on a 360-390 px phone. It folds behind a 菜单 button there: a keyboard opens it
+    (the first Tab after the button reaches the first entry), Esc folds it with the focus back
+    on the button, a screen reader hears whether it is open. On a desktop nothing changes."""
+    page = new_page()
+    enter_as(page, live_server, "admin", "admin")
+    toggle = page.get_by_role("button", name="菜单")
+    entries = page.locator(".nav a")
+    for viewport in (SMALL_PHONE, PHONE):
+        page.set_viewport_size(viewport)
+        page.goto("/console/history")
+        screenshot(page, f"72-phone-menu-folded-{viewport['width']}")
+        header = page.locator("header.topbar").bounding_box()
+        assert header is not None and header["height"] <= 70, header
+        assert toggle.get_attribute("aria-expanded") == "false"
+        assert not any(entry.is_visible() for entry in entries.all())
+        assert page.locator("#logout-form").is_hidden()
+
+        toggle.focus()
+        page.keyboard.press("Enter")
+        assert toggle.get_attribute("aria-expanded") == "true"
+        screenshot(page, f"72-phone-menu-open-{viewport['width']}")
+        assert entries.count() == 11
+        for entry in [*entries.all(), page.locator("#logout-form button")]:
+            box = entry.bounding_box()
+            assert box is not None, entry.inner_text()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"], box
+            assert box["height"] >= 44 and box["width"] >= 44, (entry.inner_text(), box)
+            assert entry.evaluate(ONE_LINE), entry.inner_text()
+        assert page.locator(".nav a.active").inner_text() == "通行记录"
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.textContent") == "实时监控"
+        page.keyboard.press("Escape")
+        assert toggle.get_attribute("aria-expanded") == "false"
+        assert page.evaluate("document.activeElement.id") == "nav-toggle"
+        assert not any(entry.is_visible() for entry in entries.all())
+        assert sideways(page) == 0
+
+    page.set_viewport_size(DESKTOP)
+    assert toggle.is_hidden()
+    assert all(entry.is_visible() for entry in entries.all())
+    assert page.locator("#logout-form").is_visible()
