@@ -33,6 +33,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "menu.households": ("住户与车辆", "Households"),
     # The button the menu folds behind on a phone.
     "nav.menu": ("菜单", "Menu"),
+    "table.scroll_hint": ("左右滑动查看更多 →", "Swipe sideways for more →"),
     "history.plate_hint": ("完整或部分车牌", "Whole or part of a plate"),
     "history.similar": ("含相似车牌（识别误差）", "Include look-alike reads"),
     "history.whole_plate": (
@@ -1381,6 +1382,7 @@ JS_KEYS = (
     "alarms.sound_on",
     "alarms.sound_off",
     "admin.confirm_delete",
+    "table.scroll_hint",
 )
 
 

@@ -59,6 +59,32 @@
     topbar.classList.add("nav-ready");
   }
 
+  // A table wider than its box scrolls inside it (.table-scroll, its glow in console.css):
+  // while it does, a line above says so, and the box takes the keyboard's focus so that the
+  // arrow keys scroll it. Watched as rows come and go and the window turns.
+  document.querySelectorAll(".table-scroll").forEach((box, index) => {
+    const hint = document.createElement("p");
+    hint.className = "scroll-hint";
+    hint.id = `scroll-hint-${index}`;
+    hint.textContent = t("table.scroll_hint");
+    hint.hidden = true;
+    box.before(hint);
+    const check = () => {
+      const wider = box.scrollWidth > box.clientWidth + 1;
+      hint.hidden = !wider;
+      if (wider) {
+        box.tabIndex = 0;
+        box.setAttribute("aria-describedby", hint.id);
+      } else {
+        box.removeAttribute("tabindex");
+        box.removeAttribute("aria-describedby");
+      }
+    };
+    const observer = new ResizeObserver(check);
+    observer.observe(box);
+    Array.from(box.children).forEach((child) => observer.observe(child));
+  });
+
   function redirectedToLogin(response) {
     return response.redirected && new URL(response.url).pathname === "/console/login";
   }

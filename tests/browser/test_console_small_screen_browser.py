@@ -230,3 +230,57 @@ def test_on_a_phone_the_menu_folds_behind_one_button(
     assert toggle.is_hidden()
     assert all(entry.is_visible() for entry in entries.all())
     assert page.locator("#logout-form").is_visible()
+
+
+# The tables that stay tables on a phone, scrolling inside their card: each row's day (or
+# clock) is needed beside its figures. What is right of the screen must be announced.
+SCROLLING_TABLES = ("/console/history", "/console/admin/reports/month", "/console")
+# [scrolls, hint shown above the box, box focusable] for each .table-scroll of the page.
+SCROLL_CUES = """() => Array.from(document.querySelectorAll('.table-scroll')).map(box => {
+  const hint = box.previousElementSibling;
+  return [box.scrollWidth > box.clientWidth, !!hint && hint.matches('.scroll-hint')
+          && hint.getClientRects().length > 0 && hint.textContent.includes('左右滑动'),
+          box.tabIndex === 0]; })"""
+
+
+def test_on_a_phone_a_table_wider_than_its_card_says_so(
+    live_server: LiveServer, new_page: Any
+) -> None:
+    """The passages (通行记录, the booth's) and the month's days scrolled sideways inside their
+    card with no sign of it: 车牌, 结果 and 原因 lay out of sight. A line over the table says
+    左右滑动查看更多 while it is wider than its card (and the card takes the keyboard's
+    focus for the arrow keys), a glow marks the side with more; on a desktop, where they fit,
+    no line. The month's day stays in view at the left while its figures slide under it."""
+    a_community(live_server)
+    page = new_page()
+    enter_as(page, live_server, "admin", "admin")
+    for viewport in (SMALL_PHONE, PHONE, DESKTOP):
+        page.set_viewport_size(viewport)
+        for path in SCROLLING_TABLES:
+            page.goto(path)
+            page.locator(".table-scroll tbody tr").first.wait_for()
+            cues = page.evaluate(SCROLL_CUES)
+            label = f"{viewport['width']} {path}"
+            if viewport is DESKTOP:
+                assert cues == [[False, False, False]], label
+            else:
+                assert cues == [[True, True, True]], label
+                glow = page.locator(".table-scroll").evaluate(
+                    "el => getComputedStyle(el).backgroundAttachment")
+                assert "local" in glow and "scroll" in glow, glow
+    page.set_viewport_size(SMALL_PHONE)
+    page.goto("/console/admin/reports/month")
+    screenshot(page, "73-phone-month")
+    day = page.locator("#month-days tbody tr td").first
+    # Scrolled down to the table, then the table to its right end (never sideways by Playwright).
+    left = page.locator("#month-days").evaluate(
+        """t => { const box = t.parentElement;
+             window.scrollTo(0, window.scrollY + box.getBoundingClientRect().top - 100);
+             box.scrollLeft = box.scrollWidth; return box.getBoundingClientRect().left; }""")
+    page.wait_for_timeout(100)
+    screenshot(page, "73-phone-month-scrolled")
+    assert page.locator(".table-scroll").evaluate("b => b.scrollLeft") > 0
+    assert abs(day.bounding_box()["x"] - left) <= 1
+    assert hit_at_centre(page, day.locator("a"))
+    # 车辆入场 on one line, not a character a line.
+    assert page.locator("#month-days th", has_text="车辆入场").evaluate(ONE_LINE)
