@@ -36,10 +36,10 @@ ROW_TABLES = ("/console/admin/users", "/console/admin/households", "/console/adm
               "/console/admin/audit")
 
 
-def a_community(server: LiveServer) -> None:
+def a_community(server: LiveServer) -> int:
     """A household with a resident and her car, a visitor pass (id 1, for its QR page), a
     blocked plate, and the audit entries these leave; and an unread new-energy plate (eight
-    characters, the longest) waiting for the guard."""
+    characters, the longest) waiting for the guard: its passage's id is returned."""
     from models.db import transaction
     from models.events import Passage
 
@@ -65,6 +65,7 @@ def a_community(server: LiveServer) -> None:
         passage = session.get(Passage, unread)
         assert passage is not None
         passage.plate, passage.confidence = "粤BD12346", 0.97
+    return unread
 
 
 def sideways(page: Any) -> int:
@@ -232,6 +233,24 @@ def test_on_a_phone_the_menu_folds_behind_one_button(
     assert page.locator("#logout-form").is_visible()
 
 
+def an_alarm_for(server: LiveServer, passage: int) -> None:
+    """An open 跟车 alarm on ``passage`` (its 抓拍 and #id links) and last night's handled
+    barrier fault at no passage."""
+    from models.base import utcnow
+    from models.db import transaction
+    from models.events import Alarm
+
+    night = utcnow() - timedelta(hours=6)
+    with transaction(server.services.sessions) as session:
+        session.add_all([
+            Alarm(at=utcnow(), kind="tailgating", gate_id="main-in",
+                  message="tailgating at main-in", passage_id=passage),
+            Alarm(at=night, kind="hardware_fault", gate_id="main-out",
+                  message="barrier fault at main-out", acknowledged_by="guard2",
+                  acknowledged_at=night + timedelta(minutes=4), acknowledged_note="已报修"),
+        ])
+
+
 # The tables that stay tables on a phone, scrolling inside their card: each row's day (or
 # clock) is needed beside its figures. What is right of the screen must be announced.
 SCROLLING_TABLES = ("/console/history", "/console/admin/reports/month", "/console")
@@ -284,3 +303,32 @@ def test_on_a_phone_a_table_wider_than_its_card_says_so(
     assert hit_at_centre(page, day.locator("a"))
     # 车辆入场 on one line, not a character a line.
     assert page.locator("#month-days th", has_text="车辆入场").evaluate(ONE_LINE)
+
+
+def test_on_a_phone_the_alarm_history_is_a_card_an_alarm(
+    live_server: LiveServer, new_page: Any
+) -> None:
+    """报警记录's nine columns scrolled inside the card with 状态, 处理人 and the passage (#id ·
+    抓拍) out of sight. On a phone each alarm is a card of lines, all on the screen; a "—"
+    (not handled yet, no passage) is no line of its own."""
+    an_alarm_for(live_server, a_community(live_server))
+    page = new_page()
+    enter_as(page, live_server, "admin", "admin")
+    for viewport in (SMALL_PHONE, PHONE):
+        page.set_viewport_size(viewport)
+        page.goto("/console/alarms")
+        screenshot(page, f"74-phone-alarms-{viewport['width']}")
+        assert page.evaluate(SCROLL_CUES) == [[False, False, False]]
+        cells = page.locator("#alarm-history-rows td").all()
+        shown = [cell for cell in cells if cell.is_visible()]
+        for cell in shown:
+            box = cell.bounding_box()
+            assert box is not None
+            assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"], box
+        # Each line as read: its label (drawn by the stylesheet) and its value.
+        lines = [cell.evaluate("td => getComputedStyle(td, '::before').content.slice(1, -1)"
+                               " + td.innerText") for cell in shown]
+        assert not any(line.endswith("—") for line in lines), lines
+        assert "状态：未处理" in lines and "处理人：guard2" in lines, lines
+        for link in (".alarm-passage", ".alarm-snapshot"):
+            assert page.locator(link).is_visible(), link
