@@ -138,11 +138,14 @@ def chromium() -> Iterator[Any]:
             browser.close()
 
 
-def browser_context(chromium: Any, base_url: str, timezone_id: str = "Asia/Shanghai") -> Any:
-    """A fresh browser (cookies, storage) as a booth computer in China has it."""
+def browser_context(
+    chromium: Any, base_url: str, timezone_id: str = "Asia/Shanghai", has_touch: bool = False
+) -> Any:
+    """A fresh browser (cookies, storage) as a booth computer in China has it; ``has_touch``
+    makes it a touch screen ((pointer: coarse) holds), the viewport staying as set."""
     context = chromium.new_context(
         base_url=base_url, locale="zh-CN", timezone_id=timezone_id,
-        viewport={"width": 1600, "height": 1000},
+        viewport={"width": 1600, "height": 1000}, has_touch=has_touch,
     )
     context.set_default_timeout(WAIT_MS)  # navigation too
     return context

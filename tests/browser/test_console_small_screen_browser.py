@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import LiveServer, enter_as, screenshot
+from tests.browser.conftest import LiveServer, browser_context, enter_as, screenshot
 from tests.browser.test_console_admin_browser import admin_api
 from tests.browser.test_console_booth_fit_browser import hit_at_centre
 from tests.browser.test_console_live_browser import guard_page, push_unread
@@ -332,3 +332,72 @@ def test_on_a_phone_the_alarm_history_is_a_card_an_alarm(
         assert "状态：未处理" in lines and "处理人：guard2" in lines, lines
         for link in (".alarm-passage", ".alarm-snapshot"):
             assert page.locator(link).is_visible(), link
+
+
+# The small secondary links, each on a page that shows it: an alarm's #id and 抓拍 (报警记录,
+# the booth's alarm strip), ← 返回 (a pass's QR page, the import page), the account's name
+# (修改密码, in the opened menu on a phone).
+SMALL_LINKS = {
+    "/console/alarms": (".alarm-passage", ".alarm-snapshot"),
+    "/console": ("#alarm-list .alarm-snapshot",),
+    "/console/admin/passes/1/qr": (".back-link",),
+    "/console/admin/households/import": (".back-link",),
+    "/console/history": ("#password-link",),
+}
+# What a tap reaches around the element's centre: [width, height] of the cross of points
+# at which the element (or its tap area) is what elementFromPoint finds.
+TAP_AREA = """el => { const r = el.getBoundingClientRect();
+  const x = r.left + r.width / 2, y = r.top + r.height / 2;
+  const hits = (dx, dy) => el.contains(document.elementFromPoint(x + dx, y + dy));
+  const reach = (sx, sy) => { let n = 0; while (n < 80 && hits(sx * (n + 1), sy * (n + 1))) n++;
+                              return n; };
+  return [reach(-1, 0) + reach(1, 0) + 1, reach(0, -1) + reach(0, 1) + 1]; }"""
+NEIGHBOURS = {"/console/alarms": (".alarm-passage", ".alarm-snapshot"),
+              "/console/history": ("#lang-switch", "#password-link", "#logout-form button")}
+
+
+def test_on_a_touch_screen_small_links_have_a_thumb_sized_tap_area(
+    live_server: LiveServer, chromium: Any
+) -> None:
+    """An alarm's #id and 抓拍 links, ← 返回 and the account's name were 20-30 px tall: hard to
+    hit with a thumb. On a touch screen (phone and tablet) a tap within 40x40 px around each
+    reaches it, and its neighbours still get their own taps; nothing moves (each link's box
+    is where it is for a mouse, which keeps the words' own box)."""
+    an_alarm_for(live_server, a_community(live_server))
+    pages: dict[bool, Any] = {}
+    for touch in (False, True):
+        context = browser_context(chromium, live_server.base_url, has_touch=touch)
+        pages[touch] = context.new_page()
+        enter_as(pages[touch], live_server, "admin", "admin")
+    try:
+        for viewport in (PHONE, TABLET):
+            for path, links in SMALL_LINKS.items():
+                # [box, tap area] of each link, with a mouse and on a touch screen
+                seen: dict[bool, list[tuple[Any, list[int]]]] = {}
+                for touch, page in pages.items():
+                    page.set_viewport_size(viewport)
+                    page.goto(path)
+                    if path == "/console":  # its alarm strip is drawn again once it is live
+                        page.wait_for_selector('#live-dot[data-live="yes"]')
+                        page.wait_for_timeout(500)
+                    if page.locator("#nav-toggle").is_visible():  # 修改密码 is in the menu
+                        page.locator("#nav-toggle").click()
+                    seen[touch] = []
+                    for link in links:
+                        element = page.locator(link).first
+                        element.scroll_into_view_if_needed()  # the booth's alarm list scrolls
+                        element.evaluate("el => window.scrollTo(0, window.scrollY"
+                                         " + el.getBoundingClientRect().top - innerHeight / 2)")
+                        seen[touch].append((element.bounding_box(), element.evaluate(TAP_AREA)))
+                        for neighbour in NEIGHBOURS.get(path, ()):
+                            assert hit_at_centre(page, page.locator(neighbour).first), neighbour
+                for link, (box, area), (touch_box, touch_area) in zip(
+                        links, seen[False], seen[True], strict=True):
+                    label = f"{viewport['width']} {path} {link}"
+                    assert box == touch_box, label
+                    assert area[1] < 40, (label, area)  # the words' own box, for a mouse
+                    assert min(touch_area) >= 40, (label, touch_area)
+        screenshot(pages[True], "75-touch-tablet-history")
+    finally:
+        for page in pages.values():
+            page.context.close()
