@@ -87,6 +87,11 @@ def test_polls_answered_are_not_logged_refusals_and_people_are(
     ("POST", "/console/keepalive", 401, True),
     ("GET", "/console/fragments/review", 200, True),
     ("POST", "/api/v1/auth/token", 200, True),
+    ("POST", "/api/v1/auth/token", 401, True),  # each failure, as the login's own line
+    ("POST", "/api/v1/auth/token", 429, False),  # paused: the login logs the pause once
+    ("POST", "/console/login", 429, False),
+    ("POST", "/console/password", 429, False),
+    ("GET", "/api/v1/availability", 429, True),  # an app over its rate limit: not a login
     ("GET", "/api/v1/passages", 200, True),
 ])
 def test_which_requests_are_quiet(method: str, path: str, status: int, logged: bool) -> None:
