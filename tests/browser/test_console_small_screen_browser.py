@@ -404,3 +404,25 @@ def test_on_a_touch_screen_small_links_have_a_thumb_sized_tap_area(
     finally:
         for page in pages.values():
             page.context.close()
+
+
+def test_on_a_phone_a_booth_alarm_reads_as_lines_of_text(
+    live_server: LiveServer, new_page: Any
+) -> None:
+    """The 跟车 alarm's hint is long and has no spaces: on a 390 px phone it was squeezed
+    beside the alarm's name, time and 确认处理 into one character a line (a row 925 px
+    tall). It takes a line of its own when the row has no room for it."""
+    an_alarm_for(live_server, push_unread(live_server))
+    page = new_page()
+    enter_as(page, live_server, "guard", "guard")
+    for viewport in (SMALL_PHONE, PHONE, DESKTOP):
+        page.set_viewport_size(viewport)
+        page.goto("/console")
+        message = page.locator('#alarm-list .alarm[data-kind="tailgating"] .alarm-msg')
+        message.wait_for()
+        # Read in the page in one go: the live page may redraw the list meanwhile.
+        box = message.evaluate("el => { const r = el.getBoundingClientRect();"
+                               " return {width: r.width, height: r.height}; }")
+        label = f"{viewport['width']}: {box}"
+        assert box["width"] >= 0.7 * viewport["width"] or box["height"] <= 60, label
+        assert box["height"] <= 200, label
