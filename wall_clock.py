@@ -19,6 +19,12 @@ off), and the clock watch raises a ``clock_behind`` alarm. Once the system clock
 again it is used as before.
 
 Small steps back (up to :data:`TOLERANCE`, NTP correcting a drift) are the system's to make.
+
+A clock that reads far *later* than the floor (more than :data:`AHEAD_SUSPECT`: a clock
+module returning garbage after its battery died, a wrong time server) cannot be told from a
+box that was off that long, so it is used; but services/clock_watch.py raises ``clock_ahead``,
+pauses retention (which would anonymise a year of passages at once when the clock reads a
+year ahead) and keeps saving the floor, not that time, for a day before taking it as right.
 """
 
 from __future__ import annotations
@@ -33,6 +39,9 @@ from datetime import UTC, datetime, timedelta
 # whatever the clock file says (a new box, a restored backup without the file).
 EARLIEST_PLAUSIBLE = datetime(2026, 11, 1, tzinfo=UTC)
 TOLERANCE = timedelta(minutes=2)
+# Later than the floor by more than this is suspect: a controller left off this long is rare,
+# a clock module that lost its battery often reads years ahead.
+AHEAD_SUSPECT = timedelta(days=30)
 
 
 def system_now() -> datetime:
@@ -49,6 +58,19 @@ class ClockBehind:
     @property
     def behind(self) -> timedelta:
         return self.held - self.system
+
+
+@dataclass(frozen=True, slots=True)
+class ClockAhead:
+    """The system clock reads ``system``, suspiciously far past ``floor`` (the latest time
+    known to have passed)."""
+
+    system: datetime
+    floor: datetime
+
+    @property
+    def ahead(self) -> timedelta:
+        return self.system - self.floor
 
 
 class WallClock:
@@ -80,16 +102,33 @@ class WallClock:
         held = self._held()
         return ClockBehind(system, held) if system < held - TOLERANCE else None
 
+    def ahead(self) -> ClockAhead | None:
+        """How far the system clock reads past the floor, when that is suspect (more than
+        :data:`AHEAD_SUSPECT`)."""
+        system = self._system()
+        held = self._held()
+        return ClockAhead(system, held) if system > held + AHEAD_SUSPECT else None
+
+    def held(self) -> datetime:
+        """The floor advanced by the monotonic clock: the latest time known to have passed."""
+        return self._held()
+
     def follow_system(self) -> bool:
         """While the system clock is in step, take it as the floor from now on (so a later
         step back is measured from here, and small drifts never add up to a false alarm);
-        returns whether it was in step."""
+        returns whether it was in step. A clock suspect of reading ahead is not followed."""
         with self._lock:
             system = self._system()
-            if system < self._held() - TOLERANCE:
+            held = self._held()
+            if system < held - TOLERANCE or system > held + AHEAD_SUSPECT:
                 return False
             self._anchor = (system, self._monotonic())
             return True
+
+    def accept_system(self) -> None:
+        """Take the system clock as right from now on, whatever it reads."""
+        with self._lock:
+            self._anchor = (self._system(), self._monotonic())
 
     def hold_at_least(self, when: datetime) -> None:
         """Raise the floor to ``when`` (from now on); a floor never goes down."""

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +28,10 @@ logger = logging.getLogger(__name__)
 CLOCK_FILE = "clock"
 CHECK_S = 60.0
 CLOCK_BEHIND = "clock_behind"
+CLOCK_AHEAD = "clock_ahead"
+# How long a clock reading suspiciously far ahead is doubted (retention paused, the floor kept)
+# before it is taken as right: a day of an alarm nobody answered, or a box that really was off.
+ACCEPT_AHEAD_AFTER_S = 86400.0
 
 RaiseAlarm = Callable[[str, str], Awaitable[None]]
 
@@ -87,12 +92,17 @@ class ClockWatch:
     def __init__(
         self, data_dir: Path, raise_alarm: RaiseAlarm, *,
         clock: wall_clock.WallClock | None = None, check_s: float = CHECK_S,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._monotonic = monotonic
         self._path = data_dir / CLOCK_FILE
         self._raise_alarm = raise_alarm
         self._clock = clock
         self._check_s = check_s
         self._alarmed: ClockBehind | None = None
+        # Since when (monotonic) the system clock has read suspiciously far ahead; None: not.
+        self._ahead_since: float | None = None
+        self._ahead_alarmed = False
         self._write_failed = False
         self._task: asyncio.Task[None] | None = None
 
@@ -102,6 +112,9 @@ class ClockWatch:
         return self._clock or wall_clock.CLOCK
 
     async def start(self) -> None:
+        # At once, not at the first check: the hourly retention starts beside this watch.
+        if self.clock.ahead() is not None:
+            self._ahead_since = self._monotonic()
         self._task = asyncio.create_task(self._run(), name="clock-watch")
 
     async def stop(self) -> None:
@@ -109,13 +122,25 @@ class ClockWatch:
             await cancel_and_wait(self._task)
             self._task = None
         with contextlib.suppress(OSError):
-            write_floor(self._path, self.clock.now())
+            write_floor(self._path, self._trusted())
+
+    def _trusted(self) -> datetime:
+        """What to save as the floor: now, unless the system clock is doubted as ahead (then
+        the floor itself, so a wrong year is not taken for the latest time seen)."""
+        clock = self.clock
+        return clock.held() if self._ahead_since is not None else clock.now()
+
+    def retention_allowed(self) -> bool:
+        """False while the system clock is doubted as reading ahead: retention would take
+        every passage for as old as the clock says."""
+        return self._ahead_since is None
 
     def state(self) -> ClockState:
         clock = self.clock
         behind = clock.behind()
         now = clock.now()
-        return ClockState(behind is None, now if behind is None else behind.system, now)
+        system = now if behind is None else behind.system
+        return ClockState(behind is None and self._ahead_since is None, system, now)
 
     def behind_s(self) -> float:
         behind = self.clock.behind()
@@ -132,10 +157,11 @@ class ClockWatch:
     async def check(self) -> None:
         clock = self.clock
         clock.follow_system()
+        await self._check_ahead(clock)
         behind = clock.behind()
         now = clock.now()
         try:
-            await asyncio.to_thread(write_floor, self._path, now)
+            await asyncio.to_thread(write_floor, self._path, self._trusted())
             self._write_failed = False
         except OSError as err:
             if not self._write_failed:
@@ -163,6 +189,40 @@ class ClockWatch:
                 now.isoformat(timespec="seconds"),
             )
             self._alarmed = None
+
+
+    async def _check_ahead(self, clock: wall_clock.WallClock) -> None:
+        ahead = clock.ahead()
+        if ahead is None:
+            if self._ahead_since is not None:
+                self._ahead_since, self._ahead_alarmed = None, False
+                logger.warning("system clock no longer reads far ahead (%s): retention resumes",
+                               clock.now().isoformat(timespec="seconds"))
+            return
+        mono = self._monotonic()
+        if self._ahead_since is None:
+            self._ahead_since = mono
+        if not self._ahead_alarmed:
+            self._ahead_alarmed = True
+            span = f"{ahead.ahead.days} d"
+            logger.error(
+                "system clock reads %s, %s past the latest time this controller saw (%s): "
+                "either it was off that long or the clock is wrong; retention is paused for "
+                "a day meanwhile (it would anonymise passages as that old)",
+                ahead.system.isoformat(timespec="seconds"), span,
+                ahead.floor.isoformat(timespec="seconds"),
+            )
+            await self._raise_alarm(
+                CLOCK_AHEAD,
+                f"system clock reads {ahead.system.isoformat(timespec='seconds')}, {span} past "
+                f"the latest time this controller saw ({ahead.floor.isoformat(timespec='seconds')}"
+                "); retention is paused for a day: set the clock within it if it is wrong",
+            )
+        elif mono - self._ahead_since >= ACCEPT_AHEAD_AFTER_S:
+            clock.accept_system()
+            self._ahead_since, self._ahead_alarmed = None, False
+            logger.warning("system clock taken as right after a day reading %s: retention "
+                           "resumes", ahead.system.isoformat(timespec="seconds"))
 
 
 def _span(behind: ClockBehind) -> str:

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
@@ -77,6 +77,7 @@ from vision.face_pipeline import FacePipeline
 from vision.faces import FaceEngine
 from vision.liveness import LivenessChecker
 from vision.plate_recognizer import PlateRecognizer, create_plate_recognizer
+from wall_clock import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -433,31 +434,42 @@ class Services:
             await asyncio.to_thread(self.parking.zones_cache.snapshot)
 
     async def _retention_loop(self) -> None:
-        """Hourly: snapshots, then old passages (services/passage_retention.py). A failure
-        is logged and tried again the next hour; it must not end the loop."""
-        retention = self.settings.retention
+        """Hourly: :meth:`retention_pass`. A failure is logged and tried again the next hour;
+        it must not end the loop."""
         while True:
-            try:
-                await asyncio.to_thread(self.snapshots.purge_older_than, retention.snapshot_days)
-            except OSError as err:
-                logger.warning("snapshot retention failed, retrying in an hour: %s", err)
-            if self.database_ready:
-                try:
-                    await asyncio.to_thread(
-                        _forget_old_passages, self.sessions, retention.passage_days
-                    )
-                except StoreUnavailableError as err:
-                    logger.info("passage retention waits for the database: %s", err)
-                except Exception:
-                    logger.exception("passage retention failed, retrying in an hour")
-                try:
-                    # What retention anonymised and what was erased on request (a face, a
-                    # resident) out of SQLite's write-ahead log as well (models/db.py).
-                    if not await asyncio.to_thread(empty_write_ahead_log, self.engine):
-                        logger.info("write-ahead log busy; emptied at the next hourly run")
-                except Exception as err:  # a database going away meanwhile
-                    logger.info("write-ahead log not emptied (%s); next hour", error_line(err))
+            await self.retention_pass()
             await asyncio.sleep(3600)
+
+    async def retention_pass(self) -> None:
+        """Snapshots, then old passages (services/passage_retention.py), unless the clock is
+        doubted."""
+        retention = self.settings.retention
+        if self.clock is not None and not self.clock.retention_allowed():
+            # A clock reading a year ahead would have every passage anonymised at once
+            # (services/clock_watch.py): nothing is removed while it is doubted.
+            logger.warning("retention skipped this hour: the system clock reads far past the "
+                           "latest time seen and is doubted for a day (clock_ahead)")
+            return
+        try:
+            await asyncio.to_thread(self.snapshots.purge_older_than, retention.snapshot_days)
+        except OSError as err:
+            logger.warning("snapshot retention failed, retrying in an hour: %s", err)
+        if self.database_ready:
+            try:
+                await asyncio.to_thread(
+                    _forget_old_passages, self.sessions, retention.passage_days
+                )
+            except StoreUnavailableError as err:
+                logger.info("passage retention waits for the database: %s", err)
+            except Exception:
+                logger.exception("passage retention failed, retrying in an hour")
+            try:
+                # What retention anonymised and what was erased on request (a face, a
+                # resident) out of SQLite's write-ahead log as well (models/db.py).
+                if not await asyncio.to_thread(empty_write_ahead_log, self.engine):
+                    logger.info("write-ahead log busy; emptied at the next hourly run")
+            except Exception as err:  # a database going away meanwhile
+                logger.info("write-ahead log not emptied (%s); next hour", error_line(err))
 
 
 # While the background write-back keeps failing for another reason than an outage (the
@@ -578,7 +590,7 @@ def _load_credentials(
     # The database may go away between the gates' snapshot and this read: an outage, retried
     # by the offline loop, not an error with a traceback.
     with outage_as_unavailable():
-        credentials.load(sessions, passes, datetime.now(UTC))
+        credentials.load(sessions, passes, utcnow())
 
 
 def _start_offline(

@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from services.clock_watch import CLOCK_BEHIND, CLOCK_FILE, ClockWatch, load_clock_floor
+from services.clock_watch import (
+    ACCEPT_AHEAD_AFTER_S,
+    CLOCK_AHEAD,
+    CLOCK_BEHIND,
+    CLOCK_FILE,
+    ClockWatch,
+    load_clock_floor,
+)
 from wall_clock import EARLIEST_PLAUSIBLE, WallClock
 
 LAST_SEEN = datetime(2026, 11, 30, 19, 33, tzinfo=UTC)
@@ -89,3 +96,60 @@ def test_an_unreadable_clock_file_is_not_used(
         load_clock_floor(tmp_path, wall)
     assert "not used" in caplog.text
     assert wall.now() == EARLIEST_PLAUSIBLE
+
+
+def test_a_clock_years_ahead_pauses_retention_for_a_day_and_keeps_the_floor(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    board = Board(LAST_SEEN + timedelta(days=800))  # a clock module that lost its battery
+    wall = board.clock()
+    (tmp_path / CLOCK_FILE).write_text(LAST_SEEN.isoformat(), encoding="ascii")
+    load_clock_floor(tmp_path, wall)
+    mono = [1000.0]
+    alarms: list[tuple[str, str]] = []
+
+    async def raise_alarm(kind: str, message: str) -> None:
+        alarms.append((kind, message))
+
+    clock_watch = ClockWatch(tmp_path, raise_alarm, clock=wall, monotonic=lambda: mono[0])
+
+    async def run() -> None:
+        await clock_watch.start()  # doubted before the first check: retention starts beside it
+        assert not clock_watch.retention_allowed()
+        await clock_watch.check()
+        mono[0] += 3600
+        board.mono += 3600
+        await clock_watch.check()
+        assert not clock_watch.retention_allowed() and not clock_watch.state().in_step
+        # The floor saved is the time known to have passed, not the clock's year.
+        saved = datetime.fromisoformat((tmp_path / CLOCK_FILE).read_text(encoding="ascii"))
+        assert LAST_SEEN <= saved < LAST_SEEN + timedelta(days=1)
+        mono[0] += ACCEPT_AHEAD_AFTER_S
+        with caplog.at_level(logging.WARNING, logger="services.clock_watch"):
+            await clock_watch.check()
+        assert clock_watch.retention_allowed() and clock_watch.state().in_step
+        await clock_watch.stop()
+
+    asyncio.run(run())
+    assert [kind for kind, _ in alarms] == [CLOCK_AHEAD]
+    assert "taken as right after a day" in caplog.text
+    saved = datetime.fromisoformat((tmp_path / CLOCK_FILE).read_text(encoding="ascii"))
+    assert saved >= LAST_SEEN + timedelta(days=800)
+
+
+def test_a_clock_set_right_within_the_day_ends_the_doubt(tmp_path: Path) -> None:
+    board = Board(LAST_SEEN + timedelta(days=800))
+    wall = board.clock()
+    (tmp_path / CLOCK_FILE).write_text(LAST_SEEN.isoformat(), encoding="ascii")
+    load_clock_floor(tmp_path, wall)
+    clock_watch, _ = watch(tmp_path, wall)
+
+    async def run() -> None:
+        await clock_watch.start()
+        await clock_watch.check()
+        board.reads = LAST_SEEN + timedelta(hours=2)  # NTP
+        await clock_watch.check()
+        await clock_watch.stop()
+
+    asyncio.run(run())
+    assert clock_watch.retention_allowed()

@@ -112,3 +112,24 @@ def test_following_does_not_lower_the_floor_to_a_clock_behind_it() -> None:
     wall.hold_at_least(LAST_SEEN)
     assert not wall.follow_system()
     assert wall.now() == LAST_SEEN
+
+
+def test_a_clock_far_past_the_floor_is_used_but_doubted_and_not_followed() -> None:
+    fake = Fake(LAST_SEEN + timedelta(days=400))  # a clock module reading a year ahead
+    wall = clock(fake)
+    wall.hold_at_least(LAST_SEEN)
+    assert wall.now() == fake.system  # it may be right: the box may have been off that long
+    ahead = wall.ahead()
+    assert ahead is not None and ahead.ahead >= timedelta(days=399)
+    assert not wall.follow_system()
+    assert wall.held() < LAST_SEEN + timedelta(minutes=1)
+    wall.accept_system()
+    assert wall.ahead() is None and wall.held() == fake.system
+
+
+def test_a_month_off_is_not_doubted() -> None:
+    fake = Fake(LAST_SEEN + timedelta(days=29))
+    wall = clock(fake)
+    wall.hold_at_least(LAST_SEEN)
+    assert wall.ahead() is None
+    assert wall.follow_system()

@@ -805,6 +805,14 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "right and visitor passes judged by it. Tell an administrator to set the clock (NTP, "
         "or the board's clock battery)",
     ),
+    "alarm.hint.clock_ahead": (
+        "控制器系统时间比它记过的最新时间晚了一个月以上：可能是断电很久，也可能是时钟出错（主板时钟"
+        "电池没电、校时服务器不对）。为防止误删，通行记录的保存期限处理暂停一天。时间不对请通知管理员当天校准",
+        "The controller's system clock reads over a month past the latest time it recorded: it "
+        "was off that long, or the clock is wrong (a dead clock battery, a wrong time server). "
+        "Retention is paused for a day so nothing is removed by mistake. If the time is wrong, "
+        "tell an administrator to set it today",
+    ),
     "alarm.hint.fire_alarm": ("消防联动：道闸保持开启", "Fire alarm: barriers held open"),
     "alarm.hint.fire_alarm_cleared": ("火警已解除", "Fire alarm cleared"),
     "alarm.stored": ("原始信息：{message}", "Stored message: {message}"),
@@ -1248,6 +1256,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "audit.detail.admission": ("通行计数", "Admission"),
     "code.redone": ("已重新计入", "Counted again"),
     "code.clock_behind": ("系统时间异常", "System clock behind"),
+    "code.clock_ahead": ("系统时间可能超前", "System clock may be ahead"),
     "code.clock_held": ("系统时间异常，时间为估计", "Clock behind: time estimated"),
     "code.province_tolerated": ("省份字存疑已匹配", "Province unsure, matched"),
     "code.fire_alarm": ("火警", "Fire alarm"),

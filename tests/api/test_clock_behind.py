@@ -185,3 +185,36 @@ def test_a_camera_read_car_is_stamped_by_the_held_clock(
 def _passages(services: Any) -> list[Passage]:
     with services.sessions() as session:
         return list(session.scalars(select(Passage)))
+
+
+def test_a_clock_that_jumps_years_ahead_removes_nothing_for_a_day(
+    app_factory: Any, tmp_path: Path, board: SystemClock
+) -> None:
+    """A clock module reading two years ahead: retention would have anonymised every passage
+    and deleted every snapshot within the hour. It is paused while the clock is doubted."""
+    board.reads = LAST_SEEN
+    client = start_after_power_cut(app_factory, tmp_path)
+    admin = {"Authorization": f"Bearer {add_user(client, 'admin', 'admin')}"}
+    register_resident_car(client, admin, RESIDENT)
+    passage_id = push(client, "main-in", RESIDENT).json()["passage_id"]
+    services = services_of(client)
+    assert services.clock is not None
+
+    board.reads = LAST_SEEN + timedelta(days=800)
+    client.portal.call(services.clock.check)
+    client.portal.call(services.retention_pass)
+    kept = client.get(f"/api/v1/passages/{passage_id}", headers=admin).json()
+    assert kept["plate"] == RESIDENT and "anonymised" not in kept["flags"]
+    health = client.get("/healthz").json()
+    assert health["clock"]["in_step"] is False and health["status"] == "degraded"
+
+    def alarmed() -> bool:
+        alarms = client.get("/api/v1/alarms", params={"kind": "clock_ahead"}, headers=admin)
+        return alarms.status_code == 200 and alarms.json()["total"] == 1
+    wait_until(alarmed, 10, "the clock_ahead alarm")
+
+    board.reads = LAST_SEEN + timedelta(hours=1)  # set right within the day
+    client.portal.call(services.clock.check)
+    client.portal.call(services.retention_pass)
+    assert client.get("/healthz").json()["clock"]["in_step"] is True
+    assert client.get(f"/api/v1/passages/{passage_id}", headers=admin).json()["plate"] == RESIDENT
