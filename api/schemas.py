@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from api.params import BodyId, JsonInt, Moment
 from controllers.pass_hours import normal_hours, normal_weekdays
 from vision.plate_grammar import fold_plate_part, fold_typed_plate, normalize_typed_plate
+from wall_clock import utcnow
 
 # A visitor pass longer than this is a resident's car, or a typing mistake ("until 2099").
 MAX_PASS_DAYS = 366
@@ -48,7 +49,8 @@ def check_pass_window(
     already past); a new pass, or a later end, must still be to come."""
     if valid_to <= valid_from:
         raise ValueError("valid_to must be after valid_from")
-    if not ending and valid_to <= (now or datetime.now(UTC)):
+    # The held clock, as every record's stamp: the system clock may read 2000 (wall_clock.py).
+    if not ending and valid_to <= (now or utcnow()):
         raise ValueError("the pass would already be over: valid_to is in the past")
     if valid_to - valid_from > timedelta(days=MAX_PASS_DAYS):
         raise ValueError(

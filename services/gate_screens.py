@@ -33,7 +33,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -44,6 +44,7 @@ from hardware.base import GateScreen, ScreenMessage
 from models.people import Household
 from services import screen_texts
 from task_cancel import cancel_and_wait
+from wall_clock import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -239,7 +240,9 @@ class GateScreenService:
         sessions: sessionmaker[Session] | None = None,
         zone_names: dict[str, str] | None = None,
         free_counts: Callable[[], dict[str, int]] | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        # The clock events are stamped by (wall_clock.py): with the system's, while it read
+        # too early every passage written back from the journal looked current.
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._bus = bus
         self._sessions = sessions
