@@ -20,6 +20,7 @@ from typing import Any
 from api.access_log import quiet_polls
 from errors import ParkgateError
 from models.db import DATABASE_DOWN, failure_text
+from plate_privacy import log_full_plates
 from services import backup, city_hub, enrol_folder, reports, resident_import_cli
 
 logger = logging.getLogger("parkgate")
@@ -69,7 +70,9 @@ def _settings(args: argparse.Namespace, **overrides: Any) -> Any:
 
     if getattr(args, "allow_new_database", False):
         overrides["allow_new_database"] = True
-    return load_settings(args.config, **overrides)
+    settings = load_settings(args.config, **overrides)
+    log_full_plates(settings.log_full_plates)
+    return settings
 
 
 def _add_new_database_flag(parser: argparse.ArgumentParser) -> None:

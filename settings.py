@@ -585,6 +585,14 @@ class Settings(BaseSettings):
         description="Guard console: idle time-out, cookie Secure/SameSite, default language.",
     )
     safety: SafetyConfig = Field(default_factory=SafetyConfig, description="Fire alarm.")
+    log_full_plates: bool = Field(
+        False,
+        description=(
+            "Log plates whole. Off: log lines carry 闽A1***5 and the passage id "
+            "(plate_privacy.py): the log outlives retention.passage_days in journald or a log "
+            "collector."
+        ),
+    )
     retention: RetentionConfig = Field(
         default_factory=RetentionConfig, description="How long personal data is kept."
     )

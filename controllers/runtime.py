@@ -60,6 +60,7 @@ from controllers.ports import (
 from controllers.schedule import apply_schedule
 from controllers.values import TYPED_PLATE, AccessDecision, Reason, Sighting, Verdict
 from errors import HardwareError, InvalidInputError, NotFoundError, StoreUnavailableError
+from plate_privacy import plate_for_log
 
 logger = logging.getLogger(__name__)
 
@@ -321,7 +322,7 @@ class GateRuntime(JournalWriteBack):
             "passage %s at %s: plate=%s credential=%s decision=%s reason=%s barrier=%s",
             passage_id if passage_id is not None else f"journal:{record.journal_id}",
             gate.gate_id,
-            sighting.plate,
+            plate_for_log(sighting.plate),
             record.decision.credential,
             record.decision.verdict,
             record.decision.reason,
@@ -388,7 +389,7 @@ class GateRuntime(JournalWriteBack):
                 # Other cars are still served online; the write-back tries this one again.
                 logger.exception("passage at %s (plate %s) refused by the database: decided "
                                  "from the offline snapshot and journalled",
-                                 arrival.gate.gate_id, arrival.sighting.plate)
+                                 arrival.gate.gate_id, plate_for_log(arrival.sighting.plate))
                 record = await self._journal_offline(arrival)
                 return record, None, [], None
         self.mark_database_unavailable()

@@ -28,6 +28,7 @@ import numpy as np
 from controllers.runtime import GateRuntime, PassageResult
 from controllers.values import Sighting
 from errors import StoreUnavailableError
+from plate_privacy import plate_for_log
 from services.frames import region_box
 from services.metrics import Metrics
 from services.snapshots import SnapshotStore
@@ -210,7 +211,7 @@ class CameraPipeline:
             # Neither the database nor the journal could keep it (a disk full past its
             # reserve): the barrier stayed down. One line per car, the guard's to let in.
             logger.error("camera %s: passage of %s not recorded, barrier not driven: %s",
-                         gate_id, sighting.plate or "(no plate)", err)
+                         gate_id, plate_for_log(sighting.plate) or "(no plate)", err)
             return None
         timings["decide_record_barrier"] = (time.perf_counter() - started) * 1000
         self._observe(gate_id, timings)

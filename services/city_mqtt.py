@@ -41,6 +41,7 @@ import paho.mqtt.client as mqtt
 
 from controllers.barrier import BarrierState
 from controllers.events import Event, EventBus
+from plate_privacy import mask_plate
 from services.city_spool import CitySpool, Loaded, Spooled
 from settings import MqttPublishConfig
 
@@ -54,14 +55,6 @@ GATE_STATES = frozenset(str(state) for state in BarrierState)
 # these first.
 HANDED_MAX = 50
 RESEND_WAIT_S = 5.0
-
-
-def mask_plate(plate: str | None) -> str | None:
-    if not plate:
-        return None
-    if len(plate) <= 4:
-        return plate[:1] + "*" * (len(plate) - 1)
-    return plate[:3] + "*" * (len(plate) - 4) + plate[-1]
 
 
 def to_message(

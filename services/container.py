@@ -38,6 +38,7 @@ from hardware.registry import (
 from models.access_store import SqlAccessStore
 from models.db import empty_write_ahead_log, make_session_factory, outage_as_unavailable
 from models.holds import SqlHoldStore
+from plate_privacy import log_full_plates
 from services.access_signal import AccessSignalWatch
 from services.audit_journal import LOGIN_PREFIX, FileAuditJournal, write_back
 from services.camera_watch import CameraWatch, run_cameras
@@ -637,6 +638,7 @@ def _build_services(
     settings: Settings, recognizer: PlateRecognizer | None, lock: DatabaseLock | None
 ) -> Services:
     history = data_dir_history(settings.data_dir)  # before this run writes anything there
+    log_full_plates(settings.log_full_plates)
     # Before anything is recorded (a migration's rows, the journal written back): a system
     # clock that reads earlier than the last time this controller saw is held there.
     load_clock_floor(settings.data_dir)

@@ -27,6 +27,7 @@ from models.access_store import passage_to_dict
 from models.events import AuditEntry, Passage
 from models.people import Household
 from models.vehicles import VisitorPass
+from plate_privacy import plate_for_log
 from services.container import Services
 from wall_clock import utcnow
 
@@ -248,7 +249,8 @@ async def resolve_review(services: Services, username: str, req: ReviewDecision)
             )
     logger.info(
         "passage %s resolved %s by %s (plate %s, pass %s): barrier %s",
-        view["id"], view["resolution"], username, view["resolved_plate"], pass_id, barrier,
+        view["id"], view["resolution"], username, plate_for_log(view["resolved_plate"]), pass_id,
+        barrier,
     )
     return ReviewOutcome(
         passage=view, resolution=view["resolution"], barrier=barrier, pass_id=pass_id,

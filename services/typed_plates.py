@@ -29,6 +29,7 @@ from controllers.values import Sighting
 from errors import InvalidInputError, StoreUnavailableError
 from models.db import DATABASE_DOWN
 from models.people import Household
+from plate_privacy import plate_for_log
 from services.audit_journal import JournalledAudit
 from services.container import Services
 from services.gate_actions import write_audit
@@ -77,7 +78,7 @@ async def enter_typed_plate(
     if result.repeat:
         # Already decided and audited moments ago (a double click, a retry whose answer was
         # lost, a second guard): the earlier passage is the answer, and nothing is counted.
-        logger.info("typed plate %s at %s by %s repeats passage %s", plate, gate_id,
+        logger.info("typed plate %s at %s by %s repeats passage %s", plate_for_log(plate), gate_id,
                     username, result.passage_id or f"journal:{result.journal_id}")
         return TypedPlateResult(passage=result, household=await _household(services, result),
                                 audit_id=None)
@@ -98,8 +99,8 @@ async def enter_typed_plate(
     )
     audit_id, audit_journal_id = await _audit(services, entry, online=result.passage_id is not None)
     household = await _household(services, result)
-    logger.info("typed plate %s at %s by %s (%s) → %s %s, barrier %s", plate, gate_id, username,
-                reason, decision.verdict, decision.reason, result.barrier)
+    logger.info("typed plate %s at %s by %s (%s) → %s %s, barrier %s", plate_for_log(plate),
+                gate_id, username, reason, decision.verdict, decision.reason, result.barrier)
     return TypedPlateResult(passage=result, household=household, audit_id=audit_id,
                             audit_journal_id=audit_journal_id)
 
@@ -127,7 +128,7 @@ async def _audit(
     if journal is None:
         logger.error("typed plate %s at %s by %s: no audit journal while the database is down; "
                      "the audit entry is lost (the passage names the guard)",
-                     entry.details.get("plate"), entry.gate_id, entry.username)
+                     plate_for_log(entry.details.get("plate")), entry.gate_id, entry.username)
         return None, None
     try:
         await asyncio.to_thread(journal.record, entry)

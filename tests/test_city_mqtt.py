@@ -17,7 +17,8 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from controllers.events import Event, EventBus
-from services.city_mqtt import CityPublisher, mask_plate, to_message
+from plate_privacy import mask_plate
+from services.city_mqtt import CityPublisher, to_message
 from settings import MqttPublishConfig
 from tests.conftest import LabelledPhoto
 from tests.private_broker import PrivateBroker, free_port, retained
