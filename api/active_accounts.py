@@ -107,6 +107,23 @@ class LoginCheck:
 
     account: KnownAccount | None
     database_down: bool
+    # Whether the name is an active account's (a refusal for a wrong password): only such a
+    # name is logged, since a password typed into the name box would otherwise be.
+    name_known: bool = False
+
+    def name_for_log(self, name: str) -> str:
+        return repr(name) if self.account is not None or self.name_known else unknown_name(name)
+
+
+def unknown_name(name: str) -> str:
+    """A name that is no account's, as the log may carry it: its length only."""
+    return f"an unknown name of {len(name)} characters"
+
+
+def name_for_log(app_state: Any, name: str) -> str:
+    """A name not checked against the database (a throttled try), as the log may carry it:
+    whole when it is an active account's as last seen, else its length only."""
+    return repr(name) if last_seen_active(app_state).get(name) is not None else unknown_name(name)
 
 
 def check_login(
@@ -124,16 +141,19 @@ def check_login(
             gone = user is None and not _still_active(session, username)
     except DATABASE_DOWN as err:
         _database_found_down(app_state)
-        logger.info("login for %r while the database is down (%s): checked against the "
-                    "account as last seen active", username, type(err).__name__)
-        return LoginCheck(_check_remembered(memory, username, password), database_down=True)
+        known = memory.get(username) is not None
+        logger.info("login for %s while the database is down (%s): checked against the "
+                    "account as last seen active", repr(username) if known
+                    else unknown_name(username), type(err).__name__)
+        return LoginCheck(_check_remembered(memory, username, password), database_down=True,
+                          name_known=known)
     if account is not None:
         memory.remember(account, mark)
     elif gone:
         # Deactivated or deleted where this process did not see it happen (SQL, another
         # tool): a login during a later outage must not let it in on the password it had.
         memory.forget(username)
-    return LoginCheck(account, database_down=False)
+    return LoginCheck(account, database_down=False, name_known=account is not None or not gone)
 
 
 def _still_active(session: Session, username: str) -> bool:

@@ -17,7 +17,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.active_accounts import check_login
+from api.active_accounts import check_login, name_for_log
 from api.console.error_texts import browser_table
 from api.console.i18n import LANGS, translate
 from api.console.outage import degraded_parts
@@ -224,8 +224,9 @@ async def login(
         refusals = throttle.refused(address, username, wait)
         # The pause's first refusal; the rest of it at DEBUG (the pause's length is known).
         logger.log(logging.WARNING if refusals == 1 else logging.DEBUG,
-                   "console login for %r from %s throttled, refused for %.0f s more "
-                   "(refusal %d of this pause)", username, address, wait, refusals)
+                   "console login for %s from %s throttled, refused for %.0f s more "
+                   "(refusal %d of this pause)", name_for_log(request.app.state, username),
+                   address, wait, refusals)
         seconds = math.ceil(wait)  # whole seconds, never shorter than the pause
         response = refuse("login.throttled", 429, wait=wait_text(request, seconds))
         response.headers["Retry-After"] = str(seconds)
@@ -236,7 +237,7 @@ async def login(
         check_login, request.app.state, services.sessions, username, password
     )
     if found.account is None:
-        logger.info("console login failed for %r from %s", username, address)
+        logger.info("console login failed for %s from %s", found.name_for_log(username), address)
         await login_failed(
             services,
             throttle,

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
-from api.active_accounts import check_login
+from api.active_accounts import check_login, name_for_log
 from api.console.security import security
 from api.console.throttle import login_throttle
 from api.deps import ServicesDep, ended_sessions, oauth2_scheme
@@ -62,9 +62,9 @@ async def login(
         refusals = throttle.refused(address, form.username, wait)
         # The pause's first refusal; the rest of it at DEBUG (the pause's length is known).
         logger.log(logging.WARNING if refusals == 1 else logging.DEBUG,
-                   "API login for %r from %s throttled, refused for %.0f s more (refusal %d "
+                   "API login for %s from %s throttled, refused for %.0f s more (refusal %d "
                    "of this pause)",
-                   form.username, address, wait, refusals)
+                   name_for_log(request.app.state, form.username), address, wait, refusals)
         raise HTTPException(
             429,
             f"too many failed logins from {address}: "
@@ -75,7 +75,7 @@ async def login(
     found = await asyncio.to_thread(check_login, request.app.state, services.sessions,
                                     form.username, form.password)
     if found.account is None:
-        logger.info("API login failed for %r from %s", form.username, address)
+        logger.info("API login failed for %s from %s", found.name_for_log(form.username), address)
         await login_failed(services, throttle, form.username, via="api", address=address,
                            database_down=found.database_down)
         raise AuthenticationError(
