@@ -22,6 +22,7 @@ from errors import ParkgateError
 from models.db import DATABASE_DOWN, failure_text
 from plate_privacy import log_full_plates
 from services import backup, city_hub, enrol_folder, reports, resident_import_cli
+from services.clock_watch import load_clock_floor
 
 logger = logging.getLogger("parkgate")
 
@@ -72,6 +73,9 @@ def _settings(args: argparse.Namespace, **overrides: Any) -> Any:
         overrides["allow_new_database"] = True
     settings = load_settings(args.config, **overrides)
     log_full_plates(settings.log_full_plates)
+    # Every command stamps by the controller's clock: a backup taken while the system clock
+    # reads 2000 must not be named as the oldest of its folder (wall_clock.py).
+    load_clock_floor(settings.data_dir)
     return settings
 
 

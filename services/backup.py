@@ -32,12 +32,14 @@ import shutil
 import sqlite3
 import subprocess
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from errors import InvalidInputError, ParkgateError, StoreUnavailableError
+from services.clock_watch import load_clock_floor
 from services.instance_lock import refuse_if_running
+from wall_clock import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +105,7 @@ def take_backup(
         files = [p for p in sorted(partial.rglob("*")) if p.is_file()]
         sizes = {p: p.stat().st_size for p in files}
         manifest = {
-            "created_at": (now or datetime.now(UTC)).isoformat(),
+            "created_at": (now or utcnow()).isoformat(),
             "data_dir": str(data_dir.resolve()),
             "database": kind,
             "revision": revision,
@@ -403,7 +405,7 @@ def _restore(
         # directory as it was, journals of an outage included.
         _restore_postgres(database_url, backup / "parkgate.pgdump")
     if present:
-        stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+        stamp = (now or utcnow()).strftime("%Y%m%dT%H%M%SZ")
         set_aside = data_dir / f"replaced-{stamp}"
         for path in present:
             # A database file kept outside data_dir goes under database/ with its own name.
@@ -533,11 +535,14 @@ def cmd_backup(args: argparse.Namespace) -> int:
     from settings import load_settings
 
     settings = load_settings(args.config)
+    # Named by the controller's clock: a backup taken while the system clock reads 2000 must
+    # not be named as the oldest of its folder (wall_clock.py).
+    load_clock_floor(settings.data_dir)
     dest = Path(args.dest)
     if args.keep is not None and not args.stamped:
         raise InvalidInputError("--keep needs --stamped (it prunes DEST/parkgate-<time>/)")
     if args.stamped:
-        dest = dest / f"{STAMPED_PREFIX}{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+        dest = dest / f"{STAMPED_PREFIX}{utcnow().strftime('%Y%m%dT%H%M%SZ')}"
     config = args.config or os.environ.get("PARKGATE_CONFIG")
     result = take_backup(settings.data_dir, settings.resolved_database_url, dest,
                          with_snapshots=args.with_snapshots,

@@ -328,10 +328,12 @@ def _parse_date(value: str) -> date:
 
 def cmd_report_occupancy(args: argparse.Namespace) -> int:
     from models.db import make_session_factory, migrate
+    from services.clock_watch import load_clock_floor
     from services.database_start import data_dir_history, open_database
     from settings import load_settings
 
     settings = load_settings(args.config)
+    load_clock_floor(settings.data_dir)  # "today" by the controller's clock (wall_clock.py)
     # Never an empty database created in place of a missing one (database_start.py).
     engine = open_database(settings, data_dir_history(settings.data_dir))
     try:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from errors import InvalidInputError
+from services.clock_watch import load_clock_floor
 from services.enrol_folder import admin_operator
 from services.resident_import_file import MAX_BYTES, too_large
 from services.resident_import_updates import FieldChange, mask_phone
@@ -58,6 +59,7 @@ def cmd_import_residents(args: argparse.Namespace) -> int:
     path = Path(args.file)
     data = _read(path)  # before the database: a wrong path is said at once
     settings = load_settings(args.config)
+    load_clock_floor(settings.data_dir)  # the audit entries' time (wall_clock.py)
     # Opened as create-user opens it: refused over a data_dir whose database is missing.
     history = data_dir_history(settings.data_dir)
     engine = open_database(settings, history)

@@ -82,16 +82,20 @@ class SnapshotStore:
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, target)
-            # Dated by the passage, not by the system clock: retention and free_up go by a
-            # file's time, and a system clock running behind (wall_clock.py) stamped it years
-            # early, so it was deleted as soon as the clock was right again.
-            stamp = at.timestamp()
-            os.utime(target, (stamp, stamp))
         except BaseException:
             # Half a JPEG left behind on a full disk would hold the very space it lacked.
             with contextlib.suppress(OSError):
                 tmp.unlink(missing_ok=True)
             raise
+        # Dated by the passage, not by the system clock: retention and free_up go by a file's
+        # time, and a system clock running behind (wall_clock.py) stamped it years early, so
+        # it was deleted as soon as the clock was right again. After the rename: the file is
+        # saved whatever happens here, and its passage must point to it.
+        stamp = at.timestamp()
+        try:
+            os.utime(target, (stamp, stamp))
+        except OSError as err:
+            logger.warning("snapshot %s keeps the system clock's time (%s)", relative, err)
         return relative.as_posix()
 
     def path(self, relative: str) -> Path:

@@ -511,3 +511,34 @@ def test_a_restore_onto_a_database_another_box_still_serves_is_refused_naming_it
     old_box.__exit__(None, None, None)  # stopped, as the guide says: now it restores
     restore_backup(tmp_path / "backup", tmp_path / "new-box", url, replace=True)
     assert plates_in(url) == ["闽A00001", "闽A00002"]
+
+
+def test_a_stamped_backup_is_named_by_the_controllers_clock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A nightly backup taken while the system clock reads 2000 (a board without a clock
+    battery, no time server) was named parkgate-2000…, the oldest of its folder: --keep then
+    kept an older one as 'the newest' and removed it. It is named by the latest time the
+    controller saw (data_dir/clock), as every record is."""
+    import argparse
+
+    import wall_clock
+    from services.backup import cmd_backup
+
+    monkeypatch.setattr(wall_clock, "CLOCK", wall_clock.WallClock(
+        system=lambda: datetime(2000, 1, 1, 8, 0, tzinfo=UTC)))
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "clock").write_text("2026-11-30T19:33:00+00:00", encoding="ascii")
+    engine = create_db_engine(f"sqlite:///{data / 'parkgate.db'}")
+    migrate(engine)
+    engine.dispose()
+    config = tmp_path / "parkgate.yaml"
+    config.write_text(json.dumps({"data_dir": str(data)}), encoding="utf-8")
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    args = argparse.Namespace(config=str(config), dest=str(backups), stamped=True, keep=None,
+                              with_snapshots=False)
+    assert cmd_backup(args) == 0
+    (made,) = backups.iterdir()
+    assert made.name.startswith("parkgate-20261130T1933"), made.name

@@ -313,3 +313,18 @@ def test_a_watch_stopped_as_a_refused_write_wakes_it_stops(tmp_path: Path) -> No
             assert stopping in done, f"{turns} turns: stop() did not return"
 
     asyncio.run(main())
+
+
+def test_a_snapshot_whose_date_cannot_be_set_is_still_saved_and_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dating the file by its passage comes after it is in place: a failure there (a file
+    system that refuses utime) must not leave a file no passage points to."""
+    store = SnapshotStore(tmp_path / "snapshots")
+
+    def refuse(*_: object) -> None:
+        raise PermissionError("utime refused")
+
+    monkeypatch.setattr(snapshots_module.os, "utime", refuse)
+    relative = store.save("main-in", datetime(2026, 5, 1, 8, 0, tzinfo=UTC), b"\xff" * 10)
+    assert (store.root / relative).read_bytes() == b"\xff" * 10
