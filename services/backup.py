@@ -501,6 +501,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     from settings import load_settings
 
     settings = load_settings(args.config)
+    load_clock_floor(settings.data_dir)  # names what it sets aside (replaced-<time>)
     refuse_if_running(settings.data_dir, f"restoring {args.backup}")
     result = restore_backup(Path(args.backup), settings.data_dir,
                             settings.resolved_database_url, replace=args.replace)
