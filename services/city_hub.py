@@ -26,6 +26,7 @@ import argparse
 import contextlib
 import json
 import logging
+import re
 import signal
 import threading
 import time
@@ -38,6 +39,7 @@ from typing import IO, Any
 logger = logging.getLogger(__name__)
 
 SUPPORTED_MAJOR = 1
+CONTROLLER_ID = re.compile(r"[0-9a-f]{12}")
 # Ids remembered per community for de-duplication: far more than a broker re-sends at once.
 SEEN_PER_COMMUNITY = 10_000
 # Distinct refusals (community, why) each logged once: a "why" quotes the message's own schema,
@@ -298,6 +300,12 @@ def _problem(community: str, kind: str, body: Any) -> str | None:
         return "availability without its totals"
     if kind == "gate" and not isinstance(body.get("state"), str):
         return "gate message without a state"
+    controller = body.get("controller")
+    if controller is not None and not (
+        isinstance(controller, str) and CONTROLLER_ID.fullmatch(controller)
+    ):
+        # The hub keeps a community's controller by it: anything else would be a new one.
+        return "controller id not 12 hex digits"
     if body.get("community") != community:
         # The record and the de-duplication key name the topic's community.
         return "its community is not the topic's"

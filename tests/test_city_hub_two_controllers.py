@@ -133,3 +133,13 @@ def test_two_controllers_with_one_name_through_a_real_broker(tmp_path: Path) -> 
     assert connected == (True, True)  # one client id each: neither disconnects the other
     totals = hub.totals()
     assert (totals["communities"], totals["total_capacity"], totals["total_free"]) == (1, 40, 30)
+
+
+@pytest.mark.parametrize("controller", ["", "ABCDEF012345", "0a1b2c3d4e5", 12, ["x"]])
+def test_a_controller_id_not_of_the_schemas_form_is_refused(controller: object) -> None:
+    hub = CityHub()
+    topic, body = wire(passage(1), "aaaaaaaaaaaa")
+    message = json.loads(body)
+    message["controller"] = controller
+    assert hub.take(topic, json.dumps(message).encode()) is None
+    assert hub.totals()["refused"] == 1
