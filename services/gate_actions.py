@@ -213,7 +213,21 @@ class _ActionAudit:
         task at once; the write goes on."""
         work = asyncio.get_running_loop().run_in_executor(None, write, details)
         self._handed_over = True
-        return await asyncio.shield(work)
+        try:
+            return await asyncio.shield(work)
+        except asyncio.CancelledError:
+            # Nobody awaits the write any more: its failure would only be asyncio's "Future
+            # exception was never retrieved", without the guard or the action.
+            work.add_done_callback(self._lost_write)
+            raise
+
+    def _lost_write(self, work: asyncio.Future[int | None]) -> None:
+        if work.cancelled() or work.exception() is None:
+            return
+        entry = self._entry
+        logger.error("%s at %s by %s (reason: %s) was cut off, and its audit entry could not "
+                     "be written: %s", entry.action, entry.gate_id, entry.username,
+                     entry.reason, work.exception())
 
     def _write_or_journal(self, details: dict[str, Any]) -> int | None:
         """In a worker thread: the row, or the journal when the database is gone, in one go

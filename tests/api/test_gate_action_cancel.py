@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +19,7 @@ import pytest
 from sqlalchemy import select
 
 from models.events import AuditEntry
+from services import gate_actions
 from services.container import build_services
 from services.gate_actions import perform_gate_action
 from tests.cancel_window import cancel_after_turns
@@ -230,3 +232,46 @@ def test_a_close_during_an_outage_cancelled_around_its_answer_is_not_left_in_fli
             assert ready in (["closing"], ["pending"]), f"{turns} turns: ready {ready}"
     finally:
         services.engine.dispose()
+
+
+def test_a_write_that_fails_after_its_request_was_cancelled_names_the_guard(
+    make_settings: Any, plate_recognizer: Any, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The shielded write goes on after the request's cancel; when it then fails, nothing
+    awaits it: the log must say which action lost its entry, not only asyncio's "Future
+    exception was never retrieved" (review of 42299d5)."""
+    services = build_services(make_settings(), recognizer=plate_recognizer)
+
+    def broken(*_: Any, **__: Any) -> int:
+        raise RuntimeError("the audit table is gone")
+
+    monkeypatch.setattr(gate_actions, "write_audit", broken)
+
+    async def scenario() -> None:
+        pool = _own_pool()
+        barrier = _AnsweringBarrier()
+        services.barriers["main-in"] = barrier  # type: ignore[assignment]
+        closing = asyncio.create_task(perform_gate_action(
+            services, username="guard7", gate_id="main-in", action="close",
+            reason="lost write",
+        ))
+        async with asyncio.timeout(10):
+            await barrier.asked.wait()
+        with _pool_held(pool):
+            barrier.answer.set()
+            # Until the write is handed to the (held) pool, then the request is cancelled.
+            for _ in range(20):
+                await asyncio.sleep(0)
+            closing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await closing
+        await asyncio.sleep(0.05)  # the write's failure reaches the loop
+
+    try:
+        with caplog.at_level(logging.ERROR, logger="services.gate_actions"):
+            asyncio.run(scenario())
+    finally:
+        services.engine.dispose()
+    lost = [r.getMessage() for r in caplog.records if "was cut off" in r.getMessage()]
+    assert lost and "guard7" in lost[0] and "lost write" in lost[0], caplog.text
