@@ -124,6 +124,25 @@ def _audited(services: Any, reason: str) -> list[AuditEntry]:
         return list(session.scalars(select(AuditEntry).where(AuditEntry.reason == reason)))
 
 
+async def _close_cut_off(
+    services: Any, *, reason: str, turns: int, username: str = "guard"
+) -> None:
+    """A guard's close at main-in whose request is cancelled ``turns`` loop turns after the
+    barrier answered, while the pool's only worker is busy (its audit write waits in the
+    queue, as on a loaded controller)."""
+    pool = _own_pool()
+    barrier = _AnsweringBarrier()
+    services.barriers["main-in"] = barrier
+    closing = asyncio.create_task(perform_gate_action(
+        services, username=username, gate_id="main-in", action="close", reason=reason,
+    ))
+    async with asyncio.timeout(10):
+        await barrier.asked.wait()
+    with _pool_held(pool):
+        barrier.answer.set()
+        await cancel_after_turns(closing, turns, "close")
+
+
 @pytest.mark.parametrize("action", ["open", "close"])
 def test_a_command_cancelled_while_on_the_wire_is_still_audited(
     make_settings: Any, plate_recognizer: Any, action: str
@@ -167,23 +186,9 @@ def test_a_close_cancelled_around_its_answer_is_audited_once(
     services = build_services(make_settings(), recognizer=plate_recognizer)
     outcomes: list[str | None] = []
 
-    async def one(turns: int) -> None:
-        pool = _own_pool()
-        barrier = _AnsweringBarrier()
-        services.barriers["main-in"] = barrier  # type: ignore[assignment]
-        closing = asyncio.create_task(perform_gate_action(
-            services, username="guard", gate_id="main-in", action="close",
-            reason=f"close answered {turns}",
-        ))
-        async with asyncio.timeout(10):
-            await barrier.asked.wait()
-        with _pool_held(pool):
-            barrier.answer.set()
-            await cancel_after_turns(closing, turns, "close")
-
     try:
         for turns in range(6):
-            asyncio.run(one(turns))
+            asyncio.run(_close_cut_off(services, reason=f"close answered {turns}", turns=turns))
             journal = services.audit_journal
             assert journal is not None
             waiting = [e for e in journal.pending() if e.reason == f"close answered {turns}"]
@@ -209,19 +214,8 @@ def test_a_close_during_an_outage_cancelled_around_its_answer_is_not_left_in_fli
     assert journal is not None
 
     async def one(turns: int) -> None:
-        pool = _own_pool()
         services.runtime.mark_database_unavailable()  # the guard's action goes offline
-        barrier = _AnsweringBarrier()
-        services.barriers["main-in"] = barrier  # type: ignore[assignment]
-        closing = asyncio.create_task(perform_gate_action(
-            services, username="guard", gate_id="main-in", action="close",
-            reason=f"offline close {turns}",
-        ))
-        async with asyncio.timeout(10):
-            await barrier.asked.wait()
-        with _pool_held(pool):
-            barrier.answer.set()
-            await cancel_after_turns(closing, turns, "close")
+        await _close_cut_off(services, reason=f"offline close {turns}", turns=turns)
 
     try:
         for turns in range(6):
@@ -249,23 +243,8 @@ def test_a_write_that_fails_after_its_request_was_cancelled_names_the_guard(
     monkeypatch.setattr(gate_actions, "write_audit", broken)
 
     async def scenario() -> None:
-        pool = _own_pool()
-        barrier = _AnsweringBarrier()
-        services.barriers["main-in"] = barrier  # type: ignore[assignment]
-        closing = asyncio.create_task(perform_gate_action(
-            services, username="guard7", gate_id="main-in", action="close",
-            reason="lost write",
-        ))
-        async with asyncio.timeout(10):
-            await barrier.asked.wait()
-        with _pool_held(pool):
-            barrier.answer.set()
-            # Until the write is handed to the (held) pool, then the request is cancelled.
-            for _ in range(20):
-                await asyncio.sleep(0)
-            closing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await closing
+        # Cancelled once the write was handed to the (held) pool.
+        await _close_cut_off(services, reason="lost write", turns=20, username="guard7")
         await asyncio.sleep(0.05)  # the write's failure reaches the loop
 
     try:
