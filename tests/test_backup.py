@@ -237,7 +237,8 @@ def test_keep_removes_only_older_whole_stamped_backups(tmp_path: Path) -> None:
     ]
 
 
-def test_a_nightly_stamped_backup_keeps_the_newest(tmp_path: Path) -> None:
+def nightly_setup(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A SQLite controller's data_dir, its configuration file and an empty backups folder."""
     data = tmp_path / "data"
     data.mkdir()
     engine = create_db_engine(f"sqlite:///{data / 'parkgate.db'}")
@@ -247,6 +248,11 @@ def test_a_nightly_stamped_backup_keeps_the_newest(tmp_path: Path) -> None:
     config.write_text(json.dumps({"data_dir": str(data)}), encoding="utf-8")
     backups = tmp_path / "backups"
     backups.mkdir()
+    return data, config, backups
+
+
+def test_a_nightly_stamped_backup_keeps_the_newest(tmp_path: Path) -> None:
+    _data, config, backups = nightly_setup(tmp_path)
     command = [sys.executable, str(ROOT / "main.py"), "--config", str(config), "backup",
                "--stamped", "--keep", "1", str(backups)]
     first = subprocess.run(command, capture_output=True, text=True, timeout=120)
@@ -527,16 +533,8 @@ def test_a_stamped_backup_is_named_by_the_controllers_clock(
 
     monkeypatch.setattr(wall_clock, "CLOCK", wall_clock.WallClock(
         system=lambda: datetime(2000, 1, 1, 8, 0, tzinfo=UTC)))
-    data = tmp_path / "data"
-    data.mkdir()
+    data, config, backups = nightly_setup(tmp_path)
     (data / "clock").write_text("2026-11-30T19:33:00+00:00", encoding="ascii")
-    engine = create_db_engine(f"sqlite:///{data / 'parkgate.db'}")
-    migrate(engine)
-    engine.dispose()
-    config = tmp_path / "parkgate.yaml"
-    config.write_text(json.dumps({"data_dir": str(data)}), encoding="utf-8")
-    backups = tmp_path / "backups"
-    backups.mkdir()
     args = argparse.Namespace(config=str(config), dest=str(backups), stamped=True, keep=None,
                               with_snapshots=False)
     assert cmd_backup(args) == 0
