@@ -47,7 +47,8 @@ def read_floor(path: Path) -> datetime | None:
     """The time saved in the clock file; None (logged) when there is none or it is unreadable."""
     try:
         text = path.read_text(encoding="ascii").strip()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
+        # No file yet; or no data_dir (a path under a file), which the start says itself.
         return None
     except (OSError, UnicodeDecodeError) as err:
         logger.warning("clock file %s unreadable, not used: %s", path, err)
