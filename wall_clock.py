@@ -86,6 +86,10 @@ class WallClock:
         self._lock = threading.Lock()
         # One tuple, replaced whole: readers on other threads never see half an update.
         self._anchor = (floor, monotonic())
+        # Whether the floor is a time this controller saw (its clock file, the system clock
+        # followed), not only this version's date: only such a floor makes a later clock
+        # suspect. Else every new installation a month after the release would be doubted.
+        self._observed = False
 
     def _held(self) -> datetime:
         floor, mono = self._anchor
@@ -105,6 +109,8 @@ class WallClock:
     def ahead(self) -> ClockAhead | None:
         """How far the system clock reads past the floor, when that is suspect (more than
         :data:`AHEAD_SUSPECT`)."""
+        if not self._observed:
+            return None
         system = self._system()
         held = self._held()
         return ClockAhead(system, held) if system > held + AHEAD_SUSPECT else None
@@ -120,21 +126,24 @@ class WallClock:
         with self._lock:
             system = self._system()
             held = self._held()
-            if system < held - TOLERANCE or system > held + AHEAD_SUSPECT:
+            if system < held - TOLERANCE or (self._observed and system > held + AHEAD_SUSPECT):
                 return False
             self._anchor = (system, self._monotonic())
+            self._observed = True
             return True
 
     def accept_system(self) -> None:
         """Take the system clock as right from now on, whatever it reads."""
         with self._lock:
             self._anchor = (self._system(), self._monotonic())
+            self._observed = True
 
     def hold_at_least(self, when: datetime) -> None:
         """Raise the floor to ``when`` (from now on); a floor never goes down."""
         with self._lock:
             if when > self._held():
                 self._anchor = (when, self._monotonic())
+                self._observed = True
 
 
 CLOCK = WallClock()

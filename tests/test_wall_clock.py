@@ -133,3 +133,16 @@ def test_a_month_off_is_not_doubted() -> None:
     wall.hold_at_least(LAST_SEEN)
     assert wall.ahead() is None
     assert wall.follow_system()
+
+
+def test_only_a_floor_the_controller_saw_makes_a_later_clock_suspect() -> None:
+    """A new installation (no clock file) months after this version's date: its clock is
+    right, not ahead. Without this every fresh controller (and every test's app) from
+    EARLIEST_PLAUSIBLE + 30 days on was doubted: retention paused, /healthz degraded."""
+    fake = Fake(EARLIEST_PLAUSIBLE + timedelta(days=400))
+    wall = clock(fake)
+    assert wall.ahead() is None
+    assert wall.now() == fake.system
+    assert wall.follow_system()  # the system clock becomes the floor
+    fake.system -= timedelta(hours=1)  # and a step back from it is seen
+    assert wall.behind() is not None
