@@ -20,7 +20,6 @@ from typing import Any
 from api.access_log import quiet_polls
 from errors import ParkgateError
 from models.db import DATABASE_DOWN, failure_text
-from plate_privacy import log_full_plates
 from services import backup, city_hub, enrol_folder, reports, resident_import_cli
 from services.clock_watch import load_clock_floor
 
@@ -71,12 +70,7 @@ def _settings(args: argparse.Namespace, **overrides: Any) -> Any:
 
     if getattr(args, "allow_new_database", False):
         overrides["allow_new_database"] = True
-    settings = load_settings(args.config, **overrides)
-    log_full_plates(settings.log_full_plates)
-    # Every command stamps by the controller's clock: a backup taken while the system clock
-    # reads 2000 must not be named as the oldest of its folder (wall_clock.py).
-    load_clock_floor(settings.data_dir)
-    return settings
+    return load_settings(args.config, **overrides)
 
 
 def _add_new_database_flag(parser: argparse.ArgumentParser) -> None:
@@ -132,6 +126,7 @@ def cmd_create_user(args: argparse.Namespace) -> int:
             logger.error("passwords differ; no user created")
             return 2
     settings = _settings(args)
+    load_clock_floor(settings.data_dir)  # the account's creation time (wall_clock.py)
     history = data_dir_history(settings.data_dir)
     engine = open_database(settings, history)
     sessions = make_session_factory(engine)
