@@ -91,19 +91,20 @@ class WallClock:
         # suspect. Else every new installation a month after the release would be doubted.
         self._observed = False
 
-    def _held(self) -> datetime:
+    def held(self) -> datetime:
+        """The floor advanced by the monotonic clock: the latest time known to have passed."""
         floor, mono = self._anchor
         return floor + timedelta(seconds=max(0.0, self._monotonic() - mono))
 
     def now(self) -> datetime:
         system = self._system()
-        held = self._held()
+        held = self.held()
         return held if system < held - TOLERANCE else system
 
     def behind(self) -> ClockBehind | None:
         """How far the system clock is behind now, or None while it is in step."""
         system = self._system()
-        held = self._held()
+        held = self.held()
         return ClockBehind(system, held) if system < held - TOLERANCE else None
 
     def ahead(self) -> ClockAhead | None:
@@ -112,12 +113,8 @@ class WallClock:
         if not self._observed:
             return None
         system = self._system()
-        held = self._held()
+        held = self.held()
         return ClockAhead(system, held) if system > held + AHEAD_SUSPECT else None
-
-    def held(self) -> datetime:
-        """The floor advanced by the monotonic clock: the latest time known to have passed."""
-        return self._held()
 
     def follow_system(self) -> bool:
         """While the system clock is in step, take it as the floor from now on (so a later
@@ -125,7 +122,7 @@ class WallClock:
         returns whether it was in step. A clock suspect of reading ahead is not followed."""
         with self._lock:
             system = self._system()
-            held = self._held()
+            held = self.held()
             if system < held - TOLERANCE or (self._observed and system > held + AHEAD_SUSPECT):
                 return False
             self._anchor = (system, self._monotonic())
@@ -141,7 +138,7 @@ class WallClock:
     def hold_at_least(self, when: datetime) -> None:
         """Raise the floor to ``when`` (from now on); a floor never goes down."""
         with self._lock:
-            if when > self._held():
+            if when > self.held():
                 self._anchor = (when, self._monotonic())
                 self._observed = True
 

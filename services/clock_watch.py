@@ -100,7 +100,7 @@ class ClockWatch:
         self._raise_alarm = raise_alarm
         self._clock = clock
         self._check_s = check_s
-        self._alarmed: ClockBehind | None = None
+        self._alarmed = False  # clock_behind raised for the present episode
         # Since when (monotonic) the system clock has read suspiciously far ahead; None: not.
         self._ahead_since: float | None = None
         self._ahead_alarmed = False
@@ -169,8 +169,8 @@ class ClockWatch:
                 logger.warning("clock file %s not written (the floor is kept in memory): %s",
                                self._path, err)
             self._write_failed = True
-        if behind is not None and self._alarmed is None:
-            self._alarmed = behind
+        if behind is not None and not self._alarmed:
+            self._alarmed = True
             logger.error(
                 "system clock is %s behind (reads %s, at least %s has passed): records are "
                 "stamped from the held time until it is set",
@@ -183,13 +183,13 @@ class ClockWatch:
                 f"{_span(behind)} behind the latest time this controller saw; records are "
                 "stamped from that time until the clock is set",
             )
-        elif behind is None and self._alarmed is not None:
+        elif behind is None and self._alarmed:
             logger.warning(
                 "system clock is in step again (%s); records made while it was behind "
                 "carry the held time and the flag clock_held",
                 now.isoformat(timespec="seconds"),
             )
-            self._alarmed = None
+            self._alarmed = False
 
 
     async def _check_ahead(self, clock: wall_clock.WallClock) -> None:
