@@ -144,9 +144,10 @@ class Services:
     _logouts_read: bool = False
     _pending: set[asyncio.Task[None]] = field(default_factory=set)
     _offline_file_failing: bool = False
-    # Set by a committed change of who may pass (api/routes/admin._gates_told: lists, cars,
-    # passes, a household's spaces; an import): the offline loop retakes the snapshot at its
-    # next wake, not up to offline_refresh_s later.
+    # Set by a committed change of who may pass (api/routes/admin.gates_told: lists, cars,
+    # passes, a household's spaces, a resident or their PIN; an import): the offline loop
+    # retakes the snapshot, and the keypad's PINs, at its next wake, not up to
+    # offline_refresh_s later.
     _access_changed: threading.Event = field(default_factory=threading.Event)
 
     def access_changed(self) -> None:

@@ -79,7 +79,7 @@ def _flush(session: Session, what: str) -> None:
         raise InvalidInputError(f"{what} refers to something that does not exist") from err
 
 
-def _gates_told(session: Session, services: Services) -> None:
+def gates_told(session: Session, services: Services) -> None:
     """Commit a change of who may pass, then have the gates' offline snapshot retaken at
     the offline loop's next wake: an outage starting right after a plate was blocked, a car
     deleted or a pass ended must not decide by the snapshot of up to offline_refresh_s
@@ -163,7 +163,7 @@ def update_household(
         details["changes"] = shown
     audit(session, user, "household.update", f"household:{household_id}", **details)
     if "spaces" in changes:  # the snapshot's 业主超车位 check counts them
-        _gates_told(session, services)
+        gates_told(session, services)
     return household
 
 
@@ -266,8 +266,9 @@ def delete_resident(
     session.delete(resident)
     audit(session, user, "resident.delete", f"resident:{resident_id}")
     # Committed before the matcher forgets them: a face templates reload reading between
-    # the two would otherwise find the rows still there and bring the face back (PIPL).
-    session.commit()
+    # the two would otherwise find the rows still there and bring the face back (PIPL). The
+    # keypad's offline check still holds their PIN until the gates are told.
+    gates_told(session, services)
     if services.faces is not None:
         services.faces.forget(resident_id)
     return Response(status_code=204)
@@ -308,7 +309,7 @@ def create_vehicle(
     audit(session, user, "vehicle.create", f"vehicle:{vehicle.id}", plate=body.plate,
           household_id=body.household_id, resident_id=body.resident_id,
           plate_color=body.plate_color)
-    _gates_told(session, services)
+    gates_told(session, services)
     return vehicle
 
 
@@ -340,7 +341,7 @@ def update_vehicle(
     ) or moved
     audit(session, user, "vehicle.update", f"vehicle:{vehicle_id}", **changes,
           **({"inside": "followed"} if moved else {}))
-    _gates_told(session, services)
+    gates_told(session, services)
     return vehicle
 
 
@@ -353,7 +354,7 @@ def delete_vehicle(
     presence_corrections.household_changed(session, vehicle.plate, vehicle.household_id, None)
     session.delete(vehicle)
     audit(session, user, "vehicle.delete", f"vehicle:{vehicle_id}", plate=vehicle.plate)
-    _gates_told(session, services)
+    gates_told(session, services)
     return Response(status_code=204)
 
 
@@ -387,7 +388,7 @@ def create_pass(
     session.add(visitor_pass)
     _flush(session, "pass")
     audit(session, user, "pass.create", f"pass:{visitor_pass.id}", **visitor_pass.grant())
-    _gates_told(session, services)
+    gates_told(session, services)
     return visitor_pass
 
 
@@ -421,7 +422,7 @@ def update_pass(
     # pass's first end. The note's words stay out of it, as at creation.
     audit(session, user, "pass.update", f"pass:{pass_id}", fields=list(changes),
           changes={name: list(pair) for name, pair in changes.items() if name not in UNLOGGED})
-    _gates_told(session, services)  # online the next decision reads the row itself
+    gates_told(session, services)  # online the next decision reads the row itself
     logger.info("pass %s edited by %s: %s", pass_id, user.name, ", ".join(changes))
     return visitor_pass
 
@@ -435,7 +436,7 @@ def delete_pass(
     # And how much of it was used: the log is all that is left of it.
     audit(session, user, "pass.delete", f"pass:{pass_id}", **visitor_pass.grant(),
           uses=visitor_pass.uses)
-    _gates_told(session, services)
+    gates_told(session, services)
     return Response(status_code=204)
 
 
@@ -466,7 +467,7 @@ def create_entry(
     session.add(entry)
     _flush(session, f"list entry for {body.plate}")
     audit(session, user, f"list.{body.kind}", f"plate:{body.plate}", reason=body.reason)
-    _gates_told(session, services)
+    gates_told(session, services)
     return entry
 
 
@@ -477,5 +478,5 @@ def delete_entry(
     entry = _get(session, PlateListEntry, entry_id, "list entry")
     session.delete(entry)
     audit(session, user, "list.delete", f"plate:{entry.plate}")
-    _gates_told(session, services)
+    gates_told(session, services)
     return Response(status_code=204)

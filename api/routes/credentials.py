@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AdminUser, CameraOrUser, ServicesDep, SessionDep, StaffUser
 from api.params import BodyId, PathId
-from api.routes.admin import audit
+from api.routes.admin import audit, gates_told
 from api.schemas import FrameResult
 from controllers.ports import OUTCOME_FAULT
 from controllers.values import Verdict
@@ -53,17 +53,26 @@ class QrOut(BaseModel):
 
 
 @router.put("/residents/{resident_id}/pin", status_code=204)
-def put_pin(resident_id: PathId, body: PinIn, session: SessionDep, user: AdminUser) -> None:
+def put_pin(
+    resident_id: PathId, body: PinIn, session: SessionDep, services: ServicesDep,
+    user: AdminUser,
+) -> None:
+    """The PIN works offline from the offline loop's next wake: for a resident who declined
+    face entry it is the way in, also during an outage that starts on their way home."""
     set_pin(session, resident_id, body.pin)
     audit(session, user, "resident.pin_set", f"resident:{resident_id}")
+    gates_told(session, services)
 
 
 @router.delete("/residents/{resident_id}/pin", status_code=204)
-def delete_pin(resident_id: PathId, session: SessionDep, user: AdminUser) -> None:
+def delete_pin(
+    resident_id: PathId, session: SessionDep, services: ServicesDep, user: AdminUser
+) -> None:
     """A PIN the resident no longer wants, or one seen by someone else: the keypad stops
-    accepting it at once (also offline, from the next snapshot)."""
+    accepting it at once, offline too from the offline loop's next wake."""
     clear_pin(session, resident_id)
     audit(session, user, "resident.pin_cleared", f"resident:{resident_id}")
+    gates_told(session, services)
 
 
 @router.get("/passes/{pass_id}/qr", response_model=QrOut)
