@@ -177,7 +177,9 @@ def write_table(out: TextIO, columns: Iterable[str], rows: Iterable[list[object]
 def write_csv(report: OccupancyDay, out: Path | TextIO) -> int:
     """The report as CSV into a file or a text stream; returns the number of rows."""
     if isinstance(out, Path):
-        with out.open("w", encoding="utf-8", newline="") as f:
+        # With a BOM, as the console's download (api/console/reports.py): Excel on a Chinese
+        # Windows reads a file without one as GBK, and a zone id such as 东区 turns to 涓滃尯.
+        with out.open("w", encoding="utf-8-sig", newline="") as f:
             return write_csv(report, f)
     return write_table(out, CSV_COLUMNS, csv_rows(report))
 

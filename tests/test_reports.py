@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -60,7 +61,7 @@ def history(make_settings: Any) -> Any:
 
 
 def rows_by_key(path: Path) -> dict[tuple[str, str], dict[str, str]]:
-    with path.open(encoding="utf-8") as f:
+    with path.open(encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
         assert tuple(reader.fieldnames or ()) == CSV_COLUMNS
         return {(r["zone"], r["hour"]): r for r in reader}
@@ -77,7 +78,10 @@ def test_report_command_writes_png_and_csv_with_the_right_rows(
 
     assert main.main(["report", "occupancy", "--date", "2026-11-28", "--out", str(out)]) == 0
 
-    rows = rows_by_key(out / "occupancy-2026-11-28.csv")
+    written = out / "occupancy-2026-11-28.csv"
+    # Excel on a Chinese Windows reads a CSV without a BOM as GBK (zone ids can be Chinese).
+    assert written.read_bytes().startswith(codecs.BOM_UTF8)
+    rows = rows_by_key(written)
     assert len(rows) == 48  # 24 hours x zones A and B
     as_ints = {k: {c: int(v[c]) for c in CSV_COLUMNS[3:]} for k, v in rows.items()}
     common = {"capacity": 40}
