@@ -322,10 +322,18 @@ def occupancy_report(
 
 
 def _parse_date(value: str) -> date:
+    # The API's bounds (api/params.py): a day at the calendar's edge (9999-12-31, 0001-01-01)
+    # overflowed when its next midnight or its UTC bounds were computed, a traceback.
+    from api.params import day_in_service_span
+
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError as err:
         raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {value!r}") from err
+    try:
+        return day_in_service_span(day)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
 
 
 def cmd_report_occupancy(args: argparse.Namespace) -> int:

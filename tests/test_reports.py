@@ -121,6 +121,23 @@ def test_a_day_not_started_yet_and_bad_dates_are_refused(
         main.main(["report", "occupancy", "--date", "28/11/2026"])
 
 
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "1999-12-31", "2100-01-01"])
+def test_a_day_outside_2000_to_2100_is_a_usage_error_not_a_traceback(
+    history: Any, day: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The API refuses these days (api/params.py); the command computed the next midnight of
+    9999-12-31 or the UTC bounds of 0001-01-01 and died with an OverflowError."""
+    settings, _ = history
+    monkeypatch.delenv("PARKGATE_CONFIG", raising=False)
+    monkeypatch.setenv("PARKGATE_DATABASE_URL", settings.resolved_database_url)
+    monkeypatch.setenv("PARKGATE_DATA_DIR", str(settings.data_dir))
+    with pytest.raises(SystemExit) as exit_:
+        main.main(["report", "occupancy", "--date", day, "--out", str(tmp_path)])
+    assert exit_.value.code == 2
+    assert f"{day} is outside 2000-2100" in capsys.readouterr().err
+
+
 def test_today_stops_at_now(history: Any) -> None:
     _, sessions = history
     with sessions() as session:
