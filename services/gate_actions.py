@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -168,7 +169,9 @@ class _ActionAudit:
     row (nothing told it before) journals the whole entry then. One that ends without the
     barrier's answer (a shutdown cancels the request while the command is on the wire) is
     journalled then with the outcome ``pending`` (:meth:`abandon`): the barrier may have
-    moved, and every override is audited with who and why."""
+    moved, and every override is audited with who and why. One cut off before the barrier
+    was commanded (while its entry was being begun) is withdrawn (:meth:`withdraw`): as
+    online, where nothing is written before the command, it leaves no entry."""
 
     def __init__(self, services: Services, entry: JournalledAudit) -> None:
         self._services = services
@@ -178,6 +181,10 @@ class _ActionAudit:
         # The entry's write (the row, or the journal's) is in a worker thread's hands, and
         # ends there even if this task is cancelled.
         self._handed_over = False
+        # The begin runs in a worker thread that a cancel of this task does not stop (nor,
+        # once a worker took it, prevent): whichever of the two comes second undoes it.
+        self._begin_lock = threading.Lock()
+        self._withdrawn = False
 
     def _journal(self) -> FileAuditJournal:
         journal = self._services.audit_journal
@@ -187,9 +194,38 @@ class _ActionAudit:
         return journal
 
     def begin_offline(self) -> None:
+        """In a worker thread: the entry, durable before the barrier is commanded."""
+        with self._begin_lock:
+            if self._withdrawn:
+                return  # cancelled while this waited for a worker
         self._journal().begin(replace(self._entry, details={"outcome": OUTCOME_PENDING}))
-        self.journal_id = self._entry.key
-        self._open = True
+        with self._begin_lock:
+            self.journal_id = self._entry.key
+            self._open = not self._withdrawn
+        if not self._open:
+            self._withdraw_begun()  # cancelled while this wrote
+
+    def withdraw(self) -> None:
+        """The action ended before its barrier was commanded (cancelled while its entry was
+        being begun): no entry, begun or to be. Synchronous, as :meth:`abandon`."""
+        with self._begin_lock:
+            self._withdrawn = True
+            begun, self._open = self._open, False
+        if begun:
+            self._withdraw_begun()
+
+    def _withdraw_begun(self) -> None:
+        entry = self._entry
+        try:
+            self._journal().withdraw(entry.key)
+        except StoreUnavailableError as err:
+            logger.error("%s at %s by %s (reason: %s) ended before the barrier was commanded, "
+                         "but its journal entry (outcome pending) could not be withdrawn: %s",
+                         entry.action, entry.gate_id, entry.username, entry.reason, err)
+            return
+        self.journal_id = None
+        logger.info("%s at %s by %s ended before the barrier was commanded: not audited",
+                    entry.action, entry.gate_id, entry.username)
 
     async def finish(self, outcome: str, **extra: Any) -> int | None:
         """Audits the action's outcome; returns the row's id, None while journalled."""
@@ -369,7 +405,11 @@ async def perform_gate_action(
         passage_journal_id=named.journal_id,
     ))
     if not named.online:
-        await asyncio.to_thread(audit.begin_offline)  # durable before the barrier moves
+        try:
+            await asyncio.to_thread(audit.begin_offline)  # durable before the barrier moves
+        except BaseException:
+            audit.withdraw()
+            raise
     held_before = _held(barrier)
     try:
         state, admission = await _drive(services, barrier, audit, gate_id, action, username,
