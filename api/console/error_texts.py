@@ -125,6 +125,7 @@ PATTERNS: tuple[ErrorPattern, ...] = (
     ErrorPattern("give a month as YYYY-MM, e\\.g\\. (\\S+), got .*", "err.needs_month",
                  ("example",)),
     ErrorPattern("(\\d{4}-\\d{2}) has no month \\d+", "err.no_such_month", ("value",)),
+    ErrorPattern("(\\d{4}-\\d{2}) has not begun yet", "err.month_not_begun", ("value",)),
     ErrorPattern("role must be admin or guard, got .*", "err.role"),
     # gate actions (hardware/relay_barrier.py, services/gate_actions.py, api/routes/safety.py)
     ErrorPattern("gate (\\S+): (\\w+) refused: (\\w+)", "err.gate_refused",

@@ -1140,6 +1140,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "{value} 不是有效的月份（月份为 1–12）",
         "{value} is not a month (months are 1–12)",
     ),
+    "err.month_not_begun": (
+        "{value} 尚未开始，没有数据",
+        "{value} has not begun: nothing to show",
+    ),
     "err.role": ("角色只能是管理员或保安", "The role must be admin or guard"),
     "err.admin_only": ("此操作仅限管理员", "Only administrators may do this"),
     "err.csrf": ("页面已过期，请刷新后重试", "The page is stale: reload it and try again"),

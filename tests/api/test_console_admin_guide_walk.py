@@ -50,15 +50,18 @@ def test_a_username_with_a_space_is_refused_in_chinese(client: Any) -> None:
 
 
 def test_a_month_typed_wrong_is_explained_in_chinese(client: Any) -> None:
-    """Firefox and Safari have no month picker: a typed 2026-13 or 2026/11 showed English."""
+    """Firefox and Safari have no month picker: a typed 2026-13 or 2026/11 showed English,
+    and so did a month not begun yet ('2099-01 has not begun yet', the reports walk)."""
     _admin(client)
     for typed, said in (("2026-13", "2026-13 不是有效的月份（月份为 1–12）"),
-                        ("2026/11", "月份格式为 年-月，例如 2026-11")):
+                        ("2026/11", "月份格式为 年-月，例如 2026-11"),
+                        ("2099-01", "2099-01 尚未开始，没有数据")):
         page = client.get("/console/admin/reports/month", params={"month": typed})
         assert page.status_code == 422
         shown = _visible_text(page.text)
         assert said in shown, typed
-        assert "has no month" not in shown and "give a month" not in shown
+        assert not any(english in shown
+                       for english in ("has no month", "give a month", "has not begun")), typed
 
 
 def test_deleting_a_resident_warns_that_their_face_data_goes_too(client: Any) -> None:
