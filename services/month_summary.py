@@ -64,8 +64,9 @@ def hand_actions(day: DaySummary) -> int:
 
 
 def fullest_zone(day: DaySummary) -> tuple[str, int, int] | None:
-    """The zone that came nearest to full that day: (zone, peak, capacity)."""
-    zones = [z for z in day.zones if z.capacity > 0]
+    """The zone that came nearest to full that day: (zone, peak, capacity); None when no
+    zone had a car all day (the first zone at 0 of its capacity read as the day's fullest)."""
+    zones = [z for z in day.zones if z.capacity > 0 and z.peak > 0]
     if not zones:
         return None
     zone = max(zones, key=lambda z: (z.peak / z.capacity, z.peak))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -257,6 +258,11 @@ def test_a_month_is_its_days_added_up_over_the_api_page_and_csv(history: Any) ->
     rows = list(csv.DictReader(io.StringIO(table.content.decode("utf-8").lstrip("\ufeff"))))
     row = next(r for r in rows if r["date"] == DAY)
     assert (row["entries"], row["refused"], row["peak_zone"], row["peak"]) == ("3", "1", "A", "6")
+    # No car in any zone on the 1st: no zone was its fullest (it read A, 0 of 40).
+    empty = next(r for r in rows if r["date"] == "2026-11-01")
+    assert (empty["peak_zone"], empty["peak"], empty["capacity"]) == ("", "", "")
+    first = re.search(r'<tr data-day="2026-11-01">(.*?)</tr>', page.text, re.S)
+    assert first is not None and first.group(1).endswith("<td>—</td>")
     assert history.get("/console/admin/reports/month?month=2099-01").status_code == 422
 
 
