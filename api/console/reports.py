@@ -31,7 +31,7 @@ from api.console.rendering import (
     services_of,
 )
 from api.params import Day, day_in_service_span
-from api.routes.reports import load_day, load_month
+from api.routes.reports import MONTH_MAX_TYPED, load_day, load_month
 from errors import InvalidInputError
 from services.month_summary import fullest_zone, hand_actions, write_month_csv
 from services.reports import (
@@ -93,7 +93,9 @@ def reports_page(request: Request, day: Day = None) -> Response:
 
 
 @router.get("/month", response_class=HTMLResponse)
-def month_page(request: Request, month: str | None = Query(None, max_length=7)) -> Response:
+def month_page(
+    request: Request, month: str | None = Query(None, max_length=MONTH_MAX_TYPED)
+) -> Response:
     user = page_user(request, admin=True)
     if isinstance(user, Response):
         return user

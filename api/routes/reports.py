@@ -28,6 +28,9 @@ router = APIRouter(prefix="/api/v1", tags=["reports"])
 # ASCII digits only: ``\d`` also takes full-width and other scripts' digits, which int()
 # reads but the CSV's file name (an HTTP header, latin-1) cannot carry.
 MONTH_PATTERN = re.compile(r"([0-9]{4})-([0-9]{2})")
+# What a month parameter may be before it is read as one: a date or a month with its day is
+# told the form (parse_month); anything longer is no month anyone typed.
+MONTH_MAX_TYPED = 32
 
 ReportDay = Annotated[
     date,
@@ -169,7 +172,7 @@ class MonthReportOut(BaseModel):
     summary="One month, a row per local day (days not begun are left out)",
 )
 def month_report(
-    month: Annotated[str, Path(description="YYYY-MM", max_length=7)],
+    month: Annotated[str, Path(description="YYYY-MM", max_length=MONTH_MAX_TYPED)],
     session: SessionDep,
     tz: CommunityTz,
     walked: PedestrianGates,

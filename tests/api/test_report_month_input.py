@@ -34,3 +34,19 @@ def test_an_ascii_month_still_downloads(client: Any) -> None:
     table = client.get("/console/admin/reports/month/2026-11.csv")
     assert table.status_code == 200
     assert table.headers["content-disposition"] == 'attachment; filename="parkgate-2026-11.csv"'
+
+
+def test_a_day_typed_for_a_month_is_told_the_form(client: Any) -> None:
+    """2026-11-01 (a date, or a copied day report's address) was refused by the length bound
+    alone: 'String should have at most 7 characters' on the API, 「“month” 的值无效」 on the
+    page, neither saying that a month is YYYY-MM."""
+    admin = add_staff(client.app.state.services, "boss", "admin")
+    api = client.get("/api/v1/reports/month/2026-11-01", headers=admin)
+    assert api.status_code == 422, api.text
+    assert api.json()["detail"] == "give a month as YYYY-MM, e.g. 2026-11, got '2026-11-01'"
+    assert client.get(f"/api/v1/reports/month/{'1' * 33}", headers=admin).status_code == 422
+
+    cookie_login(client, "boss", "admin")
+    page = client.get("/console/admin/reports/month", params={"month": "2026-11-01"})
+    assert page.status_code == 422
+    assert "月份格式为 年-月，例如 2026-11" in page.text
