@@ -13,7 +13,8 @@ parkgate's tests aggregate several communities with:
 - an unknown major version of a schema refused (once logged per community and schema), unknown
   fields ignored;
 - the latest availability, status and gate state of every community kept, and the city's
-  totals from them.
+  totals from them; each community's from its first controller (``controller``), a second
+  one under the same name refused, and while it is heard every status too (it has no id).
 
 Accepted passages and alarms may be appended to a JSON-lines file (``--out``): the hub's own
 record, one object per line with the topic's community. A summary of the city is logged every
@@ -65,6 +66,10 @@ class Community:
     controller: str | None = None  # the id of the controller publishing it (None: unknown)
     controller_heard: float = 0.0  # when it was last heard (the hub's monotonic clock)
     clashes: int = 0  # messages refused as another controller's under this name
+    # The last controller refused under this name, and when it was heard: while it is heard,
+    # a status message (no id) may be its own.
+    rival: str | None = None
+    rival_heard: float = 0.0
     seen: OrderedDict[tuple[str, int, str], None] = field(default_factory=OrderedDict)
 
     def first_time(self, kind: str, ident: int, at: str) -> bool:
@@ -121,6 +126,8 @@ class CityHub:
         name, rest = parts[len(head)], parts[len(head) + 1 :]
         community = self.communities.setdefault(name, Community(name))
         if rest == ["status"]:
+            if not self._status_is_its_controllers(community):
+                return None
             text = payload.decode("utf-8", errors="replace")
             community.online = {"online": True, "offline": False}.get(text, community.online)
             return None
@@ -161,6 +168,7 @@ class CityHub:
             quiet = now - community.controller_heard
             if quiet < CONTROLLER_QUIET_S:
                 community.clashes += 1
+                community.rival, community.rival_heard = who, now
                 self._refuse(
                     community.name, kind,
                     f"controller {who} publishes as this community while controller {current} "
@@ -170,7 +178,28 @@ class CityHub:
             logger.info("city hub: %s is now published by controller %s (controller %s quiet "
                         "for %.0f s: a replaced box)", community.name, who, current, quiet)
         community.controller, community.controller_heard = who, now
+        if community.rival == who:
+            community.rival = None  # the refused one took over: no longer another's
         return True
+
+    def _status_is_its_controllers(self, community: Community) -> bool:
+        """Whether a status message (plain ``online``/``offline``, no controller id) can be
+        taken as the community's controller's: not while another controller under the name
+        was heard in the last CONTROLLER_QUIET_S, since it may be that one's (its stop, its
+        last will), and would show the community offline, or online, for it. Refused then
+        and counted as that controller's, the community keeping the status it had."""
+        rival = community.rival
+        if rival is None or self._clock() - community.rival_heard >= CONTROLLER_QUIET_S:
+            return True
+        community.clashes += 1
+        self._refuse(
+            community.name, "status",
+            f"controller {rival} publishes as this community while controller "
+            f"{community.controller} does, and a status names neither: not taken until one "
+            "of them has been quiet for "
+            f"{CONTROLLER_QUIET_S:.0f} s; give one of them another community.name",
+        )
+        return False
 
     def remember(self, record_file: Path) -> int:
         """Take the ids of a record an earlier run wrote (``--out``) as seen, so a restarted

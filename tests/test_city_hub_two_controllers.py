@@ -143,3 +143,63 @@ def test_a_controller_id_not_of_the_schemas_form_is_refused(controller: object) 
     message["controller"] = controller
     assert hub.take(topic, json.dumps(message).encode()) is None
     assert hub.totals()["refused"] == 1
+
+
+def status(text: str) -> tuple[str, bytes]:
+    """The controller's plain status (its last will too): it carries no controller id."""
+    return f"parkgate/{NAME}/status", text.encode()
+
+
+def test_no_message_of_a_refused_controller_counts(caplog: pytest.LogCaptureFixture) -> None:
+    """Once a second controller is heard under the name, none of its messages changes the
+    community: availability, gate states, passages and alarms by their id, and status (which
+    has none) by not being taken while the second is heard. Before: its ``offline`` (its stop,
+    or its last will) showed the community offline while the first controller was up."""
+    clock = Clock()
+    hub = CityHub(clock=clock)
+    hub.take(*status("online"))
+    hub.take(*wire(availability(40, 30), "aaaaaaaaaaaa"))
+    hub.take(*wire(Event("gate", {"gate_id": "main-in", "state": "closed", "fault": None}),
+                   "aaaaaaaaaaaa"))
+    second = [
+        wire(availability(99, 99), "bbbbbbbbbbbb"),
+        wire(Event("gate", {"gate_id": "main-in", "state": "fault", "fault": "x"}),
+             "bbbbbbbbbbbb"),
+        wire(passage(1), "bbbbbbbbbbbb"),
+        wire(Event("alarm", {"id": 3, "kind": "hardware_fault", "gate_id": "main-in"}),
+             "bbbbbbbbbbbb"),
+        status("offline"),  # the second one stops
+    ]
+    with caplog.at_level(logging.WARNING, logger="services.city_hub"):
+        for message in second:
+            assert hub.take(*message) is None
+    totals = hub.totals()
+    assert (totals["online"], totals["total_capacity"], totals["total_free"]) == (1, 40, 30)
+    assert (totals["passages"], totals["alarms"], totals["gates_in_fault"]) == (0, 0, [])
+    assert totals["controller_clashes"] == len(second), totals
+    assert totals["refused"] == len(second), totals
+    refusals = [r.getMessage() for r in caplog.records if "status message" in r.getMessage()]
+    assert refusals and "bbbbbbbbbbbb" in refusals[0] and "aaaaaaaaaaaa" in refusals[0]
+    assert "online" in hub.summary_lines()[0]
+
+    # The second one quiet for long enough: the community's status is taken again.
+    clock.now += CONTROLLER_QUIET_S + 1
+    hub.take(*wire(availability(40, 29), "aaaaaaaaaaaa"))
+    hub.take(*status("offline"))
+    assert hub.totals()["online"] == 0
+
+
+def test_a_refused_controller_that_takes_over_has_its_status_taken() -> None:
+    """The first controller dies while the second publishes under its name: once the first has
+    been quiet long enough the second is the community's, and its status counts at once."""
+    clock = Clock()
+    hub = CityHub(clock=clock)
+    hub.take(*wire(availability(40, 30), "aaaaaaaaaaaa"))
+    hub.take(*wire(availability(20, 20), "bbbbbbbbbbbb"))  # refused
+    clock.now += CONTROLLER_QUIET_S - 1
+    hub.take(*wire(availability(20, 19), "bbbbbbbbbbbb"))  # refused: the first is not quiet
+    clock.now += 2
+    hub.take(*wire(availability(20, 18), "bbbbbbbbbbbb"))  # taken: the first is quiet
+    assert hub.totals()["total_free"] == 18
+    hub.take(*status("online"))
+    assert hub.totals()["online"] == 1
