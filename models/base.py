@@ -43,6 +43,13 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# SQLite hands a deleted highest id to the next row unless the table is AUTOINCREMENT. The
+# tables whose ids outlive their rows (in passages, the audit log, the parking configuration's
+# assigned_to) take it, so an id never names two households, residents, cars or passes
+# (migration 0016). PostgreSQL's sequences never reuse one.
+NEVER_REUSED_IDS = {"sqlite_autoincrement": True}
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UtcDateTime}  # noqa: RUF012 - SQLAlchemy reads it here

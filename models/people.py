@@ -9,7 +9,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
-from models.base import Base, TimestampMixin
+from models.base import NEVER_REUSED_IDS, Base, TimestampMixin
 
 
 class Household(TimestampMixin, Base):
@@ -17,6 +17,7 @@ class Household(TimestampMixin, Base):
     __table_args__ = (
         UniqueConstraint("building", "unit", name="building_unit"),
         CheckConstraint("spaces >= 0", name="spaces_non_negative"),
+        NEVER_REUSED_IDS,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -34,6 +35,7 @@ class Household(TimestampMixin, Base):
 
 class Resident(TimestampMixin, Base):
     __tablename__ = "residents"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(primary_key=True)
     household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"))

@@ -9,11 +9,12 @@ from typing import Any
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, TimestampMixin, utcnow
+from models.base import NEVER_REUSED_IDS, Base, TimestampMixin, utcnow
 
 
 class Vehicle(TimestampMixin, Base):
     __tablename__ = "vehicles"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(primary_key=True)
     plate: Mapped[str] = mapped_column(String(16), unique=True)
@@ -35,6 +36,7 @@ class VisitorPass(TimestampMixin, Base):
         CheckConstraint("valid_to > valid_from", name="window_ordered"),
         CheckConstraint("uses >= 0", name="uses_non_negative"),
         Index("ix_visitor_passes_plate", "plate"),
+        NEVER_REUSED_IDS,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -50,9 +52,10 @@ class VisitorPass(TimestampMixin, Base):
     uses: Mapped[int] = mapped_column(default=0)
     note: Mapped[str] = mapped_column(String(500), default="")
     created_by: Mapped[str] = mapped_column(String(64), default="")
-    # Signed into the pass's QR code with its id. SQLite hands a deleted pass's id to the next
-    # pass, so a code that signed only the id opened the gate again for whoever held the
-    # cancelled one; a fresh random value per pass ties a code to the pass it was issued for.
+    # Signed into the pass's QR code with its id. SQLite handed a deleted pass's id to the next
+    # pass before migration 0016, so a code that signed only the id opened the gate again for
+    # whoever held the cancelled one; a fresh random value per pass ties a code to the pass it
+    # was issued for.
     qr_nonce: Mapped[str] = mapped_column(String(32), default=new_qr_nonce)
     # A recurring pass's weekdays ("mon,tue,wed,thu,fri") and daily hours ("08:00", "12:00";
     # "24:00" ends at midnight) in community.timezone, within its window. NULL: any day / all

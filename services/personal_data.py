@@ -160,8 +160,8 @@ def _retention(ctx: ExportContext) -> dict[str, Any]:
 
 def _history(session: Session, resident: Resident) -> list[AuditEntry]:
     """The staff actions on this resident's record, oldest first. Only from their own
-    registration on: SQLite may give a deleted resident's id to the next one, and the earlier
-    person's entries are not this one's."""
+    registration on: SQLite gave a deleted resident's id to the next one before migration 0016,
+    and the earlier person's entries are not this one's."""
     return list(
         session.scalars(
             select(AuditEntry)

@@ -75,8 +75,8 @@ def admin(client: Any) -> dict[str, str]:
 
 
 def reuse_id(client: Any, new_id: int, deleted_id: int) -> int:
-    """Give the new pass the deleted pass's id, as SQLite does by itself when the deleted row
-    had the highest id; PostgreSQL's sequences never reuse one, so there it is done by hand."""
+    """Give the new pass the deleted pass's id, as SQLite did by itself before migration 0016
+    when the deleted row had the highest id (history from then keeps such ids); done by hand."""
     if new_id != deleted_id:
         with transaction(client.app.state.services.sessions) as session:
             session.execute(
