@@ -184,7 +184,9 @@ def delete_household(household_id: PathId, session: SessionDep, user: AdminUser)
                 f"household {household_id} still has {count} {label}; remove them first"
             )
     session.delete(household)
-    audit(session, user, "household.delete", f"household:{household_id}")
+    # Which flat, as at creation: once it is gone the audit page can name it by nothing else.
+    audit(session, user, "household.delete", f"household:{household_id}",
+          building=household.building, unit=household.unit, spaces=household.spaces)
     return Response(status_code=204)
 
 

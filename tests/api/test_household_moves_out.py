@@ -57,3 +57,20 @@ def test_a_moved_out_familys_ids_are_not_handed_to_the_next_family(
     assert "8栋 601" not in history.text
     audit = client.get("/console/admin/audit", params={"action": "resident.delete"})
     assert audit.status_code == 200 and "王芳" not in audit.text
+
+
+def test_the_audit_log_says_which_flat_was_deleted(
+    client: Any, admin_headers: dict[str, str]
+) -> None:
+    """The household.delete entry names the flat itself (as household.create does): once the
+    row is gone the audit page has nothing else to name it by, and 删除住户 住户 #12 alone
+    does not tell the office which family was removed."""
+    flat = created(client.post("/api/v1/households", headers=admin_headers,
+                               json={"building": "3栋", "unit": "1201", "spaces": 2}))
+    assert client.delete(f"/api/v1/households/{flat}", headers=admin_headers).status_code == 204
+    entry = client.get("/api/v1/audit", params={"action": "household.delete"},
+                       headers=admin_headers).json()["items"][0]
+    assert entry["details"] == {"building": "3栋", "unit": "1201", "spaces": 2}
+    cookie_login(client, "admin", "admin")
+    page = client.get("/console/admin/audit", params={"action": "household.delete"})
+    assert page.status_code == 200 and "1201" in page.text
