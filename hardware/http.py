@@ -17,7 +17,6 @@ import logging
 import os
 import weakref
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import httpx
@@ -27,6 +26,7 @@ from hardware.base import DigitalInput, LinkReports, ScreenMessage
 from hardware.config import HttpBarrierConfig, HttpDisplayConfig, HttpScreenConfig
 from hardware.relay_barrier import RelayBarrier
 from url_credentials import shown_url, split_credentials
+from wall_clock import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -327,7 +327,7 @@ class HttpScreen:
     async def _post(self, message: ScreenMessage) -> None:
         if self._client is None:
             raise HardwareUnavailableError(f"screen at {self.gate_id} used before start()")
-        body = message.payload(self.gate_id, datetime.now(UTC))
+        body = message.payload(self.gate_id, utcnow())
         await _request(self._client, "POST", self.url, json_body=body)
 
 

@@ -18,7 +18,6 @@ import json
 import logging
 import os
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -39,6 +38,7 @@ from hardware.config import (
 )
 from hardware.config import _MqttConnection as MqttConnectionConfig
 from hardware.relay_barrier import RelayBarrier
+from wall_clock import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -503,7 +503,7 @@ class MqttScreen:
         await self._publish(idle)
 
     async def _publish(self, message: ScreenMessage) -> None:
-        body = json.dumps(message.payload(self.gate_id, datetime.now(UTC)), ensure_ascii=False)
+        body = json.dumps(message.payload(self.gate_id, utcnow()), ensure_ascii=False)
         await self.conn.publish(self.topic, body, retain=False)
 
 

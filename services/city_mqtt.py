@@ -34,7 +34,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -44,6 +44,7 @@ from controllers.events import Event, EventBus
 from plate_privacy import mask_plate
 from services.city_spool import CitySpool, Loaded, Spooled
 from settings import MqttPublishConfig
+from wall_clock import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -265,7 +266,7 @@ class CityPublisher:
         self._resending = False  # reconnected: paho re-sends what it held; new ones wait
         self._stopping = False
         self._connected = False
-        self._since = datetime.now(UTC)
+        self._since = utcnow()
         self._down_since = time.monotonic()
         self._outage_logged = False  # the WARNING for the current outage was written
         self._outage_dropped_before = 0  # ``dropped`` when the current outage began
@@ -289,7 +290,7 @@ class CityPublisher:
             self._spool.load_in_background(
                 self._take_back, rewrite_body=None if self._publish_plates else _masked_again
             )
-        self._since, self._down_since = datetime.now(UTC), time.monotonic()
+        self._since, self._down_since = utcnow(), time.monotonic()
         self._status = self._snapshot()
         # connect_async + loop_start: the network thread keeps retrying if the broker is down.
         self._client.connect_async(self._config.host, self._config.port, keepalive=30)
@@ -377,7 +378,7 @@ class CityPublisher:
         # loop_stop joins the paho thread; keep that off the event loop.
         await asyncio.to_thread(self._client.loop_stop)
         if self._connected:
-            self._connected, self._since = False, datetime.now(UTC)
+            self._connected, self._since = False, utcnow()
         self._status = self._snapshot()
 
     def publish(self, event: Event) -> None:
@@ -477,7 +478,7 @@ class CityPublisher:
     def _link_up(self) -> None:
         if self._stopping:
             return
-        self._connected, self._since = True, datetime.now(UTC)
+        self._connected, self._since = True, utcnow()
         if self._outage_logged:
             logger.info(
                 "city MQTT connected to %s after %.0f s down: sending %d queued "
@@ -507,7 +508,7 @@ class CityPublisher:
         if self._stopping:
             return
         if self._connected:
-            self._connected, self._since = False, datetime.now(UTC)
+            self._connected, self._since = False, utcnow()
             self._down_since = time.monotonic()
             self._outage_dropped_before = self._outbox.dropped
             self._outage_logged = True

@@ -6,16 +6,30 @@ as much."""
 from __future__ import annotations
 
 import asyncio
+import queue
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 import wall_clock
 from api.schemas import PassIn, check_pass_window
 from controllers.events import Event, EventBus
+from hardware.registry import create_screen
 from hardware.simulated import SimulatedScreen
+from services.city_mqtt import CityPublisher
 from services.gate_screens import GateScreenService, ScreenGate
+from settings import MqttPublishConfig
+from tests.hardware.rigs import free_port
+from tests.hardware.test_screens import (  # noqa: F401 (device and listener: fixtures)
+    SCREEN_CONFIG,
+    WELCOME,
+    ScreenDevice,
+    broker_up,
+    device,
+    listener,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -89,3 +103,64 @@ def test_the_gate_screen_tells_a_written_back_passage_by_the_held_clock() -> Non
                      "the car at the gate now")
 
     _screens(scenario)
+
+
+def _by_the_held_clock(when: datetime, what: str) -> None:
+    """``when`` is the held clock's now (a year past the system's), give or take the test."""
+    assert abs(when - wall_clock.utcnow()) < timedelta(minutes=1), (
+        f"{what} {when.isoformat()}: the system clock, not the held one")
+
+
+def test_a_gate_screens_payload_time_is_the_held_clocks(
+    device: ScreenDevice,  # noqa: F811
+    listener: tuple[str, queue.Queue[tuple[str, dict[str, Any], int, bool]]],  # noqa: F811
+) -> None:
+    """The ``at`` of a message to a gate's screen, over HTTP and over MQTT: a screen that
+    drops a message older than the last it showed, or shows the time, compares it with the
+    passages' times, which the held clock stamps."""
+    prefix, received = listener
+    screens = [
+        create_screen("main-in", SCREEN_CONFIG.validate_python(
+            {"driver": "http", "url": f"http://127.0.0.1:{device.port}/screen"})),
+        create_screen("main-in", SCREEN_CONFIG.validate_python(
+            {"driver": "mqtt", "host": "127.0.0.1", "topic": f"{prefix}/{{gate_id}}"})),
+    ]
+
+    async def scenario() -> None:
+        for screen in screens:
+            await screen.start()
+            try:
+                if hasattr(screen, "conn"):
+                    await screen.conn.wait_connected(5)
+                await screen.show(WELCOME)
+            finally:
+                await screen.stop()
+
+    asyncio.run(scenario())
+    _by_the_held_clock(datetime.fromisoformat(device.bodies[0]["at"]), "HTTP screen's at")
+    _topic, body, _qos, _retained = received.get(timeout=5)
+    _by_the_held_clock(datetime.fromisoformat(body["at"]), "MQTT screen's at")
+
+
+def test_the_city_links_since_is_the_held_clocks() -> None:
+    """/healthz's ``city_mqtt.since`` (when the link came up or went down) beside the
+    records' times, which the held clock stamps: created, started, up, and stopped."""
+    up = CityPublisher(MqttPublishConfig(enabled=True, port=1883), "held", EventBus())
+    down = CityPublisher(MqttPublishConfig(enabled=True, port=free_port()), "held", EventBus())
+    _by_the_held_clock(up.status.since, "since, created")
+
+    async def scenario() -> None:
+        for publisher in (up, down):
+            await publisher.start()
+            _by_the_held_clock(publisher.status.since, "since, started")
+        try:
+            await _until(lambda: up.status.connected, "the link up", timeout=5.0)
+            _by_the_held_clock(up.status.since, "since, link up")
+        finally:
+            for publisher in (up, down):
+                await publisher.stop()
+        _by_the_held_clock(up.status.since, "since, stopped")
+
+    if not broker_up():
+        pytest.skip("Mosquitto is not running on 127.0.0.1:1883 (.ci/run starts it)")
+    asyncio.run(scenario())
