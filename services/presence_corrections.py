@@ -51,10 +51,13 @@ def plate_corrected(
     return True
 
 
-def household_changed(session: Session, plate: str, old: int, new: int | None) -> bool:
+def household_changed(
+    session: Session, plate: str, old: int | None, new: int | None
+) -> bool:
     """A household's own car inside now belongs to household ``new`` (None: to no household
-    any more, the car was deleted while inside); True when it was inside. The car stays
-    counted in its zone; only whose space it takes changes."""
+    any more, the car was deleted while inside; ``old`` None: a car inside that was no
+    household's, registered now); True when it was inside. The car stays counted in its zone;
+    only whose space it takes changes."""
     if old == new:
         return False
     inside = _inside_as(session, plate, household_id=old)

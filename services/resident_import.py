@@ -52,7 +52,7 @@ from errors import ConflictError
 from models.db import transaction
 from models.events import AuditEntry
 from models.people import Household, Resident
-from models.vehicles import Vehicle
+from models.vehicles import Presence, Vehicle
 from services.resident_import_file import ImportTable, SaidInChinese, read_table
 from services.resident_import_updates import (
     FieldChange,
@@ -487,6 +487,21 @@ def _insert(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> l
     return list(session.scalars(statement, rows))
 
 
+def _parked_cars_registered(session: Session, vehicles: list[dict[str, Any]]) -> set[str]:
+    """The plates of ``vehicles`` parked inside as no household's car (its registration was
+    deleted while it was inside: a car sold with a flat, 搬离): each takes its new
+    household's space from now on, as a car added by hand does (api/routes/admin.py). One
+    read of the few such rows, not one per imported car."""
+    households = {v["plate"]: v["household_id"] for v in vehicles}
+    parked = set()
+    for row in session.scalars(select(Presence).where(
+            Presence.household_id.is_(None), Presence.pass_id.is_(None))):
+        if row.plate in households:
+            row.household_id = households[row.plate]
+            parked.add(row.plate)
+    return parked
+
+
 def _write(session: Session, plan: ImportPlan, operator: str) -> int:
     """Create what ``plan`` says, with its audit entries; returns the summary entry's id."""
     summary = AuditEntry(
@@ -520,6 +535,7 @@ def _write(session: Session, plan: ImportPlan, operator: str) -> int:
         for v in plan.vehicles
     ]
     vehicle_ids = _insert(session, Vehicle, new_vehicles)
+    parked = _parked_cars_registered(session, new_vehicles)
     # The API's own entries for each object (api/routes/admin.py), details as it writes them,
     # plus the summary they came with; see the module's docstring for why each object has one.
     link = {"import_audit_id": summary.id}
@@ -536,7 +552,8 @@ def _write(session: Session, plan: ImportPlan, operator: str) -> int:
           for rid, r in zip(resident_ids, new_residents, strict=True)),
         *(entry("vehicle.create", f"vehicle:{vid}",
                 {"plate": v["plate"], "household_id": v["household_id"],
-                 "resident_id": v["resident_id"], "plate_color": v["plate_color"]})
+                 "resident_id": v["resident_id"], "plate_color": v["plate_color"],
+                 **({"inside": "followed"} if v["plate"] in parked else {})})
           for vid, v in zip(vehicle_ids, new_vehicles, strict=True)),
     ]
     if entries:

@@ -307,10 +307,14 @@ def create_vehicle(
     vehicle = Vehicle(**body.model_dump())
     session.add(vehicle)
     _flush(session, f"plate {body.plate}")
+    # A car parked inside when its old registration was deleted (sold with the flat, 搬离)
+    # takes one of its new household's spaces from now on, or their other car would be let
+    # in over them (一位多车). A visitor's car inside stays its pass's.
+    moved = presence_corrections.household_changed(session, body.plate, None, body.household_id)
     # Whose car, not only its plate: once it is deleted this is all that says.
     audit(session, user, "vehicle.create", f"vehicle:{vehicle.id}", plate=body.plate,
           household_id=body.household_id, resident_id=body.resident_id,
-          plate_color=body.plate_color)
+          plate_color=body.plate_color, **({"inside": "followed"} if moved else {}))
     gates_told(session, services)
     return vehicle
 

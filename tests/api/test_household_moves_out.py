@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from tests.api.test_console import cookie_login
 from tests.conftest import add_user
 
@@ -74,3 +76,52 @@ def test_the_audit_log_says_which_flat_was_deleted(
     cookie_login(client, "admin", "admin")
     page = client.get("/console/admin/audit", params={"action": "household.delete"})
     assert page.status_code == 200 and "1201" in page.text
+
+
+@pytest.mark.parametrize("registered_by", ["form", "import"])
+def test_a_car_sold_with_the_flat_while_parked_takes_the_new_familys_space(
+    client: Any, admin_headers: dict[str, str], registered_by: str
+) -> None:
+    """The old family's car is parked inside when the office deletes it; the new family, who
+    bought it, has it registered to their flat of one space. It is inside on that space from
+    then on: their second car is over their spaces (业主超车位, for the guard), not let in on a
+    space the first one already takes."""
+    admin = admin_headers
+    guard = {"Authorization": f"Bearer {add_user(client, 'guard1', 'guard')}"}
+
+    def typed(gate: str, plate: str) -> dict[str, Any]:
+        answer = client.post(f"/api/v1/gates/{gate}/typed-plate", headers=guard,
+                             json={"plate": plate, "reason": "摄像头故障"})
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
+
+    old = created(client.post("/api/v1/households", headers=admin,
+                              json={"building": "3栋", "unit": "1201"}))
+    sold = created(client.post("/api/v1/vehicles", headers=admin,
+                               json={"plate": "闽A12345", "household_id": old}))
+    assert typed("main-in", "闽A12345")["reason"] == "resident"
+    assert client.delete(f"/api/v1/vehicles/{sold}", headers=admin).status_code == 204
+    assert client.delete(f"/api/v1/households/{old}", headers=admin).status_code == 204
+
+    if registered_by == "form":
+        new = created(client.post("/api/v1/households", headers=admin,
+                                  json={"building": "3栋", "unit": "1201", "spaces": 1}))
+        for plate in ("闽A12345", "闽AD54321"):
+            created(client.post("/api/v1/vehicles", headers=admin,
+                                json={"plate": plate, "household_id": new}))
+    else:
+        sheet = "楼栋,房号,车牌,车位数\r\n3栋,1201,闽A12345,1\r\n3栋,1201,闽AD54321,1\r\n"
+        imported = client.post("/api/v1/households/import", params={"dry_run": "false"},
+                               headers=admin,
+                               files={"file": ("总表.csv", sheet.encode(), "text/csv")})
+        assert imported.json()["applied"], imported.text
+    second = typed("main-in", "闽AD54321")
+    assert (second["decision"], second["reason"]) == ("review", "resident_over_quota"), second
+    entries = client.get("/api/v1/audit", params={"action": "vehicle.create"},
+                         headers=admin).json()["items"]
+    assert {e["details"]["plate"]: e["details"].get("inside") for e in entries[:2]} == {
+        "闽A12345": "followed", "闽AD54321": None}
+    # It leaves as the new family's car, and the zone count is back where it started.
+    out = typed("main-out", "闽A12345")
+    assert (out["decision"], out["reason"], out["household"]) == (
+        "allow", "exit_known_inside", "3栋 1201")
