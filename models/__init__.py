@@ -5,7 +5,7 @@ from models.events import Alarm, AuditEntry, Passage
 from models.faces import FaceTemplate
 from models.holds import GuidanceHold
 from models.people import Household, Resident, User
-from models.site import Gate, OccupancySample, Zone
+from models.site import Gate, OccupancySample, Zone, ZonePeriod
 from models.vehicles import PlateListEntry, Presence, Vehicle, VisitorPass
 
 __all__ = [
@@ -25,4 +25,5 @@ __all__ = [
     "Vehicle",
     "VisitorPass",
     "Zone",
+    "ZonePeriod",
 ]

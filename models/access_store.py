@@ -73,7 +73,10 @@ def pass_permit(visitor_pass: VisitorPass) -> PassPermit:
 
 
 def availability(session: Session) -> dict[str, Any]:
-    zones = session.scalars(select(Zone).order_by(Zone.id)).all()
+    """The configured zones' counts; a retired zone (services/site.py) is not offered."""
+    zones = session.scalars(
+        select(Zone).where(Zone.retired_at.is_(None)).order_by(Zone.id)
+    ).all()
     rows = [
         {
             "id": z.id,
@@ -263,6 +266,9 @@ class _Unit:
             elif existing is not None:
                 effects.update(presence="removed", row=_presence_row(existing))
                 s.delete(existing)
+                # Counted into a zone retired since (services/site.py), whose count was
+                # dropped then: the zone of the gate it leaves by never counted it in.
+                counted = not self._retired(existing.zone_id)
             else:
                 unrecorded_exit = True
         alarms: list[str] = []
@@ -273,6 +279,10 @@ class _Unit:
             if passage is not None:
                 passage.admission = effects
         return alarms
+
+    def _retired(self, zone_id: str | None) -> bool:
+        zone = self.session.get(Zone, zone_id) if zone_id is not None else None
+        return zone is not None and zone.retired_at is not None
 
     def _still_there(self, model: type[Household] | type[VisitorPass], key: int | None
                      ) -> int | None:
@@ -357,7 +367,9 @@ class _Unit:
         if record.zone_id is None:
             return 0, []
         zone = self.session.get(Zone, record.zone_id, with_for_update=True)
-        if zone is None:
+        if zone is None or zone.retired_at is not None:
+            # A journalled passage written back after its gate's zone was retired: the
+            # retired count stays at 0 (services/site.py).
             return 0, []
         before = zone.occupied
         current = ZoneOccupancy(zone.id, zone.capacity, zone.occupied)
@@ -373,7 +385,7 @@ class _Unit:
 
     def _move_zone(self, zone_id: str, moved: int) -> None:
         zone = self.session.get(Zone, zone_id, with_for_update=True)
-        if zone is not None:
+        if zone is not None and zone.retired_at is None:
             current = ZoneOccupancy(zone.id, zone.capacity, zone.occupied)
             self._set_zone(zone, move_by(current, moved).occupied)
 

@@ -22,6 +22,24 @@ class Zone(Base):
     capacity: Mapped[int]
     occupied: Mapped[int] = mapped_column(default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set while the configuration no longer names the zone (merged into another, renamed):
+    # the row stays, as passages, samples and reports name it, but availability, corrections
+    # and counting leave it alone (services/site.py).
+    retired_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ZonePeriod(Base):
+    """A span during which the configuration named the zone: reports list a zone only on the
+    days one of its spans touches. A zone with no span at all has not been through a start
+    since migration 0017 (or was written by hand) and is listed every day, as before."""
+
+    __tablename__ = "zone_periods"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    zone_id: Mapped[str] = mapped_column(ForeignKey("zones.id", ondelete="CASCADE"), index=True)
+    # None: configured from before the history began (the zones a database started with).
+    since: Mapped[datetime | None] = mapped_column(default=None)
+    until: Mapped[datetime | None] = mapped_column(default=None)  # None: still configured
 
 
 class Gate(Base):

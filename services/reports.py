@@ -28,6 +28,7 @@ from controllers.ports import ADMISSION_UNDONE
 from errors import ConfigError, InvalidInputError
 from models.events import Passage
 from models.site import OccupancySample, Zone
+from services.zone_spans import zone_spans
 from wall_clock import utcnow
 
 logger = logging.getLogger(__name__)
@@ -104,7 +105,12 @@ def occupancy_day(
     if start > now:
         raise InvalidInputError(f"{day} has not started yet in {tz}")
     cut = min(end, now)
-    zones = session.scalars(select(Zone).order_by(Zone.id)).all()
+    # Only the zones configured during the day: not one added later, nor one retired before.
+    spans = zone_spans(session)
+    zones = [
+        zone for zone in session.scalars(select(Zone).order_by(Zone.id))
+        if spans.listed(zone.id, start, end)
+    ]
     admitted = or_(Passage.decision == "allow", Passage.resolution.in_(ADMITTED_RESOLUTIONS))
     passages = [
         (at, zone_id, direction)

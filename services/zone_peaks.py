@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from models.site import OccupancySample, Zone
 from services.local_days import LocalDay, day_by_day, in_day
+from services.zone_spans import zone_spans
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +43,18 @@ def zone_peaks(session: Session, days: Sequence[LocalDay], tz: tzinfo
                ) -> list[tuple[ZonePeak, ...]]:
     """Per day of ``days`` (consecutive, oldest first), each zone's peak, zones by id: the
     highest count and the first moment it was reached (the day's start when the zone was
-    already that full at midnight; none for a zone empty all day)."""
-    zones = session.scalars(select(Zone).order_by(Zone.id)).all()
-    per_zone = [_one_zone(session, zone, days, tz) for zone in zones]
-    return [tuple(peaks[i] for peaks in per_zone) for i in range(len(days))]
+    already that full at midnight; none for a zone empty all day). A day lists only the
+    zones configured during it (services/zone_spans.py)."""
+    spans = zone_spans(session)
+    listed = [
+        (zone, [spans.listed(zone.id, day.start, day.end) for day in days])
+        for zone in session.scalars(select(Zone).order_by(Zone.id))
+    ]
+    # Zones retired before the first day are not read at all: they only ever grow in number.
+    per_zone = [(on, _one_zone(session, zone, days, tz)) for zone, on in listed if any(on)]
+    return [
+        tuple(peaks[i] for on, peaks in per_zone if on[i]) for i in range(len(days))
+    ]
 
 
 def _one_zone(session: Session, zone: Zone, days: Sequence[LocalDay], tz: tzinfo

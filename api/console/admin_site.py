@@ -47,7 +47,9 @@ def site_page(request: Request) -> Response:
         return user
     services = services_of(request)
     with services.sessions() as session:
-        zones = list(session.scalars(select(Zone).order_by(Zone.id)))
+        zones = list(session.scalars(
+            select(Zone).where(Zone.retired_at.is_(None)).order_by(Zone.id)
+        ))
         session.expunge_all()
     safety = services.safety
     names = gate_names(services)

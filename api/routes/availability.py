@@ -54,6 +54,9 @@ def correct_occupancy(
     zone = session.get(Zone, zone_id, with_for_update=True)
     if zone is None:
         raise NotFoundError(f"zone {zone_id!r} not found")
+    if zone.retired_at is not None:
+        # Its cars are counted nowhere now: the count to correct is the zone they are in.
+        raise NotFoundError(f"zone {zone_id!r} is no longer configured")
     try:
         fixed = correct(ZoneOccupancy(zone.id, zone.capacity, zone.occupied), body.occupied)
     except ValueError as err:
