@@ -43,12 +43,15 @@
   const sessionDialog = document.getElementById("session-dialog");
   if (sessionDialog) sessionDialog.addEventListener("cancel", (ev) => ev.preventDefault());
 
-  // A phone's menu folds behind the 菜单 button (base.html, console.css): the button says
-  // whether it is open (aria-expanded, which the stylesheet reads), and Esc folds it again
-  // with the focus back on the button. Above 700 px the button is not shown and this is idle.
+  // The menu folds behind the 菜单 button (base.html, console.css) on a phone, and wherever
+  // its entries do not fit one line: the button says whether it is open (aria-expanded, which
+  // the stylesheet reads), and Esc folds it again with the focus back on the button.
   const navToggle = document.getElementById("nav-toggle");
   if (navToggle) {
     const topbar = navToggle.closest(".topbar");
+    const nav = topbar.querySelector(".nav");
+    const brand = topbar.querySelector(".brand");
+    const phone = window.matchMedia("(max-width: 700px)");
     const navOpen = () => navToggle.getAttribute("aria-expanded") === "true";
     navToggle.addEventListener("click", () => navToggle.setAttribute("aria-expanded", String(!navOpen())));
     topbar.addEventListener("keydown", (ev) => {
@@ -56,7 +59,32 @@
       navToggle.setAttribute("aria-expanded", "false");
       navToggle.focus();
     });
-    topbar.classList.add("nav-ready");
+    // Of three headers the first that fits: the menu beside the title; the menu on a line of
+    // its own under the title and the account's buttons (nav-stacked); folded (nav-folded).
+    // A tablet is not told by its width alone: an admin's eleven entries wrapped the header
+    // to four lines at 768 px and three at 1024, a guard's four fit beside the title at 768,
+    // and English words are longer. So the entries are laid out and measured, which happens
+    // before anything is painted (no flicker), again when the window turns or the fonts come.
+    const oneLine = () => {
+      const entries = Array.from(nav.children).filter((a) => a.getClientRects().length);
+      return entries.length > 0 && entries.every((a) => a.offsetTop === entries[0].offsetTop);
+    };
+    const fitMenu = () => {
+      topbar.classList.remove("nav-stacked", "nav-folded");
+      if (phone.matches) {
+        topbar.classList.add("nav-folded");
+        return;
+      }
+      if (oneLine() && nav.offsetTop < brand.offsetTop + brand.offsetHeight) return;
+      topbar.classList.add("nav-stacked");
+      if (oneLine()) return;
+      topbar.classList.replace("nav-stacked", "nav-folded");
+    };
+    if (nav && brand) {
+      fitMenu();
+      window.addEventListener("resize", fitMenu);
+      if (document.fonts) document.fonts.ready.then(fitMenu);
+    }
   }
 
   // A table wider than its box scrolls inside it (.table-scroll, its glow in console.css):
