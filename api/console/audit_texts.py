@@ -25,7 +25,7 @@ AUDIT_ACTIONS: dict[str, tuple[str, ...]] = {
     "pass": ("pass.create", "pass.update", "pass.delete"),
     "list": ("list.block", "list.allow", "list.delete"),
     "household": ("household.create", "household.update", "household.delete",
-                  "household.import"),
+                  "household.import", "household.move_out"),
     "resident": ("resident.create", "resident.update", "resident.delete", "resident.pin_set",
                  "resident.pin_cleared", "resident.data_export"),
     "vehicle": ("vehicle.create", "vehicle.update", "vehicle.delete"),
@@ -143,10 +143,12 @@ _TARGET_KINDS = frozenset(
     {"resident", "household", "vehicle", "pass", "user", "alarm", "zone", "space", "plate"}
 )
 _SHOWN_ELSEWHERE = frozenset({"gate", "passage"})
-# Reasons the system writes itself (api/routes/faces.py), not words a person typed.
+# Reasons the system writes itself (api/routes/faces.py, services/household_move_out.py), not
+# words a person typed.
 _SYSTEM_REASONS = {
     "consent withdrawn": "audit.reason.consent_withdrawn",
     "deletion request": "audit.reason.deletion_request",
+    "move out": "audit.reason.move_out",  # services/household_move_out.py
 }
 
 

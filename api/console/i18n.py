@@ -508,6 +508,67 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "templates) and PIN are deleted with them, for good.",
     ),
     "admin.confirm.vehicle": ("删除车辆 #{id} {plate}？", "Delete vehicle #{id} {plate}?"),
+    # 搬离 (api/console/household_move_out.py): the whole family in one step.
+    "mo.link": ("搬离", "Move out"),
+    "mo.link_for": ("{label} 整户搬离", "{label} moves out"),
+    "mo.title": ("整户搬离", "Household moves out"),
+    "mo.intro": (
+        "住户 #{id} {label}（车位数 {spaces}）搬离：下面列出的内容将一起删除，无法恢复。",
+        "Household #{id} {label} ({spaces} spaces) moves out: everything listed below is "
+        "deleted with it, for good.",
+    ),
+    "mo.heading": ("{title}（{n}）", "{title} ({n})"),
+    "mo.none": ("无", "None"),
+    "mo.residents_note": (
+        "成员的人脸数据和通行密码一并删除（个人信息保护法），人行门马上不认。需要的话，先给居民"
+        "「导出个人信息」，删除后就导不出了。",
+        "Their face data and PINs are deleted with them (PIPL); the pedestrian gates stop "
+        "knowing them at once. Export a resident's personal data first if they want it: it "
+        "cannot be exported afterwards.",
+    ),
+    "mo.where": ("现在", "Now"),
+    "mo.inside": ("在场内", "Inside"),
+    "mo.outside": ("不在场内", "Not inside"),
+    "mo.inside_note": (
+        "在场内的车出场照常放行，之后再进场就不再自动放行。",
+        "A car inside leaves as usual; it is no longer let in on its own afterwards.",
+    ),
+    "mo.list": ("名单", "List"),
+    "mo.list_reason": ("原因", "Reason"),
+    "mo.list_action": ("处理", "What happens"),
+    "mo.will_remove": ("一并删除", "Removed too"),
+    "mo.removed": ("已删除", "Removed"),
+    "mo.kept": ("保留", "Kept"),
+    "mo.remove_block": ("勾选则一并删除，不勾选保留", "Tick to remove too; kept otherwise"),
+    "mo.block_note": (
+        "黑名单默认保留（保安加入黑名单是有原因的）；确认这辆车不再需要拦下时才勾选。",
+        "Block-list entries are kept unless ticked: a guard put them there for a reason. "
+        "Tick one only when the car no longer needs stopping.",
+    ),
+    "mo.final": (
+        "确认后一次删除以上内容和这户本身，全部成功或全部不删。",
+        "Confirming deletes all of the above and the household in one step: all of it, "
+        "or nothing.",
+    ),
+    "mo.confirm": ("确认搬离 {label}", "Confirm: {label} moves out"),
+    "mo.cancel": ("取消", "Cancel"),
+    "mo.done": (
+        "{label} 已搬离：删除了成员 {residents} 人、车辆 {vehicles} 辆、访客通行证 {passes} 张"
+        "和这户。",
+        "{label} has moved out: {residents} residents, {vehicles} vehicles, {passes} visitor "
+        "passes and the household deleted.",
+    ),
+    "mo.changed": (
+        "这户的信息刚被修改过（有人添加或删除了成员、人脸、密码、车辆、通行证或名单），什么都"
+        "没有删除。请核对下面最新的内容后再确认。",
+        "The household changed meanwhile (a resident, face, PIN, car, pass or list entry was "
+        "added or removed): nothing was deleted. Check the list below as it is now and "
+        "confirm again.",
+    ),
+    "mo.gone": (
+        "住户 #{id} 不存在（可能已经搬离）。",
+        "Household #{id} does not exist (moved out already?).",
+    ),
     "admin.confirm.pass": ("删除通行证 #{id} {plate}？", "Delete visitor pass #{id} {plate}?"),
     "admin.confirm.list": ("从{kind}删除 #{id} {plate}？", "Delete {kind} entry #{id} {plate}?"),
     "admin.admin_only": ("删除仅限管理员", "Only administrators delete"),
@@ -851,6 +912,14 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "audit.action.household.update": ("修改住户", "Change household"),
     "audit.action.household.delete": ("删除住户", "Delete household"),
     "audit.action.household.import": ("批量导入住户和车辆", "Import households and vehicles"),
+    "audit.action.household.move_out": ("整户搬离", "Household moved out"),
+    "audit.detail.faces": ("人脸数据", "Face templates"),
+    "audit.detail.pins": ("通行密码", "PINs"),
+    "audit.detail.vehicles_inside": ("当时在场内的车", "Cars inside then"),
+    "audit.detail.passes": ("访客通行证", "Visitor passes"),
+    "audit.detail.allow_entries": ("白名单", "Allow-list entries"),
+    "audit.detail.block_entries": ("黑名单", "Block-list entries"),
+    "audit.detail.move_out_audit_id": ("搬离记录", "Move-out entry"),
     "audit.detail.file": ("文件", "File"),
     "audit.detail.sha256": ("文件校验值", "File SHA-256"),
     "audit.detail.rows": ("行数", "Rows"),
@@ -902,6 +971,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     # Reasons the system itself writes (api/routes/faces.py), not typed by a person.
     "audit.reason.consent_withdrawn": ("居民撤回同意", "consent withdrawn"),
     "audit.reason.deletion_request": ("居民要求删除", "deletion request"),
+    "audit.reason.move_out": ("搬离", "moved out"),
     "audit.yes": ("是", "yes"),
     "audit.no": ("否", "no"),
     "audit.detail.address": ("来源地址", "From address"),

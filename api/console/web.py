@@ -11,6 +11,7 @@ from api.console import (
     alarm_history,
     favicon,
     history,
+    household_move_out,
     outage,
     own_password,
     pass_qr,
@@ -22,6 +23,7 @@ from api.console import (
 router = APIRouter()
 router.include_router(routes.router)
 router.include_router(resident_import.router)  # before admin's /households/… pages
+router.include_router(household_move_out.router)
 router.include_router(admin.router)
 router.include_router(admin_faces.router)
 router.include_router(admin_site.router)
