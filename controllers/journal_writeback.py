@@ -22,6 +22,7 @@ from controllers.passage_rows import (
     ALARM_MESSAGE_LIMIT,
     alarm_event,
     error_line,
+    may_move_a_zone,
     outcome_update,
     record_outcome,
     shortened,
@@ -112,7 +113,7 @@ class JournalWriteBack:
             self._bus.publish(Event("passage_updated", update))
         for alarm in alarms:
             self._bus.publish(Event("alarm", alarm))
-        if any(e.record.zone_id for e in backlog.entries) or any(
+        if any(may_move_a_zone(e.record) for e in backlog.entries) or any(
             update.get("admission") for update in reopened
         ):
             await self._publish_availability()

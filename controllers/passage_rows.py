@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from controllers.ports import OUTCOME_FAULT, AccessUnit, PassageRecord
-from controllers.values import Verdict
+from controllers.values import Direction, Verdict
 
 # An open alarm raised this recently stands for a repeat of the same one.
 ALARM_REPEAT_WINDOW = timedelta(minutes=10)
@@ -27,6 +27,16 @@ def error_line(err: BaseException) -> str:
 
 def shortened(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def may_move_a_zone(record: PassageRecord) -> bool:
+    """Whether an allowed passage may have moved a zone's count, so boards and the city feed
+    are sent the counts again: one at a gate that counts into a zone, and a car's exit by a
+    gate that counts none, as it comes off the zone it was counted into."""
+    plate = record.decision.matched_plate or record.sighting.plate
+    return record.zone_id is not None or (
+        record.direction is Direction.OUT and plate is not None
+    )
 
 
 def write_passage(

@@ -42,6 +42,7 @@ from controllers.offline import OfflineAccess
 from controllers.passage_rows import (
     ALARM_REPEAT_WINDOW,
     alarm_event,
+    may_move_a_zone,
     outcome_update,
     store_alarm_once,
     write_passage,
@@ -316,7 +317,7 @@ class GateRuntime(JournalWriteBack):
                 journal_id=record.journal_id,
             )
             self._remember_plate(result)
-            if record.decision.opens and gate.zone_id is not None and passage_id is not None:
+            if record.decision.opens and may_move_a_zone(record) and passage_id is not None:
                 await self._publish_availability()
         logger.info(
             "passage %s at %s: plate=%s credential=%s decision=%s reason=%s barrier=%s",

@@ -234,7 +234,7 @@ class _Unit:
         plate = d.matched_plate or record.sighting.plate
         # What this admission changes, kept with the passage: a barrier that then does not
         # open undoes exactly this (undo_admission), whatever happened since.
-        effects: dict[str, Any] = {"plate": plate, "zone_id": record.zone_id}
+        effects: dict[str, Any] = {"plate": plate}
         if d.count_pass_use and d.pass_id is not None:
             s.execute(
                 update(VisitorPass)
@@ -244,6 +244,7 @@ class _Unit:
             effects["pass_id"] = d.pass_id
         counted = True
         unrecorded_exit = False
+        zone_id = record.zone_id
         if plate is not None:
             existing = s.get(Presence, plate)
             if record.direction is Direction.IN:
@@ -266,14 +267,23 @@ class _Unit:
             elif existing is not None:
                 effects.update(presence="removed", row=_presence_row(existing))
                 s.delete(existing)
+                if existing.zone_id is not None:
+                    # The zone that counted it in, whichever gate it leaves by (two lots
+                    # sharing the community's main exit, a driver taking the other lot's
+                    # exit): the exit gate's zone never counted it, and would drift low.
+                    zone_id = existing.zone_id
                 # Counted into a zone retired since (services/site.py), whose count was
-                # dropped then: the zone of the gate it leaves by never counted it in.
+                # dropped then: no zone counts it now.
                 counted = not self._retired(existing.zone_id)
             else:
                 unrecorded_exit = True
+        # An undo or redo moves the zone this admission moved (_admission_effects).
+        effects["zone_id"] = zone_id
         alarms: list[str] = []
         if counted:
-            effects["zone_moved"], alarms = self._count(record, unrecorded_exit=unrecorded_exit)
+            effects["zone_moved"], alarms = self._count(
+                record, zone_id, unrecorded_exit=unrecorded_exit
+            )
         if effects.get("pass_id") or effects.get("presence") or effects.get("zone_moved"):
             passage = s.get(Passage, passage_id)
             if passage is not None:
@@ -360,13 +370,14 @@ class _Unit:
         return counted
 
     def _count(
-        self, record: PassageRecord, *, unrecorded_exit: bool = False
+        self, record: PassageRecord, zone_id: str | None, *, unrecorded_exit: bool = False
     ) -> tuple[int, list[str]]:
-        """Move the zone count; returns how far it moved (0 when clamped) and alarm kinds.
-        ``unrecorded_exit``: a car left that was not recorded inside (apply_unrecorded_exit)."""
-        if record.zone_id is None:
+        """Move ``zone_id``'s count; returns how far it moved (0 when clamped) and alarm
+        kinds. ``unrecorded_exit``: a car left that was not recorded inside
+        (apply_unrecorded_exit)."""
+        if zone_id is None:
             return 0, []
-        zone = self.session.get(Zone, record.zone_id, with_for_update=True)
+        zone = self.session.get(Zone, zone_id, with_for_update=True)
         if zone is None or zone.retired_at is not None:
             # A journalled passage written back after its gate's zone was retired: the
             # retired count stays at 0 (services/site.py).
