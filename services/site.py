@@ -79,7 +79,15 @@ def _update(session: Session, zone: Zone, zc: ZoneConfig, now: datetime) -> None
     if zone.capacity != zc.capacity:
         logger.info("zone %s capacity %d → %d", zc.id, zone.capacity, zc.capacity)
         zone.capacity = zc.capacity
-        zone.occupied = min(zone.occupied, zc.capacity)
+        if zone.occupied > zc.capacity:
+            # The cars over the new capacity are still parked there: say how many the count
+            # lost, and sample the cut so the reports' line drops where the count did.
+            logger.warning(
+                "zone %s count cut from %d to %d, its new capacity: %d car(s) counted in it "
+                "are no longer counted (correct the count if they are still parked there)",
+                zc.id, zone.occupied, zc.capacity, zone.occupied - zc.capacity,
+            )
+            _set_count(session, zone, zc.capacity, now)
     if zone.retired_at is not None:
         _bring_back(session, zone, now)
         return
