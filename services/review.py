@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, CursorResult, case, func, literal, select,
 from sqlalchemy.orm import Session
 
 from controllers.events import Event
-from controllers.passage_rows import alarm_event
+from controllers.passage_rows import alarm_event, may_move_a_zone
 from controllers.ports import PassageRecord
 from controllers.values import AccessDecision, Credential, Direction, Reason, Sighting, Verdict
 from errors import ConflictError, InvalidInputError, NotFoundError
@@ -111,8 +111,12 @@ def review_queue(session: Session, limit: int = 50, gate_id: str | None = None) 
 
 def _record(
     services: Services, username: str, req: ReviewDecision, now: datetime
-) -> tuple[dict[str, Any], int | None, list[dict[str, Any]], str]:
+) -> tuple[dict[str, Any], int | None, list[dict[str, Any]], str, bool]:
+    """The resolution written with its consequences: the passage's view, the new pass's id,
+    the alarms raised, its gate, and whether a zone's count may have moved (boards to be
+    told)."""
     alarms: list[dict[str, Any]] = []
+    moves_zone = False
     with services.store.unit() as unit:
         session = unit.session
         stored = STORED[req.resolution]
@@ -180,6 +184,7 @@ def _record(
                 ),
                 snapshot_path=None,
             )
+            moves_zone = may_move_a_zone(record)
             for kind in unit.apply_admission(record, passage.id):
                 message = f"{kind} at {passage.gate_id}: plate {plate or '—'} (guard {username})"
                 alarm_id = unit.raise_alarm(
@@ -193,7 +198,7 @@ def _record(
                      "pass_id": pass_id},
         ))
         session.flush()
-        return passage_to_dict(passage), pass_id, alarms, passage.gate_id
+        return passage_to_dict(passage), pass_id, alarms, passage.gate_id, moves_zone
 
 
 def _resolved_plate(typed: str | None) -> ColumnElement[str]:
@@ -225,7 +230,7 @@ def _own_car(passage: Passage) -> int | None:
 
 async def resolve_review(services: Services, username: str, req: ReviewDecision) -> ReviewOutcome:
     now = utcnow()
-    view, pass_id, alarms, gate_id = await asyncio.to_thread(
+    view, pass_id, alarms, gate_id, moves_zone = await asyncio.to_thread(
         _record, services, username, req, now
     )
     services.bus.publish(Event("passage_updated", {
@@ -243,7 +248,9 @@ async def resolve_review(services: Services, username: str, req: ReviewDecision)
     if req.allows:
         barrier = await services.runtime.open_barrier(gate_id, passage_id=view["id"])
         view["barrier_outcome"] = barrier
-        if view["zone_id"] is not None:
+        # As the runtime after a gate's own decision: an exit by a gate that counts into no
+        # zone still takes the car off the zone that counted it in (cbc1b84).
+        if moves_zone:
             services.bus.publish(
                 Event("availability", await asyncio.to_thread(services.store.availability_view))
             )
