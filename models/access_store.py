@@ -308,6 +308,10 @@ class _Unit:
         passage = self.session.get(Passage, passage_id, with_for_update=True)
         if passage is None or not passage.admission or ADMISSION_UNDONE in (passage.flags or []):
             return False
+        if passage.anonymised_at is not None:
+            # Past retention it keeps only the zone it moved, for the reports: a guard's
+            # open naming a passage that old moved no car then and takes nothing back.
+            return False
         self._admission_effects(passage.admission, passage_id, back=True)
         passage.flags = [*(passage.flags or []), ADMISSION_UNDONE]
         return True

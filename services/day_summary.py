@@ -42,6 +42,7 @@ from services.reports import (
     ADMITTED_RESOLUTIONS,
     OccupancyDay,
     admission_undone,
+    listed_zone,
     local_day_bounds,
 )
 from services.zone_peaks import ZonePeak, zone_peaks
@@ -143,11 +144,13 @@ def _count_passages(session: Session, days: Sequence[LocalDay], counts: list[_Co
     """Decisions, reasons, reviews, entries and exits, grouped in the database per day.
 
     Entries and exits are counted as the occupancy report counts them: passages into or out
-    of a zone that let the car through, on the gate's own decision or a guard's. Whether one
-    is counted hangs on its flags, which the database groups as text (PostgreSQL cannot
-    compare ``json``) and Python reads, as it reads them everywhere else."""
+    of a zone (the one each moved, else its gate's: services/reports.py listed_zone) that let
+    the car through, on the gate's own decision or a guard's. Whether one is counted hangs on
+    its flags, which the database groups as text (PostgreSQL cannot compare ``json``) and
+    Python reads, as it reads them everywhere else."""
     counted = and_(
-        Passage.zone_id.is_not(None),
+        # The gate's zone first: only an exit by a gate with none reads the admission.
+        or_(Passage.zone_id.is_not(None), listed_zone().is_not(None)),
         or_(Passage.decision == "allow", Passage.resolution.in_(ADMITTED_RESOLUTIONS)),
     )
     is_counted = case((counted, 1), else_=0).label("counted")

@@ -5,7 +5,9 @@ matched and resolved, the vehicle, household, resident and visitor pass, the sna
 read's details. ``retention.passage_days`` after it happened all of that is removed and the
 passage keeps what the property office's statistics need: when, which gate and zone, the
 decision and its reason, the credential kind, the flags (``anonymised`` added), the barrier's
-outcome and who of the staff resolved it. Reports therefore count old days as before. The
+outcome, who of the staff resolved it, and of its admission the zone it moved and by how much
+(the reports list an exit under the zone that counted the car in, services/reports.py
+listed_zone). Reports therefore count old days as before. The
 alarms of that time lose their message (it names plates) and keep their kind and gate, and a
 visitor pass that ended that long ago is deleted (its plate and note name the visitor),
 unless its car is still recorded inside (an exit the camera missed: the guard or the office
@@ -24,10 +26,12 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Select, delete, exists, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from controllers.ports import ADMISSION_UNDONE
 from models.db import transaction
 from models.events import Alarm, Passage
 from models.vehicles import Presence, VisitorPass
@@ -113,6 +117,16 @@ def _in_batches(
             return done
 
 
+def _zone_moved(passage: Passage) -> dict[str, Any] | None:
+    """What the reports read of an admission, which names no one. Taken back (its barrier
+    did not open), none: the reports count it nowhere, and a guard's open of a passage this
+    old must not count it again from what is left."""
+    admission = passage.admission or {}
+    if not admission.get("zone_moved") or ADMISSION_UNDONE in (passage.flags or ()):
+        return None
+    return {"zone_id": admission.get("zone_id"), "zone_moved": admission["zone_moved"]}
+
+
 def _anonymise(passage: Passage, now: datetime) -> None:
     passage.plate = None
     passage.matched_plate = None
@@ -123,6 +137,6 @@ def _anonymise(passage: Passage, now: datetime) -> None:
     passage.pass_id = None
     passage.snapshot_path = None
     passage.details = {}
-    passage.admission = None
+    passage.admission = _zone_moved(passage)
     passage.flags = [*[f for f in passage.flags or [] if f != ANONYMISED], ANONYMISED]
     passage.anonymised_at = now

@@ -2,7 +2,9 @@
 
 The occupancy report draws each zone's count over one local day (from ``OccupancySample``,
 one row per change) above the entries and exits per hour (from ``Passage``), and writes the
-same numbers per hour and zone as CSV for a spreadsheet. Days are local days (by default in
+same numbers per hour and zone as CSV for a spreadsheet. An entry or exit is listed under the
+zone it moved (:func:`listed_zone`), so that a zone's entries less its exits are what its line
+rose or fell by. Days are local days (by default in
 the community's time zone, community.timezone): residents and property managers think in local
 hours, the database in UTC.
 
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from controllers.ports import ADMISSION_UNDONE
@@ -42,6 +44,20 @@ CSV_COLUMNS = (
 )
 # Latin glyphs from DejaVu, Chinese zone names from the first CJK font installed.
 CJK_FONTS = ("WenQuanYi Zen Hei", "Noto Sans CJK SC", "Source Han Sans SC", "SimHei")
+
+
+def listed_zone() -> ColumnElement[str | None]:
+    """The zone a passage's entry or exit is listed under: the zone its admission moved
+    (models/access_store.py apply_admission), which for an exit is the zone that counted the
+    car in, whichever gate it left by (the other lot's exit, a main exit with no zone).
+    A passage that moved no zone (not counted again, a count clamped at 0 or full, a car
+    never recorded inside that was not taken off) is listed under its gate's zone, as it
+    always was, or under none at a gate with none. A passage stored before cbc1b84 recorded
+    its gate's zone as the one it moved, which it was then: listed there, as before."""
+    moved = Passage.admission["zone_moved"].as_integer()
+    return func.coalesce(
+        case((moved != 0, Passage.admission["zone_id"].as_string())), Passage.zone_id
+    )
 
 
 def admission_undone(flags: list[str] | None) -> bool:
@@ -112,11 +128,12 @@ def occupancy_day(
         if spans.listed(zone.id, start, end)
     ]
     admitted = or_(Passage.decision == "allow", Passage.resolution.in_(ADMITTED_RESOLUTIONS))
+    zone_of = listed_zone()
     passages = [
         (at, zone_id, direction)
         for at, zone_id, direction, flags in session.execute(
-            select(Passage.at, Passage.zone_id, Passage.direction, Passage.flags)
-            .where(Passage.at >= start, Passage.at < end, Passage.zone_id.is_not(None), admitted)
+            select(Passage.at, zone_of, Passage.direction, Passage.flags)
+            .where(Passage.at >= start, Passage.at < end, zone_of.is_not(None), admitted)
         )
         if not admission_undone(flags)
     ]

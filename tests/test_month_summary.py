@@ -49,6 +49,12 @@ DECISIONS = (
     ("deny", "outside_schedule"), ("review", "unknown_plate"), ("review", "low_confidence"),
 )
 RESOLUTIONS = (None, "allowed_once", "allowed_once", "denied", "visitor_pass")
+# What an allowed passage moved (models/access_store.py): nothing recorded, a zone (the one
+# that counted the car in, for an exit), or a count clamped at 0 that moved none.
+ADMISSIONS: tuple[dict[str, Any] | None, ...] = (
+    None, None, {"zone_id": "A", "zone_moved": -1}, {"zone_id": "B", "zone_moved": 1},
+    {"zone_id": "A", "zone_moved": 0}, {"plate": "沪A00001", "presence": "added"},
+)
 FLAG_SETS: tuple[list[str], ...] = ([], [], [], [TYPED_PLATE], [ADMISSION_UNDONE], ["fuzzy_match"],
              ["fuzzy_match", TYPED_PLATE], [TYPED_PLATE, ADMISSION_UNDONE])
 ACTIONS = ("gate.open", "gate.open", "gate.close", "passage.allow_once", "passage.deny",
@@ -76,12 +82,15 @@ def summary_as_before(session: Session, day: date, tz: tzinfo, now: datetime) ->
         if decision == "review":
             reviews[resolution or "unresolved"] += n
     entries = exits = automatic = 0
-    for direction, decision, flags in session.execute(
-        select(Passage.direction, Passage.decision, Passage.flags).where(
-            *in_day, Passage.zone_id.is_not(None),
+    for direction, decision, flags, zone_id, admission in session.execute(
+        select(Passage.direction, Passage.decision, Passage.flags, Passage.zone_id,
+               Passage.admission).where(
+            *in_day,
             or_(Passage.decision == "allow", Passage.resolution.in_(ADMITTED_RESOLUTIONS)))
     ):
-        if admission_undone(flags):
+        # At a gate with no zone, an exit that took the car off the zone that counted it in.
+        moved = (admission or {}).get("zone_id") if (admission or {}).get("zone_moved") else None
+        if admission_undone(flags) or (zone_id is None and moved is None):
             continue
         if direction == "in":
             entries += 1
@@ -170,7 +179,7 @@ def build_month(sessions: sessionmaker[Session], year: int, month: int, tz: tzin
             "gate_id": f"gate-{direction}", "direction": direction,
             "zone_id": rng.choice(("A", "A", "B", None)), "plate": f"沪A{n:05d}",
             "decision": decision, "reason": reason, "resolution": resolution,
-            "flags": list(rng.choice(FLAG_SETS)),
+            "flags": list(rng.choice(FLAG_SETS)), "admission": rng.choice(ADMISSIONS),
         })
     samples: list[dict[str, Any]] = []  # rows for one INSERT
     for zone, quiet_days in (("A", {3, 4, 17}), ("B", {0, 1, 9, 10, 11})):
