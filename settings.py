@@ -177,7 +177,9 @@ class GateConfig(_Strict):
     name: str = Field("", description="Human name shown on the console.")
     kind: Literal["vehicle", "pedestrian"] = Field(description="Vehicle barrier or pedestrian.")
     direction: Literal["in", "out"] = Field(description="Whether passing enters or leaves.")
-    zone: str | None = Field(None, description="Zone a vehicle gate counts into or out of.")
+    zone: str | None = Field(None, description=(
+        "Zone a vehicle gate counts into (required for an entry). An exit may have none (a "
+        "main exit two lots share): a car leaving takes one off the zone that counted it in."))
     camera: CameraConfig | None = Field(None, description="Camera watching the gate, if any.")
     push_camera: PushCameraConfig | None = Field(
         None,
@@ -662,8 +664,12 @@ def verify_unique_ids(community: CommunityConfig) -> None:
 def verify_gate_zones(community: CommunityConfig) -> None:
     zone_ids = {z.id for z in community.zones}
     for gate in community.gates:
-        if gate.kind == "vehicle" and gate.zone is None:
-            raise ValueError(f"vehicle gate {gate.id!r} needs a zone")
+        # An exit may count into no zone (a main exit two lots share): each car leaving by it
+        # comes off the zone that counted it in. An entry must say where the car is counted.
+        if gate.kind == "vehicle" and gate.direction == "in" and gate.zone is None:
+            raise ValueError(
+                f"vehicle entry gate {gate.id!r} needs a zone (the zone its cars are counted in)"
+            )
         if gate.zone is not None and gate.zone not in zone_ids:
             raise ValueError(
                 f"gate {gate.id!r} names zone {gate.zone!r}, which is not among the zones "

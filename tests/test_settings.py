@@ -71,6 +71,11 @@ def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.Monk
             "names zone 'Z'",
         ),
         (
+            "community:\n  name: x\n  zones: [{id: A, capacity: 1}]\n"
+            "  gates: [{id: g, kind: vehicle, direction: in}]\n",
+            "vehicle entry gate 'g' needs a zone",
+        ),
+        (
             "community:\n  name: x\n  zones: [{id: A, capacity: 1}, {id: A, capacity: 2}]\n"
             "  gates: []\n",
             "duplicate zone id",
@@ -79,7 +84,8 @@ def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.Monk
         ("- just\n- a list\n", "mapping"),
         ("access: [unclosed\n", "not valid"),
     ],
-    ids=["typo", "unknown-top", "gate-zone", "dup-zone", "bad-literal", "list", "syntax"],
+    ids=["typo", "unknown-top", "gate-zone", "entry-without-zone", "dup-zone", "bad-literal",
+         "list", "syntax"],
 )
 def test_bad_files_are_refused_naming_key_and_file(
     tmp_path: Path, yaml_text: str, needle: str
@@ -90,6 +96,20 @@ def test_bad_files_are_refused_naming_key_and_file(
         load_settings(path)
     assert needle in str(info.value)
     assert str(path) in str(info.value)
+
+
+def test_a_main_exit_two_lots_share_needs_no_zone(tmp_path: Path) -> None:
+    path = tmp_path / "shared-exit.yaml"
+    path.write_text(
+        "community:\n  name: x\n  zones: [{id: A, capacity: 10}, {id: B, capacity: 5}]\n"
+        "  gates:\n"
+        "    - {id: a-in, kind: vehicle, direction: in, zone: A}\n"
+        "    - {id: b-in, kind: vehicle, direction: in, zone: B}\n"
+        "    - {id: main-out, kind: vehicle, direction: out}\n",
+        encoding="utf-8",
+    )
+    (main_out,) = [g for g in load_settings(path).community.gates if g.id == "main-out"]
+    assert main_out.zone is None
 
 
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
