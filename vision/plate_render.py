@@ -2,7 +2,10 @@
 
 Plates follow the GA 36-2018 layout in millimetres (440×140 for 7 characters, 480×140 for
 8-character new-energy plates): 90 mm tall characters, the separator dot between the
-authority letter and the serial, a thin inset border. Colours follow the plate family: blue
+authority letter and the serial, a thin inset border. Double-row plates (large vehicles'
+rear plates, trailers, some motorcycle and farm plates) are 440×220: the province and the
+authority letter in a short top row (60 mm characters, 80 mm wide), the five serial
+characters below (110 mm tall, 65 mm wide, 15 mm apart). Colours follow the plate family: blue
 with white characters (ordinary), green gradient with black characters (new energy), yellow
 with black characters (large vehicles, coach, trailer), white with black (police).
 
@@ -50,6 +53,20 @@ _PLATE_H_MM = 140.0
 _CHAR_H_MM = 90.0
 _CHAR_TOP_MM = 25.0
 _EDGE_MM = 15.5
+
+# Double-row plates (GA 36-2018 大型汽车后号牌 / 挂车号牌, 440×220 mm): the top row's two
+# characters sit either side of the centre, the bottom row's five fill the width.
+DOUBLE_ROW_SIZE_MM = (440.0, 220.0)
+_TOP_CHAR_MM = (80.0, 60.0)  # width, height
+_TOP_LEFTS_MM = (110.0, 250.0)
+_TOP_Y_MM = 15.0
+_BOTTOM_CHAR_MM = (65.0, 110.0)
+_BOTTOM_GAP_MM = 15.0
+_BOTTOM_Y_MM = 95.0
+# The families drawn (and read) on two rows; the serial may end in 挂, 学 or 警.
+DOUBLE_ROW_KINDS = frozenset(
+    {PlateKind.ORDINARY, PlateKind.TRAILER, PlateKind.COACH, PlateKind.POLICE}
+)
 
 # RGB colours as they photograph in daylight.
 _BLUE = (18, 70, 170)
@@ -137,6 +154,31 @@ def plate_color_for(text: str, requested: PlateColor | None = None) -> PlateColo
     raise ValueError(f"drawing {kind} plates is not supported")
 
 
+def _glyph_boxes(
+    text: str, px_per_mm: float, double_row: bool
+) -> tuple[tuple[int, int], list[tuple[str, int, int, int, int]], tuple[int, int] | None]:
+    """Plate size (w, h) in px, each character's box (char, x, y, w, h) and the separator
+    dot's centre (None on double-row plates, which have none)."""
+
+    def mm(v: float) -> int:
+        return round(v * px_per_mm)
+
+    if double_row:
+        width_mm, height_mm = DOUBLE_ROW_SIZE_MM
+        boxes = [(c, mm(x), mm(_TOP_Y_MM), mm(_TOP_CHAR_MM[0]), mm(_TOP_CHAR_MM[1]))
+                 for c, x in zip(text[:2], _TOP_LEFTS_MM, strict=True)]
+        bw, bh = _BOTTOM_CHAR_MM
+        left = (width_mm - 5 * bw - 4 * _BOTTOM_GAP_MM) / 2
+        boxes += [(c, mm(left + i * (bw + _BOTTOM_GAP_MM)), mm(_BOTTOM_Y_MM), mm(bw), mm(bh))
+                  for i, c in enumerate(text[2:])]
+        return (mm(width_mm), mm(height_mm)), boxes, None
+    width_mm, lefts, char_w, dot_x = _layout(len(text))
+    boxes = [(c, mm(x), mm(_CHAR_TOP_MM), mm(char_w), mm(_CHAR_H_MM))
+             for c, x in zip(text, lefts, strict=True)]
+    dot = (mm(dot_x), mm(_CHAR_TOP_MM + _CHAR_H_MM / 2))
+    return (mm(width_mm), mm(_PLATE_H_MM)), boxes, dot
+
+
 def _layout(n_chars: int) -> tuple[float, list[float], float, float]:
     """Plate width, left edge of each character, character width and dot centre (mm)."""
     if n_chars == 7:
@@ -161,12 +203,19 @@ def render_plate(
     *,
     px_per_mm: float = 1.0,
     font_path: Path | None = None,
+    double_row: bool = False,
 ) -> np.ndarray:
-    """A flat, upright plate as a BGR uint8 image (440×140 px at 1 px/mm for 7 characters)."""
+    """A flat, upright plate as a BGR uint8 image (440×140 px at 1 px/mm for 7 characters,
+    440×220 for a ``double_row`` one)."""
+    kind = plate_kind(text)
+    if double_row and kind not in DOUBLE_ROW_KINDS:
+        raise ValueError(f"{text!r} is not a plate issued on two rows (7 characters, "
+                         "an ordinary serial or one ending in 挂/学/警)")
+    if double_row and kind is PlateKind.ORDINARY and color is None:
+        color = PlateColor.YELLOW  # two-row ordinary plates are large vehicles' rear plates
     style = _STYLES[plate_color_for(text, color)]
     path = str(font_path or find_cjk_font())
-    width_mm, lefts, char_w, dot_x = _layout(len(text))
-    w, h = round(width_mm * px_per_mm), round(_PLATE_H_MM * px_per_mm)
+    (w, h), boxes, dot = _glyph_boxes(text, px_per_mm, double_row)
     top = np.array(style.background_top, dtype=np.float32)
     bottom = np.array(style.background_bottom, dtype=np.float32)
     ramp = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None, None]
@@ -186,19 +235,17 @@ def render_plate(
         width=max(1, mm(2)),
     )
     masks = np.asarray(border, dtype=np.float32) / 255.0
-    char_h = mm(_CHAR_H_MM)
-    for char, left in zip(text, lefts, strict=True):
+    for char, x, y, box_w, char_h in boxes:
         glyph = _glyph(path, char)
-        box_w = mm(char_w)
         natural_w = glyph.shape[1] * char_h / glyph.shape[0]
         # CJK characters fill their box; narrow glyphs such as "1" keep their own width.
         glyph_w = box_w if char in PROVINCES or natural_w > box_w else max(1, round(natural_w))
         scaled = cv2.resize(glyph, (glyph_w, char_h), interpolation=cv2.INTER_AREA)
-        x0 = mm(left) + (box_w - glyph_w) // 2
-        y0 = mm(_CHAR_TOP_MM)
-        region = masks[y0 : y0 + char_h, x0 : x0 + glyph_w]
+        x0 = x + (box_w - glyph_w) // 2
+        region = masks[y : y + char_h, x0 : x0 + glyph_w]
         np.maximum(region, scaled[: region.shape[0], : region.shape[1]] / 255.0, out=region)
-    cv2.circle(masks, (mm(dot_x), mm(_CHAR_TOP_MM + _CHAR_H_MM / 2)), max(1, mm(5)), (1.0,), -1)
+    if dot is not None:
+        cv2.circle(masks, dot, max(1, mm(5)), (1.0,), -1)
     plate = plate * (1 - masks[..., None]) + ink * masks[..., None]
     return cv2.cvtColor(plate.clip(0, 255).astype(np.uint8), cv2.COLOR_RGB2BGR)
 

@@ -55,6 +55,48 @@ def test_plate_has_the_separator_dot_between_second_and_third_character() -> Non
     assert plate[68:73, 122:126, 0].astype(int).max() > 120  # blue background beside it
 
 
+@pytest.mark.parametrize(
+    ("text", "requested", "color"),
+    [
+        ("冀A12345", None, PlateColor.YELLOW),  # two-row ordinary plates are trucks' rear plates
+        ("鲁B1234挂", None, PlateColor.YELLOW),
+        ("苏A0001警", None, PlateColor.WHITE),
+        ("鲁B1234挂", PlateColor.BLUE, PlateColor.YELLOW),  # the family decides
+    ],
+)
+def test_double_row_plate_layout(text: str, requested: PlateColor | None,
+                                 color: PlateColor) -> None:
+    plate = render_plate(text, requested, double_row=True)
+    assert plate.shape == (220, 440, 3) and plate.dtype == np.uint8
+    assert crop_color(plate) is color
+    ink = plate.astype(int).sum(axis=2) < 150
+    rows = ink[:, 20:-20].mean(axis=1)
+    # GA 36-2018: top row 15-75 mm, bare strip 75-95 mm, bottom row 95-205 mm.
+    assert rows[20:70].max() > 0.1 and rows[100:200].min() > 0.05
+    assert rows[80:90].max() < 0.01
+    # The top row's two characters sit either side of the centre, the bottom row spans
+    # the plate.
+    top_cols = np.flatnonzero(ink[20:70, 20:-20].any(axis=0)) + 20
+    bottom_cols = np.flatnonzero(ink[100:200, 20:-20].any(axis=0)) + 20
+    assert top_cols.min() > 100 and top_cols.max() < 340
+    assert bottom_cols.min() < 40 and bottom_cols.max() > 400
+
+
+@pytest.mark.parametrize("text", ["皖AD12345", "粤Z1234港", "使123456"])
+def test_plates_never_issued_on_two_rows_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="two rows"):
+        render_plate(text, double_row=True)
+
+
+def test_double_row_plate_in_a_gate_scene() -> None:
+    plate = render_plate("鲁B1234挂", double_row=True)
+    scene = render_gate_scene(plate, random.Random(7))
+    assert scene.shape == (540, 960, 3)
+    yellow = (scene[..., 2] > 180) & (scene[..., 1] > 130) & (scene[..., 0] < 90)
+    ys, xs = np.nonzero(yellow[:, 200:])  # the barrier post is yellow too, at the left
+    assert 1.6 < (xs.max() - xs.min()) / (ys.max() - ys.min()) < 2.6
+
+
 def test_invalid_text_is_refused() -> None:
     with pytest.raises(ValueError):
         render_plate("not a plate")
