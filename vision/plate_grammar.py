@@ -57,13 +57,20 @@ class PlateKind(StrEnum):
     MACAU = "macau"  # 粤Z…澳: black
     EMBASSY = "embassy"  # 使: black
     CONSULATE = "consulate"  # 领: black
+    # Large vehicle's rear plate (also farm vehicles) on two rows, yellow: the same 7
+    # characters as an ordinary plate, so only the image tells it apart (double_row_kind).
+    DOUBLE_ROW = "double_row"
+
+
+Layout = tuple[str, ...]
+Layouts = tuple[tuple[PlateKind, Layout], ...]
 
 
 # Every plate layout as the characters allowed at each position. This table is the one
 # source of truth: the regexes below and the recogniser's grammar-constrained CTC decoder
 # (vision/plate_ctc.py) are both built from it. Ordered from most to least specific; a kind
 # may have several layouts (an embassy's 使 comes first or last).
-PLATE_LAYOUTS: tuple[tuple[PlateKind, tuple[str, ...]], ...] = (
+PLATE_LAYOUTS: Layouts = (
     (PlateKind.NEW_ENERGY_SMALL, (PROVINCES, LETTERS, "DF", _SERIAL, *[DIGITS] * 4)),
     (PlateKind.NEW_ENERGY_LARGE, (PROVINCES, LETTERS, *[DIGITS] * 5, "DF")),
     (PlateKind.ORDINARY, (PROVINCES, LETTERS, *[_SERIAL] * 5)),
@@ -75,6 +82,17 @@ PLATE_LAYOUTS: tuple[tuple[PlateKind, tuple[str, ...]], ...] = (
     (PlateKind.CONSULATE, (PROVINCES, LETTERS, *[DIGITS] * 4, "领")),
     (PlateKind.EMBASSY, ("使", *[DIGITS] * 6)),
     (PlateKind.EMBASSY, (*[DIGITS] * 6, "使")),
+)
+
+# The rows of a double-row plate (GA 36-2018, 440×220 mm): the province and authority letter
+# on top, five serial characters below, the last of which may be 挂 (trailer), 学 (coach
+# motorcycle) or 警 (police motorcycle, white). Each row is decoded on its own with these.
+DOUBLE_ROW_TOP: Layouts = ((PlateKind.DOUBLE_ROW, (PROVINCES, LETTERS)),)
+DOUBLE_ROW_BOTTOM: Layouts = (
+    (PlateKind.DOUBLE_ROW, (*[_SERIAL] * 5,)),
+    (PlateKind.TRAILER, (*[_SERIAL] * 4, "挂")),
+    (PlateKind.COACH, (*[_SERIAL] * 4, "学")),
+    (PlateKind.POLICE, (*[_SERIAL] * 4, "警")),
 )
 
 # Each layout as a regex, matched against the whole canonical text.
@@ -94,7 +112,14 @@ KIND_COLORS: dict[PlateKind, str] = {
     PlateKind.MACAU: "black",
     PlateKind.EMBASSY: "black",
     PlateKind.CONSULATE: "black",
+    PlateKind.DOUBLE_ROW: "yellow",
 }
+
+_DOUBLE_ROW_PATTERNS: tuple[tuple[PlateKind, re.Pattern[str]], ...] = tuple(
+    (kind, re.compile("".join(f"[{re.escape(chars)}]" for chars in top + bottom)))
+    for _, top in DOUBLE_ROW_TOP
+    for kind, bottom in DOUBLE_ROW_BOTTOM
+)
 
 
 def strip_separators(text: str) -> str:
@@ -142,6 +167,16 @@ def fold_plate_part(text: str) -> str:
 def plate_kind(text: str) -> PlateKind | None:
     """Return the plate family of a canonical (dot-free) plate, or None if it is not a plate."""
     for kind, pattern in _PATTERNS:
+        if pattern.fullmatch(text):
+            return kind
+    return None
+
+
+def double_row_kind(text: str) -> PlateKind | None:
+    """The family of a canonical plate read from a double-row plate (top row and bottom row
+    joined), or None when no double-row plate carries that text: DOUBLE_ROW for a serial of
+    five, TRAILER / COACH / POLICE when it ends in 挂 / 学 / 警."""
+    for kind, pattern in _DOUBLE_ROW_PATTERNS:
         if pattern.fullmatch(text):
             return kind
     return None

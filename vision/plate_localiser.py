@@ -1,7 +1,8 @@
 """Find plate-shaped regions before reading them (colour + edge morphology).
 
 Chinese plates are saturated blue, yellow or green rectangles (white/black ones are rare at a
-residential gate) about 3.1–3.4 times as wide as high, full of vertical strokes. On a working
+residential gate) about 3.1–3.4 times as wide as high, full of vertical strokes; yellow ones
+on trucks, buses and trailers are also issued on two rows, 2:1. On a working
 copy of the frame (longest side ``max_side``) we build one mask per plate colour and one from
 thresholded horizontal gradients, close each with wide flat rectangles scaled to the image, and
 keep contours whose minimum-area rectangle has a plate's aspect, size and fill. Proposals are
@@ -16,7 +17,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from vision.plate_geometry import order_corners
+from vision.plate_geometry import order_corners, rectify
+from vision.plate_rows import row_gap
 from vision.types import PlateColor
 
 
@@ -27,6 +29,8 @@ class PlateCandidate:
     quad: np.ndarray  # 4×2 float32, ordered tl, tr, br, bl, image coordinates
     color: PlateColor
     score: float
+    # A yellow 2:1 blob whose ink lies in two rows: read as a double-row plate.
+    double_row: bool = False
 
 
 # OpenCV hue is 0–179. Ranges from the plate colours under daylight and sodium lights.
@@ -50,6 +54,10 @@ _MIN_WIDTH_FRAC = 0.04
 _MIN_SMALL_WIDTH_FRAC = 0.025
 _MAX_WIDTH_FRAC = 0.9
 _MIN_FILL = 0.45
+# Double-row plates are 440×220 mm: yellow blobs up to this aspect are looked at for two rows
+# of characters (single-row plates are 3.1–3.4, so they never are).
+_DOUBLE_ROW_MAX_ASPECT = 2.6
+_DOUBLE_ROW_ASPECT = 2.0
 
 # cv2.minAreaRect's ((cx, cy), (w, h), angle).
 Rect = cv2.typing.RotatedRect
@@ -124,6 +132,7 @@ def _score(
     gray: np.ndarray,
     edges: np.ndarray,
     from_colour: bool,
+    ideal_aspect: float = _IDEAL_ASPECT,
 ) -> float:
     (cx, cy), (rw, rh), _ = rect
     long_side, short_side = max(rw, rh), max(1.0, min(rw, rh))
@@ -136,7 +145,7 @@ def _score(
         return 0.0
     edge_density = float(np.count_nonzero(edges[y1:y2, x1:x2])) / ((x2 - x1) * (y2 - y1))
     flips = _transitions(gray[y1:y2, x1:x2])
-    aspect_fit = max(0.0, 1.0 - abs(np.log(aspect / _IDEAL_ASPECT)) / np.log(2.5))
+    aspect_fit = max(0.0, 1.0 - abs(np.log(aspect / ideal_aspect)) / np.log(2.5))
     stroke_fit = min(flips, 24.0) / 24.0
     density_fit = 1.0 - min(1.0, abs(edge_density - 0.3) / 0.3)
     return aspect_fit * 0.35 + stroke_fit * 0.4 + density_fit * 0.15 + (0.1 if from_colour else 0.0)
@@ -161,6 +170,15 @@ def _corners(contour: np.ndarray, rect: Rect) -> np.ndarray:
         if len(approx) < 4:
             break
     return cv2.boxPoints(rect)
+
+
+def _shows_two_rows(gray: np.ndarray, corners: np.ndarray, rect: Rect) -> bool:
+    """Whether a yellow blob of a double-row plate's shape carries its ink in two rows."""
+    (_, _), (rw, rh), _ = rect
+    if max(rw, rh) / max(1.0, min(rw, rh)) > _DOUBLE_ROW_MAX_ASPECT:
+        return False
+    crop = rectify(gray, corners, min_aspect=0.0, pad_x=0.0, pad_y=0.0)
+    return row_gap(crop) is not None
 
 
 def _rects_from_mask(
@@ -215,19 +233,25 @@ def find_plate_candidates(
     gray = cv2.cvtColor(work, cv2.COLOR_BGR2GRAY)
     edges = _edge_mask(gray)
 
-    proposals: list[tuple[float, np.ndarray, PlateColor, float]] = []
+    proposals: list[tuple[float, np.ndarray, PlateColor, float, bool]] = []
     # Colour masks are solid plates already: a small closing joins them across characters.
     colour_kernel = (max(3, round(side / 100)), max(3, round(side / 200)))
     for color, mask in _colour_masks(hsv).items():
         for rect, corners in _rects_from_mask(mask, *colour_kernel, min_width, max_width):
-            proposals.append((_score(rect, gray, edges, True), corners, color, max(rect[1])))
+            # A double-row plate is scored by its own shape, so it outranks the edge blob of
+            # its bottom row alone (which would then hide it as an overlap).
+            two_rows = color is PlateColor.YELLOW and _shows_two_rows(gray, corners, rect)
+            ideal = _DOUBLE_ROW_ASPECT if two_rows else _IDEAL_ASPECT
+            proposals.append(
+                (_score(rect, gray, edges, True, ideal), corners, color, max(rect[1]), two_rows)
+            )
     # Edges catch plates whose colour is washed out (night, IR, white/black plates):
     # close across characters with a wide flat kernel so one plate becomes one blob.
     edge_kernel = (max(5, round(side / 45)), max(3, round(side / 260)))
     for rect, _ in _rects_from_mask(edges, *edge_kernel, min_width, max_width):
         proposals.append(
             (_score(rect, gray, edges, False), cv2.boxPoints(rect), PlateColor.UNKNOWN,
-             max(rect[1]))
+             max(rect[1]), False)
         )
 
     proposals.sort(key=lambda p: p[0], reverse=True)
@@ -237,7 +261,7 @@ def find_plate_candidates(
     kept: list[PlateCandidate] = []
     kept_boxes: list[tuple[float, float, float, float]] = []
     for group in (regular, small):
-        for score, points, color, _ in group:
+        for score, points, color, _, two_rows in group:
             if len(kept) >= max_candidates:
                 break
             quad = order_corners(points / scale)
@@ -249,7 +273,7 @@ def find_plate_candidates(
             )
             if any(_overlap(box, other) > 0.6 for other in kept_boxes):
                 continue
-            kept.append(PlateCandidate(quad=quad, color=color, score=score))
+            kept.append(PlateCandidate(quad=quad, color=color, score=score, double_row=two_rows))
             kept_boxes.append(box)
     kept.sort(key=lambda c: c.score, reverse=True)
     return kept

@@ -13,6 +13,12 @@ Pipeline per frame (or per gate region of interest):
 5. valid reads are ranked by where the car at the barrier stands (lane anchor, plate size),
    never by OCR score, since a parked car's plate can read more cleanly than the one at the
    barrier.
+
+A yellow proposal of a double-row plate's shape whose ink lies in two rows (a truck's or a
+trailer's rear plate) is cut between its rows and the rows set side by side as one line, read
+as above into one 7-character plate with per-character confidences, so voting and matching
+treat it like any other; when that gives no double-row plate, the proposal is read as one
+line like the others.
 """
 
 from __future__ import annotations
@@ -38,8 +44,15 @@ from vision.plate_geometry import (
     stroke_shear,
     unshear,
 )
-from vision.plate_grammar import PROVINCES, expected_color, normalize_plate
+from vision.plate_grammar import (
+    KIND_COLORS,
+    PROVINCES,
+    double_row_kind,
+    expected_color,
+    normalize_plate,
+)
 from vision.plate_localiser import PlateCandidate, crop_color, find_plate_candidates
+from vision.plate_rows import join_rows, split_rows
 from vision.types import BoundingBox, PlateColor, PlateRead
 
 logger = logging.getLogger(__name__)
@@ -63,6 +76,9 @@ _PROVINCE_SURE = 0.9
 _PROVINCE_REACH = 0.1
 _PROVINCE_AGAIN_MIN = 0.5
 _PROVINCE_AGAIN_MARGIN = 0.1
+# Crops up to this wide per unit of height may be double-row plates (2:1; single-row plates
+# are 3.1–3.4:1, and never get split).
+_DOUBLE_ROW_MAX_ASPECT = 2.6
 
 
 class PlateRecognizer(Protocol):
@@ -337,6 +353,10 @@ class LocalisingPlateRecognizer:
         h, w = crop.shape[:2]
         quad = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], dtype=np.float32)
         for attempt in (crop, normalise_contrast(crop)) if self.config.contrast_retry else (crop,):
+            if w <= _DOUBLE_ROW_MAX_ASPECT * h:
+                double = self._read_double_row(attempt, quad, pad=(0.0, 0.0))
+                if double is not None:
+                    return double.read
             reads = self._read_quads(attempt, [quad], [None], pad=(0.0, 0.0))
             if reads:
                 return reads[0].read
@@ -393,7 +413,14 @@ class LocalisingPlateRecognizer:
         for candidate in candidates:
             if done and candidate.score < _STRONG_CANDIDATE:
                 continue
-            for r in self._read_quads(image, [candidate.quad], [candidate]):
+            double = (
+                self._read_double_row(image, candidate.quad)
+                if candidate.double_row else None
+            )
+            found = [double] if double is not None else self._read_quads(
+                image, [candidate.quad], [candidate]
+            )
+            for r in found:
                 if not any(_same_plate(r, other) for other in reads):
                     reads.append(r)
             confident = [r for r in reads if r.read.confidence >= self.config.accept_confidence]
@@ -457,6 +484,51 @@ class LocalisingPlateRecognizer:
                 read = self._read_province_again(image, quad, read, pad)
             reads.append(_Read(read, quad))
         return reads
+
+    def _read_double_row(
+        self,
+        image: np.ndarray,
+        quad: np.ndarray,
+        *,
+        pad: tuple[float, float] = (0.05, 0.10),
+    ) -> _Read | None:
+        """Read a double-row plate: cut between its rows, set them side by side as one line
+        (:func:`vision.plate_rows.join_rows`), read that like a single-row plate, and keep
+        it only when its text is a double-row plate (province and letter, then five serial
+        characters, 挂/学/警 allowed last) sure enough. None otherwise, so the caller reads
+        the quad as one line instead."""
+        crop = rectify(image, quad, min_aspect=0.0, pad_x=pad[0], pad_y=pad[1])
+        rows = split_rows(crop)
+        if rows is None:
+            return None
+        (line,) = self.engine.recognize([join_rows(*rows)])
+        text, confs = line.text, line.char_confidences
+        kind = double_row_kind(text)
+        if kind is None or len(confs) != len(text) or not self._sure_enough(text, confs):
+            return None
+        height, width = image.shape[:2]
+        read = PlateRead(
+            text=text,
+            confidence=min(1.0, max(0.0, float(np.mean(confs)))),
+            color=PlateColor(KIND_COLORS[kind]),
+            box=quad_box(quad, width, height),
+            char_confidences=tuple(float(min(1.0, max(0.0, c))) for c in confs),
+            double_row=True,
+        )
+        return _Read(read, quad)
+
+    def _sure_enough(self, text: str, confs: tuple[float, ...]) -> bool:
+        """The per-character floor and the mean floor every read must pass.
+
+        A province is left out of the per-character floor: its probability spreads over
+        look-alike provinces (浙/湘, 鄂/粤), so a true plate often scores low there. Any other
+        first character (使, a digit of an embassy plate) is not, and the serial is where
+        text forced into the plate alphabet shows.
+        """
+        floored = confs[1:] if text[0] in PROVINCES else confs
+        if min(floored) < self.config.min_char_confidence:
+            return False
+        return float(np.mean(confs)) >= self.config.min_confidence
 
     def _read_province_again(
         self, image: np.ndarray, quad: np.ndarray, read: PlateRead, pad: tuple[float, float]
@@ -527,16 +599,9 @@ class LocalisingPlateRecognizer:
                 break
         else:
             return None
-        # A province is left out of the per-character floor: its probability spreads over
-        # look-alike provinces (浙/湘, 鄂/粤), so a true plate often scores low there. Any other
-        # first character (使, a digit of an embassy plate) is not, and the serial is where
-        # text forced into the plate alphabet shows.
-        floored = line.char_confidences[1:] if text[0] in PROVINCES else line.char_confidences
-        if min(floored) < self.config.min_char_confidence:
+        if not self._sure_enough(text, line.char_confidences):
             return None
         confidence = line.confidence
-        if confidence < self.config.min_confidence:
-            return None
         color_name = expected_color(text)
         if color_name is not None:
             color = PlateColor(color_name)
@@ -590,15 +655,15 @@ def _scale(read: PlateRead, factor: float) -> PlateRead:
     if read.box is None:
         return read
     b = read.box
-    box = BoundingBox(b.x1 * factor, b.y1 * factor, b.x2 * factor, b.y2 * factor)
-    return PlateRead(read.text, read.confidence, read.color, box, read.char_confidences)
+    return replace(read, box=BoundingBox(b.x1 * factor, b.y1 * factor, b.x2 * factor,
+                                         b.y2 * factor))
 
 
 def _shift(read: PlateRead, dx: int, dy: int) -> PlateRead:
     if read.box is None or (dx == 0 and dy == 0):
         return read
     box = BoundingBox(read.box.x1 + dx, read.box.y1 + dy, read.box.x2 + dx, read.box.y2 + dy)
-    return PlateRead(read.text, read.confidence, read.color, box, read.char_confidences)
+    return replace(read, box=box)
 
 
 def create_plate_recognizer(config: PlateRecognitionConfig) -> PlateRecognizer:

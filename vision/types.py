@@ -12,6 +12,8 @@ from enum import StrEnum
 
 import numpy as np
 
+from vision.plate_grammar import PlateKind, double_row_kind, plate_kind
+
 
 class PlateColor(StrEnum):
     BLUE = "blue"
@@ -76,7 +78,9 @@ class PlateRead:
     """One plate read in one frame.
 
     ``char_confidences`` has one value per character of ``text`` so that several frames can
-    be voted character by character.
+    be voted character by character. ``double_row`` says the plate was read on two rows
+    (a large vehicle's rear plate, a trailer): its text is the top row then the bottom row,
+    spelt and voted like any 7-character plate.
     """
 
     text: str
@@ -84,6 +88,7 @@ class PlateRead:
     color: PlateColor = PlateColor.UNKNOWN
     box: BoundingBox | None = None
     char_confidences: tuple[float, ...] = ()
+    double_row: bool = False
 
     def __post_init__(self) -> None:
         if not self.text:
@@ -95,3 +100,11 @@ class PlateRead:
                 f"char_confidences has {len(self.char_confidences)} values for "
                 f"{len(self.text)} characters"
             )
+        if self.double_row and double_row_kind(self.text) is None:
+            raise ValueError(f"{self.text!r} is not a plate issued on two rows")
+
+    @property
+    def kind(self) -> PlateKind | None:
+        """The plate family: DOUBLE_ROW (yellow) or TRAILER for a large vehicle's or a
+        trailer's two-row plate; from the text alone otherwise (None when not a plate)."""
+        return double_row_kind(self.text) if self.double_row else plate_kind(self.text)

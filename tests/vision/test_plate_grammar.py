@@ -1,8 +1,10 @@
 import pytest
 
 from vision.plate_grammar import (
+    KIND_COLORS,
     PlateKind,
     clean_plate_text,
+    double_row_kind,
     expected_color,
     fold_plate_part,
     is_valid_plate,
@@ -10,6 +12,7 @@ from vision.plate_grammar import (
     normalize_typed_plate,
     plate_kind,
 )
+from vision.types import PlateColor, PlateRead
 
 
 @pytest.mark.parametrize(
@@ -111,3 +114,34 @@ def test_is_valid_plate_wants_canonical_text() -> None:
     assert not is_valid_plate("皖A·YL375")
     assert not is_valid_plate("京A1O001")
     assert is_valid_plate(clean_plate_text("京A1O001"))
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "color"),
+    [
+        ("冀A12345", PlateKind.DOUBLE_ROW, "yellow"),  # a truck's rear plate
+        ("鲁B3K5T8", PlateKind.DOUBLE_ROW, "yellow"),  # letters in the serial
+        ("鲁B1234挂", PlateKind.TRAILER, "yellow"),
+        ("京A1234学", PlateKind.COACH, "yellow"),  # a driving school's motorcycle
+        ("苏A0001警", PlateKind.POLICE, "white"),
+        ("粤Z1234港", None, None),  # Hong Kong plates are single-row
+        ("皖AD12345", None, None),  # new-energy plates are single-row, 8 characters
+        ("使123456", None, None),
+        ("冀A1234", None, None),  # a bottom row of five, not four
+        ("冀12345", None, None),  # no authority letter
+        ("冀AO1234", None, None),  # no O in a canonical serial
+    ],
+)
+def test_double_row_kind(text: str, kind: PlateKind | None, color: str | None) -> None:
+    assert double_row_kind(text) == kind
+    assert (KIND_COLORS[kind] if kind is not None else None) == color
+
+
+def test_a_double_row_read_reports_its_kind() -> None:
+    truck = PlateRead("冀A12345", 0.9, PlateColor.YELLOW, None, (0.9,) * 7, double_row=True)
+    assert truck.kind is PlateKind.DOUBLE_ROW
+    # The same characters on one row are an ordinary (blue or yellow) plate.
+    assert PlateRead("冀A12345", 0.9).kind is PlateKind.ORDINARY
+    assert PlateRead("鲁B1234挂", 0.9, double_row=True).kind is PlateKind.TRAILER
+    with pytest.raises(ValueError, match="two rows"):
+        PlateRead("皖AD12345", 0.9, double_row=True)
