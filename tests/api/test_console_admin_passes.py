@@ -4,7 +4,7 @@ sends Beijing times and no household is picked for the user (review items 3 and 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -15,6 +15,7 @@ from tests.api.test_console import add_staff, add_user, cookie_login
 
 NOW = datetime(2026, 5, 1, 2, 0, tzinfo=UTC)  # 10:00 in Beijing
 HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
 
 
 def _pass(valid_from: datetime, valid_to: datetime, uses: int = 0,
@@ -170,7 +171,11 @@ def test_the_audit_log_says_what_a_pass_grants(client: Any) -> None:
     plate was recorded, at creation and at deletion alike."""
     _add_passes(client)
     guard = add_user(client, "guard", "guard")
-    start = datetime(2026, 12, 24, 18, 0, tzinfo=UTC)  # 12-25 02:00 in Beijing
+    # 18:00 UTC, 02:00 the next day in Beijing; a month ahead of whenever the suite runs (a
+    # pass already over is refused, and a fixed date would be one from its end on).
+    start = datetime.combine(datetime.now(UTC).date() + 30 * DAY, time(18, 0), tzinfo=UTC)
+    begins = (start + 8 * HOUR).strftime("%Y-%m-%d %H:%M")
+    ends = (start + 30 * DAY + 8 * HOUR).strftime("%Y-%m-%d %H:%M")
     created = client.post("/api/v1/passes", headers={"Authorization": f"Bearer {guard}"}, json={
         "plate": "粤B88888", "host_household_id": 2, "valid_from": start.isoformat(),
         "valid_to": (start + 30 * 24 * HOUR).isoformat(), "max_uses": None})
@@ -189,7 +194,7 @@ def test_the_audit_log_says_what_a_pass_grants(client: Any) -> None:
     cookie_login(client, "admin", "admin")
     page = client.get("/console/admin/audit", params={"action": "pass.create"})
     assert page.status_code == 200
-    for shown in ("被访住户：5栋 302", "开始时间：2026-12-25 02:00", "结束时间：2027-01-24 02:00",
+    for shown in ("被访住户：5栋 302", f"开始时间：{begins}", f"结束时间：{ends}",
                   "可用次数：不限"):
         assert shown in page.text, shown
 
@@ -207,6 +212,6 @@ def test_the_audit_log_says_what_a_pass_grants(client: Any) -> None:
     assert datetime.fromisoformat(details["valid_from"]) == start
     assert datetime.fromisoformat(details["valid_to"]) == start + 30 * 24 * HOUR
     page = client.get("/console/admin/audit", params={"action": "pass.delete"})
-    for shown in ("车牌：粤B88888", "被访住户：5栋 302", "开始时间：2026-12-25 02:00",
-                  "结束时间：2027-01-24 02:00", "可用次数：不限", "已用次数：0"):
+    for shown in ("车牌：粤B88888", "被访住户：5栋 302", f"开始时间：{begins}",
+                  f"结束时间：{ends}", "可用次数：不限", "已用次数：0"):
         assert shown in page.text, shown
