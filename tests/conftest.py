@@ -28,6 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+# PARKGATE_TEST_SHIFT_DAYS=N runs the suite N days later (tests/later_date.py).
+pytest_plugins = ["tests.later_date"]
+
 SHARED_DATA = Path(os.environ.get("PARKGATE_SHARED_DATA", ROOT.parent / "shared" / "data"))
 PLATES_DIR = SHARED_DATA / "plates"
 POSTGRES_URL = os.environ.get("PARKGATE_TEST_POSTGRES_URL")
