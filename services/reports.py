@@ -30,6 +30,7 @@ from controllers.ports import ADMISSION_UNDONE
 from errors import ConfigError, InvalidInputError
 from models.events import Passage
 from models.site import OccupancySample, Zone
+from services.spreadsheet_cells import inert_cell
 from services.zone_spans import zone_spans
 from wall_clock import utcnow
 
@@ -192,7 +193,8 @@ def write_table(out: TextIO, columns: Iterable[str], rows: Iterable[list[object]
     writer.writerow(columns)
     count = 0
     for row in rows:
-        writer.writerow(row)
+        # Zone ids come from the config and reach the office's spreadsheet as they are.
+        writer.writerow([inert_cell(cell) for cell in row])
         count += 1
     return count
 
