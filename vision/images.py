@@ -48,6 +48,12 @@ def _pixels_from_header(data: bytes, fmt: str) -> int | None:
                 i += 1
                 continue
             marker = data[i + 1]
+            if marker == 0xFF:
+                # A fill byte: any number may come before a marker. Read as a marker with a
+                # length, "FF FF C0" hid the frame size from this check while libjpeg, which
+                # skips fill bytes, still read it and allocated the image in full first.
+                i += 1
+                continue
             if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
                 i += 2
                 continue
