@@ -394,6 +394,10 @@ class PassageOut(BaseModel):
     plate: str | None
     confidence: float
     plate_color: str
+    plate_kind: str | None = Field(
+        None, description="The read plate's family: trailer (挂), double_row (a large "
+        "vehicle's two-row yellow plate), ordinary, new_energy_small, …; null when no plate "
+        "was read, the plate was typed, or the passage is older than the field.")
     matched_plate: str | None
     match_distance: int
     decision: str

@@ -88,6 +88,11 @@ class Sighting:
     plate: str | None
     confidence: float
     color: str = "unknown"
+    # The plate family the frames voted for (vision/plate_grammar.py PlateKind: "trailer",
+    # "double_row", "ordinary", …), None when nothing said (no plate, a typed plate, a
+    # sighting journalled before it existed): only the image tells a two-row yellow plate
+    # from an ordinary one with the same text, so it comes with the read, like the colour.
+    kind: str | None = None
     frames: int = 1
     reads: int = 0
     # How sure the reader is of the province character (voted over frames); a low value lets
@@ -106,6 +111,8 @@ class Sighting:
             raise ValueError(f"Sighting.confidence must be in [0, 1], got {self.confidence}")
         if self.plate is not None and not self.plate:
             raise ValueError("Sighting.plate must be None or a non-empty string")
+        if self.kind is not None and self.plate is None:
+            raise ValueError("Sighting.kind needs a plate")
         if not 0.0 <= self.province_confidence <= 1.0:
             raise ValueError(
                 f"Sighting.province_confidence must be in [0, 1], got {self.province_confidence}"

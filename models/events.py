@@ -47,6 +47,10 @@ class Passage(Base):
     plate: Mapped[str | None] = mapped_column(String(16), default=None)
     confidence: Mapped[float] = mapped_column(default=0.0)
     plate_color: Mapped[str] = mapped_column(String(16), default="unknown")
+    # The read plate's family (vision/plate_grammar.py PlateKind: trailer, double_row, …),
+    # beside the colour it is read with: a column, not details, so that an office can ask for
+    # the trailers of a night. None: no plate read, typed, or recorded before 0018.
+    plate_kind: Mapped[str | None] = mapped_column(String(24), default=None)
     matched_plate: Mapped[str | None] = mapped_column(String(16), default=None)
     match_distance: Mapped[int] = mapped_column(default=0)
     decision: Mapped[str] = mapped_column(String(8))

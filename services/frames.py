@@ -39,6 +39,7 @@ def sighting_from_reads(gate_id: str, at: datetime, reads: list[PlateRead]) -> S
         plate=best.text,
         confidence=best.confidence,
         color=str(best.color),
+        kind=str(best.kind) if best.kind is not None else None,
         reads=1,
         province_confidence=best.char_confidences[0] if best.char_confidences else 1.0,
     )

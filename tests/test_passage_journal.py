@@ -119,3 +119,25 @@ def test_a_refused_entry_is_moved_aside_with_its_outcome_and_the_rest_stays(
     assert aside.entries == [refused] and refused.barrier_outcome == "open"
     assert aside.outcomes == {41: "fault"}
     assert journal.set_aside_path.read_text(encoding="utf-8").count("IntegrityError") == 3
+
+
+def test_a_plate_kind_survives_the_journal_and_older_entries_have_none(tmp_path: Path) -> None:
+    """A trailer decided offline keeps its kind until written to the database; an entry
+    journalled by a parkgate before the field reads as a sighting that says no kind."""
+    import json
+
+    from services.passage_journal import record_from_json, record_to_json
+
+    path = tmp_path / "passages.jsonl"
+    trailer = Sighting("main-in", AT, "冀A1234挂", 0.9, color="yellow", kind="trailer")
+    written = record("a")
+    FilePassageJournal(path).append(PassageRecord(
+        gate_id="main-in", direction=Direction.IN, zone_id="A", sighting=trailer,
+        decision=written.decision, snapshot_path=None, journal_id="a",
+    ))
+    assert FilePassageJournal(path).pending()[0].record.sighting.kind == "trailer"
+
+    older = json.loads(json.dumps(record_to_json(record("b"))))
+    del older["sighting"]["kind"]
+    assert record_from_json(older).sighting == record("b").sighting
+    assert record_from_json(older).sighting.kind is None

@@ -199,12 +199,16 @@ class PlateVoter:
             return None
         state.recent[plate] = track.last_seen
         colors = Counter(str(r.color) for r in track.reads)
+        # Voted like the colour (most frames win); a read that is no plate family has no say,
+        # so a car whose frames were all misread as non-plates has no kind rather than a guess.
+        kinds = Counter(str(r.kind) for r in track.reads if r.kind is not None)
         return Sighting(
             gate_id=gate_id,
             at=track.last_seen,
             plate=plate,
             confidence=confidence,
             color=colors.most_common(1)[0][0],
+            kind=kinds.most_common(1)[0][0] if kinds else None,
             frames=max(1, track.frames),
             reads=len(track.reads),
             province_confidence=province,

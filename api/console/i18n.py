@@ -776,6 +776,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "color.white": ("白", "White"),
     "color.black": ("黑", "Black"),
     "color.unknown": ("未知", "Unknown"),
+    # The plate families a guard is shown beside the plate (passage rows, review cards): a
+    # trailer or a large vehicle's rear plate; the other families need no word.
+    "plate_kind.trailer": ("挂车", "Trailer"),
+    "plate_kind.double_row": ("双层黄牌", "Double-row yellow plate"),
     "alarm.plate": ("车牌 {plate}", "Plate {plate}"),
     "alarm.offline": ("（离线判定）", "(decided offline)"),
     "alarm.snapshot": ("抓拍", "Snapshot"),

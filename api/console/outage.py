@@ -42,6 +42,7 @@ def journal_row(services: Services, entry: JournalEntry) -> dict[str, Any]:
         "gate_id": record.gate_id,
         "plate": record.sighting.plate,
         "confidence": record.sighting.confidence,
+        "plate_kind": record.sighting.kind,
         "matched_plate": decision.matched_plate,
         "decision": str(decision.verdict),
         "reason": str(decision.reason),

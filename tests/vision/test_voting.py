@@ -142,3 +142,36 @@ def test_from_config() -> None:
     voter = PlateVoter.from_config(PlateVotingConfig(min_reads=1))
     s = voter.add("g1", [r("皖A12345")], at(0))
     assert s is not None and s.reads == 1
+
+
+def _row(text: str, *, double_row: bool) -> PlateRead:
+    return PlateRead(text, 0.9, PlateColor.YELLOW, None, (0.9,) * len(text), double_row=double_row)
+
+
+@pytest.mark.parametrize(
+    ("reads", "kind"),
+    [
+        # A trailer's rear plate, read on its two rows in every frame.
+        ([_row("冀A1234挂", double_row=True)] * 3, "trailer"),
+        # A truck's rear plate: the text alone would say ordinary, the frames saw two rows.
+        ([_row("冀A12345", double_row=True)] * 3, "double_row"),
+        # Most frames win, as the colour does: one frame that took it for one row is outvoted.
+        ([_row("冀A12345", double_row=True), _row("冀A12345", double_row=False),
+          _row("冀A12345", double_row=True)], "double_row"),
+        ([r("皖A12345")] * 3, "ordinary"),
+    ],
+)
+def test_voter_passes_the_voted_plate_kind_into_the_sighting(
+    reads: list[PlateRead], kind: str
+) -> None:
+    voter = PlateVoter(window_seconds=3, min_reads=3, cooldown_seconds=30)
+    sightings = [voter.add("g1", [read], at(i * 0.2)) for i, read in enumerate(reads)]
+    assert sightings[:2] == [None, None]
+    assert sightings[2] is not None and sightings[2].kind == kind
+
+
+def test_a_sighting_without_a_plate_has_no_kind() -> None:
+    voter = PlateVoter(window_seconds=3, min_reads=3, cooldown_seconds=30)
+    assert voter.add("g1", [], at(0)) is None
+    sighting = voter.flush("g1", at(1))
+    assert sighting is not None and sighting.plate is None and sighting.kind is None
