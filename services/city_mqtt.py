@@ -91,6 +91,9 @@ def to_message(
             "zone_id": data.get("zone_id"),
             "plate": plate if publish_plates else mask_plate(plate),
             "plate_color": data.get("plate_color"),
+            # 挂车 / 双层黄牌 for a hub that counts trailers or large vehicles; a code, additive
+            # under docs/mqtt.md's rule that consumers ignore fields they do not know.
+            "plate_kind": data.get("plate_kind"),
             "decision": data.get("decision"),
             "reason": data.get("reason"),
             "credential": data.get("credential"),

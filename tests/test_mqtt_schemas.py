@@ -66,6 +66,7 @@ EXAMPLES = [
     passage(plate=None, plate_color=None, credential="face", zone_id=None),  # a pedestrian
     passage(decision="review", reason="unknown_plate", plate="闽AD12345", plate_color="green"),
     passage(flags=["typed"], credential="plate"),  # a guard typed it, the camera dark
+    passage(plate="冀A1234挂", plate_color="yellow", plate_kind="trailer"),  # 挂车
     passage(
         flags=["offline", "outside_schedule", "resident"],
         decision="review",
@@ -180,3 +181,15 @@ def test_a_passage_says_which_flags_qualify_it() -> None:
     assert plain["flags"] == []
     with pytest.raises(ValidationError):
         validator("passage").validate({**plain, "flags": ["Typed by guard1"]})
+
+
+def test_a_trailer_passage_says_its_plate_kind_and_an_older_row_says_none() -> None:
+    """plate_kind (挂车, 双层黄牌) is carried to the hub as the stored passage says it; a row
+    stored before the field, or a passage without a read plate, sends null."""
+    trailer_passage = passage(plate="冀A1234挂", plate_color="yellow", plate_kind="trailer")
+    _topic, trailer = message(trailer_passage)
+    assert trailer["plate_kind"] == "trailer" and trailer["plate"] == "冀A1***挂"
+    _topic, older = message(passage())
+    assert older["plate_kind"] is None
+    with pytest.raises(ValidationError):
+        validator("passage").validate({**trailer, "plate_kind": "挂车"})  # a code, not a label
