@@ -95,3 +95,22 @@ def test_passages_without_a_kind_render_as_before(client: Any) -> None:
         single = client.get(f"/console/fragments/passage/{passage_id}")
         assert single.status_code == 200 and "plate-kind" not in single.text
     assert "plate-kind" not in card_of(page.text, unread)
+
+
+def test_a_trailer_decided_offline_is_labelled_from_the_journal(client: Any) -> None:
+    """During an outage the booth shows the journalled passage until it is written back; the
+    label comes with it, as the stored row will have it."""
+    services = client.app.state.services
+    add_staff(services, "guard", "guard")
+    cookie_login(client, "guard", "guard")
+    services.runtime.hold_offline(True)  # as during an outage: decided and journalled offline
+    try:
+        result = client.portal.call(services.runtime.handle_sighting,
+                                    voted("冀A1234挂", double_row=True))
+        assert result.passage_id is None and result.journal_id is not None
+        row = client.get(f"/console/fragments/journal/{result.journal_id}")
+        assert row.status_code == 200, row.text
+        assert f'data-journal="{result.journal_id}"' in row.text
+        assert '<span class="badge plate-kind" data-plate-kind="trailer">挂车</span>' in row.text
+    finally:
+        services.runtime.hold_offline(False)
