@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from settings import CameraConfig
+from tests.vision.test_image_bombs import jpeg_with
 from vision.camera_worker import CameraWorker
 from vision.sources import (
     CaptureSource,
@@ -68,6 +69,29 @@ def test_folder_source_reads_images_in_order_skips_corrupt_and_watches(tmp_path:
     new = source.read()
     assert new is not None and round(mean(new)) == 200
     assert source.read() is None
+
+
+def test_an_image_bomb_from_a_camera_is_a_corrupt_frame_never_decoded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A drop folder (or a snapshot camera) gets the push endpoint's size check: a JPEG of a few
+    hundred bytes whose header claims 144 MP took ~0.9 GB in cv2.imdecode before it."""
+    bomb = jpeg_with(12_000, 12_000, fill=1)
+    (tmp_path / "bomb.jpg").write_bytes(bomb)
+    cv2.imwrite(str(tmp_path / "car.png"), image(60))
+    source = FolderSource(tmp_path)
+    source.open()
+    decode = cv2.imdecode
+
+    def refusing_bombs(buffer: np.ndarray, flags: int) -> np.ndarray | None:
+        assert buffer.tobytes() != bomb, "decoded the bomb its header should have refused"
+        return decode(buffer, flags)
+
+    monkeypatch.setattr(cv2, "imdecode", refusing_bombs)
+    with pytest.raises(CorruptFrameError, match=r"bomb\.jpg: .*144\.0 MP"):
+        source.read()
+    frame = source.read()  # the worker goes on with the next image
+    assert frame is not None and round(mean(frame)) == 60
 
 
 def test_folder_source_loop_replays(tmp_path: Path) -> None:
