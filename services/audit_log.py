@@ -14,11 +14,10 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from models.events import AuditEntry
+from services.spreadsheet_cells import inert_cell
 
 CSV_COLUMNS = ("id", "at", "username", "action", "target", "gate_id", "passage_id", "reason",
                "details")
-# Spreadsheet programs run cells starting with these as formulas (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +78,8 @@ def audit_to_dict(entry: AuditEntry) -> dict[str, Any]:
     }
 
 
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+def _cell(value: Any) -> object:
+    return inert_cell("" if value is None else str(value))
 
 
 def audit_csv(entries: Iterable[AuditEntry], tz: tzinfo) -> str:
