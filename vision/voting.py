@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from controllers.values import Sighting
 from vision.plate_config import PlateVotingConfig
-from vision.plate_grammar import is_valid_plate
+from vision.plate_grammar import PlateKind, double_row_kind, is_valid_plate, plate_kind
 from vision.types import PlateRead
 
 # Reads differing from the track's plate in more than this many positions are another car.
@@ -92,6 +92,24 @@ def vote_with_province(reads: list[PlateRead]) -> tuple[str, float, float]:
     support = sum(1 for r in reads if r.text == best.text) / len(reads)
     province = best.char_confidences[0] if best.char_confidences else best.confidence
     return best.text, _unit(best.confidence * support), _unit(province * support)
+
+
+def voted_kind(plate: str, reads: list[PlateRead]) -> PlateKind | None:
+    """The family of the voted ``plate``: its text decides (挂 is a trailer whatever the
+    frames' own kinds said), and only whether the plate sat on two rows comes from the
+    frames, since only the image tells a two-row plate from a one-row one with the same text.
+
+    Frames that disagree (one read 冀A1234挂, two 冀A12345 on two rows) must not give a
+    kind the stored plate contradicts, so the frames' own kinds are not voted. Two rows when
+    more than half the reads that are plates say so (a tie keeps the text's kind); a text
+    never issued on two rows (a green plate) keeps its own kind; None when it is no plate.
+    """
+    plates = [r for r in reads if r.kind is not None]
+    if 2 * sum(r.double_row for r in plates) > len(plates):
+        kind = double_row_kind(plate)
+        if kind is not None:
+            return kind
+    return plate_kind(plate)
 
 
 def _unit(value: float) -> float:
@@ -199,16 +217,14 @@ class PlateVoter:
             return None
         state.recent[plate] = track.last_seen
         colors = Counter(str(r.color) for r in track.reads)
-        # Voted like the colour (most frames win); a read that is no plate family has no say,
-        # so a car whose frames were all misread as non-plates has no kind rather than a guess.
-        kinds = Counter(str(r.kind) for r in track.reads if r.kind is not None)
+        kind = voted_kind(plate, track.reads)
         return Sighting(
             gate_id=gate_id,
             at=track.last_seen,
             plate=plate,
             confidence=confidence,
             color=colors.most_common(1)[0][0],
-            kind=kinds.most_common(1)[0][0] if kinds else None,
+            kind=None if kind is None else str(kind),
             frames=max(1, track.frames),
             reads=len(track.reads),
             province_confidence=province,

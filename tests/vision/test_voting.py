@@ -170,6 +170,46 @@ def test_voter_passes_the_voted_plate_kind_into_the_sighting(
     assert sightings[2] is not None and sightings[2].kind == kind
 
 
+def _unsure_end(text: str, *, double_row: bool) -> PlateRead:
+    """A read sure of all but its last character."""
+    confidences = (0.9,) * (len(text) - 1) + (0.2,)
+    return PlateRead(text, 0.8, PlateColor.YELLOW, None, confidences, double_row=double_row)
+
+
+@pytest.mark.parametrize(
+    ("reads", "plate", "kind"),
+    [
+        # Two frames of two rows guessed the 挂 as 5, one read it surely: the plate is a
+        # trailer's, whatever most frames' own kinds were (double_row).
+        ([_unsure_end("冀A12345", double_row=True), _row("冀A1234挂", double_row=True),
+          _unsure_end("冀A12345", double_row=True)], "冀A1234挂", "trailer"),
+        # The same on one row: not 'ordinary' beside a plate ending in 挂.
+        ([_unsure_end("冀A12345", double_row=False), _row("冀A1234挂", double_row=False),
+          _unsure_end("冀A12345", double_row=False)], "冀A1234挂", "trailer"),
+        # Two frames guessed a 挂 where one read 5 surely: a two-row truck plate, not a trailer.
+        ([_unsure_end("冀A1234挂", double_row=True), _row("冀A12345", double_row=True),
+          _unsure_end("冀A1234挂", double_row=True)], "冀A12345", "double_row"),
+        # Two rows only when most frames saw two rows; the text decides the rest.
+        ([_unsure_end("冀A1234挂", double_row=False), _row("冀A12345", double_row=True),
+          _unsure_end("冀A1234挂", double_row=False)], "冀A12345", "ordinary"),
+    ],
+)
+def test_the_voted_kind_follows_the_voted_plate_when_frames_disagree(
+    reads: list[PlateRead], plate: str, kind: str
+) -> None:
+    voter = PlateVoter(window_seconds=3, min_reads=3, cooldown_seconds=30)
+    sightings = [voter.add("g1", [read], at(i * 0.2)) for i, read in enumerate(reads)]
+    sighting = sightings[2]
+    assert sighting is not None and sighting.plate == plate and sighting.kind == kind
+
+
+def test_a_tie_between_one_and_two_rows_keeps_the_kind_the_text_says() -> None:
+    voter = PlateVoter(window_seconds=3, min_reads=2, cooldown_seconds=30)
+    assert voter.add("g1", [_row("冀A12345", double_row=True)], at(0)) is None
+    sighting = voter.add("g1", [_row("冀A12345", double_row=False)], at(0.2))
+    assert sighting is not None and sighting.kind == "ordinary"
+
+
 def test_a_sighting_without_a_plate_has_no_kind() -> None:
     voter = PlateVoter(window_seconds=3, min_reads=3, cooldown_seconds=30)
     assert voter.add("g1", [], at(0)) is None
