@@ -135,9 +135,12 @@ class PushCameraConfig(_Strict):
         None,
         description=(
             "The camera's name in camera_api_keys (the name, not the key). Only that key's "
-            "heartbeats and frames say this gate's camera is alive; a heartbeat or frame with "
-            "another camera's key is refused: a camera whose URL names the wrong gate would "
-            "hide this one's outage or open its barrier. Needed with heartbeat_s."
+            "heartbeats and frames say this gate's camera is alive; a heartbeat, frame or "
+            "PIN/QR credential (POST /api/v1/gates/{id}/credentials) with another camera's "
+            "key is refused: a camera whose URL names the wrong gate would hide this one's "
+            "outage or open its barrier, and one leaked key would guess PINs at every gate. "
+            "A keypad or QR reader posts with this key too: there is no key of its own for "
+            "it (a face terminal's keypad is the same device). Needed with heartbeat_s."
         ),
         min_length=1,
     )

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import AdminUser, CameraOrUser, ServicesDep, SessionDep, StaffUser
 from api.params import BodyId, PathId
 from api.routes.admin import audit, gates_told
+from api.routes.frames import require_gates_camera
 from api.schemas import FrameResult
 from controllers.ports import OUTCOME_FAULT
 from controllers.values import Verdict
@@ -86,12 +87,21 @@ def pass_qr(pass_id: PathId, session: SessionDep, services: ServicesDep, _: Staf
     return QrOut(pass_id=pass_id, code=code)
 
 
-@router.post("/gates/{gate_id}/credentials", response_model=FrameResult)
+@router.post(
+    "/gates/{gate_id}/credentials",
+    response_model=FrameResult,
+    responses={
+        403: {"description": "Another camera's key than the gate's push_camera.key_name "
+                             "(its keypad or QR reader is the same device)"},
+        422: {"description": "Not a pedestrian gate, or a malformed credential"},
+    },
+)
 async def present_credential(
-    gate_id: str, body: Credential, services: ServicesDep, _: CameraOrUser
+    gate_id: str, body: Credential, services: ServicesDep, caller: CameraOrUser
 ) -> FrameResult:
     services.runtime.gate(gate_id)
     gate = services.settings.gate(gate_id)
+    require_gates_camera(gate_id, gate, caller)
     if gate is None or gate.kind != "pedestrian":
         raise InvalidInputError(f"{gate_id} is not a pedestrian gate")
     now = utcnow()

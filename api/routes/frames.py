@@ -23,7 +23,7 @@ from errors import (
     UnsupportedMediaError,
 )
 from services.container import Services
-from settings import PushCameraConfig
+from settings import GateConfig, PushCameraConfig
 
 router = APIRouter(prefix="/api/v1/gates", tags=["cameras"])
 
@@ -193,16 +193,7 @@ async def push_frame(
 ) -> FrameResult:
     services.runtime.gate(gate_id)
     gate = services.settings.gate(gate_id)
-    if caller.role == "camera" and gate is not None and not _is_gates_camera(
-        gate.push_camera, caller
-    ):
-        # A gate that names its camera takes frames from that camera's key only: another
-        # camera's key (a misaddressed camera, a key read out of a side gate's camera) would
-        # otherwise open this barrier for whatever plate it pushes.
-        raise PermissionDeniedError(
-            f"the key of camera {caller.name!r} is not the one set for {gate_id}'s camera "
-            "(push_camera.key_name): check the gate id in this camera's URL"
-        )
+    require_gates_camera(gate_id, gate, caller)
     _heard_pushing(services, gate_id, caller)
     images, depth = await frame_uploads(
         request, services.settings.api.max_upload_bytes, extra_field="depth"
@@ -243,6 +234,23 @@ def _heard_pushing(services: Services, gate_id: str, caller: Principal) -> None:
             and gate.camera is None
             and _is_gates_camera(gate.push_camera, caller)):
         services.cameras.heard(gate_id, frame=True)
+
+
+def require_gates_camera(gate_id: str, gate: GateConfig | None, caller: Principal) -> None:
+    """403 for a camera key other than the one the gate's push_camera names; staff logins
+    and gates that name no camera pass. For all a camera key sends a gate that opens it:
+    frames, and the PIN/QR of its keypad or QR reader (one device with the camera, e.g. a
+    face terminal, so the same key)."""
+    if caller.role == "camera" and gate is not None and not _is_gates_camera(
+        gate.push_camera, caller
+    ):
+        # Another camera's key (a misaddressed camera, a key read out of a side gate's
+        # camera) would otherwise open this barrier for whatever plate it pushes, or guess
+        # PINs at every gate: the lock-out counts per resident, not per gate.
+        raise PermissionDeniedError(
+            f"the key of camera {caller.name!r} is not the one set for {gate_id}'s camera "
+            "(push_camera.key_name): check the gate id in this camera's URL"
+        )
 
 
 def _is_gates_camera(push: PushCameraConfig | None, caller: Principal) -> bool:
