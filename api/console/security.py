@@ -6,8 +6,9 @@ idle time-out and renewed while the guard is active: a booth screen left alone l
 
 CSRF uses a signed double submit: a random nonce lives in its own HttpOnly cookie and the
 page carries ``HMAC(key, nonce | username)``. A cross-site page can make the browser send
-the cookies but can neither read the page nor compute the token. Callers that send an
-``Authorization`` header are not riding a cookie and need no token.
+the cookies but can neither read the page nor compute the token. Callers authenticated by a
+bearer token are not riding a cookie and need no token; any other ``Authorization`` header
+is no exemption (below, ``require_csrf``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from fastapi import Request, Response
 
 from api.active_accounts import last_seen_active
 from api.console.config import ConsoleConfig
-from api.deps import Principal, ended_sessions
+from api.deps import Principal, ended_sessions, oauth2_scheme
 from errors import AuthenticationError, PermissionDeniedError
 from services.container import Services
 from services.tokens import TokenClaims, TokenSigner, new_session_id, same_secret
@@ -207,7 +208,13 @@ async def verify_csrf(request: Request, username: str, form_token: str | None = 
 
 async def require_csrf(request: Request) -> None:
     """Dependency for unsafe JSON routes: a cookie-authenticated browser must send the token."""
-    if request.method not in _UNSAFE or request.headers.get("authorization"):
+    if request.method not in _UNSAFE:
+        return
+    # Exempt only where the auth dependencies take the bearer token and never look at the
+    # cookie (api.deps, the same parsing). Any Authorization header used to do: a browser
+    # adds ``Basic`` by itself to a cross-site request once its user has logged in to a
+    # proxy in front of parkgate, and the cookie then authenticated it without a token.
+    if await oauth2_scheme(request):
         return
     if not request.cookies.get(SESSION_COOKIE):
         return  # not logged in by cookie: the route's auth dependency answers 401
