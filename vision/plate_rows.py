@@ -177,3 +177,63 @@ def join_rows(top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
     width = max(1, round(top.shape[1] * bh / max(1, top.shape[0]) * _TOP_SQUEEZE))
     scaled = cv2.resize(top, (width, bh), interpolation=cv2.INTER_LINEAR)
     return np.concatenate([scaled, bottom], axis=1)
+
+
+# A text detector's boxes for the two rows of a double-row plate (the PP-OCRv4 detector
+# finds each row as its own line; rendered 440×220 plates in gate scenes): the top box is
+# 0.42–0.55 of the bottom one's width and 0.55–0.65 of its height, centred over it, and
+# the two boxes touch or overlap a little, since the detector pads each line.
+_PAIR_WIDTH = (0.3, 0.8)
+_PAIR_HEIGHT = (0.4, 0.9)
+_PAIR_OFF_CENTRE = 0.15
+_PAIR_GAP = (-0.35, 0.5)
+
+
+def _extent(quad: np.ndarray) -> tuple[float, float, float, float, float]:
+    """Centre x, width, top, bottom, height of an ordered quad (tl, tr, br, bl)."""
+    tl, tr, br, bl = quad
+    top = (float(tl[1]) + float(tr[1])) / 2
+    bottom = (float(bl[1]) + float(br[1])) / 2
+    left = (float(tl[0]) + float(bl[0])) / 2
+    right = (float(tr[0]) + float(br[0])) / 2
+    return (left + right) / 2, right - left, top, bottom, bottom - top
+
+
+def stacked_rows(quads: list[np.ndarray]) -> list[tuple[int, int]]:
+    """Pairs (top, bottom) of indices into ``quads`` (ordered tl, tr, br, bl) that could be
+    the two rows of one double-row plate: the top one directly above the bottom one,
+    narrower and lower, and centred over it. Each quad is in at most one pair, the bottom
+    row taking the nearest top row above it; whether the pair is a plate is for its read
+    to say (the rows must read as a double-row plate)."""
+    extents = [_extent(q) for q in quads]
+    pairs: list[tuple[float, int, int]] = []
+    for b, (bx, bw, btop, _, bh) in enumerate(extents):
+        if bw <= 0 or bh <= 0:
+            continue
+        for t, (tx, tw, _, tbottom, th) in enumerate(extents):
+            if t == b or th <= 0:
+                continue
+            gap = (btop - tbottom) / bh
+            if (_PAIR_WIDTH[0] <= tw / bw <= _PAIR_WIDTH[1]
+                    and _PAIR_HEIGHT[0] <= th / bh <= _PAIR_HEIGHT[1]
+                    and abs(tx - bx) <= _PAIR_OFF_CENTRE * bw
+                    and _PAIR_GAP[0] <= gap <= _PAIR_GAP[1]):
+                pairs.append((abs(gap), t, b))
+    chosen: list[tuple[int, int]] = []
+    used: set[int] = set()
+    for _, t, b in sorted(pairs):
+        if t not in used and b not in used:
+            chosen.append((t, b))
+            used.update((t, b))
+    return chosen
+
+
+def stacked_quad(top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
+    """One quad around both rows of a double-row plate: the bottom row's sides (the plate
+    is as wide as its bottom row) drawn up to the top row's top edge, so the quad follows
+    the plate's perspective and :func:`split_rows` finds the strip between the rows in it."""
+    tl, tr, br, bl = (p.astype(np.float64) for p in bottom)
+    _, _, _, bbottom, bh = _extent(bottom)
+    ttop = _extent(top)[2]
+    reach = (bbottom - ttop) / bh
+    return np.stack([bl + (tl - bl) * reach, br + (tr - br) * reach, br, bl]).astype(np.float32)

@@ -98,6 +98,38 @@ def test_a_double_row_plate_is_proposed_whole(plate_recognizer: Any) -> None:
         assert 1.6 < w / h < 2.6
 
 
+@pytest.mark.parametrize("text", PLATES)
+def test_double_row_plates_found_only_by_the_text_detector_read_exactly(
+    text: str, plate_recognizer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no localiser proposal (a plate its colour masks miss: dirt, odd light), the
+    text detector finds each row as a line of its own; the two are read as one plate."""
+    monkeypatch.setattr("vision.plate_recognizer.find_plate_candidates",
+                        lambda *args, **kwargs: [])
+    rng = random.Random(f"detector {text}")
+    plate = render_plate(text, double_row=True)
+    for approach in (0.4, 1.0):
+        scene = render_gate_scene(plate, rng, approach=approach)
+        reads = plate_recognizer.read(scene)
+        assert reads and reads[0].text == text, (approach, reads)
+        assert reads[0].double_row and reads[0].kind is _kind(text)
+        assert reads[0].color is PlateColor.YELLOW
+        box = reads[0].box
+        # The box spans both rows: a 2:1 plate, not its bottom row alone.
+        assert box is not None and 1.5 < box.width / box.height < 2.6
+
+
+def test_a_single_row_plate_found_by_the_text_detector_still_reads_as_one_row(
+    plate_recognizer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("vision.plate_recognizer.find_plate_candidates",
+                        lambda *args, **kwargs: [])
+    rng = random.Random("detector single")
+    for text, color in (("沪B7M261", PlateColor.BLUE), ("冀A12345", PlateColor.YELLOW)):
+        reads = plate_recognizer.read(render_gate_scene(render_plate(text, color), rng))
+        assert reads and reads[0].text == text and not reads[0].double_row
+
+
 def test_frames_of_a_truck_vote_into_its_plate(plate_recognizer: Any) -> None:
     rng = random.Random(11)
     plate = render_plate("苏E0567挂", double_row=True)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from vision.plate_render import render_plate
-from vision.plate_rows import join_rows, row_gap, split_rows
+from vision.plate_rows import join_rows, row_gap, split_rows, stacked_quad, stacked_rows
 
 CROPS = Path("/work/shared/data/plates/crops")
 
@@ -84,3 +84,54 @@ def test_noise_and_blur_do_not_lose_the_strip() -> None:
         noisy = np.clip(plate + rng.normal(0, 10, plate.shape), 0, 255).astype(np.uint8)
         blurred = cv2.GaussianBlur(noisy, (0, 0), 1.0)
         assert row_gap(blurred) is not None
+
+
+def _line(x: float, y: float, w: float, h: float) -> np.ndarray:
+    """A detector's text line as an ordered quad (tl, tr, br, bl)."""
+    return np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], np.float32)
+
+
+# The bottom row of a double-row plate as the PP-OCRv4 detector boxes it in a gate scene.
+_BOTTOM = _line(400, 360, 150, 50)
+
+
+@pytest.mark.parametrize(
+    ("lines", "pairs"),
+    [
+        # The top row as the detector boxes it: half as wide, 0.6 as tall, overlapping a
+        # little and centred.
+        ([_BOTTOM, _line(435, 330, 80, 32)], [(1, 0)]),
+        ([_line(440, 338, 76, 28), _BOTTOM], [(0, 1)]),
+        # A caption wider than the plate above it, a line as tall as the plate, one off to
+        # the side, one far above, one below: no second row.
+        ([_BOTTOM, _line(380, 320, 190, 30)], []),
+        ([_BOTTOM, _line(435, 305, 80, 50)], []),
+        ([_BOTTOM, _line(480, 330, 80, 32)], []),
+        ([_BOTTOM, _line(435, 270, 80, 32)], []),
+        ([_BOTTOM, _line(435, 412, 80, 32)], []),
+        # Two trucks side by side: each bottom row takes the top row over it.
+        ([_BOTTOM, _line(435, 330, 80, 32), _line(700, 360, 150, 50), _line(735, 330, 80, 32)],
+         [(1, 0), (3, 2)]),
+        # Two candidate top rows: the one closest above wins, each line used once.
+        ([_BOTTOM, _line(435, 330, 80, 32), _line(435, 318, 80, 32)], [(1, 0)]),
+    ],
+)
+def test_a_detector_line_centred_over_a_wider_one_is_its_top_row(
+    lines: list[np.ndarray], pairs: list[tuple[int, int]]
+) -> None:
+    assert sorted(stacked_rows(lines)) == pairs
+
+
+def test_the_quad_of_stacked_rows_spans_both_and_follows_the_bottom_rows_sides() -> None:
+    bottom = np.array([[400, 360], [550, 364], [552, 414], [398, 410]], np.float32)
+    quad = stacked_quad(_line(435, 330, 80, 32), bottom)
+    # As wide as the bottom row, from the top row's top edge to the bottom row's bottom.
+    np.testing.assert_allclose(quad[2:], bottom[2:])
+    assert quad[0][1] == pytest.approx(330, abs=2.5)
+    assert quad[1][1] == pytest.approx(334, abs=2.5)
+    # Its top corners lie on the bottom row's left and right sides drawn upwards.
+    for top_corner, corner_above, corner_below in ((0, 0, 3), (1, 1, 2)):
+        side = bottom[corner_above] - bottom[corner_below]
+        to_top = quad[top_corner] - bottom[corner_below]
+        assert abs(float(np.cross(side, to_top))) < 1.0
+        assert float(np.dot(side, to_top)) > float(np.dot(side, side))
