@@ -257,8 +257,12 @@
   // ---- review queue ------------------------------------------------------------------
   const reviewList = document.getElementById("review-list");
   // Passages resolved while a queue fetch was on its way: a late answer must not bring
-  // their cards back.
-  const gone = new Set();
+  // their cards back. The queue is read one read at a time (refreshReview), and a read sent
+  // after a resolution no longer lists its car: once such a read has answered the car is
+  // forgotten, or this would grow by one car resolved for as long as the page stays open.
+  const gone = new Map();  // passage id -> queue reads sent when it was resolved
+  let reviewReads = 0;
+  function resolved(id) { gone.set(String(id), reviewReads); }
   function cards() { return Array.from(reviewList.querySelectorAll(":scope > .review-card")); }
   function cardFor(id) { return reviewList.querySelector(':scope > .review-card[data-passage="' + id + '"]'); }
   function queueChanged() {
@@ -314,6 +318,7 @@
   }
   async function mergeReview() {
     if (queuePaused) return;  // until the database is back (and the page reloaded)
+    const read = ++reviewReads;
     const html = await fetchHtml("/console/fragments/review");
     if (html === null) return;
     const holder = document.createElement("div");
@@ -340,11 +345,12 @@
     });
     queueChanged();
     updateAges();
+    gone.forEach((sentBefore, id) => { if (sentBefore < read) gone.delete(id); });
   }
 
   // Resolved by someone else: drop the card, and tell the guard if they had started on it.
   function resolvedElsewhere(data) {
-    gone.add(String(data.id));
+    resolved(data.id);
     const card = cardFor(data.id);
     if (!card || card.dataset.busy) return;
     if (card.dataset.touched) {
@@ -471,7 +477,7 @@
       const result = await api("POST", "/api/v1/passages/" + form.dataset.passage + "/resolve", payload, what);
       toast(doneText(resolution, form, result, result.passage.resolved_plate || plate),
             result.barrier === "fault");
-      gone.add(form.dataset.passage);
+      resolved(form.dataset.passage);
       form.remove();
       queueChanged();
       refreshReview();
