@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import LiveServer, browser_context, enter_as, login, screenshot
-from tests.browser.test_console_booth_fit_browser import hit_at_centre
+from tests.browser.test_console_booth_fit_browser import PLATE_LINES, busy_evening, hit_at_centre
+from tests.browser.test_console_live_browser import guard_page, push_unread
 from tests.browser.test_console_small_screen_browser import (
     ONE_LINE,
     TAP_AREA,
@@ -169,3 +170,104 @@ def test_on_a_touch_tablet_every_text_link_and_weekday_has_a_thumb_sized_tap_are
         assert areas[False][path][1] < 40, (path, areas[False][path])  # the words' own box
     small = {name: area for name, area in areas[True].items() if min(area) < 40}
     assert small == {}
+
+
+def the_widest_passages(server: LiveServer) -> None:
+    """busy_evening's rows (a guard's long reason, a look-alike read, a pass, flags, a failed
+    open's 人工开闸放行) and the three that widen the plate cell: a guard's correction
+    (read → typed, two eight-character plates) and the yellow 挂车 and 双层黄牌 labels."""
+    from models.db import transaction
+    from models.events import Passage
+
+    busy_evening(server)
+    common = {"gate_id": "main-in", "direction": "in", "confidence": 0.97}
+    with transaction(server.services.sessions) as session:
+        session.add_all([
+            Passage(plate="粤BD12345", decision="review", reason="unknown_plate",
+                    resolution="allowed_once", resolved_plate="粤BD12346", resolved_by="guard",
+                    **common),
+            Passage(plate="冀A1234挂", plate_kind="trailer", decision="review",
+                    reason="unknown_plate", **common),
+            Passage(plate="冀A12345", plate_kind="double_row", decision="allow",
+                    reason="visitor_pass", pass_id=12, household_id=1, **common),
+        ])
+
+
+# Each .table-scroll on the page: how far its table reaches past it, and its 左右滑动 hint shown.
+INNER_SCROLL = """() => Array.from(document.querySelectorAll('.table-scroll')).map(box => [
+  box.scrollWidth - box.clientWidth,
+  Array.from(box.parentElement.querySelectorAll('.scroll-hint'))
+    .some(hint => hint.getClientRects().length > 0)])"""
+# Each plate-kind label: [its plate's text, the label inside its plate's cell, on one line].
+KIND_LABELS = """() => Array.from(document.querySelectorAll('td.plate .plate-kind')).map(label => {
+  const cell = label.closest('td').getBoundingClientRect(), box = label.getBoundingClientRect();
+  const range = document.createRange(); range.selectNodeContents(label);
+  const lines = new Set(Array.from(range.getClientRects()).map(r => Math.round(r.top))).size;
+  return [label.closest('td').firstChild.textContent.trim(),
+          box.left >= cell.left && box.right <= cell.right && lines === 1]; })"""
+
+
+@pytest.mark.parametrize("viewport", [PORTRAIT, SMALL_PC], ids=["768", "1280"])
+def test_the_passages_tables_fit_a_tablet_and_a_booth_pc_without_sideways_scroll(
+    live_server: LiveServer, new_page: Any, viewport: dict[str, int]
+) -> None:
+    """At 768x1024 the booth's live passages scrolled 8 px sideways inside their card and 通行记录
+    15 px (with the demo's rows; 81 and 73 px with the widest rows below), both under the
+    左右滑动 hint; the booth's 35 px at 1280x800 too. The photo shrinks, 住户/通行证 breaks at
+    its spaces, a correction's second plate is a little smaller and a tablet's cells are
+    tighter: no sideways scroll, every plate on one line, 挂车/双层黄牌 whole under theirs."""
+    the_widest_passages(live_server)
+    page = guard_page(new_page, live_server, viewport)
+    for path in ("/console", "/console/history"):
+        page.goto(path, wait_until="domcontentloaded")
+        page.locator("td.plate", has_text="冀A1234挂").wait_for()
+        label = f"{viewport['width']} {path}"
+        screenshot(page, f"83-tablet-passages-{viewport['width']}-{path.split('/')[-1]}")
+        assert page.evaluate(INNER_SCROLL) == [[0, False]], label
+        assert sideways(page) == 0, label
+        assert sorted(page.evaluate(KIND_LABELS)) == [["冀A12345", True], ["冀A1234挂", True]]
+        laid = page.evaluate(PLATE_LINES)
+        assert "→ 粤BD12346" in [text for text, _ in laid], label
+        assert [(text, lines) for text, lines in laid if lines > 1] == [], label
+
+
+# The review card's reason select: [its text room, the longest choice's text width].
+REASON_ROOM = """select => {
+  const style = getComputedStyle(select), probe = document.createElement('span');
+  probe.style.font = style.font; probe.style.whiteSpace = 'pre';
+  probe.textContent = Array.from(select.options).map(o => o.text)
+    .reduce((a, b) => (a.length >= b.length ? a : b));
+  document.body.append(probe);
+  const text = probe.getBoundingClientRect().width; probe.remove();
+  // the arrow takes about 1em of the select's content box
+  return [select.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight)
+          - parseFloat(style.fontSize), text]; }"""
+
+
+def test_a_review_card_shows_its_reasons_and_tidy_buttons_on_a_tablet_and_a_booth_pc(
+    live_server: LiveServer, new_page: Any
+) -> None:
+    """At 1280x800 the queue's column is ~400 px: plate, reason and note side by side left
+    the reason select 123 px, which showed 请选择… and cut 访客无通行证，业主确认, and 车已离开
+    fell to a row of its own under the other three. Now the reason shares a row with the plate
+    only and shows its longest choice whole; the four buttons are one row or two rows of two."""
+    push_unread(live_server)
+    page = guard_page(new_page, live_server, PORTRAIT)
+    for viewport in TABLETS:
+        page.set_viewport_size(viewport)
+        card = page.locator(".review-card").first
+        card.scroll_into_view_if_needed()
+        label = f"{viewport['width']}"
+        screenshot(page, f"84-tablet-review-{viewport['width']}")
+        room, text = card.locator('select[name="preset"]').evaluate(REASON_ROOM)
+        assert room >= text > 150, (label, room, text)
+        boxes = [button.bounding_box() for button in card.locator(".buttons .btn").all()]
+        edge = card.bounding_box()
+        assert edge is not None and len(boxes) == 4 and None not in boxes, label
+        rows: dict[int, list[float]] = {}
+        for box in boxes:
+            assert box["x"] >= edge["x"] and box["x"] + box["width"] <= edge["x"] + edge["width"]
+            rows.setdefault(round(box["y"]), []).append(box["width"])
+        assert sorted(len(row) for row in rows.values()) in ([4], [2, 2]), (label, rows)
+        if len(rows) == 2:  # two by two: a grid of equal buttons
+            assert max(map(max, rows.values())) - min(map(min, rows.values())) < 1, rows
