@@ -261,13 +261,26 @@ def test_a_review_card_shows_its_reasons_and_tidy_buttons_on_a_tablet_and_a_boot
         screenshot(page, f"84-tablet-review-{viewport['width']}")
         room, text = card.locator('select[name="preset"]').evaluate(REASON_ROOM)
         assert room >= text > 150, (label, room, text)
-        boxes = [button.bounding_box() for button in card.locator(".buttons .btn").all()]
-        edge = card.bounding_box()
-        assert edge is not None and len(boxes) == 4 and None not in boxes, label
-        rows: dict[int, list[float]] = {}
-        for box in boxes:
-            assert box["x"] >= edge["x"] and box["x"] + box["width"] <= edge["x"] + edge["width"]
-            rows.setdefault(round(box["y"]), []).append(box["width"])
-        assert sorted(len(row) for row in rows.values()) in ([4], [2, 2]), (label, rows)
-        if len(rows) == 2:  # two by two: a grid of equal buttons
-            assert max(map(max, rows.values())) - min(map(min, rows.values())) < 1, rows
+        assert_tidy_buttons(card, label)
+    # English words are longer: at 1366 px "Car has left" was alone on a second row.
+    page.click("#lang-switch")
+    page.wait_for_selector('html[lang="en"] .review-card')
+    for viewport in (SMALL_PC, {"width": 1366, "height": 768}):
+        page.set_viewport_size(viewport)
+        card = page.locator(".review-card").first
+        card.scroll_into_view_if_needed()
+        assert_tidy_buttons(card, f"en {viewport['width']}")
+
+
+def assert_tidy_buttons(card: Any, label: str) -> None:
+    """The card's four buttons inside it, one row of four or two rows of two equal ones."""
+    boxes = [button.bounding_box() for button in card.locator(".buttons .btn").all()]
+    edge = card.bounding_box()
+    assert edge is not None and len(boxes) == 4 and None not in boxes, label
+    rows: dict[int, list[float]] = {}
+    for box in boxes:
+        assert box["x"] >= edge["x"] and box["x"] + box["width"] <= edge["x"] + edge["width"]
+        rows.setdefault(round(box["y"]), []).append(box["width"])
+    assert sorted(len(row) for row in rows.values()) in ([4], [2, 2]), (label, rows)
+    if len(rows) == 2:  # two by two: a grid of equal buttons
+        assert max(map(max, rows.values())) - min(map(min, rows.values())) < 1, (label, rows)
