@@ -6,8 +6,9 @@ Pipeline per frame (or per gate region of interest):
    perspective into an upright crop at least 4× as wide as high;
 2. PP-OCRv4 rec reads the crops, best proposal first, with decoding restricted to the plate
    alphabet; a read counts when it fits GA 36-2018 and is confident enough;
-3. when no proposal gives a valid read, steps 1–2 run again on a CLAHE contrast-normalised
-   copy (night, IR, backlight);
+3. when no proposal gives a valid read, white double-row plates (police, 警; no white
+   colour mask in step 1) are looked for, then steps 1–2 run again on a CLAHE
+   contrast-normalised copy (night, IR, backlight);
 4. only then the PP-OCRv4 text detector runs on the whole frame (≤ 960 px) and its boxes
    are read the same way, lane-best first (a narrower line centred on a wider one below it
    is first tried as the two rows of a double-row plate);
@@ -52,7 +53,12 @@ from vision.plate_grammar import (
     expected_color,
     normalize_plate,
 )
-from vision.plate_localiser import PlateCandidate, crop_color, find_plate_candidates
+from vision.plate_localiser import (
+    PlateCandidate,
+    crop_color,
+    find_plate_candidates,
+    find_white_double_rows,
+)
 from vision.plate_rows import join_rows, split_rows, stacked_quad, stacked_rows
 from vision.types import BoundingBox, PlateColor, PlateRead
 
@@ -375,6 +381,7 @@ class LocalisingPlateRecognizer:
         stages: list[Callable[[], list[_Read]]] = []
         if self.use_localiser:
             stages.append(lambda: self._read_candidates(image, factor))
+            stages.append(lambda: self._read_white_double_rows(image, factor))
             if self.config.contrast_retry:
                 stages.append(
                     lambda: self._read_candidates(normalise_contrast(image), factor)
@@ -426,6 +433,25 @@ class LocalisingPlateRecognizer:
                     reads.append(r)
             confident = [r for r in reads if r.read.confidence >= self.config.accept_confidence]
             done = len(confident) >= self.config.max_plates
+        return reads
+
+    def _read_white_double_rows(self, image: np.ndarray, factor: float = 1.0) -> list[_Read]:
+        """Read white double-row plates (police motorcycles), which only this search
+        proposes whole; it runs after the usual proposals, so a frame they read surely
+        never pays for it."""
+        candidates = [
+            c
+            for c in find_white_double_rows(image, max_side=self.config.working_max_side)
+            if quad_size(c.quad)[0] >= self.config.min_plate_width_px * factor
+        ][: self.config.max_candidates]
+        reads: list[_Read] = []
+        for candidate in candidates:
+            read = self._read_double_row(image, candidate.quad)
+            if read is not None and not any(_same_plate(read, r) for r in reads):
+                reads.append(read)
+            confident = [r for r in reads if r.read.confidence >= self.config.accept_confidence]
+            if len(confident) >= self.config.max_plates:
+                break
         return reads
 
     def _read_detected(self, image: np.ndarray, factor: float = 1.0) -> list[_Read]:

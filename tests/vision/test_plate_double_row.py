@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from vision.plate_grammar import PlateKind
-from vision.plate_localiser import find_plate_candidates
+from vision.plate_localiser import find_plate_candidates, find_white_double_rows
+from vision.plate_recognizer import LocalisingPlateRecognizer
 from vision.plate_render import render_gate_scene, render_plate
 from vision.types import PlateColor
 from vision.voting import vote
@@ -128,6 +129,72 @@ def test_a_single_row_plate_found_by_the_text_detector_still_reads_as_one_row(
     for text, color in (("沪B7M261", PlateColor.BLUE), ("冀A12345", PlateColor.YELLOW)):
         reads = plate_recognizer.read(render_gate_scene(render_plate(text, color), rng))
         assert reads and reads[0].text == text and not reads[0].double_row
+
+
+POLICE_PLATES = ["京A1234警", "粤B3K5T警", "川C0G91警", "苏E7M26警"]
+# Dark, grey, red and blue cars: the plate stands out from the body. On a white or silver
+# car it merges with the body in the white mask (see the test after this one).
+_CARS = [(40, 40, 40), (150, 150, 155), (40, 40, 160), (150, 90, 30)]
+
+
+@pytest.mark.parametrize(("text", "car"), list(zip(POLICE_PLATES, _CARS, strict=True)))
+def test_white_double_row_plates_in_gate_scenes_are_proposed_and_read(
+    text: str, car: tuple[int, int, int], plate_recognizer: Any
+) -> None:
+    """A police motorcycle's white two-row plate, read from the frame by the localiser's
+    white search, not only by the slow text-detector fallback (turned off here)."""
+    recognizer = LocalisingPlateRecognizer(
+        plate_recognizer.config.model_copy(update={"use_detector_fallback": False}),
+        plate_recognizer.engine,
+    )
+    rng = random.Random(f"police {text}")
+    plate = render_plate(text, double_row=True)
+    for approach in (0.4, 1.0):
+        scene = render_gate_scene(plate, rng, approach=approach, car_colour=car)
+        found = find_white_double_rows(scene)
+        assert found and found[0].double_row and found[0].color is PlateColor.WHITE
+        reads = recognizer.read(scene)
+        assert reads and reads[0].text == text, (approach, reads)
+        assert reads[0].double_row and reads[0].kind is PlateKind.POLICE
+        assert reads[0].color is PlateColor.WHITE
+
+
+def test_a_white_double_row_plate_on_a_white_car_is_left_to_the_text_detector(
+    plate_recognizer: Any
+) -> None:
+    rng = random.Random("police on a white car")
+    scene = render_gate_scene(render_plate("京A1234警", double_row=True), rng,
+                              car_colour=(235, 235, 235))
+    assert find_white_double_rows(scene) == []
+    reads = plate_recognizer.read(scene)
+    assert reads and reads[0].text == "京A1234警" and reads[0].kind is PlateKind.POLICE
+
+
+@pytest.mark.parametrize(("text", "color", "double_row"),
+                         [("沪B7M261", PlateColor.BLUE, False),
+                          ("京A1234警", PlateColor.WHITE, False),
+                          ("冀A12345", PlateColor.YELLOW, True)])
+def test_the_white_search_proposes_no_other_plate(text: str, color: PlateColor,
+                                                  double_row: bool) -> None:
+    rng = random.Random(f"not white two rows {text}")
+    for approach in (0.4, 1.0):
+        plate = render_plate(text, color, double_row=double_row)
+        assert find_white_double_rows(render_gate_scene(plate, rng, approach=approach)) == []
+
+
+def test_a_frame_read_surely_never_pays_for_the_white_search(
+    plate_recognizer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: object, **kwargs: object) -> list[object]:
+        raise AssertionError("white search run for a frame already read")
+
+    monkeypatch.setattr("vision.plate_recognizer.find_white_double_rows", refuse)
+    rng = random.Random("sure")
+    for text, color, double_row in (("沪B7M261", PlateColor.BLUE, False),
+                                    ("冀A1234挂", PlateColor.YELLOW, True)):
+        scene = render_gate_scene(render_plate(text, color, double_row=double_row), rng)
+        reads = plate_recognizer.read(scene)
+        assert reads and reads[0].text == text
 
 
 def test_frames_of_a_truck_vote_into_its_plate(plate_recognizer: Any) -> None:
