@@ -24,6 +24,9 @@ class Passage(Base):
     __table_args__ = (
         Index("ix_passages_gate_at", "gate_id", "at"),
         Index("ix_passages_plate", "plate"),
+        # The history's plate-kind filter ("the trailers of this week"): a rare kind counted
+        # and paged newest first off the index, not by scanning every passage (0019).
+        Index("ix_passages_plate_kind_at", "plate_kind", "at"),
         # The review queue (decision = 'review', resolution IS NULL, oldest first) reads the
         # waiting cars straight off this index; on decision alone it read and sorted every
         # review of the history on each booth-page poll (bench/scale.py). It also serves

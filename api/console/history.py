@@ -27,11 +27,15 @@ from errors import InvalidInputError
 from models.access_store import passage_to_dict
 from models.people import Household
 from services.passage_search import PassageQuery, search_passages
+from vision.plate_grammar import PlateKind
 
 router = APIRouter(prefix="/console/history", include_in_schema=False)
 
 PAGE_ROWS = 50
 MAX_PAGE = 2000
+# The filter's choices: the trucks an office asks about first, then the other families.
+TRUCKS = (PlateKind.TRAILER, PlateKind.DOUBLE_ROW)
+PLATE_KIND_CHOICES = [*TRUCKS, *(kind for kind in PlateKind if kind not in TRUCKS)]
 
 
 @router.get("", response_class=HTMLResponse)
@@ -41,6 +45,7 @@ def history_page(
     similar: bool = False,
     gate: str | None = Query(None, max_length=32),
     decision: Literal["allow", "deny", "review", ""] | None = None,
+    plate_kind: PlateKind | Literal[""] | None = None,
     since: Day = None,
     until: Day = None,
     passage: QueryId = None,
@@ -58,6 +63,7 @@ def history_page(
         similar=similar and folded is not None,
         gate_id=gate or None,
         decision=decision or None,
+        plate_kind=plate_kind or None,
         since=day_start(since, tz),
         until=day_start(until, tz, 1),
         passage_id=passage,
@@ -67,6 +73,7 @@ def history_page(
         "similar": similar,
         "gate": gate or "",
         "decision": decision or "",
+        "plate_kind": plate_kind or "",
         "since": since.isoformat() if since else "",
         "until": until.isoformat() if until else "",
         "passage": str(passage) if passage else "",  # one alarm's passage (报警记录's link)
@@ -106,6 +113,7 @@ def history_page(
             "filters": filters,
             **page_links("/console/history", params, page, total, PAGE_ROWS),
             "gates": list(names.items()),
+            "plate_kinds": [kind.value for kind in PLATE_KIND_CHOICES],
             "gate_names": names,
             "hh_labels": hh_labels,
         },

@@ -49,6 +49,8 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "only the newest 50,000 were searched: narrow the dates",
     ),
     "history.pages": ("翻页", "Pages"),
+    "history.plate_kind": ("号牌种类", "Plate kind"),
+    "history.all_plate_kinds": ("全部号牌种类", "All plate kinds"),
     "history.previous": ("‹ 上一页", "‹ Newer"),
     "history.next": ("下一页 ›", "Older ›"),
     "history.page": ("第 {page} / {pages} 页", "Page {page} of {pages}"),
@@ -777,9 +779,19 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "color.black": ("黑", "Black"),
     "color.unknown": ("未知", "Unknown"),
     # The plate families a guard is shown beside the plate (passage rows, review cards): a
-    # trailer or a large vehicle's rear plate; the other families need no word.
+    # trailer or a large vehicle's rear plate; the other families need no word there, only in
+    # 通行记录's plate-kind filter (every PlateKind has a label).
     "plate_kind.trailer": ("挂车", "Trailer"),
     "plate_kind.double_row": ("双层黄牌", "Double-row yellow plate"),
+    "plate_kind.ordinary": ("普通", "Ordinary"),
+    "plate_kind.new_energy_small": ("新能源小型车", "New energy, small car"),
+    "plate_kind.new_energy_large": ("新能源大型车", "New energy, large vehicle"),
+    "plate_kind.coach": ("教练车", "Driving-school car"),
+    "plate_kind.police": ("警车", "Police"),
+    "plate_kind.hong_kong": ("香港入出境", "Hong Kong cross-border"),
+    "plate_kind.macau": ("澳门入出境", "Macau cross-border"),
+    "plate_kind.embassy": ("使馆", "Embassy"),
+    "plate_kind.consulate": ("领馆", "Consulate"),
     "alarm.plate": ("车牌 {plate}", "Plate {plate}"),
     "alarm.offline": ("（离线判定）", "(decided offline)"),
     "alarm.snapshot": ("抓拍", "Snapshot"),

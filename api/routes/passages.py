@@ -14,6 +14,7 @@ from errors import InvalidInputError, NotFoundError
 from models.access_store import passage_to_dict
 from models.events import Passage
 from services.passage_search import PassageQuery, search_passages
+from vision.plate_grammar import PlateKind
 
 router = APIRouter(prefix="/api/v1/passages", tags=["passages"])
 
@@ -35,6 +36,11 @@ def list_passages(
         "(look-alike characters, one character, the province), as the gate matches.",
     ),
     decision: Literal["allow", "deny", "review"] | None = None,
+    plate_kind: PlateKind | None = Query(
+        None,
+        description="The read plate's family (trailer, double_row, new_energy_small, …). "
+        "Passages with none (typed, unread, stored before 0018) never match.",
+    ),
     since: Moment | None = Query(None, description="Inclusive start, ISO 8601 with zone."),
     until: Moment | None = Query(None, description="Exclusive end, ISO 8601 with zone."),
     limit: int = Query(50, ge=1, le=500),
@@ -49,6 +55,7 @@ def list_passages(
         similar=similar_to is not None,
         gate_id=gate or None,
         decision=decision,
+        plate_kind=plate_kind,
         since=since,
         until=until,
     )
