@@ -394,9 +394,7 @@ def demo_server_config(services: Services, host: str, port: int) -> uvicorn.Conf
 
 
 async def _serve_demo(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from api.server import listen_socket
+    from api.server import controller_server, listen_socket
     from services.container import build_services
     from settings import load_settings
 
@@ -419,7 +417,7 @@ async def _serve_demo(args: argparse.Namespace) -> int:
         run_cameras(services, workers)
         traffic = DemoTraffic(services, pipeline, cameras, cast, entry_gate=entry,
                               exit_gate=exit_)
-        server = uvicorn.Server(demo_server_config(services, host, port))
+        server = controller_server(demo_server_config(services, host, port), services)
         serving = asyncio.create_task(server.serve(sockets=[listener]), name="uvicorn")
         while not server.started:
             if serving.done():

@@ -82,10 +82,8 @@ def _add_new_database_flag(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from api.app import create_app
-    from api.server import listen_socket, server_config
+    from api.server import controller_server, listen_socket, server_config
     from services.container import build_services
     from services.instance_lock import InstanceLock
 
@@ -102,7 +100,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logger.info(
         "parkgate serving community %r on http://%s:%d", settings.community.name, host, port
     )
-    server = uvicorn.Server(server_config(app, settings, host, port, log_config=None))
+    server = controller_server(server_config(app, settings, host, port, log_config=None), services)
     server.run(sockets=[listener])
     return 0
 

@@ -38,6 +38,9 @@ EventType = Literal[
     # What a gate's screen is now meant to show (services/gate_screens.py): the booth's gate
     # card shows it, so the guard reads what the driver was told.
     "screen",
+    # The controller is stopping: a subscriber's last event (EventBus.end_subscriptions), on
+    # which a live stream ends instead of holding the stop up.
+    "stopping",
 ]
 
 
@@ -69,6 +72,11 @@ class EventQueue(asyncio.Queue[Event]):
     must not miss a change (the console's stream) reads it and catches up another way."""
 
     overflowed = False
+    # Set with STOPPING put in: the subscriber ends (even where it drains its queue unread).
+    ended = False
+
+
+STOPPING = Event("stopping", {})
 
 
 class EventBus:
@@ -77,6 +85,7 @@ class EventBus:
         self._subscribers: set[EventQueue] = set()
         self._listeners: list[Callable[[Event], None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._ended = False
         self.dropped = 0
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -109,9 +118,25 @@ class EventBus:
                     self.dropped += 1
             queue.put_nowait(event)
 
+    def end_subscriptions(self) -> None:
+        """Hand every subscriber ``STOPPING`` (dropping its oldest event if its queue is full),
+        and each one that subscribes later too: the live streams end on it, so a stop does
+        not wait for their clients to leave. Safe from a signal handler or another thread."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._end)
+        else:
+            self._end()
+
+    def _end(self) -> None:
+        self._ended = True
+        for queue in list(self._subscribers):
+            _put_last(queue)
+
     @contextlib.asynccontextmanager
     async def subscribe(self) -> AsyncIterator[EventQueue]:
         queue = EventQueue(self._queue_size)
+        if self._ended:
+            _put_last(queue)
         self._subscribers.add(queue)
         try:
             yield queue
@@ -131,3 +156,11 @@ class EventBus:
     @property
     def subscriber_count(self) -> int:
         return len(self._subscribers)
+
+
+def _put_last(queue: EventQueue) -> None:
+    queue.ended = True
+    if queue.full():
+        with contextlib.suppress(asyncio.QueueEmpty):
+            queue.get_nowait()
+    queue.put_nowait(STOPPING)

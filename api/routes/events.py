@@ -83,6 +83,8 @@ async def event_stream(
                     event = queue.get_nowait()
             except (TimeoutError, asyncio.QueueEmpty):
                 event = None
+            if queue.ended:
+                return  # the controller is stopping; the page reconnects to the next one
             if loop.time() >= check_at:
                 # On the clock, not only when the stream is quiet: on a busy shift there is an
                 # event every few seconds, and a session logged out would be streamed to for

@@ -306,6 +306,8 @@ async def availability_events(
                     # kept a shutdown waiting. asyncio.timeout raises it at the next await.
                     async with asyncio.timeout(heartbeat_s):
                         await queue.get()
+                    if queue.ended:
+                        return  # the controller is stopping; the app reconnects
                     idle = False
                 except TimeoutError:
                     if await request.is_disconnected():
