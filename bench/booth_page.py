@@ -182,8 +182,8 @@ class Demo:
             return
         self.process.send_signal(signal.SIGTERM)
         try:
-            # The demo's uvicorn waits for open connections (the page's event stream) to
-            # close before it stops: past 10 s it is killed, as a crash would end it.
+            # A stop ends the page's event stream at once (api/server.ControllerServer) and
+            # cuts anything else after 5 s; past 10 s something is wrong: killed, as a crash.
             self.process.wait(10)
         except subprocess.TimeoutExpired:
             self.process.kill()
