@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from annotated_types import Ge, GroupedMetadata, Le
@@ -17,14 +17,13 @@ from fastapi import Path, Query
 from pydantic import AfterValidator, BeforeValidator, Strict
 from pydantic_core import PydanticCustomError
 
+from service_span import EARLIEST, LATEST, day_in_service_span
+
 # The largest id both databases store: PostgreSQL's INTEGER keys end at 2**31 - 1 (SQLite's
 # at 2**63 - 1), so one bound answers the same on both.
 MAX_DB_INT = 2**31 - 1
 # Paging further than this is a client bug, not a query; it keeps OFFSET arithmetic small.
 MAX_OFFSET = 10_000_000
-# Times outside this span are typing mistakes (a pass "until 9999"), not plans.
-EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 def _not_a_boolean(value: object) -> object:
@@ -70,12 +69,6 @@ def in_service_span(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("a time needs a zone, e.g. 2026-05-01T09:00+08:00")
     if not EARLIEST <= value < LATEST:
-        raise ValueError(f"{value.isoformat()} is outside 2000-2100")
-    return value
-
-
-def day_in_service_span(value: date) -> date:
-    if not EARLIEST.date() <= value < LATEST.date():
         raise ValueError(f"{value.isoformat()} is outside 2000-2100")
     return value
 

@@ -30,6 +30,7 @@ from controllers.ports import ADMISSION_UNDONE
 from errors import ConfigError, InvalidInputError
 from models.events import Passage
 from models.site import OccupancySample, Zone
+from service_span import day_in_service_span
 from services.spreadsheet_cells import inert_cell
 from services.zone_spans import zone_spans
 from wall_clock import utcnow
@@ -347,10 +348,8 @@ def occupancy_report(
 
 
 def _parse_date(value: str) -> date:
-    # The API's bounds (api/params.py): a day at the calendar's edge (9999-12-31, 0001-01-01)
-    # overflowed when its next midnight or its UTC bounds were computed, a traceback.
-    from api.params import day_in_service_span
-
+    # The API's bounds (service_span.py): a day at the calendar's edge (9999-12-31,
+    # 0001-01-01) overflowed when its next midnight or its UTC bounds were computed.
     try:
         day = date.fromisoformat(value)
     except ValueError as err:
