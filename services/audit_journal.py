@@ -118,18 +118,14 @@ class FileAuditJournal:
         """A begun entry whose action was not carried out after all (cancelled before its
         barrier was commanded): gone, as if never begun, or its ``pending`` would audit a
         move that cannot have happened. Atomic, as :meth:`discard`."""
-        with self._lock:
-            try:
-                kept = [e for e in self._read() if e.key != key]
-                if kept:
-                    replace_durably(self.path, (_entry_line(e) for e in kept))
-                else:
-                    self.path.unlink(missing_ok=True)
-            except OSError as err:
-                raise StoreUnavailableError(
-                    f"the audit journal {self.path} could not be rewritten: {err}"
-                ) from err
-            finally:
+        try:
+            self.discard({key})
+        except OSError as err:
+            raise StoreUnavailableError(
+                f"the audit journal {self.path} could not be rewritten: {err}"
+            ) from err
+        finally:
+            with self._lock:
                 self._in_flight.discard(key)
 
     def record(self, entry: JournalledAudit) -> None:
