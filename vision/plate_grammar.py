@@ -95,11 +95,25 @@ DOUBLE_ROW_BOTTOM: Layouts = (
     (PlateKind.POLICE, (*[_SERIAL] * 4, "警")),
 )
 
-# Each layout as a regex, matched against the whole canonical text.
-_PATTERNS: tuple[tuple[PlateKind, re.Pattern[str]], ...] = tuple(
-    (kind, re.compile("".join(f"[{re.escape(chars)}]" for chars in layout)))
-    for kind, layout in PLATE_LAYOUTS
-)
+Patterns = tuple[tuple[PlateKind, re.Pattern[str]], ...]
+
+
+def _patterns(layouts: Layouts) -> Patterns:
+    """Each layout as a regex, matched against the whole canonical text."""
+    return tuple(
+        (kind, re.compile("".join(f"[{re.escape(chars)}]" for chars in layout)))
+        for kind, layout in layouts
+    )
+
+
+def _first_kind(patterns: Patterns, text: str) -> PlateKind | None:
+    for kind, pattern in patterns:
+        if pattern.fullmatch(text):
+            return kind
+    return None
+
+
+_PATTERNS = _patterns(PLATE_LAYOUTS)
 
 # The colour each family is issued in; ORDINARY is blue or yellow, decided by the image.
 KIND_COLORS: dict[PlateKind, str] = {
@@ -115,11 +129,10 @@ KIND_COLORS: dict[PlateKind, str] = {
     PlateKind.DOUBLE_ROW: "yellow",
 }
 
-_DOUBLE_ROW_PATTERNS: tuple[tuple[PlateKind, re.Pattern[str]], ...] = tuple(
-    (kind, re.compile("".join(f"[{re.escape(chars)}]" for chars in top + bottom)))
-    for _, top in DOUBLE_ROW_TOP
-    for kind, bottom in DOUBLE_ROW_BOTTOM
-)
+# The two rows joined, as a double-row plate's text is read (top row first).
+_DOUBLE_ROW_PATTERNS = _patterns(tuple(
+    (kind, top + bottom) for _, top in DOUBLE_ROW_TOP for kind, bottom in DOUBLE_ROW_BOTTOM
+))
 
 
 def strip_separators(text: str) -> str:
@@ -166,20 +179,14 @@ def fold_plate_part(text: str) -> str:
 
 def plate_kind(text: str) -> PlateKind | None:
     """Return the plate family of a canonical (dot-free) plate, or None if it is not a plate."""
-    for kind, pattern in _PATTERNS:
-        if pattern.fullmatch(text):
-            return kind
-    return None
+    return _first_kind(_PATTERNS, text)
 
 
 def double_row_kind(text: str) -> PlateKind | None:
     """The family of a canonical plate read from a double-row plate (top row and bottom row
     joined), or None when no double-row plate carries that text: DOUBLE_ROW for a serial of
     five, TRAILER / COACH / POLICE when it ends in 挂 / 学 / 警."""
-    for kind, pattern in _DOUBLE_ROW_PATTERNS:
-        if pattern.fullmatch(text):
-            return kind
-    return None
+    return _first_kind(_DOUBLE_ROW_PATTERNS, text)
 
 
 def normalize_plate(text: str) -> str | None:
