@@ -7,11 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from alembic import command
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from models.db import alembic_config, create_db_engine, migrate
+from models.db import create_db_engine, migrate
+from tests.models.migration_steps import upgrade_to
 
 T0 = "'2026-01-01 00:00:00'"
 ROWS = (
@@ -41,10 +41,7 @@ ROWS = (
 def test_rows_links_and_constraints_stay_and_no_named_id_is_handed_out(tmp_path: Path) -> None:
     engine = create_db_engine(f"sqlite:///{tmp_path / 'parkgate.db'}")
     try:
-        config = alembic_config(engine.url.render_as_string(hide_password=False))
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "0015")
+        upgrade_to(engine, "0015")
         with engine.begin() as connection:
             for statement in ROWS:
                 connection.execute(text(statement))

@@ -3,10 +3,10 @@ only on passages a crash interrupted (allowed, committed, no barrier answer)."""
 
 from __future__ import annotations
 
-from alembic import command
 from sqlalchemy import text
 
-from models.db import alembic_config, create_db_engine, migrate
+from models.db import create_db_engine, migrate
+from tests.models.migration_steps import upgrade_to
 
 ROWS = [  # (decision, resolution, outcome before) -> outcome after
     ("deny", None, "pending", "closed"),
@@ -24,10 +24,7 @@ def test_never_driven_passages_are_closed_and_interrupted_ones_stay_pending(
 ) -> None:
     engine = create_db_engine(database_url)
     try:
-        config = alembic_config(engine.url.render_as_string(hide_password=False))
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "0005")
+        upgrade_to(engine, "0005")
         with engine.begin() as connection:
             for n, (decision, resolution, before, _after) in enumerate(ROWS, 1):
                 connection.execute(text(

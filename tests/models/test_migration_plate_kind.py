@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from alembic import command
 from sqlalchemy import select, text
 
 from controllers.ports import PassageRecord
 from controllers.values import AccessDecision, Direction, Reason, Sighting, Verdict
 from models.access_store import SqlAccessStore, passage_to_dict
-from models.db import alembic_config, create_db_engine, make_session_factory, migrate
+from models.db import create_db_engine, make_session_factory, migrate
 from models.events import Passage
+from tests.models.migration_steps import upgrade_to
 
 
 def test_passages_before_the_migration_have_no_kind_and_new_ones_keep_it(
@@ -20,10 +20,7 @@ def test_passages_before_the_migration_have_no_kind_and_new_ones_keep_it(
 ) -> None:
     engine = create_db_engine(database_url)
     try:
-        config = alembic_config(engine.url.render_as_string(hide_password=False))
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "0017")
+        upgrade_to(engine, "0017")
         with engine.begin() as connection:
             connection.execute(text(
                 "INSERT INTO passages (at, gate_id, direction, plate, confidence, plate_color, "

@@ -8,19 +8,16 @@ from __future__ import annotations
 
 import re
 
-from alembic import command
 from sqlalchemy import text
 
-from models.db import alembic_config, create_db_engine, migrate
+from models.db import create_db_engine, migrate
+from tests.models.migration_steps import upgrade_to
 
 
 def test_existing_passes_each_get_their_own_nonce(database_url: str) -> None:
     engine = create_db_engine(database_url)
     try:
-        config = alembic_config(engine.url.render_as_string(hide_password=False))
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "0002")
+        upgrade_to(engine, "0002")
         with engine.begin() as connection:
             connection.execute(text(
                 "INSERT INTO households (id, building, unit, spaces, note, created_at) "

@@ -3,11 +3,11 @@ is the one tokens carried before it: nobody is logged out by the upgrade."""
 
 from __future__ import annotations
 
-from alembic import command
 from sqlalchemy import text
 
-from models.db import alembic_config, create_db_engine, migrate
+from models.db import create_db_engine, migrate
 from services.known_staff import KnownAccount
+from tests.models.migration_steps import upgrade_to
 
 HASH = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA"
 
@@ -15,10 +15,7 @@ HASH = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA"
 def test_accounts_start_at_generation_0_and_keep_their_stamp(database_url: str) -> None:
     engine = create_db_engine(database_url)
     try:
-        config = alembic_config(engine.url.render_as_string(hide_password=False))
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "0014")
+        upgrade_to(engine, "0014")
         with engine.begin() as connection:
             connection.execute(text(
                 "INSERT INTO users (username, username_key, password_hash, role, active, "

@@ -3,19 +3,16 @@ already stored as it was."""
 
 from __future__ import annotations
 
-from alembic import command
 from sqlalchemy import text
 
-from models.db import alembic_config, create_db_engine, migrate
+from models.db import create_db_engine, migrate
+from tests.models.migration_steps import upgrade_to
 
 
 def test_passes_keep_their_plates_and_a_plateless_pass_can_be_stored(database_url: str) -> None:
     engine = create_db_engine(database_url)
     try:
-        config = alembic_config(engine.url.render_as_string(hide_password=False))
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "0013")
+        upgrade_to(engine, "0013")
         insert = text(
             "INSERT INTO visitor_passes (plate, host_household_id, valid_from, valid_to, uses,"
             " note, created_by, created_at, qr_nonce, weekdays, hours_from, hours_to)"

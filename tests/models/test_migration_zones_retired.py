@@ -9,14 +9,14 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from alembic import command
 from sqlalchemy import text
 
 from models.access_store import availability
-from models.db import alembic_config, create_db_engine, make_session_factory, migrate, transaction
+from models.db import create_db_engine, make_session_factory, migrate, transaction
 from services.reports import occupancy_day
 from services.site import sync_site
 from settings import CommunityConfig
+from tests.models.migration_steps import upgrade_to
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -26,10 +26,7 @@ def test_zones_in_use_keep_their_counts_and_the_next_start_retires_the_unconfigu
 ) -> None:
     engine = create_db_engine(database_url)
     try:
-        config = alembic_config(engine.url.render_as_string(hide_password=False))
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "0016")
+        upgrade_to(engine, "0016")
         with engine.begin() as connection:
             connection.execute(text(
                 "INSERT INTO zones (id, name, capacity, occupied, updated_at) VALUES "

@@ -11,19 +11,18 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from alembic import command
 from sqlalchemy import event, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from errors import ConflictError
 from models.db import (
-    alembic_config,
     create_db_engine,
     migrate,
     transaction,
 )
 from models.people import User, username_key
 from services.users import create_user
+from tests.models.migration_steps import upgrade_to
 
 
 @pytest.mark.parametrize(
@@ -86,10 +85,7 @@ def test_a_creation_racing_another_is_a_409_not_a_500(sessions: Any) -> None:
 def test_migration_0004_keys_users_already_stored(database_url: str) -> None:
     engine = create_db_engine(database_url)
     try:
-        config = alembic_config(engine.url.render_as_string(hide_password=False))
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "0003")
+        upgrade_to(engine, "0003")
         with engine.begin() as connection:
             # Case variants stored before any check existed (or by the race) are kept apart:
             # the first keeps its name, the later ones get their id appended.
