@@ -3,7 +3,7 @@
 A city platform runs its own hub; this one shows what docs/mqtt.md asks of it, and is what
 parkgate's tests aggregate several communities with:
 
-- a persistent session (``clean_session`` false) subscribed with QoS 1 to
+- a persistent MQTT 5 session (``clean_start`` false, no expiry) subscribed with QoS 1 to
   ``<prefix>/+/#``, so passages sent while the hub was away arrive when it is back;
 - passages and alarms de-duplicated by ``(community, id, at)`` (QoS 1 is at least once, and a
   controller re-sends what the broker had not acknowledged when it restarted: the same message,
@@ -14,7 +14,9 @@ parkgate's tests aggregate several communities with:
   fields ignored;
 - the latest availability, status and gate state of every community kept, and the city's
   totals from them; each community's from its first controller (``controller``), a second
-  one under the same name refused, and while it is heard every status too (it has no id).
+  one under the same name refused, its status too (named by the status's ``controller`` user
+  property; a status without one, from a controller older than it, is refused while a second
+  controller is heard).
 
 Accepted passages and alarms may be appended to a JSON-lines file (``--out``): the hub's own
 record, one object per line with the topic's community. A summary of the city is logged every
@@ -67,7 +69,7 @@ class Community:
     controller_heard: float = 0.0  # when it was last heard (the hub's monotonic clock)
     clashes: int = 0  # messages refused as another controller's under this name
     # The last controller refused under this name, and when it was heard: while it is heard,
-    # a status message (no id) may be its own.
+    # a status message without an id (an older controller's) may be its own.
     rival: str | None = None
     rival_heard: float = 0.0
     seen: OrderedDict[tuple[str, int, str], None] = field(default_factory=OrderedDict)
@@ -116,9 +118,11 @@ class CityHub:
         self._refusals_logged: set[tuple[str, str]] = set()
         self._refusals_full = False
 
-    def take(self, topic: str, payload: bytes) -> Accepted | None:
+    def take(
+        self, topic: str, payload: bytes, *, controller: str | None = None
+    ) -> Accepted | None:
         """Fold one message in; returns it when it is a passage or alarm seen for the first
-        time."""
+        time. ``controller``: the id a status message names in its MQTT 5 user property."""
         parts = topic.split("/")
         head = self.prefix.split("/")
         if parts[: len(head)] != head or len(parts) < len(head) + 2 or not parts[len(head)]:
@@ -126,7 +130,13 @@ class CityHub:
         name, rest = parts[len(head)], parts[len(head) + 1 :]
         community = self.communities.setdefault(name, Community(name))
         if rest == ["status"]:
-            if not self._status_is_its_controllers(community):
+            if controller is None:
+                if not self._status_is_its_controllers(community):
+                    return None
+            elif not CONTROLLER_ID.fullmatch(controller):
+                self._refuse(name, "status", "controller id not 12 hex digits")
+                return None
+            elif not self._from_its_controller(community, "status", controller):
                 return None
             text = payload.decode("utf-8", errors="replace")
             community.online = {"online": True, "offline": False}.get(text, community.online)
@@ -139,7 +149,7 @@ class CityHub:
         if kind is None:
             return None
         body = self._body(name, kind, payload)
-        if body is None or not self._from_its_controller(community, kind, body):
+        if body is None or not self._from_its_controller(community, kind, body.get("controller")):
             return None
         if kind == "availability":
             community.availability = body
@@ -156,10 +166,10 @@ class CityHub:
             return Accepted(name, kind, body)
         return None
 
-    def _from_its_controller(self, community: Community, kind: str, body: dict[str, Any]) -> bool:
-        """Whether ``body`` comes from the controller publishing ``community`` (messages of
-        controllers older than the ``controller`` field are taken as they come)."""
-        who = body.get("controller")
+    def _from_its_controller(self, community: Community, kind: str, who: object) -> bool:
+        """Whether a message naming controller ``who`` comes from the controller publishing
+        ``community`` (messages of controllers older than the ``controller`` field are taken
+        as they come)."""
         if not isinstance(who, str):
             return True
         now = self._clock()
@@ -183,8 +193,9 @@ class CityHub:
         return True
 
     def _status_is_its_controllers(self, community: Community) -> bool:
-        """Whether a status message (plain ``online``/``offline``, no controller id) can be
-        taken as the community's controller's: not while another controller under the name
+        """Whether a status message naming no controller (one older than the status's
+        ``controller`` property, or on MQTT 3.1.1) can be taken as the community's
+        controller's: not while another controller under the name
         was heard in the last CONTROLLER_QUIET_S, since it may be that one's (its stop, its
         last will), and would show the community offline, or online, for it. Refused then
         and counted as that controller's, the community keeping the status it had."""
@@ -358,11 +369,19 @@ def run_hub(
     ``out``, so the one that failed, and those after it, wait in the session for the next
     run."""
     import paho.mqtt.client as mqtt
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
 
     lock = threading.Lock()
+    # MQTT 5: a status names its controller only in a user property, which 3.1.1 drops.
     client = mqtt.Client(
-        mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False, manual_ack=True
+        mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5,
+        manual_ack=True,
     )
+    # The persistent session of 3.1.1's clean_session false: resumed at every connect and
+    # kept by the broker while the hub is away (no expiry).
+    session = Properties(PacketTypes.CONNECT)
+    session.SessionExpiryInterval = 0xFFFFFFFF
     record_failed = threading.Event()
 
     def on_connect(c: mqtt.Client, _u: Any, flags: Any, reason: Any, _p: Any) -> None:
@@ -383,7 +402,9 @@ def run_hub(
             if record_failed.is_set():
                 return  # not acknowledged: the broker hands it to the next run
             try:
-                accepted = hub.take(m.topic, bytes(m.payload))  # typed bytes | bytearray
+                accepted = hub.take(  # payload typed bytes | bytearray
+                    m.topic, bytes(m.payload), controller=_named_controller(m)
+                )
             except Exception:
                 # Whatever a message does to the hub, it must not end the client's network
                 # thread (the hub would go on logging a frozen picture), nor come back from
@@ -435,7 +456,7 @@ def run_hub(
     client.on_disconnect = on_disconnect
     client.on_message = on_message
     client.reconnect_delay_set(min_delay=1, max_delay=30)
-    client.connect_async(host, port, keepalive=30)
+    client.connect_async(host, port, keepalive=30, clean_start=False, properties=session)
     client.loop_start()
     try:
         next_summary = time.monotonic() + every_s
@@ -448,6 +469,16 @@ def run_hub(
         client.loop_stop()
         _log_summary(hub, lock)
     return not record_failed.is_set()
+
+
+def _named_controller(message: Any) -> str | None:
+    """The controller id a message names in its ``controller`` user property (a status from
+    a controller that has it), or None."""
+    properties = getattr(message, "properties", None)
+    for key, value in getattr(properties, "UserProperty", None) or ():
+        if key == "controller":
+            return str(value)
+    return None
 
 
 def _log_summary(hub: CityHub, lock: threading.Lock) -> None:

@@ -6,7 +6,8 @@ Topics (``<prefix>`` defaults to ``parkgate``, ``<community>`` is the configured
     <prefix>/<community>/passages              schema parkgate.passage/1
     <prefix>/<community>/alarms                schema parkgate.alarm/1
     <prefix>/<community>/gates/<gate_id>/state retained, schema parkgate.gate/1
-    <prefix>/<community>/status                retained "online"/"offline" (last will)
+    <prefix>/<community>/status                retained "online"/"offline" (last will), the
+                                               controller id in an MQTT 5 user property
 
 Plates are personal information: unless ``publish_plates`` is on, a passage carries a masked
 plate (闽A1***5) so the hub can count and de-duplicate without learning who came home.
@@ -38,6 +39,8 @@ from datetime import datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from controllers.barrier import BarrierState
 from controllers.events import Event, EventBus
@@ -56,6 +59,20 @@ GATE_STATES = frozenset(str(state) for state in BarrierState)
 # these first.
 HANDED_MAX = 50
 RESEND_WAIT_S = 5.0
+# The MQTT 5 user property naming the controller on a status message (docs/mqtt.md).
+STATUS_CONTROLLER = "controller"
+
+
+def status_properties(controller: str | None, packet: int) -> Properties | None:
+    """The properties of a status message (``packet``: PUBLISH, or WILLMESSAGE for the last
+    will) naming ``controller``. A property, not a field in the payload: the payload stays the
+    plain ``online``/``offline`` every hub reads, and a hub that reads properties can tell
+    whose status it is when two controllers publish under one community name."""
+    if controller is None:
+        return None
+    properties = Properties(packet)
+    properties.UserProperty = (STATUS_CONTROLLER, controller)
+    return properties
 
 
 def to_message(
@@ -237,17 +254,26 @@ class CityPublisher:
         self._syncing = False  # an fsync of the spool is on its way
         self._sync_again = False  # lines appended since that fsync began: another one after it
         self._prefix = f"{config.topic_prefix.rstrip('/')}/{community}"
+        mqtt5 = config.protocol == "5"
+        # Only MQTT 5 carries the id on the status (a user property); 3.1.1 is for a broker
+        # older than MQTT 5, whose status then names no controller.
+        self._status_controller = controller if mqtt5 else None
         self._client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
             # The id first: two controllers under one community name must not share a client
             # id (the broker disconnects the older session each time the other connects).
             client_id=(f"parkgate-{controller}-{community}" if controller
                        else f"parkgate-{community}")[:64],
+            protocol=mqtt.MQTTv5 if mqtt5 else mqtt.MQTTv311,
         )
         if config.username:
             password = config.password.get_secret_value() if config.password else None
             self._client.username_pw_set(config.username, password)
-        self._client.will_set(f"{self._prefix}/status", "offline", qos=1, retain=True)
+        # The last will is fixed at connect time; the id is known then, so it names it too.
+        self._client.will_set(
+            f"{self._prefix}/status", "offline", qos=1, retain=True,
+            properties=status_properties(self._status_controller, PacketTypes.WILLMESSAGE),
+        )
         # paho annotates these as int but sleeps on floats.
         self._client.reconnect_delay_set(
             min_delay=config.reconnect_min_s,  # type: ignore[arg-type]
@@ -345,7 +371,7 @@ class CityPublisher:
             # A clean stop with the broker there loses nothing: hand over all that waits.
             while (message := self._outbox.take()) is not None:
                 self._hand(message)
-        info = self._client.publish(f"{self._prefix}/status", "offline", qos=1, retain=True)
+        info = self._publish_status("offline")
         if self._connected:
             # The broker acknowledges in order: "offline" acknowledged, all before it is too.
             with contextlib.suppress(RuntimeError, ValueError):
@@ -530,6 +556,13 @@ class CityPublisher:
             logger.debug("city MQTT broker %s still unreachable (%s)", self._where, reason)
         self._status = self._snapshot()
 
+    def _publish_status(self, text: str) -> mqtt.MQTTMessageInfo:
+        """``online``/``offline`` on the status topic, retained, naming this controller."""
+        return self._client.publish(
+            f"{self._prefix}/status", text, qos=1, retain=True,
+            properties=status_properties(self._status_controller, PacketTypes.PUBLISH),
+        )
+
     def _snapshot(self) -> CityLinkStatus:
         return CityLinkStatus(
             connected=self._connected,
@@ -555,7 +588,7 @@ class CityPublisher:
             self._to_loop(self._link_down, f"refused: {reason}")
             return
         # Sent before paho re-sends what it held, so the hub sees "online" first.
-        client.publish(f"{self._prefix}/status", "online", qos=1, retain=True)
+        self._publish_status("online")
         self._to_loop(self._link_up)
 
     def _on_connect_fail(self, _client: mqtt.Client, _userdata: object) -> None:

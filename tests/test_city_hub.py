@@ -448,10 +448,10 @@ def test_the_command_refuses_a_bad_port_with_a_line() -> None:
 class BrokenOn(CityHub):
     """A hub with a fault of its own on one topic: whatever escapes take()."""
 
-    def take(self, topic: str, payload: bytes) -> Any:
+    def take(self, topic: str, payload: bytes, *, controller: str | None = None) -> Any:
         if topic.endswith("/poison/passages"):
             raise RecursionError("as json.loads did on a deeply nested message")
-        return super().take(topic, payload)
+        return super().take(topic, payload, controller=controller)
 
 
 @pytest.mark.broker

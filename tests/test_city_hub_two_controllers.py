@@ -146,7 +146,7 @@ def test_a_controller_id_not_of_the_schemas_form_is_refused(controller: object) 
 
 
 def status(text: str) -> tuple[str, bytes]:
-    """The controller's plain status (its last will too): it carries no controller id."""
+    """A status naming no controller (an older controller's, its last will too)."""
     return f"parkgate/{NAME}/status", text.encode()
 
 
