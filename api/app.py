@@ -37,6 +37,7 @@ from api.routes import (
     parking,
     passages,
     personal_data,
+    presence,
     reports,
     resident_import,
     review,
@@ -108,7 +109,8 @@ def create_app(services: Services) -> FastAPI:
     csrf = [Depends(require_csrf)]
     for module in (auth, admin, faces, credentials, frames, passages, availability, health,
                    metrics, gate_actions, typed_plates, review, alarms, audit, events, safety,
-                   parking, reports, personal_data, resident_import, household_move_out, users):
+                   parking, reports, personal_data, resident_import, household_move_out, users,
+                   presence):
         app.include_router(module.router, dependencies=csrf)
     app.include_router(console.router)  # console forms carry their token in the form
     install_local_docs(app)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -122,6 +123,17 @@ def _vehicle_permit(vehicle: Vehicle, spaces: int, others_inside: int) -> Vehicl
         household_cars_inside=others_inside,
         resident_id=vehicle.resident_id,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class LeftUnseen:
+    """A car taken off the cars inside by hand (``_Unit.mark_left``)."""
+
+    plate: str
+    row: dict[str, Any]  # its presence row as it was (_presence_row)
+    zone_id: str | None  # the zone it was counted in
+    zone_moved: int  # -1, or 0 when no zone counted it (or the count was at 0 already)
+    alarms: list[str]
 
 
 class _Unit:
@@ -269,14 +281,7 @@ class _Unit:
             elif existing is not None:
                 effects.update(presence="removed", row=_presence_row(existing))
                 s.delete(existing)
-                if existing.zone_id is not None:
-                    # The zone that counted it in, whichever gate it leaves by (two lots
-                    # sharing the community's main exit, a driver taking the other lot's
-                    # exit): the exit gate's zone never counted it, and would drift low.
-                    zone_id = existing.zone_id
-                # Counted into a zone retired since (services/site.py), whose count was
-                # dropped then: no zone counts it now.
-                counted = not self._retired(existing.zone_id)
+                zone_id, counted = self._left_zone(existing, zone_id)
             else:
                 unrecorded_exit = True
         # An undo or redo moves the zone this admission moved (_admission_effects).
@@ -284,13 +289,48 @@ class _Unit:
         alarms: list[str] = []
         if counted:
             effects["zone_moved"], alarms = self._count(
-                record, zone_id, unrecorded_exit=unrecorded_exit
+                record.direction, zone_id, unrecorded_exit=unrecorded_exit
             )
         if effects.get("pass_id") or effects.get("presence") or effects.get("zone_moved"):
             passage = s.get(Passage, passage_id)
             if passage is not None:
                 passage.admission = effects
         return alarms
+
+    def _left_zone(self, left: Presence, gate_zone: str | None) -> tuple[str | None, bool]:
+        """The zone a car recorded inside comes off as it leaves, and whether it is counted
+        there at all."""
+        # The zone that counted it in, whichever gate it leaves by (two lots sharing the
+        # community's main exit, a driver taking the other lot's exit): the exit gate's zone
+        # never counted it, and would drift low. Counted into a zone retired since
+        # (services/site.py), whose count was dropped then: no zone counts it now.
+        zone_id = left.zone_id if left.zone_id is not None else gate_zone
+        return zone_id, not self._retired(left.zone_id)
+
+    def mark_left(self, plate: str, passage_id: int | None) -> LeftUnseen | None:
+        """A car recorded inside that left without its exit being read (tailgating out, an
+        exit camera down), as a guard found: its presence row goes and its zone comes down
+        one exactly as an allowed exit's would. ``passage_id``: the entry the guard saw
+        (None: whichever is recorded). None, with nothing changed, when the car is not
+        recorded inside under that entry: it left, or left and came in again, meanwhile."""
+        s = self.session
+        existing = s.get(Presence, plate, populate_existing=True)
+        if existing is None or passage_id not in (None, existing.passage_id):
+            return None
+        row = _presence_row(existing)
+        # A conditional DELETE claims the row: an exit or a second guard removing it at the
+        # same moment leaves this one with no row, so the zone is not taken off twice.
+        claimed = s.execute(
+            delete(Presence)
+            .where(Presence.plate == plate, Presence.passage_id == existing.passage_id)
+            .execution_options(synchronize_session=False)
+        )
+        if not claimed.rowcount:  # type: ignore[attr-defined]
+            return None
+        s.expunge(existing)
+        zone_id, counted = self._left_zone(existing, None)
+        moved, alarms = self._count(Direction.OUT, zone_id) if counted else (0, [])
+        return LeftUnseen(plate, row, zone_id, moved, alarms)
 
     def _retired(self, zone_id: str | None) -> bool:
         zone = self.session.get(Zone, zone_id) if zone_id is not None else None
@@ -376,7 +416,7 @@ class _Unit:
         return counted
 
     def _count(
-        self, record: PassageRecord, zone_id: str | None, *, unrecorded_exit: bool = False
+        self, direction: Direction, zone_id: str | None, *, unrecorded_exit: bool = False
     ) -> tuple[int, list[str]]:
         """Move ``zone_id``'s count; returns how far it moved (0 when clamped) and alarm
         kinds. ``unrecorded_exit``: a car left that was not recorded inside
@@ -396,7 +436,7 @@ class _Unit:
             )
             change = apply_unrecorded_exit(current, int(inside or 0))
         else:
-            change = apply_passage(current, record.direction)
+            change = apply_passage(current, direction)
         self._set_zone(zone, change.occupancy.occupied)
         return zone.occupied - before, [change.alarm] if change.alarm else []
 

@@ -33,6 +33,7 @@ AUDIT_ACTIONS: dict[str, tuple[str, ...]] = {
     "user": ("user.create", "user.activate", "user.deactivate", "user.role_change",
              "user.password_reset", "user.password_change"),
     "zone": ("zone.correct",),
+    "presence": ("presence.left",),
     "safety": ("safety.fire_alarm", "safety.fire_alarm_cleared"),
     "guidance": ("guidance.hold", "guidance.release"),
     "auth": ("auth.login", "auth.login_failed", "auth.logout"),
@@ -92,7 +93,8 @@ def _detail_value(
             return weekdays_text(lang, value)  # mon,tue,wed,thu,fri → 周一至周五
         except ValueError:
             return value
-    if key in ("until", "refused_until", "valid_from", "valid_to") and isinstance(value, str):
+    if key in ("until", "refused_until", "valid_from", "valid_to", "entered_at") \
+            and isinstance(value, str):
         try:
             return local_time(value, tz, "%Y-%m-%d %H:%M")
         except ValueError:

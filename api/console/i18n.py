@@ -29,6 +29,9 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "menu.history": ("通行记录", "History"),
     "nav.alarm_history": ("报警记录", "Alarm history"),
     "menu.alarm_history": ("报警记录", "Alarms"),
+    "nav.cars_inside": ("场内车辆", "Cars inside"),
+    # Two characters: the admin's twelve entries stay on one line at 1366 px.
+    "menu.cars_inside": ("场内", "Inside"),
     "menu.passes": ("访客通行证", "Passes"),
     "menu.households": ("住户与车辆", "Households"),
     # The button the menu folds behind on a phone.
@@ -1024,6 +1027,62 @@ _TEXTS: dict[str, tuple[str, str]] = {
     # vehicle.update's "inside": "followed" (services/presence_corrections.py).
     "audit.detail.inside": ("场内的车", "Car inside"),
     "audit.inside.followed": ("随登记一起改", "follows the corrected record"),
+    # 场内车辆 (api/console/cars_inside.py) and its 标记已离场 (audit action presence.left).
+    "inside.zones": ("各区域", "Zones"),
+    "inside.zones_intro": (
+        "计数是车位屏显示的已停车辆；记录在场是道闸记下进场、尚未出场的车。记录在场多于计数时，"
+        "多出的多半是已离开但出场未识别的车：核实后在下方标记已离场。",
+        "The count is what the boards show; cars recorded inside are those the gates saw come "
+        "in and not leave. More recorded than counted usually means cars that left without "
+        "their exit being read: check, then mark them left below.",
+    ),
+    "inside.count": ("计数 {occupied}/{capacity}", "count {occupied}/{capacity}"),
+    "inside.recorded": ("记录在场 {n} 辆", "{n} cars recorded inside"),
+    "inside.unzoned": ("未计入区域的在场车辆 {n} 辆", "{n} cars recorded inside no zone"),
+    "inside.zone": ("区域", "Zone"),
+    "inside.all_zones": ("全部区域", "All zones"),
+    "inside.kind": ("类别", "Kind"),
+    "inside.all_kinds": ("全部类别", "All kinds"),
+    "inside.kind.resident": ("业主车辆", "Resident"),
+    "inside.kind.visitor": ("访客车辆", "Visitor"),
+    "inside.kind.other": ("其他", "Other"),
+    "inside.pass": ("通行证 #{id}", "pass #{id}"),
+    "inside.for_at_least": ("在场至少（小时）", "Inside at least (hours)"),
+    "inside.hours_hint": ("如 12", "e.g. 12"),
+    "inside.entered": ("进场时间", "Entered"),
+    "inside.for": ("已在场", "Inside for"),
+    "inside.entry": ("进场记录", "Entry"),
+    "inside.days": ("{d} 天 {h} 小时", "{d} d {h} h"),
+    "inside.hours": ("{h} 小时 {m} 分", "{h} h {m} min"),
+    "inside.minutes": ("{m} 分", "{m} min"),
+    "inside.none": ("没有符合条件的在场车辆", "No cars inside match"),
+    "inside.unknown_zone": ("没有编号为“{zone}”的区域", "There is no zone “{zone}”"),
+    "inside.mark": ("标记已离场", "Mark as left"),
+    "inside.mark_for": ("标记 {plate} 已离场", "Mark {plate} as left"),
+    "inside.mark_intro": (
+        "{plate} 已不在场内，但出场未被识别时使用：删除其在场记录，所在区域计数减 1，与出场相同。",
+        "For a car no longer inside whose exit was not read: its record inside goes and its "
+        "zone's count comes down one, as at an exit.",
+    ),
+    "inside.mark_confirm": ("确认已离场", "Confirm it left"),
+    "inside.done": ("已标记 {plate} 离场，所在区域计数已减 1（计数为 0 时不变）",
+                    "{plate} marked as left; its zone's count came down one (unless at 0)"),
+    "inside.changed": (
+        "{plate} 已不在场内记录中，或已重新进场（记录已变）：未做任何更改，请查看最新列表。",
+        "{plate} is no longer recorded inside, or came in again: nothing was changed; look "
+        "at the list again.",
+    ),
+    "inside.reason_needed": ("请为 {plate} 选择或填写离场原因（至少2个字）",
+                             "Choose or type why {plate} is marked left (2+ characters)"),
+    "left.p1": ("尾随前车出场，出口未识别", "Tailgated out, exit not read"),
+    "left.p2": ("出口摄像头故障", "Exit camera fault"),
+    "left.p3": ("巡查确认车辆不在场", "Patrol found the car gone"),
+    "left.p4": ("车主确认已离开", "Owner confirmed it left"),
+    "audit.group.presence": ("场内车辆", "Cars inside"),
+    "audit.action.presence.left": ("标记已离场", "Marked car as left"),
+    "audit.detail.zone": ("区域", "Zone"),
+    "audit.detail.zone_moved": ("区域计数变化", "Zone count change"),
+    "audit.detail.entered_at": ("进场时间", "Entered"),
     "admin.sep": ("：", ": "),
     "admin.join": ("；", "; "),
     "err.user_exists": ("用户 {name} 已存在", "User {name} already exists"),

@@ -9,6 +9,7 @@ from api.console import (
     admin_faces,
     admin_site,
     alarm_history,
+    cars_inside,
     favicon,
     history,
     household_move_out,
@@ -31,6 +32,7 @@ router.include_router(pass_qr.router)
 router.include_router(reports.router)
 router.include_router(history.router)
 router.include_router(alarm_history.router)
+router.include_router(cars_inside.router)
 router.include_router(outage.router)
 router.include_router(own_password.router)
 router.include_router(favicon.router)  # /favicon.ico, asked for by browsers on every site

@@ -1,0 +1,176 @@
+"""场内车辆 (guards and admins): the cars recorded inside now, per zone beside its count, with
+「标记已离场」 for a car that left without its exit being read (services/cars_inside.py).
+
+The mark-left form is a plain form post (no script needed on a tablet in the car park): a
+preset reason and/or free text, at least 2 characters, joined as the booth's gate dialog joins
+them. Done, the page is loaded again (303) and says so; a car that left or came in again
+meanwhile is a 409 page saying nothing was changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import ValidationError
+
+from api.console.i18n import Lang, translate
+from api.console.rendering import current_lang, page_links, page_user, render, services_of
+from api.console.security import verify_csrf
+from api.deps import Principal
+from api.routes.presence import (
+    MAX_INSIDE_FOR_H,
+    MarkLeftIn,
+    after_mark_left,
+    inside_query,
+    plate_in_path,
+)
+from errors import InvalidInputError
+from models.base import utcnow
+from services.cars_inside import (
+    CarKind,
+    PresenceChangedError,
+    configured_zones,
+    list_inside,
+    mark_left,
+    recorded_per_zone,
+)
+from services.container import Services
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/console/presence", include_in_schema=False)
+
+PAGE_ROWS = 50
+MAX_PAGE = 2000
+# Why a car is taken out by hand; the guard may add words or type their own.
+LEFT_REASONS = ("left.p1", "left.p2", "left.p3", "left.p4")
+# Join of a preset and the guard's own words, as live.js readReason joins them.
+REASON_JOIN = "："
+
+
+def inside_for_text(lang: Lang, span: timedelta) -> str:
+    """「1 天 6 小时」, 「5 小时 12 分」, 「8 分」: as long as a guard needs to read it."""
+    minutes = int(span.total_seconds()) // 60
+    days, hours, mins = minutes // 1440, minutes // 60 % 24, minutes % 60
+    if days:
+        return translate(lang, "inside.days", d=days, h=hours)
+    if hours:
+        return translate(lang, "inside.hours", h=hours, m=mins)
+    return translate(lang, "inside.minutes", m=mins)
+
+
+def _filters(zone: str | None, plate: str | None, kind: CarKind | None,
+             inside_for_h: float | None) -> dict[str, str]:
+    return {"zone": zone or "", "plate": plate or "", "kind": kind.value if kind else "",
+            "inside_for_h": f"{inside_for_h:g}" if inside_for_h else ""}
+
+
+def _read(services: Services, filters: dict[str, str], page: int, lang: Lang,
+          now: datetime) -> dict[str, Any]:
+    with services.sessions() as session:
+        configured = configured_zones(session)
+        zones = {z.id: z.name or z.id for z in configured}
+        recorded = recorded_per_zone(session)
+        counts = [{"id": z.id, "name": zones[z.id], "occupied": z.occupied,
+                   "capacity": z.capacity, "recorded": recorded.get(z.id, 0)}
+                  for z in configured]
+        notice = None
+        rows: list[dict[str, Any]] = []
+        total = 0
+        try:
+            query = inside_query(
+                zones, zone=filters["zone"] or None, plate=filters["plate"] or None,
+                kind=CarKind(filters["kind"]) if filters["kind"] else None,
+                inside_for_h=float(filters["inside_for_h"] or 0), now=now)
+        except InvalidInputError:
+            # A stale link: its 0 rows would read as "no car of that zone is inside".
+            notice = translate(lang, "inside.unknown_zone", zone=filters["zone"])
+        else:
+            found = list_inside(session, query, limit=PAGE_ROWS, offset=(page - 1) * PAGE_ROWS)
+            total = found.total
+            rows = [{"car": car, "zone_name": zones.get(car.zone_id or "", car.zone_id),
+                     "inside_for": inside_for_text(lang, car.inside_for(now))}
+                    for car in found.rows]
+    return {"zones": list(zones.items()), "counts": counts, "rows": rows, "total": total,
+            "notice": notice, "unzoned": recorded.get(None, 0)}
+
+
+def _page(request: Request, user: Principal, filters: dict[str, str], page: int,
+          *, status_code: int = 200, **context: Any) -> Response:
+    lang = current_lang(request)
+    read = _read(services_of(request), filters, page, lang, utcnow())
+    params = {k: v for k, v in filters.items() if v}
+    return render(
+        request, "cars_inside.html",
+        {**read, "filters": filters, "kinds": [k.value for k in CarKind],
+         "presets": LEFT_REASONS, "here": "/console/presence?" + urlencode(params),
+         "left": None, "problem": None,
+         **page_links("/console/presence", params, page, read["total"], PAGE_ROWS),
+         **context},
+        user, status_code=422 if read["notice"] else status_code,
+    )
+
+
+@router.get("", response_class=HTMLResponse)
+def cars_inside_page(
+    request: Request,
+    zone: str | None = Query(None, max_length=32),
+    plate: str | None = Query(None, max_length=16),
+    kind: CarKind | None = None,
+    inside_for_h: Annotated[float | None, Query(ge=0, le=MAX_INSIDE_FOR_H,
+                                                allow_inf_nan=False)] = None,
+    left: str | None = Query(None, max_length=32),
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
+) -> Response:
+    user = page_user(request)
+    if isinstance(user, Response):
+        return user
+    return _page(request, user, _filters(zone, plate, kind, inside_for_h), page, left=left)
+
+
+def _back_to(here: str) -> str:
+    """Only this page: the form's return address must not send the guard elsewhere."""
+    return here if here.startswith("/console/presence?") or here == "/console/presence" \
+        else "/console/presence"
+
+
+@router.post("/left", response_class=HTMLResponse)
+async def mark_left_form(
+    request: Request,
+    plate: Annotated[str, Form(max_length=32)],
+    passage_id: Annotated[str, Form(max_length=12)] = "",
+    preset: Annotated[str, Form(max_length=100)] = "",
+    reason_text: Annotated[str, Form(max_length=400)] = "",
+    here: Annotated[str, Form(max_length=400)] = "/console/presence",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    user = page_user(request)
+    if isinstance(user, Response):
+        return user
+    await verify_csrf(request, user.name, csrf_token)
+    lang = current_lang(request)
+    reason = REASON_JOIN.join(part for part in (preset.strip(), reason_text.strip()) if part)
+    try:
+        body = MarkLeftIn(reason=reason,
+                          passage_id=int(passage_id) if passage_id.strip() else None)
+    except (ValidationError, ValueError):
+        return _page(request, user, _filters(None, None, None, None), 1, status_code=422,
+                     problem=translate(lang, "inside.reason_needed", plate=plate))
+    services = services_of(request)
+    stored = plate_in_path(plate)
+    try:
+        done = await asyncio.to_thread(mark_left, services.store, stored, operator=user.name,
+                                       reason=body.reason, passage_id=body.passage_id)
+    except PresenceChangedError:
+        return _page(request, user, _filters(None, None, None, None), 1, status_code=409,
+                     problem=translate(lang, "inside.changed", plate=stored))
+    await asyncio.to_thread(after_mark_left, services, done, user.name, body.reason)
+    target = _back_to(here)
+    sep = "&" if "?" in target else "?"
+    return RedirectResponse(f"{target}{sep}{urlencode({'left': done.plate})}", status_code=303)

@@ -1,0 +1,110 @@
+"""场内车辆 on the console: the page lists the cars inside with each zone's count and cars
+recorded inside, filters, links each row to its entry passage, shows Beijing times; its
+「标记已离场」 form needs a reason, takes the car out and says so, and a stale form changes
+nothing (409). Through the test client, as a browser's form would post."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from api.console.security import LANG_COOKIE
+from tests.api.test_cars_inside import entered, inside, occupied, park
+from tests.api.test_console import cookie_login
+
+
+def rows(html: str) -> list[str]:
+    return re.findall(r'<tr data-plate="([^"]+)"', html)
+
+
+def mark(client: Any, csrf: str, plate: str, passage: int | None, **form: Any) -> Any:
+    return client.post("/console/presence/left", follow_redirects=False, data={
+        "csrf_token": csrf, "plate": plate, "passage_id": str(passage or ""), **form})
+
+
+def test_the_page_lists_the_cars_inside(client: Any) -> None:
+    park(client)
+    entered(client, "闽A12345", hours_ago=30.5)
+    cookie_login(client, "guard1", "guard")
+
+    page = client.get("/console/presence")
+
+    assert page.status_code == 200, page.text
+    html = page.text
+    assert '<a href="/console/presence" class="active">场内</a>' in html  # in the menu
+    assert "<h1>场内车辆</h1>" in html
+    assert page.headers["Content-Security-Policy"].startswith("default-src 'self'")
+    assert rows(html) == ["闽A12345", "粤B88888", "京A11111"]
+    assert "A区地面</strong>：计数 3/40 · <span class=\"inside-recorded\">记录在场 3 辆" in html
+    assert "B区地下</strong>：计数 0/20" in html and "记录在场 0 辆" in html
+    assert "3栋 1201" in html and "业主车辆" in html and "访客车辆" in html
+    assert "1 天 6 小时" in html  # 30.5 h
+    entry = inside(client)["闽A12345"]
+    assert f'href="/console/history?passage={entry}"' in html
+    # Times in the community's zone (Beijing), as every console page.
+    stamp = re.search(r'<time datetime="([^"]+)">([^<]+)</time>', html)
+    assert stamp is not None
+    local = datetime.fromisoformat(stamp.group(1)).astimezone(ZoneInfo("Asia/Shanghai"))
+    assert stamp.group(2) == local.strftime("%Y-%m-%d %H:%M")
+    # Filters, as the API's.
+    assert rows(client.get("/console/presence", params={"kind": "visitor"}).text) == [
+        "粤B88888"]
+    assert rows(client.get("/console/presence", params={"plate": "a123"}).text) == ["闽A12345"]
+    assert rows(client.get("/console/presence", params={"inside_for_h": "24"}).text) == [
+        "闽A12345"]
+    stale = client.get("/console/presence", params={"zone": "Z"})
+    assert stale.status_code == 422 and "没有编号为“Z”的区域" in stale.text
+    assert client.get("/console/presence", params={"inside_for_h": "-1"}).status_code == 422
+    # English too.
+    client.cookies.set(LANG_COOKIE, "en")
+    english = client.get("/console/presence").text
+    assert "3 cars recorded inside" in english and "Mark as left" in english
+
+
+def test_not_logged_in_goes_to_the_login(client: Any) -> None:
+    answer = client.get("/console/presence", follow_redirects=False)
+    assert answer.status_code in (302, 303) and "/console/login" in answer.headers["location"]
+
+
+def test_mark_left_on_the_console(client: Any) -> None:
+    cars = park(client)
+    csrf = cookie_login(client, "guard1", "guard")
+    entry = inside(client)["粤B88888"]
+
+    done = mark(client, csrf, "粤B88888", entry, preset="尾随前车出场，出口未识别",
+                reason_text="监控确认", here="/console/presence?kind=visitor")
+
+    assert done.status_code == 303, done.text
+    assert done.headers["location"] == "/console/presence?kind=visitor&left=%E7%B2%A4B88888"
+    assert "粤B88888" not in inside(client) and occupied(client) == 2
+    shown = client.get(done.headers["location"]).text
+    assert "已标记 粤B88888 离场" in shown and rows(shown) == []
+    audit = client.get("/api/v1/audit", headers=cars.admin,
+                       params={"action": "presence.left"}).json()["items"]
+    assert [(a["username"], a["reason"]) for a in audit] == [
+        ("guard1", "尾随前车出场，出口未识别：监控确认")]
+    # 操作日志 words it.
+    client.cookies.clear()  # the guard's session cookie, refreshed by each page
+    cookie_login(client, "admin", "admin")
+    page = client.get("/console/admin/audit", params={"action": "presence.left"}).text
+    assert "标记已离场" in page and "车牌 粤B88888" in page and "区域计数变化" in page
+
+
+def test_the_form_needs_a_reason_and_a_stale_one_changes_nothing(client: Any) -> None:
+    park(client)
+    csrf = cookie_login(client, "guard1", "guard")
+    entry = inside(client)["闽A12345"]
+    assert entry is not None
+
+    missing = mark(client, csrf, "闽A12345", entry, preset="", reason_text=" ")
+    assert missing.status_code == 422 and "请为 闽A12345 选择或填写离场原因" in missing.text
+
+    stale = mark(client, csrf, "闽A12345", entry + 100, preset="巡查确认车辆不在场")
+    assert stale.status_code == 409 and "未做任何更改" in stale.text
+    assert inside(client)["闽A12345"] == entry and occupied(client) == 3
+
+    forged = client.post("/console/presence/left", data={
+        "csrf_token": "nope", "plate": "闽A12345", "preset": "巡查确认车辆不在场"})
+    assert forged.status_code in (400, 403) and inside(client)["闽A12345"] == entry
