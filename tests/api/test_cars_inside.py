@@ -14,8 +14,10 @@ from sqlalchemy import select, update
 from models.db import transaction
 from models.site import Zone
 from models.vehicles import Presence
+from tests.api.test_console import cookie_login
 from tests.api.test_household_move_out_one_step import created, staff, typed
 from tests.conftest import services_of
+from tests.db_outage import DatabaseOutage
 
 
 @dataclass(frozen=True)
@@ -217,3 +219,18 @@ def test_after_mark_left_hard_anti_passback_lets_the_car_in(
     back = typed(client, cars.guard, "main-in", "闽A12345")
     assert back["decision"] == "allow" and "anti_passback" not in back.get("flags", [])
     assert occupied(client) == 3
+
+
+def test_database_down_is_503(app_factory: Any, outage: DatabaseOutage) -> None:
+    client = app_factory(database_url=outage.url)
+    cars = park(client)
+    csrf = cookie_login(client, "guard1", "guard")
+    outage.cut(services_of(client).engine)
+
+    assert client.get("/api/v1/presence", headers=cars.guard).status_code == 503
+    refused = left(client, cars.guard, "闽A12345", reason="尾随出场")
+    assert refused.status_code == 503, refused.text
+    assert client.get("/console/presence").status_code == 503
+    form = client.post("/console/presence/left", data={
+        "csrf_token": csrf, "plate": "闽A12345", "preset": "巡查确认车辆不在场"})
+    assert form.status_code == 503
