@@ -12,6 +12,7 @@ older than it, or one set to MQTT 3.1.1) is read as before.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,7 +26,7 @@ from services.city_hub import Accepted, CityHub, run_hub
 from services.city_mqtt import CityPublisher
 from settings import MqttPublishConfig
 from tests.private_broker import PrivateBroker
-from tests.test_city_hub import availability
+from tests.test_city_hub import availability, passage
 
 NAME = "阳光花园"
 FIRST, SECOND = "aaaaaaaaaaaa", "bbbbbbbbbbbb"
@@ -63,20 +64,29 @@ def broker(tmp_path: Path) -> Iterator[PrivateBroker]:
     broker.stop()
 
 
-@pytest.fixture
-def hub(broker: PrivateBroker) -> Iterator[StatusesSeen]:
-    hub = StatusesSeen()
+@contextlib.contextmanager
+def running(hub: CityHub, broker: PrivateBroker, client_id: str = "hub-status") -> Iterator[None]:
+    """``run_hub`` feeding ``hub`` until the block ends."""
     stop, subscribed = threading.Event(), threading.Event()
     thread = threading.Thread(
         target=run_hub, args=(hub, "127.0.0.1", broker.port),
-        kwargs={"client_id": "hub-status", "out": None, "every_s": 60.0, "stop": stop,
+        kwargs={"client_id": client_id, "out": None, "every_s": 60.0, "stop": stop,
                 "subscribed": subscribed},
     )
     thread.start()
-    assert subscribed.wait(10), "the hub did not subscribe"
-    yield hub
-    stop.set()
-    thread.join(10)
+    try:
+        assert subscribed.wait(10), "the hub did not subscribe"
+        yield
+    finally:
+        stop.set()
+        thread.join(10)
+
+
+@pytest.fixture
+def hub(broker: PrivateBroker) -> Iterator[StatusesSeen]:
+    hub = StatusesSeen()
+    with running(hub, broker):
+        yield hub
 
 
 def controller(
@@ -207,3 +217,30 @@ def test_a_status_naming_no_controller_id_of_the_schemas_form_is_refused(named: 
     assert hub.take(f"parkgate/{NAME}/status", b"online", controller=named) is None
     assert hub.communities[NAME].online is None
     assert (hub.refused, hub.communities[NAME].controller) == (1, None)
+
+
+@pytest.mark.broker
+def test_the_hubs_mqtt_5_session_keeps_what_comes_while_it_is_away(
+    broker: PrivateBroker,
+) -> None:
+    """The hub subscribes with MQTT 5 to read the status's property; its session must still
+    outlive a stop, as 3.1.1's clean_session false did (MQTT 5 ends a session at the
+    disconnect unless the hub asks for an expiry), or a passage sent meanwhile is lost."""
+    hub = CityHub()
+    with running(hub, broker, client_id="hub-away"):
+        pass  # the session and its subscription are made
+    publisher = controller(broker, FIRST)
+
+    async def while_away() -> None:
+        await publisher.start()
+        await until(lambda: publisher.status.connected, lambda: publisher.status)
+        publisher.publish(passage(1))
+        await publisher.stop()  # a clean stop: the broker has taken the passage
+        assert publisher.status.queued == 0
+
+    asyncio.run(while_away())
+    with running(hub, broker, client_id="hub-away"):
+        deadline = time.monotonic() + 10
+        while hub.totals()["passages"] != 1:
+            assert time.monotonic() < deadline, hub.totals()
+            time.sleep(0.02)
