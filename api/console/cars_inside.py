@@ -156,12 +156,18 @@ async def mark_left_form(
     await verify_csrf(request, user.name, csrf_token)
     lang = current_lang(request)
     reason = REASON_JOIN.join(part for part in (preset.strip(), reason_text.strip()) if part)
-    try:
-        body = MarkLeftIn(reason=reason,
-                          passage_id=int(passage_id) if passage_id.strip() else None)
-    except (ValidationError, ValueError):
+    entry = passage_id.strip()
+    if entry and not (entry.isascii() and entry.isdigit()):
+        # The page writes a number or nothing: this form was not the page's.
         return _page(request, user, _filters(None, None, None, None), 1, status_code=422,
-                     problem=translate(lang, "inside.reason_needed", plate=plate))
+                     problem=translate(lang, "inside.changed", plate=plate))
+    try:
+        body = MarkLeftIn(reason=reason, passage_id=int(entry) if entry else None)
+    except ValidationError as err:
+        fields = {str(e["loc"][0]) for e in err.errors() if e["loc"]}
+        key = "inside.reason_needed" if "reason" in fields else "inside.changed"
+        return _page(request, user, _filters(None, None, None, None), 1, status_code=422,
+                     problem=translate(lang, key, plate=plate))
     services = services_of(request)
     stored = plate_in_path(plate)
     try:

@@ -101,6 +101,12 @@ def test_the_form_needs_a_reason_and_a_stale_one_changes_nothing(client: Any) ->
     missing = mark(client, csrf, "闽A12345", entry, preset="", reason_text=" ")
     assert missing.status_code == 422 and "请为 闽A12345 选择或填写离场原因" in missing.text
 
+    for bad in ("abc", "0", "٣"):  # not the page's number: refused, nothing changed
+        forged_id = client.post("/console/presence/left", data={
+            "csrf_token": csrf, "plate": "闽A12345", "passage_id": bad,
+            "preset": "巡查确认车辆不在场"})
+        assert forged_id.status_code == 422 and "未做任何更改" in forged_id.text, bad
+
     stale = mark(client, csrf, "闽A12345", entry + 100, preset="巡查确认车辆不在场")
     assert stale.status_code == 409 and "未做任何更改" in stale.text
     assert inside(client)["闽A12345"] == entry and occupied(client) == 3
