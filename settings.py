@@ -453,13 +453,15 @@ class MqttPublishConfig(_Strict):
     )
     reconnect_min_s: float = Field(1.0, description="First reconnect back-off delay.", gt=0)
     reconnect_max_s: float = Field(30.0, description="Largest reconnect back-off delay.", gt=0)
-    protocol: Literal["5", "3.1.1"] = Field(
-        "5",
+    protocol: Literal["auto", "5", "3.1.1"] = Field(
+        "auto",
         description=(
             "MQTT version spoken to the broker. 5 names this controller on its status (and "
             "last will) in a user property, so a hub can tell whose status it is when two "
-            "controllers share a community name; 3.1.1 only for a broker older than MQTT 5 "
-            "(Mosquitto before 1.6), the status then naming no controller."
+            "controllers share a community name; 3.1.1 for a broker older than MQTT 5 "
+            "(Mosquitto before 1.6), the status then naming no controller. auto: 5, and "
+            "3.1.1 from the broker's refusal of 5 on (one WARNING), so an upgrade does not "
+            "cut the feed to an old broker."
         ),
     )
 

@@ -61,6 +61,8 @@ HANDED_MAX = 50
 RESEND_WAIT_S = 5.0
 # The MQTT 5 user property naming the controller on a status message (docs/mqtt.md).
 STATUS_CONTROLLER = "controller"
+# paho's reason for the CONNACK of a broker that knows no MQTT 5 (return code 1 of 3.1.1).
+UNSUPPORTED_PROTOCOL = "Unsupported protocol version"
 
 
 def status_properties(controller: str | None, packet: int) -> Properties | None:
@@ -254,10 +256,12 @@ class CityPublisher:
         self._syncing = False  # an fsync of the spool is on its way
         self._sync_again = False  # lines appended since that fsync began: another one after it
         self._prefix = f"{config.topic_prefix.rstrip('/')}/{community}"
-        mqtt5 = config.protocol == "5"
+        mqtt5 = config.protocol != "3.1.1"
         # Only MQTT 5 carries the id on the status (a user property); 3.1.1 is for a broker
         # older than MQTT 5, whose status then names no controller.
         self._status_controller = controller if mqtt5 else None
+        self._may_fall_back = config.protocol == "auto"
+        self._refusal_closing = False  # fell back: the broker closes the refused connection
         self._client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
             # The id first: two controllers under one community name must not share a client
@@ -584,12 +588,39 @@ class CityPublisher:
         self, client: mqtt.Client, _userdata: object, _flags: object, reason: Any,
         _props: object,
     ) -> None:
+        self._refusal_closing = False
         if getattr(reason, "is_failure", False):
-            self._to_loop(self._link_down, f"refused: {reason}")
+            old_broker = str(reason) == UNSUPPORTED_PROTOCOL
+            if old_broker and self._may_fall_back and self._fall_back(client):
+                return
+            hint = ' (a broker older than MQTT 5: set mqtt.protocol "auto" or "3.1.1")'
+            self._to_loop(self._link_down, f"refused: {reason}{hint if old_broker else ''}")
             return
         # Sent before paho re-sends what it held, so the hub sees "online" first.
         self._publish_status("online")
         self._to_loop(self._link_up)
+
+    def _fall_back(self, client: mqtt.Client) -> bool:
+        """Speak MQTT 3.1.1 from now on to a broker that refused 5 (an old city broker must
+        not lose the feed when a controller is upgraded); False if paho cannot be turned.
+
+        paho fixes the version when the client is made and offers no setter; it falls back
+        from 3.1.1 to 3.1 the same way, by these attributes, and reconnects with them. Nothing
+        of ours is with paho yet: messages are handed only once connected."""
+        if not hasattr(client, "_protocol"):
+            return False
+        client._protocol = mqtt.MQTTv311
+        # What a client made for 3.1.1 has by default: MQTT 5's clean start has no meaning
+        # there, and the feed keeps no session with the broker either way.
+        client._clean_session = True
+        self._status_controller = None
+        self._may_fall_back = False
+        self._refusal_closing = True
+        logger.warning(
+            "city MQTT broker %s speaks no MQTT 5: falling back to 3.1.1, so the status names "
+            "no controller (set mqtt.protocol \"3.1.1\" to skip the first try)", self._where,
+        )
+        return True
 
     def _on_connect_fail(self, _client: mqtt.Client, _userdata: object) -> None:
         # paho calls this inside its ``except OSError`` without passing the error on.
@@ -600,6 +631,9 @@ class CityPublisher:
         self, _client: mqtt.Client, _userdata: object, _flags: object, reason: Any,
         _props: object,
     ) -> None:
+        if self._refusal_closing:  # not an outage: the next try is the fall-back's
+            self._refusal_closing = False
+            return
         text = str(reason)
         # paho reports a dropped socket as "Unspecified error".
         self._to_loop(self._link_down, "connection lost" if text == "Unspecified error" else text)
