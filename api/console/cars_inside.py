@@ -15,9 +15,10 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
+from annotated_types import Ge, Le
 from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
-from pydantic import ValidationError
+from pydantic import AllowInfNan, BeforeValidator, ValidationError
 
 from api.console.i18n import Lang, translate
 from api.console.rendering import current_lang, page_links, page_user, render, services_of
@@ -52,6 +53,12 @@ MAX_PAGE = 2000
 LEFT_REASONS = ("left.p1", "left.p2", "left.p3", "left.p4")
 # Join of a preset and the guard's own words, as live.js readReason joins them.
 REASON_JOIN = "："
+
+
+def _blank_is_none(value: object) -> object:
+    """The filter form sends every field, a select left at 「全部类别」 and an empty hours box
+    as ``kind=&inside_for_h=``: that means "no filter", not a 422 page."""
+    return None if isinstance(value, str) and not value.strip() else value
 
 
 def inside_for_text(lang: Lang, span: timedelta) -> str:
@@ -122,9 +129,10 @@ def cars_inside_page(
     request: Request,
     zone: str | None = Query(None, max_length=32),
     plate: str | None = Query(None, max_length=16),
-    kind: CarKind | None = None,
-    inside_for_h: Annotated[float | None, Query(ge=0, le=MAX_INSIDE_FOR_H,
-                                                allow_inf_nan=False)] = None,
+    kind: Annotated[CarKind | None, BeforeValidator(_blank_is_none)] = None,
+    inside_for_h: Annotated[
+        Annotated[float, Ge(0), Le(MAX_INSIDE_FOR_H), AllowInfNan(False)] | None,
+        BeforeValidator(_blank_is_none)] = None,
     left: str | None = Query(None, max_length=32),
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
 ) -> Response:

@@ -114,3 +114,20 @@ def test_the_form_needs_a_reason_and_a_stale_one_changes_nothing(client: Any) ->
     forged = client.post("/console/presence/left", data={
         "csrf_token": "nope", "plate": "闽A12345", "preset": "巡查确认车辆不在场"})
     assert forged.status_code in (400, 403) and inside(client)["闽A12345"] == entry
+
+
+def test_the_filter_form_as_a_browser_sends_it(client: Any) -> None:
+    """A GET form sends every field: 「全部类别」 and an empty hours box arrive as ``kind=``
+    and ``inside_for_h=`` and mean no filter (they were a 422 page for any search typed)."""
+    park(client)
+    cookie_login(client, "guard1", "guard")
+
+    page = client.get("/console/presence?plate=a123&zone=&kind=&inside_for_h=")
+
+    assert page.status_code == 200, page.text
+    assert rows(page.text) == ["闽A12345"]
+    hours_only = client.get("/console/presence?plate=&zone=&kind=&inside_for_h=0.5")
+    assert hours_only.status_code == 200 and rows(hours_only.text) == ["闽A12345", "粤B88888"]
+    for bad in ("-1", "nan", "inf", "1e9", "abc", "x"):  # still refused, with the page
+        answer = client.get(f"/console/presence?kind=&inside_for_h={bad}")
+        assert answer.status_code == 422 and "<h1>" in answer.text, bad
