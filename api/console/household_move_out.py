@@ -3,9 +3,11 @@
 The confirmation lists exactly what the move-out removes (services/household_move_out.py):
 residents by name with their face templates and PINs, cars by plate and which are parked
 inside, the visitor passes the flat issued, the allow-list entries of its plates; its
-block-list entries are listed with a box to tick, unticked. 确认搬离 sends back the list's
-fingerprint, so what is removed is what the admin read: if the flat changed meanwhile the
-page shows the list again as it is now, and nothing was removed.
+block-list entries are listed with a box to tick, unticked. The configured spaces assigned to
+the flat or its residents are named with the configuration line to change (before and
+after). 确认搬离 sends back the list's fingerprint, so what is removed is what the admin
+read: if the flat changed meanwhile the page shows the list again as it is now, and nothing
+was removed.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from api.console.rendering import current_lang, page_user, services_of
 from api.console.security import verify_csrf
 from api.deps import Principal
 from api.params import PathId
-from api.routes.household_move_out import MAX_TICKED, forget_faces
+from api.routes.household_move_out import MAX_TICKED, forget_faces, spaces_left
 from errors import InvalidInputError, NotFoundError
 from models.db import transaction
 from services.container import Services
@@ -48,9 +50,11 @@ def _plan(services: Services, household_id: int) -> MoveOutPlan | None:
 
 
 def _page(request: Request, user: Principal, plan: MoveOutPlan, **context: Any) -> Response:
+    # The configured spaces of the flat stay assigned to its id: said before and after.
+    spaces = spaces_left(services_of(request), plan)
     return admin_page(request, "admin/move_out.html",
                       {"plan": plan, "done": False, "changed": False, "problem": None,
-                       "removed_blocks": (), **context}, user)
+                       "removed_blocks": (), "spaces": spaces, **context}, user)
 
 
 def _gone(request: Request, user: Principal, household_id: int) -> Response:

@@ -538,6 +538,23 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "在场内的车出场照常放行，之后再进场就不再自动放行。",
         "A car inside leaves as usual; it is no longer let in on its own afterwards.",
     ),
+    # The flat's configured spaces (services/assigned_spaces.py): the console cannot change
+    # the configuration, so it says which line to change and when.
+    "mo.spaces": ("固定车位", "Assigned spaces"),
+    "mo.spaces_note": (
+        "配置文件里分给这户或其成员的固定车位，搬离后仍然留着，不会推荐给别人。新住户登记后，"
+        "把下面每个车位的 assigned_to 改成新住户的编号（household:新编号；新编号不会和原来的"
+        "一样），然后重启控制器；车位已卖掉或租约到期的，删掉 assigned_to。",
+        "Spaces the configuration assigns to this household or its residents stay reserved "
+        "after the move-out: nobody else is sent to them. Once the flat's next household is "
+        "registered, change each one's assigned_to to its new id (household:<new id>; ids "
+        "are never reused) and restart the controller; remove assigned_to if the space was "
+        "sold or its lease ended.",
+    ),
+    "mo.space": ("车位", "Space"),
+    "mo.zone": ("区域", "Zone"),
+    "mo.assigned_to": ("配置里写的", "Configured as"),
+    "mo.configured_in": ("在哪里改", "Where to change it"),
     "mo.list": ("名单", "List"),
     "mo.list_reason": ("原因", "Reason"),
     "mo.list_action": ("处理", "What happens"),

@@ -17,6 +17,7 @@ from api.deps import AdminUser, ServicesDep, SessionDep
 from api.params import BodyId, PathId
 from api.routes.admin import gates_told
 from errors import InvalidInputError
+from services.assigned_spaces import AssignedSpace, owner_keys
 from services.container import Services
 from services.household_move_out import MoveOutPlan, move_out, plan_move_out
 
@@ -37,6 +38,21 @@ class MoveOutIn(BaseModel):
         default_factory=list, max_length=MAX_TICKED,
         description="Block-list entries of the family's plates to remove too (ids from the "
                     "dry run's `block_entries`); kept otherwise: a guard put them there.")
+
+
+def spaces_left(services: Services, plan: MoveOutPlan) -> tuple[AssignedSpace, ...]:
+    """The configured spaces assigned to the flat or one of its residents: the move-out leaves
+    them assigned to an id no longer on file, and only the configuration can re-point them."""
+    if services.parking is None:
+        return ()
+    return services.parking.spaces_of(
+        owner_keys(plan.household_id, (r.id for r in plan.residents)))
+
+
+def spaces_json(spaces: tuple[AssignedSpace, ...]) -> list[dict[str, str]]:
+    return [{"space_id": s.space_id, "zone": s.zone, "label": s.label,
+             "assigned_to": s.assigned_to, "configured_in": s.configured_in, "todo": s.todo()}
+            for s in spaces]
 
 
 def forget_faces(services: Services, plan: MoveOutPlan) -> None:
@@ -67,12 +83,15 @@ def household_move_out(
     Block-list entries of its plates stay unless named in `remove_block_entries`. A car
     parked inside still leaves. Audited per item (reason 搬离) and as one
     household.move_out naming the flat and the counts; the gates' offline snapshot is
-    retaken at once."""
+    retaken at once. `assigned_spaces` lists the configured spaces whose `assigned_to` names
+    the flat or one of its residents: they stay reserved for that id, and `todo` says which
+    configuration line to change once the flat's next household is registered."""
     wanted = body or MoveOutIn()
     if dry_run or wanted.expected is None:
         shown = plan_move_out(session, household_id)  # an unknown flat is a 404 either way
         if dry_run:
-            return {"dry_run": True, "removed": False, **shown.to_json()}
+            return {"dry_run": True, "removed": False, **shown.to_json(),
+                    "assigned_spaces": spaces_json(spaces_left(services, shown))}
         raise InvalidInputError(
             "give `expected` from a dry run (POST …/move-out?dry_run=true): it is what you "
             "confirm is removed"
@@ -85,4 +104,5 @@ def household_move_out(
     logger.info("household %s (%s) moved out by %s: %s", household_id, plan.label, user.name,
                 plan.counts(len(ticked)))
     return {"dry_run": False, "removed": True, **plan.to_json(),
-            "removed_block_entries": ticked, "counts": plan.counts(len(ticked))}
+            "removed_block_entries": ticked, "counts": plan.counts(len(ticked)),
+            "assigned_spaces": spaces_json(spaces_left(services, plan))}
