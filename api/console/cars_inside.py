@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from datetime import datetime, timedelta
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from annotated_types import Ge, Le
 from fastapi import APIRouter, Form, Query, Request, Response
@@ -117,7 +118,7 @@ def _page(request: Request, user: Principal, filters: dict[str, str], page: int,
         request, "cars_inside.html",
         {**read, "filters": filters, "kinds": [k.value for k in CarKind],
          "presets": LEFT_REASONS, "here": "/console/presence?" + urlencode(params),
-         "left": None, "problem": None,
+         "left": None, "problem": None, "open_plate": None,
          **page_links("/console/presence", params, page, read["total"], PAGE_ROWS),
          **context},
         user, status_code=422 if read["notice"] else status_code,
@@ -148,6 +149,25 @@ def _back_to(here: str) -> str:
         else "/console/presence"
 
 
+def _filters_of(here: str) -> dict[str, str]:
+    """The filters of the list the guard marked from (the form's ``here``), to show that list
+    again under a refusal; a value the page would not have written is dropped, not a 500."""
+    query = parse_qs(urlsplit(_back_to(here)).query)
+
+    def first(name: str) -> str:
+        return (query.get(name) or [""])[0].strip()
+
+    kinds = {k.value: k for k in CarKind}
+    try:
+        hours: float | None = float(first("inside_for_h"))
+    except ValueError:
+        hours = None
+    if hours is not None and not (math.isfinite(hours) and 0 <= hours <= MAX_INSIDE_FOR_H):
+        hours = None
+    return _filters(first("zone")[:32] or None, first("plate")[:16] or None,
+                    kinds.get(first("kind")), hours)
+
+
 @router.post("/left", response_class=HTMLResponse)
 async def mark_left_form(
     request: Request,
@@ -163,26 +183,30 @@ async def mark_left_form(
         return user
     await verify_csrf(request, user.name, csrf_token)
     lang = current_lang(request)
+    # A refusal shows the guard's own list again (a reason too short: with the car's panel
+    # open), not the whole unfiltered one with the car searched for among 50 others.
+    shown = _filters_of(here)
     reason = REASON_JOIN.join(part for part in (preset.strip(), reason_text.strip()) if part)
     entry = passage_id.strip()
     if entry and not (entry.isascii() and entry.isdigit()):
         # The page writes a number or nothing: this form was not the page's.
-        return _page(request, user, _filters(None, None, None, None), 1, status_code=422,
+        return _page(request, user, shown, 1, status_code=422,
                      problem=translate(lang, "inside.changed", plate=plate))
     try:
         body = MarkLeftIn(reason=reason, passage_id=int(entry) if entry else None)
     except ValidationError as err:
         fields = {str(e["loc"][0]) for e in err.errors() if e["loc"]}
         key = "inside.reason_needed" if "reason" in fields else "inside.changed"
-        return _page(request, user, _filters(None, None, None, None), 1, status_code=422,
-                     problem=translate(lang, key, plate=plate))
+        return _page(request, user, shown, 1, status_code=422,
+                     problem=translate(lang, key, plate=plate),
+                     open_plate=plate_in_path(plate) if "reason" in fields else None)
     services = services_of(request)
     stored = plate_in_path(plate)
     try:
         done = await asyncio.to_thread(mark_left, services.store, stored, operator=user.name,
                                        reason=body.reason, passage_id=body.passage_id)
     except PresenceChangedError:
-        return _page(request, user, _filters(None, None, None, None), 1, status_code=409,
+        return _page(request, user, shown, 1, status_code=409,
                      problem=translate(lang, "inside.changed", plate=stored))
     await asyncio.to_thread(after_mark_left, services, done, user.name, body.reason)
     target = _back_to(here)

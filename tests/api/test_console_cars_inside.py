@@ -131,3 +131,29 @@ def test_the_filter_form_as_a_browser_sends_it(client: Any) -> None:
     for bad in ("-1", "nan", "inf", "1e9", "abc", "x"):  # still refused, with the page
         answer = client.get(f"/console/presence?kind=&inside_for_h={bad}")
         assert answer.status_code == 422 and "<h1>" in answer.text, bad
+
+
+def test_a_refused_mark_shows_the_guards_list_again(client: Any) -> None:
+    """A reason too short or a stale form is answered on the list the guard marked from (the
+    form's ``here``), the car's panel open again for a reason; it was the whole unfiltered
+    list, the car searched for lost among up to 50 others."""
+    park(client)
+    csrf = cookie_login(client, "guard1", "guard")
+    entry = inside(client)["闽A12345"]
+    assert entry is not None
+    here = "/console/presence?plate=a123&kind=resident"
+
+    short = mark(client, csrf, "闽A12345", entry, preset="", reason_text="走", here=here)
+
+    assert short.status_code == 422 and "请为 闽A12345 选择或填写离场原因" in short.text
+    assert rows(short.text) == ["闽A12345"] and 'name="plate" value="a123"' in short.text
+    assert re.search(r'<tr data-plate="闽A12345".*?<details class="row-edit" open>',
+                     short.text, re.S)
+    stale = mark(client, csrf, "闽A12345", entry + 100, preset="巡查确认车辆不在场", here=here)
+    assert stale.status_code == 409 and "未做任何更改" in stale.text
+    assert rows(stale.text) == ["闽A12345"] and 'class="row-edit" open' not in stale.text
+    for odd in ("/console/presence?inside_for_h=abc&kind=x&plate=", "/console/presence?"
+                "inside_for_h=nan", "/console/presence?inside_for_h=-2", "https://elsewhere/"):
+        answer = mark(client, csrf, "闽A12345", entry, preset="", here=odd)
+        assert answer.status_code == 422 and "请为 闽A12345" in answer.text, odd
+        assert len(rows(answer.text)) == 3, odd
