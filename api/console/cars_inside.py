@@ -188,8 +188,13 @@ async def mark_left_form(
     shown = _filters_of(here)
     reason = REASON_JOIN.join(part for part in (preset.strip(), reason_text.strip()) if part)
     entry = passage_id.strip()
-    if entry and not (entry.isascii() and entry.isdigit()):
-        # The page writes a number or nothing: this form was not the page's.
+    try:
+        stored = plate_in_path(plate)
+    except InvalidInputError:
+        stored = ""
+    if not stored or (entry and not (entry.isascii() and entry.isdigit())):
+        # The page writes a listed plate and a number or nothing: this form was not the
+        # page's.
         return _page(request, user, shown, 1, status_code=422,
                      problem=translate(lang, "inside.changed", plate=plate))
     try:
@@ -199,9 +204,8 @@ async def mark_left_form(
         key = "inside.reason_needed" if "reason" in fields else "inside.changed"
         return _page(request, user, shown, 1, status_code=422,
                      problem=translate(lang, key, plate=plate),
-                     open_plate=plate_in_path(plate) if "reason" in fields else None)
+                     open_plate=stored if "reason" in fields else None)
     services = services_of(request)
-    stored = plate_in_path(plate)
     try:
         done = await asyncio.to_thread(mark_left, services.store, stored, operator=user.name,
                                        reason=body.reason, passage_id=body.passage_id)

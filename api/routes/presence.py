@@ -125,8 +125,17 @@ class MarkedLeftOut(BaseModel):
 
 def plate_in_path(plate: str) -> str:
     """The plate as stored (canonical) when it is one; otherwise as sent, which finds
-    nothing and is answered as a car not inside."""
-    return normalize_typed_plate(plate) or plate.strip()
+    nothing and is answered as a car not inside. Blank or with control characters it is no
+    plate at all: a 422 saying so, not a 409 telling of a car " " that left meanwhile."""
+    canonical = normalize_typed_plate(plate)
+    if canonical:
+        return canonical
+    text = plate.strip()
+    if not text or not text.isprintable():
+        raise InvalidInputError(
+            f"{text!r} is not a plate: give the plate as listed, e.g. 闽A12345; nothing was "
+            "changed")
+    return text
 
 
 def after_mark_left(services: Services, done: MarkedLeft, username: str, reason: str) -> None:

@@ -234,3 +234,19 @@ def test_database_down_is_503(app_factory: Any, outage: DatabaseOutage) -> None:
     form = client.post("/console/presence/left", data={
         "csrf_token": csrf, "plate": "闽A12345", "preset": "巡查确认车辆不在场"})
     assert form.status_code == 503
+
+
+def test_a_path_that_is_no_plate_is_422(client: Any) -> None:
+    """Blank, or with a control character: no car can be recorded inside under it, and a
+    409 said it had left or come in again meanwhile."""
+    cars = park(client)
+    for path in ("%20", "%20%20", "%E9%97%BDA12345%00", "%09", "a%0Ab"):
+        answer = client.post(f"/api/v1/presence/{path}/left", headers=cars.guard,
+                             json={"reason": "尾随出场"})
+        assert answer.status_code == 422, (path, answer.text)
+        assert "is not a plate" in answer.json()["detail"], path
+    # Spaces, lower case and full width fold to the plate; text that is not one is still
+    # answered as a car not inside.
+    assert left(client, cars.guard, "闽a 12345", reason="尾随出场").status_code == 200
+    assert left(client, cars.guard, "ABC", reason="尾随出场").status_code == 409
+    assert occupied(client) == 2

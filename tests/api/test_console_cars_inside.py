@@ -106,6 +106,10 @@ def test_the_form_needs_a_reason_and_a_stale_one_changes_nothing(client: Any) ->
             "csrf_token": csrf, "plate": "闽A12345", "passage_id": bad,
             "preset": "巡查确认车辆不在场"})
         assert forged_id.status_code == 422 and "未做任何更改" in forged_id.text, bad
+    for bad in (" ", "闽A1\x01"):  # not a plate the page lists: the same page, not JSON
+        forged_plate = client.post("/console/presence/left", data={
+            "csrf_token": csrf, "plate": bad, "preset": "巡查确认车辆不在场"})
+        assert forged_plate.status_code == 422 and "未做任何更改" in forged_plate.text, bad
 
     stale = mark(client, csrf, "闽A12345", entry + 100, preset="巡查确认车辆不在场")
     assert stale.status_code == 409 and "未做任何更改" in stale.text
