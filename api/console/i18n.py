@@ -1073,6 +1073,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "inside.hours": ("{h} 小时 {m} 分", "{h} h {m} min"),
     "inside.minutes": ("{m} 分", "{m} min"),
     "inside.none": ("没有符合条件的在场车辆", "No cars inside match"),
+    # Longest inside first: the next page holds cars that came in later, so not 通行记录's
+    # "Older ›" (its rows are newest first).
+    "inside.previous": ("‹ 上一页", "‹ Previous"),
+    "inside.next": ("下一页 ›", "Next ›"),
     "inside.unknown_zone": ("没有编号为“{zone}”的区域", "There is no zone “{zone}”"),
     "inside.mark": ("标记已离场", "Mark as left"),
     "inside.mark_for": ("标记 {plate} 已离场", "Mark {plate} as left"),

@@ -161,3 +161,22 @@ def test_a_refused_mark_shows_the_guards_list_again(client: Any) -> None:
         answer = mark(client, csrf, "闽A12345", entry, preset="", here=odd)
         assert answer.status_code == 422 and "请为 闽A12345" in answer.text, odd
         assert len(rows(answer.text)) == 3, odd
+
+
+def test_the_pager_in_english_says_next_not_older(client: Any, monkeypatch: Any) -> None:
+    """Longest inside first: the next page holds cars that came in later, so it is not
+    通行记录's "Older ›"."""
+    from api.console import cars_inside
+
+    monkeypatch.setattr(cars_inside, "PAGE_ROWS", 2)
+    park(client)
+    cookie_login(client, "guard1", "guard")
+    client.cookies.set(LANG_COOKIE, "en")
+
+    first = client.get("/console/presence").text
+    second = client.get("/console/presence", params={"page": 2}).text
+
+    assert 'id="page-next">Next ›</a>' in first and "Older" not in first
+    assert 'id="page-previous">‹ Previous</a>' in second and "Newer" not in second
+    client.cookies.set(LANG_COOKIE, "zh")
+    assert 'id="page-next">下一页 ›</a>' in client.get("/console/presence").text
