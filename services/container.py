@@ -272,6 +272,7 @@ class Services:
                 or signal.changed()
             ):
                 # Cleared before reading: an edit committed during the refresh asks again.
+                told = self._access_changed.is_set()
                 self._access_changed.clear()
                 try:
                     if not self.database_ready:
@@ -299,6 +300,11 @@ class Services:
                         "not usable" if unusable else "unavailable", access.offline_retry_s, err,
                     )
                     failing = True
+                    if told:
+                        # Told during the outage (a commit whose answer was lost, e.g. a
+                        # move-out answered 503 that did happen): retaken once it answers,
+                        # not at the next scheduled refresh.
+                        self._access_changed.set()
                 except Exception as err:  # keep trying: a passage here must reach the database
                     broken.failed(err, access.offline_retry_s)
                 # On its own: a journal entry that keeps failing must not leave the accounts

@@ -25,7 +25,12 @@ from api.console.rendering import current_lang, page_user, services_of
 from api.console.security import verify_csrf
 from api.deps import Principal
 from api.params import PathId
-from api.routes.household_move_out import MAX_TICKED, forget_faces, spaces_left
+from api.routes.household_move_out import (
+    MAX_TICKED,
+    forget_faces,
+    spaces_left,
+    told_even_if_lost,
+)
 from errors import InvalidInputError, NotFoundError
 from models.db import transaction
 from services.container import Services
@@ -79,7 +84,7 @@ def move_out_page(request: Request, household_id: PathId) -> Response:
 def _move_out(
     services: Services, household_id: int, operator: str, expected: str, blocks: list[int]
 ) -> MoveOutPlan:
-    with transaction(services.sessions) as session:
+    with told_even_if_lost(services), transaction(services.sessions) as session:
         return move_out(session, household_id, operator=operator, expected=expected,
                         remove_blocks=blocks)
 
