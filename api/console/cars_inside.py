@@ -168,6 +168,14 @@ def _filters_of(here: str) -> dict[str, str]:
                     kinds.get(first("kind")), hours)
 
 
+@router.get("/left")
+def mark_left_address() -> Response:
+    """A refused form is answered at /console/presence/left: the language switch and the
+    idle logout come back to the page's address by GET (so do a bookmark or the address bar),
+    and found a JSON 405 there instead of the list."""
+    return RedirectResponse("/console/presence", status_code=303)
+
+
 @router.post("/left", response_class=HTMLResponse)
 async def mark_left_form(
     request: Request,

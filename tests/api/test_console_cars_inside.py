@@ -180,3 +180,20 @@ def test_the_pager_in_english_says_next_not_older(client: Any, monkeypatch: Any)
     assert 'id="page-previous">‹ Previous</a>' in second and "Newer" not in second
     client.cookies.set(LANG_COOKIE, "zh")
     assert 'id="page-next">下一页 ›</a>' in client.get("/console/presence").text
+
+
+def test_the_refusals_address_by_get_is_the_list(client: Any) -> None:
+    """A refusal is shown at /console/presence/left; switching the language there comes back
+    to that address by GET, which was a JSON 405."""
+    park(client)
+    csrf = cookie_login(client, "guard1", "guard")
+    refused = mark(client, csrf, "闽A12345", None, preset="", reason_text="走")
+    assert refused.status_code == 422
+    assert 'name="next" value="/console/presence/left"' in refused.text
+
+    switched = client.post("/console/lang", data={
+        "csrf_token": csrf, "lang": "en", "next": "/console/presence/left"})
+
+    assert switched.status_code == 200, switched.text
+    assert str(switched.url).endswith("/console/presence")
+    assert "<h1>Cars inside</h1>" in switched.text
