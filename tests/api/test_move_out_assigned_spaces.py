@@ -9,6 +9,7 @@ sends another driver there) and the start-up log names it once.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,8 @@ from tests.api.test_console import cookie_login
 from tests.api.test_console_household_move_out import EXPECTED, cells, page
 from tests.api.test_household_move_out_one_step import confirm, dry_run, move_in, ok, staff
 from tests.api.test_parking import sensor
-from tests.conftest import wait_until
+from tests.conftest import services_of, wait_until
+from tests.db_outage import DatabaseOutage
 
 # The family of move_in is the first household on an empty database, 张伟 its first resident,
 # the neighbours (5栋 101) the second household.
@@ -156,3 +158,29 @@ def test_owners_gone_reads_which_ids_are_on_file(sessions: Any) -> None:
     assert [(s.space_id, s.assigned_to) for s in gone] == [
         ("S2", "household:9999"), ("S3", "resident:77"), ("S4", "household:99999999999")]
     assert gone[0].configured_in == "parking.spaces"
+
+
+def test_started_during_an_outage_it_names_them_once_the_database_answers(
+    app_factory: Any, outage: DatabaseOutage, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = {**parking(tmp_path), "overstay_check_s": 0.2}
+    first = app_factory(database_url=outage.url, parking=settings)
+    outage.cut(services_of(first).engine)
+    first.__exit__(None, None, None)
+    services_of(first).engine.dispose()
+    caplog.clear()
+
+    with caplog.at_level(logging.WARNING, logger="services.parking"):
+        app_factory(database_url=outage.url, parking=settings)  # nobody on file: all three
+
+        def named() -> list[str]:
+            return [r.getMessage() for r in caplog.records if "no longer on file" in
+                    r.getMessage()]
+
+        time.sleep(0.6)  # a few of its tries meet the outage
+        assert named() == []
+        outage.restore()
+        wait_until(lambda: bool(named()), 10.0, "the warning once the database answers")
+        time.sleep(0.5)  # and no second one
+    [line] = named()
+    assert "3 assigned space(s)" in line and "A-203 (zone A, household:2" in line
