@@ -114,10 +114,13 @@ def _page(request: Request, user: Principal, filters: dict[str, str], page: int,
     lang = current_lang(request)
     read = _read(services_of(request), filters, page, lang, utcnow())
     params = {k: v for k, v in filters.items() if v}
+    # The mark-left form comes back here, to the same page of the list (past 50 cars, not to
+    # page 1 with 下一页 to find again).
+    here = {**params, "page": str(page)} if page > 1 else params
     return render(
         request, "cars_inside.html",
         {**read, "filters": filters, "kinds": [k.value for k in CarKind],
-         "presets": LEFT_REASONS, "here": "/console/presence?" + urlencode(params),
+         "presets": LEFT_REASONS, "here": "/console/presence?" + urlencode(here),
          "left": None, "problem": None, "open_plate": None,
          **page_links("/console/presence", params, page, read["total"], PAGE_ROWS),
          **context},
@@ -149,9 +152,10 @@ def _back_to(here: str) -> str:
         else "/console/presence"
 
 
-def _filters_of(here: str) -> dict[str, str]:
-    """The filters of the list the guard marked from (the form's ``here``), to show that list
-    again under a refusal; a value the page would not have written is dropped, not a 500."""
+def _filters_of(here: str) -> tuple[dict[str, str], int]:
+    """The filters and page of the list the guard marked from (the form's ``here``), to show
+    that list again under a refusal; a value the page would not have written is dropped, not
+    a 500."""
     query = parse_qs(urlsplit(_back_to(here)).query)
 
     def first(name: str) -> str:
@@ -164,8 +168,11 @@ def _filters_of(here: str) -> dict[str, str]:
         hours = None
     if hours is not None and not (math.isfinite(hours) and 0 <= hours <= MAX_INSIDE_FOR_H):
         hours = None
-    return _filters(first("zone")[:32] or None, first("plate")[:16] or None,
-                    kinds.get(first("kind")), hours)
+    page = first("page")
+    number = int(page) if page.isascii() and page.isdigit() and len(page) <= 4 else 1
+    return (_filters(first("zone")[:32] or None, first("plate")[:16] or None,
+                     kinds.get(first("kind")), hours),
+            number if 1 <= number <= MAX_PAGE else 1)
 
 
 @router.get("/left")
@@ -193,7 +200,7 @@ async def mark_left_form(
     lang = current_lang(request)
     # A refusal shows the guard's own list again (a reason too short: with the car's panel
     # open), not the whole unfiltered one with the car searched for among 50 others.
-    shown = _filters_of(here)
+    shown, shown_page = _filters_of(here)
     reason = REASON_JOIN.join(part for part in (preset.strip(), reason_text.strip()) if part)
     entry = passage_id.strip()
     try:
@@ -203,14 +210,14 @@ async def mark_left_form(
     if not stored or (entry and not (entry.isascii() and entry.isdigit())):
         # The page writes a listed plate and a number or nothing: this form was not the
         # page's.
-        return _page(request, user, shown, 1, status_code=422,
+        return _page(request, user, shown, shown_page, status_code=422,
                      problem=translate(lang, "inside.changed", plate=plate))
     try:
         body = MarkLeftIn(reason=reason, passage_id=int(entry) if entry else None)
     except ValidationError as err:
         fields = {str(e["loc"][0]) for e in err.errors() if e["loc"]}
         key = "inside.reason_needed" if "reason" in fields else "inside.changed"
-        return _page(request, user, shown, 1, status_code=422,
+        return _page(request, user, shown, shown_page, status_code=422,
                      problem=translate(lang, key, plate=plate),
                      open_plate=stored if "reason" in fields else None)
     services = services_of(request)
@@ -218,7 +225,7 @@ async def mark_left_form(
         done = await asyncio.to_thread(mark_left, services.store, stored, operator=user.name,
                                        reason=body.reason, passage_id=body.passage_id)
     except PresenceChangedError:
-        return _page(request, user, shown, 1, status_code=409,
+        return _page(request, user, shown, shown_page, status_code=409,
                      problem=translate(lang, "inside.changed", plate=stored))
     await asyncio.to_thread(after_mark_left, services, done, user.name, body.reason)
     target = _back_to(here)

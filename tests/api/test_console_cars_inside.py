@@ -197,3 +197,27 @@ def test_the_refusals_address_by_get_is_the_list(client: Any) -> None:
     assert switched.status_code == 200, switched.text
     assert str(switched.url).endswith("/console/presence")
     assert "<h1>Cars inside</h1>" in switched.text
+
+
+def test_marking_on_page_two_comes_back_to_page_two(client: Any, monkeypatch: Any) -> None:
+    """Past the first page the form comes back to the page it was sent from, done or
+    refused; it came back to page 1."""
+    from api.console import cars_inside
+
+    monkeypatch.setattr(cars_inside, "PAGE_ROWS", 1)
+    park(client)
+    csrf = cookie_login(client, "guard1", "guard")
+    second = client.get("/console/presence", params={"zone": "A", "page": 2}).text
+    assert rows(second) == ["粤B88888"]
+    assert 'name="here" value="/console/presence?zone=A&amp;page=2"' in second
+    here = "/console/presence?zone=A&page=2"
+
+    refused = mark(client, csrf, "粤B88888", None, preset="", here=here)
+    assert refused.status_code == 422 and rows(refused.text) == ["粤B88888"]
+    done = mark(client, csrf, "粤B88888", None, preset="巡查确认车辆不在场", here=here)
+    assert done.headers["location"] == f"{here}&left=%E7%B2%A4B88888"
+    assert rows(client.get(done.headers["location"]).text) == ["京A11111"]
+    for odd in ("0", "-1", "x", "99999", "٣"):  # not a page the list writes: page 1
+        answer = mark(client, csrf, "京A11111", None, preset="",
+                      here=f"/console/presence?page={odd}")
+        assert answer.status_code == 422 and rows(answer.text) == ["闽A12345"], odd
