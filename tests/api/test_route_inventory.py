@@ -56,6 +56,7 @@ GUARD_API = {
     ("GET", "/api/v1/passages"), ("GET", "/api/v1/passages/{passage_id}"),
     ("GET", "/api/v1/passages/{passage_id}/snapshot"),
     ("POST", "/api/v1/passages/{passage_id}/resolve"),
+    ("GET", "/api/v1/presence"), ("POST", "/api/v1/presence/{plate}/left"),
     ("GET", "/api/v1/passes"), ("POST", "/api/v1/passes"), ("GET", "/api/v1/passes/{pass_id}"),
     ("PATCH", "/api/v1/passes/{pass_id}"), ("GET", "/api/v1/passes/{pass_id}/qr"),
     ("GET", "/api/v1/review"),
@@ -74,6 +75,7 @@ GUARD_CONSOLE = {
     ("GET", "/console/fragments/journal/{journal_id}"),
     ("GET", "/console/fragments/passage/{passage_id}"), ("GET", "/console/fragments/passages"),
     ("GET", "/console/admin/passes"), ("GET", "/console/admin/passes/{pass_id}/qr"),
+    ("GET", "/console/presence"), ("GET", "/console/presence/left"),
 }
 
 
