@@ -157,6 +157,7 @@ def after_mark_left(services: Services, done: MarkedLeft, username: str, reason:
 @router.post(
     "/{plate}/left",
     response_model=MarkedLeftOut,
+    summary="标记已离场: take a car that left unseen off the cars inside, as an exit; audited",
     responses={409: {"description": "Not recorded inside (under that entry): nothing changed"},
                422: {"description": "No reason, or a bad passage id"}},
 )

@@ -250,3 +250,11 @@ def test_a_path_that_is_no_plate_is_422(client: Any) -> None:
     assert left(client, cars.guard, "闽a 12345", reason="尾随出场").status_code == 200
     assert left(client, cars.guard, "ABC", reason="尾随出场").status_code == 409
     assert occupied(client) == 2
+
+
+def test_the_api_page_names_both_operations(client: Any) -> None:
+    """/docs lists the mark-left by what it does (it read "Mark Car Left", the function's
+    name), as the list beside it."""
+    paths = client.get("/openapi.json").json()["paths"]
+    assert paths["/api/v1/presence"]["get"]["summary"] == "Cars recorded inside, longest first"
+    assert paths["/api/v1/presence/{plate}/left"]["post"]["summary"].startswith("标记已离场: ")
