@@ -258,23 +258,20 @@ class _Unit:
             effects["pass_id"] = d.pass_id
         counted = True
         unrecorded_exit = False
+        alarms_left: list[str] = []
         zone_id = record.zone_id
         if plate is not None:
             existing = s.get(Presence, plate)
             if record.direction is Direction.IN:
                 if existing is None:
-                    added = Presence(
-                        plate=plate,
-                        zone_id=record.zone_id,
-                        household_id=self._still_there(Household, d.household_id),
-                        pass_id=self._still_there(
-                            VisitorPass, d.pass_id if d.count_pass_use else None
-                        ),
-                        entered_at=record.sighting.at,
-                        passage_id=passage_id,
-                    )
+                    added = Presence(plate=plate, **self._entered(record, passage_id))
                     s.add(added)
                     effects.update(presence="added", row=_presence_row(added))
+                elif _other_lot(existing, record.zone_id):
+                    # Recorded inside another lot, it left that one unseen (tailgated out,
+                    # its exit camera down): it is in this one now, and not in two at once.
+                    moved_from, alarms_left = self._move_in(existing, record, passage_id)
+                    effects.update(moved_from)
                 else:
                     # Soft anti-passback: a second entry is not a second car in the zone.
                     counted = False
@@ -286,7 +283,7 @@ class _Unit:
                 unrecorded_exit = True
         # An undo or redo moves the zone this admission moved (_admission_effects).
         effects["zone_id"] = zone_id
-        alarms: list[str] = []
+        alarms: list[str] = list(alarms_left)
         if counted:
             effects["zone_moved"], alarms = self._count(
                 record.direction, zone_id, unrecorded_exit=unrecorded_exit
@@ -296,6 +293,48 @@ class _Unit:
             if passage is not None:
                 passage.admission = effects
         return alarms
+
+    def _entered(self, record: PassageRecord, passage_id: int) -> dict[str, Any]:
+        """The presence row an allowed entry records, but its plate."""
+        d = record.decision
+        return {
+            "zone_id": record.zone_id,
+            "household_id": self._still_there(Household, d.household_id),
+            "pass_id": self._still_there(VisitorPass, d.pass_id if d.count_pass_use else None),
+            "entered_at": record.sighting.at,
+            "passage_id": passage_id,
+        }
+
+    def _move_in(self, existing: Presence, record: PassageRecord, passage_id: int
+                 ) -> tuple[dict[str, Any], list[str]]:
+        """A car recorded inside one lot let in by another lot's gate: its row becomes this
+        entry's, and the lot it was in comes down one as an unseen exit would (its clamp and
+        alarm, a retired zone moving nothing: ``_off_its_zone``). The entry's own count
+        follows in ``apply_admission`` as any entry's. Returns the admission's effects of
+        the move and the alarms of the lot it left."""
+        self._lock_zones(existing.zone_id, record.zone_id)
+        left_row = _presence_row(existing)
+        left_zone, left_moved, alarms = self._off_its_zone(existing)
+        for key, value in self._entered(record, passage_id).items():
+            setattr(existing, key, value)
+        return {"presence": "moved", "row": _presence_row(existing), "left_row": left_row,
+                "left_zone_id": left_zone, "left_zone_moved": left_moved}, alarms
+
+    def _lock_zones(self, *zone_ids: str | None) -> None:
+        """Lock the zones a move changes in one order, so two cars moving opposite ways
+        between two lots at once cannot each hold the lock the other waits for."""
+        wanted = sorted({z for z in zone_ids if z is not None})
+        if len(wanted) > 1:
+            self.session.execute(
+                select(Zone.id).where(Zone.id.in_(wanted)).order_by(Zone.id).with_for_update()
+            )
+
+    def _off_its_zone(self, left: Presence) -> tuple[str | None, int, list[str]]:
+        """Take a car that left unseen off the zone that counted it in, as its exit would
+        have: (that zone, how far it moved: -1, or 0 clamped or counted nowhere, alarms)."""
+        zone_id, counted = self._left_zone(left, None)
+        moved, alarms = self._count(Direction.OUT, zone_id) if counted else (0, [])
+        return zone_id, moved, alarms
 
     def _left_zone(self, left: Presence, gate_zone: str | None) -> tuple[str | None, bool]:
         """The zone a car recorded inside comes off as it leaves, and whether it is counted
@@ -328,8 +367,7 @@ class _Unit:
         if not claimed.rowcount:  # type: ignore[attr-defined]
             return None
         s.expunge(existing)
-        zone_id, counted = self._left_zone(existing, None)
-        moved, alarms = self._count(Direction.OUT, zone_id) if counted else (0, [])
+        zone_id, moved, alarms = self._off_its_zone(existing)
         return LeftUnseen(plate, row, zone_id, moved, alarms)
 
     def _retired(self, zone_id: str | None) -> bool:
@@ -395,7 +433,9 @@ class _Unit:
         s = self.session
         plate, presence = effects.get("plate"), effects.get("presence")
         counted = True
-        if plate is not None and presence is not None:
+        if plate is not None and presence == "moved":
+            counted = self._move_again(plate, effects, back=back)
+        elif plate is not None and presence is not None:
             # Taking an entry back, or giving an exit back, removes the car; the other two
             # put it (back) in.
             if (presence == "added") == back:
@@ -414,6 +454,35 @@ class _Unit:
         if counted and moved and effects.get("zone_id"):
             self._move_zone(effects["zone_id"], -moved if back else moved)
         return counted
+
+    def _move_again(self, plate: str, effects: dict[str, Any], *, back: bool) -> bool:
+        """Take a move between lots back (``back``: the car is in its first lot again, with
+        its first entry) or give it back; returns whether it was. Only from where the move
+        left the car: one that left or came in again since keeps where that put it. The
+        entry's own zone is moved by the caller; the lot it left is moved here."""
+        s = self.session
+        own, before = effects["row"], effects["left_row"]
+        frm, to = (own, before) if back else (before, own)
+        self._lock_zones(effects.get("left_zone_id"), effects.get("zone_id"))
+        # A conditional UPDATE claims the row, as mark_left's DELETE does: an exit or a
+        # guard's 标记已离场 at the same moment leaves it nothing to move.
+        moved = s.execute(
+            update(Presence)
+            .where(Presence.plate == plate, Presence.passage_id.is_not_distinct_from(
+                frm["passage_id"]))
+            .values(**_presence_values(to))
+        )
+        if moved.rowcount:  # type: ignore[attr-defined]
+            left_moved = int(effects.get("left_zone_moved") or 0)
+            if left_moved and effects.get("left_zone_id"):
+                self._move_zone(effects["left_zone_id"], -left_moved if back else left_moved)
+            return True
+        if back or s.get(Presence, plate) is not None:
+            return False
+        # Given back to a car no longer recorded in its first lot (a guard marked it left
+        # meanwhile, which took that lot down): it is put in this one only.
+        s.add(_presence_from_row(plate, own))
+        return True
 
     def _count(
         self, direction: Direction, zone_id: str | None, *, unrecorded_exit: bool = False
@@ -583,15 +652,19 @@ def _presence_row(presence: Presence) -> dict[str, Any]:
     }
 
 
+def _presence_values(row: dict[str, Any]) -> dict[str, Any]:
+    return {**row, "entered_at": datetime.fromisoformat(row["entered_at"])}
+
+
 def _presence_from_row(plate: str, row: dict[str, Any]) -> Presence:
-    return Presence(
-        plate=plate,
-        zone_id=row["zone_id"],
-        household_id=row["household_id"],
-        pass_id=row["pass_id"],
-        entered_at=datetime.fromisoformat(row["entered_at"]),
-        passage_id=row["passage_id"],
-    )
+    return Presence(plate=plate, **_presence_values(row))
+
+
+def _other_lot(inside: Presence, gate_zone: str | None) -> bool:
+    """Whether an entry by a gate of ``gate_zone`` is into another lot than the one the car
+    is recorded in. A row with no zone (written by a gate configured with none) names no
+    lot to leave: such an entry stays one of a car already inside."""
+    return gate_zone is not None and inside.zone_id is not None and inside.zone_id != gate_zone
 
 
 class SqlAccessStore:
