@@ -89,9 +89,10 @@ class Sighting:
     confidence: float
     color: str = "unknown"
     # The plate family the frames voted for (vision/plate_grammar.py PlateKind: "trailer",
-    # "double_row", "ordinary", …), None when nothing said (no plate, a typed plate, a
-    # sighting journalled before it existed): only the image tells a two-row yellow plate
-    # from an ordinary one with the same text, so it comes with the read, like the colour.
+    # "double_row", "ordinary", …), None when nothing said (no plate, a sighting journalled
+    # before it existed, a typed plate whose text is also issued on two rows): only the image
+    # tells a two-row yellow plate from an ordinary one with the same text, so it comes with
+    # the read, like the colour; a typed plate has the kind its text alone settles.
     kind: str | None = None
     frames: int = 1
     reads: int = 0

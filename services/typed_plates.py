@@ -33,6 +33,7 @@ from plate_privacy import plate_for_log
 from services.audit_journal import JournalledAudit
 from services.container import Services
 from services.gate_actions import write_audit
+from vision.plate_grammar import double_row_kind, plate_kind
 from wall_clock import utcnow
 
 logger = logging.getLogger(__name__)
@@ -50,11 +51,23 @@ class TypedPlateResult:
     audit_journal_id: str | None = None
 
 
+def typed_kind(plate: str) -> str | None:
+    """The plate family a typed plate's text alone settles: 挂 is a trailer and a green plate a
+    new-energy one however the plate is mounted, so 通行记录's 号牌种类 finds a trailer the
+    guard typed. A text also issued on two rows (沪C52088: ordinary, or a 双层黄牌) is
+    left unsaid, since only the image tells them apart and the guard typed no image."""
+    one_row, two_rows = plate_kind(plate), double_row_kind(plate)
+    if one_row is None or two_rows not in (None, one_row):
+        return None
+    return one_row.value
+
+
 def typed_sighting(gate_id: str, plate: str, at: datetime) -> Sighting:
     """What a typed plate is to the decision: one read, certain of every character (a
     guard reads the plate off the car; a low confidence would only send it to the review
     queue the guard is standing in for)."""
-    return Sighting(gate_id=gate_id, at=at, plate=plate, confidence=1.0, reads=1, typed=True)
+    return Sighting(gate_id=gate_id, at=at, plate=plate, confidence=1.0, reads=1, typed=True,
+                    kind=typed_kind(plate))
 
 
 async def enter_typed_plate(
