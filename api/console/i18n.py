@@ -788,6 +788,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "audit.detail.weekdays": ("通行日", "Days"),
     "audit.detail.hours_from": ("时段 从", "Hours from"),
     "audit.detail.hours_to": ("时段 至", "Hours to"),
+    "audit.detail.walk_in": ("步行访客", "Visitor on foot"),
     # How the console names the community's time zone (community.timezone).
     "tz.beijing": ("北京时间", "Beijing time"),
     "tz.other": ("当地时间 {name}", "local time {name}"),
