@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
@@ -63,13 +64,22 @@ async def _parkgate_error(request: Request, err: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(err)}, status_code=status, headers=headers)
 
 
+def _field_of(loc: tuple[Any, ...]) -> Any:
+    """The parameter a validation error is about: ("query", "plate_kind", member) names it
+    second; a loc of one item (or none) is all there is."""
+    return loc[1] if len(loc) > 1 else (loc[0] if loc else "?")
+
+
 async def _validation_error(request: Request, err: Exception) -> Response:
     assert isinstance(err, RequestValidationError)
     path = request.url.path
     if request.method == "GET" and path.startswith("/console") and "/fragments/" not in path:
         # A hand-edited or cut-off address on a page: a page that says so, not a JSON body.
-        shown = [(str(e.get("loc", ("?",))[-1]), str(e.get("input", ""))[:80])
-                 for e in err.errors()]
+        # The field is the parameter's name (loc[1]): a union's errors end their loc with
+        # each member's type ("str-enum[PlateKind]", "literal['']"), one line per member.
+        shown = list(dict.fromkeys(
+            (str(_field_of(tuple(e.get("loc", ())))), str(e.get("input", ""))[:80])
+            for e in err.errors()))
         return render(request, "bad_request.html", {"problems": shown, "back": path},
                       session_principal(request), status_code=422, refresh_session=False)
     problems = [
