@@ -519,7 +519,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "mo.title": ("整户搬离", "Household moves out"),
     "mo.intro": (
         "住户 #{id} {label}（车位数 {spaces}）搬离：下面列出的内容将一起删除，无法恢复。",
-        "Household #{id} {label} ({spaces} spaces) moves out: everything listed below is "
+        "Household #{id} {label} (spaces: {spaces}) moves out: everything listed below is "
         "deleted with it, for good.",
     ),
     "mo.heading": ("{title}（{n}）", "{title} ({n})"),
