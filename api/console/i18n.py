@@ -577,8 +577,8 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "mo.done": (
         "{label} 已搬离：删除了成员 {residents} 人、车辆 {vehicles} 辆、访客通行证 {passes} 张"
         "和这户。",
-        "{label} has moved out: {residents} residents, {vehicles} vehicles, {passes} visitor "
-        "passes and the household deleted.",
+        "{label} has moved out: the household and its residents ({residents}), vehicles "
+        "({vehicles}) and visitor passes ({passes}) deleted.",
     ),
     "mo.changed": (
         "这户的信息刚被修改过（有人添加或删除了成员、人脸、密码、车辆、通行证或名单），什么都"
