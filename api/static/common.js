@@ -235,6 +235,20 @@
     if (select.value !== before) select.dispatchEvent(new Event("change", { bubbles: true }));
   }
 
+  // ---- a form the server answers that must go once (确认搬离) ------------------------------
+  // A double click sent it twice: the first removed the flat, the second answered 住户不存在
+  // and that page replaced the one saying what was removed. The first submission stands;
+  // a page the back button brings back from the browser's cache may send it again.
+  document.querySelectorAll("form[data-once]").forEach((form) => {
+    form.addEventListener("submit", (ev) => {
+      if (form.dataset.sent === "yes") ev.preventDefault();
+      else form.dataset.sent = "yes";
+    });
+  });
+  window.addEventListener("pageshow", (ev) => {
+    if (ev.persisted) document.querySelectorAll("form[data-once]").forEach((form) => { form.dataset.sent = ""; });
+  });
+
   // ---- the live event stream -------------------------------------------------------------
   // The booth page (live.js) and the admin's 车位 page (site.js) follow /api/v1/events/stream
   // alike. A network that drops packets instead of refusing them (a pulled cable past a
