@@ -149,6 +149,14 @@ class MarkedLeft:
     def moves_zone(self) -> bool:
         return self.zone_moved != 0
 
+    @property
+    def counted_in_zone(self) -> bool:
+        """Whether a zone counted the car: it came down one, or stayed at 0 with the exit's
+        ``occupancy_below_zero`` alarm. A car counted in no zone (or in one retired since,
+        whose count was dropped) moves nothing and raises nothing, and the guard is told so
+        rather than that a count came down."""
+        return self.moves_zone or bool(self.alarms)
+
 
 def mark_left(
     store: SqlAccessStore, plate: str, *, operator: str, reason: str,

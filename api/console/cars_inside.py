@@ -36,6 +36,7 @@ from errors import InvalidInputError
 from models.base import utcnow
 from services.cars_inside import (
     CarKind,
+    MarkedLeft,
     PresenceChangedError,
     configured_zones,
     list_inside,
@@ -121,7 +122,7 @@ def _page(request: Request, user: Principal, filters: dict[str, str], page: int,
         request, "cars_inside.html",
         {**read, "filters": filters, "kinds": [k.value for k in CarKind],
          "presets": LEFT_REASONS, "here": "/console/presence?" + urlencode(here),
-         "left": None, "problem": None, "open_plate": None,
+         "left": None, "left_key": "inside.done", "problem": None, "open_plate": None,
          **page_links("/console/presence", params, page, read["total"], PAGE_ROWS),
          **context},
         user, status_code=422 if read["notice"] else status_code,
@@ -138,12 +139,31 @@ def cars_inside_page(
         Annotated[float, Ge(0), Le(MAX_INSIDE_FOR_H), AllowInfNan(False)] | None,
         BeforeValidator(_blank_is_none)] = None,
     left: str | None = Query(None, max_length=32),
+    left_count: str | None = Query(None, max_length=8),
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
 ) -> Response:
     user = page_user(request)
     if isinstance(user, Response):
         return user
-    return _page(request, user, _filters(zone, plate, kind, inside_for_h), page, left=left)
+    return _page(request, user, _filters(zone, plate, kind, inside_for_h), page, left=left,
+                 left_key=_done_key(left_count))
+
+
+# What 标记已离场 did to the count, as the redirect carries it to the notice: came down one,
+# stayed at 0 (clamped), or no zone counted the car.
+COUNT_OUTCOMES = ("down", "zero", "none")
+
+
+def _count_outcome(done: MarkedLeft) -> str:
+    if done.moves_zone:
+        return "down"
+    return "zero" if done.counted_in_zone else "none"
+
+
+def _done_key(outcome: str | None) -> str:
+    """The notice's text. The outcome comes back in the address, so it only picks one of
+    these texts (anything else: the plain "marked as left", naming no count)."""
+    return f"inside.done.{outcome}" if outcome in COUNT_OUTCOMES else "inside.done"
 
 
 def _back_to(here: str) -> str:
@@ -230,4 +250,5 @@ async def mark_left_form(
     await asyncio.to_thread(after_mark_left, services, done, user.name, body.reason)
     target = _back_to(here)
     sep = "&" if "?" in target else "?"
-    return RedirectResponse(f"{target}{sep}{urlencode({'left': done.plate})}", status_code=303)
+    shown_done = {"left": done.plate, "left_count": _count_outcome(done)}
+    return RedirectResponse(f"{target}{sep}{urlencode(shown_done)}", status_code=303)

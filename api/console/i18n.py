@@ -1087,8 +1087,14 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "zone's count comes down one, as at an exit.",
     ),
     "inside.mark_confirm": ("确认已离场", "Confirm it left"),
-    "inside.done": ("已标记 {plate} 离场，所在区域计数已减 1（计数为 0 时不变）",
-                    "{plate} marked as left; its zone's count came down one (unless at 0)"),
+    "inside.done": ("已标记 {plate} 离场", "{plate} marked as left"),
+    "inside.done.down": ("已标记 {plate} 离场，所在区域计数已减 1",
+                         "{plate} marked as left; its zone's count came down one"),
+    "inside.done.zero": ("已标记 {plate} 离场，所在区域计数已为 0，未再减少（计数为 0 时不变）",
+                         "{plate} marked as left; its zone's count was already 0 and stays "
+                         "there"),
+    "inside.done.none": ("已标记 {plate} 离场；它不在任何区域的计数里，没有区域计数改变",
+                         "{plate} marked as left; no zone counted it, so no count changed"),
     "inside.changed": (
         "{plate} 已不在场内记录中，或已重新进场（记录已变）：未做任何更改，请查看最新列表。",
         "{plate} is no longer recorded inside, or came in again: nothing was changed; look "

@@ -10,9 +10,15 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import update
+
 from api.console.security import LANG_COOKIE
+from models.db import transaction
+from models.site import Zone
+from models.vehicles import Presence
 from tests.api.test_cars_inside import entered, inside, occupied, park
 from tests.api.test_console import cookie_login
+from tests.conftest import services_of
 
 
 def rows(html: str) -> list[str]:
@@ -77,10 +83,11 @@ def test_mark_left_on_the_console(client: Any) -> None:
                 reason_text="监控确认", here="/console/presence?kind=visitor")
 
     assert done.status_code == 303, done.text
-    assert done.headers["location"] == "/console/presence?kind=visitor&left=%E7%B2%A4B88888"
+    assert done.headers["location"] == (
+        "/console/presence?kind=visitor&left=%E7%B2%A4B88888&left_count=down")
     assert "粤B88888" not in inside(client) and occupied(client) == 2
     shown = client.get(done.headers["location"]).text
-    assert "已标记 粤B88888 离场" in shown and rows(shown) == []
+    assert "已标记 粤B88888 离场，所在区域计数已减 1<" in shown and rows(shown) == []
     audit = client.get("/api/v1/audit", headers=cars.admin,
                        params={"action": "presence.left"}).json()["items"]
     assert [(a["username"], a["reason"]) for a in audit] == [
@@ -215,9 +222,43 @@ def test_marking_on_page_two_comes_back_to_page_two(client: Any, monkeypatch: An
     refused = mark(client, csrf, "粤B88888", None, preset="", here=here)
     assert refused.status_code == 422 and rows(refused.text) == ["粤B88888"]
     done = mark(client, csrf, "粤B88888", None, preset="巡查确认车辆不在场", here=here)
-    assert done.headers["location"] == f"{here}&left=%E7%B2%A4B88888"
+    assert done.headers["location"] == f"{here}&left=%E7%B2%A4B88888&left_count=down"
     assert rows(client.get(done.headers["location"]).text) == ["京A11111"]
     for odd in ("0", "-1", "x", "99999", "٣"):  # not a page the list writes: page 1
         answer = mark(client, csrf, "京A11111", None, preset="",
                       here=f"/console/presence?page={odd}")
         assert answer.status_code == 422 and rows(answer.text) == ["闽A12345"], odd
+
+
+def test_the_done_notice_says_what_the_count_did(client: Any) -> None:
+    """After 标记已离场 the notice said 「所在区域计数已减 1（计数为 0 时不变）」 for every car,
+    also one no zone counted; it now says which of the three happened. The outcome rides in
+    the address and only picks a text: anything else there reads as a plain "marked"."""
+    park(client)
+    csrf = cookie_login(client, "guard1", "guard")
+    with transaction(services_of(client).sessions) as session:
+        session.execute(update(Presence).where(Presence.plate == "京A11111").values(
+            zone_id=None))
+
+    unzoned = mark(client, csrf, "京A11111", None, preset="巡查确认车辆不在场")
+
+    assert unzoned.headers["location"].endswith("&left_count=none")
+    shown = client.get(unzoned.headers["location"]).text
+    assert "已标记 京A11111 离场；它不在任何区域的计数里，没有区域计数改变" in shown
+    assert "计数已减" not in shown and occupied(client) == 3
+
+    with transaction(services_of(client).sessions) as session:
+        session.execute(update(Zone).where(Zone.id == "A").values(occupied=0))
+    clamped = mark(client, csrf, "粤B88888", None, preset="巡查确认车辆不在场")
+    assert clamped.headers["location"].endswith("&left_count=zero")
+    shown = client.get(clamped.headers["location"]).text
+    assert "所在区域计数已为 0，未再减少（计数为 0 时不变）" in shown and occupied(client) == 0
+
+    client.cookies.set(LANG_COOKIE, "en")
+    english = client.get(unzoned.headers["location"]).text
+    assert "京A11111 marked as left; no zone counted it, so no count changed" in english
+    # Display only: an odd outcome picks no text of its own, and the plate is escaped.
+    client.cookies.set(LANG_COOKIE, "zh")
+    odd = client.get("/console/presence", params={"left": "<b>x</b>", "left_count": "inside"})
+    assert odd.status_code == 200
+    assert 'id="inside-done">已标记 &lt;b&gt;x&lt;/b&gt; 离场</p>' in odd.text
