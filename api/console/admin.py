@@ -50,6 +50,7 @@ from errors import ConflictError, InvalidInputError
 from models.db import transaction
 from models.faces import FaceTemplate
 from models.people import Household, Resident
+from models.site import Zone
 from models.vehicles import PlateListEntry, Vehicle, VisitorPass
 from services.audit_log import AuditQuery, audit_to_dict, search_audit
 from services.container import Services
@@ -349,6 +350,8 @@ def audit_page(
         )
         households = {h.id: f"{h.building} {h.unit}" for h in session.scalars(select(Household))}
         residents = {rid: name for rid, name in session.execute(select(Resident.id, Resident.name))}
+        # Retired zones too: an entry from before a zone was retired still names it.
+        zones = {z.id: z.name or z.id for z in session.scalars(select(Zone))}
     params: dict[str, Any] = {
         k: v for k, v in {
             "user": query.user, "action": query.action, "gate": query.gate_id,
@@ -361,7 +364,8 @@ def audit_page(
     for row in rows:
         entry = audit_to_dict(row)
         entry["action_label"] = action_label(lang, row.action)
-        entry["detail_pairs"] = audit_details(lang, entry["details"], households, tz, residents)
+        entry["detail_pairs"] = audit_details(lang, entry["details"], households, tz, residents,
+                                              zones)
         entry["target_text"] = audit_target(lang, row.target, households, residents)
         entry["reason_text"] = audit_reason(lang, row.reason)
         entry["details_text"] = json.dumps(entry["details"], ensure_ascii=False)

@@ -64,7 +64,7 @@ def _detail_label(lang: Lang, key: str) -> str:
 
 def _detail_value(
     lang: Lang, key: str, value: Any, households: Mapping[int, str], tz: ZoneInfo,
-    residents: Mapping[int, str],
+    residents: Mapping[int, str], zones: Mapping[str, str] | None = None,
 ) -> str:
     if key in _CODED_DETAILS and isinstance(value, str):
         return code(lang, value)
@@ -78,6 +78,9 @@ def _detail_value(
         return f"#{value} {residents[value]}"  # a car's driver, by name while they are on file
     if key in _ID_DETAILS and isinstance(value, int):
         return f"#{value}"
+    if key == "zone" and isinstance(value, str):
+        # By its name, as 场内车辆 and the boards name it; the id while no zone has it.
+        return (zones or {}).get(value, value)
     if key == "error" and isinstance(value, str):
         return explain_message(lang, value)  # the API's English, as the console words it
     if key == "session" and isinstance(value, str):
@@ -127,14 +130,15 @@ def _changed_value(
 
 def audit_details(
     lang: Lang, details: Mapping[str, Any], households: Mapping[int, str], tz: ZoneInfo,
-    residents: Mapping[int, str] | None = None,
+    residents: Mapping[int, str] | None = None, zones: Mapping[str, str] | None = None,
 ) -> list[tuple[str, str]]:
-    """An audit row's details as (label, value) pairs (times in ``tz``; households and
-    residents by name while they exist, else by id); empty values say nothing and go, except a
-    pass's ``max_uses: null``, which is 不限 (unlimited)."""
+    """An audit row's details as (label, value) pairs (times in ``tz``; households,
+    residents and zones by name while they exist, else by id); empty values say nothing and
+    go, except a pass's ``max_uses: null``, which is 不限 (unlimited)."""
     names = residents or {}
     return [
-        (_detail_label(lang, key), _detail_value(lang, key, value, households, tz, names))
+        (_detail_label(lang, key),
+         _detail_value(lang, key, value, households, tz, names, zones))
         for key, value in details.items()
         if (value is not None or key in _NULL_MEANS) and value != ""
     ]

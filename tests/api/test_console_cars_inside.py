@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 
+from api.console.audit_texts import audit_details
 from api.console.security import LANG_COOKIE
 from models.db import transaction
 from models.site import Zone
@@ -19,6 +20,8 @@ from models.vehicles import Presence
 from tests.api.test_cars_inside import entered, inside, occupied, park
 from tests.api.test_console import cookie_login
 from tests.conftest import services_of
+
+BEIJING_TIME = ZoneInfo("Asia/Shanghai")
 
 
 def rows(html: str) -> list[str]:
@@ -262,3 +265,22 @@ def test_the_done_notice_says_what_the_count_did(client: Any) -> None:
     odd = client.get("/console/presence", params={"left": "<b>x</b>", "left_count": "inside"})
     assert odd.status_code == 200
     assert 'id="inside-done">已标记 &lt;b&gt;x&lt;/b&gt; 离场</p>' in odd.text
+
+
+def test_the_audit_log_names_the_zone_a_car_was_marked_left_from(client: Any) -> None:
+    """操作日志 showed 标记已离场's zone as its id (区域：A) where 场内车辆 and the boards
+    say A区地面; it names it now, and keeps the id for a zone no longer on file."""
+    park(client)
+    csrf = cookie_login(client, "guard1", "guard")
+    mark(client, csrf, "粤B88888", None, preset="巡查确认车辆不在场")
+    client.cookies.clear()
+    cookie_login(client, "admin", "admin")
+
+    page = client.get("/console/admin/audit", params={"action": "presence.left"}).text
+
+    assert "区域：A区地面" in page and "区域：A；" not in page
+    client.cookies.set(LANG_COOKIE, "en")
+    english = client.get("/console/admin/audit", params={"action": "presence.left"}).text
+    assert "Zone: A区地面" in english
+    assert audit_details("zh", {"zone": "Q"}, {}, BEIJING_TIME, zones={"A": "A区地面"}) == [
+        ("区域", "Q")]
