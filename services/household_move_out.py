@@ -43,6 +43,19 @@ class MoveOutChangedError(ConflictError):
     plan was shown: nothing was removed; show the plan again."""
 
 
+class NotTheHouseholdsBlocksError(InvalidInputError):
+    """Ticked block-list entries that are not entries of the household's plates (a forged
+    form: the page offers only the flat's own): nothing was removed."""
+
+    def __init__(self, household_id: int, unknown: list[int], blocks: list[int]) -> None:
+        super().__init__(
+            f"block-list entries {unknown} are not entries of household {household_id}'s "
+            f"plates; its block-list entries are {blocks or 'none'}"
+        )
+        # The console says it in the page's language, naming the entries.
+        self.unknown = unknown
+
+
 @dataclass(frozen=True, slots=True)
 class MovingResident:
     id: int
@@ -212,10 +225,7 @@ def move_out(
     blocks = {e.id: e for e in plan.block_entries}
     unknown = sorted(set(remove_blocks) - set(blocks))
     if unknown:
-        raise InvalidInputError(
-            f"block-list entries {unknown} are not entries of household {household_id}'s "
-            f"plates; its block-list entries are {sorted(blocks) or 'none'}"
-        )
+        raise NotTheHouseholdsBlocksError(household_id, unknown, sorted(blocks))
     ticked = sorted(set(remove_blocks))
     # Which flat (as household.delete says it) and how much went with it: once the rows are
     # gone this entry is what tells the office who moved out. First, so that each item's own

@@ -31,12 +31,13 @@ from api.routes.household_move_out import (
     spaces_left,
     told_even_if_lost,
 )
-from errors import InvalidInputError, NotFoundError
+from errors import NotFoundError
 from models.db import transaction
 from services.container import Services
 from services.household_move_out import (
     MoveOutChangedError,
     MoveOutPlan,
+    NotTheHouseholdsBlocksError,
     move_out,
     plan_move_out,
 )
@@ -108,11 +109,14 @@ async def confirm_move_out(
             _move_out, services, household_id, user.name, expected, ticked)
     except NotFoundError:
         return _gone(request, user, household_id)
-    except InvalidInputError as err:  # a ticked entry that is not the family's: a forged form
+    except NotTheHouseholdsBlocksError as err:  # a forged form: the page ticks only the family's
         fresh = await asyncio.to_thread(_plan, services, household_id)
         if fresh is None:
             return _gone(request, user, household_id)
-        response = _page(request, user, fresh, problem=str(err))
+        lang = current_lang(request)
+        ids = translate(lang, "pass.day_sep").join(f"#{i}" for i in err.unknown)
+        response = _page(request, user, fresh,
+                         problem=translate(lang, "mo.not_theirs", ids=ids))
         response.status_code = 422
         return response
     except MoveOutChangedError:

@@ -587,6 +587,11 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "added or removed): nothing was deleted. Check the list below as it is now and "
         "confirm again.",
     ),
+    "mo.not_theirs": (
+        "勾选的黑名单条目 {ids} 不是这户车牌的条目，什么都没有删除。请在下面的列表中勾选后再确认。",
+        "Ticked but not on this household's block list: {ids}. Nothing was deleted; tick "
+        "among the entries listed below and confirm again.",
+    ),
     "mo.gone": (
         "住户 #{id} 不存在（可能已经搬离）。",
         "Household #{id} does not exist (moved out already?).",

@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from api.console.security import LANG_COOKIE
 from tests.api.test_console import cookie_login
 from tests.api.test_household_move_out_one_step import created, move_in, pin_opens, staff
 
@@ -104,6 +105,34 @@ def test_a_ticked_block_entry_goes_too(client: Any) -> None:
     assert cells(done.text, "move-out-lists")[3::4] == ["已删除", "已删除"]
     assert [e["plate"] for e in client.get("/api/v1/lists", headers=admin).json()] == [
         "京A11111"]
+
+
+def test_a_forged_tick_is_refused_in_the_pages_language(client: Any) -> None:
+    """A ticked block-list entry that is not the family's (a forged form) was refused with
+    the service's English, "block-list entries [1] are not entries of household 6's plates
+    …", on the Chinese page; it is worded in the page's language, naming the entry."""
+    admin, guard = staff(client)
+    family = move_in(client, admin, guard)
+    strangers = created(client.post("/api/v1/lists", headers=admin, json={
+        "plate": "粤C12345", "kind": "block", "reason": "乱停车"}))
+    csrf = cookie_login(client, "admin", "admin")
+    expected = EXPECTED.search(page(client, family.household).text)
+    assert expected is not None
+
+    forged = confirm(client, family.household, csrf, expected.group(1),
+                     remove_block=[str(family.block), str(strangers)])
+
+    assert forged.status_code == 422, forged.text
+    assert (f"勾选的黑名单条目 #{strangers} 不是这户车牌的条目，什么都没有删除。"
+            in forged.text)
+    assert "block-list entries" not in forged.text
+    assert pin_opens(gate(client), family.li)  # nothing went
+    client.cookies.set(LANG_COOKIE, "en")
+    english = confirm(client, family.household, csrf, expected.group(1),
+                      remove_block=[str(strangers)])
+    assert english.status_code == 422
+    assert (f"Ticked but not on this household's block list: #{strangers}. Nothing was "
+            "deleted" in english.text.replace("&#39;", "'"))
 
 
 def test_a_flat_changed_meanwhile_is_shown_again_and_nothing_goes(client: Any) -> None:
