@@ -328,7 +328,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "filter.until": ("结束日期（含）", "To (inclusive)"),
     "audit.export": ("导出CSV", "Export CSV"),
     "col.target": ("对象", "Target"),
+    # A list's count above it (通行记录, 报警记录, 操作日志, 场内车辆): English says "1 entry";
+    # the template picks audit.total.one for a count of 1.
     "audit.total": ("共 {n} 条", "{n} entries"),
+    "audit.total.one": ("共 {n} 条", "{n} entry"),
     "users.create": ("新建用户", "New user"),
     "users.deactivate": ("停用", "Deactivate"),
     "users.activate": ("启用", "Activate"),

@@ -342,6 +342,15 @@ def test_in_english_too(guard: Any, alarms: dict[str, int]) -> None:
     assert "黑名单" not in page.text and "已处理" not in page.text
 
 
+def test_the_count_says_1_entry_in_english(guard: Any, alarms: dict[str, int]) -> None:
+    """报警记录 in English said "1 entries" above a single alarm."""
+    guard.cookies.set("parkgate_lang", "en")
+    one = guard.get("/console/alarms", params={"since": "2026-11-25"}).text
+    two = guard.get("/console/alarms", params={"state": "acknowledged"}).text
+    assert 'id="alarm-history-total">1 entry<' in one
+    assert 'id="alarm-history-total">2 entries<' in two
+
+
 def test_an_alarms_passage_link_shows_that_passage_alone(
     guard: Any, alarms: dict[str, int]
 ) -> None:

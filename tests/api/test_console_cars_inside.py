@@ -284,3 +284,22 @@ def test_the_audit_log_names_the_zone_a_car_was_marked_left_from(client: Any) ->
     assert "Zone: A区地面" in english
     assert audit_details("zh", {"zone": "Q"}, {}, BEIJING_TIME, zones={"A": "A区地面"}) == [
         ("区域", "Q")]
+
+
+def test_the_counts_say_1_entry_in_english(client: Any) -> None:
+    """场内车辆 and 操作日志 in English said "1 entries" above a single row (the text 通行记录
+    and 报警记录 share)."""
+    park(client)
+    csrf = cookie_login(client, "guard1", "guard")
+    mark(client, csrf, "粤B88888", None, preset="巡查确认车辆不在场")
+    client.cookies.set(LANG_COOKIE, "en")
+
+    one = client.get("/console/presence", params={"kind": "resident"}).text
+    two = client.get("/console/presence").text
+
+    assert 'id="inside-total">1 entry<' in one and 'id="inside-total">2 entries<' in two
+    client.cookies.clear()
+    cookie_login(client, "admin", "admin")
+    client.cookies.set(LANG_COOKIE, "en")
+    audit = client.get("/console/admin/audit", params={"action": "presence.left"}).text
+    assert '<p class="quiet">1 entry</p>' in audit

@@ -85,6 +85,19 @@ def test_beijing_days_gate_and_result_narrow_the_list(guard: Any) -> None:
     assert "共 2 条" in reviews.text
 
 
+def test_the_count_says_1_entry_in_english(guard: Any) -> None:
+    """通行记录 in English said "1 entries" above a single passage."""
+    guard.cookies.set("parkgate_lang", "en")
+    one = guard.get("/console/history", params={"gate": "main-out"}).text
+    two = guard.get("/console/history", params={"decision": "review"}).text
+    none = guard.get("/console/history", params={"plate": "京"}).text
+    assert 'id="history-total">1 entry<' in one
+    assert 'id="history-total">2 entries<' in two and 'id="history-total">0 entries<' in none
+    guard.cookies.set("parkgate_lang", "zh")
+    assert 'id="history-total">共 1 条<' in guard.get(
+        "/console/history", params={"gate": "main-out"}).text
+
+
 def test_a_link_naming_an_unknown_gate_says_so_instead_of_listing_nothing(guard: Any) -> None:
     """/console/history?gate=nope (a stale or hand-edited link) listed 0 passages under
     全部出入口: read as "no car came", which the guard then tells the owner."""
