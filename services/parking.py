@@ -346,11 +346,16 @@ class ParkingService:
                     "conflict": st.conflict,
                     "held": self.holds.holder_of(rec.id, now) is not None,
                 })
+            # Totals of the listed spaces only: an assigned space counted in its zone's
+            # `occupied` would tell who is home as plainly as its own row.
             zones = {
-                z: {"spaces": a.spaces, "free": a.free, "occupied": a.occupied,
-                    "unknown": a.unknown}
-                for z, a in self.board.zones(now).items()
+                z: {"spaces": 0, "free": 0, "occupied": 0, "unknown": 0}
+                for z in sorted({rec.zone for rec in self.board.spaces.values()})
             }
+            for row in rows:
+                totals = zones[str(row["zone"])]
+                totals["spaces"] += 1
+                totals[str(row["state"])] += 1
             data = {"spaces": rows, "zones": zones}
             body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
             # The ETag covers the content only, so a rebuild with nothing changed still matches.
