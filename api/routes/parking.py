@@ -13,11 +13,12 @@ import logging
 import unicodedata
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from starlette.types import Receive, Scope, Send
 
 from api.deps import (
     Principal,
@@ -277,44 +278,40 @@ async def availability_events(
     request: Request, services: Services, heartbeat_s: float
 ) -> AsyncIterator[str]:
     parking = _parking(services)
-    parking.streams += 1
-    try:
-        async with parking.changes.subscribe() as queue:
-            yield "retry: 3000\n\n"
-            sent_zones = sent_spaces = ""
-            idle = False
-            while True:
-                sent = False
-                try:
-                    zones: CachedBody | None = await zone_body(services)
-                except HTTPException:  # database down, nothing read yet: spaces only
-                    zones = None
-                if zones is not None and zones.etag != sent_zones:
-                    sent_zones = zones.etag
-                    sent = True
-                    yield f"event: availability\nid: {zones.etag}\ndata: {zones.body.decode()}\n\n"
-                spaces = parking.spaces_snapshot()
-                if spaces.etag != sent_spaces:
-                    sent_spaces = spaces.etag
-                    sent = True
-                    yield f"event: spaces\nid: {spaces.etag}\ndata: {spaces.body.decode()}\n\n"
-                if idle and not sent:
-                    yield ": ping\n\n"  # keeps proxies from closing an idle stream
-                try:
-                    # Not asyncio.wait_for: on Python 3.11 it returns a change that comes as
-                    # this stream is cancelled and drops the cancel, so the stream went on and
-                    # kept a shutdown waiting. asyncio.timeout raises it at the next await.
-                    async with asyncio.timeout(heartbeat_s):
-                        await queue.get()
-                    if queue.ended:
-                        return  # the controller is stopping; the app reconnects
-                    idle = False
-                except TimeoutError:
-                    if await request.is_disconnected():
-                        return
-                    idle = True  # also re-checks spaces whose readings aged out
-    finally:
-        parking.streams -= 1
+    async with parking.changes.subscribe() as queue:
+        yield "retry: 3000\n\n"
+        sent_zones = sent_spaces = ""
+        idle = False
+        while True:
+            sent = False
+            try:
+                zones: CachedBody | None = await zone_body(services)
+            except HTTPException:  # database down, nothing read yet: spaces only
+                zones = None
+            if zones is not None and zones.etag != sent_zones:
+                sent_zones = zones.etag
+                sent = True
+                yield f"event: availability\nid: {zones.etag}\ndata: {zones.body.decode()}\n\n"
+            spaces = parking.spaces_snapshot()
+            if spaces.etag != sent_spaces:
+                sent_spaces = spaces.etag
+                sent = True
+                yield f"event: spaces\nid: {spaces.etag}\ndata: {spaces.body.decode()}\n\n"
+            if idle and not sent:
+                yield ": ping\n\n"  # keeps proxies from closing an idle stream
+            try:
+                # Not asyncio.wait_for: on Python 3.11 it returns a change that comes as
+                # this stream is cancelled and drops the cancel, so the stream went on and
+                # kept a shutdown waiting. asyncio.timeout raises it at the next await.
+                async with asyncio.timeout(heartbeat_s):
+                    await queue.get()
+                if queue.ended:
+                    return  # the controller is stopping; the app reconnects
+                idle = False
+            except TimeoutError:
+                if await request.is_disconnected():
+                    return
+                idle = True  # also re-checks spaces whose readings aged out
 
 
 @router.get(
@@ -329,11 +326,32 @@ async def stream(request: Request) -> StreamingResponse:
     parking = _parking(services)
     if parking.streams >= parking.config.max_streams:
         raise HTTPException(503, "too many availability streams; poll /api/v1/availability")
-    return StreamingResponse(
+    parking.streams += 1
+    return _CountedStream(
+        parking,
         availability_events(request, services, parking.config.stream_heartbeat_s),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+
+
+class _CountedStream(StreamingResponse):
+    """A stream holding one of ``max_streams`` from its request until it ends, however it ends.
+
+    Taken when the route answers, not when the body first runs: requests arriving together
+    (apps reconnecting after a restart) all passed the check before any body had started.
+    Given back here rather than in the body, which never runs for a client gone before it.
+    """
+
+    def __init__(self, parking: ParkingService, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._parking = parking
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._parking.streams -= 1
 
 
 # ---- guidance -----------------------------------------------------------------------------
