@@ -356,7 +356,8 @@ class DemoTraffic:
         if barrier.presence is not barrier.presence_loop:  # a real detector configured
             return False
         deadline = time.monotonic() + timeout_s
-        while barrier.state is not BarrierState.OPEN:
+        # A held arm (a guard's 常开, a fire alarm) is up as well: the car drives under it.
+        while barrier.state not in (BarrierState.OPEN, BarrierState.HELD_OPEN):
             if time.monotonic() > deadline:
                 logger.warning("demo: the arm at %s did not come up (%s): no car crossed",
                                gate_id, barrier.state)

@@ -16,6 +16,7 @@ from demo import (
     ensure_demo_users,
     seed_demo,
 )
+from hardware.simulated import SimulatedBarrier
 from models.events import Passage
 from models.people import Household, Resident, User
 from models.vehicles import PlateListEntry, Vehicle, VisitorPass
@@ -83,5 +84,43 @@ def test_demo_seeds_once_and_three_cars_are_allowed_reviewed_and_denied(
         assert recorded == [(r.plate, r.decision.verdict.value) for r in results if r]
         # The resident is now inside: the demo sends it to the exit next time.
         assert traffic.gate_for(cast.residents[0]) == "main-out"
+    finally:
+        services.engine.dispose()
+
+
+def test_a_demo_car_drives_under_an_arm_held_open(
+    make_settings: Any, plate_recognizer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A guard's 常开 (rush hour, guard guide 10) or a fire alarm holds the arm up: the demo
+    car drives through and over the loop, and the arm stays held. It waited for "open" only,
+    so under a held arm each allowed car stood 20 s and logged "did not come up"."""
+    monkeypatch.setenv(PASSWORD_ENV, "demo-password-1")
+    services = build_services(make_settings(), recognizer=plate_recognizer)
+    try:
+        cast = seed_demo(services.sessions)
+        cameras = {g: SimulatedGateCamera(g, frames_per_car=4, seed=3)
+                   for g in ("main-in", "main-out")}
+        pipeline, _workers = build_demo_workers(services, cameras, fps=10, cooldown_s=5)
+        traffic = DemoTraffic(services, pipeline, cameras, cast, entry_gate="main-in",
+                              exit_gate="main-out", seed=7)
+        barrier = services.barriers["main-in"]
+        assert isinstance(barrier, SimulatedBarrier)
+        loop_seen: list[bool] = []
+
+        async def scenario() -> bool:
+            await services.start()
+            try:
+                await barrier.hold_open()
+                crossing = asyncio.create_task(traffic.cross_loop("main-in", timeout_s=3))
+                while not crossing.done():
+                    loop_seen.append(bool(barrier.presence_loop.value))
+                    await asyncio.sleep(0.05)
+                return crossing.result()
+            finally:
+                await services.stop()
+
+        assert asyncio.run(scenario()) is True
+        assert any(loop_seen)  # the car was on the loop
+        assert str(barrier.state) == "held_open"
     finally:
         services.engine.dispose()
