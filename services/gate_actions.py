@@ -423,8 +423,14 @@ async def perform_gate_action(
         if action in ("hold_open", "release") and None not in (held_before, held_after)
         else None
     )
-    # Audited with the action: this open, not the car's own passage, counted the car.
-    audit_id = await audit.finish(state, **({"admission": admission} if admission else {}))
+    details: dict[str, Any] = {}
+    if admission:  # audited with the action: this open, not the car's own passage, counted the car
+        details["admission"] = admission
+    if hold_changed is False:
+        # A 取消常开 of a gate not held (or 常开 of one held) leaves "open" as its outcome,
+        # which reads in the log like the release asked for: say that nothing changed.
+        details["hold_unchanged"] = True
+    audit_id = await audit.finish(state, **details)
     logger.info("gate %s: %s by %s (%s) → %s%s%s", gate_id, action, username, reason, state,
                 f" (passage {named.passage_id or named.journal_id} counted again)"
                 if admission else "",

@@ -1439,6 +1439,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     ),
     "passage.counted_again": ("已重新计入通行", "the car is counted again"),
     "audit.detail.admission": ("通行计数", "Admission"),
+    "audit.detail.hold_unchanged": ("常开状态未变（无需操作）", "Hold unchanged (nothing to do)"),
     "code.redone": ("已重新计入", "Counted again"),
     "code.clock_behind": ("系统时间异常", "System clock behind"),
     "code.clock_ahead": ("系统时间可能超前", "System clock may be ahead"),
