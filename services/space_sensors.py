@@ -55,14 +55,52 @@ class MqttSpaceSensors:
             self._client.username_pw_set(config.username, password)
         self._client.reconnect_delay_set(min_delay=1, max_delay=30)
         self._client.on_connect = self._on_connect
+        self._client.on_connect_fail = self._on_connect_fail
+        self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
+        self._where = f"{config.host}:{config.port}"
+        # One line per outage, not one per retry: paho retries every 1-30 s for as long as it
+        # lasts. The sensors' spaces go stale meanwhile (sensor_max_age_s), so it must be said.
+        self._down_said: str | None = None
+        self._stopping = False
+        self._refusal_closing = False
 
-    def _on_connect(self, client: mqtt.Client, *_: Any) -> None:
+    def _on_connect(
+        self, client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any
+    ) -> None:
+        if getattr(reason, "is_failure", False):
+            # A wrong password or a client the broker's ACL refuses: paho retries, and so
+            # does every retry fail until the configuration is mended.
+            self._went_down(f"refused the connection ({reason}): check "
+                            "parking.sensors' username and password", logging.ERROR)
+            self._refusal_closing = True
+            return
         # Subscribing on every connect restores the subscription after a broker restart.
         client.subscribe(self.topic, qos=self._config.qos)
         logger.info(
-            "space sensors: subscribed to %s on %s:%d",
-            self.topic, self._config.host, self._config.port,
+            "space sensors: subscribed to %s on %s%s", self.topic, self._where,
+            " (the link is back)" if self._down_said else "",
+        )
+        self._down_said = None
+
+    def _on_connect_fail(self, _client: mqtt.Client, _userdata: Any) -> None:
+        self._went_down("unreachable", logging.WARNING)
+
+    def _on_disconnect(
+        self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any
+    ) -> None:
+        if self._refusal_closing:  # the broker closing the connection it refused
+            self._refusal_closing = False
+        elif not self._stopping:
+            self._went_down(f"lost the link ({reason})", logging.WARNING)
+
+    def _went_down(self, what: str, level: int) -> None:
+        if self._down_said == what:
+            return
+        self._down_said = what
+        logger.log(
+            level, "space sensors: broker %s %s; retrying. Their spaces show as unknown once "
+            "their last reading is older than staleness.sensor_max_age_s", self._where, what,
         )
 
     def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
@@ -77,6 +115,7 @@ class MqttSpaceSensors:
         self._client.loop_start()
 
     async def stop(self) -> None:
+        self._stopping = True
         self._client.disconnect()
         self._client.loop_stop()
 
