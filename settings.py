@@ -536,9 +536,18 @@ class _ConfigFileSource(PydanticBaseSettingsSource):
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
+    if path.is_dir():
+        raise ConfigError(f"configuration file {path} is a directory, not a file")
     if not path.is_file():
         raise ConfigError(f"configuration file {path} does not exist")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        # A file saved by a Windows editor in GBK, or a binary picked by mistake: one line
+        # naming the file, not a traceback.
+        raise ConfigError(
+            f"{path} is not UTF-8 text (byte {err.start}): save it as UTF-8"
+        ) from err
     try:
         data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as err:

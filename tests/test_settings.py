@@ -117,6 +117,18 @@ def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
         load_settings(tmp_path / "nope.yaml")
 
 
+def test_a_directory_or_non_utf8_file_is_a_clear_error(tmp_path: Path) -> None:
+    folder = tmp_path / "conf.yaml"
+    folder.mkdir()
+    with pytest.raises(ConfigError, match="is a directory"):
+        load_settings(folder)
+    gbk = tmp_path / "gbk.yaml"
+    gbk.write_bytes("community:\n  name: 海景花园\n".encode("gbk"))
+    with pytest.raises(ConfigError, match="not UTF-8") as info:
+        load_settings(gbk)
+    assert str(gbk) in str(info.value)
+
+
 def test_production_refuses_insecure_defaults(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="PARKGATE_SECRET_KEY"):
         load_settings(None, environment="production", data_dir=tmp_path)
