@@ -141,7 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="parkgate", description="Smart parking and access control for a community."
     )
     parser.add_argument("--config", help="YAML or TOML configuration (or PARKGATE_CONFIG).")
-    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR.")
+    # Checked here so a typo is argparse's one-line usage error (exit 2), not a ValueError
+    # traceback from logging; any case is accepted, as before.
+    parser.add_argument(
+        "--log-level", default="INFO", type=str.upper,
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="DEBUG, INFO, WARNING, ERROR.",
+    )
     parser.add_argument("--log-format", choices=("text", "json"), default="text")
     sub = parser.add_subparsers(dest="command")
 

@@ -1,0 +1,19 @@
+"""main.py's global options: a typo is a one-line usage error with exit 2, never a traceback."""
+
+from __future__ import annotations
+
+import pytest
+
+import main
+
+
+def test_an_unknown_log_level_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main.main(["--log-level", "LOUD", "report", "--help"])
+    assert info.value.code == 2
+    assert "--log-level" in capsys.readouterr().err
+
+
+def test_the_log_level_is_read_in_any_case() -> None:
+    args = main.build_parser().parse_args(["--log-level", "debug", "serve"])
+    assert args.log_level == "DEBUG"
