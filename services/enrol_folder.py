@@ -106,6 +106,8 @@ def enrol_folder(
                 resident_id = resolve_resident(session, person.name)
             if record_consent:
                 faces.record_consent(resident_id, operator, note)
+            else:
+                faces.require_consent(resident_id)  # before any of their photos is read
             embeddings = []
             for photo in photos:
                 try:

@@ -316,13 +316,8 @@ class FaceService:
     def _enrol(
         self, session: Session, resident_id: int, embeddings: list[np.ndarray], operator: str
     ) -> int:
-        resident = self._resident(session, resident_id)
-        if resident.face_consent_at is None:
-            raise InvalidInputError(
-                f"resident {resident_id} has no recorded face consent: record it first "
-                "(PUT /api/v1/residents/{id}/consent); residents who decline use a PIN, "
-                "QR code or the guard"
-            )
+        # Again at the write: consent may have been withdrawn while the photos were read.
+        _require_consent(self._resident(session, resident_id))
         if not embeddings:
             raise InvalidInputError("at least one photo is needed")
         for embedding in embeddings:
@@ -335,6 +330,13 @@ class FaceService:
                        details={"templates_added": len(embeddings)})
         )
         return len(embeddings)
+
+    def require_consent(self, resident_id: int) -> None:
+        """Raise unless ``resident_id`` exists and has recorded face consent. Called before
+        any photo is decoded: without consent a face must not be turned into features at all
+        (PIPL), and the refusal then names the missing consent, not a fault of the photo."""
+        with self._sessions() as session:
+            _require_consent(self._resident(session, resident_id))
 
     def delete(self, resident_id: int, operator: str, reason: str) -> int:
         with transaction(self._sessions) as session:
@@ -360,3 +362,12 @@ class FaceService:
             return len(session.scalars(
                 select(FaceTemplate.id).where(FaceTemplate.resident_id == resident_id)
             ).all())
+
+
+def _require_consent(resident: Resident) -> None:
+    if resident.face_consent_at is None:
+        raise InvalidInputError(
+            f"resident {resident.id} has no recorded face consent: record it first "
+            "(PUT /api/v1/residents/{id}/consent); residents who decline use a PIN, "
+            "QR code or the guard"
+        )

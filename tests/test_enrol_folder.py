@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import numpy as np
 import pytest
 from sqlalchemy import select
 
@@ -54,6 +55,27 @@ def test_folder_import_enrols_by_id_and_name_and_reports_failures(
     failed = dict(summary.failures)
     assert "not a JPEG" in failed["Joe/notes.jpg"]
     assert "no resident named 'Nobody'" in failed["Nobody"]
+
+
+def test_folder_import_without_consent_reads_no_photo(
+    client: Any, admin_headers: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --record-consent, a resident whose consent is not recorded is refused before
+    any of their photos is decoded or turned into features."""
+    services = client.app.state.services
+
+    def never(_: Any) -> Any:
+        raise AssertionError("a photo was read into features without recorded consent")
+
+    monkeypatch.setattr(services.faces.engine, "embed_single_face", never)
+    rid = new_resident(client, admin_headers)
+    (tmp_path / str(rid)).mkdir()
+    assert cv2.imwrite(str(tmp_path / str(rid) / "a.jpg"), np.full((200, 200, 3), 128, np.uint8))
+    summary = enrol_folder(
+        services, tmp_path, operator="admin", record_consent=False, note="", show_progress=False
+    )
+    assert summary.enrolled == {}
+    assert "no recorded face consent" in dict(summary.failures)[str(rid)]
 
 
 def _run_against(services: Any, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -96,7 +96,8 @@ async def enrol_faces(
     face; nothing is stored unless every photo is usable and consent is recorded."""
     faces = _faces(services)
     photos = await frame_images(request, services.settings.api.max_upload_bytes)
-    faces.template_count(resident_id)  # 404 before the expensive part
+    # 404 or no consent before the expensive part, and before any face is read at all.
+    await asyncio.to_thread(faces.require_consent, resident_id)
     # On enrolment's own thread and engine, one request at a time: never on the gate's.
     embeddings = await faces.embed_photos_async(photos)
     await asyncio.to_thread(faces.enrol, resident_id, embeddings, user.name)

@@ -63,6 +63,25 @@ def test_enrolment_needs_recorded_consent(client: Any, admin_headers: dict[str, 
     }
 
 
+def test_without_consent_no_photo_is_read(
+    client: Any, admin_headers: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The consent check comes before the photos are decoded and turned into features: the
+    face of a resident who has not consented is not processed at all, and the refusal names
+    the missing consent, not the photo (a blank one was refused as 'no face found')."""
+    faces = client.app.state.services.faces
+
+    def never(_: Any) -> Any:
+        raise AssertionError("a photo was read into features without recorded consent")
+
+    monkeypatch.setattr(faces.engine, "embed_single_face", never)
+    rid = new_resident(client, admin_headers)
+    _, blank = cv2.imencode(".jpg", np.full((200, 200, 3), 128, np.uint8))
+    refused = enrol(client, admin_headers, rid, blank.tobytes())
+    assert refused.status_code == 422
+    assert "no recorded face consent" in refused.json()["detail"]
+
+
 def test_enrol_then_delete_updates_database_and_matcher(
     client: Any, admin_headers: dict[str, str]
 ) -> None:
