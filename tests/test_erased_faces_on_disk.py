@@ -13,6 +13,8 @@ import pytest
 
 from models.db import transaction
 from models.faces import FaceTemplate
+from tests.api.test_console import cookie_login
+from tests.api.test_console_household_move_out import EXPECTED
 from tests.conftest import add_user
 
 # 128 float32 values no real embedding has (they are unit-length, each well under 1).
@@ -66,5 +68,42 @@ def test_withdrawn_consent_takes_the_faces_off_the_disk_too(sqlite_app: Any) -> 
     headers, resident_id, database = resident_with_face(sqlite_app)
 
     answer = sqlite_app.delete(f"/api/v1/residents/{resident_id}/consent", headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert on_disk(database) == []
+
+
+def test_a_deleted_resident_leaves_the_disk_at_once(sqlite_app: Any) -> None:
+    """Deleting the member (搬走, or erasure on request) takes the faces with it: off the
+    write-ahead log at once as a face deletion does, not an hour later by the retention run."""
+    headers, resident_id, database = resident_with_face(sqlite_app)
+
+    answer = sqlite_app.delete(f"/api/v1/residents/{resident_id}", headers=headers)
+    assert answer.status_code == 204, answer.text
+    assert on_disk(database) == []
+
+
+def test_a_family_moved_out_leaves_the_disk_at_once(sqlite_app: Any) -> None:
+    headers, resident_id, database = resident_with_face(sqlite_app)
+    household = sqlite_app.get(f"/api/v1/residents/{resident_id}",
+                               headers=headers).json()["household_id"]
+    url = f"/api/v1/households/{household}/move-out"
+    expected = sqlite_app.post(url, headers=headers).json()["expected"]
+
+    answer = sqlite_app.post(url, params={"dry_run": "false"}, json={"expected": expected},
+                             headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert on_disk(database) == []
+
+
+def test_a_family_moved_out_on_the_console_leaves_the_disk_at_once(sqlite_app: Any) -> None:
+    headers, resident_id, database = resident_with_face(sqlite_app)
+    household = sqlite_app.get(f"/api/v1/residents/{resident_id}",
+                               headers=headers).json()["household_id"]
+    csrf = cookie_login(sqlite_app, "admin", "admin")
+    url = f"/console/admin/households/{household}/move-out"
+    expected = EXPECTED.search(sqlite_app.get(url).text)
+    assert expected is not None
+
+    answer = sqlite_app.post(url, data={"csrf_token": csrf, "expected": expected.group(1)})
     assert answer.status_code == 200, answer.text
     assert on_disk(database) == []

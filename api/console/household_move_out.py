@@ -32,7 +32,7 @@ from api.routes.household_move_out import (
     told_even_if_lost,
 )
 from errors import NotFoundError
-from models.db import transaction
+from models.db import empty_write_ahead_log, transaction
 from services.container import Services
 from services.household_move_out import (
     MoveOutChangedError,
@@ -129,6 +129,7 @@ async def confirm_move_out(
     # Committed: as the API does, the offline snapshot at once and the faces from the matcher.
     services.access_changed()
     forget_faces(services, plan)
+    await asyncio.to_thread(empty_write_ahead_log, services.engine)  # as the API does
     logger.info("household %s (%s) moved out by %s on the console", household_id,
                 plan.label, user.name)
     return _page(request, user, plan, done=True, removed_blocks=frozenset(ticked))

@@ -36,6 +36,7 @@ from api.schemas import (
 )
 from errors import ConflictError, InvalidInputError, NotFoundError
 from models.base import Base
+from models.db import empty_write_ahead_log
 from models.events import AuditEntry
 from models.people import Household, Resident
 from models.vehicles import PlateListEntry, Vehicle, VisitorPass
@@ -273,6 +274,9 @@ def delete_resident(
     gates_told(session, services)
     if services.faces is not None:
         services.faces.forget(resident_id)
+    # As a face deletion does: their embeddings, name and phone out of SQLite's write-ahead
+    # log at once, not only by the hourly retention run (README, Privacy).
+    empty_write_ahead_log(services.engine)
     return Response(status_code=204)
 
 

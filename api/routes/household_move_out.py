@@ -19,7 +19,7 @@ from api.deps import AdminUser, ServicesDep, SessionDep
 from api.params import BodyId, PathId
 from api.routes.admin import gates_told
 from errors import InvalidInputError
-from models.db import DATABASE_DOWN
+from models.db import DATABASE_DOWN, empty_write_ahead_log
 from services.assigned_spaces import AssignedSpace, owner_keys
 from services.container import Services
 from services.household_move_out import MoveOutPlan, move_out, plan_move_out
@@ -120,6 +120,9 @@ def household_move_out(
     with told_even_if_lost(services):
         gates_told(session, services)
     forget_faces(services, plan)
+    # The family's embeddings, names and phones out of SQLite's write-ahead log at once, as
+    # after a face deletion, not only by the hourly retention run (README, Privacy).
+    empty_write_ahead_log(services.engine)
     ticked = sorted(set(wanted.remove_block_entries))
     logger.info("household %s (%s) moved out by %s: %s", household_id, plan.label, user.name,
                 plan.counts(len(ticked)))
