@@ -11,6 +11,7 @@ Prints a progress bar to stderr and ends with a summary of every failure.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
 class EnrolSummary:
     enrolled: dict[str, int] = field(default_factory=dict)  # folder → templates added
     failures: list[tuple[str, str]] = field(default_factory=list)  # (folder or file, why)
+    # The folder being worked on when Ctrl-C stopped the run; None when the run finished.
+    interrupted_at: str | None = None
 
 
 def _progress(done: int, total: int, label: str) -> None:
@@ -94,7 +97,25 @@ def enrol_folder(
     faces = services.faces
     people = sorted(p for p in folder.iterdir() if p.is_dir())
     summary = EnrolSummary()
+    # Ctrl-C: each resident is one transaction, so those before ``interrupted_at`` are
+    # whole. The caller must still learn which were enrolled: a re-run of the folder adds
+    # their photos again.
+    with contextlib.suppress(KeyboardInterrupt):
+        _enrol_people(faces, services, people, summary, operator=operator,
+                      record_consent=record_consent, note=note, show_progress=show_progress)
+    if show_progress:
+        if summary.interrupted_at is None:
+            _progress(len(people), len(people), "done")
+        sys.stderr.write("\n")
+    return summary
+
+
+def _enrol_people(
+    faces: Any, services: Any, people: list[Path], summary: EnrolSummary, *,
+    operator: str, record_consent: bool, note: str, show_progress: bool,
+) -> None:
     for done, person in enumerate(people, start=1):
+        summary.interrupted_at = person.name  # left set if Ctrl-C stops the run here
         if show_progress:
             _progress(done - 1, len(people), person.name)
         photos = sorted(p for p in person.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)
@@ -120,10 +141,7 @@ def enrol_folder(
             summary.enrolled[person.name] = faces.enrol(resident_id, embeddings, operator)
         except ParkgateError as err:
             summary.failures.append((person.name, str(err)))
-    if show_progress:
-        _progress(len(people), len(people), "done")
-        sys.stderr.write("\n")
-    return summary
+    summary.interrupted_at = None
 
 
 def cmd_enrol_faces(args: argparse.Namespace) -> int:
@@ -180,6 +198,17 @@ def cmd_enrol_faces(args: argparse.Namespace) -> int:
             len(summary.enrolled),
             services.settings.faces.reload_check_s,
         )
+    if summary.interrupted_at is not None:
+        logger.warning(
+            "interrupted (Ctrl-C) at %s (check it in the console): %s; those after it not "
+            "started. Running the folder "
+            "again adds the enrolled residents' photos a second time: move their sub-folders "
+            "out first",
+            summary.interrupted_at,
+            "enrolled before it: " + ", ".join(summary.enrolled) if summary.enrolled
+            else "nobody enrolled",
+        )
+        return 130
     return 0 if not summary.failures else 1
 
 

@@ -230,3 +230,50 @@ def test_faces_imported_beside_a_running_controller_work_at_its_gates_without_a_
     probe = services.faces.engine.detect(cv2.imread(str(obama)), max_faces=1)[0]
     match = services.faces.matcher.match(probe.embedding)
     assert match.accepted and match.identity_id == resident
+
+
+def test_ctrl_c_midway_says_who_was_enrolled_and_exits_130(
+    client: Any,
+    admin_headers: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Ctrl-C after the first of three residents: the run stops between residents and says
+    which were enrolled (a re-run adds their photos again), not a silent exit."""
+    from services.faces import EMBEDDING_SIZE, FaceService
+
+    services = client.app.state.services
+    residents = [new_resident(client, admin_headers)]
+    hid = client.get(f"/api/v1/residents/{residents[0]}", headers=admin_headers).json()[
+        "household_id"]
+    for name in ("Joe", "Ann"):
+        residents.append(client.post("/api/v1/residents", json={"household_id": hid, "name": name},
+                                     headers=admin_headers).json()["id"])
+    folder = tmp_path / "import"
+    for rid in residents:
+        (folder / str(rid)).mkdir(parents=True)
+        (folder / str(rid) / "a.jpg").write_bytes(b"read by the fake below")
+    calls: list[int] = []
+
+    def embed(self: Any, photos: list[bytes]) -> list[np.ndarray]:
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        vector = np.ones(EMBEDDING_SIZE, np.float32)
+        return [vector / np.linalg.norm(vector)]
+
+    monkeypatch.setattr(FaceService, "embed_photos", embed)
+    _run_against(services, monkeypatch)
+    capsys.readouterr()
+
+    code = main(["enrol-faces", str(folder), "--operator", "admin", "--record-consent",
+                 "--note", "paper forms, box 3"])
+
+    assert code == 130
+    said = capsys.readouterr().err
+    first, second, _ = sorted(str(rid) for rid in residents)
+    assert f"interrupted (Ctrl-C) at {second}" in said
+    assert f"enrolled before it: {first};" in said
+    assert said.rstrip().endswith("move their sub-folders out first")
+    assert len(calls) == 2  # the third resident was not started
