@@ -152,7 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="Run the API, console and camera workers.")
     serve.add_argument("--host", help="Bind address (default from settings: 127.0.0.1).")
-    serve.add_argument("--port", type=int, help="Port (default from settings: 8000).")
+    serve.add_argument(
+        "--port", type=city_hub.port, help="Port (default from settings: 8000)."
+    )
     _add_new_database_flag(serve)
     serve.set_defaults(func=cmd_serve)
 
@@ -160,7 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="Run the demo community with simulated cameras showing drawn plates."
     )
     demo.add_argument("--host", help="Bind address (default from settings: 127.0.0.1).")
-    demo.add_argument("--port", type=int, help="Port (default from settings: 8000).")
+    demo.add_argument(
+        "--port", type=city_hub.port, help="Port (default from settings: 8000)."
+    )
     demo.add_argument("--interval", type=float, default=6.0, help="Seconds between demo cars.")
     demo.add_argument("--cars", type=int, default=0, help="Stop after this many cars (0: never).")
     _add_new_database_flag(demo)

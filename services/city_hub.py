@@ -561,7 +561,9 @@ def _positive(text: str) -> float:
     return value
 
 
-def _port(text: str) -> int:
+def port(text: str) -> int:
+    """A TCP port argument. Named ``port`` because argparse names the type in its error
+    ("invalid port value: 'abc'"); main.py's serve and demo use it too."""
     value = int(text)
     if not 1 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"a port is 1-65535, got {text}")
@@ -574,7 +576,7 @@ def register(sub: Any) -> None:
         help="Aggregate many communities' MQTT feeds (the reference city hub of docs/mqtt.md).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="City MQTT broker host.")
-    parser.add_argument("--port", type=_port, default=1883, help="City MQTT broker port.")
+    parser.add_argument("--port", type=port, default=1883, help="City MQTT broker port.")
     parser.add_argument("--prefix", default="parkgate", help="Topic prefix (mqtt.topic_prefix).")
     parser.add_argument(
         "--client-id",

@@ -17,3 +17,17 @@ def test_an_unknown_log_level_is_a_usage_error(capsys: pytest.CaptureFixture[str
 def test_the_log_level_is_read_in_any_case() -> None:
     args = main.build_parser().parse_args(["--log-level", "debug", "serve"])
     assert args.log_level == "DEBUG"
+
+
+@pytest.mark.parametrize("command", ["serve", "demo", "city-hub"])
+@pytest.mark.parametrize("port", ["99999", "-5", "abc"])
+def test_a_port_out_of_range_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], command: str, port: str
+) -> None:
+    """Checked by argparse: 99999 reached socket.bind and ended in an OverflowError
+    traceback with exit 1."""
+    with pytest.raises(SystemExit) as info:
+        main.build_parser().parse_args([command, "--port", port])
+    assert info.value.code == 2
+    said = capsys.readouterr().err
+    assert "argument --port" in said and "_port" not in said
