@@ -555,7 +555,11 @@ def _open_record(path: Path) -> IO[str]:
 
 
 def _positive(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        # Else argparse names this function: "invalid _positive value: 'x'".
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
     return value

@@ -31,3 +31,21 @@ def test_a_port_out_of_range_is_a_usage_error(
     assert info.value.code == 2
     said = capsys.readouterr().err
     assert "argument --port" in said and "_port" not in said
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["backup", "dest", "--stamped", "--keep", "x"], "expected a whole number, got 'x'"),
+        (["city-hub", "--every", "x"], "expected a number of seconds, got 'x'"),
+        (["city-hub", "--duration", "soon"], "expected a number of seconds, got 'soon'"),
+    ],
+)
+def test_a_word_for_a_number_names_what_is_expected(
+    capsys: pytest.CaptureFixture[str], argv: list[str], said: str
+) -> None:
+    """Not argparse's "invalid _at_least_one value", which names a private function."""
+    with pytest.raises(SystemExit) as info:
+        main.build_parser().parse_args(argv)
+    assert info.value.code == 2
+    assert said in capsys.readouterr().err
