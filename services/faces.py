@@ -239,9 +239,14 @@ class FaceService:
     def withdraw_consent(self, resident_id: int, operator: str, note: str) -> int:
         with transaction(self._sessions) as session:
             resident = self._resident(session, resident_id)
+            had_consent = resident.face_consent_at is not None
             resident.face_consent_at = None
             resident.face_consent_by = None
             removed = self._delete_rows(session, resident_id)
+            if not had_consent and not removed:
+                # Nothing was withdrawn (a second click, a stale page): no entry, or the
+                # personal-data export would tell the resident of a withdrawal at this time.
+                return 0
             session.add(
                 AuditEntry(username=operator, action="face.consent_withdrawn",
                            target=f"resident:{resident_id}", reason=note,

@@ -115,6 +115,24 @@ def test_enrol_then_delete_updates_database_and_matcher(
     assert audit_actions(client)[-3:] == ["face.consent", "face.enrol", "face.delete"]
 
 
+def test_withdrawing_consent_never_given_is_not_recorded_as_a_withdrawal(
+    client: Any, admin_headers: dict[str, str]
+) -> None:
+    """A second 撤回授权 (two admins, a stale page) withdraws nothing: the audit log and the
+    resident's personal-data export must not say a withdrawal happened then."""
+    rid = new_resident(client, admin_headers)
+    client.put(f"/api/v1/residents/{rid}/consent", headers=admin_headers)
+    assert client.delete(f"/api/v1/residents/{rid}/consent", headers=admin_headers).is_success
+    first = client.get(f"/api/v1/residents/{rid}/personal-data",
+                       headers=admin_headers).json()["face"]["last_withdrawn_at"]
+
+    again = client.delete(f"/api/v1/residents/{rid}/consent", headers=admin_headers)
+    assert again.status_code == 200 and again.json()["templates"] == 0
+    assert audit_actions(client).count("face.consent_withdrawn") == 1
+    export = client.get(f"/api/v1/residents/{rid}/personal-data", headers=admin_headers).json()
+    assert export["face"]["last_withdrawn_at"] == first
+
+
 def test_templates_survive_a_restart_and_withdrawal_removes_them(
     app_factory: Any, admin_headers: dict[str, str], client: Any
 ) -> None:
