@@ -421,6 +421,15 @@ def _restore(
             kept = f"; the files it replaced are in {set_aside}" if set_aside else ""
             raise BackupError(f"restore stopped while copying {source.name} to {target}: "
                               f"{err}{kept}") from err
+        except KeyboardInterrupt:
+            # Ctrl-C mid-way leaves data_dir part old, part restored: the operator must
+            # hear so, and where the replaced files went, not get a silent exit 130.
+            kept = f"; the files it replaced are in {set_aside}" if set_aside else ""
+            logger.error("restore interrupted (Ctrl-C) while copying %s: %d of %d files "
+                         "restored, the data directory is incomplete%s; run the restore "
+                         "again with --replace before starting parkgate",
+                         source.name, copied - 1, len(targets), kept)
+            raise
         _progress("restore: copied", copied, len(targets))
     return RestoreResult(len(targets), kind, set_aside, configs[0] if configs else None)
 

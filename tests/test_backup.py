@@ -23,6 +23,7 @@ from sqlalchemy import inspect, select, text
 from errors import InvalidInputError
 from models.db import create_db_engine, make_session_factory, migrate, transaction
 from models.events import Passage
+from services import backup as backup_module
 from services.backup import BackupError, prune_backups, restore_backup, take_backup
 from tests.conftest import ROOT, reset_postgres
 
@@ -286,6 +287,34 @@ def test_a_restore_that_fails_while_copying_says_where_the_replaced_files_are(
         restore_backup(tmp_path / "backup", data, url, replace=True,
                        now=datetime(2026, 11, 29, 8, 0, tzinfo=UTC))
     assert (data / "replaced-20261129T080000Z" / "secret_key").read_text("utf-8") == "k" * 64
+
+
+def test_a_restore_interrupted_while_copying_says_so_and_where_the_replaced_files_are(
+    controller_dir: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Ctrl-C between two files: a line saying the data directory is incomplete, not only
+    exit 130 with half the files put back."""
+    data, url = controller_dir
+    if url.startswith("postgresql"):
+        pytest.skip("the file part of a restore; the database kind does not matter")
+    take_backup(data, url, tmp_path / "backup")
+    copy = backup_module._copy
+    copied: list[Path] = []
+
+    def copy_then_interrupt(source: Path, target: Path) -> None:
+        if copied:
+            raise KeyboardInterrupt
+        copy(source, target)
+        copied.append(target)
+
+    monkeypatch.setattr(backup_module, "_copy", copy_then_interrupt)
+    with caplog.at_level(logging.ERROR, logger="services.backup"), \
+            pytest.raises(KeyboardInterrupt):
+        restore_backup(tmp_path / "backup", data, url, replace=True,
+                       now=datetime(2026, 11, 29, 8, 0, tzinfo=UTC))
+    assert "1 of " in caplog.text and "the data directory is incomplete" in caplog.text
+    assert "replaced-20261129T080000Z" in caplog.text
 
 
 # Found by the disaster-recovery walk (a dead SD card, the backups and a new box).
