@@ -572,6 +572,37 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; default SQLite at <data_dir>/parkgate.db."
     )
+
+    @field_validator("database_url")
+    @classmethod
+    def _usable_database_url(cls, url: str | None) -> str | None:
+        # Checked with the rest of the settings: a typo'd URL or another database's driver
+        # otherwise surfaced as SQLAlchemy's or an ImportError's traceback at the first
+        # connection, exit 1.
+        if not url:
+            return url
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+        try:
+            parsed = make_url(url)
+        except ArgumentError as err:
+            raise ValueError(
+                "not a database URL: use postgresql+psycopg://USER:PASSWORD@HOST:5432/NAME, "
+                "or leave it out for SQLite in data_dir"
+            ) from err
+        if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+            raise ValueError(
+                f"parkgate runs on SQLite or PostgreSQL, not {parsed.get_backend_name()}: use "
+                "postgresql+psycopg://…, or leave it out for SQLite in data_dir"
+            )
+        try:
+            parsed.get_dialect().import_dbapi()
+        except (ImportError, NoSuchModuleError) as err:
+            raise ValueError(
+                f"the {parsed.drivername} driver is not installed: use postgresql+psycopg://…"
+            ) from err
+        return url
     allow_new_database: bool = Field(
         False,
         description=(

@@ -505,3 +505,22 @@ def test_a_push_camera_that_cannot_be_watched_is_refused(
     )
     with pytest.raises(ConfigError, match=re.escape(needle)):
         load_settings(path, camera_api_keys=CAMERA_KEYS)
+
+
+@pytest.mark.parametrize(
+    ("url", "needle"),
+    [
+        ("garbage", "not a database URL"),
+        ("mysql://user@127.0.0.1/parkgate", "SQLite or PostgreSQL, not mysql"),
+        ("postgresql+pg8000://user@127.0.0.1/parkgate", "postgresql+pg8000 driver is not"),
+    ],
+)
+def test_an_unusable_database_url_is_a_configuration_error(
+    monkeypatch: pytest.MonkeyPatch, url: str, needle: str
+) -> None:
+    """Refused with the settings (exit 2, one line), not at the first connection with a
+    SQLAlchemy or ImportError traceback and exit 1."""
+    monkeypatch.setenv("PARKGATE_DATABASE_URL", url)
+    with pytest.raises(ConfigError, match="database_url") as info:
+        load_settings(None)
+    assert needle in str(info.value)
