@@ -118,7 +118,9 @@ def _enrol_people(
         summary.interrupted_at = person.name  # left set if Ctrl-C stops the run here
         if show_progress:
             _progress(done - 1, len(people), person.name)
-        photos = sorted(p for p in person.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)
+        photos = sorted(
+            p for p in person.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES and p.is_file()
+        )
         if not photos:
             summary.failures.append((person.name, "no photos"))
             continue
@@ -132,7 +134,15 @@ def _enrol_people(
             embeddings = []
             for photo in photos:
                 try:
-                    embeddings += faces.embed_photos([photo.read_bytes()])
+                    data = photo.read_bytes()
+                except OSError as err:
+                    # One unreadable photo is that photo's failure, not the end of the run
+                    # (and of everyone after it in the folder).
+                    summary.failures.append(
+                        (f"{person.name}/{photo.name}", f"cannot read: {err.strerror}"))
+                    continue
+                try:
+                    embeddings += faces.embed_photos([data])
                 except InvalidInputError as err:
                     summary.failures.append((f"{person.name}/{photo.name}", str(err)))
             if not embeddings:

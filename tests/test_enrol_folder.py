@@ -277,3 +277,25 @@ def test_ctrl_c_midway_says_who_was_enrolled_and_exits_130(
     assert f"enrolled before it: {first};" in said
     assert said.rstrip().endswith("move their sub-folders out first")
     assert len(calls) == 2  # the third resident was not started
+
+
+def test_a_folder_named_like_a_photo_does_not_end_the_run(
+    client: Any, admin_headers: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sub-folder called ``old.jpg`` in a resident's folder was read as a photo: an
+    IsADirectoryError stopped the whole run ("cannot start"), everyone after it not enrolled."""
+    from services.faces import EMBEDDING_SIZE, FaceService
+
+    def embed(self: Any, photos: list[bytes]) -> list[np.ndarray]:
+        vector = np.ones(EMBEDDING_SIZE, np.float32)
+        return [vector / np.linalg.norm(vector)]
+
+    monkeypatch.setattr(FaceService, "embed_photos", embed)
+    rid = new_resident(client, admin_headers)
+    folder = tmp_path / "import"
+    (folder / str(rid) / "old.jpg").mkdir(parents=True)
+    (folder / str(rid) / "a.jpg").write_bytes(b"read by the fake above")
+    summary = enrol_folder(client.app.state.services, folder, operator="admin",
+                           record_consent=True, note="box 3", show_progress=False)
+    assert summary.enrolled == {str(rid): 1}
+    assert summary.failures == []
