@@ -119,10 +119,23 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
-        password = getpass.getpass("Password: ")
-        if getpass.getpass("Repeat password: ") != password:
+        try:
+            password = getpass.getpass("Password: ")
+            repeated = getpass.getpass("Repeat password: ")
+        except EOFError:
+            # No terminal and nothing on stdin (a script, cron, ssh without -t).
+            logger.error("no password given: run it at a terminal, or pipe the password in "
+                         "with --password-stdin; no user created")
+            return 2
+        if repeated != password:
             logger.error("passwords differ; no user created")
             return 2
+    try:
+        password.encode("utf-8")
+    except UnicodeEncodeError:
+        # Bytes that are not UTF-8 arrive as surrogates and would fail at the hash.
+        logger.error("the password is not UTF-8 text; no user created")
+        return 2
     settings = _settings(args)
     load_clock_floor(settings.data_dir)  # the account's creation time (wall_clock.py)
     history = data_dir_history(settings.data_dir)

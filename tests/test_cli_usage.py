@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
+
 import pytest
 
 import main
@@ -49,3 +52,30 @@ def test_a_word_for_a_number_names_what_is_expected(
         main.build_parser().parse_args(argv)
     assert info.value.code == 2
     assert said in capsys.readouterr().err
+
+
+def test_create_user_without_a_terminal_or_stdin_says_how(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """getpass at end of input (a script without --password-stdin) raised EOFError: a
+    traceback and exit 1."""
+
+    def no_input(prompt: str = "") -> str:
+        raise EOFError
+
+    monkeypatch.setattr(main.getpass, "getpass", no_input)
+    assert main.main(["create-user", "--username", "office", "--role", "guard"]) == 2
+    assert "no password given" in capsys.readouterr().err
+
+
+def test_create_user_refuses_a_password_that_is_not_utf8(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Bytes that are not UTF-8 reach Python as surrogates: the hash raised
+    UnicodeEncodeError (a traceback, exit 1)."""
+    monkeypatch.delenv("PARKGATE_CONFIG", raising=False)
+    monkeypatch.setenv("PARKGATE_DATA_DIR", str(tmp_path))  # the database, if it got there
+    monkeypatch.setattr(main.sys, "stdin", io.StringIO("\udcff\udcfeoffice-gate-7\n"))
+    argv = ["create-user", "--username", "office", "--role", "guard", "--password-stdin"]
+    assert main.main(argv) == 2
+    assert "not UTF-8" in capsys.readouterr().err
