@@ -57,6 +57,14 @@ def resolve_resident(session: Any, key: str) -> int:
     return ids[0]
 
 
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def admin_operator(
     session: Any, name: str, *, doing: str = "face enrolment",
     nothing: str = "Nothing enrolled",
@@ -66,6 +74,13 @@ def admin_operator(
     and ``nothing`` word the refusal for the command (``import-residents`` too)."""
     from models.people import User, username_key
 
+    if not _is_utf8(name):
+        # Typed at a terminal set to GBK: the bytes arrive as surrogates and the query
+        # would raise UnicodeEncodeError (a traceback).
+        raise InvalidInputError(
+            f"--operator is not UTF-8 text: set the terminal to UTF-8 and type it again. "
+            f"{nothing}"
+        )
     user = session.scalar(select(User).where(User.username_key == username_key(name)))
     if user is None:
         why = "is no staff account"
@@ -175,6 +190,9 @@ def cmd_enrol_faces(args: argparse.Namespace) -> int:
         return 2
     if args.record_consent and not args.note:
         logger.error("--record-consent needs --note saying where the signed forms are kept")
+        return 2
+    if args.note and not _is_utf8(args.note):
+        logger.error("--note is not UTF-8 text: set the terminal to UTF-8 and type it again")
         return 2
     # Beside a running controller: its database is that controller's to hold.
     services = build_services(load_settings(args.config), controller=False)

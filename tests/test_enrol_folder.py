@@ -299,3 +299,21 @@ def test_a_folder_named_like_a_photo_does_not_end_the_run(
                            record_consent=True, note="box 3", show_progress=False)
     assert summary.enrolled == {str(rid): 1}
     assert summary.failures == []
+
+
+def test_an_operator_or_note_typed_at_a_gbk_terminal_is_one_line(
+    client: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bytes that are not UTF-8 arrive as surrogates: the account query (enrol-faces and
+    import-residents) raised UnicodeEncodeError, a traceback with exit 1."""
+    from errors import InvalidInputError
+    from services.enrol_folder import admin_operator
+
+    with client.app.state.services.sessions() as session, \
+            pytest.raises(InvalidInputError, match="--operator is not UTF-8 text"):
+        admin_operator(session, "\udcd5\udcc5\udcce\udcb0")  # 张伟 in GBK
+    (tmp_path / "import" / "17").mkdir(parents=True)
+    code = main(["enrol-faces", str(tmp_path / "import"), "--operator", "admin",
+                 "--record-consent", "--note", "\udcb9\udcf1A"])
+    assert code == 2
+    assert "--note is not UTF-8 text" in capsys.readouterr().err
