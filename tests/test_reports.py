@@ -181,3 +181,19 @@ def test_the_hourly_bars_count_whole_vehicles(history: Any) -> None:
         assert shown == [0, 1, 2]
     finally:
         plt.close(fig)
+
+
+def test_a_damaged_database_file_is_one_line_and_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The report migrated on its own and let the migration's DatabaseError out: a
+    traceback with exit 1, where create-user and import-residents say it in a line."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "parkgate.db").write_bytes(b"SQLite format 3\x00 and then not a database")
+    monkeypatch.delenv("PARKGATE_CONFIG", raising=False)
+    monkeypatch.delenv("PARKGATE_DATABASE_URL", raising=False)
+    monkeypatch.setenv("PARKGATE_DATA_DIR", str(data))
+    code = main.main(["report", "occupancy", "--date", "2026-11-28", "--out", str(tmp_path)])
+    assert code == 2
+    assert "cannot be brought up to date: file is not a database" in capsys.readouterr().err
