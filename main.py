@@ -149,6 +149,17 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def _car_count(text: str) -> int:
+    """``demo --cars``: -3 was taken as "stop after the first car"; a usage error now."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (never stop) or more, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="parkgate", description="Smart parking and access control for a community."
@@ -179,7 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--port", type=city_hub.port, help="Port (default from settings: 8000)."
     )
     demo.add_argument("--interval", type=float, default=6.0, help="Seconds between demo cars.")
-    demo.add_argument("--cars", type=int, default=0, help="Stop after this many cars (0: never).")
+    demo.add_argument(
+        "--cars", type=_car_count, default=0, help="Stop after this many cars (0: never)."
+    )
     _add_new_database_flag(demo)
     demo.set_defaults(func=cmd_demo)
 

@@ -79,3 +79,12 @@ def test_create_user_refuses_a_password_that_is_not_utf8(
     argv = ["create-user", "--username", "office", "--role", "guard", "--password-stdin"]
     assert main.main(argv) == 2
     assert "not UTF-8" in capsys.readouterr().err
+
+
+def test_demo_refuses_a_negative_number_of_cars(capsys: pytest.CaptureFixture[str]) -> None:
+    """-3 was accepted and stopped the demo after its first car."""
+    with pytest.raises(SystemExit) as info:
+        main.build_parser().parse_args(["demo", "--cars", "-3"])
+    assert info.value.code == 2
+    assert "must be 0 (never stop) or more, got -3" in capsys.readouterr().err
+    assert main.build_parser().parse_args(["demo", "--cars", "0"]).cars == 0
