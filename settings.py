@@ -541,7 +541,9 @@ def read_config_file(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"configuration file {path} does not exist")
     try:
-        text = path.read_text(encoding="utf-8")
+        # utf-8-sig: Windows Notepad may save with a byte-order mark, which TOML refuses as
+        # "Invalid statement (at line 1, column 1)".
+        text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as err:
         # A file saved by a Windows editor in GBK, or a binary picked by mistake: one line
         # naming the file, not a traceback.

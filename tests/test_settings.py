@@ -524,3 +524,12 @@ def test_an_unusable_database_url_is_a_configuration_error(
     with pytest.raises(ConfigError, match="database_url") as info:
         load_settings(None)
     assert needle in str(info.value)
+
+
+@pytest.mark.parametrize("suffix", [".toml", ".yaml"])
+def test_a_file_saved_with_a_byte_order_mark_is_read(tmp_path: Path, suffix: str) -> None:
+    """Notepad's UTF-8 with BOM: TOML refused it at line 1, column 1."""
+    path = tmp_path / f"parkgate{suffix}"
+    text = "[api]\nport = 9001\n" if suffix == ".toml" else "api:\n  port: 9001\n"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    assert load_settings(path).api.port == 9001
