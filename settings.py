@@ -31,6 +31,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
 
 from api.console.config import ConsoleConfig
 from errors import ConfigError
@@ -823,5 +824,12 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
     except ValidationError as err:
         lines = [_format_error(e, source) for e in err.errors()]
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from err
+    except SettingsError as err:
+        # PARKGATE_API='{bad json': pydantic-settings' own error, a traceback without this.
+        cause = f": {err.__cause__}" if err.__cause__ else ""
+        raise ConfigError(
+            f"invalid configuration:\n  {err}{cause}; a PARKGATE_<SECTION> variable holds "
+            "JSON, or set one key with PARKGATE_<SECTION>__<KEY>"
+        ) from err
     finally:
         _CONFIG_FILE.reset(token)

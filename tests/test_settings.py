@@ -533,3 +533,13 @@ def test_a_file_saved_with_a_byte_order_mark_is_read(tmp_path: Path, suffix: str
     text = "[api]\nport = 9001\n" if suffix == ".toml" else "api:\n  port: 9001\n"
     path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
     assert load_settings(path).api.port == 9001
+
+
+def test_an_environment_variable_with_bad_json_is_a_configuration_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pydantic-settings' SettingsError escaped as a traceback (exit 1)."""
+    monkeypatch.setenv("PARKGATE_API", "{bad json")
+    with pytest.raises(ConfigError, match='field "api" from source "EnvSettingsSource"') as info:
+        load_settings(None)
+    assert "PARKGATE_<SECTION>__<KEY>" in str(info.value)
