@@ -572,6 +572,15 @@ class Settings(BaseSettings):
         "development", description="production refuses insecure defaults."
     )
     data_dir: Path = Field(Path("data"), description="Database, snapshots and keys live here.")
+
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _data_dir_given(cls, value: Any) -> Any:
+        # PARKGATE_DATA_DIR= (empty, a half-edited env file) read as ".": the database and
+        # keys would be made in whatever directory the command ran from.
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("data_dir is empty: give a directory, or leave it out for 'data'")
+        return value
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; default SQLite at <data_dir>/parkgate.db."
     )

@@ -543,3 +543,10 @@ def test_an_environment_variable_with_bad_json_is_a_configuration_error(
     with pytest.raises(ConfigError, match='field "api" from source "EnvSettingsSource"') as info:
         load_settings(None)
     assert "PARKGATE_<SECTION>__<KEY>" in str(info.value)
+
+
+def test_an_empty_data_dir_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PARKGATE_DATA_DIR= was read as the current directory."""
+    monkeypatch.setenv("PARKGATE_DATA_DIR", "")
+    with pytest.raises(ConfigError, match="data_dir is empty"):
+        load_settings(None)
