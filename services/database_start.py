@@ -105,13 +105,26 @@ def prepare_database(
             with transaction(sessions) as session:
                 sync_site(session, settings.community)
     except (CommandError, SQLAlchemyError) as err:
-        raise DatabaseStartError(
-            f"database {engine.url.render_as_string()} cannot be brought up to date: "
-            f"{failure_text(err)}"
-        ) from err
+        raise DatabaseStartError(_cannot_migrate(engine, err)) from err
     marker = settings.data_dir / MARKER
     if not marker.is_file() or (empty and history):
         _write_marker(marker, engine)
+
+
+def migrate_or_refuse(engine: Engine) -> None:
+    """Only the migration, for a command that reads (``report``): a damaged or too-new
+    database is the same one-line refusal as :func:`prepare_database`, and the site is not
+    rewritten from whatever settings the report was run with."""
+    try:
+        with outage_as_unavailable():
+            migrate(engine)
+    except (CommandError, SQLAlchemyError) as err:
+        raise DatabaseStartError(_cannot_migrate(engine, err)) from err
+
+
+def _cannot_migrate(engine: Engine, err: Exception) -> str:
+    return (f"database {engine.url.render_as_string()} cannot be brought up to date: "
+            f"{failure_text(err)}")
 
 
 def _refuse_or_warn_empty(engine: Engine, settings: Settings, history: tuple[str, ...]) -> None:

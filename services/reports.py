@@ -363,20 +363,16 @@ def _parse_date(value: str) -> date:
 def cmd_report_occupancy(args: argparse.Namespace) -> int:
     from models.db import make_session_factory
     from services.clock_watch import load_clock_floor
-    from services.database_start import data_dir_history, open_database, prepare_database
+    from services.database_start import data_dir_history, migrate_or_refuse, open_database
     from settings import load_settings
 
     settings = load_settings(args.config)
     load_clock_floor(settings.data_dir)  # "today" by the controller's clock (wall_clock.py)
     # Never an empty database created in place of a missing one (database_start.py).
-    history = data_dir_history(settings.data_dir)
-    engine = open_database(settings, history)
-    sessions = make_session_factory(engine)
+    engine = open_database(settings, data_dir_history(settings.data_dir))
     try:
-        # As create-user and import-residents do: a damaged or too-new database is then one
-        # line (DatabaseStartError), not the migration's traceback.
-        prepare_database(engine, sessions, settings, history)
-        with sessions() as session:
+        migrate_or_refuse(engine)  # a damaged database: one line, not a traceback
+        with make_session_factory(engine)() as session:
             occupancy_report(
                 session, args.date, Path(args.out),
                 tz_name=args.tz or settings.community.timezone,
