@@ -603,6 +603,11 @@ class Settings(BaseSettings):
                 "not a database URL: use postgresql+psycopg://USER:PASSWORD@HOST:5432/NAME, "
                 "or leave it out for SQLite in data_dir"
             ) from err
+        if parsed.drivername in ("postgresql", "postgres"):
+            # The form libpq, psql and most hosting panels print; SQLAlchemy's default driver
+            # for it (psycopg2) is not installed, psycopg 3 is.
+            return parsed.set(drivername="postgresql+psycopg").render_as_string(
+                hide_password=False)
         if parsed.get_backend_name() not in ("sqlite", "postgresql"):
             raise ValueError(
                 f"parkgate runs on SQLite or PostgreSQL, not {parsed.get_backend_name()}: use "

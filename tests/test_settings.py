@@ -526,6 +526,17 @@ def test_an_unusable_database_url_is_a_configuration_error(
     assert needle in str(info.value)
 
 
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
+def test_a_plain_postgresql_url_uses_the_installed_driver(
+    monkeypatch: pytest.MonkeyPatch, scheme: str
+) -> None:
+    """The URL as psql and hosting panels print it: SQLAlchemy's default driver for it,
+    psycopg2, is not installed (it was refused as such), psycopg 3 is."""
+    monkeypatch.setenv("PARKGATE_DATABASE_URL", f"{scheme}://gate:p%40ss@db.local:5433/parkgate")
+    assert load_settings(None).database_url == (
+        "postgresql+psycopg://gate:p%40ss@db.local:5433/parkgate")
+
+
 @pytest.mark.parametrize("suffix", [".toml", ".yaml"])
 def test_a_file_saved_with_a_byte_order_mark_is_read(tmp_path: Path, suffix: str) -> None:
     """Notepad's UTF-8 with BOM: TOML refused it at line 1, column 1."""
