@@ -52,15 +52,19 @@ def set_pin(session: Session, resident_id: int, pin: str) -> None:
     _store_pin_hash(session, resident_id, hash_password(pin))
 
 
-def clear_pin(session: Session, resident_id: int) -> None:
-    _store_pin_hash(session, resident_id, None)
+def clear_pin(session: Session, resident_id: int) -> bool:
+    """Whether there was a PIN to clear: clearing none is no act to audit (a second admin, a
+    stale page, an API call repeated), and the resident's export would list it as one."""
+    return _store_pin_hash(session, resident_id, None) is not None
 
 
-def _store_pin_hash(session: Session, resident_id: int, pin_hash: str | None) -> None:
+def _store_pin_hash(session: Session, resident_id: int, pin_hash: str | None) -> str | None:
+    """Store ``pin_hash``; returns the one it replaces."""
     resident = session.get(Resident, resident_id)
     if resident is None:
         raise NotFoundError(f"resident {resident_id} not found")
-    resident.pin_hash = pin_hash
+    before, resident.pin_hash = resident.pin_hash, pin_hash
+    return before
 
 
 @functools.cache

@@ -71,9 +71,9 @@ def delete_pin(
 ) -> None:
     """A PIN the resident no longer wants, or one seen by someone else: the keypad stops
     accepting it at once, offline too from the offline loop's next wake."""
-    clear_pin(session, resident_id)
-    audit(session, user, "resident.pin_cleared", f"resident:{resident_id}")
-    gates_told(session, services)
+    if clear_pin(session, resident_id):
+        audit(session, user, "resident.pin_cleared", f"resident:{resident_id}")
+        gates_told(session, services)
 
 
 @router.get("/passes/{pass_id}/qr", response_model=QrOut)

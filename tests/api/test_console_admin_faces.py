@@ -107,6 +107,12 @@ def test_clearing_a_pin_stops_it_opening_the_gate_and_is_audited(
             AuditEntry.action == "resident.pin_cleared")).one()
     assert entry.target == f"resident:{rid}" and entry.username == "admin"
     assert client.delete("/api/v1/residents/9999/pin", headers=admin_headers).status_code == 404
+    # Cleared again (a second admin, a stale page): nothing to clear, nothing audited.
+    again = client.delete(f"/api/v1/residents/{rid}/pin", headers=admin_headers)
+    assert again.status_code == 204
+    with client.app.state.services.sessions() as session:
+        assert len(session.scalars(select(AuditEntry).where(
+            AuditEntry.action == "resident.pin_cleared")).all()) == 1
 
 
 def test_guards_cannot_clear_a_pin(
