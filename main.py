@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from api.access_log import quiet_polls
+from cli_arguments import port, whole_number
 from errors import ParkgateError
 from models.db import DATABASE_DOWN, failure_text
 from services import backup, city_hub, enrol_folder, reports, resident_import_cli
@@ -149,17 +150,6 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     return 0
 
 
-def _car_count(text: str) -> int:
-    """``demo --cars``: -3 was taken as "stop after the first car"; a usage error now."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 (never stop) or more, got {text}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="parkgate", description="Smart parking and access control for a community."
@@ -177,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="Run the API, console and camera workers.")
     serve.add_argument("--host", help="Bind address (default from settings: 127.0.0.1).")
     serve.add_argument(
-        "--port", type=city_hub.port, help="Port (default from settings: 8000)."
+        "--port", type=port, help="Port (default from settings: 8000)."
     )
     _add_new_database_flag(serve)
     serve.set_defaults(func=cmd_serve)
@@ -187,11 +177,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--host", help="Bind address (default from settings: 127.0.0.1).")
     demo.add_argument(
-        "--port", type=city_hub.port, help="Port (default from settings: 8000)."
+        "--port", type=port, help="Port (default from settings: 8000)."
     )
     demo.add_argument("--interval", type=float, default=6.0, help="Seconds between demo cars.")
     demo.add_argument(
-        "--cars", type=_car_count, default=0, help="Stop after this many cars (0: never)."
+        "--cars", type=whole_number(0, "must be 0 (never stop) or more"), default=0,
+        help="Stop after this many cars (0: never).",
     )
     _add_new_database_flag(demo)
     demo.set_defaults(func=cmd_demo)

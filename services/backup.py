@@ -36,6 +36,7 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from cli_arguments import whole_number
 from errors import InvalidInputError, ParkgateError, StoreUnavailableError
 from services.clock_watch import load_clock_floor
 from services.instance_lock import refuse_if_running
@@ -568,17 +569,6 @@ def cmd_backup(args: argparse.Namespace) -> int:
     return 0
 
 
-def _at_least_one(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        # Else argparse names this function: "invalid _at_least_one value: 'x'".
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {text}")
-    return value
-
-
 def register(sub: Any) -> None:
     parser = sub.add_parser(
         "backup",
@@ -591,7 +581,7 @@ def register(sub: Any) -> None:
         help="Create DEST/parkgate-<UTC time>/ instead (for a nightly job).",
     )
     parser.add_argument(
-        "--keep", type=_at_least_one, metavar="N",
+        "--keep", type=whole_number(1, "must be 1 or more"), metavar="N",
         help="With --stamped: then remove all but the newest N stamped backups in DEST.",
     )
     parser.add_argument(

@@ -39,6 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from cli_arguments import port, positive_seconds
+
 logger = logging.getLogger(__name__)
 
 SUPPORTED_MAJOR = 1
@@ -554,26 +556,6 @@ def _open_record(path: Path) -> IO[str]:
     return out
 
 
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        # Else argparse names this function: "invalid _positive value: 'x'".
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
-    return value
-
-
-def port(text: str) -> int:
-    """A TCP port argument. Named ``port`` because argparse names the type in its error
-    ("invalid port value: 'abc'"); main.py's serve and demo use it too."""
-    value = int(text)
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"a port is 1-65535, got {text}")
-    return value
-
-
 def register(sub: Any) -> None:
     parser = sub.add_parser(
         "city-hub",
@@ -590,11 +572,11 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--out", type=Path, help="Append accepted passages and alarms here.")
     parser.add_argument(
-        "--every", type=_positive, default=60.0, help="Seconds between summaries in the log."
+        "--every", type=positive_seconds, default=60.0, help="Seconds between summaries in the log."
     )
     parser.add_argument(
         "--duration",
-        type=_positive,
+        type=positive_seconds,
         help="Stop after this many seconds (default: run until interrupted).",
     )
     parser.set_defaults(func=cmd_city_hub)
