@@ -25,7 +25,7 @@ from models.base import utcnow
 from models.db import GATE_BUSY_TIMEOUT_MS, outage_as_unavailable, transaction
 from models.events import Alarm, Passage
 from models.people import Household
-from models.site import OccupancySample, Zone
+from models.site import OccupancySample, Zone, configured_zones
 from models.vehicles import PlateListEntry, Presence, Vehicle, VisitorPass
 
 
@@ -76,9 +76,7 @@ def pass_permit(visitor_pass: VisitorPass) -> PassPermit:
 
 def availability(session: Session) -> dict[str, Any]:
     """The configured zones' counts; a retired zone (services/site.py) is not offered."""
-    zones = session.scalars(
-        select(Zone).where(Zone.retired_at.is_(None)).order_by(Zone.id)
-    ).all()
+    zones = configured_zones(session)
     rows = [
         {
             "id": z.id,

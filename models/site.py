@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, utcnow
 
@@ -26,6 +26,13 @@ class Zone(Base):
     # the row stays, as passages, samples and reports name it, but availability, corrections
     # and counting leave it alone (services/site.py).
     retired_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+def configured_zones(session: Session) -> list[Zone]:
+    """The zones the configuration names now, by id: a retired one is not offered, corrected
+    or listed (its row stays for the history that names it)."""
+    return list(session.scalars(
+        select(Zone).where(Zone.retired_at.is_(None)).order_by(Zone.id)))
 
 
 class ZonePeriod(Base):

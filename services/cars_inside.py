@@ -32,7 +32,7 @@ from errors import ConflictError
 from models.access_store import SqlAccessStore
 from models.events import AuditEntry
 from models.people import Household
-from models.site import Zone
+from models.site import configured_zones
 from models.vehicles import Presence
 from plate_privacy import plate_for_log
 
@@ -200,12 +200,6 @@ def mark_left(
                       entered_at=row["entered_at"], passage_id=row["passage_id"],
                       household_id=row["household_id"], pass_id=row["pass_id"],
                       audit_id=audit_id, alarms=alarms)
-
-
-def configured_zones(session: Session) -> list[Zone]:
-    """The zones the configuration names now (a retired one counts nothing)."""
-    return list(session.scalars(
-        select(Zone).where(Zone.retired_at.is_(None)).order_by(Zone.id)))
 
 
 def zone_names(session: Session) -> dict[str, str]:

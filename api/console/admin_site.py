@@ -17,13 +17,12 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select
 
 from api.console.admin import admin_page
 from api.console.i18n import code, translate
 from api.console.rendering import current_lang, gate_names, page_user, services_of
 from controllers.barrier import BarrierState
-from models.site import Zone
+from models.site import configured_zones
 
 logger = logging.getLogger(__name__)
 
@@ -47,9 +46,7 @@ def site_page(request: Request) -> Response:
         return user
     services = services_of(request)
     with services.sessions() as session:
-        zones = list(session.scalars(
-            select(Zone).where(Zone.retired_at.is_(None)).order_by(Zone.id)
-        ))
+        zones = configured_zones(session)
         session.expunge_all()
     safety = services.safety
     names = gate_names(services)

@@ -34,11 +34,11 @@ from api.routes.presence import (
 )
 from errors import InvalidInputError
 from models.base import utcnow
+from models.site import configured_zones
 from services.cars_inside import (
     CarKind,
     MarkedLeft,
     PresenceChangedError,
-    configured_zones,
     list_inside,
     mark_left,
     recorded_per_zone,
