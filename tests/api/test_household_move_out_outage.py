@@ -179,4 +179,6 @@ def test_a_commit_whose_answer_is_lost_still_tells_the_gates(
     ok(client.get(f"/api/v1/households/{family.household}", headers=admin), 404)
     wait_for(lambda: "vehicle" not in snapshot_permits(client).get("permits", {}).get(
         "闽AD54321", {"vehicle": 1}), 10.0)
-    assert offline.check_pin(family.li, PIN, utcnow()).reason is not Reason.PIN
+    # The same refresh loads the PINs just after it saves that file (services/container.py
+    # refresh_offline): a moment later, so waited for, not read at once.
+    wait_for(lambda: offline.check_pin(family.li, PIN, utcnow()).reason is not Reason.PIN, 10.0)
