@@ -13,6 +13,7 @@ import gc
 import getpass
 import json
 import logging
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -214,8 +215,50 @@ def extend_parser(sub: Any) -> None:
         register(sub)
 
 
+def _serve_option_first(parser: argparse.ArgumentParser, argv: Sequence[str]) -> str | None:
+    """What to type instead when an option of ``serve`` comes before any command
+    (``main.py --port 9000``): serve is the default command, but argparse reads 9000 as the
+    command ("invalid choice: '9000'") or says only "unrecognized arguments: --host"."""
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    serve = commands.choices["serve"]
+    serve_options = [
+        s for a in serve._actions for s in a.option_strings if s not in ("-h", "--help")]
+    known = parser._option_string_actions
+
+    def option(token: str, names: Sequence[str]) -> str | None:
+        # Exactly, or abbreviated as argparse allows (--po for --port).
+        name = token.split("=", 1)[0]
+        if name in names:
+            return name
+        found = [n for n in names if name.startswith("--") and n.startswith(name)]
+        return found[0] if len(found) == 1 else None
+
+    given = 0
+    while given < len(argv) and argv[given].startswith("-"):
+        name = option(argv[given], list(known))
+        if name is None:
+            break
+        if name in ("-h", "--help"):
+            return None
+        takes_value = known[name].nargs != 0 and "=" not in argv[given]
+        given += 2 if takes_value else 1
+    if given >= len(argv):
+        return None
+    wrong = option(argv[given], serve_options)
+    if wrong is None:
+        return None
+    rest = list(argv[given:])
+    if "serve" in rest:
+        rest.remove("serve")  # main.py --port 9000 serve
+    typed = shlex.join([*argv[:given], "serve", *rest])
+    return f"{wrong} is an option of serve, so name the command first: python main.py {typed}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    wrong = _serve_option_first(parser, sys.argv[1:] if argv is None else argv)
+    if wrong is not None:
+        parser.exit(2, f"{parser.prog}: error: {wrong}\n")
     args = parser.parse_args(argv)
     setup_logging(args.log_level, args.log_format)
     import cv2

@@ -88,3 +88,39 @@ def test_demo_refuses_a_negative_number_of_cars(capsys: pytest.CaptureFixture[st
     assert info.value.code == 2
     assert "must be 0 (never stop) or more, got -3" in capsys.readouterr().err
     assert main.build_parser().parse_args(["demo", "--cars", "0"]).cars == 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "typed"),
+    [
+        (["--port", "9000"], "python main.py serve --port 9000"),
+        (["--host", "0.0.0.0"], "python main.py serve --host 0.0.0.0"),
+        (["--config", "site.yaml", "--port=9000"],
+         "python main.py --config site.yaml serve --port=9000"),
+        (["--allow-new-database"], "python main.py serve --allow-new-database"),
+        (["--po", "9000"], "python main.py serve --po 9000"),  # argparse's abbreviation
+    ],
+)
+def test_a_serve_option_without_serve_says_what_to_type(
+    capsys: pytest.CaptureFixture[str], argv: list[str], typed: str
+) -> None:
+    """serve is the default command, but its options need its name: argparse read 9000 as the
+    command ("invalid choice: '9000' (choose from …)", below its usage) or said only
+    "unrecognized arguments: --allow-new-database"."""
+    with pytest.raises(SystemExit) as info:
+        main.main(argv)
+    assert info.value.code == 2
+    said = capsys.readouterr().err
+    assert said.count("\n") == 1, said
+    assert said.endswith(f"is an option of serve, so name the command first: {typed}\n")
+
+
+def test_other_usage_errors_are_still_argparses(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main.main(["--log-level", "debug", "--help"])
+    assert info.value.code == 0  # --help still helps
+    assert "usage: parkgate" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as info:
+        main.main(["serve", "--bogus"])
+    assert info.value.code == 2
+    assert "unrecognized arguments: --bogus" in capsys.readouterr().err
