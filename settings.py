@@ -536,11 +536,31 @@ class _ConfigFileSource(PydanticBaseSettingsSource):
         return read_config_file(path)
 
 
+CONFIG_SUFFIXES = {".yaml": "YAML", ".yml": "YAML", ".toml": "TOML"}
+
+
+def _config_kind(path: Path) -> str:
+    """YAML or TOML by the file's suffix, in any case. A file without one is read as YAML
+    (``--config <(…)`` is /dev/fd/63); any other suffix is refused, not guessed: an .ini or a
+    .json was read as YAML, its INI syntax refused as "not valid ini: expected '<document
+    start>'" and a .TOML's as "must hold a mapping"."""
+    if not path.suffix:
+        return "YAML"
+    kind = CONFIG_SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        raise ConfigError(
+            f"configuration file {path}: {path.suffix} is not a format parkgate reads; "
+            "name it .yaml or .yml (YAML) or .toml (TOML)"
+        )
+    return kind
+
+
 def read_config_file(path: Path) -> dict[str, Any]:
     if path.is_dir():
         raise ConfigError(f"configuration file {path} is a directory, not a file")
     if not path.is_file():
         raise ConfigError(f"configuration file {path} does not exist")
+    kind = _config_kind(path)
     try:
         # utf-8-sig: Windows Notepad may save with a byte-order mark, which TOML refuses as
         # "Invalid statement (at line 1, column 1)".
@@ -552,9 +572,8 @@ def read_config_file(path: Path) -> dict[str, Any]:
             f"{path} is not UTF-8 text (byte {err.start}): save it as UTF-8"
         ) from err
     try:
-        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+        data = tomllib.loads(text) if kind == "TOML" else yaml.safe_load(text)
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as err:
-        kind = path.suffix.lstrip(".") or "YAML"
         raise ConfigError(f"{path} is not valid {kind}: {err}") from err
     if data is None:
         return {}

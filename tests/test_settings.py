@@ -561,3 +561,29 @@ def test_an_empty_data_dir_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PARKGATE_DATA_DIR", "")
     with pytest.raises(ConfigError, match="data_dir is empty"):
         load_settings(None)
+
+
+@pytest.mark.parametrize("name", ["parkgate.ini", "parkgate.json", "parkgate.yaml.bak"])
+def test_a_file_of_another_format_is_refused_by_its_suffix(tmp_path: Path, name: str) -> None:
+    """Read as YAML whatever its suffix: an .ini holding YAML was taken, one in INI syntax
+    was refused as "not valid ini: expected '<document start>'" with YAML's error."""
+    path = tmp_path / name
+    path.write_text("api:\n  port: 9001\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    said = str(info.value)
+    assert "\n" not in said
+    assert said.startswith(f"configuration file {path}: {path.suffix} is not a format")
+    assert said.endswith("name it .yaml or .yml (YAML) or .toml (TOML)")
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [("parkgate.TOML", "[api]\nport = 9001\n"), ("parkgate.YML", "api:\n  port: 9001\n"),
+     ("parkgate", "api:\n  port: 9001\n")],  # no suffix: YAML, as --config <(…) gives
+)
+def test_the_suffix_is_read_in_any_case(tmp_path: Path, name: str, text: str) -> None:
+    """A .TOML was read as YAML: "must hold a mapping of settings at the top level"."""
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    assert load_settings(path).api.port == 9001
