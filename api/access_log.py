@@ -53,6 +53,8 @@ class QuietPolls(logging.Filter):
         else:
             return True
         path = full_path.split("?", 1)[0]
+        if method == "HEAD":
+            method = "GET"  # a monitor's HEAD /healthz is its GET without the body
         return not any(method == m and pattern.fullmatch(path) for m, pattern in quiet)
 
 

@@ -19,6 +19,7 @@ from api.console import web as console
 from api.console.security import require_csrf
 from api.console.throttle import WINDOW_S, LoginThrottle
 from api.errors import install_error_handlers
+from api.head_requests import HeadAsGet
 from api.public_cors import PublicCors
 from api.routes import (
     admin,
@@ -102,8 +103,10 @@ def create_app(services: Services) -> FastAPI:
     app.add_middleware(NoStoreByDefault)
     app.add_middleware(BodyLimit)  # forms and JSON; the image uploads limit themselves
     app.add_middleware(AvailabilityFastPath, parking=services.parking)
-    # Added last, so outermost: the fast path's answers get the headers too.
+    # Outside the fast path, so its answers get the headers too.
     app.add_middleware(PublicCors)
+    # Added last, so outermost: everything inside, the fast path and CORS too, sees a GET.
+    app.add_middleware(HeadAsGet)
     # Every JSON route refuses a cookie-authenticated unsafe request without the CSRF header;
     # bearer tokens and camera keys are not sent by browsers on their own, so need no token.
     csrf = [Depends(require_csrf)]

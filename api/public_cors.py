@@ -7,8 +7,9 @@ are opened, to any origin and without credentials (``*`` is never sent with
 site's page and staff routes (holds, the rest of the API) stay same-origin. ``Authorization``
 is not an allowed header: ``guidance?resident_id`` is for staff, on the console's origin.
 
-Pure ASGI and outermost, so the availability fast path's answers (200, 304, 429, 503) get the
-headers too: an app must be able to read a 429's ``Retry-After``.
+Pure ASGI and outside the fast path (only api/head_requests.py is further out), so the
+availability fast path's answers (200, 304, 429, 503) get the headers too: an app must be
+able to read a 429's ``Retry-After``.
 """
 
 from __future__ import annotations

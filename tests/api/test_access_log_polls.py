@@ -51,6 +51,7 @@ def test_polls_answered_are_not_logged_refusals_and_people_are(
     caplog.set_level(logging.INFO, logger=ACCESS_LOGGER)
     try:
         with running(config), httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+            head = client.head("/healthz")  # a monitor's HEAD: as GET, without the body
             answers = {
                 "healthz": client.get("/healthz").status_code,
                 "availability": client.get("/api/v1/availability?zone=A").status_code,
@@ -64,6 +65,8 @@ def test_polls_answered_are_not_logged_refusals_and_people_are(
     finally:
         services.engine.dispose()
     assert answers["healthz"] in (200, 503) and answers["availability"] == 200, answers
+    assert head.status_code == answers["healthz"] and head.content == b"", answers
+    assert int(head.headers["content-length"]) > 0
     assert answers["heartbeat"] == 200 and answers["heartbeat, wrong key"] in (401, 403), answers
     logged = [r.getMessage() for r in caplog.records if r.name == ACCESS_LOGGER]
     assert not [m for m in logged if "/healthz" in m or "/api/v1/availability" in m], logged
@@ -93,6 +96,10 @@ def test_polls_answered_are_not_logged_refusals_and_people_are(
     ("POST", "/console/password", 429, False),
     ("GET", "/api/v1/availability", 429, True),  # an app over its rate limit: not a login
     ("GET", "/api/v1/passages", 200, True),
+    ("HEAD", "/healthz", 200, False),  # a load balancer's check is HEAD (api/head_requests.py)
+    ("HEAD", "/api/v1/availability", 200, False),
+    ("HEAD", "/healthz", 503, True),
+    ("HEAD", "/api/v1/passages", 401, True),
 ])
 def test_which_requests_are_quiet(method: str, path: str, status: int, logged: bool) -> None:
     record = logging.LogRecord(ACCESS_LOGGER, logging.INFO, __file__, 1,

@@ -140,6 +140,22 @@ def test_every_route_needs_a_login_or_is_public_on_purpose(client: Any) -> None:
     assert answered == [], "\n".join(answered)
 
 
+def test_head_is_refused_wherever_get_is(client: Any) -> None:
+    """HEAD is answered as GET (api/head_requests.py), so through the same login and role
+    checks: a GET route refused without a login refuses HEAD alike, a public one answers it."""
+    routes = sorted(set(every_route(client.app.routes)))
+    gets = [path for method, path in routes if method == "GET" and not path.endswith("/stream")]
+    assert len(gets) > 40, gets
+    differ = []
+    for path in gets:
+        url = concrete(path)
+        got = client.get(url, follow_redirects=False).status_code
+        head = client.head(url, follow_redirects=False).status_code
+        if head != got or (("GET", path) not in PUBLIC and head not in REFUSED):
+            differ.append(f"{path}: GET {got}, HEAD {head}")
+    assert differ == [], "\n".join(differ)
+
+
 def reached(client: Any, routes: list[tuple[str, str]], headers: dict[str, str]) -> set[Any]:
     """The routes that did not answer 401 or 403 (a 404 or 422 got past the role check)."""
     return {(method, path) for method, path in routes

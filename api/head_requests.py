@@ -1,0 +1,39 @@
+"""``HEAD`` answered as ``GET`` without the body, wherever ``GET`` is answered.
+
+Load balancers and monitors check ``/healthz`` (and signs and apps the availability API) with
+HEAD, and RFC 9110 (9.3.2) has a server answer HEAD as it answers GET: the same status and
+headers, no content. Starlette's own ``Route`` adds HEAD to a GET route, but FastAPI's
+``APIRoute`` does not, so every route here answered HEAD with 405. Done once, outermost: the
+request goes on as GET through everything a GET meets (the login or role a route needs, the
+per-IP limit, ETag and 304, the availability fast path, CORS) and only the body is dropped.
+A stream (the availability and event streams) ends after its headers: its first chunk ends
+the response, after which the server tells the stream that its client is gone (ASGI's
+``http.disconnect``), which stops it.
+"""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class HeadAsGet:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+        ended = False
+
+        async def headers_only(message: Message) -> None:
+            nonlocal ended
+            if message["type"] != "http.response.body":
+                await send(message)
+            elif not ended:
+                ended = True
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+        # A copy: the server's own scope still says HEAD (its access log, and its rule that
+        # a HEAD answer carries no body).
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
