@@ -337,7 +337,7 @@ class ParkingService:
                 st = self.board.status(rec.id, now)
                 rows.append({
                     "id": rec.id,
-                    "label": rec.label,
+                    "label": rec.label or None,  # a space without one: null, not ""
                     "zone": rec.zone,
                     "kind": str(rec.kind),
                     "state": str(st.state),

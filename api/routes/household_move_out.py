@@ -52,8 +52,8 @@ def spaces_left(services: Services, plan: MoveOutPlan) -> tuple[AssignedSpace, .
         owner_keys(plan.household_id, (r.id for r in plan.residents)))
 
 
-def spaces_json(spaces: tuple[AssignedSpace, ...]) -> list[dict[str, str]]:
-    return [{"space_id": s.space_id, "zone": s.zone, "label": s.label,
+def spaces_json(spaces: tuple[AssignedSpace, ...]) -> list[dict[str, str | None]]:
+    return [{"space_id": s.space_id, "zone": s.zone, "label": s.label or None,
              "assigned_to": s.assigned_to, "configured_in": s.configured_in, "todo": s.todo()}
             for s in spaces]
 

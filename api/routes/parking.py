@@ -135,7 +135,7 @@ def cached_response(request: Request, entry: CachedBody, age: int | None = None)
 
 class SpaceOut(BaseModel):
     id: str
-    label: str
+    label: str | None = Field(description="Painted on the ground; null when it has none.")
     zone: str
     kind: SpaceKind
     state: Literal["free", "occupied", "unknown"]
@@ -159,7 +159,7 @@ class SpacesOut(BaseModel):
 
 class GuidedSpace(BaseModel):
     id: str
-    label: str
+    label: str | None = Field(description="Painted on the ground; null when it has none.")
     zone: str
     kind: SpaceKind
     distance_m: float | None = Field(description="Walking distance to the building, if known.")
@@ -178,7 +178,10 @@ class HoldOut(BaseModel):
 
 
 class GuidanceOut(BaseModel):
-    building: str
+    building: str | None = Field(
+        description="As asked, or the resident's household's; null for a staff hold of a "
+        "named space given neither."
+    )
     space: GuidedSpace | None = Field(description="Where to park; null when nothing fits.")
     reasons: list[str] = Field(description="Stable reason codes (controllers/guidance.py).")
     alternatives: list[GuidedSpace]
@@ -357,11 +360,11 @@ class _CountedStream(StreamingResponse):
 # ---- guidance -----------------------------------------------------------------------------
 
 
-def _guided(parking: ParkingService, space_id: str, building: str) -> GuidedSpace:
+def _guided(parking: ParkingService, space_id: str, building: str | None) -> GuidedSpace:
     rec = parking.board.spaces[space_id]
     return GuidedSpace(
-        id=rec.id, label=rec.label, zone=rec.zone, kind=rec.kind,
-        distance_m=rec.distances_m.get(building_key(building)),
+        id=rec.id, label=rec.label or None, zone=rec.zone, kind=rec.kind,
+        distance_m=rec.distances_m.get(building_key(building)) if building else None,
     )
 
 
@@ -466,7 +469,7 @@ def post_hold(
 ) -> GuidanceOut:
     parking = _parking(services)
     if body.space_id is not None:
-        building = ""
+        building: str | None = None
         if body.building is not None or body.resident_id is not None:
             # Only for the answer's distance, but checked before holding: a bogus building
             # must be refused, not held and echoed back (404 for an unknown resident).

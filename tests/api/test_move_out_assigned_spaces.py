@@ -64,6 +64,8 @@ def test_the_dry_run_and_the_result_name_the_flats_spaces(
 
     shown = ok(dry_run(client, admin, HOME), 200).json()
     assert flat_spaces(shown) == theirs
+    # B-202 has no label: null, as the availability API says it (not "")
+    assert [s["label"] for s in shown["assigned_spaces"]] == ["地面 201", None]
     todo = shown["assigned_spaces"][0]["todo"]
     assert "change `assigned_to: household:1` to `household:<its new id>` in parking.spaces" \
         in todo and "restart" in todo

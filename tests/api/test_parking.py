@@ -210,6 +210,28 @@ def test_no_free_space_falls_back_to_the_zone_with_most_free(client: Any) -> Non
     assert body["fallback_zone"] == {"zone": "A", "name": "A区地面", "free": 40}
 
 
+def test_a_space_without_a_label_answers_label_null(app_factory: Any, tmp_path: Any) -> None:
+    """A label is optional (CSV column, ``label:`` in the configuration); one left out was
+    answered as "", a label of no characters, in the list, the single space, the stream's
+    snapshot and guidance."""
+    csv_path = tmp_path / "spaces.csv"
+    csv_path.write_text(
+        "id,label,zone,kind,dist_3\nA-101,,A,standard,20\nA-102,102,A,standard,30\n",
+        encoding="utf-8",
+    )
+    client = app_factory(parking={"spaces": [{"id": "A-103", "zone": "A"}],
+                                  "spaces_csv": str(csv_path)})
+    for space in ("A-101", "A-102", "A-103"):
+        sensor(client, space, False)
+    listed = client.get("/api/v1/availability/spaces").json()["spaces"]
+    assert {s["id"]: s["label"] for s in listed} == {"A-101": None, "A-102": "102", "A-103": None}
+    assert client.get("/api/v1/availability/spaces/A-101").json()["label"] is None
+    guided = client.get("/api/v1/guidance", params={"building": "3"}).json()
+    assert guided["space"] == {"id": "A-101", "label": None, "zone": "A", "kind": "standard",
+                               "distance_m": 20.0}
+    assert guided["alternatives"][0]["label"] == "102"
+
+
 def test_a_resident_is_sent_to_their_own_space(
     app_factory: Any, tmp_path: Any
 ) -> None:

@@ -134,6 +134,19 @@ def test_a_named_space_with_a_known_building_answers_its_distance(
     assert response.json()["space"]["distance_m"] == distance
 
 
+def test_a_named_space_held_without_a_building_answers_building_null(
+    client: Any, guard_headers: dict[str, str]
+) -> None:
+    """No building was asked for or known: null, as ``space`` and ``fallback_zone`` say none,
+    not "" (a building named "" to a JSON reader)."""
+    all_free(client)
+    response = client.post(HOLD, json={"holder": "闽A12345", "space_id": "A-001"},
+                           headers=guard_headers)
+    assert response.status_code == 201, response.text
+    assert response.json()["building"] is None
+    assert response.json()["space"]["distance_m"] is None
+
+
 # ---- 3. one hold per car --------------------------------------------------------------------
 
 
