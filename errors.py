@@ -20,6 +20,10 @@ class InvalidInputError(ParkgateError):
     """Input from a caller is malformed (maps to HTTP 422)."""
 
 
+class PlateFilterError(InvalidInputError):
+    """A plate search given text that folds to nothing a plate holds (maps to HTTP 422)."""
+
+
 class MalformedBodyError(InvalidInputError):
     """A body that cannot be parsed or was cut off before its end (maps to HTTP 400)."""
 

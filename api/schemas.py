@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from api.params import BodyId, JsonInt, Moment
 from controllers.pass_hours import normal_hours, normal_weekdays
+from errors import PlateFilterError
 from vision.plate_grammar import fold_plate_part, fold_typed_plate, normalize_typed_plate
 from wall_clock import utcnow
 
@@ -130,6 +131,27 @@ def search_plate(text: str) -> str:
     plate is folded alike and loses its separators too (a guard types ``B·7M2`` as the lane
     screen shows it); text that would be left empty stays as typed."""
     return normalize_typed_plate(text) or fold_plate_part(text) or fold_typed_plate(text)
+
+
+def plate_filter(text: str | None, name: str = "plate") -> str | None:
+    """A plate search's text as ``search_plate`` folds it; None when none was typed (a form
+    sends ``plate=`` for an empty box, and blanks alike). ``PlateFilterError`` (422) when the
+    text holds a control character or folds to nothing a plate holds (a zero-width space, a
+    BOM, only dots or dashes): such a filter searched for "" and listed every car or passage;
+    a NUL ended the search text early on SQLite (every plate matched) and PostgreSQL's refusal
+    came back as "a number or time … out of the range that can be stored"."""
+    if text is None or not text.strip():
+        return None
+    folded = search_plate(text.strip())
+    bad = next((c for c in folded if unicodedata.category(c).startswith("C")), None)
+    if bad is not None:
+        raise PlateFilterError(
+            f"{name} must not contain control characters (found U+{ord(bad):04X})")
+    if not fold_plate_part(text):
+        raise PlateFilterError(
+            f"{name} {text.strip()!r} holds no letter or digit of a plate: give a whole plate "
+            "or part of one, e.g. 闽A12345 or A123")
+    return folded
 
 
 def search_label(text: str) -> str:

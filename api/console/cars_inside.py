@@ -32,7 +32,7 @@ from api.routes.presence import (
     inside_query,
     plate_in_path,
 )
-from errors import InvalidInputError
+from errors import InvalidInputError, PlateFilterError
 from models.base import utcnow
 from models.site import configured_zones
 from services.cars_inside import (
@@ -97,6 +97,9 @@ def _read(services: Services, filters: dict[str, str], page: int, lang: Lang,
                 zones, zone=filters["zone"] or None, plate=filters["plate"] or None,
                 kind=CarKind(filters["kind"]) if filters["kind"] else None,
                 inside_for_h=float(filters["inside_for_h"] or 0), now=now)
+        except PlateFilterError:
+            # Searched for nothing, it listed every car as that plate's.
+            notice = translate(lang, "search.no_plate_characters")
         except InvalidInputError:
             # A stale link: its 0 rows would read as "no car of that zone is inside".
             notice = translate(lang, "inside.unknown_zone", zone=filters["zone"])

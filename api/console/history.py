@@ -22,8 +22,8 @@ from api.console.rendering import (
 )
 from api.console.routes import _with_resolutions
 from api.params import Day, QueryId
-from api.schemas import search_plate
-from errors import InvalidInputError
+from api.schemas import plate_filter
+from errors import InvalidInputError, PlateFilterError
 from models.access_store import passage_to_dict
 from models.people import Household
 from services.passage_search import PassageQuery, search_passages
@@ -56,7 +56,11 @@ def history_page(
         return user
     lang = current_lang(request)
     services = services_of(request)
-    folded = search_plate(plate.strip()) if plate and plate.strip() else None
+    try:
+        folded = plate_filter(plate)
+        unsearchable = False
+    except PlateFilterError:
+        folded, unsearchable = None, True
     tz = display_tz(request)  # a picked date means the community's day
     query = PassageQuery(
         plate=folded,
@@ -82,7 +86,10 @@ def history_page(
     rows: list[dict[str, Any]] = []
     total, capped = 0, False
     names = gate_names(services)
-    if query.gate_id is not None and query.gate_id not in names:
+    if unsearchable:
+        # Searched for nothing, it listed every passage as that plate's.
+        notice = translate(lang, "search.no_plate_characters")
+    elif query.gate_id is not None and query.gate_id not in names:
         # A stale or hand-edited link: its 0 rows under 全部出入口 read as "no car came there".
         notice = translate(lang, "history.unknown_gate", gate=query.gate_id)
     elif since and until and since > until:

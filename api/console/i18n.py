@@ -1087,6 +1087,12 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "inside.previous": ("‹ 上一页", "‹ Previous"),
     "inside.next": ("下一页 ›", "Next ›"),
     "inside.unknown_zone": ("没有编号为“{zone}”的区域", "There is no zone “{zone}”"),
+    # 场内车辆 and 通行记录: a plate box holding only symbols or invisible characters
+    "search.no_plate_characters": (
+        "车牌栏里没有可查找的字母或数字（只有符号或不可见字符），请输入完整或部分车牌",
+        "The plate box holds no letter or digit to search for (only symbols or invisible "
+        "characters): type a whole plate or part of one",
+    ),
     "inside.mark": ("标记已离场", "Mark as left"),
     "inside.mark_for": ("标记 {plate} 已离场", "Mark {plate} as left"),
     "inside.mark_intro": (

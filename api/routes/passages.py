@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from api.deps import ServicesDep, SessionDep, StaffUser
 from api.params import Moment, Offset, PathId
-from api.schemas import PassageOut, PassagePage, search_plate
+from api.schemas import PassageOut, PassagePage, plate_filter
 from errors import InvalidInputError, NotFoundError
 from models.access_store import passage_to_dict
 from models.events import Passage
@@ -48,10 +48,10 @@ def list_passages(
 ) -> PassagePage:
     if plate_contains and similar_to:
         raise InvalidInputError("give plate_contains or similar_to, not both")
-    part = plate_contains or similar_to
+    part = plate_filter(plate_contains, "plate_contains") or plate_filter(similar_to, "similar_to")
     query = PassageQuery(
-        exact_plate=search_plate(plate) if plate else None,
-        plate=search_plate(part) if part else None,
+        exact_plate=plate_filter(plate),
+        plate=part,
         similar=similar_to is not None,
         gate_id=gate or None,
         decision=decision,

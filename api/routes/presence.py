@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import ServicesDep, SessionDep, StaffUser
 from api.params import BodyId, Offset
-from api.schemas import Reason, search_plate
+from api.schemas import Reason, plate_filter
 from controllers.events import Event
 from errors import InvalidInputError
 from models.base import utcnow
@@ -73,9 +73,8 @@ def inside_query(
     if zone and zone not in zones:
         raise InvalidInputError(
             f"no zone named {zone!r}; the zones are {', '.join(zones) or 'none'}")
-    folded = search_plate(plate.strip()) if plate and plate.strip() else None
     return InsideQuery(
-        zone_id=zone or None, plate=folded, kind=kind,
+        zone_id=zone or None, plate=plate_filter(plate), kind=kind,
         entered_before=now - timedelta(hours=inside_for_h) if inside_for_h else None,
     )
 
