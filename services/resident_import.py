@@ -182,6 +182,10 @@ class ImportPlan:
             "vehicles": counts(len(self.vehicles), self.existing_vehicles, 0),
         }
 
+    def changes_anything(self) -> bool:
+        """Whether importing it creates or updates anything (a sheet imported again does not)."""
+        return bool(self.households or self.residents or self.vehicles or self.changes)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "file_name": self.file_name,
@@ -467,7 +471,8 @@ def plan_import(session: Session, data: bytes, file_name: str) -> ImportPlan:
 
 @dataclass(frozen=True, slots=True)
 class ImportOutcome:
-    """A preview or an import: the plan, whether it was written, and its summary entry."""
+    """A preview or an import: the plan, whether it was applied, and its summary entry (None
+    for a preview, and for an import that changed nothing: nothing was written to audit)."""
 
     plan: ImportPlan
     applied: bool
@@ -580,8 +585,15 @@ def run_import(
             say(f"checked {len(plan.table.rows)} rows: {len(plan.errors)} with errors")
             if plan.errors:
                 return ImportOutcome(plan, applied=False)
-            audit_id = _write(session, plan, operator)
-            say("written; committing")
+            if not plan.changes_anything():
+                # Everything in the file is on file already: no audit entry, as for a consent
+                # withdrawal that withdrew nothing (services/faces.py). An entry would list
+                # the file as an import of 0 households, 0 residents, 0 cars among the changes.
+                say("nothing to create or update")
+                audit_id = None
+            else:
+                audit_id = _write(session, plan, operator)
+                say("written; committing")
     except IntegrityError as err:
         # Checked above in this transaction; only a change committed meanwhile by someone
         # else (the same plate or flat added at the same moment) gets here.
@@ -590,6 +602,10 @@ def run_import(
             "plate or flat was added at the same time); nothing was imported: import again",
             "导入时住户或车辆正好被别人修改（同一车牌或房号同时被登记），什么都没有导入：请重新导入",
         ) from err
+    if audit_id is None:
+        logger.info("import of %s by %s: everything in it is on file; nothing written",
+                    file_name, operator)
+        return ImportOutcome(plan, applied=True)
     counts = plan.summary()
     logger.info(
         "import of %s by %s: %d households, %d residents, %d vehicles created; %d households, "

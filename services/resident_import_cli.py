@@ -105,7 +105,10 @@ def cmd_import_residents(args: argparse.Namespace) -> int:
         logger.error("%d rows in error; nothing imported: correct the file and run again",
                      len(plan.errors))
         return 1
-    if outcome.applied:
+    if outcome.applied and outcome.audit_id is None:
+        logger.info("everything in the file is on file already: nothing written, no audit "
+                    "entry")
+    elif outcome.applied:
         # Online the gates read the tables at each decision; their outage snapshot is the
         # running controller's to retake, told through the data directory.
         tell_running_controller(settings.data_dir)

@@ -119,6 +119,13 @@ def test_a_re_import_lists_its_updates_in_the_dry_run_and_applies_them(
     assert "imported: 3 rows" in err and "households 0 new, 2 updated" in err
     assert on_file(client)["张伟"] == "13800138001"
 
+    # The same file once more changes nothing: no audit entry, and the log says so.
+    assert main(["import-residents", str(path), "--operator", "admin"]) == 0
+    err = capsys.readouterr().err
+    assert "households 0 new, 0 updated, 2 unchanged" in err
+    assert "everything in the file is on file already: nothing written, no audit entry" in err
+    assert "audit entry None" not in err and "audit None" not in err
+
 
 def test_an_import_from_the_shell_reaches_the_running_controllers_outage_snapshot_at_once(
     app_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

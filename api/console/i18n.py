@@ -455,6 +455,11 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "没有发现问题。点「导入」一次全部导入。",
         "No problems found. Import adds all of it at once.",
     ),
+    "imp.done_nothing": (
+        "文件里的住户、成员和车辆都已登记，内容也相同：没有任何改动，也不记入操作日志。",
+        "Everything in the file is on file already, as it is in the file: nothing changed, "
+        "and nothing was written to the audit log.",
+    ),
     "imp.done": (
         "导入完成：新建住户 {households} 户、成员 {residents} 人、车辆 {vehicles} 辆；更新住户 "
         "{households_updated} 户、成员 {residents_updated} 人。新登记的车牌道闸立即放行。",

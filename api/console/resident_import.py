@@ -202,6 +202,6 @@ async def apply(
             operator=user.name, dry_run=False)
     except (InvalidInputError, ConflictError) as err:
         return _refused(request, user, err)
-    if outcome.applied:
+    if outcome.audit_id is not None:  # something was written
         services_of(request).access_changed()  # as the API does: the offline snapshot too
     return _page(request, user, outcome=outcome, done=outcome.applied)

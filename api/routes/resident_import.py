@@ -106,7 +106,7 @@ async def import_households(
     outcome = await asyncio.to_thread(
         run_import, services.sessions, data, name, operator=user.name, dry_run=dry_run
     )
-    if outcome.applied:
+    if outcome.audit_id is not None:
         # Committed: online, the next decision reads the new rows; the offline snapshot is
         # retaken at the loop's next wake, so an outage starting now still knows the cars and
         # the spaces an import changed (an update-only import too: 业主超车位 counts them).

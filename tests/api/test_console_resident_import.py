@@ -65,6 +65,14 @@ def test_preview_then_import_from_the_page(client: Any) -> None:
     again = client.post(f"{PAGE}/apply", data={"csrf_token": csrf, "token": token.group(1)})
     assert "预览已过期或已导入" in again.text and vehicles(client) == 3
 
+    # The same file imported again: nothing changes, nothing is logged, and the page says so.
+    token = TOKEN.search(preview(client, csrf, csv_bytes(ROWS, encoding="gb18030")).text)
+    assert token is not None
+    asked.clear()
+    same = client.post(f"{PAGE}/apply", data={"csrf_token": csrf, "token": token.group(1)})
+    assert same.status_code == 200 and asked == []
+    assert "没有任何改动，也不记入操作日志" in same.text and "导入完成" not in same.text
+
 
 def test_rows_in_error_are_tabled_and_there_is_no_import_button(client: Any) -> None:
     csrf = admin_csrf(client)

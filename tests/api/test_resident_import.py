@@ -197,8 +197,8 @@ def test_a_re_imported_sheet_previews_its_changes_then_applies_and_audits_them(
     again = upload(client, admin_headers, csv_bytes(CHANGED, header=SHEET), dry_run=False)
     assert again.json()["changes"] == [] and again.json()["applied"] is True
     assert again.json()["households"] == tally(0, 2) and again.json()["residents"] == tally(0, 3)
-    # Nothing written but the import's own summary entry.
-    assert counts(client) == (*before[:3], before[3] + 1)
+    # Nothing written, not even a summary entry: nothing changed (audit_id null).
+    assert counts(client) == before and again.json()["audit_id"] is None
 
     # Two 车位数 for one flat on file is a row error, as for a new flat: which one is meant?
     twice = upload(client, admin_headers, csv_bytes(
@@ -265,6 +265,32 @@ def test_the_import_is_audited_once_as_a_summary_and_per_object_as_the_api_does(
         assert set(car.details) == {"plate", "household_id", "resident_id", "plate_color",
                                     "import_audit_id"}
         assert car.target.startswith("vehicle:") and car.at is not None
+
+
+def test_a_re_import_that_changes_nothing_writes_no_audit_entry(
+    client: Any, admin_headers: dict[str, str]
+) -> None:
+    """An entry records a change: a file imported again whose rows are all on file as they are
+    was logged as another 批量导入 of 0 households, 0 residents, 0 cars (as a consent
+    withdrawal that withdrew nothing is not logged, services/faces.py)."""
+    first = upload(client, admin_headers, csv_bytes(ROWS), dry_run=False).json()
+    assert first["audit_id"] is not None
+
+    def entries() -> int:
+        with client.app.state.services.sessions() as session:
+            return int(session.scalar(select(func.count()).select_from(AuditEntry)) or 0)
+
+    before = entries()
+    again = upload(client, admin_headers, csv_bytes(ROWS), dry_run=False)
+    assert again.status_code == 200, again.text
+    assert (again.json()["applied"], again.json()["audit_id"]) == (True, None)
+    assert [again.json()[k]["unchanged"] for k in ("households", "residents")] == [2, 3]
+    assert entries() == before
+    # One changed phone is a change again: audited as before.
+    changed = [ROWS[0].replace("13800138000", "13800138009"), *ROWS[1:]]
+    assert "13800138000" in ROWS[0]
+    updated = upload(client, admin_headers, csv_bytes(changed), dry_run=False).json()
+    assert updated["audit_id"] is not None and entries() == before + 2  # summary + resident
 
 
 def test_the_gate_admits_an_imported_plate_right_after_the_import(
