@@ -360,18 +360,18 @@ def audit_page(
         }.items() if v
     }
     lang = current_lang(request)
+    names = gate_names(services_of(request))
     entries = []
     for row in rows:
         entry = audit_to_dict(row)
         entry["action_label"] = action_label(lang, row.action)
         entry["detail_pairs"] = audit_details(lang, entry["details"], households, tz, residents,
-                                              zones)
+                                              zones, names)
         entry["target_text"] = audit_target(lang, row.target, households, residents)
         entry["reason_text"] = audit_reason(lang, row.reason)
         entry["details_text"] = json.dumps(entry["details"], ensure_ascii=False)
         entries.append(entry)
     known = {a for actions in AUDIT_ACTIONS.values() for a in actions} | set(AUDIT_ACTIONS)
-    names = gate_names(services_of(request))
     # The pages keep the filters as the form sent them (local days, not the UTC bounds).
     filters = {"user": user_name or "", "action": action or "", "gate": gate or "",
                "since": since.isoformat() if since else "",

@@ -65,6 +65,7 @@ def _detail_label(lang: Lang, key: str) -> str:
 def _detail_value(
     lang: Lang, key: str, value: Any, households: Mapping[int, str], tz: ZoneInfo,
     residents: Mapping[int, str], zones: Mapping[str, str] | None = None,
+    gates: Mapping[str, str] | None = None,
 ) -> str:
     if key in _CODED_DETAILS and isinstance(value, str):
         return code(lang, value)
@@ -82,7 +83,9 @@ def _detail_value(
         # By its name, as 场内车辆 and the boards name it; the id while no zone has it.
         return (zones or {}).get(value, value)
     if key == "error" and isinstance(value, str):
-        return explain_message(lang, value)  # the API's English, as the console words it
+        # The API's English, as the console words it; a gate by its name, as the row's 道闸
+        # column names it (a guard knows 东门入口, not main-in).
+        return explain_message(lang, value, gates)
     if key == "session" and isinstance(value, str):
         return value[:12]  # enough to pair a log-out with its login; the CSV has it whole
     if key == "inside" and isinstance(value, str):
@@ -131,14 +134,15 @@ def _changed_value(
 def audit_details(
     lang: Lang, details: Mapping[str, Any], households: Mapping[int, str], tz: ZoneInfo,
     residents: Mapping[int, str] | None = None, zones: Mapping[str, str] | None = None,
+    gates: Mapping[str, str] | None = None,
 ) -> list[tuple[str, str]]:
     """An audit row's details as (label, value) pairs (times in ``tz``; households,
-    residents and zones by name while they exist, else by id); empty values say nothing and
-    go, except a pass's ``max_uses: null``, which is 不限 (unlimited)."""
+    residents, zones and gates by name while they exist, else by id); empty values say
+    nothing and go, except a pass's ``max_uses: null``, which is 不限 (unlimited)."""
     names = residents or {}
     return [
         (_detail_label(lang, key),
-         _detail_value(lang, key, value, households, tz, names, zones))
+         _detail_value(lang, key, value, households, tz, names, zones, gates))
         for key, value in details.items()
         if (value is not None or key in _NULL_MEANS) and value != ""
     ]

@@ -242,15 +242,19 @@ def strip_prefix(message: str) -> str:
     return message
 
 
-def explain_message(lang: Lang, message: str) -> str:
-    """One API message in ``lang``; a message the table does not know stays as it is."""
+def explain_message(lang: Lang, message: str, names: Mapping[str, str] | None = None) -> str:
+    """One API message in ``lang``; a message the table does not know stays as it is.
+    ``names``: the site's own words (gate ids → gate names) shown by name too, as
+    ``browser_table`` gives them to the pages' scripts."""
     message = strip_prefix(message.strip())
+    words = names or {}
     for pattern in PATTERNS:
         values = pattern.values(message)
         if values is None:
             continue
         shown = {
-            name.removeprefix("@"): label(lang, value) if name.startswith("@") else value
+            name.removeprefix("@"): words.get(value) or label(lang, value)
+            if name.startswith("@") else value
             for name, value in values.items()
         }
         return translate(lang, pattern.key, **shown)

@@ -341,6 +341,11 @@ def test_audit_details_are_labelled_and_their_codes_translated() -> None:
         ("something_new", "[1, 2]"),
     ]
     assert audit_details("en", {"outcome": "open"}, {}, BEIJING) == [("Outcome", "Open")]
+    # With the site's gates, a gate in an error message is named as the 道闸 column names it.
+    refused = {"error": "passage 11 was at gate ped-1, not main-in"}
+    gates = {"main-in": "东门入口", "ped-1": "东门人行"}
+    assert audit_details("zh", refused, {}, BEIJING, gates=gates) == [
+        ("错误信息", "通行记录 11 属于东门人行，不是东门入口")]
     # vehicle.update when the car was parked inside (services/presence_corrections.py).
     assert audit_details("zh", {"plate": "沪K60613", "inside": "followed"}, {}, BEIJING) == [
         ("车牌", "沪K60613"), ("场内的车", "随登记一起改"),
@@ -356,11 +361,17 @@ def test_the_audit_page_names_actions_gates_and_details(client: Any) -> None:
                                gate_id="main-in", reason="救护车", details={"outcome": "opening"}))
         session.add(AuditEntry(username="guard", action="alarm.ack", target="alarm:1",
                                gate_id="main-in", details={"kind": "blocked_plate"}))
+        session.add(AuditEntry(username="guard", action="gate.close", target="gate:main-out",
+                               gate_id="main-out", details={
+                                   "outcome": "fault",
+                                   "error": "gate main-out: close not confirmed in time"}))
     add_user(client, "admin", "admin")
     csrf = cookie_login(client, "admin", "admin")
     html = client.get("/console/admin/audit").text
     seen = _visible_text(html)
     assert "开闸" in seen and "确认报警" in seen
+    # The gate by its name in 错误信息 too, as in the row's 道闸 column: it said main-out.
+    assert "错误信息：东门出口：“关闸”没有得到道闸确认，请看道闸实际状态" in seen, seen
     assert "结果：正在开启" in seen and "类型：黑名单车辆" in seen
     assert "outcome=" not in seen and "kind=" not in seen
     assert '<option value="main-in" >东门入口</option>' in html
