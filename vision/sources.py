@@ -52,8 +52,10 @@ os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")
 
 # FFmpeg reads about 28 frames of an H.264 RTSP stream before it reports it open (2.8 s at
 # 10 fps) and hands those out first: the first picture after a (re)connect was that old.
-# They are skipped on open, at most this many, until a grab waits for the camera.
+# They are skipped on open, at most this many, until grabs wait for the camera.
 MAX_BACKLOG_FRAMES = 100
+# Grabs in a row that had to wait for the camera before the stream counts as live.
+LIVE_GRABS = 2
 
 
 class SourceError(ParkgateError):
@@ -151,23 +153,27 @@ class CaptureSource:
             self._skip_backlog(capture)
 
     def _skip_backlog(self, capture: cv2.VideoCapture) -> None:
-        """Grab the frames buffered while the stream opened until one has to be waited for.
+        """Grab the frames buffered while the stream opened until they have to be waited for.
 
         A buffered frame comes at decoding speed, a live one at the camera's pace: a grab
-        that takes half a frame interval or more waited for the camera, and that frame is
-        kept for the first read."""
+        that takes half a frame interval or more waited for the camera. Two such grabs in a
+        row are needed, and the second frame is kept for the first read: one slow grab
+        alone is as often the decoder starting up or the box busy with other cameras (a
+        loaded 2-core box kept a 3 s old first frame that way)."""
         fps = capture.get(cv2.CAP_PROP_FPS)
         gap_s = max(0.02, 0.5 / fps) if 0 < fps < 200 else 0.02
-        skipped = 0
-        while skipped < MAX_BACKLOG_FRAMES:
+        grabs = 0
+        waited = 0
+        while grabs < MAX_BACKLOG_FRAMES + LIVE_GRABS:
             started = time.monotonic()
             if not capture.grab():
                 break  # read() reports the failure as it would have
-            if time.monotonic() - started >= gap_s:
+            grabs += 1
+            waited = waited + 1 if time.monotonic() - started >= gap_s else 0
+            if waited == LIVE_GRABS:
                 self._grabbed = True
                 break
-            skipped += 1
-        self.backlog_skipped = skipped
+        self.backlog_skipped = grabs - 1 if self._grabbed else grabs
 
     def read(self) -> np.ndarray | None:
         if self._capture is None:

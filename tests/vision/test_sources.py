@@ -317,3 +317,54 @@ def test_http_snapshot_source_against_a_local_camera() -> None:
             down.read()
     finally:
         server.shutdown()
+
+
+class _OpeningStream:
+    """What OpenCV's FFmpeg reader does just after an RTSP open, on a clock of its own: each
+    grab takes the seconds scripted for it (a frame FFmpeg buffered while opening comes at
+    once, a live one when the camera sends it); frames are numbered in grab order."""
+
+    def __init__(self, grab_seconds: list[float], fps: float = 10.0) -> None:
+        self.grab_seconds = list(grab_seconds)
+        self.fps = fps
+        self.now = 100.0
+        self.grabbed = 0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def get(self, prop: int) -> float:
+        assert prop == cv2.CAP_PROP_FPS
+        return self.fps
+
+    def grab(self) -> bool:
+        if not self.grab_seconds:
+            return False
+        self.now += self.grab_seconds.pop(0)
+        self.grabbed += 1
+        return True
+
+
+@pytest.mark.parametrize(
+    ("what", "grabs", "kept"),
+    [
+        # 20 buffered frames, then the camera's pace (0.1 s at 10 fps).
+        ("buffered frames, then live", [0.0] * 20 + [0.1] * 5, 22),
+        # The decoder's first frame is slow (or the box busy for a moment): one slow grab
+        # among the buffered ones is not the stream being live.
+        ("a slow first decode", [0.08] + [0.0] * 20 + [0.1] * 5, 23),
+        ("a busy moment in the backlog", [0.0] * 8 + [0.07] + [0.0] * 12 + [0.1] * 5, 23),
+        ("live from the start", [0.1] * 5, 2),
+    ],
+)
+def test_the_frames_ffmpeg_buffered_while_opening_are_skipped_until_two_grabs_wait(
+    monkeypatch: pytest.MonkeyPatch, what: str, grabs: list[float], kept: int
+) -> None:
+    stream = _OpeningStream(grabs)
+    monkeypatch.setattr("vision.sources.time", stream)
+    source = CaptureSource("rtsp://camera.invalid/stream", realtime=True)
+    source._skip_backlog(stream)  # type: ignore[arg-type]
+    # The first read retrieves the frame the last grab took: the second that waited.
+    assert stream.grabbed == kept, what
+    assert source.backlog_skipped == kept - 1
+    assert source._grabbed
