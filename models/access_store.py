@@ -660,9 +660,11 @@ def _presence_from_row(plate: str, row: dict[str, Any]) -> Presence:
 
 def _other_lot(inside: Presence, gate_zone: str | None) -> bool:
     """Whether an entry by a gate of ``gate_zone`` is into another lot than the one the car
-    is recorded in. A row with no zone (written by a gate configured with none) names no
-    lot to leave: such an entry stays one of a car already inside."""
-    return gate_zone is not None and inside.zone_id is not None and inside.zone_id != gate_zone
+    is recorded in. A row with no zone was written by a gate configured with none (the
+    community's main entrance): the car is inside, in no lot that counts it, so a lot's
+    gate letting it in is where it is now. It moves as from another lot, with nothing to
+    come off (``_off_its_zone`` counts no zone), and the lot counts it as any entry."""
+    return gate_zone is not None and inside.zone_id != gate_zone
 
 
 class SqlAccessStore:

@@ -22,16 +22,28 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from controllers.policy import AccessPolicy
-from controllers.values import Sighting
+from controllers.events import EventBus
+from controllers.policy import AccessPolicy, GateContext
+from controllers.runtime import GateRuntime
+from controllers.values import Direction, Sighting
 from models.access_store import SqlAccessStore
 from models.db import transaction
 from models.events import Alarm, Passage
 from models.site import OccupancySample, Zone
 from models.vehicles import Presence
+from services.cars_inside import recorded_per_zone
 from services.reports import occupancy_day
 from tests.test_report_zone_moved import LATER, per_zone
-from tests.test_zone_exit_counting import IN_A, IN_B, Barrier, at, counts, runtime_for, site
+from tests.test_zone_exit_counting import (
+    GATES,
+    IN_A,
+    IN_B,
+    Barrier,
+    at,
+    counts,
+    runtime_for,
+    site,
+)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DAY = date(2026, 11, 28)
@@ -275,3 +287,44 @@ def test_a_guard_s_open_after_the_car_was_marked_left_puts_it_in_b_only(
     assert counts(sessions) == (0, 1)
     assert recorded(sessions, IN_A) == ("B", passage_id)
     assert "occupancy_below_zero" not in alarm_kinds(sessions)
+
+
+# The community's main entrance, configured with no zone: it counts the car in no lot, and
+# its presence row has no zone (_entered takes the gate's).
+MAIN_IN = GateContext("main-in", Direction.IN, None)
+
+
+def test_a_car_recorded_inside_in_no_lot_takes_the_lot_whose_gate_it_enters_by(
+    sessions: sessionmaker[Session],
+) -> None:
+    """In by the main entrance (a row with no zone, no lot counting it), then by B's gate: it
+    is in B now. B counts it, nothing comes off (no lot had counted it), 场内车辆 lists it
+    under B; a failed barrier puts it back in no lot uncounted, a guard's open into B again,
+    and its exit by A's gate takes it off B. It stayed recorded in no lot with B one short,
+    and its exit took one off B that B had never counted."""
+    site(sessions, IN_A)
+    barrier = Barrier()
+    runtime = GateRuntime(store=SqlAccessStore(sessions), gates={**GATES, "main-in": MAIN_IN},
+                          barriers={"b-in": barrier}, policy=AccessPolicy(), bus=EventBus())
+
+    async def scenario() -> list[Any]:
+        runtime._bus.bind(asyncio.get_running_loop())
+        first = await at(runtime, "main-in", IN_A)
+        seen: list[Any] = [counts(sessions), recorded(sessions, IN_A) == (None, first.passage_id)]
+        barrier.jammed = True
+        tried = await at(runtime, "b-in", IN_A)
+        assert tried.barrier == "fault"
+        seen += [counts(sessions), recorded(sessions, IN_A) == (None, first.passage_id)]
+        barrier.jammed = False
+        await runtime.open_barrier_for("b-in", passage_id=tried.passage_id)
+        seen += [counts(sessions), recorded(sessions, IN_A) == ("B", tried.passage_id)]
+        with sessions() as session:
+            seen.append(recorded_per_zone(session))
+        await at(runtime, "a-out", IN_A)
+        seen.append(counts(sessions))
+        return seen
+
+    assert asyncio.run(scenario()) == [
+        (0, 0), True, (0, 0), True, (0, 1), True, {"B": 1}, (0, 0)
+    ]
+    assert alarm_kinds(sessions) == ["hardware_fault"]  # no count clamped on the way
