@@ -1,0 +1,191 @@
+"""The console against WCAG 2.1 AA, in Debian chromium: axe-core (the copy the
+axe-playwright-python wheel ships, so nothing is fetched at run time) finds no serious or
+critical violation on the pages a guard or an admin reaches, in Chinese and in English.
+
+One server and one browser context per role and language serve the whole module: axe takes
+about a second a page, a server start about as much."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.browser.conftest import (
+    STREAM_TIMEOUT_MS,
+    LiveServer,
+    browser_context,
+    enter_as,
+    serving,
+)
+from tests.conftest import first_start_migrated
+
+pytestmark = pytest.mark.browser
+
+# axe-core itself, as the axe-playwright-python wheel ships it (requirements-dev.txt): its
+# Python wrapper adds nothing the two evaluate() calls below do not say.
+AXE_JS = (resources.files("axe_playwright_python") / "axe.min.js").read_text(encoding="utf-8")
+
+# The rules of WCAG 2.0/2.1 A and AA, and axe's best practices (landmarks, headings) as well.
+AXE_OPTIONS = {
+    "runOnly": {
+        "type": "tag",
+        "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"],
+    },
+    "resultTypes": ["violations"],
+}
+BLOCKING = ("serious", "critical")
+
+
+@pytest.fixture(scope="module")
+def a11y_server(
+    plate_recognizer: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """One live server for the module, on SQLite, with something on every page: a household
+    with a resident and a car, a visitor pass, a listed plate, a car waiting for review, an
+    alarm and a gate opened by hand (an audit row)."""
+    from services.container import build_services
+    from settings import load_settings
+    from tests.api.test_console import add_staff
+
+    directory = tmp_path_factory.mktemp("a11y")
+    url = f"sqlite:///{directory / 'parkgate.db'}"
+    settings = load_settings(
+        None, data_dir=directory / "data", database_url=url,
+        camera_api_keys={"cam-main": "test-camera-key"},
+        storage={"reserve_mb": 0, "min_free_mb": 0},
+    )
+    first_start_migrated(settings, url, tmp_path_factory)
+    services = build_services(settings, recognizer=plate_recognizer)
+    add_staff(services, "admin", "admin")
+    add_staff(services, "guard", "guard")
+    with serving(services) as server:
+        seed(server)
+        yield server
+
+
+def seed(server: LiveServer) -> None:
+    from models.db import transaction
+    from models.events import Alarm, Passage
+
+    token = server.services.signer.issue("admin", "admin")
+    with httpx.Client(base_url=server.base_url, timeout=30,
+                      headers={"Authorization": f"Bearer {token}"}) as api:
+        household = api.post("/api/v1/households", json={"building": "3栋", "unit": "1201"})
+        assert household.status_code == 201, household.text
+        hid = household.json()["id"]
+        resident = api.post("/api/v1/residents", json={"household_id": hid, "name": "王奶奶"})
+        assert resident.status_code == 201, resident.text
+        car = api.post("/api/v1/vehicles", json={"household_id": hid, "plate": "沪A12345"})
+        assert car.status_code == 201, car.text
+        now = datetime.now(UTC)
+        visitor = api.post("/api/v1/passes", json={
+            "plate": "沪B54321", "host_household_id": hid,
+            "valid_from": now.isoformat(), "valid_to": (now + timedelta(hours=4)).isoformat(),
+        })
+        assert visitor.status_code == 201, visitor.text
+        listed = api.post("/api/v1/lists",
+                          json={"plate": "沪C11111", "kind": "block", "reason": "物业费欠费"})
+        assert listed.status_code == 201, listed.text
+        opened = api.post("/api/v1/gates/main-out/actions",
+                          json={"action": "open", "reason": "救护车/消防/警车：120"})
+        assert opened.status_code in (200, 202), opened.text
+    with transaction(server.services.sessions) as session:
+        session.add_all([
+            Passage(gate_id="main-in", direction="in", plate="沪A12345", decision="allow",
+                    reason="resident", confidence=0.97),
+            Passage(gate_id="main-in", direction="in", plate="沪D77777", decision="review",
+                    reason="unknown_plate", confidence=0.91),
+            Alarm(kind="blocked_plate", gate_id="main-in",
+                  message="blocked_plate at main-in: 沪C11111"),
+        ])
+
+
+# (path, who opens it, what shows once the page has drawn what it fetches). Every page in
+# Chinese as the account that uses it; in English too the login and the guard's pages (longer
+# words, another lang attribute): the admin pages share their templates and styles, and the
+# whole list in both languages and as both roles (42 pages) took 45 s, found nothing more.
+PAGES: list[tuple[str, str, str]] = [
+    ("/console/login", "nobody", "#login-form"),
+    ("/console", "guard", ".review-card"),
+    ("/console/history", "guard", "main"),
+    ("/console/alarms", "guard", "main"),
+    ("/console/presence", "guard", "main"),
+    ("/console/admin/passes", "guard", "main"),
+    ("/console/password", "guard", "main"),
+    ("/console/admin/households", "admin", "main"),
+    ("/console/admin/households/import", "admin", "main"),
+    ("/console/admin/users", "admin", "main"),
+    ("/console/admin/faces", "admin", "main"),
+    ("/console/admin/lists", "admin", "main"),
+    ("/console/admin/audit", "admin", "main"),
+    ("/console/admin/reports", "admin", "main"),
+    ("/console/admin/reports/month", "admin", "main"),
+    ("/console/admin/site", "admin", "main"),
+]
+CASES = [
+    pytest.param(path, who, lang, ready, id=f"{who}-{lang}-{path.removeprefix('/console') or '/'}")
+    for path, who, ready in PAGES
+    for lang in (("zh", "en") if who != "admin" else ("zh",))
+]
+
+
+@pytest.fixture(scope="module")
+def pages(chromium: Any, a11y_server: LiveServer) -> Iterator[Any]:
+    """One page per (who, language), kept for the module: a fresh context per case would
+    cost a login and a stream connection each."""
+    opened: dict[tuple[str, str], Any] = {}
+    contexts: list[Any] = []
+
+    def page_for(who: str, lang: str) -> Any:
+        if (who, lang) not in opened:
+            context = browser_context(chromium, a11y_server.base_url)
+            contexts.append(context)
+            context.add_cookies([{"name": "parkgate_lang", "value": lang,
+                                  "url": a11y_server.base_url}])
+            page = context.new_page()
+            if who != "nobody":
+                enter_as(page, a11y_server, who, who)
+            opened[who, lang] = page
+        return opened[who, lang]
+
+    yield page_for
+    for context in contexts:
+        context.close()
+
+
+def blocking_violations(page: Any) -> list[dict[str, Any]]:
+    """axe's serious and critical findings on what the page shows now."""
+    page.evaluate(AXE_JS)
+    violations: list[dict[str, Any]] = page.evaluate(
+        "options => axe.run(document, options).then(results => results.violations)", AXE_OPTIONS
+    )
+    return [v for v in violations if v["impact"] in BLOCKING]
+
+
+def describe(violations: list[dict[str, Any]]) -> str:
+    lines = []
+    for v in violations:
+        lines.append(f"{v['impact']} {v['id']}: {v['help']}")
+        for node in v["nodes"][:5]:
+            lines.append(f"    {', '.join(map(str, node['target']))}: {node['failureSummary']}")
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize(("path", "who", "lang", "ready"), CASES)
+def test_page_has_no_serious_accessibility_violation(
+    pages: Any, path: str, who: str, lang: str, ready: str
+) -> None:
+    page = pages(who, lang)
+    page.goto(path)
+    page.wait_for_selector(ready)
+    if path == "/console":
+        page.wait_for_selector('#live-dot[data-live="yes"]', timeout=STREAM_TIMEOUT_MS)
+    found = blocking_violations(page)
+    if found:
+        pytest.fail(f"{path} as {who} ({lang}):\n{describe(found)}", pytrace=False)
+
