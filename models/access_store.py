@@ -259,7 +259,12 @@ class _Unit:
         alarms_left: list[str] = []
         zone_id = record.zone_id
         if plate is not None:
-            existing = s.get(Presence, plate)
+            # Locked, and read afresh: the same plate's passage at another gate at this
+            # moment (an exit at A as it enters B: a cloned plate, two cameras racing) was
+            # decided on the same row. The second waits here for the first to commit and
+            # sees what it did, and the lock is taken before any zone's, as every writer of
+            # a presence row here takes them, so the two cannot deadlock on zones.
+            existing = s.get(Presence, plate, with_for_update=True, populate_existing=True)
             if record.direction is Direction.IN:
                 if existing is None:
                     added = Presence(plate=plate, **self._entered(record, passage_id))
