@@ -1,6 +1,8 @@
 """The console against WCAG 2.1 AA, in Debian chromium: axe-core (the copy the
 axe-playwright-python wheel ships, so nothing is fetched at run time) finds no serious or
-critical violation on the pages a guard or an admin reaches, in Chinese and in English.
+critical violation on the pages a guard or an admin reaches, in Chinese and in English; and a
+guard opens a gate with a reason and resolves a review card with the keyboard alone, seeing
+where the focus is at every step.
 
 One server and one browser context per role and language serve the whole module: axe takes
 about a second a page, a server start about as much."""
@@ -15,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from controllers.events import Event
 from tests.browser.conftest import (
     STREAM_TIMEOUT_MS,
     LiveServer,
@@ -189,3 +192,119 @@ def test_page_has_no_serious_accessibility_violation(
     if found:
         pytest.fail(f"{path} as {who} ({lang}):\n{describe(found)}", pytrace=False)
 
+
+
+def add_review(server: LiveServer, plate: str) -> int:
+    """A car waiting for the guard, as the gate camera leaves one (no photo)."""
+    from models.db import transaction
+    from models.events import Passage
+
+    with transaction(server.services.sessions) as session:
+        passage = Passage(gate_id="main-in", direction="in", plate=plate, decision="review",
+                          reason="unknown_plate", confidence=0.93)
+        session.add(passage)
+        session.flush()
+        passage_id = passage.id
+    server.services.bus.publish(Event("passage", {"id": passage_id, "decision": "review"}))
+    return passage_id
+
+
+FOCUS = """() => {
+  const el = document.activeElement, style = getComputedStyle(el);
+  const card = el.closest('.review-card');
+  return {tag: el.tagName, id: el.id, cls: el.className, name: el.getAttribute('name'),
+          action: el.dataset.action || el.dataset.resolution || null, gate: el.dataset.gate || null,
+          value: el.value ?? null, text: el.innerText.trim().slice(0, 40),
+          card: card ? card.dataset.passage : null, dialog: el.closest('dialog[open]')?.id ?? null,
+          ring: [style.outlineStyle, parseFloat(style.outlineWidth), style.outlineColor]};
+}"""
+RING = ["solid", 3.0, "rgb(255, 210, 77)"]  # console.css: the yellow ring every focus shows
+
+
+def tab(page: Any, key: str = "Tab") -> dict[str, Any]:
+    """Press ``key`` and say where the focus went; wherever Tab lands shows the ring."""
+    page.keyboard.press(key)
+    where: dict[str, Any] = page.evaluate(FOCUS)
+    assert where["ring"] == RING, f"no visible focus ring on {where}"
+    return where
+
+
+def test_a_guard_opens_a_gate_and_resolves_a_review_with_the_keyboard_alone(
+    pages: Any, a11y_server: LiveServer
+) -> None:
+    """Tab, Enter, Space, arrows and typing only, as a guard without a mouse: 开闸 with a
+    reason, then 放行一次 on the first card of the queue, every step showing where it is."""
+    page = pages("guard", "zh")
+    page.goto("/console")
+    page.wait_for_selector('#live-dot[data-live="yes"]', timeout=STREAM_TIMEOUT_MS)
+    add_review(a11y_server, "沪E24680")
+    page.wait_for_selector(".review-card >> nth=1")
+
+    # 跳到道闸控制, then the first gate's 开闸
+    assert tab(page)["text"] == "跳到道闸控制"
+    page.keyboard.press("Enter")
+    opener = tab(page)
+    assert (opener["action"], opener["gate"]) == ("open", "main-in")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#gate-dialog[open]")
+    first = page.evaluate(FOCUS)
+    assert (first["dialog"], first["name"]) == ("gate-dialog", "preset"), first
+    page.keyboard.press("ArrowDown")  # the second reason, chosen by moving onto it
+    preset = page.evaluate(FOCUS)
+    assert preset["name"] == "preset" and page.locator(
+        "#gate-dialog input[name=preset]:checked").input_value() == preset["value"]
+    assert tab(page)["name"] == "reason_text"
+    page.keyboard.type("键盘开闸")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#gate-dialog", state="hidden")
+    page.wait_for_selector('.gate[data-gate="main-in"] .gate-state.state-open')
+    assert page.evaluate(FOCUS)["action"] == "open"  # back where the guard was
+    audit = gate_audit_reasons(a11y_server, "main-in")
+    assert audit == [f"{preset['value']}：键盘开闸"]
+
+    # On through the gates to the queue's first card: its plate, reason and 放行一次
+    for _ in range(30):
+        where = tab(page)
+        if where["card"]:
+            break
+    assert where["name"] == "plate", where
+    passage_id = int(where["card"])
+    assert tab(page)["name"] == "preset"
+    page.keyboard.press("ArrowDown")
+    reason = page.evaluate(FOCUS)["value"]
+    assert reason
+    assert tab(page)["name"] == "reason_text"
+    page.keyboard.type("业主电话确认")
+    allow = tab(page)
+    assert (allow["action"], allow["card"]) == ("allow_once", str(passage_id))
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f'.review-card[data-passage="{passage_id}"]', state="detached")
+    resolved = resolution(a11y_server, passage_id)
+    assert resolved == ("allowed_once", "guard", [f"{reason}：业主电话确认"])
+
+
+def gate_audit_reasons(server: LiveServer, gate: str) -> list[str]:
+    from sqlalchemy import select
+
+    from models.events import AuditEntry
+
+    with server.services.sessions() as session:
+        return [str(r) for r in session.scalars(
+            select(AuditEntry.reason).where(AuditEntry.action == "gate.open")
+            .where(AuditEntry.gate_id == gate)
+        )]
+
+
+def resolution(server: LiveServer, passage_id: int) -> tuple[Any, ...]:
+    from sqlalchemy import select
+
+    from models.events import AuditEntry, Passage
+
+    with server.services.sessions() as session:
+        row = session.get(Passage, passage_id)
+        assert row is not None
+        reasons = list(session.scalars(
+            select(AuditEntry.reason).where(AuditEntry.action == "passage.resolve")
+            .where(AuditEntry.passage_id == passage_id)
+        ))
+        return (row.resolution, row.resolved_by, reasons)
