@@ -645,6 +645,16 @@ class _Unit:
                               household_labels=labels)
 
 
+def off_its_zone(session: Session, left: Presence) -> tuple[str | None, int]:
+    """Take a car recorded inside off the zone that counted it in, as its unseen exit would
+    (a guard's 标记已离场, ``_Unit.mark_left``): (that zone, how far it moved: -1, or 0
+    clamped at 0 or counted nowhere). For an office's correction in its own transaction;
+    the caller removes the row."""
+    unit = _Unit(session, max_distance=0, province_tolerance=False)
+    zone_id, moved, _ = unit._off_its_zone(left)
+    return zone_id, moved
+
+
 def _presence_row(presence: Presence) -> dict[str, Any]:
     return {
         "zone_id": presence.zone_id,

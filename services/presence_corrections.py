@@ -10,9 +10,12 @@ had seen come in.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from models.access_store import off_its_zone
 from models.vehicles import Presence
 
 
@@ -29,26 +32,36 @@ def _inside_as(
     return session.scalars(query).first()
 
 
+# What a correction did to the car inside, as its audit entry says it ("inside").
+Followed = Literal["followed", "merged"]
+
+
 def plate_corrected(
     session: Session, old: str, new: str, *, household_id: int | None = None,
     pass_id: int | None = None,
-) -> bool:
+) -> Followed | None:
     """The car inside under ``old`` (a household's car, or a pass's) is inside under ``new``
-    from now on; True when there was one. If ``new`` is already inside (the gate read the
-    right plate once), that row stays and the old one goes: one car is inside once."""
+    from now on: "followed", its row moved; None when it was not inside. If ``new`` is
+    already inside (the gate read the right plate on a later entry, the car having left
+    unseen), that row stays and the old one goes, its zone down one as the unseen exit would
+    have taken it: "merged". One car is inside once, and counted once."""
     if old == new:
-        return False
+        return None
     before = _inside_as(session, old, household_id=household_id, pass_id=pass_id)
     if before is None:
-        return False
-    if session.get(Presence, new) is None:
-        session.add(Presence(
-            plate=new, zone_id=before.zone_id, household_id=before.household_id,
-            pass_id=before.pass_id, entered_at=before.entered_at, passage_id=before.passage_id,
-        ))
+        return None
+    if session.get(Presence, new) is not None:
+        off_its_zone(session, before)
+        session.delete(before)
+        session.flush()
+        return "merged"
+    session.add(Presence(
+        plate=new, zone_id=before.zone_id, household_id=before.household_id,
+        pass_id=before.pass_id, entered_at=before.entered_at, passage_id=before.passage_id,
+    ))
     session.delete(before)
     session.flush()
-    return True
+    return "followed"
 
 
 def household_changed(

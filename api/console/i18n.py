@@ -1055,9 +1055,12 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "audit.detail.decision": ("判定", "Decision"),
     "audit.detail.passage_reason": ("判定原因", "Why"),
     "audit.detail.matched_plate": ("按登记车牌", "Taken for plate"),
-    # vehicle.update's "inside": "followed" (services/presence_corrections.py).
+    # vehicle.update's and pass.update's "inside" (services/presence_corrections.py).
     "audit.detail.inside": ("场内的车", "Car inside"),
     "audit.inside.followed": ("随登记一起改", "follows the corrected record"),
+    "audit.inside.merged": ("改后的车牌已在场内：合并为一辆，原记录所在区域减 1",
+                            "the corrected plate was inside already: merged into one car, "
+                            "its old zone down one"),
     # 场内车辆 (api/console/cars_inside.py) and its 标记已离场 (audit action presence.left).
     "inside.zones": ("各区域", "Zones"),
     "inside.zones_intro": (

@@ -34,6 +34,7 @@ from api.schemas import (
     search_label,
     search_plate,
 )
+from controllers.events import Event
 from errors import ConflictError, InvalidInputError, NotFoundError
 from models.base import Base
 from models.db import empty_write_ahead_log
@@ -87,6 +88,14 @@ def gates_told(session: Session, services: Services) -> None:
     before. Committed first, or the snapshot could be read before the change is there."""
     session.commit()
     services.access_changed()
+
+
+def counts_told(services: Services, inside: str | None) -> None:
+    """After a committed correction that merged a car inside into the row already there
+    under its right plate (its old zone came down one): the boards and the city feed get
+    the counts at once, as after a guard's 标记已离场."""
+    if inside == "merged":
+        services.bus.publish(Event("availability", services.store.availability_view()))
 
 
 def _require_household(session: Session, household_id: int) -> None:
@@ -343,15 +352,17 @@ def update_vehicle(
     changes = _patch(vehicle, body)
     _flush(session, f"plate {vehicle.plate}")
     # A car parked inside while its record is fixed stays one car, the household's.
-    moved = presence_corrections.plate_corrected(
+    inside = presence_corrections.plate_corrected(
         session, was_plate, vehicle.plate, household_id=was_household
     )
-    moved = presence_corrections.household_changed(
+    if presence_corrections.household_changed(
         session, vehicle.plate, was_household, vehicle.household_id
-    ) or moved
+    ):
+        inside = inside or "followed"
     audit(session, user, "vehicle.update", f"vehicle:{vehicle_id}", **changes,
-          **({"inside": "followed"} if moved else {}))
+          **({"inside": inside} if inside else {}))
     gates_told(session, services)
+    counts_told(services, inside)
     return vehicle
 
 
@@ -423,16 +434,20 @@ def update_pass(
     if not changes:
         return visitor_pass
     _flush(session, "pass")
+    inside = None
     if "plate" in changes and before["plate"] is not None and visitor_pass.plate is not None:
         # The visitor parked inside under the mistyped plate leaves under the right one.
-        presence_corrections.plate_corrected(
+        inside = presence_corrections.plate_corrected(
             session, before["plate"], visitor_pass.plate, pass_id=pass_id
         )
     # Who changed what, old -> new: the log is what explains why a gate opened after the
-    # pass's first end. The note's words stay out of it, as at creation.
+    # pass's first end, and what the car inside did. The note's words stay out of it, as at
+    # creation.
     audit(session, user, "pass.update", f"pass:{pass_id}", fields=list(changes),
-          changes={name: list(pair) for name, pair in changes.items() if name not in UNLOGGED})
+          changes={name: list(pair) for name, pair in changes.items() if name not in UNLOGGED},
+          **({"inside": inside} if inside else {}))
     gates_told(session, services)  # online the next decision reads the row itself
+    counts_told(services, inside)
     logger.info("pass %s edited by %s: %s", pass_id, user.name, ", ".join(changes))
     return visitor_pass
 

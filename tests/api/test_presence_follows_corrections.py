@@ -11,9 +11,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
+
 from controllers.values import Sighting
+from models.events import AuditEntry
 from models.vehicles import Presence
 from tests.api.test_vehicle_entry import free_in_zone
+from tests.conftest import wait_until
 
 TYPO = "闽A1234S"  # as the office typed it
 REAL = "闽A12345"  # as the plate reads
@@ -135,3 +139,65 @@ def test_a_correction_leaves_another_cars_presence_under_that_plate_alone(
                             headers=admin_headers)
     assert response.status_code == 200, response.text
     assert inside(client) == {TYPO: (host, pass_id)}
+
+
+def audited_inside(client: Any, action: str, target: str) -> str | None:
+    """What the edit's audit entry says of the car inside (None: nothing)."""
+    with client.app.state.services.sessions() as session:
+        entry = session.scalars(select(AuditEntry).where(
+            AuditEntry.action == action, AuditEntry.target == target
+        ).order_by(AuditEntry.id.desc())).first()
+        assert entry is not None, (action, target)
+        return (entry.details or {}).get("inside")
+
+
+def test_a_pass_plate_correction_that_moves_the_car_inside_says_so_in_the_audit_log(
+    client: Any, admin_headers: dict[str, str],
+) -> None:
+    """As vehicle.update does: the log is what explains why the car inside changed plate."""
+    hid = household(client, admin_headers, "1201")
+    pass_id = visitor_pass(client, admin_headers, TYPO, hid)
+    note_only = client.patch(f"/api/v1/passes/{pass_id}", json={"note": "蓝色轿车"},
+                             headers=admin_headers)
+    assert note_only.status_code == 200, note_only.text
+    assert audited_inside(client, "pass.update", f"pass:{pass_id}") is None
+    assert arrive(client, "main-in", TYPO).decision.reason == "visitor_pass"
+
+    fixed = client.patch(f"/api/v1/passes/{pass_id}", json={"plate": REAL},
+                         headers=admin_headers)
+    assert fixed.status_code == 200, fixed.text
+    assert audited_inside(client, "pass.update", f"pass:{pass_id}") == "followed"
+
+
+def test_a_plate_corrected_to_one_already_inside_is_one_car_counted_once(
+    client: Any, admin_headers: dict[str, str],
+) -> None:
+    """The visitor came in under the mistyped pass, left unseen, and came back under a second
+    pass the guard registered with the right plate: two rows and two counts for one car. The
+    office corrects the first pass: one car is inside, under the second pass, and the zone
+    that counted the first entry comes down one as that car's unseen exit would. It stayed
+    one space short for good (the row went, its count did not)."""
+    host = household(client, admin_headers, "1201")
+    first = visitor_pass(client, admin_headers, TYPO, host)
+    second = visitor_pass(client, admin_headers, REAL, host)
+    free = free_in_zone(client, "A")
+    assert arrive(client, "main-in", TYPO).decision.reason == "visitor_pass"
+    assert arrive(client, "main-in", REAL).decision.reason == "visitor_pass"
+    assert free_in_zone(client, "A") == free - 2
+
+    heard: list[Any] = []
+    with client.app.state.services.bus.listening(heard.append):
+        fixed = client.patch(f"/api/v1/passes/{first}", json={"plate": REAL},
+                             headers=admin_headers)
+        assert fixed.status_code == 200, fixed.text
+        wait_until(lambda: any(e.type == "availability" for e in heard), 5,
+                   "the boards told the new count")
+    board = next(e.data for e in heard if e.type == "availability")
+    assert {z["id"]: z["free"] for z in board["zones"]}["A"] == free - 1
+    assert inside(client) == {REAL: (host, second)}
+    assert free_in_zone(client, "A") == free - 1
+    assert audited_inside(client, "pass.update", f"pass:{first}") == "merged"
+
+    assert arrive(client, "main-out", REAL).decision.reason == "exit_known_inside"
+    assert inside(client) == {}
+    assert free_in_zone(client, "A") == free
