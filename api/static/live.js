@@ -867,9 +867,11 @@
   // reconnect or a resync (the page read too slowly and the server dropped events) catches
   // up on what was missed, which is not replayed.
   const dot = document.getElementById("live-dot");
+  const lost = document.getElementById("live-lost");
   function showLive(live) {
     dot.classList.toggle("on", live);
     dot.dataset.live = live ? "yes" : "no";
+    lost.hidden = live;  // in words, not only in red
   }
   window.parkgate.followStream({
     passage: (ev) => {

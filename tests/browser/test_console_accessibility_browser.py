@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from controllers.events import Event
 from tests.browser.conftest import (
@@ -308,3 +309,36 @@ def resolution(server: LiveServer, passage_id: int) -> tuple[Any, ...]:
             .where(AuditEntry.passage_id == passage_id)
         ))
         return (row.resolution, row.resolved_by, reasons)
+
+
+def test_a_lost_live_stream_is_said_in_words_not_only_in_red(
+    pages: Any, a11y_server: LiveServer
+) -> None:
+    """The booth's only sign that the page stopped following the gates was its dot turning
+    from green to red, alike to a red-green colour-blind guard: now words come with it, and
+    the dot becomes a ring."""
+    from tests.browser.test_console_reconnect_browser import KEEP_STREAMS, STREAM
+
+    page = pages("guard", "zh").context.new_page()  # the guard's session, streams kept
+    try:
+        page.add_init_script(KEEP_STREAMS)
+        page.goto("/console")
+        dot, lost = page.locator("#live-dot"), page.locator("#live-lost")
+        expect(dot).to_have_attribute("data-live", "yes", timeout=STREAM_TIMEOUT_MS)
+        expect(lost).to_be_hidden()
+        filled = dot.evaluate("el => getComputedStyle(el).backgroundColor")
+
+        page.route(STREAM, lambda route: route.fulfill(status=503, body="restarting"))
+        page.evaluate("""() => {
+            const stream = window.__streams[window.__streams.length - 1];
+            stream.close();
+            stream.onerror(new Event("error"));
+        }""")
+        expect(dot).to_have_attribute("data-live", "no")
+        expect(lost).to_be_visible()
+        expect(lost).to_have_text("实时连接中断，正在重连…")
+        ring = dot.evaluate("""el => { const s = getComputedStyle(el);
+            return [s.backgroundColor, s.borderTopStyle, parseFloat(s.borderTopWidth)]; }""")
+        assert ring == ["rgba(0, 0, 0, 0)", "solid", 3.0] and filled != ring[0]
+    finally:
+        page.close()
