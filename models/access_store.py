@@ -282,6 +282,9 @@ class _Unit:
                 effects.update(presence="removed", row=_presence_row(existing))
                 s.delete(existing)
                 zone_id, counted = self._left_zone(existing, zone_id)
+                # Recorded in no lot (in by a gate counting into none): the exit gate's lot
+                # never counted it, and takes it off only as a car not recorded inside.
+                unrecorded_exit = existing.zone_id is None
             else:
                 unrecorded_exit = True
         # An undo or redo moves the zone this admission moved (_admission_effects).

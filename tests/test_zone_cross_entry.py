@@ -328,3 +328,29 @@ def test_a_car_recorded_inside_in_no_lot_takes_the_lot_whose_gate_it_enters_by(
         (0, 0), True, (0, 0), True, (0, 1), True, {"B": 1}, (0, 0)
     ]
     assert alarm_kinds(sessions) == ["hardware_fault"]  # no count clamped on the way
+
+
+def test_a_car_recorded_in_no_lot_leaving_by_a_lot_s_exit_takes_nothing_that_lot_counted(
+    sessions: sessionmaker[Session],
+) -> None:
+    """In by the main entrance (counted in no lot), out by A's exit: A never counted it, so
+    it comes off A only as a car not recorded inside does, when A holds more cars than are
+    recorded in it. It took one off A, which then fell below the car A did record, whose exit
+    met 0 with occupancy_below_zero."""
+    site(sessions, IN_A, IN_B)
+    runtime = GateRuntime(store=SqlAccessStore(sessions), gates={**GATES, "main-in": MAIN_IN},
+                          barriers={}, policy=AccessPolicy(), bus=EventBus())
+
+    async def scenario() -> list[Any]:
+        runtime._bus.bind(asyncio.get_running_loop())
+        await at(runtime, "a-in", IN_B)  # the car A counts and records
+        await at(runtime, "main-in", IN_A)
+        seen: list[Any] = [counts(sessions)]
+        await at(runtime, "a-out", IN_A)
+        seen += [counts(sessions), recorded(sessions, IN_A)]
+        await at(runtime, "a-out", IN_B)
+        seen.append(counts(sessions))
+        return seen
+
+    assert asyncio.run(scenario()) == [(1, 0), (1, 0), (None, None), (0, 0)]
+    assert alarm_kinds(sessions) == []
