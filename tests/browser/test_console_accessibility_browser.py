@@ -43,6 +43,9 @@ AXE_OPTIONS = {
     "resultTypes": ["violations"],
 }
 BLOCKING = ("serious", "critical")
+# Milder findings that were fixed and are to stay so: the booth page had no h1, and the
+# columns of buttons (删除, 编辑) on eight admin tables an empty header.
+KEPT_FIXED = ("page-has-heading-one", "empty-table-header")
 
 
 @pytest.fixture(scope="module")
@@ -163,12 +166,12 @@ def pages(chromium: Any, a11y_server: LiveServer) -> Iterator[Any]:
 
 
 def blocking_violations(page: Any) -> list[dict[str, Any]]:
-    """axe's serious and critical findings on what the page shows now."""
+    """axe's serious and critical findings on what the page shows now (and KEPT_FIXED's)."""
     page.evaluate(AXE_JS)
     violations: list[dict[str, Any]] = page.evaluate(
         "options => axe.run(document, options).then(results => results.violations)", AXE_OPTIONS
     )
-    return [v for v in violations if v["impact"] in BLOCKING]
+    return [v for v in violations if v["impact"] in BLOCKING or v["id"] in KEPT_FIXED]
 
 
 def describe(violations: list[dict[str, Any]]) -> str:
