@@ -469,15 +469,17 @@ class _Unit:
         s = self.session
         own, before = effects["row"], effects["left_row"]
         frm, to = (own, before) if back else (before, own)
-        self._lock_zones(effects.get("left_zone_id"), effects.get("zone_id"))
         # A conditional UPDATE claims the row, as mark_left's DELETE does: an exit or a
-        # guard's 标记已离场 at the same moment leaves it nothing to move.
+        # guard's 标记已离场 at the same moment leaves it nothing to move. The row before the
+        # zones, as apply_admission takes them: an exit of the car holding its row while it
+        # waits for a zone this took first would wait on it for ever (a deadlock).
         moved = s.execute(
             update(Presence)
             .where(Presence.plate == plate, Presence.passage_id.is_not_distinct_from(
                 frm["passage_id"]))
             .values(**_presence_values(to))
         )
+        self._lock_zones(effects.get("left_zone_id"), effects.get("zone_id"))
         if moved.rowcount:  # type: ignore[attr-defined]
             left_moved = int(effects.get("left_zone_moved") or 0)
             if left_moved and effects.get("left_zone_id"):

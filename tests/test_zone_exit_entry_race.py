@@ -19,18 +19,19 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from controllers.events import EventBus
 from controllers.policy import AccessPolicy, ZoneOccupancy
-from controllers.ports import PassageRecord
+from controllers.ports import ADMISSION_UNDONE, PassageRecord
 from controllers.runtime import GateRuntime
 from models.access_store import SqlAccessStore, _Unit
 from models.events import Alarm, Passage
 from models.vehicles import Presence
 from services.cars_inside import recorded_per_zone
-from tests.test_zone_exit_counting import GATES, IN_A, at, counts, site
+from tests.conftest import wait_until
+from tests.test_zone_exit_counting import GATES, IN_A, Barrier, at, counts, site
 
 WAIT_S = 10.0  # a bound on a hung test, not a timing assertion
 
@@ -128,3 +129,101 @@ def test_an_exit_at_a_and_an_entry_at_b_at_once_end_consistent(
     a, b = counts(sessions)
     assert (per_zone.get("A", 0), per_zone.get("B", 0)) == (a, b)
     assert count_alarms(sessions) == []  # no count clamped, none over
+
+
+class UndoMeetsExitStore(SqlAccessStore):
+    """The real store, holding the passages of one scenario in step: the exit at A is
+    decided once the entry at B has moved the car there, and locks the car's presence row
+    first thing as its admission does; the entry's barrier fails, and its undo starts only
+    then; the exit goes on once the undo waits for that row. PostgreSQL only: SQLite locks
+    the whole database for one writer, and the two run in either order there."""
+
+    def __init__(self, factory: sessionmaker[Session], *, postgres: bool) -> None:
+        super().__init__(factory)
+        self._factory_for_locks = factory
+        self._postgres = postgres
+        self.active = False
+        self._moved = threading.Event()
+        self._exit_holds_row = threading.Event()
+
+    @contextmanager
+    def unit(self) -> Iterator[_Unit]:
+        asked: list[str | None] = []
+        with super().unit() as unit:
+            if self.active:
+                self._hold(unit, asked)
+            yield unit
+        if asked == ["B"]:
+            self._moved.set()
+
+    def _undo_waits_for_a_lock(self) -> bool:
+        with self._factory_for_locks() as session:
+            return bool(session.scalar(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = current_database()")))
+
+    def _hold(self, unit: _Unit, asked: list[str | None]) -> None:
+        read, admit, undo = unit.occupancy, unit.apply_admission, unit.undo_admission
+
+        def occupancy(zone_id: str | None) -> ZoneOccupancy | None:
+            asked.append(zone_id)
+            if zone_id == "A":
+                assert self._moved.wait(WAIT_S)
+            return read(zone_id)
+
+        def apply_admission(record: PassageRecord, passage_id: int) -> list[str]:
+            if asked == ["A"]:
+                unit.session.execute(
+                    select(Presence.plate).where(Presence.plate == IN_A).with_for_update())
+                self._exit_holds_row.set()
+                if self._postgres:
+                    wait_until(self._undo_waits_for_a_lock, WAIT_S, "the undo waiting")
+            return admit(record, passage_id)
+
+        def undo_admission(passage_id: int) -> bool:
+            # On SQLite this unit already holds the database's one write lock (the outcome
+            # written just before), so the exit cannot be let in first: the two run in
+            # whichever order, as SQLite serialises them.
+            if self._postgres:
+                assert self._exit_holds_row.wait(WAIT_S)
+            return undo(passage_id)
+
+        unit.occupancy = occupancy  # type: ignore[method-assign]
+        unit.apply_admission = apply_admission  # type: ignore[method-assign]
+        unit.undo_admission = undo_admission  # type: ignore[method-assign]
+
+
+def test_a_failed_barrier_s_undo_of_a_move_and_the_car_s_exit_at_once_end_consistent(
+    sessions: sessionmaker[Session],
+) -> None:
+    """The car moved into B as B's barrier failed, and its exit at A is written as the
+    failed open takes the move back: the undo waits for the exit's row, then finds the car
+    gone and moves nothing back. It took the zones' locks before the row, the exit the row
+    before a zone: each waited for the other (PostgreSQL's deadlock, taken for an outage),
+    and one of the two was lost."""
+    site(sessions, IN_A)
+    postgres = sessions.kw["bind"].dialect.name == "postgresql"
+    store = UndoMeetsExitStore(sessions, postgres=postgres)
+    barrier = Barrier()
+    runtime = GateRuntime(store=store, gates=GATES, barriers={"b-in": barrier},
+                          policy=AccessPolicy(), bus=EventBus())
+
+    async def scenario() -> tuple[Any, Any]:
+        runtime._bus.bind(asyncio.get_running_loop())
+        await at(runtime, "a-in", IN_A)
+        store.active, barrier.jammed = True, True
+        entry, out = await asyncio.gather(at(runtime, "b-in", IN_A), at(runtime, "a-out", IN_A))
+        return entry, out
+
+    entry, out = asyncio.run(scenario())
+    assert entry.barrier == "fault"
+    with sessions() as session:
+        passages = {p.id: (p.gate_id, p.decision, p.barrier_outcome, p.flags)
+                    for p in session.scalars(select(Passage))}
+        rows = list(session.scalars(select(Presence)))
+    # Both written, the entry's failed open and its undo too (a deadlock lost one of them).
+    gate, decision, outcome, flags = passages[entry.passage_id]
+    assert (gate, decision, outcome, ADMISSION_UNDONE in flags) == ("b-in", "allow", "fault", True)
+    assert passages[out.passage_id][:2] == ("a-out", "allow")
+    assert (counts(sessions), rows) == ((0, 0), [])  # it left; nothing moved back
+    assert count_alarms(sessions) == []
