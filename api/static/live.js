@@ -853,9 +853,11 @@
   // ---- snapshots: click to enlarge -----------------------------------------------------
   const lightbox = document.getElementById("lightbox");
   document.addEventListener("click", (ev) => {
-    const img = ev.target.closest("img.thumb");
+    const img = ev.target.closest("img.thumb")
+      || ev.target.closest(".thumb-button")?.querySelector("img.thumb");  // Enter on a card's
     if (img) {
       document.getElementById("lightbox-img").src = img.src;
+      document.getElementById("lightbox-img").alt = img.alt;  // 抓拍 12, as its thumbnail
       lightbox.showModal();
     } else if (ev.target.closest("#lightbox")) {
       lightbox.close();

@@ -369,3 +369,32 @@ def test_a_lost_live_stream_is_said_in_words_not_only_in_red(
         assert ring == ["rgba(0, 0, 0, 0)", "solid", 3.0] and filled != ring[0]
     finally:
         page.close()
+
+
+def test_a_review_cards_photo_opens_and_closes_from_the_keyboard(
+    pages: Any, a11y_server: LiveServer
+) -> None:
+    """Before 放行 a guard looks at the car: the card's photo was enlarged by a click only."""
+    from tests.browser.test_console_live_browser import push_unread
+
+    page = pages("guard", "zh")
+    page.goto("/console")
+    page.wait_for_selector('#live-dot[data-live="yes"]', timeout=STREAM_TIMEOUT_MS)
+    passage_id = push_unread(a11y_server)
+    page.wait_for_selector(f'.review-card[data-passage="{passage_id}"] img.thumb')
+
+    tab(page)
+    assert tab(page)["text"] == "跳到待处理车辆"
+    page.keyboard.press("Enter")
+    for _ in range(40):
+        where = tab(page)
+        if where["card"] == str(passage_id):
+            break
+    assert where["cls"] == "thumb-button", where  # the card's first stop
+    page.keyboard.press("Enter")
+    lightbox = page.locator("#lightbox")
+    expect(lightbox).to_be_visible()
+    expect(page.locator("#lightbox-img")).to_have_attribute("alt", f"抓拍 {passage_id}")
+    page.keyboard.press("Escape")
+    expect(lightbox).to_be_hidden()
+    assert page.evaluate(FOCUS)["cls"] == "thumb-button"  # back on the card
