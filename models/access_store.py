@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from controllers.occupancy import apply_passage, apply_unrecorded_exit, move_by
@@ -267,9 +269,12 @@ class _Unit:
             existing = s.get(Presence, plate, with_for_update=True, populate_existing=True)
             if record.direction is Direction.IN:
                 if existing is None:
-                    added = Presence(plate=plate, **self._entered(record, passage_id))
-                    s.add(added)
-                    effects.update(presence="added", row=_presence_row(added))
+                    row = self._entered(record, passage_id)
+                    existing = self._add_presence(plate, row)
+                    if existing is None:
+                        effects.update(presence="added", row=_presence_row(Presence(**row)))
+                if existing is None:
+                    pass
                 elif _other_lot(existing, record.zone_id):
                     # Recorded inside another lot, it left that one unseen (tailgated out,
                     # its exit camera down): it is in this one now, and not in two at once.
@@ -299,6 +304,23 @@ class _Unit:
             if passage is not None:
                 passage.admission = effects
         return alarms
+
+    def _add_presence(self, plate: str, row: dict[str, Any]) -> Presence | None:
+        """Record ``plate`` inside as ``row``; None when it is, else the row another gate's
+        entry of the same plate committed meanwhile (none was there to lock when this one
+        read: a cloned plate entering two lots at once), locked, for the caller to treat as
+        a car already inside. That entry's INSERT made this one wait; a plain one would
+        then fail on the duplicate key and lose the passage."""
+        s = self.session
+        insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+        added = s.execute(
+            insert(Presence).values(plate=plate, **row)
+            .on_conflict_do_nothing(index_elements=[Presence.plate])
+            .returning(Presence.plate)
+        ).first()
+        if added is not None:
+            return None
+        return s.get(Presence, plate, with_for_update=True, populate_existing=True)
 
     def _entered(self, record: PassageRecord, passage_id: int) -> dict[str, Any]:
         """The presence row an allowed entry records, but its plate."""
