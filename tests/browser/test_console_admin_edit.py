@@ -134,3 +134,23 @@ def test_a_refused_edit_shows_the_worded_error(live_server: LiveServer, new_page
         form.locator('button[type="submit"]').click()
     stored = fetch(live_server, f"/api/v1/residents/{ids['resident']}")
     assert (stored["name"], stored["phone"]) == ("王芳芳", None)
+
+
+def test_a_mistyped_plate_is_corrected_in_the_vehicle_s_edit_panel(
+    live_server: LiveServer, new_page: Any,
+) -> None:
+    """The panel corrects the plate (PATCH /vehicles, whose car inside follows it), where the
+    guide said to delete the car and register it again: that left a car parked inside
+    recorded under the old plate, which it never left by."""
+    ids = seed(live_server)
+    page = new_page()
+    enter_as(page, live_server, "admin", "admin")
+    page.goto(PAGE)
+    form = edit_form(page, f"vehicle-{ids['vehicle']}")
+    assert form.locator('input[name="plate"]').input_value() == "闽AD12345"
+    form.locator('input[name="plate"]').fill("闽AD12346")
+    with page.expect_request(lambda r: r.method == "PATCH") as sent:
+        form.locator('button[type="submit"]').click()
+    assert sent.value.post_data_json == {"plate": "闽AD12346"}  # only what changed
+    page.wait_for_selector('td.plate:text-is("闽AD12346")')
+    assert fetch(live_server, f"/api/v1/vehicles/{ids['vehicle']}")["plate"] == "闽AD12346"
