@@ -197,6 +197,11 @@ def test_a_plate_corrected_to_one_already_inside_is_one_car_counted_once(
     assert inside(client) == {REAL: (host, second)}
     assert free_in_zone(client, "A") == free - 1
     assert audited_inside(client, "pass.update", f"pass:{first}") == "merged"
+    # 场内车辆 lists the one car, under the right plate and the pass it came in on last.
+    listed = client.get("/api/v1/presence", headers=admin_headers)
+    assert listed.status_code == 200, listed.text
+    assert [(c["plate"], c["zone_id"], c["kind"], c["pass_id"])
+            for c in listed.json()["items"]] == [(REAL, "A", "visitor", second)]
 
     assert arrive(client, "main-out", REAL).decision.reason == "exit_known_inside"
     assert inside(client) == {}
