@@ -88,26 +88,37 @@ PASS_BUTTONS = ('#pass-rows a.btn[href$="/qr"]', "#pass-rows summary.btn",
                 "#pass-rows button.btn.deny")
 
 
-def test_on_a_tablet_the_pass_table_and_the_alarm_history_do_not_scroll_sideways(
+def test_on_a_tablet_the_pass_table_the_alarm_history_and_the_audit_log_do_not_scroll_sideways(
     live_server: LiveServer, new_page: Any
 ) -> None:
     """访客通行证's thirteen columns scrolled 260 px sideways inside the card at 768 px (二维码,
     编辑/延长 and 删除 out of sight) and squeezed 二/维/码 a character a line at 1024 px, and
     二维/码, 编辑/延长 onto two lines at 1280; 报警记录's nine columns scrolled 195 px at 768
-    (处理情况 and the passage out of sight). On a tablet each row is a card of label: value
-    cells in columns with its buttons after them; on the PC the buttons keep their words."""
+    (处理情况 and the passage out of sight); 操作日志's eight 64 px at 768 (详情 out of sight,
+    原因 a character a line, a pass's entry 600 px tall). On a tablet each row is a card of
+    label: value cells in columns with its buttons after them; on the PC the buttons keep
+    their words."""
     an_alarm_for(live_server, a_community(live_server))
     page = new_page()
     enter_as(page, live_server, "admin", "admin")
     for viewport in TABLETS:
         page.set_viewport_size(viewport)
-        for path in ("/console/admin/passes", "/console/alarms"):
+        for path in ("/console/admin/passes", "/console/alarms", "/console/admin/audit"):
             page.goto(path, wait_until="domcontentloaded")
             label = f"{viewport['width']} {path}"
             wider = page.evaluate("() => Array.from(document.querySelectorAll('.table-scroll'))"
                                   ".map(box => box.scrollWidth - box.clientWidth)")
             assert wider == [0], (label, wider)
             assert sideways(page) == 0, label
+        screenshot(page, f"81-tablet-audit-{viewport['width']}")
+        # A pass's entry's 详情 is whole on the screen; on a tablet (a card, not a column)
+        # on lines as wide as the card's.
+        details = page.locator("#audit-rows tr", has_text="登记访客通行证").locator("td.details")
+        box = details.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= viewport["width"], box
+        if viewport is not SMALL_PC:
+            assert box["width"] >= viewport["width"] / 2, (viewport["width"], box)
+        page.goto("/console/alarms", wait_until="domcontentloaded")
         screenshot(page, f"81-tablet-alarms-{viewport['width']}")
         page.goto("/console/admin/passes", wait_until="domcontentloaded")
         screenshot(page, f"81-tablet-passes-{viewport['width']}")
