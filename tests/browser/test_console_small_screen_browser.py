@@ -349,6 +349,10 @@ SMALL_LINKS = {
     "/console/admin/passes/1/qr": (".back-link",),
     "/console/admin/households/import": (".back-link",),
     "/console/history": ("#password-link",),
+    # 显示全部 after one passage's row; 到最后一页 after a page past the last (it broke across
+    # two lines on a phone, 到最后 / 一页, and a tap at its middle fell between them).
+    "/console/history?passage=1": ("#history-one a",),
+    "/console/history?page=50": ("#page-last",),
 }
 # What a tap reaches around the element's centre: [width, height] of the cross of points
 # at which the element (or its tap area) is what elementFromPoint finds.
@@ -365,10 +369,10 @@ NEIGHBOURS = {"/console/alarms": (".alarm-passage", ".alarm-snapshot"),
 def test_on_a_touch_screen_small_links_have_a_thumb_sized_tap_area(
     live_server: LiveServer, chromium: Any
 ) -> None:
-    """An alarm's #id and 抓拍 links, ← 返回 and the account's name were 20-30 px tall: hard to
-    hit with a thumb. On a touch screen (phone and tablet) a tap within 40x40 px around each
-    reaches it, and its neighbours still get their own taps; nothing moves (each link's box
-    is where it is for a mouse, which keeps the words' own box)."""
+    """An alarm's #id and 抓拍 links, ← 返回, the account's name, 显示全部 and 到最后一页 were
+    20-30 px tall: hard to hit with a thumb. On a touch screen (phone and tablet) a tap within
+    40x40 px around each reaches it, and its neighbours still get their own taps; nothing
+    moves (each link's box is where it is for a mouse, which keeps the words' own box)."""
     an_alarm_for(live_server, a_community(live_server))
     pages: dict[bool, Any] = {}
     for touch in (False, True):
