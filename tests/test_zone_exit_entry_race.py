@@ -16,6 +16,7 @@ import asyncio
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -27,9 +28,12 @@ from controllers.policy import AccessPolicy, ZoneOccupancy
 from controllers.ports import ADMISSION_UNDONE, PassageRecord
 from controllers.runtime import GateRuntime
 from models.access_store import SqlAccessStore, _Unit
+from models.db import transaction
 from models.events import Alarm, Passage
-from models.vehicles import Presence
+from models.site import Zone
+from models.vehicles import Presence, Vehicle
 from services.cars_inside import recorded_per_zone
+from services.presence_corrections import plate_corrected
 from tests.conftest import wait_until
 from tests.test_zone_exit_counting import GATES, IN_A, Barrier, at, counts, site
 
@@ -279,4 +283,81 @@ def test_two_entries_of_one_plate_at_a_and_b_at_once_record_one_car(
         assert ended == in_a_last
     else:
         assert ended in (in_b_last, in_a_last)
+    assert count_alarms(sessions) == []
+
+
+class ExitHoldsRowStore(SqlAccessStore):
+    """The real store, whose exit at A, once ``active``, locks the car's presence row first
+    thing as its admission does, says so, and on PostgreSQL goes on only once someone waits
+    for one of its locks (the office's correction started meanwhile)."""
+
+    def __init__(self, factory: sessionmaker[Session]) -> None:
+        super().__init__(factory)
+        self._sessions = factory
+        self.active = False
+        self.holds_row = threading.Event()
+
+    @contextmanager
+    def unit(self) -> Iterator[_Unit]:
+        with super().unit() as unit:
+            if self.active:
+                admit = unit.apply_admission
+
+                def apply_admission(record: PassageRecord, passage_id: int) -> list[str]:
+                    unit.session.execute(
+                        select(Presence.plate).where(Presence.plate == IN_A).with_for_update())
+                    self.holds_row.set()
+                    wait_until(lambda: someone_waits_for_a_lock(self._sessions), WAIT_S,
+                               "the correction waiting")
+                    return admit(record, passage_id)
+
+                unit.apply_admission = apply_admission  # type: ignore[method-assign]
+            yield unit
+
+
+def test_a_plate_correction_that_merges_and_the_car_s_exit_at_once_end_consistent(
+    sessions: sessionmaker[Session],
+) -> None:
+    """The office corrects the plate of a car recorded inside A to one recorded inside B
+    (a merge: A comes down one) as the car's exit at A is written. The correction locks
+    the row it merges before A, as the exit does: it waits for the exit, finds the car gone
+    and takes nothing off A. It took A first and then waited for the row the exit held while
+    the exit waited for A (PostgreSQL's deadlock: the exit taken for an outage, or the
+    correction refused). PostgreSQL only: SQLite lets one writer in at a time."""
+    if not on_postgres(sessions):
+        pytest.skip("row locks: SQLite serialises the two writers")
+    site(sessions, IN_A)
+    right = "闽A10009"
+    with transaction(sessions) as session:
+        household_id = session.scalars(select(Vehicle.household_id)).one()
+        session.add(Presence(plate=right, zone_id="B", entered_at=datetime.now(UTC)))
+        session.get_one(Zone, "B").occupied = 1
+    store = ExitHoldsRowStore(sessions)
+    runtime = GateRuntime(store=store, gates=GATES, barriers={}, policy=AccessPolicy(),
+                          bus=EventBus())
+    corrected: list[str | None] = []
+
+    def correct() -> None:
+        assert store.holds_row.wait(WAIT_S)
+        with transaction(sessions) as session:
+            corrected.append(plate_corrected(session, IN_A, right, household_id=household_id))
+
+    async def scenario() -> Any:
+        runtime._bus.bind(asyncio.get_running_loop())
+        await at(runtime, "a-in", IN_A)
+        store.active = True
+        office = threading.Thread(target=correct)
+        office.start()
+        try:
+            return await at(runtime, "a-out", IN_A)
+        finally:
+            await asyncio.to_thread(office.join, WAIT_S)
+
+    out = asyncio.run(scenario())
+    assert out.journal_id is None  # written online, not taken for an outage
+    assert corrected == [None]  # the car had left: nothing to merge
+    with sessions() as session:
+        assert session.get_one(Passage, out.passage_id).decision == "allow"
+        rows = {p.plate: p.zone_id for p in session.scalars(select(Presence))}
+    assert (counts(sessions), rows) == ((0, 1), {right: "B"})
     assert count_alarms(sessions) == []
