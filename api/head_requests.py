@@ -13,7 +13,17 @@ the response, after which the server tells the stream that its client is gone (A
 
 from __future__ import annotations
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# Set in the GET's scope when it answers a HEAD.
+HEAD_KEY = "parkgate.head"
+
+
+def headers_only(request: Request) -> bool:
+    """Whether this GET answers a HEAD, whose body nobody receives: a route that records
+    what it gave out (the personal-data export's audit entry) records nothing then."""
+    return bool(request.scope.get(HEAD_KEY))
 
 
 class HeadAsGet:
@@ -26,7 +36,7 @@ class HeadAsGet:
             return
         ended = False
 
-        async def headers_only(message: Message) -> None:
+        async def no_body(message: Message) -> None:
             nonlocal ended
             if message["type"] != "http.response.body":
                 await send(message)
@@ -36,4 +46,4 @@ class HeadAsGet:
 
         # A copy: the server's own scope still says HEAD (its access log, and its rule that
         # a HEAD answer carries no body).
-        await self.app({**scope, "method": "GET"}, receive, headers_only)
+        await self.app({**scope, "method": "GET", HEAD_KEY: True}, receive, no_body)

@@ -265,6 +265,27 @@ def test_an_export_is_audited_by_id_and_household_not_name(
     assert again["staff_actions"][-1]["action"] == "resident.data_export"
 
 
+def test_a_head_of_the_export_is_answered_as_its_get_and_logs_no_export(
+    client: Any, admin_headers: dict[str, str]
+) -> None:
+    """A HEAD gives out no document (api/head_requests.py drops the body), so the audit log
+    does not say the resident's data was exported."""
+    rid = setup_resident(client, admin_headers)["resident"]
+    path = f"/api/v1/residents/{rid}/personal-data"
+    head = client.head(path, headers=admin_headers)
+    assert head.status_code == 200 and head.content == b""
+    assert "attachment" in head.headers["content-disposition"]
+
+    def exports() -> int:
+        with client.app.state.services.sessions() as session:
+            return len(session.scalars(
+                select(AuditEntry).where(AuditEntry.action == "resident.data_export")).all())
+
+    assert exports() == 0
+    assert export(client, admin_headers, rid).status_code == 200
+    assert exports() == 1
+
+
 def test_roles_unknown_resident_and_bad_ids(
     client: Any, admin_headers: dict[str, str], guard_headers: dict[str, str]
 ) -> None:
