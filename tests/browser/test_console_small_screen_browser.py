@@ -161,12 +161,26 @@ ONE_LINE = """el => { const range = document.createRange(); range.selectNodeCont
   return new Set(rects.map(r => Math.round(r.top))).size === 1; }"""
 
 
+# The review card's reason select: [its text room, the longest choice's text width].
+REASON_ROOM = """select => {
+  const style = getComputedStyle(select), probe = document.createElement('span');
+  probe.style.font = style.font; probe.style.whiteSpace = 'pre';
+  probe.textContent = Array.from(select.options).map(o => o.text)
+    .reduce((a, b) => (a.length >= b.length ? a : b));
+  document.body.append(probe);
+  const text = probe.getBoundingClientRect().width; probe.remove();
+  // the arrow takes about 1em of the select's content box
+  return [select.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight)
+          - parseFloat(style.fontSize), text]; }"""
+
+
 def test_on_a_phone_a_review_card_holds_its_read_and_its_buttons(
     live_server: LiveServer, new_page: Any
 ) -> None:
     """粤BD12346 and its 97 % side by side ran 13 px out of a 390 px card (past the gate strip's
-    edge): the confidence now goes under the plate there. The card's four buttons and the
-    gates' buttons are whole on the screen, big enough for a thumb."""
+    edge): the confidence now goes under the plate there. The reason select shows its longest
+    choice whole. The card's four buttons and the gates' buttons are whole on the screen, big
+    enough for a thumb."""
     a_community(live_server)
     page = guard_page(new_page, live_server, PHONE)
     card = page.locator(".review-card").first
@@ -180,6 +194,10 @@ def test_on_a_phone_a_review_card_holds_its_read_and_its_buttons(
         const r = child.getBoundingClientRect();
         return r.left >= card.left && r.right <= card.right; }); }""")
     assert inside
+    # The reason's longest choice is whole in its select (the list beside the note had room
+    # for 访客无通行证，业 of it).
+    room, text = card.locator('select[name="preset"]').evaluate(REASON_ROOM)
+    assert room >= text > 150, (room, text)
     for button in (*card.locator(".buttons .btn").all(),
                    *page.locator('.gate[data-gate="main-in"] .gate-buttons .btn').all()):
         button.scroll_into_view_if_needed()

@@ -14,6 +14,7 @@ from tests.browser.test_console_booth_fit_browser import PLATE_LINES, busy_eveni
 from tests.browser.test_console_live_browser import guard_page, push_unread
 from tests.browser.test_console_small_screen_browser import (
     ONE_LINE,
+    REASON_ROOM,
     TAP_AREA,
     a_community,
     an_alarm_for,
@@ -240,19 +241,6 @@ def test_the_passages_tables_fit_a_tablet_and_a_booth_pc_without_sideways_scroll
         laid = page.evaluate(PLATE_LINES)
         assert "→ 粤BD12346" in [text for text, _ in laid], label
         assert [(text, lines) for text, lines in laid if lines > 1] == [], label
-
-
-# The review card's reason select: [its text room, the longest choice's text width].
-REASON_ROOM = """select => {
-  const style = getComputedStyle(select), probe = document.createElement('span');
-  probe.style.font = style.font; probe.style.whiteSpace = 'pre';
-  probe.textContent = Array.from(select.options).map(o => o.text)
-    .reduce((a, b) => (a.length >= b.length ? a : b));
-  document.body.append(probe);
-  const text = probe.getBoundingClientRect().width; probe.remove();
-  // the arrow takes about 1em of the select's content box
-  return [select.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight)
-          - parseFloat(style.fontSize), text]; }"""
 
 
 def test_a_review_card_shows_its_reasons_and_tidy_buttons_on_a_tablet_and_a_booth_pc(
