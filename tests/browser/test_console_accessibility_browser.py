@@ -344,7 +344,7 @@ def test_a_lost_live_stream_is_said_in_words_not_only_in_red(
     """The booth's only sign that the page stopped following the gates was its dot turning
     from green to red, alike to a red-green colour-blind guard: now words come with it, and
     the dot becomes a ring."""
-    from tests.browser.test_console_reconnect_browser import KEEP_STREAMS, STREAM
+    from tests.browser.test_console_reconnect_browser import KEEP_STREAMS, cut_the_stream
 
     page = pages("guard", "zh").context.new_page()  # the guard's session, streams kept
     try:
@@ -355,13 +355,7 @@ def test_a_lost_live_stream_is_said_in_words_not_only_in_red(
         expect(lost).to_be_hidden()
         filled = dot.evaluate("el => getComputedStyle(el).backgroundColor")
 
-        page.route(STREAM, lambda route: route.fulfill(status=503, body="restarting"))
-        page.evaluate("""() => {
-            const stream = window.__streams[window.__streams.length - 1];
-            stream.close();
-            stream.onerror(new Event("error"));
-        }""")
-        expect(dot).to_have_attribute("data-live", "no")
+        cut_the_stream(page)
         expect(lost).to_be_visible()
         expect(lost).to_have_text("实时连接中断，正在重连…")
         ring = dot.evaluate("""el => { const s = getComputedStyle(el);

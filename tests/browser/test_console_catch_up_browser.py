@@ -30,7 +30,7 @@ from tests.browser.test_console_outage_browser import (  # noqa: F401 - a fixtur
     outage_server,
     push_frame,
 )
-from tests.browser.test_console_reconnect_browser import KEEP_STREAMS, STREAM
+from tests.browser.test_console_reconnect_browser import KEEP_STREAMS, STREAM, cut_the_stream
 from tests.db_outage import DatabaseOutage, TcpProxy
 
 pytestmark = pytest.mark.browser
@@ -139,13 +139,7 @@ def test_rows_changed_while_the_booth_was_cut_off_are_refreshed_once_back(
     kept = page.locator(f'#passage-rows tr[data-id="{steady}"]')
     kept.evaluate("r => { r.__kept = true; }")
 
-    page.route(STREAM, lambda route: route.fulfill(status=503, body="restarting"))
-    page.evaluate("""() => {
-        const stream = window.__streams[window.__streams.length - 1];
-        stream.close();
-        stream.onerror(new Event("error"));
-    }""")
-    expect(page.locator("#live-dot")).to_have_attribute("data-live", "no")
+    cut_the_stream(page)
     # The other booth denies it, through the API.
     with admin_api(live_server) as api:
         resolved = api.post(f"/api/v1/passages/{first}/resolve",
@@ -163,18 +157,6 @@ def test_rows_changed_while_the_booth_was_cut_off_are_refreshed_once_back(
                                     "rows => rows.map(r => Number(r.dataset.id))")
     assert ids[:3] == [missed, first, steady]
     assert kept.evaluate("r => r.__kept") is True
-
-
-def cut_the_stream(page: Any) -> None:
-    """The booth's stream ends and the server refuses the next ones (it restarts, a network
-    in between drops): the page retries every 5 s until STREAM is unrouted."""
-    page.route(STREAM, lambda route: route.fulfill(status=503, body="restarting"))
-    page.evaluate("""() => {
-        const stream = window.__streams[window.__streams.length - 1];
-        stream.close();
-        stream.onerror(new Event("error"));
-    }""")
-    expect(page.locator("#live-dot")).to_have_attribute("data-live", "no")
 
 
 def test_cars_written_from_the_journal_while_the_booth_was_cut_off_replace_their_journal_rows(

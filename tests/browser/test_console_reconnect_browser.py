@@ -36,6 +36,18 @@ KEEP_STREAMS = """
 """
 
 
+def cut_the_stream(page: Any) -> None:
+    """The booth's stream ends and the server refuses the next ones (it restarts, a network
+    in between drops): the page retries every 5 s until STREAM is unrouted."""
+    page.route(STREAM, lambda route: route.fulfill(status=503, body="restarting"))
+    page.evaluate("""() => {
+        const stream = window.__streams[window.__streams.length - 1];
+        stream.close();
+        stream.onerror(new Event("error"));
+    }""")
+    expect(page.locator("#live-dot")).to_have_attribute("data-live", "no")
+
+
 def test_what_came_while_the_page_was_offline_is_shown_when_it_is_back(
     live_server: LiveServer, new_page: Any
 ) -> None:
@@ -45,13 +57,7 @@ def test_what_came_while_the_page_was_offline_is_shown_when_it_is_back(
     page = guard_page(lambda: page, live_server)
     expect(page.locator(f'#passage-rows tr[data-id="{before}"]')).to_be_visible()
 
-    page.route(STREAM, lambda route: route.fulfill(status=503, body="restarting"))
-    page.evaluate("""() => {
-        const stream = window.__streams[window.__streams.length - 1];
-        stream.close();
-        stream.onerror(new Event("error"));
-    }""")
-    expect(page.locator("#live-dot")).to_have_attribute("data-live", "no")
+    cut_the_stream(page)
     missed = [push_unread(live_server), push_unread(live_server, "main-out")]
     page.unroute(STREAM)
 
@@ -75,13 +81,7 @@ def test_after_a_long_drop_the_list_has_no_hole(live_server: LiveServer, new_pag
     page = new_page()
     page.add_init_script(KEEP_STREAMS)
     page = guard_page(lambda: page, live_server)
-    page.route(STREAM, lambda route: route.fulfill(status=503, body="restarting"))
-    page.evaluate("""() => {
-        const stream = window.__streams[window.__streams.length - 1];
-        stream.close();
-        stream.onerror(new Event("error"));
-    }""")
-    expect(page.locator("#live-dot")).to_have_attribute("data-live", "no")
+    cut_the_stream(page)
     missed = add_passages(live_server, 70)
     page.unroute(STREAM)
 
