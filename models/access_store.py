@@ -460,6 +460,13 @@ class _Unit:
         counted twice, in the zone or on its visitor pass."""
         s = self.session
         plate, presence = effects.get("plate"), effects.get("presence")
+        if effects.get("pass_id") is not None:
+            # The pass's row before the car's presence row, as apply_admission takes them
+            # (its use, then the row, then zones): the same visitor let in at another gate at
+            # this moment holds its pass while it waits for the row, and would wait on this
+            # for ever (a deadlock) had this taken the row first.
+            s.execute(select(VisitorPass.id).where(VisitorPass.id == effects["pass_id"])
+                      .with_for_update())
         counted = True
         if plate is not None and presence == "moved":
             counted = self._move_again(plate, effects, back=back)

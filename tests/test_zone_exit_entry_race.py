@@ -16,7 +16,7 @@ import asyncio
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -30,8 +30,9 @@ from controllers.runtime import GateRuntime
 from models.access_store import SqlAccessStore, _Unit
 from models.db import transaction
 from models.events import Alarm, Passage
+from models.people import Household
 from models.site import Zone
-from models.vehicles import Presence, Vehicle
+from models.vehicles import Presence, Vehicle, VisitorPass
 from services.cars_inside import recorded_per_zone
 from services.presence_corrections import plate_corrected
 from tests.conftest import wait_until
@@ -360,4 +361,108 @@ def test_a_plate_correction_that_merges_and_the_car_s_exit_at_once_end_consisten
         assert session.get_one(Passage, out.passage_id).decision == "allow"
         rows = {p.plate: p.zone_id for p in session.scalars(select(Presence))}
     assert (counts(sessions), rows) == ((0, 1), {right: "B"})
+    assert count_alarms(sessions) == []
+
+
+VISITOR = "闽A20001"
+
+
+class UndoMeetsEntryStore(SqlAccessStore):
+    """The real store, holding one scenario in step: the visitor's entry at B is decided
+    once its entry at A is written, and takes its pass's row first thing as its admission
+    does (the pass use before the car's presence row); A's barrier fails, and the undo of
+    A's entry starts only then; the entry at B goes on once someone waits for one of its
+    locks. PostgreSQL only: SQLite lets one writer in at a time, and the two run in either
+    order there."""
+
+    def __init__(self, factory: sessionmaker[Session], *, postgres: bool) -> None:
+        super().__init__(factory)
+        self._sessions = factory
+        self._postgres = postgres
+        self.active = False
+        self._a_written = threading.Event()
+        self._b_holds_pass = threading.Event()
+
+    @contextmanager
+    def unit(self) -> Iterator[_Unit]:
+        asked: list[str | None] = []
+        with super().unit() as unit:
+            if self.active:
+                self._hold(unit, asked)
+            yield unit
+        if asked == ["A"]:
+            self._a_written.set()
+
+    def _hold(self, unit: _Unit, asked: list[str | None]) -> None:
+        read, admit, undo = unit.occupancy, unit.apply_admission, unit.undo_admission
+
+        def occupancy(zone_id: str | None) -> ZoneOccupancy | None:
+            asked.append(zone_id)
+            if zone_id == "B":
+                assert self._a_written.wait(WAIT_S)
+            return read(zone_id)
+
+        def apply_admission(record: PassageRecord, passage_id: int) -> list[str]:
+            if asked == ["B"]:
+                unit.session.execute(select(VisitorPass.id).where(
+                    VisitorPass.id == record.decision.pass_id).with_for_update())
+                self._b_holds_pass.set()
+                if self._postgres:
+                    wait_until(lambda: someone_waits_for_a_lock(self._sessions), WAIT_S,
+                               "the undo waiting")
+            return admit(record, passage_id)
+
+        def undo_admission(passage_id: int) -> bool:
+            if self._postgres:
+                assert self._b_holds_pass.wait(WAIT_S)
+            return undo(passage_id)
+
+        unit.occupancy = occupancy  # type: ignore[method-assign]
+        unit.apply_admission = apply_admission  # type: ignore[method-assign]
+        unit.undo_admission = undo_admission  # type: ignore[method-assign]
+
+
+def test_a_failed_barrier_s_undo_of_a_visitor_s_entry_and_its_entry_elsewhere_end_consistent(
+    sessions: sessionmaker[Session],
+) -> None:
+    """A visitor let in at A whose barrier fails, read at B's gate as the failed open takes
+    A's entry back: the undo takes the pass's row before the car's presence row, as an
+    admission does (pass use, then presence, then zones), so it waits for B's entry, finds
+    the car moved into B and takes nothing back. It removed the row first and then waited
+    for the pass B held while B waited for that row (PostgreSQL's deadlock: B's entry taken
+    for an outage, or the undo lost and A's entry left counted)."""
+    site(sessions)
+    now = datetime.now(UTC)
+    with transaction(sessions) as session:
+        host = Household(building="3", unit="1201", spaces=1)
+        session.add(host)
+        session.flush()
+        session.add(VisitorPass(plate=VISITOR, host_household_id=host.id,
+                                valid_from=now - timedelta(minutes=5),
+                                valid_to=now + timedelta(hours=4)))
+    store = UndoMeetsEntryStore(sessions, postgres=on_postgres(sessions))
+    barrier = Barrier()
+    runtime = GateRuntime(store=store, gates=GATES, barriers={"a-in": barrier},
+                          policy=AccessPolicy(), bus=EventBus())
+
+    async def scenario() -> tuple[Any, Any]:
+        runtime._bus.bind(asyncio.get_running_loop())
+        store.active, barrier.jammed = True, True
+        into_a, into_b = await asyncio.gather(at(runtime, "a-in", VISITOR),
+                                              at(runtime, "b-in", VISITOR))
+        return into_a, into_b
+
+    into_a, into_b = asyncio.run(scenario())
+    assert into_a.barrier == "fault"
+    assert into_b.journal_id is None  # written online, not taken for an outage
+    with sessions() as session:
+        passages = {p.id: (p.gate_id, p.decision, p.barrier_outcome, p.flags)
+                    for p in session.scalars(select(Passage))}
+        rows = {p.plate: (p.zone_id, p.passage_id) for p in session.scalars(select(Presence))}
+    gate, decision, outcome, flags = passages[into_a.passage_id]
+    assert (gate, decision, outcome, ADMISSION_UNDONE in flags) == ("a-in", "allow", "fault", True)
+    assert passages[into_b.passage_id][:2] == ("b-in", "allow")
+    # Either order: B's entry first (the undo finds the car moved and leaves it), or the undo
+    # first (the car recorded nowhere, B's entry records it): in B, counted there only.
+    assert (counts(sessions), rows) == ((0, 1), {VISITOR: ("B", into_b.passage_id)})
     assert count_alarms(sessions) == []
