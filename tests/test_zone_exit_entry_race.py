@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -155,20 +155,25 @@ def test_an_exit_at_a_and_an_entry_at_b_at_once_end_consistent(
     assert count_alarms(sessions) == []  # no count clamped, none over
 
 
-class UndoMeetsExitStore(SqlAccessStore):
-    """The real store, holding the passages of one scenario in step: the exit at A is
-    decided once the entry at B has moved the car there, and locks the car's presence row
-    first thing as its admission does; the entry's barrier fails, and its undo starts only
-    then; the exit goes on once the undo waits for that row. PostgreSQL only: SQLite locks
-    the whole database for one writer, and the two run in either order there."""
+class UndoMeetsStore(SqlAccessStore):
+    """The real store, holding one scenario in step: the passage at the gate of zone
+    ``later`` is decided once the one at ``first``'s is written, and its admission takes
+    the row the undo will want first thing (``hold``), as the admission itself does; the
+    first passage's barrier fails, and its undo starts only then; the later passage goes on
+    once the undo waits for that row. PostgreSQL only: SQLite locks the whole database for
+    one writer, and the two run in either order there."""
 
-    def __init__(self, factory: sessionmaker[Session], *, postgres: bool) -> None:
+    def __init__(
+        self, factory: sessionmaker[Session], *, postgres: bool, first: str, later: str,
+        hold: Callable[[Session, PassageRecord], None],
+    ) -> None:
         super().__init__(factory)
         self._sessions = factory
         self._postgres = postgres
+        self._first, self._later, self._take = first, later, hold
         self.active = False
-        self._moved = threading.Event()
-        self._exit_holds_row = threading.Event()
+        self._first_written = threading.Event()
+        self._later_holds_row = threading.Event()
 
     @contextmanager
     def unit(self) -> Iterator[_Unit]:
@@ -177,23 +182,22 @@ class UndoMeetsExitStore(SqlAccessStore):
             if self.active:
                 self._hold(unit, asked)
             yield unit
-        if asked == ["B"]:
-            self._moved.set()
+        if asked == [self._first]:
+            self._first_written.set()
 
     def _hold(self, unit: _Unit, asked: list[str | None]) -> None:
         read, admit, undo = unit.occupancy, unit.apply_admission, unit.undo_admission
 
         def occupancy(zone_id: str | None) -> ZoneOccupancy | None:
             asked.append(zone_id)
-            if zone_id == "A":
-                assert self._moved.wait(WAIT_S)
+            if zone_id == self._later:
+                assert self._first_written.wait(WAIT_S)
             return read(zone_id)
 
         def apply_admission(record: PassageRecord, passage_id: int) -> list[str]:
-            if asked == ["A"]:
-                unit.session.execute(
-                    select(Presence.plate).where(Presence.plate == IN_A).with_for_update())
-                self._exit_holds_row.set()
+            if asked == [self._later]:
+                self._take(unit.session, record)
+                self._later_holds_row.set()
                 if self._postgres:
                     wait_until(lambda: someone_waits_for_a_lock(self._sessions), WAIT_S,
                                "the undo waiting")
@@ -201,15 +205,24 @@ class UndoMeetsExitStore(SqlAccessStore):
 
         def undo_admission(passage_id: int) -> bool:
             # On SQLite this unit already holds the database's one write lock (the outcome
-            # written just before), so the exit cannot be let in first: the two run in
-            # whichever order, as SQLite serialises them.
+            # written just before), so the later passage cannot be let in first: the two run
+            # in whichever order, as SQLite serialises them.
             if self._postgres:
-                assert self._exit_holds_row.wait(WAIT_S)
+                assert self._later_holds_row.wait(WAIT_S)
             return undo(passage_id)
 
         unit.occupancy = occupancy  # type: ignore[method-assign]
         unit.apply_admission = apply_admission  # type: ignore[method-assign]
         unit.undo_admission = undo_admission  # type: ignore[method-assign]
+
+
+def lock_presence(session: Session, record: PassageRecord) -> None:
+    session.execute(select(Presence.plate).where(Presence.plate == IN_A).with_for_update())
+
+
+def lock_pass(session: Session, record: PassageRecord) -> None:
+    session.execute(select(VisitorPass.id).where(
+        VisitorPass.id == record.decision.pass_id).with_for_update())
 
 
 def test_a_failed_barrier_s_undo_of_a_move_and_the_car_s_exit_at_once_end_consistent(
@@ -221,7 +234,9 @@ def test_a_failed_barrier_s_undo_of_a_move_and_the_car_s_exit_at_once_end_consis
     before a zone: each waited for the other (PostgreSQL's deadlock, taken for an outage),
     and one of the two was lost."""
     site(sessions, IN_A)
-    store = UndoMeetsExitStore(sessions, postgres=on_postgres(sessions))
+    # The entry at B is written first; the exit at A holds the car's row.
+    store = UndoMeetsStore(sessions, postgres=on_postgres(sessions), first="B", later="A",
+                           hold=lock_presence)
     barrier = Barrier()
     runtime = GateRuntime(store=store, gates=GATES, barriers={"b-in": barrier},
                           policy=AccessPolicy(), bus=EventBus())
@@ -367,61 +382,6 @@ def test_a_plate_correction_that_merges_and_the_car_s_exit_at_once_end_consisten
 VISITOR = "闽A20001"
 
 
-class UndoMeetsEntryStore(SqlAccessStore):
-    """The real store, holding one scenario in step: the visitor's entry at B is decided
-    once its entry at A is written, and takes its pass's row first thing as its admission
-    does (the pass use before the car's presence row); A's barrier fails, and the undo of
-    A's entry starts only then; the entry at B goes on once someone waits for one of its
-    locks. PostgreSQL only: SQLite lets one writer in at a time, and the two run in either
-    order there."""
-
-    def __init__(self, factory: sessionmaker[Session], *, postgres: bool) -> None:
-        super().__init__(factory)
-        self._sessions = factory
-        self._postgres = postgres
-        self.active = False
-        self._a_written = threading.Event()
-        self._b_holds_pass = threading.Event()
-
-    @contextmanager
-    def unit(self) -> Iterator[_Unit]:
-        asked: list[str | None] = []
-        with super().unit() as unit:
-            if self.active:
-                self._hold(unit, asked)
-            yield unit
-        if asked == ["A"]:
-            self._a_written.set()
-
-    def _hold(self, unit: _Unit, asked: list[str | None]) -> None:
-        read, admit, undo = unit.occupancy, unit.apply_admission, unit.undo_admission
-
-        def occupancy(zone_id: str | None) -> ZoneOccupancy | None:
-            asked.append(zone_id)
-            if zone_id == "B":
-                assert self._a_written.wait(WAIT_S)
-            return read(zone_id)
-
-        def apply_admission(record: PassageRecord, passage_id: int) -> list[str]:
-            if asked == ["B"]:
-                unit.session.execute(select(VisitorPass.id).where(
-                    VisitorPass.id == record.decision.pass_id).with_for_update())
-                self._b_holds_pass.set()
-                if self._postgres:
-                    wait_until(lambda: someone_waits_for_a_lock(self._sessions), WAIT_S,
-                               "the undo waiting")
-            return admit(record, passage_id)
-
-        def undo_admission(passage_id: int) -> bool:
-            if self._postgres:
-                assert self._b_holds_pass.wait(WAIT_S)
-            return undo(passage_id)
-
-        unit.occupancy = occupancy  # type: ignore[method-assign]
-        unit.apply_admission = apply_admission  # type: ignore[method-assign]
-        unit.undo_admission = undo_admission  # type: ignore[method-assign]
-
-
 def test_a_failed_barrier_s_undo_of_a_visitor_s_entry_and_its_entry_elsewhere_end_consistent(
     sessions: sessionmaker[Session],
 ) -> None:
@@ -440,7 +400,9 @@ def test_a_failed_barrier_s_undo_of_a_visitor_s_entry_and_its_entry_elsewhere_en
         session.add(VisitorPass(plate=VISITOR, host_household_id=host.id,
                                 valid_from=now - timedelta(minutes=5),
                                 valid_to=now + timedelta(hours=4)))
-    store = UndoMeetsEntryStore(sessions, postgres=on_postgres(sessions))
+    # The entry at A is written first; the entry at B holds the pass, as it counts its use.
+    store = UndoMeetsStore(sessions, postgres=on_postgres(sessions), first="A", later="B",
+                           hold=lock_pass)
     barrier = Barrier()
     runtime = GateRuntime(store=store, gates=GATES, barriers={"a-in": barrier},
                           policy=AccessPolicy(), bus=EventBus())
