@@ -355,6 +355,12 @@ def update_vehicle(
     inside = presence_corrections.plate_corrected(
         session, was_plate, vehicle.plate, household_id=was_household
     )
+    if vehicle.plate != was_plate and presence_corrections.household_changed(
+        session, vehicle.plate, None, vehicle.household_id
+    ):
+        # Inside under the right plate as nobody's car (a guard let it in as unknown, or the
+        # row merged into was): it is this household's, as registering it says (create).
+        inside = inside or "followed"
     if presence_corrections.household_changed(
         session, vehicle.plate, was_household, vehicle.household_id
     ):

@@ -106,6 +106,33 @@ def test_a_car_moved_to_another_flat_or_deleted_while_parked_no_longer_takes_the
     assert free_in_zone(client, "A") == free
 
 
+def test_a_plate_corrected_to_that_of_a_car_inside_as_nobody_s_makes_it_the_household_s(
+    client: Any, admin_headers: dict[str, str], guard_headers: dict[str, str],
+) -> None:
+    """The office typed the plate far off, so the car came in as an unknown car a guard let
+    in (inside on nobody's space). Correcting the plate makes it the household's car inside,
+    as deleting the car and registering it again does (vehicle.create): its space is taken,
+    and the household's other car is over its spaces. It stayed nobody's, and the other car
+    was let in as if the space were free."""
+    wrong = "闽A54321"
+    hid = household(client, admin_headers, "1201")
+    typed = car(client, admin_headers, wrong, hid)
+    car(client, admin_headers, SECOND, hid)
+    held = arrive(client, "main-in", REAL)
+    assert held.decision.reason == "unknown_plate"
+    let_in = client.post(f"/api/v1/passages/{held.passage_id}/resolve", json={
+        "resolution": "allow_once", "reason": "业主电话确认"}, headers=guard_headers)
+    assert let_in.status_code == 200, let_in.text
+    assert inside(client) == {REAL: (None, None)}
+
+    fixed = client.patch(f"/api/v1/vehicles/{typed}", json={"plate": REAL},
+                         headers=admin_headers)
+    assert fixed.status_code == 200, fixed.text
+    assert inside(client) == {REAL: (hid, None)}
+    assert audited_inside(client, "vehicle.update", f"vehicle:{typed}") == "followed"
+    assert arrive(client, "main-in", SECOND).decision.reason == "resident_over_quota"
+
+
 def test_a_visitor_pass_plate_corrected_while_the_visitor_is_inside_lets_the_car_leave_counted(
     client: Any, admin_headers: dict[str, str],
 ) -> None:
