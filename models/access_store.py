@@ -311,6 +311,14 @@ class _Unit:
         read: a cloned plate entering two lots at once), locked, for the caller to treat as
         a car already inside. That entry's INSERT made this one wait; a plain one would
         then fail on the duplicate key and lose the passage."""
+        if self._insert_presence(plate, row):
+            return None
+        return self.session.get(Presence, plate, with_for_update=True, populate_existing=True)
+
+    def _insert_presence(self, plate: str, row: dict[str, Any]) -> bool:
+        """Add ``plate``'s presence row unless one is there; whether it was added. Where one
+        is being added by another transaction, this waits for it to commit (and then adds
+        nothing) instead of failing on the duplicate key once it has."""
         s = self.session
         insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
         added = s.execute(
@@ -318,9 +326,7 @@ class _Unit:
             .on_conflict_do_nothing(index_elements=[Presence.plate])
             .returning(Presence.plate)
         ).first()
-        if added is not None:
-            return None
-        return s.get(Presence, plate, with_for_update=True, populate_existing=True)
+        return added is not None
 
     def _entered(self, record: PassageRecord, passage_id: int) -> dict[str, Any]:
         """The presence row an allowed entry records, but its plate."""
@@ -477,10 +483,10 @@ class _Unit:
                 own = [Presence.passage_id == passage_id] if presence == "added" else []
                 removed = s.execute(delete(Presence).where(Presence.plate == plate, *own))
                 counted = bool(removed.rowcount)  # type: ignore[attr-defined]
-            elif s.get(Presence, plate) is None:
-                s.add(_presence_from_row(plate, effects["row"]))
             else:
-                counted = False  # the car is recorded inside already: not counted twice
+                # Not where the car is recorded inside already (not counted twice), also by
+                # an entry of the plate at another gate written at this moment.
+                counted = self._insert_presence(plate, _presence_values(effects["row"]))
         if counted and effects.get("pass_id") is not None:
             uses = VisitorPass.uses - 1 if back else VisitorPass.uses + 1
             query = update(VisitorPass).where(VisitorPass.id == effects["pass_id"])
@@ -514,12 +520,12 @@ class _Unit:
             if left_moved and effects.get("left_zone_id"):
                 self._move_zone(effects["left_zone_id"], -left_moved if back else left_moved)
             return True
-        if back or s.get(Presence, plate) is not None:
+        if back:
             return False
         # Given back to a car no longer recorded in its first lot (a guard marked it left
-        # meanwhile, which took that lot down): it is put in this one only.
-        s.add(_presence_from_row(plate, own))
-        return True
+        # meanwhile, which took that lot down): it is put in this one only, unless it is
+        # recorded inside again.
+        return self._insert_presence(plate, _presence_values(own))
 
     def _count(
         self, direction: Direction, zone_id: str | None, *, unrecorded_exit: bool = False
@@ -701,10 +707,6 @@ def _presence_row(presence: Presence) -> dict[str, Any]:
 
 def _presence_values(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "entered_at": datetime.fromisoformat(row["entered_at"])}
-
-
-def _presence_from_row(plate: str, row: dict[str, Any]) -> Presence:
-    return Presence(plate=plate, **_presence_values(row))
 
 
 def _other_lot(inside: Presence, gate_zone: str | None) -> bool:

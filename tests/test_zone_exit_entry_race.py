@@ -428,3 +428,72 @@ def test_a_failed_barrier_s_undo_of_a_visitor_s_entry_and_its_entry_elsewhere_en
     # first (the car recorded nowhere, B's entry records it): in B, counted there only.
     assert (counts(sessions), rows) == ((0, 1), {VISITOR: ("B", into_b.passage_id)})
     assert count_alarms(sessions) == []
+
+
+class EntryHoldsItsRowStore(SqlAccessStore):
+    """The real store, whose entry at B, once ``active``, records the car and then, on
+    PostgreSQL, commits only once someone waits for one of its locks (the guard's open at A
+    putting the car back meanwhile)."""
+
+    def __init__(self, factory: sessionmaker[Session], *, postgres: bool) -> None:
+        super().__init__(factory)
+        self._sessions = factory
+        self._postgres = postgres
+        self.active = False
+        self.b_recorded = threading.Event()
+
+    @contextmanager
+    def unit(self) -> Iterator[_Unit]:
+        with super().unit() as unit:
+            if self.active:
+                admit = unit.apply_admission
+
+                def apply_admission(record: PassageRecord, passage_id: int) -> list[str]:
+                    alarms = admit(record, passage_id)
+                    if record.gate_id == "b-in":
+                        self.b_recorded.set()
+                        if self._postgres:
+                            wait_until(lambda: someone_waits_for_a_lock(self._sessions),
+                                       WAIT_S, "the guard's open waiting")
+                    return alarms
+
+                unit.apply_admission = apply_admission  # type: ignore[method-assign]
+            yield unit
+
+
+def test_a_guard_s_open_giving_an_entry_back_and_an_entry_elsewhere_at_once_record_one_car(
+    sessions: sessionmaker[Session],
+) -> None:
+    """The car's entry at A was taken back (its barrier failed), and a guard opens A for it
+    as the same plate is let in at B: the open, giving A's entry back, finds the car B
+    recorded and puts nothing back, as one after the other. It added a row under the plate
+    as B's uncommitted one was there: on PostgreSQL a duplicate key once B committed, and
+    the guard's open failed with it."""
+    site(sessions, IN_A)
+    store = EntryHoldsItsRowStore(sessions, postgres=on_postgres(sessions))
+    barrier = Barrier()
+    runtime = GateRuntime(store=store, gates=GATES, barriers={"a-in": barrier},
+                          policy=AccessPolicy(), bus=EventBus())
+
+    async def scenario() -> tuple[Any, Any, Any]:
+        runtime._bus.bind(asyncio.get_running_loop())
+        barrier.jammed = True
+        first = await at(runtime, "a-in", IN_A)
+        assert first.barrier == "fault"
+        barrier.jammed, store.active = False, True
+
+        async def guard_opens() -> Any:
+            assert await asyncio.to_thread(store.b_recorded.wait, WAIT_S)
+            return await runtime.open_barrier_for("a-in", passage_id=first.passage_id)
+
+        into_b, opened = await asyncio.gather(at(runtime, "b-in", IN_A), guard_opens())
+        return first, into_b, opened
+
+    first, into_b, _opened = asyncio.run(scenario())
+    assert into_b.journal_id is None
+    with sessions() as session:
+        flags = session.get_one(Passage, first.passage_id).flags
+        rows = {p.plate: (p.zone_id, p.passage_id) for p in session.scalars(select(Presence))}
+    assert ADMISSION_UNDONE in flags  # counted by B's entry, not given back by the open
+    assert (counts(sessions), rows) == ((0, 1), {IN_A: ("B", into_b.passage_id)})
+    assert count_alarms(sessions) == []
