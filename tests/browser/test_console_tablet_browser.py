@@ -241,6 +241,20 @@ def test_the_passages_tables_fit_a_tablet_and_a_booth_pc_without_sideways_scroll
         laid = page.evaluate(PLATE_LINES)
         assert "→ 粤BD12346" in [text for text, _ in laid], label
         assert [(text, lines) for text, lines in laid if lines > 1] == [], label
+    # English names the kinds in words ("Double-row yellow plate", kept on one line, made the
+    # plate's cell the widest: 130-137 px sideways at 768): they break at their spaces.
+    page.click("#lang-switch")
+    page.wait_for_selector('html[lang="en"]')
+    for path in ("/console", "/console/history"):
+        page.goto(path, wait_until="domcontentloaded")
+        page.locator("td.plate", has_text="冀A1234挂").wait_for()
+        label = f"en {viewport['width']} {path}"
+        screenshot(page, f"83-tablet-passages-en-{viewport['width']}-{path.split('/')[-1]}")
+        assert page.evaluate(INNER_SCROLL) == [[0, False]], label
+        assert sideways(page) == 0, label
+        kinds = ("Double-row yellow plate", "Trailer")
+        laid = page.evaluate(PLATE_LINES)
+        assert [(text, lines) for text, lines in laid if lines > 1 and text not in kinds] == []
 
 
 def test_a_review_card_shows_its_reasons_and_tidy_buttons_on_a_tablet_and_a_booth_pc(
