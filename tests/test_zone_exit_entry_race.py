@@ -302,32 +302,40 @@ def test_two_entries_of_one_plate_at_a_and_b_at_once_record_one_car(
     assert count_alarms(sessions) == []
 
 
-class ExitHoldsRowStore(SqlAccessStore):
-    """The real store, whose exit at A, once ``active``, locks the car's presence row first
-    thing as its admission does, says so, and on PostgreSQL goes on only once someone waits
-    for one of its locks (the office's correction started meanwhile)."""
+class WaitsInAdmissionStore(SqlAccessStore):
+    """The real store, whose admission at ``gate`` takes what ``first`` locks (None: makes
+    its own writes first), says so (``holding``), and on PostgreSQL goes on and commits only
+    once someone waits for one of its locks (what the test starts meanwhile)."""
 
-    def __init__(self, factory: sessionmaker[Session]) -> None:
+    def __init__(
+        self, factory: sessionmaker[Session], *, gate: str,
+        first: Callable[[Session, PassageRecord], None] | None = None,
+    ) -> None:
         super().__init__(factory)
         self._sessions = factory
-        self.active = False
-        self.holds_row = threading.Event()
+        self._gate, self._first = gate, first
+        self.holding = threading.Event()
 
     @contextmanager
     def unit(self) -> Iterator[_Unit]:
         with super().unit() as unit:
-            if self.active:
-                admit = unit.apply_admission
+            admit = unit.apply_admission
 
-                def apply_admission(record: PassageRecord, passage_id: int) -> list[str]:
-                    unit.session.execute(
-                        select(Presence.plate).where(Presence.plate == IN_A).with_for_update())
-                    self.holds_row.set()
-                    wait_until(lambda: someone_waits_for_a_lock(self._sessions), WAIT_S,
-                               "the correction waiting")
+            def apply_admission(record: PassageRecord, passage_id: int) -> list[str]:
+                if record.gate_id != self._gate:
                     return admit(record, passage_id)
+                alarms: list[str] | None = None
+                if self._first is not None:
+                    self._first(unit.session, record)
+                else:
+                    alarms = admit(record, passage_id)
+                self.holding.set()
+                if on_postgres(self._sessions):
+                    wait_until(lambda: someone_waits_for_a_lock(self._sessions), WAIT_S,
+                               "the other writer waiting")
+                return admit(record, passage_id) if alarms is None else alarms
 
-                unit.apply_admission = apply_admission  # type: ignore[method-assign]
+            unit.apply_admission = apply_admission  # type: ignore[method-assign]
             yield unit
 
 
@@ -348,20 +356,20 @@ def test_a_plate_correction_that_merges_and_the_car_s_exit_at_once_end_consisten
         household_id = session.scalars(select(Vehicle.household_id)).one()
         session.add(Presence(plate=right, zone_id="B", entered_at=datetime.now(UTC)))
         session.get_one(Zone, "B").occupied = 1
-    store = ExitHoldsRowStore(sessions)
+    # The exit at A holds the car's row, as its admission's first lock.
+    store = WaitsInAdmissionStore(sessions, gate="a-out", first=lock_presence)
     runtime = GateRuntime(store=store, gates=GATES, barriers={}, policy=AccessPolicy(),
                           bus=EventBus())
     corrected: list[str | None] = []
 
     def correct() -> None:
-        assert store.holds_row.wait(WAIT_S)
+        assert store.holding.wait(WAIT_S)
         with transaction(sessions) as session:
             corrected.append(plate_corrected(session, IN_A, right, household_id=household_id))
 
     async def scenario() -> Any:
         runtime._bus.bind(asyncio.get_running_loop())
         await at(runtime, "a-in", IN_A)
-        store.active = True
         office = threading.Thread(target=correct)
         office.start()
         try:
@@ -430,37 +438,6 @@ def test_a_failed_barrier_s_undo_of_a_visitor_s_entry_and_its_entry_elsewhere_en
     assert count_alarms(sessions) == []
 
 
-class EntryHoldsItsRowStore(SqlAccessStore):
-    """The real store, whose entry at B, once ``active``, records the car and then, on
-    PostgreSQL, commits only once someone waits for one of its locks (the guard's open at A
-    putting the car back meanwhile)."""
-
-    def __init__(self, factory: sessionmaker[Session], *, postgres: bool) -> None:
-        super().__init__(factory)
-        self._sessions = factory
-        self._postgres = postgres
-        self.active = False
-        self.b_recorded = threading.Event()
-
-    @contextmanager
-    def unit(self) -> Iterator[_Unit]:
-        with super().unit() as unit:
-            if self.active:
-                admit = unit.apply_admission
-
-                def apply_admission(record: PassageRecord, passage_id: int) -> list[str]:
-                    alarms = admit(record, passage_id)
-                    if record.gate_id == "b-in":
-                        self.b_recorded.set()
-                        if self._postgres:
-                            wait_until(lambda: someone_waits_for_a_lock(self._sessions),
-                                       WAIT_S, "the guard's open waiting")
-                    return alarms
-
-                unit.apply_admission = apply_admission  # type: ignore[method-assign]
-            yield unit
-
-
 def test_a_guard_s_open_giving_an_entry_back_and_an_entry_elsewhere_at_once_record_one_car(
     sessions: sessionmaker[Session],
 ) -> None:
@@ -470,7 +447,8 @@ def test_a_guard_s_open_giving_an_entry_back_and_an_entry_elsewhere_at_once_reco
     as B's uncommitted one was there: on PostgreSQL a duplicate key once B committed, and
     the guard's open failed with it."""
     site(sessions, IN_A)
-    store = EntryHoldsItsRowStore(sessions, postgres=on_postgres(sessions))
+    # B's entry records the car, uncommitted.
+    store = WaitsInAdmissionStore(sessions, gate="b-in")
     barrier = Barrier()
     runtime = GateRuntime(store=store, gates=GATES, barriers={"a-in": barrier},
                           policy=AccessPolicy(), bus=EventBus())
@@ -480,10 +458,10 @@ def test_a_guard_s_open_giving_an_entry_back_and_an_entry_elsewhere_at_once_reco
         barrier.jammed = True
         first = await at(runtime, "a-in", IN_A)
         assert first.barrier == "fault"
-        barrier.jammed, store.active = False, True
+        barrier.jammed = False
 
         async def guard_opens() -> Any:
-            assert await asyncio.to_thread(store.b_recorded.wait, WAIT_S)
+            assert await asyncio.to_thread(store.holding.wait, WAIT_S)
             return await runtime.open_barrier_for("a-in", passage_id=first.passage_id)
 
         into_b, opened = await asyncio.gather(at(runtime, "b-in", IN_A), guard_opens())
