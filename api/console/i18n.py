@@ -122,7 +122,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "report.day_view": ("日报表", "Day report"),
     "report.by_day": ("每日统计", "Day by day"),
     "report.hand": ("人工操作", "Done by hand"),
-    "report.fullest": ("最满区域（最高/车位）", "Fullest zone (peak/spaces)"),
+    "report.fullest": ("最满区域（最高/车位）", "Fullest zone (peak / spaces)"),
     "code.unresolved": ("未处理", "Not dealt with"),
     "nav.logout": ("退出登录", "Log out"),
     # 修改密码: any staff member changes their own password (api/console/own_password.py).

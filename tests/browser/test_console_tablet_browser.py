@@ -257,6 +257,25 @@ def test_the_passages_tables_fit_a_tablet_and_a_booth_pc_without_sideways_scroll
         assert [(text, lines) for text, lines in laid if lines > 1 and text not in kinds] == []
 
 
+def test_in_english_the_month_report_fits_an_upright_tablet(
+    live_server: LiveServer, new_page: Any
+) -> None:
+    """The month's nine columns fit a 768 px tablet in Chinese; in English its last header,
+    "Fullest zone (peak/spaces)", had a word as wide as the column's figures and the table
+    scrolled 21 px sideways under 左右滑动 (Swipe sideways for more)."""
+    a_community(live_server)
+    page = new_page()
+    enter_as(page, live_server, "admin", "admin")
+    page.click("#lang-switch")
+    page.wait_for_selector('html[lang="en"]')
+    page.set_viewport_size(PORTRAIT)
+    page.goto("/console/admin/reports/month", wait_until="domcontentloaded")
+    page.locator("#month-days tbody tr").first.wait_for()
+    screenshot(page, "85-tablet-month-en-768")
+    assert page.evaluate(INNER_SCROLL) == [[0, False]]
+    assert sideways(page) == 0
+
+
 def test_a_review_card_shows_its_reasons_and_tidy_buttons_on_a_tablet_and_a_booth_pc(
     live_server: LiveServer, new_page: Any
 ) -> None:
