@@ -214,6 +214,11 @@ def move_out(
     entries the single deletions write (resident.delete, vehicle.delete, pass.delete,
     list.delete, with the reason 搬离 and ``move_out_audit_id``) and one household.move_out
     naming the flat and the counts. Nothing is committed here."""
+    # Its cars' presence rows before the flat, as every writer of a presence row takes them
+    # first (services/presence_corrections.lock_inside): an exit of one of them written now
+    # is waited for, and the plan then sees it gone (not listed inside, its row not touched).
+    presence_corrections.lock_inside(session, session.scalars(
+        select(Vehicle.plate).where(Vehicle.household_id == household_id)).all())
     _lock_household(session, household_id)
     plan = plan_move_out(session, household_id)
     if plan.fingerprint() != expected:

@@ -10,9 +10,10 @@ had seen come in.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from models.access_store import off_its_zone
@@ -30,6 +31,29 @@ def _inside_as(
     else:
         query = query.where(Presence.household_id == household_id, Presence.pass_id.is_(None))
     return session.scalars(query).first()
+
+
+def lock_inside(session: Session, plates: Collection[str]) -> None:
+    """Lock the presence rows of ``plates`` (in plate order) and read them afresh, before
+    anything else the caller writes: the order every writer of a presence row takes (a
+    visitor's pass, then the row, then the zones; models/access_store.py). An exit of the car
+    written at this moment holds its row: the caller waits for it and then finds the car
+    gone, where a row read unlocked and updated afterwards matched nothing (StaleDataError).
+    SQLite has no row locks and ignores FOR UPDATE, and Python's sqlite3 begins a
+    transaction only at its first write: a write to nothing first takes its one write lock,
+    so the rows are read once the exit has committed (as services/users.py does)."""
+    wanted = sorted(set(plates))
+    if not wanted:
+        return
+    if session.connection().dialect.name == "sqlite":
+        session.execute(
+            update(Presence).where(Presence.plate.in_(wanted)).values(plate=Presence.plate)
+            .execution_options(synchronize_session=False)
+        )
+    session.scalars(
+        select(Presence).where(Presence.plate.in_(wanted)).order_by(Presence.plate)
+        .with_for_update().execution_options(populate_existing=True)
+    ).all()
 
 
 # What a correction did to the car inside, as its audit entry says it ("inside").
@@ -83,6 +107,7 @@ def household_changed(
     only whose space it takes changes."""
     if old == new:
         return False
+    lock_inside(session, [plate])
     inside = _inside_as(session, plate, household_id=old)
     if inside is None:
         return False

@@ -34,7 +34,8 @@ from models.people import Household
 from models.site import Zone
 from models.vehicles import Presence, Vehicle, VisitorPass
 from services.cars_inside import recorded_per_zone
-from services.presence_corrections import plate_corrected
+from services.household_move_out import move_out, plan_move_out
+from services.presence_corrections import household_changed, plate_corrected
 from tests.conftest import wait_until
 from tests.test_zone_exit_counting import GATES, IN_A, Barrier, at, counts, site
 
@@ -474,4 +475,86 @@ def test_a_guard_s_open_giving_an_entry_back_and_an_entry_elsewhere_at_once_reco
         rows = {p.plate: (p.zone_id, p.passage_id) for p in session.scalars(select(Presence))}
     assert ADMISSION_UNDONE in flags  # counted by B's entry, not given back by the open
     assert (counts(sessions), rows) == ((0, 1), {IN_A: ("B", into_b.passage_id)})
+    assert count_alarms(sessions) == []
+
+
+def office_moves_the_car(action: str, household_id: int) -> Callable[[Session], bool]:
+    """What the office does to the car (admin routes and 搬离, as they write it): deletes it
+    (DELETE /vehicles), moves it to another flat (PATCH /vehicles, household_id) or moves its
+    flat out (services/household_move_out.py); whether it found the car inside."""
+
+    def delete_it(session: Session) -> bool:
+        vehicle = session.scalars(select(Vehicle).where(Vehicle.plate == IN_A)).one()
+        inside = household_changed(session, IN_A, household_id, None)
+        session.delete(vehicle)
+        return inside
+
+    def move_it(session: Session) -> bool:
+        flat = Household(building="5", unit="0808", spaces=1)
+        session.add(flat)
+        session.flush()
+        vehicle = session.scalars(select(Vehicle).where(Vehicle.plate == IN_A)).one()
+        vehicle.household_id = flat.id
+        session.flush()
+        return household_changed(session, IN_A, household_id, flat.id)
+
+    def move_out_flat(session: Session) -> bool:
+        expected = plan_move_out(session, household_id).fingerprint()
+        plan = move_out(session, household_id, operator="admin", expected=expected)
+        return any(vehicle.inside for vehicle in plan.vehicles)  # as its answer lists them
+
+    return {"delete": delete_it, "move": move_it, "move-out": move_out_flat}[action]
+
+
+@pytest.mark.parametrize("action", ["delete", "move", "move-out"])
+def test_the_office_deleting_or_moving_a_car_as_its_exit_is_written_ends_consistent(
+    sessions: sessionmaker[Session], action: str,
+) -> None:
+    """The office deletes a car recorded inside A, moves it to another flat, or moves its
+    flat out (搬离), as the car's exit at A is written. The office locks the car's presence
+    row before it changes whose car it is, as every writer of the row does: it waits for the
+    exit, finds the car gone and changes nothing inside. It read the row unlocked and updated
+    it once the exit had deleted it (PostgreSQL: StaleDataError, the admin's change refused
+    with a 500). On SQLite, which lets one writer in at a time, the two run in either order,
+    to the same end."""
+    site(sessions, IN_A)
+    with sessions() as session:
+        household_id = session.scalars(select(Vehicle.household_id)).one()
+    # The exit at A holds the car's row, as its admission's first lock.
+    store = WaitsInAdmissionStore(sessions, gate="a-out", first=lock_presence)
+    runtime = GateRuntime(store=store, gates=GATES, barriers={}, policy=AccessPolicy(),
+                          bus=EventBus())
+    change = office_moves_the_car(action, household_id)
+    done: list[bool | Exception] = []
+
+    def office() -> None:
+        assert store.holding.wait(WAIT_S)
+        try:
+            with transaction(sessions) as session:
+                done.append(change(session))
+        except Exception as err:  # the admin's 500
+            done.append(err)
+
+    async def scenario() -> Any:
+        runtime._bus.bind(asyncio.get_running_loop())
+        await at(runtime, "a-in", IN_A)
+        thread = threading.Thread(target=office)
+        thread.start()
+        try:
+            return await at(runtime, "a-out", IN_A)
+        finally:
+            await asyncio.to_thread(thread.join, WAIT_S)
+
+    out = asyncio.run(scenario())
+    assert len(done) == 1 and not isinstance(done[0], Exception), done
+    if on_postgres(sessions):  # the office waited for the exit: the car was gone
+        assert done == [False]
+    assert out.journal_id is None  # written online, not taken for an outage
+    with sessions() as session:
+        assert session.get_one(Passage, out.passage_id).decision == "allow"
+        rows = list(session.scalars(select(Presence)))
+        flats = session.scalars(select(Household.unit).join(
+            Vehicle, Vehicle.household_id == Household.id)).all()
+    assert (counts(sessions), rows) == ((0, 0), [])
+    assert flats == (["0808"] if action == "move" else [])
     assert count_alarms(sessions) == []
