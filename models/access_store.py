@@ -413,10 +413,17 @@ class _Unit:
         """``key`` if that row still exists, else None. A passage decided offline from a
         snapshot up to 30 s old can name a household or pass deleted since: its presence row
         must still be written (the journal behind it waits on it), just without the link.
-        Free online: the decision's own read left the row in this session."""
-        if key is None or self.session.get(model, key) is None:
+        Online too: a 搬离 of the flat written at this moment (services/household_move_out.py)
+        holds it and deletes it with its passes. Read afresh under a key-share lock (what the
+        row's foreign key check takes), this waits for the move-out and then finds it gone;
+        the decision's own read said it was there, and the row written with it failed on the
+        foreign key, the passage lost. After the car's presence row, as the move-out takes
+        them (its cars' rows, then the flat)."""
+        if key is None:
             return None
-        return key
+        return self.session.scalar(
+            select(model.id).where(model.id == key).with_for_update(key_share=True)
+        )
 
     def undo_admission(self, passage_id: int) -> bool:
         passage = self.session.get(Passage, passage_id, with_for_update=True)
