@@ -76,11 +76,7 @@ def plate_corrected(
     # holds its row and then waits for its zone; taking the zone first waited on that row
     # for ever (a deadlock), and a row read unlocked could be one the exit had just taken
     # off, its zone down a second time.
-    session.scalars(
-        select(Presence).where(Presence.plate.in_(sorted((old, new))))
-        .order_by(Presence.plate).with_for_update()
-        .execution_options(populate_existing=True)
-    ).all()
+    lock_inside(session, (old, new))
     before = _inside_as(session, old, household_id=household_id, pass_id=pass_id)
     if before is None:
         return None
