@@ -270,11 +270,10 @@ class _Unit:
             if record.direction is Direction.IN:
                 if existing is None:
                     row = self._entered(record, passage_id)
+                    # Not None: another gate's entry of the plate committed it meanwhile.
                     existing = self._add_presence(plate, row)
-                    if existing is None:
-                        effects.update(presence="added", row=_presence_row(Presence(**row)))
                 if existing is None:
-                    pass
+                    effects.update(presence="added", row=_presence_row(Presence(**row)))
                 elif _other_lot(existing, record.zone_id):
                     # Recorded inside another lot, it left that one unseen (tailgated out,
                     # its exit camera down): it is in this one now, and not in two at once.
