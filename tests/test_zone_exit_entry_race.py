@@ -303,6 +303,21 @@ def test_two_entries_of_one_plate_at_a_and_b_at_once_record_one_car(
     assert count_alarms(sessions) == []
 
 
+async def beside(runtime: GateRuntime, office: Callable[[], None], *passages: str) -> Any:
+    """The car (``IN_A``) passing ``passages``' gates in turn, and ``office`` (what staff do
+    at that moment, in a thread of its own as a request would be) started just before the
+    last; that passage's answer, once ``office`` has ended."""
+    runtime._bus.bind(asyncio.get_running_loop())
+    for gate in passages[:-1]:
+        await at(runtime, gate, IN_A)
+    thread = threading.Thread(target=office)
+    thread.start()
+    try:
+        return await at(runtime, passages[-1], IN_A)
+    finally:
+        await asyncio.to_thread(thread.join, WAIT_S)
+
+
 class WaitsInAdmissionStore(SqlAccessStore):
     """The real store, whose admission at ``gate`` takes what ``first`` locks (None: makes
     its own writes first), says so (``holding``), and on PostgreSQL goes on and commits only
@@ -368,17 +383,7 @@ def test_a_plate_correction_that_merges_and_the_car_s_exit_at_once_end_consisten
         with transaction(sessions) as session:
             corrected.append(plate_corrected(session, IN_A, right, household_id=household_id))
 
-    async def scenario() -> Any:
-        runtime._bus.bind(asyncio.get_running_loop())
-        await at(runtime, "a-in", IN_A)
-        office = threading.Thread(target=correct)
-        office.start()
-        try:
-            return await at(runtime, "a-out", IN_A)
-        finally:
-            await asyncio.to_thread(office.join, WAIT_S)
-
-    out = asyncio.run(scenario())
+    out = asyncio.run(beside(runtime, correct, "a-in", "a-out"))
     assert out.journal_id is None  # written online, not taken for an outage
     assert corrected == [None]  # the car had left: nothing to merge
     with sessions() as session:
@@ -535,17 +540,7 @@ def test_the_office_deleting_or_moving_a_car_as_its_exit_is_written_ends_consist
         except Exception as err:  # the admin's 500
             done.append(err)
 
-    async def scenario() -> Any:
-        runtime._bus.bind(asyncio.get_running_loop())
-        await at(runtime, "a-in", IN_A)
-        thread = threading.Thread(target=office)
-        thread.start()
-        try:
-            return await at(runtime, "a-out", IN_A)
-        finally:
-            await asyncio.to_thread(thread.join, WAIT_S)
-
-    out = asyncio.run(scenario())
+    out = asyncio.run(beside(runtime, office, "a-in", "a-out"))
     assert len(done) == 1 and not isinstance(done[0], Exception), done
     if on_postgres(sessions):  # the office waited for the exit: the car was gone
         assert done == [False]
@@ -619,16 +614,7 @@ def test_a_car_let_in_as_its_flat_moves_out_is_recorded_inside_as_nobody_s(
             done.append(err)
             store.written.set()
 
-    async def scenario() -> Any:
-        runtime._bus.bind(asyncio.get_running_loop())
-        thread = threading.Thread(target=office)
-        thread.start()
-        try:
-            return await at(runtime, "a-in", IN_A)
-        finally:
-            await asyncio.to_thread(thread.join, WAIT_S)
-
-    entry = asyncio.run(scenario())
+    entry = asyncio.run(beside(runtime, office, "a-in"))
     assert done == ["moved out"]
     assert entry.journal_id is None  # written online
     with sessions() as session:
