@@ -68,7 +68,13 @@ def plate_corrected(
     from now on: "followed", its row moved; None when it was not inside. If ``new`` is
     already inside (the gate read the right plate on a later entry, the car having left
     unseen), that row stays and the old one goes, its zone down one as the unseen exit would
-    have taken it: "merged". One car is inside once, and counted once."""
+    have taken it: "merged". One car is inside once, and counted once. The row kept stays
+    whose it is (a household's own car, a pass's visitor): a correction never hands a
+    resident's record to a pass, nor a visitor's to a household. Only a row that is nobody's
+    (an unknown car a guard let in) takes the corrected record's household and pass: the
+    correction says whose car that is, as registering it would (a household's car) and as
+    the row under the old plate said (a pass's visitor, whose overstay alarm then watches
+    it)."""
     if old == new:
         return None
     # Both rows locked, and read afresh, before any zone: the order every writer of a
@@ -80,7 +86,10 @@ def plate_corrected(
     before = _inside_as(session, old, household_id=household_id, pass_id=pass_id)
     if before is None:
         return None
-    if session.get(Presence, new) is not None:
+    kept = session.get(Presence, new)
+    if kept is not None:
+        if kept.household_id is None and kept.pass_id is None:
+            kept.household_id, kept.pass_id = before.household_id, before.pass_id
         off_its_zone(session, before)
         session.delete(before)
         session.flush()

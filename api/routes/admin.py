@@ -358,8 +358,9 @@ def update_vehicle(
     if vehicle.plate != was_plate and presence_corrections.household_changed(
         session, vehicle.plate, None, vehicle.household_id
     ):
-        # Inside under the right plate as nobody's car (a guard let it in as unknown, or the
-        # row merged into was): it is this household's, as registering it says (create).
+        # Inside under the right plate as nobody's car (a guard let it in as unknown; a row
+        # merged into takes it in plate_corrected): it is this household's, as registering
+        # it says (create).
         inside = inside or "followed"
     if presence_corrections.household_changed(
         session, vehicle.plate, was_household, vehicle.household_id

@@ -233,3 +233,105 @@ def test_a_plate_corrected_to_one_already_inside_is_one_car_counted_once(
     assert arrive(client, "main-out", REAL).decision.reason == "exit_known_inside"
     assert inside(client) == {}
     assert free_in_zone(client, "A") == free
+
+
+FAR = "闽A54321"  # typed far off: the right plate is no near read of it
+
+
+def let_in_unknown(client: Any, guard_headers: dict[str, str], plate: str) -> None:
+    """The car comes back read under ``plate``, which nothing on file names: a guard lets it
+    in (inside as nobody's car). The first entry's exit was never read."""
+    held = arrive(client, "main-in", plate)
+    assert held.decision.reason == "unknown_plate"
+    let_in = client.post(f"/api/v1/passages/{held.passage_id}/resolve", json={
+        "resolution": "allow_once", "reason": "业主电话确认"}, headers=guard_headers)
+    assert let_in.status_code == 200, let_in.text
+
+
+def test_a_car_s_plate_corrected_to_one_let_in_as_nobody_s_merges_into_the_household_s_car(
+    client: Any, admin_headers: dict[str, str], guard_headers: dict[str, str],
+) -> None:
+    """The household's car came in under the typed plate, left unseen, and came back under
+    the right one as an unknown car a guard let in. Corrected, it is one car inside, the
+    household's (its space taken: their other car is over its spaces), counted once."""
+    hid = household(client, admin_headers, "1201")
+    typed = car(client, admin_headers, FAR, hid)
+    car(client, admin_headers, SECOND, hid)
+    free = free_in_zone(client, "A")
+    assert arrive(client, "main-in", FAR).decision.reason == "resident"
+    let_in_unknown(client, guard_headers, REAL)
+    assert free_in_zone(client, "A") == free - 2
+
+    fixed = client.patch(f"/api/v1/vehicles/{typed}", json={"plate": REAL},
+                         headers=admin_headers)
+    assert fixed.status_code == 200, fixed.text
+    assert inside(client) == {REAL: (hid, None)}
+    assert free_in_zone(client, "A") == free - 1
+    assert audited_inside(client, "vehicle.update", f"vehicle:{typed}") == "merged"
+    assert arrive(client, "main-in", SECOND).decision.reason == "resident_over_quota"
+
+
+def test_a_pass_s_plate_corrected_to_one_let_in_as_nobody_s_merges_into_the_visitor_s_car(
+    client: Any, admin_headers: dict[str, str], guard_headers: dict[str, str],
+) -> None:
+    """The visitor came in on the mistyped pass, left unseen, and came back under the right
+    plate as an unknown car a guard let in. Corrected, the one car inside is the pass's
+    visitor: 场内车辆 lists it as a visitor of the host, and it is the pass's car for the
+    overstay alarm once the pass ends. It stayed nobody's car, and a visitor staying the
+    night past the pass raised no alarm."""
+    host = household(client, admin_headers, "1201")
+    pass_id = visitor_pass(client, admin_headers, FAR, host)
+    assert arrive(client, "main-in", FAR).decision.reason == "visitor_pass"
+    let_in_unknown(client, guard_headers, REAL)
+
+    fixed = client.patch(f"/api/v1/passes/{pass_id}", json={"plate": REAL},
+                         headers=admin_headers)
+    assert fixed.status_code == 200, fixed.text
+    assert inside(client) == {REAL: (host, pass_id)}
+    assert audited_inside(client, "pass.update", f"pass:{pass_id}") == "merged"
+    listed = client.get("/api/v1/presence", headers=admin_headers).json()["items"]
+    assert [(c["plate"], c["kind"], c["pass_id"]) for c in listed] == [
+        (REAL, "visitor", pass_id)]
+
+
+def test_a_pass_s_plate_corrected_to_a_resident_s_car_inside_leaves_the_resident_s_record(
+    client: Any, admin_headers: dict[str, str],
+) -> None:
+    """A visitor pass corrected to the plate of a household's own car recorded inside: one
+    car, and it stays the household's (on its space, not the host's visitor). A pass, which
+    a guard may register for any plate, never takes over a resident's record."""
+    owner = household(client, admin_headers, "1201")
+    host = household(client, admin_headers, "1202")
+    car(client, admin_headers, REAL, owner)
+    pass_id = visitor_pass(client, admin_headers, FAR, host)
+    assert arrive(client, "main-in", REAL).decision.reason == "resident"
+    assert arrive(client, "main-in", FAR).decision.reason == "visitor_pass"
+    free = free_in_zone(client, "A")
+
+    fixed = client.patch(f"/api/v1/passes/{pass_id}", json={"plate": REAL},
+                         headers=admin_headers)
+    assert fixed.status_code == 200, fixed.text
+    assert inside(client) == {REAL: (owner, None)}
+    assert free_in_zone(client, "A") == free + 1
+    assert audited_inside(client, "pass.update", f"pass:{pass_id}") == "merged"
+
+
+def test_a_car_s_plate_corrected_to_a_visitor_inside_on_a_pass_stays_the_pass_s(
+    client: Any, admin_headers: dict[str, str],
+) -> None:
+    """The household's car came in under the typed plate, left unseen, and came back under
+    the right one on a visitor pass. Corrected, it is one car, inside on the pass it came in
+    on last, as registering a car inside on a pass leaves it (vehicle.create): the pass's
+    window and overstay alarm are what that stay was let in under. Its next entry is the
+    household's."""
+    hid = household(client, admin_headers, "1201")
+    typed = car(client, admin_headers, FAR, hid)
+    pass_id = visitor_pass(client, admin_headers, REAL, hid)
+    assert arrive(client, "main-in", FAR).decision.reason == "resident"
+    assert arrive(client, "main-in", REAL).decision.reason == "visitor_pass"
+
+    fixed = client.patch(f"/api/v1/vehicles/{typed}", json={"plate": REAL},
+                         headers=admin_headers)
+    assert fixed.status_code == 200, fixed.text
+    assert inside(client) == {REAL: (hid, pass_id)}
+    assert audited_inside(client, "vehicle.update", f"vehicle:{typed}") == "merged"
