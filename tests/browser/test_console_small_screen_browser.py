@@ -451,3 +451,57 @@ def test_on_a_phone_a_booth_alarm_reads_as_lines_of_text(
         label = f"{viewport['width']}: {box}"
         assert box["width"] >= 0.7 * viewport["width"] or box["height"] <= 60, label
         assert box["height"] <= 200, label
+
+
+LANDSCAPE_PHONE = {"width": 844, "height": 390}
+# Where a dialog's parts lie: each as [top, bottom] in the window, and whether the dialog has
+# anything to scroll.
+DIALOG_PARTS = """dialog => {
+  const at = (el) => { const r = el.getBoundingClientRect(); return [r.top, r.bottom]; };
+  return {scrolls: dialog.scrollHeight > dialog.clientHeight, scrolled: dialog.scrollTop,
+          reasons: Array.from(dialog.querySelectorAll('input[name="preset"]')).map(at),
+          reason_text: at(dialog.querySelector('input[name="reason_text"]')),
+          confirm: at(dialog.querySelector('button[type="submit"]')),
+          confirm_height: dialog.querySelector('button[type="submit"]').offsetHeight}; }"""
+
+
+def on_screen(top_bottom: list[float], height: int) -> bool:
+    top, bottom = top_bottom
+    return top >= 0 and bottom <= height
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_on_a_phone_held_sideways_the_gate_dialogs_show_reason_and_confirm(
+    live_server: LiveServer, new_page: Any, lang: str
+) -> None:
+    """A guard at the barrier holds the phone sideways (844x390): 开闸 (470 px tall) and
+    录入车牌 (550 px) scrolled, their reason's text box and 确认 below the screen's edge. Both
+    now lie whole on the screen, the reasons too, without scrolling the dialog; with the
+    "reason required" line shown 确认 stays on the screen. Upright, 确认 is as big as before."""
+    page = new_page()
+    page.context.add_cookies([{"name": "parkgate_lang", "value": lang,
+                               "url": live_server.base_url}])
+    page.set_viewport_size(LANDSCAPE_PHONE)
+    enter_as(page, live_server, "guard", "guard")
+    height = LANDSCAPE_PHONE["height"]
+    for opener, dialog_id in (('.gate[data-gate="main-in"] .gate-action.open', "#gate-dialog"),
+                              ('.gate[data-gate="main-in"] .typed-plate', "#typed-dialog")):
+        page.click(opener)
+        dialog = page.locator(dialog_id)
+        expect(dialog).to_be_visible()
+        screenshot(page, f"72-phone-sideways-{dialog_id[1:]}-{lang}")
+        parts = dialog.evaluate(DIALOG_PARTS)
+        assert not parts["scrolls"], parts
+        assert all(on_screen(r, height) for r in parts["reasons"]), parts
+        assert on_screen(parts["reason_text"], height), parts
+        assert on_screen(parts["confirm"], height), parts
+        assert parts["confirm_height"] >= 44, parts  # still a thumb's size
+        dialog.locator('button[type="submit"]').click()  # no reason: it says one is needed
+        expect(dialog.locator(".error")).to_be_visible()
+        parts = dialog.evaluate(DIALOG_PARTS)
+        assert on_screen(parts["confirm"], height) and parts["scrolled"] == 0, parts
+        page.keyboard.press("Escape")
+        expect(dialog).to_be_hidden()
+    page.set_viewport_size(PHONE)  # upright: as it was
+    page.click('.gate[data-gate="main-in"] .gate-action.open')
+    assert page.locator("#gate-confirm").evaluate("el => el.offsetHeight") == 64
