@@ -342,6 +342,11 @@ def update_vehicle(
     vehicle_id: PathId, body: VehiclePatch, session: SessionDep, services: ServicesDep,
     user: AdminUser,
 ) -> Vehicle:
+    """Correct a car's record: its plate, colour, driver or household. A mistyped plate is
+    corrected here, also by an integration: the car, if parked inside, is inside under the
+    corrected plate from now on (it leaves by it, counted once), and the audit entry says
+    `inside`. Deleting the car and registering it again instead
+    leaves it recorded inside under the old plate (see DELETE)."""
     vehicle = _get(session, Vehicle, vehicle_id, "vehicle")
     household_id = body.household_id if body.household_id is not None else vehicle.household_id
     _require_household(session, household_id)
@@ -377,6 +382,11 @@ def update_vehicle(
 def delete_vehicle(
     vehicle_id: PathId, session: SessionDep, services: ServicesDep, user: AdminUser
 ) -> Response:
+    """Delete a car's registration (sold, moved away). Not for a mistyped plate: use PATCH,
+    which the car parked inside follows. A car deleted while inside stays recorded inside
+    under its plate, on no household's spaces; registered again under another plate it
+    leaves as a car not recorded inside, and the old plate stays inside (its zone counted)
+    until a guard's 标记已离场 (`POST /api/v1/presence/{plate}/left`)."""
     vehicle = _get(session, Vehicle, vehicle_id, "vehicle")
     # Still counted in its zone if it is inside, no longer on the household's spaces.
     presence_corrections.household_changed(session, vehicle.plate, vehicle.household_id, None)

@@ -335,3 +335,43 @@ def test_a_car_s_plate_corrected_to_a_visitor_inside_on_a_pass_stays_the_pass_s(
     assert fixed.status_code == 200, fixed.text
     assert inside(client) == {REAL: (hid, pass_id)}
     assert audited_inside(client, "vehicle.update", f"vehicle:{typed}") == "merged"
+
+
+def test_a_plate_re_registered_by_delete_and_post_leaves_the_car_inside_under_the_old_plate(
+    client: Any, admin_headers: dict[str, str], guard_headers: dict[str, str],
+) -> None:
+    """An integrator who corrects a plate by deleting the car and registering it again
+    (not PATCH) leaves the car parked inside recorded under the old plate: nothing says the
+    two registrations are one car (a household's sold car still parked and its new one look
+    the same), so none is guessed. That row is on no household's space (the household's
+    other car is let in) and counted once; the car leaves under the new plate as one not
+    recorded inside, and the old plate stays inside, its space counted, until a guard's
+    标记已离场 takes it off. The routes' descriptions in /docs tell integrators to PATCH."""
+    hid = household(client, admin_headers, "1201")
+    typo_id = car(client, admin_headers, TYPO, hid)
+    car(client, admin_headers, SECOND, hid)
+    assert arrive(client, "main-in", TYPO).decision.reason == "resident"
+    free = free_in_zone(client, "A")
+
+    gone = client.delete(f"/api/v1/vehicles/{typo_id}", headers=admin_headers)
+    assert gone.status_code == 204, gone.text
+    car(client, admin_headers, REAL, hid)
+    assert inside(client) == {TYPO: (None, None)}
+    assert free_in_zone(client, "A") == free
+    assert arrive(client, "main-in", SECOND).decision.reason == "resident"
+    free -= 1
+
+    leaving = arrive(client, "main-out", REAL)
+    assert leaving.decision.reason == "exit_not_inside"
+    assert inside(client) == {TYPO: (None, None), SECOND: (hid, None)}
+    assert free_in_zone(client, "A") == free  # the old plate still holds its space
+
+    marked = client.post(f"/api/v1/presence/{TYPO}/left", headers=guard_headers,
+                         json={"reason": "车牌删除后重新登记，车已出场"})
+    assert marked.status_code == 200, marked.text
+    assert inside(client) == {SECOND: (hid, None)}
+    assert free_in_zone(client, "A") == free + 1
+
+    routes = client.get("/openapi.json").json()["paths"]["/api/v1/vehicles/{vehicle_id}"]
+    assert "PATCH" in routes["delete"]["description"]
+    assert "inside" in routes["patch"]["description"]
