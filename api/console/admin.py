@@ -389,6 +389,7 @@ def audit_page(
          # Past the end (a bookmarked page of a log since filtered): back to the last page.
          "newer_url": page_url(min(page - 1, pages)) if page > 1 else None,
          "older_url": page_url(page + 1) if page < pages else None,
+         "last_url": page_url(pages) if page > pages and total else None,
          "csv_url": "/api/v1/audit.csv" + ("?" + urlencode(params) if params else ""),
          "filters": filters,
          "actions": [

@@ -60,8 +60,15 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "history.one_passage": ("只显示通行记录 #{id}", "Passage #{id} only"),
     "history.show_all": ("显示全部", "Show all"),
     "history.none": ("没有符合条件的通行记录", "No passages match"),
+    # Worded as the lists' other empty lines (没有符合条件的…, No … match); the templates pick
+    # .one for a single page ("there are 1 pages" read wrong).
     "history.past_end": (
-        "第 {page} 页没有记录：只有 {pages} 页。", "Page {page} is empty: there are {pages} pages."
+        "第 {page} 页没有记录：只有 {pages} 页。",
+        "No entries on page {page}: there are only {pages} pages.",
+    ),
+    "history.past_end.one": (
+        "第 {page} 页没有记录：只有 {pages} 页。",
+        "No entries on page {page}: there is only 1 page.",
     ),
     "history.last_page": ("到最后一页", "Go to the last page"),
     # 报警记录: past alarms and how they were handled (api/console/alarm_history.py)
@@ -332,6 +339,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     # the template picks audit.total.one for a count of 1.
     "audit.total": ("共 {n} 条", "{n} entries"),
     "audit.total.one": ("共 {n} 条", "{n} entry"),
+    "audit.none_match": ("没有符合条件的操作记录", "No log entries match"),
     "users.create": ("新建用户", "New user"),
     "users.deactivate": ("停用", "Deactivate"),
     "users.activate": ("启用", "Activate"),

@@ -392,3 +392,41 @@ def test_a_review_cards_photo_opens_and_closes_from_the_keyboard(
     page.keyboard.press("Escape")
     expect(lightbox).to_be_hidden()
     assert page.evaluate(FOCUS)["cls"] == "thumb-button"  # back on the card
+
+
+# (list page, who reads it, its line for no rows, a search that finds nothing)
+LISTS = [
+    ("/console/history", "guard", "#history-none", "plate=粤Z"),
+    ("/console/alarms", "guard", "#alarm-history-none", "kind=tailgating"),
+    ("/console/presence", "guard", "#inside-none", "plate=粤Z"),
+    ("/console/admin/audit", "admin", "#audit-none", "user=nobody"),
+]
+PAST_THE_END = {"zh": "第 999 页没有记录：只有 1 页。 到最后一页",
+                "en": "No entries on page 999: there is only 1 page. Go to the last page"}
+NOTHING_MATCHES = {
+    "zh": ("没有符合条件的通行记录", "没有符合条件的报警", "没有符合条件的在场车辆",
+           "没有符合条件的操作记录"),
+    "en": ("No passages match", "No alarms match", "No cars inside match", "No log entries match"),
+}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_list_without_rows_says_why_in_a_line_not_under_an_empty_header(
+    pages: Any, lang: str
+) -> None:
+    """通行记录 ?page=999 showed the table's header over nothing, then its line; the audit
+    log had no line at all. A page past the last now shows only the line and 到最后一页, which
+    leads to the rows; a search that finds nothing says so in the list's own words."""
+    for (path, who, line, nothing), none in zip(LISTS, NOTHING_MATCHES[lang], strict=True):
+        page = pages(who, lang)
+        page.goto(f"{path}?{nothing}")
+        expect(page.locator(line)).to_have_text(none)
+        assert page.locator("main table").count() == 0, path
+        if path == "/console/presence":
+            continue  # no car is recorded inside here: no page past the last to go back from
+        page.goto(f"{path}?page=999")
+        expect(page.locator(line)).to_have_text(PAST_THE_END[lang])
+        assert page.locator("main table").count() == 0, path
+        page.locator(f"{line} #page-last").click()
+        page.wait_for_url(f"**{path}?page=1")
+        expect(page.locator("main table > tbody > tr").first).to_be_visible()
