@@ -20,6 +20,7 @@ import logging
 import math
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -59,6 +60,18 @@ class ZoneSnapshot:
     def stale(self) -> bool:
         """The database could not be read: these are the last counts read, at ``read_at``."""
         return bool(self.data.get("stale"))
+
+
+def _weakly(method: Callable[..., None]) -> Callable[..., None]:
+    """``method``, called as long as its object lives; afterwards a call does nothing."""
+    ref = weakref.WeakMethod(method)
+
+    def call(*args: Any) -> None:
+        bound = ref()
+        if bound is not None:
+            bound(*args)
+
+    return call
 
 
 def make_etag(body: bytes) -> str:
@@ -107,14 +120,22 @@ class AvailabilityCache:
         self._lock = threading.Lock()
         self.generation = 0
         self.rebuilds = 0
-        event.listen(sessions, "after_flush", self._after_flush)
-        event.listen(sessions, "after_commit", self._after_commit)
-        event.listen(sessions, "after_rollback", self._after_rollback)
+        # Hooks that reach this cache weakly. SQLAlchemy keeps a sessionmaker's listeners in a
+        # class-level WeakKeyDictionary keyed by the sessionmaker's own Session subclass; a
+        # bound method there leads back to that key (cache -> sessions -> its class), so the
+        # entry never went, and with it this cache, its parking service, their sessionmaker
+        # and database engine stayed in memory after the services were dropped.
+        self._hooks = {
+            "after_flush": _weakly(self._after_flush),
+            "after_commit": _weakly(self._after_commit),
+            "after_rollback": _weakly(self._after_rollback),
+        }
+        for name, hook in self._hooks.items():
+            event.listen(sessions, name, hook)
 
     def close(self) -> None:
-        event.remove(self._sessions, "after_flush", self._after_flush)
-        event.remove(self._sessions, "after_commit", self._after_commit)
-        event.remove(self._sessions, "after_rollback", self._after_rollback)
+        for name, hook in self._hooks.items():
+            event.remove(self._sessions, name, hook)
 
     def _after_flush(self, session: Session, _context: Any) -> None:
         # new/dirty still hold the pre-flush state here (SQLAlchemy documents this).

@@ -36,7 +36,9 @@ def run_and_drop_an_app(
         assert client.get("/healthz").status_code == 200
     services.engine.dispose()
     refs: dict[str, weakref.ref[Any]] = {
-        "app": weakref.ref(app), "services": weakref.ref(services)
+        "app": weakref.ref(app), "services": weakref.ref(services),
+        "engine": weakref.ref(services.engine), "sessions": weakref.ref(services.sessions),
+        "parking": weakref.ref(services.parking),
     }
     del app, services, client
     return refs
@@ -51,4 +53,29 @@ def test_a_stopped_app_and_its_services_are_freed(
     refs = run_and_drop_an_app(make_settings, plate_recognizer, database_url, tmp_path_factory)
     gc.collect()
     assert {name for name, ref in refs.items() if ref() is not None} == set()
+
+
+
+def test_the_zone_cache_lets_its_sessions_go_and_its_hooks_outlive_it_harmlessly(
+    sessions: Any,
+) -> None:
+    """The cache's commit hooks sit in SQLAlchemy's class-level registry; they must neither
+    keep the cache (nor the sessionmaker it hooks) alive nor fail a commit after it went."""
+    from models.db import transaction
+    from models.site import Zone
+    from services.availability_cache import AvailabilityCache
+
+    with transaction(sessions) as session:
+        session.add(Zone(id="A", name="A", capacity=10, occupied=0))
+    cache = AvailabilityCache(sessions)
+    seen = cache.generation
+    with transaction(sessions) as session:
+        session.get(Zone, "A").occupied = 3  # type: ignore[union-attr]
+    assert cache.generation == seen + 1  # the hook still tells it of a zone's commit
+    gone = weakref.ref(cache)
+    del cache
+    gc.collect()
+    assert gone() is None
+    with transaction(sessions) as session:  # its hooks are still registered, and do nothing
+        session.get(Zone, "A").occupied = 4  # type: ignore[union-attr]
 
