@@ -246,6 +246,9 @@ class _Unit:
         s = self.session
         d = record.decision
         plate = d.matched_plate or record.sighting.plate
+        household_id = d.household_id
+        if plate is not None:
+            plate, household_id = self._as_on_file(record, plate)
         # What this admission changes, kept with the passage: a barrier that then does not
         # open undoes exactly this (undo_admission), whatever happened since.
         effects: dict[str, Any] = {"plate": plate}
@@ -269,7 +272,7 @@ class _Unit:
             existing = s.get(Presence, plate, with_for_update=True, populate_existing=True)
             if record.direction is Direction.IN:
                 if existing is None:
-                    row = self._entered(record, passage_id)
+                    row = self._entered(record, passage_id, household_id)
                     # Not None: another gate's entry of the plate committed it meanwhile.
                     existing = self._add_presence(plate, row)
                 if existing is None:
@@ -277,7 +280,8 @@ class _Unit:
                 elif _other_lot(existing, record.zone_id):
                     # Recorded inside another lot, it left that one unseen (tailgated out,
                     # its exit camera down): it is in this one now, and not in two at once.
-                    moved_from, alarms_left = self._move_in(existing, record, passage_id)
+                    moved_from, alarms_left = self._move_in(
+                        existing, record, passage_id, household_id)
                     effects.update(moved_from)
                 else:
                     # Soft anti-passback: a second entry is not a second car in the zone.
@@ -327,19 +331,76 @@ class _Unit:
         ).first()
         return added is not None
 
-    def _entered(self, record: PassageRecord, passage_id: int) -> dict[str, Any]:
-        """The presence row an allowed entry records, but its plate."""
+    def _as_on_file(self, record: PassageRecord, plate: str) -> tuple[str, int | None]:
+        """The plate and household a passage of ``plate`` is recorded under: as the office's
+        records stand now, not as its decision read them. A passage decided during an
+        outage, from a snapshot up to 30 s old, is written back once the database answers,
+        possibly after the office corrected the car (api/routes/admin.py), whose correction
+        found the car where the database had it before this passage. Written as it was
+        decided, an entry left a row under the old plate (on the household's spaces for
+        good, the car leaving under the new one unrecorded), and an exit took nothing off a
+        car the correction had moved to the new plate. So the state is what the passage
+        written first and then corrected would have left, as online:
+
+        - a car let in on its registration is recorded under its plate and household now
+          (deleted since: on the household the plate is registered to now, if any, as a
+          deletion and a registration leave a car inside: vehicle.create);
+        - a visitor let in on a pass, under the pass's plate now;
+        - an exit of a car not recorded inside under ``plate`` takes it out where a
+          correction moved it (``_moved_by_correction``).
+
+        Online the decision and this read are one transaction: nothing changes."""
+        d = record.decision
+        s = self.session
+        if record.direction is Direction.OUT:
+            if s.get(Presence, plate) is not None:
+                return plate, d.household_id
+            if d.vehicle_id is not None:
+                now_plate = s.scalar(select(Vehicle.plate).where(Vehicle.id == d.vehicle_id))
+                if now_plate is not None:
+                    return now_plate, d.household_id
+            return self._moved_by_correction(plate, record.sighting.at), d.household_id
+        if d.count_pass_use and d.pass_id is not None:
+            pass_plate = s.scalar(select(VisitorPass.plate).where(VisitorPass.id == d.pass_id))
+            return pass_plate or plate, d.household_id
+        if d.vehicle_id is None:
+            return plate, d.household_id
+        vehicle = s.execute(select(Vehicle.plate, Vehicle.household_id)
+                            .where(Vehicle.id == d.vehicle_id)).first()
+        if vehicle is not None:
+            return vehicle.plate, vehicle.household_id
+        return plate, s.scalar(select(Vehicle.household_id).where(Vehicle.plate == plate))
+
+    def _moved_by_correction(self, plate: str, before: datetime) -> str:
+        """The plate a car recorded inside under ``plate`` (by an entry before ``before``) is
+        recorded under now, if an office's correction moved its row (presence_corrections
+        .plate_corrected: the row keeps its entry passage, which names ``plate``); else
+        ``plate``. A row's plate differs from its entry's only by such a correction."""
+        recorded_as = func.coalesce(Passage.resolved_plate, Passage.matched_plate, Passage.plate)
+        moved = self.session.scalar(
+            select(Presence.plate).join(Passage, Passage.id == Presence.passage_id)
+            .where(recorded_as == plate, Presence.plate != plate,
+                   Presence.entered_at <= before)
+            .order_by(Presence.entered_at.desc()).limit(1)
+        )
+        return moved or plate
+
+    def _entered(
+        self, record: PassageRecord, passage_id: int, household_id: int | None
+    ) -> dict[str, Any]:
+        """The presence row an allowed entry records, but its plate; ``household_id``: whose
+        car it is (``_as_on_file``)."""
         d = record.decision
         return {
             "zone_id": record.zone_id,
-            "household_id": self._still_there(Household, d.household_id),
+            "household_id": self._still_there(Household, household_id),
             "pass_id": self._still_there(VisitorPass, d.pass_id if d.count_pass_use else None),
             "entered_at": record.sighting.at,
             "passage_id": passage_id,
         }
 
-    def _move_in(self, existing: Presence, record: PassageRecord, passage_id: int
-                 ) -> tuple[dict[str, Any], list[str]]:
+    def _move_in(self, existing: Presence, record: PassageRecord, passage_id: int,
+                 household_id: int | None) -> tuple[dict[str, Any], list[str]]:
         """A car recorded inside one lot let in by another lot's gate: its row becomes this
         entry's, and the lot it was in comes down one as an unseen exit would (its clamp and
         alarm, a retired zone moving nothing: ``_off_its_zone``). The entry's own count
@@ -348,7 +409,7 @@ class _Unit:
         self._lock_zones(existing.zone_id, record.zone_id)
         left_row = _presence_row(existing)
         left_zone, left_moved, alarms = self._off_its_zone(existing)
-        for key, value in self._entered(record, passage_id).items():
+        for key, value in self._entered(record, passage_id, household_id).items():
             setattr(existing, key, value)
         return {"presence": "moved", "row": _presence_row(existing), "left_row": left_row,
                 "left_zone_id": left_zone, "left_zone_moved": left_moved}, alarms
