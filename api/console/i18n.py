@@ -305,6 +305,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "review.read": ("识别结果", "Read"),
     "passages.title": ("实时通行记录", "Live passages"),
     "passages.none": ("暂无通行记录", "No passages yet"),
+    "passages.photo_keys": (
+        "照片：↑ ↓ 换上一辆、下一辆车，回车放大，Esc 关闭",
+        "Photos: ↑ ↓ for the car above or below, Enter to enlarge, Esc to close",
+    ),
     "col.time": ("时间", "Time"),
     "col.gate": ("出入口", "Gate"),
     "col.snapshot": ("抓拍", "Photo"),

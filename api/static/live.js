@@ -93,9 +93,65 @@
     rows.querySelectorAll("tr.passage").forEach((tr) => {
       tr.hidden = (gate && tr.dataset.gate !== gate) || (decision && tr.dataset.decision !== decision);
     });
+    keepOnePhotoStop();  // every change of the rows ends here
   }
   filterGate.addEventListener("change", applyFilters);
   filterDecision.addEventListener("change", applyFilters);
+
+  // ---- the rows' photos: one tab stop for the table ----------------------------------
+  // Each row's photo is a button (Enter enlarges it, as a review card's), but 200 tab stops
+  // would stand between a keyboard and everything after the table. One is in the tab order
+  // (tabindex 0): the top shown row's, as new cars come, until the guard has been on one;
+  // then that one while its row is shown. ↑ ↓ Home End move it between the rows shown (a
+  // roving tabindex), and #photo-keys says so meanwhile.
+  let photoChosen = false;
+  function shownPhotos() {
+    return Array.from(rows.querySelectorAll("tr.passage:not([hidden]) .thumb-button"));
+  }
+  function makePhotoStop(button) {
+    rows.querySelectorAll('.thumb-button[tabindex="0"]').forEach((b) => { b.tabIndex = -1; });
+    button.tabIndex = 0;
+  }
+  function keepOnePhotoStop() {
+    const shown = shownPhotos();
+    const chosen = photoChosen ? shown.find((b) => b.tabIndex === 0) : null;
+    photoChosen = Boolean(chosen);
+    if (chosen || shown[0]) makePhotoStop(chosen || shown[0]);
+  }
+  rows.addEventListener("keydown", (ev) => {
+    const button = ev.target.closest(".thumb-button");
+    if (!button) return;
+    const shown = shownPhotos();
+    const at = shown.indexOf(button);
+    const to = { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: shown.length - 1 }[ev.key];
+    if (to === undefined) return;
+    ev.preventDefault();  // the arrows would scroll the page as well
+    if (!shown[to]) return;
+    makePhotoStop(shown[to]);
+    shown[to].focus();
+  });
+  // A photo clicked becomes the stop too: Tab comes back to where the guard was.
+  rows.addEventListener("focusin", (ev) => {
+    const button = ev.target.closest(".thumb-button");
+    if (!button) return;
+    photoChosen = true;
+    if (button.tabIndex !== 0) makePhotoStop(button);
+  });
+  keepOnePhotoStop();  // the rows the page was rendered with
+  // A row read again replaces the one shown: the photo stop, and the focus on the photo or
+  // on 人工开闸放行, stay with it (the guard's place in the table is not lost to an update).
+  function carryPhotoStop(old, fresh) {
+    const was = old.querySelector(".thumb-button");
+    const now = fresh.querySelector(".thumb-button");
+    if (was && now) now.tabIndex = was.tabIndex;
+  }
+  function replaceRow(old, fresh) {
+    const focused = old.contains(document.activeElement) ? document.activeElement : null;
+    carryPhotoStop(old, fresh);
+    old.replaceWith(fresh);
+    const same = focused && [".thumb-button", ".passage-open"].find((s) => focused.matches(s));
+    if (same && fresh.querySelector(same)) fresh.querySelector(same).focus();
+  }
 
   async function fetchHtml(url) {
     let response;
@@ -117,7 +173,7 @@
     return journalId ? rows.querySelector('tr[data-journal="' + CSS.escape(journalId) + '"]') : null;
   }
   function placeRow(row, existing, isNew) {
-    if (existing) { existing.replaceWith(row); }
+    if (existing) { replaceRow(existing, row); }
     else if (isNew) {
       row.classList.add("new");
       rows.prepend(row);
@@ -182,12 +238,13 @@
       if (journalled && shown) journalled.remove();  // its stored row is shown already
       else if (journalled) {
         row.dataset.read = String(sent);
-        journalled.replaceWith(row);
+        replaceRow(journalled, row);
         shown = row;  // placed, as read now
       }
+      if (shown && shown !== row) carryPhotoStop(shown, row);  // not a change of the row
       if (shown && !readSince(shown, sent) && shown.innerHTML !== row.innerHTML) {
         row.dataset.read = String(sent);
-        shown.replaceWith(row);
+        replaceRow(shown, row);
         shown = row;
       } else if (!shown) {
         row.dataset.read = String(sent);
@@ -220,7 +277,8 @@
       row.dataset.read = String(sent);
       const shown = journalRow(journalId);
       if (shown) {
-        if (!readSince(shown, sent) && shown.innerHTML !== row.innerHTML) shown.replaceWith(row);
+        carryPhotoStop(shown, row);  // not a change of the row
+        if (!readSince(shown, sent) && shown.innerHTML !== row.innerHTML) replaceRow(shown, row);
         continue;
       }
       row.classList.add("new");
@@ -851,11 +909,22 @@
   });
 
   // ---- snapshots: click to enlarge -----------------------------------------------------
+  // Closed, the lightbox gives the focus back to the photo it was opened from (the dialog
+  // does so itself); if that row was read again meanwhile, to the table's photo stop.
   const lightbox = document.getElementById("lightbox");
+  let lightboxOpener = null;
+  lightbox.addEventListener("close", () => {
+    if (lightboxOpener && !lightboxOpener.isConnected) {
+      const stop = rows.querySelector('.thumb-button[tabindex="0"]');
+      if (stop) stop.focus();
+    }
+    lightboxOpener = null;
+  });
   document.addEventListener("click", (ev) => {
     const img = ev.target.closest("img.thumb")
-      || ev.target.closest(".thumb-button")?.querySelector("img.thumb");  // Enter on a card's
+      || ev.target.closest(".thumb-button")?.querySelector("img.thumb");  // Enter on a photo's
     if (img) {
+      lightboxOpener = document.activeElement.closest("#passage-rows .thumb-button");
       document.getElementById("lightbox-img").src = img.src;
       document.getElementById("lightbox-img").alt = img.alt;  // 抓拍 12, as its thumbnail
       lightbox.showModal();

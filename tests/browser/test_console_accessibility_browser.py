@@ -244,6 +244,7 @@ FOCUS = """() => {
           action: el.dataset.action || el.dataset.resolution || null, gate: el.dataset.gate || null,
           value: el.value ?? null, text: el.innerText.trim().slice(0, 40),
           card: card ? card.dataset.passage : null, dialog: el.closest('dialog[open]')?.id ?? null,
+          row: el.closest('#passage-rows tr')?.dataset.id ?? null,
           ring: [style.outlineStyle, parseFloat(style.outlineWidth), style.outlineColor]};
 }"""
 RING = ["solid", 3.0, "rgb(255, 210, 77)"]  # console.css: the yellow ring every focus shows
@@ -430,3 +431,52 @@ def test_a_list_without_rows_says_why_in_a_line_not_under_an_empty_header(
         page.locator(f"{line} #page-last").click()
         page.wait_for_url(f"**{path}?page=1")
         expect(page.locator("main table > tbody > tr").first).to_be_visible()
+
+
+def test_a_passages_photo_opens_from_the_keyboard_through_one_tab_stop(
+    pages: Any, a11y_server: LiveServer
+) -> None:
+    """The live passages' photos enlarged by a click only: as a button each, up to 200 tab
+    stops. The table's photos are one stop: Tab reaches the newest row's photo, a line over the
+    table says ↑ ↓ move to the car above or below, Enter enlarges, Escape closes back on that
+    photo; the next Tab leaves the photos, and Shift+Tab comes back to the same one."""
+    from tests.browser.test_console_live_browser import push_unread
+
+    page = pages("guard", "zh")
+    page.goto("/console")
+    page.wait_for_selector('#live-dot[data-live="yes"]', timeout=STREAM_TIMEOUT_MS)
+    pushed = [push_unread(a11y_server) for _ in range(3)]
+    for passage_id in pushed:
+        page.wait_for_selector(f'#passage-rows tr[data-id="{passage_id}"] .thumb-button')
+    # In the table's order (rows come as their reads answer, not always in the order sent).
+    with_photos = page.eval_on_selector_all(
+        "#passage-rows tr:has(.thumb-button)", "rows => rows.map(r => r.dataset.id)")
+    keys = page.locator("#photo-keys")
+    expect(keys).to_be_hidden()
+
+    for _ in range(150):
+        where = tab(page)
+        if where["row"]:
+            break
+    assert (where["cls"], where["row"]) == ("thumb-button", with_photos[0]), where
+    expect(keys).to_be_visible()
+    expect(keys).to_have_text("照片：↑ ↓ 换上一辆、下一辆车，回车放大，Esc 关闭")
+    assert tab(page, "ArrowDown")["row"] == with_photos[1]
+    page.keyboard.press("Enter")
+    lightbox = page.locator("#lightbox")
+    expect(lightbox).to_be_visible()
+    expect(page.locator("#lightbox-img")).to_have_attribute("alt", f"抓拍 {with_photos[1]}")
+    page.keyboard.press("Escape")
+    expect(lightbox).to_be_hidden()
+    back = page.evaluate(FOCUS)
+    assert (back["cls"], back["row"]) == ("thumb-button", with_photos[1]), back
+    expect(keys).to_be_visible()
+
+    # One stop for all the photos: the next Tab is past them (here the page's end, as no row
+    # has a button of its own).
+    page.keyboard.press("Tab")
+    after = page.evaluate(FOCUS)
+    assert not (after["cls"] == "thumb-button" and after["row"]), after
+    expect(keys).to_be_hidden()
+    again = tab(page, "Shift+Tab")
+    assert (again["cls"], again["row"]) == ("thumb-button", with_photos[1]), again
