@@ -21,6 +21,7 @@ from playwright.sync_api import expect
 from controllers.events import Event
 from tests.browser.conftest import (
     STREAM_TIMEOUT_MS,
+    WAIT_MS,
     LiveServer,
     browser_context,
     enter_as,
@@ -258,19 +259,28 @@ def tab(page: Any, key: str = "Tab") -> dict[str, Any]:
     return where
 
 
+# What the guard reads and types in the keyboard walk, by language: the skip link to the
+# gates, the gate's reason and the card's note. The English walk was done by hand only.
+WALK = {"zh": ("跳到道闸控制", "键盘开闸", "业主电话确认"),
+        "en": ("Skip to gate controls", "opened by keyboard", "host phoned to confirm")}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
 def test_a_guard_opens_a_gate_and_resolves_a_review_with_the_keyboard_alone(
-    pages: Any, a11y_server: LiveServer
+    pages: Any, a11y_server: LiveServer, lang: str
 ) -> None:
     """Tab, Enter, Space, arrows and typing only, as a guard without a mouse: 开闸 with a
-    reason, then 放行一次 on the first card of the queue, every step showing where it is."""
-    page = pages("guard", "zh")
+    reason, then 放行一次 on the first card of the queue, every step showing where it is;
+    in Chinese and in English (longer words, the same stops)."""
+    skip_to_gates, gate_note, card_note = WALK[lang]
+    page = pages("guard", lang)
     page.goto("/console")
     page.wait_for_selector('#live-dot[data-live="yes"]', timeout=STREAM_TIMEOUT_MS)
     add_review(a11y_server, "沪E24680")
     page.wait_for_selector(".review-card >> nth=1")
 
     # 跳到道闸控制, then the first gate's 开闸
-    assert tab(page)["text"] == "跳到道闸控制"
+    assert tab(page)["text"] == skip_to_gates
     page.keyboard.press("Enter")
     opener = tab(page)
     assert (opener["action"], opener["gate"]) == ("open", "main-in")
@@ -283,13 +293,14 @@ def test_a_guard_opens_a_gate_and_resolves_a_review_with_the_keyboard_alone(
     assert preset["name"] == "preset" and page.locator(
         "#gate-dialog input[name=preset]:checked").input_value() == preset["value"]
     assert tab(page)["name"] == "reason_text"
-    page.keyboard.type("键盘开闸")
+    page.keyboard.type(gate_note)
+    audit_before = gate_audit_reasons(a11y_server, "main-in")  # the other language's walk
     page.keyboard.press("Enter")
     page.wait_for_selector("#gate-dialog", state="hidden")
     page.wait_for_selector('.gate[data-gate="main-in"] .gate-state.state-open')
     assert page.evaluate(FOCUS)["action"] == "open"  # back where the guard was
     audit = gate_audit_reasons(a11y_server, "main-in")
-    assert audit == [f"{preset['value']}：键盘开闸"]
+    assert audit == [*audit_before, f"{preset['value']}：{gate_note}"]
 
     # On through the gates to the queue's first card: its plate, reason and 放行一次
     for _ in range(30):
@@ -303,13 +314,13 @@ def test_a_guard_opens_a_gate_and_resolves_a_review_with_the_keyboard_alone(
     reason = page.evaluate(FOCUS)["value"]
     assert reason
     assert tab(page)["name"] == "reason_text"
-    page.keyboard.type("业主电话确认")
+    page.keyboard.type(card_note)
     allow = tab(page)
     assert (allow["action"], allow["card"]) == ("allow_once", str(passage_id))
     page.keyboard.press("Enter")
     page.wait_for_selector(f'.review-card[data-passage="{passage_id}"]', state="detached")
     resolved = resolution(a11y_server, passage_id)
-    assert resolved == ("allowed_once", "guard", [f"{reason}：业主电话确认"])
+    assert resolved == ("allowed_once", "guard", [f"{reason}：{card_note}"])
 
 
 def gate_audit_reasons(server: LiveServer, gate: str) -> list[str]:
@@ -480,3 +491,73 @@ def test_a_passages_photo_opens_from_the_keyboard_through_one_tab_stop(
     expect(keys).to_be_hidden()
     again = tab(page, "Shift+Tab")
     assert (again["cls"], again["row"]) == ("thumb-button", with_photos[1]), again
+
+
+# A 1280x800 booth screen zoomed to 200 %: what the page lays out in (CSS px), at two device
+# pixels to each, as chromium's own zoom does.
+ZOOMED = {"width": 640, "height": 400}
+# What lies past the window's sides, or is cut inside its own box, on what the page shows
+# now. A table may scroll inside its card (WCAG 1.4.10 lets a data table scroll in two
+# directions), the skip links wait off screen for a Tab, visually-hidden words are no text.
+CUT_OFF = """() => {
+  const seen = 'button, a, input, select, summary, label, h1, h2, p, th, td, .badge, .plate,'
+    + ' .gate-state';
+  const out = [];
+  for (const el of document.querySelectorAll(seen)) {
+    if (!el.checkVisibility() || el.closest('.table-scroll, .skip-links, .visually-hidden')
+        || el.closest('dialog:not([open])')) continue;
+    const r = el.getBoundingClientRect();
+    const what = `${el.tagName}.${el.className} ${el.textContent.trim().slice(0, 20)}`;
+    if (r.width && (r.left < -0.5 || r.right > innerWidth + 0.5))
+      out.push(`${what}: ${r.left}-${r.right}`);
+    if (el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX !== 'visible')
+      out.push(`${what}: ${el.scrollWidth} px of text in ${el.clientWidth}`);
+  }
+  return out; }"""
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_at_200_percent_zoom_the_booth_page_reflows_without_sideways_scrolling(
+    chromium: Any, a11y_server: LiveServer, lang: str
+) -> None:
+    """WCAG 1.4.10 (reflow) for a guard who zooms the booth's 1280x800 screen to 200 %: the
+    page does not scroll sideways, nothing a guard reads or presses is cut at its sides
+    (gates, alarms, the queue's cards, the folded menu opened), and 开闸 and 录入车牌 show
+    their reasons and 确认 without scrolling (they were 470 and 550 px tall in 400)."""
+    from tests.browser.test_console_small_screen_browser import DIALOG_PARTS, on_screen
+
+    context = chromium.new_context(
+        base_url=a11y_server.base_url, locale="zh-CN", timezone_id="Asia/Shanghai",
+        viewport=ZOOMED, device_scale_factor=2,
+    )
+    context.set_default_timeout(WAIT_MS)
+    try:
+        context.add_cookies([{"name": "parkgate_lang", "value": lang,
+                              "url": a11y_server.base_url}])
+        page = context.new_page()
+        enter_as(page, a11y_server, "guard", "guard")
+        page.wait_for_selector('#live-dot[data-live="yes"]', timeout=STREAM_TIMEOUT_MS)
+        page.wait_for_selector(".review-card")
+        assert page.evaluate("devicePixelRatio") == 2
+        assert page.evaluate("document.scrollingElement.scrollWidth - innerWidth") == 0
+        assert page.evaluate(CUT_OFF) == []
+        page.click("#nav-toggle")
+        expect(page.locator(".topbar .nav")).to_be_visible()
+        assert page.evaluate(CUT_OFF) == []
+        page.click("#nav-toggle")
+        for opener, dialog_id in (
+            ('.gate[data-gate="main-in"] .gate-action.open', "#gate-dialog"),
+            ('.gate[data-gate="main-in"] .typed-plate', "#typed-dialog"),
+        ):
+            page.click(opener)
+            dialog = page.locator(dialog_id)
+            expect(dialog).to_be_visible()
+            parts = dialog.evaluate(DIALOG_PARTS)
+            assert not parts["scrolls"], (dialog_id, parts)
+            for part in (*parts["reasons"], parts["reason_text"], parts["confirm"]):
+                assert on_screen(part, ZOOMED["height"]), (dialog_id, parts)
+            assert page.evaluate(CUT_OFF) == []
+            page.keyboard.press("Escape")
+            expect(dialog).to_be_hidden()
+    finally:
+        context.close()
