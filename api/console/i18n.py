@@ -262,7 +262,9 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "reason.other": ("其他（请填写）", "Other (type below)"),
     "reason.free": ("补充说明", "Details"),
     "reason.required": ("请选择或填写原因（至少2个字）", "Choose or type a reason (2+ characters)"),
-    "reason.p1": ("访客无通行证，业主确认", "Visitor without pass, host confirmed"),
+    # Whole in a 360 px phone's review card select: "Visitor without pass, host confirmed"
+    # was cut to "…host con" there (the longest choice now is p3).
+    "reason.p1": ("访客无通行证，业主确认", "No pass, host confirmed"),
     "reason.p2": ("车牌无法识别", "Plate not readable"),
     "reason.p3": ("救护车/消防/警车", "Ambulance / fire / police"),
     "reason.p4": ("快递外卖临时进入", "Courier / delivery"),
