@@ -246,12 +246,9 @@ class _Unit:
         s = self.session
         d = record.decision
         plate = d.matched_plate or record.sighting.plate
-        household_id = d.household_id
-        if plate is not None:
-            plate, household_id = self._as_on_file(record, plate)
         # What this admission changes, kept with the passage: a barrier that then does not
         # open undoes exactly this (undo_admission), whatever happened since.
-        effects: dict[str, Any] = {"plate": plate}
+        effects: dict[str, Any] = {}
         if d.count_pass_use and d.pass_id is not None:
             s.execute(
                 update(VisitorPass)
@@ -259,6 +256,12 @@ class _Unit:
                 .values(uses=VisitorPass.uses + 1)
             )
             effects["pass_id"] = d.pass_id
+        household_id = d.household_id
+        if plate is not None:
+            # After the pass's use: an admin's deletion of the pass written at this moment
+            # holds it, and is read as done.
+            plate, household_id = self._as_on_file(record, plate)
+        effects = {"plate": plate, **effects}
         counted = True
         unrecorded_exit = False
         alarms_left: list[str] = []
@@ -345,11 +348,14 @@ class _Unit:
         - a car let in on its registration is recorded under its plate and household now
           (deleted since: on the household the plate is registered to now, if any, as a
           deletion and a registration leave a car inside: vehicle.create);
-        - a visitor let in on a pass, under the pass's plate now;
+        - a visitor let in on a pass, under the pass's plate now (deleted since: on no
+          household's spaces);
         - an exit of a car not recorded inside under ``plate`` takes it out where a
           correction moved it (``_moved_by_correction``).
 
-        Online the decision and this read are one transaction: nothing changes."""
+        Online the decision and this read are one transaction: only what is written at this
+        moment is read (a pass deleted as its visitor's entry is written: after its use, which
+        waits for the deletion)."""
         d = record.decision
         s = self.session
         if record.direction is Direction.OUT:
@@ -361,8 +367,14 @@ class _Unit:
                     return now_plate, d.household_id
             return self._moved_by_correction(plate, record.sighting.at), d.household_id
         if d.count_pass_use and d.pass_id is not None:
-            pass_plate = s.scalar(select(VisitorPass.plate).where(VisitorPass.id == d.pass_id))
-            return pass_plate or plate, d.household_id
+            on_pass = s.execute(select(VisitorPass.plate).where(VisitorPass.id == d.pass_id)
+                                ).first()
+            if on_pass is None:
+                # Deleted since (services/presence_corrections.pass_deleted): inside on no
+                # household's spaces, as a deletion leaves a car already inside; not the
+                # host's own car.
+                return plate, None
+            return on_pass.plate or plate, d.household_id
         if d.vehicle_id is None:
             return plate, d.household_id
         vehicle = s.execute(select(Vehicle.plate, Vehicle.household_id)

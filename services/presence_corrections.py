@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from models.access_store import off_its_zone
-from models.vehicles import Presence
+from models.vehicles import Presence, VisitorPass
 
 
 def _inside_as(
@@ -117,5 +117,31 @@ def household_changed(
     if inside is None:
         return False
     inside.household_id = new
+    session.flush()
+    return True
+
+
+def pass_deleted(session: Session, visitor_pass: VisitorPass) -> bool:
+    """A visitor pass about to be deleted: its car inside on it stays inside, counted in its
+    zone, on no household's spaces, as a deleted car's does; True when it was inside. Left
+    to the database's SET NULL of the row's pass, it was the host's own car: counted
+    against the host's spaces, so the host's own car went to a guard.
+
+    The pass is taken first, then the car's row, as an entry on the pass takes them (its use,
+    then the row): one written at this moment holds the pass, so this waits for it, and then
+    finds its car inside and reads the use it counted (the audit entry's ``uses``). On
+    SQLite, which ignores FOR UPDATE, ``lock_inside``'s write waits for it instead, and the
+    pass is read again after it."""
+    session.execute(select(VisitorPass.id).where(VisitorPass.id == visitor_pass.id)
+                    .with_for_update())
+    if visitor_pass.plate is not None:
+        lock_inside(session, [visitor_pass.plate])
+    session.refresh(visitor_pass)
+    if visitor_pass.plate is None:
+        return False  # a walk-in pass: no car
+    inside = _inside_as(session, visitor_pass.plate, pass_id=visitor_pass.id)
+    if inside is None:
+        return False
+    inside.household_id, inside.pass_id = None, None
     session.flush()
     return True

@@ -474,6 +474,8 @@ def delete_pass(
     pass_id: PathId, session: SessionDep, services: ServicesDep, user: AdminUser
 ) -> Response:
     visitor_pass = _get(session, VisitorPass, pass_id, "pass")
+    # Its car inside stays counted, on no household's spaces: not the host's own car.
+    presence_corrections.pass_deleted(session, visitor_pass)
     session.delete(visitor_pass)
     # And how much of it was used: the log is all that is left of it.
     audit(session, user, "pass.delete", f"pass:{pass_id}", **visitor_pass.grant(),

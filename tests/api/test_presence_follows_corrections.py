@@ -375,3 +375,22 @@ def test_a_plate_re_registered_by_delete_and_post_leaves_the_car_inside_under_th
     routes = client.get("/openapi.json").json()["paths"]["/api/v1/vehicles/{vehicle_id}"]
     assert "PATCH" in routes["delete"]["description"]
     assert "inside" in routes["patch"]["description"]
+
+
+def test_a_visitor_pass_deleted_while_its_car_is_inside_leaves_it_on_nobody_s_space(
+    client: Any, admin_headers: dict[str, str],
+) -> None:
+    """The car stays inside and counted, as a deleted car's does, but on no household's
+    spaces. The database's SET NULL of the row's pass made it look like the host's own car:
+    counted against the host's one space, so the host's own car went to a guard."""
+    host = household(client, admin_headers, "1201")
+    car(client, admin_headers, SECOND, host)
+    pass_id = visitor_pass(client, admin_headers, TYPO, host)
+    assert arrive(client, "main-in", TYPO).decision.reason == "visitor_pass"
+    free = free_in_zone(client, "A")
+
+    gone = client.delete(f"/api/v1/passes/{pass_id}", headers=admin_headers)
+    assert gone.status_code == 204, gone.text
+    assert inside(client) == {TYPO: (None, None)}
+    assert free_in_zone(client, "A") == free
+    assert arrive(client, "main-in", SECOND).decision.reason == "resident"
