@@ -273,6 +273,15 @@ class _Unit:
             # sees what it did, and the lock is taken before any zone's, as every writer of
             # a presence row here takes them, so the two cannot deadlock on zones.
             existing = s.get(Presence, plate, with_for_update=True, populate_existing=True)
+            if existing is None and record.direction is Direction.OUT:
+                # Gone once the lock was had: an office's plate correction written at this
+                # moment moved the car's row to the right plate (presence_corrections
+                # .plate_corrected holds both rows as it does). The car leaving is that one.
+                moved, _ = self._as_on_file(record, plate)
+                if moved != plate:
+                    plate, effects["plate"] = moved, moved
+                    existing = s.get(Presence, plate, with_for_update=True,
+                                     populate_existing=True)
             if record.direction is Direction.IN:
                 if existing is None:
                     row = self._entered(record, passage_id, household_id)
@@ -359,7 +368,9 @@ class _Unit:
         d = record.decision
         s = self.session
         if record.direction is Direction.OUT:
-            if s.get(Presence, plate) is not None:
+            # Read, not the session's copy: after a lock that found the row gone, that copy
+            # can be the row as it was.
+            if s.scalar(select(Presence.plate).where(Presence.plate == plate)) is not None:
                 return plate, d.household_id
             if d.vehicle_id is not None:
                 now_plate = s.scalar(select(Vehicle.plate).where(Vehicle.id == d.vehicle_id))
