@@ -316,6 +316,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "col.snapshot": ("抓拍", "Photo"),
     "col.plate": ("车牌", "Plate"),
     "col.matched": ("匹配到的登记车牌", "Matched registered plate"),
+    # How far a read was from the registered plate it matched (controllers/plate_match.py).
+    "match.distance.1": ("相差 1：一个形近字符", "distance 1: one look-alike character"),
+    "match.distance.2": ("相差 2：一个字符不同", "distance 2: one character differs"),
+    "match.distance": ("相差 {n}", "distance {n}"),
     "col.confidence": ("置信度", "Score"),
     "col.decision": ("结果", "Decision"),
     "col.reason": ("原因", "Reason"),

@@ -304,7 +304,128 @@
     connect();
   }
 
+  // ---- a passages table's photos: one tab stop, and the lightbox ------------------------
+  // The booth's live passages (live.js) and 通行记录 alike. Each row's photo is a button (Enter
+  // enlarges it, as a review card's), but 200 tab stops would stand between a keyboard and
+  // everything after the table. One is in the tab order (tabindex 0): the top shown row's,
+  // as new cars come, until the guard has been on one; then that one while its row is shown.
+  // ↑ ↓ Home End move it between the rows shown (a roving tabindex), and #photo-keys says so
+  // meanwhile. Returns what a page that replaces rows calls: keepOneStop() after any change
+  // of the rows shown, carryStop(old, fresh) when a row is read again.
+  const lightbox = document.getElementById("lightbox");
+  let lightboxRows = null;  // the table the photo shown is from (none: a review card's)
+  let lightboxOpener = null;  // the row's photo button the photo shown is (the focus goes back)
+  function shownPhotos(rows) {
+    return Array.from(rows.querySelectorAll("tr.passage:not([hidden]) .thumb-button"));
+  }
+  function makePhotoStop(rows, button) {
+    rows.querySelectorAll('.thumb-button[tabindex="0"]').forEach((b) => { b.tabIndex = -1; });
+    button.tabIndex = 0;
+  }
+  function photoTable(rows) {
+    let photoChosen = false;
+    function keepOneStop() {
+      const shown = shownPhotos(rows);
+      const chosen = photoChosen ? shown.find((b) => b.tabIndex === 0) : null;
+      photoChosen = Boolean(chosen);
+      if (chosen || shown[0]) makePhotoStop(rows, chosen || shown[0]);
+    }
+    rows.addEventListener("keydown", (ev) => {
+      const button = ev.target.closest(".thumb-button");
+      if (!button) return;
+      const shown = shownPhotos(rows);
+      const at = shown.indexOf(button);
+      const to = { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: shown.length - 1 }[ev.key];
+      if (to === undefined) return;
+      ev.preventDefault();  // the arrows would scroll the page as well
+      if (!shown[to]) return;
+      makePhotoStop(rows, shown[to]);
+      shown[to].focus();
+    });
+    // A photo clicked becomes the stop too: Tab comes back to where the guard was.
+    rows.addEventListener("focusin", (ev) => {
+      const button = ev.target.closest(".thumb-button");
+      if (!button) return;
+      photoChosen = true;
+      if (button.tabIndex !== 0) makePhotoStop(rows, button);
+    });
+    function carryStop(old, fresh) {
+      const was = old.querySelector(".thumb-button");
+      const now = fresh.querySelector(".thumb-button");
+      if (was && now) now.tabIndex = was.tabIndex;
+    }
+    keepOneStop();  // the rows the page was rendered with
+    return { keepOneStop, carryStop };
+  }
+  // With a row's photo, what settles a complaint about that car, read from its row as the
+  // table shows it (a row read again meanwhile shows its new state): each column but the
+  // photo under its heading, and the registered plate it matched with how far the read was.
+  function fillCaption(row) {
+    const caption = document.getElementById("lightbox-caption");
+    const facts = document.getElementById("lightbox-facts");
+    facts.replaceChildren();
+    if (!row) { caption.hidden = true; return; }
+    const heads = Array.from(row.closest("table").querySelectorAll("thead th"), (th) => th.textContent.trim());
+    const add = (label, text, role) => {
+      const dt = document.createElement("dt");
+      dt.textContent = label;
+      const dd = document.createElement("dd");
+      dd.textContent = text;
+      if (role) dd.dataset.role = role;
+      facts.append(dt, dd);
+    };
+    Array.from(row.cells).forEach((cell, i) => {
+      if (cell.querySelector("img.thumb") || !heads[i]) return;
+      const copy = cell.cloneNode(true);
+      copy.querySelectorAll("button").forEach((b) => b.remove());  // 人工开闸放行 is no fact
+      copy.querySelectorAll("br, .resolve-reason").forEach((el) => el.before(" "));
+      // A guard's resolution says what it was before, who, and when (the car's wait).
+      copy.querySelectorAll("[data-caption]").forEach((el) => { el.textContent = el.dataset.caption; });
+      const text = copy.textContent.replace(/\s+/g, " ").trim();
+      const role = ["time", "gate", "", "plate", "confidence", "decision", "reason", "who"][i];
+      add(heads[i], text, role);
+      const matched = role === "plate" && cell.querySelector(".matched[data-plate]");
+      if (matched) add(matched.title, matched.dataset.plate + " · " + matched.dataset.distance, "matched");
+    });
+    caption.hidden = false;
+  }
+  function showPhoto(img, rows) {
+    const row = rows ? img.closest("tr.passage") : null;
+    const big = document.getElementById("lightbox-img");
+    big.src = img.src;
+    big.alt = img.alt;  // 抓拍 12, as its thumbnail
+    lightbox.setAttribute("aria-label", img.alt);
+    fillCaption(row);
+    lightboxRows = rows;
+    lightboxOpener = row ? row.querySelector(".thumb-button") : null;
+  }
+  if (lightbox) {
+    // Closed, the lightbox gives the focus back to the row's photo it shows (the dialog gives
+    // it to the one it was opened from); if that row was read again meanwhile, to the table's
+    // photo stop.
+    lightbox.addEventListener("close", () => {
+      if (lightboxOpener && lightboxOpener.isConnected) lightboxOpener.focus();
+      else if (lightboxRows) {
+        const stop = lightboxRows.querySelector('.thumb-button[tabindex="0"]');
+        if (stop) stop.focus();
+      }
+      lightboxRows = null;
+      lightboxOpener = null;
+    });
+    document.addEventListener("click", (ev) => {
+      const img = ev.target.closest("img.thumb")
+        || ev.target.closest(".thumb-button")?.querySelector("img.thumb");  // Enter on a photo's
+      if (img) {
+        showPhoto(img, img.closest(".passages-table tbody"));
+        lightbox.showModal();
+      } else if (ev.target.closest("#lightbox")) {
+        lightbox.close();
+      }
+    });
+  }
+
   window.parkgate = {
     api, toast, t, csrf, detailText, sessionExpired, sessionGone, narrowHouseholds, followStream,
+    photoTable,
   };
 })();

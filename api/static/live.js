@@ -98,53 +98,12 @@
   filterGate.addEventListener("change", applyFilters);
   filterDecision.addEventListener("change", applyFilters);
 
-  // ---- the rows' photos: one tab stop for the table ----------------------------------
-  // Each row's photo is a button (Enter enlarges it, as a review card's), but 200 tab stops
-  // would stand between a keyboard and everything after the table. One is in the tab order
-  // (tabindex 0): the top shown row's, as new cars come, until the guard has been on one;
-  // then that one while its row is shown. ↑ ↓ Home End move it between the rows shown (a
-  // roving tabindex), and #photo-keys says so meanwhile.
-  let photoChosen = false;
-  function shownPhotos() {
-    return Array.from(rows.querySelectorAll("tr.passage:not([hidden]) .thumb-button"));
-  }
-  function makePhotoStop(button) {
-    rows.querySelectorAll('.thumb-button[tabindex="0"]').forEach((b) => { b.tabIndex = -1; });
-    button.tabIndex = 0;
-  }
-  function keepOnePhotoStop() {
-    const shown = shownPhotos();
-    const chosen = photoChosen ? shown.find((b) => b.tabIndex === 0) : null;
-    photoChosen = Boolean(chosen);
-    if (chosen || shown[0]) makePhotoStop(chosen || shown[0]);
-  }
-  rows.addEventListener("keydown", (ev) => {
-    const button = ev.target.closest(".thumb-button");
-    if (!button) return;
-    const shown = shownPhotos();
-    const at = shown.indexOf(button);
-    const to = { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: shown.length - 1 }[ev.key];
-    if (to === undefined) return;
-    ev.preventDefault();  // the arrows would scroll the page as well
-    if (!shown[to]) return;
-    makePhotoStop(shown[to]);
-    shown[to].focus();
-  });
-  // A photo clicked becomes the stop too: Tab comes back to where the guard was.
-  rows.addEventListener("focusin", (ev) => {
-    const button = ev.target.closest(".thumb-button");
-    if (!button) return;
-    photoChosen = true;
-    if (button.tabIndex !== 0) makePhotoStop(button);
-  });
-  keepOnePhotoStop();  // the rows the page was rendered with
+  // ---- the rows' photos: one tab stop for the table, Enter enlarges (common.js) ---------
+  const photos = window.parkgate.photoTable(rows);
+  const keepOnePhotoStop = photos.keepOneStop;
   // A row read again replaces the one shown: the photo stop, and the focus on the photo or
   // on 人工开闸放行, stay with it (the guard's place in the table is not lost to an update).
-  function carryPhotoStop(old, fresh) {
-    const was = old.querySelector(".thumb-button");
-    const now = fresh.querySelector(".thumb-button");
-    if (was && now) now.tabIndex = was.tabIndex;
-  }
+  const carryPhotoStop = photos.carryStop;
   function replaceRow(old, fresh) {
     const focused = old.contains(document.activeElement) ? document.activeElement : null;
     carryPhotoStop(old, fresh);
@@ -905,31 +864,6 @@
       }
     } finally {
       confirm.disabled = false;
-    }
-  });
-
-  // ---- snapshots: click to enlarge -----------------------------------------------------
-  // Closed, the lightbox gives the focus back to the photo it was opened from (the dialog
-  // does so itself); if that row was read again meanwhile, to the table's photo stop.
-  const lightbox = document.getElementById("lightbox");
-  let lightboxOpener = null;
-  lightbox.addEventListener("close", () => {
-    if (lightboxOpener && !lightboxOpener.isConnected) {
-      const stop = rows.querySelector('.thumb-button[tabindex="0"]');
-      if (stop) stop.focus();
-    }
-    lightboxOpener = null;
-  });
-  document.addEventListener("click", (ev) => {
-    const img = ev.target.closest("img.thumb")
-      || ev.target.closest(".thumb-button")?.querySelector("img.thumb");  // Enter on a photo's
-    if (img) {
-      lightboxOpener = document.activeElement.closest("#passage-rows .thumb-button");
-      document.getElementById("lightbox-img").src = img.src;
-      document.getElementById("lightbox-img").alt = img.alt;  // 抓拍 12, as its thumbnail
-      lightbox.showModal();
-    } else if (ev.target.closest("#lightbox")) {
-      lightbox.close();
     }
   });
 

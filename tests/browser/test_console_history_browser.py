@@ -1,0 +1,224 @@
+"""通行记录 as a complaint is settled with it: "yesterday about 8:05 the barrier did not open for
+闽A12345". The guard, then the property office, find the car, enlarge its photo with what was
+decided and why, and page through that morning's cars. Debian chromium on a real server.
+
+One server (SQLite) and one browser context per role and language serve the whole module:
+the passages are written once, straight into the database, with photos of their own."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+from PIL import Image
+from playwright.sync_api import expect
+
+from tests.browser.conftest import LiveServer, browser_context, enter_as, screenshot, serving
+from tests.conftest import first_start_migrated
+
+pytestmark = pytest.mark.browser
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+YESTERDAY = datetime.now(BEIJING).date() - timedelta(days=1)
+
+
+def at(hour: int, minute: int, second: int = 0, days_ago: int = 1) -> datetime:
+    """A Beijing wall-clock time ``days_ago`` days back, as stored (aware)."""
+    day = datetime.now(BEIJING).date() - timedelta(days=days_ago)
+    return datetime.combine(day, time(hour, minute, second), tzinfo=BEIJING)
+
+
+def jpeg(shade: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((240, 320, 3), shade, np.uint8)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+# Yesterday's morning at 东门入口, newest first as 通行记录 lists it: (key, when, plate read,
+# registered plate it matched, distance, decision, reason, confidence).
+MORNING = [
+    ("later", at(9, 30), "闽A12345", "闽A12345", 0, "allow", "resident", 0.97),
+    ("blocked", at(8, 12, 40), "闽A77777", None, 0, "deny", "blocked", 0.95),
+    ("complaint", at(8, 5, 12), "闽A12845", "闽A12345", 2, "review", "low_confidence", 0.58),
+    ("before", at(7, 48, 30), "闽A55555", "闽A55555", 0, "allow", "resident", 0.96),
+]
+
+
+@pytest.fixture(scope="module")
+def history_server(
+    plate_recognizer: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[LiveServer, dict[str, int]]]:
+    """One live server for the module, on SQLite, with yesterday morning's passages (each
+    with a photo) and the one the complaint is about let in by guard2 after 3 minutes; and
+    the same car two days ago. Yields the server and the passages' ids by key."""
+    from models.db import transaction
+    from models.events import AuditEntry, Passage
+    from services.container import build_services
+    from settings import load_settings
+    from tests.api.test_console import add_staff
+
+    directory = tmp_path_factory.mktemp("history")
+    url = f"sqlite:///{directory / 'parkgate.db'}"
+    settings = load_settings(
+        None, data_dir=directory / "data", database_url=url,
+        camera_api_keys={"cam-main": "test-camera-key"},
+        storage={"reserve_mb": 0, "min_free_mb": 0},
+    )
+    first_start_migrated(settings, url, tmp_path_factory)
+    services = build_services(settings, recognizer=plate_recognizer)
+    add_staff(services, "admin", "admin")
+    add_staff(services, "guard", "guard")
+    ids: dict[str, int] = {}
+    with transaction(services.sessions) as session:
+        for shade, (key, when, plate, matched, distance, decision, reason, confidence) in zip(
+            (60, 100, 140, 180), MORNING, strict=True
+        ):
+            passage = Passage(
+                at=when, gate_id="main-in", direction="in", plate=plate, matched_plate=matched,
+                match_distance=distance, decision=decision, reason=reason,
+                confidence=confidence, snapshot_path=services.snapshots.save("main-in", when,
+                                                                             jpeg(shade)),
+            )
+            if key == "complaint":
+                passage.resolution = "allowed_once"
+                passage.resolved_by = "guard2"
+                passage.resolved_at = when + timedelta(minutes=3)
+            session.add(passage)
+            session.flush()
+            ids[key] = passage.id
+        session.add(AuditEntry(
+            at=at(8, 8, 12), username="guard2", action="passage.resolve", gate_id="main-in",
+            passage_id=ids["complaint"], reason="车牌无法识别：业主本人在车上",
+            details={"resolution": "allowed_once"},
+        ))
+        older = Passage(at=at(8, 4, days_ago=2), gate_id="main-in", direction="in",
+                        plate="闽A12345", matched_plate="闽A12345", decision="allow",
+                        reason="resident", confidence=0.98)
+        session.add(older)
+        session.flush()
+        ids["two_days_ago"] = older.id
+    with serving(services) as server:
+        yield server, ids
+
+
+@pytest.fixture(scope="module")
+def pages(chromium: Any, history_server: tuple[LiveServer, dict[str, int]]) -> Iterator[Any]:
+    """One page per (who, language), kept for the module."""
+    server, _ = history_server
+    opened: dict[tuple[str, str], Any] = {}
+    contexts: list[Any] = []
+
+    def page_for(who: str, lang: str) -> Any:
+        if (who, lang) not in opened:
+            context = browser_context(chromium, server.base_url)
+            contexts.append(context)
+            context.add_cookies([{"name": "parkgate_lang", "value": lang,
+                                  "url": server.base_url}])
+            page = context.new_page()
+            enter_as(page, server, who, who)
+            opened[who, lang] = page
+        return opened[who, lang]
+
+    yield page_for
+    for context in contexts:
+        context.close()
+
+
+# Where the focus is: the row's passage id when on a row's photo.
+FOCUS = """() => { const el = document.activeElement;
+  return {cls: el.className, row: el.closest('#history-rows tr')?.dataset.id ?? null,
+          dialog: el.closest('dialog[open]')?.id ?? null}; }"""
+
+
+def tab_to_photos(page: Any) -> dict[str, Any]:
+    """Tab from the page's top to the table's one photo stop; where the focus landed."""
+    page.locator("body").focus()
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        where: dict[str, Any] = page.evaluate(FOCUS)
+        if where["row"]:
+            return where
+    raise AssertionError(f"Tab never reached a row's photo; last on {where}")
+
+
+def facts(page: Any) -> dict[str, str]:
+    """The enlarged photo's caption: each fact's role and what it says."""
+    result: dict[str, str] = page.eval_on_selector_all(
+        "#lightbox-facts dd",
+        "dds => Object.fromEntries(dds.map(dd => [dd.dataset.role, dd.textContent]))",
+    )
+    return result
+
+
+# What the caption says about the complaint's passage, by language.
+COMPLAINT_FACTS = {
+    "zh": {"time": f"{YESTERDAY:%m-%d} 08:05:12", "gate": "东门入口",
+           "plate": "闽A12845 ≈ 闽A12345", "matched": "闽A12345 · 相差 2：一个字符不同",
+           "decision": "待人工 → 人工放行 · guard2 08:08:12", "reason": "识别置信度低",
+           "by": "guard2：车牌无法识别：业主本人在车上"},
+    "en": {"time": f"{YESTERDAY:%m-%d} 08:05:12", "gate": "",
+           "plate": "闽A12845 ≈ 闽A12345",
+           "matched": "闽A12345 · distance 2: one character differs",
+           "decision": "Review → Allowed by guard · guard2 08:08:12", "reason": "Low confidence",
+           "by": "guard2：车牌无法识别：业主本人在车上"},
+}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_history_photo_enlarges_with_what_was_decided_by_keyboard_and_mouse(
+    pages: Any, history_server: tuple[LiveServer, dict[str, int]], lang: str
+) -> None:
+    """通行记录's photos did not enlarge at all. As on the booth page, the table's photos are
+    one tab stop: ↑ ↓ move between the rows, Enter enlarges, and with the photo come the time,
+    gate, plate read and the registered plate it matched with how far, the decision (a guard's
+    resolution and who) and the reason; Escape closes back on that row's photo. A click
+    enlarges another row's photo, a click closes it."""
+    _, ids = history_server
+    page = pages("guard", lang)
+    page.goto(f"/console/history?since={YESTERDAY}&until={YESTERDAY}")
+    expect(page.locator("#history-rows tr")).to_have_count(4)
+    keys = page.locator("#photo-keys")
+    expect(keys).to_be_hidden()
+
+    first = tab_to_photos(page)
+    assert first["row"] == str(ids["later"]), first
+    expect(keys).to_be_visible()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate(FOCUS)["row"] == str(ids["complaint"])
+    page.keyboard.press("Enter")
+    lightbox = page.locator("#lightbox")
+    expect(lightbox).to_be_visible()
+    big = page.locator("#lightbox-img")
+    snapshot = re.compile(f"/api/v1/passages/{ids['complaint']}/snapshot$")
+    expect(big).to_have_attribute("src", snapshot)
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0",
+                           arg=big.element_handle())
+    want = COMPLAINT_FACTS[lang]
+    said = facts(page)
+    assert said["time"] == want["time"], said
+    assert said["gate"] and (want["gate"] in said["gate"]), said
+    assert said["plate"] == want["plate"], said
+    assert said["matched"] == want["matched"], said
+    assert said["decision"].endswith(want["decision"]), said
+    assert said["reason"].startswith(want["reason"]) and want["by"] in said["reason"], said
+    screenshot(page, f"console-history-photo-{lang}")
+    page.keyboard.press("Escape")
+    expect(lightbox).to_be_hidden()
+    assert page.evaluate(FOCUS)["row"] == str(ids["complaint"])
+
+    # The mouse: another row's photo, its own facts; a click on the photo closes it.
+    page.locator(f'#history-rows tr[data-id="{ids["blocked"]}"] img.thumb').click()
+    expect(lightbox).to_be_visible()
+    expect(page.locator('#lightbox-facts dd[data-role="plate"]')).to_have_text("闽A77777")
+    expect(page.locator('#lightbox-facts dd[data-role="decision"]')).to_have_text(
+        "拒绝" if lang == "zh" else "Denied")
+    assert "matched" not in facts(page)
+    big.click()
+    expect(lightbox).to_be_hidden()
