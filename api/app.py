@@ -41,6 +41,7 @@ from api.routes import (
     presence,
     reports,
     resident_import,
+    resident_phone,
     review,
     safety,
     typed_plates,
@@ -119,7 +120,7 @@ def create_app(services: Services) -> FastAPI:
     for module in (auth, admin, faces, credentials, frames, passages, availability, health,
                    metrics, gate_actions, typed_plates, review, alarms, audit, events, safety,
                    parking, reports, personal_data, resident_import, household_move_out, users,
-                   presence):
+                   presence, resident_phone):
         app.include_router(module.router, dependencies=csrf)
     app.include_router(console.router)  # console forms carry their token in the form
     install_local_docs(app)

@@ -234,10 +234,24 @@ class ResidentOut(_Out):
     id: int
     household_id: int
     name: str
+    # Whole for admins; a guard reads 138****8000 (services/phone_privacy.py) and asks for
+    # one number at a time by POST /residents/{id}/phone-reveal, which is audited.
     phone: str | None
+    phone_masked: bool = Field(False, description="phone shows only its first 3 and last 4")
     face_consent_at: datetime | None
     face_consent_by: str | None
     created_at: datetime
+
+
+class PhoneRevealIn(_In):
+    # Optional: a guard at the barrier calls first; the office reads who, whom and when.
+    reason: Annotated[str, Field(max_length=200), AfterValidator(_clean)] = ""
+
+
+class PhoneRevealOut(BaseModel):
+    id: int
+    phone: str | None
+    audit_id: int
 
 
 class VehicleIn(_In):

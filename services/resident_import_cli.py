@@ -18,8 +18,9 @@ from typing import Any
 from errors import InvalidInputError
 from services.clock_watch import load_clock_floor
 from services.enrol_folder import admin_operator
+from services.phone_privacy import mask_phone
 from services.resident_import_file import MAX_BYTES, too_large
-from services.resident_import_updates import FieldChange, mask_phone
+from services.resident_import_updates import FieldChange
 
 logger = logging.getLogger(__name__)
 

@@ -64,12 +64,6 @@ def same_phone(on_file: str | None, given: str) -> bool:
         _PHONE_NOISE.sub("", on_file) == _PHONE_NOISE.sub("", given))
 
 
-def mask_phone(phone: int | str | None) -> str:
-    """A phone as a log line may show it: the first 3 and last 4 digits (138****8000)."""
-    text = str(phone or "")
-    return text if len(text) < 8 else f"{text[:3]}****{text[-4:]}"
-
-
 def changed_targets(changes: Iterable[FieldChange], kind: str) -> set[str]:
     return {c.target for c in changes if c.target.startswith(f"{kind}:")}
 

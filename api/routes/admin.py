@@ -43,6 +43,7 @@ from models.people import Household, Resident
 from models.vehicles import PlateListEntry, Vehicle, VisitorPass
 from services import presence_corrections
 from services.container import Services
+from services.phone_privacy import phone_as_shown
 from wall_clock import utcnow
 
 logger = logging.getLogger(__name__)
@@ -203,18 +204,28 @@ def delete_household(household_id: PathId, session: SessionDep, user: AdminUser)
 # --- residents --------------------------------------------------------------------------
 
 
+def _resident_out(resident: Resident, user: Principal) -> ResidentOut:
+    """A resident as ``user`` may read them: the office whole, a guard with the phone masked
+    (PIPL's minimum necessary; the whole number is one audited reveal away)."""
+    out = ResidentOut.model_validate(resident)
+    if user.is_admin or out.phone is None:
+        return out
+    return out.model_copy(update={"phone": phone_as_shown(out.phone, whole=False),
+                                  "phone_masked": True})
+
+
 @router.get("/residents", response_model=list[ResidentOut])
 def list_residents(
     session: SessionDep,
-    _: StaffUser,
+    user: StaffUser,
     household_id: QueryId = None,
     limit: int = Query(100, ge=1, le=1000),
     offset: Offset = 0,
-) -> list[Resident]:
+) -> list[ResidentOut]:
     query = select(Resident).order_by(Resident.id)
     if household_id is not None:
         query = query.where(Resident.household_id == household_id)
-    return list(session.scalars(query.limit(limit).offset(offset)))
+    return [_resident_out(r, user) for r in session.scalars(query.limit(limit).offset(offset))]
 
 
 @router.post("/residents", response_model=ResidentOut, status_code=201)
@@ -232,8 +243,8 @@ def create_resident(body: ResidentIn, session: SessionDep, user: AdminUser) -> R
 
 
 @router.get("/residents/{resident_id}", response_model=ResidentOut)
-def get_resident(resident_id: PathId, session: SessionDep, _: StaffUser) -> Resident:
-    return _get(session, Resident, resident_id, "resident")
+def get_resident(resident_id: PathId, session: SessionDep, user: StaffUser) -> ResidentOut:
+    return _resident_out(_get(session, Resident, resident_id, "resident"), user)
 
 
 @router.patch("/residents/{resident_id}", response_model=ResidentOut)

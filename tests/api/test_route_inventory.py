@@ -51,6 +51,8 @@ GUARD_API = {
     ("POST", "/api/v1/guidance/hold"), ("DELETE", "/api/v1/guidance/hold/{holder}"),
     ("GET", "/api/v1/households"), ("GET", "/api/v1/households/{household_id}"),
     ("GET", "/api/v1/residents"), ("GET", "/api/v1/residents/{resident_id}"),
+    # the host's whole number, one at a time and audited (the lists show it masked)
+    ("POST", "/api/v1/residents/{resident_id}/phone-reveal"),
     ("GET", "/api/v1/vehicles"), ("GET", "/api/v1/vehicles/{vehicle_id}"),
     ("GET", "/api/v1/lists"),
     ("GET", "/api/v1/passages"), ("GET", "/api/v1/passages/{passage_id}"),

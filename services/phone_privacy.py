@@ -1,0 +1,23 @@
+"""How much of a resident's phone number a reader sees (PIPL: minimum necessary).
+
+One rule for every place a number is shown short of whole: the import's log lines and what a
+guard reads at the booth (the console, the JSON API) show the first 3 and last 4 characters
+(138****8000). The office (admins) manages residents and reads numbers whole; a guard who must
+call a host asks for that one number, and the asking is audited (api/routes/resident_phone.py).
+"""
+
+from __future__ import annotations
+
+
+def mask_phone(phone: int | str | None) -> str:
+    """The first 3 and last 4 characters (138****8000); a number shorter than 8 is not a
+    mobile number one could dial from a guess of 4 digits, and is shown as it is."""
+    text = str(phone or "")
+    return text if len(text) < 8 else f"{text[:3]}****{text[-4:]}"
+
+
+def phone_as_shown(phone: str | None, *, whole: bool) -> str | None:
+    """The number as a reader sees it: whole for the office, masked for anyone else."""
+    if phone is None or whole:
+        return phone
+    return mask_phone(phone)
