@@ -320,6 +320,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "match.distance.1": ("相差 1：一个形近字符", "distance 1: one look-alike character"),
     "match.distance.2": ("相差 2：一个字符不同", "distance 2: one character differs"),
     "match.distance": ("相差 {n}", "distance {n}"),
+    "lightbox.keys": (
+        "← → 或 ↑ ↓ 换上一辆、下一辆车 · Esc 或点图关闭",
+        "← → or ↑ ↓ for the car above or below · Esc or a click closes",
+    ),
     "col.confidence": ("置信度", "Score"),
     "col.decision": ("结果", "Decision"),
     "col.reason": ("原因", "Reason"),

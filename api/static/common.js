@@ -412,6 +412,19 @@
       lightboxRows = null;
       lightboxOpener = null;
     });
+    // ← → or ↑ ↓ show the previous or next row's photo of those the table shows, its facts
+    // with it: a guard pages through a morning's cars without closing and opening each.
+    // That photo becomes the table's stop, and Escape closes onto it.
+    lightbox.addEventListener("keydown", (ev) => {
+      const step = { ArrowLeft: -1, ArrowUp: -1, ArrowRight: 1, ArrowDown: 1 }[ev.key];
+      if (!step || !lightboxRows || !lightboxOpener) return;
+      ev.preventDefault();  // nor scroll the page behind
+      const shown = shownPhotos(lightboxRows);
+      const next = shown[shown.indexOf(lightboxOpener) + step];
+      if (!next) return;  // the first or last car shown: it stays
+      makePhotoStop(lightboxRows, next);
+      showPhoto(next.querySelector("img.thumb"), lightboxRows);
+    });
     document.addEventListener("click", (ev) => {
       const img = ev.target.closest("img.thumb")
         || ev.target.closest(".thumb-button")?.querySelector("img.thumb");  // Enter on a photo's

@@ -222,3 +222,61 @@ def test_a_history_photo_enlarges_with_what_was_decided_by_keyboard_and_mouse(
     assert "matched" not in facts(page)
     big.click()
     expect(lightbox).to_be_hidden()
+
+
+def shown_plate(page: Any) -> str:
+    return str(page.locator('#lightbox-facts dd[data-role="plate"]').text_content())
+
+
+@pytest.mark.parametrize("where", ["history", "live"])
+def test_in_the_enlarged_photo_the_arrows_page_through_the_cars_shown(
+    pages: Any, history_server: tuple[LiveServer, dict[str, int]], where: str
+) -> None:
+    """Inside the enlarged photo ↑ ↓ did nothing: to see the next car the guard closed it and
+    opened the next. Now ← → and ↑ ↓ show the previous and next row's photo of the list shown,
+    the facts following, staying put at either end; Escape closes onto the photo shown last,
+    on 通行记录 and on the booth page alike."""
+    _, ids = history_server
+    page = pages("guard", "zh")
+    if where == "history":
+        page.goto(f"/console/history?since={YESTERDAY}&until={YESTERDAY}")
+        rows = "#history-rows"
+    else:
+        page.goto("/console")
+        rows = "#passage-rows"
+    expect(page.locator(f"{rows} tr.passage")).to_have_count(4 if where == "history" else 5)
+    page.locator(f'{rows} tr[data-id="{ids["complaint"]}"] .thumb-button').click()
+    lightbox = page.locator("#lightbox")
+    expect(lightbox).to_be_visible()
+    expect(page.locator(".lightbox-keys")).to_have_text(
+        "← → 或 ↑ ↓ 换上一辆、下一辆车 · Esc 或点图关闭")
+    assert shown_plate(page) == "闽A12845 ≈ 闽A12345"
+
+    big = page.locator("#lightbox-img")
+    time_shown = page.locator('#lightbox-facts dd[data-role="time"]')
+    page.keyboard.press("ArrowDown")  # the car before it, below in the list
+    expect(big).to_have_attribute("alt", f"抓拍 {ids['before']}")
+    expect(time_shown).to_have_text(f"{YESTERDAY:%m-%d} 07:48:30")
+    assert shown_plate(page) == "闽A55555"
+    assert page.locator('#lightbox-facts dd[data-role="matched"]').count() == 0
+    if where == "history":  # the last row of the list: it stays
+        page.keyboard.press("ArrowRight")
+        expect(big).to_have_attribute("alt", f"抓拍 {ids['before']}")
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("ArrowLeft")
+    expect(big).to_have_attribute("alt", f"抓拍 {ids['blocked']}")
+    expect(time_shown).to_have_text(f"{YESTERDAY:%m-%d} 08:12:40")
+    assert shown_plate(page) == "闽A77777"
+    expect(page.locator('#lightbox-facts dd[data-role="reason"]')).to_have_text("黑名单")
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("ArrowUp")  # the first row: it stays
+    expect(big).to_have_attribute("alt", f"抓拍 {ids['later']}")
+    page.keyboard.press("ArrowRight")
+    expect(big).to_have_attribute("alt", f"抓拍 {ids['blocked']}")
+
+    page.keyboard.press("Escape")
+    expect(lightbox).to_be_hidden()
+    back = page.evaluate(
+        "() => [document.activeElement.className, document.activeElement.closest('tr')?.dataset.id]"
+    )
+    assert back == ["thumb-button", str(ids["blocked"])], back
