@@ -7,9 +7,10 @@ UTC) reached the driver and came back as a 500.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Annotated
 
 from annotated_types import Ge, GroupedMetadata, Le
@@ -98,3 +99,16 @@ def _day_only(value: object) -> object:
 
 Moment = Annotated[datetime, BeforeValidator(_iso_only), AfterValidator(in_service_span)]
 Day = Annotated[date | None, BeforeValidator(_day_only), AfterValidator(_optional_day)]
+
+
+def _clock_only(value: object) -> object:
+    """A wall-clock time of day as a time input sends it (07:50, or 07:50:30); an empty field
+    means "no time". Not a number: pydantic would read 3600 as seconds after midnight."""
+    if isinstance(value, str) and not value.strip():
+        return None
+    if not isinstance(value, str) or not re.fullmatch(r"\d{1,2}:\d{2}(:\d{2})?", value.strip()):
+        raise ValueError("give a time of day as HH:MM, e.g. 07:50")
+    return value.strip()
+
+
+Clock = Annotated[time | None, BeforeValidator(_clock_only)]

@@ -27,7 +27,7 @@ AUDIT_ACTIONS: dict[str, tuple[str, ...]] = {
     "household": ("household.create", "household.update", "household.delete",
                   "household.import", "household.move_out"),
     "resident": ("resident.create", "resident.update", "resident.delete", "resident.pin_set",
-                 "resident.pin_cleared", "resident.data_export"),
+                 "resident.pin_cleared", "resident.data_export", "resident.phone_reveal"),
     "vehicle": ("vehicle.create", "vehicle.update", "vehicle.delete"),
     "face": ("face.consent", "face.consent_withdrawn", "face.enrol", "face.delete"),
     "user": ("user.create", "user.activate", "user.deactivate", "user.role_change",

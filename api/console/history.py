@@ -3,7 +3,9 @@ and Beijing days, with their snapshots, as the live page shows them."""
 
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
@@ -21,7 +23,7 @@ from api.console.rendering import (
     services_of,
 )
 from api.console.routes import _with_resolutions
-from api.params import Day, QueryId
+from api.params import Clock, Day, QueryId
 from api.schemas import plate_filter
 from errors import InvalidInputError, PlateFilterError
 from models.access_store import passage_to_dict
@@ -38,6 +40,28 @@ TRUCKS = (PlateKind.TRAILER, PlateKind.DOUBLE_ROW)
 PLATE_KIND_CHOICES = [*TRUCKS, *(kind for kind in PlateKind if kind not in TRUCKS)]
 
 
+def time_window(
+    since: date | None, until: date | None, since_time: time | None, until_time: time | None,
+    tz: ZoneInfo, today: date,
+) -> tuple[datetime | None, datetime | None]:
+    """What the filter's days and times of day mean, in the community's time zone: from
+    ``since`` at ``since_time`` (midnight without one) up to the end of ``until``, or of the
+    minute ``until_time`` names in it ("08:20" includes 08:20:59). A time without its own day
+    is on the other one ("yesterday, 07:50 to 08:20" is one date and two times), or today."""
+    if since_time and since is None:
+        since = until or today
+    if until_time and until is None:
+        until = since or today
+    start = datetime.combine(since, since_time or time(0), tzinfo=tz) if since else None
+    end = None
+    if until and until_time:
+        minute = datetime.combine(until, until_time.replace(second=0), tzinfo=tz)
+        end = minute + timedelta(minutes=1)
+    elif until:
+        end = day_start(until, tz, 1)
+    return start, end
+
+
 @router.get("", response_class=HTMLResponse)
 def history_page(
     request: Request,
@@ -48,6 +72,8 @@ def history_page(
     plate_kind: PlateKind | Literal[""] | None = None,
     since: Day = None,
     until: Day = None,
+    since_time: Clock = None,
+    until_time: Clock = None,
     passage: QueryId = None,
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
 ) -> Response:
@@ -62,14 +88,15 @@ def history_page(
     except PlateFilterError:
         folded, unsearchable = None, True
     tz = display_tz(request)  # a picked date means the community's day
+    start, end = time_window(since, until, since_time, until_time, tz, datetime.now(tz).date())
     query = PassageQuery(
         plate=folded,
         similar=similar and folded is not None,
         gate_id=gate or None,
         decision=decision or None,
         plate_kind=plate_kind or None,
-        since=day_start(since, tz),
-        until=day_start(until, tz, 1),
+        since=start,
+        until=end,
         passage_id=passage,
     )
     filters = {
@@ -80,6 +107,8 @@ def history_page(
         "plate_kind": plate_kind or "",
         "since": since.isoformat() if since else "",
         "until": until.isoformat() if until else "",
+        "since_time": since_time.strftime("%H:%M") if since_time else "",
+        "until_time": until_time.strftime("%H:%M") if until_time else "",
         "passage": str(passage) if passage else "",  # one alarm's passage (报警记录's link)
     }
     notice = None
@@ -95,6 +124,9 @@ def history_page(
     elif since and until and since > until:
         # Swapped dates listed 0 passages: read as "that car never came", as on 报警记录.
         notice = translate(lang, "alarm_history.days_reversed")
+    elif start and end and start >= end:
+        # 08:20 to 07:50 on one day listed 0 passages, read as "that car never came".
+        notice = translate(lang, "history.times_reversed")
     with services.sessions() as session:
         if notice is None:
             try:

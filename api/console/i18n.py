@@ -59,6 +59,11 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "history.page": ("第 {page} / {pages} 页", "Page {page} of {pages}"),
     "history.one_passage": ("只显示通行记录 #{id}", "Passage #{id} only"),
     "history.show_all": ("显示全部", "Show all"),
+    "history.since_time": ("开始时间", "From time"),
+    "history.until_time": ("结束时间（含）", "To time (inclusive)"),
+    "history.times_reversed": (
+        "开始时间晚于结束时间，请重新选择时间", "The start time is after the end time: choose again"
+    ),
     "history.none": ("没有符合条件的通行记录", "No passages match"),
     # Worded as the lists' other empty lines (没有符合条件的…, No … match); the templates pick
     # .one for a single page ("there are 1 pages" read wrong).

@@ -185,6 +185,77 @@
     narrow();
   });
 
+  // ---- the host's phones under the pass form: masked for a guard, whole by an audited reveal --
+  // A tel: link once the number is whole: a guard at the barrier calls from the phone in hand.
+  function callLink(name, phone) {
+    const link = document.createElement("a");
+    link.className = "btn small host-call";
+    link.href = "tel:" + phone.split("x")[0].replace(/[^0-9+]/g, "");
+    link.textContent = `${t("host.call")} ${phone}`;
+    link.setAttribute("aria-label", t("host.call_label", { name, phone }));
+    return link;
+  }
+
+  function hostRow(resident) {
+    const item = document.createElement("li");
+    const name = document.createElement("span");
+    name.textContent = resident.name;
+    const number = document.createElement("span");
+    number.className = "host-phone";
+    item.append(name, number);
+    if (!resident.phone) {
+      number.textContent = t("host.no_phone");
+    } else if (!resident.phone_masked) {
+      number.append(callLink(resident.name, resident.phone));
+    } else {
+      number.textContent = resident.phone;
+      const reveal = document.createElement("button");
+      reveal.type = "button";
+      reveal.className = "btn small host-reveal";
+      reveal.textContent = t("host.reveal");
+      reveal.setAttribute("aria-label", t("host.reveal_label", { name: resident.name }));
+      reveal.addEventListener("click", async () => {
+        reveal.disabled = true;
+        try {
+          const whole = await send("POST", `/api/v1/residents/${resident.id}/phone-reveal`, {});
+          const link = callLink(resident.name, whole.phone);
+          number.replaceChildren(link);
+          reveal.remove();
+          link.focus();  // the button is gone: the focus goes on to what it gave
+        } catch (err) {
+          reveal.disabled = false;
+          toast(err.message, true);
+        }
+      });
+      item.append(reveal);
+    }
+    return item;
+  }
+
+  document.querySelectorAll(".host-phones").forEach((box) => {
+    const select = box.closest("form").querySelector(`select[name="${box.dataset.for}"]`);
+    const hint = box.querySelector(".host-phones-hint");
+    const list = box.querySelector("ul");
+    let asked = 0;  // a slow answer for a household no longer chosen is dropped
+    async function show() {
+      const household = select.value;
+      const mine = ++asked;
+      list.replaceChildren();
+      hint.textContent = household ? "" : t("host.choose");
+      if (!household) return;
+      try {
+        const residents = await send("GET", `/api/v1/residents?household_id=${encodeURIComponent(household)}&limit=50`);
+        if (mine !== asked) return;
+        hint.textContent = residents.length ? "" : t("host.none");
+        list.replaceChildren(...residents.map(hostRow));
+      } catch (err) {
+        if (mine === asked) hint.textContent = err.message;
+      }
+    }
+    select.addEventListener("change", show);
+    if (select.value) show();
+  });
+
   // ---- print (a visitor pass's QR code) ---------------------------------------------------
   document.querySelectorAll("button[data-print]").forEach((button) => {
     button.addEventListener("click", () => window.print());

@@ -191,3 +191,49 @@ def test_part_of_a_plate_typed_as_the_lane_screen_shows_it_still_finds_it(guard:
     guard.cookies.clear()
     api = guard.get("/api/v1/passages", params={"plate_contains": "C·555"}, headers=headers)
     assert [item["plate"] for item in api.json()["items"]] == ["沪C55555"]
+
+
+# (since, until, since_time, until_time) -> the window in Beijing wall-clock, today 11-29.
+WINDOWS = [
+    pytest.param(("11-28", None, "07:50", "08:20"), ("11-28 07:50", "11-28 08:21"),
+                 id="one day, two times"),
+    pytest.param(("11-27", "11-28", "22:00", "06:00"), ("11-27 22:00", "11-28 06:01"),
+                 id="over midnight"),
+    pytest.param((None, None, "07:50", None), ("11-29 07:50", None), id="a time alone is today"),
+    pytest.param((None, "11-28", None, "08:20"), (None, "11-28 08:21"), id="until a time"),
+    pytest.param(("11-28", "11-28", None, None), ("11-28 00:00", "11-29 00:00"), id="days only"),
+]
+
+
+@pytest.mark.parametrize(("asked", "window"), WINDOWS)
+def test_days_and_times_of_day_make_one_window(
+    asked: tuple[str | None, ...], window: tuple[str | None, str | None]
+) -> None:
+    from datetime import date, time
+
+    from api.console.history import time_window
+
+    def day(text: str | None) -> date | None:
+        return None if text is None else date(2026, *map(int, text.split("-")))
+
+    def clock(text: str | None) -> time | None:
+        return None if text is None else time.fromisoformat(text)
+
+    since, until, since_time, until_time = asked
+    start, end = time_window(day(since), day(until), clock(since_time), clock(until_time),
+                             SHANGHAI, date(2026, 11, 29))
+    shown = tuple(None if t is None else t.strftime("%m-%d %H:%M") for t in (start, end))
+    assert shown == window
+
+
+def test_a_time_window_lists_the_passages_in_it_and_a_bad_time_is_refused(guard: Any) -> None:
+    page = guard.get("/console/history", params={
+        "since": "2026-11-28", "since_time": "07:50", "until_time": "09:00"})
+    assert page.status_code == 200, page.text
+    assert plates_listed(page.text) == ["闽A1Z345", "闽A12346"]  # 09:00 is in its minute
+    assert 'name="since_time" type="time" value="07:50"' in page.text
+    assert guard.get("/console/history", params={"since_time": "3600"}).status_code == 422
+    reversed_times = guard.get("/console/history", params={
+        "since": "2026-11-28", "since_time": "09:00", "until_time": "08:00"})
+    assert reversed_times.status_code == 422
+    assert "开始时间晚于结束时间" in reversed_times.text

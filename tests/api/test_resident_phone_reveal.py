@@ -11,6 +11,7 @@ import pytest
 
 from api.routes import resident_phone
 from models.events import AuditEntry
+from tests.api.test_console import cookie_login
 from tests.api.test_database_outage import FAST
 from tests.conftest import add_user
 from tests.db_outage import DatabaseOutage
@@ -78,6 +79,11 @@ def test_a_reveal_answers_the_whole_number_and_is_audited_without_it(
                      params={"action": "resident.phone_reveal"})
     assert log.status_code == 200 and log.json()["total"] == 2
     assert PHONE not in log.text and MASKED not in log.text
+    # The office's 操作日志 names the action and the resident, not the number.
+    cookie_login(client, "admin", "admin")
+    page = client.get("/console/admin/audit", params={"action": "resident.phone_reveal"}).text
+    assert "查看住户完整号码" in page and "3栋 1201" in page and "访客 闽A12345 无通行证" in page
+    assert PHONE not in page and MASKED not in page
 
 
 def test_a_reveal_of_no_such_resident_or_without_a_login_is_refused(

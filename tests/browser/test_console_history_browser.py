@@ -50,30 +50,12 @@ MORNING = [
 ]
 
 
-@pytest.fixture(scope="module")
-def history_server(
-    plate_recognizer: Any, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[LiveServer, dict[str, int]]]:
-    """One live server for the module, on SQLite, with yesterday morning's passages (each
-    with a photo) and the one the complaint is about let in by guard2 after 3 minutes; and
-    the same car two days ago. Yields the server and the passages' ids by key."""
+def seed_morning(services: Any) -> dict[str, int]:
+    """Yesterday morning's passages (each with a photo), the one the complaint is about let
+    in by guard2 after 3 minutes, and the same car two days ago: their ids by key."""
     from models.db import transaction
     from models.events import AuditEntry, Passage
-    from services.container import build_services
-    from settings import load_settings
-    from tests.api.test_console import add_staff
 
-    directory = tmp_path_factory.mktemp("history")
-    url = f"sqlite:///{directory / 'parkgate.db'}"
-    settings = load_settings(
-        None, data_dir=directory / "data", database_url=url,
-        camera_api_keys={"cam-main": "test-camera-key"},
-        storage={"reserve_mb": 0, "min_free_mb": 0},
-    )
-    first_start_migrated(settings, url, tmp_path_factory)
-    services = build_services(settings, recognizer=plate_recognizer)
-    add_staff(services, "admin", "admin")
-    add_staff(services, "guard", "guard")
     ids: dict[str, int] = {}
     with transaction(services.sessions) as session:
         for shade, (key, when, plate, matched, distance, decision, reason, confidence) in zip(
@@ -103,6 +85,31 @@ def history_server(
         session.add(older)
         session.flush()
         ids["two_days_ago"] = older.id
+    return ids
+
+
+@pytest.fixture(scope="module")
+def history_server(
+    plate_recognizer: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[LiveServer, dict[str, int]]]:
+    """One live server for the module, on SQLite, with seed_morning's passages. Yields the
+    server and the passages' ids by key."""
+    from services.container import build_services
+    from settings import load_settings
+    from tests.api.test_console import add_staff
+
+    directory = tmp_path_factory.mktemp("history")
+    url = f"sqlite:///{directory / 'parkgate.db'}"
+    settings = load_settings(
+        None, data_dir=directory / "data", database_url=url,
+        camera_api_keys={"cam-main": "test-camera-key"},
+        storage={"reserve_mb": 0, "min_free_mb": 0},
+    )
+    first_start_migrated(settings, url, tmp_path_factory)
+    services = build_services(settings, recognizer=plate_recognizer)
+    add_staff(services, "admin", "admin")
+    add_staff(services, "guard", "guard")
+    ids = seed_morning(services)
     with serving(services) as server:
         yield server, ids
 
@@ -280,3 +287,46 @@ def test_in_the_enlarged_photo_the_arrows_page_through_the_cars_shown(
         "() => [document.activeElement.className, document.activeElement.closest('tr')?.dataset.id]"
     )
     assert back == ["thumb-button", str(ids["blocked"])], back
+
+
+# What the guard types for "yesterday about 8:05, 闽A12345", and the line a reversed window gets.
+WINDOW = {"zh": ("共 1 条", "开始时间晚于结束时间，请重新选择时间"),
+          "en": ("1 entry", "The start time is after the end time: choose again")}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_complaint_is_found_by_plate_part_and_a_time_window(
+    pages: Any, history_server: tuple[LiveServer, dict[str, int]], lang: str
+) -> None:
+    """"Yesterday about 8:05": the filter had days only, so 闽A12345's 09:30 passage came with
+    the one complained about and a busy day's hundreds of cars with them. Now a day and two
+    times of day (the end's minute included) narrow it to 07:50-08:20; the times stay in the
+    form, and a window ending before it starts says so instead of listing nothing."""
+    _, ids = history_server
+    page = pages("guard", lang)
+    page.goto("/console/history")
+    page.fill('input[name="plate"]', "A123")
+    page.fill('input[name="since"]', YESTERDAY.isoformat())
+    page.fill('input[name="since_time"]', "07:50")
+    page.fill('input[name="until_time"]', "08:20")
+    page.click('#history-filter button[type="submit"]')
+    page.wait_for_url("**until_time=08%3A20**")
+    found, reversed_line = WINDOW[lang]
+    expect(page.locator("#history-total")).to_have_text(found)
+    expect(page.locator("#history-rows tr")).to_have_count(1)
+    expect(page.locator(f'#history-rows tr[data-id="{ids["complaint"]}"]')).to_be_visible()
+    expect(page.locator('input[name="since_time"]')).to_have_value("07:50")
+    expect(page.locator('input[name="until_time"]')).to_have_value("08:20")
+
+    # The end's minute is whole: to 08:05 finds the car at 08:05:12.
+    page.fill('input[name="until_time"]', "08:05")
+    page.click('#history-filter button[type="submit"]')
+    page.wait_for_url("**until_time=08%3A05**")
+    expect(page.locator("#history-rows tr")).to_have_count(1)
+
+    page.fill('input[name="since_time"]', "08:20")
+    page.fill('input[name="until_time"]', "07:50")
+    page.click('#history-filter button[type="submit"]')
+    page.wait_for_url("**until_time=07%3A50**")
+    expect(page.locator("p.error[role=alert]")).to_have_text(reversed_line)
+    expect(page.locator("#history-rows")).to_have_count(0)
