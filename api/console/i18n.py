@@ -516,6 +516,24 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "pass.to": ("结束时间", "Valid to"),
     "pass.max_uses": ("可用次数（空为不限）", "Uses (empty: unlimited)"),
     "pass.note_hint": ("如：快递员 王师傅、装修工人", "e.g. courier Wang, decorators"),
+    # The host's phones under the pass form (admin.js): masked for a guard, each whole by an
+    # audited reveal (api/routes/resident_phone.py).
+    "host.title": ("被访住户的电话", "The host's phone"),
+    "host.choose": ("选好「住户」后，这里列出这户的住户成员和电话，先打电话核实访客。",
+                    "Choose the household above: its residents and phones are listed here, "
+                    "to call about the visitor."),
+    "host.none": ("这户没有登记住户成员。", "No residents on file for this household."),
+    "host.no_phone": ("未登记电话", "No phone on file"),
+    "host.reveal": ("显示号码", "Show number"),
+    "host.reveal_label": ("显示{name}的完整号码（记入操作日志）",
+                          "Show {name}'s whole number (written to the audit log)"),
+    "host.call": ("拨打", "Call"),
+    "host.call_label": ("拨打{name}的电话 {phone}", "Call {name} on {phone}"),
+    "host.masked_note": ("号码只显示前 3 位和后 4 位。点「显示号码」看完整号码并拨打；"
+                         "每次查看都记在操作日志里（谁、哪位住户、什么时候）。",
+                         "Numbers show their first 3 and last 4 digits. Show number gives the "
+                         "whole number to call; each is written to the audit log (who, whose, "
+                         "when)."),
     "pass.uses": ("已用", "Used"),
     "pass.created": ("已添加访客通行证 #{id}：{plate}", "Visitor pass #{id} added: {plate}"),
     "pass.created_walk_in": (
@@ -1010,6 +1028,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "audit.action.resident.pin_set": ("设置通行密码", "Set PIN"),
     "audit.action.resident.pin_cleared": ("清除通行密码", "Cleared PIN"),
     "audit.action.resident.data_export": ("导出个人信息", "Export personal data"),
+    "audit.action.resident.phone_reveal": ("查看住户完整号码", "Reveal resident's phone"),
     "audit.action.vehicle.create": ("添加车辆", "Add vehicle"),
     "audit.action.vehicle.update": ("修改车辆", "Change vehicle"),
     "audit.action.vehicle.delete": ("删除车辆", "Delete vehicle"),
