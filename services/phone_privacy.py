@@ -8,6 +8,12 @@ call a host asks for that one number, and the asking is audited (api/routes/resi
 
 from __future__ import annotations
 
+import re
+
+# A number written in free text (a household's note: "业主 138-0013-8000 轮椅"): 7 digits or
+# more, spaced or dashed as people write them. Plates (闽A12345) and unit numbers are shorter.
+_NUMBER_IN_TEXT = re.compile(r"\+?\d(?:[ \-]?\d){6,}")
+
 
 def mask_phone(phone: int | str | None) -> str:
     """The first 3 and last 4 characters (138****8000); a number shorter than 8 is not a
@@ -21,3 +27,9 @@ def phone_as_shown(phone: str | None, *, whole: bool) -> str | None:
     if phone is None or whole:
         return phone
     return mask_phone(phone)
+
+
+def mask_phones_in(text: str) -> str:
+    """``text`` with every phone-like number in it masked as :func:`mask_phone` masks one:
+    a household's note is free text the office (or 批量导入) may have put a number in."""
+    return _NUMBER_IN_TEXT.sub(lambda m: mask_phone(m.group()), text)

@@ -137,3 +137,20 @@ def test_during_a_database_outage_a_reveal_is_refused_not_made_unaudited(
     after = client.post(f"/api/v1/residents/{resident}/phone-reveal", headers=guard)
     assert after.status_code == 200 and after.json()["phone"] == PHONE
     assert len(reveals(client)) == 1
+
+
+def test_a_guard_reads_a_number_in_a_households_note_masked(
+    client: Any, admin_headers: dict[str, str], guard_headers: dict[str, str]
+) -> None:
+    """A household's note is free text; the office writes numbers there too."""
+    note = "业主张伟 138-0013-8000，轮椅；车 闽A12345"
+    made = client.post("/api/v1/households", json={"building": "3栋", "unit": "1201",
+                                                   "note": note}, headers=admin_headers)
+    assert made.status_code == 201, made.text
+    flat = made.json()["id"]
+    for url in ("/api/v1/households", f"/api/v1/households/{flat}"):
+        seen = client.get(url, headers=guard_headers).json()
+        assert (seen[0] if isinstance(seen, list) else seen)["note"] == (
+            "业主张伟 138****8000，轮椅；车 闽A12345")
+        office = client.get(url, headers=admin_headers).json()
+        assert (office[0] if isinstance(office, list) else office)["note"] == note
