@@ -27,6 +27,7 @@ class AuditQuery:
     gate_id: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    passage_id: int | None = None  # what staff did about one passage (通行记录's link)
 
     def __post_init__(self) -> None:
         for name in ("since", "until"):
@@ -46,6 +47,8 @@ class AuditQuery:
             )
         if self.gate_id:
             query = query.where(AuditEntry.gate_id == self.gate_id)
+        if self.passage_id is not None:
+            query = query.where(AuditEntry.passage_id == self.passage_id)
         if self.since:
             query = query.where(AuditEntry.at >= self.since)
         if self.until:

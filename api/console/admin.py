@@ -42,7 +42,7 @@ from api.console.rendering import (
 )
 from api.console.security import verify_csrf
 from api.deps import Principal
-from api.params import Day, PathId
+from api.params import Day, PathId, QueryId
 from controllers.policy import PassPermit
 from controllers.schedule import WEEKDAYS
 from controllers.values import Reason
@@ -333,6 +333,7 @@ def audit_page(
     gate: str | None = Query(None, max_length=32),
     since: Day | None = None,
     until: Day | None = None,
+    passage: QueryId = None,
     page: Annotated[int, Query(ge=1, le=AUDIT_MAX_PAGE)] = 1,
 ) -> Response:
     user = page_user(request, admin=True)
@@ -342,7 +343,7 @@ def audit_page(
     tz = display_tz(request)
     query = AuditQuery(
         user=user_name or None, action=action or None, gate_id=gate or None,
-        since=day_start(since, tz), until=day_start(until, tz, 1),
+        since=day_start(since, tz), until=day_start(until, tz, 1), passage_id=passage,
     )
     with services_of(request).sessions() as session:
         rows, total = search_audit(
@@ -357,6 +358,7 @@ def audit_page(
             "user": query.user, "action": query.action, "gate": query.gate_id,
             "since": query.since.isoformat() if query.since else None,
             "until": query.until.isoformat() if query.until else None,
+            "passage": passage,
         }.items() if v
     }
     lang = current_lang(request)
@@ -375,7 +377,9 @@ def audit_page(
     # The pages keep the filters as the form sent them (local days, not the UTC bounds).
     filters = {"user": user_name or "", "action": action or "", "gate": gate or "",
                "since": since.isoformat() if since else "",
-               "until": until.isoformat() if until else ""}
+               "until": until.isoformat() if until else "",
+               # one passage's entries (通行记录's link), kept through the pages
+               "passage": str(passage) if passage else ""}
     pages = max(1, -(-total // AUDIT_PAGE))
 
     def page_url(number: int) -> str:

@@ -27,6 +27,7 @@ from api.params import Clock, Day, QueryId
 from api.schemas import plate_filter
 from errors import InvalidInputError, PlateFilterError
 from models.access_store import passage_to_dict
+from models.events import AuditEntry
 from models.people import Household
 from services.passage_search import PassageQuery, search_passages
 from vision.plate_grammar import PlateKind
@@ -138,6 +139,14 @@ def history_page(
             else:
                 rows = _with_resolutions(session, [passage_to_dict(p) for p in found.rows])
                 total, capped = found.total, found.scan_capped
+        # The office settles a complaint from the audit log: who resolved the car, opened for
+        # it, corrected its plate. Admins get a link from each passage that has entries.
+        audited: set[int] = set()
+        if user.is_admin and rows:
+            audited = set(session.scalars(
+                select(AuditEntry.passage_id).distinct()
+                .where(AuditEntry.passage_id.in_([row["id"] for row in rows]))
+            ))
         households = session.scalars(select(Household))
         hh_labels = {h.id: f"{h.building} {h.unit}" for h in households}
     params = {k: ("1" if v is True else v) for k, v in filters.items() if v}
@@ -155,6 +164,7 @@ def history_page(
             "plate_kinds": [kind.value for kind in PLATE_KIND_CHOICES],
             "gate_names": names,
             "hh_labels": hh_labels,
+            "audited": audited,
         },
         user,
         status_code=422 if notice else 200,

@@ -60,6 +60,9 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "history.one_passage": ("只显示通行记录 #{id}", "Passage #{id} only"),
     "history.show_all": ("显示全部", "Show all"),
     "history.since_time": ("开始时间", "From time"),
+    "history.audit_link": ("操作日志", "Audit log"),
+    "audit.one_passage": ("只显示通行记录 #{id} 的操作", "Actions on passage #{id} only"),
+    "audit.the_passage": ("查看这条通行记录", "See the passage"),
     "history.until_time": ("结束时间（含）", "To time (inclusive)"),
     "history.times_reversed": (
         "开始时间晚于结束时间，请重新选择时间", "The start time is after the end time: choose again"

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
 from api.deps import AdminUser, CommunityTz, SessionDep
-from api.params import Moment, Offset
+from api.params import MAX_DB_INT, Moment, Offset
 from errors import InvalidInputError
 from services.audit_log import AuditQuery, audit_csv, audit_to_dict, search_audit
 
@@ -39,16 +39,19 @@ class AuditPage(BaseModel):
 
 def _query(
     user: str | None, action: str | None, gate: str | None,
-    since: datetime | None, until: datetime | None,
+    since: datetime | None, until: datetime | None, passage: int | None,
 ) -> AuditQuery:
     try:
-        return AuditQuery(user=user, action=action, gate_id=gate, since=since, until=until)
+        return AuditQuery(user=user, action=action, gate_id=gate, since=since, until=until,
+                          passage_id=passage)
     except ValueError as err:
         raise InvalidInputError(str(err)) from err
 
 
 _SINCE = Query(None, description="Inclusive start, ISO 8601 with zone.")
 _UNTIL = Query(None, description="Exclusive end, ISO 8601 with zone.")
+_PASSAGE = Query(None, ge=1, le=MAX_DB_INT,
+                 description="What staff did about this passage (resolved it, opened for it…).")
 
 
 @router.get("/audit", response_model=AuditPage, summary="Search the audit log, newest first")
@@ -60,11 +63,12 @@ def list_audit(
     gate: str | None = None,
     since: Moment | None = _SINCE,
     until: Moment | None = _UNTIL,
+    passage: int | None = _PASSAGE,
     limit: int = Query(100, ge=1, le=1000),
     offset: Offset = 0,
 ) -> AuditPage:
     rows, total = search_audit(
-        session, _query(user, action, gate, since, until), limit=limit, offset=offset
+        session, _query(user, action, gate, since, until, passage), limit=limit, offset=offset
     )
     return AuditPage(
         items=[AuditOut(**audit_to_dict(r)) for r in rows], total=total, limit=limit,
@@ -87,9 +91,10 @@ def export_audit(
     gate: str | None = None,
     since: Moment | None = _SINCE,
     until: Moment | None = _UNTIL,
+    passage: int | None = _PASSAGE,
 ) -> Response:
     rows, _total = search_audit(
-        session, _query(user, action, gate, since, until), limit=CSV_LIMIT
+        session, _query(user, action, gate, since, until, passage), limit=CSV_LIMIT
     )
     return Response(
         audit_csv(rows, tz),

@@ -237,3 +237,26 @@ def test_a_time_window_lists_the_passages_in_it_and_a_bad_time_is_refused(guard:
         "since": "2026-11-28", "since_time": "09:00", "until_time": "08:00"})
     assert reversed_times.status_code == 422
     assert "开始时间晚于结束时间" in reversed_times.text
+
+
+def test_the_audit_log_of_one_passage_in_the_api_and_its_csv(
+    client: Any, admin_headers: dict[str, str]
+) -> None:
+    """通行记录's 操作日志 link lists one passage's entries; the API and the CSV export the
+    console page offers take the same filter, so the file holds what the page showed."""
+    from models.events import AuditEntry
+
+    with transaction(client.app.state.services.sessions) as session:
+        session.add_all([
+            AuditEntry(username="guard2", action="passage.resolve", passage_id=7,
+                       reason="车牌无法识别：业主本人在车上"),
+            AuditEntry(username="guard3", action="passage.resolve", passage_id=8, reason="访客"),
+            AuditEntry(username="guard3", action="gate.open", reason="救护车"),
+        ])
+    found = client.get("/api/v1/audit", params={"passage": 7}, headers=admin_headers)
+    assert found.status_code == 200, found.text
+    assert [e["username"] for e in found.json()["items"]] == ["guard2"]
+    csv = client.get("/api/v1/audit.csv", params={"passage": 7}, headers=admin_headers)
+    assert csv.status_code == 200 and "guard2" in csv.text and "guard3" not in csv.text
+    assert client.get("/api/v1/audit", params={"passage": 0},
+                      headers=admin_headers).status_code == 422

@@ -330,3 +330,45 @@ def test_a_complaint_is_found_by_plate_part_and_a_time_window(
     page.wait_for_url("**until_time=07%3A50**")
     expect(page.locator("p.error[role=alert]")).to_have_text(reversed_line)
     expect(page.locator("#history-rows")).to_have_count(0)
+
+
+# The link's words, the audit page's line for one passage, and its action, by language.
+AUDIT = {"zh": ("操作日志", "只显示通行记录 #{id} 的操作", "共 1 条"),
+         "en": ("Audit log", "Actions on passage #{id} only", "1 entry")}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_office_goes_from_a_passage_to_its_audit_entries_and_back(
+    pages: Any, history_server: tuple[LiveServer, dict[str, int]], lang: str
+) -> None:
+    """The property office, settling the complaint, had no way from the passage to the audit
+    entry of the guard who let the car in: the audit log had no passage filter, and searching
+    it by day listed the whole shift. On 通行记录 an admin's row with audit entries links to
+    them (操作日志), the audit log lists that passage's alone (who, what, the guard's reason),
+    and its passage number leads back. A guard, who has no audit log, gets no link."""
+    _, ids = history_server
+    link_text, one_line, total = AUDIT[lang]
+    guard = pages("guard", lang)
+    guard.goto(f"/console/history?since={YESTERDAY}&until={YESTERDAY}")
+    expect(guard.locator("#history-rows tr")).to_have_count(4)
+    expect(guard.locator("#history-rows a.audit-link")).to_have_count(0)
+
+    page = pages("admin", lang)
+    page.goto(f"/console/history?since={YESTERDAY}&until={YESTERDAY}")
+    links = page.locator("#history-rows a.audit-link")
+    expect(links).to_have_count(1)  # the passages nobody acted on have none
+    link = page.locator(f'#history-rows tr[data-id="{ids["complaint"]}"] a.audit-link')
+    expect(link).to_have_text(link_text)
+    link.click()
+    page.wait_for_url(f"**/console/admin/audit?passage={ids['complaint']}")
+    expect(page.locator("#audit-one-passage")).to_contain_text(one_line.format(id=ids["complaint"]))
+    rows = page.locator("#audit-rows tbody tr")
+    expect(rows).to_have_count(1)
+    expect(page.locator("main")).to_contain_text(total)
+    expect(rows.first).to_have_attribute("data-action", "passage.resolve")
+    expect(rows.first).to_contain_text("guard2")
+    expect(rows.first).to_contain_text("车牌无法识别：业主本人在车上")
+
+    rows.first.locator(f'a[href="/console/history?passage={ids["complaint"]}"]').click()
+    page.wait_for_url(f"**/console/history?passage={ids['complaint']}")
+    expect(page.locator("#history-rows tr")).to_have_count(1)
