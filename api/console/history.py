@@ -3,8 +3,9 @@ and Beijing days, with their snapshots, as the live page shows them."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request, Response
@@ -14,13 +15,13 @@ from sqlalchemy import select
 from api.console.i18n import translate
 from api.console.rendering import (
     current_lang,
-    day_start,
     display_tz,
     gate_names,
     page_links,
     page_user,
     render,
     services_of,
+    time_window,
 )
 from api.console.routes import _with_resolutions
 from api.params import Clock, Day, QueryId
@@ -34,6 +35,11 @@ from vision.plate_grammar import PlateKind
 
 router = APIRouter(prefix="/console/history", include_in_schema=False)
 
+# "The barrier did not open, I waited": a guard who then opened the gate by hand (开闸 on its
+# card) is in the audit log at that gate, but not under the passage. An admin's row for a car
+# not let through goes to the gate's audit entries this long either side of it.
+AUDIT_AROUND = timedelta(minutes=10)
+
 PAGE_ROWS = 50
 MAX_PAGE = 2000
 # The filter's choices: the trucks an office asks about first, then the other families.
@@ -41,26 +47,20 @@ TRUCKS = (PlateKind.TRAILER, PlateKind.DOUBLE_ROW)
 PLATE_KIND_CHOICES = [*TRUCKS, *(kind for kind in PlateKind if kind not in TRUCKS)]
 
 
-def time_window(
-    since: date | None, until: date | None, since_time: time | None, until_time: time | None,
-    tz: ZoneInfo, today: date,
-) -> tuple[datetime | None, datetime | None]:
-    """What the filter's days and times of day mean, in the community's time zone: from
-    ``since`` at ``since_time`` (midnight without one) up to the end of ``until``, or of the
-    minute ``until_time`` names in it ("08:20" includes 08:20:59). A time without its own day
-    is on the other one ("yesterday, 07:50 to 08:20" is one date and two times), or today."""
-    if since_time and since is None:
-        since = until or today
-    if until_time and until is None:
-        until = since or today
-    start = datetime.combine(since, since_time or time(0), tzinfo=tz) if since else None
-    end = None
-    if until and until_time:
-        minute = datetime.combine(until, until_time.replace(second=0), tzinfo=tz)
-        end = minute + timedelta(minutes=1)
-    elif until:
-        end = day_start(until, tz, 1)
-    return start, end
+def audit_around_url(passage: dict[str, Any], tz: ZoneInfo) -> str:
+    """The audit log at ``passage``'s gate, AUDIT_AROUND either side of it (whole minutes)."""
+    at = datetime.fromisoformat(passage["at"]).astimezone(tz)
+    start, end = at - AUDIT_AROUND, at + AUDIT_AROUND
+    return "/console/admin/audit?" + urlencode({
+        "gate": passage["gate_id"],
+        "since": start.date().isoformat(), "since_time": start.strftime("%H:%M"),
+        "until": end.date().isoformat(), "until_time": end.strftime("%H:%M"),
+    })
+
+
+def not_let_through(passage: dict[str, Any]) -> bool:
+    """Refused, sent to a guard, or its barrier did not open: a car that may have waited."""
+    return passage["decision"] != "allow" or "admission_undone" in passage["flags"]
 
 
 @router.get("", response_class=HTMLResponse)
@@ -147,6 +147,10 @@ def history_page(
                 select(AuditEntry.passage_id).distinct()
                 .where(AuditEntry.passage_id.in_([row["id"] for row in rows]))
             ))
+        if user.is_admin:
+            for row in rows:
+                if not_let_through(row):
+                    row["audit_around_url"] = audit_around_url(row, tz)
         households = session.scalars(select(Household))
         hh_labels = {h.id: f"{h.building} {h.unit}" for h in households}
     params = {k: ("1" if v is True else v) for k, v in filters.items() if v}

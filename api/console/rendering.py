@@ -81,6 +81,28 @@ def day_start(day: date | None, tz: ZoneInfo, plus_days: int = 0) -> datetime | 
         return None
     return datetime.combine(day + timedelta(days=plus_days), time(0), tzinfo=tz)
 
+def time_window(
+    since: date | None, until: date | None, since_time: time | None, until_time: time | None,
+    tz: ZoneInfo, today: date,
+) -> tuple[datetime | None, datetime | None]:
+    """What the filter's days and times of day mean, in the community's time zone: from
+    ``since`` at ``since_time`` (midnight without one) up to the end of ``until``, or of the
+    minute ``until_time`` names in it ("08:20" includes 08:20:59). A time without its own day
+    is on the other one ("yesterday, 07:50 to 08:20" is one date and two times), or today."""
+    if since_time and since is None:
+        since = until or today
+    if until_time and until is None:
+        until = since or today
+    start = datetime.combine(since, since_time or time(0), tzinfo=tz) if since else None
+    end = None
+    if until and until_time:
+        minute = datetime.combine(until, until_time.replace(second=0), tzinfo=tz)
+        end = minute + timedelta(minutes=1)
+    elif until:
+        end = day_start(until, tz, 1)
+    return start, end
+
+
 def page_links(
     path: str, params: dict[str, Any], page: int, total: int, per_page: int
 ) -> dict[str, Any]:

@@ -211,7 +211,7 @@ def test_days_and_times_of_day_make_one_window(
 ) -> None:
     from datetime import date, time
 
-    from api.console.history import time_window
+    from api.console.rendering import time_window
 
     def day(text: str | None) -> date | None:
         return None if text is None else date(2026, *map(int, text.split("-")))

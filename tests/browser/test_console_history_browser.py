@@ -79,6 +79,16 @@ def seed_morning(services: Any) -> dict[str, int]:
             passage_id=ids["complaint"], reason="车牌无法识别：业主本人在车上",
             details={"resolution": "allowed_once"},
         ))
+        # 开闸 on the gate's card, bound to no passage: at the blocked car's gate, at another
+        # gate meanwhile, and at the same gate later in the morning.
+        session.add_all([
+            AuditEntry(at=at(8, 13, 30), username="guard2", action="gate.open",
+                       gate_id="main-in", reason="业主说是新车，未登记：已核实"),
+            AuditEntry(at=at(8, 13, 0), username="guard3", action="gate.open",
+                       gate_id="main-out", reason="出口排队"),
+            AuditEntry(at=at(9, 0), username="guard2", action="gate.open", gate_id="main-in",
+                       reason="快递"),
+        ])
         older = Passage(at=at(8, 4, days_ago=2), gate_id="main-in", direction="in",
                         plate="闽A12345", matched_plate="闽A12345", decision="allow",
                         reason="resident", confidence=0.98)
@@ -372,3 +382,32 @@ def test_the_office_goes_from_a_passage_to_its_audit_entries_and_back(
     rows.first.locator(f'a[href="/console/history?passage={ids["complaint"]}"]').click()
     page.wait_for_url(f"**/console/history?passage={ids['complaint']}")
     expect(page.locator("#history-rows tr")).to_have_count(1)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_car_not_let_through_links_to_its_gates_audit_around_it(
+    pages: Any, history_server: tuple[LiveServer, dict[str, int]], lang: str
+) -> None:
+    """A car refused or left to a guard may have been let in by 开闸 on its gate's card, which
+    is not under the passage. The audit log's filter had days only: the office read a whole
+    day of gate openings. An admin's row for a car not let through now links to its gate's
+    entries 10 minutes either side (开始时间 / 结束时间 on the audit log too), which show who
+    opened the gate for it and why; the other gate and the later morning are left out."""
+    _, ids = history_server
+    page = pages("admin", lang)
+    page.goto(f"/console/history?since={YESTERDAY}&until={YESTERDAY}")
+    expect(page.locator("#history-rows tr")).to_have_count(4)
+    # The residents let in have none; the refused car and the one sent to a guard have one.
+    expect(page.locator("#history-rows a.audit-around")).to_have_count(2)
+    page.locator(f'#history-rows tr[data-id="{ids["blocked"]}"] a.audit-around').click()
+    page.wait_for_url("**/console/admin/audit?gate=main-in**")
+    expect(page.locator('input[name="since_time"]')).to_have_value("08:02")
+    expect(page.locator('input[name="until_time"]')).to_have_value("08:22")
+    expect(page.locator('select[name="gate"]')).to_have_value("main-in")
+    rows = page.locator("#audit-rows tbody tr")
+    expect(rows).to_have_count(2)  # the opening for it, and guard2 resolving the 08:05 car
+    opened = page.locator('#audit-rows tbody tr[data-action="gate.open"]')
+    expect(opened).to_have_count(1)
+    expect(opened).to_contain_text("guard2")
+    expect(opened).to_contain_text("业主说是新车，未登记：已核实")
+    expect(opened).to_contain_text(f"{YESTERDAY.isoformat()} 08:13:30")
