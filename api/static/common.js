@@ -377,7 +377,8 @@
     Array.from(row.cells).forEach((cell, i) => {
       if (cell.querySelector("img.thumb") || !heads[i]) return;
       const copy = cell.cloneNode(true);
-      copy.querySelectorAll("button").forEach((b) => b.remove());  // 人工开闸放行 is no fact
+      // 人工开闸放行 and an admin's links to the audit log are ways on, not facts.
+      copy.querySelectorAll("button, a").forEach((b) => b.remove());
       copy.querySelectorAll("br, .resolve-reason").forEach((el) => el.before(" "));
       // A guard's resolution says what it was before, who, and when (the car's wait).
       copy.querySelectorAll("[data-caption]").forEach((el) => { el.textContent = el.dataset.caption; });

@@ -369,6 +369,13 @@ def test_the_office_goes_from_a_passage_to_its_audit_entries_and_back(
     expect(links).to_have_count(1)  # the passages nobody acted on have none
     link = page.locator(f'#history-rows tr[data-id="{ids["complaint"]}"] a.audit-link')
     expect(link).to_have_text(link_text)
+    # Under the enlarged photo the reason is the row's, without the links' words.
+    page.locator(f'#history-rows tr[data-id="{ids["complaint"]}"] img.thumb').click()
+    reason = page.locator('#lightbox-facts dd[data-role="reason"]')
+    expect(reason).to_contain_text("车牌无法识别：业主本人在车上")
+    assert link_text not in str(reason.text_content())
+    page.keyboard.press("Escape")
+    expect(page.locator("#lightbox")).to_be_hidden()
     link.click()
     page.wait_for_url(f"**/console/admin/audit?passage={ids['complaint']}")
     expect(page.locator("#audit-one-passage")).to_contain_text(one_line.format(id=ids["complaint"]))
