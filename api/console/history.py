@@ -11,12 +11,14 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from api.console.i18n import translate
+from api.console.i18n import Lang, translate
 from api.console.rendering import (
     current_lang,
     display_tz,
     gate_names,
+    local_time,
     page_links,
     page_user,
     render,
@@ -61,6 +63,41 @@ def audit_around_url(passage: dict[str, Any], tz: ZoneInfo) -> str:
 def not_let_through(passage: dict[str, Any]) -> bool:
     """Refused, sent to a guard, or its barrier did not open: a car that may have waited."""
     return passage["decision"] != "allow" or "admission_undone" in passage["flags"]
+
+
+# How long after a car not let through a hand opening of its gate is shown with it.
+OPENED_AFTER = timedelta(minutes=10)
+
+
+def add_gate_openings(session: Session, rows: list[dict[str, Any]], lang: Lang,
+                      tz: ZoneInfo) -> None:
+    """Under a car not let through (and not let in by a guard's resolution), the first hand
+    opening of its gate (开闸, or 人工开闸放行 from its row) in the OPENED_AFTER that follow:
+    a guard asked "who let me in after 3 minutes?" has no audit log to read. Said as what the
+    gate log holds ("then … opened the gate by hand"), as it may have been for another car."""
+    waiting = [row for row in rows if not_let_through(row)
+               and row["resolution"] in (None, "denied") and row["id"] is not None]
+    if not waiting:
+        return
+    times = [datetime.fromisoformat(row["at"]) for row in waiting]
+    openings = list(session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.action == "gate.open")
+        .where(AuditEntry.gate_id.in_({row["gate_id"] for row in waiting}))
+        .where(AuditEntry.at >= min(times), AuditEntry.at < max(times) + OPENED_AFTER)
+        .order_by(AuditEntry.at, AuditEntry.id)
+    ))
+    for row, at in zip(waiting, times, strict=True):
+        opened = next((
+            entry for entry in openings
+            if entry.gate_id == row["gate_id"] and entry.passage_id in (None, row["id"])
+            and at <= entry.at < at + OPENED_AFTER
+        ), None)
+        if opened is not None:
+            row["opened_after"] = translate(
+                lang, "history.opened_after", at=local_time(opened.at, tz, "%H:%M:%S"),
+                by=opened.username, reason=opened.reason,
+            )
 
 
 @router.get("", response_class=HTMLResponse)
@@ -147,6 +184,7 @@ def history_page(
                 select(AuditEntry.passage_id).distinct()
                 .where(AuditEntry.passage_id.in_([row["id"] for row in rows]))
             ))
+        add_gate_openings(session, rows, lang, tz)
         if user.is_admin:
             for row in rows:
                 if not_let_through(row):

@@ -61,6 +61,8 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "history.show_all": ("显示全部", "Show all"),
     "history.since_time": ("开始时间", "From time"),
     "history.audit_link": ("操作日志", "Audit log"),
+    "history.opened_after": ("随后 {at} {by} 手动开闸：{reason}",
+                             "Then at {at} {by} opened the gate by hand: {reason}"),
     "history.audit_around": ("前后 10 分钟该出入口的操作", "Gate's audit ±10 min"),
     "audit.one_passage": ("只显示通行记录 #{id} 的操作", "Actions on passage #{id} only"),
     "audit.the_passage": ("查看这条通行记录", "See the passage"),

@@ -260,3 +260,27 @@ def test_the_audit_log_of_one_passage_in_the_api_and_its_csv(
     assert csv.status_code == 200 and "guard2" in csv.text and "guard3" not in csv.text
     assert client.get("/api/v1/audit", params={"passage": 0},
                       headers=admin_headers).status_code == 422
+
+
+def test_a_hand_opening_is_shown_under_the_car_refused_just_before_it(guard: Any) -> None:
+    """Only the first 开闸 at the car's own gate in the 10 minutes after it: not one before
+    it, not one later, not one bound to another passage."""
+    from models.events import AuditEntry
+
+    with transaction(guard.app.state.services.sessions) as session:
+        session.add_all([
+            AuditEntry(at=local(28, 9, 5), username="guard1", action="gate.open",
+                       gate_id="main-in", reason="物业电话确认"),
+            AuditEntry(at=local(28, 9, 7), username="guard2", action="gate.open",
+                       gate_id="main-in", reason="第二次"),
+            AuditEntry(at=local(28, 10, 55), username="guard1", action="gate.open",
+                       gate_id="main-out", reason="之前"),
+            AuditEntry(at=local(28, 11, 3), username="guard1", action="gate.open",
+                       gate_id="main-out", passage_id=999, reason="别的车"),
+            AuditEntry(at=local(28, 11, 20), username="guard1", action="gate.open",
+                       gate_id="main-out", reason="之后"),
+        ])
+    page = guard.get("/console/history", params={"since": "2026-11-28", "until": "2026-11-28"})
+    assert page.status_code == 200, page.text
+    shown = re.findall(r'<div class="resolve-reason opened-after">([^<]*)</div>', page.text)
+    assert shown == ["随后 09:05:00 guard1 手动开闸：物业电话确认"]
