@@ -366,30 +366,40 @@ class _Unit:
         moment is read (a pass deleted as its visitor's entry is written: after its use, which
         waits for the deletion)."""
         d = record.decision
+        return self._on_file(
+            record.direction, plate, record.sighting.at, vehicle_id=d.vehicle_id,
+            pass_id=d.pass_id if d.count_pass_use else None, household_id=d.household_id)
+
+    def _on_file(
+        self, direction: Direction, plate: str, at: datetime, *, vehicle_id: int | None,
+        pass_id: int | None, household_id: int | None,
+    ) -> tuple[str, int | None]:
+        """``_as_on_file`` of a passage at ``at`` decided on car ``vehicle_id`` (or on visitor
+        pass ``pass_id``, whose use it counted) of household ``household_id``."""
         s = self.session
-        if record.direction is Direction.OUT:
+        if direction is Direction.OUT:
             # Read, not the session's copy: after a lock that found the row gone, that copy
             # can be the row as it was.
             if s.scalar(select(Presence.plate).where(Presence.plate == plate)) is not None:
-                return plate, d.household_id
-            if d.vehicle_id is not None:
-                now_plate = s.scalar(select(Vehicle.plate).where(Vehicle.id == d.vehicle_id))
+                return plate, household_id
+            if vehicle_id is not None:
+                now_plate = s.scalar(select(Vehicle.plate).where(Vehicle.id == vehicle_id))
                 if now_plate is not None:
-                    return now_plate, d.household_id
-            return self._moved_by_correction(plate, record.sighting.at), d.household_id
-        if d.count_pass_use and d.pass_id is not None:
-            on_pass = s.execute(select(VisitorPass.plate).where(VisitorPass.id == d.pass_id)
+                    return now_plate, household_id
+            return self._moved_by_correction(plate, at), household_id
+        if pass_id is not None:
+            on_pass = s.execute(select(VisitorPass.plate).where(VisitorPass.id == pass_id)
                                 ).first()
             if on_pass is None:
                 # Deleted since (services/presence_corrections.pass_deleted): inside on no
                 # household's spaces, as a deletion leaves a car already inside; not the
                 # host's own car.
                 return plate, None
-            return on_pass.plate or plate, d.household_id
-        if d.vehicle_id is None:
-            return plate, d.household_id
+            return on_pass.plate or plate, household_id
+        if vehicle_id is None:
+            return plate, household_id
         vehicle = s.execute(select(Vehicle.plate, Vehicle.household_id)
-                            .where(Vehicle.id == d.vehicle_id)).first()
+                            .where(Vehicle.id == vehicle_id)).first()
         if vehicle is not None:
             return vehicle.plate, vehicle.household_id
         return plate, s.scalar(select(Vehicle.household_id).where(Vehicle.plate == plate))
@@ -516,7 +526,7 @@ class _Unit:
             # Past retention it keeps only the zone it moved, for the reports: a guard's
             # open naming a passage that old moved no car then and takes nothing back.
             return False
-        self._admission_effects(passage.admission, passage_id, back=True)
+        self._admission_effects(passage, back=True)
         passage.flags = [*(passage.flags or []), ADMISSION_UNDONE]
         return True
 
@@ -527,7 +537,7 @@ class _Unit:
             return False
         if self._left_since(passage):
             return False  # the car got out on a later try, which counted it: not twice
-        if not self._admission_effects(passage.admission, passage_id, back=False):
+        if not self._admission_effects(passage, back=False):
             return False  # counted already (let in when it tried again): still not by this one
         passage.flags = [f for f in flags if f != ADMISSION_UNDONE]
         return True
@@ -549,13 +559,14 @@ class _Unit:
         return any(admission and ADMISSION_UNDONE not in (flags or [])
                    for admission, flags in later)
 
-    def _admission_effects(self, effects: dict[str, Any], passage_id: int, *, back: bool) -> bool:
-        """Apply an admission's recorded effects again, or take them back (``back``); returns
-        whether they were. A car is only put where no row is, and an entry's own row only is
-        removed: a car that tried again and was let in meanwhile keeps its row, and is not
-        counted twice, in the zone or on its visitor pass."""
+    def _admission_effects(self, passage: Passage, *, back: bool) -> bool:
+        """Apply a passage's recorded admission effects again, or take them back (``back``);
+        returns whether they were. A car is only put where no row is, and an entry's own row
+        only is removed: a car that tried again and was let in meanwhile keeps its row, and is
+        not counted twice, in the zone or on its visitor pass."""
         s = self.session
-        plate, presence = effects.get("plate"), effects.get("presence")
+        passage_id = passage.id
+        effects: dict[str, Any] = passage.admission or {}
         if effects.get("pass_id") is not None:
             # The pass's row before the car's presence row, as apply_admission takes them
             # (its use, then the row, then zones): the same visitor let in at another gate at
@@ -563,6 +574,11 @@ class _Unit:
             # for ever (a deadlock) had this taken the row first.
             s.execute(select(VisitorPass.id).where(VisitorPass.id == effects["pass_id"])
                       .with_for_update())
+        if not back:
+            # A guard's open minutes after the barrier failed: the office may have corrected
+            # the car meanwhile, as after an outage (_as_on_file).
+            effects = self._given_back_as_on_file(passage, effects)
+        plate, presence = effects.get("plate"), effects.get("presence")
         counted = True
         if plate is not None and presence == "moved":
             counted = self._move_again(plate, effects, back=back)
@@ -575,8 +591,11 @@ class _Unit:
                 counted = bool(removed.rowcount)  # type: ignore[attr-defined]
             else:
                 # Not where the car is recorded inside already (not counted twice), also by
-                # an entry of the plate at another gate written at this moment.
-                counted = self._insert_presence(plate, _presence_values(effects["row"]))
+                # an entry of the plate at another gate written at this moment. The row
+                # locked before its household and pass are read, as apply_admission does.
+                s.execute(select(Presence.plate).where(Presence.plate == plate)
+                          .with_for_update())
+                counted = self._insert_presence(plate, self._row_now(effects["row"]))
         if counted and effects.get("pass_id") is not None:
             uses = VisitorPass.uses - 1 if back else VisitorPass.uses + 1
             query = update(VisitorPass).where(VisitorPass.id == effects["pass_id"])
@@ -584,7 +603,48 @@ class _Unit:
         moved = int(effects.get("zone_moved") or 0)
         if counted and moved and effects.get("zone_id"):
             self._move_zone(effects["zone_id"], -moved if back else moved)
+        if counted and effects != passage.admission:
+            # Where the car is now, for a barrier that fails again to take back.
+            passage.admission = effects
         return counted
+
+    def _given_back_as_on_file(self, passage: Passage, effects: dict[str, Any]
+                               ) -> dict[str, Any]:
+        """``effects`` of an entry or exit given back, as the records stand now. Given back
+        as recorded, an entry whose pass or car the office corrected since its barrier
+        failed was put inside under the old plate (on the host's or household's spaces, and
+        counted, for good; the car leaving under the new plate unrecorded), and an exit took
+        nothing off a car the correction had moved to the new plate."""
+        plate, presence = effects.get("plate"), effects.get("presence")
+        if plate is None or presence not in ("added", "removed"):
+            return effects
+        if presence == "removed":
+            now_plate, _ = self._on_file(Direction.OUT, plate, passage.at,
+                                         vehicle_id=passage.vehicle_id, pass_id=None,
+                                         household_id=None)
+            return effects if now_plate == plate else {**effects, "plate": now_plate}
+        row = effects["row"]
+        # The controller's car, not a plate a guard typed for another one (services/review.py).
+        own_car = row.get("pass_id") is None and plate in (passage.matched_plate, passage.plate)
+        now_plate, household_id = self._on_file(
+            Direction.IN, plate, passage.at,
+            vehicle_id=passage.vehicle_id if own_car else None,
+            pass_id=effects.get("pass_id"), household_id=row.get("household_id"))
+        if (now_plate, household_id) == (plate, row.get("household_id")):
+            return effects
+        return {**effects, "plate": now_plate, "row": {**row, "household_id": household_id}}
+
+    def _row_now(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A presence row recorded with an admission, to be written again: without a
+        household or pass deleted since (whose foreign key failed the write, and the guard's
+        open with it), and a visitor's car whose pass is gone on no household's spaces, as
+        ``presence_corrections.pass_deleted`` leaves one inside (not the host's own car)."""
+        values = _presence_values(row)
+        pass_id = self._still_there(VisitorPass, values.get("pass_id"))
+        household_id = self._still_there(Household, values.get("household_id"))
+        if values.get("pass_id") is not None and pass_id is None:
+            household_id = None
+        return {**values, "household_id": household_id, "pass_id": pass_id}
 
     def _move_again(self, plate: str, effects: dict[str, Any], *, back: bool) -> bool:
         """Take a move between lots back (``back``: the car is in its first lot again, with
