@@ -657,12 +657,15 @@ class _Unit:
         # A conditional UPDATE claims the row, as mark_left's DELETE does: an exit or a
         # guard's 标记已离场 at the same moment leaves it nothing to move. The row before the
         # zones, as apply_admission takes them: an exit of the car holding its row while it
-        # waits for a zone this took first would wait on it for ever (a deadlock).
+        # waits for a zone this took first would wait on it for ever (a deadlock). Locked
+        # before the household and pass it names are read (_row_now), as apply_admission does.
+        s.execute(select(Presence.plate).where(Presence.plate == plate).with_for_update())
+        to_now = self._row_now(to)
         moved = s.execute(
             update(Presence)
             .where(Presence.plate == plate, Presence.passage_id.is_not_distinct_from(
                 frm["passage_id"]))
-            .values(**_presence_values(to))
+            .values(**to_now)
         )
         self._lock_zones(effects.get("left_zone_id"), effects.get("zone_id"))
         if moved.rowcount:  # type: ignore[attr-defined]
@@ -675,7 +678,7 @@ class _Unit:
         # Given back to a car no longer recorded in its first lot (a guard marked it left
         # meanwhile, which took that lot down): it is put in this one only, unless it is
         # recorded inside again.
-        return self._insert_presence(plate, _presence_values(own))
+        return self._insert_presence(plate, to_now)  # own, given back
 
     def _count(
         self, direction: Direction, zone_id: str | None, *, unrecorded_exit: bool = False

@@ -112,3 +112,21 @@ def test_a_car_let_out_by_hand_after_its_plate_was_corrected_is_taken_out(
                                 before=("a-in",))
     assert opened == "redone"
     assert (inside(sessions), counts(sessions)) == ({}, (0, 0))
+
+
+def test_a_visitor_let_into_the_other_lot_by_hand_after_its_pass_was_deleted_moves_there(
+    sessions: sessionmaker[Session],
+) -> None:
+    """Inside lot A on its pass, the visitor drives into lot B, whose barrier fails (the
+    move taken back: in A again); the pass is deleted (the car in A on nobody's spaces); the
+    guard lets it into B. The move given back failed on the pass's foreign key."""
+    site(sessions)
+    _, pass_id = visitor(sessions, TYPO)
+
+    def delete_pass() -> None:
+        with transaction(sessions) as session:
+            delete_the_pass(pass_id)(session)
+
+    opened = failed_then_opened(sessions, "b-in", delete_pass, before=("a-in",))
+    assert opened == "redone"
+    assert (inside(sessions), counts(sessions)) == ({TYPO: (None, None)}, (0, 1))
