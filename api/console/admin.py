@@ -94,10 +94,12 @@ def admin_home(request: Request) -> Response:
     return RedirectResponse("/console/admin/users", status_code=303)
 
 
-def admin_page(request: Request, name: str, context: dict[str, Any], user: Principal) -> Response:
+def admin_page(request: Request, name: str, context: dict[str, Any], user: Principal, *,
+               status_code: int = 200) -> Response:
     """An admin page, with the table admin.js translates the API's errors with."""
     table = browser_table(current_lang(request))
-    return render(request, name, {"error_table": table, **context}, user)
+    return render(request, name, {"error_table": table, **context}, user,
+                  status_code=status_code)
 
 
 @router.get("/users", response_class=HTMLResponse)
@@ -349,8 +351,15 @@ def audit_page(
         user=user_name or None, action=action or None, gate_id=gate or None,
         since=start, until=end, passage_id=passage,
     )
+    notice = None
+    if since and until and since > until:
+        # Listed nothing, read as "nobody opened the gate then", as on 通行记录.
+        notice = translate(current_lang(request), "alarm_history.days_reversed")
+    elif start and end and start >= end:
+        # 08:20 to 07:50 (or 22:00 to 02:00 on one date) listed nothing, the same.
+        notice = translate(current_lang(request), "history.times_reversed")
     with services_of(request).sessions() as session:
-        rows, total = search_audit(
+        rows, total = ([], 0) if notice else search_audit(
             session, query, limit=AUDIT_PAGE, offset=(page - 1) * AUDIT_PAGE
         )
         households = {h.id: f"{h.building} {h.unit}" for h in session.scalars(select(Household))}
@@ -402,6 +411,7 @@ def audit_page(
          "last_url": page_url(pages) if page > pages and total else None,
          "csv_url": "/api/v1/audit.csv" + ("?" + urlencode(params) if params else ""),
          "filters": filters,
+         "notice": notice,
          "actions": [
              (group, translate(lang, f"audit.group.{group}"),
               [(a, action_label(lang, a)) for a in actions])
@@ -412,4 +422,5 @@ def audit_page(
          "gates": list(names.items()),
          "gate_names": names},
         user,
+        status_code=422 if notice else 200,
     )
