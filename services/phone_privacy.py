@@ -12,7 +12,10 @@ import re
 
 # A number written in free text (a household's note: "业主 138-0013-8000 轮椅"): 7 digits or
 # more, spaced or dashed as people write them. Plates (闽A12345) and unit numbers are shorter.
-_NUMBER_IN_TEXT = re.compile(r"\+?\d(?:[ \-]?\d){6,}")
+# Also as a Chinese keyboard in full-width mode writes them (１３８－００１３－８０００, spaced
+# with U+3000) and as Word or Excel turn a hyphen into a dash (138–0013–8000): \d matches
+# full-width digits, and those numbers were shown whole.
+_NUMBER_IN_TEXT = re.compile(r"\+?\d(?:[ \u3000\-\uff0d\u2010-\u2015]?\d){6,}")
 
 
 def mask_phone(phone: int | str | None) -> str:
