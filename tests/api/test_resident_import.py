@@ -4,6 +4,7 @@ PostgreSQL (the ``client`` fixture runs each test on both when PostgreSQL is con
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from models.events import AuditEntry
 from models.people import Household, Resident
 from models.vehicles import Vehicle
 from services.resident_import_file import MAX_BYTES, MAX_ROWS, template_csv
+from tests.api.test_console import add_staff
 from tests.api.test_vehicle_entry import register_resident_car
 from tests.conftest import add_user
 
@@ -86,15 +88,6 @@ def test_a_gbk_or_utf8_file_previews_then_imports_grouped_into_households(
         assert cars["闽A12345"].plate_color == "blue"
         assert cars["闽B22222"].resident_id is None
         assert cars["闽B22222"].household_id == flats[("3栋", "1201")].id
-
-
-def test_tab_separated_english_headers_are_read(
-    client: Any, admin_headers: dict[str, str]
-) -> None:
-    data = csv_bytes(["A1\t101\tJoe\t\t沪A88888\tgreen\t"],
-                     header="building\tunit\tname\tphone\tplate\tplate_color\tnote", sep="\t")
-    body = upload(client, admin_headers, data, dry_run=True).json()
-    assert (body["delimiter"], body["vehicles"]["create"], body["errors"]) == ("tab", 1, [])
 
 
 def test_existing_household_and_resident_are_reused_and_a_second_import_adds_nothing(
@@ -308,74 +301,6 @@ def test_the_gate_admits_an_imported_plate_right_after_the_import(
     assert after.json()["household"] == "5栋 601"
 
 
-def test_a_guard_is_refused_and_nothing_is_read(
-    client: Any, guard_headers: dict[str, str]
-) -> None:
-    before = counts(client)
-    response = upload(client, guard_headers, csv_bytes(ROWS), dry_run=False)
-    assert response.status_code == 403
-    assert client.post(URL, content=csv_bytes(ROWS)).status_code == 401
-    assert counts(client)[:3] == before[:3]
-
-
-@pytest.mark.parametrize(
-    ("data", "status", "said"),
-    [
-        (b"", 422, "the file is empty"),
-        (b"\r\n,,,\r\n", 422, "the file is empty"),
-        ("楼栋,房号,姓名\r\n".encode(), 422, "no data rows"),
-        ("姓名,电话\r\n张伟,1380000\r\n".encode(), 422, "lacks the column(s) building, unit"),
-        ("楼栋,房号,电话\r\n3栋,1,1\r\n".encode(), 422, "name or plate"),
-        ("楼栋,房号,车牌,车牌\r\n3栋,1,闽A12345,\r\n".encode(), 422, "are both 'plate'"),
-        (b"PK\x03\x04rest-of-a-zip", 415, "Excel workbook"),
-        (b"\x89PNG\r\n\x1a\n\x00\x00\x00", 415, "not a text table"),
-        ("楼栋,房号,姓名\r\n3栋,1,\x00张\r\n".encode(), 415, "not a text table"),
-        ("楼栋,房号,姓名\r\n".encode() + b"3\xff\xfe\xfd\x80,1,x\r\n", 422,
-         "neither UTF-8 nor GBK"),
-    ],
-    ids=["empty", "blank", "header-only", "no-building", "no-name-or-plate", "twice",
-         "xlsx", "png", "nul", "bad-bytes"],
-)
-def test_bad_files_are_4xx_with_a_message(
-    client: Any, admin_headers: dict[str, str], data: bytes, status: int, said: str
-) -> None:
-    response = upload(client, admin_headers, data, dry_run=True)
-    assert response.status_code == status, response.text
-    assert said in response.json()["detail"]
-
-
-def test_too_large_and_too_many_rows_are_413(
-    client: Any, admin_headers: dict[str, str]
-) -> None:
-    big = csv_bytes(["3栋,1,张伟,,,," + "x" * 1000] * (MAX_BYTES // 1000 + 10))
-    response = upload(client, admin_headers, big, dry_run=True)
-    assert response.status_code == 413 and f"limit of {MAX_BYTES}" in response.text
-    raw = client.post(URL, content=big, headers={**admin_headers, "Content-Type": "text/csv"})
-    assert raw.status_code == 413
-    many = csv_bytes([f"1,{i},人{i},,,," for i in range(MAX_ROWS + 1)], header=HEADER)
-    response = upload(client, admin_headers, many, dry_run=True)
-    assert response.status_code == 413 and f"more than {MAX_ROWS} rows" in response.text
-
-
-def test_raw_body_and_wrong_content_type(client: Any, admin_headers: dict[str, str]) -> None:
-    raw = client.post(URL, params={"file_name": "a.csv"}, content=csv_bytes(ROWS),
-                      headers={**admin_headers, "Content-Type": "text/csv; charset=gbk"})
-    assert raw.status_code == 200 and raw.json()["file_name"] == "a.csv"
-    wrong = client.post(URL, json={"rows": []}, headers=admin_headers)
-    assert wrong.status_code == 415
-    no_file = client.post(URL, data={"x": "1"}, files={"other": ("a", b"x")},
-                          headers=admin_headers)
-    assert no_file.status_code == 422 and "'file'" in no_file.json()["detail"]
-
-
-def test_the_template_is_importable_as_it_is(client: Any, admin_headers: dict[str, str]) -> None:
-    template = template_csv()
-    assert template.startswith(b"\xef\xbb\xbf")
-    body = upload(client, admin_headers, template, dry_run=True).json()
-    assert (body["errors"], body["households"]["create"], body["residents"]["create"],
-            body["vehicles"]["create"]) == ([], 1, 2, 1)
-
-
 PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
 
 
@@ -422,48 +347,6 @@ def test_during_an_outage_right_after_an_import_the_gates_know_the_cars(
     assert (held.json()["decision"], held.json()["reason"]) == ("allow", "resident")
 
 
-def test_a_title_row_above_the_header_is_skipped_and_rows_keep_excels_numbers(
-    client: Any, admin_headers: dict[str, str]
-) -> None:
-    # Offices put the community's name in a merged cell above the headers; Excel saves it as
-    # "title,,,,,,". The rows keep the numbers Excel shows (the header is row 3 here).
-    title = "阳光花园小区业主信息表" + "," * 6
-    data = csv_bytes([",,,,,,", " 楼栋 ,房号 ,姓名,电话,车牌,车牌颜色,备注", *ROWS[:3],
-                      "6栋,101,赵六,,沪X,,"], header=title, encoding="gbk")
-
-    body = upload(client, admin_headers, data, dry_run=True).json()
-
-    assert body["header_row"] == 3
-    assert body["rows"] == 4
-    assert [(e["row"], e["content"][:3]) for e in body["errors"]] == [(7, "6栋,")]
-    assert body["households"]["create"] == 1 and body["vehicles"]["create"] == 2
-
-
-def test_a_title_row_without_a_header_below_it_is_still_refused_naming_the_columns(
-    client: Any, admin_headers: dict[str, str]
-) -> None:
-    data = csv_bytes(ROWS, header="阳光花园小区业主信息表,,,,,,")
-    response = upload(client, admin_headers, data, dry_run=True)
-    # ROWS' first row holds no column names: the header is missing, as said of the title.
-    assert response.status_code == 422
-    assert "lacks the column(s) building, unit" in response.json()["detail"]
-
-
-@pytest.mark.parametrize("shown", ["1.38E+10", "1.38e+10", "1.38001E+10", "1E+10"])
-def test_a_phone_excel_shows_in_scientific_notation_is_a_row_error_saying_how_to_fix_it(
-    client: Any, admin_headers: dict[str, str], shown: str
-) -> None:
-    # Excel saves what it shows: an 11-digit number in a narrow General column is "1.38E+10"
-    # in the CSV, its last eight digits lost. Not a phone to store, and "格式不正确" alone
-    # does not tell the office what happened.
-    data = csv_bytes([f"3栋,1201,张伟,{shown},闽A12345,,"])
-    body = upload(client, admin_headers, data, dry_run=True).json()
-    [error] = body["errors"]
-    assert error["row"] == 2
-    assert f"电话“{shown}”是 Excel 的科学计数法" in error["message"]
-    assert "设成「文本」" in error["message"] and "格式不正确" not in error["message"]
-
-
 def test_one_building_spelt_two_ways_or_repeated_in_the_unit_is_a_row_error_not_a_new_flat(
     client: Any, admin_headers: dict[str, str]
 ) -> None:
@@ -497,15 +380,6 @@ def test_a_flat_already_on_file_with_an_odd_spelling_is_still_matched(
     assert body["households"] == tally(1, 2)
 
 
-def test_a_row_in_error_is_shown_without_the_empty_cells_excel_pads_it_with(
-    client: Any, admin_headers: dict[str, str]
-) -> None:
-    data = csv_bytes(["3栋,1201,张伟,abc,,,,,,", "3栋,1202,,,沪X,, ,,,"],
-                     header=HEADER + ",,,")
-    body = upload(client, admin_headers, data, dry_run=True).json()
-    assert [e["content"] for e in body["errors"]] == ["3栋, 1201, 张伟, abc", "3栋, 1202, , , 沪X"]
-
-
 def test_a_plate_colour_without_a_plate_is_left_out_not_an_error(
     client: Any, admin_headers: dict[str, str]
 ) -> None:
@@ -522,3 +396,153 @@ def test_a_plate_colour_without_a_plate_is_left_out_not_an_error(
     # A colour that is no colour is still a row error: the cell may hold a shifted plate.
     odd = upload(client, admin_headers, csv_bytes(["6栋,101,赵六,,,闽A54321,"]), dry_run=True)
     assert [e["row"] for e in odd.json()["errors"]] == [2]
+@pytest.fixture(scope="module")
+def staff(shared_client: Any) -> tuple[dict[str, str], dict[str, str]]:
+    """An admin's and a guard's headers on the shared app, made once."""
+    services = shared_client.app.state.services
+    return add_staff(services, "admin", "admin"), add_staff(services, "guard", "guard")
+
+
+class TestPreviewsAndRefusals:
+    """Previews (``dry_run``, the default) and refused uploads write nothing: they share one app
+    per database (tests/api/conftest.py ``shared_client``), its database empty of households,
+    residents and cars, instead of building one for each case (0.5 s of CPU for one upload).
+    That each left it empty is checked after each. Imports that write build their own app."""
+
+    @pytest.fixture
+    def client(self, read_only_client: Any) -> Iterator[Any]:
+        assert counts(read_only_client)[:3] == (0, 0, 0), \
+            "an earlier test of this class wrote (its teardown failed first)"
+        yield read_only_client
+        assert counts(read_only_client)[:3] == (0, 0, 0), "this preview or refusal wrote"
+
+    @pytest.fixture
+    def admin_headers(self, staff: tuple[dict[str, str], dict[str, str]]) -> dict[str, str]:
+        return staff[0]
+
+    @pytest.fixture
+    def guard_headers(self, staff: tuple[dict[str, str], dict[str, str]]) -> dict[str, str]:
+        return staff[1]
+
+    def test_tab_separated_english_headers_are_read(
+        self, client: Any, admin_headers: dict[str, str]
+    ) -> None:
+        data = csv_bytes(["A1\t101\tJoe\t\t沪A88888\tgreen\t"],
+                         header="building\tunit\tname\tphone\tplate\tplate_color\tnote", sep="\t")
+        body = upload(client, admin_headers, data, dry_run=True).json()
+        assert (body["delimiter"], body["vehicles"]["create"], body["errors"]) == ("tab", 1, [])
+
+    def test_a_guard_is_refused_and_nothing_is_read(
+        self, client: Any, guard_headers: dict[str, str]
+    ) -> None:
+        before = counts(client)
+        response = upload(client, guard_headers, csv_bytes(ROWS), dry_run=False)
+        assert response.status_code == 403
+        assert client.post(URL, content=csv_bytes(ROWS)).status_code == 401
+        assert counts(client)[:3] == before[:3]
+
+    @pytest.mark.parametrize(
+        ("data", "status", "said"),
+        [
+            (b"", 422, "the file is empty"),
+            (b"\r\n,,,\r\n", 422, "the file is empty"),
+            ("楼栋,房号,姓名\r\n".encode(), 422, "no data rows"),
+            ("姓名,电话\r\n张伟,1380000\r\n".encode(), 422, "lacks the column(s) building, unit"),
+            ("楼栋,房号,电话\r\n3栋,1,1\r\n".encode(), 422, "name or plate"),
+            ("楼栋,房号,车牌,车牌\r\n3栋,1,闽A12345,\r\n".encode(), 422, "are both 'plate'"),
+            (b"PK\x03\x04rest-of-a-zip", 415, "Excel workbook"),
+            (b"\x89PNG\r\n\x1a\n\x00\x00\x00", 415, "not a text table"),
+            ("楼栋,房号,姓名\r\n3栋,1,\x00张\r\n".encode(), 415, "not a text table"),
+            ("楼栋,房号,姓名\r\n".encode() + b"3\xff\xfe\xfd\x80,1,x\r\n", 422,
+             "neither UTF-8 nor GBK"),
+        ],
+        ids=["empty", "blank", "header-only", "no-building", "no-name-or-plate", "twice",
+             "xlsx", "png", "nul", "bad-bytes"],
+    )
+    def test_bad_files_are_4xx_with_a_message(
+        self, client: Any, admin_headers: dict[str, str], data: bytes, status: int, said: str
+    ) -> None:
+        response = upload(client, admin_headers, data, dry_run=True)
+        assert response.status_code == status, response.text
+        assert said in response.json()["detail"]
+
+    def test_too_large_and_too_many_rows_are_413(
+        self, client: Any, admin_headers: dict[str, str]
+    ) -> None:
+        big = csv_bytes(["3栋,1,张伟,,,," + "x" * 1000] * (MAX_BYTES // 1000 + 10))
+        response = upload(client, admin_headers, big, dry_run=True)
+        assert response.status_code == 413 and f"limit of {MAX_BYTES}" in response.text
+        raw = client.post(URL, content=big, headers={**admin_headers, "Content-Type": "text/csv"})
+        assert raw.status_code == 413
+        many = csv_bytes([f"1,{i},人{i},,,," for i in range(MAX_ROWS + 1)], header=HEADER)
+        response = upload(client, admin_headers, many, dry_run=True)
+        assert response.status_code == 413 and f"more than {MAX_ROWS} rows" in response.text
+
+    def test_raw_body_and_wrong_content_type(
+        self, client: Any, admin_headers: dict[str, str]
+    ) -> None:
+        raw = client.post(URL, params={"file_name": "a.csv"}, content=csv_bytes(ROWS),
+                          headers={**admin_headers, "Content-Type": "text/csv; charset=gbk"})
+        assert raw.status_code == 200 and raw.json()["file_name"] == "a.csv"
+        wrong = client.post(URL, json={"rows": []}, headers=admin_headers)
+        assert wrong.status_code == 415
+        no_file = client.post(URL, data={"x": "1"}, files={"other": ("a", b"x")},
+                              headers=admin_headers)
+        assert no_file.status_code == 422 and "'file'" in no_file.json()["detail"]
+
+    def test_the_template_is_importable_as_it_is(
+        self, client: Any, admin_headers: dict[str, str]
+    ) -> None:
+        template = template_csv()
+        assert template.startswith(b"\xef\xbb\xbf")
+        body = upload(client, admin_headers, template, dry_run=True).json()
+        assert (body["errors"], body["households"]["create"], body["residents"]["create"],
+                body["vehicles"]["create"]) == ([], 1, 2, 1)
+
+    def test_a_title_row_above_the_header_is_skipped_and_rows_keep_excels_numbers(
+        self, client: Any, admin_headers: dict[str, str]
+    ) -> None:
+        # Offices put the community's name in a merged cell above the headers; Excel saves it as
+        # "title,,,,,,". The rows keep the numbers Excel shows (the header is row 3 here).
+        title = "阳光花园小区业主信息表" + "," * 6
+        data = csv_bytes([",,,,,,", " 楼栋 ,房号 ,姓名,电话,车牌,车牌颜色,备注", *ROWS[:3],
+                          "6栋,101,赵六,,沪X,,"], header=title, encoding="gbk")
+
+        body = upload(client, admin_headers, data, dry_run=True).json()
+
+        assert body["header_row"] == 3
+        assert body["rows"] == 4
+        assert [(e["row"], e["content"][:3]) for e in body["errors"]] == [(7, "6栋,")]
+        assert body["households"]["create"] == 1 and body["vehicles"]["create"] == 2
+
+    def test_a_title_row_without_a_header_below_it_is_still_refused_naming_the_columns(
+        self, client: Any, admin_headers: dict[str, str]
+    ) -> None:
+        data = csv_bytes(ROWS, header="阳光花园小区业主信息表,,,,,,")
+        response = upload(client, admin_headers, data, dry_run=True)
+        # ROWS' first row holds no column names: the header is missing, as said of the title.
+        assert response.status_code == 422
+        assert "lacks the column(s) building, unit" in response.json()["detail"]
+
+    @pytest.mark.parametrize("shown", ["1.38E+10", "1.38e+10", "1.38001E+10", "1E+10"])
+    def test_a_phone_excel_shows_in_scientific_notation_is_a_row_error_saying_how_to_fix_it(
+        self, client: Any, admin_headers: dict[str, str], shown: str
+    ) -> None:
+        # Excel saves what it shows: an 11-digit number in a narrow General column is "1.38E+10"
+        # in the CSV, its last eight digits lost. Not a phone to store, and "格式不正确" alone
+        # does not tell the office what happened.
+        data = csv_bytes([f"3栋,1201,张伟,{shown},闽A12345,,"])
+        body = upload(client, admin_headers, data, dry_run=True).json()
+        [error] = body["errors"]
+        assert error["row"] == 2
+        assert f"电话“{shown}”是 Excel 的科学计数法" in error["message"]
+        assert "设成「文本」" in error["message"] and "格式不正确" not in error["message"]
+
+    def test_a_row_in_error_is_shown_without_the_empty_cells_excel_pads_it_with(
+        self, client: Any, admin_headers: dict[str, str]
+    ) -> None:
+        data = csv_bytes(["3栋,1201,张伟,abc,,,,,,", "3栋,1202,,,沪X,, ,,,"],
+                         header=HEADER + ",,,")
+        body = upload(client, admin_headers, data, dry_run=True).json()
+        assert [e["content"] for e in body["errors"]] == [
+            "3栋, 1201, 张伟, abc", "3栋, 1202, , , 沪X"]
