@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from api.console.i18n import Lang, translate
@@ -80,11 +80,18 @@ def add_gate_openings(session: Session, rows: list[dict[str, Any]], lang: Lang,
     if not waiting:
         return
     times = [datetime.fromisoformat(row["at"]) for row in waiting]
+    # Each car's own gate and 10 minutes, not everything between the page's first and last
+    # car: a page of refused cars a week apart (a plate's history, 拒绝 over a month) read
+    # every opening of those weeks, thousands on a busy gate, and matched each to each car.
+    windows = [
+        and_(AuditEntry.gate_id == row["gate_id"], AuditEntry.at >= at,
+             AuditEntry.at < at + OPENED_AFTER)
+        for row, at in zip(waiting, times, strict=True)
+    ]
     openings = list(session.scalars(
         select(AuditEntry)
         .where(AuditEntry.action == "gate.open")
-        .where(AuditEntry.gate_id.in_({row["gate_id"] for row in waiting}))
-        .where(AuditEntry.at >= min(times), AuditEntry.at < max(times) + OPENED_AFTER)
+        .where(or_(*windows))
         .order_by(AuditEntry.at, AuditEntry.id)
     ))
     for row, at in zip(waiting, times, strict=True):
