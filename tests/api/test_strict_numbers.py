@@ -8,11 +8,13 @@ parameters arrive as text and are still parsed from "12".
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from tests.api.test_console import add_staff
 from tests.api.test_credentials import present
 from tests.api.test_input_bounds import _household, _resident
 from tests.api.test_parking import all_free
@@ -49,23 +51,6 @@ BOOLEAN_BODIES = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("method", "path", "body", "field"), BOOLEAN_BODIES,
-    ids=[f"{m} {p} {f}" for m, p, _, f in BOOLEAN_BODIES],
-)
-def test_a_boolean_for_an_id_or_count_is_refused_by_name(
-    client: Any, admin_headers: dict[str, str], method: str, path: str, body: dict[str, Any],
-    field: str,
-) -> None:
-    hid = _household(client, admin_headers)  # id 1: what lax mode turned ``true`` into
-    rid = _resident(client, admin_headers, hid)
-    filled = json.loads(json.dumps(body).replace('"{hid}"', str(hid)))
-    response = client.request(
-        method, path.format(hid=hid, rid=rid), json=filled, headers=admin_headers
-    )
-    _refused(response, field, "not true" if body[field] is True else "not false")
-
-
 def test_a_boolean_resident_id_does_not_try_resident_1s_pin(
     client: Any, admin_headers: dict[str, str]
 ) -> None:
@@ -91,27 +76,6 @@ def test_a_boolean_resident_id_holds_nothing(app_factory: Any) -> None:
     assert client.app.state.services.parking.holds.active(datetime.now(UTC)) == ()
 
 
-def test_a_review_visitor_pass_needs_a_numeric_household(
-    client: Any, guard_headers: dict[str, str]
-) -> None:
-    body = {"resolution": "visitor_pass", "reason": "业主电话确认",
-            "visitor_pass": {"host_household_id": True, "valid_to": _window()["valid_to"]}}
-    response = client.post("/api/v1/passages/1/resolve", json=body, headers=guard_headers)
-    _refused(response, "host_household_id", "not true")
-
-
-@pytest.mark.parametrize("value", ["1", 1.0])
-def test_ids_in_bodies_are_json_integers_not_text_or_floats(
-    client: Any, admin_headers: dict[str, str], value: Any
-) -> None:
-    hid = _household(client, admin_headers)
-    assert hid == 1
-    response = client.post(
-        "/api/v1/residents", json={"household_id": value, "name": "林芳"}, headers=admin_headers
-    )
-    _refused(response, "household_id", "valid integer")
-
-
 def test_numbers_still_work_in_bodies_queries_and_paths(
     client: Any, admin_headers: dict[str, str]
 ) -> None:
@@ -133,11 +97,81 @@ def test_numbers_still_work_in_bodies_queries_and_paths(
     assert client.get(f"/api/v1/households/{hid}", headers=admin_headers).status_code == 200
 
 
-def test_the_console_words_the_refusal_like_any_bad_number(
-    client: Any, admin_headers: dict[str, str]
-) -> None:
-    from api.console.error_texts import explain_detail
+@dataclass(frozen=True)
+class Staff:
+    admin: dict[str, str]
+    guard: dict[str, str]
+    household_id: int
+    resident_id: int
 
-    response = client.post("/api/v1/households", json={"building": "8栋", "unit": "801",
-                                                       "spaces": True}, headers=admin_headers)
-    assert explain_detail("en", response.json()["detail"]) == "Spaces: enter a number"
+
+@pytest.fixture(scope="module")
+def staff(shared_client: Any) -> Staff:
+    """An admin, a guard, household 1 and its resident on the shared app, made once."""
+    services = shared_client.app.state.services
+    admin = add_staff(services, "admin", "admin")
+    guard = add_staff(services, "guard", "guard")
+    hid = _household(shared_client, admin)  # id 1: what lax mode turned ``true`` into
+    assert hid == 1
+    return Staff(admin, guard, hid, _resident(shared_client, admin, hid))
+
+
+class TestRefused:
+    """Bodies refused with a 422 before anything is stored: they share one app per database
+    and its staff, household and resident (tests/api/conftest.py ``shared_client``) instead of
+    building them for each case (0.5 s of CPU for one request). Were one let through (lax
+    mode back), its own case fails on the status."""
+
+    @pytest.fixture
+    def client(self, read_only_client: Any) -> Any:
+        return read_only_client
+
+    @pytest.fixture
+    def admin_headers(self, staff: Staff) -> dict[str, str]:
+        return staff.admin
+
+    @pytest.fixture
+    def guard_headers(self, staff: Staff) -> dict[str, str]:
+        return staff.guard
+
+    @pytest.mark.parametrize(
+        ("method", "path", "body", "field"), BOOLEAN_BODIES,
+        ids=[f"{m} {p} {f}" for m, p, _, f in BOOLEAN_BODIES],
+    )
+    def test_a_boolean_for_an_id_or_count_is_refused_by_name(
+        self, client: Any, admin_headers: dict[str, str], staff: Staff, method: str, path: str,
+        body: dict[str, Any], field: str,
+    ) -> None:
+        hid, rid = staff.household_id, staff.resident_id
+        filled = json.loads(json.dumps(body).replace('"{hid}"', str(hid)))
+        response = client.request(
+            method, path.format(hid=hid, rid=rid), json=filled, headers=admin_headers
+        )
+        _refused(response, field, "not true" if body[field] is True else "not false")
+
+    def test_a_review_visitor_pass_needs_a_numeric_household(
+        self, client: Any, guard_headers: dict[str, str]
+    ) -> None:
+        body = {"resolution": "visitor_pass", "reason": "业主电话确认",
+                "visitor_pass": {"host_household_id": True, "valid_to": _window()["valid_to"]}}
+        response = client.post("/api/v1/passages/1/resolve", json=body, headers=guard_headers)
+        _refused(response, "host_household_id", "not true")
+
+    @pytest.mark.parametrize("value", ["1", 1.0])
+    def test_ids_in_bodies_are_json_integers_not_text_or_floats(
+        self, client: Any, admin_headers: dict[str, str], value: Any, staff: Staff
+    ) -> None:
+        assert staff.household_id == 1
+        response = client.post(
+            "/api/v1/residents", json={"household_id": value, "name": "林芳"}, headers=admin_headers
+        )
+        _refused(response, "household_id", "valid integer")
+
+    def test_the_console_words_the_refusal_like_any_bad_number(
+        self, client: Any, admin_headers: dict[str, str]
+    ) -> None:
+        from api.console.error_texts import explain_detail
+
+        response = client.post("/api/v1/households", json={"building": "8栋", "unit": "801",
+                                                           "spaces": True}, headers=admin_headers)
+        assert explain_detail("en", response.json()["detail"]) == "Spaces: enter a number"
