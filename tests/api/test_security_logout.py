@@ -41,52 +41,6 @@ def _holding(client: Any, session_cookie: str) -> Any:
     return other
 
 
-def test_a_copy_of_the_session_taken_before_logout_is_refused_after_it(client: Any) -> None:
-    add_user(client, "guard", "guard")
-    csrf = console_login(client, "guard")
-    first_copy = client.cookies[SESSION_COOKIE]
-    time.sleep(1.1)  # a later expiry, so the renewed token differs from the first
-    # Pages renew the cookie; a copy of any of them belongs to the same session.
-    csrf = csrf_of(client.get("/console").text)
-    latest_copy = client.cookies[SESSION_COOKIE]
-    assert latest_copy != first_copy
-    assert _holding(client, first_copy).get("/api/v1/passages").status_code == 200
-
-    bye = client.post("/console/logout", data={"csrf_token": csrf}, follow_redirects=False)
-    assert bye.status_code == 303
-
-    for copy in (first_copy, latest_copy):
-        thief = _holding(client, copy)
-        page = thief.get("/console", follow_redirects=False)
-        assert page.status_code == 303 and "/console/login" in page.headers["location"]
-        api = thief.get("/api/v1/passages")
-        assert api.status_code == 401 and "logged out" in api.json()["detail"]
-        assert thief.post("/console/keepalive").status_code == 401
-        bearer = client.get("/api/v1/passages", headers={"Authorization": f"Bearer {copy}"})
-        assert bearer.status_code == 401
-
-
-def test_logging_in_again_is_a_new_session_that_works(client: Any) -> None:
-    add_user(client, "guard", "guard")
-    csrf = console_login(client, "guard")
-    client.post("/console/logout", data={"csrf_token": csrf}, follow_redirects=False)
-    console_login(client, "guard")
-    assert client.get("/api/v1/passages").status_code == 200
-
-
-def test_one_sessions_logout_leaves_the_others_and_api_tokens(client: Any) -> None:
-    from fastapi.testclient import TestClient
-
-    token = add_user(client, "guard", "guard")  # an API token (no console session)
-    other_booth = TestClient(client.app)  # the same account in a second browser
-    console_login(other_booth, "guard")
-    csrf = console_login(client, "guard")
-    client.post("/console/logout", data={"csrf_token": csrf}, follow_redirects=False)
-    assert other_booth.get("/console", follow_redirects=False).status_code == 200
-    api = client.get("/api/v1/passages", headers={"Authorization": f"Bearer {token}"})
-    assert api.status_code == 200
-
-
 def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
@@ -177,50 +131,6 @@ def test_an_api_token_is_logged_out_at_once_and_for_good_and_only_that_one(
     _works(restarted, other)
 
 
-def test_a_token_from_before_log_outs_keeps_working_and_says_why_it_cannot_end(
-    client: Any,
-) -> None:
-    old = add_user(client, "guard", "guard")  # issued by the signer without a session id
-    refused = client.post("/api/v1/auth/logout", headers=_bearer(old))
-    assert refused.status_code == 409
-    assert "expires at" in refused.json()["detail"]
-    assert "deactivating the account" in refused.json()["detail"]
-    _works(client, old)
-
-
-@pytest.mark.parametrize(
-    ("headers", "says"),
-    [
-        ({}, "Authorization: Bearer"),
-        ({"Authorization": "Bearer not-a-token"}, "invalid token"),
-        ({"Authorization": "Basic Z3VhcmQ6Y29ycmVjdC1ob3JzZQ=="}, "Authorization: Bearer"),
-        ({"Authorization": "Bearer " + TokenSigner("k" * 32, 60).issue(
-            "guard", "admin", session_id="forged")}, "invalid token"),
-    ],
-    ids=["no-token", "garbage", "basic-auth", "another-key"],
-)
-def test_a_malformed_log_out_is_a_clear_401(
-    client: Any, headers: dict[str, str], says: str
-) -> None:
-    answer = client.post("/api/v1/auth/logout", headers=headers)
-    assert answer.status_code == 401 and says in answer.json()["detail"]
-    assert answer.headers["www-authenticate"] == "Bearer"
-
-
-def test_an_expired_or_already_logged_out_token_is_a_401(client: Any) -> None:
-    services = client.app.state.services
-    add_staff(services, "guard", "guard")
-    expired = services.signer.issue("guard", "guard", now=time.time() - 86400,
-                                    session_id="old-session")
-    answer = client.post("/api/v1/auth/logout", headers=_bearer(expired))
-    assert answer.status_code == 401 and "expired" in answer.json()["detail"]
-
-    token = api_token(client, "guard", PASSWORD).json()["access_token"]
-    assert client.post("/api/v1/auth/logout", headers=_bearer(token)).status_code == 204
-    again = client.post("/api/v1/auth/logout", headers=_bearer(token))
-    assert again.status_code == 401 and "logged out already" in again.json()["detail"]
-
-
 @pytest.mark.parametrize("restart", ["during_the_outage", "after_it"])
 def test_log_outs_during_an_outage_stay_refused_across_restarts(
     app_factory: Any, outage: DatabaseOutage, restart: str
@@ -284,8 +194,106 @@ def test_a_restart_during_an_outage_refuses_earlier_log_outs_once_the_database_a
     _refused(second, ended)
 
 
-def test_the_api_docs_tell_integrators_how_to_end_a_token(client: Any) -> None:
-    route = client.get("/openapi.json").json()["paths"]["/api/v1/auth/logout"]["post"]
-    assert "only that one" in route["description"]
-    assert "after the controller restarts" in route["description"]
-    assert {"204", "401", "409"} <= set(route["responses"])
+class TestOnOneApp:
+    """Log-outs without a restart or an outage share one app per database (tests/api/
+    conftest.py ``shared_client``) instead of building one for each (0.5 s of CPU): a
+    log-out ends only its own session or token, and each test signs in an account of its own
+    (its username), so none sees another's sessions; the rest only read or are refused."""
+
+    @pytest.fixture
+    def client(self, read_only_client: Any) -> Any:
+        return read_only_client
+
+    def test_a_copy_of_the_session_taken_before_logout_is_refused_after_it(
+        self, client: Any
+    ) -> None:
+        add_user(client, "guard-copied", "guard")
+        csrf = console_login(client, "guard-copied")
+        first_copy = client.cookies[SESSION_COOKIE]
+        time.sleep(1.1)  # a later expiry, so the renewed token differs from the first
+        # Pages renew the cookie; a copy of any of them belongs to the same session.
+        csrf = csrf_of(client.get("/console").text)
+        latest_copy = client.cookies[SESSION_COOKIE]
+        assert latest_copy != first_copy
+        assert _holding(client, first_copy).get("/api/v1/passages").status_code == 200
+
+        bye = client.post("/console/logout", data={"csrf_token": csrf}, follow_redirects=False)
+        assert bye.status_code == 303
+
+        for copy in (first_copy, latest_copy):
+            thief = _holding(client, copy)
+            page = thief.get("/console", follow_redirects=False)
+            assert page.status_code == 303 and "/console/login" in page.headers["location"]
+            api = thief.get("/api/v1/passages")
+            assert api.status_code == 401 and "logged out" in api.json()["detail"]
+            assert thief.post("/console/keepalive").status_code == 401
+            bearer = client.get("/api/v1/passages", headers={"Authorization": f"Bearer {copy}"})
+            assert bearer.status_code == 401
+
+    def test_logging_in_again_is_a_new_session_that_works(self, client: Any) -> None:
+        add_user(client, "guard-again", "guard")
+        csrf = console_login(client, "guard-again")
+        client.post("/console/logout", data={"csrf_token": csrf}, follow_redirects=False)
+        console_login(client, "guard-again")
+        assert client.get("/api/v1/passages").status_code == 200
+
+    def test_one_sessions_logout_leaves_the_others_and_api_tokens(self, client: Any) -> None:
+        from fastapi.testclient import TestClient
+
+        # An API token (no console session).
+        token = add_user(client, "guard-two-booths", "guard")
+        other_booth = TestClient(client.app)  # the same account in a second browser
+        console_login(other_booth, "guard-two-booths")
+        csrf = console_login(client, "guard-two-booths")
+        client.post("/console/logout", data={"csrf_token": csrf}, follow_redirects=False)
+        assert other_booth.get("/console", follow_redirects=False).status_code == 200
+        api = client.get("/api/v1/passages", headers={"Authorization": f"Bearer {token}"})
+        assert api.status_code == 200
+
+    def test_a_token_from_before_log_outs_keeps_working_and_says_why_it_cannot_end(
+        self, client: Any,
+    ) -> None:
+        # Issued by the signer without a session id.
+        old = add_user(client, "guard-old-token", "guard")
+        refused = client.post("/api/v1/auth/logout", headers=_bearer(old))
+        assert refused.status_code == 409
+        assert "expires at" in refused.json()["detail"]
+        assert "deactivating the account" in refused.json()["detail"]
+        _works(client, old)
+
+    @pytest.mark.parametrize(
+        ("headers", "says"),
+        [
+            ({}, "Authorization: Bearer"),
+            ({"Authorization": "Bearer not-a-token"}, "invalid token"),
+            ({"Authorization": "Basic Z3VhcmQ6Y29ycmVjdC1ob3JzZQ=="}, "Authorization: Bearer"),
+            ({"Authorization": "Bearer " + TokenSigner("k" * 32, 60).issue(
+                "guard", "admin", session_id="forged")}, "invalid token"),
+        ],
+        ids=["no-token", "garbage", "basic-auth", "another-key"],
+    )
+    def test_a_malformed_log_out_is_a_clear_401(
+        self, client: Any, headers: dict[str, str], says: str
+    ) -> None:
+        answer = client.post("/api/v1/auth/logout", headers=headers)
+        assert answer.status_code == 401 and says in answer.json()["detail"]
+        assert answer.headers["www-authenticate"] == "Bearer"
+
+    def test_an_expired_or_already_logged_out_token_is_a_401(self, client: Any) -> None:
+        services = client.app.state.services
+        add_staff(services, "guard-expired", "guard")
+        expired = services.signer.issue("guard-expired", "guard", now=time.time() - 86400,
+                                        session_id="old-session")
+        answer = client.post("/api/v1/auth/logout", headers=_bearer(expired))
+        assert answer.status_code == 401 and "expired" in answer.json()["detail"]
+
+        token = api_token(client, "guard-expired", PASSWORD).json()["access_token"]
+        assert client.post("/api/v1/auth/logout", headers=_bearer(token)).status_code == 204
+        again = client.post("/api/v1/auth/logout", headers=_bearer(token))
+        assert again.status_code == 401 and "logged out already" in again.json()["detail"]
+
+    def test_the_api_docs_tell_integrators_how_to_end_a_token(self, client: Any) -> None:
+        route = client.get("/openapi.json").json()["paths"]["/api/v1/auth/logout"]["post"]
+        assert "only that one" in route["description"]
+        assert "after the controller restarts" in route["description"]
+        assert {"204", "401", "409"} <= set(route["responses"])
