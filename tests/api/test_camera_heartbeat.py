@@ -11,15 +11,17 @@ shared 2-core CI box. Each step polls the API up to a deadline rather than sleep
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.api.conftest import running_app
 from tests.api.test_camera_watch import _camera_offline, _jpeg
 from tests.api.test_database_outage import FAST
 from tests.api.test_metrics import TOKEN, _sample, _scrape
-from tests.conftest import add_user, wait_until
+from tests.conftest import add_user, database_params, wait_until
 from tests.db_outage import DatabaseOutage
 
 CAMERA = {"X-API-Key": "test-camera-key"}  # cam-main's (tests/conftest.py)
@@ -33,18 +35,23 @@ LIMIT_S = 6.0
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
-def _pushing_app(app_factory: Any, tmp_path: Path | None = None, **overrides: Any) -> Any:
+def _pushing_settings(tmp_path: Path | None = None) -> dict[str, Any]:
+    """main-in's camera pushes with a 2 s heartbeat; with ``tmp_path``, main-out's camera is
+    read by parkgate, from a quiet drop folder there."""
     from settings import demo_community
 
     community = demo_community().model_dump()
     community["gates"][0]["push_camera"] = {"heartbeat_s": HEARTBEAT_S, "offline_alarm_s": 1,
                                             "key_name": "cam-main"}
-    if tmp_path is not None:  # main-out's camera read by parkgate, from a quiet drop folder
+    if tmp_path is not None:
         tmp_path.mkdir(exist_ok=True)
         community["gates"][1]["camera"] = {"source": str(tmp_path), "offline_alarm_s": 60}
     keys = {"cam-main": CAMERA["X-API-Key"], "cam-side": SIDE_CAMERA["X-API-Key"]}
-    return app_factory(api={"metrics_token": TOKEN}, community=community, camera_api_keys=keys,
-                       **overrides)
+    return {"api": {"metrics_token": TOKEN}, "community": community, "camera_api_keys": keys}
+
+
+def _pushing_app(app_factory: Any, tmp_path: Path | None = None, **overrides: Any) -> Any:
+    return app_factory(**{**_pushing_settings(tmp_path), **overrides})
 
 
 def _camera(client: Any, gate_id: str = "main-in") -> dict[str, Any]:
@@ -232,6 +239,21 @@ def test_a_pushing_camera_without_a_heartbeat_setting_is_listed_unwatched(
     assert gates["main-out"]["camera_up"] is None
 
 
+@pytest.fixture(scope="module", params=database_params())
+def refusing(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+    plate_recognizer: Any,
+) -> Iterator[tuple[Any, dict[str, str]]]:
+    """One pushing app per database and a guard's headers for the refused heartbeats: a
+    refusal counts no heartbeat and changes nothing (each case checks that main-in's camera
+    was still never heard), so the six share it instead of building one each (0.5 s of
+    CPU for one request; tests/api/conftest.py ``running_app``)."""
+    drop = tmp_path_factory.mktemp("drop")
+    with running_app(request.param, tmp_path_factory, plate_recognizer,
+                     **_pushing_settings(drop)) as client:
+        yield client, {"Authorization": f"Bearer {add_user(client, 'guard', 'guard')}"}
+
+
 @pytest.mark.parametrize(
     ("gate_id", "headers", "status", "detail"),
     [
@@ -247,11 +269,11 @@ def test_a_pushing_camera_without_a_heartbeat_setting_is_listed_unwatched(
     ],
 )
 def test_a_heartbeat_is_refused_with_a_reason(
-    app_factory: Any, tmp_path: Any, gate_id: str, headers: Any, status: int, detail: str
+    refusing: tuple[Any, dict[str, str]], gate_id: str, headers: Any, status: int, detail: str
 ) -> None:
-    client = _pushing_app(app_factory, tmp_path / "drop")
+    client, guard = refusing
     if headers == "guard":
-        headers = {"Authorization": f"Bearer {add_user(client, 'guard', 'guard')}"}
+        headers = guard
     response = client.post(f"/api/v1/gates/{gate_id}/heartbeat", headers=headers)
     assert response.status_code == status, response.text
     assert detail in response.json()["detail"]
