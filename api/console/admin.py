@@ -346,7 +346,8 @@ def audit_page(
     # Dates are the community's calendar days; "until" includes the whole day, or the minute
     # of its time ("who opened the east gate yesterday 07:50-08:20?", 通行记录's link).
     tz = display_tz(request)
-    start, end = time_window(since, until, since_time, until_time, tz, datetime.now(tz).date())
+    start, end = time_window(since, until, since_time, until_time, tz,
+                             utcnow().astimezone(tz).date())  # the controller's day
     query = AuditQuery(
         user=user_name or None, action=action or None, gate_id=gate or None,
         since=start, until=end, passage_id=passage,

@@ -34,6 +34,7 @@ from models.events import AuditEntry
 from models.people import Household
 from services.passage_search import PassageQuery, search_passages
 from vision.plate_grammar import PlateKind
+from wall_clock import utcnow
 
 router = APIRouter(prefix="/console/history", include_in_schema=False)
 
@@ -133,7 +134,9 @@ def history_page(
     except PlateFilterError:
         folded, unsearchable = None, True
     tz = display_tz(request)  # a picked date means the community's day
-    start, end = time_window(since, until, since_time, until_time, tz, datetime.now(tz).date())
+    # The controller's day (wall_clock), as its records are stamped: not the system's.
+    start, end = time_window(since, until, since_time, until_time, tz,
+                             utcnow().astimezone(tz).date())
     query = PassageQuery(
         plate=folded,
         similar=similar and folded is not None,
