@@ -241,7 +241,7 @@ def migrate(engine: Engine) -> None:
             if before is not None and before == head_revision():
                 # Nothing to do, as on most starts: alembic would load env.py and every
                 # migration script again (~40 ms of CPU) only to find that out.
-                after = before
+                after: str | None = before
             else:
                 command.upgrade(config, "head")
                 after = MigrationContext.configure(connection).get_current_revision()
