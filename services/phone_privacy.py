@@ -14,8 +14,10 @@ import re
 # more, spaced or dashed as people write them. Plates (闽A12345) and unit numbers are shorter.
 # Also as a Chinese keyboard in full-width mode writes them (１３８－００１３－８０００, spaced
 # with U+3000) and as Word or Excel turn a hyphen into a dash (138–0013–8000): \d matches
-# full-width digits, and those numbers were shown whole.
-_NUMBER_IN_TEXT = re.compile(r"\+?\d(?:[ \u3000\-\uff0d\u2010-\u2015]?\d){6,}")
+# full-width digits, and those numbers were shown whole. Dotted too (138.0013.8000, as on
+# some business cards): a date written 2026.12.01 is masked with it, as a dashed one is,
+# which costs a guard a date and not a resident their number.
+_NUMBER_IN_TEXT = re.compile(r"\+?\d(?:[ \u3000\-\uff0d\u2010-\u2015.\uff0e]?\d){6,}")
 
 
 def mask_phone(phone: int | str | None) -> str:
