@@ -58,7 +58,8 @@ def running_app(
 ) -> Iterator[TestClient]:
     """A running app (lifespan entered) on a fresh database of ``kind`` and a temp directory
     of its own, as tests/conftest.py ``app_factory`` builds one per test, for a group of
-    tests that only read; stopped and its engine closed on leaving."""
+    tests that do not read what the others write (see ``shared_client``); stopped and its
+    engine closed on leaving."""
     from fastapi.testclient import TestClient
 
     from api.app import create_app
@@ -89,8 +90,8 @@ def shared_client(
     tmp_path_factory: pytest.TempPathFactory,
     plate_recognizer: Any,
 ) -> Iterator[TestClient]:
-    """One app with the default settings for the read-only tests of a module, on SQLite and
-    (when configured) PostgreSQL; each test gets it with no cookies (``read_only_client``).
+    """One app with the default settings for a group of tests of a module, on SQLite and
+    (when configured) PostgreSQL; each test gets it with no cookies (``fresh_shared_client``).
     Only for tests whose requests are refused or read, or whose writes no other test of the
     module reads (each its own plate or username): any other test builds its own app
     (``client``), or it would see what an earlier one left."""
@@ -99,7 +100,7 @@ def shared_client(
 
 
 @pytest.fixture
-def read_only_client(shared_client: TestClient) -> Iterator[TestClient]:
+def fresh_shared_client(shared_client: TestClient) -> Iterator[TestClient]:
     """``shared_client`` as a fresh browser: no cookie a previous test logged in with."""
     shared_client.cookies.clear()
     yield shared_client

@@ -131,8 +131,8 @@ class TestMalformedCodes:
     ``shared_client``) instead of building one for each of them (0.5 s of CPU a request)."""
 
     @pytest.fixture
-    def client(self, read_only_client: Any) -> Any:
-        return read_only_client
+    def client(self, fresh_shared_client: Any) -> Any:
+        return fresh_shared_client
 
     @pytest.mark.parametrize("code", [
         "PG1.30.é",

@@ -35,9 +35,9 @@ def parked(shared_client: Any) -> Any:
 
 
 @pytest.fixture
-def client(read_only_client: Any, parked: Any) -> Any:
+def client(fresh_shared_client: Any, parked: Any) -> Any:
     """The shared app (no cookie of an earlier test), its cars parked."""
-    return read_only_client
+    return fresh_shared_client
 
 
 @pytest.mark.parametrize(("text", "said"), NOTHING)

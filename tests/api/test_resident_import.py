@@ -410,11 +410,11 @@ class TestPreviewsAndRefusals:
     That each left it empty is checked after each. Imports that write build their own app."""
 
     @pytest.fixture
-    def client(self, read_only_client: Any) -> Iterator[Any]:
-        assert counts(read_only_client)[:3] == (0, 0, 0), \
+    def client(self, fresh_shared_client: Any) -> Iterator[Any]:
+        assert counts(fresh_shared_client)[:3] == (0, 0, 0), \
             "an earlier test of this class wrote (its teardown failed first)"
-        yield read_only_client
-        assert counts(read_only_client)[:3] == (0, 0, 0), "this preview or refusal wrote"
+        yield fresh_shared_client
+        assert counts(fresh_shared_client)[:3] == (0, 0, 0), "this preview or refusal wrote"
 
     @pytest.fixture
     def admin_headers(self, staff: tuple[dict[str, str], dict[str, str]]) -> dict[str, str]:

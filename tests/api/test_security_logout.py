@@ -201,8 +201,8 @@ class TestOnOneApp:
     (its username), so none sees another's sessions; the rest only read or are refused."""
 
     @pytest.fixture
-    def client(self, read_only_client: Any) -> Any:
-        return read_only_client
+    def client(self, fresh_shared_client: Any) -> Any:
+        return fresh_shared_client
 
     def test_a_copy_of_the_session_taken_before_logout_is_refused_after_it(
         self, client: Any

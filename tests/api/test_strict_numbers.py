@@ -123,8 +123,8 @@ class TestRefused:
     mode back), its own case fails on the status."""
 
     @pytest.fixture
-    def client(self, read_only_client: Any) -> Any:
-        return read_only_client
+    def client(self, fresh_shared_client: Any) -> Any:
+        return fresh_shared_client
 
     @pytest.fixture
     def admin_headers(self, staff: Staff) -> dict[str, str]:
