@@ -56,21 +56,6 @@ def _messages(response: Any) -> str:
     return str(response.json()["detail"])
 
 
-def test_a_household_with_visitor_passes_is_not_deleted_with_them(
-    client: Any, admin_headers: dict[str, str]
-) -> None:
-    hid = _household(client, admin_headers)
-    made = client.post(
-        "/api/v1/passes", json={"plate": "粤B88888", "host_household_id": hid, **_window()},
-        headers=admin_headers,
-    )
-    assert made.status_code == 201, made.text
-    response = client.delete(f"/api/v1/households/{hid}", headers=admin_headers)
-    assert response.status_code == 409 and "visitor passes" in response.json()["detail"]
-    kept = client.get(f"/api/v1/passes/{made.json()['id']}", headers=admin_headers)
-    assert kept.status_code == 200
-
-
 def test_a_car_cannot_be_moved_away_from_its_drivers_household(
     client: Any, admin_headers: dict[str, str]
 ) -> None:
@@ -113,60 +98,6 @@ def test_null_for_a_required_field_says_so(
     assert response.status_code == 422 and "may not be null" in _messages(response)
 
 
-def test_a_phone_may_still_be_cleared(client: Any, admin_headers: dict[str, str]) -> None:
-    rid = _resident(client, admin_headers, _household(client, admin_headers))
-    set_phone = client.patch(f"/api/v1/residents/{rid}", json={"phone": "+86 138-0000-0000"},
-                             headers=admin_headers)
-    assert set_phone.status_code == 200
-    cleared = client.patch(f"/api/v1/residents/{rid}", json={"phone": None}, headers=admin_headers)
-    assert cleared.status_code == 200 and cleared.json()["phone"] is None
-
-
-def test_an_overlong_edit_says_how_long_it_may_be_in_chinese(
-    client: Any, admin_headers: dict[str, str]
-) -> None:
-    """A household's note or a resident's name edited past its length said "at most 500
-    items after validation", which the console showed untranslated (the union's check)."""
-    hid = _household(client, admin_headers)
-    rid = _resident(client, admin_headers, hid)
-    for path, body, chinese in (
-        (f"/api/v1/households/{hid}", {"note": "东" * 501}, "备注：最多 500 个字符"),
-        (f"/api/v1/residents/{rid}", {"name": "王" * 129}, "姓名：最多 128 个字符"),
-    ):
-        refused = client.patch(path, json=body, headers=admin_headers)
-        assert refused.status_code == 422, refused.text
-        assert explain_detail("zh", refused.json()["detail"]) == chinese
-    kept = client.patch(f"/api/v1/households/{hid}", json={"note": " 东侧 "},
-                        headers=admin_headers)
-    assert kept.status_code == 200 and kept.json()["note"] == "东侧"
-
-
-def test_full_width_and_padded_labels_are_the_same_household(
-    client: Any, admin_headers: dict[str, str]
-) -> None:
-    _household(client, admin_headers, building="A1", unit="101")
-    for building in ("A1 ", "Ａ1", " A1"):
-        response = client.post("/api/v1/households", json={"building": building, "unit": "１０１"},
-                               headers=admin_headers)
-        assert response.status_code == 409, (building, response.text)
-
-
-def test_a_gate_action_cannot_claim_another_gates_passage(
-    client: Any, guard_headers: dict[str, str]
-) -> None:
-    frame = _unread_frame()
-    passage = client.post(
-        "/api/v1/gates/main-out/frames", content=frame,
-        headers={**guard_headers, "Content-Type": "image/png"},
-    ).json()["passage_id"]
-    response = client.post(
-        "/api/v1/gates/main-in/actions",
-        json={"action": "open", "reason": "访客确认", "passage_id": passage},
-        headers=guard_headers,
-    )
-    assert response.status_code == 422 and "main-out" in response.json()["detail"]
-
-
 # --- a second audit ------------------------------------------------------------------------
 
 
@@ -178,52 +109,6 @@ def _bmp_header_only(width: int, height: int) -> bytes:
     palette = bytes(1024)
     offset = 14 + len(info) + len(palette)
     return b"BM" + struct.pack("<IHHI", offset + 2, 0, 0, offset) + info + palette + b"\x00\x01"
-
-
-def test_a_review_visitor_pass_follows_the_pass_rules(
-    client: Any, guard_headers: dict[str, str], admin_headers: dict[str, str]
-) -> None:
-    hid = _household(client, admin_headers)
-    frame = _unread_frame()
-    passage = client.post(
-        "/api/v1/gates/main-in/frames", content=frame,
-        headers={**guard_headers, "Content-Type": "image/png"},
-    ).json()["passage_id"]
-    refused: list[tuple[Mapping[str, object], str]] = [
-        ({"valid_to": "9999-12-31T23:59:59-12:00"}, "outside 2000-2100"),
-        (_window(-3, -1), "already be over"),
-        (_window(0, 1000), "at most 366 days"),
-        ({"valid_to": 1796000000}, "ISO 8601"),
-    ]
-    for window, message in refused:
-        response = client.post(f"/api/v1/passages/{passage}/resolve", headers=guard_headers,
-                               json={"resolution": "visitor_pass", "reason": "业主确认",
-                                     "plate": "闽K12345",
-                                     "visitor_pass": {"host_household_id": hid, **window}})
-        assert response.status_code == 422 and message in _messages(response), response.text
-
-
-def test_a_full_width_plate_is_the_same_plate(client: Any, admin_headers: dict[str, str]) -> None:
-    hid = _household(client, admin_headers)
-    made = client.post("/api/v1/vehicles", json={"plate": "闽Ａ１２３４５", "household_id": hid},
-                       headers=admin_headers)
-    assert made.status_code == 201 and made.json()["plate"] == "闽A12345"
-
-
-def test_lookalike_usernames_fold_onto_the_existing_one(client: Any) -> None:
-    from errors import ConflictError, InvalidInputError
-    from models.db import transaction
-    from services.users import create_user
-
-    sessions = client.app.state.services.sessions
-    with transaction(sessions) as session:
-        create_user(session, "guard1", "booth-password-1", "guard")
-    for lookalike in ("ｇｕａｒｄ１", "GUARD1", "𝐠𝐮𝐚𝐫𝐝𝟏"):
-        with pytest.raises(ConflictError), transaction(sessions) as session:
-            create_user(session, lookalike, "booth-password-1", "guard")
-    for broken in ("guard\u0301x", "a\ufffdb", "\u0301"):
-        with pytest.raises(InvalidInputError), transaction(sessions) as session:
-            create_user(session, broken, "booth-password-1", "guard")
 
 
 def test_list_filters_find_rows_however_the_plate_or_label_is_typed(
@@ -262,6 +147,8 @@ def test_a_pedestrian_burst_too_large_in_all_is_refused_before_it_takes_the_memo
     within = burst(3)
     assert within.status_code == 200, within.text
     assert within.json()["decision"] == "review"  # no face in grey frames: the guard decides
+
+
 @dataclass(frozen=True)
 class Staff:
     admin: dict[str, str]
@@ -280,15 +167,17 @@ def staff(shared_client: Any) -> Staff:
     return Staff(admin, guard, household_id)
 
 
-class TestRefusedBeforeAnythingIsWritten:
-    """Requests refused with a 4xx before anything is stored, or that only read: they share
-    one app per database and its staff and household (tests/api/conftest.py
-    ``shared_client``) instead of building both for each case (0.5 s of CPU for one request).
-    A test that stores something builds its own app (above)."""
+class TestOnOneApp:
+    """Requests refused with a 4xx before anything is stored, pages that only read, and
+    tests that write only rows of their own (a household of their own unit, a username,
+    a passage) and read only those: they share one app per database and its staff and
+    household (tests/api/conftest.py ``shared_client``) instead of building both for each
+    case (0.5 s of CPU for a few requests). A test that stores what another reads (闽A12345
+    in several, a household counted by building) builds its own app (above)."""
 
     @pytest.fixture
-    def client(self, read_only_client: Any, staff: Staff) -> Any:
-        return read_only_client
+    def client(self, fresh_shared_client: Any, staff: Staff) -> Any:
+        return fresh_shared_client
 
     @pytest.fixture
     def admin_headers(self, staff: Staff) -> dict[str, str]:
@@ -465,4 +354,119 @@ class TestRefusedBeforeAnythingIsWritten:
             answer = present(client, {"kind": "pin", "resident_id": rid, "pin": "1357"})
             assert answer.status_code == 422
 
+    # Writes only rows of its own (its own household, unit, username or passage).
 
+    def test_a_household_with_visitor_passes_is_not_deleted_with_them(
+        self, client: Any, admin_headers: dict[str, str]
+    ) -> None:
+        hid = _household(client, admin_headers, unit="102")
+        made = client.post(
+            "/api/v1/passes", json={"plate": "粤B88888", "host_household_id": hid, **_window()},
+            headers=admin_headers,
+        )
+        assert made.status_code == 201, made.text
+        response = client.delete(f"/api/v1/households/{hid}", headers=admin_headers)
+        assert response.status_code == 409 and "visitor passes" in response.json()["detail"]
+        kept = client.get(f"/api/v1/passes/{made.json()['id']}", headers=admin_headers)
+        assert kept.status_code == 200
+
+    def test_a_phone_may_still_be_cleared(
+        self, client: Any, admin_headers: dict[str, str]
+    ) -> None:
+        rid = _resident(client, admin_headers, _household(client, admin_headers, unit="103"))
+        set_phone = client.patch(f"/api/v1/residents/{rid}",
+                                 json={"phone": "+86 138-0000-0000"}, headers=admin_headers)
+        assert set_phone.status_code == 200
+        cleared = client.patch(f"/api/v1/residents/{rid}", json={"phone": None},
+                               headers=admin_headers)
+        assert cleared.status_code == 200 and cleared.json()["phone"] is None
+
+    def test_an_overlong_edit_says_how_long_it_may_be_in_chinese(
+        self, client: Any, admin_headers: dict[str, str]
+    ) -> None:
+        """A household's note or a resident's name edited past its length said "at most 500
+        items after validation", which the console showed untranslated (the union's check)."""
+        hid = _household(client, admin_headers, unit="104")
+        rid = _resident(client, admin_headers, hid)
+        for path, body, chinese in (
+            (f"/api/v1/households/{hid}", {"note": "东" * 501}, "备注：最多 500 个字符"),
+            (f"/api/v1/residents/{rid}", {"name": "王" * 129}, "姓名：最多 128 个字符"),
+        ):
+            refused = client.patch(path, json=body, headers=admin_headers)
+            assert refused.status_code == 422, refused.text
+            assert explain_detail("zh", refused.json()["detail"]) == chinese
+        kept = client.patch(f"/api/v1/households/{hid}", json={"note": " 东侧 "},
+                            headers=admin_headers)
+        assert kept.status_code == 200 and kept.json()["note"] == "东侧"
+
+    def test_full_width_and_padded_labels_are_the_same_household(
+        self, client: Any, admin_headers: dict[str, str]
+    ) -> None:
+        _household(client, admin_headers, building="A1", unit="101")
+        for building in ("A1 ", "Ａ1", " A1"):
+            response = client.post("/api/v1/households",
+                                   json={"building": building, "unit": "１０１"},
+                                   headers=admin_headers)
+            assert response.status_code == 409, (building, response.text)
+
+    def test_a_gate_action_cannot_claim_another_gates_passage(
+        self, client: Any, guard_headers: dict[str, str]
+    ) -> None:
+        frame = _unread_frame()
+        passage = client.post(
+            "/api/v1/gates/main-out/frames", content=frame,
+            headers={**guard_headers, "Content-Type": "image/png"},
+        ).json()["passage_id"]
+        response = client.post(
+            "/api/v1/gates/main-in/actions",
+            json={"action": "open", "reason": "访客确认", "passage_id": passage},
+            headers=guard_headers,
+        )
+        assert response.status_code == 422 and "main-out" in response.json()["detail"]
+
+    def test_a_review_visitor_pass_follows_the_pass_rules(
+        self, client: Any, guard_headers: dict[str, str], household_id: int
+    ) -> None:
+        frame = _unread_frame()
+        passage = client.post(
+            "/api/v1/gates/main-in/frames", content=frame,
+            headers={**guard_headers, "Content-Type": "image/png"},
+        ).json()["passage_id"]
+        refused: list[tuple[Mapping[str, object], str]] = [
+            ({"valid_to": "9999-12-31T23:59:59-12:00"}, "outside 2000-2100"),
+            (_window(-3, -1), "already be over"),
+            (_window(0, 1000), "at most 366 days"),
+            ({"valid_to": 1796000000}, "ISO 8601"),
+        ]
+        for window, message in refused:
+            response = client.post(f"/api/v1/passages/{passage}/resolve", headers=guard_headers,
+                                   json={"resolution": "visitor_pass", "reason": "业主确认",
+                                         "plate": "闽K12345",
+                                         "visitor_pass": {"host_household_id": household_id,
+                                                          **window}})
+            assert response.status_code == 422 and message in _messages(response), \
+                response.text
+
+    def test_a_full_width_plate_is_the_same_plate(
+        self, client: Any, admin_headers: dict[str, str]
+    ) -> None:
+        hid = _household(client, admin_headers, unit="105")
+        made = client.post("/api/v1/vehicles",
+                           json={"plate": "闽Ａ１２３４５", "household_id": hid},
+                           headers=admin_headers)
+        assert made.status_code == 201 and made.json()["plate"] == "闽A12345"
+
+    def test_lookalike_usernames_fold_onto_the_existing_one(self, client: Any) -> None:
+        from errors import ConflictError, InvalidInputError
+        from models.db import transaction
+        from services.users import create_user
+
+        sessions = client.app.state.services.sessions
+        with transaction(sessions) as session:
+            create_user(session, "guard1", "booth-password-1", "guard")
+        for lookalike in ("ｇｕａｒｄ１", "GUARD1", "𝐠𝐮𝐚𝐫𝐝𝟏"):
+            with pytest.raises(ConflictError), transaction(sessions) as session:
+                create_user(session, lookalike, "booth-password-1", "guard")
+        for broken in ("guard\u0301x", "a\ufffdb", "\u0301"):
+            with pytest.raises(InvalidInputError), transaction(sessions) as session:
+                create_user(session, broken, "booth-password-1", "guard")
