@@ -57,6 +57,10 @@ class OfflineAccess:
         self._before: dict[
             str, tuple[str | None, bool | None, int | None, tuple[int, int] | None]
         ] = {}
+        # plate -> (when, in :meth:`mark`'s count, the database said where its car is now;
+        # what it said), for a snapshot whose read began before that (:meth:`load`).
+        self._seen: dict[str, tuple[int, bool]] = {}
+        self._seen_count = 0
 
     @property
     def taken_at(self) -> datetime | None:
@@ -68,14 +72,28 @@ class OfflineAccess:
         passages decided offline name the flat with. Empty without a snapshot."""
         return self._snapshot.household_labels if self._snapshot else {}
 
-    def load(self, snapshot: AccessSnapshot) -> None:
+    def mark(self) -> int:
+        """Where :meth:`seen_online` has got to: taken as a snapshot's read begins, and given
+        to :meth:`load` with it."""
+        return self._seen_count
+
+    def load(self, snapshot: AccessSnapshot, *, read_from: int | None = None) -> None:
         """A fresh snapshot; taken after the journal was written, so it already holds the
-        presence changes and pass uses recorded offline."""
+        presence changes and pass uses recorded offline. ``read_from``: the :meth:`mark`
+        taken as its read began. What :meth:`seen_online` was told after that is newer than
+        the snapshot and stays: a snapshot read while a barrier's failure took its car's
+        admission back, installed after it, had the car inside, and the guard's open for it
+        during the outage that followed counted nothing (the refresh runs every
+        ``offline_refresh_s``, so under load this happened)."""
+        newer = {plate: seen for plate, seen in self._seen.items()
+                 if read_from is not None and seen[0] > read_from}
         self._snapshot = snapshot
         self._inside.clear()
         self._uses.clear()
         self._spaces.clear()
         self._before.clear()
+        self._seen = newer
+        self._inside.update({plate: inside for plate, (_, inside) in newer.items()})
 
     def permits(self, plate: str | None, *, province_unsure: bool = False) -> Permits | None:
         """What the snapshot knows about ``plate``; None when there has never been one."""
@@ -176,8 +194,10 @@ class OfflineAccess:
 
     def seen_online(self, plate: str, inside: bool) -> None:
         """Where the database has the car now, newer than the snapshot: a barrier that did
-        not open took its admission back after the snapshot may have been taken (a fresh
-        snapshot replaces this)."""
+        not open took its admission back after the snapshot may have been taken (a
+        snapshot read after this replaces it; one read before it does not)."""
+        self._seen_count += 1
+        self._seen[plate] = (self._seen_count, inside)
         self._inside[plate] = inside
 
     def redo(self, record: PassageRecord) -> bool:

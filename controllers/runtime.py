@@ -513,8 +513,9 @@ class GateRuntime(JournalWriteBack):
 
     async def refresh_offline(self) -> AccessSnapshot:
         """Take a fresh snapshot of who may pass (after the journal is written)."""
+        read_from = self._offline.mark()
         snapshot = await asyncio.to_thread(self._store.snapshot, self._clock())
-        self._offline.load(snapshot)
+        self._offline.load(snapshot, read_from=read_from)
         return snapshot
 
     def _decide_and_record(

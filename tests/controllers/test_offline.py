@@ -304,3 +304,26 @@ def test_a_household_car_let_in_on_a_visitor_pass_uses_none_of_its_spaces_offlin
     drive(access, "闽A12345", OUT, "j2")
     third = drive(access, "闽A67890", IN, "j3").decision
     assert (third.verdict, third.reason) == (Verdict.ALLOW, Reason.RESIDENT)
+
+
+def test_where_the_database_has_a_car_now_outlives_a_snapshot_read_before_it() -> None:
+    """A resident's barrier failed: online the passage's admission is taken back and the gates'
+    offline view told so (seen_online). A snapshot whose read had begun before, with the car
+    still inside, installed after that, had the guard's open during the outage that followed
+    count nothing (the refresh runs every offline_refresh_s, so under load it happened)."""
+    access = loaded()
+    inside = AccessSnapshot(taken_at=NOW, permits={
+        "闽A12345": Permits(vehicle=snapshot().permits["闽A12345"].vehicle, inside=True)})
+    read_from = access.mark()  # the snapshot's read begins: the car is inside
+    access.seen_online("闽A12345", False)  # its barrier failed: not inside after all
+    access.load(inside, read_from=read_from)
+    assert access.permits("闽A12345").inside is False  # type: ignore[union-attr]
+    decision, sighting = offline_decision(access, "闽A12345")
+    assert "anti_passback" not in decision.flags
+    failed = PassageRecord("main-in", Direction.IN, "A", sighting, decision, None)
+    assert access.redo(failed) is True  # the guard's open counts it
+    # A snapshot read after what the database said is newer, and stands.
+    read_from = access.mark()
+    access.load(inside, read_from=read_from)
+    assert access.permits("闽A12345") == Permits(
+        vehicle=snapshot().permits["闽A12345"].vehicle, inside=True)
