@@ -77,6 +77,7 @@ PATTERNS: tuple[ErrorPattern, ...] = (
     ErrorPattern("(household|resident|vehicle|pass|list entry|alarm|passage) (\\d+) not found",
                  "err.not_found", ("@what", "id")),
     ErrorPattern("household (\\d+) does not exist", "err.not_found_household", ("id",)),
+    ErrorPattern("resident (\\d+) has no phone number on record", "err.no_phone", ("id",)),
     # 422 from the schemas' validators (api/schemas.py, api/params.py)
     ErrorPattern(f"{_Q}(.*){_Q} is not a valid Chinese plate \\(GA 36-2018\\), e\\.g\\. (\\S+)",
                  "err.not_a_plate", ("value", "example")),

@@ -1300,6 +1300,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "照片太大：一次上传合计不能超过 {limit} 字节，请少选几张或用小一点的照片",
         "Too large: one upload may hold {limit} bytes in all; send fewer or smaller photos",
     ),
+    "err.no_phone": (
+        "住户成员 #{id} 未登记电话，没有号码可显示",
+        "Resident #{id} has no phone on file: there is no number to show",
+    ),
     "err.no_face_consent": (
         "住户成员 #{id} 还没有记录人脸授权：请先「记录授权」",
         "Resident #{id} has no recorded face consent: record it first",

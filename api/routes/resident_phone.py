@@ -45,6 +45,10 @@ def reveal_phone(
     resident = session.get(Resident, resident_id)
     if resident is None:
         raise NotFoundError(f"resident {resident_id} not found")
+    if not resident.phone:
+        # Nothing to reveal: the guard's masked list already reads no number for them, so the
+        # answer tells nothing new. Not a reveal, so neither audited as one nor counted.
+        raise NotFoundError(f"resident {resident_id} has no phone number on record")
     _one_reveal_at_a_time(session, user.name)
     since = utcnow() - WINDOW
     count, oldest = session.execute(

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from api.console.error_texts import explain_detail
 from api.routes import resident_phone
 from models.events import AuditEntry
 from tests.api.test_console import cookie_login
@@ -154,3 +155,38 @@ def test_a_guard_reads_a_number_in_a_households_note_masked(
             "业主张伟 138****8000，轮椅；车 闽A12345")
         office = client.get(url, headers=admin_headers).json()
         assert (office[0] if isinstance(office, list) else office)["note"] == note
+
+
+def test_a_reveal_of_a_resident_without_a_number_says_so_and_is_no_reveal(
+    client: Any,
+    admin_headers: dict[str, str],
+    guard_headers: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Nothing is revealed, so nothing is audited as a reveal (the office would read 查看住户
+    完整号码 of a number that does not exist) and the hour's limit is not spent on it."""
+    monkeypatch.setattr(resident_phone, "REVEALS_PER_WINDOW", 1)
+    with_number = resident_with_phone(client, admin_headers)
+    flat = client.get(f"/api/v1/residents/{with_number}", headers=admin_headers).json()
+    without = client.post(
+        "/api/v1/residents",
+        json={"household_id": flat["household_id"], "name": "李娜"},
+        headers=admin_headers,
+    )
+    assert without.status_code == 201, without.text
+    url = "/api/v1/residents/{}/phone-reveal"
+
+    answers = [
+        client.post(url.format(without.json()["id"]), headers=guard_headers) for _ in range(2)
+    ]
+    assert [a.status_code for a in answers] == [404, 404], answers[0].text
+    detail = answers[0].json()["detail"]
+    assert detail == f"resident {without.json()['id']} has no phone number on record"
+    assert explain_detail("zh", detail) == (
+        f"住户成员 #{without.json()['id']} 未登记电话，没有号码可显示"
+    )
+    assert reveals(client) == []
+    revealed = client.post(url.format(with_number), headers=guard_headers)
+    assert revealed.status_code == 200, revealed.text  # the hour's one reveal is still there
+    assert revealed.json()["phone"] == PHONE
+    assert [e.target for e in reveals(client)] == [f"resident:{with_number}"]
