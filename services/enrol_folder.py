@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,15 @@ def _progress(done: int, total: int, label: str) -> None:
 def resolve_resident(session: Any, key: str) -> int:
     from models.people import Resident
 
+    if not _is_utf8(key):
+        # A folder unzipped from an archive made on a Chinese Windows has its name in GBK: the
+        # bytes arrive as surrogates and the query raised UnicodeEncodeError, a traceback that
+        # ended the run and never said who was enrolled before it.
+        gbk = os.fsencode(key).decode("gb18030", errors="replace")
+        raise InvalidInputError(
+            f"the folder name is not UTF-8 (as GBK it reads {gbk!r}; unzipped from a Windows "
+            "archive?): rename the folder to the resident's id or name"
+        )
     if key.isdigit():
         if session.get(Resident, int(key)) is None:
             raise NotFoundError(f"no resident with id {key}")

@@ -317,3 +317,39 @@ def test_an_operator_or_note_typed_at_a_gbk_terminal_is_one_line(
                  "--record-consent", "--note", "\udcb9\udcf1A"])
     assert code == 2
     assert "--note is not UTF-8 text" in capsys.readouterr().err
+
+
+def test_a_folder_named_in_gbk_is_one_failure_not_the_end_of_the_run(
+    client: Any, admin_headers: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A zip made on a Chinese Windows unzips with its folder names in GBK: the name query
+    raised UnicodeEncodeError, a traceback that ended the run without its summary."""
+    import os
+
+    from services.faces import EMBEDDING_SIZE, FaceService
+
+    def embed(self: Any, photos: list[bytes]) -> list[np.ndarray]:
+        vector = np.ones(EMBEDDING_SIZE, np.float32)
+        return [vector / np.linalg.norm(vector)]
+
+    monkeypatch.setattr(FaceService, "embed_photos", embed)
+    rid = new_resident(client, admin_headers)
+    folder = tmp_path / "import"
+    (folder / str(rid)).mkdir(parents=True)
+    (folder / str(rid) / "a.jpg").write_bytes(b"read by the fake above")
+    gbk = os.path.join(os.fsencode(folder), "林阿姨".encode("gbk"))
+    os.mkdir(gbk)
+    Path(os.fsdecode(gbk), "a.jpg").write_bytes(b"read by the fake above")
+
+    summary = enrol_folder(
+        client.app.state.services,
+        folder,
+        operator="admin",
+        record_consent=True,
+        note="box 3",
+        show_progress=False,
+    )
+    assert summary.enrolled == {str(rid): 1}
+    [(where, why)] = summary.failures
+    assert where == os.fsdecode("林阿姨".encode("gbk"))
+    assert "not UTF-8" in why and "林阿姨" in why
