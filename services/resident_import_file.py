@@ -53,6 +53,9 @@ _ALIASES = {alias: name for name, aliases in COLUMNS.items() for alias in aliase
 _HINT = re.compile(r"\(.*\)|\*|\s")
 # Zip (.xlsx, .et) and OLE2 (.xls): a workbook sent instead of a CSV saved from it.
 _WORKBOOK_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")
+# A line after the file's last: read back alone unless a quote left open swallowed it. A
+# private-use character, which no office's sheet holds.
+_END = "\ue000"
 
 
 class SaidInChinese(Exception):
@@ -214,13 +217,25 @@ def read_table(data: bytes) -> ImportTable:
     first = next((line for line in lines[:HEADER_SEARCH_ROWS]
                   if _names_a_flat(re.split("[,\t]", line))), lines[0] if lines else "")
     delimiter = _delimiter(first)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    # The end marked by a line of its own: csv reads a quote never closed to the end of the
+    # file as one cell, silently, so every row after it was lost (or became one name).
+    ended = text if text.endswith(("\n", "\r")) or not text else text + "\n"
+    reader = csv.reader(io.StringIO(ended + _END, newline=""), delimiter=delimiter)
     records: list[tuple[int, tuple[str, ...]]] = []
     number = 0
     try:
         # Counted in records, not lines: a cell with a line break in it is still one row of
         # the spreadsheet, and the office looks the row up by the number Excel shows.
         for number, cells in enumerate(reader, start=1):
+            if cells == [_END]:
+                break
+            if cells and cells[-1].endswith(_END):
+                raise ImportFileError(
+                    f'row {number}: a quote (") opened in it is never closed, so every line '
+                    "after it would be read as one cell: close the quote or remove it",
+                    f'第 {number} 行有一个引号（"）没有配对，它后面的各行都会被读进同一格：'
+                    "请补上或删掉这个引号",
+                )
             # Excel writes ",,,,," for a row it thinks is used; nothing to import there.
             if not any(c.strip() for c in cells):
                 continue

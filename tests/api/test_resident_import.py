@@ -455,9 +455,12 @@ class TestPreviewsAndRefusals:
             ("楼栋,房号,姓名\r\n3栋,1,\x00张\r\n".encode(), 415, "not a text table"),
             ("楼栋,房号,姓名\r\n".encode() + b"3\xff\xfe\xfd\x80,1,x\r\n", 422,
              "neither UTF-8 nor GBK"),
+            # The quote swallowed the rows after it into one name: 9栋 102 was never imported.
+            ("楼栋,房号,姓名\r\n9栋,101,\"赵一\r\n9栋,102,钱二\r\n".encode(), 422,
+             "row 2: a quote (\") opened in it is never closed"),
         ],
         ids=["empty", "blank", "header-only", "no-building", "no-name-or-plate", "twice",
-             "xlsx", "png", "nul", "bad-bytes"],
+             "xlsx", "png", "nul", "bad-bytes", "quote-left-open"],
     )
     def test_bad_files_are_4xx_with_a_message(
         self, client: Any, admin_headers: dict[str, str], data: bytes, status: int, said: str
