@@ -66,16 +66,19 @@ def not_let_through(passage: dict[str, Any]) -> bool:
     return passage["decision"] != "allow" or "admission_undone" in passage["flags"]
 
 
-# How long after a car not let through a hand opening of its gate is shown with it.
+# How long after a car not let through a hand opening of its gate is shown with it (one that
+# names the car's passage is shown whatever the delay).
 OPENED_AFTER = timedelta(minutes=10)
 
 
 def add_gate_openings(session: Session, rows: list[dict[str, Any]], lang: Lang,
                       tz: ZoneInfo) -> None:
     """Under a car not let through (and not let in by a guard's resolution), the first hand
-    opening of its gate (开闸, or 人工开闸放行 from its row) in the OPENED_AFTER that follow:
-    a guard asked "who let me in after 3 minutes?" has no audit log to read. Said as what the
-    gate log holds ("then … opened the gate by hand"), as it may have been for another car."""
+    opening that names its passage (人工开闸放行 from its row, or an API open with its
+    passage_id), however late; else the first opening of its gate (开闸) in the OPENED_AFTER
+    that follow: a guard asked "who let me in after 3 minutes?" has no audit log to read.
+    Said as what the gate log holds ("then … opened the gate by hand"), as one naming no
+    passage may have been for another car."""
     waiting = [row for row in rows if not_let_through(row)
                and row["resolution"] in (None, "denied") and row["id"] is not None]
     if not waiting:
@@ -89,21 +92,29 @@ def add_gate_openings(session: Session, rows: list[dict[str, Any]], lang: Lang,
              AuditEntry.at < at + OPENED_AFTER)
         for row, at in zip(waiting, times, strict=True)
     ]
+    # A guard may open for the car long after it (the barrier-fault alarm's 人工开闸放行 the
+    # next morning): that opening is this car's, and it was not shown past 10 minutes.
+    named = AuditEntry.passage_id.in_([row["id"] for row in waiting])
     openings = list(session.scalars(
         select(AuditEntry)
         .where(AuditEntry.action == "gate.open")
-        .where(or_(*windows))
+        .where(or_(named, *windows))
         .order_by(AuditEntry.at, AuditEntry.id)
     ))
     for row, at in zip(waiting, times, strict=True):
-        opened = next((
-            entry for entry in openings
-            if entry.gate_id == row["gate_id"] and entry.passage_id in (None, row["id"])
-            and at <= entry.at < at + OPENED_AFTER
-        ), None)
+        opened = next((entry for entry in openings if entry.passage_id == row["id"]), None)
+        if opened is None:
+            opened = next((
+                entry for entry in openings
+                if entry.gate_id == row["gate_id"] and entry.passage_id is None
+                and at <= entry.at < at + OPENED_AFTER
+            ), None)
         if opened is not None:
+            # Another day's opening says its date: 08:13:30 alone would read as the car's day.
+            same_day = local_time(opened.at, tz, "%Y%m%d") == local_time(at, tz, "%Y%m%d")
             row["opened_after"] = translate(
-                lang, "history.opened_after", at=local_time(opened.at, tz, "%H:%M:%S"),
+                lang, "history.opened_after",
+                at=local_time(opened.at, tz, "%H:%M:%S" if same_day else "%Y-%m-%d %H:%M:%S"),
                 by=opened.username, reason=opened.reason,
             )
 

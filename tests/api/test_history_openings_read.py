@@ -49,3 +49,28 @@ def test_each_refused_car_reads_the_openings_of_its_own_ten_minutes_only(
         "随后 16:07:00 guard2 手动开闸：物业电话确认后放行",
     ]
     assert sorted(read) == ["guard2", "guard3"]
+
+
+def test_an_opening_naming_the_car_is_shown_before_the_gates_earlier_one(
+    sessions: sessionmaker[Session],
+) -> None:
+    """The gate's 开闸 two minutes after the car may have been for another car; 人工开闸放行
+    of its own row half an hour later was for it. The next day's says its date."""
+    openings = [
+        (FIRST + timedelta(minutes=2), "guard2", None, "开给前面的车"),
+        (FIRST + timedelta(minutes=30), "guard3", 1, "业主来电确认"),
+        (FIRST + timedelta(hours=20), "guard1", 2, "次日核实后放行"),
+    ]
+    with transaction(sessions) as session:
+        session.execute(insert(AuditEntry), [
+            {"at": at, "username": user, "action": "gate.open", "gate_id": "main-in",
+             "passage_id": passage_id, "reason": reason, "target": "", "details": {}}
+            for at, user, passage_id, reason in openings
+        ])
+    rows = [refused(1, FIRST), refused(2, FIRST + timedelta(minutes=1))]
+    with sessions() as session:
+        add_gate_openings(session, rows, "zh", SHANGHAI)
+    assert [row["opened_after"] for row in rows] == [
+        "随后 16:35:00 guard3 手动开闸：业主来电确认",
+        "随后 2026-11-21 12:05:00 guard1 手动开闸：次日核实后放行",
+    ]

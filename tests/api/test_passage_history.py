@@ -284,3 +284,28 @@ def test_a_hand_opening_is_shown_under_the_car_refused_just_before_it(guard: Any
     assert page.status_code == 200, page.text
     shown = re.findall(r'<div class="resolve-reason opened-after">([^<]*)</div>', page.text)
     assert shown == ["随后 09:05:00 guard1 手动开闸：物业电话确认"]
+
+
+def test_an_opening_that_names_the_refused_car_is_shown_however_late(guard: Any) -> None:
+    """An open naming the car's passage (the console's 人工开闸放行 sends its passage_id) is
+    for that car: shown under it days later, with its date, as the car's day is another."""
+    from sqlalchemy import select
+
+    from tests.api.test_console import csrf_of
+
+    with guard.app.state.services.sessions() as session:
+        refused = session.scalars(select(Passage.id).where(Passage.plate == "沪C55555")).one()
+    opened = guard.post(
+        "/api/v1/gates/main-out/actions",
+        json={"action": "open", "reason": "业主来电确认", "passage_id": refused},
+        headers={"X-CSRF-Token": csrf_of(guard.get("/console").text)},
+    )
+    assert opened.status_code == 200, opened.text
+
+    page = guard.get("/console/history", params={"since": "2026-11-28", "until": "2026-11-28"})
+    assert page.status_code == 200, page.text
+    shown = re.findall(r'<div class="resolve-reason opened-after">([^<]*)</div>', page.text)
+    assert len(shown) == 1, shown
+    when = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
+    assert re.fullmatch(f"随后 {when} guard1 手动开闸：业主来电确认", shown[0]), shown
+    assert not shown[0].startswith("随后 2026-11-28")
