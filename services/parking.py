@@ -312,7 +312,8 @@ class ParkingService:
 
     def space_row(self, space_id: str) -> dict[str, Any]:
         """One space as ``spaces_snapshot`` lists it; ``NotFoundError`` for an unknown id and
-        for an ``assigned`` space (private: the same answer, so its id tells nothing)."""
+        for a space with an owner (``assigned``, or any kind with ``assigned_to``; private: the
+        same answer, so its id tells nothing)."""
         for row in self.spaces_snapshot().data["spaces"]:
             if row["id"] == space_id:
                 return dict(row)
@@ -332,8 +333,11 @@ class ParkingService:
             now = self._clock()
             rows = []
             for rec in self.board.spaces.values():
-                if rec.kind is SpaceKind.ASSIGNED:
-                    continue  # whether a household's own space is taken says who is home
+                if rec.kind is SpaceKind.ASSIGNED or rec.assigned_to is not None:
+                    # Whether a household's own space is taken says who is home. An owner
+                    # makes it theirs whatever its kind (guidance keeps it for them): a CSV
+                    # row with the kind left blank is `standard` with an `assigned_to`.
+                    continue
                 st = self.board.status(rec.id, now)
                 rows.append({
                     "id": rec.id,
