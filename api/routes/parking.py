@@ -261,8 +261,10 @@ async def get_spaces(request: Request) -> Response:
     return cached_response(request, parking.spaces_snapshot())
 
 
+# ":path": a space id is whatever the configuration names it, "B1/017" included; the server
+# decodes a %2F before routing, so a plain {space_id} answered 404 for it (as for zones).
 @router.get(
-    "/availability/spaces/{space_id}",
+    "/availability/spaces/{space_id:path}",
     response_model=SpaceOut,
     summary="State of one parking space (public, ETag)",
     dependencies=[RateLimited],

@@ -247,3 +247,18 @@ def test_one_space_reads_exactly_as_its_row_in_the_list_and_the_stream(
         tag = one.headers["etag"]
         assert http.get("/api/v1/availability/spaces/A-001",
                         headers={"If-None-Match": tag}).status_code == 304
+
+
+def test_a_space_whose_id_has_a_slash_is_read_by_its_id(app_factory: Any) -> None:
+    """A garage's spaces named by level ("B1/017", fed by a bay camera) are listed with that
+    id; an app that encodes it into the one-space URL must get the space, not a bare 404."""
+    spaces = [{"id": "B1/017", "zone": "B", "distances_m": {"3": 40}}]
+    client = app_factory(parking={"spaces": spaces, "sensors": {"simulate": False}})
+    listed = client.get("/api/v1/availability/spaces").json()["spaces"]
+    assert [s["id"] for s in listed] == ["B1/017"]
+
+    one = client.get("/api/v1/availability/spaces/B1%2F017")
+    assert one.status_code == 200, one.text
+    assert one.json() == listed[0]
+    gone = client.get("/api/v1/availability/spaces/B1%2F018")
+    assert gone.status_code == 404 and "B1/018" in gone.json()["detail"]

@@ -20,7 +20,7 @@ PUBLIC = {
     # drivers' apps and the lot's signs (availability API, docs/parking.md)
     ("GET", "/api/v1/availability"),
     ("GET", "/api/v1/availability/spaces"),
-    ("GET", "/api/v1/availability/spaces/{space_id}"),
+    ("GET", "/api/v1/availability/spaces/{space_id:path}"),
     ("GET", "/api/v1/availability/stream"),
     ("GET", "/api/v1/guidance"),
     # monitoring (no personal data; /metrics takes its own token)
