@@ -716,6 +716,7 @@ class Settings(BaseSettings):
         verify_push_cameras(self)
         verify_production_secrets(self)
         verify_production_barriers(self)
+        verify_city_topic_level(self)
         return self
 
     @property
@@ -819,6 +820,24 @@ def verify_production_barriers(settings: Settings) -> None:
         raise ValueError(
             f"{which} no barrier configured: production does not simulate one (give each "
             "gate barrier: {driver: …}; driver: sim only where no barrier is meant)"
+        )
+
+
+def verify_city_topic_level(settings: Settings) -> None:
+    """With the city feed on, ``community.name`` is one level of its topics (docs/mqtt.md):
+    a slash made more levels, which a hub subscribed to ``<prefix>/+/availability`` never
+    gets; ``+`` or ``#`` made the broker refuse every connection; an empty name broke every
+    message's schema. Refused at start rather than published where nobody reads it."""
+    if not settings.mqtt.enabled:
+        return
+    name = settings.community.name
+    bad = sorted({c for c in name if c in "/+#\0"})
+    if not name or bad:
+        found = ", ".join(repr(c) for c in bad) if bad else "an empty name"
+        raise ValueError(
+            f"community.name {name!r} is one level of the city MQTT topics "
+            f"({settings.mqtt.topic_prefix}/<community>/…) and must be non-empty without '/', "
+            f"'+', '#' or NUL (found {found}): rename it, e.g. 阳光花园二期"
         )
 
 

@@ -587,3 +587,19 @@ def test_the_suffix_is_read_in_any_case(tmp_path: Path, name: str, text: str) ->
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     assert load_settings(path).api.port == 9001
+
+
+@pytest.mark.parametrize("name", ["阳光花园/二期", "A+B花园", "花园#1", ""])
+def test_a_community_name_that_is_not_one_topic_level_stops_the_city_feed_start(
+    name: str,
+) -> None:
+    """The name is the city topics' second level (docs/mqtt.md): with a slash the feed went
+    to parkgate/阳光花园/二期/…, which a hub subscribed to parkgate/+/availability never
+    gets; with + or # the broker refused every connection ("Unspecified error", retried
+    for ever); empty, every message's community broke the schema's minLength."""
+    community = {**WIRED_COMMUNITY, "name": name}
+    with pytest.raises(ConfigError, match=r"community\.name"):
+        load_settings(None, community=community, mqtt={"enabled": True})
+    # Without the city feed the name is only shown on the console.
+    if name:
+        assert load_settings(None, community=community).community.name == name
