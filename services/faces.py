@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from errors import BusyError, InvalidInputError, NotFoundError
@@ -220,6 +220,26 @@ class FaceService:
             raise NotFoundError(f"resident {resident_id} not found")
         return resident
 
+    @staticmethod
+    def _locked_resident(session: Session, resident_id: int) -> Resident:
+        """The resident, locked until the transaction ends: an enrolment and a consent
+        withdrawal or deletion of the same resident then follow one another. Without it
+        both read the resident first and both committed: templates stored after the
+        withdrawal that should have refused them (PIPL). PostgreSQL: SELECT … FOR UPDATE.
+        SQLite ignores that and Python's sqlite3 begins a transaction only at its first
+        write, so a write to nothing takes its one write lock first (as services/users.py)."""
+        if session.connection().dialect.name == "sqlite":
+            session.execute(
+                update(Resident)
+                .where(Resident.id == resident_id)
+                .values(face_consent_at=Resident.face_consent_at)
+                .execution_options(synchronize_session=False)
+            )
+        resident = session.get(Resident, resident_id, with_for_update=True, populate_existing=True)
+        if resident is None:
+            raise NotFoundError(f"resident {resident_id} not found")
+        return resident
+
     def record_consent(self, resident_id: int, operator: str, note: str) -> Resident:
         with transaction(self._sessions) as session:
             return self._record_consent(session, resident_id, operator, note)
@@ -238,7 +258,7 @@ class FaceService:
 
     def withdraw_consent(self, resident_id: int, operator: str, note: str) -> int:
         with transaction(self._sessions) as session:
-            resident = self._resident(session, resident_id)
+            resident = self._locked_resident(session, resident_id)
             had_consent = resident.face_consent_at is not None
             resident.face_consent_at = None
             resident.face_consent_by = None
@@ -309,11 +329,15 @@ class FaceService:
         return embeddings
 
     def enrol(self, resident_id: int, embeddings: list[np.ndarray], operator: str) -> int:
-        with transaction(self._sessions) as session:
-            count = self._enrol(session, resident_id, embeddings, operator)
-        # Only committed templates reach the live matcher. A reload that read the rows before
-        # this commit would drop them until the next check: set aside too.
+        # The commit and the matcher's add under one hold of the lock: a deletion or
+        # withdrawal committed right after this commit forgets the resident only after the
+        # add, never before it (the add then put back a face the database no longer has,
+        # and no reload noticed: the rows were as they had been before the enrolment).
         with self._sync_lock:
+            with transaction(self._sessions) as session:
+                count = self._enrol(session, resident_id, embeddings, operator)
+            # Only committed templates reach the live matcher. A reload that read the rows
+            # before this commit would drop them until the next check: set aside too.
             self._generation += 1
             self.matcher.add(resident_id, np.stack(embeddings))
         return count
@@ -321,8 +345,9 @@ class FaceService:
     def _enrol(
         self, session: Session, resident_id: int, embeddings: list[np.ndarray], operator: str
     ) -> int:
-        # Again at the write: consent may have been withdrawn while the photos were read.
-        _require_consent(self._resident(session, resident_id))
+        # Again at the write, locked: consent may have been withdrawn while the photos were
+        # read, or be withdrawn right now.
+        _require_consent(self._locked_resident(session, resident_id))
         if not embeddings:
             raise InvalidInputError("at least one photo is needed")
         for embedding in embeddings:
@@ -345,7 +370,7 @@ class FaceService:
 
     def delete(self, resident_id: int, operator: str, reason: str) -> int:
         with transaction(self._sessions) as session:
-            self._resident(session, resident_id)
+            self._locked_resident(session, resident_id)
             removed = self._delete_rows(session, resident_id)
             session.add(
                 AuditEntry(username=operator, action="face.delete",

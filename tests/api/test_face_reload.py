@@ -3,7 +3,9 @@ restart, and a reload never brings back a face deleted while it was reading (PIP
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import numpy as np
@@ -11,6 +13,7 @@ import pytest
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
+from errors import InvalidInputError
 from models.db import create_db_engine, make_session_factory, transaction
 from models.faces import FaceTemplate
 from services.faces import to_blob
@@ -145,3 +148,78 @@ def test_a_reload_read_after_the_deletion_is_swapped_in(
     assert (read.templates, read.residents) == (1, 1)
     assert faces.apply(read) is True
     assert rid not in faces.matcher and other in faces.matcher
+
+
+def _after_first_transaction(
+    monkeypatch: pytest.MonkeyPatch, then: Callable[[], None]
+) -> list[threading.Thread]:
+    """Run ``then`` on a thread of its own (another admin's request) right after the first
+    transaction of services.faces commits, and give it a second to finish: it does unless it
+    waits for the one that committed. The thread is returned to be joined."""
+    import services.faces as faces_module
+
+    real = faces_module.transaction
+    started: list[threading.Thread] = []
+
+    @contextmanager
+    def hooked(factory: Any, **kwargs: Any) -> Iterator[Session]:
+        with real(factory, **kwargs) as session:
+            yield session
+        if not started:
+            started.append(threading.Thread(target=then))
+            started[0].start()
+            started[0].join(1.0)
+
+    monkeypatch.setattr(faces_module, "transaction", hooked)
+    return started
+
+
+def test_a_deletion_right_after_an_enrolment_commits_leaves_no_face_in_the_matcher(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The enrolment added the face to the matcher after its commit: a deletion committed
+    and forgotten in between was undone in memory, and no reload noticed (the rows were as
+    before the enrolment): the gate kept opening for an erased face until a restart."""
+    headers = {"Authorization": f"Bearer {add_user(client, 'admin', 'admin')}"}
+    faces = client.app.state.services.faces
+    rid = consenting_resident(client, headers)
+    started = _after_first_transaction(
+        monkeypatch, lambda: faces.delete(rid, "admin2", "deletion request")
+    )
+    faces.enrol(rid, [embedding(1)], "admin")
+    started[0].join()
+    assert faces.template_count(rid) == 0
+    assert rid not in faces.matcher
+    assert not faces.matcher.match(embedding(1)).accepted
+
+
+def test_consent_withdrawn_while_an_enrolment_writes_leaves_no_template(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The enrolment read the consent, then wrote: a withdrawal committed in between was
+    followed by templates stored without consent (PIPL)."""
+    import services.faces as faces_module
+
+    headers = {"Authorization": f"Bearer {add_user(client, 'admin', 'admin')}"}
+    faces = client.app.state.services.faces
+    rid = consenting_resident(client, headers)
+    real = faces_module._require_consent
+    started: list[threading.Thread] = []
+
+    def checked_then_withdrawn(resident: Any) -> None:
+        real(resident)
+        if not started:
+            started.append(
+                threading.Thread(
+                    target=faces.withdraw_consent, args=(rid, "admin2", "consent withdrawn")
+                )
+            )
+            started[0].start()
+            started[0].join(1.0)
+
+    monkeypatch.setattr(faces_module, "_require_consent", checked_then_withdrawn)
+    with suppress(InvalidInputError):  # refused: the withdrawal came first
+        faces.enrol(rid, [embedding(1)], "admin")
+    started[0].join()
+    assert faces.template_count(rid) == 0
+    assert rid not in faces.matcher
