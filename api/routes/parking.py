@@ -1,7 +1,8 @@
 """Parking spaces and guidance: public, read-only, cacheable; holds need staff.
 
-Public endpoints answer from precomputed bodies with an ETag (``If-None-Match`` → 304) and
-are limited per client IP by a token bucket (429 with ``Retry-After``). Behind a reverse
+Public endpoints answer with an ETag (``If-None-Match`` → 304): the availability from
+precomputed bodies, guidance by building from its answer built per request. They are
+limited per client IP by a token bucket (429 with ``Retry-After``). Behind a reverse
 proxy every client shares the proxy's address: raise the limit there, or limit in the proxy.
 """
 
@@ -435,20 +436,27 @@ def optional_user(
 @router.get(
     "/guidance",
     response_model=GuidanceOut,
-    summary="Best free space near a building (public; resident_id needs staff)",
+    summary="Best free space near a building (public, ETag; resident_id needs staff)",
     dependencies=[RateLimited],
+    responses={304: {"description": "Unchanged since the ETag in If-None-Match."}},
 )
 def get_guidance(
+    request: Request,
     services: ServicesDep,
     user: Annotated[Principal | None, Depends(optional_user)],
     building: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     kind: Annotated[Literal["ev", "accessible", "visitor"] | None, Query()] = None,
     resident_id: Annotated[int | None, Query(ge=1, le=MAX_DB_INT)] = None,
-) -> GuidanceOut:
+) -> Response:
     """Read-only: nothing is held. A resident's own space comes first when it is known.
 
     ``resident_id`` needs a guard or admin login: the answer reveals the resident's building
     and own space, which anonymous callers could otherwise enumerate (PIPL).
+
+    By building the answer is the same for every caller (an anonymous one is never offered a
+    held space), so it is cached as the availability is: an ETag of its body, 304 for
+    ``If-None-Match``. With ``resident_id`` it is one resident's and stays ``no-store``: a
+    shared cache keeps a ``public`` answer even to a request with a login.
     """
     if resident_id is not None:
         if user is None:
@@ -457,7 +465,14 @@ def get_guidance(
     parking = _parking(services)
     building, assigned = _resolve_driver(parking, building, resident_id)
     rec, _ = parking.recommend(building=building, needs=_needs(kind), assigned_space=assigned)
-    return _guidance_out(parking, building, rec, None)
+    out = _guidance_out(parking, building, rec, None)
+    body = out.model_dump_json().encode()
+    if resident_id is not None:
+        return Response(body, media_type="application/json",
+                        headers={"Cache-Control": "no-store"})
+    # Built per request (it depends on the building and kind asked), unlike the availability
+    # bodies: the ETag spares a polling app the body, not the server the ranking.
+    return cached_response(request, CachedBody(body, make_etag(body), out.model_dump()))
 
 
 @router.post(
