@@ -247,7 +247,11 @@ class FaceService:
     def _record_consent(
         self, session: Session, resident_id: int, operator: str, note: str
     ) -> Resident:
-        resident = self._resident(session, resident_id)
+        # Locked, as a withdrawal and a deletion lock it: a resident deleted between the read
+        # and the write (the office's PIPL deletion while ``enrol-faces --record-consent``
+        # reaches their folder) was an UPDATE of no row, StaleDataError: a traceback that
+        # ended the run, or a 500 on the console. Now the deletion goes first or after.
+        resident = self._locked_resident(session, resident_id)
         resident.face_consent_at = utcnow()
         resident.face_consent_by = operator
         session.add(

@@ -6,18 +6,23 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from errors import InvalidInputError
 from models.db import create_db_engine, make_session_factory, transaction
 from models.faces import FaceTemplate
-from services.faces import to_blob
+from models.people import Resident
+from services.enrol_folder import enrol_folder
+from services.faces import FaceService, to_blob
 from tests.conftest import add_user, wait_until
+from vision.face_matcher import FaceMatcher
 
 # Fast enough for a test to wait out; the bound is what is checked, not this value.
 CHECK_S = 0.5
@@ -223,3 +228,59 @@ def test_consent_withdrawn_while_an_enrolment_writes_leaves_no_template(
     started[0].join()
     assert faces.template_count(rid) == 0
     assert rid not in faces.matcher
+
+
+def _deleted_at_first_write(
+    sessions: sessionmaker[Session], delete: Callable[[], object]
+) -> list[threading.Thread]:
+    """Run ``delete`` (the office, in the running server) on a thread of its own as the
+    first transaction of ``sessions`` (the other process) is about to write, and give it a
+    second: it finishes unless it waits for that transaction."""
+    started: list[threading.Thread] = []
+
+    def office_deletes(session: Session, *_: Any) -> None:
+        if not started and any(isinstance(row, Resident) for row in session.dirty):
+            started.append(threading.Thread(target=delete))
+            started[0].start()
+            started[0].join(1.0)
+
+    event.listen(sessions, "before_flush", office_deletes)
+    return started
+
+
+def test_a_resident_deleted_as_enrol_faces_records_their_consent_ends_no_run_nor_keeps_a_face(
+    client_fast: Any, other_process: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """``enrol-faces --record-consent`` in another process read the resident, the office
+    deleted them (PIPL) in the running server, the consent's write matched no row: a
+    StaleDataError traceback ended the run, and the summary of who was enrolled was lost.
+    Now the deletion goes first (the resident is one failure line) or after (its cascade
+    takes the face just enrolled), and neither the database nor the running matcher keeps
+    their face."""
+    headers = {"Authorization": f"Bearer {add_user(client_fast, 'admin', 'admin')}"}
+    server = client_fast.app.state.services
+    rid = consenting_resident(client_fast, headers)
+    # The command's own FaceService on its own engine; its photos read as one face each.
+    command = FaceService(engine=server.faces.engine, matcher=FaceMatcher(0.6, 0.0),
+                          sessions=other_process, max_pixels=10**6)
+    command.embed_photos = lambda photos: [embedding(7) for _ in photos]  # type: ignore[method-assign]
+    deleted: list[Any] = []
+    started = _deleted_at_first_write(
+        other_process, lambda: deleted.append(delete_resident(client_fast, rid, headers)))
+    folder = tmp_path / "import"
+    (folder / str(rid)).mkdir(parents=True)
+    (folder / str(rid) / "a.jpg").write_bytes(b"photo")
+
+    summary = enrol_folder(SimpleNamespace(sessions=other_process, faces=command), folder,
+                           operator="admin", record_consent=True, note="表格 7",
+                           show_progress=False)
+    started[0].join()
+    assert deleted[0].status_code == 204
+    # Enrolled before the deletion (whose cascade took the face), or refused after it.
+    assert summary.enrolled == {str(rid): 1} or "not found" in dict(summary.failures)[str(rid)]
+    with other_process() as session:
+        assert session.get(Resident, rid) is None
+        assert session.scalar(select(func.count()).select_from(FaceTemplate)) == 0
+    server.faces.reload_if_changed()
+    assert rid not in server.faces.matcher
+    assert not server.faces.matcher.match(embedding(7)).accepted
