@@ -32,7 +32,7 @@ from api.deps import (
 )
 from api.params import MAX_DB_INT, BodyId
 from api.routes.admin import audit
-from api.schemas import Availability
+from api.schemas import Availability, Label
 from controllers.guidance import Hold, Recommendation
 from controllers.spaces import SpaceKind, building_key
 from errors import (
@@ -223,9 +223,10 @@ class HoldIn(BaseModel):
         "One hold per plate: a new hold replaces the old one.",
     )
     space_id: str | None = Field(None, min_length=1, max_length=64, description="Hold this one.")
-    building: str | None = Field(
+    building: Label | None = Field(
         None, min_length=1, max_length=64,
-        description="Building the driver goes to (must be one the spaces know).",
+        description="Building the driver goes to (must be one the spaces know); folded as a "
+        "household's building is (３ → 3, spaces trimmed).",
     )
     resident_id: BodyId | None = Field(
         None, description="The building is this resident's household's."
@@ -444,7 +445,9 @@ def get_guidance(
     request: Request,
     services: ServicesDep,
     user: Annotated[Principal | None, Depends(optional_user)],
-    building: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    # Folded as a household's building is stored (Label): the answer echoes it, and an app
+    # showing "Building ３" or "3\n" back to the driver showed what the keyboard typed.
+    building: Annotated[Label | None, Query(min_length=1, max_length=64)] = None,
     kind: Annotated[Literal["ev", "accessible", "visitor"] | None, Query()] = None,
     resident_id: Annotated[int | None, Query(ge=1, le=MAX_DB_INT)] = None,
 ) -> Response:

@@ -45,6 +45,11 @@ def demo(app_factory: Any) -> Any:
     return app_factory(parking={"sensors": {"simulate": False}})
 
 
+@pytest.fixture
+def guard_headers_demo(demo: Any) -> dict[str, str]:
+    return {"Authorization": f"Bearer {add_user(demo, 'guard', 'guard')}"}
+
+
 def _admin_token(http: httpx.Client, services: Any) -> str:
     from models.db import transaction
     from services.users import create_user
@@ -99,9 +104,13 @@ def test_a_zone_correction_reaches_the_stream_although_it_commits_after_announci
 # ---- the building a driver names ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("written", ["5栋", "5幢", "5号楼", "５", " 5 ", "5 栋"])
+@pytest.mark.parametrize(
+    ("written", "folded"),
+    [("5栋", "5栋"), ("5幢", "5幢"), ("5号楼", "5号楼"), ("５", "5"), (" 5 ", "5"),
+     ("5 栋", "5 栋"), ("5\n", "5"), ("\t５栋\r\n", "5栋"), ("5  栋", "5 栋")],
+)
 def test_a_building_written_with_its_word_or_full_width_is_the_same_building(
-    demo: Any, written: str
+    demo: Any, written: str, folded: str
 ) -> None:
     # The demo's households are "3栋", "5栋", "8栋" and its spaces know "1", "3", "5", "8": a
     # driver typing 5栋 got 422 "unknown building".
@@ -110,12 +119,48 @@ def test_a_building_written_with_its_word_or_full_width_is_the_same_building(
     response = demo.get("/api/v1/guidance", params={"building": written})
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["building"] == written  # as asked
+    # As asked, folded as a household's building is stored (its word kept): "５" and "5\n"
+    # came back as typed, and an app showed the driver "Building ５" or a broken line.
+    assert body["building"] == folded
     assert body["space"] == plain["space"] == {
         "id": "B-001", "label": "B-001", "zone": "B", "kind": "standard", "distance_m": 30.0,
     }
     assert body["reasons"] == ["nearest_free"]
     assert body["alternatives"] == plain["alternatives"]
+
+
+@pytest.mark.parametrize(
+    ("written", "fragment"),
+    [
+        ("5\u0000", "must not contain control characters"),
+        ("5\u200b", "must not contain control characters"),  # a pasted zero-width space
+        (" \n ", "must not be blank"),
+        ("９９", "unknown building '99'"),  # folded, and still no such building
+    ],
+)
+def test_a_building_that_folds_to_nothing_known_is_refused_saying_why(
+    demo: Any, guard_headers_demo: dict[str, str], written: str, fragment: str
+) -> None:
+    all_free(demo)
+    asked = demo.get("/api/v1/guidance", params={"building": written})
+    held = demo.post("/api/v1/guidance/hold", json={"holder": "沪B7M261", "building": written},
+                     headers=guard_headers_demo)
+    for response in (asked, held):
+        assert response.status_code == 422, response.text
+        assert fragment in json.dumps(response.json(), ensure_ascii=False)
+    assert demo.app.state.services.parking.holds.active(datetime.now(UTC)) == ()
+
+
+def test_a_staff_hold_echoes_the_building_folded(
+    demo: Any, guard_headers_demo: dict[str, str]
+) -> None:
+    all_free(demo)
+    for body in ({"holder": "沪B7M261", "building": " ５\n"},
+                 {"holder": "沪B7M261", "building": "５栋 ", "space_id": "B-002"}):
+        response = demo.post("/api/v1/guidance/hold", json=body, headers=guard_headers_demo)
+        assert response.status_code == 201, response.text
+        assert response.json()["building"] == body["building"].strip().replace("５", "5")
+        assert response.json()["space"]["distance_m"] is not None
 
 
 def test_every_demo_household_s_building_gets_a_space_near_it(demo: Any) -> None:
