@@ -112,9 +112,16 @@ class SnapshotStore:
         cutoff = now - days * 86400
         removed = 0
         for file in self.root.rglob("*.jpg"):
-            if file.stat().st_mtime < cutoff:
-                file.unlink(missing_ok=True)
-                removed += 1
+            try:
+                if file.stat().st_mtime >= cutoff:
+                    continue
+                file.unlink()
+            except FileNotFoundError:
+                # Deleted since it was listed, by the low-space cleanup (free_up) that runs
+                # beside this, oldest first as well: the one missing file ended the whole
+                # pass, and every expired snapshot after it was kept another hour.
+                continue
+            removed += 1
         if removed:
             logger.info("retention removed %d snapshots older than %d days", removed, days)
         self._remove_stale_tmp(system - max(days * 86400, STALE_TMP_S))

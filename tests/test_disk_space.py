@@ -10,6 +10,7 @@ import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -328,3 +329,25 @@ def test_a_snapshot_whose_date_cannot_be_set_is_still_saved_and_named(
     monkeypatch.setattr(snapshots_module.os, "utime", refuse)
     relative = store.save("main-in", datetime(2026, 5, 1, 8, 0, tzinfo=UTC), b"\xff" * 10)
     assert (store.root / relative).read_bytes() == b"\xff" * 10
+
+
+def test_retention_goes_on_past_a_snapshot_the_low_space_cleanup_deleted_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The low-space cleanup (free_up, every storage.check_s while low) and the hourly
+    retention both start with the oldest snapshots: one deleted between retention's listing
+    and its look at the file raised FileNotFoundError, and the expired snapshots after it
+    were kept until the next hour's pass (PIPL)."""
+    store = SnapshotStore(tmp_path / "snapshots")
+    expired = [_aged(_snapshot(store, day, 1000), 24 * 40) for day in (1, 2, 3)]
+    listed = Path.rglob
+
+    def listed_then_one_deleted(self: Path, pattern: str) -> Any:
+        found = sorted(listed(self, pattern))
+        if pattern == "*.jpg":
+            found[0].unlink()  # the cleanup's, after the listing
+        return iter(found)
+
+    monkeypatch.setattr(Path, "rglob", listed_then_one_deleted)
+    assert store.purge_older_than(30) == 2
+    assert not any(path.exists() for path in expired)
