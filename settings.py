@@ -217,6 +217,22 @@ class GateConfig(_Strict):
         ),
     )
 
+    @field_validator("id")
+    @classmethod
+    def _one_path_segment(cls, gate_id: str) -> str:
+        # The API names a gate in one path segment (/api/v1/gates/<id>/actions, …/frames,
+        # …/typed-plate, …/credentials) and the server decodes %2F before routing: a gate
+        # with a slash answered 404 to its camera's pushes and to a guard's open by hand,
+        # city feed or not. "+" and "#" pass through a URL; they are refused only where they
+        # become a topic level (verify_city_topic_level).
+        if "/" in gate_id:
+            raise ValueError(
+                f"gate id {gate_id!r} must not contain '/': the API addresses a gate as "
+                f"/api/v1/gates/<id>/… (its camera, a guard's open by hand), which a slash "
+                f"breaks: rename it, e.g. {gate_id.replace('/', '-')!r}"
+            )
+        return gate_id
+
     @field_validator("schedule", mode="wrap")
     @classmethod
     def _schedule_errors_name_the_gate(
@@ -823,22 +839,51 @@ def verify_production_barriers(settings: Settings) -> None:
         )
 
 
+# What one MQTT topic level cannot hold: "/" splits levels, "+" and "#" are wildcards (a
+# broker refuses them in a topic it is sent, the last will included), NUL is not allowed.
+_NOT_IN_A_TOPIC_LEVEL = "/+#\0"
+
+
+def _topic_level_problem(value: str) -> str | None:
+    """What keeps ``value`` from being one MQTT topic level ("'+', '#'"), or None."""
+    bad = sorted({c for c in value if c in _NOT_IN_A_TOPIC_LEVEL})
+    if bad:
+        return ", ".join(repr(c) for c in bad)
+    return None if value else "an empty name"
+
+
+def _one_level(value: str) -> str:
+    """``value`` with a dash for each "/", "+" or "#" and no NUL (a suggested rename)."""
+    return "".join("-" if c in "/+#" else c for c in value.replace("\0", ""))
+
+
 def verify_city_topic_level(settings: Settings) -> None:
-    """With the city feed on, ``community.name`` is one level of its topics (docs/mqtt.md):
-    a slash made more levels, which a hub subscribed to ``<prefix>/+/availability`` never
-    gets; ``+`` or ``#`` made the broker refuse every connection; an empty name broke every
-    message's schema. Refused at start rather than published where nobody reads it."""
+    """With the city feed on, ``community.name`` and each gate id are one level of its topics
+    (docs/mqtt.md: ``<prefix>/<community>/…``, ``…/gates/<gate_id>/state``): a slash made
+    more levels, which a hub subscribed to ``<prefix>/+/availability`` (or
+    ``…/gates/+/state``) never gets; ``+`` or ``#`` made the broker refuse every connection
+    (in the community's last will) or paho refuse the gate's every state; an empty name broke
+    every message's schema. Refused at start rather than published where nobody reads it.
+    Zones, spaces and the controller id are in payloads, not topics, and are not checked."""
     if not settings.mqtt.enabled:
         return
+    prefix = settings.mqtt.topic_prefix
     name = settings.community.name
-    bad = sorted({c for c in name if c in "/+#\0"})
-    if not name or bad:
-        found = ", ".join(repr(c) for c in bad) if bad else "an empty name"
+    found = _topic_level_problem(name)
+    if found:
         raise ValueError(
             f"community.name {name!r} is one level of the city MQTT topics "
-            f"({settings.mqtt.topic_prefix}/<community>/…) and must be non-empty without '/', "
+            f"({prefix}/<community>/…) and must be non-empty without '/', "
             f"'+', '#' or NUL (found {found}): rename it, e.g. 阳光花园二期"
         )
+    for gate in settings.community.gates:
+        found = _topic_level_problem(gate.id)
+        if found:
+            raise ValueError(
+                f"gate {gate.id!r}: its id is one level of the city MQTT topics "
+                f"({prefix}/{name}/gates/<gate>/state) and must be non-empty without '/', "
+                f"'+', '#' or NUL (found {found}): rename it, e.g. {_one_level(gate.id)!r}"
+            )
 
 
 def verify_production_secrets(settings: Settings) -> None:

@@ -7,6 +7,7 @@ import re
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -603,3 +604,47 @@ def test_a_community_name_that_is_not_one_topic_level_stops_the_city_feed_start(
     # Without the city feed the name is only shown on the console.
     if name:
         assert load_settings(None, community=community).community.name == name
+
+
+def _with_first_gate(gate_id: str) -> dict[str, Any]:
+    first, *others = WIRED_COMMUNITY["gates"]
+    return {**WIRED_COMMUNITY, "gates": [{**first, "id": gate_id}, *others]}
+
+
+@pytest.mark.parametrize(
+    ("gate_id", "found", "rename"),
+    [("north+in", "'+'", "north-in"), ("north#1", "'#'", "north-1"),
+     ("north+#", "'#', '+'", "north--"), ("north\0in", "'\\x00'", "northin")],
+)
+def test_a_gate_id_that_is_not_one_topic_level_stops_the_city_feed_start(
+    gate_id: str, found: str, rename: str
+) -> None:
+    """A gate's id is a level of its state topic (<prefix>/<community>/gates/<gate_id>/state,
+    docs/mqtt.md): with + or # paho refused every state of that gate (an error logged per
+    movement, the city hub never told it is stuck open); nothing checked it at start."""
+    community = _with_first_gate(gate_id)
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, community=community, mqtt={"enabled": True})
+    problems = str(info.value).splitlines()[1:]
+    assert len(problems) == 1, problems  # one line, naming the gate and what to do
+    assert problems[0].strip().startswith(f"gate {gate_id!r}: its id is one level of the city")
+    assert "parkgate/海景花园/gates/<gate>/state" in problems[0]
+    assert f"(found {found})" in problems[0] and f"e.g. {rename!r}" in problems[0]
+    # Without the city feed the id is in no topic: a URL carries + and # (%2B, %23).
+    assert load_settings(None, community=community).community.gates[0].id == gate_id
+
+
+@pytest.mark.parametrize("city_feed", [False, True])
+def test_a_gate_id_with_a_slash_is_refused_whether_or_not_the_city_feed_is_on(
+    city_feed: bool,
+) -> None:
+    """The API names a gate in one path segment (/api/v1/gates/{gate_id}/actions, /frames,
+    /typed-plate, /credentials) and the server decodes %2F before routing: a gate B1/in
+    started, was listed on the console, and answered 404 to a guard's open by hand and to
+    its camera's pushes; with the city feed its state went to a topic no hub reads."""
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, community=_with_first_gate("B1/in"), mqtt={"enabled": city_feed})
+    problems = str(info.value).splitlines()[1:]
+    assert len(problems) == 1, problems
+    assert "gate id 'B1/in' must not contain '/'" in problems[0]
+    assert "e.g. 'B1-in'" in problems[0] and "'community.gates.0.id'" in problems[0]
