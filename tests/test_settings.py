@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 import sys
@@ -607,8 +608,9 @@ def test_a_community_name_that_is_not_one_topic_level_stops_the_city_feed_start(
 
 
 def _with_first_gate(gate_id: str) -> dict[str, Any]:
-    first, *others = WIRED_COMMUNITY["gates"]
-    return {**WIRED_COMMUNITY, "gates": [{**first, "id": gate_id}, *others]}
+    community: dict[str, Any] = copy.deepcopy(WIRED_COMMUNITY)
+    community["gates"][0]["id"] = gate_id
+    return community
 
 
 @pytest.mark.parametrize(
