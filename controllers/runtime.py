@@ -60,6 +60,7 @@ from controllers.ports import (
 )
 from controllers.schedule import apply_schedule
 from controllers.values import TYPED_PLATE, AccessDecision, Reason, Sighting, Verdict
+from controllers.zone_counts_feed import ZoneCountsFeed
 from errors import HardwareError, InvalidInputError, NotFoundError, StoreUnavailableError
 from plate_privacy import plate_for_log
 
@@ -173,6 +174,8 @@ class GateRuntime(JournalWriteBack):
         self._barriers = dict(barriers)
         self._policy = policy
         self._bus = bus
+        # Every publish of the zones' counts goes through it, the routes' too (newest wins).
+        self.zone_counts = ZoneCountsFeed(store.availability_view, bus)
         self._clock = clock
         self._clock_held = clock_held
         # Off when a safety supervisor reports every barrier fault through barrier_fault():
@@ -830,13 +833,11 @@ class GateRuntime(JournalWriteBack):
     async def _publish_availability(self) -> None:
         """The zones' counts for boards and the city hub, after a passage moved one."""
         try:
-            view = await asyncio.to_thread(self._store.availability_view)
+            await self.zone_counts.publish()
         except StoreUnavailableError as err:
             # The count itself is committed with the passage; the boards catch up with the
             # next change or their own refresh.
             logger.warning("availability not published after a passage: %s", err)
-            return
-        self._bus.publish(Event("availability", view))
 
 
 # How many allowed passages whose barrier did not open the runtime keeps for a guard's

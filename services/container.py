@@ -405,9 +405,7 @@ class Services:
         self.database_ready = True
         self.runtime.hold_offline(False)
         logger.info("database reachable: schema up to date, gates use it again")
-        self.bus.publish(
-            Event("availability", await asyncio.to_thread(self.store.availability_view))
-        )
+        await self.runtime.zone_counts.publish()
 
     async def refresh_staff(self) -> None:
         """Who can log in during an outage: every active staff account, as the database has

@@ -251,9 +251,7 @@ async def resolve_review(services: Services, username: str, req: ReviewDecision)
         # As the runtime after a gate's own decision: an exit by a gate that counts into no
         # zone still takes the car off the zone that counted it in (cbc1b84).
         if moves_zone:
-            services.bus.publish(
-                Event("availability", await asyncio.to_thread(services.store.availability_view))
-            )
+            await services.runtime.zone_counts.publish()
     logger.info(
         "passage %s resolved %s by %s (plate %s, pass %s): barrier %s",
         view["id"], view["resolution"], username, plate_for_log(view["resolved_plate"]), pass_id,

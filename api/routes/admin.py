@@ -34,7 +34,6 @@ from api.schemas import (
     search_label,
     search_plate,
 )
-from controllers.events import Event
 from errors import ConflictError, InvalidInputError, NotFoundError
 from models.base import Base
 from models.db import empty_write_ahead_log
@@ -96,7 +95,7 @@ def counts_told(services: Services, inside: str | None) -> None:
     under its right plate (its old zone came down one): the boards and the city feed get
     the counts at once, as after a guard's 标记已离场."""
     if inside == "merged":
-        services.bus.publish(Event("availability", services.store.availability_view()))
+        services.runtime.zone_counts.publish_now()
 
 
 def _require_household(session: Session, household_id: int) -> None:

@@ -14,11 +14,9 @@ from api.routes.parking import (
     zone_snapshot,
 )
 from api.schemas import Availability, OccupancyCorrection, ZoneAvailability
-from controllers.events import Event
 from controllers.occupancy import correct
 from controllers.policy import ZoneOccupancy
 from errors import InvalidInputError, NotFoundError
-from models.access_store import availability
 from models.base import utcnow
 from models.site import OccupancySample, Zone
 
@@ -67,9 +65,13 @@ def correct_occupancy(
     session.add(OccupancySample(zone_id=zone.id, occupied=zone.occupied, capacity=zone.capacity))
     audit(session, user, "zone.correct", f"zone:{zone_id}", before=before,
           after=fixed.occupied, reason=body.reason)
-    session.flush()
-    services.bus.publish(Event("availability", availability(session)))
-    return ZoneAvailability(
+    answer = ZoneAvailability(
         id=zone.id, name=zone.name, capacity=zone.capacity, occupied=zone.occupied,
         free=fixed.free, updated_at=zone.updated_at,
     )
+    # Committed before the counts are read and published: published from this uncommitted
+    # session, a passage's read begun meanwhile (without the correction) could go out after
+    # it and stay on the boards and the retained city topic as the zone's count.
+    session.commit()
+    services.runtime.zone_counts.publish_now()
+    return answer

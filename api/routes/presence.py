@@ -150,7 +150,7 @@ def after_mark_left(services: Services, done: MarkedLeft, username: str, reason:
         "details": {"plate": done.plate, "zone": done.zone_id},
     }))
     if done.moves_zone:
-        services.bus.publish(Event("availability", services.store.availability_view()))
+        services.runtime.zone_counts.publish_now()
 
 
 @router.post(
