@@ -63,8 +63,8 @@ def test_the_boards_are_left_with_the_newest_count_when_reads_finish_out_of_orde
     database_url: str,
 ) -> None:
     """Two residents at the two entrances of one zone: the first passage's read of the
-    counts finished after the second's, and its older figure (1 car) went out last; the retained city topic and the
-    boards said 9 free of 10 until the next car, with 8 free."""
+    counts finished after the second's, and its older figure (1 car) went out last; the
+    retained city topic and the boards said 9 free of 10 until the next car, with 8 free."""
     engine = create_db_engine(database_url)
     migrate(engine)
     sessions = make_session_factory(engine)
