@@ -325,6 +325,8 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "col.time": ("时间", "Time"),
     "col.gate": ("出入口", "Gate"),
     "col.snapshot": ("抓拍", "Photo"),
+    # In a photo's place once retention or the low-space cleanup has deleted it (common.js).
+    "snapshot.gone": ("照片已删除", "Photo deleted"),
     "col.plate": ("车牌", "Plate"),
     "col.matched": ("匹配到的登记车牌", "Matched registered plate"),
     # How far a read was from the registered plate it matched (controllers/plate_match.py).

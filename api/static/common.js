@@ -438,6 +438,31 @@
     });
   }
 
+  // ---- a photo deleted since its row was drawn ------------------------------------------
+  // Retention and the low-space cleanup delete snapshots whose passages stay: the photo then
+  // answers 404, and the row or review card showed a broken image that opened an empty
+  // lightbox. Its place says so instead (data-gone: 照片已删除), no longer a button; a
+  // table's photo tab stop goes to the top photo still shown. Images that failed before this
+  // script ran are found by their state, the others by their error event (which does not
+  // bubble: caught on its way down).
+  function photoGone(img) {
+    const holder = img.closest(".thumb-button") || img;
+    const rows = holder.closest("tbody");
+    const wasStop = holder !== img && holder.tabIndex === 0;
+    const gone = document.createElement("span");
+    gone.className = "thumb thumb-gone";
+    gone.textContent = img.dataset.gone;
+    holder.replaceWith(gone);
+    const next = wasStop && rows ? shownPhotos(rows)[0] : null;
+    if (next) makePhotoStop(rows, next);
+  }
+  document.addEventListener("error", (ev) => {
+    if (ev.target instanceof HTMLImageElement && ev.target.matches("img.thumb[data-gone]")) photoGone(ev.target);
+  }, true);
+  document.querySelectorAll("img.thumb[data-gone]").forEach((img) => {
+    if (img.complete && img.naturalWidth === 0) photoGone(img);
+  });
+
   window.parkgate = {
     api, toast, t, csrf, detailText, sessionExpired, sessionGone, narrowHouseholds, followStream,
     photoTable,
