@@ -38,6 +38,8 @@ from errors import ConfigError
 from hardware.config import (
     BarrierConfig,
     InputConfig,
+    MqttDisplayConfig,
+    MqttScreenConfig,
     ScreenConfig,
     SimBarrierConfig,
     SimInputConfig,
@@ -733,6 +735,7 @@ class Settings(BaseSettings):
         verify_production_secrets(self)
         verify_production_barriers(self)
         verify_city_topic_level(self)
+        verify_device_topics(self)
         return self
 
     @property
@@ -884,6 +887,52 @@ def verify_city_topic_level(settings: Settings) -> None:
                 f"({prefix}/{name}/gates/<gate>/state) and must be non-empty without '/', "
                 f"'+', '#' or NUL (found {found}): rename it, e.g. {_one_level(gate.id)!r}"
             )
+
+
+# What a topic a message is published to cannot hold: the broker (and paho before it) refuses
+# wildcards and NUL there. "/" is fine: a device subscribes to the levels it is given.
+_NOT_IN_A_PUBLISHED_TOPIC = "+#\0"
+
+
+def _published_topic_problem(topic: str) -> str | None:
+    bad = sorted({c for c in topic if c in _NOT_IN_A_PUBLISHED_TOPIC})
+    return ", ".join(repr(c) for c in bad) if bad else None
+
+
+def verify_device_topics(settings: Settings) -> None:
+    """A gate's lane screen and a free-space board on MQTT are sent to a topic made from the
+    gate's or zone's id; an id with "+" or "#" made paho refuse every message to that screen
+    or board (a HardwareError per car, the screen dark for good). The gates' own ids need this
+    only without the city feed (verify_city_topic_level refuses them with it)."""
+    for gate in settings.community.gates:
+        if not isinstance(gate.screen, MqttScreenConfig):
+            continue
+        topic = gate.screen.resolved_topic(gate.id)
+        found = _published_topic_problem(topic)
+        if found:
+            raise ValueError(
+                f"gate {gate.id!r}: its screen's MQTT topic would be {topic!r}, which holds "
+                f"{found} (not allowed in a topic a message is sent to): rename the gate, e.g. "
+                f"{_one_level(gate.id)!r}"
+            )
+    for board in settings.parking.displays:
+        if not isinstance(board.display, MqttDisplayConfig):
+            continue
+        for zone in board.zones:
+            try:
+                topic = board.display.topic.format(zone_id=zone, free=0)
+            except (KeyError, IndexError, ValueError) as err:
+                raise ValueError(
+                    f"parking.displays {board.id!r}: topic may use only {{zone_id}}, got "
+                    f"{board.display.topic!r}"
+                ) from err
+            found = _published_topic_problem(topic)
+            if found:
+                raise ValueError(
+                    f"parking.displays {board.id!r}: zone {zone!r} would be shown on MQTT topic "
+                    f"{topic!r}, which holds {found} (not allowed in a topic a message is sent "
+                    f"to): rename the zone or set the board's topic without it"
+                )
 
 
 def verify_production_secrets(settings: Settings) -> None:

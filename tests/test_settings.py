@@ -650,3 +650,53 @@ def test_a_gate_id_with_a_slash_is_refused_whether_or_not_the_city_feed_is_on(
     assert len(problems) == 1, problems
     assert "gate id 'B1/in' must not contain '/'" in problems[0]
     assert "e.g. 'B1-in'" in problems[0] and "'community.gates.0.id'" in problems[0]
+
+
+@pytest.mark.parametrize(("gate_id", "found"), [("north+in", "'+'"), ("north#1", "'#'")])
+def test_a_gate_whose_mqtt_screen_topic_would_hold_a_wildcard_stops_the_start(
+    gate_id: str, found: str
+) -> None:
+    """Without the city feed a gate id may hold + or #, but its lane screen on MQTT is sent
+    to parkgate/screens/<gate_id>: paho refused every message (a HardwareError per car, the
+    driver never told where to park) and nothing said so at start."""
+    community = _with_first_gate(gate_id)
+    community["gates"][0]["screen"] = {"driver": "mqtt", "host": "192.0.2.30"}
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, community=community)
+    problems = str(info.value).splitlines()[1:]
+    assert len(problems) == 1, problems
+    assert problems[0].strip().startswith(
+        f"gate {gate_id!r}: its screen's MQTT topic would be 'parkgate/screens/{gate_id}'"
+    )
+    assert f"holds {found}" in problems[0] and "rename the gate" in problems[0]
+    # A screen on HTTP, or one on MQTT whose topic leaves the id out, is fine.
+    community["gates"][0]["screen"] = {"driver": "mqtt", "host": "192.0.2.30",
+                                       "topic": "lane/north/screen"}
+    assert load_settings(None, community=community).community.gates[0].id == gate_id
+
+
+@pytest.mark.parametrize(
+    ("zone_id", "topic", "found"),
+    [("P+1", "parkgate/display/{zone_id}", "'+'"), ("P1", "boards/#/{zone_id}", "'#'")],
+)
+def test_a_board_whose_mqtt_topic_would_hold_a_wildcard_stops_the_start(
+    zone_id: str, topic: str, found: str
+) -> None:
+    """A free-space board on MQTT is sent each zone's count to its topic with the zone id in
+    it; with + or # there every count was refused (the board kept its last figure for good)."""
+    community: dict[str, Any] = copy.deepcopy(WIRED_COMMUNITY)
+    community["zones"][0]["id"] = zone_id
+    for gate in community["gates"]:
+        gate["zone"] = zone_id
+    board = {"id": "east-board", "zones": [zone_id],
+             "display": {"driver": "mqtt", "host": "192.0.2.31", "topic": topic}}
+    parking = {"spaces": [], "displays": [board]}
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, community=community, parking=parking)
+    problems = str(info.value).splitlines()[1:]
+    assert len(problems) == 1, problems
+    said = problems[0]
+    assert f"parking.displays 'east-board': zone {zone_id!r} would be shown on MQTT topic" in said
+    assert f"holds {found}" in said
+    board["display"] = {"driver": "mqtt", "host": "192.0.2.31", "topic": "boards/east"}
+    assert load_settings(None, community=community, parking=parking).parking.displays
