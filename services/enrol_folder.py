@@ -154,8 +154,9 @@ def _enrol_people(
                 resident_id = resolve_resident(session, person.name)
             if record_consent:
                 faces.record_consent(resident_id, operator, note)
-            else:
-                faces.require_consent(resident_id)  # before any of their photos is read
+            # Before any of their photos is read; an erasure of their face data (the office,
+            # in the running server) while they are read then stores none of them.
+            taken_up = faces.require_consent(resident_id)
             embeddings = []
             for photo in photos:
                 try:
@@ -173,7 +174,8 @@ def _enrol_people(
             if not embeddings:
                 summary.failures.append((person.name, "no usable photo"))
                 continue
-            summary.enrolled[person.name] = faces.enrol(resident_id, embeddings, operator)
+            summary.enrolled[person.name] = faces.enrol(
+                resident_id, embeddings, operator, taken_up)
         except ParkgateError as err:
             summary.failures.append((person.name, str(err)))
     summary.interrupted_at = None

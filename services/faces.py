@@ -33,7 +33,7 @@ import numpy as np
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from errors import BusyError, InvalidInputError, NotFoundError
+from errors import BusyError, ConflictError, InvalidInputError, NotFoundError
 from models.db import transaction
 from models.events import AuditEntry
 from models.faces import FaceTemplate
@@ -46,6 +46,8 @@ from wall_clock import utcnow
 logger = logging.getLogger(__name__)
 
 EMBEDDING_SIZE = 128
+# What erases a resident's face data on request; the face itself stays their own to give again.
+ERASURES = ("face.delete", "face.consent_withdrawn")
 
 
 def to_blob(embedding: np.ndarray) -> bytes:
@@ -91,6 +93,23 @@ def templates_signature(session: Session) -> tuple[Any, ...]:
         )
     ).one()
     return tuple(row)
+
+
+@dataclass(frozen=True, slots=True)
+class ErasureMark:
+    """The resident's newest erasure of their face data on record (an audit entry's id; None:
+    none yet) when an enrolment took up their photos: ``enrol`` stores none of those photos
+    once another erasure has come since (:meth:`FaceService.require_consent`)."""
+
+    newest: int | None
+
+
+def newest_erasure(session: Session, resident_id: int) -> int | None:
+    return session.scalar(
+        select(func.max(AuditEntry.id)).where(
+            AuditEntry.action.in_(ERASURES), AuditEntry.target == f"resident:{resident_id}"
+        )
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,14 +351,20 @@ class FaceService:
                 self.engine.release_buffers()
         return embeddings
 
-    def enrol(self, resident_id: int, embeddings: list[np.ndarray], operator: str) -> int:
+    def enrol(
+        self, resident_id: int, embeddings: list[np.ndarray], operator: str,
+        taken_up: ErasureMark | None = None,
+    ) -> int:
+        """Store ``embeddings`` and add them to the matcher. ``taken_up``: what
+        ``require_consent`` said before the photos were read; an erasure of the resident's
+        face data since then refuses them (ConflictError)."""
         # The commit and the matcher's add under one hold of the lock: a deletion or
         # withdrawal committed right after this commit forgets the resident only after the
         # add, never before it (the add then put back a face the database no longer has,
         # and no reload noticed: the rows were as they had been before the enrolment).
         with self._sync_lock:
             with transaction(self._sessions) as session:
-                count = self._enrol(session, resident_id, embeddings, operator)
+                count = self._enrol(session, resident_id, embeddings, operator, taken_up)
             # Only committed templates reach the live matcher. A reload that read the rows
             # before this commit would drop them until the next check: set aside too.
             self._generation += 1
@@ -347,11 +372,21 @@ class FaceService:
         return count
 
     def _enrol(
-        self, session: Session, resident_id: int, embeddings: list[np.ndarray], operator: str
+        self, session: Session, resident_id: int, embeddings: list[np.ndarray], operator: str,
+        taken_up: ErasureMark | None,
     ) -> int:
         # Again at the write, locked: consent may have been withdrawn while the photos were
         # read, or be withdrawn right now.
         _require_consent(self._locked_resident(session, resident_id))
+        # A deletion request keeps the consent, and photos read before it were stored after
+        # it: `enrol-faces` beside the server put back, a second after the office had
+        # deleted it, the face the resident asked to have erased, and the gate opened for
+        # it again. The lock makes any erasure committed before this write visible here.
+        if taken_up is not None and newest_erasure(session, resident_id) != taken_up.newest:
+            raise ConflictError(
+                f"resident {resident_id}'s face data was erased while these photos were being "
+                "read: none of them is stored; enrol them again only if the resident asks"
+            )
         if not embeddings:
             raise InvalidInputError("at least one photo is needed")
         for embedding in embeddings:
@@ -365,12 +400,14 @@ class FaceService:
         )
         return len(embeddings)
 
-    def require_consent(self, resident_id: int) -> None:
+    def require_consent(self, resident_id: int) -> ErasureMark:
         """Raise unless ``resident_id`` exists and has recorded face consent. Called before
         any photo is decoded: without consent a face must not be turned into features at all
-        (PIPL), and the refusal then names the missing consent, not a fault of the photo."""
+        (PIPL), and the refusal then names the missing consent, not a fault of the photo.
+        Returns the resident's erasures so far, for ``enrol`` once the photos are read."""
         with self._sessions() as session:
             _require_consent(self._resident(session, resident_id))
+            return ErasureMark(newest_erasure(session, resident_id))
 
     def delete(self, resident_id: int, operator: str, reason: str) -> int:
         with transaction(self._sessions) as session:

@@ -167,6 +167,8 @@ PATTERNS: tuple[ErrorPattern, ...] = (
                  "err.upload_too_large", ("limit",)),
     ErrorPattern("resident (\\d+) has no recorded face consent.*", "err.no_face_consent",
                  ("id",)),
+    ErrorPattern("resident (\\d+)'s face data was erased while these photos were being read.*",
+                 "err.faces_erased_meanwhile", ("id",)),
     ErrorPattern("face recognition is not enabled in this installation", "err.faces_off"),
     ErrorPattern("(\\d+) face enrolments are already waiting or running.*", "err.enrol_busy",
                  ("n",)),

@@ -1310,6 +1310,12 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "住户成员 #{id} 还没有记录人脸授权：请先「记录授权」",
         "Resident #{id} has no recorded face consent: record it first",
     ),
+    "err.faces_erased_meanwhile": (
+        "读取照片期间，住户成员 #{id} 的人脸数据已被删除：这些照片一张也没有保存；"
+        "只有本人再次要求时才重新录入",
+        "Resident #{id}'s face data was erased while these photos were read: none was "
+        "stored; enrol again only if the resident asks",
+    ),
     "err.faces_off": ("本系统未启用人脸识别", "Face recognition is not enabled here"),
     "err.enrol_busy": (
         "已有 {n} 批照片在排队或正在识别，请稍候再上传",

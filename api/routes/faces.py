@@ -97,10 +97,11 @@ async def enrol_faces(
     faces = _faces(services)
     photos = await frame_images(request, services.settings.api.max_upload_bytes)
     # 404 or no consent before the expensive part, and before any face is read at all.
-    await asyncio.to_thread(faces.require_consent, resident_id)
+    taken_up = await asyncio.to_thread(faces.require_consent, resident_id)
     # On enrolment's own thread and engine, one request at a time: never on the gate's.
     embeddings = await faces.embed_photos_async(photos)
-    await asyncio.to_thread(faces.enrol, resident_id, embeddings, user.name)
+    # A deletion request another admin made meanwhile: 409, none of these photos stored.
+    await asyncio.to_thread(faces.enrol, resident_id, embeddings, user.name, taken_up)
     return FaceSummary(resident_id=resident_id, templates=faces.template_count(resident_id))
 
 

@@ -284,3 +284,63 @@ def test_a_resident_deleted_as_enrol_faces_records_their_consent_ends_no_run_nor
     server.faces.reload_if_changed()
     assert rid not in server.faces.matcher
     assert not server.faces.matcher.match(embedding(7)).accepted
+
+
+def test_a_face_deletion_while_enrol_faces_reads_the_photos_stores_none_of_them(
+    client_fast: Any, other_process: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """The office deleted the resident's face data on request (the consent stays) while
+    ``enrol-faces`` in another process was reading that resident's photos: the command then
+    stored them, and the running server's reload put the face back in its matcher a second
+    after the deletion. Photos taken up before an erasure are now refused at the write."""
+    headers = {"Authorization": f"Bearer {add_user(client_fast, 'admin', 'admin')}"}
+    server = client_fast.app.state.services
+    rid = consenting_resident(client_fast, headers)
+    command = FaceService(engine=server.faces.engine, matcher=FaceMatcher(0.6, 0.0),
+                          sessions=other_process, max_pixels=10**6)
+
+    def read_as_the_office_deletes(photos: list[bytes]) -> list[np.ndarray]:
+        assert delete_faces(client_fast, rid, headers).status_code == 200
+        return [embedding(8) for _ in photos]
+
+    command.embed_photos = read_as_the_office_deletes  # type: ignore[method-assign]
+    folder = tmp_path / "import"
+    (folder / str(rid)).mkdir(parents=True)
+    (folder / str(rid) / "a.jpg").write_bytes(b"photo")
+
+    summary = enrol_folder(SimpleNamespace(sessions=other_process, faces=command), folder,
+                           operator="admin", record_consent=False, note="", show_progress=False)
+    assert summary.enrolled == {}
+    assert "erased while these photos were being read" in dict(summary.failures)[str(rid)]
+    assert server.faces.template_count(rid) == 0
+    server.faces.reload_if_changed()
+    assert rid not in server.faces.matcher
+    assert not server.faces.matcher.match(embedding(8)).accepted
+
+
+def test_a_face_deletion_while_the_console_reads_the_photos_is_a_409(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two admins: one uploads a resident's photos, the other deletes that resident's face
+    data on request while the photos are turned into features. The upload answers 409 and
+    nothing of it is stored or matched; an upload after the deletion is stored as ever."""
+    headers = {"Authorization": f"Bearer {add_user(client, 'admin', 'admin')}"}
+    faces = client.app.state.services.faces
+    rid = consenting_resident(client, headers)
+    deleted: list[int] = []
+
+    def read_as_another_admin_deletes(photos: list[bytes]) -> list[np.ndarray]:
+        if not deleted:
+            deleted.append(faces.delete(rid, "admin2", "deletion request"))
+        return [embedding(9) for _ in photos]
+
+    monkeypatch.setattr(faces, "_embed_photos", read_as_another_admin_deletes)
+    upload = {"files": [("image", ("a.jpg", b"photo", "image/jpeg"))], "headers": headers}
+    refused = client.post(f"/api/v1/residents/{rid}/faces", **upload)
+    assert refused.status_code == 409, refused.text
+    assert "erased while these photos were being read" in refused.json()["detail"]
+    assert faces.template_count(rid) == 0 and rid not in faces.matcher
+
+    again = client.post(f"/api/v1/residents/{rid}/faces", **upload)
+    assert again.status_code == 201, again.text
+    assert faces.template_count(rid) == 1 and rid in faces.matcher
