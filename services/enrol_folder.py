@@ -17,11 +17,14 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
 from errors import InvalidInputError, NotFoundError, ParkgateError, PermissionDeniedError
+
+if TYPE_CHECKING:
+    from services.faces import ErasureMark
 
 logger = logging.getLogger(__name__)
 
@@ -117,8 +120,13 @@ def enrol_folder(
 ) -> EnrolSummary:
     """Enrol every resident sub-folder of ``folder``; ``operator`` must be an active admin
     account (:func:`admin_operator`), checked before anything is read or written."""
+    from services.faces import erasures_so_far
+
     with services.sessions() as session:
         operator = admin_operator(session, operator)
+        # The office may erase a resident's face data (deletion request, consent withdrawn)
+        # while the run goes on: their folder is then skipped, not enrolled after it.
+        erased = erasures_so_far(session)
     faces = services.faces
     people = sorted(p for p in folder.iterdir() if p.is_dir())
     summary = EnrolSummary()
@@ -126,7 +134,7 @@ def enrol_folder(
     # whole. The caller must still learn which were enrolled: a re-run of the folder adds
     # their photos again.
     with contextlib.suppress(KeyboardInterrupt):
-        _enrol_people(faces, services, people, summary, operator=operator,
+        _enrol_people(faces, services, people, summary, erased, operator=operator,
                       record_consent=record_consent, note=note, show_progress=show_progress)
     if show_progress:
         if summary.interrupted_at is None:
@@ -136,9 +144,12 @@ def enrol_folder(
 
 
 def _enrol_people(
-    faces: Any, services: Any, people: list[Path], summary: EnrolSummary, *,
+    faces: Any, services: Any, people: list[Path], summary: EnrolSummary,
+    erased: dict[int, ErasureMark], *,
     operator: str, record_consent: bool, note: str, show_progress: bool,
 ) -> None:
+    from services.faces import ErasureMark
+
     for done, person in enumerate(people, start=1):
         summary.interrupted_at = person.name  # left set if Ctrl-C stops the run here
         if show_progress:
@@ -152,11 +163,12 @@ def _enrol_people(
         try:
             with services.sessions() as session:
                 resident_id = resolve_resident(session, person.name)
+            # Their erasures when the run began: one since (the office, in the running
+            # server) refuses the paper consent and the photos, however far the run is.
+            since = erased.get(resident_id) or ErasureMark(None)
             if record_consent:
-                faces.record_consent(resident_id, operator, note)
-            # Before any of their photos is read; an erasure of their face data (the office,
-            # in the running server) while they are read then stores none of them.
-            taken_up = faces.require_consent(resident_id)
+                faces.record_consent(resident_id, operator, note, since)
+            faces.require_consent(resident_id, since)  # before any of their photos is read
             embeddings = []
             for photo in photos:
                 try:
@@ -175,7 +187,7 @@ def _enrol_people(
                 summary.failures.append((person.name, "no usable photo"))
                 continue
             summary.enrolled[person.name] = faces.enrol(
-                resident_id, embeddings, operator, taken_up)
+                resident_id, embeddings, operator, since)
         except ParkgateError as err:
             summary.failures.append((person.name, str(err)))
     summary.interrupted_at = None

@@ -112,6 +112,21 @@ def newest_erasure(session: Session, resident_id: int) -> int | None:
     )
 
 
+def erasures_so_far(session: Session) -> dict[int, ErasureMark]:
+    """Every resident's newest erasure on record, in one query (``enrol-faces`` as it
+    starts); a resident not listed has none (``ErasureMark(None)``)."""
+    rows = session.execute(
+        select(AuditEntry.target, func.max(AuditEntry.id))
+        .where(AuditEntry.action.in_(ERASURES)).group_by(AuditEntry.target)
+    )
+    marks = {}
+    for target, newest in rows:
+        kind, _, number = target.partition(":")
+        if kind == "resident" and number.isdigit():
+            marks[int(number)] = ErasureMark(newest)
+    return marks
+
+
 @dataclass(frozen=True, slots=True)
 class TemplateRead:
     """Every template as the database had it, ready to swap into the matcher.
@@ -259,18 +274,27 @@ class FaceService:
             raise NotFoundError(f"resident {resident_id} not found")
         return resident
 
-    def record_consent(self, resident_id: int, operator: str, note: str) -> Resident:
+    def record_consent(
+        self, resident_id: int, operator: str, note: str, since: ErasureMark | None = None
+    ) -> Resident:
+        """Record the resident's consent. ``since``: their erasures when the consent was
+        given (``enrol-faces --record-consent``: when the run began, the paper forms signed
+        before it); an erasure after that refuses it (ConflictError)."""
         with transaction(self._sessions) as session:
-            return self._record_consent(session, resident_id, operator, note)
+            return self._record_consent(session, resident_id, operator, note, since)
 
     def _record_consent(
-        self, session: Session, resident_id: int, operator: str, note: str
+        self, session: Session, resident_id: int, operator: str, note: str,
+        since: ErasureMark | None = None,
     ) -> Resident:
         # Locked, as a withdrawal and a deletion lock it: a resident deleted between the read
         # and the write (the office's PIPL deletion while ``enrol-faces --record-consent``
         # reaches their folder) was an UPDATE of no row, StaleDataError: a traceback that
         # ended the run, or a 500 on the console. Now the deletion goes first or after.
         resident = self._locked_resident(session, resident_id)
+        # A paper form signed before the resident withdrew consent, or asked for their face
+        # data to be deleted, at the console while the import ran is no consent after it.
+        _refuse_if_erased_since(session, resident_id, since)
         resident.face_consent_at = utcnow()
         resident.face_consent_by = operator
         session.add(
@@ -400,13 +424,17 @@ class FaceService:
         )
         return len(embeddings)
 
-    def require_consent(self, resident_id: int) -> ErasureMark:
-        """Raise unless ``resident_id`` exists and has recorded face consent. Called before
-        any photo is decoded: without consent a face must not be turned into features at all
-        (PIPL), and the refusal then names the missing consent, not a fault of the photo.
-        Returns the resident's erasures so far, for ``enrol`` once the photos are read."""
+    def require_consent(
+        self, resident_id: int, since: ErasureMark | None = None
+    ) -> ErasureMark:
+        """Raise unless ``resident_id`` exists and has recorded face consent, nor an erasure
+        of their face data came after ``since``. Called before any photo is decoded: without
+        consent a face must not be turned into features at all (PIPL), and the refusal then
+        names the missing consent, not a fault of the photo. Returns the resident's erasures
+        so far, for ``enrol`` once the photos are read."""
         with self._sessions() as session:
             _require_consent(self._resident(session, resident_id))
+            _refuse_if_erased_since(session, resident_id, since)
             return ErasureMark(newest_erasure(session, resident_id))
 
     def delete(self, resident_id: int, operator: str, reason: str) -> int:
@@ -433,6 +461,17 @@ class FaceService:
             return len(session.scalars(
                 select(FaceTemplate.id).where(FaceTemplate.resident_id == resident_id)
             ).all())
+
+
+def _refuse_if_erased_since(
+    session: Session, resident_id: int, since: ErasureMark | None
+) -> None:
+    if since is not None and newest_erasure(session, resident_id) != since.newest:
+        raise ConflictError(
+            f"resident {resident_id}'s face data was erased after this run began (deletion "
+            "request or consent withdrawn): their consent is not recorded again and none of "
+            "their photos is read; enrol them again only if they ask"
+        )
 
 
 def _require_consent(resident: Resident) -> None:

@@ -344,3 +344,48 @@ def test_a_face_deletion_while_the_console_reads_the_photos_is_a_409(
     again = client.post(f"/api/v1/residents/{rid}/faces", **upload)
     assert again.status_code == 201, again.text
     assert faces.template_count(rid) == 1 and rid in faces.matcher
+
+
+@pytest.mark.parametrize(
+    ("erasure", "record_consent"),
+    [(delete_faces, True), (withdraw_consent, True), (delete_faces, False)],
+)
+def test_an_erasure_while_enrol_faces_runs_skips_that_resident(
+    client_fast: Any, other_process: sessionmaker[Session], tmp_path: Path,
+    erasure: Callable[[Any, int, dict[str, str]], Any], record_consent: bool,
+) -> None:
+    """``enrol-faces`` was at an earlier resident's folder when the office erased a later
+    one's face data on their request: reaching that folder the command (with
+    ``--record-consent``, signed paper forms) recorded the paper consent again, read the
+    photos and stored the face, after the withdrawal or the deletion. An erasure after the
+    run began now skips the resident before any of their photos is read."""
+    headers = {"Authorization": f"Bearer {add_user(client_fast, 'admin', 'admin')}"}
+    server = client_fast.app.state.services
+    first, later = consenting_resident(client_fast, headers), consenting_resident(
+        client_fast, headers)
+    command = FaceService(engine=server.faces.engine, matcher=FaceMatcher(0.6, 0.0),
+                          sessions=other_process, max_pixels=10**6)
+    erased: list[Any] = []
+
+    def read_as_the_office_erases(photos: list[bytes]) -> list[np.ndarray]:
+        assert not erased, "the later resident's photos were read after the erasure"
+        erased.append(erasure(client_fast, later, headers))  # at the first resident's photos
+        return [embedding(10) for _ in photos]
+
+    command.embed_photos = read_as_the_office_erases  # type: ignore[method-assign]
+    folder = tmp_path / "import"
+    for rid in (first, later):
+        (folder / str(rid)).mkdir(parents=True)
+        (folder / str(rid) / "a.jpg").write_bytes(b"photo")
+
+    summary = enrol_folder(SimpleNamespace(sessions=other_process, faces=command), folder,
+                           operator="admin", record_consent=record_consent, note="表格 7",
+                           show_progress=False)
+    assert erased[0].status_code == 200
+    assert summary.enrolled == {str(first): 1}
+    assert "erased after this run began" in dict(summary.failures)[str(later)]
+    assert server.faces.template_count(later) == 0
+    consent = client_fast.get(f"/api/v1/residents/{later}", headers=headers).json()
+    assert (consent["face_consent_at"] is None) == (erasure is withdraw_consent)
+    server.faces.reload_if_changed()
+    assert later not in server.faces.matcher
