@@ -143,7 +143,7 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     history = data_dir_history(settings.data_dir)
     engine = open_database(settings, history)
     sessions = make_session_factory(engine)
-    prepare_database(engine, sessions, settings, history)
+    prepare_database(engine, sessions, settings, history, site=False)
     with transaction(sessions) as session:
         user = create_user(session, args.username, password, args.role)
         logger.info("created %s user %r", user.role, user.username)

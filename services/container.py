@@ -659,7 +659,8 @@ def _build_services(
     try:
         if lock is not None:  # before migrating: a second controller is refused, not migrating
             lock.acquire()
-        prepare_database(engine, sessions, settings, history)
+        # A command beside the controller (enrol-faces) leaves the site to it.
+        prepare_database(engine, sessions, settings, history, site=lock is not None)
         ready = True
     except StoreUnavailableError as err:
         # Start anyway: the gates must work during an outage, a restart included.

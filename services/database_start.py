@@ -90,8 +90,16 @@ def prepare_database(
     sessions: sessionmaker[Session],
     settings: Settings,
     history: tuple[str, ...] = (),
+    *,
+    site: bool = True,
 ) -> None:
     """Migrate and sync the site, then mark ``data_dir`` as having a database.
+
+    ``site=False`` for a command run beside the controller (``create-user``,
+    ``import-residents``, ``enrol-faces``): the zones and gates are the controller's, and such
+    a command is often run without the controller's configuration, whose built-in demo
+    community would otherwise retire the live zones (their counts dropped to 0) and put the
+    demo's in the reports.
 
     ``StoreUnavailableError`` while the database cannot be reached (retry later);
     ``DatabaseStartError`` when it answers but must not or cannot be used (empty over
@@ -102,8 +110,9 @@ def prepare_database(
             if empty and history:
                 _refuse_or_warn_empty(engine, settings, history)
             migrate(engine)
-            with transaction(sessions) as session:
-                sync_site(session, settings.community)
+            if site:
+                with transaction(sessions) as session:
+                    sync_site(session, settings.community)
     except (CommandError, SQLAlchemyError) as err:
         raise DatabaseStartError(_cannot_migrate(engine, err)) from err
     marker = settings.data_dir / MARKER

@@ -66,7 +66,7 @@ def cmd_import_residents(args: argparse.Namespace) -> int:
     engine = open_database(settings, history)
     try:
         sessions = make_session_factory(engine)
-        prepare_database(engine, sessions, settings, history)
+        prepare_database(engine, sessions, settings, history, site=False)
         with sessions() as session:
             operator = admin_operator(session, args.operator, doing="an import",
                                       nothing="Nothing imported")
