@@ -12,12 +12,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import cv2
+import numpy as np
 import pytest
 
 from controllers.values import Sighting
 from tests.api.test_console import add_staff, cookie_login
 from tests.api.test_vehicle_entry import register_resident_car
-from tests.conftest import labelled_plates
+from tests.conftest import LabelledPhoto, labelled_plates
 
 CAMERA = {"X-API-Key": "test-camera-key"}
 
@@ -55,20 +56,28 @@ def test_a_sure_province_or_two_candidates_still_go_to_the_guard(
     assert ambiguous.decision.matched_plate is None
 
 
-def test_a_small_real_plate_with_a_misread_province_opens_for_its_resident(
-    client: Any, admin_headers: Any, plate_recognizer: Any
-) -> None:
-    """Real photos at half size (a car further away): find one the reader gets right but for
-    an unsure province, register its labelled plate, and push that frame."""
+@pytest.fixture(scope="module")
+def unsure_photo(plate_recognizer: Any) -> tuple[LabelledPhoto, np.ndarray]:
+    """A real photo at half size (a car further away) that the reader gets right but for an
+    unsure province, and that half-size image. Looked for once per module, not once per
+    database: the search reads up to 60 photos (about 3 s of CPU) and its answer depends on
+    the reader alone."""
     for photo in labelled_plates("full")[:60]:
         image = cv2.imread(str(photo.path))
         small = cv2.resize(image, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
         reads = plate_recognizer.read(small)
         if (photo.n_plates == 1 and reads and reads[0].text[1:] == photo.plate[1:]
                 and reads[0].text[0] != photo.plate[0] and reads[0].char_confidences[0] < 0.7):
-            break
-    else:
-        pytest.skip("no photo among the first 60 is read with only an unsure province wrong")
+            return photo, small
+    pytest.skip("no photo among the first 60 is read with only an unsure province wrong")
+
+
+def test_a_small_real_plate_with_a_misread_province_opens_for_its_resident(
+    client: Any, admin_headers: Any, unsure_photo: tuple[LabelledPhoto, np.ndarray]
+) -> None:
+    """Register the labelled plate of a real photo read with only an unsure province wrong
+    (``unsure_photo``), and push that frame."""
+    photo, small = unsure_photo
     register_resident_car(client, admin_headers, photo.plate)
     ok, jpeg = cv2.imencode(".jpg", small, [int(cv2.IMWRITE_JPEG_QUALITY), 95])
     assert ok
