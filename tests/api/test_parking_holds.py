@@ -7,13 +7,17 @@ release under that spelling, so every other spelling of the same car must land o
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from api.params import MAX_DB_INT
+from tests.api.conftest import running_app
+from tests.api.test_console import add_staff
 from tests.api.test_parking import all_free
+from tests.conftest import database_params
 
 HOLD = "/api/v1/guidance/hold"
 TOO_BIG_ID = MAX_DB_INT + 1  # one past the largest id either database stores
@@ -23,6 +27,22 @@ TOO_BIG_ID = MAX_DB_INT + 1  # one past the largest id either database stores
 def client(app_factory: Any) -> Any:
     """The demo community with its simulated car park switched off: tests set the states."""
     return app_factory(parking={"sensors": {"simulate": False}})
+
+
+@pytest.fixture(scope="module", params=database_params())
+def refusing(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+    plate_recognizer: Any,
+) -> Iterator[tuple[Any, dict[str, str]]]:
+    """One app per database as ``client`` builds it, every space free, and a guard's headers,
+    for the holds and releases refused before anything is held: each case checks that no
+    hold is active after it (none of them may make one), so they share the app
+    (tests/api/conftest.py ``running_app``) instead of building one each (0.1 s of CPU for
+    a request or two)."""
+    with running_app(request.param, tmp_path_factory, plate_recognizer,
+                     parking={"sensors": {"simulate": False}}) as client:
+        all_free(client)
+        yield client, add_staff(client.app.state.services, "guard", "guard")
 
 
 def active_holds(client: Any) -> list[tuple[str, str]]:
@@ -51,9 +71,9 @@ def detail(response: Any) -> str:
     ],
 )
 def test_a_holder_that_is_not_a_plate_is_refused(
-    client: Any, guard_headers: dict[str, str], holder: str, fragment: str
+    refusing: tuple[Any, dict[str, str]], holder: str, fragment: str
 ) -> None:
-    all_free(client)
+    client, guard_headers = refusing
     for body in ({"holder": holder, "building": "1"}, {"holder": holder, "space_id": "A-001"}):
         response = client.post(HOLD, json=body, headers=guard_headers)
         assert response.status_code == 422, response.text
@@ -72,8 +92,9 @@ def test_a_holder_that_is_not_a_plate_is_refused(
     ],
 )
 def test_releasing_refuses_what_is_not_a_plate(
-    client: Any, guard_headers: dict[str, str], holder: str, status: int, fragment: str
+    refusing: tuple[Any, dict[str, str]], holder: str, status: int, fragment: str
 ) -> None:
+    client, guard_headers = refusing
     response = client.delete(f"{HOLD}/{holder}", headers=guard_headers)
     assert response.status_code == status, response.text
     assert fragment in detail(response)
@@ -111,9 +132,9 @@ def test_a_plate_is_held_and_released_in_its_canonical_spelling(
     ],
 )
 def test_an_unknown_building_or_space_is_refused_and_nothing_is_held(
-    client: Any, guard_headers: dict[str, str], body: dict[str, Any], status: int, fragment: str
+    refusing: tuple[Any, dict[str, str]], body: dict[str, Any], status: int, fragment: str
 ) -> None:
-    all_free(client)
+    client, guard_headers = refusing
     response = client.post(HOLD, json={"holder": "闽A12345", **body}, headers=guard_headers)
     assert response.status_code == status, response.text
     assert fragment in detail(response)
