@@ -33,6 +33,10 @@ def alarm(at: datetime, kind: str, gate_id: str | None = "main-in", **extra: Any
 
 @pytest.fixture
 def alarms(client: Any) -> dict[str, int]:
+    return add_alarms(client)
+
+
+def add_alarms(client: Any) -> dict[str, int]:
     """A week-end's alarms at the demo community's gates, by name."""
     with transaction(client.app.state.services.sessions) as session:
         car = Passage(
@@ -79,6 +83,25 @@ def guard(client: Any, alarms: dict[str, int]) -> Any:
     add_staff(client.app.state.services, "guard1", "guard")
     cookie_login(client, "guard1", "guard")
     return client
+
+
+@pytest.fixture(scope="module")
+def refusing_app(shared_client: Any) -> tuple[Any, dict[str, str]]:
+    """One app per database with the week-end's alarms and guard1, for the filters refused
+    with a 422: they only read, and each checks that no alarm row is shown, so they share it
+    (tests/api/conftest.py ``shared_client``) instead of building one each (0.1 s of CPU for
+    one request)."""
+    add_alarms(shared_client)
+    return shared_client, add_staff(shared_client.app.state.services, "guard1", "guard")
+
+
+@pytest.fixture
+def refused_guard(
+    fresh_shared_client: Any, refusing_app: tuple[Any, dict[str, str]]
+) -> Any:
+    """``guard`` on the shared app: guard1 logged in to the console."""
+    cookie_login(fresh_shared_client, "guard1", "guard")
+    return fresh_shared_client
 
 
 def listed(html: str) -> list[int]:
@@ -143,8 +166,9 @@ def test_the_api_filters_by_gate_kind_state_and_time(
     ],
 )
 def test_bad_filter_values_are_a_422_that_says_why(
-    client: Any, guard_headers: dict[str, str], params: dict[str, str], said: str
+    refusing_app: tuple[Any, dict[str, str]], params: dict[str, str], said: str
 ) -> None:
+    client, guard_headers = refusing_app
     refused = client.get("/api/v1/alarms", params=params, headers=guard_headers)
     assert refused.status_code == 422, refused.text
     assert said in str(refused.json()["detail"])
@@ -290,9 +314,10 @@ def test_a_long_history_comes_fifty_at_a_time(guard: Any, alarms: dict[str, int]
     ],
 )
 def test_a_bad_filter_is_a_422_page_that_says_why(
-    guard: Any, params: dict[str, str], said: str
+    refused_guard: Any, params: dict[str, str], said: str
 ) -> None:
     """An empty list under a stale link reads as "there was no such alarm"."""
+    guard = refused_guard
     page = guard.get("/console/alarms", params=params)
     assert page.status_code == 422
     assert said in page.text and listed(page.text) == []
@@ -302,7 +327,10 @@ def test_a_bad_filter_is_a_422_page_that_says_why(
 @pytest.mark.parametrize(
     "params", [{"state": "closed"}, {"since": "2026-13-01"}, {"since": "20261124"}]
 )
-def test_a_malformed_value_is_the_consoles_422_page(guard: Any, params: dict[str, str]) -> None:
+def test_a_malformed_value_is_the_consoles_422_page(
+    refused_guard: Any, params: dict[str, str]
+) -> None:
+    guard = refused_guard
     page = guard.get("/console/alarms", params=params)
     assert page.status_code == 422
     assert "text/html" in page.headers["content-type"]
