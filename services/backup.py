@@ -558,6 +558,15 @@ def cmd_backup(args: argparse.Namespace) -> int:
     result = take_backup(settings.data_dir, settings.resolved_database_url, dest,
                          with_snapshots=args.with_snapshots,
                          config_file=Path(config) if config else None)
+    if not config:
+        # The admin guide promises config/ in every backup (a new machine starts from it): a
+        # backup typed at the shell without the controller's configuration has none, and its
+        # data_dir and database are the defaults', which may not be the controller's.
+        logger.warning(
+            "no configuration file given (--config or PARKGATE_CONFIG): this backup holds "
+            "none, and it is of data_dir %s; give the controller's, e.g. main.py --config "
+            "/etc/parkgate/parkgate.yaml backup DEST", settings.data_dir,
+        )
     if args.keep is not None:
         for old in prune_backups(dest.parent, args.keep):
             logger.info("backup: removed %s (older than the newest %d)", old, args.keep)

@@ -224,6 +224,29 @@ def test_the_commands_answer_bad_input_with_a_line_and_code_2(tmp_path: Path) ->
     assert "Traceback" not in no_database.stderr + not_a_backup.stderr
 
 
+def test_a_backup_without_a_configuration_file_says_it_holds_none(tmp_path: Path) -> None:
+    """The admin guide's ``main.py backup DIR`` typed at the shell names no configuration:
+    the backup then had no config/ (which a new machine starts from) without a word."""
+    data, config, _backups = nightly_setup(tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != "PARKGATE_CONFIG"}
+    env["PARKGATE_DATA_DIR"] = str(data)
+
+    def backup(*options: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, str(ROOT / "main.py"), *options, "backup",
+                               str(tmp_path / f"b{len(options)}")], capture_output=True,
+                              text=True, timeout=120, env=env)
+
+    bare = backup()
+    assert bare.returncode == 0, bare.stderr
+    assert not (tmp_path / "b0" / "config").exists()
+    assert f"no configuration file given (--config or PARKGATE_CONFIG): this backup holds " \
+           f"none, and it is of data_dir {data}" in bare.stderr
+    given = backup("--config", str(config))
+    assert given.returncode == 0, given.stderr
+    assert (tmp_path / "b2" / "config" / "parkgate.yaml").is_file()
+    assert "no configuration file given" not in given.stderr
+
+
 def test_keep_removes_only_older_whole_stamped_backups(tmp_path: Path) -> None:
     for stamp in ("20261101T033000Z", "20261102T033000Z", "20261103T033000Z"):
         (tmp_path / f"parkgate-{stamp}").mkdir()
