@@ -27,7 +27,12 @@ stamp=".venv/.parkgate-installed"
 reqs="requirements.txt requirements-nodeps.txt"
 [ "$DEV" = 1 ] && reqs="$reqs requirements-dev.txt"
 hash=$(cat $reqs | sha256sum | cut -c1-16)-$DEV
-if [ "$(cat "$stamp" 2>/dev/null)" != "$hash" ]; then
+# A dev install holds everything a plain one needs: scripts/run.sh after scripts/test.sh must
+# not reinstall (it would need the network and make the next test.sh reinstall again).
+dev_hash=$(cat requirements.txt requirements-nodeps.txt requirements-dev.txt | sha256sum | cut -c1-16)-1 \
+  || dev_hash=none
+installed=$(cat "$stamp" 2>/dev/null || true)
+if [ "$installed" != "$hash" ] && [ "$installed" != "$dev_hash" ]; then
   .venv/bin/pip install -q --upgrade pip
   if [ "$DEV" = 1 ]; then .venv/bin/pip install -q -r requirements-dev.txt
   else .venv/bin/pip install -q -r requirements.txt; fi
