@@ -363,3 +363,28 @@ def test_the_gate_strip_summarises_a_fault_and_keeps_the_driver_text(client: Any
     )
     assert healthy is not None
     assert re.search(r'class="gate-fault" data-role="fault" hidden', healthy.group(0))
+
+
+def test_a_card_with_nothing_read_shows_no_confidence(client: Any) -> None:
+    """Found by the guard's walk: a car whose plate was not read (无法识别车牌), or a person
+    at the pedestrian gate, showed 识别结果: —0%, which reads as a minus zero; a card with a
+    read keeps its confidence."""
+    from models.db import transaction
+    from models.events import Passage
+
+    with transaction(client.app.state.services.sessions) as session:
+        read = Passage(gate_id="main-in", direction="in", decision="review",
+                       reason="low_confidence", plate="闽A12345", confidence=0.62)
+        session.add(read)
+        session.flush()
+        read_id = read.id
+    unread = unread_passage(client)
+    add_staff(client.app.state.services, "guard", "guard")
+    cookie_login(client, "guard", "guard")
+    for url in ("/console", "/console/fragments/review"):
+        html = client.get(url).text
+        nothing = card_of(html, unread)
+        assert re.search(r'<strong class="plate">—</strong>\s*</span>', nothing), nothing
+        assert "%" not in re.sub(r"<[^>]+>", "", nothing.split('class="review-fields"')[0])
+        assert re.search(r'>闽A12345</strong>.*?<span class="quiet">62%</span>',
+                         card_of(html, read_id), re.S)
