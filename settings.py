@@ -728,14 +728,27 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _verify(self) -> Settings:
-        verify_unique_ids(self.community)
-        verify_gate_zones(self.community)
-        verify_gate_schedules(self.community)
-        verify_push_cameras(self)
-        verify_production_secrets(self)
-        verify_production_barriers(self)
-        verify_city_topic_level(self)
-        verify_device_topics(self)
+        # Every rule is checked and each broken one is its own line: a first production start
+        # without the secret key and without barriers said only the key, then the barriers at
+        # the next try.
+        problems: list[str] = []
+        community = self.community
+        for verify in (
+            lambda: verify_unique_ids(community),
+            lambda: verify_gate_zones(community),
+            lambda: verify_gate_schedules(community),
+            lambda: verify_push_cameras(self),
+            lambda: verify_production_secrets(self),
+            lambda: verify_production_barriers(self),
+            lambda: verify_city_topic_level(self),
+            lambda: verify_device_topics(self),
+        ):
+            try:
+                verify()
+            except ValueError as err:
+                problems.append(str(err))
+        if problems:
+            raise ConfigProblems(problems)
         return self
 
     @property
@@ -946,6 +959,21 @@ def verify_production_secrets(settings: Settings) -> None:
         raise ValueError(f"production camera API keys must be >= 24 characters: {', '.join(weak)}")
 
 
+class ConfigProblems(ValueError):
+    """Several broken cross-field rules at once, each said on its own line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def _format_errors(err: ErrorDetails, source: str) -> list[str]:
+    problems = err.get("ctx", {}).get("error")
+    if isinstance(problems, ConfigProblems):
+        return [f"{problem} in {source}" for problem in problems.problems]
+    return [_format_error(err, source)]
+
+
 def _format_error(err: ErrorDetails, source: str) -> str:
     location = ".".join(str(p) for p in err.get("loc", ()))
     if err.get("type") == "extra_forbidden":
@@ -968,7 +996,7 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
     try:
         return Settings(**overrides)
     except ValidationError as err:
-        lines = [_format_error(e, source) for e in err.errors()]
+        lines = [line for e in err.errors() for line in _format_errors(e, source)]
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from err
     except SettingsError as err:
         # PARKGATE_API='{bad json': pydantic-settings' own error, a traceback without this.

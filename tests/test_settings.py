@@ -161,6 +161,31 @@ WIRED_COMMUNITY = {
 }
 
 
+def test_every_broken_rule_is_its_own_line_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The admin guide's first production configuration (section 12) with no secret key and
+    no barrier: only the key was said, and the barrier at the next start."""
+    monkeypatch.delenv("PARKGATE_SECRET_KEY", raising=False)
+    config = tmp_path / "parkgate.yaml"
+    config.write_text(
+        "environment: production\n"
+        "community:\n"
+        "  name: haijing-garden\n"
+        "  zones: [{id: P1, name: 地下一层, capacity: 120}]\n"
+        "  gates: [{id: north-in, name: 北门入口, kind: vehicle, direction: in, zone: P1}]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_settings(config, data_dir=tmp_path)
+    lines = str(info.value).splitlines()
+    assert lines[0] == "invalid configuration:"
+    assert lines[1] == (f"  production needs PARKGATE_SECRET_KEY of at least 32 characters in "
+                        f"{config}")
+    assert lines[2].startswith("  gate 'north-in' has no barrier configured")
+    assert lines[2].endswith(f" in {config}") and len(lines) == 3
+
+
 def test_production_refuses_a_gate_without_a_barrier(tmp_path: Path) -> None:
     """Left out, a gate's barrier is simulated: the console would show a gate opening that
     never moves. Production says so at start instead; development keeps the simulation."""
