@@ -45,7 +45,9 @@ def test_a_command_without_the_controllers_config_leaves_its_zones_as_they_are(
     services = client.app.state.services
     add_user(client, "admin", "admin")
     with transaction(services.sessions) as session:
-        session.get(Zone, "P1").occupied = 7  # cars parked there now
+        zone = session.get(Zone, "P1")
+        assert zone is not None
+        zone.occupied = 7  # cars parked there now
     before = site_of(services)
     _run_against(services, monkeypatch)  # the database and data_dir, no configuration file
     if command == "create-user":
