@@ -162,7 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-level", default="INFO", type=str.upper,
         choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="DEBUG, INFO, WARNING, ERROR.",
     )
-    parser.add_argument("--log-format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--log-format", choices=("text", "json"), default="text",
+        help="text (default) or json: one JSON object per line, for journald or a log shipper.",
+    )
     sub = parser.add_subparsers(dest="command")
 
     serve = sub.add_parser("serve", help="Run the API, console and camera workers.")
@@ -189,8 +192,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     user = sub.add_parser("create-user", help="Create an admin or guard account.")
-    user.add_argument("--username", required=True)
-    user.add_argument("--role", choices=("admin", "guard"), required=True)
+    user.add_argument(
+        "--username", required=True,
+        help="Login name; one account whatever its case or width (GUARD1 is guard1).",
+    )
+    user.add_argument(
+        "--role", choices=("admin", "guard"), required=True,
+        help="admin: the property office (people, passes, reports, users); guard: the booth.",
+    )
     user.add_argument(
         "--password-stdin", action="store_true", help="Read the password from standard input."
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 from pathlib import Path
 
@@ -124,3 +125,25 @@ def test_other_usage_errors_are_still_argparses(capsys: pytest.CaptureFixture[st
         main.main(["serve", "--bogus"])
     assert info.value.code == 2
     assert "unrecognized arguments: --bogus" in capsys.readouterr().err
+
+
+def _undescribed(parser: argparse.ArgumentParser, name: str) -> list[str]:
+    """Each option or command in ``parser``'s --help, and its subcommands', shown without a
+    line saying what it is."""
+    missing: list[str] = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for shown in action._choices_actions:
+                if not shown.help:
+                    missing.append(f"{name} {shown.dest}")
+            for command, sub in action.choices.items():
+                missing += _undescribed(sub, f"{name} {command}")
+        elif not isinstance(action, argparse._HelpAction) and not action.help:
+            missing.append(f"{name} {'/'.join(action.option_strings) or action.dest}")
+    return missing
+
+
+def test_every_option_and_command_says_in_its_help_what_it_is() -> None:
+    """`main.py --help` listed --log-format, and `create-user --help` --username and --role,
+    with nothing after them: an installer reading the help could not tell what json does."""
+    assert _undescribed(main.build_parser(), "parkgate") == []
