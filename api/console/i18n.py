@@ -308,6 +308,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "alarms.sound_off": ("提示音：关", "Sound: off"),
     "review.title": ("待人工处理", "Review queue"),
     "review.none": ("没有待处理车辆", "Nothing waiting"),
+    "review.more": (
+        "另有 {n} 辆后到的没有列出：上面的处理完后会依次显示。",
+        "{n} more arrived later and are not listed: they show as those above are handled.",
+    ),
     "review.plate": ("车牌（可修改）", "Plate (correct if needed)"),
     "review.allow_once": ("放行一次", "Allow once"),
     "review.visitor_pass": ("登记访客并放行", "Register visitor & allow"),

@@ -13,10 +13,14 @@ from tests.api.test_console_admin_texts import _visible_text
 ACTIVE_FORM = re.compile(r'<form method="post" action="/console/admin/users/\d+/active"[^>]*>')
 
 
+def _rows(page: str) -> dict[str, str]:
+    return dict(re.findall(r'<tr data-user="([^"]+)">(.*?)</tr>', page, re.S))
+
+
 def _forms(page: str) -> dict[str, str]:
-    """Each account's 停用/启用 form tag, by username."""
-    rows = re.findall(r'<tr data-user="([^"]+)">(.*?)</tr>', page, re.S)
-    return {name: ACTIVE_FORM.search(row).group(0) for name, row in rows}  # type: ignore[union-attr]
+    """Each account's 停用/启用 form tag, by username (none on one's own row)."""
+    found = {name: ACTIVE_FORM.search(row) for name, row in _rows(page).items()}
+    return {name: form.group(0) for name, form in found.items() if form is not None}
 
 
 def test_deactivating_asks_first_and_says_the_account_is_logged_out(client: Any) -> None:
@@ -41,6 +45,9 @@ def test_deactivating_asks_first_and_says_the_account_is_logged_out(client: Any)
         == 1
     )
     assert "data-confirm" not in forms["guard2"]  # 启用 ends nobody's session
+    # One's own row offers no 停用: it asked "确定停用？" only for the answer 不能停用自己的账号.
+    assert "admin" not in forms
+    assert "当前登录的账号" in _visible_text(_rows(page)["admin"])
     assert '<script src="/console/static/admin.js">' in page  # what asks the question
 
 
