@@ -109,6 +109,16 @@ def review_queue(session: Session, limit: int = 50, gate_id: str | None = None) 
     return list(session.scalars(query.order_by(*order).limit(limit)))
 
 
+def review_waiting(session: Session) -> int:
+    """How many passages wait for a guard, all of them: the booth page lists the oldest
+    (``review_queue``) and says how many more wait behind them."""
+    return session.scalar(
+        select(func.count()).select_from(Passage)
+        .where(Passage.decision == "review")
+        .where(Passage.resolution.is_(None))
+    ) or 0
+
+
 def _record(
     services: Services, username: str, req: ReviewDecision, now: datetime
 ) -> tuple[dict[str, Any], int | None, list[dict[str, Any]], str, bool]:

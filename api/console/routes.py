@@ -63,7 +63,7 @@ from models.vehicles import VisitorPass
 from services.container import Services
 from services.gate_actions import gate_states
 from services.login_audit import LOGIN, LOGOUT, audit_login
-from services.review import review_queue
+from services.review import review_queue, review_waiting
 from services.session_ends import logout_details
 from services.tokens import new_session_id, session_fingerprint
 from wall_clock import utcnow
@@ -423,10 +423,14 @@ def _with_resolutions(session: Any, rows: list[dict[str, Any]]) -> list[dict[str
     return rows
 
 
+# Cards the booth page shows at once, the oldest: a guard serves the longest wait first.
+REVIEW_CARDS = 20
+
+
 def _review_cards(session: Any, now: datetime) -> list[dict[str, Any]]:
     """The queue with each car's wait in seconds: a guard must see how old a request is
     before opening the barrier for it (the car may have gone)."""
-    cards = [passage_to_dict(p) for p in review_queue(session, 20)]
+    cards = [passage_to_dict(p) for p in review_queue(session, REVIEW_CARDS)]
     for card in cards:
         waited = now - datetime.fromisoformat(card["at"])
         card["age_s"] = max(0, int(waited.total_seconds()))
@@ -486,11 +490,13 @@ def _stored_parts(services: Services, now: datetime, unstored: list[Any]) -> dic
     with services.sessions() as session:
         passages = _live_rows(session, session.scalars(_passages(LIVE_ROWS)))
         review = _review_cards(session, now)
+        waiting = review_waiting(session)
         alarms = _alarm_parts(session, services, unstored)
         households = _households(session)
     return {
         "passages": passages,
         "review": review,
+        "review_waiting": waiting,
         **alarms,
         "households": households,
         "hh_labels": {h.id: h.label for h in households},
@@ -568,12 +574,14 @@ def review_fragment(request: Request) -> Response:
     now = utcnow()
     with services.sessions() as session:
         review = _review_cards(session, now)
+        waiting = review_waiting(session)
         households = _households(session)
     return render(
         request,
         "fragments/review.html",
         {
             "review": review,
+            "review_waiting": waiting,
             "households": households,
             "gate_names": gate_names(services),
             "pedestrian_gates": pedestrian_gates(services),

@@ -284,7 +284,10 @@
   function cardFor(id) { return reviewList.querySelector(':scope > .review-card[data-passage="' + id + '"]'); }
   function queueChanged() {
     const count = cards().length;
-    document.getElementById("review-count").textContent = String(count);
+    // The badge counts the whole queue: the cars past the listed ones as well (#review-more).
+    const more = document.getElementById("review-more");
+    const behind = more ? Number(more.dataset.more || 0) : 0;
+    document.getElementById("review-count").textContent = String(count + behind);
     reviewList.dataset.count = String(count);
     document.getElementById("review-none").hidden = count > 0;
   }
@@ -360,6 +363,9 @@
       }
       reviewList.insertBefore(card, before);
     });
+    const freshMore = fresh.querySelector("#review-more");
+    const more = document.getElementById("review-more");
+    if (freshMore && more) more.replaceWith(freshMore);
     queueChanged();
     updateAges();
     gone.forEach((sentBefore, id) => { if (sentBefore < read) gone.delete(id); });

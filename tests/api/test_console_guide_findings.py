@@ -388,3 +388,28 @@ def test_a_card_with_nothing_read_shows_no_confidence(client: Any) -> None:
         assert "%" not in re.sub(r"<[^>]+>", "", nothing.split('class="review-fields"')[0])
         assert re.search(r'>闽A12345</strong>.*?<span class="quiet">62%</span>',
                          card_of(html, read_id), re.S)
+
+
+def test_the_queue_counts_the_cars_past_its_cards(client: Any) -> None:
+    """Found by the guard's walk: 30 cars waiting showed 20 cards under a badge of 20, and
+    none of the cars past them (the one at the barrier now) counted anywhere."""
+    from models.db import transaction
+    from models.events import Passage
+
+    with transaction(client.app.state.services.sessions) as session:
+        session.add_all(
+            Passage(gate_id="main-in", direction="in", plate=f"粤B{20000 + i}",
+                    decision="review", reason="unknown_plate", confidence=0.95)
+            for i in range(21)
+        )
+        session.add(Passage(gate_id="main-in", direction="in", plate="粤B30000",
+                            decision="review", reason="unknown_plate", resolution="denied"))
+    add_staff(client.app.state.services, "guard", "guard")
+    cookie_login(client, "guard", "guard")
+    page = client.get("/console").text
+    assert '<span class="count" id="review-count">21</span>' in page
+    for html in (page, client.get("/console/fragments/review").text):
+        assert html.count('<form class="review-card"') == 20
+        more = re.search(r'<p class="quiet review-more" id="review-more"[^>]*>([^<]*)</p>', html)
+        assert more is not None and 'data-more="1"' in more.group(0)
+        assert more.group(1) == "另有 1 辆后到的没有列出：上面的处理完后会依次显示。"

@@ -103,3 +103,31 @@ def test_an_alarm_list_answered_late_does_not_bring_back_an_acknowledged_alarm(
     page.wait_for_timeout(300)  # the page's handling of the late answer
     expect(acked).to_have_count(0, timeout=1)
     expect(page.locator(f'.alarm[data-alarm-id="{second}"]')).to_be_visible()
+
+
+def test_a_queue_longer_than_its_cards_says_how_many_more_wait(
+    live_server: LiveServer, new_page: Any
+) -> None:
+    """Found by the guard's walk: with 30 cars waiting the page listed the 20 oldest under a
+    badge of 20, and the car at the barrier now was not among them nor counted anywhere. The
+    badge counts the whole queue and a line says how many wait behind the cards; as cards are
+    handled the later cars come up and the line goes."""
+    with transaction(live_server.services.sessions) as session:
+        session.add_all(
+            Passage(gate_id="main-in", direction="in", plate=f"粤B{20000 + i}",
+                    decision="review", reason="unknown_plate", confidence=0.95)
+            for i in range(22)
+        )
+    page = guard_page(new_page, live_server)
+    cards = page.locator("#review-list > .review-card")
+    expect(cards).to_have_count(20)
+    expect(page.locator("#review-count")).to_have_text("22")
+    more = page.locator("#review-more")
+    expect(more).to_have_text("另有 2 辆后到的没有列出：上面的处理完后会依次显示。")
+    for _ in range(2):
+        cards.first.get_by_role("button", name="车已离开").click()
+        expect(page.locator("#toast")).to_contain_text("已移出队列")
+    expect(more).to_be_hidden()
+    expect(page.locator("#review-count")).to_have_text("20")
+    expect(cards).to_have_count(20)
+    expect(page.locator('#review-list > .review-card[data-plate="粤B20021"]')).to_be_visible()
