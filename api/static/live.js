@@ -90,9 +90,12 @@
   function applyFilters() {
     const gate = filterGate.value;
     const decision = filterDecision.value;
+    let shown = 0;
     rows.querySelectorAll("tr.passage").forEach((tr) => {
       tr.hidden = (gate && tr.dataset.gate !== gate) || (decision && tr.dataset.decision !== decision);
+      if (!tr.hidden) shown += 1;
     });
+    document.getElementById("no-filtered").hidden = shown > 0 || !rows.querySelector("tr.passage");
     keepOnePhotoStop();  // every change of the rows ends here
   }
   filterGate.addEventListener("change", applyFilters);

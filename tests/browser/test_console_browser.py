@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import expect
 
 from tests.browser.conftest import (
     PASSWORD,
@@ -83,8 +84,11 @@ def test_guard_logs_in_and_sees_a_passage_arrive_live(
 
     page.select_option("#filter-decision", "allow")
     assert row.is_hidden()
+    # Found by the guard's walk: a filter that hid every row left the header alone.
+    expect(page.locator("#no-filtered")).to_have_text("没有符合条件的通行记录")
     page.select_option("#filter-decision", "review")
     assert row.is_visible()
+    expect(page.locator("#no-filtered")).to_be_hidden()
 
 
 def test_guard_opens_a_gate_with_a_reason_and_admin_finds_the_audit_row(
