@@ -22,9 +22,11 @@ CAMERA = {"X-API-Key": "test-camera-key"}
 
 
 def grey_png() -> bytes:
-    """A frame without a plate: the controller sends it to the guard as unread."""
+    """A frame without a plate: the controller sends it to the guard as unread. Small, as
+    only the recogniser's answer (no plate) matters here: its look at 640x480 costs 0.13 s
+    of CPU, at 64x48 0.006 s."""
     buffer = io.BytesIO()
-    Image.fromarray(np.full((480, 640, 3), 128, np.uint8)).save(buffer, "PNG")
+    Image.fromarray(np.full((48, 64, 3), 128, np.uint8)).save(buffer, "PNG")
     return buffer.getvalue()
 
 
