@@ -315,6 +315,7 @@
   const lightbox = document.getElementById("lightbox");
   let lightboxRows = null;  // the table the photo shown is from (none: a review card's)
   let lightboxOpener = null;  // the row's photo button the photo shown is (the focus goes back)
+  let lightboxRowId = null;  // that row's passage: the booth page replaces a row read again
   function shownPhotos(rows) {
     return Array.from(rows.querySelectorAll("tr.passage:not([hidden]) .thumb-button"));
   }
@@ -399,29 +400,43 @@
     fillCaption(row);
     lightboxRows = rows;
     lightboxOpener = row ? row.querySelector(".thumb-button") : null;
+    lightboxRowId = row ? row.dataset.id : null;
+  }
+  // The photo button of the row shown, as the table has it now: the booth page replaces a
+  // row read again (its barrier answered, the stream's catch-up), and the button kept was
+  // then no longer in the table; the arrows went from the top row and Escape to another car.
+  function openerNow() {
+    if (lightboxOpener && lightboxOpener.isConnected) return lightboxOpener;
+    if (!lightboxRows || !lightboxRowId) return null;
+    const row = lightboxRows.querySelector('tr.passage[data-id="' + CSS.escape(lightboxRowId) + '"]');
+    lightboxOpener = row ? row.querySelector(".thumb-button") : null;
+    return lightboxOpener;
   }
   if (lightbox) {
     // Closed, the lightbox gives the focus back to the row's photo it shows (the dialog gives
     // it to the one it was opened from); if that row was read again meanwhile, to the table's
     // photo stop.
     lightbox.addEventListener("close", () => {
-      if (lightboxOpener && lightboxOpener.isConnected) lightboxOpener.focus();
+      const opener = openerNow();
+      if (opener) opener.focus();
       else if (lightboxRows) {
         const stop = lightboxRows.querySelector('.thumb-button[tabindex="0"]');
         if (stop) stop.focus();
       }
       lightboxRows = null;
       lightboxOpener = null;
+      lightboxRowId = null;
     });
     // ← → or ↑ ↓ show the previous or next row's photo of those the table shows, its facts
     // with it: a guard pages through a morning's cars without closing and opening each.
     // That photo becomes the table's stop, and Escape closes onto it.
     lightbox.addEventListener("keydown", (ev) => {
       const step = { ArrowLeft: -1, ArrowUp: -1, ArrowRight: 1, ArrowDown: 1 }[ev.key];
-      if (!step || !lightboxRows || !lightboxOpener) return;
+      const opener = step && lightboxRows ? openerNow() : null;
+      if (!opener) return;
       ev.preventDefault();  // nor scroll the page behind
       const shown = shownPhotos(lightboxRows);
-      const next = shown[shown.indexOf(lightboxOpener) + step];
+      const next = shown[shown.indexOf(opener) + step];
       if (!next) return;  // the first or last car shown: it stays
       makePhotoStop(lightboxRows, next);
       showPhoto(next.querySelector("img.thumb"), lightboxRows);
