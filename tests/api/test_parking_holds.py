@@ -17,7 +17,7 @@ from api.params import MAX_DB_INT
 from tests.api.conftest import running_app
 from tests.api.test_console import add_staff
 from tests.api.test_parking import all_free
-from tests.conftest import database_params
+from tests.conftest import database_params, services_of
 
 HOLD = "/api/v1/guidance/hold"
 TOO_BIG_ID = MAX_DB_INT + 1  # one past the largest id either database stores
@@ -42,7 +42,7 @@ def refusing(
     with running_app(request.param, tmp_path_factory, plate_recognizer,
                      parking={"sensors": {"simulate": False}}) as client:
         all_free(client)
-        yield client, add_staff(client.app.state.services, "guard", "guard")
+        yield client, add_staff(services_of(client), "guard", "guard")
 
 
 def active_holds(client: Any) -> list[tuple[str, str]]:
