@@ -377,6 +377,8 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "users.active": ("启用中", "Active"),
     "users.inactive": ("已停用", "Inactive"),
     "users.self": ("不能停用自己的账号", "You cannot deactivate yourself"),
+    # In place of 停用 on the row of the account logged in.
+    "users.you": ("当前登录的账号", "Your account"),
     # Asked before 停用: one misclick logged a guard on duty out at once.
     "users.confirm_deactivate": (
         "停用后 {name} 会立即退出登录，不能再登录。确定停用 {name}？",
