@@ -65,7 +65,7 @@ def alarm_history_page(
     elif since and until and since > until:
         notice = translate(lang, "alarm_history.days_reversed")
     rows: list[Alarm] = []
-    snapshots: set[int] = set()
+    snapshots: dict[int, bool] = {}
     total = 0
     if notice is None:
         tz = display_tz(request)  # a picked date means the community's day
@@ -79,7 +79,7 @@ def alarm_history_page(
         with services.sessions() as session:
             found = search_alarms(session, query, limit=PAGE_ROWS, offset=(page - 1) * PAGE_ROWS)
             rows, total = list(found.rows), found.total
-            snapshots = passages_with_snapshot(session, rows)
+            snapshots = passages_with_snapshot(session, services.snapshots, rows)
     params = {k: v for k, v in filters.items() if v}
     kind_labels = {k: code(lang, k) for k in kinds}
     if pedestrian_gates(services):

@@ -329,7 +329,8 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "col.time": ("时间", "Time"),
     "col.gate": ("出入口", "Gate"),
     "col.snapshot": ("抓拍", "Photo"),
-    # In a photo's place once retention or the low-space cleanup has deleted it (common.js).
+    # In a photo's place once retention or the low-space cleanup has deleted it (common.js),
+    # and in an alarm's 抓拍 link's (fragments/alarms.html, alarm_history.html).
     "snapshot.gone": ("照片已删除", "Photo deleted"),
     "col.plate": ("车牌", "Plate"),
     "col.matched": ("匹配到的登记车牌", "Matched registered plate"),

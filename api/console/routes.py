@@ -512,7 +512,7 @@ def _alarm_parts(session: Session, services: Services, unstored: list[Any]) -> d
         "alarms_open": (
             open_alarm_count(session) if len(alarms) >= BOOTH_ALARMS else len(alarms)
         ),
-        "alarm_snapshots": passages_with_snapshot(session, alarms),
+        "alarm_snapshots": passages_with_snapshot(session, services.snapshots, alarms),
         "alarm_opens": passages_to_open_for(session, alarms, services.barriers),
         "unstored_alarms": without_stored(session, unstored),
         "database_down": False,

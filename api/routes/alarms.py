@@ -25,6 +25,7 @@ from models.db import DATABASE_DOWN
 from models.events import ACK_NOTE_CHARS, Alarm, AuditEntry, Passage
 from services.alarm_search import AlarmQuery, AlarmState, search_alarms
 from services.container import Services
+from services.snapshots import SnapshotStore
 
 logger = logging.getLogger(__name__)
 
@@ -127,17 +128,33 @@ def open_alarm_count(session: Session) -> int:
     return int(session.scalar(query) or 0)
 
 
-def passages_with_snapshot(session: Session, alarms: list[Alarm]) -> set[int]:
-    """The passages of ``alarms`` that have a photo: only those get a 抓拍 link on the booth
-    screen (a PIN lock-out or a fault is tied to a passage the camera never saw)."""
+def passages_with_snapshot(
+    session: Session, snapshots: SnapshotStore, alarms: list[Alarm]
+) -> dict[int, bool]:
+    """The passages of ``alarms`` that were photographed, each with whether its photo is
+    still on disk: only those get a 抓拍 link (a PIN lock-out or a fault is tied to a passage
+    the camera never saw). Retention and the low-space cleanup delete files whose passages
+    keep their path; such a link opened the API's 404 in a new tab, so the console says
+    照片已删除 instead. A stat per photographed alarm, on at most a page of them."""
     ids = {a.passage_id for a in alarms if a.passage_id is not None}
     if not ids:
-        return set()
-    return set(
-        session.scalars(
-            select(Passage.id).where(Passage.id.in_(ids)).where(Passage.snapshot_path.is_not(None))
-        )
+        return {}
+    rows = session.execute(
+        select(Passage.id, Passage.snapshot_path)
+        .where(Passage.id.in_(ids))
+        .where(Passage.snapshot_path.is_not(None))
     )
+    return {
+        passage_id: _on_disk(snapshots, path) for passage_id, path in rows if path is not None
+    }
+
+
+def _on_disk(snapshots: SnapshotStore, relative: str) -> bool:
+    try:
+        snapshots.path(relative)
+    except NotFoundError:
+        return False
+    return True
 
 
 def passages_to_open_for(

@@ -38,7 +38,11 @@ def alarms(client: Any) -> dict[str, int]:
 
 def add_alarms(client: Any) -> dict[str, int]:
     """A week-end's alarms at the demo community's gates, by name."""
-    with transaction(client.app.state.services.sessions) as session:
+    services = client.app.state.services
+    # The car's photo is on disk (its 抓拍 link is shown), dated now: one dated with the
+    # passage would be deleted by retention a month later, and the link with it.
+    photo = services.snapshots.save("main-in", datetime.now(UTC), b"\xff\xd8 car \xff\xd9")
+    with transaction(services.sessions) as session:
         car = Passage(
             at=local(24, 2, 0),
             gate_id="main-in",
@@ -47,7 +51,7 @@ def add_alarms(client: Any) -> dict[str, int]:
             plate="沪K60613",
             decision="deny",
             reason="blocked",
-            snapshot_path="2026/11/24/car.jpg",
+            snapshot_path=photo,
         )
         session.add(car)
         session.flush()
@@ -229,7 +233,9 @@ def test_the_page_lists_alarms_newest_first_with_how_they_were_handled(
     assert "黑名单车辆" in row and "车牌 沪K60613" in row and "已处理" in row
     assert "guard1" in row and "11-24 02:03" in row and "车主忘带卡，已核实" in row
     assert f'href="/console/history?passage={_passage_of(guard, a["blocked"])}"' in row
-    assert "/snapshot" in row and "抓拍" in row
+    passage_id = _passage_of(guard, a["blocked"])
+    assert f'href="/api/v1/passages/{passage_id}/snapshot"' in row and "抓拍" in row
+    assert "照片已删除" not in row
     open_row = _row(page.text, a["late"])
     assert "未处理" in open_row and "东门出口" in open_row and "设备故障" in open_row
     assert "/console/history?passage=" not in open_row  # no passage: no link

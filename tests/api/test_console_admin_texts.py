@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -243,10 +244,13 @@ def test_the_alarm_list_shows_kind_gate_and_plate_in_the_page_language(client: A
     from models.db import transaction
     from models.events import Alarm, Passage
 
-    with transaction(client.app.state.services.sessions) as session:
-        # The car's passage, photographed: the alarm links its snapshot.
+    services = client.app.state.services
+    with transaction(services.sessions) as session:
+        # The car's passage, photographed: the alarm links its snapshot (a file on disk; one
+        # retention deleted says 照片已删除 instead, test_console_guide_findings.py).
+        photo = services.snapshots.save("main-in", datetime.now(UTC), b"\xff\xd8 car \xff\xd9")
         car = Passage(gate_id="main-in", direction="in", plate="沪K60613", decision="deny",
-                      reason="blocked", snapshot_path="2026/05/01/car.jpg")
+                      reason="blocked", snapshot_path=photo)
         session.add(car)
         session.flush()
         car_id = car.id

@@ -1,7 +1,8 @@
 """What the operator-guide writer found clicking through the console, as the server renders
 it: the host household starts unchosen, a throttled login tells the real wait, the audit log
-pages and exports Beijing time, 抓拍 only where there is a photo, and gate faults in words a
-guard reads (the driver's text kept for the technician)."""
+pages and exports Beijing time, 抓拍 only where there is a photo (照片已删除 where it was
+deleted), and gate faults in words a guard reads (the driver's text kept for the
+technician)."""
 
 from __future__ import annotations
 
@@ -254,6 +255,61 @@ def test_the_snapshot_link_is_offered_only_for_a_passage_with_a_photo(client: An
         assert html.count('class="alarm"') == 3
     assert client.get(f"/api/v1/passages/{photographed}/snapshot").status_code == 200
     assert client.get(f"/api/v1/passages/{keypad_id}/snapshot").status_code == 404
+
+
+def _alarm_of(html: str, alarm_id: int, end: str) -> str:
+    start = html.index(f'data-alarm-id="{alarm_id}"')
+    return html[start : html.index(end, start)]
+
+
+def test_an_alarm_whose_snapshot_was_deleted_says_so_instead_of_linking_a_404(
+    client: Any,
+) -> None:
+    """Retention or the low-space cleanup deleted the file, the passage kept its path: the
+    alarm's 抓拍 opened the API's 404 JSON in a new tab. It says 照片已删除 in its place, as a
+    passage row's photo does (common.js photoGone), on the booth page and in 报警记录; an
+    alarm whose photo is still there keeps its link."""
+    from models.db import transaction
+    from models.events import Alarm, Passage
+
+    services = client.app.state.services
+    ids: dict[str, tuple[int, int]] = {}  # name -> (alarm, passage)
+    with transaction(services.sessions) as session:
+        for name, plate in (("kept", "沪K60613"), ("gone", "粤B88888")):
+            photo = services.snapshots.save("main-in", datetime.now(UTC), b"\xff\xd8 \xff\xd9")
+            car = Passage(gate_id="main-in", direction="in", plate=plate, decision="deny",
+                          reason="blocked", snapshot_path=photo)
+            session.add(car)
+            session.flush()
+            alarm = Alarm(kind="blocked_plate", gate_id="main-in", passage_id=car.id,
+                          message=f"blocked_plate at main-in: {plate}")
+            session.add(alarm)
+            session.flush()
+            ids[name] = (alarm.id, car.id)
+            if name == "gone":
+                services.snapshots.path(photo).unlink()
+    add_staff(services, "guard", "guard")
+    cookie_login(client, "guard", "guard")
+    pages = {
+        "/console": '<div class="alarm" data-alarm-id=',
+        "/console/fragments/alarms": '<div class="alarm" data-alarm-id=',
+        "/console/alarms": '<tr class="alarm-row open" data-alarm-id=',
+    }
+    for lang, words in (("zh", "照片已删除"), ("en", "Photo deleted")):
+        client.cookies.set("parkgate_lang", lang)
+        for url, row_start in pages.items():
+            html = client.get(url).text
+            assert html.count(row_start) == 2, (lang, url)
+            end = "</tr>" if "alarm-row" in row_start else "</div>"
+            kept_alarm, kept_car = ids["kept"]
+            kept = _alarm_of(html, kept_alarm, end)
+            assert f'class="alarm-snapshot" href="/api/v1/passages/{kept_car}/snapshot"' in kept
+            assert words not in kept, (lang, url)
+            gone = _alarm_of(html, ids["gone"][0], end)
+            assert f'<span class="alarm-snapshot-gone">{words}</span>' in gone, (lang, url)
+            assert "/snapshot" not in gone and "alarm-snapshot\"" not in gone, (lang, url)
+    assert client.get(f"/api/v1/passages/{ids['kept'][1]}/snapshot").status_code == 200
+    assert client.get(f"/api/v1/passages/{ids['gone'][1]}/snapshot").status_code == 404
 
 
 # Fault texts as each driver in hardware/ words them (the f-strings there, filled in).
