@@ -154,6 +154,10 @@ def _on_disk(snapshots: SnapshotStore, relative: str) -> bool:
         snapshots.path(relative)
     except NotFoundError:
         return False
+    except OSError as err:
+        # Unreadable, not deleted (a folder's permissions after a restore by hand): the link
+        # stays, as before this check, and the booth page is drawn rather than a 500.
+        logger.warning("snapshot %s not checked: %s", relative, err)
     return True
 
 

@@ -469,3 +469,22 @@ def test_the_queue_counts_the_cars_past_its_cards(client: Any) -> None:
         more = re.search(r'<p class="quiet review-more" id="review-more"[^>]*>([^<]*)</p>', html)
         assert more is not None and 'data-more="1"' in more.group(0)
         assert more.group(1) == "另有 1 辆后到的没有列出：上面的处理完后会依次显示。"
+
+
+def test_a_snapshot_that_cannot_be_read_keeps_its_link_rather_than_failing_the_page() -> None:
+    """The 照片已删除 check stats each alarm's photo: a folder the controller cannot read
+    (its permissions after a restore by hand) raised through it, and the booth page's alarm
+    list answered 500 instead of showing the alarms."""
+    from api.routes.alarms import _on_disk
+    from errors import NotFoundError
+
+    class Unreadable:
+        def path(self, relative: str) -> Any:
+            raise PermissionError(13, "Permission denied", relative)
+
+    class Deleted:
+        def path(self, relative: str) -> Any:
+            raise NotFoundError("snapshot not found")
+
+    assert _on_disk(Unreadable(), "2026/12/02/080000-main-in-ab12cd34.jpg") is True  # type: ignore[arg-type]
+    assert _on_disk(Deleted(), "2026/12/02/080000-main-in-ab12cd34.jpg") is False  # type: ignore[arg-type]
