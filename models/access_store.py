@@ -22,7 +22,7 @@ from controllers.pass_hours import pass_hours
 from controllers.plate_match import match_plate
 from controllers.policy import ListEntry, PassPermit, Permits, VehiclePermit, ZoneOccupancy
 from controllers.ports import ADMISSION_UNDONE, AccessSnapshot, PassageRecord
-from controllers.values import Direction
+from controllers.values import Direction, Reason
 from models.base import utcnow
 from models.db import GATE_BUSY_TIMEOUT_MS, outage_as_unavailable, transaction
 from models.events import Alarm, Passage
@@ -123,6 +123,10 @@ def _vehicle_permit(vehicle: Vehicle, spaces: int, others_inside: int) -> Vehicl
         household_cars_inside=others_inside,
         resident_id=vehicle.resident_id,
     )
+
+
+# The reasons of an exit decided on a car not recorded inside under its plate.
+NOT_INSIDE_EXITS = frozenset({Reason.EXIT_NOT_INSIDE, Reason.ANTI_PASSBACK})
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,7 +264,7 @@ class _Unit:
         if plate is not None:
             # After the pass's use: an admin's deletion of the pass written at this moment
             # holds it, and is read as done.
-            plate, household_id = self._as_on_file(record, plate)
+            plate, household_id = self._as_on_file(record, plate, passage_id)
         effects = {"plate": plate, **effects}
         counted = True
         unrecorded_exit = False
@@ -277,7 +281,7 @@ class _Unit:
                 # Gone once the lock was had: an office's plate correction written at this
                 # moment moved the car's row to the right plate (presence_corrections
                 # .plate_corrected holds both rows as it does). The car leaving is that one.
-                moved, _ = self._as_on_file(record, plate)
+                moved, _ = self._as_on_file(record, plate, passage_id)
                 if moved != plate:
                     plate, effects["plate"] = moved, moved
                     existing = s.get(Presence, plate, with_for_update=True,
@@ -343,7 +347,8 @@ class _Unit:
         ).first()
         return added is not None
 
-    def _as_on_file(self, record: PassageRecord, plate: str) -> tuple[str, int | None]:
+    def _as_on_file(self, record: PassageRecord, plate: str, passage_id: int
+                    ) -> tuple[str, int | None]:
         """The plate and household a passage of ``plate`` is recorded under: as the office's
         records stand now, not as its decision read them. A passage decided during an
         outage, from a snapshot up to 30 s old, is written back once the database answers,
@@ -360,7 +365,8 @@ class _Unit:
         - a visitor let in on a pass, under the pass's plate now (deleted since: on no
           household's spaces);
         - an exit of a car not recorded inside under ``plate`` takes it out where a
-          correction moved it (``_moved_by_correction``).
+          correction moved it (``_moved_by_correction``), if it was decided on the car
+          inside under ``plate`` (``_decided_inside``).
 
         Online the decision and this read are one transaction: only what is written at this
         moment is read (a pass deleted as its visitor's entry is written: after its use, which
@@ -368,14 +374,28 @@ class _Unit:
         d = record.decision
         return self._on_file(
             record.direction, plate, record.sighting.at, vehicle_id=d.vehicle_id,
-            pass_id=d.pass_id if d.count_pass_use else None, household_id=d.household_id)
+            pass_id=d.pass_id if d.count_pass_use else None, household_id=d.household_id,
+            decided_inside=self._decided_inside(record, passage_id))
+
+    def _decided_inside(self, record: PassageRecord, passage_id: int) -> bool:
+        """Whether an exit was decided on a car recorded inside under its plate, as the
+        passage's reason says (for a guard's release, the reason it was held for). Only such
+        a car can have been moved by a correction since: one decided not recorded inside
+        under the plate another car's row was once recorded under (the plate mistyped on a
+        pass or car, corrected since) is another car. Following the correction took the
+        corrected car out of the cars inside while it was still parked: its zone one short,
+        and it then left as a car not recorded inside."""
+        passage = self.session.get(Passage, passage_id)
+        reason = passage.reason if passage is not None else record.decision.reason
+        return reason not in NOT_INSIDE_EXITS
 
     def _on_file(
         self, direction: Direction, plate: str, at: datetime, *, vehicle_id: int | None,
-        pass_id: int | None, household_id: int | None,
+        pass_id: int | None, household_id: int | None, decided_inside: bool = True,
     ) -> tuple[str, int | None]:
         """``_as_on_file`` of a passage at ``at`` decided on car ``vehicle_id`` (or on visitor
-        pass ``pass_id``, whose use it counted) of household ``household_id``."""
+        pass ``pass_id``, whose use it counted) of household ``household_id``;
+        ``decided_inside``: an exit decided on the car recorded inside (``_decided_inside``)."""
         s = self.session
         if direction is Direction.OUT:
             # Read, not the session's copy: after a lock that found the row gone, that copy
@@ -386,6 +406,8 @@ class _Unit:
                 now_plate = s.scalar(select(Vehicle.plate).where(Vehicle.id == vehicle_id))
                 if now_plate is not None:
                     return now_plate, household_id
+            if not decided_inside:
+                return plate, household_id
             return self._moved_by_correction(plate, at), household_id
         if pass_id is not None:
             on_pass = s.execute(select(VisitorPass.plate).where(VisitorPass.id == pass_id)

@@ -24,9 +24,10 @@ REAL = "闽A12345"  # as the plate reads
 SECOND = "闽A99999"  # the household's other car
 
 
-def arrive(client: Any, gate: str, plate: str) -> Any:
+def arrive(client: Any, gate: str, plate: str, *, province_confidence: float = 1.0) -> Any:
     services = client.app.state.services
-    sighting = Sighting(gate, datetime.now(UTC), plate, 0.95)
+    sighting = Sighting(gate, datetime.now(UTC), plate, 0.95,
+                        province_confidence=province_confidence)
     return client.portal.call(services.runtime.handle_sighting, sighting)
 
 
@@ -394,3 +395,41 @@ def test_a_visitor_pass_deleted_while_its_car_is_inside_leaves_it_on_nobody_s_sp
     assert inside(client) == {TYPO: (None, None)}
     assert free_in_zone(client, "A") == free
     assert arrive(client, "main-in", SECOND).decision.reason == "resident"
+
+
+OTHER_PROVINCE = "浙A12345"  # the province the host picked by mistake; also a real car's plate
+
+
+def test_another_car_leaving_under_a_corrected_pass_s_old_plate_leaves_the_visitor_inside(
+    client: Any, admin_headers: dict[str, str], guard_headers: dict[str, str],
+) -> None:
+    """The host registered the visitor's car under the wrong province; its entry read the
+    province unsure, so it came in on the pass under the pass's plate, which the office then
+    corrected (the visitor inside under the right plate). A car that really is 浙A12345, no
+    one's and not recorded inside (in behind another car), leaves: the guard lets it out.
+    It is not the visitor's car: the visitor stays inside, counted, and the zone moves
+    nothing (that car was never counted in). The exit took the visitor out instead, as if
+    the correction had moved that car's row: the visitor then left as a car not recorded
+    inside, and its overstay alarm watched nothing."""
+    host = household(client, admin_headers, "1201")
+    pass_id = visitor_pass(client, admin_headers, OTHER_PROVINCE, host)
+    entered = arrive(client, "main-in", REAL, province_confidence=0.4)
+    assert (entered.decision.reason, entered.decision.matched_plate) == (
+        "visitor_pass", OTHER_PROVINCE)
+    fixed = client.patch(f"/api/v1/passes/{pass_id}", json={"plate": REAL},
+                         headers=admin_headers)
+    assert fixed.status_code == 200, fixed.text
+    assert inside(client) == {REAL: (host, pass_id)}
+    free = free_in_zone(client, "A")
+
+    held = arrive(client, "main-out", OTHER_PROVINCE)
+    assert held.decision.reason == "exit_not_inside"
+    let_out = client.post(f"/api/v1/passages/{held.passage_id}/resolve", json={
+        "resolution": "allow_once", "reason": "无登记车辆出场"}, headers=guard_headers)
+    assert let_out.status_code == 200, let_out.text
+    assert inside(client) == {REAL: (host, pass_id)}
+    assert free_in_zone(client, "A") == free
+
+    assert arrive(client, "main-out", REAL).decision.reason == "exit_known_inside"
+    assert inside(client) == {}
+    assert free_in_zone(client, "A") == free + 1
