@@ -286,6 +286,10 @@ class _Unit:
                     plate, effects["plate"] = moved, moved
                     existing = s.get(Presence, plate, with_for_update=True,
                                      populate_existing=True)
+            if existing is None and _on_its_registration(record):
+                existing, plate, household_id = self._registration_now(
+                    record, passage_id, plate, household_id)
+                effects["plate"] = plate
             if record.direction is Direction.IN:
                 if existing is None:
                     row = self._entered(record, passage_id, household_id)
@@ -323,6 +327,33 @@ class _Unit:
             if passage is not None:
                 passage.admission = effects
         return alarms
+
+    def _registration_now(
+        self, record: PassageRecord, passage_id: int, plate: str, household_id: int | None
+    ) -> tuple[Presence | None, str, int | None]:
+        """A car let in on its registration, about to be recorded inside under ``plate`` of
+        household ``household_id``, as the car's row reads once locked: (the presence row of
+        the plate it is recorded under then, locked; that plate; its household). An office's
+        PATCH of the car (its plate corrected, moved to another flat) written at this moment
+        holds the car's row from its UPDATE on, and then looks for the car inside: the new
+        row this entry is writing, not yet committed, is not there for it to find, and the
+        car stayed inside under the old plate (on the household's spaces for good, leaving
+        under the new one unrecorded) or on the old flat's. Locked (FOR SHARE, which the
+        UPDATE conflicts with), the entry waits for the PATCH and records the car as it
+        stands after it, or the PATCH waits for the entry and finds its row. The flat first,
+        then the car: a 搬离 of the flat takes its cars' presence rows, then the flat, then
+        deletes the car, and would wait on this for ever had it taken the car first. Only
+        for a row not there yet: one there is locked already, and the PATCH waits for it."""
+        s = self.session
+        self._still_there(Household, household_id)
+        s.execute(select(Vehicle.id).where(Vehicle.id == record.decision.vehicle_id)
+                  .with_for_update(read=True))
+        now_plate, household_id = self._as_on_file(
+            record, record.decision.matched_plate or record.sighting.plate or plate, passage_id)
+        existing = None
+        if now_plate != plate:
+            existing = s.get(Presence, now_plate, with_for_update=True, populate_existing=True)
+        return existing, now_plate, household_id
 
     def _add_presence(self, plate: str, row: dict[str, Any]) -> Presence | None:
         """Record ``plate`` inside as ``row``; None when it is, else the row another gate's
@@ -882,6 +913,14 @@ def _presence_row(presence: Presence) -> dict[str, Any]:
 
 def _presence_values(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "entered_at": datetime.fromisoformat(row["entered_at"])}
+
+
+def _on_its_registration(record: PassageRecord) -> bool:
+    """Whether an entry was let in on a registered car (not on a visitor pass, whose row
+    the entry's counted use locks already)."""
+    d = record.decision
+    return (record.direction is Direction.IN and d.vehicle_id is not None
+            and not (d.count_pass_use and d.pass_id is not None))
 
 
 def _other_lot(inside: Presence, gate_zone: str | None) -> bool:
