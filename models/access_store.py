@@ -627,10 +627,13 @@ class _Unit:
             # for ever (a deadlock) had this taken the row first.
             s.execute(select(VisitorPass.id).where(VisitorPass.id == effects["pass_id"])
                       .with_for_update())
-        if not back:
-            # A guard's open minutes after the barrier failed: the office may have corrected
-            # the car meanwhile, as after an outage (_as_on_file).
-            effects = self._given_back_as_on_file(passage, effects)
+        # A guard's open minutes after the barrier failed: the office may have corrected the
+        # car meanwhile, as after an outage (_as_on_file). So may the fault itself, a moment
+        # after the admission: the correction moved the row the entry added to the right
+        # plate, or found the car the exit took out gone; taken back as recorded, the entry
+        # found nothing under the old plate to take (the car that did not come in counted,
+        # inside under the right one) and the exit put the car back under the old plate.
+        effects = self._given_back_as_on_file(passage, effects)
         plate, presence = effects.get("plate"), effects.get("presence")
         counted = True
         if plate is not None and presence == "moved":
@@ -663,8 +666,8 @@ class _Unit:
 
     def _given_back_as_on_file(self, passage: Passage, effects: dict[str, Any]
                                ) -> dict[str, Any]:
-        """``effects`` of an entry or exit given back, as the records stand now. Given back
-        as recorded, an entry whose pass or car the office corrected since its barrier
+        """``effects`` of an entry or exit given or taken back, as the records stand now.
+        Given back as recorded, an entry whose pass or car the office corrected since its barrier
         failed was put inside under the old plate (on the host's or household's spaces, and
         counted, for good; the car leaving under the new plate unrecorded), and an exit took
         nothing off a car the correction had moved to the new plate."""

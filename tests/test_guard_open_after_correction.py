@@ -130,3 +130,69 @@ def test_a_visitor_let_into_the_other_lot_by_hand_after_its_pass_was_deleted_mov
     opened = failed_then_opened(sessions, "b-in", delete_pass, before=("a-in",))
     assert opened == "redone"
     assert (inside(sessions), counts(sessions)) == ({TYPO: (None, None)}, (0, 1))
+
+
+class CorrectedAsItFails(Barrier):
+    """A barrier that does not open, the office's ``correction`` written in the moment
+    between the passage's admission and the fault."""
+
+    def __init__(self, correction: Callable[[], Any]) -> None:
+        super().__init__()
+        self._correction = correction
+
+    async def open(self) -> str:
+        if self.jammed:
+            await asyncio.to_thread(self._correction)
+        return await super().open()
+
+
+def fails_as_corrected(sessions: sessionmaker[Session], gate: str, *,
+                       before: tuple[str, ...] = ()) -> Any:
+    """The car (TYPO) passes ``before``'s gates, then ``gate``, whose barrier fails just as
+    the office corrects the car's plate to REAL; the guard then opens ``gate`` naming the
+    passage. Returns the runtime's answer for the failed passage and the open's."""
+    barrier = CorrectedAsItFails(lambda: correct_car(sessions, TYPO, REAL))
+    runtime = runtime_for(sessions, barriers={gate: barrier})
+
+    async def scenario() -> tuple[Any, Any]:
+        runtime._bus.bind(asyncio.get_running_loop())
+        for passed in before:
+            await at(runtime, passed, TYPO)
+        barrier.jammed = True
+        failed = await at(runtime, gate, TYPO)
+        assert failed.barrier == "fault"
+        taken_back = (inside(sessions), counts(sessions))
+        barrier.jammed = False
+        opened = await runtime.open_barrier_for(gate, passage_id=failed.passage_id)
+        return taken_back, opened.admission
+
+    return asyncio.run(scenario())
+
+
+def test_an_entry_whose_barrier_fails_as_the_plate_is_corrected_is_taken_back(
+    sessions: sessionmaker[Session],
+) -> None:
+    """The correction moved the row the entry had just written to the right plate; the
+    fault takes it back from there (the car is not inside), and the guard's open puts it
+    back. The fault found nothing under the old plate and took nothing back: a car that
+    never came in recorded inside under the right plate, counted."""
+    site(sessions, TYPO)
+    household = household_of(sessions, TYPO)
+    taken_back, opened = fails_as_corrected(sessions, "a-in")
+    assert taken_back == ({}, (0, 0))
+    assert opened == "redone"
+    assert (inside(sessions), counts(sessions)) == ({REAL: (household, None)}, (1, 0))
+
+
+def test_an_exit_whose_barrier_fails_as_the_plate_is_corrected_puts_the_car_back_as_corrected(
+    sessions: sessionmaker[Session],
+) -> None:
+    """The exit took the car out; the correction found it gone (nothing to move); the fault
+    puts it back under the right plate, as the car is now. It was put back under the old
+    plate, a row no read of the car leaves by (counted for good)."""
+    site(sessions, TYPO)
+    household = household_of(sessions, TYPO)
+    taken_back, opened = fails_as_corrected(sessions, "a-out", before=("a-in",))
+    assert taken_back == ({REAL: (household, None)}, (1, 0))
+    assert opened == "redone"
+    assert (inside(sessions), counts(sessions)) == ({}, (0, 0))
