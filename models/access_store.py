@@ -672,7 +672,7 @@ class _Unit:
         counted, for good; the car leaving under the new plate unrecorded), and an exit took
         nothing off a car the correction had moved to the new plate."""
         plate, presence = effects.get("plate"), effects.get("presence")
-        if plate is None or presence not in ("added", "removed"):
+        if plate is None or presence not in ("added", "removed", "moved"):
             return effects
         if presence == "removed":
             now_plate, _ = self._on_file(Direction.OUT, plate, passage.at,
@@ -688,6 +688,9 @@ class _Unit:
             pass_id=effects.get("pass_id"), household_id=row.get("household_id"))
         if (now_plate, household_id) == (plate, row.get("household_id")):
             return effects
+        # A move between lots (_move_again) finds the car's row under the plate it is
+        # recorded under now: under the old one it found none, and gave the car back into
+        # the lot it entered under that plate, recorded in both lots and counted in both.
         return {**effects, "plate": now_plate, "row": {**row, "household_id": household_id}}
 
     def _row_now(self, row: dict[str, Any]) -> dict[str, Any]:

@@ -196,3 +196,18 @@ def test_an_exit_whose_barrier_fails_as_the_plate_is_corrected_puts_the_car_back
     assert taken_back == ({REAL: (household, None)}, (1, 0))
     assert opened == "redone"
     assert (inside(sessions), counts(sessions)) == ({}, (0, 0))
+
+
+def test_a_car_let_into_the_other_lot_by_hand_after_its_plate_was_corrected_moves_there(
+    sessions: sessionmaker[Session],
+) -> None:
+    """Inside lot A under the typed plate, the car drives into lot B, whose barrier fails
+    (the move taken back: in A again); the correction moves it to the right plate, still in
+    A; the guard lets it into B. The move given back found no row under the old plate and
+    put the car into B under it: one car recorded in both lots, A and B each counting it."""
+    site(sessions, TYPO)
+    household = household_of(sessions, TYPO)
+    opened = failed_then_opened(sessions, "b-in", lambda: correct_car(sessions, TYPO, REAL),
+                                before=("a-in",))
+    assert opened == "redone"
+    assert (inside(sessions), counts(sessions)) == ({REAL: (household, None)}, (0, 1))
