@@ -167,7 +167,7 @@ def _enrol_people(
             # server) refuses the paper consent and the photos, however far the run is.
             since = erased.get(resident_id) or ErasureMark(None)
             if record_consent:
-                faces.record_consent(resident_id, operator, note, since)
+                faces.record_consent(resident_id, operator, note, since, over_withdrawal=False)
             faces.require_consent(resident_id, since)  # before any of their photos is read
             embeddings = []
             for photo in photos:

@@ -275,17 +275,21 @@ class FaceService:
         return resident
 
     def record_consent(
-        self, resident_id: int, operator: str, note: str, since: ErasureMark | None = None
+        self, resident_id: int, operator: str, note: str, since: ErasureMark | None = None,
+        *, over_withdrawal: bool = True,
     ) -> Resident:
         """Record the resident's consent. ``since``: their erasures when the consent was
         given (``enrol-faces --record-consent``: when the run began, the paper forms signed
-        before it); an erasure after that refuses it (ConflictError)."""
+        before it); an erasure after that refuses it (ConflictError). ``over_withdrawal``
+        False (the bulk paper forms): a resident whose consent stands withdrawn is refused
+        too (ConflictError); only the office, resident by resident, records it again."""
         with transaction(self._sessions) as session:
-            return self._record_consent(session, resident_id, operator, note, since)
+            return self._record_consent(
+                session, resident_id, operator, note, since, over_withdrawal=over_withdrawal)
 
     def _record_consent(
         self, session: Session, resident_id: int, operator: str, note: str,
-        since: ErasureMark | None = None,
+        since: ErasureMark | None = None, *, over_withdrawal: bool = True,
     ) -> Resident:
         # Locked, as a withdrawal and a deletion lock it: a resident deleted between the read
         # and the write (the office's PIPL deletion while ``enrol-faces --record-consent``
@@ -295,6 +299,22 @@ class FaceService:
         # A paper form signed before the resident withdrew consent, or asked for their face
         # data to be deleted, at the console while the import ran is no consent after it.
         _refuse_if_erased_since(session, resident_id, since)
+        if not over_withdrawal and resident.face_consent_at is None:
+            # The folder's paper forms were collected once, for everybody: run again later,
+            # they gave a resident who had withdrawn (PIPL: withdrawable at any time) their
+            # face back, with nobody deciding it for that resident.
+            withdrawn = session.scalar(
+                select(AuditEntry.id).where(
+                    AuditEntry.action == "face.consent_withdrawn",
+                    AuditEntry.target == f"resident:{resident_id}",
+                ).limit(1)
+            )
+            if withdrawn is not None:
+                raise ConflictError(
+                    f"resident {resident_id} has withdrawn face consent: a paper form from "
+                    "the folder does not give it back; record their new consent on the "
+                    "console (管理 → 记录授权) first"
+                )
         resident.face_consent_at = utcnow()
         resident.face_consent_by = operator
         session.add(

@@ -353,3 +353,39 @@ def test_a_folder_named_in_gbk_is_one_failure_not_the_end_of_the_run(
     [(where, why)] = summary.failures
     assert where == os.fsdecode("林阿姨".encode("gbk"))
     assert "not UTF-8" in why and "林阿姨" in why
+
+
+def test_paper_consent_from_the_folder_does_not_give_back_a_withdrawn_consent(
+    client: Any, admin_headers: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The folder's paper forms were collected once for everybody; run again later with
+    --record-consent, they recorded consent for a resident who had withdrawn it since, read
+    their photos and stored their face, with nobody deciding it for that resident."""
+    services = client.app.state.services
+    rid = new_resident(client, admin_headers)
+    base = f"/api/v1/residents/{rid}/consent"
+    assert client.put(base, json={"note": "form 7"}, headers=admin_headers).status_code == 200
+    assert client.delete(base, headers=admin_headers).status_code == 200  # withdrawn
+    (tmp_path / str(rid)).mkdir()
+    assert cv2.imwrite(str(tmp_path / str(rid) / "a.jpg"), np.full((200, 200, 3), 128, np.uint8))
+
+    def never(_: Any) -> Any:
+        raise AssertionError("a photo was read into features after consent was withdrawn")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(services.faces.engine, "embed_single_face", never)
+        summary = enrol_folder(services, tmp_path, operator="admin", record_consent=True,
+                               note="paper forms, box 3", show_progress=False)
+    assert summary.enrolled == {}
+    assert "has withdrawn face consent" in dict(summary.failures)[str(rid)]
+    with services.sessions() as session:
+        assert session.get(Resident, rid).face_consent_at is None
+        consents = session.scalars(select(AuditEntry.id).where(
+            AuditEntry.action == "face.consent", AuditEntry.target == f"resident:{rid}"))
+        assert len(list(consents)) == 1  # the console's, not the folder's
+
+    # The office records the resident's new consent on the console: the folder goes ahead.
+    assert client.put(base, json={"note": "form 7b"}, headers=admin_headers).status_code == 200
+    again = enrol_folder(services, tmp_path, operator="admin", record_consent=True,
+                         note="paper forms, box 3", show_progress=False)
+    assert "has withdrawn" not in dict(again.failures).get(str(rid), "")
