@@ -90,13 +90,13 @@ class ReviewOutcome:
     alarms: list[dict[str, Any]] = field(default_factory=list)
 
 
+# A passage waiting for a guard: sent to review and not resolved yet.
+WAITING = (Passage.decision == "review", Passage.resolution.is_(None))
+
+
 def review_queue(session: Session, limit: int = 50, gate_id: str | None = None) -> list[Passage]:
     """Unresolved review passages, oldest first: the car waiting longest is served first."""
-    query = (
-        select(Passage)
-        .where(Passage.decision == "review")
-        .where(Passage.resolution.is_(None))
-    )
+    query = select(Passage).where(*WAITING)
     if gate_id:
         query = query.where(Passage.gate_id == gate_id)
     # Oldest first, i.e. by (at, id): decision and resolution are the same on every row, and
@@ -112,11 +112,7 @@ def review_queue(session: Session, limit: int = 50, gate_id: str | None = None) 
 def review_waiting(session: Session) -> int:
     """How many passages wait for a guard, all of them: the booth page lists the oldest
     (``review_queue``) and says how many more wait behind them."""
-    return session.scalar(
-        select(func.count()).select_from(Passage)
-        .where(Passage.decision == "review")
-        .where(Passage.resolution.is_(None))
-    ) or 0
+    return session.scalar(select(func.count()).select_from(Passage).where(*WAITING)) or 0
 
 
 def _record(
@@ -137,9 +133,7 @@ def _record(
         # for any statement.
         claimed = cast(CursorResult[Any], session.execute(
             update(Passage)
-            .where(Passage.id == req.passage_id)
-            .where(Passage.decision == "review")
-            .where(Passage.resolution.is_(None))
+            .where(Passage.id == req.passage_id, *WAITING)
             .values(
                 resolved_by=username, resolved_at=now, resolution=stored,
                 resolved_plate=None if req.no_plate else _resolved_plate(req.plate),
