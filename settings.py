@@ -860,12 +860,16 @@ def verify_production_barriers(settings: Settings) -> None:
 _NOT_IN_A_TOPIC_LEVEL = "/+#\0"
 
 
+def _characters_of(value: str, refused: str) -> str | None:
+    """The characters of ``refused`` that ``value`` holds, as said to the operator ("'+',
+    '#'"), or None."""
+    bad = sorted({c for c in value if c in refused})
+    return ", ".join(repr(c) for c in bad) if bad else None
+
+
 def _topic_level_problem(value: str) -> str | None:
     """What keeps ``value`` from being one MQTT topic level ("'+', '#'"), or None."""
-    bad = sorted({c for c in value if c in _NOT_IN_A_TOPIC_LEVEL})
-    if bad:
-        return ", ".join(repr(c) for c in bad)
-    return None if value else "an empty name"
+    return _characters_of(value, _NOT_IN_A_TOPIC_LEVEL) or (None if value else "an empty name")
 
 
 def _one_level(value: str) -> str:
@@ -907,11 +911,6 @@ def verify_city_topic_level(settings: Settings) -> None:
 _NOT_IN_A_PUBLISHED_TOPIC = "+#\0"
 
 
-def _published_topic_problem(topic: str) -> str | None:
-    bad = sorted({c for c in topic if c in _NOT_IN_A_PUBLISHED_TOPIC})
-    return ", ".join(repr(c) for c in bad) if bad else None
-
-
 def verify_device_topics(settings: Settings) -> None:
     """A gate's lane screen and a free-space board on MQTT are sent to a topic made from the
     gate's or zone's id; an id with "+" or "#" made paho refuse every message to that screen
@@ -921,7 +920,7 @@ def verify_device_topics(settings: Settings) -> None:
         if not isinstance(gate.screen, MqttScreenConfig):
             continue
         topic = gate.screen.resolved_topic(gate.id)
-        found = _published_topic_problem(topic)
+        found = _characters_of(topic, _NOT_IN_A_PUBLISHED_TOPIC)
         if found:
             raise ValueError(
                 f"gate {gate.id!r}: its screen's MQTT topic would be {topic!r}, which holds "
@@ -939,7 +938,7 @@ def verify_device_topics(settings: Settings) -> None:
                     f"parking.displays {board.id!r}: topic may use only {{zone_id}}, got "
                     f"{board.display.topic!r}"
                 ) from err
-            found = _published_topic_problem(topic)
+            found = _characters_of(topic, _NOT_IN_A_PUBLISHED_TOPIC)
             if found:
                 raise ValueError(
                     f"parking.displays {board.id!r}: zone {zone!r} would be shown on MQTT topic "
