@@ -47,7 +47,8 @@ logger = logging.getLogger(__name__)
 
 EMBEDDING_SIZE = 128
 # What erases a resident's face data on request; the face itself stays their own to give again.
-ERASURES = ("face.delete", "face.consent_withdrawn")
+WITHDRAWN = "face.consent_withdrawn"
+ERASURES = ("face.delete", WITHDRAWN)
 
 
 def to_blob(embedding: np.ndarray) -> bytes:
@@ -305,7 +306,7 @@ class FaceService:
             # face back, with nobody deciding it for that resident.
             withdrawn = session.scalar(
                 select(AuditEntry.id).where(
-                    AuditEntry.action == "face.consent_withdrawn",
+                    AuditEntry.action == WITHDRAWN,
                     AuditEntry.target == f"resident:{resident_id}",
                 ).limit(1)
             )
@@ -335,7 +336,7 @@ class FaceService:
                 # personal-data export would tell the resident of a withdrawal at this time.
                 return 0
             session.add(
-                AuditEntry(username=operator, action="face.consent_withdrawn",
+                AuditEntry(username=operator, action=WITHDRAWN,
                            target=f"resident:{resident_id}", reason=note,
                            details={"templates_removed": removed})
             )
@@ -426,7 +427,7 @@ class FaceService:
         # it: `enrol-faces` beside the server put back, a second after the office had
         # deleted it, the face the resident asked to have erased, and the gate opened for
         # it again. The lock makes any erasure committed before this write visible here.
-        if taken_up is not None and newest_erasure(session, resident_id) != taken_up.newest:
+        if _erased_since(session, resident_id, taken_up):
             raise ConflictError(
                 f"resident {resident_id}'s face data was erased while these photos were being "
                 "read: none of them is stored; enrol them again only if the resident asks"
@@ -483,10 +484,16 @@ class FaceService:
             ).all())
 
 
+def _erased_since(session: Session, resident_id: int, mark: ErasureMark | None) -> bool:
+    """Whether the resident's face data was erased after ``mark`` was taken (None: no mark,
+    nothing to compare with)."""
+    return mark is not None and newest_erasure(session, resident_id) != mark.newest
+
+
 def _refuse_if_erased_since(
     session: Session, resident_id: int, since: ErasureMark | None
 ) -> None:
-    if since is not None and newest_erasure(session, resident_id) != since.newest:
+    if _erased_since(session, resident_id, since):
         raise ConflictError(
             f"resident {resident_id}'s face data was erased after this run began (deletion "
             "request or consent withdrawn): their consent is not recorded again and none of "
