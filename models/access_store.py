@@ -406,7 +406,9 @@ class _Unit:
         return self._on_file(
             record.direction, plate, record.sighting.at, vehicle_id=d.vehicle_id,
             pass_id=d.pass_id if d.count_pass_use else None, household_id=d.household_id,
-            decided_inside=self._decided_inside(record, passage_id))
+            # Only an exit follows a correction; an entry's reason is not read for it.
+            decided_inside=record.direction is not Direction.OUT
+            or self._decided_inside(record, passage_id))
 
     def _decided_inside(self, record: PassageRecord, passage_id: int) -> bool:
         """Whether an exit was decided on a car recorded inside under its plate, as the
