@@ -26,10 +26,12 @@ PYTHON="${PYTHON:-python3}"
 stamp=".venv/.parkgate-installed"
 reqs="requirements.txt requirements-nodeps.txt"
 [ "$DEV" = 1 ] && reqs="$reqs requirements-dev.txt"
-hash=$(cat $reqs | sha256sum | cut -c1-16)-$DEV
+# What the stamp says of an install: its requirement files' contents and whether dev tools came.
+install_hash() { cat "$@" | sha256sum | cut -c1-16; }
+hash=$(install_hash $reqs)-$DEV
 # A dev install holds everything a plain one needs: scripts/run.sh after scripts/test.sh must
 # not reinstall (it would need the network and make the next test.sh reinstall again).
-dev_hash=$(cat requirements.txt requirements-nodeps.txt requirements-dev.txt | sha256sum | cut -c1-16)-1 \
+dev_hash=$(install_hash requirements.txt requirements-nodeps.txt requirements-dev.txt)-1 \
   || dev_hash=none
 installed=$(cat "$stamp" 2>/dev/null || true)
 if [ "$installed" != "$hash" ] && [ "$installed" != "$dev_hash" ]; then
