@@ -24,6 +24,13 @@ REAL = "闽A12345"  # as the plate reads
 SECOND = "闽A99999"  # the household's other car
 
 
+def allow_once(client: Any, headers: dict[str, str], passage_id: int, reason: str) -> None:
+    """A guard's 放行一次 on a held car, with ``reason``."""
+    done = client.post(f"/api/v1/passages/{passage_id}/resolve",
+                       json={"resolution": "allow_once", "reason": reason}, headers=headers)
+    assert done.status_code == 200, done.text
+
+
 def arrive(client: Any, gate: str, plate: str, *, province_confidence: float = 1.0) -> Any:
     services = client.app.state.services
     sighting = Sighting(gate, datetime.now(UTC), plate, 0.95,
@@ -121,9 +128,7 @@ def test_a_plate_corrected_to_that_of_a_car_inside_as_nobody_s_makes_it_the_hous
     car(client, admin_headers, SECOND, hid)
     held = arrive(client, "main-in", REAL)
     assert held.decision.reason == "unknown_plate"
-    let_in = client.post(f"/api/v1/passages/{held.passage_id}/resolve", json={
-        "resolution": "allow_once", "reason": "业主电话确认"}, headers=guard_headers)
-    assert let_in.status_code == 200, let_in.text
+    allow_once(client, guard_headers, held.passage_id, "业主电话确认")
     assert inside(client) == {REAL: (None, None)}
 
     fixed = client.patch(f"/api/v1/vehicles/{typed}", json={"plate": REAL},
@@ -244,9 +249,7 @@ def let_in_unknown(client: Any, guard_headers: dict[str, str], plate: str) -> No
     in (inside as nobody's car). The first entry's exit was never read."""
     held = arrive(client, "main-in", plate)
     assert held.decision.reason == "unknown_plate"
-    let_in = client.post(f"/api/v1/passages/{held.passage_id}/resolve", json={
-        "resolution": "allow_once", "reason": "业主电话确认"}, headers=guard_headers)
-    assert let_in.status_code == 200, let_in.text
+    allow_once(client, guard_headers, held.passage_id, "业主电话确认")
 
 
 def test_a_car_s_plate_corrected_to_one_let_in_as_nobody_s_merges_into_the_household_s_car(
@@ -424,9 +427,7 @@ def test_another_car_leaving_under_a_corrected_pass_s_old_plate_leaves_the_visit
 
     held = arrive(client, "main-out", OTHER_PROVINCE)
     assert held.decision.reason == "exit_not_inside"
-    let_out = client.post(f"/api/v1/passages/{held.passage_id}/resolve", json={
-        "resolution": "allow_once", "reason": "无登记车辆出场"}, headers=guard_headers)
-    assert let_out.status_code == 200, let_out.text
+    allow_once(client, guard_headers, held.passage_id, "无登记车辆出场")
     assert inside(client) == {REAL: (host, pass_id)}
     assert free_in_zone(client, "A") == free
 
