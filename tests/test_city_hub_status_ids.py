@@ -142,6 +142,8 @@ def test_a_status_without_an_id_is_read_as_before(
         await seen(hub, ("online", SECOND))
         assert hub.online() is False, "the second controller's first online was taken"
         await newer.stop()
+        # the broker hands the stop's offline on after stop() returns: wait for it
+        await seen(hub, ("offline", SECOND))
 
     asyncio.run(scenario())
     assert hub.online() is False
