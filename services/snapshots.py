@@ -14,8 +14,9 @@ import os
 import secrets
 import time
 from collections.abc import Collection
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import BinaryIO
 
 from errors import NotFoundError
 from services.disk_space import DiskSpace
@@ -74,10 +75,9 @@ class SnapshotStore:
             f"{at.strftime('%H%M%S')}-{gate_id}-{secrets.token_hex(4)}.jpg"
         )
         target = self.root / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(".tmp")
         try:
-            with open(tmp, "wb") as f:
+            with self._created(tmp) as f:
                 f.write(jpeg)
                 f.flush()
                 os.fsync(f.fileno())
@@ -97,6 +97,20 @@ class SnapshotStore:
         except OSError as err:
             logger.warning("snapshot %s keeps the system clock's time (%s)", relative, err)
         return relative.as_posix()
+
+    @staticmethod
+    def _created(tmp: Path) -> BinaryIO:
+        """``tmp`` opened for writing, its day folder made first. Retention removes a day
+        folder once it is empty and past the retention period; a passage of that day written
+        back late (the offline journal) may have made it just before: made again, once."""
+        for attempt in (1, 2):
+            tmp.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                return open(tmp, "wb")
+            except FileNotFoundError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def path(self, relative: str) -> Path:
         candidate = (self.root / relative).resolve()
@@ -125,7 +139,33 @@ class SnapshotStore:
         if removed:
             logger.info("retention removed %d snapshots older than %d days", removed, days)
         self._remove_stale_tmp(system - max(days * 86400, STALE_TMP_S))
+        self._remove_empty_folders(datetime.fromtimestamp(cutoff, UTC).date())
         return removed
+
+    def _remove_empty_folders(self, cutoff: date) -> None:
+        """Remove the day, month and year folders emptied by retention, those wholly before
+        ``cutoff``'s day (less a day for a passage's own time zone): a year of them is 365
+        folders every retention pass and every low-space cleanup walks again. A folder that
+        is not empty is left (``rmdir`` refuses it), so a file is never lost here."""
+        last = cutoff - timedelta(days=2)
+        for year in self._numbered(self.root, 4):
+            for month in self._numbered(year, 2):
+                for day in self._numbered(month, 2):
+                    if _folder_date(year, month, day) <= last:
+                        _remove_if_empty(day)
+                if _folder_date(year, month, None) < last.replace(day=1):
+                    _remove_if_empty(month)
+            if int(year.name) < last.year:
+                _remove_if_empty(year)
+
+    @staticmethod
+    def _numbered(folder: Path, digits: int) -> list[Path]:
+        try:
+            entries = list(folder.iterdir())
+        except OSError:
+            return []
+        return [entry for entry in entries if len(entry.name) == digits
+                and entry.name.isdigit() and entry.is_dir()]
 
     def _remove_stale_tmp(self, before: float) -> int:
         """Delete the half-written files of interrupted saves older than ``before``; returns
@@ -176,3 +216,15 @@ class SnapshotStore:
             logger.warning("disk space low: removed the %d oldest snapshots (%.1f MB) before "
                            "their retention period; passages are kept", removed, freed / 2**20)
         return removed, freed
+
+
+def _folder_date(year: Path, month: Path, day: Path | None) -> date:
+    try:
+        return date(int(year.name), int(month.name), int(day.name) if day else 1)
+    except ValueError:
+        return date.max  # not a folder save() makes: never removed
+
+
+def _remove_if_empty(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # not empty, or already gone
+        folder.rmdir()
