@@ -106,6 +106,12 @@ class Alarm(Base):
 
 class AuditEntry(Base):
     __tablename__ = "audit_log"
+    __table_args__ = (
+        # A resident's entries by action: whether their face data was erased or their
+        # consent withdrawn, checked on every enrolment and consent (services/faces.py);
+        # without it each check read the whole log (~30 ms at 500,000 entries) (0020).
+        Index("ix_audit_log_target_action", "target", "action"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

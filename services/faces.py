@@ -113,6 +113,15 @@ def newest_erasure(session: Session, resident_id: int) -> int | None:
     )
 
 
+def has_withdrawn(session: Session, resident_id: int) -> bool:
+    """Whether the resident ever withdrew their face consent."""
+    return session.scalar(
+        select(AuditEntry.id).where(
+            AuditEntry.action == WITHDRAWN, AuditEntry.target == f"resident:{resident_id}"
+        ).limit(1)
+    ) is not None
+
+
 def erasures_so_far(session: Session) -> dict[int, ErasureMark]:
     """Every resident's newest erasure on record, in one query (``enrol-faces`` as it
     starts); a resident not listed has none (``ErasureMark(None)``)."""
@@ -300,22 +309,16 @@ class FaceService:
         # A paper form signed before the resident withdrew consent, or asked for their face
         # data to be deleted, at the console while the import ran is no consent after it.
         _refuse_if_erased_since(session, resident_id, since)
-        if not over_withdrawal and resident.face_consent_at is None:
-            # The folder's paper forms were collected once, for everybody: run again later,
-            # they gave a resident who had withdrawn (PIPL: withdrawable at any time) their
-            # face back, with nobody deciding it for that resident.
-            withdrawn = session.scalar(
-                select(AuditEntry.id).where(
-                    AuditEntry.action == WITHDRAWN,
-                    AuditEntry.target == f"resident:{resident_id}",
-                ).limit(1)
+        # The folder's paper forms were collected once, for everybody: run again later, they
+        # gave a resident who had withdrawn (PIPL: withdrawable at any time) their face back,
+        # with nobody deciding it for that resident.
+        if (not over_withdrawal and resident.face_consent_at is None
+                and has_withdrawn(session, resident_id)):
+            raise ConflictError(
+                f"resident {resident_id} has withdrawn face consent: a paper form from "
+                "the folder does not give it back; record their new consent on the "
+                "console (管理 → 记录授权) first"
             )
-            if withdrawn is not None:
-                raise ConflictError(
-                    f"resident {resident_id} has withdrawn face consent: a paper form from "
-                    "the folder does not give it back; record their new consent on the "
-                    "console (管理 → 记录授权) first"
-                )
         resident.face_consent_at = utcnow()
         resident.face_consent_by = operator
         session.add(
