@@ -83,6 +83,17 @@ def _named(value: str) -> str:
     return value
 
 
+def _one_line_name(value: str) -> str:
+    """A person's name: as ``_named``, on one line. A line break or a tab pasted from a
+    spreadsheet cell (Alt+Enter) is no part of a name: the console showed it as a space, an
+    export's cell as two lines, and ``enrol-faces``, which finds a resident by the name of
+    their photo folder, never found them."""
+    value = _named(value)
+    if "\n" in value or "\t" in value:
+        raise ValueError("must be one line: no line breaks or tabs in a name")
+    return value
+
+
 def _reason(value: str) -> str:
     # The length limit is checked before trimming: "  ab  " must not pass as a reason.
     value = _named(value)
@@ -107,6 +118,7 @@ def _label(value: str) -> str:
 # A free-text note (may be empty), a name (may not be blank) and a building/unit label.
 Note = Annotated[str, AfterValidator(_clean)]
 Name = Annotated[str, AfterValidator(_named)]
+PersonName = Annotated[str, AfterValidator(_one_line_name)]
 Reason = Annotated[str, AfterValidator(_reason)]
 Label = Annotated[str, AfterValidator(_label)]
 
@@ -218,7 +230,7 @@ _PHONE = r"^\+?[0-9][0-9 ()\-]{2,30}(x[0-9]{1,6})?$"
 
 class ResidentIn(_In):
     household_id: BodyId
-    name: Name = Field(min_length=1, max_length=128)
+    name: PersonName = Field(min_length=1, max_length=128)
     phone: str | None = Field(None, max_length=32, pattern=_PHONE)
 
 
@@ -226,7 +238,9 @@ class ResidentPatch(_Patch):
     nullable = frozenset({"phone"})
 
     household_id: BodyId | None = None
-    name: Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_named)] | None = None
+    name: Annotated[
+        str, Field(min_length=1, max_length=128), AfterValidator(_one_line_name)
+    ] | None = None
     phone: str | None = Field(None, max_length=32, pattern=_PHONE)
 
 

@@ -87,6 +87,7 @@ PATTERNS: tuple[ErrorPattern, ...] = (
     ErrorPattern("must not be blank", "err.blank"),
     ErrorPattern("must not contain control characters", "err.control_characters"),
     ErrorPattern("must not start with a combining mark", "err.control_characters"),
+    ErrorPattern("must be one line: no line breaks or tabs in a name", "err.one_line_name"),
     ErrorPattern("a reason needs at least (\\d+) characters", "err.too_short", ("count",)),
     ErrorPattern("say why the plate is listed, at least (\\d+) characters", "err.list_reason",
                  ("count",)),

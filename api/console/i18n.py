@@ -1335,6 +1335,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     ),
     "err.refusal.fire_alarm_active": ("消防联动常开", "held open by the fire alarm"),
     "err.control_characters": ("不能包含控制字符", "must not contain control characters"),
+    "err.one_line_name": ("只能写一行，不能有换行或制表符", "one line, no line breaks or tabs"),
     "err.outside_span": ("{value} 不在 2000–2100 年之间", "{value} is outside 2000–2100"),
     "err.pass_no_days": (
         "请至少勾选一天（每天都可来则全选）", "Tick at least one day (all for every day)"

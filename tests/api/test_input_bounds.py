@@ -253,6 +253,9 @@ class TestOnOneApp:
             ("/api/v1/lists", {"plate": "沪K60613", "kind": "block", "reason": "\u0000😀"},
              "control characters"),
             ("/api/v1/residents", {"household_id": 1, "name": "  "}, "blank"),
+            # Alt+Enter in a spreadsheet cell, pasted
+            ("/api/v1/residents", {"household_id": 1, "name": "林\n芳"}, "one line"),
+            ("/api/v1/residents", {"household_id": 1, "name": "林芳\t业主"}, "one line"),
             ("/api/v1/residents",
              {"household_id": 1, "name": "林芳", "phone": "not a phone 😀"}, "pattern"),
         ],
@@ -391,6 +394,8 @@ class TestOnOneApp:
         for path, body, chinese in (
             (f"/api/v1/households/{hid}", {"note": "东" * 501}, "备注：最多 500 个字符"),
             (f"/api/v1/residents/{rid}", {"name": "王" * 129}, "姓名：最多 128 个字符"),
+            (f"/api/v1/residents/{rid}", {"name": "王\n五"},
+             "姓名：只能写一行，不能有换行或制表符"),
         ):
             refused = client.patch(path, json=body, headers=admin_headers)
             assert refused.status_code == 422, refused.text

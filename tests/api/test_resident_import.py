@@ -432,6 +432,15 @@ class TestPreviewsAndRefusals:
         body = upload(client, admin_headers, data, dry_run=True).json()
         assert (body["delimiter"], body["vehicles"]["create"], body["errors"]) == ("tab", 1, [])
 
+    def test_a_name_cell_on_two_lines_is_a_row_error(
+        self, client: Any, admin_headers: dict[str, str]
+    ) -> None:
+        """Alt+Enter in a spreadsheet cell: the name's two lines are one quoted cell."""
+        rows = [ROWS[0], '5栋,601,"王\n芳",,粤B67890,黄,租户']
+        body = upload(client, admin_headers, csv_bytes(rows), dry_run=True).json()
+        assert [(e["row"], e["message"]) for e in body["errors"]] == [
+            (3, "姓名：只能写一行，不能有换行或制表符")]
+
     def test_a_guard_is_refused_and_nothing_is_read(
         self, client: Any, guard_headers: dict[str, str]
     ) -> None:
