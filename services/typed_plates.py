@@ -44,8 +44,8 @@ TYPED_PLATE_ACTION = "gate.typed_plate"
 @dataclass(frozen=True, slots=True)
 class TypedPlateResult:
     passage: PassageResult
-    # "8栋 601": whose car the decision took it for; None without a household, or while the
-    # database is down (the offline snapshot holds ids, no names).
+    # "8栋 601": whose car the decision took it for; None without a household (or one the
+    # offline snapshot does not name while the database is down).
     household: str | None
     audit_id: int | None  # None while the entry waits in the audit journal (journal_id)
     audit_journal_id: str | None = None
@@ -153,9 +153,14 @@ async def _audit(
 
 
 async def _household(services: Services, result: PassageResult) -> str | None:
+    """Whose car it was taken for. While the database is down the offline snapshot names the
+    flat, as it does for the journal's rows: guide 4.6 has the guard check the flat in the
+    toast against the car, and a typo matching a neighbour's car is as likely offline."""
     household_id = result.decision.household_id
-    if household_id is None or result.passage_id is None:
-        return None  # no household, or the database is down (the snapshot holds no names)
+    if household_id is None:
+        return None
+    if result.passage_id is None:  # decided offline, journalled
+        return services.runtime.offline_household_labels().get(household_id)
     return await asyncio.to_thread(_household_label, services, household_id)
 
 
@@ -165,4 +170,5 @@ def _household_label(services: Services, household_id: int) -> str | None:
             household = session.get(Household, household_id)
             return f"{household.building} {household.unit}" if household else None
     except DATABASE_DOWN:
-        return None  # gone since the passage was written: the id still says whose
+        # Gone since the passage was written: the snapshot still names the flat.
+        return services.runtime.offline_household_labels().get(household_id)

@@ -52,7 +52,8 @@ class TypedPlateOut(BaseModel):
     household_id: int | None
     household: str | None = Field(
         None, description="Whose car it was taken for (building and unit); null without a "
-        "household, or while the database is down.",
+        "household. While the database is down, from the offline snapshot (null for a "
+        "household it does not name).",
     )
     pass_id: int | None
     audit_id: int | None = Field(

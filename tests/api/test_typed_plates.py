@@ -233,7 +233,8 @@ def test_during_an_outage_a_typed_plate_is_journalled_and_written_back(
         "allow", "resident", True)
     assert body["passage_id"] is None and body["journal_id"]
     assert body["audit_id"] is None and body["audit_journal_id"]
-    assert body["household_id"] == household_id and body["household"] is None  # no names
+    # The flat, from the offline snapshot: the guard checks it against the car (guide 4.6).
+    assert (body["household_id"], body["household"]) == (household_id, "3栋 1201")
     assert {"typed", "offline"} <= set(body["flags"])
     # The booth page without the database keeps the button, and shows the row as typed.
     cookie_login(client, "guard", "guard")

@@ -11,12 +11,14 @@ import pytest
 from playwright.sync_api import expect
 
 from models.db import transaction
-from tests.browser.conftest import LiveServer, screenshot
+from tests.api.test_database_outage import RESIDENT, wait_for
+from tests.browser.conftest import LiveServer, browser_context, enter_as, screenshot
 from tests.browser.test_console_live_browser import add_households, guard_page
+from tests.browser.test_console_outage_browser import outage_server  # noqa: F401 - a fixture
+from tests.db_outage import DatabaseOutage
 
 pytestmark = pytest.mark.browser
 
-RESIDENT = "闽A12345"
 STRANGER = "粤B67890"
 
 
@@ -84,3 +86,35 @@ def test_a_guard_types_a_residents_plate_and_sees_who_was_let_in(
     dialog.locator("#typed-confirm").click()
     expect(toast).to_contain_text(f"东门入口：{STRANGER} 已转人工处理（未登记车辆）")
     expect(page.locator("#review-list .review-card")).to_contain_text(STRANGER)
+
+
+def test_during_an_outage_the_toast_still_names_whose_car_it_was_taken_for(
+    outage_server: LiveServer, outage: DatabaseOutage, chromium: Any  # noqa: F811
+) -> None:
+    """Found walking guide 4.6 and 7.1 with the database cut: the toast said 「已放行 闽A12345
+    （业主车辆）」 without the flat the guard is told to check against the car, though the
+    row below named it from the offline snapshot."""
+    services = outage_server.services
+    wait_for(lambda: RESIDENT in getattr(services.offline_file.load(), "permits", {}))
+    context = browser_context(chromium, outage_server.base_url)
+    try:
+        page = context.new_page()
+        enter_as(page, outage_server, "guard", "guard")  # seen active before the outage
+        expect(page.locator("#live-dot")).to_have_attribute("data-live", "yes")
+        outage.cut(services.engine)
+
+        page.locator('.gate[data-gate="main-in"] button.typed-plate').click()
+        page.keyboard.type(RESIDENT)
+        dialog = page.locator("#typed-dialog")
+        dialog.get_by_label("摄像头故障").check()
+        dialog.locator('input[name="plate"]').press("Enter")
+        expect(dialog).to_be_hidden()
+        expect(page.locator("#toast")).to_contain_text(
+            f"东门入口：已放行 {RESIDENT}（业主车辆 3栋 1201）")
+        row = page.locator("#passage-rows tr.passage").first
+        expect(row).to_contain_text("离线判定")
+        expect(row).to_contain_text("3栋 1201")
+        screenshot(page, "console-typed-plate-offline")
+        outage.restore()
+    finally:
+        context.close()
