@@ -361,6 +361,12 @@ def test_two_controllers_through_a_real_broker_into_one_hub(tmp_path: Path) -> N
             await asyncio.sleep(0.05)
         for publisher in (east, west):
             await publisher.stop()
+        # The broker hands the stops' offline on after stop() returns: the hub's thread must
+        # not end before it has them.
+        deadline = time.monotonic() + 10
+        while hub.totals()["online"] != 0:
+            assert time.monotonic() < deadline, hub.totals()
+            await asyncio.sleep(0.05)
 
     try:
         asyncio.run(scenario())
