@@ -106,6 +106,11 @@ def availability(session: Session) -> dict[str, Any]:
 # expired; offline it is an unknown car. A pass whose car is still inside stays.
 ENDED_PASS_HORIZON = timedelta(days=7)
 
+# How many times an entry reads a registered car's plate and flat, locks them in order and
+# reads the car again (``_Unit._registration_now``): each further read follows an office's
+# change of the car committed just then, so a second one is already rare.
+_REGISTRATION_READS = 3
+
 
 def _pass_still_current(now: datetime) -> ColumnElement[bool]:
     return or_(VisitorPass.valid_to >= now - ENDED_PASS_HORIZON,
@@ -340,16 +345,36 @@ class _Unit:
         car stayed inside under the old plate (on the household's spaces for good, leaving
         under the new one unrecorded) or on the old flat's. Locked (FOR SHARE, which the
         UPDATE conflicts with), the entry waits for the PATCH and records the car as it
-        stands after it, or the PATCH waits for the entry and finds its row. The flat first,
-        then the car: a 搬离 of the flat takes its cars' presence rows, then the flat, then
-        deletes the car, and would wait on this for ever had it taken the car first. Only
-        for a row not there yet: one there is locked already, and the PATCH waits for it."""
+        stands after it, or the PATCH waits for the entry and finds its row. Only for a row
+        not there yet: one there is locked already, and the PATCH waits for it.
+
+        In the order every writer of these rows takes them: the presence row of the plate
+        the car is on file under, the flat, then the car. A 搬离 of the flat takes its cars'
+        presence rows, then the flat, then the car to delete it, and would wait on this for
+        ever had it taken the car first. Which row and flat those are is read from the car
+        before it is locked; a PATCH committed in between (which the car's lock waited for)
+        names others, taken after the car: a 搬离 of the flat the car was moved to, holding
+        that flat while it waited for the car, waited on this for ever (PostgreSQL's
+        deadlock, the passage taken for an outage). So they are taken in a savepoint, and
+        taken again, in order, when the car reads otherwise once locked."""
         s = self.session
-        self._still_there(Household, household_id)
-        s.execute(select(Vehicle.id).where(Vehicle.id == record.decision.vehicle_id)
-                  .with_for_update(read=True))
-        now_plate, household_id = self._as_on_file(
-            record, record.decision.matched_plate or record.sighting.plate or plate, passage_id)
+        decided = record.decision.matched_plate or record.sighting.plate or plate
+        on_file = self._as_on_file(record, decided, passage_id)
+        for attempt in range(_REGISTRATION_READS):
+            savepoint = s.begin_nested()
+            if on_file[0] != plate:
+                s.execute(select(Presence.plate).where(Presence.plate == on_file[0])
+                          .with_for_update())
+            self._still_there(Household, on_file[1])
+            s.execute(select(Vehicle.id).where(Vehicle.id == record.decision.vehicle_id)
+                      .with_for_update(read=True))
+            now = self._as_on_file(record, decided, passage_id)
+            if now == on_file or attempt == _REGISTRATION_READS - 1:
+                savepoint.commit()
+                break
+            savepoint.rollback()  # its row locks go with it
+            on_file = now
+        now_plate, household_id = now
         existing = None
         if now_plate != plate:
             existing = s.get(Presence, now_plate, with_for_update=True, populate_existing=True)

@@ -214,12 +214,28 @@ def move_out(
     entries the single deletions write (resident.delete, vehicle.delete, pass.delete,
     list.delete, with the reason 搬离 and ``move_out_audit_id``) and one household.move_out
     naming the flat and the counts. Nothing is committed here."""
-    # Its cars' presence rows before the flat, as every writer of a presence row takes them
-    # first (services/presence_corrections.lock_inside): an exit of one of them written now
-    # is waited for, and the plan then sees it gone (not listed inside, its row not touched).
-    presence_corrections.lock_inside(session, session.scalars(
-        select(Vehicle.plate).where(Vehicle.household_id == household_id)).all())
+    # The flat's visitor passes first, as a visitor's entry on one takes it (its use counted,
+    # then the car's row, then the flat: models/access_store.py): such an entry written now
+    # is waited for. Taken when it was deleted, after the flat, the pass was held by the
+    # entry, which waited for the flat: PostgreSQL's deadlock, the move-out a 503 or the
+    # passage taken for an outage.
+    visitors = session.scalars(
+        select(VisitorPass.plate).where(VisitorPass.host_household_id == household_id)
+        .order_by(VisitorPass.id).with_for_update()).all()
+    # Then the presence rows of its cars and its visitors' before the flat, as every writer
+    # of a presence row takes them first (services/presence_corrections.lock_inside): an exit
+    # of one of them written now is waited for, and the plan then sees it gone (not listed
+    # inside, its row not touched).
+    presence_corrections.lock_inside(session, [
+        *session.scalars(select(Vehicle.plate).where(Vehicle.household_id == household_id)),
+        *(plate for plate in visitors if plate is not None)])
     _lock_household(session, household_id)
+    # Then its cars, as a gate's entry of one takes the flat and then the car
+    # (access_store._registration_now): a PATCH moving one to another flat written at this
+    # moment holds it, and the plan then reads it gone (409). Deleted by the plan read before
+    # the PATCH committed, the car it had just moved was gone from the other flat.
+    session.execute(select(Vehicle.id).where(Vehicle.household_id == household_id)
+                    .order_by(Vehicle.id).with_for_update())
     plan = plan_move_out(session, household_id)
     if plan.fingerprint() != expected:
         raise MoveOutChangedError(

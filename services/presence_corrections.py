@@ -36,7 +36,8 @@ def _inside_as(
 def lock_inside(session: Session, plates: Collection[str]) -> None:
     """Lock the presence rows of ``plates`` (in plate order) and read them afresh, before
     anything else the caller writes: the order every writer of a presence row takes (a
-    visitor's pass, then the row, then the zones; models/access_store.py). An exit of the car
+    visitor's pass, the rows, the flat, the car's registration, then the zones;
+    docs/parking.md, models/access_store.py). An exit of the car
     written at this moment holds its row: the caller waits for it and then finds the car
     gone, where a row read unlocked and updated afterwards matched nothing (StaleDataError).
     SQLite has no row locks and ignores FOR UPDATE, and Python's sqlite3 begins a

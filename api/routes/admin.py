@@ -356,6 +356,25 @@ def get_vehicle(vehicle_id: PathId, session: SessionDep, _: StaffUser) -> Vehicl
     return _get(session, Vehicle, vehicle_id, "vehicle")
 
 
+def _vehicle_locked(session: Session, vehicle: Vehicle, plate: str, household_id: int
+                    ) -> Vehicle:
+    """``vehicle`` read again once what its change writes is locked, in the order every
+    writer of these rows takes them (models/access_store.py): its presence rows (under its
+    plate and the corrected ``plate``), the flat it is on after the change (a key-share lock,
+    as the car's foreign key takes), then the car. A 搬离 of its flat takes them so (the
+    rows, the flat, its cars). Updated first, the car was held while this waited for the
+    row the move-out held, and the move-out waited for the car to delete it: PostgreSQL's
+    deadlock, one of the two answered 503. Now the second waits for the first and sees what
+    it did: the car gone (404 here), or moved away (the move-out's 409)."""
+    presence_corrections.lock_inside(session, {vehicle.plate, plate})
+    session.execute(select(Household.id).where(Household.id == household_id)
+                    .with_for_update(read=True, key_share=True))
+    locked = session.get(Vehicle, vehicle.id, with_for_update=True, populate_existing=True)
+    if locked is None:
+        raise NotFoundError(f"vehicle {vehicle.id} not found")
+    return locked
+
+
 @router.patch("/vehicles/{vehicle_id}", response_model=VehicleOut)
 def update_vehicle(
     vehicle_id: PathId, body: VehiclePatch, session: SessionDep, services: ServicesDep,
@@ -368,6 +387,7 @@ def update_vehicle(
     leaves it recorded inside under the old plate (see DELETE)."""
     vehicle = _get(session, Vehicle, vehicle_id, "vehicle")
     household_id = body.household_id if body.household_id is not None else vehicle.household_id
+    vehicle = _vehicle_locked(session, vehicle, body.plate or vehicle.plate, household_id)
     _require_household(session, household_id)
     # The driver stays the same unless given: they must live in the (new) household too.
     driver = body.resident_id if "resident_id" in body.model_fields_set else vehicle.resident_id
