@@ -591,11 +591,17 @@ class _Unit:
         row's foreign key check takes), this waits for the move-out and then finds it gone;
         the decision's own read said it was there, and the row written with it failed on the
         foreign key, the passage lost. After the car's presence row, as the move-out takes
-        them (its cars' rows, then the flat)."""
+        them (its cars' rows, then the flat).
+
+        FOR KEY SHARE (``read`` with ``key_share``; ``key_share`` alone is FOR NO KEY UPDATE,
+        which two entries take against each other): a car of the flat moving between lots
+        reads it after it has locked both lots, and held them while it waited for the flat's
+        other car let in at one of those lots at that moment, which held the flat while it
+        waited for that lot (PostgreSQL's deadlock, one passage taken for an outage)."""
         if key is None:
             return None
         return self.session.scalar(
-            select(model.id).where(model.id == key).with_for_update(key_share=True)
+            select(model.id).where(model.id == key).with_for_update(read=True, key_share=True)
         )
 
     def undo_admission(self, passage_id: int) -> bool:

@@ -203,3 +203,50 @@ def test_a_car_moved_after_its_flat_s_move_out_is_written_is_gone_and_the_move_o
         zone = session.get_one(Zone, "A").occupied
     assert (flats, cars) == ({other}, [])
     assert (rows, zone) == (({(PLATE, "A", None)}, 1) if inside else (set(), 0))
+
+
+@POSTGRES_ONLY
+@pytest.mark.parametrize("first", ["patch", "move-out"])
+def test_a_car_moved_into_a_flat_as_it_moves_out_is_not_lost(
+    client: Any, monkeypatch: pytest.MonkeyPatch, first: str,
+) -> None:
+    """A car parked inside is moved (PATCH) into a flat as that flat's 搬离 is confirmed.
+    The PATCH takes the flat (a key-share lock) before the car, the move-out the flat before
+    its list: written first, the PATCH moves the car and the move-out finds a car it did not
+    list (409, nothing removed); written first, the move-out removes the flat and the PATCH
+    finds it gone (404), the car left where it was. Either way the car is on file once and
+    inside once, counted once."""
+    services = services_of(client)
+    headers = {"Authorization": f"Bearer {add_user(client, 'admin', 'admin')}"}
+    other, home, car = families(client, inside=True)  # the car is the other flat's
+    expected = client.post(f"/api/v1/households/{home}/move-out",
+                           headers=headers).json()["expected"]
+    office1, office2 = TestClient(client.app), TestClient(client.app)
+
+    def patch() -> Any:
+        return office1.patch(f"/api/v1/vehicles/{car}", headers=headers,
+                             json={"household_id": home})
+
+    def move_out() -> Any:
+        return office2.post(f"/api/v1/households/{home}/move-out", headers=headers,
+                            params={"dry_run": "false"},
+                            json={"expected": expected, "remove_block_entries": []})
+
+    if first == "patch":
+        held = held_once(monkeypatch, presence_corrections, "plate_corrected",
+                         services.sessions)
+        patched, moved_out = race(patch, move_out, held)
+    else:
+        held = held_once(monkeypatch, move_out_service, "plan_move_out", services.sessions)
+        moved_out, patched = race(move_out, patch, held)
+    expected_answers = (200, 409) if first == "patch" else (404, 200)
+    assert (status(patched), status(moved_out)) == expected_answers, (patched, moved_out)
+    flat = home if first == "patch" else other
+    with services.sessions() as session:
+        flats = set(session.scalars(select(Household.id)))
+        cars = {(v.id, v.household_id) for v in session.scalars(select(Vehicle))}
+        rows = {(p.plate, p.zone_id, p.household_id) for p in session.scalars(select(Presence))}
+        zone = session.get_one(Zone, "A").occupied
+    assert flats == ({home, other} if first == "patch" else {other})
+    assert cars == {(car, flat)}
+    assert (rows, zone) == ({(PLATE, "A", flat)}, 1)
