@@ -188,19 +188,44 @@
   let lastRenew = Date.now();
   function activity() { lastInput = Date.now(); }
   ["pointerdown", "keydown", "touchstart"].forEach((name) => document.addEventListener(name, activity, { passive: true }));
+  // The log-out is a form sent to the controller. Sent while the controller is off (a power
+  // cut) or out of reach (the booth's network down), it left the browser's own error page,
+  // which stays when the controller comes back: the booth saw no alarms and no cars until
+  // someone reloaded it. So it is sent only once the controller answers (any status); till
+  // then the page stays, its session ending on the server anyway (the cookie's max age).
+  async function controllerAnswers() {
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(), 4000);
+    try {
+      await fetch("/console/login", {
+        method: "HEAD", cache: "no-store", credentials: "same-origin", redirect: "manual",
+        signal: timeout.signal,
+      });
+      return true;
+    } catch (err) {
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  let loggingOut = false;
   setInterval(async () => {
     const now = Date.now();
     if (now - lastInput >= idleSeconds * 1000) {
       const form = document.getElementById("logout-form");
-      if (form) {
-        // Tell the login page this was the idle time-out, and where to come back to.
-        for (const [name, value] of [["idle", "1"], ["next", location.pathname + location.search]]) {
-          const field = document.createElement("input");
-          field.type = "hidden"; field.name = name; field.value = value;
-          form.appendChild(field);
-        }
-        form.submit();
+      if (!form || loggingOut) return;
+      loggingOut = true;
+      if (!(await controllerAnswers()) || Date.now() - lastInput < idleSeconds * 1000) {
+        loggingOut = false;  // the next tick asks again (or the guard is back)
+        return;
       }
+      // Tell the login page this was the idle time-out, and where to come back to.
+      for (const [name, value] of [["idle", "1"], ["next", location.pathname + location.search]]) {
+        const field = document.createElement("input");
+        field.type = "hidden"; field.name = name; field.value = value;
+        form.appendChild(field);
+      }
+      form.submit();
       return;
     }
     if (lastInput > lastRenew && now - lastRenew > 60000) {
