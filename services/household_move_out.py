@@ -183,9 +183,10 @@ def plan_move_out(session: Session, household_id: int) -> MoveOutPlan:
     )
 
 
-def _lock_household(session: Session, household_id: int) -> None:
-    """Hold the flat until the transaction ends, so nothing is added to it between the plan
-    read under the lock and its removal. PostgreSQL: SELECT … FOR UPDATE, which a new
+def lock_household(session: Session, household_id: int) -> None:
+    """Hold the flat until the transaction ends, so nothing is added to it between what is
+    read under the lock (a 搬离's plan, a deletion's count of what the flat still has) and
+    its removal. PostgreSQL: SELECT … FOR UPDATE, which a new
     resident's, car's or pass's foreign key check (FOR KEY SHARE) waits for; it then finds
     the flat gone. SQLite ignores FOR UPDATE and begins a transaction at its first write, so
     a write to nothing takes its one write lock first (as services/users.py does)."""
@@ -229,7 +230,7 @@ def move_out(
     presence_corrections.lock_inside(session, [
         *session.scalars(select(Vehicle.plate).where(Vehicle.household_id == household_id)),
         *(plate for plate in visitors if plate is not None)])
-    _lock_household(session, household_id)
+    lock_household(session, household_id)
     # Then its cars, as a gate's entry of one takes the flat and then the car
     # (access_store._registration_now): a PATCH moving one to another flat written at this
     # moment holds it, and the plan then reads it gone (409). Deleted by the plan read before

@@ -136,14 +136,14 @@ def test_an_entry_as_its_car_moves_flats_and_the_new_flat_moves_out_ends_consist
     store = CarReadsStore(sessions, after_first=after_first, before_second=before_second)
     runtime = GateRuntime(store=store, gates=GATES, barriers={}, policy=AccessPolicy(),
                           bus=EventBus())
-    locked = move_out_service._lock_household
+    locked = move_out_service.lock_household
 
     def then_the_entry(session: Session, household_id: int) -> None:
         locked(session, household_id)
         flat_held.set()  # the entry goes on, and meets the move-out's locks
         wait_until(lambda: someone_waits_for_a_lock(sessions), WAIT_S, "the entry waiting")
 
-    monkeypatch.setattr(move_out_service, "_lock_household", then_the_entry)
+    monkeypatch.setattr(move_out_service, "lock_household", then_the_entry)
     done: list[Any] = []
 
     def office() -> None:

@@ -42,6 +42,7 @@ from models.people import Household, Resident
 from models.vehicles import PlateListEntry, Vehicle, VisitorPass
 from services import presence_corrections
 from services.container import Services
+from services.household_move_out import lock_household
 from services.phone_privacy import mask_phones_in, phone_as_shown
 from wall_clock import utcnow
 
@@ -99,7 +100,14 @@ def counts_told(services: Services, inside: str | None) -> None:
 
 
 def _require_household(session: Session, household_id: int) -> None:
-    _get(session, Household, household_id, "household")
+    """404 unless the flat exists; held (FOR KEY SHARE, as the foreign key of what is added
+    to it takes) until the transaction ends. A flat being deleted at this moment is waited
+    for and found gone: "household N not found", where the insert's foreign key failed
+    later and the answer was "refers to something that does not exist"."""
+    found = session.scalar(select(Household.id).where(Household.id == household_id)
+                           .with_for_update(read=True, key_share=True))
+    if found is None:
+        raise NotFoundError(f"household {household_id} not found")
 
 
 def _require_resident(session: Session, resident_id: int | None, household_id: int) -> None:
@@ -188,6 +196,11 @@ def update_household(
 
 @router.delete("/households/{household_id}", status_code=204)
 def delete_household(household_id: PathId, session: SessionDep, user: AdminUser) -> Response:
+    # Held before what it still has is counted: a car, resident or pass added at this moment
+    # was not counted yet (uncommitted), and the flat's deletion, waiting for it, then took it
+    # with the flat (ON DELETE CASCADE), both answered as done. Now it waits for that and
+    # counts it (409), or the addition waits for the deletion and finds the flat gone (422).
+    lock_household(session, household_id)
     household = _get(session, Household, household_id, "household")
     # Visitor passes too: deleting them with the household would void a guest's pass
     # without anyone having decided so.
