@@ -383,7 +383,7 @@ def audit_page(
         entry["action_label"] = action_label(lang, row.action)
         entry["detail_pairs"] = audit_details(lang, entry["details"], households, tz, residents,
                                               zones, names)
-        entry["target_text"] = audit_target(lang, row.target, households, residents)
+        entry["target_text"] = audit_target(lang, row.target, households, residents, zones)
         entry["reason_text"] = audit_reason(lang, row.reason)
         entry["details_text"] = json.dumps(entry["details"], ensure_ascii=False)
         entries.append(entry)

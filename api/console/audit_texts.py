@@ -43,6 +43,9 @@ _CODED_DETAILS = frozenset({"outcome", "kind", "resolution", "role", "admission"
                             "decision", "passage_reason", "previous_role"})
 _HOUSEHOLD_DETAILS = frozenset({"household_id", "host_household_id"})
 _ID_DETAILS = frozenset({"pass_id", "resident_id", "vehicle_id", "passage_id"})
+# 批量导入's summary entry: each kind's counts and how they are worded.
+_IMPORT_COUNTS = {"households": "audit.import_counts", "residents": "audit.import_counts",
+                  "vehicles": "audit.import_counts.vehicles"}
 # Details whose null says something (a pass's max_uses: no limit).
 _NULL_MEANS = frozenset({"max_uses"})
 
@@ -105,6 +108,11 @@ def _detail_value(
             return local_time(value, tz, "%Y-%m-%d %H:%M")
         except ValueError:
             return value
+    if key in _IMPORT_COUNTS and isinstance(value, dict) and "create" in value:
+        # 批量导入's counts (services/resident_import.py summary) as the import page words
+        # them; cars are only ever added, so they have no 更新.
+        return translate(lang, _IMPORT_COUNTS[key], **{
+            k: value.get(k, 0) for k in ("create", "existing", "update", "unchanged")})
     if key == "fields" and isinstance(value, list):
         return translate(lang, "pass.day_sep").join(_detail_label(lang, str(v)) for v in value)
     if key == "changes" and isinstance(value, dict):
@@ -150,7 +158,8 @@ def audit_details(
 
 # Targets named here; a gate's or a passage's has a column of its own and says nothing here.
 _TARGET_KINDS = frozenset(
-    {"resident", "household", "vehicle", "pass", "user", "alarm", "zone", "space", "plate"}
+    {"resident", "household", "vehicle", "pass", "user", "alarm", "zone", "space", "plate",
+     "import"}
 )
 _SHOWN_ELSEWHERE = frozenset({"gate", "passage"})
 # Reasons the system writes itself (api/routes/faces.py, services/household_move_out.py), not
@@ -167,9 +176,12 @@ def audit_target(
     target: str | None,
     households: Mapping[int, str],
     residents: Mapping[int, str],
+    zones: Mapping[str, str] | None = None,
 ) -> str:
     """What an entry acted on ("resident:3" → 住户成员 #3 王先生): without it 加入白名单 or
-    删除人脸 does not say which car or person."""
+    删除人脸 does not say which car or person. A zone goes by its name, as 车位与火警 names
+    it (修正车位计数 of 区域 A read as a zone the page does not show); an import by the start
+    of its file's checksum (import:<sha256>, its details name the file)."""
     if not target:
         return ""
     if target == "all gates":
@@ -179,6 +191,8 @@ def audit_target(
         return "" if sep else target
     if kind not in _TARGET_KINDS:
         return target
+    if kind == "zone":
+        ident = (zones or {}).get(ident, ident)
     text = translate(lang, f"audit.target.{kind}", id=ident)
     names = {"household": households, "resident": residents}.get(kind, {})
     name = names.get(int(ident)) if ident.isdigit() else None
