@@ -345,6 +345,10 @@ def list_vehicles(
 def create_vehicle(
     body: VehicleIn, session: SessionDep, services: ServicesDep, user: AdminUser
 ) -> Vehicle:
+    # The car's row inside before its flat, the order every writer takes (docs/parking.md):
+    # a visitor's car registered to its host flat as the flat's 搬离 ran held the flat (the
+    # key-share lock) and waited for the row, which the 搬离 held while it waited for the flat.
+    presence_corrections.lock_inside(session, [body.plate])
     _require_household(session, body.household_id)
     _require_resident(session, body.resident_id, body.household_id)
     if session.scalar(select(Vehicle.id).where(Vehicle.plate == body.plate)) is not None:
