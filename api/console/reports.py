@@ -127,6 +127,9 @@ def month_page(
         {
             "day": d,
             "fullest": fullest_zone(d),
+            # By name too, as the day report's 区域 column (A · A区地面): the office knows
+            # the zones by the names on the boards, the CSV keeps the id.
+            "zone_names": {z.zone: z.name for z in d.zones},
             "hand": hand_actions(d),
             "alarms": sum(d.alarms.values()),
         }
