@@ -104,7 +104,13 @@ class ImportTable:
         return cells[index].strip()
 
 
-def too_large(size: int) -> ImportFileTooLargeError:
+def too_large(size: int | None) -> ImportFileTooLargeError:
+    """Over ``MAX_BYTES``; ``size`` None when only the upload's whole body is known to be."""
+    if size is None:
+        return ImportFileTooLargeError(
+            f"the file is more than the limit of {MAX_BYTES} bytes: split it into several files",
+            f"文件太大（最多 {MAX_BYTES} 字节），请分成几个文件导入",
+        )
     return ImportFileTooLargeError(
         f"the file has {size} bytes, more than the limit of {MAX_BYTES}: split it into "
         "several files",

@@ -31,8 +31,7 @@ from api.console.i18n import Lang, translate
 from api.console.rendering import current_lang, page_user, services_of
 from api.console.security import verify_csrf
 from api.deps import Principal
-from api.routes.frames import read_form
-from api.routes.resident_import import FILE_NAME_MAX, FORM_SLACK, read_file_field
+from api.routes.resident_import import FILE_NAME_MAX, read_file_field, read_import_form
 from errors import ConflictError, InvalidInputError
 from services.resident_import import ImportOutcome, run_import
 from services.resident_import_file import MAX_BYTES, MAX_ROWS, chinese_text, template_csv
@@ -152,7 +151,7 @@ def template(request: Request) -> Response:
 
 async def _uploaded(request: Request, user: Principal) -> tuple[bytes, str] | None:
     """The file of the preview form, CSRF checked; None when no file was chosen."""
-    form = await read_form(request, MAX_BYTES + FORM_SLACK)
+    form = await read_import_form(request)
     try:
         token = form.get("csrf_token")
         await verify_csrf(request, user.name, token if isinstance(token, str) else "")
