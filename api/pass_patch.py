@@ -17,7 +17,7 @@ show; the gates read the new window at their next decision (``models.access_stor
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, Field, field_validator
@@ -34,6 +34,8 @@ EDITABLE = ("plate", "valid_from", "valid_to", "max_uses", "note", "weekdays", "
 # Free text about a person (快递员 王师傅): the audit entry says it changed, not what it says,
 # as pass.create keeps it out of the log.
 UNLOGGED = frozenset({"note"})
+# A pass ended at or before its start keeps this much of a window, all of it past.
+ENDED_SPAN = timedelta(minutes=1)
 
 
 class PassPatch(_Patch):
@@ -110,6 +112,13 @@ class PassPatch(_Patch):
         merged["valid_from"] = merged["valid_from"].astimezone(UTC)
         merged["valid_to"] = merged["valid_to"].astimezone(UTC)
         ending = merged["valid_to"] < stored["valid_to"]
+        if (ending and "valid_from" not in sent and merged["valid_to"] <= now
+                and merged["valid_to"] <= merged["valid_from"]):
+            # 结束时间 set to now or earlier ends the pass at once (admin guide 5.1, the edit
+            # panel's hint), also one not begun yet (a visit called off) or begun a moment
+            # ago: its start moves to just before that end, so the pass is one already over
+            # rather than refused as ending before it starts (a guard cannot delete it).
+            merged["valid_from"] = merged["valid_to"] - ENDED_SPAN
         check_pass_window(merged["valid_from"], merged["valid_to"], now=now, ending=ending)
         if merged["max_uses"] is not None and merged["max_uses"] < visitor_pass.uses:
             raise ValueError(
