@@ -427,8 +427,18 @@ def update_vehicle(
         session, vehicle.plate, was_household, vehicle.household_id
     ):
         inside = inside or "followed"
-    audit(session, user, "vehicle.update", f"vehicle:{vehicle_id}", **changes,
-          **({"inside": inside} if inside else {}))
+    # Old -> new of what identifies the car, as household.update and pass.update log it: a
+    # corrected plate's entry named only the new one, so the office could not tell from the
+    # log which plate the car had before (a complaint about the old plate found nothing).
+    details: dict[str, Any] = dict(changes)
+    moved = {key: [old, new] for key, old, new in (
+        ("plate", was_plate, vehicle.plate), ("household_id", was_household, vehicle.household_id),
+    ) if old != new}
+    if moved:
+        details["changes"] = moved
+    if inside:
+        details["inside"] = inside
+    audit(session, user, "vehicle.update", f"vehicle:{vehicle_id}", **details)
     gates_told(session, services)
     counts_told(services, inside)
     return vehicle

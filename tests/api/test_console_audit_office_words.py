@@ -53,3 +53,25 @@ def test_the_office_reads_an_import_a_drill_and_a_count_correction_in_its_own_wo
     # The CSV and the API keep the stored codes for other programs.
     exported = client.get("/api/v1/audit", headers=admin_headers).json()["items"]
     assert any(str(e["target"]).startswith("import:") for e in exported)
+
+
+def test_a_corrected_plate_is_logged_old_to_new(
+    client: Any, admin_headers: dict[str, str]
+) -> None:
+    """Admin guide 2.3 sends a mistyped plate to 编辑; its 修改车辆 entry said only the new
+    plate (车牌：沪C88889), so from the log the office could not tell what it was before."""
+    home = client.post("/api/v1/households", json={"building": "3栋", "unit": "1201"},
+                       headers=admin_headers).json()["id"]
+    car = client.post("/api/v1/vehicles", json={"plate": "沪C88888", "household_id": home},
+                      headers=admin_headers).json()["id"]
+    fixed = client.patch(f"/api/v1/vehicles/{car}", json={"plate": "沪C88889"},
+                         headers=admin_headers)
+    assert fixed.status_code == 200, fixed.text
+    recoloured = client.patch(f"/api/v1/vehicles/{car}", json={"plate_color": "blue"},
+                              headers=admin_headers)
+    assert recoloured.status_code == 200, recoloured.text
+
+    cookie_login(client, "admin", "admin")
+    seen = _seen(client.get("/console/admin/audit", params={"action": "vehicle.update"}).text)
+    assert "修改内容：车牌：沪C88888 → 沪C88889" in seen, seen
+    assert seen.count("修改内容") == 1  # the colour alone changed nothing that identifies it
