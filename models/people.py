@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint, select
 from sqlalchemy.engine.default import DefaultExecutionContext
-from sqlalchemy.orm import Mapped, mapped_column, validates
+from sqlalchemy.orm import Mapped, Session, mapped_column, validates
 
 from models.base import NEVER_REUSED_IDS, Base, TimestampMixin
 
@@ -31,6 +32,37 @@ class Household(TimestampMixin, Base):
     def label(self) -> str:
         """「3栋 1201」: how the console names a household (live rows, the offline snapshot)."""
         return f"{self.building} {self.unit}"
+
+
+# Labels are stored NFKC-folded (api/schemas.py), so full-width digits are ASCII by now.
+_DIGIT_RUNS = re.compile(r"([0-9]+)")
+
+# A label cut at its digit runs: text, number, text, … (always text first, "" if the label
+# starts with a digit), so two keys hold the same type at each place and compare.
+NaturalKey = tuple[str | int, ...]
+
+
+def natural_key(label: str) -> NaturalKey:
+    """``label`` ordered as people read it: runs of digits as numbers ("3栋" before "10栋",
+    "201" before "1201", "2单元301" before "10单元101"), the text between by code point."""
+    return tuple(int(part) if i % 2 else part
+                 for i, part in enumerate(_DIGIT_RUNS.split(label)))
+
+
+def flat_order(building: str, unit: str) -> tuple[NaturalKey, str, NaturalKey, str]:
+    """How the office lists flats: by building, then unit, each in natural order. The labels
+    themselves break ties ("03栋" and "3栋" are two buildings), keeping a building's flats
+    together."""
+    return natural_key(building), building, natural_key(unit), unit
+
+
+def households_in_order(session: Session) -> list[Household]:
+    """Every household in ``flat_order``: the households table and every picker of flats.
+    Sorted here, not in SQL: neither database compares digit runs as numbers, and the two
+    order text differently (PostgreSQL by its collation, SQLite by code point). A community's
+    flats are a few thousand rows, and these lists show all of them."""
+    return sorted(session.scalars(select(Household)),
+                  key=lambda h: flat_order(h.building, h.unit))
 
 
 class Resident(TimestampMixin, Base):

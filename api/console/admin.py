@@ -49,7 +49,7 @@ from controllers.values import Reason
 from errors import ConflictError, InvalidInputError
 from models.db import transaction
 from models.faces import FaceTemplate
-from models.people import Household, Resident
+from models.people import Household, Resident, households_in_order
 from models.site import Zone
 from models.vehicles import PlateListEntry, Vehicle, VisitorPass
 from services.audit_log import AuditQuery, audit_to_dict, search_audit
@@ -248,8 +248,7 @@ def households_page(request: Request) -> Response:
     if isinstance(user, Response):
         return user
     with services_of(request).sessions() as session:
-        households = list(session.scalars(
-            select(Household).order_by(Household.building, Household.unit)))
+        households = households_in_order(session)
         residents = list(session.scalars(select(Resident).order_by(Resident.id)))
         vehicles = list(session.scalars(select(Vehicle).order_by(Vehicle.id)))
         # Said in a resident's delete confirmation: their face data goes with them.
@@ -293,8 +292,7 @@ def passes_page(request: Request) -> Response:
     if isinstance(user, Response):
         return user
     with services_of(request).sessions() as session:
-        households = list(session.scalars(
-            select(Household).order_by(Household.building, Household.unit)))
+        households = households_in_order(session)
         passes = list(session.scalars(
             select(VisitorPass).order_by(VisitorPass.valid_from.desc()).limit(500)))
     now = utcnow()

@@ -24,7 +24,7 @@ from api.console.admin import admin_page
 from api.console.rendering import page_user, services_of
 from models.events import AuditEntry
 from models.faces import FaceTemplate
-from models.people import Household, Resident
+from models.people import Household, Resident, flat_order
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +49,10 @@ class ResidentAccess:
 
 
 def _matching(query: str) -> Any:
-    """Residents whose name, building or unit contains every word of ``query``."""
-    statement = select(Resident, Household).join(Household, Resident.household_id == Household.id)
+    """The id and flat of each resident whose name, building or unit contains every word of
+    ``query``."""
+    statement = select(Resident.id, Household.building, Household.unit).join_from(
+        Resident, Household, Resident.household_id == Household.id)
     for word in query.split():
         # "3栋1201" typed as one word finds building 3栋, unit 1201 too.
         statement = statement.where(or_(*(
@@ -58,7 +60,7 @@ def _matching(query: str) -> Any:
             for column in (Resident.name, Household.building, Household.unit,
                            Household.building + Household.unit)
         )))
-    return statement.order_by(Household.building, Household.unit, Resident.id)
+    return statement
 
 
 def _consent_notes(session: Session, resident_ids: list[int]) -> dict[int, str]:
@@ -75,10 +77,19 @@ def _consent_notes(session: Session, resident_ids: list[int]) -> dict[int, str]:
 
 
 def resident_access(session: Session, query: str) -> tuple[list[ResidentAccess], bool]:
-    """The rows for ``query`` (at most FACES_PAGE) and whether more residents matched."""
-    found = session.execute(_matching(query).limit(FACES_PAGE + 1)).all()
-    more = len(found) > FACES_PAGE
-    found = found[:FACES_PAGE]
+    """The rows for ``query`` (at most FACES_PAGE) and whether more residents matched, by
+    flat as the households table lists them (2栋 before 10栋, models/people.py flat_order).
+    That order is not SQL's: the matches' ids and flats are read and sorted, then the page's
+    residents loaded."""
+    matched = sorted(session.execute(_matching(query)),
+                     key=lambda row: (flat_order(row.building, row.unit), row.id))
+    more = len(matched) > FACES_PAGE
+    ids = [row.id for row in matched[:FACES_PAGE]]
+    loaded = {resident.id: (resident, household) for resident, household in session.execute(
+        select(Resident, Household).join(Household, Resident.household_id == Household.id)
+        .where(Resident.id.in_(ids)))} if ids else {}
+    # A resident deleted between the two reads is left out, as from a search made later.
+    found = [loaded[rid] for rid in ids if rid in loaded]
     ids = [resident.id for resident, _ in found]
     counts: dict[int, int] = dict(session.execute(
         select(FaceTemplate.resident_id, func.count())

@@ -58,7 +58,7 @@ from errors import NotFoundError, PermissionDeniedError
 from models.access_store import passage_to_dict
 from models.db import DATABASE_DOWN
 from models.events import AuditEntry, Passage
-from models.people import Household
+from models.people import Household, households_in_order
 from models.vehicles import VisitorPass
 from services.container import Services
 from services.gate_actions import gate_states
@@ -379,7 +379,7 @@ def _household_labels(session: Session, rows: list[dict[str, Any]]) -> dict[int,
 
 
 def _households(session: Any) -> list[Household]:
-    return list(session.scalars(select(Household).order_by(Household.building, Household.unit)))
+    return households_in_order(session)
 
 
 def _with_resolutions(session: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -38,7 +38,7 @@ from errors import ConflictError, InvalidInputError, NotFoundError
 from models.base import Base
 from models.db import empty_write_ahead_log
 from models.events import AuditEntry
-from models.people import Household, Resident
+from models.people import Household, Resident, flat_order
 from models.vehicles import PlateListEntry, Vehicle, VisitorPass
 from services import presence_corrections
 from services.container import Services
@@ -148,10 +148,17 @@ def list_households(
     limit: int = Query(100, ge=1, le=1000),
     offset: Offset = 0,
 ) -> list[HouseholdOut]:
-    query = select(Household).order_by(Household.building, Household.unit)
+    # In the console's order (models/people.py flat_order: 2栋 before 10栋), which SQL cannot
+    # give: every flat's labels are read and sorted, then only the page's rows are loaded.
+    query = select(Household.id, Household.building, Household.unit)
     if building:
         query = query.where(Household.building == search_label(building))
-    return [_household_out(h, user) for h in session.scalars(query.limit(limit).offset(offset))]
+    ordered = sorted(session.execute(query), key=lambda row: flat_order(row.building, row.unit))
+    page = [row.id for row in ordered[offset:offset + limit]]
+    found = {h.id: h for h in session.scalars(select(Household).where(Household.id.in_(page)))}
+    # A flat deleted between the two reads (PostgreSQL reads each statement's commits) is
+    # left out, as it would be from a later page.
+    return [_household_out(found[hid], user) for hid in page if hid in found]
 
 
 @router.post("/households", response_model=HouseholdOut, status_code=201)
