@@ -19,8 +19,9 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 from api.console.admin import admin_page
+from api.console.error_texts import browser_table
 from api.console.i18n import code, translate
-from api.console.rendering import current_lang, gate_names, page_user, services_of
+from api.console.rendering import current_lang, gate_names, page_user, services_of, zone_label
 from controllers.barrier import BarrierState
 from models.site import configured_zones
 
@@ -55,6 +56,9 @@ def site_page(request: Request) -> Response:
     lang = current_lang(request)
     return admin_page(request, "admin/site.html", {
         "zones": zones, "gates": gates,
+        # A refused count names its zone as the reports do (区域 A · A区地面), not by id only.
+        "error_table": browser_table(
+            lang, zones={zone.id: zone_label(zone.id, zone.name) for zone in zones}),
         "live_texts": json.dumps({key: translate(lang, key) for key in LIVE_JS_KEYS},
                                  ensure_ascii=False),
         # A gate's state as the server words it, for the states the stream brings later.

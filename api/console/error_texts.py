@@ -53,6 +53,9 @@ class ErrorPattern:
 
 
 _Q = "['\"]"  # Python's repr() quotes a string with ' unless it contains one
+# The group that holds a zone id: shown as the console names the zone where the page gives
+# its zones (the site page's 车位计数), the id otherwise.
+ZONE = "zone"
 
 # First match wins: specific messages before the generic ones.
 PATTERNS: tuple[ErrorPattern, ...] = (
@@ -148,8 +151,8 @@ PATTERNS: tuple[ErrorPattern, ...] = (
                  "err.typed_pedestrian", ("@gate",)),
     # A zone id may hold spaces ("地下 1层"): the text up to ", got" is the id.
     ErrorPattern("occupied must be between 0 and (\\d+) for zone (.+), got (-?\\d+)",
-                 "err.occupied_range", ("capacity", "zone", "value")),
-    ErrorPattern(f"zone {_Q}(.+){_Q} not found", "err.zone_not_found", ("zone",)),
+                 "err.occupied_range", ("capacity", ZONE, "value")),
+    ErrorPattern(f"zone {_Q}(.+){_Q} not found", "err.zone_not_found", (ZONE,)),
     # face enrolment and PINs (services/faces.py, vision/faces.py, services/credentials.py)
     ErrorPattern("photo (\\d+): no face found in the photo.*", "err.photo_no_face", ("n",)),
     ErrorPattern("photo (\\d+): (\\d+) faces found in the photo.*", "err.photo_faces",
@@ -246,23 +249,37 @@ def strip_prefix(message: str) -> str:
     return message
 
 
-def explain_message(lang: Lang, message: str, names: Mapping[str, str] | None = None) -> str:
+def explain_message(
+    lang: Lang, message: str, names: Mapping[str, str] | None = None,
+    zones: Mapping[str, str] | None = None,
+) -> str:
     """One API message in ``lang``; a message the table does not know stays as it is.
     ``names``: the site's own words (gate ids → gate names) shown by name too, as
-    ``browser_table`` gives them to the pages' scripts."""
+    ``browser_table`` gives them to the pages' scripts. ``zones``: zone ids → the zone as
+    the console names it (``zone_label``: "A · A区地面"), for the messages naming a zone."""
     message = strip_prefix(message.strip())
     words = names or {}
     for pattern in PATTERNS:
         values = pattern.values(message)
         if values is None:
             continue
-        shown = {
-            name.removeprefix("@"): words.get(value) or label(lang, value)
-            if name.startswith("@") else value
-            for name, value in values.items()
-        }
+        shown = {name.removeprefix("@"): _shown(lang, name, value, words, zones or {})
+                 for name, value in values.items()}
         return translate(lang, pattern.key, **shown)
     return message
+
+
+def _shown(
+    lang: Lang, name: str, value: str, words: Mapping[str, str], zones: Mapping[str, str]
+) -> str:
+    if name.startswith("@"):
+        return words.get(value) or label(lang, value)
+    if name == ZONE:
+        # Apart from the gates' and fields' words: a zone id may be any text, "A" or "note"
+        # too, which must not turn into a gate's name or 备注. A zone not configured (any
+        # more) stays its id.
+        return zones.get(value, value)
+    return value
 
 
 def _field_of(loc: object) -> str | None:
@@ -291,13 +308,18 @@ def explain_detail(lang: Lang, detail: object) -> str:
     return translate(lang, "msg.failed")
 
 
-def browser_table(lang: Lang, names: Mapping[str, str] | None = None) -> dict[str, Any]:
+def browser_table(
+    lang: Lang, names: Mapping[str, str] | None = None, zones: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """The table for errors.js: the same expressions with their texts already in ``lang``.
-    ``names``: the site's own words (gate ids → gate names) shown by name too."""
+    ``names``: the site's own words (gate ids → gate names) shown by name too; ``zones``
+    as ``explain_message`` takes them."""
     return {
         "patterns": [[p.regex, translate(lang, p.key), list(p.names)] for p in PATTERNS],
         "labels": {**{word: translate(lang, key) for word, key in LABELS.items()},
                    **(names or {})},
+        "zone": ZONE,
+        "zones": dict(zones or {}),
         "prefixes": list(PYDANTIC_PREFIXES),
         "locations": sorted(_LOCATIONS),
         "sep": translate(lang, "admin.sep"),

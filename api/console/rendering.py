@@ -226,6 +226,12 @@ def gate_names(services: Services) -> dict[str, str]:
     return {g.id: g.name or g.id for g in services.settings.community.gates}
 
 
+def zone_label(zone_id: str, name: str) -> str:
+    """「A · A区地面」: a zone as the day and month reports name it, its id (what the
+    configuration and the CSV files say) then the name on the boards, when it has another."""
+    return f"{zone_id} · {name}" if name and name != zone_id else zone_id
+
+
 def pedestrian_gates(services: Services) -> frozenset[str]:
     """The gates people walk through: their review cards speak of a person, not a car."""
     return frozenset(g.id for g in services.settings.community.gates if g.kind == "pedestrian")

@@ -11,9 +11,12 @@
     { re: new RegExp("^(?:" + source + ")$"), text, names }
   ));
   const labels = table.labels || {};
+  // Zone ids → the zone as the console names it ("A · A区地面"), on the pages that give them.
+  const zones = table.zones || {};
   const locations = table.locations || [];
 
   function labelOf(word) { return Object.prototype.hasOwnProperty.call(labels, word) ? labels[word] : word; }
+  function zoneOf(id) { return Object.prototype.hasOwnProperty.call(zones, id) ? zones[id] : id; }
 
   function fill(text, values) {
     return text.replace(/\{(\w+)\}/g, (whole, name) => (name in values ? values[name] : whole));
@@ -36,6 +39,7 @@
         const value = match[i + 1] === undefined ? "" : match[i + 1];
         // "@" marks a field or record word ("valid_to", "household"): shown by its label.
         if (name.startsWith("@")) values[name.slice(1)] = labelOf(value);
+        else if (name === table.zone) values[name] = zoneOf(value);
         else values[name] = value;
       });
       return fill(pattern.text, values);
