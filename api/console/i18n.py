@@ -648,6 +648,13 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "{label} has moved out: the household and its residents ({residents}), vehicles "
         "({vehicles}) and visitor passes ({passes}) deleted.",
     ),
+    # When its plates were on the allow list: those entries went too, as the page listed.
+    "mo.done_allow": (
+        "{label} 已搬离：删除了成员 {residents} 人、车辆 {vehicles} 辆、访客通行证 {passes} 张、"
+        "白名单 {allow} 条和这户。",
+        "{label} has moved out: the household and its residents ({residents}), vehicles "
+        "({vehicles}), visitor passes ({passes}) and allow-list entries ({allow}) deleted.",
+    ),
     "mo.changed": (
         "这户的信息刚被修改过（有人添加或删除了成员、人脸、密码、车辆、通行证或名单），什么都"
         "没有删除。请核对下面最新的内容后再确认。",

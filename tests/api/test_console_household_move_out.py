@@ -76,7 +76,8 @@ def test_the_page_lists_what_goes_and_confirm_removes_it(client: Any) -> None:
     done = confirm(client, family.household, csrf, expected.group(1))
 
     assert done.status_code == 200 and told == [True], done.text
-    assert "3栋 1201 已搬离：删除了成员 2 人、车辆 2 辆、访客通行证 2 张和这户。" in done.text
+    assert ("3栋 1201 已搬离：删除了成员 2 人、车辆 2 辆、访客通行证 2 张、白名单 1 条和这户。"
+            in done.text)
     assert cells(done.text, "move-out-lists")[3::4] == ["已删除", "保留"]
     assert client.get(f"/api/v1/households/{family.household}",
                       headers=admin).status_code == 404
