@@ -655,6 +655,11 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "{label} has moved out: the household and its residents ({residents}), vehicles "
         "({vehicles}), visitor passes ({passes}) and allow-list entries ({allow}) deleted.",
     ),
+    # The block-list entries the office ticked to delete (the others stay, as the table says).
+    "mo.done_blocks": (
+        "黑名单删除了 {count} 条（没勾选的保留）。",
+        "Block-list entries deleted: {count} (those not ticked are kept).",
+    ),
     "mo.changed": (
         "这户的信息刚被修改过（有人添加或删除了成员、人脸、密码、车辆、通行证或名单），什么都"
         "没有删除。请核对下面最新的内容后再确认。",

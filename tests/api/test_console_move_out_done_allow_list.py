@@ -1,6 +1,7 @@
 """搬离's done notice counts the allow-list entries it removed, as it counts residents, cars and
 passes: the confirmation page lists them under 一并删除, and the office reading only the notice
-did not learn they were gone. A flat with none is told as before (no 白名单 0 条)."""
+did not learn they were gone. A flat with none is told as before (no 白名单 0 条). So are the
+block-list entries the office ticked to delete with the flat."""
 
 from __future__ import annotations
 
@@ -30,11 +31,11 @@ def _flat_with_two_cars(client: Any, admin: dict[str, str], *, allowed: int) -> 
     return flat
 
 
-def _moved_out(client: Any, flat: int, csrf: str) -> str:
+def _moved_out(client: Any, flat: int, csrf: str, **form: Any) -> str:
     shown = page(client, flat)
     expected = EXPECTED.search(shown.text)
     assert expected is not None, shown.text
-    done = confirm(client, flat, csrf, expected.group(1))
+    done = confirm(client, flat, csrf, expected.group(1), **form)
     assert done.status_code == 200, done.text
     notice = re.search(r'<p class="notice" role="status" id="move-out-done">(.*?)</p>',
                        done.text, re.S)
@@ -73,3 +74,24 @@ def test_a_flat_without_allow_list_entries_is_told_as_before(client: Any, lang: 
         "en": "5栋 302 has moved out: the household and its residents (0), vehicles (2) "
               "and visitor passes (0) deleted.",
     }[lang]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_done_notice_counts_the_block_list_entries_ticked(client: Any, lang: str) -> None:
+    """Both cars blocked (unpaid fees, say); the office ticks one entry to delete."""
+    admin, _ = staff(client)
+    flat = _flat_with_two_cars(client, admin, allowed=0)
+    blocks = [created(client.post("/api/v1/lists", headers=admin, json={
+        "plate": plate, "kind": "block", "reason": "欠费"})) for plate in PLATES]
+    csrf = cookie_login(client, "admin", "admin")
+    client.cookies.set(LANG_COOKIE, lang)
+    notice = _moved_out(client, flat, csrf, remove_block=[blocks[0]])
+    assert notice == {
+        "zh": "5栋 302 已搬离：删除了成员 0 人、车辆 2 辆、访客通行证 0 张和这户。"
+              " 黑名单删除了 1 条（没勾选的保留）。",
+        "en": "5栋 302 has moved out: the household and its residents (0), vehicles (2) "
+              "and visitor passes (0) deleted. Block-list entries deleted: 1 (those not "
+              "ticked are kept).",
+    }[lang]
+    left = client.get("/api/v1/lists", headers=admin).json()
+    assert [entry["id"] for entry in left] == [blocks[1]]
