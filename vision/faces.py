@@ -29,6 +29,10 @@ from vision.types import BoundingBox
 
 logger = logging.getLogger(__name__)
 
+# The most pixels an upsampled enrolment photo may have when it is searched again for a face too
+# small to detect (a 4 MP photo at 2x: the 16 MP a phone photo costs at 1x).
+_SMALL_FACE_SEARCH_PIXELS = 16_000_000
+
 
 def _load_dlib() -> tuple[Any, Any]:
     """dlib and face_recognition_models (for the model files' paths), or RecognitionError."""
@@ -215,6 +219,20 @@ class FaceEngine:
         embedding, shape = self._embed(rgb, rect, 1, self.config.mirror_probes)
         return FaceDetection(box, embedding, self._landmarks(shape))
 
+    def _faces_below_detection(self, rgb: np.ndarray) -> list[Any]:
+        """Faces the detector's configured scale cannot see, looked for once more upsampled.
+
+        At ``upsample: 0`` HOG finds no face under ~80 px, the enrolment minimum, so a photo
+        with a small face would be told it has none ("use a well-lit, frontal photo") when
+        the fix is to move closer. Only on this refusal path, and only on photos whose
+        upsampled copy is no larger than a phone photo read at scale 1: the answer is a
+        better refusal, not a bigger one.
+        """
+        upsample = self.config.upsample + 1
+        if rgb.shape[0] * rgb.shape[1] * 4**upsample > _SMALL_FACE_SEARCH_PIXELS:
+            return []
+        return self._rects(rgb, upsample)
+
     def embed_single_face(self, image: np.ndarray) -> FaceDetection:
         """Enrolment: exactly one face of at least ``enrol_min_face_px``, or InvalidInputError.
 
@@ -224,6 +242,8 @@ class FaceEngine:
         rgb = self._rgb(image)
         height, width = rgb.shape[:2]
         rects = self._rects(rgb, self.config.upsample)
+        if not rects:
+            rects = self._faces_below_detection(rgb)
         if not rects:
             raise InvalidInputError(
                 "no face found in the photo: use a well-lit, frontal photo of one person"
