@@ -393,6 +393,9 @@ def operations(
             "audit API gate actions, week", get(api_admin, "/api/v1/audit", action="gate", **week)
         ),
         Operation("audit page one guard", get(admin, "/console/admin/audit", user=GUARDS[1])),
+        # Every flat, resident and car with its edit form: grows with the community, not the
+        # history (2,000 flats here), but an office opens it daily.
+        Operation("households page (住户)", get(admin, "/console/admin/households")),
         Operation("daily report API", get(api_admin, f"/api/v1/reports/{yesterday}")),
         Operation(
             "daily report page", get(admin, "/console/admin/reports", day=yesterday.isoformat())
