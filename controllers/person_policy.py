@@ -23,11 +23,14 @@ class FaceEvidence:
     faces_seen: int
     resident_id: int | None  # set only when the vote over frames accepted one resident
     live: bool | None  # None: could not tell (too little motion) → ask for a head turn
+    # No usable face, but one too small to judge was there: the person is too far back.
+    too_small: bool = False
 
 
 def decide_face(evidence: FaceEvidence, household_id: int | None = None) -> AccessDecision:
     if evidence.faces_seen == 0:
-        return AccessDecision(Verdict.REVIEW, Reason.NO_FACE, Credential.FACE)
+        flags = ("face_too_small",) if evidence.too_small else ()
+        return AccessDecision(Verdict.REVIEW, Reason.NO_FACE, Credential.FACE, flags=flags)
     if evidence.live is False:
         return AccessDecision(
             Verdict.DENY, Reason.LIVENESS_FAILED, Credential.FACE, alarm="liveness_failed",

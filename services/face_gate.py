@@ -36,7 +36,7 @@ _UNKNOWN = {
 
 def evidence_from(result: FaceGateResult) -> FaceEvidence:
     if result.reason in (GateReason.NO_FACE, GateReason.FACE_TOO_SMALL):
-        return FaceEvidence(0, None, None)
+        return FaceEvidence(0, None, None, too_small=result.reason is GateReason.FACE_TOO_SMALL)
     if result.reason is GateReason.OPEN:
         return FaceEvidence(result.frames_seen, result.identity_id, True)
     if result.reason is GateReason.SPOOF:

@@ -28,6 +28,7 @@ ZONE_FULL = "车位已满"
 BARRIER_FAULT = "道闸故障"
 GUARD_OPENED = "保安已放行"
 TURN_HEAD = "请转头再试"
+STEP_CLOSER = "请靠近摄像头"
 
 # A plate as drivers read it on the plate itself: 闽A·12345 (GA 36-2018 puts the dot after
 # the issuing letter).
@@ -117,6 +118,8 @@ def passage_message(
     if pedestrian:
         if "turn_head" in flags:
             reason = "liveness_challenge"
+        if "face_too_small" in flags:
+            return _message(None, (STEP_CLOSER,), ScreenLevel.WAIT, STEP_CLOSER, passage_id)
         if reason == "outside_schedule" and decision == "deny":
             off_hours, stop = PASS_OFF_HOURS
             return _message(None, off_hours, stop, "，".join(off_hours), passage_id)

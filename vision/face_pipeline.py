@@ -99,6 +99,15 @@ class FacePipeline:
             voter.update(match)
         vote = voter.result()
         frames_matched = vote.votes
+        if not saw_face:
+            # The detector's scale sees no face under ~min_face_px, so a person standing too
+            # far back looks like nobody: one frame searched finer tells them to step closer
+            # instead of to face the camera. Only on this refusal path, one frame.
+            middle = frames[sampled[len(sampled) // 2]]
+            saw_small = any(
+                min(b.width, b.height) < config.min_face_px
+                for b in self.engine.locate_too_small(middle)
+            )
         if vote.identity_id is None:
             reason = self._refusal_reason(
                 matches, vote.conflict, vote.votes, saw_face, saw_small, saw_several
