@@ -59,9 +59,13 @@ def decide_pin(
             resident_id=resident_id,
         )
     if not pin_ok:
-        alarm = "pin_locked" if recent_failures + 1 >= MAX_PIN_FAILURES else None
+        locks = recent_failures + 1 >= MAX_PIN_FAILURES
+        # The failure that locks the PIN says so (flag now_locked): the keypad must not ask for
+        # another try that cannot open for up to the lock-out's length.
         return AccessDecision(
-            Verdict.DENY, Reason.PIN_WRONG, Credential.PIN, alarm=alarm, resident_id=resident_id
+            Verdict.DENY, Reason.PIN_WRONG, Credential.PIN,
+            alarm="pin_locked" if locks else None, resident_id=resident_id,
+            flags=("now_locked",) if locks else (),
         )
     return AccessDecision(
         Verdict.ALLOW, Reason.PIN, Credential.PIN, resident_id=resident_id,

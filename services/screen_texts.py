@@ -118,6 +118,9 @@ def passage_message(
     if pedestrian:
         if "turn_head" in flags:
             reason = "liveness_challenge"
+        if reason == "pin_wrong" and "now_locked" in flags:
+            locked = ("密码错误，已锁定", CALL_GUARD)
+            return _message(None, locked, ScreenLevel.STOP, "，".join(locked), passage_id)
         if "face_too_small" in flags:
             return _message(None, (STEP_CLOSER,), ScreenLevel.WAIT, STEP_CLOSER, passage_id)
         if reason == "outside_schedule" and decision == "deny":
