@@ -25,6 +25,8 @@ class FaceEvidence:
     live: bool | None  # None: could not tell (too little motion) → ask for a head turn
     # No usable face, but one too small to judge was there: the person is too far back.
     too_small: bool = False
+    # Nobody recognised because two faces of like size shared the frames: ask for one at a time.
+    several: bool = False
 
 
 def decide_face(evidence: FaceEvidence, household_id: int | None = None) -> AccessDecision:
@@ -42,7 +44,8 @@ def decide_face(evidence: FaceEvidence, household_id: int | None = None) -> Acce
             flags=("turn_head",), resident_id=evidence.resident_id, household_id=household_id,
         )
     if evidence.resident_id is None:
-        return AccessDecision(Verdict.REVIEW, Reason.FACE_UNKNOWN, Credential.FACE)
+        flags = ("several_faces",) if evidence.several else ()
+        return AccessDecision(Verdict.REVIEW, Reason.FACE_UNKNOWN, Credential.FACE, flags=flags)
     return AccessDecision(
         Verdict.ALLOW, Reason.FACE_RESIDENT, Credential.FACE,
         resident_id=evidence.resident_id, household_id=household_id,

@@ -45,7 +45,9 @@ def evidence_from(result: FaceGateResult) -> FaceEvidence:
         return FaceEvidence(result.frames_seen, None, None)
     assert result.reason in _UNKNOWN
     # Liveness was not the deciding question: nobody was recognised.
-    return FaceEvidence(result.frames_seen, None, True)
+    return FaceEvidence(
+        result.frames_seen, None, True, several=result.reason is GateReason.SEVERAL_FACES
+    )
 
 
 def result_details(result: FaceGateResult) -> dict[str, Any]:

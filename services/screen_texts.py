@@ -29,6 +29,7 @@ BARRIER_FAULT = "道闸故障"
 GUARD_OPENED = "保安已放行"
 TURN_HEAD = "请转头再试"
 STEP_CLOSER = "请靠近摄像头"
+ONE_AT_A_TIME = "请一人一次刷脸"
 
 # A plate as drivers read it on the plate itself: 闽A·12345 (GA 36-2018 puts the dot after
 # the issuing letter).
@@ -123,6 +124,8 @@ def passage_message(
             return _message(None, locked, ScreenLevel.STOP, "，".join(locked), passage_id)
         if "face_too_small" in flags:
             return _message(None, (STEP_CLOSER,), ScreenLevel.WAIT, STEP_CLOSER, passage_id)
+        if "several_faces" in flags:
+            return _message(None, (ONE_AT_A_TIME,), ScreenLevel.WAIT, ONE_AT_A_TIME, passage_id)
         if reason == "outside_schedule" and decision == "deny":
             off_hours, stop = PASS_OFF_HOURS
             return _message(None, off_hours, stop, "，".join(off_hours), passage_id)

@@ -1630,6 +1630,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "code.turn_head": ("需转头验证", "Head turn asked"),
     "code.face_too_small": ("人脸太小", "Face too small"),
     "code.now_locked": ("已锁定", "Now locked"),
+    "code.several_faces": ("多人同时在镜头前", "Several faces"),
     "login.wait_seconds": ("{n}秒", "{n} seconds"),
     "login.wait_minutes": ("{n}分钟", "{n} minutes"),
     "review.host_needed": ("请选择被访住户", "Choose the host household"),
