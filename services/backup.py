@@ -24,13 +24,16 @@ production" (Backup, Restore) gives the restore steps, also onto a new machine.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -73,7 +76,8 @@ def take_backup(
         raise InvalidInputError(f"{dest} exists already: give a new directory for the backup")
     if not dest.parent.exists():
         raise InvalidInputError(
-            f"{dest.parent} does not exist: create it first (install -d -m 700 {dest.parent})"
+            f"{dest.parent} does not exist{_read_from(dest)}: create it first (install -d -m "
+            f"700 {dest.parent.absolute()})"
         )
     if not dest.parent.is_dir():
         raise InvalidInputError(f"{dest.parent} is not a directory")
@@ -163,9 +167,9 @@ def _sqlite_revision(db: sqlite3.Connection) -> str | None:
     return str(row[0]) if row else None
 
 
-def _run_pg_tool(tool: str, url: str, *args: str) -> str:
-    """``pg_dump`` or ``pg_restore`` on the database at ``url`` (a SQLAlchemy URL); what it
-    printed."""
+def _pg_client(tool: str, url: str) -> tuple[str, dict[str, str], str]:
+    """The PostgreSQL client ``tool``'s path, its environment and its ``--dbname=`` for the
+    database at ``url`` (a SQLAlchemy URL)."""
     from sqlalchemy.engine import make_url
 
     exe = shutil.which(tool)
@@ -177,10 +181,16 @@ def _run_pg_tool(tool: str, url: str, *args: str) -> str:
     if parsed.password is not None:
         env["PGPASSWORD"] = str(parsed.password)
     libpq = parsed.set(drivername="postgresql", password=None).render_as_string()
-    done = subprocess.run([exe, *args, f"--dbname={libpq}"], capture_output=True, text=True,
+    return exe, env, f"--dbname={libpq}"
+
+
+def _run_pg_tool(tool: str, url: str, *args: str) -> str:
+    """``pg_dump`` on the database at ``url`` (a SQLAlchemy URL); what it printed."""
+    exe, env, dbname = _pg_client(tool, url)
+    done = subprocess.run([exe, *args, dbname], capture_output=True, text=True,
                           env=env, timeout=3600)
     if done.returncode != 0:
-        raise BackupError(f"{tool} failed: {_last_line(done.stderr)}")
+        raise BackupError(f"{tool} failed: {_error_line(done.stderr)}")
     return done.stdout
 
 
@@ -201,9 +211,22 @@ def _backup_postgres(url: str, target: Path) -> str | None:
 
 
 def _last_line(text: str) -> str:
-    """A tool's last error line, as the one line an operator is shown."""
+    """A tool's last line, when it printed no error line."""
     lines = text.strip().splitlines()
     return lines[-1] if lines else "no message"
+
+
+_TOOL_PREFIX = re.compile(r"^(?:pg_dump|pg_restore|psql)(?::<stdin>:\d+)?: (?:error: )?")
+
+
+def _error_line(text: str) -> str:
+    """The line of a PostgreSQL tool's output that says what went wrong, as the one line an
+    operator is shown: its first error. The last line is often only the SQL that failed
+    (``Command was: ALTER TABLE …``), with the reason above it."""
+    for line in text.splitlines():
+        if "error:" in line or "ERROR:" in line or "FATAL:" in line:
+            return _TOOL_PREFIX.sub("", line.strip())
+    return _last_line(text)
 
 
 def _copy(source: Path, target: Path) -> None:
@@ -247,11 +270,21 @@ class RestoreResult:
     config: Path | None = None  # the configuration file the backup was taken with
 
 
+def _read_from(path: Path) -> str:
+    """Where a relative path was looked for, when it was: deploy/parkgate-cli runs the
+    command from /opt/parkgate, so a backup named as it is listed in the folder the operator
+    stands in was not found there, and 'does not exist' alone contradicted ls."""
+    if path.is_absolute():
+        return ""
+    return f" in {Path.cwd()} (a relative path is read from there: give the full path)"
+
+
 def _not_a_backup(backup: Path) -> InvalidInputError:
     """What the operator named instead of a backup directory, and which one to name."""
     if not backup.exists():
-        return InvalidInputError(f"{backup} does not exist: give the directory the backup "
-                                 "command wrote (the one that holds manifest.json)")
+        return InvalidInputError(f"{backup} does not exist{_read_from(backup)}: give the "
+                                 "directory the backup command wrote (the one that holds "
+                                 "manifest.json)")
     if backup.is_file():
         return InvalidInputError(
             f"{backup} is a file, not a backup: give the directory that holds manifest.json"
@@ -336,7 +369,13 @@ def restore_backup(
         try:
             lock.acquire()
         except DatabaseInUseError as err:
-            raise InvalidInputError(f"backup {backup} not restored: {err}") from err
+            # Not the start's refusal ("refusing to serve …, or give this one a database of
+            # its own"): restored into a database of its own, the backup would reach no gate.
+            raise InvalidInputError(
+                f"backup {backup} not restored: another parkgate controller serves "
+                f"{err.where} ({err.holder}) and would go on deciding from and writing to it; "
+                "stop that one first (systemctl stop parkgate on its host), then restore"
+            ) from err
         except StoreUnavailableError:
             pass  # the restore cannot reach it either, and says so
     try:
@@ -465,11 +504,61 @@ def _postgres_tables(url: str) -> list[str]:
 
 
 def _restore_postgres(url: str, dump: Path) -> None:
+    """The dump into the database, all or nothing: ``pg_restore``'s script, after dropping
+    the tables the dump does not hold, runs through ``psql`` in one transaction.
+
+    ``pg_restore --clean`` drops only what its dump names, so a table a newer parkgate's
+    migration made stayed (and the next start, creating it again, failed); and one with a
+    foreign key to a table of the dump (zone_periods, 0017, to zones) made the clean itself
+    fail, so an older backup, the one taken before an upgrade, could not be put back at all.
+    Dropped before the restore in its own transaction, a restore that then failed would have
+    left the newer version's database without them."""
     # Listed first: a dump that cannot be listed is refused before the database changes.
     tables = _dump_tables(dump)
-    _run_pg_tool("pg_restore", url, "--clean", "--if-exists", "--no-owner",
-                 "--single-transaction", str(dump))
-    _drop_tables_not_in(url, tables)
+    restore_exe = shutil.which("pg_restore")
+    if restore_exe is None:
+        raise BackupError("pg_restore is not installed (apt-get install postgresql-client)")
+    psql, env, dbname = _pg_client("psql", url)
+    with tempfile.TemporaryFile() as script_errors, tempfile.TemporaryFile() as client_errors:
+        script = subprocess.Popen(
+            [restore_exe, "--clean", "--if-exists", "--no-owner", "--file=-", str(dump)],
+            stdout=subprocess.PIPE, stderr=script_errors,
+        )
+        client = subprocess.Popen(
+            [psql, "--no-psqlrc", "--quiet", "--single-transaction", "--set=ON_ERROR_STOP=1",
+             f"--command={_drop_tables_not_in(tables)}", "--file=-", dbname],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=client_errors, env=env,
+        )
+        out, into = script.stdout, client.stdin
+        assert out is not None and into is not None
+        try:
+            for block in iter(lambda: out.read(1 << 16), b""):
+                into.write(block)
+        except BrokenPipeError:
+            pass  # psql stopped at an error: what it printed says which
+        finally:
+            out.close()
+        cut_short = script.wait() != 0
+        if cut_short and client.poll() is None:
+            # A script cut short must not be committed: psql killed before its COMMIT, the
+            # server rolls the transaction back.
+            client.kill()
+        else:
+            with contextlib.suppress(BrokenPipeError):
+                into.close()  # the end of the script: psql commits
+        client.wait()
+        script_errors.seek(0)
+        client_errors.seek(0)
+        script_said = script_errors.read().decode("utf-8", "replace")
+        client_said = client_errors.read().decode("utf-8", "replace")
+    for notice in re.findall(r"NOTICE:\s+(dropping table .*)", client_said):
+        logger.info("%s", notice)
+    # psql's own error first: pg_restore then fails only because psql stopped reading.
+    failed = (client_said if client.returncode > 0
+              else script_said if cut_short else None)
+    if failed is not None:
+        raise BackupError(f"pg_restore failed: {_error_line(failed)}; the database was not "
+                          "changed")
 
 
 def _dump_tables(dump: Path) -> set[str]:
@@ -478,7 +567,7 @@ def _dump_tables(dump: Path) -> set[str]:
     listing = subprocess.run([shutil.which("pg_restore") or "pg_restore", "--list", str(dump)],
                              capture_output=True, text=True, timeout=600, check=False)
     if listing.returncode != 0:
-        raise BackupError(f"pg_restore --list failed: {_last_line(listing.stderr)}")
+        raise BackupError(f"pg_restore --list failed: {_error_line(listing.stderr)}")
     tables: set[str] = set()
     for line in listing.stdout.splitlines():
         words = line.split(";", 1)[-1].split()
@@ -487,24 +576,19 @@ def _dump_tables(dump: Path) -> set[str]:
     return tables
 
 
-def _drop_tables_not_in(url: str, kept: set[str]) -> None:
-    """What --clean leaves: pg_restore drops only the objects its dump names, so a table a
-    newer parkgate's migration made (an older backup restored with --replace) stayed, and
-    the next start's migration, creating it again, failed. Tables only: the restore's
-    migrations make nothing else of their own."""
-    from sqlalchemy import create_engine, inspect, text
-
+def _drop_tables_not_in(kept: set[str]) -> str:
+    """The SQL that drops, first in the restore's transaction, every table of the database
+    that the dump does not hold (with CASCADE: their foreign keys to the dump's tables would
+    stop its clean). Tables only: the restore's migrations make nothing else of their own."""
     if not kept:
-        return  # a dump we cannot read the tables of: better left than emptied
-    engine = create_engine(url)
-    try:
-        with engine.begin() as conn:
-            for table in sorted(set(inspect(conn).get_table_names()) - kept):
-                logger.info("dropping table %s: not in the backup (made by a newer version)",
-                            table)
-                conn.execute(text(f'DROP TABLE IF EXISTS "{table}" CASCADE'))
-    finally:
-        engine.dispose()
+        return "SELECT 1"  # a dump we cannot read the tables of: better left than emptied
+    names = ", ".join("'" + name.replace("'", "''") + "'" for name in sorted(kept))
+    return (
+        "DO $$ DECLARE t text; BEGIN FOR t IN SELECT tablename FROM pg_catalog.pg_tables "
+        f"WHERE schemaname = 'public' AND tablename <> ALL (ARRAY[{names}]) ORDER BY 1 LOOP "
+        "RAISE NOTICE 'dropping table %: not in the backup (made by a newer version)', t; "
+        "EXECUTE format('DROP TABLE IF EXISTS public.%I CASCADE', t); END LOOP; END $$"
+    )
 
 
 def cmd_restore(args: argparse.Namespace) -> int:

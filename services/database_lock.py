@@ -56,6 +56,9 @@ LOCK_SUFFIX = "-controller.lock"
 class DatabaseInUseError(DatabaseStartError):
     """Another live controller serves this database."""
 
+    where: str = ""  # the database, as DatabaseLock.where says it
+    holder: str = ""  # the controller holding it (host, data_dir, pid, started …)
+
 
 def holder_description(data_dir: Path) -> dict[str, Any]:
     machine = ""
@@ -145,12 +148,14 @@ class DatabaseLock:
         logger.info("database lock: taken again")
 
     def _refusal(self, holder: str) -> DatabaseInUseError:
-        return DatabaseInUseError(
+        refusal = DatabaseInUseError(
             f"refusing to serve {self.where}: another parkgate controller serves it "
             f"({holder}); two controllers on one database would both decide and record for "
             "the same gates, counts and city feed. Stop that one first (systemctl stop "
             "parkgate on its host), or give this one a database of its own"
         )
+        refusal.where, refusal.holder = self.where, holder
+        return refusal
 
     def _acquire_file(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

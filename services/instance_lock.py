@@ -29,8 +29,9 @@ class InstanceLock:
         self.path = data_dir / LOCK_FILE
         self._fd: int | None = None
 
-    def acquire(self) -> None:
-        """Take the lock for this process, or raise ConflictError naming the holder."""
+    def acquire(self, *, otherwise: str = ", or give this one a data_dir of its own") -> None:
+        """Take the lock for this process, or raise ConflictError naming the holder and what
+        to do (stop it first, ``otherwise``…)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
@@ -40,7 +41,7 @@ class InstanceLock:
             os.close(fd)
             raise ConflictError(
                 f"another parkgate is running on {self.path.parent}{holder}: stop it first "
-                "(systemctl stop parkgate), or give this one a data_dir of its own"
+                f"(systemctl stop parkgate){otherwise}"
             ) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
@@ -59,7 +60,9 @@ def refuse_if_running(data_dir: Path, doing: str) -> None:
         return
     probe = InstanceLock(data_dir)
     try:
-        probe.acquire()
+        # Only "stop it": a data_dir of its own, the advice to a second controller, would
+        # restore the backup where no controller reads it.
+        probe.acquire(otherwise="")
     except ConflictError as err:
         raise ConflictError(f"{doing} refused: {err}") from None
     probe.release()

@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -442,6 +443,32 @@ def test_a_nightly_backup_into_a_folder_not_made_yet_says_to_create_it(
         take_backup(data, url, tmp_path / "nightly" / "parkgate-20261128T033000Z")
 
 
+def test_a_relative_path_not_found_says_where_it_was_looked_for(
+    controller_dir: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """deploy/parkgate-cli runs the command from /opt/parkgate: a backup named as ls shows it
+    in /var/backups/parkgate was 'parkgate-… does not exist', and --stamped's folder 'nightly
+    does not exist: create it first', both there in the operator's own directory."""
+    data, url = controller_dir
+    nightly = tmp_path / "nightly"
+    nightly.mkdir()
+    take_backup(data, url, nightly / "parkgate-20261129T033000Z", now=AT)
+    home = tmp_path / "opt-parkgate"
+    home.mkdir()
+    monkeypatch.chdir(home)  # where the wrapper runs it
+    with pytest.raises(InvalidInputError) as refused:
+        restore_backup(Path("parkgate-20261129T033000Z"), tmp_path / "new-box",
+                       f"sqlite:///{tmp_path / 'new-box' / 'parkgate.db'}")
+    assert str(refused.value).startswith(
+        f"parkgate-20261129T033000Z does not exist in {home} (a relative path is read from "
+        "there: give the full path): give the directory the backup command wrote")
+    with pytest.raises(InvalidInputError) as refused:
+        take_backup(data, url, Path("nightly") / "parkgate-20261130T033000Z")
+    assert str(refused.value) == (
+        f"nightly does not exist in {home} (a relative path is read from there: give the full "
+        f"path): create it first (install -d -m 700 {home / 'nightly'})")
+
+
 def test_the_configuration_is_kept_in_the_backup_for_a_new_machine_and_not_restored(
     controller_dir: tuple[Path, str], tmp_path: Path
 ) -> None:
@@ -529,6 +556,67 @@ def test_an_older_backup_restored_with_replace_leaves_no_table_a_newer_version_m
     assert plates_in(url) == ["闽A00001", "闽A00002"]
 
 
+def test_the_backup_taken_before_an_upgrade_goes_back_over_the_upgraded_database(
+    controller_dir: tuple[Path, str], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Going back (README "Going back", guide 11.6): a table a later migration made with a
+    foreign key to one of the backup's (zone_periods -> zones, 0017) made pg_restore's clean
+    fail, 'pg_restore failed: Command was: ALTER TABLE … DROP CONSTRAINT …', so the backup
+    taken before the upgrade could not be put back over the upgraded database."""
+    data, url = controller_dir
+    if not url.startswith("postgresql"):
+        pytest.skip("the database part of a PostgreSQL restore")
+    take_backup(data, url, tmp_path / "backup")
+    engine = create_db_engine(url)
+    with engine.begin() as conn:  # what a newer parkgate's migration would have made
+        conn.execute(text("CREATE TABLE later_periods (id integer PRIMARY KEY, zone_id "
+                          "varchar REFERENCES zones (id), passage_id integer REFERENCES "
+                          "passages (id))"))
+    engine.dispose()
+
+    with caplog.at_level(logging.INFO, logger="services.backup"):
+        restore_backup(tmp_path / "backup", data, url, replace=True)
+    assert "dropping table later_periods: not in the backup (made by a newer version)" in (
+        r.getMessage() for r in caplog.records)
+    engine = create_db_engine(url)
+    try:
+        assert "later_periods" not in set(inspect(engine).get_table_names())
+        migrate(engine)
+    finally:
+        engine.dispose()
+    assert plates_in(url) == ["闽A00001", "闽A00002"]
+
+
+def test_a_postgres_restore_that_fails_says_why_and_changes_nothing(
+    controller_dir: tuple[Path, str], tmp_path: Path
+) -> None:
+    """pg_restore's last line is the SQL that failed, not why: the reason is the line shown.
+    And the whole restore is one transaction: the tables it drops first come back too."""
+    data, url = controller_dir
+    if not url.startswith("postgresql"):
+        pytest.skip("the database part of a PostgreSQL restore")
+    take_backup(data, url, tmp_path / "backup")
+    add_passages(url, ["闽A00003"])
+    engine = create_db_engine(url)
+    with engine.begin() as conn:  # someone's report view: the clean cannot drop passages
+        conn.execute(text("CREATE VIEW office_report AS SELECT plate FROM passages"))
+        conn.execute(text("CREATE TABLE later_feature (id integer PRIMARY KEY)"))
+    engine.dispose()
+
+    with pytest.raises(BackupError) as refused:
+        restore_backup(tmp_path / "backup", data, url, replace=True)
+    message = str(refused.value)
+    assert message.startswith("pg_restore failed: ")
+    assert "cannot drop table public.passages because other objects depend on it" in message
+    assert "Command was" not in message and message.endswith("the database was not changed")
+    engine = create_db_engine(url)
+    try:
+        assert {"later_feature", "passages"} <= set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+    assert plates_in(url) == ["闽A00001", "闽A00002", "闽A00003"]
+
+
 def test_a_long_restore_says_how_far_it_got(
     controller_dir: tuple[Path, str], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -560,9 +648,15 @@ def test_a_restore_onto_a_database_another_box_still_serves_is_refused_naming_it
     take_backup(data, url, tmp_path / "backup")
     old_box = app_factory(data_dir=tmp_path / "old-box")  # serving the same database
     add_passages(url, ["闽A00003"])  # after the backup: the restore would take it away
-    with pytest.raises(InvalidInputError, match=r"not restored: refusing to serve .*another "
-                                                r"parkgate controller serves it \(host "):
+    with pytest.raises(InvalidInputError) as refused:
         restore_backup(tmp_path / "backup", tmp_path / "new-box", url, replace=True)
+    # A restore is told to stop that one, not to take "a database of its own" (the start's
+    # advice to a second controller: restored there, the backup would reach no gate).
+    assert re.fullmatch(
+        r"backup \S+ not restored: another parkgate controller serves (the SQLite )?database "
+        r"\S+ \(host .*, data_dir \S*old-box, pid \d+, .*\) and would go on deciding from "
+        r"and writing to it; stop that one first \(systemctl stop parkgate on its host\), "
+        r"then restore", str(refused.value)), str(refused.value)
     assert plates_in(url) == ["闽A00001", "闽A00002", "闽A00003"]
     assert not (tmp_path / "new-box").exists()
 

@@ -4,6 +4,7 @@ leaves no lock behind."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -36,6 +37,21 @@ def test_a_second_holder_is_refused_with_the_first_one_s_pid(tmp_path: Path) -> 
     second = InstanceLock(tmp_path)
     second.acquire()
     second.release()
+
+
+def test_a_refused_restore_is_told_only_to_stop_the_controller(tmp_path: Path) -> None:
+    """A second controller may take a data_dir of its own; a restore told so would put the
+    backup where no controller reads it."""
+    running = InstanceLock(tmp_path)
+    running.acquire()
+    try:
+        with pytest.raises(ConflictError) as refused:
+            refuse_if_running(tmp_path, "restoring /var/backups/parkgate/parkgate-x")
+    finally:
+        running.release()
+    assert str(refused.value) == (
+        f"restoring /var/backups/parkgate/parkgate-x refused: another parkgate is running on "
+        f"{tmp_path} (pid {os.getpid()}): stop it first (systemctl stop parkgate)")
 
 
 @pytest.mark.timeout(300)
