@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import getpass
 import hashlib
 import json
 import logging
@@ -440,6 +441,7 @@ def _restore(
             f"{len(present)} file(s) the restore would overwrite exist (e.g. {present[0]}): "
             "stop the controller and repeat with --replace (they are moved aside, not deleted)"
         )
+    _make_data_dir(data_dir)
     if kind == "postgresql":
         # First: a refused restore (wrong password, no such database) leaves the data
         # directory as it was, journals of an outage included.
@@ -472,6 +474,21 @@ def _restore(
             raise
         _progress("restore: copied", copied, len(targets))
     return RestoreResult(len(targets), kind, set_aside, configs[0] if configs else None)
+
+
+def _make_data_dir(data_dir: Path) -> None:
+    """The data directory, made before anything is restored. On a new machine not started
+    yet (README "Onto a new machine") systemd has not made /var/lib/parkgate, and its user
+    cannot make it in /var/lib: the restore stopped at its first file, after the PostgreSQL
+    database had been replaced already."""
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+    except OSError as err:
+        raise InvalidInputError(
+            f"cannot create the data directory {data_dir}: {err.strerror}; nothing was "
+            f"restored. Create it for {getpass.getuser()} first, as root: install -d -o "
+            f"{getpass.getuser()} -g {getpass.getuser()} -m 700 {data_dir}"
+        ) from err
 
 
 _HOW_TO_USE = {

@@ -587,6 +587,27 @@ def test_the_backup_taken_before_an_upgrade_goes_back_over_the_upgraded_database
     assert plates_in(url) == ["闽A00001", "闽A00002"]
 
 
+def test_a_data_directory_that_cannot_be_made_is_said_before_the_database_is_replaced(
+    controller_dir: tuple[Path, str], tmp_path: Path
+) -> None:
+    """A new machine, not started yet: /var/lib/parkgate does not exist and its user cannot
+    make it. The restore replaced the PostgreSQL database, then stopped at its first file
+    ('restore stopped while copying clock …: Permission denied')."""
+    data, url = controller_dir
+    take_backup(data, url, tmp_path / "backup")
+    add_passages(url, ["闽A00003"])  # after the backup: a restore would take it away
+    (tmp_path / "var-lib").write_text("not a directory", encoding="utf-8")
+    new_box = tmp_path / "var-lib" / "parkgate"
+    database = url if url.startswith("postgresql") else f"sqlite:///{new_box / 'parkgate.db'}"
+    with pytest.raises(InvalidInputError) as refused:
+        restore_backup(tmp_path / "backup", new_box, database, replace=True)
+    assert str(refused.value).startswith(
+        f"cannot create the data directory {new_box}: Not a directory; nothing was restored. "
+        "Create it for ")
+    assert str(refused.value).endswith(f" -m 700 {new_box}")
+    assert plates_in(url) == ["闽A00001", "闽A00002", "闽A00003"]
+
+
 def test_a_postgres_restore_that_fails_says_why_and_changes_nothing(
     controller_dir: tuple[Path, str], tmp_path: Path
 ) -> None:
