@@ -28,13 +28,14 @@ from api.console.audit_texts import (
     audit_target,
 )
 from api.console.error_texts import browser_table, explain_message
-from api.console.household_search import FlatsPage, flats_page
+from api.console.household_search import PAGE_FLATS, flats_page
 from api.console.i18n import translate
 from api.console.pass_schedule import schedule_text
 from api.console.rendering import (
     current_lang,
     display_tz,
     gate_names,
+    page_links,
     page_user,
     render,
     services_of,
@@ -274,19 +275,9 @@ def households_page(
     return admin_page(request, "admin/households.html",
                    {"households": households, "shown": shown, "labels": labels,
                     "faces": faces, "members": members, "names": names,
-                    "pager": _pager_links(shown)}, user)
-
-
-def _pager_links(shown: FlatsPage) -> dict[str, str | None]:
-    """The 上一页/下一页 addresses, keeping the search."""
-    def link(page: int) -> str:
-        params = {"q": shown.query} if shown.query else {}
-        if page > 1:
-            params["page"] = str(page)
-        return "/console/admin/households" + (f"?{urlencode(params)}" if params else "")
-
-    return {"prev": link(shown.page - 1) if shown.page > 1 else None,
-            "next": link(shown.page + 1) if shown.page < shown.pages else None}
+                    **page_links("/console/admin/households",
+                                 {"q": shown.query} if shown.query else {}, shown.page,
+                                 shown.found, PAGE_FLATS)}, user)
 
 
 def pass_status(visitor_pass: VisitorPass, now: datetime) -> PassStatus:
