@@ -390,7 +390,17 @@ def _restore(
 ) -> RestoreResult:
     from models.db import sqlite_path, unknown_revision_text
 
-    manifest = read_manifest(backup)
+    try:
+        manifest = read_manifest(backup)
+    except PermissionError as err:
+        # A backup copied onto the box by root (mode 600, as backups are written) and
+        # restored, as the guide says, as the data directory's user: 'cannot start:
+        # [Errno 13] …' did not say that the restore could not read what it was given.
+        raise InvalidInputError(
+            f"cannot read the backup: {err.strerror}: {err.filename}; the restore runs as "
+            f"{getpass.getuser()}: let it read the backup (chown -R {getpass.getuser()} "
+            f"{backup}, or copy it into /var/backups/parkgate as that user)"
+        ) from err
     data_dir = data_dir.resolve()
     if os.geteuid() == 0 and data_dir.is_dir() and data_dir.stat().st_uid != 0:
         # Restored files are root's, mode 600: the controller could not open its database.

@@ -608,6 +608,30 @@ def test_a_data_directory_that_cannot_be_made_is_said_before_the_database_is_rep
     assert plates_in(url) == ["闽A00001", "闽A00002", "闽A00003"]
 
 
+def test_a_backup_the_restoring_user_cannot_read_is_said_in_a_line(
+    controller_dir: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Copied onto the new box by root (files 600) and restored as parkgate: main.py's
+    'cannot start: [Errno 13] Permission denied: …/parkgate.db' did not say the restore could
+    not read its backup, nor what to do. (Root reads anything: the refusal is the kernel's.)"""
+    data, url = controller_dir
+    take_backup(data, url, tmp_path / "backup")
+    unreadable = tmp_path / "backup" / "secret_key"
+    opened = Path.open
+
+    def open_as_parkgate(path: Path, *args: Any, **kwargs: Any) -> Any:
+        if path == unreadable:
+            raise PermissionError(13, "Permission denied", str(path))
+        return opened(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", open_as_parkgate)
+    with pytest.raises(InvalidInputError) as refused:
+        restore_backup(tmp_path / "backup", tmp_path / "new-box", url, replace=True)
+    assert str(refused.value).startswith(
+        f"cannot read the backup: Permission denied: {unreadable}; the restore runs as ")
+    assert "chown -R " in str(refused.value) and not (tmp_path / "new-box").exists()
+
+
 def test_a_postgres_restore_that_fails_says_why_and_changes_nothing(
     controller_dir: tuple[Path, str], tmp_path: Path
 ) -> None:
