@@ -27,6 +27,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+# How a motion time-out's fault message begins (the rest: "within N s"). An arm that did not
+# rise is the opening's fault: the runtime ties it to the car that opening was for.
+NOT_OPEN = "barrier did not report open"
+NOT_CLOSED = "barrier did not report closed"
+
 
 class BarrierState(StrEnum):
     CLOSED = "closed"
@@ -444,7 +449,8 @@ class BarrierMachine:
         ):
             target = "open" if self._state is BarrierState.OPENING else "closed"
             return self.fail(
-                f"barrier did not report {target} within {self.timing.motion_timeout_s:g} s", now
+                f"{NOT_OPEN if target == 'open' else NOT_CLOSED} within "
+                f"{self.timing.motion_timeout_s:g} s", now
             )
         if (
             self._state is BarrierState.OPEN

@@ -36,6 +36,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import wall_clock
+from controllers.barrier import NOT_OPEN
 from controllers.events import Event, EventBus
 from controllers.journal_writeback import JournalWriteBack, OutageAlarm
 from controllers.offline import OfflineAccess
@@ -85,6 +86,19 @@ class Opener(Protocol):
 # The runtime waits this much longer than a barrier's own budget: its own time-out is only a
 # backstop against a driver that hangs, never what ends a command that is still retrying.
 BARRIER_WAIT_MARGIN_S = 1.0
+# How long after a car's open an arm's failure to rise is still that car's: longer than any
+# motion_timeout_s a gate would be given (10 s by default). A later open replaces the tie.
+OPEN_FAULT_TIE_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class _OpenedFor:
+    """What a gate's latest open was for (both ids None: a guard's open naming no car)."""
+
+    passage_id: int | None
+    journal_id: str | None
+    plate: str | None
+    at: float  # time.monotonic()
 
 
 def utc_clock() -> datetime:
@@ -219,6 +233,10 @@ class GateRuntime(JournalWriteBack):
         # opening one during a later outage cannot read it, yet anti-passback must see its
         # car inside. In memory only (a restart forgets them; the write-back still counts).
         self._faulted: dict[int, PassageRecord] = {}
+        # gate id -> the passage (its id, or its journal id offline) the gate's latest open was
+        # for, and when (monotonic): an arm that then does not rise (a motion time-out, seen
+        # only once the barrier's motion_timeout_s is up) is that car's fault.
+        self._opened_for: dict[str, _OpenedFor] = {}
         # gate id -> plate -> (when, result) of the plates decided there within
         # TYPED_REPEAT_WINDOW: a typed plate that repeats one, or a camera read that repeats
         # a typed one, is answered with it.
@@ -294,7 +312,8 @@ class GateRuntime(JournalWriteBack):
                 barrier = "closed"
                 if record.decision.opens:
                     barrier = await self.open_barrier(
-                        gate.gate_id, passage_id=passage_id, journal_id=record.journal_id
+                        gate.gate_id, passage_id=passage_id, journal_id=record.journal_id,
+                        plate=sighting.plate,
                     )
                     if barrier == OUTCOME_FAULT and record.journal_id is not None:
                         self._offline.undo(record)  # the car did not move: anti-passback agrees
@@ -543,19 +562,23 @@ class GateRuntime(JournalWriteBack):
         return record, passage_id, alarms, view
 
     async def open_barrier(
-        self, gate_id: str, *, passage_id: int | None = None, journal_id: str | None = None
+        self, gate_id: str, *, passage_id: int | None = None, journal_id: str | None = None,
+        plate: str | None = None,
     ) -> str:
-        """Command the gate's barrier open; returns the outcome written to the passage."""
+        """Command the gate's barrier open; returns the outcome written to the passage.
+        ``plate``: the car it opens for, named by the alarm if the arm then does not rise."""
         opened = await self.open_barrier_for(gate_id, passage_id=passage_id,
-                                             journal_id=journal_id)
+                                             journal_id=journal_id, plate=plate)
         return opened.barrier
 
     async def open_barrier_for(
-        self, gate_id: str, *, passage_id: int | None = None, journal_id: str | None = None
+        self, gate_id: str, *, passage_id: int | None = None, journal_id: str | None = None,
+        plate: str | None = None,
     ) -> BarrierOpened:
         """As :meth:`open_barrier`, and what the open did to the passage's admission: a
         guard's open that gives an undone admission back says so in its audit entry."""
-        outcome = await self._drive_open(gate_id, passage_id=passage_id, journal_id=journal_id)
+        outcome = await self._drive_open(gate_id, passage_id=passage_id, journal_id=journal_id,
+                                         plate=plate)
         return await self._finish(passage_id, outcome, journal_id)
 
     def named_offline(
@@ -679,7 +702,8 @@ class GateRuntime(JournalWriteBack):
             logger.exception("passage %s: where its car is now could not be read", passage_id)
 
     async def _drive_open(
-        self, gate_id: str, *, passage_id: int | None, journal_id: str | None
+        self, gate_id: str, *, passage_id: int | None, journal_id: str | None,
+        plate: str | None = None,
     ) -> str:
         """Command the gate's barrier open; its answer (a fault is alarmed, tied to the
         passage given)."""
@@ -695,6 +719,10 @@ class GateRuntime(JournalWriteBack):
                 async with asyncio.timeout(wait_s):
                     state = await barrier.open()
                 outcome = str(state)
+                # A guard's open naming no passage is the latest too: a fault after it is
+                # nobody's car.
+                self._opened_for[gate_id] = _OpenedFor(passage_id, journal_id, plate,
+                                                       time.monotonic())
             except (HardwareError, TimeoutError) as err:
                 outcome = "fault"
                 # A time-out's own text is empty: say what it means.
@@ -718,7 +746,20 @@ class GateRuntime(JournalWriteBack):
         open (unacknowledged and under :data:`ALARM_REPEAT_WINDOW` old), as for a blocked car
         that keeps trying. During an outage every car's open fails and the machine goes
         fault → opening → fault each time; that is one thing to deal with, not one alarm per
-        car. The first passage the fault concerns is tied to the alarm."""
+        car. The first passage the fault concerns is tied to the alarm.
+
+        An arm that did not rise after the barrier took the open (a motion time-out, reported
+        by the barrier itself, naming no passage) is tied to the car the gate's latest open was
+        for, if that open was within ``OPEN_FAULT_TIE_S``: the guard sees which car, counted in
+        as the open was confirmed, may have turned away (guide 4.3: 「车已离开」)."""
+        if passage_id is None and journal_id is None and message.startswith(NOT_OPEN):
+            opened = self._opened_for.get(gate_id)
+            if opened is not None and time.monotonic() - opened.at <= OPEN_FAULT_TIE_S:
+                passage_id, journal_id = opened.passage_id, opened.journal_id
+                if opened.plate:
+                    # The booth's alarm names the car (api/console/rendering.alarm_plate);
+                    # the city feed's alarm carries no message.
+                    message = f"{message}; {opened.plate} was let in on that open"
         await self.raise_alarm(
             "hardware_fault", message, gate_id=gate_id, passage_id=passage_id,
             journal_id=journal_id, once_per_gate=True,
