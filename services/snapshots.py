@@ -41,6 +41,10 @@ class SnapshotStore:
         self._space = space
         # Set while saving fails: the cause is logged once, not for every car.
         self._failing = False
+        # The .tmp files of saves in progress: never stale, whatever their time says. A
+        # clock stepped forward (NTP after a board booted with the wrong time) made a file
+        # being written look older than STALE_TMP_S, and retention deleted it mid-save.
+        self._writing: set[Path] = set()
 
     def save_for_passage(
         self, gate_id: str, at: datetime, jpeg: bytes
@@ -76,6 +80,7 @@ class SnapshotStore:
         )
         target = self.root / relative
         tmp = target.with_suffix(".tmp")
+        self._writing.add(tmp)
         try:
             with self._created(tmp) as f:
                 f.write(jpeg)
@@ -87,6 +92,8 @@ class SnapshotStore:
             with contextlib.suppress(OSError):
                 tmp.unlink(missing_ok=True)
             raise
+        finally:
+            self._writing.discard(tmp)
         # Dated by the passage, not by the system clock: retention and free_up go by a file's
         # time, and a system clock running behind (wall_clock.py) stamped it years early, so
         # it was deleted as soon as the clock was right again. After the rename: the file is
@@ -172,6 +179,8 @@ class SnapshotStore:
         the bytes freed."""
         freed = 0
         for file in self.root.rglob("*.tmp"):
+            if file in self._writing:
+                continue
             try:
                 stat = file.stat()
                 if stat.st_mtime >= before:

@@ -3,11 +3,14 @@ snapshot saved into a day folder retention removes meanwhile is still saved."""
 
 from __future__ import annotations
 
+import os
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from services import snapshots as snapshots_module
 from services.snapshots import SnapshotStore
 
 NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
@@ -75,4 +78,24 @@ def test_a_snapshot_saved_as_retention_removes_its_folder_is_saved(
     monkeypatch.setattr(Path, "mkdir", made_then_removed)
     relative = store.save("main-in", at, b"\xff" * 10)
     assert removed == [True]
+    assert (store.root / relative).read_bytes() == b"\xff" * 10
+
+
+def test_a_save_in_progress_is_not_taken_for_a_crashed_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Retention deletes the .tmp of a save a crash interrupted, by its time. A clock stepped
+    forward while a snapshot was being written (NTP after a board booted with the wrong time)
+    made the file being written look a year old: it was deleted mid-save, and the save failed
+    (seen with the suite run as on a day 400 days later)."""
+    store = SnapshotStore(tmp_path / "snapshots")
+    synced = os.fsync
+    year_later = time.time() + 400 * 86400
+
+    def retention_meanwhile(fd: int) -> None:
+        synced(fd)
+        store.purge_older_than(30, now=year_later)
+
+    monkeypatch.setattr(snapshots_module.os, "fsync", retention_meanwhile)
+    relative = store.save("main-in", NOW, b"\xff" * 10)
     assert (store.root / relative).read_bytes() == b"\xff" * 10
