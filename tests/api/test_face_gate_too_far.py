@@ -18,7 +18,7 @@ from hardware.base import ScreenLevel
 from services.screen_texts import passage_message
 from tests.api.test_console import add_staff, cookie_login
 from tests.api.test_face_gate import START, jpegs
-from tests.conftest import wait_until
+from tests.api.test_pin_lock_screen import screen_lines
 
 CAMERA = {"X-API-Key": "test-camera-key"}
 
@@ -35,15 +35,6 @@ def burst(client: Any, frames: list[np.ndarray]) -> dict[str, Any]:
     response = client.post("/api/v1/gates/ped-1/frames", files=jpegs(frames), headers=CAMERA)
     assert response.status_code == 200, response.text
     return dict(response.json())
-
-
-def screen_lines(client: Any, passage_id: int) -> tuple[str, ...]:
-    lane = client.app.state.services.screens.lanes["ped-1"]
-    wait_until(lambda: lane.showing_passage(passage_id) is not None, 5,
-               f"ped-1's screen to answer passage {passage_id}")
-    message = lane.showing_passage(passage_id)
-    assert message is not None
-    return tuple(message.lines)
 
 
 def test_a_face_too_far_back_is_asked_to_step_closer(
