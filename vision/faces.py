@@ -189,10 +189,8 @@ class FaceEngine:
         """Faces the configured detector scale misses (under ~80 px at ``upsample: 0``), found
         one upsample step higher; none when the upsampled copy would pass 16 MP. For refusal
         paths only: telling "too small" from "no face" costs about four detections."""
-        rgb = self._rgb(image)
-        height, width = rgb.shape[:2]
-        boxes = [b for r in self._faces_below_detection(rgb) if (b := self._box(r, width, height))]
-        return sorted(boxes, key=lambda b: b.area, reverse=True)
+        upsample = self._small_face_upsample(image)
+        return [] if upsample is None else self.locate(image, upsample=upsample)
 
     def detect(
         self,
@@ -237,10 +235,16 @@ class FaceEngine:
         upsampled copy is no larger than a phone photo read at scale 1: the answer is a
         better refusal, not a bigger one.
         """
+        upsample = self._small_face_upsample(rgb)
+        return [] if upsample is None else self._rects(rgb, upsample)
+
+    def _small_face_upsample(self, image: np.ndarray) -> int | None:
+        """One upsample step above the configured one, or None when ``image`` upsampled so
+        would pass ``_SMALL_FACE_SEARCH_PIXELS``."""
         upsample = self.config.upsample + 1
-        if rgb.shape[0] * rgb.shape[1] * 4**upsample > _SMALL_FACE_SEARCH_PIXELS:
-            return []
-        return self._rects(rgb, upsample)
+        if image.shape[0] * image.shape[1] * 4**upsample > _SMALL_FACE_SEARCH_PIXELS:
+            return None
+        return upsample
 
     def embed_single_face(self, image: np.ndarray) -> FaceDetection:
         """Enrolment: exactly one face of at least ``enrol_min_face_px``, or InvalidInputError.
