@@ -266,15 +266,12 @@ def households_page(
     shown = flats_page(households, residents, vehicles, q, page)
     # The pickers of the forms that add a resident or a car list every flat, not the page's.
     labels = {h.id: f"{h.building} {h.unit}" for h in households}
-    # A car's driver is picked among its own household's residents. Looked up by id: each
-    # car's row searched every resident twice (its driver's name, its driver picker).
-    members: dict[int, list[Resident]] = {}
-    for resident in residents:
-        members.setdefault(resident.household_id, []).append(resident)
+    # A car's driver is picked among its own household's residents (shown.members). Looked
+    # up by id: each car's row searched every resident twice (its name, its driver picker).
     names = {resident.id: resident.name for resident in residents}
     return admin_page(request, "admin/households.html",
                    {"households": households, "shown": shown, "labels": labels,
-                    "faces": faces, "members": members, "names": names,
+                    "faces": faces, "members": shown.members, "names": names,
                     **page_links("/console/admin/households",
                                  {"q": shown.query} if shown.query else {}, shown.page,
                                  shown.found, PAGE_FLATS)}, user)

@@ -29,6 +29,9 @@ class FlatsPage:
     page: int
     pages: int
     query: str
+    # Every flat's residents by flat id, not only the page's: the form adding a car picks
+    # its driver among the chosen flat's residents, any flat.
+    members: dict[int, list[Resident]]
 
 
 def flats_page(
@@ -57,7 +60,7 @@ def flats_page(
         households=shown,
         residents=[r for h in shown for r in members.get(h.id, ())],
         vehicles=[v for h in shown for v in cars.get(h.id, ())],
-        found=len(matching), page=page, pages=pages, query=query,
+        found=len(matching), page=page, pages=pages, query=query, members=members,
     )
 
 
