@@ -104,10 +104,14 @@ def _require_household(session: Session, household_id: int) -> None:
     to it takes) until the transaction ends. A flat being deleted at this moment is waited
     for and found gone: "household N not found", where the insert's foreign key failed
     later and the answer was "refers to something that does not exist"."""
-    found = session.scalar(select(Household.id).where(Household.id == household_id)
-                           .with_for_update(read=True, key_share=True))
-    if found is None:
+    if not _household_held(session, household_id):
         raise NotFoundError(f"household {household_id} not found")
+
+
+def _household_held(session: Session, household_id: int) -> bool:
+    """Whether the flat exists, held FOR KEY SHARE until the transaction ends."""
+    return session.scalar(select(Household.id).where(Household.id == household_id)
+                          .with_for_update(read=True, key_share=True)) is not None
 
 
 def _require_resident(session: Session, resident_id: int | None, household_id: int) -> None:
@@ -206,7 +210,7 @@ def delete_household(household_id: PathId, session: SessionDep, user: AdminUser)
     # Held before what it still has is counted: a car, resident or pass added at this moment
     # was not counted yet (uncommitted), and the flat's deletion, waiting for it, then took it
     # with the flat (ON DELETE CASCADE), both answered as done. Now it waits for that and
-    # counts it (409), or the addition waits for the deletion and finds the flat gone (422).
+    # counts it (409), or the addition waits for the deletion and finds the flat gone (404).
     lock_household(session, household_id)
     household = _get(session, Household, household_id, "household")
     # Visitor passes too: deleting them with the household would void a guest's pass
@@ -385,17 +389,19 @@ def _vehicle_locked(session: Session, vehicle: Vehicle, plate: str, household_id
     """``vehicle`` read again once what its change writes is locked, in the order every
     writer of these rows takes them (models/access_store.py): its presence rows (under its
     plate and the corrected ``plate``), the flat it is on after the change (a key-share lock,
-    as the car's foreign key takes), then the car. A 搬离 of its flat takes them so (the
-    rows, the flat, its cars). Updated first, the car was held while this waited for the
-    row the move-out held, and the move-out waited for the car to delete it: PostgreSQL's
-    deadlock, one of the two answered 503. Now the second waits for the first and sees what
-    it did: the car gone (404 here), or moved away (the move-out's 409)."""
+    as the car's foreign key takes), then the car; 404 when the car or that flat is gone. A
+    搬离 of its flat takes them so (the rows, the flat, its cars). Updated first, the car was
+    held while this waited for the row the move-out held, and the move-out waited for the
+    car to delete it: PostgreSQL's deadlock, one of the two answered 503. Now the second
+    waits for the first and sees what it did: the car gone (404 here), or moved away (the
+    move-out's 409)."""
     presence_corrections.lock_inside(session, {vehicle.plate, plate})
-    session.execute(select(Household.id).where(Household.id == household_id)
-                    .with_for_update(read=True, key_share=True))
+    flat_there = _household_held(session, household_id)
     locked = session.get(Vehicle, vehicle.id, with_for_update=True, populate_existing=True)
     if locked is None:
         raise NotFoundError(f"vehicle {vehicle.id} not found")
+    if not flat_there:
+        raise NotFoundError(f"household {household_id} not found")
     return locked
 
 
@@ -412,7 +418,6 @@ def update_vehicle(
     vehicle = _get(session, Vehicle, vehicle_id, "vehicle")
     household_id = body.household_id if body.household_id is not None else vehicle.household_id
     vehicle = _vehicle_locked(session, vehicle, body.plate or vehicle.plate, household_id)
-    _require_household(session, household_id)
     # The driver stays the same unless given: they must live in the (new) household too.
     driver = body.resident_id if "resident_id" in body.model_fields_set else vehicle.resident_id
     _require_resident(session, driver, household_id)
