@@ -168,14 +168,20 @@ def _sqlite_revision(db: sqlite3.Connection) -> str | None:
     return str(row[0]) if row else None
 
 
+def _pg_tool(tool: str) -> str:
+    """The PostgreSQL client ``tool``'s path, or BackupError saying how to install it."""
+    exe = shutil.which(tool)
+    if exe is None:
+        raise BackupError(f"{tool} is not installed (apt-get install postgresql-client)")
+    return exe
+
+
 def _pg_client(tool: str, url: str) -> tuple[str, dict[str, str], str]:
     """The PostgreSQL client ``tool``'s path, its environment and its ``--dbname=`` for the
     database at ``url`` (a SQLAlchemy URL)."""
     from sqlalchemy.engine import make_url
 
-    exe = shutil.which(tool)
-    if exe is None:
-        raise BackupError(f"{tool} is not installed (apt-get install postgresql-client)")
+    exe = _pg_tool(tool)
     parsed = make_url(url)
     # The password through the environment, not the command line others can read in ps.
     env = {**os.environ}
@@ -542,9 +548,7 @@ def _restore_postgres(url: str, dump: Path) -> None:
     left the newer version's database without them."""
     # Listed first: a dump that cannot be listed is refused before the database changes.
     tables = _dump_tables(dump)
-    restore_exe = shutil.which("pg_restore")
-    if restore_exe is None:
-        raise BackupError("pg_restore is not installed (apt-get install postgresql-client)")
+    restore_exe = _pg_tool("pg_restore")
     psql, env, dbname = _pg_client("psql", url)
     with tempfile.TemporaryFile() as script_errors, tempfile.TemporaryFile() as client_errors:
         script = subprocess.Popen(
