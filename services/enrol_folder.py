@@ -28,7 +28,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
+# .jfif and .jpe are JPEGs by other names (Windows saves a browser's JPEG as .jfif).
+PHOTO_SUFFIXES = {".jpg", ".jpeg", ".jfif", ".jpe", ".png", ".bmp"}
+# Photos in formats the face engine does not read (an iPhone's HEIC, a chat app's WebP): each
+# is a failure that says so. Passed over, a folder of them failed as "no photos" and, beside a
+# JPEG, they were never mentioned, so the office took them for enrolled.
+UNREAD_PHOTO_SUFFIXES = {".heic", ".heif", ".webp", ".avif", ".gif", ".tif", ".tiff", ".jxl"}
 
 
 @dataclass
@@ -154,11 +159,18 @@ def _enrol_people(
         summary.interrupted_at = person.name  # left set if Ctrl-C stops the run here
         if show_progress:
             _progress(done - 1, len(people), person.name)
-        photos = sorted(
-            p for p in person.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES and p.is_file()
-        )
+        files = sorted(p for p in person.iterdir() if p.is_file())
+        photos = [p for p in files if p.suffix.lower() in PHOTO_SUFFIXES]
+        unread = [p for p in files if p.suffix.lower() in UNREAD_PHOTO_SUFFIXES]
+        for photo in unread:
+            summary.failures.append((
+                f"{person.name}/{photo.name}",
+                f"{photo.suffix[1:].upper()} photos are not read: save it as JPEG (or PNG) "
+                "to enrol it",
+            ))
         if not photos:
-            summary.failures.append((person.name, "no photos"))
+            summary.failures.append(
+                (person.name, "no JPEG, PNG or BMP photo" if unread else "no photos"))
             continue
         try:
             with services.sessions() as session:

@@ -389,3 +389,51 @@ def test_paper_consent_from_the_folder_does_not_give_back_a_withdrawn_consent(
     again = enrol_folder(services, tmp_path, operator="admin", record_consent=True,
                          note="paper forms, box 3", show_progress=False)
     assert "has withdrawn" not in dict(again.failures).get(str(rid), "")
+
+
+def test_photos_in_formats_not_read_are_named_not_passed_over(
+    client: Any, admin_headers: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An iPhone's HEIC or a chat app's WebP in a resident's folder was skipped without a
+    word: a folder of only such photos failed as 'no photos', and beside a JPEG they were
+    never mentioned, so the office took every photo for enrolled. A Windows download saved as
+    .jfif (a JPEG) was skipped the same way."""
+    from services.faces import EMBEDDING_SIZE, FaceService
+
+    read: list[bytes] = []
+
+    def embed(self: Any, photos: list[bytes]) -> list[np.ndarray]:
+        read.extend(photos)
+        vector = np.ones(EMBEDDING_SIZE, np.float32)
+        return [vector / np.linalg.norm(vector)]
+
+    monkeypatch.setattr(FaceService, "embed_photos", embed)
+    services = client.app.state.services
+    mixed = new_resident(client, admin_headers)
+    hid = client.get(f"/api/v1/residents/{mixed}", headers=admin_headers).json()["household_id"]
+    only_heic = client.post("/api/v1/residents", json={"household_id": hid, "name": "赵丽"},
+                            headers=admin_headers).json()["id"]
+    folder = tmp_path / "import"
+    (folder / str(mixed)).mkdir(parents=True)
+    (folder / str(mixed) / "a.jpg").write_bytes(b"jpeg")
+    (folder / str(mixed) / "b.jfif").write_bytes(b"jfif")
+    (folder / str(mixed) / "IMG_0001.HEIC").write_bytes(b"heic")
+    (folder / str(mixed) / "chat.webp").write_bytes(b"webp")
+    (folder / str(mixed) / "Thumbs.db").write_bytes(b"not a photo at all")
+    (folder / "赵丽").mkdir()
+    (folder / "赵丽" / "IMG_0002.heic").write_bytes(b"heic")
+
+    summary = enrol_folder(services, folder, operator="admin", record_consent=True,
+                           note="box 3", show_progress=False)
+
+    assert sorted(read) == [b"jfif", b"jpeg"]
+    assert summary.enrolled == {str(mixed): 2}
+    failed = dict(summary.failures)
+    assert set(failed) == {f"{mixed}/IMG_0001.HEIC", f"{mixed}/chat.webp",
+                           "赵丽/IMG_0002.heic", "赵丽"}
+    assert failed[f"{mixed}/IMG_0001.HEIC"].startswith("HEIC photos are not read")
+    assert failed[f"{mixed}/chat.webp"].startswith("WEBP photos are not read")
+    assert "save it as JPEG" in failed["赵丽/IMG_0002.heic"]
+    assert failed["赵丽"] == "no JPEG, PNG or BMP photo"
+    assert client.get(f"/api/v1/residents/{only_heic}/faces",
+                      headers=admin_headers).json()["templates"] == 0
