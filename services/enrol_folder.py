@@ -194,7 +194,10 @@ def _enrol_people(
                 try:
                     embeddings += faces.embed_photos([data])
                 except InvalidInputError as err:
-                    summary.failures.append((f"{person.name}/{photo.name}", str(err)))
+                    # Embedded one at a time, each is the service's "photo 1": said after
+                    # another file's name, that named a photo that had not failed.
+                    why = str(err).removeprefix("photo 1: ")
+                    summary.failures.append((f"{person.name}/{photo.name}", why))
             if not embeddings:
                 summary.failures.append((person.name, "no usable photo"))
                 continue

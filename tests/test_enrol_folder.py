@@ -437,3 +437,20 @@ def test_photos_in_formats_not_read_are_named_not_passed_over(
     assert failed["赵丽"] == "no JPEG, PNG or BMP photo"
     assert client.get(f"/api/v1/residents/{only_heic}/faces",
                       headers=admin_headers).json()["templates"] == 0
+
+
+def test_a_failed_photo_is_named_by_its_file_alone(
+    client: Any, admin_headers: dict[str, str], tmp_path: Path
+) -> None:
+    """Each photo of a folder is embedded on its own, so every failure read 'photo 1: …'
+    after its file name: 'b.jpg: photo 1: …' named another photo than the one that failed."""
+    rid = new_resident(client, admin_headers)
+    person = tmp_path / "import" / str(rid)
+    person.mkdir(parents=True)
+    assert cv2.imwrite(str(person / "a.jpg"), np.full((200, 200, 3), 128, np.uint8))
+    (person / "b.jpg").write_bytes(b"\xff\xd8\xff" + b"\x00" * 50)
+    summary = enrol_folder(client.app.state.services, tmp_path / "import", operator="admin",
+                           record_consent=True, note="box 3", show_progress=False)
+    failed = dict(summary.failures)
+    assert failed[f"{rid}/a.jpg"].startswith("no face found in the photo")
+    assert failed[f"{rid}/b.jpg"] == "the jpeg image is corrupt and could not be decoded"
