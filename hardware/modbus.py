@@ -29,12 +29,29 @@ logger = logging.getLogger(__name__)
 _GATEWAY_SILENT = frozenset({0x0A, 0x0B})
 # Modbus exception code 0x02: the device has no such coil, input or register.
 _ILLEGAL_ADDRESS = 0x02
+# What the other exception codes mean, for the installer reading the gate's fault.
+_EXCEPTION_NAMES = {
+    0x01: "illegal function",
+    0x03: "illegal data value",
+    0x04: "server device failure",
+    0x05: "acknowledge",
+    0x06: "server device busy",
+    0x08: "memory parity error",
+}
 # Background reads (the coil probe, the input poll) left unanswered this many times in a row
 # make the link down; one lost answer on a busy network is not yet a dead device.
 UNANSWERED_READS = 2
 
 
-class IllegalAddressError(HardwareError):
+class DeviceRefusedError(HardwareError):
+    """The device answered a request with a Modbus exception code (``code``)."""
+
+    def __init__(self, message: str, code: int | None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class IllegalAddressError(DeviceRefusedError):
     """The device answered with exception 2: it has no such coil, input or register."""
 
 
@@ -163,14 +180,18 @@ class ModbusLink(LinkReports):
         if self.inputs_refused is None:
             self._link(True, f"{self} answering")
         if response.isError():
-            if getattr(response, "exception_code", None) == _ILLEGAL_ADDRESS:
+            code = getattr(response, "exception_code", None)
+            if code == _ILLEGAL_ADDRESS:
                 raise IllegalAddressError(
                     f"{self}: device refused {method}{args}: it has no such address (Modbus "
                     "exception 2, illegal data address); check the gate's open_channel, "
                     "close_channel and *_input addresses against the board's manual "
-                    "(counted from 0)"
+                    "(counted from 0)",
+                    code,
                 )
-            raise HardwareError(f"{self}: device refused {method}{args}: {response}")
+            raise DeviceRefusedError(
+                f"{self}: device refused {method}{args}: {exception_text(code, response)}", code
+            )
         return response
 
     def _drop(self) -> None:
@@ -184,6 +205,12 @@ class ModbusLink(LinkReports):
         # Started again, the link reports its first answer (or refusal) afresh.
         self.inputs_refused = None
         self._forget_link()
+
+
+def exception_text(code: int | None, response: object) -> str:
+    """A Modbus exception answer as the installer reads it: its code and what it means."""
+    name = _EXCEPTION_NAMES.get(code) if isinstance(code, int) else None
+    return f"Modbus exception {code} ({name})" if name else str(response)
 
 
 class ModbusRelayPort:
@@ -314,6 +341,9 @@ class ModbusInputPoller:
         self._users = 0
         self._failing = False
         self._silence = Silence(link)
+        # Reads refused in a row with an exception other than 2 (a device failure, a unit id
+        # the server does not have): UNANSWERED_READS of them and the inputs are refused.
+        self._refused = 0
 
     def add(self, name: str, address: int, role: str | None = None) -> ModbusDiscreteInput:
         inp = ModbusDiscreteInput(name, address, self)
@@ -383,6 +413,7 @@ class ModbusInputPoller:
                 if self._failing:
                     logger.info("%s: inputs readable again", self.link)
                 self._failing = False
+                self._refused = 0
                 self._silence.answered()
                 self.link.inputs_read()
             except IllegalAddressError as err:
@@ -396,6 +427,25 @@ class ModbusInputPoller:
                         why = f"{self.link}: board refuses to read the inputs ({lost})"
                     logger.warning("%s", why)
                     self._failing = True
+                    self.link.refuse_inputs(why)
+            except DeviceRefusedError as err:
+                # Any other refusal leaves the loop and limit switches as unread as an
+                # address the board lacks: a gate fault too, not a warning line while the gate
+                # shows closed. Not at the first one: a busy board may refuse one read.
+                self._silence.failed(err)
+                if not self._failing:
+                    logger.warning("%s: cannot read inputs: %s", self.link, err)
+                self._failing = True
+                self._refused += 1
+                if self._refused >= UNANSWERED_READS and self.link.inputs_refused is None:
+                    first, last = min(self.inputs), max(self.inputs)
+                    why = (
+                        f"{self.link}: board refuses to read inputs {first} to {last} "
+                        f"({', '.join(self.roles[a] for a in sorted(self.inputs))}): "
+                        f"{exception_text(err.code, err)}; check unit_id {self.link.unit_id} "
+                        "and the board"
+                    )
+                    logger.warning("%s", why)
                     self.link.refuse_inputs(why)
             except (HardwareError, TimeoutError) as err:
                 # Log once per outage; the barrier's commands report the fault itself.

@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qs, urlparse
 
 import paho.mqtt.client as mqtt
@@ -32,6 +32,9 @@ from hardware.config import BarrierConfig
 from hardware.registry import SafetyEvent, SafetyEventKind, SafetySupervisor, create_barrier
 from hardware.relay_barrier import RelayBarrier
 from hardware.simulated import SimFault, SimulatedBarrier, SimulatedInput
+
+if TYPE_CHECKING:
+    from pymodbus.constants import ExcCodes
 
 BARRIER_CONFIG: TypeAdapter[Any] = TypeAdapter(BarrierConfig)
 
@@ -489,6 +492,10 @@ class ModbusRig(Rig):
         self._moves: set[asyncio.Task[None]] = set()
         # Set: every request is taken and never answered (a hung server) until cleared.
         self._silent = False
+        # Set: every read of the discrete inputs is answered with this Modbus exception code
+        # (4: an input module failed; what pymodbus answers for a unit id it does not have).
+        self.input_exception: int | None = None
+        self.input_reads = 0  # reads of the discrete inputs taken, answered or refused
         self._speak = asyncio.Event()
 
     def config(self, k: int) -> dict[str, Any]:
@@ -512,9 +519,15 @@ class ModbusRig(Rig):
         _count: int,
         regs: list[int],
         set_values: list[int] | list[bool] | None,
-    ) -> None:
+    ) -> ExcCodes | None:
         if self._silent:
             await self._speak.wait()
+        if fc == 2:
+            self.input_reads += 1
+        if fc == 2 and self.input_exception is not None:
+            from pymodbus.constants import ExcCodes
+
+            return ExcCodes(self.input_exception)
         if fc == 5 and address in self.muted:
             await self._unmute.wait()  # the relay write is never answered
         if fc == 2:  # discrete inputs, packed 16 per register
@@ -532,6 +545,7 @@ class ModbusRig(Rig):
             task = asyncio.create_task(self._move(address, on))
             self._moves.add(task)
             task.add_done_callback(self._moves.discard)
+        return None
 
     async def _move(self, k: int, on: bool) -> None:
         leaving, reaching = (21 + 2 * k, 20 + 2 * k) if on else (20 + 2 * k, 21 + 2 * k)

@@ -125,3 +125,53 @@ def test_the_fire_alarm_still_opens_a_gate_whose_inputs_are_refused() -> None:
         assert kinds(events) == [SafetyEventKind.BARRIER_FAULT]
 
     run_with_rig("modbus", scenario)
+
+
+def test_a_board_that_refuses_the_input_read_with_another_code_is_a_fault_naming_it() -> None:
+    """Found probing with pymodbus's own server: a gate whose unit_id the server does not
+    have (pymodbus answers exception 4, device failure; a board whose input module failed
+    answers so too) polled its inputs into one warning line and stayed "closed", healthy, its
+    presence loop never read, until a car's open failed on the same refusal. Exception 2 was
+    a fault already; any refusal of the read is one now, named, once, before any car."""
+
+    async def scenario(rig: Rig) -> None:
+        assert isinstance(rig, ModbusRig)
+        rig.input_exception = 4
+        b, events = supervised(rig, "gate0", {**FAST, **rig.config(0), "poll_interval_s": 0.05})
+        await b.start()
+        await eventually(lambda: b.state is BarrierState.FAULT, what="the fault")
+        assert b.fault == (
+            f"modbus://127.0.0.1:{rig.port}/1: board refuses to read inputs 20 to 40 (open "
+            "limit switch, limit_open_input, closed limit switch, limit_closed_input, presence "
+            "loop, presence_input): Modbus exception 4 (server device failure); check unit_id "
+            "1 and the board"
+        )
+        await asyncio.sleep(0.5)  # ten more polls, each refused
+        assert kinds(events) == [SafetyEventKind.BARRIER_FAULT]
+        coils_before = dict(rig.coils)
+        with pytest.raises(HardwareError, match=r"open not sent: .*Modbus exception 4"):
+            await b.open()
+        assert rig.coils == coils_before
+
+        rig.input_exception = None  # the board reads its inputs again
+        await eventually(lambda: b.state is not BarrierState.FAULT, what="the fault to clear")
+        assert kinds(events) == [SafetyEventKind.BARRIER_FAULT, SafetyEventKind.BARRIER_RECOVERED]
+
+    run_with_rig("modbus", scenario)
+
+
+def test_one_refused_read_among_good_ones_is_no_fault() -> None:
+    async def scenario(rig: Rig) -> None:
+        assert isinstance(rig, ModbusRig)
+        b, events = supervised(rig, "gate0", {**FAST, **rig.config(0), "poll_interval_s": 0.2})
+        await b.start()
+        await eventually(lambda: b.state is BarrierState.CLOSED, what="closed")
+        for _ in range(3):  # a busy board (exception 6) now and then, one read at a time
+            refused = rig.input_reads + 1
+            rig.input_exception = 6
+            await eventually(lambda: rig.input_reads >= refused, what="a read refused")  # noqa: B023
+            rig.input_exception = None
+            await eventually(lambda: rig.input_reads > refused, what="a read answered")  # noqa: B023
+        assert b.state is BarrierState.CLOSED and kinds(events) == []
+
+    run_with_rig("modbus", scenario)
