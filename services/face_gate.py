@@ -160,6 +160,14 @@ class FaceGateService:
                 frame = decode_image(data, max_pixels=self._max_pixels)
             except InvalidInputError as err:
                 raise type(err)(f"frame {index}: {err}") from err
+            if frames and frame.shape[:2] != frames[0].shape[:2]:
+                # Liveness follows points from frame to frame, which needs one size: a mixed
+                # burst ended in OpenCV's assertion, a 500, once a resident was recognised.
+                raise InvalidInputError(
+                    f"frame {index} is {frame.shape[1]}x{frame.shape[0]} but frame 1 is "
+                    f"{frames[0].shape[1]}x{frames[0].shape[0]}: send a burst's frames at one "
+                    "size"
+                )
             # Every frame is held until the liveness check has seen them all: a burst of
             # small, well-compressed but huge frames would otherwise take gigabytes.
             pixels += frame.shape[0] * frame.shape[1]

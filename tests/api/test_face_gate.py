@@ -99,3 +99,21 @@ def test_burst_with_a_corrupt_frame_is_refused_whole(
     )
     assert response.status_code == 422 and "frame 4" in response.json()["detail"]
     assert client.get("/api/v1/passages", headers=admin_headers).json()["total"] == 0
+
+
+def test_a_burst_of_frames_of_different_sizes_is_refused_naming_the_frame(
+    client: Any, admin_headers: dict[str, str], clip: list[np.ndarray]
+) -> None:
+    """Liveness tracks points from frame to frame, which needs one size: a burst mixing two
+    sizes in which a resident was recognised ended in OpenCV's assertion, a 500."""
+    enrol_lin(client, admin_headers, clip)
+    live = clip[START : START + 30]
+    mixed = [cv2.resize(frame, (1280, 720)) if i % 2 else frame for i, frame in enumerate(live)]
+    response = client.post(
+        "/api/v1/gates/ped-1/frames", files=jpegs(mixed), headers={"X-API-Key": "test-camera-key"}
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"] == (
+        "frame 2 is 1280x720 but frame 1 is 640x360: send a burst's frames at one size"
+    )
+    assert client.get("/api/v1/passages", headers=admin_headers).json()["total"] == 0
