@@ -159,7 +159,15 @@ def _enrol_people(
         summary.interrupted_at = person.name  # left set if Ctrl-C stops the run here
         if show_progress:
             _progress(done - 1, len(people), person.name)
-        files = sorted(p for p in person.iterdir() if p.is_file())
+        try:
+            files = sorted(p for p in person.iterdir() if p.is_file())
+        except OSError as err:
+            # Gone since the run listed it (a USB stick pulled out), or not readable by the
+            # account the command runs as: that resident's failure, as an unreadable photo
+            # is. Raised, it ended the run as "cannot start", the summary of who had been
+            # enrolled before it never said.
+            summary.failures.append((person.name, f"cannot read the folder: {err.strerror}"))
+            continue
         photos = [p for p in files if p.suffix.lower() in PHOTO_SUFFIXES]
         unread = [p for p in files if p.suffix.lower() in UNREAD_PHOTO_SUFFIXES]
         for photo in unread:

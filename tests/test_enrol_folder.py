@@ -454,3 +454,34 @@ def test_a_failed_photo_is_named_by_its_file_alone(
     failed = dict(summary.failures)
     assert failed[f"{rid}/a.jpg"].startswith("no face found in the photo")
     assert failed[f"{rid}/b.jpg"] == "the jpeg image is corrupt and could not be decoded"
+
+
+def test_a_resident_folder_that_cannot_be_read_is_its_failure_not_the_end_of_the_run(
+    client: Any, admin_headers: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A resident's folder that could not be listed (gone from a USB stick pulled out midway,
+    no read permission for the account the command runs as) ended the run with 'cannot
+    start: [Errno 2] …', exit 2, after residents had been enrolled, and without the summary
+    saying which."""
+    from services.faces import EMBEDDING_SIZE, FaceService
+
+    folder = tmp_path / "import"
+    first = new_resident(client, admin_headers)
+    hid = client.get(f"/api/v1/residents/{first}", headers=admin_headers).json()["household_id"]
+    second = client.post("/api/v1/residents", json={"household_id": hid, "name": "Joe"},
+                         headers=admin_headers).json()["id"]
+    for rid in (first, second):
+        (folder / str(rid)).mkdir(parents=True)
+        (folder / str(rid) / "a.jpg").write_bytes(b"read by the fake below")
+
+    def embed(self: Any, photos: list[bytes]) -> list[np.ndarray]:
+        shutil.rmtree(folder / str(second))  # gone once the run has listed it
+        vector = np.ones(EMBEDDING_SIZE, np.float32)
+        return [vector / np.linalg.norm(vector)]
+
+    monkeypatch.setattr(FaceService, "embed_photos", embed)
+    summary = enrol_folder(client.app.state.services, folder, operator="admin",
+                           record_consent=True, note="box 3", show_progress=False)
+    assert summary.enrolled == {str(first): 1}
+    assert summary.failures == [(str(second), "cannot read the folder: No such file or directory")]
+    assert summary.interrupted_at is None
