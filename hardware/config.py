@@ -154,6 +154,24 @@ class MqttInputConfig(_MqttConnection):
     driver: Literal["mqtt"] = Field(description="Contact reported on an MQTT topic.")
     topic: str = Field(description="Topic carrying the contact state.")
     payload_on: str = Field("ON", description="Payload meaning active.")
+    payload_off: str | None = Field(
+        None,
+        description="Payload meaning inactive; any other is logged and ignored (the contact "
+        "stays as last read). Default: OFF when payload_on is ON; with another payload_on, "
+        "every payload but that one is inactive.",
+    )
+
+    def payload_free(self) -> str | None:
+        """The payload that makes the contact inactive; None: every payload but payload_on."""
+        return _off_payload(self.payload_on, self.payload_off)
+
+
+def _off_payload(on: str, off: str | None) -> str | None:
+    """A contact's inactive payload: the one configured, OFF beside the default ON, or None
+    (every payload but ``on``) beside an ``on`` of the installer's own, as it always was."""
+    if off is not None:
+        return off
+    return "OFF" if on == "ON" else None
 
 
 # Modbus addresses on the wire are 16 bits, counted from 0 (a manual's 1xxxx/0xxxx numbering
@@ -362,6 +380,13 @@ class MqttBarrierConfig(_BarrierCommon, _MqttConnection):
         None, description="Topic carrying the presence loop state (e.g. stat/<dev>/POWER2)."
     )
     presence_on: str = Field("ON", description="Payload of presence_topic meaning occupied.")
+    presence_off: str | None = Field(
+        None,
+        description="Payload of presence_topic meaning free; any other is logged and ignored "
+        "(the loop stays as last read: a message that says nothing about it never brings the "
+        "arm down on a car). Default: OFF when presence_on is ON; with another presence_on, "
+        "every payload but that one is free.",
+    )
     availability: bool = Field(
         True,
         description="Watch the relay's own online/offline message (its retained MQTT Last "
@@ -396,6 +421,10 @@ class MqttBarrierConfig(_BarrierCommon, _MqttConnection):
     def verify_availability(self) -> MqttBarrierConfig:
         self.relay_availability()  # a bad topic or equal payloads fail at start-up
         return self
+
+    def presence_free(self) -> str | None:
+        """The payload that frees the loop; None: every payload but presence_on."""
+        return _off_payload(self.presence_on, self.presence_off)
 
     def relay_availability(self) -> RelayAvailability | None:
         """The relay's online/offline announcement to watch, or None when there is none."""

@@ -422,18 +422,26 @@ class ShellyRpcPort:
 
 
 class MqttInput(ContactReports):
-    """A contact reported on an MQTT topic (e.g. a Tasmota input or a loop detector)."""
+    """A contact reported on an MQTT topic (e.g. a Tasmota input or a loop detector).
+
+    ``payload_off`` is what makes it inactive; any other payload (the device's JSON, an empty
+    message clearing the retained value, a garbled one) says nothing and is ignored: read as
+    inactive, it freed a presence loop under a car. None: every payload but ``payload_on``.
+    """
 
     def __init__(
-        self, name: str, conn: MqttConnection, topic: str, payload_on: str = "ON",
-        *, owns_connection: bool = False,
+        self, name: str, conn: MqttConnection, topic: str, payload_on: str, *,
+        payload_off: str | None, owns_connection: bool = False,
     ) -> None:
         super().__init__(name)
         self.conn = conn
         self.topic = topic
         self.payload_on = payload_on
+        self.payload_off = payload_off
         self.owns_connection = owns_connection
         self._subscribed = False
+        # An unknown payload is logged once, until the topic says on or off again.
+        self._unknown_logged = False
 
     async def start(self) -> None:
         if not self._subscribed:
@@ -446,8 +454,23 @@ class MqttInput(ContactReports):
         if self.owns_connection:
             await self.conn.disconnect()
 
-    def _on_message(self, _topic: str, payload: bytes) -> None:
-        self._report(payload.decode(errors="replace").strip() == self.payload_on)
+    def _on_message(self, topic: str, payload: bytes) -> None:
+        text = payload.decode(errors="replace").strip()
+        if text == self.payload_on:
+            value = True
+        elif self.payload_off is None or text == self.payload_off:
+            value = False
+        else:
+            if not self._unknown_logged:
+                logger.warning(
+                    "MQTT input %s: %r on %s is neither %r nor %r; ignored (still %s)",
+                    self.name, text, topic, self.payload_on, self.payload_off,
+                    "unread" if self.value is None else "on" if self.value else "off",
+                )
+                self._unknown_logged = True
+            return
+        self._unknown_logged = False
+        self._report(value)
 
 
 class MqttDisplay:
@@ -537,7 +560,7 @@ def create_mqtt_barrier(
     )
     if config.presence_topic:
         presence = MqttInput(f"{gate_id}.presence", conn, config.presence_topic,
-                             config.presence_on)
+                             config.presence_on, payload_off=config.presence_free())
     return RelayBarrier(
         gate_id,
         port,
@@ -550,4 +573,5 @@ def create_mqtt_barrier(
 
 def create_mqtt_input(name: str, config: MqttInputConfig) -> MqttInput:
     conn = MqttConnection(config, f"parkgate-input-{name}")
-    return MqttInput(name, conn, config.topic, config.payload_on, owns_connection=True)
+    return MqttInput(name, conn, config.topic, config.payload_on,
+                     payload_off=config.payload_free(), owns_connection=True)
