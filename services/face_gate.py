@@ -101,6 +101,9 @@ class FaceGateService:
         self._max_pixels = max_pixels
         self._max_frames = max_frames
         self._max_burst_pixels = max_burst_pixels
+        # Gates whose last burst was too short for liveness to judge, warned of once until
+        # one sends a long enough burst again.
+        self._short_bursts: set[str] = set()
 
     @property
     def slots(self) -> PushSlots:
@@ -182,6 +185,25 @@ class FaceGateService:
         result = self._process(frames, maps)
         return BurstRead(at, result, encode_jpeg(frames[len(frames) // 2]))
 
+    def _warn_if_too_short(self, gate_id: str, frames: int) -> None:
+        """Liveness needs ``min_frames`` frames with the face: a camera that pushes fewer (a
+        terminal set to ~1 s at 10 fps) never opens for anyone, and the screen asks every
+        resident to turn their head. Only the installer can fix it: the log says so."""
+        config = self._pipeline.liveness.config
+        needed = config.min_frames
+        if frames >= needed or config.mode == "off":
+            self._short_bursts.discard(gate_id)
+            return
+        if gate_id in self._short_bursts:
+            return
+        self._short_bursts.add(gate_id)
+        logger.warning(
+            "%s: a burst of %d frames; liveness needs at least %d with the face "
+            "(faces.liveness.min_frames), so no face opens this gate and each resident is "
+            "asked to turn their head: set the camera to push bursts of at least %d frames "
+            "(~1 s at %d fps or more)", gate_id, frames, needed, needed, needed,
+        )
+
     async def process(
         self, gate_id: str, images: list[bytes], depth: list[bytes] | None = None
     ) -> FrameResult:
@@ -193,6 +215,7 @@ class FaceGateService:
         """
         if len(images) > self._max_frames:
             raise InvalidInputError(f"at most {self._max_frames} frames per burst")
+        self._warn_if_too_short(gate_id, len(images))
         read = await self._slots.run(self._read_burst, images, depth)
         at, result = read.at, read.result
         evidence = evidence_from(result)

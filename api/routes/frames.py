@@ -170,8 +170,9 @@ async def frame_images(request: Request, limit: int) -> list[bytes]:
                             "image": {
                                 "type": "array",
                                 "items": {"type": "string", "format": "binary"},
-                                "description": "One frame, or a burst (~1 s) at a "
-                                "pedestrian gate",
+                                "description": "One frame, or a burst (~1 s, at least "
+                                "faces.liveness.min_frames = 15 frames, all of one size) "
+                                "at a pedestrian gate",
                             },
                             "depth": {
                                 "type": "array",

@@ -3,10 +3,12 @@ resident opens the gate; the same face replayed as a flat photo does not."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import cv2
 import numpy as np
+import pytest
 from sqlalchemy import select
 
 from bench.liveness import make_flat_replay
@@ -117,3 +119,32 @@ def test_a_burst_of_frames_of_different_sizes_is_refused_naming_the_frame(
         "frame 2 is 1280x720 but frame 1 is 640x360: send a burst's frames at one size"
     )
     assert client.get("/api/v1/passages", headers=admin_headers).json()["total"] == 0
+
+
+def test_bursts_too_short_for_liveness_are_warned_of_in_the_log(
+    client: Any, admin_headers: dict[str, str], clip: list[np.ndarray],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Liveness needs faces.liveness.min_frames (15) frames with the face: a terminal set to
+    push ~1 s at 10 fps never opened for anyone, the screen asked each resident to turn their
+    head, and nothing told the installer why. The log now says so, once until the camera
+    sends long enough bursts again."""
+    enrol_lin(client, admin_headers, clip)
+    camera = {"X-API-Key": "test-camera-key"}
+    caplog.set_level(logging.WARNING, logger="services.face_gate")
+    short = [client.post("/api/v1/gates/ped-1/frames", headers=camera,
+                         files=jpegs(clip[start : start + 30 : 3])).json()
+             for start in (START, START + 30)]
+    assert [(b["decision"], b["reason"]) for b in short] == [("review", "liveness_challenge")] * 2
+    warned = [r.getMessage() for r in caplog.records if r.name == "services.face_gate"]
+    assert warned == [
+        "ped-1: a burst of 10 frames; liveness needs at least 15 with the face "
+        "(faces.liveness.min_frames), so no face opens this gate and each resident is asked "
+        "to turn their head: set the camera to push bursts of at least 15 frames (~1 s at "
+        "15 fps or more)"
+    ]
+    whole = client.post("/api/v1/gates/ped-1/frames", headers=camera,
+                        files=jpegs(clip[START : START + 30])).json()
+    assert (whole["decision"], whole["reason"]) == ("allow", "face_resident")
+    client.post("/api/v1/gates/ped-1/frames", headers=camera, files=jpegs(clip[START : START + 5]))
+    assert len([r for r in caplog.records if r.name == "services.face_gate"]) == 2
