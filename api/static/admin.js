@@ -50,6 +50,9 @@
     el.textContent = err.message;
     el.title = err.raw || "";  // the API's own words, for whoever reports the problem
     el.hidden = false;
+    // It stands under the whole form: on the booth's 1366x768 the pass form's refusal came
+    // below the screen's edge and 添加 seemed to do nothing. Brought up to the edge, no further.
+    el.scrollIntoView({ block: "nearest" });
   }
 
   function fields(form) { return form.querySelectorAll("input[name], select[name]"); }
