@@ -188,7 +188,8 @@ def _enrol_people(
             since = erased.get(resident_id) or ErasureMark(None)
             if record_consent:
                 faces.record_consent(resident_id, operator, note, since, over_withdrawal=False)
-            faces.require_consent(resident_id, since)  # before any of their photos is read
+            # Before any of their photos is read.
+            faces.require_consent(resident_id, since, over_deletion=False)
             embeddings = []
             for photo in photos:
                 try:

@@ -122,6 +122,22 @@ def has_withdrawn(session: Session, resident_id: int) -> bool:
     ) is not None
 
 
+def deleted_since_decided(session: Session, resident_id: int) -> bool:
+    """Whether the resident's face data was deleted on request (``face.delete``; the consent
+    stays) after their latest enrolment and their latest consent recorded: no one has
+    decided for them since that their face may be stored again."""
+    target = f"resident:{resident_id}"
+    newest = dict(session.execute(
+        select(AuditEntry.action, func.max(AuditEntry.id))
+        .where(AuditEntry.action.in_(("face.delete", "face.enrol", "face.consent")),
+               AuditEntry.target == target)
+        .group_by(AuditEntry.action)
+    ).all())
+    deleted = newest.get("face.delete")
+    return deleted is not None and deleted > max(
+        newest.get("face.enrol") or 0, newest.get("face.consent") or 0)
+
+
 def erasures_so_far(session: Session) -> dict[int, ErasureMark]:
     """Every resident's newest erasure on record, in one query (``enrol-faces`` as it
     starts); a resident not listed has none (``ErasureMark(None)``)."""
@@ -291,8 +307,10 @@ class FaceService:
         """Record the resident's consent. ``since``: their erasures when the consent was
         given (``enrol-faces --record-consent``: when the run began, the paper forms signed
         before it); an erasure after that refuses it (ConflictError). ``over_withdrawal``
-        False (the bulk paper forms): a resident whose consent stands withdrawn is refused
-        too (ConflictError); only the office, resident by resident, records it again."""
+        False (the bulk paper forms): a resident whose consent stands withdrawn, or whose
+        face data was deleted at their request since they were last enrolled or consented,
+        is refused too (ConflictError); only the office, resident by resident, decides for
+        them again."""
         with transaction(self._sessions) as session:
             return self._record_consent(
                 session, resident_id, operator, note, since, over_withdrawal=over_withdrawal)
@@ -319,6 +337,8 @@ class FaceService:
                 "the folder does not give it back; record their new consent on the "
                 "console (管理 → 记录授权) first"
             )
+        if not over_withdrawal:
+            _refuse_if_deleted_since_decided(session, resident_id)
         resident.face_consent_at = utcnow()
         resident.face_consent_by = operator
         session.add(
@@ -449,16 +469,21 @@ class FaceService:
         return len(embeddings)
 
     def require_consent(
-        self, resident_id: int, since: ErasureMark | None = None
+        self, resident_id: int, since: ErasureMark | None = None, *,
+        over_deletion: bool = True,
     ) -> ErasureMark:
         """Raise unless ``resident_id`` exists and has recorded face consent, nor an erasure
         of their face data came after ``since``. Called before any photo is decoded: without
         consent a face must not be turned into features at all (PIPL), and the refusal then
-        names the missing consent, not a fault of the photo. Returns the resident's erasures
-        so far, for ``enrol`` once the photos are read."""
+        names the missing consent, not a fault of the photo. ``over_deletion`` False (a
+        folder's photos): a resident whose face data was deleted at their request since they
+        were last enrolled or consented is refused too. Returns the resident's erasures so
+        far, for ``enrol`` once the photos are read."""
         with self._sessions() as session:
             _require_consent(self._resident(session, resident_id))
             _refuse_if_erased_since(session, resident_id, since)
+            if not over_deletion:
+                _refuse_if_deleted_since_decided(session, resident_id)
             return ErasureMark(newest_erasure(session, resident_id))
 
     def delete(self, resident_id: int, operator: str, reason: str) -> int:
@@ -501,6 +526,19 @@ def _refuse_if_erased_since(
             f"resident {resident_id}'s face data was erased after this run began (deletion "
             "request or consent withdrawn): their consent is not recorded again and none of "
             "their photos is read; enrol them again only if they ask"
+        )
+
+
+def _refuse_if_deleted_since_decided(session: Session, resident_id: int) -> None:
+    # A folder's photos (enrol-faces) are the old ones, read for everybody in it: run again
+    # for the others, the folder stored again the face a resident had asked to have deleted,
+    # and the gate opened for them, with nobody deciding it for that resident.
+    if deleted_since_decided(session, resident_id):
+        raise ConflictError(
+            f"resident {resident_id}'s face data was deleted at their request and nobody has "
+            "enrolled them or recorded their consent since: the folder's photos are not "
+            "enrolled again; if the resident asks, enrol them on the console (人脸与密码 → "
+            "录入人脸)"
         )
 
 

@@ -485,3 +485,54 @@ def test_a_resident_folder_that_cannot_be_read_is_its_failure_not_the_end_of_the
     assert summary.enrolled == {str(first): 1}
     assert summary.failures == [(str(second), "cannot read the folder: No such file or directory")]
     assert summary.interrupted_at is None
+
+
+@pytest.mark.parametrize("record_consent", [True, False])
+def test_the_folder_does_not_give_back_a_face_deleted_on_request(
+    client: Any, admin_headers: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    record_consent: bool,
+) -> None:
+    """A resident asked the office to delete their face data (the consent stays, 删除人脸数据).
+    The folder they were first enrolled from, run again later for the others (the guide says
+    a re-run enrols everyone in it again), read their old photos and stored their face: the
+    gate opened for them again, with nobody deciding it for that resident. Now the folder
+    skips them until the office decides for them on the console."""
+    from services.faces import EMBEDDING_SIZE, FaceService
+
+    read: list[bytes] = []
+
+    def embed(self: Any, photos: list[bytes]) -> list[np.ndarray]:
+        read.extend(photos)
+        vector = np.ones(EMBEDDING_SIZE, np.float32)
+        return [vector / np.linalg.norm(vector)]
+
+    monkeypatch.setattr(FaceService, "embed_photos", embed)
+    services = client.app.state.services
+    rid = new_resident(client, admin_headers)
+    consent = f"/api/v1/residents/{rid}/consent"
+    faces = f"/api/v1/residents/{rid}/faces"
+    assert client.put(consent, json={"note": "form 7"}, headers=admin_headers).status_code == 200
+    (tmp_path / str(rid)).mkdir()
+    (tmp_path / str(rid) / "a.jpg").write_bytes(b"old photo")
+
+    def run() -> Any:
+        return enrol_folder(services, tmp_path, operator="admin", record_consent=record_consent,
+                            note="paper forms, box 3", show_progress=False)
+
+    assert run().enrolled == {str(rid): 1}
+    assert client.delete(faces, headers=admin_headers).status_code == 200  # on request
+    read.clear()
+
+    again = run()
+    assert again.enrolled == {}
+    assert "was deleted at their request" in dict(again.failures)[str(rid)]
+    assert read == []  # not one of their photos was turned into features
+    assert client.get(faces, headers=admin_headers).json()["templates"] == 0
+    with services.sessions() as session:
+        consents = session.scalars(select(AuditEntry.id).where(
+            AuditEntry.action == "face.consent", AuditEntry.target == f"resident:{rid}"))
+        assert len(list(consents)) == (2 if record_consent else 1)  # none after the deletion
+
+    # The office decides for this resident on the console (their new form): the folder goes.
+    assert client.put(consent, json={"note": "form 7b"}, headers=admin_headers).status_code == 200
+    assert run().enrolled == {str(rid): 1}

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.faces import has_withdrawn, newest_erasure
+from services.faces import deleted_since_decided, has_withdrawn, newest_erasure
 
 
 @contextmanager
@@ -52,5 +52,9 @@ def test_a_residents_erasures_are_read_off_the_index(sessions: sessionmaker[Sess
         assert "SCAN" not in said, said
 
         said = plan_of(session, lambda: has_withdrawn(session, 17))
+        assert "ix_audit_log_target_action (target=? AND action=?)" in said, said
+        assert "SCAN" not in said, said
+
+        said = plan_of(session, lambda: deleted_since_decided(session, 17))
         assert "ix_audit_log_target_action (target=? AND action=?)" in said, said
         assert "SCAN" not in said, said
