@@ -341,6 +341,13 @@ class TopicRelayPort:
             self.payloads = (config.payload_on, config.payload_off, config.state_on,
                              config.state_off)
 
+    @property
+    def _state_words(self) -> str:
+        """Where the relay's state payloads are set, for a fault naming one parkgate lacks."""
+        if self.config.preset == "tasmota":
+            return "Tasmota says them as set by its StateText2 and StateText1"
+        return "state_on, state_off"
+
     def _state_topic(self, channel: int) -> str:
         return self.state_topic.format(device=self.config.device, channel=channel)
 
@@ -365,7 +372,19 @@ class TopicRelayPort:
         expected = state_on if on else state_off
 
         def check(topic: str, payload: bytes) -> bool:
-            return topic == state_topic and payload.decode(errors="replace").strip() == expected
+            if topic != state_topic:
+                return False
+            text = payload.decode(errors="replace").strip()
+            if text not in (state_on, state_off, cmd_on, cmd_off):
+                # The relay answered, in words parkgate does not know (a lower-case StateText,
+                # a custom firmware's own): said now, not as "not confirmed within N s" after
+                # every retry, which sends the installer to the network instead of the config.
+                # Our own command (a device taking and reporting on one topic) is no answer.
+                raise HardwareError(
+                    f"MQTT relay {self.config.device}: {topic} said {text!r}, which is neither "
+                    f"{state_on!r} nor {state_off!r} ({self._state_words})"
+                )
+            return text == expected
 
         await self.conn.request(
             self.command_topic.format(device=self.config.device, channel=channel),

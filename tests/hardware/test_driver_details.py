@@ -104,6 +104,75 @@ def test_custom_mqtt_topics_and_payloads() -> None:
     run_with_rig("mqtt_tasmota", scenario)
 
 
+def test_an_echo_the_relay_gives_in_other_words_is_named_in_the_fault() -> None:
+    """Found probing a relay whose firmware says "on"/"off" (Tasmota's StateText set so, a
+    custom firmware): it answered every command at once, and the gate's fault read "open not
+    confirmed within 0.3 s", as for a relay that never answered; the installer looked at the
+    network. Now the fault says what the state topic said and what was expected."""
+
+    async def scenario(rig: Any) -> None:
+        assert isinstance(rig, TasmotaRig)
+
+        def says_it_lower_case(client: mqtt.Client, msg: mqtt.MQTTMessage) -> None:
+            _, dev, command = msg.topic.split("/")
+            client.publish(f"stat/{dev}/{command}", msg.payload.decode().lower(), qos=1)
+
+        for relay in rig.fake_relays.values():
+            relay.client.on_message = lambda c, _u, msg: says_it_lower_case(c, msg)
+        b = build({**rig.config(0), "command_timeout_s": 3.0})
+        rig.barriers.append(b)
+        await b.start()
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(HardwareError) as caught:
+            await b.open()
+        assert asyncio.get_running_loop().time() - started < 3.0  # not a time-out
+        assert not isinstance(caught.value, HardwareTimeoutError)
+        assert b.state is BarrierState.FAULT
+        assert b.fault == (
+            "MQTT relay dev0: stat/dev0/POWER1 said 'on', which is neither 'ON' nor 'OFF' "
+            "(Tasmota says them as set by its StateText2 and StateText1)"
+        )
+
+    run_with_rig("mqtt_tasmota", scenario)
+
+
+def test_parkgates_own_command_on_a_shared_topic_is_not_an_echo_of_other_words() -> None:
+    """A custom relay that takes its command and reports its state on one topic: parkgate
+    hears its own "1" there before the device's "on", and that is no answer of any kind."""
+
+    async def scenario(rig: Any) -> None:
+        assert isinstance(rig, TasmotaRig)
+        device = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="one-topic-device")
+
+        def on_message(c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+            if msg.payload in (b"1", b"0"):
+                c.publish(msg.topic, "on" if msg.payload == b"1" else "off", qos=1)
+
+        device.on_message = on_message
+        device.on_connect = lambda c, *_: c.subscribe("site/+/relay/+", qos=1)
+        device.connect("127.0.0.1", rig.port)
+        device.loop_start()
+        try:
+            await asyncio.sleep(0.2)
+            b = build({
+                "driver": "mqtt", "preset": "custom", "port": rig.port, "device": "b7",
+                "command_topic": "site/{device}/relay/{channel}",
+                "state_topic": "site/{device}/relay/{channel}",
+                "payload_on": "1", "payload_off": "0", "state_on": "on", "state_off": "off",
+                "command_timeout_s": 3.0,
+            })
+            rig.barriers.append(b)
+            await b.start()
+            await b.open()
+            await wait_state(b, BarrierState.OPEN)
+            assert b.fault is None
+        finally:
+            device.disconnect()
+            device.loop_stop()
+
+    run_with_rig("mqtt_tasmota", scenario)
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
