@@ -418,6 +418,33 @@ class MqttBarrierConfig(_BarrierCommon, _MqttConnection):
         return self
 
     @model_validator(mode="after")
+    def verify_echo_is_not_the_command(self) -> MqttBarrierConfig:
+        """The broker hands parkgate its own command on a topic it also reads the relay's
+        state on: a command payload that is also a state payload confirms itself, so the gate
+        shows opening with no relay there at all and a dead relay is never a fault."""
+        if self.preset != "custom" or not self.command_topic or not self.state_topic:
+            return self
+        for channel in sorted({self.open_channel, self.close_channel or self.open_channel}):
+            fields = {"device": self.device, "channel": channel}
+            try:
+                command, state = (
+                    self.command_topic.format(**fields),
+                    self.state_topic.format(**fields),
+                )
+            except (KeyError, IndexError, ValueError):
+                return self  # not a topic parkgate can make: the relay's start says so
+            if command == state and (
+                self.payload_on == self.state_on or self.payload_off == self.state_off
+            ):
+                raise ValueError(
+                    f"command_topic and state_topic are one topic ({command}) and a command "
+                    "payload is also a state payload (payload_on/state_on, payload_off/"
+                    "state_off): parkgate would take its own command for the relay's answer; "
+                    "set state_topic to the topic the relay reports its state on"
+                )
+        return self
+
+    @model_validator(mode="after")
     def verify_availability(self) -> MqttBarrierConfig:
         self.relay_availability()  # a bad topic or equal payloads fail at start-up
         return self

@@ -138,6 +138,16 @@ def test_defaults_are_a_simulated_barrier() -> None:
     [
         ({"driver": "sim", "open_second": 5}, "extra"),
         ({"driver": "mqtt", "device": "d", "preset": "custom"}, "command_topic"),
+        (
+            {
+                "driver": "mqtt",
+                "device": "d",
+                "preset": "custom",
+                "command_topic": "site/{device}/relay/{channel}",
+                "state_topic": "site/{device}/relay/{channel}",
+            },
+            r"one topic \(site/d/relay/1\) .* take its own command for the relay's answer",
+        ),
         ({"driver": "sim", "relay_mode": "pulse"}, "close_channel"),
         ({"driver": "zigbee"}, "driver"),
         ({"driver": "sim", "on_fault": "explode"}, "on_fault"),
