@@ -142,6 +142,9 @@ PATTERNS: tuple[ErrorPattern, ...] = (
                  ("@gate", "@action")),
     ErrorPattern("passage (\\d+) was at gate (\\S+), not (\\S+)", "err.passage_other_gate",
                  ("id", "@gate", "@other")),
+    # two booths resolving one car (services/review.py): the other booth's answer stands
+    ErrorPattern("passage (\\d+) was already resolved \\((\\w+)\\) by (.+)", "err.review_taken",
+                 ("id", "@resolution", "user")),
     ErrorPattern("no fire alarm is active", "err.no_fire_alarm"),
     ErrorPattern("the fire-alarm input is still active; it cannot be cleared",
                  "err.fire_input_active"),
@@ -233,6 +236,10 @@ LABELS: Mapping[str, str] = {
     "release": "audit.action.gate.release",
     "held_open": "code.held_open",
     "fire_alarm_active": "err.refusal.fire_alarm_active",
+    # a review's resolutions, as passages store them (services/review.py STORED)
+    "allowed_once": "code.allowed_once",
+    "visitor_pass": "code.visitor_pass",
+    "denied": "code.denied",
 }
 
 

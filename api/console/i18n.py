@@ -1296,6 +1296,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "通行记录 {id} 属于{gate}，不是{other}",
         "Passage {id} was at {gate}, not {other}",
     ),
+    "err.review_taken": (
+        "已由 {user} 处理（{resolution}），你的这次操作没有执行",
+        "was already dealt with by {user} ({resolution}): yours was not carried out",
+    ),
     "err.no_fire_alarm": ("当前没有消防报警，无需解除", "No fire alarm is active"),
     "err.fire_input_active": (
         "消防控制柜的火警信号还在，不能解除：先让消防柜复位",
@@ -1631,6 +1635,8 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "{gate}：{plate} 已由 {user} 处理",
         "{gate}: {plate} was dealt with by {user}",
     ),
+    # Our resolution came second (409): why is the API's refusal (err.review_taken).
+    "review.taken_first": ("{gate}：{plate} {why}", "{gate}: {plate} {why}"),
     "row.allowed": ("已放行", "Allowed"),
     "row.denied": ("已拒绝", "Denied"),
     "session.title": ("登录已过期", "Your session has expired"),

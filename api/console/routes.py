@@ -122,6 +122,7 @@ LIVE_JS_KEYS = (
     "review.barrier",
     "review.barrier_fault",
     "review.taken",
+    "review.taken_first",
     "code.no_barrier",
     "review.host_needed",
     "review.person",

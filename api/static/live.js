@@ -511,10 +511,23 @@
     } catch (err) {
       delete form.dataset.busy;
       if (!form.isConnected) return;
+      if (err.status === 409) {
+        // Resolved at another booth a moment before (or not for a guard any more): that
+        // answer stands. Said on the card, it went with the card at the next queue update,
+        // often before it was seen, and the guard took their own choice for done. The
+        // toast stays, and says by whom and that this one was not carried out.
+        toast(t("review.taken_first", { gate: gateName(form.dataset.gate), plate: subject(form, plate),
+                                         why: refusal(err) }), "warn");
+        // Not forgotten as resolved: a 409 for another reason leaves the car in the queue,
+        // and the read below brings its card back.
+        form.remove();
+        queueChanged();
+        refreshReview();
+        upsertPassage(form.dataset.passage, false);  // its row shows the answer that stands
+        return;
+      }
       showError(form, refusal(err));
       if (!queuePaused) form.querySelectorAll("button").forEach((b) => { b.disabled = false; });
-      // Someone else resolved it meanwhile (409): the next queue update removes the card.
-      if (err.status === 409) refreshReview();
       // Perhaps the database went away since the page was rendered: the alarm list tells.
       if (err.status === 503) refreshAlarms(false);
     }

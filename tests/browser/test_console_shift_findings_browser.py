@@ -1,5 +1,6 @@
 """What a walk through a guard's shift on the demo found, in Debian chromium at the booth's
-1366x768 (2026-12-02): logging in again after a mistyped password; a visitor pass refused.
+1366x768 (2026-12-02): logging in again after a mistyped password; a visitor pass refused;
+two booths resolving one car at once.
 """
 
 from __future__ import annotations
@@ -7,11 +8,19 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PASSWORD, LiveServer, enter_as
-from tests.browser.test_console_live_browser import add_households
+from tests.browser.test_console_browser import bearer
+from tests.browser.test_console_live_browser import (
+    add_households,
+    guard_page,
+    passage,
+    push_unread,
+    toast_text,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -62,3 +71,37 @@ def test_a_refused_visitor_pass_says_why_on_the_screen_not_below_it(
     error = form.locator(".error")
     expect(error).to_have_text("结束时间必须晚于开始时间")
     expect(error).to_be_in_viewport()
+
+
+def test_a_car_resolved_at_another_booth_first_says_so_and_what_stands(
+    live_server: LiveServer, new_page: Any
+) -> None:
+    """Two guards press at once: the other booth's 拒绝 is stored a moment before this
+    guard's 放行一次 reaches the controller (409). The refusal was written on the card (in
+    the API's English) and the next queue update took the card away with it: the guard saw
+    the card go, as after their own 放行一次, and took the car for let in."""
+    passage_id = push_unread(live_server)
+    page = guard_page(new_page, live_server, BOOTH)
+    card = page.locator(f'.review-card[data-passage="{passage_id}"]')
+    card.locator('input[name="plate"]').fill("京A12345")
+    card.locator('select[name="preset"]').select_option(index=1)
+
+    def other_booth_first(route: Any) -> None:
+        response = httpx.post(
+            f"{live_server.base_url}/api/v1/passages/{passage_id}/resolve",
+            json={"resolution": "deny", "reason": "车主不在，业主未确认"},
+            headers=bearer(live_server, "admin"),
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+        route.continue_()
+
+    page.route(f"**/api/v1/passages/{passage_id}/resolve", other_booth_first)
+    card.locator('button[data-resolution="allow_once"]').click()
+
+    said = toast_text(page, "没有执行")
+    assert said == "东门入口：京A12345 已由 admin 处理（人工拒绝），你的这次操作没有执行"
+    expect(card).to_have_count(0)
+    row = page.locator(f'#passage-rows tr[data-id="{passage_id}"]')
+    expect(row).to_contain_text("人工拒绝")
+    assert passage(live_server, passage_id).resolution == "denied"
