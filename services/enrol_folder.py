@@ -135,6 +135,15 @@ def enrol_folder(
     faces = services.faces
     people = sorted(p for p in folder.iterdir() if p.is_dir())
     summary = EnrolSummary()
+    # A photo beside the residents' folders (李四.jpg, meant for 李四) belongs to nobody: said,
+    # not passed over as if the run had read everything it was given.
+    for stray in sorted(p for p in folder.iterdir() if p.is_file()):
+        if stray.suffix.lower() in PHOTO_SUFFIXES | UNREAD_PHOTO_SUFFIXES:
+            summary.failures.append((
+                stray.name,
+                "a photo outside the residents' folders is not read: put it in "
+                f"{folder}/<resident id or name>/",
+            ))
     # Ctrl-C: each resident is one transaction, so those before ``interrupted_at`` are
     # whole. The caller must still learn which were enrolled: a re-run of the folder adds
     # their photos again.

@@ -536,3 +536,33 @@ def test_the_folder_does_not_give_back_a_face_deleted_on_request(
     # The office decides for this resident on the console (their new form): the folder goes.
     assert client.put(consent, json={"note": "form 7b"}, headers=admin_headers).status_code == 200
     assert run().enrolled == {str(rid): 1}
+
+
+def test_a_photo_beside_the_resident_folders_is_named_not_passed_over(
+    client: Any, admin_headers: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A photo put straight into the folder, beside the residents' sub-folders (李四.jpg,
+    meant for 李四), was passed over without a word: the run ended with no failure and 李四
+    not enrolled. It is now a failure that says where the photo belongs."""
+    from services.faces import EMBEDDING_SIZE, FaceService
+
+    def embed(self: Any, photos: list[bytes]) -> list[np.ndarray]:
+        vector = np.ones(EMBEDDING_SIZE, np.float32)
+        return [vector / np.linalg.norm(vector)]
+
+    monkeypatch.setattr(FaceService, "embed_photos", embed)
+    rid = new_resident(client, admin_headers)
+    folder = tmp_path / "import"
+    (folder / str(rid)).mkdir(parents=True)
+    (folder / str(rid) / "a.jpg").write_bytes(b"read by the fake above")
+    (folder / "李四.jpg").write_bytes(b"a photo")
+    (folder / "IMG_0003.HEIC").write_bytes(b"a photo")
+    (folder / "名单.xlsx").write_bytes(b"not a photo")
+    summary = enrol_folder(client.app.state.services, folder, operator="admin",
+                           record_consent=True, note="box 3", show_progress=False)
+    assert summary.enrolled == {str(rid): 1}
+    assert summary.failures == [
+        (name, "a photo outside the residents' folders is not read: put it in "
+               f"{folder}/<resident id or name>/")
+        for name in ("IMG_0003.HEIC", "李四.jpg")
+    ]
