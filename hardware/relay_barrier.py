@@ -147,6 +147,9 @@ class RelayBarrier:
         self._limit_open_seen_released = False
         # Whether the last open edge found the closed limit made too (logged once a streak).
         self._switches_disagree = False
+        # Pulse channels switched on whose switching off was not confirmed (the link lost
+        # mid-pulse, an ON never confirmed): still made on the device, as far as we know.
+        self._left_on: set[int] = set()
         if isinstance(port, LinkWatcher):
             port.add_link_listener(self._on_link)
         # Wired once here, not in start(): a restarted barrier must not get every edge twice.
@@ -394,9 +397,17 @@ class RelayBarrier:
             return
         channel = wiring.open_channel if command is RelayCommand.OPEN else wiring.close_channel
         assert channel is not None  # RelayWiring checks this for pulse mode
+        for other in sorted(self._left_on - {channel}):
+            # A pulse that never ended left that contact made: a barrier controller with its
+            # OPEN input held keeps the arm up whatever CLOSE is pulsed (the gate then read
+            # closed after a broker restart mid-pulse). Let go of it first.
+            await self.port.set_output(other, False)
+            self._left_on.discard(other)
+        self._left_on.add(channel)
         await self.port.set_output(channel, True)
         await asyncio.sleep(wiring.pulse_s)
         await self.port.set_output(channel, False)
+        self._left_on.discard(channel)
 
     def _after_accepted(self, command: RelayCommand) -> None:
         """The device took the command: learn the position from switches or assume it."""
