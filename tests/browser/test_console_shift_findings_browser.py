@@ -1,6 +1,6 @@
 """What a walk through a guard's shift on the demo found, in Debian chromium at the booth's
 1366x768 (2026-12-02): logging in again after a mistyped password; a visitor pass refused;
-two booths resolving one car at once.
+two booths resolving one car at once; a button under a toast on the walking guard's tablet.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from tests.browser.test_console_live_browser import (
 pytestmark = pytest.mark.browser
 
 BOOTH = {"width": 1366, "height": 768}
+TABLET = {"width": 1024, "height": 768}  # held across, by a guard walking the car park
 
 
 def test_after_a_wrong_password_the_cursor_waits_in_the_password_box(
@@ -105,3 +106,42 @@ def test_a_car_resolved_at_another_booth_first_says_so_and_what_stands(
     row = page.locator(f'#passage-rows tr[data-id="{passage_id}"]')
     expect(row).to_contain_text("人工拒绝")
     assert passage(live_server, passage_id).resolution == "denied"
+
+
+def test_a_button_under_a_toast_still_takes_the_tap(live_server: LiveServer, new_page: Any) -> None:
+    """A toast stands at the foot of the screen for 4.5 s (8 s when it warns). On the tablet
+    the queue's cards span the page's width, and a card's 拒绝 or 车已离开 scrolled to the
+    foot of the screen lay under it: the tap landed on the toast and nothing happened, with
+    a car waiting. The toast is words only: a tap goes through it to what lies beneath."""
+    passage_id = push_unread(live_server)
+    page = guard_page(new_page, live_server, TABLET)
+    card = page.locator(f'.review-card[data-passage="{passage_id}"]')
+    # The guard types a plate the camera missed: its toast (a warning, 8 s) stays up.
+    page.locator('.gate[data-gate="main-in"] button.typed-plate').click()
+    dialog = page.locator("#typed-dialog")
+    dialog.locator('input[name="plate"]').fill("京A12345")
+    dialog.locator('input[name="reason_text"]').fill("摄像头看不清")
+    dialog.locator("#typed-confirm").click()
+    toast_text(page, "已转人工处理")
+
+    deny = card.locator('button[data-resolution="deny"]')
+    toast = page.locator("#toast").bounding_box()
+    button = deny.bounding_box()
+    assert toast is not None and button is not None
+    page.mouse.wheel(0, button["y"] + button["height"] / 2 - (toast["y"] + toast["height"] / 2))
+    page.wait_for_function(
+        "([b, t]) => Math.abs(b.getBoundingClientRect().top + b.offsetHeight / 2"
+        " - t.getBoundingClientRect().top - t.offsetHeight / 2) < 4",
+        arg=[deny.element_handle(), page.locator("#toast").element_handle()],
+    )
+    button = deny.bounding_box()
+    toast = page.locator("#toast").bounding_box()
+    assert button is not None and toast is not None
+    x, y = button["x"] + button["width"] / 2, button["y"] + button["height"] / 2
+    assert toast["x"] < x < toast["x"] + toast["width"]  # the toast covers it
+    assert toast["y"] < y < toast["y"] + toast["height"]
+    assert page.locator("#toast").is_visible()
+
+    page.mouse.click(x, y)
+    # 拒绝 took the tap: it asks for the reason the guard has not given yet.
+    expect(card.locator(".error")).to_have_text("请选择或填写原因（至少2个字）")
