@@ -502,7 +502,13 @@ async def _drive(
         await audit.finish("refused", error=str(err))
         raise
     except (HardwareError, TimeoutError) as err:
-        message = str(err) or f"gate {gate_id}: {action} not confirmed in time"
+        # Said as a failed open is ("gate …: open failed: …"): the driver's words alone
+        # ("modbus://…: cannot connect") reached the booth as they were, never saying which
+        # action had failed.
+        message = (
+            f"gate {gate_id}: {action} failed: {err}" if str(err)
+            else f"gate {gate_id}: {action} not confirmed in time"
+        )
         logger.warning("gate %s: %s by %s failed: %s", gate_id, action, username, message)
         # A safety supervisor, when wired in, already raises an alarm when a barrier goes
         # into fault; only a failure it cannot see gets an alarm of its own here.
