@@ -10,6 +10,7 @@ ignored. Each gate nests one ``barrier:`` (default: simulated). Examples::
       opening_s: 1.5
 
     # Tasmota relay, latch: cmnd/gate-east/POWER1 ON|OFF, echo on stat/gate-east/POWER1
+    # (stat/gate-east/POWER from a Tasmota with one relay: both are read)
     barrier:
       driver: mqtt
       preset: tasmota

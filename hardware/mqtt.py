@@ -351,6 +351,16 @@ class TopicRelayPort:
     def _state_topic(self, channel: int) -> str:
         return self.state_topic.format(device=self.config.device, channel=channel)
 
+    def _state_topics(self, channel: int) -> tuple[str, ...]:
+        """Where the relay answers for ``channel``. Tasmota names a device's only relay POWER
+        in what it publishes (unless SetOption26 is on): a one-relay Tasmota answers
+        cmnd/<dev>/POWER1 on stat/<dev>/POWER, and waiting on POWER1 alone never confirmed
+        it. That topic exists only on such a device, so it is read beside POWER1."""
+        topic = self._state_topic(channel)
+        if self.config.preset == "tasmota" and channel == 1:
+            return (topic, f"stat/{self.config.device}/POWER")
+        return (topic,)
+
     def add_link_listener(self, cb: LinkListener) -> None:
         self.link.add_link_listener(cb)
 
@@ -359,7 +369,8 @@ class TopicRelayPort:
         # can be published, so the first echo cannot be missed.
         for channel in {self.config.open_channel, self.config.close_channel}:
             if channel is not None:
-                self.conn.subscribe(self._state_topic(channel), _ignore)
+                for topic in self._state_topics(channel):
+                    self.conn.subscribe(topic, _ignore)
         await self.conn.connect()
         await self.conn.wait_connected(self.config.command_timeout_s)
 
@@ -367,12 +378,12 @@ class TopicRelayPort:
         await self.conn.disconnect()
 
     async def set_output(self, channel: int, on: bool) -> None:
-        state_topic = self._state_topic(channel)
+        state_topics = self._state_topics(channel)
         cmd_on, cmd_off, state_on, state_off = self.payloads
         expected = state_on if on else state_off
 
         def check(topic: str, payload: bytes) -> bool:
-            if topic != state_topic:
+            if topic not in state_topics:
                 return False
             text = payload.decode(errors="replace").strip()
             if text not in (state_on, state_off, cmd_on, cmd_off):

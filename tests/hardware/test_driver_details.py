@@ -136,6 +136,50 @@ def test_an_echo_the_relay_gives_in_other_words_is_named_in_the_fault() -> None:
     run_with_rig("mqtt_tasmota", scenario)
 
 
+def test_a_single_relay_tasmota_is_confirmed_on_its_unindexed_power_topic() -> None:
+    """Tasmota names a device's only relay POWER, not POWER1, in what it publishes (unless
+    SetOption26 is on): a Sonoff Basic or any one-channel relay module answers
+    cmnd/<dev>/POWER1 ON on stat/<dev>/POWER. Waiting on stat/<dev>/POWER1 only, every command
+    to such a relay was "not confirmed within N s" and the gate a fault, while the relay
+    switched each time."""
+
+    async def scenario(rig: Any) -> None:
+        assert isinstance(rig, TasmotaRig)
+        relay: list[str] = []
+        device = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="sonoff-basic")
+
+        def on_message(c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+            if msg.topic.rsplit("/", 1)[1] in ("POWER", "POWER1"):  # its one relay
+                state = msg.payload.decode().upper()
+                relay.append(state)
+                # As Tasmota publishes a command's result: RESULT, then the power topic.
+                c.publish("stat/solo/RESULT", f'{{"POWER":"{state}"}}', qos=1)
+                c.publish("stat/solo/POWER", state, qos=1)
+
+        device.on_message = on_message
+        device.on_connect = lambda c, *_: c.subscribe("cmnd/solo/+", qos=1)
+        device.connect("127.0.0.1", rig.port)
+        device.loop_start()
+        try:
+            await asyncio.sleep(0.2)
+            b = build({**rig.config(0), "device": "solo", "presence_topic": None,
+                       "command_timeout_s": 3.0})
+            rig.barriers.append(b)
+            await b.start()
+            started = asyncio.get_running_loop().time()
+            await b.open()
+            assert asyncio.get_running_loop().time() - started < 1.0  # confirmed, not retried
+            await wait_state(b, BarrierState.OPEN)
+            await b.close()
+            await wait_state(b, BarrierState.CLOSED)
+            assert b.fault is None and relay == ["ON", "OFF"]
+        finally:
+            device.disconnect()
+            device.loop_stop()
+
+    run_with_rig("mqtt_tasmota", scenario)
+
+
 def test_parkgates_own_command_on_a_shared_topic_is_not_an_echo_of_other_words() -> None:
     """A custom relay that takes its command and reports its state on one topic: parkgate
     hears its own "1" there before the device's "on", and that is no answer of any kind."""
