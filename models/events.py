@@ -16,7 +16,8 @@ class Passage(Base):
 
     Rows are never deleted or rewritten; the only later writes are the barrier outcome, a
     guard's resolution of a ``review``, when the barrier did not open, the flag saying the
-    passage's admission was undone (``admission_undone``), and, past the retention period,
+    passage's admission was undone (``admission_undone``), a snapshot deleted at the
+    resident's request (services/gate_snapshot_erasure.py), and, past the retention period,
     the removal of whose passage it was (services/passage_retention.py: ``anonymised_at``).
     """
 
@@ -39,6 +40,15 @@ class Passage(Base):
             "at",
             sqlite_where=text("anonymised_at IS NULL"),
             postgresql_where=text("anonymised_at IS NULL"),
+        ),
+        # A resident's own photographed passages at a pedestrian gate (face, PIN): counted on
+        # the faces page and deleted on request (services/gate_snapshot_erasure.py) without
+        # reading every car's passage (0021).
+        Index(
+            "ix_passages_resident_snapshots",
+            "resident_id",
+            sqlite_where=text("vehicle_id IS NULL AND snapshot_path IS NOT NULL"),
+            postgresql_where=text("vehicle_id IS NULL AND snapshot_path IS NOT NULL"),
         ),
     )
 

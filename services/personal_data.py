@@ -29,6 +29,7 @@ from models.events import AuditEntry, Passage
 from models.faces import FaceTemplate
 from models.people import Household, Resident
 from models.vehicles import PlateListEntry, Presence, Vehicle, VisitorPass
+from services.gate_snapshot_erasure import DELETED_ON_REQUEST
 
 FORMAT = "parkgate.personal-data/1"
 # Passages in one document: a daily commuter's year is ~700 and a three-car household's
@@ -323,6 +324,7 @@ def _passages(
             Passage.resolved_at,
             Passage.resolved_plate,
             Passage.snapshot_path,
+            Passage.details,
         )
         .where(where)
         .order_by(Passage.at.desc(), Passage.id.desc())
@@ -342,7 +344,10 @@ def _passages(
 
 
 def _passage(row: Any, resident_id: int, ctx: ExportContext) -> dict[str, Any]:
-    taken = row.snapshot_path is not None
+    details = row.details or {}
+    # Deleted at their request (services/gate_snapshot_erasure.py): taken, and gone since.
+    erased = row.snapshot_path is None and details.get("snapshot") == DELETED_ON_REQUEST
+    taken = row.snapshot_path is not None or erased
     return {
         "id": row.id,
         "at": ctx.local(row.at),
@@ -365,9 +370,18 @@ def _passage(row: Any, resident_id: int, ctx: ExportContext) -> dict[str, Any]:
         "resolved_plate": row.resolved_plate,
         "snapshot": {
             "taken": taken,
-            "still_stored": taken and ctx.snapshot_exists(row.snapshot_path),
+            "still_stored": not erased and taken and ctx.snapshot_exists(row.snapshot_path),
             # Saved with the frame's time, which is the passage's.
             "captured_at": ctx.local(row.at) if taken else None,
-            "deleted_by": ctx.local(row.at + timedelta(days=ctx.snapshot_days)) if taken else None,
+            "deleted_by": _deleted_at(details, ctx) if erased
+            else ctx.local(row.at + timedelta(days=ctx.snapshot_days)) if taken else None,
+            "deleted_on_request": erased,
         },
     }
+
+
+def _deleted_at(details: dict[str, Any], ctx: ExportContext) -> str | None:
+    try:
+        return ctx.local(datetime.fromisoformat(details["snapshot_deleted_at"]))
+    except (KeyError, TypeError, ValueError):
+        return None

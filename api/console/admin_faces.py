@@ -22,9 +22,10 @@ from sqlalchemy.orm import Session
 
 from api.console.admin import admin_page
 from api.console.rendering import page_user, services_of
-from models.events import AuditEntry
+from models.events import AuditEntry, Passage
 from models.faces import FaceTemplate
 from models.people import Household, Resident, flat_order
+from services.gate_snapshot_erasure import gate_snapshot_rows
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class ResidentAccess:
     consent_note: str
     templates: int
     has_pin: bool
+    gate_snapshots: int  # their own pedestrian-gate photos still stored (deletable on request)
 
 
 def _matching(query: str) -> Any:
@@ -96,6 +98,11 @@ def resident_access(session: Session, query: str) -> tuple[list[ResidentAccess],
         .where(FaceTemplate.resident_id.in_(ids)).group_by(FaceTemplate.resident_id)
     ).all()) if ids else {}
     notes = _consent_notes(session, ids)
+    photos = {rid: n for rid, n in session.execute(
+        select(Passage.resident_id, func.count())
+        .where(Passage.resident_id.in_(ids), *gate_snapshot_rows())
+        .group_by(Passage.resident_id)
+    ) if rid is not None} if ids else {}
     rows = [
         ResidentAccess(
             id=resident.id, name=resident.name,
@@ -103,6 +110,7 @@ def resident_access(session: Session, query: str) -> tuple[list[ResidentAccess],
             consent_at=resident.face_consent_at, consent_by=resident.face_consent_by,
             consent_note=notes.get(resident.id, "") if resident.face_consent_at else "",
             templates=counts.get(resident.id, 0), has_pin=resident.pin_hash is not None,
+            gate_snapshots=photos.get(resident.id, 0),
         )
         for resident, household in found
     ]

@@ -821,6 +821,28 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "This cannot be undone; the consent stays.",
     ),
     "faces.deleted": ("已删除 {name} 的人脸数据", "Face data of {name} deleted"),
+    "faces.delete_snapshots": ("删除人行门抓拍（{n} 张）", "Delete gate photos ({n})"),
+    "faces.confirm_delete_snapshots": (
+        "删除住户成员 #{id} {name} 在人行门刷脸、输密码时被拍下的全部抓拍（{n} 张）？"
+        "删除后无法恢复，通行记录保留。",
+        "Delete all {n} photos the pedestrian gate took of resident #{id} {name}? "
+        "This cannot be undone; the passages stay.",
+    ),
+    "faces.snapshots_deleted": (
+        "已删除 {name} 的 {deleted} 张人行门抓拍",
+        "{deleted} gate photos of {name} deleted",
+    ),
+    "faces.snapshots_deleted_kept": (
+        "已删除 {name} 的 {deleted} 张人行门抓拍；另有 {kept} 张保安还要用"
+        "（待人工处理或报警未处理），处理完再点一次",
+        "{deleted} gate photos of {name} deleted; {kept} kept because a guard still needs them "
+        "(review or alarm open): click again once dealt with",
+    ),
+    "faces.snapshots_rule": (
+        "居民要求删除人脸时一并删除。待人工处理、报警未处理的那几张先保留，处理完再点一次。",
+        "For a resident who asks for their face data to go. Photos a guard still needs "
+        "(waiting for review, alarm not acknowledged) are kept: click again once dealt with.",
+    ),
     "faces.withdraw": ("撤回授权", "Withdraw consent"),
     "faces.confirm_withdraw": (
         "撤回住户成员 #{id} {name} 的人脸授权？其全部人脸数据（{n} 条）将立即删除，无法恢复。",
@@ -1089,6 +1111,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "audit.action.face.consent_withdrawn": ("撤回人脸授权", "Withdraw face consent"),
     "audit.action.face.enrol": ("录入人脸", "Enrol face"),
     "audit.action.face.delete": ("删除人脸", "Delete face"),
+    "audit.action.face.snapshots_delete": ("删除人行门抓拍", "Delete gate photos"),
     "audit.action.zone.correct": ("修正车位计数", "Correct zone count"),
     # As 车位与火警 words them (触发火警联动（演练）, 解除火警): the office looks for 火警.
     "audit.action.safety.fire_alarm": ("触发火警联动", "Fire alarm on"),
@@ -1132,6 +1155,8 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "audit.detail.pass_id": ("通行证", "Pass"),
     "audit.detail.templates_added": ("新增人脸模板", "Face templates added"),
     "audit.detail.templates_removed": ("删除人脸模板", "Face templates removed"),
+    "audit.detail.snapshots_deleted": ("删除的抓拍", "Photos deleted"),
+    "audit.detail.kept_for_guards": ("暂留（保安待处理）", "Kept for the guards"),
     "audit.detail.passages": ("导出的通行记录条数", "Passages exported"),
     "audit.detail.passage_offset": ("通行记录跳过条数", "Passages skipped"),
     "audit.detail.before": ("修正前", "Before"),

@@ -15,6 +15,7 @@ from api.schemas import Note
 from errors import InvalidInputError
 from models.db import empty_write_ahead_log
 from services.faces import FaceService
+from services.gate_snapshot_erasure import erase_gate_snapshots
 
 router = APIRouter(prefix="/api/v1/residents", tags=["faces"])
 
@@ -111,6 +112,34 @@ def delete_faces(resident_id: PathId, services: ServicesDep, user: AdminUser) ->
     _faces(services).delete(resident_id, user.name, "deletion request")
     _off_the_disk(services)
     return FaceSummary(resident_id=resident_id, templates=0)
+
+
+class SnapshotErasureOut(BaseModel):
+    resident_id: int
+    deleted: int = Field(description="Snapshots deleted now.")
+    kept_for_guards: int = Field(
+        description="Snapshots a guard still needs (a passage waiting for review, an alarm not "
+        "acknowledged): kept; ask again once it is dealt with."
+    )
+    audit_id: int
+
+
+@router.delete("/{resident_id}/gate-snapshots", response_model=SnapshotErasureOut)
+def delete_gate_snapshots(
+    resident_id: PathId, services: ServicesDep, user: AdminUser
+) -> SnapshotErasureOut:
+    """A deletion request for the photos the pedestrian gate took of the resident (their own
+    face and PIN passages; not their car's): deleted now instead of after
+    ``retention.snapshot_days``. The passages stay, saying the snapshot was deleted on
+    request. Face templates are deleted separately (``DELETE …/faces``). 404 for an id
+    parkgate has neither a resident nor a passage of."""
+    done = erase_gate_snapshots(
+        services.sessions, services.snapshots, resident_id, user.name, "deletion request"
+    )
+    return SnapshotErasureOut(
+        resident_id=done.resident_id, deleted=done.deleted,
+        kept_for_guards=done.kept_for_guards, audit_id=done.audit_id,
+    )
 
 
 def _off_the_disk(services: ServicesDep) -> None:

@@ -64,8 +64,10 @@
   // keyboard is put back on its 管理/修正 button, not at the top of a 200-row page.
   const ROW_KEY = "parkgate.row";
   function doneText(form, saved) {
-    // A walk-in pass has no plate to name: its own words ("点「二维码」发给访客").
-    const text = (saved && saved.walk_in && form.dataset.doneWalkIn) || form.dataset.done;
+    // A walk-in pass has no plate to name: its own words ("点「二维码」发给访客"). Gate photos
+    // a guard still needs were kept: say how many, and that they can go later.
+    const text = (saved && saved.walk_in && form.dataset.doneWalkIn)
+      || (saved && saved.kept_for_guards && form.dataset.doneKept) || form.dataset.done;
     if (!text) return t("msg.saved");
     return text.replace(/\{(\w+)\}/g, (whole, name) => (saved && name in saved ? String(saved[name]) : whole));
   }
@@ -272,8 +274,8 @@
     if (button.dataset.method === "DELETE" && !window.confirm(question)) return;
     button.disabled = true;
     try {
-      await send(button.dataset.method, button.dataset.api);
-      if (button.dataset.done) sayAfterReload(button.dataset.done, button);
+      const answer = await send(button.dataset.method, button.dataset.api);
+      if (button.dataset.done) sayAfterReload(doneText(button, answer), button);
       window.location.reload();
     } catch (err) {
       button.disabled = false;

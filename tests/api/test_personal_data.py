@@ -203,6 +203,7 @@ def test_the_document_holds_what_is_stored_about_the_resident(
         "still_stored": False,
         "captured_at": None,
         "deleted_by": None,
+        "deleted_on_request": False,
     }
     face_row = found[by_face]
     assert (face_row["credential"], face_row["recorded_for"]) == ("face", "resident")

@@ -4,12 +4,17 @@ in Chinese, with no visit to the English /docs page."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from playwright.sync_api import Dialog
+from playwright.sync_api import Dialog, expect
+from sqlalchemy import select
 
+from models.db import transaction
+from models.events import Alarm, Passage
 from tests.api.test_faces import ALEX, OBAMA, _height, _jpeg, photo
 from tests.browser.conftest import LiveServer, enter_as, screenshot
 from tests.browser.test_console_admin_browser import admin_api
@@ -142,6 +147,53 @@ def test_dismissing_the_confirmation_deletes_nothing(
     page.wait_for_timeout(500)  # a request, had one been sent, lands by now
     assert rid in live_server.services.faces.matcher
     _wait_row(page, rid, consent="yes", templates="1")
+
+
+def _face_passages(server: LiveServer, rid: int, count: int) -> list[Path]:
+    """Face passages of the resident at the pedestrian gate, each with its photo on disk."""
+    services = server.services
+    files = []
+    with transaction(services.sessions) as session:
+        for _ in range(count):
+            at = datetime.now(UTC)
+            path = services.snapshots.save("ped-1", at, b"\xff\xd8 a face \xff\xd9")
+            session.add(Passage(at=at, gate_id="ped-1", direction="in", decision="allow",
+                                reason="face_resident", credential="face", resident_id=rid,
+                                snapshot_path=path))
+            files.append(services.snapshots.path(path))
+    return files
+
+
+def test_manager_deletes_a_residents_gate_photos_on_request(
+    live_server: LiveServer, new_page: Any
+) -> None:
+    rid = _resident(live_server)
+    *photos, alarmed = _face_passages(live_server, rid, 3)
+    with transaction(live_server.services.sessions) as session:
+        # A guard has yet to acknowledge the alarm on her last passage (e.g. 尾随).
+        last = session.scalars(select(Passage.id).order_by(Passage.id.desc())).first()
+        session.add(Alarm(kind="tailgating.pedestrian", gate_id="ped-1", passage_id=last,
+                          message="尾随"))
+    page = new_page()
+    enter_as(page, live_server, "admin", "admin")
+    page.goto("/console/admin/faces")
+    row = _open(page, rid)
+    questions: list[str] = []
+
+    def accept(dialog: Dialog) -> None:
+        questions.append(dialog.message)
+        dialog.accept()
+
+    page.once("dialog", accept)
+    row.locator('button:text-is("删除人行门抓拍（3 张）")').click()
+    page.wait_for_selector("text=已删除 王奶奶 的 2 张人行门抓拍；另有 1 张保安还要用"
+                           "（待人工处理或报警未处理），处理完再点一次")
+    assert questions == [f"删除住户成员 #{rid} 王奶奶 在人行门刷脸、输密码时被拍下的全部抓拍"
+                         "（3 张）？删除后无法恢复，通行记录保留。"]
+    assert not any(photo.exists() for photo in photos) and alarmed.exists()
+    # The one the guard still needs is what is left.
+    expect(page.locator(f'tr[data-resident="{rid}"] button.gate-snapshots')).to_have_text(
+        "删除人行门抓拍（1 张）")
 
 
 # Lines a cell's text is laid out on (a header "人脸数据" squeezed to one character a line had 4).
