@@ -145,6 +145,8 @@ PATTERNS: tuple[ErrorPattern, ...] = (
     # two booths resolving one car (services/review.py): the other booth's answer stands
     ErrorPattern("passage (\\d+) was already resolved \\((\\w+)\\) by (.+)", "err.review_taken",
                  ("id", "@resolution", "user")),
+    ErrorPattern("alarm (\\d+) was already acknowledged by (.+)", "err.alarm_taken",
+                 ("id", "user")),
     ErrorPattern("no fire alarm is active", "err.no_fire_alarm"),
     ErrorPattern("the fire-alarm input is still active; it cannot be cleared",
                  "err.fire_input_active"),

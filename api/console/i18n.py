@@ -290,6 +290,8 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "{n} older open alarms are not listed: they appear as you acknowledge these.",
     ),
     "alarms.ack": ("确认处理", "Acknowledge"),
+    # Our acknowledgement came second (409): why is the API's refusal (err.alarm_taken).
+    "alarms.taken_first": ("{alarm}：{why}", "{alarm}: {why}"),
     "alarms.ack_note": ("处理情况（可不填）", "What you found (optional)"),
     "alarms.ack_note_example": ("如：车主忘带卡，已核实", "e.g. owner forgot the card, checked"),
     "alarms.unstored": ("未保存", "Not yet stored"),
@@ -1324,6 +1326,11 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "err.review_taken": (
         "已由 {user} 处理（{resolution}），你的这次操作没有执行",
         "was already dealt with by {user} ({resolution}): yours was not carried out",
+    ),
+    "err.alarm_taken": (
+        "这条报警已由 {user} 确认处理，你的这次确认和处理情况没有记录",
+        "this alarm was already acknowledged by {user}: your acknowledgement and note were not "
+        "recorded",
     ),
     "err.no_fire_alarm": ("当前没有消防报警，无需解除", "No fire alarm is active"),
     "err.fire_input_active": (

@@ -141,6 +141,7 @@ LIVE_JS_KEYS = (
     "typed.matched",
     "typed.repeat",
     "alarms.ack",  # the acknowledgement dialog's title
+    "alarms.taken_first",
 )
 # A resolution's audit entry is written in the resolving transaction, a moment after
 # resolved_at; the margin lets the look-up use the index on ``at`` (there is none on

@@ -850,6 +850,7 @@
   const ackForm = document.getElementById("ack-form");
   const ackNote = ackForm.querySelector('input[name="note"]');
   let ackAlarm = null;
+  let ackWhat = "";
   document.getElementById("alarm-banner").addEventListener("click", (ev) => {
     const button = ev.target.closest("button[data-ack]");
     if (!button) return;
@@ -858,6 +859,7 @@
     const what = [".alarm-kind", ".alarm-gate", "time"]
       .map((sel) => { const el = row && row.querySelector(sel); return el ? el.textContent.trim() : ""; })
       .filter(Boolean).join(" · ");
+    ackWhat = what;
     document.getElementById("ack-dialog-title").textContent = t("alarms.ack") + (what ? " · " + what : "");
     ackForm.reset();
     showError(ackForm, "");
@@ -877,7 +879,10 @@
       ackDialog.close();
       refreshAlarms(false);
     } catch (err) {
-      if (err.status === 409) {  // a colleague acknowledged it meanwhile: it is done
+      if (err.status === 409) {
+        // A colleague acknowledged it meanwhile: it is done, with their note, not this one.
+        // Closed without a word, the guard took what they had written for kept.
+        toast(t("alarms.taken_first", { alarm: ackWhat, why: refusal(err) }), "warn");
         ackDialog.close();
         refreshAlarms(false);
       } else if (!err.sessionExpired) {

@@ -1,6 +1,7 @@
 """What a walk through a guard's shift on the demo found, in Debian chromium at the booth's
 1366x768 (2026-12-02): logging in again after a mistyped password; a visitor pass refused;
-two booths resolving one car at once; a button under a toast on the walking guard's tablet.
+two booths resolving one car (and one alarm) at once; a button under a toast on the walking
+guard's tablet.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import PASSWORD, LiveServer, enter_as
 from tests.browser.test_console_browser import bearer
+from tests.browser.test_console_busy_shift_browser import add_alarm
 from tests.browser.test_console_live_browser import (
     add_households,
     guard_page,
@@ -145,3 +147,29 @@ def test_a_button_under_a_toast_still_takes_the_tap(live_server: LiveServer, new
     page.mouse.click(x, y)
     # 拒绝 took the tap: it asks for the reason the guard has not given yet.
     expect(card.locator(".error")).to_have_text("请选择或填写原因（至少2个字）")
+
+
+def test_an_alarm_acknowledged_at_another_booth_first_says_the_note_was_not_kept(
+    live_server: LiveServer, new_page: Any
+) -> None:
+    """The guard writes what they found in 确认处理 while a colleague acknowledges the same
+    alarm: the dialog closed without a word (409), and the guard took their note for kept;
+    the alarm history shows the colleague's."""
+    alarm_id = add_alarm(live_server, "沪K60613")
+    page = guard_page(new_page, live_server, BOOTH)
+    page.locator(f'#alarm-list .alarm[data-alarm-id="{alarm_id}"] button[data-ack]').click()
+    page.locator('#ack-form input[name="note"]').fill("车主已缴清欠费，业主电话确认")
+    response = httpx.post(
+        f"{live_server.base_url}/api/v1/alarms/{alarm_id}/ack",
+        json={"note": "已核实"},
+        headers=bearer(live_server, "admin"),
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    page.locator("#ack-confirm").click()
+
+    said = toast_text(page, "没有记录")
+    assert said.startswith("黑名单车辆 · 东门入口 · ")
+    assert said.endswith("：这条报警已由 admin 确认处理，你的这次确认和处理情况没有记录")
+    expect(page.locator("#ack-dialog")).to_be_hidden()
+    expect(page.locator(f'#alarm-list .alarm[data-alarm-id="{alarm_id}"]')).to_have_count(0)
