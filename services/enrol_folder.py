@@ -39,6 +39,8 @@ UNREAD_PHOTO_SUFFIXES = {".heic", ".heif", ".webp", ".avif", ".gif", ".tif", ".t
 @dataclass
 class EnrolSummary:
     enrolled: dict[str, int] = field(default_factory=dict)  # folder → templates added
+    # Folders whose every photo the resident has on file already (the folder run again).
+    already: list[str] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)  # (folder or file, why)
     # The folder being worked on when Ctrl-C stopped the run; None when the run finished.
     interrupted_at: str | None = None
@@ -219,8 +221,11 @@ def _enrol_people(
             if not embeddings:
                 summary.failures.append((person.name, "no usable photo"))
                 continue
-            summary.enrolled[person.name] = faces.enrol(
-                resident_id, embeddings, operator, since)
+            added = faces.enrol(resident_id, embeddings, operator, since)
+            if added:
+                summary.enrolled[person.name] = added
+            else:
+                summary.already.append(person.name)
         except ParkgateError as err:
             summary.failures.append((person.name, str(err)))
     summary.interrupted_at = None
@@ -267,9 +272,11 @@ def cmd_enrol_faces(args: argparse.Namespace) -> int:
         services.engine.dispose()
     templates = sum(summary.enrolled.values())
     logger.info(
-        "enrolled %d residents (%d templates); %d failures",
+        "enrolled %d residents (%d templates); %d already enrolled with these photos; "
+        "%d failures",
         len(summary.enrolled),
         templates,
+        len(summary.already),
         len(summary.failures),
     )
     for where, why in summary.failures:
@@ -286,9 +293,8 @@ def cmd_enrol_faces(args: argparse.Namespace) -> int:
     if summary.interrupted_at is not None:
         logger.warning(
             "interrupted (Ctrl-C) at %s (check it in the console): %s; those after it not "
-            "started. Running the folder "
-            "again adds the enrolled residents' photos a second time: move their sub-folders "
-            "out first",
+            "started. Running the folder again enrols them; photos already enrolled are "
+            "not stored twice",
             summary.interrupted_at,
             "enrolled before it: " + ", ".join(summary.enrolled) if summary.enrolled
             else "nobody enrolled",

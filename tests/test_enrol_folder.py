@@ -275,7 +275,7 @@ def test_ctrl_c_midway_says_who_was_enrolled_and_exits_130(
     first, second, _ = sorted(str(rid) for rid in residents)
     assert f"interrupted (Ctrl-C) at {second}" in said
     assert f"enrolled before it: {first};" in said
-    assert said.rstrip().endswith("move their sub-folders out first")
+    assert said.rstrip().endswith("photos already enrolled are not stored twice")
     assert len(calls) == 2  # the third resident was not started
 
 
@@ -404,7 +404,8 @@ def test_photos_in_formats_not_read_are_named_not_passed_over(
 
     def embed(self: Any, photos: list[bytes]) -> list[np.ndarray]:
         read.extend(photos)
-        vector = np.ones(EMBEDDING_SIZE, np.float32)
+        # One face per photo, each its own (the same one twice would be stored once).
+        vector = np.random.default_rng(len(read)).random(EMBEDDING_SIZE).astype(np.float32)
         return [vector / np.linalg.norm(vector)]
 
     monkeypatch.setattr(FaceService, "embed_photos", embed)
@@ -495,7 +496,8 @@ def test_the_folder_does_not_give_back_a_face_deleted_on_request(
     """A resident asked the office to delete their face data (the consent stays, 删除人脸数据).
     The folder they were first enrolled from, run again later for the others (the guide says
     a re-run enrols everyone in it again), read their old photos and stored their face: the
-    gate opened for them again, with nobody deciding it for that resident. Now the folder
+    gate opened for them again, with nobody deciding it for that resident (a face deleted is
+    no photo on file: it would be stored again). Now the folder
     skips them until the office decides for them on the console."""
     from services.faces import EMBEDDING_SIZE, FaceService
 
@@ -531,7 +533,9 @@ def test_the_folder_does_not_give_back_a_face_deleted_on_request(
     with services.sessions() as session:
         consents = session.scalars(select(AuditEntry.id).where(
             AuditEntry.action == "face.consent", AuditEntry.target == f"resident:{rid}"))
-        assert len(list(consents)) == (2 if record_consent else 1)  # none after the deletion
+        # The console's, alone: the folder's paper form neither re-dates a consent on file
+        # nor gives one after the deletion.
+        assert len(list(consents)) == 1
 
     # The office decides for this resident on the console (their new form): the folder goes.
     assert client.put(consent, json={"note": "form 7b"}, headers=admin_headers).status_code == 200
@@ -566,3 +570,57 @@ def test_a_photo_beside_the_resident_folders_is_named_not_passed_over(
                f"{folder}/<resident id or name>/")
         for name in ("IMG_0003.HEIC", "李四.jpg")
     ]
+
+
+def test_running_the_folder_again_stores_no_photo_twice_and_keeps_the_consent(
+    client: Any, admin_headers: dict[str, str], tmp_path: Path
+) -> None:
+    """The office fixes a few failed photos and runs the whole folder again, as anyone
+    would: everybody enrolled the first time had every template stored a second time (the
+    faces page counted them double) and their paper consent re-dated to the second run."""
+    obama = FACES / "ag_barack_obama"
+    if not obama.is_dir():
+        pytest.skip(f"real face photos not found at {FACES}")
+    rid = new_resident(client, admin_headers)
+    folder = tmp_path / "import"
+    (folder / str(rid)).mkdir(parents=True)
+    first_photo = obama / "examples__knn_examples__train__obama__obama.jpg"
+    shutil.copy(first_photo, folder / str(rid) / "a.jpg")
+    services = client.app.state.services
+
+    def run() -> Any:
+        return enrol_folder(services, folder, operator="admin", record_consent=True,
+                            note="paper forms, box 3", show_progress=False)
+
+    def on_file() -> tuple[int, Any, int, int]:
+        with services.sessions() as session:
+            resident = session.get(Resident, rid)
+            entries = session.scalars(select(AuditEntry.action).where(
+                AuditEntry.target == f"resident:{rid}")).all()
+        templates = client.get(f"/api/v1/residents/{rid}/faces", headers=admin_headers)
+        return (templates.json()["templates"], resident.face_consent_at,
+                entries.count("face.enrol"), entries.count("face.consent"))
+
+    assert run().enrolled == {str(rid): 1}
+    first = on_file()
+    assert (first[0], first[2], first[3]) == (1, 1, 1)
+
+    again = run()
+    assert again.enrolled == {} and again.already == [str(rid)] and again.failures == []
+    assert on_file() == first  # same template count, consent time, audit entries
+
+    # A new photo beside the old one: only the new one is stored.
+    other = sorted(p for p in obama.iterdir() if p != first_photo)[0]
+    shutil.copy(other, folder / str(rid) / "b.jpg")
+    # The same photo re-saved (a phone's "save a copy", JPEG quality 80).
+    resaved = cv2.imencode(".jpg", cv2.imread(str(first_photo)), [cv2.IMWRITE_JPEG_QUALITY, 80])
+    (folder / str(rid) / "a copy.jpg").write_bytes(resaved[1].tobytes())
+    assert run().enrolled == {str(rid): 1}
+    assert on_file()[0] == 2
+
+    # The console's upload of a photo on file changes nothing either.
+    with first_photo.open("rb") as handle:
+        uploaded = client.post(f"/api/v1/residents/{rid}/faces", headers=admin_headers,
+                               files=[("image", ("again.jpg", handle.read(), "image/jpeg"))])
+    assert uploaded.status_code == 201, uploaded.text
+    assert uploaded.json()["templates"] == 2

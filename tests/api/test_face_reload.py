@@ -49,8 +49,8 @@ def client_fast(app_factory: Callable[..., Any]) -> Any:
     return app_factory(faces={"reload_check_s": CHECK_S})
 
 
-def consenting_resident(client: Any, headers: dict[str, str]) -> int:
-    """A resident of a household of their own, with face consent recorded."""
+def consenting_resident(client: Any, headers: dict[str, str], *, consent: bool = True) -> int:
+    """A resident of a household of their own, with face consent recorded (unless not)."""
     unit = f"{100 + len(client.get('/api/v1/households', headers=headers).json())}"
     hid = client.post(
         "/api/v1/households", json={"building": "9栋", "unit": unit}, headers=headers
@@ -58,9 +58,10 @@ def consenting_resident(client: Any, headers: dict[str, str]) -> int:
     rid = int(client.post(
         "/api/v1/residents", json={"household_id": hid, "name": f"住户{unit}"}, headers=headers
     ).json()["id"])
-    consent = client.put(f"/api/v1/residents/{rid}/consent", json={"note": "表格 7"},
-                         headers=headers)
-    assert consent.status_code == 200, consent.text
+    if consent:
+        given = client.put(f"/api/v1/residents/{rid}/consent", json={"note": "表格 7"},
+                           headers=headers)
+        assert given.status_code == 200, given.text
     return rid
 
 
@@ -259,7 +260,8 @@ def test_a_resident_deleted_as_enrol_faces_records_their_consent_ends_no_run_nor
     their face."""
     headers = {"Authorization": f"Bearer {add_user(client_fast, 'admin', 'admin')}"}
     server = client_fast.app.state.services
-    rid = consenting_resident(client_fast, headers)
+    # The paper form in the folder is their consent (one on file already is kept as it is).
+    rid = consenting_resident(client_fast, headers, consent=False)
     # The command's own FaceService on its own engine; its photos read as one face each.
     command = FaceService(engine=server.faces.engine, matcher=FaceMatcher(0.6, 0.0),
                           sessions=other_process, max_pixels=10**6)
