@@ -816,6 +816,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "已录入 {name} 的人脸，现共 {templates} 条",
         "{name} enrolled: {templates} templates now",
     ),
+    "faces.enrol_already": (
+        "这些照片 {name} 已经录过，没有重复保存，现共 {templates} 条",
+        "{name} has these photos on file already: nothing stored twice, {templates} templates",
+    ),
     "faces.delete": ("删除人脸数据", "Delete face data"),
     "faces.confirm_delete": (
         "删除住户成员 #{id} {name} 的全部人脸数据（{n} 条）？删除后无法恢复，授权保留。",

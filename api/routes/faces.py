@@ -68,9 +68,17 @@ def face_summary(resident_id: PathId, services: ServicesDep, _: AdminUser) -> Fa
     )
 
 
+class EnrolOut(FaceSummary):
+    added: int = Field(description="Photos stored now.")
+    already_on_file: int = Field(
+        description="Photos the resident has on file already (the same photo, or a re-saved "
+        "copy): not stored twice."
+    )
+
+
 @router.post(
     "/{resident_id}/faces",
-    response_model=FaceSummary,
+    response_model=EnrolOut,
     status_code=201,
     openapi_extra={
         "requestBody": {
@@ -92,9 +100,10 @@ def face_summary(resident_id: PathId, services: ServicesDep, _: AdminUser) -> Fa
 )
 async def enrol_faces(
     resident_id: PathId, request: Request, services: ServicesDep, user: AdminUser
-) -> FaceSummary:
+) -> EnrolOut:
     """Enrol one or more photos (multipart ``image`` fields). Each photo must show exactly one
-    face; nothing is stored unless every photo is usable and consent is recorded."""
+    face; nothing is stored unless every photo is usable and consent is recorded. A photo
+    the resident has on file already is not stored twice (``already_on_file``)."""
     faces = _faces(services)
     photos = await frame_images(request, services.settings.api.max_upload_bytes)
     # 404 or no consent before the expensive part, and before any face is read at all.
@@ -102,8 +111,9 @@ async def enrol_faces(
     # On enrolment's own thread and engine, one request at a time: never on the gate's.
     embeddings = await faces.embed_photos_async(photos)
     # A deletion request another admin made meanwhile: 409, none of these photos stored.
-    await asyncio.to_thread(faces.enrol, resident_id, embeddings, user.name, taken_up)
-    return FaceSummary(resident_id=resident_id, templates=faces.template_count(resident_id))
+    added = await asyncio.to_thread(faces.enrol, resident_id, embeddings, user.name, taken_up)
+    return EnrolOut(resident_id=resident_id, templates=faces.template_count(resident_id),
+                    added=added, already_on_file=len(embeddings) - added)
 
 
 @router.delete("/{resident_id}/faces", response_model=FaceSummary)

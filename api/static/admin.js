@@ -65,9 +65,11 @@
   const ROW_KEY = "parkgate.row";
   function doneText(form, saved) {
     // A walk-in pass has no plate to name: its own words ("点「二维码」发给访客"). Gate photos
-    // a guard still needs were kept: say how many, and that they can go later.
+    // a guard still needs were kept: say how many, and that they can go later. Photos on
+    // file already were not stored again: "已录入" would say they were.
     const text = (saved && saved.walk_in && form.dataset.doneWalkIn)
-      || (saved && saved.kept_for_guards && form.dataset.doneKept) || form.dataset.done;
+      || (saved && saved.kept_for_guards && form.dataset.doneKept)
+      || (saved && saved.added === 0 && form.dataset.doneAlready) || form.dataset.done;
     if (!text) return t("msg.saved");
     return text.replace(/\{(\w+)\}/g, (whole, name) => (saved && name in saved ? String(saved[name]) : whole));
   }

@@ -83,6 +83,13 @@ def test_manager_enrols_deletes_and_sets_pins_from_the_page(
     assert rid in matcher
     screenshot(page, "admin_faces_enrolled")
 
+    # The same photo again (the manager not sure it went in): said so, not stored twice.
+    row = _open(page, rid)
+    row.locator('.enrol-form input[type="file"]').set_input_files(str(photo(*OBAMA)))
+    row.locator('.enrol-form button[type="submit"]').click()
+    page.wait_for_selector('text=这些照片 王奶奶 已经录过，没有重复保存，现共 1 条')
+    _wait_row(page, rid, templates="1")
+
     # The resident asks for deletion: the confirmation says how much goes, then it is gone.
     row = _open(page, rid)
     questions: list[str] = []
