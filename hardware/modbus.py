@@ -453,6 +453,7 @@ class ModbusInputPoller:
                 if not self._failing:
                     logger.warning("%s: cannot read inputs: %r", self.link, err)
                 self._failing = True
+                self._refused = 0  # refusals count in a row: this read got none
                 self._silence.failed(err)
             await asyncio.sleep(self.interval_s)
 
