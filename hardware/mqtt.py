@@ -73,6 +73,9 @@ class MqttConnection:
         self._link_listeners: list[LinkListener] = []
         # Set by disconnect(): the disconnect that follows is ours, not the broker's.
         self._leaving = False
+        # Why connect() could not even start (the password's variable unset): every publish
+        # says so, not "not connected" as if the broker were down.
+        self._not_started: str | None = None
 
     @property
     def connected(self) -> bool:
@@ -92,13 +95,19 @@ class MqttConnection:
         self._loop = asyncio.get_running_loop()
         self._up = asyncio.Event()
         self._leaving = False
+        self._not_started = None
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id)
         if self.config.username:
             password = None
             if self.config.password_env:
                 password = os.environ.get(self.config.password_env)
                 if password is None:
-                    raise ConfigError(f"environment variable {self.config.password_env} unset")
+                    self._not_started = (
+                        f"MQTT {self.config.host}:{self.config.port}: the broker password's "
+                        f"environment variable {self.config.password_env} (password_env) is "
+                        "not set for parkgate"
+                    )
+                    raise ConfigError(self._not_started)
             client.username_pw_set(self.config.username, password)
         # paho annotates these as int but sleeps on floats; sub-second delays matter here.
         client.reconnect_delay_set(
@@ -151,6 +160,8 @@ class MqttConnection:
             self._client.subscribe(topic, qos=1)
 
     async def publish(self, topic: str, payload: str, *, retain: bool = False) -> None:
+        if self._client is None and self._not_started is not None:
+            raise HardwareUnavailableError(self._not_started)
         if self._client is None or not self._connected:
             raise HardwareUnavailableError(
                 f"MQTT broker {self.config.host}:{self.config.port} not connected"

@@ -28,6 +28,7 @@ from controllers.barrier import (
     Transition,
 )
 from errors import (
+    ConfigError,
     ConflictError,
     HardwareError,
     HardwareTimeoutError,
@@ -203,7 +204,9 @@ class RelayBarrier:
             self._limit_open_seen_released = self.limit_open.value is False
         try:
             await self.port.connect()
-        except HardwareError as err:
+        except (HardwareError, ConfigError) as err:
+            # A ConfigError (the broker password's variable not in the environment) too: it
+            # left the gate "closed" with no alarm until a car's open failed.
             # Keep serving: the port reconnects by itself and the next command retries. A
             # device that cannot be reached is a lost link: when the port reports it back
             # (a Modbus input poll answering), the fault clears then, not at the next car.

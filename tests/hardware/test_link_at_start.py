@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from controllers.barrier import BarrierState
+from errors import HardwareError
 from hardware.base import Barrier
 from hardware.registry import SafetyEvent, SafetyEventKind, create_barrier
 from tests.hardware.rigs import (
@@ -259,3 +260,26 @@ def test_a_relay_answer_between_two_unanswered_reads_is_no_silence() -> None:
     assert downs == []
     silence.failed(lost)  # now two in a row with nothing heard between
     assert downs == [f"{link}: no answer to 2 reads in a row"]
+
+
+def test_an_mqtt_gate_whose_broker_password_is_not_in_the_environment_is_a_fault_naming_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Found starting a Tasmota gate whose password_env names a variable parkgate's service
+    does not have (an EnvironmentFile left behind on a move): its start failed with a log line,
+    the gate read "closed" on the console with no alarm, and the first car's open ended in
+    "MQTT broker … not connected", as if the broker were down."""
+    monkeypatch.delenv("PARKGATE_TEST_MQTT_PASSWORD", raising=False)
+
+    async def scenario(rig: Rig) -> None:
+        b, events = watched(rig, {**rig.config(0), "username": "parkgate",
+                                  "password_env": "PARKGATE_TEST_MQTT_PASSWORD"})
+        await b.start()
+        assert b.state is BarrierState.FAULT
+        assert b.fault is not None and "PARKGATE_TEST_MQTT_PASSWORD" in b.fault, b.fault
+        assert kinds(events) == [SafetyEventKind.BARRIER_FAULT]
+        with pytest.raises(HardwareError, match="PARKGATE_TEST_MQTT_PASSWORD"):
+            await b.open()
+        assert b.state is BarrierState.FAULT
+
+    run_with_rig("mqtt_tasmota", scenario)
