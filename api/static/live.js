@@ -353,7 +353,7 @@
     const wanted = new Set(freshCards.map((card) => card.dataset.passage));
     cards().forEach((card) => {
       // Resolved elsewhere (another booth): a card waiting for our own answer stays until then.
-      if (!wanted.has(card.dataset.passage) && !card.dataset.busy) card.remove();
+      if (!wanted.has(card.dataset.passage) && !card.dataset.busy) removeCard(card);
     });
     // New cards go in queue order (oldest first) before the next card the page already has;
     // existing cards are not moved, which would take the keyboard focus away.
@@ -374,6 +374,21 @@
     gone.forEach((sentBefore, id) => { if (sentBefore < read) gone.delete(id); });
   }
 
+  // A card leaving the queue (settled here or at another booth) that had the keyboard's focus:
+  // the focus goes to the plate box of the card that takes its place (where the next car
+  // starts, guide 3.2), or to the queue once it is empty. It went to the page's body: the
+  // focus ring vanished, Enter did nothing and a screen reader said nothing.
+  // ``hadFocus``: known before the card's buttons were disabled, which drops the focus.
+  function removeCard(card, hadFocus) {
+    const focused = hadFocus || card.contains(document.activeElement);
+    const sibling = (el) => (el && el.classList.contains("review-card") ? el : null);
+    const next = sibling(card.nextElementSibling) || sibling(card.previousElementSibling);
+    card.remove();
+    if (!focused) return;
+    if (next) next.querySelector('input[name="plate"]').focus();
+    else document.getElementById("review").focus();
+  }
+
   // Resolved by someone else: drop the card, and tell the guard if they had started on it.
   function resolvedElsewhere(data) {
     resolved(data.id);
@@ -384,7 +399,7 @@
                                 plate: subject(card, card.dataset.plate),
                                 user: data.resolved_by || "?" }), "warn");
     }
-    card.remove();
+    removeCard(card);
     queueChanged();
   }
 
@@ -496,6 +511,7 @@
         valid_to: new Date(Date.now() + clockSkew + hours * 3600 * 1000).toISOString(),
       };
     }
+    const hadFocus = form.contains(document.activeElement);
     form.dataset.busy = "yes";
     form.querySelectorAll("button").forEach((b) => { b.disabled = true; });
     const what = gateName(form.dataset.gate) + " · " + subject(form, plate) + " · " + button.textContent.trim();
@@ -504,7 +520,7 @@
       toast(doneText(resolution, form, result, result.passage.resolved_plate || plate),
             result.barrier === "fault");
       resolved(form.dataset.passage);
-      form.remove();
+      removeCard(form, hadFocus);
       queueChanged();
       refreshReview();
       upsertPassage(result.passage.id, false);
@@ -520,7 +536,7 @@
                                          why: refusal(err) }), "warn");
         // Not forgotten as resolved: a 409 for another reason leaves the car in the queue,
         // and the read below brings its card back.
-        form.remove();
+        removeCard(form, hadFocus);
         queueChanged();
         refreshReview();
         upsertPassage(form.dataset.passage, false);  // its row shows the answer that stands

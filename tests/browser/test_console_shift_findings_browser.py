@@ -1,7 +1,7 @@
 """What a walk through a guard's shift on the demo found, in Debian chromium at the booth's
 1366x768 (2026-12-02): logging in again after a mistyped password; a visitor pass refused;
 two booths resolving one car (and one alarm) at once; a button under a toast on the walking
-guard's tablet.
+guard's tablet; the keyboard's place after a car is settled.
 """
 
 from __future__ import annotations
@@ -173,3 +173,32 @@ def test_an_alarm_acknowledged_at_another_booth_first_says_the_note_was_not_kept
     assert said.endswith("：这条报警已由 admin 确认处理，你的这次确认和处理情况没有记录")
     expect(page.locator("#ack-dialog")).to_be_hidden()
     expect(page.locator(f'#alarm-list .alarm[data-alarm-id="{alarm_id}"]')).to_have_count(0)
+
+
+def test_after_a_car_is_settled_from_the_keyboard_the_focus_goes_on_to_the_next(
+    live_server: LiveServer, new_page: Any
+) -> None:
+    """放行一次 pressed with Enter took its card away and the focus with it, to the page's
+    body: the focus ring vanished, Enter did nothing and a screen reader said nothing. Now
+    it goes to the plate box of the card that takes its place, and to the queue once the
+    last car is settled."""
+    first, second = push_unread(live_server), push_unread(live_server)
+    page = guard_page(new_page, live_server, BOOTH)
+    cards = [page.locator(f'.review-card[data-passage="{i}"]') for i in (first, second)]
+    expect(cards[1]).to_be_visible()
+
+    cards[0].locator('input[name="plate"]').focus()
+    for card, plate in zip(cards, ("京A12345", "京B12345"), strict=True):
+        # the second card's plate box has the focus the first one's 放行一次 left
+        expect(card.locator('input[name="plate"]')).to_be_focused()
+        page.keyboard.type(plate)
+        page.keyboard.press("Tab")
+        page.keyboard.press("ArrowDown")  # the first reason
+        page.keyboard.press("Tab")
+        page.keyboard.press("Tab")
+        expect(card.locator('button[data-resolution="allow_once"]')).to_be_focused()
+        page.keyboard.press("Enter")
+        expect(card).to_have_count(0)
+    expect(page.locator("#review")).to_be_focused()
+    assert passage(live_server, first).resolution == "allowed_once"
+    assert passage(live_server, second).resolution == "allowed_once"
