@@ -131,6 +131,8 @@ class HttpRelayPort(LinkReports):
         # answered between two of its own failed reads.
         self.answers = 0
         self._poll_task: asyncio.Task[None] | None = None
+        # Why connect() could not make its client (auth_env unset): each command says so.
+        self._not_started: str | None = None
 
     @property
     def turn_wait_s(self) -> float:
@@ -157,10 +159,14 @@ class HttpRelayPort(LinkReports):
         # No request here: HTTP has no session. The status poll (when configured) shows
         # reachability from its reads; otherwise the first command does.
         if self._client is None:
+            try:
+                auth = _auth(self.config.auth_env)
+            except ConfigError as err:
+                self._not_started = str(err)
+                raise
+            self._not_started = None
             self._turns = device_turns(self.config.on_url.format(channel=self.config.open_channel))
-            self._client = httpx.AsyncClient(
-                timeout=self.config.command_timeout_s, auth=_auth(self.config.auth_env)
-            )
+            self._client = httpx.AsyncClient(timeout=self.config.command_timeout_s, auth=auth)
         if self.status_url is not None and self._poll_task is None:
             self._poll_task = asyncio.create_task(
                 self._poll(self._client, self.status_url),
@@ -179,7 +185,7 @@ class HttpRelayPort(LinkReports):
 
     async def set_output(self, channel: int, on: bool) -> None:
         if self._client is None:
-            raise HardwareUnavailableError("HTTP relay used before connect()")
+            raise HardwareUnavailableError(self._not_started or "HTTP relay used before connect()")
         template = self.config.on_url if on else self.config.off_url
         async with self._turns.lock:
             await _request(

@@ -283,3 +283,22 @@ def test_an_mqtt_gate_whose_broker_password_is_not_in_the_environment_is_a_fault
         assert b.state is BarrierState.FAULT
 
     run_with_rig("mqtt_tasmota", scenario)
+
+
+def test_an_http_gate_whose_auth_is_not_in_the_environment_is_a_fault_naming_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same for an HTTP relay's auth_env: its start failed with a log line, the gate read
+    "closed", and a car's open then ended in "HTTP relay used before connect()"."""
+    monkeypatch.delenv("PARKGATE_TEST_RELAY_AUTH", raising=False)
+
+    async def scenario(rig: Rig) -> None:
+        b, events = watched(rig, {**rig.config(0), "auth_env": "PARKGATE_TEST_RELAY_AUTH"})
+        await b.start()
+        assert b.state is BarrierState.FAULT
+        assert b.fault is not None and "PARKGATE_TEST_RELAY_AUTH" in b.fault, b.fault
+        assert kinds(events) == [SafetyEventKind.BARRIER_FAULT]
+        with pytest.raises(HardwareError, match="PARKGATE_TEST_RELAY_AUTH"):
+            await b.open()
+
+    run_with_rig("http", scenario)
