@@ -742,6 +742,7 @@ class Settings(BaseSettings):
             lambda: verify_production_barriers(self),
             lambda: verify_city_topic_level(self),
             lambda: verify_device_topics(self),
+            lambda: verify_board_zones(self),
         ):
             try:
                 verify()
@@ -797,6 +798,23 @@ def verify_gate_zones(community: CommunityConfig) -> None:
             raise ValueError(
                 f"gate {gate.id!r} names zone {gate.zone!r}, which is not among the zones "
                 f"({', '.join(sorted(zone_ids)) or 'none'})"
+            )
+
+
+def verify_board_zones(settings: Settings) -> None:
+    """A free-space board is sent the free count of each zone it names, looked up by id: a
+    zone not configured (a typo, a different case, a zone retired since) had no count, so the
+    board was never sent one and kept its blank or its last figure (an MQTT board's is
+    retained on the broker) for good, with nothing in the log."""
+    zone_ids = {z.id for z in settings.community.zones}
+    for board in settings.parking.displays:
+        unknown = [zone for zone in board.zones if zone not in zone_ids]
+        if unknown:
+            raise ValueError(
+                f"parking.displays {board.id!r} names zone(s) "
+                f"{', '.join(repr(z) for z in unknown)}, which are not among the zones "
+                f"({', '.join(sorted(zone_ids)) or 'none'}): the board would never be sent a "
+                "count for them"
             )
 
 

@@ -725,3 +725,24 @@ def test_a_board_whose_mqtt_topic_would_hold_a_wildcard_stops_the_start(
     assert f"holds {found}" in said
     board["display"] = {"driver": "mqtt", "host": "192.0.2.31", "topic": "boards/east"}
     assert load_settings(None, community=community, parking=parking).parking.displays
+
+
+@pytest.mark.parametrize("named", ["P3", "p1"])  # not configured; another case of P1
+def test_a_board_naming_a_zone_not_configured_stops_the_start(named: str) -> None:
+    """A board is sent each of its zones' free count by zone id: one the community does not
+    configure never got a count, and the board kept its blank (or its last retained figure)
+    for good, with nothing in the log."""
+    community: dict[str, Any] = copy.deepcopy(WIRED_COMMUNITY)
+    zone_ids = sorted(z["id"] for z in community["zones"])
+    board = {"id": "east-board", "zones": [zone_ids[0], named], "display": {"driver": "sim"}}
+    parking = {"spaces": [], "displays": [board]}
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, community=community, parking=parking)
+    problems = str(info.value).splitlines()[1:]
+    assert len(problems) == 1, problems
+    assert problems[0].strip().startswith(
+        f"parking.displays 'east-board' names zone(s) {named!r}, which are not among the "
+        f"zones ({', '.join(zone_ids)})"
+    )
+    board["zones"] = zone_ids
+    assert load_settings(None, community=community, parking=parking).parking.displays
