@@ -145,6 +145,9 @@ class ParkingService:
         self.topic = config.sensors.topic.replace("{community}", community)
         self.topic_mismatch = 0
         self.sensor_messages = 0
+        # Spaces whose sensor last reported a battery at or below staleness.low_battery_pct:
+        # said once when it goes low and once when a reading above it follows (replaced).
+        self._low_battery: set[str] = set()
         # Build camera monitors now: a missing model file is a configuration error at start-up.
         self._stop = threading.Event()
         self._cameras = [
@@ -255,13 +258,42 @@ class ParkingService:
             if released:
                 before = None  # the "held" flag changed even if the state did not
             count = self.board.rejected[outcome]
+            battery_news = (
+                self._battery_changed(reading.space_id, reading.battery)
+                if outcome is Ingest.ACCEPTED
+                else None
+            )
         if released:
             self._holds_changed()
         if outcome is not Ingest.ACCEPTED:
             _log_rejection(str(outcome), count, f"space {reading.space_id!r} (topic {topic})")
         elif before != after:
             self._spaces_changed()
+        if battery_news == "low":
+            logger.warning(
+                "space sensor %s reports its battery at %d%% (staleness.low_battery_pct %d): "
+                "replace it before it goes silent and the space shows as unknown",
+                reading.space_id, reading.battery, self.board.staleness.low_battery_pct,
+            )
+        elif battery_news == "recovered":
+            logger.info("space sensor %s reports its battery at %d%% again (replaced)",
+                        reading.space_id, reading.battery)
         return outcome
+
+    def _battery_changed(self, space_id: str, battery: int | None) -> str | None:
+        """"low" when an accepted reading first reports the battery at or below the
+        threshold, "recovered" when one above it follows; None otherwise (no battery sent,
+        or nothing new). Called under the lock."""
+        if battery is None:
+            return None
+        low = battery <= self.board.staleness.low_battery_pct
+        if low and space_id not in self._low_battery:
+            self._low_battery.add(space_id)
+            return "low"
+        if not low and space_id in self._low_battery:
+            self._low_battery.discard(space_id)
+            return "recovered"
+        return None
 
     def _state(self, space_id: str, now: datetime) -> SpaceState | None:
         if space_id not in self.board.spaces:

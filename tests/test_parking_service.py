@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import time
 import uuid
@@ -102,6 +103,44 @@ def test_sensor_payloads_over_mqtt_change_spaces_and_bad_ones_do_not(app_factory
     finally:
         publisher.loop_stop()
         publisher.disconnect()
+
+
+def test_a_sensor_reporting_a_low_battery_is_said_once_and_its_replacement_too(
+    app_factory: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """docs/parking.md: a battery at or below staleness.low_battery_pct "is reported low".
+    It was reported nowhere (not the API, the log nor the metrics), so a sensor went silent
+    and its space unknown with no warning before. The payloads go through the path the MQTT
+    client hands them to."""
+    client = app_factory(parking={"sensors": {"simulate": False}})
+    parking = client.app.state.services.parking
+    topic = parking.topic.replace("+", "A-001")
+    start = datetime.now(UTC) - timedelta(seconds=10)
+
+    def send(seconds: int, battery: int | None) -> None:
+        at = (start + timedelta(seconds=seconds)).isoformat()
+        body = {"space": "A-001", "occupied": False, "ts": at, "battery": battery}
+        assert parking.ingest_sensor(json.dumps(body).encode(), topic) == "accepted"
+
+    def said() -> list[tuple[int, str]]:
+        return [(r.levelno, r.getMessage()) for r in caplog.records
+                if r.name == "services.parking" and "battery" in r.getMessage()]
+
+    caplog.set_level(logging.INFO, logger="services.parking")
+    send(0, 80)
+    send(1, None)
+    assert said() == []
+    send(2, 15)  # the default threshold, 15 %: low
+    send(3, 9)
+    send(4, None)  # a reading without a battery says nothing of it
+    assert said() == [(logging.WARNING, (
+        "space sensor A-001 reports its battery at 15% (staleness.low_battery_pct 15): "
+        "replace it before it goes silent and the space shows as unknown"))]
+    send(5, 100)
+    send(6, 98)
+    assert said()[1:] == [
+        (logging.INFO, "space sensor A-001 reports its battery at 100% again (replaced)")]
+    assert space_state(client, "A-001") == "free"
 
 
 # ---- overstay -------------------------------------------------------------------------------
