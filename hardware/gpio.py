@@ -89,6 +89,8 @@ class GpioRelayPort:
         self.feedback_channel = feedback_channel
         self.factory = factory
         self._outputs: dict[int, OutputDevice] = {}
+        # Why connect() could not open the relay pins: each command says so, not "not set up".
+        self._not_started: str | None = None
 
     async def connect(self) -> None:
         try:
@@ -98,7 +100,9 @@ class GpioRelayPort:
                     pin_factory=self.factory,
                 )
         except GPIOZeroError as err:
-            raise HardwareUnavailableError(f"GPIO relay pins {sorted(self.pins)}: {err}") from err
+            self._not_started = f"GPIO relay pins {sorted(self.pins)}: {err}"
+            raise HardwareUnavailableError(self._not_started) from err
+        self._not_started = None
         if self.feedback is not None:
             await self.feedback.start()
 
@@ -112,7 +116,9 @@ class GpioRelayPort:
     async def set_output(self, channel: int, on: bool) -> None:
         device = self._outputs.get(channel)
         if device is None:
-            raise HardwareUnavailableError(f"GPIO pin {channel} is not set up as a relay")
+            raise HardwareUnavailableError(
+                self._not_started or f"GPIO pin {channel} is not set up as a relay"
+            )
         try:
             device.value = on
             read_back = bool(device.value)

@@ -148,6 +148,9 @@ class RelayBarrier:
         self._limit_open_seen_released = False
         # Whether the last open edge found the closed limit made too (logged once a streak).
         self._switches_disagree = False
+        # Why an input could not start (a GPIO pin the service may not open), or None. Held as
+        # the Modbus board's refusal of its inputs is: its loop is never read.
+        self._unstarted: str | None = None
         # Pulse channels switched on whose switching off was not confirmed (the link lost
         # mid-pulse, an ON never confirmed): still made on the device, as far as we know.
         self._left_on: set[int] = set()
@@ -197,9 +200,16 @@ class RelayBarrier:
         if self._tick_task is not None:
             return
         self._stopping = False
+        # An input that cannot start (a GPIO pin the service may not open) is a fault held
+        # until a restart, as a board refusing its inputs is: it escaped this method, the
+        # service logged it and went on, and the gate read "closed" with its loop unread.
+        self._unstarted = None
         for inp in (self.presence, self.limit_open, self.limit_closed):
             if inp is not None:
-                await inp.start()
+                try:
+                    await inp.start()
+                except (HardwareError, ConfigError) as err:
+                    self._unstarted = self._unstarted or f"cannot start: {err}"
         if self.limit_open is not None:
             self._limit_open_seen_released = self.limit_open.value is False
         try:
@@ -215,6 +225,7 @@ class RelayBarrier:
             )
             self._link_was_lost = self._link_was_lost or self._link_fault
             self._fail(f"cannot connect: {err}")
+        self._hold_refusal()
         if self.presence is not None and self.presence.value:
             self._apply(self._machine.presence_on(self._clock()))
         if self.limit_open is not None and self.limit_open.value:
@@ -262,7 +273,9 @@ class RelayBarrier:
 
     # -- machine plumbing -------------------------------------------------------------------
     def _inputs_refused(self) -> str | None:
-        return self.port.inputs_refused if isinstance(self.port, InputsWatcher) else None
+        if isinstance(self.port, InputsWatcher) and self.port.inputs_refused is not None:
+            return self.port.inputs_refused
+        return self._unstarted
 
     def _hold_refusal(self) -> None:
         """The device refuses to read this gate's inputs: the gate is that fault, and stays

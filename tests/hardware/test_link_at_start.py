@@ -5,6 +5,7 @@ the fault clears when the peer comes up, without waiting for the first car of th
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from typing import Any
 
@@ -17,6 +18,7 @@ from hardware.registry import SafetyEvent, SafetyEventKind, create_barrier
 from tests.hardware.rigs import (
     BARRIER_CONFIG,
     FAST,
+    GpioRig,
     ModbusRig,
     MosquittoRig,
     Rig,
@@ -302,3 +304,34 @@ def test_an_http_gate_whose_auth_is_not_in_the_environment_is_a_fault_naming_it(
             await b.open()
 
     run_with_rig("http", scenario)
+
+
+@pytest.mark.parametrize(("held", "named"), [(22, "presence"), (17, "relay")])
+def test_a_gpio_gate_whose_pin_cannot_be_opened_is_a_fault_naming_it(
+    held: int, named: str
+) -> None:
+    """Found starting a GPIO gate on pins the service could not open (another program holds
+    the pin here; on a board, a user not in the gpio group or no pin library is the same): a
+    presence pin's failure escaped the barrier's start, which the service logged and went on,
+    and the gate read "closed" with no alarm; a relay pin's failure faulted it, but a car's
+    open then answered "GPIO pin 17 is not set up as a relay". Both name the pin now."""
+
+    async def scenario(rig: Rig) -> None:
+        from gpiozero import DigitalOutputDevice
+
+        assert isinstance(rig, GpioRig)
+        other = DigitalOutputDevice(held, pin_factory=rig.factory)  # someone else's
+        try:
+            b, events = watched(rig, rig.config(0))
+            await b.start()
+            pin = rf"pins? \[?{held}\b"  # "pin 22", "pins [17]"
+            assert b.state is BarrierState.FAULT
+            assert re.search(pin, b.fault or ""), b.fault
+            assert kinds(events) == [SafetyEventKind.BARRIER_FAULT]
+            with pytest.raises(HardwareError, match=pin + ".*already in use"):  # and why
+                await b.open()
+            assert re.search(pin, b.fault or ""), (named, b.fault)
+        finally:
+            other.close()
+
+    run_with_rig("gpio", scenario)
