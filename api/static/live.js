@@ -838,10 +838,35 @@
     const seen = unstoredKeys(old);
     const fresher = Array.from(unstoredKeys(fresh)).some((key) => !seen.has(key));
     const isNew = Number(fresh.dataset.maxId) > Number(old.dataset.maxId) || fresher;
+    const place = alarmPlace(old);
     old.replaceWith(fresh);
+    keepAlarmPlace(fresh, place);
     document.getElementById("alarm-banner").classList.toggle("active", Number(fresh.dataset.count) > 0);
     if (beepNow && isNew) beep(2);
     pollWhileUnstored();
+  }
+  // The keyboard's place in the list (an alarm's 确认处理, 抓拍 or 人工开闸放行) outlives the
+  // list being read again. It went to the page's body at every new alarm, car refused or
+  // acknowledgement, and the next Tab landed on another alarm than the one the guard was on.
+  // An alarm gone (acknowledged) leaves the place to the one that moves up into it.
+  const ALARM_CONTROLS = ["button[data-ack]", ".passage-open", "a.alarm-snapshot"];
+  function alarmPlace(list) {
+    const focused = document.activeElement;
+    if (!focused || !list.contains(focused)) return null;
+    const row = focused.closest(".alarm");
+    if (!row) return null;
+    const rows = Array.from(list.querySelectorAll(":scope > .alarm"));
+    return { id: row.dataset.alarmId || null, index: rows.indexOf(row),
+             control: ALARM_CONTROLS.find((sel) => focused.matches(sel)) || null };
+  }
+  function keepAlarmPlace(list, place) {
+    if (!place) return;
+    const rows = Array.from(list.querySelectorAll(":scope > .alarm"));
+    const same = place.id ? list.querySelector(':scope > .alarm[data-alarm-id="' + place.id + '"]') : null;
+    const row = same || rows[Math.min(place.index, rows.length - 1)];
+    const target = row && ((same && place.control && row.querySelector(place.control))
+                           || row.querySelector("button[data-ack]"));
+    (target || document.getElementById("alarm-history-link")).focus();
   }
   // The degraded page: its counts follow the journal, and once the database answers the full
   // page replaces it (or the paused one), though not under a guard choosing a reason in a dialog.
@@ -883,6 +908,13 @@
     ackNote.focus();
   });
   document.getElementById("ack-cancel").addEventListener("click", () => ackDialog.close());
+  // The dialog gives the focus back to the 确认处理 that opened it, unless the list was read
+  // again meanwhile (a car, another alarm): then to the same alarm's button in the list shown.
+  ackDialog.addEventListener("close", () => {
+    if (document.activeElement && document.activeElement !== document.body) return;
+    const button = document.querySelector('#alarm-list button[data-ack="' + ackAlarm + '"]');
+    if (button) button.focus();
+  });
   ackForm.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     if (!ackAlarm) return;

@@ -1,7 +1,7 @@
 """What a walk through a guard's shift on the demo found, in Debian chromium at the booth's
 1366x768 (2026-12-02): logging in again after a mistyped password; a visitor pass refused;
 two booths resolving one car (and one alarm) at once; a button under a toast on the walking
-guard's tablet; the keyboard's place after a car is settled.
+guard's tablet; the keyboard's place after a car is settled and in the alarm list.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from controllers.events import Event
 from tests.browser.conftest import PASSWORD, LiveServer, enter_as
 from tests.browser.test_console_browser import bearer
 from tests.browser.test_console_busy_shift_browser import add_alarm
@@ -202,3 +203,30 @@ def test_after_a_car_is_settled_from_the_keyboard_the_focus_goes_on_to_the_next(
     expect(page.locator("#review")).to_be_focused()
     assert passage(live_server, first).resolution == "allowed_once"
     assert passage(live_server, second).resolution == "allowed_once"
+
+
+def test_the_keyboards_place_in_the_alarm_list_outlives_new_alarms_and_acknowledgements(
+    live_server: LiveServer, new_page: Any
+) -> None:
+    """The alarm list is read again at every alarm, refused car and acknowledgement, and the
+    keyboard's focus on an alarm's 确认处理 went to the page's body each time: the next Tab
+    landed on another alarm than the one the guard was on. Now a new alarm leaves the focus
+    where it was, and an acknowledgement hands it to the alarm that moves up into its place."""
+    older, old = add_alarm(live_server, "沪K60613"), add_alarm(live_server, "沪K70714")
+    page = guard_page(new_page, live_server, BOOTH)
+
+    def ack_button(alarm_id: int) -> Any:
+        return page.locator(f'#alarm-list .alarm[data-alarm-id="{alarm_id}"] button[data-ack]')
+
+    ack_button(old).focus()
+    new = add_alarm(live_server, "沪K80815")
+    live_server.services.bus.publish(Event("alarm", {"id": new, "kind": "blocked_plate"}))
+    expect(ack_button(new)).to_be_visible()
+    expect(ack_button(old)).to_be_focused()
+
+    page.keyboard.press("Enter")
+    expect(page.locator('#ack-form input[name="note"]')).to_be_focused()
+    page.keyboard.type("已核实，车已离开")
+    page.keyboard.press("Enter")
+    expect(ack_button(old)).to_have_count(0)
+    expect(ack_button(older)).to_be_focused()  # the next one down, now in its place
