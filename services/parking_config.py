@@ -206,7 +206,32 @@ def resolve_spaces(
     ):
         return []
     verify_space_zones(records, zone_ids)
+    if parking.sensors.enabled:
+        verify_sensor_topic_levels(records, parking.sensors.topic.replace("{community}", community))
     return records
+
+
+# What one level of a topic a sensor publishes to cannot hold: "/" makes two levels of it,
+# and the broker refuses a published topic with a wildcard.
+_NOT_IN_A_TOPIC_LEVEL = "/+#"
+
+
+def verify_sensor_topic_levels(records: list[SpaceRecord], topic_filter: str) -> None:
+    """With the filter's one ``+`` level standing for the space id (the default filter), a
+    sensor reports its space on a topic naming it at that level and the reading is refused
+    when the two differ (``topic_mismatch``). A space whose id holds ``/``, ``+`` or ``#``
+    could not be named there: no reading of its sensor was ever taken, with nothing said at
+    the start, and the space stayed unknown."""
+    if topic_filter.split("/").count("+") != 1:
+        return  # no level names the space: the payload's "space" alone says which it is
+    bad = [r.id for r in records if any(c in r.id for c in _NOT_IN_A_TOPIC_LEVEL)]
+    if bad:
+        raise ConfigError(
+            f"parking: space id(s) {', '.join(repr(i) for i in bad)} cannot be reported by a "
+            f"sensor: parking.sensors.topic {topic_filter!r} names the space at its '+' "
+            "level, which cannot hold '/', '+' or '#'; rename the space(s) (B1/017 as "
+            "B1-017)"
+        )
 
 
 def verify_space_zones(records: list[SpaceRecord], zone_ids: set[str]) -> None:

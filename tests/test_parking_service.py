@@ -294,6 +294,30 @@ def test_demo_spaces_serve_only_the_builtin_demo_community() -> None:
         resolve_spaces(config, {"P1"}, explicit=True, community="海景花园")
 
 
+@pytest.mark.parametrize("space_id", ["B1/017", "B1+017", "B1#017"])
+def test_a_space_no_sensor_topic_can_name_stops_the_start_with_sensors_on(space_id: str) -> None:
+    """The sensors' filter names the space at its one '+' level (parkgate/<community>/spaces/
+    +/state): a sensor of B1/017 publishing to …/spaces/B1/017/state is two levels there and
+    never reached parkgate, and one naming it another way is refused as topic_mismatch, so
+    the space stayed unknown for good with nothing said."""
+    spaces = [{"id": "B1-001", "zone": "B"}, {"id": space_id, "zone": "B"}]
+    config = ParkingConfig.model_validate({"spaces": spaces, "sensors": {"enabled": True}})
+    with pytest.raises(ConfigError) as info:
+        resolve_spaces(config, {"B"}, explicit=True, community="海景花园")
+    assert str(info.value) == (
+        f"parking: space id(s) {space_id!r} cannot be reported by a sensor: "
+        "parking.sensors.topic 'parkgate/海景花园/spaces/+/state' names the space at its '+' "
+        "level, which cannot hold '/', '+' or '#'; rename the space(s) (B1/017 as B1-017)"
+    )
+    # Without sensors (cameras, or none) such an id is fine, as it is under a filter whose
+    # levels do not name the space (the payload's "space" says which it is).
+    without = ParkingConfig.model_validate({"spaces": spaces})
+    assert len(resolve_spaces(without, {"B"}, explicit=True, community="海景花园")) == 2
+    by_payload = ParkingConfig.model_validate(
+        {"spaces": spaces, "sensors": {"enabled": True, "topic": "site/spaces/#"}})
+    assert len(resolve_spaces(by_payload, {"B"}, explicit=True, community="海景花园")) == 2
+
+
 # ---- bay cameras ------------------------------------------------------------------------------
 
 UFPR05 = SHARED_DATA / "parking" / "ufpr05"
