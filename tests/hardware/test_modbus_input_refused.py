@@ -175,3 +175,28 @@ def test_one_refused_read_among_good_ones_is_no_fault() -> None:
         assert b.state is BarrierState.CLOSED and kinds(events) == []
 
     run_with_rig("modbus", scenario)
+
+
+def test_refused_reads_with_an_unanswered_one_between_are_not_in_a_row() -> None:
+    """Refused, no answer, refused: not two refusals in a row (the fault waits for those)."""
+
+    async def scenario(rig: Rig) -> None:
+        assert isinstance(rig, ModbusRig)
+        b, events = supervised(rig, "gate0", {**FAST, **rig.config(0), "poll_interval_s": 0.2})
+        await b.start()
+        await eventually(lambda: b.state is BarrierState.CLOSED, what="closed")
+        reads = rig.input_reads
+        rig.input_exception = 4  # refused
+        await eventually(lambda: rig.input_reads > reads, what="a read refused")
+        rig.input_exception = None
+        rig.fall_silent()  # the next read gets no answer within FAST's 0.3 s
+        await asyncio.sleep(0.3 + 0.2 + 0.3)
+        rig.input_exception = 4  # and the one after it is refused again
+        rig.fall_silent(False)
+        reads = rig.input_reads
+        await eventually(lambda: rig.input_reads >= reads + 2, what="a read refused again")
+        rig.input_exception = None
+        await asyncio.sleep(0.5)
+        assert kinds(events) == [], b.fault
+
+    run_with_rig("modbus", scenario)
