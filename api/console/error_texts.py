@@ -81,6 +81,9 @@ PATTERNS: tuple[ErrorPattern, ...] = (
                  "err.not_found", ("@what", "id")),
     ErrorPattern("household (\\d+) does not exist", "err.not_found_household", ("id",)),
     ErrorPattern("resident (\\d+) has no phone number on record", "err.no_phone", ("id",)),
+    # 429 from 显示号码 (api/routes/resident_phone.py): the hour's reveals are used up
+    ErrorPattern("(\\d+) phone numbers revealed by (.+) in the last hour: try again in (\\d+) s "
+                 "or ask the office", "err.reveal_limit", ("count", "user", "wait")),
     # 422 from the schemas' validators (api/schemas.py, api/params.py)
     ErrorPattern(f"{_Q}(.*){_Q} is not a valid Chinese plate \\(GA 36-2018\\), e\\.g\\. (\\S+)",
                  "err.not_a_plate", ("value", "example")),

@@ -1331,6 +1331,11 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "已由 {user} 处理（{resolution}），你的这次操作没有执行",
         "was already dealt with by {user} ({resolution}): yours was not carried out",
     ),
+    "err.reveal_limit": (
+        "一小时内已看过 {count} 个完整号码，到了上限：{wait} 秒后才能再看，急需请联系物业",
+        "{count} whole numbers shown to {user} in the last hour, the limit: try again in {wait} s "
+        "or ask the office",
+    ),
     "err.alarm_taken": (
         "这条报警已由 {user} 确认处理，你的这次确认和处理情况没有记录",
         "this alarm was already acknowledged by {user}: your acknowledgement and note were not "

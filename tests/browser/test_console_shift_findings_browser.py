@@ -1,7 +1,8 @@
 """What a walk through a guard's shift on the demo found, in Debian chromium at the booth's
 1366x768 (2026-12-02): logging in again after a mistyped password; a visitor pass refused;
 two booths resolving one car (and one alarm) at once; a button under a toast on the walking
-guard's tablet; the keyboard's place after a car is settled and in the alarm list.
+guard's tablet; the keyboard's place after a car is settled and in the alarm list; the
+hour's phone reveals used up.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from playwright.sync_api import expect
 
 from controllers.events import Event
 from tests.browser.conftest import PASSWORD, LiveServer, enter_as
+from tests.browser.test_console_admin_browser import add_household, admin_api
 from tests.browser.test_console_browser import bearer
 from tests.browser.test_console_busy_shift_browser import add_alarm
 from tests.browser.test_console_live_browser import (
@@ -230,3 +232,36 @@ def test_the_keyboards_place_in_the_alarm_list_outlives_new_alarms_and_acknowled
     page.keyboard.press("Enter")
     expect(ack_button(old)).to_have_count(0)
     expect(ack_button(older)).to_be_focused()  # the next one down, now in its place
+
+
+def test_the_hours_phone_reveals_used_up_are_said_in_chinese(
+    live_server: LiveServer, new_page: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """显示号码 past the hour's limit (30 a guard) was refused in the API's English, "30 phone
+    numbers revealed by guard in the last hour: try again in 3596 s or ask the office", on a
+    page the guard reads in Chinese."""
+    from api.routes import resident_phone
+
+    monkeypatch.setattr(resident_phone, "REVEALS_PER_WINDOW", 1)
+    add_household(live_server)
+    with admin_api(live_server) as api:
+        household = api.get("/api/v1/households").json()[0]["id"]
+        for name, phone in (("张伟", "13800138000"), ("李娜", "13900139000")):
+            made = api.post(
+                "/api/v1/residents", json={"household_id": household, "name": name, "phone": phone}
+            )
+            assert made.status_code == 201, made.text
+    page = new_page()
+    page.set_viewport_size(BOOTH)
+    enter_as(page, live_server, "guard", "guard")
+    page.goto("/console/admin/passes")
+    page.locator("#pass-form input.household-search").fill("3栋 1201")
+    box = page.locator(".host-phones")
+    box.get_by_role("button", name="显示张伟的完整号码（记入操作日志）").click()
+    expect(box.locator("a.host-call")).to_have_text("拨打 13800138000")
+
+    box.get_by_role("button", name="显示李娜的完整号码（记入操作日志）").click()
+    said = toast_text(page, "上限")
+    assert re.fullmatch(
+        r"一小时内已看过 1 个完整号码，到了上限：\d+ 秒后才能再看，急需请联系物业", said
+    ), said
