@@ -290,6 +290,11 @@ class CityPublisher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._listening: contextlib.ExitStack | None = None
         self._outbox = Outbox(config.queue_limit)
+        # The latest message of each retained topic (availability, each gate's state), sent
+        # again whenever the link comes back: a broker restarted without its store (no
+        # persistence, a crash between autosaves, a new broker) holds none or an old one, and
+        # a hub connecting then would read no count, or an old one, until the next change.
+        self._retained: dict[str, Outgoing] = {}
         # paho message ids not acknowledged yet, with the spool number of each
         self._handed: dict[int, int | None] = {}
         # While the spool is being read at start: what is published meanwhile, in order, to be
@@ -423,6 +428,8 @@ class CityPublisher:
         suffix, payload, retain = message
         body = json.dumps(payload, ensure_ascii=False)
         topic = f"{self._prefix}/{suffix}"
+        if retain:
+            self._retained[topic] = Outgoing(topic, body, retain)
         seq = None if retain or self._spool is None else self._spool.add(topic, body)
         if seq is not None:
             self._sync_spool_soon()
@@ -513,6 +520,10 @@ class CityPublisher:
             return
         self._connected, self._since = True, utcnow()
         if self._outage_logged:
+            # Queued behind what paho re-sends (below), so each topic stays in order; one
+            # already waiting in the outbox is this same latest message.
+            for message in self._retained.values():
+                self._outbox.put(message)
             logger.info(
                 "city MQTT connected to %s after %.0f s down: sending %d queued "
                 "message(s); %d passage(s)/alarm(s) dropped meanwhile over mqtt.queue_limit %d",

@@ -19,7 +19,7 @@ from controllers.events import Event, EventBus
 from services.city_mqtt import HANDED_MAX, CityPublisher, Outbox, Outgoing
 from services.city_spool import CitySpool
 from settings import MqttPublishConfig
-from tests.private_broker import Hub, PrivateBroker, Received
+from tests.private_broker import Hub, PrivateBroker, Received, retained
 
 pytestmark = pytest.mark.broker
 
@@ -205,6 +205,40 @@ def test_a_link_lost_while_running_is_logged_and_the_queue_is_capped(
     assert "sending 3 queued message(s); 2 passage(s)/alarm(s) dropped" in recovered[0]
     # The oldest were dropped; what was kept arrives in order.
     assert [p["id"] for p in on("passages", got)] == [1, 4, 5, 6]
+
+
+def test_a_broker_back_without_its_retained_messages_is_given_them_again(
+    broker: PrivateBroker, tmp_path: Path
+) -> None:
+    """Found restarting the city broker under a running demo: a broker back without its store
+    (persistence off, Mosquitto's own default; a crash between autosaves; a new broker) held
+    no availability and no gate state, and the controller, which had nothing new to send,
+    sent none: a hub connecting then read the community online with no count (or an old
+    autosaved one) until the next car, hours at night."""
+    broker.start()
+    publisher = city(broker.port)
+    topic = "parkgate/demo/availability"
+
+    async def scenario() -> tuple[Any, Any]:
+        await publisher.start()
+        publisher.publish(availability(12))
+        publisher.publish(Event("gate", {"gate_id": "main-in", "state": "closed", "fault": None}))
+        await until(lambda: publisher.status.connected and publisher.status.queued == 0)
+        assert (await asyncio.to_thread(retained, broker.port, topic))["total_free"] == 12
+        broker.stop()
+        (tmp_path / "mosquitto.db").unlink()  # the store is gone: nothing retained is left
+        await until(lambda: not publisher.status.connected)
+        broker.start()
+        await until(lambda: publisher.status.connected and publisher.status.queued == 0)
+        got = await asyncio.gather(
+            asyncio.to_thread(retained, broker.port, topic),
+            asyncio.to_thread(retained, broker.port, "parkgate/demo/gates/main-in/state"),
+        )
+        await publisher.stop()
+        return got[0], got[1]
+
+    count, gate = asyncio.run(scenario())
+    assert (count["total_free"], gate["state"]) == (12, "closed")
 
 
 def test_a_clean_stop_with_the_broker_there_delivers_everything_in_order(
