@@ -130,6 +130,16 @@ class CityHub:
         if parts[: len(head)] != head or len(parts) < len(head) + 2 or not parts[len(head)]:
             return None
         name, rest = parts[len(head)], parts[len(head) + 1 :]
+        kind = (
+            {"availability": "availability", "passages": "passage", "alarms": "alarm"}.get(rest[0])
+            if len(rest) == 1
+            else ("gate" if len(rest) == 3 and rest[0] == "gates" and rest[2] == "state" else None)
+        )
+        if kind is None and rest != ["status"]:
+            # Not the feed's (a free-space board's parkgate/display/<zone>, a lane screen's
+            # parkgate/screens/<gate> on the same broker): no community of that name, which
+            # the summary counted and listed as one with no status or availability.
+            return None
         community = self.communities.setdefault(name, Community(name))
         if rest == ["status"]:
             if controller is None:
@@ -143,11 +153,6 @@ class CityHub:
             text = payload.decode("utf-8", errors="replace")
             community.online = {"online": True, "offline": False}.get(text, community.online)
             return None
-        kind = (
-            {"availability": "availability", "passages": "passage", "alarms": "alarm"}.get(rest[0])
-            if len(rest) == 1
-            else ("gate" if len(rest) == 3 and rest[0] == "gates" and rest[2] == "state" else None)
-        )
         if kind is None:
             return None
         body = self._body(name, kind, payload)

@@ -303,6 +303,24 @@ def test_topics_outside_the_schema_are_ignored(topic: str, message: tuple[str, b
     assert (totals["passages"], totals["gates_in_fault"], totals["refused"]) == (0, [], 0)
 
 
+def test_a_board_or_screen_on_the_same_broker_is_no_community() -> None:
+    """Found running the hub beside the demo, whose free-space board publishes to its default
+    parkgate/display/<zone> on the city broker: the hub counted "display" as a community
+    (city: 2 communities (1 online)) and listed it with no status or availability."""
+    hub = CityHub()
+    topic, body = wire(Event("availability", {"zones": [{"id": "A", "capacity": 40,
+                                                        "free": 31}],
+                                              "total_capacity": 40, "total_free": 31}), "east")
+    assert hub.take(topic, body) is None
+    assert hub.take("parkgate/display/A", b"31") is None
+    assert hub.take("parkgate/display/B", b"20") is None
+    screen = {"schema": "parkgate.screen/1", "gate_id": "main-in", "seq": 1, "mode": "idle"}
+    assert hub.take("parkgate/screens/main-in", json.dumps(screen).encode()) is None
+    totals = hub.totals()
+    assert (totals["communities"], totals["total_free"], totals["refused"]) == (1, 31, 0)
+    assert list(hub.communities) == ["east"]
+
+
 def test_a_minor_version_and_unknown_fields_are_read() -> None:
     hub = CityHub()
     topic, body = wire(passage(7), "east")
