@@ -373,6 +373,54 @@ def test_a_bay_camera_sets_space_states_from_real_frames(
     assert agree / len(truth) >= 0.9, f"{agree}/{len(truth)} bays agree with the labels"
 
 
+@pytest.mark.skipif(not (UFPR05 / "sequence1").is_dir(), reason="UFPR05 frames not available")
+def test_a_bay_frame_of_another_size_is_refused_naming_its_camera(
+    app_factory: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Found dropping a real lot photo at half size into a bay camera's folder: the frame was
+    skipped with "bay frame rejected (1 so far): frame is 640x360 but the bays were calibrated
+    for 1280x720", which did not say which camera, on a site with one per lot or level."""
+    import cv2
+
+    from vision.space_dataset import find_empty_reference, labelled_frames
+    from vision.spaces import BayClassifier
+
+    calibration = labelled_frames([UFPR05 / "sequence1"])
+    reference = find_empty_reference([UFPR05 / "sequence1"])
+    assert reference is not None
+    ref_image = cv2.imread(str(reference))
+    height, width = ref_image.shape[:2]
+    bays = calibration[0].bays
+    classifier = BayClassifier(bays, width, height)
+    classifier.calibrate([f.read() for f in calibration], [f.occupied for f in calibration],
+                         ref_image)
+    classifier.save(tmp_path / "lot.npz")
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    small = cv2.resize(calibration[-1].read(), (width // 2, height // 2))
+    assert cv2.imwrite(str(drop / "small.jpg"), small)
+
+    caplog.set_level(logging.INFO, logger="vision.spaces")
+    app_factory(parking={
+        "spaces": [{"id": f"L-{b.id}", "zone": "A"} for b in bays],
+        "cameras": [{
+            "id": "lot-east", "source": str(drop), "frame_width": width,
+            "frame_height": height, "bays_xml": str(calibration[0].xml_path),
+            "reference_image": str(reference), "model_path": str(tmp_path / "lot.npz"),
+            "bay_spaces": {b.id: f"L-{b.id}" for b in bays}, "every_s": 0.05,
+        }],
+    })
+
+    def refused() -> list[str]:
+        return [r.getMessage() for r in caplog.records if "rejected" in r.getMessage()]
+
+    wait_until(lambda: bool(refused()), timeout=20, what="the frame refused")
+    assert refused() == [
+        f"bay camera lot-east: bay frame rejected (1 so far): frame is {width // 2}x"
+        f"{height // 2} but the bays were calibrated for {width}x{height}"
+    ]
+
+
 def test_unknown_parking_keys_are_refused_naming_the_key() -> None:
     from settings import load_settings
 

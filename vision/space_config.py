@@ -135,4 +135,5 @@ def build_monitor(config: CameraBaysConfig) -> BayMonitor:
         max_flip_fraction=config.max_flip_fraction,
         rebase_after=config.rebase_after,
         rebase_gap_s=config.rebase_gap_s,
+        name=config.id,
     )

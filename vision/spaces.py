@@ -397,6 +397,7 @@ class BayMonitor:
         max_flip_fraction: float = 0.25,
         rebase_after: int = 30,
         rebase_gap_s: float | None = 300.0,
+        name: str = "",
     ) -> None:
         if not 1 <= min_agree <= window:
             raise ValueError(f"need 1 ≤ min_agree ≤ window, got {min_agree}/{window}")
@@ -409,6 +410,9 @@ class BayMonitor:
         self.max_flip_fraction = max_flip_fraction
         self.rebase_after = rebase_after
         self.rebase_gap_s = rebase_gap_s
+        # Which camera the log lines are about: a site with several bay cameras (one per
+        # lot or level) could not tell whose frames were refused or unreliable.
+        self._said = f"bay camera {name}: " if name else ""
         self._last_at: datetime | None = None
         n = len(classifier.bays)
         self._votes: list[deque[bool]] = [deque(maxlen=window) for _ in range(n)]
@@ -426,7 +430,8 @@ class BayMonitor:
             probabilities = self.classifier.predict_proba(image)
         except FrameSizeError as err:
             self.rejected_frames += 1
-            logger.warning("bay frame rejected (%d so far): %s", self.rejected_frames, err)
+            logger.warning("%sbay frame rejected (%d so far): %s", self._said,
+                           self.rejected_frames, err)
             raise
         return self.observe(probabilities, at)
 
@@ -464,11 +469,13 @@ class BayMonitor:
             self.unreliable_frames += 1
             self._unreliable_streak += 1
             logger.info(
-                "unreliable bay frame at %s: %d of %d bays flipped", at, flipped, len(votes)
+                "%sunreliable bay frame at %s: %d of %d bays flipped", self._said, at, flipped,
+                len(votes),
             )
             if self._unreliable_streak >= self.rebase_after:
                 logger.warning(
-                    "%d unreliable frames in a row: re-basing the bays", self.rebase_after
+                    "%s%d unreliable frames in a row: re-basing the bays", self._said,
+                    self.rebase_after,
                 )
                 self._reset()
                 reliable = True
