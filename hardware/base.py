@@ -329,6 +329,18 @@ class LinkWatcher(Protocol):
 
 
 @runtime_checkable
+class InputLink(Protocol):
+    """Optional for a ``DigitalInput`` read over a link of its own (a Modbus input on another
+    board than its barrier's): ``own_link`` says whether it has one, and its listeners hear
+    the link drop (the input no longer read) and return, so the barrier holds its fault."""
+
+    @property
+    def own_link(self) -> bool: ...
+
+    def add_link_listener(self, cb: LinkListener) -> None: ...
+
+
+@runtime_checkable
 class InputsWatcher(Protocol):
     """Optional for a ``LinkWatcher`` whose device also carries the barrier's inputs (a
     Modbus board's presence loop and limit switches). ``inputs_refused`` says why the device

@@ -463,6 +463,13 @@ class ModbusDiscreteInput(ContactReports):
         super().__init__(name)
         self.address = address
         self.poller = poller
+        # Set for an input on a link of its own (``create_modbus_input``): a barrier it serves
+        # then hears that link (hardware.base.InputLink). A barrier's own inputs share its
+        # port's link, which it hears already.
+        self.own_link = False
+
+    def add_link_listener(self, cb: LinkListener) -> None:
+        self.poller.link.add_link_listener(cb)
 
     async def start(self) -> None:
         await self.poller.start()
@@ -545,4 +552,6 @@ def create_modbus_barrier(
 
 def create_modbus_input(name: str, config: ModbusInputConfig) -> ModbusDiscreteInput:
     link = ModbusLink(config.host, config.port, config.unit_id, timeout_s=2.0)
-    return ModbusInputPoller(link, config.poll_interval_s).add(name, config.address)
+    inp = ModbusInputPoller(link, config.poll_interval_s).add(name, config.address)
+    inp.own_link = True
+    return inp

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable, Coroutine
@@ -39,6 +40,7 @@ from hardware.base import (
     BarrierStatus,
     DigitalInput,
     InputChange,
+    InputLink,
     InputsWatcher,
     LinkWatcher,
     RelayPort,
@@ -151,6 +153,8 @@ class RelayBarrier:
         # Why an input could not start (a GPIO pin the service may not open), or None. Held as
         # the Modbus board's refusal of its inputs is: its loop is never read.
         self._unstarted: str | None = None
+        # Inputs on a link of their own that is down (name -> why), held the same way.
+        self._inputs_down: dict[str, str] = {}
         # Pulse channels switched on whose switching off was not confirmed (the link lost
         # mid-pulse, an ON never confirmed): still made on the device, as far as we know.
         self._left_on: set[int] = set()
@@ -164,6 +168,8 @@ class RelayBarrier:
         ):
             if inp is not None:
                 inp.add_listener(handler)
+                if isinstance(inp, InputLink) and inp.own_link:
+                    inp.add_link_listener(functools.partial(self._on_input_link, inp.name))
 
     # -- Barrier protocol ------------------------------------------------------------------
     @property
@@ -275,7 +281,27 @@ class RelayBarrier:
     def _inputs_refused(self) -> str | None:
         if isinstance(self.port, InputsWatcher) and self.port.inputs_refused is not None:
             return self.port.inputs_refused
+        if self._unstarted is None and self._inputs_down:
+            return next(iter(self._inputs_down.values()))
         return self._unstarted
+
+    def _on_input_link(self, name: str, up: bool, reason: str) -> None:
+        """An input read over a link of its own lost it or got it back. Not read, it is as a
+        loop a board refuses: the gate holds that fault (an HTTP gate whose Modbus loop board
+        was down opened and closed after open_seconds with its loop never read)."""
+        if self._stopping:
+            return
+        if not up:
+            self._inputs_down[name] = f"{name} not read: {reason}"
+            self._hold_refusal()
+            return
+        if self._inputs_down.pop(name, None) is None:
+            return  # its first reading, or a return already seen
+        logger.info("gate %s: %s read again (%s)", self.gate_id, name, reason)
+        if self._inputs_refused() is None and self._machine.state is BarrierState.FAULT:
+            # As after a lost link: the fault position re-asserted through a confirmed
+            # command, which clears the fault.
+            self._spawn(self._recover_link_fault())
 
     def _hold_refusal(self) -> None:
         """The device refuses to read this gate's inputs: the gate is that fault, and stays
