@@ -38,6 +38,7 @@ from errors import ConfigError
 from hardware.config import (
     BarrierConfig,
     InputConfig,
+    ModbusDisplayConfig,
     MqttDisplayConfig,
     MqttScreenConfig,
     ScreenConfig,
@@ -803,9 +804,9 @@ def verify_gate_zones(community: CommunityConfig) -> None:
 
 def verify_board_zones(settings: Settings) -> None:
     """A free-space board is sent the free count of each zone it names, looked up by id: a
-    zone not configured (a typo, a different case, a zone retired since) had no count, so the
-    board was never sent one and kept its blank or its last figure (an MQTT board's is
-    retained on the broker) for good, with nothing in the log."""
+    zone not configured (a typo, a different case, a zone retired since), or on a Modbus
+    board one without a register, had no count sent, so the board kept its blank or its last
+    figure (an MQTT board's is retained on the broker) for good, with nothing in the log."""
     zone_ids = {z.id for z in settings.community.zones}
     for board in settings.parking.displays:
         unknown = [zone for zone in board.zones if zone not in zone_ids]
@@ -816,6 +817,17 @@ def verify_board_zones(settings: Settings) -> None:
                 f"({', '.join(sorted(zone_ids)) or 'none'}): the board would never be sent a "
                 "count for them"
             )
+        if isinstance(board.display, ModbusDisplayConfig):
+            # A Modbus board writes each zone to its register; a zone with none was skipped
+            # (a debug line) and the board kept its figure for good.
+            missing = [zone for zone in board.zones if zone not in board.display.registers]
+            if missing:
+                raise ValueError(
+                    f"parking.displays {board.id!r}: zone(s) "
+                    f"{', '.join(repr(z) for z in missing)} have no holding register in "
+                    f"display.registers ({', '.join(sorted(board.display.registers)) or 'none'}"
+                    "): the board would never be sent a count for them"
+                )
 
 
 def verify_gate_schedules(community: CommunityConfig) -> None:

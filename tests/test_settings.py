@@ -746,3 +746,24 @@ def test_a_board_naming_a_zone_not_configured_stops_the_start(named: str) -> Non
     )
     board["zones"] = zone_ids
     assert load_settings(None, community=community, parking=parking).parking.displays
+
+
+def test_a_modbus_board_without_a_register_for_one_of_its_zones_stops_the_start() -> None:
+    """A Modbus board writes each of its zones to that zone's holding register: a zone the
+    registers leave out (p1 written for P1) was skipped with a debug line, and the board
+    kept its figure for good."""
+    community: dict[str, Any] = copy.deepcopy(WIRED_COMMUNITY)
+    community["zones"].append({"id": "P2", "capacity": 40})
+    display = {"driver": "modbus", "host": "192.0.2.32", "registers": {"p1": 0, "P2": 1}}
+    board = {"id": "east-board", "zones": ["P1", "P2"], "display": display}
+    parking = {"spaces": [], "displays": [board]}
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, community=community, parking=parking)
+    problems = str(info.value).splitlines()[1:]
+    assert len(problems) == 1, problems
+    assert problems[0].strip().startswith(
+        "parking.displays 'east-board': zone(s) 'P1' have no holding register in "
+        "display.registers (P2, p1): the board would never be sent a count for them"
+    )
+    display["registers"] = {"P1": 0, "P2": 1}
+    assert load_settings(None, community=community, parking=parking).parking.displays
