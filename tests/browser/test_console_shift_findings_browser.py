@@ -2,12 +2,13 @@
 1366x768 (2026-12-02): logging in again after a mistyped password; a visitor pass refused;
 two booths resolving one car (and one alarm) at once; a button under a toast on the walking
 guard's tablet; the keyboard's place after a car is settled and in the alarm list; the
-hour's phone reveals used up.
+hour's phone reveals used up; 标记已离场 refused for want of a reason far down 场内.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -265,3 +266,40 @@ def test_the_hours_phone_reveals_used_up_are_said_in_chinese(
     assert re.fullmatch(
         r"一小时内已看过 1 个完整号码，到了上限：\d+ 秒后才能再看，急需请联系物业", said
     ), said
+
+
+def test_a_mark_left_refused_for_its_reason_says_so_at_the_cars_panel(
+    live_server: LiveServer, new_page: Any
+) -> None:
+    """场内 lists 50 cars a page, longest inside first. 标记已离场 sent without a reason for a
+    car far down came back with the reason at the page's top and the car's panel open 40 rows
+    below it: at 1366x768 the guard saw one or the other, never both. Now the panel says it
+    too, and its reason list has the focus, which brings it into view."""
+    from models.db import transaction
+    from models.vehicles import Presence
+
+    now = datetime.now(UTC)
+    with transaction(live_server.services.sessions) as session:
+        session.add_all(
+            Presence(plate=f"粤B{10000 + i}", zone_id="A", entered_at=now - timedelta(hours=i + 1))
+            for i in range(40)
+        )
+        session.add(Presence(plate="闽A12345", zone_id="A", entered_at=now - timedelta(minutes=5)))
+    page = new_page()
+    page.set_viewport_size(BOOTH)
+    enter_as(page, live_server, "guard", "guard")
+    page.goto("/console/presence")
+    row = page.locator('tr[data-plate="闽A12345"]')
+    row.locator("summary").click()
+    row.locator('button[type="submit"]').click()  # no reason chosen or typed
+
+    expect(page.locator("#inside-problem")).to_have_text(
+        "请为 闽A12345 选择或填写离场原因（至少2个字）"
+    )
+    said = row.locator(".inside-row-problem")
+    expect(said).to_have_text("请为 闽A12345 选择或填写离场原因（至少2个字）")
+    expect(said).to_be_in_viewport()
+    expect(row.locator('select[name="preset"]')).to_be_focused()
+    row.locator('select[name="preset"]').select_option(index=1)
+    row.locator('button[type="submit"]').click()
+    expect(page.locator("#inside-done")).to_contain_text("闽A12345")
