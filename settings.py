@@ -37,6 +37,7 @@ from api.console.config import ConsoleConfig
 from errors import ConfigError
 from hardware.config import (
     BarrierConfig,
+    HttpDisplayConfig,
     InputConfig,
     ModbusDisplayConfig,
     MqttDisplayConfig,
@@ -816,6 +817,23 @@ def verify_board_zones(settings: Settings) -> None:
                 f"{', '.join(repr(z) for z in unknown)}, which are not among the zones "
                 f"({', '.join(sorted(zone_ids)) or 'none'}): the board would never be sent a "
                 "count for them"
+            )
+        display = board.display
+        templates = (
+            (display.topic, display.payload) if isinstance(display, MqttDisplayConfig)
+            else (display.url,) if isinstance(display, HttpDisplayConfig)
+            else None
+        )
+        if templates is not None and len(board.zones) > 1 and not any(
+            "{zone_id}" in template for template in templates
+        ):
+            # Every zone's count went to the one topic (or URL) with nothing saying whose:
+            # the board showed whichever zone changed last as if it were its own.
+            raise ValueError(
+                f"parking.displays {board.id!r} shows zones {', '.join(board.zones)} but its "
+                f"{'topic and payload do' if len(templates) == 2 else 'url does'} not use "
+                "{zone_id}: each zone's count would be sent to the same place, the board "
+                "unable to tell whose it is; put {zone_id} in it, or one board per zone"
             )
         if isinstance(board.display, ModbusDisplayConfig):
             # A Modbus board writes each zone to its register; a zone with none was skipped

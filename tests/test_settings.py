@@ -767,3 +767,39 @@ def test_a_modbus_board_without_a_register_for_one_of_its_zones_stops_the_start(
     )
     display["registers"] = {"P1": 0, "P2": 1}
     assert load_settings(None, community=community, parking=parking).parking.displays
+
+
+@pytest.mark.parametrize(
+    ("display", "said"),
+    [
+        ({"driver": "mqtt", "host": "192.0.2.33", "topic": "board/east"}, "topic and payload do"),
+        ({"driver": "http", "url": "http://192.0.2.34/show?n={free}"}, "url does"),
+    ],
+    ids=["mqtt", "http"],
+)
+def test_a_board_of_several_zones_that_cannot_tell_them_apart_stops_the_start(
+    display: dict[str, str], said: str
+) -> None:
+    """A board of zones P1 and P2 whose topic and payload (or URL) leave {zone_id} out was
+    sent both counts at one place, nothing saying whose: it showed whichever zone changed
+    last as its own."""
+    community: dict[str, Any] = copy.deepcopy(WIRED_COMMUNITY)
+    community["zones"].append({"id": "P2", "capacity": 40})
+    board = {"id": "east-board", "zones": ["P1", "P2"], "display": display}
+    parking = {"spaces": [], "displays": [board]}
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, community=community, parking=parking)
+    problems = str(info.value).splitlines()[1:]
+    assert len(problems) == 1, problems
+    assert problems[0].strip().startswith(
+        f"parking.displays 'east-board' shows zones P1, P2 but its {said} not use {{zone_id}}: "
+        "each zone's count would be sent to the same place"
+    )
+    board["zones"] = ["P2"]  # one zone: a fixed topic or URL is that zone's
+    assert load_settings(None, community=community, parking=parking).parking.displays
+    board["zones"] = ["P1", "P2"]
+    if display["driver"] == "mqtt":
+        display["payload"] = "{zone_id}={free}"  # the payload may say whose it is
+    else:
+        display["url"] = "http://192.0.2.34/show?zone={zone_id}&n={free}"
+    assert load_settings(None, community=community, parking=parking).parking.displays
