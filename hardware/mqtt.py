@@ -84,6 +84,12 @@ class MqttConnection:
     def add_link_listener(self, cb: LinkListener) -> None:
         self._link_listeners.append(cb)
 
+    def report_down(self, reason: str) -> None:
+        """On the event loop: tell the listeners the link is down (the broker was not
+        reachable at start, so no disconnect ever said so)."""
+        for cb in list(self._link_listeners):
+            cb(False, reason)
+
     def _link_changed(self, up: bool, reason: str) -> None:
         """From the paho thread: tell the listeners on the event loop."""
         for cb in list(self._link_listeners):
@@ -244,6 +250,10 @@ class MqttConnection:
                 for handler in handlers:
                     handler(topic, payload)
 
+
+# How long an MQTT contact on a connection of its own waits for its broker at start before it
+# reports the link down (paho keeps trying; the first connect reports it up).
+INPUT_CONNECT_WAIT_S = 2.0
 
 # Mosquitto, when it shuts down, publishes every client's Last Will just before it closes the
 # connections: an "offline" followed this soon by losing the broker is the broker going away,
@@ -484,12 +494,28 @@ class MqttInput(ContactReports):
         # An unknown payload is logged once, until the topic says on or off again.
         self._unknown_logged = False
 
+    @property
+    def own_link(self) -> bool:
+        """On a connection of its own: a barrier it serves hears that connection's link
+        (hardware.base.InputLink); on the barrier's own, the barrier hears it already."""
+        return self.owns_connection
+
+    def add_link_listener(self, cb: LinkListener) -> None:
+        self.conn.add_link_listener(cb)
+
     async def start(self) -> None:
         if not self._subscribed:
             self.conn.subscribe(self.topic, self._on_message)
             self._subscribed = True
         if self.owns_connection:
             await self.conn.connect()
+            try:
+                await self.conn.wait_connected(INPUT_CONNECT_WAIT_S)
+            except HardwareUnavailableError as err:
+                # paho retries on; the broker's first connect reports the link up. Until then
+                # the contact is not read, which a barrier it serves must hear now: no link
+                # ever went down to tell it.
+                self.conn.report_down(str(err))
 
     async def stop(self) -> None:
         if self.owns_connection:

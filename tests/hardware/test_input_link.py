@@ -21,6 +21,7 @@ from tests.hardware.rigs import (
     FAST,
     HttpRig,
     ModbusRig,
+    TasmotaRig,
     eventually,
     kinds,
     supervised,
@@ -75,5 +76,50 @@ def test_a_loop_on_another_boards_input_that_is_not_read_holds_the_gate() -> Non
         finally:
             await relay.teardown()
             await board.teardown()
+
+    asyncio.run(main())
+
+
+def test_a_loop_on_a_broker_of_its_own_that_is_not_reachable_holds_the_gate() -> None:
+    """The same for an MQTT loop on a connection of its own (presence: {driver: mqtt, …}):
+    a broker down at start, or lost later, left the loop unread and the gate working."""
+
+    async def main() -> None:
+        broker = TasmotaRig()  # only its Mosquitto and the site client (the loop) are used
+        relay = HttpRig()
+        await relay.setup()
+        try:
+            loop: dict[str, Any] = {
+                "driver": "mqtt",
+                "host": "127.0.0.1",
+                "port": broker.port,
+                "topic": "site/loop0",
+                "reconnect_min_s": 0.2,
+                "reconnect_max_s": 0.5,
+            }
+            b, events = supervised(relay, "gate0", {**FAST, **relay.config(0), "presence": loop})
+            assert isinstance(b, RelayBarrier)
+            await b.start()  # its broker is not up yet
+            assert b.state is BarrierState.FAULT
+            assert "gate0.presence not read" in (b.fault or ""), b.fault
+            with pytest.raises(HardwareError, match=r"not sent: .*gate0\.presence not read"):
+                await b.open()
+
+            await broker.setup()  # the broker comes up: the loop is read, the fault clears
+            await eventually(lambda: b.state is not BarrierState.FAULT, what="the fault clear")
+            assert broker.device is not None
+            broker.device.publish("site/loop0", "ON", qos=1)
+            await eventually(lambda: b.machine.presence, what="the loop read")
+            broker.device.publish("site/loop0", "OFF", qos=1)
+            await eventually(lambda: not b.machine.presence, what="the loop clear")
+            await wait_state(b, BarrierState.CLOSED)
+
+            broker._stop_broker()  # lost later
+            await eventually(lambda: b.state is BarrierState.FAULT, what="the fault again")
+            assert "gate0.presence not read" in (b.fault or ""), b.fault
+            assert kinds(events)[-1] is SafetyEventKind.BARRIER_FAULT
+        finally:
+            await relay.teardown()
+            await broker.teardown()
 
     asyncio.run(main())
