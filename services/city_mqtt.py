@@ -519,9 +519,11 @@ class CityPublisher:
         if self._stopping:
             return
         self._connected, self._since = True, utcnow()
-        if self._outage_logged:
+        if self._outage_logged and self._held is None:
             # Queued behind what paho re-sends (below), so each topic stays in order; one
-            # already waiting in the outbox is this same latest message.
+            # already waiting in the outbox is this same latest message. While the spool is
+            # still being read, what was published since the start waits in _held, these
+            # latest ones included, and nothing goes out before it.
             for message in self._retained.values():
                 self._outbox.put(message)
             logger.info(
