@@ -112,6 +112,8 @@ def users_page(
     # A refused form comes back with what was typed (never the password).
     username: str = Query("", max_length=64),
     role: str = Query("guard", max_length=16),
+    # A refused 重设密码: whose, so that its panel is open with the refusal in it.
+    reset: int | None = Query(None, ge=1),
 ) -> Response:
     user = page_user(request, admin=True)
     if isinstance(user, Response):
@@ -129,7 +131,8 @@ def users_page(
     return admin_page(request, "admin/users.html",
                    {"users": users, "last_login": last_login, "msg": msg,
                     "error_text": error_text, "error_detail": error_detail,
-                    "typed": {"username": username, "role": role}}, user)
+                    "typed": {"username": username, "role": role},
+                    "reset_refused": reset if error_text else None}, user)
 
 
 def _create_user(
@@ -224,14 +227,15 @@ async def reset_password_form(
         return user
     await verify_csrf(request, user.name, csrf_token)
     if password != password_again:
-        return RedirectResponse("/console/admin/users?error=users.password_mismatch",
-                                status_code=303)
+        return RedirectResponse(
+            f"/console/admin/users?error=users.password_mismatch&reset={user_id}", status_code=303
+        )
     try:
         reset = await asyncio.to_thread(
             _reset_password, services_of(request), user.name, user_id, password
         )
     except InvalidInputError as err:
-        query = urlencode({"error": str(err)})
+        query = urlencode({"error": str(err), "reset": user_id})
         return RedirectResponse(f"/console/admin/users?{query}", status_code=303)
     if reset is None:
         return RedirectResponse("/console/admin/users?error=users.self_password",

@@ -2,7 +2,8 @@
 1366x768 (2026-12-02): logging in again after a mistyped password; a visitor pass refused;
 two booths resolving one car (and one alarm) at once; a button under a toast on the walking
 guard's tablet; the keyboard's place after a car is settled and in the alarm list; the
-hour's phone reveals used up; 标记已离场 refused for want of a reason far down 场内.
+hour's phone reveals used up; 标记已离场 refused for want of a reason far down 场内; a
+password reset refused on the 用户 page.
 """
 
 from __future__ import annotations
@@ -303,3 +304,30 @@ def test_a_mark_left_refused_for_its_reason_says_so_at_the_cars_panel(
     row.locator('select[name="preset"]').select_option(index=1)
     row.locator('button[type="submit"]').click()
     expect(page.locator("#inside-done")).to_contain_text("闽A12345")
+
+
+def test_a_refused_password_reset_comes_back_open_at_its_account(
+    live_server: LiveServer, new_page: Any
+) -> None:
+    """重设密码 refused (the two boxes differ, a password too easy) came back with the reason
+    at the page's top, naming no account, and every panel shut: the admin looked for the row
+    again. Now that account's panel is open with the reason in it and the cursor in its first
+    box."""
+    page = new_page()
+    page.set_viewport_size(BOOTH)
+    enter_as(page, live_server, "admin", "admin")
+    page.goto("/console/admin/users")
+    row = page.locator('#user-rows tr[data-user="guard"]')
+    for first, again, said in (
+        ("Zq8#long-pass", "Zq8#long-pasS", "两次输入的新密码不一样"),
+        ("password1", "password1", "密码太容易猜到"),
+    ):
+        row.locator("details.reset-password summary").click()
+        row.locator('input[name="password"]').fill(first)
+        row.locator('input[name="password_again"]').fill(again)
+        row.locator('details.reset-password button[type="submit"]').click()
+        expect(page.locator("#user-error")).to_contain_text(said)
+        expect(row.locator("details.reset-password")).to_have_attribute("open", "")
+        expect(row.locator(".reset-problem")).to_contain_text(said)
+        expect(row.locator('input[name="password"]')).to_be_focused()
+        row.locator("details.reset-password summary").click()  # shut, as the admin found it
