@@ -139,6 +139,9 @@ PATTERNS: tuple[ErrorPattern, ...] = (
     ErrorPattern("gate (\\S+): (\\w+) refused: (\\w+)", "err.gate_refused",
                  ("@gate", "@action", "@state")),
     # The device's own words (a driver's English) stay, marked as such, as on the gate card.
+    # A failed 关闸 or 取消常开 leaves the arm up: the guard lowers it by hand, not lets a car in.
+    ErrorPattern("gate (\\S+): (close|release) failed: (.+)", "err.gate_close_failed",
+                 ("@gate", "@action", "detail")),
     ErrorPattern("gate (\\S+): (\\w+) failed: (.+)", "err.gate_failed",
                  ("@gate", "@action", "detail")),
     ErrorPattern("gate (\\S+): (\\w+) not confirmed in time", "err.gate_unconfirmed",

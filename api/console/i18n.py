@@ -1319,6 +1319,12 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "{gate}: {action} failed, the barrier did not move; use its manual "
         "release and report it (device: {detail})",
     ),
+    "err.gate_close_failed": (
+        "{gate}：“{action}”失败，道闸没有按指令动作，杆可能还抬着：请看住道口，用道闸本身的"
+        "手动方式落杆并报修（设备原文：{detail}）",
+        "{gate}: {action} failed, the barrier did not move and may still be up: watch the "
+        "lane, lower it by its manual control and report it (device: {detail})",
+    ),
     "err.gate_unconfirmed": (
         "{gate}：“{action}”没有得到道闸确认，请看道闸实际状态",
         "{gate}: {action} was not confirmed by the barrier; check it",

@@ -31,10 +31,13 @@ def community(port: int) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    ("action", "zh_action"), [("close", "关闸"), ("hold_open", "常开"), ("open", "开闸")]
+    ("action", "zh_action", "advice"),
+    # A failed 关闸 leaves the arm up: lowered by hand, not a car let through by hand.
+    [("close", "关闸", "手动方式落杆并报修"), ("hold_open", "常开", "手动方式放行并报修"),
+     ("open", "开闸", "手动方式放行并报修")],
 )
 def test_a_failed_action_says_which_action_failed(
-    app_factory: Any, action: str, zh_action: str
+    app_factory: Any, action: str, zh_action: str, advice: str
 ) -> None:
     client = app_factory(community=community(free_port()))
     guard = add_staff(services_of(client), "guard", "guard")
@@ -50,3 +53,4 @@ def test_a_failed_action_says_which_action_failed(
     assert "cannot connect" in detail
     shown = explain_message("zh", detail)
     assert shown.startswith(f"main-in：“{zh_action}”失败，道闸没有按指令动作"), shown
+    assert advice in shown, shown
