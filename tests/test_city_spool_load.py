@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from controllers.events import EventBus
+from controllers.events import Event, EventBus
 from services import city_spool, city_spool_file, city_spool_load
 from services.city_mqtt import CityPublisher, _masked_again, to_message
 from services.city_spool import CitySpool, Loaded, Spooled
@@ -521,3 +521,54 @@ def test_a_stop_during_the_load_keeps_everything_for_the_next_start_in_order(
         broker.stop()
     assert [p["id"] for p in got] == [1, 2, 3, 4, 5]
     assert hub.repeats == 0
+
+
+def test_a_broker_back_while_the_spool_is_read_gets_nothing_before_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The feed sends nothing until the spool's read ends (docs/mqtt.md), the availability
+    included: giving a broker back the latest retained messages at a reconnect (a058f9c) sent
+    the availability published since the start ahead of the earlier run's passages when the
+    broker came back during the read."""
+    (tmp_path / "broker").mkdir()
+    broker = PrivateBroker(tmp_path / "broker")
+    broker.start()
+    hub = Hub(broker.port, "parkgate/demo/#")
+    broker.stop()
+    path = tmp_path / "city_mqtt.jsonl"
+    spool = CitySpool(path)
+    spool.load()
+    message = to_message(passage(1), "demo", publish_plates=False)
+    assert message is not None
+    spool.add(TOPIC, json.dumps(message[1], ensure_ascii=False))
+    spool.close()
+    config = MqttPublishConfig(enabled=True, port=broker.port, reconnect_min_s=0.1,
+                               reconnect_max_s=0.5)
+    zones = [{"id": "A", "capacity": 40, "free": 12}]
+    counts = Event("availability", {"zones": zones, "total_capacity": 40, "total_free": 12})
+
+    async def scenario() -> list[Any]:
+        read = GatedRead(monkeypatch)
+        publisher = CityPublisher(config, "demo", EventBus(), spool=CitySpool(path))
+        await publisher.start()  # the broker is away: an outage from the start
+        await asyncio.to_thread(read.started.wait, STEP_TIMEOUT_S)
+        publisher.publish(counts)
+        broker.start()
+        await until(lambda: publisher.status.connected)
+        await asyncio.sleep(1.0)
+        early = [hub.received.get_nowait()[0] for _ in range(hub.received.qsize())]
+        read.go.set()
+        await until(lambda: publisher.status.queued == 0)
+        await publisher.stop()
+        return early
+
+    try:
+        early = asyncio.run(scenario())
+        got = collect(hub, 2)
+    finally:
+        hub.close()
+        broker.stop()
+    assert early == ["parkgate/demo/status"]  # "online" is said at once, by design
+    bodies = [b for b in got if isinstance(b, dict)]  # not the status's plain "online"
+    assert [b["id"] for b in bodies if b["schema"] == "parkgate.passage/1"] == [1]
+    assert [b["total_free"] for b in bodies if b["schema"] == "parkgate.availability/1"] == [12]
