@@ -375,17 +375,19 @@
   }
 
   // A card leaving the queue (settled here or at another booth) that had the keyboard's focus:
-  // the focus goes to the plate box of the card that takes its place (where the next car
-  // starts, guide 3.2), or to the queue once it is empty. It went to the page's body: the
-  // focus ring vanished, Enter did nothing and a screen reader said nothing.
-  // ``hadFocus``: known before the card's buttons were disabled, which drops the focus.
-  function removeCard(card, hadFocus) {
-    const focused = hadFocus || card.contains(document.activeElement);
+  // settled by this guard's button, the focus goes to the plate box of the card that takes
+  // its place (where the next car starts, guide 3.2), or to the queue once it is empty. It
+  // went to the page's body: the focus ring vanished, Enter did nothing and a screen reader
+  // said nothing. Taken away by another booth, perhaps while this guard was typing in it, it
+  // goes to the queue: typing on must not land in the next car's plate.
+  // ``settledHere``: known before the card's buttons were disabled, which drops the focus.
+  function removeCard(card, settledHere) {
+    const focused = settledHere || card.contains(document.activeElement);
     const sibling = (el) => (el && el.classList.contains("review-card") ? el : null);
     const next = sibling(card.nextElementSibling) || sibling(card.previousElementSibling);
     card.remove();
     if (!focused) return;
-    if (next) next.querySelector('input[name="plate"]').focus();
+    if (next && settledHere) next.querySelector('input[name="plate"]').focus();
     else document.getElementById("review").focus();
   }
 

@@ -209,6 +209,31 @@ def test_after_a_car_is_settled_from_the_keyboard_the_focus_goes_on_to_the_next(
     assert passage(live_server, second).resolution == "allowed_once"
 
 
+def test_a_card_taken_away_while_the_guard_types_in_it_leaves_the_next_cars_plate_alone(
+    live_server: LiveServer, new_page: Any
+) -> None:
+    """Another booth settles the car whose card this guard is typing a reason in: the card
+    goes, and the focus to the queue, not into the next car's plate box, where the rest of
+    the sentence would have replaced the camera's read."""
+    first, second = push_unread(live_server), push_unread(live_server)
+    page = guard_page(new_page, live_server, BOOTH)
+    cards = [page.locator(f'.review-card[data-passage="{i}"]') for i in (first, second)]
+    cards[1].locator('input[name="plate"]').fill("京B12345")  # the guard's look at the next car
+    cards[0].locator('input[name="reason_text"]').focus()
+    page.keyboard.type("车主")
+    response = httpx.post(
+        f"{live_server.base_url}/api/v1/passages/{first}/resolve",
+        json={"resolution": "deny", "reason": "车主不在，业主未确认"},
+        headers=bearer(live_server, "admin"),
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    expect(cards[0]).to_have_count(0)
+    expect(page.locator("#review")).to_be_focused()
+    page.keyboard.type("电话确认")
+    expect(cards[1].locator('input[name="plate"]')).to_have_value("京B12345")
+
+
 def test_the_keyboards_place_in_the_alarm_list_outlives_new_alarms_and_acknowledgements(
     live_server: LiveServer, new_page: Any
 ) -> None:
