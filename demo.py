@@ -45,7 +45,7 @@ from services.camera_pipeline import CameraPipeline
 from services.camera_watch import run_cameras
 from services.container import Services
 from services.instance_lock import InstanceLock
-from services.passwords import hash_password
+from services.passwords import hash_password, verify_password
 from services.users import create_user
 from settings import CameraConfig
 from vision.camera_worker import CameraWorker
@@ -179,9 +179,13 @@ def ensure_demo_users(sessions: sessionmaker[Session]) -> None:
                     # Shown once: only the hash is stored.
                     logger.warning("demo user %r created with password %s (set %s to choose "
                                    "one)", username, password, PASSWORD_ENV)
-            elif configured:
+            elif configured and not verify_password(user.password_hash, configured):
                 user.password_hash = hash_password(configured)
                 logger.info("demo user %r: password reset from %s", username, PASSWORD_ENV)
+            elif configured:
+                # Hashed again (a new salt), the same password ended every session and token
+                # the account held: each restart of the demo logged its guards out.
+                logger.info("demo user %r keeps the password from %s", username, PASSWORD_ENV)
             else:
                 logger.info("demo user %r exists and keeps its password", username)
 

@@ -124,3 +124,30 @@ def test_a_demo_car_drives_under_an_arm_held_open(
         assert str(barrier.state) == "held_open"
     finally:
         services.engine.dispose()
+
+
+def test_a_restart_with_the_same_demo_password_keeps_everyone_logged_in(
+    make_settings: Any, plate_recognizer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With PARKGATE_DEMO_PASSWORD set, every start hashed the same password again (a new
+    salt), and a new hash ends the account's sessions and tokens: each restart of the demo
+    logged the guard at the booth out. A changed password still resets it."""
+    monkeypatch.setenv(PASSWORD_ENV, "demo-password-1")
+    services = build_services(make_settings(), recognizer=plate_recognizer)
+    try:
+        ensure_demo_users(services.sessions)
+
+        def stamps() -> dict[str, str]:
+            with services.sessions() as session:
+                return {u.username: u.password_hash for u in session.scalars(select(User))}
+
+        before = stamps()
+        ensure_demo_users(services.sessions)  # the demo started again, same password
+        assert stamps() == before
+        monkeypatch.setenv(PASSWORD_ENV, "demo-password-2")
+        ensure_demo_users(services.sessions)
+        assert all(stamps()[name] != before[name] for name in before)
+        with services.sessions() as session:
+            assert authenticate(session, "guard", "demo-password-2") is not None
+    finally:
+        services.engine.dispose()
