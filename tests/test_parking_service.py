@@ -416,7 +416,7 @@ def test_a_bay_frame_of_another_size_is_refused_naming_its_camera(
 
     wait_until(lambda: bool(refused()), timeout=20, what="the frame refused")
     assert refused() == [
-        f"bay camera lot-east: bay frame rejected (1 so far): frame is {width // 2}x"
+        f"bay camera lot-east: bay frame rejected (1 in a row, 1 so far): frame is {width // 2}x"
         f"{height // 2} but the bays were calibrated for {width}x{height}"
     ]
 

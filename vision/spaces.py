@@ -422,6 +422,10 @@ class BayMonitor:
         self._unreliable_streak = 0
         self.frames = 0
         self.rejected_frames = 0
+        # Frames rejected since the last one read: a camera left at another size rejects
+        # every frame (every_s 5: ~17,000 a day), so a run is said at its start, then every
+        # 100th, and its end.
+        self._rejected_run = 0
         self.unreliable_frames = 0
 
     def update(self, image: np.ndarray, at: datetime) -> MonitorResult:
@@ -430,9 +434,15 @@ class BayMonitor:
             probabilities = self.classifier.predict_proba(image)
         except FrameSizeError as err:
             self.rejected_frames += 1
-            logger.warning("%sbay frame rejected (%d so far): %s", self._said,
-                           self.rejected_frames, err)
+            self._rejected_run += 1
+            if self._rejected_run <= 5 or self._rejected_run % 100 == 0:
+                logger.warning("%sbay frame rejected (%d in a row, %d so far): %s", self._said,
+                               self._rejected_run, self.rejected_frames, err)
             raise
+        if self._rejected_run:
+            logger.info("%sbay frames read again after %d rejected", self._said,
+                        self._rejected_run)
+            self._rejected_run = 0
         return self.observe(probabilities, at)
 
     def observe(self, probabilities: Sequence[float] | np.ndarray, at: datetime) -> MonitorResult:

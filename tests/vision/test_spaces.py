@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -96,6 +97,32 @@ def test_pklot_xml_contour_and_rotated_rect_fallback() -> None:
 def test_pklot_xml_malformed_is_invalid_input(data: bytes) -> None:
     with pytest.raises(InvalidInputError):
         parse_pklot_xml(data)
+
+
+def test_a_camera_left_at_another_size_is_said_at_the_start_of_the_run_not_every_frame(
+    classifier: BayClassifier, reference: np.ndarray, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every rejected frame was a WARNING: a camera re-set to another resolution wrote one
+    every ``every_s`` (~17,000 a day at 5 s), burying everything else in the log."""
+    monitor = BayMonitor(classifier, name="lot-east")
+    wrong = np.zeros((360, 640, 3), np.uint8)
+    caplog.set_level(logging.INFO, logger="vision.spaces")
+    for second in range(250):
+        with pytest.raises(FrameSizeError):
+            monitor.update(wrong, T0 + timedelta(seconds=second))
+    said = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert [m.split(" (")[1].split(",")[0] for m in said] == [
+        "1 in a row", "2 in a row", "3 in a row", "4 in a row", "5 in a row", "100 in a row",
+        "200 in a row"]
+    assert monitor.rejected_frames == 250  # every one still counted
+    caplog.clear()
+    monitor.update(reference, T0 + timedelta(seconds=300))
+    assert [r.getMessage() for r in caplog.records] == [
+        "bay camera lot-east: bay frames read again after 250 rejected"]
+    caplog.clear()
+    with pytest.raises(FrameSizeError):
+        monitor.update(wrong, T0 + timedelta(seconds=305))
+    assert "(1 in a row, 251 so far)" in caplog.records[0].getMessage()
 
 
 @needs_data
