@@ -850,8 +850,11 @@
   // The keyboard's place in the list (an alarm's 确认处理, 抓拍 or 人工开闸放行) outlives the
   // list being read again. It went to the page's body at every new alarm, car refused or
   // acknowledgement, and the next Tab landed on another alarm than the one the guard was on.
-  // An alarm gone (acknowledged) leaves the place to the one that moves up into it.
+  // An alarm this guard acknowledged leaves the place to the one that moves up into it (the
+  // next Enter acknowledges the next); one acknowledged at another booth leaves it to the list
+  // itself, or the guard's next Enter would open another alarm than the one they were on.
   const ALARM_CONTROLS = ["button[data-ack]", ".passage-open", "a.alarm-snapshot"];
+  let ackedHere = null;  // the alarm this page acknowledged last
   function alarmPlace(list) {
     const focused = document.activeElement;
     if (!focused || !list.contains(focused)) return null;
@@ -865,6 +868,11 @@
     if (!place) return;
     const rows = Array.from(list.querySelectorAll(":scope > .alarm"));
     const same = place.id ? list.querySelector(':scope > .alarm[data-alarm-id="' + place.id + '"]') : null;
+    if (!same && place.id && place.id !== ackedHere) {
+      list.tabIndex = -1;
+      list.focus();
+      return;
+    }
     const row = same || rows[Math.min(place.index, rows.length - 1)];
     const target = row && ((same && place.control && row.querySelector(place.control))
                            || row.querySelector("button[data-ack]"));
@@ -926,6 +934,7 @@
     try {
       await api("POST", "/api/v1/alarms/" + ackAlarm + "/ack", { note: ackNote.value.trim() },
                 t("alarms.ack"));
+      ackedHere = ackAlarm;
       ackDialog.close();
       refreshAlarms(false);
     } catch (err) {
@@ -933,6 +942,7 @@
         // A colleague acknowledged it meanwhile: it is done, with their note, not this one.
         // Closed without a word, the guard took what they had written for kept.
         toast(t("alarms.taken_first", { alarm: ackWhat, why: refusal(err) }), "warn");
+        ackedHere = ackAlarm;  // done with it all the same: the place goes on to the next
         ackDialog.close();
         refreshAlarms(false);
       } else if (!err.sessionExpired) {

@@ -261,6 +261,29 @@ def test_the_keyboards_place_in_the_alarm_list_outlives_new_alarms_and_acknowled
     expect(ack_button(older)).to_be_focused()  # the next one down, now in its place
 
 
+def test_an_alarm_acknowledged_at_another_booth_under_the_focus_does_not_hand_it_on(
+    live_server: LiveServer, new_page: Any
+) -> None:
+    """The alarm whose 确认处理 has this guard's focus is acknowledged at another booth: the
+    focus stays on the list, not on the next alarm's 确认处理, where the guard's Enter would
+    have opened another alarm than the one they were looking at."""
+    add_alarm(live_server, "沪K60613")  # the next one down, which must not take the focus
+    old = add_alarm(live_server, "沪K70714")
+    page = guard_page(new_page, live_server, BOOTH)
+    page.locator(f'#alarm-list .alarm[data-alarm-id="{old}"] button[data-ack]').focus()
+    response = httpx.post(
+        f"{live_server.base_url}/api/v1/alarms/{old}/ack",
+        json={"note": "已核实"},
+        headers=bearer(live_server, "admin"),
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    new = add_alarm(live_server, "沪K80815")  # the list is read again
+    live_server.services.bus.publish(Event("alarm", {"id": new, "kind": "blocked_plate"}))
+    expect(page.locator(f'#alarm-list .alarm[data-alarm-id="{old}"]')).to_have_count(0)
+    expect(page.locator("#alarm-list")).to_be_focused()
+
+
 def test_the_hours_phone_reveals_used_up_are_said_in_chinese(
     live_server: LiveServer, new_page: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
