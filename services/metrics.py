@@ -57,6 +57,9 @@ class SiteState:
     # Seconds the system clock reads behind the time already seen (services/clock_watch.py);
     # None: not watched.
     clock_behind_s: float | None = None
+    # Space sensor and camera readings since start by outcome (``accepted`` or why one was
+    # rejected: services/parking.py ``stats``); empty without a parking service.
+    space_readings: Mapping[str, int] = field(default_factory=dict)
     # The event loop's answers (services/loop_watch.py); None when nothing watches it.
     loop: LoopHealth | None = None
     # asyncio tasks alive on the loop at the scrape (None: not read): every stream, worker
@@ -130,6 +133,15 @@ class _StateCollector(Collector):
                 read.add_metric([gate_id], frames)
             yield up
             yield read
+        if state.space_readings:
+            readings = CounterMetricFamily(
+                "parkgate_space_readings", "Space sensor and camera readings since start: "
+                "accepted, or the reason one was rejected (docs/parking.md): a rising "
+                "rejection is a sensor or camera to look at.", labels=["outcome"],
+            )
+            for outcome, count in sorted(state.space_readings.items()):
+                readings.add_metric([outcome], count)
+            yield readings
         if state.disk_free_bytes is not None:
             yield _gauge("parkgate_data_disk_free_bytes",
                          "Free bytes on data_dir's disk (database, journals, snapshots).",

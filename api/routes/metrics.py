@@ -59,9 +59,18 @@ async def site_state(services: Services) -> SiteState:
         disk_free_bytes=services.disk.free_bytes() if services.disk is not None else None,
         disk_low=disk is not None and (disk.low or disk.full),
         clock_behind_s=None if services.clock is None else services.clock.behind_s(),
+        space_readings=_space_readings(services),
         loop=services.loop_watch.health() if services.loop_watch.running else None,
         loop_tasks=len(asyncio.all_tasks()),
     )
+
+
+def _space_readings(services: Services) -> dict[str, int]:
+    if services.parking is None:
+        return {}
+    stats = services.parking.stats()
+    return {"accepted": int(stats["accepted"]),
+            **{str(why): int(n) for why, n in stats["rejected"].items()}}
 
 
 def _scraper(

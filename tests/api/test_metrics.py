@@ -199,3 +199,25 @@ def test_a_stalled_event_loop_is_counted_with_its_length(
     # Counted from the watch's question, which came during the sleep: at least its threshold.
     assert 1.0 <= _sample(_scrape(scraped), "parkgate_event_loop_longest_stall_seconds") < 10
     assert any("event loop has not answered" in r.getMessage() for r in caplog.records)
+
+
+def test_space_readings_are_counted_by_outcome(scraped: Any) -> None:
+    """A sensor whose readings are refused (an unknown space id, garbage) was only counted
+    inside the controller and logged, which no dashboard saw; now each outcome is a counter."""
+    import json
+    from datetime import UTC, datetime
+
+    parking = scraped.app.state.services.parking
+    space = next(iter(parking.board.spaces))
+    now = datetime.now(UTC).isoformat()
+    good = {"space": space, "occupied": True, "ts": now}
+    assert parking.ingest_sensor(json.dumps(good).encode()) == "accepted"
+    assert parking.ingest_sensor(json.dumps({**good, "space": "NOPE-1"}).encode()) == (
+        "unknown_space")
+    assert parking.ingest_sensor(b"not json") == "malformed"
+    assert parking.ingest_sensor(b"not json either") == "malformed"
+    body = _scrape(scraped)
+    assert _sample(body, "parkgate_space_readings_total", outcome="accepted") >= 1
+    assert _sample(body, "parkgate_space_readings_total", outcome="unknown_space") == 1
+    assert _sample(body, "parkgate_space_readings_total", outcome="malformed") == 2
+    assert _sample(body, "parkgate_space_readings_total", outcome="topic_mismatch") == 0
