@@ -858,6 +858,7 @@
   function alarmPlace(list) {
     const focused = document.activeElement;
     if (!focused || !list.contains(focused)) return null;
+    if (focused === list) return { list: true };
     const row = focused.closest(".alarm");
     if (!row) return null;
     const rows = Array.from(list.querySelectorAll(":scope > .alarm"));
@@ -868,7 +869,7 @@
     if (!place) return;
     const rows = Array.from(list.querySelectorAll(":scope > .alarm"));
     const same = place.id ? list.querySelector(':scope > .alarm[data-alarm-id="' + place.id + '"]') : null;
-    if (!same && place.id && place.id !== ackedHere) {
+    if (place.list || (!same && place.id && place.id !== ackedHere)) {
       list.tabIndex = -1;
       list.focus();
       return;

@@ -282,6 +282,10 @@ def test_an_alarm_acknowledged_at_another_booth_under_the_focus_does_not_hand_it
     live_server.services.bus.publish(Event("alarm", {"id": new, "kind": "blocked_plate"}))
     expect(page.locator(f'#alarm-list .alarm[data-alarm-id="{old}"]')).to_have_count(0)
     expect(page.locator("#alarm-list")).to_be_focused()
+    newer = add_alarm(live_server, "沪K90916")  # and it stays there as the list is read again
+    live_server.services.bus.publish(Event("alarm", {"id": newer, "kind": "blocked_plate"}))
+    expect(page.locator(f'#alarm-list .alarm[data-alarm-id="{newer}"]')).to_be_visible()
+    expect(page.locator("#alarm-list")).to_be_focused()
 
 
 def test_the_hours_phone_reveals_used_up_are_said_in_chinese(
