@@ -225,7 +225,8 @@ class HouseholdOut(_Out):
 
 
 # Digits with the separators people write (+86 138-0000-0000, 0591 8765 4321, ext. x12).
-_PHONE = r"^\+?[0-9][0-9 ()\-]{2,30}(x[0-9]{1,6})?$"
+# A landline's area code is often written in brackets first: (021) 6234 5678.
+_PHONE = r"^\+?\(?[0-9][0-9 ()\-]{2,30}(x[0-9]{1,6})?$"
 
 
 class ResidentIn(_In):

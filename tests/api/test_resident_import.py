@@ -558,3 +558,21 @@ class TestPreviewsAndRefusals:
         body = upload(client, admin_headers, data, dry_run=True).json()
         assert [e["content"] for e in body["errors"]] == [
             "3栋, 1201, 张伟, abc", "3栋, 1202, , , 沪X"]
+
+
+def test_a_landline_written_with_its_area_code_in_brackets_is_imported(
+    client: Any, admin_headers: dict[str, str]
+) -> None:
+    # The guide allows digits, + - ( ) and spaces; an office writes (021) 6234 5678. Such a
+    # number was a row error (电话：格式不正确), and with it nothing of the sheet was imported.
+    rows = ["3栋,1201,张伟,(021) 6234 5678,闽A12345,蓝,", "5栋,601,王芳,(0571)88886666,,,"]
+    done = upload(client, admin_headers, csv_bytes(rows), dry_run=False).json()
+    assert (done["errors"], done["applied"]) == ([], True)
+    phones = on_file(client)
+    assert (phones["张伟"], phones["王芳"]) == ("(021) 6234 5678", "(0571)88886666")
+    # Typed by hand on a resident's own form (the same schema) too.
+    with client.app.state.services.sessions() as session:
+        flat = session.scalar(select(Household.id).where(Household.building == "3栋"))
+    created = client.post("/api/v1/residents", headers=admin_headers, json={
+        "household_id": flat, "name": "李娜", "phone": "(021) 6234 5679"})
+    assert created.status_code == 201, created.text
