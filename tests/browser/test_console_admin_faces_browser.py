@@ -36,6 +36,18 @@ def _open(page: Any, rid: int) -> Any:
     return row
 
 
+def _accept_next_dialog(page: Any) -> list[str]:
+    """Accept the page's next confirmation; the list it returns receives its question."""
+    questions: list[str] = []
+
+    def accept(dialog: Dialog) -> None:
+        questions.append(dialog.message)
+        dialog.accept()
+
+    page.once("dialog", accept)
+    return questions
+
+
 def _wait_row(page: Any, rid: int, **attributes: str) -> None:
     selector = f'tr[data-resident="{rid}"]' + "".join(
         f'[data-{name}="{value}"]' for name, value in attributes.items())
@@ -92,12 +104,7 @@ def test_manager_enrols_deletes_and_sets_pins_from_the_page(
 
     # The resident asks for deletion: the confirmation says how much goes, then it is gone.
     row = _open(page, rid)
-    questions: list[str] = []
-    def accept(dialog: Dialog) -> None:
-        questions.append(dialog.message)
-        dialog.accept()
-
-    page.once("dialog", accept)
+    questions = _accept_next_dialog(page)
     row.locator('button:text-is("删除人脸数据")').click()
     _wait_row(page, rid, templates="0", consent="yes")
     assert questions == [
@@ -185,13 +192,7 @@ def test_manager_deletes_a_residents_gate_photos_on_request(
     enter_as(page, live_server, "admin", "admin")
     page.goto("/console/admin/faces")
     row = _open(page, rid)
-    questions: list[str] = []
-
-    def accept(dialog: Dialog) -> None:
-        questions.append(dialog.message)
-        dialog.accept()
-
-    page.once("dialog", accept)
+    questions = _accept_next_dialog(page)
     row.locator('button:text-is("删除人行门抓拍（3 张）")').click()
     page.wait_for_selector("text=已删除 王奶奶 的 2 张人行门抓拍；另有 1 张保安还要用"
                            "（待人工处理或报警未处理），处理完再点一次")
