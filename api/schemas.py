@@ -6,7 +6,15 @@ import unicodedata
 from datetime import datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from api.params import BodyId, JsonInt, Moment
 from controllers.pass_hours import normal_hours, normal_weekdays
@@ -229,10 +237,22 @@ class HouseholdOut(_Out):
 _PHONE = r"^\+?\(?[0-9][0-9 ()\-]{2,30}(x[0-9]{1,6})?$"
 
 
+def _half_width_phone(value: object) -> object:
+    """A number typed with a Chinese input method (１３８ ００１３ ８０００, （０２１）) is
+    the same number: its full-width digits, brackets, dashes and spaces are read as the
+    ASCII ones the pattern checks and the gates' staff dial."""
+    return unicodedata.normalize("NFKC", value) if isinstance(value, str) else value
+
+
+Phone = Annotated[
+    str, BeforeValidator(_half_width_phone), Field(max_length=32, pattern=_PHONE)
+] | None
+
+
 class ResidentIn(_In):
     household_id: BodyId
     name: PersonName = Field(min_length=1, max_length=128)
-    phone: str | None = Field(None, max_length=32, pattern=_PHONE)
+    phone: Phone = None
 
 
 class ResidentPatch(_Patch):
@@ -242,7 +262,7 @@ class ResidentPatch(_Patch):
     name: Annotated[
         str, Field(min_length=1, max_length=128), AfterValidator(_one_line_name)
     ] | None = None
-    phone: str | None = Field(None, max_length=32, pattern=_PHONE)
+    phone: Phone = None
 
 
 class ResidentOut(_Out):

@@ -576,3 +576,25 @@ def test_a_landline_written_with_its_area_code_in_brackets_is_imported(
     created = client.post("/api/v1/residents", headers=admin_headers, json={
         "household_id": flat, "name": "李娜", "phone": "(021) 6234 5679"})
     assert created.status_code == 201, created.text
+
+
+def test_a_phone_typed_in_full_width_is_the_same_number_in_half_width(
+    client: Any, admin_headers: dict[str, str]
+) -> None:
+    # A sheet filled in with a Chinese input method has full-width digits and brackets; they
+    # were a row error (电话：格式不正确) that stopped the whole import.
+    rows = ["3栋,1201,张伟,１３８ ００１３ ８０００,,,",
+            "5栋,601,王芳,（０２１）６２３４－５６７８,,,"]
+    done = upload(client, admin_headers, csv_bytes(rows), dry_run=False).json()
+    assert (done["errors"], done["applied"]) == ([], True)
+    phones = on_file(client)
+    assert (phones["张伟"], phones["王芳"]) == ("138 0013 8000", "(021)6234-5678")
+    # The same sheet again is unchanged, not a change to the number's other spelling.
+    again = upload(client, admin_headers, csv_bytes(rows), dry_run=True).json()
+    assert (again["changes"], again["residents"]) == ([], tally(0, 2))
+    # And typed so on the resident's own form.
+    with client.app.state.services.sessions() as session:
+        flat = session.scalar(select(Household.id).where(Household.building == "3栋"))
+    created = client.post("/api/v1/residents", headers=admin_headers, json={
+        "household_id": flat, "name": "李娜", "phone": "１３９００１３９０００"})
+    assert (created.status_code, created.json()["phone"]) == (201, "13900139000")
