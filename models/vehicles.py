@@ -91,6 +91,12 @@ class PlateListEntry(TimestampMixin, Base):
     reason: Mapped[str] = mapped_column(String(500), default="")
     created_by: Mapped[str] = mapped_column(String(64), default="")
 
+    def listing(self) -> dict[str, Any]:
+        """What the entry was, as list.delete records it: once it is removed, the log is all
+        that says which list the plate left and why it had been put there."""
+        return {"list": self.kind, "listed_reason": self.reason, "listed_by": self.created_by,
+                "listed_at": self.created_at.isoformat()}
+
 
 class Presence(Base):
     """A vehicle currently inside: written on an allowed entry, removed on an exit."""

@@ -279,6 +279,7 @@ def move_out(
                uses=row.uses, **link)
     for entry in (*plan.allow_entries, *(blocks[i] for i in ticked)):
         session.execute(delete(PlateListEntry).where(PlateListEntry.id == entry.id))
-        _audit(session, operator, "list.delete", f"plate:{entry.plate}", **link)
+        _audit(session, operator, "list.delete", f"plate:{entry.plate}", list=entry.kind,
+               listed_reason=entry.reason, **link)
     session.execute(delete(Household).where(Household.id == household_id))
     return plan

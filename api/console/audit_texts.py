@@ -75,6 +75,8 @@ def _detail_value(
         return code(lang, value)
     if isinstance(value, bool):
         return translate(lang, "audit.yes" if value else "audit.no")
+    if key == "list" and isinstance(value, str):
+        return translate(lang, f"list.{value}")  # 黑名单, 白名单
     if key == "plate_color" and isinstance(value, str):
         return translate(lang, f"color.{value}")
     if key in _HOUSEHOLD_DETAILS and isinstance(value, int):
@@ -103,7 +105,7 @@ def _detail_value(
             return weekdays_text(lang, value)  # mon,tue,wed,thu,fri → 周一至周五
         except ValueError:
             return value
-    if key in ("until", "refused_until", "valid_from", "valid_to", "entered_at") \
+    if key in ("until", "refused_until", "valid_from", "valid_to", "entered_at", "listed_at") \
             and isinstance(value, str):
         try:
             return local_time(value, tz, "%Y-%m-%d %H:%M")

@@ -599,6 +599,6 @@ def delete_entry(
 ) -> Response:
     entry = _get(session, PlateListEntry, entry_id, "list entry")
     session.delete(entry)
-    audit(session, user, "list.delete", f"plate:{entry.plate}")
+    audit(session, user, "list.delete", f"plate:{entry.plate}", **entry.listing())
     gates_told(session, services)
     return Response(status_code=204)

@@ -442,3 +442,22 @@ def test_admin_pages_carry_the_error_table_for_their_script(client: Any) -> None
         table = json.loads(block.group(1))
         assert table["labels"]["plate"] == "车牌" and table["join"] == "；"
         assert html.index('id="error-table"') < html.index("/console/static/admin.js")
+
+
+def test_a_plate_taken_off_a_list_says_which_list_and_why_it_was_on_it(client: Any) -> None:
+    # 移出黑白名单 named only the plate: once the entry was gone, the log did not say whether
+    # a blocked car was let in again or an allow-listed one lost its pass, nor why it was on.
+    bearer = add_staff(client.app.state.services, "admin", "admin")
+    made = client.post("/api/v1/lists", headers=bearer, json={
+        "plate": "沪K60613", "kind": "block", "reason": "物业费欠费 3 个月"})
+    assert made.status_code == 201, made.text
+    assert client.delete(f"/api/v1/lists/{made.json()['id']}", headers=bearer).status_code == 204
+    entry = client.get("/api/v1/audit", headers=bearer,
+                       params={"action": "list.delete"}).json()["items"][0]
+    assert {k: entry["details"][k] for k in ("list", "listed_reason", "listed_by")} == {
+        "list": "block", "listed_reason": "物业费欠费 3 个月", "listed_by": "admin"}
+    cookie_login(client, "admin", "admin")
+    seen = _visible_text(client.get("/console/admin/audit",
+                                    params={"action": "list.delete"}).text)
+    assert re.search(r"名单：黑名单；加入原因：物业费欠费 3 个月；加入人：admin；"
+                     r"加入时间：\d{4}-\d\d-\d\d \d\d:\d\d(?!:)", seen), seen
