@@ -298,7 +298,9 @@ def test_a_full_enrolment_queue_refuses_one_more_upload_and_a_cancelled_one_free
     assert first.result(DEADLINE_S).status_code == 201
     for future in [*waiting[:-1], taken]:
         assert len(future.result(DEADLINE_S)) == 1
-    # Served in turn, the queue takes uploads again.
-    assert enrol(client, admin_headers, rid, data).status_code == 201
+    # Served in turn, the queue takes uploads again (another photo: the same one again would
+    # not be stored twice).
+    another = photo(OBAMA[0], "examples__knn_examples__train__obama__obama2.jpg").read_bytes()
+    assert enrol(client, admin_headers, rid, another).status_code == 201
     templates = client.get(f"/api/v1/residents/{rid}/faces", headers=admin_headers).json()
-    assert templates["templates"] == 2  # the two uploads that went through the API
+    assert templates["templates"] == 2  # the two photos that went through the API

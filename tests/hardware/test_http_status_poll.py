@@ -268,8 +268,12 @@ def test_a_status_read_on_the_wire_does_not_eat_a_cars_command_time() -> None:
     command_timeout_s: the wait is not taken out of its attempt (with retries: 0 that was
     the car's only one, and the gate faulted with the device answering every request)."""
     async def scenario(rig: HttpRig) -> None:
-        rig.delay_s = 0.2  # a slow board: every answer takes 0.2 s, reads and commands alike
-        b, events = watched(rig, poll_interval_s=0.01, command_timeout_s=0.35, retries=0,
+        # A slow board: every answer takes 0.4 s, reads and commands alike. A command whose
+        # wait for the read were taken out of its 0.7 s would need 0.8 s and fail; its own
+        # 0.7 s leaves 0.3 s for a loaded CI machine (0.2 / 0.35 s left 0.15 s, and a status
+        # read timed out there: the next request then found the old one still on the wire).
+        rig.delay_s = 0.4
+        b, events = watched(rig, poll_interval_s=0.01, command_timeout_s=0.7, retries=0,
                             on_fault="fail_secure")
         await b.start()
         for _ in range(4):
