@@ -8,8 +8,8 @@ now. The passages stay (who passed when is the gate's record until
 ``retention.passage_days``); each says its snapshot was deleted on request.
 
 A passage's snapshot that a guard still needs is kept: one waiting in the review queue or
-linked to an alarm not yet acknowledged (services/storage_watch.py ``snapshots_in_use``, the
-same rule as the low-space cleanup). The answer counts them, so the office can ask again once
+linked to an alarm not yet acknowledged (services/storage_watch.py ``snapshot_paths_in_use``,
+the low-space cleanup's rule). The answer counts them, so the office can ask again once
 the guard has dealt with it. Passages recorded during a database outage and not yet written
 back from the journal are not reached; their snapshots go at the end of the retention period.
 """
@@ -20,14 +20,15 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, exists, or_, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from errors import NotFoundError
 from models.db import transaction
-from models.events import Alarm, AuditEntry, Passage
+from models.events import AuditEntry, Passage
 from models.people import Resident
 from services.snapshots import SnapshotStore
+from services.storage_watch import snapshot_paths_in_use
 from wall_clock import utcnow
 
 logger = logging.getLogger(__name__)
@@ -57,12 +58,6 @@ def _own_passages(resident_id: int) -> list[ColumnElement[bool]]:
     return [Passage.resident_id == resident_id, *gate_snapshot_rows()]
 
 
-def _needed_by_guards() -> ColumnElement[bool]:
-    waiting = (Passage.decision == "review") & Passage.resolution.is_(None)
-    alarmed = exists().where(Alarm.passage_id == Passage.id, Alarm.acknowledged_at.is_(None))
-    return or_(waiting, alarmed)
-
-
 def erase_gate_snapshots(
     sessions: sessionmaker[Session], snapshots: SnapshotStore, resident_id: int,
     operator: str, reason: str,
@@ -77,12 +72,9 @@ def erase_gate_snapshots(
         ).all()
         if not rows and session.get(Resident, resident_id) is None:
             raise NotFoundError(f"resident {resident_id} not found")
-        kept = set(session.scalars(
-            select(Passage.id).where(
-                *_own_passages(resident_id), _needed_by_guards()
-            )
-        ))
-        files = [_forget(row, now) for row in rows if row.id not in kept]
+        needed = snapshot_paths_in_use(session)
+        kept = [row for row in rows if row.snapshot_path in needed]
+        files = [_forget(row, now) for row in rows if row.snapshot_path not in needed]
         entry = AuditEntry(
             username=operator, action=ACTION, target=f"resident:{resident_id}", reason=reason,
             details={"snapshots_deleted": len(files), "kept_for_guards": len(kept)},

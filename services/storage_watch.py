@@ -46,18 +46,23 @@ def same_disk(path: Path, other: Path) -> bool:
 
 
 def snapshots_in_use(sessions: sessionmaker[Session]) -> set[str]:
-    """The snapshots a guard still needs: of passages waiting in the review queue and of
-    passages whose alarm is not acknowledged (the alarm list's 抓拍)."""
     with sessions() as session:
-        waiting = select(Passage.snapshot_path).where(
-            Passage.decision == "review", Passage.resolution.is_(None),
-            Passage.snapshot_path.is_not(None),
-        )
-        alarmed = (
-            select(Passage.snapshot_path).join(Alarm, Alarm.passage_id == Passage.id)
-            .where(Alarm.acknowledged_at.is_(None), Passage.snapshot_path.is_not(None))
-        )
-        return {p for p in session.scalars(waiting.union(alarmed)) if p is not None}
+        return snapshot_paths_in_use(session)
+
+
+def snapshot_paths_in_use(session: Session) -> set[str]:
+    """The snapshots a guard still needs: of passages waiting in the review queue and of
+    passages whose alarm is not acknowledged (the alarm list's 抓拍). Kept by the low-space
+    cleanup and by a resident's request to delete their gate photos."""
+    waiting = select(Passage.snapshot_path).where(
+        Passage.decision == "review", Passage.resolution.is_(None),
+        Passage.snapshot_path.is_not(None),
+    )
+    alarmed = (
+        select(Passage.snapshot_path).join(Alarm, Alarm.passage_id == Passage.id)
+        .where(Alarm.acknowledged_at.is_(None), Passage.snapshot_path.is_not(None))
+    )
+    return {p for p in session.scalars(waiting.union(alarmed)) if p is not None}
 
 
 class StorageWatch:
